@@ -1,0 +1,40 @@
+import { Command, CommanderError } from 'commander';
+import { describeError, isSkiffError } from '../lib/index.js';
+import { skiffVersion } from './version.js';
+
+// commander: a well-kept argument parser with subcommands, generated help and
+// typed options; parsing flags is not the heart of skiff.
+export function buildProgram(): Command {
+  const program = new Command('skiff')
+    .description('Docker Swarm mode and Docker Compose in one tool, with the container stack built in.')
+    .version(skiffVersion(), '-v, --version', 'print the version')
+    .exitOverride();
+
+  program
+    .command('version')
+    .description('show the skiff version')
+    .option('--format <format>', 'output format: text or json', 'text')
+    .action((opts: { format: string }) => {
+      const v = { Version: skiffVersion(), Node: process.version, Os: process.platform, Arch: process.arch };
+      if (opts.format === 'json') process.stdout.write(`${JSON.stringify(v)}\n`);
+      else process.stdout.write(`skiff ${v.Version} (node ${v.Node}, ${v.Os}/${v.Arch})\n`);
+    });
+
+  return program;
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and --version exit through here with code 0; usage errors with 2.
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    process.stderr.write(`error: ${describeError(e)}\n`);
+    if (isSkiffError(e) && e.hint) process.stderr.write(`hint: ${e.hint}\n`);
+    return 1;
+  }
+}
