@@ -317,6 +317,11 @@ export interface Task extends Meta {
   DesiredState: TaskState;
   NetworksAttachments?: NetworkAttachment[];
   JobIteration?: ObjectVersion;
+  /**
+   * The service's endpoint as this task must publish it (swarmkit carries it on the
+   * task too); the agent binds host-mode ports, and in single-node mode all ports.
+   */
+  Endpoint?: Endpoint;
 }
 
 // --------------------------------------------------------------------- nodes
