@@ -1,0 +1,3 @@
+export type * from './ports.js';
+export { containerLabels, containerName } from './task-runner.js';
+export { type TaskStatusUpdate, Worker, type WorkerOptions } from './worker.js';

@@ -1,0 +1,132 @@
+// The narrow interfaces the worker drives. Each is implemented by one layer of the
+// agent's container stack (image, snapshot, network, runtime, volume); adapters in
+// agent/worker/adapters.ts bind the real modules, tests bind fakes.
+import type { ContainerSpec, Mount, Resources } from '../../lib/index.js';
+
+/** The parts of an OCI image config the worker needs to run a container. */
+export interface ImageRunConfig {
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  Env?: string[] | null;
+  WorkingDir?: string;
+  User?: string;
+  StopSignal?: string;
+  Labels?: Record<string, string> | null;
+  Healthcheck?: {
+    Test?: string[];
+    Interval?: number;
+    Timeout?: number;
+    Retries?: number;
+    StartPeriod?: number;
+    StartInterval?: number;
+  };
+}
+
+export interface PulledImage {
+  /** Image ID: the config digest. */
+  id: string;
+  config: ImageRunConfig;
+}
+
+export interface ImagePort {
+  /** Makes the image present locally, pulling when missing; returns its run config. */
+  ensure(ref: string, opts?: { onProgress?: (message: string) => void }): Promise<PulledImage>;
+}
+
+export interface RootfsPort {
+  /** Mounts a writable root filesystem for the container from the image's layers. */
+  mount(containerId: string, imageId: string): Promise<{ rootfs: string }>;
+  /** Unmounts and removes the container's writable layer; idempotent. */
+  remove(containerId: string): Promise<void>;
+}
+
+export interface NetworkDefinition {
+  id: string;
+  name: string;
+  driver: 'bridge' | 'overlay';
+  subnet: string;
+  gateway: string;
+  vxlanId?: number;
+  internal?: boolean;
+}
+
+export interface NetworkAttachmentRequest {
+  network: NetworkDefinition;
+  aliases: string[];
+  /** Static address from the manager's allocator (cluster mode). */
+  ipv4Address?: string;
+}
+
+export interface PublishedPortRequest {
+  containerPort: number;
+  hostPort: number;
+  protocol: 'tcp' | 'udp';
+  hostIp?: string;
+}
+
+export interface NetworkPort {
+  /** Creates the container's network namespace and attaches it to its networks in order. */
+  attach(
+    containerId: string,
+    attachments: NetworkAttachmentRequest[],
+    ports: PublishedPortRequest[],
+  ): Promise<{ netnsPath: string; addresses: { networkId: string; ip: string }[]; resolvConf?: string }>;
+  /** Detaches and removes the namespace; idempotent, also after a crash. */
+  detach(containerId: string): Promise<void>;
+  /** Publishes (or withdraws, with an empty list) the names this container answers to. */
+  setNames?(containerId: string, names: { networkId: string; ip: string; names: string[] }[]): Promise<void>;
+}
+
+export interface ResolvedMounts {
+  mounts: Mount[];
+}
+
+export type ContainerRunState = 'created' | 'running' | 'exited' | 'unknown';
+export type HealthState = 'starting' | 'healthy' | 'unhealthy';
+
+export interface ContainerObservation {
+  id: string;
+  state: ContainerRunState;
+  pid?: number;
+  exitCode?: number;
+  oomKilled?: boolean;
+  health?: HealthState;
+  labels?: Record<string, string>;
+}
+
+export interface ContainerCreateRequest {
+  id: string;
+  name: string;
+  rootfs: string;
+  imageConfig: ImageRunConfig;
+  spec: ContainerSpec;
+  resources?: Resources;
+  netnsPath?: string;
+  hostname?: string;
+  resolvConf?: string;
+  labels: Record<string, string>;
+  /** Secret and config files to materialize (secrets on tmpfs only). */
+  files?: {
+    kind: 'secret' | 'config';
+    target: string;
+    data: Uint8Array;
+    uid: number;
+    gid: number;
+    mode: number;
+  }[];
+}
+
+export type ContainerEvent =
+  | { type: 'exit'; id: string; exitCode: number; oomKilled: boolean }
+  | { type: 'health'; id: string; health: HealthState };
+
+export interface RuntimePort {
+  create(req: ContainerCreateRequest): Promise<void>;
+  start(id: string): Promise<ContainerObservation>;
+  stop(id: string, graceMs: number, signal?: string): Promise<void>;
+  remove(id: string): Promise<void>;
+  inspect(id: string): Promise<ContainerObservation | undefined>;
+  /** Every container this node's runtime knows about, for adoption after a restart. */
+  list(): Promise<ContainerObservation[]>;
+  onEvent(listener: (event: ContainerEvent) => void): () => void;
+}

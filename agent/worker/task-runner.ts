@@ -1,0 +1,290 @@
+// Drives one task's container through prepare → create → start → monitor → stop →
+// remove, one step at a time, reporting every state change. The manager owns the
+// desired state; this runner owns the observed state and only moves it forward.
+import type { Logger, Task, TaskState, TaskStatus } from '../../lib/index.js';
+import { describeError, TERMINAL_TASK_STATES, taskStateRank } from '../../lib/index.js';
+import type {
+  ContainerEvent,
+  ContainerObservation,
+  ImagePort,
+  NetworkAttachmentRequest,
+  NetworkPort,
+  PublishedPortRequest,
+  RootfsPort,
+  RuntimePort,
+} from './ports.js';
+import { exitError, movesForward, statusOf } from './task-status.js';
+
+export interface TaskRunnerDeps {
+  images: ImagePort;
+  rootfs: RootfsPort;
+  network: NetworkPort;
+  runtime: RuntimePort;
+  log: Logger;
+  now: () => Date;
+  report: (taskId: string, status: TaskStatus) => void;
+  /** Resolves a task's networks to definitions (from assignments or the local allocator). */
+  networksFor: (task: Task) => Promise<NetworkAttachmentRequest[]>;
+  /** Secret and config files for the task, resolved from its assignments. */
+  filesFor: (task: Task) => Promise<NonNullable<import('./ports.js').ContainerCreateRequest['files']>>;
+  nodeHostname: string;
+}
+
+const DEFAULT_STOP_GRACE_MS = 10_000;
+const NS_PER_MS = 1_000_000;
+
+export class TaskRunner {
+  private task: Task;
+  private observed: TaskState | undefined;
+  private containerCreated = false;
+  private busy: Promise<void> = Promise.resolve();
+  private removed = false;
+  private readonly log: Logger;
+
+  constructor(
+    task: Task,
+    private readonly deps: TaskRunnerDeps,
+    adopted?: ContainerObservation,
+  ) {
+    this.task = task;
+    this.log = deps.log.child({ taskId: task.ID, serviceId: task.ServiceID });
+    const known = task.Status?.State;
+    if (known && taskStateRank(known) >= taskStateRank('accepted')) this.observed = known;
+    if (adopted) {
+      this.containerCreated = true;
+      this.adopt(adopted);
+    }
+  }
+
+  get id(): string {
+    return this.task.ID;
+  }
+
+  get state(): TaskState | undefined {
+    return this.observed;
+  }
+
+  get isTerminal(): boolean {
+    return this.observed !== undefined && TERMINAL_TASK_STATES.has(this.observed);
+  }
+
+  /** A newer version of the task from the manager (desired state may have changed). */
+  update(task: Task): Promise<void> {
+    this.task = task;
+    return this.enqueue(() => this.reconcile());
+  }
+
+  /** The task left this node's assignments: stop and remove everything of it. */
+  remove(): Promise<void> {
+    this.removed = true;
+    return this.enqueue(() => this.teardown());
+  }
+
+  handleEvent(event: ContainerEvent): void {
+    if (event.id !== this.task.ID) return;
+    void this.enqueue(async () => {
+      if (event.type === 'exit') await this.onExit(event.exitCode, event.oomKilled);
+      else if (event.health === 'healthy' && this.observed === 'starting') {
+        this.advance('running', 'started');
+      } else if (event.health === 'unhealthy' && !this.isTerminal) {
+        this.log.warn('container unhealthy; stopping it');
+        await this.stopContainer();
+        this.advance('failed', 'unhealthy container', { Err: 'task: container unhealthy' });
+      }
+    });
+  }
+
+  /** Waits for every queued step; for tests and orderly shutdown. */
+  settled(): Promise<void> {
+    return this.busy;
+  }
+
+  private enqueue(step: () => Promise<void>): Promise<void> {
+    this.busy = this.busy.then(step).catch((e: unknown) => {
+      this.log.error({ err: describeError(e) }, 'task step failed');
+    });
+    return this.busy;
+  }
+
+  private get desired(): TaskState {
+    return this.task.DesiredState;
+  }
+
+  private advance(state: TaskState, message: string, extra: Partial<TaskStatus> = {}): void {
+    if (!movesForward(this.observed, state)) return;
+    this.observed = state;
+    this.log.info({ state, message, err: extra.Err }, 'task state');
+    this.deps.report(this.task.ID, statusOf(state, message, this.deps.now(), extra));
+  }
+
+  private async reconcile(): Promise<void> {
+    if (this.removed) return;
+    const wantRunning = taskStateRank(this.desired) <= taskStateRank('running');
+    if (!wantRunning) {
+      await this.stopContainer();
+      if (!this.isTerminal) this.advance('shutdown', 'shutdown');
+      return;
+    }
+    if (this.isTerminal || (this.observed && taskStateRank(this.observed) >= taskStateRank('starting')))
+      return;
+    await this.run();
+  }
+
+  private async run(): Promise<void> {
+    const spec = this.task.Spec.ContainerSpec;
+    if (!spec?.Image) {
+      this.advance('rejected', 'rejected', { Err: 'task has no container image' });
+      return;
+    }
+    this.advance('accepted', 'accepted');
+    this.advance('preparing', 'preparing');
+    let step = 'pulling image';
+    try {
+      const image = await this.deps.images.ensure(spec.Image);
+      if (this.stoppedMeanwhile()) return;
+      step = 'mounting root filesystem';
+      const { rootfs } = await this.deps.rootfs.mount(this.task.ID, image.id);
+      step = 'attaching networks';
+      const attachments = await this.deps.networksFor(this.task);
+      const net = await this.deps.network.attach(this.task.ID, attachments, publishedPorts(this.task));
+      step = 'creating container';
+      const files = await this.deps.filesFor(this.task);
+      await this.deps.runtime.create({
+        id: this.task.ID,
+        name: containerName(this.task),
+        rootfs,
+        imageConfig: image.config,
+        spec,
+        resources: this.task.Spec.Resources,
+        netnsPath: net.netnsPath,
+        hostname: spec.Hostname || this.task.ID.slice(0, 12),
+        resolvConf: net.resolvConf,
+        labels: containerLabels(this.task, this.deps.nodeHostname),
+        files,
+      });
+      this.containerCreated = true;
+      if (this.deps.network.setNames) {
+        await this.deps.network.setNames(this.task.ID, namesFor(this.task, attachments, net.addresses));
+      }
+      this.advance('ready', 'prepared');
+      if (this.stoppedMeanwhile()) return;
+      step = 'starting container';
+      this.advance('starting', 'starting');
+      const started = await this.deps.runtime.start(this.task.ID);
+      const hasHealthcheck = hasHealthCheck(spec.HealthCheck?.Test ?? image.config.Healthcheck?.Test);
+      if (started.state === 'exited') {
+        await this.onExit(started.exitCode ?? 0, started.oomKilled ?? false);
+      } else if (!hasHealthcheck || started.health === 'healthy') {
+        this.advance('running', 'started', {
+          ContainerStatus: { ContainerID: this.task.ID, PID: started.pid },
+        });
+      }
+    } catch (e) {
+      const message = describeError(e);
+      this.log.warn({ step, err: message }, 'task could not start');
+      const state: TaskState =
+        this.observed && taskStateRank(this.observed) >= taskStateRank('starting') ? 'failed' : 'rejected';
+      this.advance(state, state === 'rejected' ? 'preparing failed' : 'starting failed', { Err: message });
+      await this.teardown(false);
+    }
+  }
+
+  private stoppedMeanwhile(): boolean {
+    return this.removed || taskStateRank(this.desired) > taskStateRank('running');
+  }
+
+  private async onExit(exitCode: number, oomKilled: boolean): Promise<void> {
+    if (this.isTerminal) return;
+    const ContainerStatus = { ContainerID: this.task.ID, ExitCode: exitCode };
+    if (taskStateRank(this.desired) > taskStateRank('running')) {
+      this.advance('shutdown', 'shutdown', { ContainerStatus });
+    } else if (exitCode === 0 && !oomKilled) {
+      this.advance('complete', 'finished', { ContainerStatus });
+    } else {
+      this.advance('failed', 'task: non-zero exit', { Err: exitError(exitCode, oomKilled), ContainerStatus });
+    }
+  }
+
+  private async stopContainer(): Promise<void> {
+    if (!this.containerCreated) return;
+    const obs = await this.deps.runtime.inspect(this.task.ID);
+    if (obs?.state === 'running') {
+      const grace = this.task.Spec.ContainerSpec?.StopGracePeriod;
+      const graceMs = grace === undefined ? DEFAULT_STOP_GRACE_MS : Math.round(grace / NS_PER_MS);
+      await this.deps.runtime.stop(this.task.ID, graceMs, this.task.Spec.ContainerSpec?.StopSignal);
+    }
+  }
+
+  private async teardown(stopFirst = true): Promise<void> {
+    if (stopFirst) await this.stopContainer();
+    if (this.deps.network.setNames) await this.deps.network.setNames(this.task.ID, []).catch(() => {});
+    if (this.containerCreated) await this.deps.runtime.remove(this.task.ID);
+    this.containerCreated = false;
+    await this.deps.network.detach(this.task.ID);
+    await this.deps.rootfs.remove(this.task.ID);
+    if (this.removed && !this.isTerminal) this.advance('shutdown', 'removed');
+  }
+
+  /** Takes over a container found running (or exited) after the agent restarted. */
+  private adopt(obs: ContainerObservation): void {
+    if (obs.state === 'running') {
+      const healthy = obs.health === undefined || obs.health === 'healthy';
+      if (healthy)
+        this.advance('running', 'started', { ContainerStatus: { ContainerID: obs.id, PID: obs.pid } });
+      else this.advance('starting', 'starting');
+    } else if (obs.state === 'exited') {
+      void this.enqueue(() => this.onExit(obs.exitCode ?? 0, obs.oomKilled ?? false));
+    }
+  }
+}
+
+function hasHealthCheck(test: string[] | undefined): boolean {
+  return test !== undefined && test.length > 0 && test[0] !== 'NONE';
+}
+
+/** Container names: compose-style for compose projects, Swarm-style otherwise. */
+export function containerName(task: Task): string {
+  const labels = task.Spec.ContainerSpec?.Labels ?? {};
+  const project = labels['com.docker.compose.project'];
+  const service = labels['com.docker.compose.service'];
+  if (project && service) return `${project}-${service}-${task.Slot ?? 1}`;
+  const serviceName = task.Labels?.['com.docker.swarm.service.name'] ?? task.ServiceID;
+  return `${serviceName}.${task.Slot ?? task.NodeID ?? 'x'}.${task.ID}`;
+}
+
+/** Labels Swarm puts on task containers, plus the spec's own. */
+export function containerLabels(task: Task, nodeHostname: string): Record<string, string> {
+  return {
+    ...(task.Spec.ContainerSpec?.Labels ?? {}),
+    'com.docker.swarm.task.id': task.ID,
+    'com.docker.swarm.task.name': containerName(task),
+    'com.docker.swarm.service.id': task.ServiceID,
+    'com.docker.swarm.service.name': task.Labels?.['com.docker.swarm.service.name'] ?? '',
+    'com.docker.swarm.node.id': task.NodeID ?? '',
+    'io.skiff.node.hostname': nodeHostname,
+  };
+}
+
+function publishedPorts(task: Task): PublishedPortRequest[] {
+  const out: PublishedPortRequest[] = [];
+  for (const p of task.Endpoint?.Ports ?? task.Endpoint?.Spec?.Ports ?? []) {
+    if (!p.TargetPort || !p.PublishedPort || p.Protocol === 'sctp') continue;
+    out.push({ containerPort: p.TargetPort, hostPort: p.PublishedPort, protocol: p.Protocol ?? 'tcp' });
+  }
+  return out;
+}
+
+function namesFor(
+  task: Task,
+  attachments: NetworkAttachmentRequest[],
+  addresses: { networkId: string; ip: string }[],
+): { networkId: string; ip: string; names: string[] }[] {
+  const service = task.Labels?.['com.docker.swarm.service.name'];
+  return addresses.map((a) => {
+    const att = attachments.find((x) => x.network.id === a.networkId);
+    const names = [...(att?.aliases ?? [])];
+    if (service) names.push(service, `tasks.${service}`);
+    if (task.Spec.ContainerSpec?.Hostname) names.push(task.Spec.ContainerSpec.Hostname);
+    return { networkId: a.networkId, ip: a.ip, names: [...new Set(names)] };
+  });
+}

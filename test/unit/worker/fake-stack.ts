@@ -1,0 +1,108 @@
+// FAKE container stack for worker unit tests: records calls and simulates container
+// lifecycles in memory. The real layers are exercised by the system tests.
+import type {
+  ContainerCreateRequest,
+  ContainerEvent,
+  ContainerObservation,
+  ImagePort,
+  NetworkPort,
+  RootfsPort,
+  RuntimePort,
+} from '../../../agent/worker/index.js';
+
+export class FakeStack {
+  calls: string[] = [];
+  containers = new Map<string, ContainerObservation & { req?: ContainerCreateRequest }>();
+  missingImages = new Set<string>();
+  healthOnStart: 'starting' | undefined;
+  private listeners = new Set<(e: ContainerEvent) => void>();
+  private nextPid = 1000;
+
+  images: ImagePort = {
+    ensure: async (ref) => {
+      this.calls.push(`pull ${ref}`);
+      if (this.missingImages.has(ref)) throw new Error(`No such image: ${ref}`);
+      return { id: `sha256:${ref}`, config: { Cmd: ['sh'] } };
+    },
+  };
+
+  rootfs: RootfsPort = {
+    mount: async (id) => {
+      this.calls.push(`mount ${id}`);
+      return { rootfs: `/fake/${id}` };
+    },
+    remove: async (id) => {
+      this.calls.push(`umount ${id}`);
+    },
+  };
+
+  network: NetworkPort = {
+    attach: async (id) => {
+      this.calls.push(`attach ${id}`);
+      return { netnsPath: `/fake/netns/${id}`, addresses: [] };
+    },
+    detach: async (id) => {
+      this.calls.push(`detach ${id}`);
+    },
+  };
+
+  runtime: RuntimePort = {
+    create: async (req) => {
+      this.calls.push(`create ${req.id}`);
+      this.containers.set(req.id, { id: req.id, state: 'created', labels: req.labels, req });
+    },
+    start: async (id) => {
+      this.calls.push(`start ${id}`);
+      const c = this.mustGet(id);
+      c.state = 'running';
+      c.pid = this.nextPid++;
+      if (this.healthOnStart) c.health = this.healthOnStart;
+      return { ...c };
+    },
+    stop: async (id) => {
+      this.calls.push(`stop ${id}`);
+      const c = this.mustGet(id);
+      if (c.state === 'running') {
+        c.state = 'exited';
+        c.exitCode = 143;
+        this.emit({ type: 'exit', id, exitCode: 143, oomKilled: false });
+      }
+    },
+    remove: async (id) => {
+      this.calls.push(`rm ${id}`);
+      this.containers.delete(id);
+    },
+    inspect: async (id) => {
+      const c = this.containers.get(id);
+      return c ? { ...c } : undefined;
+    },
+    list: async () => [...this.containers.values()].map((c) => ({ ...c })),
+    onEvent: (l) => {
+      this.listeners.add(l);
+      return () => this.listeners.delete(l);
+    },
+  };
+
+  /** Simulates the container's process ending by itself. */
+  exit(id: string, exitCode: number, oomKilled = false): void {
+    const c = this.mustGet(id);
+    c.state = 'exited';
+    c.exitCode = exitCode;
+    this.emit({ type: 'exit', id, exitCode, oomKilled });
+  }
+
+  health(id: string, health: 'healthy' | 'unhealthy'): void {
+    this.mustGet(id).health = health;
+    this.emit({ type: 'health', id, health });
+  }
+
+  emit(e: ContainerEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+
+  private mustGet(id: string) {
+    const c = this.containers.get(id);
+    if (!c) throw new Error(`fake: no container ${id}`);
+    return c;
+  }
+}

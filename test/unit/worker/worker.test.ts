@@ -1,0 +1,191 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { type TaskStatusUpdate, Worker } from '../../../agent/worker/index.js';
+import type { Task, TaskState } from '../../../lib/index.js';
+import { FakeStack } from './fake-stack.js';
+
+function task(id: string, over: Partial<Task> = {}): Task {
+  return {
+    ID: id,
+    Version: { Index: 1 },
+    CreatedAt: '2026-01-01T00:00:00Z',
+    UpdatedAt: '2026-01-01T00:00:00Z',
+    ServiceID: 'svc1',
+    Slot: 1,
+    NodeID: 'node1',
+    Labels: { 'com.docker.swarm.service.name': 'web' },
+    Spec: { ContainerSpec: { Image: 'busybox:latest' } },
+    Status: { State: 'assigned' },
+    DesiredState: 'running',
+    ...over,
+  };
+}
+
+describe('worker', () => {
+  let stack: FakeStack;
+  let updates: TaskStatusUpdate[];
+  let worker: Worker;
+
+  const statesOf = (id: string): (TaskState | undefined)[] =>
+    updates.filter((u) => u.taskId === id).map((u) => u.status.State);
+  const last = (id: string) => updates.filter((u) => u.taskId === id).at(-1)?.status;
+
+  beforeEach(async () => {
+    stack = new FakeStack();
+    updates = [];
+    worker = new Worker({
+      images: stack.images,
+      rootfs: stack.rootfs,
+      network: stack.network,
+      runtime: stack.runtime,
+      nodeHostname: 'n1',
+      onStatus: (u) => updates.push(u),
+      networksFor: async () => [],
+    });
+    await worker.start();
+  });
+
+  it('runs an assigned task and reports each state forward', async () => {
+    await worker.setAssignments([task('t1')]);
+    await worker.settled();
+    expect(statesOf('t1')).toEqual(['accepted', 'preparing', 'ready', 'starting', 'running']);
+    expect(stack.calls).toEqual(['pull busybox:latest', 'mount t1', 'attach t1', 'create t1', 'start t1']);
+    const labels = stack.containers.get('t1')?.req?.labels;
+    expect(labels?.['com.docker.swarm.task.id']).toBe('t1');
+    expect(stack.containers.get('t1')?.req?.name).toBe('web.1.t1');
+  });
+
+  it('names compose containers <project>-<service>-<slot>', async () => {
+    const t = task('t1', { Slot: 2 });
+    t.Spec.ContainerSpec!.Labels = {
+      'com.docker.compose.project': 'shop',
+      'com.docker.compose.service': 'db',
+    };
+    await worker.setAssignments([t]);
+    await worker.settled();
+    expect(stack.containers.get('t1')?.req?.name).toBe('shop-db-2');
+  });
+
+  it('reports a non-zero exit as failed with the exit code', async () => {
+    await worker.setAssignments([task('t1')]);
+    await worker.settled();
+    stack.exit('t1', 3);
+    await worker.settled();
+    expect(last('t1')).toMatchObject({ State: 'failed', Err: 'task: non-zero exit (3)' });
+    expect(last('t1')?.ContainerStatus?.ExitCode).toBe(3);
+  });
+
+  it('reports a clean exit as complete', async () => {
+    await worker.setAssignments([task('t1')]);
+    await worker.settled();
+    stack.exit('t1', 0);
+    await worker.settled();
+    expect(last('t1')).toMatchObject({ State: 'complete', Message: 'finished' });
+  });
+
+  it('rejects a task whose image cannot be had, with the reason, and leaves nothing', async () => {
+    stack.missingImages.add('nope:1');
+    await worker.setAssignments([task('t1', { Spec: { ContainerSpec: { Image: 'nope:1' } } })]);
+    await worker.settled();
+    expect(last('t1')).toMatchObject({ State: 'rejected', Err: 'No such image: nope:1' });
+    expect(stack.containers.size).toBe(0);
+    expect(stack.calls).toContain('detach t1');
+  });
+
+  it('keeps a task with a health check starting until healthy', async () => {
+    stack.healthOnStart = 'starting';
+    const t = task('t1');
+    t.Spec.ContainerSpec!.HealthCheck = { Test: ['CMD', 'true'] };
+    await worker.setAssignments([t]);
+    await worker.settled();
+    expect(last('t1')?.State).toBe('starting');
+    stack.health('t1', 'healthy');
+    await worker.settled();
+    expect(last('t1')?.State).toBe('running');
+  });
+
+  it('fails an unhealthy task and stops its container', async () => {
+    stack.healthOnStart = 'starting';
+    const t = task('t1');
+    t.Spec.ContainerSpec!.HealthCheck = { Test: ['CMD', 'false'] };
+    await worker.setAssignments([t]);
+    await worker.settled();
+    stack.health('t1', 'unhealthy');
+    await worker.settled();
+    expect(last('t1')).toMatchObject({ State: 'failed', Err: 'task: container unhealthy' });
+    expect(stack.calls).toContain('stop t1');
+  });
+
+  it('stops a task whose desired state becomes shutdown, and removes it when unassigned', async () => {
+    await worker.setAssignments([task('t1')]);
+    await worker.settled();
+    await worker.setAssignments([task('t1', { DesiredState: 'shutdown' })]);
+    await worker.settled();
+    expect(last('t1')?.State).toBe('shutdown');
+    expect(stack.calls).toContain('stop t1');
+    expect(stack.containers.has('t1')).toBe(true);
+    await worker.setAssignments([]);
+    await worker.settled();
+    expect(stack.containers.has('t1')).toBe(false);
+    expect(stack.calls.slice(-3)).toEqual(['rm t1', 'detach t1', 'umount t1']);
+  });
+
+  it('never reports a state backwards', async () => {
+    await worker.setAssignments([task('t1')]);
+    await worker.settled();
+    stack.exit('t1', 1);
+    await worker.settled();
+    stack.exit('t1', 0);
+    await worker.settled();
+    expect(statesOf('t1').filter((s) => s === 'failed' || s === 'complete')).toEqual(['failed']);
+  });
+
+  describe('after an agent restart', () => {
+    it('adopts running containers instead of restarting them, and reports exits that happened meanwhile', async () => {
+      await worker.setAssignments([task('t1'), task('t2')]);
+      await worker.settled();
+      const pid = stack.containers.get('t1')?.pid;
+      stack.exit('t2', 7);
+      worker.stop();
+
+      // A new agent process over the same (fake) runtime state.
+      updates = [];
+      stack.calls = [];
+      const again = new Worker({
+        images: stack.images,
+        rootfs: stack.rootfs,
+        network: stack.network,
+        runtime: stack.runtime,
+        nodeHostname: 'n1',
+        onStatus: (u) => updates.push(u),
+        networksFor: async () => [],
+      });
+      await again.start();
+      await again.setAssignments([
+        task('t1', { Status: { State: 'running' } }),
+        task('t2', { Status: { State: 'running' } }),
+      ]);
+      await again.settled();
+      expect(stack.calls.filter((c) => c.startsWith('start') || c.startsWith('create'))).toEqual([]);
+      expect(stack.containers.get('t1')?.pid).toBe(pid);
+      expect(last('t2')).toMatchObject({ State: 'failed', Err: 'task: non-zero exit (7)' });
+    });
+
+    it('removes containers whose tasks are no longer assigned', async () => {
+      await worker.setAssignments([task('t1')]);
+      await worker.settled();
+      worker.stop();
+      const again = new Worker({
+        images: stack.images,
+        rootfs: stack.rootfs,
+        network: stack.network,
+        runtime: stack.runtime,
+        nodeHostname: 'n1',
+        onStatus: () => {},
+        networksFor: async () => [],
+      });
+      await again.start();
+      await again.setAssignments([]);
+      expect(stack.containers.size).toBe(0);
+    });
+  });
+});
