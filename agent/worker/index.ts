@@ -1,3 +1,4 @@
 export type * from './ports.js';
+export { AgentSession, type AgentSessionOptions } from './session.js';
 export { containerLabels, containerName } from './task-runner.js';
 export { type TaskStatusUpdate, Worker, type WorkerOptions } from './worker.js';

@@ -1,0 +1,154 @@
+// The agent's link to the managers: registers, heartbeats, feeds assignments to the
+// worker and sends task statuses in batches. When the managers are unreachable it keeps
+// retrying with backoff; the worker's tasks keep running meanwhile, and statuses queue
+// (the newest per task) until a session takes them.
+import type {
+  AssignedNetwork,
+  AssignedSecret,
+  AssignmentsMessage,
+  DispatcherApi,
+  Logger,
+  NodeDescription,
+  Task,
+  TaskStatus,
+} from '../../lib/index.js';
+import { describeError, silentLogger } from '../../lib/index.js';
+import type { Worker } from './worker.js';
+
+export interface AgentSessionOptions {
+  dispatcher: () => DispatcherApi;
+  worker: Worker;
+  nodeId: string;
+  addr: string;
+  description: NodeDescription;
+  /** Called with the secrets, configs and networks of each assignment message. */
+  onResources?: (r: {
+    secrets: AssignedSecret[];
+    configs: AssignedSecret[];
+    networks: AssignedNetwork[];
+  }) => void;
+  log?: Logger;
+  batchDelayMs?: number;
+  maxBackoffMs?: number;
+}
+
+export class AgentSession {
+  private readonly pending = new Map<string, TaskStatus>();
+  private readonly log: Logger;
+  private stopped = false;
+  private abort = new AbortController();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private current: { api: DispatcherApi; sessionId: string } | undefined;
+  private connectedOnce: (() => void) | undefined;
+  readonly connected: Promise<void>;
+
+  constructor(private readonly opts: AgentSessionOptions) {
+    this.log = (opts.log ?? silentLogger).child({ component: 'agent-session', nodeId: opts.nodeId });
+    this.connected = new Promise((resolve) => {
+      this.connectedOnce = resolve;
+    });
+  }
+
+  /** The worker's status callback: queue and flush soon, batched. */
+  report(taskId: string, status: TaskStatus): void {
+    this.pending.set(taskId, status);
+    if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = undefined;
+        void this.flush();
+      }, this.opts.batchDelayMs ?? 50);
+    }
+  }
+
+  /** Runs sessions until stop(); never throws. */
+  async run(): Promise<void> {
+    let backoff = 100;
+    while (!this.stopped) {
+      try {
+        await this.session();
+        backoff = 100;
+      } catch (e) {
+        if (this.stopped) break;
+        this.log.warn({ err: describeError(e), retryInMs: backoff }, 'dispatcher session ended');
+      }
+      this.current = undefined;
+      if (this.stopped) break;
+      await delay(backoff, this.abort.signal);
+      backoff = Math.min(backoff * 2, this.opts.maxBackoffMs ?? 5000);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    await this.flush().catch(() => {});
+  }
+
+  private async session(): Promise<void> {
+    const api = this.opts.dispatcher();
+    const reg = await api.register({
+      nodeId: this.opts.nodeId,
+      description: this.opts.description,
+      addr: this.opts.addr,
+    });
+    this.current = { api, sessionId: reg.sessionId };
+    this.log.info({ sessionId: reg.sessionId }, 'registered with the dispatcher');
+    const sessionAbort = new AbortController();
+    const onStop = () => sessionAbort.abort();
+    this.abort.signal.addEventListener('abort', onStop);
+    const beat = setInterval(() => {
+      api.heartbeat({ nodeId: reg.nodeId, sessionId: reg.sessionId }).catch((e: unknown) => {
+        this.log.warn({ err: describeError(e) }, 'heartbeat failed');
+        sessionAbort.abort();
+      });
+    }, reg.heartbeatPeriodMs);
+    try {
+      await this.flush();
+      for await (const msg of api.assignments(
+        { nodeId: reg.nodeId, sessionId: reg.sessionId },
+        sessionAbort.signal,
+      )) {
+        await this.apply(msg);
+        this.connectedOnce?.();
+        this.connectedOnce = undefined;
+      }
+    } finally {
+      clearInterval(beat);
+      this.abort.signal.removeEventListener('abort', onStop);
+    }
+  }
+
+  private async apply(msg: AssignmentsMessage): Promise<void> {
+    this.opts.onResources?.({ secrets: msg.secrets, configs: msg.configs, networks: msg.networks });
+    if (msg.type === 'complete') await this.opts.worker.setAssignments(msg.tasks);
+    else await this.opts.worker.applyChanges({ updated: msg.tasks, removed: msg.removedTasks });
+  }
+
+  private async flush(): Promise<void> {
+    const cur = this.current;
+    if (!cur || this.pending.size === 0) return;
+    const updates = [...this.pending].map(([taskId, status]) => ({ taskId, status }));
+    this.pending.clear();
+    try {
+      await cur.api.updateTaskStatus({ nodeId: this.opts.nodeId, sessionId: cur.sessionId, updates });
+    } catch (e) {
+      // Put them back unless a newer status for the task arrived meanwhile.
+      for (const u of updates) if (!this.pending.has(u.taskId)) this.pending.set(u.taskId, u.status);
+      this.log.warn(
+        { err: describeError(e), count: updates.length },
+        'could not send task statuses; will retry',
+      );
+    }
+  }
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}

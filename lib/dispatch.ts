@@ -1,0 +1,72 @@
+// The protocol between agents and the manager's dispatcher. The same messages travel
+// in-process (single-node mode) and over gRPC between hosts.
+import type { NodeDescription, Task, TaskStatus } from './model/swarm.js';
+
+export interface RegisterRequest {
+  /** The node ID from the node's certificate, or a stable ID the node chose. */
+  nodeId: string;
+  description: NodeDescription;
+  /** Address other nodes reach this one at (underlay for overlay networks). */
+  addr: string;
+}
+
+export interface RegisterResponse {
+  nodeId: string;
+  /** Session ID; a heartbeat or status update from an older session is refused. */
+  sessionId: string;
+  heartbeatPeriodMs: number;
+}
+
+export interface HeartbeatRequest {
+  nodeId: string;
+  sessionId: string;
+}
+
+export interface AssignedSecret {
+  id: string;
+  name: string;
+  /** Base64 data, sent only to nodes running a task that references it. */
+  data: string;
+}
+
+export interface AssignedNetwork {
+  id: string;
+  name: string;
+  driver: string;
+  subnet: string;
+  gateway: string;
+  vxlanId?: number;
+  internal?: boolean;
+  /** Nodes with tasks on this overlay network: the VXLAN peers. */
+  peers?: { nodeId: string; addr: string }[];
+}
+
+/** The first message of a session is `complete`; later ones are `incremental`. */
+export interface AssignmentsMessage {
+  type: 'complete' | 'incremental';
+  tasks: Task[];
+  removedTasks: string[];
+  secrets: AssignedSecret[];
+  configs: AssignedSecret[];
+  networks: AssignedNetwork[];
+}
+
+export interface TaskStatusReport {
+  taskId: string;
+  status: TaskStatus;
+}
+
+export interface UpdateTaskStatusRequest {
+  nodeId: string;
+  sessionId: string;
+  updates: TaskStatusReport[];
+}
+
+/** What an agent needs from a dispatcher, whichever transport carries it. */
+export interface DispatcherApi {
+  register(req: RegisterRequest): Promise<RegisterResponse>;
+  heartbeat(req: HeartbeatRequest): Promise<{ heartbeatPeriodMs: number }>;
+  /** Assignments for the session; ends when the session does. */
+  assignments(req: HeartbeatRequest, signal: AbortSignal): AsyncIterable<AssignmentsMessage>;
+  updateTaskStatus(req: UpdateTaskStatusRequest): Promise<void>;
+}

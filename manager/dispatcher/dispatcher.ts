@@ -1,0 +1,164 @@
+// The manager side of agent sessions: registration, heartbeats (a node that misses
+// them is marked down), the assignment stream (complete set first, then changes), and
+// batched task status updates. Only the leader runs it.
+import { randomUUID } from 'node:crypto';
+import type {
+  AssignmentsMessage,
+  DispatcherApi,
+  HeartbeatRequest,
+  Logger,
+  RegisterRequest,
+  RegisterResponse,
+  Task,
+  UpdateTaskStatusRequest,
+} from '../../lib/index.js';
+import { SkiffError, silentLogger, taskStateRank } from '../../lib/index.js';
+import type { DispatcherStorePort, TaskChange } from './store-port.js';
+
+export interface DispatcherOptions {
+  store: DispatcherStorePort;
+  heartbeatPeriodMs?: number;
+  /** Missed periods before a node is marked down. */
+  graceMultiplier?: number;
+  log?: Logger;
+}
+
+interface Session {
+  nodeId: string;
+  sessionId: string;
+  timer: NodeJS.Timeout | undefined;
+  /** Pending incremental changes for the node's assignment stream. */
+  queue: AssignmentsMessage[];
+  wake: (() => void) | undefined;
+  closed: boolean;
+}
+
+export class Dispatcher implements DispatcherApi {
+  private readonly sessions = new Map<string, Session>();
+  private readonly period: number;
+  private readonly grace: number;
+  private readonly log: Logger;
+  private readonly unwatch: () => void;
+
+  constructor(private readonly opts: DispatcherOptions) {
+    this.period = opts.heartbeatPeriodMs ?? 5000;
+    this.grace = opts.graceMultiplier ?? 3;
+    this.log = (opts.log ?? silentLogger).child({ component: 'dispatcher' });
+    this.unwatch = opts.store.watchTasks((c) => this.onTaskChange(c));
+  }
+
+  async register(req: RegisterRequest): Promise<RegisterResponse> {
+    const old = this.sessions.get(req.nodeId);
+    if (old) this.close(old);
+    await this.opts.store.upsertNode(req.nodeId, req.description, req.addr);
+    const session: Session = {
+      nodeId: req.nodeId,
+      sessionId: randomUUID(),
+      timer: undefined,
+      queue: [],
+      wake: undefined,
+      closed: false,
+    };
+    this.sessions.set(req.nodeId, session);
+    this.arm(session);
+    this.log.info({ nodeId: req.nodeId, addr: req.addr }, 'node registered');
+    return { nodeId: req.nodeId, sessionId: session.sessionId, heartbeatPeriodMs: this.period };
+  }
+
+  async heartbeat(req: HeartbeatRequest): Promise<{ heartbeatPeriodMs: number }> {
+    this.arm(this.sessionFor(req));
+    return { heartbeatPeriodMs: this.period };
+  }
+
+  async *assignments(req: HeartbeatRequest, signal: AbortSignal): AsyncIterable<AssignmentsMessage> {
+    const session = this.sessionFor(req);
+    const onAbort = () => session.wake?.();
+    signal.addEventListener('abort', onAbort);
+    try {
+      yield this.completeSet(session.nodeId);
+      while (!session.closed && !signal.aborted) {
+        const next = session.queue.shift();
+        if (next) {
+          yield next;
+          continue;
+        }
+        await new Promise<void>((resolve) => {
+          session.wake = resolve;
+        });
+        session.wake = undefined;
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async updateTaskStatus(req: UpdateTaskStatusRequest): Promise<void> {
+    const session = this.sessionFor(req);
+    this.arm(session);
+    const own = new Set(this.opts.store.tasksForNode(session.nodeId).map((t) => t.ID));
+    // A node may only report on its own tasks.
+    const updates = req.updates.filter((u) => own.has(u.taskId));
+    if (updates.length > 0) await this.opts.store.applyTaskStatuses(updates);
+  }
+
+  stop(): void {
+    this.unwatch();
+    for (const s of this.sessions.values()) this.close(s);
+    this.sessions.clear();
+  }
+
+  private sessionFor(req: HeartbeatRequest): Session {
+    const s = this.sessions.get(req.nodeId);
+    if (!s || s.sessionId !== req.sessionId) {
+      throw new SkiffError('unavailable', `session of node ${req.nodeId} is not current; register again`);
+    }
+    return s;
+  }
+
+  private arm(session: Session): void {
+    if (session.timer) clearTimeout(session.timer);
+    session.timer = setTimeout(() => {
+      this.log.warn({ nodeId: session.nodeId }, 'heartbeat missed; marking node down');
+      this.close(session);
+      this.sessions.delete(session.nodeId);
+      this.opts.store.setNodeState(session.nodeId, 'down', 'heartbeat failure').catch((e: unknown) => {
+        this.log.error({ nodeId: session.nodeId, err: String(e) }, 'could not mark node down');
+      });
+    }, this.period * this.grace);
+    session.timer.unref();
+  }
+
+  private close(session: Session): void {
+    session.closed = true;
+    if (session.timer) clearTimeout(session.timer);
+    session.wake?.();
+  }
+
+  private completeSet(nodeId: string): AssignmentsMessage {
+    const tasks = this.opts.store.tasksForNode(nodeId);
+    return this.message('complete', nodeId, tasks, []);
+  }
+
+  private message(type: AssignmentsMessage['type'], nodeId: string, tasks: Task[], removed: string[]) {
+    return {
+      type,
+      tasks,
+      removedTasks: removed,
+      secrets: this.opts.store.secretsFor(tasks),
+      configs: this.opts.store.configsFor(tasks),
+      networks: this.opts.store.networksFor(tasks, nodeId),
+    };
+  }
+
+  private onTaskChange(change: TaskChange): void {
+    const nodeId = change.task.NodeID;
+    if (!nodeId) return;
+    const session = this.sessions.get(nodeId);
+    if (!session || session.closed) return;
+    const t = change.task;
+    const gone = change.kind === 'delete' || t.DesiredState === 'remove';
+    if (!gone && taskStateRank(t.Status.State ?? 'new') < taskStateRank('assigned')) return;
+    session.queue.push(this.message('incremental', nodeId, gone ? [] : [t], gone ? [t.ID] : []));
+    session.wake?.();
+  }
+}

@@ -1,0 +1,26 @@
+// What the dispatcher needs from the replicated store. Kept narrow so the dispatcher
+// can be tested over an in-memory fake and bound to manager/store by an adapter.
+import type {
+  AssignedNetwork,
+  AssignedSecret,
+  NodeDescription,
+  Task,
+  TaskStatusReport,
+} from '../../lib/index.js';
+
+export type TaskChange = { kind: 'create' | 'update' | 'delete'; task: Task };
+
+export interface DispatcherStorePort {
+  /** Tasks the node should know about: assigned to it and not yet removed. */
+  tasksForNode(nodeId: string): Task[];
+  secretsFor(tasks: Task[]): AssignedSecret[];
+  configsFor(tasks: Task[]): AssignedSecret[];
+  networksFor(tasks: Task[], nodeId: string): AssignedNetwork[];
+  /** Subscribes to task changes after they are applied, in order. */
+  watchTasks(listener: (change: TaskChange) => void): () => void;
+  /** Creates or refreshes the node object; marks it ready. */
+  upsertNode(nodeId: string, description: NodeDescription, addr: string): Promise<void>;
+  setNodeState(nodeId: string, state: 'ready' | 'down', message: string): Promise<void>;
+  /** Applies agent-reported statuses in one write; backward moves are ignored. */
+  applyTaskStatuses(updates: TaskStatusReport[]): Promise<void>;
+}
