@@ -1,0 +1,155 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { AgentSession, Worker } from '../../../agent/worker/index.js';
+import type { NodeDescription, Task, TaskStatusReport } from '../../../lib/index.js';
+import { taskStateRank } from '../../../lib/index.js';
+import { Dispatcher, type DispatcherStorePort, type TaskChange } from '../../../manager/dispatcher/index.js';
+import { waitFor } from '../../lab/index.js';
+import { FakeStack } from '../worker/fake-stack.js';
+
+/** FAKE store: an in-memory task table with change notifications. */
+class FakeStore implements DispatcherStorePort {
+  tasks = new Map<string, Task>();
+  nodes = new Map<string, { state: string; addr: string }>();
+  private listeners = new Set<(c: TaskChange) => void>();
+
+  tasksForNode(nodeId: string): Task[] {
+    return [...this.tasks.values()].filter(
+      (t) => t.NodeID === nodeId && taskStateRank(t.Status.State ?? 'new') >= taskStateRank('assigned'),
+    );
+  }
+  secretsFor() {
+    return [];
+  }
+  configsFor() {
+    return [];
+  }
+  networksFor() {
+    return [];
+  }
+  watchTasks(l: (c: TaskChange) => void) {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+  async upsertNode(nodeId: string, _d: NodeDescription, addr: string) {
+    this.nodes.set(nodeId, { state: 'ready', addr });
+  }
+  async setNodeState(nodeId: string, state: 'ready' | 'down') {
+    const n = this.nodes.get(nodeId);
+    if (n) n.state = state;
+  }
+  async applyTaskStatuses(updates: TaskStatusReport[]) {
+    for (const u of updates) {
+      const t = this.tasks.get(u.taskId);
+      if (!t || !u.status.State) continue;
+      if (taskStateRank(u.status.State) <= taskStateRank(t.Status.State ?? 'new')) continue;
+      this.put({ ...t, Status: u.status });
+    }
+  }
+  put(t: Task, kind: TaskChange['kind'] = 'update') {
+    this.tasks.set(t.ID, t);
+    for (const l of this.listeners) l({ kind, task: t });
+  }
+}
+
+function task(id: string, nodeId: string, desired: Task['DesiredState'] = 'running'): Task {
+  return {
+    ID: id,
+    Version: { Index: 1 },
+    CreatedAt: '',
+    UpdatedAt: '',
+    ServiceID: 's1',
+    Slot: 1,
+    NodeID: nodeId,
+    Spec: { ContainerSpec: { Image: 'busybox' } },
+    Status: { State: 'assigned' },
+    DesiredState: desired,
+  };
+}
+
+describe('dispatcher and agent session', () => {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  function setup(heartbeatPeriodMs = 1000) {
+    const store = new FakeStore();
+    const dispatcher = new Dispatcher({ store, heartbeatPeriodMs });
+    const stack = new FakeStack();
+    const session: { s?: AgentSession } = {};
+    const worker = new Worker({
+      images: stack.images,
+      rootfs: stack.rootfs,
+      network: stack.network,
+      runtime: stack.runtime,
+      nodeHostname: 'n1',
+      networksFor: async () => [],
+      onStatus: (u) => session.s?.report(u.taskId, u.status),
+    });
+    const agent = new AgentSession({
+      dispatcher: () => dispatcher,
+      worker,
+      nodeId: 'node1',
+      addr: '10.0.0.1',
+      description: { Hostname: 'n1' },
+      batchDelayMs: 5,
+    });
+    session.s = agent;
+    cleanups.push(async () => {
+      await agent.stop();
+      dispatcher.stop();
+    });
+    return { store, dispatcher, stack, worker, agent };
+  }
+
+  it('delivers assigned tasks and records the statuses the agent reports', async () => {
+    const { store, worker, agent } = setup();
+    store.put(task('t1', 'node1'), 'create');
+    store.put(task('other', 'node2'), 'create');
+    await worker.start();
+    void agent.run();
+    await agent.connected;
+    await waitFor(() => store.tasks.get('t1')?.Status.State === 'running', { what: 't1 running' });
+    expect(store.nodes.get('node1')?.state).toBe('ready');
+    expect(worker.tasks().map((t) => t.id)).toEqual(['t1']);
+
+    // A task assigned later arrives incrementally.
+    store.put(task('t2', 'node1'), 'create');
+    await waitFor(() => store.tasks.get('t2')?.Status.State === 'running', { what: 't2 running' });
+
+    // Desired state shutdown stops it; the status comes back.
+    store.put({ ...store.tasks.get('t2')!, DesiredState: 'shutdown' });
+    await waitFor(() => store.tasks.get('t2')?.Status.State === 'shutdown', { what: 't2 shutdown' });
+  });
+
+  it('marks a node down when its heartbeats stop', async () => {
+    const { store, dispatcher } = setup(50);
+    await dispatcher.register({ nodeId: 'silent', description: {}, addr: '10.0.0.9' });
+    expect(store.nodes.get('silent')?.state).toBe('ready');
+    await waitFor(() => store.nodes.get('silent')?.state === 'down', {
+      what: 'node marked down',
+      timeoutMs: 2000,
+    });
+  });
+
+  it('refuses status updates from a stale session and about tasks of other nodes', async () => {
+    const { store, dispatcher } = setup();
+    store.put(task('mine', 'a'), 'create');
+    store.put(task('theirs', 'b'), 'create');
+    const first = await dispatcher.register({ nodeId: 'a', description: {}, addr: '' });
+    const second = await dispatcher.register({ nodeId: 'a', description: {}, addr: '' });
+    await expect(
+      dispatcher.updateTaskStatus({ nodeId: 'a', sessionId: first.sessionId, updates: [] }),
+    ).rejects.toThrow(/not current/);
+    await dispatcher.updateTaskStatus({
+      nodeId: 'a',
+      sessionId: second.sessionId,
+      updates: [
+        { taskId: 'mine', status: { State: 'running' } },
+        { taskId: 'theirs', status: { State: 'running' } },
+      ],
+    });
+    expect(store.tasks.get('mine')?.Status.State).toBe('running');
+    expect(store.tasks.get('theirs')?.Status.State).toBe('assigned');
+  });
+});
