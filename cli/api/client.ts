@@ -1,0 +1,221 @@
+// The CLI's client of a manager's HTTP API (the Docker Engine API's swarm subset),
+// over the local unix socket or TCP. undici: Node's own HTTP client, fast, with
+// unix-socket support and no hidden globals.
+import { Agent, type Dispatcher, request } from 'undici';
+import type {
+  ConfigSpec,
+  Network,
+  NetworkCreateRequest,
+  Node,
+  NodeSpec,
+  SecretSpec,
+  Service,
+  ServiceSpec,
+  Swarm,
+  Task,
+} from '../../lib/index.js';
+import { SkiffError } from '../../lib/index.js';
+
+export const DEFAULT_SOCKET = '/run/skiff/skiff.sock';
+
+export interface ApiClientOptions {
+  /** `unix:///path`, `tcp://host:port`, `http://…`, or a bare socket path. */
+  host?: string;
+  timeoutMs?: number;
+}
+
+export type Filters = Record<string, string[]>;
+
+export class ApiClient {
+  private readonly dispatcher: Dispatcher;
+  private readonly origin: string;
+  readonly target: string;
+
+  constructor(opts: ApiClientOptions = {}) {
+    const host = opts.host ?? process.env.SKIFF_HOST ?? `unix://${DEFAULT_SOCKET}`;
+    this.target = host;
+    const timeout = opts.timeoutMs ?? 30_000;
+    if (host.startsWith('unix://') || host.startsWith('/')) {
+      const socketPath = host.startsWith('unix://') ? host.slice('unix://'.length) : host;
+      this.dispatcher = new Agent({ connect: { socketPath }, headersTimeout: timeout, bodyTimeout: 0 });
+      this.origin = 'http://localhost';
+    } else {
+      this.dispatcher = new Agent({ headersTimeout: timeout, bodyTimeout: 0 });
+      this.origin = host.replace(/^tcp:\/\//, 'http://');
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+
+  ping(): Promise<string> {
+    return this.call<string>('GET', '/_ping', { text: true });
+  }
+
+  info(): Promise<Record<string, unknown>> {
+    return this.call('GET', '/info');
+  }
+
+  swarmInspect(): Promise<Swarm> {
+    return this.call('GET', '/swarm');
+  }
+
+  // ---- services
+  listServices(filters?: Filters): Promise<Service[]> {
+    return this.call('GET', '/services', { query: { filters, status: 'true' } });
+  }
+  inspectService(id: string): Promise<Service> {
+    return this.call('GET', `/services/${encodeURIComponent(id)}`);
+  }
+  createService(spec: ServiceSpec): Promise<{ ID: string; Warnings?: string[] | null }> {
+    return this.call('POST', '/services/create', { body: spec });
+  }
+  updateService(
+    id: string,
+    version: number,
+    spec: ServiceSpec,
+    opts: { rollback?: 'previous' } = {},
+  ): Promise<{ Warnings?: string[] | null }> {
+    return this.call('POST', `/services/${encodeURIComponent(id)}/update`, {
+      query: { version: String(version), ...(opts.rollback ? { rollback: opts.rollback } : {}) },
+      body: spec,
+    });
+  }
+  removeService(id: string): Promise<void> {
+    return this.call('DELETE', `/services/${encodeURIComponent(id)}`, { text: true }).then(() => undefined);
+  }
+
+  // ---- tasks and nodes
+  listTasks(filters?: Filters): Promise<Task[]> {
+    return this.call('GET', '/tasks', { query: { filters } });
+  }
+  listNodes(filters?: Filters): Promise<Node[]> {
+    return this.call('GET', '/nodes', { query: { filters } });
+  }
+  inspectNode(id: string): Promise<Node> {
+    return this.call('GET', `/nodes/${encodeURIComponent(id)}`);
+  }
+  updateNode(id: string, version: number, spec: NodeSpec): Promise<void> {
+    return this.call('POST', `/nodes/${encodeURIComponent(id)}/update`, {
+      query: { version: String(version) },
+      body: spec,
+      text: true,
+    }).then(() => undefined);
+  }
+
+  // ---- networks, secrets, configs
+  listNetworks(filters?: Filters): Promise<Network[]> {
+    return this.call('GET', '/networks', { query: { filters } });
+  }
+  createNetwork(req: NetworkCreateRequest): Promise<{ Id: string }> {
+    return this.call('POST', '/networks/create', { body: req });
+  }
+  removeNetwork(id: string): Promise<void> {
+    return this.call('DELETE', `/networks/${encodeURIComponent(id)}`, { text: true }).then(() => undefined);
+  }
+  listSecrets(filters?: Filters): Promise<{ ID: string; Spec: SecretSpec; Version: { Index: number } }[]> {
+    return this.call('GET', '/secrets', { query: { filters } });
+  }
+  createSecret(spec: SecretSpec): Promise<{ ID: string }> {
+    return this.call('POST', '/secrets/create', { body: spec });
+  }
+  removeSecret(id: string): Promise<void> {
+    return this.call('DELETE', `/secrets/${encodeURIComponent(id)}`, { text: true }).then(() => undefined);
+  }
+  listConfigs(filters?: Filters): Promise<{ ID: string; Spec: ConfigSpec; Version: { Index: number } }[]> {
+    return this.call('GET', '/configs', { query: { filters } });
+  }
+  createConfig(spec: ConfigSpec): Promise<{ ID: string }> {
+    return this.call('POST', '/configs/create', { body: spec });
+  }
+  removeConfig(id: string): Promise<void> {
+    return this.call('DELETE', `/configs/${encodeURIComponent(id)}`, { text: true }).then(() => undefined);
+  }
+
+  /** Streams a service's (or task's) log lines, Docker's multiplexed framing decoded. */
+  async *logs(
+    kind: 'services' | 'tasks',
+    id: string,
+    opts: { follow?: boolean; tail?: string; timestamps?: boolean; since?: string },
+    signal?: AbortSignal,
+  ): AsyncIterable<{ stream: 'stdout' | 'stderr'; line: string }> {
+    const query: Record<string, string> = { stdout: '1', stderr: '1', details: '1' };
+    if (opts.follow) query.follow = '1';
+    if (opts.tail) query.tail = opts.tail;
+    if (opts.timestamps) query.timestamps = '1';
+    if (opts.since) query.since = opts.since;
+    const res = await request(`${this.origin}/${kind}/${encodeURIComponent(id)}/logs?${new URLSearchParams(query)}`, {
+      method: 'GET',
+      dispatcher: this.dispatcher,
+      signal,
+    });
+    if (res.statusCode >= 400) throw await toError(res.statusCode, await res.body.text());
+    let buf = Buffer.alloc(0);
+    for await (const chunk of res.body) {
+      buf = Buffer.concat([buf, chunk as Buffer]);
+      while (buf.length >= 8) {
+        const size = buf.readUInt32BE(4);
+        if (buf.length < 8 + size) break;
+        const stream = buf[0] === 2 ? 'stderr' : 'stdout';
+        const text = buf.subarray(8, 8 + size).toString('utf8');
+        buf = buf.subarray(8 + size);
+        for (const line of text.split('\n')) if (line !== '') yield { stream, line };
+      }
+    }
+  }
+
+  private async call<T>(
+    method: 'GET' | 'POST' | 'DELETE' | 'HEAD',
+    path: string,
+    opts: { query?: Record<string, unknown>; body?: unknown; text?: boolean } = {},
+  ): Promise<T> {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(opts.query ?? {})) {
+      if (v === undefined) continue;
+      qs.set(k, typeof v === 'string' ? v : JSON.stringify(v));
+    }
+    const url = `${this.origin}${path}${qs.size > 0 ? `?${qs}` : ''}`;
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(url, {
+        method,
+        dispatcher: this.dispatcher,
+        headers: opts.body === undefined ? {} : { 'content-type': 'application/json' },
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      });
+    } catch (e) {
+      throw new SkiffError('unavailable', `cannot reach the skiff manager at ${this.target}: ${(e as Error).message}`, {
+        hint: 'is the node running? `skiff daemon status` tells; `skiff compose up` starts one',
+        cause: e,
+      });
+    }
+    const text = await res.body.text();
+    if (res.statusCode >= 400) throw toError(res.statusCode, text);
+    if (opts.text) return text as T;
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+}
+
+function toError(status: number, text: string): SkiffError {
+  let message = text;
+  try {
+    const parsed = JSON.parse(text) as { message?: string };
+    if (parsed.message) message = parsed.message;
+  } catch {
+    // not JSON: keep the text
+  }
+  const code =
+    status === 404
+      ? 'not_found'
+      : status === 409
+        ? 'conflict'
+        : status === 400
+          ? 'invalid_argument'
+          : status === 401 || status === 403
+            ? 'forbidden'
+            : status === 503
+              ? 'unavailable'
+              : 'internal';
+  return new SkiffError(code, message || `HTTP ${status}`);
+}
