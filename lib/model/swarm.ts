@@ -459,3 +459,35 @@ export interface Swarm extends Meta {
   SubnetSize?: number;
   JoinTokens?: JoinTokens;
 }
+
+// ------------------------------------------------- networks as the store keeps them
+
+/** IPAM settings of a swarm network: the driver and the pools the allocator assigned. */
+export interface IPAMOptions {
+  Driver?: Driver;
+  Configs?: IPAMConfig[];
+}
+
+/** What a user asks for when creating a swarm-scoped network (the engine's swarm NetworkSpec). */
+export interface SwarmNetworkSpec {
+  Name: string;
+  Labels?: Labels;
+  DriverConfiguration?: Driver;
+  IPv6Enabled?: boolean;
+  Internal?: boolean;
+  Attachable?: boolean;
+  Ingress?: boolean;
+  IPAMOptions?: IPAMOptions;
+  Scope?: string;
+}
+
+/**
+ * A swarm network as the manager's store keeps it. The allocator fills `DriverState`
+ * (e.g. the VXLAN ID in its options) and `IPAMOptions` (subnets, gateways); the
+ * /networks endpoints present it in the `Network` shape.
+ */
+export interface SwarmNetwork extends Meta {
+  Spec: SwarmNetworkSpec;
+  DriverState?: Driver;
+  IPAMOptions?: IPAMOptions;
+}

@@ -1,0 +1,19 @@
+// The manager's replicated cluster state: typed tables of Docker-API-shaped objects,
+// batched transactional writes through a Replicator (raft), watches, encrypted secrets.
+
+export { createAesGcmCipher, loadOrCreateSecretKey, type SecretCipher } from './cipher.js';
+export { looksLikeObjectId, newObjectId } from './ids.js';
+export { LocalReplicator, type Replicator } from './replicator.js';
+export type { LogEntry, StateMachine } from './state.js';
+export { Store, type StoreOptions, type TaskQuery } from './store.js';
+export {
+  type EventKind,
+  type NewObject,
+  type StoredObject,
+  type StoreEvent,
+  TABLE_NAMES,
+  type TableName,
+  type Tables,
+} from './tables.js';
+export type { Transaction } from './transaction.js';
+export type { Watch, WatchFilter } from './watch.js';

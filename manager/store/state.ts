@@ -1,0 +1,320 @@
+import type { Service } from '../../lib/index.js';
+import { SkiffError } from '../../lib/index.js';
+import { decodeProposal, isRecord, type Op } from './proposal.js';
+import {
+  NAMED_TABLES,
+  objectNoun,
+  type StoredObject,
+  type StoreEvent,
+  TABLE_NAMES,
+  type TableName,
+  type Tables,
+} from './tables.js';
+
+/** The entry shape the replicated log hands to a state machine (the raft contract). */
+export interface LogEntry {
+  index: number;
+  term: number;
+  data: Uint8Array;
+}
+
+/** What raft drives: apply committed entries in order, take and restore snapshots. */
+export interface StateMachine {
+  apply(entry: LogEntry): void;
+  snapshot(): Uint8Array;
+  restore(snapshot: Uint8Array): void;
+}
+
+export interface StoreStateHooks {
+  /** Called for every applied proposal with its ID and, when it was rejected, why. */
+  onOutcome?(proposalId: string, error: SkiffError | undefined, index: number): void;
+  /** Called with the changes of one applied proposal, in order. */
+  onEvents?(events: StoreEvent[]): void;
+  /** Called when a log entry cannot be decoded (a bug or corruption; the entry is skipped). */
+  onCorruptEntry?(index: number, error: SkiffError): void;
+}
+
+type TableMaps = { [T in TableName]: Map<string, Tables[T]> };
+
+interface SnapshotBody {
+  v: 1;
+  appliedIndex: number;
+  tables: Record<string, unknown[]>;
+  sealed: [string, string][];
+}
+
+/**
+ * The store's deterministic state machine: tables of Docker-API-shaped objects changed
+ * only by applying proposals. Given the same entries in the same order every manager
+ * ends with the same tables; nothing here reads the clock, randomness or the disk.
+ */
+export class StoreState implements StateMachine {
+  private tables: TableMaps = emptyTables();
+  /** Sealed (encrypted) secret data by secret ID; never in clear here. */
+  private sealed = new Map<string, string>();
+  private applied = 0;
+  hooks: StoreStateHooks = {};
+
+  get appliedIndex(): number {
+    return this.applied;
+  }
+
+  get<T extends TableName>(table: T, id: string): Tables[T] | undefined {
+    return (this.tables[table] as Map<string, Tables[T]>).get(id);
+  }
+
+  values<T extends TableName>(table: T): IterableIterator<Tables[T]> {
+    return (this.tables[table] as Map<string, Tables[T]>).values();
+  }
+
+  sealedData(secretId: string): string | undefined {
+    return this.sealed.get(secretId);
+  }
+
+  /** Checks ops against the current state without changing anything; undefined when they would apply. */
+  check(ops: Op[]): SkiffError | undefined {
+    return this.run(ops, this.applied + 1, false).error;
+  }
+
+  apply(entry: LogEntry): void {
+    if (entry.index <= this.applied) return; // already in the state (e.g. replay after a snapshot)
+    this.applied = entry.index;
+    if (entry.data.length === 0) return; // raft's no-op entries
+    let proposal: ReturnType<typeof decodeProposal>;
+    try {
+      proposal = decodeProposal(entry.data);
+    } catch (e) {
+      const err = e instanceof SkiffError ? e : new SkiffError('corrupt', String(e));
+      this.hooks.onCorruptEntry?.(entry.index, err);
+      return;
+    }
+    const { error, events } = this.run(proposal.ops, entry.index, true);
+    this.hooks.onOutcome?.(proposal.id, error, entry.index);
+    if (!error && events.length > 0) this.hooks.onEvents?.(events);
+  }
+
+  snapshot(): Uint8Array {
+    const body: SnapshotBody = { v: 1, appliedIndex: this.applied, tables: {}, sealed: [...this.sealed] };
+    for (const t of TABLE_NAMES) body.tables[t] = [...this.tables[t].values()];
+    return new TextEncoder().encode(JSON.stringify(body));
+  }
+
+  restore(snapshot: Uint8Array): void {
+    const body = parseSnapshot(snapshot);
+    const next = emptyTables();
+    for (const t of TABLE_NAMES) {
+      const m = next[t] as Map<string, StoredObject>;
+      for (const o of body.tables[t] ?? []) m.set((o as StoredObject).ID, deepFreeze(o as StoredObject));
+    }
+    // Tell watchers what changed, so an orchestrator that was watching sees the same
+    // world it would have seen by applying the entries one by one.
+    const events: StoreEvent[] = [];
+    for (const t of TABLE_NAMES) {
+      const before = this.tables[t] as Map<string, StoredObject>;
+      const after = next[t] as Map<string, StoredObject>;
+      for (const [id, o] of after) {
+        const old = before.get(id);
+        if (!old) events.push(event('create', t, o, undefined, body.appliedIndex));
+        else if (old.Version.Index !== o.Version.Index)
+          events.push(event('update', t, o, old, body.appliedIndex));
+      }
+      for (const [id, o] of before)
+        if (!after.has(id)) events.push(event('delete', t, o, undefined, body.appliedIndex));
+    }
+    this.tables = next;
+    this.sealed = new Map(body.sealed);
+    this.applied = body.appliedIndex;
+    if (events.length > 0) this.hooks.onEvents?.(events);
+  }
+
+  /** Runs ops against an overlay of the tables; commits only when every op is valid. */
+  private run(ops: Op[], index: number, commit: boolean): { error?: SkiffError; events: StoreEvent[] } {
+    const overlay = new Map<string, StoredObject | null>();
+    const key = (t: TableName, id: string) => `${t}\u0000${id}`;
+    const get = (t: TableName, id: string): StoredObject | undefined => {
+      const k = key(t, id);
+      if (overlay.has(k)) return overlay.get(k) ?? undefined;
+      return (this.tables[t] as Map<string, StoredObject>).get(id);
+    };
+    const all = (t: TableName): StoredObject[] => {
+      const out: StoredObject[] = [];
+      for (const [id, o] of this.tables[t] as Map<string, StoredObject>) {
+        if (!overlay.has(key(t, id))) out.push(o);
+      }
+      for (const [k, o] of overlay) if (o && k.startsWith(`${t}\u0000`)) out.push(o);
+      return out;
+    };
+    const nameTaken = (t: TableName, name: string | undefined, exceptId: string): boolean =>
+      name !== undefined && all(t).some((o) => o.ID !== exceptId && specName(o) === name);
+
+    const events: StoreEvent[] = [];
+    const sealedSets: [string, string][] = [];
+    const deleted: { table: TableName; object: StoredObject }[] = [];
+    for (const op of ops) {
+      const noun = objectNoun(op.table);
+      if (op.op === 'create') {
+        const o = op.object;
+        if (get(op.table, o.ID)) return fail('already_exists', `${noun} ${o.ID} already exists`);
+        if (op.table === 'cluster' && all('cluster').length > 0)
+          return fail('already_exists', 'the cluster object already exists');
+        if (NAMED_TABLES.has(op.table)) {
+          const name = specName(o);
+          if (!name) return fail('invalid_argument', `${noun} needs a name`);
+          if (nameTaken(op.table, name, o.ID))
+            return fail('already_exists', `${noun} ${name} already exists`);
+        }
+        const stored = { ...o, Version: { Index: index } } as StoredObject;
+        overlay.set(key(op.table, o.ID), stored);
+        if (op.table === 'secrets' && op.sealedData !== undefined) sealedSets.push([o.ID, op.sealedData]);
+        events.push(event('create', op.table, stored, undefined, index));
+      } else if (op.op === 'update') {
+        const o = op.object;
+        const cur = get(op.table, o.ID);
+        if (!cur) return fail('not_found', `${noun} ${o.ID} not found`);
+        if (o.Version?.Index !== cur.Version.Index) {
+          return fail(
+            'conflict',
+            `update out of sequence: ${noun} ${o.ID} is at version ${cur.Version.Index}, the update was based on version ${o.Version?.Index}`,
+          );
+        }
+        if (NAMED_TABLES.has(op.table)) {
+          const name = specName(o);
+          if (!name) return fail('invalid_argument', `${noun} needs a name`);
+          if (name !== specName(cur) && nameTaken(op.table, name, o.ID)) {
+            return fail('already_exists', `${noun} ${name} already exists`);
+          }
+        }
+        const stored = { ...o, CreatedAt: cur.CreatedAt, Version: { Index: index } } as StoredObject;
+        overlay.set(key(op.table, o.ID), stored);
+        events.push(event('update', op.table, stored, cur, index));
+      } else {
+        const cur = get(op.table, op.id);
+        if (!cur) return fail('not_found', `${noun} ${op.id} not found`);
+        if (op.version !== undefined && op.version !== cur.Version.Index) {
+          return fail(
+            'conflict',
+            `delete out of sequence: ${noun} ${op.id} is at version ${cur.Version.Index}`,
+          );
+        }
+        overlay.set(key(op.table, op.id), null);
+        deleted.push({ table: op.table, object: cur });
+        events.push(event('delete', op.table, cur, undefined, index));
+      }
+    }
+    // Objects services depend on cannot go while a service still refers to them.
+    const services = all('services') as Service[];
+    for (const d of deleted) {
+      if (d.table !== 'secrets' && d.table !== 'configs' && d.table !== 'networks') continue;
+      if (get(d.table, d.object.ID)) continue; // re-created in the same batch
+      const name = specName(d.object) ?? '';
+      const user = services.find((s) => serviceRefersTo(s, d.table, d.object.ID, name));
+      if (user) {
+        return fail(
+          'invalid_argument',
+          `${objectNoun(d.table)} ${name} is in use by service ${user.Spec.Name ?? user.ID}`,
+          'remove the service or remove the reference from it first',
+        );
+      }
+    }
+    if (!commit) return { events: [] };
+    for (const [k, o] of overlay) {
+      const [t, id] = k.split('\u0000') as [TableName, string];
+      const m = this.tables[t] as Map<string, StoredObject>;
+      if (o) m.set(id, deepFreeze(o));
+      else {
+        m.delete(id);
+        if (t === 'secrets') this.sealed.delete(id);
+      }
+    }
+    for (const [id, s] of sealedSets) this.sealed.set(id, s);
+    return { events };
+  }
+}
+
+function fail(
+  code: 'already_exists' | 'not_found' | 'conflict' | 'invalid_argument',
+  message: string,
+  hint?: string,
+) {
+  return { error: new SkiffError(code, message, hint === undefined ? undefined : { hint }), events: [] };
+}
+
+function event(
+  kind: StoreEvent['kind'],
+  table: TableName,
+  object: StoredObject,
+  old: StoredObject | undefined,
+  index: number,
+) {
+  return (
+    old === undefined ? { kind, table, object, index } : { kind, table, object, old, index }
+  ) as StoreEvent;
+}
+
+function specName(o: StoredObject): string | undefined {
+  const spec = (o as { Spec?: { Name?: unknown } }).Spec;
+  return typeof spec?.Name === 'string' ? spec.Name : undefined;
+}
+
+function serviceRefersTo(s: Service, table: TableName, id: string, name: string): boolean {
+  const t = s.Spec.TaskTemplate;
+  const match = (x: string | undefined) => x !== undefined && (x === id || x === name);
+  if (table === 'secrets') return (t?.ContainerSpec?.Secrets ?? []).some((r) => match(r.SecretID));
+  if (table === 'configs') return (t?.ContainerSpec?.Configs ?? []).some((r) => match(r.ConfigID));
+  return [...(t?.Networks ?? []), ...(s.Spec.Networks ?? [])].some((n) => match(n.Target));
+}
+
+function emptyTables(): TableMaps {
+  return {
+    cluster: new Map(),
+    nodes: new Map(),
+    services: new Map(),
+    tasks: new Map(),
+    networks: new Map(),
+    secrets: new Map(),
+    configs: new Map(),
+  };
+}
+
+function parseSnapshot(data: Uint8Array): SnapshotBody {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    throw new SkiffError('corrupt', 'store snapshot is not valid JSON');
+  }
+  if (
+    !isRecord(raw) ||
+    raw.v !== 1 ||
+    typeof raw.appliedIndex !== 'number' ||
+    !isRecord(raw.tables) ||
+    !Array.isArray(raw.sealed)
+  ) {
+    throw new SkiffError('corrupt', 'store snapshot lacks v/appliedIndex/tables/sealed');
+  }
+  for (const t of TABLE_NAMES) {
+    const rows = raw.tables[t];
+    if (rows === undefined) continue;
+    if (
+      !Array.isArray(rows) ||
+      rows.some((o) => !isRecord(o) || typeof o.ID !== 'string' || !isRecord(o.Version))
+    ) {
+      throw new SkiffError('corrupt', `store snapshot table ${t} holds an object without ID/Version`);
+    }
+  }
+  for (const s of raw.sealed) {
+    if (!Array.isArray(s) || typeof s[0] !== 'string' || typeof s[1] !== 'string') {
+      throw new SkiffError('corrupt', 'store snapshot has a malformed sealed secret entry');
+    }
+  }
+  return raw as unknown as SnapshotBody;
+}
+
+/** Stored objects are shared with every reader; freezing makes an accidental in-place change throw. */
+export function deepFreeze<T>(o: T): T {
+  if (typeof o === 'object' && o !== null && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}
