@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { describeError, isSkiffError } from '../lib/index.js';
+import { registerService } from './commands/service.js';
+import { CliExit, CliUsageError } from './output.js';
 import { skiffVersion } from './version.js';
 
 // commander: a well-kept argument parser with subcommands, generated help and
@@ -8,6 +10,7 @@ export function buildProgram(): Command {
   const program = new Command('skiff')
     .description('Docker Swarm mode and Docker Compose in one tool, with the container stack built in.')
     .version(skiffVersion(), '-v, --version', 'print the version')
+    .option('-H, --host <host>', 'manager to talk to: unix:///path or tcp://host:port (env SKIFF_HOST)')
     .exitOverride();
 
   program
@@ -20,6 +23,8 @@ export function buildProgram(): Command {
       else process.stdout.write(`skiff ${v.Version} (node ${v.Node}, ${v.Os}/${v.Arch})\n`);
     });
 
+  registerService(program);
+
   return program;
 }
 
@@ -29,6 +34,11 @@ export async function runCli(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (e) {
+    if (e instanceof CliExit) return e.exitCode;
+    if (e instanceof CliUsageError) {
+      process.stderr.write(`error: ${e.message}\nSee 'skiff --help'.\n`);
+      return 2;
+    }
     if (e instanceof CommanderError) {
       // help and --version exit through here with code 0; usage errors with 2.
       return e.exitCode === 0 ? 0 : 2;

@@ -1,0 +1,379 @@
+// `skiff service …`: the docker service commands, against the manager API.
+import type { Command } from 'commander';
+import type { Node, Service, ServiceSpec, Task } from '../../lib/index.js';
+import { parseDurationNs, SkiffError } from '../../lib/index.js';
+import type { ApiClient } from '../api/client.js';
+import { type GlobalOptions, withClient } from '../context.js';
+import { type FollowResult, followRollouts } from '../follow.js';
+import { ago, CliExit, CliUsageError, parseFormat, printJson, printTable, shortId } from '../output.js';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function registerService(program: Command): void {
+  const service = program.command('service').description('manage services of a cluster');
+  const g = (): GlobalOptions => program.opts<GlobalOptions>();
+
+  service
+    .command('ls')
+    .description('list services')
+    .option('-q, --quiet', 'only print IDs')
+    .option('--format <format>', 'table or json')
+    .option('-f, --filter <filter>', 'filter (name=…, label=…, mode=…)', collect, [])
+    .action(async (o: { quiet?: boolean; format?: string; filter: string[] }) => {
+      await withClient(g(), async (c) => {
+        const services = await c.listServices(parseFilters(o.filter));
+        if (o.quiet) return void process.stdout.write(services.map((s) => `${s.ID}\n`).join(''));
+        if (parseFormat(o.format) === 'json') return printJson(services);
+        printTable(
+          ['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'],
+          services.map((s) => [
+            shortId(s.ID),
+            s.Spec.Name ?? '',
+            modeOf(s),
+            replicasOf(s),
+            imageOf(s),
+            portsOf(s),
+          ]),
+        );
+      });
+    });
+
+  service
+    .command('ps')
+    .description("list a service's tasks")
+    .argument('<service...>', 'service names or IDs')
+    .option('-q, --quiet', 'only print task IDs')
+    .option('--no-trunc', 'do not truncate output')
+    .option('--format <format>', 'table or json')
+    .action(async (names: string[], o: { quiet?: boolean; format?: string; trunc: boolean }) => {
+      await withClient(g(), async (c) => {
+        const nodes = new Map((await c.listNodes()).map((n) => [n.ID, n]));
+        const rows: string[][] = [];
+        const all: Task[] = [];
+        for (const name of names) {
+          const s = await c.inspectService(name);
+          const tasks = sortTasks(await c.listTasks({ service: [s.ID] }));
+          all.push(...tasks);
+          for (const t of tasks) rows.push(taskRow(t, s, nodes, o.trunc));
+        }
+        if (o.quiet) return void process.stdout.write(all.map((t) => `${t.ID}\n`).join(''));
+        if (parseFormat(o.format) === 'json') return printJson(all);
+        printTable(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR', 'PORTS'], rows);
+      });
+    });
+
+  service
+    .command('inspect')
+    .description('show services in detail (JSON)')
+    .argument('<service...>', 'service names or IDs')
+    .option('--pretty', 'human-readable summary')
+    .action(async (names: string[], o: { pretty?: boolean }) => {
+      await withClient(g(), async (c) => {
+        const out = await Promise.all(names.map((n) => c.inspectService(n)));
+        if (!o.pretty) return printJson(out);
+        for (const s of out) {
+          process.stdout.write(
+            `ID:\t\t${s.ID}\nName:\t\t${s.Spec.Name}\nMode:\t\t${modeOf(s)}\nReplicas:\t${replicasOf(s)}\nImage:\t\t${imageOf(s)}\n` +
+              (s.UpdateStatus?.State
+                ? `UpdateStatus:\t${s.UpdateStatus.State} ${s.UpdateStatus.Message ?? ''}\n`
+                : ''),
+          );
+        }
+      });
+    });
+
+  service
+    .command('rm')
+    .alias('remove')
+    .description('remove services')
+    .argument('<service...>', 'service names or IDs')
+    .action(async (names: string[]) => {
+      await withClient(g(), async (c) => {
+        for (const n of names) {
+          await c.removeService(n);
+          process.stdout.write(`${n}\n`);
+        }
+      });
+    });
+
+  service
+    .command('create')
+    .description('create a service')
+    .requiredOption('--name <name>', 'service name')
+    .option('--replicas <n>', 'number of tasks', (v) => positiveInt(v, '--replicas'))
+    .option('--mode <mode>', 'replicated, global, replicated-job or global-job', 'replicated')
+    .option('-e, --env <KEY=VALUE>', 'environment variable', collect, [])
+    .option('-p, --publish <published:target>', 'publish a port (e.g. 8080:80 or 53:53/udp)', collect, [])
+    .option('-l, --label <KEY=VALUE>', 'service label', collect, [])
+    .option('--network <name>', 'attach to a network', collect, [])
+    .option('--constraint <expr>', 'placement constraint (node.labels.zone==a)', collect, [])
+    .option('-d, --detach', 'exit immediately instead of waiting for the service to converge')
+    .option('--timeout <duration>', 'how long to wait for convergence', '5m')
+    .argument('<image>', 'image reference')
+    .argument('[command...]', 'command and arguments')
+    .action(async (image: string, command: string[], o: CreateOptions) => {
+      const spec = buildSpec(image, command, o);
+      await withClient(g(), async (c) => {
+        const { ID } = await c.createService(spec);
+        process.stdout.write(`${ID}\n`);
+        if (!o.detach) await followAndExit(c, [ID], o.timeout);
+      });
+    });
+
+  service
+    .command('scale')
+    .description('set the replica count of services (SERVICE=REPLICAS …)')
+    .argument('<service=replicas...>')
+    .option('-d, --detach', 'do not wait for convergence', true)
+    .action(async (pairs: string[]) => {
+      await withClient(g(), async (c) => {
+        for (const p of pairs) {
+          const [name, n] = p.split('=');
+          if (!name || n === undefined) throw new CliUsageError(`"${p}" is not SERVICE=REPLICAS`);
+          const replicas = positiveInt(n, name);
+          const s = await c.inspectService(name);
+          if (!s.Spec.Mode?.Replicated && s.Spec.Mode !== undefined) {
+            throw new SkiffError('invalid_argument', `${name}: scale can only be used with replicated mode`);
+          }
+          await c.updateService(s.ID, s.Version.Index, {
+            ...s.Spec,
+            Mode: { Replicated: { Replicas: replicas } },
+          });
+          process.stdout.write(`${name} scaled to ${replicas}\n`);
+        }
+      });
+    });
+
+  service
+    .command('update')
+    .description('update a service and follow the rollout; exits non-zero if it does not converge')
+    .argument('<service>', 'service name or ID')
+    .option('--image <image>', 'new image')
+    .option('--replicas <n>', 'number of tasks', (v) => positiveInt(v, '--replicas'))
+    .option('--env-add <KEY=VALUE>', 'add or change an environment variable', collect, [])
+    .option('--env-rm <KEY>', 'remove an environment variable', collect, [])
+    .option('--force', 'roll out even when nothing changed')
+    .option('-d, --detach', 'exit immediately instead of following the rollout')
+    .option('--timeout <duration>', 'how long to wait for convergence', '5m')
+    .option('--format <format>', 'table or json (the rollout report)')
+    .action(async (name: string, o: UpdateOptions) => {
+      await withClient(g(), async (c) => {
+        const s = await c.inspectService(name);
+        const spec = structuredClone(s.Spec);
+        const cs = spec.TaskTemplate?.ContainerSpec ?? { Image: '' };
+        spec.TaskTemplate = { ...spec.TaskTemplate, ContainerSpec: cs };
+        if (o.image) cs.Image = o.image;
+        if (o.replicas !== undefined) spec.Mode = { Replicated: { Replicas: o.replicas } };
+        if (o.envAdd.length || o.envRm.length) {
+          const drop = new Set([...o.envRm, ...o.envAdd.map((e) => e.split('=')[0])]);
+          cs.Env = [...(cs.Env ?? []).filter((e) => !drop.has(e.split('=')[0] ?? '')), ...o.envAdd];
+        }
+        if (o.force) spec.TaskTemplate.ForceUpdate = (spec.TaskTemplate.ForceUpdate ?? 0) + 1;
+        await c.updateService(s.ID, s.Version.Index, spec);
+        process.stdout.write(`${name}\n`);
+        if (!o.detach) await followAndExit(c, [s.ID], o.timeout, o.format);
+      });
+    });
+
+  service
+    .command('rollback')
+    .description('revert a service to its previous spec and follow it')
+    .argument('<service>', 'service name or ID')
+    .option('-d, --detach', 'exit immediately')
+    .option('--timeout <duration>', 'how long to wait for convergence', '5m')
+    .action(async (name: string, o: { detach?: boolean; timeout: string }) => {
+      await withClient(g(), async (c) => {
+        const s = await c.inspectService(name);
+        if (!s.PreviousSpec)
+          throw new SkiffError('invalid_argument', `service ${name} has no previous spec to roll back to`);
+        await c.updateService(s.ID, s.Version.Index, s.PreviousSpec, { rollback: 'previous' });
+        process.stdout.write(`${name}\n`);
+        if (!o.detach) await followAndExit(c, [s.ID], o.timeout);
+      });
+    });
+
+  service
+    .command('logs')
+    .description("show a service's logs")
+    .argument('<service>', 'service name or ID')
+    .option('-f, --follow', 'keep following new lines')
+    .option('-n, --tail <n>', 'lines from the end of each task', 'all')
+    .option('-t, --timestamps', 'show timestamps')
+    .option('--since <time>', 'only lines since a time (RFC 3339 or a duration like 10m)')
+    .action(
+      async (name: string, o: { follow?: boolean; tail: string; timestamps?: boolean; since?: string }) => {
+        await withClient(g(), async (c) => {
+          const s = await c.inspectService(name);
+          for await (const l of c.logs('services', s.ID, o)) {
+            (l.stream === 'stderr' ? process.stderr : process.stdout).write(`${l.line}\n`);
+          }
+        });
+      },
+    );
+}
+
+interface CreateOptions {
+  name: string;
+  replicas?: number;
+  mode: string;
+  env: string[];
+  publish: string[];
+  label: string[];
+  network: string[];
+  constraint: string[];
+  detach?: boolean;
+  timeout: string;
+}
+
+interface UpdateOptions {
+  image?: string;
+  replicas?: number;
+  envAdd: string[];
+  envRm: string[];
+  force?: boolean;
+  detach?: boolean;
+  timeout: string;
+  format?: string;
+}
+
+/** Follows rollouts and turns their outcome into the exit code CI relies on. */
+export async function followAndExit(
+  c: ApiClient,
+  ids: string[],
+  timeout: string,
+  format?: string,
+): Promise<void> {
+  const timeoutNs = parseDurationNs(timeout);
+  if (timeoutNs === undefined)
+    throw new CliUsageError(`invalid --timeout "${timeout}": use a duration like 90s or 5m`);
+  const tty = process.stderr.isTTY;
+  const results = await followRollouts(c, ids, {
+    timeoutMs: timeoutNs / 1e6,
+    onProgress: (svc, text) => process.stderr.write(tty ? `\r${svc}: ${text}   ` : `${svc}: ${text}\n`),
+  });
+  if (tty) process.stderr.write('\n');
+  reportRollouts(results, format);
+  if (results.some((r) => r.outcome !== 'converged')) throw new CliExit(1);
+}
+
+export function reportRollouts(results: FollowResult[], format?: string): void {
+  if (parseFormat(format) === 'json') {
+    printJson(results);
+    return;
+  }
+  for (const r of results) {
+    if (r.outcome === 'converged') process.stderr.write(`${r.service}: converged (${r.progress} running)\n`);
+    else process.stderr.write(`${r.service}: ${r.outcome.replace('_', ' ')}: ${r.reason ?? ''}\n`);
+  }
+}
+
+function buildSpec(image: string, command: string[], o: CreateOptions): ServiceSpec {
+  const labels = Object.fromEntries(o.label.map((l) => splitPair(l)));
+  const mode =
+    o.mode === 'global'
+      ? { Global: {} }
+      : o.mode === 'replicated-job'
+        ? { ReplicatedJob: { TotalCompletions: o.replicas ?? 1 } }
+        : o.mode === 'global-job'
+          ? { GlobalJob: {} }
+          : o.mode === 'replicated'
+            ? { Replicated: { Replicas: o.replicas ?? 1 } }
+            : undefined;
+  if (!mode)
+    throw new CliUsageError(
+      `unknown --mode "${o.mode}": use replicated, global, replicated-job or global-job`,
+    );
+  return {
+    Name: o.name,
+    Labels: labels,
+    Mode: mode,
+    TaskTemplate: {
+      ContainerSpec: { Image: image, ...(command.length ? { Args: command } : {}), Env: o.env },
+      Networks: o.network.map((n) => ({ Target: n })),
+      Placement: o.constraint.length ? { Constraints: o.constraint } : undefined,
+    },
+    EndpointSpec: { Ports: o.publish.map(parsePublish) },
+  };
+}
+
+function parsePublish(p: string) {
+  const m = /^(\d+):(\d+)(?:\/(tcp|udp))?$/.exec(p);
+  if (!m) throw new CliUsageError(`invalid --publish "${p}": use PUBLISHED:TARGET[/tcp|udp], e.g. 8080:80`);
+  return {
+    PublishedPort: Number(m[1]),
+    TargetPort: Number(m[2]),
+    Protocol: (m[3] ?? 'tcp') as 'tcp' | 'udp',
+    PublishMode: 'ingress' as const,
+  };
+}
+
+function splitPair(s: string): [string, string] {
+  const i = s.indexOf('=');
+  return i < 0 ? [s, ''] : [s.slice(0, i), s.slice(i + 1)];
+}
+
+function positiveInt(v: string, what: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0)
+    throw new CliUsageError(`${what}: "${v}" is not a non-negative whole number`);
+  return n;
+}
+
+export function parseFilters(filters: string[]): Record<string, string[]> | undefined {
+  if (filters.length === 0) return undefined;
+  const out: Record<string, string[]> = {};
+  for (const f of filters) {
+    const [k, v] = splitPair(f);
+    out[k] = [...(out[k] ?? []), v];
+  }
+  return out;
+}
+
+export function modeOf(s: Service): string {
+  const m = s.Spec.Mode;
+  if (m?.Global) return 'global';
+  if (m?.ReplicatedJob) return 'replicated job';
+  if (m?.GlobalJob) return 'global job';
+  return 'replicated';
+}
+
+export function replicasOf(s: Service): string {
+  const st = s.ServiceStatus;
+  if (st) return `${st.RunningTasks}/${st.DesiredTasks}`;
+  return `?/${s.Spec.Mode?.Replicated?.Replicas ?? (s.Spec.Mode?.Global ? '?' : 1)}`;
+}
+
+export function imageOf(s: Service): string {
+  return (s.Spec.TaskTemplate?.ContainerSpec?.Image ?? '').replace(/@sha256:[0-9a-f]+$/, '');
+}
+
+export function portsOf(s: Service): string {
+  return (s.Endpoint?.Ports ?? s.Spec.EndpointSpec?.Ports ?? [])
+    .map((p) => `*:${p.PublishedPort}->${p.TargetPort}/${p.Protocol ?? 'tcp'}`)
+    .join(', ');
+}
+
+function sortTasks(tasks: Task[]): Task[] {
+  return [...tasks].sort(
+    (a, b) =>
+      (a.Slot ?? 0) - (b.Slot ?? 0) || (b.Status.Timestamp ?? '').localeCompare(a.Status.Timestamp ?? ''),
+  );
+}
+
+function taskRow(t: Task, s: Service, nodes: Map<string, Node>, trunc: boolean): string[] {
+  const name = `${s.Spec.Name}.${t.Slot ?? t.NodeID ?? ''}`;
+  const node = t.NodeID ? (nodes.get(t.NodeID)?.Description?.Hostname ?? t.NodeID) : '';
+  const state = t.Status.State ?? 'new';
+  const current = `${state[0]?.toUpperCase()}${state.slice(1)} ${ago(t.Status.Timestamp)}`;
+  const err = t.Status.Err ?? '';
+  return [
+    trunc ? shortId(t.ID) : t.ID,
+    name,
+    (t.Spec.ContainerSpec?.Image ?? '').replace(/@sha256:[0-9a-f]+$/, ''),
+    node,
+    t.DesiredState[0]?.toUpperCase() + t.DesiredState.slice(1),
+    current,
+    trunc && err.length > 30 ? `"${err.slice(0, 29)}…"` : err ? `"${err}"` : '',
+    '',
+  ];
+}

@@ -1,0 +1,63 @@
+// How the CLI prints: aligned tables like docker's, JSON for scripts, and an exit
+// signal for commands whose outcome is a failure without being an error (a rollout
+// that rolled back).
+
+/** Thrown by a command to end with a given exit code after printing its own report. */
+export class CliExit extends Error {
+  constructor(readonly exitCode: number) {
+    super(`exit ${exitCode}`);
+    this.name = 'CliExit';
+  }
+}
+
+export type OutputFormat = 'table' | 'json';
+
+export function parseFormat(value: string | undefined): OutputFormat {
+  if (value === undefined || value === 'table' || value === 'text') return 'table';
+  if (value === 'json') return 'json';
+  throw new CliUsageError(`unknown format "${value}": use table or json`);
+}
+
+/** A usage error: exit code 2, with the usage line. */
+export class CliUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CliUsageError';
+  }
+}
+
+/** Columns separated by three spaces, padded to the widest cell, as docker prints. */
+export function renderTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('   ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n') + '\n';
+}
+
+export function printTable(headers: string[], rows: string[][]): void {
+  process.stdout.write(renderTable(headers, rows));
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** "2 minutes ago" style ages for task and node tables. */
+export function ago(iso: string | undefined, now = Date.now()): string {
+  if (!iso) return '';
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 2) return 'Less than a second ago';
+  if (s < 60) return `${s} seconds ago`;
+  const m = Math.round(s / 60);
+  if (m < 60) return m === 1 ? 'About a minute ago' : `${m} minutes ago`;
+  const h = Math.round(m / 60);
+  if (h < 48) return h === 1 ? 'About an hour ago' : `${h} hours ago`;
+  return `${Math.round(h / 24)} days ago`;
+}
+
+export function shortId(id: string): string {
+  return id.slice(0, 12);
+}

@@ -1,0 +1,56 @@
+// Whether a service rollout has converged, failed or is still going, from the
+// service object and its tasks. Pure, so the exit-code contract CI relies on is
+// tested without a cluster.
+import type { Service, Task } from '../lib/index.js';
+import { taskStateRank } from '../lib/index.js';
+
+export type RolloutOutcome =
+  | { state: 'pending'; progress: string }
+  | { state: 'converged'; progress: string }
+  | { state: 'failed'; outcome: 'rolled_back' | 'paused' | 'failed'; reason: string };
+
+/** Replicas a service wants running (global: the number of eligible nodes, given). */
+export function desiredReplicas(service: Service, globalNodes: number): number {
+  const mode = service.Spec.Mode;
+  if (mode?.Global) return globalNodes;
+  if (mode?.ReplicatedJob || mode?.GlobalJob) return 0;
+  return mode?.Replicated?.Replicas ?? 1;
+}
+
+/**
+ * `service` is the service as it is now; `tasks` its tasks; `sinceVersion` the
+ * service version our deploy wrote (tasks of older specs do not count).
+ */
+export function evaluateRollout(service: Service, tasks: Task[], globalNodes: number): RolloutOutcome {
+  const u = service.UpdateStatus;
+  const msg = u?.Message ? `: ${u.Message}` : '';
+  if (u?.State === 'rollback_completed') {
+    return { state: 'failed', outcome: 'rolled_back', reason: `rolled back${msg}` };
+  }
+  if (u?.State === 'paused') return { state: 'failed', outcome: 'paused', reason: `update paused${msg}` };
+  if (u?.State === 'rollback_paused') {
+    return { state: 'failed', outcome: 'paused', reason: `rollback paused${msg}` };
+  }
+  const want = desiredReplicas(service, globalNodes);
+  const current = tasks.filter((t) => t.DesiredState === 'running');
+  const running = current.filter((t) => t.Status.State === 'running' && specMatches(t, service));
+  const progress = `${running.length}/${want}`;
+  if (u?.State === 'updating' || u?.State === 'rollback_started') return { state: 'pending', progress };
+  if (running.length >= want && current.length === running.length) return { state: 'converged', progress };
+  return { state: 'pending', progress };
+}
+
+/** Whether a task runs the service's current spec (image is what users change most). */
+function specMatches(task: Task, service: Service): boolean {
+  const want = service.Spec.TaskTemplate?.ContainerSpec?.Image;
+  const have = task.Spec.ContainerSpec?.Image;
+  return want === undefined || have === want || (have?.startsWith(`${want}@`) ?? false);
+}
+
+/** The most recent error among a service's tasks, for a timeout's explanation. */
+export function lastTaskError(tasks: Task[]): string | undefined {
+  const failed = tasks
+    .filter((t) => t.Status.Err && taskStateRank(t.Status.State ?? 'new') >= taskStateRank('complete'))
+    .sort((a, b) => (a.Status.Timestamp ?? '').localeCompare(b.Status.Timestamp ?? ''));
+  return failed.at(-1)?.Status.Err;
+}

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { renderTable } from '../../../cli/output.js';
+import { evaluateRollout, lastTaskError } from '../../../cli/rollout.js';
+import type { Service, Task } from '../../../lib/index.js';
+
+const svc = (over: Partial<Service> = {}): Service => ({
+  ID: 's',
+  Version: { Index: 3 },
+  CreatedAt: '',
+  UpdatedAt: '',
+  Spec: {
+    Name: 'web',
+    Mode: { Replicated: { Replicas: 2 } },
+    TaskTemplate: { ContainerSpec: { Image: 'app:v2' } },
+  },
+  ...over,
+});
+const task = (state: Task['Status']['State'], image = 'app:v2', over: Partial<Task> = {}): Task => ({
+  ID: Math.random().toString(36).slice(2),
+  Version: { Index: 1 },
+  CreatedAt: '',
+  UpdatedAt: '',
+  ServiceID: 's',
+  Spec: { ContainerSpec: { Image: image } },
+  Status: { State: state },
+  DesiredState: 'running',
+  ...over,
+});
+
+describe('rollout evaluation (the CI exit-code contract)', () => {
+  it('converges only when every wanted replica runs the new spec', () => {
+    expect(evaluateRollout(svc(), [task('running'), task('starting')], 0).state).toBe('pending');
+    expect(evaluateRollout(svc(), [task('running'), task('running', 'app:v1')], 0).state).toBe('pending');
+    expect(evaluateRollout(svc(), [task('running'), task('running')], 0)).toEqual({
+      state: 'converged',
+      progress: '2/2',
+    });
+  });
+
+  it('is still pending while an update is in progress, even with enough running tasks', () => {
+    const s = svc({ UpdateStatus: { State: 'updating' } });
+    expect(evaluateRollout(s, [task('running'), task('running')], 0).state).toBe('pending');
+  });
+
+  it('fails with the reason when the update rolled back or paused', () => {
+    const rolled = svc({ UpdateStatus: { State: 'rollback_completed', Message: 'rollback completed' } });
+    expect(evaluateRollout(rolled, [task('running', 'app:v1'), task('running', 'app:v1')], 0)).toEqual({
+      state: 'failed',
+      outcome: 'rolled_back',
+      reason: 'rolled back: rollback completed',
+    });
+    const paused = svc({ UpdateStatus: { State: 'paused', Message: 'update paused due to failure' } });
+    expect(evaluateRollout(paused, [], 0)).toMatchObject({ state: 'failed', outcome: 'paused' });
+  });
+
+  it('counts global services against the eligible nodes', () => {
+    const g = svc({
+      Spec: { Name: 'agent', Mode: { Global: {} }, TaskTemplate: { ContainerSpec: { Image: 'a' } } },
+    });
+    expect(evaluateRollout(g, [task('running', 'a')], 2).state).toBe('pending');
+    expect(evaluateRollout(g, [task('running', 'a'), task('running', 'a')], 2).state).toBe('converged');
+  });
+
+  it('names the newest task error', () => {
+    const a = task('failed', 'x', {
+      Status: { State: 'failed', Err: 'old', Timestamp: '2026-01-01T00:00:00Z' },
+    });
+    const b = task('failed', 'x', {
+      Status: { State: 'failed', Err: 'new', Timestamp: '2026-01-02T00:00:00Z' },
+    });
+    expect(lastTaskError([b, a])).toBe('new');
+  });
+});
+
+describe('tables', () => {
+  it('aligns columns three spaces apart like docker', () => {
+    expect(
+      renderTable(
+        ['ID', 'NAME'],
+        [
+          ['abc', 'web'],
+          ['d', 'database'],
+        ],
+      ),
+    ).toBe('ID    NAME\nabc   web\nd     database\n');
+  });
+});
