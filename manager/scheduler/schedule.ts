@@ -1,0 +1,127 @@
+// One scheduling pass: pending tasks in, placement decisions out. Pure: the caller
+// gives a snapshot and turns the decisions into one batched store proposal.
+//
+// Tasks are grouped by what they ask of a node (service, placement, reservations,
+// pinned node); each group filters the nodes once and then places its tasks through
+// the preference tree and a heap, so a pass costs about O(groups × nodes + tasks ×
+// log nodes) rather than a scan of every node for every task.
+
+import type { Node, Service, Task } from '../../lib/index.js';
+import { buildNodeState, type NodeState } from './node-state.js';
+import {
+  explainFilter,
+  FILTERS,
+  type FilterName,
+  failingFilter,
+  fitsOneMore,
+  passesStaticFilters,
+  type Requirements,
+  requirementsOf,
+} from './requirements.js';
+import { buildTree, pickNode, recordPlacement } from './spread.js';
+
+export interface ScheduleInput {
+  /** Tasks waiting for a node, in the order they should be considered. */
+  pending: readonly Task[];
+  nodes: readonly Node[];
+  /** Tasks already on each node (assigned or running); they hold resources and ports. */
+  tasksByNode: ReadonlyMap<string, readonly Task[]>;
+  services: ReadonlyMap<string, Service>;
+}
+
+export interface Assignment {
+  taskId: string;
+  nodeId: string;
+}
+
+export interface Unschedulable {
+  taskId: string;
+  /** Docker's wording, e.g. "no suitable node (insufficient resources on 2 nodes)". */
+  reason: string;
+}
+
+export interface ScheduleResult {
+  assignments: Assignment[];
+  unschedulable: Unschedulable[];
+}
+
+const keyCache = new WeakMap<object, string>();
+
+/** Tasks with the same key place identically, so they share one filtered candidate set. */
+function groupKey(task: Task): string {
+  let specKey = keyCache.get(task.Spec);
+  if (specKey === undefined) {
+    specKey = JSON.stringify([task.Spec.Placement ?? null, task.Spec.Resources?.Reservations ?? null]);
+    keyCache.set(task.Spec, specKey);
+  }
+  return `${task.ServiceID}\n${task.NodeID ?? ''}\n${specKey}`;
+}
+
+export function schedule(input: ScheduleInput): ScheduleResult {
+  const portsCache = new Map<string, string[]>();
+  const states: NodeState[] = [];
+  const byId = new Map<string, NodeState>();
+  for (const node of input.nodes) {
+    const ns = buildNodeState(node, input.tasksByNode.get(node.ID) ?? [], input.services, portsCache);
+    states.push(ns);
+    byId.set(node.ID, ns);
+  }
+
+  const groups = new Map<string, Task[]>();
+  for (const t of input.pending) {
+    const k = groupKey(t);
+    const g = groups.get(k);
+    if (g) g.push(t);
+    else groups.set(k, [t]);
+  }
+
+  const result: ScheduleResult = { assignments: [], unschedulable: [] };
+  for (const tasks of groups.values()) {
+    const first = tasks[0]!;
+    const req = requirementsOf(first, input.services.get(first.ServiceID));
+    if (req.invalid !== undefined) {
+      for (const t of tasks) result.unschedulable.push({ taskId: t.ID, reason: req.invalid });
+      continue;
+    }
+    const pool = req.nodeId !== undefined ? [byId.get(req.nodeId)].filter((x) => x !== undefined) : states;
+    const candidates = pool.filter((ns) => passesStaticFilters(req, ns));
+    const { root, leafOf } = buildTree(candidates, req.spreadBy, req.serviceId);
+    const fits = (ns: NodeState): boolean => fitsOneMore(req, ns);
+    let i = 0;
+    for (; i < tasks.length; i++) {
+      const ns = pickNode(root, fits);
+      if (!ns) break;
+      place(ns, req);
+      recordPlacement(leafOf.get(ns.id)!, ns);
+      result.assignments.push({ taskId: tasks[i]!.ID, nodeId: ns.id });
+    }
+    if (i < tasks.length) {
+      const reason = explain(req, pool, input.nodes.length);
+      for (; i < tasks.length; i++) result.unschedulable.push({ taskId: tasks[i]!.ID, reason });
+    }
+  }
+  return result;
+}
+
+function place(ns: NodeState, req: Requirements): void {
+  ns.freeNanoCpus -= req.nanoCpus;
+  ns.freeMemoryBytes -= req.memoryBytes;
+  ns.activeTasks++;
+  ns.activeByService.set(req.serviceId, (ns.activeByService.get(req.serviceId) ?? 0) + 1);
+  for (const p of req.hostPorts) ns.hostPorts.add(p);
+}
+
+function explain(req: Requirements, pool: readonly NodeState[], clusterSize: number): string {
+  if (clusterSize === 0) return 'no suitable node (no nodes in the cluster)';
+  if (pool.length === 0) return `no suitable node (node ${req.nodeId} is not in the cluster)`;
+  const counts = new Map<FilterName, number>();
+  for (const ns of pool) {
+    const f = failingFilter(req, ns);
+    if (f) counts.set(f, (counts.get(f) ?? 0) + 1);
+  }
+  // Most common failure first, as Docker words it; ties keep the filter order.
+  const parts = FILTERS.filter((f) => counts.has(f))
+    .sort((a, b) => counts.get(b)! - counts.get(a)!)
+    .map((f) => explainFilter(f, counts.get(f)!));
+  return `no suitable node (${parts.join('; ')})`;
+}
