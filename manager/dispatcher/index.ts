@@ -1,2 +1,3 @@
 export { Dispatcher, type DispatcherOptions } from './dispatcher.js';
+export { storeDispatcherPort, VXLAN_OPTION } from './store-adapter.js';
 export type { DispatcherStorePort, TaskChange } from './store-port.js';
