@@ -1,0 +1,255 @@
+// Applies a stack (services, networks, secrets, configs from a compose project) to a
+// cluster through the API, the way `docker stack deploy` does, and reports what
+// changed per service. Shared by `skiff stack deploy` and `skiff compose up`.
+import type { ConfigSpec, NetworkCreateRequest, SecretSpec, Service, ServiceSpec } from '../lib/index.js';
+import { SkiffError } from '../lib/index.js';
+import type { ApiClient } from './api/client.js';
+
+export const STACK_LABEL = 'com.docker.stack.namespace';
+/** Where the deployer records a service's depends_on for the orchestrator to honour. */
+export const DEPENDS_ON_LABEL = 'io.skiff.depends_on';
+
+export interface StackDependency {
+  service: string;
+  condition: string;
+  required?: boolean;
+}
+
+/** The shape compose's `projectToStack` produces. */
+export interface StackLike {
+  namespace: string;
+  services: ServiceSpec[];
+  networks: { name: string; spec: NetworkCreateRequest; external?: boolean }[];
+  secrets: { name: string; spec: SecretSpec; external?: boolean }[];
+  configs: { name: string; spec: ConfigSpec; external?: boolean }[];
+  dependsOn?: Record<string, StackDependency[]>;
+}
+
+export interface ServiceChange {
+  service: string;
+  id: string;
+  action: 'created' | 'updated' | 'unchanged';
+  previousImage?: string;
+  image: string;
+  replicas?: number;
+}
+
+export interface DeployResult {
+  services: ServiceChange[];
+  removed: string[];
+}
+
+export async function deployStack(
+  c: ApiClient,
+  stack: StackLike,
+  opts: { prune?: boolean; log?: (line: string) => void } = {},
+): Promise<DeployResult> {
+  const log = opts.log ?? (() => {});
+  const nsFilter = { label: [`${STACK_LABEL}=${stack.namespace}`] };
+
+  // Check everything external exists before changing anything.
+  const networks = await c.listNetworks();
+  for (const n of stack.networks.filter((x) => x.external)) {
+    if (!networks.some((x) => x.Name === n.name)) {
+      throw new SkiffError(
+        'not_found',
+        `network "${n.name}" is declared as external, but could not be found`,
+        {
+          hint: `create it first: skiff network create --driver overlay ${n.name}`,
+        },
+      );
+    }
+  }
+  const secrets = await c.listSecrets();
+  for (const s of stack.secrets.filter((x) => x.external)) {
+    if (!secrets.some((x) => x.Spec.Name === s.name)) {
+      throw new SkiffError('not_found', `secret "${s.name}" is declared as external, but could not be found`);
+    }
+  }
+  const configs = await c.listConfigs();
+  for (const cf of stack.configs.filter((x) => x.external)) {
+    if (!configs.some((x) => x.Spec.Name === cf.name)) {
+      throw new SkiffError(
+        'not_found',
+        `config "${cf.name}" is declared as external, but could not be found`,
+      );
+    }
+  }
+  for (const cf of stack.configs.filter((x) => !x.external)) {
+    const have = configs.find((x) => x.Spec.Name === cf.name);
+    if (
+      have &&
+      have.Spec.Data !== undefined &&
+      cf.spec.Data !== undefined &&
+      have.Spec.Data !== cf.spec.Data
+    ) {
+      throw new SkiffError(
+        'conflict',
+        `config "${cf.name}" exists with other content; configs cannot change`,
+        {
+          hint: 'give the changed config a new name (e.g. with a version suffix) and point the service to it',
+        },
+      );
+    }
+  }
+
+  for (const n of stack.networks.filter((x) => !x.external)) {
+    if (networks.some((x) => x.Name === n.name)) continue;
+    log(`Creating network ${n.name}`);
+    await c.createNetwork({
+      ...n.spec,
+      Name: n.name,
+      Labels: { ...n.spec.Labels, [STACK_LABEL]: stack.namespace },
+    });
+  }
+  for (const s of stack.secrets.filter((x) => !x.external)) {
+    if (secrets.some((x) => x.Spec.Name === s.name)) continue;
+    log(`Creating secret ${s.name}`);
+    await c.createSecret({
+      ...s.spec,
+      Name: s.name,
+      Labels: { ...s.spec.Labels, [STACK_LABEL]: stack.namespace },
+    });
+  }
+  for (const cf of stack.configs.filter((x) => !x.external)) {
+    if (configs.some((x) => x.Spec.Name === cf.name)) continue;
+    log(`Creating config ${cf.name}`);
+    await c.createConfig({
+      ...cf.spec,
+      Name: cf.name,
+      Labels: { ...cf.spec.Labels, [STACK_LABEL]: stack.namespace },
+    });
+  }
+
+  // Resolve secret/config names to IDs as the API wants them.
+  const secretIds = new Map((await c.listSecrets()).map((s) => [s.Spec.Name ?? '', s.ID]));
+  const configIds = new Map((await c.listConfigs()).map((s) => [s.Spec.Name ?? '', s.ID]));
+  const existing = new Map((await c.listServices(nsFilter)).map((s) => [s.Spec.Name ?? '', s]));
+  const changes: ServiceChange[] = [];
+
+  for (const raw of stack.services) {
+    const spec = withIds(withDependsOn(raw, stack), secretIds, configIds);
+    const name = spec.Name ?? '';
+    spec.Labels = { ...spec.Labels, [STACK_LABEL]: stack.namespace };
+    const image = spec.TaskTemplate?.ContainerSpec?.Image ?? '';
+    const replicas = spec.Mode?.Replicated?.Replicas;
+    const old = existing.get(name);
+    if (!old) {
+      log(`Creating service ${name}`);
+      const { ID } = await c.createService(spec);
+      changes.push({ service: name, id: ID, action: 'created', image, replicas });
+      continue;
+    }
+    const previousImage = old.Spec.TaskTemplate?.ContainerSpec?.Image;
+    if (sameSpec(old, spec)) {
+      changes.push({ service: name, id: old.ID, action: 'unchanged', previousImage, image, replicas });
+      continue;
+    }
+    log(`Updating service ${name} (id: ${old.ID})`);
+    // Keep what the cluster added (e.g. the VIPs) and change what the file says.
+    await c.updateService(old.ID, old.Version.Index, {
+      ...spec,
+      TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: old.Spec.TaskTemplate?.ForceUpdate ?? 0 },
+    });
+    changes.push({ service: name, id: old.ID, action: 'updated', previousImage, image, replicas });
+  }
+
+  const removed: string[] = [];
+  if (opts.prune) {
+    const wanted = new Set(stack.services.map((s) => s.Name));
+    for (const [name, s] of existing) {
+      if (wanted.has(name)) continue;
+      log(`Removing service ${name}`);
+      await c.removeService(s.ID);
+      removed.push(name);
+    }
+  }
+  return { services: changes, removed };
+}
+
+/** Removes a stack's services, then its networks, secrets and configs. */
+export async function removeStack(
+  c: ApiClient,
+  namespace: string,
+  log: (l: string) => void,
+): Promise<number> {
+  const filters = { label: [`${STACK_LABEL}=${namespace}`] };
+  let count = 0;
+  for (const s of await c.listServices(filters)) {
+    log(`Removing service ${s.Spec.Name}`);
+    await c.removeService(s.ID);
+    count++;
+  }
+  for (const s of await c.listSecrets(filters)) {
+    log(`Removing secret ${s.Spec.Name}`);
+    await c.removeSecret(s.ID);
+    count++;
+  }
+  for (const s of await c.listConfigs(filters)) {
+    log(`Removing config ${s.Spec.Name}`);
+    await c.removeConfig(s.ID);
+    count++;
+  }
+  for (const n of await c.listNetworks(filters)) {
+    log(`Removing network ${n.Name}`);
+    await c.removeNetwork(n.Id);
+    count++;
+  }
+  return count;
+}
+
+function withDependsOn(spec: ServiceSpec, stack: StackLike): ServiceSpec {
+  const short = (spec.Name ?? '').slice(stack.namespace.length + 1);
+  const deps = stack.dependsOn?.[short] ?? stack.dependsOn?.[spec.Name ?? ''];
+  if (!deps || deps.length === 0) return spec;
+  return { ...spec, Labels: { ...spec.Labels, [DEPENDS_ON_LABEL]: JSON.stringify(deps) } };
+}
+
+function withIds(
+  spec: ServiceSpec,
+  secretIds: Map<string, string>,
+  configIds: Map<string, string>,
+): ServiceSpec {
+  const cs = spec.TaskTemplate?.ContainerSpec;
+  if (!cs) return spec;
+  return {
+    ...spec,
+    TaskTemplate: {
+      ...spec.TaskTemplate,
+      ContainerSpec: {
+        ...cs,
+        Secrets: cs.Secrets?.map((s) => ({
+          ...s,
+          SecretID: s.SecretID || (secretIds.get(s.SecretName) ?? ''),
+        })),
+        Configs: cs.Configs?.map((s) => ({
+          ...s,
+          ConfigID: s.ConfigID || (configIds.get(s.ConfigName) ?? ''),
+        })),
+      },
+    },
+  };
+}
+
+/** Whether re-deploying `spec` would change nothing of `old`. */
+function sameSpec(old: Service, spec: ServiceSpec): boolean {
+  const strip = (s: ServiceSpec) =>
+    canonical({ ...s, TaskTemplate: { ...s.TaskTemplate, ForceUpdate: 0 } }) as Record<string, unknown>;
+  return JSON.stringify(strip(old.Spec)) === JSON.stringify(strip(spec));
+}
+
+/** JSON with sorted keys and without undefined or empty values, for comparisons. */
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) {
+      const x = canonical((v as Record<string, unknown>)[k]);
+      if (x === undefined || (Array.isArray(x) && x.length === 0)) continue;
+      if (x && typeof x === 'object' && !Array.isArray(x) && Object.keys(x).length === 0) continue;
+      out[k] = x;
+    }
+    return out;
+  }
+  return v;
+}
