@@ -1,0 +1,245 @@
+// The multi-host lab: N simulated hosts, each a network namespace with its own address,
+// plugged by veth pairs into a switch (a Linux bridge in a namespace of its own).
+// Everything is created inside the lab's namespaces, so nothing shows in the root
+// namespace except the optional link that lets the test process reach the hosts.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type CommandResult, type RunOptions, runChecked, runCommand } from './command.js';
+import { hostNetns, newRunPrefix, rootLinkName, switchNetns } from './names.js';
+import { LabProcess, type LabSpawnOptions } from './process.js';
+import { CLAIMS_DIR, findRuns, LAB_DIR, removeRun } from './teardown.js';
+
+export interface CreateLabOptions {
+  hosts: number;
+  /**
+   * Also connect the test process's own namespace to the switch (it gets `.1`), so the
+   * test can reach the hosts' addresses directly (default false).
+   */
+  hostAccess?: boolean;
+}
+
+export interface LabHost {
+  /** `h1`, `h2`, … */
+  name: string;
+  netns: string;
+  /** IPv4 address on the lab subnet. */
+  addr: string;
+  /** The host's interface on the switch (`eth0`). */
+  iface: string;
+  /** A directory of its own (state and run roots of whatever runs there). */
+  dir: string;
+  /** Runs a command to completion inside the host's network namespace. */
+  exec(cmd: string, args: readonly string[], opts?: RunOptions): Promise<CommandResult>;
+  /** Starts a long-running process inside the host; the lab stops it on destroy. */
+  spawn(cmd: string, args: readonly string[], opts?: LabSpawnOptions): LabProcess;
+  /** Processes started with spawn, in order. */
+  processes(): readonly LabProcess[];
+  /** Kills every process started in this host (SIGKILL by default) and waits for them. */
+  killAll(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface Lab {
+  /** The run prefix every name of this lab starts with. */
+  prefix: string;
+  /** `10.200.N.0/24`. */
+  subnet: string;
+  hosts: LabHost[];
+  /** The test process's address on the switch when created with hostAccess. */
+  rootAddr: string | undefined;
+  host(name: string): LabHost;
+  /** Takes the host's switch port down: the host is partitioned from all others. */
+  cut(host: LabHost | string): Promise<void>;
+  /** Brings the host's switch port back up. */
+  restore(host: LabHost | string): Promise<void>;
+  /** Stops every process and removes every namespace, link and directory. Idempotent. */
+  destroy(): Promise<void>;
+}
+
+const live = new Map<string, () => void>();
+let hooksInstalled = false;
+
+export async function createLab(opts: CreateLabOptions): Promise<Lab> {
+  if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > 200) {
+    throw new Error(`createLab: hosts must be an integer from 1 to 200, got ${opts.hosts}`);
+  }
+  installExitHooks();
+  const prefix = newRunPrefix();
+  const sw = switchNetns(prefix);
+  const runDir = join(LAB_DIR, prefix);
+  const tracked: LabProcess[] = [];
+  const emergencyTeardown = () => {
+    for (const p of tracked) if (p.running && p.pid) safeKill(p.pid);
+    removeRun(prefix);
+  };
+  live.set(prefix, emergencyTeardown);
+
+  try {
+    const octet = claimSubnet(prefix);
+    const subnet = `10.200.${octet}.0/24`;
+    mkdirSync(runDir, { recursive: true });
+
+    const specs = Array.from({ length: opts.hosts }, (_, i) => {
+      const name = `h${i + 1}`;
+      return {
+        name,
+        netns: hostNetns(prefix, name),
+        addr: `10.200.${octet}.${11 + i}`,
+        dir: join(runDir, name),
+      };
+    });
+    // One `ip -batch` per namespace: a few processes for the whole lab, not a few per host.
+    await ipBatch(undefined, [`netns add ${sw}`, ...specs.map((h) => `netns add ${h.netns}`)]);
+    await ipBatch(sw, [
+      'link set lo up',
+      'link add br0 type bridge stp_state 0 forward_delay 0',
+      'link set br0 up',
+      ...specs.flatMap((h) => [
+        `link add ${switchPort(h.name)} type veth peer name eth0 netns ${h.netns}`,
+        `link set ${switchPort(h.name)} master br0 up`,
+      ]),
+    ]);
+    const hosts: LabHost[] = [];
+    for (const spec of specs) {
+      mkdirSync(spec.dir, { recursive: true });
+      await ipBatch(spec.netns, ['link set lo up', `addr add ${spec.addr}/24 dev eth0`, 'link set eth0 up']);
+      hosts.push(makeHost(spec, tracked));
+    }
+
+    let rootAddr: string | undefined;
+    if (opts.hostAccess) {
+      rootAddr = `10.200.${octet}.1`;
+      const link = rootLinkName(prefix);
+      await ipBatch(undefined, [
+        `link add ${link} type veth peer name p-root netns ${sw}`,
+        `addr add ${rootAddr}/24 dev ${link}`,
+        `link set ${link} up`,
+      ]);
+      await ipBatch(sw, ['link set p-root master br0 up']);
+    }
+
+    const byName = (host: LabHost | string): LabHost => {
+      const name = typeof host === 'string' ? host : host.name;
+      const found = hosts.find((h) => h.name === name);
+      if (!found) throw new Error(`lab ${prefix} has no host '${name}' (hosts: ${hosts.map((h) => h.name)})`);
+      return found;
+    };
+    let destroyed: Promise<void> | undefined;
+    return {
+      prefix,
+      subnet,
+      hosts,
+      rootAddr,
+      host: byName,
+      cut: async (host) => {
+        await runChecked('ip', ['-n', sw, 'link', 'set', switchPort(byName(host).name), 'down']);
+      },
+      restore: async (host) => {
+        await runChecked('ip', ['-n', sw, 'link', 'set', switchPort(byName(host).name), 'up']);
+      },
+      destroy: () => {
+        destroyed ??= (async () => {
+          await Promise.all(hosts.map((h) => h.killAll('SIGKILL')));
+          removeRun(prefix);
+          live.delete(prefix);
+        })();
+        return destroyed;
+      },
+    };
+  } catch (e) {
+    emergencyTeardown();
+    live.delete(prefix);
+    throw e;
+  }
+}
+
+/** Whether anything of the run still exists (namespaces, links, directory). */
+export function labLeftovers(prefix: string): string[] {
+  const run = findRuns().get(prefix);
+  if (!run) return [];
+  return [...run.netns, ...run.links, ...run.mounts, ...(run.dir ? [run.dir] : []), ...run.claims];
+}
+
+function switchPort(hostName: string): string {
+  return `p-${hostName}`;
+}
+
+function makeHost(
+  base: { name: string; netns: string; addr: string; dir: string },
+  labProcesses: LabProcess[],
+): LabHost {
+  const mine: LabProcess[] = [];
+  return {
+    ...base,
+    iface: 'eth0',
+    exec: (cmd, args, opts) => runCommand('ip', ['netns', 'exec', base.netns, cmd, ...args], opts),
+    spawn: (cmd, args, opts) => {
+      const p = new LabProcess(base.netns, cmd, args, opts);
+      mine.push(p);
+      labProcesses.push(p);
+      return p;
+    },
+    processes: () => mine,
+    killAll: async (signal = 'SIGKILL') => {
+      await Promise.all(mine.map((p) => p.kill(signal)));
+    },
+  };
+}
+
+async function ipBatch(netns: string | undefined, commands: string[]): Promise<void> {
+  const args = netns ? ['-n', netns, '-batch', '-'] : ['-batch', '-'];
+  await runChecked('ip', args, { input: commands.join('\n') + '\n', timeoutMs: 30_000 });
+}
+
+/** Claims a free third octet for the lab subnet; the claim file names the owner run. */
+function claimSubnet(prefix: string): number {
+  mkdirSync(CLAIMS_DIR, { recursive: true });
+  const start = hashOctet(prefix);
+  for (let i = 0; i < 250; i++) {
+    const octet = ((start + i) % 250) + 1;
+    try {
+      writeFileSync(join(CLAIMS_DIR, `subnet-${octet}`), prefix, { flag: 'wx' });
+      return octet;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+  throw new Error(`no free lab subnet in 10.200.1-250.0/24: remove stale claims in ${CLAIMS_DIR}`);
+}
+
+function hashOctet(s: string): number {
+  let h = 0;
+  for (const c of s) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return h % 250;
+}
+
+function safeKill(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+// An interrupted or crashing test must not leave namespaces behind: tear down every
+// live lab synchronously on exit and on SIGINT/SIGTERM.
+function installExitHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  const teardownAll = () => {
+    for (const [prefix, teardown] of live) {
+      live.delete(prefix);
+      try {
+        teardown();
+      } catch {
+        // best effort: the sweeper gets the rest
+      }
+    }
+  };
+  process.on('exit', teardownAll);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      teardownAll();
+      process.kill(process.pid, signal);
+    });
+  }
+}

@@ -1,0 +1,108 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  Cleanup,
+  createLab,
+  type Lab,
+  type LabHost,
+  labLeftovers,
+  runChecked,
+  waitFor,
+} from '../../lab/index.js';
+
+const PORT = '7000';
+
+/** A persistent TCP server in `host` that answers every connection with its name. */
+function startGreeter(host: LabHost): void {
+  const script = join(host.dir, 'greet');
+  writeFileSync(script, `#!/bin/busybox sh\necho hello-from-${host.name}\n`, { mode: 0o755 });
+  host.spawn('busybox', ['nc', '-ll', '-p', PORT, '-e', script]);
+}
+
+/** Connects from `from` to `to` with a 2 s connect timeout; the greeting or undefined. */
+async function greet(from: LabHost, to: LabHost): Promise<string | undefined> {
+  const r = await from.exec('busybox', ['nc', '-w', '2', to.addr, PORT], { timeoutMs: 10_000 });
+  return r.code === 0 ? r.stdout.trim() : undefined;
+}
+
+describe('lab', () => {
+  const cleanup = new Cleanup();
+  afterEach(() => cleanup.run());
+
+  it('connects hosts, partitions one with cut, heals it with restore, and leaves nothing behind', async () => {
+    const lab = cleanup.track(await createLab({ hosts: 3 }), (l) => l.destroy(), 'destroy lab');
+    const [a, b, c] = lab.hosts as [LabHost, LabHost, LabHost];
+    expect(new Set(lab.hosts.map((h) => h.addr)).size).toBe(3);
+    startGreeter(a);
+    await waitFor(async () => (await greet(b, a)) === 'hello-from-h1', { what: 'h2 to reach h1 on TCP' });
+
+    await lab.cut(b);
+    expect(await greet(b, a)).toBeUndefined();
+    // Only b is cut off: c still reaches a.
+    expect(await greet(c, a)).toBe('hello-from-h1');
+
+    await lab.restore(b);
+    await waitFor(async () => (await greet(b, a)) === 'hello-from-h1', {
+      what: 'h2 to reach h1 after restore',
+    });
+
+    await lab.destroy();
+    expect(labLeftovers(lab.prefix)).toEqual([]);
+    expect(await runChecked('ip', ['netns', 'list'])).not.toContain(lab.prefix);
+    expect(await runChecked('ip', ['link'])).not.toContain(lab.prefix);
+  });
+
+  it('gives every namespace its own loopback and runs processes inside the host', async () => {
+    const lab = cleanup.track(await createLab({ hosts: 2 }), (l) => l.destroy(), 'destroy lab');
+    const [a, b] = lab.hosts as [LabHost, LabHost];
+    const addrs = await a.exec('ip', ['-4', '-o', 'addr', 'show']);
+    expect(addrs.stdout).toMatch(/lo\s+inet 127\.0\.0\.1/);
+    expect(addrs.stdout).toContain(`inet ${a.addr}/24`);
+    expect(addrs.stdout).not.toContain(b.addr);
+
+    // The same port in two hosts does not collide: each host is its own network stack.
+    startGreeter(a);
+    startGreeter(b);
+    await waitFor(async () => (await greet(a, a)) === 'hello-from-h1', { what: 'h1 to reach itself' });
+    await waitFor(async () => (await greet(a, b)) === 'hello-from-h2', { what: 'h1 to reach h2' });
+  });
+
+  it('kills -9 and restarts processes', async () => {
+    const lab = cleanup.track(await createLab({ hosts: 2 }), (l) => l.destroy(), 'destroy lab');
+    const [a, b] = lab.hosts as [LabHost, LabHost];
+    startGreeter(a);
+    const server = a.processes()[0];
+    if (!server) throw new Error('greeter not tracked');
+    await waitFor(async () => (await greet(b, a)) === 'hello-from-h1', { what: 'greeter on h1' });
+    const firstPid = server.pid;
+
+    await a.killAll();
+    expect(server.running).toBe(false);
+    expect(server.lastExit?.signal).toBe('SIGKILL');
+    expect(await greet(b, a)).toBeUndefined();
+
+    await server.restart();
+    expect(server.pid).not.toBe(firstPid);
+    await waitFor(async () => (await greet(b, a)) === 'hello-from-h1', { what: 'restarted greeter on h1' });
+  });
+
+  it('lets the test process reach hosts with hostAccess', async () => {
+    const lab: Lab = cleanup.track(await createLab({ hosts: 1, hostAccess: true }), (l) => l.destroy());
+    const [a] = lab.hosts as [LabHost];
+    startGreeter(a);
+    await waitFor(
+      async () => {
+        const r = await runChecked('busybox', ['nc', '-w', '2', a.addr, PORT], { timeoutMs: 10_000 });
+        return r.trim() === 'hello-from-h1';
+      },
+      { what: 'the test process to reach h1' },
+    );
+    await lab.destroy();
+    expect(await runChecked('ip', ['link'])).not.toContain(lab.prefix);
+  });
+
+  it('rejects a bad host count without creating anything', async () => {
+    await expect(createLab({ hosts: 0 })).rejects.toThrow(/hosts must be an integer/);
+  });
+});
