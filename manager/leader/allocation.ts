@@ -1,0 +1,218 @@
+// The leader's allocation loop: gives networks their subnet and VXLAN ID, services
+// their VIPs and published ports, and new tasks their network addresses (new →
+// pending). Addresses of tasks that ended go back to the pool.
+import type { Endpoint, Logger, NetworkAttachment, PortConfig, Service, Task } from '../../lib/index.js';
+import { describeError, TERMINAL_TASK_STATES } from '../../lib/index.js';
+import { Allocator } from '../allocator/index.js';
+import { VXLAN_OPTION } from '../dispatcher/index.js';
+import type { Store, Transaction } from '../store/index.js';
+import { ControlLoop, updateWithRetry } from './loop.js';
+import { networkView } from './network-view.js';
+
+const DYNAMIC_PORTS = { first: 30000, last: 32767 };
+
+export class AllocationLoop {
+  private readonly allocator: Allocator;
+  private readonly loop: ControlLoop;
+  private readonly held = new Map<string, { networkId: string; addr: string }[]>();
+  private readonly dirtyTasks = new Set<string>();
+  private unsubscribe: (() => void) | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly store: Store,
+    log: Logger,
+    opts: { pools?: string[]; subnetSize?: number; reserved?: string[] } = {},
+  ) {
+    this.log = log.child({ component: 'allocator' });
+    this.allocator = new Allocator(opts);
+    this.loop = new ControlLoop('allocator', () => this.pass(), this.log);
+  }
+
+  start(): void {
+    this.restore();
+    this.unsubscribe = this.store.subscribe(
+      (e) => {
+        if (e.table === 'tasks') this.dirtyTasks.add(e.object.ID);
+        this.loop.kick();
+      },
+      { tables: ['tasks', 'networks', 'services'] },
+    );
+    for (const t of this.store.listTasks()) this.dirtyTasks.add(t.ID);
+    this.loop.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    await this.loop.stop();
+  }
+
+  settled(): Promise<void> {
+    return this.loop.settled();
+  }
+
+  /** Re-learns every allocation recorded in the store (a new leader). */
+  private restore(): void {
+    for (const n of this.store.listNetworks()) {
+      const cfg = n.IPAMOptions?.Configs?.[0];
+      const vxlan = Number(n.DriverState?.Options?.[VXLAN_OPTION]);
+      if (cfg?.Subnet && cfg.Gateway && Number.isFinite(vxlan)) {
+        this.allocator.restoreNetwork(n.ID, { subnet: cfg.Subnet, gateway: cfg.Gateway, vxlanId: vxlan });
+      }
+    }
+    for (const s of this.store.listServices()) {
+      for (const v of s.Endpoint?.VirtualIPs ?? []) this.allocator.restoreAddress(v.NetworkID, v.Addr);
+    }
+    for (const t of this.store.listTasks()) {
+      if (TERMINAL_TASK_STATES.has(t.Status.State ?? 'new')) continue;
+      const addrs = attachmentsOf(t);
+      for (const a of addrs) this.allocator.restoreAddress(a.networkId, a.addr);
+      if (addrs.length) this.held.set(t.ID, addrs);
+    }
+  }
+
+  private async pass(): Promise<void> {
+    const dirty = [...this.dirtyTasks];
+    this.dirtyTasks.clear();
+    await updateWithRetry(this.store, (tx) => {
+      this.allocateNetworks(tx);
+      this.allocateServices(tx);
+      for (const id of dirty) this.allocateTask(tx, id);
+    });
+  }
+
+  private allocateNetworks(tx: Transaction): void {
+    for (const n of tx.list('networks')) {
+      if (n.DriverState) continue;
+      try {
+        const a = this.allocator.allocateNetwork(n.ID, n.Spec.IPAMOptions?.Configs?.[0]);
+        const driver = n.Spec.DriverConfiguration?.Name ?? 'overlay';
+        tx.update('networks', {
+          ...n,
+          DriverState: { Name: driver, Options: { [VXLAN_OPTION]: String(a.vxlanId) } },
+          IPAMOptions: {
+            Driver: n.Spec.IPAMOptions?.Driver ?? { Name: 'default' },
+            Configs: [{ Subnet: a.subnet, Gateway: a.gateway }],
+          },
+        });
+        this.log.info({ networkId: n.ID, subnet: a.subnet, vxlanId: a.vxlanId }, 'network allocated');
+      } catch (e) {
+        this.log.error({ networkId: n.ID, err: describeError(e) }, 'network allocation failed');
+      }
+    }
+    for (const id of this.knownNetworks) {
+      if (!tx.get('networks', id)) this.allocator.releaseNetwork(id);
+    }
+    this.knownNetworks = new Set(tx.list('networks').map((n) => n.ID));
+  }
+
+  private knownNetworks = new Set<string>();
+
+  private allocateServices(tx: Transaction): void {
+    const used = new Set<string>();
+    for (const s of tx.list('services')) for (const p of s.Endpoint?.Ports ?? []) used.add(portKey(p));
+    for (const s of tx.list('services')) {
+      const want = this.endpointFor(tx, s, used);
+      if (JSON.stringify(want) !== JSON.stringify(s.Endpoint ?? {})) {
+        tx.update('services', { ...s, Endpoint: want });
+      }
+    }
+  }
+
+  private endpointFor(tx: Transaction, s: Service, used: Set<string>): Endpoint {
+    const spec = s.Spec.EndpointSpec ?? {};
+    const ports: PortConfig[] = [];
+    for (const p of spec.Ports ?? []) {
+      const have = s.Endpoint?.Ports?.find(
+        (x) =>
+          x.TargetPort === p.TargetPort &&
+          x.Protocol === (p.Protocol ?? 'tcp') &&
+          (!p.PublishedPort || x.PublishedPort === p.PublishedPort),
+      );
+      let published = p.PublishedPort || have?.PublishedPort || 0;
+      if (!published) {
+        for (let port = DYNAMIC_PORTS.first; port <= DYNAMIC_PORTS.last; port++) {
+          if (!used.has(`${p.Protocol ?? 'tcp'}/${port}`)) {
+            published = port;
+            break;
+          }
+        }
+      }
+      const cfg: PortConfig = {
+        Protocol: p.Protocol ?? 'tcp',
+        TargetPort: p.TargetPort,
+        PublishedPort: published,
+        PublishMode: p.PublishMode ?? 'ingress',
+      };
+      if (p.Name) cfg.Name = p.Name;
+      used.add(portKey(cfg));
+      ports.push(cfg);
+    }
+    const out: Endpoint = { Spec: spec };
+    if (ports.length) out.Ports = ports;
+    if ((spec.Mode ?? 'vip') === 'vip') {
+      const vips = [];
+      for (const target of networkTargets(s)) {
+        const n = tx.get('networks', target) ?? tx.list('networks').find((x) => x.Spec.Name === target);
+        if (!n?.DriverState) continue;
+        const have = s.Endpoint?.VirtualIPs?.find((v) => v.NetworkID === n.ID);
+        vips.push(have ?? { NetworkID: n.ID, Addr: this.allocator.allocateAddress(n.ID) });
+      }
+      if (vips.length) out.VirtualIPs = vips;
+    }
+    return out;
+  }
+
+  private allocateTask(tx: Transaction, id: string): void {
+    const t = tx.get('tasks', id);
+    if (!t || TERMINAL_TASK_STATES.has(t.Status.State ?? 'new')) {
+      for (const a of this.held.get(id) ?? []) this.allocator.releaseAddress(a.networkId, a.addr);
+      this.held.delete(id);
+      return;
+    }
+    if (t.Status.State !== 'new') return;
+    const service = tx.get('services', t.ServiceID);
+    const attachments: NetworkAttachment[] = [];
+    const held: { networkId: string; addr: string }[] = [];
+    for (const target of t.Spec.Networks ?? []) {
+      const n =
+        tx.get('networks', target.Target) ?? tx.list('networks').find((x) => x.Spec.Name === target.Target);
+      if (!n?.DriverState) {
+        // Not allocated yet (or missing): try again on the next pass that touches it.
+        for (const h of held) this.allocator.releaseAddress(h.networkId, h.addr);
+        if (!n) this.markStuck(tx, t, `network ${target.Target} not found`);
+        else this.dirtyTasks.add(t.ID);
+        return;
+      }
+      const addr = this.allocator.allocateAddress(n.ID);
+      held.push({ networkId: n.ID, addr });
+      attachments.push({ Network: networkView(n), Addresses: [addr] });
+    }
+    this.held.set(t.ID, held);
+    tx.update('tasks', {
+      ...t,
+      NetworksAttachments: attachments,
+      Endpoint: service?.Endpoint,
+      Status: { ...t.Status, State: 'pending', Message: 'pending task scheduling', Timestamp: tx.now },
+    });
+  }
+
+  private markStuck(tx: Transaction, t: Task, err: string): void {
+    if (t.Status.Err === err) return;
+    tx.update('tasks', { ...t, Status: { ...t.Status, Err: err } });
+  }
+}
+
+function attachmentsOf(t: Task): { networkId: string; addr: string }[] {
+  return (t.NetworksAttachments ?? []).flatMap((a) =>
+    a.Addresses.map((addr) => ({ networkId: a.Network.Id, addr })),
+  );
+}
+
+function networkTargets(s: Service): string[] {
+  return [...(s.Spec.TaskTemplate?.Networks ?? []), ...(s.Spec.Networks ?? [])].map((n) => n.Target);
+}
+
+function portKey(p: PortConfig): string {
+  return `${p.Protocol ?? 'tcp'}/${p.PublishedPort}`;
+}

@@ -1,0 +1,82 @@
+// A control loop that runs one pass at a time: kicks during a pass coalesce into one
+// more pass after it. Each pass reads the store and writes its decisions in a batch.
+import type { Logger } from '../../lib/index.js';
+import { describeError, isSkiffError } from '../../lib/index.js';
+import type { Store, Transaction } from '../store/index.js';
+
+export class ControlLoop {
+  private running = false;
+  private again = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+  private idle: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly name: string,
+    private readonly pass: () => Promise<void>,
+    private readonly log: Logger,
+  ) {}
+
+  /** Asks for a pass soon (after the current one, if any). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    this.idle = this.runPasses();
+  }
+
+  /** Asks for a pass after `ms` (for delayed restarts and update delays). */
+  kickAfter(ms: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.kick();
+      },
+      Math.max(0, ms),
+    );
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.idle;
+  }
+
+  /** Resolves once no pass is running or queued; for tests. */
+  async settled(): Promise<void> {
+    while (this.running) await this.idle;
+  }
+
+  private async runPasses(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        await this.pass();
+      } catch (e) {
+        // A conflict means another writer got there first: the next pass sees its write.
+        if (isSkiffError(e) && e.code === 'conflict') this.again = true;
+        else if (isSkiffError(e) && (e.code === 'not_leader' || e.code === 'unavailable'))
+          this.stopped = true;
+        else this.log.error({ loop: this.name, err: describeError(e) }, 'control loop pass failed');
+      }
+    } while (this.again && !this.stopped);
+    this.running = false;
+  }
+}
+
+/** Runs a store transaction, retrying a few times when a concurrent write conflicts. */
+export async function updateWithRetry<T>(store: Store, fn: (tx: Transaction) => T, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await store.update(fn);
+    } catch (e) {
+      if (i >= attempts || !isSkiffError(e) || e.code !== 'conflict') throw e;
+    }
+  }
+}
