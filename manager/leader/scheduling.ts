@@ -60,7 +60,7 @@ export class SchedulingLoop {
     await updateWithRetry(this.store, (tx) => {
       for (const a of result.assignments) {
         const t = tx.get('tasks', a.taskId);
-        if (!t || t.Status.State !== 'pending') continue;
+        if (t?.Status.State !== 'pending') continue;
         tx.update('tasks', {
           ...t,
           NodeID: a.nodeId,
@@ -69,7 +69,7 @@ export class SchedulingLoop {
       }
       for (const u of news) {
         const t = tx.get('tasks', u.taskId);
-        if (!t || t.Status.State !== 'pending' || t.Status.Err === u.reason) continue;
+        if (t?.Status.State !== 'pending' || t.Status.Err === u.reason) continue;
         tx.update('tasks', { ...t, Status: { ...t.Status, Err: u.reason, Timestamp: tx.now } });
       }
     });
