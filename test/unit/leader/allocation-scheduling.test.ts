@@ -1,0 +1,104 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Task } from '../../../lib/index.js';
+import { silentLogger } from '../../../lib/index.js';
+import { AllocationLoop } from '../../../manager/leader/allocation.js';
+import { SchedulingLoop } from '../../../manager/leader/scheduling.js';
+import type { Store } from '../../../manager/store/index.js';
+import { waitFor } from '../../lab/index.js';
+import { addNode, localStore } from './helpers.js';
+
+describe('allocation and scheduling loops', () => {
+  const stops: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const s of stops.splice(0)) await s();
+  });
+
+  function start(store: Store) {
+    const alloc = new AllocationLoop(store, silentLogger, { pools: ['10.50.0.0/16'] });
+    const sched = new SchedulingLoop(store, silentLogger);
+    alloc.start();
+    sched.start();
+    stops.push(
+      () => alloc.stop(),
+      () => sched.stop(),
+    );
+    return { alloc, sched };
+  }
+
+  it('allocates the network, the service VIP and ports, then the task address, and assigns it to a node', async () => {
+    const store = localStore();
+    await addNode(store, 'n1');
+    const net = await store.update((tx) =>
+      tx.create('networks', { Spec: { Name: 'app_default', DriverConfiguration: { Name: 'overlay' } } }),
+    );
+    const svc = await store.update((tx) =>
+      tx.create('services', {
+        Spec: {
+          Name: 'web',
+          TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Networks: [{ Target: 'app_default' }] },
+          EndpointSpec: { Ports: [{ TargetPort: 80, PublishedPort: 8080 }, { TargetPort: 81 }] },
+        },
+      }),
+    );
+    start(store);
+    const task = await store.update((tx) =>
+      tx.create('tasks', {
+        ServiceID: svc.ID,
+        Slot: 1,
+        Spec: structuredClone(svc.Spec.TaskTemplate!),
+        Status: { State: 'new' },
+        DesiredState: 'running',
+      }),
+    );
+    const t = await waitFor(
+      () => {
+        const x = store.getTask(task.ID);
+        return x?.Status.State === 'assigned' ? x : undefined;
+      },
+      { what: 'task assigned' },
+    );
+    expect(t.NodeID).toBe('n1');
+    const n = store.getNetwork(net.ID)!;
+    expect(n.IPAMOptions?.Configs?.[0]).toEqual({ Subnet: '10.50.0.0/24', Gateway: '10.50.0.1' });
+    const addr = t.NetworksAttachments?.[0]?.Addresses[0];
+    expect(addr).toMatch(/^10\.50\.0\.\d+\/24$/);
+    const s = store.getService(svc.ID)!;
+    expect(s.Endpoint?.VirtualIPs?.[0]?.NetworkID).toBe(net.ID);
+    expect(s.Endpoint?.VirtualIPs?.[0]?.Addr).not.toBe(addr);
+    expect(s.Endpoint?.Ports?.map((p) => p.PublishedPort)).toEqual([8080, 30000]);
+    expect(t.Endpoint?.Ports?.[0]?.PublishedPort).toBe(8080);
+  });
+
+  it('keeps a task pending with the reason when no node fits, and places it once one does', async () => {
+    const store = localStore();
+    await addNode(store, 'n1', { zone: 'a' });
+    start(store);
+    const task = await store.update((tx) =>
+      tx.create('tasks', {
+        ServiceID: 'svc',
+        Slot: 1,
+        Spec: { ContainerSpec: { Image: 'busybox' }, Placement: { Constraints: ['node.labels.zone==b'] } },
+        Status: { State: 'new' },
+        DesiredState: 'running',
+      }),
+    );
+    const pending = await waitFor(
+      () => {
+        const t = store.getTask(task.ID);
+        return t?.Status.Err ? t : undefined;
+      },
+      { what: 'unschedulable reason' },
+    );
+    expect(pending.Status.State).toBe('pending');
+    expect(pending.Status.Err).toMatch(/no suitable node/);
+    await addNode(store, 'n2', { zone: 'b' });
+    const placed: Task = await waitFor(
+      () => {
+        const t = store.getTask(task.ID);
+        return t?.Status.State === 'assigned' ? t : undefined;
+      },
+      { what: 'task placed on n2' },
+    );
+    expect(placed.NodeID).toBe('n2');
+  });
+});
