@@ -4,7 +4,7 @@ import { createAesGcmCipher, LocalReplicator, Store } from '../../../manager/sto
 /** A store over the in-process local replicator (no raft), for control-loop tests. */
 export function localStore(): Store {
   const store = new Store({ cipher: createAesGcmCipher(randomBytes(32)) });
-  store.setReplicator(new LocalReplicator(store.stateMachine, { id: 'm1' }));
+  store.setReplicator(new LocalReplicator(store.state, { id: 'm1' }));
   return store;
 }
 
