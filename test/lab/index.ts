@@ -5,6 +5,6 @@ export * from './cleanup.js';
 export * from './command.js';
 export { type CreateLabOptions, createLab, type Lab, type LabHost, labLeftovers } from './lab.js';
 export { LabProcess, type LabSpawnOptions, type ProcessExit } from './process.js';
-export { type SweepReport, sweepLeftovers } from './sweep.js';
+export { isProcessAlive, type SweepReport, sweepLeftovers } from './sweep.js';
 export { LAB_DIR } from './teardown.js';
 export * from './wait.js';

@@ -8,7 +8,8 @@ export interface SweepReport {
   removed: string[];
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists (owner of a run). */
+export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -18,7 +19,7 @@ function isAlive(pid: number): boolean {
 }
 
 export function sweepLeftovers(opts: { isOwnerAlive?: (pid: number) => boolean } = {}): SweepReport {
-  const alive = opts.isOwnerAlive ?? isAlive;
+  const alive = opts.isOwnerAlive ?? isProcessAlive;
   const removed: string[] = [];
   for (const [prefix, run] of findRuns()) {
     const owner = parseRunName(prefix);
