@@ -145,11 +145,14 @@ export class ApiClient {
     if (opts.tail) query.tail = opts.tail;
     if (opts.timestamps) query.timestamps = '1';
     if (opts.since) query.since = opts.since;
-    const res = await request(`${this.origin}/${kind}/${encodeURIComponent(id)}/logs?${new URLSearchParams(query)}`, {
-      method: 'GET',
-      dispatcher: this.dispatcher,
-      signal,
-    });
+    const res = await request(
+      `${this.origin}/${kind}/${encodeURIComponent(id)}/logs?${new URLSearchParams(query)}`,
+      {
+        method: 'GET',
+        dispatcher: this.dispatcher,
+        signal,
+      },
+    );
     if (res.statusCode >= 400) throw await toError(res.statusCode, await res.body.text());
     let buf = Buffer.alloc(0);
     for await (const chunk of res.body) {
@@ -185,10 +188,14 @@ export class ApiClient {
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
       });
     } catch (e) {
-      throw new SkiffError('unavailable', `cannot reach the skiff manager at ${this.target}: ${(e as Error).message}`, {
-        hint: 'is the node running? `skiff daemon status` tells; `skiff compose up` starts one',
-        cause: e,
-      });
+      throw new SkiffError(
+        'unavailable',
+        `cannot reach the skiff manager at ${this.target}: ${(e as Error).message}`,
+        {
+          hint: 'is the node running? `skiff daemon status` tells; `skiff compose up` starts one',
+          cause: e,
+        },
+      );
     }
     const text = await res.body.text();
     if (res.statusCode >= 400) throw toError(res.statusCode, text);

@@ -1,0 +1,108 @@
+// Starts, finds and stops the embedded single-node daemon that `skiff compose`
+// uses when no cluster is configured: a background skiff node running both a
+// manager and an agent.
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SkiffError } from '../../lib/index.js';
+import { ApiClient } from '../api/client.js';
+import { type DaemonPaths, daemonPaths } from './paths.js';
+
+export interface DaemonStatus {
+  running: boolean;
+  pid?: number;
+  socket: string;
+}
+
+export async function daemonStatus(paths: DaemonPaths = daemonPaths()): Promise<DaemonStatus> {
+  const pid = readPid(paths.pidFile);
+  const alive = pid !== undefined && processAlive(pid);
+  const answering = await ping(paths.socket);
+  return { running: answering, ...(alive ? { pid } : {}), socket: paths.socket };
+}
+
+/**
+ * Returns the API address to use: SKIFF_HOST or --host when given, else the local
+ * daemon's socket, starting the daemon first when it is not running.
+ */
+export async function ensureLocalDaemon(
+  opts: { host?: string; log?: (line: string) => void; timeoutMs?: number } = {},
+): Promise<string> {
+  const explicit = opts.host ?? process.env.SKIFF_HOST;
+  if (explicit) return explicit;
+  const paths = daemonPaths();
+  if (await ping(paths.socket)) return `unix://${paths.socket}`;
+  if (process.getuid?.() !== 0) {
+    throw new SkiffError('forbidden', 'starting the local skiff node needs root (it runs containers)', {
+      hint: 'run the command as root (sudo), or point SKIFF_HOST at a running manager',
+    });
+  }
+  opts.log?.('Starting the local skiff node (single-node cluster)…');
+  mkdirSync(paths.stateDir, { recursive: true });
+  mkdirSync(paths.runDir, { recursive: true });
+  const out = openSync(paths.logFile, 'a');
+  // From the build (dist/…/main.js) or, in development, from the sources through tsx.
+  const fromSource = import.meta.url.endsWith('.ts');
+  const entry = join(dirname(fileURLToPath(import.meta.url)), '..', fromSource ? 'main.ts' : 'main.js');
+  const args = [...(fromSource ? ['--import', 'tsx'] : []), entry, 'daemon', 'run'];
+  const child = spawn(process.execPath, [...args, '--state-dir', paths.stateDir, '--run-dir', paths.runDir], {
+    detached: true,
+    stdio: ['ignore', out, out],
+    env: { ...process.env, SKIFF_DAEMON_CHILD: '1' },
+  });
+  child.unref();
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  while (Date.now() < deadline) {
+    if (await ping(paths.socket)) return `unix://${paths.socket}`;
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new SkiffError('unavailable', `the local skiff node did not start; see ${paths.logFile}`, {
+    hint: `its last lines: tail ${paths.logFile}`,
+  });
+}
+
+/** Stops the local daemon (its containers keep running until `compose down`). */
+export async function stopLocalDaemon(
+  paths: DaemonPaths = daemonPaths(),
+  timeoutMs = 20_000,
+): Promise<boolean> {
+  const pid = readPid(paths.pidFile);
+  if (pid === undefined || !processAlive(pid)) return false;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && processAlive(pid)) await new Promise((r) => setTimeout(r, 100));
+  if (processAlive(pid)) process.kill(pid, 'SIGKILL');
+  rmSync(paths.pidFile, { force: true });
+  return true;
+}
+
+async function ping(socket: string): Promise<boolean> {
+  const c = new ApiClient({ host: `unix://${socket}`, timeoutMs: 2000 });
+  try {
+    return (await c.ping()) === 'OK';
+  } catch {
+    return false;
+  } finally {
+    await c.close();
+  }
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const n = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,26 @@
+// Where the embedded single-node daemon keeps its state and sockets (DESIGN.md §4).
+import { join } from 'node:path';
+
+export interface DaemonPaths {
+  /** /var/lib/skiff/<node> */
+  stateDir: string;
+  /** /run/skiff */
+  runDir: string;
+  socket: string;
+  pidFile: string;
+  logFile: string;
+}
+
+export function daemonPaths(opts: { stateRoot?: string; runDir?: string; node?: string } = {}): DaemonPaths {
+  const node = opts.node ?? 'local';
+  const stateRoot = opts.stateRoot ?? process.env.SKIFF_STATE_ROOT ?? '/var/lib/skiff';
+  const runDir = opts.runDir ?? process.env.SKIFF_RUN_DIR ?? '/run/skiff';
+  const stateDir = join(stateRoot, node);
+  return {
+    stateDir,
+    runDir,
+    socket: join(runDir, 'skiff.sock'),
+    pidFile: join(runDir, 'skiff.pid'),
+    logFile: join(stateDir, 'daemon.log'),
+  };
+}
