@@ -36,6 +36,11 @@ export interface LabHost {
   processes(): readonly LabProcess[];
   /** Kills every process started in this host (SIGKILL by default) and waits for them. */
   killAll(signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * A power cut: SIGKILL to every process in the host's network namespace, spawned here
+   * or not (e.g. what a node agent started), then waits for the tracked ones to exit.
+   */
+  crash(): Promise<void>;
 }
 
 export interface Lab {
@@ -181,6 +186,11 @@ function makeHost(
     processes: () => mine,
     killAll: async (signal = 'SIGKILL') => {
       await Promise.all(mine.map((p) => p.kill(signal)));
+    },
+    crash: async () => {
+      const pids = await runChecked('ip', ['netns', 'pids', base.netns]);
+      for (const pid of pids.split(/\s+/).filter((p) => /^\d+$/.test(p))) safeKill(Number(pid));
+      await Promise.all(mine.map((p) => p.kill('SIGKILL')));
     },
   };
 }

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -12,6 +12,15 @@ import {
 } from '../../lab/index.js';
 
 const PORT = '7000';
+
+/** Gone or a zombie: the kernel no longer runs it (its reaper may be slow). */
+function isDead(pid: number): boolean {
+  try {
+    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
 
 /** A persistent TCP server in `host` that answers every connection with its name. */
 function startGreeter(host: LabHost): void {
@@ -85,6 +94,19 @@ describe('lab', () => {
     await server.restart();
     expect(server.pid).not.toBe(firstPid);
     await waitFor(async () => (await greet(b, a)) === 'hello-from-h1', { what: 'restarted greeter on h1' });
+  });
+
+  it('crash kills every process in the host, also ones it did not spawn itself', async () => {
+    const lab = cleanup.track(await createLab({ hosts: 1 }), (l) => l.destroy(), 'destroy lab');
+    const [a] = lab.hosts as [LabHost];
+    // The shell backgrounds a sleeper the lab does not track, then waits on it.
+    const shell = a.spawn('sh', ['-c', 'sleep 600 & echo started $!; wait']);
+    const sleeperPid = await waitFor(() => /started (\d+)/.exec(shell.output())?.[1], {
+      what: 'the untracked sleeper to start',
+    });
+    await a.crash();
+    expect(shell.running).toBe(false);
+    await waitFor(() => isDead(Number(sleeperPid)), { what: `untracked sleeper ${sleeperPid} to die` });
   });
 
   it('lets the test process reach hosts with hostAccess', async () => {
