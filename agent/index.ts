@@ -1,0 +1,4 @@
+// The node agent's public surface: one namespace per part.
+export * as network from './network/index.js';
+export * as runtime from './runtime/index.js';
+export * as volume from './volume/index.js';

@@ -1,0 +1,32 @@
+// Named network namespaces under our own run directory, made the way `ip netns add`
+// makes them: a file kept alive by a bind mount of the namespace. util-linux
+// `unshare --net=FILE` does the unshare and the bind mount in one step.
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Exec } from './exec.js';
+import { mustExec } from './exec.js';
+
+export async function createNamedNetns(run: Exec, dir: string, name: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, name);
+  await writeFile(file, '', { flag: 'a' });
+  if (await isMounted(run, file)) return file;
+  await mustExec(run, 'unshare', [`--net=${file}`, 'true'], `creating network namespace ${name}`);
+  return file;
+}
+
+export async function removeNamedNetns(run: Exec, file: string): Promise<void> {
+  // Lazy unmount: a process still inside keeps its namespace, the name goes away.
+  await run('umount', ['-l', file]);
+  await rm(file, { force: true });
+}
+
+export async function isMounted(run: Exec, file: string): Promise<boolean> {
+  const r = await run('findmnt', ['-n', '-o', 'TARGET', '--mountpoint', file]);
+  return r.code === 0 && r.stdout.trim().length > 0;
+}
+
+/** Runs a command inside a namespace (for setup that has no CNI plugin, and for tests). */
+export function inNetns(run: Exec, netnsPath: string, file: string, args: readonly string[]) {
+  return run('nsenter', [`--net=${netnsPath}`, '--', file, ...args]);
+}

@@ -1,0 +1,546 @@
+// The node's network layer: networks (bridge, firewall chain, VXLAN device, DNS
+// listener), container sandboxes (named network namespaces) and attachments (CNI ADD
+// through the reference plugins). Every attachment is recorded on disk before its first
+// ADD, so DEL can be replayed with the same configuration after a crash.
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { type Logger, SkiffError, silentLogger } from '../../lib/index.js';
+import { cidrContains, cidrsOverlap, parseCidr, parseIpv4 } from './cidr.js';
+import { type CniConfigList, CniInvoker, CniPluginError, type CniResult } from './cni.js';
+import { interfaceConfigList, loopbackConfigList } from './cni-config.js';
+import { DnsServer } from './dns-server.js';
+import { exec as defaultExec, type Exec, mustExec } from './exec.js';
+import { Firewall, type NetworkRuleInput } from './firewall.js';
+import { bridgeNameFor, chainNameFor, cniNetworkNameFor, nftTableFor, vxlanNameFor } from './names.js';
+import { createNamedNetns, isMounted, removeNamedNetns } from './netns.js';
+import { Overlay, type OverlayDevice } from './overlay.js';
+import {
+  type AttachedInterface,
+  type NetworkAttachment,
+  type NetworkDefinition,
+  type PortMapping,
+  validateAttachments,
+  validateContainerId,
+  validateNetworkDefinition,
+  validatePorts,
+} from './types.js';
+
+const VXLAN_OVERHEAD = 50;
+
+export interface NetworkManagerOptions {
+  stateDir: string;
+  runDir: string;
+  cniBinDir?: string;
+  hostResolvConf?: string;
+  logger?: Logger;
+  /** The DNS server to feed; one is created (listening on port 53) when omitted. */
+  dns?: DnsServer;
+  /** MTU of the underlay for overlay networks; read from the default route's device when omitted. */
+  underlayMtu?: number;
+  exec?: Exec;
+}
+
+export interface OverlayPeer {
+  nodeId: string;
+  underlayIp: string;
+}
+
+interface AttachmentEntry {
+  networkId: string;
+  ifName: string;
+  aliases: string[];
+  config: CniConfigList;
+  result?: CniResult;
+}
+
+interface AttachmentRecord {
+  containerId: string;
+  netnsPath: string;
+  ports: PortMapping[];
+  entries: AttachmentEntry[];
+}
+
+export class NetworkManager {
+  readonly dns: DnsServer;
+  private readonly log: Logger;
+  private readonly run: Exec;
+  private readonly cni: CniInvoker;
+  private readonly firewall: Firewall;
+  private readonly overlay: Overlay;
+  private readonly networks = new Map<string, NetworkDefinition>();
+  private readonly attachments = new Map<string, AttachmentRecord>();
+  private lock: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly options: NetworkManagerOptions) {
+    this.log = (options.logger ?? silentLogger).child({ component: 'network' });
+    this.run = options.exec ?? defaultExec;
+    this.cni = new CniInvoker([options.cniBinDir ?? '/usr/lib/cni'], this.run);
+    this.firewall = new Firewall(this.run);
+    this.overlay = new Overlay(this.run);
+    this.dns =
+      options.dns ??
+      new DnsServer({ hostResolvConf: options.hostResolvConf ?? '/etc/resolv.conf', logger: this.log });
+  }
+
+  private get netnsDir() {
+    return path.join(this.options.runDir, 'netns');
+  }
+  private get networksDir() {
+    return path.join(this.options.stateDir, 'networks');
+  }
+  private get attachmentsDir() {
+    return path.join(this.options.stateDir, 'attachments');
+  }
+  private get ipamDir() {
+    return path.join(this.options.stateDir, 'ipam');
+  }
+
+  /** Serializes network-level changes (rules and DNS listeners are shared state). */
+  private exclusive<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.lock.then(f, f);
+    this.lock = next.catch(() => {});
+    return next;
+  }
+
+  listNetworks(): NetworkDefinition[] {
+    return [...this.networks.values()];
+  }
+
+  getNetwork(id: string): NetworkDefinition | undefined {
+    return this.networks.get(id);
+  }
+
+  /** Subnets that a new local network must not overlap: skiff's networks and the host's routes. */
+  async subnetsInUse(): Promise<string[]> {
+    const out = await mustExec(
+      this.run,
+      'ip',
+      ['-j', '-4', 'route', 'show', 'table', 'all'],
+      'listing routes',
+    );
+    const routes = (JSON.parse(out || '[]') as { dst?: string }[])
+      .map((r) => r.dst)
+      .filter((d): d is string => d !== undefined && d !== 'default' && /^[\d.]+(\/\d+)?$/.test(d));
+    return [...new Set([...this.listNetworks().map((n) => n.subnet), ...routes])];
+  }
+
+  /** Reloads networks and attachments after a restart: recreates kernel state, releases dead attachments. */
+  async restore(): Promise<void> {
+    for (const def of await readJsonDir<NetworkDefinition>(this.networksDir)) {
+      await this.ensureNetwork(def).catch((e) =>
+        this.log.error({ err: e, networkId: def.id }, 'cannot restore network'),
+      );
+    }
+    for (const record of await readJsonDir<AttachmentRecord>(this.attachmentsDir)) {
+      this.attachments.set(record.containerId, record);
+      const alive = await isMounted(this.run, record.netnsPath);
+      if (!alive || record.entries.some((e) => !e.result)) {
+        this.log.info(
+          { containerId: record.containerId },
+          'releasing the attachment of a container that is gone',
+        );
+        await this.detach(record.containerId).catch((e) =>
+          this.log.error({ err: e, containerId: record.containerId }, 'cannot release attachment'),
+        );
+      } else {
+        this.registerDns(record);
+      }
+    }
+  }
+
+  ensureNetwork(input: NetworkDefinition): Promise<void> {
+    const def = validateNetworkDefinition(input);
+    return this.exclusive(async () => {
+      const existing = this.networks.get(def.id);
+      if (
+        existing &&
+        (existing.subnet !== def.subnet ||
+          existing.gateway !== def.gateway ||
+          existing.driver !== def.driver ||
+          existing.vxlanId !== def.vxlanId)
+      ) {
+        throw new SkiffError(
+          'conflict',
+          `network ${def.name} already exists on this node with subnet ${existing.subnet} (${existing.driver})`,
+          { hint: 'remove the network before changing its driver or addresses' },
+        );
+      }
+      const subnet = parseCidr(def.subnet);
+      for (const other of this.networks.values()) {
+        if (other.id !== def.id && cidrsOverlap(parseCidr(other.subnet), subnet)) {
+          throw new SkiffError(
+            'conflict',
+            `network ${def.name}: subnet ${def.subnet} overlaps network ${other.name} (${other.subnet})`,
+            { hint: 'pick a subnet that no other network on this node uses' },
+          );
+        }
+      }
+      await mkdir(this.networksDir, { recursive: true });
+      await writeJsonAtomic(path.join(this.networksDir, `${cniNetworkNameFor(def.id)}.json`), def);
+      this.networks.set(def.id, def);
+      try {
+        await this.createKernelState(def);
+      } catch (e) {
+        throw new SkiffError('internal', `network ${def.name}: cannot set up on this node: ${errorText(e)}`, {
+          cause: e,
+        });
+      }
+      this.log.info({ networkId: def.id, network: def.name, subnet: def.subnet }, 'network ready');
+    });
+  }
+
+  private async createKernelState(def: NetworkDefinition): Promise<void> {
+    const bridge = bridgeNameFor(def.id);
+    const prefix = parseCidr(def.subnet).prefixLength;
+    if ((await this.run('ip', ['link', 'show', 'dev', bridge])).code !== 0) {
+      const r = await this.run('ip', ['link', 'add', bridge, 'type', 'bridge']);
+      if (r.code !== 0 && !/exists/i.test(r.stderr)) throw new Error(r.stderr.trim());
+    }
+    await mustExec(
+      this.run,
+      'ip',
+      ['addr', 'replace', `${def.gateway}/${prefix}`, 'dev', bridge],
+      'gateway address',
+    );
+    await mustExec(this.run, 'ip', ['link', 'set', 'dev', bridge, 'up'], 'bridge up');
+    await this.firewall.ensureNetwork(ruleInput(def));
+    if (def.driver === 'overlay') await this.overlay.ensure(await this.overlayDevice(def));
+    await this.dns.listen(def.id, def.gateway);
+  }
+
+  private async overlayDevice(def: NetworkDefinition): Promise<OverlayDevice> {
+    return {
+      vxlan: vxlanNameFor(def.id),
+      bridge: bridgeNameFor(def.id),
+      vni: def.vxlanId ?? 0,
+      gateway: def.gateway,
+      nftTable: nftTableFor(def.id),
+      mtu: (await this.underlayMtu()) - VXLAN_OVERHEAD,
+    };
+  }
+
+  private async underlayMtu(): Promise<number> {
+    if (this.options.underlayMtu !== undefined) return this.options.underlayMtu;
+    const route = await this.run('ip', ['-j', '-4', 'route', 'show', 'default']);
+    const dev = (JSON.parse(route.stdout || '[]') as { dev?: string }[])[0]?.dev;
+    if (!dev) return 1500;
+    const link = await this.run('ip', ['-j', 'link', 'show', 'dev', dev]);
+    return (JSON.parse(link.stdout || '[]') as { mtu?: number }[])[0]?.mtu ?? 1500;
+  }
+
+  /** Removes a network's bridge, VXLAN device, rules, DNS listener and IP allocations; idempotent. */
+  removeNetwork(id: string): Promise<void> {
+    return this.exclusive(async () => {
+      const def = this.networks.get(id);
+      if (!def) return;
+      const users = [...this.attachments.values()].filter((a) => a.entries.some((e) => e.networkId === id));
+      if (users.length > 0) {
+        throw new SkiffError(
+          'conflict',
+          `network ${def.name} is in use by ${users.length} container(s): ${users.map((u) => u.containerId).join(', ')}`,
+          { hint: 'remove the containers attached to it first' },
+        );
+      }
+      await this.dns.stopListening(id);
+      this.dns.forgetNetwork(id);
+      if (def.driver === 'overlay')
+        await this.overlay.remove({ vxlan: vxlanNameFor(id), nftTable: nftTableFor(id) });
+      await this.firewall.removeNetwork(ruleInput(def));
+      await this.run('ip', ['link', 'del', 'dev', bridgeNameFor(id)]);
+      await rm(path.join(this.ipamDir, cniNetworkNameFor(id)), { recursive: true, force: true });
+      await rm(path.join(this.networksDir, `${cniNetworkNameFor(id)}.json`), { force: true });
+      this.networks.delete(id);
+      this.log.info({ networkId: id, network: def.name }, 'network removed');
+    });
+  }
+
+  /** Points an overlay network's VXLAN device at exactly these peer nodes. */
+  async setOverlayPeers(networkId: string, peers: readonly OverlayPeer[]): Promise<void> {
+    const def = this.requireNetwork(networkId);
+    if (def.driver !== 'overlay') {
+      throw new SkiffError(
+        'invalid_argument',
+        `network ${def.name} is a ${def.driver} network, not an overlay`,
+      );
+    }
+    for (const p of peers) parseIpv4(p.underlayIp);
+    const local = await this.localAddresses();
+    const wanted = [...new Set(peers.map((p) => p.underlayIp))].filter((ip) => !local.has(ip));
+    await this.overlay.setPeers(vxlanNameFor(networkId), wanted);
+    this.log.info({ networkId, peers: peers.map((p) => p.nodeId) }, 'overlay peers set');
+  }
+
+  /** Underlay addresses of the peers currently programmed (for checks and tests). */
+  overlayPeerAddresses(networkId: string): Promise<string[]> {
+    this.requireNetwork(networkId);
+    return this.overlay.peers(vxlanNameFor(networkId));
+  }
+
+  private async localAddresses(): Promise<Set<string>> {
+    const out = await mustExec(this.run, 'ip', ['-j', '-4', 'addr', 'show'], 'listing addresses');
+    const links = JSON.parse(out || '[]') as { addr_info?: { local?: string }[] }[];
+    return new Set(links.flatMap((l) => (l.addr_info ?? []).map((a) => a.local ?? '')));
+  }
+
+  async createSandbox(containerId: string): Promise<{ netnsPath: string }> {
+    validateContainerId(containerId);
+    const netnsPath = await createNamedNetns(this.run, this.netnsDir, containerId);
+    try {
+      await this.cni.add(loopbackConfigList(), { containerId, netnsPath, ifName: 'lo' });
+    } catch (e) {
+      await removeNamedNetns(this.run, netnsPath);
+      throw new SkiffError('internal', `container ${containerId}: loopback plugin failed: ${errorText(e)}`);
+    }
+    return { netnsPath };
+  }
+
+  /** Detaches the container if needed, then removes its namespace; idempotent. */
+  async removeSandbox(containerId: string): Promise<void> {
+    validateContainerId(containerId);
+    await this.detach(containerId);
+    await removeNamedNetns(this.run, path.join(this.netnsDir, containerId));
+  }
+
+  async attach(
+    containerId: string,
+    netnsPath: string,
+    attachmentsInput: NetworkAttachment[],
+    portsInput: PortMapping[] = [],
+  ): Promise<{ interfaces: AttachedInterface[] }> {
+    validateContainerId(containerId);
+    const attachments = validateAttachments(attachmentsInput);
+    const ports = validatePorts(portsInput);
+    if (this.attachments.has(containerId)) {
+      throw new SkiffError('conflict', `container ${containerId} is already attached to its networks`, {
+        hint: 'detach it first',
+      });
+    }
+    const defs = attachments.map((a) => this.requireNetwork(a.networkId));
+    for (const [i, a] of attachments.entries()) {
+      const def = defs[i] as NetworkDefinition;
+      if (a.ipv4Address !== undefined) {
+        const addr = parseIpv4(a.ipv4Address);
+        const subnet = parseCidr(def.subnet);
+        if (!cidrContains(subnet, addr) || a.ipv4Address === def.gateway || addr === subnet.network) {
+          throw new SkiffError(
+            'invalid_argument',
+            `network ${def.name}: ${a.ipv4Address} is not a free host address of ${def.subnet}`,
+          );
+        }
+      }
+    }
+    if (ports.length > 0 && defs[0]?.internal) {
+      throw new SkiffError(
+        'invalid_argument',
+        `network ${defs[0].name} is internal: ports cannot be published on it`,
+        {
+          hint: 'list a non-internal network first, or publish no ports',
+        },
+      );
+    }
+    const entries: AttachmentEntry[] = [];
+    for (const [i, a] of attachments.entries()) {
+      const def = defs[i] as NetworkDefinition;
+      const mtu = def.driver === 'overlay' ? (await this.underlayMtu()) - VXLAN_OVERHEAD : undefined;
+      entries.push({
+        networkId: def.id,
+        ifName: `eth${i}`,
+        aliases: a.aliases,
+        config: interfaceConfigList({
+          network: def,
+          ipamDataDir: this.ipamDir,
+          ...(a.ipv4Address === undefined ? {} : { staticAddress: a.ipv4Address }),
+          defaultRoute: i === 0,
+          ...(mtu === undefined ? {} : { mtu }),
+          publishesPorts: i === 0 && ports.length > 0,
+        }),
+      });
+    }
+    const record: AttachmentRecord = { containerId, netnsPath, ports, entries };
+    this.attachments.set(containerId, record);
+    await this.saveRecord(record);
+
+    const interfaces: AttachedInterface[] = [];
+    for (const [i, entry] of entries.entries()) {
+      const def = defs[i] as NetworkDefinition;
+      try {
+        entry.result = await this.cni.add(entry.config, this.runtimeConfig(record, entry));
+        await this.saveRecord(record);
+        interfaces.push(interfaceFrom(entry, def));
+      } catch (e) {
+        await this.detach(containerId).catch((err) =>
+          this.log.error({ err, containerId }, 'cannot roll back a failed attachment'),
+        );
+        throw attachError(def, e);
+      }
+    }
+    this.registerDns(record);
+    this.log.info({ containerId, networks: interfaces.map((x) => x.networkId) }, 'container attached');
+    return { interfaces };
+  }
+
+  /** The container's /etc/resolv.conf: the embedded DNS server on its first network. */
+  resolvConfFor(containerId: string): string {
+    return this.dns.resolvConfFor(containerId);
+  }
+
+  /** CNI CHECK of every interface; throws the plugin's complaint. */
+  async check(containerId: string): Promise<void> {
+    const record = this.attachments.get(containerId);
+    if (!record) throw new SkiffError('not_found', `container ${containerId} is not attached to any network`);
+    for (const entry of record.entries) {
+      const def = this.requireNetwork(entry.networkId);
+      if (!entry.result) throw new SkiffError('internal', `network ${def.name}: attachment never completed`);
+      try {
+        await this.cni.check(entry.config, this.runtimeConfig(record, entry), entry.result);
+      } catch (e) {
+        throw attachError(def, e);
+      }
+    }
+  }
+
+  /** CNI DEL for every interface (releases IPs, veths, port mappings); idempotent, also after a crash. */
+  async detach(containerId: string): Promise<void> {
+    validateContainerId(containerId);
+    const record =
+      this.attachments.get(containerId) ??
+      (await readJson<AttachmentRecord>(path.join(this.attachmentsDir, `${containerId}.json`)));
+    if (!record) return;
+    this.dns.removeContainer(containerId);
+    const failures: string[] = [];
+    for (const entry of [...record.entries].reverse()) {
+      try {
+        await this.cni.del(entry.config, this.runtimeConfig(record, entry), entry.result);
+      } catch (e) {
+        const def = this.networks.get(entry.networkId);
+        failures.push(attachError(def ?? { name: entry.networkId }, e).message);
+      }
+    }
+    if (failures.length > 0) {
+      throw new SkiffError('internal', `container ${containerId}: detach failed: ${failures.join('; ')}`, {
+        hint: 'the attachment is kept; detaching again retries',
+      });
+    }
+    await rm(path.join(this.attachmentsDir, `${containerId}.json`), { force: true });
+    this.attachments.delete(containerId);
+    this.log.info({ containerId }, 'container detached');
+  }
+
+  private runtimeConfig(record: AttachmentRecord, entry: AttachmentEntry) {
+    return {
+      containerId: record.containerId,
+      netnsPath: record.netnsPath,
+      ifName: entry.ifName,
+      capabilityArgs: {
+        portMappings: record.ports.map((p) => ({
+          hostPort: p.hostPort,
+          containerPort: p.containerPort,
+          protocol: p.protocol,
+          ...(p.hostIp === undefined ? {} : { hostIP: p.hostIp }),
+        })),
+      },
+    };
+  }
+
+  private registerDns(record: AttachmentRecord): void {
+    for (const entry of record.entries) {
+      const def = this.networks.get(entry.networkId);
+      if (!def || !entry.result) continue;
+      const iface = interfaceFrom(entry, def);
+      this.dns.addEndpoint({
+        networkId: def.id,
+        containerId: record.containerId,
+        ip: iface.ip,
+        names: entry.aliases,
+      });
+    }
+  }
+
+  private async saveRecord(record: AttachmentRecord): Promise<void> {
+    await mkdir(this.attachmentsDir, { recursive: true });
+    await writeJsonAtomic(path.join(this.attachmentsDir, `${record.containerId}.json`), record);
+  }
+
+  private requireNetwork(id: string): NetworkDefinition {
+    const def = this.networks.get(id);
+    if (!def) {
+      throw new SkiffError('not_found', `network ${id} is not set up on this node`, {
+        hint: 'ensureNetwork must run before containers attach to it',
+      });
+    }
+    return def;
+  }
+}
+
+function ruleInput(def: NetworkDefinition): NetworkRuleInput {
+  return {
+    bridge: bridgeNameFor(def.id),
+    chain: chainNameFor(def.id),
+    subnet: def.subnet,
+    internal: def.internal ?? false,
+    overlay: def.driver === 'overlay',
+  };
+}
+
+/** The container-side interface and address from a chain's final result. */
+function interfaceFrom(entry: AttachmentEntry, def: NetworkDefinition): AttachedInterface {
+  const result = entry.result;
+  const ifaces = result?.interfaces ?? [];
+  const index = ifaces.findIndex((i) => i.name === entry.ifName && i.sandbox);
+  const ip = result?.ips?.find((x) => x.interface === index) ?? result?.ips?.[0];
+  if (index < 0 || !ip) {
+    throw new SkiffError(
+      'internal',
+      `network ${def.name}: the bridge plugin's result has no ${entry.ifName} address`,
+    );
+  }
+  return {
+    name: entry.ifName,
+    networkId: def.id,
+    ip: ip.address.split('/')[0] ?? ip.address,
+    mac: ifaces[index]?.mac ?? '',
+  };
+}
+
+function attachError(def: { name: string }, e: unknown): SkiffError {
+  if (e instanceof CniPluginError) {
+    return new SkiffError('internal', `network ${def.name}: ${e.plugin} plugin failed: ${e.message}`, {
+      cause: e,
+    });
+  }
+  if (e instanceof SkiffError) return e;
+  return new SkiffError('internal', `network ${def.name}: ${errorText(e)}`, { cause: e });
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(value, null, 2));
+  await rename(tmp, file);
+}
+
+async function readJson<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readJsonDir<T>(dir: string): Promise<T[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const out: T[] = [];
+  for (const n of names.filter((x) => x.endsWith('.json')).sort()) {
+    const v = await readJson<T>(path.join(dir, n));
+    if (v !== undefined) out.push(v);
+  }
+  return out;
+}
