@@ -42,7 +42,7 @@ export interface DeployResult {
 export async function deployStack(
   c: ApiClient,
   stack: StackLike,
-  opts: { prune?: boolean; log?: (line: string) => void } = {},
+  opts: { prune?: boolean; forceUpdate?: boolean; log?: (line: string) => void } = {},
 ): Promise<DeployResult> {
   const log = opts.log ?? (() => {});
   const nsFilter = { label: [`${STACK_LABEL}=${stack.namespace}`] };
@@ -141,7 +141,7 @@ export async function deployStack(
       continue;
     }
     const previousImage = old.Spec.TaskTemplate?.ContainerSpec?.Image;
-    if (sameSpec(old, spec)) {
+    if (sameSpec(old, spec) && !opts.forceUpdate) {
       changes.push({ service: name, id: old.ID, action: 'unchanged', previousImage, image, replicas });
       continue;
     }
@@ -149,7 +149,10 @@ export async function deployStack(
     // Keep what the cluster added (e.g. the VIPs) and change what the file says.
     await c.updateService(old.ID, old.Version.Index, {
       ...spec,
-      TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: old.Spec.TaskTemplate?.ForceUpdate ?? 0 },
+      TaskTemplate: {
+        ...spec.TaskTemplate,
+        ForceUpdate: (old.Spec.TaskTemplate?.ForceUpdate ?? 0) + (opts.forceUpdate ? 1 : 0),
+      },
     });
     changes.push({ service: name, id: old.ID, action: 'updated', previousImage, image, replicas });
   }

@@ -133,6 +133,19 @@ export class ApiClient {
     return this.call('DELETE', `/configs/${encodeURIComponent(id)}`, { text: true }).then(() => undefined);
   }
 
+  // ---- volumes (node-local; in single-node mode the manager's own node)
+  async listVolumes(
+    filters?: Filters,
+  ): Promise<{ Name: string; Driver: string; Labels?: Record<string, string> }[]> {
+    const r = await this.call<{
+      Volumes?: { Name: string; Driver: string; Labels?: Record<string, string> }[];
+    }>('GET', '/volumes', { query: { filters } });
+    return r.Volumes ?? [];
+  }
+  removeVolume(name: string): Promise<void> {
+    return this.call('DELETE', `/volumes/${encodeURIComponent(name)}`, { text: true }).then(() => undefined);
+  }
+
   /** Streams a service's (or task's) log lines, Docker's multiplexed framing decoded. */
   async *logs(
     kind: 'services' | 'tasks',
