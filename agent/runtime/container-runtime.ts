@@ -1,0 +1,763 @@
+// Runs containers with an OCI runtime (crun by default) under conmon. The agent only
+// writes files and starts processes: conmon owns each container, so containers keep
+// running, logging and recording their exit while the agent is down, and a new agent
+// picks them up again from the state it left on disk (`adopt`).
+//
+// On disk, per container:
+//   <root>/<id>/      container.json, config.json (the bundle), hosts, hostname,
+//                     resolv.conf, configs/, ctr.log (k8s-file, rotated by conmon)
+//   <runRoot>/<id>/   conmon.pid, pid, exit + oom (conmon's persist dir), secrets/ (tmpfs)
+//   <runRoot>/exits/<id>   conmon's exit file
+import { EventEmitter } from 'node:events';
+import { existsSync, type FSWatcher, readFileSync, watch } from 'node:fs';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Logger, SkiffError, silentLogger } from '../../lib/index.js';
+import {
+  mkdirInRoot,
+  type OciMount,
+  prepareContainerMounts,
+  releaseContainerMounts,
+  resolveInRoot,
+  VolumeManager,
+} from '../volume/index.js';
+import { conmonErrors, launchConmon } from './conmon.js';
+import { type ContainerRecord, ContainerStore, validateContainerId } from './container-store.js';
+import { execInContainer } from './exec.js';
+import { applyProbe, healthPlan, initialHealth, nextProbeDelay } from './health.js';
+import { hostHardLimits } from './host-limits.js';
+import { readLogs } from './log-reader.js';
+import { buildOciConfig } from './oci-config.js';
+import { OciRuntimeCli } from './oci-runtime-cli.js';
+import { mergeArgs, mergeEnv, mergeStopSignal, mergeUser, mergeWorkdir } from './process-spec.js';
+import { normalizeSignal } from './signals.js';
+import type {
+  ContainerCreateSpec,
+  ContainerEvent,
+  ContainerHealth,
+  ContainerInfo,
+  ContainerRuntimeOptions,
+  ExecOptions,
+  ExecResult,
+  LogEntry,
+  LogOptions,
+  StopOptions,
+} from './types.js';
+import { parseGroup, parsePasswd, resolveUser } from './user.js';
+
+const DEFAULT_GRACE_MS = 10_000;
+const DEFAULT_LOG_SIZE_MAX = 10 * 1024 * 1024;
+/** Where the init binary appears inside a container with `Init: true`. */
+const INIT_TARGET = '/sbin/skiff-init';
+
+interface HealthMonitor {
+  health: ContainerHealth;
+  timer?: NodeJS.Timeout;
+  stopped: boolean;
+}
+
+export class ContainerRuntime {
+  readonly root: string;
+  readonly runRoot: string;
+  readonly volumes: VolumeManager;
+  /** Emits 'event' with a ContainerEvent (start, exit, health). */
+  readonly events = new EventEmitter();
+  private readonly log: Logger;
+  private readonly store: ContainerStore;
+  private readonly oci: OciRuntimeCli;
+  private readonly conmon: string;
+  private readonly initPath: string | undefined;
+  private readonly cgroupParent: string;
+  private readonly logSizeMax: number;
+  private readonly exitDir: string;
+  private readonly health = new Map<string, HealthMonitor>();
+  /** Containers whose exit was already reported by this process. */
+  private readonly reportedExits = new Set<string>();
+  private exitWatcher: FSWatcher | undefined;
+  private exitPoll: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(opts: ContainerRuntimeOptions) {
+    this.root = opts.root;
+    this.runRoot = opts.runRoot;
+    this.log = (opts.logger ?? silentLogger).child({ component: 'runtime' });
+    this.store = new ContainerStore(opts.root);
+    this.volumes = new VolumeManager({ root: opts.volumesRoot ?? join(dirname(opts.root), 'volumes') });
+    const runtime = opts.runtime ?? 'crun';
+    this.oci = new OciRuntimeCli(findBinary(runtime), join(opts.runRoot, runtime));
+    this.conmon = opts.conmonPath ?? findBinary('conmon');
+    this.initPath = opts.initPath ?? findOptionalBinary('catatonit') ?? findOptionalBinary('tini');
+    this.cgroupParent = opts.cgroupParent ?? `/skiff/${basename(opts.runRoot)}`;
+    this.logSizeMax = opts.logSizeMax ?? DEFAULT_LOG_SIZE_MAX;
+    this.exitDir = join(opts.runRoot, 'exits');
+  }
+
+  /** Subscribes to container events; returns the unsubscribe function. */
+  onEvent(listener: (e: ContainerEvent) => void): () => void {
+    this.events.on('event', listener);
+    return () => this.events.off('event', listener);
+  }
+
+  // ------------------------------------------------------------------ create
+
+  async create(spec: ContainerCreateSpec): Promise<ContainerInfo> {
+    validateContainerId(spec.id);
+    if (await this.store.read(spec.id)) {
+      throw new SkiffError('already_exists', `container ${spec.id} already exists`, {
+        hint: 'remove it first or pick another id',
+      });
+    }
+    await this.ensureDirs();
+    const stateDir = this.store.dir(spec.id);
+    const runDir = this.runDir(spec.id);
+    await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    await mkdir(runDir, { recursive: true, mode: 0o700 });
+    const log = this.log.child({ containerId: spec.id, name: spec.name });
+    try {
+      const rec = await this.writeBundle(spec, stateDir, runDir);
+      const msgs = await launchConmon({
+        conmon: this.conmon,
+        runtimeBinary: this.oci.binary,
+        runtimeRoot: this.oci.stateRoot,
+        id: spec.id,
+        name: spec.name,
+        bundle: stateDir,
+        pidFile: join(runDir, 'pid'),
+        conmonPidFile: join(runDir, 'conmon.pid'),
+        logPath: join(stateDir, 'ctr.log'),
+        logSizeMax: this.logSizeMax,
+        exitDir: this.exitDir,
+        persistDir: runDir,
+        socketDir: join(this.runRoot, 'sock'),
+        conmonLog: join(runDir, 'conmon.log'),
+        tty: rec.tty,
+        stdin: spec.spec.OpenStdin === true,
+      });
+      const pid = msgs[0]?.data ?? -1;
+      if (pid <= 0) {
+        const detail =
+          msgs[0]?.message || (await conmonErrors(join(runDir, 'conmon.log'))) || 'no pid reported';
+        throw new SkiffError('internal', `creating container ${spec.id} failed: ${detail}`);
+      }
+      log.debug({ pid }, 'container created');
+      return await this.inspect(spec.id);
+    } catch (e) {
+      await this.cleanup(spec.id).catch((err: unknown) =>
+        log.warn({ err }, 'clean-up after a failed create'),
+      );
+      throw e;
+    }
+  }
+
+  private async writeBundle(
+    spec: ContainerCreateSpec,
+    stateDir: string,
+    runDir: string,
+  ): Promise<ContainerRecord> {
+    const cs = spec.spec;
+    const image = spec.imageConfig;
+    const passwd = parsePasswd(await readRootFile(spec.rootfs, '/etc/passwd'));
+    const groups = parseGroup(await readRootFile(spec.rootfs, '/etc/group'));
+    const user = resolveUser(mergeUser(image, cs), passwd, groups, cs.Groups ?? []);
+    const hostname = spec.hostname ?? cs.Hostname ?? spec.id.slice(0, 12);
+    const tty = cs.TTY === true;
+    let args = mergeArgs(image, cs);
+    const cwd = mergeWorkdir(image, cs);
+    await mkdirInRoot(spec.rootfs, cwd);
+    const env = mergeEnv(image, cs, { hostname, home: user.home, tty });
+
+    const etcMounts: OciMount[] = [];
+    const etcFiles: [string, string][] = [
+      ['/etc/hosts', spec.hostsFile ?? defaultHosts(hostname, cs.Hosts ?? [])],
+      ['/etc/hostname', `${hostname}\n`],
+      ['/etc/resolv.conf', spec.resolvConf ?? (await defaultResolvConf(cs.DNSConfig))],
+    ];
+    for (const [target, content] of etcFiles) {
+      const source = join(stateDir, basename(target));
+      await writeFile(source, content, { mode: 0o644 });
+      etcMounts.push({ destination: target, type: 'bind', source, options: ['rbind', 'rprivate'] });
+    }
+    const userMounts = await prepareContainerMounts(this.volumes, {
+      containerId: spec.id,
+      rootfs: spec.rootfs,
+      mounts: cs.Mounts ?? [],
+      files: spec.files ?? [],
+      runDir,
+      stateDir,
+    });
+    const mounts = [...etcMounts, ...userMounts];
+    if (cs.Init) {
+      if (!this.initPath) {
+        throw new SkiffError(
+          'unavailable',
+          `container ${spec.id} asks for an init, but neither catatonit nor tini is installed`,
+          {
+            hint: 'install catatonit (scripts/setup does)',
+          },
+        );
+      }
+      mounts.push({
+        destination: INIT_TARGET,
+        type: 'bind',
+        source: this.initPath,
+        options: ['bind', 'ro', 'rprivate'],
+      });
+      args = [INIT_TARGET, '--', ...args];
+    }
+    const limits = spec.resources?.Limits;
+    const config = buildOciConfig({
+      rootfs: spec.rootfs,
+      readonlyRootfs: cs.ReadOnly === true,
+      args,
+      env,
+      cwd,
+      user,
+      tty,
+      hostname,
+      mounts,
+      ...(spec.netnsPath ? { netnsPath: spec.netnsPath } : {}),
+      cgroupsPath: `${this.cgroupParent}/${spec.id}`,
+      ...(limits?.MemoryBytes ? { memoryBytes: limits.MemoryBytes } : {}),
+      ...(limits?.NanoCPUs ? { nanoCpus: limits.NanoCPUs } : {}),
+      ...(limits?.Pids ? { pidsLimit: limits.Pids } : {}),
+      capAdd: cs.CapabilityAdd ?? [],
+      capDrop: cs.CapabilityDrop ?? [],
+      sysctls: cs.Sysctls ?? {},
+      ulimits: cs.Ulimits ?? [],
+      hostHardLimits: hostHardLimits(),
+      annotations: { 'io.skiff.name': spec.name },
+    });
+    await writeFile(join(stateDir, 'config.json'), JSON.stringify(config, null, 2));
+    const plan = healthPlan(image.Healthcheck, cs.HealthCheck);
+    const rec: ContainerRecord = {
+      id: spec.id,
+      name: spec.name,
+      labels: { ...(image.Labels ?? {}), ...(cs.Labels ?? {}), ...(spec.labels ?? {}) },
+      createdAt: new Date().toISOString(),
+      stopSignal: normalizeSignal(mergeStopSignal(image, cs)),
+      stopGraceMs: cs.StopGracePeriod !== undefined ? cs.StopGracePeriod / 1e6 : DEFAULT_GRACE_MS,
+      tty,
+      rootfs: spec.rootfs,
+      ...(plan ? { health: plan } : {}),
+      process: config.process,
+    };
+    await this.store.write(rec);
+    return rec;
+  }
+
+  // --------------------------------------------------------------- lifecycle
+
+  async start(id: string): Promise<ContainerInfo> {
+    const rec = await this.store.get(id);
+    const before = await this.inspect(id);
+    if (before.state !== 'created') {
+      throw new SkiffError(
+        'conflict',
+        `container ${id} is ${before.state}, not created; it cannot be started`,
+        {
+          hint: 'create a new container to run it again',
+        },
+      );
+    }
+    this.watchExits();
+    await this.oci.start(id);
+    rec.startedAt = new Date().toISOString();
+    await this.store.write(rec);
+    const info = await this.inspect(id);
+    if (info.pid !== undefined) this.emit({ type: 'start', id, pid: info.pid });
+    if (rec.health && info.state === 'running') this.startHealth(rec, new Date(rec.startedAt));
+    return info;
+  }
+
+  /** Sends the stop signal, then SIGKILL after the grace period; resolves once it exited. */
+  async stop(id: string, opts: StopOptions = {}): Promise<ContainerInfo> {
+    const rec = await this.store.get(id);
+    const signal = normalizeSignal(opts.signal ?? rec.stopSignal);
+    const graceMs = opts.graceMs ?? rec.stopGraceMs;
+    const state = (await this.inspect(id)).state;
+    if (state === 'exited' || state === 'unknown') return this.inspect(id);
+    this.stopHealth(id);
+    if (state === 'running') {
+      await this.signal(id, signal);
+      if (await this.waitExit(id, graceMs)) return this.inspect(id);
+    }
+    this.log.info({ containerId: id, graceMs }, 'container did not stop within its grace period; killing it');
+    await this.signal(id, 'SIGKILL');
+    if (!(await this.waitExit(id, 30_000))) {
+      throw new SkiffError('timeout', `container ${id} did not exit after SIGKILL`);
+    }
+    return this.inspect(id);
+  }
+
+  async kill(id: string, signal = 'SIGKILL'): Promise<void> {
+    await this.store.get(id);
+    const info = await this.inspect(id);
+    if (info.state !== 'running' && info.state !== 'created') {
+      throw new SkiffError('conflict', `container ${id} is not running`);
+    }
+    await this.signal(id, normalizeSignal(signal));
+  }
+
+  private async signal(id: string, signal: string): Promise<void> {
+    try {
+      await this.oci.kill(id, signal);
+    } catch (e) {
+      // It may have exited between our check and the signal.
+      if ((await this.inspect(id)).state !== 'exited') throw e;
+    }
+  }
+
+  /** Removes the container; a running one only with `force` (killed first). */
+  async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
+    await this.store.get(id);
+    const info = await this.inspect(id);
+    if (info.state === 'running' && !opts.force) {
+      throw new SkiffError('conflict', `container ${id} is running`, {
+        hint: 'stop it first or delete with force',
+      });
+    }
+    if (info.state === 'running' || info.state === 'created') {
+      await this.signal(id, 'SIGKILL');
+      await this.waitExit(id, 30_000);
+    }
+    await this.cleanup(id);
+  }
+
+  /** Removes every trace of a container: runtime state, conmon, mounts, files. Idempotent. */
+  private async cleanup(id: string): Promise<void> {
+    this.stopHealth(id);
+    const runDir = this.runDir(id);
+    if (await this.oci.state(id)) await this.oci.delete(id);
+    const conmonPid = await readPid(join(runDir, 'conmon.pid'));
+    if (conmonPid !== undefined) await waitGone(conmonPid, 5_000);
+    await releaseContainerMounts(this.volumes, { containerId: id, runDir });
+    await rm(runDir, { recursive: true, force: true });
+    await rm(join(this.exitDir, id), { force: true });
+    await rm(this.store.dir(id), { recursive: true, force: true });
+    this.reportedExits.delete(id);
+  }
+
+  // ------------------------------------------------------------------- state
+
+  async inspect(id: string): Promise<ContainerInfo> {
+    const rec = await this.store.get(id);
+    const runDir = this.runDir(id);
+    const info: ContainerInfo = {
+      id,
+      name: rec.name,
+      state: 'unknown',
+      createdAt: new Date(rec.createdAt),
+      labels: rec.labels,
+      bundle: this.store.dir(id),
+      logPath: join(this.store.dir(id), 'ctr.log'),
+    };
+    if (rec.startedAt) info.startedAt = new Date(rec.startedAt);
+    const pid = await readPid(join(runDir, 'pid'));
+    if (pid !== undefined) info.pid = pid;
+    const exit = await readExit(join(runDir, 'exit'), join(this.exitDir, id));
+    if (exit) {
+      info.state = 'exited';
+      info.exitCode = exit.code;
+      info.finishedAt = exit.time;
+      info.oomKilled = existsSync(join(runDir, 'oom'));
+    } else {
+      const conmonPid = await readPid(join(runDir, 'conmon.pid'));
+      if (conmonPid !== undefined && isAlive(conmonPid)) info.state = rec.startedAt ? 'running' : 'created';
+    }
+    const h = this.health.get(id);
+    if (h) info.health = structuredClone(h.health);
+    else if (rec.health) {
+      const saved = await readHealth(join(runDir, 'health.json'));
+      if (saved) info.health = saved;
+    }
+    return info;
+  }
+
+  async list(): Promise<ContainerInfo[]> {
+    const out: ContainerInfo[] = [];
+    for (const id of await this.store.ids()) {
+      try {
+        out.push(await this.inspect(id));
+      } catch (e) {
+        if (!(e instanceof SkiffError && e.code === 'not_found')) throw e;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * After an agent (re)start: finds the containers left on disk, resumes exit watching
+   * and health probes of the running ones, and reports exits that happened while no
+   * agent was watching (as 'exit' events and in the returned list).
+   */
+  async adopt(): Promise<ContainerInfo[]> {
+    await this.ensureDirs();
+    this.watchExits();
+    const all = await this.list();
+    for (const info of all) {
+      const rec = await this.store.get(info.id);
+      if (info.state === 'running' && rec.health && !this.health.has(info.id)) {
+        const saved = info.health;
+        this.startHealth(rec, info.startedAt ?? new Date(), saved);
+      }
+      if (info.state === 'exited') this.reportExit(info);
+    }
+    this.log.info({ containers: all.length }, 'adopted containers');
+    return all;
+  }
+
+  /** Stops watching (exit watcher, health probes); containers keep running. */
+  close(): void {
+    this.closed = true;
+    this.exitWatcher?.close();
+    this.exitWatcher = undefined;
+    if (this.exitPoll) clearInterval(this.exitPoll);
+    for (const id of [...this.health.keys()]) this.stopHealth(id);
+  }
+
+  // -------------------------------------------------------------------- logs
+
+  logs(id: string, opts: LogOptions = {}): AsyncIterable<LogEntry> {
+    validateContainerId(id);
+    const path = join(this.store.dir(id), 'ctr.log');
+    return readLogs(path, opts, async () => {
+      try {
+        const s = (await this.inspect(id)).state;
+        return s === 'running' || s === 'created';
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  // -------------------------------------------------------------------- exec
+
+  async exec(id: string, cmd: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const rec = await this.store.get(id);
+    const info = await this.inspect(id);
+    if (info.state !== 'running') {
+      throw new SkiffError('conflict', `container ${id} is ${info.state}; exec needs a running container`);
+    }
+    if (cmd.length === 0) throw new SkiffError('invalid_argument', 'exec needs a command');
+    let user = {
+      uid: rec.process.user.uid,
+      gid: rec.process.user.gid,
+      additionalGids: rec.process.user.additionalGids ?? [],
+    };
+    if (opts.user) {
+      const passwd = parsePasswd(await readRootFile(rec.rootfs, '/etc/passwd'));
+      const groups = parseGroup(await readRootFile(rec.rootfs, '/etc/group'));
+      const r = resolveUser(opts.user, passwd, groups);
+      user = { uid: r.uid, gid: r.gid, additionalGids: r.additionalGids };
+    }
+    const env = new Map(rec.process.env.map((e) => [e.slice(0, e.indexOf('=')), e] as [string, string]));
+    for (const e of opts.env ?? []) if (e.indexOf('=') > 0) env.set(e.slice(0, e.indexOf('=')), e);
+    const process = {
+      ...rec.process,
+      terminal: opts.tty === true,
+      args: cmd,
+      env: [...env.values()],
+      cwd: opts.cwd ?? rec.process.cwd,
+      user: {
+        uid: user.uid,
+        gid: user.gid,
+        ...(user.additionalGids.length ? { additionalGids: user.additionalGids } : {}),
+      },
+    };
+    return execInContainer({
+      oci: this.oci,
+      conmon: this.conmon,
+      id,
+      name: rec.name,
+      bundle: this.store.dir(id),
+      runDir: this.runDir(id),
+      process,
+      ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}),
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    });
+  }
+
+  // ------------------------------------------------------------------ health
+
+  private startHealth(rec: ContainerRecord, startedAt: Date, from?: ContainerHealth): void {
+    const plan = rec.health;
+    if (!plan || this.closed) return;
+    const monitor: HealthMonitor = { health: from ?? initialHealth(), stopped: false };
+    this.health.set(rec.id, monitor);
+    const path = join(this.runDir(rec.id), 'health.json');
+    const schedule = (): void => {
+      if (monitor.stopped) return;
+      const delay = nextProbeDelay(plan, monitor.health, startedAt, new Date());
+      monitor.timer = setTimeout(() => void probe(), delay);
+      monitor.timer.unref();
+    };
+    const probe = async (): Promise<void> => {
+      if (monitor.stopped) return;
+      const start = new Date();
+      let exitCode: number;
+      let output: string;
+      try {
+        const r = await this.exec(rec.id, plan.command, { timeoutMs: plan.timeoutMs });
+        exitCode = r.exitCode;
+        output = (r.stdout + r.stderr).slice(0, 4096);
+        if (r.timedOut) {
+          exitCode = -1;
+          output = `health check exceeded its timeout (${plan.timeoutMs} ms)`;
+        }
+      } catch (e) {
+        if (monitor.stopped) return;
+        if (e instanceof SkiffError && e.code === 'conflict') {
+          // Not running any more: the exit watcher reports that.
+          this.stopHealth(rec.id);
+          return;
+        }
+        exitCode = -1;
+        output = e instanceof Error ? e.message : String(e);
+      }
+      if (monitor.stopped) return;
+      const before = monitor.health.status;
+      monitor.health = applyProbe(
+        plan,
+        monitor.health,
+        { start, end: new Date(), exitCode, output },
+        startedAt,
+      );
+      await writeFile(path, JSON.stringify(monitor.health)).catch(() => undefined);
+      if (monitor.health.status !== before) {
+        this.log.info({ containerId: rec.id, health: monitor.health.status }, 'health changed');
+        this.emit({
+          type: 'health',
+          id: rec.id,
+          health: monitor.health.status,
+          failingStreak: monitor.health.failingStreak,
+        });
+      }
+      schedule();
+    };
+    schedule();
+  }
+
+  private stopHealth(id: string): void {
+    const m = this.health.get(id);
+    if (!m) return;
+    m.stopped = true;
+    if (m.timer) clearTimeout(m.timer);
+    this.health.delete(id);
+  }
+
+  // ------------------------------------------------------------------- exits
+
+  private watchExits(): void {
+    if (this.exitWatcher || this.closed) return;
+    try {
+      this.exitWatcher = watch(this.exitDir, (_event, file) => {
+        if (file) void this.onExitFile(String(file));
+      });
+      this.exitWatcher.unref();
+      this.exitWatcher.on('error', () => undefined);
+    } catch (e) {
+      this.log.warn({ err: e }, 'cannot watch the exit directory; relying on polling');
+    }
+    // A safety net for missed inotify events.
+    this.exitPoll = setInterval(() => void this.pollExits(), 2_000);
+    this.exitPoll.unref();
+  }
+
+  private async pollExits(): Promise<void> {
+    for (const id of await this.store.ids()) {
+      if (!this.reportedExits.has(id) && existsSync(join(this.exitDir, id))) await this.onExitFile(id);
+    }
+  }
+
+  private async onExitFile(id: string): Promise<void> {
+    if (this.reportedExits.has(id)) return;
+    try {
+      const info = await this.inspect(id);
+      if (info.state === 'exited') this.reportExit(info);
+    } catch {
+      // not ours or already deleted
+    }
+  }
+
+  private reportExit(info: ContainerInfo): void {
+    if (this.reportedExits.has(info.id)) return;
+    this.reportedExits.add(info.id);
+    this.stopHealth(info.id);
+    this.emit({
+      type: 'exit',
+      id: info.id,
+      exitCode: info.exitCode ?? -1,
+      oomKilled: info.oomKilled === true,
+      finishedAt: info.finishedAt ?? new Date(),
+    });
+  }
+
+  /** True once the container exited, false when `timeoutMs` passed first. */
+  async waitExit(id: string, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    const exitFile = join(this.exitDir, id);
+    const persisted = join(this.runDir(id), 'exit');
+    for (;;) {
+      if (existsSync(exitFile) || existsSync(persisted)) return true;
+      if (Date.now() >= deadline) return false;
+      await sleep(Math.min(20, Math.max(1, deadline - Date.now())));
+    }
+  }
+
+  private emit(e: ContainerEvent): void {
+    this.events.emit('event', e);
+  }
+
+  private runDir(id: string): string {
+    return join(this.runRoot, id);
+  }
+
+  private async ensureDirs(): Promise<void> {
+    await mkdir(this.root, { recursive: true, mode: 0o700 });
+    await mkdir(this.exitDir, { recursive: true, mode: 0o700 });
+    await mkdir(join(this.runRoot, 'sock'), { recursive: true, mode: 0o700 });
+  }
+}
+
+// ----------------------------------------------------------------- helpers
+
+function findBinary(name: string): string {
+  const found = findOptionalBinary(name);
+  if (!found) {
+    throw new SkiffError('unavailable', `${name} is not installed on this node`, {
+      hint: `install it (scripts/setup installs ${name})`,
+    });
+  }
+  return found;
+}
+
+function findOptionalBinary(name: string): string | undefined {
+  for (const dir of (
+    process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+  ).split(':')) {
+    const p = join(dir, name);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+async function readRootFile(rootfs: string, path: string): Promise<string> {
+  try {
+    return await readFile(await resolveInRoot(rootfs, path), 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+async function readPid(path: string): Promise<number | undefined> {
+  try {
+    const n = Number((await readFile(path, 'utf8')).trim());
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readExit(...paths: string[]): Promise<{ code: number; time: Date } | undefined> {
+  for (const p of paths) {
+    try {
+      const text = (await readFile(p, 'utf8')).trim();
+      if (text === '') continue;
+      const code = Number(text);
+      if (!Number.isInteger(code)) continue;
+      return { code, time: (await stat(p)).mtime };
+    } catch {
+      // try the next one
+    }
+  }
+  return undefined;
+}
+
+async function readHealth(path: string): Promise<ContainerHealth | undefined> {
+  try {
+    const h = JSON.parse(await readFile(path, 'utf8')) as ContainerHealth;
+    for (const r of h.log) {
+      r.start = new Date(r.start);
+      r.end = new Date(r.end);
+    }
+    return h;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie or a recycled pid is not our conmon.
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/\) Z /.test(text) && text.includes('(conmon)');
+  } catch {
+    return false;
+  }
+}
+
+async function waitGone(pid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (isAlive(pid)) {
+    if (Date.now() >= deadline) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+      return;
+    }
+    await sleep(10);
+  }
+}
+
+function defaultHosts(hostname: string, extra: string[]): string {
+  const lines = [
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::0\tip6-localnet',
+    'ff00::0\tip6-mcastprefix',
+    'ff02::1\tip6-allnodes',
+    'ff02::2\tip6-allrouters',
+    `127.0.1.1\t${hostname}`,
+  ];
+  // ContainerSpec.Hosts entries are "IP host [alias…]" (the API also accepts "host:IP").
+  for (const h of extra) {
+    const parts = h.trim().split(/\s+/);
+    if (parts.length >= 2) lines.push(`${parts[0]}\t${parts.slice(1).join(' ')}`);
+    else if (h.includes(':')) {
+      const i = h.indexOf(':');
+      lines.push(`${h.slice(i + 1)}\t${h.slice(0, i)}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+async function defaultResolvConf(
+  dns: { Nameservers?: string[]; Search?: string[]; Options?: string[] } | undefined,
+): Promise<string> {
+  let servers = dns?.Nameservers ?? [];
+  let search = dns?.Search ?? [];
+  let options = dns?.Options ?? [];
+  if (servers.length === 0) {
+    // The host's servers, minus loopback ones that mean nothing inside the container.
+    const host = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+    for (const line of host.split('\n')) {
+      const [key, ...rest] = line.trim().split(/\s+/);
+      if (key === 'nameserver' && rest[0] && !rest[0].startsWith('127.') && rest[0] !== '::1')
+        servers = [...servers, rest[0]];
+      if (key === 'search' && search.length === 0) search = rest;
+      if (key === 'options' && options.length === 0) options = rest;
+    }
+  }
+  const lines = servers.map((s) => `nameserver ${s}`);
+  if (search.length > 0) lines.push(`search ${search.join(' ')}`);
+  if (options.length > 0) lines.push(`options ${options.join(' ')}`);
+  return `${lines.join('\n')}\n`;
+}

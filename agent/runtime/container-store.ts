@@ -1,0 +1,72 @@
+// What the agent remembers about each container, in `<root>/<id>/container.json`,
+// so that a restarted agent knows its containers: the parts of the create request
+// needed later (stop signal, grace, health plan, exec defaults) and the start time.
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SkiffError } from '../../lib/index.js';
+import type { HealthPlan } from './health.js';
+import type { OciProcess } from './oci-config.js';
+
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  createdAt: string;
+  startedAt?: string;
+  stopSignal: string;
+  stopGraceMs: number;
+  tty: boolean;
+  rootfs: string;
+  health?: HealthPlan;
+  /** The container's process, the base of every exec. */
+  process: OciProcess;
+}
+
+const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+
+export function validateContainerId(id: string): void {
+  if (!ID_RE.test(id)) {
+    throw new SkiffError('invalid_argument', `'${id}' is not a valid container id`, {
+      hint: 'an id is 1–128 letters, digits, _ . - and starts with a letter or digit',
+    });
+  }
+}
+
+export class ContainerStore {
+  constructor(readonly root: string) {}
+
+  dir(id: string): string {
+    return join(this.root, id);
+  }
+
+  async write(rec: ContainerRecord): Promise<void> {
+    const dir = this.dir(rec.id);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const tmp = join(dir, 'container.json.tmp');
+    await writeFile(tmp, JSON.stringify(rec));
+    await rename(tmp, join(dir, 'container.json'));
+  }
+
+  async read(id: string): Promise<ContainerRecord | undefined> {
+    validateContainerId(id);
+    try {
+      return JSON.parse(await readFile(join(this.dir(id), 'container.json'), 'utf8')) as ContainerRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async get(id: string): Promise<ContainerRecord> {
+    const rec = await this.read(id);
+    if (!rec) throw new SkiffError('not_found', `no such container: ${id}`);
+    return rec;
+  }
+
+  async ids(): Promise<string[]> {
+    try {
+      return (await readdir(this.root)).filter((n) => ID_RE.test(n)).sort();
+    } catch {
+      return [];
+    }
+  }
+}

@@ -1,0 +1,153 @@
+// Runs a command in a running container. Without a TTY the OCI runtime's `exec` runs
+// as our child with piped stdio (fast, and stdin can be fed); with a TTY conmon holds
+// the pseudo-terminal and writes its output to a log we read back.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SkiffError } from '../../lib/index.js';
+import { launchConmon } from './conmon.js';
+import { parseLogText } from './k8s-log.js';
+import type { OciProcess } from './oci-config.js';
+import type { OciRuntimeCli } from './oci-runtime-cli.js';
+import type { ExecResult } from './types.js';
+
+export interface ExecRequest {
+  oci: OciRuntimeCli;
+  conmon: string;
+  id: string;
+  name: string;
+  bundle: string;
+  runDir: string;
+  process: OciProcess;
+  stdin?: string | Uint8Array;
+  timeoutMs?: number;
+}
+
+const OUTPUT_LIMIT = 16 * 1024 * 1024;
+
+export async function execInContainer(req: ExecRequest): Promise<ExecResult> {
+  const tag = randomBytes(6).toString('hex');
+  const specPath = join(req.runDir, `exec-${tag}.json`);
+  await writeFile(specPath, JSON.stringify(req.process), { mode: 0o600 });
+  try {
+    return req.process.terminal ? await execWithTty(req, tag, specPath) : await execPiped(req, tag, specPath);
+  } finally {
+    await rm(specPath, { force: true });
+  }
+}
+
+async function execPiped(req: ExecRequest, tag: string, specPath: string): Promise<ExecResult> {
+  const pidFile = join(req.runDir, `exec-${tag}.pid`);
+  const child = spawn(
+    req.oci.binary,
+    [`--root=${req.oci.stateRoot}`, 'exec', '--process', specPath, '--pid-file', pidFile, req.id],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let size = 0;
+  const collect = (into: Buffer[]) => (d: Buffer) => {
+    size += d.length;
+    if (size <= OUTPUT_LIMIT) into.push(d);
+  };
+  child.stdout.on('data', collect(out));
+  child.stderr.on('data', collect(err));
+  child.stdin.on('error', () => undefined);
+  child.stdin.end(req.stdin === undefined ? undefined : Buffer.from(req.stdin));
+  let timedOut = false;
+  let timer: NodeJS.Timeout | undefined;
+  if (req.timeoutMs !== undefined) {
+    timer = setTimeout(() => {
+      timedOut = true;
+      void killExec(pidFile, () => child.kill('SIGKILL'));
+    }, req.timeoutMs);
+  }
+  try {
+    const exitCode = await new Promise<number>((resolve, reject) => {
+      child.on('error', (e) =>
+        reject(new SkiffError('unavailable', `cannot run ${req.oci.binary}: ${e.message}`, { cause: e })),
+      );
+      child.on('close', (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
+    });
+    const stderr = Buffer.concat(err).toString('utf8');
+    return {
+      exitCode: timedOut ? 137 : exitCode,
+      stdout: Buffer.concat(out).toString('utf8'),
+      stderr,
+      ...(timedOut ? { timedOut } : {}),
+    };
+  } finally {
+    if (timer) clearTimeout(timer);
+    await rm(pidFile, { force: true });
+  }
+}
+
+async function killExec(pidFile: string, fallback: () => void): Promise<void> {
+  try {
+    const pid = Number((await readFile(pidFile, 'utf8')).trim());
+    if (pid > 0) process.kill(pid, 'SIGKILL');
+    else fallback();
+  } catch {
+    fallback();
+  }
+}
+
+function signalNumber(signal: NodeJS.Signals | null): number {
+  if (!signal) return 0;
+  const table: Record<string, number> = {
+    SIGKILL: 9,
+    SIGTERM: 15,
+    SIGINT: 2,
+    SIGHUP: 1,
+    SIGQUIT: 3,
+    SIGPIPE: 13,
+  };
+  return table[signal] ?? 0;
+}
+
+async function execWithTty(req: ExecRequest, tag: string, specPath: string): Promise<ExecResult> {
+  if (req.stdin !== undefined) {
+    throw new SkiffError('unsupported', 'exec with a TTY does not take stdin input here', {
+      hint: 'run the command without a TTY to feed it stdin',
+    });
+  }
+  const logPath = join(req.runDir, `exec-${tag}.log`);
+  const files = [logPath, join(req.runDir, `exec-${tag}.pid`), join(req.runDir, `exec-${tag}.err`)];
+  try {
+    const msgs = await launchConmon({
+      conmon: req.conmon,
+      runtimeBinary: req.oci.binary,
+      runtimeRoot: req.oci.stateRoot,
+      id: req.id,
+      name: req.name,
+      bundle: req.bundle,
+      pidFile: files[1]!,
+      logPath,
+      exitDir: req.runDir,
+      socketDir: req.runDir,
+      conmonLog: files[2]!,
+      tty: true,
+      execProcessSpec: specPath,
+      ...(req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs + 30_000 } : { timeoutMs: 24 * 3600_000 }),
+    });
+    const pid = msgs[0]?.data ?? -1;
+    if (pid <= 0) {
+      throw new SkiffError(
+        'internal',
+        `exec in container ${req.id} failed: ${msgs[0]?.message ?? 'no pid reported'}`,
+      );
+    }
+    const exitCode = msgs[1]?.data ?? -1;
+    const text = await readFile(logPath, 'utf8').catch(() => '');
+    const stdout = parseLogText(text)
+      .map((e) => `${e.line}\n`)
+      .join('');
+    return { exitCode, stdout, stderr: '' };
+  } finally {
+    for (const f of files) await rm(f, { force: true });
+    await rm(join(req.runDir, `${req.id}-exec`), { recursive: true, force: true });
+  }
+}

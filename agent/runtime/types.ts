@@ -1,0 +1,143 @@
+// The runtime's public shapes: what the worker hands over to create a container and
+// what it reads back. Field names follow the Docker API where one exists.
+import type { ContainerSpec, Logger, Resources } from '../../lib/index.js';
+import type { ContainerFile } from '../volume/index.js';
+
+export type { ContainerFile };
+
+/** The `config` section of an OCI image config (the parts a container run needs). */
+export interface ImageRunConfig {
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  Env?: string[] | null;
+  WorkingDir?: string;
+  User?: string;
+  StopSignal?: string;
+  Labels?: Record<string, string> | null;
+  Healthcheck?: {
+    Test?: string[];
+    /** Nanoseconds, as in the image config. */
+    Interval?: number;
+    Timeout?: number;
+    Retries?: number;
+    StartPeriod?: number;
+    StartInterval?: number;
+  };
+}
+
+export interface ContainerCreateSpec {
+  id: string;
+  name: string;
+  /** A prepared root filesystem directory (the snapshotter's mount). */
+  rootfs: string;
+  imageConfig: ImageRunConfig;
+  spec: ContainerSpec;
+  resources?: Resources;
+  /** Network namespace from the network layer; absent: a private one with only `lo`. */
+  netnsPath?: string;
+  hostname?: string;
+  /** Contents of /etc/hosts; default: localhost entries, the hostname and spec.Hosts. */
+  hostsFile?: string;
+  /** Contents of /etc/resolv.conf; default: from spec.DNSConfig or the host's. */
+  resolvConf?: string;
+  labels?: Record<string, string>;
+  files?: ContainerFile[];
+}
+
+export type ContainerState = 'created' | 'running' | 'exited' | 'unknown';
+export type HealthStatus = 'starting' | 'healthy' | 'unhealthy';
+
+export interface HealthProbeResult {
+  start: Date;
+  end: Date;
+  exitCode: number;
+  output: string;
+}
+
+export interface ContainerHealth {
+  status: HealthStatus;
+  failingStreak: number;
+  log: HealthProbeResult[];
+}
+
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  state: ContainerState;
+  pid?: number;
+  exitCode?: number;
+  oomKilled?: boolean;
+  createdAt: Date;
+  startedAt?: Date;
+  finishedAt?: Date;
+  health?: ContainerHealth;
+  labels: Record<string, string>;
+  /** The directory holding the bundle (config.json) and the container's log. */
+  bundle: string;
+  logPath: string;
+}
+
+export type ContainerEvent =
+  | { type: 'start'; id: string; pid: number }
+  | { type: 'exit'; id: string; exitCode: number; oomKilled: boolean; finishedAt: Date }
+  | { type: 'health'; id: string; health: HealthStatus; failingStreak: number };
+
+export interface LogEntry {
+  stream: 'stdout' | 'stderr';
+  time: Date;
+  line: string;
+}
+
+export interface LogOptions {
+  follow?: boolean;
+  /** Only entries at or after this time. */
+  since?: Date;
+  /** Only the last N entries (before following). */
+  tail?: number;
+  /** Stop following when this signal aborts. */
+  signal?: AbortSignal;
+}
+
+export interface ExecOptions {
+  tty?: boolean;
+  env?: string[];
+  user?: string;
+  cwd?: string;
+  stdin?: string | Uint8Array;
+  /** Kills the exec'd process after this many milliseconds (exit code 137). */
+  timeoutMs?: number;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** The command was killed because it ran past `timeoutMs`. */
+  timedOut?: boolean;
+}
+
+export interface StopOptions {
+  /** Default: the container's StopSignal, then the image's, then SIGTERM. */
+  signal?: string;
+  /** Default: the spec's StopGracePeriod, else 10 s. */
+  graceMs?: number;
+}
+
+export interface ContainerRuntimeOptions {
+  /** Persistent state, e.g. /var/lib/skiff/<node>/containers. */
+  root: string;
+  /** Volatile state (runtime state, exit files, tmpfs for secrets), e.g. /run/skiff/<node>. */
+  runRoot: string;
+  runtime?: 'crun' | 'runc';
+  logger?: Logger;
+  /** Named volumes; default: a VolumeManager on `<root>/../volumes`. */
+  volumesRoot?: string;
+  /** Parent cgroup (v1 hierarchies) for containers; default /skiff/<basename of runRoot>. */
+  cgroupParent?: string;
+  /** Log files are rotated when they exceed this size; default 10 MiB. */
+  logSizeMax?: number;
+  /** Path to conmon; default found on PATH. */
+  conmonPath?: string;
+  /** Path to the init for `Init: true`; default catatonit, else tini. */
+  initPath?: string;
+}
