@@ -1,6 +1,21 @@
-// The multi-host test lab (hosts as network namespaces on a virtual switch, partitions,
-// processes to kill and restart, a sweeper for dead runs) and the small helpers every
-// test uses: waiting with a deadline, running commands, a cleanup stack.
+// The multi-host test lab and the small helpers every test uses.
+//
+//   const lab = await createLab({ hosts: 3 });          // h1..h3 on 10.200.N.0/24
+//   try {
+//     const agent = lab.hosts[0].spawn('skiff', ['agent', '--listen', `${lab.hosts[0].addr}:4242`]);
+//     await waitFor(() => agent.output().includes('ready'), { what: 'the agent on h1 to be ready' });
+//     await lab.cut(lab.hosts[1]);                        // partition h2
+//     await lab.restore(lab.hosts[1]);
+//     await lab.hosts[0].crash();                         // kill -9 everything in h1
+//     await agent.restart();
+//   } finally {
+//     await lab.destroy();
+//   }
+//
+// Hosts are network namespaces (`ip netns exec`, which also gives each process its own
+// mount namespace and /sys), each with `dir`, a directory for its state and run roots.
+// Everything is named `skl<pid>_<n>…`; sweepLeftovers() (run by scripts/test through
+// sweep-cli.ts) removes what runs of dead processes left behind.
 export * from './cleanup.js';
 export * from './command.js';
 export { type CreateLabOptions, createLab, type Lab, type LabHost, labLeftovers } from './lab.js';

@@ -30,6 +30,8 @@ export interface LabHost {
   dir: string;
   /** Runs a command to completion inside the host's network namespace. */
   exec(cmd: string, args: readonly string[], opts?: RunOptions): Promise<CommandResult>;
+  /** Like exec, but returns stdout and throws (with stderr) on a non-zero exit. */
+  run(cmd: string, args: readonly string[], opts?: RunOptions): Promise<string>;
   /** Starts a long-running process inside the host; the lab stops it on destroy. */
   spawn(cmd: string, args: readonly string[], opts?: LabSpawnOptions): LabProcess;
   /** Processes started with spawn, in order. */
@@ -177,6 +179,7 @@ function makeHost(
     ...base,
     iface: 'eth0',
     exec: (cmd, args, opts) => runCommand('ip', ['netns', 'exec', base.netns, cmd, ...args], opts),
+    run: (cmd, args, opts) => runChecked('ip', ['netns', 'exec', base.netns, cmd, ...args], opts),
     spawn: (cmd, args, opts) => {
       const p = new LabProcess(base.netns, cmd, args, opts);
       mine.push(p);

@@ -65,10 +65,11 @@ describe('lab', () => {
   it('gives every namespace its own loopback and runs processes inside the host', async () => {
     const lab = cleanup.track(await createLab({ hosts: 2 }), (l) => l.destroy(), 'destroy lab');
     const [a, b] = lab.hosts as [LabHost, LabHost];
-    const addrs = await a.exec('ip', ['-4', '-o', 'addr', 'show']);
-    expect(addrs.stdout).toMatch(/lo\s+inet 127\.0\.0\.1/);
-    expect(addrs.stdout).toContain(`inet ${a.addr}/24`);
-    expect(addrs.stdout).not.toContain(b.addr);
+    const addrs = await a.run('ip', ['-4', '-o', 'addr', 'show']);
+    expect(addrs).toMatch(/lo\s+inet 127\.0\.0\.1/);
+    expect(addrs).toContain(`inet ${a.addr}/24`);
+    expect(addrs).not.toContain(b.addr);
+    await expect(a.run('false', [])).rejects.toThrow(/failed with status 1/);
 
     // The same port in two hosts does not collide: each host is its own network stack.
     startGreeter(a);
