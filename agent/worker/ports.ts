@@ -71,8 +71,11 @@ export interface NetworkPort {
     attachments: NetworkAttachmentRequest[],
     ports: PublishedPortRequest[],
   ): Promise<{ netnsPath: string; addresses: { networkId: string; ip: string }[]; resolvConf?: string }>;
-  /** Detaches and removes the namespace; idempotent, also after a crash. */
-  detach(containerId: string): Promise<void>;
+  /**
+   * Detaches and removes the namespace; idempotent, also after a crash. The networks
+   * the container was on are removed from the node when nothing else uses them.
+   */
+  detach(containerId: string, networkIds: string[]): Promise<void>;
   /** Publishes (or withdraws, with an empty list) the names this container answers to. */
   setNames?(containerId: string, names: { networkId: string; ip: string; names: string[] }[]): Promise<void>;
 }

@@ -220,7 +220,7 @@ export class TaskRunner {
     if (this.deps.network.setNames) await this.deps.network.setNames(this.task.ID, []).catch(() => {});
     if (this.containerCreated) await this.deps.runtime.remove(this.task.ID);
     this.containerCreated = false;
-    await this.deps.network.detach(this.task.ID);
+    await this.deps.network.detach(this.task.ID, networkIdsOf(this.task));
     await this.deps.rootfs.remove(this.task.ID);
     if (this.removed && !this.isTerminal) this.advance('shutdown', 'removed');
   }
@@ -236,6 +236,10 @@ export class TaskRunner {
       void this.enqueue(() => this.onExit(obs.exitCode ?? 0, obs.oomKilled ?? false));
     }
   }
+}
+
+function networkIdsOf(task: Task): string[] {
+  return (task.NetworksAttachments ?? []).map((a) => a.Network.Id);
 }
 
 function hasHealthCheck(test: string[] | undefined): boolean {

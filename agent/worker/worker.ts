@@ -136,7 +136,7 @@ export class Worker {
     try {
       if (c.state === 'running') await this.opts.runtime.stop(c.id, 10_000);
       await this.opts.runtime.remove(c.id);
-      await this.opts.network.detach(c.id);
+      await this.opts.network.detach(c.id, []);
       await this.opts.rootfs.remove(c.id);
     } catch (e) {
       this.log.warn({ taskId: c.id, err: String(e) }, 'could not remove orphaned container');
