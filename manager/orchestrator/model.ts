@@ -1,0 +1,164 @@
+// The orchestrator's vocabulary: the changes a reconciler returns, the injected
+// clock and ID source, and small predicates over tasks shared by every reconciler.
+
+import {
+  type Node,
+  type Service,
+  type Task,
+  type TaskSpec,
+  type TaskState,
+  TERMINAL_TASK_STATES,
+  taskStateRank,
+} from '../../lib/index.js';
+
+/** What a reconciler wants written to the store, in one batch. */
+export interface Changes {
+  create: Task[];
+  /** Whole task objects with their new fields (desired state, status). */
+  update: Task[];
+  /** IDs of dead tasks beyond the history limit. */
+  delete: string[];
+  /** Services whose UpdateStatus/Spec/PreviousSpec changed (rolling update state). */
+  serviceUpdates: Service[];
+  /** Epoch ms at which the driver should call again (restart delay, update delay, monitor). */
+  wakeAt: number | undefined;
+}
+
+/** Everything non-deterministic, injected so a run can be replayed. */
+export interface Deps {
+  /** Epoch milliseconds. */
+  now: number;
+  newId: () => string;
+}
+
+export interface ClusterSettings {
+  /** Dead tasks kept per slot, the live one included; negative keeps all. Docker's default is 5. */
+  taskHistoryRetentionLimit?: number;
+}
+
+export interface ServiceInput {
+  service: Service;
+  /** Every task of the service, whatever its state. */
+  tasks: readonly Task[];
+  nodes: readonly Node[];
+  cluster?: ClusterSettings;
+}
+
+export const DEFAULT_TASK_HISTORY = 5;
+export const DEFAULT_RESTART_DELAY_NS = 5e9;
+
+export function emptyChanges(): Changes {
+  return { create: [], update: [], delete: [], serviceUpdates: [], wakeAt: undefined };
+}
+
+export function wakeAtLeast(changes: Changes, at: number | undefined): void {
+  if (at === undefined) return;
+  if (changes.wakeAt === undefined || at < changes.wakeAt) changes.wakeAt = at;
+}
+
+const RUNNING = taskStateRank('running');
+
+export function isObservedTerminal(t: Task): boolean {
+  return t.Status.State !== undefined && TERMINAL_TASK_STATES.has(t.Status.State);
+}
+
+/** The manager asked the task to stop (desired shutdown or later; jobs' 'complete' is not a stop). */
+export function isStopRequested(t: Task): boolean {
+  return taskStateRank(t.DesiredState) > RUNNING && t.DesiredState !== 'complete';
+}
+
+/** A task that runs or is meant to run. */
+export function isLive(t: Task): boolean {
+  return !isObservedTerminal(t) && !isStopRequested(t);
+}
+
+/** It ended by itself (exit, crash, rejection) rather than because the manager stopped it. */
+export function endedOnItsOwn(t: Task): boolean {
+  const s = t.Status.State;
+  return s === 'failed' || s === 'rejected' || s === 'complete';
+}
+
+export function isObservedRunning(t: Task): boolean {
+  return t.Status.State === 'running';
+}
+
+/** A task that never reached an agent: nothing runs for it anywhere. */
+export function neverDispatched(t: Task): boolean {
+  return taskStateRank(t.Status.State ?? 'new') < taskStateRank('assigned');
+}
+
+export function timeMs(iso: string | undefined, fallback: number): number {
+  if (!iso) return fallback;
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? fallback : ms;
+}
+
+/** When the task reached its current observed state. */
+export function statusTimeMs(t: Task, fallback: number): number {
+  return timeMs(t.Status.Timestamp, timeMs(t.UpdatedAt, fallback));
+}
+
+export function byCreation(a: Task, b: Task): number {
+  const d = timeMs(a.CreatedAt, 0) - timeMs(b.CreatedAt, 0);
+  return d !== 0 ? d : a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0;
+}
+
+/**
+ * A copy of the task with a later desired state. Desired state only moves forward
+ * (TASK_STATES order); asking to move it back returns undefined.
+ */
+export function withDesiredState(t: Task, desired: TaskState, nowIso: string): Task | undefined {
+  if (taskStateRank(desired) <= taskStateRank(t.DesiredState)) return undefined;
+  return { ...t, DesiredState: desired, UpdatedAt: nowIso };
+}
+
+/** Structural equality of JSON-like values; a key set to undefined equals a missing key. */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
+    return true;
+  }
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  const keys = new Set([...Object.keys(ra), ...Object.keys(rb)]);
+  for (const k of keys) if (!deepEqual(ra[k], rb[k])) return false;
+  return true;
+}
+
+export function specOf(service: Service): TaskSpec {
+  return service.Spec.TaskTemplate ?? {};
+}
+
+/** The task runs the service's current spec (a different one means the update must replace it). */
+export function isCurrent(t: Task, service: Service): boolean {
+  return deepEqual(t.Spec, specOf(service));
+}
+
+export function newTask(
+  service: Service,
+  where: { slot: number } | { nodeId: string },
+  desired: TaskState,
+  deps: Deps,
+  extra: Partial<Task> = {},
+): Task {
+  const nowIso = new Date(deps.now).toISOString();
+  const name = service.Spec.Name ?? service.ID;
+  const slotPart = 'slot' in where ? String(where.slot) : where.nodeId;
+  return {
+    ID: deps.newId(),
+    Version: { Index: 0 },
+    CreatedAt: nowIso,
+    UpdatedAt: nowIso,
+    Name: `${name}.${slotPart}`,
+    Spec: structuredClone(specOf(service)),
+    ServiceID: service.ID,
+    ...('slot' in where ? { Slot: where.slot } : { NodeID: where.nodeId }),
+    Status: { State: 'new', Timestamp: nowIso, Message: 'created' },
+    DesiredState: desired,
+    ...extra,
+  };
+}

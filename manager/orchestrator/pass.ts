@@ -1,0 +1,71 @@
+// One reconciliation pass: the working copy of a service's tasks, so later steps see
+// what earlier steps decided, and the changes collected for the store.
+
+import type { Node, Service, Task, TaskState } from '../../lib/index.js';
+import { type Changes, type Deps, emptyChanges, withDesiredState } from './model.js';
+
+export class Pass {
+  readonly changes: Changes = emptyChanges();
+  readonly nowIso: string;
+  readonly tasks = new Map<string, Task>();
+  readonly nodes: Map<string, Node>;
+  private readonly updated = new Set<string>();
+  private readonly created = new Set<string>();
+
+  constructor(
+    public service: Service,
+    tasks: readonly Task[],
+    nodes: readonly Node[],
+    readonly deps: Deps,
+  ) {
+    this.nowIso = new Date(deps.now).toISOString();
+    for (const t of tasks) this.tasks.set(t.ID, t);
+    this.nodes = new Map(nodes.map((n) => [n.ID, n]));
+  }
+
+  get now(): number {
+    return this.deps.now;
+  }
+
+  create(t: Task): void {
+    this.tasks.set(t.ID, t);
+    this.created.add(t.ID);
+  }
+
+  /** Moves the task's desired state forward; returns the new copy (or the task unchanged). */
+  desire(t: Task, state: TaskState, status?: Task['Status']): Task {
+    const next = withDesiredState(t, state, this.nowIso);
+    if (!next) return t;
+    if (status) next.Status = status;
+    this.put(next);
+    return next;
+  }
+
+  put(t: Task): void {
+    this.tasks.set(t.ID, t);
+    if (!this.created.has(t.ID)) this.updated.add(t.ID);
+  }
+
+  remove(id: string): void {
+    this.tasks.delete(id);
+    this.updated.delete(id);
+    this.changes.delete.push(id);
+  }
+
+  setService(s: Service): void {
+    this.service = s;
+    this.changes.serviceUpdates = [s];
+  }
+
+  finish(): Changes {
+    for (const id of this.created) {
+      const t = this.tasks.get(id);
+      if (t) this.changes.create.push(t);
+    }
+    for (const id of this.updated) {
+      const t = this.tasks.get(id);
+      if (t) this.changes.update.push(t);
+    }
+    return this.changes;
+  }
+}
