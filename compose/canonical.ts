@@ -1,0 +1,126 @@
+// The project as `skiff compose config` prints it: the spec's long syntax with the field
+// names and value shapes `docker compose config` uses (durations as "1m30s", sizes as
+// byte strings, published ports as strings, `$` escaped as `$$` so loading the output
+// again gives the same model).
+
+import { formatDurationNs } from '../lib/index.js';
+import type { ComposeProject, ComposeService } from './types.js';
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+export function toCanonical(project: ComposeProject): Obj {
+  const out: Obj = { name: project.name };
+  const services: Obj = {};
+  for (const name of Object.keys(project.services).sort())
+    services[name] = canonicalService(project.services[name]!);
+  out.services = services;
+  for (const kind of ['networks', 'volumes', 'secrets', 'configs'] as const) {
+    const section = project[kind];
+    if (Object.keys(section).length === 0) continue;
+    const o: Obj = {};
+    for (const k of Object.keys(section).sort()) o[k] = sortKeys(section[k] as unknown as Obj);
+    out[kind] = o;
+  }
+  if (project.models) out.models = project.models;
+  for (const [k, v] of Object.entries(project.extensions)) out[k] = v;
+  return escapeDollars(out) as Obj;
+}
+
+/** Service names in the order `--services` prints them. */
+export function serviceNames(project: ComposeProject): string[] {
+  return Object.keys(project.services).sort();
+}
+
+function canonicalService(s: ComposeService): Obj {
+  const o: Obj = { ...s };
+  delete o.name;
+  if (o.command === null) delete o.command;
+  if (o.entrypoint === null) delete o.entrypoint;
+  dur(o, 'stop_grace_period');
+  if (s.depends_on) {
+    const deps: Obj = {};
+    for (const [k, d] of Object.entries(s.depends_on)) {
+      deps[k] = d.restart ? { ...d } : { condition: d.condition, required: d.required };
+    }
+    o.depends_on = deps;
+  }
+  for (const k of ['shm_size', 'mem_limit', 'mem_reservation', 'memswap_limit']) size(o, k);
+  if (isObj(o.build)) {
+    o.build = { ...o.build };
+    size(o.build as Obj, 'shm_size');
+  }
+  if (s.healthcheck) {
+    const h: Obj = { ...s.healthcheck };
+    for (const k of ['interval', 'timeout', 'start_period', 'start_interval']) dur(h, k);
+    o.healthcheck = h;
+  }
+  if (s.ulimits) {
+    const u: Obj = {};
+    for (const [k, v] of Object.entries(s.ulimits))
+      u[k] = v.single !== undefined ? v.single : { soft: v.soft, hard: v.hard };
+    o.ulimits = u;
+  }
+  if (s.volumes) {
+    o.volumes = s.volumes.map((v) => {
+      if (!v.tmpfs) return v;
+      const t: Obj = { ...v.tmpfs };
+      size(t, 'size');
+      return { ...v, tmpfs: t };
+    });
+  }
+  if (s.deploy) {
+    const d: Obj = { ...s.deploy };
+    for (const k of ['update_config', 'rollback_config']) {
+      if (isObj(d[k])) {
+        const u: Obj = { ...(d[k] as Obj) };
+        dur(u, 'delay');
+        dur(u, 'monitor');
+        d[k] = u;
+      }
+    }
+    if (isObj(d.restart_policy)) {
+      const r: Obj = { ...d.restart_policy };
+      dur(r, 'delay');
+      dur(r, 'window');
+      d.restart_policy = r;
+    }
+    if (isObj(d.resources)) {
+      const res: Obj = { ...d.resources };
+      for (const k of ['limits', 'reservations']) {
+        if (isObj(res[k])) {
+          const l: Obj = { ...(res[k] as Obj) };
+          size(l, 'memory');
+          res[k] = l;
+        }
+      }
+      d.resources = res;
+    }
+    o.deploy = d;
+  }
+  return sortKeys(o);
+}
+
+function dur(o: Obj, k: string): void {
+  if (typeof o[k] === 'number') o[k] = formatDurationNs(o[k] as number);
+}
+function size(o: Obj, k: string): void {
+  if (typeof o[k] === 'number') o[k] = String(o[k]);
+}
+
+function sortKeys(o: Obj): Obj {
+  const out: Obj = {};
+  for (const k of Object.keys(o).sort()) if (o[k] !== undefined) out[k] = o[k];
+  return out;
+}
+
+function escapeDollars(v: unknown): unknown {
+  if (typeof v === 'string') return v.includes('$') ? v.replaceAll('$', '$$$$') : v;
+  if (Array.isArray(v)) return v.map(escapeDollars);
+  if (isObj(v)) {
+    const out: Obj = {};
+    for (const [k, x] of Object.entries(v)) out[k] = escapeDollars(x);
+    return out;
+  }
+  return v;
+}

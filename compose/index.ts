@@ -1,0 +1,18 @@
+// The Compose Specification loader: compose files + environment → one normalized,
+// typed project (or every error, with file:line:col), its canonical printout, and its
+// conversion to a stack of Docker-API-shaped objects.
+
+export { serviceNames, toCanonical } from './canonical.js';
+export { DEFAULT_FILE_NAMES, loadProject, loadProjectSync } from './loader.js';
+export { formatComposeErrors } from './sources.js';
+export {
+  projectToStack,
+  restartPolicy,
+  STACK_IMAGE_LABEL,
+  STACK_NAMESPACE_LABEL,
+  type Stack,
+  type StackDependency,
+  type StackIO,
+  type StackVolume,
+} from './stack.js';
+export type * from './types.js';

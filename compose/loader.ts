@@ -1,0 +1,435 @@
+// loadProject: files + environment → one normalized project, or every error found.
+// Order per file (as the spec says): parse → interpolate → validate → long form →
+// include → extends; then files merge in order, profiles apply, the model is typed and
+// checked. The only I/O is reading the compose files and the .env / --env-file files.
+
+import { readFileSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
+import { parseDotenv } from './dotenv.js';
+import { interpolateTree } from './interpolate-tree.js';
+import { mergeValues, stripResets } from './merge.js';
+import { buildProject } from './normalize.js';
+import type { PathSegment, PosNode } from './positions.js';
+import { normalizeProjectName, validProjectName } from './project-name.js';
+import { validateComposeFile } from './schema.js';
+import { expandFile, resolvePath } from './shorthand.js';
+import { Diagnostics } from './sources.js';
+import type { LoadOptions, LoadResult } from './types.js';
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+export const DEFAULT_FILE_NAMES = [
+  'compose.yaml',
+  'compose.yml',
+  'docker-compose.yaml',
+  'docker-compose.yml',
+];
+
+interface LoadedFile {
+  file: string;
+  display: string;
+  data: Obj;
+  pos: PosNode;
+}
+
+interface Scope {
+  env: Record<string, string>;
+  /** Relative paths in the files are resolved against this directory. */
+  baseDir: string;
+}
+
+class Loader {
+  readonly diag = new Diagnostics();
+  private readonly parsed = new Map<string, LoadedFile | null>();
+  constructor(
+    readonly home: string | undefined,
+    readonly cwd: string,
+  ) {}
+
+  display(file: string): string {
+    const rel = relative(this.cwd, file);
+    return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
+  }
+
+  readText(file: string, what: string): string | undefined {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : describe(e);
+      this.diag.errors.push({
+        file: this.display(file),
+        line: 0,
+        col: 0,
+        path: '',
+        message: `cannot read ${what}: ${why}`,
+      });
+      return undefined;
+    }
+  }
+
+  /** Parses, interpolates, validates and expands one file (cached per scope). */
+  parseFile(file: string, scope: Scope): LoadedFile | null {
+    const key = `${file}\0${scope.baseDir}\0${scope.env === this.rootEnv ? '' : JSON.stringify(scope.env)}`;
+    const cached = this.parsed.get(key);
+    if (cached !== undefined) return cached;
+    this.parsed.set(key, null);
+    const display = this.display(file);
+    const text = this.readText(file, 'the compose file');
+    if (text === undefined) return null;
+    const r = parseComposeYamlSafe(text, display);
+    if (!r.ok) {
+      this.diag.errors.push(...r.errors);
+      return null;
+    }
+    const { pos } = r;
+    this.diag.addSource(display, pos);
+    const stripped = stripResets(r.value, pos) as Obj;
+    const env = scope.env;
+    const interp = interpolateTree(stripped, (n) => env[n]);
+    for (const e of interp.errors) this.diag.errorIn(display, pos, e.path, e.message);
+    const warned = new Set<string>();
+    for (const u of interp.unset) {
+      if (warned.has(u.name)) continue;
+      warned.add(u.name);
+      this.diag.errorIn(
+        display,
+        pos,
+        u.path,
+        `the "${u.name}" variable is not set; using an empty string`,
+        true,
+      );
+    }
+    if (interp.errors.length > 0) return null;
+    const data = interp.value as Obj;
+    const issues = validateComposeFile(data);
+    for (const i of issues) this.diag.errorIn(display, pos, i.path, i.message);
+    if (issues.length > 0) return null;
+    if (data.version !== undefined) {
+      this.diag.errorIn(display, pos, ['version'], '`version` is obsolete and ignored', true);
+    }
+    const shortErrors: { path: PathSegment[]; message: string }[] = [];
+    const expanded = expandFile(data, {
+      baseDir: scope.baseDir,
+      fileDir: dirname(file),
+      home: this.home,
+      errors: shortErrors,
+    });
+    for (const e of shortErrors) this.diag.errorIn(display, pos, e.path, e.message);
+    const loaded: LoadedFile = { file, display, data: expanded, pos };
+    this.parsed.set(key, loaded);
+    this.applyIncludes(loaded, scope);
+    this.applyExtends(loaded, scope);
+    return loaded;
+  }
+
+  rootEnv: Record<string, string> = {};
+
+  /** Loads and merges several files of one project (the -f list, or an include's path list). */
+  loadFiles(files: string[], scope: Scope): Obj | undefined {
+    let merged: Obj = {};
+    let ok = true;
+    for (const f of files) {
+      const loaded = this.parseFile(f, scope);
+      if (!loaded) {
+        ok = false;
+        continue;
+      }
+      merged = mergeValues(merged, loaded.data, loaded.pos, []) as Obj;
+    }
+    return ok ? merged : undefined;
+  }
+
+  private includeStack: string[] = [];
+
+  applyIncludes(f: LoadedFile, scope: Scope): void {
+    const includes = f.data.include;
+    delete f.data.include;
+    if (!Array.isArray(includes)) return;
+    includes.forEach((inc, i) => {
+      const entry = inc as { path: string[]; env_file?: string[]; project_directory?: string };
+      const paths = entry.path;
+      const first = paths[0];
+      if (!first) {
+        this.diag.errorIn(f.display, f.pos, ['include', i], 'include needs a path');
+        return;
+      }
+      if (this.includeStack.includes(first)) {
+        this.diag.errorIn(
+          f.display,
+          f.pos,
+          ['include', i],
+          `include cycle: ${[...this.includeStack, first].map((p) => this.display(p)).join(' → ')}`,
+        );
+        return;
+      }
+      const projectDir = entry.project_directory ?? dirname(first);
+      // The including project's environment wins over the included project's env files.
+      let fileVars: Record<string, string> = {};
+      const envFiles = entry.env_file ?? [resolve(projectDir, '.env')];
+      for (const ef of envFiles) {
+        if (entry.env_file === undefined && !isFile(ef)) continue;
+        const vars = this.readEnvFile(ef, { ...fileVars, ...scope.env });
+        if (vars) fileVars = { ...fileVars, ...vars };
+      }
+      const env = { ...fileVars, ...scope.env };
+      this.includeStack.push(first);
+      const included = this.loadFiles(paths, { env, baseDir: projectDir });
+      this.includeStack.pop();
+      if (!included) return;
+      for (const kind of ['services', 'networks', 'volumes', 'secrets', 'configs', 'models'] as const) {
+        const from = included[kind];
+        if (!isObj(from)) continue;
+        const into: Obj = isObj(f.data[kind]) ? (f.data[kind] as Obj) : {};
+        for (const [name, def] of Object.entries(from)) {
+          if (Object.hasOwn(into, name)) {
+            this.diag.errorIn(
+              f.display,
+              f.pos,
+              [kind, name],
+              `${kind.slice(0, -1)} "${name}" is also defined by the included file ${this.display(first)}; rename one of them`,
+            );
+            continue;
+          }
+          into[name] = def;
+        }
+        f.data[kind] = into;
+      }
+    });
+  }
+
+  applyExtends(f: LoadedFile, scope: Scope): void {
+    const services = f.data.services;
+    if (!isObj(services)) return;
+    for (const name of Object.keys(services)) this.resolveExtends(f, name, scope, []);
+  }
+
+  /** The service with its `extends` chain merged in (memoized by removing `extends`). */
+  resolveExtends(f: LoadedFile, name: string, scope: Scope, stack: string[]): Obj | undefined {
+    const services = f.data.services as Obj;
+    const svc = services[name];
+    if (!isObj(svc)) return undefined;
+    const ext = svc.extends as { service: string; file?: string } | undefined;
+    if (!ext) return svc;
+    const id = `${f.file}#${name}`;
+    if (stack.includes(id)) {
+      const chain = [...stack, id].map((s) => s.split('#')[1]).join(' → ');
+      this.diag.errorIn(f.display, f.pos, ['services', name, 'extends'], `extends cycle: ${chain}`);
+      delete svc.extends;
+      return svc;
+    }
+    let target: LoadedFile | null = f;
+    if (ext.file !== undefined && ext.file !== f.file) {
+      if (!isFile(ext.file)) {
+        this.diag.errorIn(
+          f.display,
+          f.pos,
+          ['services', name, 'extends', 'file'],
+          `cannot read ${this.display(ext.file)}: no such file`,
+        );
+        delete svc.extends;
+        return svc;
+      }
+      target = this.parseFile(ext.file, { env: scope.env, baseDir: dirname(ext.file) });
+      if (!target) {
+        delete svc.extends;
+        return svc;
+      }
+    }
+    const baseServices = target.data.services;
+    if (!isObj(baseServices) || !isObj(baseServices[ext.service])) {
+      this.diag.errorIn(
+        f.display,
+        f.pos,
+        ['services', name, 'extends'],
+        `extends names service "${ext.service}", which ${target === f ? 'this file does not define' : `${target.display} does not define`}`,
+      );
+      delete svc.extends;
+      return svc;
+    }
+    const base = this.resolveExtends(target, ext.service, scope, [...stack, id]);
+    const { extends: _drop, ...own } = svc;
+    const merged = mergeValues(stripNonInheritable(base ?? {}), own, nodeFor(f.pos, ['services', name]), [
+      'services',
+      name,
+    ]) as Obj;
+    services[name] = merged;
+    this.diag.addExtendsSource(
+      f.display,
+      target.display,
+      target.pos,
+      ['services', name],
+      ['services', ext.service],
+    );
+    return merged;
+  }
+
+  readEnvFile(file: string, lookupEnv: Record<string, string>): Record<string, string> | undefined {
+    const text = this.readText(file, 'the env file');
+    if (text === undefined) return undefined;
+    const r = parseDotenv(text, (n) => lookupEnv[n]);
+    for (const e of r.errors) {
+      this.diag.errors.push({ file: this.display(file), line: e.line, col: 1, path: '', message: e.message });
+    }
+    return r.vars;
+  }
+}
+
+function nodeFor(pos: PosNode, path: PathSegment[]): PosNode | undefined {
+  let n: PosNode | undefined = pos;
+  for (const s of path) n = typeof s === 'number' ? n?.items?.[s] : n?.keys?.get(s);
+  return n;
+}
+
+/** A base service lends its configuration, not its own name-bound identity. */
+function stripNonInheritable(s: Obj): Obj {
+  const { container_name: _c, ...rest } = s;
+  return rest;
+}
+
+function isFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+import { parseComposeYaml } from './yaml.js';
+
+function parseComposeYamlSafe(text: string, file: string): ReturnType<typeof parseComposeYaml> {
+  try {
+    return parseComposeYaml(text, file);
+  } catch (e) {
+    return {
+      ok: false,
+      errors: [{ file, line: 1, col: 1, path: '', message: `cannot parse: ${describe(e)}` }],
+    };
+  }
+}
+
+export async function loadProject(opts: LoadOptions): Promise<LoadResult> {
+  return loadProjectSync(opts);
+}
+
+export function loadProjectSync(opts: LoadOptions): LoadResult {
+  try {
+    return load(opts);
+  } catch (e) {
+    // A bug of ours must still reach the user as an error value, not a stack trace.
+    return {
+      ok: false,
+      errors: [{ file: '', line: 0, col: 0, path: '', message: `internal error: ${describe(e)}` }],
+    };
+  }
+}
+
+function load(opts: LoadOptions): LoadResult {
+  const processEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(opts.env ?? process.env)) if (v !== undefined) processEnv[k] = v;
+  const cwd = process.cwd();
+  const loader = new Loader(processEnv.HOME, cwd);
+  const diag = loader.diag;
+
+  // Files: explicit, else COMPOSE_FILE, else the default names in the working directory.
+  let files = opts.files.map((f) => resolve(cwd, f));
+  const searchDir = resolve(cwd, opts.workingDir ?? '.');
+  if (files.length === 0 && processEnv.COMPOSE_FILE) {
+    const sep = processEnv.COMPOSE_PATH_SEPARATOR ?? ':';
+    files = processEnv.COMPOSE_FILE.split(sep)
+      .filter((f) => f !== '')
+      .map((f) => resolve(searchDir, f));
+  }
+  if (files.length === 0) {
+    const found = DEFAULT_FILE_NAMES.map((n) => resolve(searchDir, n)).find(isFile);
+    if (!found) {
+      return {
+        ok: false,
+        errors: [
+          {
+            file: loader.display(searchDir),
+            line: 0,
+            col: 0,
+            path: '',
+            message: `no compose file found (looked for ${DEFAULT_FILE_NAMES.join(', ')}); pass one with -f`,
+          },
+        ],
+      };
+    }
+    files = [found];
+  }
+  const workingDir = opts.workingDir ? resolve(cwd, opts.workingDir) : dirname(files[0]!);
+
+  // Environment: the process environment wins over env files; later env files win.
+  let fileVars: Record<string, string> = {};
+  const envFiles = opts.envFiles?.length
+    ? opts.envFiles.map((f) => resolve(cwd, f))
+    : [resolve(workingDir, '.env')];
+  for (const ef of envFiles) {
+    if (!opts.envFiles?.length && !isFile(ef)) continue;
+    const vars = loader.readEnvFile(ef, { ...fileVars, ...processEnv });
+    if (vars) fileVars = { ...fileVars, ...vars };
+  }
+  const env: Record<string, string> = { ...fileVars, ...processEnv };
+  if (opts.projectName !== undefined) env.COMPOSE_PROJECT_NAME = opts.projectName;
+  loader.rootEnv = env;
+  if (diag.errors.length > 0) return { ok: false, errors: diag.errors };
+
+  const merged = loader.loadFiles(files, { env, baseDir: workingDir });
+  if (!merged || diag.errors.length > 0) return { ok: false, errors: diag.errors };
+
+  // Project name: -p, COMPOSE_PROJECT_NAME, top-level name, the directory name.
+  let name: string;
+  const explicit =
+    opts.projectName ??
+    env.COMPOSE_PROJECT_NAME ??
+    (typeof merged.name === 'string' ? merged.name : undefined);
+  if (explicit !== undefined) {
+    if (!validProjectName(explicit)) {
+      const msg = `project name "${explicit}" is invalid: use lower-case letters, digits, "-" and "_", starting with a letter or digit`;
+      if (opts.projectName === undefined && env.COMPOSE_PROJECT_NAME === undefined) diag.error(['name'], msg);
+      else diag.errors.push({ file: '', line: 0, col: 0, path: '', message: msg });
+      return { ok: false, errors: diag.errors };
+    }
+    name = explicit;
+  } else {
+    name = normalizeProjectName(basename(workingDir));
+    if (name === '') {
+      diag.errors.push({
+        file: loader.display(workingDir),
+        line: 0,
+        col: 0,
+        path: '',
+        message: `cannot derive a project name from the directory "${basename(workingDir)}"; set one with -p or a top-level name:`,
+      });
+      return { ok: false, errors: diag.errors };
+    }
+  }
+  env.COMPOSE_PROJECT_NAME ??= name;
+
+  // Profiles: --profile, else COMPOSE_PROFILES.
+  const profiles =
+    opts.profiles && opts.profiles.length > 0
+      ? opts.profiles
+      : (env.COMPOSE_PROFILES ?? '')
+          .split(',')
+          .map((p) => p.trim())
+          .filter((p) => p !== '');
+
+  const project = buildProject(merged, {
+    name,
+    workingDir,
+    files,
+    profiles,
+    environment: env,
+    diag,
+    resolvePath: (p) => resolvePath(p, workingDir, processEnv.HOME),
+  });
+  if (!project || diag.errors.length > 0) return { ok: false, errors: diag.errors };
+  return { ok: true, project, warnings: diag.warnings };
+}

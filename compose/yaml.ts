@@ -1,0 +1,194 @@
+// YAML parsing with js-yaml plus a position map. js-yaml is already the project's YAML
+// library and is the fastest pure-JS parser; it reports marks on syntax errors, and its
+// `listener` hook reports where every node opens, which we fold into a PosNode tree so
+// errors about valid-but-wrong values can name file:line:col too.
+
+import yaml from 'js-yaml';
+import type { PosNode } from './positions.js';
+import type { ComposeError } from './types.js';
+
+function tagType(tag: 'reset' | 'override', kind: 'scalar' | 'sequence' | 'mapping'): yaml.Type {
+  return new yaml.Type(`!${tag}`, {
+    kind,
+    // A reset value is ignored; an override scalar keeps the YAML meaning of its text.
+    construct: (data: unknown) => {
+      if (tag === 'reset') return null;
+      if (kind !== 'scalar') return data;
+      return resolveScalar(String(data ?? ''));
+    },
+  });
+}
+
+function resolveScalar(text: string): unknown {
+  try {
+    return yaml.load(text, { schema: yaml.CORE_SCHEMA }) ?? null;
+  } catch {
+    return text;
+  }
+}
+
+// CORE (no timestamps, binaries or sets: compose values are plain JSON-like data) plus
+// merge keys `<<` and the compose tags.
+// js-yaml exports its built-in types at run time; @types/js-yaml does not declare them.
+const mergeType = (yaml as unknown as { types: { merge: yaml.Type } }).types.merge;
+const COMPOSE_SCHEMA = yaml.CORE_SCHEMA.extend({
+  implicit: [mergeType],
+  explicit: (['reset', 'override'] as const).flatMap((t) =>
+    (['scalar', 'sequence', 'mapping'] as const).map((k) => tagType(t, k)),
+  ),
+});
+
+interface Frame {
+  start: number;
+  children: Frame[];
+  result: unknown;
+  tag: string | null;
+}
+
+export type ParsedYaml =
+  | { ok: true; value: Record<string, unknown>; pos: PosNode }
+  | { ok: false; errors: ComposeError[] };
+
+export function parseComposeYaml(text: string, file: string): ParsedYaml {
+  const lineStarts = computeLineStarts(text);
+  const root: Frame = { start: 0, children: [], result: undefined, tag: null };
+  const stack: Frame[] = [root];
+  let docs: unknown[];
+  try {
+    docs = [];
+    yaml.loadAll(text, (d) => docs.push(d), {
+      schema: COMPOSE_SCHEMA,
+      filename: file,
+      listener(event, state) {
+        if (event === 'open') {
+          const f: Frame = { start: state.position, children: [], result: undefined, tag: null };
+          stack[stack.length - 1]!.children.push(f);
+          stack.push(f);
+        } else if (stack.length > 1) {
+          const f = stack.pop()!;
+          f.result = state.result;
+          f.tag = (state as unknown as { tag?: string | null }).tag ?? null;
+        }
+      },
+    });
+  } catch (e) {
+    const mark = (e as { mark?: { line: number; column: number } }).mark;
+    const reason = (e as { reason?: string }).reason ?? (e instanceof Error ? e.message : String(e));
+    return {
+      ok: false,
+      errors: [
+        {
+          file,
+          line: mark ? mark.line + 1 : 1,
+          col: mark ? mark.column + 1 : 1,
+          path: '',
+          message: `invalid YAML: ${reason}`,
+        },
+      ],
+    };
+  }
+  if (docs.length > 1) {
+    const second = root.children[1];
+    const p = second ? locate(text, lineStarts, second.start) : { line: 1, col: 1 };
+    return {
+      ok: false,
+      errors: [
+        {
+          file,
+          ...p,
+          path: '',
+          message: 'a compose file holds one YAML document; this one has several (---)',
+        },
+      ],
+    };
+  }
+  const value = docs[0];
+  if (value === undefined || value === null) {
+    return { ok: false, errors: [{ file, line: 1, col: 1, path: '', message: 'the compose file is empty' }] };
+  }
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    const first = root.children[0];
+    const p = first ? locate(text, lineStarts, first.start) : { line: 1, col: 1 };
+    return {
+      ok: false,
+      errors: [
+        {
+          file,
+          ...p,
+          path: '',
+          message: `the top level of a compose file must be a mapping (services:, networks:, …), not ${
+            Array.isArray(value) ? 'a sequence' : 'a scalar'
+          }`,
+        },
+      ],
+    };
+  }
+  const docFrame = root.children[0];
+  const pos = docFrame
+    ? buildPos(value, docFrame, text, lineStarts)
+    : { line: 1, col: 1, keys: new Map<string, PosNode>() };
+  return { ok: true, value: value as Record<string, unknown>, pos };
+}
+
+function buildPos(value: unknown, frame: Frame, text: string, lineStarts: number[]): PosNode {
+  // Block collections open twice in js-yaml; step through wrappers of the same value.
+  while (frame.children.length === 1 && frame.children[0]!.result === value && typeof value === 'object') {
+    const inner = frame.children[0]!;
+    if (!frame.tag && inner.tag) frame.tag = inner.tag;
+    frame = { ...inner, tag: frame.tag ?? inner.tag };
+  }
+  const node: PosNode = locate(text, lineStarts, frame.start);
+  if (frame.tag === '!reset') node.tag = 'reset';
+  else if (frame.tag === '!override') node.tag = 'override';
+  if (Array.isArray(value)) {
+    node.items = [];
+    const n = Math.min(value.length, frame.children.length);
+    for (let i = 0; i < n; i++) node.items.push(buildPos(value[i], frame.children[i]!, text, lineStarts));
+  } else if (value !== null && typeof value === 'object') {
+    node.keys = new Map();
+    const obj = value as Record<string, unknown>;
+    const ch = frame.children;
+    for (let i = 0; i + 1 < ch.length; i += 2) {
+      const k = ch[i]!;
+      const v = ch[i + 1]!;
+      if (k.tag === 'tag:yaml.org,2002:merge') continue;
+      const key = String(k.result);
+      if (!Object.hasOwn(obj, key)) continue;
+      const child = buildPos(obj[key], v, text, lineStarts);
+      const kp = locate(text, lineStarts, k.start);
+      child.keyLine = kp.line;
+      child.keyCol = kp.col;
+      node.keys.set(key, child);
+    }
+  }
+  return node;
+}
+
+function computeLineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return starts;
+}
+
+/** 1-based line and column of the first meaningful character at or after `pos`. */
+function locate(text: string, lineStarts: number[], pos: number): PosNode {
+  let p = pos;
+  for (;;) {
+    const c = text.charCodeAt(p);
+    if (c === 32 || c === 9 || c === 10 || c === 13) p++;
+    else if (c === 35 /* # */) {
+      const nl = text.indexOf('\n', p);
+      if (nl === -1) break;
+      p = nl + 1;
+    } else break;
+  }
+  if (p > text.length) p = text.length;
+  let lo = 0;
+  let hi = lineStarts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (lineStarts[mid]! <= p) lo = mid;
+    else hi = mid - 1;
+  }
+  return { line: lo + 1, col: p - lineStarts[lo]! + 1 };
+}
