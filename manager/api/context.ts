@@ -1,0 +1,29 @@
+import type { Logger } from '../../lib/index.js';
+import type { Replicator, Store } from '../store/index.js';
+import type { EventLog } from './events.js';
+
+/** Facts about the node serving the API, shown by /info and /version. */
+export interface ApiInfo {
+  nodeId: string;
+  hostname: string;
+  /** Address other nodes reach this manager at (host:port). */
+  addr?: string;
+  /** Shown as DockerRootDir. */
+  stateDir?: string;
+  /** skiff's version, shown as ServerVersion. */
+  version?: string;
+}
+
+/** What every route handler works with. */
+export interface ApiContext {
+  store: Store;
+  replicator: Replicator;
+  log: Logger;
+  info: ApiInfo;
+  events: EventLog;
+  clock: () => Date;
+}
+
+/** The API version skiff speaks (its object shapes follow this one) and the oldest it accepts. */
+export const API_VERSION = '1.44';
+export const MIN_API_VERSION = '1.24';

@@ -1,0 +1,262 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config, Secret, SwarmNetwork } from '../../../lib/index.js';
+import { SkiffError } from '../../../lib/index.js';
+import type { ApiContext } from '../context.js';
+import { anyOf, labelsMatch, parseFilters } from '../filters.js';
+import { presentNetwork, presentSecret } from '../present.js';
+import { configSpecSchema, dropNulls, networkCreateSchema, parseBody, secretSpecSchema } from '../schemas.js';
+import { paramOf, queryOf, versionParam } from './params.js';
+
+const NETWORK_FILTERS = ['dangling', 'driver', 'id', 'label', 'name', 'scope', 'type'];
+const SECRET_FILTERS = ['id', 'label', 'name', 'names'];
+/** Docker's limit on secret and config data. */
+const MAX_DATA_BYTES = 500 * 1024;
+
+export function registerObjectRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  registerNetworkRoutes(app, ctx);
+  registerSecretRoutes(app, ctx);
+  registerConfigRoutes(app, ctx);
+}
+
+function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const { store } = ctx;
+  const find = (idOrName: string): SwarmNetwork => {
+    const n = store.getNetwork(idOrName);
+    if (!n) throw new SkiffError('not_found', `network ${idOrName} not found`);
+    return n;
+  };
+
+  app.get('/networks', async (req) => {
+    const f = parseFilters(queryOf(req).filters, NETWORK_FILTERS);
+    return store
+      .listNetworks(
+        (n) =>
+          anyOf(f, 'id', (v) => n.ID.startsWith(v)) &&
+          anyOf(f, 'name', (v) => n.Spec.Name.includes(v)) &&
+          anyOf(f, 'driver', (v) => (n.Spec.DriverConfiguration?.Name ?? 'overlay') === v) &&
+          anyOf(f, 'scope', (v) => v === 'swarm') &&
+          anyOf(f, 'type', (v) => v === 'custom' || (v === 'builtin' && n.Spec.Ingress === true)) &&
+          anyOf(f, 'dangling', (v) => (v === 'true' || v === '1') === !networkInUse(ctx, n)) &&
+          labelsMatch(f, 'label', n.Spec.Labels),
+      )
+      .map(presentNetwork);
+  });
+
+  app.get('/networks/:id', async (req) => presentNetwork(find(paramOf(req, 'id'))));
+
+  app.post('/networks/create', async (req, reply) => {
+    const body = dropNulls(parseBody(networkCreateSchema, req.body, 'NetworkCreateRequest'));
+    const driver = body.Driver || 'overlay';
+    if (driver !== 'overlay') {
+      throw new SkiffError(
+        'invalid_argument',
+        `network driver ${driver} is not supported by the skiff manager; use -d overlay`,
+        {
+          hint: 'cluster networks are swarm-scoped overlays',
+        },
+      );
+    }
+    if (body.Scope && body.Scope !== 'swarm')
+      throw new SkiffError('invalid_argument', `network scope ${body.Scope} is not supported; use swarm`);
+    if (body.Ingress && store.listNetworks((n) => n.Spec.Ingress === true).length > 0) {
+      throw new SkiffError(
+        'already_exists',
+        'an ingress network already exists; remove it before creating another one',
+      );
+    }
+    if (body.ConfigOnly) throw new SkiffError('invalid_argument', 'config-only networks are not supported');
+    const ipamConfigs = body.IPAM?.Config ?? [];
+    for (const c of ipamConfigs) {
+      if (c.Subnet !== undefined && !isCidr(c.Subnet))
+        throw new SkiffError(
+          'invalid_argument',
+          `invalid subnet ${c.Subnet}: expected a CIDR such as 10.1.0.0/24`,
+        );
+      if (c.Gateway !== undefined && !isIPv4(c.Gateway))
+        throw new SkiffError('invalid_argument', `invalid gateway ${c.Gateway}`);
+    }
+    const created = await store.update((tx) =>
+      tx.createNetwork({
+        Spec: {
+          Name: body.Name,
+          Labels: body.Labels ?? {},
+          DriverConfiguration: { Name: driver, ...(body.Options ? { Options: body.Options } : {}) },
+          IPv6Enabled: body.EnableIPv6 ?? false,
+          Internal: body.Internal ?? false,
+          Attachable: body.Attachable ?? false,
+          Ingress: body.Ingress ?? false,
+          IPAMOptions: {
+            Driver: {
+              Name: body.IPAM?.Driver || 'default',
+              ...(body.IPAM?.Options ? { Options: body.IPAM.Options } : {}),
+            },
+            Configs: ipamConfigs,
+          },
+          Scope: 'swarm',
+        },
+      }),
+    );
+    ctx.log.info({ networkId: created.ID, name: body.Name }, 'network created');
+    return reply.status(201).send({ Id: created.ID, Warning: '' });
+  });
+
+  app.delete('/networks/:id', async (req, reply) => {
+    const n = find(paramOf(req, 'id'));
+    await store.update((tx) => tx.deleteNetwork(n.ID));
+    return reply.status(204).send();
+  });
+
+  app.post('/networks/prune', async () => {
+    const unused = store.listNetworks((n) => !n.Spec.Ingress && !networkInUse(ctx, n));
+    if (unused.length > 0) {
+      await store.update((tx) => {
+        for (const n of unused) tx.deleteNetwork(n.ID);
+      });
+    }
+    return { NetworksDeleted: unused.map((n) => n.Spec.Name) };
+  });
+}
+
+function networkInUse(ctx: ApiContext, n: SwarmNetwork): boolean {
+  return ctx.store
+    .listServices()
+    .some((s) =>
+      [...(s.Spec.TaskTemplate?.Networks ?? []), ...(s.Spec.Networks ?? [])].some(
+        (a) => a.Target === n.ID || a.Target === n.Spec.Name,
+      ),
+    );
+}
+
+function registerSecretRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const { store } = ctx;
+  const find = (idOrName: string): Secret => {
+    const s = store.getSecret(idOrName);
+    if (!s) throw new SkiffError('not_found', `secret ${idOrName} not found`);
+    return s;
+  };
+
+  app.get('/secrets', async (req) => {
+    const f = parseFilters(queryOf(req).filters, SECRET_FILTERS);
+    return store.listSecrets((s) => specMatches(f, s)).map(presentSecret);
+  });
+
+  app.get('/secrets/:id', async (req) => presentSecret(find(paramOf(req, 'id'))));
+
+  app.post('/secrets/create', async (req, reply) => {
+    const spec = dropNulls(parseBody(secretSpecSchema, req.body, 'SecretSpec'));
+    if (spec.Driver)
+      throw new SkiffError('invalid_argument', 'secret drivers are not supported; pass the data in Data');
+    if (spec.Data === undefined || spec.Data === '')
+      throw new SkiffError('invalid_argument', 'secret data must be provided (base64 in Data)');
+    checkDataSize(spec.Data, 'secret');
+    const created = await store.update((tx) => tx.createSecret({ Spec: spec as Secret['Spec'] }));
+    // Never log the data; the name and ID are enough to trace it.
+    ctx.log.info({ secretId: created.ID, name: spec.Name }, 'secret created');
+    return reply.status(201).send({ ID: created.ID });
+  });
+
+  app.post('/secrets/:id/update', async (req) => {
+    const version = versionParam(queryOf(req));
+    const spec = dropNulls(parseBody(secretSpecSchema, req.body, 'SecretSpec'));
+    const cur = find(paramOf(req, 'id'));
+    if (spec.Name !== cur.Spec.Name || spec.Data !== undefined || spec.Driver !== undefined) {
+      throw new SkiffError('invalid_argument', 'only updates to Labels are allowed');
+    }
+    await store.update((tx) =>
+      tx.updateSecret({
+        ...cur,
+        Version: { Index: version },
+        Spec: { ...cur.Spec, Labels: spec.Labels ?? {} },
+      }),
+    );
+    return '';
+  });
+
+  app.delete('/secrets/:id', async (req, reply) => {
+    const s = find(paramOf(req, 'id'));
+    await store.update((tx) => tx.deleteSecret(s.ID));
+    return reply.status(204).send();
+  });
+}
+
+function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const { store } = ctx;
+  const find = (idOrName: string): Config => {
+    const c = store.getConfig(idOrName);
+    if (!c) throw new SkiffError('not_found', `config ${idOrName} not found`);
+    return c;
+  };
+
+  app.get('/configs', async (req) => {
+    const f = parseFilters(queryOf(req).filters, SECRET_FILTERS);
+    return store.listConfigs((c) => specMatches(f, c));
+  });
+
+  app.get('/configs/:id', async (req) => find(paramOf(req, 'id')));
+
+  app.post('/configs/create', async (req, reply) => {
+    const spec = dropNulls(parseBody(configSpecSchema, req.body, 'ConfigSpec'));
+    if (spec.Data === undefined)
+      throw new SkiffError('invalid_argument', 'config data must be provided (base64 in Data)');
+    checkDataSize(spec.Data, 'config');
+    const created = await store.update((tx) => tx.createConfig({ Spec: spec as Config['Spec'] }));
+    ctx.log.info({ configId: created.ID, name: spec.Name }, 'config created');
+    return reply.status(201).send({ ID: created.ID });
+  });
+
+  app.post('/configs/:id/update', async (req) => {
+    const version = versionParam(queryOf(req));
+    const spec = dropNulls(parseBody(configSpecSchema, req.body, 'ConfigSpec'));
+    const cur = find(paramOf(req, 'id'));
+    if (spec.Name !== cur.Spec.Name || (spec.Data !== undefined && spec.Data !== cur.Spec.Data)) {
+      throw new SkiffError('invalid_argument', 'only updates to Labels are allowed');
+    }
+    await store.update((tx) =>
+      tx.updateConfig({
+        ...cur,
+        Version: { Index: version },
+        Spec: { ...cur.Spec, Labels: spec.Labels ?? {} },
+      }),
+    );
+    return '';
+  });
+
+  app.delete('/configs/:id', async (req, reply) => {
+    const c = find(paramOf(req, 'id'));
+    await store.update((tx) => tx.deleteConfig(c.ID));
+    return reply.status(204).send();
+  });
+}
+
+function specMatches(f: ReturnType<typeof parseFilters>, o: Secret | Config): boolean {
+  const name = o.Spec.Name ?? '';
+  return (
+    anyOf(f, 'id', (v) => o.ID.startsWith(v)) &&
+    anyOf(f, 'name', (v) => name.startsWith(v)) &&
+    anyOf(f, 'names', (v) => name === v) &&
+    labelsMatch(f, 'label', o.Spec.Labels)
+  );
+}
+
+function checkDataSize(b64: string, what: string): void {
+  const bytes = Math.floor((b64.length * 3) / 4);
+  if (bytes > MAX_DATA_BYTES)
+    throw new SkiffError('invalid_argument', `${what} data is too large: limit is 500KiB`);
+}
+
+function isIPv4(s: string): boolean {
+  const parts = s.split('.');
+  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+}
+
+function isCidr(s: string): boolean {
+  const [ip, bits, ...rest] = s.split('/');
+  return (
+    rest.length === 0 &&
+    ip !== undefined &&
+    isIPv4(ip) &&
+    bits !== undefined &&
+    /^\d{1,2}$/.test(bits) &&
+    Number(bits) <= 32
+  );
+}

@@ -1,0 +1,249 @@
+import { arch, cpus, machine, release, totalmem } from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import type { Swarm } from '../../../lib/index.js';
+import { SkiffError } from '../../../lib/index.js';
+import { rotateJoinToken } from '../../ca/tokens.js';
+import { API_VERSION, type ApiContext, MIN_API_VERSION } from '../context.js';
+import { EVENT_FILTERS, eventMatches, parseEventTime } from '../events.js';
+import { parseFilters } from '../filters.js';
+import { dropNulls, parseBody, swarmSpecSchema } from '../schemas.js';
+import { boolParam, queryOf, versionParam } from './params.js';
+
+const GO_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386' };
+
+export function registerSystemRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const { store } = ctx;
+  const version = ctx.info.version ?? 'dev';
+
+  const ping = async (_req: unknown, reply: import('fastify').FastifyReply) => {
+    reply.header('Swarm', store.getCluster() ? 'active/manager' : 'inactive');
+    reply.header('Builder-Version', '');
+    reply.header('Cache-Control', 'no-cache, no-store, must-revalidate');
+    reply.header('Pragma', 'no-cache');
+    reply.type('text/plain; charset=utf-8');
+    return reply.send('OK');
+  };
+  app.get('/_ping', ping);
+
+  app.get('/version', async () => {
+    const details = {
+      ApiVersion: API_VERSION,
+      MinAPIVersion: MIN_API_VERSION,
+      GitCommit: '',
+      GoVersion: `node${process.versions.node}`,
+      Os: 'linux',
+      Arch: GO_ARCH[arch()] ?? arch(),
+      KernelVersion: release(),
+    };
+    return {
+      Platform: { Name: 'skiff' },
+      Components: [{ Name: 'Engine', Version: version, Details: details }],
+      Version: version,
+      ...details,
+      BuildTime: '',
+    };
+  });
+
+  app.get('/info', async () => {
+    const cluster = store.getCluster();
+    const nodes = store.listNodes();
+    const managers = nodes.filter((n) => n.ManagerStatus);
+    return {
+      ID: ctx.info.nodeId,
+      Containers: 0,
+      ContainersRunning: 0,
+      ContainersPaused: 0,
+      ContainersStopped: 0,
+      Images: 0,
+      Driver: 'overlay',
+      DriverStatus: [],
+      Plugins: { Volume: ['local'], Network: ['overlay'], Authorization: null, Log: ['k8s-file'] },
+      MemoryLimit: true,
+      SwapLimit: false,
+      CpuCfsPeriod: true,
+      CpuCfsQuota: true,
+      CPUShares: true,
+      CPUSet: true,
+      PidsLimit: true,
+      OomKillDisable: false,
+      IPv4Forwarding: true,
+      Debug: false,
+      NFd: 0,
+      NGoroutines: 0,
+      SystemTime: ctx.clock().toISOString(),
+      LoggingDriver: 'k8s-file',
+      CgroupDriver: 'cgroupfs',
+      CgroupVersion: '1',
+      NEventsListener: ctx.events.listenerCount,
+      KernelVersion: release(),
+      OperatingSystem: 'skiff',
+      OSVersion: '',
+      OSType: 'linux',
+      Architecture: machine(),
+      IndexServerAddress: 'https://index.docker.io/v1/',
+      RegistryConfig: { InsecureRegistryCIDRs: [], IndexConfigs: {}, Mirrors: [] },
+      NCPU: cpus().length,
+      MemTotal: totalmem(),
+      DockerRootDir: ctx.info.stateDir ?? '',
+      Name: ctx.info.hostname,
+      Labels: [],
+      ExperimentalBuild: false,
+      ServerVersion: version,
+      Runtimes: { crun: { path: 'crun' }, runc: { path: 'runc' } },
+      DefaultRuntime: 'crun',
+      Swarm: {
+        NodeID: ctx.info.nodeId,
+        NodeAddr: hostOf(ctx.info.addr),
+        LocalNodeState: cluster ? 'active' : 'inactive',
+        ControlAvailable: cluster !== undefined,
+        Error: '',
+        RemoteManagers: managers.map((n) => ({ NodeID: n.ID, Addr: n.ManagerStatus?.Addr ?? '' })),
+        Nodes: nodes.length,
+        Managers: managers.length,
+        ...(cluster ? { Cluster: clusterInfo(cluster) } : {}),
+      },
+      LiveRestoreEnabled: false,
+      Isolation: '',
+      InitBinary: 'catatonit',
+      ContainerdCommit: { ID: '' },
+      RuncCommit: { ID: '' },
+      InitCommit: { ID: '' },
+      SecurityOptions: ['name=seccomp,profile=builtin', 'name=no-new-privileges'],
+      Warnings: [],
+    };
+  });
+
+  app.get('/swarm', async () => {
+    const cluster = store.getCluster();
+    if (!cluster) throw notInSwarm();
+    return cluster;
+  });
+
+  app.post('/swarm/update', async (req) => {
+    const q = queryOf(req);
+    const v = versionParam(q);
+    const spec = parseBody(swarmSpecSchema, req.body, 'SwarmSpec');
+    const rotateWorker = boolParam(q, 'rotateWorkerToken');
+    const rotateManager = boolParam(q, 'rotateManagerToken');
+    boolParam(q, 'rotateManagerUnlockKey');
+    await store.update((tx) => {
+      const cur = store.getCluster();
+      if (!cur) throw notInSwarm();
+      const tokens = cur.JoinTokens ?? { Worker: '', Manager: '' };
+      tx.updateCluster({
+        ...cur,
+        Version: { Index: v },
+        Spec: dropNulls(spec) as Swarm['Spec'],
+        JoinTokens: {
+          Worker: rotateWorker ? rotateJoinToken(tokens.Worker) : tokens.Worker,
+          Manager: rotateManager ? rotateJoinToken(tokens.Manager) : tokens.Manager,
+        },
+      });
+    });
+    return '';
+  });
+
+  app.post('/swarm/init', async () => {
+    if (store.getCluster()) {
+      throw new SkiffError(
+        'unavailable',
+        'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.',
+      );
+    }
+    throw new SkiffError(
+      'unsupported',
+      'swarm init over the API is not supported yet; start the manager with `skiff daemon`',
+    );
+  });
+  app.post('/swarm/join', async () => {
+    throw new SkiffError(
+      'unsupported',
+      'joining over the API is not supported yet; use `skiff cluster join`',
+    );
+  });
+  app.post('/swarm/leave', async () => {
+    throw new SkiffError(
+      'unsupported',
+      'leaving over the API is not supported yet; use `skiff cluster leave`',
+    );
+  });
+  app.get('/swarm/unlockkey', async () => ({ UnlockKey: '' }));
+  app.post('/swarm/unlock', async () => {
+    throw new SkiffError('invalid_argument', 'swarm is not locked');
+  });
+
+  // The docker CLI asks the daemon for an image's digest before creating a service;
+  // the manager does not talk to registries, so the CLI proceeds with the tag.
+  app.get('/distribution/*', async () => {
+    throw new SkiffError(
+      'unsupported',
+      'the skiff manager does not resolve image digests; the image is used by tag',
+    );
+  });
+
+  app.get('/events', async (req, reply) => {
+    const q = queryOf(req);
+    const filters = parseFilters(q.filters, EVENT_FILTERS);
+    const since = parseEventTime(q.since);
+    const until = parseEventTime(q.until);
+    if (Number.isNaN(since) || Number.isNaN(until)) {
+      throw new SkiffError(
+        'invalid_argument',
+        'since and until must be unix timestamps in seconds (e.g. 1700000000 or 1700000000.5)',
+      );
+    }
+    const nowNano = ctx.clock().getTime() * 1e6;
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      'Content-Type': 'application/json',
+      'Api-Version': API_VERSION,
+      'Cache-Control': 'no-cache',
+    });
+    const write = (e: import('../events.js').DockerEvent) => {
+      if (until !== undefined && e.timeNano > until) return;
+      if (eventMatches(e, filters)) res.write(`${JSON.stringify(e)}\n`);
+    };
+    if (since !== undefined) for (const e of ctx.events.since(since)) write(e);
+    if (until !== undefined && until <= nowNano) {
+      res.end();
+      return;
+    }
+    const stop = ctx.events.listen(write);
+    let timer: NodeJS.Timeout | undefined;
+    const finish = () => {
+      stop();
+      if (timer) clearTimeout(timer);
+      if (!res.writableEnded) res.end();
+    };
+    if (until !== undefined) timer = setTimeout(finish, Math.ceil((until - nowNano) / 1e6));
+    res.flushHeaders();
+    req.raw.on('close', finish);
+    app.addHook('onClose', async () => finish());
+  });
+}
+
+function notInSwarm(): SkiffError {
+  return new SkiffError('unavailable', 'This node is not a swarm manager.');
+}
+
+function hostOf(addr: string | undefined): string {
+  if (!addr) return '';
+  const i = addr.lastIndexOf(':');
+  return i > 0 ? addr.slice(0, i) : addr;
+}
+
+function clusterInfo(c: Swarm) {
+  return {
+    ID: c.ID,
+    Version: c.Version,
+    CreatedAt: c.CreatedAt,
+    UpdatedAt: c.UpdatedAt,
+    Spec: c.Spec,
+    TLSInfo: c.TLSInfo ?? { TrustRoot: '', CertIssuerSubject: '', CertIssuerPublicKey: '' },
+    RootRotationInProgress: c.RootRotationInProgress ?? false,
+    DataPathPort: c.DataPathPort ?? 4789,
+    DefaultAddrPool: c.DefaultAddrPool ?? ['10.0.0.0/8'],
+    SubnetSize: c.SubnetSize ?? 24,
+  };
+}

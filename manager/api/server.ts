@@ -1,0 +1,123 @@
+import type { IncomingMessage } from 'node:http';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { httpStatusFor, isSkiffError, type Logger, SkiffError, silentLogger } from '../../lib/index.js';
+import type { Replicator, Store } from '../store/index.js';
+import { API_VERSION, type ApiContext, type ApiInfo } from './context.js';
+import { EventLog } from './events.js';
+import { registerNodeRoutes } from './routes/nodes.js';
+import { registerObjectRoutes } from './routes/objects.js';
+import { registerServiceRoutes } from './routes/services.js';
+import { registerSystemRoutes } from './routes/system.js';
+
+export interface ApiServerOptions {
+  store: Store;
+  replicator: Replicator;
+  logger?: Logger;
+  info: ApiInfo;
+  clock?: () => Date;
+  /** Largest accepted request body; Docker's own limit for secrets is 500 KiB. */
+  bodyLimit?: number;
+}
+
+const VERSION_PREFIX = /^\/v(\d+)\.(\d+)(?=\/)/;
+const requestedVersion = new WeakMap<IncomingMessage, string>();
+
+/**
+ * The Docker-compatible HTTP API over the store. Routes answer with and without the
+ * `/v1.xx` prefix; errors are `{"message": …}` with Docker's status codes, and a
+ * client's mistake is never a 500.
+ */
+export function createApiServer(opts: ApiServerOptions): FastifyInstance {
+  const log = (opts.logger ?? silentLogger).child({ component: 'api' });
+  const clock = opts.clock ?? (() => new Date());
+  const app = Fastify({
+    disableRequestLogging: true,
+    bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024,
+    rewriteUrl: (req) => {
+      const url = req.url ?? '/';
+      const m = VERSION_PREFIX.exec(url);
+      if (!m) return url;
+      requestedVersion.set(req, `${m[1]}.${m[2]}`);
+      return url.slice(m[0].length);
+    },
+  });
+  const ctx: ApiContext = {
+    store: opts.store,
+    replicator: opts.replicator,
+    log,
+    info: opts.info,
+    events: new EventLog(opts.store, clock),
+    clock,
+  };
+  app.addHook('onClose', async () => ctx.events.close());
+
+  // Bodies are JSON or empty (Go clients send `Content-Type: application/json` with no body on some POSTs).
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    json(req, text, (err, value) => {
+      if (err)
+        done(new SkiffError('invalid_argument', `request body is not valid JSON: ${err.message}`), undefined);
+      else done(null, value);
+    });
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    const v = requestedVersion.get(req.raw);
+    if (v !== undefined && compareVersions(v, API_VERSION) > 0) {
+      throw new SkiffError(
+        'invalid_argument',
+        `client version ${v} is too new. Maximum supported API version is ${API_VERSION}`,
+      );
+    }
+    reply.header('Api-Version', API_VERSION);
+    reply.header('Docker-Experimental', 'false');
+    reply.header('Ostype', 'linux');
+    reply.header('Server', `skiff/${opts.info.version ?? 'dev'} (linux)`);
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    let status: number;
+    let message: string;
+    if (isSkiffError(err)) {
+      status = httpStatusFor(err.code);
+      message = err.hint ? `${err.message} (${err.hint})` : err.message;
+    } else if (
+      typeof err === 'object' &&
+      err !== null &&
+      'statusCode' in err &&
+      typeof err.statusCode === 'number' &&
+      err.statusCode >= 400 &&
+      err.statusCode < 500
+    ) {
+      status = err.statusCode;
+      message = err instanceof Error ? err.message : 'bad request';
+    } else {
+      status = 500;
+      message = 'internal error; the manager log has the details';
+    }
+    if (status >= 500) log.error({ err, method: req.method, url: req.url }, 'API request failed');
+    else log.debug({ method: req.method, url: req.url, status, message }, 'API request rejected');
+    void reply.status(status).send({ message });
+  });
+  app.setNotFoundHandler((_req, reply) => {
+    void reply.status(404).send({ message: 'page not found' });
+  });
+
+  registerSystemRoutes(app, ctx);
+  registerNodeRoutes(app, ctx);
+  registerServiceRoutes(app, ctx);
+  registerObjectRoutes(app, ctx);
+  return app;
+}
+
+export function compareVersions(a: string, b: string): number {
+  const [a1 = 0, a2 = 0] = a.split('.').map(Number);
+  const [b1 = 0, b2 = 0] = b.split('.').map(Number);
+  return a1 - b1 || a2 - b2;
+}

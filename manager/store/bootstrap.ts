@@ -1,0 +1,98 @@
+import { arch, cpus, totalmem } from 'node:os';
+import type { Node } from '../../lib/index.js';
+import { newJoinToken } from '../ca/tokens.js';
+import type { Store } from './store.js';
+
+export interface BootstrapOptions {
+  nodeId: string;
+  hostname: string;
+  /** host:port other nodes reach this manager at. */
+  addr: string;
+  engineVersion: string;
+  /** The cluster root CA certificate (PEM); the join tokens carry its digest. */
+  rootCaPem?: string;
+}
+
+const GO_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' };
+
+/**
+ * Makes sure the store holds a cluster object (as `swarm init` creates it, with the
+ * `ingress` network) and this manager's node object; a no-op for what exists.
+ */
+export async function bootstrapCluster(store: Store, o: BootstrapOptions): Promise<void> {
+  const ca = o.rootCaPem ?? `skiff-cluster-${o.nodeId}`;
+  await store.update((tx) => {
+    if (!store.getCluster()) {
+      tx.createCluster({
+        Spec: {
+          Name: 'default',
+          Labels: {},
+          Orchestration: { TaskHistoryRetentionLimit: 5 },
+          Raft: {
+            SnapshotInterval: 10000,
+            KeepOldSnapshots: 0,
+            LogEntriesForSlowFollowers: 500,
+            ElectionTick: 10,
+            HeartbeatTick: 1,
+          },
+          Dispatcher: { HeartbeatPeriod: 5_000_000_000 },
+          CAConfig: { NodeCertExpiry: 7_776_000_000_000_000 },
+          EncryptionConfig: { AutoLockManagers: false },
+          TaskDefaults: {},
+        },
+        TLSInfo: { TrustRoot: o.rootCaPem ?? '', CertIssuerSubject: '', CertIssuerPublicKey: '' },
+        RootRotationInProgress: false,
+        DataPathPort: 4789,
+        DefaultAddrPool: ['10.0.0.0/8'],
+        SubnetSize: 24,
+        JoinTokens: { Worker: newJoinToken(ca), Manager: newJoinToken(ca) },
+      });
+      if (store.listNetworks((n) => n.Spec.Ingress === true).length === 0) {
+        tx.createNetwork({
+          Spec: {
+            Name: 'ingress',
+            Labels: {},
+            DriverConfiguration: { Name: 'overlay' },
+            Ingress: true,
+            IPAMOptions: {
+              Driver: { Name: 'default' },
+              Configs: [{ Subnet: '10.0.0.0/24', Gateway: '10.0.0.1' }],
+            },
+            Scope: 'swarm',
+          },
+        });
+      }
+    }
+    const existing = store.getNode(o.nodeId);
+    const description: Node['Description'] = {
+      Hostname: o.hostname,
+      Platform: { Architecture: GO_ARCH[arch()] ?? arch(), OS: 'linux' },
+      Resources: { NanoCPUs: cpus().length * 1e9, MemoryBytes: totalmem() },
+      Engine: { EngineVersion: o.engineVersion, Labels: {} },
+    };
+    const status: Node['Status'] = { State: 'ready', Addr: hostOf(o.addr) };
+    const managerStatus: Node['ManagerStatus'] = { Leader: true, Reachability: 'reachable', Addr: o.addr };
+    if (!existing) {
+      tx.createNode({
+        ID: o.nodeId,
+        Spec: { Labels: {}, Role: 'manager', Availability: 'active' },
+        Description: description,
+        Status: status,
+        ManagerStatus: managerStatus,
+      });
+    } else if (
+      existing.Status.State !== 'ready' ||
+      existing.Status.Addr !== status.Addr ||
+      existing.ManagerStatus?.Addr !== o.addr ||
+      existing.Description?.Hostname !== o.hostname ||
+      existing.Description?.Engine?.EngineVersion !== o.engineVersion
+    ) {
+      tx.updateNode({ ...existing, Description: description, Status: status, ManagerStatus: managerStatus });
+    }
+  });
+}
+
+function hostOf(addr: string): string {
+  const i = addr.lastIndexOf(':');
+  return i > 0 ? addr.slice(0, i) : addr;
+}

@@ -1,0 +1,206 @@
+// The real docker CLI (Docker 28 client) against a skiff manager on a unix socket.
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningManager, startManager } from '../../../manager/index.js';
+import { runCommand } from '../../lab/command.js';
+
+const DOCKER = '/usr/local/bin/docker';
+
+let dir: string;
+let manager: RunningManager;
+
+async function docker(args: string[], opts: { input?: string; cwd?: string } = {}) {
+  const r = await runCommand(DOCKER, args, {
+    env: {
+      PATH: process.env.PATH,
+      HOME: dir,
+      DOCKER_HOST: `unix://${join(dir, 'skiff.sock')}`,
+      DOCKER_CONFIG: join(dir, 'docker-config'),
+    },
+    timeoutMs: 30_000,
+    ...opts,
+  });
+  return { ...r, out: r.stdout.trim() };
+}
+
+async function ok(args: string[], opts: { input?: string; cwd?: string } = {}) {
+  const r = await docker(args, opts);
+  expect(r.code, `docker ${args.join(' ')} failed: ${r.stderr}`).toBe(0);
+  return r.out;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'skiff-api-'));
+  manager = await startManager({
+    stateDir: join(dir, 'state'),
+    socketPath: join(dir, 'skiff.sock'),
+    hostname: 'skiff-test-node',
+    version: '0.1.0-test',
+  });
+});
+
+afterAll(async () => {
+  await manager?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('docker CLI against the skiff manager', () => {
+  it('negotiates the API version', async () => {
+    const v = JSON.parse(await ok(['version', '--format', '{{json .Server}}'])) as {
+      ApiVersion: string;
+      MinAPIVersion: string;
+    };
+    expect(v.ApiVersion).toBe('1.44');
+    expect(v.MinAPIVersion).toBe('1.24');
+  });
+
+  it('docker info shows an active swarm with this node as manager', async () => {
+    const out = await ok(['info']);
+    expect(out).toContain('Swarm: active');
+    expect(out).toContain(`NodeID: ${manager.nodeId}`);
+    expect(out).toContain('Is Manager: true');
+    expect(out).toContain('Managers: 1');
+  });
+
+  it('docker node ls and node inspect self show the leader manager', async () => {
+    const ls = await ok(['node', 'ls']);
+    expect(ls).toMatch(new RegExp(`${manager.nodeId} \\*\\s+skiff-test-node\\s+Ready\\s+Active\\s+Leader`));
+    const [self] = JSON.parse(await ok(['node', 'inspect', 'self'])) as {
+      ID: string;
+      ManagerStatus: { Leader: boolean };
+    }[];
+    expect(self?.ID).toBe(manager.nodeId);
+    expect(self?.ManagerStatus.Leader).toBe(true);
+  });
+
+  it('creates, lists, inspects, updates and removes a service', async () => {
+    const id = await ok([
+      'service',
+      'create',
+      '--detach',
+      '--name',
+      'web',
+      '--replicas',
+      '3',
+      'busybox',
+      'sleep',
+      '1000',
+    ]);
+    expect(id).toMatch(/^[0-9a-z]{25}$/);
+    expect(manager.store.getService('web')?.Spec.Mode?.Replicated?.Replicas).toBe(3);
+
+    expect(await ok(['service', 'ls'])).toMatch(/web\s+replicated\s+0\/3\s+busybox/);
+
+    const [svc] = JSON.parse(await ok(['service', 'inspect', 'web'])) as {
+      ID: string;
+      Spec: { Name: string; TaskTemplate: { ContainerSpec: { Args: string[] } } };
+    }[];
+    expect(svc?.ID).toBe(id);
+    expect(svc?.Spec.TaskTemplate.ContainerSpec.Args).toEqual(['sleep', '1000']);
+
+    expect(await ok(['service', 'ps', 'web'])).toMatch(/^ID\s+NAME\s+IMAGE/);
+
+    await ok(['service', 'update', '--detach', '--replicas', '5', 'web']);
+    const updated = manager.store.getService('web');
+    expect(updated?.Spec.Mode?.Replicated?.Replicas).toBe(5);
+    expect(updated?.PreviousSpec?.Mode?.Replicated?.Replicas).toBe(3);
+
+    await ok(['service', 'rm', 'web']);
+    expect(manager.store.getService('web')).toBeUndefined();
+    const missing = await docker(['service', 'inspect', 'web']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/no such service: web/);
+  });
+
+  it('creates an overlay network', async () => {
+    const id = await ok(['network', 'create', '-d', 'overlay', 'n1']);
+    const [net] = JSON.parse(await ok(['network', 'inspect', 'n1'])) as {
+      Id: string;
+      Driver: string;
+      Scope: string;
+    }[];
+    expect(net).toMatchObject({ Id: id, Driver: 'overlay', Scope: 'swarm' });
+    const bridge = await docker(['network', 'create', '-d', 'bridge', 'nope']);
+    expect(bridge.code).not.toBe(0);
+    expect(manager.store.getNetwork('nope')).toBeUndefined();
+  });
+
+  it('creates a secret whose data is never shown and never stored in clear', async () => {
+    const plain = 'skiff-secret-d41d8cd98f00b204';
+    const id = await ok(['secret', 'create', 's1', '-'], { input: plain });
+    const inspect = await ok(['secret', 'inspect', 's1']);
+    expect(inspect).toContain(id);
+    expect(inspect).not.toContain(plain);
+    expect(inspect).not.toContain(Buffer.from(plain).toString('base64'));
+    expect((JSON.parse(inspect) as { Spec: { Data?: string } }[])[0]?.Spec.Data).toBeUndefined();
+    expect(Buffer.from(manager.store.getSecretData(id)!).toString()).toBe(plain);
+
+    await manager.flush();
+    const stateDir = join(dir, 'state');
+    for (const f of await readdir(stateDir)) {
+      const bytes = await readFile(join(stateDir, f));
+      expect(bytes.includes(plain), f).toBe(false);
+      expect(bytes.includes(Buffer.from(plain).toString('base64')), f).toBe(false);
+    }
+  });
+
+  it('creates a config', async () => {
+    const id = await ok(['config', 'create', 'c1', '-'], { input: 'hello config\n' });
+    const c = manager.store.getConfig('c1');
+    expect(c?.ID).toBe(id);
+    expect(Buffer.from(c?.Spec.Data ?? '', 'base64').toString()).toBe('hello config\n');
+  });
+
+  it('deploys, lists and removes a stack from a compose file', async () => {
+    const stackDir = join(dir, 'stack');
+    await rm(stackDir, { recursive: true, force: true });
+    await mkdir(stackDir);
+    await writeFile(
+      join(stackDir, 'compose.yaml'),
+      [
+        'services:',
+        '  web:',
+        '    image: busybox',
+        '    command: sleep 1000',
+        '    deploy: { replicas: 2 }',
+        '    ports: ["8080:80"]',
+        '    secrets: [token]',
+        '    configs: [settings]',
+        '  db:',
+        '    image: busybox',
+        '    command: sleep 1000',
+        '    networks: [back]',
+        'networks:',
+        '  back: {}',
+        'secrets:',
+        '  token: { file: ./token.txt }',
+        'configs:',
+        '  settings: { file: ./settings.txt }',
+        '',
+      ].join('\n'),
+    );
+    await writeFile(join(stackDir, 'token.txt'), 'stack-token');
+    await writeFile(join(stackDir, 'settings.txt'), 'a=b');
+
+    await ok(['stack', 'deploy', '-c', 'compose.yaml', 'app'], { cwd: stackDir });
+    const web = manager.store.getService('app_web');
+    expect(web?.Spec.Mode?.Replicated?.Replicas).toBe(2);
+    expect(web?.Spec.Labels?.['com.docker.stack.namespace']).toBe('app');
+    expect(web?.Spec.EndpointSpec?.Ports?.[0]).toMatchObject({ PublishedPort: 8080, TargetPort: 80 });
+    expect(manager.store.getNetwork('app_back')?.Spec.DriverConfiguration?.Name).toBe('overlay');
+
+    const services = await ok(['stack', 'services', 'app']);
+    expect(services).toMatch(/app_web\s+replicated\s+0\/2/);
+    expect(services).toMatch(/app_db\s+replicated\s+0\/1/);
+
+    await ok(['stack', 'rm', 'app']);
+    expect(
+      manager.store.listServices((s) => s.Spec.Labels?.['com.docker.stack.namespace'] === 'app'),
+    ).toEqual([]);
+    expect(manager.store.getNetwork('app_back')).toBeUndefined();
+    expect(manager.store.getSecret('app_token')).toBeUndefined();
+    expect(manager.store.getConfig('app_settings')).toBeUndefined();
+  });
+});
