@@ -9,7 +9,6 @@ import type {
   DispatcherApi,
   Logger,
   NodeDescription,
-  Task,
   TaskStatus,
 } from '../../lib/index.js';
 import { describeError, silentLogger } from '../../lib/index.js';
