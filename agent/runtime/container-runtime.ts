@@ -74,6 +74,7 @@ export class ContainerRuntime {
   private readonly health = new Map<string, HealthMonitor>();
   /** Containers whose exit was already reported by this process. */
   private readonly reportedExits = new Set<string>();
+  private readonly starting = new Set<string>();
   private exitWatcher: FSWatcher | undefined;
   private exitPoll: NodeJS.Timeout | undefined;
   private closed = false;
@@ -261,13 +262,20 @@ export class ContainerRuntime {
       );
     }
     this.watchExits();
-    await this.oci.start(id);
-    rec.startedAt = new Date().toISOString();
-    await this.store.write(rec);
-    const info = await this.inspect(id);
-    if (info.pid !== undefined) this.emit({ type: 'start', id, pid: info.pid });
-    if (rec.health && info.state === 'running') this.startHealth(rec, new Date(rec.startedAt));
-    return info;
+    // An exit seen while starting is reported after the start event, never before.
+    this.starting.add(id);
+    try {
+      await this.oci.start(id);
+      rec.startedAt = new Date().toISOString();
+      await this.store.write(rec);
+      const info = await this.inspect(id);
+      if (info.pid !== undefined) this.emit({ type: 'start', id, pid: info.pid });
+      if (rec.health && info.state === 'running') this.startHealth(rec, new Date(rec.startedAt));
+      return info;
+    } finally {
+      this.starting.delete(id);
+      void this.onExitFile(id);
+    }
   }
 
   /** Sends the stop signal, then SIGKILL after the grace period; resolves once it exited. */
@@ -571,7 +579,7 @@ export class ContainerRuntime {
   }
 
   private async onExitFile(id: string): Promise<void> {
-    if (this.reportedExits.has(id)) return;
+    if (this.reportedExits.has(id) || this.starting.has(id)) return;
     try {
       const info = await this.inspect(id);
       if (info.state === 'exited') this.reportExit(info);

@@ -1,6 +1,6 @@
 // A busybox root filesystem as a plain directory (the snapshotter's output stands in
 // for it in these tests): the fixture image's base layer written to disk.
-import { chown, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { busyboxRootfsEntries } from '../../fixtures/index.js';
@@ -10,6 +10,8 @@ export async function makeBusyboxRootfs(
   extra: { path: string; content: string; mode?: number }[] = [],
 ): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'skiff-rootfs-'));
+  // mkdtemp makes it 0700; a non-root container user must be able to walk it.
+  await chmod(dir, 0o755);
   for (const e of busyboxRootfsEntries()) {
     const p = join(dir, e.path);
     switch (e.type) {
