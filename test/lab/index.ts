@@ -13,12 +13,20 @@
 //   }
 //
 // Hosts are network namespaces (`ip netns exec`, which also gives each process its own
-// mount namespace and /sys), each with `dir`, a directory for its state and run roots.
+// mount namespace and /sys; `{ sharedMounts: true }` joins only the network namespace),
+// each with `dir`, a directory for its state and run roots.
 // Everything is named `skl<pid>_<n>…`; sweepLeftovers() (run by scripts/test through
 // sweep-cli.ts) removes what runs of dead processes left behind.
 export * from './cleanup.js';
 export * from './command.js';
-export { type CreateLabOptions, createLab, type Lab, type LabHost, labLeftovers } from './lab.js';
+export {
+  type CreateLabOptions,
+  createLab,
+  type Lab,
+  type LabHost,
+  type LabRunOptions,
+  labLeftovers,
+} from './lab.js';
 export { LabProcess, type LabSpawnOptions, type ProcessExit } from './process.js';
 export { isProcessAlive, type SweepReport, sweepLeftovers } from './sweep.js';
 export { LAB_DIR } from './teardown.js';

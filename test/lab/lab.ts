@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CommandResult, type RunOptions, runChecked, runCommand } from './command.js';
 import { hostNetns, newRunPrefix, rootLinkName, switchNetns } from './names.js';
-import { LabProcess, type LabSpawnOptions } from './process.js';
+import { inNetns, LabProcess, type LabSpawnOptions } from './process.js';
 import { CLAIMS_DIR, findRuns, LAB_DIR, removeRun } from './teardown.js';
 
 export interface CreateLabOptions {
@@ -16,6 +16,11 @@ export interface CreateLabOptions {
    * test can reach the hosts' addresses directly (default false).
    */
   hostAccess?: boolean;
+}
+
+export interface LabRunOptions extends RunOptions {
+  /** See LabSpawnOptions.sharedMounts. */
+  sharedMounts?: boolean;
 }
 
 export interface LabHost {
@@ -29,9 +34,9 @@ export interface LabHost {
   /** A directory of its own (state and run roots of whatever runs there). */
   dir: string;
   /** Runs a command to completion inside the host's network namespace. */
-  exec(cmd: string, args: readonly string[], opts?: RunOptions): Promise<CommandResult>;
+  exec(cmd: string, args: readonly string[], opts?: LabRunOptions): Promise<CommandResult>;
   /** Like exec, but returns stdout and throws (with stderr) on a non-zero exit. */
-  run(cmd: string, args: readonly string[], opts?: RunOptions): Promise<string>;
+  run(cmd: string, args: readonly string[], opts?: LabRunOptions): Promise<string>;
   /** Starts a long-running process inside the host; the lab stops it on destroy. */
   spawn(cmd: string, args: readonly string[], opts?: LabSpawnOptions): LabProcess;
   /** Processes started with spawn, in order. */
@@ -178,8 +183,8 @@ function makeHost(
   return {
     ...base,
     iface: 'eth0',
-    exec: (cmd, args, opts) => runCommand('ip', ['netns', 'exec', base.netns, cmd, ...args], opts),
-    run: (cmd, args, opts) => runChecked('ip', ['netns', 'exec', base.netns, cmd, ...args], opts),
+    exec: (cmd, args, opts) => runCommand(...inNetns(base.netns, cmd, args, opts?.sharedMounts), opts),
+    run: (cmd, args, opts) => runChecked(...inNetns(base.netns, cmd, args, opts?.sharedMounts), opts),
     spawn: (cmd, args, opts) => {
       const p = new LabProcess(base.netns, cmd, args, opts);
       mine.push(p);

@@ -5,6 +5,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 export interface LabSpawnOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /**
+   * Join only the host's network namespace (`nsenter --net`) and keep the test process's
+   * mount namespace, so mounts the process makes (netns bind mounts, rootfs overlays)
+   * are visible outside it; /sys then shows the root namespace's devices. By default
+   * `ip netns exec` gives the process a private mount namespace with the host's /sys.
+   */
+  sharedMounts?: boolean;
   /** How much combined stdout/stderr to keep (default 256 KiB). */
   keepBytes?: number;
 }
@@ -77,7 +84,8 @@ export class LabProcess {
 
   #start(): void {
     const keep = this.#opts.keepBytes ?? 256 * 1024;
-    const child = spawn('ip', ['netns', 'exec', this.#netns, this.command, ...this.args], {
+    const [cmd, args] = inNetns(this.#netns, this.command, this.args, this.#opts.sharedMounts);
+    const child = spawn(cmd, args, {
       env: this.#opts.env ?? process.env,
       cwd: this.#opts.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -108,4 +116,16 @@ export class LabProcess {
       child.on('exit', (code, signal) => done({ code, signal }));
     });
   }
+}
+
+/** The command line that runs `command args` inside the network namespace `netns`. */
+export function inNetns(
+  netns: string,
+  command: string,
+  args: readonly string[],
+  sharedMounts = false,
+): [string, string[]] {
+  return sharedMounts
+    ? ['nsenter', [`--net=/run/netns/${netns}`, '--', command, ...args]]
+    : ['ip', ['netns', 'exec', netns, command, ...args]];
 }

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -123,6 +123,24 @@ describe('lab', () => {
     );
     await lab.destroy();
     expect(await runChecked('ip', ['link'])).not.toContain(lab.prefix);
+  });
+
+  it('runs in a private mount namespace unless asked to share mounts', async () => {
+    const lab = cleanup.track(await createLab({ hosts: 1 }), (l) => l.destroy(), 'destroy lab');
+    const [a] = lab.hosts as [LabHost];
+    expect(await a.run('ip', ['-4', '-o', 'addr', 'show', 'eth0'], { sharedMounts: true })).toContain(a.addr);
+    const privateMount = join(a.dir, 'private');
+    const sharedMount = join(a.dir, 'shared');
+    mkdirSync(privateMount);
+    mkdirSync(sharedMount);
+    await a.run('mount', ['-t', 'tmpfs', 'tmpfs', privateMount]);
+    await a.run('mount', ['-t', 'tmpfs', 'tmpfs', sharedMount], { sharedMounts: true });
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
+    expect(mounts).not.toContain(` ${privateMount} `);
+    expect(mounts).toContain(` ${sharedMount} `);
+    // destroy unmounts what the lab's processes left mounted in its directories.
+    await lab.destroy();
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(` ${sharedMount} `);
   });
 
   it('rejects a bad host count without creating anything', async () => {
