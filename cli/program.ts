@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { describeError, isSkiffError } from '../lib/index.js';
+import { composeCommandOf, registerComposeConfig } from './commands/compose-config.js';
 import { registerService } from './commands/service.js';
 import { CliExit, CliUsageError } from './output.js';
 import { skiffVersion } from './version.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
     });
 
   registerService(program);
+  registerComposeConfig(composeCommandOf(program));
 
   return program;
 }

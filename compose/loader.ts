@@ -105,7 +105,10 @@ class Loader {
     const data = interp.value as Obj;
     const issues = validateComposeFile(data);
     for (const i of issues) this.diag.errorIn(display, pos, i.path, i.message);
-    if (issues.length > 0) return null;
+    if (issues.length > 0) {
+      this.reportShortSyntax(data, issues, display, pos, scope, file);
+      return null;
+    }
     if (data.version !== undefined) {
       this.diag.errorIn(display, pos, ['version'], '`version` is obsolete and ignored', true);
     }
@@ -125,6 +128,25 @@ class Loader {
   }
 
   rootEnv: Record<string, string> = {};
+
+  /** After schema errors, still reports short-syntax errors of the services the schema accepted. */
+  private reportShortSyntax(
+    data: Obj,
+    issues: { path: PathSegment[] }[],
+    display: string,
+    pos: PosNode,
+    scope: Scope,
+    file: string,
+  ): void {
+    if (!isObj(data.services)) return;
+    const bad = new Set(issues.filter((i) => i.path[0] === 'services').map((i) => String(i.path[1])));
+    if (issues.some((i) => i.path[0] === 'services' && i.path.length < 2)) return;
+    const services: Obj = {};
+    for (const [k, v] of Object.entries(data.services)) if (!bad.has(k)) services[k] = v;
+    const errors: { path: PathSegment[]; message: string }[] = [];
+    expandFile({ services }, { baseDir: scope.baseDir, fileDir: dirname(file), home: this.home, errors });
+    for (const e of errors) this.diag.errorIn(display, pos, e.path, e.message);
+  }
 
   /** Loads and merges several files of one project (the -f list, or an include's path list). */
   loadFiles(files: string[], scope: Scope): Obj | undefined {
