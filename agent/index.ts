@@ -1,4 +1,7 @@
 // The node agent's public surface: one namespace per part.
+
+export * as image from './image/index.js';
 export * as network from './network/index.js';
 export * as runtime from './runtime/index.js';
+export * as snapshot from './snapshot/index.js';
 export * as volume from './volume/index.js';

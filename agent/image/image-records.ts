@@ -1,0 +1,87 @@
+// The image metadata file (`images.json` under the node root): one record per image ID
+// with its tags and digests. Reads are fresh from disk before each change and writes
+// are atomic (temp file + rename), so a crash never leaves half a file.
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { SkiffError } from '../../lib/index.js';
+import type { OciImageConfig, Platform } from './manifest.js';
+
+export interface ImageLayer {
+  /** Digest of the blob as stored (compressed or not). */
+  digest: string;
+  /** Digest of the uncompressed tar (the config's diff ID). */
+  diffId: string;
+  chainId: string;
+  /** Size of the blob in bytes. */
+  size: number;
+  mediaType: string;
+}
+
+export interface ImageRecord {
+  /** Image ID: the digest of the image config. */
+  id: string;
+  /** Fully qualified tags: `docker.io/library/busybox:latest`. */
+  repoTags: string[];
+  /** `registry/repository@sha256:…` of the manifest (or index) the image was pulled by. */
+  repoDigests: string[];
+  config: OciImageConfig;
+  layers: ImageLayer[];
+  platform: Platform;
+  /** Sum of the layer blob sizes. */
+  size: number;
+  /** The platform manifest in the content store (what push sends). */
+  manifestDigest: string;
+  manifestMediaType: string;
+  /** The index the manifest was chosen from, when the tag named an index. */
+  indexDigest?: string;
+  /** When this node got the image (RFC 3339). */
+  created: string;
+}
+
+interface RecordsFile {
+  version: 1;
+  images: ImageRecord[];
+}
+
+export class ImageRecords {
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly file: string) {}
+
+  async load(): Promise<ImageRecord[]> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    try {
+      const doc = JSON.parse(text) as RecordsFile;
+      return Array.isArray(doc.images) ? doc.images : [];
+    } catch (e) {
+      throw new SkiffError(
+        'corrupt',
+        `image metadata ${this.file} is not valid JSON: ${(e as Error).message}`,
+        {
+          hint: 'move the file away and pull the images again',
+        },
+      );
+    }
+  }
+
+  /** Runs a read-modify-write of the records, one at a time. */
+  update<T>(change: (images: ImageRecord[]) => T | Promise<T>): Promise<T> {
+    const run = this.chain.then(async () => {
+      const images = await this.load();
+      const result = await change(images);
+      await mkdir(dirname(this.file), { recursive: true });
+      const tmp = `${this.file}.tmp-${process.pid}`;
+      await writeFile(tmp, JSON.stringify({ version: 1, images } satisfies RecordsFile));
+      await rename(tmp, this.file);
+      return result;
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+}
