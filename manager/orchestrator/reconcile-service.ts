@@ -18,6 +18,7 @@ import {
   isLive,
   isObservedRunning,
   isObservedTerminal,
+  isStopRequested,
   neverDispatched,
   newTask,
   type ServiceInput,
@@ -223,8 +224,15 @@ export function releaseWaitingTask(p: Pass, slot: SlotView, run: 'running' | 'co
   });
 }
 
-/** Once a slot's current-spec task runs, its other live tasks (start-first update) stop. */
+/**
+ * Once a slot's current-spec task runs, its other live tasks (start-first update)
+ * stop; tasks that ended are marked as no longer wanted, so `service ps` reads right.
+ */
 function retireReplacedTasks(p: Pass, slot: SlotView): void {
+  for (const t of slot.tasks) {
+    const cur = p.tasks.get(t.ID) ?? t;
+    if (isObservedTerminal(cur) && !isStopRequested(cur)) p.desire(cur, 'shutdown');
+  }
   const live = liveOf(p, slot);
   if (live.length < 2) return;
   const keeper = [...live].reverse().find((t) => isCurrent(t, p.service) && isObservedRunning(t));
