@@ -89,6 +89,9 @@ export function networkBaseChainRules(n: NetworkRuleInput): RuleSpec[] {
 }
 
 export class Firewall {
+  /** Base chains are checked once per process; restore() after a restart re-checks them. */
+  private baseReady = false;
+
   constructor(private readonly run: Exec) {}
 
   private ipt(table: string, args: string[]) {
@@ -120,6 +123,7 @@ export class Firewall {
   }
 
   async ensureBase(): Promise<void> {
+    if (this.baseReady) return;
     await this.ensureChain('filter', FORWARD_CHAIN);
     await this.ensureChain('filter', INPUT_CHAIN);
     await this.ensureChain('nat', POSTROUTING_CHAIN);
@@ -129,6 +133,7 @@ export class Firewall {
     const base = baseRules();
     // Inserted in reverse at the top so they precede every per-network jump.
     for (const spec of [...base].reverse()) await this.ensureRule(spec, 'first');
+    this.baseReady = true;
   }
 
   async ensureNetwork(n: NetworkRuleInput): Promise<void> {
