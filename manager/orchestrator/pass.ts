@@ -2,7 +2,14 @@
 // what earlier steps decided, and the changes collected for the store.
 
 import type { Node, Service, Task, TaskState } from '../../lib/index.js';
-import { type Changes, type Deps, emptyChanges, withDesiredState } from './model.js';
+import {
+  type Changes,
+  type Deps,
+  emptyChanges,
+  isStopRequested,
+  neverDispatched,
+  withDesiredState,
+} from './model.js';
 
 export class Pass {
   readonly changes: Changes = emptyChanges();
@@ -37,6 +44,15 @@ export class Pass {
     const next = withDesiredState(t, state, this.nowIso);
     if (!next) return t;
     if (status) next.Status = status;
+    else if (isStopRequested(next) && neverDispatched(next)) {
+      // No agent ever had it, so none will report it stopped: it ends here.
+      next.Status = {
+        ...next.Status,
+        State: 'shutdown',
+        Message: 'shut down before it was scheduled',
+        Timestamp: this.nowIso,
+      };
+    }
     this.put(next);
     return next;
   }

@@ -106,7 +106,9 @@ export class FakeCluster {
       if (t.Status.State === 'new') changed = this.report(t, 'pending') || changed;
     }
     const pending = [...this.tasks.values()].filter(
-      (t) => t.Status.State === 'pending' && taskStateRank(t.DesiredState) <= taskStateRank('running'),
+      (t) =>
+        t.Status.State === 'pending' &&
+        (taskStateRank(t.DesiredState) <= taskStateRank('running') || t.DesiredState === 'complete'),
     );
     if (pending.length === 0) return changed;
     const tasksByNode = new Map<string, Task[]>();
