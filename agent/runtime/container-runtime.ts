@@ -268,9 +268,9 @@ export class ContainerRuntime {
       await this.oci.start(id);
       rec.startedAt = new Date().toISOString();
       await this.store.write(rec);
+      if (rec.health) this.startHealth(rec, new Date(rec.startedAt));
       const info = await this.inspect(id);
       if (info.pid !== undefined) this.emit({ type: 'start', id, pid: info.pid });
-      if (rec.health && info.state === 'running') this.startHealth(rec, new Date(rec.startedAt));
       return info;
     } finally {
       this.starting.delete(id);
