@@ -1,0 +1,63 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { createApiServer } from '../../../manager/api/index.js';
+import {
+  bootstrapCluster,
+  createAesGcmCipher,
+  LocalReplicator,
+  type Replicator,
+  Store,
+} from '../../../manager/store/index.js';
+
+export const NODE_ID = 'n0de0000000000000000000001';
+
+/** A replicator that counts proposals, so tests can prove a rejected request proposed nothing. */
+export class CountingReplicator implements Replicator {
+  proposals = 0;
+  constructor(private readonly inner: LocalReplicator) {}
+  propose(data: Uint8Array) {
+    this.proposals++;
+    return this.inner.propose(data);
+  }
+  isLeader() {
+    return true;
+  }
+  leaderAddr() {
+    return this.inner.leaderAddr();
+  }
+  leaderId() {
+    return this.inner.leaderId();
+  }
+}
+
+export async function newApi(): Promise<{
+  app: FastifyInstance;
+  store: Store;
+  replicator: CountingReplicator;
+}> {
+  const store = new Store({ cipher: createAesGcmCipher(randomBytes(32)) });
+  const replicator = new CountingReplicator(
+    new LocalReplicator(store.state, { id: NODE_ID, addr: '10.0.0.5:2377' }),
+  );
+  store.setReplicator(replicator);
+  await bootstrapCluster(store, {
+    nodeId: NODE_ID,
+    hostname: 'node-a',
+    addr: '10.0.0.5:2377',
+    engineVersion: 'test',
+  });
+  const app = createApiServer({
+    store,
+    replicator,
+    info: { nodeId: NODE_ID, hostname: 'node-a', addr: '10.0.0.5:2377' },
+  });
+  await app.ready();
+  return { app, store, replicator };
+}
+
+export const serviceBody = (name: string, extra: Record<string, unknown> = {}) => ({
+  Name: name,
+  TaskTemplate: { ContainerSpec: { Image: 'busybox' } },
+  Mode: { Replicated: { Replicas: 2 } },
+  ...extra,
+});
