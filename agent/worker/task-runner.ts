@@ -119,6 +119,12 @@ export class TaskRunner {
 
   private async reconcile(): Promise<void> {
     if (this.removed) return;
+    if (this.desired === 'remove') {
+      // The service is gone: remove everything, then say so; the manager deletes the task.
+      await this.teardown();
+      this.advance('remove', 'removed');
+      return;
+    }
     const wantRunning = taskStateRank(this.desired) <= taskStateRank('running');
     if (!wantRunning) {
       await this.stopContainer();

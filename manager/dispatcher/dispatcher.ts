@@ -156,7 +156,9 @@ export class Dispatcher implements DispatcherApi {
     const session = this.sessions.get(nodeId);
     if (!session || session.closed) return;
     const t = change.task;
-    const gone = change.kind === 'delete' || t.DesiredState === 'remove';
+    // Desired state 'remove' travels as an update: the agent tears the task down and
+    // reports it removed; only the store deleting the task takes it off the node.
+    const gone = change.kind === 'delete';
     if (!gone && taskStateRank(t.Status.State ?? 'new') < taskStateRank('assigned')) return;
     session.queue.push(this.message('incremental', nodeId, gone ? [] : [t], gone ? [t.ID] : []));
     session.wake?.();

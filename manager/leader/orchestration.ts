@@ -1,0 +1,177 @@
+// The leader's orchestration loop: for every service touched by a change (its spec,
+// its tasks, the nodes), asks the pure reconciler what to change and commits it in
+// one proposal. It also honours depends_on between a stack's services, winds down
+// the tasks of removed services, and wakes up for restart and update delays.
+import type { Logger, Service, Task } from '../../lib/index.js';
+import { taskStateRank } from '../../lib/index.js';
+import {
+  type Changes,
+  type Dependency,
+  type DependencyGraph,
+  reconcileService,
+  type StackServiceState,
+  startGates,
+} from '../orchestrator/index.js';
+import { newObjectId, type Store, type Transaction } from '../store/index.js';
+import { ControlLoop, updateWithRetry } from './loop.js';
+
+/** Where the deployer records a service's depends_on (see cli/deploy.ts). */
+export const DEPENDS_ON_LABEL = 'io.skiff.depends_on';
+const STACK_LABEL = 'com.docker.stack.namespace';
+export const SERVICE_NAME_LABEL = 'com.docker.swarm.service.name';
+
+export class OrchestrationLoop {
+  private readonly loop: ControlLoop;
+  private readonly dirty = new Set<string>();
+  private allDirty = true;
+  private unsubscribe: (() => void) | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly store: Store,
+    log: Logger,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.log = log.child({ component: 'orchestrator' });
+    this.loop = new ControlLoop('orchestrator', () => this.pass(), this.log);
+  }
+
+  start(): void {
+    this.unsubscribe = this.store.subscribe(
+      (e) => {
+        if (e.table === 'services') this.dirty.add(e.object.ID);
+        else if (e.table === 'tasks') this.dirty.add((e.object as Task).ServiceID);
+        else this.allDirty = true;
+        this.loop.kick();
+      },
+      { tables: ['services', 'tasks', 'nodes', 'cluster'] },
+    );
+    this.allDirty = true;
+    this.loop.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    await this.loop.stop();
+  }
+
+  settled(): Promise<void> {
+    return this.loop.settled();
+  }
+
+  private async pass(): Promise<void> {
+    const services = this.allDirty ? this.store.listServices() : [];
+    const ids = this.allDirty ? new Set(services.map((s) => s.ID)) : new Set(this.dirty);
+    if (this.allDirty) for (const id of this.dirty) ids.add(id);
+    this.allDirty = false;
+    this.dirty.clear();
+    if (ids.size === 0) return;
+
+    const now = this.clock();
+    const nodes = this.store.listNodes();
+    const limit = this.store.getCluster()?.Spec.Orchestration?.TaskHistoryRetentionLimit;
+    const all: Changes[] = [];
+    const orphanTasks: Task[] = [];
+    for (const id of ids) {
+      const service = this.store.getService(id);
+      const tasks = this.store.listTasks({ serviceId: id });
+      if (!service) {
+        orphanTasks.push(...tasks);
+        continue;
+      }
+      if (tasks.length === 0 && !this.mayStart(service)) continue;
+      const changes = reconcileService(
+        { service, tasks, nodes, cluster: limit === undefined ? {} : { taskHistoryRetentionLimit: limit } },
+        { now, newId: newObjectId },
+      );
+      for (const t of changes.create)
+        t.Labels = { ...t.Labels, [SERVICE_NAME_LABEL]: service.Spec.Name ?? '' };
+      all.push(changes);
+    }
+    const wake = all.map((c) => c.wakeAt).filter((w): w is number => w !== undefined);
+    if (wake.length) this.loop.kickAfter(Math.min(...wake) - now);
+    if (all.every(isEmpty) && orphanTasks.length === 0) return;
+    await updateWithRetry(this.store, (tx) => {
+      for (const c of all) commit(tx, c);
+      windDown(tx, orphanTasks);
+    });
+  }
+
+  /**
+   * depends_on: a stack service's first tasks wait until what it depends on meets its
+   * condition (service_started, service_healthy, service_completed_successfully).
+   */
+  private mayStart(service: Service): boolean {
+    const raw = service.Spec.Labels?.[DEPENDS_ON_LABEL];
+    const ns = service.Spec.Labels?.[STACK_LABEL];
+    if (!raw || !ns) return true;
+    let deps: Dependency[];
+    try {
+      deps = (
+        JSON.parse(raw) as { service: string; condition: Dependency['condition']; required?: boolean }[]
+      )
+        .filter((d) => d.required !== false)
+        .map((d) => ({ service: d.service, condition: d.condition }));
+    } catch {
+      return true;
+    }
+    const stack = this.store.listServices((s) => s.Spec.Labels?.[STACK_LABEL] === ns);
+    const short = (s: Service) => (s.Spec.Name ?? '').slice(ns.length + 1);
+    const states = new Map<string, StackServiceState>(
+      stack.map((s) => [short(s), { service: s, tasks: this.store.listTasks({ serviceId: s.ID }) }]),
+    );
+    const graph: DependencyGraph = new Map([[short(service), deps]]);
+    const gate = startGates(graph, states).get(short(service));
+    if (gate && !gate.mayStart) {
+      this.log.debug(
+        { serviceId: service.ID, waitingFor: gate.waitingFor, failed: gate.failed },
+        'waiting for dependencies',
+      );
+    }
+    return gate?.mayStart ?? true;
+  }
+}
+
+function isEmpty(c: Changes): boolean {
+  return !c.create.length && !c.update.length && !c.delete.length && !c.serviceUpdates.length;
+}
+
+function commit(tx: Transaction, c: Changes): void {
+  for (const t of c.create) tx.create('tasks', t);
+  for (const t of c.update) {
+    const cur = tx.get('tasks', t.ID);
+    if (cur) tx.update('tasks', { ...t, Version: cur.Version, Status: newer(cur, t) });
+  }
+  for (const id of c.delete) if (tx.get('tasks', id)) tx.delete('tasks', id);
+  for (const s of c.serviceUpdates) {
+    const cur = tx.get('services', s.ID);
+    if (cur) tx.update('services', { ...s, Version: cur.Version });
+  }
+}
+
+/** The reconciler saw a snapshot; an agent may have moved the task on since. Keep the later status. */
+function newer(cur: Task, proposed: Task) {
+  const a = taskStateRank(cur.Status.State ?? 'new');
+  const b = taskStateRank(proposed.Status.State ?? 'new');
+  return b > a ? proposed.Status : cur.Status;
+}
+
+/**
+ * Tasks of a removed service: ask live ones to be removed; delete a task once its
+ * agent removed it (state 'remove'), when it never reached an agent, or when its node
+ * is gone or down (nothing will report on it).
+ */
+function windDown(tx: Transaction, tasks: Task[]): void {
+  for (const t of tasks) {
+    const cur = tx.get('tasks', t.ID);
+    if (!cur) continue;
+    const state = cur.Status.State ?? 'new';
+    const node = cur.NodeID ? tx.get('nodes', cur.NodeID) : undefined;
+    const unreachable = !node || node.Status.State === 'down';
+    if (state === 'remove' || taskStateRank(state) < taskStateRank('assigned') || unreachable) {
+      tx.delete('tasks', cur.ID);
+    } else if (cur.DesiredState !== 'remove') {
+      tx.update('tasks', { ...cur, DesiredState: 'remove' });
+    }
+  }
+}
