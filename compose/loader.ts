@@ -14,7 +14,7 @@ import { normalizeProjectName, validProjectName } from './project-name.js';
 import { validateComposeFile } from './schema.js';
 import { expandFile, resolvePath } from './shorthand.js';
 import { Diagnostics } from './sources.js';
-import type { LoadOptions, LoadResult } from './types.js';
+import type { ComposeError, LoadOptions, LoadResult } from './types.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -341,7 +341,9 @@ export async function loadProject(opts: LoadOptions): Promise<LoadResult> {
 
 export function loadProjectSync(opts: LoadOptions): LoadResult {
   try {
-    return load(opts);
+    const r = load(opts);
+    if (r.ok) return { ...r, warnings: sortByPlace(r.warnings) };
+    return { ok: false, errors: sortByPlace(r.errors) };
   } catch (e) {
     // A bug of ours must still reach the user as an error value, not a stack trace.
     return {
@@ -454,4 +456,13 @@ function load(opts: LoadOptions): LoadResult {
   });
   if (!project || diag.errors.length > 0) return { ok: false, errors: diag.errors };
   return { ok: true, project, warnings: diag.warnings };
+}
+
+/** Errors in reading order: by file, then line, then column (stable otherwise). */
+function sortByPlace(list: ComposeError[]): ComposeError[] {
+  const order = new Map<string, number>();
+  for (const e of list) if (!order.has(e.file)) order.set(e.file, order.size);
+  return [...list].sort(
+    (a, b) => order.get(a.file)! - order.get(b.file)! || a.line - b.line || a.col - b.col,
+  );
 }
