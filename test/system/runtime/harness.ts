@@ -71,10 +71,18 @@ export async function createHarness(): Promise<Harness> {
     async cleanup() {
       rt.close();
       for (const c of await rt.list()) await rt.delete(c.id, { force: true });
+      // The suite's promise: nothing left behind once every container is deleted.
+      const leftovers = [
+        ...(await mountsUnder(base)).map((m) => `mount ${m}`),
+        ...(await conmonsMentioning(base)).map((p) => `conmon pid ${p}`),
+        ...(await readdir(join(runRoot, 'crun')).catch(() => [])).map((c) => `crun state ${c}`),
+      ];
       for (const d of rootfsDirs) await removeRootfs(d);
       await rm(base, { recursive: true, force: true });
       await removeCgroup(cgroupParent);
       await removeCgroup('/skiff-test');
+      if (leftovers.length > 0)
+        throw new Error(`left behind after deleting every container: ${leftovers.join(', ')}`);
     },
   };
   return h;

@@ -21,14 +21,22 @@ describe('health checks', () => {
     try {
       const c = await h.create({
         Command: ['sleep', '60'],
-        HealthCheck: { Test: ['CMD-SHELL', 'test -f /tmp/healthy'], Interval: 100 * MS, Timeout: 2000 * MS, Retries: 2 },
+        HealthCheck: {
+          Test: ['CMD-SHELL', 'test -f /tmp/healthy'],
+          Interval: 100 * MS,
+          Timeout: 2000 * MS,
+          Retries: 2,
+        },
       });
       const started = await h.rt.start(c.id);
       expect(started.health?.status).toBe('starting');
       const healthOf = async () => (await h.rt.inspect(c.id)).health;
 
       await h.rt.exec(c.id, ['touch', '/tmp/healthy']);
-      await waitFor(async () => (await healthOf())?.status === 'healthy', { what: 'healthy', timeoutMs: 10_000 });
+      await waitFor(async () => (await healthOf())?.status === 'healthy', {
+        what: 'healthy',
+        timeoutMs: 10_000,
+      });
       await h.rt.exec(c.id, ['rm', '/tmp/healthy']);
       const unhealthy = await waitFor(
         async () => {
@@ -40,7 +48,10 @@ describe('health checks', () => {
       expect(unhealthy.failingStreak).toBeGreaterThanOrEqual(2);
       expect(unhealthy.log.at(-1)?.exitCode).toBe(1);
       await h.rt.exec(c.id, ['touch', '/tmp/healthy']);
-      await waitFor(async () => (await healthOf())?.status === 'healthy', { what: 'healthy again', timeoutMs: 10_000 });
+      await waitFor(async () => (await healthOf())?.status === 'healthy', {
+        what: 'healthy again',
+        timeoutMs: 10_000,
+      });
 
       const changes = events
         .filter((e): e is Extract<ContainerEvent, { type: 'health' }> => e.type === 'health' && e.id === c.id)
@@ -94,7 +105,10 @@ describe('health checks', () => {
       },
       { what: 'unhealthy by timeout', timeoutMs: 10_000 },
     );
-    expect(s.log.at(-1)).toMatchObject({ exitCode: -1, output: expect.stringMatching(/exceeded its timeout/) });
+    expect(s.log.at(-1)).toMatchObject({
+      exitCode: -1,
+      output: expect.stringMatching(/exceeded its timeout/),
+    });
     await h.rt.delete(c.id, { force: true });
   });
 
