@@ -31,7 +31,7 @@ async function logCount(id: string): Promise<number> {
 
 describe('adoption after the agent is killed', () => {
   it('finds 5 running containers with the same PIDs and growing logs, and the exit of a sixth', async () => {
-    const containers = [];
+    const containers: { id: string; rootfs: string; command: string[] }[] = [];
     for (let i = 0; i < 6; i++) {
       const rootfs = await makeBusyboxRootfs();
       rootfsDirs.push(rootfs);

@@ -16,7 +16,7 @@ const rt = new ContainerRuntime({
   runRoot: config.runRoot,
   cgroupParent: config.cgroupParent,
 });
-const out = [];
+const out: unknown[] = [];
 for (const c of config.containers) {
   await rt.create({
     id: c.id,
