@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { describeError, isSkiffError } from '../lib/index.js';
-import { composeCommandOf, registerComposeConfig } from './commands/compose-config.js';
+import { registerCompose } from './commands/compose.js';
+import { registerComposeConfig } from './commands/compose-config.js';
+import { registerImage } from './commands/image.js';
 import { registerService } from './commands/service.js';
 import { CliExit, CliUsageError } from './output.js';
 import { skiffVersion } from './version.js';
@@ -25,7 +27,8 @@ export function buildProgram(): Command {
     });
 
   registerService(program);
-  registerComposeConfig(composeCommandOf(program));
+  registerImage(program);
+  registerComposeConfig(registerCompose(program));
 
   return program;
 }

@@ -38,6 +38,15 @@ export interface ImageServiceOptions {
   /** Layers downloaded at once, over all pulls (default 3). */
   concurrency?: number;
   logger?: Logger;
+  /**
+   * Unpacks a pulled image before it is recorded (the snapshotter). When it fails the
+   * pull fails, the image is not recorded and the blobs it brought are removed.
+   */
+  unpacker?: Unpacker;
+}
+
+export interface Unpacker {
+  ensureLayers(image: ImageRecord, content: ContentStore): Promise<void>;
 }
 
 export type PullEvent =
@@ -55,6 +64,7 @@ export type PullEvent =
       current: number;
       total: number;
     }
+  | { type: 'unpacking'; ref: string }
   | { type: 'done'; ref: string; id: string };
 
 export type PushEvent =
@@ -243,29 +253,50 @@ export class ImageService {
       size: l.size,
       mediaType: l.mediaType,
     }));
-    const record = await this.saveImage(
-      {
-        id: configDesc.digest,
-        repoTags: [],
-        repoDigests: [`${repositoryName(ref)}@${topDigest}`],
-        config,
-        layers,
-        platform: {
-          os: config.os,
-          architecture: config.architecture,
-          ...(config.variant ? { variant: config.variant } : {}),
-        },
-        size: layers.reduce((n, l) => n + l.size, 0),
-        manifestDigest,
-        manifestMediaType,
-        ...(indexDigest ? { indexDigest } : {}),
-        created: new Date().toISOString(),
+    const draft: ImageRecord = {
+      id: configDesc.digest,
+      repoTags: [],
+      repoDigests: [`${repositoryName(ref)}@${topDigest}`],
+      config,
+      layers,
+      platform: {
+        os: config.os,
+        architecture: config.architecture,
+        ...(config.variant ? { variant: config.variant } : {}),
       },
+      size: layers.reduce((n, l) => n + l.size, 0),
+      manifestDigest,
+      manifestMediaType,
+      ...(indexDigest ? { indexDigest } : {}),
+      created: new Date().toISOString(),
+    };
+    if (this.opts.unpacker) {
+      emit({ type: 'unpacking', ref: name });
+      try {
+        await this.opts.unpacker.ensureLayers(draft, this.content);
+      } catch (e) {
+        await this.dropUnreferenced([
+          configDesc.digest,
+          manifestDigest,
+          ...(indexDigest ? [indexDigest] : []),
+          ...layers.map((l) => l.digest),
+        ]);
+        throw e;
+      }
+    }
+    const record = await this.saveImage(
+      draft,
       ref.tag ? formatReference({ ...ref, digest: undefined }) : undefined,
     );
     log.info({ imageId: record.id, ms: Date.now() - started, layers: layers.length }, 'image pulled');
     emit({ type: 'done', ref: name, id: record.id });
     return record;
+  }
+
+  /** Deletes those of `digests` no recorded image references (after a failed pull). */
+  private async dropUnreferenced(digests: string[]): Promise<void> {
+    const used = referencedBlobs(await this.records.load());
+    for (const d of digests) if (!used.has(d)) await this.content.delete(d);
   }
 
   /** Fetches one blob into the content store, once even when several pulls want it. */
@@ -530,13 +561,7 @@ export class ImageService {
   async gc(): Promise<{ blobsRemoved: number; bytesFreed: number }> {
     await this.init();
     const images = await this.refresh();
-    const keep = new Set<string>();
-    for (const img of images) {
-      keep.add(img.id);
-      keep.add(img.manifestDigest);
-      if (img.indexDigest) keep.add(img.indexDigest);
-      for (const l of img.layers) keep.add(l.digest);
-    }
+    const keep = referencedBlobs(images);
     let blobsRemoved = 0;
     let bytesFreed = 0;
     for (const digest of await this.content.list()) {
@@ -548,6 +573,17 @@ export class ImageService {
     if (this.pulls.size === 0) bytesFreed += await this.content.clearIngest();
     return { blobsRemoved, bytesFreed };
   }
+}
+
+function referencedBlobs(images: readonly ImageRecord[]): Set<string> {
+  const keep = new Set<string>();
+  for (const img of images) {
+    keep.add(img.id);
+    keep.add(img.manifestDigest);
+    if (img.indexDigest) keep.add(img.indexDigest);
+    for (const l of img.layers) keep.add(l.digest);
+  }
+  return keep;
 }
 
 function unique(xs: string[]): string[] {

@@ -22,6 +22,7 @@ export {
   type PullOptions,
   type PushEvent,
   type RemoveResult,
+  type Unpacker,
 } from './image-service.js';
 export {
   type Compression,
