@@ -1,7 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { describeError, isSkiffError } from '../lib/index.js';
-import { registerCompose } from './commands/compose.js';
-import { registerComposeConfig } from './commands/compose-config.js';
+import { composeCommandOf, registerComposeConfig } from './commands/compose-config.js';
 import { registerImage } from './commands/image.js';
 import { registerService } from './commands/service.js';
 import { CliExit, CliUsageError } from './output.js';
@@ -28,7 +27,7 @@ export function buildProgram(): Command {
 
   registerService(program);
   registerImage(program);
-  registerComposeConfig(registerCompose(program));
+  registerComposeConfig(composeCommandOf(program));
 
   return program;
 }
