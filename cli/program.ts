@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { describeError, isSkiffError } from '../lib/index.js';
-import { composeCommandOf, registerComposeConfig } from './commands/compose-config.js';
+import { registerCompose } from './commands/compose.js';
+import { registerComposeConfig } from './commands/compose-config.js';
 import { registerImage } from './commands/image.js';
 import { registerService } from './commands/service.js';
 import { CliExit, CliUsageError } from './output.js';
@@ -13,7 +14,10 @@ export function buildProgram(): Command {
     .description('Docker Swarm mode and Docker Compose in one tool, with the container stack built in.')
     .version(skiffVersion(), '-v, --version', 'print the version')
     .option('-H, --host <host>', 'manager to talk to: unix:///path or tcp://host:port (env SKIFF_HOST)')
-    .exitOverride();
+    .exitOverride()
+    // Global flags go before the command, as with docker (`skiff -H tcp://m:2375 service ls`),
+    // so subcommands may reuse letters (compose's -f for files, logs' -f for follow).
+    .enablePositionalOptions();
 
   program
     .command('version')
@@ -27,7 +31,7 @@ export function buildProgram(): Command {
 
   registerService(program);
   registerImage(program);
-  registerComposeConfig(composeCommandOf(program));
+  registerComposeConfig(registerCompose(program));
 
   return program;
 }

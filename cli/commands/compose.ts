@@ -1,0 +1,361 @@
+// `skiff compose …`: local dev stacks on the embedded single-node cluster (started on
+// demand), with the semantics docker compose users expect: project labels, container
+// names <project>-<service>-<n>, `up` updating only what changed.
+import type { Command } from 'commander';
+import { formatComposeErrors, type LoadOptions, loadProject, projectToStack } from '../../compose/index.js';
+import type { Service, ServiceSpec, Task } from '../../lib/index.js';
+import { SkiffError } from '../../lib/index.js';
+import { ApiClient } from '../api/client.js';
+import type { GlobalOptions } from '../context.js';
+import { ensureLocalDaemon } from '../daemon/local-daemon.js';
+import { deployStack, removeStack, STACK_LABEL, type StackLike } from '../deploy.js';
+import { ago, CliExit, parseFormat, printJson, printTable } from '../output.js';
+import { composeCommandOf } from './compose-config.js';
+import { followAndExit } from './service.js';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export const COMPOSE_PROJECT_LABEL = 'com.docker.compose.project';
+export const COMPOSE_SERVICE_LABEL = 'com.docker.compose.service';
+
+interface ProjectOptions {
+  file: string[];
+  projectName?: string;
+  profile: string[];
+  envFile: string[];
+  projectDirectory?: string;
+}
+
+/** Adds the options every compose subcommand shares (docker compose's global flags). */
+function projectOptions(cmd: Command): Command {
+  return cmd
+    .option('-f, --file <file>', 'compose file (repeatable)', collect, [])
+    .option('-p, --project-name <name>', 'project name')
+    .option('--profile <profile>', 'activate a profile (repeatable)', collect, [])
+    .option('--env-file <file>', 'environment file (repeatable)', collect, [])
+    .option('--project-directory <dir>', 'project directory (default: the first file’s directory)');
+}
+
+export function registerCompose(program: Command): Command {
+  const compose = projectOptions(composeCommandOf(program)).enablePositionalOptions();
+  const g = (): GlobalOptions => program.opts<GlobalOptions>();
+  // Project flags sit before the subcommand, as with docker compose: `skiff compose -f a.yml up -d`.
+  const p = (): ProjectOptions => compose.opts<ProjectOptions>();
+
+  compose
+    .command('up')
+    .description(
+      'create or update the project’s services, networks, volumes, secrets and configs, and start them',
+    )
+    .option('-d, --detach', 'return once the services run, instead of following their logs')
+    .option(
+      '--wait',
+      'wait until services are running (and healthy where they have a check); exit 1 otherwise',
+    )
+    .option('--wait-timeout <duration>', 'how long --wait waits', '5m')
+    .option('--force-recreate', 'recreate containers even if nothing changed')
+    .option('--remove-orphans', 'remove services of the project that the file no longer has')
+    .argument('[service...]', 'only these services')
+    .action(async (only: string[], o: UpOptions) => {
+      const stack = await loadStack(p(), only);
+      await withLocalClient(g(), async (c) => {
+        const result = await deployStack(c, stack, {
+          prune: o.removeOrphans ?? false,
+          log: (l) => process.stderr.write(`${l}\n`),
+          forceUpdate: o.forceRecreate ?? false,
+        });
+        await followAndExit(
+          c,
+          result.services.map((s) => s.id),
+          o.waitTimeout,
+        );
+        // Like docker compose: without -d, stay attached to the services' output.
+        if (!o.detach && !o.wait) await streamLogs(c, stack.namespace, [], { follow: true, tail: 'all' });
+      });
+    });
+
+  compose
+    .command('down')
+    .description('remove the project’s containers, networks, secrets and configs (and volumes with -v)')
+    .option('-v, --volumes', 'also remove named volumes declared by the project')
+    .option(
+      '--remove-orphans',
+      'accepted for compatibility: down always removes every service of the project',
+    )
+    .action(async (o: { volumes?: boolean }) => {
+      const name = await projectName(p());
+      await withLocalClient(g(), async (c) => {
+        const ids = (await c.listServices({ label: [`${STACK_LABEL}=${name}`] })).map((s) => s.ID);
+        const count = await removeStack(c, name, (l) => process.stderr.write(`${l}\n`));
+        await waitForTasksGone(c, ids);
+        if (o.volumes) {
+          for (const v of await c.listVolumes({ label: [`${COMPOSE_PROJECT_LABEL}=${name}`] })) {
+            process.stderr.write(`Removing volume ${v.Name}\n`);
+            await c.removeVolume(v.Name);
+          }
+        }
+        if (count === 0) process.stderr.write(`Nothing to remove for project ${name}\n`);
+      });
+    });
+
+  compose
+    .command('ps')
+    .description('list the project’s containers')
+    .option('-q, --quiet', 'only print container (task) IDs')
+    .option('-a, --all', 'also show stopped containers')
+    .option('--format <format>', 'table or json')
+    .argument('[service...]')
+    .action(
+      async (only: string[], o: ProjectOptions & { quiet?: boolean; all?: boolean; format?: string }) => {
+        const name = await projectName(o);
+        await withLocalClient(g(), async (c) => {
+          const rows = await projectContainers(c, name, only, o.all ?? false);
+          if (o.quiet) return void process.stdout.write(rows.map((r) => `${r.ID}\n`).join(''));
+          if (parseFormat(o.format) === 'json') return printJson(rows);
+          printTable(
+            ['NAME', 'IMAGE', 'COMMAND', 'SERVICE', 'CREATED', 'STATUS', 'PORTS'],
+            rows.map((r) => [r.Name, r.Image, r.Command, r.Service, r.Created, r.Status, r.Ports]),
+          );
+        });
+      },
+    );
+
+  compose
+    .command('logs')
+    .description('show the logs of the project’s services')
+    .option('-f, --follow', 'follow new output')
+    .option('-n, --tail <n>', 'lines from the end of each container', 'all')
+    .option('-t, --timestamps', 'show timestamps')
+    .argument('[service...]')
+    .action(
+      async (
+        only: string[],
+        o: ProjectOptions & { follow?: boolean; tail: string; timestamps?: boolean },
+      ) => {
+        const name = await projectName(o);
+        await withLocalClient(g(), (c) => streamLogs(c, name, only, o));
+      },
+    );
+
+  for (const [verb, describe] of [
+    ['stop', 'stop the project’s services without removing them'],
+    ['start', 'start services stopped with `stop`'],
+    ['restart', 'restart the project’s containers'],
+  ] as const) {
+    compose
+      .command(verb)
+      .description(describe)
+      .argument('[service...]')
+      .action(async (only: string[]) => {
+        const name = await projectName(p());
+        await withLocalClient(g(), async (c) => {
+          const services = await projectServices(c, name, only);
+          for (const s of services) await setRunning(c, s, verb);
+          if (verb !== 'stop')
+            await followAndExit(
+              c,
+              services.map((s) => s.ID),
+              '5m',
+            );
+        });
+      });
+  }
+
+  return compose;
+}
+
+interface UpOptions {
+  detach?: boolean;
+  wait?: boolean;
+  waitTimeout: string;
+  forceRecreate?: boolean;
+  removeOrphans?: boolean;
+}
+
+function loadOptions(o: ProjectOptions): LoadOptions {
+  return {
+    files: o.file,
+    ...(o.projectDirectory ? { workingDir: o.projectDirectory } : {}),
+    ...(o.projectName ? { projectName: o.projectName } : {}),
+    envFiles: o.envFile,
+    profiles: o.profile,
+  };
+}
+
+/** Loads the compose files into a stack with the compose labels docker compose sets. */
+export async function loadStack(o: ProjectOptions, only: string[] = []): Promise<StackLike> {
+  const result = await loadProject(loadOptions(o));
+  if (!result.ok) {
+    process.stderr.write(`${formatComposeErrors(result.errors)}\n`);
+    throw new CliExit(1);
+  }
+  for (const w of result.warnings) process.stderr.write(`warning: ${w.message}\n`);
+  const stack = projectToStack(result.project);
+  const ns = stack.namespace;
+  const unknown = only.filter((s) => !(s in result.project.services));
+  if (unknown.length) {
+    throw new SkiffError('not_found', `no such service: ${unknown.join(', ')}`, {
+      hint: `the project has: ${Object.keys(result.project.services).join(', ')}`,
+    });
+  }
+  const services: ServiceSpec[] = stack.services
+    .filter((s) => only.length === 0 || only.includes(shortName(ns, s.Name)))
+    .map((s) => withComposeLabels(s, ns));
+  return { ...stack, services };
+}
+
+async function projectName(o: ProjectOptions): Promise<string> {
+  if (o.projectName) return o.projectName;
+  const result = await loadProject(loadOptions(o));
+  if (!result.ok) {
+    process.stderr.write(`${formatComposeErrors(result.errors)}\n`);
+    throw new CliExit(1);
+  }
+  return result.project.name;
+}
+
+function shortName(ns: string, full: string | undefined): string {
+  return (full ?? '').startsWith(`${ns}_`) ? (full ?? '').slice(ns.length + 1) : (full ?? '');
+}
+
+function withComposeLabels(spec: ServiceSpec, ns: string): ServiceSpec {
+  const svc = shortName(ns, spec.Name);
+  const labels = { [COMPOSE_PROJECT_LABEL]: ns, [COMPOSE_SERVICE_LABEL]: svc };
+  const cs = spec.TaskTemplate?.ContainerSpec;
+  return {
+    ...spec,
+    Labels: { ...spec.Labels, ...labels },
+    TaskTemplate: {
+      ...spec.TaskTemplate,
+      ...(cs ? { ContainerSpec: { ...cs, Labels: { ...cs.Labels, ...labels } } } : {}),
+    },
+  };
+}
+
+async function withLocalClient<T>(g: GlobalOptions, fn: (c: ApiClient) => Promise<T>): Promise<T> {
+  const host = await ensureLocalDaemon({ host: g.host, log: (l) => process.stderr.write(`${l}\n`) });
+  const c = new ApiClient({ host });
+  try {
+    return await fn(c);
+  } finally {
+    await c.close();
+  }
+}
+
+async function projectServices(c: ApiClient, project: string, only: string[]): Promise<Service[]> {
+  const all = await c.listServices({ label: [`${STACK_LABEL}=${project}`] });
+  return all.filter((s) => only.length === 0 || only.includes(shortName(project, s.Spec.Name)));
+}
+
+const STOPPED_REPLICAS_LABEL = 'io.skiff.compose.stopped-replicas';
+
+/** stop: scale to 0 remembering the count; start: restore it; restart: force a new task. */
+async function setRunning(c: ApiClient, s: Service, verb: 'stop' | 'start' | 'restart'): Promise<void> {
+  const spec = structuredClone(s.Spec);
+  const labels = { ...spec.Labels };
+  if (verb === 'stop') {
+    if (!spec.Mode?.Replicated || labels[STOPPED_REPLICAS_LABEL] !== undefined) return;
+    labels[STOPPED_REPLICAS_LABEL] = String(spec.Mode.Replicated.Replicas ?? 1);
+    spec.Mode = { Replicated: { Replicas: 0 } };
+  } else if (verb === 'start') {
+    const n = labels[STOPPED_REPLICAS_LABEL];
+    if (n === undefined) return;
+    delete labels[STOPPED_REPLICAS_LABEL];
+    spec.Mode = { Replicated: { Replicas: Number(n) } };
+  } else {
+    spec.TaskTemplate = { ...spec.TaskTemplate, ForceUpdate: (spec.TaskTemplate?.ForceUpdate ?? 0) + 1 };
+  }
+  spec.Labels = labels;
+  process.stderr.write(
+    `${verb === 'stop' ? 'Stopping' : verb === 'start' ? 'Starting' : 'Restarting'} ${spec.Name}\n`,
+  );
+  await c.updateService(s.ID, s.Version.Index, spec);
+}
+
+interface ContainerRow {
+  ID: string;
+  Name: string;
+  Image: string;
+  Command: string;
+  Service: string;
+  Created: string;
+  Status: string;
+  State: string;
+  Ports: string;
+}
+
+async function projectContainers(
+  c: ApiClient,
+  project: string,
+  only: string[],
+  all: boolean,
+): Promise<ContainerRow[]> {
+  const rows: ContainerRow[] = [];
+  for (const s of await projectServices(c, project, only)) {
+    const svc = shortName(project, s.Spec.Name);
+    const tasks = (await c.listTasks({ service: [s.ID] })).filter(
+      (t) => all || (t.DesiredState === 'running' && t.Status.State !== 'shutdown'),
+    );
+    for (const t of tasks.sort((a, b) => (a.Slot ?? 0) - (b.Slot ?? 0)))
+      rows.push(containerRow(project, svc, s, t));
+  }
+  return rows;
+}
+
+function containerRow(project: string, svc: string, s: Service, t: Task): ContainerRow {
+  const cs = t.Spec.ContainerSpec;
+  const cmd = [...(cs?.Command ?? []), ...(cs?.Args ?? [])].join(' ');
+  const state = t.Status.State ?? 'new';
+  const hasCheck = (cs?.HealthCheck?.Test?.length ?? 0) > 0 && cs?.HealthCheck?.Test?.[0] !== 'NONE';
+  const status =
+    state === 'running'
+      ? `Up ${ago(t.Status.Timestamp).replace(/ ago$/, '')}${hasCheck ? ' (healthy)' : ''}`
+      : state === 'starting' && hasCheck
+        ? 'Up (health: starting)'
+        : state === 'complete' || state === 'failed'
+          ? `Exited (${t.Status.ContainerStatus?.ExitCode ?? '?'})${t.Status.Err ? `: ${t.Status.Err}` : ''}`
+          : `${state}${t.Status.Err ? `: ${t.Status.Err}` : ''}`;
+  const ports = (s.Endpoint?.Ports ?? [])
+    .map((p) => `0.0.0.0:${p.PublishedPort}->${p.TargetPort}/${p.Protocol ?? 'tcp'}`)
+    .join(', ');
+  return {
+    ID: t.ID,
+    Name: `${project}-${svc}-${t.Slot ?? 1}`,
+    Image: cs?.Image ?? '',
+    Command: cmd.length > 20 ? `"${cmd.slice(0, 19)}…"` : cmd ? `"${cmd}"` : '',
+    Service: svc,
+    Created: ago(t.CreatedAt),
+    Status: status,
+    State: state,
+    Ports: ports,
+  };
+}
+
+async function streamLogs(
+  c: ApiClient,
+  project: string,
+  only: string[],
+  o: { follow?: boolean; tail: string; timestamps?: boolean },
+): Promise<void> {
+  const services = await projectServices(c, project, only);
+  const width = Math.max(...services.map((s) => shortName(project, s.Spec.Name).length), 1);
+  await Promise.all(
+    services.map(async (s) => {
+      const prefix = `${shortName(project, s.Spec.Name).padEnd(width)} | `;
+      for await (const l of c.logs('services', s.ID, o)) {
+        (l.stream === 'stderr' ? process.stderr : process.stdout).write(`${prefix}${l.line}\n`);
+      }
+    }),
+  );
+}
+
+/** Waits (bounded) until removed services' containers are gone from the node. */
+async function waitForTasksGone(c: ApiClient, serviceIds: string[]): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const left = (await c.listTasks()).filter((t) => serviceIds.includes(t.ServiceID));
+    if (left.length === 0) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  process.stderr.write('warning: some containers were still being removed after 60s\n');
+}
