@@ -1,0 +1,195 @@
+// Network benchmark: CNI attach time per container, and TCP throughput between two
+// containers on different lab hosts over the VXLAN overlay next to the bare
+// host-to-host veth path (iperf3). Prints one JSON record per figure, then a table.
+// Run as root: npx tsx bench/network.ts [--attach-count N] [--seconds S] [--runs R]
+import path from 'node:path';
+import type { runCommand } from '../test/lab/command.js';
+import { Cleanup, createLab, type LabHost, waitFor } from '../test/lab/index.js';
+import { NetworkAgent, Sandbox } from '../test/system/network/agent-client.js';
+
+interface BenchRecord {
+  name: string;
+  metric: string;
+  unit: string;
+  value: number;
+  peer?: string;
+  peerValue?: number;
+  ratio?: number;
+}
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : Number.NaN;
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+/** Runs iperf3 from `client` against a server started in `server`; bits per second received. */
+async function iperf(
+  serve: (args: string[]) => { stop(): Promise<void> },
+  client: (args: string[]) => ReturnType<typeof runCommand>,
+  targetIp: string,
+  seconds: number,
+): Promise<number> {
+  const server = serve(['iperf3', '-s']);
+  try {
+    // Until the server listens, iperf3 reports "connection refused" (in its JSON, exit 0 or 1).
+    return await waitFor(
+      async () => {
+        const r = await client(['iperf3', '-c', targetIp, '-t', String(seconds), '-J']);
+        const json = JSON.parse(r.stdout || '{}') as {
+          error?: string;
+          end?: { sum_received?: { bits_per_second: number } };
+        };
+        if (json.error || r.code !== 0) throw new Error(json.error ?? r.stderr);
+        return json.end?.sum_received?.bits_per_second;
+      },
+      { what: `iperf3 server on ${targetIp}`, timeoutMs: 20_000, intervalMs: 200 },
+    );
+  } finally {
+    await server.stop();
+  }
+}
+
+function hostServe(host: LabHost) {
+  return (args: string[]) => {
+    const p = host.spawn(args[0]!, args.slice(1));
+    return { stop: async () => void (await p.kill('SIGKILL')) };
+  };
+}
+
+async function main(): Promise<void> {
+  const attachCount = arg('--attach-count', 30);
+  const seconds = arg('--seconds', 5);
+  const runs = arg('--runs', 3);
+  const records: BenchRecord[] = [];
+  const cleanup = new Cleanup();
+  try {
+    const lab = await createLab({ hosts: 2 });
+    cleanup.add(() => lab.destroy(), 'lab');
+    const [h1, h2] = [lab.hosts[0]!, lab.hosts[1]!];
+    const [a1, a2] = await Promise.all([NetworkAgent.start(h1), NetworkAgent.start(h2)]);
+    cleanup.add(() => a1.stop(), 'agent 1');
+    cleanup.add(() => a2.stop(), 'agent 2');
+
+    // Attach time: CNI ADD through bridge + host-local (+ portmap for every other one).
+    const bridgeNet = {
+      id: 'bench-bridge',
+      name: 'bench',
+      driver: 'bridge',
+      subnet: '10.240.0.0/22',
+      gateway: '10.240.0.1',
+    } as const;
+    await a1.ensureNetwork(bridgeNet);
+    cleanup.add(() => a1.removeNetwork(bridgeNet.id), 'bench network');
+    const times: number[] = [];
+    for (let i = 0; i < attachCount; i++) {
+      const id = `bench-${i}`;
+      const { netnsPath } = await a1.createSandbox(id);
+      cleanup.add(() => a1.removeSandbox(id), id);
+      const ports = i % 2 === 0 ? [{ containerPort: 80, hostPort: 20000 + i, protocol: 'tcp' as const }] : [];
+      const t0 = process.hrtime.bigint();
+      await a1.attach(id, netnsPath, [{ networkId: bridgeNet.id, aliases: [`svc${i}`] }], ports);
+      times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    const sorted = [...times].sort((x, y) => x - y);
+    records.push({
+      name: 'network attach (bridge, 1 interface)',
+      metric: 'p50',
+      unit: 'ms',
+      value: percentile(sorted, 50),
+    });
+    records.push({
+      name: 'network attach (bridge, 1 interface)',
+      metric: 'p95',
+      unit: 'ms',
+      value: percentile(sorted, 95),
+    });
+
+    // Throughput over the overlay vs the bare underlay between the same two hosts.
+    const overlay = {
+      id: 'bench-ov',
+      name: 'bench_ov',
+      driver: 'overlay',
+      subnet: '10.241.0.0/24',
+      gateway: '10.241.0.1',
+      vxlanId: 777,
+    } as const;
+    const peers = [
+      { nodeId: 'h1', underlayIp: h1.addr },
+      { nodeId: 'h2', underlayIp: h2.addr },
+    ];
+    const boxes: Sandbox[] = [];
+    for (const [agent, ip] of [
+      [a1, '10.241.0.11'],
+      [a2, '10.241.0.12'],
+    ] as const) {
+      await agent.ensureNetwork(overlay);
+      cleanup.add(() => agent.removeNetwork(overlay.id), 'overlay');
+      await agent.call('setOverlayPeers', overlay.id, peers);
+      const id = `ov-${ip.split('.').pop()}`;
+      const { netnsPath } = await agent.createSandbox(id);
+      cleanup.add(() => agent.removeSandbox(id), id);
+      await agent.attach(id, netnsPath, [{ networkId: overlay.id, aliases: [], ipv4Address: ip }]);
+      boxes.push(new Sandbox(id, netnsPath));
+    }
+    const [c1, c2] = [boxes[0]!, boxes[1]!];
+    // Alternating runs, median of each: the machine is shared, single runs are noisy.
+    const overlayRuns: number[] = [];
+    const bareRuns: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      overlayRuns.push(
+        await iperf(
+          (args) => c2.serve(args[0]!, args.slice(1)),
+          (args) => c1.exec(args[0]!, args.slice(1), { timeoutMs: (seconds + 20) * 1000 }),
+          '10.241.0.12',
+          seconds,
+        ),
+      );
+      bareRuns.push(
+        await iperf(
+          hostServe(h2),
+          (args) => h1.exec(args[0]!, args.slice(1), { timeoutMs: (seconds + 20) * 1000 }),
+          h2.addr,
+          seconds,
+        ),
+      );
+    }
+    const overlayBps = percentile(
+      [...overlayRuns].sort((x, y) => x - y),
+      50,
+    );
+    const bareBps = percentile(
+      [...bareRuns].sort((x, y) => x - y),
+      50,
+    );
+    records.push({
+      name: 'TCP throughput between lab hosts (iperf3)',
+      metric: 'overlay container-to-container',
+      unit: 'Gbit/s',
+      value: round(overlayBps / 1e9),
+      peer: 'bare host-to-host veth',
+      peerValue: round(bareBps / 1e9),
+      ratio: round(overlayBps / bareBps),
+    });
+  } finally {
+    await cleanup.run().catch((e: unknown) => console.error(String(e)));
+  }
+  for (const r of records) console.log(JSON.stringify(r));
+  console.log('');
+  console.log(['name', 'metric', 'value', 'peer', 'ratio'].join(' | '));
+  for (const r of records) {
+    const peer = r.peer ? `${r.peer}: ${r.peerValue} ${r.unit}` : '';
+    console.log([r.name, r.metric, `${round(r.value)} ${r.unit}`, peer, r.ratio ?? ''].join(' | '));
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+await main();
+process.exit(0);
