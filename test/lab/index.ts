@@ -6,6 +6,8 @@
 //     await waitFor(() => agent.output().includes('ready'), { what: 'the agent on h1 to be ready' });
 //     await lab.cut(lab.hosts[1]);                        // partition h2
 //     await lab.restore(lab.hosts[1]);
+//     await lab.block('h1', 'h3');                        // h1 and h3 lose each other only
+//     await lab.heal();                                   // no blocks, no cuts
 //     await lab.hosts[0].crash();                         // kill -9 everything in h1
 //     await agent.restart();
 //   } finally {

@@ -63,6 +63,14 @@ export interface Lab {
   cut(host: LabHost | string): Promise<void>;
   /** Brings the host's switch port back up. */
   restore(host: LabHost | string): Promise<void>;
+  /**
+   * Drops all traffic between two hosts (both ways) on the switch while both keep
+   * talking to everyone else: a partial partition.
+   */
+  block(a: LabHost | string, b: LabHost | string): Promise<void>;
+  unblock(a: LabHost | string, b: LabHost | string): Promise<void>;
+  /** Removes every block and restores every cut host. */
+  heal(): Promise<void>;
   /** Stops every process and removes every namespace, link and directory. Idempotent. */
   destroy(): Promise<void>;
 }
@@ -135,6 +143,27 @@ export async function createLab(opts: CreateLabOptions): Promise<Lab> {
       if (!found) throw new Error(`lab ${prefix} has no host '${name}' (hosts: ${hosts.map((h) => h.name)})`);
       return found;
     };
+    const blocked = new Set<string>();
+    const pairKey = (a: LabHost | string, b: LabHost | string) =>
+      [byName(a).name, byName(b).name].sort().join(' ');
+    // The switch's bridge filter holds one drop rule per direction of each blocked pair;
+    // the whole table is rewritten on every change, atomically by nft.
+    const writeBlocks = async () => {
+      const rules = [...blocked].flatMap((pair) => {
+        const [x, y] = pair.split(' ') as [string, string];
+        return [
+          `add rule bridge skiff_lab forward iifname "${switchPort(x)}" oifname "${switchPort(y)}" drop`,
+          `add rule bridge skiff_lab forward iifname "${switchPort(y)}" oifname "${switchPort(x)}" drop`,
+        ];
+      });
+      const script = [
+        'table bridge skiff_lab {}',
+        'delete table bridge skiff_lab',
+        'table bridge skiff_lab { chain forward { type filter hook forward priority 0; policy accept; }; }',
+        ...rules,
+      ];
+      await runChecked('ip', ['netns', 'exec', sw, 'nft', '-f', '-'], { input: script.join('\n') + '\n' });
+    };
     let destroyed: Promise<void> | undefined;
     return {
       prefix,
@@ -148,9 +177,35 @@ export async function createLab(opts: CreateLabOptions): Promise<Lab> {
       restore: async (host) => {
         await runChecked('ip', ['-n', sw, 'link', 'set', switchPort(byName(host).name), 'up']);
       },
+      block: async (a, b) => {
+        if (byName(a) === byName(b))
+          throw new Error(`lab ${prefix}: cannot block ${byName(a).name} from itself`);
+        blocked.add(pairKey(a, b));
+        await writeBlocks();
+      },
+      unblock: async (a, b) => {
+        blocked.delete(pairKey(a, b));
+        await writeBlocks();
+      },
+      heal: async () => {
+        blocked.clear();
+        await writeBlocks();
+        await ipBatch(
+          sw,
+          hosts.map((h) => `link set ${switchPort(h.name)} up`),
+        );
+      },
       destroy: () => {
         destroyed ??= (async () => {
-          await Promise.all(hosts.map((h) => h.killAll('SIGKILL')));
+          // A process stuck in the kernel must not hang the teardown: give up waiting after 10 s.
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([
+            Promise.all(hosts.map((h) => h.killAll('SIGKILL'))),
+            new Promise((resolve) => {
+              timer = setTimeout(resolve, 10_000);
+            }),
+          ]);
+          clearTimeout(timer);
           removeRun(prefix);
           live.delete(prefix);
         })();

@@ -62,6 +62,25 @@ describe('lab', () => {
     expect(await runChecked('ip', ['link'])).not.toContain(lab.prefix);
   });
 
+  it('blocks traffic between two hosts only, and heals', async () => {
+    const lab = cleanup.track(await createLab({ hosts: 3 }), (l) => l.destroy(), 'destroy lab');
+    const [a, b, c] = lab.hosts as [LabHost, LabHost, LabHost];
+    for (const host of lab.hosts) startGreeter(host);
+    await waitFor(async () => (await greet(b, a)) === 'hello-from-h1', { what: 'h2 to reach h1' });
+
+    await lab.block(a, b);
+    expect(await greet(b, a)).toBeUndefined();
+    expect(await greet(a, c)).toBe('hello-from-h3');
+    expect(await greet(b, c)).toBe('hello-from-h3');
+    expect(await greet(c, a)).toBe('hello-from-h1');
+
+    await lab.cut(c);
+    await lab.heal();
+    await waitFor(async () => (await greet(b, a)) === 'hello-from-h1', { what: 'h2 to reach h1 after heal' });
+    await waitFor(async () => (await greet(a, c)) === 'hello-from-h3', { what: 'h1 to reach h3 after heal' });
+    await expect(lab.block(a, 'h1')).rejects.toThrow(/itself/);
+  });
+
   it('gives every namespace its own loopback and runs processes inside the host', async () => {
     const lab = cleanup.track(await createLab({ hosts: 2 }), (l) => l.destroy(), 'destroy lab');
     const [a, b] = lab.hosts as [LabHost, LabHost];
