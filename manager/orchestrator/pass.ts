@@ -8,6 +8,7 @@ import {
   emptyChanges,
   isStopRequested,
   neverDispatched,
+  isCurrent as runsCurrentSpec,
   withDesiredState,
 } from './model.js';
 
@@ -18,6 +19,7 @@ export class Pass {
   readonly nodes: Map<string, Node>;
   private readonly updated = new Set<string>();
   private readonly created = new Set<string>();
+  private readonly currentCache = new Map<string, boolean>();
 
   constructor(
     public service: Service,
@@ -68,7 +70,18 @@ export class Pass {
     this.changes.delete.push(id);
   }
 
+  /** Whether the task runs the service's current spec; cached, as specs are compared often. */
+  isCurrent(t: Task): boolean {
+    let v = this.currentCache.get(t.ID);
+    if (v === undefined) {
+      v = runsCurrentSpec(t, this.service);
+      this.currentCache.set(t.ID, v);
+    }
+    return v;
+  }
+
   setService(s: Service): void {
+    if (s.Spec !== this.service.Spec) this.currentCache.clear();
     this.service = s;
     this.changes.serviceUpdates = [s];
   }

@@ -14,7 +14,6 @@ import {
   type Changes,
   type Deps,
   endedOnItsOwn,
-  isCurrent,
   isLive,
   isObservedRunning,
   isObservedTerminal,
@@ -235,7 +234,7 @@ function retireReplacedTasks(p: Pass, slot: SlotView): void {
   }
   const live = liveOf(p, slot);
   if (live.length < 2) return;
-  const keeper = [...live].reverse().find((t) => isCurrent(t, p.service) && isObservedRunning(t));
+  const keeper = [...live].reverse().find((t) => p.isCurrent(t) && isObservedRunning(t));
   if (!keeper) return;
   for (const t of live) if (t.ID !== keeper.ID) p.desire(t, 'shutdown');
 }

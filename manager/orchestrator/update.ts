@@ -10,15 +10,7 @@
 // `monitor`.
 
 import type { Service, Task, UpdateConfig, UpdateStatus } from '../../lib/index.js';
-import {
-  endedOnItsOwn,
-  isCurrent,
-  isLive,
-  isObservedRunning,
-  statusTimeMs,
-  timeMs,
-  wakeAtLeast,
-} from './model.js';
+import { endedOnItsOwn, isLive, isObservedRunning, statusTimeMs, timeMs, wakeAtLeast } from './model.js';
 import type { Pass } from './pass.js';
 
 export interface ResolvedUpdateConfig {
@@ -65,7 +57,7 @@ function runTasks(p: Pass): Task[] {
   const started = timeMs(p.service.UpdateStatus?.StartedAt, Number.POSITIVE_INFINITY);
   const out: Task[] = [];
   for (const t of p.tasks.values()) {
-    if (timeMs(t.CreatedAt, 0) >= started && isCurrent(t, p.service)) out.push(t);
+    if (timeMs(t.CreatedAt, 0) >= started && p.isCurrent(t)) out.push(t);
   }
   return out;
 }
@@ -135,7 +127,7 @@ export function advanceUpdate(
   let inflight = 0;
   for (const slot of slots) {
     const l = live(slot);
-    const current = l.filter((t) => isCurrent(t, p.service));
+    const current = l.filter((t) => p.isCurrent(t));
     if (current.length === 0 && l.length > 0) dirty.push(slot);
     if (current.some((t) => !isObservedRunning(t))) inflight++;
   }
@@ -154,7 +146,7 @@ export function advanceUpdate(
   const started = timeMs(s.UpdateStatus?.StartedAt, 0);
   let lastRunningAt: number | undefined;
   for (const t of p.tasks.values()) {
-    if (isLive(t) && isObservedRunning(t) && timeMs(t.CreatedAt, 0) >= started && isCurrent(t, s)) {
+    if (isLive(t) && isObservedRunning(t) && timeMs(t.CreatedAt, 0) >= started && p.isCurrent(t)) {
       lastRunningAt = Math.max(lastRunningAt ?? 0, statusTimeMs(t, p.now));
     }
   }

@@ -6,6 +6,14 @@ export class MinHeap<T> {
 
   constructor(private readonly less: (a: T, b: T) => boolean) {}
 
+  /** Builds a heap of `items` in O(n) (cheaper than n pushes when a pass starts). */
+  static from<T>(items: readonly T[], less: (a: T, b: T) => boolean): MinHeap<T> {
+    const h = new MinHeap(less);
+    h.items.push(...items);
+    for (let i = (h.items.length >> 1) - 1; i >= 0; i--) h.siftDown(i);
+    return h;
+  }
+
   get size(): number {
     return this.items.length;
   }

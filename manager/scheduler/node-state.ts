@@ -13,6 +13,8 @@ export interface NodeState {
   activeByService: Map<string, number>;
   /** `proto/port` of host-mode published ports held by tasks here. */
   hostPorts: Set<string>;
+  /** activeByService for the service being placed right now, kept as a plain field for the heap's comparisons. */
+  serviceTasks: number;
 }
 
 const RUNNING_RANK = taskStateRank('running');
@@ -41,6 +43,7 @@ export function buildNodeState(
     activeTasks: 0,
     activeByService: new Map(),
     hostPorts: new Set(),
+    serviceTasks: 0,
   };
   for (const t of tasks) {
     // A task holds its node's resources until the agent reports it gone.

@@ -45,16 +45,47 @@ export interface ScheduleResult {
   unschedulable: Unschedulable[];
 }
 
-const keyCache = new WeakMap<object, string>();
+interface Group {
+  tasks: Task[];
+  /** What the group's tasks ask of a node: tasks group together when these are equal. */
+  placement: unknown;
+  reservations: unknown;
+}
 
-/** Tasks with the same key place identically, so they share one filtered candidate set. */
-function groupKey(task: Task): string {
-  let specKey = keyCache.get(task.Spec);
-  if (specKey === undefined) {
-    specKey = JSON.stringify([task.Spec.Placement ?? null, task.Spec.Resources?.Reservations ?? null]);
-    keyCache.set(task.Spec, specKey);
+/** Tasks that ask the same of a node place identically, so they share one filtered candidate set. */
+function groupTasks(pending: readonly Task[]): Group[] {
+  const byService = new Map<string, Group[]>();
+  const all: Group[] = [];
+  for (const t of pending) {
+    const k = `${t.ServiceID}\n${t.NodeID ?? ''}`;
+    let groups = byService.get(k);
+    if (!groups) {
+      groups = [];
+      byService.set(k, groups);
+    }
+    const placement = t.Spec.Placement;
+    const reservations = t.Spec.Resources?.Reservations;
+    let g = groups.find((x) => sameValue(x.placement, placement) && sameValue(x.reservations, reservations));
+    if (!g) {
+      g = { tasks: [], placement, reservations };
+      groups.push(g);
+      all.push(g);
+    }
+    g.tasks.push(t);
   }
-  return `${task.ServiceID}\n${task.NodeID ?? ''}\n${specKey}`;
+  return all;
+}
+
+/** Structural equality of JSON-like values (a key set to undefined equals a missing key). */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  for (const k of Object.keys(ra)) if (!sameValue(ra[k], rb[k])) return false;
+  for (const k of Object.keys(rb)) if (!(k in ra) && rb[k] !== undefined) return false;
+  return true;
 }
 
 export function schedule(input: ScheduleInput): ScheduleResult {
@@ -67,16 +98,8 @@ export function schedule(input: ScheduleInput): ScheduleResult {
     byId.set(node.ID, ns);
   }
 
-  const groups = new Map<string, Task[]>();
-  for (const t of input.pending) {
-    const k = groupKey(t);
-    const g = groups.get(k);
-    if (g) g.push(t);
-    else groups.set(k, [t]);
-  }
-
   const result: ScheduleResult = { assignments: [], unschedulable: [] };
-  for (const tasks of groups.values()) {
+  for (const { tasks } of groupTasks(input.pending)) {
     const first = tasks[0]!;
     const req = requirementsOf(first, input.services.get(first.ServiceID));
     if (req.invalid !== undefined) {
@@ -108,6 +131,7 @@ function place(ns: NodeState, req: Requirements): void {
   ns.freeMemoryBytes -= req.memoryBytes;
   ns.activeTasks++;
   ns.activeByService.set(req.serviceId, (ns.activeByService.get(req.serviceId) ?? 0) + 1);
+  ns.serviceTasks++;
   for (const p of req.hostPorts) ns.hostPorts.add(p);
 }
 

@@ -24,10 +24,9 @@ export function buildTree(
   serviceId: string,
 ): { root: Branch; leafOf: Map<string, Branch> } {
   const leafOf = new Map<string, Branch>();
+  for (const ns of candidates) ns.serviceTasks = ns.activeByService.get(serviceId) ?? 0;
   const less = (a: NodeState, b: NodeState): boolean => {
-    const sa = a.activeByService.get(serviceId) ?? 0;
-    const sb = b.activeByService.get(serviceId) ?? 0;
-    if (sa !== sb) return sa < sb;
+    if (a.serviceTasks !== b.serviceTasks) return a.serviceTasks < b.serviceTasks;
     if (a.activeTasks !== b.activeTasks) return a.activeTasks < b.activeTasks;
     return a.id < b.id;
   };
@@ -38,14 +37,11 @@ export function buildTree(
     parent: Branch | undefined,
   ): Branch => {
     const branch: Branch = { key, parent, serviceTasks: 0, children: [], heap: undefined, exhausted: false };
-    for (const ns of nodes) branch.serviceTasks += ns.activeByService.get(serviceId) ?? 0;
+    for (const ns of nodes) branch.serviceTasks += ns.serviceTasks;
     const attr = spreadBy[level];
     if (attr === undefined) {
-      branch.heap = new MinHeap(less);
-      for (const ns of nodes) {
-        branch.heap.push(ns);
-        leafOf.set(ns.id, branch);
-      }
+      branch.heap = MinHeap.from(nodes, less);
+      for (const ns of nodes) leafOf.set(ns.id, branch);
       branch.exhausted = nodes.length === 0;
       return branch;
     }
