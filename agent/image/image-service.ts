@@ -234,13 +234,16 @@ export class ImageService {
       },
       layers: manifest.layers.map((l) => ({ digest: l.digest, size: l.size })),
     });
-    await Promise.all(
+    // Settle every download before failing, so a failed pull leaves no writer behind.
+    const fetched = await Promise.allSettled(
       manifest.layers.map((layer) =>
         this.fetchBlob(ref, layer, (status, current) =>
           emit({ type: 'layer', digest: layer.digest, status, current, total: layer.size }),
         ),
       ),
     );
+    const failed = fetched.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     // Manifests land last: a manifest in the store means its blobs are there too.
     await this.content.writeBuffer(manifestBytes, manifestDigest);
     if (indexDigest) await this.content.writeBuffer(top.bytes, indexDigest);
