@@ -2,7 +2,6 @@
 // containers on different lab hosts over the VXLAN overlay next to the bare
 // host-to-host veth path (iperf3). Prints one JSON record per figure, then a table.
 // Run as root: npx tsx bench/network.ts [--attach-count N] [--seconds S] [--runs R]
-import path from 'node:path';
 import type { runCommand } from '../test/lab/command.js';
 import { Cleanup, createLab, type LabHost, waitFor } from '../test/lab/index.js';
 import { NetworkAgent, Sandbox } from '../test/system/network/agent-client.js';
