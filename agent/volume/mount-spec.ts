@@ -33,7 +33,12 @@ export function mountToOci(m: Mount, volumeDir?: string): OciMount {
         m.BindOptions?.Propagation ?? 'rprivate',
       ];
       if (m.ReadOnly) options.push('ro');
-      return { destination, type: 'bind', source: posix.normalize(m.Source), options };
+      return {
+        destination,
+        type: 'bind',
+        source: posix.normalize(m.Source).replace(/(.)\/+$/, '$1'),
+        options,
+      };
     }
     case 'volume': {
       if (volumeDir === undefined) throw new SkiffError('internal', `${what}: volume directory not resolved`);
