@@ -21,7 +21,7 @@ function tagType(tag: 'reset' | 'override', kind: 'scalar' | 'sequence' | 'mappi
 
 function resolveScalar(text: string): unknown {
   try {
-    return yaml.load(text, { schema: yaml.CORE_SCHEMA }) ?? null;
+    return yaml.load(text, { schema: COMPOSE_SCHEMA }) ?? null;
   } catch {
     return text;
   }
@@ -30,9 +30,19 @@ function resolveScalar(text: string): unknown {
 // CORE (no timestamps, binaries or sets: compose values are plain JSON-like data) plus
 // merge keys `<<` and the compose tags.
 // js-yaml exports its built-in types at run time; @types/js-yaml does not declare them.
-const mergeType = (yaml as unknown as { types: { merge: yaml.Type } }).types.merge;
-const COMPOSE_SCHEMA = yaml.CORE_SCHEMA.extend({
-  implicit: [mergeType],
+const builtin = (yaml as unknown as { types: Record<'merge' | 'null' | 'bool' | 'int' | 'float', yaml.Type> })
+  .types;
+
+// `mode: 0440` is octal for docker compose (Go's YAML reads a leading 0 as octal), and
+// compose files rely on it for file modes; YAML 1.2 would read 440.
+const legacyOctal = new yaml.Type('tag:yaml.org,2002:int', {
+  kind: 'scalar',
+  resolve: (data: unknown) => typeof data === 'string' && /^0[0-7]+$/.test(data),
+  construct: (data: string) => Number.parseInt(data, 8),
+});
+
+const COMPOSE_SCHEMA = yaml.FAILSAFE_SCHEMA.extend({
+  implicit: [builtin.null, builtin.bool, legacyOctal, builtin.int, builtin.float, builtin.merge],
   explicit: (['reset', 'override'] as const).flatMap((t) =>
     (['scalar', 'sequence', 'mapping'] as const).map((k) => tagType(t, k)),
   ),
