@@ -4,7 +4,7 @@
 // counts: re-running a job (a new iteration) stops what is left of the old one.
 
 import type { Task } from '../../lib/index.js';
-import { nodeMatchesConstraints, parseConstraints } from '../scheduler/index.js';
+import { nodeSuitsSpec } from '../scheduler/index.js';
 import { trimHistory } from './history.js';
 import { type Changes, type Deps, endedOnItsOwn, isLive, type ServiceInput, wakeAtLeast } from './model.js';
 import { Pass } from './pass.js';
@@ -16,6 +16,7 @@ import {
   nodeLoss,
   releaseWaitingTask,
   stopTasksOnLostNodes,
+  takesNewTasks,
 } from './reconcile-service.js';
 import { decideRestart } from './restart.js';
 import type { SlotView } from './update.js';
@@ -52,18 +53,12 @@ export function reconcileJob(input: ServiceInput, deps: Deps): Changes {
 
   let kept: SlotView[];
   if (global) {
-    let constraints: ReturnType<typeof parseConstraints> = [];
-    try {
-      constraints = parseConstraints(input.service.Spec.TaskTemplate?.Placement?.Constraints);
-    } catch {
-      // Nothing matches an invalid constraint; the scheduler explains it on the task.
-    }
     const byNode = new Map(slots.map((s) => [s.key, s]));
     kept = [];
     for (const node of p.nodes.values()) {
-      if (nodeLoss(node) || !nodeMatchesConstraints(node, constraints)) continue;
+      if (nodeLoss(node) || !nodeSuitsSpec(node, input.service.Spec.TaskTemplate)) continue;
       const slot = byNode.get(node.ID) ?? { key: node.ID, slot: undefined, nodeId: node.ID, tasks: [] };
-      const active = node.Status.State === 'ready' && (node.Spec.Availability ?? 'active') === 'active';
+      const active = takesNewTasks(node);
       if (!active && slot.tasks.length === 0) continue;
       kept.push(slot);
       const need = active ? needs(slot) : undefined;

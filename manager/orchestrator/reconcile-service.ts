@@ -7,7 +7,7 @@
 // runs the new task next to the old one.
 
 import type { Node, Service, Task } from '../../lib/index.js';
-import { nodeMatchesConstraints, parseConstraints } from '../scheduler/index.js';
+import { nodeSuitsSpec } from '../scheduler/index.js';
 import { trimHistory } from './history.js';
 import {
   byCreation,
@@ -37,8 +37,11 @@ export function reconcileLongRunning(input: ServiceInput, deps: Deps): Changes {
   const slots = groupSlots(p, global);
   const kept = global ? keepGlobalSlots(p, slots) : keepReplicatedSlots(p, slots, replicasOf(p.service));
 
-  for (const slot of kept) fillSlot(p, slot);
-  advanceUpdate(p, kept, (slot, desired) => createIn(p, slot, desired));
+  // A global task is only (re)started on a node that takes new tasks: a paused node
+  // keeps what it runs, unrestarted and not updated, as in Docker.
+  const startable = global ? kept.filter((s) => takesNewTasks(p.nodes.get(s.key))) : kept;
+  for (const slot of startable) fillSlot(p, slot);
+  advanceUpdate(p, startable, (slot, desired) => createIn(p, slot, desired));
   for (const slot of kept) {
     releaseWaitingTask(p, slot, 'running');
     retireReplacedTasks(p, slot);
@@ -145,22 +148,20 @@ function keepReplicatedSlots(p: Pass, slots: readonly SlotView[], replicas: numb
   return kept.sort(compareSlots);
 }
 
+/** A node that takes new tasks (paused and drained nodes keep or lose theirs, but get none). */
+export function takesNewTasks(node: Node | undefined): boolean {
+  return node?.Status.State === 'ready' && (node.Spec.Availability ?? 'active') === 'active';
+}
+
 /** One slot per node that may run the service; tasks on nodes that may not are stopped. */
 function keepGlobalSlots(p: Pass, slots: readonly SlotView[]): SlotView[] {
   const spec = p.service.Spec.TaskTemplate;
-  let constraints: ReturnType<typeof parseConstraints> = [];
-  try {
-    constraints = parseConstraints(spec?.Placement?.Constraints);
-  } catch {
-    // An invalid constraint places nothing; the scheduler reports why on the task.
-  }
   const byNode = new Map(slots.map((s) => [s.key, s]));
   const kept: SlotView[] = [];
   for (const node of p.nodes.values()) {
     const slot = byNode.get(node.ID) ?? { key: node.ID, slot: undefined, nodeId: node.ID, tasks: [] };
-    if (nodeLoss(node) || !nodeMatchesConstraints(node, constraints)) continue;
-    const mayStartNew = node.Status.State === 'ready' && (node.Spec.Availability ?? 'active') === 'active';
-    if (mayStartNew || liveOf(p, slot).length > 0 || heldByRestartPolicy(p, slot)) kept.push(slot);
+    if (nodeLoss(node) || !nodeSuitsSpec(node, spec)) continue;
+    if (takesNewTasks(node) || liveOf(p, slot).length > 0 || heldByRestartPolicy(p, slot)) kept.push(slot);
   }
   const keptKeys = new Set(kept.map((s) => s.key));
   for (const s of slots) {

@@ -3,6 +3,7 @@
 // commits its decisions in one proposal.
 
 export { type Constraint, nodeMatchesConstraints, parseConstraint, parseConstraints } from './constraints.js';
+export { nodeSuitsSpec } from './requirements.js';
 export {
   type Assignment,
   type ScheduleInput,

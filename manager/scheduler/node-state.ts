@@ -8,7 +8,7 @@ export interface NodeState {
   id: string;
   freeNanoCpus: number;
   freeMemoryBytes: number;
-  /** Tasks meant to run here (desired state running or earlier). */
+  /** Tasks meant to run here (desired state running or earlier, or a job's 'complete'). */
   activeTasks: number;
   activeByService: Map<string, number>;
   /** `proto/port` of host-mode published ports held by tasks here. */
@@ -57,7 +57,8 @@ export function buildNodeState(
       portsCache.set(t.ServiceID, ports);
     }
     for (const p of ports) state.hostPorts.add(p);
-    if (taskStateRank(t.DesiredState) <= RUNNING_RANK) {
+    // Job tasks want 'complete': they count as active too.
+    if (taskStateRank(t.DesiredState) <= RUNNING_RANK || t.DesiredState === 'complete') {
       state.activeTasks++;
       state.activeByService.set(t.ServiceID, (state.activeByService.get(t.ServiceID) ?? 0) + 1);
     }

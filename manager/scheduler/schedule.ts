@@ -6,7 +6,7 @@
 // the preference tree and a heap, so a pass costs about O(groups × nodes + tasks ×
 // log nodes) rather than a scan of every node for every task.
 
-import type { Node, Service, Task } from '../../lib/index.js';
+import { type Node, type Service, type Task, taskStateRank } from '../../lib/index.js';
 import { buildNodeState, type NodeState } from './node-state.js';
 import {
   explainFilter,
@@ -20,8 +20,10 @@ import {
 } from './requirements.js';
 import { buildTree, pickNode, recordPlacement } from './spread.js';
 
+const RUNNING_RANK = taskStateRank('running');
+
 export interface ScheduleInput {
-  /** Tasks waiting for a node, in the order they should be considered. */
+  /** Tasks waiting for a node, in the order they should be considered (tasks asked to stop are skipped). */
   pending: readonly Task[];
   nodes: readonly Node[];
   /** Tasks already on each node (assigned or running); they hold resources and ports. */
@@ -57,6 +59,8 @@ function groupTasks(pending: readonly Task[]): Group[] {
   const byService = new Map<string, Group[]>();
   const all: Group[] = [];
   for (const t of pending) {
+    // A task asked to stop before it was placed needs no node.
+    if (taskStateRank(t.DesiredState) > RUNNING_RANK && t.DesiredState !== 'complete') continue;
     const k = `${t.ServiceID}\n${t.NodeID ?? ''}`;
     let groups = byService.get(k);
     if (!groups) {

@@ -270,4 +270,22 @@ describe('global services', () => {
     expect(c.tasksOf('agent').filter((t) => t.NodeID === 'n1')).toHaveLength(2);
     expect(live(c, 'agent')).toHaveLength(2);
   });
+
+  it('skips nodes of other platforms, and gives a paused node nothing new while it keeps its task', () => {
+    const c = new FakeCluster();
+    c.addNode(node('amd'));
+    const arm = node('arm');
+    arm.Description!.Platform = { OS: 'linux', Architecture: 'aarch64' };
+    c.addNode(arm);
+    c.addNode(node('idle'));
+    c.nodes.get('idle')!.Spec.Availability = 'pause';
+    const s = service('agent', { Mode: { Global: {} } });
+    s.Spec.TaskTemplate!.Placement = { Platforms: [{ OS: 'linux', Architecture: 'amd64' }] };
+    c.setService(s);
+    c.settle();
+    expect(c.tasksOf('agent').map((t) => t.NodeID)).toEqual(['amd']);
+    c.nodes.get('amd')!.Spec.Availability = 'pause';
+    c.settle();
+    expect(c.running('agent').map((t) => t.NodeID)).toEqual(['amd']);
+  });
 });

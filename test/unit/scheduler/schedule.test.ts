@@ -252,6 +252,12 @@ describe('scheduler: filters', () => {
     ]);
   });
 
+  it('ignores pending tasks that were asked to stop', () => {
+    const stopped = makeTask('s1', 's', {}, { DesiredState: 'shutdown' });
+    const { result } = run([makeNode('n1')], [stopped]);
+    expect(result).toEqual({ assignments: [], unschedulable: [] });
+  });
+
   it('says so when the cluster has no nodes', () => {
     expect(run([], tasksOf('s', 1)).result.unschedulable[0]?.reason).toBe(
       'no suitable node (no nodes in the cluster)',
