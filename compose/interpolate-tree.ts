@@ -9,10 +9,23 @@ export interface TreeInterpolation {
   unset: { path: PathSegment[]; name: string }[];
 }
 
+/** Aliases can make a small file expand to a huge tree ("billion laughs"); stop well before that. */
+export const MAX_VALUES = 1_000_000;
+
 export function interpolateTree(root: unknown, lookup: Lookup): TreeInterpolation {
   const res: TreeInterpolation = { value: undefined, errors: [], unset: [] };
   const path: PathSegment[] = [];
+  let visited = 0;
   const walk = (v: unknown): unknown => {
+    if (++visited > MAX_VALUES) {
+      if (visited === MAX_VALUES + 1) {
+        res.errors.push({
+          path: [],
+          message: `the file expands to more than ${MAX_VALUES} values (through aliases); it is not a compose file we will read`,
+        });
+      }
+      return null;
+    }
     if (typeof v === 'string') {
       if (!v.includes('$')) return v;
       const r = interpolate(v, lookup);
