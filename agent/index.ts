@@ -5,3 +5,4 @@ export * as network from './network/index.js';
 export * as runtime from './runtime/index.js';
 export * as snapshot from './snapshot/index.js';
 export * as volume from './volume/index.js';
+export { NodeAgent, type NodeAgentOptions } from './node-agent.js';

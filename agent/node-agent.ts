@@ -1,0 +1,159 @@
+// One node's agent: the container stack (images, snapshots, networks, volumes,
+// runtime) under a worker that follows the dispatcher's assignments. Containers
+// outlive the agent process; a new agent adopts them.
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
+import type { AssignedSecret, DispatcherApi, Logger, NodeDescription, Task } from '../lib/index.js';
+import { silentLogger } from '../lib/index.js';
+import { ImageService } from './image/index.js';
+import { NetworkManager } from './network/index.js';
+import { ContainerRuntime } from './runtime/index.js';
+import { Snapshotter } from './snapshot/index.js';
+import { VolumeManager } from './volume/index.js';
+import { networkPort, networksOfTask } from './worker/adapters/network.js';
+import { imagePort, rootfsPort, runtimePort } from './worker/adapters/stack.js';
+import { AgentSession, type ContainerCreateRequest, Worker } from './worker/index.js';
+
+export interface NodeAgentOptions {
+  nodeId: string;
+  /** /var/lib/skiff/<node> */
+  stateDir: string;
+  /** /run/skiff/<node> */
+  runDir: string;
+  /** Address other nodes reach this one at (VXLAN underlay). */
+  addr: string;
+  hostname?: string;
+  logger?: Logger;
+  runtime?: 'crun' | 'runc';
+  /** Single-node mode: overlay networks become plain bridges (no peers to tunnel to). */
+  overlayAsBridge?: boolean;
+  registries?: { mirrors?: Record<string, string[]>; insecure?: string[] };
+  labels?: Record<string, string>;
+}
+
+export class NodeAgent {
+  readonly images: ImageService;
+  readonly snapshots: Snapshotter;
+  readonly network: NetworkManager;
+  readonly runtime: ContainerRuntime;
+  readonly volumes: VolumeManager;
+  readonly worker: Worker;
+  private session: AgentSession | undefined;
+  private running: Promise<void> | undefined;
+  private readonly secrets = new Map<string, AssignedSecret>();
+  private readonly configs = new Map<string, AssignedSecret>();
+  private readonly log: Logger;
+
+  constructor(private readonly opts: NodeAgentOptions) {
+    const log = (opts.logger ?? silentLogger).child({ nodeId: opts.nodeId });
+    this.log = log;
+    this.snapshots = new Snapshotter({ root: opts.stateDir, logger: log });
+    this.images = new ImageService({
+      root: opts.stateDir,
+      logger: log,
+      unpacker: this.snapshots,
+      ...(opts.registries ? { registries: opts.registries } : {}),
+    });
+    this.network = new NetworkManager({
+      stateDir: join(opts.stateDir, 'network'),
+      runDir: join(opts.runDir, 'network'),
+      logger: log,
+    });
+    this.volumes = new VolumeManager({ root: join(opts.stateDir, 'volumes') });
+    this.runtime = new ContainerRuntime({
+      root: join(opts.stateDir, 'runtime'),
+      runRoot: join(opts.runDir, 'runtime'),
+      volumesRoot: join(opts.stateDir, 'volumes'),
+      runtime: opts.runtime ?? 'crun',
+      logger: log,
+    });
+    this.worker = new Worker({
+      images: imagePort(this.images, log),
+      rootfs: rootfsPort(this.images, this.snapshots),
+      network: networkPort(this.network, log),
+      runtime: runtimePort(this.runtime),
+      nodeHostname: this.hostname,
+      onStatus: (u) => this.session?.report(u.taskId, u.status),
+      networksFor: async (t) => networksOfTask(t, { overlayAsBridge: opts.overlayAsBridge ?? false }),
+      filesFor: async (t) => this.filesFor(t),
+      log,
+    });
+  }
+
+  get hostname(): string {
+    return this.opts.hostname ?? osHostname();
+  }
+
+  description(): NodeDescription {
+    return {
+      Hostname: this.hostname,
+      Platform: { OS: 'linux', Architecture: process.arch === 'x64' ? 'x86_64' : process.arch },
+      Engine: { EngineVersion: 'skiff', Labels: this.opts.labels ?? {} },
+    };
+  }
+
+  /** Restores node state, adopts surviving containers and connects to the dispatcher. */
+  async start(dispatcher: () => DispatcherApi): Promise<void> {
+    await this.images.init();
+    await this.network.restore();
+    await this.worker.start();
+    this.session = new AgentSession({
+      dispatcher,
+      worker: this.worker,
+      nodeId: this.opts.nodeId,
+      addr: this.opts.addr,
+      description: this.description(),
+      log: this.log,
+      onResources: (r) => {
+        for (const s of r.secrets) this.secrets.set(s.id, s);
+        for (const c of r.configs) this.configs.set(c.id, c);
+      },
+    });
+    this.running = this.session.run();
+  }
+
+  /** Resolves once the first assignment set has been applied. */
+  connected(): Promise<void> {
+    return this.session?.connected ?? Promise.resolve();
+  }
+
+  /** Stops following the managers; containers keep running. */
+  async stop(): Promise<void> {
+    await this.session?.stop();
+    await this.running;
+    this.worker.stop();
+    this.runtime.close();
+    await this.network.dns.close();
+    await this.images.close();
+  }
+
+  private filesFor(task: Task): NonNullable<ContainerCreateRequest['files']> {
+    const out: NonNullable<ContainerCreateRequest['files']> = [];
+    const cs = task.Spec.ContainerSpec;
+    for (const ref of cs?.Secrets ?? []) {
+      const s = this.secrets.get(ref.SecretID);
+      if (!s) throw new Error(`secret ${ref.SecretName} is not available on this node`);
+      out.push({
+        kind: 'secret',
+        target: ref.File?.Name ?? ref.SecretName,
+        data: Buffer.from(s.data, 'base64'),
+        uid: Number(ref.File?.UID ?? 0),
+        gid: Number(ref.File?.GID ?? 0),
+        mode: ref.File?.Mode ?? 0o444,
+      });
+    }
+    for (const ref of cs?.Configs ?? []) {
+      const c = this.configs.get(ref.ConfigID);
+      if (!c) throw new Error(`config ${ref.ConfigName} is not available on this node`);
+      out.push({
+        kind: 'config',
+        target: ref.File?.Name ?? `/${ref.ConfigName}`,
+        data: Buffer.from(c.data, 'base64'),
+        uid: Number(ref.File?.UID ?? 0),
+        gid: Number(ref.File?.GID ?? 0),
+        mode: ref.File?.Mode ?? 0o444,
+      });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,90 @@
+// Binds the worker's image, rootfs and runtime ports to agent/image, agent/snapshot
+// and agent/runtime.
+import type { Logger } from '../../../lib/index.js';
+import { SkiffError, silentLogger } from '../../../lib/index.js';
+import type { ImageService } from '../../image/index.js';
+import type { ContainerRuntime } from '../../runtime/index.js';
+import type { Snapshotter } from '../../snapshot/index.js';
+import type { ContainerObservation, ImagePort, RootfsPort, RuntimePort } from '../ports.js';
+
+export function imagePort(images: ImageService, log: Logger = silentLogger): ImagePort {
+  return {
+    async ensure(ref, opts) {
+      // A local image is used as it is (fast local loops; offline nodes keep working).
+      const have = (await images.lookup(ref)) ?? (await pull());
+      return { id: have.id, config: have.config.config ?? {} };
+
+      async function pull() {
+        log.info({ image: ref }, 'pulling image');
+        opts?.onProgress?.(`pulling ${ref}`);
+        try {
+          return await images.pull(ref);
+        } catch (e) {
+          const why = e instanceof Error ? e.message : String(e);
+          throw new SkiffError('not_found', `No such image: ${ref} (${why})`, { cause: e });
+        }
+      }
+    },
+  };
+}
+
+export function rootfsPort(images: ImageService, snapshots: Snapshotter): RootfsPort {
+  return {
+    async mount(containerId, imageId) {
+      const image = images.get(imageId);
+      if (!image) throw new SkiffError('not_found', `No such image: ${imageId}`);
+      await snapshots.ensureLayers(image, images.content);
+      return snapshots.mount(containerId, image);
+    },
+    async remove(containerId) {
+      await snapshots.remove(containerId);
+    },
+  };
+}
+
+export function runtimePort(runtime: ContainerRuntime): RuntimePort {
+  let adopted = false;
+  const observe = (c: Awaited<ReturnType<ContainerRuntime['inspect']>>): ContainerObservation => ({
+    id: c.id,
+    state: c.state,
+    ...(c.pid !== undefined ? { pid: c.pid } : {}),
+    ...(c.exitCode !== undefined ? { exitCode: c.exitCode } : {}),
+    ...(c.oomKilled !== undefined ? { oomKilled: c.oomKilled } : {}),
+    ...(c.health ? { health: c.health.status } : {}),
+    labels: c.labels,
+  });
+  return {
+    async create(req) {
+      await runtime.create(req);
+    },
+    async start(id) {
+      return observe(await runtime.start(id));
+    },
+    async stop(id, graceMs, signal) {
+      await runtime.stop(id, { graceMs, ...(signal ? { signal } : {}) });
+    },
+    async remove(id) {
+      await runtime.delete(id, { force: true });
+    },
+    async inspect(id) {
+      try {
+        return observe(await runtime.inspect(id));
+      } catch (e) {
+        if (e instanceof SkiffError && e.code === 'not_found') return undefined;
+        throw e;
+      }
+    },
+    async list() {
+      // The first listing after start re-attaches to containers that outlived the agent.
+      const all = adopted ? await runtime.list() : await runtime.adopt();
+      adopted = true;
+      return all.map(observe);
+    },
+    onEvent(listener) {
+      return runtime.onEvent((e) => {
+        if (e.type === 'exit') listener({ type: 'exit', id: e.id, exitCode: e.exitCode, oomKilled: e.oomKilled });
+        else if (e.type === 'health') listener({ type: 'health', id: e.id, health: e.health });
+      });
+    },
+  };
+}
