@@ -1,0 +1,81 @@
+// Snapshot files: <term>-<index>.snap = u32 crc32(rest) | u32 metaLength | meta JSON | data.
+// Written to a temporary name, fsynced, renamed, and the directory fsynced: a crash leaves
+// either the old set or the new one. The newest two are kept.
+
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { decodeSnapshotMeta, encodeSnapshotMeta } from '../codec.js';
+import { RaftError } from '../errors.js';
+import type { Snapshot } from '../types.js';
+
+const NAME = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
+
+export class SnapshotStore {
+  constructor(
+    private readonly dir: string,
+    private readonly keep = 2,
+  ) {}
+
+  async save(snap: Snapshot): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const meta = encodeSnapshotMeta(snap.meta);
+    const body = Buffer.allocUnsafe(4 + meta.length + snap.data.length);
+    body.writeUInt32LE(meta.length, 0);
+    body.set(meta, 4);
+    body.set(snap.data, 4 + meta.length);
+    const head = Buffer.allocUnsafe(4);
+    head.writeUInt32LE(crc32(body), 0);
+    const name = `${snap.meta.term.toString(16).padStart(16, '0')}-${snap.meta.index.toString(16).padStart(16, '0')}.snap`;
+    const tmp = join(this.dir, `${name}.tmp`);
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writev([head, body]);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, join(this.dir, name));
+    const dh = await open(this.dir, 'r');
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+    const names = await this.list();
+    for (const old of names.slice(this.keep)) await rm(join(this.dir, old.name), { force: true });
+  }
+
+  /** The newest snapshot, or null when there is none. A damaged newest snapshot is an error. */
+  async loadLatest(): Promise<Snapshot | null> {
+    const names = await this.list();
+    const newest = names[0];
+    if (!newest) return null;
+    const path = join(this.dir, newest.name);
+    const buf = await readFile(path);
+    if (buf.length < 8 || crc32(buf.subarray(4)) !== buf.readUInt32LE(0)) {
+      throw new RaftError(
+        'snapshot_corrupt',
+        `snapshot ${path} fails its checksum; remove it to fall back to the previous one (if the log still covers it), or re-add this node`,
+      );
+    }
+    const metaLen = buf.readUInt32LE(4);
+    const meta = decodeSnapshotMeta(buf.subarray(8, 8 + metaLen));
+    return { meta, data: Uint8Array.prototype.slice.call(buf.subarray(8 + metaLen)) };
+  }
+
+  private async list(): Promise<{ name: string; index: number }[]> {
+    let files: string[];
+    try {
+      files = await readdir(this.dir);
+    } catch {
+      return [];
+    }
+    const out: { name: string; index: number }[] = [];
+    for (const f of files) {
+      const m = NAME.exec(f);
+      if (m) out.push({ name: f, index: Number.parseInt(m[2]!, 16) });
+    }
+    return out.sort((a, b) => b.index - a.index);
+  }
+}

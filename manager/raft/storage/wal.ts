@@ -1,0 +1,222 @@
+// Append-only write-ahead log in segment files. Each record:
+//   u32 length | u32 ~length | u32 crc32(type + payload) | u8 type | payload
+// The inverted length tells a damaged length field from a write cut short by a crash.
+// Every save() is fsynced before it resolves. Recovery truncates a torn last record and
+// refuses, with an error that names the file and offset, damage anywhere else.
+
+import type { FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, truncate } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { Reader, readEntry, readHardState, Writer, writeEntry, writeHardState } from '../codec.js';
+import { RaftError } from '../errors.js';
+import type { Entry, HardState } from '../types.js';
+
+const HEADER = 13;
+const MAX_RECORD = 256 << 20;
+const REC_ENTRY = 1;
+const REC_HARDSTATE = 2;
+
+export interface WalOptions {
+  /** Roll to a new segment once the current one is this large. */
+  segmentBytes?: number;
+  /** Called when a torn tail is cut off at recovery. */
+  onTornTail?: (file: string, offset: number, bytes: number) => void;
+}
+
+export interface WalContents {
+  hardState: HardState | null;
+  /** Contiguous entries as last written (later writes replace from their index on). */
+  entries: Entry[];
+}
+
+interface Segment {
+  seq: number;
+  firstIndex: number;
+  name: string;
+}
+
+const segmentName = (seq: number, firstIndex: number) =>
+  `${seq.toString(16).padStart(16, '0')}-${firstIndex.toString(16).padStart(16, '0')}.wal`;
+
+function parseSegmentName(name: string): Segment | null {
+  const m = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/.exec(name);
+  if (!m) return null;
+  return { seq: Number.parseInt(m[1]!, 16), firstIndex: Number.parseInt(m[2]!, 16), name };
+}
+
+export class Wal {
+  private segments: Segment[] = [];
+  private fh: FileHandle | null = null;
+  private size = 0;
+  private lastIndex = 0;
+  private hardState: HardState | null = null;
+  private readonly segmentBytes: number;
+
+  private constructor(
+    private readonly dir: string,
+    opts: WalOptions,
+  ) {
+    this.segmentBytes = opts.segmentBytes ?? 64 << 20;
+  }
+
+  static async open(dir: string, opts: WalOptions = {}): Promise<{ wal: Wal; contents: WalContents }> {
+    await mkdir(dir, { recursive: true });
+    const wal = new Wal(dir, opts);
+    const names = (await readdir(dir)).map(parseSegmentName).filter((s): s is Segment => s !== null);
+    names.sort((a, b) => a.seq - b.seq);
+    wal.segments = names;
+    const contents = await wal.replay(opts);
+    wal.hardState = contents.hardState;
+    wal.lastIndex = contents.entries.at(-1)?.index ?? 0;
+    const last = wal.segments.at(-1);
+    if (last) {
+      wal.fh = await open(join(dir, last.name), 'a');
+      wal.size = (await wal.fh.stat()).size;
+    } else {
+      await wal.cut();
+    }
+    return { wal, contents };
+  }
+
+  private async replay(opts: WalOptions): Promise<WalContents> {
+    let hardState: HardState | null = null;
+    let ents: Entry[] = [];
+    for (let s = 0; s < this.segments.length; s++) {
+      const seg = this.segments[s]!;
+      const path = join(this.dir, seg.name);
+      const buf = await readFile(path);
+      const isLast = s === this.segments.length - 1;
+      let off = 0;
+      let recNo = 0;
+      while (off < buf.length) {
+        const problem = checkRecord(buf, off);
+        if (problem) {
+          if (isLast && problem !== 'corrupt') {
+            await truncate(path, off);
+            opts.onTornTail?.(path, off, buf.length - off);
+            break;
+          }
+          throw new RaftError(
+            'wal_corrupt',
+            `WAL segment ${path} is damaged at byte ${off} (record ${recNo}): ${problem === 'corrupt' ? 'checksum or length mismatch' : 'record cut short'} in the middle of the log. ` +
+              'The log after it cannot be trusted: restore this node by removing its raft data directory and re-adding it to the cluster.',
+          );
+        }
+        const len = buf.readUInt32LE(off);
+        const type = buf[off + 12]!;
+        const r = new Reader(buf.subarray(off + HEADER, off + HEADER + len), `WAL record in ${path}`);
+        if (type === REC_ENTRY) {
+          const e = readEntry(r);
+          const base = ents[0]?.index ?? e.index;
+          if (ents.length === 0 || e.index < base || e.index > base + ents.length) ents = [e];
+          else {
+            ents.length = e.index - base;
+            ents.push(e);
+          }
+        } else if (type === REC_HARDSTATE) {
+          hardState = readHardState(r);
+        }
+        off += HEADER + len;
+        recNo++;
+      }
+    }
+    return { hardState, entries: ents };
+  }
+
+  /** Appends the hard state and entries (replacing the log from entries[0].index on) and fsyncs. */
+  async save(hs: HardState | null, entries: Entry[]): Promise<void> {
+    if (!hs && entries.length === 0) return;
+    if (this.size >= this.segmentBytes) await this.cut(entries[0]?.index);
+    const w = new Writer(256 + entries.length * 64);
+    for (const e of entries) appendRecord(w, REC_ENTRY, (x) => writeEntry(x, e));
+    if (hs) appendRecord(w, REC_HARDSTATE, (x) => writeHardState(x, hs));
+    const buf = w.finish();
+    const fh = this.fh!;
+    let done = 0;
+    while (done < buf.length) {
+      const { bytesWritten } = await fh.write(buf, done, buf.length - done);
+      done += bytesWritten;
+    }
+    await fh.datasync();
+    this.size += buf.length;
+    if (hs) this.hardState = hs;
+    const last = entries.at(-1);
+    if (last) this.lastIndex = last.index;
+  }
+
+  /** Drops whole segments that only hold entries at or below `index` (covered by a snapshot). */
+  async releaseTo(index: number): Promise<void> {
+    while (this.segments.length > 1 && this.segments[1]!.firstIndex - 1 <= index) {
+      const old = this.segments.shift()!;
+      await rm(join(this.dir, old.name), { force: true });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.fh?.close();
+    this.fh = null;
+  }
+
+  segmentCount(): number {
+    return this.segments.length;
+  }
+
+  private async cut(firstIndex = this.lastIndex + 1): Promise<void> {
+    await this.fh?.close();
+    const seq = (this.segments.at(-1)?.seq ?? 0) + 1;
+    const seg = { seq, firstIndex, name: segmentName(seq, firstIndex) };
+    this.fh = await open(join(this.dir, seg.name), 'a');
+    this.segments.push(seg);
+    this.size = 0;
+    // Every segment starts with the hard state so older segments can be dropped.
+    if (this.hardState) {
+      const w = new Writer();
+      const hs = this.hardState;
+      appendRecord(w, REC_HARDSTATE, (x) => writeHardState(x, hs));
+      await this.fh.write(w.finish());
+      this.size = w.length;
+    }
+    await this.fh.datasync();
+    const dh = await open(this.dir, 'r');
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+  }
+}
+
+function appendRecord(w: Writer, type: number, body: (w: Writer) => void): void {
+  const lenAt = w.reserve32();
+  const invAt = w.reserve32();
+  const crcAt = w.reserve32();
+  const start = w.length;
+  w.u8(type);
+  body(w);
+  const len = w.length - start - 1;
+  w.patch32(lenAt, len);
+  w.patch32(invAt, ~len);
+  w.patch32(crcAt, crc32(w.view(start, w.length)));
+}
+
+/** null when the record at `off` is sound; 'torn' when it runs past the end of the file. */
+function checkRecord(buf: Buffer, off: number): 'torn' | 'corrupt' | null {
+  const rest = buf.length - off;
+  if (rest < HEADER) return 'torn';
+  const len = buf.readUInt32LE(off);
+  if (~buf.readUInt32LE(off + 4) >>> 0 !== len || len > MAX_RECORD)
+    return allZero(buf, off) ? 'torn' : 'corrupt';
+  if (HEADER + len > rest) return 'torn';
+  const crc = buf.readUInt32LE(off + 8);
+  if (crc32(buf.subarray(off + 12, off + HEADER + len)) !== crc) {
+    // A bad checksum on the very last record is a write the crash interrupted.
+    return off + HEADER + len === buf.length ? 'torn' : 'corrupt';
+  }
+  return null;
+}
+
+function allZero(buf: Buffer, off: number): boolean {
+  for (let i = off; i < buf.length; i++) if (buf[i] !== 0) return false;
+  return true;
+}
