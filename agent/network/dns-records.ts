@@ -50,6 +50,11 @@ export class DnsRecordTable {
     });
   }
 
+  setEndpointNames(containerId: string, networkId: string, names: readonly string[]): void {
+    const e = this.endpoints.get(key(networkId, containerId));
+    if (e) e.names = names.map(normalizeName);
+  }
+
   removeEndpoint(ref: { networkId: string; containerId: string }): void {
     this.endpoints.delete(key(ref.networkId, ref.containerId));
   }

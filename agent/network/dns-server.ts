@@ -108,6 +108,16 @@ export class DnsServer {
     this.table.removeEndpoint(ref);
   }
 
+  /** Networks the container has endpoints on, in attach order. */
+  networksOfContainerEndpoints(containerId: string): string[] {
+    return this.table.networksOfContainer(containerId);
+  }
+
+  /** Keeps the container's address on a network but changes the names it answers to. */
+  setEndpointNames(containerId: string, networkId: string, names: string[]): void {
+    this.table.setEndpointNames(containerId, networkId, names);
+  }
+
   removeContainer(containerId: string): void {
     this.table.removeContainer(containerId);
   }
@@ -215,7 +225,11 @@ function askUpstream(server: string, query: Buffer): Promise<Buffer | undefined>
       resolve(value);
     }
     socket.on('error', () => done(undefined));
-    socket.on('message', (msg) => done(msg));
+    // Only the server we asked, answering our query ID (the container's own ID, kept as is).
+    socket.on('message', (msg, rinfo) => {
+      if (rinfo.address === server && msg.length >= 2 && msg.readUInt16BE(0) === query.readUInt16BE(0))
+        done(msg);
+    });
     socket.send(query, 53, server);
   });
 }

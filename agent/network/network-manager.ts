@@ -379,6 +379,56 @@ export class NetworkManager {
     return { interfaces };
   }
 
+  /**
+   * Everything a container needs from the network layer in one call (what the worker
+   * uses): its networks set up on this node, a sandbox, its interfaces in order, and
+   * its resolv.conf. On failure nothing of the container is left behind.
+   */
+  async prepareContainer(
+    containerId: string,
+    attachments: (Omit<NetworkAttachment, 'networkId'> & { network: NetworkDefinition })[],
+    ports: PortMapping[] = [],
+  ): Promise<{ netnsPath: string; interfaces: AttachedInterface[]; resolvConf: string }> {
+    for (const a of attachments) await this.ensureNetwork(a.network);
+    const { netnsPath } = await this.createSandbox(containerId);
+    try {
+      const { interfaces } = await this.attach(
+        containerId,
+        netnsPath,
+        attachments.map((a) => ({
+          networkId: a.network.id,
+          aliases: a.aliases,
+          ...(a.ipv4Address === undefined ? {} : { ipv4Address: a.ipv4Address }),
+        })),
+        ports,
+      );
+      return { netnsPath, interfaces, resolvConf: this.resolvConfFor(containerId) };
+    } catch (e) {
+      await this.releaseContainer(containerId).catch(() => {});
+      throw e;
+    }
+  }
+
+  /** Undoes prepareContainer; networks left without containers are removed. Idempotent. */
+  async releaseContainer(containerId: string): Promise<void> {
+    const networkIds = (this.attachments.get(containerId)?.entries ?? []).map((e) => e.networkId);
+    await this.removeSandbox(containerId);
+    for (const id of networkIds) {
+      const inUse = [...this.attachments.values()].some((a) => a.entries.some((e) => e.networkId === id));
+      if (!inUse) await this.removeNetwork(id);
+    }
+  }
+
+  /** Replaces the names a container answers to on each of its networks (service names, aliases, hostname). */
+  setNames(containerId: string, names: { networkId: string; ip: string; names: string[] }[]): void {
+    for (const networkId of this.dns.networksOfContainerEndpoints(containerId)) {
+      if (!names.some((n) => n.networkId === networkId))
+        this.dns.setEndpointNames(containerId, networkId, []);
+    }
+    for (const n of names)
+      this.dns.addEndpoint({ networkId: n.networkId, containerId, ip: n.ip, names: n.names });
+  }
+
   /** The container's /etc/resolv.conf: the embedded DNS server on its first network. */
   resolvConfFor(containerId: string): string {
     return this.dns.resolvConfFor(containerId);

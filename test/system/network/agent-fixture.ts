@@ -28,6 +28,10 @@ const methods: Record<string, Handler> = {
   overlayPeerAddresses: (id: string) => manager.overlayPeerAddresses(id),
   setRecords: (...a: Parameters<NetworkManager['dns']['setRecords']>) => manager.dns.setRecords(...a),
   subnetsInUse: () => manager.subnetsInUse(),
+  prepareContainer: (...a: Parameters<NetworkManager['prepareContainer']>) => manager.prepareContainer(...a),
+  releaseContainer: (id: string) => manager.releaseContainer(id),
+  setNames: (...a: Parameters<NetworkManager['setNames']>) => manager.setNames(...a),
+  listNetworks: () => manager.listNetworks(),
 };
 
 const lines = createInterface({ input: process.stdin });

@@ -110,4 +110,12 @@ describe('bridge networks on one host', () => {
     expect(await both.httpGet(webIp, 80)).toBe('hello from web');
     expect(await both.httpGet(otherIp, 80)).toBe('hello from other');
   });
+  // Last: it breaks both1's eth1.
+  it('reports through CNI CHECK when an interface went missing', async () => {
+    await agent.call('check', 'both1');
+    const both = boxes.get('both1')!.box;
+    // Something inside the container deletes eth1 (network a).
+    expect((await both.exec('ip', ['link', 'del', 'eth1'])).code).toBe(0);
+    await expect(agent.call('check', 'both1')).rejects.toThrow(/^network app_a: bridge plugin failed: .+/);
+  });
 });
