@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { describeError, isSkiffError } from '../lib/index.js';
 import { registerCompose } from './commands/compose.js';
 import { registerComposeConfig } from './commands/compose-config.js';
+import { registerDaemon } from './commands/daemon.js';
 import { registerImage } from './commands/image.js';
 import { registerService } from './commands/service.js';
 import { CliExit, CliUsageError } from './output.js';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
     });
 
   registerService(program);
+  registerDaemon(program);
   registerImage(program);
   registerComposeConfig(registerCompose(program));
 

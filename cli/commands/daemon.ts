@@ -1,0 +1,57 @@
+// `skiff daemon run|status|stop`: the node process (single-node mode: manager and
+// agent in one process). `run` stays in the foreground (systemd-friendly); `compose`
+// commands start it in the background on demand.
+import type { Command } from 'commander';
+import { createLogger } from '../../lib/index.js';
+import { daemonStatus, stopLocalDaemon } from '../daemon/local-daemon.js';
+import { runSingleNode } from '../daemon/node.js';
+import { daemonPaths } from '../daemon/paths.js';
+import { CliExit, printJson } from '../output.js';
+
+export function registerDaemon(program: Command): void {
+  const daemon = program.command('daemon').description('run or manage this machine’s skiff node');
+
+  daemon
+    .command('run')
+    .description('run the node in the foreground (manager and agent, single-node cluster)')
+    .option('--state-dir <dir>', 'state directory', daemonPaths().stateDir)
+    .option('--run-dir <dir>', 'runtime directory (API socket, pid file)', daemonPaths().runDir)
+    .option('--log-level <level>', 'debug, info, warn or error', process.env.SKIFF_LOG_LEVEL ?? 'info')
+    .action(async (o: { stateDir: string; runDir: string; logLevel: string }) => {
+      const base = daemonPaths({ runDir: o.runDir });
+      const paths = { ...base, stateDir: o.stateDir, logFile: `${o.stateDir}/daemon.log` };
+      const log = createLogger({ level: o.logLevel });
+      const node = await runSingleNode(paths, log);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          log.info({ signal }, 'stopping; containers keep running');
+          node.stop().then(resolve, (e: unknown) => {
+            log.error({ err: String(e) }, 'stop failed');
+            resolve();
+          });
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+    });
+
+  daemon
+    .command('status')
+    .description('tell whether the local node runs')
+    .option('--format <format>', 'table or json')
+    .action(async (o: { format?: string }) => {
+      const s = await daemonStatus();
+      if (o.format === 'json') printJson(s);
+      else if (s.running) process.stdout.write(`running (pid ${s.pid ?? '?'}), API on unix://${s.socket}\n`);
+      else process.stdout.write('not running\n');
+      if (!s.running) throw new CliExit(3);
+    });
+
+  daemon
+    .command('stop')
+    .description('stop the local node; containers keep running until `compose down`')
+    .action(async () => {
+      const stopped = await stopLocalDaemon();
+      process.stdout.write(stopped ? 'stopped\n' : 'not running\n');
+    });
+}

@@ -1,0 +1,158 @@
+// A skiff node process in single-node mode: the manager (store, Docker-compatible API,
+// leader loops, dispatcher) and the agent (the container stack) in one process, the
+// agent talking to the dispatcher in process.
+import { execFile } from 'node:child_process';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { hostname as osHostname } from 'node:os';
+import { promisify } from 'node:util';
+import type { FastifyInstance } from 'fastify';
+import { NodeAgent } from '../../agent/index.js';
+import type { Logger, Task } from '../../lib/index.js';
+import { SkiffError } from '../../lib/index.js';
+import { Dispatcher, storeDispatcherPort } from '../../manager/dispatcher/index.js';
+import { type LogQuery, startManager, type TaskLogLine } from '../../manager/index.js';
+import { LeaderLoops } from '../../manager/leader/index.js';
+import { skiffVersion } from '../version.js';
+import type { DaemonPaths } from './paths.js';
+
+export interface RunningNode {
+  nodeId: string;
+  stop(): Promise<void>;
+}
+
+export async function runSingleNode(paths: DaemonPaths, log: Logger): Promise<RunningNode> {
+  await mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
+  await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
+  const hostname = osHostname();
+  let agent: NodeAgent | undefined;
+  const manager = await startManager({
+    stateDir: paths.stateDir,
+    socketPath: paths.socket,
+    hostname,
+    version: skiffVersion(),
+    logger: log,
+    logs: (tasks, q, signal) => {
+      if (!agent) throw new SkiffError('unavailable', 'the node agent is still starting');
+      return taskLogs(agent, tasks, q, signal);
+    },
+    extraRoutes: (app) => registerVolumeRoutes(app, () => agent),
+  });
+  const store = manager.store;
+  const dispatcher = new Dispatcher({ store: storeDispatcherPort(store), log });
+  const leader = new LeaderLoops(store, log, { reservedSubnets: await hostSubnets() });
+  leader.start();
+  agent = new NodeAgent({
+    nodeId: manager.nodeId,
+    stateDir: paths.stateDir,
+    runDir: paths.runDir,
+    addr: '127.0.0.1',
+    hostname,
+    logger: log,
+    overlayAsBridge: true,
+  });
+  await agent.start(() => dispatcher);
+  await writeFile(paths.pidFile, `${process.pid}\n`);
+  log.info({ nodeId: manager.nodeId, socket: paths.socket }, 'skiff node ready (single-node mode)');
+  return {
+    nodeId: manager.nodeId,
+    async stop() {
+      await agent?.stop();
+      dispatcher.stop();
+      await leader.stop();
+      await manager.flush();
+      await manager.stop();
+      await rm(paths.pidFile, { force: true });
+    },
+  };
+}
+
+/** Subnets the host itself routes: the allocator never hands them out. */
+async function hostSubnets(): Promise<string[]> {
+  try {
+    const { stdout } = await promisify(execFile)('ip', ['-j', '-4', 'route', 'show']);
+    const routes = JSON.parse(stdout) as { dst?: string }[];
+    return routes.map((r) => r.dst ?? '').filter((d) => /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(d));
+  } catch {
+    return [];
+  }
+}
+
+/** Interleaves the log streams of a service's tasks, as they come. */
+async function* taskLogs(
+  agent: NodeAgent,
+  tasks: readonly Task[],
+  q: LogQuery,
+  signal: AbortSignal,
+): AsyncIterable<TaskLogLine> {
+  const queue: TaskLogLine[] = [];
+  let wake: (() => void) | undefined;
+  let open = 0;
+  const known = new Set((await agent.runtime.list()).map((c) => c.id));
+  for (const t of tasks) {
+    if (!known.has(t.ID)) continue;
+    open++;
+    void (async () => {
+      try {
+        const opts = {
+          follow: q.follow,
+          signal,
+          ...(q.tail !== undefined ? { tail: q.tail } : {}),
+          ...(q.since ? { since: q.since } : {}),
+        };
+        for await (const e of agent.runtime.logs(t.ID, opts)) {
+          queue.push({ taskId: t.ID, stream: e.stream, time: e.time, line: e.line });
+          wake?.();
+        }
+      } catch {
+        // The container went away: its stream just ends.
+      } finally {
+        open--;
+        wake?.();
+      }
+    })();
+  }
+  while (open > 0 || queue.length > 0) {
+    const next = queue.shift();
+    if (next) {
+      yield next;
+      continue;
+    }
+    if (signal.aborted) return;
+    await new Promise<void>((r) => {
+      wake = r;
+    });
+    wake = undefined;
+  }
+}
+
+/** Docker's /volumes endpoints over this node's volumes (single-node mode). */
+function registerVolumeRoutes(app: FastifyInstance, agentOf: () => NodeAgent | undefined): void {
+  const volumes = () => {
+    const a = agentOf();
+    if (!a) throw new SkiffError('unavailable', 'the node agent is still starting');
+    return a.volumes;
+  };
+  app.get('/volumes', async (req) => {
+    const raw = (req.query as { filters?: string }).filters;
+    let labels: string[] = [];
+    if (raw) {
+      try {
+        labels = (JSON.parse(raw) as { label?: string[] }).label ?? [];
+      } catch {
+        throw new SkiffError('invalid_argument', 'filters is not valid JSON');
+      }
+    }
+    const all = await volumes().list();
+    const match = all.filter((v) =>
+      labels.every((l) => {
+        const [k, val] = l.split('=');
+        return k !== undefined && (val === undefined ? k in v.Labels : v.Labels[k] === val);
+      }),
+    );
+    return { Volumes: match.map(({ UsedBy: _used, ...v }) => v), Warnings: [] };
+  });
+  app.delete('/volumes/:name', async (req, reply) => {
+    await volumes().remove((req.params as { name: string }).name);
+    return reply.status(204).send();
+  });
+}
