@@ -14,6 +14,28 @@ export interface ApiInfo {
   version?: string;
 }
 
+export interface LogQuery {
+  follow: boolean;
+  timestamps: boolean;
+  details: boolean;
+  tail?: number;
+  since?: Date;
+}
+
+export interface TaskLogLine {
+  taskId: string;
+  stream: 'stdout' | 'stderr';
+  time: Date;
+  line: string;
+}
+
+/** Where task logs come from (the node agents); the daemon provides it. */
+export type LogSource = (
+  tasks: readonly import('../../lib/index.js').Task[],
+  q: LogQuery,
+  signal: AbortSignal,
+) => AsyncIterable<TaskLogLine>;
+
 /** What every route handler works with. */
 export interface ApiContext {
   store: Store;
@@ -22,6 +44,7 @@ export interface ApiContext {
   info: ApiInfo;
   events: EventLog;
   clock: () => Date;
+  logs?: LogSource;
 }
 
 /** The API version skiff speaks (its object shapes follow this one) and the oldest it accepts. */

@@ -1,5 +1,13 @@
 // The Docker-compatible HTTP API of the manager (the Engine API's swarm subset).
 
-export { API_VERSION, type ApiInfo, MIN_API_VERSION } from './context.js';
+export {
+  API_VERSION,
+  type ApiContext,
+  type ApiInfo,
+  type LogQuery,
+  type LogSource,
+  MIN_API_VERSION,
+  type TaskLogLine,
+} from './context.js';
 export { type ApiServerOptions, createApiServer } from './server.js';
 export { listenUnix, type RunningManager, type StartManagerOptions, startManager } from './start-manager.js';

@@ -1,9 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { httpStatusFor, isSkiffError, type Logger, SkiffError, silentLogger } from '../../lib/index.js';
+import type { JoinService } from '../ca/index.js';
 import type { Replicator, Store } from '../store/index.js';
-import { API_VERSION, type ApiContext, type ApiInfo } from './context.js';
+import { API_VERSION, type ApiContext, type ApiInfo, type LogSource } from './context.js';
 import { EventLog } from './events.js';
+import { registerClusterCaRoutes, registerMutualTlsGuard } from './routes/cluster-ca.js';
+import { registerLogRoutes } from './routes/logs.js';
 import { registerNodeRoutes } from './routes/nodes.js';
 import { registerObjectRoutes } from './routes/objects.js';
 import { registerServiceRoutes } from './routes/services.js';
@@ -15,8 +18,16 @@ export interface ApiServerOptions {
   logger?: Logger;
   info: ApiInfo;
   clock?: () => Date;
+  /** Task logs from the node agents; without it the logs endpoints answer 501. */
+  logs?: LogSource;
+  /** Routes the daemon adds (node-local endpoints such as /volumes in single-node mode). */
+  extraRoutes?: (app: FastifyInstance, ctx: ApiContext) => void;
   /** Largest accepted request body; Docker's own limit for secrets is 500 KiB. */
   bodyLimit?: number;
+  /** Serves joining nodes (`/skiff/ca`, `/skiff/join`, `/skiff/renew`). */
+  join?: JoinService;
+  /** Serve HTTPS with client-certificate authentication (the API on TCP). */
+  tls?: { certPem: string; keyPem: string; caPem: string };
 }
 
 const VERSION_PREFIX = /^\/v(\d+)\.(\d+)(?=\/)/;
@@ -30,7 +41,21 @@ const requestedVersion = new WeakMap<IncomingMessage, string>();
 export function createApiServer(opts: ApiServerOptions): FastifyInstance {
   const log = (opts.logger ?? silentLogger).child({ component: 'api' });
   const clock = opts.clock ?? (() => new Date());
+  const https = opts.tls
+    ? {
+        https: {
+          key: opts.tls.keyPem,
+          cert: opts.tls.certPem + opts.tls.caPem,
+          ca: opts.tls.caPem,
+          requestCert: true,
+          // Joining nodes have no certificate yet; the guard refuses everything else.
+          rejectUnauthorized: false,
+          minVersion: 'TLSv1.2' as const,
+        },
+      }
+    : {};
   const app = Fastify({
+    ...https,
     disableRequestLogging: true,
     bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024,
     rewriteUrl: (req) => {
@@ -48,6 +73,7 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     info: opts.info,
     events: new EventLog(opts.store, clock),
     clock,
+    ...(opts.logs ? { logs: opts.logs } : {}),
   };
   app.addHook('onClose', async () => ctx.events.close());
 
@@ -109,10 +135,14 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     void reply.status(404).send({ message: 'page not found' });
   });
 
+  if (opts.tls) registerMutualTlsGuard(app as unknown as FastifyInstance, ctx, opts.tls.caPem);
+  if (opts.join) registerClusterCaRoutes(app as unknown as FastifyInstance, opts.join);
   registerSystemRoutes(app, ctx);
   registerNodeRoutes(app, ctx);
   registerServiceRoutes(app, ctx);
   registerObjectRoutes(app, ctx);
+  registerLogRoutes(app, ctx);
+  opts.extraRoutes?.(app, ctx);
   return app;
 }
 

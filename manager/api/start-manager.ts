@@ -5,6 +5,18 @@ import type { Logger } from '../../lib/index.js';
 import { SkiffError, silentLogger } from '../../lib/index.js';
 import {
   bootstrapCluster,
+  caKeyPairOf,
+  createRootCa,
+  describeNodeCertificate,
+  issueNodeCertificate,
+  JoinService,
+  loadIdentity,
+  type NodeIdentity,
+  newPrivateKey,
+  publicKeyOf,
+  saveIdentity,
+} from '../ca/index.js';
+import {
   createAesGcmCipher,
   LocalReplicator,
   loadOrCreateSecretKey,
@@ -13,14 +25,15 @@ import {
   SnapshotFile,
   Store,
 } from '../store/index.js';
-import { createApiServer } from './server.js';
+import type { LogSource } from './context.js';
+import { type ApiServerOptions, createApiServer } from './server.js';
 
 export interface StartManagerOptions {
   /** The manager's state directory (`/var/lib/skiff/<node>/`): node ID, keys, store state. */
   stateDir: string;
   /** The API's unix socket (`/run/skiff/skiff.sock`); created root-only (0600). */
   socketPath: string;
-  /** TCP listening needs client-certificate authentication, which arrives with the CA. */
+  /** Also serve the API (and joining) on TCP, with client-certificate authentication. */
   tcp?: { host: string; port: number };
   /** Defaults to the ID kept in `<stateDir>/node-id`, made on first start. */
   nodeId?: string;
@@ -29,6 +42,10 @@ export interface StartManagerOptions {
   advertiseAddr?: string;
   version?: string;
   logger?: Logger;
+  /** Task logs from the node agents (the daemon's local agent in single-node mode). */
+  logs?: LogSource;
+  /** Routes the daemon adds before the API starts listening. */
+  extraRoutes?: ApiServerOptions['extraRoutes'];
 }
 
 export interface RunningManager {
@@ -36,6 +53,10 @@ export interface RunningManager {
   store: Store;
   replicator: Replicator;
   api: FastifyInstance;
+  /** The API on TCP (mTLS), when asked for. */
+  tcpApi: FastifyInstance | undefined;
+  /** This manager's TLS identity (CA certificate and key, node certificate and key). */
+  identity: NodeIdentity;
   /** Resolves once every applied change is on disk. */
   flush(): Promise<void>;
   stop(): Promise<void>;
@@ -47,15 +68,6 @@ export interface RunningManager {
  * and the Docker-compatible API on a unix socket.
  */
 export async function startManager(o: StartManagerOptions): Promise<RunningManager> {
-  if (o.tcp) {
-    throw new SkiffError(
-      'unsupported',
-      'the API on TCP needs client-certificate authentication, which is not available yet',
-      {
-        hint: 'use the unix socket',
-      },
-    );
-  }
   const log = (o.logger ?? silentLogger).child({ component: 'manager' });
   await mkdir(o.stateDir, { recursive: true, mode: 0o700 });
   const nodeId = o.nodeId ?? (await loadOrCreateNodeId(o.stateDir));
@@ -70,33 +82,83 @@ export async function startManager(o: StartManagerOptions): Promise<RunningManag
   await persistence.start();
   store.setReplicator(replicator);
   const version = o.version ?? 'dev';
-  await bootstrapCluster(store, { nodeId, hostname: o.hostname, addr, engineVersion: version });
+  const identity = await loadOrCreateManagerIdentity(o.stateDir, nodeId, store.getCluster()?.ID);
+  const clusterId = store.getCluster()?.ID ?? describeNodeCertificate(identity.certPem).clusterId;
+  await bootstrapCluster(store, {
+    nodeId,
+    hostname: o.hostname,
+    addr,
+    engineVersion: version,
+    rootCaPem: identity.caPem,
+    clusterId,
+  });
 
-  const api = createApiServer({
+  const ca = caKeyPairOf(identity);
+  const common: ApiServerOptions = {
     store,
     replicator,
     logger: o.logger ?? silentLogger,
     info: { nodeId, hostname: o.hostname, addr, stateDir: o.stateDir, version },
-  });
+    ...(ca ? { join: new JoinService({ store, ca, logger: o.logger ?? silentLogger }) } : {}),
+    ...(o.logs ? { logs: o.logs } : {}),
+    ...(o.extraRoutes ? { extraRoutes: o.extraRoutes } : {}),
+  };
+  const api = createApiServer(common);
+  let tcpApi: FastifyInstance | undefined;
   try {
     await listenUnix(api, o.socketPath);
+    if (o.tcp) {
+      tcpApi = createApiServer({
+        ...common,
+        tls: { certPem: identity.certPem, keyPem: identity.keyPem, caPem: identity.caPem },
+      });
+      await tcpApi.listen({ host: o.tcp.host, port: o.tcp.port });
+    }
   } catch (e) {
     await api.close();
+    await tcpApi?.close();
     await persistence.stop();
     throw e;
   }
-  log.info({ nodeId, socket: o.socketPath }, 'manager API listening');
+  log.info({ nodeId, socket: o.socketPath, tcp: o.tcp }, 'manager API listening');
   return {
     nodeId,
     store,
     replicator,
     api,
+    tcpApi,
+    identity,
     flush: () => persistence.flush(),
     async stop() {
       await api.close();
+      await tcpApi?.close();
       await persistence.stop();
     },
   };
+}
+
+/** The manager's certificates; on the first start of a cluster, a new root CA too. */
+async function loadOrCreateManagerIdentity(
+  stateDir: string,
+  nodeId: string,
+  clusterId: string | undefined,
+): Promise<NodeIdentity> {
+  const existing = await loadIdentity(stateDir);
+  if (existing) return existing;
+  const id = clusterId ?? newObjectId();
+  const ca = createRootCa({ clusterId: id });
+  const keyPem = newPrivateKey();
+  const certPem = issueNodeCertificate({
+    ca,
+    publicKeyPem: publicKeyOf(keyPem),
+    nodeId,
+    role: 'manager',
+    clusterId: id,
+    validForMs: 90 * 86_400_000,
+  });
+  const identity: NodeIdentity = { caPem: ca.certPem, caKeyPem: ca.keyPem, certPem, keyPem };
+  await saveIdentity(stateDir, identity);
+  return identity;
 }
 
 async function loadOrCreateNodeId(stateDir: string): Promise<string> {

@@ -1,7 +1,7 @@
 import { arch, cpus, totalmem } from 'node:os';
 import type { Node } from '../../lib/index.js';
-import { newJoinToken } from '../ca/tokens.js';
-import type { Store } from './store.js';
+import type { Store } from '../store/index.js';
+import { newJoinToken } from './tokens.js';
 
 export interface BootstrapOptions {
   nodeId: string;
@@ -10,7 +10,9 @@ export interface BootstrapOptions {
   addr: string;
   engineVersion: string;
   /** The cluster root CA certificate (PEM); the join tokens carry its digest. */
-  rootCaPem?: string;
+  rootCaPem: string;
+  /** The cluster ID, as the root CA's O names it. */
+  clusterId: string;
 }
 
 const GO_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' };
@@ -20,10 +22,11 @@ const GO_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' };
  * `ingress` network) and this manager's node object; a no-op for what exists.
  */
 export async function bootstrapCluster(store: Store, o: BootstrapOptions): Promise<void> {
-  const ca = o.rootCaPem ?? `skiff-cluster-${o.nodeId}`;
+  const ca = o.rootCaPem;
   await store.update((tx) => {
     if (!store.getCluster()) {
       tx.createCluster({
+        ID: o.clusterId,
         Spec: {
           Name: 'default',
           Labels: {},
@@ -40,7 +43,7 @@ export async function bootstrapCluster(store: Store, o: BootstrapOptions): Promi
           EncryptionConfig: { AutoLockManagers: false },
           TaskDefaults: {},
         },
-        TLSInfo: { TrustRoot: o.rootCaPem ?? '', CertIssuerSubject: '', CertIssuerPublicKey: '' },
+        TLSInfo: { TrustRoot: o.rootCaPem, CertIssuerSubject: '', CertIssuerPublicKey: '' },
         RootRotationInProgress: false,
         DataPathPort: 4789,
         DefaultAddrPool: ['10.0.0.0/8'],

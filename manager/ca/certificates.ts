@@ -113,10 +113,14 @@ export function issueNodeCertificate(opts: {
  * Checks that `certPem` was issued by the cluster CA, is within its validity at
  * `now`, and carries a node role; returns what it says. Throws 'unauthorized'.
  */
-export function verifyNodeCertificate(certPem: string, caPem: string, now = new Date()): NodeCertificateInfo {
+export function verifyNodeCertificate(
+  certPem: string | Uint8Array,
+  caPem: string,
+  now = new Date(),
+): NodeCertificateInfo {
   let cert: X509Certificate;
   try {
-    cert = new X509Certificate(certPem);
+    cert = new X509Certificate(typeof certPem === 'string' ? certPem : Buffer.from(certPem));
   } catch {
     throw new SkiffError('unauthorized', 'the certificate cannot be parsed');
   }

@@ -1,5 +1,6 @@
 // The cluster CA: root CA, node certificates (role in the OU), join tokens.
 
+export { type BootstrapOptions, bootstrapCluster } from './bootstrap.js';
 export {
   createRootCa,
   describeNodeCertificate,
@@ -11,4 +12,13 @@ export {
   publicKeyOf,
   verifyNodeCertificate,
 } from './certificates.js';
-export { newJoinToken, rotateJoinToken } from './tokens.js';
+export {
+  caKeyPair as caKeyPairOf,
+  certsDir,
+  loadIdentity,
+  type NodeIdentity,
+  saveIdentity,
+} from './identity.js';
+export { type JoinRequest, type JoinResponse, JoinService, signProof } from './join.js';
+export { requestJoin, requestRenewal } from './join-client.js';
+export { caDigest, newJoinToken, parseJoinToken, rotateJoinToken } from './tokens.js';

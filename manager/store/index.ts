@@ -1,7 +1,6 @@
 // The manager's replicated cluster state: typed tables of Docker-API-shaped objects,
 // batched transactional writes through a Replicator (raft), watches, encrypted secrets.
 
-export { type BootstrapOptions, bootstrapCluster } from './bootstrap.js';
 export { createAesGcmCipher, loadOrCreateSecretKey, type SecretCipher } from './cipher.js';
 export { looksLikeObjectId, newObjectId } from './ids.js';
 export { LocalReplicator, type Replicator } from './replicator.js';

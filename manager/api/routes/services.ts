@@ -95,13 +95,6 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): vo
     return '';
   });
 
-  app.get('/services/:id/logs', async (req) => {
-    find(paramOf(req, 'id'));
-    throw new SkiffError('unsupported', 'service logs are not available from the skiff manager yet', {
-      hint: 'read the task logs on the node that runs them',
-    });
-  });
-
   app.get('/tasks', async (req) => {
     const f = parseFilters(queryOf(req).filters, TASK_FILTERS);
     const serviceIds = f.get('service')?.map((v) => store.getService(v)?.ID ?? v);
@@ -123,10 +116,6 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): vo
     const t = store.getTask(id);
     if (!t) throw new SkiffError('not_found', `task ${id} not found`);
     return t;
-  });
-
-  app.get('/tasks/:id/logs', async () => {
-    throw new SkiffError('unsupported', 'task logs are not available from the skiff manager yet');
   });
 }
 

@@ -139,10 +139,14 @@ describe('docker CLI against the skiff manager', () => {
 
     await manager.flush();
     const stateDir = join(dir, 'state');
-    for (const f of await readdir(stateDir)) {
-      const bytes = await readFile(join(stateDir, f));
-      expect(bytes.includes(plain), f).toBe(false);
-      expect(bytes.includes(Buffer.from(plain).toString('base64')), f).toBe(false);
+    const files = (await readdir(stateDir, { recursive: true, withFileTypes: true })).filter((e) =>
+      e.isFile(),
+    );
+    expect(files.map((f) => f.name)).toContain('store.snapshot');
+    for (const f of files) {
+      const bytes = await readFile(join(f.parentPath, f.name));
+      expect(bytes.includes(plain), f.name).toBe(false);
+      expect(bytes.includes(Buffer.from(plain).toString('base64')), f.name).toBe(false);
     }
   });
 

@@ -1,15 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { createApiServer } from '../../../manager/api/index.js';
-import {
-  bootstrapCluster,
-  createAesGcmCipher,
-  LocalReplicator,
-  type Replicator,
-  Store,
-} from '../../../manager/store/index.js';
+import { bootstrapCluster, createRootCa } from '../../../manager/ca/index.js';
+import { createAesGcmCipher, LocalReplicator, type Replicator, Store } from '../../../manager/store/index.js';
 
 export const NODE_ID = 'n0de0000000000000000000001';
+export const CLUSTER_ID = 'c1u5ter000000000000000001';
 
 /** A replicator that counts proposals, so tests can prove a rejected request proposed nothing. */
 export class CountingReplicator implements Replicator {
@@ -40,11 +36,14 @@ export async function newApi(): Promise<{
     new LocalReplicator(store.state, { id: NODE_ID, addr: '10.0.0.5:2377' }),
   );
   store.setReplicator(replicator);
+  const ca = createRootCa({ clusterId: CLUSTER_ID });
   await bootstrapCluster(store, {
     nodeId: NODE_ID,
     hostname: 'node-a',
     addr: '10.0.0.5:2377',
     engineVersion: 'test',
+    rootCaPem: ca.certPem,
+    clusterId: CLUSTER_ID,
   });
   const app = createApiServer({
     store,

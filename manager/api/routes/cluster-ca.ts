@@ -1,0 +1,54 @@
+import type { TLSSocket } from 'node:tls';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { SkiffError } from '../../../lib/index.js';
+import { type JoinService, type NodeCertificateInfo, verifyNodeCertificate } from '../../ca/index.js';
+import type { ApiContext } from '../context.js';
+
+/** Paths a TCP client may use without a client certificate. */
+export const PUBLIC_PATHS: ReadonlySet<string> = new Set(['/skiff/ca', '/skiff/join']);
+
+const peers = new WeakMap<FastifyRequest, NodeCertificateInfo>();
+
+/**
+ * Client-certificate authentication for the API on TCP: every request but fetching
+ * the CA and joining needs a certificate from the cluster CA, for a node that is still
+ * in the cluster; the control API needs the manager role.
+ */
+export function registerMutualTlsGuard(app: FastifyInstance, ctx: ApiContext, caPem: string): void {
+  app.addHook('onRequest', async (req, reply) => {
+    const path = req.url.split('?')[0] ?? '';
+    if (PUBLIC_PATHS.has(path)) return;
+    const socket = req.raw.socket as TLSSocket;
+    const peer = socket.getPeerCertificate?.();
+    if (!socket.authorized || !peer?.raw) {
+      reply.header('Connection', 'close');
+      throw new SkiffError('unauthorized', "a client certificate from this cluster's CA is required");
+    }
+    const info = verifyNodeCertificate(peer.raw, caPem, ctx.clock());
+    if (!ctx.store.getNode(info.nodeId)) {
+      reply.header('Connection', 'close');
+      throw new SkiffError('unauthorized', `node ${info.nodeId} is no longer part of the cluster`);
+    }
+    peers.set(req, info);
+    if (info.role !== 'manager' && path !== '/skiff/renew') {
+      throw new SkiffError(
+        'forbidden',
+        `node ${info.nodeId} has a worker certificate; the control API is for managers`,
+      );
+    }
+  });
+}
+
+export function registerClusterCaRoutes(app: FastifyInstance, join: JoinService): void {
+  app.get('/skiff/ca', async (_req, reply) => reply.type('application/x-pem-file').send(join.rootCaPem));
+  app.post('/skiff/join', async (req) => join.join(req.body));
+  app.post('/skiff/renew', async (req) => {
+    const peer = peers.get(req);
+    if (!peer)
+      throw new SkiffError(
+        'unauthorized',
+        'renewing a certificate needs the current one as the TLS client certificate',
+      );
+    return join.renew(peer, req.body);
+  });
+}

@@ -1,0 +1,133 @@
+import { request } from 'node:https';
+import { SkiffError } from '../../lib/index.js';
+import { newPrivateKey, publicKeyOf } from './certificates.js';
+import type { NodeIdentity } from './identity.js';
+import type { JoinResponse } from './join.js';
+import { signProof } from './join.js';
+import { caDigest, parseJoinToken } from './tokens.js';
+
+/**
+ * Joins a cluster: fetch the manager's root CA, check it against the digest in the
+ * token (so a man in the middle cannot pose as the cluster), then send the token and
+ * a new public key over TLS pinned to that CA and receive the node certificate.
+ */
+export async function requestJoin(o: {
+  managerAddr: string;
+  token: string;
+  hostname: string;
+  addr?: string;
+  timeoutMs?: number;
+}): Promise<JoinResponse & { identity: NodeIdentity }> {
+  const token = parseJoinToken(o.token);
+  const { body: caPem } = await call(
+    o.managerAddr,
+    'GET',
+    '/skiff/ca',
+    undefined,
+    { rejectUnauthorized: false },
+    o.timeoutMs,
+  );
+  if (caDigest(caPem) !== token.caDigest) {
+    throw new SkiffError(
+      'unauthorized',
+      `the manager at ${o.managerAddr} presents a root CA that does not match the join token`,
+      {
+        hint: 'check the address and the token; someone may be impersonating the manager',
+      },
+    );
+  }
+  const keyPem = newPrivateKey();
+  const publicKey = publicKeyOf(keyPem);
+  const { status, body } = await call(
+    o.managerAddr,
+    'POST',
+    '/skiff/join',
+    {
+      token: o.token,
+      publicKey,
+      proof: signProof('join', o.token, publicKey, keyPem),
+      hostname: o.hostname,
+      ...(o.addr ? { addr: o.addr } : {}),
+    },
+    { ca: caPem },
+    o.timeoutMs,
+  );
+  const parsed = JSON.parse(body) as JoinResponse & { message?: string };
+  if (status !== 200)
+    throw new SkiffError(
+      status === 401 ? 'unauthorized' : 'invalid_argument',
+      `join refused: ${parsed.message ?? status}`,
+    );
+  return { ...parsed, identity: { caPem, certPem: parsed.certificate, keyPem } };
+}
+
+/** A new certificate (and key) for a node that holds a valid one. */
+export async function requestRenewal(
+  managerAddr: string,
+  current: NodeIdentity,
+  nodeId: string,
+): Promise<NodeIdentity> {
+  const keyPem = newPrivateKey();
+  const publicKey = publicKeyOf(keyPem);
+  const { status, body } = await call(
+    managerAddr,
+    'POST',
+    '/skiff/renew',
+    { publicKey, proof: signProof('renew', nodeId, publicKey, keyPem) },
+    { ca: current.caPem, cert: current.certPem, key: current.keyPem },
+  );
+  const parsed = JSON.parse(body) as { certificate?: string; message?: string };
+  if (status !== 200 || !parsed.certificate)
+    throw new SkiffError('unauthorized', `renewal refused: ${parsed.message ?? status}`);
+  return { ...current, certPem: parsed.certificate, keyPem };
+}
+
+function call(
+  addr: string,
+  method: string,
+  path: string,
+  payload: unknown,
+  tls: { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean },
+  timeoutMs = 10_000,
+): Promise<{ status: number; body: string }> {
+  const i = addr.lastIndexOf(':');
+  const host = i > 0 ? addr.slice(0, i) : addr;
+  const port = i > 0 ? Number(addr.slice(i + 1)) : 2377;
+  const data = payload === undefined ? undefined : JSON.stringify(payload);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host,
+        port,
+        method,
+        path,
+        // The CA is pinned; node certificates name node IDs, not hostnames.
+        checkServerIdentity: () => undefined,
+        timeout: timeoutMs,
+        headers:
+          data === undefined
+            ? {}
+            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+        ...tls,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+      },
+    );
+    req.on('timeout', () =>
+      req.destroy(new SkiffError('timeout', `no answer from the manager at ${addr} within ${timeoutMs}ms`)),
+    );
+    req.on('error', (e) =>
+      reject(
+        e instanceof SkiffError
+          ? e
+          : new SkiffError('unavailable', `cannot reach the manager at ${addr}: ${e.message}`, { cause: e }),
+      ),
+    );
+    req.end(data);
+  });
+}

@@ -1,0 +1,187 @@
+import { createPublicKey, sign, verify } from 'node:crypto';
+import { z } from 'zod';
+import type { Logger, Node } from '../../lib/index.js';
+import { SkiffError, silentLogger } from '../../lib/index.js';
+import type { Store } from '../store/index.js';
+import {
+  issueNodeCertificate,
+  type KeyPair,
+  type NodeCertificateInfo,
+  type NodeRole,
+} from './certificates.js';
+import { parseJoinToken, tokensEqual } from './tokens.js';
+
+/**
+ * What a joining node sends: its public key (SPKI PEM) and a signature over the token
+ * and that key, which proves it holds the private key (the job a CSR's signature does).
+ */
+export interface JoinRequest {
+  token: string;
+  publicKey: string;
+  proof: string;
+  hostname: string;
+  /** host:port the node is reachable at (managers: their raft/API address). */
+  addr?: string;
+}
+
+export interface JoinResponse {
+  nodeId: string;
+  role: NodeRole;
+  certificate: string;
+  rootCa: string;
+  /** Addresses of the managers, for the node's connections. */
+  managers: string[];
+}
+
+const joinSchema = z.object({
+  token: z.string().max(200),
+  publicKey: z.string().max(4096),
+  proof: z.string().max(1024),
+  hostname: z.string().min(1).max(253),
+  addr: z.string().max(300).optional(),
+});
+
+const renewSchema = z.object({ publicKey: z.string().max(4096), proof: z.string().max(1024) });
+
+const DEFAULT_CERT_VALIDITY_MS = 90 * 86_400_000;
+
+export function proofMessage(purpose: 'join' | 'renew', token: string, publicKeyPem: string): Buffer {
+  return Buffer.from(`skiff-${purpose}\n${token}\n${publicKeyPem}`);
+}
+
+/** Signs the proof of possession a join or renew request carries. */
+export function signProof(
+  purpose: 'join' | 'renew',
+  token: string,
+  publicKeyPem: string,
+  keyPem: string,
+): string {
+  return sign('sha256', proofMessage(purpose, token, publicKeyPem), keyPem).toString('base64');
+}
+
+/**
+ * The manager side of joining: check the token, create the node object with the
+ * role the token grants, and issue its certificate from the cluster CA.
+ */
+export class JoinService {
+  private readonly log: Logger;
+  private readonly clock: () => Date;
+
+  constructor(private readonly o: { store: Store; ca: KeyPair; logger?: Logger; clock?: () => Date }) {
+    this.log = (o.logger ?? silentLogger).child({ component: 'ca' });
+    this.clock = o.clock ?? (() => new Date());
+  }
+
+  get rootCaPem(): string {
+    return this.o.ca.certPem;
+  }
+
+  async join(body: unknown): Promise<JoinResponse> {
+    const req = parseOrThrow(joinSchema, body, 'join request');
+    parseJoinToken(req.token);
+    const cluster = this.o.store.getCluster();
+    if (!cluster?.JoinTokens) throw new SkiffError('unavailable', 'the cluster is not initialized yet');
+    let role: NodeRole;
+    if (tokensEqual(req.token, cluster.JoinTokens.Manager)) role = 'manager';
+    else if (tokensEqual(req.token, cluster.JoinTokens.Worker)) role = 'worker';
+    else {
+      this.log.warn({ hostname: req.hostname }, 'join refused: invalid token');
+      throw new SkiffError('unauthorized', 'the join token is not valid for this cluster', {
+        hint: 'tokens change when rotated; get the current one with `skiff cluster join-token worker`',
+      });
+    }
+    checkProof('join', req.token, req.publicKey, req.proof);
+    const now = this.clock();
+    const node = await this.o.store.update((tx) =>
+      tx.createNode({
+        Spec: { Labels: {}, Role: role, Availability: 'active' },
+        Description: { Hostname: req.hostname },
+        Status: { State: 'unknown', ...(req.addr ? { Addr: hostOf(req.addr) } : {}) },
+        ...(role === 'manager'
+          ? { ManagerStatus: { Reachability: 'unknown' as const, Addr: req.addr ?? '' } }
+          : {}),
+      }),
+    );
+    const certificate = issueNodeCertificate({
+      ca: this.o.ca,
+      publicKeyPem: req.publicKey,
+      nodeId: node.ID,
+      role,
+      clusterId: cluster.ID,
+      now,
+      validForMs: this.validityMs(),
+    });
+    this.log.info({ nodeId: node.ID, role, hostname: req.hostname }, 'node joined');
+    return { nodeId: node.ID, role, certificate, rootCa: this.o.ca.certPem, managers: this.managerAddrs() };
+  }
+
+  /** A fresh certificate for an authenticated node; the role comes from the store (promotion/demotion take effect here). */
+  async renew(peer: NodeCertificateInfo, body: unknown): Promise<{ certificate: string; role: NodeRole }> {
+    const req = parseOrThrow(renewSchema, body, 'renew request');
+    const node: Node | undefined = this.o.store.getNode(peer.nodeId);
+    if (!node || node.ID !== peer.nodeId)
+      throw new SkiffError('unauthorized', `node ${peer.nodeId} is no longer part of the cluster`);
+    checkProof('renew', peer.nodeId, req.publicKey, req.proof);
+    const role: NodeRole = node.Spec.Role === 'manager' ? 'manager' : 'worker';
+    const cluster = this.o.store.getCluster();
+    const certificate = issueNodeCertificate({
+      ca: this.o.ca,
+      publicKeyPem: req.publicKey,
+      nodeId: node.ID,
+      role,
+      clusterId: cluster?.ID ?? peer.clusterId,
+      now: this.clock(),
+      validForMs: this.validityMs(),
+    });
+    this.log.info({ nodeId: node.ID, role }, 'node certificate renewed');
+    return { certificate, role };
+  }
+
+  private validityMs(): number {
+    const ns = this.o.store.getCluster()?.Spec.CAConfig?.NodeCertExpiry;
+    return ns && ns > 0 ? Math.floor(ns / 1e6) : DEFAULT_CERT_VALIDITY_MS;
+  }
+
+  private managerAddrs(): string[] {
+    return this.o.store
+      .listNodes((n) => n.ManagerStatus !== undefined && n.ManagerStatus.Addr !== '')
+      .map((n) => n.ManagerStatus?.Addr ?? '');
+  }
+}
+
+function checkProof(purpose: 'join' | 'renew', subject: string, publicKeyPem: string, proof: string): void {
+  let ok = false;
+  try {
+    const key = createPublicKey(publicKeyPem);
+    if (
+      key.asymmetricKeyType !== 'ec' &&
+      key.asymmetricKeyType !== 'rsa' &&
+      key.asymmetricKeyType !== 'ed25519'
+    ) {
+      throw new SkiffError('invalid_argument', `unsupported key type ${key.asymmetricKeyType}`);
+    }
+    ok = verify('sha256', proofMessage(purpose, subject, publicKeyPem), key, Buffer.from(proof, 'base64'));
+  } catch (e) {
+    if (e instanceof SkiffError) throw e;
+    throw new SkiffError(
+      'invalid_argument',
+      'the public key in the request cannot be read (expected an SPKI PEM)',
+    );
+  }
+  if (!ok) throw new SkiffError('unauthorized', 'the request does not prove possession of the private key');
+}
+
+function parseOrThrow<S extends z.ZodType>(schema: S, body: unknown, what: string): z.output<S> {
+  const r = schema.safeParse(body);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  throw new SkiffError(
+    'invalid_argument',
+    `invalid ${what}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim(),
+  );
+}
+
+function hostOf(addr: string): string {
+  const i = addr.lastIndexOf(':');
+  return i > 0 ? addr.slice(0, i) : addr;
+}
