@@ -133,7 +133,7 @@ async function main(): Promise<void> {
       const { netnsPath } = await agent.createSandbox(id);
       cleanup.add(() => agent.removeSandbox(id), id);
       await agent.attach(id, netnsPath, [{ networkId: overlay.id, aliases: [], ipv4Address: ip }]);
-      boxes.push(new Sandbox(id, netnsPath));
+      boxes.push(new Sandbox(id, netnsPath, agent.host));
     }
     const [c1, c2] = [boxes[0]!, boxes[1]!];
     // Alternating runs, median of each: the machine is shared, single runs are noisy.

@@ -122,6 +122,8 @@ export class Sandbox {
   constructor(
     readonly id: string,
     readonly netnsPath: string,
+    /** The lab host it lives on: servers started in it are the lab's to kill, even if the test dies. */
+    readonly host: LabHost,
   ) {}
 
   exec(cmd: string, args: readonly string[], opts?: RunOptions): Promise<CommandResult> {
@@ -144,12 +146,10 @@ export class Sandbox {
 
   /** Starts a long-running server inside the sandbox; stop() kills it and waits. */
   serve(cmd: string, args: readonly string[]): { stop(): Promise<void> } {
-    const child = spawn('nsenter', [`--net=${this.netnsPath}`, '--', cmd, ...args], { stdio: 'ignore' });
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const p = this.host.spawn('nsenter', [`--net=${this.netnsPath}`, '--', cmd, ...args]);
     return {
       stop: async () => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-        await exited;
+        await p.kill('SIGKILL');
       },
     };
   }

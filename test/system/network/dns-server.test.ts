@@ -10,12 +10,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DnsServer } from '../../../agent/network/index.js';
 import { Cleanup } from '../../lab/index.js';
 
-// Loopback addresses of our own (all of 127/8 is local): server, fake upstream, two "containers".
-const octet = 10 + Math.floor(Math.random() * 200);
-const SERVER = `127.${octet}.0.1`;
-const UPSTREAM = `127.${octet}.0.2`;
-const CONTAINER_A = `127.${octet}.1.2`;
-const STRANGER = `127.${octet}.1.3`;
+// Loopback addresses of our own (all of 127/8 is local): server, fake upstream, two
+// "containers". The second octet is picked at bind time so parallel runs do not collide.
+let octet = 0;
+let SERVER = '';
+let UPSTREAM = '';
+let CONTAINER_A = '';
+let STRANGER = '';
+function pickAddresses(): void {
+  octet = 10 + Math.floor(Math.random() * 200);
+  SERVER = `127.${octet}.0.1`;
+  UPSTREAM = `127.${octet}.0.2`;
+  CONTAINER_A = `127.${octet}.1.2`;
+  STRANGER = `127.${octet}.1.3`;
+}
 
 function query(name: string, id = 7): Buffer {
   return dnsPacket.encode({
@@ -79,16 +87,11 @@ describe('DnsServer on sockets', () => {
   beforeAll(async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'skiff-dns-'));
     cleanup.add(() => rmSync(dir, { recursive: true, force: true }), 'tmp dir');
-    writeFileSync(
-      path.join(dir, 'resolv.conf'),
-      `nameserver ${UPSTREAM}\nsearch corp.example\noptions ndots:1\n`,
-    );
-    const upstream = dgram.createSocket('udp4');
-    upstream.on('message', (m, r) => {
+    const answerUpstream = (sock: dgram.Socket) => (m: Buffer, r: dgram.RemoteInfo) => {
       upstreamQueries++;
       const q = dnsPacket.decode(m);
       const name = q.questions?.[0]?.name ?? '';
-      upstream.send(
+      sock.send(
         dnsPacket.encode({
           type: 'response',
           id: q.id ?? 0,
@@ -99,9 +102,29 @@ describe('DnsServer on sockets', () => {
         r.port,
         r.address,
       );
-    });
-    await new Promise<void>((resolve) => upstream.bind(53, UPSTREAM, () => resolve()));
+    };
+    let upstream: dgram.Socket;
+    for (let attempt = 0; ; attempt++) {
+      pickAddresses();
+      const sock = dgram.createSocket('udp4');
+      try {
+        await new Promise<void>((resolve, reject) => {
+          sock.once('error', reject);
+          sock.bind(53, UPSTREAM, () => resolve());
+        });
+        sock.on('message', answerUpstream(sock));
+        upstream = sock;
+        break;
+      } catch (e) {
+        sock.close();
+        if (attempt >= 5) throw e;
+      }
+    }
     cleanup.add(() => new Promise<void>((resolve) => upstream.close(() => resolve())), 'upstream');
+    writeFileSync(
+      path.join(dir, 'resolv.conf'),
+      `nameserver ${UPSTREAM}\nsearch corp.example\noptions ndots:1\n`,
+    );
     server = new DnsServer({ hostResolvConf: path.join(dir, 'resolv.conf') });
     await server.listen('net-a', SERVER);
     cleanup.add(() => server.close(), 'dns server');

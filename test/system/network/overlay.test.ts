@@ -76,13 +76,13 @@ describe('overlay network across two lab hosts', () => {
     await agent1.attach('api-1', a.netnsPath, [
       { networkId: overlay.id, aliases: ['api'], ipv4Address: API_IP },
     ]);
-    api = new Sandbox('api-1', a.netnsPath);
+    api = new Sandbox('api-1', a.netnsPath, h1);
     const c = await agent2.createSandbox('client-1');
     cleanup.add(() => agent2.removeSandbox('client-1'), 'client sandbox');
     await agent2.attach('client-1', c.netnsPath, [
       { networkId: overlay.id, aliases: ['client'], ipv4Address: CLIENT_IP },
     ]);
-    client = new Sandbox('client-1', c.netnsPath);
+    client = new Sandbox('client-1', c.netnsPath, h2);
     const server = api.serveHttp(path.join(h1.dir, 'www'), 'api on h1');
     cleanup.add(() => server.stop(), 'api server');
     const back = client.serveHttp(path.join(h2.dir, 'www'), 'client on h2');

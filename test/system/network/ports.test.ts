@@ -68,7 +68,7 @@ describe('published ports with FORWARD policy DROP', () => {
         { containerPort: 10001, hostPort: 10001, protocol: 'udp' },
       ],
     );
-    const box = new Sandbox('web-1', netnsPath);
+    const box = new Sandbox('web-1', netnsPath, h1);
     const http = box.serveHttp(`${h1.dir}/www`, 'published');
     cleanup.add(() => http.stop(), 'http server');
     const udp = box.serveUdpEcho(10001);

@@ -31,7 +31,7 @@ describe('bridge networks on one host', () => {
     const { netnsPath } = await agent.createSandbox(id);
     cleanup.add(() => agent.removeSandbox(id), `sandbox ${id}`);
     const { interfaces } = await agent.attach(id, netnsPath, attachments);
-    const box = new Sandbox(id, netnsPath);
+    const box = new Sandbox(id, netnsPath, lab.hosts[0]!);
     boxes.set(id, { box, ips: new Map(interfaces.map((i) => [i.networkId, i.ip])) });
     return box;
   }

@@ -57,7 +57,10 @@ describe('agent restart', () => {
     );
     const goneIp = gone.interfaces[0]!.ip;
     expect(allocatedIps(first).sort()).toEqual([keeper.interfaces[0]!.ip, goneIp].sort());
-    const web = new Sandbox('keeper', keeper.netnsPath).serveHttp(path.join(host.dir, 'www'), 'still here');
+    const web = new Sandbox('keeper', keeper.netnsPath, host).serveHttp(
+      path.join(host.dir, 'www'),
+      'still here',
+    );
     cleanup.add(() => web.stop(), 'keeper server');
 
     // The agent dies; while it is down, one container goes away with its namespace.
@@ -81,7 +84,7 @@ describe('agent restart', () => {
       { network: net, aliases: [] },
     ]);
     cleanup.add(() => second.call('releaseContainer', 'probe'), 'probe');
-    const box = new Sandbox('probe', probe.netnsPath);
+    const box = new Sandbox('probe', probe.netnsPath, host);
     expect(await box.lookup('keeper', net.gateway)).toEqual([keeper.interfaces[0]!.ip]);
     expect(await box.lookup('gone', net.gateway)).toEqual([]);
     await waitFor(
