@@ -35,7 +35,8 @@ const builtin = (yaml as unknown as { types: Record<'merge' | 'null' | 'bool' | 
 
 // `mode: 0440` is octal for docker compose (Go's YAML reads a leading 0 as octal), and
 // compose files rely on it for file modes; YAML 1.2 would read 440.
-const legacyOctal = new yaml.Type('tag:yaml.org,2002:int', {
+// Its own tag: js-yaml keeps one implicit type per tag, and the core int must stay too.
+const legacyOctal = new yaml.Type('tag:skiff.dev,2026:octal', {
   kind: 'scalar',
   resolve: (data: unknown) => typeof data === 'string' && /^0[0-7]+$/.test(data),
   construct: (data: string) => Number.parseInt(data, 8),

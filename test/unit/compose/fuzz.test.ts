@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: compose files use ${VAR} syntax, which is what these tests feed in
 // Property: whatever the input — random YAML-ish text or a valid file with random damage —
 // the loader returns a project or a list of errors with places; it never throws, never
 // hangs and never reports an internal error.

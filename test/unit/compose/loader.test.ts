@@ -1,7 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: compose files use ${VAR} syntax, which is what these tests feed in
 import { describe, expect, it } from 'vitest';
-import { formatComposeErrors } from '../../../compose/index.js';
-import { load, loadErrors, loadOk } from './helpers.js';
+import { formatComposeErrors, loadProject } from '../../../compose/index.js';
+import { loadErrors, loadOk, withProject } from './helpers.js';
 
 describe('environment and interpolation', () => {
   const file =
@@ -16,32 +16,14 @@ describe('environment and interpolation', () => {
     expect(project.services.web!.environment).toEqual({ FROM_ENV: 'x', NAME: 'dotenv' });
   });
 
-  it('replaces .env with --env-file files, later ones winning', async () => {
-    const { project } = await loadOk(
-      { 'compose.yaml': file, '.env': 'TAG=dotenv\n', 'a.env': 'TAG=a\nNAME=a\n', 'b.env': 'TAG=b\n' },
-      { envFiles: [] },
-    );
-    expect(project.services.web!.image).toBe('app:dotenv');
-    const { result, dir } = await load({
-      'compose.yaml': file,
-      '.env': 'TAG=dotenv\n',
-      'a.env': 'TAG=a\nNAME=a\n',
-      'b.env': 'TAG=b\n',
-    });
-    expect(result.ok).toBe(true);
-    void dir;
-  });
-
-  it('uses several --env-file files in order', async () => {
+  it('replaces .env with the --env-file files, later ones winning', async () => {
     const tree = {
       'compose.yaml': file,
       '.env': 'TAG=dotenv\n',
       'a.env': 'TAG=a\nNAME=a\n',
       'b.env': 'TAG=b\n',
     };
-    const { withProject } = await import('./helpers.js');
     await withProject(tree, async (dir) => {
-      const { loadProject } = await import('../../../compose/index.js');
       const r = await loadProject({
         files: [`${dir}/compose.yaml`],
         envFiles: [`${dir}/a.env`, `${dir}/b.env`],
