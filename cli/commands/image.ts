@@ -249,7 +249,8 @@ export function registerImage(program: Command): void {
             });
           }
           const result = await images.remove(ref, { force: o.force });
-          for (const t of result.untagged) process.stdout.write(`Untagged: ${t}\n`);
+          for (const t of result.untagged)
+            process.stdout.write(`Untagged: ${familiarReference(parseReference(t))}\n`);
           for (const d of result.deleted) process.stdout.write(`Deleted: ${d}\n`);
         }
       });

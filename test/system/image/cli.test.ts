@@ -122,7 +122,7 @@ describe('skiff image', () => {
     }[];
     expect(ls.flatMap((i) => i.RepoTags)).toEqual(expect.arrayContaining([ref, 'local/renamed:x']));
     const untag = await skiff('image', 'rm', 'local/renamed:x');
-    expect(untag.stdout).toBe('Untagged: docker.io/local/renamed:x\n');
+    expect(untag.stdout).toBe('Untagged: local/renamed:x\n');
     const rm1 = await skiff('image', 'rm', ref);
     expect(rm1.stdout).toBe(`Untagged: ${ref}\nDeleted: ${image.manifests[0]!.configDigest}\n`);
     const missing = await skiff('image', 'rm', ref);

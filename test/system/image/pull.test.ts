@@ -274,6 +274,23 @@ describe('image pull', () => {
     expect(seen.filter((r) => r.method === 'GET' && r.path.endsWith('/manifests/1'))).toHaveLength(2);
   });
 
+  it('pulls through a configured mirror before the registry itself', async () => {
+    await push({ files: { '/mirrored': 'yes' } }, 't/mirrored:1');
+    const root = await mkdtemp(join(tmpdir(), 'skiff-image-test-'));
+    roots.push(root);
+    // The registry name does not resolve: only the mirror can serve it.
+    const images = new ImageService({
+      root,
+      authFile: join(root, 'auth.json'),
+      registries: { mirrors: { 'registry.invalid': [`http://${proxy.host}`] } },
+    });
+    cleanups.push(() => images.close());
+    const before = proxy.requests.length;
+    const rec = await images.pull('registry.invalid/t/mirrored:1');
+    expect(rec.repoTags).toEqual(['registry.invalid/t/mirrored:1']);
+    expect(proxy.requests.slice(before).some((r) => r.path === '/v2/t/mirrored/manifests/1')).toBe(true);
+  });
+
   it('says "manifest unknown" for a tag the registry does not have', async () => {
     const { images } = await newStore();
     await expect(images.pull(`${registry.host}/t/nothing:1`)).rejects.toThrow(

@@ -1,0 +1,83 @@
+// The snapshotter on its own: an image of 130 layers mounts although their absolute
+// paths would overflow the one-page mount option limit, and each layer is unpacked once.
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ContentStore, chainIds, type ImageRecord, MediaType, sha256 } from '../../../agent/image/index.js';
+import { isMountPoint, Snapshotter } from '../../../agent/snapshot/index.js';
+import { encodeTar, toRawEntries } from '../../fixtures/index.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** An image record over hand-made uncompressed layers, one file each (`f<i>`), in a content store. */
+async function manyLayerImage(content: ContentStore, count: number): Promise<ImageRecord> {
+  const layers = [];
+  for (let i = 0; i < count; i++) {
+    const tar = encodeTar(toRawEntries([{ type: 'file', path: `f${i}`, content: `layer ${i}` }]));
+    const digest = await content.writeBuffer(tar);
+    layers.push({ digest, diffId: digest, size: tar.length, mediaType: MediaType.ociLayer });
+  }
+  const chains = chainIds(layers.map((l) => l.diffId));
+  const config = {
+    architecture: 'amd64',
+    os: 'linux',
+    rootfs: { type: 'layers' as const, diff_ids: layers.map((l) => l.diffId) },
+  };
+  return {
+    id: sha256(JSON.stringify(config)),
+    repoTags: [],
+    repoDigests: [],
+    config,
+    layers: layers.map((l, i) => ({ ...l, chainId: chains[i]! })),
+    platform: { os: 'linux', architecture: 'amd64' },
+    size: 0,
+    manifestDigest: sha256('none'),
+    manifestMediaType: MediaType.ociManifest,
+    created: new Date().toISOString(),
+  };
+}
+
+describe('snapshotter', () => {
+  it('mounts an image of 130 layers (past the mount option size limit) and unpacks each layer once', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'skiff-snap-'));
+    cleanups.push(() => rm(root, { recursive: true, force: true }));
+    const content = new ContentStore(join(root, 'content'));
+    await content.init();
+    const image = await manyLayerImage(content, 130);
+    // The absolute lowerdir list alone would not fit in one page.
+    expect(
+      image.layers.map((l) => join(root, 'snapshots', l.chainId.slice(7), 'fs')).join(':').length,
+    ).toBeGreaterThan(4096);
+    const snapshots = new Snapshotter({ root, content });
+    cleanups.push(async () => {
+      for (const c of await snapshots.list()) await snapshots.remove(c.id);
+    });
+    const [a, b] = await Promise.all([snapshots.mount('many-a', image), snapshots.mount('many-b', image)]);
+    for (const { rootfs } of [a, b]) {
+      expect(await readFile(join(rootfs, 'f0'), 'utf8')).toBe('layer 0');
+      expect(await readFile(join(rootfs, 'f129'), 'utf8')).toBe('layer 129');
+      expect((await readdir(rootfs)).length).toBe(130);
+    }
+    expect(await snapshots.listSnapshots()).toHaveLength(130);
+    expect(await readdir(join(root, 'snapshots', 'l'))).toHaveLength(130);
+    expect((await snapshots.list()).map((c) => [c.id, c.mounted])).toEqual([
+      ['many-a', true],
+      ['many-b', true],
+    ]);
+
+    // Writes go to the container's upper dir, not to the shared layers.
+    await writeFile(join(a.rootfs, 'f0'), 'changed');
+    expect(await readFile(join(b.rootfs, 'f0'), 'utf8')).toBe('layer 0');
+
+    await snapshots.remove('many-a');
+    expect(await isMountPoint(a.rootfs)).toBe(false);
+    expect((await snapshots.gc([])).snapshotsRemoved).toBe(0); // many-b still uses them
+    await snapshots.remove('many-b');
+    expect((await snapshots.gc([])).snapshotsRemoved).toBe(130);
+    expect(await readdir(join(root, 'snapshots', 'l'))).toEqual([]);
+  });
+});
