@@ -133,9 +133,18 @@ export function specOf(service: Service): TaskSpec {
   return service.Spec.TaskTemplate ?? {};
 }
 
+// Store objects are frozen and shared until they change, so a spec compared once
+// against the same TaskTemplate object needs no second deep comparison.
+const currentCache = new WeakMap<TaskSpec, { against: TaskSpec; result: boolean }>();
+
 /** The task runs the service's current spec (a different one means the update must replace it). */
 export function isCurrent(t: Task, service: Service): boolean {
-  return deepEqual(t.Spec, specOf(service));
+  const target = specOf(service);
+  const hit = currentCache.get(t.Spec);
+  if (hit && hit.against === target) return hit.result;
+  const result = deepEqual(t.Spec, target);
+  currentCache.set(t.Spec, { against: target, result });
+  return result;
 }
 
 export function newTask(
