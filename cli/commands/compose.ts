@@ -105,20 +105,18 @@ export function registerCompose(program: Command): Command {
     .option('-a, --all', 'also show stopped containers')
     .option('--format <format>', 'table or json')
     .argument('[service...]')
-    .action(
-      async (only: string[], o: ProjectOptions & { quiet?: boolean; all?: boolean; format?: string }) => {
-        const name = await projectName(o);
-        await withLocalClient(g(), async (c) => {
-          const rows = await projectContainers(c, name, only, o.all ?? false);
-          if (o.quiet) return void process.stdout.write(rows.map((r) => `${r.ID}\n`).join(''));
-          if (parseFormat(o.format) === 'json') return printJson(rows);
-          printTable(
-            ['NAME', 'IMAGE', 'COMMAND', 'SERVICE', 'CREATED', 'STATUS', 'PORTS'],
-            rows.map((r) => [r.Name, r.Image, r.Command, r.Service, r.Created, r.Status, r.Ports]),
-          );
-        });
-      },
-    );
+    .action(async (only: string[], o: { quiet?: boolean; all?: boolean; format?: string }) => {
+      const name = await projectName(p());
+      await withLocalClient(g(), async (c) => {
+        const rows = await projectContainers(c, name, only, o.all ?? false);
+        if (o.quiet) return void process.stdout.write(rows.map((r) => `${r.ID}\n`).join(''));
+        if (parseFormat(o.format) === 'json') return printJson(rows);
+        printTable(
+          ['NAME', 'IMAGE', 'COMMAND', 'SERVICE', 'CREATED', 'STATUS', 'PORTS'],
+          rows.map((r) => [r.Name, r.Image, r.Command, r.Service, r.Created, r.Status, r.Ports]),
+        );
+      });
+    });
 
   compose
     .command('logs')
@@ -127,15 +125,10 @@ export function registerCompose(program: Command): Command {
     .option('-n, --tail <n>', 'lines from the end of each container', 'all')
     .option('-t, --timestamps', 'show timestamps')
     .argument('[service...]')
-    .action(
-      async (
-        only: string[],
-        o: ProjectOptions & { follow?: boolean; tail: string; timestamps?: boolean },
-      ) => {
-        const name = await projectName(o);
-        await withLocalClient(g(), (c) => streamLogs(c, name, only, o));
-      },
-    );
+    .action(async (only: string[], o: { follow?: boolean; tail: string; timestamps?: boolean }) => {
+      const name = await projectName(p());
+      await withLocalClient(g(), (c) => streamLogs(c, name, only, o));
+    });
 
   for (const [verb, describe] of [
     ['stop', 'stop the project’s services without removing them'],
