@@ -1,6 +1,7 @@
 // The image metadata file (`images.json` under the node root): one record per image ID
 // with its tags and digests. Reads are fresh from disk before each change and writes
 // are atomic (temp file + rename), so a crash never leaves half a file.
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SkiffError } from '../../lib/index.js';
@@ -76,7 +77,7 @@ export class ImageRecords {
       const images = await this.load();
       const result = await change(images);
       await mkdir(dirname(this.file), { recursive: true });
-      const tmp = `${this.file}.tmp-${process.pid}`;
+      const tmp = `${this.file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
       await writeFile(tmp, JSON.stringify({ version: 1, images } satisfies RecordsFile));
       await rename(tmp, this.file);
       return result;

@@ -322,18 +322,30 @@ export class ImageService {
       await this.limiter.run(async () => {
         progress('downloading', 0);
         let last = 0;
-        await this.content.ingest(
-          desc.digest,
-          desc.size,
-          { open: (offset) => this.dist.openBlob(ref, desc.digest, offset) },
-          (have) => {
-            // one event per ~256 KiB keeps a 200 MB pull at under a thousand events per layer
-            if (have - last >= 262_144 || have === desc.size) {
-              last = have;
-              progress('downloading', have);
-            }
-          },
-        );
+        // A dropped connection is retried (twice), resuming from the bytes already held.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await this.content.ingest(
+              desc.digest,
+              desc.size,
+              { open: (offset) => this.dist.openBlob(ref, desc.digest, offset) },
+              (have) => {
+                // one event per ~256 KiB keeps a 200 MB pull at under a thousand events per layer
+                if (have - last >= 262_144 || have === desc.size) {
+                  last = have;
+                  progress('downloading', have);
+                }
+              },
+            );
+            break;
+          } catch (e) {
+            if (attempt >= 3 || !(e instanceof SkiffError) || e.code !== 'unavailable') throw e;
+            this.log.warn(
+              { digest: desc.digest, attempt, err: e.message },
+              'blob download interrupted; resuming',
+            );
+          }
+        }
       });
       progress('done', desc.size);
     })().finally(() => this.blobs.delete(desc.digest));
