@@ -131,6 +131,10 @@ describe('overlay network across two lab hosts', () => {
 
     const resolvApi = path.join(h1.dir, 'api-resolv.conf');
     writeFileSync(resolvApi, await agent1.resolvConfFor('api-1'));
+    await waitFor(() => api.httpGetByName(resolvApi, 'client', 80), {
+      what: 'client over the overlay',
+      timeoutMs: 20_000,
+    });
     expect(await api.httpGetByName(resolvApi, 'client', 80)).toBe('client on h2');
   });
 
@@ -151,11 +155,29 @@ describe('overlay network across two lab hosts', () => {
           ]),
         ) as { address: string }[]
       )[0]?.address;
-    await client.exec('busybox', ['ping', '-c', '1', '-W', '2', overlay.gateway]);
-    const neigh = await client.exec('ip', ['-j', 'neigh', 'show', overlay.gateway]);
-    const entry = (JSON.parse(neigh.stdout) as { lladdr?: string }[])[0];
+    const entry = await waitFor(
+      async () => {
+        await client.exec('busybox', ['ping', '-c', '1', '-W', '1', overlay.gateway]);
+        const neigh = await client.exec('ip', ['-j', 'neigh', 'show', overlay.gateway]);
+        return (JSON.parse(neigh.stdout || '[]') as { lladdr?: string }[]).find((n) => n.lladdr);
+      },
+      { what: 'the gateway in the client container’s neighbour table', timeoutMs: 10_000 },
+    );
     expect(entry?.lladdr).toBe(await bridgeMac(h2));
     expect(entry?.lladdr).not.toBe(await bridgeMac(h1));
+    // h1 never saw the client's ARP for the gateway (it would have learned the client's address from it).
+    const h1Neigh = await runChecked('ip', [
+      'netns',
+      'exec',
+      h1.netns,
+      'ip',
+      '-j',
+      'neigh',
+      'show',
+      'dev',
+      bridgeNameFor(overlay.id),
+    ]);
+    expect((JSON.parse(h1Neigh || '[]') as { dst: string }[]).map((n) => n.dst)).not.toContain(CLIENT_IP);
   });
 
   it("drops a leaving host's forwarding entries on the other host", async () => {
