@@ -129,7 +129,7 @@ class Loader {
 
   rootEnv: Record<string, string> = {};
 
-  /** After schema errors, still reports short-syntax errors of the services the schema accepted. */
+  /** After schema errors, still reports short-syntax errors at places the schema did not already flag. */
   private reportShortSyntax(
     data: Obj,
     issues: { path: PathSegment[] }[],
@@ -139,13 +139,20 @@ class Loader {
     file: string,
   ): void {
     if (!isObj(data.services)) return;
-    const bad = new Set(issues.filter((i) => i.path[0] === 'services').map((i) => String(i.path[1])));
-    if (issues.some((i) => i.path[0] === 'services' && i.path.length < 2)) return;
-    const services: Obj = {};
-    for (const [k, v] of Object.entries(data.services)) if (!bad.has(k)) services[k] = v;
     const errors: { path: PathSegment[]; message: string }[] = [];
-    expandFile({ services }, { baseDir: scope.baseDir, fileDir: dirname(file), home: this.home, errors });
-    for (const e of errors) this.diag.errorIn(display, pos, e.path, e.message);
+    try {
+      expandFile(
+        { services: data.services },
+        { baseDir: scope.baseDir, fileDir: dirname(file), home: this.home, errors },
+      );
+    } catch {
+      return; // the schema errors already say what is wrong
+    }
+    const overlaps = (a: PathSegment[], b: PathSegment[]) =>
+      a.every((s, k) => k >= b.length || b[k] === s) || b.every((s, k) => k >= a.length || a[k] === s);
+    for (const e of errors) {
+      if (!issues.some((i) => overlaps(i.path, e.path))) this.diag.errorIn(display, pos, e.path, e.message);
+    }
   }
 
   /** Loads and merges several files of one project (the -f list, or an include's path list). */
