@@ -32,6 +32,7 @@ function base(): string {
       `    command: ["serve", "--port", "${8000 + (i % 100)}"]`,
       '    environment:',
       `      SERVICE_NAME: svc${i}`,
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: compose interpolation in the generated file
       '      LOG_LEVEL: ${LOG_LEVEL:-info}',
       `      DATABASE_URL: postgres://app:app@db${i % 5}:5432/app`,
       `    ports: ["${20000 + i}:${8000 + (i % 100)}"]`,
