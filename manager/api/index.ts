@@ -9,5 +9,6 @@ export {
   MIN_API_VERSION,
   type TaskLogLine,
 } from './context.js';
+export type { ForwardOptions } from './forward.js';
 export { type ApiServerOptions, createApiServer } from './server.js';
 export { listenUnix, type RunningManager, type StartManagerOptions, startManager } from './start-manager.js';

@@ -5,6 +5,7 @@ import type { JoinService } from '../ca/index.js';
 import type { Replicator, Store } from '../store/index.js';
 import { API_VERSION, type ApiContext, type ApiInfo, type LogSource } from './context.js';
 import { EventLog } from './events.js';
+import { APPLIED_INDEX_HEADER, type ForwardOptions, registerWriteForwarding } from './forward.js';
 import { registerClusterCaRoutes, registerMutualTlsGuard } from './routes/cluster-ca.js';
 import { registerLogRoutes } from './routes/logs.js';
 import { registerNodeRoutes } from './routes/nodes.js';
@@ -26,6 +27,8 @@ export interface ApiServerOptions {
   bodyLimit?: number;
   /** Serves joining nodes (`/skiff/ca`, `/skiff/join`, `/skiff/renew`). */
   join?: JoinService;
+  /** On followers, send writes to the leader's API with this identity. */
+  forward?: ForwardOptions;
   /** Serve HTTPS with client-certificate authentication (the API on TCP). */
   tls?: { certPem: string; keyPem: string; caPem: string };
 }
@@ -107,6 +110,12 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     reply.header('Server', `skiff/${opts.info.version ?? 'dev'} (linux)`);
   });
 
+  // Lets a forwarding follower wait until it has applied what this request wrote.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header(APPLIED_INDEX_HEADER, String(opts.store.appliedIndex));
+    return payload;
+  });
+
   app.setErrorHandler((err, req, reply) => {
     let status: number;
     let message: string;
@@ -136,6 +145,7 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
   });
 
   if (opts.tls) registerMutualTlsGuard(app as unknown as FastifyInstance, ctx, opts.tls.caPem);
+  if (opts.forward) registerWriteForwarding(app as unknown as FastifyInstance, ctx, opts.forward);
   if (opts.join) registerClusterCaRoutes(app as unknown as FastifyInstance, opts.join);
   registerSystemRoutes(app, ctx);
   registerNodeRoutes(app, ctx);

@@ -99,6 +99,7 @@ export async function startManager(o: StartManagerOptions): Promise<RunningManag
     replicator,
     logger: o.logger ?? silentLogger,
     info: { nodeId, hostname: o.hostname, addr, stateDir: o.stateDir, version },
+    forward: { tls: { certPem: identity.certPem, keyPem: identity.keyPem, caPem: identity.caPem } },
     ...(ca ? { join: new JoinService({ store, ca, logger: o.logger ?? silentLogger }) } : {}),
     ...(o.logs ? { logs: o.logs } : {}),
     ...(o.extraRoutes ? { extraRoutes: o.extraRoutes } : {}),

@@ -32,6 +32,8 @@ export interface StoreStateHooks {
   onEvents?(events: StoreEvent[]): void;
   /** Called when a log entry cannot be decoded (a bug or corruption; the entry is skipped). */
   onCorruptEntry?(index: number, error: SkiffError): void;
+  /** Called after every entry or snapshot, with the new applied index. */
+  onApplied?(index: number): void;
 }
 
 type TableMaps = { [T in TableName]: Map<string, Tables[T]> };
@@ -78,6 +80,14 @@ export class StoreState implements StateMachine {
 
   apply(entry: LogEntry): void {
     if (entry.index <= this.applied) return; // already in the state (e.g. replay after a snapshot)
+    try {
+      this.applyOne(entry);
+    } finally {
+      this.hooks.onApplied?.(this.applied);
+    }
+  }
+
+  private applyOne(entry: LogEntry): void {
     this.applied = entry.index;
     if (entry.data.length === 0) return; // raft's no-op entries
     let proposal: ReturnType<typeof decodeProposal>;
@@ -125,6 +135,7 @@ export class StoreState implements StateMachine {
     this.sealed = new Map(body.sealed);
     this.applied = body.appliedIndex;
     if (events.length > 0) this.hooks.onEvents?.(events);
+    this.hooks.onApplied?.(this.applied);
   }
 
   /** Runs ops against an overlay of the tables; commits only when every op is valid. */

@@ -51,6 +51,7 @@ export class Store {
   private readonly log: Logger;
   private readonly clock: () => Date;
   private readonly listeners = new Set<Listener>();
+  private readonly indexWaiters = new Set<{ index: number; resolve: () => void }>();
   /** Outcomes of this process's own proposals, filled in by apply. */
   private readonly waiting = new Map<string, { error: SkiffError | undefined; applied: boolean }>();
 
@@ -68,9 +69,43 @@ export class Store {
         }
       },
       onEvents: (events) => this.emit(events),
+      onApplied: (index) => this.wakeIndexWaiters(index),
       onCorruptEntry: (index, error) =>
         this.log.error({ index, err: error.message }, 'skipped a corrupt store log entry'),
     };
+  }
+
+  /**
+   * Resolves once the local state has applied `index` (e.g. a write the leader made),
+   * so a follower can read its own forwarded writes; rejects with 'timeout'.
+   */
+  waitForIndex(index: number, timeoutMs: number): Promise<void> {
+    if (this.state.appliedIndex >= index) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const w = {
+        index,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        this.indexWaiters.delete(w);
+        reject(
+          new SkiffError('timeout', `this manager has not applied log index ${index} within ${timeoutMs}ms`),
+        );
+      }, timeoutMs);
+      this.indexWaiters.add(w);
+    });
+  }
+
+  private wakeIndexWaiters(applied: number): void {
+    for (const w of this.indexWaiters) {
+      if (w.index <= applied) {
+        this.indexWaiters.delete(w);
+        w.resolve();
+      }
+    }
   }
 
   /** The state machine raft applies entries to. */

@@ -1,0 +1,108 @@
+import { request } from 'node:https';
+import type { FastifyInstance } from 'fastify';
+import { SkiffError } from '../../lib/index.js';
+import type { ApiContext } from './context.js';
+
+export interface ForwardOptions {
+  /** This manager's certificate (manager role) and the cluster CA, to call the leader's API. */
+  tls: { certPem: string; keyPem: string; caPem: string };
+  timeoutMs?: number;
+}
+
+const FORWARDED = 'x-skiff-forwarded';
+export const APPLIED_INDEX_HEADER = 'x-skiff-applied-index';
+const WRITE_METHODS = new Set(['POST', 'PUT', 'DELETE']);
+
+/**
+ * On a follower, writes go to the leader's API (over mTLS) and the answer comes back
+ * unchanged; the follower then waits until it has applied the leader's index, so a
+ * client reading right after its write sees it here too.
+ */
+export function registerWriteForwarding(app: FastifyInstance, ctx: ApiContext, fwd: ForwardOptions): void {
+  app.addHook('preHandler', async (req, reply) => {
+    if (!WRITE_METHODS.has(req.method) || req.url.startsWith('/skiff/') || ctx.replicator.isLeader()) return;
+    if (req.headers[FORWARDED]) {
+      throw new SkiffError(
+        'not_leader',
+        'this manager is not the leader either; the cluster is electing one',
+        { hint: 'retry in a moment' },
+      );
+    }
+    const leaderId = ctx.replicator.leaderId();
+    const addr =
+      (leaderId ? ctx.store.getNode(leaderId)?.ManagerStatus?.Addr : undefined) ||
+      ctx.replicator.leaderAddr();
+    if (!addr)
+      throw new SkiffError('unavailable', 'no leader is elected right now, so writes cannot be made', {
+        hint: 'retry in a moment',
+      });
+    const res = await send(addr, req.method, req.url, req.body, req.headers['x-registry-auth'], fwd);
+    const index = Number(res.headers[APPLIED_INDEX_HEADER]);
+    if (Number.isInteger(index) && index > 0) {
+      try {
+        await ctx.store.waitForIndex(index, fwd.timeoutMs ?? 5000);
+      } catch {
+        ctx.log.warn({ index, leader: addr }, 'forwarded write not applied here yet; answering anyway');
+      }
+    }
+    const type = res.headers['content-type'];
+    if (typeof type === 'string') reply.header('content-type', type);
+    reply.status(res.status).send(res.body);
+    return reply;
+  });
+}
+
+function send(
+  addr: string,
+  method: string,
+  path: string,
+  body: unknown,
+  registryAuth: string | string[] | undefined,
+  fwd: ForwardOptions,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  const i = addr.lastIndexOf(':');
+  const data = body === undefined ? undefined : JSON.stringify(body);
+  const timeoutMs = fwd.timeoutMs ?? 5000;
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: addr.slice(0, i),
+        port: Number(addr.slice(i + 1)),
+        method,
+        path,
+        ca: fwd.tls.caPem,
+        cert: fwd.tls.certPem,
+        key: fwd.tls.keyPem,
+        // The CA is pinned; certificates name node IDs, not hostnames.
+        checkServerIdentity: () => undefined,
+        timeout: timeoutMs,
+        headers: {
+          [FORWARDED]: '1',
+          ...(data === undefined
+            ? {}
+            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) }),
+          ...(typeof registryAuth === 'string' ? { 'x-registry-auth': registryAuth } : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 502, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () =>
+      req.destroy(new SkiffError('timeout', `the leader at ${addr} did not answer within ${timeoutMs}ms`)),
+    );
+    req.on('error', (e) =>
+      reject(
+        e instanceof SkiffError
+          ? e
+          : new SkiffError('unavailable', `cannot reach the leader at ${addr}: ${e.message}`, { cause: e }),
+      ),
+    );
+    req.end(data);
+  });
+}
