@@ -3,6 +3,8 @@
 // OUTPUT DNAT plus route_localnet on the bridge; chosen over a userland proxy because it
 // keeps the data path in the kernel, needs no process per port, and the plugin already
 // sets it up) and at the host's address, from the host itself and from another host.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bridgeNameFor } from '../../../agent/network/index.js';
 import { Cleanup, createLab, type Lab, type LabHost, runChecked, waitFor } from '../../lab/index.js';
@@ -15,6 +17,13 @@ const net = {
   subnet: '10.211.0.0/24',
   gateway: '10.211.0.1',
 } as const;
+
+async function wwwDir(host: LabHost, text: string): Promise<string> {
+  const dir = path.join(host.dir, `www-${text}`);
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'index.html'), text);
+  return dir;
+}
 
 async function httpFrom(host: LabHost, url: string): Promise<string | undefined> {
   const r = await host.exec('busybox', ['timeout', '5', 'busybox', 'wget', '-q', '-O', '-', url]);
@@ -103,6 +112,65 @@ describe('published ports with FORWARD policy DROP', () => {
     expect(await udpFrom(h2, h1.addr, 10001, 'four')).toBeUndefined();
     const nat = await runChecked('ip', ['netns', 'exec', h1.netns, 'iptables', '-t', 'nat', '-S']);
     expect(nat).not.toMatch(/--dport (8080|10001)/);
+  });
+
+  it('lets containers out through the DROP policy (masqueraded), except on internal networks', async () => {
+    const outside = h2.spawn('busybox', ['httpd', '-f', '-p', '8000', '-h', await wwwDir(h2, 'outside')]);
+    cleanup.add(() => outside.kill('SIGKILL'), 'outside server');
+    const internal = {
+      id: 'net-internal',
+      name: 'db_internal',
+      driver: 'bridge',
+      subnet: '10.211.5.0/24',
+      gateway: '10.211.5.1',
+      internal: true,
+    } as const;
+    await agent.ensureNetwork(internal);
+    cleanup.add(() => agent.removeNetwork(internal.id), 'internal network');
+    const boxes: Sandbox[] = [];
+    for (const [id, networkId] of [
+      ['out-1', net.id],
+      ['in-1', internal.id],
+      ['in-2', internal.id],
+    ] as const) {
+      const { netnsPath } = await agent.createSandbox(id);
+      cleanup.add(() => agent.removeSandbox(id), `sandbox ${id}`);
+      await agent.attach(id, netnsPath, [{ networkId, aliases: [id] }]);
+      boxes.push(new Sandbox(id, netnsPath, h1));
+    }
+    const [out1, in1, in2] = boxes as [Sandbox, Sandbox, Sandbox];
+    expect(
+      await waitFor(() => out1.httpGet(h2.addr, 8000), { what: 'egress to h2', timeoutMs: 15_000 }),
+    ).toBe('outside');
+    expect(await in1.httpGet(h2.addr, 8000, 2)).toBeUndefined();
+    // Peers on the internal network still talk.
+    const server = in2.serveHttp(`${h1.dir}/www-in2`, 'inside');
+    cleanup.add(() => server.stop(), 'internal server');
+    const in2Ip = (await in1.lookup('in-2', internal.gateway))[0];
+    expect(in2Ip).toMatch(/^10\.211\.5\./);
+    expect(await waitFor(() => in1.httpGet(in2Ip!, 80), { what: 'internal peer', timeoutMs: 15_000 })).toBe(
+      'inside',
+    );
+  });
+
+  it('publishes on one host address only when asked to', async () => {
+    const { netnsPath } = await agent.createSandbox('local-only');
+    cleanup.add(() => agent.removeSandbox('local-only'), 'sandbox local-only');
+    await agent.attach(
+      'local-only',
+      netnsPath,
+      [{ networkId: net.id, aliases: [] }],
+      [{ containerPort: 80, hostPort: 8082, protocol: 'tcp', hostIp: '127.0.0.1' }],
+    );
+    const server = new Sandbox('local-only', netnsPath, h1).serveHttp(`${h1.dir}/www-local`, 'local only');
+    cleanup.add(() => server.stop(), 'local-only server');
+    expect(
+      await waitFor(() => httpFrom(h1, 'http://127.0.0.1:8082/'), {
+        what: '127.0.0.1:8082',
+        timeoutMs: 15_000,
+      }),
+    ).toBe('local only');
+    expect(await httpFrom(h2, `http://${h1.addr}:8082/`)).toBeUndefined();
   });
 
   it("passes the plugin's own error on, naming the network, and leaves nothing behind", async () => {
