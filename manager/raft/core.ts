@@ -76,6 +76,7 @@ export class RaftCore {
   private randomizedElectionTimeout = 0;
   private pendingConfIndex = 0;
   private leadTransferee = '';
+  private campaignAfterApply = false;
   private pendingReads: PendingRead[] = [];
   private readsBeforeCommit: { context: string; from: string }[] = [];
 
@@ -310,7 +311,9 @@ export class RaftCore {
 
   private tickElection(): void {
     this.electionElapsed++;
-    if (this.isVoter() && this.electionElapsed >= this.randomizedElectionTimeout) {
+    // A sole voter has no one to wait for: it campaigns on its first tick.
+    const alone = this.conf.voters.length === 1 && this.lead === '';
+    if (this.isVoter() && (alone || this.electionElapsed >= this.randomizedElectionTimeout)) {
       this.electionElapsed = 0;
       this.hup(false);
     }
@@ -752,10 +755,15 @@ export class RaftCore {
 
   private hup(transfer: boolean): void {
     if (this.role === 'leader' || !this.isVoter()) return;
-    // A node with unapplied membership changes might not know its own configuration yet.
+    // A node with unapplied membership changes might not know its own configuration yet;
+    // a transfer's campaign waits for them to apply, an ordinary one is simply skipped.
     for (let i = this.applied + 1; i <= this.commit; i++) {
-      if (this.entryAt(i)?.type === 'conf') return;
+      if (this.entryAt(i)?.type === 'conf') {
+        if (transfer) this.campaignAfterApply = true;
+        return;
+      }
     }
+    this.campaignAfterApply = false;
     if (this.preVote && !transfer) this.campaign('prevote', false);
     else this.campaign('election', transfer);
   }
@@ -819,6 +827,7 @@ export class RaftCore {
     this.randomizedElectionTimeout = this.electionTicks + Math.floor(this.random() * this.electionTicks);
     this.votes.clear();
     this.leadTransferee = '';
+    this.campaignAfterApply = false;
     this.pendingReads = [];
     this.readsBeforeCommit = [];
     this.progress.clear();
@@ -972,6 +981,8 @@ export class RaftCore {
     if (this.role === 'leader') {
       const self = this.progress.get(this.id);
       if (self?.maybeUpdate(this.stableIndex) && this.maybeCommit()) this.bcastAppend();
+    } else if (this.campaignAfterApply && this.applied >= this.commit) {
+      this.hup(true);
     }
   }
 }

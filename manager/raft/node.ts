@@ -1,0 +1,572 @@
+// RaftNode: drives a RaftCore with a real clock, disk and network. The loop: take a Ready,
+// persist it (fsync), send its messages, apply its committed entries to the application's
+// state machine, resolve the proposals and reads waiting on them, advance.
+
+import type * as grpc from '@grpc/grpc-js';
+import { decodeConfChange } from './conf.js';
+import { RaftCore } from './core.js';
+import { RaftError } from './errors.js';
+import { DiskStorage } from './storage/disk.js';
+import { GrpcTransport, type RaftLogger, silentLogger } from './transport/grpc.js';
+import type { ConfChange, Message, Ready, Role } from './types.js';
+
+export interface StateMachine {
+  apply(entry: { index: number; term: number; data: Uint8Array }): void;
+  snapshot(): Uint8Array;
+  restore(snapshot: Uint8Array): void;
+}
+
+export interface RaftNodeOptions {
+  id: string;
+  /** Where the WAL and snapshots live (created if missing). */
+  dataDir: string;
+  /**
+   * Initial voters including this node to bootstrap a new cluster. To join an existing cluster,
+   * list its current members without this node (they are contacted until the log names the
+   * configuration) and give listenAddr.
+   */
+  peers: { id: string; addr: string }[];
+  /** host:port to listen on; defaults to this node's address in `peers`. */
+  listenAddr?: string;
+  stateMachine: StateMachine;
+  tickMs?: number;
+  electionTicks?: number;
+  heartbeatTicks?: number;
+  /** Take an application snapshot and compact the log every this many applied entries. */
+  snapshotEvery?: number;
+  /** Entries kept in the log behind a snapshot so slightly slow followers avoid a snapshot transfer. */
+  snapshotCatchUpEntries?: number;
+  logger?: RaftLogger;
+  serverCredentials?: grpc.ServerCredentials;
+  channelCredentials?: grpc.ChannelCredentials;
+  /** Election jitter source; tests may seed it. */
+  random?: () => number;
+}
+
+export interface RaftStatus {
+  id: string;
+  term: number;
+  leaderId: string;
+  role: Role;
+  commitIndex: number;
+  appliedIndex: number;
+  members: { id: string; addr: string; role: 'voter' | 'learner' }[];
+}
+
+interface Waiter {
+  term: number;
+  resolve: (v: { index: number }) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+interface ReadWaiter {
+  resolve: () => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+export class RaftNode {
+  private readonly core: RaftCore;
+  private transport!: GrpcTransport;
+  private readonly log: RaftLogger;
+  private readonly tickMs: number;
+  private readonly snapshotEvery: number;
+  private readonly catchUpEntries: number;
+  private ticker: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private running: Promise<void> | null = null;
+  private scheduled = false;
+  private lastLead = '';
+  private lastSnapshotIndex: number;
+  private readonly proposals = new Map<number, Waiter>();
+  private readonly leaderListeners: ((leaderId: string) => void)[] = [];
+  // ReadIndex batching: one request in flight; callers arriving meanwhile share the next one.
+  private readBatch: ReadWaiter[] = [];
+  private readInFlight: { context: string; waiters: ReadWaiter[]; timer: NodeJS.Timeout } | null = null;
+  private readSeq = 0;
+  private readonly appliedWaits: { index: number; waiters: ReadWaiter[] }[] = [];
+  private peerAddrs: Record<string, string>;
+
+  private constructor(
+    private readonly opts: RaftNodeOptions,
+    private readonly storage: DiskStorage,
+    core: RaftCore,
+  ) {
+    this.core = core;
+    this.log = opts.logger ?? silentLogger;
+    this.tickMs = opts.tickMs ?? 100;
+    this.snapshotEvery = opts.snapshotEvery ?? 10_000;
+    this.catchUpEntries = opts.snapshotCatchUpEntries ?? Math.min(1000, Math.floor(this.snapshotEvery / 2));
+    this.lastSnapshotIndex = core.latestSnapshot().meta.index;
+    this.peerAddrs = Object.fromEntries(opts.peers.map((p) => [p.id, p.addr]));
+  }
+
+  static async start(opts: RaftNodeOptions): Promise<RaftNode> {
+    if (!opts.id) throw new RaftError('invalid_argument', 'raft node needs a non-empty id');
+    const { storage, state: recovered } = await DiskStorage.open(opts.dataDir);
+    let state = recovered;
+    if (!state) {
+      const bootstrapping = opts.peers.some((p) => p.id === opts.id);
+      state = bootstrapping ? RaftCore.bootstrapState(opts.peers) : RaftCore.emptyState();
+      // The bootstrap configuration must be durable before anyone votes on it.
+      await storage.save(state.hardState, state.entries, null);
+    }
+    if (state.snapshot.meta.index > 0) opts.stateMachine.restore(state.snapshot.data);
+    const core = new RaftCore({
+      id: opts.id,
+      state,
+      random: opts.random ?? Math.random,
+      electionTicks: opts.electionTicks ?? 10,
+      heartbeatTicks: opts.heartbeatTicks ?? 1,
+    });
+    const node = new RaftNode(opts, storage, core);
+    const confAddrs = core.confState().addrs;
+    const listenAddr = opts.listenAddr ?? node.peerAddrs[opts.id] ?? confAddrs[opts.id];
+    if (!listenAddr) {
+      await storage.close();
+      throw new RaftError(
+        'invalid_argument',
+        `raft node ${opts.id} has no listen address: pass listenAddr or list it in peers`,
+      );
+    }
+    try {
+      node.transport = await GrpcTransport.start({
+        id: opts.id,
+        listenAddr,
+        onMessage: (m) => node.onMessage(m),
+        logger: node.log,
+        ...(opts.serverCredentials ? { serverCredentials: opts.serverCredentials } : {}),
+        ...(opts.channelCredentials ? { channelCredentials: opts.channelCredentials } : {}),
+      });
+    } catch (e) {
+      await storage.close();
+      throw new RaftError('io', `raft node ${opts.id} cannot listen on ${listenAddr}: ${String(e)}`, {
+        cause: e,
+      });
+    }
+    node.refreshPeers();
+    node.ticker = setInterval(() => node.onTick(), node.tickMs);
+    node.log.info(
+      { raftId: opts.id, addr: node.transport.addr, term: core.term, commit: core.commit },
+      'raft node started',
+    );
+    node.kick();
+    return node;
+  }
+
+  /** The address the transport listens on (useful with port 0). */
+  get addr(): string {
+    return this.transport.addr;
+  }
+
+  // ---------------------------------------------------------------- client API
+
+  propose(data: Uint8Array, opts?: { timeoutMs?: number }): Promise<{ index: number }> {
+    if (this.stopped) return Promise.reject(new RaftError('stopped', 'raft node is stopped'));
+    let at: { index: number; term: number };
+    try {
+      at = this.core.propose(data);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.kick();
+    return this.waitApplied(at, opts?.timeoutMs);
+  }
+
+  readBarrier(opts?: { timeoutMs?: number }): Promise<void> {
+    if (this.stopped) return Promise.reject(new RaftError('stopped', 'raft node is stopped'));
+    if (!this.core.lead) {
+      return Promise.reject(new RaftError('not_leader', 'no leader is known yet; retry shortly'));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const w: ReadWaiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.dropReadWaiter(w);
+          reject(new RaftError('timeout', 'read barrier timed out: the leader could not confirm its quorum'));
+        }, opts?.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+      };
+      this.readBatch.push(w);
+      this.issueRead();
+    });
+  }
+
+  async addLearner(id: string, addr: string, opts?: { timeoutMs?: number }): Promise<void> {
+    await this.confChange({ type: 'addLearner', id, addr }, opts);
+  }
+
+  /** Promotes a learner to voter once it has caught up with the leader's log. */
+  async promote(id: string, opts?: { timeoutMs?: number }): Promise<void> {
+    const deadline = Date.now() + (opts?.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    for (;;) {
+      this.assertLeader();
+      const pr = this.core.progressOf(id);
+      if (pr && pr.match >= this.core.commit) break;
+      if (Date.now() > deadline)
+        throw new RaftError('timeout', `learner ${id} did not catch up in time; not promoted`);
+      await sleep(this.tickMs);
+    }
+    await this.confChange({ type: 'promote', id }, { timeoutMs: Math.max(1000, deadline - Date.now()) });
+  }
+
+  /** Adds a voter safely: first as a learner, promoted once caught up. */
+  async addMember(id: string, addr: string, opts?: { timeoutMs?: number }): Promise<void> {
+    await this.addLearner(id, addr, opts);
+    await this.promote(id, opts);
+  }
+
+  async removeMember(id: string, opts?: { timeoutMs?: number }): Promise<void> {
+    await this.confChange({ type: 'remove', id }, opts);
+  }
+
+  /** Hands leadership to `to` (or the most up-to-date voter) and waits until someone else leads. */
+  async transferLeadership(to?: string, opts?: { timeoutMs?: number }): Promise<void> {
+    this.assertLeader();
+    let target = to;
+    if (!target) {
+      let best = -1;
+      for (const v of this.core.confState().voters) {
+        const m = v === this.opts.id ? -1 : (this.core.progressOf(v)?.match ?? -1);
+        if (m > best) {
+          best = m;
+          target = v;
+        }
+      }
+    }
+    if (!target || target === this.opts.id) {
+      throw new RaftError('invalid_argument', 'there is no other voter to transfer leadership to');
+    }
+    this.core.transferLeadership(target);
+    this.kick();
+    const deadline = Date.now() + (opts?.timeoutMs ?? this.tickMs * (this.core.electionTicks * 2 + 2));
+    while (this.core.lead === this.opts.id && this.core.role === 'leader') {
+      if (this.stopped) throw new RaftError('stopped', 'raft node is stopped');
+      if (Date.now() > deadline)
+        throw new RaftError('timeout', `leadership transfer to ${target} did not complete in time`);
+      await sleep(this.tickMs / 2);
+    }
+  }
+
+  status(): RaftStatus {
+    const conf = this.core.confState();
+    return {
+      id: this.opts.id,
+      term: this.core.term,
+      leaderId: this.core.lead,
+      role: this.core.role,
+      commitIndex: this.core.commit,
+      appliedIndex: this.core.applied,
+      members: [
+        ...conf.voters.map((id) => ({
+          id,
+          addr: conf.addrs[id] ?? this.peerAddrs[id] ?? '',
+          role: 'voter' as const,
+        })),
+        ...conf.learners.map((id) => ({
+          id,
+          addr: conf.addrs[id] ?? this.peerAddrs[id] ?? '',
+          role: 'learner' as const,
+        })),
+      ],
+    };
+  }
+
+  /** Called with the new leader's id ('' when there is none) on every change. Returns an unsubscribe. */
+  onLeaderChange(cb: (leaderId: string) => void): () => void {
+    this.leaderListeners.push(cb);
+    return () => {
+      const i = this.leaderListeners.indexOf(cb);
+      if (i >= 0) this.leaderListeners.splice(i, 1);
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    const err = new RaftError('stopped', 'raft node stopped before the outcome was known');
+    for (const w of this.proposals.values()) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+    this.proposals.clear();
+    for (const w of this.allReadWaiters()) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+    this.readBatch = [];
+    if (this.readInFlight) clearTimeout(this.readInFlight.timer);
+    this.readInFlight = null;
+    this.appliedWaits.length = 0;
+    await this.running;
+    await this.transport.close();
+    await this.storage.close();
+    this.log.info({ raftId: this.opts.id }, 'raft node stopped');
+  }
+
+  // ---------------------------------------------------------------- loop
+
+  private onTick(): void {
+    if (this.stopped) return;
+    this.core.tick();
+    this.kick();
+  }
+
+  private onMessage(m: Message): void {
+    if (this.stopped) return;
+    try {
+      if (m.type !== 'unreachable' && m.type !== 'snapStatus') this.transport.markAlive(m.from);
+      this.core.step(m);
+    } catch (e) {
+      this.log.warn(
+        { raftId: this.opts.id, from: m.from, type: m.type, err: String(e) },
+        'raft message refused',
+      );
+    }
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.scheduled || this.running || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (!this.running && !this.stopped) {
+        this.running = this.run().finally(() => {
+          this.running = null;
+          if (!this.stopped && this.core.hasReady()) this.kick();
+        });
+      }
+    });
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped && this.core.hasReady()) {
+      const rd = this.core.ready();
+      try {
+        await this.storage.save(rd.hardState, rd.entries, rd.snapshot);
+      } catch (e) {
+        this.log.error({ raftId: this.opts.id, err: String(e) }, 'raft storage failed; stopping the node');
+        void this.stop();
+        return;
+      }
+      if (this.stopped) return;
+      this.transport.send(rd.messages);
+      this.applyReady(rd);
+      this.core.advance(rd);
+      this.afterAdvance(rd);
+      if (this.core.applied - this.lastSnapshotIndex >= this.snapshotEvery) await this.takeSnapshot();
+    }
+  }
+
+  private applyReady(rd: Ready): void {
+    if (rd.snapshot) {
+      this.opts.stateMachine.restore(rd.snapshot.data);
+      this.lastSnapshotIndex = rd.snapshot.meta.index;
+      // Proposals the snapshot jumped over: their fate is not visible from here.
+      for (const [index, w] of this.proposals) {
+        if (index > rd.snapshot.meta.index) continue;
+        this.settleProposal(
+          index,
+          w,
+          new RaftError('term_changed', 'leadership changed; the outcome of this proposal is unknown'),
+        );
+      }
+      this.log.info(
+        { raftId: this.opts.id, index: rd.snapshot.meta.index },
+        'restored a snapshot from the leader',
+      );
+    }
+    for (const e of rd.committedEntries) {
+      if (e.type === 'normal' && e.data.length > 0) {
+        try {
+          this.opts.stateMachine.apply({ index: e.index, term: e.term, data: e.data });
+        } catch (err) {
+          this.log.error(
+            { raftId: this.opts.id, index: e.index, err: String(err) },
+            'state machine failed to apply an entry',
+          );
+        }
+      } else if (e.type === 'conf') {
+        this.noteConfChange(decodeConfChange(e.data));
+      }
+      const w = this.proposals.get(e.index);
+      if (w) {
+        this.settleProposal(
+          e.index,
+          w,
+          w.term === e.term
+            ? null
+            : new RaftError('term_changed', 'leadership changed and the proposal was dropped; retry'),
+        );
+      }
+    }
+  }
+
+  private afterAdvance(rd: Ready): void {
+    for (const rs of rd.readStates) {
+      if (this.readInFlight?.context !== rs.context) continue;
+      const { waiters, timer } = this.readInFlight;
+      clearTimeout(timer);
+      this.readInFlight = null;
+      this.appliedWaits.push({ index: rs.index, waiters });
+      this.issueRead();
+    }
+    if (this.appliedWaits.length) {
+      const applied = this.core.applied;
+      for (let i = this.appliedWaits.length - 1; i >= 0; i--) {
+        const aw = this.appliedWaits[i]!;
+        if (aw.index > applied) continue;
+        this.appliedWaits.splice(i, 1);
+        for (const w of aw.waiters) {
+          clearTimeout(w.timer);
+          w.resolve();
+        }
+      }
+    }
+    const lead = rd.softState.lead;
+    if (lead !== this.lastLead) {
+      this.lastLead = lead;
+      this.log.info({ raftId: this.opts.id, leader: lead, term: this.core.term }, 'raft leader changed');
+      for (const cb of [...this.leaderListeners]) {
+        try {
+          cb(lead);
+        } catch (e) {
+          this.log.warn({ err: String(e) }, 'leader change listener failed');
+        }
+      }
+    }
+  }
+
+  private async takeSnapshot(): Promise<void> {
+    const index = this.core.applied;
+    const snap = this.core.compact(index, this.opts.stateMachine.snapshot(), this.catchUpEntries);
+    this.lastSnapshotIndex = index;
+    try {
+      await this.storage.saveSnapshot(snap);
+      this.log.debug({ raftId: this.opts.id, index, bytes: snap.data.length }, 'raft snapshot taken');
+    } catch (e) {
+      this.log.error({ raftId: this.opts.id, err: String(e) }, 'saving a raft snapshot failed');
+    }
+  }
+
+  private noteConfChange(cc: ConfChange): void {
+    if (cc.addr) this.peerAddrs[cc.id] = cc.addr;
+    queueMicrotask(() => this.refreshPeers());
+  }
+
+  private refreshPeers(): void {
+    const conf = this.core.confState();
+    const addrs: Record<string, string> = {};
+    for (const id of [...conf.voters, ...conf.learners]) {
+      const a = conf.addrs[id] ?? this.peerAddrs[id];
+      if (a && id !== this.opts.id) addrs[id] = a;
+    }
+    // Until the configuration is known (a joining node), talk to whoever was named.
+    if (conf.voters.length === 0)
+      for (const [id, a] of Object.entries(this.peerAddrs)) if (id !== this.opts.id) addrs[id] = a;
+    this.transport.setPeers(addrs);
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private waitApplied(at: { index: number; term: number }, timeoutMs?: number): Promise<{ index: number }> {
+    return new Promise((resolve, reject) => {
+      const w: Waiter = {
+        term: at.term,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          if (this.proposals.get(at.index) === w) this.proposals.delete(at.index);
+          reject(
+            new RaftError(
+              'timeout',
+              `proposal at index ${at.index} was not applied in time; its outcome is unknown`,
+            ),
+          );
+        }, timeoutMs ?? DEFAULT_TIMEOUT_MS),
+      };
+      this.proposals.set(at.index, w);
+    });
+  }
+
+  private settleProposal(index: number, w: Waiter, err: Error | null): void {
+    this.proposals.delete(index);
+    clearTimeout(w.timer);
+    if (err) w.reject(err);
+    else w.resolve({ index });
+  }
+
+  private async confChange(cc: ConfChange, opts?: { timeoutMs?: number }): Promise<void> {
+    if (this.stopped) throw new RaftError('stopped', 'raft node is stopped');
+    const at = this.core.proposeConfChange(cc);
+    this.kick();
+    await this.waitApplied(at, opts?.timeoutMs);
+  }
+
+  private issueRead(): void {
+    if (this.readInFlight || this.readBatch.length === 0 || this.stopped) return;
+    const waiters = this.readBatch;
+    this.readBatch = [];
+    const context = `${this.opts.id}:${++this.readSeq}`;
+    try {
+      this.core.readIndex(context);
+    } catch (e) {
+      for (const w of waiters) {
+        clearTimeout(w.timer);
+        w.reject(e as Error);
+      }
+      return;
+    }
+    // If the answer is lost (leader change), give up on it after an election timeout and retry.
+    const timer = setTimeout(
+      () => {
+        if (this.readInFlight?.context !== context) return;
+        this.readInFlight = null;
+        this.readBatch.unshift(...waiters);
+        this.issueRead();
+      },
+      this.tickMs * this.core.electionTicks * 2,
+    );
+    this.readInFlight = { context, waiters, timer };
+    this.kick();
+  }
+
+  private dropReadWaiter(w: ReadWaiter): void {
+    const drop = (list: ReadWaiter[]) => {
+      const i = list.indexOf(w);
+      if (i >= 0) list.splice(i, 1);
+    };
+    drop(this.readBatch);
+    if (this.readInFlight) drop(this.readInFlight.waiters);
+    for (const aw of this.appliedWaits) drop(aw.waiters);
+  }
+
+  private allReadWaiters(): ReadWaiter[] {
+    return [
+      ...this.readBatch,
+      ...(this.readInFlight?.waiters ?? []),
+      ...this.appliedWaits.flatMap((a) => a.waiters),
+    ];
+  }
+
+  private assertLeader(): void {
+    if (this.core.role !== 'leader') {
+      const lead = this.core.lead;
+      throw new RaftError(
+        'not_leader',
+        lead ? `not the leader; the leader is ${lead}` : 'not the leader, and no leader is known yet',
+        {
+          leaderId: lead,
+          leaderAddr: lead ? (this.core.confState().addrs[lead] ?? this.peerAddrs[lead]) : undefined,
+        },
+      );
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

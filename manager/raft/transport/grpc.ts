@@ -1,0 +1,327 @@
+// Raft messages between peers over gRPC (@grpc/grpc-js) without a .proto: two client-streaming
+// methods carry our own binary frames. One long-lived stream per peer carries batches of
+// messages; snapshots travel on their own stream in chunks. A broken stream is reported to
+// the core as 'unreachable' and reopened with exponential backoff. Credentials are injected
+// (mTLS comes with the manager's CA); tests run plain.
+
+import * as grpc from '@grpc/grpc-js';
+import {
+  decodeSnapshotMeta,
+  encodeSnapshotMeta,
+  Reader,
+  readMessage,
+  Writer,
+  writeMessage,
+} from '../codec.js';
+import type { Message, Snapshot } from '../types.js';
+
+export interface RaftLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+export const silentLogger: RaftLogger = { info() {}, warn() {}, error() {}, debug() {} };
+
+export interface TransportOptions {
+  id: string;
+  /** host:port to listen on; port 0 picks a free one. */
+  listenAddr: string;
+  serverCredentials?: grpc.ServerCredentials;
+  channelCredentials?: grpc.ChannelCredentials;
+  /** Messages from peers, and local reports ('unreachable', 'snapStatus') about peers. */
+  onMessage: (m: Message) => void;
+  logger?: RaftLogger;
+  snapshotChunkBytes?: number;
+}
+
+const MAX_FRAME = 2 << 20;
+const MAX_GRPC_MESSAGE = 64 << 20;
+const BACKOFF_MIN_MS = 50;
+const BACKOFF_MAX_MS = 2000;
+const identity = (b: Buffer) => b;
+const empty = () => Buffer.alloc(0);
+
+const service: grpc.ServiceDefinition = {
+  send: {
+    path: '/skiff.raft.Raft/Send',
+    requestStream: true,
+    responseStream: false,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: empty,
+    responseDeserialize: empty,
+  },
+  snapshot: {
+    path: '/skiff.raft.Raft/Snapshot',
+    requestStream: true,
+    responseStream: false,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: empty,
+    responseDeserialize: empty,
+  },
+};
+const RaftClient = grpc.makeGenericClientConstructor(service, 'Raft');
+
+interface Peer {
+  id: string;
+  addr: string;
+  client: grpc.Client | null;
+  stream: grpc.ClientWritableStream<Buffer> | null;
+  retryAt: number;
+  backoff: number;
+  sendingSnapshot: boolean;
+}
+
+export class GrpcTransport {
+  private readonly peers = new Map<string, Peer>();
+  private closed = false;
+  private readonly log: RaftLogger;
+
+  private constructor(
+    private readonly opts: TransportOptions,
+    private readonly server: grpc.Server,
+    readonly addr: string,
+  ) {
+    this.log = opts.logger ?? silentLogger;
+  }
+
+  static async start(opts: TransportOptions): Promise<GrpcTransport> {
+    const server = new grpc.Server({
+      'grpc.max_receive_message_length': MAX_GRPC_MESSAGE,
+      'grpc.max_send_message_length': MAX_GRPC_MESSAGE,
+    });
+    let transport: GrpcTransport | null = null;
+    const deliver = (m: Message) => {
+      if (transport && !transport.closed) opts.onMessage(m);
+    };
+    const log = opts.logger ?? silentLogger;
+    server.addService(service, {
+      send: (call: grpc.ServerReadableStream<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+        call.on('data', (frame: Buffer) => {
+          try {
+            const r = new Reader(frame, 'raft message frame');
+            const n = r.u32();
+            for (let i = 0; i < n; i++) {
+              const m = readMessage(r);
+              if (m.to === opts.id) deliver(m);
+            }
+          } catch (e) {
+            log.warn({ err: String(e) }, 'dropping a malformed raft message frame');
+          }
+        });
+        call.on('end', () => cb(null, Buffer.alloc(0)));
+        call.on('error', () => {});
+      },
+      snapshot: (call: grpc.ServerReadableStream<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+        const chunks: Buffer[] = [];
+        call.on('data', (chunk: Buffer) => chunks.push(chunk));
+        call.on('error', () => {});
+        call.on('end', () => {
+          try {
+            const r = new Reader(chunks[0] ?? Buffer.alloc(0), 'snapshot header');
+            const from = r.str();
+            const to = r.str();
+            const term = r.num();
+            const meta = decodeSnapshotMeta(r.bytes());
+            const size = r.num();
+            const data = Buffer.concat(chunks.slice(1));
+            if (data.length !== size) throw new Error(`snapshot is ${data.length} bytes, expected ${size}`);
+            if (to === opts.id)
+              deliver({ type: 'snap', from, to, term, snapshot: { meta, data: new Uint8Array(data) } });
+            cb(null, Buffer.alloc(0));
+          } catch (e) {
+            log.warn({ err: String(e) }, 'rejecting a malformed snapshot transfer');
+            cb({ code: grpc.status.INVALID_ARGUMENT, details: String(e) });
+          }
+        });
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(
+        opts.listenAddr,
+        opts.serverCredentials ?? grpc.ServerCredentials.createInsecure(),
+        (err, p) => (err ? reject(err) : resolve(p)),
+      ),
+    );
+    const host = opts.listenAddr.slice(0, opts.listenAddr.lastIndexOf(':'));
+    transport = new GrpcTransport(opts, server, `${host}:${port}`);
+    return transport;
+  }
+
+  /** Sets the peer address book (self excluded); peers not listed are disconnected. */
+  setPeers(addrs: Record<string, string>): void {
+    for (const [id, peer] of this.peers) {
+      if (addrs[id] !== peer.addr) {
+        this.disconnect(peer);
+        this.peers.delete(id);
+      }
+    }
+    for (const [id, addr] of Object.entries(addrs)) {
+      if (id === this.opts.id || this.peers.has(id) || !addr) continue;
+      this.peers.set(id, {
+        id,
+        addr,
+        client: null,
+        stream: null,
+        retryAt: 0,
+        backoff: BACKOFF_MIN_MS,
+        sendingSnapshot: false,
+      });
+    }
+  }
+
+  send(messages: Message[]): void {
+    if (this.closed || messages.length === 0) return;
+    const byPeer = new Map<string, Message[]>();
+    for (const m of messages) {
+      if (m.type === 'snap') {
+        this.sendSnapshot(m);
+        continue;
+      }
+      let list = byPeer.get(m.to);
+      if (!list) {
+        list = [];
+        byPeer.set(m.to, list);
+      }
+      list.push(m);
+    }
+    for (const [to, list] of byPeer) {
+      const peer = this.peers.get(to);
+      if (!peer) continue;
+      const stream = this.streamFor(peer);
+      if (!stream) {
+        this.report({ type: 'unreachable', from: to, to: this.opts.id, term: 0 });
+        continue;
+      }
+      for (const frame of frames(list)) stream.write(frame);
+    }
+  }
+
+  private streamFor(peer: Peer): grpc.ClientWritableStream<Buffer> | null {
+    if (peer.stream) return peer.stream;
+    if (Date.now() < peer.retryAt) return null;
+    peer.client ??= new RaftClient(
+      peer.addr,
+      this.opts.channelCredentials ?? grpc.credentials.createInsecure(),
+      {
+        'grpc.max_receive_message_length': MAX_GRPC_MESSAGE,
+        'grpc.max_send_message_length': MAX_GRPC_MESSAGE,
+      },
+    );
+    const client = peer.client as grpc.Client & {
+      send(cb: grpc.requestCallback<Buffer>): grpc.ClientWritableStream<Buffer>;
+    };
+    const stream = client.send((err) => {
+      if (peer.stream !== stream) return;
+      peer.stream = null;
+      if (err && !this.closed) {
+        peer.retryAt = Date.now() + peer.backoff;
+        this.log.debug(
+          { peer: peer.id, addr: peer.addr, err: err.message, retryMs: peer.backoff },
+          'raft stream to peer broke',
+        );
+        peer.backoff = Math.min(peer.backoff * 2, BACKOFF_MAX_MS);
+        this.report({ type: 'unreachable', from: peer.id, to: this.opts.id, term: 0 });
+      }
+    });
+    // The first successful response-less write does not prove the peer is up; a healthy stream
+    // resets the backoff once the peer answers anything (the core sees its responses).
+    stream.on('error', () => {});
+    peer.stream = stream;
+    return stream;
+  }
+
+  /** The core saw a response from `id`: its link works. */
+  markAlive(id: string): void {
+    const peer = this.peers.get(id);
+    if (peer) peer.backoff = BACKOFF_MIN_MS;
+  }
+
+  private sendSnapshot(m: Message & { snapshot?: Snapshot }): void {
+    const peer = this.peers.get(m.to);
+    const snap = m.snapshot;
+    if (!peer || !snap || peer.sendingSnapshot) return;
+    peer.sendingSnapshot = true;
+    peer.client ??= new RaftClient(
+      peer.addr,
+      this.opts.channelCredentials ?? grpc.credentials.createInsecure(),
+    );
+    const client = peer.client as grpc.Client & {
+      snapshot(cb: grpc.requestCallback<Buffer>): grpc.ClientWritableStream<Buffer>;
+    };
+    const call = client.snapshot((err) => {
+      peer.sendingSnapshot = false;
+      if (err) this.log.warn({ peer: peer.id, err: err.message }, 'sending a snapshot failed');
+      else this.log.info({ peer: peer.id, index: snap.meta.index, bytes: snap.data.length }, 'snapshot sent');
+      const report: Message = { type: 'snapStatus', from: peer.id, to: this.opts.id, term: 0 };
+      if (err) report.reject = true;
+      this.report(report);
+    });
+    call.on('error', () => {});
+    const w = new Writer();
+    w.str(m.from);
+    w.str(m.to);
+    w.num(m.term);
+    w.bytes(encodeSnapshotMeta(snap.meta));
+    w.num(snap.data.length);
+    call.write(w.finish());
+    const chunk = this.opts.snapshotChunkBytes ?? 1 << 20;
+    for (let off = 0; off < snap.data.length; off += chunk) {
+      call.write(
+        Buffer.from(snap.data.buffer, snap.data.byteOffset + off, Math.min(chunk, snap.data.length - off)),
+      );
+    }
+    call.end();
+  }
+
+  private report(m: Message): void {
+    if (!this.closed) queueMicrotask(() => this.opts.onMessage(m));
+  }
+
+  private disconnect(peer: Peer): void {
+    peer.stream?.end();
+    peer.stream = null;
+    peer.client?.close();
+    peer.client = null;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const peer of this.peers.values()) this.disconnect(peer);
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, 500);
+      this.server.tryShutdown(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+}
+
+function* frames(list: Message[]): Generator<Buffer> {
+  let w = new Writer(1024);
+  let countAt = w.reserve32();
+  let count = 0;
+  for (const m of list) {
+    writeMessage(w, m);
+    count++;
+    if (w.length >= MAX_FRAME) {
+      w.patch32(countAt, count);
+      yield w.finish();
+      w = new Writer(1024);
+      countAt = w.reserve32();
+      count = 0;
+    }
+  }
+  if (count > 0) {
+    w.patch32(countAt, count);
+    yield w.finish();
+  }
+}

@@ -1,0 +1,163 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodePut, KvStateMachine } from '../../../manager/raft/cli/kv.js';
+import { isRaftError, RaftNode } from '../../../manager/raft/index.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
+});
+
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'raft-node-'));
+  cleanups.push(() => rm(d, { recursive: true, force: true }));
+  return d;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function waitFor<T>(
+  what: string,
+  fn: () => T | undefined | null | false,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function startNode(
+  id: string,
+  dataDir: string,
+  peers: { id: string; addr: string }[],
+  sm: KvStateMachine,
+  extra: Partial<Parameters<typeof RaftNode.start>[0]> = {},
+): Promise<RaftNode> {
+  const node = await RaftNode.start({ id, dataDir, peers, stateMachine: sm, tickMs: 20, ...extra });
+  cleanups.push(() => node.stop());
+  return node;
+}
+
+describe('RaftNode single-node mode', () => {
+  it('elects itself at once, applies proposals in order, and recovers them after a restart', async () => {
+    const dir = await tempDir();
+    const peers = [{ id: 'solo', addr: '127.0.0.1:0' }];
+    const sm = new KvStateMachine();
+    const node = await startNode('solo', dir, peers, sm, { tickMs: 100 });
+    await waitFor('leadership', () => node.status().role === 'leader', 2000);
+    for (let i = 0; i < 5; i++) await node.propose(encodePut({ key: 'k', value: `v${i}` }));
+    await node.readBarrier();
+    expect(sm.map.get('k')).toBe('v4');
+    const { index } = await node.propose(encodePut({ key: 'z', value: '1' }));
+    expect(node.status().appliedIndex).toBeGreaterThanOrEqual(index);
+    await node.stop();
+
+    const sm2 = new KvStateMachine();
+    const again = await startNode('solo', dir, peers, sm2, { tickMs: 100 });
+    await waitFor('leadership after restart', () => again.status().role === 'leader', 2000);
+    await again.readBarrier();
+    expect(sm2.map.get('k')).toBe('v4');
+    expect(sm2.map.get('z')).toBe('1');
+    expect(again.status().members).toEqual([{ id: 'solo', addr: '127.0.0.1:0', role: 'voter' }]);
+  });
+
+  it('takes snapshots and restarts from them', async () => {
+    const dir = await tempDir();
+    const peers = [{ id: 'solo', addr: '127.0.0.1:0' }];
+    const sm = new KvStateMachine();
+    const node = await startNode('solo', dir, peers, sm, { snapshotEvery: 10 });
+    await waitFor('leadership', () => node.status().role === 'leader', 2000);
+    for (let i = 0; i < 35; i++) await node.propose(encodePut({ key: `k${i}`, value: `${i}` }));
+    await node.stop();
+    const sm2 = new KvStateMachine();
+    const again = await startNode('solo', dir, peers, sm2, { snapshotEvery: 10 });
+    expect(sm2.restores).toBe(1);
+    await waitFor('leadership', () => again.status().role === 'leader', 2000);
+    await again.readBarrier();
+    expect(sm2.map.size).toBe(35);
+  });
+});
+
+describe('RaftNode cluster on loopback', () => {
+  it('replicates, redirects, fails over, catches up from a snapshot, changes membership and transfers leadership', async () => {
+    const ids = ['n1', 'n2', 'n3'];
+    const peers = await Promise.all(ids.map(async (id) => ({ id, addr: `127.0.0.1:${await freePort()}` })));
+    const dirs = await Promise.all(ids.map(() => tempDir()));
+    const sms = ids.map(() => new KvStateMachine());
+    const opts = { snapshotEvery: 20, snapshotCatchUpEntries: 5 };
+    const nodes = await Promise.all(ids.map((id, i) => startNode(id, dirs[i]!, peers, sms[i]!, opts)));
+    const leaderOf = (list: RaftNode[]) => list.find((n) => n.status().role === 'leader');
+    let leader = await waitFor('a leader', () => leaderOf(nodes));
+    await leader.propose(encodePut({ key: 'a', value: '1' }));
+    await waitFor('replication', () => sms.every((s) => s.map.get('a') === '1'));
+
+    const follower = nodes.find((n) => n !== leader)!;
+    const err = await follower.propose(encodePut({ key: 'a', value: '2' })).catch((e: unknown) => e);
+    expect(isRaftError(err, 'not_leader')).toBe(true);
+    expect((err as { leaderAddr?: string }).leaderAddr).toBe(
+      peers.find((p) => p.id === leader.status().id)!.addr,
+    );
+
+    // Fail over: stop the leader, the others elect a new one and keep accepting writes.
+    const downIdx = nodes.indexOf(leader);
+    await leader.stop();
+    const rest = nodes.filter((n) => n !== leader);
+    leader = await waitFor('a new leader', () => leaderOf(rest));
+    for (let i = 0; i < 60; i++) await leader.propose(encodePut({ key: `k${i}`, value: `${i}` }));
+
+    // The old leader comes back behind a compacted log and catches up from a snapshot.
+    const smBack = new KvStateMachine();
+    const back = await startNode(ids[downIdx]!, dirs[downIdx]!, peers, smBack, opts);
+    nodes[downIdx] = back;
+    await waitFor('catch-up', () => smBack.map.get('k59') === '59');
+    expect(smBack.restores).toBeGreaterThanOrEqual(1);
+
+    // Membership: a fourth node joins as a learner, is promoted, then removed.
+    const joinerAddr = `127.0.0.1:${await freePort()}`;
+    const smJ = new KvStateMachine();
+    const joiner = await startNode('n4', await tempDir(), peers, smJ, { ...opts, listenAddr: joinerAddr });
+    await leader.addMember('n4', joinerAddr);
+    expect(leader.status().members.find((m) => m.id === 'n4')).toEqual({
+      id: 'n4',
+      addr: joinerAddr,
+      role: 'voter',
+    });
+    await waitFor('joiner caught up', () => smJ.map.get('k59') === '59');
+    await leader.removeMember('n4');
+    expect(
+      leader
+        .status()
+        .members.map((m) => m.id)
+        .sort(),
+    ).toEqual(['n1', 'n2', 'n3']);
+    await joiner.stop();
+
+    // Graceful hand-over.
+    const changes: string[] = [];
+    leader.onLeaderChange((id) => changes.push(id));
+    const target = nodes.find((n) => n !== leader && n.status().role === 'follower')!;
+    await leader.transferLeadership(target.status().id);
+    await waitFor('transfer', () => target.status().role === 'leader');
+    expect(changes).toContain(target.status().id);
+    await target.propose(encodePut({ key: 'after', value: 'transfer' }));
+    await target.readBarrier();
+    await waitFor('all apply', () =>
+      [...sms.filter((_, i) => i !== downIdx), smBack].every((s) => s.map.get('after') === 'transfer'),
+    );
+  });
+});
