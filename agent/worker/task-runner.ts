@@ -39,6 +39,7 @@ export class TaskRunner {
   private containerCreated = false;
   private busy: Promise<void> = Promise.resolve();
   private removed = false;
+  private hasHealthcheck = false;
   private readonly log: Logger;
 
   constructor(
@@ -48,6 +49,7 @@ export class TaskRunner {
   ) {
     this.task = task;
     this.log = deps.log.child({ taskId: task.ID, serviceId: task.ServiceID });
+    this.hasHealthcheck = hasHealthCheck(task.Spec.ContainerSpec?.HealthCheck?.Test);
     const known = task.Status?.State;
     if (known && taskStateRank(known) >= taskStateRank('accepted')) this.observed = known;
     if (adopted) {
@@ -125,18 +127,20 @@ export class TaskRunner {
       this.advance('remove', 'removed');
       return;
     }
-    const wantRunning = taskStateRank(this.desired) <= taskStateRank('running');
-    if (!wantRunning) {
+    if (this.stopRequested()) {
       await this.stopContainer();
       if (!this.isTerminal) this.advance('shutdown', 'shutdown');
       return;
     }
     if (this.isTerminal || (this.observed && taskStateRank(this.observed) >= taskStateRank('starting')))
       return;
-    await this.run();
+    if (this.observed !== 'ready') await this.prepare();
+    // Desired 'ready' (a stop-first update's next task, a delayed restart): prepared, not started yet.
+    if (this.observed === 'ready' && this.desired !== 'ready' && !this.stopRequested()) await this.start();
   }
 
-  private async run(): Promise<void> {
+  /** Pull, root filesystem, networks, container: everything up to `ready`. */
+  private async prepare(): Promise<void> {
     const spec = this.task.Spec.ContainerSpec;
     if (!spec?.Image) {
       this.advance('rejected', 'rejected', { Err: 'task has no container image' });
@@ -147,6 +151,7 @@ export class TaskRunner {
     let step = 'pulling image';
     try {
       const image = await this.deps.images.ensure(spec.Image);
+      this.hasHealthcheck = hasHealthCheck(spec.HealthCheck?.Test ?? image.config.Healthcheck?.Test);
       if (this.stoppedMeanwhile()) return;
       step = 'mounting root filesystem';
       const { rootfs } = await this.deps.rootfs.mount(this.task.ID, image.id);
@@ -173,36 +178,49 @@ export class TaskRunner {
         await this.deps.network.setNames(this.task.ID, namesFor(this.task, attachments, net.addresses));
       }
       this.advance('ready', 'prepared');
-      if (this.stoppedMeanwhile()) return;
-      step = 'starting container';
+    } catch (e) {
+      await this.fail(step, e);
+    }
+  }
+
+  private async start(): Promise<void> {
+    try {
       this.advance('starting', 'starting');
       const started = await this.deps.runtime.start(this.task.ID);
-      const hasHealthcheck = hasHealthCheck(spec.HealthCheck?.Test ?? image.config.Healthcheck?.Test);
       if (started.state === 'exited') {
         await this.onExit(started.exitCode ?? 0, started.oomKilled ?? false);
-      } else if (!hasHealthcheck || started.health === 'healthy') {
+      } else if (!this.hasHealthcheck || started.health === 'healthy') {
         this.advance('running', 'started', {
           ContainerStatus: { ContainerID: this.task.ID, PID: started.pid },
         });
       }
     } catch (e) {
-      const message = describeError(e);
-      this.log.warn({ step, err: message }, 'task could not start');
-      const state: TaskState =
-        this.observed && taskStateRank(this.observed) >= taskStateRank('starting') ? 'failed' : 'rejected';
-      this.advance(state, state === 'rejected' ? 'preparing failed' : 'starting failed', { Err: message });
-      await this.teardown(false);
+      await this.fail('starting container', e);
     }
   }
 
+  private async fail(step: string, e: unknown): Promise<void> {
+    const message = describeError(e);
+    this.log.warn({ step, err: message }, 'task could not start');
+    const state: TaskState =
+      this.observed && taskStateRank(this.observed) >= taskStateRank('starting') ? 'failed' : 'rejected';
+    this.advance(state, state === 'rejected' ? 'preparing failed' : 'starting failed', { Err: message });
+    await this.teardown(false);
+  }
+
+  /** The manager asked the task to stop (desired 'complete' is a job running to its end, not a stop). */
+  private stopRequested(): boolean {
+    return taskStateRank(this.desired) > taskStateRank('running') && this.desired !== 'complete';
+  }
+
   private stoppedMeanwhile(): boolean {
-    return this.removed || taskStateRank(this.desired) > taskStateRank('running');
+    return this.removed || this.stopRequested();
   }
 
   private async onExit(exitCode: number, oomKilled: boolean): Promise<void> {
     if (this.isTerminal) return;
     const ContainerStatus = { ContainerID: this.task.ID, ExitCode: exitCode };
-    if (taskStateRank(this.desired) > taskStateRank('running')) {
+    if (this.stopRequested()) {
       this.advance('shutdown', 'shutdown', { ContainerStatus });
     } else if (exitCode === 0 && !oomKilled) {
       this.advance('complete', 'finished', { ContainerStatus });

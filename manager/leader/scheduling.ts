@@ -42,7 +42,8 @@ export class SchedulingLoop {
 
   private async pass(): Promise<void> {
     const all = this.store.listTasks();
-    const pending = all.filter((t) => t.Status.State === 'pending' && t.DesiredState === 'running');
+    // schedule() itself skips tasks asked to stop; jobs' tasks want 'complete', stop-first ones 'ready'.
+    const pending = all.filter((t) => t.Status.State === 'pending');
     if (pending.length === 0) return;
     const tasksByNode = new Map<string, Task[]>();
     for (const t of all) {

@@ -82,7 +82,8 @@ export function runtimePort(runtime: ContainerRuntime): RuntimePort {
     },
     onEvent(listener) {
       return runtime.onEvent((e) => {
-        if (e.type === 'exit') listener({ type: 'exit', id: e.id, exitCode: e.exitCode, oomKilled: e.oomKilled });
+        if (e.type === 'exit')
+          listener({ type: 'exit', id: e.id, exitCode: e.exitCode, oomKilled: e.oomKilled });
         else if (e.type === 'health') listener({ type: 'health', id: e.id, health: e.health });
       });
     },

@@ -129,6 +129,25 @@ describe('worker', () => {
     expect(stack.calls.slice(-3)).toEqual(['rm t1', 'detach t1', 'umount t1']);
   });
 
+  it('prepares a task whose desired state is ready, and starts it only once asked to run', async () => {
+    await worker.setAssignments([task('t1', { DesiredState: 'ready' })]);
+    await worker.settled();
+    expect(last('t1')?.State).toBe('ready');
+    expect(stack.calls).not.toContain('start t1');
+    await worker.setAssignments([task('t1')]);
+    await worker.settled();
+    expect(last('t1')?.State).toBe('running');
+  });
+
+  it('runs a job task (desired complete) to its end and reports it complete', async () => {
+    await worker.setAssignments([task('t1', { DesiredState: 'complete' })]);
+    await worker.settled();
+    expect(last('t1')?.State).toBe('running');
+    stack.exit('t1', 0);
+    await worker.settled();
+    expect(last('t1')).toMatchObject({ State: 'complete', Message: 'finished' });
+  });
+
   it('never reports a state backwards', async () => {
     await worker.setAssignments([task('t1')]);
     await worker.settled();

@@ -1,0 +1,95 @@
+// Runs the real `skiff` command against a node of the test's own: its own state root,
+// run directory and API socket, so a test never touches /var/lib/skiff or another
+// test's node.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const BIN = join(ROOT, 'bin', 'skiff.js');
+
+export interface SkiffResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface TestNode {
+  stateRoot: string;
+  runDir: string;
+  stateDir: string;
+  env: NodeJS.ProcessEnv;
+  skiff(args: string[], opts?: { cwd?: string; timeoutMs?: number }): Promise<SkiffResult>;
+  /** Stops the node and removes its directories (containers were removed by the test). */
+  destroy(): Promise<void>;
+}
+
+export function testNode(): TestNode {
+  const base = mkdtempSync(join(tmpdir(), 'skiff-e2e-'));
+  const stateRoot = join(base, 'state');
+  // Unix socket paths are limited to 108 bytes: keep the run directory short.
+  const runDir = mkdtempSync('/run/skt-');
+  const env = { ...process.env, SKIFF_STATE_ROOT: stateRoot, SKIFF_RUN_DIR: runDir, SKIFF_HOST: '' };
+  delete env.SKIFF_HOST;
+  const skiff = (args: string[], opts: { cwd?: string; timeoutMs?: number } = {}) =>
+    new Promise<SkiffResult>((done) => {
+      execFile(
+        process.execPath,
+        [BIN, ...args],
+        { cwd: opts.cwd ?? base, env, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 16 << 20 },
+        (err, stdout, stderr) => {
+          const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+          done({ code, stdout, stderr });
+        },
+      );
+    });
+  return {
+    stateRoot,
+    runDir,
+    stateDir: join(stateRoot, 'local'),
+    env,
+    skiff,
+    async destroy() {
+      await skiff(['daemon', 'stop'], { timeoutMs: 30_000 });
+      rmSync(base, { recursive: true, force: true });
+      rmSync(runDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A busybox rootfs tarball with an index page, for `skiff image import`. */
+export function busyboxTarball(dir: string, page: string): Promise<string> {
+  const root = join(dir, 'rootfs');
+  const tarball = join(dir, 'busybox.tgz');
+  const script = [
+    `mkdir -p ${root}/bin ${root}/etc ${root}/www ${root}/tmp`,
+    `cp /bin/busybox ${root}/bin/busybox`,
+    `for a in sh ls cat echo sleep httpd wget nc env id ps true false; do ln -sf busybox ${root}/bin/$a; done`,
+    `echo 'root:x:0:0:root:/root:/bin/sh' > ${root}/etc/passwd`,
+    `echo 'root:x:0:' > ${root}/etc/group`,
+    `tar -C ${root} -czf ${tarball} .`,
+  ].join(' && ');
+  writeFileSync(join(dir, 'page.txt'), page);
+  return new Promise((done, fail) => {
+    const p = spawn('sh', [
+      '-c',
+      `${script} && cp ${join(dir, 'page.txt')} ${root}/www/index.html && tar -C ${root} -czf ${tarball} .`,
+    ]);
+    p.on('exit', (c) =>
+      c === 0 ? done(tarball) : fail(new Error(`building the rootfs tarball failed (${c})`)),
+    );
+  });
+}
+
+/** A free TCP port on the host. */
+export function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => (a && typeof a === 'object' ? done(a.port) : fail(new Error('no port'))));
+    });
+  });
+}
