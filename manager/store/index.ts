@@ -3,6 +3,7 @@
 
 export { createAesGcmCipher, loadOrCreateSecretKey, type SecretCipher } from './cipher.js';
 export { looksLikeObjectId, newObjectId } from './ids.js';
+export { type RaftLike, RaftReplicator } from './raft-replicator.js';
 export { LocalReplicator, type Replicator } from './replicator.js';
 export { SnapshotFile } from './snapshot-file.js';
 export type { LogEntry, StateMachine } from './state.js';
