@@ -84,8 +84,23 @@ export class DnsRecordTable {
     return out;
   }
 
-  lookup(sourceIp: string, queryName: string): DnsLookup {
-    const name = normalizeName(queryName);
+  /**
+   * What to answer `sourceIp` for `queryName`. A container's resolver tries the host's
+   * search domains first ("web.corp.example" before "web"), so a local name with a search
+   * domain appended is answered as the local name instead of a round trip upstream.
+   */
+  lookup(sourceIp: string, queryName: string, searchDomains: readonly string[] = []): DnsLookup {
+    const full = normalizeName(queryName);
+    for (const domain of searchDomains.map(normalizeName)) {
+      if (domain && full.endsWith(`.${domain}`)) {
+        const local = this.lookupExact(sourceIp, full.slice(0, -domain.length - 1));
+        if (local.kind === 'answer') return local;
+      }
+    }
+    return this.lookupExact(sourceIp, full);
+  }
+
+  private lookupExact(sourceIp: string, name: string): DnsLookup {
     const visible = this.networksOf(sourceIp);
     const ips = new Set<string>();
     for (const networkId of visible) {

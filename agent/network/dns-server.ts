@@ -156,7 +156,7 @@ export class DnsServer {
     if (packet.type !== 'query') return undefined;
     const question = packet.questions?.[0];
     if (!question) return reply(packet, RCODE_SERVFAIL, []);
-    const result = this.table.lookup(sourceIp, question.name);
+    const result = this.table.lookup(sourceIp, question.name, this.hostResolv.search);
     if (result.kind === 'nxdomain') return reply(packet, RCODE_NXDOMAIN, []);
     if (result.kind === 'answer') {
       // Shuffled so clients spread over a service's tasks (DNS round robin).

@@ -139,6 +139,10 @@ describe('DnsServer on sockets', () => {
   it('answers container names over UDP and TCP to containers on the network', async () => {
     expect(ips(await askUdp(CONTAINER_A, 'web'))).toEqual([CONTAINER_A]);
     expect(ips(await askTcp(CONTAINER_A, 'tasks.web'))).toEqual(['10.0.0.7', '10.0.0.8']);
+    // The resolver's first try with the host's search domain is answered here, not upstream.
+    const before = upstreamQueries;
+    expect(ips(await askUdp(CONTAINER_A, 'web.corp.example'))).toEqual([CONTAINER_A]);
+    expect(upstreamQueries).toBe(before);
   });
 
   it('does not tell strangers, and does not ask upstream for them', async () => {

@@ -47,6 +47,16 @@ describe('DnsRecordTable', () => {
     expect(t.lookup('10.0.1.3', 'nosuchservice')).toEqual({ kind: 'nxdomain' });
   });
 
+  it('answers local names with a search domain appended, and forwards the rest', () => {
+    const t = table();
+    expect(t.lookup('10.0.1.3', 'web.corp.example', ['corp.example'])).toEqual({
+      kind: 'answer',
+      ips: ['10.0.1.2'],
+    });
+    expect(t.lookup('10.0.1.3', 'nosuch.corp.example', ['corp.example'])).toEqual({ kind: 'forward' });
+    expect(t.lookup('10.0.2.2', 'web.corp.example', ['corp.example'])).toEqual({ kind: 'forward' });
+  });
+
   it('forgets endpoints, containers and networks', () => {
     const t = table();
     t.removeEndpoint({ networkId: 'a', containerId: 'web1' });
