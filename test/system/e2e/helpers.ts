@@ -31,8 +31,8 @@ export function testNode(): TestNode {
   const stateRoot = join(base, 'state');
   // Unix socket paths are limited to 108 bytes: keep the run directory short.
   const runDir = mkdtempSync('/run/skt-');
-  const env = { ...process.env, SKIFF_STATE_ROOT: stateRoot, SKIFF_RUN_DIR: runDir, SKIFF_HOST: '' };
-  delete env.SKIFF_HOST;
+  const { SKIFF_HOST: _ignored, ...inherited } = process.env;
+  const env: NodeJS.ProcessEnv = { ...inherited, SKIFF_STATE_ROOT: stateRoot, SKIFF_RUN_DIR: runDir };
   const skiff = (args: string[], opts: { cwd?: string; timeoutMs?: number } = {}) =>
     new Promise<SkiffResult>((done) => {
       execFile(
