@@ -1,5 +1,6 @@
 import { chmod, lstat, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../../lib/index.js';
 import { SkiffError, silentLogger } from '../../lib/index.js';
@@ -16,13 +17,13 @@ import {
   publicKeyOf,
   saveIdentity,
 } from '../ca/index.js';
+import { RaftNode } from '../raft/index.js';
 import {
   createAesGcmCipher,
-  LocalReplicator,
   loadOrCreateSecretKey,
   newObjectId,
+  RaftReplicator,
   type Replicator,
-  SnapshotFile,
   Store,
 } from '../store/index.js';
 import type { LogSource } from './context.js';
@@ -38,8 +39,10 @@ export interface StartManagerOptions {
   /** Defaults to the ID kept in `<stateDir>/node-id`, made on first start. */
   nodeId?: string;
   hostname: string;
-  /** host:port other nodes reach this manager at. */
+  /** host:port other nodes reach this manager's API at. */
   advertiseAddr?: string;
+  /** Raft: where it listens (default 127.0.0.1 on a free port, for a single manager). */
+  raft?: { listenAddr?: string; tickMs?: number; electionTimeoutMs?: number };
   version?: string;
   logger?: Logger;
   /** Task logs from the node agents (the daemon's local agent in single-node mode). */
@@ -63,7 +66,8 @@ export interface RunningManager {
 }
 
 /**
- * Starts a single-manager control plane: the store (over its replicator), the
+ * Starts a single-manager control plane: the store over a single-node raft group
+ * (WAL and snapshots in `<stateDir>/raft`, mTLS with the node certificate), the
  * cluster bootstrap (cluster object, ingress network, this node as leader manager)
  * and the Docker-compatible API on a unix socket.
  */
@@ -76,37 +80,37 @@ export async function startManager(o: StartManagerOptions): Promise<RunningManag
     logger: o.logger ?? silentLogger,
   });
   const addr = o.advertiseAddr ?? '127.0.0.1:2377';
-  // Until raft lands here, one manager keeps its state as a snapshot file.
-  const replicator = new LocalReplicator(store.state, { id: nodeId, addr });
-  const persistence = new SnapshotFile(store, join(o.stateDir, 'store.snapshot'), log);
-  await persistence.start();
+  const identity = await loadOrCreateManagerIdentity(o.stateDir, nodeId);
+  const raft = await startRaft(o, nodeId, store, identity);
+  const replicator = new RaftReplicator(raft, { timeoutMs: 10_000 });
   store.setReplicator(replicator);
-  const version = o.version ?? 'dev';
-  const identity = await loadOrCreateManagerIdentity(o.stateDir, nodeId, store.getCluster()?.ID);
-  const clusterId = store.getCluster()?.ID ?? describeNodeCertificate(identity.certPem).clusterId;
-  await bootstrapCluster(store, {
-    nodeId,
-    hostname: o.hostname,
-    addr,
-    engineVersion: version,
-    rootCaPem: identity.caPem,
-    clusterId,
-  });
-
-  const ca = caKeyPairOf(identity);
-  const common: ApiServerOptions = {
-    store,
-    replicator,
-    logger: o.logger ?? silentLogger,
-    info: { nodeId, hostname: o.hostname, addr, stateDir: o.stateDir, version },
-    forward: { tls: { certPem: identity.certPem, keyPem: identity.keyPem, caPem: identity.caPem } },
-    ...(ca ? { join: new JoinService({ store, ca, logger: o.logger ?? silentLogger }) } : {}),
-    ...(o.logs ? { logs: o.logs } : {}),
-    ...(o.extraRoutes ? { extraRoutes: o.extraRoutes } : {}),
-  };
-  const api = createApiServer(common);
+  const stopRaft = () => raft.stop();
+  let api: FastifyInstance | undefined;
   let tcpApi: FastifyInstance | undefined;
   try {
+    await waitForLeadership(raft, o.raft?.electionTimeoutMs ?? 15_000);
+    const version = o.version ?? 'dev';
+    await bootstrapCluster(store, {
+      nodeId,
+      hostname: o.hostname,
+      addr,
+      engineVersion: version,
+      rootCaPem: identity.caPem,
+      clusterId: store.getCluster()?.ID ?? describeNodeCertificate(identity.certPem).clusterId,
+    });
+
+    const ca = caKeyPairOf(identity);
+    const common: ApiServerOptions = {
+      store,
+      replicator,
+      logger: o.logger ?? silentLogger,
+      info: { nodeId, hostname: o.hostname, addr, stateDir: o.stateDir, version },
+      forward: { tls: { certPem: identity.certPem, keyPem: identity.keyPem, caPem: identity.caPem } },
+      ...(ca ? { join: new JoinService({ store, ca, logger: o.logger ?? silentLogger }) } : {}),
+      ...(o.logs ? { logs: o.logs } : {}),
+      ...(o.extraRoutes ? { extraRoutes: o.extraRoutes } : {}),
+    };
+    api = createApiServer(common);
     await listenUnix(api, o.socketPath);
     if (o.tcp) {
       tcpApi = createApiServer({
@@ -116,37 +120,83 @@ export async function startManager(o: StartManagerOptions): Promise<RunningManag
       await tcpApi.listen({ host: o.tcp.host, port: o.tcp.port });
     }
   } catch (e) {
-    await api.close();
+    await api?.close();
     await tcpApi?.close();
-    await persistence.stop();
+    await stopRaft();
     throw e;
   }
-  log.info({ nodeId, socket: o.socketPath, tcp: o.tcp }, 'manager API listening');
+  log.info({ nodeId, socket: o.socketPath, tcp: o.tcp, raft: raft.addr }, 'manager API listening');
+  const unixApi = api;
   return {
     nodeId,
     store,
     replicator,
-    api,
+    api: unixApi,
     tcpApi,
     identity,
-    flush: () => persistence.flush(),
+    // Raft persists (and fsyncs) every entry before it is applied: nothing to flush.
+    flush: async () => {},
     async stop() {
-      await api.close();
+      await unixApi.close();
       await tcpApi?.close();
-      await persistence.stop();
+      await stopRaft();
     },
   };
 }
 
-/** The manager's certificates; on the first start of a cluster, a new root CA too. */
-async function loadOrCreateManagerIdentity(
-  stateDir: string,
+/** A single-node raft group on first start; later starts recover it from `<stateDir>/raft`. */
+async function startRaft(
+  o: StartManagerOptions,
   nodeId: string,
-  clusterId: string | undefined,
-): Promise<NodeIdentity> {
+  store: Store,
+  identity: NodeIdentity,
+): Promise<RaftNode> {
+  const listenAddr = o.raft?.listenAddr ?? '127.0.0.1:0';
+  const tls = {
+    rootCerts: Buffer.from(identity.caPem),
+    keyCerts: [{ private_key: Buffer.from(identity.keyPem), cert_chain: Buffer.from(identity.certPem) }],
+  };
+  return RaftNode.start({
+    id: nodeId,
+    dataDir: join(o.stateDir, 'raft'),
+    peers: [{ id: nodeId, addr: listenAddr }],
+    listenAddr,
+    stateMachine: store.stateMachine,
+    ...(o.raft?.tickMs ? { tickMs: o.raft.tickMs } : {}),
+    // Managers talk raft over mTLS with their node certificates (names are node IDs, not hosts).
+    serverCredentials: grpc.ServerCredentials.createSsl(tls.rootCerts, tls.keyCerts, true),
+    channelCredentials: grpc.credentials.createSsl(
+      tls.rootCerts,
+      tls.keyCerts[0]!.private_key,
+      tls.keyCerts[0]!.cert_chain,
+      {
+        checkServerIdentity: () => undefined,
+      },
+    ),
+  });
+}
+
+async function waitForLeadership(raft: RaftNode, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (raft.status().role !== 'leader') {
+    if (Date.now() > deadline) {
+      throw new SkiffError(
+        'unavailable',
+        `this manager did not become the raft leader within ${timeoutMs}ms`,
+        {
+          hint: "check that the raft listen address is free and the state directory is this cluster's",
+        },
+      );
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The manager's certificates; on the first start of a cluster, a new root CA too. */
+async function loadOrCreateManagerIdentity(stateDir: string, nodeId: string): Promise<NodeIdentity> {
   const existing = await loadIdentity(stateDir);
   if (existing) return existing;
-  const id = clusterId ?? newObjectId();
+  const id = newObjectId();
   const ca = createRootCa({ clusterId: id });
   const keyPem = newPrivateKey();
   const certPem = issueNodeCertificate({

@@ -142,7 +142,8 @@ describe('docker CLI against the skiff manager', () => {
     const files = (await readdir(stateDir, { recursive: true, withFileTypes: true })).filter((e) =>
       e.isFile(),
     );
-    expect(files.map((f) => f.name)).toContain('store.snapshot');
+    // The raft WAL holds the proposal that created the secret; it must be sealed there.
+    expect(files.some((f) => f.parentPath.includes(join('raft', 'wal')))).toBe(true);
     for (const f of files) {
       const bytes = await readFile(join(f.parentPath, f.name));
       expect(bytes.includes(plain), f.name).toBe(false);
@@ -206,5 +207,23 @@ describe('docker CLI against the skiff manager', () => {
     expect(manager.store.getNetwork('app_back')).toBeUndefined();
     expect(manager.store.getSecret('app_token')).toBeUndefined();
     expect(manager.store.getConfig('app_settings')).toBeUndefined();
+  });
+
+  it('keeps the cluster across a manager restart', async () => {
+    const nodeId = manager.nodeId;
+    const clusterId = manager.store.getCluster()?.ID;
+    await manager.stop();
+    manager = await startManager({
+      stateDir: join(dir, 'state'),
+      socketPath: join(dir, 'skiff.sock'),
+      hostname: 'skiff-test-node',
+      version: '0.1.0-test',
+    });
+    expect(manager.nodeId).toBe(nodeId);
+    expect(manager.store.getCluster()?.ID).toBe(clusterId);
+    expect(await ok(['network', 'ls'])).toMatch(/\sn1\s+overlay\s+swarm/);
+    expect(await ok(['secret', 'ls', '--format', '{{.Name}}'])).toBe('s1');
+    expect(await ok(['config', 'ls', '--format', '{{.Name}}'])).toBe('c1');
+    expect((await ok(['node', 'ls', '-q'])).split('\n')).toEqual([nodeId]);
   });
 });
