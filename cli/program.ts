@@ -5,6 +5,7 @@ import { registerComposeConfig } from './commands/compose-config.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerImage } from './commands/image.js';
 import { registerService } from './commands/service.js';
+import { registerStack } from './commands/stack.js';
 import { registerVolume } from './commands/volume.js';
 import { CliExit, CliUsageError } from './output.js';
 import { skiffVersion } from './version.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
 
   registerService(program);
   registerDaemon(program);
+  registerStack(program);
   registerImage(program);
   registerVolume(program);
   registerComposeConfig(registerCompose(program));

@@ -175,8 +175,12 @@ function loadOptions(o: ProjectOptions): LoadOptions {
   };
 }
 
-/** Loads the compose files into a stack with the compose labels docker compose sets. */
-export async function loadStack(o: ProjectOptions, only: string[] = []): Promise<StackLike> {
+/** Loads the compose files into a stack; `compose` adds the labels docker compose sets (not stack deploy). */
+export async function loadStack(
+  o: ProjectOptions,
+  only: string[] = [],
+  opts: { composeLabels?: boolean } = { composeLabels: true },
+): Promise<StackLike> {
   const result = await loadProject(loadOptions(o));
   if (!result.ok) {
     process.stderr.write(`${formatComposeErrors(result.errors)}\n`);
@@ -193,7 +197,7 @@ export async function loadStack(o: ProjectOptions, only: string[] = []): Promise
   }
   const services: ServiceSpec[] = stack.services
     .filter((s) => only.length === 0 || only.includes(shortName(ns, s.Name)))
-    .map((s) => withComposeLabels(s, ns));
+    .map((s) => (opts.composeLabels ? withComposeLabels(s, ns) : s));
   return { ...stack, services };
 }
 

@@ -1,0 +1,199 @@
+// `skiff stack deploy|ls|ps|services|rm`: compose files onto a cluster, with the exit
+// code CI relies on: `deploy --wait` exits 0 only when every service converged, and
+// non-zero naming each service that paused, rolled back or timed out (unlike
+// `docker stack deploy`, which exits 0 after a rollback: docker/cli#6752).
+import type { Command } from 'commander';
+import { parseDurationNs } from '../../lib/index.js';
+import { type GlobalOptions, withClient } from '../context.js';
+import { deployStack, removeStack, STACK_LABEL } from '../deploy.js';
+import { followRollouts } from '../follow.js';
+import { CliExit, CliUsageError, parseFormat, printJson, printTable, shortId } from '../output.js';
+import { loadStack } from './compose.js';
+import { imageOf, modeOf, portsOf, replicasOf } from './service.js';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function registerStack(program: Command): void {
+  const stack = program.command('stack').description('deploy and manage stacks of services on a cluster');
+  const g = (): GlobalOptions => program.opts<GlobalOptions>();
+
+  stack
+    .command('deploy')
+    .description('deploy or update a stack from compose files')
+    .requiredOption('-c, --compose-file <file>', 'compose file (repeatable)', collect, [])
+    .option('--env-file <file>', 'environment file (repeatable)', collect, [])
+    .option('--profile <profile>', 'activate a profile (repeatable)', collect, [])
+    .option('--prune', 'remove services the files no longer have')
+    .option('--wait', 'follow every service until it converges; exit 1 if any does not')
+    .option('--timeout <duration>', 'how long --wait waits', '10m')
+    .option('--format <format>', 'table or json (the deploy report)')
+    .argument('<stack>', 'stack name')
+    .action(async (name: string, o: DeployOptions) => {
+      const timeoutNs = parseDurationNs(o.timeout);
+      if (timeoutNs === undefined)
+        throw new CliUsageError(`invalid --timeout "${o.timeout}": use e.g. 90s or 10m`);
+      const json = parseFormat(o.format) === 'json';
+      const spec = await loadStack(
+        {
+          file: o.composeFile,
+          projectName: name,
+          profile: o.profile,
+          envFile: o.envFile,
+        },
+        [],
+        { composeLabels: false },
+      );
+      await withClient(g(), async (c) => {
+        const result = await deployStack(c, spec, {
+          prune: o.prune ?? false,
+          log: (l) => process.stderr.write(`${l}\n`),
+        });
+        if (!o.wait) {
+          if (json) printJson({ stack: name, services: result.services, removed: result.removed });
+          return;
+        }
+        const tty = process.stderr.isTTY;
+        const outcomes = await followRollouts(
+          c,
+          result.services.map((s) => s.id),
+          {
+            timeoutMs: timeoutNs / 1e6,
+            onProgress: (svc, text) => process.stderr.write(`${svc}: ${text}${tty ? '' : ''}\n`),
+          },
+        );
+        const report = result.services.map((s, i) => ({
+          service: s.service,
+          action: s.action,
+          previousImage: s.previousImage ?? null,
+          image: s.image,
+          replicas: s.replicas ?? null,
+          outcome: outcomes[i]?.outcome ?? 'failed',
+          reason: outcomes[i]?.reason ?? null,
+        }));
+        const failed = report.filter((r) => r.outcome !== 'converged');
+        if (json)
+          printJson({
+            stack: name,
+            converged: failed.length === 0,
+            services: report,
+            removed: result.removed,
+          });
+        else {
+          for (const r of report) {
+            process.stderr.write(
+              r.outcome === 'converged'
+                ? `${r.service}: converged\n`
+                : `${r.service}: ${r.outcome.replace('_', ' ')}: ${r.reason ?? ''}\n`,
+            );
+          }
+        }
+        if (failed.length > 0) {
+          process.stderr.write(
+            `error: stack ${name} did not converge: ${failed.map((f) => `${f.service} (${f.outcome.replace('_', ' ')})`).join(', ')}\n`,
+          );
+          throw new CliExit(1);
+        }
+      });
+    });
+
+  stack
+    .command('ls')
+    .description('list stacks')
+    .option('--format <format>', 'table or json')
+    .action(async (o: { format?: string }) => {
+      await withClient(g(), async (c) => {
+        const counts = new Map<string, number>();
+        for (const s of await c.listServices()) {
+          const ns = s.Spec.Labels?.[STACK_LABEL];
+          if (ns) counts.set(ns, (counts.get(ns) ?? 0) + 1);
+        }
+        const rows = [...counts].sort(([a], [b]) => a.localeCompare(b));
+        if (parseFormat(o.format) === 'json')
+          return printJson(rows.map(([Name, Services]) => ({ Name, Services })));
+        printTable(
+          ['NAME', 'SERVICES'],
+          rows.map(([n, c]) => [n, String(c)]),
+        );
+      });
+    });
+
+  stack
+    .command('services')
+    .description("list a stack's services")
+    .option('-q, --quiet', 'only print IDs')
+    .option('--format <format>', 'table or json')
+    .argument('<stack>')
+    .action(async (name: string, o: { quiet?: boolean; format?: string }) => {
+      await withClient(g(), async (c) => {
+        const services = await c.listServices({ label: [`${STACK_LABEL}=${name}`] });
+        if (services.length === 0) process.stderr.write(`Nothing found in stack: ${name}\n`);
+        if (o.quiet) return void process.stdout.write(services.map((s) => `${s.ID}\n`).join(''));
+        if (parseFormat(o.format) === 'json') return printJson(services);
+        printTable(
+          ['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'],
+          services.map((s) => [
+            shortId(s.ID),
+            s.Spec.Name ?? '',
+            modeOf(s),
+            replicasOf(s),
+            imageOf(s),
+            portsOf(s),
+          ]),
+        );
+      });
+    });
+
+  stack
+    .command('ps')
+    .description("list a stack's tasks")
+    .option('--format <format>', 'table or json')
+    .argument('<stack>')
+    .action(async (name: string, o: { format?: string }) => {
+      await withClient(g(), async (c) => {
+        const services = await c.listServices({ label: [`${STACK_LABEL}=${name}`] });
+        const nodes = new Map((await c.listNodes()).map((n) => [n.ID, n.Description?.Hostname ?? n.ID]));
+        const rows: string[][] = [];
+        const all = [];
+        for (const s of services) {
+          for (const t of await c.listTasks({ service: [s.ID] })) {
+            all.push(t);
+            rows.push([
+              shortId(t.ID),
+              `${s.Spec.Name}.${t.Slot ?? t.NodeID ?? ''}`,
+              t.Spec.ContainerSpec?.Image ?? '',
+              t.NodeID ? (nodes.get(t.NodeID) ?? t.NodeID) : '',
+              t.DesiredState,
+              t.Status.State ?? '',
+              t.Status.Err ?? '',
+            ]);
+          }
+        }
+        if (parseFormat(o.format) === 'json') return printJson(all);
+        printTable(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], rows);
+      });
+    });
+
+  stack
+    .command('rm')
+    .alias('remove')
+    .description('remove stacks')
+    .argument('<stack...>')
+    .action(async (names: string[]) => {
+      await withClient(g(), async (c) => {
+        for (const n of names) {
+          const count = await removeStack(c, n, (l) => process.stderr.write(`${l}\n`));
+          if (count === 0) process.stderr.write(`Nothing found in stack: ${n}\n`);
+        }
+      });
+    });
+}
+
+interface DeployOptions {
+  composeFile: string[];
+  envFile: string[];
+  profile: string[];
+  prune?: boolean;
+  wait?: boolean;
+  timeout: string;
+  format?: string;
+}
