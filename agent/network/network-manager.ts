@@ -70,6 +70,9 @@ export class NetworkManager {
   private readonly networks = new Map<string, NetworkDefinition>();
   private readonly attachments = new Map<string, AttachmentRecord>();
   private lock: Promise<unknown> = Promise.resolve();
+  private detectedMtu: number | undefined;
+  /** Networks whose kernel state this process has set up. */
+  private readonly ready = new Set<string>();
 
   constructor(private readonly options: NetworkManagerOptions) {
     this.log = (options.logger ?? silentLogger).child({ component: 'network' });
@@ -175,6 +178,12 @@ export class NetworkManager {
           );
         }
       }
+      // Set up earlier by this process and its bridge still there: nothing to do (the
+      // worker ensures a task's networks before every container).
+      if (existing && this.ready.has(def.id)) {
+        const bridge = await this.run('ip', ['link', 'show', 'dev', bridgeNameFor(def.id)]);
+        if (bridge.code === 0) return;
+      }
       await mkdir(this.networksDir, { recursive: true });
       await writeJsonAtomic(path.join(this.networksDir, `${cniNetworkNameFor(def.id)}.json`), def);
       this.networks.set(def.id, def);
@@ -185,6 +194,7 @@ export class NetworkManager {
           cause: e,
         });
       }
+      this.ready.add(def.id);
       this.log.info({ networkId: def.id, network: def.name, subnet: def.subnet }, 'network ready');
     });
   }
@@ -220,7 +230,11 @@ export class NetworkManager {
   }
 
   private async underlayMtu(): Promise<number> {
-    if (this.options.underlayMtu !== undefined) return this.options.underlayMtu;
+    this.detectedMtu ??= this.options.underlayMtu ?? (await this.defaultRouteMtu());
+    return this.detectedMtu;
+  }
+
+  private async defaultRouteMtu(): Promise<number> {
     const route = await this.run('ip', ['-j', '-4', 'route', 'show', 'default']);
     const dev = (JSON.parse(route.stdout || '[]') as { dev?: string }[])[0]?.dev;
     if (!dev) return 1500;
@@ -250,6 +264,7 @@ export class NetworkManager {
       await rm(path.join(this.ipamDir, cniNetworkNameFor(id)), { recursive: true, force: true });
       await rm(path.join(this.networksDir, `${cniNetworkNameFor(id)}.json`), { force: true });
       this.networks.delete(id);
+      this.ready.delete(id);
       this.log.info({ networkId: id, network: def.name }, 'network removed');
     });
   }
