@@ -34,12 +34,12 @@ export interface Harness {
 
 let seq = 0;
 
-export async function createHarness(): Promise<Harness> {
+export async function createHarness(opts: { logSizeMax?: number } = {}): Promise<Harness> {
   const base = await mkdtemp(join(tmpdir(), 'skiff-rt-'));
   const root = join(base, 'state', 'containers');
   const runRoot = join(base, 'run');
   const cgroupParent = `/skiff-test/${basename(base)}`;
-  const rt = new ContainerRuntime({ root, runRoot, cgroupParent });
+  const rt = new ContainerRuntime({ root, runRoot, cgroupParent, ...opts });
   const rootfsDirs: string[] = [];
   const h: Harness = {
     rt,
