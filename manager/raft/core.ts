@@ -824,7 +824,10 @@ export class RaftCore {
     this.lead = '';
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
-    this.randomizedElectionTimeout = this.electionTicks + Math.floor(this.random() * this.electionTicks);
+    // Jitter over half an election timeout: enough to avoid split votes (pre-vote absorbs the
+    // rest) while bounding failover to ~1.5 election timeouts.
+    this.randomizedElectionTimeout =
+      this.electionTicks + Math.floor(this.random() * Math.max(2, this.electionTicks / 2));
     this.votes.clear();
     this.leadTransferee = '';
     this.campaignAfterApply = false;

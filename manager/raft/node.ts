@@ -432,6 +432,13 @@ export class RaftNode {
     if (lead !== this.lastLead) {
       this.lastLead = lead;
       this.log.info({ raftId: this.opts.id, leader: lead, term: this.core.term }, 'raft leader changed');
+      // A read index asked of the old leader will not come back: ask the new one (or fail fast).
+      if (this.readInFlight) {
+        clearTimeout(this.readInFlight.timer);
+        this.readBatch.unshift(...this.readInFlight.waiters);
+        this.readInFlight = null;
+        this.issueRead();
+      }
       for (const cb of [...this.leaderListeners]) {
         try {
           cb(lead);
