@@ -1,0 +1,95 @@
+// Every benchmark `npm run bench` knows, in run order. Standalone scripts in bench/
+// (each owned by its component's engineer) are wrapped here with their tiny and full
+// arguments; a script added later without an entry is still run, with no arguments and
+// BENCH_SIZE in its environment.
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Benchmark, REPO_ROOT, type ScriptBenchmarkOptions, scriptBenchmark } from '../lib/index.js';
+import { withOptionalDocker } from './docker-env.js';
+import { kvLoadBenchmark } from './kv-load.js';
+import { peersBenchmark } from './peers.js';
+
+type Wrapped = Omit<ScriptBenchmarkOptions, 'script'> & { file: string; docker?: boolean };
+
+const WRAPPED: Wrapped[] = [
+  {
+    name: 'container-start',
+    file: 'container-start.ts',
+    description: 'create-to-running latency: skiff (conmon+crun) vs crun alone (and docker run with dockerd)',
+    args: { tiny: ['--runs', '2'], full: ['--runs', '50'] },
+    docker: true,
+  },
+  {
+    name: 'image-pull',
+    file: 'image-pull.ts',
+    description: 'pull from a loopback registry: skiff vs skopeo (and docker pull with dockerd)',
+    args: { tiny: ['--runs', '1', '--layers', '1', '--layer-mb', '1'], full: [] },
+    docker: true,
+  },
+  {
+    name: 'network',
+    file: 'network.ts',
+    description: 'network attach time and overlay vs bare-veth TCP throughput between lab hosts',
+    args: { tiny: ['--attach-count', '2', '--seconds', '1', '--runs', '1'], full: [] },
+  },
+  {
+    name: 'scheduler',
+    file: 'scheduler.ts',
+    // The script has one fixed size (1,000 nodes, 100,000 tasks; ~10 s).
+    description: 'orchestrator + scheduler placement over 1,000 simulated nodes',
+    args: { tiny: [], full: [] },
+  },
+  {
+    name: 'compose-load',
+    file: 'compose-load.ts',
+    description: 'compose file loading',
+    args: { tiny: [], full: [] },
+  },
+  {
+    name: 'raft',
+    file: 'raft.ts',
+    description: 'raft commit throughput and latency, next to etcd',
+    args: { tiny: [], full: [] },
+  },
+];
+
+/** The harness's own entry point; every other bench/*.ts is a standalone benchmark script. */
+const HARNESS_FILES = new Set(['main.ts']);
+
+function standaloneScripts(): string[] {
+  return readdirSync(join(REPO_ROOT, 'bench'))
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !HARNESS_FILES.has(f))
+    .sort();
+}
+
+function wrap(w: Wrapped): Benchmark {
+  const script = `bench/${w.file}`;
+  const env = (ctx: Parameters<NonNullable<ScriptBenchmarkOptions['env']>>[0]) => ({ BENCH_SIZE: ctx.size });
+  const inner = scriptBenchmark({ ...w, script, env });
+  if (!w.docker) return inner;
+  return {
+    ...inner,
+    run: (ctx) =>
+      withOptionalDocker(ctx, (dockerEnv) =>
+        scriptBenchmark({ ...w, script, env: (c) => ({ ...env(c), ...dockerEnv }) }).run(ctx),
+      ),
+  };
+}
+
+export function allBenchmarks(): Benchmark[] {
+  const list: Benchmark[] = [peersBenchmark, kvLoadBenchmark];
+  const known = new Set(WRAPPED.map((w) => w.file));
+  for (const w of WRAPPED) if (existsSync(join(REPO_ROOT, 'bench', w.file))) list.push(wrap(w));
+  for (const file of standaloneScripts()) {
+    if (known.has(file)) continue;
+    list.push(
+      wrap({
+        name: file.replace(/\.ts$/, ''),
+        file,
+        description: 'standalone script (no harness entry yet: run with no arguments)',
+        args: { tiny: [], full: [] },
+      }),
+    );
+  }
+  return list;
+}

@@ -1,0 +1,110 @@
+// How figures are taken: a warm-up, repeated runs, median and p95; for side-by-side
+// figures the two systems interleaved (A B A B …) so drift on a shared machine hits
+// both, and the ratio taken pair by pair, then its median.
+import type { Figure } from './record.js';
+import { median, pairedRatio, percentile, round } from './stats.js';
+
+export interface RepeatOptions {
+  /** Untimed runs first (page cache, JIT, lazily started daemons). */
+  warmup: number;
+  runs: number;
+}
+
+export interface Samples {
+  /** Milliseconds per run, in run order. */
+  ms: number[];
+  median: number;
+  p95: number;
+}
+
+function summarize(ms: number[]): Samples {
+  return { ms, median: median(ms), p95: percentile(ms, 95) };
+}
+
+/** Runs `op` warmup + runs times and times the last `runs`. */
+export async function repeat(op: (run: number) => Promise<unknown>, opts: RepeatOptions): Promise<Samples> {
+  for (let i = 0; i < opts.warmup; i++) await op(-1 - i);
+  const ms: number[] = [];
+  for (let i = 0; i < opts.runs; i++) {
+    const t0 = performance.now();
+    await op(i);
+    ms.push(performance.now() - t0);
+  }
+  return summarize(ms);
+}
+
+export interface Interleaved {
+  a: Samples;
+  b: Samples;
+  /** Median of a[i]/b[i]. */
+  ratio: number;
+}
+
+/**
+ * Times `a` and `b` alternately: warm-ups of both, then a b a b …; every pair is one
+ * ratio. Odd pairs start with b, so neither always runs on a cache the other warmed.
+ */
+export async function interleave(
+  a: (run: number) => Promise<unknown>,
+  b: (run: number) => Promise<unknown>,
+  opts: RepeatOptions,
+): Promise<Interleaved> {
+  for (let i = 0; i < opts.warmup; i++) {
+    await a(-1 - i);
+    await b(-1 - i);
+  }
+  const am: number[] = [];
+  const bm: number[] = [];
+  const time = async (op: (run: number) => Promise<unknown>, run: number) => {
+    const t0 = performance.now();
+    await op(run);
+    return performance.now() - t0;
+  };
+  for (let i = 0; i < opts.runs; i++) {
+    if (i % 2 === 0) {
+      am.push(await time(a, i));
+      bm.push(await time(b, i));
+    } else {
+      bm.push(await time(b, i));
+      am.push(await time(a, i));
+    }
+  }
+  return { a: summarize(am), b: summarize(bm), ratio: pairedRatio(am, bm) };
+}
+
+/** The median and p95 figures of one timed series (ms). */
+export function latencyFigures(name: string, s: Samples, what = ''): Figure[] {
+  const prefix = what ? `${what} ` : '';
+  return [
+    { name, metric: `${prefix}median`, unit: 'ms', value: round(s.median) },
+    { name, metric: `${prefix}p95`, unit: 'ms', value: round(s.p95) },
+  ];
+}
+
+/**
+ * Side-by-side figures of an interleaved run: median (ratio = median of pair ratios)
+ * and p95 (ratio = p95 over p95: tails do not pair up).
+ */
+export function sideBySideFigures(name: string, peer: string, r: Interleaved, what = ''): Figure[] {
+  const prefix = what ? `${what} ` : '';
+  return [
+    {
+      name,
+      metric: `${prefix}median`,
+      unit: 'ms',
+      value: round(r.a.median),
+      peer,
+      peerValue: round(r.b.median),
+      ratio: round(r.ratio),
+    },
+    {
+      name,
+      metric: `${prefix}p95`,
+      unit: 'ms',
+      value: round(r.a.p95),
+      peer,
+      peerValue: round(r.b.p95),
+      ratio: round(r.a.p95 / r.b.p95),
+    },
+  ];
+}

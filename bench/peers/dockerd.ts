@@ -1,0 +1,377 @@
+// dockerd as a peer: Debian's docker.io (dockerd 20.10) with crun as its runtime and
+// all of its state in a temporary directory, optionally in swarm mode.
+//
+// containerd: Debian's dockerd finds /usr/bin/containerd (a dependency of docker.io)
+// and, with no --containerd flag, starts it itself as a child with its config, socket
+// and state under --exec-root/containerd and its root under --data-root/containerd;
+// it stops it on shutdown. So nothing of containerd's lives outside the temp directory.
+//
+// What dockerd changes outside its directories, and how stop() undoes it:
+//   - iptables: DOCKER* chains, FORWARD/nat jumps and MASQUERADE rules for docker0 and
+//     docker_gwbridge, and the FORWARD policy (DROP when it turns ip_forward on) →
+//     removed by diffing iptables-save against the picture taken at start;
+//   - links docker0 (and docker_gwbridge in swarm mode) → deleted;
+//   - nsfs mounts of swarm's network namespaces under exec-root/netns → unmounted;
+//   - cgroups under --cgroup-parent → removed;
+//   - /etc/docker/key.json (its identity key; 20.10 has no flag to move it) and
+//     /run/docker/plugins → removed unless they were there before;
+//   - sysctls ip_forward and bridge-nf-call-ip(6)tables → put back.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildImage } from '../../test/fixtures/index.js';
+import { type CommandResult, runChecked, runCommand, waitFor } from '../lib/command.js';
+import { literal } from '../lib/regexp.js';
+import { onInterrupt } from '../lib/teardown.js';
+import { ensurePackage } from './apt.js';
+import { type RuleSet, saveRules, undoRules } from './iptables.js';
+import { freePort } from './ports.js';
+
+const DOCKERD = '/usr/sbin/dockerd';
+const SYSCTLS = [
+  'net/ipv4/ip_forward',
+  'net/bridge/bridge-nf-call-iptables',
+  'net/bridge/bridge-nf-call-ip6tables',
+];
+const OWNED_PATHS = ['/etc/docker/key.json', '/run/docker'];
+/** Links dockerd makes: its default bridge, swarm's gateway bridge, user bridges. */
+const LINK_PATTERN = /^(docker0|docker_gwbridge|br-[0-9a-f]{12})$/;
+/** iptables chains and rules that are dockerd's. */
+const RULE_PATTERN = /DOCKER|docker0|docker_gwbridge|br-[0-9a-f]{12}/;
+
+export interface DockerdOptions {
+  /** `docker swarm init` on loopback after start. */
+  swarm?: boolean;
+  log?: (message: string) => void;
+}
+
+export interface DockerdPeer {
+  /** e.g. `dockerd 20.10.24 + crun`. */
+  label: string;
+  /** `unix:///tmp/…/docker.sock`, for DOCKER_HOST. */
+  host: string;
+  stateDir: string;
+  /** Regexps matching what this daemon could leave on the host (for leftover checks). */
+  signatures: RegExp[];
+  /** `docker ARGS` against this daemon; throws on a non-zero exit. */
+  docker(args: readonly string[], timeoutMs?: number): Promise<string>;
+  /** Same, resolving with the exit status and output whatever they are. */
+  dockerResult(args: readonly string[], timeoutMs?: number): Promise<CommandResult>;
+  /** Loads a busybox image (from test/fixtures) under the given tags. */
+  loadBusybox(tags?: readonly string[]): Promise<void>;
+  swarmInit(): Promise<void>;
+  swarmLeave(): Promise<void>;
+  /** Stops dockerd and undoes everything it changed. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+function readSysctl(name: string): string | undefined {
+  try {
+    return readFileSync(`/proc/sys/${name}`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+async function linkNames(): Promise<string[]> {
+  const r = await runCommand('ip', ['-j', 'link', 'show']);
+  return (JSON.parse(r.stdout || '[]') as Array<{ ifname: string }>).map((l) => l.ifname);
+}
+
+function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m === dir || m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+}
+
+/** Processes whose command line names `needle` (dockerd's containerd and shims name its dirs). */
+function pidsMentioning(needle: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(needle)) out.push(Number(e));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** Kills every process in the cgroup subtree (container processes) and removes it, deepest first. */
+function removeCgroupTree(name: string): void {
+  let controllers: string[] = [];
+  try {
+    controllers = readdirSync('/sys/fs/cgroup');
+  } catch {
+    return;
+  }
+  for (const c of controllers) {
+    const root = join('/sys/fs/cgroup', c, name);
+    if (!existsSync(root)) continue;
+    const dirs: string[] = [];
+    const walk = (d: string) => {
+      dirs.push(d);
+      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
+    };
+    try {
+      walk(root);
+    } catch {
+      continue;
+    }
+    for (const d of dirs.reverse()) {
+      try {
+        for (const pid of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
+          try {
+            process.kill(Number(pid), 'SIGKILL');
+          } catch {
+            // gone
+          }
+        }
+      } catch {
+        // no procs file
+      }
+      try {
+        rmdirSync(d);
+      } catch {
+        // a process still exiting: retried below
+      }
+    }
+  }
+}
+
+export async function startDockerd(opts: DockerdOptions = {}): Promise<DockerdPeer> {
+  const log = opts.log ?? (() => {});
+  await ensurePackage('docker.io', DOCKERD, log);
+  const existing = (await linkNames()).filter((n) => LINK_PATTERN.test(n));
+  if (existing.length > 0)
+    throw new Error(
+      `another dockerd seems to run here (links ${existing.join(', ')} exist); stop it before benchmarking`,
+    );
+
+  // Short paths: containerd's sockets live under exec-root and unix paths max out at 108.
+  const stateDir = await mkdtemp(join(tmpdir(), 'sbd-'));
+  const cgroupParent = `skiff-bench-docker-${process.pid.toString(36)}`;
+  const socket = join(stateDir, 'docker.sock');
+  const host = `unix://${socket}`;
+  const before = {
+    ipv4: await saveRules('ipv4'),
+    ipv6: await saveRules('ipv6'),
+    sysctls: new Map(SYSCTLS.map((s) => [s, readSysctl(s)])),
+    paths: new Map(OWNED_PATHS.map((p) => [p, existsSync(p)])),
+    links: new Set(await linkNames()),
+  };
+  let child: ChildProcess | undefined;
+  let stopped: Promise<void> | undefined;
+  const env = { ...process.env, DOCKER_HOST: host };
+  const dockerResult = (args: readonly string[], timeoutMs = 120_000) =>
+    runCommand('docker', args, { env, timeoutMs });
+  const docker = (args: readonly string[], timeoutMs = 120_000) =>
+    runChecked('docker', args, { env, timeoutMs });
+  let swarm = false;
+
+  const cleanup = async (): Promise<void> => {
+    const problems: string[] = [];
+    const attempt = async (what: string, fn: () => Promise<unknown> | unknown) => {
+      try {
+        await fn();
+      } catch (e) {
+        problems.push(`${what}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    };
+    if (child && child.exitCode === null && child.signalCode === null) {
+      if (swarm) await attempt('swarm leave', () => dockerResult(['swarm', 'leave', '--force'], 30_000));
+      await attempt('remove containers', async () => {
+        const ids = (await dockerResult(['ps', '-aq'], 20_000)).stdout.split('\n').filter(Boolean);
+        if (ids.length > 0) await dockerResult(['rm', '-f', ...ids], 60_000);
+      });
+      const exited = new Promise<void>((r) => child!.once('exit', () => r()));
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child?.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(killer);
+    }
+    // containerd and its shims if dockerd died without stopping them.
+    for (const pid of pidsMentioning(stateDir)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    await attempt('wait for containerd to exit', () =>
+      waitFor(() => pidsMentioning(stateDir).length === 0, {
+        what: 'dockerd helpers to exit',
+        timeoutMs: 10_000,
+      }),
+    );
+    for (const m of mountsUnder(stateDir)) {
+      await attempt(`unmount ${m}`, async () => {
+        const r = await runCommand('umount', [m]);
+        if (r.code !== 0) await runChecked('umount', ['-l', m]);
+      });
+    }
+    await attempt('remove cgroups', () =>
+      waitFor(
+        () => {
+          removeCgroupTree(cgroupParent);
+          return !existsSync(join('/sys/fs/cgroup', 'pids', cgroupParent));
+        },
+        { what: `cgroup ${cgroupParent} to go`, timeoutMs: 10_000 },
+      ),
+    );
+    for (const name of await linkNames()) {
+      if (LINK_PATTERN.test(name) && !before.links.has(name))
+        await attempt(`delete link ${name}`, () => runChecked('ip', ['link', 'del', name]));
+    }
+    const isOurs = (s: string) => RULE_PATTERN.test(s);
+    await attempt('iptables', () => undoRules('ipv4', before.ipv4 as RuleSet, isOurs));
+    await attempt('ip6tables', () => undoRules('ipv6', before.ipv6 as RuleSet, isOurs));
+    for (const [name, was] of before.sysctls) {
+      if (was !== undefined && readSysctl(name) !== was)
+        await attempt(`sysctl ${name}`, () => writeFile(`/proc/sys/${name}`, was));
+    }
+    for (const [path, existed] of before.paths) {
+      if (!existed) await attempt(`remove ${path}`, () => rm(path, { recursive: true, force: true }));
+    }
+    await attempt('remove state dir', () => rm(stateDir, { recursive: true, force: true }));
+    if (problems.length > 0) throw new Error(`dockerd cleanup incomplete: ${problems.join('; ')}`);
+  };
+  const stop = () => {
+    stopped ??= cleanup().finally(unregister);
+    return stopped;
+  };
+  const unregister = onInterrupt(`dockerd in ${stateDir}`, stop);
+
+  try {
+    const config = join(stateDir, 'daemon.json');
+    // An empty config file so the host's /etc/docker/daemon.json, if any, plays no part.
+    await writeFile(config, '{}\n');
+    const logFd = openSync(join(stateDir, 'dockerd.log'), 'a');
+    child = spawn(
+      DOCKERD,
+      [
+        '--config-file',
+        config,
+        '--data-root',
+        join(stateDir, 'd'),
+        '--exec-root',
+        join(stateDir, 'e'),
+        '--pidfile',
+        join(stateDir, 'dockerd.pid'),
+        '-H',
+        host,
+        '--add-runtime',
+        'crun=/usr/bin/crun',
+        '--default-runtime',
+        'crun',
+        '--cgroup-parent',
+        cgroupParent,
+        // Containers need NAT and forwarding rules; stop() removes them.
+        '--iptables=true',
+        '--storage-driver',
+        'overlay2',
+      ],
+      { stdio: ['ignore', logFd, logFd] },
+    );
+    closeSync(logFd);
+    const died = new Promise<never>((_, reject) =>
+      child!.once('exit', (code, signal) =>
+        reject(
+          new Error(`dockerd exited at start (${signal ?? code}): ${tail(join(stateDir, 'dockerd.log'))}`),
+        ),
+      ),
+    );
+    died.catch(() => {});
+    await Promise.race([
+      died,
+      waitFor(
+        async () => (await dockerResult(['version', '--format', '{{.Server.Version}}'], 5000)).code === 0,
+        {
+          what: `dockerd on ${host} to answer`,
+          timeoutMs: 60_000,
+          intervalMs: 100,
+        },
+      ),
+    ]);
+  } catch (e) {
+    await stop().catch(() => {});
+    throw e;
+  }
+  const version = (await docker(['version', '--format', '{{.Server.Version}}'])).trim();
+
+  const peer: DockerdPeer = {
+    label: `dockerd ${version} + crun`,
+    host,
+    stateDir,
+    signatures: [
+      new RegExp(literal(stateDir)),
+      new RegExp(literal(cgroupParent)),
+      /\/usr\/sbin\/dockerd|\/usr\/bin\/containerd|containerd-shim/,
+      RULE_PATTERN,
+      /key\.json|\/run\/docker/,
+      /net\/(ipv4\/ip_forward|bridge)/,
+    ],
+    docker,
+    dockerResult,
+    async loadBusybox(tags = ['busybox:latest']) {
+      const image = await buildImage();
+      const archive = join(stateDir, 'busybox.tar');
+      try {
+        await runChecked('skopeo', [
+          '--insecure-policy',
+          'copy',
+          '--quiet',
+          `oci:${image.ociRef}`,
+          `docker-archive:${archive}:${tags[0]}`,
+        ]);
+        await docker(['load', '-q', '-i', archive]);
+        for (const t of tags.slice(1)) await docker(['tag', tags[0]!, t]);
+      } finally {
+        await image.remove();
+        await rm(archive, { force: true });
+      }
+    },
+    async swarmInit() {
+      const port = await freePort();
+      // Loopback only: the swarm listens on 127.0.0.1, not on every address.
+      await docker([
+        'swarm',
+        'init',
+        '--advertise-addr',
+        '127.0.0.1',
+        '--listen-addr',
+        `127.0.0.1:${port}`,
+        '--data-path-addr',
+        '127.0.0.1',
+      ]);
+      swarm = true;
+    },
+    async swarmLeave() {
+      await docker(['swarm', 'leave', '--force']);
+      swarm = false;
+    },
+    stop,
+  };
+  if (opts.swarm) {
+    try {
+      await peer.swarmInit();
+    } catch (e) {
+      await stop().catch(() => {});
+      throw e;
+    }
+  }
+  return peer;
+}
+
+function tail(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim().split('\n').slice(-5).join(' | ');
+  } catch {
+    return '(no log)';
+  }
+}
