@@ -33,23 +33,33 @@ export function interpolateTree(root: unknown, lookup: Lookup): TreeInterpolatio
       for (const n of r.unset) res.unset.push({ path: [...path], name: n });
       return r.value;
     }
+    // Copy on write: aliased nodes are shared, so they must never be changed in place.
     if (Array.isArray(v)) {
-      const out = new Array<unknown>(v.length);
+      let out: unknown[] | undefined;
       for (let i = 0; i < v.length; i++) {
         path.push(i);
-        out[i] = walk(v[i]);
+        const x = walk(v[i]);
         path.pop();
+        if (x !== v[i]) {
+          out ??= v.slice();
+          out[i] = x;
+        }
       }
-      return out;
+      return out ?? v;
     }
     if (v !== null && typeof v === 'object') {
-      const out: Record<string, unknown> = {};
-      for (const [k, val] of Object.entries(v)) {
+      let out: Record<string, unknown> | undefined;
+      const obj = v as Record<string, unknown>;
+      for (const k in obj) {
         path.push(k);
-        out[k] = walk(val);
+        const x = walk(obj[k]);
         path.pop();
+        if (x !== obj[k]) {
+          out ??= { ...obj };
+          out[k] = x;
+        }
       }
-      return out;
+      return out ?? v;
     }
     return v;
   };

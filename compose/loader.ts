@@ -30,7 +30,8 @@ interface LoadedFile {
   file: string;
   display: string;
   data: Obj;
-  pos: PosNode;
+  pos: PosLookup;
+  hasTags: boolean;
 }
 
 interface Scope {
@@ -83,9 +84,9 @@ class Loader {
       this.diag.errors.push(...r.errors);
       return null;
     }
-    const { pos } = r;
+    const { pos, hasTags } = r;
     this.diag.addSource(display, pos);
-    const stripped = stripResets(r.value, pos) as Obj;
+    const stripped = (hasTags ? stripResets(r.value, pos()) : r.value) as Obj;
     const env = scope.env;
     const interp = interpolateTree(stripped, (n) => env[n]);
     for (const e of interp.errors) this.diag.errorIn(display, pos, e.path, e.message);
@@ -120,7 +121,7 @@ class Loader {
       errors: shortErrors,
     });
     for (const e of shortErrors) this.diag.errorIn(display, pos, e.path, e.message);
-    const loaded: LoadedFile = { file, display, data: expanded, pos };
+    const loaded: LoadedFile = { file, display, data: expanded, pos, hasTags };
     this.parsed.set(key, loaded);
     this.applyIncludes(loaded, scope);
     this.applyExtends(loaded, scope);
@@ -134,7 +135,7 @@ class Loader {
     data: Obj,
     issues: { path: PathSegment[] }[],
     display: string,
-    pos: PosNode,
+    pos: PosLookup,
     scope: Scope,
     file: string,
   ): void {
@@ -165,7 +166,7 @@ class Loader {
         ok = false;
         continue;
       }
-      merged = mergeValues(merged, loaded.data, loaded.pos, []) as Obj;
+      merged = mergeValues(merged, loaded.data, loaded.hasTags ? loaded.pos() : undefined, []) as Obj;
     }
     return ok ? merged : undefined;
   }
@@ -279,10 +280,12 @@ class Loader {
     }
     const base = this.resolveExtends(target, ext.service, scope, [...stack, id]);
     const { extends: _drop, ...own } = svc;
-    const merged = mergeValues(stripNonInheritable(base ?? {}), own, nodeFor(f.pos, ['services', name]), [
-      'services',
-      name,
-    ]) as Obj;
+    const merged = mergeValues(
+      stripNonInheritable(base ?? {}),
+      own,
+      f.hasTags ? nodeFor(f.pos(), ['services', name]) : undefined,
+      ['services', name],
+    ) as Obj;
     services[name] = merged;
     this.diag.addExtendsSource(
       f.display,
@@ -329,7 +332,7 @@ function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-import { parseComposeYaml } from './yaml.js';
+import { type PosLookup, parseComposeYaml } from './yaml.js';
 
 function parseComposeYamlSafe(text: string, file: string): ReturnType<typeof parseComposeYaml> {
   try {

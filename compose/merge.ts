@@ -17,21 +17,32 @@ export function mergeValues(
   pos: PosNode | undefined,
   path: readonly string[],
 ): unknown {
+  return merge(base, over, pos, path[0] ?? '', path.length, path[path.length - 1] ?? '');
+}
+
+/** `top` is the first path segment, `depth` the path length and `field` its last segment. */
+function merge(
+  base: unknown,
+  over: unknown,
+  pos: PosNode | undefined,
+  top: string,
+  depth: number,
+  field: string,
+): unknown {
   if (pos?.tag === 'override') return over;
   if (over === undefined || (over === null && base !== undefined)) return base;
   if (isObj(base) && isObj(over)) {
     const out: Obj = { ...base };
     for (const [k, v] of Object.entries(over)) {
-      out[k] = mergeValues(base[k], v, pos?.keys?.get(k), [...path, k]);
+      out[k] = merge(base[k], v, pos?.keys?.get(k), depth === 0 ? k : top, depth + 1, k);
     }
     if (pos?.keys) for (const [k, p] of pos.keys) if (p.tag === 'reset') delete out[k];
     return out;
   }
   if (Array.isArray(base) && Array.isArray(over)) {
-    const field = path[path.length - 1] ?? '';
-    const inService = path[0] === 'services' && path.length >= 3;
+    const inService = top === 'services' && depth >= 3;
     if (inService && REPLACED.has(field)) return over;
-    if (inService && path.length === 3) {
+    if (inService && depth === 3) {
       if (field === 'ports') return mergeByKey(base, over, portKey);
       if (field === 'volumes' || field === 'devices') return mergeByKey(base, over, targetKey);
       if (field === 'secrets' || field === 'configs') return mergeByKey(base, over, fileRefKey);

@@ -3,10 +3,11 @@
 
 import { formatPath, nearestNode, nodeAt, type PathSegment, type PosNode } from './positions.js';
 import type { ComposeError } from './types.js';
+import type { PosLookup } from './yaml.js';
 
 interface Source {
   file: string;
-  pos: PosNode;
+  pos: PosLookup;
   /** For a service taken from `extends`: paths under `from` are looked up under `to`. */
   from?: PathSegment[];
   to?: PathSegment[];
@@ -17,7 +18,7 @@ export class Diagnostics {
   readonly warnings: ComposeError[] = [];
   private readonly sources: Source[] = [];
 
-  addSource(file: string, pos: PosNode): void {
+  addSource(file: string, pos: PosLookup): void {
     this.sources.push({ file, pos });
   }
 
@@ -25,7 +26,7 @@ export class Diagnostics {
   addExtendsSource(
     ownerFile: string,
     file: string,
-    pos: PosNode,
+    pos: PosLookup,
     from: PathSegment[],
     to: PathSegment[],
   ): void {
@@ -40,8 +41,14 @@ export class Diagnostics {
   }
 
   /** An error in a known file at a path of that file. */
-  errorIn(file: string, pos: PosNode | undefined, path: PathSegment[], message: string, warn = false): void {
-    const where = place(pos, path);
+  errorIn(
+    file: string,
+    pos: PosLookup | undefined,
+    path: PathSegment[],
+    message: string,
+    warn = false,
+  ): void {
+    const where = place(pos?.(), path);
     (warn ? this.warnings : this.errors).push({ file, ...where, path: formatPath(path), message });
   }
 
@@ -60,10 +67,11 @@ export class Diagnostics {
         if (!startsWith(path, s.from)) continue;
         p = [...s.to, ...path.slice(s.from.length)];
       }
-      if (nodeAt(s.pos, p)) return { file: s.file, ...place(s.pos, p) };
-      const near = nearestNode(s.pos, p);
+      const tree = s.pos();
+      if (nodeAt(tree, p)) return { file: s.file, ...place(tree, p) };
+      const near = nearestNode(tree, p);
       if (near && (!best || near.depth > best.depth))
-        best = { file: s.file, ...place(s.pos, p), depth: near.depth };
+        best = { file: s.file, ...place(tree, p), depth: near.depth };
     }
     return best ?? { file: this.sources[0]?.file ?? '', line: 0, col: 0 };
   }

@@ -56,32 +56,23 @@ interface Frame {
   tag: string | null;
 }
 
+export type PosLookup = () => PosNode;
+
 export type ParsedYaml =
-  | { ok: true; value: Record<string, unknown>; pos: PosNode }
+  | {
+      ok: true;
+      value: Record<string, unknown>;
+      /** The position tree, built on first use (a second parse that records node positions). */
+      pos: PosLookup;
+      /** Whether the file uses !reset or !override (merging then needs the position tree). */
+      hasTags: boolean;
+    }
   | { ok: false; errors: ComposeError[] };
 
 export function parseComposeYaml(text: string, file: string): ParsedYaml {
-  const lineStarts = computeLineStarts(text);
-  const root: Frame = { start: 0, children: [], result: undefined, tag: null };
-  const stack: Frame[] = [root];
   let docs: unknown[];
   try {
-    docs = [];
-    yaml.loadAll(text, (d) => docs.push(d), {
-      schema: COMPOSE_SCHEMA,
-      filename: file,
-      listener(event, state) {
-        if (event === 'open') {
-          const f: Frame = { start: state.position, children: [], result: undefined, tag: null };
-          stack[stack.length - 1]!.children.push(f);
-          stack.push(f);
-        } else if (stack.length > 1) {
-          const f = stack.pop()!;
-          f.result = state.result;
-          f.tag = (state as unknown as { tag?: string | null }).tag ?? null;
-        }
-      },
-    });
+    docs = loadDocs(text, file, undefined);
   } catch (e) {
     const mark = (e as { mark?: { line: number; column: number } }).mark;
     const reason = (e as { reason?: string }).reason ?? (e instanceof Error ? e.message : String(e));
@@ -98,34 +89,30 @@ export function parseComposeYaml(text: string, file: string): ParsedYaml {
       ],
     };
   }
+  const value = docs[0];
   if (docs.length > 1) {
-    const second = root.children[1];
-    const p = second ? locate(text, lineStarts, second.start) : { line: 1, col: 1 };
     return {
       ok: false,
       errors: [
         {
           file,
-          ...p,
+          ...docStart(text, file, 1),
           path: '',
           message: 'a compose file holds one YAML document; this one has several (---)',
         },
       ],
     };
   }
-  const value = docs[0];
   if (value === undefined || value === null) {
     return { ok: false, errors: [{ file, line: 1, col: 1, path: '', message: 'the compose file is empty' }] };
   }
   if (typeof value !== 'object' || Array.isArray(value)) {
-    const first = root.children[0];
-    const p = first ? locate(text, lineStarts, first.start) : { line: 1, col: 1 };
     return {
       ok: false,
       errors: [
         {
           file,
-          ...p,
+          ...docStart(text, file, 0),
           path: '',
           message: `the top level of a compose file must be a mapping (services:, networks:, …), not ${
             Array.isArray(value) ? 'a sequence' : 'a scalar'
@@ -134,23 +121,76 @@ export function parseComposeYaml(text: string, file: string): ParsedYaml {
       ],
     };
   }
+  let cached: PosNode | undefined;
+  const pos = () => {
+    cached ??= positionTree(text, file);
+    return cached;
+  };
+  return {
+    ok: true,
+    value: value as Record<string, unknown>,
+    pos,
+    hasTags: /!(reset|override)\b/.test(text),
+  };
+}
+
+function loadDocs(text: string, file: string, root: Frame | undefined): unknown[] {
+  const docs: unknown[] = [];
+  const stack: Frame[] = root ? [root] : [];
+  yaml.loadAll(text, (d) => docs.push(d), {
+    schema: COMPOSE_SCHEMA,
+    filename: file,
+    ...(root
+      ? {
+          listener(event, state) {
+            if (event === 'open') {
+              const f: Frame = { start: state.position, children: [], result: undefined, tag: null };
+              stack[stack.length - 1]!.children.push(f);
+              stack.push(f);
+            } else if (stack.length > 1) {
+              const f = stack.pop()!;
+              f.result = state.result;
+              f.tag = (state as unknown as { tag?: string | null }).tag ?? null;
+            }
+          },
+        }
+      : {}),
+  });
+  return docs;
+}
+
+/** Parses again, recording where every node starts, and folds that into a PosNode tree. */
+function positionTree(text: string, file: string): PosNode {
+  const root: Frame = { start: 0, children: [], result: undefined, tag: null };
+  const docs = loadDocs(text, file, root);
   const docFrame = root.children[0];
-  const pos = docFrame
-    ? buildPos(value, docFrame, text, lineStarts)
-    : { line: 1, col: 1, keys: new Map<string, PosNode>() };
-  return { ok: true, value: value as Record<string, unknown>, pos };
+  if (!docFrame) return { line: 1, col: 1, keys: new Map() };
+  return buildPos(docs[0], docFrame, text, computeLineStarts(text));
+}
+
+function docStart(text: string, file: string, index: number): { line: number; col: number } {
+  const root: Frame = { start: 0, children: [], result: undefined, tag: null };
+  try {
+    loadDocs(text, file, root);
+  } catch {
+    return { line: 1, col: 1 };
+  }
+  const f = root.children[index];
+  if (!f) return { line: 1, col: 1 };
+  const p = locate(text, computeLineStarts(text), f.start);
+  return { line: p.line, col: p.col };
 }
 
 function buildPos(value: unknown, frame: Frame, text: string, lineStarts: number[]): PosNode {
   // Block collections open twice in js-yaml; step through wrappers of the same value.
+  let tag = frame.tag;
   while (frame.children.length === 1 && frame.children[0]!.result === value && typeof value === 'object') {
-    const inner = frame.children[0]!;
-    if (!frame.tag && inner.tag) frame.tag = inner.tag;
-    frame = { ...inner, tag: frame.tag ?? inner.tag };
+    frame = frame.children[0]!;
+    tag ??= frame.tag;
   }
   const node: PosNode = locate(text, lineStarts, frame.start);
-  if (frame.tag === '!reset') node.tag = 'reset';
-  else if (frame.tag === '!override') node.tag = 'override';
+  if (tag === '!reset') node.tag = 'reset';
+  else if (tag === '!override') node.tag = 'override';
   if (Array.isArray(value)) {
     node.items = [];
     const n = Math.min(value.length, frame.children.length);

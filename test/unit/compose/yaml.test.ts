@@ -41,14 +41,17 @@ describe('parseComposeYaml', () => {
     ].join('\n');
     const r = parseComposeYaml(text, 'c.yaml');
     if (!r.ok) throw new Error('parse failed');
-    expect(nodeAt(r.pos, ['services', 'web', 'image'])).toMatchObject({
+    expect(nodeAt(r.pos(), ['services', 'web', 'image'])).toMatchObject({
       line: 3,
       col: 12,
       keyLine: 3,
       keyCol: 5,
     });
-    expect(nodeAt(r.pos, ['services', 'web', 'ports', 1])).toMatchObject({ line: 6, col: 9 });
-    expect(nodeAt(r.pos, ['services', 'web', 'ports', 1, 'target'])).toMatchObject({ keyLine: 6, keyCol: 9 });
+    expect(nodeAt(r.pos(), ['services', 'web', 'ports', 1])).toMatchObject({ line: 6, col: 9 });
+    expect(nodeAt(r.pos(), ['services', 'web', 'ports', 1, 'target'])).toMatchObject({
+      keyLine: 6,
+      keyCol: 9,
+    });
   });
 
   it('marks !reset and !override nodes', () => {
@@ -57,8 +60,8 @@ describe('parseComposeYaml', () => {
       'c.yaml',
     );
     if (!r.ok) throw new Error('parse failed');
-    expect(nodeAt(r.pos, ['services', 'a', 'ports'])?.tag).toBe('reset');
-    expect(nodeAt(r.pos, ['services', 'a', 'env'])?.tag).toBe('override');
+    expect(nodeAt(r.pos(), ['services', 'a', 'ports'])?.tag).toBe('reset');
+    expect(nodeAt(r.pos(), ['services', 'a', 'env'])?.tag).toBe('override');
   });
 
   it('reports syntax errors with their position', () => {
