@@ -485,21 +485,28 @@ export class ImageService {
     };
     const manifestBytes = Buffer.from(JSON.stringify(manifest));
     const manifestDigest = await this.content.writeBuffer(manifestBytes);
-    return this.saveImage(
-      {
-        id: configDigest,
-        repoTags: [],
-        repoDigests: [],
-        config,
-        layers: [{ digest: blobDigest, diffId, chainId: diffId, size: info.size, mediaType }],
-        platform,
-        size: info.size,
-        manifestDigest,
-        manifestMediaType: MediaType.ociManifest,
-        created,
-      },
-      formatReference(target),
-    );
+    const draft: ImageRecord = {
+      id: configDigest,
+      repoTags: [],
+      repoDigests: [],
+      config,
+      layers: [{ digest: blobDigest, diffId, chainId: diffId, size: info.size, mediaType }],
+      platform,
+      size: info.size,
+      manifestDigest,
+      manifestMediaType: MediaType.ociManifest,
+      created,
+    };
+    if (this.opts.unpacker) {
+      // Unpacking checks the tarball as a pull checks a layer: a hostile one is refused.
+      try {
+        await this.opts.unpacker.ensureLayers(draft, this.content);
+      } catch (e) {
+        await this.dropUnreferenced([blobDigest, configDigest, manifestDigest]);
+        throw e;
+      }
+    }
+    return this.saveImage(draft, formatReference(target));
   }
 
   // --- push ------------------------------------------------------------------------

@@ -307,13 +307,17 @@ export function registerImage(program: Command): void {
         if (!Array.isArray(cmd) || !cmd.every((c) => typeof c === 'string'))
           throw new CliUsageError('--cmd must be a JSON array of strings');
       }
-      await withStore(o, async (images) => {
-        const img = await images.importRootfs(tarball, ref, {
-          ...(cmd ? { config: { Cmd: cmd } } : {}),
-          ...(o.platform ? { platform: parsePlatform(o.platform) } : {}),
-        });
-        process.stdout.write(`${img.id}\n`);
-      });
+      await withStore(
+        o,
+        async (images) => {
+          const img = await images.importRootfs(tarball, ref, {
+            ...(cmd ? { config: { Cmd: cmd } } : {}),
+            ...(o.platform ? { platform: parsePlatform(o.platform) } : {}),
+          });
+          process.stdout.write(`${img.id}\n`);
+        },
+        true,
+      );
     });
 
   withStoreOptions(image.command('push'))

@@ -139,6 +139,12 @@ describe('skiff image', () => {
     const r = await skiff('image', 'pull', `${registry.host}/cli/nothing:1`);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`error: manifest unknown: ${registry.host}/cli/nothing:1`);
+    const hostile = join(root, 'hostile.tar');
+    await writeFile(hostile, encodeTar([{ path: '../../escape', type: 'file', content: 'x' }]));
+    const imp = await skiff('image', 'import', hostile, 'local/hostile:1');
+    expect(imp.code).toBe(1);
+    expect(imp.stderr).toMatch(/contains a path that escapes the rootfs: \.\.\/\.\.\/escape/);
+    expect((await skiff('image', 'ls', '-q')).stdout.split('\n').filter(Boolean)).toHaveLength(1);
     const bad = await skiff('image', 'pull', 'Bad/Name');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("invalid image reference 'Bad/Name'");

@@ -1,5 +1,6 @@
 // The snapshotter on its own: an image of 130 layers mounts although their absolute
 // paths would overflow the one-page mount option limit, and each layer is unpacked once.
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ContentStore, chainIds, type ImageRecord, MediaType, sha256 } from '../../../agent/image/index.js';
 import { isMountPoint, Snapshotter } from '../../../agent/snapshot/index.js';
 import { encodeTar, toRawEntries } from '../../fixtures/index.js';
+import { tarWithXattrs } from './xattr-tar.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -79,5 +81,56 @@ describe('snapshotter', () => {
     await snapshots.remove('many-b');
     expect((await snapshots.gc([])).snapshotsRemoved).toBe(130);
     expect(await readdir(join(root, 'snapshots', 'l'))).toEqual([]);
+  });
+
+  it('keeps the extended attributes a layer carries (PAX SCHILY.xattr)', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'skiff-snap-'));
+    cleanups.push(() => rm(root, { recursive: true, force: true }));
+    const content = new ContentStore(join(root, 'content'));
+    await content.init();
+    const tar = tarWithXattrs('tool', 'bin', { 'user.skiff.note': 'kept', 'trusted.overlay.opaque': 'y' });
+    const digest = await content.writeBuffer(tar);
+    const [chainId] = chainIds([digest]);
+    const image = {
+      ...(await manyLayerImage(content, 0)),
+      layers: [
+        { digest, diffId: digest, chainId: chainId!, size: tar.length, mediaType: MediaType.ociLayer },
+      ],
+    };
+    const snapshots = new Snapshotter({ root, content });
+    cleanups.push(() => snapshots.remove('x'));
+    const { rootfs } = await snapshots.mount('x', image);
+    const attrs = execFileSync('getfattr', [
+      '--absolute-names',
+      '-d',
+      '-m',
+      '-',
+      join(rootfs, 'tool'),
+    ]).toString();
+    expect(attrs).toContain('user.skiff.note="kept"');
+    // overlay's own attributes are never taken from a layer
+    expect(attrs).not.toContain('trusted.overlay');
+  });
+
+  it('refuses a layer that hard-links to a file outside it, leaving no snapshot', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'skiff-snap-'));
+    cleanups.push(() => rm(root, { recursive: true, force: true }));
+    const content = new ContentStore(join(root, 'content'));
+    await content.init();
+    const tar = encodeTar([
+      { path: 'ok', type: 'file', content: 'x' },
+      { path: 'bad', type: 'hardlink', linkpath: '../outside' },
+    ]);
+    const digest = await content.writeBuffer(tar);
+    const image = {
+      ...(await manyLayerImage(content, 0)),
+      layers: [{ digest, diffId: digest, chainId: digest, size: tar.length, mediaType: MediaType.ociLayer }],
+    };
+    const snapshots = new Snapshotter({ root, content });
+    await expect(snapshots.ensureLayers(image)).rejects.toThrow(
+      `layer ${digest} contains a path that escapes the rootfs: bad => ../outside`,
+    );
+    expect(await snapshots.listSnapshots()).toEqual([]);
+    expect(await readdir(join(root, 'snapshots', 'tmp'))).toEqual([]);
   });
 });
