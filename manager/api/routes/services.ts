@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { NetworkAttachmentConfig, Service, ServiceSpec, Task } from '../../../lib/index.js';
 import { SkiffError } from '../../../lib/index.js';
+import { applyServiceUpdate, rollbackService } from '../../orchestrator/index.js';
 import { newObjectId, type Store } from '../../store/index.js';
 import type { ApiContext } from '../context.js';
 import { anyOf, labelsMatch, parseFilters } from '../filters.js';
@@ -76,14 +77,14 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): vo
       throw new SkiffError('invalid_argument', 'renaming services is not supported');
     if (modeKind(next) !== modeKind(cur.Spec))
       throw new SkiffError('invalid_argument', 'service mode change is not allowed');
-    await store.update((tx) =>
-      tx.updateService({
-        ...cur,
-        Version: { Index: version },
-        Spec: { ...next, Name: cur.Spec.Name },
-        PreviousSpec: cur.Spec,
-      }),
-    );
+    // The orchestrator's own transitions: a new run of the update machine (UpdateStatus
+    // cleared, PreviousSpec kept), or a rollback it carries out under RollbackConfig.
+    const nowIso = ctx.clock().toISOString();
+    const updated =
+      rollback === 'previous'
+        ? rollbackService(cur, nowIso)
+        : applyServiceUpdate(cur, { ...next, Name: cur.Spec.Name }, nowIso);
+    await store.update((tx) => tx.updateService({ ...updated, Version: { Index: version } }));
     ctx.log.info({ serviceId: cur.ID, rollback: rollback === 'previous' }, 'service updated');
     return { Warnings: [] };
   });
