@@ -151,7 +151,7 @@ export class NetworkManager {
     }
   }
 
-  ensureNetwork(input: NetworkDefinition): Promise<void> {
+  async ensureNetwork(input: NetworkDefinition): Promise<void> {
     const def = validateNetworkDefinition(input);
     return this.exclusive(async () => {
       const existing = this.networks.get(def.id);
