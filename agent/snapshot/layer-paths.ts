@@ -71,7 +71,8 @@ export function checkSymlinkTarget(path: string, target: string, layer: string):
 
 /** Hard link targets name another entry of the same layer: clean, relative, inside. */
 export function cleanHardlinkTarget(path: string, target: string, layer: string): string {
-  if (target.startsWith('/') || target.split('/').includes('..')) throw escapes(layer, `${path} => ${target}`);
+  if (target.startsWith('/') || target.split('/').includes('..'))
+    throw escapes(layer, `${path} => ${target}`);
   const clean = cleanEntryPath(target, layer);
   if (clean === '') throw escapes(layer, `${path} => ${target}`);
   return clean;
