@@ -531,7 +531,7 @@ export class ContainerRuntime {
         { start, end: new Date(), exitCode, output },
         startedAt,
       );
-      await writeFile(path, JSON.stringify(monitor.health)).catch(() => undefined);
+      // The event goes out with the state change, before anything can observe the new state.
       if (monitor.health.status !== before) {
         this.log.info({ containerId: rec.id, health: monitor.health.status }, 'health changed');
         this.emit({
@@ -541,6 +541,7 @@ export class ContainerRuntime {
           failingStreak: monitor.health.failingStreak,
         });
       }
+      await writeFile(path, JSON.stringify(monitor.health)).catch(() => undefined);
       schedule();
     };
     schedule();

@@ -21,11 +21,14 @@ describe('health checks', () => {
     try {
       const c = await h.create({
         Command: ['sleep', '60'],
+        // The start period keeps early failures (before the file exists) from counting.
         HealthCheck: {
           Test: ['CMD-SHELL', 'test -f /tmp/healthy'],
           Interval: 100 * MS,
-          Timeout: 2000 * MS,
+          Timeout: 5000 * MS,
           Retries: 2,
+          StartPeriod: 60_000 * MS,
+          StartInterval: 100 * MS,
         },
       });
       const started = await h.rt.start(c.id);
