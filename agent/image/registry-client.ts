@@ -70,6 +70,7 @@ function header(res: { headers: Response['headers'] }, name: string): string | u
 
 export class RegistryClient {
   private readonly agent: Agent;
+  private readonly insecureAgent: Agent;
   private readonly log: Logger;
   private readonly schemeOf = new Map<string, 'https' | 'http'>();
   private readonly auth = new Map<string, HostAuth>();
@@ -78,10 +79,30 @@ export class RegistryClient {
     this.log = opts.logger ?? silentLogger;
     const timeout = opts.timeoutMs ?? 30_000;
     this.agent = new Agent({ headersTimeout: timeout, bodyTimeout: timeout, connections: 16 });
+    // Insecure registries may also serve HTTPS with a certificate nobody vouches for (as in docker).
+    this.insecureAgent = new Agent({
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+      connections: 16,
+      connect: { rejectUnauthorized: false },
+    });
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    await Promise.all([this.agent.close(), this.insecureAgent.close()]);
+  }
+
+  private isInsecure(host: string): boolean {
+    return isLoopback(host) || (this.opts.registries?.insecure ?? []).includes(host);
+  }
+
+  /** Sends one HTTP request; TLS verification is off only for insecure registries. */
+  private http(
+    opts: { origin: string } & Omit<Dispatcher.RequestOptions, 'origin'>,
+  ): Promise<Dispatcher.ResponseData> {
+    const url = new URL(opts.origin);
+    const agent = url.protocol === 'https:' && this.isInsecure(url.host) ? this.insecureAgent : this.agent;
+    return agent.request(opts);
   }
 
   /** Endpoints to try for a registry: mirrors first for pulls, then the registry. */
@@ -98,7 +119,7 @@ export class RegistryClient {
       }
     }
     const host = registryEndpointHost(registry);
-    const insecure = isLoopback(host) || (this.opts.registries?.insecure ?? []).includes(registry);
+    const insecure = this.isInsecure(host) || (this.opts.registries?.insecure ?? []).includes(registry);
     out.push({ registry, host, schemes: insecure ? ['https', 'http'] : ['https'] });
     return out;
   }
@@ -186,7 +207,7 @@ export class RegistryClient {
     if (creds) headers.authorization = basicAuthHeader(creds);
     let res: Dispatcher.ResponseData;
     try {
-      res = await this.agent.request({
+      res = await this.http({
         origin: url.origin,
         path: url.pathname + url.search,
         method: 'GET',
@@ -238,7 +259,7 @@ export class RegistryClient {
       const u = new URL(url);
       let res: Dispatcher.ResponseData;
       try {
-        res = await this.agent.request({
+        res = await this.http({
           origin: u.origin,
           path: u.pathname + u.search,
           method: spec.method,
@@ -284,7 +305,7 @@ export class RegistryClient {
     let last: unknown;
     for (const scheme of ep.schemes) {
       try {
-        const res = await this.agent.request({
+        const res = await this.http({
           origin: `${scheme}://${ep.host}`,
           path: '/v2/',
           method: 'GET',
@@ -310,7 +331,7 @@ export class RegistryClient {
     const ep = this.endpoints(registry, 'push').at(-1)!;
     const url = new URL(await this.resolveUrl(ep, '/v2/'));
     const get = async (headers: Record<string, string>) => {
-      const res = await this.agent.request({
+      const res = await this.http({
         origin: url.origin,
         path: '/v2/',
         method: 'GET',
@@ -336,7 +357,7 @@ export class RegistryClient {
       const tokenUrl = new URL(bearer.params.realm);
       if (bearer.params.service) tokenUrl.searchParams.set('service', bearer.params.service);
       tokenUrl.searchParams.set('account', creds.username);
-      const res = await this.agent.request({
+      const res = await this.http({
         origin: tokenUrl.origin,
         path: tokenUrl.pathname + tokenUrl.search,
         method: 'GET',
@@ -355,7 +376,7 @@ export class RegistryClient {
     const ep = this.endpoints(registry, 'pull').at(-1)!;
     const url = await this.resolveUrl(ep, '/v2/');
     const u = new URL(url);
-    const res = await this.agent.request({ origin: u.origin, path: u.pathname, method: 'GET' });
+    const res = await this.http({ origin: u.origin, path: u.pathname, method: 'GET' });
     await res.body.dump();
     if (res.statusCode !== 200 && res.statusCode !== 401) {
       throw new SkiffError(

@@ -291,6 +291,19 @@ describe('image pull', () => {
     expect(proxy.requests.slice(before).some((r) => r.path === '/v2/t/mirrored/manifests/1')).toBe(true);
   });
 
+  it('speaks HTTPS to an insecure registry with a self-signed certificate', async () => {
+    const tls = await startRegistry({ tls: true });
+    cleanups.push(() => tls.stop());
+    const img = await buildImage({ files: { '/secure': 'tls' } });
+    built.push(img);
+    await pushImage(img, tls.host, 't/tls:1');
+    const { images, snapshots } = await newStore();
+    const rec = await images.pull(`${tls.host}/t/tls:1`);
+    expect(rec.repoDigests).toEqual([`${tls.host}/t/tls@${img.digest}`]);
+    const { rootfs } = await snapshots.mount('c-tls', rec);
+    expect(await readFile(join(rootfs, 'secure'), 'utf8')).toBe('tls');
+  });
+
   it('says "manifest unknown" for a tag the registry does not have', async () => {
     const { images } = await newStore();
     await expect(images.pull(`${registry.host}/t/nothing:1`)).rejects.toThrow(
