@@ -240,6 +240,7 @@ export class ContainerRuntime {
       stopGraceMs: cs.StopGracePeriod !== undefined ? cs.StopGracePeriod / 1e6 : DEFAULT_GRACE_MS,
       tty,
       rootfs: spec.rootfs,
+      cgroupsPath: config.linux.cgroupsPath,
       ...(plan ? { health: plan } : {}),
       process: config.process,
     };
@@ -368,7 +369,8 @@ export class ContainerRuntime {
       info.state = 'exited';
       info.exitCode = exit.code;
       info.finishedAt = exit.time;
-      info.oomKilled = existsSync(join(runDir, 'oom'));
+      info.oomKilled =
+        existsSync(join(runDir, 'oom')) || (exit.code === 137 && (await cgroupSawOomKill(rec.cgroupsPath)));
     } else {
       const conmonPid = await readPid(join(runDir, 'conmon.pid'));
       if (conmonPid !== undefined && isAlive(conmonPid)) info.state = rec.startedAt ? 'running' : 'created';
@@ -693,6 +695,20 @@ async function readHealth(path: string): Promise<ContainerHealth | undefined> {
     return h;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * conmon's `oom` marker can land after its exit file; until the container is deleted
+ * its memory cgroup still counts the OOM kills, which settles it.
+ */
+async function cgroupSawOomKill(cgroupsPath: string | undefined): Promise<boolean> {
+  if (!cgroupsPath) return false;
+  try {
+    const text = await readFile(join('/sys/fs/cgroup/memory', cgroupsPath, 'memory.oom_control'), 'utf8');
+    return Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? 0) > 0;
+  } catch {
+    return false;
   }
 }
 

@@ -17,6 +17,8 @@ export interface ContainerRecord {
   stopGraceMs: number;
   tty: boolean;
   rootfs: string;
+  /** The container's cgroup path (relative to each v1 hierarchy's root). */
+  cgroupsPath?: string;
   health?: HealthPlan;
   /** The container's process, the base of every exec. */
   process: OciProcess;

@@ -174,18 +174,19 @@ describe('lifecycle', () => {
     expect(s.exitCode).toBe(137);
 
     const polite = await h.create({
-      Command: ['sh', '-c', 'trap "echo got USR1; exit 0" USR1; while true; do sleep 0.1; done'],
+      Command: ['sh', '-c', 'trap "echo got USR1; exit 0" USR1; echo ready; while true; do sleep 0.1; done'],
       StopSignal: 'SIGUSR1',
     });
     await h.rt.start(polite.id);
-    await waitFor(async () => (await h.rt.exec(polite.id, ['true'])).exitCode === 0, {
-      what: 'the container to run',
-    });
+    const logLines = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const e of h.rt.logs(polite.id)) out.push(e.line);
+      return out;
+    };
+    await waitFor(async () => (await logLines()).includes('ready'), { what: 'the trap to be set' });
     const p = await h.rt.stop(polite.id, { graceMs: 20_000 });
     expect(p.exitCode).toBe(0);
-    const logs: string[] = [];
-    for await (const e of h.rt.logs(polite.id)) logs.push(e.line);
-    expect(logs).toEqual(['got USR1']);
+    expect(await logLines()).toEqual(['ready', 'got USR1']);
   });
 
   it('refuses to start twice or delete a running container without force', async () => {
