@@ -14,7 +14,7 @@ import { normalizeProjectName, validProjectName } from './project-name.js';
 import { validateComposeFile } from './schema.js';
 import { expandFile, resolvePath } from './shorthand.js';
 import { Diagnostics } from './sources.js';
-import type { ComposeError, LoadOptions, LoadResult } from './types.js';
+import type { ComposeError, ComposeFileReader, LoadOptions, LoadResult } from './types.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -46,6 +46,7 @@ class Loader {
   constructor(
     readonly home: string | undefined,
     readonly cwd: string,
+    readonly io: ComposeFileReader,
   ) {}
 
   display(file: string): string {
@@ -55,7 +56,7 @@ class Loader {
 
   readText(file: string, what: string): string | undefined {
     try {
-      return readFileSync(file, 'utf8');
+      return this.io.readText(file);
     } catch (e) {
       const code = (e as { code?: string }).code;
       const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : describe(e);
@@ -199,7 +200,7 @@ class Loader {
       let fileVars: Record<string, string> = {};
       const envFiles = entry.env_file ?? [resolve(projectDir, '.env')];
       for (const ef of envFiles) {
-        if (entry.env_file === undefined && !isFile(ef)) continue;
+        if (entry.env_file === undefined && !this.io.isFile(ef)) continue;
         const vars = this.readEnvFile(ef, { ...fileVars, ...scope.env });
         if (vars) fileVars = { ...fileVars, ...vars };
       }
@@ -251,7 +252,7 @@ class Loader {
     }
     let target: LoadedFile | null = f;
     if (ext.file !== undefined && ext.file !== f.file) {
-      if (!isFile(ext.file)) {
+      if (!this.io.isFile(ext.file)) {
         this.diag.errorIn(
           f.display,
           f.pos,
@@ -320,13 +321,16 @@ function stripNonInheritable(s: Obj): Obj {
   return rest;
 }
 
-function isFile(p: string): boolean {
-  try {
-    return statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
+const localFiles: ComposeFileReader = {
+  readText: (p) => readFileSync(p, 'utf8'),
+  isFile: (p) => {
+    try {
+      return statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  },
+};
 
 function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -367,7 +371,8 @@ function load(opts: LoadOptions): LoadResult {
   const processEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts.env ?? process.env)) if (v !== undefined) processEnv[k] = v;
   const cwd = process.cwd();
-  const loader = new Loader(processEnv.HOME, cwd);
+  const io = opts.reader ?? localFiles;
+  const loader = new Loader(processEnv.HOME, cwd, io);
   const diag = loader.diag;
 
   // Files: explicit, else COMPOSE_FILE, else the default names in the working directory.
@@ -380,7 +385,7 @@ function load(opts: LoadOptions): LoadResult {
       .map((f) => resolve(searchDir, f));
   }
   if (files.length === 0) {
-    const found = DEFAULT_FILE_NAMES.map((n) => resolve(searchDir, n)).find(isFile);
+    const found = DEFAULT_FILE_NAMES.map((n) => resolve(searchDir, n)).find((p) => io.isFile(p));
     if (!found) {
       return {
         ok: false,
@@ -405,7 +410,7 @@ function load(opts: LoadOptions): LoadResult {
     ? opts.envFiles.map((f) => resolve(cwd, f))
     : [resolve(workingDir, '.env')];
   for (const ef of envFiles) {
-    if (!opts.envFiles?.length && !isFile(ef)) continue;
+    if (!opts.envFiles?.length && !io.isFile(ef)) continue;
     const vars = loader.readEnvFile(ef, { ...fileVars, ...processEnv });
     if (vars) fileVars = { ...fileVars, ...vars };
   }

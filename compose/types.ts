@@ -25,6 +25,15 @@ export interface LoadOptions {
   profiles?: string[];
   /** The process environment; defaults to process.env. It wins over env files. */
   env?: Record<string, string | undefined>;
+  /** How files are read; defaults to the local file system (tests pass files held in memory). */
+  reader?: ComposeFileReader;
+}
+
+/** The loader's only I/O: reading compose and env files, and asking whether a file exists. */
+export interface ComposeFileReader {
+  /** The file's text; throws an error with `code` ENOENT/EISDIR/… when it cannot. */
+  readText(path: string): string;
+  isFile(path: string): boolean;
 }
 
 export type LoadResult =
