@@ -2,7 +2,7 @@
 //   --list          names and descriptions
 //   --size tiny     the smoke-test size (default: full, or BENCH_SIZE)
 // Figures print as JSON lines, a table ends the run, and records are appended to
-// bench/results/<timestamp>.jsonl. Exit status 1 when any benchmark failed.
+// bench/results/<timestamp>.jsonl. Exit status 1 when any benchmark failed, 2 on bad usage.
 import { join } from 'node:path';
 import { allBenchmarks } from './benchmarks/index.js';
 import { type BenchSize, REPO_ROOT, runBenchmarks } from './lib/index.js';
@@ -48,7 +48,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const chosen = names.length === 0 ? all : names.map((n) => all.find((b) => b.name === n)!);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const resultsFile = join(REPO_ROOT, 'bench', 'results', `${stamp}.jsonl`);
+  // BENCH_RESULTS_DIR moves them (the smoke test writes into a temp dir).
+  const resultsFile = join(
+    process.env.BENCH_RESULTS_DIR || join(REPO_ROOT, 'bench', 'results'),
+    `${stamp}.jsonl`,
+  );
   const report = await runBenchmarks(chosen, { size, resultsFile });
   process.stderr.write(`records appended to ${resultsFile}\n`);
   return report.exitCode;

@@ -6,7 +6,6 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Benchmark, REPO_ROOT, type ScriptBenchmarkOptions, scriptBenchmark } from '../lib/index.js';
 import { withOptionalDocker } from './docker-env.js';
-import { kvLoadBenchmark } from './kv-load.js';
 import { peersBenchmark } from './peers.js';
 
 type Wrapped = Omit<ScriptBenchmarkOptions, 'script'> & { file: string; docker?: boolean };
@@ -48,7 +47,8 @@ const WRAPPED: Wrapped[] = [
   {
     name: 'raft',
     file: 'raft.ts',
-    description: 'raft commit throughput and latency, next to etcd',
+    description: 'raft commits/s and p50/p99 under 100 writers, next to a 3-member etcd (same loadKv)',
+    // The script reads BENCH_SIZE itself.
     args: { tiny: [], full: [] },
   },
 ];
@@ -77,7 +77,7 @@ function wrap(w: Wrapped): Benchmark {
 }
 
 export function allBenchmarks(): Benchmark[] {
-  const list: Benchmark[] = [peersBenchmark, kvLoadBenchmark];
+  const list: Benchmark[] = [peersBenchmark];
   const known = new Set(WRAPPED.map((w) => w.file));
   for (const w of WRAPPED) if (existsSync(join(REPO_ROOT, 'bench', w.file))) list.push(wrap(w));
   for (const file of standaloneScripts()) {

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { interleave, repeat, sideBySideFigures } from '../../../bench/lib/index.js';
+
+describe('bench method', () => {
+  it('runs warm-ups untimed, then the timed runs', async () => {
+    const calls: number[] = [];
+    const s = await repeat(async (run) => void calls.push(run), { warmup: 2, runs: 3 });
+    expect(calls).toEqual([-1, -2, 0, 1, 2]);
+    expect(s.ms).toHaveLength(3);
+    expect(s.median).toBeGreaterThanOrEqual(0);
+  });
+
+  it('interleaves the two systems, alternating which goes first', async () => {
+    const order: string[] = [];
+    const r = await interleave(
+      async (run) => void order.push(`a${run}`),
+      async (run) => void order.push(`b${run}`),
+      { warmup: 1, runs: 4 },
+    );
+    expect(order).toEqual(['a-1', 'b-1', 'a0', 'b0', 'b1', 'a1', 'a2', 'b2', 'b3', 'a3']);
+    expect(r.a.ms).toHaveLength(4);
+    expect(r.b.ms).toHaveLength(4);
+  });
+
+  it('turns an interleaved run into median and p95 figures with the paired ratio', () => {
+    const r = {
+      a: { ms: [2, 2, 20], median: 2, p95: 20 },
+      b: { ms: [1, 1, 10], median: 1, p95: 10 },
+      ratio: 2,
+    };
+    expect(sideBySideFigures('start', 'crun', r, 'create')).toEqual([
+      { name: 'start', metric: 'create median', unit: 'ms', value: 2, peer: 'crun', peerValue: 1, ratio: 2 },
+      { name: 'start', metric: 'create p95', unit: 'ms', value: 20, peer: 'crun', peerValue: 10, ratio: 2 },
+    ]);
+  });
+});
