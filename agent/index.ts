@@ -2,7 +2,7 @@
 
 export * as image from './image/index.js';
 export * as network from './network/index.js';
+export { NodeAgent, type NodeAgentOptions } from './node-agent.js';
 export * as runtime from './runtime/index.js';
 export * as snapshot from './snapshot/index.js';
 export * as volume from './volume/index.js';
-export { NodeAgent, type NodeAgentOptions } from './node-agent.js';

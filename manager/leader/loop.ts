@@ -8,7 +8,6 @@ export class ControlLoop {
   private running = false;
   private again = false;
   private stopped = false;
-  private timer: NodeJS.Timeout | undefined;
   private idle: Promise<void> = Promise.resolve();
 
   constructor(
@@ -28,23 +27,8 @@ export class ControlLoop {
     this.idle = this.runPasses();
   }
 
-  /** Asks for a pass after `ms` (for delayed restarts and update delays). */
-  kickAfter(ms: number): void {
-    if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(
-      () => {
-        this.timer = undefined;
-        this.kick();
-      },
-      Math.max(0, ms),
-    );
-    this.timer.unref();
-  }
-
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
     await this.idle;
   }
 

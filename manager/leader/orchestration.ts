@@ -52,7 +52,28 @@ export class OrchestrationLoop {
 
   async stop(): Promise<void> {
     this.unsubscribe?.();
+    if (this.timer) clearTimeout(this.timer);
     await this.loop.stop();
+  }
+
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+
+  /** A reconciler asked to be called again (restart delay, update delay, monitor). */
+  private wakeAt(at: number, now: number): void {
+    if (this.timer && this.timerAt <= at) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Number.POSITIVE_INFINITY;
+        this.allDirty = true;
+        this.loop.kick();
+      },
+      Math.max(0, at - now),
+    );
+    this.timer.unref();
   }
 
   settled(): Promise<void> {
@@ -89,7 +110,7 @@ export class OrchestrationLoop {
       all.push(changes);
     }
     const wake = all.map((c) => c.wakeAt).filter((w): w is number => w !== undefined);
-    if (wake.length) this.loop.kickAfter(Math.min(...wake) - now);
+    if (wake.length) this.wakeAt(Math.min(...wake), now);
     if (all.every(isEmpty) && orphanTasks.length === 0) return;
     await updateWithRetry(this.store, (tx) => {
       for (const c of all) commit(tx, c);
