@@ -20,7 +20,9 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'DELETE']);
  */
 export function registerWriteForwarding(app: FastifyInstance, ctx: ApiContext, fwd: ForwardOptions): void {
   app.addHook('preHandler', async (req, reply) => {
-    if (!WRITE_METHODS.has(req.method) || req.url.startsWith('/skiff/') || ctx.replicator.isLeader()) return;
+    // Renewal needs the caller's own certificate and writes nothing: any manager answers it.
+    if (!WRITE_METHODS.has(req.method) || req.url.startsWith('/skiff/renew') || ctx.replicator.isLeader())
+      return;
     if (req.headers[FORWARDED]) {
       throw new SkiffError(
         'not_leader',
@@ -75,6 +77,8 @@ function send(
         key: fwd.tls.keyPem,
         // The CA is pinned; certificates name node IDs, not hostnames.
         checkServerIdentity: () => undefined,
+        // No SNI: the address may be an IP, and node certificates do not name hosts.
+        servername: '',
         timeout: timeoutMs,
         headers: {
           [FORWARDED]: '1',

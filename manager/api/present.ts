@@ -6,7 +6,16 @@ import type { Replicator, Store } from '../store/index.js';
 
 export function presentNode(n: Node, replicator: Replicator): Node {
   if (!n.ManagerStatus) return n;
-  return { ...n, ManagerStatus: { ...n.ManagerStatus, Leader: replicator.leaderId() === n.ID } };
+  const members = replicator.members?.();
+  const reachability = members
+    ? members.includes(n.ID)
+      ? 'reachable'
+      : 'unreachable'
+    : n.ManagerStatus.Reachability;
+  return {
+    ...n,
+    ManagerStatus: { ...n.ManagerStatus, Leader: replicator.leaderId() === n.ID, Reachability: reachability },
+  };
 }
 
 export function presentNetwork(n: SwarmNetwork): Network & Record<string, unknown> {

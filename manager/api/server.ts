@@ -59,7 +59,6 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     : {};
   const app = Fastify({
     ...https,
-    disableRequestLogging: true,
     bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024,
     rewriteUrl: (req) => {
       const url = req.url ?? '/';

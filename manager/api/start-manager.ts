@@ -15,6 +15,8 @@ import {
   type NodeIdentity,
   newPrivateKey,
   publicKeyOf,
+  type RaftMembership,
+  requestJoin,
   saveIdentity,
 } from '../ca/index.js';
 import { RaftNode } from '../raft/index.js';
@@ -42,7 +44,9 @@ export interface StartManagerOptions {
   /** host:port other nodes reach this manager's API at. */
   advertiseAddr?: string;
   /** Raft: where it listens (default 127.0.0.1 on a free port, for a single manager). */
-  raft?: { listenAddr?: string; tickMs?: number; electionTimeoutMs?: number };
+  raft?: { listenAddr?: string; advertiseAddr?: string; tickMs?: number; electionTimeoutMs?: number };
+  /** Join an existing cluster as a manager (first start only): a manager's TCP API address and the manager token. */
+  join?: { managerAddr: string; token: string };
   version?: string;
   logger?: Logger;
   /** Task logs from the node agents (the daemon's local agent in single-node mode). */
@@ -74,39 +78,61 @@ export interface RunningManager {
 export async function startManager(o: StartManagerOptions): Promise<RunningManager> {
   const log = (o.logger ?? silentLogger).child({ component: 'manager' });
   await mkdir(o.stateDir, { recursive: true, mode: 0o700 });
-  const nodeId = o.nodeId ?? (await loadOrCreateNodeId(o.stateDir));
-  const store = new Store({
-    cipher: createAesGcmCipher(await loadOrCreateSecretKey(o.stateDir)),
-    logger: o.logger ?? silentLogger,
-  });
-  const addr = o.advertiseAddr ?? '127.0.0.1:2377';
+  const addr = o.advertiseAddr ?? (o.tcp ? `${o.tcp.host}:${o.tcp.port}` : '127.0.0.1:2377');
+  // A manager joining an existing cluster gets its identity, keys and raft peers from it.
+  const joined = o.join && !(await loadIdentity(o.stateDir)) ? await joinAsManager(o, addr) : undefined;
+  const nodeId = joined?.nodeId ?? o.nodeId ?? (await loadOrCreateNodeId(o.stateDir));
+  const secretsKey = await loadOrCreateSecretKey(o.stateDir);
+  const store = new Store({ cipher: createAesGcmCipher(secretsKey), logger: o.logger ?? silentLogger });
   const identity = await loadOrCreateManagerIdentity(o.stateDir, nodeId);
-  const raft = await startRaft(o, nodeId, store, identity);
+  const raft = await startRaft(o, nodeId, store, identity, joined?.raftPeers);
   const replicator = new RaftReplicator(raft, { timeoutMs: 10_000 });
   store.setReplicator(replicator);
   const stopRaft = () => raft.stop();
   let api: FastifyInstance | undefined;
   let tcpApi: FastifyInstance | undefined;
   try {
-    await waitForLeadership(raft, o.raft?.electionTimeoutMs ?? 15_000);
     const version = o.version ?? 'dev';
-    await bootstrapCluster(store, {
-      nodeId,
-      hostname: o.hostname,
-      addr,
-      engineVersion: version,
-      rootCaPem: identity.caPem,
-      clusterId: store.getCluster()?.ID ?? describeNodeCertificate(identity.certPem).clusterId,
-    });
+    await waitFor(
+      () => raft.status().leaderId !== '',
+      o.raft?.electionTimeoutMs ?? 15_000,
+      'find the raft leader',
+    );
+    // The leader makes sure the cluster's objects exist (a new cluster) and its node object is current.
+    if (raft.status().leaderId === nodeId) {
+      await bootstrapCluster(store, {
+        nodeId,
+        hostname: o.hostname,
+        addr,
+        engineVersion: version,
+        rootCaPem: identity.caPem,
+        clusterId: store.getCluster()?.ID ?? describeNodeCertificate(identity.certPem).clusterId,
+      });
+    }
 
     const ca = caKeyPairOf(identity);
+    const membership: RaftMembership = {
+      addLearner: (id, raftAddr) => raft.addLearner(id, raftAddr),
+      promote: (id, opts) => raft.promote(id, opts),
+      members: () => raft.status().members.map((m) => ({ id: m.id, addr: m.addr })),
+    };
     const common: ApiServerOptions = {
       store,
       replicator,
       logger: o.logger ?? silentLogger,
       info: { nodeId, hostname: o.hostname, addr, stateDir: o.stateDir, version },
       forward: { tls: { certPem: identity.certPem, keyPem: identity.keyPem, caPem: identity.caPem } },
-      ...(ca ? { join: new JoinService({ store, ca, logger: o.logger ?? silentLogger }) } : {}),
+      ...(ca
+        ? {
+            join: new JoinService({
+              store,
+              ca,
+              logger: o.logger ?? silentLogger,
+              raft: membership,
+              secretsKey,
+            }),
+          }
+        : {}),
       ...(o.logs ? { logs: o.logs } : {}),
       ...(o.extraRoutes ? { extraRoutes: o.extraRoutes } : {}),
     };
@@ -150,6 +176,7 @@ async function startRaft(
   nodeId: string,
   store: Store,
   identity: NodeIdentity,
+  joinPeers: { id: string; addr: string }[] | undefined,
 ): Promise<RaftNode> {
   const listenAddr = o.raft?.listenAddr ?? '127.0.0.1:0';
   const tls = {
@@ -159,7 +186,8 @@ async function startRaft(
   return RaftNode.start({
     id: nodeId,
     dataDir: join(o.stateDir, 'raft'),
-    peers: [{ id: nodeId, addr: listenAddr }],
+    // A new cluster starts with this manager alone; a joining one contacts the members it was given.
+    peers: joinPeers ?? [{ id: nodeId, addr: o.raft?.advertiseAddr ?? listenAddr }],
     listenAddr,
     stateMachine: store.stateMachine,
     ...(o.raft?.tickMs ? { tickMs: o.raft.tickMs } : {}),
@@ -176,20 +204,56 @@ async function startRaft(
   });
 }
 
-async function waitForLeadership(raft: RaftNode, timeoutMs: number): Promise<void> {
+async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (raft.status().role !== 'leader') {
+  while (!cond()) {
     if (Date.now() > deadline) {
-      throw new SkiffError(
-        'unavailable',
-        `this manager did not become the raft leader within ${timeoutMs}ms`,
-        {
-          hint: "check that the raft listen address is free and the state directory is this cluster's",
-        },
-      );
+      throw new SkiffError('unavailable', `this manager could not ${what} within ${timeoutMs}ms`, {
+        hint: 'check that the raft addresses are reachable and the state directory belongs to this cluster',
+      });
     }
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Joins with a manager token: saves the identity, node ID and store key it receives. */
+async function joinAsManager(
+  o: StartManagerOptions,
+  addr: string,
+): Promise<{ nodeId: string; raftPeers: { id: string; addr: string }[] }> {
+  const j = o.join!;
+  const raftAddr = o.raft?.advertiseAddr ?? o.raft?.listenAddr;
+  if (!raftAddr || raftAddr.endsWith(':0')) {
+    throw new SkiffError(
+      'invalid_argument',
+      'a joining manager needs a fixed raft address (raft.listenAddr)',
+      {
+        hint: 'other managers connect to it',
+      },
+    );
+  }
+  const res = await requestJoin({
+    managerAddr: j.managerAddr,
+    token: j.token,
+    hostname: o.hostname,
+    addr,
+    raftAddr,
+  });
+  if (res.role !== 'manager' || !res.manager) {
+    throw new SkiffError(
+      'invalid_argument',
+      'this is a worker token: a manager joins with the manager token',
+      {
+        hint: 'get it with `skiff cluster join-token manager` on a manager',
+      },
+    );
+  }
+  await saveIdentity(o.stateDir, res.identity);
+  await writeFile(join(o.stateDir, 'node-id'), `${res.nodeId}\n`, { mode: 0o600 });
+  await writeFile(join(o.stateDir, 'secrets.key'), Buffer.from(res.manager.secretsKey, 'base64'), {
+    mode: 0o600,
+  });
+  return { nodeId: res.nodeId, raftPeers: res.manager.raftPeers };
 }
 
 /** The manager's certificates; on the first start of a cluster, a new root CA too. */

@@ -19,6 +19,6 @@ export {
   type NodeIdentity,
   saveIdentity,
 } from './identity.js';
-export { type JoinRequest, type JoinResponse, JoinService, signProof } from './join.js';
+export { type JoinRequest, type JoinResponse, JoinService, type RaftMembership, signProof } from './join.js';
 export { requestJoin, requestRenewal } from './join-client.js';
 export { caDigest, newJoinToken, parseJoinToken, rotateJoinToken } from './tokens.js';

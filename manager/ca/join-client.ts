@@ -16,6 +16,7 @@ export async function requestJoin(o: {
   token: string;
   hostname: string;
   addr?: string;
+  raftAddr?: string;
   timeoutMs?: number;
 }): Promise<JoinResponse & { identity: NodeIdentity }> {
   const token = parseJoinToken(o.token);
@@ -48,6 +49,7 @@ export async function requestJoin(o: {
       proof: signProof('join', o.token, publicKey, keyPem),
       hostname: o.hostname,
       ...(o.addr ? { addr: o.addr } : {}),
+      ...(o.raftAddr ? { raftAddr: o.raftAddr } : {}),
     },
     { ca: caPem },
     o.timeoutMs,
@@ -58,7 +60,15 @@ export async function requestJoin(o: {
       status === 401 ? 'unauthorized' : 'invalid_argument',
       `join refused: ${parsed.message ?? status}`,
     );
-  return { ...parsed, identity: { caPem, certPem: parsed.certificate, keyPem } };
+  return {
+    ...parsed,
+    identity: {
+      caPem,
+      certPem: parsed.certificate,
+      keyPem,
+      ...(parsed.manager ? { caKeyPem: parsed.manager.caKey } : {}),
+    },
+  };
 }
 
 /** A new certificate (and key) for a node that holds a valid one. */
@@ -103,6 +113,8 @@ function call(
         path,
         // The CA is pinned; node certificates name node IDs, not hostnames.
         checkServerIdentity: () => undefined,
+        // No SNI: the address may be an IP, and node certificates do not name hosts.
+        servername: '',
         timeout: timeoutMs,
         headers:
           data === undefined

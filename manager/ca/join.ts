@@ -20,8 +20,18 @@ export interface JoinRequest {
   publicKey: string;
   proof: string;
   hostname: string;
-  /** host:port the node is reachable at (managers: their raft/API address). */
+  /** host:port the node is reachable at (managers: their API address). */
   addr?: string;
+  /** Managers: host:port their raft listens on. */
+  raftAddr?: string;
+}
+
+/** How the join service changes raft membership (the leader's RaftNode). */
+export interface RaftMembership {
+  addLearner(id: string, addr: string): Promise<void>;
+  /** Promotes a learner once it caught up. */
+  promote(id: string, opts?: { timeoutMs?: number }): Promise<void>;
+  members(): { id: string; addr: string }[];
 }
 
 export interface JoinResponse {
@@ -31,6 +41,15 @@ export interface JoinResponse {
   rootCa: string;
   /** Addresses of the managers, for the node's connections. */
   managers: string[];
+  /** Managers only: what a new manager needs to run as one of the group. */
+  manager?: {
+    /** The cluster CA key (PEM), to issue certificates. */
+    caKey: string;
+    /** The key that seals secret data in the store (base64). */
+    secretsKey: string;
+    /** The raft members to contact. */
+    raftPeers: { id: string; addr: string }[];
+  };
 }
 
 const joinSchema = z.object({
@@ -39,6 +58,11 @@ const joinSchema = z.object({
   proof: z.string().max(1024),
   hostname: z.string().min(1).max(253),
   addr: z.string().max(300).optional(),
+  raftAddr: z
+    .string()
+    .max(300)
+    .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port')
+    .optional(),
 });
 
 const renewSchema = z.object({ publicKey: z.string().max(4096), proof: z.string().max(1024) });
@@ -67,7 +91,17 @@ export class JoinService {
   private readonly log: Logger;
   private readonly clock: () => Date;
 
-  constructor(private readonly o: { store: Store; ca: KeyPair; logger?: Logger; clock?: () => Date }) {
+  constructor(
+    private readonly o: {
+      store: Store;
+      ca: KeyPair;
+      logger?: Logger;
+      clock?: () => Date;
+      /** Without these, manager tokens are refused (the manager cannot add raft members). */
+      raft?: RaftMembership;
+      secretsKey?: Uint8Array;
+    },
+  ) {
     this.log = (o.logger ?? silentLogger).child({ component: 'ca' });
     this.clock = o.clock ?? (() => new Date());
   }
@@ -91,6 +125,17 @@ export class JoinService {
       });
     }
     checkProof('join', req.token, req.publicKey, req.proof);
+    const raft = this.o.raft;
+    const secretsKey = this.o.secretsKey;
+    if (role === 'manager' && (!raft || !secretsKey || !req.raftAddr)) {
+      throw new SkiffError(
+        'invalid_argument',
+        'joining as a manager needs the raft address of the new manager (raftAddr)',
+        {
+          hint: 'pass the address its raft listens on',
+        },
+      );
+    }
     const now = this.clock();
     const node = await this.o.store.update((tx) =>
       tx.createNode({
@@ -111,8 +156,30 @@ export class JoinService {
       now,
       validForMs: this.validityMs(),
     });
+    let manager: JoinResponse['manager'];
+    if (role === 'manager' && raft && secretsKey && req.raftAddr) {
+      // A learner first: it catches up without counting toward quorum, then becomes a voter.
+      await raft.addLearner(node.ID, req.raftAddr);
+      raft.promote(node.ID, { timeoutMs: 120_000 }).then(
+        () => this.log.info({ nodeId: node.ID }, 'new manager promoted to raft voter'),
+        (err: unknown) =>
+          this.log.error({ nodeId: node.ID, err: String(err) }, 'new manager not promoted to raft voter'),
+      );
+      manager = {
+        caKey: this.o.ca.keyPem,
+        secretsKey: Buffer.from(secretsKey).toString('base64'),
+        raftPeers: raft.members().filter((m) => m.id !== node.ID),
+      };
+    }
     this.log.info({ nodeId: node.ID, role, hostname: req.hostname }, 'node joined');
-    return { nodeId: node.ID, role, certificate, rootCa: this.o.ca.certPem, managers: this.managerAddrs() };
+    return {
+      nodeId: node.ID,
+      role,
+      certificate,
+      rootCa: this.o.ca.certPem,
+      managers: this.managerAddrs(),
+      ...(manager ? { manager } : {}),
+    };
   }
 
   /** A fresh certificate for an authenticated node; the role comes from the store (promotion/demotion take effect here). */

@@ -36,6 +36,10 @@ export class RaftReplicator implements Replicator {
     return this.raft.status().leaderId || undefined;
   }
 
+  members(): string[] {
+    return this.raft.status().members.map((m) => m.id);
+  }
+
   leaderAddr(): string | undefined {
     const s = this.raft.status();
     return s.members.find((m) => m.id === s.leaderId)?.addr || undefined;

@@ -12,6 +12,8 @@ export interface Replicator {
   leaderAddr(): string | undefined;
   /** Node ID of the current leader, when one is known. */
   leaderId(): string | undefined;
+  /** Node IDs of the managers in the replication group, when the replicator knows them. */
+  members?(): string[];
 }
 
 /**

@@ -128,12 +128,19 @@ describe('joining and mutual TLS', () => {
   });
 
   it('joins a manager with the manager token; its certificate can use the API', async () => {
+    const noRaft = await refusal(
+      requestJoin({ managerAddr: addr, token: tokens().Manager, hostname: 'mgr2' }),
+    );
+    expect(noRaft).toMatch(/needs the raft address/);
     const m = await requestJoin({
       managerAddr: addr,
       token: tokens().Manager,
       hostname: 'mgr2',
       addr: '127.0.0.2:2377',
+      raftAddr: '127.0.0.2:2378',
     });
+    expect(m.manager?.raftPeers.map((p) => p.id)).toEqual([manager.nodeId]);
+    expect(m.manager?.caKey).toBe(manager.identity.caKeyPem);
     expect(m.role).toBe('manager');
     expect(manager.store.getNode(m.nodeId)?.ManagerStatus?.Addr).toBe('127.0.0.2:2377');
     const r = await get('/info', { cert: m.identity.certPem, key: m.identity.keyPem });
