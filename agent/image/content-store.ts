@@ -8,6 +8,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, writeFile }
 import { join } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SkiffError } from '../../lib/index.js';
 import { digestHex, sha256 } from './digest.js';
 
@@ -91,6 +92,55 @@ export class ContentStore {
   ): Promise<void> {
     checkDigest(digest);
     if ((await this.size(digest)) === size) return;
+    const release = await this.lock(digest);
+    try {
+      // Another process may have finished it while we waited for its lock.
+      if ((await this.size(digest)) === size) return;
+      await this.ingestLocked(digest, size, source, onBytes);
+    } finally {
+      await release();
+    }
+  }
+
+  /**
+   * One writer per partial file, across processes (the CLI and a daemon may share a
+   * root): `ingest/<hex>.lock` holds the owner's pid; a lock whose process is gone (a
+   * pull killed with SIGKILL) is taken over.
+   */
+  private async lock(digest: string): Promise<() => Promise<void>> {
+    const path = join(this.ingestDir, `${digestHex(digest)}.lock`);
+    const token = `${process.pid} ${randomBytes(6).toString('hex')}`;
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    for (;;) {
+      try {
+        await writeFile(path, token, { flag: 'wx' });
+        return async () => {
+          if ((await readFile(path, 'utf8').catch(() => '')) === token) await rm(path, { force: true });
+        };
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      const owner = await readFile(path, 'utf8').catch(() => '');
+      const pid = Number(owner.split(' ')[0]);
+      if (owner !== '' && !processAlive(pid)) {
+        await rm(path, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new SkiffError('timeout', `blob ${digest} is being downloaded by process ${pid} for too long`, {
+          hint: `if that process is stuck, stop it or remove ${path}`,
+        });
+      }
+      await sleep(100);
+    }
+  }
+
+  private async ingestLocked(
+    digest: string,
+    size: number,
+    source: IngestSource,
+    onBytes?: (have: number) => void,
+  ): Promise<void> {
     const partial = join(this.ingestDir, digestHex(digest));
     const hash = createHash('sha256');
     let have = 0;
@@ -221,6 +271,9 @@ export class ContentStore {
     const names = await readdir(this.ingestDir).catch(() => [] as string[]);
     let freed = 0;
     for (const n of names) {
+      const hex = n.replace(/\.lock$/, '');
+      const owner = await readFile(join(this.ingestDir, `${hex}.lock`), 'utf8').catch(() => '');
+      if (owner !== '' && processAlive(Number(owner.split(' ')[0]))) continue; // being downloaded
       const p = join(this.ingestDir, n);
       freed += (await stat(p).catch(() => ({ size: 0 }))).size;
       await rm(p, { force: true });
@@ -238,6 +291,18 @@ export class ContentStore {
       await fh.close().catch(() => undefined);
     }
     return `sha256:${hash.digest('hex')}` === digest;
+  }
+}
+
+const LOCK_WAIT_MS = 30 * 60_000;
+
+function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

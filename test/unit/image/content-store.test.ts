@@ -104,4 +104,50 @@ describe('ContentStore', () => {
     expect(() => store.path('sha256:../../etc')).toThrow(/not a sha256 digest/);
     await expect(store.writeBuffer(Buffer.from('a'), sha256('b'))).rejects.toThrow(/digest mismatch/);
   });
+
+  it('lets one writer download a blob while another waits for it, across store instances', async () => {
+    const other = new ContentStore(dir);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const slow = {
+      asked: [] as number[],
+      open: async (offset: number) => {
+        slow.asked.push(offset);
+        const body = async function* () {
+          yield data.subarray(0, 10);
+          await gate;
+          yield data.subarray(10);
+        };
+        return { body: Readable.from(body()), offset };
+      },
+    };
+    const second = source(data);
+    const first = store.ingest(digest, data.length, slow);
+    await waitUntil(async () => (await readdir(store.ingestDir)).some((n) => n.endsWith('.lock')));
+    const waiting = other.ingest(digest, data.length, second);
+    release();
+    await Promise.all([first, waiting]);
+    expect(slow.asked).toEqual([0]);
+    expect(second.asked).toEqual([]);
+    expect(await store.verify(digest)).toBe(true);
+    expect(await readdir(store.ingestDir)).toEqual([]);
+  });
+
+  it('takes over the lock of a process that died (SIGKILL mid-pull)', async () => {
+    const pid = 2 ** 31 - 1; // above any pid_max: no such process
+    await writeFile(join(store.ingestDir, `${digest.slice(7)}.lock`), `${pid} abc`);
+    await store.ingest(digest, data.length, source(data));
+    expect(await store.verify(digest)).toBe(true);
+    expect(await readdir(store.ingestDir)).toEqual([]);
+  });
 });
+
+async function waitUntil(cond: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error('condition not met within 5 s');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
