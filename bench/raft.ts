@@ -81,9 +81,17 @@ for (const fig of figures) {
   process.stdout.write(
     `${JSON.stringify({ name: 'raft', metric: fig.metric, unit: fig.unit, value, peer, peerValue, ratio })}\n`,
   );
-  rows.push([fig.metric, `${value} ${fig.unit}`, `${peerValue} ${fig.unit}`, ratio === undefined ? '-' : String(ratio)]);
+  rows.push([
+    fig.metric,
+    `${value} ${fig.unit}`,
+    `${peerValue} ${fig.unit}`,
+    ratio === undefined ? '-' : String(ratio),
+  ]);
 }
 const errors = skiffRuns.reduce((n, r) => n + r.errors, 0);
-if (errors > 0) process.stderr.write(`skiff: ${errors} writes failed, first: ${skiffRuns.find((r) => r.firstError)?.firstError}\n`);
+if (errors > 0)
+  process.stderr.write(
+    `skiff: ${errors} writes failed, first: ${skiffRuns.find((r) => r.firstError)?.firstError}\n`,
+  );
 const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
 for (const r of rows) process.stderr.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);

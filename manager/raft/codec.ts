@@ -146,7 +146,7 @@ export function readEntry(r: Reader): Entry {
   const term = r.num();
   const type = r.u8() === 1 ? 'conf' : 'normal';
   // Copy: the source buffer may be reused or much larger than the payload.
-  const data = Uint8Array.prototype.slice.call(r.bytes());
+  const data = new Uint8Array(r.bytes());
   return { index, term, type, data };
 }
 
@@ -220,9 +220,12 @@ export function readMessage(r: Reader): Message {
   if (logTerm) m.logTerm = logTerm;
   if (index) m.index = index;
   if (commit) m.commit = commit;
-  if (reject) m.reject = true;
-  if (hintIndex) m.hintIndex = hintIndex;
-  if (hintTerm) m.hintTerm = hintTerm;
+  if (reject) {
+    // Hints of 0 are meaningful on a rejection ("nothing matches").
+    m.reject = true;
+    m.hintIndex = hintIndex;
+    m.hintTerm = hintTerm;
+  }
   if (context) m.context = context;
   if (n > 0 || type === 'app') {
     const entries: Entry[] = new Array(n);

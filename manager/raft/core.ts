@@ -628,7 +628,8 @@ export class RaftCore {
         pr.becomeProbe();
       }
     }
-    if (pr.match < this.lastIndex()) this.sendAppend(m.from, false);
+    // A probe may be empty: the follower has to answer it for the leader to find the match point.
+    if (pr.match < this.lastIndex()) this.sendAppend(m.from, pr.state === 'probe');
     if (m.context) this.ackRead(m.context, m.from);
   }
 

@@ -347,6 +347,16 @@ export class RaftNode {
   private async run(): Promise<void> {
     while (!this.stopped && this.core.hasReady()) {
       const rd = this.core.ready();
+      // A leader's appends and heartbeats may leave before its own fsync (it counts itself
+      // only once persisted); everything else waits for the disk.
+      let later = rd.messages;
+      if (rd.softState.role === 'leader') {
+        const now = rd.messages.filter((m) => m.type === 'app' || m.type === 'heartbeat');
+        if (now.length) {
+          this.transport.send(now);
+          later = rd.messages.filter((m) => m.type !== 'app' && m.type !== 'heartbeat');
+        }
+      }
       try {
         await this.storage.save(rd.hardState, rd.entries, rd.snapshot);
       } catch (e) {
@@ -355,7 +365,7 @@ export class RaftNode {
         return;
       }
       if (this.stopped) return;
-      this.transport.send(rd.messages);
+      this.transport.send(later);
       this.applyReady(rd);
       this.core.advance(rd);
       this.afterAdvance(rd);

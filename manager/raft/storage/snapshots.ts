@@ -61,7 +61,7 @@ export class SnapshotStore {
     }
     const metaLen = buf.readUInt32LE(4);
     const meta = decodeSnapshotMeta(buf.subarray(8, 8 + metaLen));
-    return { meta, data: Uint8Array.prototype.slice.call(buf.subarray(8 + metaLen)) };
+    return { meta, data: new Uint8Array(buf.subarray(8 + metaLen)) };
   }
 
   private async list(): Promise<{ name: string; index: number }[]> {

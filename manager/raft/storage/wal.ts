@@ -1,7 +1,7 @@
 // Append-only write-ahead log in segment files. Each record:
 //   u32 length | u32 ~length | u32 crc32(type + payload) | u8 type | payload
 // The inverted length tells a damaged length field from a write cut short by a crash.
-// Every save() is fsynced before it resolves. Recovery truncates a torn last record and
+// Every save() that carries entries, a term or a vote is fsynced before it resolves. Recovery truncates a torn last record and
 // refuses, with an error that names the file and offset, damage anywhere else.
 
 import type { FileHandle } from 'node:fs/promises';
@@ -138,7 +138,11 @@ export class Wal {
       const { bytesWritten } = await fh.write(buf, done, buf.length - done);
       done += bytesWritten;
     }
-    await fh.datasync();
+    // A commit index alone need not be durable (it is relearned from the leader); terms, votes
+    // and entries must be, before anything that depends on them leaves the node.
+    const prev = this.hardState;
+    if (entries.length > 0 || !hs || !prev || hs.term !== prev.term || hs.vote !== prev.vote)
+      await fh.datasync();
     this.size += buf.length;
     if (hs) this.hardState = hs;
     const last = entries.at(-1);

@@ -297,6 +297,19 @@ describe('RaftCore membership and leadership transfer', () => {
     expect(a.commit).toBeLessThan(index);
   });
 
+  it('a learner whose first appends were lost is found again by heartbeat probes', () => {
+    const net = withJoiner();
+    const a = net.core('a');
+    a.proposeConfChange({ type: 'addLearner', id: 'd' });
+    net.settle((m) => (m.to === 'd' && m.type === 'app' ? null : m));
+    expect(net.core('d').lastIndex()).toBe(0);
+    for (let i = 0; i < 3; i++) {
+      net.tick('a');
+      net.settle();
+    }
+    expect(net.core('d').lastIndex()).toBe(a.lastIndex());
+  });
+
   it('refuses a second membership change while one is pending, and nonsense changes', () => {
     const net = withJoiner();
     const a = net.core('a');
