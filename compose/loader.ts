@@ -5,7 +5,9 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
+import yaml from 'js-yaml';
 import { parseDotenv } from './dotenv.js';
+import { interpolate } from './interpolate.js';
 import { interpolateTree } from './interpolate-tree.js';
 import { mergeValues, stripResets } from './merge.js';
 import { buildProject } from './normalize.js';
@@ -54,7 +56,23 @@ class Loader {
     return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
   }
 
+  private readonly texts = new Map<string, string>();
+
+  /** A file's text, read once; undefined (without an error) when it cannot be read. */
+  peekText(file: string): string | undefined {
+    if (this.texts.has(file)) return this.texts.get(file);
+    try {
+      const text = this.io.readText(file);
+      this.texts.set(file, text);
+      return text;
+    } catch {
+      return undefined;
+    }
+  }
+
   readText(file: string, what: string): string | undefined {
+    const cached = this.texts.get(file);
+    if (cached !== undefined) return cached;
     try {
       return this.io.readText(file);
     } catch (e) {
@@ -415,7 +433,11 @@ function load(opts: LoadOptions): LoadResult {
     if (vars) fileVars = { ...fileVars, ...vars };
   }
   const env: Record<string, string> = { ...fileVars, ...processEnv };
-  if (opts.projectName !== undefined) env.COMPOSE_PROJECT_NAME = opts.projectName;
+  // The name as the user set it (-p or the environment); a top-level name: comes later.
+  const namedBy = opts.projectName ?? env.COMPOSE_PROJECT_NAME;
+  // Interpolation sees COMPOSE_PROJECT_NAME even when the name comes from name: or the directory.
+  env.COMPOSE_PROJECT_NAME =
+    namedBy ?? prescanName(loader, files, env) ?? normalizeProjectName(basename(workingDir));
   loader.rootEnv = env;
   if (diag.errors.length > 0) return { ok: false, errors: diag.errors };
 
@@ -424,14 +446,11 @@ function load(opts: LoadOptions): LoadResult {
 
   // Project name: -p, COMPOSE_PROJECT_NAME, top-level name, the directory name.
   let name: string;
-  const explicit =
-    opts.projectName ??
-    env.COMPOSE_PROJECT_NAME ??
-    (typeof merged.name === 'string' ? merged.name : undefined);
+  const explicit = opts.projectName ?? namedBy ?? (typeof merged.name === 'string' ? merged.name : undefined);
   if (explicit !== undefined) {
     if (!validProjectName(explicit)) {
       const msg = `project name "${explicit}" is invalid: use lower-case letters, digits, "-" and "_", starting with a letter or digit`;
-      if (opts.projectName === undefined && env.COMPOSE_PROJECT_NAME === undefined) diag.error(['name'], msg);
+      if (namedBy === undefined) diag.error(['name'], msg);
       else diag.errors.push({ file: '', line: 0, col: 0, path: '', message: msg });
       return { ok: false, errors: diag.errors };
     }
@@ -449,7 +468,7 @@ function load(opts: LoadOptions): LoadResult {
       return { ok: false, errors: diag.errors };
     }
   }
-  env.COMPOSE_PROJECT_NAME ??= name;
+  env.COMPOSE_PROJECT_NAME = name;
 
   // Profiles: --profile, else COMPOSE_PROFILES.
   const profiles =
@@ -471,6 +490,23 @@ function load(opts: LoadOptions): LoadResult {
   });
   if (!project || diag.errors.length > 0) return { ok: false, errors: diag.errors };
   return { ok: true, project, warnings: diag.warnings };
+}
+
+/** The top-level name: of the -f files (last one wins), read ahead so interpolation can use it. */
+function prescanName(loader: Loader, files: string[], env: Record<string, string>): string | undefined {
+  let name: string | undefined;
+  for (const f of files) {
+    const m = /^name:[ \t]*(.*)$/m.exec(loader.peekText(f) ?? '');
+    if (!m) continue;
+    let v: unknown;
+    try {
+      v = (yaml.load(`name: ${m[1]}`) as { name?: unknown } | undefined)?.name;
+    } catch {
+      continue;
+    }
+    if (typeof v === 'string') name = interpolate(v, (n) => env[n]).value;
+  }
+  return name !== undefined && validProjectName(name) ? name : undefined;
 }
 
 /** Errors in reading order: by file, then line, then column (stable otherwise). */

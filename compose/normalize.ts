@@ -86,6 +86,20 @@ export function buildProject(merged: Obj, ctx: BuildContext): ComposeProject | u
       project[kind][key] = convertSecretOrConfig(kind, key, raw[key], c, ctx);
   }
 
+  // Optional dependencies (required: false) on services that are absent or disabled are dropped.
+  for (const [name, s] of Object.entries(services)) {
+    for (const [dep, d] of Object.entries(s.depends_on ?? {})) {
+      if (d.required || services[dep]) continue;
+      delete s.depends_on![dep];
+      if (!Object.hasOwn(rawServices, dep)) {
+        diag.error(
+          ['services', name, 'depends_on', dep],
+          `optional dependency "${dep}" is not defined; ignoring it`,
+          true,
+        );
+      }
+    }
+  }
   checkProject(project, rawServices, diag);
   dropUnused(project);
   return project;

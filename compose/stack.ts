@@ -350,10 +350,8 @@ function serviceEnv(project: ComposeProject, name: string, s: ComposeService, io
     }
     Object.assign(env, r.vars);
   }
-  for (const [k, v] of Object.entries(s.environment ?? {})) {
-    if (v !== null) env[k] = v;
-    else if (!(k in env)) delete env[k];
-  }
+  // A name whose value is still unknown (null) is left out, as docker does.
+  for (const [k, v] of Object.entries(s.environment ?? {})) if (v !== null) env[k] = v;
   return Object.keys(env)
     .sort()
     .map((k) => `${k}=${env[k]}`);

@@ -92,6 +92,16 @@ describe('project name', () => {
     ).toBe('myapp_1');
   });
 
+  it('exposes the name from name: or the directory as COMPOSE_PROJECT_NAME', async () => {
+    const file = 'services:\n  a:\n    image: x\n    environment: ["P=${COMPOSE_PROJECT_NAME}"]\n';
+    const fromName = await loadOk({ 'compose.yaml': `name: "from-\${SUFFIX:-top}"\n${file}` });
+    expect(fromName.project.name).toBe('from-top');
+    expect(fromName.project.services.a!.environment).toEqual({ P: 'from-top' });
+    const fromDir = await loadOk({ 'Shop/compose.yaml': file }, { files: ['Shop/compose.yaml'] });
+    expect(fromDir.project.services.a!.environment).toEqual({ P: 'shop' });
+    expect(fromDir.warnings).toEqual([]);
+  });
+
   it('rejects an invalid explicit name and warns about version', async () => {
     const errors = await loadErrors({ 'compose.yaml': `name: Bad Name\n${svc}` });
     expect(errors[0]).toMatchObject({
@@ -303,6 +313,15 @@ describe('profiles', () => {
     expect(await names({ profiles: ['test'] })).toEqual(['bar', 'baz', 'foo']);
     expect(await names({ env: { COMPOSE_PROFILES: 'test,debug' } })).toEqual(['bar', 'baz', 'foo', 'zot']);
     expect(await names({ profiles: ['*'] })).toEqual(['bar', 'baz', 'foo', 'zot']);
+  });
+
+  it('drops optional dependencies on disabled or missing services', async () => {
+    const { project, warnings } = await loadOk({
+      'compose.yaml':
+        'services:\n  a:\n    image: a\n    depends_on:\n      b: {condition: service_started, required: false}\n      c: {condition: service_started, required: false}\n  b: {image: b, profiles: [x]}\n',
+    });
+    expect(project.services.a!.depends_on).toEqual({});
+    expect(warnings).toEqual([expect.objectContaining({ line: 6, path: 'services.a.depends_on.c' })]);
   });
 
   it('errors when an active service depends on an inactive one', async () => {
