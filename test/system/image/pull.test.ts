@@ -135,6 +135,16 @@ describe('image pull', () => {
     );
   });
 
+  it('picks the right image from a Docker manifest list', async () => {
+    await push({ platforms: platformSpecs(['linux/arm64/v8', 'linux/amd64']) }, 't/list:1', 'v2s2');
+    const { images } = await newStore();
+    const rec = await images.pull(`${registry.host}/t/list:1`, { platform: parsePlatform('linux/arm64') });
+    const list = JSON.parse((await images.content.read(rec.indexDigest!)).toString());
+    expect(list.mediaType).toBe(MediaType.dockerList);
+    expect(rec.manifestMediaType).toBe(MediaType.dockerManifest);
+    expect(rec.config.config?.Env).toEqual(['PLATFORM=linux/arm64/v8']);
+  });
+
   it('unpacks zstd layers', async () => {
     await push(
       { layers: [{ entries: [{ type: 'file', path: 'zstd.txt', content: 'zstd' }], compression: 'zstd' }] },
