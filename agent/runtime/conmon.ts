@@ -31,6 +31,8 @@ export interface ConmonLaunch {
   stdin?: boolean;
   /** For exec: the process.json to run in the existing container. */
   execProcessSpec?: string;
+  /** conmon kills the process after this many seconds (exec only). */
+  killAfterSeconds?: number;
   timeoutMs?: number;
 }
 
@@ -76,6 +78,7 @@ export function launchConmon(l: ConmonLaunch): Promise<SyncMessage[]> {
   if (l.tty) args.push('-t');
   if (l.stdin) args.push('-i', '--leave-stdin-open');
   if (l.execProcessSpec) args.push('-e', '--exec-process-spec', l.execProcessSpec);
+  if (l.killAfterSeconds) args.push('-T', String(l.killAfterSeconds));
   const timeoutMs = l.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
     // A file, not a pipe, for conmon's stderr: a pipe would break when the agent dies.

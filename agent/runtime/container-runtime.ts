@@ -404,6 +404,15 @@ export class ContainerRuntime {
   async adopt(): Promise<ContainerInfo[]> {
     await this.ensureDirs();
     this.watchExits();
+    // A create interrupted by the crash left a directory without a record: undo it.
+    for (const id of await this.store.ids()) {
+      if (!(await this.store.read(id))) {
+        this.log.info({ containerId: id }, 'removing a container whose create never finished');
+        await this.cleanup(id).catch((err: unknown) =>
+          this.log.warn({ err, containerId: id }, 'clean-up failed'),
+        );
+      }
+    }
     const all = await this.list();
     for (const info of all) {
       const rec = await this.store.get(info.id);

@@ -3,7 +3,7 @@
 // the pseudo-terminal and writes its output to a log we read back.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkiffError } from '../../lib/index.js';
 import { launchConmon } from './conmon.js';
@@ -114,8 +114,10 @@ async function execWithTty(req: ExecRequest, tag: string, specPath: string): Pro
       hint: 'run the command without a TTY to feed it stdin',
     });
   }
-  const logPath = join(req.runDir, `exec-${tag}.log`);
-  const files = [logPath, join(req.runDir, `exec-${tag}.pid`), join(req.runDir, `exec-${tag}.err`)];
+  // Everything conmon writes for this exec (log, pid, exit file) goes in one directory.
+  const dir = join(req.runDir, `exec-${tag}`);
+  await mkdir(dir, { mode: 0o700 });
+  const logPath = join(dir, 'log');
   try {
     const msgs = await launchConmon({
       conmon: req.conmon,
@@ -124,14 +126,19 @@ async function execWithTty(req: ExecRequest, tag: string, specPath: string): Pro
       id: req.id,
       name: req.name,
       bundle: req.bundle,
-      pidFile: files[1]!,
+      pidFile: join(dir, 'pid'),
       logPath,
-      exitDir: req.runDir,
-      socketDir: req.runDir,
-      conmonLog: files[2]!,
+      exitDir: dir,
+      socketDir: dir,
+      conmonLog: join(dir, 'conmon.log'),
       tty: true,
       execProcessSpec: specPath,
-      ...(req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs + 30_000 } : { timeoutMs: 24 * 3600_000 }),
+      ...(req.timeoutMs !== undefined
+        ? {
+            killAfterSeconds: Math.max(1, Math.ceil(req.timeoutMs / 1000)),
+            timeoutMs: req.timeoutMs + 30_000,
+          }
+        : { timeoutMs: 24 * 3600_000 }),
     });
     const pid = msgs[0]?.data ?? -1;
     if (pid <= 0) {
@@ -145,9 +152,11 @@ async function execWithTty(req: ExecRequest, tag: string, specPath: string): Pro
     const stdout = parseLogText(text)
       .map((e) => `${e.line}\n`)
       .join('');
+    // conmon reports a negative status when it killed the process at its timeout.
+    if (exitCode < 0 && req.timeoutMs !== undefined)
+      return { exitCode: 137, stdout, stderr: '', timedOut: true };
     return { exitCode, stdout, stderr: '' };
   } finally {
-    for (const f of files) await rm(f, { force: true });
-    await rm(join(req.runDir, `${req.id}-exec`), { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true });
   }
 }

@@ -94,6 +94,8 @@ export interface LogOptions {
   since?: Date;
   /** Only the last N entries (before following). */
   tail?: number;
+  /** Accepted for API symmetry: every entry carries its time; printing it is the caller's choice. */
+  timestamps?: boolean;
   /** Stop following when this signal aborts. */
   signal?: AbortSignal;
 }

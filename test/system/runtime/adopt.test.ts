@@ -2,7 +2,8 @@
 // a new agent adopts them — same PIDs, logs still growing — and learns the exit code
 // of one that exited while no agent was running.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerEvent, ContainerInfo } from '../../../agent/runtime/index.js';
@@ -74,6 +75,10 @@ describe('adoption after the agent is killed', () => {
       timeoutMs: 15_000,
     });
 
+    // A create the crash interrupted: a directory without a record.
+    await mkdir(join(h.root, 'half-made'), { recursive: true });
+    await mkdir(join(h.runRoot, 'half-made'), { recursive: true });
+
     const events: ContainerEvent[] = [];
     h.rt.onEvent((e) => events.push(e));
     const adopted = await h.rt.adopt();
@@ -84,6 +89,9 @@ describe('adoption after the agent is killed', () => {
       expect(c?.pid).toBe(before[i]!.pid);
       expect(await conmonsMentioning(containers[i]!.id)).toHaveLength(1);
     }
+    expect(byId.has('half-made')).toBe(false);
+    expect(existsSync(join(h.root, 'half-made'))).toBe(false);
+    expect(existsSync(join(h.runRoot, 'half-made'))).toBe(false);
     const sixth = byId.get(containers[5]!.id);
     expect(sixth).toMatchObject({ state: 'exited', exitCode: 42 });
     expect(events).toContainEqual(

@@ -158,6 +158,8 @@ describe('lifecycle', () => {
     expect(tty.stdout).toMatch(/^\/dev\/pts\/\d+\r\n$/);
     const slow = await h.rt.exec(c.id, ['sleep', '30'], { timeoutMs: 300 });
     expect(slow.timedOut).toBe(true);
+    const slowTty = await h.rt.exec(c.id, ['sleep', '30'], { tty: true, timeoutMs: 300 });
+    expect(slowTty).toMatchObject({ timedOut: true, exitCode: 137 });
     await h.rt.stop(c.id, { graceMs: 0 });
   });
 
