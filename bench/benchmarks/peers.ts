@@ -14,6 +14,7 @@ import {
   captureHostState,
   diffHostState,
   formatDiff,
+  residentKiB,
   round,
 } from '../lib/index.js';
 import { startDockerd, startEtcdCluster, startRegistryPeer } from '../peers/index.js';
@@ -23,6 +24,8 @@ type PeerName = (typeof PEERS)[number];
 
 interface Started {
   label: string;
+  /** Every process of the peer names this directory on its command line. */
+  stateDir: string;
   signatures: RegExp[];
   /** The unit of work: named timed steps. */
   work: Array<{ what: string; run: () => Promise<void> }>;
@@ -63,6 +66,7 @@ async function startPeer(name: PeerName, ctx: BenchContext): Promise<Started> {
     }
     return {
       label: d.label,
+      stateDir: d.stateDir,
       signatures: d.signatures,
       work: [
         {
@@ -105,6 +109,7 @@ async function startPeer(name: PeerName, ctx: BenchContext): Promise<Started> {
     const e = await startEtcdCluster({ log });
     return {
       label: e.label,
+      stateDir: e.stateDir,
       signatures: e.signatures,
       work: [
         {
@@ -133,6 +138,7 @@ async function startPeer(name: PeerName, ctx: BenchContext): Promise<Started> {
   let ref = '';
   return {
     label: r.label,
+    stateDir: r.stateDir,
     signatures: r.signatures,
     work: [
       {
@@ -178,6 +184,13 @@ async function onePeer(name: PeerName, ctx: BenchContext): Promise<string | unde
       metric: `start (${label})`,
       unit: 'ms',
       value: round(performance.now() - t0),
+    });
+    const mem = residentKiB(started.stateDir);
+    ctx.emit({
+      name: `peers/${name}`,
+      metric: `resident memory after start (${mem.processes} processes)`,
+      unit: 'MiB',
+      value: round(mem.kib / 1024, 1),
     });
     for (const step of started.work) {
       t0 = performance.now();

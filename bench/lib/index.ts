@@ -13,6 +13,7 @@ export {
   type HostStateOptions,
 } from './host-state.js';
 export { type KvPut, type LoadKvOptions, type LoadKvResult, loadKv } from './load-kv.js';
+export { residentKiB } from './memory.js';
 export {
   type Interleaved,
   interleave,

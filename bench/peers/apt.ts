@@ -7,10 +7,15 @@ import { runCommand } from '../lib/command.js';
 const installing = new Map<string, Promise<void>>();
 
 async function aptInstall(pkg: string): Promise<{ ok: boolean; output: string }> {
-  const r = await runCommand('apt-get', ['install', '-y', '--no-install-recommends', pkg], {
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    timeoutMs: 600_000,
-  });
+  // Another process (a concurrent benchmark) may hold dpkg's lock: wait for it.
+  const r = await runCommand(
+    'apt-get',
+    ['-o', 'DPkg::Lock::Timeout=300', 'install', '-y', '--no-install-recommends', pkg],
+    {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      timeoutMs: 600_000,
+    },
+  );
   return { ok: r.code === 0, output: `${r.stdout}\n${r.stderr}` };
 }
 

@@ -13,6 +13,8 @@ import { onInterrupt } from '../lib/teardown.js';
 export interface RegistryPeer {
   label: string;
   host: string;
+  /** The registry's temp directory (config and storage). */
+  stateDir: string;
   storageDir: string;
   signatures: RegExp[];
   /** Pushes a busybox image as `name:tag` and returns its reference. */
@@ -38,6 +40,7 @@ export async function startRegistryPeer(): Promise<RegistryPeer> {
   return {
     label: 'docker-registry 2.8 + skopeo',
     host: registry.host,
+    stateDir: dir,
     storageDir: registry.storageDir,
     signatures: [new RegExp(literal(dir)), new RegExp(`127\\.0\\.0\\.1:${registry.host.split(':')[1]}`)],
     async pushBusybox(nameTag) {
