@@ -203,10 +203,18 @@ function convertService(name: string, raw: Obj, c: Converter, ctx: BuildContext)
       port.target = c.int(p.target, at('ports', i, 'target'), 0) ?? 0;
       if (p.target === undefined)
         ctx.diag.error(at('ports', i), 'a port needs a target (the container port)');
+      else if (port.target < 1 || port.target > 65535)
+        ctx.diag.error(at('ports', i), `target port ${port.target} is outside 1-65535`);
       if (p.published !== undefined && p.published !== '') {
         const pub = String(p.published);
-        if (!/^\d+(-\d+)?$/.test(pub))
-          ctx.diag.error(at('ports', i, 'published'), `"${pub}" is not a port or a port range`);
+        const m = /^(\d+)(?:-(\d+))?$/.exec(pub);
+        if (!m) ctx.diag.error(at('ports', i, 'published'), `"${pub}" is not a port or a port range`);
+        else if (Number(m[1]) > 65535 || Number(m[2] ?? 0) > 65535 || Number(m[2] ?? m[1]) < Number(m[1])) {
+          ctx.diag.error(
+            at('ports', i),
+            `published port "${pub}" is outside 0-65535 or ends before it starts`,
+          );
+        }
         port.published = pub;
       }
       port.protocol =

@@ -182,7 +182,7 @@ function serviceSpec(
 ): ServiceSpec {
   const ns = project.name;
   const image = s.image ?? `${ns}-${name}`;
-  const cs: ContainerSpec = { Image: image, Labels: stackLabels(s.labels) };
+  const cs: ContainerSpec = { Image: image, Labels: stackLabels({ ...labelFiles(s, io), ...s.labels }) };
   if (s.entrypoint) cs.Command = s.entrypoint;
   if (s.command) cs.Args = s.command;
   if (s.hostname) cs.Hostname = s.hostname;
@@ -343,6 +343,14 @@ function serviceEnv(project: ComposeProject, name: string, s: ComposeService, io
         },
       );
     }
+    if (ef.format === 'raw') {
+      // raw: KEY=VALUE taken literally, no quotes, no substitution.
+      for (const line of text.split(/\r?\n/)) {
+        const eq = line.indexOf('=');
+        if (eq > 0 && !line.startsWith('#')) env[line.slice(0, eq).trim()] = line.slice(eq + 1);
+      }
+      continue;
+    }
     const r = parseDotenv(text, (n) => env[n] ?? project.environment[n]);
     if (r.errors.length) {
       const e = r.errors[0]!;
@@ -355,6 +363,19 @@ function serviceEnv(project: ComposeProject, name: string, s: ComposeService, io
   return Object.keys(env)
     .sort()
     .map((k) => `${k}=${env[k]}`);
+}
+
+/** Labels from label_file files (KEY=VALUE lines); `labels:` win over them. */
+function labelFiles(s: ComposeService, io: StackIO): Record<string, string> {
+  const out: Record<string, string> = {};
+  const files = Array.isArray(s.label_file) ? (s.label_file as string[]) : [];
+  for (const f of files) {
+    const r = parseDotenv(readOrThrow(io, f, `service "${s.name}" label_file`).toString('utf8'));
+    if (r.errors.length)
+      throw new SkiffError('invalid_argument', `${f}:${r.errors[0]!.line}: ${r.errors[0]!.message}`);
+    Object.assign(out, r.vars);
+  }
+  return out;
 }
 
 function healthConfig(s: ComposeService): HealthConfig | undefined {

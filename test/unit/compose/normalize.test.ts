@@ -326,6 +326,16 @@ describe('semantic checks', () => {
     ]);
   });
 
+  it('rejects ports outside 1-65535', async () => {
+    const errors = await loadErrors({
+      'compose.yaml': 'services:\n  a:\n    image: x\n    ports: ["70000:80", {target: 0}]\n',
+    });
+    expect(errors.map((e) => `${e.path}: ${e.message}`)).toEqual([
+      'services.a.ports[0]: published port "70000" is outside 0-65535 or ends before it starts',
+      'services.a.ports[1]: target port 0 is outside 1-65535',
+    ]);
+  });
+
   it('requires an image or build and one source per secret', async () => {
     const errors = await loadErrors({
       'compose.yaml':

@@ -173,6 +173,28 @@ describe('projectToStack', () => {
     );
   });
 
+  it('reads raw env files literally and label files under labels', async () => {
+    await withProject(
+      {
+        'compose.yaml':
+          'services:\n  a:\n    image: x\n    env_file: [{path: raw.env, format: raw}]\n    label_file: labels.txt\n    labels: {b: from-labels}\n',
+        'raw.env': 'Q="kept quotes"\nD=$HOME\n',
+        'labels.txt': 'a=from-file\nb=from-file\n',
+      },
+      async (dir) => {
+        const r = await loadProject({ files: [`${dir}/compose.yaml`], env: {} });
+        if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('\n'));
+        const cs = projectToStack(r.project).services[0]!.TaskTemplate!.ContainerSpec!;
+        expect(cs.Env).toEqual(['D=$HOME', 'Q="kept quotes"']);
+        expect(cs.Labels).toEqual({
+          a: 'from-file',
+          b: 'from-labels',
+          'com.docker.stack.namespace': expect.any(String),
+        });
+      },
+    );
+  });
+
   it('maps restart like docker', () => {
     const s = (restart: string) => restartPolicy({ name: 'x', restart });
     expect(s('no')).toEqual({ Condition: 'none' });
