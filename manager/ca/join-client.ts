@@ -57,7 +57,7 @@ export async function requestJoin(o: {
   const parsed = JSON.parse(body) as JoinResponse & { message?: string };
   if (status !== 200)
     throw new SkiffError(
-      status === 401 ? 'unauthorized' : 'invalid_argument',
+      status === 401 ? 'unauthorized' : status === 403 ? 'forbidden' : 'invalid_argument',
       `join refused: ${parsed.message ?? status}`,
     );
   return {

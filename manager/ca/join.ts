@@ -125,6 +125,12 @@ export class JoinService {
       });
     }
     checkProof('join', req.token, req.publicKey, req.proof);
+    if (role === 'worker' && req.raftAddr) {
+      // Asking to run raft is asking to be a manager: the token must say so.
+      throw new SkiffError('forbidden', 'this is a worker token: a manager joins with the manager token', {
+        hint: 'get it with `skiff cluster join-token manager` on a manager',
+      });
+    }
     const raft = this.o.raft;
     const secretsKey = this.o.secretsKey;
     if (role === 'manager' && (!raft || !secretsKey || !req.raftAddr)) {
