@@ -71,39 +71,38 @@ async function main(): Promise<void> {
     // 'warm' stays (stopped) until the end: the floor's bundle binds its /etc files.
     await rt.stop('warm', { graceMs: 0 });
 
-    const skiff: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const id = `b${i}`;
-      const t0 = performance.now();
-      await rt.create({ id, name: id, rootfs, imageConfig: {}, spec });
-      const info = await rt.start(id);
-      skiff.push(performance.now() - t0);
-      if (info.state !== 'running') throw new Error(`container ${id} is ${info.state} after start`);
-      await rt.delete(id, { force: true });
-    }
-
     // The floor: crun alone, the same config.json.
     const floorDir = join(base, 'floor');
     await mkdir(floorDir);
     bundle.linux.cgroupsPath = `${cgroupParent}/floor`;
     await writeFile(join(floorDir, 'config.json'), JSON.stringify(bundle));
     const crunRoot = join(base, 'crun-floor');
-    const floor: number[] = [];
     const errFile = join(base, 'crun-floor.err');
     const errFd = openSync(errFile, 'w');
+
+    // Interleaved, so that the other load on the machine weighs on both alike.
+    const skiff: number[] = [];
+    const floor: number[] = [];
     for (let i = 0; i < runs; i++) {
-      const id = `f${i}`;
-      const t0 = performance.now();
+      const id = `b${i}`;
+      let t0 = performance.now();
+      await rt.create({ id, name: id, rootfs, imageConfig: {}, spec });
+      const info = await rt.start(id);
+      skiff.push(performance.now() - t0);
+      if (info.state !== 'running') throw new Error(`container ${id} is ${info.state} after start`);
+      await rt.delete(id, { force: true });
+
+      const fid = `f${i}`;
+      t0 = performance.now();
       // A file, not a pipe, for stderr: the detached container would hold a pipe open.
-      const r = spawnSync('crun', [`--root=${crunRoot}`, 'run', '--detach', '-b', floorDir, id], {
+      const r = spawnSync('crun', [`--root=${crunRoot}`, 'run', '--detach', '-b', floorDir, fid], {
         stdio: ['ignore', 'ignore', errFd],
       });
       floor.push(performance.now() - t0);
       if (r.status !== 0)
         throw new Error(`crun run failed (exit ${r.status}): ${await readFile(errFile, 'utf8')}`);
-      spawnSync('crun', [`--root=${crunRoot}`, 'delete', '--force', id], { stdio: 'ignore' });
+      spawnSync('crun', [`--root=${crunRoot}`, 'delete', '--force', fid], { stdio: 'ignore' });
     }
-
     closeSync(errFd);
 
     let docker: number[] | undefined;
