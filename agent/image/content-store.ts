@@ -3,7 +3,8 @@
 // a corrupt or truncated download never lands; an interrupted one resumes from its
 // partial file (re-hashing what is there, then asking for the rest with Range).
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { once } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
@@ -199,15 +200,16 @@ export class ContentStore {
     onBytes?: (have: number) => void,
   ): Promise<number> {
     let have = start;
-    const fh = await open(partial, start > 0 ? 'a' : 'w');
+    // Writes overlap with reading (up to 1 MiB queued); whatever was received is flushed
+    // before this returns or throws, so an interrupted download resumes from there.
+    const out = createWriteStream(partial, { flags: start > 0 ? 'a' : 'w', highWaterMark: 1 << 20 });
+    const flush = () => new Promise<void>((resolve) => out.end(() => resolve()));
     try {
-      // Each chunk is written before the next is read, so after an interruption the
-      // partial file holds everything received and the next pull resumes from there.
       for await (const chunk of body as AsyncIterable<Buffer>) {
         have += chunk.length;
         if (have > size) {
           body.destroy();
-          await fh.close();
+          await flush();
           await rm(partial, { force: true });
           throw new SkiffError(
             'corrupt',
@@ -215,21 +217,21 @@ export class ContentStore {
           );
         }
         hash.update(chunk);
-        await fh.write(chunk);
+        if (!out.write(chunk)) await once(out, 'drain');
         onBytes?.(have);
       }
     } catch (e) {
+      await flush();
       if (e instanceof SkiffError) throw e;
       throw new SkiffError(
         'unavailable',
         `download of blob ${digest} was interrupted at ${have} of ${size} bytes: ${(e as Error).message}`,
-        {
-          cause: e,
-          hint: 'pull again: the download resumes where it stopped',
-        },
+        { cause: e, hint: 'pull again: the download resumes where it stopped' },
       );
-    } finally {
-      await fh.close().catch(() => undefined);
+    }
+    await flush();
+    if (out.errored) {
+      throw new SkiffError('internal', `writing blob ${digest} to ${partial} failed: ${out.errored.message}`);
     }
     return have;
   }
