@@ -2,6 +2,7 @@
 // converted to their types, defaults filled in (default network, resource names), and
 // the semantic checks run. Problems are reported through Diagnostics with their path.
 
+import { isIP } from 'node:net';
 import { Converter } from './convert.js';
 import type { PathSegment } from './positions.js';
 import { checkProject } from './semantic.js';
@@ -199,7 +200,11 @@ function convertService(name: string, raw: Obj, c: Converter, ctx: BuildContext)
       const port = {
         mode: c.oneOf(p.mode ?? 'ingress', ['ingress', 'host'] as const, at('ports', i, 'mode')) ?? 'ingress',
       } as ServicePort;
-      if (p.host_ip !== undefined) port.host_ip = String(p.host_ip);
+      if (p.host_ip !== undefined) {
+        port.host_ip = String(p.host_ip);
+        if (isIP(port.host_ip) === 0)
+          ctx.diag.error(at('ports', i), `"${port.host_ip}" is not an IP address to publish on`);
+      }
       port.target = c.int(p.target, at('ports', i, 'target'), 0) ?? 0;
       if (p.target === undefined)
         ctx.diag.error(at('ports', i), 'a port needs a target (the container port)');

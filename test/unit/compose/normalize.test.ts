@@ -328,11 +328,12 @@ describe('semantic checks', () => {
 
   it('rejects ports outside 1-65535', async () => {
     const errors = await loadErrors({
-      'compose.yaml': 'services:\n  a:\n    image: x\n    ports: ["70000:80", {target: 0}]\n',
+      'compose.yaml': 'services:\n  a:\n    image: x\n    ports: ["70000:80", {target: 0}, "8080:80:90"]\n',
     });
     expect(errors.map((e) => `${e.path}: ${e.message}`)).toEqual([
       'services.a.ports[0]: published port "70000" is outside 0-65535 or ends before it starts',
       'services.a.ports[1]: target port 0 is outside 1-65535',
+      'services.a.ports[2]: "8080" is not an IP address to publish on',
     ]);
   });
 
