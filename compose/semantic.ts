@@ -80,6 +80,17 @@ export function checkProject(p: ComposeProject, rawServices: Obj, diag: Diagnost
       );
     }
   }
+  const containerNames = new Map<string, string>();
+  for (const [name, s] of Object.entries(p.services)) {
+    if (s.container_name === undefined) continue;
+    const other = containerNames.get(s.container_name);
+    if (other) {
+      diag.error(
+        ['services', name, 'container_name'],
+        `container_name "${s.container_name}" is already used by service "${other}"`,
+      );
+    } else containerNames.set(s.container_name, name);
+  }
   checkCycles(p, diag);
   checkPorts(p, diag);
 }

@@ -296,6 +296,24 @@ describe('include', () => {
   });
 });
 
+describe('include cycles', () => {
+  it('stops at a file that includes itself through another', async () => {
+    const errors = await loadErrors({
+      'compose.yaml': 'include: [a/compose.yaml]\nservices:\n  web: {image: web}\n',
+      'a/compose.yaml': 'include: [../b/compose.yaml]\nservices:\n  a: {image: a}\n',
+      'b/compose.yaml': 'include: [../a/compose.yaml]\nservices:\n  b: {image: b}\n',
+    });
+    expect(errors).toEqual([
+      expect.objectContaining({
+        file: 'compose.yaml',
+        line: 1,
+        path: 'include[0]',
+        message: expect.stringContaining('include cycle'),
+      }),
+    ]);
+  });
+});
+
 describe('profiles', () => {
   const file = [
     'services:',

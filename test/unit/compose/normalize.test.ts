@@ -326,6 +326,17 @@ describe('semantic checks', () => {
     ]);
   });
 
+  it('rejects a container_name used twice or with several replicas', async () => {
+    const errors = await loadErrors({
+      'compose.yaml':
+        'services:\n  a: {image: x, container_name: app}\n  b: {image: x, container_name: app}\n  c: {image: x, container_name: c1, deploy: {replicas: 2}}\n',
+    });
+    expect(errors.map((e) => `${e.line} ${e.message}`)).toEqual([
+      '3 container_name "app" is already used by service "a"',
+      '4 container_name "c1" needs exactly one replica, not 2',
+    ]);
+  });
+
   it('rejects ports outside 1-65535', async () => {
     const errors = await loadErrors({
       'compose.yaml': 'services:\n  a:\n    image: x\n    ports: ["70000:80", {target: 0}, "8080:80:90"]\n',
