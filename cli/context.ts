@@ -1,12 +1,14 @@
 // What every client command needs: the API client for the chosen manager.
 import { ApiClient } from './api/client.js';
+import { daemonPaths } from './daemon/paths.js';
 
 export interface GlobalOptions {
   host?: string;
 }
 
 export function clientFor(opts: GlobalOptions): ApiClient {
-  return new ApiClient({ host: opts.host });
+  // --host, else SKIFF_HOST, else the local node's socket (which honours SKIFF_RUN_DIR).
+  return new ApiClient({ host: opts.host ?? process.env.SKIFF_HOST ?? `unix://${daemonPaths().socket}` });
 }
 
 /** Runs `fn` with a client and closes it afterwards. */

@@ -40,6 +40,7 @@ export class TaskRunner {
   private busy: Promise<void> = Promise.resolve();
   private removed = false;
   private hasHealthcheck = false;
+  private networkReleased = false;
   private readonly log: Logger;
 
   constructor(
@@ -92,6 +93,7 @@ export class TaskRunner {
         this.log.warn('container unhealthy; stopping it');
         await this.stopContainer();
         this.advance('failed', 'unhealthy container', { Err: 'task: container unhealthy' });
+        await this.releaseNetwork();
       }
     });
   }
@@ -130,6 +132,7 @@ export class TaskRunner {
     if (this.stopRequested()) {
       await this.stopContainer();
       if (!this.isTerminal) this.advance('shutdown', 'shutdown');
+      await this.releaseNetwork();
       return;
     }
     if (this.isTerminal || (this.observed && taskStateRank(this.observed) >= taskStateRank('starting')))
@@ -227,6 +230,19 @@ export class TaskRunner {
     } else {
       this.advance('failed', 'task: non-zero exit', { Err: exitError(exitCode, oomKilled), ContainerStatus });
     }
+    await this.releaseNetwork();
+  }
+
+  /**
+   * A stopped task gives back its addresses and published ports at once (as Swarm
+   * does), so a replacement can take them; the container stays for its logs until
+   * the task is removed.
+   */
+  private async releaseNetwork(): Promise<void> {
+    if (this.networkReleased) return;
+    this.networkReleased = true;
+    if (this.deps.network.setNames) await this.deps.network.setNames(this.task.ID, []).catch(() => {});
+    await this.deps.network.detach(this.task.ID, networkIdsOf(this.task));
   }
 
   private async stopContainer(): Promise<void> {

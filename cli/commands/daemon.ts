@@ -3,7 +3,7 @@
 // commands start it in the background on demand.
 import type { Command } from 'commander';
 import { createLogger } from '../../lib/index.js';
-import { daemonStatus, stopLocalDaemon } from '../daemon/local-daemon.js';
+import { daemonStatus, ensureLocalDaemon, stopLocalDaemon } from '../daemon/local-daemon.js';
 import { runSingleNode } from '../daemon/node.js';
 import { daemonPaths } from '../daemon/paths.js';
 import { CliExit, printJson } from '../output.js';
@@ -33,6 +33,14 @@ export function registerDaemon(program: Command): void {
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));
       });
+    });
+
+  daemon
+    .command('start')
+    .description('start the local node in the background (single-node cluster) unless it runs already')
+    .action(async () => {
+      const host = await ensureLocalDaemon({ log: (l) => process.stderr.write(`${l}\n`) });
+      process.stdout.write(`running, API on ${host}\n`);
     });
 
   daemon

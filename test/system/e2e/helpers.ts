@@ -21,7 +21,10 @@ export interface TestNode {
   runDir: string;
   stateDir: string;
   env: NodeJS.ProcessEnv;
-  skiff(args: string[], opts?: { cwd?: string; timeoutMs?: number }): Promise<SkiffResult>;
+  skiff(
+    args: string[],
+    opts?: { cwd?: string; timeoutMs?: number; env?: Record<string, string> },
+  ): Promise<SkiffResult>;
   /** Stops the node and removes its directories (containers were removed by the test). */
   destroy(): Promise<void>;
 }
@@ -33,12 +36,20 @@ export function testNode(): TestNode {
   const runDir = mkdtempSync('/run/skt-');
   const { SKIFF_HOST: _ignored, ...inherited } = process.env;
   const env: NodeJS.ProcessEnv = { ...inherited, SKIFF_STATE_ROOT: stateRoot, SKIFF_RUN_DIR: runDir };
-  const skiff = (args: string[], opts: { cwd?: string; timeoutMs?: number } = {}) =>
+  const skiff = (
+    args: string[],
+    opts: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+  ) =>
     new Promise<SkiffResult>((done) => {
       execFile(
         process.execPath,
         [BIN, ...args],
-        { cwd: opts.cwd ?? base, env, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 16 << 20 },
+        {
+          cwd: opts.cwd ?? base,
+          env: { ...env, ...opts.env },
+          timeout: opts.timeoutMs ?? 120_000,
+          maxBuffer: 16 << 20,
+        },
         (err, stdout, stderr) => {
           const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
           done({ code, stdout, stderr });
