@@ -88,6 +88,41 @@ describe('skiff image', () => {
     expect(events.at(-1)).toMatchObject({ type: 'done', id: image.manifests[0]!.configDigest });
   });
 
+  it('pull draws a progress bar per layer when stdout is a terminal', async () => {
+    // script(1) gives the command a pseudo-terminal; a fresh root makes every layer download.
+    const ttyRoot = await mkdtemp(join(tmpdir(), 'skiff-cli-tty-'));
+    try {
+      const cmd = [
+        process.execPath,
+        '--import',
+        'tsx',
+        'cli/main.ts',
+        'image',
+        'pull',
+        '--root',
+        ttyRoot,
+        `${registry.host}/cli/app:1`,
+      ];
+      const r = await runCommand('script', ['-qec', cmd.join(' '), '/dev/null'], {
+        cwd: REPO_ROOT,
+        timeoutMs: 60_000,
+      });
+      expect(r.code).toBe(0);
+      for (const layer of image.manifests[0]!.layers) {
+        // each layer's line is redrawn in place (erase line) and ends done
+        expect(r.stdout).toContain(`\x1b[2K${layer.digest.slice(7, 19)}: done (`);
+      }
+      expect(r.stdout).toMatch(/\x1b\[\d+A/); // cursor moved up to redraw the bars
+    } finally {
+      await runCommand(
+        process.execPath,
+        ['--import', 'tsx', 'cli/main.ts', 'image', 'prune', '-a', '--root', ttyRoot],
+        { cwd: REPO_ROOT },
+      );
+      await rm(ttyRoot, { recursive: true, force: true });
+    }
+  });
+
   it('import makes an image from a rootfs tarball; push sends it and skopeo reads it back', async () => {
     const tarball = join(root, 'rootfs.tar');
     await writeFile(
