@@ -5,6 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Benchmark, REPO_ROOT, type ScriptBenchmarkOptions, scriptBenchmark } from '../lib/index.js';
+import { daemonStartBenchmark } from './daemon-start.js';
 import { withOptionalDocker } from './docker-env.js';
 import { peersBenchmark } from './peers.js';
 
@@ -77,7 +78,7 @@ function wrap(w: Wrapped): Benchmark {
 }
 
 export function allBenchmarks(): Benchmark[] {
-  const list: Benchmark[] = [peersBenchmark];
+  const list: Benchmark[] = [peersBenchmark, daemonStartBenchmark];
   const known = new Set(WRAPPED.map((w) => w.file));
   for (const w of WRAPPED) if (existsSync(join(REPO_ROOT, 'bench', w.file))) list.push(wrap(w));
   for (const file of standaloneScripts()) {

@@ -23,6 +23,7 @@ export {
   type Samples,
   sideBySideFigures,
 } from './method.js';
+export { pingUnix, waitForPing } from './ping.js';
 export {
   type BenchRecord,
   type Figure,

@@ -21,15 +21,22 @@ function summarize(ms: number[]): Samples {
   return { ms, median: median(ms), p95: percentile(ms, 95) };
 }
 
-/** Runs `op` warmup + runs times and times the last `runs`. */
+/**
+ * One timed run: the op's wall time, or the number it resolves to when it measures
+ * itself (e.g. spawn-to-ready, leaving out its own setup and teardown).
+ */
+async function timeOne(op: (run: number) => Promise<unknown>, run: number): Promise<number> {
+  const t0 = performance.now();
+  const result = await op(run);
+  const wall = performance.now() - t0;
+  return typeof result === 'number' && Number.isFinite(result) ? result : wall;
+}
+
+/** Runs `op` warmup + runs times and times the last `runs` (see timeOne). */
 export async function repeat(op: (run: number) => Promise<unknown>, opts: RepeatOptions): Promise<Samples> {
   for (let i = 0; i < opts.warmup; i++) await op(-1 - i);
   const ms: number[] = [];
-  for (let i = 0; i < opts.runs; i++) {
-    const t0 = performance.now();
-    await op(i);
-    ms.push(performance.now() - t0);
-  }
+  for (let i = 0; i < opts.runs; i++) ms.push(await timeOne(op, i));
   return summarize(ms);
 }
 
@@ -41,8 +48,8 @@ export interface Interleaved {
 }
 
 /**
- * Times `a` and `b` alternately: warm-ups of both, then a b a b …; every pair is one
- * ratio. Odd pairs start with b, so neither always runs on a cache the other warmed.
+ * Times `a` and `b` alternately (see timeOne): warm-ups of both, then a b a b …; every
+ * pair is one ratio. Odd pairs start with b, so neither always runs on a cache the other warmed.
  */
 export async function interleave(
   a: (run: number) => Promise<unknown>,
@@ -55,18 +62,13 @@ export async function interleave(
   }
   const am: number[] = [];
   const bm: number[] = [];
-  const time = async (op: (run: number) => Promise<unknown>, run: number) => {
-    const t0 = performance.now();
-    await op(run);
-    return performance.now() - t0;
-  };
   for (let i = 0; i < opts.runs; i++) {
     if (i % 2 === 0) {
-      am.push(await time(a, i));
-      bm.push(await time(b, i));
+      am.push(await timeOne(a, i));
+      bm.push(await timeOne(b, i));
     } else {
-      bm.push(await time(b, i));
-      am.push(await time(a, i));
+      bm.push(await timeOne(b, i));
+      am.push(await timeOne(a, i));
     }
   }
   return { a: summarize(am), b: summarize(bm), ratio: pairedRatio(am, bm) };

@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildImage } from '../../test/fixtures/index.js';
 import { type CommandResult, runChecked, runCommand, waitFor } from '../lib/command.js';
+import { waitForPing } from '../lib/ping.js';
 import { literal } from '../lib/regexp.js';
 import { onInterrupt } from '../lib/teardown.js';
 import { ensurePackage } from './apt.js';
@@ -53,6 +54,8 @@ export interface DockerdPeer {
   /** `unix:///tmp/…/docker.sock`, for DOCKER_HOST. */
   host: string;
   stateDir: string;
+  /** From spawning dockerd to its API answering /_ping. */
+  readyMs: number;
   /** Regexps matching what this daemon could leave on the host (for leftover checks). */
   signatures: RegExp[];
   /** `docker ARGS` against this daemon; throws on a non-zero exit. */
@@ -173,6 +176,8 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<DockerdPe
   const docker = (args: readonly string[], timeoutMs = 120_000) =>
     runChecked('docker', args, { env, timeoutMs });
   let swarm = false;
+  let spawnedAt = 0;
+  let readyMs = 0;
 
   const cleanup = async (): Promise<void> => {
     const problems: string[] = [];
@@ -252,6 +257,7 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<DockerdPe
     // An empty config file so the host's /etc/docker/daemon.json, if any, plays no part.
     await writeFile(config, '{}\n');
     const logFd = openSync(join(stateDir, 'dockerd.log'), 'a');
+    spawnedAt = performance.now();
     child = spawn(
       DOCKERD,
       [
@@ -287,17 +293,8 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<DockerdPe
       ),
     );
     died.catch(() => {});
-    await Promise.race([
-      died,
-      waitFor(
-        async () => (await dockerResult(['version', '--format', '{{.Server.Version}}'], 5000)).code === 0,
-        {
-          what: `dockerd on ${host} to answer`,
-          timeoutMs: 60_000,
-          intervalMs: 100,
-        },
-      ),
-    ]);
+    await Promise.race([died, waitForPing(socket, `dockerd on ${host} to answer /_ping`)]);
+    readyMs = performance.now() - spawnedAt;
   } catch (e) {
     await stop().catch(() => {});
     throw e;
@@ -308,6 +305,7 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<DockerdPe
     label: `dockerd ${version} + crun`,
     host,
     stateDir,
+    readyMs,
     signatures: [
       new RegExp(literal(stateDir)),
       new RegExp(literal(cgroupParent)),
