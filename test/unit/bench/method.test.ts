@@ -10,6 +10,18 @@ describe('bench method', () => {
     expect(s.median).toBeGreaterThanOrEqual(0);
   });
 
+  it('takes the number an op resolves to as its own measurement', async () => {
+    const s = await repeat(async (run) => (run + 1) * 10, { warmup: 1, runs: 3 });
+    expect(s.ms).toEqual([10, 20, 30]);
+    expect(s.median).toBe(20);
+    const r = await interleave(
+      async () => 30,
+      async () => 10,
+      { warmup: 0, runs: 3 },
+    );
+    expect(r.ratio).toBe(3);
+  });
+
   it('interleaves the two systems, alternating which goes first', async () => {
     const order: string[] = [];
     const r = await interleave(
