@@ -2,16 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { checkLinearizable } from './linearizability.js';
 import { runSimulation } from './sim/simulator.js';
 
-// RAFT_SIM_SEEDS=N runs N seeds (soak); RAFT_SIM_SEED=S reruns one seed alone.
+// RAFT_SIM_SEEDS=N runs N seeds from RAFT_SIM_FIRST_SEED (default 1) — the soak mode;
+// RAFT_SIM_SEED=S reruns one seed alone (a failure message names its seed and step).
 const single = process.env.RAFT_SIM_SEED ? Number(process.env.RAFT_SIM_SEED) : undefined;
 const seeds = Number(process.env.RAFT_SIM_SEEDS ?? 1000);
 const steps = Number(process.env.RAFT_SIM_STEPS ?? 2000);
+const firstSeed = Number(process.env.RAFT_SIM_FIRST_SEED ?? 1);
 
 function runSeeds(voters: 3 | 5): void {
-  const list = single !== undefined ? [single] : Array.from({ length: seeds }, (_, i) => i + 1);
+  const list = single !== undefined ? [single] : Array.from({ length: seeds }, (_, i) => firstSeed + i);
   let writes = 0;
   let elections = 0;
   let confChanges = 0;
+  let snapshots = 0;
   for (const seed of list) {
     // A violation throws with the seed and step in its message; rerun with RAFT_SIM_SEED=<seed>.
     const r = runSimulation({ seed, voters, steps });
@@ -23,11 +26,13 @@ function runSeeds(voters: 3 | 5): void {
     writes += r.committedWrites;
     elections += r.leaderElections;
     confChanges += r.confChanges;
+    snapshots += r.snapshotsDelivered;
   }
   // The runs must actually exercise the protocol, not idle.
   expect(writes).toBeGreaterThan(list.length * 50);
   expect(elections).toBeGreaterThan(list.length);
   expect(confChanges).toBeGreaterThan(0);
+  expect(snapshots).toBeGreaterThan(0);
 }
 
 describe('raft simulator: safety invariants after every step, linearizable client histories', () => {

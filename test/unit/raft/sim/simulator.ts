@@ -3,6 +3,7 @@
 // restarts them from their "disk", and changes membership. Safety invariants are checked
 // after every step; client histories are kept for the linearizability checker.
 
+import { Reader, readMessage, Writer, writeMessage } from '../../../../manager/raft/codec.js';
 import { RaftCore } from '../../../../manager/raft/core.js';
 import { seededRandom } from '../../../../manager/raft/prng.js';
 import type {
@@ -33,6 +34,7 @@ export interface SimResult {
   crashes: number;
   confChanges: number;
   finalPhaseWrites: number;
+  snapshotsDelivered: number;
 }
 
 export class SimViolation extends Error {
@@ -76,7 +78,10 @@ interface PendingClient {
 
 const DELAY_SLOTS = 64;
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 const TICK_EVERY = 4;
+/** Steps at the end of a run in which every member must catch up with the cluster. */
+const CATCH_UP_STEPS = 200;
 
 export function runSimulation(opts: SimOptions): SimResult {
   return new Simulation(opts).run();
@@ -91,14 +96,15 @@ class Simulation {
   private now = 0;
   private clock = 0; // history timestamps
   private faults = true;
+  private catchUpTarget = 0;
 
   // Invariant bookkeeping.
   private readonly leaderOfTerm = new Map<number, string>();
   private readonly logIdentity = new Map<number, { term: number; data: Uint8Array; prevTerm: number }>();
   private readonly committed: (Entry | undefined)[] = [];
 
-  // Side tables: entry payloads and snapshots are passed by reference, never serialized.
-  private readonly ops = new WeakMap<Uint8Array, KvOp>();
+  // Side tables: client ops by their (unique) value; snapshots by reference (never serialized).
+  private readonly ops = new Map<string, KvOp>();
   private readonly snaps = new WeakMap<Uint8Array, Map<string, string>>();
 
   private readonly history: RegisterOp[] = [];
@@ -113,6 +119,7 @@ class Simulation {
     crashes: 0,
     confChanges: 0,
     finalPhaseWrites: 0,
+    snapshotsDelivered: 0,
   };
 
   private readonly loss: number;
@@ -156,7 +163,9 @@ class Simulation {
       for (const node of this.nodes.values()) this.processReady(node);
       this.expireClients();
       this.checkInvariants();
+      if (this.now === this.opts.steps - CATCH_UP_STEPS) this.catchUpTarget = this.maxCommit();
     }
+    this.checkCaughtUp();
     // Outcomes never heard of are unknown: they may or may not have taken effect.
     for (const c of this.clients) {
       if (c?.kind === 'put') c.op.response = Number.POSITIVE_INFINITY;
@@ -168,12 +177,21 @@ class Simulation {
   // ---------------------------------------------------------------- network
 
   private send(m: Message): void {
-    if (this.faults && this.rand() < this.loss) return;
+    if (this.faults && this.rand() < this.loss) {
+      if (m.type === 'snap') this.reportSnapshot(m, false);
+      return;
+    }
     this.enqueue(m);
     if (this.faults && this.rand() < this.duplicate) this.enqueue(m);
   }
 
   private enqueue(m: Message): void {
+    // A sample of messages crosses the wire codec, as between real nodes (all would be slow).
+    if (m.type !== 'snap' && this.rand() < 0.1) {
+      const w = new Writer(64);
+      writeMessage(w, m);
+      m = readMessage(new Reader(w.finish(), 'simulated frame'));
+    }
     const delay = 1 + Math.floor(this.rand() * this.maxDelay);
     this.buckets[(this.now + delay) % DELAY_SLOTS]!.push(m);
   }
@@ -184,11 +202,25 @@ class Simulation {
     if (due.length === 0) return;
     this.buckets[slot] = [];
     for (const m of due) {
-      if (this.blocked.has(`${m.from}>${m.to}`)) continue;
       const core = this.nodes.get(m.to)?.core;
-      if (!core) continue;
-      core.step(m);
+      if (m.type === 'snapStatus' || m.type === 'unreachable') {
+        core?.step(m); // local transport reports travel no network
+        continue;
+      }
+      const lost = !core || this.blocked.has(`${m.from}>${m.to}`);
+      // Like the gRPC transport, the sender learns whether a snapshot stream went through.
+      if (m.type === 'snap') this.reportSnapshot(m, !lost);
+      if (!lost) {
+        if (m.type === 'snap') this.result.snapshotsDelivered++;
+        core.step(m);
+      }
     }
+  }
+
+  private reportSnapshot(m: Message, ok: boolean): void {
+    const report: Message = { type: 'snapStatus', from: m.to, to: m.from, term: 0 };
+    if (!ok) report.reject = true;
+    this.buckets[(this.now + 1) % DELAY_SLOTS]!.push(report);
   }
 
   // ---------------------------------------------------------------- nodes
@@ -283,12 +315,12 @@ class Simulation {
         this.fail(`state machine safety: ${node.id} applied a different entry at index ${e.index}`);
       }
     } else this.committed[e.index] = e;
-    const op = this.ops.get(e.data);
+    const op = e.type === 'normal' && e.data.length > 0 ? this.ops.get(decoder.decode(e.data)) : undefined;
     if (op) node.kv.set(op.key, op.value);
     for (let c = 0; c < this.clients.length; c++) {
       const p = this.clients[c];
       if (p?.kind !== 'put' || p.node !== node.id || p.index !== e.index) continue;
-      if (e.data === p.data) {
+      if (p.data && sameData(e.data, p.data)) {
         p.op.response = ++this.clock;
         this.result.committedWrites++;
         if (!this.faults) this.result.finalPhaseWrites++;
@@ -325,7 +357,7 @@ class Simulation {
         const data = encoder.encode(value);
         try {
           const { index } = core.propose(data);
-          this.ops.set(data, { key, value, client: c });
+          this.ops.set(value, { key, value, client: c });
           const op: RegisterOp = {
             kind: 'put',
             key,
@@ -492,6 +524,51 @@ class Simulation {
             );
           }
         }
+      }
+    }
+  }
+
+  private maxCommit(): number {
+    let max = 0;
+    for (const n of this.nodes.values()) if (n.core && n.core.commit > max) max = n.core.commit;
+    return max;
+  }
+
+  /** Liveness once the faults are gone: a leader exists and every member has caught up. */
+  private checkCaughtUp(): void {
+    const leader = [...this.nodes.values()].find((n) => n.core?.role === 'leader')?.core;
+    if (!leader) this.fail('no leader at the end of the fault-free phase');
+    const conf = leader.confState();
+    for (const id of [...conf.voters, ...conf.learners]) {
+      const core = this.nodes.get(id)?.core;
+      if (!core || core.applied < this.catchUpTarget) {
+        if (process.env.SIM_DEBUG)
+          console.log(
+            id,
+            leader.id,
+            JSON.stringify(leader.progressOf(id)),
+            core && {
+              term: core.term,
+              role: core.role,
+              lead: core.lead,
+              commit: core.commit,
+              applied: core.applied,
+              last: core.lastIndex(),
+              first: core.firstIndex(),
+              conf: core.confState(),
+            },
+            'leader',
+            {
+              term: leader.term,
+              last: leader.lastIndex(),
+              first: leader.firstIndex(),
+              commit: leader.commit,
+            },
+            [...this.blocked],
+          );
+        this.fail(
+          `member ${id} did not catch up to index ${this.catchUpTarget} (applied ${core?.applied ?? 'none'})`,
+        );
       }
     }
   }
