@@ -53,7 +53,7 @@ function canonicalService(s: ComposeService): Obj {
   if (s.healthcheck) {
     const h: Obj = { ...s.healthcheck };
     for (const k of ['interval', 'timeout', 'start_period', 'start_interval']) dur(h, k);
-    o.healthcheck = h;
+    o.healthcheck = ordered(h, HEALTHCHECK_ORDER);
   }
   if (s.ulimits) {
     const u: Obj = {};
@@ -96,9 +96,38 @@ function canonicalService(s: ComposeService): Obj {
       }
       d.resources = res;
     }
-    o.deploy = d;
+    o.deploy = ordered(d, DEPLOY_ORDER);
   }
   return sortKeys(o);
+}
+
+// Field order of docker compose's output where it is not alphabetical.
+const HEALTHCHECK_ORDER = [
+  'test',
+  'timeout',
+  'interval',
+  'retries',
+  'start_period',
+  'start_interval',
+  'disable',
+];
+const DEPLOY_ORDER = [
+  'mode',
+  'replicas',
+  'labels',
+  'update_config',
+  'rollback_config',
+  'resources',
+  'restart_policy',
+  'placement',
+  'endpoint_mode',
+];
+
+function ordered(o: Obj, order: string[]): Obj {
+  const out: Obj = {};
+  for (const k of order) if (o[k] !== undefined) out[k] = o[k];
+  for (const k of Object.keys(o)) if (!(k in out) && o[k] !== undefined) out[k] = o[k];
+  return out;
 }
 
 function dur(o: Obj, k: string): void {
