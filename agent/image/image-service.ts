@@ -92,7 +92,10 @@ export class ImageService {
   private readonly limiter: Limiter;
   private readonly log: Logger;
   private readonly authFile: string;
-  private readonly pulls = new Map<string, Promise<ImageRecord>>();
+  private readonly pulls = new Map<
+    string,
+    { promise: Promise<ImageRecord>; listeners: Set<(e: PullEvent) => void> }
+  >();
   private readonly blobs = new Map<string, Promise<void>>();
   private initialized: Promise<void> | undefined;
   private cache: ImageRecord[] = [];
@@ -155,23 +158,20 @@ export class ImageService {
     const parsed = parseReference(ref);
     const platform = opts.platform ?? hostPlatform();
     const key = `${formatReference(parsed)} ${platform.os}/${platform.architecture}/${platform.variant ?? ''}`;
-    let pull = this.pulls.get(key);
-    const listeners = (
-      pull as (Promise<ImageRecord> & { listeners?: Set<(e: PullEvent) => void> }) | undefined
-    )?.listeners;
-    if (pull && listeners) {
-      if (opts.onProgress) listeners.add(opts.onProgress);
-      return pull;
+    const running = this.pulls.get(key);
+    if (running) {
+      // A later caller joins the pull under way and hears its events from now on.
+      if (opts.onProgress) running.listeners.add(opts.onProgress);
+      return running.promise;
     }
-    const set = new Set<(e: PullEvent) => void>();
-    if (opts.onProgress) set.add(opts.onProgress);
+    const listeners = new Set<(e: PullEvent) => void>();
+    if (opts.onProgress) listeners.add(opts.onProgress);
     const emit = (e: PullEvent) => {
-      for (const l of set) l(e);
+      for (const l of listeners) l(e);
     };
-    pull = this.doPull(parsed, platform, emit).finally(() => this.pulls.delete(key));
-    (pull as Promise<ImageRecord> & { listeners?: Set<(e: PullEvent) => void> }).listeners = set;
-    this.pulls.set(key, pull);
-    return pull;
+    const promise = this.doPull(parsed, platform, emit).finally(() => this.pulls.delete(key));
+    this.pulls.set(key, { promise, listeners });
+    return promise;
   }
 
   private async doPull(
