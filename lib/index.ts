@@ -2,6 +2,7 @@
 // model, typed errors, durations and the logger. Nothing here does I/O.
 
 export * from './dispatch.js';
+export * from './dispatch-grpc.js';
 export * from './duration.js';
 export * from './errors.js';
 export * from './log.js';
