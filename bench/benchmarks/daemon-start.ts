@@ -15,6 +15,7 @@ import { runChecked, runCommand } from '../lib/command.js';
 import {
   type BenchContext,
   type Benchmark,
+  errorLine,
   interleave,
   median,
   onInterrupt,
@@ -97,11 +98,7 @@ async function skiffOnce(entry: string[]): Promise<Sample> {
     const died = new Promise<never>((_, reject) =>
       child!.once('exit', (code, signal) => {
         const out = existsSync(join(dir, 'daemon.out')) ? readFileSync(join(dir, 'daemon.out'), 'utf8') : '';
-        reject(
-          new Error(
-            `skiff daemon exited (${signal ?? code}): ${out.trim().split('\n').slice(-3).join(' | ')}`,
-          ),
-        );
+        reject(new Error(`skiff daemon exited (${signal ?? code}): ${errorLine(out)}`));
       }),
     );
     died.catch(() => {});

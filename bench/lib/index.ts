@@ -34,7 +34,7 @@ export {
 } from './record.js';
 export { literal } from './regexp.js';
 export { type RunOptions, type RunReport, runBenchmarks } from './runner.js';
-export { REPO_ROOT, runScript, type ScriptBenchmarkOptions, scriptBenchmark } from './script.js';
+export { errorLine, REPO_ROOT, runScript, type ScriptBenchmarkOptions, scriptBenchmark } from './script.js';
 export { mean, median, pairedRatio, percentile, round } from './stats.js';
 export { type Outcome, renderTable } from './table.js';
 export { onInterrupt } from './teardown.js';

@@ -96,10 +96,27 @@ export function scriptBenchmark(opts: ScriptBenchmarkOptions): Benchmark {
       for (const f of figures) ctx.emit(f);
       if (r.code !== 0) {
         const how = r.signal ? `was killed by ${r.signal}` : `exited with status ${r.code}`;
-        const last = r.stderrTail.trim().split('\n').slice(-3).join(' | ');
-        throw new Error(`${opts.script} ${how}${last ? `: ${last}` : ''}`);
+        const why = errorLine(r.stderrTail);
+        throw new Error(`${opts.script} ${how}${why ? `: ${why}` : ''}`);
       }
       if (figures.length === 0) throw new Error(`${opts.script} printed no JSON figures on stdout`);
     },
   };
+}
+
+/**
+ * The line of a script's stderr that says why it failed: the last `SomeError: …` line
+ * (what Node prints for an uncaught error), else the last lines that are not stack frames.
+ */
+export function errorLine(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const error = lines.findLast((l) => /^(\w*Error|Error)\b.*:/.test(l));
+  if (error) return error;
+  return lines
+    .filter((l) => !l.startsWith('at ') && !/^Node\.js v/.test(l))
+    .slice(-3)
+    .join(' | ');
 }

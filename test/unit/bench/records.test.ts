@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type Benchmark,
+  errorLine,
   figuresFromOutput,
   machine,
   renderTable,
@@ -36,6 +37,24 @@ describe('bench records', () => {
     });
     expect(toFigure({ name: 'n', metric: 'm', unit: 'u', value: Number.NaN })).toBeUndefined();
     expect(toFigure(null)).toBeUndefined();
+  });
+
+  it('finds why a script failed in its stderr', () => {
+    const uncaught = [
+      '/work/main/lib/x.ts:63',
+      'const C = grpc.make(d);',
+      '          ^',
+      '',
+      'TypeError: grpc.make is not a function',
+      '    at <anonymous> (/work/main/lib/x.ts:63:35)',
+      '    at async asyncRunEntryPointWithESMLoader (node:internal/modules/run_main:117:5)',
+      '',
+      'Node.js v20.20.2',
+    ].join('\n');
+    expect(errorLine(uncaught)).toBe('TypeError: grpc.make is not a function');
+    expect(errorLine('progress 1\nregistry did not answer\n    at f (x.ts:1)\n')).toBe(
+      'progress 1 | registry did not answer',
+    );
   });
 
   it('describes the machine', () => {
