@@ -17,6 +17,7 @@ import { validateComposeFile } from './schema.js';
 import { expandFile, resolvePath } from './shorthand.js';
 import { Diagnostics } from './sources.js';
 import type { ComposeError, ComposeFileReader, LoadOptions, LoadResult } from './types.js';
+import { type PosLookup, parseComposeYaml } from './yaml.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -353,8 +354,6 @@ const localFiles: ComposeFileReader = {
 function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
-
-import { type PosLookup, parseComposeYaml } from './yaml.js';
 
 function parseComposeYamlSafe(text: string, file: string): ReturnType<typeof parseComposeYaml> {
   try {
