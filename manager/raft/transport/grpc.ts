@@ -38,6 +38,14 @@ export interface TransportOptions {
 
 const MAX_FRAME = 2 << 20;
 const MAX_GRPC_MESSAGE = 64 << 20;
+// Keepalive pings notice a peer that vanished without closing its connection (a cut link).
+const CHANNEL_OPTIONS = {
+  'grpc.max_receive_message_length': MAX_GRPC_MESSAGE,
+  'grpc.max_send_message_length': MAX_GRPC_MESSAGE,
+  'grpc.keepalive_time_ms': 10_000,
+  'grpc.keepalive_timeout_ms': 5_000,
+  'grpc.keepalive_permit_without_calls': 1,
+};
 const BACKOFF_MIN_MS = 50;
 const BACKOFF_MAX_MS = 2000;
 const identity = (b: Buffer) => b;
@@ -92,6 +100,8 @@ export class GrpcTransport {
     const server = new grpc.Server({
       'grpc.max_receive_message_length': MAX_GRPC_MESSAGE,
       'grpc.max_send_message_length': MAX_GRPC_MESSAGE,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.http2.min_ping_interval_without_data_ms': 5_000,
     });
     let transport: GrpcTransport | null = null;
     const deliver = (m: Message) => {
@@ -203,14 +213,7 @@ export class GrpcTransport {
   private streamFor(peer: Peer): grpc.ClientWritableStream<Buffer> | null {
     if (peer.stream) return peer.stream;
     if (Date.now() < peer.retryAt) return null;
-    peer.client ??= new RaftClient(
-      peer.addr,
-      this.opts.channelCredentials ?? grpc.credentials.createInsecure(),
-      {
-        'grpc.max_receive_message_length': MAX_GRPC_MESSAGE,
-        'grpc.max_send_message_length': MAX_GRPC_MESSAGE,
-      },
-    );
+    peer.client ??= this.makeClient(peer.addr);
     const client = peer.client as grpc.Client & {
       send(cb: grpc.requestCallback<Buffer>): grpc.ClientWritableStream<Buffer>;
     };
@@ -234,6 +237,14 @@ export class GrpcTransport {
     return stream;
   }
 
+  private makeClient(addr: string): grpc.Client {
+    return new RaftClient(
+      addr,
+      this.opts.channelCredentials ?? grpc.credentials.createInsecure(),
+      CHANNEL_OPTIONS,
+    );
+  }
+
   /** The core saw a response from `id`: its link works. */
   markAlive(id: string): void {
     const peer = this.peers.get(id);
@@ -245,10 +256,7 @@ export class GrpcTransport {
     const snap = m.snapshot;
     if (!peer || !snap || peer.sendingSnapshot) return;
     peer.sendingSnapshot = true;
-    peer.client ??= new RaftClient(
-      peer.addr,
-      this.opts.channelCredentials ?? grpc.credentials.createInsecure(),
-    );
+    peer.client ??= this.makeClient(peer.addr);
     const client = peer.client as grpc.Client & {
       snapshot(cb: grpc.requestCallback<Buffer>): grpc.ClientWritableStream<Buffer>;
     };

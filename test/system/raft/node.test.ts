@@ -76,6 +76,22 @@ describe('RaftNode single-node mode', () => {
     expect(again.status().members).toEqual([{ id: 'solo', addr: '127.0.0.1:0', role: 'voter' }]);
   });
 
+  it('refuses work after stop, and a start without a listen address', async () => {
+    const dir = await tempDir();
+    const node = await startNode('solo', dir, [{ id: 'solo', addr: '127.0.0.1:0' }], new KvStateMachine());
+    await node.stop();
+    const err = await node.propose(encodePut({ key: 'k', value: 'v' })).catch((e: unknown) => e);
+    expect(isRaftError(err, 'stopped')).toBe(true);
+    const bad = await RaftNode.start({
+      id: 'x',
+      dataDir: await tempDir(),
+      peers: [],
+      stateMachine: new KvStateMachine(),
+    }).catch((e: unknown) => e);
+    expect(isRaftError(bad, 'invalid_argument')).toBe(true);
+    expect((bad as Error).message).toMatch(/no listen address/);
+  });
+
   it('takes snapshots and restarts from them', async () => {
     const dir = await tempDir();
     const peers = [{ id: 'solo', addr: '127.0.0.1:0' }];
@@ -153,7 +169,8 @@ describe('RaftNode cluster on loopback', () => {
     const target = nodes.find((n) => n !== leader && n.status().role === 'follower')!;
     await leader.transferLeadership(target.status().id);
     await waitFor('transfer', () => target.status().role === 'leader');
-    expect(changes).toContain(target.status().id);
+    const targetId = target.status().id;
+    await waitFor('the old leader to hear of the new one', () => changes.includes(targetId));
     await target.propose(encodePut({ key: 'after', value: 'transfer' }));
     await target.readBarrier();
     await waitFor('all apply', () =>
