@@ -44,30 +44,7 @@ const requestedVersion = new WeakMap<IncomingMessage, string>();
 export function createApiServer(opts: ApiServerOptions): FastifyInstance {
   const log = (opts.logger ?? silentLogger).child({ component: 'api' });
   const clock = opts.clock ?? (() => new Date());
-  const https = opts.tls
-    ? {
-        https: {
-          key: opts.tls.keyPem,
-          cert: opts.tls.certPem + opts.tls.caPem,
-          ca: opts.tls.caPem,
-          requestCert: true,
-          // Joining nodes have no certificate yet; the guard refuses everything else.
-          rejectUnauthorized: false,
-          minVersion: 'TLSv1.2' as const,
-        },
-      }
-    : {};
-  const app = Fastify({
-    ...https,
-    bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024,
-    rewriteUrl: (req) => {
-      const url = req.url ?? '/';
-      const m = VERSION_PREFIX.exec(url);
-      if (!m) return url;
-      requestedVersion.set(req, `${m[1]}.${m[2]}`);
-      return url.slice(m[0].length);
-    },
-  });
+  const app = createBaseServer({ log, version: opts.info.version, bodyLimit: opts.bodyLimit, tls: opts.tls });
   const ctx: ApiContext = {
     store: opts.store,
     replicator: opts.replicator,
@@ -78,6 +55,66 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     ...(opts.logs ? { logs: opts.logs } : {}),
   };
   app.addHook('onClose', async () => ctx.events.close());
+
+  // Lets a forwarding follower wait until it has applied what this request wrote.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header(APPLIED_INDEX_HEADER, String(opts.store.appliedIndex));
+    return payload;
+  });
+
+  if (opts.tls) registerMutualTlsGuard(app, ctx, opts.tls.caPem);
+  if (opts.forward) registerWriteForwarding(app, ctx, opts.forward);
+  if (opts.join) registerClusterCaRoutes(app, opts.join);
+  registerSystemRoutes(app, ctx);
+  registerNodeRoutes(app, ctx);
+  registerServiceRoutes(app, ctx);
+  registerObjectRoutes(app, ctx);
+  registerLogRoutes(app, ctx);
+  opts.extraRoutes?.(app, ctx);
+  return app;
+}
+
+export function compareVersions(a: string, b: string): number {
+  const [a1 = 0, a2 = 0] = a.split('.').map(Number);
+  const [b1 = 0, b2 = 0] = b.split('.').map(Number);
+  return a1 - b1 || a2 - b2;
+}
+
+/**
+ * What every API server shares: `/v1.xx` prefixes, version check, Docker's headers,
+ * JSON-or-empty bodies, and Docker-style errors (`{"message": …}`, never a 500 for a
+ * client's mistake).
+ */
+export function createBaseServer(o: {
+  log: Logger;
+  version: string | undefined;
+  bodyLimit?: number | undefined;
+  tls?: { certPem: string; keyPem: string; caPem: string } | undefined;
+}): FastifyInstance {
+  const https = o.tls
+    ? {
+        https: {
+          key: o.tls.keyPem,
+          cert: o.tls.certPem + o.tls.caPem,
+          ca: o.tls.caPem,
+          requestCert: true,
+          // Joining nodes have no certificate yet; the guard refuses everything else.
+          rejectUnauthorized: false,
+          minVersion: 'TLSv1.2' as const,
+        },
+      }
+    : {};
+  const app = Fastify({
+    ...https,
+    bodyLimit: o.bodyLimit ?? 4 * 1024 * 1024,
+    rewriteUrl: (req) => {
+      const url = req.url ?? '/';
+      const m = VERSION_PREFIX.exec(url);
+      if (!m) return url;
+      requestedVersion.set(req, `${m[1]}.${m[2]}`);
+      return url.slice(m[0].length);
+    },
+  }) as unknown as FastifyInstance;
 
   // Bodies are JSON or empty (Go clients send `Content-Type: application/json` with no body on some POSTs).
   const json = app.getDefaultJsonParser('error', 'error');
@@ -106,13 +143,7 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     reply.header('Api-Version', API_VERSION);
     reply.header('Docker-Experimental', 'false');
     reply.header('Ostype', 'linux');
-    reply.header('Server', `skiff/${opts.info.version ?? 'dev'} (linux)`);
-  });
-
-  // Lets a forwarding follower wait until it has applied what this request wrote.
-  app.addHook('onSend', async (_req, reply, payload) => {
-    reply.header(APPLIED_INDEX_HEADER, String(opts.store.appliedIndex));
-    return payload;
+    reply.header('Server', `skiff/${o.version ?? 'dev'} (linux)`);
   });
 
   app.setErrorHandler((err, req, reply) => {
@@ -135,28 +166,12 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
       status = 500;
       message = 'internal error; the manager log has the details';
     }
-    if (status >= 500) log.error({ err, method: req.method, url: req.url }, 'API request failed');
-    else log.debug({ method: req.method, url: req.url, status, message }, 'API request rejected');
+    if (status >= 500) o.log.error({ err, method: req.method, url: req.url }, 'API request failed');
+    else o.log.debug({ method: req.method, url: req.url, status, message }, 'API request rejected');
     void reply.status(status).send({ message });
   });
   app.setNotFoundHandler((_req, reply) => {
     void reply.status(404).send({ message: 'page not found' });
   });
-
-  if (opts.tls) registerMutualTlsGuard(app as unknown as FastifyInstance, ctx, opts.tls.caPem);
-  if (opts.forward) registerWriteForwarding(app as unknown as FastifyInstance, ctx, opts.forward);
-  if (opts.join) registerClusterCaRoutes(app as unknown as FastifyInstance, opts.join);
-  registerSystemRoutes(app, ctx);
-  registerNodeRoutes(app, ctx);
-  registerServiceRoutes(app, ctx);
-  registerObjectRoutes(app, ctx);
-  registerLogRoutes(app, ctx);
-  opts.extraRoutes?.(app, ctx);
   return app;
-}
-
-export function compareVersions(a: string, b: string): number {
-  const [a1 = 0, a2 = 0] = a.split('.').map(Number);
-  const [b1 = 0, b2 = 0] = b.split('.').map(Number);
-  return a1 - b1 || a2 - b2;
 }

@@ -22,13 +22,20 @@ import {
 import { RaftNode } from '../raft/index.js';
 import {
   createAesGcmCipher,
+  isSecretsKeyLocked,
   loadOrCreateSecretKey,
+  lockSecretsKey,
   newObjectId,
   RaftReplicator,
   type Replicator,
   Store,
+  sealedUnlockKey,
+  UNLOCK_KEY_FIELD,
+  unlockSecretsKey,
+  unlockSecretsKeyFile,
 } from '../store/index.js';
-import type { LogSource } from './context.js';
+import type { ApiInfo, LogSource } from './context.js';
+import { createLockedApiServer } from './locked-server.js';
 import { type ApiServerOptions, createApiServer } from './server.js';
 
 export interface StartManagerOptions {
@@ -82,7 +89,12 @@ export async function startManager(o: StartManagerOptions): Promise<RunningManag
   // A manager joining an existing cluster gets its identity, keys and raft peers from it.
   const joined = o.join && !(await loadIdentity(o.stateDir)) ? await joinAsManager(o, addr) : undefined;
   const nodeId = joined?.nodeId ?? o.nodeId ?? (await loadOrCreateNodeId(o.stateDir));
-  const secretsKey = await loadOrCreateSecretKey(o.stateDir);
+  const version = o.version ?? 'dev';
+  // Autolock: a locked key waits for `docker swarm unlock` before anything else starts.
+  const unlocked = (await isSecretsKeyLocked(o.stateDir))
+    ? await waitForUnlock(o, { nodeId, hostname: o.hostname, addr, stateDir: o.stateDir, version }, log)
+    : undefined;
+  const secretsKey = unlocked?.key ?? (await loadOrCreateSecretKey(o.stateDir));
   const store = new Store({ cipher: createAesGcmCipher(secretsKey), logger: o.logger ?? silentLogger });
   const identity = await loadOrCreateManagerIdentity(o.stateDir, nodeId);
   const raft = await startRaft(o, nodeId, store, identity, joined?.raftPeers);
@@ -92,7 +104,6 @@ export async function startManager(o: StartManagerOptions): Promise<RunningManag
   let api: FastifyInstance | undefined;
   let tcpApi: FastifyInstance | undefined;
   try {
-    const version = o.version ?? 'dev';
     await waitFor(
       () => raft.status().leaderId !== '',
       o.raft?.electionTimeoutMs ?? 15_000,
@@ -153,6 +164,7 @@ export async function startManager(o: StartManagerOptions): Promise<RunningManag
   }
   log.info({ nodeId, socket: o.socketPath, tcp: o.tcp, raft: raft.addr }, 'manager API listening');
   const unixApi = api;
+  const keyPolicy = followAutolock(store, o.stateDir, secretsKey, unlocked?.unlockKey, log);
   return {
     nodeId,
     store,
@@ -160,9 +172,11 @@ export async function startManager(o: StartManagerOptions): Promise<RunningManag
     api: unixApi,
     tcpApi,
     identity,
-    // Raft persists (and fsyncs) every entry before it is applied: nothing to flush.
-    flush: async () => {},
+    // Raft persists (and fsyncs) every entry before it is applied; the key file may lag.
+    flush: () => keyPolicy.settled(),
     async stop() {
+      keyPolicy.stop();
+      await keyPolicy.settled();
       await unixApi.close();
       await tcpApi?.close();
       await stopRaft();
@@ -214,6 +228,67 @@ async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Pr
     }
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Serves the locked API on the socket until a correct unlock key arrives. */
+async function waitForUnlock(
+  o: StartManagerOptions,
+  info: ApiInfo,
+  log: Logger,
+): Promise<{ key: Uint8Array; unlockKey: string }> {
+  let done!: (v: { key: Uint8Array; unlockKey: string }) => void;
+  const unlocked = new Promise<{ key: Uint8Array; unlockKey: string }>((resolve) => {
+    done = resolve;
+  });
+  const app = createLockedApiServer({
+    info,
+    log,
+    unlock: async (unlockKey) => done({ key: await unlockSecretsKey(o.stateDir, unlockKey), unlockKey }),
+  });
+  await listenUnix(app, o.socketPath);
+  log.warn({ socket: o.socketPath }, 'this manager is locked: run `docker swarm unlock` with the unlock key');
+  try {
+    return await unlocked;
+  } finally {
+    await app.close();
+  }
+}
+
+/**
+ * Keeps this manager's key file in the form the cluster asks for: locked with the
+ * cluster's unlock key while autolock is on, in clear (0600) when it is off.
+ */
+function followAutolock(
+  store: Store,
+  stateDir: string,
+  key: Uint8Array,
+  lockedWith: string | undefined,
+  log: Logger,
+): { settled(): Promise<void>; stop(): void } {
+  let current = lockedWith;
+  let chain = Promise.resolve();
+  const apply = () => {
+    chain = chain
+      .then(async () => {
+        const cluster = store.getCluster();
+        const sealed = sealedUnlockKey(cluster);
+        if (cluster?.Spec.EncryptionConfig?.AutoLockManagers && sealed) {
+          const unlockKey = Buffer.from(store.open(sealed, UNLOCK_KEY_FIELD)).toString();
+          if (unlockKey === current) return;
+          await lockSecretsKey(stateDir, key, unlockKey);
+          current = unlockKey;
+          log.info('autolock: the secrets key is now locked with the cluster unlock key');
+        } else if (current !== undefined) {
+          await unlockSecretsKeyFile(stateDir, key);
+          current = undefined;
+          log.info('autolock off: the secrets key is stored unlocked');
+        }
+      })
+      .catch((err: unknown) => log.error({ err: String(err) }, 'autolock: could not update the key file'));
+  };
+  const unsubscribe = store.subscribe(apply, { tables: ['cluster'] });
+  apply();
+  return { settled: () => chain, stop: unsubscribe };
 }
 
 /** Joins with a manager token: saves the identity, node ID and store key it receives. */

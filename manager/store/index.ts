@@ -3,6 +3,15 @@
 
 export { createAesGcmCipher, loadOrCreateSecretKey, type SecretCipher } from './cipher.js';
 export { looksLikeObjectId, newObjectId } from './ids.js';
+export {
+  isSecretsKeyLocked,
+  lockSecretsKey,
+  newUnlockKey,
+  sealedUnlockKey,
+  UNLOCK_KEY_FIELD,
+  unlockSecretsKey,
+  unlockSecretsKeyFile,
+} from './key-lock.js';
 export { type RaftLike, RaftReplicator } from './raft-replicator.js';
 export { LocalReplicator, type Replicator } from './replicator.js';
 export { SnapshotFile } from './snapshot-file.js';

@@ -227,6 +227,16 @@ export class Store {
     return sealed === undefined ? undefined : this.cipher.open(sealed, id);
   }
 
+  /** Seals a value with the store's key (for values kept in objects, such as the unlock key). */
+  seal(plain: Uint8Array, context: string): string {
+    return this.cipher.seal(plain, context);
+  }
+
+  /** Opens a value sealed with `seal`. Never log the result. */
+  open(sealed: string, context: string): Uint8Array {
+    return this.cipher.open(sealed, context);
+  }
+
   getConfig(idOrName: string): Config | undefined {
     return this.find('configs', idOrName);
   }

@@ -2,7 +2,8 @@ import { arch, cpus, machine, release, totalmem } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Swarm } from '../../../lib/index.js';
 import { SkiffError } from '../../../lib/index.js';
-import { rotateJoinToken } from '../../ca/tokens.js';
+import { rotateJoinToken } from '../../ca/index.js';
+import { newUnlockKey, UNLOCK_KEY_FIELD } from '../../store/index.js';
 import { API_VERSION, type ApiContext, MIN_API_VERSION } from '../context.js';
 import { EVENT_FILTERS, eventMatches, parseEventTime } from '../events.js';
 import { parseFilters } from '../filters.js';
@@ -25,24 +26,7 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ApiContext): voi
   };
   app.get('/_ping', ping);
 
-  app.get('/version', async () => {
-    const details = {
-      ApiVersion: API_VERSION,
-      MinAPIVersion: MIN_API_VERSION,
-      GitCommit: '',
-      GoVersion: `node${process.versions.node}`,
-      Os: 'linux',
-      Arch: GO_ARCH[arch()] ?? arch(),
-      KernelVersion: release(),
-    };
-    return {
-      Platform: { Name: 'skiff' },
-      Components: [{ Name: 'Engine', Version: version, Details: details }],
-      Version: version,
-      ...details,
-      BuildTime: '',
-    };
-  });
+  app.get('/version', async () => versionInfo(version));
 
   app.get('/info', async () => {
     const cluster = store.getCluster();
@@ -116,7 +100,8 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ApiContext): voi
   app.get('/swarm', async () => {
     const cluster = store.getCluster();
     if (!cluster) throw notInSwarm();
-    return cluster;
+    const { [UNLOCK_KEY_FIELD]: _sealed, ...shown } = cluster as Swarm & { [UNLOCK_KEY_FIELD]?: string };
+    return shown;
   });
 
   app.post('/swarm/update', async (req) => {
@@ -125,20 +110,30 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ApiContext): voi
     const spec = parseBody(swarmSpecSchema, req.body, 'SwarmSpec');
     const rotateWorker = boolParam(q, 'rotateWorkerToken');
     const rotateManager = boolParam(q, 'rotateManagerToken');
-    boolParam(q, 'rotateManagerUnlockKey');
+    const rotateUnlock = boolParam(q, 'rotateManagerUnlockKey');
     await store.update((tx) => {
-      const cur = store.getCluster();
+      const cur = store.getCluster() as (Swarm & { [UNLOCK_KEY_FIELD]?: string }) | undefined;
       if (!cur) throw notInSwarm();
       const tokens = cur.JoinTokens ?? { Worker: '', Manager: '' };
+      const { [UNLOCK_KEY_FIELD]: sealed, ...rest } = cur;
+      // Autolock: the unlock key lives sealed in the cluster object, so every manager
+      // can lock its own key file with it; it is shown only by /swarm/unlockkey.
+      const autolock = spec.EncryptionConfig?.AutoLockManagers === true;
+      const unlockKey = autolock
+        ? sealed && !rotateUnlock
+          ? sealed
+          : store.seal(Buffer.from(newUnlockKey()), UNLOCK_KEY_FIELD)
+        : undefined;
       tx.updateCluster({
-        ...cur,
+        ...rest,
         Version: { Index: v },
         Spec: dropNulls(spec) as Swarm['Spec'],
         JoinTokens: {
           Worker: rotateWorker ? rotateJoinToken(tokens.Worker) : tokens.Worker,
           Manager: rotateManager ? rotateJoinToken(tokens.Manager) : tokens.Manager,
         },
-      });
+        ...(unlockKey ? { [UNLOCK_KEY_FIELD]: unlockKey } : {}),
+      } as Swarm);
     });
     return '';
   });
@@ -167,7 +162,16 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ApiContext): voi
       'leaving over the API is not supported yet; use `skiff cluster leave`',
     );
   });
-  app.get('/swarm/unlockkey', async () => ({ UnlockKey: '' }));
+  app.get('/swarm/unlockkey', async () => {
+    const sealed = (store.getCluster() as (Swarm & { [UNLOCK_KEY_FIELD]?: string }) | undefined)?.[
+      UNLOCK_KEY_FIELD
+    ];
+    if (!sealed)
+      throw new SkiffError('not_found', 'no unlock key is set', {
+        hint: 'turn on autolock with `docker swarm update --autolock=true`',
+      });
+    return { UnlockKey: Buffer.from(store.open(sealed, UNLOCK_KEY_FIELD)).toString() };
+  });
   app.post('/swarm/unlock', async () => {
     throw new SkiffError('invalid_argument', 'swarm is not locked');
   });
@@ -245,5 +249,25 @@ function clusterInfo(c: Swarm) {
     DataPathPort: c.DataPathPort ?? 4789,
     DefaultAddrPool: c.DefaultAddrPool ?? ['10.0.0.0/8'],
     SubnetSize: c.SubnetSize ?? 24,
+  };
+}
+
+/** The /version body: skiff's version and the API versions it speaks. */
+export function versionInfo(version: string) {
+  const details = {
+    ApiVersion: API_VERSION,
+    MinAPIVersion: MIN_API_VERSION,
+    GitCommit: '',
+    GoVersion: `node${process.versions.node}`,
+    Os: 'linux',
+    Arch: GO_ARCH[arch()] ?? arch(),
+    KernelVersion: release(),
+  };
+  return {
+    Platform: { Name: 'skiff' },
+    Components: [{ Name: 'Engine', Version: version, Details: details }],
+    Version: version,
+    ...details,
+    BuildTime: '',
   };
 }

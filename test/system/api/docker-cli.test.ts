@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningManager, startManager } from '../../../manager/index.js';
 import { runCommand } from '../../lab/command.js';
+import { waitFor } from '../../lab/wait.js';
 
 const DOCKER = '/usr/local/bin/docker';
 
@@ -225,5 +226,51 @@ describe('docker CLI against the skiff manager', () => {
     expect(await ok(['secret', 'ls', '--format', '{{.Name}}'])).toBe('s1');
     expect(await ok(['config', 'ls', '--format', '{{.Name}}'])).toBe('c1');
     expect((await ok(['node', 'ls', '-q'])).split('\n')).toEqual([nodeId]);
+  });
+
+  it('autolock: the key is locked, a restarted manager waits for the unlock key, then serves again', async () => {
+    const stateDir = join(dir, 'state');
+    const printed = await ok(['swarm', 'update', '--autolock=true']);
+    const key = await ok(['swarm', 'unlock-key', '-q']);
+    expect(key).toMatch(/^SWMKEY-1-/);
+    expect(printed).toContain(key);
+    await manager.flush();
+    const files = await readdir(stateDir);
+    expect(files).toContain('secrets.key.locked');
+    expect(files).not.toContain('secrets.key');
+
+    const secretId = manager.store.getSecret('s1')!.ID;
+    await manager.stop();
+    const starting = startManager({
+      stateDir,
+      socketPath: join(dir, 'skiff.sock'),
+      hostname: 'skiff-test-node',
+      version: '0.1.0-test',
+    });
+    try {
+      await waitFor(async () => (await docker(['info'])).out.includes('Swarm: locked'), {
+        what: 'the restarted manager to report it is locked',
+      });
+      const ls = await docker(['node', 'ls']);
+      expect(ls.code).not.toBe(0);
+      expect(ls.stderr).toContain('Swarm is encrypted and needs to be unlocked');
+      const wrong = await docker(['swarm', 'unlock'], { input: 'SWMKEY-1-not-the-key\n' });
+      expect(wrong.code).not.toBe(0);
+      expect(wrong.stderr).toContain('invalid key');
+      await ok(['swarm', 'unlock'], { input: `${key}\n` });
+    } finally {
+      manager = await starting;
+    }
+    expect(Buffer.from(manager.store.getSecretData(secretId)!).toString()).toBe(
+      'skiff-secret-d41d8cd98f00b204',
+    );
+    await waitFor(async () => (await docker(['node', 'ls'])).code === 0, {
+      what: 'the unlocked manager to serve',
+    });
+
+    await ok(['swarm', 'update', '--autolock=false']);
+    await manager.flush();
+    expect(await readdir(stateDir)).toContain('secrets.key');
+    expect(await readdir(stateDir)).not.toContain('secrets.key.locked');
   });
 });
