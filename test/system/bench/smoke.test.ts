@@ -84,7 +84,7 @@ describe('npm run bench', () => {
       timeout: 200_000,
     }, async () => {
       const dir = join(resultsDir, name);
-      const r = await withSlot(() => bench(['--size', 'tiny', name], { BENCH_RESULTS_DIR: dir }, 100_000));
+      const r = await withSlot(() => bench(['--size', 'tiny', name], { BENCH_RESULTS_DIR: dir }, 150_000));
       expect(r.code, `stderr:\n${r.stderr.slice(-3000)}`).toBe(0);
       const records = r.stdout
         .split('\n')
