@@ -31,6 +31,7 @@ import type {
   ServiceDependency,
   UpdateOrRollback,
 } from './types.js';
+import { parseSize } from './units.js';
 
 export const STACK_NAMESPACE_LABEL = 'com.docker.stack.namespace';
 export const STACK_IMAGE_LABEL = 'com.docker.stack.image';
@@ -248,8 +249,9 @@ function serviceSpec(
   for (const t of s.tmpfs ?? []) {
     const [target, opts] = t.split(':');
     const m: Mount = { Type: 'tmpfs', Target: target! };
-    const sizeOpt = /(?:^|,)size=(\d+)/.exec(opts ?? '');
-    if (sizeOpt) m.TmpfsOptions = { SizeBytes: Number(sizeOpt[1]) };
+    const sizeOpt = /(?:^|,)size=([^,]+)/.exec(opts ?? '');
+    const size = sizeOpt ? parseSize(sizeOpt[1]) : undefined;
+    if (size !== undefined) m.TmpfsOptions = { SizeBytes: size };
     mounts.push(m);
   }
   if (mounts.length) cs.Mounts = mounts;

@@ -173,11 +173,11 @@ describe('projectToStack', () => {
     );
   });
 
-  it('reads raw env files literally and label files under labels', async () => {
+  it('reads raw env files literally, label files under labels, and tmpfs sizes', async () => {
     await withProject(
       {
         'compose.yaml':
-          'services:\n  a:\n    image: x\n    env_file: [{path: raw.env, format: raw}]\n    label_file: labels.txt\n    labels: {b: from-labels}\n',
+          'services:\n  a:\n    image: x\n    env_file: [{path: raw.env, format: raw}]\n    label_file: labels.txt\n    labels: {b: from-labels}\n    tmpfs: ["/run:size=64m,mode=1777"]\n',
         'raw.env': 'Q="kept quotes"\nD=$HOME\n',
         'labels.txt': 'a=from-file\nb=from-file\n',
       },
@@ -186,6 +186,9 @@ describe('projectToStack', () => {
         if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('\n'));
         const cs = projectToStack(r.project).services[0]!.TaskTemplate!.ContainerSpec!;
         expect(cs.Env).toEqual(['D=$HOME', 'Q="kept quotes"']);
+        expect(cs.Mounts).toEqual([
+          { Type: 'tmpfs', Target: '/run', TmpfsOptions: { SizeBytes: 64 * 1024 ** 2 } },
+        ]);
         expect(cs.Labels).toEqual({
           a: 'from-file',
           b: 'from-labels',
