@@ -81,7 +81,7 @@ describe('npm run bench', () => {
 
   for (const name of NAMES) {
     it.concurrent(`${name} runs at tiny size, prints records and the table, stores them`, {
-      timeout: 200_000,
+      timeout: 300_000,
     }, async () => {
       const dir = join(resultsDir, name);
       const r = await withSlot(() => bench(['--size', 'tiny', name], { BENCH_RESULTS_DIR: dir }, 150_000));
