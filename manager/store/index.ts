@@ -14,7 +14,6 @@ export {
 } from './key-lock.js';
 export { type RaftLike, RaftReplicator } from './raft-replicator.js';
 export { LocalReplicator, type Replicator } from './replicator.js';
-export { SnapshotFile } from './snapshot-file.js';
 export type { LogEntry, StateMachine } from './state.js';
 export { Store, type StoreOptions, type TaskQuery } from './store.js';
 export {
