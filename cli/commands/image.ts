@@ -31,7 +31,12 @@ function withStoreOptions(cmd: Command): Command {
   return cmd
     .option('--root <dir>', 'node state root holding the image store', process.env.SKIFF_ROOT ?? DEFAULT_ROOT)
     .option('--auth-file <path>', 'credentials file in ~/.docker/config.json format')
-    .option('--insecure-registry <host>', 'registry reached over plain HTTP or unverified HTTPS (repeatable)', collect, []);
+    .option(
+      '--insecure-registry <host>',
+      'registry reached over plain HTTP or unverified HTTPS (repeatable)',
+      collect,
+      [],
+    );
 }
 
 async function withStore<T>(
