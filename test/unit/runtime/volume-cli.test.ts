@@ -1,17 +1,32 @@
 // `skiff volume …` against a state directory prepared with VolumeManager.
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { VolumeManager } from '../../../agent/volume/index.js';
+import { runCli } from '../../../cli/index.js';
 
-const MAIN = join(import.meta.dirname, '../../../cli/main.ts');
 let root: string;
 
-function skiff(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+/** Runs the CLI in this process and captures what it prints. */
+async function skiff(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    stdout += String(chunk);
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    stderr += String(chunk);
+    return true;
+  });
+  try {
+    const code = await runCli(args);
+    return { code, stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
 }
 
 beforeAll(async () => {
@@ -26,30 +41,32 @@ afterAll(async () => {
 });
 
 describe('skiff volume', () => {
-  it('lists, inspects, refuses removing a volume in use, prunes the rest', () => {
-    const ls = skiff('volume', 'ls', '--root', root);
+  it('lists, inspects, refuses removing a volume in use, prunes the rest', async () => {
+    const ls = await skiff('volume', 'ls', '--root', root);
     expect(ls.stdout.split('\n').map((l) => l.split(/\s+/).join(' '))).toEqual([
       'DRIVER VOLUME NAME',
       'local alpha',
       'local beta',
       '',
     ]);
-    expect(skiff('volume', 'ls', '-q', '--filter', 'label=tier=db', '--root', root).stdout).toBe('alpha\n');
-    const inspect = JSON.parse(skiff('volume', 'inspect', 'alpha', '--root', root).stdout) as {
+    expect((await skiff('volume', 'ls', '-q', '--filter', 'label=tier=db', '--root', root)).stdout).toBe(
+      'alpha\n',
+    );
+    const inspect = JSON.parse((await skiff('volume', 'inspect', 'alpha', '--root', root)).stdout) as {
       Name: string;
       Labels: object;
     }[];
     expect(inspect).toMatchObject([
       { Name: 'alpha', Labels: { tier: 'db' }, Driver: 'local', Scope: 'local' },
     ]);
-    const rm1 = skiff('volume', 'rm', 'beta', '--root', root);
+    const rm1 = await skiff('volume', 'rm', 'beta', '--root', root);
     expect(rm1.code).toBe(1);
     expect(rm1.stderr).toMatch(/volume beta is in use by container\(s\) c1/);
-    const missing = skiff('volume', 'inspect', 'nope', '--root', root);
+    const missing = await skiff('volume', 'inspect', 'nope', '--root', root);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/no such volume: nope/);
-    const prune = skiff('volume', 'prune', '-f', '--root', root);
+    const prune = await skiff('volume', 'prune', '-f', '--root', root);
     expect(prune.stdout).toBe('Deleted Volumes:\nalpha\n\nTotal reclaimed volumes: 1\n');
-    expect(skiff('volume', 'ls', '-q', '--root', root).stdout).toBe('beta\n');
+    expect((await skiff('volume', 'ls', '-q', '--root', root)).stdout).toBe('beta\n');
   });
 });
