@@ -147,9 +147,100 @@ function removeCgroupTree(name: string): void {
   }
 }
 
+function dockerdRunning(): boolean {
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0')[0]?.endsWith('dockerd')) return true;
+    } catch {
+      // gone
+    }
+  }
+  return false;
+}
+
+/**
+ * Removes what an earlier run killed with SIGKILL left behind: its dockerd, containerd,
+ * shims and containers, temp dirs (with their mounts) and cgroups, and — only while no dockerd
+ * runs at all — docker's links, chains and rules. A FORWARD policy it changed cannot be
+ * known any more and stays. Returns what it removed.
+ */
+export async function sweepDockerdLeftovers(): Promise<string[]> {
+  const removed: string[] = [];
+  const live = new Set<string>();
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
+      if (!cmd.startsWith(DOCKERD)) continue;
+      // A dockerd whose benchmark process died (named in its cgroup parent) is a leftover too.
+      const owner = /--cgroup-parent\0skiff-bench-docker-([0-9a-z]+)/.exec(cmd)?.[1];
+      if (owner !== undefined && !isAlive(Number.parseInt(owner, 36))) continue;
+      live.add(/--data-root\0([^\0]+)/.exec(cmd)?.[1]?.replace(/\/d$/, '') ?? '');
+    } catch {
+      // gone
+    }
+  }
+  for (const name of readdirSync(tmpdir())) {
+    const dir = join(tmpdir(), name);
+    if (!/^sbd-/.test(name) || live.has(dir)) continue;
+    for (const pid of pidsMentioning(dir)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    for (const m of mountsUnder(dir)) await runCommand('umount', ['-l', m]);
+    await rm(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  try {
+    for (const name of readdirSync('/sys/fs/cgroup/pids')) {
+      const owner = /^skiff-bench-docker-([0-9a-z]+)$/.exec(name)?.[1];
+      if (owner === undefined || isAlive(Number.parseInt(owner, 36))) continue;
+      removeCgroupTree(name);
+      removed.push(`cgroup ${name}`);
+    }
+  } catch {
+    // no pids controller
+  }
+  await waitFor(() => !dockerdRunning(), { what: 'killed dockerd to exit', timeoutMs: 5000 }).catch(() => {});
+  if (dockerdRunning()) return removed;
+  for (const name of await linkNames()) {
+    if (!LINK_PATTERN.test(name)) continue;
+    await runCommand('ip', ['link', 'del', name]);
+    removed.push(`link ${name}`);
+  }
+  const isOurs = (x: string) => RULE_PATTERN.test(x);
+  for (const family of ['ipv4', 'ipv6'] as const) {
+    const now = await saveRules(family);
+    const without: RuleSet = { chains: new Map(), rules: new Map() };
+    for (const [table, chains] of now.chains)
+      without.chains.set(table, new Map([...chains].filter(([c]) => !isOurs(c))));
+    for (const [table, rules] of now.rules)
+      without.rules.set(
+        table,
+        rules.filter((r) => !isOurs(r)),
+      );
+    removed.push(...(await undoRules(family, without, isOurs)));
+  }
+  return removed;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function startDockerd(opts: DockerdOptions = {}): Promise<DockerdPeer> {
   const log = opts.log ?? (() => {});
   await ensurePackage('docker.io', DOCKERD, log);
+  for (const what of await sweepDockerdLeftovers()) log(`removed a crashed run's leftover: ${what}`);
   const existing = (await linkNames()).filter((n) => LINK_PATTERN.test(n));
   if (existing.length > 0)
     throw new Error(

@@ -2,7 +2,7 @@
 // the CNCF registry with skopeo. Each installs its Debian package on demand, keeps its
 // state in a temporary directory and leaves nothing behind when stopped.
 export { ensurePackage } from './apt.js';
-export { type DockerdOptions, type DockerdPeer, startDockerd } from './dockerd.js';
+export { type DockerdOptions, type DockerdPeer, startDockerd, sweepDockerdLeftovers } from './dockerd.js';
 export { type EtcdCluster, type EtcdOptions, startEtcdCluster } from './etcd.js';
 export { parseSave, type RuleSet, undoScript } from './iptables.js';
 export { freePort } from './ports.js';
