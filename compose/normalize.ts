@@ -281,6 +281,11 @@ function convertService(name: string, raw: Obj, c: Converter, ctx: BuildContext)
   if (isObj(raw.ulimits)) {
     const u: NonNullable<ComposeService['ulimits']> = {};
     for (const [k, v] of Object.entries(raw.ulimits)) {
+      if (k.startsWith('x-')) continue;
+      if (!/^[a-z]+$/.test(k)) {
+        ctx.diag.error(at('ulimits', k), `"${k}" is not a ulimit name (lower-case letters, e.g. nofile)`);
+        continue;
+      }
       const o = v as Obj;
       if (o.single !== undefined) u[k] = { single: c.int(o.single, at('ulimits', k)) ?? 0 };
       else {

@@ -41,7 +41,8 @@ function keyOf(v: unknown): string {
 }
 
 const str = z.string({ error: 'must be a string' });
-const int = z.number({ error: 'must be a number' }).int('must be a whole number');
+// Any integral number, as JSON Schema's integer (z.int() would also demand a safe integer).
+const int = z.number({ error: 'must be a number' }).refine(Number.isInteger, 'must be a whole number');
 const num = z.number({ error: 'must be a number' });
 const bool = z.boolean({ error: 'must be true or false' });
 const strOr = <T extends z.ZodType>(t: T, what: string) => z.union([t, str], { error: `must be ${what}` });
@@ -102,13 +103,20 @@ const fileRef = z.array(
   { error: 'must be a list' },
 );
 
-const ulimits = z.record(
-  z.string().regex(/^[a-z]+$/, 'ulimit names are lower-case letters'),
-  z.union([intish, obj({ soft: intish, hard: intish })], {
-    error: 'must be a number or a mapping with soft and hard',
-  }),
-  { error: 'must be a mapping' },
-);
+const ulimitValue = z.union([intish, obj({ soft: intish, hard: intish })], {
+  error: 'must be a number or a mapping with soft and hard',
+});
+// Like the upstream schema: names of lower-case letters are checked, other keys are let
+// through here (normalization rejects them, except x- extensions).
+const ulimits = z.record(z.string(), z.unknown(), { error: 'must be a mapping' }).superRefine((o, ctx) => {
+  for (const [k, v] of Object.entries(o)) {
+    if (!/^[a-z]+$/.test(k)) continue;
+    const r = ulimitValue.safeParse(v);
+    if (r.success) continue;
+    for (const issue of r.error.issues)
+      ctx.addIssue({ ...issue, path: [k, ...issue.path] } as z.core.$ZodRawIssue);
+  }
+});
 
 const deviceRequest = obj({
   capabilities: listOfStrings,
