@@ -2,7 +2,7 @@
 // ports with temporary data directories, driven over its HTTP/JSON gateway (keys and
 // values base64 in JSON, as the gateway's protobuf mapping requires).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,34 @@ import { ensurePackage } from './apt.js';
 import { freePort } from './ports.js';
 
 const ETCD = '/usr/bin/etcd';
+const DIR_PREFIX = 'skiff-bench-etcd-';
+
+/** Kills the members and removes the directories of runs whose process is gone. */
+export function sweepEtcdLeftovers(): string[] {
+  const removed: string[] = [];
+  for (const name of readdirSync(tmpdir())) {
+    const owner = new RegExp(`^${DIR_PREFIX}([0-9a-z]+)-`).exec(name)?.[1];
+    if (owner === undefined) continue;
+    try {
+      process.kill(Number.parseInt(owner, 36), 0);
+      continue; // its run is still going
+    } catch {
+      // owner gone
+    }
+    const dir = join(tmpdir(), name);
+    for (const e of readdirSync('/proc')) {
+      if (!/^\d+$/.test(e)) continue;
+      try {
+        if (readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(dir)) process.kill(Number(e), 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
+}
 
 export interface EtcdOptions {
   members?: number;
@@ -40,7 +68,9 @@ export async function startEtcdCluster(opts: EtcdOptions = {}): Promise<EtcdClus
   const log = opts.log ?? (() => {});
   const members = opts.members ?? 3;
   await ensurePackage('etcd-server', ETCD, log);
-  const stateDir = await mkdtemp(join(tmpdir(), 'skiff-bench-etcd-'));
+  sweepEtcdLeftovers();
+  // The owner's pid in the name lets a later run remove what a killed one left.
+  const stateDir = await mkdtemp(join(tmpdir(), `${DIR_PREFIX}${process.pid.toString(36)}-`));
   const ports = [];
   for (let i = 0; i < members; i++) ports.push({ client: await freePort(), peer: await freePort() });
   const names = ports.map((_, i) => `m${i + 1}`);

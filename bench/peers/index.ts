@@ -3,7 +3,7 @@
 // state in a temporary directory and leaves nothing behind when stopped.
 export { ensurePackage } from './apt.js';
 export { type DockerdOptions, type DockerdPeer, startDockerd, sweepDockerdLeftovers } from './dockerd.js';
-export { type EtcdCluster, type EtcdOptions, startEtcdCluster } from './etcd.js';
+export { type EtcdCluster, type EtcdOptions, startEtcdCluster, sweepEtcdLeftovers } from './etcd.js';
 export { parseSave, type RuleSet, undoScript } from './iptables.js';
 export { freePort } from './ports.js';
 export { type RegistryPeer, startRegistryPeer } from './registry.js';
