@@ -10,13 +10,14 @@ interface AuthContext {
   sslPeerCertificate?: PeerCertificate;
 }
 
+import { dispatcherService, toGrpcError } from '../../lib/dispatch-grpc.js';
 import type {
   DispatcherApi,
   HeartbeatRequest,
   RegisterRequest,
   UpdateTaskStatusRequest,
 } from '../../lib/index.js';
-import { dispatcherService, SkiffError, toGrpcError } from '../../lib/index.js';
+import { SkiffError } from '../../lib/index.js';
 
 /** Reads the node ID from the peer's certificate; tests without TLS may pass a stub. */
 export type PeerIdentity = (call: { getAuthContext(): AuthContext }) => string;

@@ -23,6 +23,8 @@ export const SERVICE_NAME_LABEL = 'com.docker.swarm.service.name';
 export class OrchestrationLoop {
   private readonly loop: ControlLoop;
   private readonly dirty = new Set<string>();
+  /** Services whose first tasks wait for their dependencies. */
+  private readonly gated = new Set<string>();
   private allDirty = true;
   private unsubscribe: (() => void) | undefined;
   private readonly log: Logger;
@@ -40,8 +42,11 @@ export class OrchestrationLoop {
     this.unsubscribe = this.store.subscribe(
       (e) => {
         if (e.table === 'services') this.dirty.add(e.object.ID);
-        else if (e.table === 'tasks') this.dirty.add((e.object as Task).ServiceID);
-        else this.allDirty = true;
+        else if (e.table === 'tasks') {
+          this.dirty.add((e.object as Task).ServiceID);
+          // A dependency's tasks changed: services waiting on depends_on look again.
+          for (const id of this.gated) this.dirty.add(id);
+        } else this.allDirty = true;
         this.loop.kick();
       },
       { tables: ['services', 'tasks', 'nodes', 'cluster'] },
@@ -97,10 +102,15 @@ export class OrchestrationLoop {
       const service = this.store.getService(id);
       const tasks = this.store.listTasks({ serviceId: id });
       if (!service) {
+        this.gated.delete(id);
         orphanTasks.push(...tasks);
         continue;
       }
-      if (tasks.length === 0 && !this.mayStart(service)) continue;
+      if (tasks.length === 0 && !this.mayStart(service)) {
+        this.gated.add(id);
+        continue;
+      }
+      this.gated.delete(id);
       const changes = reconcileService(
         { service, tasks, nodes, cluster: limit === undefined ? {} : { taskHistoryRetentionLimit: limit } },
         { now, newId: newObjectId },

@@ -2,8 +2,8 @@
 // node; a node cannot speak for another; a client without a certificate gets nothing.
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { GrpcDispatcherClient } from '../../../lib/dispatch-grpc.js';
 import type { NodeDescription, Task, TaskStatusReport } from '../../../lib/index.js';
-import { GrpcDispatcherClient } from '../../../lib/index.js';
 import { createRootCa, issueNodeCertificate, newPrivateKey, publicKeyOf } from '../../../manager/ca/index.js';
 import {
   addDispatcherService,

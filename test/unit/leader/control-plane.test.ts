@@ -138,4 +138,42 @@ describe('control plane (store + leader loops + dispatcher + worker on a fake st
     expect(req[0]?.network).toMatchObject({ driver: 'overlay', subnet: '10.60.0.0/24', vxlanId: 4096 });
     expect(stacks.get('n1')!.calls).toContain(`attach ${t.ID}`);
   });
+
+  it('starts a service only once what it depends on is healthy (depends_on)', async () => {
+    const { store, stacks } = await cluster();
+    const fake = stacks.get('n1')!;
+    fake.healthOnStart = 'starting';
+    const ns = { 'com.docker.stack.namespace': 'app' };
+    const db = await store.update((tx) =>
+      tx.create('services', {
+        Spec: {
+          Name: 'app_db',
+          Labels: ns,
+          TaskTemplate: { ContainerSpec: { Image: 'db:1', HealthCheck: { Test: ['CMD', 'true'] } } },
+        },
+      }),
+    );
+    const web = await store.update((tx) =>
+      tx.create('services', {
+        Spec: {
+          Name: 'app_web',
+          Labels: {
+            ...ns,
+            'io.skiff.depends_on': JSON.stringify([{ service: 'db', condition: 'service_healthy' }]),
+          },
+          TaskTemplate: { ContainerSpec: { Image: 'web:1' } },
+        },
+      }),
+    );
+    const dbTask = await waitFor(
+      () => store.listTasks({ serviceId: db.ID }).find((t) => t.Status.State === 'starting'),
+      {
+        what: 'db starting',
+      },
+    );
+    expect(store.listTasks({ serviceId: web.ID })).toHaveLength(0);
+    fake.healthOnStart = undefined;
+    fake.health(dbTask.ID, 'healthy');
+    await waitFor(() => running(store, web.ID).length === 1, { what: 'web running after db is healthy' });
+  });
 });
