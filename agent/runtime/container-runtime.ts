@@ -437,10 +437,11 @@ export class ContainerRuntime {
 
   // -------------------------------------------------------------------- logs
 
-  logs(id: string, opts: LogOptions = {}): AsyncIterable<LogEntry> {
-    validateContainerId(id);
+  /** The container's log entries; rejects on the first iteration when the container does not exist. */
+  async *logs(id: string, opts: LogOptions = {}): AsyncGenerator<LogEntry> {
+    await this.store.get(id);
     const path = join(this.store.dir(id), 'ctr.log');
-    return readLogs(path, opts, async () => {
+    yield* readLogs(path, opts, async () => {
       try {
         const s = (await this.inspect(id)).state;
         return s === 'running' || s === 'created';

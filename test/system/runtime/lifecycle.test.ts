@@ -227,5 +227,6 @@ describe('lifecycle', () => {
     expect(existsSync(join(h.root, c.id))).toBe(false);
     expect(await readdir(join(h.runRoot, 'crun'))).not.toContain(c.id);
     await expect(h.rt.inspect(c.id)).rejects.toThrow(/no such container/);
+    await expect(h.rt.logs(c.id)[Symbol.asyncIterator]().next()).rejects.toThrow(/no such container/);
   });
 });
