@@ -325,8 +325,8 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<DockerdPe
         await attempt(`delete link ${name}`, () => runChecked('ip', ['link', 'del', name]));
     }
     const isOurs = (s: string) => RULE_PATTERN.test(s);
-    await attempt('iptables', () => undoRules('ipv4', before.ipv4 as RuleSet, isOurs));
-    await attempt('ip6tables', () => undoRules('ipv6', before.ipv6 as RuleSet, isOurs));
+    await attempt('iptables', () => undoRules('ipv4', before.ipv4, isOurs));
+    await attempt('ip6tables', () => undoRules('ipv6', before.ipv6, isOurs));
     for (const [name, was] of before.sysctls) {
       if (was !== undefined && readSysctl(name) !== was)
         await attempt(`sysctl ${name}`, () => writeFile(`/proc/sys/${name}`, was));
