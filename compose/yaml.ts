@@ -194,7 +194,11 @@ function buildPos(value: unknown, frame: Frame, text: string, lineStarts: number
   if (Array.isArray(value)) {
     node.items = [];
     const n = Math.min(value.length, frame.children.length);
-    for (let i = 0; i < n; i++) node.items.push(buildPos(value[i], frame.children[i]!, text, lineStarts));
+    for (let i = 0; i < n; i++) {
+      // Stop where the events no longer line up with the values (positions would be wrong).
+      if (!Object.is(frame.children[i]!.result, value[i])) break;
+      node.items.push(buildPos(value[i], frame.children[i]!, text, lineStarts));
+    }
   } else if (value !== null && typeof value === 'object') {
     node.keys = new Map();
     const obj = value as Record<string, unknown>;
@@ -205,6 +209,7 @@ function buildPos(value: unknown, frame: Frame, text: string, lineStarts: number
       if (k.tag === 'tag:yaml.org,2002:merge') continue;
       const key = String(k.result);
       if (!Object.hasOwn(obj, key)) continue;
+      if (!Object.is(v.result, obj[key])) break;
       const child = buildPos(obj[key], v, text, lineStarts);
       const kp = locate(text, lineStarts, k.start);
       child.keyLine = kp.line;

@@ -54,6 +54,14 @@ describe('parseComposeYaml', () => {
     });
   });
 
+  it('leaves out positions it cannot pair with a value rather than misplace them', () => {
+    const r = parseComposeYaml('services:\n  a:\n    networks: {front, back: }\n    image: x\n', 'c.yaml');
+    if (!r.ok) throw new Error('parse failed');
+    const front = nodeAt(r.pos(), ['services', 'a', 'networks', 'front']);
+    expect(front === undefined || front.col === 16).toBe(true);
+    expect(nodeAt(r.pos(), ['services', 'a', 'image'])).toMatchObject({ line: 4, col: 12 });
+  });
+
   it('marks !reset and !override nodes', () => {
     const r = parseComposeYaml(
       'services:\n  a:\n    ports: !reset []\n    env: !override\n      - A\n',
