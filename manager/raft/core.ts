@@ -77,6 +77,8 @@ export class RaftCore {
   private pendingConfIndex = 0;
   private leadTransferee = '';
   private campaignAfterApply = false;
+  /** New entries or a new commit index to broadcast: coalesced into one append per follower per Ready. */
+  private needBcast = false;
   private pendingReads: PendingRead[] = [];
   private readsBeforeCommit: { context: string; from: string }[] = [];
 
@@ -194,6 +196,11 @@ export class RaftCore {
     return this.ents.slice(lo - this.prevIndex - 1, hi - this.prevIndex);
   }
 
+  /** Highest log index the driver has persisted (acknowledged through advance()). */
+  persistedIndex(): number {
+    return this.stableIndex;
+  }
+
   confState(): ConfState {
     return cloneConf(this.conf);
   }
@@ -225,7 +232,7 @@ export class RaftCore {
   propose(data: Uint8Array): { index: number; term: number } {
     this.assertLeader();
     const e = this.appendEntry('normal', data);
-    this.bcastAppend();
+    this.needBcast = true;
     return { index: e.index, term: e.term };
   }
 
@@ -247,7 +254,7 @@ export class RaftCore {
     if (problem) throw new RaftError('invalid_argument', `membership change refused: ${problem}`);
     const e = this.appendEntry('conf', encodeConfChange(cc));
     this.pendingConfIndex = e.index;
-    this.bcastAppend();
+    this.needBcast = true;
     return { index: e.index, term: e.term };
   }
 
@@ -609,7 +616,7 @@ export class RaftCore {
     else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) pr.becomeReplicate();
     else if (pr.state === 'replicate') pr.freeInflightTo(index);
 
-    if (this.maybeCommit()) this.bcastAppend();
+    if (this.maybeCommit()) this.needBcast = true;
     else if (wasPaused) this.sendAppend(m.from, false);
     while (this.sendAppend(m.from, false)) {
       // keep the pipeline full
@@ -734,7 +741,13 @@ export class RaftCore {
   }
 
   private bcastAppend(): void {
-    for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id, true);
+    for (const [id, pr] of this.progress) {
+      if (id === this.id || !this.sendAppend(id, true)) continue;
+      // Replicating followers get as many appends as the window allows.
+      while (pr.state === 'replicate' && this.sendAppend(id, false)) {
+        // keep the pipeline full
+      }
+    }
   }
 
   private bcastHeartbeat(context: string): void {
@@ -924,7 +937,7 @@ export class RaftCore {
       pr.recentActive = true;
       this.progress.set(cc.id, pr);
     }
-    if (this.maybeCommit()) this.bcastAppend();
+    if (this.maybeCommit()) this.needBcast = true;
     else if (cc.type !== 'remove') this.sendAppend(cc.id, true);
   }
 
@@ -932,6 +945,7 @@ export class RaftCore {
 
   hasReady(): boolean {
     return (
+      this.needBcast ||
       this.msgs.length > 0 ||
       this.readStates.length > 0 ||
       this.pendingSnapshot !== null ||
@@ -944,6 +958,10 @@ export class RaftCore {
   }
 
   ready(): Ready {
+    if (this.needBcast) {
+      this.needBcast = false;
+      if (this.role === 'leader') this.bcastAppend();
+    }
     const hs =
       this.term !== this.prevHard.term ||
       this.vote !== this.prevHard.vote ||
@@ -984,7 +1002,7 @@ export class RaftCore {
     }
     if (this.role === 'leader') {
       const self = this.progress.get(this.id);
-      if (self?.maybeUpdate(this.stableIndex) && this.maybeCommit()) this.bcastAppend();
+      if (self?.maybeUpdate(this.stableIndex) && this.maybeCommit()) this.needBcast = true;
     } else if (this.campaignAfterApply && this.applied >= this.commit) {
       this.hup(true);
     }

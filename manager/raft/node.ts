@@ -8,7 +8,7 @@ import { RaftCore } from './core.js';
 import { RaftError } from './errors.js';
 import { DiskStorage } from './storage/disk.js';
 import { GrpcTransport, type RaftLogger, silentLogger } from './transport/grpc.js';
-import type { ConfChange, Message, Ready, Role } from './types.js';
+import type { ConfChange, Entry, Message, Ready, Role } from './types.js';
 
 export interface StateMachine {
   apply(entry: { index: number; term: number; data: Uint8Array }): void;
@@ -89,6 +89,9 @@ export class RaftNode {
   private readSeq = 0;
   private readonly appliedWaits: { index: number; waiters: ReadWaiter[] }[] = [];
   private peerAddrs: Record<string, string>;
+  private peersDirty = false;
+  /** Highest index handed to the state machine (may run ahead of the core's count by one batch). */
+  private appliedIndex = 0;
 
   private constructor(
     private readonly opts: RaftNodeOptions,
@@ -259,7 +262,7 @@ export class RaftNode {
       leaderId: this.core.lead,
       role: this.core.role,
       commitIndex: this.core.commit,
-      appliedIndex: this.core.applied,
+      appliedIndex: Math.max(this.core.applied, this.appliedIndex),
       members: [
         ...conf.voters.map((id) => ({
           id,
@@ -357,6 +360,17 @@ export class RaftNode {
           later = rd.messages.filter((m) => m.type !== 'app' && m.type !== 'heartbeat');
         }
       }
+      // Committed entries already on disk here need not wait for this batch's fsync.
+      let early = 0;
+      if (!rd.snapshot) {
+        const durable = this.core.persistedIndex();
+        for (const e of rd.committedEntries) {
+          // Membership changes wait: the core applies them at advance(), and callers expect both at once.
+          if (e.index > durable || e.type === 'conf') break;
+          early++;
+        }
+        this.applyEntries(rd.committedEntries, 0, early);
+      }
       try {
         await this.storage.save(rd.hardState, rd.entries, rd.snapshot);
       } catch (e) {
@@ -366,14 +380,14 @@ export class RaftNode {
       }
       if (this.stopped) return;
       this.transport.send(later);
-      this.applyReady(rd);
+      this.applyReady(rd, early);
       this.core.advance(rd);
       this.afterAdvance(rd);
       if (this.core.applied - this.lastSnapshotIndex >= this.snapshotEvery) await this.takeSnapshot();
     }
   }
 
-  private applyReady(rd: Ready): void {
+  private applyReady(rd: Ready, alreadyApplied: number): void {
     if (rd.snapshot) {
       this.opts.stateMachine.restore(rd.snapshot.data);
       this.lastSnapshotIndex = rd.snapshot.meta.index;
@@ -390,8 +404,15 @@ export class RaftNode {
         { raftId: this.opts.id, index: rd.snapshot.meta.index },
         'restored a snapshot from the leader',
       );
+      this.peersDirty = true;
     }
-    for (const e of rd.committedEntries) {
+    this.applyEntries(rd.committedEntries, alreadyApplied, rd.committedEntries.length);
+  }
+
+  private applyEntries(entries: Entry[], from: number, to: number): void {
+    for (let i = from; i < to; i++) {
+      const e = entries[i]!;
+      if (e.index > this.appliedIndex) this.appliedIndex = e.index;
       if (e.type === 'normal' && e.data.length > 0) {
         try {
           this.opts.stateMachine.apply({ index: e.index, term: e.term, data: e.data });
@@ -418,6 +439,11 @@ export class RaftNode {
   }
 
   private afterAdvance(rd: Ready): void {
+    // Membership is applied inside the core at advance(): only now is the address book current.
+    if (this.peersDirty) {
+      this.peersDirty = false;
+      this.refreshPeers();
+    }
     for (const rs of rd.readStates) {
       if (this.readInFlight?.context !== rs.context) continue;
       const { waiters, timer } = this.readInFlight;
@@ -473,7 +499,7 @@ export class RaftNode {
 
   private noteConfChange(cc: ConfChange): void {
     if (cc.addr) this.peerAddrs[cc.id] = cc.addr;
-    queueMicrotask(() => this.refreshPeers());
+    this.peersDirty = true;
   }
 
   private refreshPeers(): void {
