@@ -9,8 +9,8 @@
 //   <runRoot>/<id>/   conmon.pid, pid, exit + oom (conmon's persist dir), secrets/ (tmpfs)
 //   <runRoot>/exits/<id>   conmon's exit file
 import { EventEmitter } from 'node:events';
-import { existsSync, type FSWatcher, readFileSync, watch } from 'node:fs';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync, type FSWatcher, readFileSync, statSync, watch, writeFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, SkiffError, silentLogger } from '../../lib/index.js';
@@ -176,7 +176,7 @@ export class ContainerRuntime {
     ];
     for (const [target, content] of etcFiles) {
       const source = join(stateDir, basename(target));
-      await writeFile(source, content, { mode: 0o644 });
+      writeFileSync(source, content, { mode: 0o644 });
       etcMounts.push({ destination: target, type: 'bind', source, options: ['rbind', 'rprivate'] });
     }
     const userMounts = await prepareContainerMounts(this.volumes, {
@@ -229,7 +229,7 @@ export class ContainerRuntime {
       hostHardLimits: hostHardLimits(),
       annotations: { 'io.skiff.name': spec.name },
     });
-    await writeFile(join(stateDir, 'config.json'), JSON.stringify(config, null, 2));
+    writeFileSync(join(stateDir, 'config.json'), JSON.stringify(config, null, 2));
     const plan = healthPlan(image.Healthcheck, cs.HealthCheck);
     const rec: ContainerRecord = {
       id: spec.id,
@@ -671,9 +671,10 @@ async function readRootFile(rootfs: string, path: string): Promise<string> {
   }
 }
 
+// The small state files below are read synchronously for the same reason as the records.
 async function readPid(path: string): Promise<number | undefined> {
   try {
-    const n = Number((await readFile(path, 'utf8')).trim());
+    const n = Number(readFileSync(path, 'utf8').trim());
     return Number.isInteger(n) && n > 0 ? n : undefined;
   } catch {
     return undefined;
@@ -683,11 +684,11 @@ async function readPid(path: string): Promise<number | undefined> {
 async function readExit(...paths: string[]): Promise<{ code: number; time: Date } | undefined> {
   for (const p of paths) {
     try {
-      const text = (await readFile(p, 'utf8')).trim();
+      const text = readFileSync(p, 'utf8').trim();
       if (text === '') continue;
       const code = Number(text);
       if (!Number.isInteger(code)) continue;
-      return { code, time: (await stat(p)).mtime };
+      return { code, time: statSync(p).mtime };
     } catch {
       // try the next one
     }
@@ -697,7 +698,7 @@ async function readExit(...paths: string[]): Promise<{ code: number; time: Date 
 
 async function readHealth(path: string): Promise<ContainerHealth | undefined> {
   try {
-    const h = JSON.parse(await readFile(path, 'utf8')) as ContainerHealth;
+    const h = JSON.parse(readFileSync(path, 'utf8')) as ContainerHealth;
     for (const r of h.log) {
       r.start = new Date(r.start);
       r.end = new Date(r.end);
