@@ -1,13 +1,16 @@
 // Applies a stack (services, networks, secrets, configs from a compose project) to a
 // cluster through the API, the way `docker stack deploy` does, and reports what
 // changed per service. Shared by `skiff stack deploy` and `skiff compose up`.
-import type { ConfigSpec, NetworkCreateRequest, SecretSpec, Service, ServiceSpec } from '../lib/index.js';
+import { createHash } from 'node:crypto';
+import type { ConfigSpec, NetworkCreateRequest, SecretSpec, ServiceSpec } from '../lib/index.js';
 import { SkiffError } from '../lib/index.js';
 import type { ApiClient } from './api/client.js';
 
 export const STACK_LABEL = 'com.docker.stack.namespace';
 /** Where the deployer records a service's depends_on for the orchestrator to honour. */
 export const DEPENDS_ON_LABEL = 'io.skiff.depends_on';
+/** A hash of the spec as the file said it, to tell "unchanged" without the server's defaults in the way. */
+export const SPEC_HASH_LABEL = 'io.skiff.spec-hash';
 
 export interface StackDependency {
   service: string;
@@ -131,6 +134,7 @@ export async function deployStack(
     const spec = withIds(withDependsOn(raw, stack), secretIds, configIds);
     const name = spec.Name ?? '';
     spec.Labels = { ...spec.Labels, [STACK_LABEL]: stack.namespace };
+    spec.Labels[SPEC_HASH_LABEL] = specHash(spec);
     const image = spec.TaskTemplate?.ContainerSpec?.Image ?? '';
     const replicas = spec.Mode?.Replicated?.Replicas;
     const old = existing.get(name);
@@ -141,7 +145,7 @@ export async function deployStack(
       continue;
     }
     const previousImage = old.Spec.TaskTemplate?.ContainerSpec?.Image;
-    if (sameSpec(old, spec) && !opts.forceUpdate) {
+    if (old.Spec.Labels?.[SPEC_HASH_LABEL] === spec.Labels[SPEC_HASH_LABEL] && !opts.forceUpdate) {
       changes.push({ service: name, id: old.ID, action: 'unchanged', previousImage, image, replicas });
       continue;
     }
@@ -234,11 +238,12 @@ function withIds(
   };
 }
 
-/** Whether re-deploying `spec` would change nothing of `old`. */
-function sameSpec(old: Service, spec: ServiceSpec): boolean {
-  const strip = (s: ServiceSpec) =>
-    canonical({ ...s, TaskTemplate: { ...s.TaskTemplate, ForceUpdate: 0 } }) as Record<string, unknown>;
-  return JSON.stringify(strip(old.Spec)) === JSON.stringify(strip(spec));
+function specHash(spec: ServiceSpec): string {
+  const { [SPEC_HASH_LABEL]: _old, ...labels } = spec.Labels ?? {};
+  return createHash('sha256')
+    .update(JSON.stringify(canonical({ ...spec, Labels: labels })))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** JSON with sorted keys and without undefined or empty values, for comparisons. */
