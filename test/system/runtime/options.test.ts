@@ -47,6 +47,17 @@ describe('options', () => {
     expect(logs.every((e) => e.stream === 'stdout')).toBe(true);
   });
 
+  it('keeps stdin open with OpenStdin', async () => {
+    const open = await h.create({ Command: ['cat'], OpenStdin: true });
+    const closed = await h.create({ Command: ['cat'] });
+    await h.rt.start(open.id);
+    await h.rt.start(closed.id);
+    // Without stdin, cat sees end-of-file at once; with it, cat waits for input.
+    expect(await h.rt.waitExit(closed.id, 20_000)).toBe(true);
+    expect((await h.rt.inspect(open.id)).state).toBe('running');
+    await h.rt.delete(open.id, { force: true });
+  });
+
   it('runs containers with runc when the node selects it', async () => {
     const base = join(tmpdir(), `skiff-runc-${process.pid}`);
     const rt = new ContainerRuntime({
