@@ -1,4 +1,5 @@
 import type { Logger } from '../../lib/index.js';
+import type { RaftMembership } from '../ca/index.js';
 import type { Replicator, Store } from '../store/index.js';
 import type { EventLog } from './events.js';
 
@@ -45,6 +46,8 @@ export interface ApiContext {
   events: EventLog;
   clock: () => Date;
   logs?: LogSource;
+  /** Raft membership changes (leader only), for demoting and removing managers. */
+  raft?: RaftMembership;
 }
 
 /** The API version skiff speaks (its object shapes follow this one) and the oldest it accepts. */

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { httpStatusFor, isSkiffError, type Logger, SkiffError, silentLogger } from '../../lib/index.js';
-import type { JoinService } from '../ca/index.js';
+import type { JoinService, RaftMembership } from '../ca/index.js';
 import type { Replicator, Store } from '../store/index.js';
 import { API_VERSION, type ApiContext, type ApiInfo, type LogSource } from './context.js';
 import { EventLog } from './events.js';
@@ -25,6 +25,8 @@ export interface ApiServerOptions {
   extraRoutes?: (app: FastifyInstance, ctx: ApiContext) => void;
   /** Largest accepted request body; Docker's own limit for secrets is 500 KiB. */
   bodyLimit?: number;
+  /** Raft membership, for demoting and removing managers. */
+  raft?: RaftMembership;
   /** Serves joining nodes (`/skiff/ca`, `/skiff/join`, `/skiff/renew`). */
   join?: JoinService;
   /** On followers, send writes to the leader's API with this identity. */
@@ -53,6 +55,7 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     events: new EventLog(opts.store, clock),
     clock,
     ...(opts.logs ? { logs: opts.logs } : {}),
+    ...(opts.raft ? { raft: opts.raft } : {}),
   };
   app.addHook('onClose', async () => ctx.events.close());
 

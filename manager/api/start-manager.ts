@@ -19,7 +19,7 @@ import {
   requestJoin,
   saveIdentity,
 } from '../ca/index.js';
-import { RaftNode } from '../raft/index.js';
+import { isRaftError, RaftNode } from '../raft/index.js';
 import {
   createAesGcmCipher,
   isSecretsKeyLocked,
@@ -122,16 +122,20 @@ export async function startManager(o: StartManagerOptions): Promise<RunningManag
     }
 
     const ca = caKeyPairOf(identity);
+    // One membership change at a time in raft: a join while another manager is being
+    // promoted waits its turn instead of failing.
     const membership: RaftMembership = {
-      addLearner: (id, raftAddr) => raft.addLearner(id, raftAddr),
+      addLearner: (id, raftAddr) => retryConfChange(() => raft.addLearner(id, raftAddr)),
       promote: (id, opts) => raft.promote(id, opts),
       members: () => raft.status().members.map((m) => ({ id: m.id, addr: m.addr })),
+      removeMember: (id) => retryConfChange(() => raft.removeMember(id)),
     };
     const common: ApiServerOptions = {
       store,
       replicator,
       logger: o.logger ?? silentLogger,
       info: { nodeId, hostname: o.hostname, addr, stateDir: o.stateDir, version },
+      raft: membership,
       forward: { tls: { certPem: identity.certPem, keyPem: identity.keyPem, caPem: identity.caPem } },
       ...(ca
         ? {
@@ -216,6 +220,18 @@ async function startRaft(
       },
     ),
   });
+}
+
+async function retryConfChange(change: () => Promise<void>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await change();
+    } catch (e) {
+      if (!isRaftError(e, 'conf_pending') || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }
 
 async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {

@@ -32,6 +32,8 @@ export interface RaftMembership {
   /** Promotes a learner once it caught up. */
   promote(id: string, opts?: { timeoutMs?: number }): Promise<void>;
   members(): { id: string; addr: string }[];
+  /** Takes a manager out of the group (demotion, removal). */
+  removeMember(id: string): Promise<void>;
 }
 
 export interface JoinResponse {

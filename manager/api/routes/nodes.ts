@@ -47,7 +47,23 @@ export function registerNodeRoutes(app: FastifyInstance, ctx: ApiContext): void 
         hint: 'promote another node to manager first',
       });
     }
-    await store.update((tx) => tx.updateNode({ ...cur, Version: { Index: version }, Spec: spec }));
+    const demote = cur.Spec.Role === 'manager' && spec.Role === 'worker';
+    if (cur.Spec.Role !== 'manager' && spec.Role === 'manager') {
+      throw new SkiffError('invalid_argument', `promoting node ${cur.ID} is not supported yet`, {
+        hint: 'a manager joins with the manager token (`skiff cluster join-token manager`)',
+      });
+    }
+    if (demote && cur.ID === ctx.info.nodeId) {
+      throw new SkiffError('invalid_argument', 'this manager cannot demote itself', {
+        hint: 'run the demotion through another manager',
+      });
+    }
+    const { ManagerStatus: _gone, ...rest } = cur;
+    await store.update((tx) =>
+      tx.updateNode({ ...(demote ? rest : cur), Version: { Index: version }, Spec: spec }),
+    );
+    // Out of the raft group too, so quorum is counted over the managers that remain.
+    if (demote) await ctx.raft?.removeMember(cur.ID);
     return '';
   });
 
@@ -68,6 +84,7 @@ export function registerNodeRoutes(app: FastifyInstance, ctx: ApiContext): void 
       );
     }
     await store.update((tx) => tx.deleteNode(cur.ID));
+    if (cur.ManagerStatus) await ctx.raft?.removeMember(cur.ID);
     return '';
   });
 }

@@ -288,3 +288,48 @@ describe('events', () => {
     expect((await get('/events?since=yesterday')).statusCode).toBe(400);
   });
 });
+
+describe('nodes', () => {
+  it('demotes another manager out of the raft group, refuses promotion and self-demotion', async () => {
+    const removed: string[] = [];
+    const withRaft = await newApi({
+      raft: {
+        addLearner: async () => {},
+        promote: async () => {},
+        members: () => [],
+        removeMember: async (id) => {
+          removed.push(id);
+        },
+      },
+    });
+    try {
+      const s = withRaft.store;
+      const other = await s.update((tx) =>
+        tx.createNode({
+          Spec: { Role: 'manager', Availability: 'active' },
+          Status: { State: 'ready' },
+          ManagerStatus: { Reachability: 'reachable', Addr: '10.0.0.6:2377' },
+        }),
+      );
+      const worker = await s.update((tx) =>
+        tx.createNode({ Spec: { Role: 'worker', Availability: 'active' }, Status: { State: 'ready' } }),
+      );
+      const update = (id: string, spec: object) =>
+        withRaft.app.inject({
+          method: 'POST',
+          url: `/nodes/${id}/update?version=${s.getNode(id)!.Version.Index}`,
+          payload: spec,
+        });
+
+      expect((await update(worker.ID, { Role: 'manager', Availability: 'active' })).statusCode).toBe(400);
+      expect((await update(NODE_ID, { Role: 'worker', Availability: 'active' })).statusCode).toBe(400);
+      const r = await update(other.ID, { Role: 'worker', Availability: 'drain' });
+      expect(r.statusCode, r.body).toBe(200);
+      expect(removed).toEqual([other.ID]);
+      expect(s.getNode(other.ID)?.ManagerStatus).toBeUndefined();
+      expect(s.getNode(other.ID)?.Spec).toEqual({ Role: 'worker', Availability: 'drain' });
+    } finally {
+      await withRaft.app.close();
+    }
+  });
+});

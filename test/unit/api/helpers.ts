@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { createApiServer } from '../../../manager/api/index.js';
-import { bootstrapCluster, createRootCa } from '../../../manager/ca/index.js';
+import { bootstrapCluster, createRootCa, type RaftMembership } from '../../../manager/ca/index.js';
 import { createAesGcmCipher, LocalReplicator, type Replicator, Store } from '../../../manager/store/index.js';
 
 export const NODE_ID = 'n0de0000000000000000000001';
@@ -26,7 +26,7 @@ export class CountingReplicator implements Replicator {
   }
 }
 
-export async function newApi(): Promise<{
+export async function newApi(opts: { raft?: RaftMembership } = {}): Promise<{
   app: FastifyInstance;
   store: Store;
   replicator: CountingReplicator;
@@ -49,6 +49,7 @@ export async function newApi(): Promise<{
     store,
     replicator,
     info: { nodeId: NODE_ID, hostname: 'node-a', addr: '10.0.0.5:2377' },
+    ...(opts.raft ? { raft: opts.raft } : {}),
   });
   await app.ready();
   return { app, store, replicator };
