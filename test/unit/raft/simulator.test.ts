@@ -28,6 +28,7 @@ function runSeeds(voters: 3 | 5): void {
     confChanges += r.confChanges;
     snapshots += r.snapshotsDelivered;
   }
+  if (single !== undefined) return; // one seed alone need not hit every feature
   // The runs must actually exercise the protocol, not idle.
   expect(writes).toBeGreaterThan(list.length * 50);
   expect(elections).toBeGreaterThan(list.length);
