@@ -1,4 +1,5 @@
 // The real docker CLI (Docker 28 client) against a skiff manager on a unix socket.
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,6 +114,50 @@ describe('docker CLI against the skiff manager', () => {
     const missing = await docker(['service', 'inspect', 'web']);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toMatch(/no such service: web/);
+  });
+
+  it('docker events streams service events as they happen, with filters', async () => {
+    const child = spawn(
+      DOCKER,
+      ['events', '--format', '{{json .}}', '--filter', 'type=service', '--filter', 'event=create'],
+      {
+        env: {
+          PATH: process.env.PATH,
+          HOME: dir,
+          DOCKER_HOST: `unix://${join(dir, 'skiff.sock')}`,
+          DOCKER_CONFIG: join(dir, 'docker-config'),
+        },
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (c) => {
+      out += c;
+    });
+    try {
+      // The stream is open once the server counts the listener; then make events.
+      await waitFor(
+        async () => JSON.parse((await docker(['info', '--format', '{{json .NEventsListener}}'])).out) === 1,
+        {
+          what: 'docker events to be listening',
+        },
+      );
+      await ok(['config', 'create', 'ev-noise', '-'], { input: 'x' });
+      await ok(['service', 'create', '--detach', '--name', 'ev', 'busybox']);
+      const line = await waitFor(() => out.split('\n').find((l) => l.includes('"ev"')), {
+        what: 'the service create event',
+      });
+      expect(JSON.parse(line)).toMatchObject({
+        Type: 'service',
+        Action: 'create',
+        Actor: { Attributes: { name: 'ev' } },
+        scope: 'swarm',
+      });
+      expect(out).not.toContain('ev-noise');
+    } finally {
+      child.kill('SIGKILL');
+      await ok(['service', 'rm', 'ev']);
+      await ok(['config', 'rm', 'ev-noise']);
+    }
   });
 
   it('creates an overlay network', async () => {
