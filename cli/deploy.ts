@@ -25,6 +25,8 @@ export interface StackLike {
   networks: { name: string; spec: NetworkCreateRequest; external?: boolean }[];
   secrets: { name: string; spec: SecretSpec; external?: boolean }[];
   configs: { name: string; spec: ConfigSpec; external?: boolean }[];
+  /** Named volumes the project declares (node-local; created on first use). */
+  volumes?: { name: string }[];
   dependsOn?: Record<string, StackDependency[]>;
 }
 

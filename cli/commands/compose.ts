@@ -89,7 +89,11 @@ export function registerCompose(program: Command): Command {
         const count = await removeStack(c, name, (l) => process.stderr.write(`${l}\n`));
         await waitForTasksGone(c, ids);
         if (o.volumes) {
-          for (const v of await c.listVolumes({ label: [`${COMPOSE_PROJECT_LABEL}=${name}`] })) {
+          // The volumes the file declares (named <project>_<volume>), and any labelled as the project's.
+          const declared = new Set((await loadStack(p())).volumes?.map((v) => v.name) ?? []);
+          const labelled = await c.listVolumes({ label: [`${COMPOSE_PROJECT_LABEL}=${name}`] });
+          for (const v of await c.listVolumes()) {
+            if (!declared.has(v.Name) && !labelled.some((l) => l.Name === v.Name)) continue;
             process.stderr.write(`Removing volume ${v.Name}\n`);
             await c.removeVolume(v.Name);
           }
