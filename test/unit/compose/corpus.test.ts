@@ -23,7 +23,8 @@ import { validateComposeFile } from '../../../compose/schema.js';
 import { parseComposeYaml } from '../../../compose/yaml.js';
 
 const CORPUS = join(import.meta.dirname, '../../corpus/compose');
-const UPSTREAM = '/work/shared/reference/compose-spec/compose-spec.json';
+// The upstream schema, from the shared reference folder beside the repository.
+const UPSTREAM = join(import.meta.dirname, '../../../../shared/reference/compose-spec/compose-spec.json');
 
 interface Run {
   files?: string[];
