@@ -402,6 +402,8 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<DockerdPe
       new RegExp(literal(cgroupParent)),
       /\/usr\/sbin\/dockerd|\/usr\/bin\/containerd|containerd-shim/,
       RULE_PATTERN,
+      // A FORWARD policy left at DROP (dockerd's doing when it turns ip_forward on).
+      /^filter :FORWARD /,
       /key\.json|\/run\/docker/,
       /net\/(ipv4\/ip_forward|bridge)/,
     ],
