@@ -41,7 +41,7 @@ async function etcdLeaderUrl(urls: string[]): Promise<string> {
   return urls[0]!;
 }
 
-async function runSkiff(): Promise<LoadKvResult> {
+async function runSkiff(): Promise<{ load: LoadKvResult; failoverMs: number }> {
   const cluster = await KvCluster.start({ size: 3 });
   try {
     const leader = await cluster.waitLeader(15_000);
@@ -50,7 +50,23 @@ async function runSkiff(): Promise<LoadKvResult> {
       if (r.status !== 200) throw new Error(`put failed with ${r.status}: ${r.error ?? ''}`);
     };
     await loadKv({ clients, durationMs: warmupMs, keyPrefix: 'warm' }, put);
-    return await loadKv({ clients, valueBytes: 128, durationMs }, put);
+    const load = await loadKv({ clients, valueBytes: 128, durationMs }, put);
+    // Failover with the default timeouts: kill -9 the leader, time until a write is acknowledged.
+    const killedAt = performance.now();
+    await cluster.kill(leader);
+    let failoverMs = Number.NaN;
+    while (performance.now() - killedAt < 15_000 && Number.isNaN(failoverMs)) {
+      for (let i = 0; i < cluster.procs.length; i++) {
+        if (i === leader) continue;
+        const r = await cluster.put(i, 'failover', 'x', 2000).catch(() => null);
+        if (r?.status === 200) {
+          failoverMs = performance.now() - killedAt;
+          break;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return { load, failoverMs };
   } finally {
     await cluster.stop();
   }
@@ -58,12 +74,15 @@ async function runSkiff(): Promise<LoadKvResult> {
 
 const etcdRuns: LoadKvResult[] = [];
 const skiffRuns: LoadKvResult[] = [];
+const failovers: number[] = [];
 let peer = 'etcd';
 for (let r = 0; r < rounds; r++) {
   const e = await runEtcd();
   peer = e.label;
   etcdRuns.push(e.result);
-  skiffRuns.push(await runSkiff());
+  const s = await runSkiff();
+  skiffRuns.push(s.load);
+  failovers.push(s.failoverMs);
 }
 
 const what = `3 nodes, ${clients} clients, 128 B`;
@@ -88,6 +107,11 @@ for (const fig of figures) {
     ratio === undefined ? '-' : String(ratio),
   ]);
 }
+const failover = round(median(failovers), 0);
+process.stdout.write(
+  `${JSON.stringify({ name: 'raft', metric: '3 nodes: a write is acknowledged again after kill -9 of the leader', unit: 'ms', value: failover })}\n`,
+);
+rows.push(['write available after kill -9 of the leader', `${failover} ms`, '-', '-']);
 const errors = skiffRuns.reduce((n, r) => n + r.errors, 0);
 if (errors > 0)
   process.stderr.write(

@@ -3,7 +3,9 @@ import { KvCluster } from '../../../manager/raft/cli/kv-cluster.js';
 import { checkLinearizable, type RegisterOp } from '../../unit/raft/linearizability.js';
 
 let cluster: KvCluster | null = null;
+let stop = false;
 afterAll(async () => {
+  stop = true; // the client loops end even when an assertion failed midway
   await cluster?.stop();
 });
 
@@ -19,7 +21,6 @@ describe('raft with real processes on loopback', () => {
     let clock = 0;
     const history: RegisterOp[] = [];
     const acked: string[] = [];
-    let stop = false;
     let lastAck = 0;
     let leaderHint = leader;
 
