@@ -116,10 +116,14 @@ describe('adoption after the agent is killed', () => {
     const nums = followed.map((l) => Number(l.split(' ')[1]));
     expect(nums[1]).toBe(nums[0]! + 1);
 
-    // Adopted containers are fully manageable: stop them.
+    // Adopted containers are fully manageable: stop them; their exits are reported.
     for (let i = 0; i < 5; i++) {
       const s = await h.rt.stop(containers[i]!.id, { graceMs: 100 });
-      expect(s.state).toBe('exited');
+      expect(s).toMatchObject({ state: 'exited', exitCode: 137 });
     }
+    await waitFor(
+      () => containers.slice(0, 5).every((c) => events.some((e) => e.type === 'exit' && e.id === c.id)),
+      { what: 'exit events of the adopted containers', timeoutMs: 10_000 },
+    );
   });
 });
