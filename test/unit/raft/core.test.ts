@@ -346,6 +346,29 @@ describe('RaftCore membership and leadership transfer', () => {
     expect(net.core('c').term).toBe(term + 1);
   });
 
+  it('a transfer target with an unapplied membership change campaigns as soon as it is applied', () => {
+    const conf = { voters: ['a', 'b', 'c'], learners: [], addrs: {} };
+    const c = new RaftCore({
+      id: 'c',
+      state: {
+        hardState: { term: 1, vote: '', commit: 4 },
+        snapshot: { meta: { index: 3, term: 1, conf }, data: new Uint8Array() },
+        entries: [{ index: 4, term: 1, type: 'conf', data: enc('{"type":"addLearner","id":"d"}') }],
+      },
+      random: seededRandom(1),
+    });
+    c.step({ type: 'timeoutNow', from: 'a', to: 'c', term: 1 });
+    expect(c.role).toBe('follower');
+    c.advance(c.ready());
+    expect(c.role).toBe('candidate');
+    expect(c.term).toBe(2);
+    const votes = c.ready().messages.filter((m) => m.type === 'vote');
+    expect(votes.map((m) => [m.to, m.context])).toEqual([
+      ['a', 'transfer'],
+      ['b', 'transfer'],
+    ]);
+  });
+
   it('refuses proposals while a transfer is in progress', () => {
     const net = new Net(ids3);
     net.elect('a');
