@@ -5,7 +5,7 @@ import type { Logger } from '../../lib/index.js';
 import type { ApiInfo } from './context.js';
 import { versionInfo } from './routes/system.js';
 import { parseBody } from './schemas.js';
-import { createBaseServer } from './server.js';
+import { createBaseServer, ERROR_CONTENT_TYPE, errorBody } from './server.js';
 
 const LOCKED_MESSAGE =
   'Swarm is encrypted and needs to be unlocked before it can be used. Please use "docker swarm unlock" to unlock it.';
@@ -49,6 +49,8 @@ export function createLockedApiServer(o: {
     await o.unlock(body.UnlockKey.trim());
     return '';
   });
-  app.all('/*', async (_req, reply) => reply.status(503).send({ message: LOCKED_MESSAGE }));
+  app.all('/*', async (_req, reply) =>
+    reply.status(503).header('content-type', ERROR_CONTENT_TYPE).send(errorBody(LOCKED_MESSAGE)),
+  );
   return app;
 }

@@ -35,6 +35,17 @@ export interface ApiServerOptions {
   tls?: { certPem: string; keyPem: string; caPem: string };
 }
 
+/**
+ * Docker clients read an error's message only when the content type is exactly this
+ * (no charset parameter); otherwise they print the raw body.
+ */
+export const ERROR_CONTENT_TYPE = 'application/json';
+
+/** A Docker error body as bytes, so fastify leaves the content type as set. */
+export function errorBody(message: string): Buffer {
+  return Buffer.from(JSON.stringify({ message }));
+}
+
 const VERSION_PREFIX = /^\/v(\d+)\.(\d+)(?=\/)/;
 const requestedVersion = new WeakMap<IncomingMessage, string>();
 
@@ -171,10 +182,10 @@ export function createBaseServer(o: {
     }
     if (status >= 500) o.log.error({ err, method: req.method, url: req.url }, 'API request failed');
     else o.log.debug({ method: req.method, url: req.url, status, message }, 'API request rejected');
-    void reply.status(status).send({ message });
+    void reply.status(status).header('content-type', ERROR_CONTENT_TYPE).send(errorBody(message));
   });
   app.setNotFoundHandler((_req, reply) => {
-    void reply.status(404).send({ message: 'page not found' });
+    void reply.status(404).header('content-type', ERROR_CONTENT_TYPE).send(errorBody('page not found'));
   });
   return app;
 }

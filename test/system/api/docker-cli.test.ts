@@ -170,6 +170,8 @@ describe('docker CLI against the skiff manager', () => {
     expect(net).toMatchObject({ Id: id, Driver: 'overlay', Scope: 'swarm' });
     const bridge = await docker(['network', 'create', '-d', 'bridge', 'nope']);
     expect(bridge.code).not.toBe(0);
+    // The message reaches the user as text, not as a JSON blob.
+    expect(bridge.stderr).toContain('Error response from daemon: network driver bridge is not supported');
     expect(manager.store.getNetwork('nope')).toBeUndefined();
   });
 
