@@ -24,6 +24,7 @@ import {
 } from '../volume/index.js';
 import { conmonErrors, launchConmon } from './conmon.js';
 import { type ContainerRecord, ContainerStore, validateContainerId } from './container-store.js';
+import { hostsFile, resolvConfFile } from './etc-files.js';
 import { execInContainer } from './exec.js';
 import { applyProbe, healthPlan, initialHealth, nextProbeDelay } from './health.js';
 import { hostHardLimits } from './host-limits.js';
@@ -170,9 +171,13 @@ export class ContainerRuntime {
 
     const etcMounts: OciMount[] = [];
     const etcFiles: [string, string][] = [
-      ['/etc/hosts', spec.hostsFile ?? defaultHosts(hostname, cs.Hosts ?? [])],
+      ['/etc/hosts', spec.hostsFile ?? hostsFile(hostname, cs.Hosts ?? [])],
       ['/etc/hostname', `${hostname}\n`],
-      ['/etc/resolv.conf', spec.resolvConf ?? (await defaultResolvConf(cs.DNSConfig))],
+      [
+        '/etc/resolv.conf',
+        spec.resolvConf ??
+          resolvConfFile(cs.DNSConfig, await readFile('/etc/resolv.conf', 'utf8').catch(() => '')),
+      ],
     ];
     for (const [target, content] of etcFiles) {
       const source = join(stateDir, basename(target));
@@ -751,49 +756,4 @@ async function waitGone(pid: number, timeoutMs: number): Promise<void> {
     }
     await sleep(10);
   }
-}
-
-function defaultHosts(hostname: string, extra: string[]): string {
-  const lines = [
-    '127.0.0.1\tlocalhost',
-    '::1\tlocalhost ip6-localhost ip6-loopback',
-    'fe00::0\tip6-localnet',
-    'ff00::0\tip6-mcastprefix',
-    'ff02::1\tip6-allnodes',
-    'ff02::2\tip6-allrouters',
-    `127.0.1.1\t${hostname}`,
-  ];
-  // ContainerSpec.Hosts entries are "IP host [alias…]" (the API also accepts "host:IP").
-  for (const h of extra) {
-    const parts = h.trim().split(/\s+/);
-    if (parts.length >= 2) lines.push(`${parts[0]}\t${parts.slice(1).join(' ')}`);
-    else if (h.includes(':')) {
-      const i = h.indexOf(':');
-      lines.push(`${h.slice(i + 1)}\t${h.slice(0, i)}`);
-    }
-  }
-  return `${lines.join('\n')}\n`;
-}
-
-async function defaultResolvConf(
-  dns: { Nameservers?: string[]; Search?: string[]; Options?: string[] } | undefined,
-): Promise<string> {
-  let servers = dns?.Nameservers ?? [];
-  let search = dns?.Search ?? [];
-  let options = dns?.Options ?? [];
-  if (servers.length === 0) {
-    // The host's servers, minus loopback ones that mean nothing inside the container.
-    const host = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
-    for (const line of host.split('\n')) {
-      const [key, ...rest] = line.trim().split(/\s+/);
-      if (key === 'nameserver' && rest[0] && !rest[0].startsWith('127.') && rest[0] !== '::1')
-        servers = [...servers, rest[0]];
-      if (key === 'search' && search.length === 0) search = rest;
-      if (key === 'options' && options.length === 0) options = rest;
-    }
-  }
-  const lines = servers.map((s) => `nameserver ${s}`);
-  if (search.length > 0) lines.push(`search ${search.join(' ')}`);
-  if (options.length > 0) lines.push(`options ${options.join(' ')}`);
-  return `${lines.join('\n')}\n`;
 }

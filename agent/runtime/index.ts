@@ -2,6 +2,7 @@
 // (or runc) under conmon, with logs, exec, health checks and adoption after restarts.
 export { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, effectiveCapabilities } from './capabilities.js';
 export { ContainerRuntime } from './container-runtime.js';
+export { hostsFile, resolvConfFile } from './etc-files.js';
 export { type HealthPlan, healthPlan } from './health.js';
 export { parseLogRecord, parseLogText } from './k8s-log.js';
 export { buildOciConfig, type OciConfig, type OciConfigInput, type OciProcess } from './oci-config.js';

@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { parseHardLimits } from '../../../agent/runtime/host-limits.js';
 import {
+  hostsFile,
   mergeArgs,
   mergeEnv,
   mergeWorkdir,
   normalizeSignal,
   parseGroup,
   parsePasswd,
+  resolvConfFile,
   resolveUser,
 } from '../../../agent/runtime/index.js';
 
@@ -100,5 +102,26 @@ describe('signals and host limits', () => {
       'Max processes             unlimited            unlimited            processes ',
     ].join('\n');
     expect(parseHardLimits(text)).toEqual({ RLIMIT_NOFILE: 20000 });
+  });
+});
+
+describe('/etc files', () => {
+  it('writes hosts with the container name and the spec entries in both accepted forms', () => {
+    const text = hostsFile('web-1', ['10.0.0.5 db db.internal', 'cache:10.0.0.6']);
+    const lines = text.trimEnd().split('\n');
+    expect(lines[0]).toBe('127.0.0.1\tlocalhost');
+    expect(lines).toContain('127.0.1.1\tweb-1');
+    expect(lines.slice(-2)).toEqual(['10.0.0.5\tdb db.internal', '10.0.0.6\tcache']);
+  });
+
+  it("writes resolv.conf from DNSConfig, filling gaps from the host's file without loopback servers", () => {
+    const host = 'nameserver 127.0.0.53\nnameserver 192.0.2.1\nsearch corp.example\noptions ndots:2\n';
+    expect(resolvConfFile(undefined, host)).toBe(
+      'nameserver 192.0.2.1\nsearch corp.example\noptions ndots:2\n',
+    );
+    expect(resolvConfFile({ Nameservers: ['10.0.0.2'], Search: ['svc.local'] }, host)).toBe(
+      'nameserver 10.0.0.2\nsearch svc.local\noptions ndots:2\n',
+    );
+    expect(resolvConfFile(undefined, '')).toBe('\n');
   });
 });
