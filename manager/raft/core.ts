@@ -268,8 +268,9 @@ export class RaftCore {
     this.send({ type: 'readIndex', to: this.lead, term: 0, context });
   }
 
+  /** Hands leadership to `to`; a transfer already under way to someone else is replaced. */
   transferLeadership(to: string): void {
-    this.assertLeader();
+    if (this.role !== 'leader') this.assertLeader();
     if (to === this.id) return;
     if (!this.conf.voters.includes(to)) {
       throw new RaftError('invalid_argument', `cannot transfer leadership to ${to}: it is not a voter`);

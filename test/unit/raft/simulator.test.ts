@@ -15,6 +15,7 @@ function runSeeds(voters: 3 | 5): void {
   let elections = 0;
   let confChanges = 0;
   let snapshots = 0;
+  let transfers = 0;
   for (const seed of list) {
     // A violation throws with the seed and step in its message; rerun with RAFT_SIM_SEED=<seed>.
     const r = runSimulation({ seed, voters, steps });
@@ -27,6 +28,7 @@ function runSeeds(voters: 3 | 5): void {
     elections += r.leaderElections;
     confChanges += r.confChanges;
     snapshots += r.snapshotsDelivered;
+    transfers += r.transfers;
   }
   if (single !== undefined) return; // one seed alone need not hit every feature
   // The runs must actually exercise the protocol, not idle.
@@ -34,6 +36,7 @@ function runSeeds(voters: 3 | 5): void {
   expect(elections).toBeGreaterThan(list.length);
   expect(confChanges).toBeGreaterThan(0);
   expect(snapshots).toBeGreaterThan(0);
+  expect(transfers).toBeGreaterThan(0);
 }
 
 describe('raft simulator: safety invariants after every step, linearizable client histories', () => {

@@ -35,6 +35,7 @@ export interface SimResult {
   confChanges: number;
   finalPhaseWrites: number;
   snapshotsDelivered: number;
+  transfers: number;
 }
 
 export class SimViolation extends Error {
@@ -120,6 +121,7 @@ class Simulation {
     confChanges: 0,
     finalPhaseWrites: 0,
     snapshotsDelivered: 0,
+    transfers: 0,
   };
 
   private readonly loss: number;
@@ -447,6 +449,14 @@ class Simulation {
       this.blocked = new Set();
     } else if (r < 0.031 && this.opts.membership !== false) {
       this.changeMembership();
+    } else if (r < 0.033) {
+      const leader = [...this.nodes.values()].find((n) => n.core?.role === 'leader')?.core;
+      const voters = leader?.confState().voters.filter((v) => v !== leader.id) ?? [];
+      const to = voters[Math.floor(this.rand() * voters.length)];
+      if (leader && to) {
+        leader.transferLeadership(to);
+        this.result.transfers++;
+      }
     }
   }
 
