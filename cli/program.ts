@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { describeError, isSkiffError } from '../lib/index.js';
+import { registerCompletion } from './commands/completion.js';
 import { registerCompose } from './commands/compose.js';
 import { registerComposeConfig } from './commands/compose-config.js';
 import { registerDaemon } from './commands/daemon.js';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerService(program);
   registerDaemon(program);
   registerStack(program);
+  registerCompletion(program);
   registerImage(program);
   registerVolume(program);
   registerComposeConfig(registerCompose(program));

@@ -350,7 +350,7 @@ export function registerImage(program: Command): void {
     withStoreOptions(parent.command('login'))
       .description('log in to a registry (credentials go to the auth file, docker format)')
       .argument('<registry>', 'registry host[:port]')
-      .option('-u, --username <user>')
+      .option('-u, --username <user>', 'the user name')
       .option('-p, --password <password>', 'the password (prefer --password-stdin)')
       .option('--password-stdin', 'read the password from stdin')
       .action(

@@ -1,0 +1,58 @@
+// Walks every skiff command: each has a description, each flag says what it does, and
+// the help a person reads lists exactly the flags the command accepts.
+import type { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { bashCompletion } from '../../../cli/commands/completion.js';
+import { buildProgram } from '../../../cli/index.js';
+
+function all(cmd: Command, path: string[] = []): { path: string; cmd: Command }[] {
+  const subs = cmd.commands.filter((c) => c.name() !== 'help');
+  return [{ path: path.join(' ') || 'skiff', cmd }, ...subs.flatMap((c) => all(c, [...path, c.name()]))];
+}
+
+describe('the command tree', () => {
+  const program = buildProgram();
+  const commands = all(program);
+
+  it('has the commands users of docker compose, stack and service expect', () => {
+    const paths = new Set(commands.map((c) => c.path));
+    for (const p of [
+      'compose up',
+      'compose down',
+      'compose ps',
+      'compose logs',
+      'compose config',
+      'stack deploy',
+      'stack rm',
+      'service update',
+      'service rollback',
+      'image pull',
+      'daemon status',
+    ]) {
+      expect(paths, p).toContain(p);
+    }
+  });
+
+  it.each(commands.map((c) => [c.path, c.cmd] as const))(
+    '%s: described, and its help lists every flag',
+    (_p, cmd) => {
+      expect(cmd.description().length, 'description').toBeGreaterThan(5);
+      const help = cmd.helpInformation();
+      for (const o of cmd.options) {
+        expect(o.description.length, `${o.flags} description`).toBeGreaterThan(3);
+        expect(help).toContain(o.long ?? o.short ?? '');
+      }
+      const optionsSection = help.split(/^Options:$/m)[1]?.split(/^Commands:$/m)[0] ?? '';
+      const flagsInHelp = [...optionsSection.matchAll(/^ {2}(?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1]);
+      const accepted = new Set([...cmd.options.map((o) => o.long), '--help', '--version']);
+      for (const f of flagsInHelp) expect(accepted, `help shows ${f}`).toContain(f);
+    },
+  );
+
+  it('completes every command and flag in bash', () => {
+    const script = bashCompletion(program);
+    expect(script).toContain('"compose") words="');
+    expect(script).toMatch(/"compose up"\) words="[^"]*--detach/);
+    expect(script).toMatch(/"stack deploy"\) words="[^"]*--wait/);
+  });
+});
