@@ -10,7 +10,7 @@
 //   <runRoot>/exits/<id>   conmon's exit file
 import { EventEmitter } from 'node:events';
 import { existsSync, type FSWatcher, readFileSync, statSync, watch, writeFileSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, SkiffError, silentLogger } from '../../lib/index.js';
@@ -26,7 +26,8 @@ import { conmonErrors, launchConmon } from './conmon.js';
 import { type ContainerRecord, ContainerStore, validateContainerId } from './container-store.js';
 import { hostsFile, resolvConfFile } from './etc-files.js';
 import { execInContainer } from './exec.js';
-import { applyProbe, healthPlan, initialHealth, nextProbeDelay } from './health.js';
+import { healthPlan } from './health.js';
+import { HealthMonitor } from './health-monitor.js';
 import { hostHardLimits } from './host-limits.js';
 import { readLogs } from './log-reader.js';
 import { buildOciConfig } from './oci-config.js';
@@ -51,12 +52,6 @@ const DEFAULT_GRACE_MS = 10_000;
 const DEFAULT_LOG_SIZE_MAX = 10 * 1024 * 1024;
 /** Where the init binary appears inside a container with `Init: true`. */
 const INIT_TARGET = '/sbin/skiff-init';
-
-interface HealthMonitor {
-  health: ContainerHealth;
-  timer?: NodeJS.Timeout;
-  stopped: boolean;
-}
 
 export class ContainerRuntime {
   readonly root: string;
@@ -508,67 +503,23 @@ export class ContainerRuntime {
   private startHealth(rec: ContainerRecord, startedAt: Date, from?: ContainerHealth): void {
     const plan = rec.health;
     if (!plan || this.closed) return;
-    const monitor: HealthMonitor = { health: from ?? initialHealth(), stopped: false };
+    this.stopHealth(rec.id);
+    const monitor = new HealthMonitor({
+      plan,
+      startedAt,
+      ...(from ? { from } : {}),
+      exec: (command, timeoutMs) => this.exec(rec.id, command, { timeoutMs }),
+      statePath: join(this.runDir(rec.id), 'health.json'),
+      onChange: (health) => {
+        this.log.info({ containerId: rec.id, health: health.status }, 'health changed');
+        this.emit({ type: 'health', id: rec.id, health: health.status, failingStreak: health.failingStreak });
+      },
+    });
     this.health.set(rec.id, monitor);
-    const path = join(this.runDir(rec.id), 'health.json');
-    const schedule = (): void => {
-      if (monitor.stopped) return;
-      const delay = nextProbeDelay(plan, monitor.health, startedAt, new Date());
-      monitor.timer = setTimeout(() => void probe(), delay);
-      monitor.timer.unref();
-    };
-    const probe = async (): Promise<void> => {
-      if (monitor.stopped) return;
-      const start = new Date();
-      let exitCode: number;
-      let output: string;
-      try {
-        const r = await this.exec(rec.id, plan.command, { timeoutMs: plan.timeoutMs });
-        exitCode = r.exitCode;
-        output = (r.stdout + r.stderr).slice(0, 4096);
-        if (r.timedOut) {
-          exitCode = -1;
-          output = `health check exceeded its timeout (${plan.timeoutMs} ms)`;
-        }
-      } catch (e) {
-        if (monitor.stopped) return;
-        if (e instanceof SkiffError && e.code === 'conflict') {
-          // Not running any more: the exit watcher reports that.
-          this.stopHealth(rec.id);
-          return;
-        }
-        exitCode = -1;
-        output = e instanceof Error ? e.message : String(e);
-      }
-      if (monitor.stopped) return;
-      const before = monitor.health.status;
-      monitor.health = applyProbe(
-        plan,
-        monitor.health,
-        { start, end: new Date(), exitCode, output },
-        startedAt,
-      );
-      // The event goes out with the state change, before anything can observe the new state.
-      if (monitor.health.status !== before) {
-        this.log.info({ containerId: rec.id, health: monitor.health.status }, 'health changed');
-        this.emit({
-          type: 'health',
-          id: rec.id,
-          health: monitor.health.status,
-          failingStreak: monitor.health.failingStreak,
-        });
-      }
-      await writeFile(path, JSON.stringify(monitor.health)).catch(() => undefined);
-      schedule();
-    };
-    schedule();
   }
 
   private stopHealth(id: string): void {
-    const m = this.health.get(id);
-    if (!m) return;
-    m.stopped = true;
-    if (m.timer) clearTimeout(m.timer);
+    this.health.get(id)?.stop();
     this.health.delete(id);
   }
 
