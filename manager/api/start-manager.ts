@@ -11,13 +11,17 @@ import {
   describeNodeCertificate,
   issueNodeCertificate,
   JoinService,
+  type KeyPair,
   loadIdentity,
+  loadRaftIdentity,
   type NodeIdentity,
   newPrivateKey,
   publicKeyOf,
+  type RaftIdentity,
   type RaftMembership,
   requestJoin,
   saveIdentity,
+  saveRaftIdentity,
 } from '../ca/index.js';
 import { isRaftError, RaftNode } from '../raft/index.js';
 import {
@@ -71,6 +75,8 @@ export interface RunningManager {
   tcpApi: FastifyInstance | undefined;
   /** This manager's TLS identity (CA certificate and key, node certificate and key). */
   identity: NodeIdentity;
+  /** Where this manager's raft listens. */
+  raftAddr: string;
   /** Resolves once every applied change is on disk. */
   flush(): Promise<void>;
   stop(): Promise<void>;
@@ -97,7 +103,12 @@ export async function startManager(o: StartManagerOptions): Promise<RunningManag
   const secretsKey = unlocked?.key ?? (await loadOrCreateSecretKey(o.stateDir));
   const store = new Store({ cipher: createAesGcmCipher(secretsKey), logger: o.logger ?? silentLogger });
   const identity = await loadOrCreateManagerIdentity(o.stateDir, nodeId);
-  const raft = await startRaft(o, nodeId, store, identity, joined?.raftPeers);
+  const raftIdentity = await loadOrCreateRaftIdentity(
+    o.stateDir,
+    nodeId,
+    describeNodeCertificate(identity.certPem).clusterId,
+  );
+  const raft = await startRaft(o, nodeId, store, raftIdentity, joined?.raftPeers);
   const replicator = new RaftReplicator(raft, { timeoutMs: 10_000 });
   store.setReplicator(replicator);
   const stopRaft = () => raft.stop();
@@ -140,6 +151,7 @@ export async function startManager(o: StartManagerOptions): Promise<RunningManag
       ...(ca
         ? {
             join: new JoinService({
+              raftCa: { certPem: raftIdentity.caPem, keyPem: raftIdentity.caKeyPem },
               store,
               ca,
               logger: o.logger ?? silentLogger,
@@ -176,6 +188,7 @@ export async function startManager(o: StartManagerOptions): Promise<RunningManag
     api: unixApi,
     tcpApi,
     identity,
+    raftAddr: raft.addr,
     // Raft persists (and fsyncs) every entry before it is applied; the key file may lag.
     flush: () => keyPolicy.settled(),
     async stop() {
@@ -193,7 +206,7 @@ async function startRaft(
   o: StartManagerOptions,
   nodeId: string,
   store: Store,
-  identity: NodeIdentity,
+  identity: RaftIdentity,
   joinPeers: { id: string; addr: string }[] | undefined,
 ): Promise<RaftNode> {
   const listenAddr = o.raft?.listenAddr ?? '127.0.0.1:0';
@@ -209,7 +222,8 @@ async function startRaft(
     listenAddr,
     stateMachine: store.stateMachine,
     ...(o.raft?.tickMs ? { tickMs: o.raft.tickMs } : {}),
-    // Managers talk raft over mTLS with their node certificates (names are node IDs, not hosts).
+    // Managers talk raft over mTLS with certificates of the managers-only raft CA (names
+    // are node IDs, not hosts): a worker's certificate fails the handshake.
     serverCredentials: grpc.ServerCredentials.createSsl(tls.rootCerts, tls.keyCerts, true),
     channelCredentials: grpc.credentials.createSsl(
       tls.rootCerts,
@@ -340,6 +354,14 @@ async function joinAsManager(
     );
   }
   await saveIdentity(o.stateDir, res.identity);
+  await saveRaftIdentity(
+    o.stateDir,
+    issueRaftIdentity(
+      res.manager.raftCa,
+      res.nodeId,
+      describeNodeCertificate(res.identity.certPem).clusterId,
+    ),
+  );
   await writeFile(join(o.stateDir, 'node-id'), `${res.nodeId}\n`, { mode: 0o600 });
   await writeFile(join(o.stateDir, 'secrets.key'), Buffer.from(res.manager.secretsKey, 'base64'), {
     mode: 0o600,
@@ -348,6 +370,36 @@ async function joinAsManager(
 }
 
 /** The manager's certificates; on the first start of a cluster, a new root CA too. */
+/** The raft CA and this manager's raft certificate; a new cluster makes the CA. */
+async function loadOrCreateRaftIdentity(
+  stateDir: string,
+  nodeId: string,
+  clusterId: string,
+): Promise<RaftIdentity> {
+  const existing = await loadRaftIdentity(stateDir);
+  if (existing) return existing;
+  const identity = issueRaftIdentity(
+    createRootCa({ clusterId, commonName: 'skiff-raft-ca' }),
+    nodeId,
+    clusterId,
+  );
+  await saveRaftIdentity(stateDir, identity);
+  return identity;
+}
+
+function issueRaftIdentity(ca: KeyPair, nodeId: string, clusterId: string): RaftIdentity {
+  const keyPem = newPrivateKey();
+  const certPem = issueNodeCertificate({
+    ca,
+    publicKeyPem: publicKeyOf(keyPem),
+    nodeId,
+    role: 'manager',
+    clusterId,
+    validForMs: 10 * 365 * 86_400_000,
+  });
+  return { caPem: ca.certPem, caKeyPem: ca.keyPem, certPem, keyPem };
+}
+
 async function loadOrCreateManagerIdentity(stateDir: string, nodeId: string): Promise<NodeIdentity> {
   const existing = await loadIdentity(stateDir);
   if (existing) return existing;

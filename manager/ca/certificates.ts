@@ -52,11 +52,16 @@ export function publicKeyOf(keyPem: string): string {
 }
 
 /** A self-signed root CA for a cluster (CN=swarm-ca), valid for `validForMs`. */
-export function createRootCa(opts: { clusterId: string; now?: Date; validForMs?: number }): KeyPair {
+export function createRootCa(opts: {
+  clusterId: string;
+  commonName?: string;
+  now?: Date;
+  validForMs?: number;
+}): KeyPair {
   const keyPem = newPrivateKey();
   const now = opts.now ?? new Date();
   const name = distinguishedName([
-    [OID.commonName, 'swarm-ca'],
+    [OID.commonName, opts.commonName ?? 'swarm-ca'],
     [OID.organization, opts.clusterId],
   ]);
   const certPem = signCertificate({

@@ -16,8 +16,11 @@ export {
   caKeyPair as caKeyPairOf,
   certsDir,
   loadIdentity,
+  loadRaftIdentity,
   type NodeIdentity,
+  type RaftIdentity,
   saveIdentity,
+  saveRaftIdentity,
 } from './identity.js';
 export { type JoinRequest, type JoinResponse, JoinService, type RaftMembership, signProof } from './join.js';
 export { requestJoin, requestRenewal } from './join-client.js';

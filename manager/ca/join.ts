@@ -51,6 +51,8 @@ export interface JoinResponse {
     secretsKey: string;
     /** The raft members to contact. */
     raftPeers: { id: string; addr: string }[];
+    /** The managers-only CA raft's mTLS uses (certificate and key, PEM). */
+    raftCa: KeyPair;
   };
 }
 
@@ -102,6 +104,7 @@ export class JoinService {
       /** Without these, manager tokens are refused (the manager cannot add raft members). */
       raft?: RaftMembership;
       secretsKey?: Uint8Array;
+      raftCa?: KeyPair;
     },
   ) {
     this.log = (o.logger ?? silentLogger).child({ component: 'ca' });
@@ -135,7 +138,8 @@ export class JoinService {
     }
     const raft = this.o.raft;
     const secretsKey = this.o.secretsKey;
-    if (role === 'manager' && (!raft || !secretsKey || !req.raftAddr)) {
+    const raftCa = this.o.raftCa;
+    if (role === 'manager' && (!raft || !secretsKey || !raftCa || !req.raftAddr)) {
       throw new SkiffError(
         'invalid_argument',
         'joining as a manager needs the raft address of the new manager (raftAddr)',
@@ -165,7 +169,7 @@ export class JoinService {
       validForMs: this.validityMs(),
     });
     let manager: JoinResponse['manager'];
-    if (role === 'manager' && raft && secretsKey && req.raftAddr) {
+    if (role === 'manager' && raft && secretsKey && raftCa && req.raftAddr) {
       // A learner first: it catches up without counting toward quorum, then becomes a voter.
       await raft.addLearner(node.ID, req.raftAddr);
       raft.promote(node.ID, { timeoutMs: 120_000 }).then(
@@ -177,6 +181,7 @@ export class JoinService {
         caKey: this.o.ca.keyPem,
         secretsKey: Buffer.from(secretsKey).toString('base64'),
         raftPeers: raft.members().filter((m) => m.id !== node.ID),
+        raftCa,
       };
     }
     this.log.info({ nodeId: node.ID, role, hostname: req.hostname }, 'node joined');

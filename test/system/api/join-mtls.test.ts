@@ -5,12 +5,14 @@ import { request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSkiffError } from '../../../lib/index.js';
 import {
   caDigest,
   createRootCa,
   issueNodeCertificate,
+  loadRaftIdentity,
   newPrivateKey,
   publicKeyOf,
   type RunningManager,
@@ -125,6 +127,34 @@ describe('joining and mutual TLS', () => {
     await manager.store.update((tx) => tx.deleteNode(w.nodeId));
     expect((await get('/info', { cert: renewed.certPem, key: renewed.keyPem })).status).toBe(401);
     expect(await refusal(requestRenewal(addr, renewed, w.nodeId))).toMatch(/unauthorized/);
+  });
+
+  it('keeps a worker certificate out of raft: the TLS handshake with the raft port fails', async () => {
+    const w = await requestJoin({ managerAddr: addr, token: tokens().Worker, hostname: 'worker-raft' });
+    const [host, port] = manager.raftAddr.split(':');
+    // TLS 1.2, so the server's verdict on the client certificate is part of the handshake.
+    const handshake = (cert: string, key: string) =>
+      new Promise<string>((resolve) => {
+        const s = tlsConnect({
+          host,
+          port: Number(port),
+          cert,
+          key,
+          ALPNProtocols: ['h2'],
+          maxVersion: 'TLSv1.2',
+          rejectUnauthorized: false,
+        });
+        s.on('secureConnect', () => {
+          resolve('ok');
+          s.destroy();
+        });
+        s.on('error', (e) => resolve(e.message));
+      });
+    expect(await handshake(w.identity.certPem, w.identity.keyPem)).toMatch(
+      /alert|disconnected before secure TLS connection/,
+    );
+    const raftIdentity = await loadRaftIdentity(join(dir, 'state'));
+    expect(await handshake(raftIdentity!.certPem, raftIdentity!.keyPem)).toBe('ok');
   });
 
   it('joins a manager with the manager token; its certificate can use the API', async () => {
