@@ -5,6 +5,7 @@ import { registerCompose } from './commands/compose.js';
 import { registerComposeConfig } from './commands/compose-config.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerImage } from './commands/image.js';
+import { registerNode } from './commands/node.js';
 import { registerService } from './commands/service.js';
 import { registerStack } from './commands/stack.js';
 import { registerVolume } from './commands/volume.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerService(program);
   registerDaemon(program);
   registerStack(program);
+  registerNode(program);
   registerCompletion(program);
   registerImage(program);
   registerVolume(program);

@@ -104,6 +104,13 @@ export class ApiClient {
     }).then(() => undefined);
   }
 
+  removeNode(id: string, force = false): Promise<void> {
+    return this.call('DELETE', `/nodes/${encodeURIComponent(id)}`, {
+      query: force ? { force: 'true' } : {},
+      text: true,
+    }).then(() => undefined);
+  }
+
   // ---- networks, secrets, configs
   listNetworks(filters?: Filters): Promise<Network[]> {
     return this.call('GET', '/networks', { query: { filters } });

@@ -1,0 +1,149 @@
+// `skiff node …`: the docker node commands, against the manager API.
+import type { Command } from 'commander';
+import type { Node, NodeSpec } from '../../lib/index.js';
+import { type GlobalOptions, withClient } from '../context.js';
+import { CliUsageError, parseFormat, printJson, printTable } from '../output.js';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function registerNode(program: Command): void {
+  const node = program.command('node').description('manage the nodes of a cluster');
+  const g = (): GlobalOptions => program.opts<GlobalOptions>();
+
+  node
+    .command('ls')
+    .description('list nodes')
+    .option('-q, --quiet', 'only print IDs')
+    .option('--format <format>', 'table or json')
+    .action(async (o: { quiet?: boolean; format?: string }) => {
+      await withClient(g(), async (c) => {
+        const nodes = await c.listNodes();
+        if (o.quiet) return void process.stdout.write(nodes.map((n) => `${n.ID}\n`).join(''));
+        if (parseFormat(o.format) === 'json') return printJson(nodes);
+        const self = await selfId(c);
+        printTable(
+          ['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'MANAGER STATUS', 'ENGINE VERSION'],
+          nodes.map((n) => [
+            `${n.ID}${n.ID === self ? ' *' : ''}`,
+            n.Description?.Hostname ?? '',
+            cap(n.Status.State),
+            cap(n.Spec.Availability ?? 'active'),
+            n.ManagerStatus ? (n.ManagerStatus.Leader ? 'Leader' : cap(n.ManagerStatus.Reachability)) : '',
+            n.Description?.Engine?.EngineVersion ?? '',
+          ]),
+        );
+      });
+    });
+
+  node
+    .command('inspect')
+    .description('show nodes in detail (JSON); "self" is the node the API runs on')
+    .argument('<node...>', 'node IDs or hostnames, or self')
+    .action(async (ids: string[]) => {
+      await withClient(g(), async (c) =>
+        printJson(await Promise.all(ids.map(async (id) => c.inspectNode(await resolve(c, id))))),
+      );
+    });
+
+  node
+    .command('update')
+    .description("change a node's availability, role or labels")
+    .argument('<node>', 'node ID or hostname')
+    .option('--availability <state>', 'active, pause or drain')
+    .option('--role <role>', 'worker or manager')
+    .option('--label-add <key=value>', 'add or change a label (repeatable)', collect, [])
+    .option('--label-rm <key>', 'remove a label (repeatable)', collect, [])
+    .action(async (id: string, o: UpdateOptions) => {
+      await withClient(g(), async (c) => {
+        await update(c, id, (spec) => {
+          if (o.availability)
+            spec.Availability = oneOf(
+              o.availability,
+              ['active', 'pause', 'drain'] as const,
+              '--availability',
+            );
+          if (o.role) spec.Role = oneOf(o.role, ['worker', 'manager'] as const, '--role');
+          const labels = { ...spec.Labels };
+          for (const l of o.labelAdd) {
+            const i = l.indexOf('=');
+            labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
+          }
+          for (const k of o.labelRm) delete labels[k];
+          spec.Labels = labels;
+        });
+        process.stdout.write(`${id}\n`);
+      });
+    });
+
+  for (const [verb, role] of [
+    ['promote', 'manager'],
+    ['demote', 'worker'],
+  ] as const) {
+    node
+      .command(verb)
+      .description(`make nodes ${role}s`)
+      .argument('<node...>')
+      .action(async (ids: string[]) => {
+        await withClient(g(), async (c) => {
+          for (const id of ids) {
+            await update(c, id, (spec) => {
+              spec.Role = role;
+            });
+            process.stdout.write(`Node ${id} ${verb}d to a ${role} in the swarm.\n`);
+          }
+        });
+      });
+  }
+
+  node
+    .command('rm')
+    .alias('remove')
+    .description('remove nodes from the cluster')
+    .option('-f, --force', 'remove a node that is not down')
+    .argument('<node...>')
+    .action(async (ids: string[], o: { force?: boolean }) => {
+      await withClient(g(), async (c) => {
+        for (const id of ids) {
+          await c.removeNode(await resolve(c, id), o.force ?? false);
+          process.stdout.write(`${id}\n`);
+        }
+      });
+    });
+}
+
+interface UpdateOptions {
+  availability?: string;
+  role?: string;
+  labelAdd: string[];
+  labelRm: string[];
+}
+
+async function update(c: Client, id: string, change: (spec: NodeSpec) => void): Promise<Node> {
+  const n = await c.inspectNode(await resolve(c, id));
+  const spec = structuredClone(n.Spec);
+  change(spec);
+  await c.updateNode(n.ID, n.Version.Index, spec);
+  return n;
+}
+
+function oneOf<T extends string>(v: string, allowed: readonly T[], flag: string): T {
+  if (!(allowed as readonly string[]).includes(v))
+    throw new CliUsageError(`${flag}: "${v}" is not one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+type Client = import('../api/client.js').ApiClient;
+
+/** The ID of the node the API runs on (docker's "self"). */
+async function selfId(c: Client): Promise<string> {
+  const swarm = (await c.info()).Swarm as { NodeID?: string } | undefined;
+  return swarm?.NodeID ?? '';
+}
+
+async function resolve(c: Client, id: string): Promise<string> {
+  return id === 'self' ? selfId(c) : id;
+}
+
+function cap(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
