@@ -2,25 +2,10 @@
 // agent's container stack (image, snapshot, network, runtime, volume); adapters in
 // agent/worker/adapters.ts bind the real modules, tests bind fakes.
 import type { ContainerSpec, Mount, Resources } from '../../lib/index.js';
+import type { ImageRunConfig } from '../runtime/index.js';
 
-/** The parts of an OCI image config the worker needs to run a container. */
-export interface ImageRunConfig {
-  Entrypoint?: string[] | null;
-  Cmd?: string[] | null;
-  Env?: string[] | null;
-  WorkingDir?: string;
-  User?: string;
-  StopSignal?: string;
-  Labels?: Record<string, string> | null;
-  Healthcheck?: {
-    Test?: string[];
-    Interval?: number;
-    Timeout?: number;
-    Retries?: number;
-    StartPeriod?: number;
-    StartInterval?: number;
-  };
-}
+/** The parts of an OCI image config a container run needs (the runtime's own type). */
+export type { ImageRunConfig };
 
 export interface PulledImage {
   /** Image ID: the config digest. */

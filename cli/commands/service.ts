@@ -329,6 +329,14 @@ export function parseFilters(filters: string[]): Record<string, string[]> | unde
   return out;
 }
 
+/** The `service ls` table (also `stack services`). */
+export function printServices(services: Service[]): void {
+  printTable(
+    ['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'],
+    services.map((s) => [shortId(s.ID), s.Spec.Name ?? '', modeOf(s), replicasOf(s), imageOf(s), portsOf(s)]),
+  );
+}
+
 export function modeOf(s: Service): string {
   const m = s.Spec.Mode;
   if (m?.Global) return 'global';

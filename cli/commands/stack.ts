@@ -9,7 +9,7 @@ import { deployStack, removeStack, STACK_LABEL } from '../deploy.js';
 import { followRollouts } from '../follow.js';
 import { CliExit, CliUsageError, parseFormat, printJson, printTable, shortId } from '../output.js';
 import { loadStack } from './compose.js';
-import { imageOf, modeOf, portsOf, replicasOf } from './service.js';
+import { printServices } from './service.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -129,17 +129,7 @@ export function registerStack(program: Command): void {
         if (services.length === 0) process.stderr.write(`Nothing found in stack: ${name}\n`);
         if (o.quiet) return void process.stdout.write(services.map((s) => `${s.ID}\n`).join(''));
         if (parseFormat(o.format) === 'json') return printJson(services);
-        printTable(
-          ['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'],
-          services.map((s) => [
-            shortId(s.ID),
-            s.Spec.Name ?? '',
-            modeOf(s),
-            replicasOf(s),
-            imageOf(s),
-            portsOf(s),
-          ]),
-        );
+        printServices(services);
       });
     });
 
