@@ -89,6 +89,7 @@ export class RaftCore {
   private readonly random: () => number;
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
+  private readonly leaseTicks: number;
   private readonly maxInflight: number;
   private readonly maxEntriesPerMsg: number;
   private readonly maxBytesPerMsg: number;
@@ -126,6 +127,10 @@ export class RaftCore {
     this.maxEntriesPerMsg = opts.maxEntriesPerMsg ?? 512;
     this.maxBytesPerMsg = opts.maxBytesPerMsg ?? 1 << 20;
     this.maxCommittedPerReady = opts.maxCommittedPerReady ?? 4096;
+    this.leaseTicks = Math.max(
+      this.heartbeatTicks + 1,
+      this.electionTicks - Math.max(1, Math.floor(this.electionTicks / 5)),
+    );
     this.preVote = opts.preVote ?? true;
     this.checkQuorum = opts.checkQuorum ?? true;
     if (this.heartbeatTicks < 1 || this.electionTicks <= this.heartbeatTicks) {
@@ -369,7 +374,10 @@ export class RaftCore {
     if (m.term > this.term) {
       const isVote = m.type === 'vote' || m.type === 'prevote';
       if (isVote) {
-        const inLease = this.checkQuorum && this.lead !== '' && this.electionElapsed < this.electionTicks;
+        // The lease ends a little before a full election timeout: when the leader dies, the
+        // first follower to time out must not find the others (whose clocks lag by up to a
+        // tick or two) still inside it, or failover costs a second election timeout.
+        const inLease = this.checkQuorum && this.lead !== '' && this.electionElapsed < this.leaseTicks;
         if (inLease && m.context !== 'transfer') return;
       }
       if (m.type === 'prevote' || (m.type === 'prevoteResp' && !m.reject)) {
