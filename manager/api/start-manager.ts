@@ -1,5 +1,6 @@
 import { chmod, lstat, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type { Server as TlsServer } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../../lib/index.js';
@@ -56,6 +57,8 @@ export interface StartManagerOptions {
   advertiseAddr?: string;
   /** Raft: where it listens (default 127.0.0.1 on a free port, for a single manager). */
   raft?: { listenAddr?: string; advertiseAddr?: string; tickMs?: number; electionTimeoutMs?: number };
+  /** How often to check whether the node certificate needs renewing (default hourly). */
+  certCheckIntervalMs?: number;
   /** Join an existing cluster as a manager (first start only): a manager's TCP API address and the manager token. */
   join?: { managerAddr: string; token: string };
   version?: string;
@@ -147,7 +150,8 @@ export async function startManager(o: StartManagerOptions): Promise<RunningManag
       logger: o.logger ?? silentLogger,
       info: { nodeId, hostname: o.hostname, addr, stateDir: o.stateDir, version },
       raft: membership,
-      forward: { tls: { certPem: identity.certPem, keyPem: identity.keyPem, caPem: identity.caPem } },
+      // The identity object itself: a renewed certificate is used from the next call on.
+      forward: { tls: identity },
       ...(ca
         ? {
             join: new JoinService({
@@ -181,6 +185,7 @@ export async function startManager(o: StartManagerOptions): Promise<RunningManag
   log.info({ nodeId, socket: o.socketPath, tcp: o.tcp, raft: raft.addr }, 'manager API listening');
   const unixApi = api;
   const keyPolicy = followAutolock(store, o.stateDir, secretsKey, unlocked?.unlockKey, log);
+  const stopRenewal = keepCertificateFresh(o, nodeId, identity, tcpApi, log);
   return {
     nodeId,
     store,
@@ -193,6 +198,7 @@ export async function startManager(o: StartManagerOptions): Promise<RunningManag
     flush: () => keyPolicy.settled(),
     async stop() {
       keyPolicy.stop();
+      stopRenewal();
       await keyPolicy.settled();
       await unixApi.close();
       await tcpApi?.close();
@@ -258,6 +264,52 @@ async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Pr
     }
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * Renews this manager's node certificate from the cluster CA once two thirds of its
+ * lifetime have passed, saves it and swaps it into the TCP API without a restart.
+ */
+function keepCertificateFresh(
+  o: StartManagerOptions,
+  nodeId: string,
+  identity: NodeIdentity,
+  tcpApi: FastifyInstance | undefined,
+  log: Logger,
+): () => void {
+  const check = async () => {
+    const ca = caKeyPairOf(identity);
+    if (!ca) return;
+    const info = describeNodeCertificate(identity.certPem);
+    const lifetime = info.notAfter.getTime() - info.notBefore.getTime();
+    if (Date.now() < info.notBefore.getTime() + (lifetime * 2) / 3) return;
+    const keyPem = newPrivateKey();
+    identity.certPem = issueNodeCertificate({
+      ca,
+      publicKeyPem: publicKeyOf(keyPem),
+      nodeId,
+      role: 'manager',
+      clusterId: info.clusterId,
+      validForMs: lifetime,
+    });
+    identity.keyPem = keyPem;
+    await saveIdentity(o.stateDir, identity);
+    (tcpApi?.server as TlsServer | undefined)?.setSecureContext({
+      key: identity.keyPem,
+      cert: identity.certPem + identity.caPem,
+      ca: identity.caPem,
+    });
+    log.info(
+      { nodeId, notAfter: describeNodeCertificate(identity.certPem).notAfter },
+      'node certificate renewed',
+    );
+  };
+  const run = () =>
+    void check().catch((err: unknown) => log.error({ err: String(err) }, 'certificate renewal failed'));
+  const timer = setInterval(run, o.certCheckIntervalMs ?? 3_600_000);
+  timer.unref();
+  run();
+  return () => clearInterval(timer);
 }
 
 /** Serves the locked API on the socket until a correct unlock key arrives. */
