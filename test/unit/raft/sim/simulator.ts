@@ -168,6 +168,29 @@ class Simulation {
       if (this.now === this.opts.steps - CATCH_UP_STEPS) this.catchUpTarget = this.maxCommit();
     }
     this.checkCaughtUp();
+    if (process.env.SIM_DEBUG) {
+      for (const n of this.nodes.values()) {
+        const c = n.core;
+        console.log(
+          n.id,
+          c && {
+            role: c.role,
+            term: c.term,
+            lead: c.lead,
+            commit: c.commit,
+            applied: c.applied,
+            last: c.lastIndex(),
+            transferee: c.transferee(),
+            conf: c.confState(),
+          },
+        );
+      }
+      console.log(
+        'clients',
+        this.clients.map((p) => p && { node: p.node, kind: p.kind, index: p.index, deadline: p.deadline }),
+        this.leaderHint,
+      );
+    }
     // Outcomes never heard of are unknown: they may or may not have taken effect.
     for (const c of this.clients) {
       if (c?.kind === 'put') c.op.response = Number.POSITIVE_INFINITY;
@@ -401,7 +424,7 @@ class Simulation {
             data: null,
             context,
             readIndex: -1,
-            deadline: this.now + 200,
+            deadline: this.now + 60,
           };
         } catch {
           this.leaderHint[c] = '';
