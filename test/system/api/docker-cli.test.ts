@@ -1,5 +1,6 @@
 // The real docker CLI (Docker 28 client) against a skiff manager on a unix socket.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +9,8 @@ import { type RunningManager, startManager } from '../../../manager/index.js';
 import { runCommand } from '../../lab/command.js';
 import { waitFor } from '../../lab/wait.js';
 
-const DOCKER = '/usr/local/bin/docker';
+// The Docker 28 client on the test machines; Debian's docker.io puts one on PATH.
+const DOCKER = existsSync('/usr/local/bin/docker') ? '/usr/local/bin/docker' : 'docker';
 
 let dir: string;
 let manager: RunningManager;
