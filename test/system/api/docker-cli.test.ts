@@ -105,6 +105,22 @@ describe('docker CLI against the skiff manager', () => {
     expect(svc?.Spec.TaskTemplate.ContainerSpec.Args).toEqual(['sleep', '1000']);
 
     expect(await ok(['service', 'ps', 'web'])).toMatch(/^ID\s+NAME\s+IMAGE/);
+    // A task as the orchestrator and an agent would leave it: `service ps` shows it.
+    const svcObj = manager.store.getService('web')!;
+    await manager.store.update((tx) =>
+      tx.createTask({
+        ServiceID: id,
+        Slot: 1,
+        NodeID: manager.nodeId,
+        Spec: svcObj.Spec.TaskTemplate ?? {},
+        Status: { State: 'running', Timestamp: new Date().toISOString(), Message: 'started' },
+        DesiredState: 'running',
+      }),
+    );
+    expect(await ok(['service', 'ps', 'web'])).toMatch(
+      /web\.1\s+busybox:latest\s+skiff-test-node\s+Running\s+Running/,
+    );
+    expect(await ok(['service', 'ls'])).toMatch(/web\s+replicated\s+1\/3/);
 
     await ok(['service', 'update', '--detach', '--replicas', '5', 'web']);
     const updated = manager.store.getService('web');
