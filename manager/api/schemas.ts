@@ -16,6 +16,17 @@ const uint = z
   .min(0)
   .max(2 ** 63);
 const str = z.string().max(64 * 1024);
+
+/**
+ * An optional enum as Go clients send it: the empty string is the zero value and
+ * means "not set" (the docker CLI sends `"Order": ""` for an unset rollback order).
+ */
+function optionalEnum<const T extends readonly [string, ...string[]]>(values: T) {
+  return z
+    .union([z.enum(values), z.literal('')])
+    .nullish()
+    .transform((v) => (v === '' || v === null ? undefined : v));
+}
 const labels = z.record(z.string().max(4096), z.string().max(64 * 1024));
 const stringMap = labels;
 const driver = z.looseObject({ Name: str, Options: stringMap.nullish() });
@@ -124,7 +135,7 @@ const taskSpec = z.looseObject({
     .nullish(),
   RestartPolicy: z
     .looseObject({
-      Condition: z.enum(['none', 'on-failure', 'any']).nullish(),
+      Condition: optionalEnum(['none', 'on-failure', 'any']),
       Delay: int64.nullish(),
       MaxAttempts: uint.nullish(),
       Window: int64.nullish(),
@@ -149,18 +160,18 @@ const taskSpec = z.looseObject({
 const updateConfig = z.looseObject({
   Parallelism: uint.nullish(),
   Delay: int64.nullish(),
-  FailureAction: z.enum(['continue', 'pause', 'rollback']).nullish(),
+  FailureAction: optionalEnum(['continue', 'pause', 'rollback']),
   Monitor: int64.nullish(),
   MaxFailureRatio: z.number().min(0).max(1).nullish(),
-  Order: z.enum(['stop-first', 'start-first']).nullish(),
+  Order: optionalEnum(['stop-first', 'start-first']),
 });
 
 const portConfig = z.looseObject({
   Name: str.nullish(),
-  Protocol: z.enum(['tcp', 'udp', 'sctp']).nullish(),
+  Protocol: optionalEnum(['tcp', 'udp', 'sctp']),
   TargetPort: z.number().int().min(0).max(65535).nullish(),
   PublishedPort: z.number().int().min(0).max(65535).nullish(),
-  PublishMode: z.enum(['ingress', 'host']).nullish(),
+  PublishMode: optionalEnum(['ingress', 'host']),
 });
 
 export const serviceSpecSchema = z.looseObject({
@@ -181,7 +192,7 @@ export const serviceSpecSchema = z.looseObject({
   RollbackConfig: updateConfig.nullish(),
   Networks: z.array(networkAttachment).nullish(),
   EndpointSpec: z
-    .looseObject({ Mode: z.enum(['vip', 'dnsrr']).nullish(), Ports: z.array(portConfig).nullish() })
+    .looseObject({ Mode: optionalEnum(['vip', 'dnsrr']), Ports: z.array(portConfig).nullish() })
     .nullish(),
 });
 

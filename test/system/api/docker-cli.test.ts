@@ -235,14 +235,26 @@ describe('docker CLI against the skiff manager', () => {
         '  web:',
         '    image: busybox',
         '    command: sleep 1000',
-        '    deploy: { replicas: 2 }',
+        '    deploy:',
+        '      replicas: 2',
+        '      resources: { limits: { cpus: "0.5", memory: 64M } }',
+        '      update_config: { parallelism: 1, delay: 5s, failure_action: rollback, order: start-first }',
+        '      rollback_config: { parallelism: 2 }',
+        '      restart_policy: { condition: on-failure, delay: 2s, max_attempts: 3 }',
+        '      placement: { constraints: ["node.role == manager"], preferences: [{ spread: node.labels.zone }] }',
+        '    healthcheck: { test: ["CMD", "true"], interval: 10s, retries: 3 }',
+        '    stop_grace_period: 20s',
+        '    init: true',
         '    ports: ["8080:80"]',
-        '    secrets: [token]',
+        '    secrets: [{ source: token, target: /run/secrets/t, uid: "100", mode: 0400 }]',
         '    configs: [settings]',
         '  db:',
         '    image: busybox',
         '    command: sleep 1000',
         '    networks: [back]',
+        '  agent:',
+        '    image: busybox',
+        '    deploy: { mode: global }',
         'networks:',
         '  back: {}',
         'secrets:',
@@ -265,6 +277,17 @@ describe('docker CLI against the skiff manager', () => {
     const services = await ok(['stack', 'services', 'app']);
     expect(services).toMatch(/app_web\s+replicated\s+0\/2/);
     expect(services).toMatch(/app_db\s+replicated\s+0\/1/);
+    expect(services).toMatch(/app_agent\s+global/);
+    expect(web?.Spec.UpdateConfig).toMatchObject({
+      Parallelism: 1,
+      FailureAction: 'rollback',
+      Order: 'start-first',
+    });
+    expect(web?.Spec.TaskTemplate?.ContainerSpec?.Secrets?.[0]?.File).toMatchObject({
+      Name: '/run/secrets/t',
+      UID: '100',
+      Mode: 0o400,
+    });
 
     await ok(['stack', 'rm', 'app']);
     expect(
