@@ -10,6 +10,7 @@ import { DiskStorage } from './storage/disk.js';
 import { GrpcTransport, type RaftLogger, silentLogger } from './transport/grpc.js';
 import type { ConfChange, Entry, Message, Ready, Role } from './types.js';
 
+/** The application. apply() sees only application entries (never no-ops or membership changes), in log order. */
 export interface StateMachine {
   apply(entry: { index: number; term: number; data: Uint8Array }): void;
   snapshot(): Uint8Array;
@@ -167,6 +168,12 @@ export class RaftNode {
 
   // ---------------------------------------------------------------- client API
 
+  /**
+   * Resolves once the entry is committed and applied here. Rejects with RaftError:
+   * 'not_leader' (leaderId/leaderAddr name the leader when known), 'transferring' (leadership
+   * is moving to leaderId), 'term_changed' (another leader's entry took its place, or a snapshot
+   * skipped it: retry), 'timeout' (outcome unknown; default 10 s), 'stopped'.
+   */
   propose(data: Uint8Array, opts?: { timeoutMs?: number }): Promise<{ index: number }> {
     if (this.stopped) return Promise.reject(new RaftError('stopped', 'raft node is stopped'));
     let at: { index: number; term: number };
