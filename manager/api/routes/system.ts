@@ -185,6 +185,11 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ApiContext): voi
     );
   });
 
+  // Event streams never end on their own: closing the server ends them.
+  const openStreams = new Set<() => void>();
+  app.addHook('onClose', async () => {
+    for (const finish of [...openStreams]) finish();
+  });
   app.get('/events', async (req, reply) => {
     const q = queryOf(req);
     const filters = parseFilters(q.filters, EVENT_FILTERS);
@@ -223,7 +228,8 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ApiContext): voi
     if (until !== undefined) timer = setTimeout(finish, Math.ceil((until - nowNano) / 1e6));
     res.flushHeaders();
     req.raw.on('close', finish);
-    app.addHook('onClose', async () => finish());
+    openStreams.add(finish);
+    res.on('close', () => openStreams.delete(finish));
   });
 }
 
