@@ -15,7 +15,7 @@ export {
 export { type RaftLike, RaftReplicator } from './raft-replicator.js';
 export { LocalReplicator, type Replicator } from './replicator.js';
 export type { LogEntry, StateMachine } from './state.js';
-export { Store, type StoreOptions, type TaskQuery } from './store.js';
+export { Store, type StoreOptions, type StoreView, type TaskQuery } from './store.js';
 export {
   type EventKind,
   type NewObject,

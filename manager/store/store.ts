@@ -34,6 +34,26 @@ export interface TaskQuery {
   desiredState?: TaskState;
 }
 
+/** The read side of the store: synchronous reads of the local applied state. */
+export type StoreView = Pick<
+  Store,
+  | 'appliedIndex'
+  | 'getCluster'
+  | 'getNode'
+  | 'listNodes'
+  | 'getService'
+  | 'listServices'
+  | 'getTask'
+  | 'listTasks'
+  | 'getNetwork'
+  | 'listNetworks'
+  | 'getSecret'
+  | 'listSecrets'
+  | 'getConfig'
+  | 'listConfigs'
+  | 'find'
+>;
+
 interface Listener {
   fn: (e: StoreEvent) => void;
   filter: WatchFilter | undefined;
@@ -163,6 +183,11 @@ export class Store {
   }
 
   // ------------------------------------------------------------------- reads
+
+  /** The read-only side, for components that must not write. */
+  view(): StoreView {
+    return this;
+  }
 
   getCluster(): Swarm | undefined {
     return this.state.values('cluster').next().value;

@@ -79,6 +79,7 @@ describe('store writes', () => {
     expect(svc?.Version.Index).toBe(1);
     expect(store.getService(created.ID.slice(0, 6))?.ID).toBe(created.ID);
     expect(Object.isFrozen(svc?.Spec)).toBe(true);
+    expect(store.view().getService('web')).toBe(svc);
   });
 
   it('rejects an update based on a stale version with conflict and keeps the newer object', async () => {
