@@ -182,6 +182,7 @@ class Simulation {
             last: c.lastIndex(),
             transferee: c.transferee(),
             conf: c.confState(),
+            prs: JSON.stringify(this.ids.map((id) => [id, c.progressOf(id)])),
           },
         );
       }
@@ -402,7 +403,8 @@ class Simulation {
             deadline: this.now + 400,
           };
         } catch {
-          this.leaderHint[c] = core.lead !== target ? core.lead : '';
+          // Follow the hint mostly; removed nodes can hint at each other forever, so sometimes start over.
+          this.leaderHint[c] = core.lead !== target && this.rand() < 0.7 ? core.lead : '';
         }
       } else {
         const context = `r${++this.nextContext}`;
