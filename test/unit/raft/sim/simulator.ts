@@ -400,7 +400,7 @@ class Simulation {
             data,
             context: '',
             readIndex: -1,
-            deadline: this.now + 400,
+            deadline: this.now + 150,
           };
         } catch {
           // Follow the hint mostly; removed nodes can hint at each other forever, so sometimes start over.
