@@ -14,9 +14,11 @@ import {
 } from '../../agent/image/index.js';
 import { Snapshotter } from '../../agent/snapshot/index.js';
 import { SkiffError } from '../../lib/index.js';
+import { daemonPaths } from '../daemon/paths.js';
 import { ago, CliUsageError, parseFormat, printJson, printTable } from '../output.js';
 
-export const DEFAULT_ROOT = '/var/lib/skiff/local';
+/** The local node's state directory (`SKIFF_STATE_ROOT`/local), where the daemon keeps its images too. */
+export const DEFAULT_ROOT = daemonPaths().stateDir;
 
 interface StoreOptions {
   root: string;
@@ -29,7 +31,7 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 function withStoreOptions(cmd: Command): Command {
   return cmd
-    .option('--root <dir>', 'node state root holding the image store', process.env.SKIFF_ROOT ?? DEFAULT_ROOT)
+    .option('--root <dir>', 'node state root holding the image store', DEFAULT_ROOT)
     .option('--auth-file <path>', 'credentials file in ~/.docker/config.json format')
     .option(
       '--insecure-registry <host>',

@@ -6,7 +6,8 @@ import { VolumeManager } from '../../agent/volume/index.js';
 import { SkiffError } from '../../lib/index.js';
 import { CliExit, CliUsageError, parseFormat, printJson, printTable } from '../output.js';
 
-const DEFAULT_ROOT = '/var/lib/skiff/local';
+import { DEFAULT_ROOT } from './image.js';
+
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 interface RootOption {
