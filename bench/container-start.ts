@@ -10,16 +10,10 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, rmdir, symlink, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContainerRuntime } from '../agent/runtime/index.js';
+import type { Figure } from './lib/index.js';
 
-interface BenchRecord {
-  name: string;
-  metric: string;
-  unit: string;
-  value: number;
-  peer?: string;
-  peerValue?: number;
-  ratio?: number;
-}
+/** A figure as the harness records it (it adds the machine). */
+type BenchRecord = Figure;
 
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 50;
 

@@ -12,16 +12,10 @@ import { ImageService } from '../agent/image/index.js';
 import { Snapshotter } from '../agent/snapshot/index.js';
 import { buildImage, pushImage, startRegistry } from '../test/fixtures/index.js';
 import { runCommand } from '../test/lab/index.js';
+import type { Figure } from './lib/index.js';
 
-interface BenchRecord {
-  name: string;
-  metric: string;
-  unit: string;
-  value: number;
-  peer?: string;
-  peerValue?: number;
-  ratio?: number;
-}
+/** A figure as the harness records it (it adds the machine). */
+type BenchRecord = Figure;
 
 const REPO_ROOT = resolve(import.meta.dirname, '..');
 

@@ -5,16 +5,10 @@
 import type { runCommand } from '../test/lab/command.js';
 import { Cleanup, createLab, type LabHost, waitFor } from '../test/lab/index.js';
 import { NetworkAgent, Sandbox } from '../test/system/network/agent-client.js';
+import type { Figure } from './lib/index.js';
 
-interface BenchRecord {
-  name: string;
-  metric: string;
-  unit: string;
-  value: number;
-  peer?: string;
-  peerValue?: number;
-  ratio?: number;
-}
+/** A figure as the harness records it (it adds the machine). */
+type BenchRecord = Figure;
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);

@@ -1,8 +1,8 @@
 // The narrow interfaces the worker drives. Each is implemented by one layer of the
 // agent's container stack (image, snapshot, network, runtime, volume); adapters in
 // agent/worker/adapters.ts bind the real modules, tests bind fakes.
-import type { ContainerSpec, Mount, Resources } from '../../lib/index.js';
-import type { ImageRunConfig } from '../runtime/index.js';
+import type { Mount } from '../../lib/index.js';
+import type { ContainerCreateSpec, ImageRunConfig } from '../runtime/index.js';
 
 /** The parts of an OCI image config a container run needs (the runtime's own type). */
 export type { ImageRunConfig };
@@ -82,27 +82,8 @@ export interface ContainerObservation {
   labels?: Record<string, string>;
 }
 
-export interface ContainerCreateRequest {
-  id: string;
-  name: string;
-  rootfs: string;
-  imageConfig: ImageRunConfig;
-  spec: ContainerSpec;
-  resources?: Resources;
-  netnsPath?: string;
-  hostname?: string;
-  resolvConf?: string;
-  labels: Record<string, string>;
-  /** Secret and config files to materialize (secrets on tmpfs only). */
-  files?: {
-    kind: 'secret' | 'config';
-    target: string;
-    data: Uint8Array;
-    uid: number;
-    gid: number;
-    mode: number;
-  }[];
-}
+/** What the worker asks the runtime to create (the runtime's own request type). */
+export type ContainerCreateRequest = ContainerCreateSpec;
 
 export type ContainerEvent =
   | { type: 'exit'; id: string; exitCode: number; oomKilled: boolean }

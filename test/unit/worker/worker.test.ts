@@ -29,10 +29,9 @@ describe('worker', () => {
     updates.filter((u) => u.taskId === id).map((u) => u.status.State);
   const last = (id: string) => updates.filter((u) => u.taskId === id).at(-1)?.status;
 
-  beforeEach(async () => {
-    stack = new FakeStack();
-    updates = [];
-    worker = new Worker({
+  /** A worker (an agent process) over the fake stack's runtime state. */
+  const newWorker = async (): Promise<Worker> => {
+    const w = new Worker({
       images: stack.images,
       rootfs: stack.rootfs,
       network: stack.network,
@@ -41,7 +40,14 @@ describe('worker', () => {
       onStatus: (u) => updates.push(u),
       networksFor: async () => [],
     });
-    await worker.start();
+    await w.start();
+    return w;
+  };
+
+  beforeEach(async () => {
+    stack = new FakeStack();
+    updates = [];
+    worker = await newWorker();
   });
 
   it('runs an assigned task and reports each state forward', async () => {
@@ -169,16 +175,7 @@ describe('worker', () => {
       // A new agent process over the same (fake) runtime state.
       updates = [];
       stack.calls = [];
-      const again = new Worker({
-        images: stack.images,
-        rootfs: stack.rootfs,
-        network: stack.network,
-        runtime: stack.runtime,
-        nodeHostname: 'n1',
-        onStatus: (u) => updates.push(u),
-        networksFor: async () => [],
-      });
-      await again.start();
+      const again = await newWorker();
       await again.setAssignments([
         task('t1', { Status: { State: 'running' } }),
         task('t2', { Status: { State: 'running' } }),
@@ -193,16 +190,7 @@ describe('worker', () => {
       await worker.setAssignments([task('t1')]);
       await worker.settled();
       worker.stop();
-      const again = new Worker({
-        images: stack.images,
-        rootfs: stack.rootfs,
-        network: stack.network,
-        runtime: stack.runtime,
-        nodeHostname: 'n1',
-        onStatus: () => {},
-        networksFor: async () => [],
-      });
-      await again.start();
+      const again = await newWorker();
       await again.setAssignments([]);
       expect(stack.containers.size).toBe(0);
     });
