@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { describeError, isSkiffError } from '../lib/index.js';
+import { registerCluster } from './commands/cluster.js';
 import { registerCompletion } from './commands/completion.js';
 import { registerCompose } from './commands/compose.js';
 import { registerComposeConfig } from './commands/compose-config.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerDaemon(program);
   registerStack(program);
   registerNode(program);
+  registerCluster(program);
   registerCompletion(program);
   registerImage(program);
   registerVolume(program);

@@ -1,12 +1,15 @@
 // `skiff daemon run|status|stop`: the node process (single-node mode: manager and
 // agent in one process). `run` stays in the foreground (systemd-friendly); `compose`
 // commands start it in the background on demand.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createLogger } from '../../lib/index.js';
+import { runClusterManager, runClusterWorker } from '../daemon/cluster-node.js';
 import { daemonStatus, ensureLocalDaemon, stopLocalDaemon } from '../daemon/local-daemon.js';
 import { runSingleNode } from '../daemon/node.js';
 import { daemonPaths } from '../daemon/paths.js';
-import { CliExit, printJson } from '../output.js';
+import { CliExit, CliUsageError, printJson } from '../output.js';
 
 export function registerDaemon(program: Command): void {
   const daemon = program.command('daemon').description('run or manage this machine’s skiff node');
@@ -17,11 +20,37 @@ export function registerDaemon(program: Command): void {
     .option('--state-dir <dir>', 'state directory', daemonPaths().stateDir)
     .option('--run-dir <dir>', 'runtime directory (API socket, pid file)', daemonPaths().runDir)
     .option('--log-level <level>', 'debug, info, warn or error', process.env.SKIFF_LOG_LEVEL ?? 'info')
-    .action(async (o: { stateDir: string; runDir: string; logLevel: string }) => {
+    .option('--advertise-addr <ip>', 'cluster mode: the address other nodes reach this one at')
+    .option('--port <port>', 'cluster mode: API port (raft uses port+1, the dispatcher port+2)', '2377')
+    .option('--join <manager:port>', 'join the cluster of this manager (first start only)')
+    .option('--token <token>', 'the join token (skiff cluster join-token worker)')
+    .action(async (o: RunOptions) => {
       const base = daemonPaths({ runDir: o.runDir });
       const paths = { ...base, stateDir: o.stateDir, logFile: `${o.stateDir}/daemon.log` };
       const log = createLogger({ level: o.logLevel });
-      const node = await runSingleNode(paths, log);
+      const port = Number(o.port);
+      if (!Number.isInteger(port) || port < 1 || port > 65532)
+        throw new CliUsageError(`--port: "${o.port}" is not a port`);
+      if (o.join && !o.token) throw new CliUsageError('--join needs --token');
+      if ((o.join || existsSync(join(o.stateDir, 'worker.json'))) && !o.advertiseAddr) {
+        throw new CliUsageError(
+          'a worker needs --advertise-addr (the address managers and peers reach it at)',
+        );
+      }
+      const node =
+        o.join || existsSync(join(o.stateDir, 'worker.json'))
+          ? await runClusterWorker(
+              paths,
+              {
+                advertiseAddr: o.advertiseAddr ?? '',
+                port,
+                ...(o.join && o.token ? { join: { manager: o.join, token: o.token } } : {}),
+              },
+              log,
+            )
+          : o.advertiseAddr
+            ? await runClusterManager(paths, { advertiseAddr: o.advertiseAddr, port }, log)
+            : await runSingleNode(paths, log);
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           log.info({ signal }, 'stopping; containers keep running');
@@ -62,4 +91,14 @@ export function registerDaemon(program: Command): void {
       const stopped = await stopLocalDaemon();
       process.stdout.write(stopped ? 'stopped\n' : 'not running\n');
     });
+}
+
+interface RunOptions {
+  stateDir: string;
+  runDir: string;
+  logLevel: string;
+  advertiseAddr?: string;
+  port: string;
+  join?: string;
+  token?: string;
 }

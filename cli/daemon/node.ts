@@ -10,7 +10,7 @@ import { NodeAgent } from '../../agent/index.js';
 import type { Logger, Task } from '../../lib/index.js';
 import { SkiffError } from '../../lib/index.js';
 import { Dispatcher, storeDispatcherPort } from '../../manager/dispatcher/index.js';
-import { type LogQuery, startManager, type TaskLogLine } from '../../manager/index.js';
+import { type LogQuery, type LogSource, startManager, type TaskLogLine } from '../../manager/index.js';
 import { LeaderLoops } from '../../manager/leader/index.js';
 import { skiffVersion } from '../version.js';
 import type { DaemonPaths } from './paths.js';
@@ -31,10 +31,7 @@ export async function runSingleNode(paths: DaemonPaths, log: Logger): Promise<Ru
     hostname,
     version: skiffVersion(),
     logger: log,
-    logs: (tasks, q, signal) => {
-      if (!agent) throw new SkiffError('unavailable', 'the node agent is still starting');
-      return taskLogs(agent, tasks, q, signal);
-    },
+    logs: (tasks, q, signal) => nodeLogSource(() => agent)(tasks, q, signal),
     extraRoutes: (app) => registerVolumeRoutes(app, () => agent),
   });
   const store = manager.store;
@@ -75,6 +72,15 @@ async function hostSubnets(): Promise<string[]> {
   } catch {
     return [];
   }
+}
+
+/** Task logs from this node's agent (the tasks it runs). */
+export function nodeLogSource(agentOf: () => NodeAgent | undefined): LogSource {
+  return (tasks, q, signal) => {
+    const agent = agentOf();
+    if (!agent) throw new SkiffError('unavailable', 'the node agent is still starting');
+    return taskLogs(agent, tasks, q, signal);
+  };
 }
 
 /** Interleaves the log streams of a service's tasks, as they come. */
@@ -126,7 +132,7 @@ async function* taskLogs(
 }
 
 /** Docker's /volumes endpoints over this node's volumes (single-node mode). */
-function registerVolumeRoutes(app: FastifyInstance, agentOf: () => NodeAgent | undefined): void {
+export function registerVolumeRoutes(app: FastifyInstance, agentOf: () => NodeAgent | undefined): void {
   const volumes = () => {
     const a = agentOf();
     if (!a) throw new SkiffError('unavailable', 'the node agent is still starting');

@@ -1,0 +1,140 @@
+// A cluster across two lab hosts, with the real `skiff daemon`: a manager on h1, a
+// worker joined with the worker token on h2 (mTLS, certificate from the cluster CA).
+// A replicated service spreads over both hosts and runs real containers; removing it
+// removes them on both.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Node, Task } from '../../../lib/index.js';
+import { createLab, type Lab, type LabHost, waitFor } from '../../lab/index.js';
+import { busyboxTarball, type SkiffResult } from '../e2e/helpers.js';
+
+const BIN = resolve(import.meta.dirname, '../../../bin/skiff.js');
+
+interface HostNode {
+  host: LabHost;
+  stateRoot: string;
+  runDir: string;
+  env: NodeJS.ProcessEnv;
+}
+
+describe('a cluster on two lab hosts', () => {
+  let lab: Lab;
+  let base: string;
+  const nodes: HostNode[] = [];
+  let manager: HostNode;
+  let worker: HostNode;
+
+  /** Runs `skiff` in the test's own namespaces, against the manager's unix socket. */
+  const skiff = async (args: string[]): Promise<SkiffResult> => {
+    const r = await manager.host.exec(
+      process.execPath,
+      [BIN, '-H', `unix://${manager.runDir}/skiff.sock`, ...args],
+      {
+        env: manager.env,
+      },
+    );
+    return { code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr };
+  };
+  const json = async <T>(args: string[]): Promise<T> => {
+    const r = await skiff([...args, '--format', 'json']);
+    if (r.code !== 0) throw new Error(`skiff ${args.join(' ')}: ${r.stderr}`);
+    return JSON.parse(r.stdout) as T;
+  };
+
+  beforeAll(async () => {
+    lab = await createLab({ hosts: 2 });
+    base = mkdtempSync(join(tmpdir(), 'skiff-cluster-'));
+    const tarball = await busyboxTarball(mkdtempSync(join(base, 'img-')), 'cluster\n');
+    for (const host of lab.hosts) {
+      const stateRoot = join(base, host.name);
+      const runDir = mkdtempSync(`/run/skc-${host.name}-`);
+      const env = { ...process.env, SKIFF_STATE_ROOT: stateRoot, SKIFF_RUN_DIR: runDir };
+      const n: HostNode = { host, stateRoot, runDir, env };
+      nodes.push(n);
+      const r = await host.exec(
+        process.execPath,
+        [BIN, 'image', 'import', '--root', join(stateRoot, 'local'), tarball, 'localhost/lab-busybox:1'],
+        { env },
+      );
+      expect(r.code, r.stderr).toBe(0);
+    }
+    [manager, worker] = nodes as [HostNode, HostNode];
+  }, 120_000);
+
+  afterAll(async () => {
+    await skiff(['service', 'rm', 'web']).catch(() => {});
+    for (const n of nodes) await n.host.crash().catch(() => {});
+    await lab?.destroy();
+    for (const n of nodes) rmSync(n.runDir, { recursive: true, force: true });
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  it('joins a worker with the worker token and spreads a service over both hosts', async () => {
+    // Only the network namespace is the host's: containers need the real cgroup mounts.
+    manager.host.spawn(process.execPath, [BIN, 'daemon', 'run', '--advertise-addr', manager.host.addr], {
+      env: manager.env,
+      sharedMounts: true,
+    });
+    await waitFor(async () => (await skiff(['node', 'ls', '-q'])).code === 0, {
+      what: 'the manager API',
+      timeoutMs: 60_000,
+    });
+    const token = (await skiff(['cluster', 'join-token', 'worker', '-q'])).stdout.trim();
+    expect(token).toMatch(/^SWMTKN-1-/);
+
+    worker.host.spawn(
+      process.execPath,
+      [
+        BIN,
+        'daemon',
+        'run',
+        '--advertise-addr',
+        worker.host.addr,
+        '--join',
+        `${manager.host.addr}:2377`,
+        '--token',
+        token,
+      ],
+      { env: worker.env, sharedMounts: true },
+    );
+    const ready = await waitFor(
+      async () => {
+        const ns = await json<Node[]>(['node', 'ls']);
+        return ns.filter((n) => n.Status.State === 'ready').length === 2 ? ns : undefined;
+      },
+      { what: 'two ready nodes', timeoutMs: 60_000 },
+    );
+    expect(ready.map((n) => n.Spec.Role).sort()).toEqual(['manager', 'worker']);
+    const workerNode = ready.find((n) => n.Spec.Role === 'worker')!;
+    expect(workerNode.Status.Addr).toBe(worker.host.addr);
+
+    const created = await skiff([
+      'service',
+      'create',
+      '--name',
+      'web',
+      '--replicas',
+      '4',
+      '--timeout',
+      '90s',
+      'localhost/lab-busybox:1',
+      'sleep',
+      '3600',
+    ]);
+    expect(created.code, created.stderr).toBe(0);
+    const tasks = (await json<Task[]>(['service', 'ps', 'web'])).filter((t) => t.Status.State === 'running');
+    expect(tasks).toHaveLength(4);
+    expect(new Set(tasks.map((t) => t.NodeID)).size).toBe(2);
+
+    expect((await skiff(['service', 'rm', 'web'])).code).toBe(0);
+    await waitFor(
+      async () => {
+        const left = await Promise.all(nodes.map((n) => n.host.exec('pgrep', ['-f', `conmon.*${n.runDir}`])));
+        return left.every((r) => r.stdout.trim() === '');
+      },
+      { what: 'the containers removed on both hosts', timeoutMs: 60_000 },
+    );
+  }, 240_000);
+});
