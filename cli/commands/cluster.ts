@@ -1,11 +1,61 @@
 // `skiff cluster join-token worker|manager`: the tokens other nodes join with.
 import type { Command } from 'commander';
 import { type GlobalOptions, withClient } from '../context.js';
+import { daemonStatus, startDaemon } from '../daemon/local-daemon.js';
+import { type DaemonPaths, daemonPaths } from '../daemon/paths.js';
 import { CliUsageError } from '../output.js';
 
+async function refuseIfRunning(paths: DaemonPaths): Promise<void> {
+  const s = await daemonStatus(paths);
+  if (s.running || s.pid !== undefined) {
+    throw new CliUsageError(
+      'a skiff node already runs on this machine; stop it first with `skiff daemon stop`',
+    );
+  }
+}
+
 export function registerCluster(program: Command): void {
-  const cluster = program.command('cluster').description('manage the cluster (join tokens)');
+  const cluster = program.command('cluster').description('create, join and manage a multi-host cluster');
   const g = (): GlobalOptions => program.opts<GlobalOptions>();
+
+  cluster
+    .command('init')
+    .description('make this machine the first manager of a new cluster (starts the node in the background)')
+    .requiredOption('--advertise-addr <ip>', 'the address other nodes reach this one at')
+    .option('--port <port>', 'API port (raft uses port+1, the dispatcher port+2)', '2377')
+    .action(async (o: { advertiseAddr: string; port: string }) => {
+      const paths = daemonPaths();
+      await refuseIfRunning(paths);
+      await startDaemon(paths, ['--advertise-addr', o.advertiseAddr, '--port', o.port], {
+        ready: async () => (await daemonStatus(paths)).running,
+        timeoutMs: 60_000,
+      });
+      await withClient(g(), async (c) => {
+        const swarm = await c.swarmInspect();
+        process.stdout.write(
+          `Cluster initialized: this node is now a manager at ${o.advertiseAddr}:${o.port}.\n\n` +
+            `To add a worker, run on it:\n\n    skiff cluster join --advertise-addr <its address> --token ${swarm.JoinTokens?.Worker ?? ''} ${o.advertiseAddr}:${o.port}\n\n`,
+        );
+      });
+    });
+
+  cluster
+    .command('join')
+    .description('join a cluster as a worker (starts the node in the background)')
+    .requiredOption(
+      '--token <token>',
+      'the worker join token (skiff cluster join-token worker, on a manager)',
+    )
+    .requiredOption('--advertise-addr <ip>', 'the address managers and other nodes reach this one at')
+    .argument('<manager>', "a manager's address, host:port")
+    .action(async (manager: string, o: { token: string; advertiseAddr: string }) => {
+      const paths = daemonPaths();
+      await refuseIfRunning(paths);
+      await startDaemon(paths, ['--advertise-addr', o.advertiseAddr, '--join', manager, '--token', o.token], {
+        timeoutMs: 60_000,
+      });
+      process.stdout.write('This node joined the cluster as a worker.\n');
+    });
 
   cluster
     .command('join-token')

@@ -39,26 +39,44 @@ export async function ensureLocalDaemon(
     });
   }
   opts.log?.('Starting the local skiff node (single-node cluster)…');
+  await startDaemon(paths, [], { ready: () => ping(paths.socket), timeoutMs: opts.timeoutMs ?? 30_000 });
+  return `unix://${paths.socket}`;
+}
+
+/**
+ * Starts `skiff daemon run` in the background with `args` and waits until `ready` holds
+ * (the API answers; for a worker, which has no API, its pid file appears).
+ */
+export async function startDaemon(
+  paths: DaemonPaths,
+  args: string[],
+  opts: { ready?: () => Promise<boolean>; timeoutMs?: number } = {},
+): Promise<void> {
   mkdirSync(paths.stateDir, { recursive: true });
   mkdirSync(paths.runDir, { recursive: true });
   const out = openSync(paths.logFile, 'a');
   // From the build (dist/…/main.js) or, in development, from the sources through tsx.
   const fromSource = import.meta.url.endsWith('.ts');
   const entry = join(dirname(fileURLToPath(import.meta.url)), '..', fromSource ? 'main.ts' : 'main.js');
-  const args = [...(fromSource ? ['--import', 'tsx'] : []), entry, 'daemon', 'run'];
-  const child = spawn(process.execPath, [...args, '--state-dir', paths.stateDir, '--run-dir', paths.runDir], {
-    detached: true,
-    stdio: ['ignore', out, out],
-    env: { ...process.env, SKIFF_DAEMON_CHILD: '1' },
-  });
+  const run = [...(fromSource ? ['--import', 'tsx'] : []), entry, 'daemon', 'run'];
+  const child = spawn(
+    process.execPath,
+    [...run, '--state-dir', paths.stateDir, '--run-dir', paths.runDir, ...args],
+    {
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: { ...process.env, SKIFF_DAEMON_CHILD: '1' },
+    },
+  );
   child.unref();
+  const ready = opts.ready ?? (async () => readPid(paths.pidFile) === child.pid);
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   while (Date.now() < deadline) {
-    if (await ping(paths.socket)) return `unix://${paths.socket}`;
+    if (await ready()) return;
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new SkiffError('unavailable', `the local skiff node did not start; see ${paths.logFile}`, {
+  throw new SkiffError('unavailable', `the skiff node did not start; see ${paths.logFile}`, {
     hint: `its last lines: tail ${paths.logFile}`,
   });
 }

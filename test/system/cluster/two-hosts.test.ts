@@ -73,32 +73,48 @@ describe('a cluster on two lab hosts', () => {
 
   it('joins a worker with the worker token and spreads a service over both hosts', async () => {
     // Only the network namespace is the host's: containers need the real cgroup mounts.
-    manager.host.spawn(process.execPath, [BIN, 'daemon', 'run', '--advertise-addr', manager.host.addr], {
-      env: manager.env,
-      sharedMounts: true,
-    });
-    await waitFor(async () => (await skiff(['node', 'ls', '-q'])).code === 0, {
-      what: 'the manager API',
-      timeoutMs: 60_000,
-    });
+    const init = await manager.host.exec(
+      process.execPath,
+      [BIN, 'cluster', 'init', '--advertise-addr', manager.host.addr],
+      { env: manager.env, sharedMounts: true },
+    );
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.stdout).toContain('skiff cluster join --advertise-addr <its address> --token SWMTKN-1-');
     const token = (await skiff(['cluster', 'join-token', 'worker', '-q'])).stdout.trim();
     expect(token).toMatch(/^SWMTKN-1-/);
 
-    worker.host.spawn(
+    const badJoin = await worker.host.exec(
       process.execPath,
       [
         BIN,
-        'daemon',
-        'run',
+        'cluster',
+        'join',
         '--advertise-addr',
         worker.host.addr,
-        '--join',
-        `${manager.host.addr}:2377`,
         '--token',
-        token,
+        `${token.slice(0, -3)}xyz`,
+        `${manager.host.addr}:2377`,
       ],
       { env: worker.env, sharedMounts: true },
     );
+    expect(badJoin.code).not.toBe(0);
+    expect(badJoin.stderr).toMatch(/did not start/);
+
+    const joined = await worker.host.exec(
+      process.execPath,
+      [
+        BIN,
+        'cluster',
+        'join',
+        '--advertise-addr',
+        worker.host.addr,
+        '--token',
+        token,
+        `${manager.host.addr}:2377`,
+      ],
+      { env: worker.env, sharedMounts: true },
+    );
+    expect(joined.code, joined.stderr).toBe(0);
     const ready = await waitFor(
       async () => {
         const ns = await json<Node[]>(['node', 'ls']);
