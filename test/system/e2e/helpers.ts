@@ -2,7 +2,7 @@
 // run directory and API socket, so a test never touches /var/lib/skiff or another
 // test's node.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -63,7 +63,26 @@ export function testNode(): TestNode {
     env,
     skiff,
     async destroy() {
+      // Removed services' containers go away asynchronously: give them a bounded wait.
+      const conmons = () => runQuiet('pgrep', ['-f', `conmon.*${runDir}`]);
+      const deadline = Date.now() + 60_000;
+      while ((await conmons()).trim() !== '' && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 200));
       await skiff(['daemon', 'stop'], { timeoutMs: 30_000 });
+      // Whatever a failed test left: its containers, their runtime state and mounts.
+      await runQuiet('pkill', ['-9', '-f', `conmon.*${runDir}`]);
+      const crunRoot = join(runDir, 'runtime', 'crun');
+      for (const id of (await runQuiet('crun', ['--root', crunRoot, 'list', '-q']))
+        .split('\n')
+        .filter(Boolean)) {
+        await runQuiet('crun', ['--root', crunRoot, 'delete', '-f', id]);
+      }
+      const mounts = readFileSync('/proc/mounts', 'utf8')
+        .split('\n')
+        .map((l) => l.split(' ')[1] ?? '')
+        .filter((m) => m.startsWith(stateRoot) || m.startsWith(runDir))
+        .reverse();
+      for (const m of mounts) await runQuiet('umount', ['-l', m]);
       rmSync(base, { recursive: true, force: true });
       rmSync(runDir, { recursive: true, force: true });
     },
@@ -102,5 +121,12 @@ export function freePort(): Promise<number> {
       const a = s.address();
       s.close(() => (a && typeof a === 'object' ? done(a.port) : fail(new Error('no port'))));
     });
+  });
+}
+
+/** Runs a command for its output; failures are not errors here (cleanup paths). */
+function runQuiet(cmd: string, args: string[]): Promise<string> {
+  return new Promise((done) => {
+    execFile(cmd, args, { timeout: 30_000 }, (_err, stdout) => done(String(stdout ?? '')));
   });
 }
