@@ -15,9 +15,8 @@ import { loadIdentity, type NodeIdentity, requestJoin, saveIdentity } from '../.
 import { addDispatcherService, Dispatcher, storeDispatcherPort } from '../../manager/dispatcher/index.js';
 import { startManager } from '../../manager/index.js';
 import { LeaderLoops } from '../../manager/leader/index.js';
-import { skiffVersion } from '../version.js';
 import type { RunningNode } from './node.js';
-import { nodeLogSource, registerVolumeRoutes } from './node.js';
+import { managerOptions } from './node.js';
 import type { DaemonPaths } from './paths.js';
 
 export const DEFAULT_PORT = 2377;
@@ -37,16 +36,10 @@ export async function runClusterManager(
   const hostname = osHostname();
   let agent: NodeAgent | undefined;
   const manager = await startManager({
-    stateDir: paths.stateDir,
-    socketPath: paths.socket,
-    hostname,
-    version: skiffVersion(),
-    logger: log,
+    ...managerOptions(paths, hostname, log, () => agent),
     tcp: { host: o.advertiseAddr, port },
     advertiseAddr: `${o.advertiseAddr}:${port}`,
     raft: { listenAddr: `${o.advertiseAddr}:${port + 1}` },
-    logs: (tasks, q, signal) => nodeLogSource(() => agent)(tasks, q, signal),
-    extraRoutes: (app) => registerVolumeRoutes(app, () => agent),
   });
   const dispatcher = new Dispatcher({ store: storeDispatcherPort(manager.store), log });
   const server = new grpc.Server();

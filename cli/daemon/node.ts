@@ -10,7 +10,13 @@ import { NodeAgent } from '../../agent/index.js';
 import type { Logger, Task } from '../../lib/index.js';
 import { SkiffError } from '../../lib/index.js';
 import { Dispatcher, storeDispatcherPort } from '../../manager/dispatcher/index.js';
-import { type LogQuery, type LogSource, startManager, type TaskLogLine } from '../../manager/index.js';
+import {
+  type LogQuery,
+  type LogSource,
+  type StartManagerOptions,
+  startManager,
+  type TaskLogLine,
+} from '../../manager/index.js';
 import { LeaderLoops } from '../../manager/leader/index.js';
 import { skiffVersion } from '../version.js';
 import type { DaemonPaths } from './paths.js';
@@ -25,15 +31,7 @@ export async function runSingleNode(paths: DaemonPaths, log: Logger): Promise<Ru
   await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
   const hostname = osHostname();
   let agent: NodeAgent | undefined;
-  const manager = await startManager({
-    stateDir: paths.stateDir,
-    socketPath: paths.socket,
-    hostname,
-    version: skiffVersion(),
-    logger: log,
-    logs: (tasks, q, signal) => nodeLogSource(() => agent)(tasks, q, signal),
-    extraRoutes: (app) => registerVolumeRoutes(app, () => agent),
-  });
+  const manager = await startManager(managerOptions(paths, hostname, log, () => agent));
   const store = manager.store;
   const dispatcher = new Dispatcher({ store: storeDispatcherPort(store), log });
   const leader = new LeaderLoops(store, log, { reservedSubnets: await hostSubnets() });
@@ -60,6 +58,27 @@ export async function runSingleNode(paths: DaemonPaths, log: Logger): Promise<Ru
       await manager.stop();
       await rm(paths.pidFile, { force: true });
     },
+  };
+}
+
+/**
+ * What every manager node starts its manager with: the state and socket, and the
+ * node-local endpoints (task logs, volumes) served from its own agent.
+ */
+export function managerOptions(
+  paths: DaemonPaths,
+  hostname: string,
+  log: Logger,
+  agentOf: () => NodeAgent | undefined,
+): StartManagerOptions {
+  return {
+    stateDir: paths.stateDir,
+    socketPath: paths.socket,
+    hostname,
+    version: skiffVersion(),
+    logger: log,
+    logs: (tasks, q, signal) => nodeLogSource(agentOf)(tasks, q, signal),
+    extraRoutes: (app) => registerVolumeRoutes(app, agentOf),
   };
 }
 
