@@ -22,13 +22,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildImage } from '../../test/fixtures/index.js';
+import { freePort } from '../../test/lab/index.js';
 import { type CommandResult, runChecked, runCommand, waitFor } from '../lib/command.js';
 import { waitForPing } from '../lib/ping.js';
 import { literal } from '../lib/regexp.js';
 import { onInterrupt } from '../lib/teardown.js';
 import { ensurePackage } from './apt.js';
 import { type RuleSet, saveRules, undoRules } from './iptables.js';
-import { freePort } from './ports.js';
 
 const DOCKERD = '/usr/sbin/dockerd';
 const SYSCTLS = [

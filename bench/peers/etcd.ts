@@ -7,11 +7,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
+import { freePort } from '../../test/lab/index.js';
 import { runCommand, waitFor } from '../lib/command.js';
 import { literal } from '../lib/regexp.js';
 import { onInterrupt } from '../lib/teardown.js';
 import { ensurePackage } from './apt.js';
-import { freePort } from './ports.js';
 
 const ETCD = '/usr/bin/etcd';
 const DIR_PREFIX = 'skiff-bench-etcd-';

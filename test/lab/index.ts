@@ -29,6 +29,7 @@ export {
   type LabRunOptions,
   labLeftovers,
 } from './lab.js';
+export { freePort } from './ports.js';
 export { LabProcess, type LabSpawnOptions, type ProcessExit } from './process.js';
 export { isProcessAlive, type SweepReport, sweepLeftovers } from './sweep.js';
 export { LAB_DIR } from './teardown.js';

@@ -37,6 +37,22 @@ describe('a cluster on two lab hosts', () => {
     );
     return { code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr };
   };
+  /** `skiff cluster join` on the worker host (only the network namespace is the host's). */
+  const joinWorker = (token: string) =>
+    worker.host.exec(
+      process.execPath,
+      [
+        BIN,
+        'cluster',
+        'join',
+        '--advertise-addr',
+        worker.host.addr,
+        '--token',
+        token,
+        `${manager.host.addr}:2377`,
+      ],
+      { env: worker.env, sharedMounts: true },
+    );
   const json = async <T>(args: string[]): Promise<T> => {
     const r = await skiff([...args, '--format', 'json']);
     if (r.code !== 0) throw new Error(`skiff ${args.join(' ')}: ${r.stderr}`);
@@ -83,37 +99,11 @@ describe('a cluster on two lab hosts', () => {
     const token = (await skiff(['cluster', 'join-token', 'worker', '-q'])).stdout.trim();
     expect(token).toMatch(/^SWMTKN-1-/);
 
-    const badJoin = await worker.host.exec(
-      process.execPath,
-      [
-        BIN,
-        'cluster',
-        'join',
-        '--advertise-addr',
-        worker.host.addr,
-        '--token',
-        `${token.slice(0, -3)}xyz`,
-        `${manager.host.addr}:2377`,
-      ],
-      { env: worker.env, sharedMounts: true },
-    );
+    const badJoin = await joinWorker(`${token.slice(0, -3)}xyz`);
     expect(badJoin.code).not.toBe(0);
     expect(badJoin.stderr).toMatch(/did not start/);
 
-    const joined = await worker.host.exec(
-      process.execPath,
-      [
-        BIN,
-        'cluster',
-        'join',
-        '--advertise-addr',
-        worker.host.addr,
-        '--token',
-        token,
-        `${manager.host.addr}:2377`,
-      ],
-      { env: worker.env, sharedMounts: true },
-    );
+    const joined = await joinWorker(token);
     expect(joined.code, joined.stderr).toBe(0);
     const ready = await waitFor(
       async () => {

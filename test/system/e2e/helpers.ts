@@ -3,7 +3,6 @@
 // test's node.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -113,20 +112,11 @@ export function busyboxTarball(dir: string, page: string): Promise<string> {
   });
 }
 
-/** A free TCP port on the host. */
-export function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? done(a.port) : fail(new Error('no port'))));
-    });
-  });
-}
-
 /** Runs a command for its output; failures are not errors here (cleanup paths). */
 function runQuiet(cmd: string, args: string[]): Promise<string> {
   return new Promise((done) => {
     execFile(cmd, args, { timeout: 30_000 }, (_err, stdout) => done(String(stdout ?? '')));
   });
 }
+
+export { freePort } from '../../lab/index.js';

@@ -1,4 +1,4 @@
-// Free loopback TCP ports for peers' listeners.
+// A free loopback TCP port, for listeners of tests, fixtures and benchmark peers.
 import { createServer } from 'node:net';
 
 export function freePort(): Promise<number> {
