@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { withDesiredState } from '../../../manager/orchestrator/index.js';
+// The same seeded PRNG raft's simulator uses, so every run replays the same events.
+import { seededRandom as rng } from '../../../manager/raft/index.js';
 import { FakeCluster } from './fake-cluster.js';
 import { node, service, T0, withImage } from './fixtures.js';
-
-/** A small seeded PRNG (mulberry32) so every run replays the same events. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('orchestrator under churn', () => {
   it('desired state never moves back', () => {
