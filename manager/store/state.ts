@@ -1,4 +1,4 @@
-import type { Service } from '../../lib/index.js';
+import type { Service, Task } from '../../lib/index.js';
 import { SkiffError } from '../../lib/index.js';
 import { decodeProposal, isRecord, type Op } from './proposal.js';
 import {
@@ -55,6 +55,9 @@ export class StoreState implements StateMachine {
   /** Sealed (encrypted) secret data by secret ID; never in clear here. */
   private sealed = new Map<string, string>();
   private applied = 0;
+  /** Task IDs by ServiceID and by NodeID: the leader loops and the dispatcher read tasks per service or node. */
+  private tasksByService = new Map<string, Set<string>>();
+  private tasksByNode = new Map<string, Set<string>>();
   hooks: StoreStateHooks = {};
 
   get appliedIndex(): number {
@@ -67,6 +70,42 @@ export class StoreState implements StateMachine {
 
   values<T extends TableName>(table: T): IterableIterator<Tables[T]> {
     return (this.tables[table] as Map<string, Tables[T]>).values();
+  }
+
+  /** The tasks of one service (`by: 'service'`) or on one node (`by: 'node'`), from the index. */
+  tasksBy(by: 'service' | 'node', id: string): Task[] {
+    const ids = (by === 'service' ? this.tasksByService : this.tasksByNode).get(id);
+    const out: Task[] = [];
+    if (!ids) return out;
+    for (const tid of ids) {
+      const t = this.tables.tasks.get(tid);
+      if (t) out.push(t);
+    }
+    return out;
+  }
+
+  private indexTask(t: Task | undefined, add: boolean): void {
+    if (!t) return;
+    if (t.ServiceID) setIndex(this.tasksByService, t.ServiceID, t.ID, add);
+    if (t.NodeID) setIndex(this.tasksByNode, t.NodeID, t.ID, add);
+  }
+
+  /** Moves a task between index entries; an unchanged key keeps its place (reads stay in creation order). */
+  private reindexTask(before: Task | undefined, after: Task | undefined): void {
+    if (before?.ServiceID !== after?.ServiceID) {
+      if (before?.ServiceID) setIndex(this.tasksByService, before.ServiceID, before.ID, false);
+      if (after?.ServiceID) setIndex(this.tasksByService, after.ServiceID, after.ID, true);
+    }
+    if (before?.NodeID !== after?.NodeID) {
+      if (before?.NodeID) setIndex(this.tasksByNode, before.NodeID, before.ID, false);
+      if (after?.NodeID) setIndex(this.tasksByNode, after.NodeID, after.ID, true);
+    }
+  }
+
+  private reindex(): void {
+    this.tasksByService = new Map();
+    this.tasksByNode = new Map();
+    for (const t of this.tables.tasks.values()) this.indexTask(t, true);
   }
 
   sealedData(secretId: string): string | undefined {
@@ -132,6 +171,7 @@ export class StoreState implements StateMachine {
         if (!after.has(id)) events.push(event('delete', t, o, undefined, body.appliedIndex));
     }
     this.tables = next;
+    this.reindex();
     this.sealed = new Map(body.sealed);
     this.applied = body.appliedIndex;
     if (events.length > 0) this.hooks.onEvents?.(events);
@@ -213,12 +253,11 @@ export class StoreState implements StateMachine {
       }
     }
     // Objects services depend on cannot go while a service still refers to them.
-    const services = all('services') as Service[];
     for (const d of deleted) {
       if (d.table !== 'secrets' && d.table !== 'configs' && d.table !== 'networks') continue;
       if (get(d.table, d.object.ID)) continue; // re-created in the same batch
       const name = specName(d.object) ?? '';
-      const user = services.find((s) => serviceRefersTo(s, d.table, d.object.ID, name));
+      const user = (all('services') as Service[]).find((s) => serviceRefersTo(s, d.table, d.object.ID, name));
       if (user) {
         return fail(
           'invalid_argument',
@@ -231,6 +270,8 @@ export class StoreState implements StateMachine {
     for (const [k, o] of overlay) {
       const [t, id] = k.split('\u0000') as [TableName, string];
       const m = this.tables[t] as Map<string, StoredObject>;
+      if (t === 'tasks')
+        this.reindexTask(m.get(id) as Task | undefined, (o ?? undefined) as Task | undefined);
       if (o) m.set(id, deepFreeze(o));
       else {
         m.delete(id);
@@ -239,6 +280,17 @@ export class StoreState implements StateMachine {
     }
     for (const [id, s] of sealedSets) this.sealed.set(id, s);
     return { events };
+  }
+}
+
+function setIndex(index: Map<string, Set<string>>, key: string, id: string, add: boolean): void {
+  const ids = index.get(key);
+  if (add) {
+    if (ids) ids.add(id);
+    else index.set(key, new Set([id]));
+  } else if (ids) {
+    ids.delete(id);
+    if (ids.size === 0) index.delete(key);
   }
 }
 

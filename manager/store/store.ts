@@ -219,8 +219,15 @@ export class Store {
   }
 
   listTasks(q: TaskQuery = {}, pred?: (t: Task) => boolean): Task[] {
+    // The per-service and per-node indexes keep these reads proportional to the answer.
+    const from =
+      q.serviceId !== undefined
+        ? this.state.tasksBy('service', q.serviceId)
+        : q.nodeId !== undefined
+          ? this.state.tasksBy('node', q.nodeId)
+          : this.state.values('tasks');
     return list(
-      this.state.values('tasks'),
+      from,
       (t) =>
         (q.serviceId === undefined || t.ServiceID === q.serviceId) &&
         (q.nodeId === undefined || t.NodeID === q.nodeId) &&
