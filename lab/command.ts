@@ -1,4 +1,4 @@
-// Runs a command to completion and collects its output; the one way tests shell out.
+// Runs a command to completion and collects its output; the one way the lab (and the tests) shell out.
 import { spawn } from 'node:child_process';
 
 export interface CommandResult {

@@ -4,7 +4,15 @@
 // namespace except the optional link that lets the test process reach the hosts.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type CommandResult, type RunOptions, runChecked, runCommand } from './command.js';
+import {
+  type CommandResult,
+  createTopology,
+  ipBatch,
+  type RunOptions,
+  runChecked,
+  runCommand,
+  switchPort,
+} from '../../lab/index.js';
 import { hostNetns, newRunPrefix, rootLinkName, switchNetns } from './names.js';
 import { inNetns, LabProcess, type LabSpawnOptions } from './process.js';
 import { CLAIMS_DIR, findRuns, LAB_DIR, removeRun } from './teardown.js';
@@ -107,35 +115,19 @@ export async function createLab(opts: CreateLabOptions): Promise<Lab> {
         dir: join(runDir, name),
       };
     });
-    // One `ip -batch` per namespace: a few processes for the whole lab, not a few per host.
-    await ipBatch(undefined, [`netns add ${sw}`, ...specs.map((h) => `netns add ${h.netns}`)]);
-    await ipBatch(sw, [
-      'link set lo up',
-      'link add br0 type bridge stp_state 0 forward_delay 0',
-      'link set br0 up',
-      ...specs.flatMap((h) => [
-        `link add ${switchPort(h.name)} type veth peer name eth0 netns ${h.netns}`,
-        `link set ${switchPort(h.name)} master br0 up`,
-      ]),
-    ]);
+    const rootLink = opts.hostAccess ? { name: rootLinkName(prefix), addr: `10.200.${octet}.1` } : undefined;
+    await createTopology({
+      switchNetns: sw,
+      hosts: specs,
+      prefixLength: 24,
+      ...(rootLink ? { rootLink } : {}),
+    });
     const hosts: LabHost[] = [];
     for (const spec of specs) {
       mkdirSync(spec.dir, { recursive: true });
-      await ipBatch(spec.netns, ['link set lo up', `addr add ${spec.addr}/24 dev eth0`, 'link set eth0 up']);
       hosts.push(makeHost(spec, tracked));
     }
-
-    let rootAddr: string | undefined;
-    if (opts.hostAccess) {
-      rootAddr = `10.200.${octet}.1`;
-      const link = rootLinkName(prefix);
-      await ipBatch(undefined, [
-        `link add ${link} type veth peer name p-root netns ${sw}`,
-        `addr add ${rootAddr}/24 dev ${link}`,
-        `link set ${link} up`,
-      ]);
-      await ipBatch(sw, ['link set p-root master br0 up']);
-    }
+    const rootAddr = rootLink?.addr;
 
     const byName = (host: LabHost | string): LabHost => {
       const name = typeof host === 'string' ? host : host.name;
@@ -226,10 +218,6 @@ export function labLeftovers(prefix: string): string[] {
   return [...run.netns, ...run.links, ...run.mounts, ...(run.dir ? [run.dir] : []), ...run.claims];
 }
 
-function switchPort(hostName: string): string {
-  return `p-${hostName}`;
-}
-
 function makeHost(
   base: { name: string; netns: string; addr: string; dir: string },
   labProcesses: LabProcess[],
@@ -256,11 +244,6 @@ function makeHost(
       await Promise.all(mine.map((p) => p.kill('SIGKILL')));
     },
   };
-}
-
-async function ipBatch(netns: string | undefined, commands: string[]): Promise<void> {
-  const args = netns ? ['-n', netns, '-batch', '-'] : ['-batch', '-'];
-  await runChecked('ip', args, { input: commands.join('\n') + '\n', timeoutMs: 30_000 });
 }
 
 /** Claims a free third octet for the lab subnet; the claim file names the owner run. */

@@ -1,6 +1,9 @@
 // A long-running process inside a lab host: started through `ip netns exec`, its
 // output kept for assertions and failure messages, killable and restartable.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { inNetns } from '../../lab/index.js';
+
+export { inNetns };
 
 export interface LabSpawnOptions {
   env?: NodeJS.ProcessEnv;
@@ -116,16 +119,4 @@ export class LabProcess {
       child.on('exit', (code, signal) => done({ code, signal }));
     });
   }
-}
-
-/** The command line that runs `command args` inside the network namespace `netns`. */
-export function inNetns(
-  netns: string,
-  command: string,
-  args: readonly string[],
-  sharedMounts = false,
-): [string, string[]] {
-  return sharedMounts
-    ? ['nsenter', [`--net=/run/netns/${netns}`, '--', command, ...args]]
-    : ['ip', ['netns', 'exec', netns, command, ...args]];
 }
