@@ -37,8 +37,10 @@ export interface AssignedNetwork {
   gateway: string;
   vxlanId?: number;
   internal?: boolean;
-  /** Nodes with tasks on this overlay network: the VXLAN peers. */
+  /** Other nodes with tasks on this overlay network: the VXLAN peers. */
   peers?: { nodeId: string; addr: string }[];
+  /** Names of the running tasks on this network, on every node, and their addresses (DNS). */
+  records?: { name: string; ips: string[] }[];
 }
 
 /** The first message of a session is `complete`; later ones are `incremental`. */
@@ -48,7 +50,10 @@ export interface AssignmentsMessage {
   removedTasks: string[];
   secrets: AssignedSecret[];
   configs: AssignedSecret[];
+  /** Networks added or changed (on `complete`: all of the node's networks). */
   networks: AssignedNetwork[];
+  /** Networks the node has no tasks on any more (incremental messages only). */
+  removedNetworks?: string[];
 }
 
 export interface TaskStatusReport {

@@ -8,3 +8,4 @@ export * from './duration.js';
 export * from './errors.js';
 export * from './log.js';
 export * from './model/swarm.js';
+export * from './task-dns.js';

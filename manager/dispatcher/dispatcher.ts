@@ -1,8 +1,11 @@
 // The manager side of agent sessions: registration, heartbeats (a node that misses
 // them is marked down), the assignment stream (complete set first, then changes), and
-// batched task status updates. Only the leader runs it.
+// batched task status updates. Only the leader runs it. Network views (peers, DNS
+// records) follow the store: a change marks every session's views stale, and a session
+// sends what differs from what it sent before, when it next has nothing else to send.
 import { randomUUID } from 'node:crypto';
 import type {
+  AssignedNetwork,
   AssignmentsMessage,
   DispatcherApi,
   HeartbeatRequest,
@@ -13,6 +16,7 @@ import type {
   UpdateTaskStatusRequest,
 } from '../../lib/index.js';
 import { SkiffError, silentLogger, taskStateRank } from '../../lib/index.js';
+import { indexNetworks, type NetworkIndex, networksOfNode } from './network-views.js';
 import type { DispatcherStorePort, TaskChange } from './store-port.js';
 
 export interface DispatcherOptions {
@@ -20,6 +24,8 @@ export interface DispatcherOptions {
   heartbeatPeriodMs?: number;
   /** Missed periods before a node is marked down. */
   graceMultiplier?: number;
+  /** How long network changes gather before sessions recompute their views. */
+  networkDelayMs?: number;
   log?: Logger;
 }
 
@@ -31,6 +37,9 @@ interface Session {
   queue: AssignmentsMessage[];
   wake: (() => void) | undefined;
   closed: boolean;
+  /** Network views last sent, by network ID, serialized for comparison. */
+  sentNetworks: Map<string, string>;
+  networksStale: boolean;
 }
 
 export class Dispatcher implements DispatcherApi {
@@ -39,12 +48,17 @@ export class Dispatcher implements DispatcherApi {
   private readonly grace: number;
   private readonly log: Logger;
   private readonly unwatch: () => void;
+  private readonly unwatchNodes: () => void;
+  /** Built once per burst of changes, shared by all sessions. */
+  private networkIndex: NetworkIndex | undefined;
+  private networkTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: DispatcherOptions) {
     this.period = opts.heartbeatPeriodMs ?? 5000;
     this.grace = opts.graceMultiplier ?? 3;
     this.log = (opts.log ?? silentLogger).child({ component: 'dispatcher' });
     this.unwatch = opts.store.watchTasks((c) => this.onTaskChange(c));
+    this.unwatchNodes = opts.store.watchNodesAndNetworks(() => this.networksChanged());
   }
 
   async register(req: RegisterRequest): Promise<RegisterResponse> {
@@ -58,6 +72,8 @@ export class Dispatcher implements DispatcherApi {
       queue: [],
       wake: undefined,
       closed: false,
+      sentNetworks: new Map(),
+      networksStale: false,
     };
     this.sessions.set(req.nodeId, session);
     this.arm(session);
@@ -75,9 +91,9 @@ export class Dispatcher implements DispatcherApi {
     const onAbort = () => session.wake?.();
     signal.addEventListener('abort', onAbort);
     try {
-      yield this.completeSet(session.nodeId);
+      yield this.completeSet(session);
       while (!session.closed && !signal.aborted) {
-        const next = session.queue.shift();
+        const next = session.queue.shift() ?? this.networkChanges(session);
         if (next) {
           yield next;
           continue;
@@ -103,6 +119,8 @@ export class Dispatcher implements DispatcherApi {
 
   stop(): void {
     this.unwatch();
+    this.unwatchNodes();
+    if (this.networkTimer) clearTimeout(this.networkTimer);
     for (const s of this.sessions.values()) this.close(s);
     this.sessions.clear();
   }
@@ -134,23 +152,64 @@ export class Dispatcher implements DispatcherApi {
     session.wake?.();
   }
 
-  private completeSet(nodeId: string): AssignmentsMessage {
-    const tasks = this.opts.store.tasksForNode(nodeId);
-    return this.message('complete', nodeId, tasks, []);
+  private completeSet(session: Session): AssignmentsMessage {
+    const tasks = this.opts.store.tasksForNode(session.nodeId);
+    // The complete set supersedes every change queued before it.
+    session.queue.length = 0;
+    session.sentNetworks.clear();
+    session.networksStale = false;
+    const networks = this.networkViews(session.nodeId);
+    for (const n of networks) session.sentNetworks.set(n.id, JSON.stringify(n));
+    return { ...this.message('complete', tasks, []), networks };
   }
 
-  private message(type: AssignmentsMessage['type'], nodeId: string, tasks: Task[], removed: string[]) {
+  /** Task messages carry no networks: network views travel on their own (networkChanges). */
+  private message(type: AssignmentsMessage['type'], tasks: Task[], removed: string[]) {
     return {
       type,
       tasks,
       removedTasks: removed,
       secrets: this.opts.store.secretsFor(tasks),
       configs: this.opts.store.configsFor(tasks),
-      networks: this.opts.store.networksFor(tasks, nodeId),
+      networks: [],
     };
   }
 
+  private networkViews(nodeId: string): AssignedNetwork[] {
+    this.networkIndex ??= indexNetworks(this.opts.store.networkState());
+    return networksOfNode(this.networkIndex, nodeId);
+  }
+
+  /** The node's network views that differ from what it was sent, if any. */
+  private networkChanges(session: Session): AssignmentsMessage | undefined {
+    if (!session.networksStale) return undefined;
+    session.networksStale = false;
+    const views = this.networkViews(session.nodeId);
+    const changed = views.filter((n) => session.sentNetworks.get(n.id) !== JSON.stringify(n));
+    const current = new Set(views.map((n) => n.id));
+    const removed = [...session.sentNetworks.keys()].filter((id) => !current.has(id));
+    if (changed.length === 0 && removed.length === 0) return undefined;
+    for (const n of changed) session.sentNetworks.set(n.id, JSON.stringify(n));
+    for (const id of removed) session.sentNetworks.delete(id);
+    return { ...this.message('incremental', [], []), networks: changed, removedNetworks: removed };
+  }
+
+  /** Gathers a burst of changes, then has every session recompute its views once. */
+  private networksChanged(): void {
+    if (this.networkTimer) return;
+    this.networkTimer = setTimeout(() => {
+      this.networkTimer = undefined;
+      this.networkIndex = undefined;
+      for (const s of this.sessions.values()) {
+        s.networksStale = true;
+        s.wake?.();
+      }
+    }, this.opts.networkDelayMs ?? 50);
+    this.networkTimer.unref();
+  }
+
   private onTaskChange(change: TaskChange): void {
+    if ((change.task.NetworksAttachments?.length ?? 0) > 0) this.networksChanged();
     const nodeId = change.task.NodeID;
     if (!nodeId) return;
     const session = this.sessions.get(nodeId);
@@ -160,7 +219,7 @@ export class Dispatcher implements DispatcherApi {
     // reports it removed; only the store deleting the task takes it off the node.
     const gone = change.kind === 'delete';
     if (!gone && taskStateRank(t.Status.State ?? 'new') < taskStateRank('assigned')) return;
-    session.queue.push(this.message('incremental', nodeId, gone ? [] : [t], gone ? [t.ID] : []));
+    session.queue.push(this.message('incremental', gone ? [] : [t], gone ? [t.ID] : []));
     session.wake?.();
   }
 }

@@ -1,4 +1,11 @@
 export { Dispatcher, type DispatcherOptions } from './dispatcher.js';
 export { addDispatcherService, certificateIdentity, type PeerIdentity } from './grpc-server.js';
-export { storeDispatcherPort, VXLAN_OPTION } from './store-adapter.js';
+export {
+  indexNetworks,
+  type NetworkIndex,
+  type NetworkState,
+  networksOfNode,
+  VXLAN_OPTION,
+} from './network-views.js';
+export { storeDispatcherPort } from './store-adapter.js';
 export type { DispatcherStorePort, TaskChange } from './store-port.js';

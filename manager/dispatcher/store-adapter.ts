@@ -1,17 +1,8 @@
 // Binds the dispatcher's narrow store port to the manager's replicated store.
-import type {
-  AssignedNetwork,
-  AssignedSecret,
-  NodeDescription,
-  Task,
-  TaskStatusReport,
-} from '../../lib/index.js';
+import type { AssignedSecret, NodeDescription, Task, TaskStatusReport } from '../../lib/index.js';
 import { taskStateRank } from '../../lib/index.js';
 import type { Store } from '../store/index.js';
 import type { DispatcherStorePort, TaskChange } from './store-port.js';
-
-/** The option key Docker uses for an overlay network's VXLAN ID. */
-export const VXLAN_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
 
 export function storeDispatcherPort(store: Store): DispatcherStorePort {
   return {
@@ -43,28 +34,16 @@ export function storeDispatcherPort(store: Store): DispatcherStorePort {
       return [...out.values()];
     },
 
-    networksFor(tasks, nodeId) {
-      const ids = new Set<string>();
-      for (const t of tasks) for (const a of t.NetworksAttachments ?? []) ids.add(a.Network.Id);
-      const out: AssignedNetwork[] = [];
-      for (const id of ids) {
-        const n = store.getNetwork(id);
-        const ipam = n?.IPAMOptions?.Configs?.[0];
-        if (!n || !ipam?.Subnet || !ipam.Gateway) continue;
-        const vxlan = Number(n.DriverState?.Options?.[VXLAN_OPTION]);
-        const driver = n.Spec.DriverConfiguration?.Name ?? 'overlay';
-        out.push({
-          id: n.ID,
-          name: n.Spec.Name,
-          driver,
-          subnet: ipam.Subnet,
-          gateway: ipam.Gateway,
-          ...(Number.isFinite(vxlan) ? { vxlanId: vxlan } : {}),
-          internal: n.Spec.Internal ?? false,
-          peers: driver === 'overlay' ? overlayPeers(store, n.ID, nodeId) : [],
-        });
+    networkState() {
+      const nodes = new Map<string, { addr: string; down: boolean }>();
+      for (const n of store.listNodes()) {
+        nodes.set(n.ID, { addr: n.Status.Addr ?? '', down: n.Status.State !== 'ready' });
       }
-      return out;
+      return {
+        tasks: store.listTasks(),
+        nodes,
+        networks: new Map(store.listNetworks().map((n) => [n.ID, n])),
+      };
     },
 
     watchTasks(listener: (c: TaskChange) => void) {
@@ -74,6 +53,10 @@ export function storeDispatcherPort(store: Store): DispatcherStorePort {
         },
         { tables: ['tasks'] },
       );
+    },
+
+    watchNodesAndNetworks(listener: () => void) {
+      return store.subscribe(() => listener(), { tables: ['nodes', 'networks'] });
     },
 
     async upsertNode(nodeId: string, description: NodeDescription, addr: string) {
@@ -112,21 +95,6 @@ export function storeDispatcherPort(store: Store): DispatcherStorePort {
       });
     },
   };
-}
-
-/** Addresses of the other nodes with a task on the network. */
-function overlayPeers(store: Store, networkId: string, self: string): { nodeId: string; addr: string }[] {
-  const nodes = new Set<string>();
-  for (const t of store.listTasks()) {
-    if (!t.NodeID || t.NodeID === self || t.DesiredState !== 'running') continue;
-    if (t.NetworksAttachments?.some((a) => a.Network.Id === networkId)) nodes.add(t.NodeID);
-  }
-  const out: { nodeId: string; addr: string }[] = [];
-  for (const id of nodes) {
-    const addr = store.getNode(id)?.Status.Addr;
-    if (addr) out.push({ nodeId: id, addr });
-  }
-  return out;
 }
 
 function b64(data: Uint8Array): string {

@@ -1,12 +1,7 @@
 // What the dispatcher needs from the replicated store. Kept narrow so the dispatcher
 // can be tested over an in-memory fake and bound to manager/store by an adapter.
-import type {
-  AssignedNetwork,
-  AssignedSecret,
-  NodeDescription,
-  Task,
-  TaskStatusReport,
-} from '../../lib/index.js';
+import type { AssignedSecret, NodeDescription, Task, TaskStatusReport } from '../../lib/index.js';
+import type { NetworkState } from './network-views.js';
 
 export type TaskChange = { kind: 'create' | 'update' | 'delete'; task: Task };
 
@@ -15,9 +10,12 @@ export interface DispatcherStorePort {
   tasksForNode(nodeId: string): Task[];
   secretsFor(tasks: Task[]): AssignedSecret[];
   configsFor(tasks: Task[]): AssignedSecret[];
-  networksFor(tasks: Task[], nodeId: string): AssignedNetwork[];
+  /** What network views are computed from: all tasks, nodes and networks, read at once. */
+  networkState(): NetworkState;
   /** Subscribes to task changes after they are applied, in order. */
   watchTasks(listener: (change: TaskChange) => void): () => void;
+  /** Subscribes to changes of nodes and networks (peers' addresses, liveness, subnets). */
+  watchNodesAndNetworks(listener: () => void): () => void;
   /** Creates or refreshes the node object; marks it ready. */
   upsertNode(nodeId: string, description: NodeDescription, addr: string): Promise<void>;
   setNodeState(nodeId: string, state: 'ready' | 'down', message: string): Promise<void>;

@@ -1,8 +1,19 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AgentSession, Worker } from '../../../agent/worker/index.js';
-import type { NodeDescription, Task, TaskStatusReport } from '../../../lib/index.js';
+import type {
+  AssignmentsMessage,
+  NodeDescription,
+  SwarmNetwork,
+  Task,
+  TaskStatusReport,
+} from '../../../lib/index.js';
 import { taskStateRank } from '../../../lib/index.js';
-import { Dispatcher, type DispatcherStorePort, type TaskChange } from '../../../manager/dispatcher/index.js';
+import {
+  Dispatcher,
+  type DispatcherStorePort,
+  type TaskChange,
+  VXLAN_OPTION,
+} from '../../../manager/dispatcher/index.js';
 import { waitFor } from '../../lab/index.js';
 import { FakeStack } from '../worker/fake-stack.js';
 
@@ -10,7 +21,9 @@ import { FakeStack } from '../worker/fake-stack.js';
 class FakeStore implements DispatcherStorePort {
   tasks = new Map<string, Task>();
   nodes = new Map<string, { state: string; addr: string }>();
+  networks = new Map<string, SwarmNetwork>();
   private listeners = new Set<(c: TaskChange) => void>();
+  private nodeListeners = new Set<() => void>();
 
   tasksForNode(nodeId: string): Task[] {
     return [...this.tasks.values()].filter(
@@ -23,19 +36,28 @@ class FakeStore implements DispatcherStorePort {
   configsFor() {
     return [];
   }
-  networksFor() {
-    return [];
+  networkState() {
+    const nodes = new Map(
+      [...this.nodes].map(([id, n]) => [id, { addr: n.addr, down: n.state !== 'ready' }]),
+    );
+    return { tasks: [...this.tasks.values()], nodes, networks: this.networks };
   }
   watchTasks(l: (c: TaskChange) => void) {
     this.listeners.add(l);
     return () => this.listeners.delete(l);
   }
+  watchNodesAndNetworks(l: () => void) {
+    this.nodeListeners.add(l);
+    return () => this.nodeListeners.delete(l);
+  }
   async upsertNode(nodeId: string, _d: NodeDescription, addr: string) {
     this.nodes.set(nodeId, { state: 'ready', addr });
+    for (const l of this.nodeListeners) l();
   }
   async setNodeState(nodeId: string, state: 'ready' | 'down') {
     const n = this.nodes.get(nodeId);
     if (n) n.state = state;
+    for (const l of this.nodeListeners) l();
   }
   async applyTaskStatuses(updates: TaskStatusReport[]) {
     for (const u of updates) {
@@ -151,5 +173,67 @@ describe('dispatcher and agent session', () => {
     });
     expect(store.tasks.get('mine')?.Status.State).toBe('running');
     expect(store.tasks.get('theirs')?.Status.State).toBe('assigned');
+  });
+
+  it('pushes network peers and names incrementally as tasks start and stop and nodes go down', async () => {
+    const { store, dispatcher } = setup(60_000);
+    store.networks.set('ov', {
+      ID: 'ov',
+      Version: { Index: 1 },
+      CreatedAt: '',
+      UpdatedAt: '',
+      Spec: { Name: 'front', DriverConfiguration: { Name: 'overlay' } },
+      DriverState: { Name: 'overlay', Options: { [VXLAN_OPTION]: '4100' } },
+      IPAMOptions: { Configs: [{ Subnet: '10.9.0.0/24', Gateway: '10.9.0.1' }] },
+    });
+    const onOverlay = (t: Task, ip: string): Task => ({
+      ...t,
+      Labels: { 'com.docker.swarm.service.name': 'web' },
+      Status: { State: 'running' },
+      NetworksAttachments: [
+        {
+          Network: { Id: 'ov', Name: 'front', Driver: 'overlay' } as NonNullable<
+            Task['NetworksAttachments']
+          >[number]['Network'],
+          Addresses: [`${ip}/24`],
+        },
+      ],
+    });
+    store.put(onOverlay(task('w1', 'a'), '10.9.0.2'), 'create');
+    const a = await dispatcher.register({ nodeId: 'a', description: {}, addr: '192.168.5.1' });
+    await dispatcher.register({ nodeId: 'b', description: {}, addr: '192.168.5.2' });
+    const abort = new AbortController();
+    cleanups.push(() => abort.abort());
+    const got: AssignmentsMessage[] = [];
+    void (async () => {
+      for await (const m of dispatcher.assignments({ nodeId: 'a', sessionId: a.sessionId }, abort.signal))
+        got.push(m);
+    })();
+    const latest = () => {
+      const withNetworks = got.filter((m) => m.networks.length > 0 || (m.removedNetworks?.length ?? 0) > 0);
+      return withNetworks[withNetworks.length - 1];
+    };
+    const view = () => latest()?.networks[0];
+    const web = () => view()?.records?.find((r) => r.name === 'web')?.ips;
+
+    await waitFor(() => got[0]?.type === 'complete', { what: 'the complete set' });
+    expect(got[0]?.networks).toMatchObject([{ id: 'ov', vxlanId: 4100, peers: [] }]);
+    expect(web()).toEqual(['10.9.0.2']);
+
+    store.put(onOverlay(task('w2', 'b'), '10.9.0.3'), 'create');
+    await waitFor(() => web()?.length === 2, { what: 'the second task’s address' });
+    expect(view()?.peers).toEqual([{ nodeId: 'b', addr: '192.168.5.2' }]);
+    expect(latest()?.tasks).toEqual([]);
+
+    await store.setNodeState('b', 'down');
+    await waitFor(() => view()?.peers?.length === 0, { what: 'the down node gone from the peers' });
+    expect(web()).toEqual(['10.9.0.2']);
+
+    const sent = got.length;
+    // The node's last task on the network stops.
+    store.put({ ...store.tasks.get('w1')!, DesiredState: 'shutdown', Status: { State: 'shutdown' } });
+    await waitFor(() => latest()?.removedNetworks?.includes('ov'), { what: 'the network removed' });
+    // One message for the task and one for the network, nothing repeated.
+    expect(got.length - sent).toBe(2);
   });
 });

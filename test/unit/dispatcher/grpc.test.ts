@@ -37,10 +37,13 @@ class FakeStore implements DispatcherStorePort {
   configsFor() {
     return [];
   }
-  networksFor() {
-    return [];
+  networkState() {
+    return { tasks: [], nodes: new Map(), networks: new Map() };
   }
   watchTasks(_l: (c: TaskChange) => void) {
+    return () => {};
+  }
+  watchNodesAndNetworks() {
     return () => {};
   }
   async upsertNode(nodeId: string, _d: NodeDescription, addr: string) {

@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import type { SwarmNetwork, Task, TaskState } from '../../../lib/index.js';
+import {
+  indexNetworks,
+  type NetworkState,
+  networksOfNode,
+  VXLAN_OPTION,
+} from '../../../manager/dispatcher/index.js';
+
+function network(id: string, subnet: string, driver = 'overlay'): SwarmNetwork {
+  return {
+    ID: id,
+    Version: { Index: 1 },
+    CreatedAt: '',
+    UpdatedAt: '',
+    Spec: { Name: `${id}-name`, DriverConfiguration: { Name: driver } },
+    DriverState: { Name: driver, Options: { [VXLAN_OPTION]: '4097' } },
+    IPAMOptions: { Configs: [{ Subnet: subnet, Gateway: subnet.replace(/0\/24$/, '1') }] },
+  };
+}
+
+function task(
+  id: string,
+  nodeId: string,
+  ips: Record<string, string>,
+  o: { state?: TaskState; desired?: TaskState; service?: string; aliases?: string[] } = {},
+): Task {
+  const service = o.service ?? 'web';
+  return {
+    ID: id,
+    Version: { Index: 1 },
+    CreatedAt: '',
+    UpdatedAt: '',
+    ServiceID: `svc-${service}`,
+    Slot: 1,
+    NodeID: nodeId,
+    Labels: { 'com.docker.swarm.service.name': service },
+    Spec: {
+      ContainerSpec: { Image: 'busybox' },
+      Networks: Object.keys(ips).map((n) => ({ Target: n, Aliases: o.aliases ?? [] })),
+    },
+    Status: { State: o.state ?? 'running' },
+    DesiredState: o.desired ?? 'running',
+    NetworksAttachments: Object.entries(ips).map(([n, ip]) => ({
+      Network: {
+        Name: `${n}-name`,
+        Id: n,
+        Created: '',
+        Scope: 'swarm',
+        Driver: 'overlay',
+        EnableIPv6: false,
+        IPAM: { Driver: 'default', Config: [], Options: {} },
+        Internal: false,
+        Attachable: false,
+        Ingress: false,
+        Options: {},
+        Labels: {},
+      },
+      Addresses: [`${ip}/24`],
+    })),
+  };
+}
+
+function state(tasks: Task[], down: string[] = []): NetworkState {
+  return {
+    tasks,
+    nodes: new Map(
+      ['n1', 'n2', 'n3'].map((n, i) => [n, { addr: `192.168.0.${i + 1}`, down: down.includes(n) }]),
+    ),
+    networks: new Map([
+      ['ov', network('ov', '10.0.1.0/24')],
+      ['br', network('br', '10.0.2.0/24', 'bridge')],
+    ]),
+  };
+}
+
+const ips = (views: ReturnType<typeof networksOfNode>, net: string, name: string) =>
+  views.find((v) => v.id === net)?.records?.find((r) => r.name === name)?.ips;
+
+describe('network views for the dispatcher', () => {
+  it('gives each node its networks, the other nodes as peers and every node’s names', () => {
+    const index = indexNetworks(
+      state([
+        task('w1', 'n1', { ov: '10.0.1.2' }, { aliases: ['www'] }),
+        task('w2', 'n2', { ov: '10.0.1.3' }),
+        task('c1', 'n2', { ov: '10.0.1.4' }, { service: 'client' }),
+      ]),
+    );
+    const [ov1] = networksOfNode(index, 'n1');
+    expect(ov1).toMatchObject({
+      id: 'ov',
+      name: 'ov-name',
+      driver: 'overlay',
+      subnet: '10.0.1.0/24',
+      gateway: '10.0.1.1',
+      vxlanId: 4097,
+      peers: [{ nodeId: 'n2', addr: '192.168.0.2' }],
+    });
+    const n2 = networksOfNode(index, 'n2');
+    expect(n2.map((n) => n.id)).toEqual(['ov']);
+    expect(n2[0]?.peers).toEqual([{ nodeId: 'n1', addr: '192.168.0.1' }]);
+    expect(ips(n2, 'ov', 'web')).toEqual(['10.0.1.2', '10.0.1.3']);
+    expect(ips(n2, 'ov', 'tasks.web')).toEqual(['10.0.1.2', '10.0.1.3']);
+    expect(ips(n2, 'ov', 'www')).toEqual(['10.0.1.2']);
+    expect(ips(n2, 'ov', 'client')).toEqual(['10.0.1.4']);
+    expect(ips(n2, 'ov', 'web.1.w1')).toEqual(['10.0.1.2']);
+    // A node without tasks has no networks.
+    expect(networksOfNode(index, 'n3')).toEqual([]);
+  });
+
+  it('lists only running tasks as names, but every unfinished task’s node as a peer', () => {
+    const index = indexNetworks(
+      state([
+        task('w1', 'n1', { ov: '10.0.1.2' }),
+        task('starting', 'n2', { ov: '10.0.1.3' }, { state: 'starting' }),
+        task('stopping', 'n3', { ov: '10.0.1.4' }, { desired: 'shutdown' }),
+        task('done', 'n3', { ov: '10.0.1.5' }, { state: 'failed' }),
+        task('pending', 'n3', { ov: '10.0.1.6' }, { state: 'pending' }),
+      ]),
+    );
+    const views = networksOfNode(index, 'n1');
+    expect(ips(views, 'ov', 'web')).toEqual(['10.0.1.2']);
+    expect(views[0]?.peers?.map((p) => p.nodeId)).toEqual(['n2', 'n3']);
+  });
+
+  it('leaves down nodes out of peers and names', () => {
+    const index = indexNetworks(
+      state([task('w1', 'n1', { ov: '10.0.1.2' }), task('w2', 'n2', { ov: '10.0.1.3' })], ['n2']),
+    );
+    const views = networksOfNode(index, 'n1');
+    expect(views[0]?.peers).toEqual([]);
+    expect(ips(views, 'ov', 'web')).toEqual(['10.0.1.2']);
+  });
+
+  it('gives bridge networks names but no peers, and skips networks without a subnet', () => {
+    const s = state([
+      task('w1', 'n1', { br: '10.0.2.2', nosubnet: '10.0.9.2' }),
+      task('w2', 'n2', { br: '10.0.2.3' }),
+    ]);
+    const views = networksOfNode(indexNetworks(s), 'n1');
+    expect(views.map((v) => v.id)).toEqual(['br']);
+    expect(views[0]?.peers).toEqual([]);
+    expect(ips(views, 'br', 'web')).toEqual(['10.0.2.2', '10.0.2.3']);
+  });
+
+  it('computes equal views for equal states, whatever the task order', () => {
+    const tasks = [
+      task('a', 'n1', { ov: '10.0.1.9' }),
+      task('b', 'n2', { ov: '10.0.1.3' }),
+      task('c', 'n3', { ov: '10.0.1.5' }),
+    ];
+    const one = networksOfNode(indexNetworks(state(tasks)), 'n1');
+    const two = networksOfNode(indexNetworks(state([...tasks].reverse())), 'n1');
+    expect(JSON.stringify(one)).toBe(JSON.stringify(two));
+  });
+});
