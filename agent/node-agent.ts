@@ -10,7 +10,7 @@ import { NetworkManager } from './network/index.js';
 import { ContainerRuntime } from './runtime/index.js';
 import { Snapshotter } from './snapshot/index.js';
 import { VolumeManager } from './volume/index.js';
-import { networkPort, networksOfTask } from './worker/adapters/network.js';
+import { NetworkViews, networkPort, networksOfTask } from './worker/adapters/network.js';
 import { imagePort, rootfsPort, runtimePort } from './worker/adapters/stack.js';
 import { AgentSession, type ContainerCreateRequest, Worker } from './worker/index.js';
 
@@ -42,6 +42,7 @@ export class NodeAgent {
   private running: Promise<void> | undefined;
   private readonly secrets = new Map<string, AssignedSecret>();
   private readonly configs = new Map<string, AssignedSecret>();
+  private readonly networkViews: NetworkViews;
   private readonly log: Logger;
 
   constructor(private readonly opts: NodeAgentOptions) {
@@ -59,6 +60,7 @@ export class NodeAgent {
       runDir: join(opts.runDir, 'network'),
       logger: log,
     });
+    this.networkViews = new NetworkViews(this.network, log);
     this.volumes = new VolumeManager({ root: join(opts.stateDir, 'volumes') });
     this.runtime = new ContainerRuntime({
       root: join(opts.stateDir, 'runtime'),
@@ -70,7 +72,7 @@ export class NodeAgent {
     this.worker = new Worker({
       images: imagePort(this.images, log),
       rootfs: rootfsPort(this.images, this.snapshots),
-      network: networkPort(this.network, log),
+      network: networkPort(this.network, log, this.networkViews),
       runtime: runtimePort(this.runtime),
       nodeHostname: this.hostname,
       onStatus: (u) => this.session?.report(u.taskId, u.status),
@@ -107,6 +109,7 @@ export class NodeAgent {
       onResources: (r) => {
         for (const s of r.secrets) this.secrets.set(s.id, s);
         for (const c of r.configs) this.configs.set(c.id, c);
+        void this.networkViews.update(r);
       },
     });
     this.running = this.session.run();

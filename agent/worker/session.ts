@@ -20,11 +20,16 @@ export interface AgentSessionOptions {
   nodeId: string;
   addr: string;
   description: NodeDescription;
-  /** Called with the secrets, configs and networks of each assignment message. */
+  /**
+   * Called with the secrets, configs and networks of each assignment message, before
+   * its tasks reach the worker. `complete`: the networks are all of the node's.
+   */
   onResources?: (r: {
+    complete: boolean;
     secrets: AssignedSecret[];
     configs: AssignedSecret[];
     networks: AssignedNetwork[];
+    removedNetworks: string[];
   }) => void;
   log?: Logger;
   batchDelayMs?: number;
@@ -119,7 +124,13 @@ export class AgentSession {
   }
 
   private async apply(msg: AssignmentsMessage): Promise<void> {
-    this.opts.onResources?.({ secrets: msg.secrets, configs: msg.configs, networks: msg.networks });
+    this.opts.onResources?.({
+      complete: msg.type === 'complete',
+      secrets: msg.secrets,
+      configs: msg.configs,
+      networks: msg.networks,
+      removedNetworks: msg.removedNetworks ?? [],
+    });
     if (msg.type === 'complete') await this.opts.worker.setAssignments(msg.tasks);
     else await this.opts.worker.applyChanges({ updated: msg.tasks, removed: msg.removedTasks });
   }

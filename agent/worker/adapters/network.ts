@@ -1,18 +1,27 @@
 // Binds the worker's NetworkPort to agent/network: a sandbox per container, CNI
-// attachments in the order of the task's networks, names for the embedded DNS, and
-// removal of a node's network once its last container left it.
-import type { Logger, Task } from '../../../lib/index.js';
-import { isSkiffError, silentLogger } from '../../../lib/index.js';
+// attachments in the order of the task's networks, names for the embedded DNS, the
+// dispatcher's network views (VXLAN peers, other nodes' names), and removal of a node's
+// network once its last container left it.
+import type { AssignedNetwork, Logger, Task } from '../../../lib/index.js';
+import { describeError, isSkiffError, silentLogger, taskDnsNames } from '../../../lib/index.js';
 import type { NetworkManager } from '../../network/index.js';
 import type { NetworkAttachmentRequest, NetworkPort } from '../ports.js';
 
 /** The option key Docker uses for an overlay network's VXLAN ID. */
 const VXLAN_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
 
-export function networkPort(mgr: NetworkManager, log: Logger = silentLogger): NetworkPort {
+export function networkPort(
+  mgr: NetworkManager,
+  log: Logger = silentLogger,
+  views?: NetworkViews,
+): NetworkPort {
   return {
     async attach(containerId, attachments, ports) {
-      for (const a of attachments) await mgr.ensureNetwork({ ...a.network });
+      for (const a of attachments) {
+        await mgr.ensureNetwork({ ...a.network });
+        // A network set up just now gets its peers and names before the container starts.
+        await views?.apply(a.network.id);
+      }
       const { netnsPath } = await mgr.createSandbox(containerId);
       try {
         if (attachments.length === 0) return { netnsPath, addresses: [] };
@@ -60,21 +69,11 @@ export function networksOfTask(
   task: Task,
   opts: { overlayAsBridge?: boolean } = {},
 ): NetworkAttachmentRequest[] {
-  const service = task.Labels?.['com.docker.swarm.service.name'] ?? '';
-  const composeService = task.Spec.ContainerSpec?.Labels?.['com.docker.compose.service'];
   return (task.NetworksAttachments ?? []).map((a) => {
     const n = a.Network;
     const cfg = n.IPAM.Config?.[0];
-    const spec = task.Spec.Networks?.find((x) => x.Target === n.Id || x.Target === n.Name);
     const vxlan = Number(n.Options?.[VXLAN_OPTION]);
     const overlay = n.Driver === 'overlay' && !opts.overlayAsBridge;
-    const services = [service, composeService].filter((x): x is string => !!x);
-    const names = [
-      ...(spec?.Aliases ?? []),
-      ...services,
-      ...services.map((s) => `tasks.${s}`),
-      task.Spec.ContainerSpec?.Hostname,
-    ].filter((x): x is string => typeof x === 'string' && x !== '');
     return {
       network: {
         id: n.Id,
@@ -85,8 +84,68 @@ export function networksOfTask(
         ...(overlay && Number.isFinite(vxlan) ? { vxlanId: vxlan } : {}),
         internal: n.Internal,
       },
-      aliases: [...new Set(names)],
+      aliases: taskDnsNames(task, { id: n.Id, name: n.Name }),
       ...(a.Addresses[0] ? { ipv4Address: a.Addresses[0].split('/')[0] } : {}),
     };
   });
+}
+
+/**
+ * The dispatcher's view of this node's networks: the other nodes to tunnel to and the
+ * names of every node's tasks. Kept per network and programmed whenever the network is
+ * set up on this node (now, or later when a task needs it); a network the node has no
+ * tasks on any more loses its peers and names.
+ */
+/** The part of the network layer that network views program. */
+export type NetworkViewTarget = Pick<NetworkManager, 'getNetwork' | 'listNetworks' | 'setOverlayPeers'> & {
+  dns: Pick<NetworkManager['dns'], 'setRecords'>;
+};
+
+export class NetworkViews {
+  private readonly views = new Map<string, AssignedNetwork>();
+  /** Per network, so FDB changes of one network never interleave. */
+  private readonly queues = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly mgr: NetworkViewTarget,
+    private readonly log: Logger = silentLogger,
+  ) {}
+
+  /** Takes one assignment message's networks; a complete set replaces every view. */
+  update(msg: { complete: boolean; networks: AssignedNetwork[]; removedNetworks: string[] }): Promise<void> {
+    const touched = new Set([...msg.networks.map((n) => n.id), ...msg.removedNetworks]);
+    if (msg.complete) {
+      for (const id of this.views.keys()) touched.add(id);
+      for (const n of this.mgr.listNetworks()) touched.add(n.id);
+      this.views.clear();
+    }
+    for (const id of msg.removedNetworks) this.views.delete(id);
+    for (const n of msg.networks) this.views.set(n.id, n);
+    return Promise.all([...touched].map((id) => this.apply(id))).then(() => {});
+  }
+
+  /** Programs the network's peers and names, if it is set up on this node. Never throws. */
+  apply(networkId: string): Promise<void> {
+    const next = (this.queues.get(networkId) ?? Promise.resolve()).then(() => this.program(networkId));
+    this.queues.set(networkId, next);
+    void next.then(() => {
+      if (this.queues.get(networkId) === next) this.queues.delete(networkId);
+    });
+    return next;
+  }
+
+  private async program(networkId: string): Promise<void> {
+    const def = this.mgr.getNetwork(networkId);
+    const view = this.views.get(networkId);
+    this.mgr.dns.setRecords(networkId, view?.records ?? []);
+    if (def?.driver !== 'overlay') return;
+    const peers = (view?.peers ?? []).map((p) => ({ nodeId: p.nodeId, underlayIp: p.addr }));
+    try {
+      await this.mgr.setOverlayPeers(networkId, peers);
+    } catch (e) {
+      // Removed meanwhile (its last container left): nothing to program.
+      if (!this.mgr.getNetwork(networkId)) return;
+      this.log.warn({ networkId, err: describeError(e) }, 'could not set overlay peers');
+    }
+  }
 }
