@@ -6,6 +6,7 @@ import { registerCompose } from './commands/compose.js';
 import { registerComposeConfig } from './commands/compose-config.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerImage } from './commands/image.js';
+import { registerLab } from './commands/lab.js';
 import { registerNode } from './commands/node.js';
 import { registerService } from './commands/service.js';
 import { registerStack } from './commands/stack.js';
@@ -20,6 +21,9 @@ export function buildProgram(): Command {
     .description('Docker Swarm mode and Docker Compose in one tool, with the container stack built in.')
     .version(skiffVersion(), '-v, --version', 'print the version')
     .option('-H, --host <host>', 'manager to talk to: unix:///path or tcp://host:port (env SKIFF_HOST)')
+    .option('--tlscacert <file>', 'the cluster CA certificate, for a manager on tcp://')
+    .option('--tlscert <file>', "a manager's client certificate, for a manager on tcp://")
+    .option('--tlskey <file>', 'the key of --tlscert')
     .exitOverride()
     // Global flags go before the command, as with docker (`skiff -H tcp://m:2375 service ls`),
     // so subcommands may reuse letters (compose's -f for files, logs' -f for follow).
@@ -43,6 +47,7 @@ export function buildProgram(): Command {
   registerCompletion(program);
   registerImage(program);
   registerVolume(program);
+  registerLab(program);
   registerComposeConfig(registerCompose(program));
 
   return program;

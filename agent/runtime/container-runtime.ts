@@ -495,6 +495,8 @@ export class ContainerRuntime {
       process,
       ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}),
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+      ...(opts.onOutput ? { onOutput: opts.onOutput } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
     });
   }
 

@@ -22,6 +22,8 @@ export interface ExecRequest {
   process: OciProcess;
   stdin?: string | Uint8Array;
   timeoutMs?: number;
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  signal?: AbortSignal;
 }
 
 const OUTPUT_LIMIT = 16 * 1024 * 1024;
@@ -53,8 +55,16 @@ async function execPiped(req: ExecRequest, tag: string, specPath: string): Promi
     size += d.length;
     if (size <= OUTPUT_LIMIT) into.push(d);
   };
-  child.stdout.on('data', collect(out));
-  child.stderr.on('data', collect(err));
+  const onOutput = req.onOutput;
+  if (onOutput) {
+    child.stdout.on('data', (d: Buffer) => onOutput('stdout', d));
+    child.stderr.on('data', (d: Buffer) => onOutput('stderr', d));
+  } else {
+    child.stdout.on('data', collect(out));
+    child.stderr.on('data', collect(err));
+  }
+  const abort = () => void killExec(pidFile, () => child.kill('SIGKILL'));
+  req.signal?.addEventListener('abort', abort, { once: true });
   child.stdin.on('error', () => undefined);
   child.stdin.end(req.stdin === undefined ? undefined : Buffer.from(req.stdin));
   let timedOut = false;
@@ -81,6 +91,7 @@ async function execPiped(req: ExecRequest, tag: string, specPath: string): Promi
     };
   } finally {
     if (timer) clearTimeout(timer);
+    req.signal?.removeEventListener('abort', abort);
     await rm(pidFile, { force: true });
   }
 }

@@ -15,6 +15,9 @@ import type {
   Task,
 } from '../../lib/index.js';
 import { SkiffError } from '../../lib/index.js';
+import { type ExecBody, ExecStatusSchema } from './exec-protocol.js';
+import { decodeFrames, STATUS, STDERR } from './frames.js';
+import type { PullMessage } from './pull-protocol.js';
 
 export const DEFAULT_SOCKET = '/run/skiff/skiff.sock';
 
@@ -22,6 +25,8 @@ export interface ApiClientOptions {
   /** `unix:///path`, `tcp://host:port`, `http://…`, or a bare socket path. */
   host?: string;
   timeoutMs?: number;
+  /** Client certificate, key and the cluster CA (PEM) for a manager on TCP. */
+  tls?: { ca: string; cert?: string; key?: string };
 }
 
 export type Filters = Record<string, string[]>;
@@ -39,6 +44,15 @@ export class ApiClient {
       const socketPath = host.startsWith('unix://') ? host.slice('unix://'.length) : host;
       this.dispatcher = new Agent({ connect: { socketPath }, headersTimeout: timeout, bodyTimeout: 0 });
       this.origin = 'http://localhost';
+    } else if (opts.tls && host.startsWith('tcp://')) {
+      // Node certificates name nodes by ID, not by host: the cluster CA is what is checked.
+      const { ca, cert, key } = opts.tls;
+      this.dispatcher = new Agent({
+        connect: { ca, ...(cert && key ? { cert, key } : {}), checkServerIdentity: () => undefined },
+        headersTimeout: timeout,
+        bodyTimeout: 0,
+      });
+      this.origin = host.replace(/^tcp:\/\//, 'https://');
     } else {
       this.dispatcher = new Agent({ headersTimeout: timeout, bodyTimeout: 0 });
       this.origin = host.replace(/^tcp:\/\//, 'http://');
@@ -157,10 +171,14 @@ export class ApiClient {
   async *logs(
     kind: 'services' | 'tasks',
     id: string,
-    opts: { follow?: boolean; tail?: string; timestamps?: boolean; since?: string },
+    opts: { follow?: boolean; tail?: string; timestamps?: boolean; since?: string; details?: boolean },
     signal?: AbortSignal,
   ): AsyncIterable<{ stream: 'stdout' | 'stderr'; line: string }> {
-    const query: Record<string, string> = { stdout: '1', stderr: '1', details: '1' };
+    const query: Record<string, string> = {
+      stdout: '1',
+      stderr: '1',
+      details: opts.details === false ? '0' : '1',
+    };
     if (opts.follow) query.follow = '1';
     if (opts.tail) query.tail = opts.tail;
     if (opts.timestamps) query.timestamps = '1';
@@ -188,6 +206,65 @@ export class ApiClient {
     }
   }
 
+  /**
+   * Runs a command in a task's container on the node serving the API, streaming its
+   * output to `onOutput`; resolves with the command's exit code.
+   */
+  async exec(
+    taskId: string,
+    body: ExecBody,
+    onOutput: (stream: 'stdout' | 'stderr', chunk: Buffer) => void,
+    signal?: AbortSignal,
+  ): Promise<number> {
+    const res = await this.send(`/tasks/${encodeURIComponent(taskId)}/exec`, body, signal);
+    if (res.statusCode >= 400) throw toError(res.statusCode, await res.body.text());
+    for await (const f of decodeFrames(res.body)) {
+      if (f.stream !== STATUS) {
+        onOutput(f.stream === STDERR ? 'stderr' : 'stdout', f.payload);
+        continue;
+      }
+      const status = ExecStatusSchema.safeParse(safeJson(f.payload.toString('utf8')));
+      if (!status.success) throw new SkiffError('internal', 'the manager sent an unreadable exec status');
+      if ('ExitCode' in status.data) return status.data.ExitCode;
+      throw new SkiffError('internal', `exec failed: ${status.data.message}`);
+    }
+    throw new SkiffError('unavailable', 'the exec stream ended before the command did', {
+      hint: 'the node may have restarted; check `skiff daemon status`',
+    });
+  }
+
+  /** Pulls an image on the node serving the API, handing each progress message to `onMessage`. */
+  async pullImage(ref: string, onMessage: (m: PullMessage) => void): Promise<void> {
+    const res = await this.send(`/images/create?${new URLSearchParams({ fromImage: ref })}`, undefined);
+    if (res.statusCode >= 400) throw toError(res.statusCode, await res.body.text());
+    let rest = '';
+    for await (const chunk of res.body) {
+      const lines = (rest + Buffer.from(chunk).toString('utf8')).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) {
+        if (line.trim() === '') continue;
+        const m = safeJson(line) as PullMessage | undefined;
+        if (!m) continue;
+        if (m.error) throw new SkiffError('unavailable', `pulling ${ref}: ${m.error}`);
+        onMessage(m);
+      }
+    }
+  }
+
+  private async send(path: string, body: unknown, signal?: AbortSignal): Promise<Dispatcher.ResponseData> {
+    try {
+      return await request(`${this.origin}${path}`, {
+        method: 'POST',
+        dispatcher: this.dispatcher,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (e) {
+      throw unreachable(this.target, e);
+    }
+  }
+
   private async call<T>(
     method: 'GET' | 'POST' | 'DELETE' | 'HEAD',
     path: string,
@@ -208,19 +285,38 @@ export class ApiClient {
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
       });
     } catch (e) {
-      throw new SkiffError(
-        'unavailable',
-        `cannot reach the skiff manager at ${this.target}: ${(e as Error).message}`,
-        {
-          hint: 'is the node running? `skiff daemon status` tells; `skiff compose up` starts one',
-          cause: e,
-        },
-      );
+      throw unreachable(this.target, e);
     }
     const text = await res.body.text();
     if (res.statusCode >= 400) throw toError(res.statusCode, text);
     if (opts.text) return text as T;
     return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+}
+
+function unreachable(target: string, e: unknown): SkiffError {
+  const message = (e as Error).message;
+  if (target.startsWith('tcp://') && /certificate|SSL|TLS|socket hang up|other side closed/i.test(message)) {
+    return new SkiffError(
+      'unavailable',
+      `the TLS handshake with the manager at ${target} failed: ${message}`,
+      {
+        hint: "pass the cluster CA and a manager's certificate: --tlscacert, --tlscert, --tlskey (or SKIFF_CERT_PATH)",
+        cause: e,
+      },
+    );
+  }
+  return new SkiffError('unavailable', `cannot reach the skiff manager at ${target}: ${message}`, {
+    hint: 'is the node running? `skiff daemon status` tells; `skiff compose up` starts one',
+    cause: e,
+  });
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
 
@@ -244,5 +340,10 @@ function toError(status: number, text: string): SkiffError {
             : status === 503
               ? 'unavailable'
               : 'internal';
+  if (status === 401) {
+    return new SkiffError(code, message || 'unauthorized', {
+      hint: "pass a manager's client certificate: --tlscert and --tlskey (or SKIFF_CERT_PATH)",
+    });
+  }
   return new SkiffError(code, message || `HTTP ${status}`);
 }

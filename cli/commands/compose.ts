@@ -5,12 +5,14 @@ import type { Command } from 'commander';
 import { formatComposeErrors, type LoadOptions, loadProject, projectToStack } from '../../compose/index.js';
 import type { Service, ServiceSpec, Task } from '../../lib/index.js';
 import { SkiffError } from '../../lib/index.js';
-import { ApiClient } from '../api/client.js';
-import type { GlobalOptions } from '../context.js';
+import type { ApiClient } from '../api/client.js';
+import { clientFor, type GlobalOptions } from '../context.js';
 import { ensureLocalDaemon } from '../daemon/local-daemon.js';
 import { deployStack, removeStack, STACK_LABEL, type StackLike } from '../deploy.js';
 import { ago, CliExit, parseFormat, printJson, printTable } from '../output.js';
 import { composeCommandOf } from './compose-config.js';
+import { registerComposeExec } from './compose-exec.js';
+import { registerComposePull } from './compose-pull.js';
 import { followAndExit } from './service.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -18,7 +20,7 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 export const COMPOSE_PROJECT_LABEL = 'com.docker.compose.project';
 export const COMPOSE_SERVICE_LABEL = 'com.docker.compose.service';
 
-interface ProjectOptions {
+export interface ProjectOptions {
   file: string[];
   projectName?: string;
   profile: string[];
@@ -158,6 +160,8 @@ export function registerCompose(program: Command): Command {
       });
   }
 
+  registerComposeExec(compose, g, p);
+  registerComposePull(compose, g, p);
   return compose;
 }
 
@@ -205,7 +209,7 @@ export async function loadStack(
   return { ...stack, services };
 }
 
-async function projectName(o: ProjectOptions): Promise<string> {
+export async function projectName(o: ProjectOptions): Promise<string> {
   if (o.projectName) return o.projectName;
   const result = await loadProject(loadOptions(o));
   if (!result.ok) {
@@ -215,11 +219,11 @@ async function projectName(o: ProjectOptions): Promise<string> {
   return result.project.name;
 }
 
-function shortName(ns: string, full: string | undefined): string {
+export function shortName(ns: string, full: string | undefined): string {
   return (full ?? '').startsWith(`${ns}_`) ? (full ?? '').slice(ns.length + 1) : (full ?? '');
 }
 
-function withComposeLabels(spec: ServiceSpec, ns: string): ServiceSpec {
+export function withComposeLabels(spec: ServiceSpec, ns: string): ServiceSpec {
   const svc = shortName(ns, spec.Name);
   const labels = { [COMPOSE_PROJECT_LABEL]: ns, [COMPOSE_SERVICE_LABEL]: svc };
   const cs = spec.TaskTemplate?.ContainerSpec;
@@ -233,9 +237,9 @@ function withComposeLabels(spec: ServiceSpec, ns: string): ServiceSpec {
   };
 }
 
-async function withLocalClient<T>(g: GlobalOptions, fn: (c: ApiClient) => Promise<T>): Promise<T> {
+export async function withLocalClient<T>(g: GlobalOptions, fn: (c: ApiClient) => Promise<T>): Promise<T> {
   const host = await ensureLocalDaemon({ host: g.host, log: (l) => process.stderr.write(`${l}\n`) });
-  const c = new ApiClient({ host });
+  const c = clientFor(g, host);
   try {
     return await fn(c);
   } finally {
@@ -243,7 +247,7 @@ async function withLocalClient<T>(g: GlobalOptions, fn: (c: ApiClient) => Promis
   }
 }
 
-async function projectServices(c: ApiClient, project: string, only: string[]): Promise<Service[]> {
+export async function projectServices(c: ApiClient, project: string, only: string[]): Promise<Service[]> {
   const all = await c.listServices({ label: [`${STACK_LABEL}=${project}`] });
   return all.filter((s) => only.length === 0 || only.includes(shortName(project, s.Spec.Name)));
 }

@@ -18,6 +18,7 @@ import {
   type TaskLogLine,
 } from '../../manager/index.js';
 import { LeaderLoops } from '../../manager/leader/index.js';
+import { registerNodeRoutes } from '../node-api/index.js';
 import { skiffVersion } from '../version.js';
 import type { DaemonPaths } from './paths.js';
 
@@ -78,7 +79,10 @@ export function managerOptions(
     version: skiffVersion(),
     logger: log,
     logs: (tasks, q, signal) => nodeLogSource(agentOf)(tasks, q, signal),
-    extraRoutes: (app) => registerVolumeRoutes(app, agentOf),
+    extraRoutes: (app, ctx) => {
+      registerVolumeRoutes(app, agentOf);
+      registerNodeRoutes(app, ctx, agentOf);
+    },
   };
 }
 

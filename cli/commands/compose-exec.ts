@@ -1,0 +1,319 @@
+// `skiff compose exec` (a command in a service's running container) and `skiff compose
+// run` (a one-off container of a service's spec): both end with the command's exit code.
+import { randomBytes } from 'node:crypto';
+import { fstatSync, readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { ServiceSpec, Task } from '../../lib/index.js';
+import { SkiffError, taskStateRank } from '../../lib/index.js';
+import type { ApiClient } from '../api/client.js';
+import type { ExecBody } from '../api/exec-protocol.js';
+import type { GlobalOptions } from '../context.js';
+import { DEPENDS_ON_LABEL, deployStack, SPEC_HASH_LABEL, STACK_LABEL } from '../deploy.js';
+import { CliExit, CliUsageError } from '../output.js';
+import {
+  loadStack,
+  type ProjectOptions,
+  projectName,
+  projectServices,
+  shortName,
+  withComposeLabels,
+  withLocalClient,
+} from './compose.js';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+export const ONEOFF_LABEL = 'com.docker.compose.oneoff';
+
+interface ExecOptions {
+  tty: boolean;
+  index: string;
+  env: string[];
+  workdir?: string;
+  user?: string;
+}
+
+interface RunOptions {
+  rm?: boolean;
+  detach?: boolean;
+  env: string[];
+  entrypoint?: string;
+  deps: boolean;
+  name?: string;
+  user?: string;
+  workdir?: string;
+  tty: boolean;
+}
+
+export function registerComposeExec(compose: Command, g: () => GlobalOptions, p: () => ProjectOptions): void {
+  compose
+    .command('exec')
+    .description('run a command in a running container of a service; exits with the command’s exit code')
+    .argument('<service>', 'the service')
+    .argument('<command...>', 'the command and its arguments')
+    .option('-T, --no-tty', 'no pseudo-terminal (the default when stdin or stdout is not a terminal)')
+    .option('--index <n>', 'which container of the service (its slot)', '1')
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect, [])
+    .option('-w, --workdir <dir>', 'working directory for the command')
+    .option('-u, --user <user>', 'run as this user (name or uid[:gid])')
+    .passThroughOptions()
+    .action(async (service: string, command: string[], o: ExecOptions) => {
+      const index = Number(o.index);
+      if (!Number.isInteger(index) || index < 1)
+        throw new CliUsageError(`--index must be a positive integer, got "${o.index}"`);
+      checkEnv(o.env);
+      const name = await projectName(p());
+      await withLocalClient(g(), async (c) => {
+        const task = await runningTask(c, name, service, index);
+        const tty = o.tty && process.stdin.isTTY === true && process.stdout.isTTY === true;
+        const stdin = tty ? undefined : pipedStdin();
+        const body: ExecBody = {
+          Cmd: command,
+          ...(o.env.length ? { Env: o.env } : {}),
+          ...(o.workdir ? { WorkingDir: o.workdir } : {}),
+          ...(o.user ? { User: o.user } : {}),
+          ...(tty ? { Tty: true } : {}),
+          ...(stdin ? { Stdin: stdin.toString('base64') } : {}),
+        };
+        const code = await execWithSignals(c, task.ID, body);
+        if (code !== 0) throw new CliExit(code);
+      });
+    });
+
+  compose
+    .command('run')
+    .description('run a one-off container of a service with a command; exits with its exit code')
+    .argument('<service>', 'the service whose spec the container gets')
+    .argument('[command...]', 'the command (default: the service’s)')
+    .option('--rm', 'remove the container when it ends')
+    .option('-d, --detach', 'start it in the background and print its name')
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect, [])
+    .option('--entrypoint <cmd>', 'override the image’s entrypoint')
+    .option('--no-deps', 'do not start the services it depends on')
+    .option('--name <name>', 'name of the one-off container')
+    .option('-u, --user <user>', 'run as this user (name or uid[:gid])')
+    .option('-w, --workdir <dir>', 'working directory')
+    .option('-T, --no-tty', 'accepted for compatibility: output is never a terminal')
+    .passThroughOptions()
+    .action(async (service: string, command: string[], o: RunOptions) => {
+      checkEnv(o.env);
+      const stack = await loadStack(p(), [], { composeLabels: true });
+      const ns = stack.namespace;
+      const spec = stack.services.find((s) => shortName(ns, s.Name) === service);
+      if (!spec) {
+        throw new SkiffError('not_found', `no such service: ${service}`, {
+          hint: `the project has: ${stack.services.map((s) => shortName(ns, s.Name)).join(', ')}`,
+        });
+      }
+      const deps = o.deps ? dependencyClosure(stack.dependsOn ?? {}, service) : [];
+      const oneOffName = o.name ?? `${ns}_${service}_run_${randomBytes(3).toString('hex')}`;
+      await withLocalClient(g(), async (c) => {
+        // Networks, secrets and configs always; the services it depends on unless --no-deps.
+        await deployStack(
+          c,
+          { ...stack, services: stack.services.filter((s) => deps.includes(shortName(ns, s.Name))) },
+          { log: (l) => process.stderr.write(`${l}\n`) },
+        );
+        const oneOff = oneOffSpec(
+          spec,
+          oneOffName,
+          ns,
+          command,
+          o,
+          deps.length ? stack.dependsOn?.[service] : undefined,
+        );
+        const { ID } = await c.createService(oneOff);
+        if (o.detach) {
+          process.stdout.write(`${oneOffName}\n`);
+          return;
+        }
+        const abort = new AbortController();
+        const stop = () => abort.abort();
+        process.once('SIGINT', stop);
+        let code: number;
+        try {
+          code = await runToEnd(c, ID, abort.signal);
+        } finally {
+          process.off('SIGINT', stop);
+          if (o.rm) await c.removeService(ID).catch(() => undefined);
+        }
+        if (code !== 0) throw new CliExit(code);
+      });
+    });
+}
+
+function checkEnv(env: string[]): void {
+  const bad = env.find((e) => !/^[^=]+=/.test(e));
+  if (bad !== undefined) throw new CliUsageError(`-e "${bad}" is not KEY=VALUE`);
+}
+
+/** The running container of a service at slot `index`. */
+async function runningTask(c: ApiClient, project: string, service: string, index: number): Promise<Task> {
+  const services = await projectServices(c, project, [service]);
+  const s = services[0];
+  if (!s) {
+    const all = await projectServices(c, project, []);
+    throw new SkiffError('not_found', `service "${service}" is not running in project ${project}`, {
+      hint: all.length
+        ? `running services: ${all.map((x) => shortName(project, x.Spec.Name)).join(', ')}`
+        : 'start the project with `skiff compose up -d`',
+    });
+  }
+  const tasks = await c.listTasks({ service: [s.ID] });
+  const task = tasks.find(
+    (t) => t.Slot === index && t.DesiredState === 'running' && t.Status.State === 'running',
+  );
+  if (!task) {
+    throw new SkiffError('not_found', `service "${service}" has no running container with index ${index}`, {
+      hint: '`skiff compose ps` shows the containers and their state',
+    });
+  }
+  return task;
+}
+
+/**
+ * stdin goes to the command when it is a shell pipe or a file (`cmd | skiff compose exec
+ * -T svc …`); a terminal, /dev/null or a socket a supervisor left open is not read.
+ */
+function pipedStdin(): Buffer | undefined {
+  try {
+    const st = fstatSync(0);
+    if (!st.isFIFO() && !st.isFile()) return undefined;
+    return readFileSync(0);
+  } catch {
+    return undefined;
+  }
+}
+
+async function execWithSignals(c: ApiClient, taskId: string, body: ExecBody): Promise<number> {
+  const abort = new AbortController();
+  const stop = () => abort.abort();
+  process.once('SIGINT', stop);
+  try {
+    return await c.exec(
+      taskId,
+      body,
+      (stream, chunk) => (stream === 'stderr' ? process.stderr : process.stdout).write(chunk),
+      abort.signal,
+    );
+  } catch (e) {
+    if (abort.signal.aborted) return 130;
+    throw e;
+  } finally {
+    process.off('SIGINT', stop);
+  }
+}
+
+/** The services `service` depends on, transitively, in no particular order. */
+export function dependencyClosure(
+  dependsOn: Record<string, { service: string }[]>,
+  service: string,
+): string[] {
+  const seen = new Set<string>();
+  const visit = (s: string) => {
+    for (const d of dependsOn[s] ?? []) {
+      if (seen.has(d.service)) continue;
+      seen.add(d.service);
+      visit(d.service);
+    }
+  };
+  visit(service);
+  seen.delete(service);
+  return [...seen];
+}
+
+/** A job of one task with the service's container spec, the command overridden and no published ports. */
+export function oneOffSpec(
+  spec: ServiceSpec,
+  name: string,
+  ns: string,
+  command: string[],
+  o: Pick<RunOptions, 'env' | 'entrypoint' | 'user' | 'workdir'>,
+  dependsOn?: unknown[],
+): ServiceSpec {
+  const labeled = withComposeLabels(spec, ns);
+  const { [SPEC_HASH_LABEL]: _hash, [DEPENDS_ON_LABEL]: _deps, ...labels } = labeled.Labels ?? {};
+  const base = labeled.TaskTemplate?.ContainerSpec;
+  if (!base) throw new SkiffError('invalid_argument', `service ${spec.Name ?? ''} has no container spec`);
+  const cs = { ...base };
+  if (command.length) cs.Args = command;
+  if (o.entrypoint !== undefined) {
+    cs.Command = o.entrypoint === '' ? [] : o.entrypoint.split(/\s+/).filter(Boolean);
+    // As docker: a new entrypoint drops the image's and the service's command unless given.
+    if (!command.length) cs.Args = [];
+  }
+  if (o.env.length) {
+    const env = new Map((cs.Env ?? []).map((e) => [e.split('=')[0] ?? e, e] as [string, string]));
+    for (const e of o.env) env.set(e.split('=')[0] ?? e, e);
+    cs.Env = [...env.values()];
+  }
+  if (o.user) cs.User = o.user;
+  if (o.workdir) cs.Dir = o.workdir;
+  cs.Labels = { ...cs.Labels, [ONEOFF_LABEL]: 'True' };
+  const { Ports: _ports, ...endpoint } = labeled.EndpointSpec ?? {};
+  return {
+    ...labeled,
+    Name: name,
+    Labels: {
+      ...labels,
+      [ONEOFF_LABEL]: 'True',
+      [STACK_LABEL]: ns,
+      ...(dependsOn?.length ? { [DEPENDS_ON_LABEL]: JSON.stringify(dependsOn) } : {}),
+    },
+    Mode: { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } },
+    TaskTemplate: { ...labeled.TaskTemplate, ContainerSpec: cs, RestartPolicy: { Condition: 'none' } },
+    EndpointSpec: endpoint,
+  };
+}
+
+/** Follows the one-off's task: its output as it comes, then its exit code. */
+async function runToEnd(c: ApiClient, serviceId: string, signal: AbortSignal): Promise<number> {
+  const started = await waitForTask(
+    c,
+    serviceId,
+    signal,
+    (t) => taskStateRank(t.Status.State ?? 'new') >= taskStateRank('running'),
+  );
+  if (
+    started.Status.State === 'rejected' ||
+    (started.Status.State === 'failed' && !started.Status.ContainerStatus)
+  ) {
+    throw new SkiffError(
+      'conflict',
+      `the one-off container did not start: ${started.Status.Err ?? started.Status.State}`,
+      {
+        hint: '`skiff compose logs` and the daemon log tell more',
+      },
+    );
+  }
+  for await (const l of c.logs('tasks', started.ID, { follow: true, tail: 'all', details: false }, signal)) {
+    (l.stream === 'stderr' ? process.stderr : process.stdout).write(`${l.line}\n`);
+  }
+  const ended = await waitForTask(
+    c,
+    serviceId,
+    signal,
+    (t) => taskStateRank(t.Status.State ?? 'new') >= taskStateRank('complete'),
+  );
+  const code = ended.Status.ContainerStatus?.ExitCode;
+  if (code === undefined) {
+    throw new SkiffError(
+      'conflict',
+      `the one-off container ended without an exit code: ${ended.Status.Err ?? ended.Status.State}`,
+    );
+  }
+  return code;
+}
+
+async function waitForTask(
+  c: ApiClient,
+  serviceId: string,
+  signal: AbortSignal,
+  done: (t: Task) => boolean,
+): Promise<Task> {
+  for (;;) {
+    if (signal.aborted) throw new CliExit(130);
+    const tasks = await c.listTasks({ service: [serviceId] });
+    const t = tasks.find(done);
+    if (t) return t;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}

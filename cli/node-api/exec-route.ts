@@ -1,0 +1,83 @@
+// `POST /tasks/{id}/exec`: runs a command in the container of a task this node runs,
+// streaming its output as frames and ending with its exit code (see cli/api/frames.ts).
+// A task's container ID is the task ID.
+import { PassThrough } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import type { NodeAgent } from '../../agent/index.js';
+import { describeError, SkiffError } from '../../lib/index.js';
+import type { ApiContext } from '../../manager/index.js';
+import { ExecBodySchema } from '../api/exec-protocol.js';
+import { encodeFrame, STATUS, STDERR, STDOUT } from '../api/frames.js';
+
+export function registerExecRoute(
+  app: FastifyInstance,
+  ctx: ApiContext,
+  agentOf: () => NodeAgent | undefined,
+): void {
+  app.post('/tasks/:id/exec', async (req, reply) => {
+    const id = (req.params as { id: string }).id;
+    const parsed = ExecBodySchema.safeParse(req.body ?? {});
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new SkiffError(
+        'invalid_argument',
+        `invalid exec request: ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`,
+      );
+    }
+    const body = parsed.data;
+    const task = ctx.store.getTask(id);
+    if (!task) throw new SkiffError('not_found', `task ${id} not found`);
+    if (task.NodeID !== ctx.info.nodeId) {
+      throw new SkiffError(
+        'unsupported',
+        `task ${id} runs on node ${task.NodeID ?? '(none yet)'}; exec reaches only the containers of the node serving the API (${ctx.info.nodeId})`,
+        { hint: "point --host at that node's manager, or run the command there" },
+      );
+    }
+    const agent = agentOf();
+    if (!agent) throw new SkiffError('unavailable', 'the node agent is still starting');
+    const info = await agent.runtime.inspect(id).catch((e: unknown) => {
+      if (e instanceof SkiffError && e.code === 'not_found')
+        throw new SkiffError(
+          'conflict',
+          `task ${id} has no container on this node (state ${task.Status.State})`,
+        );
+      throw e;
+    });
+    if (info.state !== 'running') {
+      throw new SkiffError(
+        'conflict',
+        `the container of task ${id} is ${info.state}; exec needs a running one`,
+      );
+    }
+
+    const abort = new AbortController();
+    reply.raw.on('close', () => {
+      if (!reply.raw.writableFinished) abort.abort();
+    });
+    const out = new PassThrough();
+    void (async () => {
+      try {
+        const result = await agent.runtime.exec(id, body.Cmd, {
+          tty: body.Tty === true,
+          ...(body.Env ? { env: body.Env } : {}),
+          ...(body.User ? { user: body.User } : {}),
+          ...(body.WorkingDir ? { cwd: body.WorkingDir } : {}),
+          ...(body.Stdin !== undefined ? { stdin: Buffer.from(body.Stdin, 'base64') } : {}),
+          signal: abort.signal,
+          // A TTY exec's output comes back at the end (conmon holds the terminal).
+          ...(body.Tty
+            ? {}
+            : { onOutput: (s, chunk) => out.write(encodeFrame(s === 'stderr' ? STDERR : STDOUT, chunk)) }),
+        });
+        if (result.stdout) out.write(encodeFrame(STDOUT, result.stdout));
+        if (result.stderr) out.write(encodeFrame(STDERR, result.stderr));
+        out.end(encodeFrame(STATUS, JSON.stringify({ ExitCode: result.exitCode })));
+        ctx.log.debug({ taskId: id, exitCode: result.exitCode }, 'exec finished');
+      } catch (e) {
+        out.end(encodeFrame(STATUS, JSON.stringify({ message: describeError(e) })));
+      }
+    })();
+    return reply.header('content-type', 'application/vnd.docker.multiplexed-stream').send(out);
+  });
+}

@@ -1,0 +1,151 @@
+// `skiff compose exec`, `run` and `pull` against a real node: the command runs in the
+// container, its output streams back and its exit code is the CLI's; a one-off container
+// gets the service's spec; images come from a registry the test starts.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type BuiltImage,
+  buildImage,
+  pushImage,
+  startRegistry,
+  type TestRegistry,
+} from '../../fixtures/index.js';
+import { type TestNode, testNode } from '../e2e/helpers.js';
+
+const BIN = resolve(import.meta.dirname, '../../../bin/skiff.js');
+
+describe('skiff compose exec, run and pull', () => {
+  let node: TestNode;
+  let dir: string;
+  let registry: TestRegistry;
+  let image: BuiltImage;
+  let ref: string;
+
+  beforeAll(async () => {
+    node = testNode();
+    dir = mkdtempSync(join(tmpdir(), 'skiff-exec-'));
+    registry = await startRegistry();
+    image = await buildImage({ config: { Cmd: ['sleep', '3600'] } });
+    await pushImage(image, registry.host, 'tests/exec:1');
+    ref = `${registry.host}/tests/exec:1`;
+    writeFileSync(
+      join(dir, 'compose.yaml'),
+      [
+        'name: execrun',
+        'services:',
+        '  app:',
+        `    image: ${ref}`,
+        '    stop_grace_period: 1s',
+        '    environment:',
+        '      GREETING: hello',
+        '',
+      ].join('\n'),
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    await node?.skiff(['compose', 'down'], { cwd: dir });
+    await node?.destroy();
+    await image?.remove();
+    await registry?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }, 180_000);
+
+  it('pulls the project images on the node, with plain progress lines off a terminal', async () => {
+    const pull = await node.skiff(['compose', 'pull'], { cwd: dir });
+    expect(pull.stderr).toContain('app: Pulling');
+    expect(pull.stderr).toContain('app: Pulled');
+    expect(pull.code).toBe(0);
+    const ls = await node.skiff(['image', 'ls', '--root', node.stateDir]);
+    expect(ls.stdout).toContain(`${registry.host}/tests/exec`);
+  }, 120_000);
+
+  it('fails a pull of an image that does not exist with one clear line, exit 1', async () => {
+    writeFileSync(
+      join(dir, 'missing.yaml'),
+      `name: execrun\nservices:\n  gone:\n    image: ${registry.host}/tests/missing:1\n`,
+    );
+    const pull = await node.skiff(['compose', '-f', 'missing.yaml', 'pull'], { cwd: dir });
+    expect(pull.code).toBe(1);
+    expect(pull.stderr).toMatch(/^error: pulling .*tests\/missing:1: .+$/m);
+    expect(pull.stderr).toMatch(/^hint: /m);
+  }, 60_000);
+
+  it('runs a command in the service container: output streamed, exit code propagated', async () => {
+    const up = await node.skiff(['compose', 'up', '-d'], { cwd: dir });
+    expect(up.code, up.stderr).toBe(0);
+
+    const r = await node.skiff(
+      ['compose', 'exec', '-T', 'app', 'sh', '-c', 'echo out $GREETING; echo err >&2; exit 3'],
+      { cwd: dir },
+    );
+    expect(r.stdout).toBe('out hello\n');
+    expect(r.stderr).toBe('err\n');
+    expect(r.code).toBe(3);
+
+    const opts = await node.skiff(
+      [
+        'compose',
+        'exec',
+        '-e',
+        'EXTRA=x',
+        '-w',
+        '/tmp',
+        '-u',
+        'app',
+        'app',
+        'sh',
+        '-c',
+        'echo $EXTRA $(pwd) $(id -u)',
+      ],
+      { cwd: dir },
+    );
+    expect(opts.stdout).toBe('x /tmp 1000\n');
+    expect(opts.code).toBe(0);
+  }, 180_000);
+
+  it('feeds piped stdin to the command', async () => {
+    const r = await new Promise<{ code: number; stdout: string }>((done) => {
+      execFile(
+        'sh',
+        ['-c', `printf 'a\\nb\\n' | "${process.execPath}" "${BIN}" compose exec -T app wc -l`],
+        { cwd: dir, env: node.env, timeout: 60_000 },
+        (err, stdout) => done({ code: err ? Number(err.code ?? 1) : 0, stdout }),
+      );
+    });
+    expect(r.stdout.trim()).toBe('2');
+    expect(r.code).toBe(0);
+  }, 60_000);
+
+  it('refuses an unknown service and a bad index with one line and a hint', async () => {
+    const r = await node.skiff(['compose', 'exec', 'nosuch', 'true'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: service "nosuch" is not running in project execrun\nhint: .+\n$/);
+    const idx = await node.skiff(['compose', 'exec', '--index', '2', 'app', 'true'], { cwd: dir });
+    expect(idx.code).toBe(1);
+    expect(idx.stderr).toContain('no running container with index 2');
+    const usage = await node.skiff(['compose', 'exec', '--index', 'x', 'app', 'true'], { cwd: dir });
+    expect(usage.code).toBe(2);
+  }, 60_000);
+
+  it('runs a one-off container of the service with a command and removes it with --rm', async () => {
+    const r = await node.skiff(
+      ['compose', 'run', '--rm', '-e', 'EXTRA=y', 'app', 'sh', '-c', 'echo $GREETING $EXTRA; exit 4'],
+      { cwd: dir },
+    );
+    expect(r.stdout).toBe('hello y\n');
+    expect(r.code).toBe(4);
+    const ls = await node.skiff(['service', 'ls', '--format', 'json'], { cwd: dir });
+    const names = (JSON.parse(ls.stdout) as { Spec: { Name: string } }[]).map((s) => s.Spec.Name);
+    expect(names.filter((n) => n.includes('_run_'))).toEqual([]);
+
+    const ok = await node.skiff(['compose', 'run', '--rm', '--entrypoint', 'echo', 'app', 'done'], {
+      cwd: dir,
+    });
+    expect(ok.stdout).toBe('done\n');
+    expect(ok.code).toBe(0);
+  }, 180_000);
+});
