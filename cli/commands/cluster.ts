@@ -1,6 +1,8 @@
-// `skiff cluster join-token worker|manager`: the tokens other nodes join with.
+// `skiff cluster init|join|join-token`: create a cluster, join one (the token decides
+// the role), and the tokens other nodes join with.
 import type { Command } from 'commander';
 import { type GlobalOptions, withClient } from '../context.js';
+import { isWorkerState } from '../daemon/cluster-node.js';
 import { daemonStatus, startDaemon } from '../daemon/local-daemon.js';
 import { type DaemonPaths, daemonPaths } from '../daemon/paths.js';
 import { CliUsageError } from '../output.js';
@@ -41,20 +43,30 @@ export function registerCluster(program: Command): void {
 
   cluster
     .command('join')
-    .description('join a cluster as a worker (starts the node in the background)')
+    .description(
+      'join a cluster as a worker or a manager, as the token says (starts the node in the background)',
+    )
     .requiredOption(
       '--token <token>',
-      'the worker join token (skiff cluster join-token worker, on a manager)',
+      'the worker or manager join token (skiff cluster join-token worker|manager, on a manager)',
+    )
+    .option(
+      '--port <port>',
+      'API port if the token makes this node a manager (raft port+1, dispatcher port+2)',
+      '2377',
     )
     .requiredOption('--advertise-addr <ip>', 'the address managers and other nodes reach this one at')
     .argument('<manager>', "a manager's address, host:port")
-    .action(async (manager: string, o: { token: string; advertiseAddr: string }) => {
+    .action(async (manager: string, o: { token: string; advertiseAddr: string; port: string }) => {
       const paths = daemonPaths();
       await refuseIfRunning(paths);
-      await startDaemon(paths, ['--advertise-addr', o.advertiseAddr, '--join', manager, '--token', o.token], {
-        timeoutMs: 60_000,
-      });
-      process.stdout.write('This node joined the cluster as a worker.\n');
+      await startDaemon(
+        paths,
+        ['--advertise-addr', o.advertiseAddr, '--port', o.port, '--join', manager, '--token', o.token],
+        { timeoutMs: 90_000 },
+      );
+      const role = isWorkerState(paths.stateDir) ? 'worker' : 'manager';
+      process.stdout.write(`This node joined the cluster as a ${role}.\n`);
     });
 
   cluster
@@ -71,7 +83,7 @@ export function registerCluster(program: Command): void {
         if (o.quiet) process.stdout.write(`${token ?? ''}\n`);
         else {
           process.stdout.write(
-            `To add a ${role} to this cluster, run on the new node:\n\n    skiff daemon run --advertise-addr <its address> --join <this manager>:2377 --token ${token}\n\n`,
+            `To add a ${role} to this cluster, run on the new node:\n\n    skiff cluster join --advertise-addr <its address> --token ${token} <this manager>:2377\n\n`,
           );
         }
       });

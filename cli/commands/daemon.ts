@@ -1,11 +1,10 @@
 // `skiff daemon run|status|stop`: the node process (single-node mode: manager and
 // agent in one process). `run` stays in the foreground (systemd-friendly); `compose`
 // commands start it in the background on demand.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
-import { createLogger } from '../../lib/index.js';
-import { runClusterManager, runClusterWorker } from '../daemon/cluster-node.js';
+import { createLogger, parseDurationNs } from '../../lib/index.js';
+import { loadIdentity } from '../../manager/index.js';
+import { isWorkerState, joinCluster, runClusterManager, runClusterWorker } from '../daemon/cluster-node.js';
 import { daemonStatus, ensureLocalDaemon, stopLocalDaemon } from '../daemon/local-daemon.js';
 import { runSingleNode } from '../daemon/node.js';
 import { daemonPaths } from '../daemon/paths.js';
@@ -23,7 +22,12 @@ export function registerDaemon(program: Command): void {
     .option('--advertise-addr <ip>', 'cluster mode: the address other nodes reach this one at')
     .option('--port <port>', 'cluster mode: API port (raft uses port+1, the dispatcher port+2)', '2377')
     .option('--join <manager:port>', 'join the cluster of this manager (first start only)')
-    .option('--token <token>', 'the join token (skiff cluster join-token worker)')
+    .option('--token <token>', 'the join token: the worker or the manager token decides the role')
+    .option(
+      '--dispatcher-heartbeat <duration>',
+      'cluster mode, manager: how often agents heartbeat; a node is marked down after 3 missed',
+      process.env.SKIFF_DISPATCHER_HEARTBEAT ?? '5s',
+    )
     .action(async (o: RunOptions) => {
       const base = daemonPaths({ runDir: o.runDir });
       const paths = { ...base, stateDir: o.stateDir, logFile: `${o.stateDir}/daemon.log` };
@@ -32,24 +36,25 @@ export function registerDaemon(program: Command): void {
       if (!Number.isInteger(port) || port < 1 || port > 65532)
         throw new CliUsageError(`--port: "${o.port}" is not a port`);
       if (o.join && !o.token) throw new CliUsageError('--join needs --token');
-      if ((o.join || existsSync(join(o.stateDir, 'worker.json'))) && !o.advertiseAddr) {
+      const heartbeatNs = parseDurationNs(o.dispatcherHeartbeat);
+      if (heartbeatNs === undefined || heartbeatNs < 100e6 || heartbeatNs > 3600e9)
         throw new CliUsageError(
-          'a worker needs --advertise-addr (the address managers and peers reach it at)',
+          `--dispatcher-heartbeat: "${o.dispatcherHeartbeat}" is not a duration from 100ms to 1h (e.g. 5s)`,
+        );
+      const worker = isWorkerState(o.stateDir);
+      const joining = !worker && o.join !== undefined && !(await loadIdentity(o.stateDir));
+      if ((worker || joining) && !o.advertiseAddr) {
+        throw new CliUsageError(
+          'a cluster node needs --advertise-addr (the address other nodes reach it at)',
         );
       }
-      const node =
-        o.join || existsSync(join(o.stateDir, 'worker.json'))
-          ? await runClusterWorker(
-              paths,
-              {
-                advertiseAddr: o.advertiseAddr ?? '',
-                port,
-                ...(o.join && o.token ? { join: { manager: o.join, token: o.token } } : {}),
-              },
-              log,
-            )
+      const cluster = { advertiseAddr: o.advertiseAddr ?? '', port, heartbeatPeriodMs: heartbeatNs / 1e6 };
+      const node = worker
+        ? await runClusterWorker(paths, cluster, log)
+        : joining && o.join && o.token
+          ? await joinCluster(paths, { ...cluster, join: { manager: o.join, token: o.token } }, log)
           : o.advertiseAddr
-            ? await runClusterManager(paths, { advertiseAddr: o.advertiseAddr, port }, log)
+            ? await runClusterManager(paths, cluster, log)
             : await runSingleNode(paths, log);
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
@@ -101,4 +106,5 @@ interface RunOptions {
   port: string;
   join?: string;
   token?: string;
+  dispatcherHeartbeat: string;
 }

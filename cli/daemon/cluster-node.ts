@@ -1,20 +1,21 @@
 // skiff nodes of a multi-host cluster. A manager serves the API on TCP (mTLS), raft,
 // and the dispatcher on gRPC, runs the leader's loops while it leads, and runs an agent
 // for its own containers. A worker joins once with a token, then runs only an agent that
-// talks to the managers' dispatchers over mTLS. Ports: API P (2377), raft P+1,
-// dispatcher P+2.
-import { readFile, rm, writeFile } from 'node:fs/promises';
+// talks to the leader's dispatcher over mTLS (see leader-dispatcher.ts). A token joins
+// as whatever role it grants. Ports: API P (2377), raft P+1, dispatcher P+2.
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { NodeAgent } from '../../agent/index.js';
-import { GrpcDispatcherClient } from '../../lib/dispatch-grpc.js';
-import type { DispatcherApi, Logger } from '../../lib/index.js';
+import type { Logger } from '../../lib/index.js';
 import { SkiffError } from '../../lib/index.js';
 import { loadIdentity, type NodeIdentity, requestJoin, saveIdentity } from '../../manager/ca/index.js';
-import { addDispatcherService, Dispatcher, storeDispatcherPort } from '../../manager/dispatcher/index.js';
-import { startManager } from '../../manager/index.js';
+import { addDispatcherService } from '../../manager/dispatcher/index.js';
+import { type AcceptedJoin, startManager } from '../../manager/index.js';
 import { LeaderLoops } from '../../manager/leader/index.js';
+import { dispatcherSource, LeaderDispatcher, managerAddrs } from './leader-dispatcher.js';
 import type { RunningNode } from './node.js';
 import { managerOptions } from './node.js';
 import type { DaemonPaths } from './paths.js';
@@ -25,11 +26,13 @@ export interface ClusterOptions {
   /** The address other nodes reach this one at (also where it listens). */
   advertiseAddr: string;
   port?: number;
+  /** How often agents heartbeat this manager's dispatcher (default 5 s). */
+  heartbeatPeriodMs?: number;
 }
 
 export async function runClusterManager(
   paths: DaemonPaths,
-  o: ClusterOptions,
+  o: ClusterOptions & { joined?: AcceptedJoin },
   log: Logger,
 ): Promise<RunningNode> {
   const port = o.port ?? DEFAULT_PORT;
@@ -40,19 +43,32 @@ export async function runClusterManager(
     tcp: { host: o.advertiseAddr, port },
     advertiseAddr: `${o.advertiseAddr}:${port}`,
     raft: { listenAddr: `${o.advertiseAddr}:${port + 1}` },
+    ...(o.joined ? { joined: o.joined } : {}),
   });
-  const dispatcher = new Dispatcher({ store: storeDispatcherPort(manager.store), log });
+  const leaderAddr = (): string | undefined => {
+    const id = manager.replicator.leaderId();
+    return id ? manager.store.getNode(id)?.ManagerStatus?.Addr || undefined : undefined;
+  };
+  const dispatcher = new LeaderDispatcher({
+    store: manager.store,
+    log,
+    leaderAddr,
+    ...(o.heartbeatPeriodMs ? { heartbeatPeriodMs: o.heartbeatPeriodMs } : {}),
+  });
   const server = new grpc.Server();
   addDispatcherService(server, dispatcher);
   await bind(server, `${o.advertiseAddr}:${port + 2}`, serverCredentials(manager.identity));
-  // Only the leader allocates, orchestrates and schedules; leadership is polled, which
-  // also covers a leader change while a loop pass was running.
+  // Only the leader dispatches, allocates, orchestrates and schedules; leadership is
+  // polled, which also covers a leader change while a loop pass was running.
   const leader = new LeaderLoops(manager.store, log);
-  const follow = setInterval(() => {
-    if (manager.store.isLeader()) leader.start();
+  const followLeadership = () => {
+    const leading = manager.store.isLeader();
+    dispatcher.follow(leading);
+    if (leading) leader.start();
     else void leader.stop();
-  }, 250);
-  if (manager.store.isLeader()) leader.start();
+  };
+  const follow = setInterval(followLeadership, 250);
+  followLeadership();
   agent = new NodeAgent({
     nodeId: manager.nodeId,
     stateDir: paths.stateDir,
@@ -61,7 +77,16 @@ export async function runClusterManager(
     hostname,
     logger: log,
   });
-  await agent.start(() => dispatcher);
+  await agent.start(
+    dispatcherSource({
+      managers: managerAddrs(manager.store),
+      credentials: channelCredentials(manager.identity),
+      // Not our own address: while we lead, the local dispatcher is used in process.
+      leaderAddr: () => (manager.store.isLeader() ? undefined : leaderAddr()),
+      local: dispatcher,
+      log,
+    }),
+  );
   await writeFile(paths.pidFile, `${process.pid}\n`);
   log.info({ nodeId: manager.nodeId, addr: `${o.advertiseAddr}:${port}` }, 'skiff manager ready');
   return {
@@ -84,75 +109,94 @@ interface WorkerState {
   managers: string[];
 }
 
-/** Joins with a worker token on first start; later starts use the saved identity. */
+/**
+ * First start with a token: joins, and the token decides the role — a manager token
+ * starts the node as a manager (raft member, API, dispatcher), a worker token as a
+ * worker. Later starts go through runClusterManager or runClusterWorker directly.
+ */
+export async function joinCluster(
+  paths: DaemonPaths,
+  o: ClusterOptions & { join: { manager: string; token: string } },
+  log: Logger,
+): Promise<RunningNode> {
+  const port = o.port ?? DEFAULT_PORT;
+  await mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
+  const joined = await requestJoin({
+    managerAddr: o.join.manager,
+    token: o.join.token,
+    hostname: osHostname(),
+    addr: `${o.advertiseAddr}:${port}`,
+    raftAddrIfManager: `${o.advertiseAddr}:${port + 1}`,
+  });
+  log.info({ nodeId: joined.nodeId, role: joined.role }, 'join accepted');
+  if (joined.role === 'manager') return runClusterManager(paths, { ...o, joined }, log);
+  return runClusterWorker(paths, { ...o, joined }, log);
+}
+
+/** Whether this state directory belongs to a worker that joined a cluster. */
+export function isWorkerState(stateDir: string): boolean {
+  return existsSync(join(stateDir, WORKER_STATE));
+}
+
+const WORKER_STATE = 'worker.json';
+
+/** A worker: joins with the token on first start (see joinCluster); later starts use the saved identity. */
 export async function runClusterWorker(
   paths: DaemonPaths,
-  o: ClusterOptions & { join?: { manager: string; token: string } },
+  o: ClusterOptions & { joined?: AcceptedJoin },
   log: Logger,
 ): Promise<RunningNode> {
   const hostname = osHostname();
-  const stateFile = join(paths.stateDir, 'worker.json');
+  const stateFile = join(paths.stateDir, WORKER_STATE);
   let identity = await loadIdentity(paths.stateDir);
-  let state = identity ? (JSON.parse(await readFile(stateFile, 'utf8')) as WorkerState) : undefined;
+  let state =
+    identity && isWorkerState(paths.stateDir)
+      ? (JSON.parse(await readFile(stateFile, 'utf8')) as WorkerState)
+      : undefined;
   if (!identity || !state) {
-    if (!o.join) {
+    const joined = o.joined;
+    if (!joined) {
       throw new SkiffError('invalid_argument', 'this node has not joined a cluster yet', {
-        hint: 'skiff daemon run --advertise-addr IP --join MANAGER:2377 --token TOKEN',
-      });
-    }
-    const joined = await requestJoin({
-      managerAddr: o.join.manager,
-      token: o.join.token,
-      hostname,
-      addr: o.advertiseAddr,
-    });
-    if (joined.role !== 'worker') {
-      throw new SkiffError('invalid_argument', 'that token makes a manager; this command joins workers', {
-        hint: 'use the worker token: skiff cluster join-token worker',
+        hint: 'skiff cluster join --advertise-addr IP --token TOKEN MANAGER:2377',
       });
     }
     identity = joined.identity;
-    state = { nodeId: joined.nodeId, managers: joined.managers.length ? joined.managers : [o.join.manager] };
+    state = { nodeId: joined.nodeId, managers: joined.managers };
     await saveIdentity(paths.stateDir, identity);
     await writeFile(stateFile, JSON.stringify(state));
     log.info({ nodeId: state.nodeId, managers: state.managers }, 'joined the cluster as a worker');
   }
-  const creds = channelCredentials(identity);
-  const managers = state.managers;
-  let next = 0;
-  let current: GrpcDispatcherClient | undefined;
-  // Each new session tries the next manager, so a lost manager is left behind.
-  const dispatcher = (): DispatcherApi => {
-    current?.close();
-    const m = managers[next++ % managers.length]!;
-    const [host, p] = splitHostPort(m);
-    current = new GrpcDispatcherClient(`${host}:${p + 2}`, creds);
-    return current;
-  };
+  const saved = state;
   const agent = new NodeAgent({
-    nodeId: state.nodeId,
+    nodeId: saved.nodeId,
     stateDir: paths.stateDir,
     runDir: paths.runDir,
     addr: o.advertiseAddr,
     hostname,
     logger: log,
   });
-  await agent.start(dispatcher);
+  await agent.start(
+    dispatcherSource({
+      managers: saved.managers,
+      credentials: channelCredentials(identity),
+      // Kept for the next start: the managers the worker joined through may be gone by then.
+      onManagers: (managers) => {
+        void writeFile(stateFile, JSON.stringify({ ...saved, managers })).catch((err: unknown) =>
+          log.warn({ err: String(err) }, 'could not save the managers list'),
+        );
+      },
+      log,
+    }),
+  );
   await writeFile(paths.pidFile, `${process.pid}\n`);
-  log.info({ nodeId: state.nodeId }, 'skiff worker ready');
+  log.info({ nodeId: saved.nodeId }, 'skiff worker ready');
   return {
-    nodeId: state.nodeId,
+    nodeId: saved.nodeId,
     async stop() {
       await agent.stop();
-      current?.close();
       await rm(paths.pidFile, { force: true });
     },
   };
-}
-
-function splitHostPort(addr: string): [string, number] {
-  const i = addr.lastIndexOf(':');
-  return i < 0 ? [addr, DEFAULT_PORT] : [addr.slice(0, i), Number(addr.slice(i + 1)) || DEFAULT_PORT];
 }
 
 function serverCredentials(id: NodeIdentity): grpc.ServerCredentials {

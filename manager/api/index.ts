@@ -11,4 +11,10 @@ export {
 } from './context.js';
 export type { ForwardOptions } from './forward.js';
 export { type ApiServerOptions, createApiServer } from './server.js';
-export { listenUnix, type RunningManager, type StartManagerOptions, startManager } from './start-manager.js';
+export {
+  type AcceptedJoin,
+  listenUnix,
+  type RunningManager,
+  type StartManagerOptions,
+  startManager,
+} from './start-manager.js';

@@ -61,6 +61,11 @@ export interface StartManagerOptions {
   certCheckIntervalMs?: number;
   /** Join an existing cluster as a manager (first start only): a manager's TCP API address and the manager token. */
   join?: { managerAddr: string; token: string };
+  /**
+   * A join already accepted with the manager role (first start only): the daemon asks
+   * first and lets the token decide whether the node runs as a manager or a worker.
+   */
+  joined?: AcceptedJoin;
   version?: string;
   logger?: Logger;
   /** Task logs from the node agents (the daemon's local agent in single-node mode). */
@@ -96,7 +101,14 @@ export async function startManager(o: StartManagerOptions): Promise<RunningManag
   await mkdir(o.stateDir, { recursive: true, mode: 0o700 });
   const addr = o.advertiseAddr ?? (o.tcp ? `${o.tcp.host}:${o.tcp.port}` : '127.0.0.1:2377');
   // A manager joining an existing cluster gets its identity, keys and raft peers from it.
-  const joined = o.join && !(await loadIdentity(o.stateDir)) ? await joinAsManager(o, addr) : undefined;
+  const fresh = !(await loadIdentity(o.stateDir));
+  const joined = !fresh
+    ? undefined
+    : o.joined
+      ? await saveManagerJoin(o.stateDir, o.joined)
+      : o.join
+        ? await joinAsManager(o, addr)
+        : undefined;
   const nodeId = joined?.nodeId ?? o.nodeId ?? (await loadOrCreateNodeId(o.stateDir));
   const version = o.version ?? 'dev';
   // Autolock: a locked key waits for `docker swarm unlock` before anything else starts.
@@ -396,6 +408,17 @@ async function joinAsManager(
     addr,
     raftAddr,
   });
+  return saveManagerJoin(o.stateDir, res);
+}
+
+/** What `requestJoin` answers. */
+export type AcceptedJoin = Awaited<ReturnType<typeof requestJoin>>;
+
+/** Keeps what a manager join brought (identity, raft identity, node ID, store key) in the state directory. */
+async function saveManagerJoin(
+  stateDir: string,
+  res: AcceptedJoin,
+): Promise<{ nodeId: string; raftPeers: { id: string; addr: string }[] }> {
   if (res.role !== 'manager' || !res.manager) {
     throw new SkiffError(
       'invalid_argument',
@@ -405,17 +428,17 @@ async function joinAsManager(
       },
     );
   }
-  await saveIdentity(o.stateDir, res.identity);
+  await saveIdentity(stateDir, res.identity);
   await saveRaftIdentity(
-    o.stateDir,
+    stateDir,
     issueRaftIdentity(
       res.manager.raftCa,
       res.nodeId,
       describeNodeCertificate(res.identity.certPem).clusterId,
     ),
   );
-  await writeFile(join(o.stateDir, 'node-id'), `${res.nodeId}\n`, { mode: 0o600 });
-  await writeFile(join(o.stateDir, 'secrets.key'), Buffer.from(res.manager.secretsKey, 'base64'), {
+  await writeFile(join(stateDir, 'node-id'), `${res.nodeId}\n`, { mode: 0o600 });
+  await writeFile(join(stateDir, 'secrets.key'), Buffer.from(res.manager.secretsKey, 'base64'), {
     mode: 0o600,
   });
   return { nodeId: res.nodeId, raftPeers: res.manager.raftPeers };

@@ -17,6 +17,8 @@ export async function requestJoin(o: {
   hostname: string;
   addr?: string;
   raftAddr?: string;
+  /** Where raft would listen should the token make this node a manager. */
+  raftAddrIfManager?: string;
   timeoutMs?: number;
 }): Promise<JoinResponse & { identity: NodeIdentity }> {
   const token = parseJoinToken(o.token);
@@ -50,6 +52,7 @@ export async function requestJoin(o: {
       hostname: o.hostname,
       ...(o.addr ? { addr: o.addr } : {}),
       ...(o.raftAddr ? { raftAddr: o.raftAddr } : {}),
+      ...(o.raftAddrIfManager ? { raftAddrIfManager: o.raftAddrIfManager } : {}),
     },
     { ca: caPem },
     o.timeoutMs,

@@ -22,8 +22,13 @@ export interface JoinRequest {
   hostname: string;
   /** host:port the node is reachable at (managers: their API address). */
   addr?: string;
-  /** Managers: host:port their raft listens on. */
+  /** Asks to join as a manager, with raft on this host:port: a worker token is refused. */
   raftAddr?: string;
+  /**
+   * Where the node's raft would listen should the token make it a manager: the token
+   * decides the role (`skiff cluster join`), and a worker token ignores this.
+   */
+  raftAddrIfManager?: string;
 }
 
 /** How the join service changes raft membership (the leader's RaftNode). */
@@ -56,17 +61,19 @@ export interface JoinResponse {
   };
 }
 
+const hostPort = z
+  .string()
+  .max(300)
+  .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port');
+
 const joinSchema = z.object({
   token: z.string().max(200),
   publicKey: z.string().max(4096),
   proof: z.string().max(1024),
   hostname: z.string().min(1).max(253),
   addr: z.string().max(300).optional(),
-  raftAddr: z
-    .string()
-    .max(300)
-    .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port')
-    .optional(),
+  raftAddr: hostPort.optional(),
+  raftAddrIfManager: hostPort.optional(),
 });
 
 const renewSchema = z.object({ publicKey: z.string().max(4096), proof: z.string().max(1024) });
@@ -139,7 +146,8 @@ export class JoinService {
     const raft = this.o.raft;
     const secretsKey = this.o.secretsKey;
     const raftCa = this.o.raftCa;
-    if (role === 'manager' && (!raft || !secretsKey || !raftCa || !req.raftAddr)) {
+    const raftAddr = req.raftAddr ?? req.raftAddrIfManager;
+    if (role === 'manager' && (!raft || !secretsKey || !raftCa || !raftAddr)) {
       throw new SkiffError(
         'invalid_argument',
         'joining as a manager needs the raft address of the new manager (raftAddr)',
@@ -169,9 +177,9 @@ export class JoinService {
       validForMs: this.validityMs(),
     });
     let manager: JoinResponse['manager'];
-    if (role === 'manager' && raft && secretsKey && raftCa && req.raftAddr) {
+    if (role === 'manager' && raft && secretsKey && raftCa && raftAddr) {
       // A learner first: it catches up without counting toward quorum, then becomes a voter.
-      await raft.addLearner(node.ID, req.raftAddr);
+      await raft.addLearner(node.ID, raftAddr);
       raft.promote(node.ID, { timeoutMs: 120_000 }).then(
         () => this.log.info({ nodeId: node.ID }, 'new manager promoted to raft voter'),
         (err: unknown) =>

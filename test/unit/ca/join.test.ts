@@ -93,4 +93,21 @@ describe('JoinService', () => {
     expect(await code(join.join({ token: 5 }))).toBe('invalid_argument');
     expect(store.listNodes()).toHaveLength(before);
   });
+
+  it('lets the token decide the role when the node only says where its raft would listen', async () => {
+    const { store, join, tokens, learners } = await setup();
+    const w = await join.join(
+      request(tokens.Worker, { raftAddrIfManager: '10.0.0.3:2378', addr: '10.0.0.3:2377' }),
+    );
+    expect(w.role).toBe('worker');
+    expect(w.manager).toBeUndefined();
+    expect(store.getNode(w.nodeId)?.ManagerStatus).toBeUndefined();
+    expect(store.getNode(w.nodeId)?.Status.Addr).toBe('10.0.0.3');
+    const m = await join.join(
+      request(tokens.Manager, { raftAddrIfManager: '10.0.0.4:2378', addr: '10.0.0.4:2377' }),
+    );
+    expect(m.role).toBe('manager');
+    expect(learners).toEqual([m.nodeId]);
+    expect(store.getNode(m.nodeId)?.Spec.Role).toBe('manager');
+  });
 });

@@ -1,0 +1,178 @@
+// Dispatching in a multi-manager cluster, the swarmkit way: only the raft leader runs a
+// dispatcher (its store writes need the leader), every manager serves the gRPC
+// endpoint, and a follower refuses sessions so agents move on to the leader. Agents
+// learn the current managers from each registration and keep them for the next
+// failover; their tasks keep running while they look for the new leader.
+import type * as grpc from '@grpc/grpc-js';
+import { GrpcDispatcherClient } from '../../lib/dispatch-grpc.js';
+import type {
+  AssignmentsMessage,
+  DispatcherApi,
+  HeartbeatRequest,
+  Logger,
+  RegisterRequest,
+  RegisterResponse,
+  UpdateTaskStatusRequest,
+} from '../../lib/index.js';
+import { SkiffError } from '../../lib/index.js';
+import { Dispatcher, storeDispatcherPort } from '../../manager/dispatcher/index.js';
+import type { Store } from '../../manager/index.js';
+
+/** A registration answer that also names the managers' API addresses (host:port). */
+export type ClusterRegisterResponse = RegisterResponse & { managers?: string[] };
+
+export interface LeaderDispatcherOptions {
+  store: Store;
+  log: Logger;
+  heartbeatPeriodMs?: number;
+  /** Missed heartbeat periods before a node is marked down (default 3). */
+  graceMultiplier?: number;
+  /** The leader's API address, when known (named in refusals). */
+  leaderAddr?: () => string | undefined;
+}
+
+/**
+ * The dispatcher of one manager: a real one while this manager leads, a refusal
+ * naming the leader otherwise. A new leader also marks down the nodes that were ready
+ * but never register with it (e.g. the old leader's own node).
+ */
+export class LeaderDispatcher implements DispatcherApi {
+  private current: Dispatcher | undefined;
+  private readonly registered = new Set<string>();
+  private downCheck: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: LeaderDispatcherOptions) {}
+
+  get leading(): boolean {
+    return this.current !== undefined;
+  }
+
+  /** Starts or stops dispatching as leadership comes and goes; called on every leadership poll. */
+  follow(leading: boolean): void {
+    if (leading && !this.current) {
+      this.registered.clear();
+      this.current = new Dispatcher({
+        store: storeDispatcherPort(this.o.store),
+        log: this.o.log,
+        ...(this.o.heartbeatPeriodMs ? { heartbeatPeriodMs: this.o.heartbeatPeriodMs } : {}),
+        ...(this.o.graceMultiplier ? { graceMultiplier: this.o.graceMultiplier } : {}),
+      });
+      this.o.log.info('leading: dispatcher started');
+      const grace = (this.o.heartbeatPeriodMs ?? 5000) * (this.o.graceMultiplier ?? 3);
+      this.downCheck = setTimeout(() => void this.markSilentNodesDown(), grace);
+      this.downCheck.unref();
+    } else if (!leading && this.current) {
+      // Closing the sessions ends the agents' streams: they look for the new leader.
+      this.current.stop();
+      this.current = undefined;
+      if (this.downCheck) clearTimeout(this.downCheck);
+      this.o.log.info('no longer leading: dispatcher stopped');
+    }
+  }
+
+  stop(): void {
+    this.follow(false);
+  }
+
+  async register(req: RegisterRequest): Promise<ClusterRegisterResponse> {
+    const res = await this.active().register(req);
+    this.registered.add(req.nodeId);
+    return { ...res, managers: managerAddrs(this.o.store) };
+  }
+
+  heartbeat(req: HeartbeatRequest): Promise<{ heartbeatPeriodMs: number }> {
+    return this.active().heartbeat(req);
+  }
+
+  assignments(req: HeartbeatRequest, signal: AbortSignal): AsyncIterable<AssignmentsMessage> {
+    return this.active().assignments(req, signal);
+  }
+
+  updateTaskStatus(req: UpdateTaskStatusRequest): Promise<void> {
+    return this.active().updateTaskStatus(req);
+  }
+
+  private active(): Dispatcher {
+    if (this.current) return this.current;
+    const leader = this.o.leaderAddr?.();
+    throw new SkiffError(
+      'not_leader',
+      `this manager does not dispatch: only the leader does${leader ? ` (${leader})` : ''}`,
+      { hint: 'the agent tries the next manager' },
+    );
+  }
+
+  private async markSilentNodesDown(): Promise<void> {
+    if (!this.current) return;
+    const silent = this.o.store.listNodes((n) => n.Status.State === 'ready' && !this.registered.has(n.ID));
+    for (const n of silent) {
+      this.o.log.warn({ nodeId: n.ID }, 'node did not register with the new leader; marking it down');
+      await storeDispatcherPort(this.o.store)
+        .setNodeState(n.ID, 'down', 'heartbeat failure')
+        .catch((err: unknown) =>
+          this.o.log.error({ nodeId: n.ID, err: String(err) }, 'could not mark node down'),
+        );
+    }
+  }
+}
+
+/** The API addresses (host:port) of the cluster's managers. */
+export function managerAddrs(store: Store): string[] {
+  return store.listNodes((n) => (n.ManagerStatus?.Addr ?? '') !== '').map((n) => n.ManagerStatus?.Addr ?? '');
+}
+
+/** A manager's dispatcher address from its API address: API port + 2. */
+export function dispatcherAddr(apiAddr: string): string {
+  const i = apiAddr.lastIndexOf(':');
+  const port = Number(apiAddr.slice(i + 1));
+  return `${apiAddr.slice(0, i)}:${port + 2}`;
+}
+
+export interface DispatcherSourceOptions {
+  /** API addresses (host:port) of the managers known so far. */
+  managers: string[];
+  credentials: grpc.ChannelCredentials;
+  /** On a manager: the leader's API address when known, tried first. */
+  leaderAddr?: () => string | undefined;
+  /** On a manager: its own dispatcher, used in process while it leads. */
+  local?: LeaderDispatcher;
+  /** Called when a registration brings a different list of managers. */
+  onManagers?: (managers: string[]) => void;
+  log: Logger;
+}
+
+/**
+ * What an agent's session calls for each new session: the local dispatcher while this
+ * manager leads, else the leader if known, else the next manager in turn (a follower
+ * refuses, so the agent soon lands on the leader).
+ */
+export function dispatcherSource(o: DispatcherSourceOptions): () => DispatcherApi {
+  let managers = [...o.managers];
+  let next = 0;
+  let client: GrpcDispatcherClient | undefined;
+  return () => {
+    client?.close();
+    client = undefined;
+    if (o.local?.leading) return o.local;
+    const leader = o.leaderAddr?.();
+    const target = leader ?? managers[next++ % Math.max(managers.length, 1)];
+    if (!target) throw new SkiffError('unavailable', 'no manager address is known to this node');
+    const c = new GrpcDispatcherClient(dispatcherAddr(target), o.credentials);
+    client = c;
+    return {
+      async register(req) {
+        const res = (await c.register(req)) as ClusterRegisterResponse;
+        const fresh = res.managers?.filter((m) => m !== '') ?? [];
+        if (fresh.length > 0 && fresh.join(',') !== managers.join(',')) {
+          managers = fresh;
+          o.log.info({ managers }, 'managers of the cluster');
+          o.onManagers?.(fresh);
+        }
+        return res;
+      },
+      heartbeat: (req) => c.heartbeat(req),
+      assignments: (req, signal) => c.assignments(req, signal),
+      updateTaskStatus: (req) => c.updateTaskStatus(req),
+    };
+  };
+}

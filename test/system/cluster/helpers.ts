@@ -1,0 +1,287 @@
+// A cluster of real `skiff daemon`s on lab hosts, for system tests:
+//
+//   const c = await startLabCluster({ managers: 3, workers: 2, image: true });
+//   try {
+//     await c.skiff(['service', 'create', '--name', 'web', 'localhost/lab-busybox:1', 'sleep', '3600']);
+//     const leader = await c.leader();           // the manager node that leads now
+//     await c.killDaemon(leader);                // kill -9 its daemon (containers keep running)
+//     await c.skiff(['node', 'ls']);             // goes to a manager whose daemon runs
+//     await c.restartDaemon(leader);             // `skiff daemon run` again, same state
+//   } finally {
+//     await c.destroy();                         // daemons, containers, mounts, namespaces, dirs
+//   }
+//
+// Node i (0-based) runs on lab host h(i+1); managers come first. The first manager runs
+// `skiff cluster init`, the others `skiff cluster join` with the manager token, workers
+// with the worker token, all from the CLI, one at a time. startLabCluster returns once
+// every node is ready in `skiff node ls`. One cluster per test file (beforeAll/afterAll):
+// it takes a while to start.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Node } from '../../../lib/index.js';
+import { createLab, type Lab, type LabHost, type LabProcess, waitFor } from '../../lab/index.js';
+import { busyboxTarball, type SkiffResult } from '../e2e/helpers.js';
+
+const BIN = resolve(import.meta.dirname, '../../../bin/skiff.js');
+
+/** The image every node has imported when `image: true`. */
+export const LAB_IMAGE = 'localhost/lab-busybox:1';
+
+export interface LabClusterOptions {
+  managers: number;
+  workers?: number;
+  /** Import LAB_IMAGE (busybox) on every node (default false). */
+  image?: boolean;
+  /** Agents' heartbeat period (`--dispatcher-heartbeat`; default 1s, so a lost node shows soon). */
+  heartbeat?: string;
+}
+
+export interface LabClusterNode {
+  host: LabHost;
+  role: 'manager' | 'worker';
+  /** Its address (also the API host for managers, port 2377). */
+  addr: string;
+  stateRoot: string;
+  stateDir: string;
+  runDir: string;
+  env: NodeJS.ProcessEnv;
+  /** The node ID, from `skiff node ls`. */
+  id: string;
+}
+
+export interface LabCluster {
+  lab: Lab;
+  nodes: LabClusterNode[];
+  managers: LabClusterNode[];
+  workers: LabClusterNode[];
+  /**
+   * Runs the skiff CLI inside `on`'s network namespace against its API socket
+   * (default: the first manager whose daemon is not killed).
+   */
+  skiff(args: string[], on?: LabClusterNode): Promise<SkiffResult>;
+  /** `skiff … --format json`, parsed; throws with stderr on failure. */
+  json<T>(args: string[], on?: LabClusterNode): Promise<T>;
+  /** Runs the skiff CLI on a node without `-H` (cluster init/join/leave, daemon …). */
+  skiffLocal(args: string[], on: LabClusterNode): Promise<SkiffResult>;
+  /** The manager that leads now (asked through a live manager). */
+  leader(): Promise<LabClusterNode>;
+  /** kill -9 the node's daemon only (its containers keep running). */
+  killDaemon(node: LabClusterNode): Promise<void>;
+  /** Starts the node's daemon again (`skiff daemon run`, same state), waits until it runs. */
+  restartDaemon(node: LabClusterNode): Promise<void>;
+  /** Whether the node's daemon is believed to run (not killed by killDaemon). */
+  alive(node: LabClusterNode): boolean;
+  /** Stops everything it started and removes what it created. Idempotent. */
+  destroy(): Promise<void>;
+}
+
+export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster> {
+  const workersWanted = o.workers ?? 0;
+  // hostAccess: the test process reaches the managers' TCP API (mTLS) at their addresses.
+  const lab = await createLab({ hosts: o.managers + workersWanted, hostAccess: true });
+  const base = mkdtempSync(join(tmpdir(), 'skiff-labcluster-'));
+  const nodes: LabClusterNode[] = [];
+  const killed = new Set<LabClusterNode>();
+  const restarted = new Map<LabClusterNode, LabProcess>();
+  let destroyed = false;
+
+  const skiffLocal = async (args: string[], on: LabClusterNode): Promise<SkiffResult> => {
+    // Only the network namespace is the host's: containers need the real cgroup mounts.
+    const r = await on.host.exec(process.execPath, [BIN, ...args], { env: on.env, sharedMounts: true });
+    return { code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr };
+  };
+  const firstLive = (): LabClusterNode => {
+    const m = nodes.find((n) => n.role === 'manager' && !killed.has(n));
+    if (!m) throw new Error('no manager daemon is running');
+    return m;
+  };
+  const skiff = (args: string[], on?: LabClusterNode) => {
+    const n = on ?? firstLive();
+    return skiffLocal(['-H', `unix://${n.runDir}/skiff.sock`, ...args], n);
+  };
+  const json = async <T>(args: string[], on?: LabClusterNode): Promise<T> => {
+    const r = await skiff([...args, '--format', 'json'], on);
+    if (r.code !== 0) throw new Error(`skiff ${args.join(' ')}: ${r.stderr}`);
+    return JSON.parse(r.stdout) as T;
+  };
+  const pidOf = (n: LabClusterNode): number | undefined => {
+    try {
+      const pid = Number(readFileSync(join(n.runDir, 'skiff.pid'), 'utf8').trim());
+      return pid > 0 ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+
+  const cluster: LabCluster = {
+    lab,
+    nodes,
+    get managers() {
+      return nodes.filter((n) => n.role === 'manager');
+    },
+    get workers() {
+      return nodes.filter((n) => n.role === 'worker');
+    },
+    skiff,
+    json,
+    skiffLocal,
+    async leader() {
+      const ns = await json<Node[]>(['node', 'ls']);
+      const id = ns.find((n) => n.ManagerStatus?.Leader)?.ID;
+      const leader = nodes.find((n) => n.id === id);
+      if (!leader) throw new Error('no leader in `skiff node ls`');
+      return leader;
+    },
+    async killDaemon(n) {
+      const pid = pidOf(n);
+      if (pid === undefined) throw new Error(`no pid file for the daemon on ${n.host.name}`);
+      killed.add(n);
+      process.kill(pid, 'SIGKILL');
+      await waitFor(
+        () => {
+          try {
+            process.kill(pid, 0);
+            return false;
+          } catch {
+            return true;
+          }
+        },
+        { what: `the daemon on ${n.host.name} to exit`, timeoutMs: 10_000 },
+      );
+    },
+    async restartDaemon(n) {
+      const args = [
+        'daemon',
+        'run',
+        '--advertise-addr',
+        n.addr,
+        '--state-dir',
+        n.stateDir,
+        '--run-dir',
+        n.runDir,
+      ];
+      const p = n.host.spawn(process.execPath, [BIN, ...args], { env: n.env, sharedMounts: true });
+      restarted.set(n, p);
+      await waitFor(
+        () => {
+          if (!p.running) throw new Error(`the daemon on ${n.host.name} exited: ${p.output().slice(-800)}`);
+          return pidOf(n) === p.pid;
+        },
+        { what: `the daemon on ${n.host.name} to run again`, timeoutMs: 60_000 },
+      );
+      killed.delete(n);
+    },
+    alive: (n) => !killed.has(n),
+    async destroy() {
+      if (destroyed) return;
+      destroyed = true;
+      // Daemons first (kill -9: nothing is left to save), then what they started.
+      for (const n of nodes) {
+        const pid = pidOf(n);
+        if (pid !== undefined && !killed.has(n)) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+      }
+      for (const n of nodes) await n.host.crash().catch(() => {});
+      for (const n of nodes) await removeContainers(n);
+      await lab.destroy();
+      for (const n of nodes) rmSync(n.runDir, { recursive: true, force: true });
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+
+  try {
+    const tarball = o.image ? await busyboxTarball(mkdtempSync(join(base, 'img-')), 'lab\n') : undefined;
+    lab.hosts.forEach((host, i) => {
+      const stateRoot = join(base, host.name);
+      // Unix socket paths are limited to 108 bytes: keep the run directory short.
+      const runDir = mkdtempSync(`/run/skc-${host.name}-`);
+      const { SKIFF_HOST: _ignored, ...inherited } = process.env;
+      const env: NodeJS.ProcessEnv = {
+        ...inherited,
+        SKIFF_STATE_ROOT: stateRoot,
+        SKIFF_RUN_DIR: runDir,
+        SKIFF_DISPATCHER_HEARTBEAT: o.heartbeat ?? '1s',
+        SKIFF_LOG_LEVEL: process.env.SKIFF_LOG_LEVEL ?? 'info',
+      };
+      const role = i < o.managers ? 'manager' : 'worker';
+      nodes.push({
+        host,
+        role,
+        addr: host.addr,
+        stateRoot,
+        stateDir: join(stateRoot, 'local'),
+        runDir,
+        env,
+        id: '',
+      });
+    });
+    if (tarball) {
+      for (const n of nodes) {
+        const r = await skiffLocal(['image', 'import', '--root', n.stateDir, tarball, LAB_IMAGE], n);
+        if (r.code !== 0) throw new Error(`image import on ${n.host.name}: ${r.stderr}`);
+      }
+    }
+    const [first, ...rest] = nodes;
+    if (!first) throw new Error('a lab cluster needs at least one manager');
+    const init = await skiffLocal(['cluster', 'init', '--advertise-addr', first.addr], first);
+    if (init.code !== 0) throw new Error(`cluster init on ${first.host.name}: ${init.stderr}`);
+    const token = async (role: string) =>
+      (await skiff(['cluster', 'join-token', role, '-q'], first)).stdout.trim();
+    const tokens = { manager: await token('manager'), worker: await token('worker') };
+    for (const n of rest) {
+      const r = await skiffLocal(
+        ['cluster', 'join', '--advertise-addr', n.addr, '--token', tokens[n.role], `${first.addr}:2377`],
+        n,
+      );
+      if (r.code !== 0) {
+        throw new Error(`cluster join on ${n.host.name}: ${r.stderr}\n${logTail(n)}`);
+      }
+    }
+    const ready = await waitFor(
+      async () => {
+        const ns = await json<Node[]>(['node', 'ls'], first).catch(() => []);
+        return ns.filter((x) => x.Status.State === 'ready').length === nodes.length ? ns : undefined;
+      },
+      { what: `${nodes.length} ready nodes`, timeoutMs: 120_000 },
+    );
+    for (const n of nodes) n.id = ready.find((x) => x.Status.Addr === n.addr)?.ID ?? '';
+    return cluster;
+  } catch (e) {
+    await cluster.destroy();
+    throw e;
+  }
+}
+
+/** The last lines of a node's daemon log, for failure messages. */
+export function logTail(n: LabClusterNode, lines = 30): string {
+  try {
+    return readFileSync(join(n.stateDir, 'daemon.log'), 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no daemon log)';
+  }
+}
+
+/** Containers a killed node left: their runtime state and rootfs mounts. */
+async function removeContainers(n: LabClusterNode): Promise<void> {
+  const crunRoot = join(n.runDir, 'runtime', 'crun');
+  const list = await n.host
+    .exec('crun', ['--root', crunRoot, 'list', '-q'], { sharedMounts: true })
+    .catch(() => undefined);
+  for (const id of (list?.stdout ?? '').split('\n').filter(Boolean)) {
+    await n.host
+      .exec('crun', ['--root', crunRoot, 'delete', '-f', id], { sharedMounts: true })
+      .catch(() => {});
+  }
+  const mounts = readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[1] ?? '')
+    .filter((m) => m.startsWith(n.stateRoot) || m.startsWith(n.runDir))
+    .reverse();
+  for (const m of mounts) await n.host.exec('umount', ['-l', m], { sharedMounts: true }).catch(() => {});
+}
