@@ -74,6 +74,32 @@ export class ApiClient {
   swarmInspect(): Promise<Swarm> {
     return this.call('GET', '/swarm');
   }
+  /** Docker's swarm update: the spec at `version`, and which tokens or keys to rotate. */
+  swarmUpdate(
+    version: number,
+    spec: Swarm['Spec'],
+    rotate: { worker?: boolean; manager?: boolean; unlockKey?: boolean } = {},
+  ): Promise<void> {
+    const query: Record<string, string> = { version: String(version) };
+    if (rotate.worker) query.rotateWorkerToken = 'true';
+    if (rotate.manager) query.rotateManagerToken = 'true';
+    if (rotate.unlockKey) query.rotateManagerUnlockKey = 'true';
+    return this.call('POST', '/swarm/update', { query, body: spec, text: true }).then(() => undefined);
+  }
+  /** Takes the node serving the API out of its cluster. */
+  swarmLeave(force = false): Promise<void> {
+    return this.call('POST', '/swarm/leave', { query: force ? { force: 'true' } : {}, text: true }).then(
+      () => undefined,
+    );
+  }
+  swarmUnlockKey(): Promise<{ UnlockKey: string }> {
+    return this.call('GET', '/swarm/unlockkey');
+  }
+  swarmUnlock(unlockKey: string): Promise<void> {
+    return this.call('POST', '/swarm/unlock', { body: { UnlockKey: unlockKey }, text: true }).then(
+      () => undefined,
+    );
+  }
 
   // ---- services
   listServices(filters?: Filters): Promise<Service[]> {
