@@ -7,7 +7,6 @@ import { registerComposeConfig } from './commands/compose-config.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerImage } from './commands/image.js';
 import { registerLab } from './commands/lab.js';
-import { registerLab } from './commands/lab.js';
 import { registerNode } from './commands/node.js';
 import { registerService } from './commands/service.js';
 import { registerStack } from './commands/stack.js';
@@ -48,7 +47,6 @@ export function buildProgram(): Command {
   registerCompletion(program);
   registerImage(program);
   registerVolume(program);
-  registerLab(program);
   registerLab(program);
   registerComposeConfig(registerCompose(program));
 

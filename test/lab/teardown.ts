@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { listMounts } from '../../lab/index.js';
 import { parseRunName } from './names.js';
 
 /** Per-host directories of every run live under here, one directory per run prefix. */
@@ -38,22 +39,6 @@ export function listRootLinks(): string[] {
     .out.split('\n')
     .map((line) => /^\d+:\s+([^:@\s]+)/.exec(line)?.[1] ?? '')
     .filter((name) => name !== '');
-}
-
-/** Mount points of this mount namespace, deepest first. */
-export function listMounts(): string[] {
-  let text: string;
-  try {
-    text = readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return [];
-  }
-  return text
-    .split('\n')
-    .map((line) => line.split(' ')[4] ?? '')
-    .filter((p) => p !== '')
-    .map((p) => p.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8))))
-    .sort((a, b) => b.length - a.length);
 }
 
 function listDir(dir: string): string[] {
