@@ -2,7 +2,8 @@
 // the exit-code contract of `service update` and `stack deploy --wait`.
 import type { Service } from '../lib/index.js';
 import type { ApiClient } from './api/client.js';
-import { evaluateRollout, lastTaskError, type RolloutOutcome } from './rollout.js';
+import { type LineSink, LiveLines } from './live-lines.js';
+import { evaluateRollout, lastTaskError, type RolloutOutcome, rolloutText } from './rollout.js';
 
 export interface FollowResult {
   service: string;
@@ -14,7 +15,14 @@ export interface FollowResult {
 export async function followRollouts(
   client: ApiClient,
   serviceIds: string[],
-  opts: { timeoutMs: number; pollMs?: number; onProgress?: (service: string, text: string) => void },
+  opts: {
+    timeoutMs: number;
+    pollMs?: number;
+    /** Called when a service's progress line changes (state, tasks updated/total). */
+    onProgress?: (service: string, text: string) => void;
+    /** Called once per service with its outcome. */
+    onOutcome?: (result: FollowResult) => void;
+  },
 ): Promise<FollowResult[]> {
   const deadline = Date.now() + opts.timeoutMs;
   const results = new Map<string, FollowResult>();
@@ -30,12 +38,20 @@ export async function followRollouts(
       try {
         service = await client.inspectService(id);
       } catch (e) {
-        results.set(id, { service: id, outcome: 'failed', reason: (e as Error).message, progress: '' });
+        const failed: FollowResult = {
+          service: id,
+          outcome: 'failed',
+          reason: (e as Error).message,
+          progress: '',
+        };
+        results.set(id, failed);
+        opts.onOutcome?.(failed);
         continue;
       }
       const name = service.Spec.Name ?? id;
       const tasks = await client.listTasks({ service: [service.ID] });
       const o: RolloutOutcome = evaluateRollout(service, tasks, globalNodes);
+      const text = rolloutText(service, o);
       if (o.state === 'converged')
         results.set(id, { service: name, outcome: 'converged', progress: o.progress });
       else if (o.state === 'failed') {
@@ -48,12 +64,41 @@ export async function followRollouts(
           reason: `not converged after ${Math.round(opts.timeoutMs / 1000)}s (${o.progress} running)${err ? `; last task error: ${err}` : ''}`,
           progress: o.progress,
         });
-      } else if (lastProgress.get(id) !== o.progress) {
-        lastProgress.set(id, o.progress);
-        opts.onProgress?.(name, `${o.progress} running`);
+      } else if (lastProgress.get(id) !== text) {
+        lastProgress.set(id, text);
+        opts.onProgress?.(name, text);
       }
+      const done = results.get(id);
+      if (done) opts.onOutcome?.(done);
     }
     if (results.size < serviceIds.length) await new Promise((r) => setTimeout(r, opts.pollMs ?? 250));
   }
   return serviceIds.map((id) => results.get(id)!);
+}
+
+/** A service's outcome in one line: "converged (3/3 running)", "rolled back: …". */
+export function outcomeText(r: FollowResult): string {
+  return r.outcome === 'converged'
+    ? `converged (${r.progress} running)`
+    : `${r.outcome.replace('_', ' ')}: ${r.reason ?? ''}`;
+}
+
+/**
+ * Rollout progress on stderr: on a terminal one line per service, updated in place and
+ * ending with its outcome; otherwise a plain line at each change.
+ */
+export class RolloutDisplay {
+  readonly live: boolean;
+  private readonly lines: LiveLines;
+
+  constructor(out: LineSink = process.stderr) {
+    this.live = out.isTTY === true;
+    this.lines = new LiveLines(out);
+  }
+
+  onProgress = (service: string, text: string): void => this.lines.set(service, text);
+
+  onOutcome = (r: FollowResult): void => {
+    if (this.live) this.lines.set(r.service, outcomeText(r));
+  };
 }

@@ -54,3 +54,13 @@ export function lastTaskError(tasks: Task[]): string | undefined {
     .sort((a, b) => (a.Status.Timestamp ?? '').localeCompare(b.Status.Timestamp ?? ''));
   return failed.at(-1)?.Status.Err;
 }
+
+/** One line for people about where a service's rollout is: its state and task counts. */
+export function rolloutText(service: Service, o: RolloutOutcome): string {
+  if (o.state === 'failed') return `${o.outcome.replace('_', ' ')}: ${o.reason}`;
+  if (o.state === 'converged') return `converged (${o.progress} running)`;
+  const u = service.UpdateStatus?.State;
+  if (u === 'updating') return `updating (${o.progress} tasks updated)`;
+  if (u === 'rollback_started') return `rolling back (${o.progress} running)`;
+  return `starting (${o.progress} running)`;
+}

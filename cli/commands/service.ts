@@ -4,7 +4,7 @@ import type { Node, Service, ServiceSpec, Task } from '../../lib/index.js';
 import { parseDurationNs, SkiffError } from '../../lib/index.js';
 import type { ApiClient } from '../api/client.js';
 import { type GlobalOptions, withClient } from '../context.js';
-import { type FollowResult, followRollouts } from '../follow.js';
+import { type FollowResult, followRollouts, outcomeText, RolloutDisplay } from '../follow.js';
 import { ago, CliExit, CliUsageError, parseFormat, printJson, printTable, shortId } from '../output.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -246,25 +246,24 @@ export async function followAndExit(
   const timeoutNs = parseDurationNs(timeout);
   if (timeoutNs === undefined)
     throw new CliUsageError(`invalid --timeout "${timeout}": use a duration like 90s or 5m`);
-  const tty = process.stderr.isTTY;
+  const display = new RolloutDisplay();
   const results = await followRollouts(c, ids, {
     timeoutMs: timeoutNs / 1e6,
-    onProgress: (svc, text) => process.stderr.write(tty ? `\r${svc}: ${text}   ` : `${svc}: ${text}\n`),
+    onProgress: display.onProgress,
+    onOutcome: display.onOutcome,
   });
-  if (tty) process.stderr.write('\n');
-  reportRollouts(results, format);
+  reportRollouts(results, format, display.live);
   if (results.some((r) => r.outcome !== 'converged')) throw new CliExit(1);
 }
 
-export function reportRollouts(results: FollowResult[], format?: string): void {
+/** The outcome of each service: JSON on stdout, or lines on stderr (already shown when `shown`). */
+export function reportRollouts(results: FollowResult[], format?: string, shown = false): void {
   if (parseFormat(format) === 'json') {
     printJson(results);
     return;
   }
-  for (const r of results) {
-    if (r.outcome === 'converged') process.stderr.write(`${r.service}: converged (${r.progress} running)\n`);
-    else process.stderr.write(`${r.service}: ${r.outcome.replace('_', ' ')}: ${r.reason ?? ''}\n`);
-  }
+  if (shown) return;
+  for (const r of results) process.stderr.write(`${r.service}: ${outcomeText(r)}\n`);
 }
 
 function buildSpec(image: string, command: string[], o: CreateOptions): ServiceSpec {

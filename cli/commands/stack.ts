@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { parseDurationNs } from '../../lib/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
 import { deployStack, removeStack, STACK_LABEL } from '../deploy.js';
-import { followRollouts } from '../follow.js';
+import { followRollouts, RolloutDisplay } from '../follow.js';
 import { CliExit, CliUsageError, parseFormat, printJson, printTable, shortId } from '../output.js';
 import { loadStack } from './compose.js';
 import { printServices } from './service.js';
@@ -52,14 +52,11 @@ export function registerStack(program: Command): void {
           if (json) printJson({ stack: name, services: result.services, removed: result.removed });
           return;
         }
-        const tty = process.stderr.isTTY;
+        const display = new RolloutDisplay();
         const outcomes = await followRollouts(
           c,
           result.services.map((s) => s.id),
-          {
-            timeoutMs: timeoutNs / 1e6,
-            onProgress: (svc, text) => process.stderr.write(`${svc}: ${text}${tty ? '' : ''}\n`),
-          },
+          { timeoutMs: timeoutNs / 1e6, onProgress: display.onProgress, onOutcome: display.onOutcome },
         );
         const report = result.services.map((s, i) => ({
           service: s.service,
@@ -78,7 +75,7 @@ export function registerStack(program: Command): void {
             services: report,
             removed: result.removed,
           });
-        else {
+        else if (!display.live) {
           for (const r of report) {
             process.stderr.write(
               r.outcome === 'converged'
