@@ -113,7 +113,14 @@ export class AgentSession {
         { nodeId: reg.nodeId, sessionId: reg.sessionId },
         sessionAbort.signal,
       )) {
-        await this.apply(msg);
+        // A change is handed to the task runners (each keeps its own steps in order) without
+        // waiting for it to finish: containers start and stop side by side, not one by one.
+        if (msg.type === 'complete') await this.apply(msg);
+        else {
+          this.apply(msg).catch((e: unknown) =>
+            this.log.error({ err: describeError(e) }, 'applying assignment changes failed'),
+          );
+        }
         this.connectedOnce?.();
         this.connectedOnce = undefined;
       }
