@@ -1,0 +1,185 @@
+// The two engines the stack benchmarks drive the same way: a fresh single-node skiff
+// daemon (its own state root and run dir, as test/system/e2e's testNode) and dockerd in
+// swarm mode (the harness's peer). Both are deployed to with their own CLI from the
+// same compose file and watched through the same Docker Engine API (/tasks, /services)
+// on their unix sockets, so the clock stops by the same rule for both.
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Service, Task } from '../../lib/index.js';
+import { type CommandResult, runChecked, runCommand } from '../lib/command.js';
+import { onInterrupt, REPO_ROOT } from '../lib/index.js';
+import { type DockerdPeer, startDockerd } from '../peers/index.js';
+
+export interface Engine {
+  label: string;
+  /** The engine's own CLI (`skiff …` or `docker …`) against this engine. */
+  cli(args: readonly string[], cwd: string): Promise<CommandResult>;
+  /** `stack deploy` as the engine's CLI spells it for a local, unpublished image. */
+  deployArgs(file: string, stack: string): string[];
+  socket: string;
+  stop(): Promise<void>;
+}
+
+/** GET on the engine's Docker-compatible API. */
+export function apiGet<T>(socket: string, path: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: socket, path, method: 'GET', timeout: 30_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        if ((res.statusCode ?? 500) >= 300) reject(new Error(`GET ${path}: ${res.statusCode} ${body}`));
+        else resolve(JSON.parse(body) as T);
+      });
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`)));
+    req.end();
+  });
+}
+
+/** Every task the engine knows (each engine here is private to the benchmark). */
+export function allTasks(socket: string): Promise<Task[]> {
+  return apiGet<Task[]>(socket, '/tasks');
+}
+
+export function allServices(socket: string): Promise<Service[]> {
+  return apiGet<Service[]>(socket, '/services');
+}
+
+/** Polls `cond` every few ms until it holds; the time it first held, in ms since `t0`. */
+export async function timeUntil(
+  what: string,
+  t0: number,
+  cond: () => Promise<boolean>,
+  timeoutMs: number,
+): Promise<number> {
+  const deadline = t0 + timeoutMs;
+  for (;;) {
+    if (await cond().catch(() => false)) return performance.now() - t0;
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const BUILD_DIR = join(REPO_ROOT, 'bench', 'results', 'skiff-build');
+
+/**
+ * `node …` arguments that run the skiff CLI: compiled JavaScript as installed (built
+ * here without type checking), or under tsx at tiny size to save the build.
+ */
+export async function skiffEntry(tiny: boolean, log: (m: string) => void): Promise<string[]> {
+  if (tiny) return ['--import', 'tsx', join(REPO_ROOT, 'cli', 'main.ts')];
+  log('compiling skiff (tsc --noCheck) into bench/results/skiff-build');
+  await runChecked(
+    process.execPath,
+    [
+      join(REPO_ROOT, 'node_modules/typescript/bin/tsc'),
+      '-p',
+      'tsconfig.build.json',
+      '--outDir',
+      BUILD_DIR,
+      '--noCheck',
+      '--sourceMap',
+      'false',
+    ],
+    { cwd: REPO_ROOT, timeoutMs: 300_000 },
+  );
+  return [join(BUILD_DIR, 'cli', 'main.js')];
+}
+
+/** A fresh skiff daemon with the given image tarballs imported (tag → rootfs tarball). */
+export async function startSkiff(entry: string[], images: Map<string, string>): Promise<Engine> {
+  const base = mkdtempSync(join(tmpdir(), 'skiff-bench-stack-'));
+  const stateRoot = join(base, 'state');
+  // Unix socket paths are limited to 108 bytes: keep the run directory short.
+  const runDir = mkdtempSync('/run/skb-');
+  const { SKIFF_HOST: _ignored, ...inherited } = process.env;
+  const env = { ...inherited, SKIFF_STATE_ROOT: stateRoot, SKIFF_RUN_DIR: runDir };
+  // From the repository (a daemon started from sources finds tsx there); compose files go by absolute path.
+  const cli = (args: readonly string[], _cwd: string) =>
+    runCommand(process.execPath, [...entry, ...args], { env, cwd: REPO_ROOT, timeoutMs: 300_000 });
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      await cli(['daemon', 'stop'], base);
+      // BENCH_KEEP_LOGS=DIR keeps the daemon's log, for finding out where the time went.
+      const keep = process.env.BENCH_KEEP_LOGS;
+      if (keep) cpSync(join(stateRoot, 'local', 'daemon.log'), join(keep, `skiff-daemon-${Date.now()}.log`));
+      // Whatever a failed run left: its containers, their runtime state and mounts.
+      await runCommand('pkill', ['-9', '-f', `conmon.*${runDir}`]);
+      const crunRoot = join(runDir, 'runtime', 'crun');
+      const ids = (await runCommand('crun', ['--root', crunRoot, 'list', '-q'])).stdout;
+      for (const id of ids.split('\n').filter(Boolean))
+        await runCommand('crun', ['--root', crunRoot, 'delete', '-f', id]);
+      const mounts = readFileSync('/proc/mounts', 'utf8')
+        .split('\n')
+        .map((l) => l.split(' ')[1] ?? '')
+        .filter((m) => m.startsWith(stateRoot) || m.startsWith(runDir))
+        .reverse();
+      for (const m of mounts) await runCommand('umount', ['-l', m]);
+      rmSync(base, { recursive: true, force: true });
+      rmSync(runDir, { recursive: true, force: true });
+    })().finally(unregister);
+    return stopped;
+  };
+  const unregister = onInterrupt(`skiff daemon in ${runDir}`, stop);
+  try {
+    for (const [tag, tarball] of images) {
+      const r = await cli(['image', 'import', '--root', join(stateRoot, 'local'), tarball, tag], base);
+      if (r.code !== 0) throw new Error(`skiff image import ${tag}: ${r.stderr.trim()}`);
+    }
+    const started = await cli(['daemon', 'start'], base);
+    if (started.code !== 0) throw new Error(`skiff daemon start: ${started.stderr.trim()}`);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return {
+    label: 'skiff',
+    cli,
+    deployArgs: (file, stack) => ['stack', 'deploy', '-c', file, stack],
+    socket: join(runDir, 'skiff.sock'),
+    stop,
+  };
+}
+
+/**
+ * dockerd in swarm mode with the same images (`docker import` of the same tarballs).
+ * DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 stops Swarm from trying a registry for an image
+ * it already has (skiff does not try either): the comparison is of orchestration, not
+ * of a failing pull.
+ */
+export async function startSwarm(images: Map<string, string>, log: (m: string) => void): Promise<Engine> {
+  process.env.DOCKER_SERVICE_PREFER_OFFLINE_IMAGE = '1';
+  const peer: DockerdPeer = await startDockerd({ swarm: true, log });
+  try {
+    for (const [tag, tarball] of images) await peer.docker(['import', tarball, tag]);
+  } catch (e) {
+    await peer.stop();
+    throw e;
+  }
+  const env = { ...process.env, DOCKER_HOST: peer.host };
+  return {
+    label: `${peer.label} (swarm mode)`,
+    cli: (args, cwd) => runCommand('docker', args, { env, cwd, timeoutMs: 300_000 }),
+    // No registry here: do not ask one for the image's digest.
+    deployArgs: (file, stack) => ['stack', 'deploy', '--resolve-image', 'never', '-c', file, stack],
+    socket: peer.host.replace(/^unix:\/\//, ''),
+    stop: () => peer.stop(),
+  };
+}
+
+/** `stack rm` and wait until the engine has no task left. */
+export async function removeStack(engine: Engine, stack: string, cwd: string): Promise<void> {
+  const r = await engine.cli(['stack', 'rm', stack], cwd);
+  if (r.code !== 0) throw new Error(`${engine.label}: stack rm ${stack}: ${r.stderr.trim()}`);
+  await timeUntil(
+    `${engine.label}: stack ${stack} gone`,
+    performance.now(),
+    async () => (await allTasks(engine.socket)).length === 0,
+    120_000,
+  );
+}

@@ -1,0 +1,129 @@
+// Stack deploy, real containers on one node: a 15-task stack (10 replicas of busybox
+// httpd, 5 of a sleeper) from `stack deploy` to every task running, skiff's single-node
+// daemon next to Docker Swarm (dockerd in swarm mode, the bench peer) on the same
+// machine: the same compose file, the same images (imported from the same rootfs
+// tarball), each deployed with its own CLI and watched through the same Docker API
+// (GET /tasks every 20 ms). Runs alternate (Swarm, skiff, skiff, Swarm, …).
+//
+//   npx tsx bench/stack-deploy.ts [--runs N]      # BENCH_SIZE=tiny: skiff only, one run
+//
+// Figures: deploy → all 15 running (median, p95) with Swarm's figure and the ratio
+// (target <= 0.25), and the deploy command's own time.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { busyboxTarball } from '../test/system/e2e/helpers.js';
+import { type Figure, interleave, latencyFigures, repeat, sideBySideFigures } from './lib/index.js';
+import {
+  allTasks,
+  type Engine,
+  removeStack,
+  skiffEntry,
+  startSkiff,
+  startSwarm,
+  timeUntil,
+} from './skiff-vs-swarm/engines.js';
+
+const tiny = process.env.BENCH_SIZE === 'tiny';
+const { values: a } = parseArgs({ options: { runs: { type: 'string', default: tiny ? '1' : '5' } } });
+const RUNS = Number(a.runs);
+const STACK = 'benchstack';
+const IMAGE = 'localhost/bench-app:v1';
+const TASKS = 15;
+const log = (m: string) => process.stderr.write(`${m}\n`);
+
+const COMPOSE = `services:
+  web:
+    image: ${IMAGE}
+    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+    stop_grace_period: 1s
+    deploy:
+      replicas: 10
+  sleeper:
+    image: ${IMAGE}
+    command: ["sleep", "100000"]
+    stop_grace_period: 1s
+    deploy:
+      replicas: 5
+`;
+
+/** One deploy: the time until every task runs (the deploy command's time goes to `cliMs`). */
+async function deployOnce(engine: Engine, dir: string, cliMs: number[]): Promise<number> {
+  const t0 = performance.now();
+  const deploy = engine.cli(engine.deployArgs(join(dir, 'stack.yaml'), STACK), dir).then((r) => {
+    cliMs.push(performance.now() - t0);
+    if (r.code !== 0) throw new Error(`${engine.label}: stack deploy: ${r.stderr.trim()}`);
+  });
+  const ms = await timeUntil(
+    `${engine.label}: ${TASKS} tasks running`,
+    t0,
+    async () =>
+      (await allTasks(engine.socket)).filter(
+        (t) => t.DesiredState === 'running' && t.Status.State === 'running',
+      ).length === TASKS,
+    180_000,
+  );
+  await deploy;
+  await removeStack(engine, STACK, dir);
+  return ms;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-stack-deploy-'));
+  const engines: Engine[] = [];
+  try {
+    writeFileSync(join(dir, 'stack.yaml'), COMPOSE);
+    const tarball = await busyboxTarball(mkdtempSync(join(dir, 'img-')), 'v1\n');
+    const images = new Map([[IMAGE, tarball]]);
+    const skiff = await startSkiff(await skiffEntry(tiny, log), images);
+    engines.push(skiff);
+    const skiffCli: number[] = [];
+    const figures: Figure[] = [];
+    const what = `${TASKS} tasks (10 httpd + 5 sleep), deploy → all running`;
+    if (tiny || process.env.BENCH_DOCKER === '0') {
+      const s = await repeat((run) => deployOnce(skiff, dir, run < 0 ? [] : skiffCli), {
+        warmup: 0,
+        runs: RUNS,
+      });
+      figures.push(...latencyFigures('stack-deploy', s, what));
+    } else {
+      const swarm = await startSwarm(images, log);
+      engines.push(swarm);
+      const swarmCli: number[] = [];
+      const r = await interleave(
+        (run) => deployOnce(skiff, dir, run < 0 ? [] : skiffCli),
+        (run) => deployOnce(swarm, dir, run < 0 ? [] : swarmCli),
+        { warmup: 1, runs: RUNS },
+      );
+      figures.push(...sideBySideFigures('stack-deploy', swarm.label, r, what));
+      log(
+        `stack-deploy: skiff ${r.a.ms.map(Math.round).join(', ')} ms; ${swarm.label} ${r.b.ms.map(Math.round).join(', ')} ms; ratio ${r.ratio.toFixed(3)} (target <= 0.25)`,
+      );
+      figures.push({
+        name: 'stack-deploy',
+        metric: 'swarm: deploy command exits, median',
+        unit: 'ms',
+        value: med(swarmCli),
+      });
+    }
+    figures.push({
+      name: 'stack-deploy',
+      metric: 'skiff: deploy command exits, median',
+      unit: 'ms',
+      value: med(skiffCli),
+    });
+    for (const f of figures) process.stdout.write(`${JSON.stringify(f)}\n`);
+  } finally {
+    for (const e of engines.reverse())
+      await e.stop().catch((err: unknown) => log(`${e.label}: stop: ${String(err)}`));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function med(xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  return Math.round(s[Math.floor(s.length / 2)] ?? Number.NaN);
+}
+
+await main();
