@@ -39,6 +39,7 @@ export function registerLab(program: Command): void {
     .argument('[hosts]', 'how many hosts (1 to 9)', '3')
     .option('--timeout <seconds>', 'how long to wait for every node to be ready', '180')
     .action(async (hostsArg: string, o: NameOption & { timeout: string }) => {
+      if (!/^\d+$/.test(hostsArg)) throw new CliUsageError(`hosts must be a number, not "${hostsArg}"`);
       const hosts = Number(hostsArg);
       const timeoutMs = Number(o.timeout) * 1000;
       if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
