@@ -1,0 +1,176 @@
+// Acceptance of scheduling and orchestration on a real cluster: one manager and three
+// workers of the real `skiff daemon` on lab hosts (a fifth host joins later), real
+// containers. A stack spreads evenly; constraints and placement preferences hold; a
+// global service covers every node, also one that joins later; draining empties a node;
+// a worker killed with -9 has its tasks replaced within 15 s of being marked down.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServiceSpec } from '../../../lib/index.js';
+import { waitFor } from '../../lab/index.js';
+import { createLabCluster, IMAGE, type LabCluster, runningByNode, type Task } from './lab-cluster.js';
+
+const sleeper = (name: string, extra: Partial<ServiceSpec> = {}): ServiceSpec => ({
+  Name: name,
+  TaskTemplate: {
+    ContainerSpec: { Image: IMAGE, Command: ['sleep', '3600'], StopGracePeriod: 1e9 },
+    ...extra.TaskTemplate,
+  },
+  Mode: extra.Mode ?? { Replicated: { Replicas: 1 } },
+});
+
+describe('placement and node loss on a lab cluster (1 manager + 3 workers, real containers)', () => {
+  let c: LabCluster;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'skiff-orch-stack-'));
+    c = await createLabCluster({ hosts: 5, joined: 4, heartbeat: '1s' });
+  }, 240_000);
+
+  afterAll(async () => {
+    await c?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  const tasksOf = async (service: string): Promise<Task[]> => c.api().listTasks({ service: [service] });
+  /** Waits until `service` has `n` running tasks and returns them. */
+  const converged = (service: string, n: number, timeoutMs = 90_000) =>
+    waitFor(
+      async () => {
+        const live = [...runningByNode(await tasksOf(service)).values()].flat();
+        return live.length === n ? live : undefined;
+      },
+      { what: `${n} running tasks of ${service}`, timeoutMs, intervalMs: 250 },
+    );
+  const nameOf = (nodeId: string | undefined) => c.hostOf(nodeId)?.host.name ?? `?${nodeId}`;
+  const countByHost = (tasks: Task[]) => {
+    const m: Record<string, number> = {};
+    for (const t of tasks) m[nameOf(t.NodeID)] = (m[nameOf(t.NodeID)] ?? 0) + 1;
+    return m;
+  };
+
+  it('spreads a 10-service stack evenly over the four nodes', async () => {
+    const services = Array.from(
+      { length: 10 },
+      (_, i) =>
+        `  s${i}:\n    image: ${IMAGE}\n    command: ["sleep", "3600"]\n    stop_grace_period: 1s\n    deploy:\n      replicas: 2\n`,
+    );
+    const file = join(dir, 'stack.yml');
+    writeFileSync(file, `services:\n${services.join('')}`);
+    const r = await c.skiff(['stack', 'deploy', '-c', file, '--wait', '--timeout', '150s', 'ten']);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const all: Task[] = [];
+    for (let i = 0; i < 10; i++) {
+      const running = await converged(`ten_s${i}`, 2, 30_000);
+      // Each service's two replicas on two different nodes.
+      expect(new Set(running.map((t) => t.NodeID)).size).toBe(2);
+      all.push(...running);
+    }
+    // 20 tasks over 4 nodes: 5 each.
+    expect(countByHost(all)).toEqual({ h1: 5, h2: 5, h3: 5, h4: 5 });
+    expect((await c.skiff(['stack', 'rm', 'ten'])).code).toBe(0);
+  }, 240_000);
+
+  it('honours constraints and spread=node.labels.zone preferences', async () => {
+    // Zone a: h1 alone; zone b: h2, h3, h4.
+    for (const h of c.hosts.slice(0, 4)) {
+      const zone = h.host.name === 'h1' ? 'a' : 'b';
+      const r = await c.skiff(['node', 'update', '--label-add', `zone=${zone}`, h.nodeId!]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    await c.api().createService(
+      sleeper('pinned', {
+        Mode: { Replicated: { Replicas: 3 } },
+        TaskTemplate: { Placement: { Constraints: ['node.labels.zone==b', 'node.role!=manager'] } },
+      }),
+    );
+    await c.api().createService(
+      sleeper('zoned', {
+        Mode: { Replicated: { Replicas: 4 } },
+        TaskTemplate: { Placement: { Preferences: [{ Spread: { SpreadDescriptor: 'node.labels.zone' } }] } },
+      }),
+    );
+    const pinned = await converged('pinned', 3);
+    expect(countByHost(pinned)).toEqual({ h2: 1, h3: 1, h4: 1 });
+    // Half of the replicas per zone: zone a's one node takes two.
+    const zoned = await converged('zoned', 4);
+    const byHost = countByHost(zoned);
+    expect(byHost.h1).toBe(2);
+    expect((byHost.h2 ?? 0) + (byHost.h3 ?? 0) + (byHost.h4 ?? 0)).toBe(2);
+    await c.api().removeService('zoned');
+  }, 180_000);
+
+  it('runs a global service on every node, also on a node that joins later', async () => {
+    await c.api().createService(sleeper('everywhere', { Mode: { Global: {} } }));
+    const four = await converged('everywhere', 4);
+    expect(countByHost(four)).toEqual({ h1: 1, h2: 1, h3: 1, h4: 1 });
+    await c.joinWorker(c.hosts[4]!);
+    const five = await converged('everywhere', 5);
+    expect(countByHost(five)).toEqual({ h1: 1, h2: 1, h3: 1, h4: 1, h5: 1 });
+  }, 180_000);
+
+  it('moves tasks off a drained node and places nothing new there', async () => {
+    const h5 = c.hosts[4]!;
+    await c.api().createService(sleeper('movable', { Mode: { Replicated: { Replicas: 5 } } }));
+    const before = await converged('movable', 5);
+    expect(before.some((t) => t.NodeID === h5.nodeId)).toBe(true);
+    const r = await c.skiff(['node', 'update', '--availability', 'drain', h5.nodeId!]);
+    expect(r.code, r.stderr).toBe(0);
+    await waitFor(
+      async () => {
+        const live = [...runningByNode(await tasksOf('movable')).values()].flat();
+        const global = [...runningByNode(await tasksOf('everywhere')).values()].flat();
+        return (
+          live.length === 5 &&
+          live.every((t) => t.NodeID !== h5.nodeId) &&
+          global.every((t) => t.NodeID !== h5.nodeId)
+        );
+      },
+      { what: 'the drained node h5 to be empty and movable to run 5 tasks elsewhere', timeoutMs: 90_000 },
+    );
+    // Scaling up and a new service: nothing lands on the drained node.
+    const spec = await c.api().inspectService('movable');
+    await c.api().updateService(spec.ID, spec.Version.Index, {
+      ...spec.Spec,
+      Mode: { Replicated: { Replicas: 8 } },
+    });
+    await c.api().createService(sleeper('late', { Mode: { Replicated: { Replicas: 4 } } }));
+    const scaled = await converged('movable', 8);
+    const late = await converged('late', 4);
+    expect([...scaled, ...late].filter((t) => t.NodeID === h5.nodeId)).toEqual([]);
+    const onH5 = (await c.api().listTasks()).filter(
+      (t) => t.NodeID === h5.nodeId && t.DesiredState === 'running',
+    );
+    expect(onH5).toEqual([]);
+    await c.api().removeService('late');
+  }, 180_000);
+
+  it('replaces the tasks of a worker killed with -9 within 15 s of it being marked down', async () => {
+    const h4 = c.hosts[3]!;
+    const victims = (await tasksOf('movable')).filter(
+      (t) => t.NodeID === h4.nodeId && t.Status.State === 'running' && t.DesiredState === 'running',
+    );
+    expect(victims.length).toBeGreaterThan(0);
+    await c.crash(h4);
+    await waitFor(async () => (await c.api().inspectNode(h4.nodeId!)).Status.State === 'down', {
+      what: 'the killed worker h4 to be marked down',
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
+    const downAt = Date.now();
+    const moved = await waitFor(
+      async () => {
+        const live = [...runningByNode(await tasksOf('movable')).values()].flat();
+        return live.length === 8 && live.every((t) => t.NodeID !== h4.nodeId) ? live : undefined;
+      },
+      { what: "movable's 8 tasks running off the down node h4", timeoutMs: 15_000, intervalMs: 100 },
+    );
+    expect(Date.now() - downAt).toBeLessThan(15_000);
+    expect(moved.every((t) => c.hostOf(t.NodeID)?.host.name !== 'h5')).toBe(true);
+    // The constrained service has nowhere else to go in zone b but h2 and h3.
+    const pinned = await converged('pinned', 3, 15_000);
+    expect(pinned.every((t) => t.NodeID !== h4.nodeId)).toBe(true);
+  }, 120_000);
+});
