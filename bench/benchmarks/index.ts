@@ -52,6 +52,28 @@ const WRAPPED: Wrapped[] = [
     // The script reads BENCH_SIZE itself.
     args: { tiny: [], full: [] },
   },
+  {
+    name: 'placement',
+    file: 'placement.ts',
+    description:
+      '100,000 tasks of 1,000 services onto 1,000 FAKE agents through 3 raft managers, the leader loops and the dispatcher: tasks/s',
+    // The script reads BENCH_SIZE itself (tiny: 20 nodes, 200 tasks).
+    args: { tiny: [], full: [] },
+  },
+  {
+    name: 'stack-deploy',
+    file: 'stack-deploy.ts',
+    description: '15-task stack (10 httpd + 5 sleep) deploy to all running: skiff next to Docker Swarm',
+    // The script starts dockerd in swarm mode itself at full size (BENCH_DOCKER=0 skips it).
+    args: { tiny: [], full: [] },
+  },
+  {
+    name: 'rolling-update',
+    file: 'rolling-update.ts',
+    description:
+      'rolling update of 10 replicas (parallelism 2, delay 0, grace 1s) to converged: skiff next to Docker Swarm',
+    args: { tiny: [], full: [] },
+  },
 ];
 
 /** The harness's own entry point; every other bench/*.ts is a standalone benchmark script. */

@@ -47,6 +47,13 @@ function bench(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promi
 
 const NAMES = allBenchmarks().map((b) => b.name);
 
+/** Figures some benchmarks must print even at tiny size (what their issue asks them to measure). */
+const REQUIRED_METRICS: Record<string, RegExp[]> = {
+  placement: [/create to all assigned/, /create to all running/, /peak RSS/],
+  'stack-deploy': [/deploy → all running median/],
+  'rolling-update': [/update → converged median/],
+};
+
 // Two benchmarks at a time: the whole smoke test stays near a minute on 2 cores.
 let slots = 2;
 const waiting: Array<() => void> = [];
@@ -99,6 +106,12 @@ describe('npm run bench', () => {
           value: expect.any(Number),
           machine: { cores: expect.any(Number), memoryGiB: expect.any(Number), kernel: expect.any(String) },
         });
+      }
+      for (const want of REQUIRED_METRICS[name] ?? []) {
+        expect(
+          records.some((rec) => want.test(String(rec.metric))),
+          `${name} prints a figure matching ${want}`,
+        ).toBe(true);
       }
       expect(r.stdout).toMatch(/benchmark\s+metric\s+value\s+peer\s+peer value\s+ratio/);
       expect(r.stdout).toContain(`ok     ${name} (`);
