@@ -16,7 +16,7 @@ import type {
   UpdateTaskStatusRequest,
 } from '../../lib/index.js';
 import { SkiffError, silentLogger, taskStateRank } from '../../lib/index.js';
-import { indexNetworks, type NetworkIndex, networksOfNode } from './network-views.js';
+import { indexNetworks, type NetworkIndex, networksOfNode, viewKey } from './network-views.js';
 import type { DispatcherStorePort, TaskChange } from './store-port.js';
 
 export interface DispatcherOptions {
@@ -159,7 +159,7 @@ export class Dispatcher implements DispatcherApi {
     session.sentNetworks.clear();
     session.networksStale = false;
     const networks = this.networkViews(session.nodeId);
-    for (const n of networks) session.sentNetworks.set(n.id, JSON.stringify(n));
+    for (const n of networks) session.sentNetworks.set(n.id, viewKey(n));
     return { ...this.message('complete', tasks, []), networks };
   }
 
@@ -185,11 +185,12 @@ export class Dispatcher implements DispatcherApi {
     if (!session.networksStale) return undefined;
     session.networksStale = false;
     const views = this.networkViews(session.nodeId);
-    const changed = views.filter((n) => session.sentNetworks.get(n.id) !== JSON.stringify(n));
+    const keys = new Map(views.map((n) => [n.id, viewKey(n)]));
+    const changed = views.filter((n) => session.sentNetworks.get(n.id) !== keys.get(n.id));
     const current = new Set(views.map((n) => n.id));
     const removed = [...session.sentNetworks.keys()].filter((id) => !current.has(id));
     if (changed.length === 0 && removed.length === 0) return undefined;
-    for (const n of changed) session.sentNetworks.set(n.id, JSON.stringify(n));
+    for (const n of changed) session.sentNetworks.set(n.id, keys.get(n.id) ?? '');
     for (const id of removed) session.sentNetworks.delete(id);
     return { ...this.message('incremental', [], []), networks: changed, removedNetworks: removed };
   }

@@ -20,6 +20,8 @@ interface NetworkEntry {
   nodes: Set<string>;
   /** name → addresses of running tasks. */
   records: Map<string, Set<string>>;
+  /** The records as sent, built once and shared by every node's view. */
+  recordList?: { name: string; ips: string[] }[];
 }
 
 /** One pass over the store's tasks; each node's views are then read from it cheaply. */
@@ -85,10 +87,10 @@ export function networksOfNode(index: NetworkIndex, nodeId: string): AssignedNet
               return addr ? [{ nodeId: n, addr }] : [];
             })
         : [];
-    const records = [...e.records]
+    e.recordList ??= [...e.records]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([name, ips]) => ({ name, ips: [...ips].sort() }));
-    out.push({ ...e.base, peers, records });
+    out.push({ ...e.base, peers, records: e.recordList });
   }
   return out;
 }
@@ -97,6 +99,22 @@ function addTo<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
   const set = map.get(key);
   if (set) set.add(value);
   else map.set(key, new Set([value]));
+}
+
+const recordsJson = new WeakMap<object, string>();
+
+/**
+ * A view's serialized form, for telling whether it changed. Records are shared by all
+ * nodes of a network (networksOfNode), so they are serialized once, not once per node.
+ */
+export function viewKey(view: AssignedNetwork): string {
+  const records = view.records ?? [];
+  let json = recordsJson.get(records);
+  if (json === undefined) {
+    json = JSON.stringify(records);
+    recordsJson.set(records, json);
+  }
+  return `${JSON.stringify({ ...view, records: undefined })}${json}`;
 }
 
 /** The network as an agent sets it up; undefined until the allocator gave it a subnet. */
