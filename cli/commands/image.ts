@@ -174,17 +174,22 @@ export function registerImage(program: Command): void {
     .option('--concurrency <n>', 'layers downloaded at once', '3')
     .option('--no-unpack', 'only download into the content store')
     .option('--format <format>', 'progress as text or json events')
+    .option('-q, --quiet', 'no progress; print only the reference once pulled')
     .action(
-      async (ref: string, o: StoreOptions & { platform?: string; unpack: boolean; format?: string }) => {
+      async (
+        ref: string,
+        o: StoreOptions & { platform?: string; unpack: boolean; format?: string; quiet?: boolean },
+      ) => {
         const progress = new PullProgress(progressMode(o.format));
         await withStore(
           o,
           async (images) => {
             const record = await images.pull(ref, {
-              onProgress: progress.event,
+              ...(o.quiet ? {} : { onProgress: progress.event }),
               ...(o.platform ? { platform: parsePlatform(o.platform) } : {}),
             });
-            if (progressMode(o.format) !== 'json') {
+            if (o.quiet) process.stdout.write(`${ref}\n`);
+            else if (progressMode(o.format) !== 'json') {
               process.stdout.write(
                 `Digest: ${record.repoDigests[0]?.split('@')[1] ?? record.manifestDigest}\n`,
               );
@@ -331,11 +336,13 @@ export function registerImage(program: Command): void {
     .description('push a local image to the registry its name points to')
     .argument('<reference>', 'registry/name:tag of a local image')
     .option('--format <format>', 'progress as text or json events')
-    .action(async (ref: string, o: StoreOptions & { format?: string }) => {
+    .option('-q, --quiet', 'no progress; print only the reference once pushed')
+    .action(async (ref: string, o: StoreOptions & { format?: string; quiet?: boolean }) => {
       const json = parseFormat(o.format) === 'json';
       await withStore(o, async (images) => {
         const { digest } = await images.push(ref, {
           onProgress: (e: PushEvent) => {
+            if (o.quiet) return;
             if (json) process.stdout.write(`${JSON.stringify(e)}\n`);
             else if (e.type === 'blob' && e.status !== 'pushing') {
               process.stdout.write(
@@ -344,7 +351,8 @@ export function registerImage(program: Command): void {
             }
           },
         });
-        if (!json) process.stdout.write(`${ref}: digest: ${digest}\n`);
+        if (o.quiet) process.stdout.write(`${ref}\n`);
+        else if (!json) process.stdout.write(`${ref}: digest: ${digest}\n`);
       });
     });
 

@@ -109,6 +109,7 @@ export function registerService(program: Command): void {
     .option('--constraint <expr>', 'placement constraint (node.labels.zone==a)', collect, [])
     .option('-d, --detach', 'exit immediately instead of waiting for the service to converge')
     .option('--timeout <duration>', 'how long to wait for convergence', '5m')
+    .option('-q, --quiet', 'no progress output (the outcome is still the exit code)')
     .argument('<image>', 'image reference')
     .argument('[command...]', 'command and arguments')
     .action(async (image: string, command: string[], o: CreateOptions) => {
@@ -116,7 +117,7 @@ export function registerService(program: Command): void {
       await withClient(g(), async (c) => {
         const { ID } = await c.createService(spec);
         process.stdout.write(`${ID}\n`);
-        if (!o.detach) await followAndExit(c, [ID], o.timeout);
+        if (!o.detach) await followAndExit(c, [ID], o.timeout, undefined, o.quiet);
       });
     });
 
@@ -156,6 +157,7 @@ export function registerService(program: Command): void {
     .option('-d, --detach', 'exit immediately instead of following the rollout')
     .option('--timeout <duration>', 'how long to wait for convergence', '5m')
     .option('--format <format>', 'table or json (the rollout report)')
+    .option('-q, --quiet', 'no progress output (the outcome is still the exit code)')
     .action(async (name: string, o: UpdateOptions) => {
       await withClient(g(), async (c) => {
         const s = await c.inspectService(name);
@@ -171,7 +173,7 @@ export function registerService(program: Command): void {
         if (o.force) spec.TaskTemplate.ForceUpdate = (spec.TaskTemplate.ForceUpdate ?? 0) + 1;
         await c.updateService(s.ID, s.Version.Index, spec);
         process.stdout.write(`${name}\n`);
-        if (!o.detach) await followAndExit(c, [s.ID], o.timeout, o.format);
+        if (!o.detach) await followAndExit(c, [s.ID], o.timeout, o.format, o.quiet);
       });
     });
 
@@ -181,14 +183,15 @@ export function registerService(program: Command): void {
     .argument('<service>', 'service name or ID')
     .option('-d, --detach', 'exit immediately')
     .option('--timeout <duration>', 'how long to wait for convergence', '5m')
-    .action(async (name: string, o: { detach?: boolean; timeout: string }) => {
+    .option('-q, --quiet', 'no progress output (the outcome is still the exit code)')
+    .action(async (name: string, o: { detach?: boolean; timeout: string; quiet?: boolean }) => {
       await withClient(g(), async (c) => {
         const s = await c.inspectService(name);
         if (!s.PreviousSpec)
           throw new SkiffError('invalid_argument', `service ${name} has no previous spec to roll back to`);
         await c.updateService(s.ID, s.Version.Index, s.PreviousSpec, { rollback: 'previous' });
         process.stdout.write(`${name}\n`);
-        if (!o.detach) await followAndExit(c, [s.ID], o.timeout);
+        if (!o.detach) await followAndExit(c, [s.ID], o.timeout, undefined, o.quiet);
       });
     });
 
@@ -223,6 +226,7 @@ interface CreateOptions {
   constraint: string[];
   detach?: boolean;
   timeout: string;
+  quiet?: boolean;
 }
 
 interface UpdateOptions {
@@ -234,6 +238,7 @@ interface UpdateOptions {
   detach?: boolean;
   timeout: string;
   format?: string;
+  quiet?: boolean;
 }
 
 /** Follows rollouts and turns their outcome into the exit code CI relies on. */
@@ -242,17 +247,18 @@ export async function followAndExit(
   ids: string[],
   timeout: string,
   format?: string,
+  quiet = false,
 ): Promise<void> {
   const timeoutNs = parseDurationNs(timeout);
   if (timeoutNs === undefined)
     throw new CliUsageError(`invalid --timeout "${timeout}": use a duration like 90s or 5m`);
-  const display = new RolloutDisplay();
+  const display = quiet ? undefined : new RolloutDisplay();
   const results = await followRollouts(c, ids, {
     timeoutMs: timeoutNs / 1e6,
-    onProgress: display.onProgress,
-    onOutcome: display.onOutcome,
+    ...(display ? { onProgress: display.onProgress, onOutcome: display.onOutcome } : {}),
   });
-  reportRollouts(results, format, display.live);
+  // Quiet: only what failed, which the exit code alone would not explain.
+  reportRollouts(quiet ? results.filter((r) => r.outcome !== 'converged') : results, format, display?.live);
   if (results.some((r) => r.outcome !== 'converged')) throw new CliExit(1);
 }
 

@@ -27,6 +27,7 @@ export function registerStack(program: Command): void {
     .option('--wait', 'follow every service until it converges; exit 1 if any does not')
     .option('--timeout <duration>', 'how long --wait waits', '10m')
     .option('--format <format>', 'table or json (the deploy report)')
+    .option('-q, --quiet', 'no progress output; only what failed')
     .argument('<stack>', 'stack name')
     .action(async (name: string, o: DeployOptions) => {
       const timeoutNs = parseDurationNs(o.timeout);
@@ -46,17 +47,20 @@ export function registerStack(program: Command): void {
       await withClient(g(), async (c) => {
         const result = await deployStack(c, spec, {
           prune: o.prune ?? false,
-          log: (l) => process.stderr.write(`${l}\n`),
+          log: (l) => (o.quiet ? undefined : process.stderr.write(`${l}\n`)),
         });
         if (!o.wait) {
           if (json) printJson({ stack: name, services: result.services, removed: result.removed });
           return;
         }
-        const display = new RolloutDisplay();
+        const display = o.quiet ? undefined : new RolloutDisplay();
         const outcomes = await followRollouts(
           c,
           result.services.map((s) => s.id),
-          { timeoutMs: timeoutNs / 1e6, onProgress: display.onProgress, onOutcome: display.onOutcome },
+          {
+            timeoutMs: timeoutNs / 1e6,
+            ...(display ? { onProgress: display.onProgress, onOutcome: display.onOutcome } : {}),
+          },
         );
         const report = result.services.map((s, i) => ({
           service: s.service,
@@ -75,8 +79,8 @@ export function registerStack(program: Command): void {
             services: report,
             removed: result.removed,
           });
-        else if (!display.live) {
-          for (const r of report) {
+        else if (!display?.live) {
+          for (const r of report.filter((x) => !o.quiet || x.outcome !== 'converged')) {
             process.stderr.write(
               r.outcome === 'converged'
                 ? `${r.service}: converged\n`
@@ -134,8 +138,9 @@ export function registerStack(program: Command): void {
     .command('ps')
     .description("list a stack's tasks")
     .option('--format <format>', 'table or json')
+    .option('-q, --quiet', 'only print task IDs')
     .argument('<stack>')
-    .action(async (name: string, o: { format?: string }) => {
+    .action(async (name: string, o: { format?: string; quiet?: boolean }) => {
       await withClient(g(), async (c) => {
         const services = await c.listServices({ label: [`${STACK_LABEL}=${name}`] });
         const nodes = new Map((await c.listNodes()).map((n) => [n.ID, n.Description?.Hostname ?? n.ID]));
@@ -155,6 +160,7 @@ export function registerStack(program: Command): void {
             ]);
           }
         }
+        if (o.quiet) return void process.stdout.write(all.map((t) => `${t.ID}\n`).join(''));
         if (parseFormat(o.format) === 'json') return printJson(all);
         printTable(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], rows);
       });
@@ -183,4 +189,5 @@ interface DeployOptions {
   wait?: boolean;
   timeout: string;
   format?: string;
+  quiet?: boolean;
 }

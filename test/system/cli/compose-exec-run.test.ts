@@ -61,6 +61,8 @@ describe('skiff compose exec, run and pull', () => {
     expect(pull.code).toBe(0);
     const ls = await node.skiff(['image', 'ls', '--root', node.stateDir]);
     expect(ls.stdout).toContain(`${registry.host}/tests/exec`);
+    const quiet = await node.skiff(['compose', 'pull', '-q'], { cwd: dir });
+    expect(quiet).toEqual({ code: 0, stdout: '', stderr: '' });
   }, 120_000);
 
   it('fails a pull of an image that does not exist with one clear line, exit 1', async () => {

@@ -89,5 +89,9 @@ describe('the same environment under compose up and stack deploy', () => {
       ]),
     );
     expect(fromCompose.some((l) => l.startsWith('ONLY_IN_DOTENV='))).toBe(false);
+
+    // --quiet lists only the task IDs, one a line.
+    const ps = await node.skiff(['stack', 'ps', '-q', 'envs'], { cwd: dir });
+    expect(ps.stdout).toMatch(/^([a-z0-9]{25}\n)+$/);
   }, 240_000);
 });

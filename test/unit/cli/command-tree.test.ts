@@ -36,6 +36,32 @@ describe('the command tree', () => {
     }
   });
 
+  it('has -q, --quiet where docker has it', () => {
+    for (const p of [
+      'compose ps',
+      'compose pull',
+      'compose config',
+      'service ls',
+      'service ps',
+      'service create',
+      'service update',
+      'service rollback',
+      'stack deploy',
+      'stack services',
+      'stack ps',
+      'node ls',
+      'image ls',
+      'image pull',
+      'image push',
+      'volume ls',
+      'cluster join-token',
+    ]) {
+      const cmd = commands.find((c) => c.path === p)?.cmd;
+      const quiet = cmd?.options.find((o) => o.long === '--quiet');
+      expect(quiet?.short, `${p} -q`).toBe('-q');
+    }
+  });
+
   it.each(commands.map((c) => [c.path, c.cmd] as const))(
     '%s: described, and its help lists every flag',
     (_p, cmd) => {
