@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { busyboxTarball, type TestNode, testNode } from '../e2e/helpers.js';
 
+/** A compose interpolation `${NAME}`, written so that it is not a template placeholder. */
+const ref = (name: string) => `$\{${name}}`;
+
 describe('the same environment under compose up and stack deploy', () => {
   let node: TestNode;
   let dir: string;
@@ -37,13 +40,13 @@ describe('the same environment under compose up and stack deploy', () => {
       [
         'services:',
         '  app:',
-        '    image: localhost/env-busybox:${TAG}',
+        `    image: localhost/env-busybox:${ref('TAG')}`,
         '    command: ["sleep", "3600"]',
         '    stop_grace_period: 1s',
         '    env_file: app.env',
         '    environment:',
-        '      GREETING: ${GREETING}',
-        '      DEFAULTED: ${NOT_SET:-fallback}',
+        `      GREETING: ${ref('GREETING')}`,
+        `      DEFAULTED: ${ref('NOT_SET:-fallback')}`,
         '      OVERRIDDEN: by environment',
         '',
       ].join('\n'),
