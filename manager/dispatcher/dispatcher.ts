@@ -52,6 +52,8 @@ export class Dispatcher implements DispatcherApi {
   /** Built once per burst of changes, shared by all sessions. */
   private networkIndex: NetworkIndex | undefined;
   private networkTimer: NodeJS.Timeout | undefined;
+  /** How long the last index took to build: recomputing waits a multiple of it (big clusters). */
+  private networkIndexMs = 0;
 
   constructor(private readonly opts: DispatcherOptions) {
     this.period = opts.heartbeatPeriodMs ?? 5000;
@@ -176,7 +178,11 @@ export class Dispatcher implements DispatcherApi {
   }
 
   private networkViews(nodeId: string): AssignedNetwork[] {
-    this.networkIndex ??= indexNetworks(this.opts.store.networkState());
+    if (!this.networkIndex) {
+      const started = performance.now();
+      this.networkIndex = indexNetworks(this.opts.store.networkState());
+      this.networkIndexMs = performance.now() - started;
+    }
     return networksOfNode(this.networkIndex, nodeId);
   }
 
@@ -198,14 +204,18 @@ export class Dispatcher implements DispatcherApi {
   /** Gathers a burst of changes, then has every session recompute its views once. */
   private networksChanged(): void {
     if (this.networkTimer) return;
-    this.networkTimer = setTimeout(() => {
-      this.networkTimer = undefined;
-      this.networkIndex = undefined;
-      for (const s of this.sessions.values()) {
-        s.networksStale = true;
-        s.wake?.();
-      }
-    }, this.opts.networkDelayMs ?? 50);
+    this.networkTimer = setTimeout(
+      () => {
+        this.networkTimer = undefined;
+        this.networkIndex = undefined;
+        for (const s of this.sessions.values()) {
+          s.networksStale = true;
+          s.wake?.();
+        }
+      },
+      // At most a fifth of the time goes to indexing, however many tasks there are.
+      Math.max(this.opts.networkDelayMs ?? 50, 4 * this.networkIndexMs),
+    );
     this.networkTimer.unref();
   }
 

@@ -18,8 +18,8 @@ interface NetworkEntry {
   base: AssignedNetwork;
   /** Nodes (not down) with a task that holds or may soon hold an endpoint on the network. */
   nodes: Set<string>;
-  /** name → addresses of running tasks. */
-  records: Map<string, Set<string>>;
+  /** name → addresses of running tasks (deduplicated when the record list is built). */
+  records: Map<string, string[]>;
   /** The records as sent, built once and shared by every node's view. */
   recordList?: { name: string; ips: string[] }[];
 }
@@ -44,7 +44,7 @@ export function indexNetworks(state: NetworkState): NetworkIndex {
     const n = state.networks.get(id);
     const base = n && assignedNetwork(n);
     if (!base) return undefined;
-    const created = { base, nodes: new Set<string>(), records: new Map<string, Set<string>>() };
+    const created = { base, nodes: new Set<string>(), records: new Map<string, string[]>() };
     networks.set(id, created);
     return created;
   };
@@ -64,7 +64,10 @@ export function indexNetworks(state: NetworkState): NetworkIndex {
       const ip = a.Addresses[0]?.split('/')[0];
       if (!serving || !ip) continue;
       for (const name of taskDnsNames(t, { id: a.Network.Id, name: a.Network.Name })) {
-        addTo(e.records, name.toLowerCase(), ip);
+        const key = name.toLowerCase();
+        const ips = e.records.get(key);
+        if (ips) ips.push(ip);
+        else e.records.set(key, [ip]);
       }
     }
   }
@@ -89,7 +92,7 @@ export function networksOfNode(index: NetworkIndex, nodeId: string): AssignedNet
         : [];
     e.recordList ??= [...e.records]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([name, ips]) => ({ name, ips: [...ips].sort() }));
+      .map(([name, ips]) => ({ name, ips: [...new Set(ips)].sort() }));
     out.push({ ...e.base, peers, records: e.recordList });
   }
   return out;
