@@ -1,10 +1,13 @@
 // `skiff lab up 3` and examples/shop on it, as a user runs them: three hosts with ready
-// nodes (a manager and two workers), the shop deployed with `stack deploy --wait`, its
-// page answering on the manager host's address, the database password readable inside
-// api and db but not inside web, services started in depends_on order once healthy,
-// and `skiff lab down` leaving nothing behind. One lab for the whole file.
+// nodes (a manager and two workers), the shop deployed with `stack deploy --wait` and
+// spread so that web talks to api across hosts, its page answering on web's host, the
+// database password readable inside api and db but not inside web, services started in
+// depends_on order once healthy, and `skiff lab down` leaving nothing behind. One lab
+// for the whole file.
 import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   destroyLastingLab,
@@ -47,13 +50,21 @@ describe('skiff lab up 3, and examples/shop on it', () => {
   };
   const tasksOf = async (service: string) =>
     (await json<Task[]>(['service', 'ps', service])).filter((t) => t.Status.State === 'running');
-  /** `cat` run inside the service's container on the manager host, as `docker exec` would. */
+  /** The lab host a task runs on. */
+  const hostOf = async (task: Task) => {
+    const node = (await json<Node[]>(['node', 'ls'])).find((n) => n.ID === task.NodeID);
+    const host = lab.hosts.find((h) => h.addr === node?.Status.Addr);
+    if (!host) throw new Error(`task ${task.ID} runs on no lab host (${node?.Status.Addr})`);
+    return host;
+  };
+  /** `cat` run inside the service's container on its host, as `docker exec` would. */
   const readSecretIn = async (service: string) => {
     const [task] = await tasksOf(service);
     if (!task) throw new Error(`${service} has no running task`);
-    const crunRoot = resolve(lab.hosts[0]?.runDir ?? '', 'runtime', 'crun');
+    const crunRoot = resolve((await hostOf(task)).runDir, 'runtime', 'crun');
     return runCommand('crun', ['--root', crunRoot, 'exec', task.ID, 'cat', '/run/secrets/db_password']);
   };
+  let scratch: string;
 
   beforeAll(async () => {
     const up = await skiff(['lab', 'up', '3', '--name', NAME]);
@@ -67,6 +78,7 @@ describe('skiff lab up 3, and examples/shop on it', () => {
   afterAll(async () => {
     // `lab down` is the last test; this only runs when it could not.
     if (leftoversOf(NAME).length > 0) destroyLastingLab(NAME);
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
   it('has three ready nodes: a manager on h1, workers on the others', async () => {
@@ -83,19 +95,36 @@ describe('skiff lab up 3, and examples/shop on it', () => {
     expect(build.code, build.stderr).toBe(0);
     expect(build.stdout).toContain('imported on h1, h2, h3');
 
+    // web on the manager, api and db on workers: web's requests to api cross hosts.
+    scratch = mkdtempSync(join(tmpdir(), 'skiff-shop-'));
+    const spread = join(scratch, 'spread.yaml');
+    writeFileSync(
+      spread,
+      ['web', 'api', 'db']
+        .map(
+          (s) =>
+            `  ${s}:\n    deploy:\n      placement:\n        constraints: [node.role == ${s === 'web' ? 'manager' : 'worker'}]\n`,
+        )
+        .reduce((all, s) => all + s, 'services:\n'),
+    );
     const deploy = await onLab([
       'stack',
       'deploy',
       '-c',
       'compose.yaml',
       '-c',
-      'pin.yaml',
+      spread,
       '--wait',
       '--timeout',
       '3m',
       'shop',
     ]);
     expect(deploy.code, deploy.stderr).toBe(0);
+    const [webTask] = await tasksOf('shop_web');
+    const [apiTask] = await tasksOf('shop_api');
+    const webHost = await hostOf(webTask as Task);
+    expect(webHost.name).toBe('h1');
+    expect((await hostOf(apiTask as Task)).name).not.toBe('h1');
 
     const page = await waitFor(
       async () => {
@@ -104,11 +133,11 @@ describe('skiff lab up 3, and examples/shop on it', () => {
           '-q',
           '-O',
           '-',
-          `http://${lab.hosts[0]?.addr}:8082/cgi-bin/page`,
+          `http://${webHost.addr}:8082/cgi-bin/page`,
         ]);
         return r.stdout.includes('class="product"') ? r.stdout : undefined;
       },
-      { what: 'the shop page on the manager host', timeoutMs: 60_000 },
+      { what: `the shop page on ${webHost.name}`, timeoutMs: 60_000 },
     );
     expect(page).toContain('<h1>The skiff shop</h1>');
     expect(page).toContain('<li class="product">anchor: 80 EUR</li>');
