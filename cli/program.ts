@@ -50,7 +50,31 @@ export function buildProgram(): Command {
   registerLab(program);
   registerComposeConfig(registerCompose(program));
 
+  // A usage error names the command's usage line (commander prints the error itself).
+  for (const cmd of allCommands(program)) cmd.showHelpAfterError(usageLines(cmd));
+  program.hook('preAction', (_self, action) => {
+    running = action;
+  });
   return program;
+}
+
+/** The command whose action runs, for the usage line of a usage error it throws. */
+let running: Command | undefined;
+
+function allCommands(cmd: Command): Command[] {
+  return [cmd, ...cmd.commands.flatMap(allCommands)];
+}
+
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/** "Usage: skiff compose exec [options] <service> <command...>" and where the help is. */
+export function usageLines(cmd: Command): string {
+  const path = commandPath(cmd);
+  return `Usage: ${path} ${cmd.usage()}\nSee '${path} --help'.`;
 }
 
 export async function runCli(argv: string[]): Promise<number> {
@@ -61,7 +85,7 @@ export async function runCli(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CliExit) return e.exitCode;
     if (e instanceof CliUsageError) {
-      process.stderr.write(`error: ${e.message}\nSee 'skiff --help'.\n`);
+      process.stderr.write(`error: ${e.message}\n${usageLines(running ?? program)}\n`);
       return 2;
     }
     if (e instanceof CommanderError) {

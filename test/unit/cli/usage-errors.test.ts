@@ -1,0 +1,50 @@
+// A usage error exits 2 with one error line and the command's usage line; other
+// errors exit 1 with one line and a hint.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { runCli } from '../../../cli/program.js';
+
+async function run(args: string[]): Promise<{ code: number; stderr: string }> {
+  let stderr = '';
+  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  });
+  vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+  try {
+    return { code: await runCli(args), stderr };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+describe('usage errors', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('name the command’s usage line when an argument is missing or a flag unknown', async () => {
+    const missing = await run(['compose', 'exec']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toBe(
+      "error: missing required argument 'service'\nUsage: skiff compose exec [options] <service> <command...>\nSee 'skiff compose exec --help'.\n",
+    );
+    const unknown = await run(['service', 'ls', '--bogus']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("error: unknown option '--bogus'\nUsage: skiff service ls [options]\n");
+  });
+
+  it('name it too when the command itself finds a bad value', async () => {
+    const bad = await run(['compose', 'exec', '--index', '0', 'web', 'true']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe(
+      'error: --index must be a positive integer, got "0"\nUsage: skiff compose exec [options] <service> <command...>\nSee \'skiff compose exec --help\'.\n',
+    );
+  });
+
+  it('give other errors one line and a hint, exit 1', async () => {
+    // Fails before any connection: the CA file is not there.
+    const r = await run(['--host', 'tcp://127.0.0.1:1', '--tlscacert', '/nonexistent/ca.pem', 'node', 'ls']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^error: cannot read the CA certificate \/nonexistent\/ca\.pem: [^\n]+\nhint: [^\n]+\n$/,
+    );
+  });
+});
