@@ -36,10 +36,6 @@ export interface LabCluster {
   joinWorker(h: ClusterHost): Promise<void>;
   /** The cluster host of a node ID. */
   hostOf(nodeId: string | undefined): ClusterHost | undefined;
-  /** Stops the host's daemon (SIGTERM, containers keep running) and starts it again. */
-  restartDaemon(h: ClusterHost): Promise<void>;
-  /** The pid of each container the host's runtime runs, by container (= task) ID. */
-  containerPids(h: ClusterHost): Promise<Map<string, number>>;
   /** Kills every process of the host: daemon, conmons, and its containers. */
   crash(h: ClusterHost): Promise<void>;
   destroy(): Promise<void>;
@@ -108,39 +104,6 @@ export async function createLabCluster(opts: {
       );
       h.nodeId = node.ID;
     },
-    async restartDaemon(h) {
-      const pidFile = join(h.runDir, 'skiff.pid');
-      const pid = Number(readFileSync(pidFile, 'utf8').trim());
-      process.kill(pid, 'SIGTERM');
-      await waitFor(() => !isAlive(pid), { what: `the daemon on ${h.host.name} to stop`, timeoutMs: 30_000 });
-      const p = h.host.spawn(process.execPath, [BIN, 'daemon', 'run', '--advertise-addr', h.host.addr], {
-        env: h.env,
-        sharedMounts: true,
-      });
-      await waitFor(
-        () => {
-          if (!p.running) throw new Error(`the daemon on ${h.host.name} exited: ${p.output().slice(-2000)}`);
-          return p.output().includes('registered with the dispatcher');
-        },
-        { what: `the daemon on ${h.host.name} to start again and register`, timeoutMs: 60_000 },
-      );
-    },
-    async containerPids(h) {
-      const root = join(h.runDir, 'runtime', 'crun');
-      const out = new Map<string, number>();
-      for (const id of (await quiet('crun', ['--root', root, 'list', '-q'])).split('\n').filter(Boolean)) {
-        try {
-          const state = JSON.parse(await quiet('crun', ['--root', root, 'state', id])) as {
-            pid?: number;
-            status?: string;
-          };
-          if (state.status === 'running' && state.pid) out.set(id, state.pid);
-        } catch {
-          // gone meanwhile
-        }
-      }
-      return out;
-    },
     hostOf: (nodeId) => hosts.find((h) => h.nodeId !== undefined && h.nodeId === nodeId),
     async crash(h) {
       await h.host.crash();
@@ -188,6 +151,24 @@ export async function createLabCluster(opts: {
   }
 }
 
+/** The pid of each running container of a node's runtime, by container (= task) ID. */
+export async function containerPids(runDir: string): Promise<Map<string, number>> {
+  const root = join(runDir, 'runtime', 'crun');
+  const out = new Map<string, number>();
+  for (const id of (await quiet('crun', ['--root', root, 'list', '-q'])).split('\n').filter(Boolean)) {
+    try {
+      const state = JSON.parse(await quiet('crun', ['--root', root, 'state', id])) as {
+        pid?: number;
+        status?: string;
+      };
+      if (state.status === 'running' && state.pid) out.set(id, state.pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
 /** The containers of a host's runtime: `kill` sends SIGKILL, `delete` removes them. */
 async function killContainers(h: ClusterHost, how: 'kill' | 'delete'): Promise<void> {
   const root = join(h.runDir, 'runtime', 'crun');
@@ -205,15 +186,6 @@ async function unmountUnder(prefixes: string[]): Promise<void> {
     .filter((m) => prefixes.some((p) => m.startsWith(p)))
     .reverse();
   for (const m of mounts) await quiet('umount', ['-l', m]);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function quiet(cmd: string, args: string[]): Promise<string> {

@@ -1,12 +1,21 @@
-// Acceptance of rolling updates on a real cluster (real `skiff daemon`s on lab hosts,
-// real containers on an overlay network). A client in every host's network namespace
-// probes the replicas on that host all through the update: a replica counts when the
-// manager reports it running (healthy: health checks gate `running`) and it answers.
-import { resolve } from 'node:path';
+// Acceptance of rolling updates on a real cluster: 3 managers and 3 workers of the real
+// `skiff daemon` on lab hosts, real containers on an overlay network. A client in every
+// host's network namespace probes the replicas on that host all through the update: a
+// replica counts when the manager reports it running (healthy: health checks gate
+// `running`) and it answers. An agent restarted mid-update restarts none of its tasks;
+// an update goes on to completion under a new leader when the leader is killed.
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClient } from '../../../cli/api/client.js';
 import type { Service, ServiceSpec, Task, UpdateConfig } from '../../../lib/index.js';
 import { waitFor } from '../../lab/index.js';
-import { createLabCluster, IMAGE, type LabCluster } from './lab-cluster.js';
+import {
+  LAB_IMAGE as IMAGE,
+  type LabCluster,
+  type LabClusterNode,
+  startLabCluster,
+} from '../cluster/helpers.js';
+import { containerPids } from './lab-cluster.js';
 
 const PROBER = resolve(import.meta.dirname, 'prober.mjs');
 const PROBER_PORT = 9901;
@@ -22,18 +31,32 @@ interface Round {
 
 describe('rolling updates on a lab cluster (real containers, probed continuously)', () => {
   let c: LabCluster;
+  const clients = new Map<LabClusterNode, ApiClient>();
+  /** The API of the first manager whose daemon runs, straight over its unix socket. */
+  const api = (): ApiClient => {
+    const m = c.managers.find((n) => c.alive(n));
+    if (!m) throw new Error('no manager daemon runs');
+    let client = clients.get(m);
+    if (!client) {
+      client = new ApiClient({ host: `unix://${join(m.runDir, 'skiff.sock')}`, timeoutMs: 10_000 });
+      clients.set(m, client);
+    }
+    return client;
+  };
+  const hostOf = (nodeId: string | undefined) => c.nodes.find((n) => n.id !== '' && n.id === nodeId);
 
   beforeAll(async () => {
     // Docker's default heartbeat (a node is down after 15 s): an agent's restart fits in it.
-    c = await createLabCluster({ hosts: 4, heartbeat: '5s' });
-    for (const h of c.hosts) {
-      const p = h.host.spawn(process.execPath, [PROBER, h.host.addr, String(PROBER_PORT)]);
-      await waitFor(() => p.output().includes('prober ready'), { what: `the prober on ${h.host.name}` });
+    c = await startLabCluster({ managers: 3, workers: 3, image: true, heartbeat: '5s' });
+    for (const n of c.nodes) {
+      const p = n.host.spawn(process.execPath, [PROBER, n.addr, String(PROBER_PORT)]);
+      await waitFor(() => p.output().includes('prober ready'), { what: `the prober on ${n.host.name}` });
     }
-    await c.api().createNetwork({ Name: NET, Driver: 'overlay', Attachable: true });
-  }, 240_000);
+    await api().createNetwork({ Name: NET, Driver: 'overlay', Attachable: true });
+  }, 300_000);
 
   afterAll(async () => {
+    for (const client of clients.values()) await client.close().catch(() => {});
     await c?.destroy();
   }, 120_000);
 
@@ -59,8 +82,8 @@ describe('rolling updates on a lab cluster (real containers, probed continuously
     UpdateConfig: update,
     RollbackConfig: { Parallelism: 2, Order: 'start-first', Monitor: 1e9 },
   });
-  const tasks = (): Promise<Task[]> => c.api().listTasks({ service: ['web'] });
-  const web = (): Promise<Service> => c.api().inspectService('web');
+  const tasks = (): Promise<Task[]> => api().listTasks({ service: ['web'] });
+  const web = (): Promise<Service> => api().inspectService('web');
   const ipOf = (t: Task) =>
     t.NetworksAttachments?.find((a) => a.Network.Name === NET)?.Addresses?.[0]?.split('/')[0];
 
@@ -69,9 +92,9 @@ describe('rolling updates on a lab cluster (real containers, probed continuously
     const live = (await tasks()).filter((t) => ALIVE.has(t.Status.State ?? 'new') && ipOf(t));
     const byHost = new Map<string, Task[]>();
     for (const t of live) {
-      const h = c.hostOf(t.NodeID);
+      const h = hostOf(t.NodeID);
       if (!h) continue;
-      byHost.set(h.host.addr, [...(byHost.get(h.host.addr) ?? []), t]);
+      byHost.set(h.addr, [...(byHost.get(h.addr) ?? []), t]);
     }
     const answers = await Promise.all(
       [...byHost].map(async ([addr, ts]) => {
@@ -86,7 +109,7 @@ describe('rolling updates on a lab cluster (real containers, probed continuously
       .filter((a) => !healthy.includes(a))
       .map(
         (a) =>
-          `${a.task.ID.slice(0, 8)}@${c.hostOf(a.task.NodeID)?.host.name}:${a.task.Status.State}/${a.task.DesiredState}:${a.said}`,
+          `${a.task.ID.slice(0, 8)}@${hostOf(a.task.NodeID)?.host.name}:${a.task.Status.State}/${a.task.DesiredState}:${a.said}`,
       );
     return { healthy: healthy.length, versions: healthy.map((a) => a.said!), missing };
   };
@@ -109,7 +132,7 @@ describe('rolling updates on a lab cluster (real containers, probed continuously
   };
   const updateTo = async (spec: ServiceSpec) => {
     const cur = await web();
-    await c.api().updateService(cur.ID, cur.Version.Index, spec);
+    await api().updateService(cur.ID, cur.Version.Index, spec);
   };
   const updateState = (state: string, timeoutMs = 120_000) =>
     waitFor(async () => ((await web()).UpdateStatus?.State === state ? true : undefined), {
@@ -135,10 +158,10 @@ describe('rolling updates on a lab cluster (real containers, probed continuously
   };
 
   it('updates 6 replicas 2 at a time, start-first, never fewer than 6 healthy answering', async () => {
-    await c.api().createService(webSpec('1', rolling));
+    await api().createService(webSpec('1', rolling));
     await allAnswer('1');
     const spread = new Set((await tasks()).filter((t) => t.Status.State === 'running').map((t) => t.NodeID));
-    expect(spread.size).toBe(4);
+    expect(spread.size).toBe(6);
 
     await updateTo(webSpec('2', rolling));
     const rounds = await probeDuring(updateState('completed'));
@@ -159,27 +182,38 @@ describe('rolling updates on a lab cluster (real containers, probed continuously
     await allAnswer('2');
   }, 240_000);
 
-  it('restarting an agent mid-update restarts none of its tasks', async () => {
-    const h2 = c.hosts[1]!;
-    const slow: UpdateConfig = { ...rolling, Delay: 5e9 };
-    await updateTo(webSpec('4', slow));
-    // Mid-update: the first batch runs the new version, the rest still the old one.
-    await waitFor(
+  /** Waits until the update is half-way: old and new versions both answer. */
+  const halfWay = (from: string, to: string) =>
+    waitFor(
       async () => {
         const r = await probeRound();
-        return r.versions.includes('4') && r.versions.includes('2');
+        return r.versions.includes(from) && r.versions.includes(to);
       },
-      { what: 'the update to be half-way', timeoutMs: 60_000, intervalMs: 200 },
+      { what: `the update from ${from} to ${to} to be half-way`, timeoutMs: 60_000, intervalMs: 200 },
     );
-    const before = await c.containerPids(h2);
+
+  it('restarting an agent mid-update restarts none of its tasks', async () => {
+    const w = c.workers[0]!;
+    await updateTo(webSpec('4', { ...rolling, Delay: 5e9 }));
+    const probing = probeDuring(updateState('completed', 180_000));
+    await halfWay('2', '4');
+    const before = await containerPids(w.runDir);
     expect(before.size).toBeGreaterThan(0);
-    await c.restartDaemon(h2);
+    const version = (await api().inspectNode(w.id)).Version.Index;
+    await c.killDaemon(w);
+    await c.restartDaemon(w);
+    // The restarted agent registered again (the node object was written).
+    await waitFor(async () => (await api().inspectNode(w.id)).Version.Index > version, {
+      what: `the agent on ${w.host.name} to register again`,
+      timeoutMs: 60_000,
+      intervalMs: 200,
+    });
     /**
      * Every container that ran before the restart still runs as the same process,
      * unless the update itself stopped it (its task was asked to shut down).
      */
     const unchanged = async (): Promise<number> => {
-      const after = await c.containerPids(h2);
+      const after = await containerPids(w.runDir);
       const byId = new Map((await tasks()).map((t) => [t.ID, t]));
       let kept = 0;
       for (const [id, pid] of before) {
@@ -197,8 +231,7 @@ describe('rolling updates on a lab cluster (real containers, probed continuously
       return kept;
     };
     expect(await unchanged()).toBeGreaterThan(0);
-    const rounds = await probeDuring(updateState('completed', 180_000));
-    expectNeverBelow6(rounds);
+    expectNeverBelow6(await probing);
     await unchanged();
     // No task of this update failed (the agent's restart was no failure of its tasks).
     const failed = (await tasks()).filter(
@@ -208,5 +241,21 @@ describe('rolling updates on a lab cluster (real containers, probed continuously
     );
     expect(failed.map((t) => `${t.ID} ${t.Status.State} ${t.Status.Err ?? ''}`)).toEqual([]);
     await allAnswer('4');
+  }, 300_000);
+
+  it('completes an update under the new leader when the leader is killed mid-update', async () => {
+    const leader = await c.leader();
+    await updateTo(webSpec('5', { ...rolling, Delay: 3e9 }));
+    await halfWay('4', '5');
+    await c.killDaemon(leader);
+    // Another manager leads and finishes the update; the killed one's replica is
+    // replaced once its node is down.
+    await updateState('completed', 180_000);
+    const now = await c.leader();
+    expect(now.id).not.toBe(leader.id);
+    await allAnswer('5');
+    const live = (await tasks()).filter((t) => t.Status.State === 'running' && t.DesiredState === 'running');
+    expect(live.every((t) => t.Spec.ContainerSpec?.Env?.includes('V=5'))).toBe(true);
+    expect(live.some((t) => t.NodeID === leader.id)).toBe(false);
   }, 300_000);
 });
