@@ -1,6 +1,7 @@
-// `skiff cluster init|join|join-token`: create a cluster, join one (the token decides
-// the role), and the tokens other nodes join with.
+// `skiff cluster init|join|join-token|leave|unlock-key|unlock`: create a cluster, join
+// one (the token decides the role), the tokens other nodes join with, leave, autolock.
 import type { Command } from 'commander';
+import { ApiClient } from '../api/client.js';
 import { type GlobalOptions, withClient } from '../context.js';
 import { isWorkerState } from '../daemon/cluster-node.js';
 import { daemonStatus, startDaemon } from '../daemon/local-daemon.js';
@@ -74,10 +75,16 @@ export function registerCluster(program: Command): void {
     .description('print the token a worker or a manager joins with')
     .argument('<role>', 'worker or manager')
     .option('-q, --quiet', 'only print the token')
-    .action(async (role: string, o: { quiet?: boolean }) => {
+    .option('--rotate', 'replace the token: the old one is refused from now on')
+    .action(async (role: string, o: { quiet?: boolean; rotate?: boolean }) => {
       if (role !== 'worker' && role !== 'manager')
         throw new CliUsageError(`role must be worker or manager, not "${role}"`);
       await withClient(g(), async (c) => {
+        if (o.rotate) {
+          const before = await c.swarmInspect();
+          await c.swarmUpdate(before.Version?.Index ?? 0, before.Spec, { [role]: true });
+          if (!o.quiet) process.stdout.write(`Rotated the ${role} join token.\n\n`);
+        }
         const swarm = await c.swarmInspect();
         const token = role === 'worker' ? swarm.JoinTokens?.Worker : swarm.JoinTokens?.Manager;
         if (o.quiet) process.stdout.write(`${token ?? ''}\n`);
@@ -88,4 +95,64 @@ export function registerCluster(program: Command): void {
         }
       });
     });
+
+  cluster
+    .command('leave')
+    .description(
+      "take this node out of its cluster: its tasks' containers are removed, the node stops, and its cluster state is deleted",
+    )
+    .option('-f, --force', 'leave even when this manager leaving breaks the raft quorum')
+    .action(async (o: { force?: boolean }) => {
+      const paths = daemonPaths();
+      const status = await daemonStatus(paths);
+      if (!status.running) throw new CliUsageError('no skiff node runs on this machine');
+      const c = new ApiClient({ host: `unix://${paths.socket}` });
+      try {
+        await c.swarmLeave(o.force === true);
+      } finally {
+        await c.close();
+      }
+      const deadline = Date.now() + 60_000;
+      while ((await daemonStatus(paths)).pid !== undefined && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      process.stdout.write('Node left the cluster.\n');
+    });
+
+  cluster
+    .command('unlock-key')
+    .description('print (or rotate) the key that unlocks a manager of an autolocked cluster')
+    .option('-q, --quiet', 'only print the key')
+    .option('--rotate', 'replace the unlock key')
+    .action(async (o: { quiet?: boolean; rotate?: boolean }) => {
+      await withClient(g(), async (c) => {
+        if (o.rotate) {
+          const before = await c.swarmInspect();
+          await c.swarmUpdate(before.Version?.Index ?? 0, before.Spec, { unlockKey: true });
+        }
+        const { UnlockKey } = await c.swarmUnlockKey();
+        if (o.quiet) process.stdout.write(`${UnlockKey}\n`);
+        else
+          process.stdout.write(
+            `To unlock a restarted manager, run on it \`skiff cluster unlock\` and give this key:\n\n    ${UnlockKey}\n\n`,
+          );
+      });
+    });
+
+  cluster
+    .command('unlock')
+    .description('unlock this (autolocked) manager after a restart; reads the key from stdin')
+    .action(async () => {
+      const key = (await readStdin()).trim();
+      if (!key)
+        throw new CliUsageError('give the unlock key on stdin (skiff cluster unlock-key on another manager)');
+      await withClient(g(), (c) => c.swarmUnlock(key));
+      process.stdout.write('This manager is unlocked.\n');
+    });
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }

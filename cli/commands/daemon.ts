@@ -28,6 +28,11 @@ export function registerDaemon(program: Command): void {
       'cluster mode, manager: how often agents heartbeat; a node is marked down after 3 missed',
       process.env.SKIFF_DISPATCHER_HEARTBEAT ?? '5s',
     )
+    .option(
+      '--raft-tick <duration>',
+      'cluster mode, manager: the raft tick; a leader is replaced after 10 to 20 ticks without it',
+      process.env.SKIFF_RAFT_TICK ?? '100ms',
+    )
     .action(async (o: RunOptions) => {
       const base = daemonPaths({ runDir: o.runDir });
       const paths = { ...base, stateDir: o.stateDir, logFile: `${o.stateDir}/daemon.log` };
@@ -41,6 +46,11 @@ export function registerDaemon(program: Command): void {
         throw new CliUsageError(
           `--dispatcher-heartbeat: "${o.dispatcherHeartbeat}" is not a duration from 100ms to 1h (e.g. 5s)`,
         );
+      const tickNs = parseDurationNs(o.raftTick);
+      if (tickNs === undefined || tickNs < 10e6 || tickNs > 10e9)
+        throw new CliUsageError(
+          `--raft-tick: "${o.raftTick}" is not a duration from 10ms to 10s (e.g. 100ms)`,
+        );
       const worker = isWorkerState(o.stateDir);
       const joining = !worker && o.join !== undefined && !(await loadIdentity(o.stateDir));
       if ((worker || joining) && !o.advertiseAddr) {
@@ -48,7 +58,12 @@ export function registerDaemon(program: Command): void {
           'a cluster node needs --advertise-addr (the address other nodes reach it at)',
         );
       }
-      const cluster = { advertiseAddr: o.advertiseAddr ?? '', port, heartbeatPeriodMs: heartbeatNs / 1e6 };
+      const cluster = {
+        advertiseAddr: o.advertiseAddr ?? '',
+        port,
+        heartbeatPeriodMs: heartbeatNs / 1e6,
+        raftTickMs: tickNs / 1e6,
+      };
       const node = worker
         ? await runClusterWorker(paths, cluster, log)
         : joining && o.join && o.token
@@ -57,7 +72,10 @@ export function registerDaemon(program: Command): void {
             ? await runClusterManager(paths, cluster, log)
             : await runSingleNode(paths, log);
       await new Promise<void>((resolve) => {
+        let stopping = false;
         const stop = (signal: string) => {
+          if (stopping) return;
+          stopping = true;
           log.info({ signal }, 'stopping; containers keep running');
           node.stop().then(resolve, (e: unknown) => {
             log.error({ err: String(e) }, 'stop failed');
@@ -66,6 +84,7 @@ export function registerDaemon(program: Command): void {
         };
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));
+        void node.left?.then(() => stop('left the cluster'));
       });
     });
 
@@ -107,4 +126,5 @@ interface RunOptions {
   join?: string;
   token?: string;
   dispatcherHeartbeat: string;
+  raftTick: string;
 }

@@ -15,7 +15,9 @@ import { loadIdentity, type NodeIdentity, requestJoin, saveIdentity } from '../.
 import { addDispatcherService } from '../../manager/dispatcher/index.js';
 import { type AcceptedJoin, startManager } from '../../manager/index.js';
 import { LeaderLoops } from '../../manager/leader/index.js';
+import { keepWorkerCertificateFresh } from './cert-renewal.js';
 import { dispatcherSource, LeaderDispatcher, managerAddrs } from './leader-dispatcher.js';
+import { emptyNode, quorumRefusal, removeClusterState, serveWorkerControl } from './leave.js';
 import type { RunningNode } from './node.js';
 import { managerOptions } from './node.js';
 import type { DaemonPaths } from './paths.js';
@@ -28,6 +30,10 @@ export interface ClusterOptions {
   port?: number;
   /** How often agents heartbeat this manager's dispatcher (default 5 s). */
   heartbeatPeriodMs?: number;
+  /** Managers: the raft tick (default 100 ms). */
+  raftTickMs?: number;
+  /** How often a worker looks at its certificate's age (default hourly, and at start). */
+  certCheckIntervalMs?: number;
 }
 
 export async function runClusterManager(
@@ -38,11 +44,28 @@ export async function runClusterManager(
   const port = o.port ?? DEFAULT_PORT;
   const hostname = osHostname();
   let agent: NodeAgent | undefined;
+  const leaving = deferred();
+  const leave = async ({ force }: { force: boolean }) => {
+    if (!force) {
+      const refusal = quorumRefusal(manager.raftMembers(), manager.store.listNodes(), manager.nodeId);
+      if (refusal) throw refusal;
+    }
+    try {
+      await manager.leaveRaft();
+    } catch (e) {
+      if (!force) throw e;
+      log.warn({ err: String(e) }, 'leaving by force: the cluster did not remove this manager');
+    }
+    if (agent) await emptyNode(agent, log);
+    log.info({ nodeId: manager.nodeId }, 'left the cluster');
+    leaving.resolve();
+  };
   const manager = await startManager({
     ...managerOptions(paths, hostname, log, () => agent),
+    leave,
     tcp: { host: o.advertiseAddr, port },
     advertiseAddr: `${o.advertiseAddr}:${port}`,
-    raft: { listenAddr: `${o.advertiseAddr}:${port + 1}` },
+    raft: { listenAddr: `${o.advertiseAddr}:${port + 1}`, ...(o.raftTickMs ? { tickMs: o.raftTickMs } : {}) },
     ...(o.joined ? { joined: o.joined } : {}),
   });
   const leaderAddr = (): string | undefined => {
@@ -80,7 +103,7 @@ export async function runClusterManager(
   await agent.start(
     dispatcherSource({
       managers: managerAddrs(manager.store),
-      credentials: channelCredentials(manager.identity),
+      credentials: () => channelCredentials(manager.identity),
       // Not our own address: while we lead, the local dispatcher is used in process.
       leaderAddr: () => (manager.store.isLeader() ? undefined : leaderAddr()),
       local: dispatcher,
@@ -91,6 +114,7 @@ export async function runClusterManager(
   log.info({ nodeId: manager.nodeId, addr: `${o.advertiseAddr}:${port}` }, 'skiff manager ready');
   return {
     nodeId: manager.nodeId,
+    left: leaving.promise,
     async stop() {
       clearInterval(follow);
       await agent?.stop();
@@ -99,6 +123,7 @@ export async function runClusterManager(
       await leader.stop();
       await manager.flush();
       await manager.stop();
+      if (leaving.done) await removeClusterState(paths.stateDir);
       await rm(paths.pidFile, { force: true });
     },
   };
@@ -175,28 +200,70 @@ export async function runClusterWorker(
     hostname,
     logger: log,
   });
+  const id = identity;
+  let managers = saved.managers;
   await agent.start(
     dispatcherSource({
-      managers: saved.managers,
-      credentials: channelCredentials(identity),
+      managers,
+      credentials: () => channelCredentials(id),
       // Kept for the next start: the managers the worker joined through may be gone by then.
-      onManagers: (managers) => {
-        void writeFile(stateFile, JSON.stringify({ ...saved, managers })).catch((err: unknown) =>
+      onManagers: (fresh) => {
+        managers = fresh;
+        void writeFile(stateFile, JSON.stringify({ ...saved, managers: fresh })).catch((err: unknown) =>
           log.warn({ err: String(err) }, 'could not save the managers list'),
         );
       },
       log,
     }),
   );
+  const stopRenewal = keepWorkerCertificateFresh({
+    stateDir: paths.stateDir,
+    nodeId: saved.nodeId,
+    identity: id,
+    managers: () => managers,
+    log,
+    ...(o.certCheckIntervalMs ? { checkIntervalMs: o.certCheckIntervalMs } : {}),
+  });
+  const leaving = deferred();
+  const control = await serveWorkerControl(
+    paths.socket,
+    async () => {
+      await emptyNode(agent, log);
+      log.info({ nodeId: saved.nodeId }, 'left the cluster');
+      leaving.resolve();
+    },
+    log,
+  );
   await writeFile(paths.pidFile, `${process.pid}\n`);
   log.info({ nodeId: saved.nodeId }, 'skiff worker ready');
   return {
     nodeId: saved.nodeId,
+    left: leaving.promise,
     async stop() {
+      stopRenewal();
+      control.close();
       await agent.stop();
+      if (leaving.done) await removeClusterState(paths.stateDir);
+      await rm(paths.socket, { force: true });
       await rm(paths.pidFile, { force: true });
     },
   };
+}
+
+function deferred(): { promise: Promise<void>; resolve(): void; done: boolean } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  const d = {
+    promise,
+    done: false,
+    resolve() {
+      d.done = true;
+      resolve();
+    },
+  };
+  return d;
 }
 
 function serverCredentials(id: NodeIdentity): grpc.ServerCredentials {

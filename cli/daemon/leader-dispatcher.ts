@@ -131,7 +131,8 @@ export function dispatcherAddr(apiAddr: string): string {
 export interface DispatcherSourceOptions {
   /** API addresses (host:port) of the managers known so far. */
   managers: string[];
-  credentials: grpc.ChannelCredentials;
+  /** Asked for each session: a renewed certificate is used from the next one on. */
+  credentials: () => grpc.ChannelCredentials;
   /** On a manager: the leader's API address when known, tried first. */
   leaderAddr?: () => string | undefined;
   /** On a manager: its own dispatcher, used in process while it leads. */
@@ -157,7 +158,7 @@ export function dispatcherSource(o: DispatcherSourceOptions): () => DispatcherAp
     const leader = o.leaderAddr?.();
     const target = leader ?? managers[next++ % Math.max(managers.length, 1)];
     if (!target) throw new SkiffError('unavailable', 'no manager address is known to this node');
-    const c = new GrpcDispatcherClient(dispatcherAddr(target), o.credentials);
+    const c = new GrpcDispatcherClient(dispatcherAddr(target), o.credentials());
     client = c;
     return {
       async register(req) {

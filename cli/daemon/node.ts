@@ -24,6 +24,8 @@ import type { DaemonPaths } from './paths.js';
 
 export interface RunningNode {
   nodeId: string;
+  /** Resolves when the node has left its cluster: the process should stop then. */
+  left?: Promise<void>;
   stop(): Promise<void>;
 }
 

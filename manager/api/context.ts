@@ -48,6 +48,8 @@ export interface ApiContext {
   logs?: LogSource;
   /** Raft membership changes (leader only), for demoting and removing managers. */
   raft?: RaftMembership;
+  /** Takes this node out of its cluster (`/swarm/leave`); the daemon provides it. */
+  leave?: (opts: { force: boolean }) => Promise<void>;
 }
 
 /** The API version skiff speaks (its object shapes follow this one) and the oldest it accepts. */

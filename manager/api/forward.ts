@@ -12,6 +12,7 @@ export interface ForwardOptions {
 const FORWARDED = 'x-skiff-forwarded';
 export const APPLIED_INDEX_HEADER = 'x-skiff-applied-index';
 const WRITE_METHODS = new Set(['POST', 'PUT', 'DELETE']);
+const LOCAL_PATHS = /^\/(skiff\/renew|swarm\/leave)(\?|$)/;
 
 /**
  * On a follower, writes go to the leader's API (over mTLS) and the answer comes back
@@ -20,9 +21,9 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'DELETE']);
  */
 export function registerWriteForwarding(app: FastifyInstance, ctx: ApiContext, fwd: ForwardOptions): void {
   app.addHook('preHandler', async (req, reply) => {
-    // Renewal needs the caller's own certificate and writes nothing: any manager answers it.
-    if (!WRITE_METHODS.has(req.method) || req.url.startsWith('/skiff/renew') || ctx.replicator.isLeader())
-      return;
+    // Renewal needs the caller's own certificate and writes nothing: any manager answers
+    // it. Leaving is about the manager asked, not the leader.
+    if (!WRITE_METHODS.has(req.method) || LOCAL_PATHS.test(req.url) || ctx.replicator.isLeader()) return;
     if (req.headers[FORWARDED]) {
       throw new SkiffError(
         'not_leader',
@@ -52,6 +53,17 @@ export function registerWriteForwarding(app: FastifyInstance, ctx: ApiContext, f
     reply.status(res.status).send(res.body);
     return reply;
   });
+}
+
+/** One call to another manager's API over mTLS with this manager's identity. */
+export function callManager(
+  addr: string,
+  method: string,
+  path: string,
+  body: unknown,
+  fwd: ForwardOptions,
+): Promise<{ status: number; body: Buffer }> {
+  return send(addr, method, path, body, undefined, fwd);
 }
 
 function send(

@@ -27,6 +27,8 @@ export interface ApiServerOptions {
   bodyLimit?: number;
   /** Raft membership, for demoting and removing managers. */
   raft?: RaftMembership;
+  /** Takes this node out of its cluster (`/swarm/leave`); without it the route answers 501. */
+  leave?: (opts: { force: boolean }) => Promise<void>;
   /** Serves joining nodes (`/skiff/ca`, `/skiff/join`, `/skiff/renew`). */
   join?: JoinService;
   /** On followers, send writes to the leader's API with this identity. */
@@ -67,6 +69,7 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     clock,
     ...(opts.logs ? { logs: opts.logs } : {}),
     ...(opts.raft ? { raft: opts.raft } : {}),
+    ...(opts.leave ? { leave: opts.leave } : {}),
   };
   app.addHook('onClose', async () => ctx.events.close());
 

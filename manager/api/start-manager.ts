@@ -40,6 +40,7 @@ import {
   unlockSecretsKeyFile,
 } from '../store/index.js';
 import type { ApiInfo, LogSource } from './context.js';
+import { callManager } from './forward.js';
 import { createLockedApiServer } from './locked-server.js';
 import { type ApiServerOptions, createApiServer } from './server.js';
 
@@ -72,6 +73,8 @@ export interface StartManagerOptions {
   logs?: LogSource;
   /** Routes the daemon adds before the API starts listening. */
   extraRoutes?: ApiServerOptions['extraRoutes'];
+  /** `/swarm/leave`: the daemon takes the node out (see RunningManager.leaveRaft). */
+  leave?: ApiServerOptions['leave'];
 }
 
 export interface RunningManager {
@@ -85,6 +88,13 @@ export interface RunningManager {
   identity: NodeIdentity;
   /** Where this manager's raft listens. */
   raftAddr: string;
+  /** IDs of the raft group's members (voters and learners). */
+  raftMembers(): string[];
+  /**
+   * Takes this manager out of the raft group and the cluster: a leader hands leadership
+   * over first, then the (new) leader removes the node and its raft membership.
+   */
+  leaveRaft(): Promise<void>;
   /** Resolves once every applied change is on disk. */
   flush(): Promise<void>;
   stop(): Promise<void>;
@@ -178,6 +188,7 @@ export async function startManager(o: StartManagerOptions): Promise<RunningManag
         : {}),
       ...(o.logs ? { logs: o.logs } : {}),
       ...(o.extraRoutes ? { extraRoutes: o.extraRoutes } : {}),
+      ...(o.leave ? { leave: o.leave } : {}),
     };
     api = createApiServer(common);
     await listenUnix(api, o.socketPath);
@@ -206,6 +217,8 @@ export async function startManager(o: StartManagerOptions): Promise<RunningManag
     tcpApi,
     identity,
     raftAddr: raft.addr,
+    raftMembers: () => raft.status().members.map((m) => m.id),
+    leaveRaft: () => leaveRaft(raft, store, nodeId, identity),
     // Raft persists (and fsyncs) every entry before it is applied; the key file may lag.
     flush: () => keyPolicy.settled(),
     async stop() {
@@ -252,6 +265,34 @@ async function startRaft(
       },
     ),
   });
+}
+
+async function leaveRaft(
+  raft: RaftNode,
+  store: Store,
+  nodeId: string,
+  identity: NodeIdentity,
+): Promise<void> {
+  if (raft.status().leaderId === nodeId) {
+    await raft.transferLeadership(undefined, { timeoutMs: 10_000 });
+    await waitFor(
+      () => raft.status().leaderId !== '' && raft.status().leaderId !== nodeId,
+      10_000,
+      'hand leadership over',
+    );
+  }
+  const leaderId = raft.status().leaderId;
+  const addr = leaderId ? store.getNode(leaderId)?.ManagerStatus?.Addr : undefined;
+  if (!addr) {
+    throw new SkiffError('unavailable', 'no leader is known, so this manager cannot be removed from raft', {
+      hint: 'retry in a moment, or leave with --force',
+    });
+  }
+  const res = await callManager(addr, 'DELETE', `/nodes/${nodeId}?force=true`, undefined, { tls: identity });
+  if (res.status >= 300) {
+    const message = (JSON.parse(res.body.toString() || '{}') as { message?: string }).message;
+    throw new SkiffError('unavailable', `the leader did not remove this manager: ${message ?? res.status}`);
+  }
 }
 
 async function retryConfChange(change: () => Promise<void>, timeoutMs = 20_000): Promise<void> {

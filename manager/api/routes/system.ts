@@ -156,11 +156,14 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ApiContext): voi
       'joining over the API is not supported yet; use `skiff cluster join`',
     );
   });
-  app.post('/swarm/leave', async () => {
-    throw new SkiffError(
-      'unsupported',
-      'leaving over the API is not supported yet; use `skiff cluster leave`',
-    );
+  app.post('/swarm/leave', async (req) => {
+    if (!ctx.leave) {
+      throw new SkiffError('unsupported', 'this manager cannot leave its cluster over the API', {
+        hint: 'a single-node skiff is stopped with `skiff daemon stop`',
+      });
+    }
+    await ctx.leave({ force: boolParam(queryOf(req), 'force') });
+    return '';
   });
   app.get('/swarm/unlockkey', async () => {
     const sealed = (store.getCluster() as (Swarm & { [UNLOCK_KEY_FIELD]?: string }) | undefined)?.[

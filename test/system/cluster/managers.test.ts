@@ -3,12 +3,21 @@
 // kill -9 of the leader's daemon another manager serves reads and writes within 2 s
 // while the agents on the surviving nodes find the new leader without restarting
 // their tasks.
+import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Node, Task } from '../../../lib/index.js';
-import { requestJoin } from '../../../manager/index.js';
+import {
+  describeNodeCertificate,
+  issueNodeCertificate,
+  loadIdentity,
+  newPrivateKey,
+  publicKeyOf,
+  requestJoin,
+  saveIdentity,
+} from '../../../manager/index.js';
 import { waitFor } from '../../lab/index.js';
 import { LAB_IMAGE, type LabCluster, type LabClusterNode, startLabCluster } from './helpers.js';
 
@@ -102,6 +111,61 @@ describe('a cluster of three manager daemons and two workers', () => {
     expect(anonymous).toBe(401);
   });
 
+  it('rotates a join token: the old one is refused from then on', async () => {
+    const m = c.managers[0]!;
+    const old = (await c.skiff(['cluster', 'join-token', 'worker', '-q'])).stdout.trim();
+    const rotated = await c.skiff(['cluster', 'join-token', 'worker', '--rotate', '-q']);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const fresh = rotated.stdout.trim();
+    expect(fresh).toMatch(/^SWMTKN-1-/);
+    expect(fresh).not.toBe(old);
+    const before = (await c.json<Node[]>(['node', 'ls'])).length;
+    await expect(
+      requestJoin({ managerAddr: `${m.addr}:2377`, token: old, hostname: 'late' }),
+    ).rejects.toMatchObject({ code: 'unauthorized' });
+    expect(await c.json<Node[]>(['node', 'ls'])).toHaveLength(before);
+    // Every manager hands out the new one.
+    const seen = await c.skiff(['cluster', 'join-token', 'worker', '-q'], c.managers[2]);
+    expect(seen.stdout.trim()).toBe(fresh);
+  });
+
+  it('renews a worker certificate before it expires, from the daemon', async () => {
+    const w = c.workers[1]!;
+    await c.killDaemon(w);
+    // Plant a certificate issued 100 s ago for 120 s: past two thirds of its life.
+    const ca = await loadIdentity(c.managers[0]!.stateDir);
+    const mine = await loadIdentity(w.stateDir);
+    if (!ca?.caKeyPem || !mine) throw new Error('identities not found');
+    const clusterId = describeNodeCertificate(mine.certPem).clusterId;
+    const keyPem = newPrivateKey();
+    const planted = issueNodeCertificate({
+      ca: { certPem: ca.caPem, keyPem: ca.caKeyPem },
+      publicKeyPem: publicKeyOf(keyPem),
+      nodeId: w.id,
+      role: 'worker',
+      clusterId,
+      now: new Date(Date.now() - 100_000),
+      validForMs: 120_000,
+    });
+    await saveIdentity(w.stateDir, { caPem: mine.caPem, certPem: planted, keyPem });
+    await c.restartDaemon(w);
+    const renewed = await waitFor(
+      async () => {
+        const now = await loadIdentity(w.stateDir);
+        return now && now.certPem !== planted ? now : undefined;
+      },
+      { what: 'the worker certificate renewed', timeoutMs: 60_000 },
+    );
+    const info = describeNodeCertificate(renewed.certPem);
+    expect(info).toMatchObject({ nodeId: w.id, role: 'worker', clusterId });
+    expect(info.notAfter.getTime()).toBeGreaterThan(Date.now() + 86_400_000);
+    expect(renewed.keyPem).not.toBe(keyPem);
+    await waitFor(
+      async () => (await c.json<Node[]>(['node', 'ls'])).find((n) => n.ID === w.id)?.Status.State === 'ready',
+      { what: 'the worker ready again', timeoutMs: 60_000 },
+    );
+  });
+
   it('survives kill -9 of the leader daemon: the API and the agents move to the new leader', async () => {
     const created = await c.skiff([
       'service',
@@ -189,4 +253,56 @@ describe('a cluster of three manager daemons and two workers', () => {
     );
     expect(new Set(scaled.map((t) => t.NodeID)).size).toBeGreaterThanOrEqual(3);
   }, 300_000);
+
+  it('lets a worker leave, and a manager only when the managers left keep a quorum', async () => {
+    const [a, b] = c.managers.filter((m) => c.alive(m)) as [LabClusterNode, LabClusterNode];
+    const dead = c.managers.find((m) => !c.alive(m))!;
+    // One manager of three is down (its node too): a second one leaving would leave 1 of 3.
+    await waitFor(
+      async () =>
+        (await c.json<Node[]>(['node', 'ls'], a)).find((n) => n.ID === dead.id)?.Status.State === 'down',
+      { what: 'the killed manager shown down', timeoutMs: 60_000 },
+    );
+    const refused = await c.skiffLocal(['cluster', 'leave'], b);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/leaves 1 managers out of 3/);
+    expect(existsSync(join(b.runDir, 'skiff.pid'))).toBe(true);
+
+    const w = c.workers[0]!;
+    const left = await c.skiffLocal(['cluster', 'leave'], w);
+    expect(left.code, left.stderr).toBe(0);
+    expect(existsSync(join(w.runDir, 'skiff.pid'))).toBe(false);
+    expect(existsSync(join(w.stateDir, 'worker.json'))).toBe(false);
+    expect(existsSync(join(w.stateDir, 'certs'))).toBe(false);
+    const crun = await w.host.exec('crun', ['--root', join(w.runDir, 'runtime', 'crun'), 'list', '-q'], {
+      sharedMounts: true,
+    });
+    expect(crun.stdout.trim()).toBe('');
+    await waitFor(
+      async () =>
+        (await c.json<Node[]>(['node', 'ls'], a)).find((n) => n.ID === w.id)?.Status.State === 'down',
+      { what: 'the worker that left shown down', timeoutMs: 60_000 },
+    );
+
+    // With the old leader back, a manager may leave: the two others keep the quorum.
+    await c.restartDaemon(dead);
+    await waitFor(
+      async () =>
+        (await c.json<Node[]>(['node', 'ls'], a)).find((n) => n.ID === dead.id)?.Status.State === 'ready',
+      { what: 'the restarted manager ready', timeoutMs: 60_000 },
+    );
+    const managerLeft = await c.skiffLocal(['cluster', 'leave'], b);
+    expect(managerLeft.code, managerLeft.stderr).toBe(0);
+    expect(existsSync(join(b.stateDir, 'raft'))).toBe(false);
+    const managersNow = await waitFor(
+      async () => {
+        const ns = (await c.json<Node[]>(['node', 'ls'], a)).filter((n) => n.ManagerStatus);
+        return ns.length === 2 ? ns : undefined;
+      },
+      { what: 'two managers left', timeoutMs: 30_000 },
+    );
+    expect(managersNow.map((n) => n.ID).sort()).toEqual([a.id, dead.id].sort());
+    const write = await api(a, 'POST', '/configs/create', { Name: 'after-leave', Data: 'eA==' });
+    expect(write.status).toBe(201);
+  }, 240_000);
 });
