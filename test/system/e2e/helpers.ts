@@ -2,9 +2,10 @@
 // run directory and API socket, so a test never touches /var/lib/skiff or another
 // test's node.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { network } from '../../../agent/index.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const BIN = join(ROOT, 'bin', 'skiff.js');
@@ -64,7 +65,7 @@ export function testNode(): TestNode {
     async destroy() {
       // Removed services' containers go away asynchronously: give them a bounded wait.
       const conmons = () => runQuiet('pgrep', ['-f', `conmon.*${runDir}`]);
-      const deadline = Date.now() + 60_000;
+      const deadline = Date.now() + 20_000;
       while ((await conmons()).trim() !== '' && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 200));
       await skiff(['daemon', 'stop'], { timeoutMs: 30_000 });
@@ -76,6 +77,7 @@ export function testNode(): TestNode {
         .filter(Boolean)) {
         await runQuiet('crun', ['--root', crunRoot, 'delete', '-f', id]);
       }
+      await removeLeftoverNetworks(join(stateRoot, 'local'), runDir);
       const mounts = readFileSync('/proc/mounts', 'utf8')
         .split('\n')
         .map((l) => l.split(' ')[1] ?? '')
@@ -110,6 +112,34 @@ export function busyboxTarball(dir: string, page: string): Promise<string> {
       c === 0 ? done(tarball) : fail(new Error(`building the rootfs tarball failed (${c})`)),
     );
   });
+}
+
+/**
+ * Removes the bridges, VXLAN devices and firewall chains of a node whose test failed
+ * before it could remove them: the network layer reloads its state, lets go of every
+ * container (they were killed), then removes each network as it would at `down`.
+ */
+async function removeLeftoverNetworks(stateDir: string, runDir: string): Promise<void> {
+  const stateOfNetworks = join(stateDir, 'network');
+  const dns = new network.DnsServer({ port: 0 });
+  const manager = new network.NetworkManager({
+    stateDir: stateOfNetworks,
+    runDir: join(runDir, 'network'),
+    dns,
+  });
+  try {
+    await manager.restore();
+    let attachments: string[] = [];
+    try {
+      attachments = readdirSync(join(stateOfNetworks, 'attachments'));
+    } catch {}
+    for (const file of attachments.filter((f) => f.endsWith('.json'))) {
+      await manager.releaseContainer(file.slice(0, -'.json'.length)).catch(() => {});
+    }
+    for (const def of manager.listNetworks()) await manager.removeNetwork(def.id).catch(() => {});
+  } finally {
+    await dns.close();
+  }
 }
 
 /** Runs a command for its output; failures are not errors here (cleanup paths). */
