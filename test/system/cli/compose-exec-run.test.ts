@@ -1,7 +1,7 @@
 // `skiff compose exec`, `run` and `pull` against a real node: the command runs in the
 // container, its output streams back and its exit code is the CLI's; a one-off container
 // gets the service's spec; images come from a registry the test starts.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,6 +13,7 @@ import {
   startRegistry,
   type TestRegistry,
 } from '../../fixtures/index.js';
+import { waitFor } from '../../lab/index.js';
 import { type TestNode, testNode } from '../e2e/helpers.js';
 
 const BIN = resolve(import.meta.dirname, '../../../bin/skiff.js');
@@ -121,6 +122,35 @@ describe('skiff compose exec, run and pull', () => {
     expect(r.stdout.trim()).toBe('2');
     expect(r.code).toBe(0);
   }, 60_000);
+
+  it('streams output while the command runs, and ends it when the CLI is interrupted', async () => {
+    const cli = spawn(
+      process.execPath,
+      [BIN, 'compose', 'exec', '-T', 'app', 'sh', '-c', 'echo started; exec sleep 299'],
+      { cwd: dir, env: node.env, stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    let out = '';
+    cli.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const exited = new Promise<number | null>((done) => cli.on('exit', (code) => done(code)));
+    try {
+      // The first line arrives while the command is still running.
+      await waitFor(() => out === 'started\n', { what: 'the first line of output', timeoutMs: 60_000 });
+      const sleeping = async () =>
+        (await node.skiff(['compose', 'exec', '-T', 'app', 'ps'], { cwd: dir })).stdout.includes('sleep 299');
+      expect(await sleeping()).toBe(true);
+      cli.kill('SIGINT');
+      expect(await exited).toBe(130);
+      await waitFor(async () => !(await sleeping()), {
+        what: 'sleep 299 gone from the container',
+        timeoutMs: 30_000,
+        intervalMs: 300,
+      });
+    } finally {
+      cli.kill('SIGKILL');
+    }
+  }, 120_000);
 
   it('refuses an unknown service and a bad index with one line and a hint', async () => {
     const r = await node.skiff(['compose', 'exec', 'nosuch', 'true'], { cwd: dir });
