@@ -49,6 +49,7 @@ describe('skiff compose exec, run and pull', () => {
 
   afterAll(async () => {
     await node?.skiff(['compose', 'down'], { cwd: dir });
+    await node?.skiff(['compose', '-f', 'deps.yaml', 'down'], { cwd: dir });
     await node?.destroy();
     await image?.remove();
     await registry?.stop();
@@ -179,5 +180,44 @@ describe('skiff compose exec, run and pull', () => {
     });
     expect(ok.stdout).toBe('done\n');
     expect(ok.code).toBe(0);
+  }, 180_000);
+
+  it('starts the services a one-off depends on, unless --no-deps', async () => {
+    writeFileSync(
+      join(dir, 'deps.yaml'),
+      [
+        'name: execdeps',
+        'services:',
+        '  db:',
+        `    image: ${ref}`,
+        '    stop_grace_period: 1s',
+        '  app:',
+        `    image: ${ref}`,
+        '    depends_on: [db]',
+        '',
+      ].join('\n'),
+    );
+    const services = async () =>
+      (
+        JSON.parse((await node.skiff(['service', 'ls', '--format', 'json'], { cwd: dir })).stdout) as {
+          Spec: { Name: string };
+        }[]
+      ).map((s) => s.Spec.Name);
+
+    const alone = await node.skiff(
+      ['compose', '-f', 'deps.yaml', 'run', '--rm', '--no-deps', 'app', 'true'],
+      {
+        cwd: dir,
+      },
+    );
+    expect(alone.code, alone.stderr).toBe(0);
+    expect(await services()).not.toContain('execdeps_db');
+
+    const withDeps = await node.skiff(['compose', '-f', 'deps.yaml', 'run', '--rm', 'app', 'echo', 'ran'], {
+      cwd: dir,
+    });
+    expect(withDeps.stdout).toBe('ran\n');
+    expect(withDeps.code, withDeps.stderr).toBe(0);
+    expect(await services()).toContain('execdeps_db');
   }, 180_000);
 });
