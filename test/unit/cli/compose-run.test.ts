@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ExecBodySchema } from '../../../cli/api/exec-protocol.js';
 import { decodeFrames, encodeFrame, STATUS, STDERR, STDOUT } from '../../../cli/api/frames.js';
 import { dependencyClosure, ONEOFF_LABEL, oneOffSpec } from '../../../cli/commands/compose-exec.js';
 import type { ServiceSpec } from '../../../lib/index.js';
@@ -88,5 +89,23 @@ describe('compose run', () => {
     };
     expect(dependencyClosure(deps, 'web').sort()).toEqual(['api', 'cache', 'db']);
     expect(dependencyClosure(deps, 'cache')).toEqual([]);
+  });
+});
+
+describe('the exec request at the API edge', () => {
+  it('accepts a command with options and refuses what is not one', () => {
+    expect(ExecBodySchema.safeParse({ Cmd: ['env'], Env: ['A=1'], Tty: false, Stdin: 'aGk=' }).success).toBe(
+      true,
+    );
+    for (const bad of [
+      {},
+      { Cmd: [] },
+      { Cmd: ['env'], Env: ['NOEQUALS'] },
+      { Cmd: ['env'], Stdin: 'not base64!' },
+      { Cmd: ['env'], Privileged: true },
+      { Cmd: 'env' },
+    ]) {
+      expect(ExecBodySchema.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
+    }
   });
 });
