@@ -6,7 +6,7 @@ import { describeError, TERMINAL_TASK_STATES } from '../../lib/index.js';
 import { Allocator } from '../allocator/index.js';
 import { VXLAN_OPTION } from '../dispatcher/index.js';
 import type { Store, Transaction } from '../store/index.js';
-import { ControlLoop, updateWithRetry } from './loop.js';
+import { ControlLoop, updateInBatches, updateWithRetry } from './loop.js';
 import { networkView } from './network-view.js';
 
 const DYNAMIC_PORTS = { first: 30000, last: 32767 };
@@ -33,7 +33,12 @@ export class AllocationLoop {
     this.restore();
     this.unsubscribe = this.store.subscribe(
       (e) => {
-        if (e.table === 'tasks') this.dirtyTasks.add(e.object.ID);
+        if (e.table === 'tasks') {
+          // Only new tasks (to allocate) and ended or deleted ones (to release) are work here.
+          const state = (e.object as Task).Status.State ?? 'new';
+          if (e.kind !== 'delete' && state !== 'new' && !TERMINAL_TASK_STATES.has(state)) return;
+          this.dirtyTasks.add(e.object.ID);
+        }
         this.loop.kick();
       },
       { tables: ['tasks', 'networks', 'services'] },
@@ -77,8 +82,8 @@ export class AllocationLoop {
     await updateWithRetry(this.store, (tx) => {
       this.allocateNetworks(tx);
       this.allocateServices(tx);
-      for (const id of dirty) this.allocateTask(tx, id);
     });
+    await updateInBatches(this.store, dirty, (tx, id) => this.allocateTask(tx, id));
   }
 
   private allocateNetworks(tx: Transaction): void {

@@ -64,3 +64,34 @@ export async function updateWithRetry<T>(store: Store, fn: (tx: Transaction) => 
     }
   }
 }
+
+/**
+ * Most writes of one pass in one proposal: big enough that a pass over 100,000 tasks
+ * makes ~100 proposals, small enough (~0.5 MB) that raft ships them without stalling,
+ * and the next loop starts on the first ones while the rest are still committing.
+ */
+export const PROPOSAL_BATCH = 1000;
+
+/**
+ * Commits `write(tx, item)` for every item, `size` items per proposal, all proposals in
+ * flight at once (items must touch disjoint objects). Rejects with the first failure
+ * once every proposal has settled.
+ */
+export async function updateInBatches<T>(
+  store: Store,
+  items: readonly T[],
+  write: (tx: Transaction, item: T) => void,
+  size = PROPOSAL_BATCH,
+): Promise<void> {
+  const batches: T[][] = [];
+  for (let i = 0; i < items.length; i += size) batches.push(items.slice(i, i + size));
+  const results = await Promise.allSettled(
+    batches.map((batch) =>
+      updateWithRetry(store, (tx) => {
+        for (const item of batch) write(tx, item);
+      }),
+    ),
+  );
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}

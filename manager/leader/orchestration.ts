@@ -3,7 +3,7 @@
 // one proposal. It also honours depends_on between a stack's services, winds down
 // the tasks of removed services, and wakes up for restart and update delays.
 import type { Logger, Service, Task } from '../../lib/index.js';
-import { taskStateRank } from '../../lib/index.js';
+import { TERMINAL_TASK_STATES, taskStateRank } from '../../lib/index.js';
 import {
   type Changes,
   type Dependency,
@@ -13,7 +13,7 @@ import {
   startGates,
 } from '../orchestrator/index.js';
 import { newObjectId, type Store, type Transaction } from '../store/index.js';
-import { ControlLoop, updateWithRetry } from './loop.js';
+import { ControlLoop, PROPOSAL_BATCH, updateInBatches, updateWithRetry } from './loop.js';
 
 /** Where the deployer records a service's depends_on (see cli/deploy.ts). */
 export const DEPENDS_ON_LABEL = 'io.skiff.depends_on';
@@ -43,9 +43,12 @@ export class OrchestrationLoop {
       (e) => {
         if (e.table === 'services') this.dirty.add(e.object.ID);
         else if (e.table === 'tasks') {
-          this.dirty.add((e.object as Task).ServiceID);
+          const t = e.object as Task;
+          if (!isRoutineProgress(t, e.old as Task | undefined, this.store.getService(t.ServiceID)))
+            this.dirty.add(t.ServiceID);
           // A dependency's tasks changed: services waiting on depends_on look again.
           for (const id of this.gated) this.dirty.add(id);
+          if (this.dirty.size === 0) return;
         } else this.allDirty = true;
         this.loop.kick();
       },
@@ -122,10 +125,28 @@ export class OrchestrationLoop {
     const wake = all.map((c) => c.wakeAt).filter((w): w is number => w !== undefined);
     if (wake.length) this.wakeAt(Math.min(...wake), now);
     if (all.every(isEmpty) && orphanTasks.length === 0) return;
-    await updateWithRetry(this.store, (tx) => {
-      for (const c of all) commit(tx, c);
-      windDown(tx, orphanTasks);
-    });
+    if (orphanTasks.length) await updateWithRetry(this.store, (tx) => windDown(tx, orphanTasks));
+    // Services' changes in proposals of about PROPOSAL_BATCH task writes each.
+    const batches: Changes[][] = [[]];
+    let size = 0;
+    for (const c of all) {
+      if (isEmpty(c)) continue;
+      const n = c.create.length + c.update.length + c.delete.length;
+      if (size > 0 && size + n > PROPOSAL_BATCH) {
+        batches.push([]);
+        size = 0;
+      }
+      batches.at(-1)!.push(c);
+      size += n;
+    }
+    await updateInBatches(
+      this.store,
+      batches,
+      (tx, batch) => {
+        for (const c of batch) commit(tx, c);
+      },
+      1,
+    );
   }
 
   /**
@@ -161,6 +182,25 @@ export class OrchestrationLoop {
     }
     return gate?.mayStart ?? true;
   }
+}
+
+/**
+ * A task moving forward between live states (pending → assigned → … → running) on the
+ * same node, with the same desired state, outside a rolling update or rollback: no
+ * reconciler decision depends on it, so its service is not reconciled again. At 100,000
+ * tasks this is most of the events, and a pass per event batch over every touched
+ * service cost more than everything else the leader does.
+ */
+function isRoutineProgress(t: Task, old: Task | undefined, service: Service | undefined): boolean {
+  if (!old || !service) return false;
+  if (old.DesiredState !== t.DesiredState || old.NodeID !== t.NodeID) return false;
+  if (
+    TERMINAL_TASK_STATES.has(old.Status.State ?? 'new') ||
+    TERMINAL_TASK_STATES.has(t.Status.State ?? 'new')
+  )
+    return false;
+  const update = service.UpdateStatus?.State;
+  return update === undefined || update === 'completed' || update === 'rollback_completed';
 }
 
 function isEmpty(c: Changes): boolean {

@@ -4,7 +4,7 @@ import type { Logger, Service, Task } from '../../lib/index.js';
 import { TERMINAL_TASK_STATES } from '../../lib/index.js';
 import { schedule } from '../scheduler/index.js';
 import type { Store } from '../store/index.js';
-import { ControlLoop, updateWithRetry } from './loop.js';
+import { ControlLoop, updateInBatches } from './loop.js';
 
 export class SchedulingLoop {
   private readonly loop: ControlLoop;
@@ -58,20 +58,17 @@ export class SchedulingLoop {
     const byId = new Map(pending.map((t) => [t.ID, t]));
     const news = result.unschedulable.filter((u) => byId.get(u.taskId)?.Status.Err !== u.reason);
     if (result.assignments.length === 0 && news.length === 0) return;
-    await updateWithRetry(this.store, (tx) => {
-      for (const a of result.assignments) {
-        const t = tx.get('tasks', a.taskId);
-        if (t?.Status.State !== 'pending') continue;
+    await updateInBatches(this.store, [...result.assignments, ...news], (tx, d) => {
+      const t = tx.get('tasks', d.taskId);
+      if (t?.Status.State !== 'pending') return;
+      if ('nodeId' in d) {
         tx.update('tasks', {
           ...t,
-          NodeID: a.nodeId,
+          NodeID: d.nodeId,
           Status: { State: 'assigned', Message: 'scheduler assigned task to node', Timestamp: tx.now },
         });
-      }
-      for (const u of news) {
-        const t = tx.get('tasks', u.taskId);
-        if (t?.Status.State !== 'pending' || t.Status.Err === u.reason) continue;
-        tx.update('tasks', { ...t, Status: { ...t.Status, Err: u.reason, Timestamp: tx.now } });
+      } else if (t.Status.Err !== d.reason) {
+        tx.update('tasks', { ...t, Status: { ...t.Status, Err: d.reason, Timestamp: tx.now } });
       }
     });
     if (result.assignments.length) this.log.debug({ assigned: result.assignments.length }, 'tasks scheduled');
