@@ -17,6 +17,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import type { AssignmentsMessage, DispatcherApi, Task, TaskStatusReport } from '../lib/index.js';
 import { createLogger, taskStateRank } from '../lib/index.js';
 import { Dispatcher, storeDispatcherPort } from '../manager/dispatcher/index.js';
@@ -24,6 +25,7 @@ import { LeaderLoops } from '../manager/leader/index.js';
 import { RaftNode } from '../manager/raft/index.js';
 import { createAesGcmCipher, RaftReplicator, Store } from '../manager/store/index.js';
 import { freePort } from '../test/lab/index.js';
+import type { FollowerData, FollowerReply } from './placement/follower.js';
 
 const tiny = process.env.BENCH_SIZE === 'tiny';
 const { values: a } = parseArgs({
@@ -32,6 +34,7 @@ const { values: a } = parseArgs({
     services: { type: 'string', default: tiny ? '20' : '1000' },
     replicas: { type: 'string', default: tiny ? '10' : '100' },
     timeout: { type: 'string', default: tiny ? '60' : '600' },
+    followers: { type: 'string', default: 'inline' },
   },
 });
 const NODES = Number(a.nodes);
@@ -39,11 +42,69 @@ const SERVICES = Number(a.services);
 const REPLICAS = Number(a.replicas);
 const TOTAL = SERVICES * REPLICAS;
 const TIMEOUT_MS = Number(a.timeout) * 1000;
+/** Where the two follower managers run: in this thread, or each in a worker thread of its own. */
+const FOLLOWERS = a.followers === 'threads' ? 'threads' : 'inline';
 
-interface Manager {
-  id: string;
-  raft: RaftNode;
-  store: Store;
+interface Follower {
+  status(): Promise<{ appliedIndex: number; tasks: number }>;
+  stop(): Promise<void>;
+}
+
+/** A follower manager in this thread (--followers inline). */
+async function inlineFollower(data: FollowerData): Promise<Follower> {
+  const store = new Store({ cipher: createAesGcmCipher(data.key) });
+  const raft = await RaftNode.start({
+    id: data.id,
+    dataDir: data.dataDir,
+    peers: data.peers,
+    stateMachine: store.stateMachine,
+    electionTicks: data.electionTicks,
+  });
+  store.setReplicator(new RaftReplicator(raft));
+  return {
+    status: async () => ({ appliedIndex: store.appliedIndex, tasks: store.listTasks().length }),
+    stop: () => raft.stop(),
+  };
+}
+
+/** A follower manager in a worker thread (bench/placement/follower.ts; --followers threads). */
+class FollowerThread implements Follower {
+  private readonly worker: Worker;
+  private readonly replies: ((m: FollowerReply) => void)[] = [];
+
+  constructor(data: FollowerData) {
+    // The follower is TypeScript too: the worker registers tsx before importing it.
+    const entry = new URL('./placement/follower.ts', import.meta.url).href;
+    this.worker = new Worker(
+      `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`,
+      { eval: true, workerData: data },
+    );
+    this.worker.on('message', (m: FollowerReply) => this.replies.shift()?.(m));
+    this.worker.on('error', (e) => process.stderr.write(`follower ${data.id}: ${String(e)}\n`));
+  }
+
+  private next(): Promise<FollowerReply> {
+    return new Promise((resolve) => this.replies.push(resolve));
+  }
+
+  ready(): Promise<FollowerReply> {
+    return this.next();
+  }
+
+  async status(): Promise<{ appliedIndex: number; tasks: number }> {
+    const r = this.next();
+    this.worker.postMessage({ type: 'status' });
+    const m = await r;
+    if (m.type !== 'status') throw new Error(`follower answered ${m.type} to status`);
+    return m;
+  }
+
+  async stop(): Promise<void> {
+    const r = this.next();
+    this.worker.postMessage({ type: 'stop' });
+    await Promise.race([r, new Promise((res) => setTimeout(res, 10_000))]);
+    await this.worker.terminate();
+  }
 }
 
 /**
@@ -112,23 +173,31 @@ class FakeAgent {
   }
 }
 
-async function startManagers(dir: string): Promise<Manager[]> {
+/**
+ * The leader in this thread, two followers in worker threads: all three over the real
+ * gRPC transport on loopback, fsync on. The followers' longer election timeout makes
+ * the manager here the leader.
+ */
+async function startManagers(dir: string): Promise<{ raft: RaftNode; store: Store; followers: Follower[] }> {
   const ids = ['m1', 'm2', 'm3'];
   const peers = await Promise.all(ids.map(async (id) => ({ id, addr: `127.0.0.1:${await freePort()}` })));
   const key = randomBytes(32);
-  return Promise.all(
-    ids.map(async (id) => {
-      const store = new Store({ cipher: createAesGcmCipher(key) });
-      const raft = await RaftNode.start({
-        id,
-        dataDir: join(dir, id),
-        peers,
-        stateMachine: store.stateMachine,
-      });
-      store.setReplicator(new RaftReplicator(raft, { timeoutMs: 60_000 }));
-      return { id, raft, store };
-    }),
-  );
+  const data = ids.slice(1).map((id) => ({ id, dataDir: join(dir, id), peers, key, electionTicks: 100 }));
+  let followers: Follower[];
+  if (FOLLOWERS === 'threads') {
+    const threads = data.map((d) => new FollowerThread(d));
+    await Promise.all(threads.map((f) => f.ready()));
+    followers = threads;
+  } else followers = await Promise.all(data.map(inlineFollower));
+  const store = new Store({ cipher: createAesGcmCipher(key) });
+  const raft = await RaftNode.start({
+    id: 'm1',
+    dataDir: join(dir, 'm1'),
+    peers,
+    stateMachine: store.stateMachine,
+  });
+  store.setReplicator(new RaftReplicator(raft, { timeoutMs: 60_000 }));
+  return { raft, store, followers };
 }
 
 async function until(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
@@ -141,14 +210,14 @@ async function until(what: string, cond: () => boolean, timeoutMs: number): Prom
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'skiff-bench-placement-'));
-  let managers: Manager[] = [];
+  let managers: Awaited<ReturnType<typeof startManagers>> | undefined;
   let loops: LeaderLoops | undefined;
   let dispatcher: Dispatcher | undefined;
   const agents: FakeAgent[] = [];
   try {
     managers = await startManagers(dir);
-    await until('a raft leader', () => managers.some((m) => m.raft.status().role === 'leader'), 30_000);
-    const leader = managers.find((m) => m.raft.status().role === 'leader')!;
+    const leader = managers;
+    await until('the main thread manager to lead', () => leader.raft.status().role === 'leader', 30_000);
     const store = leader.store;
 
     dispatcher = new Dispatcher({ store: storeDispatcherPort(store), heartbeatPeriodMs: 600_000 });
@@ -205,12 +274,14 @@ async function main(): Promise<void> {
     const runningIndex = leader.raft.status().commitIndex;
     unsubscribe();
     // Every manager holds the same tasks.
-    await until(
-      'the followers to apply everything',
-      () => managers.every((m) => m.store.appliedIndex >= runningIndex),
-      60_000,
-    );
-    const counts = managers.map((m) => m.store.listTasks().length);
+    const followers = leader.followers;
+    const deadline = Date.now() + 60_000;
+    let statuses = await Promise.all(followers.map((f) => f.status()));
+    while (statuses.some((st) => st.appliedIndex < runningIndex) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      statuses = await Promise.all(followers.map((f) => f.status()));
+    }
+    const counts = [store.listTasks().length, ...statuses.map((st) => st.tasks)];
     if (counts.some((c) => c !== TOTAL)) throw new Error(`task counts per manager: ${counts.join(', ')}`);
     const perNode = new Map<string, number>();
     for (const t of store.listTasks()) perNode.set(t.NodeID ?? '', (perNode.get(t.NodeID ?? '') ?? 0) + 1);
@@ -235,7 +306,7 @@ async function main(): Promise<void> {
       { metric: `${what}: raft entries to all assigned`, unit: 'count', value: assignedIndex - index0 },
       { metric: `${what}: raft entries to all running`, unit: 'count', value: runningIndex - index0 },
       {
-        metric: `${what}: cpu (3 managers + agents, one process)`,
+        metric: `${what}: cpu (3 managers + agents, one process, 2 threads)`,
         unit: 'ms',
         value: Math.round((cpu.user + cpu.system) / 1000),
       },
@@ -252,7 +323,8 @@ async function main(): Promise<void> {
     for (const g of agents) await g.stop();
     dispatcher?.stop();
     await loops?.stop();
-    await Promise.all(managers.map((m) => m.raft.stop().catch(() => {})));
+    await managers?.raft.stop().catch(() => {});
+    await Promise.all(managers?.followers.map((f) => f.stop()) ?? []);
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -1,0 +1,45 @@
+// A follower manager of the placement benchmark, in a worker thread of its own (its own
+// V8 isolate and event loop, as a manager on another machine would have): a Store over a
+// RaftNode on loopback. It answers 'status' with its applied index and task count and
+// stops on 'stop'.
+import { parentPort, workerData } from 'node:worker_threads';
+import { RaftNode } from '../../manager/raft/index.js';
+import { createAesGcmCipher, RaftReplicator, Store } from '../../manager/store/index.js';
+
+export interface FollowerData {
+  id: string;
+  dataDir: string;
+  peers: { id: string; addr: string }[];
+  key: Uint8Array;
+  /** Longer than the leader's, so the manager in the main thread is elected. */
+  electionTicks: number;
+}
+
+export type FollowerReply =
+  | { type: 'ready' }
+  | { type: 'status'; appliedIndex: number; tasks: number }
+  | { type: 'stopped' };
+
+const data = workerData as FollowerData;
+const port = parentPort!;
+const store = new Store({ cipher: createAesGcmCipher(data.key) });
+const raft = await RaftNode.start({
+  id: data.id,
+  dataDir: data.dataDir,
+  peers: data.peers,
+  stateMachine: store.stateMachine,
+  electionTicks: data.electionTicks,
+});
+store.setReplicator(new RaftReplicator(raft));
+const reply = (m: FollowerReply) => port.postMessage(m);
+port.on('message', (m: { type: 'status' | 'stop' }) => {
+  if (m.type === 'status') {
+    reply({ type: 'status', appliedIndex: store.appliedIndex, tasks: store.listTasks().length });
+  } else {
+    void raft.stop().finally(() => {
+      reply({ type: 'stopped' });
+      port.close();
+    });
+  }
+});
+reply({ type: 'ready' });
