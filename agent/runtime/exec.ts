@@ -3,11 +3,11 @@
 // the pseudo-terminal and writes its output to a log we read back.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkiffError } from '../../lib/index.js';
 import { launchConmon } from './conmon.js';
-import { parseLogText } from './k8s-log.js';
+import { parseLogRecord, parseLogText } from './k8s-log.js';
 import type { OciProcess } from './oci-config.js';
 import type { OciRuntimeCli } from './oci-runtime-cli.js';
 import type { ExecResult } from './types.js';
@@ -129,6 +129,11 @@ async function execWithTty(req: ExecRequest, tag: string, specPath: string): Pro
   const dir = join(req.runDir, `exec-${tag}`);
   await mkdir(dir, { mode: 0o700 });
   const logPath = join(dir, 'log');
+  // Streaming: follow the log conmon writes while the command runs.
+  const tail = req.onOutput ? new LogTail(logPath, req.onOutput) : undefined;
+  const timer = tail ? setInterval(() => void tail.poll(), 100) : undefined;
+  const abort = () => void killExec(join(dir, 'pid'), () => undefined);
+  req.signal?.addEventListener('abort', abort, { once: true });
   try {
     const msgs = await launchConmon({
       conmon: req.conmon,
@@ -159,15 +164,74 @@ async function execWithTty(req: ExecRequest, tag: string, specPath: string): Pro
       );
     }
     const exitCode = msgs[1]?.data ?? -1;
-    const text = await readFile(logPath, 'utf8').catch(() => '');
-    const stdout = parseLogText(text)
-      .map((e) => `${e.line}\n`)
-      .join('');
+    let stdout = '';
+    if (tail) {
+      if (timer) clearInterval(timer);
+      await tail.poll();
+    } else {
+      const text = await readFile(logPath, 'utf8').catch(() => '');
+      stdout = parseLogText(text)
+        .map((e) => `${e.line}\n`)
+        .join('');
+    }
     // conmon reports a negative status when it killed the process at its timeout.
     if (exitCode < 0 && req.timeoutMs !== undefined)
       return { exitCode: 137, stdout, stderr: '', timedOut: true };
     return { exitCode, stdout, stderr: '' };
   } finally {
+    if (timer) clearInterval(timer);
+    req.signal?.removeEventListener('abort', abort);
+    await tail?.done();
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Reads the records appended to a k8s-file log since the last poll and hands on their text. */
+class LogTail {
+  private offset = 0;
+  private rest = Buffer.alloc(0);
+  private running: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly path: string,
+    private readonly onOutput: (stream: 'stdout' | 'stderr', chunk: Buffer) => void,
+  ) {}
+
+  /** One read at a time, in order. */
+  poll(): Promise<void> {
+    this.running = this.running.then(() => this.read()).catch(() => undefined);
+    return this.running;
+  }
+
+  done(): Promise<void> {
+    return this.running;
+  }
+
+  private async read(): Promise<void> {
+    let fh: FileHandle;
+    try {
+      fh = await open(this.path, 'r');
+    } catch {
+      return; // conmon has not created it yet
+    }
+    try {
+      const buf = Buffer.alloc(64 * 1024);
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, this.offset);
+        if (bytesRead === 0) break;
+        this.offset += bytesRead;
+        // Split on bytes, so a character cut by the read is decoded whole next time.
+        const data = Buffer.concat([this.rest, buf.subarray(0, bytesRead)]);
+        const end = data.lastIndexOf(0x0a);
+        this.rest = end < 0 ? data : data.subarray(end + 1);
+        if (end < 0) continue;
+        for (const line of data.subarray(0, end).toString('utf8').split('\n')) {
+          const r = parseLogRecord(line);
+          if (r) this.onOutput(r.stream, Buffer.from(r.partial ? r.text : `${r.text}\n`));
+        }
+      }
+    } finally {
+      await fh.close();
+    }
   }
 }

@@ -108,7 +108,7 @@ export interface ExecOptions {
   stdin?: string | Uint8Array;
   /** Kills the exec'd process after this many milliseconds (exit code 137). */
   timeoutMs?: number;
-  /** Streams output as it comes (then the result's stdout/stderr stay empty); without a TTY only. */
+  /** Streams output as it comes (then the result's stdout/stderr stay empty); with a TTY, line by line. */
   onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
   /** Kills the exec'd process when aborted (the client went away). */
   signal?: AbortSignal;

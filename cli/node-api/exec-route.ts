@@ -65,10 +65,8 @@ export function registerExecRoute(
           ...(body.WorkingDir ? { cwd: body.WorkingDir } : {}),
           ...(body.Stdin !== undefined ? { stdin: Buffer.from(body.Stdin, 'base64') } : {}),
           signal: abort.signal,
-          // A TTY exec's output comes back at the end (conmon holds the terminal).
-          ...(body.Tty
-            ? {}
-            : { onOutput: (s, chunk) => out.write(encodeFrame(s === 'stderr' ? STDERR : STDOUT, chunk)) }),
+          // With a TTY, conmon holds the terminal and the output arrives line by line from its log.
+          onOutput: (s, chunk) => out.write(encodeFrame(s === 'stderr' ? STDERR : STDOUT, chunk)),
         });
         if (result.stdout) out.write(encodeFrame(STDOUT, result.stdout));
         if (result.stderr) out.write(encodeFrame(STDERR, result.stderr));

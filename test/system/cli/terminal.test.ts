@@ -1,11 +1,12 @@
 // On a terminal (a pseudo-terminal from util-linux `script`): rollout progress is one
 // line per service redrawn in place, and `compose exec` gives the command a TTY. Off a
 // terminal: plain lines without escape codes, and no TTY.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCommand, waitFor } from '../../lab/index.js';
 import { busyboxTarball, type TestNode, testNode } from '../e2e/helpers.js';
 
 const BIN = resolve(import.meta.dirname, '../../../bin/skiff.js');
@@ -85,5 +86,50 @@ describe('skiff on a terminal', () => {
       cwd: dir,
     });
     expect(piped.stdout).toBe('no-tty\n');
+  }, 120_000);
+
+  it('streams a TTY exec’s output while it runs and ends it when the CLI is interrupted', async () => {
+    const term = spawn(
+      'script',
+      [
+        '-qefc',
+        `'${process.execPath}' '${BIN}' compose exec app sh -c 'echo started; exec sleep 298'`,
+        '/dev/null',
+      ],
+      {
+        cwd: dir,
+        env: node.env,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
+    );
+    let out = '';
+    term.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const exited = new Promise<void>((done) => term.on('exit', () => done()));
+    const sleeping = async () =>
+      (await node.skiff(['compose', 'exec', '-T', 'app', 'ps'], { cwd: dir })).stdout.includes('sleep 298');
+    try {
+      await waitFor(() => out.includes('started'), {
+        what: 'the first line on the terminal',
+        timeoutMs: 60_000,
+      });
+      expect(await sleeping()).toBe(true);
+      // Ctrl-C reaches the CLI (the terminal's foreground process), not the container.
+      const cli = await waitFor(
+        async () =>
+          (await runCommand('pgrep', ['-f', `^${process.execPath} ${BIN} compose exec app`])).stdout.trim(),
+        { what: 'the CLI process' },
+      );
+      for (const pid of cli.split('\n')) process.kill(Number(pid), 'SIGINT');
+      await exited;
+      await waitFor(async () => !(await sleeping()), {
+        what: 'sleep 298 gone',
+        timeoutMs: 30_000,
+        intervalMs: 300,
+      });
+    } finally {
+      term.kill('SIGKILL');
+    }
   }, 120_000);
 });
