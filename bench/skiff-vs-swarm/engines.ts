@@ -3,7 +3,7 @@
 // swarm mode (the harness's peer). Both are deployed to with their own CLI from the
 // same compose file and watched through the same Docker Engine API (/tasks, /services)
 // on their unix sockets, so the clock stops by the same rule for both.
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,6 +72,9 @@ const BUILD_DIR = join(REPO_ROOT, 'bench', 'results', 'skiff-build');
  */
 export async function skiffEntry(tiny: boolean, log: (m: string) => void): Promise<string[]> {
   if (tiny) return ['--import', 'tsx', join(REPO_ROOT, 'cli', 'main.ts')];
+  const main = join(BUILD_DIR, 'cli', 'main.js');
+  // BENCH_REUSE_BUILD=1: the sources did not change since the last build (repeated runs while profiling).
+  if (process.env.BENCH_REUSE_BUILD === '1' && existsSync(main)) return [main];
   log('compiling skiff (tsc --noCheck) into bench/results/skiff-build');
   await runChecked(
     process.execPath,
