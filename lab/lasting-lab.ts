@@ -133,7 +133,8 @@ export async function createLastingLab(name: string, hosts: number): Promise<Las
 }
 
 /**
- * Runs a command on a lab host: in its network namespace, with the machine's mounts
+ * Runs a command on a lab host: in its network namespace, under the host's name (a UTS
+ * namespace of its own, so nodes tell apart in `node ls`), with the machine's mounts
  * (containers need the real cgroup hierarchy), and the host's skiff roots in the
  * environment.
  */
@@ -145,7 +146,18 @@ export function execOnLabHost(
 ): Promise<CommandResult> {
   const { SKIFF_HOST: _ignored, ...inherited } = opts.env ?? process.env;
   const env = { ...inherited, SKIFF_STATE_ROOT: host.stateRoot, SKIFF_RUN_DIR: host.runDir };
-  return runCommand(...inNetns(host.netns, cmd, args, true), { ...opts, env });
+  const named = [
+    '--uts',
+    '--',
+    'sh',
+    '-c',
+    'hostname "$1" && shift && exec "$@"',
+    'sh',
+    host.name,
+    cmd,
+    ...args,
+  ];
+  return runCommand(...inNetns(host.netns, 'unshare', named, true), { ...opts, env });
 }
 
 /**
