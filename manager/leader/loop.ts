@@ -58,7 +58,8 @@ export class ControlLoop {
 export async function updateWithRetry<T>(store: Store, fn: (tx: Transaction) => T, attempts = 5): Promise<T> {
   for (let i = 1; ; i++) {
     try {
-      return await store.update(fn);
+      // The loops' writes are checked once, when applied (a conflict comes back from there).
+      return await store.update(fn, { precheck: false });
     } catch (e) {
       if (i >= attempts || !isSkiffError(e) || e.code !== 'conflict') throw e;
     }

@@ -152,8 +152,9 @@ export class Store {
    * proposal. Resolves with `fn`'s result once applied locally; rejects with the
    * SkiffError that apply raised ('conflict' for a stale version, 'already_exists',
    * 'not_found', …) or that the replicator raised ('not_leader', 'timeout').
+   * `precheck: false` skips validating the writes locally before proposing them.
    */
-  async update<T>(fn: (tx: Transaction) => T): Promise<T> {
+  async update<T>(fn: (tx: Transaction) => T, opts: { precheck?: boolean } = {}): Promise<T> {
     const replicator = this.replicator;
     if (!replicator)
       throw new SkiffError('unavailable', 'the store has no replicator yet; the manager is starting');
@@ -161,9 +162,12 @@ export class Store {
     const result = fn(tx);
     const ops = tx.takeOps();
     if (ops.length === 0) return result;
-    // Fail fast on what would fail in apply anyway, without a trip through the log.
-    const early = this.state.check(ops);
-    if (early) throw early;
+    // Fail fast on what would fail in apply anyway, without a trip through the log. Writers
+    // that rarely fail and write a lot (the leader loops) skip it: apply checks the same.
+    if (opts.precheck !== false) {
+      const early = this.state.check(ops);
+      if (early) throw early;
+    }
     const id = newObjectId();
     const outcome = { error: undefined as SkiffError | undefined, applied: false };
     this.waiting.set(id, outcome);
