@@ -66,7 +66,13 @@ describe('skiff lab up 3, and examples/shop on it', () => {
   };
   let scratch: string;
 
+  // An interrupted run must not leave the lab behind (teardown is synchronous on purpose).
+  const teardownOnExit = () => {
+    if (leftoversOf(NAME).length > 0) destroyLastingLab(NAME);
+  };
+
   beforeAll(async () => {
+    process.once('exit', teardownOnExit);
     const up = await skiff(['lab', 'up', '3', '--name', NAME]);
     expect(up.code, up.stderr).toBe(0);
     lab = readLastingLab(NAME) as LastingLabRecord;
@@ -77,7 +83,8 @@ describe('skiff lab up 3, and examples/shop on it', () => {
 
   afterAll(async () => {
     // `lab down` is the last test; this only runs when it could not.
-    if (leftoversOf(NAME).length > 0) destroyLastingLab(NAME);
+    teardownOnExit();
+    process.off('exit', teardownOnExit);
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
