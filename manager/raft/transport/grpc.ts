@@ -45,6 +45,10 @@ const CHANNEL_OPTIONS = {
   'grpc.keepalive_time_ms': 10_000,
   'grpc.keepalive_timeout_ms': 5_000,
   'grpc.keepalive_permit_without_calls': 1,
+  // grpc-js backs reconnects off up to 120 s on its own: a peer that was down for a minute
+  // would stay unreachable long after it restarted. The transport has its own backoff.
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 2_000,
 };
 const BACKOFF_MIN_MS = 50;
 const BACKOFF_MAX_MS = 2000;
