@@ -9,6 +9,7 @@ import type { ApiClient } from '../api/client.js';
 import { clientFor, type GlobalOptions } from '../context.js';
 import { ensureLocalDaemon } from '../daemon/local-daemon.js';
 import { deployStack, removeStack, STACK_LABEL, type StackLike } from '../deploy.js';
+import { parseLogLine } from '../log-lines.js';
 import { ago, CliExit, parseFormat, printJson, printTable } from '../output.js';
 import { composeCommandOf } from './compose-config.js';
 import { registerComposeExec } from './compose-exec.js';
@@ -343,12 +344,25 @@ async function streamLogs(
   o: { follow?: boolean; tail: string; timestamps?: boolean },
 ): Promise<void> {
   const services = await projectServices(c, project, only);
-  const width = Math.max(...services.map((s) => shortName(project, s.Spec.Name).length), 1);
+  // Lines are prefixed "<service>-<slot> | " as docker compose does; the slot comes from the task.
+  const slots = new Map<string, number>();
+  const slotOf = async (taskId: string | undefined, serviceId: string) => {
+    if (!taskId) return undefined;
+    if (!slots.has(taskId))
+      for (const t of await c.listTasks({ service: [serviceId] })) slots.set(t.ID, t.Slot ?? 1);
+    return slots.get(taskId);
+  };
+  const names = services.map((s) => shortName(project, s.Spec.Name));
+  // As docker compose: names padded one past the widest "<service>-<n>".
+  const width = Math.max(...names.map((n) => n.length + 3), 1);
   await Promise.all(
-    services.map(async (s) => {
-      const prefix = `${shortName(project, s.Spec.Name).padEnd(width)} | `;
-      for await (const l of c.logs('services', s.ID, o)) {
-        (l.stream === 'stderr' ? process.stderr : process.stdout).write(`${prefix}${l.line}\n`);
+    services.map(async (s, i) => {
+      for await (const l of c.logs('services', s.ID, { ...o, details: true })) {
+        const parsed = parseLogLine(l.line, o.timestamps);
+        const slot = await slotOf(parsed.taskId, s.ID);
+        const prefix = `${`${names[i]}-${slot ?? 1}`.padEnd(width)} | `;
+        const text = parsed.time ? `${parsed.time} ${parsed.text}` : parsed.text;
+        (l.stream === 'stderr' ? process.stderr : process.stdout).write(`${prefix}${text}\n`);
       }
     }),
   );

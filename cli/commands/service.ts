@@ -5,6 +5,7 @@ import { parseDurationNs, SkiffError } from '../../lib/index.js';
 import type { ApiClient } from '../api/client.js';
 import { type GlobalOptions, withClient } from '../context.js';
 import { type FollowResult, followRollouts, outcomeText, RolloutDisplay } from '../follow.js';
+import { parseLogLine } from '../log-lines.js';
 import { ago, CliExit, CliUsageError, parseFormat, printJson, printTable, shortId } from '../output.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -203,12 +204,37 @@ export function registerService(program: Command): void {
     .option('-n, --tail <n>', 'lines from the end of each task', 'all')
     .option('-t, --timestamps', 'show timestamps')
     .option('--since <time>', 'only lines since a time (RFC 3339 or a duration like 10m)')
+    .option('--raw', 'print the lines only, without the task prefix')
+    .option('--no-task-ids', 'leave the task IDs out of the prefix')
     .action(
-      async (name: string, o: { follow?: boolean; tail: string; timestamps?: boolean; since?: string }) => {
+      async (
+        name: string,
+        o: {
+          follow?: boolean;
+          tail: string;
+          timestamps?: boolean;
+          since?: string;
+          raw?: boolean;
+          taskIds: boolean;
+        },
+      ) => {
         await withClient(g(), async (c) => {
           const s = await c.inspectService(name);
-          for await (const l of c.logs('services', s.ID, o)) {
-            (l.stream === 'stderr' ? process.stderr : process.stdout).write(`${l.line}\n`);
+          // Docker's prefix: "<service>.<slot>.<task>@<node> | ".
+          const tasks = new Map((await c.listTasks({ service: [s.ID] })).map((t) => [t.ID, t]));
+          const hosts = new Map((await c.listNodes()).map((n) => [n.ID, n.Description?.Hostname ?? n.ID]));
+          for await (const l of c.logs('services', s.ID, { ...o, details: true })) {
+            const p = parseLogLine(l.line, o.timestamps);
+            const text = p.time ? `${p.time} ${p.text}` : p.text;
+            let prefix = '';
+            if (!o.raw && p.taskId) {
+              if (!tasks.has(p.taskId))
+                for (const t of await c.listTasks({ service: [s.ID] })) tasks.set(t.ID, t);
+              const slot = tasks.get(p.taskId)?.Slot;
+              const host = p.nodeId ? (hosts.get(p.nodeId) ?? p.nodeId) : '';
+              prefix = `${s.Spec.Name}.${slot ?? p.nodeId ?? ''}${o.taskIds ? `.${shortId(p.taskId)}` : ''}@${host}    | `;
+            }
+            (l.stream === 'stderr' ? process.stderr : process.stdout).write(`${prefix}${text}\n`);
           }
         });
       },

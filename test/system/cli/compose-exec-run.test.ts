@@ -109,6 +109,18 @@ describe('skiff compose exec, run and pull', () => {
     );
     expect(opts.stdout).toBe('x /tmp 1000\n');
     expect(opts.code).toBe(0);
+
+    // What the container's main process writes shows in the logs, prefixed as docker does.
+    const say = await node.skiff(['compose', 'exec', 'app', 'sh', '-c', 'echo logged line > /proc/1/fd/1'], {
+      cwd: dir,
+    });
+    expect(say.code, say.stderr).toBe(0);
+    const logs = await node.skiff(['compose', 'logs'], { cwd: dir });
+    expect(logs.stdout).toBe('app-1  | logged line\n');
+    const svc = await node.skiff(['service', 'logs', 'execrun_app'], { cwd: dir });
+    expect(svc.stdout).toMatch(/^execrun_app\.1\.[a-z0-9]{12}@\S+ {4}\| logged line\n$/);
+    const raw = await node.skiff(['service', 'logs', '--raw', 'execrun_app'], { cwd: dir });
+    expect(raw.stdout).toBe('logged line\n');
   }, 180_000);
 
   it('feeds piped stdin to the command', async () => {

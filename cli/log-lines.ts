@@ -1,0 +1,38 @@
+// Log lines as the API sends them with `details=1` (and maybe `timestamps=1`):
+// "[TIME ]com.docker.swarm.node.id=N,com.docker.swarm.service.id=S,com.docker.swarm.task.id=T text".
+// The CLI reads the task and node from them to prefix lines as docker does. Pure.
+
+export interface LogLine {
+  time?: string;
+  taskId?: string;
+  nodeId?: string;
+  text: string;
+}
+
+const DETAILS = /^((?:[\w.-]+=[^,\s]*)(?:,[\w.-]+=[^,\s]*)*) /;
+
+export function parseLogLine(line: string, timestamps = false): LogLine {
+  let rest = line;
+  let time: string | undefined;
+  if (timestamps) {
+    const sp = rest.indexOf(' ');
+    if (sp > 0) {
+      time = rest.slice(0, sp);
+      rest = rest.slice(sp + 1);
+    }
+  }
+  const m = DETAILS.exec(rest);
+  const attrText = m?.[1];
+  if (!attrText?.includes('com.docker.swarm.task.id=')) return { ...(time ? { time } : {}), text: rest };
+  const attrs = new Map(
+    attrText.split(',').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+  const taskId = attrs.get('com.docker.swarm.task.id');
+  const nodeId = attrs.get('com.docker.swarm.node.id');
+  return {
+    ...(time ? { time } : {}),
+    ...(taskId ? { taskId } : {}),
+    ...(nodeId ? { nodeId } : {}),
+    text: rest.slice(attrText.length + 1),
+  };
+}
