@@ -180,19 +180,26 @@ export class StoreState implements StateMachine {
 
   /** Runs ops against an overlay of the tables; commits only when every op is valid. */
   private run(ops: Op[], index: number, commit: boolean): { error?: SkiffError; events: StoreEvent[] } {
-    const overlay = new Map<string, StoredObject | null>();
-    const key = (t: TableName, id: string) => `${t}\u0000${id}`;
+    // Writes of this batch per table (null: deleted), over the committed tables.
+    const overlay = new Map<TableName, Map<string, StoredObject | null>>();
+    const layer = (t: TableName): Map<string, StoredObject | null> => {
+      let m = overlay.get(t);
+      if (!m) {
+        m = new Map();
+        overlay.set(t, m);
+      }
+      return m;
+    };
     const get = (t: TableName, id: string): StoredObject | undefined => {
-      const k = key(t, id);
-      if (overlay.has(k)) return overlay.get(k) ?? undefined;
+      const m = overlay.get(t);
+      if (m?.has(id)) return m.get(id) ?? undefined;
       return (this.tables[t] as Map<string, StoredObject>).get(id);
     };
     const all = (t: TableName): StoredObject[] => {
+      const m = overlay.get(t);
       const out: StoredObject[] = [];
-      for (const [id, o] of this.tables[t] as Map<string, StoredObject>) {
-        if (!overlay.has(key(t, id))) out.push(o);
-      }
-      for (const [k, o] of overlay) if (o && k.startsWith(`${t}\u0000`)) out.push(o);
+      for (const [id, o] of this.tables[t] as Map<string, StoredObject>) if (!m?.has(id)) out.push(o);
+      if (m) for (const o of m.values()) if (o) out.push(o);
       return out;
     };
     const nameTaken = (t: TableName, name: string | undefined, exceptId: string): boolean =>
@@ -215,7 +222,7 @@ export class StoreState implements StateMachine {
             return fail('already_exists', `${noun} ${name} already exists`);
         }
         const stored = { ...o, Version: { Index: index } } as StoredObject;
-        overlay.set(key(op.table, o.ID), stored);
+        layer(op.table).set(o.ID, stored);
         if (op.table === 'secrets' && op.sealedData !== undefined) sealedSets.push([o.ID, op.sealedData]);
         events.push(event('create', op.table, stored, undefined, index));
       } else if (op.op === 'update') {
@@ -236,7 +243,7 @@ export class StoreState implements StateMachine {
           }
         }
         const stored = { ...o, CreatedAt: cur.CreatedAt, Version: { Index: index } } as StoredObject;
-        overlay.set(key(op.table, o.ID), stored);
+        layer(op.table).set(o.ID, stored);
         events.push(event('update', op.table, stored, cur, index));
       } else {
         const cur = get(op.table, op.id);
@@ -247,7 +254,7 @@ export class StoreState implements StateMachine {
             `delete out of sequence: ${noun} ${op.id} is at version ${cur.Version.Index}`,
           );
         }
-        overlay.set(key(op.table, op.id), null);
+        layer(op.table).set(op.id, null);
         deleted.push({ table: op.table, object: cur });
         events.push(event('delete', op.table, cur, undefined, index));
       }
@@ -267,15 +274,16 @@ export class StoreState implements StateMachine {
       }
     }
     if (!commit) return { events: [] };
-    for (const [k, o] of overlay) {
-      const [t, id] = k.split('\u0000') as [TableName, string];
+    for (const [t, writes] of overlay) {
       const m = this.tables[t] as Map<string, StoredObject>;
-      if (t === 'tasks')
-        this.reindexTask(m.get(id) as Task | undefined, (o ?? undefined) as Task | undefined);
-      if (o) m.set(id, deepFreeze(o));
-      else {
-        m.delete(id);
-        if (t === 'secrets') this.sealed.delete(id);
+      for (const [id, o] of writes) {
+        if (t === 'tasks')
+          this.reindexTask(m.get(id) as Task | undefined, (o ?? undefined) as Task | undefined);
+        if (o) m.set(id, deepFreeze(o));
+        else {
+          m.delete(id);
+          if (t === 'secrets') this.sealed.delete(id);
+        }
       }
     }
     for (const [id, s] of sealedSets) this.sealed.set(id, s);
