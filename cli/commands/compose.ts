@@ -308,6 +308,15 @@ async function projectContainers(
   return rows;
 }
 
+/** "<project>-<service>-<n>"; a one-off of `compose run`: "<project>-<service>-run-<id>", as docker names them. */
+function containerName(project: string, svc: string, s: Service, t: Task): string {
+  const oneOff = /_run_([0-9a-f]+)$/.exec(svc);
+  const service = s.Spec.Labels?.[COMPOSE_SERVICE_LABEL];
+  if (s.Spec.Labels?.['com.docker.compose.oneoff'] === 'True' && oneOff && service)
+    return `${project}-${service}-run-${oneOff[1]}`;
+  return `${project}-${svc}-${t.Slot ?? 1}`;
+}
+
 function containerRow(project: string, svc: string, s: Service, t: Task): ContainerRow {
   const cs = t.Spec.ContainerSpec;
   const cmd = [...(cs?.Command ?? []), ...(cs?.Args ?? [])].join(' ');
@@ -326,10 +335,10 @@ function containerRow(project: string, svc: string, s: Service, t: Task): Contai
     .join(', ');
   return {
     ID: t.ID,
-    Name: `${project}-${svc}-${t.Slot ?? 1}`,
+    Name: containerName(project, svc, s, t),
     Image: cs?.Image ?? '',
     Command: cmd.length > 20 ? `"${cmd.slice(0, 19)}…"` : cmd ? `"${cmd}"` : '',
-    Service: svc,
+    Service: s.Spec.Labels?.[COMPOSE_SERVICE_LABEL] ?? svc,
     Created: ago(t.CreatedAt),
     Status: status,
     State: state,

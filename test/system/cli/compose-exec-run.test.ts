@@ -187,6 +187,15 @@ describe('skiff compose exec, run and pull', () => {
     const names = (JSON.parse(ls.stdout) as { Spec: { Name: string } }[]).map((s) => s.Spec.Name);
     expect(names.filter((n) => n.includes('_run_'))).toEqual([]);
 
+    // Without --rm the one-off stays, named as docker names it, until down.
+    const kept = await node.skiff(['compose', 'run', 'app', 'true'], { cwd: dir });
+    expect(kept.code, kept.stderr).toBe(0);
+    const ps = await node.skiff(['compose', 'ps', '-a', '--format', 'json'], { cwd: dir });
+    const rows = JSON.parse(ps.stdout) as { Name: string; Service: string; State: string }[];
+    expect(rows.filter((r) => r.Name.startsWith('execrun-app-run-'))).toEqual([
+      expect.objectContaining({ Service: 'app', State: 'complete' }),
+    ]);
+
     const ok = await node.skiff(['compose', 'run', '--rm', '--entrypoint', 'echo', 'app', 'done'], {
       cwd: dir,
     });
