@@ -6,7 +6,7 @@ import { createLogger, parseDurationNs } from '../../lib/index.js';
 import { loadIdentity } from '../../manager/index.js';
 import { isWorkerState, joinCluster, runClusterManager, runClusterWorker } from '../daemon/cluster-node.js';
 import { daemonStatus, ensureLocalDaemon, stopLocalDaemon } from '../daemon/local-daemon.js';
-import { runSingleNode } from '../daemon/node.js';
+import { type RunningNode, runSingleNode } from '../daemon/node.js';
 import { daemonPaths } from '../daemon/paths.js';
 import { CliExit, CliUsageError, printJson } from '../output.js';
 
@@ -73,18 +73,27 @@ export function registerDaemon(program: Command): void {
             : await runSingleNode(paths, log);
       await new Promise<void>((resolve) => {
         let stopping = false;
+        let current = node;
         const stop = (signal: string) => {
           if (stopping) return;
           stopping = true;
           log.info({ signal }, 'stopping; containers keep running');
-          node.stop().then(resolve, (e: unknown) => {
+          current.stop().then(resolve, (e: unknown) => {
             log.error({ err: String(e) }, 'stop failed');
             resolve();
           });
         };
+        // A promotion or demotion hands over to the node in its new role.
+        const follow = (n: RunningNode) => {
+          current = n;
+          void n.left?.then(() => stop('left the cluster'));
+          void n.replaced?.then((next) => {
+            if (!stopping) follow(next);
+          });
+        };
+        follow(node);
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));
-        void node.left?.then(() => stop('left the cluster'));
       });
     });
 

@@ -10,8 +10,16 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { NodeAgent } from '../../agent/index.js';
 import type { Logger } from '../../lib/index.js';
-import { SkiffError } from '../../lib/index.js';
-import { loadIdentity, type NodeIdentity, requestJoin, saveIdentity } from '../../manager/ca/index.js';
+import { describeError, SkiffError } from '../../lib/index.js';
+import {
+  describeNodeCertificate,
+  loadIdentity,
+  type NodeIdentity,
+  requestJoin,
+  requestPromotion,
+  requestRenewal,
+  saveIdentity,
+} from '../../manager/ca/index.js';
 import { addDispatcherService } from '../../manager/dispatcher/index.js';
 import { type AcceptedJoin, startManager } from '../../manager/index.js';
 import { LeaderLoops } from '../../manager/leader/index.js';
@@ -84,11 +92,45 @@ export async function runClusterManager(
   // Only the leader dispatches, allocates, orchestrates and schedules; leadership is
   // polled, which also covers a leader change while a loop pass was running.
   const leader = new LeaderLoops(manager.store, log);
+  const replaced = deferredValue<RunningNode>();
+  let switching = false;
   const followLeadership = () => {
     const leading = manager.store.isLeader();
     dispatcher.follow(leading);
     if (leading) leader.start();
     else void leader.stop();
+    if (manager.store.getNode(manager.nodeId)?.Spec.Role === 'worker') startDemotion();
+  };
+  // Seen in this manager's store, or (when raft dropped it before it applied the
+  // change) in the answer of the leader's dispatcher to its agent.
+  const startDemotion = () => {
+    if (switching || leaving.done) return;
+    switching = true;
+    becomeWorker().then(replaced.resolve, (err: unknown) => {
+      log.error({ err: describeError(err) }, 'could not switch to a worker after demotion; will retry');
+      switching = false;
+      setTimeout(startDemotion, 1000).unref();
+    });
+  };
+  /** Demoted: a worker certificate from another manager, then the same node as a worker. */
+  const becomeWorker = async (): Promise<RunningNode> => {
+    const self = `${o.advertiseAddr}:${port}`;
+    const others = managerAddrs(manager.store).filter((a) => a !== self);
+    const renewed = await firstOf(others, (addr) => requestRenewal(addr, manager.identity, manager.nodeId));
+    if (describeNodeCertificate(renewed.certPem).role !== 'worker') {
+      throw new SkiffError('unavailable', 'the managers do not see the demotion yet');
+    }
+    log.info({ nodeId: manager.nodeId }, 'demoted: this node continues as a worker');
+    await node.stop();
+    await removeClusterState(paths.stateDir);
+    await saveIdentity(paths.stateDir, {
+      caPem: renewed.caPem,
+      certPem: renewed.certPem,
+      keyPem: renewed.keyPem,
+    });
+    const state: WorkerState = { nodeId: manager.nodeId, managers: others };
+    await writeFile(join(paths.stateDir, WORKER_STATE), JSON.stringify(state));
+    return runClusterWorker(paths, o, log);
   };
   const follow = setInterval(followLeadership, 250);
   followLeadership();
@@ -107,15 +149,23 @@ export async function runClusterManager(
       // Not our own address: while we lead, the local dispatcher is used in process.
       leaderAddr: () => (manager.store.isLeader() ? undefined : leaderAddr()),
       local: dispatcher,
+      role: {
+        current: 'manager',
+        onChange: (role) => {
+          if (role === 'worker') startDemotion();
+        },
+      },
       log,
     }),
   );
   await writeFile(paths.pidFile, `${process.pid}\n`);
   log.info({ nodeId: manager.nodeId, addr: `${o.advertiseAddr}:${port}` }, 'skiff manager ready');
-  return {
+  const node: RunningNode = {
     nodeId: manager.nodeId,
     left: leaving.promise,
+    replaced: replaced.promise,
     async stop() {
+      switching = true; // no role switch after this
       clearInterval(follow);
       await agent?.stop();
       server.forceShutdown();
@@ -127,6 +177,7 @@ export async function runClusterManager(
       await rm(paths.pidFile, { force: true });
     },
   };
+  return node;
 }
 
 interface WorkerState {
@@ -202,10 +253,45 @@ export async function runClusterWorker(
   });
   const id = identity;
   let managers = saved.managers;
+  const replaced = deferredValue<RunningNode>();
+  let switching = false;
+  /** Promoted: a manager certificate, then raft membership from the leader, then the same node as a manager. */
+  const becomeManager = async (): Promise<RunningNode> => {
+    const port = o.port ?? DEFAULT_PORT;
+    const renewed = await firstOf(managers, (addr) => requestRenewal(addr, id, saved.nodeId));
+    if (describeNodeCertificate(renewed.certPem).role !== 'manager') {
+      throw new SkiffError('unavailable', 'the managers do not see the promotion yet');
+    }
+    const joined = await firstOf(managers, (addr) =>
+      requestPromotion(addr, renewed, {
+        addr: `${o.advertiseAddr}:${port}`,
+        raftAddr: `${o.advertiseAddr}:${port + 1}`,
+      }),
+    );
+    log.info({ nodeId: saved.nodeId }, 'promoted: this node continues as a manager');
+    await node.stop();
+    await removeClusterState(paths.stateDir);
+    return runClusterManager(paths, { ...o, joined }, log);
+  };
+  const startPromotion = () => {
+    if (switching) return;
+    switching = true;
+    becomeManager().then(replaced.resolve, (err: unknown) => {
+      log.error({ err: describeError(err) }, 'could not switch to a manager after promotion; will retry');
+      switching = false;
+      setTimeout(startPromotion, 1000).unref();
+    });
+  };
   await agent.start(
     dispatcherSource({
       managers,
       credentials: () => channelCredentials(id),
+      role: {
+        current: 'worker',
+        onChange: (role) => {
+          if (role === 'manager') startPromotion();
+        },
+      },
       // Kept for the next start: the managers the worker joined through may be gone by then.
       onManagers: (fresh) => {
         managers = fresh;
@@ -236,10 +322,12 @@ export async function runClusterWorker(
   );
   await writeFile(paths.pidFile, `${process.pid}\n`);
   log.info({ nodeId: saved.nodeId }, 'skiff worker ready');
-  return {
+  const node: RunningNode = {
     nodeId: saved.nodeId,
     left: leaving.promise,
+    replaced: replaced.promise,
     async stop() {
+      switching = true; // no role switch after this
       stopRenewal();
       control.close();
       await agent.stop();
@@ -248,6 +336,28 @@ export async function runClusterWorker(
       await rm(paths.pidFile, { force: true });
     },
   };
+  return node;
+}
+
+/** The first answer of `fn` over the addresses, tried in turn. */
+async function firstOf<T>(addrs: string[], fn: (addr: string) => Promise<T>): Promise<T> {
+  let last: unknown = new SkiffError('unavailable', 'no manager address is known');
+  for (const addr of addrs) {
+    try {
+      return await fn(addr);
+    } catch (e) {
+      last = e;
+    }
+  }
+  throw last;
+}
+
+function deferredValue<T>(): { promise: Promise<T>; resolve(v: T): void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
 }
 
 function deferred(): { promise: Promise<void>; resolve(): void; done: boolean } {

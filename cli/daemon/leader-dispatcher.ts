@@ -18,8 +18,11 @@ import { SkiffError } from '../../lib/index.js';
 import { Dispatcher, storeDispatcherPort } from '../../manager/dispatcher/index.js';
 import type { Store } from '../../manager/index.js';
 
-/** A registration answer that also names the managers' API addresses (host:port). */
-export type ClusterRegisterResponse = RegisterResponse & { managers?: string[] };
+/**
+ * A registration answer that also names the managers' API addresses (host:port) and
+ * the role the cluster wants the node in (a promotion or demotion shows here).
+ */
+export type ClusterRegisterResponse = RegisterResponse & { managers?: string[]; role?: 'manager' | 'worker' };
 
 export interface LeaderDispatcherOptions {
   store: Store;
@@ -40,8 +43,21 @@ export class LeaderDispatcher implements DispatcherApi {
   private current: Dispatcher | undefined;
   private readonly registered = new Set<string>();
   private downCheck: NodeJS.Timeout | undefined;
+  /** Open assignment streams, with the role each node registered in. */
+  private readonly streams = new Map<string, { role: string; abort: AbortController }>();
+  private readonly unwatch: () => void;
 
-  constructor(private readonly o: LeaderDispatcherOptions) {}
+  constructor(private readonly o: LeaderDispatcherOptions) {
+    // A node whose role changes re-registers, and so learns its new role.
+    this.unwatch = o.store.subscribe(
+      () => {
+        for (const [nodeId, s] of this.streams) {
+          if (this.o.store.getNode(nodeId)?.Spec.Role !== s.role) s.abort.abort();
+        }
+      },
+      { tables: ['nodes'] },
+    );
+  }
 
   get leading(): boolean {
     return this.current !== undefined;
@@ -71,21 +87,35 @@ export class LeaderDispatcher implements DispatcherApi {
   }
 
   stop(): void {
+    this.unwatch();
     this.follow(false);
   }
 
   async register(req: RegisterRequest): Promise<ClusterRegisterResponse> {
     const res = await this.active().register(req);
     this.registered.add(req.nodeId);
-    return { ...res, managers: managerAddrs(this.o.store) };
+    const role = this.o.store.getNode(req.nodeId)?.Spec.Role === 'manager' ? 'manager' : 'worker';
+    return { ...res, managers: managerAddrs(this.o.store), role };
   }
 
   heartbeat(req: HeartbeatRequest): Promise<{ heartbeatPeriodMs: number }> {
     return this.active().heartbeat(req);
   }
 
-  assignments(req: HeartbeatRequest, signal: AbortSignal): AsyncIterable<AssignmentsMessage> {
-    return this.active().assignments(req, signal);
+  async *assignments(req: HeartbeatRequest, signal: AbortSignal): AsyncIterable<AssignmentsMessage> {
+    const inner = this.active();
+    const abort = new AbortController();
+    const onAbort = () => abort.abort();
+    signal.addEventListener('abort', onAbort);
+    const role = this.o.store.getNode(req.nodeId)?.Spec.Role ?? 'worker';
+    const entry = { role, abort };
+    this.streams.set(req.nodeId, entry);
+    try {
+      yield* inner.assignments(req, abort.signal);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      if (this.streams.get(req.nodeId) === entry) this.streams.delete(req.nodeId);
+    }
   }
 
   updateTaskStatus(req: UpdateTaskStatusRequest): Promise<void> {
@@ -139,6 +169,8 @@ export interface DispatcherSourceOptions {
   local?: LeaderDispatcher;
   /** Called when a registration brings a different list of managers. */
   onManagers?: (managers: string[]) => void;
+  /** The role this node runs in, and what to do when a registration asks for another. */
+  role?: { current: 'manager' | 'worker'; onChange(role: 'manager' | 'worker'): void };
   log: Logger;
 }
 
@@ -154,7 +186,7 @@ export function dispatcherSource(o: DispatcherSourceOptions): () => DispatcherAp
   return () => {
     client?.close();
     client = undefined;
-    if (o.local?.leading) return o.local;
+    if (o.local?.leading) return watchRole(o.local, o.role);
     const leader = o.leaderAddr?.();
     const target = leader ?? managers[next++ % Math.max(managers.length, 1)];
     if (!target) throw new SkiffError('unavailable', 'no manager address is known to this node');
@@ -163,6 +195,7 @@ export function dispatcherSource(o: DispatcherSourceOptions): () => DispatcherAp
     return {
       async register(req) {
         const res = (await c.register(req)) as ClusterRegisterResponse;
+        if (res.role && o.role && res.role !== o.role.current) o.role.onChange(res.role);
         const fresh = res.managers?.filter((m) => m !== '') ?? [];
         if (fresh.length > 0 && fresh.join(',') !== managers.join(',')) {
           managers = fresh;
@@ -175,5 +208,20 @@ export function dispatcherSource(o: DispatcherSourceOptions): () => DispatcherAp
       assignments: (req, signal) => c.assignments(req, signal),
       updateTaskStatus: (req) => c.updateTaskStatus(req),
     };
+  };
+}
+
+/** The in-process dispatcher, with the role check registrations get over gRPC. */
+function watchRole(d: LeaderDispatcher, role: DispatcherSourceOptions['role']): DispatcherApi {
+  if (!role) return d;
+  return {
+    async register(req) {
+      const res = await d.register(req);
+      if (res.role && res.role !== role.current) role.onChange(res.role);
+      return res;
+    },
+    heartbeat: (req) => d.heartbeat(req),
+    assignments: (req, signal) => d.assignments(req, signal),
+    updateTaskStatus: (req) => d.updateTaskStatus(req),
   };
 }

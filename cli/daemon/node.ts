@@ -26,6 +26,8 @@ export interface RunningNode {
   nodeId: string;
   /** Resolves when the node has left its cluster: the process should stop then. */
   left?: Promise<void>;
+  /** Resolves with the node that took over after a promotion or demotion (this one has stopped). */
+  replaced?: Promise<RunningNode>;
   stop(): Promise<void>;
 }
 

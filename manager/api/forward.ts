@@ -12,7 +12,8 @@ export interface ForwardOptions {
 const FORWARDED = 'x-skiff-forwarded';
 export const APPLIED_INDEX_HEADER = 'x-skiff-applied-index';
 const WRITE_METHODS = new Set(['POST', 'PUT', 'DELETE']);
-const LOCAL_PATHS = /^\/(skiff\/renew|swarm\/leave)(\?|$)/;
+// Promotion needs the promoted node's own certificate: it goes straight to the leader.
+const LOCAL_PATHS = /^\/(skiff\/renew|skiff\/promote|swarm\/leave)(\?|$)/;
 
 /**
  * On a follower, writes go to the leader's API (over mTLS) and the answer comes back

@@ -23,5 +23,5 @@ export {
   saveRaftIdentity,
 } from './identity.js';
 export { type JoinRequest, type JoinResponse, JoinService, type RaftMembership, signProof } from './join.js';
-export { requestJoin, requestRenewal } from './join-client.js';
+export { requestJoin, requestPromotion, requestRenewal } from './join-client.js';
 export { caDigest, newJoinToken, parseJoinToken, rotateJoinToken } from './tokens.js';

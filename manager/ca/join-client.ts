@@ -95,6 +95,27 @@ export async function requestRenewal(
   return { ...current, certPem: parsed.certificate, keyPem };
 }
 
+/** For a promoted node holding a manager certificate: what it needs to run as a manager. */
+export async function requestPromotion(
+  managerAddr: string,
+  current: NodeIdentity,
+  o: { addr: string; raftAddr: string },
+): Promise<JoinResponse & { identity: NodeIdentity }> {
+  const { status, body } = await call(managerAddr, 'POST', '/skiff/promote', o, {
+    ca: current.caPem,
+    cert: current.certPem,
+    key: current.keyPem,
+  });
+  const parsed = JSON.parse(body) as JoinResponse & { message?: string };
+  if (status !== 200 || !parsed.manager)
+    throw new SkiffError('unavailable', `promotion refused by ${managerAddr}: ${parsed.message ?? status}`);
+  return {
+    ...parsed,
+    certificate: current.certPem,
+    identity: { ...current, caKeyPem: parsed.manager.caKey },
+  };
+}
+
 function call(
   addr: string,
   method: string,

@@ -78,6 +78,8 @@ const joinSchema = z.object({
 
 const renewSchema = z.object({ publicKey: z.string().max(4096), proof: z.string().max(1024) });
 
+const promoteSchema = z.object({ addr: hostPort, raftAddr: hostPort });
+
 const DEFAULT_CERT_VALIDITY_MS = 90 * 86_400_000;
 
 export function proofMessage(purpose: 'join' | 'renew', token: string, publicKeyPem: string): Buffer {
@@ -223,6 +225,52 @@ export class JoinService {
     });
     this.log.info({ nodeId: node.ID, role }, 'node certificate renewed');
     return { certificate, role };
+  }
+
+  /**
+   * A promoted node (its store role is manager, its renewed certificate says so) asks
+   * for what a manager needs and becomes a raft member at `raftAddr`. Only the leader
+   * can add it; a follower refuses, and the node asks the next manager.
+   */
+  async promote(peer: NodeCertificateInfo, body: unknown): Promise<JoinResponse> {
+    const req = parseOrThrow(promoteSchema, body, 'promote request');
+    const node = this.o.store.getNode(peer.nodeId);
+    if (!node) throw new SkiffError('unauthorized', `node ${peer.nodeId} is no longer part of the cluster`);
+    if (node.Spec.Role !== 'manager' || peer.role !== 'manager') {
+      throw new SkiffError('forbidden', `node ${node.ID} is not promoted to manager`, {
+        hint: 'promote it first: skiff node promote NODE',
+      });
+    }
+    const { raft, secretsKey, raftCa } = this.o;
+    if (!raft || !secretsKey || !raftCa) {
+      throw new SkiffError('unsupported', 'this manager cannot add raft members');
+    }
+    if (!raft.members().some((m) => m.id === node.ID)) {
+      await raft.addLearner(node.ID, req.raftAddr);
+      raft.promote(node.ID, { timeoutMs: 120_000 }).then(
+        () => this.log.info({ nodeId: node.ID }, 'promoted node is a raft voter'),
+        (err: unknown) =>
+          this.log.error({ nodeId: node.ID, err: String(err) }, 'promoted node not made a raft voter'),
+      );
+    }
+    await this.o.store.update((tx) => {
+      const cur = tx.get('nodes', node.ID);
+      if (cur) tx.update('nodes', { ...cur, ManagerStatus: { Reachability: 'unknown', Addr: req.addr } });
+    });
+    this.log.info({ nodeId: node.ID }, 'node promoted to manager');
+    return {
+      nodeId: node.ID,
+      role: 'manager',
+      certificate: '',
+      rootCa: this.o.ca.certPem,
+      managers: this.managerAddrs(),
+      manager: {
+        caKey: this.o.ca.keyPem,
+        secretsKey: Buffer.from(secretsKey).toString('base64'),
+        raftPeers: raft.members().filter((m) => m.id !== node.ID),
+        raftCa,
+      },
+    };
   }
 
   private validityMs(): number {

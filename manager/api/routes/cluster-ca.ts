@@ -51,4 +51,10 @@ export function registerClusterCaRoutes(app: FastifyInstance, join: JoinService)
       );
     return join.renew(peer, req.body);
   });
+  app.post('/skiff/promote', async (req) => {
+    const peer = peers.get(req);
+    if (!peer)
+      throw new SkiffError('unauthorized', 'a promoted node calls this with its manager certificate');
+    return join.promote(peer, req.body);
+  });
 }

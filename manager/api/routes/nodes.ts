@@ -48,11 +48,8 @@ export function registerNodeRoutes(app: FastifyInstance, ctx: ApiContext): void 
       });
     }
     const demote = cur.Spec.Role === 'manager' && spec.Role === 'worker';
-    if (cur.Spec.Role !== 'manager' && spec.Role === 'manager') {
-      throw new SkiffError('invalid_argument', `promoting node ${cur.ID} is not supported yet`, {
-        hint: 'a manager joins with the manager token (`skiff cluster join-token manager`)',
-      });
-    }
+    // Promotion only records the role: the node's daemon sees it, renews its certificate
+    // as a manager and joins raft through /skiff/promote.
     if (demote && cur.ID === ctx.info.nodeId) {
       throw new SkiffError('invalid_argument', 'this manager cannot demote itself', {
         hint: 'run the demotion through another manager',

@@ -305,4 +305,52 @@ describe('a cluster of three manager daemons and two workers', () => {
     const write = await api(a, 'POST', '/configs/create', { Name: 'after-leave', Data: 'eA==' });
     expect(write.status).toBe(201);
   }, 240_000);
+
+  it('promotes a worker to a raft manager and demotes it back, through the API', async () => {
+    const a = c.managers.find((m) => c.alive(m) && existsSync(join(m.stateDir, 'raft')))!;
+    const w = c.workers[1]!;
+    const managersOf = async () => (await c.json<Node[]>(['node', 'ls'], a)).filter((n) => n.ManagerStatus);
+    const before = (await managersOf()).length;
+    const promoted = await c.skiff(['node', 'promote', w.id], a);
+    expect(promoted.code, promoted.stderr).toBe(0);
+    await waitFor(
+      async () => {
+        const ms = await managersOf();
+        return ms.length === before + 1 && ms.some((n) => n.ID === w.id && n.Status.State === 'ready');
+      },
+      { what: 'the promoted worker listed as a ready manager', timeoutMs: 90_000 },
+    );
+    // It runs a manager now: its own API answers, from the replicated store.
+    const fromIt = await waitFor(
+      async () => {
+        const r = await c.skiff(['node', 'ls', '--format', 'json'], w);
+        return r.code === 0 ? (JSON.parse(r.stdout) as Node[]) : undefined;
+      },
+      { what: 'the promoted node serving the API', timeoutMs: 60_000 },
+    );
+    expect(fromIt.find((n) => n.ID === w.id)?.Spec.Role).toBe('manager');
+    expect(existsSync(join(w.stateDir, 'raft'))).toBe(true);
+
+    const demoted = await c.skiff(['node', 'demote', w.id], a);
+    expect(demoted.code, demoted.stderr).toBe(0);
+    await waitFor(
+      async () => {
+        const ns = await c.json<Node[]>(['node', 'ls'], a);
+        const it = ns.find((n) => n.ID === w.id);
+        return (
+          ns.filter((n) => n.ManagerStatus).length === before &&
+          it?.Status.State === 'ready' &&
+          !it.ManagerStatus
+        );
+      },
+      { what: 'the demoted node back as a ready worker', timeoutMs: 90_000 },
+    );
+    await waitFor(
+      () => existsSync(join(w.stateDir, 'worker.json')) && !existsSync(join(w.stateDir, 'raft')),
+      {
+        what: 'the demoted node running as a worker',
+        timeoutMs: 30_000,
+      },
+    );
+  }, 240_000);
 });

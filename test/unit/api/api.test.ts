@@ -290,7 +290,7 @@ describe('events', () => {
 });
 
 describe('nodes', () => {
-  it('demotes another manager out of the raft group, refuses promotion and self-demotion', async () => {
+  it('demotes another manager out of the raft group, records a promotion, refuses self-demotion', async () => {
     const removed: string[] = [];
     const withRaft = await newApi({
       raft: {
@@ -321,7 +321,8 @@ describe('nodes', () => {
           payload: spec,
         });
 
-      expect((await update(worker.ID, { Role: 'manager', Availability: 'active' })).statusCode).toBe(400);
+      expect((await update(worker.ID, { Role: 'manager', Availability: 'active' })).statusCode).toBe(200);
+      expect(s.getNode(worker.ID)?.Spec.Role).toBe('manager');
       expect((await update(NODE_ID, { Role: 'worker', Availability: 'active' })).statusCode).toBe(400);
       const r = await update(other.ID, { Role: 'worker', Availability: 'drain' });
       expect(r.statusCode, r.body).toBe(200);
