@@ -150,10 +150,12 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ApiContext): voi
       'swarm init over the API is not supported yet; start the manager with `skiff daemon`',
     );
   });
+  // This API is served by a node that is in a cluster already, so Docker's answer applies.
   app.post('/swarm/join', async () => {
     throw new SkiffError(
-      'unsupported',
-      'joining over the API is not supported yet; use `skiff cluster join`',
+      'unavailable',
+      'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.',
+      { hint: 'a new node joins with `skiff cluster join --token TOKEN MANAGER:2377`' },
     );
   });
   app.post('/swarm/leave', async (req) => {
