@@ -10,6 +10,8 @@ export const ExecBodySchema = z
     WorkingDir: z.string().optional(),
     User: z.string().optional(),
     Tty: z.boolean().optional(),
+    /** Start the command and answer at once (exit code 0); it runs on without the caller. */
+    Detach: z.boolean().optional(),
     /** Everything the command reads on stdin, base64. */
     Stdin: z.string().base64().optional(),
   })

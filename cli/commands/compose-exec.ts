@@ -25,6 +25,7 @@ export const ONEOFF_LABEL = 'com.docker.compose.oneoff';
 
 interface ExecOptions {
   tty: boolean;
+  detach?: boolean;
   index: string;
   env: string[];
   workdir?: string;
@@ -50,6 +51,7 @@ export function registerComposeExec(compose: Command, g: () => GlobalOptions, p:
     .argument('<service>', 'the service')
     .argument('<command...>', 'the command and its arguments')
     .option('-T, --no-tty', 'no pseudo-terminal (the default when stdin or stdout is not a terminal)')
+    .option('-d, --detach', 'start the command and return; it runs on in the background')
     .option('--index <n>', 'which container of the service (its slot)', '1')
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect, [])
     .option('-w, --workdir <dir>', 'working directory for the command')
@@ -63,14 +65,15 @@ export function registerComposeExec(compose: Command, g: () => GlobalOptions, p:
       const name = await projectName(p());
       await withLocalClient(g(), async (c) => {
         const task = await runningTask(c, name, service, index);
-        const tty = o.tty && process.stdin.isTTY === true && process.stdout.isTTY === true;
-        const stdin = tty ? undefined : pipedStdin();
+        const tty = !o.detach && o.tty && process.stdin.isTTY === true && process.stdout.isTTY === true;
+        const stdin = tty || o.detach ? undefined : pipedStdin();
         const body: ExecBody = {
           Cmd: command,
           ...(o.env.length ? { Env: o.env } : {}),
           ...(o.workdir ? { WorkingDir: o.workdir } : {}),
           ...(o.user ? { User: o.user } : {}),
           ...(tty ? { Tty: true } : {}),
+          ...(o.detach ? { Detach: true } : {}),
           ...(stdin ? { Stdin: stdin.toString('base64') } : {}),
         };
         const code = await execWithSignals(c, task.ID, body);

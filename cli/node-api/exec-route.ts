@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { NodeAgent } from '../../agent/index.js';
 import { describeError, SkiffError } from '../../lib/index.js';
 import type { ApiContext } from '../../manager/index.js';
-import { ExecBodySchema } from '../api/exec-protocol.js';
+import { type ExecBody, ExecBodySchema } from '../api/exec-protocol.js';
 import { encodeFrame, STATUS, STDERR, STDOUT } from '../api/frames.js';
 
 export function registerExecRoute(
@@ -51,6 +51,16 @@ export function registerExecRoute(
       );
     }
 
+    if (body.Detach) {
+      // Runs on after this answer; its output goes nowhere, as with `docker exec -d`.
+      void agent.runtime
+        .exec(id, body.Cmd, execOptions(body))
+        .then((r) => ctx.log.debug({ taskId: id, exitCode: r.exitCode }, 'detached exec finished'))
+        .catch((e: unknown) => ctx.log.warn({ taskId: id, err: describeError(e) }, 'detached exec failed'));
+      return reply
+        .header('content-type', 'application/vnd.docker.multiplexed-stream')
+        .send(encodeFrame(STATUS, JSON.stringify({ ExitCode: 0 })));
+    }
     const abort = new AbortController();
     reply.raw.on('close', () => {
       if (!reply.raw.writableFinished) abort.abort();
@@ -59,11 +69,7 @@ export function registerExecRoute(
     void (async () => {
       try {
         const result = await agent.runtime.exec(id, body.Cmd, {
-          tty: body.Tty === true,
-          ...(body.Env ? { env: body.Env } : {}),
-          ...(body.User ? { user: body.User } : {}),
-          ...(body.WorkingDir ? { cwd: body.WorkingDir } : {}),
-          ...(body.Stdin !== undefined ? { stdin: Buffer.from(body.Stdin, 'base64') } : {}),
+          ...execOptions(body),
           signal: abort.signal,
           // With a TTY, conmon holds the terminal and the output arrives line by line from its log.
           onOutput: (s, chunk) => out.write(encodeFrame(s === 'stderr' ? STDERR : STDOUT, chunk)),
@@ -78,4 +84,14 @@ export function registerExecRoute(
     })();
     return reply.header('content-type', 'application/vnd.docker.multiplexed-stream').send(out);
   });
+}
+
+function execOptions(body: ExecBody) {
+  return {
+    tty: body.Tty === true,
+    ...(body.Env ? { env: body.Env } : {}),
+    ...(body.User ? { user: body.User } : {}),
+    ...(body.WorkingDir ? { cwd: body.WorkingDir } : {}),
+    ...(body.Stdin !== undefined ? { stdin: Buffer.from(body.Stdin, 'base64') } : {}),
+  };
 }

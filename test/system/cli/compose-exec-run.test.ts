@@ -49,7 +49,6 @@ describe('skiff compose exec, run and pull', () => {
 
   afterAll(async () => {
     await node?.skiff(['compose', 'down'], { cwd: dir });
-    await node?.skiff(['compose', '-f', 'deps.yaml', 'down'], { cwd: dir });
     await node?.destroy();
     await image?.remove();
     await registry?.stop();
@@ -165,6 +164,21 @@ describe('skiff compose exec, run and pull', () => {
     }
   }, 120_000);
 
+  it('starts a command in the background with -d', async () => {
+    const r = await node.skiff(
+      ['compose', 'exec', '-d', 'app', 'sh', '-c', 'sleep 1; echo finished > /tmp/detached'],
+      { cwd: dir },
+    );
+    expect(r).toEqual({ code: 0, stdout: '', stderr: '' });
+    // It ran on after the CLI had returned and closed its connection.
+    await waitFor(
+      async () =>
+        (await node.skiff(['compose', 'exec', '-T', 'app', 'cat', '/tmp/detached'], { cwd: dir })).stdout ===
+        'finished\n',
+      { what: 'the detached command to finish', timeoutMs: 30_000, intervalMs: 300 },
+    );
+  }, 120_000);
+
   it('refuses an unknown service and a bad index with one line and a hint', async () => {
     const r = await node.skiff(['compose', 'exec', 'nosuch', 'true'], { cwd: dir });
     expect(r.code).toBe(1);
@@ -207,7 +221,9 @@ describe('skiff compose exec, run and pull', () => {
     writeFileSync(
       join(dir, 'deps.yaml'),
       [
-        'name: execdeps',
+        // The same project (and so its one network): a node allocates subnets once at start
+        // from the host's routes, and other tests' nodes may take new ones meanwhile.
+        'name: execrun',
         'services:',
         '  db:',
         `    image: ${ref}`,
@@ -232,13 +248,13 @@ describe('skiff compose exec, run and pull', () => {
       },
     );
     expect(alone.code, alone.stderr).toBe(0);
-    expect(await services()).not.toContain('execdeps_db');
+    expect(await services()).not.toContain('execrun_db');
 
     const withDeps = await node.skiff(['compose', '-f', 'deps.yaml', 'run', '--rm', 'app', 'echo', 'ran'], {
       cwd: dir,
     });
     expect(withDeps.stdout).toBe('ran\n');
     expect(withDeps.code, withDeps.stderr).toBe(0);
-    expect(await services()).toContain('execdeps_db');
+    expect(await services()).toContain('execrun_db');
   }, 180_000);
 });

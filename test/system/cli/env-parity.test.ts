@@ -48,14 +48,19 @@ describe('the same environment under compose up and stack deploy', () => {
         `      GREETING: ${ref('GREETING')}`,
         `      DEFAULTED: ${ref('NOT_SET:-fallback')}`,
         '      OVERRIDDEN: by environment',
+        // One network for both deployments: a node allocates subnets from the host's routes
+        // as they were at its start, and other tests' nodes may take new ones meanwhile.
+        'networks:',
+        '  default:',
+        '    name: envnet',
         '',
       ].join('\n'),
     );
   }, 120_000);
 
   afterAll(async () => {
-    await node?.skiff(['compose', '-p', 'envc', 'down'], { cwd: dir });
     await node?.skiff(['stack', 'rm', 'envs'], { cwd: dir });
+    await node?.skiff(['compose', '-p', 'envc', 'down'], { cwd: dir });
     await node?.destroy();
     rmSync(dir, { recursive: true, force: true });
   }, 180_000);
