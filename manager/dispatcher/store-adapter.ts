@@ -1,6 +1,6 @@
 // Binds the dispatcher's narrow store port to the manager's replicated store.
 import type { AssignedSecret, NodeDescription, Task, TaskStatusReport } from '../../lib/index.js';
-import { taskStateRank } from '../../lib/index.js';
+import { isSkiffError, taskStateRank } from '../../lib/index.js';
 import type { Store } from '../store/index.js';
 import type { DispatcherStorePort, TaskChange } from './store-port.js';
 
@@ -83,16 +83,25 @@ export function storeDispatcherPort(store: Store): DispatcherStorePort {
     },
 
     async applyTaskStatuses(updates: TaskStatusReport[]) {
-      await store.update((tx) => {
-        for (const u of updates) {
-          const t = tx.get('tasks', u.taskId);
-          const next = u.status.State;
-          if (!t || !next) continue;
-          // Tasks only move forward; a late or duplicate report changes nothing.
-          if (taskStateRank(next) <= taskStateRank(t.Status.State ?? 'new')) continue;
-          tx.update('tasks', { ...t, Status: u.status });
+      // Reports race other writers of the same tasks (the leader loops, the node's previous
+      // batch still committing): on a conflict they are applied again to the fresh state.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await store.update((tx) => {
+            for (const u of updates) {
+              const t = tx.get('tasks', u.taskId);
+              const next = u.status.State;
+              if (!t || !next) continue;
+              // Tasks only move forward; a late or duplicate report changes nothing.
+              if (taskStateRank(next) <= taskStateRank(t.Status.State ?? 'new')) continue;
+              tx.update('tasks', { ...t, Status: u.status });
+            }
+          });
+          return;
+        } catch (e) {
+          if (attempt >= 5 || !isSkiffError(e) || e.code !== 'conflict') throw e;
         }
-      });
+      }
     },
   };
 }

@@ -1,0 +1,47 @@
+// A node's status report that races another write of the same task (it read the task,
+// then someone else changed it before the report committed) is applied again to the
+// fresh task instead of being lost.
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { storeDispatcherPort } from '../../../manager/dispatcher/index.js';
+import { createAesGcmCipher, LocalReplicator, Store } from '../../../manager/store/index.js';
+
+describe('dispatcher store port: task statuses', () => {
+  it('applies a report again when a concurrent write to the task made it conflict', async () => {
+    const store = new Store({ cipher: createAesGcmCipher(randomBytes(32)) });
+    const local = new LocalReplicator(store.state);
+    let raced = false;
+    store.setReplicator({
+      // The first status proposal finds the task changed under it (as when the leader
+      // loops or the node's previous batch commit first).
+      propose: async (data) => {
+        if (raced || !new TextDecoder().decode(data).includes('"started"')) return local.propose(data);
+        raced = true;
+        await store.update((tx) => {
+          const t = tx.get('tasks', 't1')!;
+          tx.updateTask({ ...t, Labels: { touched: 'yes' } });
+        });
+        return local.propose(data);
+      },
+      isLeader: () => true,
+      leaderAddr: () => undefined,
+      leaderId: () => undefined,
+    });
+    await store.update((tx) =>
+      tx.createTask({
+        ID: 't1',
+        ServiceID: 's1',
+        NodeID: 'n1',
+        Spec: { ContainerSpec: { Image: 'busybox' } },
+        DesiredState: 'running',
+        Status: { State: 'assigned' },
+      }),
+    );
+    const port = storeDispatcherPort(store);
+    await port.applyTaskStatuses([{ taskId: 't1', status: { State: 'running', Message: 'started' } }]);
+    expect(raced).toBe(true);
+    const t = store.getTask('t1')!;
+    expect(t.Status.State).toBe('running');
+    expect(t.Labels).toEqual({ touched: 'yes' });
+  });
+});
