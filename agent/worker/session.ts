@@ -34,6 +34,8 @@ export interface AgentSessionOptions {
   log?: Logger;
   batchDelayMs?: number;
   maxBackoffMs?: number;
+  /** First wait before statuses that could not be sent are sent again (doubles, to 2 s). */
+  statusRetryMs?: number;
 }
 
 export class AgentSession {
@@ -42,12 +44,14 @@ export class AgentSession {
   private stopped = false;
   private abort = new AbortController();
   private flushTimer: NodeJS.Timeout | undefined;
+  private statusRetryMs: number;
   private current: { api: DispatcherApi; sessionId: string } | undefined;
   private connectedOnce: (() => void) | undefined;
   readonly connected: Promise<void>;
 
   constructor(private readonly opts: AgentSessionOptions) {
     this.log = (opts.log ?? silentLogger).child({ component: 'agent-session', nodeId: opts.nodeId });
+    this.statusRetryMs = opts.statusRetryMs ?? 100;
     this.connected = new Promise((resolve) => {
       this.connectedOnce = resolve;
     });
@@ -56,12 +60,15 @@ export class AgentSession {
   /** The worker's status callback: queue and flush soon, batched. */
   report(taskId: string, status: TaskStatus): void {
     this.pending.set(taskId, status);
-    if (!this.flushTimer) {
-      this.flushTimer = setTimeout(() => {
-        this.flushTimer = undefined;
-        void this.flush();
-      }, this.opts.batchDelayMs ?? 50);
-    }
+    this.flushIn(this.opts.batchDelayMs ?? 50);
+  }
+
+  private flushIn(ms: number): void {
+    if (this.flushTimer || this.stopped) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      void this.flush();
+    }, ms);
   }
 
   /** Runs sessions until stop(); never throws. */
@@ -149,13 +156,18 @@ export class AgentSession {
     this.pending.clear();
     try {
       await cur.api.updateTaskStatus({ nodeId: this.opts.nodeId, sessionId: cur.sessionId, updates });
+      this.statusRetryMs = this.opts.statusRetryMs ?? 100;
     } catch (e) {
-      // Put them back unless a newer status for the task arrived meanwhile.
+      // Put them back unless a newer status for the task arrived meanwhile, and try
+      // again soon: the last status of a task (say `running`) may never be followed by
+      // another report that would carry it.
       for (const u of updates) if (!this.pending.has(u.taskId)) this.pending.set(u.taskId, u.status);
       this.log.warn(
-        { err: describeError(e), count: updates.length },
+        { err: describeError(e), count: updates.length, retryInMs: this.statusRetryMs },
         'could not send task statuses; will retry',
       );
+      this.flushIn(this.statusRetryMs);
+      this.statusRetryMs = Math.min(this.statusRetryMs * 2, 2000);
     }
   }
 }

@@ -36,14 +36,23 @@ describe('placement and node loss on a lab cluster (1 manager + 3 workers, real 
 
   const tasksOf = async (service: string): Promise<Task[]> => c.api().listTasks({ service: [service] });
   /** Waits until `service` has `n` running tasks and returns them. */
-  const converged = (service: string, n: number, timeoutMs = 90_000) =>
-    waitFor(
-      async () => {
-        const live = [...runningByNode(await tasksOf(service)).values()].flat();
-        return live.length === n ? live : undefined;
-      },
-      { what: `${n} running tasks of ${service}`, timeoutMs, intervalMs: 250 },
-    );
+  const converged = async (service: string, n: number, timeoutMs = 90_000) => {
+    try {
+      return await waitFor(
+        async () => {
+          const live = [...runningByNode(await tasksOf(service)).values()].flat();
+          return live.length === n ? live : undefined;
+        },
+        { what: `${n} running tasks of ${service}`, timeoutMs, intervalMs: 250 },
+      );
+    } catch (e) {
+      const states = (await tasksOf(service)).map(
+        (t) =>
+          `${t.ID.slice(0, 8)} ${nameOf(t.NodeID)} ${t.Status.State}/${t.DesiredState} ${t.Status.Message ?? ''} ${t.Status.Err ?? ''}`,
+      );
+      throw new Error(`${(e as Error).message}; its tasks:\n${states.join('\n')}`);
+    }
+  };
   const nameOf = (nodeId: string | undefined) => c.hostOf(nodeId)?.host.name ?? `?${nodeId}`;
   const countByHost = (tasks: Task[]) => {
     const m: Record<string, number> = {};
@@ -59,11 +68,11 @@ describe('placement and node loss on a lab cluster (1 manager + 3 workers, real 
     );
     const file = join(dir, 'stack.yml');
     writeFileSync(file, `services:\n${services.join('')}`);
-    const r = await c.skiff(['stack', 'deploy', '-c', file, '--wait', '--timeout', '150s', 'ten']);
+    const r = await c.skiff(['stack', 'deploy', '-c', file, 'ten']);
     expect(r.code, r.stderr + r.stdout).toBe(0);
     const all: Task[] = [];
     for (let i = 0; i < 10; i++) {
-      const running = await converged(`ten_s${i}`, 2, 30_000);
+      const running = await converged(`ten_s${i}`, 2, i === 0 ? 150_000 : 30_000);
       // Each service's two replicas on two different nodes.
       expect(new Set(running.map((t) => t.NodeID)).size).toBe(2);
       all.push(...running);

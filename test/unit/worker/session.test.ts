@@ -1,0 +1,99 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { AgentSession, Worker } from '../../../agent/worker/index.js';
+import type {
+  AssignmentsMessage,
+  DispatcherApi,
+  HeartbeatRequest,
+  TaskStatus,
+  UpdateTaskStatusRequest,
+} from '../../../lib/index.js';
+import { SkiffError } from '../../../lib/index.js';
+import { waitFor } from '../../lab/index.js';
+import { FakeStack } from './fake-stack.js';
+
+/** FAKE dispatcher: one session, no tasks; refuses the first `failures` status batches. */
+class FlakyDispatcher implements DispatcherApi {
+  readonly received: UpdateTaskStatusRequest[] = [];
+  calls = 0;
+  constructor(private failures: number) {}
+  async register() {
+    return { nodeId: 'n1', sessionId: 's1', heartbeatPeriodMs: 60_000 };
+  }
+  async heartbeat() {
+    return { heartbeatPeriodMs: 60_000 };
+  }
+  async *assignments(_req: HeartbeatRequest, signal: AbortSignal): AsyncIterable<AssignmentsMessage> {
+    yield { type: 'complete', tasks: [], removedTasks: [], secrets: [], configs: [], networks: [] };
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+  }
+  async updateTaskStatus(req: UpdateTaskStatusRequest) {
+    this.calls++;
+    if (this.failures-- > 0) {
+      // What the store answers when a concurrent write touched the task first.
+      throw new SkiffError('conflict', 'update out of sequence: task t1 is at version 75');
+    }
+    this.received.push(req);
+  }
+}
+
+const status = (State: TaskStatus['State']): TaskStatus => ({
+  State,
+  Message: State ?? '',
+  Timestamp: new Date(0).toISOString(),
+});
+
+describe('agent session status reports', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0)) await c();
+  });
+
+  const start = async (dispatcher: FlakyDispatcher, statusRetryMs = 10) => {
+    const stack = new FakeStack();
+    const worker = new Worker({
+      images: stack.images,
+      rootfs: stack.rootfs,
+      network: stack.network,
+      runtime: stack.runtime,
+      nodeHostname: 'n1',
+      networksFor: async () => [],
+      onStatus: () => {},
+    });
+    const session = new AgentSession({
+      dispatcher: () => dispatcher,
+      worker,
+      nodeId: 'n1',
+      addr: '10.0.0.1',
+      description: { Hostname: 'n1' },
+      batchDelayMs: 5,
+      statusRetryMs,
+    });
+    cleanups.push(() => session.stop());
+    await worker.start();
+    void session.run();
+    await session.connected;
+    return session;
+  };
+
+  it('sends a refused batch again by itself, even when no other report follows', async () => {
+    const dispatcher = new FlakyDispatcher(2);
+    const session = await start(dispatcher);
+    session.report('t1', status('running'));
+    await waitFor(() => dispatcher.received.length === 1, { what: 'the status to arrive', timeoutMs: 5000 });
+    expect(dispatcher.calls).toBe(3);
+    expect(dispatcher.received[0]?.updates).toEqual([{ taskId: 't1', status: status('running') }]);
+  });
+
+  it('sends the newest status of a task when a newer one arrived while a batch was refused', async () => {
+    const dispatcher = new FlakyDispatcher(1);
+    const session = await start(dispatcher, 300);
+    session.report('t1', status('starting'));
+    await waitFor(() => dispatcher.calls === 1, { what: 'the first (refused) batch', intervalMs: 2 });
+    session.report('t1', status('running'));
+    await waitFor(() => dispatcher.received.length > 0, { what: 'a batch to arrive', timeoutMs: 5000 });
+    // The refused `starting` was not put back over the newer `running`.
+    expect(dispatcher.received.flatMap((r) => r.updates)).toEqual([
+      { taskId: 't1', status: status('running') },
+    ]);
+  });
+});
