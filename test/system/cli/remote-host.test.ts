@@ -1,7 +1,7 @@
 // `--host tcp://…` / SKIFF_HOST against the TCP API of a real `skiff cluster init` node:
 // with a manager's certificate the CLI works; without one it is refused with one clear
 // line and a hint.
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,6 +65,15 @@ describe('skiff --host tcp:// with TLS client certificates', () => {
     const env = await node.skiff(['node', 'ls', '-q'], { env: { SKIFF_HOST: host, SKIFF_CERT_PATH: certs } });
     expect(env.code, env.stderr).toBe(0);
     expect(env.stdout.trim()).toMatch(/^[a-z0-9]{25}$/);
+
+    // ~/.skiff, the default directory; and compose commands go the same way.
+    const home = join(certs, 'home');
+    mkdirSync(join(home, '.skiff'), { recursive: true });
+    for (const f of ['ca.pem', 'cert.pem', 'key.pem']) copyFileSync(join(certs, f), join(home, '.skiff', f));
+    const fromHome = await node.skiff(['--host', host, 'compose', '-p', 'nothing', 'ps', '-q'], {
+      env: { HOME: home, SKIFF_STATE_ROOT: empty },
+    });
+    expect(fromHome).toEqual({ code: 0, stdout: '', stderr: '' });
 
     // On the manager node itself, its own certificate is found without flags.
     const own = await node.skiff(['--host', host, 'service', 'ls', '-q']);
