@@ -57,10 +57,10 @@ export async function bootstrapCluster(store: Store, o: BootstrapOptions): Promi
             Labels: {},
             DriverConfiguration: { Name: 'overlay' },
             Ingress: true,
-            IPAMOptions: {
-              Driver: { Name: 'default' },
-              Configs: [{ Subnet: '10.0.0.0/24', Gateway: '10.0.0.1' }],
-            },
+            // No fixed subnet: the allocator gives it the first free one of the pool
+            // (10.0.0.0/24 on a fresh cluster, as Docker's), avoiding the host's own
+            // routes in single-node mode, where it runs as a bridge on this host.
+            IPAMOptions: { Driver: { Name: 'default' } },
             Scope: 'swarm',
           },
         });

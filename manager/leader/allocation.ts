@@ -1,8 +1,26 @@
 // The leader's allocation loop: gives networks their subnet and VXLAN ID, services
 // their VIPs and published ports, and new tasks their network addresses (new →
-// pending). Addresses of tasks that ended go back to the pool.
-import type { Endpoint, Logger, NetworkAttachment, PortConfig, Service, Task } from '../../lib/index.js';
-import { describeError, TERMINAL_TASK_STATES } from '../../lib/index.js';
+// pending). Addresses of tasks that ended go back to the pool. A task of a service that
+// publishes ports but joins no network gets an attachment to the cluster's ingress
+// network (re-created here when a service needs it and it is gone), without a VIP:
+// skiff has no routing mesh, so a published port answers on the node running the task
+// (the agent maps it there, as host mode does), not on every node.
+import type {
+  Endpoint,
+  Logger,
+  NetworkAttachment,
+  NetworkAttachmentConfig,
+  PortConfig,
+  Service,
+  SwarmNetwork,
+  Task,
+} from '../../lib/index.js';
+import {
+  describeError,
+  INGRESS_NETWORK_NAME,
+  TERMINAL_TASK_STATES,
+  usesIngressNetwork,
+} from '../../lib/index.js';
 import { Allocator } from '../allocator/index.js';
 import { VXLAN_OPTION } from '../dispatcher/index.js';
 import type { Store, Transaction } from '../store/index.js';
@@ -87,6 +105,7 @@ export class AllocationLoop {
   }
 
   private allocateNetworks(tx: Transaction): void {
+    this.ensureIngressNetwork(tx);
     for (const n of tx.list('networks')) {
       if (n.DriverState) continue;
       try {
@@ -112,6 +131,26 @@ export class AllocationLoop {
   }
 
   private knownNetworks = new Set<string>();
+
+  /** Creates the ingress network when a service needs it and there is none (it was removed). */
+  private ensureIngressNetwork(tx: Transaction): void {
+    if (ingressNetworkOf(tx)) return;
+    const needs = tx.list('services').find((s) => usesIngressNetwork(s.Spec));
+    if (!needs) return;
+    // A user's own network of that name blocks it: the service's tasks say so (allocateTask).
+    if (tx.list('networks').some((n) => n.Spec.Name === INGRESS_NETWORK_NAME)) return;
+    const n = tx.create('networks', {
+      Spec: {
+        Name: INGRESS_NETWORK_NAME,
+        Labels: {},
+        DriverConfiguration: { Name: 'overlay' },
+        Ingress: true,
+        IPAMOptions: { Driver: { Name: 'default' } },
+        Scope: 'swarm',
+      },
+    });
+    this.log.info({ networkId: n.ID, serviceId: needs.ID }, 'ingress network created for a service');
+  }
 
   private allocateServices(tx: Transaction): void {
     const used = new Set<string>();
@@ -179,9 +218,13 @@ export class AllocationLoop {
     const service = tx.get('services', t.ServiceID);
     const attachments: NetworkAttachment[] = [];
     const held: { networkId: string; addr: string }[] = [];
-    for (const target of t.Spec.Networks ?? []) {
+    const targets = this.networksOfTask(tx, t, service);
+    if (!targets) return;
+    for (const target of targets) {
       const n =
-        tx.get('networks', target.Target) ?? tx.list('networks').find((x) => x.Spec.Name === target.Target);
+        target.network ??
+        tx.get('networks', target.Target) ??
+        tx.list('networks').find((x) => x.Spec.Name === target.Target);
       if (!n?.DriverState) {
         // Not allocated yet (or missing): try again on the next pass that touches it.
         for (const h of held) this.allocator.releaseAddress(h.networkId, h.addr);
@@ -202,10 +245,36 @@ export class AllocationLoop {
     });
   }
 
+  /** The task's own networks, or the ingress network for a service that publishes ports without any. */
+  private networksOfTask(
+    tx: Transaction,
+    t: Task,
+    service: Service | undefined,
+  ): (NetworkAttachmentConfig & { network?: SwarmNetwork })[] | undefined {
+    const own = t.Spec.Networks ?? [];
+    if (own.length > 0 || !service || !usesIngressNetwork(service.Spec)) return own;
+    const ingress = ingressNetworkOf(tx);
+    // Missing only when a user's network named "ingress" kept allocateNetworks from creating it.
+    if (!ingress) {
+      this.dirtyTasks.add(t.ID); // retried once that network is gone (a networks event kicks the loop)
+      this.markStuck(
+        tx,
+        t,
+        `the service publishes ports and needs the ingress network, but network "${INGRESS_NETWORK_NAME}" is not an ingress network; remove or rename it`,
+      );
+      return undefined;
+    }
+    return [{ Target: ingress.ID, network: ingress }];
+  }
+
   private markStuck(tx: Transaction, t: Task, err: string): void {
     if (t.Status.Err === err) return;
     tx.update('tasks', { ...t, Status: { ...t.Status, Err: err } });
   }
+}
+
+function ingressNetworkOf(tx: Transaction): SwarmNetwork | undefined {
+  return tx.list('networks').find((n) => n.Spec.Ingress === true);
 }
 
 function attachmentsOf(t: Task): { networkId: string; addr: string }[] {

@@ -1,5 +1,5 @@
-import type { Service, Task } from '../../lib/index.js';
-import { SkiffError } from '../../lib/index.js';
+import type { Service, SwarmNetwork, Task } from '../../lib/index.js';
+import { SkiffError, usesIngressNetwork } from '../../lib/index.js';
 import { decodeProposal, isRecord, type Op } from './proposal.js';
 import {
   NAMED_TABLES,
@@ -270,6 +270,17 @@ export class StoreState implements StateMachine {
           'invalid_argument',
           `${objectNoun(d.table)} ${name} is in use by service ${user.Spec.Name ?? user.ID}`,
           'remove the service or remove the reference from it first',
+        );
+      }
+      const publisher =
+        d.table === 'networks' && (d.object as SwarmNetwork).Spec.Ingress === true
+          ? (all('services') as Service[]).find((s) => usesIngressNetwork(s.Spec))
+          : undefined;
+      if (publisher) {
+        return fail(
+          'invalid_argument',
+          `network ${name} is in use by service ${publisher.Spec.Name ?? publisher.ID}: it publishes ports without a network of its own, so its tasks join the ingress network`,
+          'remove the service first',
         );
       }
     }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config, Secret, SwarmNetwork } from '../../../lib/index.js';
-import { SkiffError } from '../../../lib/index.js';
+import { SkiffError, usesIngressNetwork } from '../../../lib/index.js';
 import type { ApiContext } from '../context.js';
 import { anyOf, labelsMatch, parseFilters } from '../filters.js';
 import { presentNetwork, presentSecret } from '../present.js';
@@ -117,13 +117,16 @@ function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
 }
 
+/** A service joins the network: by name or ID, or (the ingress network) by publishing ports without a network. */
 function networkInUse(ctx: ApiContext, n: SwarmNetwork): boolean {
   return ctx.store
     .listServices()
-    .some((s) =>
-      [...(s.Spec.TaskTemplate?.Networks ?? []), ...(s.Spec.Networks ?? [])].some(
-        (a) => a.Target === n.ID || a.Target === n.Spec.Name,
-      ),
+    .some(
+      (s) =>
+        (n.Spec.Ingress === true && usesIngressNetwork(s.Spec)) ||
+        [...(s.Spec.TaskTemplate?.Networks ?? []), ...(s.Spec.Networks ?? [])].some(
+          (a) => a.Target === n.ID || a.Target === n.Spec.Name,
+        ),
     );
 }
 

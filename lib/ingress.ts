@@ -1,0 +1,19 @@
+// The cluster's `ingress` network, as Swarm has it: every cluster has one (bootstrap
+// creates it; the leader re-creates it when a service needs it and it was removed), and
+// a service that publishes ports without joining any network of its own is attached to
+// it, so its tasks have an interface that the published ports can be mapped to.
+import type { ServiceSpec } from './model/swarm.js';
+
+export const INGRESS_NETWORK_NAME = 'ingress';
+
+/**
+ * Whether a service's tasks join the ingress network: it publishes ports and names no
+ * network. Host-mode ports count too: without a network a task has only a loopback
+ * interface, and skiff maps every published port on the task's own node anyway (there is
+ * no routing mesh), so the ingress network plays the part of Docker's local bridge there.
+ */
+export function usesIngressNetwork(spec: ServiceSpec): boolean {
+  const ports = spec.EndpointSpec?.Ports ?? [];
+  if (!ports.some((p) => p.TargetPort)) return false;
+  return (spec.TaskTemplate?.Networks ?? []).length === 0 && (spec.Networks ?? []).length === 0;
+}
