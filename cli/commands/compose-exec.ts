@@ -134,6 +134,9 @@ export function registerComposeExec(compose: Command, g: () => GlobalOptions, p:
         let code: number;
         try {
           code = await runToEnd(c, ID, abort.signal);
+        } catch (e) {
+          if (!abort.signal.aborted) throw e;
+          code = 130; // interrupted, as a shell reports SIGINT
         } finally {
           process.off('SIGINT', stop);
           if (o.rm) await c.removeService(ID).catch(() => undefined);
@@ -274,6 +277,7 @@ async function runToEnd(c: ApiClient, serviceId: string, signal: AbortSignal): P
     serviceId,
     signal,
     (t) => taskStateRank(t.Status.State ?? 'new') >= taskStateRank('running'),
+    START_TIMEOUT_MS,
   );
   if (
     started.Status.State === 'rejected' ||
@@ -306,17 +310,30 @@ async function runToEnd(c: ApiClient, serviceId: string, signal: AbortSignal): P
   return code;
 }
 
+/** How long a one-off may take to start (pull, schedule, create) before the CLI gives up. */
+const START_TIMEOUT_MS = 5 * 60_000;
+
 async function waitForTask(
   c: ApiClient,
   serviceId: string,
   signal: AbortSignal,
   done: (t: Task) => boolean,
+  timeoutMs = Number.POSITIVE_INFINITY,
 ): Promise<Task> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (signal.aborted) throw new CliExit(130);
     const tasks = await c.listTasks({ service: [serviceId] });
     const t = tasks.find(done);
     if (t) return t;
+    if (Date.now() > deadline) {
+      const last = tasks.at(-1);
+      throw new SkiffError(
+        'timeout',
+        `the one-off container has not started after ${Math.round(timeoutMs / 1000)}s (task ${last?.Status.State ?? 'not created'}${last?.Status.Err ? `: ${last.Status.Err}` : ''})`,
+        { hint: '`skiff service ps` on the one-off service shows where it is stuck' },
+      );
+    }
     await new Promise((r) => setTimeout(r, 150));
   }
 }
