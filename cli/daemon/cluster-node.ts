@@ -52,12 +52,15 @@ export async function runClusterManager(
   const port = o.port ?? DEFAULT_PORT;
   const hostname = osHostname();
   let agent: NodeAgent | undefined;
+  let switching = false;
   const leaving = deferred();
   const leave = async ({ force }: { force: boolean }) => {
     if (!force) {
       const refusal = quorumRefusal(manager.raftMembers(), manager.store.listNodes(), manager.nodeId);
       if (refusal) throw refusal;
     }
+    if (switching) throw new SkiffError('unavailable', 'this node is changing its role; retry in a moment');
+    switching = true; // a node that leaves does not switch roles
     try {
       await manager.leaveRaft();
     } catch (e) {
@@ -93,7 +96,6 @@ export async function runClusterManager(
   // polled, which also covers a leader change while a loop pass was running.
   const leader = new LeaderLoops(manager.store, log);
   const replaced = deferredValue<RunningNode>();
-  let switching = false;
   const followLeadership = () => {
     const leading = manager.store.isLeader();
     dispatcher.follow(leading);
@@ -314,6 +316,8 @@ export async function runClusterWorker(
   const control = await serveWorkerControl(
     paths.socket,
     async () => {
+      if (switching) throw new SkiffError('unavailable', 'this node is changing its role; retry in a moment');
+      switching = true; // a node that leaves does not switch roles
       await emptyNode(agent, log);
       log.info({ nodeId: saved.nodeId }, 'left the cluster');
       leaving.resolve();

@@ -52,7 +52,9 @@ export class LeaderDispatcher implements DispatcherApi {
     this.unwatch = o.store.subscribe(
       () => {
         for (const [nodeId, s] of this.streams) {
-          if (this.o.store.getNode(nodeId)?.Spec.Role !== s.role) s.abort.abort();
+          // A removed node is not asked back: it would come back as a new worker.
+          const role = this.o.store.getNode(nodeId)?.Spec.Role;
+          if (role !== undefined && role !== s.role) s.abort.abort();
         }
       },
       { tables: ['nodes'] },

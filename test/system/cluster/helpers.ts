@@ -16,7 +16,7 @@
 // with the worker token, all from the CLI, one at a time. startLabCluster returns once
 // every node is ready in `skiff node ls`. One cluster per test file (beforeAll/afterAll):
 // it takes a while to start.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Node } from '../../../lib/index.js';
@@ -35,7 +35,7 @@ export interface LabClusterOptions {
   image?: boolean;
   /** Agents' heartbeat period (`--dispatcher-heartbeat`; default 1s, so a lost node shows soon). */
   heartbeat?: string;
-  /** Managers' raft tick (`--raft-tick`; default 50ms). */
+  /** Managers' raft tick (`--raft-tick`; default 40ms). */
   raftTick?: string;
 }
 
@@ -142,14 +142,14 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
       process.kill(pid, 'SIGKILL');
       await waitFor(
         () => {
+          // Gone, or a zombie waiting for its reaper: either way it serves nothing.
           try {
-            process.kill(pid, 0);
-            return false;
+            return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') ?? true;
           } catch {
             return true;
           }
         },
-        { what: `the daemon on ${n.host.name} to exit`, timeoutMs: 10_000 },
+        { what: `the daemon on ${n.host.name} to exit`, timeoutMs: 10_000, intervalMs: 10 },
       );
     },
     async restartDaemon(n) {
@@ -189,6 +189,18 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
           }
         }
       }
+      // SKIFF_LAB_LOGS=DIR keeps every daemon's log there, for a failed run.
+      const keep = process.env.SKIFF_LAB_LOGS;
+      if (keep) {
+        mkdirSync(keep, { recursive: true });
+        for (const n of nodes) {
+          try {
+            copyFileSync(join(n.stateDir, 'daemon.log'), join(keep, `${n.host.name}.log`));
+          } catch {
+            // no log: the daemon never started
+          }
+        }
+      }
       for (const n of nodes) await n.host.crash().catch(() => {});
       for (const n of nodes) await removeContainers(n);
       await lab.destroy();
@@ -209,8 +221,8 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
         SKIFF_STATE_ROOT: stateRoot,
         SKIFF_RUN_DIR: runDir,
         SKIFF_DISPATCHER_HEARTBEAT: o.heartbeat ?? '1s',
-        // A lost leader is replaced after 0.5 to 1 s (10 to 20 ticks).
-        SKIFF_RAFT_TICK: o.raftTick ?? '50ms',
+        // A lost leader is replaced after 0.4 to 0.8 s (10 to 20 ticks).
+        SKIFF_RAFT_TICK: o.raftTick ?? '40ms',
         SKIFF_LOG_LEVEL: process.env.SKIFF_LOG_LEVEL ?? 'info',
       };
       const role = i < o.managers ? 'manager' : 'worker';
