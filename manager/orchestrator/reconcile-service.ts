@@ -70,20 +70,23 @@ export function nodeLoss(node: Node | undefined): 'removed' | 'down' | 'drained'
 
 /**
  * Tasks on a down or removed node are orphaned (no agent will report on them) and
- * stopped; tasks on a drained node are asked to stop. Their slots are refilled.
+ * stopped; tasks on a drained node are asked to stop. Their slots are refilled. A task
+ * already asked to stop is orphaned too: otherwise it would show `running` for ever.
  */
 export function stopTasksOnLostNodes(p: Pass): void {
   for (const t of [...p.tasks.values()]) {
-    if (!isLive(t) || !t.NodeID || neverDispatched(t)) continue;
+    if (isObservedTerminal(t) || !t.NodeID || neverDispatched(t)) continue;
     const loss = nodeLoss(p.nodes.get(t.NodeID));
     if (!loss) continue;
     if (loss === 'drained') {
-      p.desire(t, 'shutdown');
-    } else {
-      const message =
-        loss === 'down' ? `node ${t.NodeID} is down` : `node ${t.NodeID} was removed from the cluster`;
-      p.desire(t, 'shutdown', { ...t.Status, State: 'orphaned', Message: message, Timestamp: p.nowIso });
+      if (isLive(t)) p.desire(t, 'shutdown');
+      continue;
     }
+    const message =
+      loss === 'down' ? `node ${t.NodeID} is down` : `node ${t.NodeID} was removed from the cluster`;
+    const orphaned = { ...t.Status, State: 'orphaned' as const, Message: message, Timestamp: p.nowIso };
+    if (isLive(t)) p.desire(t, 'shutdown', orphaned);
+    else p.put({ ...t, Status: orphaned, UpdatedAt: p.nowIso });
   }
 }
 

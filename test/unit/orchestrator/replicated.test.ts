@@ -197,6 +197,30 @@ describe('node loss', () => {
     expect(running.every((t) => t.NodeID !== 'n1')).toBe(true);
   });
 
+  it('a task already asked to stop on a node that goes down is orphaned too (no agent will say it stopped)', () => {
+    const c = cluster(3);
+    c.setService(service('web', { Mode: { Replicated: { Replicas: 3 } } }));
+    c.settle();
+    const onN1 = c.running('web').find((t) => t.NodeID === 'n1')!;
+    // An update asked it to stop; the node died before its agent reported the stop.
+    c.tasks.set(onN1.ID, { ...onN1, DesiredState: 'shutdown' });
+    c.nodes.get('n1')!.Status.State = 'down';
+    const changes = reconcileService(
+      { service: c.service('web'), tasks: c.tasksOf('web'), nodes: [...c.nodes.values()] },
+      {
+        now: c.now,
+        newId: (() => {
+          let i = 0;
+          return () => `new${++i}`;
+        })(),
+      },
+    );
+    const orphaned = changes.update.find((t) => t.ID === onN1.ID);
+    expect(orphaned?.Status.State).toBe('orphaned');
+    expect(orphaned?.Status.Message).toBe('node n1 is down');
+    expect(orphaned?.DesiredState).toBe('shutdown');
+  });
+
   it('drain moves tasks away and nothing new lands there', () => {
     const c = cluster(3);
     c.setService(service('web', { Mode: { Replicated: { Replicas: 6 } } }));
