@@ -11,7 +11,11 @@ import { ago, CliExit, CliUsageError, parseFormat, printJson, printTable, shortI
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export function registerService(program: Command): void {
-  const service = program.command('service').description('manage services of a cluster');
+  // Positional options: what follows a service's image is its command, flags included (as docker's).
+  const service = program
+    .command('service')
+    .description('manage services of a cluster')
+    .enablePositionalOptions();
   const g = (): GlobalOptions => program.opts<GlobalOptions>();
 
   service
@@ -113,6 +117,7 @@ export function registerService(program: Command): void {
     .option('-q, --quiet', 'no progress output (the outcome is still the exit code)')
     .argument('<image>', 'image reference')
     .argument('[command...]', 'command and arguments')
+    .passThroughOptions()
     .action(async (image: string, command: string[], o: CreateOptions) => {
       const spec = buildSpec(image, command, o);
       await withClient(g(), async (c) => {
