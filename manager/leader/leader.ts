@@ -15,37 +15,53 @@ export interface LeaderOptions {
 }
 
 export class LeaderLoops {
-  private readonly allocation: AllocationLoop;
-  private readonly orchestration: OrchestrationLoop;
-  private readonly scheduling: SchedulingLoop;
+  private loops: { allocation: AllocationLoop; orchestration: OrchestrationLoop; scheduling: SchedulingLoop };
   private running = false;
 
-  constructor(store: Store, log: Logger, opts: LeaderOptions = {}) {
-    this.allocation = new AllocationLoop(store, log, {
-      ...(opts.addressPools ? { pools: opts.addressPools } : {}),
-      ...(opts.subnetSize ? { subnetSize: opts.subnetSize } : {}),
-      ...(opts.reservedSubnets ? { reserved: opts.reservedSubnets } : {}),
-    });
-    this.orchestration = new OrchestrationLoop(store, log);
-    this.scheduling = new SchedulingLoop(store, log);
+  constructor(
+    private readonly store: Store,
+    private readonly log: Logger,
+    private readonly opts: LeaderOptions = {},
+  ) {
+    this.loops = this.newLoops();
   }
 
+  /**
+   * Starts the loops, fresh for each term of leadership: a stopped loop never runs again,
+   * and what the last term kept in memory (allocations, dirty sets) may be stale now.
+   */
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.allocation.start();
-    this.orchestration.start();
-    this.scheduling.start();
+    this.loops = this.newLoops();
+    this.loops.allocation.start();
+    this.loops.orchestration.start();
+    this.loops.scheduling.start();
   }
 
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    await Promise.all([this.allocation.stop(), this.orchestration.stop(), this.scheduling.stop()]);
+    const { allocation, orchestration, scheduling } = this.loops;
+    await Promise.all([allocation.stop(), orchestration.stop(), scheduling.stop()]);
   }
 
   /** Resolves when no loop has work queued; for tests. */
   async settled(): Promise<void> {
-    await Promise.all([this.allocation.settled(), this.orchestration.settled(), this.scheduling.settled()]);
+    const { allocation, orchestration, scheduling } = this.loops;
+    await Promise.all([allocation.settled(), orchestration.settled(), scheduling.settled()]);
+  }
+
+  private newLoops() {
+    const o = this.opts;
+    return {
+      allocation: new AllocationLoop(this.store, this.log, {
+        ...(o.addressPools ? { pools: o.addressPools } : {}),
+        ...(o.subnetSize ? { subnetSize: o.subnetSize } : {}),
+        ...(o.reservedSubnets ? { reserved: o.reservedSubnets } : {}),
+      }),
+      orchestration: new OrchestrationLoop(this.store, this.log),
+      scheduling: new SchedulingLoop(this.store, this.log),
+    };
   }
 }

@@ -1,0 +1,41 @@
+// Leadership comes and goes: the leader loops stop when this manager stops leading and
+// run again, from the store as it is then, when it leads again.
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../lib/index.js';
+import { LeaderLoops } from '../../../manager/leader/index.js';
+import { waitFor } from '../../lab/index.js';
+import { addNode, localStore } from './helpers.js';
+
+const web = (replicas: number) => ({
+  Name: 'web',
+  Mode: { Replicated: { Replicas: replicas } },
+  TaskTemplate: { ContainerSpec: { Image: 'busybox' } },
+});
+
+describe('leader loops over terms of leadership', () => {
+  it('orchestrate and schedule again after a stop and a new start', async () => {
+    const store = localStore();
+    await addNode(store, 'n1');
+    const loops = new LeaderLoops(store, silentLogger);
+    loops.start();
+    try {
+      await store.update((tx) => tx.createService({ Spec: web(2) }));
+      await loops.settled();
+      expect(store.listTasks().map((t) => t.Status.State)).toEqual(['assigned', 'assigned']);
+
+      // Another manager leads for a while; meanwhile the service is scaled up.
+      await loops.stop();
+      const svc = store.listServices()[0]!;
+      await store.update((tx) => tx.updateService({ ...svc, Spec: web(4) }));
+      expect(store.listTasks()).toHaveLength(2);
+
+      // This manager leads again: the loops see the change made while they were stopped.
+      loops.start();
+      await waitFor(() => store.listTasks().filter((t) => t.Status.State === 'assigned').length === 4, {
+        what: 'four assigned tasks after leading again',
+      });
+    } finally {
+      await loops.stop();
+    }
+  });
+});
