@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { SkiffError } from '../../lib/index.js';
 import { launchConmon } from './conmon.js';
 import { parseLogRecord, parseLogText } from './k8s-log.js';
@@ -20,7 +21,7 @@ export interface ExecRequest {
   bundle: string;
   runDir: string;
   process: OciProcess;
-  stdin?: string | Uint8Array;
+  stdin?: string | Uint8Array | Readable;
   timeoutMs?: number;
   onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
   signal?: AbortSignal;
@@ -66,7 +67,13 @@ async function execPiped(req: ExecRequest, tag: string, specPath: string): Promi
   const abort = () => void killExec(pidFile, () => child.kill('SIGKILL'));
   req.signal?.addEventListener('abort', abort, { once: true });
   child.stdin.on('error', () => undefined);
-  child.stdin.end(req.stdin === undefined ? undefined : Buffer.from(req.stdin));
+  const input = req.stdin;
+  if (input instanceof Readable) {
+    // A stream is fed as it comes (a caller's pipe); the command may end before it does.
+    input.on('error', () => child.stdin.end());
+    input.pipe(child.stdin);
+    child.on('close', () => input.unpipe(child.stdin));
+  } else child.stdin.end(input === undefined ? undefined : Buffer.from(input));
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
   if (req.timeoutMs !== undefined) {

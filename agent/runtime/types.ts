@@ -1,5 +1,6 @@
 // The runtime's public shapes: what the worker hands over to create a container and
 // what it reads back. Field names follow the Docker API where one exists.
+import type { Readable } from 'node:stream';
 import type { ContainerSpec, Logger, Resources } from '../../lib/index.js';
 import type { ContainerFile } from '../volume/index.js';
 
@@ -105,7 +106,8 @@ export interface ExecOptions {
   env?: string[];
   user?: string;
   cwd?: string;
-  stdin?: string | Uint8Array;
+  /** What the command reads; a stream is fed as it comes (without a TTY only). */
+  stdin?: string | Uint8Array | Readable;
   /** Kills the exec'd process after this many milliseconds (exit code 137). */
   timeoutMs?: number;
   /** Streams output as it comes (then the result's stdout/stderr stay empty); with a TTY, line by line. */

@@ -1,6 +1,7 @@
 // The CLI's client of a manager's HTTP API (the Docker Engine API's swarm subset),
 // over the local unix socket or TCP. undici: Node's own HTTP client, fast, with
 // unix-socket support and no hidden globals.
+import { PassThrough } from 'node:stream';
 import { Agent, type Dispatcher, request } from 'undici';
 import type {
   ConfigSpec,
@@ -15,8 +16,8 @@ import type {
   Task,
 } from '../../lib/index.js';
 import { SkiffError } from '../../lib/index.js';
-import { type ExecBody, ExecStatusSchema } from './exec-protocol.js';
-import { decodeFrames, STATUS, STDERR } from './frames.js';
+import { EXEC_HEADER, type ExecBody, ExecStatusSchema, STDIN_CONTENT_TYPE } from './exec-protocol.js';
+import { decodeFrames, encodeFrame, STATUS, STDERR, STDIN } from './frames.js';
 import type { PullMessage } from './pull-protocol.js';
 
 export const DEFAULT_SOCKET = '/run/skiff/skiff.sock';
@@ -241,22 +242,34 @@ export class ApiClient {
     body: ExecBody,
     onOutput: (stream: 'stdout' | 'stderr', chunk: Buffer) => void,
     signal?: AbortSignal,
+    stdin?: NodeJS.ReadableStream,
   ): Promise<number> {
-    const res = await this.send(`/tasks/${encodeURIComponent(taskId)}/exec`, body, signal);
-    if (res.statusCode >= 400) throw toError(res.statusCode, await res.body.text());
-    for await (const f of decodeFrames(res.body)) {
-      if (f.stream !== STATUS) {
-        onOutput(f.stream === STDERR ? 'stderr' : 'stdout', f.payload);
-        continue;
-      }
-      const status = ExecStatusSchema.safeParse(safeJson(f.payload.toString('utf8')));
-      if (!status.success) throw new SkiffError('internal', 'the manager sent an unreadable exec status');
-      if ('ExitCode' in status.data) return status.data.ExitCode;
-      throw new SkiffError('internal', `exec failed: ${status.data.message}`);
+    const path = `/tasks/${encodeURIComponent(taskId)}/exec`;
+    // With stdin, the request body streams it while the output streams back.
+    const input = stdin ? new PassThrough() : undefined;
+    const toFrames = (d: Buffer | string) => input?.write(encodeFrame(STDIN, d));
+    const endInput = () => input?.end();
+    if (stdin && input) {
+      input.write(encodeFrame(STDIN, ''));
+      stdin.on('data', toFrames);
+      stdin.once('end', endInput);
     }
-    throw new SkiffError('unavailable', 'the exec stream ended before the command did', {
-      hint: 'the node may have restarted; check `skiff daemon status`',
-    });
+    try {
+      const res = input
+        ? await this.send(path, input, signal, {
+            'content-type': STDIN_CONTENT_TYPE,
+            [EXEC_HEADER]: Buffer.from(JSON.stringify(body)).toString('base64'),
+          })
+        : await this.send(path, body, signal);
+      if (res.statusCode >= 400) throw toError(res.statusCode, await res.body.text());
+      return await readExecStream(res.body, onOutput);
+    } finally {
+      if (stdin && input) {
+        stdin.off('data', toFrames);
+        stdin.off('end', endInput);
+        input.end();
+      }
+    }
   }
 
   /** Pulls an image on the node serving the API, handing each progress message to `onMessage`. */
@@ -277,13 +290,19 @@ export class ApiClient {
     }
   }
 
-  private async send(path: string, body: unknown, signal?: AbortSignal): Promise<Dispatcher.ResponseData> {
+  private async send(
+    path: string,
+    body: unknown,
+    signal?: AbortSignal,
+    headers?: Record<string, string>,
+  ): Promise<Dispatcher.ResponseData> {
+    const raw = body instanceof PassThrough;
     try {
       return await request(`${this.origin}${path}`, {
         method: 'POST',
         dispatcher: this.dispatcher,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        headers: headers ?? (body === undefined ? {} : { 'content-type': 'application/json' }),
+        body: raw ? body : body === undefined ? undefined : JSON.stringify(body),
         ...(signal ? { signal } : {}),
       });
     } catch (e) {
@@ -318,6 +337,26 @@ export class ApiClient {
     if (opts.text) return text as T;
     return (text === '' ? undefined : JSON.parse(text)) as T;
   }
+}
+
+/** Output frames to `onOutput` until the status frame: the exit code, or the error it names. */
+async function readExecStream(
+  body: AsyncIterable<Buffer | Uint8Array>,
+  onOutput: (stream: 'stdout' | 'stderr', chunk: Buffer) => void,
+): Promise<number> {
+  for await (const f of decodeFrames(body)) {
+    if (f.stream !== STATUS) {
+      onOutput(f.stream === STDERR ? 'stderr' : 'stdout', f.payload);
+      continue;
+    }
+    const status = ExecStatusSchema.safeParse(safeJson(f.payload.toString('utf8')));
+    if (!status.success) throw new SkiffError('internal', 'the manager sent an unreadable exec status');
+    if ('ExitCode' in status.data) return status.data.ExitCode;
+    throw new SkiffError('internal', `exec failed: ${status.data.message}`);
+  }
+  throw new SkiffError('unavailable', 'the exec stream ended before the command did', {
+    hint: 'the node may have restarted; check `skiff daemon status`',
+  });
 }
 
 function unreachable(target: string, e: unknown): SkiffError {

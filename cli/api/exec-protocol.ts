@@ -24,3 +24,11 @@ export const ExecStatusSchema = z.union([
   z.object({ message: z.string() }),
 ]);
 export type ExecStatus = z.infer<typeof ExecStatusSchema>;
+
+/**
+ * With stdin streamed, the request body is the command's stdin as frames of type STDIN
+ * (this content type; an empty frame first, so the request leaves before any input does)
+ * and the exec request travels, as base64 JSON, in the EXEC_HEADER header.
+ */
+export const STDIN_CONTENT_TYPE = 'application/vnd.skiff.exec-stdin';
+export const EXEC_HEADER = 'x-skiff-exec';

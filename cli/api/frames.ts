@@ -2,6 +2,8 @@
 // bytes, the payload length big-endian; then the payload), used by logs and exec.
 // skiff's exec ends its stream with one frame of type 3 holding a JSON status.
 
+/** stdin going to the command, in a streamed exec request's body. */
+export const STDIN = 0;
 export const STDOUT = 1;
 export const STDERR = 2;
 /** The last frame of an exec stream: `{"ExitCode":n}` or `{"message":…}`. */

@@ -1,7 +1,6 @@
 // `skiff compose exec` (a command in a service's running container) and `skiff compose
 // run` (a one-off container of a service's spec): both end with the command's exit code.
 import { randomBytes } from 'node:crypto';
-import { fstatSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { ServiceSpec, Task } from '../../lib/index.js';
 import { SkiffError, taskStateRank } from '../../lib/index.js';
@@ -66,7 +65,6 @@ export function registerComposeExec(compose: Command, g: () => GlobalOptions, p:
       await withLocalClient(g(), async (c) => {
         const task = await runningTask(c, name, service, index);
         const tty = !o.detach && o.tty && process.stdin.isTTY === true && process.stdout.isTTY === true;
-        const stdin = tty || o.detach ? undefined : pipedStdin();
         const body: ExecBody = {
           Cmd: command,
           ...(o.env.length ? { Env: o.env } : {}),
@@ -74,9 +72,9 @@ export function registerComposeExec(compose: Command, g: () => GlobalOptions, p:
           ...(o.user ? { User: o.user } : {}),
           ...(tty ? { Tty: true } : {}),
           ...(o.detach ? { Detach: true } : {}),
-          ...(stdin ? { Stdin: stdin.toString('base64') } : {}),
         };
-        const code = await execWithSignals(c, task.ID, body);
+        // Without a TTY, stdin streams to the command as docker's `exec -i` does.
+        const code = await execWithSignals(c, task.ID, body, tty || o.detach ? undefined : process.stdin);
         if (code !== 0) throw new CliExit(code);
       });
     });
@@ -175,21 +173,12 @@ async function runningTask(c: ApiClient, project: string, service: string, index
   return task;
 }
 
-/**
- * stdin goes to the command when it is a shell pipe or a file (`cmd | skiff compose exec
- * -T svc …`); a terminal, /dev/null or a socket a supervisor left open is not read.
- */
-function pipedStdin(): Buffer | undefined {
-  try {
-    const st = fstatSync(0);
-    if (!st.isFIFO() && !st.isFile()) return undefined;
-    return readFileSync(0);
-  } catch {
-    return undefined;
-  }
-}
-
-async function execWithSignals(c: ApiClient, taskId: string, body: ExecBody): Promise<number> {
+async function execWithSignals(
+  c: ApiClient,
+  taskId: string,
+  body: ExecBody,
+  stdin?: NodeJS.ReadStream,
+): Promise<number> {
   const abort = new AbortController();
   const stop = () => abort.abort();
   process.once('SIGINT', stop);
@@ -199,12 +188,15 @@ async function execWithSignals(c: ApiClient, taskId: string, body: ExecBody): Pr
       body,
       (stream, chunk) => (stream === 'stderr' ? process.stderr : process.stdout).write(chunk),
       abort.signal,
+      stdin,
     );
   } catch (e) {
     if (abort.signal.aborted) return 130;
     throw e;
   } finally {
     process.off('SIGINT', stop);
+    // The command is done: stop reading stdin, which would keep the process alive.
+    stdin?.destroy();
   }
 }
 

@@ -1,22 +1,27 @@
 // `POST /tasks/{id}/exec`: runs a command in the container of a task this node runs,
 // streaming its output as frames and ending with its exit code (see cli/api/frames.ts).
 // A task's container ID is the task ID.
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { NodeAgent } from '../../agent/index.js';
 import { describeError, SkiffError } from '../../lib/index.js';
 import type { ApiContext } from '../../manager/index.js';
-import { type ExecBody, ExecBodySchema } from '../api/exec-protocol.js';
-import { encodeFrame, STATUS, STDERR, STDOUT } from '../api/frames.js';
+import { EXEC_HEADER, type ExecBody, ExecBodySchema, STDIN_CONTENT_TYPE } from '../api/exec-protocol.js';
+import { decodeFrames, encodeFrame, STATUS, STDERR, STDIN, STDOUT } from '../api/frames.js';
 
 export function registerExecRoute(
   app: FastifyInstance,
   ctx: ApiContext,
   agentOf: () => NodeAgent | undefined,
 ): void {
+  // The stdin stream reaches the handler unread; the command consumes it.
+  app.addContentTypeParser(STDIN_CONTENT_TYPE, (_req, payload, done) => done(null, payload));
   app.post('/tasks/:id/exec', async (req, reply) => {
     const id = (req.params as { id: string }).id;
-    const parsed = ExecBodySchema.safeParse(req.body ?? {});
+    const streamed = req.headers['content-type'] === STDIN_CONTENT_TYPE;
+    const parsed = ExecBodySchema.safeParse(
+      streamed ? headerJson(req.headers[EXEC_HEADER]) : (req.body ?? {}),
+    );
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       throw new SkiffError(
@@ -70,6 +75,7 @@ export function registerExecRoute(
       try {
         const result = await agent.runtime.exec(id, body.Cmd, {
           ...execOptions(body),
+          ...(streamed && !body.Tty ? { stdin: stdinOf(req.body as Readable) } : {}),
           signal: abort.signal,
           // With a TTY, conmon holds the terminal and the output arrives line by line from its log.
           onOutput: (s, chunk) => out.write(encodeFrame(s === 'stderr' ? STDERR : STDOUT, chunk)),
@@ -94,4 +100,22 @@ function execOptions(body: ExecBody) {
     ...(body.WorkingDir ? { cwd: body.WorkingDir } : {}),
     ...(body.Stdin !== undefined ? { stdin: Buffer.from(body.Stdin, 'base64') } : {}),
   };
+}
+
+function headerJson(value: string | string[] | undefined): unknown {
+  if (typeof value !== 'string') return undefined;
+  try {
+    return JSON.parse(Buffer.from(value, 'base64').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The command's stdin from the request's STDIN frames. */
+function stdinOf(body: Readable): Readable {
+  return Readable.from(
+    (async function* () {
+      for await (const f of decodeFrames(body)) if (f.stream === STDIN && f.payload.length) yield f.payload;
+    })(),
+  );
 }

@@ -123,17 +123,41 @@ describe('skiff compose exec, run and pull', () => {
   }, 180_000);
 
   it('feeds piped stdin to the command', async () => {
-    const r = await new Promise<{ code: number; stdout: string }>((done) => {
+    const r = await new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
       execFile(
         'sh',
         ['-c', `printf 'a\\nb\\n' | "${process.execPath}" "${BIN}" compose exec -T app wc -l`],
         { cwd: dir, env: node.env, timeout: 60_000 },
-        (err, stdout) => done({ code: err ? Number(err.code ?? 1) : 0, stdout }),
+        (err, stdout, stderr) => done({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
       );
     });
-    expect(r.stdout.trim()).toBe('2');
+    expect(r.stdout.trim(), r.stderr).toBe('2');
     expect(r.code).toBe(0);
   }, 60_000);
+
+  it('streams stdin to the command while its output streams back', async () => {
+    const cli = spawn(
+      process.execPath,
+      [BIN, 'compose', 'exec', '-T', 'app', 'sh', '-c', 'while read l; do echo "got $l"; done; echo bye'],
+      { cwd: dir, env: node.env, stdio: ['pipe', 'pipe', 'ignore'] },
+    );
+    let out = '';
+    cli.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const exited = new Promise<number | null>((done) => cli.on('exit', (code) => done(code)));
+    try {
+      cli.stdin.write('one\n');
+      await waitFor(() => out === 'got one\n', { what: 'the answer to the first line', timeoutMs: 60_000 });
+      cli.stdin.write('two\n');
+      await waitFor(() => out === 'got one\ngot two\n', { what: 'the answer to the second line' });
+      cli.stdin.end();
+      expect(await exited).toBe(0);
+      expect(out).toBe('got one\ngot two\nbye\n');
+    } finally {
+      cli.kill('SIGKILL');
+    }
+  }, 120_000);
 
   it('streams output while the command runs, and ends it when the CLI is interrupted', async () => {
     const cli = spawn(
