@@ -1,7 +1,9 @@
-// A skiff cluster of real `skiff daemon` processes on lab hosts, for the orchestration
-// acceptance tests: `cluster init` on the first host, `cluster join` on the others, a
-// busybox image imported on every host, a fast heartbeat, and a teardown that removes
-// containers, mounts and directories even when a test failed half-way.
+// A skiff cluster of real `skiff daemon` processes on lab hosts, for the placement
+// acceptance test: `cluster init` on the first host, `cluster join` on the others (managers
+// first), spare hosts that join later, a busybox image on every host, a fast heartbeat,
+// kill -9 of a host with its containers, and a teardown that removes containers, mounts
+// and directories even when a test failed half-way. (test/system/cluster/helpers.ts has
+// no spare hosts; the update test uses it.)
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,8 +34,8 @@ export interface LabCluster {
   api(): ApiClient;
   /** Runs `skiff` on the manager host against its API socket. */
   skiff(args: string[], opts?: { input?: string }): Promise<SkiffResult>;
-  /** Joins `h` as a worker and waits until its node is ready. */
-  joinWorker(h: ClusterHost): Promise<void>;
+  /** Joins `h` (a manager if it is one of the first `managers` hosts) and waits until its node is ready. */
+  join(h: ClusterHost): Promise<void>;
   /** The cluster host of a node ID. */
   hostOf(nodeId: string | undefined): ClusterHost | undefined;
   /** Kills every process of the host: daemon, conmons, and its containers. */
@@ -45,6 +47,8 @@ const run = promisify(execFile);
 
 export async function createLabCluster(opts: {
   hosts: number;
+  /** The first hosts are managers (default 1), the others workers. */
+  managers?: number;
   /** How many hosts join at once (the rest stay spare); all by default. */
   joined?: number;
   heartbeat?: string;
@@ -78,8 +82,10 @@ export async function createLabCluster(opts: {
       });
       return { code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr };
     },
-    async joinWorker(h) {
-      const token = (await cluster.api().swarmInspect()).JoinTokens?.Worker ?? '';
+    async join(h) {
+      const tokens = (await cluster.api().swarmInspect()).JoinTokens;
+      const manager = hosts.indexOf(h) < (opts.managers ?? 1);
+      const token = (manager ? tokens?.Manager : tokens?.Worker) ?? '';
       const r = await h.host.exec(
         process.execPath,
         [
@@ -143,7 +149,7 @@ export async function createLabCluster(opts: {
     );
     if (init.code !== 0) throw new Error(`cluster init: ${init.stderr}`);
     first.nodeId = (await cluster.api().listNodes())[0]?.ID;
-    for (const h of hosts.slice(1, opts.joined ?? hosts.length)) await cluster.joinWorker(h);
+    for (const h of hosts.slice(1, opts.joined ?? hosts.length)) await cluster.join(h);
     return cluster;
   } catch (e) {
     await cluster.destroy();

@@ -1,6 +1,6 @@
-// Acceptance of scheduling and orchestration on a real cluster: one manager and three
-// workers of the real `skiff daemon` on lab hosts (a fifth host joins later), real
-// containers. A stack spreads evenly; constraints and placement preferences hold; a
+// Acceptance of scheduling and orchestration on a real cluster: three managers (h1-h3)
+// and three workers (h4, h5, and h6 that joins later) of the real `skiff daemon` on lab
+// hosts, real containers. A stack spreads evenly; constraints and placement preferences hold; a
 // global service covers every node, also one that joins later; draining empties a node;
 // a worker killed with -9 has its tasks replaced within 15 s of being marked down.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,13 +20,13 @@ const sleeper = (name: string, extra: Partial<ServiceSpec> = {}): ServiceSpec =>
   Mode: extra.Mode ?? { Replicated: { Replicas: 1 } },
 });
 
-describe('placement and node loss on a lab cluster (1 manager + 3 workers, real containers)', () => {
+describe('placement and node loss on a lab cluster (3 managers + 3 workers, real containers)', () => {
   let c: LabCluster;
   let dir: string;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'skiff-orch-stack-'));
-    c = await createLabCluster({ hosts: 5, joined: 4, heartbeat: '1s' });
+    c = await createLabCluster({ hosts: 6, managers: 3, joined: 5, heartbeat: '1s' });
   }, 240_000);
 
   afterAll(async () => {
@@ -60,7 +60,7 @@ describe('placement and node loss on a lab cluster (1 manager + 3 workers, real 
     return m;
   };
 
-  it('spreads a 10-service stack evenly over the four nodes', async () => {
+  it('spreads a 10-service stack evenly over the five nodes', async () => {
     const services = Array.from(
       { length: 10 },
       (_, i) =>
@@ -77,22 +77,22 @@ describe('placement and node loss on a lab cluster (1 manager + 3 workers, real 
       expect(new Set(running.map((t) => t.NodeID)).size).toBe(2);
       all.push(...running);
     }
-    // 20 tasks over 4 nodes: 5 each.
-    expect(countByHost(all)).toEqual({ h1: 5, h2: 5, h3: 5, h4: 5 });
+    // 20 tasks over 5 nodes: 4 each.
+    expect(countByHost(all)).toEqual({ h1: 4, h2: 4, h3: 4, h4: 4, h5: 4 });
     expect((await c.skiff(['stack', 'rm', 'ten'])).code).toBe(0);
   }, 240_000);
 
   it('honours constraints and spread=node.labels.zone preferences', async () => {
-    // Zone a: h1 alone; zone b: h2, h3, h4.
-    for (const h of c.hosts.slice(0, 4)) {
+    // Zone a: h1 alone; zone b: h2 to h5.
+    for (const h of c.hosts.slice(0, 5)) {
       const zone = h.host.name === 'h1' ? 'a' : 'b';
       const r = await c.skiff(['node', 'update', '--label-add', `zone=${zone}`, h.nodeId!]);
       expect(r.code, r.stderr).toBe(0);
     }
     await c.api().createService(
       sleeper('pinned', {
-        Mode: { Replicated: { Replicas: 3 } },
-        TaskTemplate: { Placement: { Constraints: ['node.labels.zone==b', 'node.role!=manager'] } },
+        Mode: { Replicated: { Replicas: 2 } },
+        TaskTemplate: { Placement: { Constraints: ['node.labels.zone==b', 'node.role==worker'] } },
       }),
     );
     await c.api().createService(
@@ -101,58 +101,58 @@ describe('placement and node loss on a lab cluster (1 manager + 3 workers, real 
         TaskTemplate: { Placement: { Preferences: [{ Spread: { SpreadDescriptor: 'node.labels.zone' } }] } },
       }),
     );
-    const pinned = await converged('pinned', 3);
-    expect(countByHost(pinned)).toEqual({ h2: 1, h3: 1, h4: 1 });
+    const pinned = await converged('pinned', 2);
+    expect(countByHost(pinned)).toEqual({ h4: 1, h5: 1 });
     // Half of the replicas per zone: zone a's one node takes two.
     const zoned = await converged('zoned', 4);
     const byHost = countByHost(zoned);
     expect(byHost.h1).toBe(2);
-    expect((byHost.h2 ?? 0) + (byHost.h3 ?? 0) + (byHost.h4 ?? 0)).toBe(2);
+    expect((byHost.h2 ?? 0) + (byHost.h3 ?? 0) + (byHost.h4 ?? 0) + (byHost.h5 ?? 0)).toBe(2);
     await c.api().removeService('zoned');
   }, 180_000);
 
   it('runs a global service on every node, also on a node that joins later', async () => {
     await c.api().createService(sleeper('everywhere', { Mode: { Global: {} } }));
-    const four = await converged('everywhere', 4);
-    expect(countByHost(four)).toEqual({ h1: 1, h2: 1, h3: 1, h4: 1 });
-    await c.joinWorker(c.hosts[4]!);
     const five = await converged('everywhere', 5);
     expect(countByHost(five)).toEqual({ h1: 1, h2: 1, h3: 1, h4: 1, h5: 1 });
+    await c.join(c.hosts[5]!);
+    const six = await converged('everywhere', 6);
+    expect(countByHost(six)).toEqual({ h1: 1, h2: 1, h3: 1, h4: 1, h5: 1, h6: 1 });
   }, 180_000);
 
   it('moves tasks off a drained node and places nothing new there', async () => {
-    const h5 = c.hosts[4]!;
-    await c.api().createService(sleeper('movable', { Mode: { Replicated: { Replicas: 5 } } }));
-    const before = await converged('movable', 5);
-    expect(before.some((t) => t.NodeID === h5.nodeId)).toBe(true);
-    const r = await c.skiff(['node', 'update', '--availability', 'drain', h5.nodeId!]);
+    const h6 = c.hosts[5]!;
+    await c.api().createService(sleeper('movable', { Mode: { Replicated: { Replicas: 6 } } }));
+    const before = await converged('movable', 6);
+    expect(before.some((t) => t.NodeID === h6.nodeId)).toBe(true);
+    const r = await c.skiff(['node', 'update', '--availability', 'drain', h6.nodeId!]);
     expect(r.code, r.stderr).toBe(0);
     await waitFor(
       async () => {
         const live = [...runningByNode(await tasksOf('movable')).values()].flat();
         const global = [...runningByNode(await tasksOf('everywhere')).values()].flat();
         return (
-          live.length === 5 &&
-          live.every((t) => t.NodeID !== h5.nodeId) &&
-          global.every((t) => t.NodeID !== h5.nodeId)
+          live.length === 6 &&
+          live.every((t) => t.NodeID !== h6.nodeId) &&
+          global.every((t) => t.NodeID !== h6.nodeId)
         );
       },
-      { what: 'the drained node h5 to be empty and movable to run 5 tasks elsewhere', timeoutMs: 90_000 },
+      { what: 'the drained node h6 to be empty and movable to run 6 tasks elsewhere', timeoutMs: 90_000 },
     );
     // Scaling up and a new service: nothing lands on the drained node.
     const spec = await c.api().inspectService('movable');
     await c.api().updateService(spec.ID, spec.Version.Index, {
       ...spec.Spec,
-      Mode: { Replicated: { Replicas: 8 } },
+      Mode: { Replicated: { Replicas: 10 } },
     });
-    await c.api().createService(sleeper('late', { Mode: { Replicated: { Replicas: 4 } } }));
-    const scaled = await converged('movable', 8);
-    const late = await converged('late', 4);
-    expect([...scaled, ...late].filter((t) => t.NodeID === h5.nodeId)).toEqual([]);
-    const onH5 = (await c.api().listTasks()).filter(
-      (t) => t.NodeID === h5.nodeId && t.DesiredState === 'running',
+    await c.api().createService(sleeper('late', { Mode: { Replicated: { Replicas: 5 } } }));
+    const scaled = await converged('movable', 10);
+    const late = await converged('late', 5);
+    expect([...scaled, ...late].filter((t) => t.NodeID === h6.nodeId)).toEqual([]);
+    const onH6 = (await c.api().listTasks()).filter(
+      (t) => t.NodeID === h6.nodeId && t.DesiredState === 'running',
     );
-    expect(onH5).toEqual([]);
+    expect(onH6).toEqual([]);
     await c.api().removeService('late');
   }, 180_000);
 
@@ -172,14 +172,15 @@ describe('placement and node loss on a lab cluster (1 manager + 3 workers, real 
     const moved = await waitFor(
       async () => {
         const live = [...runningByNode(await tasksOf('movable')).values()].flat();
-        return live.length === 8 && live.every((t) => t.NodeID !== h4.nodeId) ? live : undefined;
+        return live.length === 10 && live.every((t) => t.NodeID !== h4.nodeId) ? live : undefined;
       },
-      { what: "movable's 8 tasks running off the down node h4", timeoutMs: 15_000, intervalMs: 100 },
+      { what: "movable's 10 tasks running off the down node h4", timeoutMs: 15_000, intervalMs: 100 },
     );
     expect(Date.now() - downAt).toBeLessThan(15_000);
-    expect(moved.every((t) => c.hostOf(t.NodeID)?.host.name !== 'h5')).toBe(true);
-    // The constrained service has nowhere else to go in zone b but h2 and h3.
-    const pinned = await converged('pinned', 3, 15_000);
-    expect(pinned.every((t) => t.NodeID !== h4.nodeId)).toBe(true);
+    // Not on the drained h6 either.
+    expect(moved.every((t) => c.hostOf(t.NodeID)?.host.name !== 'h6')).toBe(true);
+    // The constrained service has nowhere else to go but h5, the other worker in zone b.
+    const pinned = await converged('pinned', 2, 15_000);
+    expect(countByHost(pinned)).toEqual({ h5: 2 });
   }, 120_000);
 });
