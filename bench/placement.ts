@@ -195,6 +195,7 @@ async function startManagers(dir: string): Promise<{ raft: RaftNode; store: Stor
     dataDir: join(dir, 'm1'),
     peers,
     stateMachine: store.stateMachine,
+    ...(process.env.BENCH_RAFT_LOG ? { logger: raftLogger() } : {}),
   });
   store.setReplicator(new RaftReplicator(raft, { timeoutMs: 60_000 }));
   return { raft, store, followers };
@@ -250,6 +251,14 @@ async function main(): Promise<void> {
     const index0 = leader.raft.status().commitIndex;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
+    // Progress on stderr: where a slow run stalls.
+    const progress = setInterval(() => {
+      const st = leader.raft.status();
+      process.stderr.write(
+        `  ${((performance.now() - t0) / 1000).toFixed(1)} s: ${assigned} assigned, ${running} running, raft index ${st.commitIndex}\n`,
+      );
+    }, 2000);
+    progress.unref();
     // One proposal per service, all in flight at once, as 1,000 API requests would be.
     await Promise.all(
       Array.from({ length: SERVICES }, (_, i) =>
@@ -272,6 +281,7 @@ async function main(): Promise<void> {
     const runningMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     const runningIndex = leader.raft.status().commitIndex;
+    clearInterval(progress);
     unsubscribe();
     // Every manager holds the same tasks.
     const followers = leader.followers;
@@ -327,6 +337,16 @@ async function main(): Promise<void> {
     await Promise.all(managers?.followers.map((f) => f.stop()) ?? []);
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** BENCH_RAFT_LOG=1: the leader's raft log lines on stderr, with the time since start. */
+function raftLogger() {
+  const t0 = performance.now();
+  const line = (level: string) => (obj: object, msg?: string) =>
+    process.stderr.write(
+      `  raft ${level} +${Math.round(performance.now() - t0)} ms ${msg ?? ''} ${JSON.stringify(obj)}\n`,
+    );
+  return { info: line('info'), warn: line('warn'), error: line('error'), debug: line('debug') };
 }
 
 /** Errors only: the loops' info logs would cost more than the work at this rate. */
