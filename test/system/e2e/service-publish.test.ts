@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { network } from '../../../agent/index.js';
+import type { Task } from '../../../lib/index.js';
 import { runCommand, waitFor } from '../../lab/index.js';
+import { LAB_IMAGE, type LabCluster, startLabCluster } from '../cluster/helpers.js';
 import { busyboxTarball, freePort, type TestNode, testNode } from './helpers.js';
 
 const IMAGE = 'localhost/e2e-busybox:1';
@@ -175,5 +177,65 @@ describe('a service that publishes a port without a network', () => {
     const rm = await docker(['service', 'rm', 'dweb']);
     expect(rm.code, rm.stderr).toBe(0);
     await nothingLeft(ingress.Id);
+  });
+});
+
+describe('a service that publishes a port without a network, on a cluster', () => {
+  let c: LabCluster;
+
+  beforeAll(async () => {
+    c = await startLabCluster({ managers: 1, workers: 1, image: true });
+  }, 240_000);
+
+  afterAll(async () => {
+    await c?.skiff(['service', 'rm', 'web']).catch(() => {});
+    await c?.destroy();
+  });
+
+  // No routing mesh: the port answers on the node that runs the task (over the ingress
+  // overlay network's interface), which the test reaches from the manager's host.
+  it('answers on the node running its task', async () => {
+    const worker = c.workers[0];
+    const manager = c.managers[0];
+    if (!worker || !manager) throw new Error('the lab cluster has no worker or manager');
+    const create = await c.skiff([
+      'service',
+      'create',
+      '-p',
+      '8080:80',
+      '--constraint',
+      'node.role==worker',
+      '--name',
+      'web',
+      '--timeout',
+      '90s',
+      LAB_IMAGE,
+      ...HTTPD,
+    ]);
+    expect(create.code, create.stderr).toBe(0);
+    const tasks = await c.json<Task[]>(['service', 'ps', 'web']);
+    expect(tasks.map((t) => t.NodeID)).toEqual([worker.id]);
+    expect(tasks[0]?.NetworksAttachments?.map((a) => a.Network.Name)).toEqual(['ingress']);
+    const page = await waitFor(
+      async () => {
+        const r = await manager.host.exec(
+          'busybox',
+          ['wget', '-q', '-O', '-', `http://${worker.addr}:8080/`],
+          {
+            timeoutMs: 10_000,
+          },
+        );
+        return r.code === 0 ? r.stdout : undefined;
+      },
+      { what: `the page on ${worker.addr}:8080`, timeoutMs: 60_000, intervalMs: 200 },
+    );
+    expect(page).toBe('lab\n');
+
+    const rm = await c.skiff(['service', 'rm', 'web']);
+    expect(rm.code, rm.stderr).toBe(0);
+    await waitFor(async () => (await c.json<Task[]>(['service', 'ls'])).length === 0, {
+      what: 'the service gone',
+      timeoutMs: 30_000,
+    });
   });
 });
