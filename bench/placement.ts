@@ -316,7 +316,7 @@ async function main(): Promise<void> {
       { metric: `${what}: raft entries to all assigned`, unit: 'count', value: assignedIndex - index0 },
       { metric: `${what}: raft entries to all running`, unit: 'count', value: runningIndex - index0 },
       {
-        metric: `${what}: cpu (3 managers + agents, one process, 2 threads)`,
+        metric: `${what}: cpu (3 managers + agents, one process, followers ${FOLLOWERS})`,
         unit: 'ms',
         value: Math.round((cpu.user + cpu.system) / 1000),
       },
