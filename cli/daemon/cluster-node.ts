@@ -169,12 +169,13 @@ export async function runClusterManager(
     async stop() {
       switching = true; // no role switch after this
       clearInterval(follow);
-      await agent?.stop();
+      // Each step is bounded: a node that just left raft must still stop (and forget its state).
+      await step(log, 'agent', () => agent?.stop());
       server.forceShutdown();
       dispatcher.stop();
-      await leader.stop();
-      await manager.flush();
-      await manager.stop();
+      await step(log, 'leader loops', () => leader.stop());
+      await step(log, 'store flush', () => manager.flush());
+      await step(log, 'manager', () => manager.stop());
       if (leaving.done) await removeClusterState(paths.stateDir);
       await rm(paths.pidFile, { force: true });
     },
@@ -334,13 +335,35 @@ export async function runClusterWorker(
       switching = true; // no role switch after this
       stopRenewal();
       control.close();
-      await agent.stop();
+      await step(log, 'agent', () => agent.stop());
       if (leaving.done) await removeClusterState(paths.stateDir);
       await rm(paths.socket, { force: true });
       await rm(paths.pidFile, { force: true });
     },
   };
   return node;
+}
+
+/** One step of stopping, given `timeoutMs` before the stop goes on without it. */
+async function step(log: Logger, what: string, fn: () => Promise<unknown> | undefined, timeoutMs = 8_000) {
+  let timer: NodeJS.Timeout | undefined;
+  const started = Date.now();
+  const outcome = await Promise.race([
+    Promise.resolve(fn()).then(
+      () => 'done' as const,
+      (err: unknown) => {
+        log.warn({ step: what, err: describeError(err) }, 'stopping: a step failed');
+        return 'failed' as const;
+      },
+    ),
+    new Promise<'timeout'>((r) => {
+      timer = setTimeout(() => r('timeout'), timeoutMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (outcome === 'timeout')
+    log.warn({ step: what, timeoutMs }, 'stopping: a step did not finish in time; going on');
+  else log.debug({ step: what, ms: Date.now() - started }, 'stopped');
 }
 
 /** The first answer of `fn` over the addresses, tried in turn. */

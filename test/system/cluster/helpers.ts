@@ -163,7 +163,12 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
         '--run-dir',
         n.runDir,
       ];
-      const p = n.host.spawn(process.execPath, [BIN, ...args], { env: n.env, sharedMounts: true });
+      // Its output goes to the daemon log, as when the CLI starts it.
+      const script = `exec "$0" "$@" >>'${join(n.stateDir, 'daemon.log')}' 2>&1`;
+      const p = n.host.spawn('/bin/sh', ['-c', script, process.execPath, BIN, ...args], {
+        env: n.env,
+        sharedMounts: true,
+      });
       restarted.set(n, p);
       await waitFor(
         () => {

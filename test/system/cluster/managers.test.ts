@@ -177,7 +177,6 @@ describe('a cluster of three manager daemons and two workers', () => {
       '--timeout',
       '120s',
       LAB_IMAGE,
-      '--',
       // Ends on SIGTERM (a PID 1 ignores it otherwise): nodes that leave stop it at once.
       'sh',
       '-c',
