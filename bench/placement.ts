@@ -1,16 +1,18 @@
 // Placement through the REAL control plane over SIMULATED nodes: 3 managers in this
 // process (3 RaftNodes over the real gRPC transport on loopback, fsync on, each with its
-// own Store), the leader's real LeaderLoops (allocation, orchestration, scheduling) and
-// real Dispatcher, and 1,000 FAKE agents (FakeAgent below: in-process, no containers)
-// that register with the dispatcher, read their assignment streams and report each
-// assigned task running. 1,000 services x 100 replicas = 100,000 tasks.
+// own Store; the two followers inline or each in a worker thread, --followers), the
+// leader's real LeaderLoops (allocation, orchestration, scheduling) and real Dispatcher,
+// and 1,000 FAKE agents (FakeAgent below: in-process, no containers) that register with
+// the dispatcher, read their assignment streams and report each assigned task running.
+// 1,000 services x 100 replicas = 100,000 tasks.
 //
 //   npx tsx bench/placement.ts                 # BENCH_SIZE=tiny: 20 nodes, 20 x 10 tasks
-//   npx tsx bench/placement.ts --nodes 100 --services 100 --replicas 100
+//   npx tsx bench/placement.ts --nodes 100 --services 100 --replicas 100 --followers threads
 //   node --cpu-prof --import tsx bench/placement.ts   # where the time goes
 //
 // Figures: tasks/s from the first service create to every task assigned (and to every
-// task reported running by the fake agents), the raft proposals that took, peak RSS.
+// task reported running by the fake agents), the raft entries that took, CPU, peak RSS.
+// Progress every 2 s on stderr; BENCH_RAFT_LOG=1 adds the leader's raft log.
 // Target: >= 10,000 tasks/s to assigned.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
