@@ -64,7 +64,10 @@ export async function runClusterManager(
     try {
       await manager.leaveRaft();
     } catch (e) {
-      if (!force) throw e;
+      if (!force) {
+        switching = false; // still a member: it may switch or leave later
+        throw e;
+      }
       log.warn({ err: String(e) }, 'leaving by force: the cluster did not remove this manager');
     }
     if (agent) await emptyNode(agent, log);
