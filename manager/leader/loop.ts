@@ -45,9 +45,12 @@ export class ControlLoop {
       } catch (e) {
         // A conflict means another writer got there first: the next pass sees its write.
         if (isSkiffError(e) && e.code === 'conflict') this.again = true;
-        else if (isSkiffError(e) && (e.code === 'not_leader' || e.code === 'unavailable'))
-          this.stopped = true;
-        else this.log.error({ loop: this.name, err: describeError(e) }, 'control loop pass failed');
+        else if (isSkiffError(e) && (e.code === 'not_leader' || e.code === 'unavailable')) {
+          // Not leading (for now): no more passes until the next kick. Stopping for good
+          // would leave the loops dead if leadership comes back before anyone stops them.
+          this.again = false;
+          this.log.debug({ loop: this.name, err: describeError(e) }, 'control loop pass skipped');
+        } else this.log.error({ loop: this.name, err: describeError(e) }, 'control loop pass failed');
       }
     } while (this.again && !this.stopped);
     this.running = false;

@@ -1,8 +1,8 @@
 // Leadership comes and goes: the leader loops stop when this manager stops leading and
 // run again, from the store as it is then, when it leads again.
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../lib/index.js';
-import { LeaderLoops } from '../../../manager/leader/index.js';
+import { SkiffError, silentLogger } from '../../../lib/index.js';
+import { ControlLoop, LeaderLoops } from '../../../manager/leader/index.js';
 import { waitFor } from '../../lab/index.js';
 import { addNode, localStore } from './helpers.js';
 
@@ -37,5 +37,31 @@ describe('leader loops over terms of leadership', () => {
     } finally {
       await loops.stop();
     }
+  });
+});
+
+describe('a control loop whose pass finds this manager not leading', () => {
+  it('runs again on the next kick (leadership may come back before the loops are stopped)', async () => {
+    let leading = false;
+    let passes = 0;
+    const loop = new ControlLoop(
+      'test',
+      async () => {
+        passes++;
+        if (!leading) throw new SkiffError('not_leader', 'this manager is not the leader');
+      },
+      silentLogger,
+    );
+    loop.kick();
+    await loop.settled();
+    expect(passes).toBe(1);
+    leading = true;
+    loop.kick();
+    await loop.settled();
+    expect(passes).toBe(2);
+    await loop.stop();
+    loop.kick();
+    await loop.settled();
+    expect(passes).toBe(2);
   });
 });
