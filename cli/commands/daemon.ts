@@ -33,6 +33,16 @@ export function registerDaemon(program: Command): void {
       'cluster mode, manager: the raft tick; a leader is replaced after 10 to 20 ticks without it',
       process.env.SKIFF_RAFT_TICK ?? '100ms',
     )
+    .option(
+      '--default-addr-pool <cidrs>',
+      "a new cluster's address pools for networks, comma-separated (docker swarm init's --default-addr-pool)",
+      process.env.SKIFF_DEFAULT_ADDR_POOL,
+    )
+    .option(
+      '--default-addr-pool-mask-length <bits>',
+      'prefix length of the subnets taken from those pools',
+      process.env.SKIFF_DEFAULT_ADDR_POOL_MASK_LENGTH,
+    )
     .action(async (o: RunOptions) => {
       const base = daemonPaths({ runDir: o.runDir });
       const paths = { ...base, stateDir: o.stateDir, logFile: `${o.stateDir}/daemon.log` };
@@ -51,6 +61,7 @@ export function registerDaemon(program: Command): void {
         throw new CliUsageError(
           `--raft-tick: "${o.raftTick}" is not a duration from 10ms to 10s (e.g. 100ms)`,
         );
+      const addressPool = addressPoolOption(o);
       const worker = isWorkerState(o.stateDir);
       const joining = !worker && o.join !== undefined && !(await loadIdentity(o.stateDir));
       if ((worker || joining) && !o.advertiseAddr) {
@@ -70,7 +81,7 @@ export function registerDaemon(program: Command): void {
           ? await joinCluster(paths, { ...cluster, join: { manager: o.join, token: o.token } }, log)
           : o.advertiseAddr
             ? await runClusterManager(paths, cluster, log)
-            : await runSingleNode(paths, log);
+            : await runSingleNode(paths, log, addressPool);
       await new Promise<void>((resolve) => {
         let stopping = false;
         let current = node;
@@ -136,4 +147,32 @@ interface RunOptions {
   token?: string;
   dispatcherHeartbeat: string;
   raftTick: string;
+  defaultAddrPool?: string;
+  defaultAddrPoolMaskLength?: string;
+}
+
+const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+
+/** The address pools a new cluster hands network subnets out of, checked as docker checks them. */
+function addressPoolOption(o: RunOptions): { pools: string[]; subnetSize?: number } | undefined {
+  if (!o.defaultAddrPool) return undefined;
+  const pools = o.defaultAddrPool.split(',').map((p) => p.trim());
+  let widest = 32;
+  for (const pool of pools) {
+    const m = CIDR.exec(pool);
+    const octets = m ? m.slice(1, 5).map(Number) : [];
+    const prefix = Number(m?.[5]);
+    if (!m || octets.some((x) => x > 255) || prefix < 8 || prefix > 29)
+      throw new CliUsageError(
+        `--default-addr-pool: "${pool}" is not an IPv4 pool such as 10.20.0.0/16 (prefix 8 to 29)`,
+      );
+    widest = Math.min(widest, prefix);
+  }
+  if (o.defaultAddrPoolMaskLength === undefined) return { pools };
+  const size = Number(o.defaultAddrPoolMaskLength);
+  if (!Number.isInteger(size) || size < widest || size > 29)
+    throw new CliUsageError(
+      `--default-addr-pool-mask-length: "${o.defaultAddrPoolMaskLength}" must be a whole number from ${widest} (the widest pool's prefix) to 29`,
+    );
+  return { pools, subnetSize: size };
 }

@@ -31,12 +31,19 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
-export async function runSingleNode(paths: DaemonPaths, log: Logger): Promise<RunningNode> {
+export async function runSingleNode(
+  paths: DaemonPaths,
+  log: Logger,
+  addressPool?: StartManagerOptions['addressPool'],
+): Promise<RunningNode> {
   await mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
   await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
   const hostname = osHostname();
   let agent: NodeAgent | undefined;
-  const manager = await startManager(managerOptions(paths, hostname, log, () => agent));
+  const manager = await startManager({
+    ...managerOptions(paths, hostname, log, () => agent),
+    ...(addressPool ? { addressPool } : {}),
+  });
   const store = manager.store;
   const dispatcher = new Dispatcher({ store: storeDispatcherPort(store), log });
   const leader = new LeaderLoops(store, log, { reservedSubnets: await hostSubnets() });

@@ -75,6 +75,8 @@ export interface StartManagerOptions {
   extraRoutes?: ApiServerOptions['extraRoutes'];
   /** `/swarm/leave`: the daemon takes the node out (see RunningManager.leaveRaft). */
   leave?: ApiServerOptions['leave'];
+  /** A new cluster's address pools and subnet size (kept in the cluster object). */
+  addressPool?: { pools: string[]; subnetSize?: number };
 }
 
 export interface RunningManager {
@@ -154,6 +156,8 @@ export async function startManager(o: StartManagerOptions): Promise<RunningManag
         engineVersion: version,
         rootCaPem: identity.caPem,
         clusterId: store.getCluster()?.ID ?? describeNodeCertificate(identity.certPem).clusterId,
+        ...(o.addressPool ? { defaultAddrPool: o.addressPool.pools } : {}),
+        ...(o.addressPool?.subnetSize ? { subnetSize: o.addressPool.subnetSize } : {}),
       });
     }
 

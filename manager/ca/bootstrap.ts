@@ -13,6 +13,10 @@ export interface BootstrapOptions {
   rootCaPem: string;
   /** The cluster ID, as the root CA's O names it. */
   clusterId: string;
+  /** Pools networks get their subnets from (`swarm init --default-addr-pool`); 10.0.0.0/8 by default. */
+  defaultAddrPool?: string[];
+  /** Prefix length of those subnets (`--default-addr-pool-mask-length`); 24 by default. */
+  subnetSize?: number;
 }
 
 const GO_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' };
@@ -46,8 +50,8 @@ export async function bootstrapCluster(store: Store, o: BootstrapOptions): Promi
         TLSInfo: { TrustRoot: o.rootCaPem, CertIssuerSubject: '', CertIssuerPublicKey: '' },
         RootRotationInProgress: false,
         DataPathPort: 4789,
-        DefaultAddrPool: ['10.0.0.0/8'],
-        SubnetSize: 24,
+        DefaultAddrPool: o.defaultAddrPool ?? ['10.0.0.0/8'],
+        SubnetSize: o.subnetSize ?? 24,
         JoinTokens: { Worker: newJoinToken(ca), Manager: newJoinToken(ca) },
       });
       if (store.listNetworks((n) => n.Spec.Ingress === true).length === 0) {

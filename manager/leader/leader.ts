@@ -54,10 +54,14 @@ export class LeaderLoops {
 
   private newLoops() {
     const o = this.opts;
+    // The cluster object keeps the pools chosen at init; an explicit option wins (tests).
+    const cluster = this.store.getCluster();
+    const pools = o.addressPools ?? cluster?.DefaultAddrPool;
+    const subnetSize = o.subnetSize ?? cluster?.SubnetSize;
     return {
       allocation: new AllocationLoop(this.store, this.log, {
-        ...(o.addressPools ? { pools: o.addressPools } : {}),
-        ...(o.subnetSize ? { subnetSize: o.subnetSize } : {}),
+        ...(pools && pools.length > 0 ? { pools } : {}),
+        ...(subnetSize ? { subnetSize } : {}),
         ...(o.reservedSubnets ? { reserved: o.reservedSubnets } : {}),
       }),
       orchestration: new OrchestrationLoop(this.store, this.log),

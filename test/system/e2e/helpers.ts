@@ -2,7 +2,7 @@
 // run directory and API socket, so a test never touches /var/lib/skiff or another
 // test's node.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { network } from '../../../agent/index.js';
@@ -35,7 +35,13 @@ export function testNode(): TestNode {
   // Unix socket paths are limited to 108 bytes: keep the run directory short.
   const runDir = mkdtempSync('/run/skt-');
   const { SKIFF_HOST: _ignored, ...inherited } = process.env;
-  const env: NodeJS.ProcessEnv = { ...inherited, SKIFF_STATE_ROOT: stateRoot, SKIFF_RUN_DIR: runDir };
+  const pool = takeAddressPool();
+  const env: NodeJS.ProcessEnv = {
+    ...inherited,
+    SKIFF_STATE_ROOT: stateRoot,
+    SKIFF_RUN_DIR: runDir,
+    SKIFF_DEFAULT_ADDR_POOL: pool.cidr,
+  };
   const skiff = (
     args: string[],
     opts: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {},
@@ -86,6 +92,7 @@ export function testNode(): TestNode {
       for (const m of mounts) await runQuiet('umount', ['-l', m]);
       rmSync(base, { recursive: true, force: true });
       rmSync(runDir, { recursive: true, force: true });
+      pool.release();
     },
   };
 }
@@ -112,6 +119,49 @@ export function busyboxTarball(dir: string, page: string): Promise<string> {
       c === 0 ? done(tarball) : fail(new Error(`building the rootfs tarball failed (${c})`)),
     );
   });
+}
+
+const POOL_LOCKS = '/run/skiff-test-pools';
+
+/**
+ * Test nodes share the host's network namespace, and two running at once would hand
+ * out the same first subnets: each takes a /16 of its own (10.120–10.183), held by a
+ * lock directory naming its owner, reclaimed when that process is gone.
+ */
+function takeAddressPool(): { cidr: string; release(): void } {
+  mkdirSync(POOL_LOCKS, { recursive: true });
+  for (let k = 0; k < 64; k++) {
+    const lock = join(POOL_LOCKS, String(k));
+    try {
+      mkdirSync(lock);
+    } catch {
+      let owner = Number.NaN;
+      try {
+        owner = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+      } catch {}
+      if (Number.isInteger(owner) && processAlive(owner)) continue;
+      // Its owner died (or is still writing its pid: then the next index serves).
+      if (!Number.isInteger(owner)) continue;
+      rmSync(lock, { recursive: true, force: true });
+      try {
+        mkdirSync(lock);
+      } catch {
+        continue;
+      }
+    }
+    writeFileSync(join(lock, 'pid'), String(process.pid));
+    return { cidr: `10.${120 + k}.0.0/16`, release: () => rmSync(lock, { recursive: true, force: true }) };
+  }
+  throw new Error(`no free test address pool: 64 locks held in ${POOL_LOCKS}`);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -37,10 +37,14 @@ describe('a test node left running with a stack up', () => {
     expect(up.code).toBe(0);
 
     const networksDir = join(node.stateDir, 'network', 'networks');
-    const ids = readdirSync(networksDir).map(
-      (f) => (JSON.parse(readFileSync(join(networksDir, f), 'utf8')) as { id: string }).id,
+    const defs = readdirSync(networksDir).map(
+      (f) => JSON.parse(readFileSync(join(networksDir, f), 'utf8')) as { id: string; subnet: string },
     );
-    expect(ids.length).toBeGreaterThan(0);
+    expect(defs.length).toBeGreaterThan(0);
+    // The node's networks come from its own address pool (--default-addr-pool).
+    const poolPrefix = String(node.env.SKIFF_DEFAULT_ADDR_POOL).split('.').slice(0, 2).join('.');
+    for (const d of defs) expect(d.subnet.startsWith(`${poolPrefix}.`)).toBe(true);
+    const ids = defs.map((d) => d.id);
     const bridges = ids.map((id) => network.bridgeNameFor(id));
     const links = async () => (await runCommand('ip', ['-o', 'link', 'show'])).stdout;
     for (const b of bridges) expect(await links()).toContain(b);
