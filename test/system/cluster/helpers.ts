@@ -15,7 +15,10 @@
 // `skiff cluster init`, the others `skiff cluster join` with the manager token, workers
 // with the worker token, all from the CLI, one at a time. startLabCluster returns once
 // every node is ready in `skiff node ls`. One cluster per test file (beforeAll/afterAll):
-// it takes a while to start.
+// it takes a while to start. The daemons run the built CLI (bin/skiff.js → dist/): run
+// `npm run build` after changing sources. Agents heartbeat every 1 s and managers tick
+// raft every 40 ms (options heartbeat, raftTick), so a lost node or leader shows soon.
+// SKIFF_LAB_LOGS=DIR keeps every daemon's log there when the cluster is destroyed.
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
