@@ -13,7 +13,14 @@ const FORWARDED = 'x-skiff-forwarded';
 export const APPLIED_INDEX_HEADER = 'x-skiff-applied-index';
 const WRITE_METHODS = new Set(['POST', 'PUT', 'DELETE']);
 // Promotion needs the promoted node's own certificate: it goes straight to the leader.
-const LOCAL_PATHS = /^\/(skiff\/renew|skiff\/promote|swarm\/leave)(\?|$)/;
+// Served by the manager that receives them: its own certificate and membership, and
+// what its node's agent does (exec in a task it runs, pulls into its image store).
+const LOCAL_PATHS = /^\/(skiff\/renew|skiff\/promote|swarm\/leave|tasks\/[^/?]+\/exec|images\/create)(\?|$)/;
+
+/** Whether a write is served here even on a follower (never forwarded to the leader). */
+export function servedLocally(url: string): boolean {
+  return LOCAL_PATHS.test(url);
+}
 
 /**
  * On a follower, writes go to the leader's API (over mTLS) and the answer comes back
@@ -24,7 +31,7 @@ export function registerWriteForwarding(app: FastifyInstance, ctx: ApiContext, f
   app.addHook('preHandler', async (req, reply) => {
     // Renewal needs the caller's own certificate and writes nothing: any manager answers
     // it. Leaving is about the manager asked, not the leader.
-    if (!WRITE_METHODS.has(req.method) || LOCAL_PATHS.test(req.url) || ctx.replicator.isLeader()) return;
+    if (!WRITE_METHODS.has(req.method) || servedLocally(req.url) || ctx.replicator.isLeader()) return;
     if (req.headers[FORWARDED]) {
       throw new SkiffError(
         'not_leader',

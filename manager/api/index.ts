@@ -9,7 +9,7 @@ export {
   MIN_API_VERSION,
   type TaskLogLine,
 } from './context.js';
-export type { ForwardOptions } from './forward.js';
+export { type ForwardOptions, servedLocally } from './forward.js';
 export { type ApiServerOptions, createApiServer } from './server.js';
 export {
   type AcceptedJoin,

@@ -1,0 +1,22 @@
+// Which writes a follower serves itself instead of forwarding them to the leader.
+import { describe, expect, it } from 'vitest';
+import { servedLocally } from '../../../manager/api/index.js';
+
+describe('servedLocally', () => {
+  it.each([
+    '/tasks/abc123/exec',
+    '/tasks/abc123/exec?x=1',
+    '/images/create?fromImage=busybox&tag=1',
+    '/skiff/renew',
+    '/swarm/leave?force=true',
+  ])('serves %s on this manager', (url) => {
+    expect(servedLocally(url)).toBe(true);
+  });
+
+  it.each(['/services/create', '/tasks/abc/exec/more', '/images/createx', '/swarm/init', '/nodes/x/update'])(
+    'forwards %s to the leader',
+    (url) => {
+      expect(servedLocally(url)).toBe(false);
+    },
+  );
+});
