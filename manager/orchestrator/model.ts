@@ -2,6 +2,7 @@
 // clock and ID source, and small predicates over tasks shared by every reconciler.
 
 import {
+  type EndpointSpec,
   type Node,
   type Service,
   type Task,
@@ -134,17 +135,58 @@ export function specOf(service: Service): TaskSpec {
 }
 
 // Store objects are frozen and shared until they change, so a spec compared once
-// against the same TaskTemplate object needs no second deep comparison.
+// against the same TaskTemplate (or EndpointSpec) object needs no second deep comparison.
 const currentCache = new WeakMap<TaskSpec, { against: TaskSpec; result: boolean }>();
+const endpointCache = new WeakMap<EndpointSpec, { against: EndpointSpec | undefined; result: boolean }>();
 
-/** The task runs the service's current spec (a different one means the update must replace it). */
+/**
+ * The task runs the service's current spec (a different one means the update must
+ * replace it): its TaskSpec (image, env, networks, …) and, as in Swarm, the endpoint
+ * it publishes. Fields that do not reach a task (labels, replica count, update
+ * config) are not compared.
+ */
 export function isCurrent(t: Task, service: Service): boolean {
+  return runsCurrentTaskSpec(t, service) && publishesCurrentEndpoint(t, service);
+}
+
+function runsCurrentTaskSpec(t: Task, service: Service): boolean {
   const target = specOf(service);
   const hit = currentCache.get(t.Spec);
   if (hit && hit.against === target) return hit.result;
   const result = deepEqual(t.Spec, target);
   currentCache.set(t.Spec, { against: target, result });
   return result;
+}
+
+/**
+ * The endpoint the task was allocated with (Task.Endpoint.Spec, copied from the
+ * service by the allocator) still matches the service's EndpointSpec. A task not yet
+ * allocated has no endpoint and will get the current one, so it is current.
+ */
+function publishesCurrentEndpoint(t: Task, service: Service): boolean {
+  const had = t.Endpoint?.Spec ?? (t.Endpoint ? EMPTY_ENDPOINT : undefined);
+  if (had === undefined) return true;
+  const target = service.Spec.EndpointSpec;
+  const hit = endpointCache.get(had);
+  if (hit && hit.against === target) return hit.result;
+  const result = deepEqual(normalEndpoint(had), normalEndpoint(target));
+  if (had !== EMPTY_ENDPOINT) endpointCache.set(had, { against: target, result });
+  return result;
+}
+
+const EMPTY_ENDPOINT: EndpointSpec = Object.freeze({});
+
+/**
+ * Docker's defaults filled in and ports in a fixed order, so that spelling a default
+ * out or listing the same ports in another order does not replace every task.
+ */
+function normalEndpoint(spec: EndpointSpec | undefined): { mode: string; ports: string[] } {
+  const ports = (spec?.Ports ?? []).map((p) =>
+    [p.Name ?? '', p.Protocol ?? 'tcp', p.TargetPort, p.PublishedPort || 0, p.PublishMode ?? 'ingress'].join(
+      '/',
+    ),
+  );
+  return { mode: spec?.Mode ?? 'vip', ports: ports.sort() };
 }
 
 export function newTask(

@@ -103,7 +103,11 @@ export class FakeCluster {
   scheduleAll(): boolean {
     let changed = false;
     for (const t of this.tasks.values()) {
-      if (t.Status.State === 'new') changed = this.report(t, 'pending') || changed;
+      if (t.Status.State !== 'new') continue;
+      // As the real allocator does: the task publishes the service's endpoint as it is now.
+      const spec = this.services.get(t.ServiceID)?.Spec.EndpointSpec ?? {};
+      this.tasks.set(t.ID, { ...t, Endpoint: clone({ Spec: spec, Ports: spec.Ports }) });
+      changed = this.report(this.tasks.get(t.ID)!, 'pending') || changed;
     }
     const pending = [...this.tasks.values()].filter(
       (t) =>
