@@ -226,6 +226,15 @@ async function main(): Promise<void> {
     dispatcher = new Dispatcher({ store: storeDispatcherPort(store), heartbeatPeriodMs: 600_000 });
     for (let i = 0; i < NODES; i++)
       agents.push(new FakeAgent(`fake${String(i).padStart(4, '0')}`, dispatcher));
+    // The node objects, as joining creates them: the dispatcher only registers known nodes.
+    await store.update((tx) => {
+      for (const a of agents)
+        tx.createNode({
+          ID: a.nodeId,
+          Spec: { Role: 'worker', Availability: 'active' },
+          Status: { State: 'unknown' },
+        });
+    });
     // Register in waves, as agents starting together would.
     for (let i = 0; i < agents.length; i += 100)
       await Promise.all(agents.slice(i, i + 100).map((g) => g.start()));

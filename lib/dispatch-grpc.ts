@@ -47,9 +47,11 @@ export function toGrpcError(e: unknown): grpc.ServiceError {
           ? grpc.status.NOT_FOUND
           : code === 'invalid_argument'
             ? grpc.status.INVALID_ARGUMENT
-            : code === 'unavailable' || code === 'not_leader'
-              ? grpc.status.UNAVAILABLE
-              : grpc.status.INTERNAL;
+            : code === 'failed_precondition'
+              ? grpc.status.FAILED_PRECONDITION
+              : code === 'unavailable' || code === 'not_leader'
+                ? grpc.status.UNAVAILABLE
+                : grpc.status.INTERNAL;
   return Object.assign(new Error(message), {
     code: status,
     details: `${code}: ${message}`,

@@ -8,6 +8,8 @@ export type SkiffErrorCode =
   | 'already_exists'
   | 'unauthorized'
   | 'forbidden'
+  /** The request is well formed but the system is not in a state that allows it (gRPC FAILED_PRECONDITION). */
+  | 'failed_precondition'
   | 'unavailable'
   | 'not_leader'
   | 'timeout'
@@ -51,6 +53,7 @@ export function httpStatusFor(code: SkiffErrorCode): number {
       return 404;
     case 'conflict':
     case 'already_exists':
+    case 'failed_precondition':
       return 409;
     case 'unsupported':
       return 501;

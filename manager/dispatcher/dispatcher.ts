@@ -65,8 +65,17 @@ export class Dispatcher implements DispatcherApi {
 
   async register(req: RegisterRequest): Promise<RegisterResponse> {
     const old = this.sessions.get(req.nodeId);
-    if (old) this.close(old);
-    await this.opts.store.upsertNode(req.nodeId, req.description, req.addr);
+    if (old) {
+      this.close(old);
+      this.sessions.delete(req.nodeId);
+    }
+    if (!(await this.opts.store.markNodeReady(req.nodeId, req.description, req.addr))) {
+      this.log.warn(
+        { nodeId: req.nodeId, addr: req.addr },
+        'registration refused: node is not in the cluster',
+      );
+      throw removedNodeError(req.nodeId);
+    }
     const session: Session = {
       nodeId: req.nodeId,
       sessionId: randomUUID(),
@@ -84,7 +93,15 @@ export class Dispatcher implements DispatcherApi {
   }
 
   async heartbeat(req: HeartbeatRequest): Promise<{ heartbeatPeriodMs: number }> {
-    this.arm(this.sessionFor(req));
+    const session = this.sessionFor(req);
+    if (!this.opts.store.hasNode(req.nodeId)) {
+      // Removed while its agent runs: the session ends, and registering again is refused.
+      this.close(session);
+      this.sessions.delete(req.nodeId);
+      this.log.warn({ nodeId: req.nodeId }, 'session ended: node was removed from the cluster');
+      throw removedNodeError(req.nodeId);
+    }
+    this.arm(session);
     return { heartbeatPeriodMs: this.period };
   }
 
@@ -233,4 +250,19 @@ export class Dispatcher implements DispatcherApi {
     session.queue.push(this.message('incremental', gone ? [] : [t], gone ? [t.ID] : []));
     session.wake?.();
   }
+}
+
+/**
+ * A node object is created by joining (or cluster init) before its agent first
+ * registers, so a node the store does not know was removed (`node rm`) — as in Docker,
+ * it does not come back by itself — or never joined this cluster.
+ */
+function removedNodeError(nodeId: string): SkiffError {
+  const hint =
+    'leave and join again with a token: `skiff cluster leave` on that node, then `skiff cluster join --token …`';
+  return new SkiffError(
+    'failed_precondition',
+    `node ${nodeId} was removed from the cluster (or never joined it) and cannot register; ${hint}`,
+    { hint },
+  );
 }

@@ -59,20 +59,21 @@ export function storeDispatcherPort(store: Store): DispatcherStorePort {
       return store.subscribe(() => listener(), { tables: ['nodes', 'networks'] });
     },
 
-    async upsertNode(nodeId: string, description: NodeDescription, addr: string) {
-      await store.update((tx) => {
+    async markNodeReady(nodeId: string, description: NodeDescription, addr: string) {
+      return store.update((tx) => {
         const n = tx.get('nodes', nodeId);
-        const Status = { State: 'ready' as const, Addr: addr };
-        if (n) tx.update('nodes', { ...n, Description: { ...n.Description, ...description }, Status });
-        else {
-          tx.create('nodes', {
-            ID: nodeId,
-            Spec: { Role: 'worker', Availability: 'active' },
-            Description: description,
-            Status,
-          });
-        }
+        if (!n) return false;
+        tx.update('nodes', {
+          ...n,
+          Description: { ...n.Description, ...description },
+          Status: { State: 'ready', Addr: addr },
+        });
+        return true;
       });
+    },
+
+    hasNode(nodeId) {
+      return store.getNode(nodeId) !== undefined;
     },
 
     async setNodeState(nodeId, state, message) {

@@ -16,8 +16,13 @@ export interface DispatcherStorePort {
   watchTasks(listener: (change: TaskChange) => void): () => void;
   /** Subscribes to changes of nodes and networks (peers' addresses, liveness, subnets). */
   watchNodesAndNetworks(listener: () => void): () => void;
-  /** Creates or refreshes the node object; marks it ready. */
-  upsertNode(nodeId: string, description: NodeDescription, addr: string): Promise<void>;
+  /**
+   * Refreshes the node object (description, address) and marks it ready. Never creates
+   * one: joining (or cluster init) does. Resolves false when the store has no such node.
+   */
+  markNodeReady(nodeId: string, description: NodeDescription, addr: string): Promise<boolean>;
+  /** Whether the node object still exists (it is gone once removed from the cluster). */
+  hasNode(nodeId: string): boolean;
   setNodeState(nodeId: string, state: 'ready' | 'down', message: string): Promise<void>;
   /** Applies agent-reported statuses in one write; backward moves are ignored. */
   applyTaskStatuses(updates: TaskStatusReport[]): Promise<void>;

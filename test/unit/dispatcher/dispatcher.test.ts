@@ -50,9 +50,14 @@ class FakeStore implements DispatcherStorePort {
     this.nodeListeners.add(l);
     return () => this.nodeListeners.delete(l);
   }
-  async upsertNode(nodeId: string, _d: NodeDescription, addr: string) {
+  /** Every node registering here joined (the fake has no join to create them). */
+  async markNodeReady(nodeId: string, _d: NodeDescription, addr: string) {
     this.nodes.set(nodeId, { state: 'ready', addr });
     for (const l of this.nodeListeners) l();
+    return true;
+  }
+  hasNode(nodeId: string) {
+    return this.nodes.has(nodeId);
   }
   async setNodeState(nodeId: string, state: 'ready' | 'down') {
     const n = this.nodes.get(nodeId);

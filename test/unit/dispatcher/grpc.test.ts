@@ -46,8 +46,12 @@ class FakeStore implements DispatcherStorePort {
   watchNodesAndNetworks() {
     return () => {};
   }
-  async upsertNode(nodeId: string, _d: NodeDescription, addr: string) {
+  async markNodeReady(nodeId: string, _d: NodeDescription, addr: string) {
     this.nodes.set(nodeId, addr);
+    return true;
+  }
+  hasNode(nodeId: string) {
+    return this.nodes.has(nodeId);
   }
   async setNodeState() {}
   async applyTaskStatuses(u: TaskStatusReport[]) {

@@ -27,6 +27,11 @@ describe('control plane (store + leader loops + dispatcher + worker on a fake st
       () => leader.stop(),
       () => dispatcher.stop(),
     );
+    // The node objects, as joining the cluster creates them before an agent registers.
+    await store.update((tx) => {
+      for (const ID of nodes)
+        tx.createNode({ ID, Spec: { Role: 'worker', Availability: 'active' }, Status: { State: 'unknown' } });
+    });
     const stacks = new Map<string, FakeStack>();
     for (const nodeId of nodes) {
       const stack = new FakeStack();
