@@ -3,7 +3,6 @@
 import type { Command } from 'commander';
 import { ApiClient } from '../api/client.js';
 import { type GlobalOptions, withClient } from '../context.js';
-import { isWorkerState } from '../daemon/cluster-node.js';
 import { daemonStatus, startDaemon } from '../daemon/local-daemon.js';
 import { type DaemonPaths, daemonPaths } from '../daemon/paths.js';
 import { CliUsageError } from '../output.js';
@@ -66,6 +65,7 @@ export function registerCluster(program: Command): void {
         ['--advertise-addr', o.advertiseAddr, '--port', o.port, '--join', manager, '--token', o.token],
         { timeoutMs: 90_000 },
       );
+      const { isWorkerState } = await import('../daemon/cluster-node.js');
       const role = isWorkerState(paths.stateDir) ? 'worker' : 'manager';
       process.stdout.write(`This node joined the cluster as a ${role}.\n`);
     });

@@ -3,10 +3,8 @@
 // commands start it in the background on demand.
 import type { Command } from 'commander';
 import { createLogger, parseDurationNs } from '../../lib/index.js';
-import { loadIdentity } from '../../manager/index.js';
-import { isWorkerState, joinCluster, runClusterManager, runClusterWorker } from '../daemon/cluster-node.js';
 import { daemonStatus, ensureLocalDaemon, stopLocalDaemon } from '../daemon/local-daemon.js';
-import { type RunningNode, runSingleNode } from '../daemon/node.js';
+import type { RunningNode } from '../daemon/node.js';
 import { daemonPaths } from '../daemon/paths.js';
 import { CliExit, CliUsageError, printJson } from '../output.js';
 
@@ -62,6 +60,13 @@ export function registerDaemon(program: Command): void {
           `--raft-tick: "${o.raftTick}" is not a duration from 10ms to 10s (e.g. 100ms)`,
         );
       const addressPool = addressPoolOption(o);
+      // The node's code (manager, agent, gRPC) loads only here: every other command
+      // starts without it.
+      const { loadIdentity } = await import('../../manager/index.js');
+      const { isWorkerState, joinCluster, runClusterManager, runClusterWorker } = await import(
+        '../daemon/cluster-node.js'
+      );
+      const { runSingleNode } = await import('../daemon/node.js');
       const worker = isWorkerState(o.stateDir);
       const joining = !worker && o.join !== undefined && !(await loadIdentity(o.stateDir));
       if ((worker || joining) && !o.advertiseAddr) {
