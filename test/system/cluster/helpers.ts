@@ -11,10 +11,11 @@
 //     await c.destroy();                         // daemons, containers, mounts, namespaces, dirs
 //   }
 //
-// Node i (0-based) runs on lab host h(i+1); managers come first. The first manager runs
-// `skiff cluster init`, the others `skiff cluster join` with the manager token, workers
-// with the worker token, all from the CLI, one at a time. startLabCluster returns once
-// every node is ready in `skiff node ls`. One cluster per test file (beforeAll/afterAll):
+// Node i (0-based) runs on lab host h(i+1); managers come first, then workers, then spare
+// workers. The first manager runs `skiff cluster init`, the others `skiff cluster join`
+// with the manager token, workers with the worker token, all from the CLI, one at a time.
+// startLabCluster returns once every joined node is ready in `skiff node ls`; a spare
+// node (option spare) is set up like the others but joins only on `c.join(node)`. One cluster per test file (beforeAll/afterAll):
 // it takes a while to start. The daemons run the built CLI (bin/skiff.js → dist/): run
 // `npm run build` after changing sources. Agents heartbeat every 1 s and managers tick
 // raft every 40 ms (options heartbeat, raftTick), so a lost node or leader shows soon.
@@ -22,6 +23,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { ApiClient } from '../../../cli/api/client.js';
 import type { Node } from '../../../lib/index.js';
 import { createLab, type Lab, type LabHost, type LabProcess, waitFor } from '../../lab/index.js';
 import { busyboxTarball, type SkiffResult } from '../e2e/helpers.js';
@@ -34,12 +36,16 @@ export const LAB_IMAGE = 'localhost/lab-busybox:1';
 export interface LabClusterOptions {
   managers: number;
   workers?: number;
+  /** Worker hosts set up like the others that join only on `join(node)` (default 0). */
+  spare?: number;
   /** Import LAB_IMAGE (busybox) on every node (default false). */
   image?: boolean;
   /** Agents' heartbeat period (`--dispatcher-heartbeat`; default 1s, so a lost node shows soon). */
   heartbeat?: string;
   /** Managers' raft tick (`--raft-tick`; default 40ms). */
   raftTick?: string;
+  /** How long `api()` clients wait for a response's headers (default 30 s). */
+  apiTimeoutMs?: number;
 }
 
 export interface LabClusterNode {
@@ -51,7 +57,7 @@ export interface LabClusterNode {
   stateDir: string;
   runDir: string;
   env: NodeJS.ProcessEnv;
-  /** The node ID, from `skiff node ls`. */
+  /** The node ID, from `skiff node ls`; '' while a spare node has not joined. */
   id: string;
 }
 
@@ -65,14 +71,22 @@ export interface LabCluster {
    * (default: the first manager whose daemon is not killed).
    */
   skiff(args: string[], on?: LabClusterNode): Promise<SkiffResult>;
+  /** An API client on `on`'s socket (default: the first live manager), closed by destroy. */
+  api(on?: LabClusterNode): ApiClient;
   /** `skiff … --format json`, parsed; throws with stderr on failure. */
   json<T>(args: string[], on?: LabClusterNode): Promise<T>;
   /** Runs the skiff CLI on a node without `-H` (cluster init/join/leave, daemon …). */
   skiffLocal(args: string[], on: LabClusterNode): Promise<SkiffResult>;
   /** The manager that leads now (asked through a live manager). */
   leader(): Promise<LabClusterNode>;
+  /** The node of a node ID. */
+  nodeOf(id: string | undefined): LabClusterNode | undefined;
+  /** Joins a spare node (as a worker, through a live manager) and waits until it is ready. */
+  join(node: LabClusterNode): Promise<void>;
   /** kill -9 the node's daemon only (its containers keep running). */
   killDaemon(node: LabClusterNode): Promise<void>;
+  /** kill -9 everything of the node's host: daemon, conmons, and its containers. */
+  crash(node: LabClusterNode): Promise<void>;
   /** Starts the node's daemon again (`skiff daemon run`, same state), waits until it runs. */
   restartDaemon(node: LabClusterNode): Promise<void>;
   /** Whether the node's daemon is believed to run (not killed by killDaemon). */
@@ -83,12 +97,14 @@ export interface LabCluster {
 
 export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster> {
   const workersWanted = o.workers ?? 0;
+  const joinedAtStart = o.managers + workersWanted;
   // hostAccess: the test process reaches the managers' TCP API (mTLS) at their addresses.
-  const lab = await createLab({ hosts: o.managers + workersWanted, hostAccess: true });
+  const lab = await createLab({ hosts: joinedAtStart + (o.spare ?? 0), hostAccess: true });
   const base = mkdtempSync(join(tmpdir(), 'skiff-labcluster-'));
   const nodes: LabClusterNode[] = [];
   const killed = new Set<LabClusterNode>();
   const restarted = new Map<LabClusterNode, LabProcess>();
+  const clients = new Map<LabClusterNode, ApiClient>();
   let destroyed = false;
 
   const skiffLocal = async (args: string[], on: LabClusterNode): Promise<SkiffResult> => {
@@ -110,6 +126,26 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
     if (r.code !== 0) throw new Error(`skiff ${args.join(' ')}: ${r.stderr}`);
     return JSON.parse(r.stdout) as T;
   };
+  const api = (on?: LabClusterNode): ApiClient => {
+    const n = on ?? firstLive();
+    let client = clients.get(n);
+    if (!client) {
+      client = new ApiClient({ host: `unix://${n.runDir}/skiff.sock`, timeoutMs: o.apiTimeoutMs ?? 30_000 });
+      clients.set(n, client);
+    }
+    return client;
+  };
+  const readyNodes = async (on: LabClusterNode): Promise<Node[]> =>
+    (await json<Node[]>(['node', 'ls'], on).catch(() => [])).filter((x) => x.Status.State === 'ready');
+  /** `skiff cluster join` on n through the manager `via`, from the CLI. */
+  const joinThrough = async (n: LabClusterNode, via: LabClusterNode): Promise<void> => {
+    const token = (await skiff(['cluster', 'join-token', n.role, '-q'], via)).stdout.trim();
+    const r = await skiffLocal(
+      ['cluster', 'join', '--advertise-addr', n.addr, '--token', token, `${via.addr}:2377`],
+      n,
+    );
+    if (r.code !== 0) throw new Error(`cluster join on ${n.host.name}: ${r.stderr}\n${logTail(n)}`);
+  };
   const pidOf = (n: LabClusterNode): number | undefined => {
     try {
       const pid = Number(readFileSync(join(n.runDir, 'skiff.pid'), 'utf8').trim());
@@ -129,6 +165,7 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
       return nodes.filter((n) => n.role === 'worker');
     },
     skiff,
+    api,
     json,
     skiffLocal,
     async leader() {
@@ -137,6 +174,27 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
       const leader = nodes.find((n) => n.id === id);
       if (!leader) throw new Error('no leader in `skiff node ls`');
       return leader;
+    },
+    nodeOf: (id) => nodes.find((n) => n.id !== '' && n.id === id),
+    async join(n) {
+      const via = firstLive();
+      await joinThrough(n, via);
+      const ready = await waitFor(async () => (await readyNodes(via)).find((x) => x.Status.Addr === n.addr), {
+        what: `${n.host.name} to be a ready node`,
+        timeoutMs: 60_000,
+      });
+      n.id = ready.ID;
+    },
+    async crash(n) {
+      killed.add(n);
+      await n.host.crash();
+      // The containers live outside the host's network namespace: kill them by their runtime.
+      const crunRoot = join(n.runDir, 'runtime', 'crun');
+      for (const id of await crunList(n)) {
+        await n.host
+          .exec('crun', ['--root', crunRoot, 'kill', id, 'KILL'], { sharedMounts: true })
+          .catch(() => {});
+      }
     },
     async killDaemon(n) {
       const pid = pidOf(n);
@@ -186,6 +244,7 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
     async destroy() {
       if (destroyed) return;
       destroyed = true;
+      for (const client of clients.values()) await client.close().catch(() => {});
       // Daemons first (kill -9: nothing is left to save), then what they started.
       for (const n of nodes) {
         const pid = pidOf(n);
@@ -251,28 +310,17 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
         if (r.code !== 0) throw new Error(`image import on ${n.host.name}: ${r.stderr}`);
       }
     }
-    const [first, ...rest] = nodes;
+    const [first, ...rest] = nodes.slice(0, joinedAtStart);
     if (!first) throw new Error('a lab cluster needs at least one manager');
     const init = await skiffLocal(['cluster', 'init', '--advertise-addr', first.addr], first);
     if (init.code !== 0) throw new Error(`cluster init on ${first.host.name}: ${init.stderr}`);
-    const token = async (role: string) =>
-      (await skiff(['cluster', 'join-token', role, '-q'], first)).stdout.trim();
-    const tokens = { manager: await token('manager'), worker: await token('worker') };
-    for (const n of rest) {
-      const r = await skiffLocal(
-        ['cluster', 'join', '--advertise-addr', n.addr, '--token', tokens[n.role], `${first.addr}:2377`],
-        n,
-      );
-      if (r.code !== 0) {
-        throw new Error(`cluster join on ${n.host.name}: ${r.stderr}\n${logTail(n)}`);
-      }
-    }
+    for (const n of rest) await joinThrough(n, first);
     const ready = await waitFor(
       async () => {
-        const ns = await json<Node[]>(['node', 'ls'], first).catch(() => []);
-        return ns.filter((x) => x.Status.State === 'ready').length === nodes.length ? ns : undefined;
+        const ns = await readyNodes(first);
+        return ns.length === joinedAtStart ? ns : undefined;
       },
-      { what: `${nodes.length} ready nodes`, timeoutMs: 120_000 },
+      { what: `${joinedAtStart} ready nodes`, timeoutMs: 120_000 },
     );
     for (const n of nodes) n.id = ready.find((x) => x.Status.Addr === n.addr)?.ID ?? '';
     return cluster;
@@ -291,13 +339,36 @@ export function logTail(n: LabClusterNode, lines = 30): string {
   }
 }
 
+/** The IDs of the containers in a node's runtime. */
+async function crunList(n: LabClusterNode): Promise<string[]> {
+  const list = await n.host
+    .exec('crun', ['--root', join(n.runDir, 'runtime', 'crun'), 'list', '-q'], { sharedMounts: true })
+    .catch(() => undefined);
+  return (list?.stdout ?? '').split('\n').filter(Boolean);
+}
+
+/** The pid of each running container of a node's runtime, by container (= task) ID. */
+export async function containerPids(n: LabClusterNode): Promise<Map<string, number>> {
+  const crunRoot = join(n.runDir, 'runtime', 'crun');
+  const out = new Map<string, number>();
+  for (const id of await crunList(n)) {
+    const r = await n.host
+      .exec('crun', ['--root', crunRoot, 'state', id], { sharedMounts: true, timeoutMs: 30_000 })
+      .catch(() => undefined);
+    try {
+      const state = JSON.parse(r?.stdout ?? '') as { pid?: number; status?: string };
+      if (state.status === 'running' && state.pid) out.set(id, state.pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
 /** Containers a killed node left: their runtime state and rootfs mounts. */
 async function removeContainers(n: LabClusterNode): Promise<void> {
   const crunRoot = join(n.runDir, 'runtime', 'crun');
-  const list = await n.host
-    .exec('crun', ['--root', crunRoot, 'list', '-q'], { sharedMounts: true })
-    .catch(() => undefined);
-  for (const id of (list?.stdout ?? '').split('\n').filter(Boolean)) {
+  for (const id of await crunList(n)) {
     await n.host
       .exec('crun', ['--root', crunRoot, 'delete', '-f', id], { sharedMounts: true })
       .catch(() => {});

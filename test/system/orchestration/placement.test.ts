@@ -7,9 +7,21 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServiceSpec } from '../../../lib/index.js';
+import type { ServiceSpec, Task } from '../../../lib/index.js';
 import { waitFor } from '../../lab/index.js';
-import { createLabCluster, IMAGE, type LabCluster, runningByNode, type Task } from './lab-cluster.js';
+import { LAB_IMAGE as IMAGE, type LabCluster, startLabCluster } from '../cluster/helpers.js';
+
+/** Running tasks of a service, by node. */
+function runningByNode(tasks: readonly Task[]): Map<string, Task[]> {
+  const m = new Map<string, Task[]>();
+  for (const t of tasks) {
+    if (t.Status.State !== 'running' || t.DesiredState !== 'running' || !t.NodeID) continue;
+    const l = m.get(t.NodeID);
+    if (l) l.push(t);
+    else m.set(t.NodeID, [t]);
+  }
+  return m;
+}
 
 const sleeper = (name: string, extra: Partial<ServiceSpec> = {}): ServiceSpec => ({
   Name: name,
@@ -26,7 +38,8 @@ describe('placement and node loss on a lab cluster (3 managers + 3 workers, real
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'skiff-orch-stack-'));
-    c = await createLabCluster({ hosts: 6, managers: 3, joined: 5, heartbeat: '1s' });
+    // h6 is a spare worker: it joins in the global service's case.
+    c = await startLabCluster({ managers: 3, workers: 2, spare: 1, image: true, heartbeat: '1s' });
   }, 240_000);
 
   afterAll(async () => {
@@ -53,7 +66,7 @@ describe('placement and node loss on a lab cluster (3 managers + 3 workers, real
       throw new Error(`${(e as Error).message}; its tasks:\n${states.join('\n')}`);
     }
   };
-  const nameOf = (nodeId: string | undefined) => c.hostOf(nodeId)?.host.name ?? `?${nodeId}`;
+  const nameOf = (nodeId: string | undefined) => c.nodeOf(nodeId)?.host.name ?? `?${nodeId}`;
   const countByHost = (tasks: Task[]) => {
     const m: Record<string, number> = {};
     for (const t of tasks) m[nameOf(t.NodeID)] = (m[nameOf(t.NodeID)] ?? 0) + 1;
@@ -84,9 +97,9 @@ describe('placement and node loss on a lab cluster (3 managers + 3 workers, real
 
   it('honours constraints and spread=node.labels.zone preferences', async () => {
     // Zone a: h1 alone; zone b: h2 to h5.
-    for (const h of c.hosts.slice(0, 5)) {
-      const zone = h.host.name === 'h1' ? 'a' : 'b';
-      const r = await c.skiff(['node', 'update', '--label-add', `zone=${zone}`, h.nodeId!]);
+    for (const n of c.nodes.slice(0, 5)) {
+      const zone = n.host.name === 'h1' ? 'a' : 'b';
+      const r = await c.skiff(['node', 'update', '--label-add', `zone=${zone}`, n.id]);
       expect(r.code, r.stderr).toBe(0);
     }
     await c.api().createService(
@@ -115,17 +128,17 @@ describe('placement and node loss on a lab cluster (3 managers + 3 workers, real
     await c.api().createService(sleeper('everywhere', { Mode: { Global: {} } }));
     const five = await converged('everywhere', 5);
     expect(countByHost(five)).toEqual({ h1: 1, h2: 1, h3: 1, h4: 1, h5: 1 });
-    await c.join(c.hosts[5]!);
+    await c.join(c.nodes[5]!);
     const six = await converged('everywhere', 6);
     expect(countByHost(six)).toEqual({ h1: 1, h2: 1, h3: 1, h4: 1, h5: 1, h6: 1 });
   }, 180_000);
 
   it('moves tasks off a drained node and places nothing new there', async () => {
-    const h6 = c.hosts[5]!;
+    const h6 = c.nodes[5]!;
     await c.api().createService(sleeper('movable', { Mode: { Replicated: { Replicas: 6 } } }));
     const before = await converged('movable', 6);
-    expect(before.some((t) => t.NodeID === h6.nodeId)).toBe(true);
-    const r = await c.skiff(['node', 'update', '--availability', 'drain', h6.nodeId!]);
+    expect(before.some((t) => t.NodeID === h6.id)).toBe(true);
+    const r = await c.skiff(['node', 'update', '--availability', 'drain', h6.id]);
     expect(r.code, r.stderr).toBe(0);
     await waitFor(
       async () => {
@@ -133,8 +146,8 @@ describe('placement and node loss on a lab cluster (3 managers + 3 workers, real
         const global = [...runningByNode(await tasksOf('everywhere')).values()].flat();
         return (
           live.length === 6 &&
-          live.every((t) => t.NodeID !== h6.nodeId) &&
-          global.every((t) => t.NodeID !== h6.nodeId)
+          live.every((t) => t.NodeID !== h6.id) &&
+          global.every((t) => t.NodeID !== h6.id)
         );
       },
       { what: 'the drained node h6 to be empty and movable to run 6 tasks elsewhere', timeoutMs: 90_000 },
@@ -148,22 +161,22 @@ describe('placement and node loss on a lab cluster (3 managers + 3 workers, real
     await c.api().createService(sleeper('late', { Mode: { Replicated: { Replicas: 5 } } }));
     const scaled = await converged('movable', 10);
     const late = await converged('late', 5);
-    expect([...scaled, ...late].filter((t) => t.NodeID === h6.nodeId)).toEqual([]);
+    expect([...scaled, ...late].filter((t) => t.NodeID === h6.id)).toEqual([]);
     const onH6 = (await c.api().listTasks()).filter(
-      (t) => t.NodeID === h6.nodeId && t.DesiredState === 'running',
+      (t) => t.NodeID === h6.id && t.DesiredState === 'running',
     );
     expect(onH6).toEqual([]);
     await c.api().removeService('late');
   }, 180_000);
 
   it('replaces the tasks of a worker killed with -9 within 15 s of it being marked down', async () => {
-    const h4 = c.hosts[3]!;
+    const h4 = c.nodes[3]!;
     const victims = (await tasksOf('movable')).filter(
-      (t) => t.NodeID === h4.nodeId && t.Status.State === 'running' && t.DesiredState === 'running',
+      (t) => t.NodeID === h4.id && t.Status.State === 'running' && t.DesiredState === 'running',
     );
     expect(victims.length).toBeGreaterThan(0);
     await c.crash(h4);
-    await waitFor(async () => (await c.api().inspectNode(h4.nodeId!)).Status.State === 'down', {
+    await waitFor(async () => (await c.api().inspectNode(h4.id)).Status.State === 'down', {
       what: 'the killed worker h4 to be marked down',
       timeoutMs: 30_000,
       intervalMs: 100,
@@ -172,13 +185,13 @@ describe('placement and node loss on a lab cluster (3 managers + 3 workers, real
     const moved = await waitFor(
       async () => {
         const live = [...runningByNode(await tasksOf('movable')).values()].flat();
-        return live.length === 10 && live.every((t) => t.NodeID !== h4.nodeId) ? live : undefined;
+        return live.length === 10 && live.every((t) => t.NodeID !== h4.id) ? live : undefined;
       },
       { what: "movable's 10 tasks running off the down node h4", timeoutMs: 15_000, intervalMs: 100 },
     );
     expect(Date.now() - downAt).toBeLessThan(15_000);
     // Not on the drained h6 either.
-    expect(moved.every((t) => c.hostOf(t.NodeID)?.host.name !== 'h6')).toBe(true);
+    expect(moved.every((t) => c.nodeOf(t.NodeID)?.host.name !== 'h6')).toBe(true);
     // The constrained service has nowhere else to go but h5, the other worker in zone b.
     const pinned = await converged('pinned', 2, 15_000);
     expect(countByHost(pinned)).toEqual({ h5: 2 });

@@ -4,18 +4,11 @@
 // replica counts when the manager reports it running (healthy: health checks gate
 // `running`) and it answers. An agent restarted mid-update restarts none of its tasks;
 // an update goes on to completion under a new leader when the leader is killed.
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient } from '../../../cli/api/client.js';
 import type { Service, ServiceSpec, Task, UpdateConfig } from '../../../lib/index.js';
 import { waitFor } from '../../lab/index.js';
-import {
-  LAB_IMAGE as IMAGE,
-  type LabCluster,
-  type LabClusterNode,
-  startLabCluster,
-} from '../cluster/helpers.js';
-import { containerPids } from './lab-cluster.js';
+import { containerPids, LAB_IMAGE as IMAGE, type LabCluster, startLabCluster } from '../cluster/helpers.js';
 
 const PROBER = resolve(import.meta.dirname, 'prober.mjs');
 const PROBER_PORT = 9901;
@@ -31,23 +24,19 @@ interface Round {
 
 describe('rolling updates on a lab cluster (real containers, probed continuously)', () => {
   let c: LabCluster;
-  const clients = new Map<LabClusterNode, ApiClient>();
   /** The API of the first manager whose daemon runs, straight over its unix socket. */
-  const api = (): ApiClient => {
-    const m = c.managers.find((n) => c.alive(n));
-    if (!m) throw new Error('no manager daemon runs');
-    let client = clients.get(m);
-    if (!client) {
-      client = new ApiClient({ host: `unix://${join(m.runDir, 'skiff.sock')}`, timeoutMs: 10_000 });
-      clients.set(m, client);
-    }
-    return client;
-  };
-  const hostOf = (nodeId: string | undefined) => c.nodes.find((n) => n.id !== '' && n.id === nodeId);
+  const api = () => c.api();
+  const hostOf = (nodeId: string | undefined) => c.nodeOf(nodeId);
 
   beforeAll(async () => {
     // Docker's default heartbeat (a node is down after 15 s): an agent's restart fits in it.
-    c = await startLabCluster({ managers: 3, workers: 3, image: true, heartbeat: '5s' });
+    c = await startLabCluster({
+      managers: 3,
+      workers: 3,
+      image: true,
+      heartbeat: '5s',
+      apiTimeoutMs: 10_000,
+    });
     for (const n of c.nodes) {
       const p = n.host.spawn(process.execPath, [PROBER, n.addr, String(PROBER_PORT)]);
       await waitFor(() => p.output().includes('prober ready'), { what: `the prober on ${n.host.name}` });
@@ -56,7 +45,6 @@ describe('rolling updates on a lab cluster (real containers, probed continuously
   }, 300_000);
 
   afterAll(async () => {
-    for (const client of clients.values()) await client.close().catch(() => {});
     await c?.destroy();
   }, 120_000);
 
@@ -213,7 +201,7 @@ describe('rolling updates on a lab cluster (real containers, probed continuously
     await updateTo(webSpec('4', { ...rolling, Delay: 5e9 }));
     const probing = probeDuring(updateState('completed', 180_000));
     await halfWay('2', '4');
-    const before = await containerPids(w.runDir);
+    const before = await containerPids(w);
     expect(before.size).toBeGreaterThan(0);
     const version = (await api().inspectNode(w.id)).Version.Index;
     await c.killDaemon(w);
@@ -229,7 +217,7 @@ describe('rolling updates on a lab cluster (real containers, probed continuously
      * unless the update itself stopped it (its task was asked to shut down).
      */
     const unchanged = async (): Promise<number> => {
-      const after = await containerPids(w.runDir);
+      const after = await containerPids(w);
       const byId = new Map((await tasks()).map((t) => [t.ID, t]));
       let kept = 0;
       for (const [id, pid] of before) {
