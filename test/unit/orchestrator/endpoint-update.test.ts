@@ -79,6 +79,20 @@ describe('published ports and the rolling update', () => {
     expect(c.service('web').UpdateStatus?.State).toBe('completed');
   });
 
+  it('joining another network rolls the tasks too (networks are part of the task spec)', () => {
+    const c = deployed(2);
+    const before = runningIds(c);
+    updateSpec(c, (spec) => {
+      spec.TaskTemplate = { ...spec.TaskTemplate, Networks: [{ Target: 'backend' }] };
+    });
+    c.advance(30_000);
+    const after = c.running('web');
+    expect(after).toHaveLength(2);
+    expect(after.some((t) => before.includes(t.ID))).toBe(false);
+    for (const t of after) expect(t.Spec.Networks).toEqual([{ Target: 'backend' }]);
+    expect(c.service('web').UpdateStatus?.State).toBe('completed');
+  });
+
   it('a label on the service or a new replica count replaces no task', () => {
     const c = deployed(3);
     const before = runningIds(c);
