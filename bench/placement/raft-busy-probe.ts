@@ -2,6 +2,10 @@
 // loopback in one process while the event loop is kept busy N ms per turn, as the leader
 // loops keep it busy during the placement benchmark. Shows that commits stall when the
 // process is busy: the stalls the placement benchmark sees with a flat raft index.
+// Cause: HTTP/2 flow control. Appends flow client → server, and the server's 64 KiB receive
+// window was reopened only between event-loop turns. With the window widened to 16 MiB
+// (transport/grpc.ts raiseReceiveWindow): idle 832 → 414 ms, 5 ms/turn 9.6 s → 1.1 s,
+// 20 ms/turn 46 s → 1.05 s.
 //
 //   npx tsx bench/placement/raft-busy-probe.ts 0     # idle loop
 //   npx tsx bench/placement/raft-busy-probe.ts 5     # busy 5 ms per turn

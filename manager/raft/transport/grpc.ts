@@ -4,6 +4,7 @@
 // the core as 'unreachable' and reopened with exponential backoff. Credentials are injected
 // (mTLS comes with the manager's CA); tests run plain.
 
+import type { Http2Session } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import {
   decodeSnapshotMeta,
@@ -50,6 +51,15 @@ const CHANNEL_OPTIONS = {
   'grpc.initial_reconnect_backoff_ms': 100,
   'grpc.max_reconnect_backoff_ms': 2_000,
 };
+// HTTP/2 flow control paces replication: raft data flows client → server here, so the
+// receiving server's window decides how much a sender may have in flight. Node's default is
+// 64 KiB per stream and per connection, and the receiver reopens it only when its event loop
+// gets a turn: on a busy manager (5 ms of work per turn) 30 MB of appends took 9.6 s instead of
+// 0.8 s (bench/placement/raft-busy-probe.ts). grpc-js 1.14 honours 'grpc-node.flow_control_window'
+// only for clients (server support is grpc-node PR #3058), so raiseReceiveWindow() widens each
+// incoming session; the option is also passed to the server for grpc-js versions that read it.
+// Memory stays bounded: a sender holds at most the core's inflight window of appends anyway.
+export const RECEIVE_WINDOW_BYTES = 16 << 20;
 const BACKOFF_MIN_MS = 50;
 const BACKOFF_MAX_MS = 2000;
 const identity = (b: Buffer) => b;
@@ -106,7 +116,9 @@ export class GrpcTransport {
       'grpc.max_send_message_length': MAX_GRPC_MESSAGE,
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+      'grpc-node.flow_control_window': RECEIVE_WINDOW_BYTES,
     });
+    const widened = new WeakSet<Http2Session>();
     let transport: GrpcTransport | null = null;
     const deliver = (m: Message) => {
       if (transport && !transport.closed) opts.onMessage(m);
@@ -114,6 +126,7 @@ export class GrpcTransport {
     const log = opts.logger ?? silentLogger;
     server.addService(service, {
       send: (call: grpc.ServerReadableStream<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+        raiseReceiveWindow(call, widened, log);
         call.on('data', (frame: Buffer) => {
           try {
             const r = new Reader(frame, 'raft message frame');
@@ -130,6 +143,7 @@ export class GrpcTransport {
         call.on('error', () => {});
       },
       snapshot: (call: grpc.ServerReadableStream<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+        raiseReceiveWindow(call, widened, log);
         const chunks: Buffer[] = [];
         call.on('data', (chunk: Buffer) => chunks.push(chunk));
         call.on('error', () => {});
@@ -336,4 +350,49 @@ function* frames(list: Message[]): Generator<Buffer> {
     w.patch32(countAt, count);
     yield w.finish();
   }
+}
+
+let windowWarned = false;
+
+/**
+ * Widens the HTTP/2 receive window of the session `call` arrived on (once per session): the
+ * connection window via setLocalWindowSize, the stream windows (this one included, RFC 9113
+ * §6.9.2) via SETTINGS_INITIAL_WINDOW_SIZE. grpc-js does not expose the session, so this walks
+ * its call wrappers (ServerReadableStreamImpl.call → interceptors' nextCall → .stream); if a
+ * grpc-js upgrade changes that shape, it logs once and replication merely stays slower.
+ */
+export function raiseReceiveWindow(
+  call: object,
+  done: WeakSet<Http2Session>,
+  log: RaftLogger,
+): Http2Session | null {
+  const session = findSession(call);
+  if (!session) {
+    if (!windowWarned) {
+      windowWarned = true;
+      log.warn({}, 'cannot reach the HTTP/2 session of a raft stream; its receive window stays at 64 KiB');
+    }
+    return null;
+  }
+  if (done.has(session) || session.destroyed) return session;
+  done.add(session);
+  try {
+    session.setLocalWindowSize(RECEIVE_WINDOW_BYTES);
+    session.settings({ initialWindowSize: RECEIVE_WINDOW_BYTES });
+  } catch (e) {
+    log.debug({ err: String(e) }, 'raising the HTTP/2 receive window failed');
+  }
+  return session;
+}
+
+function findSession(call: object): Http2Session | null {
+  let at: unknown = (call as { call?: unknown }).call;
+  for (let depth = 0; depth < 8 && at && typeof at === 'object'; depth++) {
+    const session = (at as { stream?: { session?: unknown } }).stream?.session;
+    if (session && typeof (session as Http2Session).setLocalWindowSize === 'function') {
+      return session as Http2Session;
+    }
+    at = (at as { nextCall?: unknown }).nextCall;
+  }
+  return null;
 }
