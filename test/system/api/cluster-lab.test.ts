@@ -1,11 +1,11 @@
 // Three managers and two workers on a lab network join with tokens over mTLS; killing
 // the leader with SIGKILL leaves a cluster that serves reads and writes again.
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Node, Service } from '../../../lib/index.js';
 import { requestJoin } from '../../../manager/index.js';
 import { createLab, type Lab, type LabHost, type LabProcess, waitFor } from '../../lab/index.js';
+import { socketApi } from '../e2e/helpers.js';
 
 const SERVER = join(process.cwd(), 'manager/api/dev-server.ts');
 const TICK_MS = '50';
@@ -13,37 +13,8 @@ const TICK_MS = '50';
 let lab: Lab;
 const managers = new Map<string, LabProcess>();
 
-function api(
-  host: LabHost,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: unknown }> {
-  const data = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        socketPath: join(host.dir, 'skiff.sock'),
-        path: `/v1.44${path}`,
-        method,
-        timeout: 3000,
-        headers: data === undefined ? {} : { 'content-type': 'application/json' },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (c) => {
-          text += c;
-        });
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, json: text ? (JSON.parse(text) as unknown) : undefined }),
-        );
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path} on ${host.name} timed out`)));
-    req.on('error', reject);
-    req.end(data);
-  });
-}
+const api = (host: LabHost, method: string, path: string, body?: unknown) =>
+  socketApi(join(host.dir, 'skiff.sock'), host.name, method, path, body);
 
 function startManagerOn(host: LabHost, join?: { addr: string; token: string }): LabProcess {
   const args = ['--import', 'tsx', SERVER, '--dir', host.dir, '--hostname', host.name];

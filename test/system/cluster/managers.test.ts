@@ -4,7 +4,6 @@
 // while the agents on the surviving nodes find the new leader without restarting
 // their tasks.
 import { existsSync } from 'node:fs';
-import { request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,42 +18,14 @@ import {
   saveIdentity,
 } from '../../../manager/index.js';
 import { waitFor } from '../../lab/index.js';
+import { socketApi } from '../e2e/helpers.js';
 import { LAB_IMAGE, type LabCluster, type LabClusterNode, startLabCluster } from './helpers.js';
 
 let c: LabCluster;
 
 /** One API call on a manager's unix socket (no CLI start-up in the timings). */
-function api(
-  n: LabClusterNode,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: unknown }> {
-  const data = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        socketPath: join(n.runDir, 'skiff.sock'),
-        path: `/v1.44${path}`,
-        method,
-        timeout: 3000,
-        headers: data === undefined ? {} : { 'content-type': 'application/json' },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (chunk) => {
-          text += chunk;
-        });
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, json: text ? (JSON.parse(text) as unknown) : undefined }),
-        );
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path} on ${n.host.name} timed out`)));
-    req.on('error', reject);
-    req.end(data);
-  });
-}
+const api = (n: LabClusterNode, method: string, path: string, body?: unknown) =>
+  socketApi(join(n.runDir, 'skiff.sock'), n.host.name, method, path, body);
 
 const running = (tasks: Task[]) =>
   tasks.filter((t) => t.Status.State === 'running' && t.DesiredState === 'running');

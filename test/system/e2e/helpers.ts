@@ -3,6 +3,7 @@
 // test's node.
 import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { network } from '../../../agent/index.js';
@@ -121,6 +122,17 @@ export function busyboxTarball(dir: string, page: string): Promise<string> {
   });
 }
 
+/** Builds a busybox tarball in `dir` (see busyboxTarball) and imports it on `node` as `ref`. */
+export async function importBusybox(
+  node: TestNode,
+  dir: string,
+  page: string,
+  ref: string,
+): Promise<SkiffResult> {
+  const tarball = await busyboxTarball(dir, page);
+  return node.skiff(['image', 'import', '--root', node.stateDir, tarball, ref]);
+}
+
 const POOL_LOCKS = '/run/skiff-test-pools';
 
 /**
@@ -196,6 +208,43 @@ async function removeLeftoverNetworks(stateDir: string, runDir: string): Promise
 function runQuiet(cmd: string, args: string[]): Promise<string> {
   return new Promise((done) => {
     execFile(cmd, args, { timeout: 30_000 }, (_err, stdout) => done(String(stdout ?? '')));
+  });
+}
+
+/**
+ * One Engine API call (`/v1.44…`) on a unix socket, without the CLI's start-up in the way
+ * of timings: the status and the parsed JSON body. `what` names the server in errors.
+ */
+export function socketApi(
+  socketPath: string,
+  what: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: unknown }> {
+  const data = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        socketPath,
+        path: `/v1.44${path}`,
+        method,
+        timeout: 3000,
+        headers: data === undefined ? {} : { 'content-type': 'application/json' },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk) => {
+          text += chunk;
+        });
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, json: text ? (JSON.parse(text) as unknown) : undefined }),
+        );
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path} on ${what} timed out`)));
+    req.on('error', reject);
+    req.end(data);
   });
 }
 
