@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busyboxTarball, type TestNode, testNode } from '../e2e/helpers.js';
+import { importBusybox, type TestNode, testNode } from '../e2e/helpers.js';
 
 /** A compose interpolation `${NAME}`, written so that it is not a template placeholder. */
 const ref = (name: string) => `$\{${name}}`;
@@ -17,15 +17,7 @@ describe('the same environment under compose up and stack deploy', () => {
   beforeAll(async () => {
     node = testNode();
     dir = mkdtempSync(join(tmpdir(), 'skiff-env-'));
-    const tarball = await busyboxTarball(dir, 'env\n');
-    const imp = await node.skiff([
-      'image',
-      'import',
-      '--root',
-      node.stateDir,
-      tarball,
-      'localhost/env-busybox:1',
-    ]);
+    const imp = await importBusybox(node, dir, 'env\n', 'localhost/env-busybox:1');
     expect(imp.code, imp.stderr).toBe(0);
     writeFileSync(
       join(dir, '.env'),

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand, waitFor } from '../../lab/index.js';
-import { busyboxTarball, type TestNode, testNode } from '../e2e/helpers.js';
+import { importBusybox, type TestNode, testNode } from '../e2e/helpers.js';
 
 const BIN = resolve(import.meta.dirname, '../../../bin/skiff.js');
 
@@ -32,15 +32,7 @@ describe('skiff on a terminal', () => {
   beforeAll(async () => {
     node = testNode();
     dir = mkdtempSync(join(tmpdir(), 'skiff-tty-'));
-    const tarball = await busyboxTarball(dir, 'tty\n');
-    const imp = await node.skiff([
-      'image',
-      'import',
-      '--root',
-      node.stateDir,
-      tarball,
-      'localhost/tty-busybox:1',
-    ]);
+    const imp = await importBusybox(node, dir, 'tty\n', 'localhost/tty-busybox:1');
     expect(imp.code, imp.stderr).toBe(0);
     writeFileSync(
       join(dir, 'compose.yaml'),

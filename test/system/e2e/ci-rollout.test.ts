@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand, waitFor } from '../../lab/index.js';
-import { busyboxTarball, freePort, type TestNode, testNode } from './helpers.js';
+import { freePort, importBusybox, type TestNode, testNode } from './helpers.js';
 
 describe('CI rollouts with stack deploy --wait', () => {
   let node: TestNode;
@@ -33,8 +33,7 @@ describe('CI rollouts with stack deploy --wait', () => {
     port = await freePort();
     for (const v of ['v1', 'v2', 'v3']) {
       const d = mkdtempSync(join(dir, `img-${v}-`));
-      const tarball = await busyboxTarball(d, `${v}\n`);
-      const r = await node.skiff(['image', 'import', '--root', node.stateDir, tarball, `localhost/app:${v}`]);
+      const r = await importBusybox(node, d, `${v}\n`, `localhost/app:${v}`);
       expect(r.code).toBe(0);
     }
     writeFileSync(

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand, waitFor } from '../../lab/index.js';
-import { busyboxTarball, freePort, type TestNode, testNode } from './helpers.js';
+import { freePort, importBusybox, type TestNode, testNode } from './helpers.js';
 
 describe('skiff compose on the embedded single-node cluster', () => {
   let node: TestNode;
@@ -17,15 +17,7 @@ describe('skiff compose on the embedded single-node cluster', () => {
     node = testNode();
     dir = mkdtempSync(join(tmpdir(), 'skiff-compose-'));
     port = await freePort();
-    const tarball = await busyboxTarball(dir, 'hello from skiff\n');
-    const imp = await node.skiff([
-      'image',
-      'import',
-      '--root',
-      node.stateDir,
-      tarball,
-      'localhost/e2e-busybox:1',
-    ]);
+    const imp = await importBusybox(node, dir, 'hello from skiff\n', 'localhost/e2e-busybox:1');
     expect(imp.stderr).toBe('');
     writeFileSync(
       join(dir, 'compose.yaml'),

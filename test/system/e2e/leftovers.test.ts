@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { network } from '../../../agent/index.js';
 import { runCommand } from '../../lab/index.js';
-import { busyboxTarball, type TestNode, testNode } from './helpers.js';
+import { importBusybox, type TestNode, testNode } from './helpers.js';
 
 describe('a test node left running with a stack up', () => {
   const node: TestNode = testNode();
@@ -19,8 +19,7 @@ describe('a test node left running with a stack up', () => {
   });
 
   it('is cleaned up by destroy(): no bridge, chain, mount or conmon remains', async () => {
-    const tarball = await busyboxTarball(dir, 'left behind\n');
-    const imp = await node.skiff(['image', 'import', '--root', node.stateDir, tarball, 'localhost/lo:1']);
+    const imp = await importBusybox(node, dir, 'left behind\n', 'localhost/lo:1');
     expect(imp.code).toBe(0);
     writeFileSync(
       join(dir, 'compose.yaml'),

@@ -10,7 +10,7 @@ import { network } from '../../../agent/index.js';
 import type { Task } from '../../../lib/index.js';
 import { runCommand, waitFor } from '../../lab/index.js';
 import { LAB_IMAGE, type LabCluster, startLabCluster } from '../cluster/helpers.js';
-import { busyboxTarball, freePort, type TestNode, testNode } from './helpers.js';
+import { freePort, importBusybox, type TestNode, testNode } from './helpers.js';
 
 const IMAGE = 'localhost/e2e-busybox:1';
 const HTTPD = ['httpd', '-f', '-p', '80', '-h', '/www'];
@@ -79,8 +79,7 @@ describe('a service that publishes a port without a network', () => {
   beforeAll(async () => {
     node = testNode();
     dir = mkdtempSync(join(tmpdir(), 'skiff-publish-'));
-    const tarball = await busyboxTarball(dir, 'published by skiff\n');
-    const imp = await node.skiff(['image', 'import', '--root', node.stateDir, tarball, IMAGE]);
+    const imp = await importBusybox(node, dir, 'published by skiff\n', IMAGE);
     expect(imp.stderr).toBe('');
     const start = await node.skiff(['daemon', 'start']);
     expect(start.code, start.stderr).toBe(0);
