@@ -7,6 +7,8 @@
 //     await c.killDaemon(leader);                // kill -9 its daemon (containers keep running)
 //     await c.skiff(['node', 'ls']);             // goes to a manager whose daemon runs
 //     await c.restartDaemon(leader);             // `skiff daemon run` again, same state
+//     await c.api().listTasks();                 // the Engine API of a live manager
+//     await c.crash(c.workers[0]!);              // kill -9 the host: daemon and containers
 //   } finally {
 //     await c.destroy();                         // daemons, containers, mounts, namespaces, dirs
 //   }
@@ -15,10 +17,11 @@
 // workers. The first manager runs `skiff cluster init`, the others `skiff cluster join`
 // with the manager token, workers with the worker token, all from the CLI, one at a time.
 // startLabCluster returns once every joined node is ready in `skiff node ls`; a spare
-// node (option spare) is set up like the others but joins only on `c.join(node)`. One cluster per test file (beforeAll/afterAll):
-// it takes a while to start. The daemons run the built CLI (bin/skiff.js → dist/): run
-// `npm run build` after changing sources. Agents heartbeat every 1 s and managers tick
-// raft every 40 ms (options heartbeat, raftTick), so a lost node or leader shows soon.
+// node (option spare) is set up like the others but joins only on `c.join(node)`. One
+// cluster per test file (beforeAll/afterAll): it takes a while to start. The daemons run
+// the built CLI (bin/skiff.js → dist/): run `npm run build` after changing sources.
+// Agents heartbeat every 1 s and managers tick raft every 40 ms (options heartbeat,
+// raftTick), so a lost node or leader shows soon.
 // SKIFF_LAB_LOGS=DIR keeps every daemon's log there when the cluster is destroyed.
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
