@@ -2,6 +2,7 @@
 // read-only root, Docker's capability set, rlimits, init as PID 1, masked paths.
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../lab/index.js';
 import { createHarness, type Harness, lines } from './harness.js';
 
 let h: Harness;
@@ -126,8 +127,22 @@ describe('isolation', () => {
   });
 
   it('stops a container with an init promptly: the init forwards SIGTERM', async () => {
-    const c = await h.create({ Command: ['sleep', '60'], Init: true, StopGracePeriod: 30e9 });
+    const c = await h.create({
+      Command: ['sh', '-c', 'echo ready; exec sleep 60'],
+      Init: true,
+      StopGracePeriod: 30e9,
+    });
     await h.rt.start(c.id);
+    // A signal that reaches PID 1 before the init has installed its handlers is dropped by
+    // the kernel (a namespace's init ignores what it does not handle): stop once the
+    // init has started the command.
+    await waitFor(
+      async () => {
+        for await (const e of h.rt.logs(c.id, {})) if (e.line === 'ready') return true;
+        return undefined;
+      },
+      { what: 'the command to run under the init', timeoutMs: 20_000 },
+    );
     const t0 = Date.now();
     const info = await h.rt.stop(c.id);
     expect(Date.now() - t0).toBeLessThan(20_000);
