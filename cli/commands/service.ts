@@ -7,6 +7,7 @@ import { type GlobalOptions, withClient } from '../context.js';
 import { type FollowResult, followRollouts, outcomeText, RolloutDisplay } from '../follow.js';
 import { parseLogLine } from '../log-lines.js';
 import { ago, CliExit, CliUsageError, parseFormat, printJson, printTable, shortId } from '../output.js';
+import { applyServiceUpdate, parsePublish, type ServiceUpdateFlags } from '../service-update.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -159,6 +160,12 @@ export function registerService(program: Command): void {
     .option('--replicas <n>', 'number of tasks', (v) => positiveInt(v, '--replicas'))
     .option('--env-add <KEY=VALUE>', 'add or change an environment variable', collect, [])
     .option('--env-rm <KEY>', 'remove an environment variable', collect, [])
+    .option('--publish-add <published:target>', 'publish a port (e.g. 8081:80 or 53:53/udp)', collect, [])
+    .option('--publish-rm <target>', 'stop publishing a target port (80, 80/udp or 8080:80)', collect, [])
+    .option('--label-add <KEY=VALUE>', 'add or change a service label', collect, [])
+    .option('--label-rm <KEY>', 'remove a service label', collect, [])
+    .option('--constraint-add <expr>', 'add a placement constraint (node.labels.zone==a)', collect, [])
+    .option('--constraint-rm <expr>', 'remove a placement constraint', collect, [])
     .option('--force', 'roll out even when nothing changed')
     .option('-d, --detach', 'exit immediately instead of following the rollout')
     .option('--timeout <duration>', 'how long to wait for convergence', '5m')
@@ -167,16 +174,7 @@ export function registerService(program: Command): void {
     .action(async (name: string, o: UpdateOptions) => {
       await withClient(g(), async (c) => {
         const s = await c.inspectService(name);
-        const spec = structuredClone(s.Spec);
-        const cs = spec.TaskTemplate?.ContainerSpec ?? { Image: '' };
-        spec.TaskTemplate = { ...spec.TaskTemplate, ContainerSpec: cs };
-        if (o.image) cs.Image = o.image;
-        if (o.replicas !== undefined) spec.Mode = { Replicated: { Replicas: o.replicas } };
-        if (o.envAdd.length || o.envRm.length) {
-          const drop = new Set([...o.envRm, ...o.envAdd.map((e) => e.split('=')[0])]);
-          cs.Env = [...(cs.Env ?? []).filter((e) => !drop.has(e.split('=')[0] ?? '')), ...o.envAdd];
-        }
-        if (o.force) spec.TaskTemplate.ForceUpdate = (spec.TaskTemplate.ForceUpdate ?? 0) + 1;
+        const spec = applyServiceUpdate(s.Spec, o);
         await c.updateService(s.ID, s.Version.Index, spec);
         process.stdout.write(`${name}\n`);
         if (!o.detach) await followAndExit(c, [s.ID], o.timeout, o.format, o.quiet);
@@ -260,12 +258,7 @@ interface CreateOptions {
   quiet?: boolean;
 }
 
-interface UpdateOptions {
-  image?: string;
-  replicas?: number;
-  envAdd: string[];
-  envRm: string[];
-  force?: boolean;
+interface UpdateOptions extends ServiceUpdateFlags {
   detach?: boolean;
   timeout: string;
   format?: string;
@@ -329,17 +322,6 @@ function buildSpec(image: string, command: string[], o: CreateOptions): ServiceS
       Placement: o.constraint.length ? { Constraints: o.constraint } : undefined,
     },
     EndpointSpec: { Ports: o.publish.map(parsePublish) },
-  };
-}
-
-function parsePublish(p: string) {
-  const m = /^(\d+):(\d+)(?:\/(tcp|udp))?$/.exec(p);
-  if (!m) throw new CliUsageError(`invalid --publish "${p}": use PUBLISHED:TARGET[/tcp|udp], e.g. 8080:80`);
-  return {
-    PublishedPort: Number(m[1]),
-    TargetPort: Number(m[2]),
-    Protocol: (m[3] ?? 'tcp') as 'tcp' | 'udp',
-    PublishMode: 'ingress' as const,
   };
 }
 
