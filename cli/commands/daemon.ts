@@ -3,6 +3,7 @@
 // commands start it in the background on demand.
 import type { Command } from 'commander';
 import { createLogger, parseDurationNs } from '../../lib/index.js';
+import { DEFAULT_CONFIG_FILE, readDaemonConfig } from '../daemon/config-file.js';
 import { daemonStatus, ensureLocalDaemon, stopLocalDaemon } from '../daemon/local-daemon.js';
 import type { RunningNode } from '../daemon/node.js';
 import { daemonPaths } from '../daemon/paths.js';
@@ -41,6 +42,18 @@ export function registerDaemon(program: Command): void {
       'prefix length of the subnets taken from those pools',
       process.env.SKIFF_DEFAULT_ADDR_POOL_MASK_LENGTH,
     )
+    .option(
+      '--config <file>',
+      "a JSON file with these settings under the flags' names (flags win)",
+      DEFAULT_CONFIG_FILE,
+    )
+    .hook('preAction', (run) => {
+      const explicit = run.getOptionValueSource('config') === 'cli';
+      const values = readDaemonConfig(String(run.getOptionValue('config')), explicit);
+      for (const [key, value] of Object.entries(values ?? {})) {
+        if (run.getOptionValueSource(key) !== 'cli') run.setOptionValueWithSource(key, value, 'config');
+      }
+    })
     .action(async (o: RunOptions) => {
       const base = daemonPaths({ runDir: o.runDir });
       const paths = { ...base, stateDir: o.stateDir, logFile: `${o.stateDir}/daemon.log` };

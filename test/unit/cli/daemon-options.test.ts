@@ -1,5 +1,9 @@
-// `skiff daemon run` refuses a bad address pool before it starts anything.
-import { afterEach, describe, expect, it, vi } from 'vitest';
+// `skiff daemon run` refuses bad settings, from flags or its config file, before it
+// starts anything.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../../cli/program.js';
 
 async function run(args: string[]): Promise<{ code: number; stderr: string }> {
@@ -40,5 +44,67 @@ describe('skiff daemon run --default-addr-pool', () => {
     ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('must be a whole number from 16');
+  });
+});
+
+describe('skiff daemon run --config', () => {
+  afterEach(() => vi.restoreAllMocks());
+  const dir = mkdtempSync(join(tmpdir(), 'skiff-daemon-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it('takes its settings from the file: a bad one there is refused before anything starts', async () => {
+    const cfg = file(
+      'pool.json',
+      JSON.stringify({ 'default-addr-pool': '10.20.0.0/16', 'default-addr-pool-mask-length': 12 }),
+    );
+    const r = await run(['daemon', 'run', '--state-dir', '/nonexistent-skiff', '--config', cfg]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--default-addr-pool-mask-length: "12" must be a whole number from 16');
+  });
+
+  it('lets a flag win over the file', async () => {
+    const cfg = file(
+      'flag.json',
+      JSON.stringify({ 'default-addr-pool': 'nope', 'default-addr-pool-mask-length': 12 }),
+    );
+    const r = await run([
+      'daemon',
+      'run',
+      '--state-dir',
+      '/nonexistent-skiff',
+      '--config',
+      cfg,
+      '--default-addr-pool',
+      '10.20.0.0/16',
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toContain('nope');
+    expect(r.stderr).toContain('must be a whole number from 16');
+  });
+
+  it('names the file and the setting when the file is wrong', async () => {
+    const unknown = await run([
+      'daemon',
+      'run',
+      '--config',
+      file('u.json', '{"advertise_addr": "192.0.2.1"}'),
+    ]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('u.json: unknown setting(s) "advertise_addr"');
+    expect(unknown.stderr).toContain('advertise-addr');
+    const typed = await run(['daemon', 'run', '--config', file('t.json', '{"log-level": "loud"}')]);
+    expect(typed.code).toBe(1);
+    expect(typed.stderr).toContain('t.json at "log-level"');
+    const json = await run(['daemon', 'run', '--config', file('j.json', '{"port": 2377,')]);
+    expect(json.code).toBe(1);
+    expect(json.stderr).toContain('j.json: not valid JSON');
+    const missing = await run(['daemon', 'run', '--config', join(dir, 'absent.json')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('cannot read the config file');
   });
 });
