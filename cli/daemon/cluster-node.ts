@@ -1,7 +1,7 @@
 // skiff nodes of a multi-host cluster. A manager serves the API on TCP (mTLS), raft,
 // and the dispatcher on gRPC, runs the leader's loops while it leads, and runs an agent
 // for its own containers. A worker joins once with a token, then runs only an agent that
-// talks to the leader's dispatcher over mTLS (see leader-dispatcher.ts). A token joins
+// talks to the leader's dispatcher over mTLS (see manager/dispatcher/leader-dispatcher.ts). A token joins
 // as whatever role it grants. Ports: API P (2377), raft P+1, dispatcher P+2.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -20,11 +20,11 @@ import {
   requestRenewal,
   saveIdentity,
 } from '../../manager/ca/index.js';
-import { addDispatcherService } from '../../manager/dispatcher/index.js';
+import { addDispatcherService, LeaderDispatcher, managerAddrs } from '../../manager/dispatcher/index.js';
 import { type AcceptedJoin, startManager } from '../../manager/index.js';
 import { LeaderLoops } from '../../manager/leader/index.js';
 import { keepWorkerCertificateFresh } from './cert-renewal.js';
-import { dispatcherSource, LeaderDispatcher, managerAddrs } from './leader-dispatcher.js';
+import { dispatcherSource } from './dispatcher-source.js';
 import { emptyNode, quorumRefusal, removeClusterState, serveWorkerControl } from './leave.js';
 import type { RunningNode } from './node.js';
 import { managerOptions } from './node.js';

@@ -1,6 +1,12 @@
 export { Dispatcher, type DispatcherOptions } from './dispatcher.js';
 export { addDispatcherService, certificateIdentity, type PeerIdentity } from './grpc-server.js';
 export {
+  type ClusterRegisterResponse,
+  LeaderDispatcher,
+  type LeaderDispatcherOptions,
+  managerAddrs,
+} from './leader-dispatcher.js';
+export {
   indexNetworks,
   type NetworkIndex,
   type NetworkState,

@@ -4,10 +4,11 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { renewalDue } from '../../../cli/daemon/cert-renewal.js';
-import { dispatcherAddr, LeaderDispatcher } from '../../../cli/daemon/leader-dispatcher.js';
+import { dispatcherAddr } from '../../../cli/daemon/dispatcher-source.js';
 import { quorumRefusal } from '../../../cli/daemon/leave.js';
 import type { Node } from '../../../lib/index.js';
 import { silentLogger } from '../../../lib/index.js';
+import { LeaderDispatcher } from '../../../manager/dispatcher/index.js';
 import {
   createAesGcmCipher,
   createRootCa,
