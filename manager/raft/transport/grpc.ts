@@ -332,16 +332,20 @@ export class GrpcTransport {
 }
 
 function* frames(list: Message[]): Generator<Buffer> {
-  let w = new Writer(1024);
+  let at = 0;
+  // Sized up front: growing a Writer by doubling copied every append's entries several times
+  // (5% of the placement benchmark's CPU, plus the garbage).
+  let w = new Writer(frameSize(list, at));
   let countAt = w.reserve32();
   let count = 0;
   for (const m of list) {
     writeMessage(w, m);
     count++;
+    at++;
     if (w.length >= MAX_FRAME) {
       w.patch32(countAt, count);
       yield w.finish();
-      w = new Writer(1024);
+      w = new Writer(frameSize(list, at));
       countAt = w.reserve32();
       count = 0;
     }
@@ -395,4 +399,16 @@ function findSession(call: object): Http2Session | null {
     at = (at as { nextCall?: unknown }).nextCall;
   }
   return null;
+}
+
+/** An upper estimate of the frame holding list[from…] (up to about MAX_FRAME). */
+function frameSize(list: Message[], from: number): number {
+  let size = 4;
+  for (let i = from; i < list.length && size < MAX_FRAME; i++) {
+    const m = list[i]!;
+    // Fixed fields and the entry count, plus ids and context (UTF-8: at most 3 bytes a unit).
+    size += 96 + 3 * (m.from.length + m.to.length + (m.context?.length ?? 0));
+    for (const e of m.entries ?? []) size += 24 + e.data.length;
+  }
+  return size;
 }
