@@ -52,8 +52,14 @@ export async function deployStack(
   const log = opts.log ?? (() => {});
   const nsFilter = { label: [`${STACK_LABEL}=${stack.namespace}`] };
 
+  // Independent reads at once: each is a round trip, and the deploy command's time is theirs.
+  const [networks, secrets, configs, existingServices] = await Promise.all([
+    c.listNetworks(),
+    c.listSecrets(),
+    c.listConfigs(),
+    c.listServices(nsFilter),
+  ]);
   // Check everything external exists before changing anything.
-  const networks = await c.listNetworks();
   for (const n of stack.networks.filter((x) => x.external)) {
     if (!networks.some((x) => x.Name === n.name)) {
       throw new SkiffError(
@@ -65,13 +71,11 @@ export async function deployStack(
       );
     }
   }
-  const secrets = await c.listSecrets();
   for (const s of stack.secrets.filter((x) => x.external)) {
     if (!secrets.some((x) => x.Spec.Name === s.name)) {
       throw new SkiffError('not_found', `secret "${s.name}" is declared as external, but could not be found`);
     }
   }
-  const configs = await c.listConfigs();
   for (const cf of stack.configs.filter((x) => x.external)) {
     if (!configs.some((x) => x.Spec.Name === cf.name)) {
       throw new SkiffError(
@@ -98,41 +102,55 @@ export async function deployStack(
     }
   }
 
+  // Networks, secrets and configs do not refer to each other: created at once.
+  const secretIds = new Map(secrets.map((s) => [s.Spec.Name ?? '', s.ID]));
+  const configIds = new Map(configs.map((s) => [s.Spec.Name ?? '', s.ID]));
+  const creates: Promise<unknown>[] = [];
   for (const n of stack.networks.filter((x) => !x.external)) {
     if (networks.some((x) => x.Name === n.name)) continue;
     log(`Creating network ${n.name}`);
-    await c.createNetwork({
-      ...n.spec,
-      Name: n.name,
-      Labels: { ...n.spec.Labels, [STACK_LABEL]: stack.namespace },
-    });
+    creates.push(
+      c.createNetwork({
+        ...n.spec,
+        Name: n.name,
+        Labels: { ...n.spec.Labels, [STACK_LABEL]: stack.namespace },
+      }),
+    );
   }
   for (const s of stack.secrets.filter((x) => !x.external)) {
-    if (secrets.some((x) => x.Spec.Name === s.name)) continue;
+    if (secretIds.has(s.name)) continue;
     log(`Creating secret ${s.name}`);
-    await c.createSecret({
-      ...s.spec,
-      Name: s.name,
-      Labels: { ...s.spec.Labels, [STACK_LABEL]: stack.namespace },
-    });
+    creates.push(
+      c
+        .createSecret({
+          ...s.spec,
+          Name: s.name,
+          Labels: { ...s.spec.Labels, [STACK_LABEL]: stack.namespace },
+        })
+        .then(({ ID }) => secretIds.set(s.name, ID)),
+    );
   }
   for (const cf of stack.configs.filter((x) => !x.external)) {
-    if (configs.some((x) => x.Spec.Name === cf.name)) continue;
+    if (configIds.has(cf.name)) continue;
     log(`Creating config ${cf.name}`);
-    await c.createConfig({
-      ...cf.spec,
-      Name: cf.name,
-      Labels: { ...cf.spec.Labels, [STACK_LABEL]: stack.namespace },
-    });
+    creates.push(
+      c
+        .createConfig({
+          ...cf.spec,
+          Name: cf.name,
+          Labels: { ...cf.spec.Labels, [STACK_LABEL]: stack.namespace },
+        })
+        .then(({ ID }) => configIds.set(cf.name, ID)),
+    );
   }
+  await settleAll(creates);
 
-  // Resolve secret/config names to IDs as the API wants them.
-  const secretIds = new Map((await c.listSecrets()).map((s) => [s.Spec.Name ?? '', s.ID]));
-  const configIds = new Map((await c.listConfigs()).map((s) => [s.Spec.Name ?? '', s.ID]));
-  const existing = new Map((await c.listServices(nsFilter)).map((s) => [s.Spec.Name ?? '', s]));
-  const changes: ServiceChange[] = [];
+  const existing = new Map(existingServices.map((s) => [s.Spec.Name ?? '', s]));
+  // Services are created and updated at once: the orchestrator, not the order of these
+  // calls, honours depends_on. The report keeps the file's order.
+  const changes = await settleAll(stack.services.map((raw) => applyService(raw)));
 
-  for (const raw of stack.services) {
+  async function applyService(raw: ServiceSpec): Promise<ServiceChange> {
     const spec = withIds(withDependsOn(raw, stack), secretIds, configIds);
     const name = spec.Name ?? '';
     spec.Labels = { ...spec.Labels, [STACK_LABEL]: stack.namespace };
@@ -143,13 +161,11 @@ export async function deployStack(
     if (!old) {
       log(`Creating service ${name}`);
       const { ID } = await c.createService(spec);
-      changes.push({ service: name, id: ID, action: 'created', image, replicas });
-      continue;
+      return { service: name, id: ID, action: 'created', image, replicas };
     }
     const previousImage = old.Spec.TaskTemplate?.ContainerSpec?.Image;
     if (old.Spec.Labels?.[SPEC_HASH_LABEL] === spec.Labels[SPEC_HASH_LABEL] && !opts.forceUpdate) {
-      changes.push({ service: name, id: old.ID, action: 'unchanged', previousImage, image, replicas });
-      continue;
+      return { service: name, id: old.ID, action: 'unchanged', previousImage, image, replicas };
     }
     log(`Updating service ${name} (id: ${old.ID})`);
     // Keep what the cluster added (e.g. the VIPs) and change what the file says.
@@ -160,7 +176,7 @@ export async function deployStack(
         ForceUpdate: (old.Spec.TaskTemplate?.ForceUpdate ?? 0) + (opts.forceUpdate ? 1 : 0),
       },
     });
-    changes.push({ service: name, id: old.ID, action: 'updated', previousImage, image, replicas });
+    return { service: name, id: old.ID, action: 'updated', previousImage, image, replicas };
   }
 
   const removed: string[] = [];
@@ -174,6 +190,14 @@ export async function deployStack(
     }
   }
   return { services: changes, removed };
+}
+
+/** Waits for every call (none is left running behind an error), then throws the first failure. */
+async function settleAll<T>(calls: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(calls);
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
 /** Removes a stack's services, then its networks, secrets and configs. */

@@ -6,12 +6,28 @@ import path from 'node:path';
 import type { Exec } from './exec.js';
 import { mustExec } from './exec.js';
 
+/**
+ * Creates the namespace with its loopback up (what the CNI loopback plugin does), in one
+ * exec: `unshare` runs `ip link set lo up` inside the namespace it just bound. A file
+ * this call created cannot be mounted yet, so only a file left from before is checked.
+ */
 export async function createNamedNetns(run: Exec, dir: string, name: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, name);
-  await writeFile(file, '', { flag: 'a' });
-  if (await isMounted(run, file)) return file;
-  await mustExec(run, 'unshare', [`--net=${file}`, 'true'], `creating network namespace ${name}`);
+  const fresh = await writeFile(file, '', { flag: 'wx' }).then(
+    () => true,
+    (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+      return false;
+    },
+  );
+  if (!fresh && (await isMounted(run, file))) return file;
+  await mustExec(
+    run,
+    'unshare',
+    [`--net=${file}`, 'ip', 'link', 'set', 'dev', 'lo', 'up'],
+    `creating network namespace ${name}`,
+  );
   return file;
 }
 

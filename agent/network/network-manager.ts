@@ -7,7 +7,7 @@ import path from 'node:path';
 import { type Logger, SkiffError, silentLogger } from '../../lib/index.js';
 import { cidrContains, cidrsOverlap, parseCidr, parseIpv4 } from './cidr.js';
 import { type CniConfigList, CniInvoker, CniPluginError, type CniResult } from './cni.js';
-import { interfaceConfigList, loopbackConfigList } from './cni-config.js';
+import { interfaceConfigList } from './cni-config.js';
 import { DnsServer } from './dns-server.js';
 import { exec as defaultExec, type Exec, mustExec } from './exec.js';
 import { Firewall, type NetworkRuleInput } from './firewall.js';
@@ -73,6 +73,7 @@ export class NetworkManager {
   private detectedMtu: number | undefined;
   /** Networks whose kernel state this process has set up. */
   private readonly ready = new Set<string>();
+  private readonly bridgeChecks = new Map<string, Promise<boolean>>();
 
   constructor(private readonly options: NetworkManagerOptions) {
     this.log = (options.logger ?? silentLogger).child({ component: 'network' });
@@ -153,6 +154,13 @@ export class NetworkManager {
 
   async ensureNetwork(input: NetworkDefinition): Promise<void> {
     const def = validateNetworkDefinition(input);
+    // The common case (the worker ensures a task's networks before every container): set
+    // up earlier by this process with this definition and its bridge still there. Checked
+    // outside the lock, so a burst of containers shares one `ip link show` instead of
+    // queueing one each behind it.
+    const known = this.networks.get(def.id);
+    if (known && this.ready.has(def.id) && sameAddressing(known, def) && (await this.bridgePresent(def.id)))
+      return;
     return this.exclusive(async () => {
       const existing = this.networks.get(def.id);
       if (
@@ -197,6 +205,18 @@ export class NetworkManager {
       this.ready.add(def.id);
       this.log.info({ networkId: def.id, network: def.name, subnet: def.subnet }, 'network ready');
     });
+  }
+
+  /** Whether the network's bridge exists; concurrent callers share one check. */
+  private bridgePresent(networkId: string): Promise<boolean> {
+    let check = this.bridgeChecks.get(networkId);
+    if (!check) {
+      check = this.run('ip', ['link', 'show', 'dev', bridgeNameFor(networkId)])
+        .then((r) => r.code === 0)
+        .finally(() => this.bridgeChecks.delete(networkId));
+      this.bridgeChecks.set(networkId, check);
+    }
+    return check;
   }
 
   private async createKernelState(def: NetworkDefinition): Promise<void> {
@@ -299,13 +319,8 @@ export class NetworkManager {
 
   async createSandbox(containerId: string): Promise<{ netnsPath: string }> {
     validateContainerId(containerId);
+    // The namespace comes with its loopback up: no CNI loopback plugin exec per container.
     const netnsPath = await createNamedNetns(this.run, this.netnsDir, containerId);
-    try {
-      await this.cni.add(loopbackConfigList(), { containerId, netnsPath, ifName: 'lo' });
-    } catch (e) {
-      await removeNamedNetns(this.run, netnsPath);
-      throw new SkiffError('internal', `container ${containerId}: loopback plugin failed: ${errorText(e)}`);
-    }
     return { netnsPath };
   }
 
@@ -579,6 +594,10 @@ function attachError(def: { name: string }, e: unknown): SkiffError {
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+function sameAddressing(a: NetworkDefinition, b: NetworkDefinition): boolean {
+  return a.subnet === b.subnet && a.gateway === b.gateway && a.driver === b.driver && a.vxlanId === b.vxlanId;
 }
 
 async function writeJsonAtomic(file: string, value: unknown): Promise<void> {

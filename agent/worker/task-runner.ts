@@ -156,13 +156,26 @@ export class TaskRunner {
       const image = await this.deps.images.ensure(spec.Image);
       this.hasHealthcheck = hasHealthCheck(spec.HealthCheck?.Test ?? image.config.Healthcheck?.Test);
       if (this.stoppedMeanwhile()) return;
+      // The root filesystem, the networks and the secret files do not depend on each
+      // other: prepared at once. All settle before a failure is handled, so the teardown
+      // never races a step still in flight.
+      const [mounted, attached, resolvedFiles] = await Promise.allSettled([
+        this.deps.rootfs.mount(this.task.ID, image.id),
+        this.deps.networksFor(this.task).then(async (attachments) => ({
+          attachments,
+          net: await this.deps.network.attach(this.task.ID, attachments, publishedPorts(this.task)),
+        })),
+        this.deps.filesFor(this.task),
+      ]);
       step = 'mounting root filesystem';
-      const { rootfs } = await this.deps.rootfs.mount(this.task.ID, image.id);
+      if (mounted.status === 'rejected') throw mounted.reason;
       step = 'attaching networks';
-      const attachments = await this.deps.networksFor(this.task);
-      const net = await this.deps.network.attach(this.task.ID, attachments, publishedPorts(this.task));
+      if (attached.status === 'rejected') throw attached.reason;
       step = 'creating container';
-      const files = await this.deps.filesFor(this.task);
+      if (resolvedFiles.status === 'rejected') throw resolvedFiles.reason;
+      const { rootfs } = mounted.value;
+      const { attachments, net } = attached.value;
+      const files = resolvedFiles.value;
       await this.deps.runtime.create({
         id: this.task.ID,
         name: containerName(this.task),

@@ -17,12 +17,19 @@ export function networkPort(
 ): NetworkPort {
   return {
     async attach(containerId, attachments, ports) {
-      for (const a of attachments) {
-        await mgr.ensureNetwork({ ...a.network });
-        // A network set up just now gets its peers and names before the container starts.
-        await views?.apply(a.network.id);
+      // The sandbox does not depend on the networks: make it while they are set up.
+      const sandbox = mgr.createSandbox(containerId);
+      try {
+        for (const a of attachments) {
+          await mgr.ensureNetwork({ ...a.network });
+          // A network set up just now gets its peers and names before the container starts.
+          await views?.apply(a.network.id);
+        }
+      } catch (e) {
+        await sandbox.then(() => mgr.removeSandbox(containerId)).catch(() => {});
+        throw e;
       }
-      const { netnsPath } = await mgr.createSandbox(containerId);
+      const { netnsPath } = await sandbox;
       try {
         if (attachments.length === 0) return { netnsPath, addresses: [] };
         const { interfaces } = await mgr.attach(
