@@ -205,7 +205,8 @@ export function newTask(
     CreatedAt: nowIso,
     UpdatedAt: nowIso,
     Name: `${name}.${slotPart}`,
-    Spec: structuredClone(specOf(service)),
+    // Shared, not copied: store objects are frozen, and the task is encoded into its proposal anyway.
+    Spec: specOf(service),
     ServiceID: service.ID,
     ...('slot' in where ? { Slot: where.slot } : { NodeID: where.nodeId }),
     Status: { State: 'new', Timestamp: nowIso, Message: 'created' },

@@ -141,12 +141,18 @@ export function writeEntry(w: Writer, e: Entry): void {
   w.bytes(e.data);
 }
 
-export function readEntry(r: Reader): Entry {
+/**
+ * `copy: false` keeps the entry's data as a view into the source buffer: only for a buffer
+ * nobody reuses and that is mostly entries anyway (one transport frame). A WAL segment
+ * read whole is copied out of, so a few live entries do not pin the segment.
+ */
+export function readEntry(r: Reader, copy = true): Entry {
   const index = r.num();
   const term = r.num();
   const type = r.u8() === 1 ? 'conf' : 'normal';
-  // Copy: the source buffer may be reused or much larger than the payload.
-  const data = new Uint8Array(r.bytes());
+  const b = r.bytes();
+  // A plain Uint8Array either way (a subarray of a Buffer would be a Buffer).
+  const data = copy ? new Uint8Array(b) : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   return { index, term, type, data };
 }
 
@@ -205,7 +211,8 @@ export function writeMessage(w: Writer, m: Message): void {
   for (const e of ents) writeEntry(w, e);
 }
 
-export function readMessage(r: Reader): Message {
+/** `copyEntries`: see readEntry. */
+export function readMessage(r: Reader, copyEntries = true): Message {
   const type = MESSAGE_TYPES[r.u8()];
   if (!type) throw new RaftError('invalid_argument', 'raft message has an unknown type');
   const m: Message = { type, from: r.str(), to: r.str(), term: r.num() };
@@ -229,7 +236,7 @@ export function readMessage(r: Reader): Message {
   if (context) m.context = context;
   if (n > 0 || type === 'app') {
     const entries: Entry[] = new Array(n);
-    for (let i = 0; i < n; i++) entries[i] = readEntry(r);
+    for (let i = 0; i < n; i++) entries[i] = readEntry(r, copyEntries);
     m.entries = entries;
   }
   return m;

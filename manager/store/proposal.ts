@@ -15,15 +15,18 @@ export interface Proposal {
   ops: Op[];
 }
 
+const utf8 = new TextDecoder();
+const utf8Out = new TextEncoder();
+
 export function encodeProposal(p: Proposal): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(p));
+  return utf8Out.encode(JSON.stringify(p));
 }
 
 /** Decodes log entry data; throws a `corrupt` SkiffError for anything that is not a well-formed proposal. */
 export function decodeProposal(data: Uint8Array): Proposal {
   let raw: unknown;
   try {
-    raw = JSON.parse(new TextDecoder().decode(data));
+    raw = JSON.parse(utf8.decode(data));
   } catch {
     throw new SkiffError('corrupt', 'store proposal is not valid JSON');
   }

@@ -36,6 +36,8 @@ export interface StoreStateHooks {
   onApplied?(index: number): void;
 }
 
+const utf8 = new TextDecoder();
+
 type TableMaps = { [T in TableName]: Map<string, Tables[T]> };
 
 interface SnapshotBody {
@@ -361,7 +363,7 @@ function emptyTables(): TableMaps {
 function parseSnapshot(data: Uint8Array): SnapshotBody {
   let raw: unknown;
   try {
-    raw = JSON.parse(new TextDecoder().decode(data));
+    raw = JSON.parse(utf8.decode(data));
   } catch {
     throw new SkiffError('corrupt', 'store snapshot is not valid JSON');
   }
@@ -394,9 +396,22 @@ function parseSnapshot(data: Uint8Array): SnapshotBody {
 
 /** Stored objects are shared with every reader; freezing makes an accidental in-place change throw. */
 export function deepFreeze<T>(o: T): T {
-  if (typeof o === 'object' && o !== null && !Object.isFrozen(o)) {
-    Object.freeze(o);
-    for (const v of Object.values(o)) deepFreeze(v);
-  }
+  if (typeof o === 'object' && o !== null) freezeTree(o);
   return o;
+}
+
+// The hot path of every apply: no array of values per object, no call per primitive.
+// An already-frozen subtree (shared with an object already in the store) is not walked again.
+function freezeTree(o: object): void {
+  if (Object.isFrozen(o)) return;
+  Object.freeze(o);
+  if (Array.isArray(o)) {
+    for (const v of o) if (typeof v === 'object' && v !== null) freezeTree(v);
+    return;
+  }
+  const r = o as Record<string, unknown>;
+  for (const k in r) {
+    const v = r[k];
+    if (typeof v === 'object' && v !== null) freezeTree(v);
+  }
 }

@@ -128,7 +128,11 @@ export class Wal {
   async save(hs: HardState | null, entries: Entry[]): Promise<void> {
     if (!hs && entries.length === 0) return;
     if (this.size >= this.segmentBytes) await this.cut(entries[0]?.index);
-    const w = new Writer(256 + entries.length * 64);
+    // Sized up front (record header + entry header per entry): growing by doubling copied
+    // every batch of big entries several times.
+    let size = 256;
+    for (const e of entries) size += 64 + e.data.length;
+    const w = new Writer(size);
     for (const e of entries) appendRecord(w, REC_ENTRY, (x) => writeEntry(x, e));
     if (hs) appendRecord(w, REC_HARDSTATE, (x) => writeHardState(x, hs));
     const buf = w.finish();

@@ -132,7 +132,8 @@ export class GrpcTransport {
             const r = new Reader(frame, 'raft message frame');
             const n = r.u32();
             for (let i = 0; i < n; i++) {
-              const m = readMessage(r);
+              // grpc-js hands each message in a buffer of its own: entries may keep views into it.
+              const m = readMessage(r, false);
               if (m.to === opts.id) deliver(m);
             }
           } catch (e) {

@@ -69,3 +69,32 @@ describe('raft wire codec', () => {
     );
   });
 });
+
+describe('raft codec: entry data copies', () => {
+  const m: Message = {
+    type: 'app',
+    from: 'n1',
+    to: 'n2',
+    term: 3,
+    index: 9,
+    entries: [{ index: 10, term: 3, type: 'normal', data: new Uint8Array([7, 8, 9]) }],
+  };
+
+  it('copies entry data out of the source buffer by default (a WAL segment may be reused)', () => {
+    const w = new Writer(8);
+    writeMessage(w, m);
+    const buf = w.finish();
+    const read = readMessage(new Reader(buf, 'test'));
+    buf.fill(0);
+    expect(read.entries?.[0]?.data).toEqual(new Uint8Array([7, 8, 9]));
+  });
+
+  it('without a copy, entry data is a view of the frame and reads the same', () => {
+    const w = new Writer(8);
+    writeMessage(w, m);
+    const buf = w.finish();
+    const read = readMessage(new Reader(buf, 'test'), false);
+    expect(read).toEqual(m);
+    expect(read.entries?.[0]?.data.buffer).toBe(buf.buffer);
+  });
+});
