@@ -40,13 +40,15 @@ export async function runSingleNode(
   await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
   const hostname = osHostname();
   let agent: NodeAgent | undefined;
+  // `ip route` runs while the manager starts rather than after it.
+  const reservedSubnets = hostSubnets();
   const manager = await startManager({
     ...managerOptions(paths, hostname, log, () => agent),
     ...(addressPool ? { addressPool } : {}),
   });
   const store = manager.store;
   const dispatcher = new Dispatcher({ store: storeDispatcherPort(store), log });
-  const leader = new LeaderLoops(store, log, { reservedSubnets: await hostSubnets() });
+  const leader = new LeaderLoops(store, log, { reservedSubnets: await reservedSubnets });
   leader.start();
   agent = new NodeAgent({
     nodeId: manager.nodeId,

@@ -72,6 +72,8 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 export class RaftNode {
   private readonly core: RaftCore;
   private transport!: GrpcTransport;
+  /** Until a sole voter has campaigned after start (see tickIfAlone). */
+  private campaignAlone = false;
   private readonly log: RaftLogger;
   private readonly tickMs: number;
   private readonly snapshotEvery: number;
@@ -153,6 +155,8 @@ export class RaftNode {
     }
     node.refreshPeers();
     node.ticker = setInterval(() => node.onTick(), node.tickMs);
+    node.campaignAlone = true;
+    node.tickIfAlone();
     node.log.info(
       { raftId: opts.id, addr: node.transport.addr, term: core.term, commit: core.commit },
       'raft node started',
@@ -320,6 +324,22 @@ export class RaftNode {
 
   // ---------------------------------------------------------------- loop
 
+  /**
+   * Single-member fast path at start: a sole voter campaigns on its first tick anyway (see
+   * RaftCore.tickElection), but only once its recovered membership entries are applied.
+   * Taking that tick as soon as they are, rather than a tickMs later, lets a single
+   * manager lead at once. Any other configuration is left to the ticker.
+   */
+  private tickIfAlone(): void {
+    // The configuration is known once the committed entries (bootstrap ones too) are applied.
+    if (!this.campaignAlone || this.core.applied < this.core.commit) return;
+    this.campaignAlone = false;
+    const { voters } = this.core.confState();
+    if (voters.length !== 1 || voters[0] !== this.opts.id || this.core.role === 'leader') return;
+    this.core.tick();
+    this.kick();
+  }
+
   private onTick(): void {
     if (this.stopped) return;
     this.core.tick();
@@ -389,6 +409,7 @@ export class RaftNode {
       this.transport.send(later);
       this.applyReady(rd, early);
       this.core.advance(rd);
+      this.tickIfAlone();
       this.afterAdvance(rd);
       if (this.core.applied - this.lastSnapshotIndex >= this.snapshotEvery) await this.takeSnapshot();
     }
