@@ -1,7 +1,8 @@
 // `daemon-start`: a node daemon from nothing to answering its API (GET /_ping on its
 // unix socket), each with a fresh state directory — skiff's single-node daemon (manager
 // and agent in one process) next to dockerd (+ the containerd it starts), interleaved
-// run by run. Also each one's resident memory once it answers.
+// run by run. Also each one's resident memory once it answers, and skiff's restart over
+// the state directory a previous start left (the usual `compose up` after a reboot).
 //
 // skiff runs as compiled JavaScript (as installed from dist/), built here without type
 // checking so the figure is the daemon's, not tsx's. At tiny size (the smoke test) it
@@ -56,12 +57,15 @@ interface Sample {
   rssKiB: number;
 }
 
-/** Starts a skiff daemon in a fresh temp dir, measures it, stops it, removes the dir. */
-async function skiffOnce(entry: string[]): Promise<Sample> {
+/**
+ * Starts a skiff daemon in a fresh temp dir, measures it, stops it, removes the dir.
+ * `restart`: starts and stops it once first, then measures a start over that state.
+ */
+async function skiffOnce(entry: string[], opts: { restart?: boolean } = {}): Promise<Sample> {
   const dir = await mkdtemp(join(tmpdir(), 'skd-'));
   const socket = join(dir, 'run', 'skiff.sock');
   let child: ChildProcess | undefined;
-  const stop = async () => {
+  const stopChild = async () => {
     if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise<void>((r) => child!.once('exit', () => r()));
       child.kill('SIGTERM');
@@ -69,6 +73,9 @@ async function skiffOnce(entry: string[]): Promise<Sample> {
       await exited;
       clearTimeout(killer);
     }
+  };
+  const stop = async () => {
+    await stopChild();
     for (const m of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
       const point = m.split(' ')[4];
       if (point?.startsWith(`${dir}/`)) await runCommand('umount', ['-l', point]);
@@ -76,7 +83,7 @@ async function skiffOnce(entry: string[]): Promise<Sample> {
     await rm(dir, { recursive: true, force: true });
   };
   const unregister = onInterrupt(`skiff daemon in ${dir}`, stop);
-  try {
+  const startAndWait = async (): Promise<number> => {
     const log = openSync(join(dir, 'daemon.out'), 'a');
     const t0 = performance.now();
     child = spawn(
@@ -103,7 +110,14 @@ async function skiffOnce(entry: string[]): Promise<Sample> {
     );
     died.catch(() => {});
     await Promise.race([died, waitForPing(socket, `skiff daemon on ${socket} to answer /_ping`)]);
-    const readyMs = performance.now() - t0;
+    return performance.now() - t0;
+  };
+  try {
+    if (opts.restart) {
+      await startAndWait();
+      await stopChild();
+    }
+    const readyMs = await startAndWait();
     return { readyMs, rssKiB: residentKiB(dir).kib };
   } finally {
     await stop();
@@ -120,6 +134,15 @@ async function dockerdOnce(ctx: BenchContext): Promise<Sample> {
   }
 }
 
+function emitRestart(ctx: BenchContext, s: { median: number }): void {
+  ctx.emit({
+    name: 'daemon-start',
+    metric: 'restart over existing state to /_ping median',
+    unit: 'ms',
+    value: round(s.median),
+  });
+}
+
 export const daemonStartBenchmark: Benchmark = {
   name: 'daemon-start',
   description:
@@ -133,8 +156,14 @@ export const daemonStartBenchmark: Benchmark = {
       return s.readyMs;
     };
     if (ctx.size === 'tiny' || process.env.BENCH_DOCKER === '0') {
-      const s = await repeat((run) => skiffOnce(entry).then(keep(skiff, run)), { warmup: 0, runs: 1 });
+      const runs = ctx.size === 'tiny' ? 1 : 5;
+      const s = await repeat((run) => skiffOnce(entry).then(keep(skiff, run)), { warmup: 0, runs });
       ctx.emit({ name, metric: 'start to /_ping median', unit: 'ms', value: round(s.median) });
+      if (ctx.size !== 'tiny')
+        emitRestart(
+          ctx,
+          await repeat((run) => skiffOnce(entry, { restart: true }).then(keep([], run)), { warmup: 0, runs }),
+        );
     } else {
       const docker: Sample[] = [];
       const r = await interleave(
@@ -144,6 +173,13 @@ export const daemonStartBenchmark: Benchmark = {
       );
       const label = 'dockerd 20.10 + containerd';
       for (const f of sideBySideFigures(name, label, r, 'start to /_ping')) ctx.emit(f);
+      emitRestart(
+        ctx,
+        await repeat((run) => skiffOnce(entry, { restart: true }).then(keep([], run)), {
+          warmup: 0,
+          runs: 5,
+        }),
+      );
       const skiffMiB = median(skiff.map((s) => s.rssKiB)) / 1024;
       const dockerMiB = median(docker.map((s) => s.rssKiB)) / 1024;
       ctx.emit({
