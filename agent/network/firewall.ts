@@ -4,6 +4,7 @@
 // does not override iptables' DROP policy. Each network owns one chain plus a few
 // rules in skiff's base chains, so deleting a network removes exactly what it added.
 
+import { SkiffError } from '../../lib/index.js';
 import type { Exec } from './exec.js';
 import { mustExec } from './exec.js';
 import { BRIDGE_PREFIX } from './names.js';
@@ -53,6 +54,12 @@ export function networkChainRules(n: NetworkRuleInput): string[][] {
     ['-i', n.bridge, '-j', n.internal ? 'DROP' : 'ACCEPT'],
     ['-o', n.bridge, '-j', 'DROP'],
   ];
+}
+
+/** iptables-restore input (for --noflush) that creates or empties the network's chain and fills it. Pure. */
+export function networkChainRestore(n: NetworkRuleInput): string {
+  const rules = networkChainRules(n).map((rule) => `-A ${n.chain} ${rule.join(' ')}`);
+  return ['*filter', `:${n.chain} - [0:0]`, ...rules, 'COMMIT', ''].join('\n');
 }
 
 /** Rules a network adds to skiff's base chains. Pure. */
@@ -138,22 +145,28 @@ export class Firewall {
 
   async ensureNetwork(n: NetworkRuleInput): Promise<void> {
     await this.ensureBase();
-    await this.ensureChain('filter', n.chain);
-    await mustExec(
-      this.run,
-      'iptables',
-      ['-w', '5', '-t', 'filter', '-F', n.chain],
-      `flushing chain ${n.chain}`,
+    // The network's chain created (or emptied) and filled in one atomic exec: a network's
+    // set-up is on the way of its first containers, and every iptables exec counts.
+    const r = await this.run('iptables-restore', ['--noflush'], { input: networkChainRestore(n) });
+    if (r.code !== 0) {
+      throw new SkiffError('internal', `cannot set up firewall chain ${n.chain}: ${r.stderr.trim()}`, {
+        hint: 'check that iptables works on this host (iptables -S)',
+      });
+    }
+    // Its rules in the base chains: looked up at once (reads), the missing ones added in order.
+    const specs = networkBaseChainRules(n);
+    const present = await Promise.all(
+      specs.map((spec) => this.ipt(spec.table, ['-C', spec.chain, ...spec.rule])),
     );
-    for (const rule of networkChainRules(n)) {
+    for (const [i, spec] of specs.entries()) {
+      if (present[i]?.code === 0) continue;
       await mustExec(
         this.run,
         'iptables',
-        ['-w', '5', '-t', 'filter', '-A', n.chain, ...rule],
+        ['-w', '5', '-t', spec.table, '-A', spec.chain, ...spec.rule],
         'adding a firewall rule',
       );
     }
-    for (const spec of networkBaseChainRules(n)) await this.ensureRule(spec);
   }
 
   async removeNetwork(n: NetworkRuleInput): Promise<void> {

@@ -44,6 +44,8 @@ export class AgentSession {
   private stopped = false;
   private abort = new AbortController();
   private flushTimer: NodeJS.Timeout | undefined;
+  /** A batch of statuses is on its way to the dispatcher. */
+  private flushing = false;
   private statusRetryMs: number;
   private current: { api: DispatcherApi; sessionId: string } | undefined;
   private connectedOnce: (() => void) | undefined;
@@ -57,10 +59,14 @@ export class AgentSession {
     });
   }
 
-  /** The worker's status callback: queue and flush soon, batched. */
+  /**
+   * The worker's status callback. Sent at once (after this tick) when no batch is in
+   * flight; what comes meanwhile waits for that batch and goes in the next one, so a
+   * burst still batches while a lone `running` is not held back by a timer.
+   */
   report(taskId: string, status: TaskStatus): void {
     this.pending.set(taskId, status);
-    this.flushIn(this.opts.batchDelayMs ?? 50);
+    if (!this.flushing) this.flushIn(this.opts.batchDelayMs ?? 0);
   }
 
   private flushIn(ms: number): void {
@@ -154,10 +160,14 @@ export class AgentSession {
     if (!cur || this.pending.size === 0) return;
     const updates = [...this.pending].map(([taskId, status]) => ({ taskId, status }));
     this.pending.clear();
+    this.flushing = true;
     try {
       await cur.api.updateTaskStatus({ nodeId: this.opts.nodeId, sessionId: cur.sessionId, updates });
       this.statusRetryMs = this.opts.statusRetryMs ?? 100;
+      this.flushing = false;
+      if (this.pending.size > 0) this.flushIn(this.opts.batchDelayMs ?? 0);
     } catch (e) {
+      this.flushing = false;
       // Put them back unless a newer status for the task arrived meanwhile, and try
       // again soon: the last status of a task (say `running`) may never be followed by
       // another report that would carry it.

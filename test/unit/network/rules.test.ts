@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { baseRules, networkBaseChainRules, networkChainRules } from '../../../agent/network/firewall.js';
+import {
+  baseRules,
+  networkBaseChainRules,
+  networkChainRestore,
+  networkChainRules,
+} from '../../../agent/network/firewall.js';
 import { bridgeNameFor, chainNameFor, vxlanNameFor } from '../../../agent/network/names.js';
 import { arpGuardRuleset, fdbChanges } from '../../../agent/network/overlay.js';
 import {
@@ -30,6 +35,19 @@ describe('derived names', () => {
 });
 
 describe('firewall rules', () => {
+  it("declare the network's chain (created or emptied) and fill it in one iptables-restore input", () => {
+    expect(networkChainRestore({ ...input, internal: true }).split('\n')).toEqual([
+      '*filter',
+      ':SKIFF-N-abc - [0:0]',
+      '-A SKIFF-N-abc -i skbrabc -o skbrabc -j ACCEPT',
+      '-A SKIFF-N-abc -i skbrabc -o skbr+ -j DROP',
+      '-A SKIFF-N-abc -i skbrabc -j DROP',
+      '-A SKIFF-N-abc -o skbrabc -j DROP',
+      'COMMIT',
+      '',
+    ]);
+  });
+
   it('accept intra-network traffic, drop traffic to other skiff networks, allow egress', () => {
     expect(networkChainRules(input)).toEqual([
       ['-i', 'skbrabc', '-o', 'skbrabc', '-j', 'ACCEPT'],
