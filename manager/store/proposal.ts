@@ -5,7 +5,54 @@ import { isTableName, type StoredObject, type TableName } from './tables.js';
 export type Op =
   | { op: 'create'; table: TableName; object: StoredObject; sealedData?: string }
   | { op: 'update'; table: TableName; object: StoredObject }
+  | PatchOp
   | { op: 'delete'; table: TableName; id: string; version?: number };
+
+/**
+ * An update sent as its difference from the version it was based on: the top-level fields
+ * that changed (`set`) or went (`unset`). Apply accepts it only at exactly `version`, so
+ * every manager rebuilds the same object from the same base; the unchanged fields (a
+ * task's Spec, most of all) neither travel through the log nor get decoded and frozen again.
+ */
+export interface PatchOp {
+  op: 'patch';
+  table: TableName;
+  id: string;
+  version: number;
+  set: Record<string, unknown>;
+  unset?: string[];
+}
+
+/**
+ * The op as it goes into the log: an update of an object whose base version is `base`
+ * becomes a patch. Changed fields are found by identity (writers spread the object they
+ * read and replace what they change), so an unchanged field costs one comparison.
+ */
+export function wireOp(op: Op, base: StoredObject | undefined): Op {
+  if (op.op !== 'update' || !base || base.Version.Index !== op.object.Version?.Index) return op;
+  const next = op.object as unknown as Record<string, unknown>;
+  const prev = base as unknown as Record<string, unknown>;
+  const set: Record<string, unknown> = {};
+  const unset: string[] = [];
+  for (const k of Object.keys(next)) {
+    if (k === 'Version' || k === 'ID') continue;
+    const v = next[k];
+    if (v === undefined) {
+      if (prev[k] !== undefined) unset.push(k);
+    } else if (v !== prev[k]) set[k] = v;
+  }
+  for (const k of Object.keys(prev)) if (!(k in next) && prev[k] !== undefined) unset.push(k);
+  const patch: PatchOp = { op: 'patch', table: op.table, id: base.ID, version: base.Version.Index, set };
+  if (unset.length > 0) patch.unset = unset;
+  return patch;
+}
+
+/** The object a patch makes of its base (the caller checked the base is at `version`). */
+export function applyPatch(base: StoredObject, p: PatchOp): StoredObject {
+  const out = { ...base, ...p.set } as Record<string, unknown>;
+  for (const k of p.unset ?? []) delete out[k];
+  return out as unknown as StoredObject;
+}
 
 /** What goes through the replicated log: a batch of ops applied all-or-nothing. */
 export interface Proposal {
@@ -54,6 +101,22 @@ export function decodeProposal(data: Uint8Array): Proposal {
       } else {
         ops.push({ op: 'update', table: o.table, object: o.object as unknown as StoredObject });
       }
+    } else if (o.op === 'patch') {
+      if (typeof o.id !== 'string' || typeof o.version !== 'number' || !isRecord(o.set))
+        throw new SkiffError('corrupt', 'store proposal has a patch without id, version or set');
+      const unset = o.unset;
+      if (unset !== undefined && (!Array.isArray(unset) || unset.some((k) => typeof k !== 'string')))
+        throw new SkiffError('corrupt', 'patch unset must be a list of field names');
+      if ('ID' in o.set || 'Version' in o.set || (unset as string[] | undefined)?.includes('ID'))
+        throw new SkiffError('corrupt', 'a patch cannot change an object ID or Version');
+      ops.push({
+        op: 'patch',
+        table: o.table,
+        id: o.id,
+        version: o.version,
+        set: o.set,
+        ...(unset === undefined ? {} : { unset: unset as string[] }),
+      });
     } else if (o.op === 'delete') {
       if (typeof o.id !== 'string')
         throw new SkiffError('corrupt', 'store proposal has a delete without an ID');

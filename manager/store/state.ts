@@ -1,6 +1,6 @@
 import type { Service, SwarmNetwork, Task } from '../../lib/index.js';
 import { SkiffError, usesIngressNetwork } from '../../lib/index.js';
-import { decodeProposal, isRecord, type Op } from './proposal.js';
+import { applyPatch, decodeProposal, isRecord, type Op } from './proposal.js';
 import {
   NAMED_TABLES,
   objectNoun,
@@ -227,16 +227,18 @@ export class StoreState implements StateMachine {
         layer(op.table).set(o.ID, stored);
         if (op.table === 'secrets' && op.sealedData !== undefined) sealedSets.push([o.ID, op.sealedData]);
         events.push(event('create', op.table, stored, undefined, index));
-      } else if (op.op === 'update') {
-        const o = op.object;
-        const cur = get(op.table, o.ID);
-        if (!cur) return fail('not_found', `${noun} ${o.ID} not found`);
-        if (o.Version?.Index !== cur.Version.Index) {
+      } else if (op.op === 'update' || op.op === 'patch') {
+        const id = op.op === 'update' ? op.object.ID : op.id;
+        const cur = get(op.table, id);
+        if (!cur) return fail('not_found', `${noun} ${id} not found`);
+        const based = op.op === 'update' ? op.object.Version?.Index : op.version;
+        if (based !== cur.Version.Index) {
           return fail(
             'conflict',
-            `update out of sequence: ${noun} ${o.ID} is at version ${cur.Version.Index}, the update was based on version ${o.Version?.Index}`,
+            `update out of sequence: ${noun} ${id} is at version ${cur.Version.Index}, the update was based on version ${based}`,
           );
         }
+        const o = op.op === 'update' ? op.object : applyPatch(cur, op);
         if (NAMED_TABLES.has(op.table)) {
           const name = specName(o);
           if (!name) return fail('invalid_argument', `${noun} needs a name`);

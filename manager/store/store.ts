@@ -12,7 +12,7 @@ import type {
 import { SkiffError, silentLogger } from '../../lib/index.js';
 import type { SecretCipher } from './cipher.js';
 import { newObjectId } from './ids.js';
-import { encodeProposal } from './proposal.js';
+import { encodeProposal, wireOp } from './proposal.js';
 import type { Replicator } from './replicator.js';
 import { type StateMachine, StoreState } from './state.js';
 import type { StoreEvent, TableName, Tables } from './tables.js';
@@ -172,7 +172,10 @@ export class Store {
     const outcome = { error: undefined as SkiffError | undefined, applied: false };
     this.waiting.set(id, outcome);
     try {
-      await replicator.propose(encodeProposal({ v: 1, id, ops }));
+      const wire = ops.map((op) =>
+        op.op === 'update' ? wireOp(op, this.state.get(op.table, op.object.ID)) : op,
+      );
+      await replicator.propose(encodeProposal({ v: 1, id, ops: wire }));
     } finally {
       this.waiting.delete(id);
     }

@@ -91,7 +91,8 @@ export class Transaction {
         );
       // A second write to the same object in one batch folds into the first op.
       const op = this.ops[prev.op]!;
-      if (op.op === 'delete') throw new SkiffError('internal', 'transaction bookkeeping out of step');
+      if (op.op === 'delete' || op.op === 'patch')
+        throw new SkiffError('internal', 'transaction bookkeeping out of step');
       op.object = { ...full, Version: prev.object.Version, CreatedAt: prev.object.CreatedAt } as StoredObject;
       this.written.set(k, { object: op.object, op: prev.op });
       return op.object as Tables[T];
