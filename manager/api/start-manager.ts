@@ -319,7 +319,8 @@ async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Pr
         hint: 'check that the raft addresses are reachable and the state directory belongs to this cluster',
       });
     }
-    await new Promise((r) => setTimeout(r, 20));
+    // Short: a single manager leads within milliseconds of its raft start.
+    await new Promise((r) => setTimeout(r, 5));
   }
 }
 
