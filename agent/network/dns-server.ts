@@ -128,8 +128,15 @@ export class DnsServer {
 
   /** /etc/resolv.conf for a container: this server on its first network, the host's search and options. */
   resolvConfFor(containerId: string): string {
-    const first = this.table.networksOfContainer(containerId)[0];
-    const address = first === undefined ? undefined : this.listeners.get(first)?.address;
+    return this.resolvConfOn(containerId, this.table.networksOfContainer(containerId)[0]);
+  }
+
+  /**
+   * The same for a container whose first network is `networkId`, before its interfaces
+   * are attached (the container is created while they are).
+   */
+  resolvConfOn(containerId: string, networkId: string | undefined): string {
+    const address = networkId === undefined ? undefined : this.listeners.get(networkId)?.address;
     if (address === undefined) {
       throw new SkiffError(
         'not_found',

@@ -57,6 +57,20 @@ export interface NetworkPort {
     ports: PublishedPortRequest[],
   ): Promise<{ netnsPath: string; addresses: { networkId: string; ip: string }[]; resolvConf?: string }>;
   /**
+   * `attach` in two steps, when the layer can: the namespace (networks set up, resolv.conf
+   * known) first, the interfaces in `attached`, so the container is created meanwhile.
+   * On a failure of `attached` the sandbox is gone again, as with `attach`.
+   */
+  sandbox?(
+    containerId: string,
+    attachments: NetworkAttachmentRequest[],
+    ports: PublishedPortRequest[],
+  ): Promise<{
+    netnsPath: string;
+    resolvConf?: string;
+    attached: Promise<{ addresses: { networkId: string; ip: string }[] }>;
+  }>;
+  /**
    * Detaches and removes the namespace; idempotent, also after a crash. The networks
    * the container was on are removed from the node when nothing else uses them.
    */

@@ -157,39 +157,51 @@ export class TaskRunner {
       this.hasHealthcheck = hasHealthCheck(spec.HealthCheck?.Test ?? image.config.Healthcheck?.Test);
       if (this.stoppedMeanwhile()) return;
       // The root filesystem, the networks and the secret files do not depend on each
-      // other: prepared at once. All settle before a failure is handled, so the teardown
-      // never races a step still in flight.
-      const [mounted, attached, resolvedFiles] = await Promise.allSettled([
+      // other: prepared at once, and the container is created while its interfaces are
+      // attached. Every step settles before a failure is handled, so the teardown never
+      // races a step still in flight.
+      const [mounted, networked, resolvedFiles] = await Promise.allSettled([
         this.deps.rootfs.mount(this.task.ID, image.id),
-        this.deps.networksFor(this.task).then(async (attachments) => ({
-          attachments,
-          net: await this.deps.network.attach(this.task.ID, attachments, publishedPorts(this.task)),
-        })),
+        this.deps.networksFor(this.task).then((attachments) => this.sandbox(attachments)),
         this.deps.filesFor(this.task),
       ]);
+      const attaching = networked.status === 'fulfilled' ? networked.value.attached : undefined;
+      if (
+        mounted.status === 'rejected' ||
+        networked.status === 'rejected' ||
+        resolvedFiles.status === 'rejected'
+      )
+        await attaching?.catch(() => {});
       step = 'mounting root filesystem';
       if (mounted.status === 'rejected') throw mounted.reason;
       step = 'attaching networks';
-      if (attached.status === 'rejected') throw attached.reason;
+      if (networked.status === 'rejected') throw networked.reason;
       step = 'creating container';
       if (resolvedFiles.status === 'rejected') throw resolvedFiles.reason;
       const { rootfs } = mounted.value;
-      const { attachments, net } = attached.value;
-      const files = resolvedFiles.value;
-      await this.deps.runtime.create({
-        id: this.task.ID,
-        name: containerName(this.task),
-        rootfs,
-        imageConfig: image.config,
-        spec,
-        resources: this.task.Spec.Resources,
-        netnsPath: net.netnsPath,
-        hostname: spec.Hostname || this.task.ID.slice(0, 12),
-        resolvConf: net.resolvConf,
-        labels: containerLabels(this.task, this.deps.nodeHostname),
-        files,
-      });
-      this.containerCreated = true;
+      const { attachments, netnsPath, resolvConf } = networked.value;
+      const [created, attached] = await Promise.allSettled([
+        this.deps.runtime.create({
+          id: this.task.ID,
+          name: containerName(this.task),
+          rootfs,
+          imageConfig: image.config,
+          spec,
+          resources: this.task.Spec.Resources,
+          netnsPath,
+          hostname: spec.Hostname || this.task.ID.slice(0, 12),
+          resolvConf,
+          labels: containerLabels(this.task, this.deps.nodeHostname),
+          files: resolvedFiles.value,
+        }),
+        networked.value.attached,
+      ]);
+      if (created.status === 'fulfilled') this.containerCreated = true;
+      step = 'attaching networks';
+      if (attached.status === 'rejected') throw attached.reason;
+      step = 'creating container';
+      if (created.status === 'rejected') throw created.reason;
+      const net = attached.value;
       if (this.deps.network.setNames) {
         await this.deps.network.setNames(this.task.ID, namesFor(this.task, attachments, net.addresses));
       }
@@ -197,6 +209,28 @@ export class TaskRunner {
     } catch (e) {
       await this.fail(step, e);
     }
+  }
+
+  /** The task's network namespace, and its interfaces attaching in `attached` when the layer can. */
+  private async sandbox(attachments: NetworkAttachmentRequest[]): Promise<{
+    attachments: NetworkAttachmentRequest[];
+    netnsPath: string;
+    resolvConf: string | undefined;
+    attached: Promise<{ addresses: { networkId: string; ip: string }[] }>;
+  }> {
+    const { network } = this.deps;
+    const ports = publishedPorts(this.task);
+    if (network.sandbox) {
+      const sb = await network.sandbox(this.task.ID, attachments, ports);
+      return { attachments, netnsPath: sb.netnsPath, resolvConf: sb.resolvConf, attached: sb.attached };
+    }
+    const net = await network.attach(this.task.ID, attachments, ports);
+    return {
+      attachments,
+      netnsPath: net.netnsPath,
+      resolvConf: net.resolvConf,
+      attached: Promise.resolve({ addresses: net.addresses }),
+    };
   }
 
   private async start(): Promise<void> {

@@ -15,42 +15,57 @@ export function networkPort(
   log: Logger = silentLogger,
   views?: NetworkViews,
 ): NetworkPort {
+  /**
+   * The namespace and the node's side of the networks first; the interfaces are attached
+   * in the background (`attached`), so the worker creates the container meanwhile.
+   */
+  const sandbox: NonNullable<NetworkPort['sandbox']> = async (containerId, attachments, ports) => {
+    // The namespace does not depend on the networks: made while they are set up.
+    const made = mgr.createSandbox(containerId);
+    let resolvConf: string | undefined;
+    try {
+      for (const a of attachments) {
+        await mgr.ensureNetwork({ ...a.network });
+        // A network set up just now gets its peers and names before the container starts.
+        await views?.apply(a.network.id);
+      }
+      const first = attachments[0];
+      if (first) resolvConf = mgr.dns.resolvConfOn(containerId, first.network.id);
+    } catch (e) {
+      await made.then(() => mgr.removeSandbox(containerId)).catch(() => {});
+      throw e;
+    }
+    const { netnsPath } = await made;
+    if (attachments.length === 0) return { netnsPath, attached: Promise.resolve({ addresses: [] }) };
+    const attached = mgr
+      .attach(
+        containerId,
+        netnsPath,
+        attachments.map((a) => ({
+          networkId: a.network.id,
+          aliases: a.aliases,
+          ...(a.ipv4Address ? { ipv4Address: a.ipv4Address } : {}),
+        })),
+        ports,
+      )
+      .then(
+        ({ interfaces }) => ({ addresses: interfaces.map((i) => ({ networkId: i.networkId, ip: i.ip })) }),
+        async (e: unknown) => {
+          await mgr.removeSandbox(containerId).catch(() => {});
+          throw e;
+        },
+      );
+    // Awaited by the caller after its own step; a failure meanwhile is not "unhandled".
+    attached.catch(() => {});
+    return { netnsPath, ...(resolvConf === undefined ? {} : { resolvConf }), attached };
+  };
   return {
+    sandbox,
+
     async attach(containerId, attachments, ports) {
-      // The sandbox does not depend on the networks: make it while they are set up.
-      const sandbox = mgr.createSandbox(containerId);
-      try {
-        for (const a of attachments) {
-          await mgr.ensureNetwork({ ...a.network });
-          // A network set up just now gets its peers and names before the container starts.
-          await views?.apply(a.network.id);
-        }
-      } catch (e) {
-        await sandbox.then(() => mgr.removeSandbox(containerId)).catch(() => {});
-        throw e;
-      }
-      const { netnsPath } = await sandbox;
-      try {
-        if (attachments.length === 0) return { netnsPath, addresses: [] };
-        const { interfaces } = await mgr.attach(
-          containerId,
-          netnsPath,
-          attachments.map((a) => ({
-            networkId: a.network.id,
-            aliases: a.aliases,
-            ...(a.ipv4Address ? { ipv4Address: a.ipv4Address } : {}),
-          })),
-          ports,
-        );
-        return {
-          netnsPath,
-          addresses: interfaces.map((i) => ({ networkId: i.networkId, ip: i.ip })),
-          resolvConf: mgr.resolvConfFor(containerId),
-        };
-      } catch (e) {
-        await mgr.removeSandbox(containerId).catch(() => {});
-        throw e;
-      }
+      const { netnsPath, resolvConf, attached } = await sandbox(containerId, attachments, ports);
+      const { addresses } = await attached;
+      return { netnsPath, addresses, ...(resolvConf === undefined ? {} : { resolvConf }) };
     },
 
     async detach(containerId, networkIds) {

@@ -196,3 +196,70 @@ describe('worker', () => {
     });
   });
 });
+
+describe('worker with a two-step network layer (sandbox, then interfaces)', () => {
+  let stack: FakeStack;
+  let updates: TaskStatusUpdate[];
+  const last = (id: string) => updates.filter((u) => u.taskId === id).at(-1)?.status;
+
+  /** A network port whose interfaces attach only once the container exists (or fail then). */
+  const twoStepWorker = async (attachFails: boolean): Promise<Worker> => {
+    const base = stack.network;
+    stack.network = {
+      ...base,
+      sandbox: async (id) => {
+        stack.calls.push(`sandbox ${id}`);
+        const attached = new Promise<{ addresses: { networkId: string; ip: string }[] }>(
+          (resolve, reject) => {
+            const settle = () => {
+              stack.calls.push(`attached ${id}`);
+              if (attachFails) reject(new Error('network n1: bridge plugin failed'));
+              else resolve({ addresses: [] });
+            };
+            const poll = () => (stack.containers.has(id) ? settle() : setTimeout(poll, 1));
+            poll();
+          },
+        );
+        attached.catch(() => {});
+        return { netnsPath: `/fake/netns/${id}`, resolvConf: 'nameserver 10.0.0.1\n', attached };
+      },
+    };
+    const w = new Worker({
+      images: stack.images,
+      rootfs: stack.rootfs,
+      network: stack.network,
+      runtime: stack.runtime,
+      nodeHostname: 'n1',
+      onStatus: (u) => updates.push(u),
+      networksFor: async () => [],
+    });
+    await w.start();
+    return w;
+  };
+
+  beforeEach(() => {
+    stack = new FakeStack();
+    updates = [];
+  });
+
+  it('creates the container while its interfaces attach, and starts it once both are done', async () => {
+    const worker = await twoStepWorker(false);
+    await worker.setAssignments([task('t1')]);
+    await worker.settled();
+    expect(last('t1')).toMatchObject({ State: 'running' });
+    expect(stack.calls.indexOf('create t1')).toBeLessThan(stack.calls.indexOf('attached t1'));
+    expect(stack.calls.indexOf('attached t1')).toBeLessThan(stack.calls.indexOf('start t1'));
+    expect(stack.containers.get('t1')?.req?.resolvConf).toBe('nameserver 10.0.0.1\n');
+  });
+
+  it('rejects the task when its interfaces fail after the container was created, and removes it', async () => {
+    const worker = await twoStepWorker(true);
+    await worker.setAssignments([task('t1')]);
+    await worker.settled();
+    expect(last('t1')).toMatchObject({ State: 'rejected', Err: 'network n1: bridge plugin failed' });
+    expect(stack.calls).toContain('rm t1');
+    expect(stack.calls).toContain('detach t1');
+    expect(stack.calls).not.toContain('start t1');
+    expect(stack.containers.size).toBe(0);
+  });
+});
