@@ -246,7 +246,12 @@ export class StoreState implements StateMachine {
             return fail('already_exists', `${noun} ${name} already exists`);
           }
         }
-        const stored = { ...o, CreatedAt: cur.CreatedAt, Version: { Index: index } } as StoredObject;
+        // A patch already made a fresh object: stamp it instead of copying it again.
+        const stored = (
+          op.op === 'patch'
+            ? Object.assign(o, { CreatedAt: cur.CreatedAt, Version: { Index: index } })
+            : { ...o, CreatedAt: cur.CreatedAt, Version: { Index: index } }
+        ) as StoredObject;
         layer(op.table).set(o.ID, stored);
         events.push(event('update', op.table, stored, cur, index));
       } else {
