@@ -79,6 +79,22 @@ export function encodeProposal(p: Proposal): Uint8Array {
   return utf8Out.encode(JSON.stringify(p));
 }
 
+const ID_PREFIX = utf8Out.encode('{"v":1,"id":"');
+const ID_LENGTH = 25;
+
+/** The proposal ID of encoded proposal bytes, read without parsing them (encodeProposal writes it first). */
+export function proposalIdOf(data: Uint8Array): string | undefined {
+  const end = ID_PREFIX.length + ID_LENGTH;
+  if (data.length <= end || data[end] !== 0x22) return undefined;
+  for (let i = 0; i < ID_PREFIX.length; i++) if (data[i] !== ID_PREFIX[i]) return undefined;
+  return utf8.decode(data.subarray(ID_PREFIX.length, end));
+}
+
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
+  return Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
+}
+
 /** Decodes log entry data; throws a `corrupt` SkiffError for anything that is not a well-formed proposal. */
 export function decodeProposal(data: Uint8Array): Proposal {
   let raw: unknown;

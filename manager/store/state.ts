@@ -1,6 +1,6 @@
 import type { Service, SwarmNetwork, Task } from '../../lib/index.js';
 import { SkiffError, usesIngressNetwork } from '../../lib/index.js';
-import { applyPatch, decodeProposal, isRecord, type Op } from './proposal.js';
+import { applyPatch, decodeProposal, isRecord, type Op, type Proposal } from './proposal.js';
 import {
   NAMED_TABLES,
   objectNoun,
@@ -30,6 +30,8 @@ export interface StoreStateHooks {
   onOutcome?(proposalId: string, error: SkiffError | undefined, index: number): void;
   /** Called with the changes of one applied proposal, in order. */
   onEvents?(events: StoreEvent[]): void;
+  /** The already-decoded proposal when this process encoded `data` itself (skips decoding). */
+  ownProposal?(data: Uint8Array): Proposal | undefined;
   /** Called when a log entry cannot be decoded (a bug or corruption; the entry is skipped). */
   onCorruptEntry?(index: number, error: SkiffError): void;
   /** Called after every entry or snapshot, with the new applied index. */
@@ -133,7 +135,7 @@ export class StoreState implements StateMachine {
     if (entry.data.length === 0) return; // raft's no-op entries
     let proposal: ReturnType<typeof decodeProposal>;
     try {
-      proposal = decodeProposal(entry.data);
+      proposal = this.hooks.ownProposal?.(entry.data) ?? decodeProposal(entry.data);
     } catch (e) {
       const err = e instanceof SkiffError ? e : new SkiffError('corrupt', String(e));
       this.hooks.onCorruptEntry?.(entry.index, err);
@@ -421,4 +423,30 @@ function freezeTree(o: object): void {
     const v = r[k];
     if (typeof v === 'object' && v !== null) freezeTree(v);
   }
+}
+
+/**
+ * Freezes what a proposer is about to encode and tells whether JSON keeps it exactly:
+ * only then may the proposer apply these objects instead of decoding the log entry
+ * (an `undefined` field, -0, NaN or a class instance would come back different).
+ * A frozen subtree is one already in the store, which came through JSON: it is exact.
+ */
+export function freezeForLog(o: unknown): boolean {
+  if (typeof o !== 'object' || o === null) return isExactScalar(o);
+  if (Object.isFrozen(o)) return true;
+  Object.freeze(o);
+  let exact = true;
+  if (Array.isArray(o)) {
+    for (const v of o) if (!freezeForLog(v)) exact = false;
+    return exact;
+  }
+  if (Object.getPrototypeOf(o) !== Object.prototype) exact = false;
+  const r = o as Record<string, unknown>;
+  for (const k in r) if (!freezeForLog(r[k])) exact = false;
+  return exact;
+}
+
+function isExactScalar(v: unknown): boolean {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return true;
+  return typeof v === 'number' && Number.isFinite(v) && !Object.is(v, -0);
 }

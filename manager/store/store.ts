@@ -12,9 +12,9 @@ import type {
 import { SkiffError, silentLogger } from '../../lib/index.js';
 import type { SecretCipher } from './cipher.js';
 import { newObjectId } from './ids.js';
-import { encodeProposal, wireOp } from './proposal.js';
+import { encodeProposal, type Op, proposalIdOf, sameBytes, wireOp } from './proposal.js';
 import type { Replicator } from './replicator.js';
-import { type StateMachine, StoreState } from './state.js';
+import { freezeForLog, type StateMachine, StoreState } from './state.js';
 import type { StoreEvent, TableName, Tables } from './tables.js';
 import { Transaction } from './transaction.js';
 import { matchesWatchFilter, Watch, type WatchFilter } from './watch.js';
@@ -73,7 +73,10 @@ export class Store {
   private readonly listeners = new Set<Listener>();
   private readonly indexWaiters = new Set<{ index: number; resolve: () => void }>();
   /** Outcomes of this process's own proposals, filled in by apply. */
-  private readonly waiting = new Map<string, { error: SkiffError | undefined; applied: boolean }>();
+  private readonly waiting = new Map<
+    string,
+    { error: SkiffError | undefined; applied: boolean; data?: Uint8Array; ops?: Op[] }
+  >();
 
   constructor(options: StoreOptions) {
     this.cipher = options.cipher;
@@ -87,6 +90,14 @@ export class Store {
           w.error = error;
           w.applied = true;
         }
+      },
+      ownProposal: (data) => {
+        // This process proposed it: apply the ops it encoded (frozen since) instead of
+        // decoding them again, once the bytes prove they are the ones in the log.
+        const id = proposalIdOf(data);
+        const w = id === undefined ? undefined : this.waiting.get(id);
+        if (!w?.data || !w.ops || !sameBytes(w.data, data)) return undefined;
+        return { v: 1, id: id as string, ops: w.ops };
       },
       onEvents: (events) => this.emit(events),
       onApplied: (index) => this.wakeIndexWaiters(index),
@@ -169,13 +180,22 @@ export class Store {
       if (early) throw early;
     }
     const id = newObjectId();
-    const outcome = { error: undefined as SkiffError | undefined, applied: false };
+    const wire = ops.map((op) =>
+      op.op === 'update' ? wireOp(op, this.state.get(op.table, op.object.ID)) : op,
+    );
+    // Frozen from here on, so what this store applies is what it encoded (a writer changing
+    // an object it handed to the transaction now throws instead of diverging); reused at
+    // apply only when JSON round-trips it exactly.
+    const exact = freezeForLog(wire);
+    const data = encodeProposal({ v: 1, id, ops: wire });
+    const outcome = {
+      error: undefined as SkiffError | undefined,
+      applied: false,
+      ...(exact ? { data, ops: wire } : {}),
+    };
     this.waiting.set(id, outcome);
     try {
-      const wire = ops.map((op) =>
-        op.op === 'update' ? wireOp(op, this.state.get(op.table, op.object.ID)) : op,
-      );
-      await replicator.propose(encodeProposal({ v: 1, id, ops: wire }));
+      await replicator.propose(data);
     } finally {
       this.waiting.delete(id);
     }
