@@ -9,11 +9,12 @@ import { cidrContains, cidrsOverlap, parseCidr, parseIpv4 } from './cidr.js';
 import { type CniConfigList, CniInvoker, CniPluginError, type CniResult } from './cni.js';
 import { interfaceConfigList } from './cni-config.js';
 import { DnsServer } from './dns-server.js';
-import { exec as defaultExec, type Exec, mustExec } from './exec.js';
+import { type Exec, mustExec } from './exec.js';
 import { Firewall, type NetworkRuleInput } from './firewall.js';
 import { bridgeNameFor, chainNameFor, cniNetworkNameFor, nftTableFor, vxlanNameFor } from './names.js';
 import { createNamedNetns, isMounted, removeNamedNetns } from './netns.js';
 import { Overlay, type OverlayDevice } from './overlay.js';
+import { helperExec } from './spawn-helper.js';
 import {
   type AttachedInterface,
   type NetworkAttachment,
@@ -77,7 +78,8 @@ export class NetworkManager {
 
   constructor(private readonly options: NetworkManagerOptions) {
     this.log = (options.logger ?? silentLogger).child({ component: 'network' });
-    this.run = options.exec ?? defaultExec;
+    // Host tools run from a small helper process: a fork of the agent itself stops its event loop.
+    this.run = options.exec ?? helperExec;
     this.cni = new CniInvoker([options.cniBinDir ?? '/usr/lib/cni'], this.run);
     this.firewall = new Firewall(this.run);
     this.overlay = new Overlay(this.run);
