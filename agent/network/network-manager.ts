@@ -4,7 +4,7 @@
 // ADD, so DEL can be replayed with the same configuration after a crash.
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type Logger, SkiffError, silentLogger } from '../../lib/index.js';
+import { helperExec, type Logger, SkiffError, silentLogger } from '../../lib/index.js';
 import { cidrContains, cidrsOverlap, parseCidr, parseIpv4 } from './cidr.js';
 import { type CniConfigList, CniInvoker, CniPluginError, type CniResult } from './cni.js';
 import { interfaceConfigList } from './cni-config.js';
@@ -14,7 +14,6 @@ import { Firewall, type NetworkRuleInput } from './firewall.js';
 import { bridgeNameFor, chainNameFor, cniNetworkNameFor, nftTableFor, vxlanNameFor } from './names.js';
 import { createNamedNetns, isMounted, removeNamedNetns } from './netns.js';
 import { Overlay, type OverlayDevice } from './overlay.js';
-import { helperExec } from './spawn-helper.js';
 import {
   type AttachedInterface,
   type NetworkAttachment,

@@ -1,6 +1,5 @@
 // The OCI runtime's command line (crun or runc share it): start, kill, delete, state.
-import { execFile } from 'node:child_process';
-import { SkiffError } from '../../lib/index.js';
+import { helperExec, SkiffError } from '../../lib/index.js';
 
 export interface OciState {
   id: string;
@@ -15,26 +14,14 @@ export class OciRuntimeCli {
     readonly stateRoot: string,
   ) {}
 
-  run(args: string[], what: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-      execFile(
-        this.binary,
-        [`--root=${this.stateRoot}`, ...args],
-        { encoding: 'utf8' },
-        (err, stdout, stderr) => {
-          if (err) {
-            const detail = (stderr.trim() || err.message).split('\n').slice(-3).join('; ');
-            reject(
-              new SkiffError('internal', `${what}: ${this.binary} ${args[0]} failed: ${detail}`, {
-                cause: err,
-              }),
-            );
-            return;
-          }
-          resolve(stdout);
-        },
-      );
-    });
+  /** From the shared helper process: a spawn from the agent itself stops its event loop (lib/spawn-helper.ts). */
+  async run(args: string[], what: string): Promise<string> {
+    const r = await helperExec(this.binary, [`--root=${this.stateRoot}`, ...args], { timeoutMs: 0 });
+    if (r.code !== 0) {
+      const detail = (r.stderr.trim() || `exit code ${r.code}`).split('\n').slice(-3).join('; ');
+      throw new SkiffError('internal', `${what}: ${this.binary} ${args[0]} failed: ${detail}`);
+    }
+    return r.stdout;
   }
 
   async start(id: string): Promise<void> {

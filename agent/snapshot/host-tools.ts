@@ -5,8 +5,7 @@
 // `setfattr --restore` per layer sets all xattrs (opaque markers and the layer's own).
 // A native addon would save those few milliseconds per layer but needs a compiler and a
 // build step on every node; spawning needs only Debian's coreutils, attr and util-linux.
-import { spawn } from 'node:child_process';
-import { SkiffError } from '../../lib/index.js';
+import { helperExec, SkiffError } from '../../lib/index.js';
 
 export interface RunResult {
   code: number | null;
@@ -14,32 +13,24 @@ export interface RunResult {
   stderr: string;
 }
 
-export function run(
+export async function run(
   cmd: string,
   args: readonly string[],
   opts: { input?: string; cwd?: string } = {},
 ): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
+  // From the shared helper process: a spawn from the agent itself stops its event loop
+  // for a fork of all its memory (see lib/spawn-helper.ts).
+  try {
+    return await helperExec(cmd, args, {
+      ...(opts.input === undefined ? {} : { input: opts.input }),
+      ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
+      timeoutMs: 0,
     });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
+  } catch (e) {
+    throw new SkiffError('unavailable', `cannot run ${cmd}: ${e instanceof Error ? e.message : String(e)}`, {
+      hint: 'run scripts/setup to install the host tools skiff needs',
     });
-    child.on('error', (e) =>
-      reject(
-        new SkiffError('unavailable', `cannot run ${cmd}: ${e.message}`, {
-          hint: 'run scripts/setup to install the host tools skiff needs',
-        }),
-      ),
-    );
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(opts.input ?? '');
-  });
+  }
 }
 
 async function checked(

@@ -1,5 +1,5 @@
-// Runs the network layer's host tools from a small helper process instead of the agent's
-// own. Node's spawn() forks the calling process synchronously, and a fork costs time in
+// Runs the agent's host tools (ip, iptables, CNI plugins, mount, crun) from a small helper
+// process instead of the agent's own. Node's spawn() forks the calling process synchronously, and a fork costs time in
 // proportion to the caller's memory: ~2 ms from a 45 MB process, ~8 ms from the agent's
 // ~150 MB, ~27 ms from 570 MB — all of it with the event loop stopped. A burst of
 // containers needs several execs each (namespace, CNI plugins, iptables), so the agent
@@ -8,7 +8,53 @@
 // spawned directly, as before.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { exec as directExec, type Exec, type ExecResult } from './exec.js';
+import { SkiffError } from './errors.js';
+
+export interface HelperExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface HelperExecOptions {
+  input?: string;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  cwd?: string;
+}
+
+export type HelperExec = (
+  file: string,
+  args: readonly string[],
+  options?: HelperExecOptions,
+) => Promise<HelperExecResult>;
+
+/** The same, spawned from this process (the fallback). */
+const directExec: HelperExec = (file, args, options = {}) =>
+  new Promise((resolve, reject) => {
+    const child = spawn(file, args, {
+      env: options.env ?? process.env,
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: options.timeoutMs ?? 60_000,
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e) =>
+      reject(new SkiffError('unavailable', `cannot run ${file}: ${e.message}`, { cause: e })),
+    );
+    child.on('close', (code, signal) =>
+      resolve({
+        code: code ?? (signal ? 128 : 1),
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      }),
+    );
+    child.stdin.on('error', () => {});
+    child.stdin.end(options.input ?? '');
+  });
 
 const HELPER_SCRIPT = `
 const { spawn } = require('node:child_process');
@@ -20,7 +66,7 @@ require('node:readline').createInterface({ input: process.stdin })
     const finish = (m) => { if (!done) { done = true; send({ id: r.id, ...m }); } };
     let child;
     try {
-      child = spawn(r.file, r.args, { env: r.env, stdio: ['pipe', 'pipe', 'pipe'], timeout: r.timeoutMs });
+      child = spawn(r.file, r.args, { env: r.env, cwd: r.cwd, stdio: ['pipe', 'pipe', 'pipe'], timeout: r.timeoutMs });
     } catch (e) { return finish({ error: String(e && e.message) }); }
     const out = [], err = [];
     child.stdout.on('data', (b) => out.push(b));
@@ -46,7 +92,7 @@ interface Reply {
 }
 
 interface Pending {
-  resolve: (r: ExecResult) => void;
+  resolve: (r: HelperExecResult) => void;
   fallback: () => void;
 }
 
@@ -55,7 +101,7 @@ class SpawnHelper {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
 
-  run: Exec = (file, args, options = {}) =>
+  run: HelperExec = (file, args, options = {}) =>
     new Promise((resolve, reject) => {
       const fallback = () => directExec(file, args, options).then(resolve, reject);
       const child = this.ensure();
@@ -70,6 +116,7 @@ class SpawnHelper {
         env: options.env ?? process.env,
         input: options.input ?? '',
         timeoutMs: options.timeoutMs ?? 60_000,
+        ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       };
       child.stdin.write(`${JSON.stringify(request)}\n`);
     });
@@ -129,7 +176,7 @@ class SpawnHelper {
 let shared: SpawnHelper | undefined;
 
 /** `exec` through the shared helper process (started on first use). */
-export const helperExec: Exec = (file, args, options) => {
+export const helperExec: HelperExec = (file, args, options) => {
   shared ??= new SpawnHelper();
   return shared.run(file, args, options);
 };
