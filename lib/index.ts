@@ -7,6 +7,7 @@ export * from './dispatch.js';
 export * from './duration.js';
 export * from './errors.js';
 export * from './ingress.js';
+export * from './json-equal.js';
 export * from './log.js';
 export * from './model/swarm.js';
 export * from './spawn-helper.js';

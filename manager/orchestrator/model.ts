@@ -3,6 +3,7 @@
 
 import {
   type EndpointSpec,
+  jsonEqual,
   type Node,
   type Service,
   type Task,
@@ -113,23 +114,6 @@ export function withDesiredState(t: Task, desired: TaskState, nowIso: string): T
   return { ...t, DesiredState: desired, UpdatedAt: nowIso };
 }
 
-/** Structural equality of JSON-like values; a key set to undefined equals a missing key. */
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a) && Array.isArray(b)) {
-    if (a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
-    return true;
-  }
-  const ra = a as Record<string, unknown>;
-  const rb = b as Record<string, unknown>;
-  const keys = new Set([...Object.keys(ra), ...Object.keys(rb)]);
-  for (const k of keys) if (!deepEqual(ra[k], rb[k])) return false;
-  return true;
-}
-
 export function specOf(service: Service): TaskSpec {
   return service.Spec.TaskTemplate ?? {};
 }
@@ -153,7 +137,7 @@ function runsCurrentTaskSpec(t: Task, service: Service): boolean {
   const target = specOf(service);
   const hit = currentCache.get(t.Spec);
   if (hit && hit.against === target) return hit.result;
-  const result = deepEqual(t.Spec, target);
+  const result = jsonEqual(t.Spec, target);
   currentCache.set(t.Spec, { against: target, result });
   return result;
 }
@@ -169,7 +153,7 @@ function publishesCurrentEndpoint(t: Task, service: Service): boolean {
   const target = service.Spec.EndpointSpec;
   const hit = endpointCache.get(had);
   if (hit && hit.against === target) return hit.result;
-  const result = deepEqual(normalEndpoint(had), normalEndpoint(target));
+  const result = jsonEqual(normalEndpoint(had), normalEndpoint(target));
   if (had !== EMPTY_ENDPOINT) endpointCache.set(had, { against: target, result });
   return result;
 }

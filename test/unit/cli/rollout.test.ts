@@ -37,6 +37,24 @@ describe('rollout evaluation (the CI exit-code contract)', () => {
     });
   });
 
+  it('does not count tasks of an older spec with the same image (a restart, an env change)', () => {
+    const restarted = svc({
+      Spec: {
+        Name: 'web',
+        Mode: { Replicated: { Replicas: 2 } },
+        TaskTemplate: { ContainerSpec: { Image: 'app:v2' }, ForceUpdate: 1 },
+      },
+    });
+    // Right after the update, before the orchestrator has acted on it: no UpdateStatus yet.
+    expect(evaluateRollout(restarted, [task('running'), task('running')], 0).state).toBe('pending');
+    const fresh = (): Task =>
+      task('running', 'app:v2', { Spec: { ContainerSpec: { Image: 'app:v2' }, ForceUpdate: 1 } });
+    expect(evaluateRollout(restarted, [fresh(), fresh()], 0).state).toBe('converged');
+    // A task pinned to the image's digest runs the same spec.
+    const pinned = task('running', 'app:v2@sha256:abc');
+    expect(evaluateRollout(svc(), [pinned, task('running')], 0).state).toBe('converged');
+  });
+
   it('is still pending while an update is in progress, even with enough running tasks', () => {
     const s = svc({ UpdateStatus: { State: 'updating' } });
     expect(evaluateRollout(s, [task('running'), task('running')], 0).state).toBe('pending');
