@@ -1,22 +1,56 @@
 import { Command, CommanderError } from 'commander';
 import { describeError, isSkiffError } from '../lib/index.js';
-import { registerCluster } from './commands/cluster.js';
-import { registerCompletion } from './commands/completion.js';
-import { registerCompose } from './commands/compose.js';
-import { registerComposeConfig } from './commands/compose-config.js';
-import { registerDaemon } from './commands/daemon.js';
-import { registerImage } from './commands/image.js';
-import { registerLab } from './commands/lab.js';
-import { registerNode } from './commands/node.js';
-import { registerService } from './commands/service.js';
-import { registerStack } from './commands/stack.js';
-import { registerVolume } from './commands/volume.js';
 import { CliExit, CliUsageError } from './output.js';
 import { skiffVersion } from './version.js';
 
+type Register = (program: Command) => void;
+
+// Each command family's module, loaded on demand: a command loads only its own code
+// (the CLI's start-up is most of a short command's time), help and completion all.
+const FAMILIES: [name: string, load: () => Promise<Register>][] = [
+  ['service', async () => (await import('./commands/service.js')).registerService],
+  ['daemon', async () => (await import('./commands/daemon.js')).registerDaemon],
+  ['stack', async () => (await import('./commands/stack.js')).registerStack],
+  ['node', async () => (await import('./commands/node.js')).registerNode],
+  ['cluster', async () => (await import('./commands/cluster.js')).registerCluster],
+  ['completion', async () => (await import('./commands/completion.js')).registerCompletion],
+  ['image', async () => (await import('./commands/image.js')).registerImage],
+  ['volume', async () => (await import('./commands/volume.js')).registerVolume],
+  ['lab', async () => (await import('./commands/lab.js')).registerLab],
+  [
+    'compose',
+    async () => {
+      const [compose, config] = await Promise.all([
+        import('./commands/compose.js'),
+        import('./commands/compose-config.js'),
+      ]);
+      return (program) => config.registerComposeConfig(compose.registerCompose(program));
+    },
+  ],
+];
+/** Top-level commands registered by another family's module. */
+const REGISTERED_BY: Record<string, string> = { login: 'image' };
+const GLOBAL_FLAGS_WITH_VALUE = new Set(['-H', '--host', '--tlscacert', '--tlscert', '--tlskey']);
+
+/** The family a command line runs, or undefined when it needs them all (help, completion, typos). */
+export function familyOf(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    if (GLOBAL_FLAGS_WITH_VALUE.has(a)) {
+      i++;
+      continue;
+    }
+    if (a.startsWith('-')) continue;
+    const family = REGISTERED_BY[a] ?? a;
+    return family !== 'completion' && FAMILIES.some(([name]) => name === family) ? family : undefined;
+  }
+  return undefined;
+}
+
 // commander: a well-kept argument parser with subcommands, generated help and
 // typed options; parsing flags is not the heart of skiff.
-export function buildProgram(): Command {
+/** The whole command tree, or only `family`'s commands (plus `version`). */
+export async function buildProgram(family?: string): Promise<Command> {
   const program = new Command('skiff')
     .description('Docker Swarm mode and Docker Compose in one tool, with the container stack built in.')
     .version(skiffVersion(), '-v, --version', 'print the version')
@@ -39,16 +73,9 @@ export function buildProgram(): Command {
       else process.stdout.write(`skiff ${v.Version} (node ${v.Node}, ${v.Os}/${v.Arch})\n`);
     });
 
-  registerService(program);
-  registerDaemon(program);
-  registerStack(program);
-  registerNode(program);
-  registerCluster(program);
-  registerCompletion(program);
-  registerImage(program);
-  registerVolume(program);
-  registerLab(program);
-  registerComposeConfig(registerCompose(program));
+  const wanted = FAMILIES.filter(([name]) => family === undefined || name === family);
+  const registers = await Promise.all(wanted.map(([, load]) => load()));
+  for (const register of registers) register(program);
 
   // A usage error names the command's usage line (commander prints the error itself).
   for (const cmd of allCommands(program)) cmd.showHelpAfterError(usageLines(cmd));
@@ -78,7 +105,7 @@ export function usageLines(cmd: Command): string {
 }
 
 export async function runCli(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(familyOf(argv));
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

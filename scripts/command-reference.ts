@@ -12,7 +12,7 @@ export async function commandReference(): Promise<string> {
   for (const [k] of saved) delete process.env[k];
   try {
     const { buildProgram } = await import('../cli/index.js');
-    return renderCommandReference(buildProgram());
+    return renderCommandReference(await buildProgram());
   } finally {
     for (const [k, v] of saved) process.env[k] = v;
   }

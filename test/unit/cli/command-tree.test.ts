@@ -10,8 +10,9 @@ function all(cmd: Command, path: string[] = []): { path: string; cmd: Command }[
   return [{ path: path.join(' ') || 'skiff', cmd }, ...subs.flatMap((c) => all(c, [...path, c.name()]))];
 }
 
+const program = await buildProgram();
+
 describe('the command tree', () => {
-  const program = buildProgram();
   const commands = all(program);
 
   it('has the commands users of docker compose, stack and service expect', () => {

@@ -1,0 +1,41 @@
+// A command line loads only its own command family; help, completion and typos load all.
+import { describe, expect, it } from 'vitest';
+import { buildProgram, familyOf } from '../../../cli/program.js';
+
+describe('familyOf', () => {
+  it.each([
+    [['stack', 'deploy', '-c', 'a.yaml', 'x'], 'stack'],
+    [['-H', 'unix:///run/x.sock', 'service', 'ls'], 'service'],
+    [['--host', 'tcp://m:2377', '--tlscert', 'c.pem', 'compose', 'up'], 'compose'],
+    [['login', 'registry.example'], 'image'],
+    [['daemon', 'run'], 'daemon'],
+  ])('%j runs the %s family', (argv, family) => {
+    expect(familyOf(argv)).toBe(family);
+  });
+
+  it.each([[[]], [['--help']], [['completion', 'bash']], [['stak', 'ls']], [['help', 'stack']], [['-v']]])(
+    '%j needs every command',
+    (argv) => {
+      expect(familyOf(argv)).toBeUndefined();
+    },
+  );
+
+  it('builds only that family, with version', async () => {
+    const program = await buildProgram('stack');
+    expect(program.commands.map((c) => c.name()).sort()).toEqual(['stack', 'version']);
+    const all = await buildProgram();
+    expect(all.commands.map((c) => c.name())).toEqual(
+      expect.arrayContaining([
+        'compose',
+        'stack',
+        'service',
+        'node',
+        'cluster',
+        'image',
+        'login',
+        'lab',
+        'completion',
+      ]),
+    );
+  });
+});
