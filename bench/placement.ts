@@ -27,7 +27,8 @@ import { LeaderLoops } from '../manager/leader/index.js';
 import { RaftNode } from '../manager/raft/index.js';
 import { createAesGcmCipher, RaftReplicator, Store } from '../manager/store/index.js';
 import { freePort } from '../test/lab/index.js';
-import type { FollowerData, FollowerReply } from './placement/follower.js';
+import type { FollowerReply } from './placement/follower.js';
+import { type FollowerData, startFollowerManager } from './placement/follower-manager.js';
 
 const tiny = process.env.BENCH_SIZE === 'tiny';
 const { values: a } = parseArgs({
@@ -54,15 +55,7 @@ interface Follower {
 
 /** A follower manager in this thread (--followers inline). */
 async function inlineFollower(data: FollowerData): Promise<Follower> {
-  const store = new Store({ cipher: createAesGcmCipher(data.key) });
-  const raft = await RaftNode.start({
-    id: data.id,
-    dataDir: data.dataDir,
-    peers: data.peers,
-    stateMachine: store.stateMachine,
-    electionTicks: data.electionTicks,
-  });
-  store.setReplicator(new RaftReplicator(raft));
+  const { store, raft } = await startFollowerManager(data);
   return {
     status: async () => ({ appliedIndex: store.appliedIndex, tasks: store.listTasks().length }),
     stop: () => raft.stop(),

@@ -12,7 +12,7 @@ import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runChecked, runCommand } from '../lib/command.js';
+import { runCommand } from '../lib/command.js';
 import {
   type BenchContext,
   type Benchmark,
@@ -28,29 +28,7 @@ import {
   waitForPing,
 } from '../lib/index.js';
 import { startDockerd } from '../peers/index.js';
-
-const BUILD_DIR = join(REPO_ROOT, 'bench', 'results', 'skiff-build');
-
-/** `node …` arguments that run the skiff CLI. */
-async function skiffEntry(ctx: BenchContext): Promise<string[]> {
-  if (ctx.size === 'tiny') return ['--import', 'tsx', join(REPO_ROOT, 'cli', 'main.ts')];
-  ctx.log('compiling skiff (tsc --noCheck) into bench/results/skiff-build');
-  await runChecked(
-    process.execPath,
-    [
-      join(REPO_ROOT, 'node_modules/typescript/bin/tsc'),
-      '-p',
-      'tsconfig.build.json',
-      '--outDir',
-      BUILD_DIR,
-      '--noCheck',
-      '--sourceMap',
-      'false',
-    ],
-    { cwd: REPO_ROOT, timeoutMs: 300_000 },
-  );
-  return [join(BUILD_DIR, 'cli', 'main.js')];
-}
+import { skiffEntry } from '../skiff-vs-swarm/engines.js';
 
 interface Sample {
   readyMs: number;
@@ -148,7 +126,7 @@ export const daemonStartBenchmark: Benchmark = {
   description:
     'node daemon start to API ready and its memory: skiff single-node daemon vs dockerd (interleaved)',
   async run(ctx) {
-    const entry = await skiffEntry(ctx);
+    const entry = await skiffEntry(ctx.size === 'tiny', ctx.log);
     const name = 'daemon-start';
     const skiff: Sample[] = [];
     const keep = (into: Sample[], run: number) => (s: Sample) => {

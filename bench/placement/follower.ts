@@ -3,17 +3,7 @@
 // RaftNode on loopback. It answers 'status' with its applied index and task count and
 // stops on 'stop'.
 import { parentPort, workerData } from 'node:worker_threads';
-import { RaftNode } from '../../manager/raft/index.js';
-import { createAesGcmCipher, RaftReplicator, Store } from '../../manager/store/index.js';
-
-export interface FollowerData {
-  id: string;
-  dataDir: string;
-  peers: { id: string; addr: string }[];
-  key: Uint8Array;
-  /** Longer than the leader's, so the manager in the main thread is elected. */
-  electionTicks: number;
-}
+import { type FollowerData, startFollowerManager } from './follower-manager.js';
 
 export type FollowerReply =
   | { type: 'ready' }
@@ -22,15 +12,7 @@ export type FollowerReply =
 
 const data = workerData as FollowerData;
 const port = parentPort!;
-const store = new Store({ cipher: createAesGcmCipher(data.key) });
-const raft = await RaftNode.start({
-  id: data.id,
-  dataDir: data.dataDir,
-  peers: data.peers,
-  stateMachine: store.stateMachine,
-  electionTicks: data.electionTicks,
-});
-store.setReplicator(new RaftReplicator(raft));
+const { store, raft } = await startFollowerManager(data);
 const reply = (m: FollowerReply) => port.postMessage(m);
 port.on('message', (m: { type: 'status' | 'stop' }) => {
   if (m.type === 'status') {

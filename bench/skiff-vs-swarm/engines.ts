@@ -3,11 +3,12 @@
 // swarm mode (the harness's peer). Both are deployed to with their own CLI from the
 // same compose file and watched through the same Docker Engine API (/tasks, /services)
 // on their unix sockets, so the clock stops by the same rule for both.
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Service, Task } from '../../lib/index.js';
+import { removeNodeLeftovers } from '../../test/system/e2e/helpers.js';
 import { type CommandResult, runChecked, runCommand } from '../lib/command.js';
 import { onInterrupt, REPO_ROOT } from '../lib/index.js';
 import { type DockerdPeer, startDockerd } from '../peers/index.js';
@@ -111,18 +112,7 @@ export async function startSkiff(entry: string[], images: Map<string, string>): 
       // BENCH_KEEP_LOGS=DIR keeps the daemon's log, for finding out where the time went.
       const keep = process.env.BENCH_KEEP_LOGS;
       if (keep) cpSync(join(stateRoot, 'local', 'daemon.log'), join(keep, `skiff-daemon-${Date.now()}.log`));
-      // Whatever a failed run left: its containers, their runtime state and mounts.
-      await runCommand('pkill', ['-9', '-f', `conmon.*${runDir}`]);
-      const crunRoot = join(runDir, 'runtime', 'crun');
-      const ids = (await runCommand('crun', ['--root', crunRoot, 'list', '-q'])).stdout;
-      for (const id of ids.split('\n').filter(Boolean))
-        await runCommand('crun', ['--root', crunRoot, 'delete', '-f', id]);
-      const mounts = readFileSync('/proc/mounts', 'utf8')
-        .split('\n')
-        .map((l) => l.split(' ')[1] ?? '')
-        .filter((m) => m.startsWith(stateRoot) || m.startsWith(runDir))
-        .reverse();
-      for (const m of mounts) await runCommand('umount', ['-l', m]);
+      await removeNodeLeftovers(stateRoot, runDir);
       rmSync(base, { recursive: true, force: true });
       rmSync(runDir, { recursive: true, force: true });
     })().finally(unregister);

@@ -76,26 +76,31 @@ export function testNode(): TestNode {
       while ((await conmons()).trim() !== '' && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 200));
       await skiff(['daemon', 'stop'], { timeoutMs: 30_000 });
-      // Whatever a failed test left: its containers, their runtime state and mounts.
-      await runQuiet('pkill', ['-9', '-f', `conmon.*${runDir}`]);
-      const crunRoot = join(runDir, 'runtime', 'crun');
-      for (const id of (await runQuiet('crun', ['--root', crunRoot, 'list', '-q']))
-        .split('\n')
-        .filter(Boolean)) {
-        await runQuiet('crun', ['--root', crunRoot, 'delete', '-f', id]);
-      }
-      await removeLeftoverNetworks(join(stateRoot, 'local'), runDir);
-      const mounts = readFileSync('/proc/mounts', 'utf8')
-        .split('\n')
-        .map((l) => l.split(' ')[1] ?? '')
-        .filter((m) => m.startsWith(stateRoot) || m.startsWith(runDir))
-        .reverse();
-      for (const m of mounts) await runQuiet('umount', ['-l', m]);
+      await removeNodeLeftovers(stateRoot, runDir);
       rmSync(base, { recursive: true, force: true });
       rmSync(runDir, { recursive: true, force: true });
       pool.release();
     },
   };
+}
+
+/**
+ * Whatever a stopped node left because its test (or benchmark) failed midway: its
+ * containers and their runtime state, its networks' bridges and chains, its mounts.
+ */
+export async function removeNodeLeftovers(stateRoot: string, runDir: string): Promise<void> {
+  await runQuiet('pkill', ['-9', '-f', `conmon.*${runDir}`]);
+  const crunRoot = join(runDir, 'runtime', 'crun');
+  for (const id of (await runQuiet('crun', ['--root', crunRoot, 'list', '-q'])).split('\n').filter(Boolean)) {
+    await runQuiet('crun', ['--root', crunRoot, 'delete', '-f', id]);
+  }
+  await removeLeftoverNetworks(join(stateRoot, 'local'), runDir);
+  const mounts = readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[1] ?? '')
+    .filter((m) => m.startsWith(stateRoot) || m.startsWith(runDir))
+    .reverse();
+  for (const m of mounts) await runQuiet('umount', ['-l', m]);
 }
 
 /** A busybox rootfs tarball with an index page, for `skiff image import`. */
