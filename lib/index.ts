@@ -10,5 +10,4 @@ export * from './ingress.js';
 export * from './json-equal.js';
 export * from './log.js';
 export * from './model/swarm.js';
-export * from './spawn-helper.js';
 export * from './task-dns.js';

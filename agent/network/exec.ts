@@ -1,46 +1,13 @@
-// Runs host tools (ip, iptables, nft, CNI plugins). Arguments go as an array, never
-// through a shell; callers decide what a non-zero exit means.
-import { spawn } from 'node:child_process';
+// How the network layer runs host tools (ip, iptables, nft, CNI plugins): arguments go
+// as an array, never through a shell; callers decide what a non-zero exit means.
 import { SkiffError } from '../../lib/index.js';
+import type { HelperExec, HelperExecOptions, HelperExecResult } from '../host-exec.js';
 
-export interface ExecResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-export interface ExecOptions {
-  input?: string;
-  env?: NodeJS.ProcessEnv;
-  timeoutMs?: number;
-}
-
-export type Exec = (file: string, args: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
-
-export const exec: Exec = (file, args, options = {}) =>
-  new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
-      env: options.env ?? process.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: options.timeoutMs ?? 60_000,
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', (e) =>
-      reject(new SkiffError('unavailable', `cannot run ${file}: ${e.message}`, { cause: e })),
-    );
-    child.on('close', (code, signal) => {
-      resolve({
-        code: code ?? (signal ? 128 : 1),
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-      });
-    });
-    child.stdin.on('error', () => {}); // a plugin may exit before reading its config
-    child.stdin.end(options.input ?? '');
-  });
+// The network layer runs its tools through lib's spawn helper (see network-manager.ts);
+// tests pass fakes of the same shape.
+export type Exec = HelperExec;
+export type ExecOptions = HelperExecOptions;
+export type ExecResult = HelperExecResult;
 
 /** Runs a command that must succeed; its stderr becomes the error message. */
 export async function mustExec(

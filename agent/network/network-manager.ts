@@ -4,7 +4,8 @@
 // ADD, so DEL can be replayed with the same configuration after a crash.
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { helperExec, type Logger, SkiffError, silentLogger } from '../../lib/index.js';
+import { type Logger, SkiffError, silentLogger } from '../../lib/index.js';
+import { helperExec } from '../host-exec.js';
 import { cidrContains, cidrsOverlap, parseCidr, parseIpv4 } from './cidr.js';
 import { type CniConfigList, CniInvoker, CniPluginError, type CniResult } from './cni.js';
 import { interfaceConfigList } from './cni-config.js';

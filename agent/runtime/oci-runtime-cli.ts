@@ -1,5 +1,6 @@
 // The OCI runtime's command line (crun or runc share it): start, kill, delete, state.
-import { helperExec, SkiffError } from '../../lib/index.js';
+import { SkiffError } from '../../lib/index.js';
+import { helperExec } from '../host-exec.js';
 
 export interface OciState {
   id: string;
@@ -14,7 +15,7 @@ export class OciRuntimeCli {
     readonly stateRoot: string,
   ) {}
 
-  /** From the shared helper process: a spawn from the agent itself stops its event loop (lib/spawn-helper.ts). */
+  /** From the shared helper process: a spawn from the agent itself stops its event loop (agent/host-exec.ts). */
   async run(args: string[], what: string): Promise<string> {
     const r = await helperExec(this.binary, [`--root=${this.stateRoot}`, ...args], { timeoutMs: 0 });
     if (r.code !== 0) {

@@ -5,7 +5,8 @@
 // `setfattr --restore` per layer sets all xattrs (opaque markers and the layer's own).
 // A native addon would save those few milliseconds per layer but needs a compiler and a
 // build step on every node; spawning needs only Debian's coreutils, attr and util-linux.
-import { helperExec, SkiffError } from '../../lib/index.js';
+import { SkiffError } from '../../lib/index.js';
+import { helperExec } from '../host-exec.js';
 
 export interface RunResult {
   code: number | null;
@@ -19,7 +20,7 @@ export async function run(
   opts: { input?: string; cwd?: string } = {},
 ): Promise<RunResult> {
   // From the shared helper process: a spawn from the agent itself stops its event loop
-  // for a fork of all its memory (see lib/spawn-helper.ts).
+  // for a fork of all its memory (see agent/host-exec.ts).
   try {
     return await helperExec(cmd, args, {
       ...(opts.input === undefined ? {} : { input: opts.input }),

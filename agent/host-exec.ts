@@ -8,7 +8,7 @@
 // spawned directly, as before.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { SkiffError } from './errors.js';
+import { SkiffError } from '../lib/index.js';
 
 export interface HelperExecResult {
   code: number;
