@@ -185,7 +185,11 @@ describe('rolling updates on a lab cluster (real containers, probed continuously
     await allAnswer('2');
   }, 240_000);
 
-  /** Waits until the update's first batch answers while four old replicas still do. */
+  /**
+   * Waits until the update's first batch answers while four old replicas still do. The
+   * updates below pause between batches (Delay) long enough that a loaded machine's
+   * slower probe rounds still see that moment.
+   */
   const halfWay = (from: string, to: string) =>
     waitFor(
       async () => {
@@ -193,12 +197,12 @@ describe('rolling updates on a lab cluster (real containers, probed continuously
         const n = (v: string) => r.versions.filter((x) => x === v).length;
         return n(to) >= 1 && n(to) <= 2 && n(from) >= 4;
       },
-      { what: `the update from ${from} to ${to} to be half-way`, timeoutMs: 60_000, intervalMs: 200 },
+      { what: `the update from ${from} to ${to} to be half-way`, timeoutMs: 120_000, intervalMs: 200 },
     );
 
   it('restarting an agent mid-update restarts none of its tasks', async () => {
     const w = c.workers[0]!;
-    await updateTo(webSpec('4', { ...rolling, Delay: 5e9 }));
+    await updateTo(webSpec('4', { ...rolling, Delay: 15e9 }));
     const probing = probeDuring(updateState('completed', 180_000));
     await halfWay('2', '4');
     const before = await containerPids(w);
@@ -249,7 +253,7 @@ describe('rolling updates on a lab cluster (real containers, probed continuously
 
   it('completes an update under the new leader when the leader is killed mid-update', async () => {
     const leader = await c.leader();
-    await updateTo(webSpec('5', { ...rolling, Delay: 3e9 }));
+    await updateTo(webSpec('5', { ...rolling, Delay: 10e9 }));
     await halfWay('4', '5');
     await c.killDaemon(leader);
     // Still mid-update as the surviving managers see it.
