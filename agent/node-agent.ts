@@ -120,6 +120,22 @@ export class NodeAgent {
     return this.session?.connected ?? Promise.resolve();
   }
 
+  /**
+   * Leaving the cluster: stops following the managers first, so no assignment arrives
+   * after the last one is dropped, then removes every container on the node.
+   */
+  async empty(): Promise<void> {
+    await this.session?.stop();
+    await this.running;
+    await this.worker.setAssignments([]);
+    await this.worker.settled();
+    for (const c of await this.runtime.list()) {
+      await this.runtime.delete(c.id, { force: true }).catch((err: unknown) => {
+        this.log.warn({ containerId: c.id, err: String(err) }, 'could not remove a container while leaving');
+      });
+    }
+  }
+
   /** Stops following the managers; containers keep running. */
   async stop(): Promise<void> {
     await this.session?.stop();

@@ -25,7 +25,7 @@ import { type AcceptedJoin, startManager } from '../../manager/index.js';
 import { LeaderLoops } from '../../manager/leader/index.js';
 import { keepWorkerCertificateFresh } from './cert-renewal.js';
 import { dispatcherSource } from './dispatcher-source.js';
-import { emptyNode, quorumRefusal, removeClusterState, serveWorkerControl } from './leave.js';
+import { quorumRefusal, removeClusterState, serveWorkerControl } from './leave.js';
 import type { RunningNode } from './node.js';
 import { managerOptions } from './node.js';
 import type { DaemonPaths } from './paths.js';
@@ -70,7 +70,7 @@ export async function runClusterManager(
       }
       log.warn({ err: String(e) }, 'leaving by force: the cluster did not remove this manager');
     }
-    if (agent) await emptyNode(agent, log);
+    if (agent) await agent.empty();
     log.info({ nodeId: manager.nodeId }, 'left the cluster');
     leaving.resolve();
   };
@@ -322,7 +322,7 @@ export async function runClusterWorker(
     async () => {
       if (switching) throw new SkiffError('unavailable', 'this node is changing its role; retry in a moment');
       switching = true; // a node that leaves does not switch roles
-      await emptyNode(agent, log);
+      await agent.empty();
       log.info({ nodeId: saved.nodeId }, 'left the cluster');
       leaving.resolve();
     },

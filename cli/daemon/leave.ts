@@ -6,7 +6,6 @@
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { dirname, join } from 'node:path';
-import type { NodeAgent } from '../../agent/index.js';
 import type { Logger, Node } from '../../lib/index.js';
 import { httpStatusFor, isSkiffError, SkiffError } from '../../lib/index.js';
 
@@ -15,16 +14,6 @@ const CLUSTER_STATE = ['certs', 'raft', 'node-id', 'secrets.key', 'secrets.key.l
 
 export async function removeClusterState(stateDir: string): Promise<void> {
   for (const f of CLUSTER_STATE) await rm(join(stateDir, f), { recursive: true, force: true });
-}
-
-/** Removes every task of the node: the runners, then any container they left. */
-export async function emptyNode(agent: NodeAgent, log: Logger): Promise<void> {
-  await agent.worker.setAssignments([]);
-  for (const c of await agent.runtime.list()) {
-    await agent.runtime.delete(c.id, { force: true }).catch((err: unknown) => {
-      log.warn({ containerId: c.id, err: String(err) }, 'could not remove a container while leaving');
-    });
-  }
 }
 
 /**
