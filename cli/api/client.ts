@@ -1,8 +1,6 @@
 // The CLI's client of a manager's HTTP API (the Docker Engine API's swarm subset),
-// over the local unix socket or TCP. undici: Node's own HTTP client, fast, with
-// unix-socket support and no hidden globals.
+// over the local unix socket or TCP (mTLS).
 import { PassThrough } from 'node:stream';
-import { Agent, type Dispatcher, request } from 'undici';
 import type {
   ConfigSpec,
   Network,
@@ -19,6 +17,7 @@ import { SkiffError } from '../../lib/index.js';
 import { EXEC_HEADER, type ExecBody, ExecStatusSchema, STDIN_CONTENT_TYPE } from './exec-protocol.js';
 import { decodeFrames, encodeFrame, STATUS, STDERR, STDIN } from './frames.js';
 import type { PullMessage } from './pull-protocol.js';
+import { HttpTransport, type TransportResponse } from './transport.js';
 
 export const DEFAULT_SOCKET = '/run/skiff/skiff.sock';
 
@@ -33,35 +32,29 @@ export interface ApiClientOptions {
 export type Filters = Record<string, string[]>;
 
 export class ApiClient {
-  private readonly dispatcher: Dispatcher;
-  private readonly origin: string;
+  private readonly http: HttpTransport;
   readonly target: string;
 
   constructor(opts: ApiClientOptions = {}) {
     const host = opts.host ?? process.env.SKIFF_HOST ?? `unix://${DEFAULT_SOCKET}`;
     this.target = host;
-    const timeout = opts.timeoutMs ?? 30_000;
+    const headersTimeoutMs = opts.timeoutMs ?? 30_000;
     if (host.startsWith('unix://') || host.startsWith('/')) {
       const socketPath = host.startsWith('unix://') ? host.slice('unix://'.length) : host;
-      this.dispatcher = new Agent({ connect: { socketPath }, headersTimeout: timeout, bodyTimeout: 0 });
-      this.origin = 'http://localhost';
+      this.http = new HttpTransport({ socketPath, origin: 'http://localhost', headersTimeoutMs });
     } else if (opts.tls && host.startsWith('tcp://')) {
-      // Node certificates name nodes by ID, not by host: the cluster CA is what is checked.
-      const { ca, cert, key } = opts.tls;
-      this.dispatcher = new Agent({
-        connect: { ca, ...(cert && key ? { cert, key } : {}), checkServerIdentity: () => undefined },
-        headersTimeout: timeout,
-        bodyTimeout: 0,
+      this.http = new HttpTransport({
+        origin: host.replace(/^tcp:\/\//, 'https://'),
+        tls: opts.tls,
+        headersTimeoutMs,
       });
-      this.origin = host.replace(/^tcp:\/\//, 'https://');
     } else {
-      this.dispatcher = new Agent({ headersTimeout: timeout, bodyTimeout: 0 });
-      this.origin = host.replace(/^tcp:\/\//, 'http://');
+      this.http = new HttpTransport({ origin: host.replace(/^tcp:\/\//, 'http://'), headersTimeoutMs });
     }
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    this.http.close();
   }
 
   ping(): Promise<string> {
@@ -210,15 +203,17 @@ export class ApiClient {
     if (opts.tail) query.tail = opts.tail;
     if (opts.timestamps) query.timestamps = '1';
     if (opts.since) query.since = opts.since;
-    const res = await request(
-      `${this.origin}/${kind}/${encodeURIComponent(id)}/logs?${new URLSearchParams(query)}`,
-      {
+    let res: TransportResponse;
+    try {
+      res = await this.http.request({
         method: 'GET',
-        dispatcher: this.dispatcher,
-        signal,
-      },
-    );
-    if (res.statusCode >= 400) throw await toError(res.statusCode, await res.body.text());
+        path: `/${kind}/${encodeURIComponent(id)}/logs?${new URLSearchParams(query)}`,
+        ...(signal ? { signal } : {}),
+      });
+    } catch (e) {
+      throw unreachable(this.target, e);
+    }
+    if (res.statusCode >= 400) throw toError(res.statusCode, await res.text());
     let buf = Buffer.alloc(0);
     for await (const chunk of res.body) {
       buf = Buffer.concat([buf, chunk as Buffer]);
@@ -261,7 +256,7 @@ export class ApiClient {
             [EXEC_HEADER]: Buffer.from(JSON.stringify(body)).toString('base64'),
           })
         : await this.send(path, body, signal);
-      if (res.statusCode >= 400) throw toError(res.statusCode, await res.body.text());
+      if (res.statusCode >= 400) throw toError(res.statusCode, await res.text());
       return await readExecStream(res.body, onOutput);
     } finally {
       if (stdin && input) {
@@ -275,7 +270,7 @@ export class ApiClient {
   /** Pulls an image on the node serving the API, handing each progress message to `onMessage`. */
   async pullImage(ref: string, onMessage: (m: PullMessage) => void): Promise<void> {
     const res = await this.send(`/images/create?${new URLSearchParams({ fromImage: ref })}`, undefined);
-    if (res.statusCode >= 400) throw toError(res.statusCode, await res.body.text());
+    if (res.statusCode >= 400) throw toError(res.statusCode, await res.text());
     let rest = '';
     for await (const chunk of res.body) {
       const lines = (rest + Buffer.from(chunk).toString('utf8')).split('\n');
@@ -295,14 +290,14 @@ export class ApiClient {
     body: unknown,
     signal?: AbortSignal,
     headers?: Record<string, string>,
-  ): Promise<Dispatcher.ResponseData> {
+  ): Promise<TransportResponse> {
     const raw = body instanceof PassThrough;
     try {
-      return await request(`${this.origin}${path}`, {
+      return await this.http.request({
         method: 'POST',
-        dispatcher: this.dispatcher,
+        path,
         headers: headers ?? (body === undefined ? {} : { 'content-type': 'application/json' }),
-        body: raw ? body : body === undefined ? undefined : JSON.stringify(body),
+        ...(raw ? { body } : body === undefined ? {} : { body: JSON.stringify(body) }),
         ...(signal ? { signal } : {}),
       });
     } catch (e) {
@@ -320,19 +315,19 @@ export class ApiClient {
       if (v === undefined) continue;
       qs.set(k, typeof v === 'string' ? v : JSON.stringify(v));
     }
-    const url = `${this.origin}${path}${qs.size > 0 ? `?${qs}` : ''}`;
-    let res: Dispatcher.ResponseData;
+    let res: TransportResponse;
     try {
-      res = await request(url, {
+      res = await this.http.request({
         method,
-        dispatcher: this.dispatcher,
-        headers: opts.body === undefined ? {} : { 'content-type': 'application/json' },
-        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        path: `${path}${qs.size > 0 ? `?${qs}` : ''}`,
+        ...(opts.body === undefined
+          ? {}
+          : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(opts.body) }),
       });
     } catch (e) {
       throw unreachable(this.target, e);
     }
-    const text = await res.body.text();
+    const text = await res.text();
     if (res.statusCode >= 400) throw toError(res.statusCode, text);
     if (opts.text) return text as T;
     return (text === '' ? undefined : JSON.parse(text)) as T;
@@ -361,7 +356,10 @@ async function readExecStream(
 
 function unreachable(target: string, e: unknown): SkiffError {
   const message = (e as Error).message;
-  if (target.startsWith('tcp://') && /certificate|SSL|TLS|socket hang up|other side closed/i.test(message)) {
+  if (
+    target.startsWith('tcp://') &&
+    /certificate|SSL|TLS|socket hang up|ECONNRESET|other side closed/i.test(message)
+  ) {
     return new SkiffError(
       'unavailable',
       `the TLS handshake with the manager at ${target} failed: ${message}`,
