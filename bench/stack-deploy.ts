@@ -3,7 +3,8 @@
 // daemon next to Docker Swarm (dockerd in swarm mode, the bench peer) on the same
 // machine: the same compose file, the same images (imported from the same rootfs
 // tarball), each deployed with its own CLI and watched through the same Docker API
-// (GET /tasks every 20 ms). Runs alternate (Swarm, skiff, skiff, Swarm, …).
+// (GET /tasks every 20 ms). Runs alternate (Swarm, skiff, skiff, Swarm, …), each once
+// the machine's CPU is quiet again after the previous run's clean-up.
 //
 //   npx tsx bench/stack-deploy.ts [--runs N]      # BENCH_SIZE=tiny: skiff only, one run
 //
@@ -14,7 +15,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { busyboxTarball } from '../test/system/e2e/helpers.js';
-import { type Figure, interleave, latencyFigures, repeat, sideBySideFigures } from './lib/index.js';
+import {
+  type Figure,
+  interleave,
+  latencyFigures,
+  repeat,
+  sideBySideFigures,
+  waitForQuietCpu,
+} from './lib/index.js';
 import {
   allTasks,
   type Engine,
@@ -50,6 +58,8 @@ const COMPOSE = `services:
 
 /** One deploy: the time until every task runs (the deploy command's time goes to `cliMs`). */
 async function deployOnce(engine: Engine, dir: string, cliMs: number[]): Promise<number> {
+  // Each run starts on a quiet machine, whichever engine cleaned up before it.
+  await waitForQuietCpu();
   const t0 = performance.now();
   const deploy = engine.cli(engine.deployArgs(join(dir, 'stack.yaml'), STACK), dir).then((r) => {
     cliMs.push(performance.now() - t0);

@@ -24,6 +24,7 @@ export {
   sideBySideFigures,
 } from './method.js';
 export { pingUnix, waitForPing } from './ping.js';
+export { waitForQuietCpu } from './quiet.js';
 export {
   type BenchRecord,
   type Figure,
