@@ -3,10 +3,11 @@
 // proportion to the caller's memory: ~2 ms from a 45 MB process, ~8 ms from the agent's
 // ~150 MB, ~27 ms from 570 MB — all of it with the event loop stopped. A burst of
 // containers needs several execs each (namespace, CNI plugins, iptables), so the agent
-// hands them to a helper (a plain `node -e` script, no files to find) over JSON lines:
+// hands them to helpers (plain `node -e` scripts, no files to find) over JSON lines:
 // its forks are cheap and never stop the agent. If the helper cannot run, the command is
 // spawned directly, as before.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { SkiffError } from '../lib/index.js';
 
@@ -101,6 +102,11 @@ class SpawnHelper {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
 
+  /** Commands sent and not answered yet. */
+  get load(): number {
+    return this.pending.size;
+  }
+
   run: HelperExec = (file, args, options = {}) =>
     new Promise((resolve, reject) => {
       const fallback = () => directExec(file, args, options).then(resolve, reject);
@@ -113,7 +119,8 @@ class SpawnHelper {
         id,
         file,
         args,
-        env: options.env ?? process.env,
+        // Only an explicit environment travels: the helper inherited the agent's at its start.
+        ...(options.env === undefined ? {} : { env: options.env }),
         input: options.input ?? '',
         timeoutMs: options.timeoutMs ?? 60_000,
         ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
@@ -173,10 +180,20 @@ class SpawnHelper {
   }
 }
 
-let shared: SpawnHelper | undefined;
+/**
+ * A helper per core, at most 4: a helper's spawn() is synchronous too, so one helper
+ * forks one command at a time, and a burst (15 containers: ~100 execs) queues behind it.
+ */
+const HELPERS = Math.max(1, Math.min(4, availableParallelism()));
+const shared: SpawnHelper[] = [];
 
-/** `exec` through the shared helper process (started on first use). */
+/** `exec` through the least busy helper process (each started on first use). */
 export const helperExec: HelperExec = (file, args, options) => {
-  shared ??= new SpawnHelper();
-  return shared.run(file, args, options);
+  let helper = shared.find((h) => h.load === 0);
+  if (!helper && shared.length < HELPERS) {
+    helper = new SpawnHelper();
+    shared.push(helper);
+  }
+  helper ??= shared.reduce((a, b) => (b.load < a.load ? b : a));
+  return helper.run(file, args, options);
 };

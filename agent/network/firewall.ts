@@ -56,10 +56,18 @@ export function networkChainRules(n: NetworkRuleInput): string[][] {
   ];
 }
 
-/** iptables-restore input (for --noflush) that creates or empties the network's chain and fills it. Pure. */
-export function networkChainRestore(n: NetworkRuleInput): string {
+/**
+ * iptables-restore input (for --noflush) that creates or empties the network's chain,
+ * fills it, and appends `baseRules` (the network's missing rules in skiff's base chains). Pure.
+ */
+export function networkRestore(n: NetworkRuleInput, baseRules: readonly RuleSpec[] = []): string {
+  const append = (table: RuleSpec['table']) =>
+    baseRules.filter((r) => r.table === table).map((r) => `-A ${r.chain} ${r.rule.join(' ')}`);
   const rules = networkChainRules(n).map((rule) => `-A ${n.chain} ${rule.join(' ')}`);
-  return ['*filter', `:${n.chain} - [0:0]`, ...rules, 'COMMIT', ''].join('\n');
+  const lines = ['*filter', `:${n.chain} - [0:0]`, ...rules, ...append('filter'), 'COMMIT'];
+  const nat = append('nat');
+  if (nat.length > 0) lines.push('*nat', ...nat, 'COMMIT');
+  return [...lines, ''].join('\n');
 }
 
 /** Rules a network adds to skiff's base chains. Pure. */
@@ -145,27 +153,20 @@ export class Firewall {
 
   async ensureNetwork(n: NetworkRuleInput): Promise<void> {
     await this.ensureBase();
-    // The network's chain created (or emptied) and filled in one atomic exec: a network's
-    // set-up is on the way of its first containers, and every iptables exec counts.
-    const r = await this.run('iptables-restore', ['--noflush'], { input: networkChainRestore(n) });
-    if (r.code !== 0) {
-      throw new SkiffError('internal', `cannot set up firewall chain ${n.chain}: ${r.stderr.trim()}`, {
-        hint: 'check that iptables works on this host (iptables -S)',
-      });
-    }
-    // Its rules in the base chains: looked up at once (reads), the missing ones added in order.
+    // The network's rules in skiff's base chains: looked up at once (reads, side by side).
     const specs = networkBaseChainRules(n);
     const present = await Promise.all(
       specs.map((spec) => this.ipt(spec.table, ['-C', spec.chain, ...spec.rule])),
     );
-    for (const [i, spec] of specs.entries()) {
-      if (present[i]?.code === 0) continue;
-      await mustExec(
-        this.run,
-        'iptables',
-        ['-w', '5', '-t', spec.table, '-A', spec.chain, ...spec.rule],
-        'adding a firewall rule',
-      );
+    const missing = specs.filter((_, i) => present[i]?.code !== 0);
+    // Then one atomic exec: the network's chain created (or emptied) and filled, and the
+    // missing base rules appended. A network's set-up is on the way of its first
+    // containers, and every iptables exec counts.
+    const r = await this.run('iptables-restore', ['--noflush'], { input: networkRestore(n, missing) });
+    if (r.code !== 0) {
+      throw new SkiffError('internal', `cannot set up firewall chain ${n.chain}: ${r.stderr.trim()}`, {
+        hint: 'check that iptables works on this host (iptables -S)',
+      });
     }
   }
 

@@ -224,17 +224,20 @@ export class NetworkManager {
   private async createKernelState(def: NetworkDefinition): Promise<void> {
     const bridge = bridgeNameFor(def.id);
     const prefix = parseCidr(def.subnet).prefixLength;
-    if ((await this.run('ip', ['link', 'show', 'dev', bridge])).code !== 0) {
-      const r = await this.run('ip', ['link', 'add', bridge, 'type', 'bridge']);
-      if (r.code !== 0 && !/exists/i.test(r.stderr)) throw new Error(r.stderr.trim());
+    // One exec for the bridge: a network's set-up is on the way of its first containers,
+    // and its execs queue with theirs. A bridge left from before is fine ("File exists"
+    // on the first line); anything else fails the set-up.
+    const r = await this.run('ip', ['-force', '-batch', '-'], {
+      input: [
+        `link add ${bridge} type bridge`,
+        `addr replace ${def.gateway}/${prefix} dev ${bridge}`,
+        `link set dev ${bridge} up`,
+        '',
+      ].join('\n'),
+    });
+    if (r.code !== 0 && !onlyBridgeExisted(r.stderr)) {
+      throw new Error(`setting up bridge ${bridge}: ${r.stderr.trim()}`);
     }
-    await mustExec(
-      this.run,
-      'ip',
-      ['addr', 'replace', `${def.gateway}/${prefix}`, 'dev', bridge],
-      'gateway address',
-    );
-    await mustExec(this.run, 'ip', ['link', 'set', 'dev', bridge, 'up'], 'bridge up');
     await this.firewall.ensureNetwork(ruleInput(def));
     if (def.driver === 'overlay') await this.overlay.ensure(await this.overlayDevice(def));
     await this.dns.listen(def.id, def.gateway);
@@ -629,4 +632,10 @@ async function readJsonDir<T>(dir: string): Promise<T[]> {
     if (v !== undefined) out.push(v);
   }
   return out;
+}
+
+/** `ip -batch` failed only on its first line (`link add`) because the bridge exists. */
+function onlyBridgeExisted(stderr: string): boolean {
+  const failed = [...stderr.matchAll(/Command failed -:(\d+)/g)].map((m) => m[1]);
+  return failed.length > 0 && failed.every((line) => line === '1') && /exists/i.test(stderr);
 }

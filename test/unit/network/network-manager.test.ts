@@ -25,6 +25,8 @@ describe('NetworkManager (host tools faked)', () => {
   let dir: string;
   let calls: string[];
   let manager: NetworkManager;
+  /** What `ip -batch` (the bridge's set-up) answers. */
+  let batchReply: { code: number; stdout: string; stderr: string };
   const routes = JSON.stringify([
     { dst: 'default', gateway: '192.0.2.1', dev: 'eth0' },
     { dst: '192.0.2.0/24', dev: 'eth0' },
@@ -36,8 +38,10 @@ describe('NetworkManager (host tools faked)', () => {
   beforeEach(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'skiff-net-unit-'));
     calls = [];
+    batchReply = { code: 0, stdout: '', stderr: '' };
     const exec: Exec = async (file, args) => {
       calls.push([file, ...args].join(' '));
+      if (file === 'ip' && args.includes('-batch')) return batchReply;
       if (file === 'ip' && args.includes('route')) return { code: 0, stdout: routes, stderr: '' };
       return { code: 0, stdout: '', stderr: '' };
     };
@@ -116,6 +120,17 @@ describe('NetworkManager (host tools faked)', () => {
       manager.ensureNetwork({ ...bridgeNet, subnet: '10.90.0.0/24', gateway: '10.90.0.1' }),
     ).rejects.toMatchObject({ code: 'conflict' });
     expect(manager.listNetworks().map((n) => n.id)).toEqual(['n1']);
+  });
+
+  it('sets a bridge up in one ip batch, accepts a bridge that exists, and fails on any other error', async () => {
+    batchReply = { code: 1, stdout: '', stderr: 'RTNETLINK answers: File exists\nCommand failed -:1\n' };
+    await manager.ensureNetwork(bridgeNet);
+    expect(calls.filter((c) => c.startsWith('ip -force -batch'))).toHaveLength(1);
+
+    batchReply = { code: 1, stdout: '', stderr: 'Cannot find device "skbrx"\nCommand failed -:2\n' };
+    await expect(
+      manager.ensureNetwork({ ...bridgeNet, id: 'n2', subnet: '10.89.2.0/24', gateway: '10.89.2.1' }),
+    ).rejects.toThrow(/cannot set up on this node: .*Cannot find device/);
   });
 
   it('treats removing an unknown network and detaching an unknown container as done', async () => {

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   baseRules,
   networkBaseChainRules,
-  networkChainRestore,
   networkChainRules,
+  networkRestore,
 } from '../../../agent/network/firewall.js';
 import { bridgeNameFor, chainNameFor, vxlanNameFor } from '../../../agent/network/names.js';
 import { arpGuardRuleset, fdbChanges } from '../../../agent/network/overlay.js';
@@ -36,13 +36,33 @@ describe('derived names', () => {
 
 describe('firewall rules', () => {
   it("declare the network's chain (created or emptied) and fill it in one iptables-restore input", () => {
-    expect(networkChainRestore({ ...input, internal: true }).split('\n')).toEqual([
+    expect(networkRestore({ ...input, internal: true }).split('\n')).toEqual([
       '*filter',
       ':SKIFF-N-abc - [0:0]',
       '-A SKIFF-N-abc -i skbrabc -o skbrabc -j ACCEPT',
       '-A SKIFF-N-abc -i skbrabc -o skbr+ -j DROP',
       '-A SKIFF-N-abc -i skbrabc -j DROP',
       '-A SKIFF-N-abc -o skbrabc -j DROP',
+      'COMMIT',
+      '',
+    ]);
+  });
+
+  it('append the missing base-chain rules in the same input, each in its table', () => {
+    const lines = networkRestore(input, networkBaseChainRules(input)).split('\n');
+    expect(lines).toEqual([
+      '*filter',
+      ':SKIFF-N-abc - [0:0]',
+      '-A SKIFF-N-abc -i skbrabc -o skbrabc -j ACCEPT',
+      '-A SKIFF-N-abc -i skbrabc -o skbr+ -j DROP',
+      '-A SKIFF-N-abc -i skbrabc -j ACCEPT',
+      '-A SKIFF-N-abc -o skbrabc -j DROP',
+      '-A SKIFF-FORWARD -j SKIFF-N-abc',
+      '-A SKIFF-INPUT -i skbrabc -p udp --dport 53 -j ACCEPT',
+      '-A SKIFF-INPUT -i skbrabc -p tcp --dport 53 -j ACCEPT',
+      'COMMIT',
+      '*nat',
+      '-A SKIFF-POSTROUTING -s 10.89.1.0/24 ! -o skbrabc -j MASQUERADE',
       'COMMIT',
       '',
     ]);
