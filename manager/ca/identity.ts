@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KeyPair } from './certificates.js';
 
@@ -34,17 +34,32 @@ export async function loadIdentity(stateDir: string): Promise<NodeIdentity | und
   }
 }
 
+/**
+ * Each file replaced whole (written aside, synced, renamed over), the key before the
+ * certificate: a reader or a crash never sees a partial file, and a renewal read half-way
+ * shows the new key with the old certificate, never a new certificate without its key.
+ */
 export async function saveIdentity(stateDir: string, id: NodeIdentity): Promise<void> {
   const dir = certsDir(stateDir);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeFile(join(dir, 'ca.crt'), id.caPem, { mode: 0o644 });
-  await writeFile(join(dir, 'node.crt'), id.certPem, { mode: 0o644 });
-  await writeFile(join(dir, 'node.key'), id.keyPem, { mode: 0o600 });
-  await chmod(join(dir, 'node.key'), 0o600);
-  if (id.caKeyPem) {
-    await writeFile(join(dir, 'ca.key'), id.caKeyPem, { mode: 0o600 });
-    await chmod(join(dir, 'ca.key'), 0o600);
+  await replaceFile(join(dir, 'ca.crt'), id.caPem, 0o644);
+  if (id.caKeyPem) await replaceFile(join(dir, 'ca.key'), id.caKeyPem, 0o600);
+  await replaceFile(join(dir, 'node.key'), id.keyPem, 0o600);
+  await replaceFile(join(dir, 'node.crt'), id.certPem, 0o644);
+}
+
+/** Writes `file` aside with `mode` (a key is never readable by others, not even briefly), syncs it, renames it over. */
+async function replaceFile(file: string, content: string, mode: number): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fh = await open(tmp, 'w', mode);
+  try {
+    await fh.chmod(mode); // the umask may have narrowed or the file existed
+    await fh.writeFile(content);
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
+  await rename(tmp, file);
 }
 
 export function caKeyPair(id: NodeIdentity): KeyPair | undefined {
@@ -80,10 +95,9 @@ export async function loadRaftIdentity(stateDir: string): Promise<RaftIdentity |
 export async function saveRaftIdentity(stateDir: string, id: RaftIdentity): Promise<void> {
   const dir = certsDir(stateDir);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const values = [id.caPem, id.caKeyPem, id.certPem, id.keyPem];
-  for (const [i, f] of RAFT_FILES.entries()) {
-    const secret = f.endsWith('.key');
-    await writeFile(join(dir, f), values[i]!, { mode: secret ? 0o600 : 0o644 });
-    if (secret) await chmod(join(dir, f), 0o600);
-  }
+  // The key before its certificate, as in saveIdentity.
+  await replaceFile(join(dir, 'raft-ca.crt'), id.caPem, 0o644);
+  await replaceFile(join(dir, 'raft-ca.key'), id.caKeyPem, 0o600);
+  await replaceFile(join(dir, 'raft.key'), id.keyPem, 0o600);
+  await replaceFile(join(dir, 'raft.crt'), id.certPem, 0o644);
 }
