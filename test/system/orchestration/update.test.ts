@@ -190,15 +190,24 @@ describe('rolling updates on a lab cluster (real containers, probed continuously
    * updates below pause between batches (Delay) long enough that a loaded machine's
    * slower probe rounds still see that moment.
    */
-  const halfWay = (from: string, to: string) =>
-    waitFor(
-      async () => {
-        const r = await probeRound();
-        const n = (v: string) => r.versions.filter((x) => x === v).length;
-        return n(to) >= 1 && n(to) <= 2 && n(from) >= 4;
-      },
-      { what: `the update from ${from} to ${to} to be half-way`, timeoutMs: 120_000, intervalMs: 200 },
-    );
+  const halfWay = async (from: string, to: string) => {
+    let last: Round | undefined;
+    try {
+      await waitFor(
+        async () => {
+          last = await probeRound();
+          const n = (v: string) => last!.versions.filter((x) => x === v).length;
+          return n(to) >= 1 && n(to) <= 2 && n(from) >= 4;
+        },
+        { what: `the update from ${from} to ${to} to be half-way`, timeoutMs: 120_000, intervalMs: 200 },
+      );
+    } catch (e) {
+      const status = (await web()).UpdateStatus;
+      throw new Error(
+        `${(e as Error).message}\nupdate: ${JSON.stringify(status)}\nlast round: ${JSON.stringify(last)}`,
+      );
+    }
+  };
 
   it('restarting an agent mid-update restarts none of its tasks', async () => {
     const w = c.workers[0]!;
