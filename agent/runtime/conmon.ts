@@ -88,6 +88,8 @@ export function launchConmon(l: ConmonLaunch): Promise<SyncMessage[]> {
       child = spawn(l.conmon, args, {
         stdio: ['ignore', 'ignore', errFd, 'pipe'],
         env: { ...process.env, _OCI_SYNCPIPE: '3' },
+        // conmon also drops an `oom` marker in its working directory: the container's, not the agent's.
+        cwd: l.persistDir ?? l.bundle,
         detached: true,
       });
     } finally {
