@@ -99,7 +99,7 @@ export class OrchestrationLoop {
     const now = this.clock();
     const nodes = this.store.listNodes();
     const limit = this.store.getCluster()?.Spec.Orchestration?.TaskHistoryRetentionLimit;
-    const all: Changes[] = [];
+    const all: ServiceChanges[] = [];
     const orphanTasks: Task[] = [];
     for (const id of ids) {
       const service = this.store.getService(id);
@@ -120,18 +120,18 @@ export class OrchestrationLoop {
       );
       for (const t of changes.create)
         t.Labels = { ...t.Labels, [SERVICE_NAME_LABEL]: service.Spec.Name ?? '' };
-      all.push(changes);
+      all.push({ serviceId: id, readAt: service.Version.Index, changes });
     }
-    const wake = all.map((c) => c.wakeAt).filter((w): w is number => w !== undefined);
+    const wake = all.map((c) => c.changes.wakeAt).filter((w): w is number => w !== undefined);
     if (wake.length) this.wakeAt(Math.min(...wake), now);
-    if (all.every(isEmpty) && orphanTasks.length === 0) return;
+    if (all.every((c) => isEmpty(c.changes)) && orphanTasks.length === 0) return;
     if (orphanTasks.length) await updateWithRetry(this.store, (tx) => windDown(tx, orphanTasks));
     // Services' changes in proposals of about PROPOSAL_BATCH task writes each.
-    const batches: Changes[][] = [[]];
+    const batches: ServiceChanges[][] = [[]];
     let size = 0;
     for (const c of all) {
-      if (isEmpty(c)) continue;
-      const n = c.create.length + c.update.length + c.delete.length;
+      if (isEmpty(c.changes)) continue;
+      const n = c.changes.create.length + c.changes.update.length + c.changes.delete.length;
       if (size > 0 && size + n > PROPOSAL_BATCH) {
         batches.push([]);
         size = 0;
@@ -139,14 +139,26 @@ export class OrchestrationLoop {
       batches.at(-1)!.push(c);
       size += n;
     }
+    const stale = new Set<string>();
     await updateInBatches(
       this.store,
       batches,
       (tx, batch) => {
-        for (const c of batch) commit(tx, c);
+        for (const c of batch) {
+          // Decided from the service as this pass read it: if it changed since (a user's
+          // update), writing these decisions would undo that change. They are dropped,
+          // and the next pass decides again from the service as it is now.
+          if ((tx.get('services', c.serviceId)?.Version.Index ?? c.readAt) !== c.readAt)
+            stale.add(c.serviceId);
+          else commit(tx, c.changes);
+        }
       },
       1,
     );
+    if (stale.size > 0) {
+      for (const id of stale) this.dirty.add(id);
+      this.loop.kick();
+    }
   }
 
   /**
@@ -201,6 +213,13 @@ function isRoutineProgress(t: Task, old: Task | undefined, service: Service | un
     return false;
   const update = service.UpdateStatus?.State;
   return update === undefined || update === 'completed' || update === 'rollback_completed';
+}
+
+/** One service's decisions, and the version of the service they were made from. */
+interface ServiceChanges {
+  serviceId: string;
+  readAt: number;
+  changes: Changes;
 }
 
 function isEmpty(c: Changes): boolean {

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger, type Task } from '../../../lib/index.js';
 import { LeaderLoops, updateInBatches } from '../../../manager/leader/index.js';
+import type { Store } from '../../../manager/store/index.js';
 import { addNode, localStore } from './helpers.js';
 
 const task = (id: string) => ({
@@ -95,6 +96,65 @@ describe('orchestration under routine task progress', () => {
       await loops.settled();
       const replacement = store.listTasks().find((t) => t.Slot === failed.Slot && t.ID !== failed.ID);
       expect(replacement?.DesiredState).toMatch(/^(ready|running)$/);
+    } finally {
+      await loops.stop();
+    }
+  });
+});
+
+describe('orchestration racing a user', () => {
+  it("drops a pass's decisions when the service changed before they were written, and decides again", async () => {
+    const store = localStore();
+    await addNode(store, 'n1');
+    const loops = new LeaderLoops(store, silentLogger);
+    const spec = (image: string) => ({
+      Name: 'web',
+      Mode: { Replicated: { Replicas: 2 } },
+      TaskTemplate: { ContainerSpec: { Image: image } },
+      UpdateConfig: { Parallelism: 1, Order: 'stop-first' as const },
+    });
+    loops.start();
+    try {
+      const svc = await store.update((tx) => tx.createService({ Spec: spec('app:1') }));
+      await loops.settled();
+      // Once the orchestrator has read the service at app:2, a user updates it to app:3
+      // before the orchestrator's write goes out: its pass decided from the spec before.
+      const realUpdate = store.update.bind(store);
+      const realGet = store.getService.bind(store);
+      let armed = false;
+      let userUpdate: (() => Promise<unknown>) | undefined = () =>
+        realUpdate((tx) => {
+          const cur = tx.get('services', svc.ID)!;
+          tx.update('services', { ...cur, Spec: spec('app:3'), PreviousSpec: cur.Spec });
+        });
+      store.getService = (id: string) => {
+        const s = realGet(id);
+        if (s?.Spec.TaskTemplate?.ContainerSpec?.Image === 'app:2' && userUpdate) armed = true;
+        return s;
+      };
+      store.update = (async (fn: Parameters<Store['update']>[0], opts?: { precheck?: boolean }) => {
+        if (armed && userUpdate) {
+          const u = userUpdate;
+          userUpdate = undefined;
+          await u();
+        }
+        return realUpdate(fn, opts);
+      }) as Store['update'];
+      await realUpdate((tx) => {
+        const cur = tx.get('services', svc.ID)!;
+        tx.update('services', { ...cur, Spec: spec('app:2'), PreviousSpec: cur.Spec });
+      });
+      await loops.settled();
+      expect(userUpdate).toBeUndefined();
+      const now = store.getService(svc.ID)!;
+      // The user's last word stands, and the orchestrator rolls it out.
+      expect(now.Spec.TaskTemplate?.ContainerSpec?.Image).toBe('app:3');
+      expect(now.UpdateStatus?.State).toBe('updating');
+      const live = store
+        .listTasks()
+        .filter((t) => t.DesiredState === 'running' || t.DesiredState === 'ready');
+      expect(live.some((t) => t.Spec.ContainerSpec?.Image === 'app:3')).toBe(true);
+      expect(live.some((t) => t.Spec.ContainerSpec?.Image === 'app:2')).toBe(false);
     } finally {
       await loops.stop();
     }
