@@ -254,6 +254,10 @@ export class TaskRunner {
     this.log.warn({ step, err: message }, 'task could not start');
     const state: TaskState =
       this.observed && taskStateRank(this.observed) >= taskStateRank('starting') ? 'failed' : 'rejected';
+    // The addresses go back before the state is reported (see onExit).
+    await this.releaseNetwork().catch((err: unknown) =>
+      this.log.warn({ err: describeError(err) }, 'could not release the network of a failed task'),
+    );
     this.advance(state, state === 'rejected' ? 'preparing failed' : 'starting failed', { Err: message });
     await this.teardown(false);
   }
@@ -269,6 +273,11 @@ export class TaskRunner {
 
   private async onExit(exitCode: number, oomKilled: boolean): Promise<void> {
     if (this.isTerminal) return;
+    // Before the state is reported: the manager frees the task's addresses on that report
+    // and may hand them to a replacement on this node at once, which must find them free.
+    await this.releaseNetwork().catch((err: unknown) =>
+      this.log.warn({ err: describeError(err) }, 'could not release the network of an exited task'),
+    );
     const ContainerStatus = { ContainerID: this.task.ID, ExitCode: exitCode };
     if (this.stopRequested()) {
       this.advance('shutdown', 'shutdown', { ContainerStatus });
@@ -277,7 +286,6 @@ export class TaskRunner {
     } else {
       this.advance('failed', 'task: non-zero exit', { Err: exitError(exitCode, oomKilled), ContainerStatus });
     }
-    await this.releaseNetwork();
   }
 
   /**

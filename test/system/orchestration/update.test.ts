@@ -203,8 +203,12 @@ describe('rolling updates on a lab cluster (real containers, probed continuously
       );
     } catch (e) {
       const status = (await web()).UpdateStatus;
+      const states = (await tasks()).map(
+        (t) =>
+          `${t.ID.slice(0, 8)} ${hostOf(t.NodeID)?.host.name} ${t.Status.State}/${t.DesiredState} ${t.Spec.ContainerSpec?.Env?.join(',')} ${t.Status.Err ?? ''}`,
+      );
       throw new Error(
-        `${(e as Error).message}\nupdate: ${JSON.stringify(status)}\nlast round: ${JSON.stringify(last)}`,
+        `${(e as Error).message}\nupdate: ${JSON.stringify(status)}\nlast round: ${JSON.stringify(last)}\ntasks:\n${states.join('\n')}`,
       );
     }
   };
