@@ -1,34 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Task } from '../../../lib/index.js';
-import { createAesGcmCipher, type LogEntry, type Replicator, Store } from '../../../manager/store/index.js';
+import { createAesGcmCipher, Store } from '../../../manager/store/index.js';
 import { encodeProposal, proposalIdOf } from '../../../manager/store/proposal.js';
+import { LogReplicator } from './log-replicator.js';
 
 const FIXED = new Date('2026-01-02T03:04:05.000Z');
-
-/** Applies a copy of each proposal's bytes (as a log read back from disk would), optionally altered. */
-class CopyingReplicator implements Replicator {
-  readonly entries: LogEntry[] = [];
-  constructor(
-    private readonly store: Store,
-    private readonly alter: (b: Uint8Array) => Uint8Array = (b) => b,
-  ) {}
-  async propose(data: Uint8Array) {
-    const entry = { index: this.entries.length + 1, term: 1, data: this.alter(Uint8Array.from(data)) };
-    this.entries.push(entry);
-    this.store.stateMachine.apply(entry);
-    return { index: entry.index };
-  }
-  isLeader() {
-    return true;
-  }
-  leaderAddr() {
-    return undefined;
-  }
-  leaderId() {
-    return undefined;
-  }
-}
 
 const newStore = () => new Store({ cipher: createAesGcmCipher(randomBytes(32)), clock: () => FIXED });
 
@@ -46,7 +23,7 @@ function taskInput(extra: Record<string, unknown> = {}) {
 describe("the proposer applies its own proposals' ops", () => {
   it('without decoding them when the logged bytes are the ones it encoded; a replica agrees', async () => {
     const store = newStore();
-    const log = new CopyingReplicator(store);
+    const log = new LogReplicator(store);
     store.setReplicator(log);
     const input = taskInput();
     const t = await store.update((tx) => tx.create('tasks', input));
@@ -60,7 +37,7 @@ describe("the proposer applies its own proposals' ops", () => {
 
   it('a writer changing an object after handing it to the store gets an error, not a divergent state', async () => {
     const store = newStore();
-    store.setReplicator(new CopyingReplicator(store));
+    store.setReplicator(new LogReplicator(store));
     const input = taskInput();
     await store.update((tx) => tx.create('tasks', input));
     expect(() => {
@@ -70,7 +47,7 @@ describe("the proposer applies its own proposals' ops", () => {
 
   it('decodes the entry when JSON would not keep the objects exactly (an undefined field)', async () => {
     const store = newStore();
-    store.setReplicator(new CopyingReplicator(store));
+    store.setReplicator(new LogReplicator(store));
     const t = await store.update((tx) => tx.create('tasks', taskInput({ NodeID: undefined })));
     expect('NodeID' in store.getTask(t.ID)!).toBe(false);
   });
@@ -81,7 +58,7 @@ describe("the proposer applies its own proposals' ops", () => {
       const s = new TextDecoder().decode(b).replace('"busybox"', '"busyboy"');
       return new TextEncoder().encode(s);
     };
-    store.setReplicator(new CopyingReplicator(store, swap));
+    store.setReplicator(new LogReplicator(store, swap));
     const t = await store.update((tx) => tx.create('tasks', taskInput()));
     expect(store.getTask(t.ID)?.Spec.ContainerSpec?.Image).toBe('busyboy');
   });

@@ -1,32 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Task } from '../../../lib/index.js';
-import { createAesGcmCipher, type LogEntry, type Replicator, Store } from '../../../manager/store/index.js';
+import { createAesGcmCipher, Store } from '../../../manager/store/index.js';
 import { decodeProposal } from '../../../manager/store/proposal.js';
+import { LogReplicator } from './log-replicator.js';
 
 const FIXED = new Date('2026-01-02T03:04:05.000Z');
 const utf8 = new TextEncoder();
-
-/** Keeps every entry so a second store can replay the log byte for byte. */
-class LogReplicator implements Replicator {
-  readonly entries: LogEntry[] = [];
-  constructor(private readonly store: Store) {}
-  async propose(data: Uint8Array) {
-    const entry = { index: this.entries.length + 1, term: 1, data: Uint8Array.from(data) };
-    this.entries.push(entry);
-    this.store.stateMachine.apply(entry);
-    return { index: entry.index };
-  }
-  isLeader() {
-    return true;
-  }
-  leaderAddr() {
-    return undefined;
-  }
-  leaderId() {
-    return undefined;
-  }
-}
 
 function newStore() {
   const store = new Store({ cipher: createAesGcmCipher(randomBytes(32)), clock: () => FIXED });
