@@ -1,52 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { isSkiffError, type ServiceSpec, SkiffError } from '../../../lib/index.js';
-import {
-  createAesGcmCipher,
-  LocalReplicator,
-  type LogEntry,
-  type Replicator,
-  Store,
-  type StoreEvent,
-} from '../../../manager/store/index.js';
+import { createAesGcmCipher, LocalReplicator, Store, type StoreEvent } from '../../../manager/store/index.js';
+import { LogReplicator } from './log-replicator.js';
 
 const FIXED = new Date('2026-01-02T03:04:05.000Z');
 
-/** A replicator that records every entry, so tests can inspect the bytes that would be persisted. */
-class RecordingReplicator implements Replicator {
-  readonly entries: LogEntry[] = [];
-  /** While set, proposals wait in the log until `release()` applies them (like a slow commit). */
-  private held: (() => void)[] | undefined;
-  constructor(private readonly store: Store) {}
-  hold() {
-    this.held = [];
-  }
-  release() {
-    const h = this.held ?? [];
-    this.held = undefined;
-    for (const f of h) f();
-  }
-  async propose(data: Uint8Array) {
-    const entry = { index: this.entries.length + 1, term: 1, data: Uint8Array.from(data) };
-    this.entries.push(entry);
-    if (this.held) await new Promise<void>((resolve) => this.held!.push(resolve));
-    this.store.stateMachine.apply(entry);
-    return { index: entry.index };
-  }
-  isLeader() {
-    return true;
-  }
-  leaderAddr() {
-    return undefined;
-  }
-  leaderId() {
-    return undefined;
-  }
-}
-
 function newStore(key = randomBytes(32)) {
   const store = new Store({ cipher: createAesGcmCipher(key), clock: () => FIXED });
-  const rec = new RecordingReplicator(store);
+  const rec = new LogReplicator(store);
   store.setReplicator(rec);
   return { store, rec, key };
 }
