@@ -20,6 +20,21 @@ function task(id: string, over: Partial<Task> = {}): Task {
   };
 }
 
+/** A worker (an agent process) over the fake stack's runtime state, reporting into `updates`. */
+async function startWorker(stack: FakeStack, updates: TaskStatusUpdate[]): Promise<Worker> {
+  const w = new Worker({
+    images: stack.images,
+    rootfs: stack.rootfs,
+    network: stack.network,
+    runtime: stack.runtime,
+    nodeHostname: 'n1',
+    onStatus: (u) => updates.push(u),
+    networksFor: async () => [],
+  });
+  await w.start();
+  return w;
+}
+
 describe('worker', () => {
   let stack: FakeStack;
   let updates: TaskStatusUpdate[];
@@ -29,20 +44,7 @@ describe('worker', () => {
     updates.filter((u) => u.taskId === id).map((u) => u.status.State);
   const last = (id: string) => updates.filter((u) => u.taskId === id).at(-1)?.status;
 
-  /** A worker (an agent process) over the fake stack's runtime state. */
-  const newWorker = async (): Promise<Worker> => {
-    const w = new Worker({
-      images: stack.images,
-      rootfs: stack.rootfs,
-      network: stack.network,
-      runtime: stack.runtime,
-      nodeHostname: 'n1',
-      onStatus: (u) => updates.push(u),
-      networksFor: async () => [],
-    });
-    await w.start();
-    return w;
-  };
+  const newWorker = () => startWorker(stack, updates);
 
   beforeEach(async () => {
     stack = new FakeStack();
@@ -224,17 +226,7 @@ describe('worker with a two-step network layer (sandbox, then interfaces)', () =
         return { netnsPath: `/fake/netns/${id}`, resolvConf: 'nameserver 10.0.0.1\n', attached };
       },
     };
-    const w = new Worker({
-      images: stack.images,
-      rootfs: stack.rootfs,
-      network: stack.network,
-      runtime: stack.runtime,
-      nodeHostname: 'n1',
-      onStatus: (u) => updates.push(u),
-      networksFor: async () => [],
-    });
-    await w.start();
-    return w;
+    return startWorker(stack, updates);
   };
 
   beforeEach(() => {
