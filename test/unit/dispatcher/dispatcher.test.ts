@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AgentSession, Worker } from '../../../agent/worker/index.js';
+import { AgentSession } from '../../../agent/worker/index.js';
 import type {
   AssignmentsMessage,
   NodeDescription,
@@ -104,15 +104,7 @@ describe('dispatcher and agent session', () => {
     const dispatcher = new Dispatcher({ store, heartbeatPeriodMs });
     const stack = new FakeStack();
     const session: { s?: AgentSession } = {};
-    const worker = new Worker({
-      images: stack.images,
-      rootfs: stack.rootfs,
-      network: stack.network,
-      runtime: stack.runtime,
-      nodeHostname: 'n1',
-      networksFor: async () => [],
-      onStatus: (u) => session.s?.report(u.taskId, u.status),
-    });
+    const worker = stack.worker((u) => session.s?.report(u.taskId, u.status));
     const agent = new AgentSession({
       dispatcher: () => dispatcher,
       worker,

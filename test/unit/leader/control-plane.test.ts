@@ -2,7 +2,7 @@
 // loops, the dispatcher, and a worker over the FAKE container stack.
 import { afterEach, describe, expect, it } from 'vitest';
 import { networksOfTask } from '../../../agent/worker/adapters/network.js';
-import { AgentSession, Worker } from '../../../agent/worker/index.js';
+import { AgentSession } from '../../../agent/worker/index.js';
 import type { Task } from '../../../lib/index.js';
 import { silentLogger } from '../../../lib/index.js';
 import { Dispatcher, storeDispatcherPort } from '../../../manager/dispatcher/index.js';
@@ -37,14 +37,9 @@ describe('control plane (store + leader loops + dispatcher + worker on a fake st
       const stack = new FakeStack();
       stacks.set(nodeId, stack);
       const holder: { s?: AgentSession } = {};
-      const worker = new Worker({
-        images: stack.images,
-        rootfs: stack.rootfs,
-        network: stack.network,
-        runtime: stack.runtime,
+      const worker = stack.worker((u) => holder.s?.report(u.taskId, u.status), {
         nodeHostname: nodeId,
         networksFor: async (t) => networksOfTask(t),
-        onStatus: (u) => holder.s?.report(u.taskId, u.status),
       });
       await worker.start();
       const session = new AgentSession({

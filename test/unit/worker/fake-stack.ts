@@ -1,17 +1,35 @@
 // FAKE container stack for worker unit tests: records calls and simulates container
 // lifecycles in memory. The real layers are exercised by the system tests.
-import type {
-  ContainerCreateRequest,
-  ContainerEvent,
-  ContainerObservation,
-  ImagePort,
-  NetworkPort,
-  RootfsPort,
-  RuntimePort,
+import {
+  type ContainerCreateRequest,
+  type ContainerEvent,
+  type ContainerObservation,
+  type ImagePort,
+  type NetworkPort,
+  type RootfsPort,
+  type RuntimePort,
+  Worker,
+  type WorkerOptions,
 } from '../../../agent/worker/index.js';
 
 export class FakeStack {
   calls: string[] = [];
+
+  /** A worker over this stack (not started); its network port is the stack's as it is now. */
+  worker(
+    onStatus: WorkerOptions['onStatus'],
+    opts: { nodeHostname?: string; networksFor?: WorkerOptions['networksFor'] } = {},
+  ): Worker {
+    return new Worker({
+      images: this.images,
+      rootfs: this.rootfs,
+      network: this.network,
+      runtime: this.runtime,
+      nodeHostname: opts.nodeHostname ?? 'n1',
+      onStatus,
+      networksFor: opts.networksFor ?? (async () => []),
+    });
+  }
   containers = new Map<string, ContainerObservation & { req?: ContainerCreateRequest }>();
   missingImages = new Set<string>();
   healthOnStart: 'starting' | undefined;

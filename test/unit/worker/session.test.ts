@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AgentSession, Worker } from '../../../agent/worker/index.js';
+import { AgentSession } from '../../../agent/worker/index.js';
 import type {
   AssignmentsMessage,
   DispatcherApi,
@@ -50,15 +50,7 @@ describe('agent session status reports', () => {
 
   const start = async (dispatcher: FlakyDispatcher, statusRetryMs = 10) => {
     const stack = new FakeStack();
-    const worker = new Worker({
-      images: stack.images,
-      rootfs: stack.rootfs,
-      network: stack.network,
-      runtime: stack.runtime,
-      nodeHostname: 'n1',
-      networksFor: async () => [],
-      onStatus: () => {},
-    });
+    const worker = stack.worker(() => {});
     const session = new AgentSession({
       dispatcher: () => dispatcher,
       worker,

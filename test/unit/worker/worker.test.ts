@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type TaskStatusUpdate, Worker } from '../../../agent/worker/index.js';
+import type { TaskStatusUpdate, Worker } from '../../../agent/worker/index.js';
 import type { Task, TaskState } from '../../../lib/index.js';
 import { FakeStack } from './fake-stack.js';
 
@@ -22,15 +22,7 @@ function task(id: string, over: Partial<Task> = {}): Task {
 
 /** A worker (an agent process) over the fake stack's runtime state, reporting into `updates`. */
 async function startWorker(stack: FakeStack, updates: TaskStatusUpdate[]): Promise<Worker> {
-  const w = new Worker({
-    images: stack.images,
-    rootfs: stack.rootfs,
-    network: stack.network,
-    runtime: stack.runtime,
-    nodeHostname: 'n1',
-    onStatus: (u) => updates.push(u),
-    networksFor: async () => [],
-  });
+  const w = stack.worker((u) => updates.push(u));
   await w.start();
   return w;
 }
