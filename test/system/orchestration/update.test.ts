@@ -75,6 +75,10 @@ describe('rolling updates on a lab cluster (real containers, probed continuously
   const ipOf = (t: Task) =>
     t.NetworksAttachments?.find((a) => a.Network.Name === NET)?.Addresses?.[0]?.split('/')[0];
 
+  /** A task in a failure message: ID, host, observed/desired state, env, error. */
+  const describeTask = (t: Task) =>
+    `${t.ID.slice(0, 8)} ${hostOf(t.NodeID)?.host.name} ${t.Status.State}/${t.DesiredState} ${t.Spec.ContainerSpec?.Env?.join(',')} ${t.Status.Err ?? ''}`;
+
   /** One probe of every live replica, each from its own host. */
   const probeRound = async (): Promise<Round> => {
     const live = (await tasks()).filter((t) => ALIVE.has(t.Status.State ?? 'new') && ipOf(t));
@@ -141,10 +145,7 @@ describe('rolling updates on a lab cluster (real containers, probed continuously
     } catch (e) {
       const states = (await tasks())
         .filter((t) => t.DesiredState === 'running' || ALIVE.has(t.Status.State ?? 'new'))
-        .map(
-          (t) =>
-            `${t.ID.slice(0, 8)} ${hostOf(t.NodeID)?.host.name} ${t.Status.State}/${t.DesiredState} ${t.Spec.ContainerSpec?.Env?.join(',')} ${t.Status.Err ?? ''}`,
-        );
+        .map(describeTask);
       const nodes = (await api().listNodes()).map((n) => `${hostOf(n.ID)?.host.name} ${n.Status.State}`);
       throw new Error(
         `${(e as Error).message}\nlast round: ${JSON.stringify(last)}\ntasks:\n${states.join('\n')}\nnodes: ${nodes.join(', ')}`,
@@ -203,10 +204,7 @@ describe('rolling updates on a lab cluster (real containers, probed continuously
       );
     } catch (e) {
       const status = (await web()).UpdateStatus;
-      const states = (await tasks()).map(
-        (t) =>
-          `${t.ID.slice(0, 8)} ${hostOf(t.NodeID)?.host.name} ${t.Status.State}/${t.DesiredState} ${t.Spec.ContainerSpec?.Env?.join(',')} ${t.Status.Err ?? ''}`,
-      );
+      const states = (await tasks()).map(describeTask);
       throw new Error(
         `${(e as Error).message}\nupdate: ${JSON.stringify(status)}\nlast round: ${JSON.stringify(last)}\ntasks:\n${states.join('\n')}`,
       );
