@@ -1,6 +1,6 @@
-import { request } from 'node:https';
 import type { FastifyInstance } from 'fastify';
 import { SkiffError } from '../../lib/index.js';
+import { nodeHttps } from '../ca/index.js';
 import type { ApiContext } from './context.js';
 
 export interface ForwardOptions {
@@ -74,7 +74,7 @@ export function callManager(
   return send(addr, method, path, body, undefined, fwd);
 }
 
-function send(
+async function send(
   addr: string,
   method: string,
   path: string,
@@ -82,51 +82,18 @@ function send(
   registryAuth: string | string[] | undefined,
   fwd: ForwardOptions,
 ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
-  const i = addr.lastIndexOf(':');
-  const data = body === undefined ? undefined : JSON.stringify(body);
-  const timeoutMs = fwd.timeoutMs ?? 5000;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: addr.slice(0, i),
-        port: Number(addr.slice(i + 1)),
-        method,
-        path,
-        ca: fwd.tls.caPem,
-        cert: fwd.tls.certPem,
-        key: fwd.tls.keyPem,
-        // The CA is pinned; certificates name node IDs, not hostnames.
-        checkServerIdentity: () => undefined,
-        // No SNI: the address may be an IP, and node certificates do not name hosts.
-        servername: '',
-        timeout: timeoutMs,
-        headers: {
-          [FORWARDED]: '1',
-          ...(data === undefined
-            ? {}
-            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) }),
-          ...(typeof registryAuth === 'string' ? { 'x-registry-auth': registryAuth } : {}),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 502, headers: res.headers, body: Buffer.concat(chunks) }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () =>
-      req.destroy(new SkiffError('timeout', `the leader at ${addr} did not answer within ${timeoutMs}ms`)),
-    );
-    req.on('error', (e) =>
-      reject(
-        e instanceof SkiffError
-          ? e
-          : new SkiffError('unavailable', `cannot reach the leader at ${addr}: ${e.message}`, { cause: e }),
-      ),
-    );
-    req.end(data);
+  const res = await nodeHttps({
+    addr,
+    method,
+    path,
+    body,
+    headers: {
+      [FORWARDED]: '1',
+      ...(typeof registryAuth === 'string' ? { 'x-registry-auth': registryAuth } : {}),
+    },
+    tls: { ca: fwd.tls.caPem, cert: fwd.tls.certPem, key: fwd.tls.keyPem },
+    timeoutMs: fwd.timeoutMs ?? 5000,
+    peer: 'the leader',
   });
+  return { ...res, status: res.status || 502 };
 }

@@ -24,4 +24,5 @@ export {
 } from './identity.js';
 export { type JoinRequest, type JoinResponse, JoinService, type RaftMembership, signProof } from './join.js';
 export { requestJoin, requestPromotion, requestRenewal } from './join-client.js';
+export { type NodeHttpsRequest, type NodeHttpsResponse, nodeHttps } from './node-https.js';
 export { caDigest, newJoinToken, parseJoinToken, rotateJoinToken } from './tokens.js';

@@ -1,9 +1,9 @@
-import { request } from 'node:https';
 import { SkiffError } from '../../lib/index.js';
 import { newPrivateKey, publicKeyOf } from './certificates.js';
 import type { NodeIdentity } from './identity.js';
 import type { JoinResponse } from './join.js';
 import { signProof } from './join.js';
+import { nodeHttps } from './node-https.js';
 import { caDigest, parseJoinToken } from './tokens.js';
 
 /**
@@ -116,7 +116,7 @@ export async function requestPromotion(
   };
 }
 
-function call(
+async function call(
   addr: string,
   method: string,
   path: string,
@@ -124,46 +124,6 @@ function call(
   tls: { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean },
   timeoutMs = 10_000,
 ): Promise<{ status: number; body: string }> {
-  const i = addr.lastIndexOf(':');
-  const host = i > 0 ? addr.slice(0, i) : addr;
-  const port = i > 0 ? Number(addr.slice(i + 1)) : 2377;
-  const data = payload === undefined ? undefined : JSON.stringify(payload);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host,
-        port,
-        method,
-        path,
-        // The CA is pinned; node certificates name node IDs, not hostnames.
-        checkServerIdentity: () => undefined,
-        // No SNI: the address may be an IP, and node certificates do not name hosts.
-        servername: '',
-        timeout: timeoutMs,
-        headers:
-          data === undefined
-            ? {}
-            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
-        ...tls,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
-        );
-      },
-    );
-    req.on('timeout', () =>
-      req.destroy(new SkiffError('timeout', `no answer from the manager at ${addr} within ${timeoutMs}ms`)),
-    );
-    req.on('error', (e) =>
-      reject(
-        e instanceof SkiffError
-          ? e
-          : new SkiffError('unavailable', `cannot reach the manager at ${addr}: ${e.message}`, { cause: e }),
-      ),
-    );
-    req.end(data);
-  });
+  const res = await nodeHttps({ addr, method, path, body: payload, tls, timeoutMs, peer: 'the manager' });
+  return { status: res.status, body: res.body.toString('utf8') };
 }

@@ -1,0 +1,71 @@
+// One HTTPS request to another node's manager port: node certificates name node IDs,
+// not hosts, so the CA is what is checked (no hostname check, no SNI); a JSON body;
+// the whole answer read. Used by joining and renewing nodes and by write forwarding.
+import { request } from 'node:https';
+import { SkiffError } from '../../lib/index.js';
+
+export interface NodeHttpsRequest {
+  /** host:port (a bare host means port 2377). */
+  addr: string;
+  method: string;
+  path: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  tls: { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean };
+  timeoutMs: number;
+  /** Who is called, for errors: "the leader", "the manager". */
+  peer: string;
+}
+
+export interface NodeHttpsResponse {
+  /** 0 when the answer had no status line. */
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+export function nodeHttps(r: NodeHttpsRequest): Promise<NodeHttpsResponse> {
+  const i = r.addr.lastIndexOf(':');
+  const host = i > 0 ? r.addr.slice(0, i) : r.addr;
+  const port = i > 0 ? Number(r.addr.slice(i + 1)) : 2377;
+  const data = r.body === undefined ? undefined : JSON.stringify(r.body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host,
+        port,
+        method: r.method,
+        path: r.path,
+        ...r.tls,
+        checkServerIdentity: () => undefined,
+        servername: '',
+        timeout: r.timeoutMs,
+        headers: {
+          ...r.headers,
+          ...(data === undefined
+            ? {}
+            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) }),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () =>
+      req.destroy(new SkiffError('timeout', `no answer from ${r.peer} at ${r.addr} within ${r.timeoutMs}ms`)),
+    );
+    req.on('error', (e) =>
+      reject(
+        e instanceof SkiffError
+          ? e
+          : new SkiffError('unavailable', `cannot reach ${r.peer} at ${r.addr}: ${e.message}`, { cause: e }),
+      ),
+    );
+    req.end(data);
+  });
+}
