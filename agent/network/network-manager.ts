@@ -74,6 +74,12 @@ export class NetworkManager {
   private detectedMtu: number | undefined;
   /** Networks whose kernel state this process has set up. */
   private readonly ready = new Set<string>();
+  /**
+   * Containers whose sandbox is being prepared on a network: ensured, not attached yet.
+   * They use the network as much as attached ones do: removing it (its last attached
+   * container just left) would pull it from under them.
+   */
+  private readonly preparing = new Map<string, Set<string>>();
   private readonly bridgeChecks = new Map<string, Promise<boolean>>();
 
   constructor(private readonly options: NetworkManagerOptions) {
@@ -154,8 +160,15 @@ export class NetworkManager {
     }
   }
 
-  async ensureNetwork(input: NetworkDefinition): Promise<void> {
+  /** Sets the network up on this node; `forContainer` is about to attach to it (see `preparing`). */
+  async ensureNetwork(input: NetworkDefinition, forContainer?: string): Promise<void> {
     const def = validateNetworkDefinition(input);
+    // Counted before the first await, so a removal that has not checked its users yet sees it.
+    if (forContainer !== undefined) {
+      const set = this.preparing.get(def.id) ?? new Set<string>();
+      set.add(forContainer);
+      this.preparing.set(def.id, set);
+    }
     // The common case (the worker ensures a task's networks before every container): set
     // up earlier by this process with this definition and its bridge still there. Checked
     // outside the lock, so a burst of containers shares one `ip link show` instead of
@@ -272,14 +285,19 @@ export class NetworkManager {
     return this.exclusive(async () => {
       const def = this.networks.get(id);
       if (!def) return;
-      const users = [...this.attachments.values()].filter((a) => a.entries.some((e) => e.networkId === id));
+      const users = [...this.attachments.values()]
+        .filter((a) => a.entries.some((e) => e.networkId === id))
+        .map((a) => a.containerId);
+      users.push(...(this.preparing.get(id) ?? []));
       if (users.length > 0) {
         throw new SkiffError(
           'conflict',
-          `network ${def.name} is in use by ${users.length} container(s): ${users.map((u) => u.containerId).join(', ')}`,
+          `network ${def.name} is in use by ${users.length} container(s): ${users.join(', ')}`,
           { hint: 'remove the containers attached to it first' },
         );
       }
+      // Not ready from here on: an ensure meanwhile waits for the removal, then sets it up again.
+      this.ready.delete(id);
       await this.dns.stopListening(id);
       this.dns.forgetNetwork(id);
       if (def.driver === 'overlay')
@@ -332,6 +350,7 @@ export class NetworkManager {
   /** Detaches the container if needed, then removes its namespace; idempotent. */
   async removeSandbox(containerId: string): Promise<void> {
     validateContainerId(containerId);
+    this.donePreparing(containerId);
     await this.detach(containerId);
     await removeNamedNetns(this.run, path.join(this.netnsDir, containerId));
   }
@@ -393,6 +412,7 @@ export class NetworkManager {
     }
     const record: AttachmentRecord = { containerId, netnsPath, ports, entries };
     this.attachments.set(containerId, record);
+    this.donePreparing(containerId);
     await this.saveRecord(record);
 
     const interfaces: AttachedInterface[] = [];
@@ -481,6 +501,14 @@ export class NetworkManager {
       } catch (e) {
         throw attachError(def, e);
       }
+    }
+  }
+
+  /** The container is attached (an attachment counts it now) or gone. */
+  private donePreparing(containerId: string): void {
+    for (const [networkId, set] of this.preparing) {
+      set.delete(containerId);
+      if (set.size === 0) this.preparing.delete(networkId);
     }
   }
 

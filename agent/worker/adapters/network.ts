@@ -25,7 +25,7 @@ export function networkPort(
     let resolvConf: string | undefined;
     try {
       for (const a of attachments) {
-        await mgr.ensureNetwork({ ...a.network });
+        await mgr.ensureNetwork({ ...a.network }, containerId);
         // A network set up just now gets its peers and names before the container starts.
         await views?.apply(a.network.id);
       }

@@ -133,6 +133,18 @@ describe('NetworkManager (host tools faked)', () => {
     ).rejects.toThrow(/cannot set up on this node: .*Cannot find device/);
   });
 
+  it('keeps a network while a container prepares to join it, and removes it once that container is gone', async () => {
+    await manager.ensureNetwork(bridgeNet, 'c1');
+    await expect(manager.removeNetwork('n1')).rejects.toMatchObject({
+      code: 'conflict',
+      message: expect.stringMatching(/in use by 1 container\(s\): c1/),
+    });
+    expect(manager.listNetworks().map((n) => n.id)).toEqual(['n1']);
+    await manager.removeSandbox('c1');
+    await manager.removeNetwork('n1');
+    expect(manager.listNetworks()).toEqual([]);
+  });
+
   it('treats removing an unknown network and detaching an unknown container as done', async () => {
     await manager.removeNetwork('never-was');
     await manager.detach('never-was');
