@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SkiffError } from '../lib/index.js';
-import { ApiClient, type ApiClientOptions } from './api/client.js';
+import { ApiClient, type ApiClientOptions } from './api/index.js';
 import { daemonPaths } from './daemon/paths.js';
 
 export interface GlobalOptions {

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { ConfigSpec, NetworkCreateRequest, SecretSpec, ServiceSpec } from '../lib/index.js';
 import { SkiffError } from '../lib/index.js';
-import type { ApiClient } from './api/client.js';
+import type { ApiClient } from './api/index.js';
 
 export const STACK_LABEL = 'com.docker.stack.namespace';
 /** Where the deployer records a service's depends_on for the orchestrator to honour. */

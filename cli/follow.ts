@@ -1,7 +1,7 @@
 // Follows rollouts through the API until each service converges, fails or times out:
 // the exit-code contract of `service update` and `stack deploy --wait`.
 import type { Service } from '../lib/index.js';
-import type { ApiClient } from './api/client.js';
+import type { ApiClient } from './api/index.js';
 import { type LineSink, LiveLines } from './live-lines.js';
 import { evaluateRollout, lastTaskError, type RolloutOutcome, rolloutText } from './rollout.js';
 

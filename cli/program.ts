@@ -1,35 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { describeError, isSkiffError } from '../lib/index.js';
+import { COMMAND_FAMILIES, REGISTERED_BY } from './commands/index.js';
 import { CliExit, CliUsageError } from './output.js';
 import { skiffVersion } from './version.js';
 
-type Register = (program: Command) => void;
-
-// Each command family's module, loaded on demand: a command loads only its own code
-// (the CLI's start-up is most of a short command's time), help and completion all.
-const FAMILIES: [name: string, load: () => Promise<Register>][] = [
-  ['service', async () => (await import('./commands/service.js')).registerService],
-  ['daemon', async () => (await import('./commands/daemon.js')).registerDaemon],
-  ['stack', async () => (await import('./commands/stack.js')).registerStack],
-  ['node', async () => (await import('./commands/node.js')).registerNode],
-  ['cluster', async () => (await import('./commands/cluster.js')).registerCluster],
-  ['completion', async () => (await import('./commands/completion.js')).registerCompletion],
-  ['image', async () => (await import('./commands/image.js')).registerImage],
-  ['volume', async () => (await import('./commands/volume.js')).registerVolume],
-  ['lab', async () => (await import('./commands/lab.js')).registerLab],
-  [
-    'compose',
-    async () => {
-      const [compose, config] = await Promise.all([
-        import('./commands/compose.js'),
-        import('./commands/compose-config.js'),
-      ]);
-      return (program) => config.registerComposeConfig(compose.registerCompose(program));
-    },
-  ],
-];
-/** Top-level commands registered by another family's module. */
-const REGISTERED_BY: Record<string, string> = { login: 'image' };
 const GLOBAL_FLAGS_WITH_VALUE = new Set(['-H', '--host', '--tlscacert', '--tlscert', '--tlskey']);
 
 /** The family a command line runs, or undefined when it needs them all (help, completion, typos). */
@@ -42,7 +16,7 @@ export function familyOf(argv: readonly string[]): string | undefined {
     }
     if (a.startsWith('-')) continue;
     const family = REGISTERED_BY[a] ?? a;
-    return family !== 'completion' && FAMILIES.some(([name]) => name === family) ? family : undefined;
+    return family !== 'completion' && COMMAND_FAMILIES.some(([name]) => name === family) ? family : undefined;
   }
   return undefined;
 }
@@ -73,7 +47,7 @@ export async function buildProgram(family?: string): Promise<Command> {
       else process.stdout.write(`skiff ${v.Version} (node ${v.Node}, ${v.Os}/${v.Arch})\n`);
     });
 
-  const wanted = FAMILIES.filter(([name]) => family === undefined || name === family);
+  const wanted = COMMAND_FAMILIES.filter(([name]) => family === undefined || name === family);
   const registers = await Promise.all(wanted.map(([, load]) => load()));
   for (const register of registers) register(program);
 

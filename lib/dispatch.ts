@@ -1,6 +1,6 @@
 // The protocol between agents and the manager's dispatcher. The same messages travel
 // in-process (single-node mode) and over gRPC between hosts.
-import type { NodeDescription, Task, TaskStatus } from './model/swarm.js';
+import type { NodeDescription, Task, TaskStatus } from './model/index.js';
 
 export interface RegisterRequest {
   /** The node ID from the node's certificate, or a stable ID the node chose. */

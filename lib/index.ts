@@ -9,5 +9,5 @@ export * from './errors.js';
 export * from './ingress.js';
 export * from './json-equal.js';
 export * from './log.js';
-export * from './model/swarm.js';
+export * from './model/index.js';
 export * from './task-dns.js';

@@ -2,7 +2,7 @@
 // creates it; the leader re-creates it when a service needs it and it was removed), and
 // a service that publishes ports without joining any network of its own is attached to
 // it, so its tasks have an interface that the published ports can be mapped to.
-import type { ServiceSpec } from './model/swarm.js';
+import type { ServiceSpec } from './model/index.js';
 
 export const INGRESS_NETWORK_NAME = 'ingress';
 

@@ -1,7 +1,7 @@
 // The names a task answers to on one of its networks. The agent registers them for its
 // own containers and the dispatcher publishes them for every node's tasks, so one rule
 // decides both.
-import type { Task } from './model/swarm.js';
+import type { Task } from './model/index.js';
 
 const SERVICE_NAME = 'com.docker.swarm.service.name';
 const COMPOSE_SERVICE = 'com.docker.compose.service';

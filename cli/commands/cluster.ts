@@ -1,7 +1,7 @@
 // `skiff cluster init|join|join-token|leave|unlock-key|unlock`: create a cluster, join
 // one (the token decides the role), the tokens other nodes join with, leave, autolock.
 import type { Command } from 'commander';
-import { ApiClient } from '../api/client.js';
+import { ApiClient } from '../api/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
 import { daemonStatus, startDaemon } from '../daemon/local-daemon.js';
 import { type DaemonPaths, daemonPaths } from '../daemon/paths.js';

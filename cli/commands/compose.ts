@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { formatComposeErrors, type LoadOptions, loadProject, projectToStack } from '../../compose/index.js';
 import type { Service, ServiceSpec, Task } from '../../lib/index.js';
 import { SkiffError } from '../../lib/index.js';
-import type { ApiClient } from '../api/client.js';
+import type { ApiClient } from '../api/index.js';
 import { clientFor, type GlobalOptions } from '../context.js';
 import { ensureLocalDaemon } from '../daemon/local-daemon.js';
 import { deployStack, removeStack, STACK_LABEL, type StackLike } from '../deploy.js';

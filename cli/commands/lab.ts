@@ -17,7 +17,7 @@ import {
   readLastingLab,
 } from '../../lab/index.js';
 import { type Node, SkiffError } from '../../lib/index.js';
-import { ApiClient } from '../api/client.js';
+import { ApiClient } from '../api/index.js';
 import { CliUsageError, parseFormat, printJson, printTable } from '../output.js';
 
 const DEFAULT_NAME = 'lab';

@@ -132,7 +132,7 @@ function oneOf<T extends string>(v: string, allowed: readonly T[], flag: string)
   return v as T;
 }
 
-type Client = import('../api/client.js').ApiClient;
+type Client = import('../api/index.js').ApiClient;
 
 /** The ID of the node the API runs on (docker's "self"). */
 async function selfId(c: Client): Promise<string> {

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { Node, Service, ServiceSpec, Task } from '../../lib/index.js';
 import { parseDurationNs, SkiffError } from '../../lib/index.js';
-import type { ApiClient } from '../api/client.js';
+import type { ApiClient } from '../api/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
 import { type FollowResult, followRollouts, outcomeText, RolloutDisplay } from '../follow.js';
 import { parseLogLine } from '../log-lines.js';
