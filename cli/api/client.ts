@@ -7,16 +7,25 @@ import type {
   NetworkCreateRequest,
   Node,
   NodeSpec,
+  PullMessage,
   SecretSpec,
   Service,
   ServiceSpec,
   Swarm,
   Task,
 } from '../../lib/index.js';
-import { SkiffError } from '../../lib/index.js';
-import { EXEC_HEADER, type ExecBody, ExecStatusSchema, STDIN_CONTENT_TYPE } from './exec-protocol.js';
-import { decodeFrames, encodeFrame, STATUS, STDERR, STDIN } from './frames.js';
-import type { PullMessage } from './pull-protocol.js';
+import {
+  decodeFrames,
+  EXEC_HEADER,
+  type ExecBody,
+  ExecStatusSchema,
+  encodeFrame,
+  SkiffError,
+  STATUS,
+  STDERR,
+  STDIN,
+  STDIN_CONTENT_TYPE,
+} from '../../lib/index.js';
 import { HttpTransport, type TransportResponse } from './transport.js';
 
 export const DEFAULT_SOCKET = '/run/skiff/skiff.sock';
