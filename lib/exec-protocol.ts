@@ -1,29 +1,24 @@
-// The request body of skiff's exec route (`POST /tasks/{id}/exec`), checked at the edge.
+// skiff's exec route (`POST /tasks/{id}/exec`): the request body and the final status.
 // Docker's exec needs a hijacked connection; one streamed response is simpler and
 // works through any HTTP client: output frames, then a status frame with the exit code.
-import { z } from 'zod';
+// The zod schemas that check these at each edge (node/api/exec.ts, cli/api/client.ts)
+// are tied to these types. No zod here: every process loads lib, few need zod.
 
-export const ExecBodySchema = z
-  .object({
-    Cmd: z.array(z.string()).min(1, 'exec needs a command'),
-    Env: z.array(z.string().regex(/^[^=]+=/, 'an environment entry is NAME=value')).optional(),
-    WorkingDir: z.string().optional(),
-    User: z.string().optional(),
-    Tty: z.boolean().optional(),
-    /** Start the command and answer at once (exit code 0); it runs on without the caller. */
-    Detach: z.boolean().optional(),
-    /** Everything the command reads on stdin, base64. */
-    Stdin: z.string().base64().optional(),
-  })
-  .strict();
+export interface ExecBody {
+  Cmd: string[];
+  /** NAME=value entries. */
+  Env?: string[] | undefined;
+  WorkingDir?: string | undefined;
+  User?: string | undefined;
+  Tty?: boolean | undefined;
+  /** Start the command and answer at once (exit code 0); it runs on without the caller. */
+  Detach?: boolean | undefined;
+  /** Everything the command reads on stdin, base64. */
+  Stdin?: string | undefined;
+}
 
-export type ExecBody = z.infer<typeof ExecBodySchema>;
-
-export const ExecStatusSchema = z.union([
-  z.object({ ExitCode: z.number().int() }),
-  z.object({ message: z.string() }),
-]);
-export type ExecStatus = z.infer<typeof ExecStatusSchema>;
+/** The last frame of an exec stream: the command's exit code, or why it could not run. */
+export type ExecStatus = { ExitCode: number } | { message: string };
 
 /**
  * With stdin streamed, the request body is the command's stdin as frames of type STDIN

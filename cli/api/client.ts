@@ -1,6 +1,7 @@
 // The CLI's client of a manager's HTTP API (the Docker Engine API's swarm subset),
 // over the local unix socket or TCP (mTLS).
 import { PassThrough } from 'node:stream';
+import { z } from 'zod';
 import type {
   ConfigSpec,
   Network,
@@ -18,7 +19,7 @@ import {
   decodeFrames,
   EXEC_HEADER,
   type ExecBody,
-  ExecStatusSchema,
+  type ExecStatus,
   encodeFrame,
   SkiffError,
   STATUS,
@@ -27,6 +28,12 @@ import {
   STDIN_CONTENT_TYPE,
 } from '../../lib/index.js';
 import { HttpTransport, type TransportResponse } from './transport.js';
+
+/** The final frame of an exec stream, checked as it arrives. */
+const ExecStatusSchema = z.union([
+  z.object({ ExitCode: z.number().int() }),
+  z.object({ message: z.string() }),
+]) satisfies z.ZodType<ExecStatus>;
 
 export const DEFAULT_SOCKET = '/run/skiff/skiff.sock';
 

@@ -9,7 +9,6 @@ import {
   describeError,
   EXEC_HEADER,
   type ExecBody,
-  ExecBodySchema,
   encodeFrame,
   SkiffError,
   STATUS,
@@ -19,6 +18,7 @@ import {
   STDOUT,
 } from '../../lib/index.js';
 import type { ApiContext } from '../../manager/index.js';
+import { ExecBodySchema } from './exec-body.js';
 
 export function registerExecRoute(
   app: FastifyInstance,

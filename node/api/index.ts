@@ -8,6 +8,7 @@ import { registerExecRoute } from './exec.js';
 import { registerPullRoute } from './pull.js';
 import { registerVolumeRoutes } from './volumes.js';
 
+export { ExecBodySchema } from './exec-body.js';
 export { serveWorkerControl } from './worker-control.js';
 
 export function registerNodeRoutes(
