@@ -4,8 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SkiffError } from '../lib/index.js';
+import { daemonPaths } from '../node/index.js';
 import { ApiClient, type ApiClientOptions } from './api/index.js';
-import { daemonPaths } from './daemon/paths.js';
 
 export interface GlobalOptions {
   host?: string;

@@ -3,11 +3,15 @@
 // The dispatcher's gRPC transport is a second entry point, `lib/dispatch-grpc.ts`, kept
 // apart so that processes which never talk gRPC do not load @grpc/grpc-js.
 
+export * from './bounded-step.js';
 export * from './dispatch.js';
 export * from './duration.js';
 export * from './errors.js';
+export * from './exec-protocol.js';
+export * from './frames.js';
 export * from './ingress.js';
 export * from './json-equal.js';
 export * from './log.js';
 export * from './model/index.js';
+export * from './pull-protocol.js';
 export * from './task-dns.js';

@@ -1,5 +1,22 @@
-// The manager's public surface: what the daemon assembles and other components use.
+// The manager's public surface: the Manager a node runs, and what nodes, tests and
+// tools legitimately use of its parts (certificates and joining, the store, the
+// dispatcher protocol's cluster answer, the API's types).
 
-export * from './api/index.js';
+export {
+  API_VERSION,
+  type ApiContext,
+  type ApiInfo,
+  type ApiServerOptions,
+  createApiServer,
+  type LogQuery,
+  type LogSource,
+  MIN_API_VERSION,
+  type TaskLogLine,
+} from './api/index.js';
 export * from './ca/index.js';
+export type { ClusterRegisterResponse } from './dispatcher/index.js';
+export { managerAddrs } from './dispatcher/index.js';
+export type { AcceptedJoin } from './identity/index.js';
+export type { LeaderOptions } from './leader/index.js';
+export { Manager, type ManagerDispatcherOptions, type ManagerOptions } from './manager.js';
 export * from './store/index.js';

@@ -1,23 +1,39 @@
 // The CLI's client of a manager's HTTP API (the Docker Engine API's swarm subset),
 // over the local unix socket or TCP (mTLS).
 import { PassThrough } from 'node:stream';
+import { z } from 'zod';
 import type {
   ConfigSpec,
   Network,
   NetworkCreateRequest,
   Node,
   NodeSpec,
+  PullMessage,
   SecretSpec,
   Service,
   ServiceSpec,
   Swarm,
   Task,
 } from '../../lib/index.js';
-import { SkiffError } from '../../lib/index.js';
-import { EXEC_HEADER, type ExecBody, ExecStatusSchema, STDIN_CONTENT_TYPE } from './exec-protocol.js';
-import { decodeFrames, encodeFrame, STATUS, STDERR, STDIN } from './frames.js';
-import type { PullMessage } from './pull-protocol.js';
+import {
+  decodeFrames,
+  EXEC_HEADER,
+  type ExecBody,
+  type ExecStatus,
+  encodeFrame,
+  SkiffError,
+  STATUS,
+  STDERR,
+  STDIN,
+  STDIN_CONTENT_TYPE,
+} from '../../lib/index.js';
 import { HttpTransport, type TransportResponse } from './transport.js';
+
+/** The final frame of an exec stream, checked as it arrives. */
+const ExecStatusSchema = z.union([
+  z.object({ ExitCode: z.number().int() }),
+  z.object({ message: z.string() }),
+]) satisfies z.ZodType<ExecStatus>;
 
 export const DEFAULT_SOCKET = '/run/skiff/skiff.sock';
 

@@ -1,10 +1,10 @@
 // `skiff cluster init|join|join-token|leave|unlock-key|unlock`: create a cluster, join
 // one (the token decides the role), the tokens other nodes join with, leave, autolock.
 import type { Command } from 'commander';
+import { type DaemonPaths, daemonPaths, isWorkerState } from '../../node/index.js';
 import { ApiClient } from '../api/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
 import { daemonStatus, startDaemon } from '../daemon/local-daemon.js';
-import { type DaemonPaths, daemonPaths } from '../daemon/paths.js';
 import { CliUsageError } from '../output.js';
 
 async function refuseIfRunning(paths: DaemonPaths): Promise<void> {
@@ -65,7 +65,6 @@ export function registerCluster(program: Command): void {
         ['--advertise-addr', o.advertiseAddr, '--port', o.port, '--join', manager, '--token', o.token],
         { timeoutMs: 90_000 },
       );
-      const { isWorkerState } = await import('../daemon/cluster-node.js');
       const role = isWorkerState(paths.stateDir) ? 'worker' : 'manager';
       process.stdout.write(`This node joined the cluster as a ${role}.\n`);
     });

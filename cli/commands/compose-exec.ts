@@ -2,9 +2,9 @@
 // run` (a one-off container of a service's spec): both end with the command's exit code.
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import type { ServiceSpec, Task } from '../../lib/index.js';
+import type { ExecBody, ServiceSpec, Task } from '../../lib/index.js';
 import { SkiffError, taskStateRank } from '../../lib/index.js';
-import type { ApiClient, ExecBody } from '../api/index.js';
+import type { ApiClient } from '../api/index.js';
 import type { GlobalOptions } from '../context.js';
 import { DEPENDS_ON_LABEL, deployStack, SPEC_HASH_LABEL, STACK_LABEL } from '../deploy.js';
 import { CliExit, CliUsageError } from '../output.js';

@@ -1,7 +1,7 @@
 // `skiff compose pull`: pulls the images of the project's services on the node.
 import type { Command } from 'commander';
+import type { PullMessage } from '../../lib/index.js';
 import { describeError, SkiffError } from '../../lib/index.js';
-import type { PullMessage } from '../api/index.js';
 import type { GlobalOptions } from '../context.js';
 import { LiveLines } from '../live-lines.js';
 import { CliExit } from '../output.js';

@@ -3,11 +3,10 @@
 // commands start it in the background on demand.
 import type { Command } from 'commander';
 import { createLogger, parseDurationNs } from '../../lib/index.js';
-import { DEFAULT_CONFIG_FILE, readDaemonConfig } from '../daemon/config-file.js';
+import { DEFAULT_CONFIG_FILE, daemonPaths, nodeMode, readDaemonConfig, runNode } from '../../node/index.js';
 import { daemonStatus, ensureLocalDaemon, stopLocalDaemon } from '../daemon/local-daemon.js';
-import type { RunningNode } from '../daemon/node.js';
-import { daemonPaths } from '../daemon/paths.js';
 import { CliExit, CliUsageError, printJson } from '../output.js';
+import { skiffVersion } from '../version.js';
 
 export function registerDaemon(program: Command): void {
   const daemon = program.command('daemon').description('run or manage this machine’s skiff node');
@@ -73,54 +72,38 @@ export function registerDaemon(program: Command): void {
           `--raft-tick: "${o.raftTick}" is not a duration from 10ms to 10s (e.g. 100ms)`,
         );
       const addressPool = addressPoolOption(o);
-      // The node's code (manager, agent, gRPC) loads only here: every other command
-      // starts without it.
-      const { loadIdentity } = await import('../../manager/index.js');
-      const { isWorkerState, joinCluster, runClusterManager, runClusterWorker } = await import(
-        '../daemon/cluster-node.js'
-      );
-      const { runSingleNode } = await import('../daemon/node.js');
-      const worker = isWorkerState(o.stateDir);
-      const joining = !worker && o.join !== undefined && !(await loadIdentity(o.stateDir));
-      if ((worker || joining) && !o.advertiseAddr) {
+      const join = o.join && o.token ? { manager: o.join, token: o.token } : undefined;
+      const mode = await nodeMode(o.stateDir, { ...(join ? { join } : {}) });
+      if ((mode === 'worker' || mode === 'join') && !o.advertiseAddr) {
         throw new CliUsageError(
           'a cluster node needs --advertise-addr (the address other nodes reach it at)',
         );
       }
-      const cluster = {
-        advertiseAddr: o.advertiseAddr ?? '',
-        port,
-        heartbeatPeriodMs: heartbeatNs / 1e6,
-        raftTickMs: tickNs / 1e6,
-      };
-      const node = worker
-        ? await runClusterWorker(paths, cluster, log)
-        : joining && o.join && o.token
-          ? await joinCluster(paths, { ...cluster, join: { manager: o.join, token: o.token } }, log)
-          : o.advertiseAddr
-            ? await runClusterManager(paths, cluster, log)
-            : await runSingleNode(paths, log, addressPool);
+      const node = await runNode(
+        paths,
+        {
+          version: skiffVersion(),
+          port,
+          heartbeatPeriodMs: heartbeatNs / 1e6,
+          raftTickMs: tickNs / 1e6,
+          ...(o.advertiseAddr ? { advertiseAddr: o.advertiseAddr } : {}),
+          ...(join ? { join } : {}),
+          ...(addressPool ? { addressPool } : {}),
+        },
+        log,
+      );
       await new Promise<void>((resolve) => {
         let stopping = false;
-        let current = node;
         const stop = (signal: string) => {
           if (stopping) return;
           stopping = true;
           log.info({ signal }, 'stopping; containers keep running');
-          current.stop().then(resolve, (e: unknown) => {
+          node.stop().then(resolve, (e: unknown) => {
             log.error({ err: String(e) }, 'stop failed');
             resolve();
           });
         };
-        // A promotion or demotion hands over to the node in its new role.
-        const follow = (n: RunningNode) => {
-          current = n;
-          void n.left?.then(() => stop('left the cluster'));
-          void n.replaced?.then((next) => {
-            if (!stopping) follow(next);
-          });
-        };
-        follow(node);
+        void node.left?.then(() => stop('left the cluster'));
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));
       });

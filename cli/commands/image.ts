@@ -14,7 +14,7 @@ import {
 } from '../../agent/image/index.js';
 import { Snapshotter } from '../../agent/snapshot/index.js';
 import { SkiffError } from '../../lib/index.js';
-import { daemonPaths } from '../daemon/paths.js';
+import { daemonPaths } from '../../node/index.js';
 import { ago, CliUsageError, parseFormat, printJson, printTable } from '../output.js';
 
 /** The local node's state directory (`SKIFF_STATE_ROOT`/local), where the daemon keeps its images too. */

@@ -6,8 +6,8 @@ import { mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SkiffError } from '../../lib/index.js';
+import { type DaemonPaths, daemonPaths } from '../../node/index.js';
 import { ApiClient } from '../api/client.js';
-import { type DaemonPaths, daemonPaths } from './paths.js';
 
 export interface DaemonStatus {
   running: boolean;

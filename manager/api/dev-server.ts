@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger, describeError } from '../../lib/index.js';
-import { startManager } from './start-manager.js';
+import { Manager } from '../manager.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -26,7 +26,7 @@ const hostPort = (s: string) => {
 };
 
 try {
-  const m = await startManager({
+  const m = await Manager.start({
     stateDir: join(a.dir, 'state'),
     socketPath: join(a.dir, 'skiff.sock'),
     hostname: a.hostname,

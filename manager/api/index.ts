@@ -9,12 +9,7 @@ export {
   MIN_API_VERSION,
   type TaskLogLine,
 } from './context.js';
-export { type ForwardOptions, servedLocally } from './forward.js';
+export { callManager, type ForwardOptions, servedLocally } from './forward.js';
+export { listenUnix } from './listen-unix.js';
+export { createLockedApiServer } from './locked-server.js';
 export { type ApiServerOptions, createApiServer } from './server.js';
-export {
-  type AcceptedJoin,
-  listenUnix,
-  type RunningManager,
-  type StartManagerOptions,
-  startManager,
-} from './start-manager.js';

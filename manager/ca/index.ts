@@ -12,6 +12,7 @@ export {
   publicKeyOf,
   verifyNodeCertificate,
 } from './certificates.js';
+export { mtlsChannelCredentials, mtlsServerCredentials, type TlsPems } from './grpc-credentials.js';
 export {
   caKeyPair as caKeyPairOf,
   certsDir,
@@ -25,4 +26,12 @@ export {
 export { type JoinRequest, type JoinResponse, JoinService, type RaftMembership, signProof } from './join.js';
 export { requestJoin, requestPromotion, requestRenewal } from './join-client.js';
 export { type NodeHttpsRequest, type NodeHttpsResponse, nodeHttps } from './node-https.js';
+export {
+  keepCertificateFresh,
+  type RenewalOptions,
+  type RenewCertificate,
+  renewalDue,
+  renewFromManagers,
+  renewFromOwnCa,
+} from './renewal.js';
 export { caDigest, newJoinToken, parseJoinToken, rotateJoinToken } from './tokens.js';

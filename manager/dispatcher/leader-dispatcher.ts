@@ -64,7 +64,7 @@ export class LeaderDispatcher implements DispatcherApi {
     return this.current !== undefined;
   }
 
-  /** Starts or stops dispatching as leadership comes and goes; called on every leadership poll. */
+  /** Starts or stops dispatching as leadership comes and goes; called on every leadership change. */
   follow(leading: boolean): void {
     if (leading && !this.current) {
       this.registered.clear();

@@ -10,17 +10,16 @@ import {
   createRootCa,
   describeNodeCertificate,
   issueNodeCertificate,
+  Manager,
   newObjectId,
   newPrivateKey,
   publicKeyOf,
-  type RunningManager,
   saveIdentity,
-  startManager,
 } from '../../../manager/index.js';
 import { waitFor } from '../../lab/wait.js';
 
 let dir: string | undefined;
-let manager: RunningManager | undefined;
+let manager: Manager | undefined;
 afterEach(async () => {
   await manager?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
@@ -48,7 +47,7 @@ describe('manager certificate renewal', () => {
     await writeFile(join(stateDir, 'node-id'), `${nodeId}\n`);
     const oldNotAfter = describeNodeCertificate(oldCert).notAfter;
 
-    manager = await startManager({
+    manager = await Manager.start({
       stateDir,
       socketPath: join(dir, 'skiff.sock'),
       hostname: 'renew',

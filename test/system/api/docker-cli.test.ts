@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningManager, startManager } from '../../../manager/index.js';
+import { Manager } from '../../../manager/index.js';
 import { runCommand } from '../../lab/command.js';
 import { waitFor } from '../../lab/wait.js';
 
@@ -13,7 +13,7 @@ import { waitFor } from '../../lab/wait.js';
 const DOCKER = existsSync('/usr/local/bin/docker') ? '/usr/local/bin/docker' : 'docker';
 
 let dir: string;
-let manager: RunningManager;
+let manager: Manager;
 
 async function docker(args: string[], opts: { input?: string; cwd?: string } = {}) {
   const r = await runCommand(DOCKER, args, {
@@ -37,7 +37,7 @@ async function ok(args: string[], opts: { input?: string; cwd?: string } = {}) {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'skiff-api-'));
-  manager = await startManager({
+  manager = await Manager.start({
     stateDir: join(dir, 'state'),
     socketPath: join(dir, 'skiff.sock'),
     hostname: 'skiff-test-node',
@@ -302,7 +302,7 @@ describe('docker CLI against the skiff manager', () => {
     const nodeId = manager.nodeId;
     const clusterId = manager.store.getCluster()?.ID;
     await manager.stop();
-    manager = await startManager({
+    manager = await Manager.start({
       stateDir: join(dir, 'state'),
       socketPath: join(dir, 'skiff.sock'),
       hostname: 'skiff-test-node',
@@ -329,7 +329,7 @@ describe('docker CLI against the skiff manager', () => {
 
     const secretId = manager.store.getSecret('s1')!.ID;
     await manager.stop();
-    const starting = startManager({
+    const starting = Manager.start({
       stateDir,
       socketPath: join(dir, 'skiff.sock'),
       hostname: 'skiff-test-node',

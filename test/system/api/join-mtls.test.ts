@@ -13,22 +13,21 @@ import {
   createRootCa,
   issueNodeCertificate,
   loadRaftIdentity,
+  Manager,
   newPrivateKey,
   publicKeyOf,
-  type RunningManager,
   requestJoin,
   requestRenewal,
-  startManager,
   verifyNodeCertificate,
 } from '../../../manager/index.js';
 
 let dir: string;
-let manager: RunningManager;
+let manager: Manager;
 let addr: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'skiff-join-'));
-  manager = await startManager({
+  manager = await Manager.start({
     stateDir: join(dir, 'state'),
     socketPath: join(dir, 'skiff.sock'),
     hostname: 'mgr1',

@@ -1,11 +1,8 @@
-// The cluster daemon's pure decisions: Docker's quorum rule for a leaving manager, when
+// The cluster node's pure decisions: Docker's quorum rule for a leaving manager, when
 // a certificate is due for renewal, and the leader-only dispatcher (refusals on
 // followers, the managers and role in a registration, a role change ending a stream).
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { renewalDue } from '../../../cli/daemon/cert-renewal.js';
-import { dispatcherAddr } from '../../../cli/daemon/dispatcher-source.js';
-import { quorumRefusal } from '../../../cli/daemon/leave.js';
 import type { Node } from '../../../lib/index.js';
 import { silentLogger } from '../../../lib/index.js';
 import { LeaderDispatcher } from '../../../manager/dispatcher/index.js';
@@ -16,8 +13,10 @@ import {
   LocalReplicator,
   newPrivateKey,
   publicKeyOf,
+  renewalDue,
   Store,
 } from '../../../manager/index.js';
+import { dispatcherAddr, quorumRefusal } from '../../../node/index.js';
 
 const node = (ID: string, state: 'ready' | 'down'): Node =>
   ({ ID, Spec: { Role: 'manager' }, Status: { State: state } }) as Node;

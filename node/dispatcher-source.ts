@@ -2,17 +2,11 @@
 // else the leader's or the next manager's over gRPC + mTLS (a follower refuses, so the
 // agent soon lands on the leader). Registrations bring the current managers and role.
 import type * as grpc from '@grpc/grpc-js';
-import { GrpcDispatcherClient } from '../../lib/dispatch-grpc.js';
-import type { DispatcherApi, Logger } from '../../lib/index.js';
-import { SkiffError } from '../../lib/index.js';
-import type { ClusterRegisterResponse, LeaderDispatcher } from '../../manager/dispatcher/index.js';
-
-/** A manager's dispatcher address from its API address: API port + 2. */
-export function dispatcherAddr(apiAddr: string): string {
-  const i = apiAddr.lastIndexOf(':');
-  const port = Number(apiAddr.slice(i + 1));
-  return `${apiAddr.slice(0, i)}:${port + 2}`;
-}
+import { GrpcDispatcherClient } from '../lib/dispatch-grpc.js';
+import type { DispatcherApi, Logger } from '../lib/index.js';
+import { SkiffError } from '../lib/index.js';
+import type { ClusterRegisterResponse } from '../manager/index.js';
+import { dispatcherAddr } from './ports.js';
 
 export interface DispatcherSourceOptions {
   /** API addresses (host:port) of the managers known so far. */
@@ -21,8 +15,8 @@ export interface DispatcherSourceOptions {
   credentials: () => grpc.ChannelCredentials;
   /** On a manager: the leader's API address when known, tried first. */
   leaderAddr?: () => string | undefined;
-  /** On a manager: its own dispatcher, used in process while it leads. */
-  local?: LeaderDispatcher;
+  /** On a manager: its own dispatcher while it leads, used in process. */
+  local?: () => DispatcherApi | undefined;
   /** Called when a registration brings a different list of managers. */
   onManagers?: (managers: string[]) => void;
   /** The role this node runs in, and what to do when a registration asks for another. */
@@ -42,7 +36,8 @@ export function dispatcherSource(o: DispatcherSourceOptions): () => DispatcherAp
   return () => {
     client?.close();
     client = undefined;
-    if (o.local?.leading) return watchRole(o.local, o.role);
+    const local = o.local?.();
+    if (local) return watchRole(local, o.role);
     const leader = o.leaderAddr?.();
     const target = leader ?? managers[next++ % Math.max(managers.length, 1)];
     if (!target) throw new SkiffError('unavailable', 'no manager address is known to this node');
@@ -68,11 +63,11 @@ export function dispatcherSource(o: DispatcherSourceOptions): () => DispatcherAp
 }
 
 /** The in-process dispatcher, with the role check registrations get over gRPC. */
-function watchRole(d: LeaderDispatcher, role: DispatcherSourceOptions['role']): DispatcherApi {
+function watchRole(d: DispatcherApi, role: DispatcherSourceOptions['role']): DispatcherApi {
   if (!role) return d;
   return {
     async register(req) {
-      const res = await d.register(req);
+      const res = (await d.register(req)) as ClusterRegisterResponse;
       if (res.role && res.role !== role.current) role.onChange(res.role);
       return res;
     },

@@ -3,10 +3,9 @@
 // too); a failure after the first line is an `error` message, as Docker sends it.
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import type { NodeAgent } from '../../agent/index.js';
-import { describeError, SkiffError } from '../../lib/index.js';
+import type { image, NodeAgent } from '../../agent/index.js';
+import { describeError, type PullMessage, SkiffError } from '../../lib/index.js';
 import type { ApiContext } from '../../manager/index.js';
-import { type PullMessage, pullMessages } from '../api/pull-protocol.js';
 
 export function registerPullRoute(
   app: FastifyInstance,
@@ -43,4 +42,43 @@ export function registerPullRoute(
     })();
     return reply.header('content-type', 'application/json').send(out);
   });
+}
+
+const LAYER_STATUS: Record<string, string> = {
+  exists: 'Already exists',
+  waiting: 'Waiting',
+  downloading: 'Downloading',
+  verifying: 'Verifying Checksum',
+  done: 'Download complete',
+};
+
+/** Docker's progress messages for one of the image service's pull events. */
+export function pullMessages(e: image.PullEvent): PullMessage[] {
+  switch (e.type) {
+    case 'resolved':
+      return [
+        { status: `Pulling from ${e.ref}` },
+        ...e.layers.map((l) => ({
+          status: 'Waiting',
+          id: shortDigest(l.digest),
+          progressDetail: { current: 0, total: l.size },
+        })),
+      ];
+    case 'layer':
+      return [
+        {
+          status: LAYER_STATUS[e.status] ?? e.status,
+          id: shortDigest(e.digest),
+          progressDetail: { current: e.current, total: e.total },
+        },
+      ];
+    case 'unpacking':
+      return [{ status: 'Extracting' }];
+    case 'done':
+      return [];
+  }
+}
+
+function shortDigest(d: string): string {
+  return d.replace(/^sha256:/, '').slice(0, 12);
 }

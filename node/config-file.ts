@@ -3,7 +3,7 @@
 // the command line wins over the file; the file wins over defaults and environment.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { SkiffError } from '../../lib/index.js';
+import { SkiffError } from '../lib/index.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/skiff/daemon.json';
 

@@ -1,13 +1,24 @@
 // `POST /tasks/{id}/exec`: runs a command in the container of a task this node runs,
-// streaming its output as frames and ending with its exit code (see cli/api/frames.ts).
+// streaming its output as frames and ending with its exit code (see lib/frames.ts).
 // A task's container ID is the task ID.
 import { PassThrough, Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { NodeAgent } from '../../agent/index.js';
-import { describeError, SkiffError } from '../../lib/index.js';
+import {
+  decodeFrames,
+  describeError,
+  EXEC_HEADER,
+  type ExecBody,
+  encodeFrame,
+  SkiffError,
+  STATUS,
+  STDERR,
+  STDIN,
+  STDIN_CONTENT_TYPE,
+  STDOUT,
+} from '../../lib/index.js';
 import type { ApiContext } from '../../manager/index.js';
-import { EXEC_HEADER, type ExecBody, ExecBodySchema, STDIN_CONTENT_TYPE } from '../api/exec-protocol.js';
-import { decodeFrames, encodeFrame, STATUS, STDERR, STDIN, STDOUT } from '../api/frames.js';
+import { ExecBodySchema } from './exec-body.js';
 
 export function registerExecRoute(
   app: FastifyInstance,

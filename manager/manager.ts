@@ -1,0 +1,412 @@
+// A manager: the replicated store over raft, the cluster CA, the Docker-compatible API
+// (unix socket; TCP with mTLS in cluster mode), the dispatcher that agents talk to, and
+// the leader's loops. The leader's work (dispatching, allocation, orchestration,
+// scheduling) starts when this manager becomes the raft leader and stops when it no
+// longer is, on raft's leader-change events.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Server as TlsServer } from 'node:tls';
+import * as grpc from '@grpc/grpc-js';
+import type { FastifyInstance } from 'fastify';
+import type { DispatcherApi, Logger } from '../lib/index.js';
+import { boundedStep, silentLogger } from '../lib/index.js';
+import { type ApiServerOptions, createApiServer, type LogSource, listenUnix } from './api/index.js';
+import { type AutolockFollower, followAutolock, waitForUnlock } from './autolock/index.js';
+import {
+  bootstrapCluster,
+  caKeyPairOf,
+  describeNodeCertificate,
+  JoinService,
+  keepCertificateFresh,
+  loadIdentity,
+  mtlsChannelCredentials,
+  mtlsServerCredentials,
+  type NodeIdentity,
+  type RaftIdentity,
+  renewFromOwnCa,
+} from './ca/index.js';
+import {
+  addDispatcherService,
+  Dispatcher,
+  LeaderDispatcher,
+  storeDispatcherPort,
+} from './dispatcher/index.js';
+import {
+  type AcceptedJoin,
+  type JoinedManager,
+  loadOrCreateManagerIdentity,
+  loadOrCreateNodeId,
+  loadOrCreateRaftIdentity,
+  saveManagerJoin,
+} from './identity/index.js';
+import { LeaderLoops, type LeaderOptions } from './leader/index.js';
+import { joinAsManager, leaveRaft, raftMembership, waitForLeader } from './membership/index.js';
+import { RaftNode } from './raft/index.js';
+import {
+  createAesGcmCipher,
+  isSecretsKeyLocked,
+  loadOrCreateSecretKey,
+  RaftReplicator,
+  type Replicator,
+  Store,
+} from './store/index.js';
+
+export interface ManagerOptions {
+  /** The manager's state directory (`/var/lib/skiff/<node>/`): node ID, keys, store state. */
+  stateDir: string;
+  /** The API's unix socket (`/run/skiff/skiff.sock`); created root-only (0600). */
+  socketPath: string;
+  /** Also serve the API (and joining) on TCP, with client-certificate authentication. */
+  tcp?: { host: string; port: number };
+  /** Defaults to the ID kept in `<stateDir>/node-id`, made on first start. */
+  nodeId?: string;
+  hostname: string;
+  /** host:port other nodes reach this manager's API at. */
+  advertiseAddr?: string;
+  /** Raft: where it listens (default 127.0.0.1 on a free port, for a single manager). */
+  raft?: { listenAddr?: string; advertiseAddr?: string; tickMs?: number; electionTimeoutMs?: number };
+  /** How often to check whether the node certificate needs renewing (default hourly). */
+  certCheckIntervalMs?: number;
+  /** Join an existing cluster as a manager (first start only): a manager's TCP API address and the manager token. */
+  join?: { managerAddr: string; token: string };
+  /**
+   * A join already accepted with the manager role (first start only): the node asks
+   * first and lets the token decide whether it runs as a manager or a worker.
+   */
+  joined?: AcceptedJoin;
+  version?: string;
+  logger?: Logger;
+  /** Task logs from the node agents (the node's own agent in single-node mode). */
+  logs?: LogSource;
+  /** Routes the node adds before the API starts listening. */
+  extraRoutes?: ApiServerOptions['extraRoutes'];
+  /** `/swarm/leave`: the node takes itself out (see Manager.leaveRaft). */
+  leave?: ApiServerOptions['leave'];
+  /** A new cluster's address pools and subnet size (kept in the cluster object). */
+  addressPool?: { pools: string[]; subnetSize?: number };
+  /**
+   * The dispatcher agents talk to: one in process for a single-node cluster, or the
+   * leader's, served over gRPC with mTLS, in cluster mode. None: a manager without agents.
+   */
+  dispatcher?: ManagerDispatcherOptions;
+  /**
+   * Run the leader's loops (allocation, orchestration, scheduling) while this manager
+   * leads; a promise when the options come from something still running (the host's
+   * routes). None: the control plane only, whose tasks nobody schedules (API tests).
+   */
+  leaderLoops?: LeaderOptions | Promise<LeaderOptions>;
+}
+
+export type ManagerDispatcherOptions =
+  | { kind: 'in-process' }
+  | { kind: 'grpc'; listenAddr: string; heartbeatPeriodMs?: number };
+
+interface ManagerParts {
+  nodeId: string;
+  store: Store;
+  replicator: Replicator;
+  raft: RaftNode;
+  api: FastifyInstance;
+  tcpApi: FastifyInstance | undefined;
+  identity: NodeIdentity;
+  dispatcher: Dispatcher | LeaderDispatcher | undefined;
+  dispatcherServer: grpc.Server | undefined;
+  leaderLoops: LeaderLoops | undefined;
+  keyPolicy: AutolockFollower;
+  stopRenewal: () => void;
+  log: Logger;
+}
+
+export class Manager {
+  readonly nodeId: string;
+  readonly store: Store;
+  readonly replicator: Replicator;
+  /** The API on the unix socket. */
+  readonly api: FastifyInstance;
+  /** The API on TCP (mTLS), when asked for. */
+  readonly tcpApi: FastifyInstance | undefined;
+  /** This manager's TLS identity (CA certificate and key, node certificate and key); renewed in place. */
+  readonly identity: NodeIdentity;
+  private stopLeadershipEvents: () => void = () => {};
+  private stopping = false;
+
+  private constructor(private readonly parts: ManagerParts) {
+    this.nodeId = parts.nodeId;
+    this.store = parts.store;
+    this.replicator = parts.replicator;
+    this.api = parts.api;
+    this.tcpApi = parts.tcpApi;
+    this.identity = parts.identity;
+  }
+
+  /**
+   * Starts a manager: the store over raft (WAL and snapshots in `<stateDir>/raft`, mTLS
+   * with the raft certificates), the cluster bootstrap when it leads (cluster object,
+   * ingress network, its node object), the API, the dispatcher, and the leader's work
+   * while it leads.
+   */
+  static async start(o: ManagerOptions): Promise<Manager> {
+    const rootLog = o.logger ?? silentLogger;
+    const log = rootLog.child({ component: 'manager' });
+    await mkdir(o.stateDir, { recursive: true, mode: 0o700 });
+    const addr = o.advertiseAddr ?? (o.tcp ? `${o.tcp.host}:${o.tcp.port}` : '127.0.0.1:2377');
+    // A manager joining an existing cluster gets its identity, keys and raft peers from it.
+    const joined = await joinOnFirstStart(o, addr);
+    const nodeId = joined?.nodeId ?? o.nodeId ?? (await loadOrCreateNodeId(o.stateDir));
+    const version = o.version ?? 'dev';
+    const info = { nodeId, hostname: o.hostname, addr, stateDir: o.stateDir, version };
+    // Autolock: a locked key waits for `docker swarm unlock` before anything else starts.
+    const unlocked = (await isSecretsKeyLocked(o.stateDir)) ? await waitForUnlock(o, info, log) : undefined;
+    const secretsKey = unlocked?.key ?? (await loadOrCreateSecretKey(o.stateDir));
+    const store = new Store({ cipher: createAesGcmCipher(secretsKey), logger: rootLog });
+    const identity = await loadOrCreateManagerIdentity(o.stateDir, nodeId);
+    const raftIdentity = await loadOrCreateRaftIdentity(
+      o.stateDir,
+      nodeId,
+      describeNodeCertificate(identity.certPem).clusterId,
+    );
+    const raft = await startRaft(o, nodeId, store, raftIdentity, joined?.raftPeers);
+    const replicator = new RaftReplicator(raft, { timeoutMs: 10_000 });
+    store.setReplicator(replicator);
+    let api: FastifyInstance | undefined;
+    let tcpApi: FastifyInstance | undefined;
+    let dispatcherServer: grpc.Server | undefined;
+    let dispatcher: Dispatcher | LeaderDispatcher | undefined;
+    try {
+      await waitForLeader(
+        raft,
+        (id) => id !== '',
+        o.raft?.electionTimeoutMs ?? 15_000,
+        'find the raft leader',
+      );
+      // The leader makes sure the cluster's objects exist (a new cluster) and its node object is current.
+      if (raft.status().leaderId === nodeId) {
+        await bootstrapCluster(store, {
+          nodeId,
+          hostname: o.hostname,
+          addr,
+          engineVersion: version,
+          rootCaPem: identity.caPem,
+          clusterId: store.getCluster()?.ID ?? describeNodeCertificate(identity.certPem).clusterId,
+          ...(o.addressPool ? { defaultAddrPool: o.addressPool.pools } : {}),
+          ...(o.addressPool?.subnetSize ? { subnetSize: o.addressPool.subnetSize } : {}),
+        });
+      }
+      const ca = caKeyPairOf(identity);
+      const membership = raftMembership(raft);
+      const common: ApiServerOptions = {
+        store,
+        replicator,
+        logger: rootLog,
+        info,
+        raft: membership,
+        // The identity object itself: a renewed certificate is used from the next call on.
+        forward: { tls: identity },
+        ...(ca
+          ? {
+              join: new JoinService({
+                raftCa: { certPem: raftIdentity.caPem, keyPem: raftIdentity.caKeyPem },
+                store,
+                ca,
+                logger: rootLog,
+                raft: membership,
+                secretsKey,
+              }),
+            }
+          : {}),
+        ...(o.logs ? { logs: o.logs } : {}),
+        ...(o.extraRoutes ? { extraRoutes: o.extraRoutes } : {}),
+        ...(o.leave ? { leave: o.leave } : {}),
+      };
+      api = createApiServer(common);
+      await listenUnix(api, o.socketPath);
+      if (o.tcp) {
+        tcpApi = createApiServer({
+          ...common,
+          tls: { certPem: identity.certPem, keyPem: identity.keyPem, caPem: identity.caPem },
+        });
+        await tcpApi.listen({ host: o.tcp.host, port: o.tcp.port });
+      }
+      if (o.dispatcher?.kind === 'in-process') {
+        dispatcher = new Dispatcher({ store: storeDispatcherPort(store), log: rootLog });
+      } else if (o.dispatcher?.kind === 'grpc') {
+        const leaderDispatcher = new LeaderDispatcher({
+          store,
+          log: rootLog,
+          leaderAddr: () => leaderApiAddr(store, replicator),
+          ...(o.dispatcher.heartbeatPeriodMs ? { heartbeatPeriodMs: o.dispatcher.heartbeatPeriodMs } : {}),
+        });
+        dispatcher = leaderDispatcher;
+        dispatcherServer = new grpc.Server();
+        addDispatcherService(dispatcherServer, leaderDispatcher);
+        await bind(dispatcherServer, o.dispatcher.listenAddr, mtlsServerCredentials(identity));
+      }
+    } catch (e) {
+      dispatcherServer?.forceShutdown();
+      dispatcher?.stop();
+      await api?.close();
+      await tcpApi?.close();
+      await raft.stop();
+      throw e;
+    }
+    log.info({ nodeId, socket: o.socketPath, tcp: o.tcp, raft: raft.addr }, 'manager API listening');
+    const keyPolicy = followAutolock(store, o.stateDir, secretsKey, unlocked?.unlockKey, log);
+    const servedTcp = tcpApi;
+    const stopRenewal = keepCertificateFresh({
+      stateDir: o.stateDir,
+      nodeId,
+      identity,
+      renew: renewFromOwnCa(nodeId),
+      // The TCP API serves the new certificate without a restart.
+      onRenewed: (id) =>
+        (servedTcp?.server as TlsServer | undefined)?.setSecureContext({
+          key: id.keyPem,
+          cert: id.certPem + id.caPem,
+          ca: id.caPem,
+        }),
+      log,
+      ...(o.certCheckIntervalMs ? { checkIntervalMs: o.certCheckIntervalMs } : {}),
+    });
+    const manager = new Manager({
+      nodeId,
+      store,
+      replicator,
+      raft,
+      api,
+      tcpApi,
+      identity,
+      dispatcher,
+      dispatcherServer,
+      leaderLoops: o.leaderLoops ? new LeaderLoops(store, rootLog, await o.leaderLoops) : undefined,
+      keyPolicy,
+      stopRenewal,
+      log: rootLog,
+    });
+    manager.followLeadership();
+    return manager;
+  }
+
+  /** Where this manager's raft listens. */
+  get raftAddr(): string {
+    return this.parts.raft.addr;
+  }
+
+  /** IDs of the raft group's members (voters and learners). */
+  raftMembers(): string[] {
+    return this.parts.raft.status().members.map((m) => m.id);
+  }
+
+  /** The API address (host:port) of the raft leader, when known. */
+  leaderApiAddr(): string | undefined {
+    return leaderApiAddr(this.store, this.replicator);
+  }
+
+  /**
+   * The dispatcher this node's own agent uses in process, while this manager
+   * dispatches: always in single-node mode, while it leads in cluster mode.
+   */
+  localDispatcher(): DispatcherApi | undefined {
+    const d = this.parts.dispatcher;
+    if (d instanceof LeaderDispatcher) return d.leading ? d : undefined;
+    return d;
+  }
+
+  /**
+   * Takes this manager out of the raft group and the cluster: a leader hands leadership
+   * over first, then the (new) leader removes the node and its raft membership.
+   */
+  leaveRaft(): Promise<void> {
+    return leaveRaft(this.parts.raft, this.store, this.nodeId, this.identity);
+  }
+
+  /** Resolves once every applied change is on disk. */
+  flush(): Promise<void> {
+    // Raft persists (and fsyncs) every entry before it is applied; the key file may lag.
+    return this.parts.keyPolicy.settled();
+  }
+
+  /** Stops in bounded steps: a manager that just left raft must still stop. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const p = this.parts;
+    this.stopLeadershipEvents();
+    p.dispatcherServer?.forceShutdown();
+    p.dispatcher?.stop();
+    await boundedStep(p.log, 'leader loops', () => p.leaderLoops?.stop());
+    await boundedStep(p.log, 'store flush', () => this.flush());
+    await boundedStep(p.log, 'manager', async () => {
+      p.keyPolicy.stop();
+      p.stopRenewal();
+      await p.keyPolicy.settled();
+      await p.api.close();
+      await p.tcpApi?.close();
+      await p.raft.stop();
+    });
+  }
+
+  /**
+   * Only the leader dispatches, allocates, orchestrates and schedules. Each leader
+   * change is handled outside raft's own processing, against the state it left.
+   */
+  private followLeadership(): void {
+    const { dispatcher, leaderLoops } = this.parts;
+    const follow = () => {
+      if (this.stopping) return;
+      const leading = this.store.isLeader();
+      if (dispatcher instanceof LeaderDispatcher) dispatcher.follow(leading);
+      if (leading) leaderLoops?.start();
+      else void leaderLoops?.stop();
+    };
+    this.stopLeadershipEvents = this.parts.raft.onLeaderChange(() => setImmediate(follow));
+    follow();
+  }
+}
+
+/** Joins on the first start when asked to: the state directory then holds the join's identity and keys. */
+async function joinOnFirstStart(o: ManagerOptions, addr: string): Promise<JoinedManager | undefined> {
+  if (await loadIdentity(o.stateDir)) return undefined;
+  if (o.joined) return saveManagerJoin(o.stateDir, o.joined);
+  if (!o.join) return undefined;
+  return joinAsManager({
+    stateDir: o.stateDir,
+    managerAddr: o.join.managerAddr,
+    token: o.join.token,
+    hostname: o.hostname,
+    addr,
+    raftAddr: o.raft?.advertiseAddr ?? o.raft?.listenAddr,
+  });
+}
+
+function leaderApiAddr(store: Store, replicator: Replicator): string | undefined {
+  const id = replicator.leaderId();
+  return id ? store.getNode(id)?.ManagerStatus?.Addr || undefined : undefined;
+}
+
+/** A single-node raft group on first start; later starts recover it from `<stateDir>/raft`. */
+function startRaft(
+  o: ManagerOptions,
+  nodeId: string,
+  store: Store,
+  identity: RaftIdentity,
+  joinPeers: { id: string; addr: string }[] | undefined,
+): Promise<RaftNode> {
+  const listenAddr = o.raft?.listenAddr ?? '127.0.0.1:0';
+  return RaftNode.start({
+    id: nodeId,
+    dataDir: join(o.stateDir, 'raft'),
+    // A new cluster starts with this manager alone; a joining one contacts the members it was given.
+    peers: joinPeers ?? [{ id: nodeId, addr: o.raft?.advertiseAddr ?? listenAddr }],
+    listenAddr,
+    stateMachine: store.stateMachine,
+    ...(o.raft?.tickMs ? { tickMs: o.raft.tickMs } : {}),
+    // Managers talk raft over mTLS with certificates of the managers-only raft CA (names
+    // are node IDs, not hosts): a worker's certificate fails the handshake.
+    serverCredentials: mtlsServerCredentials(identity),
+    channelCredentials: mtlsChannelCredentials(identity),
+  });
+}
+
+function bind(server: grpc.Server, addr: string, creds: grpc.ServerCredentials): Promise<void> {
+  return new Promise((resolve, reject) => server.bindAsync(addr, creds, (e) => (e ? reject(e) : resolve())));
+}

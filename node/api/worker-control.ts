@@ -1,0 +1,57 @@
+// A worker's own API on the node's unix socket: Docker serves `/swarm/leave` on every
+// node, and `skiff daemon status` pings it. The cluster API itself is on the managers.
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { dirname } from 'node:path';
+import type { Logger } from '../../lib/index.js';
+import { httpStatusFor, isSkiffError } from '../../lib/index.js';
+
+export async function serveWorkerControl(
+  socketPath: string,
+  leave: (opts: { force: boolean }) => Promise<void>,
+  log: Logger,
+): Promise<Server> {
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://node');
+    const path = url.pathname.replace(/^\/v\d+\.\d+(?=\/)/, '');
+    const reply = (status: number, body: string, type = 'application/json') => {
+      res.writeHead(status, { 'content-type': type });
+      res.end(body);
+    };
+    if (path === '/_ping' && (req.method === 'GET' || req.method === 'HEAD')) {
+      reply(200, 'OK', 'text/plain');
+      return;
+    }
+    if (path === '/swarm/leave' && req.method === 'POST') {
+      const force = ['1', 'true'].includes(url.searchParams.get('force') ?? '');
+      leave({ force }).then(
+        () => reply(200, ''),
+        (err: unknown) => {
+          log.error({ err: String(err) }, 'leaving the cluster failed');
+          const status = isSkiffError(err) ? httpStatusFor(err.code) : 500;
+          reply(status, JSON.stringify({ message: err instanceof Error ? err.message : String(err) }));
+        },
+      );
+      return;
+    }
+    reply(
+      503,
+      JSON.stringify({
+        message:
+          'this node is a worker: the cluster API is served by the managers (skiff -H tcp://MANAGER:2377)',
+      }),
+    );
+  });
+  await listenUnixServer(server, socketPath);
+  return server;
+}
+
+async function listenUnixServer(server: Server, socketPath: string): Promise<void> {
+  await mkdir(dirname(socketPath), { recursive: true, mode: 0o700 });
+  await rm(socketPath, { force: true }); // a stale socket from a previous run
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => resolve());
+  });
+  await chmod(socketPath, 0o600);
+}

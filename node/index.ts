@@ -1,0 +1,35 @@
+// The skiff node process (like swarmkit's node): it runs the agent and, on a manager,
+// the Manager; a role supervisor switches between manager and worker on promotion and
+// demotion; joining and leaving a cluster live here too. This surface stays light (paths,
+// config file, state checks): the node's code (manager, agent, gRPC) loads only when a
+// node starts, so CLI commands that only talk to the API start without it.
+import type { Logger } from '../lib/index.js';
+import type { NodeMode, NodeOptions, RunningNode } from './options.js';
+import type { DaemonPaths } from './paths.js';
+
+export {
+  type DaemonConfigValues,
+  DEFAULT_CONFIG_FILE,
+  parseDaemonConfig,
+  readDaemonConfig,
+} from './config-file.js';
+export { quorumRefusal } from './leave.js';
+export type { ClusterNodeOptions, NodeMode, NodeOptions, RunningNode } from './options.js';
+export { type DaemonPaths, daemonPaths } from './paths.js';
+export { DEFAULT_PORT, dispatcherAddr } from './ports.js';
+export { isWorkerState } from './worker-state.js';
+
+/** Runs this machine's node until it is stopped or leaves its cluster. */
+export async function runNode(paths: DaemonPaths, o: NodeOptions, log: Logger): Promise<RunningNode> {
+  const { startNode } = await import('./start.js');
+  return startNode(paths, o, log);
+}
+
+/** How the node will start: as the worker it was, by joining, as a cluster manager, or single-node. */
+export async function nodeMode(
+  stateDir: string,
+  o: Pick<NodeOptions, 'advertiseAddr' | 'join'>,
+): Promise<NodeMode> {
+  const start = await import('./start.js');
+  return start.nodeMode(stateDir, o);
+}

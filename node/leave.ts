@@ -1,0 +1,46 @@
+// Leaving a cluster (`skiff cluster leave`, Docker's `/swarm/leave`): the node removes
+// its tasks' containers, stops, and forgets its cluster state (identity, raft, keys);
+// images and volumes stay. A manager first checks that the managers left keep a raft
+// quorum, as Docker does, unless forced.
+
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Node } from '../lib/index.js';
+import { SkiffError } from '../lib/index.js';
+import { WORKER_STATE_FILE } from './worker-state.js';
+
+/** What makes a state directory part of a cluster. */
+const CLUSTER_STATE = ['certs', 'raft', 'node-id', 'secrets.key', 'secrets.key.locked', WORKER_STATE_FILE];
+
+export async function removeClusterState(stateDir: string): Promise<void> {
+  for (const f of CLUSTER_STATE) await rm(join(stateDir, f), { recursive: true, force: true });
+}
+
+/**
+ * Docker's rule: a manager may leave without --force unless the managers that stay
+ * reachable would be no majority of the raft group. A manager is unreachable when its
+ * node is down (its agent stopped heartbeating).
+ */
+export function quorumRefusal(members: string[], nodes: Node[], self: string): SkiffError | undefined {
+  const down = new Set(nodes.filter((n) => n.Status.State === 'down').map((n) => n.ID));
+  const reachable = members.filter((id) => !down.has(id)).length;
+  const unreachable = members.length - reachable;
+  const base = 'You are attempting to leave the cluster on a node that is participating as a manager. ';
+  if (!members.includes(self)) return undefined;
+  if (members.length === 1) {
+    return new SkiffError(
+      'unavailable',
+      `${base}Removing the last manager erases all current state of the cluster.`,
+      { hint: 'use --force to leave anyway' },
+    );
+  }
+  if (reachable - 1 <= unreachable) {
+    return new SkiffError(
+      'unavailable',
+      `${base}Removing this node leaves ${reachable - 1} managers out of ${members.length}. ` +
+        'Without a raft quorum the cluster will be inaccessible.',
+      { hint: 'bring the other managers back first, or use --force to leave anyway' },
+    );
+  }
+  return undefined;
+}

@@ -1,0 +1,26 @@
+// What every manager node starts its manager with: its state and socket, and the
+// node-local endpoints (task logs, exec, pulls, volumes) served from its own agent.
+import type { NodeAgent } from '../agent/index.js';
+import type { Logger } from '../lib/index.js';
+import type { ManagerOptions } from '../manager/index.js';
+import { registerNodeRoutes } from './api/index.js';
+import { nodeLogSource } from './log-source.js';
+import type { DaemonPaths } from './paths.js';
+
+export function managerOptions(
+  paths: DaemonPaths,
+  hostname: string,
+  version: string,
+  log: Logger,
+  agentOf: () => NodeAgent | undefined,
+): ManagerOptions {
+  return {
+    stateDir: paths.stateDir,
+    socketPath: paths.socket,
+    hostname,
+    version,
+    logger: log,
+    logs: (tasks, q, signal) => nodeLogSource(agentOf)(tasks, q, signal),
+    extraRoutes: (app, ctx) => registerNodeRoutes(app, ctx, agentOf),
+  };
+}

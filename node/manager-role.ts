@@ -1,0 +1,154 @@
+// A cluster node in the manager role: its Manager (API on TCP with mTLS, raft, the
+// leader's dispatcher on gRPC, the leader's loops while it leads) and an agent for its
+// own containers, which uses the manager's dispatcher in process while it leads and the
+// leader's over gRPC otherwise. A demotion is seen in the store (its node's role) or in
+// the dispatcher's answer to the agent.
+import { rm, writeFile } from 'node:fs/promises';
+import { hostname as osHostname } from 'node:os';
+import { NodeAgent } from '../agent/index.js';
+import type { Logger } from '../lib/index.js';
+import { boundedStep, SkiffError } from '../lib/index.js';
+import {
+  type AcceptedJoin,
+  describeNodeCertificate,
+  Manager,
+  managerAddrs,
+  mtlsChannelCredentials,
+  requestRenewal,
+  saveIdentity,
+} from '../manager/index.js';
+import { dispatcherSource } from './dispatcher-source.js';
+import { firstAnswer } from './first-answer.js';
+import { quorumRefusal, removeClusterState } from './leave.js';
+import { managerOptions } from './manager-options.js';
+import type { ClusterNodeOptions } from './options.js';
+import type { DaemonPaths } from './paths.js';
+import { DEFAULT_PORT } from './ports.js';
+import type { NextRole, RoleEvents, RoleRun } from './supervisor.js';
+import { writeWorkerState } from './worker-state.js';
+
+export async function startManagerRole(
+  paths: DaemonPaths,
+  o: ClusterNodeOptions,
+  log: Logger,
+  events: RoleEvents,
+  joined?: AcceptedJoin,
+): Promise<RoleRun> {
+  const port = o.port ?? DEFAULT_PORT;
+  const self = `${o.advertiseAddr}:${port}`;
+  const hostname = osHostname();
+  let agent: NodeAgent | undefined;
+  let resolveLeft!: () => void;
+  let hasLeft = false;
+  const left = new Promise<void>((r) => {
+    resolveLeft = r;
+  });
+  const leave = async ({ force }: { force: boolean }) => {
+    if (!force) {
+      const refusal = quorumRefusal(manager.raftMembers(), manager.store.listNodes(), manager.nodeId);
+      if (refusal) throw refusal;
+    }
+    events.beginLeave();
+    try {
+      await manager.leaveRaft();
+    } catch (e) {
+      if (!force) {
+        events.leaveFailed(); // still a member: it may switch or leave later
+        throw e;
+      }
+      log.warn({ err: String(e) }, 'leaving by force: the cluster did not remove this manager');
+    }
+    if (agent) await agent.empty();
+    log.info({ nodeId: manager.nodeId }, 'left the cluster');
+    hasLeft = true;
+    resolveLeft();
+  };
+  const manager = await Manager.start({
+    ...managerOptions(paths, hostname, o.version, log, () => agent),
+    leave,
+    tcp: { host: o.advertiseAddr, port },
+    advertiseAddr: self,
+    raft: { listenAddr: `${o.advertiseAddr}:${port + 1}`, ...(o.raftTickMs ? { tickMs: o.raftTickMs } : {}) },
+    ...(joined ? { joined } : {}),
+    dispatcher: {
+      kind: 'grpc',
+      listenAddr: `${o.advertiseAddr}:${port + 2}`,
+      ...(o.heartbeatPeriodMs ? { heartbeatPeriodMs: o.heartbeatPeriodMs } : {}),
+    },
+    leaderLoops: {},
+  });
+  // Demoted: seen in this manager's store, or (when raft dropped it before it applied
+  // the change) in the answer of the leader's dispatcher to its agent.
+  const checkRole = () => {
+    if (manager.store.getNode(manager.nodeId)?.Spec.Role === 'worker') events.roleChanged();
+  };
+  const unwatchRole = manager.store.subscribe(checkRole, { tables: ['nodes'] });
+  checkRole();
+  agent = new NodeAgent({
+    nodeId: manager.nodeId,
+    stateDir: paths.stateDir,
+    runDir: paths.runDir,
+    addr: o.advertiseAddr,
+    hostname,
+    logger: log,
+  });
+  await agent.start(
+    dispatcherSource({
+      managers: managerAddrs(manager.store),
+      credentials: () => mtlsChannelCredentials(manager.identity),
+      // Not our own address: while we lead, the local dispatcher is used in process.
+      leaderAddr: () => (manager.store.isLeader() ? undefined : manager.leaderApiAddr()),
+      local: () => manager.localDispatcher(),
+      role: {
+        current: 'manager',
+        onChange: (role) => {
+          if (role === 'worker') events.roleChanged();
+        },
+      },
+      log,
+    }),
+  );
+  await writeFile(paths.pidFile, `${process.pid}\n`);
+  log.info({ nodeId: manager.nodeId, addr: self }, 'skiff manager ready');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    role: 'manager',
+    nodeId: manager.nodeId,
+    left,
+    /** Demoted: a worker certificate from another manager; the node continues as a worker. */
+    async prepareSwitch(): Promise<NextRole> {
+      const others = managerAddrs(manager.store).filter((a) => a !== self);
+      const renewed = await firstAnswer(others, (addr) =>
+        requestRenewal(addr, manager.identity, manager.nodeId),
+      );
+      if (describeNodeCertificate(renewed.certPem).role !== 'worker') {
+        throw new SkiffError('unavailable', 'the managers do not see the demotion yet');
+      }
+      log.info({ nodeId: manager.nodeId }, 'demoted: this node continues as a worker');
+      return {
+        role: 'worker',
+        async prepareStateDir() {
+          await removeClusterState(paths.stateDir);
+          await saveIdentity(paths.stateDir, {
+            caPem: renewed.caPem,
+            certPem: renewed.certPem,
+            keyPem: renewed.keyPem,
+          });
+          await writeWorkerState(paths.stateDir, { nodeId: manager.nodeId, managers: others });
+        },
+      };
+    },
+    stop() {
+      stopping ??= (async () => {
+        unwatchRole();
+        // Each step is bounded: a node that just left raft must still stop (and forget its state).
+        await boundedStep(log, 'agent', () => agent?.stop());
+        await manager.stop();
+        if (hasLeft) await removeClusterState(paths.stateDir);
+        await rm(paths.pidFile, { force: true });
+      })();
+      return stopping;
+    },
+  };
+}

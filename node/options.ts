@@ -1,0 +1,41 @@
+// What runs a node, and what a running node offers the process that runs it.
+
+export interface NodeOptions {
+  /** The version the node reports (`docker version`, node objects). */
+  version: string;
+  /** Cluster mode: the address other nodes reach this one at (also where it listens). None: a single-node cluster. */
+  advertiseAddr?: string;
+  /** Cluster mode: the API port; raft uses port+1, the dispatcher port+2 (default 2377). */
+  port?: number;
+  /** Join the cluster of this manager (first start only); the token decides the role. */
+  join?: { manager: string; token: string };
+  /** Managers: how often agents heartbeat their dispatcher (default 5 s). */
+  heartbeatPeriodMs?: number;
+  /** Managers: the raft tick (default 100 ms). */
+  raftTickMs?: number;
+  /** Workers: how often to look at the certificate's age (default hourly, and at start). */
+  certCheckIntervalMs?: number;
+  /** A new cluster's address pools for networks, and the size of the subnets taken from them. */
+  addressPool?: { pools: string[]; subnetSize?: number };
+}
+
+/** A cluster node's options (it has joined, or joins now). */
+export type ClusterNodeOptions = Omit<NodeOptions, 'join' | 'addressPool'> & { advertiseAddr: string };
+
+export interface RunningNode {
+  nodeId: string;
+  /** Resolves when the node has left its cluster: the process should stop then. */
+  left?: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** How a node starts, from its state directory and options. */
+export type NodeMode =
+  /** A worker that joined before. */
+  | 'worker'
+  /** First start with a join token. */
+  | 'join'
+  /** A cluster manager: a new cluster, or a manager that joined before. */
+  | 'manager'
+  /** A single-node cluster, without TCP endpoints. */
+  | 'single';

@@ -1,0 +1,44 @@
+// Starting a node: single-node mode, or a cluster node under the role supervisor in the
+// role its state directory (or, on a first start with a token, the join) gives it.
+import type { Logger } from '../lib/index.js';
+import { SkiffError } from '../lib/index.js';
+import { loadIdentity } from '../manager/index.js';
+import { joinCluster } from './join.js';
+import { startManagerRole } from './manager-role.js';
+import type { ClusterNodeOptions, NodeMode, NodeOptions, RunningNode } from './options.js';
+import type { DaemonPaths } from './paths.js';
+import { runSingleNode } from './single-node.js';
+import { type StartRole, superviseRoles } from './supervisor.js';
+import { startWorkerRole } from './worker-role.js';
+import { isWorkerState } from './worker-state.js';
+
+export async function nodeMode(
+  stateDir: string,
+  o: Pick<NodeOptions, 'advertiseAddr' | 'join'>,
+): Promise<NodeMode> {
+  if (isWorkerState(stateDir)) return 'worker';
+  if (o.join && !(await loadIdentity(stateDir))) return 'join';
+  return o.advertiseAddr ? 'manager' : 'single';
+}
+
+export async function startNode(paths: DaemonPaths, o: NodeOptions, log: Logger): Promise<RunningNode> {
+  const mode = await nodeMode(paths.stateDir, o);
+  if (mode === 'single') return runSingleNode(paths, o, log);
+  const { join, addressPool: _pools, advertiseAddr, ...rest } = o;
+  if (!advertiseAddr) {
+    throw new SkiffError(
+      'invalid_argument',
+      'a cluster node needs an advertise address (the address other nodes reach it at)',
+    );
+  }
+  const cluster: ClusterNodeOptions = { ...rest, advertiseAddr };
+  const startRole: StartRole = (role, events, joined) =>
+    role === 'manager'
+      ? startManagerRole(paths, cluster, log, events, joined)
+      : startWorkerRole(paths, cluster, log, events, joined);
+  if (mode === 'join' && join) {
+    const joined = await joinCluster(paths, cluster, join, log);
+    return superviseRoles(startRole, { role: joined.role === 'manager' ? 'manager' : 'worker', joined }, log);
+  }
+  return superviseRoles(startRole, { role: mode === 'worker' ? 'worker' : 'manager' }, log);
+}

@@ -1,0 +1,145 @@
+// A cluster node in the worker role: only an agent, talking to the leader's dispatcher
+// over mTLS, and a small control API on the node's socket (leave, ping). It joins once
+// with a token; later starts use the saved identity and managers. A promotion is seen in
+// the dispatcher's answer to the agent.
+import { rm, writeFile } from 'node:fs/promises';
+import { hostname as osHostname } from 'node:os';
+import { NodeAgent } from '../agent/index.js';
+import type { Logger } from '../lib/index.js';
+import { boundedStep, SkiffError } from '../lib/index.js';
+import {
+  type AcceptedJoin,
+  describeNodeCertificate,
+  keepCertificateFresh,
+  loadIdentity,
+  mtlsChannelCredentials,
+  renewFromManagers,
+  requestPromotion,
+  requestRenewal,
+  saveIdentity,
+} from '../manager/index.js';
+import { serveWorkerControl } from './api/index.js';
+import { dispatcherSource } from './dispatcher-source.js';
+import { firstAnswer } from './first-answer.js';
+import { removeClusterState } from './leave.js';
+import type { ClusterNodeOptions } from './options.js';
+import type { DaemonPaths } from './paths.js';
+import { DEFAULT_PORT } from './ports.js';
+import type { NextRole, RoleEvents, RoleRun } from './supervisor.js';
+import { isWorkerState, readWorkerState, type WorkerState, writeWorkerState } from './worker-state.js';
+
+export async function startWorkerRole(
+  paths: DaemonPaths,
+  o: ClusterNodeOptions,
+  log: Logger,
+  events: RoleEvents,
+  joined?: AcceptedJoin,
+): Promise<RoleRun> {
+  const hostname = osHostname();
+  let identity = await loadIdentity(paths.stateDir);
+  let state: WorkerState | undefined =
+    identity && isWorkerState(paths.stateDir) ? await readWorkerState(paths.stateDir) : undefined;
+  if (!identity || !state) {
+    if (!joined) {
+      throw new SkiffError('invalid_argument', 'this node has not joined a cluster yet', {
+        hint: 'skiff cluster join --advertise-addr IP --token TOKEN MANAGER:2377',
+      });
+    }
+    identity = joined.identity;
+    state = { nodeId: joined.nodeId, managers: joined.managers };
+    await saveIdentity(paths.stateDir, identity);
+    await writeWorkerState(paths.stateDir, state);
+    log.info({ nodeId: state.nodeId, managers: state.managers }, 'joined the cluster as a worker');
+  }
+  const saved = state;
+  const id = identity;
+  let managers = saved.managers;
+  const agent = new NodeAgent({
+    nodeId: saved.nodeId,
+    stateDir: paths.stateDir,
+    runDir: paths.runDir,
+    addr: o.advertiseAddr,
+    hostname,
+    logger: log,
+  });
+  await agent.start(
+    dispatcherSource({
+      managers,
+      credentials: () => mtlsChannelCredentials(id),
+      role: {
+        current: 'worker',
+        onChange: (role) => {
+          if (role === 'manager') events.roleChanged();
+        },
+      },
+      // Kept for the next start: the managers the worker joined through may be gone by then.
+      onManagers: (fresh) => {
+        managers = fresh;
+        void writeWorkerState(paths.stateDir, { ...saved, managers: fresh }).catch((err: unknown) =>
+          log.warn({ err: String(err) }, 'could not save the managers list'),
+        );
+      },
+      log,
+    }),
+  );
+  const stopRenewal = keepCertificateFresh({
+    stateDir: paths.stateDir,
+    nodeId: saved.nodeId,
+    identity: id,
+    renew: renewFromManagers(saved.nodeId, () => managers, log),
+    log,
+    ...(o.certCheckIntervalMs ? { checkIntervalMs: o.certCheckIntervalMs } : {}),
+  });
+  let resolveLeft!: () => void;
+  let hasLeft = false;
+  const left = new Promise<void>((r) => {
+    resolveLeft = r;
+  });
+  const control = await serveWorkerControl(
+    paths.socket,
+    async () => {
+      events.beginLeave();
+      await agent.empty();
+      log.info({ nodeId: saved.nodeId }, 'left the cluster');
+      hasLeft = true;
+      resolveLeft();
+    },
+    log,
+  );
+  await writeFile(paths.pidFile, `${process.pid}\n`);
+  log.info({ nodeId: saved.nodeId }, 'skiff worker ready');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    role: 'worker',
+    nodeId: saved.nodeId,
+    left,
+    /** Promoted: a manager certificate, then raft membership from the leader; the node continues as a manager. */
+    async prepareSwitch(): Promise<NextRole> {
+      const port = o.port ?? DEFAULT_PORT;
+      const renewed = await firstAnswer(managers, (addr) => requestRenewal(addr, id, saved.nodeId));
+      if (describeNodeCertificate(renewed.certPem).role !== 'manager') {
+        throw new SkiffError('unavailable', 'the managers do not see the promotion yet');
+      }
+      const promoted = await firstAnswer(managers, (addr) =>
+        requestPromotion(addr, renewed, {
+          addr: `${o.advertiseAddr}:${port}`,
+          raftAddr: `${o.advertiseAddr}:${port + 1}`,
+        }),
+      );
+      log.info({ nodeId: saved.nodeId }, 'promoted: this node continues as a manager');
+      return { role: 'manager', joined: promoted, prepareStateDir: () => removeClusterState(paths.stateDir) };
+    },
+    stop() {
+      stopping ??= (async () => {
+        stopRenewal();
+        control.close();
+        await boundedStep(log, 'agent', () => agent.stop());
+        if (hasLeft) await removeClusterState(paths.stateDir);
+        await rm(paths.socket, { force: true });
+        await rm(paths.pidFile, { force: true });
+      })();
+      return stopping;
+    },
+  };
+}
