@@ -1,5 +1,5 @@
 // The two engines the stack benchmarks drive the same way: a fresh single-node skiff
-// daemon (its own state root and run dir, as test/system/e2e's testNode) and dockerd in
+// daemon (its own state root and run dir, as test/support/skiff-node's testNode) and dockerd in
 // swarm mode (the harness's peer). Both are deployed to with their own CLI from the
 // same compose file and watched through the same Docker Engine API (/tasks, /services)
 // on their unix sockets, so the clock stops by the same rule for both.
@@ -8,7 +8,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Service, Task } from '../../lib/index.js';
-import { removeNodeLeftovers } from '../../test/system/e2e/helpers.js';
+import { removeNodeLeftovers } from '../../test/support/skiff-node/index.js';
 import { type CommandResult, runChecked, runCommand } from '../lib/command.js';
 import { onInterrupt, REPO_ROOT } from '../lib/index.js';
 import { type DockerdPeer, startDockerd } from '../peers/index.js';

@@ -3,8 +3,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodePut, KvStateMachine } from '../../../manager/raft/cli/kv.js';
 import { isRaftError, RaftNode } from '../../../manager/raft/index.js';
+import { encodePut, KvStateMachine } from '../../support/raft-kv/index.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

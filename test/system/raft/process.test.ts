@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { KvCluster } from '../../../manager/raft/cli/kv-cluster.js';
+import { KvCluster } from '../../support/raft-kv/index.js';
 import { checkLinearizable, type RegisterOp } from '../../unit/raft/linearizability.js';
 
 let cluster: KvCluster | null = null;

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodePut, KvStateMachine } from '../../../manager/raft/cli/kv.js';
-import { freePort } from '../../../manager/raft/cli/kv-cluster.js';
 import { GrpcTransport, type Message, RaftNode } from '../../../manager/raft/index.js';
+import { freePort } from '../../lab/index.js';
+import { encodePut, KvStateMachine } from '../../support/raft-kv/index.js';
 
 let dir: string;
 let ca: Buffer;
