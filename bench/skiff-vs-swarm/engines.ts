@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Service, Task } from '../../lib/index.js';
 import { removeNodeLeftovers } from '../../test/support/skiff-node/index.js';
-import { type CommandResult, runChecked, runCommand } from '../lib/command.js';
+import { type CommandResult, runChecked, runCommand, waitFor } from '../lib/command.js';
 import { onInterrupt, REPO_ROOT } from '../lib/index.js';
 import { type DockerdPeer, startDockerd } from '../peers/index.js';
 
@@ -57,12 +57,8 @@ export async function timeUntil(
   cond: () => Promise<boolean>,
   timeoutMs: number,
 ): Promise<number> {
-  const deadline = t0 + timeoutMs;
-  for (;;) {
-    if (await cond().catch(() => false)) return performance.now() - t0;
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitFor(cond, { what, timeoutMs: Math.max(0, t0 + timeoutMs - performance.now()), intervalMs: 20 });
+  return performance.now() - t0;
 }
 
 const BUILD_DIR = join(REPO_ROOT, 'bench', 'results', 'skiff-build');
