@@ -4,7 +4,7 @@
 // Run as root: npx tsx bench/network.ts [--attach-count N] [--seconds S] [--runs R]
 import type { runCommand } from '../test/lab/command.js';
 import { Cleanup, createLab, type LabHost, waitFor } from '../test/lab/index.js';
-import { NetworkAgent, Sandbox } from '../test/system/network/agent-client.js';
+import { NetworkAgent, Sandbox } from '../test/support/network-agent/index.js';
 import type { Figure } from './lib/record.js';
 
 /** A figure as the harness records it (it adds the machine). */

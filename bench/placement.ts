@@ -26,7 +26,7 @@ import { Dispatcher, storeDispatcherPort } from '../manager/dispatcher/index.js'
 import { LeaderLoops } from '../manager/leader/index.js';
 import { RaftNode } from '../manager/raft/index.js';
 import { createAesGcmCipher, RaftReplicator, Store } from '../manager/store/index.js';
-import { freePort } from '../test/lab/index.js';
+import { freePort, waitFor } from '../test/lab/index.js';
 import type { FollowerReply } from './placement/follower.js';
 import { type FollowerData, startFollowerManager } from './placement/follower-manager.js';
 
@@ -196,14 +196,6 @@ async function startManagers(dir: string): Promise<{ raft: RaftNode; store: Stor
   return { raft, store, followers };
 }
 
-async function until(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'skiff-bench-placement-'));
   let managers: Awaited<ReturnType<typeof startManagers>> | undefined;
@@ -213,7 +205,11 @@ async function main(): Promise<void> {
   try {
     managers = await startManagers(dir);
     const leader = managers;
-    await until('the main thread manager to lead', () => leader.raft.status().role === 'leader', 30_000);
+    await waitFor(() => leader.raft.status().role === 'leader', {
+      what: 'the main thread manager to lead',
+      timeoutMs: 30_000,
+      intervalMs: 5,
+    });
     const store = leader.store;
 
     dispatcher = new Dispatcher({ store: storeDispatcherPort(store), heartbeatPeriodMs: 600_000 });
@@ -278,10 +274,18 @@ async function main(): Promise<void> {
       ),
     );
     const createdMs = performance.now() - t0;
-    await until(`${TOTAL} tasks assigned`, () => assigned >= TOTAL, TIMEOUT_MS);
+    await waitFor(() => assigned >= TOTAL, {
+      what: `${TOTAL} tasks assigned`,
+      timeoutMs: TIMEOUT_MS,
+      intervalMs: 5,
+    });
     const assignedMs = performance.now() - t0;
     const assignedIndex = leader.raft.status().commitIndex;
-    await until(`${TOTAL} tasks running`, () => running >= TOTAL, TIMEOUT_MS);
+    await waitFor(() => running >= TOTAL, {
+      what: `${TOTAL} tasks running`,
+      timeoutMs: TIMEOUT_MS,
+      intervalMs: 5,
+    });
     const runningMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     const runningIndex = leader.raft.status().commitIndex;
@@ -289,12 +293,15 @@ async function main(): Promise<void> {
     unsubscribe();
     // Every manager holds the same tasks.
     const followers = leader.followers;
-    const deadline = Date.now() + 60_000;
-    let statuses = await Promise.all(followers.map((f) => f.status()));
-    while (statuses.some((st) => st.appliedIndex < runningIndex) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      statuses = await Promise.all(followers.map((f) => f.status()));
-    }
+    const allStatuses = () => Promise.all(followers.map((f) => f.status()));
+    // A follower still behind after a minute shows in the counts check below.
+    const statuses = await waitFor(
+      async () => {
+        const all = await allStatuses();
+        return all.every((st) => st.appliedIndex >= runningIndex) && all;
+      },
+      { what: `every follower to apply index ${runningIndex}`, timeoutMs: 60_000, intervalMs: 100 },
+    ).catch(allStatuses);
     const counts = [store.listTasks().length, ...statuses.map((st) => st.tasks)];
     if (counts.some((c) => c !== TOTAL)) throw new Error(`task counts per manager: ${counts.join(', ')}`);
     const perNode = new Map<string, number>();

@@ -8,7 +8,7 @@
 // Records (JSON lines on stdout): { name: 'raft', metric, unit, value, peer, peerValue, ratio }.
 // Targets: commits/s ratio >= 0.8, p99 ratio <= 2.
 
-import { KvCluster } from '../manager/raft/cli/kv-cluster.js';
+import { KvCluster } from '../test/support/raft-kv/index.js';
 import { type LoadKvResult, loadKv, median, round } from './lib/index.js';
 import { startEtcdCluster } from './peers/index.js';
 

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { busyboxTarball } from '../test/system/e2e/helpers.js';
+import { busyboxTarball } from '../test/support/skiff-node/index.js';
 import { type Figure, interleave, latencyFigures, repeat, sideBySideFigures } from './lib/index.js';
 import {
   allServices,

@@ -13,7 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RaftNode } from '../../manager/raft/index.js';
-import { freePort } from '../../test/lab/index.js';
+import { freePort, waitFor } from '../../test/lab/index.js';
 
 const busyMs = Number(process.argv[2] ?? 0);
 const dir = await mkdtemp(join(tmpdir(), 'skiff-raft-probe-'));
@@ -32,7 +32,11 @@ const nodes = await Promise.all(
   ),
 );
 try {
-  while (nodes[0]!.status().role !== 'leader') await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => nodes[0]!.status().role === 'leader', {
+    what: 'n1 to lead',
+    timeoutMs: 30_000,
+    intervalMs: 20,
+  });
   let stop = false;
   const busy = async () => {
     while (!stop) {

@@ -1,5 +1,5 @@
 // The two engines the stack benchmarks drive the same way: a fresh single-node skiff
-// daemon (its own state root and run dir, as test/system/e2e's testNode) and dockerd in
+// daemon (its own state root and run dir, as test/support/skiff-node's testNode) and dockerd in
 // swarm mode (the harness's peer). Both are deployed to with their own CLI from the
 // same compose file and watched through the same Docker Engine API (/tasks, /services)
 // on their unix sockets, so the clock stops by the same rule for both.
@@ -8,8 +8,8 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Service, Task } from '../../lib/index.js';
-import { removeNodeLeftovers } from '../../test/system/e2e/helpers.js';
-import { type CommandResult, runChecked, runCommand } from '../lib/command.js';
+import { removeNodeLeftovers } from '../../test/support/skiff-node/index.js';
+import { type CommandResult, runChecked, runCommand, waitFor } from '../lib/command.js';
 import { onInterrupt, REPO_ROOT } from '../lib/index.js';
 import { type DockerdPeer, startDockerd } from '../peers/index.js';
 
@@ -57,12 +57,8 @@ export async function timeUntil(
   cond: () => Promise<boolean>,
   timeoutMs: number,
 ): Promise<number> {
-  const deadline = t0 + timeoutMs;
-  for (;;) {
-    if (await cond().catch(() => false)) return performance.now() - t0;
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitFor(cond, { what, timeoutMs: Math.max(0, t0 + timeoutMs - performance.now()), intervalMs: 20 });
+  return performance.now() - t0;
 }
 
 const BUILD_DIR = join(REPO_ROOT, 'bench', 'results', 'skiff-build');

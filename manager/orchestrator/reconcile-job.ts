@@ -4,7 +4,7 @@
 // counts: re-running a job (a new iteration) stops what is left of the old one.
 
 import type { Task } from '../../lib/index.js';
-import { nodeSuitsSpec } from '../scheduler/index.js';
+import { nodeSuitsSpec } from '../constraints/index.js';
 import { trimHistory } from './history.js';
 import { type Changes, type Deps, endedOnItsOwn, isLive, type ServiceInput, wakeAtLeast } from './model.js';
 import { Pass } from './pass.js';

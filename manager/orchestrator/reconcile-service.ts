@@ -7,7 +7,7 @@
 // runs the new task next to the old one.
 
 import type { Node, Service, Task } from '../../lib/index.js';
-import { nodeSuitsSpec } from '../scheduler/index.js';
+import { nodeSuitsSpec } from '../constraints/index.js';
 import { trimHistory } from './history.js';
 import {
   byCreation,

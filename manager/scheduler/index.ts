@@ -1,9 +1,8 @@
 // The scheduler: picks a node for each pending task (filters, then spread over
 // placement preferences). Pure; the leader's driver feeds it store snapshots and
-// commits its decisions in one proposal.
+// commits its decisions in one proposal. Constraint and platform matching live in
+// manager/constraints, shared with the orchestrator.
 
-export { type Constraint, nodeMatchesConstraints, parseConstraint, parseConstraints } from './constraints.js';
-export { nodeSuitsSpec } from './requirements.js';
 export {
   type Assignment,
   type ScheduleInput,

@@ -2,16 +2,16 @@
 // the order Docker explains failures: availability, resources, constraints,
 // platform, host ports, max replicas per node.
 
-import type { Node, Platform, Service, Task, TaskSpec } from '../../lib/index.js';
+import type { Platform, Service, Task } from '../../lib/index.js';
 import { describeError } from '../../lib/index.js';
 import {
   type Constraint,
   type ConstraintKey,
   nodeMatchesConstraints,
-  normalizeArch,
+  nodeRunsPlatforms,
   parseAttributeKey,
   parseConstraints,
-} from './constraints.js';
+} from '../constraints/index.js';
 import { hostPortsOf, type NodeState } from './node-state.js';
 
 export interface Requirements {
@@ -85,37 +85,6 @@ export function explainFilter(filter: FilterName, nodes: number): string {
 
 function platformMatches(req: Requirements, ns: NodeState): boolean {
   return nodeRunsPlatforms(ns.node, req.platforms);
-}
-
-/** Whether the node runs one of the platforms (an empty list accepts any node). */
-export function nodeRunsPlatforms(node: Node, platforms: readonly Platform[]): boolean {
-  if (platforms.length === 0) return true;
-  const p = node.Description?.Platform;
-  if (!p) return false;
-  const arch = normalizeArch(p.Architecture ?? '');
-  const os = (p.OS ?? '').toLowerCase();
-  return platforms.some(
-    (want) =>
-      (!want.Architecture || normalizeArch(want.Architecture) === arch) &&
-      (!want.OS || want.OS.toLowerCase() === os),
-  );
-}
-
-/**
- * Whether tasks of this spec could ever run on the node (constraints and platform),
- * whatever its availability and load: global services use it to pick their nodes.
- * An invalid constraint matches no node.
- */
-export function nodeSuitsSpec(node: Node, spec: TaskSpec | undefined): boolean {
-  let constraints: Constraint[];
-  try {
-    constraints = parseConstraints(spec?.Placement?.Constraints);
-  } catch {
-    return false;
-  }
-  return (
-    nodeMatchesConstraints(node, constraints) && nodeRunsPlatforms(node, spec?.Placement?.Platforms ?? [])
-  );
 }
 
 /** The first filter the node fails for this requirement, or undefined if it fits. */

@@ -3,7 +3,7 @@
 // swarmkit nests them. A task walks down to the branch holding the fewest tasks of
 // its service, then takes the least-loaded node of that leaf from a heap.
 
-import { type ConstraintKey, nodeValue } from './constraints.js';
+import { type ConstraintKey, nodeValue } from '../constraints/index.js';
 import { MinHeap } from './heap.js';
 import type { NodeState } from './node-state.js';
 

@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Node, Service } from '../../../lib/index.js';
 import { requestJoin } from '../../../manager/index.js';
 import { createLab, type Lab, type LabHost, type LabProcess, waitFor } from '../../lab/index.js';
-import { socketApi } from '../e2e/helpers.js';
+import { socketApi } from '../../support/skiff-node/index.js';
 
-const SERVER = join(process.cwd(), 'manager/api/dev-server.ts');
+const SERVER = join(process.cwd(), 'test/support/dev-server.ts');
 const TICK_MS = '50';
 
 let lab: Lab;

@@ -16,6 +16,7 @@ import {
   type Replicator,
   Store,
 } from '../../../manager/index.js';
+import { waitFor } from '../../lab/index.js';
 
 const LEADER = 'leader0000000000000000001';
 const FOLLOWER = 'follower00000000000000001';
@@ -147,9 +148,11 @@ describe('write forwarding', () => {
         payload: { Name: 's1', Data: 'eA==' },
       });
       // The leader has it; the follower answers only once it has applied it too.
-      const deadline = Date.now() + 5000;
-      while (!leaderStore.getSecret('s1') && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 10));
+      await waitFor(() => leaderStore.getSecret('s1'), {
+        what: 'the leader to apply secret s1',
+        timeoutMs: 5000,
+        intervalMs: 10,
+      });
       expect(leaderStore.getSecret('s1')).toBeDefined();
       expect(followerStore.getSecret('s1')).toBeUndefined();
       log.catchUp();

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RaftNode } from '../../../manager/raft/index.js';
 import { createAesGcmCipher, RaftReplicator, Store } from '../../../manager/store/index.js';
+import { waitFor } from '../../lab/index.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -31,11 +32,11 @@ async function startStore(dataDir: string, key: Uint8Array) {
   };
   cleanups.push(stop);
   store.setReplicator(new RaftReplicator(raft, { timeoutMs: 5000 }));
-  const deadline = Date.now() + 10_000;
-  while (raft.status().role !== 'leader') {
-    if (Date.now() > deadline) throw new Error('single-node raft did not elect itself within 10s');
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await waitFor(() => raft.status().role === 'leader', {
+    what: 'the single-node raft to elect itself',
+    timeoutMs: 10_000,
+    intervalMs: 10,
+  });
   return { store, stop };
 }
 

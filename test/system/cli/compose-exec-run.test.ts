@@ -14,7 +14,7 @@ import {
   type TestRegistry,
 } from '../../fixtures/index.js';
 import { waitFor } from '../../lab/index.js';
-import { type TestNode, testNode } from '../e2e/helpers.js';
+import { type TestNode, testNode } from '../../support/skiff-node/index.js';
 
 const BIN = resolve(import.meta.dirname, '../../../bin/skiff.js');
 

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { importBusybox, type TestNode, testNode } from '../e2e/helpers.js';
+import { importBusybox, type TestNode, testNode } from '../../support/skiff-node/index.js';
 
 /** A compose interpolation `${NAME}`, written so that it is not a template placeholder. */
 const ref = (name: string) => `$\{${name}}`;

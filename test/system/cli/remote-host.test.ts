@@ -5,7 +5,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, type TestNode, testNode } from '../e2e/helpers.js';
+import { freePort } from '../../lab/index.js';
+import { type TestNode, testNode } from '../../support/skiff-node/index.js';
 
 describe('skiff --host tcp:// with TLS client certificates', () => {
   let node: TestNode;

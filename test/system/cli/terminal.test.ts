@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand, waitFor } from '../../lab/index.js';
-import { importBusybox, type TestNode, testNode } from '../e2e/helpers.js';
+import { importBusybox, type TestNode, testNode } from '../../support/skiff-node/index.js';
 
 const BIN = resolve(import.meta.dirname, '../../../bin/skiff.js');
 

@@ -29,7 +29,7 @@ import { join, resolve } from 'node:path';
 import { ApiClient } from '../../../cli/api/client.js';
 import type { Node } from '../../../lib/index.js';
 import { createLab, type Lab, type LabHost, type LabProcess, waitFor } from '../../lab/index.js';
-import { busyboxTarball, type SkiffResult } from '../e2e/helpers.js';
+import { busyboxTarball, type SkiffResult } from '../../support/skiff-node/index.js';
 
 const BIN = resolve(import.meta.dirname, '../../../bin/skiff.js');
 

@@ -18,7 +18,7 @@ import {
   saveIdentity,
 } from '../../../manager/index.js';
 import { waitFor } from '../../lab/index.js';
-import { socketApi } from '../e2e/helpers.js';
+import { socketApi } from '../../support/skiff-node/index.js';
 import { LAB_IMAGE, type LabCluster, type LabClusterNode, startLabCluster } from './helpers.js';
 
 let c: LabCluster;

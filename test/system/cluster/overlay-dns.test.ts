@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Node, Task } from '../../../lib/index.js';
 import { createLab, type Lab, type LabHost, waitFor } from '../../lab/index.js';
-import { busyboxTarball } from '../e2e/helpers.js';
+import { busyboxTarball } from '../../support/skiff-node/index.js';
 
 const BIN = resolve(import.meta.dirname, '../../../bin/skiff.js');
 const IMAGE = 'localhost/lab-busybox:1';

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Node, Task } from '../../../lib/index.js';
 import { createLab, type Lab, type LabHost, waitFor } from '../../lab/index.js';
-import { busyboxTarball, type SkiffResult } from '../e2e/helpers.js';
+import { busyboxTarball, type SkiffResult } from '../../support/skiff-node/index.js';
 
 const BIN = resolve(import.meta.dirname, '../../../bin/skiff.js');
 

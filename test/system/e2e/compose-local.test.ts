@@ -5,8 +5,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCommand, waitFor } from '../../lab/index.js';
-import { freePort, importBusybox, type TestNode, testNode } from './helpers.js';
+import { freePort, runCommand, waitFor } from '../../lab/index.js';
+import { importBusybox, type TestNode, testNode } from '../../support/skiff-node/index.js';
 
 describe('skiff compose on the embedded single-node cluster', () => {
   let node: TestNode;

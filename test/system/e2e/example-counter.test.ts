@@ -4,8 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCommand, waitFor } from '../../lab/index.js';
-import { freePort, type TestNode, testNode } from './helpers.js';
+import { freePort, runCommand, waitFor } from '../../lab/index.js';
+import { type TestNode, testNode } from '../../support/skiff-node/index.js';
 
 const EXAMPLE = resolve(import.meta.dirname, '../../../examples/counter');
 

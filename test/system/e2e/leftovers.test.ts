@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { network } from '../../../agent/index.js';
 import { runCommand } from '../../lab/index.js';
-import { importBusybox, type TestNode, testNode } from './helpers.js';
+import { importBusybox, type TestNode, testNode } from '../../support/skiff-node/index.js';
 
 describe('a test node left running with a stack up', () => {
   const node: TestNode = testNode();

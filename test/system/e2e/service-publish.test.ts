@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { network } from '../../../agent/index.js';
 import type { Task } from '../../../lib/index.js';
-import { runCommand, waitFor } from '../../lab/index.js';
+import { freePort, runCommand, waitFor } from '../../lab/index.js';
+import { importBusybox, type TestNode, testNode } from '../../support/skiff-node/index.js';
 import { LAB_IMAGE, type LabCluster, startLabCluster } from '../cluster/helpers.js';
-import { freePort, importBusybox, type TestNode, testNode } from './helpers.js';
 
 const IMAGE = 'localhost/e2e-busybox:1';
 const HTTPD = ['httpd', '-f', '-p', '80', '-h', '/www'];

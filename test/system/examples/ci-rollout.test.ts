@@ -4,8 +4,8 @@
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Service } from '../../../lib/index.js';
-import { runCommand, waitFor } from '../../lab/index.js';
-import { freePort, type TestNode, testNode } from '../e2e/helpers.js';
+import { freePort, runCommand, waitFor } from '../../lab/index.js';
+import { type TestNode, testNode } from '../../support/skiff-node/index.js';
 
 const EXAMPLE = resolve(import.meta.dirname, '../../../examples/ci-rollout');
 

@@ -18,7 +18,7 @@ import {
 } from '../../../lab/index.js';
 import type { Node, Task } from '../../../lib/index.js';
 import { waitFor } from '../../lab/index.js';
-import type { SkiffResult } from '../e2e/helpers.js';
+import type { SkiffResult } from '../../support/skiff-node/index.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const BIN = resolve(ROOT, 'bin/skiff.js');

@@ -5,7 +5,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cleanup, createLab, type Lab, type LabHost, runChecked } from '../../lab/index.js';
-import { NetworkAgent } from './agent-client.js';
+import { NetworkAgent } from '../../support/network-agent/index.js';
 
 const CYCLES = 50;
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bridgeNameFor, vxlanNameFor } from '../../../agent/network/index.js';
 import { Cleanup, createLab, type Lab, type LabHost, runChecked, waitFor } from '../../lab/index.js';
-import { NetworkAgent, Sandbox } from './agent-client.js';
+import { NetworkAgent, Sandbox } from '../../support/network-agent/index.js';
 
 const overlay = {
   id: 'ov-shop',

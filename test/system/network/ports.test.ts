@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bridgeNameFor } from '../../../agent/network/index.js';
 import { Cleanup, createLab, type Lab, type LabHost, runChecked, waitFor } from '../../lab/index.js';
-import { NetworkAgent, Sandbox, udpAskScript } from './agent-client.js';
+import { NetworkAgent, Sandbox, udpAskScript } from '../../support/network-agent/index.js';
 
 const net = {
   id: 'net-ports',

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cleanup, createLab, type Lab, waitFor } from '../../lab/index.js';
-import { NetworkAgent, Sandbox } from './agent-client.js';
+import { NetworkAgent, Sandbox } from '../../support/network-agent/index.js';
 
 const netA = {
   id: 'net-a',

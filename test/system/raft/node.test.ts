@@ -1,10 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodePut, KvStateMachine } from '../../../manager/raft/cli/kv.js';
 import { isRaftError, RaftNode } from '../../../manager/raft/index.js';
+import { freePort, waitFor } from '../../lab/index.js';
+import { encodePut, KvStateMachine } from '../../support/raft-kv/index.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -15,30 +15,6 @@ async function tempDir(): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), 'raft-node-'));
   cleanups.push(() => rm(d, { recursive: true, force: true }));
   return d;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-async function waitFor<T>(
-  what: string,
-  fn: () => T | undefined | null | false,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 async function startNode(
@@ -59,7 +35,11 @@ describe('RaftNode single-node mode', () => {
     const peers = [{ id: 'solo', addr: '127.0.0.1:0' }];
     const sm = new KvStateMachine();
     const node = await startNode('solo', dir, peers, sm, { tickMs: 100 });
-    await waitFor('leadership', () => node.status().role === 'leader', 2000);
+    await waitFor(() => node.status().role === 'leader', {
+      what: 'leadership',
+      timeoutMs: 2000,
+      intervalMs: 20,
+    });
     for (let i = 0; i < 5; i++) await node.propose(encodePut({ key: 'k', value: `v${i}` }));
     await node.readBarrier();
     expect(sm.map.get('k')).toBe('v4');
@@ -69,7 +49,11 @@ describe('RaftNode single-node mode', () => {
 
     const sm2 = new KvStateMachine();
     const again = await startNode('solo', dir, peers, sm2, { tickMs: 100 });
-    await waitFor('leadership after restart', () => again.status().role === 'leader', 2000);
+    await waitFor(() => again.status().role === 'leader', {
+      what: 'leadership after restart',
+      timeoutMs: 2000,
+      intervalMs: 20,
+    });
     await again.readBarrier();
     expect(sm2.map.get('k')).toBe('v4');
     expect(sm2.map.get('z')).toBe('1');
@@ -97,13 +81,21 @@ describe('RaftNode single-node mode', () => {
     const peers = [{ id: 'solo', addr: '127.0.0.1:0' }];
     const sm = new KvStateMachine();
     const node = await startNode('solo', dir, peers, sm, { snapshotEvery: 10 });
-    await waitFor('leadership', () => node.status().role === 'leader', 2000);
+    await waitFor(() => node.status().role === 'leader', {
+      what: 'leadership',
+      timeoutMs: 2000,
+      intervalMs: 20,
+    });
     for (let i = 0; i < 35; i++) await node.propose(encodePut({ key: `k${i}`, value: `${i}` }));
     await node.stop();
     const sm2 = new KvStateMachine();
     const again = await startNode('solo', dir, peers, sm2, { snapshotEvery: 10 });
     expect(sm2.restores).toBe(1);
-    await waitFor('leadership', () => again.status().role === 'leader', 2000);
+    await waitFor(() => again.status().role === 'leader', {
+      what: 'leadership',
+      timeoutMs: 2000,
+      intervalMs: 20,
+    });
     await again.readBarrier();
     expect(sm2.map.size).toBe(35);
   });
@@ -118,9 +110,9 @@ describe('RaftNode cluster on loopback', () => {
     const opts = { snapshotEvery: 20, snapshotCatchUpEntries: 5 };
     const nodes = await Promise.all(ids.map((id, i) => startNode(id, dirs[i]!, peers, sms[i]!, opts)));
     const leaderOf = (list: RaftNode[]) => list.find((n) => n.status().role === 'leader');
-    let leader = await waitFor('a leader', () => leaderOf(nodes));
+    let leader = await waitFor(() => leaderOf(nodes), { what: 'a leader', intervalMs: 20 });
     await leader.propose(encodePut({ key: 'a', value: '1' }));
-    await waitFor('replication', () => sms.every((s) => s.map.get('a') === '1'));
+    await waitFor(() => sms.every((s) => s.map.get('a') === '1'), { what: 'replication', intervalMs: 20 });
 
     const follower = nodes.find((n) => n !== leader)!;
     const err = await follower.propose(encodePut({ key: 'a', value: '2' })).catch((e: unknown) => e);
@@ -133,14 +125,14 @@ describe('RaftNode cluster on loopback', () => {
     const downIdx = nodes.indexOf(leader);
     await leader.stop();
     const rest = nodes.filter((n) => n !== leader);
-    leader = await waitFor('a new leader', () => leaderOf(rest));
+    leader = await waitFor(() => leaderOf(rest), { what: 'a new leader', intervalMs: 20 });
     for (let i = 0; i < 60; i++) await leader.propose(encodePut({ key: `k${i}`, value: `${i}` }));
 
     // The old leader comes back behind a compacted log and catches up from a snapshot.
     const smBack = new KvStateMachine();
     const back = await startNode(ids[downIdx]!, dirs[downIdx]!, peers, smBack, opts);
     nodes[downIdx] = back;
-    await waitFor('catch-up', () => smBack.map.get('k59') === '59');
+    await waitFor(() => smBack.map.get('k59') === '59', { what: 'catch-up', intervalMs: 20 });
     expect(smBack.restores).toBeGreaterThanOrEqual(1);
 
     // Membership: a fourth node joins as a learner, is promoted, then removed.
@@ -153,7 +145,7 @@ describe('RaftNode cluster on loopback', () => {
       addr: joinerAddr,
       role: 'voter',
     });
-    await waitFor('joiner caught up', () => smJ.map.get('k59') === '59');
+    await waitFor(() => smJ.map.get('k59') === '59', { what: 'joiner caught up', intervalMs: 20 });
     await leader.removeMember('n4');
     expect(
       leader
@@ -168,13 +160,17 @@ describe('RaftNode cluster on loopback', () => {
     leader.onLeaderChange((id) => changes.push(id));
     const target = nodes.find((n) => n !== leader && n.status().role === 'follower')!;
     await leader.transferLeadership(target.status().id);
-    await waitFor('transfer', () => target.status().role === 'leader');
+    await waitFor(() => target.status().role === 'leader', { what: 'transfer', intervalMs: 20 });
     const targetId = target.status().id;
-    await waitFor('the old leader to hear of the new one', () => changes.includes(targetId));
+    await waitFor(() => changes.includes(targetId), {
+      what: 'the old leader to hear of the new one',
+      intervalMs: 20,
+    });
     await target.propose(encodePut({ key: 'after', value: 'transfer' }));
     await target.readBarrier();
-    await waitFor('all apply', () =>
-      [...sms.filter((_, i) => i !== downIdx), smBack].every((s) => s.map.get('after') === 'transfer'),
+    await waitFor(
+      () => [...sms.filter((_, i) => i !== downIdx), smBack].every((s) => s.map.get('after') === 'transfer'),
+      { what: 'all apply', intervalMs: 20 },
     );
   });
 });

@@ -1,6 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KvCluster } from '../../../manager/raft/cli/kv-cluster.js';
-import { checkLinearizable, type RegisterOp } from '../../unit/raft/linearizability.js';
+import { waitFor } from '../../lab/index.js';
+import { checkLinearizable, type RegisterOp } from '../../support/linearizability.js';
+import { KvCluster } from '../../support/raft-kv/index.js';
 
 let cluster: KvCluster | null = null;
 let stop = false;
@@ -8,8 +10,6 @@ afterAll(async () => {
   stop = true; // the client loops end even when an assertion failed midway
   await cluster?.stop();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('raft with real processes on loopback', () => {
   it('survives kill -9 of the leader under writes: fast failover, no acknowledged write lost, restarted node catches up from a snapshot', async () => {
@@ -71,7 +71,7 @@ describe('raft with real processes on loopback', () => {
     }
 
     const clients = Array.from({ length: 6 }, (_, n) => client(n));
-    await sleep(1500);
+    await waitFor(() => acked.length > 20, { what: 'more than 20 acknowledged writes', timeoutMs: 15_000 });
     const before = acked.length;
     expect(before).toBeGreaterThan(20);
 
@@ -81,25 +81,35 @@ describe('raft with real processes on loopback', () => {
     leader = await c.waitLeader(10_000, [old]);
     const electedAt = Date.now();
     leaderHint = leader;
-    while (firstAckAfterKill === 0 && Date.now() - killedAt < 10_000) await sleep(10);
+    await waitFor(() => firstAckAfterKill !== 0, {
+      what: 'a write sent after the kill to be acknowledged',
+      timeoutMs: Math.max(0, killedAt + 10_000 - Date.now()),
+      intervalMs: 10,
+    });
     const failoverMs = firstAckAfterKill - killedAt;
     console.log(`raft process test: new leader seen after ${electedAt - killedAt} ms`);
     // The figure is printed, not asserted tightly: timing belongs to benchmarks.
     console.log(`raft process test: a write was acknowledged ${failoverMs} ms after kill -9 of the leader`);
     expect(firstAckAfterKill).toBeGreaterThan(killedAt);
 
-    await sleep(1500); // more writes while the old leader is down: the log compacts past it
+    // More writes while the old leader is down, two snapshot intervals' worth: the log compacts past it.
+    const downFrom = (await c.status(leader))!.commitIndex;
+    await waitFor(async () => ((await c.status(leader))?.commitIndex ?? 0) >= downFrom + 200, {
+      what: '200 more entries committed while the old leader is down',
+      timeoutMs: 20_000,
+    });
     c.startNode(old);
     await c.waitUp(old, 20_000);
     const target = (await c.status(leader))!.commitIndex;
-    const deadline = Date.now() + 20_000;
-    let back = await c.status(old);
-    while ((back?.appliedIndex ?? 0) < target && Date.now() < deadline) {
-      await sleep(50);
-      back = await c.status(old);
-    }
-    expect(back!.appliedIndex).toBeGreaterThanOrEqual(target);
-    expect(back!.snapshotsFromLeader).toBeGreaterThanOrEqual(1);
+    const back = await waitFor(
+      async () => {
+        const s = await c.status(old);
+        return s && s.appliedIndex >= target ? s : undefined;
+      },
+      { what: `the restarted node to apply index ${target}`, timeoutMs: 20_000 },
+    );
+    expect(back.appliedIndex).toBeGreaterThanOrEqual(target);
+    expect(back.snapshotsFromLeader).toBeGreaterThanOrEqual(1);
 
     stop = true;
     await Promise.all(clients);

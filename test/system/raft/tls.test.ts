@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodePut, KvStateMachine } from '../../../manager/raft/cli/kv.js';
-import { freePort } from '../../../manager/raft/cli/kv-cluster.js';
 import { GrpcTransport, type Message, RaftNode } from '../../../manager/raft/index.js';
+import { freePort, waitFor } from '../../lab/index.js';
+import { encodePut, KvStateMachine } from '../../support/raft-kv/index.js';
 
 let dir: string;
 let ca: Buffer;
@@ -86,17 +86,19 @@ describe('raft over mutual TLS', () => {
       stops.push(() => node.stop());
       nodes.push(node);
     }
+    // One 15 s deadline for the election and the replication together.
     const deadline = Date.now() + 15_000;
-    let leader: RaftNode | undefined;
-    while (!leader && Date.now() < deadline) {
-      leader = nodes.find((n) => n.status().role === 'leader');
-      if (!leader) await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(leader).toBeDefined();
-    await leader!.propose(encodePut({ key: 'secure', value: 'yes' }));
-    while (!sms.every((s) => s.map.get('secure') === 'yes') && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const leader = await waitFor(() => nodes.find((n) => n.status().role === 'leader'), {
+      what: 'a leader among the mTLS nodes',
+      timeoutMs: 15_000,
+      intervalMs: 20,
+    });
+    await leader.propose(encodePut({ key: 'secure', value: 'yes' }));
+    await waitFor(() => sms.every((s) => s.map.get('secure') === 'yes'), {
+      what: 'every node to apply the write',
+      timeoutMs: Math.max(0, deadline - Date.now()),
+      intervalMs: 20,
+    });
     expect(sms.map((s) => s.map.get('secure'))).toEqual(['yes', 'yes', 'yes']);
 
     // A peer without a certificate over plain text never gets a message through.
@@ -107,13 +109,17 @@ describe('raft over mutual TLS', () => {
       onMessage: (m) => reports.push(m),
     });
     stops.push(() => plain.close());
-    const before = leader!.status().term;
+    const before = leader.status().term;
     plain.setPeers({ t1: peers[0]!.addr });
-    const until = Date.now() + 2000;
-    while (!reports.some((m) => m.type === 'unreachable') && Date.now() < until) {
-      plain.send([{ type: 'heartbeat', from: 'intruder', to: 't1', term: before + 100, commit: 0 }]);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    // Keep sending until the transport reports the peer unreachable.
+    await waitFor(
+      () => {
+        if (reports.some((m) => m.type === 'unreachable')) return true;
+        plain.send([{ type: 'heartbeat', from: 'intruder', to: 't1', term: before + 100, commit: 0 }]);
+        return false;
+      },
+      { what: 'the intruder transport to report t1 unreachable', timeoutMs: 2000, intervalMs: 100 },
+    );
     expect(reports.some((m) => m.type === 'unreachable')).toBe(true);
     expect(nodes[0]!.status().term).toBeLessThan(before + 100);
   });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ContentStore, sha256 } from '../../../agent/image/index.js';
+import { waitFor } from '../../lab/index.js';
 
 const data = Buffer.from('x'.repeat(100_000) + 'end');
 const digest = sha256(data);
@@ -125,7 +126,11 @@ describe('ContentStore', () => {
     };
     const second = source(data);
     const first = store.ingest(digest, data.length, slow);
-    await waitUntil(async () => (await readdir(store.ingestDir)).some((n) => n.endsWith('.lock')));
+    await waitFor(async () => (await readdir(store.ingestDir)).some((n) => n.endsWith('.lock')), {
+      what: 'the first ingest to take the lock',
+      timeoutMs: 5000,
+      intervalMs: 5,
+    });
     const waiting = other.ingest(digest, data.length, second);
     release();
     await Promise.all([first, waiting]);
@@ -143,11 +148,3 @@ describe('ContentStore', () => {
     expect(await readdir(store.ingestDir)).toEqual([]);
   });
 });
-
-async function waitUntil(cond: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error('condition not met within 5 s');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

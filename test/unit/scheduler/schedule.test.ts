@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Node, Service, Task, TaskSpec } from '../../../lib/index.js';
-import { parseConstraint, schedule } from '../../../manager/scheduler/index.js';
+import { parseConstraint } from '../../../manager/constraints/index.js';
+import { schedule } from '../../../manager/scheduler/index.js';
 import { makeNode, makeService, makeTask } from './fixtures.js';
 
 function run(

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { TaskStatusUpdate, Worker } from '../../../agent/worker/index.js';
 import type { Task, TaskState } from '../../../lib/index.js';
+import { waitFor } from '../../lab/index.js';
 import { FakeStack } from './fake-stack.js';
 
 function task(id: string, over: Partial<Task> = {}): Task {
@@ -203,17 +204,15 @@ describe('worker with a two-step network layer (sandbox, then interfaces)', () =
       ...base,
       sandbox: async (id) => {
         stack.calls.push(`sandbox ${id}`);
-        const attached = new Promise<{ addresses: { networkId: string; ip: string }[] }>(
-          (resolve, reject) => {
-            const settle = () => {
-              stack.calls.push(`attached ${id}`);
-              if (attachFails) reject(new Error('network n1: bridge plugin failed'));
-              else resolve({ addresses: [] });
-            };
-            const poll = () => (stack.containers.has(id) ? settle() : setTimeout(poll, 1));
-            poll();
-          },
-        );
+        // Interfaces come up once the container exists, as CNI ADD finishes after create.
+        const attached = waitFor(() => stack.containers.has(id), {
+          what: `container ${id} to be created`,
+          intervalMs: 1,
+        }).then((): { addresses: { networkId: string; ip: string }[] } => {
+          stack.calls.push(`attached ${id}`);
+          if (attachFails) throw new Error('network n1: bridge plugin failed');
+          return { addresses: [] };
+        });
         attached.catch(() => {});
         return { netnsPath: `/fake/netns/${id}`, resolvConf: 'nameserver 10.0.0.1\n', attached };
       },

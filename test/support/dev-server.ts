@@ -1,5 +1,5 @@
 // A manager process for trying the API by hand and for the multi-manager lab tests:
-//   npx tsx manager/api/dev-server.ts --dir /tmp/skiff-dev
+//   npx tsx test/support/dev-server.ts --dir /tmp/skiff-dev
 //   DOCKER_HOST=unix:///tmp/skiff-dev/skiff.sock docker info
 // More managers: --api HOST:PORT --raft HOST:PORT [--join HOST:PORT --token SWMTKN-…] [--tick MS]
 // Prints `ready <nodeId>` once it serves; SIGTERM/SIGINT stop it.
@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger, describeError } from '../../lib/index.js';
-import { Manager } from '../manager.js';
+import { Manager } from '../../manager/index.js';
 
 const { values: a } = parseArgs({
   options: {

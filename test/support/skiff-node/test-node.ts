@@ -2,11 +2,11 @@
 // run directory and API socket, so a test never touches /var/lib/skiff or another
 // test's node.
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { network } from '../../../agent/index.js';
+import { waitFor } from '../../lab/index.js';
+import { removeNodeLeftovers, runQuiet } from './leftovers.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const BIN = join(ROOT, 'bin', 'skiff.js');
@@ -72,9 +72,11 @@ export function testNode(): TestNode {
     async destroy() {
       // Removed services' containers go away asynchronously: give them a bounded wait.
       const conmons = () => runQuiet('pgrep', ['-f', `conmon.*${runDir}`]);
-      const deadline = Date.now() + 20_000;
-      while ((await conmons()).trim() !== '' && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 200));
+      await waitFor(async () => (await conmons()).trim() === '', {
+        what: `the conmons of ${runDir} to exit`,
+        timeoutMs: 20_000,
+        intervalMs: 200,
+      }).catch(() => {}); // leftovers are killed below
       await skiff(['daemon', 'stop'], { timeoutMs: 30_000 });
       await removeNodeLeftovers(stateRoot, runDir);
       rmSync(base, { recursive: true, force: true });
@@ -82,25 +84,6 @@ export function testNode(): TestNode {
       pool.release();
     },
   };
-}
-
-/**
- * Whatever a stopped node left because its test (or benchmark) failed midway: its
- * containers and their runtime state, its networks' bridges and chains, its mounts.
- */
-export async function removeNodeLeftovers(stateRoot: string, runDir: string): Promise<void> {
-  await runQuiet('pkill', ['-9', '-f', `conmon.*${runDir}`]);
-  const crunRoot = join(runDir, 'runtime', 'crun');
-  for (const id of (await runQuiet('crun', ['--root', crunRoot, 'list', '-q'])).split('\n').filter(Boolean)) {
-    await runQuiet('crun', ['--root', crunRoot, 'delete', '-f', id]);
-  }
-  await removeLeftoverNetworks(join(stateRoot, 'local'), runDir);
-  const mounts = readFileSync('/proc/mounts', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[1] ?? '')
-    .filter((m) => m.startsWith(stateRoot) || m.startsWith(runDir))
-    .reverse();
-  for (const m of mounts) await runQuiet('umount', ['-l', m]);
 }
 
 /** A busybox rootfs tarball with an index page, for `skiff image import`. */
@@ -180,77 +163,3 @@ function processAlive(pid: number): boolean {
     return false;
   }
 }
-
-/**
- * Removes the bridges, VXLAN devices and firewall chains of a node whose test failed
- * before it could remove them: the network layer reloads its state, lets go of every
- * container (they were killed), then removes each network as it would at `down`.
- */
-async function removeLeftoverNetworks(stateDir: string, runDir: string): Promise<void> {
-  const stateOfNetworks = join(stateDir, 'network');
-  const dns = new network.DnsServer({ port: 0 });
-  const manager = new network.NetworkManager({
-    stateDir: stateOfNetworks,
-    runDir: join(runDir, 'network'),
-    dns,
-  });
-  try {
-    await manager.restore();
-    let attachments: string[] = [];
-    try {
-      attachments = readdirSync(join(stateOfNetworks, 'attachments'));
-    } catch {}
-    for (const file of attachments.filter((f) => f.endsWith('.json'))) {
-      await manager.releaseContainer(file.slice(0, -'.json'.length)).catch(() => {});
-    }
-    for (const def of manager.listNetworks()) await manager.removeNetwork(def.id).catch(() => {});
-  } finally {
-    await dns.close();
-  }
-}
-
-/** Runs a command for its output; failures are not errors here (cleanup paths). */
-function runQuiet(cmd: string, args: string[]): Promise<string> {
-  return new Promise((done) => {
-    execFile(cmd, args, { timeout: 30_000 }, (_err, stdout) => done(String(stdout ?? '')));
-  });
-}
-
-/**
- * One Engine API call (`/v1.44…`) on a unix socket, without the CLI's start-up in the way
- * of timings: the status and the parsed JSON body. `what` names the server in errors.
- */
-export function socketApi(
-  socketPath: string,
-  what: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: unknown }> {
-  const data = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        socketPath,
-        path: `/v1.44${path}`,
-        method,
-        timeout: 3000,
-        headers: data === undefined ? {} : { 'content-type': 'application/json' },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (chunk) => {
-          text += chunk;
-        });
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, json: text ? (JSON.parse(text) as unknown) : undefined }),
-        );
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path} on ${what} timed out`)));
-    req.on('error', reject);
-    req.end(data);
-  });
-}
-
-export { freePort } from '../../lab/index.js';

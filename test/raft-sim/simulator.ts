@@ -3,18 +3,11 @@
 // restarts them from their "disk", and changes membership. Safety invariants are checked
 // after every step; client histories are kept for the linearizability checker.
 
-import { Reader, readMessage, Writer, writeMessage } from '../../../../manager/raft/codec.js';
-import { RaftCore } from '../../../../manager/raft/core.js';
-import { seededRandom } from '../../../../manager/raft/prng.js';
-import type {
-  ConfChange,
-  Entry,
-  HardState,
-  Message,
-  Ready,
-  Snapshot,
-} from '../../../../manager/raft/types.js';
-import type { RegisterOp } from '../linearizability.js';
+import { Reader, readMessage, Writer, writeMessage } from '../../manager/raft/codec.js';
+import { RaftCore } from '../../manager/raft/core.js';
+import { seededRandom } from '../../manager/raft/prng.js';
+import type { ConfChange, Entry, HardState, Message, Ready, Snapshot } from '../../manager/raft/types.js';
+import type { RegisterOp } from '../support/linearizability.js';
 
 export interface SimOptions {
   seed: number;

@@ -2,6 +2,7 @@
 // and matched against a node. Values compare case-insensitively, as Docker does.
 
 import { type Node, SkiffError } from '../../lib/index.js';
+import { normalizeArch } from './platform.js';
 
 export type ConstraintKey =
   | { kind: 'node.id' }
@@ -106,12 +107,4 @@ export function constraintMatches(node: Node, c: Constraint): boolean {
 export function nodeMatchesConstraints(node: Node, cs: readonly Constraint[]): boolean {
   for (const c of cs) if (!constraintMatches(node, c)) return false;
   return true;
-}
-
-/** Docker reports x86_64/aarch64 where images say amd64/arm64. */
-export function normalizeArch(arch: string): string {
-  const a = arch.toLowerCase();
-  if (a === 'x86_64') return 'amd64';
-  if (a === 'aarch64') return 'arm64';
-  return a;
 }

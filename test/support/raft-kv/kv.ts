@@ -1,6 +1,6 @@
 // A tiny replicated key-value map: the state machine behind the process test and benchmark.
 
-import type { StateMachine } from '../node.js';
+import type { StateMachine } from '../../../manager/raft/index.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

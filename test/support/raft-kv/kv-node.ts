@@ -1,12 +1,12 @@
 // A raft node serving a tiny key-value map over HTTP: the process behind the real-process
-// test and the benchmark. Run: node --import tsx manager/raft/cli/kv-node.ts --id n1
+// test and the benchmark. Run: node --import tsx test/support/raft-kv/kv-node.ts --id n1
 //   --data /tmp/n1 --peers n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003 --http 127.0.0.1:8001
 // HTTP: PUT /kv/<key> (body = value) → {index}; GET /kv/<key> → {value} after a read barrier;
 // GET /status. A node that is not the leader answers 421 with {leaderId}.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
-import { isRaftError, RaftNode } from '../index.js';
+import { isRaftError, RaftNode } from '../../../manager/raft/index.js';
 import { encodePut, KvStateMachine } from './kv.js';
 
 const { values: args } = parseArgs({

@@ -4,11 +4,11 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
+import { freePort, waitFor } from '../../lab/index.js';
 
 const KV_NODE = join(dirname(fileURLToPath(import.meta.url)), 'kv-node.ts');
 
@@ -38,17 +38,6 @@ export interface PutResult {
   index?: number;
   leaderId?: string;
   error?: string;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no free port'))));
-    });
-  });
 }
 
 export interface KvClusterOptions {
@@ -121,15 +110,15 @@ export class KvCluster {
   }
 
   async waitUp(i: number, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if ((await this.status(i)) !== null) return;
-      if (this.procs[i]!.child?.exitCode !== null) break;
-      await sleep(50);
-    }
-    throw new Error(
-      `kv-node ${this.procs[i]!.id} did not come up: ${this.procs[i]!.stderr.join('').slice(-2000)}`,
-    );
+    const p = this.procs[i]!;
+    // A node that exited will not come up: stop waiting and show its stderr.
+    const outcome = await waitFor(
+      async () =>
+        (await this.status(i)) !== null ? 'up' : p.child?.exitCode !== null ? 'exited' : undefined,
+      { what: `kv-node ${p.id} to serve /status`, timeoutMs, intervalMs: 50 },
+    ).catch(() => 'timed out');
+    if (outcome !== 'up')
+      throw new Error(`kv-node ${p.id} did not come up: ${p.stderr.join('').slice(-2000)}`);
   }
 
   /** kill -9 (by default) and wait for the process to be gone. */
@@ -159,15 +148,17 @@ export class KvCluster {
 
   /** Index of the node that reports itself leader, waiting up to timeoutMs. */
   async waitLeader(timeoutMs: number, exclude: number[] = []): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      for (let i = 0; i < this.procs.length; i++) {
-        if (exclude.includes(i) || !this.procs[i]!.child) continue;
-        if ((await this.status(i))?.role === 'leader') return i;
-      }
-      await sleep(20);
-    }
-    throw new Error('no leader elected in time');
+    const leader = await waitFor(
+      async () => {
+        for (let i = 0; i < this.procs.length; i++) {
+          if (exclude.includes(i) || !this.procs[i]!.child) continue;
+          if ((await this.status(i))?.role === 'leader') return { i };
+        }
+        return undefined;
+      },
+      { what: 'a kv-node to be elected leader', timeoutMs, intervalMs: 20 },
+    );
+    return leader.i;
   }
 
   indexOf(id: string): number {
@@ -207,5 +198,3 @@ export class KvCluster {
     await rm(this.baseDir, { recursive: true, force: true });
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
