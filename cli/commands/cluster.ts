@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { type DaemonPaths, daemonPaths, isWorkerState } from '../../node/index.js';
 import { ApiClient } from '../api/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
-import { daemonStatus, startDaemon } from '../daemon/local-daemon.js';
+import { daemonStatus, startDaemon } from '../daemon/index.js';
 import { CliUsageError } from '../output.js';
 
 async function refuseIfRunning(paths: DaemonPaths): Promise<void> {

@@ -7,7 +7,7 @@ import type { Service, ServiceSpec, Task } from '../../lib/index.js';
 import { SkiffError } from '../../lib/index.js';
 import type { ApiClient } from '../api/index.js';
 import { clientFor, type GlobalOptions } from '../context.js';
-import { ensureLocalDaemon } from '../daemon/local-daemon.js';
+import { ensureLocalDaemon } from '../daemon/index.js';
 import { deployStack, removeStack, STACK_LABEL, type StackLike } from '../deploy.js';
 import { parseLogLine } from '../log-lines.js';
 import { ago, CliExit, parseFormat, printJson, printTable } from '../output.js';

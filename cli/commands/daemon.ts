@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { createLogger, parseDurationNs } from '../../lib/index.js';
 import { DEFAULT_CONFIG_FILE, daemonPaths, nodeMode, readDaemonConfig, runNode } from '../../node/index.js';
-import { daemonStatus, ensureLocalDaemon, stopLocalDaemon } from '../daemon/local-daemon.js';
+import { daemonStatus, ensureLocalDaemon, stopLocalDaemon } from '../daemon/index.js';
 import { CliExit, CliUsageError, printJson } from '../output.js';
 import { skiffVersion } from '../version.js';
 

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SkiffError } from '../../lib/index.js';
 import { type DaemonPaths, daemonPaths } from '../../node/index.js';
-import { ApiClient } from '../api/client.js';
+import { ApiClient } from '../api/index.js';
 
 export interface DaemonStatus {
   running: boolean;
