@@ -6,3 +6,4 @@ export { NodeAgent, type NodeAgentOptions } from './node-agent.js';
 export * as runtime from './runtime/index.js';
 export * as snapshot from './snapshot/index.js';
 export * as volume from './volume/index.js';
+export { GrpcDispatcherClient } from './worker/index.js';

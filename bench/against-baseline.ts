@@ -12,8 +12,16 @@ import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { runChecked, runCommand } from './lib/command.js';
-import { interleave, median, onInterrupt, REPO_ROOT, round, waitForPing } from './lib/index.js';
+import {
+  interleave,
+  median,
+  onInterrupt,
+  REPO_ROOT,
+  round,
+  runChecked,
+  runCommand,
+  waitForPing,
+} from './lib/index.js';
 
 const tiny = process.env.BENCH_SIZE === 'tiny';
 const LS_RUNS = tiny ? 1 : 5;

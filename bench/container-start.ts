@@ -10,7 +10,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, rmdir, symlink, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContainerRuntime } from '../agent/runtime/index.js';
-import type { Figure } from './lib/record.js';
+import type { Figure } from './lib/index.js';
 
 /** A figure as the harness records it (it adds the machine). */
 type BenchRecord = Figure;

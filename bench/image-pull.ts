@@ -12,7 +12,7 @@ import { ImageService } from '../agent/image/index.js';
 import { Snapshotter } from '../agent/snapshot/index.js';
 import { buildImage, pushImage, startRegistry } from '../test/fixtures/index.js';
 import { runCommand } from '../test/lab/index.js';
-import type { Figure } from './lib/record.js';
+import type { Figure } from './lib/index.js';
 
 /** A figure as the harness records it (it adds the machine). */
 type BenchRecord = Figure;

@@ -5,7 +5,7 @@
 import type { runCommand } from '../test/lab/command.js';
 import { Cleanup, createLab, type LabHost, waitFor } from '../test/lab/index.js';
 import { NetworkAgent, Sandbox } from '../test/support/network-agent/index.js';
-import type { Figure } from './lib/record.js';
+import type { Figure } from './lib/index.js';
 
 /** A figure as the harness records it (it adds the machine). */
 type BenchRecord = Figure;

@@ -27,8 +27,8 @@ import { LeaderLoops } from '../manager/leader/index.js';
 import { RaftNode } from '../manager/raft/index.js';
 import { createAesGcmCipher, RaftReplicator, Store } from '../manager/store/index.js';
 import { freePort, waitFor } from '../test/lab/index.js';
-import type { FollowerReply } from './placement/follower.js';
-import { type FollowerData, startFollowerManager } from './placement/follower-manager.js';
+import type { FollowerReply } from './placement/index.js';
+import { type FollowerData, startFollowerManager } from './placement/index.js';
 
 const tiny = process.env.BENCH_SIZE === 'tiny';
 const { values: a } = parseArgs({

@@ -22,7 +22,7 @@ import {
   startSkiff,
   startSwarm,
   timeUntil,
-} from './skiff-vs-swarm/engines.js';
+} from './skiff-vs-swarm/index.js';
 
 const tiny = process.env.BENCH_SIZE === 'tiny';
 const { values: a } = parseArgs({ options: { runs: { type: 'string', default: tiny ? '1' : '3' } } });

@@ -2,7 +2,7 @@
 // else the leader's or the next manager's over gRPC + mTLS (a follower refuses, so the
 // agent soon lands on the leader). Registrations bring the current managers and role.
 import type * as grpc from '@grpc/grpc-js';
-import { GrpcDispatcherClient } from '../lib/dispatch-grpc.js';
+import { GrpcDispatcherClient } from '../agent/index.js';
 import type { DispatcherApi, Logger } from '../lib/index.js';
 import { SkiffError } from '../lib/index.js';
 import type { ClusterRegisterResponse } from '../manager/index.js';

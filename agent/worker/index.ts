@@ -1,3 +1,4 @@
+export { GrpcDispatcherClient } from './grpc-dispatcher-client.js';
 export type * from './ports.js';
 export { AgentSession, type AgentSessionOptions } from './session.js';
 export { containerLabels, containerName } from './task-runner.js';

@@ -12,7 +12,6 @@ import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCommand } from '../lib/command.js';
 import {
   type BenchContext,
   type Benchmark,
@@ -24,11 +23,12 @@ import {
   repeat,
   residentKiB,
   round,
+  runCommand,
   sideBySideFigures,
   waitForPing,
 } from '../lib/index.js';
 import { startDockerd } from '../peers/index.js';
-import { skiffEntry } from '../skiff-vs-swarm/engines.js';
+import { skiffEntry } from '../skiff-vs-swarm/index.js';
 
 interface Sample {
   readyMs: number;

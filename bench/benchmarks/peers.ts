@@ -6,7 +6,6 @@
 // alone takes ~40 s on a 2-core machine. BENCH_PEERS=dockerd,etcd,registry chooses.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { waitFor } from '../lib/command.js';
 import {
   attributeDiff,
   type BenchContext,
@@ -16,6 +15,7 @@ import {
   formatDiff,
   residentKiB,
   round,
+  waitFor,
 } from '../lib/index.js';
 import { startDockerd, startEtcdCluster, startRegistryPeer } from '../peers/index.js';
 

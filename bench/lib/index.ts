@@ -3,6 +3,7 @@
 // records and the final table, wrappers for standalone scripts, a concurrent KV load
 // generator, and host pictures for leftover checks.
 export type { BenchContext, Benchmark, BenchSize } from './benchmark.js';
+export { type CommandResult, runChecked, runCommand, waitFor } from './command.js';
 export {
   attributeDiff,
   captureHostState,

@@ -2,7 +2,7 @@
 // package ships are never started here (policy-rc.d or no init system): the drivers
 // start their own daemons with temporary state.
 import { existsSync } from 'node:fs';
-import { runCommand } from '../lib/command.js';
+import { runCommand } from '../lib/index.js';
 
 const installing = new Map<string, Promise<void>>();
 

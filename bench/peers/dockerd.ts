@@ -23,10 +23,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildImage } from '../../test/fixtures/index.js';
 import { freePort } from '../../test/lab/index.js';
-import { type CommandResult, runChecked, runCommand, waitFor } from '../lib/command.js';
-import { waitForPing } from '../lib/ping.js';
-import { literal } from '../lib/regexp.js';
-import { onInterrupt } from '../lib/teardown.js';
+import {
+  type CommandResult,
+  literal,
+  onInterrupt,
+  runChecked,
+  runCommand,
+  waitFor,
+  waitForPing,
+} from '../lib/index.js';
 import { ensurePackage } from './apt.js';
 import { type RuleSet, saveRules, undoRules } from './iptables.js';
 

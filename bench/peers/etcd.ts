@@ -8,9 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { freePort } from '../../test/lab/index.js';
-import { runCommand, waitFor } from '../lib/command.js';
-import { literal } from '../lib/regexp.js';
-import { onInterrupt } from '../lib/teardown.js';
+import { literal, onInterrupt, runCommand, waitFor } from '../lib/index.js';
 import { ensurePackage } from './apt.js';
 
 const ETCD = '/usr/bin/etcd';

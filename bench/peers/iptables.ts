@@ -1,7 +1,7 @@
 // Undoing what a daemon did to iptables while leaving everyone else's rules alone:
 // compare `iptables-save` before and after, remove the added rules and chains that
 // match the daemon's signature, and put changed built-in chain policies back.
-import { runCommand } from '../lib/command.js';
+import { runCommand } from '../lib/index.js';
 
 export interface RuleSet {
   /** table → chain → policy ('-' for user chains). */

@@ -7,8 +7,7 @@ import {
   pushImage,
   startRegistry,
 } from '../../test/fixtures/index.js';
-import { literal } from '../lib/regexp.js';
-import { onInterrupt } from '../lib/teardown.js';
+import { literal, onInterrupt } from '../lib/index.js';
 
 export interface RegistryPeer {
   label: string;

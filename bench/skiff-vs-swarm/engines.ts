@@ -9,8 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Service, Task } from '../../lib/index.js';
 import { removeNodeLeftovers } from '../../test/support/skiff-node/index.js';
-import { type CommandResult, runChecked, runCommand, waitFor } from '../lib/command.js';
-import { onInterrupt, REPO_ROOT } from '../lib/index.js';
+import { type CommandResult, onInterrupt, REPO_ROOT, runChecked, runCommand, waitFor } from '../lib/index.js';
 import { type DockerdPeer, startDockerd } from '../peers/index.js';
 
 export interface Engine {

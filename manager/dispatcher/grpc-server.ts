@@ -3,21 +3,20 @@
 // the message claims.
 
 import type { PeerCertificate } from 'node:tls';
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 
 /** What grpc-js tells a server about the peer's transport. */
 interface AuthContext {
   sslPeerCertificate?: PeerCertificate;
 }
 
-import { dispatcherService, toGrpcError } from '../../lib/dispatch-grpc.js';
 import type {
   DispatcherApi,
   HeartbeatRequest,
   RegisterRequest,
   UpdateTaskStatusRequest,
 } from '../../lib/index.js';
-import { SkiffError } from '../../lib/index.js';
+import { dispatchErrorDetails, dispatcherService, SkiffError } from '../../lib/index.js';
 
 /** Reads the node ID from the peer's certificate; tests without TLS may pass a stub. */
 export type PeerIdentity = (call: { getAuthContext(): AuthContext }) => string;
@@ -82,4 +81,24 @@ export function addDispatcherService(
       })();
     },
   });
+}
+
+/** A SkiffError as a gRPC status: its code mapped, code and message in the details. */
+export function toGrpcError(e: unknown): grpc.ServiceError {
+  const { code, message, details } = dispatchErrorDetails(e);
+  const status =
+    code === 'unauthorized'
+      ? grpc.status.UNAUTHENTICATED
+      : code === 'forbidden'
+        ? grpc.status.PERMISSION_DENIED
+        : code === 'not_found'
+          ? grpc.status.NOT_FOUND
+          : code === 'invalid_argument'
+            ? grpc.status.INVALID_ARGUMENT
+            : code === 'failed_precondition'
+              ? grpc.status.FAILED_PRECONDITION
+              : code === 'unavailable' || code === 'not_leader'
+                ? grpc.status.UNAVAILABLE
+                : grpc.status.INTERNAL;
+  return Object.assign(new Error(message), { code: status, details, metadata: new grpc.Metadata() });
 }

@@ -2,7 +2,7 @@
 // node; a node cannot speak for another; a client without a certificate gets nothing.
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GrpcDispatcherClient } from '../../../lib/dispatch-grpc.js';
+import { GrpcDispatcherClient } from '../../../agent/worker/index.js';
 import type { NodeDescription, Task, TaskStatusReport } from '../../../lib/index.js';
 import { createRootCa, issueNodeCertificate, newPrivateKey, publicKeyOf } from '../../../manager/ca/index.js';
 import {

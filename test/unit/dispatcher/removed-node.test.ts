@@ -4,8 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { toGrpcError } from '../../../lib/dispatch-grpc.js';
 import { SkiffError } from '../../../lib/index.js';
+import { toGrpcError } from '../../../manager/dispatcher/grpc-server.js';
 import { Dispatcher, storeDispatcherPort } from '../../../manager/dispatcher/index.js';
 import { createAesGcmCipher, LocalReplicator, Store } from '../../../manager/store/index.js';
 

@@ -1,0 +1,81 @@
+// An agent's view of a dispatcher on another host: the dispatcher protocol (lib's
+// dispatch-wire) over gRPC with mutual TLS.
+import * as grpc from '@grpc/grpc-js';
+import type {
+  AssignmentsMessage,
+  DispatcherApi,
+  HeartbeatRequest,
+  RegisterRequest,
+  RegisterResponse,
+  UpdateTaskStatusRequest,
+} from '../../lib/index.js';
+import { dispatcherService, parseDispatchErrorDetails, SkiffError } from '../../lib/index.js';
+
+function fromGrpcError(e: unknown): SkiffError {
+  const err = e as grpc.ServiceError;
+  return (
+    parseDispatchErrorDetails(err.details) ??
+    new SkiffError('unavailable', `dispatcher unreachable: ${err.details || err.message}`)
+  );
+}
+
+const DispatcherClientCtor = grpc.makeGenericClientConstructor(dispatcherService, 'skiff.Dispatcher');
+
+/** An agent's view of a remote dispatcher. */
+export class GrpcDispatcherClient implements DispatcherApi {
+  private readonly client: grpc.Client & Record<string, grpc.MethodDefinition<unknown, unknown>>;
+
+  constructor(addr: string, credentials: grpc.ChannelCredentials, options: grpc.ChannelOptions = {}) {
+    this.client = new DispatcherClientCtor(addr, credentials, {
+      'grpc.keepalive_time_ms': 10_000,
+      ...options,
+    }) as never;
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  register(req: RegisterRequest): Promise<RegisterResponse> {
+    return this.unary('register', req);
+  }
+
+  heartbeat(req: HeartbeatRequest): Promise<{ heartbeatPeriodMs: number }> {
+    return this.unary('heartbeat', req);
+  }
+
+  async updateTaskStatus(req: UpdateTaskStatusRequest): Promise<void> {
+    await this.unary('updateTaskStatus', req);
+  }
+
+  async *assignments(req: HeartbeatRequest, signal: AbortSignal): AsyncIterable<AssignmentsMessage> {
+    const call = (
+      this.client as unknown as {
+        assignments(r: HeartbeatRequest): grpc.ClientReadableStream<AssignmentsMessage>;
+      }
+    ).assignments(req);
+    const onAbort = () => call.cancel();
+    signal.addEventListener('abort', onAbort);
+    try {
+      for await (const msg of call) yield msg as AssignmentsMessage;
+    } catch (e) {
+      if (!signal.aborted) throw fromGrpcError(e);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private unary<T>(name: 'register' | 'heartbeat' | 'updateTaskStatus', req: unknown): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const fn = (
+        this.client as unknown as Record<
+          string,
+          (r: unknown, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, v: T) => void) => void
+        >
+      )[name]!;
+      fn.call(this.client, req, { deadline: Date.now() + 15_000 }, (e, v) =>
+        e ? reject(fromGrpcError(e)) : resolve(v),
+      );
+    });
+  }
+}
