@@ -3,11 +3,13 @@
 // The dispatcher's gRPC transport is a second entry point, `lib/dispatch-grpc.ts`, kept
 // apart so that processes which never talk gRPC do not load @grpc/grpc-js.
 
+export * from './depends-on.js';
 export * from './dispatch.js';
 export * from './duration.js';
 export * from './errors.js';
 export * from './ingress.js';
 export * from './json-equal.js';
+export * from './labels.js';
 export * from './log.js';
 export * from './model/swarm.js';
 export * from './task-dns.js';

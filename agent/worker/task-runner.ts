@@ -2,7 +2,19 @@
 // remove, one step at a time, reporting every state change. The manager owns the
 // desired state; this runner owns the observed state and only moves it forward.
 import type { Logger, Task, TaskState, TaskStatus } from '../../lib/index.js';
-import { describeError, TERMINAL_TASK_STATES, taskStateRank } from '../../lib/index.js';
+import {
+  COMPOSE_PROJECT_LABEL,
+  COMPOSE_SERVICE_LABEL,
+  describeError,
+  NODE_HOSTNAME_LABEL,
+  SWARM_NODE_ID_LABEL,
+  SWARM_SERVICE_ID_LABEL,
+  SWARM_SERVICE_NAME_LABEL,
+  SWARM_TASK_ID_LABEL,
+  SWARM_TASK_NAME_LABEL,
+  TERMINAL_TASK_STATES,
+  taskStateRank,
+} from '../../lib/index.js';
 import type {
   ContainerEvent,
   ContainerObservation,
@@ -344,10 +356,10 @@ function hasHealthCheck(test: string[] | undefined): boolean {
 /** Container names: compose-style for compose projects, Swarm-style otherwise. */
 export function containerName(task: Task): string {
   const labels = task.Spec.ContainerSpec?.Labels ?? {};
-  const project = labels['com.docker.compose.project'];
-  const service = labels['com.docker.compose.service'];
+  const project = labels[COMPOSE_PROJECT_LABEL];
+  const service = labels[COMPOSE_SERVICE_LABEL];
   if (project && service) return `${project}-${service}-${task.Slot ?? 1}`;
-  const serviceName = task.Labels?.['com.docker.swarm.service.name'] ?? task.ServiceID;
+  const serviceName = task.Labels?.[SWARM_SERVICE_NAME_LABEL] ?? task.ServiceID;
   return `${serviceName}.${task.Slot ?? task.NodeID ?? 'x'}.${task.ID}`;
 }
 
@@ -355,12 +367,12 @@ export function containerName(task: Task): string {
 export function containerLabels(task: Task, nodeHostname: string): Record<string, string> {
   return {
     ...(task.Spec.ContainerSpec?.Labels ?? {}),
-    'com.docker.swarm.task.id': task.ID,
-    'com.docker.swarm.task.name': containerName(task),
-    'com.docker.swarm.service.id': task.ServiceID,
-    'com.docker.swarm.service.name': task.Labels?.['com.docker.swarm.service.name'] ?? '',
-    'com.docker.swarm.node.id': task.NodeID ?? '',
-    'io.skiff.node.hostname': nodeHostname,
+    [SWARM_TASK_ID_LABEL]: task.ID,
+    [SWARM_TASK_NAME_LABEL]: containerName(task),
+    [SWARM_SERVICE_ID_LABEL]: task.ServiceID,
+    [SWARM_SERVICE_NAME_LABEL]: task.Labels?.[SWARM_SERVICE_NAME_LABEL] ?? '',
+    [SWARM_NODE_ID_LABEL]: task.NodeID ?? '',
+    [NODE_HOSTNAME_LABEL]: nodeHostname,
   };
 }
 
@@ -378,7 +390,7 @@ function namesFor(
   attachments: NetworkAttachmentRequest[],
   addresses: { networkId: string; ip: string }[],
 ): { networkId: string; ip: string; names: string[] }[] {
-  const service = task.Labels?.['com.docker.swarm.service.name'];
+  const service = task.Labels?.[SWARM_SERVICE_NAME_LABEL];
   return addresses.map((a) => {
     const att = attachments.find((x) => x.network.id === a.networkId);
     const names = [...(att?.aliases ?? [])];

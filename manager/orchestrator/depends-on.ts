@@ -5,10 +5,14 @@
 // Health: the agent reports a task with a health check as 'running' only once the
 // check passes (Docker's executor does the same), so "healthy" reads as "running".
 
-import { type Service, SkiffError, type Task, taskStateRank } from '../../lib/index.js';
+import {
+  type DependencyCondition,
+  type Service,
+  SkiffError,
+  type Task,
+  taskStateRank,
+} from '../../lib/index.js';
 import { isLive, isObservedRunning } from './model.js';
-
-export type DependencyCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
 
 export interface Dependency {
   /** The stack-local service name depended on. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ExecBodySchema } from '../../../cli/api/exec-protocol.js';
 import { decodeFrames, encodeFrame, STATUS, STDERR, STDOUT } from '../../../cli/api/frames.js';
-import { dependencyClosure, ONEOFF_LABEL, oneOffSpec } from '../../../cli/commands/compose-exec.js';
-import type { ServiceSpec } from '../../../lib/index.js';
+import { dependencyClosure, oneOffSpec } from '../../../cli/commands/compose-exec.js';
+import { COMPOSE_ONEOFF_LABEL as ONEOFF_LABEL, type ServiceSpec } from '../../../lib/index.js';
 
 async function* chunks(buf: Buffer, size: number): AsyncGenerator<Buffer> {
   for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
