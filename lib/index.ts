@@ -12,4 +12,5 @@ export * from './json-equal.js';
 export * from './labels.js';
 export * from './log.js';
 export * from './model/swarm.js';
+export * from './network-attachment.js';
 export * from './task-dns.js';

@@ -1,7 +1,14 @@
 // Drives one task's container through prepare → create → start → monitor → stop →
 // remove, one step at a time, reporting every state change. The manager owns the
 // desired state; this runner owns the observed state and only moves it forward.
-import type { Logger, Task, TaskState, TaskStatus } from '../../lib/index.js';
+import type {
+  ContainerNetworkAttachment,
+  Logger,
+  PublishedPort,
+  Task,
+  TaskState,
+  TaskStatus,
+} from '../../lib/index.js';
 import {
   COMPOSE_PROJECT_LABEL,
   COMPOSE_SERVICE_LABEL,
@@ -19,9 +26,7 @@ import type {
   ContainerEvent,
   ContainerObservation,
   ImagePort,
-  NetworkAttachmentRequest,
   NetworkPort,
-  PublishedPortRequest,
   RootfsPort,
   RuntimePort,
 } from './ports.js';
@@ -36,7 +41,7 @@ export interface TaskRunnerDeps {
   now: () => Date;
   report: (taskId: string, status: TaskStatus) => void;
   /** Resolves a task's networks to definitions (from assignments or the local allocator). */
-  networksFor: (task: Task) => Promise<NetworkAttachmentRequest[]>;
+  networksFor: (task: Task) => Promise<ContainerNetworkAttachment[]>;
   /** Secret and config files for the task, resolved from its assignments. */
   filesFor: (task: Task) => Promise<NonNullable<import('./ports.js').ContainerCreateRequest['files']>>;
   nodeHostname: string;
@@ -224,8 +229,8 @@ export class TaskRunner {
   }
 
   /** The task's network namespace, and its interfaces attaching in `attached` when the layer can. */
-  private async sandbox(attachments: NetworkAttachmentRequest[]): Promise<{
-    attachments: NetworkAttachmentRequest[];
+  private async sandbox(attachments: ContainerNetworkAttachment[]): Promise<{
+    attachments: ContainerNetworkAttachment[];
     netnsPath: string;
     resolvConf: string | undefined;
     attached: Promise<{ addresses: { networkId: string; ip: string }[] }>;
@@ -376,8 +381,8 @@ export function containerLabels(task: Task, nodeHostname: string): Record<string
   };
 }
 
-function publishedPorts(task: Task): PublishedPortRequest[] {
-  const out: PublishedPortRequest[] = [];
+function publishedPorts(task: Task): PublishedPort[] {
+  const out: PublishedPort[] = [];
   for (const p of task.Endpoint?.Ports ?? task.Endpoint?.Spec?.Ports ?? []) {
     if (!p.TargetPort || !p.PublishedPort || p.Protocol === 'sctp') continue;
     out.push({ containerPort: p.TargetPort, hostPort: p.PublishedPort, protocol: p.Protocol ?? 'tcp' });
@@ -387,7 +392,7 @@ function publishedPorts(task: Task): PublishedPortRequest[] {
 
 function namesFor(
   task: Task,
-  attachments: NetworkAttachmentRequest[],
+  attachments: ContainerNetworkAttachment[],
   addresses: { networkId: string; ip: string }[],
 ): { networkId: string; ip: string; names: string[] }[] {
   const service = task.Labels?.[SWARM_SERVICE_NAME_LABEL];
