@@ -1,5 +1,7 @@
 // Shared foundations every component may import: the Docker-API-shaped object
-// model, typed errors, durations and the logger. Nothing here does I/O.
+// model, the contracts between components (label names, the depends_on codec, the
+// network attachment, the dispatcher protocol), typed errors, durations and the
+// logger. Nothing here does I/O.
 // The dispatcher's gRPC transport is a second entry point, `lib/dispatch-grpc.ts`, kept
 // apart so that processes which never talk gRPC do not load @grpc/grpc-js.
 
