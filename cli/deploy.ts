@@ -2,21 +2,21 @@
 // cluster through the API, the way `docker stack deploy` does, and reports what
 // changed per service. Shared by `skiff stack deploy` and `skiff compose up`.
 import { createHash } from 'node:crypto';
-import type { ConfigSpec, NetworkCreateRequest, SecretSpec, ServiceSpec } from '../lib/index.js';
-import { SkiffError } from '../lib/index.js';
+import type {
+  ConfigSpec,
+  NetworkCreateRequest,
+  SecretSpec,
+  ServiceSpec,
+  StackDependency,
+} from '../lib/index.js';
+import {
+  DEPENDS_ON_LABEL,
+  encodeDependsOn,
+  SkiffError,
+  SPEC_HASH_LABEL,
+  STACK_NAMESPACE_LABEL,
+} from '../lib/index.js';
 import type { ApiClient } from './api/index.js';
-
-export const STACK_LABEL = 'com.docker.stack.namespace';
-/** Where the deployer records a service's depends_on for the orchestrator to honour. */
-export const DEPENDS_ON_LABEL = 'io.skiff.depends_on';
-/** A hash of the spec as the file said it, to tell "unchanged" without the server's defaults in the way. */
-export const SPEC_HASH_LABEL = 'io.skiff.spec-hash';
-
-export interface StackDependency {
-  service: string;
-  condition: string;
-  required?: boolean;
-}
 
 /** The shape compose's `projectToStack` produces. */
 export interface StackLike {
@@ -50,7 +50,7 @@ export async function deployStack(
   opts: { prune?: boolean; forceUpdate?: boolean; log?: (line: string) => void } = {},
 ): Promise<DeployResult> {
   const log = opts.log ?? (() => {});
-  const nsFilter = { label: [`${STACK_LABEL}=${stack.namespace}`] };
+  const nsFilter = { label: [`${STACK_NAMESPACE_LABEL}=${stack.namespace}`] };
 
   // Independent reads at once: each is a round trip, and the deploy command's time is theirs.
   const [networks, secrets, configs, existingServices] = await Promise.all([
@@ -113,7 +113,7 @@ export async function deployStack(
       c.createNetwork({
         ...n.spec,
         Name: n.name,
-        Labels: { ...n.spec.Labels, [STACK_LABEL]: stack.namespace },
+        Labels: { ...n.spec.Labels, [STACK_NAMESPACE_LABEL]: stack.namespace },
       }),
     );
   }
@@ -125,7 +125,7 @@ export async function deployStack(
         .createSecret({
           ...s.spec,
           Name: s.name,
-          Labels: { ...s.spec.Labels, [STACK_LABEL]: stack.namespace },
+          Labels: { ...s.spec.Labels, [STACK_NAMESPACE_LABEL]: stack.namespace },
         })
         .then(({ ID }) => secretIds.set(s.name, ID)),
     );
@@ -138,7 +138,7 @@ export async function deployStack(
         .createConfig({
           ...cf.spec,
           Name: cf.name,
-          Labels: { ...cf.spec.Labels, [STACK_LABEL]: stack.namespace },
+          Labels: { ...cf.spec.Labels, [STACK_NAMESPACE_LABEL]: stack.namespace },
         })
         .then(({ ID }) => configIds.set(cf.name, ID)),
     );
@@ -153,7 +153,7 @@ export async function deployStack(
   async function applyService(raw: ServiceSpec): Promise<ServiceChange> {
     const spec = withIds(withDependsOn(raw, stack), secretIds, configIds);
     const name = spec.Name ?? '';
-    spec.Labels = { ...spec.Labels, [STACK_LABEL]: stack.namespace };
+    spec.Labels = { ...spec.Labels, [STACK_NAMESPACE_LABEL]: stack.namespace };
     spec.Labels[SPEC_HASH_LABEL] = specHash(spec);
     const image = spec.TaskTemplate?.ContainerSpec?.Image ?? '';
     const replicas = spec.Mode?.Replicated?.Replicas;
@@ -206,7 +206,7 @@ export async function removeStack(
   namespace: string,
   log: (l: string) => void,
 ): Promise<number> {
-  const filters = { label: [`${STACK_LABEL}=${namespace}`] };
+  const filters = { label: [`${STACK_NAMESPACE_LABEL}=${namespace}`] };
   let count = 0;
   for (const s of await c.listServices(filters)) {
     log(`Removing service ${s.Spec.Name}`);
@@ -235,7 +235,7 @@ function withDependsOn(spec: ServiceSpec, stack: StackLike): ServiceSpec {
   const short = (spec.Name ?? '').slice(stack.namespace.length + 1);
   const deps = stack.dependsOn?.[short] ?? stack.dependsOn?.[spec.Name ?? ''];
   if (!deps || deps.length === 0) return spec;
-  return { ...spec, Labels: { ...spec.Labels, [DEPENDS_ON_LABEL]: JSON.stringify(deps) } };
+  return { ...spec, Labels: { ...spec.Labels, [DEPENDS_ON_LABEL]: encodeDependsOn(deps) } };
 }
 
 function withIds(

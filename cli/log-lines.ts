@@ -2,6 +2,8 @@
 // "[TIME ]com.docker.swarm.node.id=N,com.docker.swarm.service.id=S,com.docker.swarm.task.id=T text".
 // The CLI reads the task and node from them to prefix lines as docker does. Pure.
 
+import { SWARM_NODE_ID_LABEL, SWARM_TASK_ID_LABEL } from '../lib/index.js';
+
 export interface LogLine {
   time?: string;
   taskId?: string;
@@ -23,12 +25,12 @@ export function parseLogLine(line: string, timestamps = false): LogLine {
   }
   const m = DETAILS.exec(rest);
   const attrText = m?.[1];
-  if (!attrText?.includes('com.docker.swarm.task.id=')) return { ...(time ? { time } : {}), text: rest };
+  if (!attrText?.includes(`${SWARM_TASK_ID_LABEL}=`)) return { ...(time ? { time } : {}), text: rest };
   const attrs = new Map(
     attrText.split(',').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
   );
-  const taskId = attrs.get('com.docker.swarm.task.id');
-  const nodeId = attrs.get('com.docker.swarm.node.id');
+  const taskId = attrs.get(SWARM_TASK_ID_LABEL);
+  const nodeId = attrs.get(SWARM_NODE_ID_LABEL);
   return {
     ...(time ? { time } : {}),
     ...(taskId ? { taskId } : {}),

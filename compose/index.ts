@@ -8,10 +8,7 @@ export { formatComposeErrors } from './sources.js';
 export {
   projectToStack,
   restartPolicy,
-  STACK_IMAGE_LABEL,
-  STACK_NAMESPACE_LABEL,
   type Stack,
-  type StackDependency,
   type StackIO,
   type StackVolume,
 } from './stack.js';

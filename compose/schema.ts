@@ -4,6 +4,7 @@
 // A test checks that it agrees with the upstream JSON Schema on the corpus.
 
 import { z } from 'zod';
+import { DEPENDENCY_CONDITIONS } from '../lib/index.js';
 import type { PathSegment } from './positions.js';
 
 const NAME_RE = /^[a-zA-Z0-9._-]+$/;
@@ -270,7 +271,7 @@ const serviceNetworkObject = obj({
 const dependsOnObject = obj({
   restart: boolish.optional(),
   required: bool.optional(),
-  condition: z.enum(['service_started', 'service_healthy', 'service_completed_successfully'], {
+  condition: z.enum(DEPENDENCY_CONDITIONS, {
     error: 'must be service_started, service_healthy or service_completed_successfully',
   }),
 });

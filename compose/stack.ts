@@ -21,33 +21,20 @@ import {
   type ServiceMode,
   type ServiceSpec,
   SkiffError,
+  STACK_IMAGE_LABEL,
+  STACK_NAMESPACE_LABEL,
+  type StackDependency,
   type UpdateConfig,
 } from '../lib/index.js';
 import { parseDotenv } from './dotenv.js';
-import type {
-  ComposeProject,
-  ComposeService,
-  ResourceSpec,
-  ServiceDependency,
-  UpdateOrRollback,
-} from './types.js';
+import type { ComposeProject, ComposeService, ResourceSpec, UpdateOrRollback } from './types.js';
 import { parseSize } from './units.js';
-
-export const STACK_NAMESPACE_LABEL = 'com.docker.stack.namespace';
-export const STACK_IMAGE_LABEL = 'com.docker.stack.image';
 
 export interface StackVolume {
   name: string;
   driver: string;
   driverOpts: Record<string, string>;
   labels: Record<string, string>;
-}
-
-export interface StackDependency {
-  service: string;
-  condition: ServiceDependency['condition'];
-  required: boolean;
-  restart: boolean;
 }
 
 export interface Stack {

@@ -2,6 +2,8 @@
 // project model. Field names follow the Compose Specification (as `docker compose config`
 // prints them); durations are nanoseconds and sizes are bytes in the model.
 
+import type { DependencyCondition } from '../lib/index.js';
+
 export interface ComposeError {
   file: string;
   /** 1-based; 0 when the error has no place in a file (e.g. a missing file). */
@@ -86,7 +88,7 @@ export interface ServiceNetwork {
 }
 
 export interface ServiceDependency {
-  condition: 'service_started' | 'service_healthy' | 'service_completed_successfully';
+  condition: DependencyCondition;
   required: boolean;
   restart: boolean;
 }

@@ -1,6 +1,7 @@
 // The protocol between agents and the manager's dispatcher. The same messages travel
 // in-process (single-node mode) and over gRPC between hosts.
 import type { NodeDescription, Task, TaskStatus } from './model/index.js';
+import type { NetworkDefinition } from './network-attachment.js';
 
 export interface RegisterRequest {
   /** The node ID from the node's certificate, or a stable ID the node chose. */
@@ -29,14 +30,8 @@ export interface AssignedSecret {
   data: string;
 }
 
-export interface AssignedNetwork {
-  id: string;
-  name: string;
-  driver: string;
-  subnet: string;
-  gateway: string;
-  vxlanId?: number;
-  internal?: boolean;
+/** A network of the node's tasks as the node sets it up, with what the node cannot know alone. */
+export interface AssignedNetwork extends Omit<NetworkDefinition, 'labels'> {
   /** Other nodes with tasks on this overlay network: the VXLAN peers. */
   peers?: { nodeId: string; addr: string }[];
   /** Names of the running tasks on this network, on every node, and their addresses (DNS). */

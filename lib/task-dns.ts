@@ -1,10 +1,8 @@
 // The names a task answers to on one of its networks. The agent registers them for its
 // own containers and the dispatcher publishes them for every node's tasks, so one rule
 // decides both.
+import { COMPOSE_SERVICE_LABEL, SWARM_SERVICE_NAME_LABEL } from './labels.js';
 import type { Task } from './model/index.js';
-
-const SERVICE_NAME = 'com.docker.swarm.service.name';
-const COMPOSE_SERVICE = 'com.docker.compose.service';
 
 /**
  * Network aliases, the service's name and the compose service name (each also as
@@ -12,8 +10,8 @@ const COMPOSE_SERVICE = 'com.docker.compose.service';
  * container's hostname from the spec. Deduplicated, in that order.
  */
 export function taskDnsNames(task: Task, network: { id: string; name?: string }): string[] {
-  const service = task.Labels?.[SERVICE_NAME] ?? '';
-  const composeService = task.Spec.ContainerSpec?.Labels?.[COMPOSE_SERVICE];
+  const service = task.Labels?.[SWARM_SERVICE_NAME_LABEL] ?? '';
+  const composeService = task.Spec.ContainerSpec?.Labels?.[COMPOSE_SERVICE_LABEL];
   const spec = task.Spec.Networks?.find(
     (x) => x.Target === network.id || (network.name !== undefined && x.Target === network.name),
   );

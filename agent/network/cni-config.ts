@@ -1,16 +1,14 @@
 // The CNI configuration list for one container interface on one skiff network. Pure.
 
+import type { ContainerNetworkAttachment } from '../../lib/index.js';
 import { parseCidr } from './cidr.js';
 import type { CniConfigList, CniPluginConfig } from './cni.js';
 import { CNI_VERSION } from './cni.js';
 import { bridgeNameFor, cniNetworkNameFor } from './names.js';
-import type { NetworkDefinition } from './types.js';
 
-export interface InterfaceConfigInput {
-  network: NetworkDefinition;
+/** The attachment's network and address (host-local IPAM when it has none). */
+export interface InterfaceConfigInput extends Pick<ContainerNetworkAttachment, 'network' | 'ipv4Address'> {
   ipamDataDir: string;
-  /** Static address from the manager's allocator; host-local IPAM otherwise. */
-  staticAddress?: string;
   /** Only the container's first interface carries the default route. */
   defaultRoute: boolean;
   mtu?: number;
@@ -22,7 +20,7 @@ export function interfaceConfigList(input: InterfaceConfigInput): CniConfigList 
   const prefix = parseCidr(network.subnet).prefixLength;
   const routes = input.defaultRoute && !network.internal ? [{ dst: '0.0.0.0/0' }] : [];
   const ipam: Record<string, unknown> =
-    input.staticAddress === undefined
+    input.ipv4Address === undefined
       ? {
           type: 'host-local',
           ranges: [[{ subnet: network.subnet, gateway: network.gateway }]],
@@ -31,7 +29,7 @@ export function interfaceConfigList(input: InterfaceConfigInput): CniConfigList 
         }
       : {
           type: 'static',
-          addresses: [{ address: `${input.staticAddress}/${prefix}`, gateway: network.gateway }],
+          addresses: [{ address: `${input.ipv4Address}/${prefix}`, gateway: network.gateway }],
           routes,
         };
   const bridge: CniPluginConfig = {

@@ -6,4 +6,4 @@ export { DnsServer, type DnsServerOptions } from './dns-server.js';
 export { bridgeNameFor, vxlanNameFor } from './names.js';
 export { NetworkManager, type NetworkManagerOptions, type OverlayPeer } from './network-manager.js';
 export { type AllocatedSubnet, LocalSubnetAllocator } from './subnet-allocator.js';
-export type { AttachedInterface, NetworkAttachment, NetworkDefinition, PortMapping } from './types.js';
+export type { AttachedInterface } from './types.js';

@@ -4,7 +4,16 @@
 // ADD, so DEL can be replayed with the same configuration after a crash.
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type Logger, SkiffError, silentLogger } from '../../lib/index.js';
+import {
+  attachmentById,
+  type ContainerNetworkAttachment,
+  type Logger,
+  type NetworkAttachmentById,
+  type NetworkDefinition,
+  type PublishedPort,
+  SkiffError,
+  silentLogger,
+} from '../../lib/index.js';
 import { helperExec } from '../host-exec.js';
 import { cidrContains, cidrsOverlap, parseCidr, parseIpv4 } from './cidr.js';
 import { type CniConfigList, CniInvoker, CniPluginError, type CniResult } from './cni.js';
@@ -17,9 +26,6 @@ import { createNamedNetns, isMounted, removeNamedNetns } from './netns.js';
 import { Overlay, type OverlayDevice } from './overlay.js';
 import {
   type AttachedInterface,
-  type NetworkAttachment,
-  type NetworkDefinition,
-  type PortMapping,
   validateAttachments,
   validateContainerId,
   validateNetworkDefinition,
@@ -57,7 +63,7 @@ interface AttachmentEntry {
 interface AttachmentRecord {
   containerId: string;
   netnsPath: string;
-  ports: PortMapping[];
+  ports: PublishedPort[];
   entries: AttachmentEntry[];
 }
 
@@ -358,8 +364,8 @@ export class NetworkManager {
   async attach(
     containerId: string,
     netnsPath: string,
-    attachmentsInput: NetworkAttachment[],
-    portsInput: PortMapping[] = [],
+    attachmentsInput: NetworkAttachmentById[],
+    portsInput: PublishedPort[] = [],
   ): Promise<{ interfaces: AttachedInterface[] }> {
     validateContainerId(containerId);
     const attachments = validateAttachments(attachmentsInput);
@@ -403,7 +409,7 @@ export class NetworkManager {
         config: interfaceConfigList({
           network: def,
           ipamDataDir: this.ipamDir,
-          ...(a.ipv4Address === undefined ? {} : { staticAddress: a.ipv4Address }),
+          ...(a.ipv4Address === undefined ? {} : { ipv4Address: a.ipv4Address }),
           defaultRoute: i === 0,
           ...(mtu === undefined ? {} : { mtu }),
           publishesPorts: i === 0 && ports.length > 0,
@@ -441,8 +447,8 @@ export class NetworkManager {
    */
   async prepareContainer(
     containerId: string,
-    attachments: (Omit<NetworkAttachment, 'networkId'> & { network: NetworkDefinition })[],
-    ports: PortMapping[] = [],
+    attachments: ContainerNetworkAttachment[],
+    ports: PublishedPort[] = [],
   ): Promise<{ netnsPath: string; interfaces: AttachedInterface[]; resolvConf: string }> {
     for (const a of attachments) await this.ensureNetwork(a.network);
     const { netnsPath } = await this.createSandbox(containerId);
@@ -450,11 +456,7 @@ export class NetworkManager {
       const { interfaces } = await this.attach(
         containerId,
         netnsPath,
-        attachments.map((a) => ({
-          networkId: a.network.id,
-          aliases: a.aliases,
-          ...(a.ipv4Address === undefined ? {} : { ipv4Address: a.ipv4Address }),
-        })),
+        attachments.map(attachmentById),
         ports,
       );
       return { netnsPath, interfaces, resolvConf: this.resolvConfFor(containerId) };

@@ -1,37 +1,19 @@
-// The shapes other components hand to the network layer, validated at this boundary.
+// The shapes other components hand to the network layer (defined in
+// lib/network-attachment.ts), validated at this boundary, addresses included.
 import { z } from 'zod';
-import { SkiffError } from '../../lib/index.js';
+import {
+  type NetworkAttachmentById,
+  type NetworkDefinition,
+  networkAttachmentByIdSchema,
+  networkDefinitionSchema,
+  type PublishedPort,
+  publishedPortSchema,
+  SkiffError,
+} from '../../lib/index.js';
 import { cidrContains, formatCidr, isIpv4, parseCidr, parseIpv4 } from './cidr.js';
 
 /** CNI's rule for container IDs (and a safe file name). */
 const containerIdPattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
-
-export const networkDefinitionSchema = z.object({
-  id: z.string().min(1).max(256),
-  name: z.string().min(1).max(256),
-  driver: z.enum(['bridge', 'overlay']),
-  subnet: z.string(),
-  gateway: z.string(),
-  vxlanId: z.number().int().min(1).max(16_777_215).optional(),
-  internal: z.boolean().optional(),
-  labels: z.record(z.string(), z.string()).optional(),
-});
-export type NetworkDefinition = z.infer<typeof networkDefinitionSchema>;
-
-export const attachmentSchema = z.object({
-  networkId: z.string().min(1),
-  aliases: z.array(z.string().min(1).max(253)),
-  ipv4Address: z.string().optional(),
-});
-export type NetworkAttachment = z.infer<typeof attachmentSchema>;
-
-export const portMappingSchema = z.object({
-  containerPort: z.number().int().min(1).max(65_535),
-  hostPort: z.number().int().min(1).max(65_535),
-  protocol: z.enum(['tcp', 'udp']),
-  hostIp: z.string().optional(),
-});
-export type PortMapping = z.infer<typeof portMappingSchema>;
 
 export interface AttachedInterface {
   name: string;
@@ -79,8 +61,8 @@ export function validateNetworkDefinition(input: unknown): NetworkDefinition {
   return def;
 }
 
-export function validateAttachments(input: unknown): NetworkAttachment[] {
-  const parsed = z.array(attachmentSchema).min(1).safeParse(input);
+export function validateAttachments(input: unknown): NetworkAttachmentById[] {
+  const parsed = z.array(networkAttachmentByIdSchema).min(1).safeParse(input);
   if (!parsed.success) {
     throw new SkiffError('invalid_argument', `invalid network attachments: ${describeIssues(parsed.error)}`);
   }
@@ -97,8 +79,8 @@ export function validateAttachments(input: unknown): NetworkAttachment[] {
   return parsed.data;
 }
 
-export function validatePorts(input: unknown): PortMapping[] {
-  const parsed = z.array(portMappingSchema).safeParse(input ?? []);
+export function validatePorts(input: unknown): PublishedPort[] {
+  const parsed = z.array(publishedPortSchema).safeParse(input ?? []);
   if (!parsed.success) {
     throw new SkiffError('invalid_argument', `invalid published ports: ${describeIssues(parsed.error)}`);
   }

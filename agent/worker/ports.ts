@@ -1,7 +1,7 @@
 // The narrow interfaces the worker drives. Each is implemented by one layer of the
 // agent's container stack (image, snapshot, network, runtime, volume); adapters in
 // agent/worker/adapters.ts bind the real modules, tests bind fakes.
-import type { Mount } from '../../lib/index.js';
+import type { ContainerNetworkAttachment, Mount, PublishedPort } from '../../lib/index.js';
 import type { ContainerCreateSpec, ImageRunConfig } from '../runtime/index.js';
 
 /** The parts of an OCI image config a container run needs (the runtime's own type). */
@@ -25,36 +25,12 @@ export interface RootfsPort {
   remove(containerId: string): Promise<void>;
 }
 
-export interface NetworkDefinition {
-  id: string;
-  name: string;
-  driver: 'bridge' | 'overlay';
-  subnet: string;
-  gateway: string;
-  vxlanId?: number;
-  internal?: boolean;
-}
-
-export interface NetworkAttachmentRequest {
-  network: NetworkDefinition;
-  aliases: string[];
-  /** Static address from the manager's allocator (cluster mode). */
-  ipv4Address?: string;
-}
-
-export interface PublishedPortRequest {
-  containerPort: number;
-  hostPort: number;
-  protocol: 'tcp' | 'udp';
-  hostIp?: string;
-}
-
 export interface NetworkPort {
   /** Creates the container's network namespace and attaches it to its networks in order. */
   attach(
     containerId: string,
-    attachments: NetworkAttachmentRequest[],
-    ports: PublishedPortRequest[],
+    attachments: ContainerNetworkAttachment[],
+    ports: PublishedPort[],
   ): Promise<{ netnsPath: string; addresses: { networkId: string; ip: string }[]; resolvConf?: string }>;
   /**
    * `attach` in two steps, when the layer can: the namespace (networks set up, resolv.conf
@@ -63,8 +39,8 @@ export interface NetworkPort {
    */
   sandbox?(
     containerId: string,
-    attachments: NetworkAttachmentRequest[],
-    ports: PublishedPortRequest[],
+    attachments: ContainerNetworkAttachment[],
+    ports: PublishedPort[],
   ): Promise<{
     netnsPath: string;
     resolvConf?: string;

@@ -1,15 +1,32 @@
 // Drives one task's container through prepare → create → start → monitor → stop →
 // remove, one step at a time, reporting every state change. The manager owns the
 // desired state; this runner owns the observed state and only moves it forward.
-import type { Logger, Task, TaskState, TaskStatus } from '../../lib/index.js';
-import { describeError, TERMINAL_TASK_STATES, taskStateRank } from '../../lib/index.js';
+import type {
+  ContainerNetworkAttachment,
+  Logger,
+  PublishedPort,
+  Task,
+  TaskState,
+  TaskStatus,
+} from '../../lib/index.js';
+import {
+  COMPOSE_PROJECT_LABEL,
+  COMPOSE_SERVICE_LABEL,
+  describeError,
+  NODE_HOSTNAME_LABEL,
+  SWARM_NODE_ID_LABEL,
+  SWARM_SERVICE_ID_LABEL,
+  SWARM_SERVICE_NAME_LABEL,
+  SWARM_TASK_ID_LABEL,
+  SWARM_TASK_NAME_LABEL,
+  TERMINAL_TASK_STATES,
+  taskStateRank,
+} from '../../lib/index.js';
 import type {
   ContainerEvent,
   ContainerObservation,
   ImagePort,
-  NetworkAttachmentRequest,
   NetworkPort,
-  PublishedPortRequest,
   RootfsPort,
   RuntimePort,
 } from './ports.js';
@@ -24,7 +41,7 @@ export interface TaskRunnerDeps {
   now: () => Date;
   report: (taskId: string, status: TaskStatus) => void;
   /** Resolves a task's networks to definitions (from assignments or the local allocator). */
-  networksFor: (task: Task) => Promise<NetworkAttachmentRequest[]>;
+  networksFor: (task: Task) => Promise<ContainerNetworkAttachment[]>;
   /** Secret and config files for the task, resolved from its assignments. */
   filesFor: (task: Task) => Promise<NonNullable<import('./ports.js').ContainerCreateRequest['files']>>;
   nodeHostname: string;
@@ -212,8 +229,8 @@ export class TaskRunner {
   }
 
   /** The task's network namespace, and its interfaces attaching in `attached` when the layer can. */
-  private async sandbox(attachments: NetworkAttachmentRequest[]): Promise<{
-    attachments: NetworkAttachmentRequest[];
+  private async sandbox(attachments: ContainerNetworkAttachment[]): Promise<{
+    attachments: ContainerNetworkAttachment[];
     netnsPath: string;
     resolvConf: string | undefined;
     attached: Promise<{ addresses: { networkId: string; ip: string }[] }>;
@@ -344,10 +361,10 @@ function hasHealthCheck(test: string[] | undefined): boolean {
 /** Container names: compose-style for compose projects, Swarm-style otherwise. */
 export function containerName(task: Task): string {
   const labels = task.Spec.ContainerSpec?.Labels ?? {};
-  const project = labels['com.docker.compose.project'];
-  const service = labels['com.docker.compose.service'];
+  const project = labels[COMPOSE_PROJECT_LABEL];
+  const service = labels[COMPOSE_SERVICE_LABEL];
   if (project && service) return `${project}-${service}-${task.Slot ?? 1}`;
-  const serviceName = task.Labels?.['com.docker.swarm.service.name'] ?? task.ServiceID;
+  const serviceName = task.Labels?.[SWARM_SERVICE_NAME_LABEL] ?? task.ServiceID;
   return `${serviceName}.${task.Slot ?? task.NodeID ?? 'x'}.${task.ID}`;
 }
 
@@ -355,17 +372,17 @@ export function containerName(task: Task): string {
 export function containerLabels(task: Task, nodeHostname: string): Record<string, string> {
   return {
     ...(task.Spec.ContainerSpec?.Labels ?? {}),
-    'com.docker.swarm.task.id': task.ID,
-    'com.docker.swarm.task.name': containerName(task),
-    'com.docker.swarm.service.id': task.ServiceID,
-    'com.docker.swarm.service.name': task.Labels?.['com.docker.swarm.service.name'] ?? '',
-    'com.docker.swarm.node.id': task.NodeID ?? '',
-    'io.skiff.node.hostname': nodeHostname,
+    [SWARM_TASK_ID_LABEL]: task.ID,
+    [SWARM_TASK_NAME_LABEL]: containerName(task),
+    [SWARM_SERVICE_ID_LABEL]: task.ServiceID,
+    [SWARM_SERVICE_NAME_LABEL]: task.Labels?.[SWARM_SERVICE_NAME_LABEL] ?? '',
+    [SWARM_NODE_ID_LABEL]: task.NodeID ?? '',
+    [NODE_HOSTNAME_LABEL]: nodeHostname,
   };
 }
 
-function publishedPorts(task: Task): PublishedPortRequest[] {
-  const out: PublishedPortRequest[] = [];
+function publishedPorts(task: Task): PublishedPort[] {
+  const out: PublishedPort[] = [];
   for (const p of task.Endpoint?.Ports ?? task.Endpoint?.Spec?.Ports ?? []) {
     if (!p.TargetPort || !p.PublishedPort || p.Protocol === 'sctp') continue;
     out.push({ containerPort: p.TargetPort, hostPort: p.PublishedPort, protocol: p.Protocol ?? 'tcp' });
@@ -375,10 +392,10 @@ function publishedPorts(task: Task): PublishedPortRequest[] {
 
 function namesFor(
   task: Task,
-  attachments: NetworkAttachmentRequest[],
+  attachments: ContainerNetworkAttachment[],
   addresses: { networkId: string; ip: string }[],
 ): { networkId: string; ip: string; names: string[] }[] {
-  const service = task.Labels?.['com.docker.swarm.service.name'];
+  const service = task.Labels?.[SWARM_SERVICE_NAME_LABEL];
   return addresses.map((a) => {
     const att = attachments.find((x) => x.network.id === a.networkId);
     const names = [...(att?.aliases ?? [])];

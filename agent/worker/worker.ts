@@ -1,13 +1,12 @@
 // The agent's worker: keeps what runs on this node equal to the tasks the managers
 // assigned to it. It adopts containers that survived its own restart instead of
 // restarting them, and keeps its tasks running while the managers are unreachable.
-import type { Logger, Task, TaskStatus } from '../../lib/index.js';
-import { silentLogger } from '../../lib/index.js';
+import type { ContainerNetworkAttachment, Logger, Task, TaskStatus } from '../../lib/index.js';
+import { SWARM_TASK_ID_LABEL, silentLogger } from '../../lib/index.js';
 import type {
   ContainerCreateRequest,
   ContainerObservation,
   ImagePort,
-  NetworkAttachmentRequest,
   NetworkPort,
   RootfsPort,
   RuntimePort,
@@ -27,7 +26,7 @@ export interface WorkerOptions {
   nodeHostname: string;
   /** Receives every task state change, in order per task. */
   onStatus: (update: TaskStatusUpdate) => void;
-  networksFor: (task: Task) => Promise<NetworkAttachmentRequest[]>;
+  networksFor: (task: Task) => Promise<ContainerNetworkAttachment[]>;
   filesFor?: (task: Task) => Promise<NonNullable<ContainerCreateRequest['files']>>;
   log?: Logger;
   now?: () => Date;
@@ -49,7 +48,7 @@ export class Worker {
   async start(): Promise<void> {
     this.unsubscribe = this.opts.runtime.onEvent((event) => this.runners.get(event.id)?.handleEvent(event));
     for (const c of await this.opts.runtime.list()) {
-      if (c.labels?.['com.docker.swarm.task.id'] === c.id) this.adoptable.set(c.id, c);
+      if (c.labels?.[SWARM_TASK_ID_LABEL] === c.id) this.adoptable.set(c.id, c);
     }
     if (this.adoptable.size > 0)
       this.log.info({ containers: this.adoptable.size }, 'found containers to adopt');

@@ -2,11 +2,19 @@
 // run` (a one-off container of a service's spec): both end with the command's exit code.
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import type { ExecBody, ServiceSpec, Task } from '../../lib/index.js';
-import { SkiffError, taskStateRank } from '../../lib/index.js';
+import type { ExecBody, ServiceSpec, StackDependency, Task } from '../../lib/index.js';
+import {
+  COMPOSE_ONEOFF_LABEL,
+  DEPENDS_ON_LABEL,
+  encodeDependsOn,
+  SkiffError,
+  SPEC_HASH_LABEL,
+  STACK_NAMESPACE_LABEL,
+  taskStateRank,
+} from '../../lib/index.js';
 import type { ApiClient } from '../api/index.js';
 import type { GlobalOptions } from '../context.js';
-import { DEPENDS_ON_LABEL, deployStack, SPEC_HASH_LABEL, STACK_LABEL } from '../deploy.js';
+import { deployStack } from '../deploy.js';
 import { CliExit, CliUsageError } from '../output.js';
 import {
   loadStack,
@@ -19,7 +27,6 @@ import {
 } from './compose.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
-export const ONEOFF_LABEL = 'com.docker.compose.oneoff';
 
 interface ExecOptions {
   tty: boolean;
@@ -224,7 +231,7 @@ export function oneOffSpec(
   ns: string,
   command: string[],
   o: Pick<RunOptions, 'env' | 'entrypoint' | 'user' | 'workdir'>,
-  dependsOn?: unknown[],
+  dependsOn?: readonly StackDependency[],
 ): ServiceSpec {
   const labeled = withComposeLabels(spec, ns);
   const { [SPEC_HASH_LABEL]: _hash, [DEPENDS_ON_LABEL]: _deps, ...labels } = labeled.Labels ?? {};
@@ -244,16 +251,16 @@ export function oneOffSpec(
   }
   if (o.user) cs.User = o.user;
   if (o.workdir) cs.Dir = o.workdir;
-  cs.Labels = { ...cs.Labels, [ONEOFF_LABEL]: 'True' };
+  cs.Labels = { ...cs.Labels, [COMPOSE_ONEOFF_LABEL]: 'True' };
   const { Ports: _ports, ...endpoint } = labeled.EndpointSpec ?? {};
   return {
     ...labeled,
     Name: name,
     Labels: {
       ...labels,
-      [ONEOFF_LABEL]: 'True',
-      [STACK_LABEL]: ns,
-      ...(dependsOn?.length ? { [DEPENDS_ON_LABEL]: JSON.stringify(dependsOn) } : {}),
+      [COMPOSE_ONEOFF_LABEL]: 'True',
+      [STACK_NAMESPACE_LABEL]: ns,
+      ...(dependsOn?.length ? { [DEPENDS_ON_LABEL]: encodeDependsOn(dependsOn) } : {}),
     },
     Mode: { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } },
     TaskTemplate: { ...labeled.TaskTemplate, ContainerSpec: cs, RestartPolicy: { Condition: 'none' } },

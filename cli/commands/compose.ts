@@ -4,11 +4,18 @@
 import type { Command } from 'commander';
 import { formatComposeErrors, type LoadOptions, loadProject, projectToStack } from '../../compose/index.js';
 import type { Service, ServiceSpec, Task } from '../../lib/index.js';
-import { SkiffError } from '../../lib/index.js';
+import {
+  COMPOSE_ONEOFF_LABEL,
+  COMPOSE_PROJECT_LABEL,
+  COMPOSE_SERVICE_LABEL,
+  COMPOSE_STOPPED_REPLICAS_LABEL,
+  SkiffError,
+  STACK_NAMESPACE_LABEL,
+} from '../../lib/index.js';
 import type { ApiClient } from '../api/index.js';
 import { clientFor, type GlobalOptions } from '../context.js';
 import { ensureLocalDaemon } from '../daemon/index.js';
-import { deployStack, removeStack, STACK_LABEL, type StackLike } from '../deploy.js';
+import { deployStack, removeStack, type StackLike } from '../deploy.js';
 import { parseLogLine } from '../log-lines.js';
 import { ago, CliExit, parseFormat, printJson, printTable } from '../output.js';
 import { composeCommandOf } from './compose-config.js';
@@ -17,9 +24,6 @@ import { registerComposePull } from './compose-pull.js';
 import { followAndExit } from './service.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
-
-export const COMPOSE_PROJECT_LABEL = 'com.docker.compose.project';
-export const COMPOSE_SERVICE_LABEL = 'com.docker.compose.service';
 
 export interface ProjectOptions {
   file: string[];
@@ -88,7 +92,7 @@ export function registerCompose(program: Command): Command {
     .action(async (o: { volumes?: boolean }) => {
       const name = await projectName(p());
       await withLocalClient(g(), async (c) => {
-        const ids = (await c.listServices({ label: [`${STACK_LABEL}=${name}`] })).map((s) => s.ID);
+        const ids = (await c.listServices({ label: [`${STACK_NAMESPACE_LABEL}=${name}`] })).map((s) => s.ID);
         const count = await removeStack(c, name, (l) => process.stderr.write(`${l}\n`));
         await waitForTasksGone(c, ids);
         if (o.volumes) {
@@ -249,24 +253,22 @@ export async function withLocalClient<T>(g: GlobalOptions, fn: (c: ApiClient) =>
 }
 
 export async function projectServices(c: ApiClient, project: string, only: string[]): Promise<Service[]> {
-  const all = await c.listServices({ label: [`${STACK_LABEL}=${project}`] });
+  const all = await c.listServices({ label: [`${STACK_NAMESPACE_LABEL}=${project}`] });
   return all.filter((s) => only.length === 0 || only.includes(shortName(project, s.Spec.Name)));
 }
-
-const STOPPED_REPLICAS_LABEL = 'io.skiff.compose.stopped-replicas';
 
 /** stop: scale to 0 remembering the count; start: restore it; restart: force a new task. */
 async function setRunning(c: ApiClient, s: Service, verb: 'stop' | 'start' | 'restart'): Promise<void> {
   const spec = structuredClone(s.Spec);
   const labels = { ...spec.Labels };
   if (verb === 'stop') {
-    if (!spec.Mode?.Replicated || labels[STOPPED_REPLICAS_LABEL] !== undefined) return;
-    labels[STOPPED_REPLICAS_LABEL] = String(spec.Mode.Replicated.Replicas ?? 1);
+    if (!spec.Mode?.Replicated || labels[COMPOSE_STOPPED_REPLICAS_LABEL] !== undefined) return;
+    labels[COMPOSE_STOPPED_REPLICAS_LABEL] = String(spec.Mode.Replicated.Replicas ?? 1);
     spec.Mode = { Replicated: { Replicas: 0 } };
   } else if (verb === 'start') {
-    const n = labels[STOPPED_REPLICAS_LABEL];
+    const n = labels[COMPOSE_STOPPED_REPLICAS_LABEL];
     if (n === undefined) return;
-    delete labels[STOPPED_REPLICAS_LABEL];
+    delete labels[COMPOSE_STOPPED_REPLICAS_LABEL];
     spec.Mode = { Replicated: { Replicas: Number(n) } };
   } else {
     spec.TaskTemplate = { ...spec.TaskTemplate, ForceUpdate: (spec.TaskTemplate?.ForceUpdate ?? 0) + 1 };
@@ -312,7 +314,7 @@ async function projectContainers(
 function containerName(project: string, svc: string, s: Service, t: Task): string {
   const oneOff = /_run_([0-9a-f]+)$/.exec(svc);
   const service = s.Spec.Labels?.[COMPOSE_SERVICE_LABEL];
-  if (s.Spec.Labels?.['com.docker.compose.oneoff'] === 'True' && oneOff && service)
+  if (s.Spec.Labels?.[COMPOSE_ONEOFF_LABEL] === 'True' && oneOff && service)
     return `${project}-${service}-run-${oneOff[1]}`;
   return `${project}-${svc}-${t.Slot ?? 1}`;
 }

@@ -3,9 +3,9 @@
 // non-zero naming each service that paused, rolled back or timed out (unlike
 // `docker stack deploy`, which exits 0 after a rollback: docker/cli#6752).
 import type { Command } from 'commander';
-import { parseDurationNs } from '../../lib/index.js';
+import { parseDurationNs, STACK_NAMESPACE_LABEL } from '../../lib/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
-import { deployStack, removeStack, STACK_LABEL } from '../deploy.js';
+import { deployStack, removeStack } from '../deploy.js';
 import { followRollouts, RolloutDisplay } from '../follow.js';
 import { CliExit, CliUsageError, parseFormat, printJson, printTable, shortId } from '../output.js';
 import { loadStack } from './compose.js';
@@ -105,7 +105,7 @@ export function registerStack(program: Command): void {
       await withClient(g(), async (c) => {
         const counts = new Map<string, number>();
         for (const s of await c.listServices()) {
-          const ns = s.Spec.Labels?.[STACK_LABEL];
+          const ns = s.Spec.Labels?.[STACK_NAMESPACE_LABEL];
           if (ns) counts.set(ns, (counts.get(ns) ?? 0) + 1);
         }
         const rows = [...counts].sort(([a], [b]) => a.localeCompare(b));
@@ -126,7 +126,7 @@ export function registerStack(program: Command): void {
     .argument('<stack>')
     .action(async (name: string, o: { quiet?: boolean; format?: string }) => {
       await withClient(g(), async (c) => {
-        const services = await c.listServices({ label: [`${STACK_LABEL}=${name}`] });
+        const services = await c.listServices({ label: [`${STACK_NAMESPACE_LABEL}=${name}`] });
         if (services.length === 0) process.stderr.write(`Nothing found in stack: ${name}\n`);
         if (o.quiet) return void process.stdout.write(services.map((s) => `${s.ID}\n`).join(''));
         if (parseFormat(o.format) === 'json') return printJson(services);
@@ -142,7 +142,7 @@ export function registerStack(program: Command): void {
     .argument('<stack>')
     .action(async (name: string, o: { format?: string; quiet?: boolean }) => {
       await withClient(g(), async (c) => {
-        const services = await c.listServices({ label: [`${STACK_LABEL}=${name}`] });
+        const services = await c.listServices({ label: [`${STACK_NAMESPACE_LABEL}=${name}`] });
         const nodes = new Map((await c.listNodes()).map((n) => [n.ID, n.Description?.Hostname ?? n.ID]));
         const rows: string[][] = [];
         const all = [];

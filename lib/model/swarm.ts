@@ -85,7 +85,8 @@ export interface SecretReference {
 
 export interface ConfigReference {
   File?: FileReference;
-  Runtime?: Record<string, never>;
+  /** Empty in Docker's API; whatever a client sends in it is kept. */
+  Runtime?: Record<string, unknown>;
   ConfigID: string;
   ConfigName: string;
 }
@@ -173,9 +174,10 @@ export interface TaskSpec {
 
 export interface ServiceMode {
   Replicated?: { Replicas?: number };
-  Global?: Record<string, never>;
+  /** Empty in Docker's API, as is GlobalJob; whatever a client sends in them is kept. */
+  Global?: Record<string, unknown>;
   ReplicatedJob?: { MaxConcurrent?: number; TotalCompletions?: number };
-  GlobalJob?: Record<string, never>;
+  GlobalJob?: Record<string, unknown>;
 }
 
 export interface UpdateConfig {
@@ -393,6 +395,8 @@ export interface NetworkCreateRequest {
   Internal?: boolean;
   Attachable?: boolean;
   Ingress?: boolean;
+  /** Refused by skiff; part of the request so the API can say so. */
+  ConfigOnly?: boolean;
   IPAM?: IPAM;
   EnableIPv6?: boolean;
   Options?: Record<string, string>;
@@ -441,7 +445,8 @@ export interface SwarmSpec {
   };
   Dispatcher?: { HeartbeatPeriod?: number };
   CAConfig?: { NodeCertExpiry?: number };
-  EncryptionConfig?: { AutoLockManagers: boolean };
+  /** A client may send the object without the flag: absent means false. */
+  EncryptionConfig?: { AutoLockManagers?: boolean };
   TaskDefaults?: { LogDriver?: Driver };
 }
 

@@ -1,9 +1,19 @@
 // Request bodies as the Docker Engine API defines them (v1.44), checked at the edge.
 // Known fields are type-checked; unknown fields inside specs are kept (loose objects)
 // so a newer client's extra settings round-trip through inspect instead of vanishing.
+// Each schema is tied to its model type by a parser below whose return type is the
+// model's, so a schema cannot drift from the model the store and the handlers use.
 
 import { z } from 'zod';
-import { SkiffError } from '../../lib/index.js';
+import {
+  type ConfigSpec,
+  type NetworkCreateRequest,
+  type NodeSpec,
+  type SecretSpec,
+  type ServiceSpec,
+  SkiffError,
+  type SwarmSpec,
+} from '../../lib/index.js';
 
 const int64 = z
   .number()
@@ -290,6 +300,28 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown, what: s
     `invalid ${what}: ${path}${issue?.message ?? 'does not match the schema'}`,
   );
 }
+
+/** What a schema makes of a body once `dropNulls` removed the nulls Go clients send. */
+export type ParsedBody<S extends z.ZodType> = NoNulls<z.output<S>>;
+
+function parseModelBody<S extends z.ZodType>(schema: S, body: unknown, what: string): ParsedBody<S> {
+  return dropNulls(parseBody(schema, body, what));
+}
+
+// The request bodies as model types. The declared return type is the compile-time check
+// that the schema's parsed body (nulls dropped) is assignable to the model type: a schema
+// that accepts what the model cannot hold does not compile.
+export const parseServiceSpec = (body: unknown): ServiceSpec =>
+  parseModelBody(serviceSpecSchema, body, 'ServiceSpec');
+export const parseNetworkCreate = (body: unknown): NetworkCreateRequest =>
+  parseModelBody(networkCreateSchema, body, 'NetworkCreateRequest');
+export const parseSecretSpec = (body: unknown): SecretSpec =>
+  parseModelBody(secretSpecSchema, body, 'SecretSpec');
+export const parseConfigSpec = (body: unknown): ConfigSpec =>
+  parseModelBody(configSpecSchema, body, 'ConfigSpec');
+export const parseNodeSpec = (body: unknown): NodeSpec => parseModelBody(nodeSpecSchema, body, 'NodeSpec');
+export const parseSwarmSpec = (body: unknown): SwarmSpec =>
+  parseModelBody(swarmSpecSchema, body, 'SwarmSpec');
 
 /** `T` with every `null` removed from its fields, as `dropNulls` leaves it. */
 export type NoNulls<T> = T extends null

@@ -128,7 +128,8 @@ function assignedNetwork(n: SwarmNetwork): AssignedNetwork | undefined {
   return {
     id: n.ID,
     name: n.Spec.Name,
-    driver: n.Spec.DriverConfiguration?.Name ?? 'overlay',
+    // The API creates overlays only; 'bridge' is the one other driver a node sets up.
+    driver: n.Spec.DriverConfiguration?.Name === 'bridge' ? 'bridge' : 'overlay',
     subnet: ipam.Subnet,
     gateway: ipam.Gateway,
     ...(Number.isInteger(vxlan) && vxlan > 0 ? { vxlanId: vxlan } : {}),

@@ -2,5 +2,5 @@ export { AllocationLoop } from './allocation.js';
 export { LeaderLoops, type LeaderOptions } from './leader.js';
 export { ControlLoop, PROPOSAL_BATCH, updateInBatches, updateWithRetry } from './loop.js';
 export { networkView } from './network-view.js';
-export { DEPENDS_ON_LABEL, OrchestrationLoop, SERVICE_NAME_LABEL } from './orchestration.js';
+export { OrchestrationLoop } from './orchestration.js';
 export { SchedulingLoop } from './scheduling.js';

@@ -3,7 +3,15 @@
 // one proposal. It also honours depends_on between a stack's services, winds down
 // the tasks of removed services, and wakes up for restart and update delays.
 import type { Logger, Service, Task } from '../../lib/index.js';
-import { TERMINAL_TASK_STATES, taskStateRank } from '../../lib/index.js';
+import {
+  DEPENDS_ON_LABEL,
+  decodeDependsOn,
+  describeError,
+  STACK_NAMESPACE_LABEL,
+  SWARM_SERVICE_NAME_LABEL,
+  TERMINAL_TASK_STATES,
+  taskStateRank,
+} from '../../lib/index.js';
 import {
   type Changes,
   type Dependency,
@@ -14,11 +22,6 @@ import {
 } from '../orchestrator/index.js';
 import { newObjectId, type Store, type Transaction } from '../store/index.js';
 import { ControlLoop, PROPOSAL_BATCH, updateInBatches, updateWithRetry } from './loop.js';
-
-/** Where the deployer records a service's depends_on (see cli/deploy.ts). */
-export const DEPENDS_ON_LABEL = 'io.skiff.depends_on';
-const STACK_LABEL = 'com.docker.stack.namespace';
-export const SERVICE_NAME_LABEL = 'com.docker.swarm.service.name';
 
 export class OrchestrationLoop {
   private readonly loop: ControlLoop;
@@ -119,7 +122,7 @@ export class OrchestrationLoop {
         { now, newId: newObjectId },
       );
       for (const t of changes.create)
-        t.Labels = { ...t.Labels, [SERVICE_NAME_LABEL]: service.Spec.Name ?? '' };
+        t.Labels = { ...t.Labels, [SWARM_SERVICE_NAME_LABEL]: service.Spec.Name ?? '' };
       all.push({ serviceId: id, readAt: service.Version.Index, changes });
     }
     const wake = all.map((c) => c.changes.wakeAt).filter((w): w is number => w !== undefined);
@@ -167,19 +170,19 @@ export class OrchestrationLoop {
    */
   private mayStart(service: Service): boolean {
     const raw = service.Spec.Labels?.[DEPENDS_ON_LABEL];
-    const ns = service.Spec.Labels?.[STACK_LABEL];
+    const ns = service.Spec.Labels?.[STACK_NAMESPACE_LABEL];
     if (!raw || !ns) return true;
     let deps: Dependency[];
     try {
-      deps = (
-        JSON.parse(raw) as { service: string; condition: Dependency['condition']; required?: boolean }[]
-      )
+      deps = decodeDependsOn(raw)
         .filter((d) => d.required !== false)
         .map((d) => ({ service: d.service, condition: d.condition }));
-    } catch {
+    } catch (e) {
+      // A label nobody can read gates nothing: the service starts as if it had none.
+      this.log.debug({ serviceId: service.ID, err: describeError(e) }, 'ignoring its depends_on label');
       return true;
     }
-    const stack = this.store.listServices((s) => s.Spec.Labels?.[STACK_LABEL] === ns);
+    const stack = this.store.listServices((s) => s.Spec.Labels?.[STACK_NAMESPACE_LABEL] === ns);
     const short = (s: Service) => (s.Spec.Name ?? '').slice(ns.length + 1);
     const states = new Map<string, StackServiceState>(
       stack.map((s) => [short(s), { service: s, tasks: this.store.listTasks({ serviceId: s.ID }) }]),

@@ -5,16 +5,11 @@
 // Health: the agent reports a task with a health check as 'running' only once the
 // check passes (Docker's executor does the same), so "healthy" reads as "running".
 
-import { type Service, SkiffError, type Task, taskStateRank } from '../../lib/index.js';
+import { type Service, SkiffError, type StackDependency, type Task, taskStateRank } from '../../lib/index.js';
 import { isLive, isObservedRunning } from './model.js';
 
-export type DependencyCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
-
-export interface Dependency {
-  /** The stack-local service name depended on. */
-  service: string;
-  condition: DependencyCondition;
-}
+/** A required entry of a service's depends_on: the stack-local service and its condition. */
+export type Dependency = Pick<StackDependency, 'service' | 'condition'>;
 
 /** Service name → what it depends on. */
 export type DependencyGraph = ReadonlyMap<string, readonly Dependency[]>;

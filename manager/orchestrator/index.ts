@@ -15,7 +15,6 @@
 
 export {
   type Dependency,
-  type DependencyCondition,
   type DependencyGraph,
   type StackServiceState,
   type StartGate,

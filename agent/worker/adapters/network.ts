@@ -2,10 +2,16 @@
 // attachments in the order of the task's networks, names for the embedded DNS, the
 // dispatcher's network views (VXLAN peers, other nodes' names), and removal of a node's
 // network once its last container left it.
-import type { AssignedNetwork, Logger, Task } from '../../../lib/index.js';
-import { describeError, isSkiffError, silentLogger, taskDnsNames } from '../../../lib/index.js';
+import type { AssignedNetwork, ContainerNetworkAttachment, Logger, Task } from '../../../lib/index.js';
+import {
+  attachmentById,
+  describeError,
+  isSkiffError,
+  silentLogger,
+  taskDnsNames,
+} from '../../../lib/index.js';
 import type { NetworkManager } from '../../network/index.js';
-import type { NetworkAttachmentRequest, NetworkPort } from '../ports.js';
+import type { NetworkPort } from '../ports.js';
 
 /** The option key Docker uses for an overlay network's VXLAN ID. */
 const VXLAN_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
@@ -37,24 +43,13 @@ export function networkPort(
     }
     const { netnsPath } = await made;
     if (attachments.length === 0) return { netnsPath, attached: Promise.resolve({ addresses: [] }) };
-    const attached = mgr
-      .attach(
-        containerId,
-        netnsPath,
-        attachments.map((a) => ({
-          networkId: a.network.id,
-          aliases: a.aliases,
-          ...(a.ipv4Address ? { ipv4Address: a.ipv4Address } : {}),
-        })),
-        ports,
-      )
-      .then(
-        ({ interfaces }) => ({ addresses: interfaces.map((i) => ({ networkId: i.networkId, ip: i.ip })) }),
-        async (e: unknown) => {
-          await mgr.removeSandbox(containerId).catch(() => {});
-          throw e;
-        },
-      );
+    const attached = mgr.attach(containerId, netnsPath, attachments.map(attachmentById), ports).then(
+      ({ interfaces }) => ({ addresses: interfaces.map((i) => ({ networkId: i.networkId, ip: i.ip })) }),
+      async (e: unknown) => {
+        await mgr.removeSandbox(containerId).catch(() => {});
+        throw e;
+      },
+    );
     // Awaited by the caller after its own step; a failure meanwhile is not "unhandled".
     attached.catch(() => {});
     return { netnsPath, ...(resolvConf === undefined ? {} : { resolvConf }), attached };
@@ -90,7 +85,7 @@ export function networkPort(
 export function networksOfTask(
   task: Task,
   opts: { overlayAsBridge?: boolean } = {},
-): NetworkAttachmentRequest[] {
+): ContainerNetworkAttachment[] {
   return (task.NetworksAttachments ?? []).map((a) => {
     const n = a.Network;
     const cfg = n.IPAM.Config?.[0];

@@ -4,7 +4,12 @@
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Task } from '../../../lib/index.js';
-import { SkiffError } from '../../../lib/index.js';
+import {
+  SkiffError,
+  SWARM_NODE_ID_LABEL,
+  SWARM_SERVICE_ID_LABEL,
+  SWARM_TASK_ID_LABEL,
+} from '../../../lib/index.js';
 import type { ApiContext, LogQuery } from '../context.js';
 import { paramOf, queryOf } from './params.js';
 
@@ -65,7 +70,7 @@ function stream(
         const t = tasks.find((x) => x.ID === l.taskId);
         let text = l.line;
         if (q.details && t) {
-          text = `com.docker.swarm.node.id=${t.NodeID ?? ''},com.docker.swarm.service.id=${t.ServiceID},com.docker.swarm.task.id=${t.ID} ${text}`;
+          text = `${SWARM_NODE_ID_LABEL}=${t.NodeID ?? ''},${SWARM_SERVICE_ID_LABEL}=${t.ServiceID},${SWARM_TASK_ID_LABEL}=${t.ID} ${text}`;
         }
         if (q.timestamps) text = `${l.time.toISOString()} ${text}`;
         const payload = Buffer.from(`${text}\n`);

@@ -4,7 +4,7 @@ import { SkiffError } from '../../../lib/index.js';
 import type { ApiContext } from '../context.js';
 import { anyOf, labelsMatch, parseFilters } from '../filters.js';
 import { presentNode } from '../present.js';
-import { dropNulls, nodeSpecSchema, parseBody } from '../schemas.js';
+import { parseNodeSpec } from '../schemas.js';
 import { boolParam, paramOf, queryOf, versionParam } from './params.js';
 
 const NODE_FILTERS = ['id', 'label', 'membership', 'name', 'node.label', 'role'];
@@ -36,7 +36,7 @@ export function registerNodeRoutes(app: FastifyInstance, ctx: ApiContext): void 
 
   app.post('/nodes/:id/update', async (req) => {
     const version = versionParam(queryOf(req));
-    const spec = dropNulls(parseBody(nodeSpecSchema, req.body, 'NodeSpec')) as Node['Spec'];
+    const spec = parseNodeSpec(req.body);
     const cur = find(paramOf(req, 'id'));
     if (
       cur.Spec.Role === 'manager' &&

@@ -4,7 +4,7 @@ import { SkiffError, usesIngressNetwork } from '../../../lib/index.js';
 import type { ApiContext } from '../context.js';
 import { anyOf, labelsMatch, parseFilters } from '../filters.js';
 import { presentNetwork, presentSecret } from '../present.js';
-import { configSpecSchema, dropNulls, networkCreateSchema, parseBody, secretSpecSchema } from '../schemas.js';
+import { parseConfigSpec, parseNetworkCreate, parseSecretSpec } from '../schemas.js';
 import { paramOf, queryOf, versionParam } from './params.js';
 
 const NETWORK_FILTERS = ['dangling', 'driver', 'id', 'label', 'name', 'scope', 'type'];
@@ -45,7 +45,7 @@ function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/networks/:id', async (req) => presentNetwork(find(paramOf(req, 'id'))));
 
   app.post('/networks/create', async (req, reply) => {
-    const body = dropNulls(parseBody(networkCreateSchema, req.body, 'NetworkCreateRequest'));
+    const body = parseNetworkCreate(req.body);
     const driver = body.Driver || 'overlay';
     if (driver !== 'overlay') {
       throw new SkiffError(
@@ -146,13 +146,13 @@ function registerSecretRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/secrets/:id', async (req) => presentSecret(find(paramOf(req, 'id'))));
 
   app.post('/secrets/create', async (req, reply) => {
-    const spec = dropNulls(parseBody(secretSpecSchema, req.body, 'SecretSpec'));
+    const spec = parseSecretSpec(req.body);
     if (spec.Driver)
       throw new SkiffError('invalid_argument', 'secret drivers are not supported; pass the data in Data');
     if (spec.Data === undefined || spec.Data === '')
       throw new SkiffError('invalid_argument', 'secret data must be provided (base64 in Data)');
     checkDataSize(spec.Data, 'secret');
-    const created = await store.update((tx) => tx.createSecret({ Spec: spec as Secret['Spec'] }));
+    const created = await store.update((tx) => tx.createSecret({ Spec: spec }));
     // Never log the data; the name and ID are enough to trace it.
     ctx.log.info({ secretId: created.ID, name: spec.Name }, 'secret created');
     return reply.status(201).send({ ID: created.ID });
@@ -160,7 +160,7 @@ function registerSecretRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.post('/secrets/:id/update', async (req) => {
     const version = versionParam(queryOf(req));
-    const spec = dropNulls(parseBody(secretSpecSchema, req.body, 'SecretSpec'));
+    const spec = parseSecretSpec(req.body);
     const cur = find(paramOf(req, 'id'));
     if (spec.Name !== cur.Spec.Name || spec.Data !== undefined || spec.Driver !== undefined) {
       throw new SkiffError('invalid_argument', 'only updates to Labels are allowed');
@@ -198,18 +198,18 @@ function registerConfigRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/configs/:id', async (req) => find(paramOf(req, 'id')));
 
   app.post('/configs/create', async (req, reply) => {
-    const spec = dropNulls(parseBody(configSpecSchema, req.body, 'ConfigSpec'));
+    const spec = parseConfigSpec(req.body);
     if (spec.Data === undefined)
       throw new SkiffError('invalid_argument', 'config data must be provided (base64 in Data)');
     checkDataSize(spec.Data, 'config');
-    const created = await store.update((tx) => tx.createConfig({ Spec: spec as Config['Spec'] }));
+    const created = await store.update((tx) => tx.createConfig({ Spec: spec }));
     ctx.log.info({ configId: created.ID, name: spec.Name }, 'config created');
     return reply.status(201).send({ ID: created.ID });
   });
 
   app.post('/configs/:id/update', async (req) => {
     const version = versionParam(queryOf(req));
-    const spec = dropNulls(parseBody(configSpecSchema, req.body, 'ConfigSpec'));
+    const spec = parseConfigSpec(req.body);
     const cur = find(paramOf(req, 'id'));
     if (spec.Name !== cur.Spec.Name || (spec.Data !== undefined && spec.Data !== cur.Spec.Data)) {
       throw new SkiffError('invalid_argument', 'only updates to Labels are allowed');

@@ -6,7 +6,7 @@ import { newObjectId, type Store } from '../../store/index.js';
 import type { ApiContext } from '../context.js';
 import { anyOf, labelsMatch, parseFilters } from '../filters.js';
 import { withServiceStatus } from '../present.js';
-import { dropNulls, parseBody, serviceSpecSchema } from '../schemas.js';
+import { parseServiceSpec } from '../schemas.js';
 import { boolParam, paramOf, queryOf, versionParam } from './params.js';
 
 const SERVICE_FILTERS = ['id', 'label', 'mode', 'name'];
@@ -40,11 +40,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): vo
   });
 
   app.post('/services/create', async (req, reply) => {
-    const spec = normalizeSpec(
-      dropNulls(parseBody(serviceSpecSchema, req.body, 'ServiceSpec')) as ServiceSpec,
-      store,
-      undefined,
-    );
+    const spec = normalizeSpec(parseServiceSpec(req.body), store, undefined);
     const created = await store.update((tx) => tx.createService({ Spec: spec }));
     ctx.log.info({ serviceId: created.ID, name: spec.Name }, 'service created');
     return reply.status(201).send({ ID: created.ID });
@@ -60,7 +56,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): vo
         `invalid rollback value ${String(rollback).slice(0, 40)}: only "previous" is supported`,
       );
     }
-    const body = dropNulls(parseBody(serviceSpecSchema, req.body, 'ServiceSpec')) as ServiceSpec;
+    const body = parseServiceSpec(req.body);
     const cur = find(paramOf(req, 'id'));
     let next: ServiceSpec;
     if (rollback === 'previous') {

@@ -7,7 +7,7 @@ import { newUnlockKey, UNLOCK_KEY_FIELD } from '../../store/index.js';
 import { API_VERSION, type ApiContext, MIN_API_VERSION } from '../context.js';
 import { EVENT_FILTERS, eventMatches, parseEventTime } from '../events.js';
 import { parseFilters } from '../filters.js';
-import { dropNulls, parseBody, swarmSpecSchema } from '../schemas.js';
+import { parseSwarmSpec } from '../schemas.js';
 import { boolParam, queryOf, versionParam } from './params.js';
 
 const GO_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386' };
@@ -107,7 +107,7 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ApiContext): voi
   app.post('/swarm/update', async (req) => {
     const q = queryOf(req);
     const v = versionParam(q);
-    const spec = parseBody(swarmSpecSchema, req.body, 'SwarmSpec');
+    const spec = parseSwarmSpec(req.body);
     const rotateWorker = boolParam(q, 'rotateWorkerToken');
     const rotateManager = boolParam(q, 'rotateManagerToken');
     const rotateUnlock = boolParam(q, 'rotateManagerUnlockKey');
@@ -127,7 +127,7 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ApiContext): voi
       tx.updateCluster({
         ...rest,
         Version: { Index: v },
-        Spec: dropNulls(spec) as Swarm['Spec'],
+        Spec: spec,
         JoinTokens: {
           Worker: rotateWorker ? rotateJoinToken(tokens.Worker) : tokens.Worker,
           Manager: rotateManager ? rotateJoinToken(tokens.Manager) : tokens.Manager,

@@ -6,13 +6,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type {
-  AttachedInterface,
-  NetworkAttachment,
-  NetworkDefinition,
-  PortMapping,
-} from '../../../agent/network/index.js';
-import { SkiffError, type SkiffErrorCode } from '../../../lib/index.js';
+import type { AttachedInterface } from '../../../agent/network/index.js';
+import {
+  type NetworkAttachmentById,
+  type NetworkDefinition,
+  type PublishedPort,
+  SkiffError,
+  type SkiffErrorCode,
+} from '../../../lib/index.js';
 import { type CommandResult, type LabHost, type RunOptions, runCommand } from '../../lab/index.js';
 
 const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), 'agent-fixture.ts');
@@ -98,7 +99,7 @@ export class NetworkAgent {
   removeSandbox(id: string) {
     return this.call<void>('removeSandbox', id);
   }
-  attach(id: string, netnsPath: string, attachments: NetworkAttachment[], ports: PortMapping[] = []) {
+  attach(id: string, netnsPath: string, attachments: NetworkAttachmentById[], ports: PublishedPort[] = []) {
     return this.call<{ interfaces: AttachedInterface[] }>('attach', id, netnsPath, attachments, ports);
   }
   detach(id: string) {

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { dependencyClosure, ONEOFF_LABEL, oneOffSpec } from '../../../cli/commands/compose-exec.js';
-import type { ServiceSpec } from '../../../lib/index.js';
-import { decodeFrames, encodeFrame, STATUS, STDERR, STDOUT } from '../../../lib/index.js';
+import { dependencyClosure, oneOffSpec } from '../../../cli/commands/compose-exec.js';
+import {
+  decodeFrames,
+  encodeFrame,
+  COMPOSE_ONEOFF_LABEL as ONEOFF_LABEL,
+  type ServiceSpec,
+  STATUS,
+  STDERR,
+  STDOUT,
+} from '../../../lib/index.js';
 import { ExecBodySchema } from '../../../node/api/index.js';
 
 async function* chunks(buf: Buffer, size: number): AsyncGenerator<Buffer> {

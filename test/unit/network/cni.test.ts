@@ -48,7 +48,7 @@ describe('CNI configuration', () => {
     const list = interfaceConfigList({
       network,
       ipamDataDir: '/s/ipam',
-      staticAddress: '10.89.4.77',
+      ipv4Address: '10.89.4.77',
       defaultRoute: false,
       mtu: 1450,
       publishesPorts: false,

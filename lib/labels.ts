@@ -1,0 +1,31 @@
+// The label names skiff reads and writes on objects and containers: each is part of a
+// contract between components (the deployer and the orchestrator, the worker and the
+// CLI) or with Docker's tools, so each is defined here once.
+
+/** The stack a service, network, secret or config belongs to (as `docker stack deploy` sets it). */
+export const STACK_NAMESPACE_LABEL = 'com.docker.stack.namespace';
+/** The image a stack service was deployed with (as `docker stack deploy` sets it). */
+export const STACK_IMAGE_LABEL = 'com.docker.stack.image';
+
+/** The compose project of a service or volume (as `docker compose` sets it). */
+export const COMPOSE_PROJECT_LABEL = 'com.docker.compose.project';
+/** The compose service name; tasks also answer to it in DNS. */
+export const COMPOSE_SERVICE_LABEL = 'com.docker.compose.service';
+/** Marks a `compose run` one-off (value `True`, as docker compose writes it). */
+export const COMPOSE_ONEOFF_LABEL = 'com.docker.compose.oneoff';
+
+/** Where the deployer records a service's depends_on for the orchestrator (see depends-on.ts). */
+export const DEPENDS_ON_LABEL = 'io.skiff.depends_on';
+/** A hash of the spec as the file said it, to tell "unchanged" without the server's defaults in the way. */
+export const SPEC_HASH_LABEL = 'io.skiff.spec-hash';
+/** The replica count a `compose stop` saved, for `compose start` to restore. */
+export const COMPOSE_STOPPED_REPLICAS_LABEL = 'io.skiff.compose.stopped-replicas';
+
+/** Labels Swarm puts on a task and its container; `docker service logs` names them too. */
+export const SWARM_SERVICE_NAME_LABEL = 'com.docker.swarm.service.name';
+export const SWARM_SERVICE_ID_LABEL = 'com.docker.swarm.service.id';
+export const SWARM_TASK_ID_LABEL = 'com.docker.swarm.task.id';
+export const SWARM_TASK_NAME_LABEL = 'com.docker.swarm.task.name';
+export const SWARM_NODE_ID_LABEL = 'com.docker.swarm.node.id';
+/** The hostname of the node running a task's container. */
+export const NODE_HOSTNAME_LABEL = 'io.skiff.node.hostname';
