@@ -17,6 +17,7 @@ const FAMILIES: [name: string, load: () => Promise<Register>][] = [
   ['image', async () => (await import('./commands/image.js')).registerImage],
   ['volume', async () => (await import('./commands/volume.js')).registerVolume],
   ['lab', async () => (await import('./commands/lab.js')).registerLab],
+  ['dashboard', async () => (await import('./commands/dashboard.js')).registerDashboard],
   [
     'compose',
     async () => {

@@ -17,7 +17,7 @@ import { SkiffError } from '../../lib/index.js';
 import { EXEC_HEADER, type ExecBody, ExecStatusSchema, STDIN_CONTENT_TYPE } from './exec-protocol.js';
 import { decodeFrames, encodeFrame, STATUS, STDERR, STDIN } from './frames.js';
 import type { PullMessage } from './pull-protocol.js';
-import { HttpTransport, type TransportResponse } from './transport.js';
+import { HttpTransport, type TransportRequest, type TransportResponse } from './transport.js';
 
 export const DEFAULT_SOCKET = '/run/skiff/skiff.sock';
 
@@ -55,6 +55,11 @@ export class ApiClient {
 
   async close(): Promise<void> {
     this.http.close();
+  }
+
+  /** One request as it is, on this client's connection (`skiff dashboard` proxies through it). */
+  request(r: TransportRequest): Promise<TransportResponse> {
+    return this.http.request(r);
   }
 
   ping(): Promise<string> {

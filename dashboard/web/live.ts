@@ -1,0 +1,104 @@
+// Keeps a page's data current: loads it, reloads it (coalesced) when the server's event
+// stream says something changed, and reloads everything when the stream reconnects,
+// since changes may have been missed meanwhile.
+import { useEffect, useRef, useState } from 'preact/hooks';
+
+export type Connection = 'connecting' | 'live' | 'reconnecting';
+
+type Listener = (kind: 'change' | 'resync') => void;
+const listeners = new Set<Listener>();
+let source: EventSource | undefined;
+let connection: Connection = 'connecting';
+const connectionListeners = new Set<(c: Connection) => void>();
+
+function setConnection(c: Connection): void {
+  connection = c;
+  for (const l of [...connectionListeners]) l(c);
+}
+
+function ensureSource(): void {
+  if (source) return;
+  source = new EventSource('/api/events');
+  source.onopen = () => {
+    setConnection('live');
+    for (const l of [...listeners]) l('resync');
+  };
+  source.onerror = () => setConnection('reconnecting');
+  source.addEventListener('change', () => {
+    for (const l of [...listeners]) l('change');
+  });
+  source.addEventListener('resync', () => {
+    for (const l of [...listeners]) l('resync');
+  });
+}
+
+export function useConnection(): Connection {
+  const [c, setC] = useState(connection);
+  useEffect(() => {
+    ensureSource();
+    connectionListeners.add(setC);
+    return () => {
+      connectionListeners.delete(setC);
+    };
+  }, []);
+  return c;
+}
+
+export interface Loaded<T> {
+  data: T | undefined;
+  error: string | undefined;
+}
+
+/** `load()`'s result, loaded again after changes (at most one load at a time, bursts coalesced). */
+export function useLive<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
+  const [state, setState] = useState<Loaded<T>>({ data: undefined, error: undefined });
+  const loadRef = useRef(load);
+  loadRef.current = load;
+  useEffect(() => {
+    let alive = true;
+    let running = false;
+    let again = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const run = async () => {
+      if (running) {
+        again = true;
+        return;
+      }
+      running = true;
+      try {
+        do {
+          again = false;
+          try {
+            const data = await loadRef.current();
+            if (alive) setState({ data, error: undefined });
+          } catch (e) {
+            if (alive) setState((s) => ({ data: s.data, error: (e as Error).message }));
+          }
+        } while (again && alive);
+      } finally {
+        running = false;
+      }
+    };
+    const onEvent: Listener = (kind) => {
+      if (kind === 'resync') {
+        void run();
+        return;
+      }
+      // A burst of changes becomes one reload.
+      if (timer === undefined)
+        timer = setTimeout(() => {
+          timer = undefined;
+          void run();
+        }, 50);
+    };
+    ensureSource();
+    listeners.add(onEvent);
+    void run();
+    return () => {
+      alive = false;
+      listeners.delete(onEvent);
+      if (timer !== undefined) clearTimeout(timer);
+    };
+  }, deps);
+  return state;
+}
