@@ -1,0 +1,208 @@
+// `skiff dashboard` in a real headless Chromium (Debian's `chromium`, driven by
+// puppeteer-core) against a node of the test's own running a stack of two services.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { hostname, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../lab/index.js';
+import { importBusybox, type TestNode, testNode } from '../e2e/helpers.js';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const CHROMIUM = process.env.SKIFF_CHROMIUM ?? '/usr/bin/chromium';
+const IMAGE = 'localhost/dash-busybox:1';
+
+/** GET without any cookie: what a browser without the session would get. */
+function plainGet(url: string): Promise<number> {
+  return new Promise((done, fail) => {
+    const req = request(url, (res) => {
+      res.resume();
+      res.on('end', () => done(res.statusCode ?? 0));
+    });
+    req.on('error', fail);
+    req.end();
+  });
+}
+
+/** Starts `skiff dashboard --no-open`; resolves with the process and the first line it printed. */
+function startDashboard(node: TestNode): Promise<{ proc: ChildProcess; url: string }> {
+  const proc = spawn(process.execPath, [join(ROOT, 'bin', 'skiff.js'), 'dashboard', '--no-open'], {
+    env: node.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  proc.stderr?.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
+  return new Promise((done, fail) => {
+    const timer = setTimeout(
+      () => fail(new Error(`no URL from skiff dashboard within 30 s: ${err}`)),
+      30_000,
+    );
+    proc.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(timer);
+        done({ proc, url: out.slice(0, nl) });
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`skiff dashboard exited (${code}) before printing its URL: ${err}`));
+    });
+  });
+}
+
+function stopProcess(proc: ChildProcess | undefined): Promise<number | null> {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null)
+    return Promise.resolve(proc?.exitCode ?? null);
+  return new Promise((done) => {
+    const kill = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+    proc.once('exit', (code) => {
+      clearTimeout(kill);
+      done(code);
+    });
+    proc.kill('SIGTERM');
+  });
+}
+
+/**
+ * The page's globals as the functions run in the browser use them (this project type-checks
+ * without the DOM library): `(globalThis as unknown as Win).document`.
+ */
+interface Win {
+  document: {
+    querySelector(selector: string): { textContent: string | null } | null;
+    getElementById(id: string): { textContent: string | null } | null;
+  };
+  notReloaded?: boolean;
+}
+
+const replicasOf = (page: Page, service: string) =>
+  page.$eval(`tr[data-service="${service}"] td.replicas`, (td) => td.textContent ?? '').catch(() => '');
+
+/** Waits until the page shows `text` as the replicas of `service`. */
+async function seeReplicas(page: Page, service: string, text: string, timeoutMs = 60_000): Promise<void> {
+  await page.waitForFunction(
+    (s: string, t: string) =>
+      (globalThis as unknown as Win).document.querySelector(`tr[data-service="${s}"] td.replicas`)
+        ?.textContent === t,
+    { timeout: timeoutMs, polling: 'mutation' },
+    service,
+    text,
+  );
+}
+
+describe('skiff dashboard in headless Chromium', () => {
+  let node: TestNode;
+  let dir: string;
+  let dashboard: { proc: ChildProcess; url: string } | undefined;
+  let browser: Browser | undefined;
+
+  beforeAll(async () => {
+    node = testNode();
+    dir = mkdtempSync(join(tmpdir(), 'skiff-dash-'));
+    const imp = await importBusybox(node, dir, 'dashboard test\n', IMAGE);
+    expect(imp.stderr).toBe('');
+    writeFileSync(
+      join(dir, 'compose.yaml'),
+      [
+        'name: dash',
+        'services:',
+        '  web:',
+        `    image: ${IMAGE}`,
+        '    command: ["sh", "-c", "echo web says hello; exec httpd -f -p 80 -h /www"]',
+        '    stop_grace_period: 1s',
+        '    deploy:',
+        '      replicas: 2',
+        '  db:',
+        `    image: ${IMAGE}`,
+        '    command: ["sh", "-c", "echo db ready; exec sleep 100000"]',
+        '    stop_grace_period: 1s',
+        '',
+      ].join('\n'),
+    );
+    const up = await node.skiff(['compose', 'up', '-d'], { cwd: dir });
+    expect(up.stderr).toContain('dash_web: converged (2/2 running)');
+    expect(up.code).toBe(0);
+  });
+
+  afterAll(async () => {
+    await browser?.close().catch(() => {});
+    await stopProcess(dashboard?.proc);
+    if (node) {
+      await node.skiff(['compose', 'down'], { cwd: dir });
+      await node.destroy();
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shows the stack live, scales a service from the page, and refuses a browser without the token', async () => {
+    dashboard = await startDashboard(node);
+    const { url } = dashboard;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{64}$/);
+    const origin = new URL('/', url).href;
+
+    browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    });
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1280, height: 800 });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    const response = await page.goto(url, { waitUntil: 'load' });
+    // The token was traded for the cookie and the address bar no longer shows it.
+    expect(response?.status()).toBe(200);
+    expect(page.url()).toBe(origin);
+
+    await seeReplicas(page, 'dash_web', '2/2');
+    await seeReplicas(page, 'dash_db', '1/1');
+    await page.waitForFunction(
+      (h: string) => (globalThis as unknown as Win).document.getElementById('hostname')?.textContent === h,
+      {},
+      hostname(),
+    );
+    await page.waitForFunction(
+      () => (globalThis as unknown as Win).document.querySelector('.conn')?.textContent === 'live',
+    );
+
+    // Scale from the page: the action asks first, then the rows follow without a reload.
+    await page.evaluate(() => {
+      (globalThis as unknown as Win).notReloaded = true;
+    });
+    await page.click('tr[data-service="dash_web"] button.scale');
+    await page.waitForSelector('dialog.confirm[open]');
+    const input = await page.$('dialog.confirm input[name="replicas"]');
+    await input?.click({ count: 3 });
+    await input?.type('3');
+    expect(await page.$eval('dialog.confirm button.confirm', (b) => b.textContent)).toBe('Scale to 3');
+    expect(await replicasOf(page, 'dash_web')).toBe('2/2');
+    await page.click('dialog.confirm button.confirm');
+    await page.waitForSelector('dialog.confirm', { hidden: true });
+    await seeReplicas(page, 'dash_web', '3/3');
+    expect(await page.evaluate(() => (globalThis as unknown as Win).notReloaded)).toBe(true);
+    expect(await replicasOf(page, 'dash_db')).toBe('1/1');
+
+    const ls = await node.skiff(['service', 'ls']);
+    expect(ls.stdout).toMatch(/dash_web\s+replicated\s+3\/3/);
+
+    // Without the token (and without the browser's cookie) every page is refused, and
+    // the printed URL's token was good for one browser only.
+    expect(await plainGet(origin)).toBe(401);
+    expect(await plainGet(`${origin}api/node/services`)).toBe(401);
+    expect(await plainGet(url)).toBe(401);
+    expect(errors).toEqual([]);
+
+    // Interrupting the command stops the server.
+    expect(await stopProcess(dashboard.proc)).toBe(0);
+    await waitFor(async () => (await plainGet(origin).catch(() => 0)) === 0, {
+      what: 'the dashboard to stop',
+    });
+  });
+});
