@@ -1,4 +1,5 @@
 // The dashboard's pure model, shared by its server and its browser bundle.
+export { bytes, type NodeRow, nodeRows } from './nodes.js';
 export {
   modeOf,
   parseReplicas,
@@ -8,3 +9,4 @@ export {
   serviceRows,
   type UpdateRow,
 } from './rows.js';
+export { age, type TaskRow, taskRows } from './tasks.js';

@@ -8,10 +8,11 @@ import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
-import { type Logger, type Service, silentLogger } from '../../lib/index.js';
+import { type Logger, type Node, type Service, silentLogger, type Task } from '../../lib/index.js';
 import { parseReplicas } from '../model/index.js';
 import { LiveHub, type LiveMessage } from './live.js';
-import { getJson, postJson, type Upstream, UpstreamError } from './upstream.js';
+import { type Progress, rolloutProgress } from './rollouts.js';
+import { deleteAt, getJson, postJson, type Upstream, UpstreamError } from './upstream.js';
 
 export interface DashboardOptions {
   /** The node's API. */
@@ -165,6 +166,113 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     return reply.send({ replicas });
   });
 
+  const updateService = async (id: string, change: (s: Service) => Service['Spec'], query = '') => {
+    const s = await getJson<Service>(opts.upstream, `/services/${encodeURIComponent(id)}`);
+    await postJson(
+      opts.upstream,
+      `/services/${encodeURIComponent(s.ID)}/update?version=${s.Version.Index}${query}`,
+      change(s),
+    );
+    return s;
+  };
+
+  app.post<{ Params: { id: string } }>('/api/services/:id/rollback', async (req, reply) => {
+    await updateService(req.params.id, (s) => s.Spec, '&rollback=previous');
+    return reply.send({});
+  });
+
+  app.post<{ Params: { id: string } }>('/api/services/:id/force-update', async (req, reply) => {
+    await updateService(req.params.id, (s) => ({
+      ...s.Spec,
+      TaskTemplate: { ...s.Spec.TaskTemplate, ForceUpdate: (s.Spec.TaskTemplate?.ForceUpdate ?? 0) + 1 },
+    }));
+    return reply.send({});
+  });
+
+  app.post<{ Params: { id: string } }>('/api/services/:id/remove', async (req, reply) => {
+    await deleteAt(opts.upstream, `/services/${encodeURIComponent(req.params.id)}`);
+    return reply.send({});
+  });
+
+  app.post<{ Params: { id: string }; Body: unknown }>('/api/nodes/:id/availability', async (req, reply) => {
+    const availability = (req.body as { availability?: unknown } | undefined)?.availability;
+    if (availability !== 'active' && availability !== 'drain' && availability !== 'pause')
+      return refuse(reply, 400, 'availability must be active, drain or pause');
+    const id = encodeURIComponent(req.params.id);
+    const n = await getJson<Node>(opts.upstream, `/nodes/${id}`);
+    await postJson(opts.upstream, `/nodes/${id}/update?version=${n.Version.Index}`, {
+      ...n.Spec,
+      Availability: availability,
+    });
+    return reply.send({ availability });
+  });
+
+  // How far each rollout under way has come: its service's tasks at the current spec.
+  app.get<{ Querystring: { service?: string } }>('/api/rollouts', async (req, reply) => {
+    const services = await getJson<Service[]>(opts.upstream, '/services?status=true');
+    const wanted = services.filter((s) =>
+      req.query.service
+        ? s.ID === req.query.service || s.Spec.Name === req.query.service
+        : s.UpdateStatus?.State === 'updating' || s.UpdateStatus?.State === 'rollback_started',
+    );
+    const out: Record<string, Progress> = {};
+    await Promise.all(
+      wanted.map(async (s) => {
+        const filters = JSON.stringify({ service: [s.ID], 'desired-state': ['running'] });
+        const tasks = await getJson<Task[]>(opts.upstream, `/tasks?filters=${encodeURIComponent(filters)}`);
+        out[s.ID] = rolloutProgress(s, tasks);
+      }),
+    );
+    return reply.send(out);
+  });
+
+  // A service's log lines, the last ones first and then as they come, from every node
+  // (the node's API gathers them), as server-sent events.
+  app.get<{ Params: { id: string }; Querystring: { tail?: string } }>(
+    '/api/services/:id/logs',
+    async (req, reply) => {
+      const tail = /^\d{1,5}$/.test(req.query.tail ?? '') ? (req.query.tail as string) : '200';
+      const abort = new AbortController();
+      const query = new URLSearchParams({
+        follow: '1',
+        stdout: '1',
+        stderr: '1',
+        details: '1',
+        timestamps: '1',
+        tail,
+      });
+      const res = await opts.upstream.request({
+        method: 'GET',
+        path: `/services/${encodeURIComponent(req.params.id)}/logs?${query}`,
+        signal: abort.signal,
+      });
+      if (res.statusCode >= 400) throw new UpstreamError(res.statusCode, await res.text());
+      reply.hijack();
+      const out = reply.raw;
+      out.writeHead(200, {
+        ...SECURITY_HEADERS,
+        'content-type': 'text/event-stream; charset=utf-8',
+        'x-accel-buffering': 'no',
+      });
+      out.write('retry: 2000\n\nevent: hello\ndata: {}\n\n');
+      streams.add(out);
+      const finish = () => {
+        abort.abort();
+        streams.delete(out);
+        if (!out.writableEnded) out.end();
+      };
+      req.raw.on('close', finish);
+      out.on('close', finish);
+      try {
+        for await (const line of logLines(res.body))
+          out.write(`event: line\ndata: ${JSON.stringify(line)}\n\n`);
+      } catch {
+        // the browser left, or the node closed the stream
+      }
+      finish();
+    },
+  );
+
   app.get('/api/events', async (req, reply) => {
     reply.hijack();
     const res = reply.raw;
@@ -246,4 +354,46 @@ function sameSecret(given: string | undefined, secret: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(secret);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export interface LogLine {
+  stream: 'stdout' | 'stderr';
+  time: string;
+  task: string;
+  node: string;
+  text: string;
+}
+
+/** Docker's multiplexed log frames (details and timestamps on) as lines. */
+export async function* logLines(body: AsyncIterable<Buffer | Uint8Array>): AsyncIterable<LogLine> {
+  let buf = Buffer.alloc(0);
+  for await (const chunk of body) {
+    buf = Buffer.concat([buf, chunk]);
+    while (buf.length >= 8) {
+      const size = buf.readUInt32BE(4);
+      if (buf.length < 8 + size) break;
+      const stream = buf[0] === 2 ? 'stderr' : 'stdout';
+      const text = buf.subarray(8, 8 + size).toString('utf8');
+      buf = buf.subarray(8 + size);
+      for (const raw of text.split('\n')) {
+        if (raw === '') continue;
+        // "<time> com.docker.swarm.node.id=N,…,com.docker.swarm.task.id=T <text>"
+        const m = /^(\S+) ((?:[\w.-]+=[^,\s]*,?)+) (.*)$/.exec(raw);
+        if (!m) {
+          yield { stream, time: '', task: '', node: '', text: raw };
+          continue;
+        }
+        const attrs = Object.fromEntries(
+          (m[2] ?? '').split(',').map((kv) => kv.split('=') as [string, string]),
+        );
+        yield {
+          stream,
+          time: m[1] ?? '',
+          task: attrs['com.docker.swarm.task.id'] ?? '',
+          node: attrs['com.docker.swarm.node.id'] ?? '',
+          text: m[3] ?? '',
+        };
+      }
+    }
+  }
 }

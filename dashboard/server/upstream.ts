@@ -4,7 +4,7 @@
 import type { Readable } from 'node:stream';
 
 export interface UpstreamRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   /** Path and query on the node's API. */
   path: string;
   headers?: Record<string, string>;
@@ -47,6 +47,12 @@ export async function postJson(up: Upstream, path: string, body: unknown): Promi
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
+  const text = await res.text();
+  if (res.statusCode >= 400) throw new UpstreamError(res.statusCode, messageOf(text, res.statusCode));
+}
+
+export async function deleteAt(up: Upstream, path: string): Promise<void> {
+  const res = await up.request({ method: 'DELETE', path });
   const text = await res.text();
   if (res.statusCode >= 400) throw new UpstreamError(res.statusCode, messageOf(text, res.statusCode));
 }

@@ -27,6 +27,12 @@ export async function node<T>(path: string): Promise<T> {
   return (await r.json()) as T;
 }
 
+/** A read of the dashboard server's own API (`/rollouts`). */
+export async function own<T>(path: string): Promise<T> {
+  const r = await check(await fetch(`/api${path}`, { credentials: 'same-origin' }));
+  return (await r.json()) as T;
+}
+
 export async function action(path: string, body: unknown): Promise<void> {
   await check(
     await fetch(`/api${path}`, {

@@ -1,21 +1,34 @@
-// The dashboard's pages: a header with the node and the connection, and a page per route.
+// The dashboard's pages: a header with the node and the connection, and a page per route
+// (#/ services, #/services/ID a service, #/cluster the nodes).
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Service } from '../../lib/index.js';
-import { type ServiceRow, serviceRows } from '../model/index.js';
-import { action, node } from './api.js';
+import type { Node, Service, Task } from '../../lib/index.js';
+import {
+  type NodeRow,
+  nodeRows,
+  type ServiceRow,
+  serviceRow,
+  serviceRows,
+  taskRows,
+} from '../model/index.js';
+import { action, node, own } from './api.js';
 import { useConnection, useLive } from './live.js';
 
 interface Info {
   Name?: string;
   ServerVersion?: string;
 }
+interface Progress {
+  done: number;
+  total: number;
+}
 
-type Route = { page: 'services' } | { page: 'service'; id: string };
+type Route = { page: 'services' } | { page: 'service'; id: string } | { page: 'cluster' };
 
 function parseRoute(hash: string): Route {
   const m = /^#\/services\/([^/]+)$/.exec(hash);
   if (m?.[1]) return { page: 'service', id: decodeURIComponent(m[1]) };
+  if (hash === '#/cluster') return { page: 'cluster' };
   return { page: 'services' };
 }
 
@@ -28,21 +41,36 @@ export function App() {
   }, []);
   const connection = useConnection();
   const info = useLive(() => node<Info>('/info'), []);
+  const current = (page: Route['page']) => (route.page === page ? 'page' : undefined);
   return html`
     <header class="top">
       <a class="brand" href="#/">skiff</a>
       <span class="node" title="the node this dashboard talks to">
         <span class="label">node</span> <strong id="hostname">${info.data?.Name ?? '…'}</strong>
       </span>
-      <nav><a href="#/" aria-current=${route.page === 'services' ? 'page' : undefined}>Services</a></nav>
+      <nav aria-label="pages">
+        <a href="#/" aria-current=${current('services') ?? current('service')}>Services</a>
+        <a href="#/cluster" aria-current=${current('cluster')}>Cluster</a>
+      </nav>
       <span class=${`conn ${connection}`} role="status">${connection}</span>
     </header>
-    <main>${route.page === 'services' ? html`<${ServicesPage} />` : html`<${ServicePage} id=${route.id} />`}</main>
+    <main>
+      ${
+        route.page === 'services'
+          ? html`<${ServicesPage} />`
+          : route.page === 'cluster'
+            ? html`<${ClusterPage} />`
+            : html`<${ServicePage} key=${route.id} id=${route.id} />`
+      }
+    </main>
   `;
 }
 
+// ---------------------------------------------------------------- services
+
 function ServicesPage() {
   const services = useLive(async () => serviceRows(await node<Service[]>('/services?status=true')), []);
+  const rollouts = useLive(() => own<Record<string, Progress>>('/rollouts'), []);
   const [scaling, setScaling] = useState<ServiceRow | undefined>(undefined);
   const rows = services.data;
   return html`
@@ -58,7 +86,10 @@ function ServicesPage() {
               <tr><th>Name</th><th>Mode</th><th>Replicas</th><th>Image</th><th>Ports</th><th>Update</th><th><span class="sr-only">Actions</span></th></tr>
             </thead>
             <tbody>
-              ${rows.map((r) => html`<${ServiceLine} key=${r.id} row=${r} onScale=${setScaling} />`)}
+              ${rows.map(
+                (r) =>
+                  html`<${ServiceLine} key=${r.id} row=${r} progress=${rollouts.data?.[r.id]} onScale=${setScaling} />`,
+              )}
             </tbody>
           </table>`
     }
@@ -66,18 +97,40 @@ function ServicesPage() {
   `;
 }
 
-function ServiceLine({ row, onScale }: { row: ServiceRow; onScale: (r: ServiceRow) => void }) {
+function ServiceLine({
+  row,
+  progress,
+  onScale,
+}: {
+  row: ServiceRow;
+  progress: Progress | undefined;
+  onScale: (r: ServiceRow) => void;
+}) {
   return html`<tr data-service=${row.name}>
     <td class="name" data-label="Name"><a href=${`#/services/${encodeURIComponent(row.id)}`}>${row.name}</a></td>
     <td class="mode" data-label="Mode">${row.mode}</td>
     <td class=${`replicas${row.short ? ' short' : ''}`} data-label="Replicas">${row.replicas}</td>
     <td class="image" data-label="Image">${row.image}</td>
     <td class="ports" data-label="Ports">${row.ports.join(', ')}</td>
-    <td class="update" data-label="Update">${row.update ? html`<span class=${`state ${row.update.state}`}>${row.update.state}</span>` : null}</td>
+    <td class="update" data-label="Update"><${UpdateState} row=${row} progress=${progress} /></td>
     <td class="actions">
       ${row.mode === 'replicated' ? html`<button type="button" class="scale" onClick=${() => onScale(row)}>Scale</button>` : null}
     </td>
   </tr>`;
+}
+
+function UpdateState({ row, progress }: { row: ServiceRow; progress: Progress | undefined }) {
+  const u = row.update;
+  if (!u) return null;
+  return html`<span class="rollout">
+    <span class=${`state ${u.state}`} title=${u.message}>${u.state.replace('_', ' ')}</span>
+    ${
+      u.active && progress
+        ? html` <progress max=${progress.total} value=${progress.done} aria-label="rollout progress"></progress>
+          <span class="progress-text">${progress.done}/${progress.total}</span>`
+        : null
+    }
+  </span>`;
 }
 
 function ScaleDialog({ row, onClose }: { row: ServiceRow; onClose: () => void }) {
@@ -114,12 +167,240 @@ function ScaleDialog({ row, onClose }: { row: ServiceRow; onClose: () => void })
   </dialog>`;
 }
 
+interface Confirmation {
+  title: string;
+  text: string;
+  label: string;
+  run: () => Promise<void>;
+}
+
+/** An action's "are you sure?": nothing happens until its button is pressed. */
+function ConfirmDialog({ c, onClose }: { c: Confirmation; onClose: () => void }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const [error, setError] = useState<string | undefined>(undefined);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    ref.current?.showModal();
+  }, []);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      await c.run();
+      onClose();
+    } catch (err) {
+      setError((err as Error).message);
+      setBusy(false);
+    }
+  };
+  return html`<dialog ref=${ref} class="confirm" onClose=${onClose} aria-labelledby="confirm-title">
+    <form onSubmit=${submit}>
+      <h2 id="confirm-title">${c.title}</h2>
+      <p>${c.text}</p>
+      ${error ? html`<p class="error" role="alert">${error}</p>` : null}
+      <div class="buttons">
+        <button type="button" class="cancel" onClick=${() => ref.current?.close()}>Cancel</button>
+        <button type="submit" class="confirm" disabled=${busy}>${c.label}</button>
+      </div>
+    </form>
+  </dialog>`;
+}
+
+// ---------------------------------------------------------------- a service
+
 function ServicePage({ id }: { id: string }) {
-  const service = useLive(() => node<Service>(`/services/${encodeURIComponent(id)}`), [id]);
-  const s = service.data;
+  const data = useLive(async () => {
+    const filters = encodeURIComponent(JSON.stringify({ service: [id] }));
+    const [services, tasks, nodes, rollouts] = await Promise.all([
+      node<Service[]>(`/services?status=true&filters=${encodeURIComponent(JSON.stringify({ id: [id] }))}`),
+      node<Task[]>(`/tasks?filters=${filters}`),
+      node<Node[]>('/nodes'),
+      own<Record<string, Progress>>(`/rollouts?service=${encodeURIComponent(id)}`),
+    ]);
+    const service = services.find((s) => s.ID === id) ?? services[0];
+    return { service, tasks, nodes, progress: service ? rollouts[service.ID] : undefined };
+  }, [id]);
+  const [scaling, setScaling] = useState<ServiceRow | undefined>(undefined);
+  const [confirm, setConfirm] = useState<Confirmation | undefined>(undefined);
+  const s = data.data?.service;
+  if (data.data && !s) return html`<p><a href="#/">← Services</a></p><p class="empty">No service ${id}.</p>`;
+  if (!s || !data.data) return html`<p class="loading">Loading…</p>`;
+  const row = serviceRow(s);
+  const tasks = taskRows(s, data.data.tasks, data.data.nodes, Date.now());
+  const sid = encodeURIComponent(s.ID);
   return html`
     <p><a href="#/">← Services</a></p>
-    <h1>${s?.Spec.Name ?? id}</h1>
-    ${service.error ? html`<p class="error" role="alert">${service.error}</p>` : null}
+    <h1 class="service-name">${row.name}</h1>
+    ${data.error ? html`<p class="error" role="alert">${data.error}</p>` : null}
+    <dl class="facts" data-service=${row.name}>
+      <div><dt>Mode</dt><dd>${row.mode}</dd></div>
+      <div><dt>Replicas</dt><dd class=${`replicas${row.short ? ' short' : ''}`}>${row.replicas}</dd></div>
+      <div><dt>Image</dt><dd class="image">${row.image}</dd></div>
+      <div><dt>Ports</dt><dd>${row.ports.join(', ') || '—'}</dd></div>
+      <div><dt>Update</dt><dd class="update"><${UpdateState} row=${row} progress=${data.data.progress} />${row.update ? '' : '—'}</dd></div>
+    </dl>
+    <div class="toolbar">
+      ${row.mode === 'replicated' ? html`<button type="button" class="scale" onClick=${() => setScaling(row)}>Scale</button>` : null}
+      <button type="button" class="force-update" onClick=${() =>
+        setConfirm({
+          title: `Force an update of ${row.name}`,
+          text: 'Every task is replaced, following the service’s update settings.',
+          label: 'Force update',
+          run: () => action(`/services/${sid}/force-update`, {}),
+        })}>Force update</button>
+      ${
+        s.PreviousSpec
+          ? html`<button type="button" class="rollback" onClick=${() =>
+              setConfirm({
+                title: `Roll ${row.name} back`,
+                text: 'The service returns to its previous spec.',
+                label: 'Roll back',
+                run: () => action(`/services/${sid}/rollback`, {}),
+              })}>Roll back</button>`
+          : null
+      }
+      <button type="button" class="remove danger" onClick=${() =>
+        setConfirm({
+          title: `Remove ${row.name}`,
+          text: 'Its tasks are stopped and the service is deleted.',
+          label: 'Remove',
+          run: async () => {
+            await action(`/services/${sid}/remove`, {});
+            location.hash = '#/';
+          },
+        })}>Remove</button>
+    </div>
+    <h2>Tasks</h2>
+    <table class="tasks">
+      <thead><tr><th>Task</th><th>State</th><th>Desired</th><th>Node</th><th>Error</th><th>Age</th></tr></thead>
+      <tbody>
+        ${tasks.map(
+          (t) => html`<tr key=${t.id} data-task=${t.id} class=${t.current ? 'current' : 'old'}>
+            <td data-label="Task">${t.name}</td>
+            <td data-label="State" class=${`task-state ${t.state}`}>${t.state}</td>
+            <td data-label="Desired">${t.desired}</td>
+            <td data-label="Node">${t.node}</td>
+            <td data-label="Error" class="error">${t.error}</td>
+            <td data-label="Age">${t.age}</td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>
+    <h2>Logs</h2>
+    <${Logs} id=${s.ID} />
+    <details class="spec">
+      <summary>Spec</summary>
+      <pre>${JSON.stringify(s.Spec, null, 2)}</pre>
+    </details>
+    ${scaling ? html`<${ScaleDialog} row=${scaling} onClose=${() => setScaling(undefined)} />` : null}
+    ${confirm ? html`<${ConfirmDialog} c=${confirm} onClose=${() => setConfirm(undefined)} />` : null}
+  `;
+}
+
+interface LogLine {
+  stream: 'stdout' | 'stderr';
+  time: string;
+  task: string;
+  text: string;
+}
+const MAX_LOG_LINES = 1000;
+
+/** The service's log lines from every node, as they come. */
+function Logs({ id }: { id: string }) {
+  const [lines, setLines] = useState<LogLine[]>([]);
+  const box = useRef<HTMLPreElement>(null);
+  useEffect(() => {
+    const es = new EventSource(`/api/services/${encodeURIComponent(id)}/logs?tail=200`);
+    let pending: LogLine[] = [];
+    let frame = 0;
+    // The server sends the tail again on each (re)connection.
+    es.addEventListener('hello', () => {
+      pending = [];
+      setLines([]);
+    });
+    es.addEventListener('line', (e) => {
+      pending.push(JSON.parse((e as MessageEvent<string>).data) as LogLine);
+      if (frame === 0)
+        frame = requestAnimationFrame(() => {
+          frame = 0;
+          const add = pending;
+          pending = [];
+          setLines((old) => [...old, ...add].slice(-MAX_LOG_LINES));
+        });
+    });
+    return () => {
+      es.close();
+      if (frame !== 0) cancelAnimationFrame(frame);
+    };
+  }, [id]);
+  useEffect(() => {
+    const el = box.current;
+    if (el) el.scrollTop = el.scrollHeight;
+  }, [lines]);
+  return html`<pre class="logs" ref=${box} tabindex="0" aria-label="log lines" aria-live="off">${
+    lines.length === 0
+      ? html`<span class="muted">No log lines yet.</span>`
+      : lines.map(
+          (l) =>
+            html`<span class=${`line ${l.stream}`}><span class="task">${l.task.slice(0, 8)}</span> ${l.text}\n</span>`,
+        )
+  }</pre>`;
+}
+
+// ---------------------------------------------------------------- cluster
+
+function ClusterPage() {
+  const nodes = useLive(async () => {
+    const [ns, tasks] = await Promise.all([
+      node<Node[]>('/nodes'),
+      node<Task[]>(`/tasks?filters=${encodeURIComponent(JSON.stringify({ 'desired-state': ['running'] }))}`),
+    ]);
+    return nodeRows(ns, tasks);
+  }, []);
+  const [confirm, setConfirm] = useState<Confirmation | undefined>(undefined);
+  const availability = (n: NodeRow, to: 'active' | 'drain') =>
+    setConfirm({
+      title: `${to === 'drain' ? 'Drain' : 'Activate'} ${n.hostname}`,
+      text:
+        to === 'drain'
+          ? 'Its tasks move to other nodes and no new task is placed on it.'
+          : 'New tasks may be placed on it again.',
+      label: to === 'drain' ? 'Drain' : 'Activate',
+      run: () => action(`/nodes/${encodeURIComponent(n.id)}/availability`, { availability: to }),
+    });
+  return html`
+    <h1>Cluster</h1>
+    ${nodes.error ? html`<p class="error" role="alert">${nodes.error}</p>` : null}
+    ${
+      nodes.data === undefined
+        ? html`<p class="loading">Loading…</p>`
+        : html`<table class="nodes">
+          <thead><tr><th>Node</th><th>Role</th><th>State</th><th>Availability</th><th>Address</th><th>Engine</th><th>CPUs</th><th>Memory</th><th>Tasks</th><th>Labels</th><th><span class="sr-only">Actions</span></th></tr></thead>
+          <tbody>
+            ${nodes.data.map(
+              (n) => html`<tr key=${n.id} data-node=${n.hostname}>
+                <td data-label="Node"><strong>${n.hostname}</strong></td>
+                <td data-label="Role">${n.role}${n.leader ? html` <span class="badge">leader</span>` : null}</td>
+                <td data-label="State" class=${`node-state ${n.state}`}>${n.state}</td>
+                <td data-label="Availability">${n.availability}</td>
+                <td data-label="Address">${n.address}</td>
+                <td data-label="Engine">${n.engine}</td>
+                <td data-label="CPUs">${n.cpus}</td>
+                <td data-label="Memory">${n.memory}</td>
+                <td data-label="Tasks" class="task-count">${n.tasks}</td>
+                <td data-label="Labels">${n.labels.join(', ')}</td>
+                <td class="actions">
+                  ${
+                    n.availability === 'active'
+                      ? html`<button type="button" class="drain" onClick=${() => availability(n, 'drain')}>Drain</button>`
+                      : html`<button type="button" class="activate" onClick=${() => availability(n, 'active')}>Activate</button>`
+                  }
+                </td>
+              </tr>`,
+            )}
+          </tbody>
+        </table>`
+    }
+    ${confirm ? html`<${ConfirmDialog} c=${confirm} onClose=${() => setConfirm(undefined)} />` : null}
   `;
 }
