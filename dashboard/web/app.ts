@@ -1,6 +1,7 @@
 // The dashboard's pages: a header with the node and the connection, and a page per route
 // (#/ services, #/services/ID a service, #/cluster the nodes).
 import { html } from 'htm/preact';
+import { memo } from 'preact/compat';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Node, Service, Task } from '../../lib/index.js';
 import {
@@ -73,6 +74,7 @@ function ServicesPage() {
   const rollouts = useLive(() => own<Record<string, Progress>>('/rollouts'), []);
   const [scaling, setScaling] = useState<ServiceRow | undefined>(undefined);
   const rows = services.data;
+  const shown = useProgressive(rows?.length ?? 0);
   return html`
     <h1>Services</h1>
     ${services.error ? html`<p class="error" role="alert">${services.error}</p>` : null}
@@ -81,23 +83,60 @@ function ServicesPage() {
         ? html`<p class="loading">Loading…</p>`
         : rows.length === 0
           ? html`<p class="empty">No services.</p>`
-          : html`<table class="services">
-            <thead>
-              <tr><th>Name</th><th>Mode</th><th>Replicas</th><th>Image</th><th>Ports</th><th>Update</th><th><span class="sr-only">Actions</span></th></tr>
-            </thead>
-            <tbody>
-              ${rows.map(
+          : html`<div class="grid services" role="table" aria-label="services" aria-rowcount=${rows.length + 1}>
+            <div class="grid-head" role="row">
+              <span role="columnheader">Name</span><span role="columnheader">Mode</span><span role="columnheader">Replicas</span><span role="columnheader">Image</span><span role="columnheader">Ports</span><span role="columnheader">Update</span><span role="columnheader"><span class="sr-only">Actions</span></span>
+            </div>
+            ${rows
+              .slice(0, shown)
+              .map(
                 (r) =>
                   html`<${ServiceLine} key=${r.id} row=${r} progress=${rollouts.data?.[r.id]} onScale=${setScaling} />`,
               )}
-            </tbody>
-          </table>`
+          </div>`
     }
     ${scaling ? html`<${ScaleDialog} row=${scaling} onClose=${() => setScaling(undefined)} />` : null}
   `;
 }
 
-function ServiceLine({
+const FIRST_ROWS = 100;
+const MORE_ROWS_PER_FRAME = 300;
+
+/**
+ * How many of `total` rows to render: a first screenful at once, the rest a slice per
+ * frame, so a page of 1,000 services is usable at once and never blocks for long.
+ */
+function useProgressive(total: number): number {
+  const [shown, setShown] = useState(FIRST_ROWS);
+  useEffect(() => {
+    if (shown >= total) return;
+    const frame = requestAnimationFrame(() => setShown((n) => n + MORE_ROWS_PER_FRAME));
+    return () => cancelAnimationFrame(frame);
+  }, [shown, total]);
+  return shown;
+}
+
+/** A row re-renders only when what it shows changed (a burst of events rebuilds every row object). */
+const ServiceLine = memo(
+  ServiceLineView,
+  (a, b) => sameRow(a.row, b.row) && sameProgress(a.progress, b.progress),
+);
+
+function sameRow(a: ServiceRow, b: ServiceRow): boolean {
+  return (
+    a.id === b.id &&
+    a.version === b.version &&
+    a.replicas === b.replicas &&
+    a.update?.state === b.update?.state &&
+    a.update?.message === b.update?.message
+  );
+}
+
+function sameProgress(a: Progress | undefined, b: Progress | undefined): boolean {
+  return a?.done === b?.done && a?.total === b?.total;
+}
+
+function ServiceLineView({
   row,
   progress,
   onScale,
@@ -106,17 +145,17 @@ function ServiceLine({
   progress: Progress | undefined;
   onScale: (r: ServiceRow) => void;
 }) {
-  return html`<tr data-service=${row.name}>
-    <td class="name" data-label="Name"><a href=${`#/services/${encodeURIComponent(row.id)}`}>${row.name}</a></td>
-    <td class="mode" data-label="Mode">${row.mode}</td>
-    <td class=${`replicas${row.short ? ' short' : ''}`} data-label="Replicas">${row.replicas}</td>
-    <td class="image" data-label="Image">${row.image}</td>
-    <td class="ports" data-label="Ports">${row.ports.join(', ')}</td>
-    <td class="update" data-label="Update"><${UpdateState} row=${row} progress=${progress} /></td>
-    <td class="actions">
+  return html`<div class="grid-row" role="row" data-service=${row.name}>
+    <span role="cell" class="name" data-label="Name"><a href=${`#/services/${encodeURIComponent(row.id)}`}>${row.name}</a></span>
+    <span role="cell" class="mode" data-label="Mode">${row.mode}</span>
+    <span role="cell" class=${`replicas${row.short ? ' short' : ''}`} data-label="Replicas">${row.replicas}</span>
+    <span role="cell" class="image" data-label="Image">${row.image}</span>
+    <span role="cell" class="ports" data-label="Ports">${row.ports.join(', ')}</span>
+    <span role="cell" class="update" data-label="Update"><${UpdateState} row=${row} progress=${progress} /></span>
+    <span role="cell" class="actions">
       ${row.mode === 'replicated' ? html`<button type="button" class="scale" onClick=${() => onScale(row)}>Scale</button>` : null}
-    </td>
-  </tr>`;
+    </span>
+  </div>`;
 }
 
 function UpdateState({ row, progress }: { row: ServiceRow; progress: Progress | undefined }) {
@@ -342,7 +381,7 @@ function Logs({ id }: { id: string }) {
       ? html`<span class="muted">No log lines yet.</span>`
       : lines.map(
           (l) =>
-            html`<span class=${`line ${l.stream}`}><span class="task">${l.task.slice(0, 8)}</span> ${l.text}\n</span>`,
+            html`<span class=${`line ${l.stream}`}><span class="task">${l.task.slice(0, 8)}</span> ${l.text}</span>`,
         )
   }</pre>`;
 }

@@ -93,7 +93,10 @@ export function useLive<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
     };
     ensureSource();
     listeners.add(onEvent);
-    void run();
+    // Loads start once the change stream is open (its opening says "resync" to every
+    // listener), so no change falls between a load and the stream; a page opened later
+    // loads at once.
+    if (connection === 'live') void run();
     return () => {
       alive = false;
       listeners.delete(onEvent);

@@ -1,7 +1,7 @@
 // `skiff dashboard` in a real headless Chromium (Debian's `chromium`, driven by
 // puppeteer-core) against a node of the test's own running a stack of two services.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,6 +13,10 @@ import { importBusybox, type TestNode, testNode } from '../e2e/helpers.js';
 const ROOT = resolve(import.meta.dirname, '../../..');
 const CHROMIUM = process.env.SKIFF_CHROMIUM ?? '/usr/bin/chromium';
 const IMAGE = 'localhost/dash-busybox:1';
+/** Where the screenshots shown in docs/dashboard.md go. */
+const SHOTS = process.env.SKIFF_DASHBOARD_SHOTS ?? join(ROOT, 'docs', 'dashboard');
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844, isMobile: true, hasTouch: true, deviceScaleFactor: 1 };
 
 /** GET without any cookie: what a browser without the session would get. */
 function plainGet(url: string): Promise<number> {
@@ -77,19 +81,20 @@ function stopProcess(proc: ChildProcess | undefined): Promise<number | null> {
 interface Win {
   document: {
     querySelector(selector: string): { textContent: string | null } | null;
+    querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }>;
     getElementById(id: string): { textContent: string | null } | null;
   };
   notReloaded?: boolean;
 }
 
 const replicasOf = (page: Page, service: string) =>
-  page.$eval(`tr[data-service="${service}"] td.replicas`, (td) => td.textContent ?? '').catch(() => '');
+  page.$eval(`.grid-row[data-service="${service}"] .replicas`, (td) => td.textContent ?? '').catch(() => '');
 
 /** Waits until the page shows `text` as the replicas of `service`. */
 async function seeReplicas(page: Page, service: string, text: string, timeoutMs = 60_000): Promise<void> {
   await page.waitForFunction(
     (s: string, t: string) =>
-      (globalThis as unknown as Win).document.querySelector(`tr[data-service="${s}"] td.replicas`)
+      (globalThis as unknown as Win).document.querySelector(`.grid-row[data-service="${s}"] .replicas`)
         ?.textContent === t,
     { timeout: timeoutMs, polling: 'mutation' },
     service,
@@ -119,6 +124,9 @@ describe('skiff dashboard in headless Chromium', () => {
         '    stop_grace_period: 1s',
         '    deploy:',
         '      replicas: 2',
+        '      update_config:',
+        '        parallelism: 1',
+        '        delay: 2s',
         '  db:',
         `    image: ${IMAGE}`,
         '    command: ["sh", "-c", "echo db ready; exec sleep 100000"]',
@@ -141,7 +149,7 @@ describe('skiff dashboard in headless Chromium', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('shows the stack live, scales a service from the page, and refuses a browser without the token', async () => {
+  it('shows the stack live, scales it and follows a rollout from the page, shows tasks and logs, and refuses a browser without the token', async () => {
     dashboard = await startDashboard(node);
     const { url } = dashboard;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{64}$/);
@@ -153,7 +161,7 @@ describe('skiff dashboard in headless Chromium', () => {
       args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
     });
     const page = await browser.newPage();
-    await page.setViewport({ width: 1280, height: 800 });
+    await page.setViewport(DESKTOP);
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     const response = await page.goto(url, { waitUntil: 'load' });
@@ -176,7 +184,7 @@ describe('skiff dashboard in headless Chromium', () => {
     await page.evaluate(() => {
       (globalThis as unknown as Win).notReloaded = true;
     });
-    await page.click('tr[data-service="dash_web"] button.scale');
+    await page.click('.grid-row[data-service="dash_web"] button.scale');
     await page.waitForSelector('dialog.confirm[open]');
     const input = await page.$('dialog.confirm input[name="replicas"]');
     await input?.click({ count: 3 });
@@ -188,9 +196,77 @@ describe('skiff dashboard in headless Chromium', () => {
     await seeReplicas(page, 'dash_web', '3/3');
     expect(await page.evaluate(() => (globalThis as unknown as Win).notReloaded)).toBe(true);
     expect(await replicasOf(page, 'dash_db')).toBe('1/1');
+    mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: join(SHOTS, 'services-desktop.png') });
 
     const ls = await node.skiff(['service', 'ls']);
     expect(ls.stdout).toMatch(/dash_web\s+replicated\s+3\/3/);
+
+    // A rolling update (one task at a time, 2 s apart) shows its progress, then its end.
+    const update = await node.skiff(['service', 'update', '--env-add', 'V=2', '--detach', 'dash_web']);
+    expect(update.code).toBe(0);
+    await page.waitForFunction(
+      () => {
+        const w = globalThis as unknown as Win;
+        const state = w.document.querySelector('.grid-row[data-service="dash_web"] .state')?.textContent;
+        const progress = w.document.querySelector(
+          '.grid-row[data-service="dash_web"] .progress-text',
+        )?.textContent;
+        return state === 'updating' && /^[0-3]\/3$/.test(progress ?? '');
+      },
+      { timeout: 30_000, polling: 'mutation' },
+    );
+    await page.waitForFunction(
+      () =>
+        (globalThis as unknown as Win).document.querySelector('.grid-row[data-service="dash_web"] .state')
+          ?.textContent === 'completed',
+      { timeout: 90_000, polling: 'mutation' },
+    );
+    await seeReplicas(page, 'dash_web', '3/3');
+
+    // A service's page: its tasks and the lines they print, live.
+    await page.click('.grid-row[data-service="dash_web"] .name a');
+    await page.waitForFunction(
+      () =>
+        (globalThis as unknown as Win).document.querySelectorAll(
+          'table.tasks tr.current td.task-state.running',
+        ).length === 3,
+      { timeout: 30_000, polling: 'mutation' },
+    );
+    await page.waitForFunction(
+      () =>
+        ((globalThis as unknown as Win).document.querySelector('pre.logs')?.textContent ?? '').includes(
+          'web says hello',
+        ),
+      { timeout: 30_000, polling: 'mutation' },
+    );
+    expect(await page.$eval('dl.facts dd.replicas', (d) => d.textContent)).toBe('3/3');
+    await page.screenshot({ path: join(SHOTS, 'service-desktop.png') });
+
+    await page.goto(`${origin}#/cluster`);
+    await page.waitForFunction(
+      (h: string) =>
+        (globalThis as unknown as Win).document.querySelector(`tr[data-node="${h}"] td.task-count`)
+          ?.textContent === '4',
+      { timeout: 30_000, polling: 'mutation' },
+      hostname(),
+    );
+    await page.screenshot({ path: join(SHOTS, 'cluster-desktop.png') });
+    await page.setViewport(PHONE);
+    await page.screenshot({ path: join(SHOTS, 'cluster-phone.png'), fullPage: true });
+    await page.goto(origin);
+    await seeReplicas(page, 'dash_web', '3/3');
+    await page.screenshot({ path: join(SHOTS, 'services-phone.png'), fullPage: true });
+    await page.click('.grid-row[data-service="dash_web"] .name a');
+    await page.waitForFunction(
+      () =>
+        ((globalThis as unknown as Win).document.querySelector('pre.logs')?.textContent ?? '').includes(
+          'web says hello',
+        ),
+      { timeout: 30_000, polling: 'mutation' },
+    );
+    await page.screenshot({ path: join(SHOTS, 'service-phone.png'), fullPage: true });
+    await page.setViewport(DESKTOP);
 
     // Without the token (and without the browser's cookie) every page is refused, and
     // the printed URL's token was good for one browser only.
