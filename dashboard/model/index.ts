@@ -9,4 +9,5 @@ export {
   serviceRows,
   type UpdateRow,
 } from './rows.js';
+export { type StackRow, stackRows } from './stacks.js';
 export { age, type TaskRow, taskRows } from './tasks.js';

@@ -3,17 +3,18 @@
 import { html } from 'htm/preact';
 import { memo } from 'preact/compat';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Node, Service, Task } from '../../lib/index.js';
+import type { Network, Node, SecretSpec, Service, Task } from '../../lib/index.js';
 import {
   type NodeRow,
   nodeRows,
   type ServiceRow,
   serviceRow,
   serviceRows,
+  stackRows,
   taskRows,
 } from '../model/index.js';
 import { action, node, own } from './api.js';
-import { useConnection, useLive } from './live.js';
+import { useConnection, useLive, useRecentEvents } from './live.js';
 
 interface Info {
   Name?: string;
@@ -24,12 +25,21 @@ interface Progress {
   total: number;
 }
 
-type Route = { page: 'services' } | { page: 'service'; id: string } | { page: 'cluster' };
+type Route =
+  | { page: 'services' }
+  | { page: 'service'; id: string }
+  | { page: 'cluster' }
+  | { page: 'stacks' }
+  | { page: 'objects' }
+  | { page: 'events' };
 
 function parseRoute(hash: string): Route {
   const m = /^#\/services\/([^/]+)$/.exec(hash);
   if (m?.[1]) return { page: 'service', id: decodeURIComponent(m[1]) };
   if (hash === '#/cluster') return { page: 'cluster' };
+  if (hash === '#/stacks') return { page: 'stacks' };
+  if (hash === '#/objects') return { page: 'objects' };
+  if (hash === '#/events') return { page: 'events' };
   return { page: 'services' };
 }
 
@@ -51,17 +61,18 @@ export function App() {
       </span>
       <nav aria-label="pages">
         <a href="#/" aria-current=${current('services') ?? current('service')}>Services</a>
+        <a href="#/stacks" aria-current=${current('stacks')}>Stacks</a>
         <a href="#/cluster" aria-current=${current('cluster')}>Cluster</a>
+        <a href="#/objects" aria-current=${current('objects')}>Networks &amp; more</a>
+        <a href="#/events" aria-current=${current('events')}>Events</a>
       </nav>
       <span class=${`conn ${connection}`} role="status">${connection}</span>
     </header>
     <main>
       ${
-        route.page === 'services'
-          ? html`<${ServicesPage} />`
-          : route.page === 'cluster'
-            ? html`<${ClusterPage} />`
-            : html`<${ServicePage} key=${route.id} id=${route.id} />`
+        route.page === 'service'
+          ? html`<${ServicePage} key=${route.id} id=${route.id} />`
+          : html`<${PAGES[route.page]} />`
       }
     </main>
   `;
@@ -443,3 +454,133 @@ function ClusterPage() {
     ${confirm ? html`<${ConfirmDialog} c=${confirm} onClose=${() => setConfirm(undefined)} />` : null}
   `;
 }
+
+// ---------------------------------------------------------------- stacks, objects, events
+
+function StacksPage() {
+  const stacks = useLive(
+    async () => stackRows(serviceRows(await node<Service[]>('/services?status=true'))),
+    [],
+  );
+  return html`
+    <h1>Stacks</h1>
+    ${stacks.error ? html`<p class="error" role="alert">${stacks.error}</p>` : null}
+    ${
+      stacks.data === undefined
+        ? html`<p class="loading">Loading…</p>`
+        : stacks.data.length === 0
+          ? html`<p class="empty">No stacks.</p>`
+          : html`<table class="stacks">
+          <thead><tr><th>Stack</th><th>Services</th><th>Replicas</th><th>Short</th><th>Updating</th></tr></thead>
+          <tbody>
+            ${stacks.data.map(
+              (s) => html`<tr key=${s.name} data-stack=${s.name}>
+                <td data-label="Stack"><strong>${s.name}</strong></td>
+                <td data-label="Services">${s.services}</td>
+                <td data-label="Replicas" class="replicas">${s.running}/${s.desired}</td>
+                <td data-label="Short">${s.short}</td>
+                <td data-label="Updating">${s.updating}</td>
+              </tr>`,
+            )}
+          </tbody>
+        </table>`
+    }
+  `;
+}
+
+interface NamedObject {
+  ID: string;
+  Spec: SecretSpec;
+  CreatedAt?: string;
+}
+
+function ObjectsPage() {
+  const data = useLive(async () => {
+    const [networks, volumes, secrets, configs] = await Promise.all([
+      node<Network[]>('/networks'),
+      node<{ Volumes?: { Name: string; Driver: string }[] | null }>('/volumes'),
+      node<NamedObject[]>('/secrets'),
+      node<NamedObject[]>('/configs'),
+    ]);
+    return { networks, volumes: volumes.Volumes ?? [], secrets, configs };
+  }, []);
+  const d = data.data;
+  const byName = <T>(xs: T[], name: (x: T) => string) =>
+    [...xs].sort((a, b) => name(a).localeCompare(name(b)));
+  return html`
+    <h1>Networks, volumes, secrets and configs</h1>
+    ${data.error ? html`<p class="error" role="alert">${data.error}</p>` : null}
+    ${
+      d === undefined
+        ? html`<p class="loading">Loading…</p>`
+        : html`
+      <h2>Networks</h2>
+      <table class="networks">
+        <thead><tr><th>Name</th><th>Driver</th><th>Scope</th><th>Subnet</th></tr></thead>
+        <tbody>${byName(d.networks, (n) => n.Name).map(
+          (
+            n,
+          ) => html`<tr key=${n.Id}><td data-label="Name">${n.Name}${n.Ingress ? html` <span class="badge">ingress</span>` : null}</td>
+            <td data-label="Driver">${n.Driver}</td><td data-label="Scope">${n.Scope}</td>
+            <td data-label="Subnet">${(n.IPAM?.Config ?? []).map((c) => c.Subnet).join(', ')}</td></tr>`,
+        )}</tbody>
+      </table>
+      <h2>Volumes</h2>
+      ${
+        d.volumes.length === 0
+          ? html`<p class="empty">No volumes on this node.</p>`
+          : html`<table class="volumes"><thead><tr><th>Name</th><th>Driver</th></tr></thead>
+          <tbody>${byName(d.volumes, (v) => v.Name).map((v) => html`<tr key=${v.Name}><td data-label="Name">${v.Name}</td><td data-label="Driver">${v.Driver}</td></tr>`)}</tbody></table>`
+      }
+      <h2>Secrets</h2>
+      ${objectTable('secrets', d.secrets)}
+      <h2>Configs</h2>
+      ${objectTable('configs', d.configs)}
+    `
+    }
+  `;
+}
+
+function objectTable(kind: string, objects: NamedObject[]) {
+  if (objects.length === 0) return html`<p class="empty">No ${kind}.</p>`;
+  return html`<table class=${kind}><thead><tr><th>Name</th><th>ID</th><th>Created</th></tr></thead>
+    <tbody>${[...objects]
+      .sort((a, b) => (a.Spec.Name ?? '').localeCompare(b.Spec.Name ?? ''))
+      .map(
+        (
+          o,
+        ) => html`<tr key=${o.ID}><td data-label="Name">${o.Spec.Name}</td><td data-label="ID" class="id">${o.ID.slice(0, 12)}</td>
+          <td data-label="Created">${o.CreatedAt ? new Date(o.CreatedAt).toLocaleString() : ''}</td></tr>`,
+      )}</tbody></table>`;
+}
+
+function EventsPage() {
+  const events = useRecentEvents();
+  return html`
+    <h1>Events</h1>
+    <p class="muted">Changes since this page opened, newest first, as they arrive.</p>
+    ${
+      events.length === 0
+        ? html`<p class="empty">No events yet.</p>`
+        : html`<table class="events">
+        <thead><tr><th>Time</th><th>Type</th><th>Action</th><th>Object</th></tr></thead>
+        <tbody>${events.map(
+          (
+            e,
+            i,
+          ) => html`<tr key=${events.length - i}><td data-label="Time">${new Date(e.at).toLocaleTimeString()}</td>
+            <td data-label="Type">${e.type}</td><td data-label="Action">${e.action}</td>
+            <td data-label="Object">${e.name ?? e.id.slice(0, 12)}</td></tr>`,
+        )}</tbody>
+      </table>`
+    }
+  `;
+}
+
+const PAGES = {
+  services: ServicesPage,
+  cluster: ClusterPage,
+  stacks: StacksPage,
+  objects: ObjectsPage,
+  events: EventsPage,
+};

@@ -24,12 +24,57 @@ function ensureSource(): void {
     for (const l of [...listeners]) l('resync');
   };
   source.onerror = () => setConnection('reconnecting');
-  source.addEventListener('change', () => {
+  source.addEventListener('change', (e) => {
+    recordEvent((e as MessageEvent<string>).data);
     for (const l of [...listeners]) l('change');
   });
   source.addEventListener('resync', () => {
     for (const l of [...listeners]) l('resync');
   });
+}
+
+export interface ChangeNotice {
+  at: number;
+  type: string;
+  action: string;
+  id: string;
+  name?: string;
+}
+const MAX_EVENTS = 500;
+const recent: ChangeNotice[] = [];
+const eventListeners = new Set<() => void>();
+
+function recordEvent(data: string): void {
+  try {
+    const e = JSON.parse(data) as Omit<ChangeNotice, 'at'>;
+    recent.push({ at: Date.now(), ...e });
+    if (recent.length > MAX_EVENTS) recent.splice(0, recent.length - MAX_EVENTS);
+    for (const l of [...eventListeners]) l();
+  } catch {
+    // not ours
+  }
+}
+
+/** The change notices received since the page opened, newest first (at most MAX_EVENTS). */
+export function useRecentEvents(): ChangeNotice[] {
+  const [events, setEvents] = useState<ChangeNotice[]>(() => [...recent].reverse());
+  useEffect(() => {
+    ensureSource();
+    let frame = 0;
+    const update = () => {
+      if (frame === 0)
+        frame = requestAnimationFrame(() => {
+          frame = 0;
+          setEvents([...recent].reverse());
+        });
+    };
+    eventListeners.add(update);
+    return () => {
+      eventListeners.delete(update);
+      if (frame !== 0) cancelAnimationFrame(frame);
+    };
+  }, []);
+  return events;
 }
 
 export function useConnection(): Connection {
