@@ -63,7 +63,7 @@ export function App() {
         <a href="#/" aria-current=${current('services') ?? current('service')}>Services</a>
         <a href="#/stacks" aria-current=${current('stacks')}>Stacks</a>
         <a href="#/cluster" aria-current=${current('cluster')}>Cluster</a>
-        <a href="#/objects" aria-current=${current('objects')}>Networks &amp; more</a>
+        <a href="#/objects" aria-current=${current('objects')} title="networks, volumes, secrets and configs">Objects</a>
         <a href="#/events" aria-current=${current('events')}>Events</a>
       </nav>
       <span class=${`conn ${connection}`} role="status">${connection}</span>

@@ -252,6 +252,25 @@ describe('skiff dashboard in headless Chromium', () => {
       hostname(),
     );
     await page.screenshot({ path: join(SHOTS, 'cluster-desktop.png') });
+    await page.goto(`${origin}#/stacks`);
+    await page.waitForFunction(
+      () =>
+        (globalThis as unknown as Win).document.querySelector('tr[data-stack="dash"] .replicas')
+          ?.textContent === '4/4',
+      { timeout: 30_000, polling: 'mutation' },
+    );
+    // The changes seen since the page opened (the scale, the rollout), newest first.
+    await page.goto(`${origin}#/events`);
+    await page.waitForFunction(
+      () =>
+        [
+          ...((globalThis as unknown as Win).document.querySelectorAll(
+            'table.events td',
+          ) as unknown as Iterable<{ textContent: string | null }>),
+        ].some((td) => td.textContent === 'dash_web'),
+      { timeout: 30_000, polling: 'mutation' },
+    );
+    await page.goto(`${origin}#/cluster`);
     await page.setViewport(PHONE);
     await page.screenshot({ path: join(SHOTS, 'cluster-phone.png'), fullPage: true });
     await page.goto(origin);

@@ -63,6 +63,12 @@ class FakeNode implements Upstream {
   readonly requested: string[] = [];
   private readonly streams = new Set<PassThrough>();
 
+  /** The node ends its event streams (a restart, a leader change). */
+  dropEvents(): void {
+    for (const s of this.streams) s.end();
+    this.streams.clear();
+  }
+
   emit(event: unknown): void {
     for (const s of this.streams) s.write(`${JSON.stringify(event)}\n`);
   }
@@ -240,6 +246,9 @@ describe('the dashboard server', () => {
       node.services = [service('s1', 'app_web', 3, 3, 2), service('s2', 'app_db', 1, 0)];
       node.emit({ Type: 'service', Action: 'create', Actor: { ID: 's2', Attributes: { name: 'app_db' } } });
       await seen('"action":"status","id":"s2"');
+      // Changes may have been missed while the node's stream was down: browsers reload.
+      node.dropEvents();
+      await seen('event: resync');
     } finally {
       req.destroy();
     }
