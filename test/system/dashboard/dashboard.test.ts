@@ -1,14 +1,14 @@
 // `skiff dashboard` in a real headless Chromium (Debian's `chromium`, driven by
 // puppeteer-core) against a node of the test's own running a stack of two services.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../lab/index.js';
 import { importBusybox, type TestNode, testNode } from '../e2e/helpers.js';
+import { plainGet, startDashboardCli, stopProcess } from './helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const CHROMIUM = process.env.SKIFF_CHROMIUM ?? '/usr/bin/chromium';
@@ -17,62 +17,6 @@ const IMAGE = 'localhost/dash-busybox:1';
 const SHOTS = process.env.SKIFF_DASHBOARD_SHOTS ?? join(ROOT, 'docs', 'dashboard');
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844, isMobile: true, hasTouch: true, deviceScaleFactor: 1 };
-
-/** GET without any cookie: what a browser without the session would get. */
-function plainGet(url: string): Promise<number> {
-  return new Promise((done, fail) => {
-    const req = request(url, (res) => {
-      res.resume();
-      res.on('end', () => done(res.statusCode ?? 0));
-    });
-    req.on('error', fail);
-    req.end();
-  });
-}
-
-/** Starts `skiff dashboard --no-open`; resolves with the process and the first line it printed. */
-function startDashboard(node: TestNode): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, [join(ROOT, 'bin', 'skiff.js'), 'dashboard', '--no-open'], {
-    env: node.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  proc.stderr?.on('data', (c: Buffer) => {
-    err += c.toString();
-  });
-  return new Promise((done, fail) => {
-    const timer = setTimeout(
-      () => fail(new Error(`no URL from skiff dashboard within 30 s: ${err}`)),
-      30_000,
-    );
-    proc.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const nl = out.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(timer);
-        done({ proc, url: out.slice(0, nl) });
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      fail(new Error(`skiff dashboard exited (${code}) before printing its URL: ${err}`));
-    });
-  });
-}
-
-function stopProcess(proc: ChildProcess | undefined): Promise<number | null> {
-  if (!proc || proc.exitCode !== null || proc.signalCode !== null)
-    return Promise.resolve(proc?.exitCode ?? null);
-  return new Promise((done) => {
-    const kill = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-    proc.once('exit', (code) => {
-      clearTimeout(kill);
-      done(code);
-    });
-    proc.kill('SIGTERM');
-  });
-}
 
 /**
  * The page's globals as the functions run in the browser use them (this project type-checks
@@ -150,7 +94,7 @@ describe('skiff dashboard in headless Chromium', () => {
   });
 
   it('shows the stack live, scales it and follows a rollout from the page, shows tasks and logs, and refuses a browser without the token', async () => {
-    dashboard = await startDashboard(node);
+    dashboard = await startDashboardCli(node);
     const { url } = dashboard;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{64}$/);
     const origin = new URL('/', url).href;
