@@ -27,7 +27,7 @@ import {
   STDIN,
   STDIN_CONTENT_TYPE,
 } from '../../lib/index.js';
-import { HttpTransport, type TransportResponse } from './transport.js';
+import { HttpTransport, type TransportRequest, type TransportResponse } from './transport.js';
 
 /** The final frame of an exec stream, checked as it arrives. */
 const ExecStatusSchema = z.union([
@@ -71,6 +71,11 @@ export class ApiClient {
 
   async close(): Promise<void> {
     this.http.close();
+  }
+
+  /** One request as it is, on this client's connection (`skiff dashboard` proxies through it). */
+  request(r: TransportRequest): Promise<TransportResponse> {
+    return this.http.request(r);
   }
 
   ping(): Promise<string> {

@@ -16,6 +16,7 @@ export const COMMAND_FAMILIES: readonly [name: string, load: () => Promise<Regis
   ['image', async () => (await import('./image.js')).registerImage],
   ['volume', async () => (await import('./volume.js')).registerVolume],
   ['lab', async () => (await import('./lab.js')).registerLab],
+  ['dashboard', async () => (await import('./dashboard.js')).registerDashboard],
   [
     'compose',
     async () => {

@@ -1,0 +1,13 @@
+// The dashboard's pure model, shared by its server and its browser bundle.
+export { bytes, type NodeRow, nodeRows } from './nodes.js';
+export {
+  modeOf,
+  parseReplicas,
+  type ServiceModeName,
+  type ServiceRow,
+  serviceRow,
+  serviceRows,
+  type UpdateRow,
+} from './rows.js';
+export { type StackRow, stackRows } from './stacks.js';
+export { age, type TaskRow, taskRows } from './tasks.js';

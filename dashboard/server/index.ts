@@ -1,0 +1,2 @@
+export { type Dashboard, type DashboardOptions, type LogLine, logLines, startDashboard } from './server.js';
+export type { Upstream, UpstreamRequest, UpstreamResponse } from './upstream.js';
