@@ -11,3 +11,4 @@ export * from './json-equal.js';
 export * from './log.js';
 export * from './model/swarm.js';
 export * from './task-dns.js';
+export * from './task-spec-match.js';
