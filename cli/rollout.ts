@@ -1,8 +1,8 @@
 // Whether a service rollout has converged, failed or is still going, from the
 // service object and its tasks. Pure, so the exit-code contract CI relies on is
 // tested without a cluster.
-import type { Service, Task, TaskSpec } from '../lib/index.js';
-import { jsonEqual, taskStateRank } from '../lib/index.js';
+import type { Service, Task } from '../lib/index.js';
+import { taskSpecMatches, taskStateRank } from '../lib/index.js';
 
 export type RolloutOutcome =
   | { state: 'pending'; progress: string }
@@ -41,22 +41,12 @@ export function evaluateRollout(service: Service, tasks: Task[], globalNodes: nu
 }
 
 /**
- * Whether a task runs the service's current spec, all of it as the orchestrator judges
- * it (a restart or an env change leaves the image alone): an old task still running
- * right after an update must not count, or the rollout looks converged before the
- * orchestrator has even begun it. An image pinned to a digest matches its tag.
+ * Whether a task runs the service's current spec (lib's taskSpecMatches): an old task
+ * still running right after an update must not count, or the rollout looks converged
+ * before the orchestrator has even begun it.
  */
 function specMatches(task: Task, service: Service): boolean {
-  const want = service.Spec.TaskTemplate ?? {};
-  const wantImage = want.ContainerSpec?.Image;
-  const haveImage = task.Spec.ContainerSpec?.Image;
-  if (wantImage !== undefined && haveImage !== wantImage && !haveImage?.startsWith(`${wantImage}@`))
-    return false;
-  const withoutImage = (s: TaskSpec): TaskSpec => ({
-    ...s,
-    ContainerSpec: { ...s.ContainerSpec, Image: '' },
-  });
-  return jsonEqual(withoutImage(task.Spec), withoutImage(want));
+  return taskSpecMatches(task.Spec, service.Spec.TaskTemplate ?? {});
 }
 
 /** The most recent error among a service's tasks, for a timeout's explanation. */

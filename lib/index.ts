@@ -20,3 +20,4 @@ export * from './model/index.js';
 export * from './network-attachment.js';
 export * from './pull-protocol.js';
 export * from './task-dns.js';
+export * from './task-spec-match.js';

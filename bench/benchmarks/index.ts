@@ -74,6 +74,14 @@ const WRAPPED: Wrapped[] = [
       'rolling update of 10 replicas (parallelism 2, delay 0, grace 1s) to converged: skiff next to Docker Swarm',
     args: { tiny: [], full: [] },
   },
+  {
+    name: 'dashboard',
+    file: 'dashboard.ts',
+    description:
+      'services page in headless Chromium over a FAKE node (1,000 services x 10 tasks): first usable, all rows, burst of 1,000 events, longest tasks',
+    // The script reads BENCH_SIZE itself (tiny: 50 services x 10 tasks, 50 events, 1 run).
+    args: { tiny: [], full: [] },
+  },
 ];
 
 /** The harness's own entry point; every other bench/*.ts is a standalone benchmark script. */

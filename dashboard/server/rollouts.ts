@@ -1,6 +1,6 @@
 // How far a rollout has come, judged on the server (it compares task specs with lib's
-// jsonEqual, which the browser bundle does without).
-import { jsonEqual, type Service, type Task, type TaskSpec } from '../../lib/index.js';
+// taskSpecMatches, which the browser bundle does without).
+import { type Service, type Task, taskSpecMatches } from '../../lib/index.js';
 
 export interface Progress {
   /** Tasks that run the service's current spec. */
@@ -21,19 +21,7 @@ export function rolloutProgress(service: Service, tasks: readonly Task[]): Progr
       t.ServiceID === service.ID &&
       t.DesiredState === 'running' &&
       t.Status.State === 'running' &&
-      specMatches(t.Spec, service.Spec.TaskTemplate ?? {}),
+      taskSpecMatches(t.Spec, service.Spec.TaskTemplate ?? {}),
   ).length;
   return { done: Math.min(done, total), total };
-}
-
-function specMatches(have: TaskSpec, want: TaskSpec): boolean {
-  const wantImage = want.ContainerSpec?.Image;
-  const haveImage = have.ContainerSpec?.Image;
-  if (wantImage !== undefined && haveImage !== wantImage && !haveImage?.startsWith(`${wantImage}@`))
-    return false;
-  const withoutImage = (s: TaskSpec): TaskSpec => ({
-    ...s,
-    ContainerSpec: { ...s.ContainerSpec, Image: '' },
-  });
-  return jsonEqual(withoutImage(have), withoutImage(want));
 }

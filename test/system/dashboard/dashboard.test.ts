@@ -1,7 +1,7 @@
 // `skiff dashboard` in a real headless Chromium (Debian's `chromium`, driven by
 // puppeteer-core) against a node of the test's own running a stack of two services.
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
@@ -13,8 +13,21 @@ import { plainGet, startDashboardCli, stopProcess } from './helpers.js';
 const ROOT = resolve(import.meta.dirname, '../../..');
 const CHROMIUM = process.env.SKIFF_CHROMIUM ?? '/usr/bin/chromium';
 const IMAGE = 'localhost/dash-busybox:1';
-/** Where the screenshots shown in docs/dashboard.md go. */
-const SHOTS = process.env.SKIFF_DASHBOARD_SHOTS ?? join(ROOT, 'docs', 'dashboard');
+/**
+ * The screenshots shown in docs/dashboard.md go to docs/dashboard/ only with
+ * SKIFF_UPDATE_SCREENSHOTS=1; otherwise to a temp dir the test removes, so that a test
+ * run leaves the work tree clean.
+ */
+const UPDATE_SHOTS = process.env.SKIFF_UPDATE_SCREENSHOTS === '1';
+const SHOT_NAMES = [
+  'services-desktop.png',
+  'service-desktop.png',
+  'cluster-desktop.png',
+  'cluster-phone.png',
+  'services-phone.png',
+  'service-phone.png',
+];
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844, isMobile: true, hasTouch: true, deviceScaleFactor: 1 };
 
@@ -51,8 +64,10 @@ describe('skiff dashboard in headless Chromium', () => {
   let dir: string;
   let dashboard: { proc: ChildProcess; url: string } | undefined;
   let browser: Browser | undefined;
+  let shots: string;
 
   beforeAll(async () => {
+    shots = UPDATE_SHOTS ? join(ROOT, 'docs', 'dashboard') : mkdtempSync(join(tmpdir(), 'skiff-dash-shots-'));
     node = testNode();
     dir = mkdtempSync(join(tmpdir(), 'skiff-dash-'));
     const imp = await importBusybox(node, dir, 'dashboard test\n', IMAGE);
@@ -91,6 +106,7 @@ describe('skiff dashboard in headless Chromium', () => {
       await node.destroy();
     }
     if (dir) rmSync(dir, { recursive: true, force: true });
+    if (shots && !UPDATE_SHOTS) rmSync(shots, { recursive: true, force: true });
   });
 
   it('shows the stack live, scales it and follows a rollout from the page, shows tasks and logs, and refuses a browser without the token', async () => {
@@ -140,8 +156,8 @@ describe('skiff dashboard in headless Chromium', () => {
     await seeReplicas(page, 'dash_web', '3/3');
     expect(await page.evaluate(() => (globalThis as unknown as Win).notReloaded)).toBe(true);
     expect(await replicasOf(page, 'dash_db')).toBe('1/1');
-    mkdirSync(SHOTS, { recursive: true });
-    await page.screenshot({ path: join(SHOTS, 'services-desktop.png') });
+    mkdirSync(shots, { recursive: true });
+    await page.screenshot({ path: join(shots, 'services-desktop.png') });
 
     const ls = await node.skiff(['service', 'ls']);
     expect(ls.stdout).toMatch(/dash_web\s+replicated\s+3\/3/);
@@ -185,7 +201,7 @@ describe('skiff dashboard in headless Chromium', () => {
       { timeout: 30_000, polling: 'mutation' },
     );
     expect(await page.$eval('dl.facts dd.replicas', (d) => d.textContent)).toBe('3/3');
-    await page.screenshot({ path: join(SHOTS, 'service-desktop.png') });
+    await page.screenshot({ path: join(shots, 'service-desktop.png') });
 
     await page.goto(`${origin}#/cluster`);
     await page.waitForFunction(
@@ -195,7 +211,7 @@ describe('skiff dashboard in headless Chromium', () => {
       { timeout: 30_000, polling: 'mutation' },
       hostname(),
     );
-    await page.screenshot({ path: join(SHOTS, 'cluster-desktop.png') });
+    await page.screenshot({ path: join(shots, 'cluster-desktop.png') });
     await page.goto(`${origin}#/stacks`);
     await page.waitForFunction(
       () =>
@@ -216,10 +232,10 @@ describe('skiff dashboard in headless Chromium', () => {
     );
     await page.goto(`${origin}#/cluster`);
     await page.setViewport(PHONE);
-    await page.screenshot({ path: join(SHOTS, 'cluster-phone.png'), fullPage: true });
+    await page.screenshot({ path: join(shots, 'cluster-phone.png'), fullPage: true });
     await page.goto(origin);
     await seeReplicas(page, 'dash_web', '3/3');
-    await page.screenshot({ path: join(SHOTS, 'services-phone.png'), fullPage: true });
+    await page.screenshot({ path: join(shots, 'services-phone.png'), fullPage: true });
     await page.click('.grid-row[data-service="dash_web"] .name a');
     await page.waitForFunction(
       () =>
@@ -228,8 +244,13 @@ describe('skiff dashboard in headless Chromium', () => {
         ),
       { timeout: 30_000, polling: 'mutation' },
     );
-    await page.screenshot({ path: join(SHOTS, 'service-phone.png'), fullPage: true });
+    await page.screenshot({ path: join(shots, 'service-phone.png'), fullPage: true });
     await page.setViewport(DESKTOP);
+    for (const name of SHOT_NAMES) {
+      const png = readFileSync(join(shots, name));
+      expect(png.length, name).toBeGreaterThan(PNG_SIGNATURE.length);
+      expect(png.subarray(0, PNG_SIGNATURE.length).equals(PNG_SIGNATURE), `${name} is a PNG`).toBe(true);
+    }
 
     // Without the token (and without the browser's cookie) every page is refused, and
     // the printed URL's token was good for one browser only.
