@@ -2,7 +2,7 @@
 // follower (cli/rollout.ts) and the dashboard's rollout progress
 // (dashboard/server/rollouts.ts) share. Pure.
 import { jsonEqual } from './json-equal.js';
-import type { TaskSpec } from './model/swarm.js';
+import type { TaskSpec } from './model/index.js';
 
 /**
  * Whether a task's spec (`have`) is the service's task template (`want`), all of it as
