@@ -282,7 +282,7 @@ export function registerImage(program: Command): void {
           removed.push(img.id);
         }
         const blobs = await images.gc();
-        const snaps = await snapshots.gc(images.list());
+        const snaps = await snapshots.gc(images.list().flatMap((i) => i.layers.map((l) => l.chainId)));
         const report = { imagesDeleted: removed, ...blobs, ...snaps };
         if (parseFormat(o.format) === 'json') return printJson(report);
         for (const id of removed) process.stdout.write(`Deleted: ${id}\n`);

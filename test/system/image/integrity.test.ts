@@ -19,6 +19,7 @@ import {
 } from '../../fixtures/index.js';
 import type { RawTarEntry } from '../../fixtures/tar-layer.js';
 import { waitFor } from '../../lab/index.js';
+import { mountImage } from './mount-image.js';
 import { blobGets, type RegistryProxy, startProxy } from './proxy.js';
 
 const REPO_ROOT = resolve(import.meta.dirname, '../../..');
@@ -179,7 +180,7 @@ describe('integrity', () => {
     expect(gets[0]!.range).toMatch(/^bytes=(\d+)-$/);
     expect(Number(gets[0]!.range!.slice(6, -1))).toBeGreaterThanOrEqual(kept);
     expect(await images.content.verify(layer.digest)).toBe(true);
-    const { rootfs } = await snapshots.mount('c-resume', rec);
+    const { rootfs } = await mountImage(snapshots, 'c-resume', rec, images.content);
     cleanups.push(() => snapshots.remove('c-resume'));
     expect((await readFile(join(rootfs, 'big.bin'))).equals(big)).toBe(true);
   });
