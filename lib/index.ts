@@ -10,4 +10,5 @@ export * from './ingress.js';
 export * from './json-equal.js';
 export * from './log.js';
 export * from './model/swarm.js';
+export * from './registry-auth.js';
 export * from './task-dns.js';

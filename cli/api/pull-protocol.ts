@@ -1,6 +1,35 @@
-// Docker's image pull progress messages (JSON lines from POST /images/create), made
-// from the image service's pull events.
-import type { image } from '../../agent/index.js';
+// Docker's JSON progress messages, as POST /images/create (pull) and
+// POST /images/{name}/push answer them line by line. Each of skiff's own progress events
+// also travels whole in an `aux` message (`aux.skiff`), so skiff's CLI prints what it
+// always printed; docker's CLI skips aux messages it does not ask for.
+
+export interface Platform {
+  os: string;
+  architecture: string;
+  variant?: string;
+}
+
+export type PullProgressEvent =
+  | {
+      type: 'resolved';
+      ref: string;
+      digest: string;
+      platform: Platform;
+      layers: { digest: string; size: number }[];
+    }
+  | {
+      type: 'layer';
+      digest: string;
+      status: 'exists' | 'waiting' | 'downloading' | 'verifying' | 'done';
+      current: number;
+      total: number;
+    }
+  | { type: 'unpacking'; ref: string }
+  | { type: 'done'; ref: string; id: string };
+
+export type PushProgressEvent =
+  | { type: 'blob'; digest: string; status: 'exists' | 'pushing' | 'done'; size: number }
+  | { type: 'done'; ref: string; digest: string };
 
 export interface PullMessage {
   status?: string;
@@ -8,42 +37,5 @@ export interface PullMessage {
   progressDetail?: { current?: number; total?: number };
   error?: string;
   errorDetail?: { message: string };
-}
-
-const LAYER_STATUS: Record<string, string> = {
-  exists: 'Already exists',
-  waiting: 'Waiting',
-  downloading: 'Downloading',
-  verifying: 'Verifying Checksum',
-  done: 'Download complete',
-};
-
-export function pullMessages(e: image.PullEvent): PullMessage[] {
-  switch (e.type) {
-    case 'resolved':
-      return [
-        { status: `Pulling from ${e.ref}` },
-        ...e.layers.map((l) => ({
-          status: 'Waiting',
-          id: shortDigest(l.digest),
-          progressDetail: { current: 0, total: l.size },
-        })),
-      ];
-    case 'layer':
-      return [
-        {
-          status: LAYER_STATUS[e.status] ?? e.status,
-          id: shortDigest(e.digest),
-          progressDetail: { current: e.current, total: e.total },
-        },
-      ];
-    case 'unpacking':
-      return [{ status: 'Extracting' }];
-    case 'done':
-      return [];
-  }
-}
-
-function shortDigest(d: string): string {
-  return d.replace(/^sha256:/, '').slice(0, 12);
+  aux?: { skiff?: PullProgressEvent | PushProgressEvent; Tag?: string; Digest?: string; Size?: number };
 }

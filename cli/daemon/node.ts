@@ -5,7 +5,6 @@ import { execFile } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { promisify } from 'node:util';
-import type { FastifyInstance } from 'fastify';
 import { NodeAgent } from '../../agent/index.js';
 import type { Logger, Task } from '../../lib/index.js';
 import { SkiffError } from '../../lib/index.js';
@@ -18,6 +17,7 @@ import {
   type TaskLogLine,
 } from '../../manager/index.js';
 import { LeaderLoops } from '../../manager/leader/index.js';
+import { registerImageRoutes, registerVolumeRoutes } from '../../node/api/index.js';
 import { registerNodeRoutes } from '../node-api/index.js';
 import { skiffVersion } from '../version.js';
 import type { DaemonPaths } from './paths.js';
@@ -94,6 +94,7 @@ export function managerOptions(
     logs: (tasks, q, signal) => nodeLogSource(agentOf)(tasks, q, signal),
     extraRoutes: (app, ctx) => {
       registerVolumeRoutes(app, agentOf);
+      registerImageRoutes(app, agentOf);
       registerNodeRoutes(app, ctx, agentOf);
     },
   };
@@ -165,36 +166,4 @@ async function* taskLogs(
     });
     wake = undefined;
   }
-}
-
-/** Docker's /volumes endpoints over this node's volumes (single-node mode). */
-export function registerVolumeRoutes(app: FastifyInstance, agentOf: () => NodeAgent | undefined): void {
-  const volumes = () => {
-    const a = agentOf();
-    if (!a) throw new SkiffError('unavailable', 'the node agent is still starting');
-    return a.volumes;
-  };
-  app.get('/volumes', async (req) => {
-    const raw = (req.query as { filters?: string }).filters;
-    let labels: string[] = [];
-    if (raw) {
-      try {
-        labels = (JSON.parse(raw) as { label?: string[] }).label ?? [];
-      } catch {
-        throw new SkiffError('invalid_argument', 'filters is not valid JSON');
-      }
-    }
-    const all = await volumes().list();
-    const match = all.filter((v) =>
-      labels.every((l) => {
-        const [k, val] = l.split('=');
-        return k !== undefined && (val === undefined ? k in v.Labels : v.Labels[k] === val);
-      }),
-    );
-    return { Volumes: match.map(({ UsedBy: _used, ...v }) => v), Warnings: [] };
-  });
-  app.delete('/volumes/:name', async (req, reply) => {
-    await volumes().remove((req.params as { name: string }).name);
-    return reply.status(204).send();
-  });
 }

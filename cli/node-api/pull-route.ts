@@ -3,10 +3,11 @@
 // too); a failure after the first line is an `error` message, as Docker sends it.
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import type { NodeAgent } from '../../agent/index.js';
+import { image, type NodeAgent } from '../../agent/index.js';
 import { describeError, SkiffError } from '../../lib/index.js';
 import type { ApiContext } from '../../manager/index.js';
-import { type PullMessage, pullMessages } from '../api/pull-protocol.js';
+import { importImage, pullMessages } from '../../node/api/index.js';
+import type { PullMessage } from '../api/pull-protocol.js';
 
 export function registerPullRoute(
   app: FastifyInstance,
@@ -14,7 +15,8 @@ export function registerPullRoute(
   agentOf: () => NodeAgent | undefined,
 ): void {
   app.post('/images/create', async (req, reply) => {
-    const q = req.query as { fromImage?: unknown; tag?: unknown };
+    if ((req.query as { fromSrc?: unknown }).fromSrc !== undefined) return importImage(req, reply, agentOf);
+    const q = req.query as { fromImage?: unknown; tag?: unknown; platform?: unknown };
     if (typeof q.fromImage !== 'string' || q.fromImage === '')
       throw new SkiffError('invalid_argument', 'fromImage is required: the image to pull');
     const tag = typeof q.tag === 'string' && q.tag !== '' ? q.tag : undefined;
@@ -26,6 +28,9 @@ export function registerPullRoute(
     void (async () => {
       try {
         const record = await agent.images.pull(ref, {
+          ...(typeof q.platform === 'string' && q.platform !== ''
+            ? { platform: image.parsePlatform(q.platform) }
+            : {}),
           onProgress: (e) => {
             for (const m of pullMessages(e)) send(m);
           },
