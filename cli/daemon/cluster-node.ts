@@ -23,6 +23,8 @@ import {
 import { addDispatcherService, LeaderDispatcher, managerAddrs } from '../../manager/dispatcher/index.js';
 import { type AcceptedJoin, startManager } from '../../manager/index.js';
 import { LeaderLoops } from '../../manager/leader/index.js';
+import { isNodeLocalPath, nodeLocalApi } from '../../node/api/index.js';
+import { skiffVersion } from '../version.js';
 import { keepWorkerCertificateFresh } from './cert-renewal.js';
 import { dispatcherSource } from './dispatcher-source.js';
 import { quorumRefusal, removeClusterState, serveWorkerControl } from './leave.js';
@@ -317,6 +319,7 @@ export async function runClusterWorker(
     ...(o.certCheckIntervalMs ? { checkIntervalMs: o.certCheckIntervalMs } : {}),
   });
   const leaving = deferred();
+  const localApi = await nodeLocalApi(() => agent, log, skiffVersion());
   const control = await serveWorkerControl(
     paths.socket,
     async () => {
@@ -327,6 +330,7 @@ export async function runClusterWorker(
       leaving.resolve();
     },
     log,
+    { handle: localApi.handle, serves: isNodeLocalPath },
   );
   await writeFile(paths.pidFile, `${process.pid}\n`);
   log.info({ nodeId: saved.nodeId }, 'skiff worker ready');
@@ -338,6 +342,7 @@ export async function runClusterWorker(
       switching = true; // no role switch after this
       stopRenewal();
       control.close();
+      await localApi.close();
       await step(log, 'agent', () => agent.stop());
       if (leaving.done) await removeClusterState(paths.stateDir);
       await rm(paths.socket, { force: true });

@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { dirname, join } from 'node:path';
 import type { Logger, Node } from '../../lib/index.js';
 import { httpStatusFor, isSkiffError, SkiffError } from '../../lib/index.js';
+import type { NodeLocalHandler } from '../../node/api/index.js';
 
 /** What makes a state directory part of a cluster. */
 const CLUSTER_STATE = ['certs', 'raft', 'node-id', 'secrets.key', 'secrets.key.locked', 'worker.json'];
@@ -53,6 +54,8 @@ export async function serveWorkerControl(
   socketPath: string,
   leave: (opts: { force: boolean }) => Promise<void>,
   log: Logger,
+  /** The node-local image and volume endpoints (node/api). */
+  local?: { handle: NodeLocalHandler; serves(path: string): boolean },
 ): Promise<Server> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://node');
@@ -75,6 +78,10 @@ export async function serveWorkerControl(
           reply(status, JSON.stringify({ message: err instanceof Error ? err.message : String(err) }));
         },
       );
+      return;
+    }
+    if (local?.serves(path)) {
+      local.handle(req, res);
       return;
     }
     reply(

@@ -11,7 +11,7 @@ import type { PullMessage } from '../api/pull-protocol.js';
 
 export function registerPullRoute(
   app: FastifyInstance,
-  ctx: ApiContext,
+  ctx: Pick<ApiContext, 'log'>,
   agentOf: () => NodeAgent | undefined,
 ): void {
   app.post('/images/create', async (req, reply) => {

@@ -10,7 +10,7 @@ export {
   type TaskLogLine,
 } from './context.js';
 export { type ForwardOptions, servedLocally } from './forward.js';
-export { type ApiServerOptions, createApiServer } from './server.js';
+export { type ApiServerOptions, createApiServer, createBaseServer } from './server.js';
 export {
   type AcceptedJoin,
   listenUnix,

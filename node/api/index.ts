@@ -2,3 +2,4 @@
 export { importImage, registerImageRoutes, TARBALL_CONTENT_TYPE } from './images.js';
 export { pullMessages, pushMessages } from './progress.js';
 export { registerVolumeRoutes } from './volumes.js';
+export { isNodeLocalPath, type NodeLocalHandler, nodeLocalApi } from './worker-api.js';

@@ -140,17 +140,7 @@ describe('integrity', () => {
     proxy.throttle = 2 * 1024 * 1024;
     const child = spawn(
       process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(REPO_ROOT, 'cli/main.ts'),
-        'image',
-        'pull',
-        '--root',
-        root,
-        '--no-unpack',
-        ref,
-      ],
+      ['--import', 'tsx', join(import.meta.dirname, 'pull-child.ts'), root, ref],
       { cwd: REPO_ROOT, stdio: 'ignore' },
     );
     const exited = new Promise<void>((r) => child.on('exit', () => r()));
