@@ -341,11 +341,19 @@ export class ApiClient {
   }
 
   /** Pulls an image on the node serving the API, handing each progress message to `onMessage`. */
-  async pullImage(ref: string, onMessage: (m: PullMessage) => void, platform?: string): Promise<void> {
+  async pullImage(
+    ref: string,
+    onMessage: (m: PullMessage) => void,
+    opts: { platform?: string /** name the image in an error (default) */; sayWhich?: boolean } = {},
+  ): Promise<void> {
     const query = new URLSearchParams({ fromImage: ref });
-    if (platform) query.set('platform', platform);
+    if (opts.platform) query.set('platform', opts.platform);
     const res = await this.send(`/images/create?${query}`, undefined);
-    await readProgress(res, onMessage, (error) => new SkiffError('unavailable', `pulling ${ref}: ${error}`));
+    await readProgress(
+      res,
+      onMessage,
+      (error) => new SkiffError('unavailable', opts.sayWhich === false ? error : `pulling ${ref}: ${error}`),
+    );
   }
 
   private async send(

@@ -152,7 +152,8 @@ export function registerImage(program: Command): void {
               if (!o.quiet) progress.event(e);
             } else if (m.status?.startsWith('Digest: ')) digest = m.status.slice('Digest: '.length);
           },
-          o.platform,
+          // the node's message names the image already
+          { ...(o.platform ? { platform: o.platform } : {}), sayWhich: false },
         ),
       );
       if (o.quiet) process.stdout.write(`${ref}\n`);
