@@ -10,19 +10,18 @@ import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { image, NodeAgent } from '../../agent/index.js';
-import { image as images } from '../../agent/index.js';
+import { image, type NodeAgent } from '../../agent/index.js';
 import type { ImageInspect, ImageSummary, PruneImagesResult } from '../../cli/api/image-protocol.js';
 import type { PullMessage } from '../../cli/api/pull-protocol.js';
 import { decodeRegistryAuth, describeError, SkiffError } from '../../lib/index.js';
+import { filterValues, isTrue } from './filters.js';
 import { pushMessages } from './progress.js';
-import { filterValues } from './volumes.js';
 
 /** The content type skiff's CLI sends a tarball with; docker's sends text/plain. */
 export const TARBALL_CONTENT_TYPE = 'application/x-tar';
 
 function familiar(name: string): string {
-  return images.familiarReference(images.parseReference(name));
+  return image.familiarReference(image.parseReference(name));
 }
 
 function unixSeconds(iso: string): number {
@@ -56,7 +55,7 @@ function inspectView(img: image.ImageRecord): ImageInspect {
     RepoDigests: img.repoDigests,
     Created: img.created,
     Size: img.size,
-    Platform: images.formatPlatform(img.platform),
+    Platform: image.formatPlatform(img.platform),
     Parent: '',
     Comment: '',
     DockerVersion: '',
@@ -116,7 +115,7 @@ export function registerImageRoutes(app: FastifyInstance, agentOf: () => NodeAge
     const { name, action } = splitImagePath(req);
     if (action !== 'json') throw new SkiffError('not_found', 'page not found');
     const img = await agent().images.lookup(name);
-    if (!img) throw images.noSuchImage(name);
+    if (!img) throw image.noSuchImage(name);
     return inspectView(img);
   });
 
@@ -182,7 +181,7 @@ export async function importImage(
   const ref = typeof q.tag === 'string' && q.tag !== '' ? `${q.repo}:${q.tag}` : q.repo;
   const cmd = importChanges(q.changes);
   const platform =
-    typeof q.platform === 'string' && q.platform !== '' ? images.parsePlatform(q.platform) : undefined;
+    typeof q.platform === 'string' && q.platform !== '' ? image.parsePlatform(q.platform) : undefined;
   if (!isStream(req.body))
     throw new SkiffError('invalid_argument', `send the tarball as ${TARBALL_CONTENT_TYPE}`);
   const dir = join(a.images.opts.root, 'tmp');
@@ -233,15 +232,15 @@ async function push(a: NodeAgent, name: string, req: FastifyRequest, reply: Fast
   const ref = typeof q.tag === 'string' && q.tag !== '' ? `${name}:${q.tag}` : name;
   const header = req.headers['x-registry-auth'];
   const credentials = decodeRegistryAuth(typeof header === 'string' ? header : undefined);
-  if (!images.parseReference(ref).tag) throw new SkiffError('invalid_argument', `push needs a tag: ${ref}`);
+  if (!image.parseReference(ref).tag) throw new SkiffError('invalid_argument', `push needs a tag: ${ref}`);
   if (!(await a.images.lookup(ref)))
-    throw images.noSuchImage(ref, `tag the image with \`skiff image tag SOURCE ${ref}\` first`);
+    throw image.noSuchImage(ref, `tag the image with \`skiff image tag SOURCE ${ref}\` first`);
   const out = new PassThrough();
   const send = (m: PullMessage) => out.write(`${JSON.stringify(m)}\n`);
   void (async () => {
     try {
       send({
-        status: `The push refers to repository [${images.repositoryName(images.parseReference(ref))}]`,
+        status: `The push refers to repository [${image.repositoryName(image.parseReference(ref))}]`,
       });
       const { digest } = await a.images.push(ref, {
         onProgress: (e) => {
@@ -249,7 +248,7 @@ async function push(a: NodeAgent, name: string, req: FastifyRequest, reply: Fast
         },
         ...(credentials ? { credentials } : {}),
       });
-      send({ aux: { Tag: images.parseReference(ref).tag ?? '', Digest: digest } });
+      send({ aux: { Tag: image.parseReference(ref).tag ?? '', Digest: digest } });
     } catch (e) {
       const message = describeError(e);
       send({ error: message, errorDetail: { message } });
@@ -276,8 +275,4 @@ async function imagesInUse(a: NodeAgent): Promise<Set<string>> {
 
 function isStream(body: unknown): body is Readable {
   return typeof body === 'object' && body !== null && typeof (body as Readable).pipe === 'function';
-}
-
-function isTrue(v: unknown): boolean {
-  return v === 'true' || v === '1' || v === true;
 }

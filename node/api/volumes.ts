@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { NodeAgent, volume } from '../../agent/index.js';
 import type { DockerVolume } from '../../cli/api/image-protocol.js';
 import { SkiffError } from '../../lib/index.js';
+import { filterValues, isTrue } from './filters.js';
 
 /** Docker's Volume, plus `UsedBy` (the containers using it), which docker's CLI ignores. */
 function view(v: volume.VolumeInfo): DockerVolume {
@@ -56,22 +57,6 @@ export function registerVolumeRoutes(
   });
 }
 
-/** Values of one key of Docker's `filters` query parameter (JSON: `{"label":["a=b"]}`, or a map of values to true). */
-export function filterValues(query: unknown, key: string): string[] {
-  const raw = (query as { filters?: unknown }).filters;
-  if (typeof raw !== 'string' || raw === '') return [];
-  let doc: Record<string, unknown>;
-  try {
-    doc = JSON.parse(raw) as Record<string, unknown>;
-  } catch {
-    throw new SkiffError('invalid_argument', 'filters is not valid JSON');
-  }
-  const v = doc[key];
-  if (Array.isArray(v)) return v.map(String);
-  if (v && typeof v === 'object') return Object.keys(v).filter((k) => (v as Record<string, unknown>)[k]);
-  return [];
-}
-
 function splitLabel(l: string): [string, string | undefined] {
   const i = l.indexOf('=');
   return i < 0 ? [l, undefined] : [l.slice(0, i), l.slice(i + 1)];
@@ -80,8 +65,4 @@ function splitLabel(l: string): [string, string | undefined] {
 function labelMatches(labels: Record<string, string>, filter: string): boolean {
   const [k, v] = splitLabel(filter);
   return v === undefined ? k in labels : labels[k] === v;
-}
-
-function isTrue(v: unknown): boolean {
-  return v === 'true' || v === '1' || v === true;
 }
