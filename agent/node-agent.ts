@@ -10,9 +10,17 @@ import { NetworkManager } from './network/index.js';
 import { ContainerRuntime } from './runtime/index.js';
 import { Snapshotter } from './snapshot/index.js';
 import { VolumeManager } from './volume/index.js';
-import { NetworkViews, networkPort, networksOfTask } from './worker/adapters/network.js';
-import { imagePort, rootfsPort, runtimePort } from './worker/adapters/stack.js';
-import { AgentSession, type ContainerCreateRequest, Worker } from './worker/index.js';
+import {
+  AgentSession,
+  type ContainerCreateRequest,
+  imagePort,
+  NetworkViews,
+  networkPort,
+  networksOfTask,
+  rootfsPort,
+  runtimePort,
+  Worker,
+} from './worker/index.js';
 
 export interface NodeAgentOptions {
   nodeId: string;

@@ -8,6 +8,7 @@ export {
   type ApiInfo,
   type ApiServerOptions,
   createApiServer,
+  createBaseServer,
   type LogQuery,
   type LogSource,
   MIN_API_VERSION,

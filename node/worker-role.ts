@@ -18,7 +18,7 @@ import {
   requestRenewal,
   saveIdentity,
 } from '../manager/index.js';
-import { serveWorkerControl } from './api/index.js';
+import { isNodeLocalPath, nodeLocalApi, serveWorkerControl } from './api/index.js';
 import { dispatcherSource } from './dispatcher-source.js';
 import { firstAnswer } from './first-answer.js';
 import { removeClusterState } from './leave.js';
@@ -95,6 +95,7 @@ export async function startWorkerRole(
   const left = new Promise<void>((r) => {
     resolveLeft = r;
   });
+  const localApi = await nodeLocalApi(() => agent, log, o.version);
   const control = await serveWorkerControl(
     paths.socket,
     async () => {
@@ -105,6 +106,7 @@ export async function startWorkerRole(
       resolveLeft();
     },
     log,
+    { handle: localApi.handle, serves: isNodeLocalPath },
   );
   await writeFile(paths.pidFile, `${process.pid}\n`);
   log.info({ nodeId: saved.nodeId }, 'skiff worker ready');
@@ -134,6 +136,7 @@ export async function startWorkerRole(
       stopping ??= (async () => {
         stopRenewal();
         control.close();
+        await localApi.close();
         await boundedStep(log, 'agent', () => agent.stop());
         if (hasLeft) await removeClusterState(paths.stateDir);
         await rm(paths.socket, { force: true });

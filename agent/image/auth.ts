@@ -4,18 +4,20 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { SkiffError } from '../../lib/index.js';
-import { DEFAULT_REGISTRY } from './reference.js';
+import {
+  credentialsFor,
+  type DockerConfig,
+  parseDockerConfig,
+  type RegistryCredentials,
+  withCredentials,
+} from '../../lib/index.js';
 
 export interface Challenge {
   scheme: 'basic' | 'bearer';
   params: Record<string, string>;
 }
 
-export interface Credentials {
-  username: string;
-  password: string;
-}
+export type Credentials = RegistryCredentials;
 
 /** Parses a WWW-Authenticate header value; unknown schemes are left out. */
 export function parseChallenges(header: string | undefined): Challenge[] {
@@ -66,29 +68,7 @@ export function defaultAuthFile(): string {
   return join(dir, 'config.json');
 }
 
-/** Keys docker uses in `auths` for a registry (Docker Hub's is its v1 index URL). */
-function authKeys(registry: string): string[] {
-  if (registry === DEFAULT_REGISTRY) {
-    return ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io'];
-  }
-  return [
-    registry,
-    `https://${registry}`,
-    `http://${registry}`,
-    `https://${registry}/v1/`,
-    `https://${registry}/v2/`,
-  ];
-}
-
-function authKey(registry: string): string {
-  return registry === DEFAULT_REGISTRY ? 'https://index.docker.io/v1/' : registry;
-}
-
-type AuthFileDoc = {
-  auths?: Record<string, { auth?: string; username?: string; password?: string }>;
-} & Record<string, unknown>;
-
-async function readAuthFile(path: string): Promise<AuthFileDoc> {
+async function readAuthFile(path: string): Promise<DockerConfig> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -96,19 +76,7 @@ async function readAuthFile(path: string): Promise<AuthFileDoc> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw e;
   }
-  try {
-    const doc = JSON.parse(text) as unknown;
-    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error('not an object');
-    return doc as AuthFileDoc;
-  } catch (e) {
-    throw new SkiffError(
-      'invalid_argument',
-      `cannot read credentials from ${path}: ${(e as Error).message}`,
-      {
-        hint: 'fix or remove the file, then run `skiff login <registry>` again',
-      },
-    );
-  }
+  return parseDockerConfig(text, path);
 }
 
 /** Credentials for a registry from the auth file, if any. */
@@ -116,20 +84,7 @@ export async function lookupCredentials(
   authFile: string,
   registry: string,
 ): Promise<Credentials | undefined> {
-  const doc = await readAuthFile(authFile);
-  for (const key of authKeys(registry)) {
-    const entry = doc.auths?.[key];
-    if (!entry) continue;
-    if (entry.username !== undefined && entry.password !== undefined) {
-      return { username: entry.username, password: entry.password };
-    }
-    if (entry.auth) {
-      const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      if (colon > 0) return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
-    }
-  }
-  return undefined;
+  return credentialsFor(await readAuthFile(authFile), registry);
 }
 
 /** Stores credentials in the auth file (mode 0600), keeping its other content. */
@@ -138,12 +93,10 @@ export async function storeCredentials(
   registry: string,
   creds: Credentials,
 ): Promise<void> {
-  const doc = await readAuthFile(authFile);
-  const auths = { ...(doc.auths ?? {}) };
-  auths[authKey(registry)] = { auth: Buffer.from(`${creds.username}:${creds.password}`).toString('base64') };
+  const doc = withCredentials(await readAuthFile(authFile), registry, creds);
   await mkdir(dirname(authFile), { recursive: true, mode: 0o700 });
   const tmp = `${authFile}.tmp-${process.pid}`;
-  await writeFile(tmp, `${JSON.stringify({ ...doc, auths }, null, 2)}\n`, { mode: 0o600 });
+  await writeFile(tmp, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
   await rename(tmp, authFile);
 }
 

@@ -1,6 +1,7 @@
-// The image metadata file (`images.json` under the node root): one record per image ID
-// with its tags and digests. Reads are fresh from disk before each change and writes
-// are atomic (temp file + rename), so a crash never leaves half a file.
+// The images store (containerd's metadata images store): the file `images.json` under
+// the node root, one record per image ID with its tags and digests. Reads are fresh from
+// disk before each change and writes are atomic (temp file + rename), so a crash never
+// leaves half a file. The last records read are kept for synchronous lookups.
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -46,10 +47,22 @@ interface RecordsFile {
 
 export class ImageRecords {
   private chain: Promise<unknown> = Promise.resolve();
+  private last: ImageRecord[] = [];
 
   constructor(private readonly file: string) {}
 
+  /** The records as last read or written by this process. */
+  cached(): ImageRecord[] {
+    return [...this.last];
+  }
+
+  /** Reads the records from disk (another process may have changed them) and caches them. */
   async load(): Promise<ImageRecord[]> {
+    this.last = await this.read();
+    return this.cached();
+  }
+
+  private async read(): Promise<ImageRecord[]> {
     let text: string;
     try {
       text = await readFile(this.file, 'utf8');
@@ -74,15 +87,39 @@ export class ImageRecords {
   /** Runs a read-modify-write of the records, one at a time. */
   update<T>(change: (images: ImageRecord[]) => T | Promise<T>): Promise<T> {
     const run = this.chain.then(async () => {
-      const images = await this.load();
+      const images = await this.read();
       const result = await change(images);
       await mkdir(dirname(this.file), { recursive: true });
       const tmp = `${this.file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
       await writeFile(tmp, JSON.stringify({ version: 1, images } satisfies RecordsFile));
       await rename(tmp, this.file);
+      this.last = structuredClone(images);
       return result;
     });
     this.chain = run.catch(() => undefined);
     return run;
   }
+
+  /** Stores a record, merging with an existing one of the same ID and moving `tag` to it. */
+  save(record: ImageRecord, tag: string | undefined): Promise<ImageRecord> {
+    return this.update((images) => {
+      if (tag) for (const img of images) img.repoTags = img.repoTags.filter((t) => t !== tag);
+      let target = images.find((i) => i.id === record.id);
+      if (target) {
+        target.repoDigests = unique([...target.repoDigests, ...record.repoDigests]);
+        if (!(target.layers.length === record.layers.length && target.manifestDigest)) {
+          Object.assign(target, { layers: record.layers, manifestDigest: record.manifestDigest });
+        }
+      } else {
+        target = record;
+        images.push(target);
+      }
+      if (tag) target.repoTags = unique([...target.repoTags, tag]);
+      return structuredClone(target);
+    });
+  }
+}
+
+export function unique(xs: string[]): string[] {
+  return [...new Set(xs)];
 }

@@ -1,5 +1,6 @@
-// agent/image: references, the OCI distribution client, the content store and the
-// node's image store (pull, tag, remove, import, push, login, gc).
+// agent/image, along containerd's lines: the content store (blobs), the images store
+// (records), and the operations over them, each in its own module: pull, push, import,
+// tags (tag, remove), login, gc. ImageService wires them for the agent and the API.
 export {
   type Challenge,
   type Credentials,
@@ -11,19 +12,12 @@ export {
 export { ContentStore, type IngestSource } from './content-store.js';
 export { decompress } from './decompress.js';
 export { chainIds, digestHex, sha256, shortId } from './digest.js';
-export type { ImageLayer, ImageRecord } from './image-records.js';
+export { findImage, noSuchImage } from './find-image.js';
+export type { GcResult } from './gc.js';
+export { type ImageLayer, type ImageRecord, ImageRecords } from './image-records.js';
 /** The contract name the worker uses; the same class. */
-export {
-  findImage,
-  ImageService,
-  ImageService as ImageStore,
-  type ImageServiceOptions,
-  type PullEvent,
-  type PullOptions,
-  type PushEvent,
-  type RemoveResult,
-  type Unpacker,
-} from './image-service.js';
+export { ImageService, ImageService as ImageStore, type ImageServiceOptions } from './image-service.js';
+export type { ImportOptions } from './import.js';
 export {
   type Compression,
   type Descriptor,
@@ -38,6 +32,8 @@ export {
   parseManifest,
 } from './manifest.js';
 export { formatPlatform, hostPlatform, parsePlatform, selectManifest } from './platform.js';
+export type { PullEvent, PullOptions, Unpacker } from './pull.js';
+export type { PushEvent } from './push.js';
 export {
   DEFAULT_REGISTRY,
   familiarReference,
@@ -48,3 +44,4 @@ export {
   repositoryName,
 } from './reference.js';
 export type { RegistryOptions } from './registry-client.js';
+export type { RemoveResult } from './tags.js';

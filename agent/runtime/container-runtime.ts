@@ -9,30 +9,19 @@
 //   <runRoot>/<id>/   conmon.pid, pid, exit + oom (conmon's persist dir), secrets/ (tmpfs)
 //   <runRoot>/exits/<id>   conmon's exit file
 import { EventEmitter } from 'node:events';
-import { existsSync, type FSWatcher, readFileSync, statSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, type FSWatcher, readFileSync, statSync, watch } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, SkiffError, silentLogger } from '../../lib/index.js';
-import {
-  mkdirInRoot,
-  type OciMount,
-  prepareContainerMounts,
-  releaseContainerMounts,
-  resolveInRoot,
-  VolumeManager,
-} from '../volume/index.js';
+import { releaseContainerMounts, VolumeManager } from '../volume/index.js';
+import { readRootFile, writeBundle } from './bundle.js';
 import { conmonErrors, launchConmon } from './conmon.js';
 import { type ContainerRecord, ContainerStore, validateContainerId } from './container-store.js';
-import { hostsFile, resolvConfFile } from './etc-files.js';
 import { execInContainer } from './exec.js';
-import { healthPlan } from './health.js';
 import { HealthMonitor } from './health-monitor.js';
-import { hostHardLimits } from './host-limits.js';
 import { readLogs } from './log-reader.js';
-import { buildOciConfig } from './oci-config.js';
 import { OciRuntimeCli } from './oci-runtime-cli.js';
-import { mergeArgs, mergeEnv, mergeStopSignal, mergeUser, mergeWorkdir } from './process-spec.js';
 import { normalizeSignal } from './signals.js';
 import type {
   ContainerCreateSpec,
@@ -48,10 +37,7 @@ import type {
 } from './types.js';
 import { parseGroup, parsePasswd, resolveUser } from './user.js';
 
-const DEFAULT_GRACE_MS = 10_000;
 const DEFAULT_LOG_SIZE_MAX = 10 * 1024 * 1024;
-/** Where the init binary appears inside a container with `Init: true`. */
-const INIT_TARGET = '/sbin/skiff-init';
 
 export class ContainerRuntime {
   readonly root: string;
@@ -112,7 +98,12 @@ export class ContainerRuntime {
     await mkdir(runDir, { recursive: true, mode: 0o700 });
     const log = this.log.child({ containerId: spec.id, name: spec.name });
     try {
-      const rec = await this.writeBundle(spec, stateDir, runDir);
+      const rec = await writeBundle(spec, stateDir, runDir, {
+        volumes: this.volumes,
+        initPath: this.initPath,
+        cgroupParent: this.cgroupParent,
+      });
+      await this.store.write(rec);
       const msgs = await launchConmon({
         conmon: this.conmon,
         runtimeBinary: this.oci.binary,
@@ -145,107 +136,6 @@ export class ContainerRuntime {
       );
       throw e;
     }
-  }
-
-  private async writeBundle(
-    spec: ContainerCreateSpec,
-    stateDir: string,
-    runDir: string,
-  ): Promise<ContainerRecord> {
-    const cs = spec.spec;
-    const image = spec.imageConfig;
-    const passwd = parsePasswd(await readRootFile(spec.rootfs, '/etc/passwd'));
-    const groups = parseGroup(await readRootFile(spec.rootfs, '/etc/group'));
-    const user = resolveUser(mergeUser(image, cs), passwd, groups, cs.Groups ?? []);
-    const hostname = spec.hostname ?? cs.Hostname ?? spec.id.slice(0, 12);
-    const tty = cs.TTY === true;
-    let args = mergeArgs(image, cs);
-    const cwd = mergeWorkdir(image, cs);
-    await mkdirInRoot(spec.rootfs, cwd);
-    const env = mergeEnv(image, cs, { hostname, home: user.home, tty });
-
-    const etcMounts: OciMount[] = [];
-    const etcFiles: [string, string][] = [
-      ['/etc/hosts', spec.hostsFile ?? hostsFile(hostname, cs.Hosts ?? [])],
-      ['/etc/hostname', `${hostname}\n`],
-      [
-        '/etc/resolv.conf',
-        spec.resolvConf ??
-          resolvConfFile(cs.DNSConfig, await readFile('/etc/resolv.conf', 'utf8').catch(() => '')),
-      ],
-    ];
-    for (const [target, content] of etcFiles) {
-      const source = join(stateDir, basename(target));
-      writeFileSync(source, content, { mode: 0o644 });
-      etcMounts.push({ destination: target, type: 'bind', source, options: ['rbind', 'rprivate'] });
-    }
-    const userMounts = await prepareContainerMounts(this.volumes, {
-      containerId: spec.id,
-      rootfs: spec.rootfs,
-      mounts: cs.Mounts ?? [],
-      files: spec.files ?? [],
-      runDir,
-      stateDir,
-    });
-    const mounts = [...etcMounts, ...userMounts];
-    if (cs.Init) {
-      if (!this.initPath) {
-        throw new SkiffError(
-          'unavailable',
-          `container ${spec.id} asks for an init, but neither catatonit nor tini is installed`,
-          {
-            hint: 'install catatonit (scripts/setup does)',
-          },
-        );
-      }
-      mounts.push({
-        destination: INIT_TARGET,
-        type: 'bind',
-        source: this.initPath,
-        options: ['bind', 'ro', 'rprivate'],
-      });
-      args = [INIT_TARGET, '--', ...args];
-    }
-    const limits = spec.resources?.Limits;
-    const config = buildOciConfig({
-      rootfs: spec.rootfs,
-      readonlyRootfs: cs.ReadOnly === true,
-      args,
-      env,
-      cwd,
-      user,
-      tty,
-      hostname,
-      mounts,
-      ...(spec.netnsPath ? { netnsPath: spec.netnsPath } : {}),
-      cgroupsPath: `${this.cgroupParent}/${spec.id}`,
-      ...(limits?.MemoryBytes ? { memoryBytes: limits.MemoryBytes } : {}),
-      ...(limits?.NanoCPUs ? { nanoCpus: limits.NanoCPUs } : {}),
-      ...(limits?.Pids ? { pidsLimit: limits.Pids } : {}),
-      capAdd: cs.CapabilityAdd ?? [],
-      capDrop: cs.CapabilityDrop ?? [],
-      sysctls: cs.Sysctls ?? {},
-      ulimits: cs.Ulimits ?? [],
-      hostHardLimits: hostHardLimits(),
-      annotations: { 'io.skiff.name': spec.name },
-    });
-    writeFileSync(join(stateDir, 'config.json'), JSON.stringify(config, null, 2));
-    const plan = healthPlan(image.Healthcheck, cs.HealthCheck);
-    const rec: ContainerRecord = {
-      id: spec.id,
-      name: spec.name,
-      labels: { ...(image.Labels ?? {}), ...(cs.Labels ?? {}), ...(spec.labels ?? {}) },
-      createdAt: new Date().toISOString(),
-      stopSignal: normalizeSignal(mergeStopSignal(image, cs)),
-      stopGraceMs: cs.StopGracePeriod !== undefined ? cs.StopGracePeriod / 1e6 : DEFAULT_GRACE_MS,
-      tty,
-      rootfs: spec.rootfs,
-      cgroupsPath: config.linux.cgroupsPath,
-      ...(plan ? { health: plan } : {}),
-      process: config.process,
-    };
-    await this.store.write(rec);
-    return rec;
   }
 
   // --------------------------------------------------------------- lifecycle
@@ -619,14 +509,6 @@ function findOptionalBinary(name: string): string | undefined {
     if (existsSync(p)) return p;
   }
   return undefined;
-}
-
-async function readRootFile(rootfs: string, path: string): Promise<string> {
-  try {
-    return await readFile(await resolveInRoot(rootfs, path), 'utf8');
-  } catch {
-    return '';
-  }
 }
 
 // The small state files below are read synchronously for the same reason as the records.

@@ -64,12 +64,19 @@ export async function restoreXattrs(dump: string): Promise<void> {
   await checked('setfattr', ['-h', '--restore=-'], 'setting extended attributes', { input: dump });
 }
 
-export async function mountOverlay(options: string, target: string, cwd: string): Promise<void> {
+/** mount(8) from `cwd`, so relative paths in `options` resolve there. */
+export async function mountFs(
+  type: string,
+  source: string,
+  options: string,
+  target: string,
+  cwd: string | undefined,
+): Promise<void> {
   await checked(
     'mount',
-    ['-t', 'overlay', 'overlay', '-o', options, target],
-    `mounting the overlay at ${target}`,
-    { cwd },
+    ['-t', type, source, ...(options ? ['-o', options] : []), target],
+    `mounting the ${type} at ${target}`,
+    cwd === undefined ? {} : { cwd },
   );
 }
 

@@ -1,5 +1,6 @@
 // agent/snapshot: unpacks image layers (hardened, OCI whiteouts → overlay whiteouts) into
-// one directory per chain ID and mounts container root filesystems with overlayfs.
+// one directory per chain ID, prepares writable snapshots over a chain and answers with
+// the overlay mounts, which its caller performs (mount.ts).
 export { type ExtractOptions, type ExtractStats, extractLayer } from './extract.js';
 export {
   ancestors,
@@ -9,12 +10,13 @@ export {
   cleanHardlinkTarget,
   type WhiteoutKind,
 } from './layer-paths.js';
+export { isMountPoint, type Mount, mountAll, unmountAll } from './mount.js';
 export {
   type BlobSource,
   type ContainerSnapshot,
-  isMountPoint,
   Snapshotter,
   type SnapshotterOptions,
+  type UnpackLayer,
 } from './snapshotter.js';
 export {
   decodeHeader,

@@ -1,18 +1,20 @@
-// The overlayfs snapshotter. Each layer is unpacked once into
+// The overlayfs snapshotter, shaped like containerd's: it works on chain IDs and answers
+// with mounts; its caller performs them. Each layer is unpacked once into
 // `snapshots/<chainId hex>/fs` (keyed by chain ID, so a layer shared by images is shared
-// on disk too) with a short alias `snapshots/l/<id>` → `../<hex>/fs`. A container's
-// rootfs is an overlay of its image's layers plus `containers/<id>/{upper,work}`.
-// The kernel takes at most one page of mount options, so the overlay is mounted from
-// a `mount` process whose working directory is `snapshots/`, naming lower layers by
-// their short aliases (`l/abcdefghij`, 12 bytes each: over 250 layers fit).
+// on disk too), recording its parent's chain ID, with a short alias `snapshots/l/<id>` →
+// `../<hex>/fs`. prepare(key, parent) makes the writable snapshot
+// `containers/<key>/{upper,work}` over the parent's chain and returns the overlay mount.
+// The kernel takes at most one page of mount options, so the mount names lower layers
+// by their short aliases (`l/abcdefghij`, 12 bytes each: over 250 layers fit), relative
+// to `snapshots/`, the directory the mount is made from.
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { type Logger, SkiffError, silentLogger } from '../../lib/index.js';
-import { type Compression, decompress, type ImageRecord, layerCompression } from '../image/index.js';
+import { type Compression, decompress, type ImageLayer, layerCompression } from '../image/index.js';
 import { extractLayer } from './extract.js';
-import { mountOverlay, unmount } from './host-tools.js';
+import { isMountPoint, MAX_MOUNT_OPTIONS, type Mount, unmountAll } from './mount.js';
 
 /** Where the snapshotter reads layer blobs from (the image content store fits). */
 export interface BlobSource {
@@ -22,23 +24,41 @@ export interface BlobSource {
 export interface SnapshotterOptions {
   /** The node's state root: snapshots go to `snapshots/`, container layers to `containers/`. */
   root: string;
-  /** Default blob source for mount() when layers still need unpacking. */
+  /** Default blob source for unpack(). */
   content?: BlobSource;
   /** Layers unpacked at once (default 2). */
   concurrency?: number;
   logger?: Logger;
 }
 
+/** A writable snapshot (a container's layer). */
 export interface ContainerSnapshot {
   id: string;
+  /** The image it was prepared for, when the caller said. */
   imageId: string;
+  /** The read-only chain under it, bottom first. */
   chainIds: string[];
+  /** Where the caller mounts it (rootfsPath). */
   rootfs: string;
   mounted: boolean;
 }
 
-/** The mount(2) data limit is one page. */
-const MAX_MOUNT_OPTIONS = 4095;
+/** What unpacking needs of a layer. */
+export type UnpackLayer = Pick<ImageLayer, 'digest' | 'diffId' | 'chainId' | 'mediaType'>;
+
+interface LayerMeta {
+  chainId: string;
+  diffId: string;
+  digest: string;
+  /** The chain ID of the layer below; absent for a bottom layer. */
+  parent?: string;
+}
+
+interface WritableMeta {
+  imageId: string;
+  chainIds: string[];
+}
+
 const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 function hex(digest: string): string {
@@ -75,19 +95,25 @@ export class Snapshotter {
     );
   }
 
-  /** Unpacks every layer of the image that is not unpacked yet (each layer once, even across calls). */
-  async ensureLayers(image: ImageRecord, content: BlobSource | undefined = this.opts.content): Promise<void> {
+  /**
+   * Unpacks the layers (bottom first) that are not unpacked yet, each once even across
+   * calls, recording each one's parent so prepare() can walk a chain.
+   */
+  async unpack(
+    layers: readonly UnpackLayer[],
+    content: BlobSource | undefined = this.opts.content,
+  ): Promise<void> {
     await this.init();
     if (!content)
       throw new SkiffError('internal', 'the snapshotter has no content store to unpack layers from');
     const limit = this.opts.concurrency ?? 2;
-    const queue = [...image.layers];
+    const queue = layers.map((layer, i) => ({ layer, parent: layers[i - 1]?.chainId }));
     const worker = async () => {
-      for (let layer = queue.shift(); layer; layer = queue.shift()) {
-        const l = layer;
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        const { layer: l, parent } = next;
         let job = this.unpacking.get(l.chainId);
         if (!job) {
-          job = this.unpack(l, content).finally(() => this.unpacking.delete(l.chainId));
+          job = this.unpackLayer(l, parent, content).finally(() => this.unpacking.delete(l.chainId));
           this.unpacking.set(l.chainId, job);
         }
         await job;
@@ -96,11 +122,15 @@ export class Snapshotter {
     await Promise.all(Array.from({ length: Math.min(limit, queue.length) }, worker));
   }
 
-  private async unpack(
-    layer: { digest: string; diffId: string; chainId: string; mediaType: string },
+  private async unpackLayer(
+    layer: UnpackLayer,
+    parent: string | undefined,
     content: BlobSource,
   ): Promise<void> {
-    if (await this.hasSnapshot(layer.chainId)) return;
+    if (await this.hasSnapshot(layer.chainId)) {
+      await this.recordParent(layer, parent);
+      return;
+    }
     const compression: Compression | undefined = layerCompression(layer.mediaType);
     if (!compression)
       throw new SkiffError(
@@ -123,10 +153,13 @@ export class Snapshotter {
       });
       const short = await this.newShortId();
       await writeFile(join(tmp, 'link'), short);
-      await writeFile(
-        join(tmp, 'meta.json'),
-        JSON.stringify({ chainId: layer.chainId, diffId: layer.diffId, digest: layer.digest }),
-      );
+      const meta: LayerMeta = {
+        chainId: layer.chainId,
+        diffId: layer.diffId,
+        digest: layer.digest,
+        ...(parent ? { parent } : {}),
+      };
+      await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta));
       await rename(tmp, this.snapshotDir(layer.chainId));
       await symlink(`../${hex(layer.chainId)}/fs`, join(this.snapshotsDir, 'l', short));
       this.log.debug({ layer: layer.digest, ms: Date.now() - started, ...stats }, 'layer unpacked');
@@ -143,6 +176,41 @@ export class Snapshotter {
         cause: e,
       });
     }
+  }
+
+  /** Layers unpacked before parents were recorded get theirs on their next use. */
+  private async recordParent(layer: UnpackLayer, parent: string | undefined): Promise<void> {
+    if (!parent) return;
+    const meta = await this.layerMeta(layer.chainId);
+    if (meta.parent === parent) return;
+    await writeFile(join(this.snapshotDir(layer.chainId), 'meta.json'), JSON.stringify({ ...meta, parent }));
+  }
+
+  private async layerMeta(chainId: string): Promise<LayerMeta> {
+    try {
+      return JSON.parse(await readFile(join(this.snapshotDir(chainId), 'meta.json'), 'utf8')) as LayerMeta;
+    } catch {
+      throw new SkiffError('not_found', `layer snapshot ${chainId} is not unpacked`, {
+        hint: 'unpack the image layers before preparing a snapshot on them',
+      });
+    }
+  }
+
+  /** The chain from the bottom layer up to `top`, from the recorded parents. */
+  private async chainOf(top: string | undefined): Promise<string[]> {
+    const chain: string[] = [];
+    for (let id = top; id; ) {
+      const meta = await this.layerMeta(id);
+      // ChainID(L0) = DiffID(L0): any other layer without a parent lost its record.
+      if (!meta.parent && meta.chainId !== meta.diffId) {
+        throw new SkiffError('not_found', `layer snapshot ${id} does not record its parent`, {
+          hint: 'unpack the image layers again before preparing a snapshot on them',
+        });
+      }
+      chain.unshift(id);
+      id = meta.parent;
+    }
+    return chain;
   }
 
   private async newShortId(): Promise<string> {
@@ -162,7 +230,7 @@ export class Snapshotter {
       return (await readFile(join(this.snapshotDir(chainId), 'link'), 'utf8')).trim();
     } catch {
       throw new SkiffError('not_found', `layer snapshot ${chainId} is not unpacked`, {
-        hint: 'unpack the image layers (ensureLayers) before mounting',
+        hint: 'unpack the image layers before preparing a snapshot on them',
       });
     }
   }
@@ -172,62 +240,70 @@ export class Snapshotter {
     return join(this.containersDir, id);
   }
 
-  /** Mounts the container's rootfs (idempotent) and returns its path. */
-  async mount(containerId: string, image: ImageRecord): Promise<{ rootfs: string }> {
+  /** Where the caller mounts the writable snapshot `key`: inside its directory, so remove() takes it along. */
+  rootfsPath(key: string): string {
+    return join(this.containerDir(key), 'rootfs');
+  }
+
+  /**
+   * Makes the writable snapshot `key` over the chain ending in `parent` (none: an empty
+   * rootfs) and returns the mounts that make it a root filesystem. Idempotent: preparing
+   * an existing key for the same image answers its mounts again.
+   */
+  async prepare(key: string, parent: string | undefined, opts: { imageId?: string } = {}): Promise<Mount[]> {
     await this.init();
-    const dir = this.containerDir(containerId);
-    const rootfs = join(dir, 'rootfs');
-    const existing = await this.readMeta(containerId);
-    if (existing && existing.imageId !== image.id) {
+    const dir = this.containerDir(key);
+    const imageId = opts.imageId ?? '';
+    const existing = await this.readMeta(key);
+    if (existing && existing.imageId !== imageId) {
       throw new SkiffError(
         'conflict',
-        `container ${containerId} already has a rootfs from image ${existing.imageId}`,
+        `container ${key} already has a rootfs from image ${existing.imageId}`,
       );
     }
-    if (await isMountPoint(rootfs)) return { rootfs };
-    if (this.opts.content) await this.ensureLayers(image);
+    const chain = await this.chainOf(parent);
     const lowers: string[] = [];
-    for (const layer of [...image.layers].reverse()) lowers.push(`l/${await this.shortIdOf(layer.chainId)}`);
+    for (const chainId of [...chain].reverse()) lowers.push(`l/${await this.shortIdOf(chainId)}`);
     if (lowers.length === 0) {
       await mkdir(join(this.snapshotsDir, 'empty'), { recursive: true });
       lowers.push('empty');
     }
-    await mkdir(join(dir, 'upper'), { recursive: true });
-    await mkdir(join(dir, 'work'), { recursive: true });
-    await mkdir(rootfs, { recursive: true });
-    await writeFile(
-      join(dir, 'snapshot.json'),
-      JSON.stringify({ imageId: image.id, chainIds: image.layers.map((l) => l.chainId) }),
-    );
-    const options = `lowerdir=${lowers.join(':')},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`;
-    if (options.length > MAX_MOUNT_OPTIONS) {
+    const options = [
+      `lowerdir=${lowers.join(':')}`,
+      `upperdir=${join(dir, 'upper')}`,
+      `workdir=${join(dir, 'work')}`,
+    ];
+    if (options.join(',').length > MAX_MOUNT_OPTIONS) {
       throw new SkiffError(
         'unsupported',
-        `image ${image.id} has too many layers (${lowers.length}) for one overlay mount`,
+        `image ${imageId || parent} has too many layers (${lowers.length}) for one overlay mount`,
       );
     }
-    await mountOverlay(options, rootfs, this.snapshotsDir);
-    this.log.debug({ containerId, layers: lowers.length }, 'rootfs mounted');
-    return { rootfs };
+    if (!existing) {
+      await mkdir(join(dir, 'upper'), { recursive: true });
+      await mkdir(join(dir, 'work'), { recursive: true });
+      await mkdir(join(dir, 'rootfs'), { recursive: true });
+      await writeFile(
+        join(dir, 'snapshot.json'),
+        JSON.stringify({ imageId, chainIds: chain } satisfies WritableMeta),
+      );
+      this.log.debug({ key, layers: chain.length }, 'snapshot prepared');
+    }
+    return [{ type: 'overlay', source: 'overlay', options, cwd: this.snapshotsDir }];
   }
 
-  async unmount(containerId: string): Promise<void> {
-    const rootfs = join(this.containerDir(containerId), 'rootfs');
-    if (await isMountPoint(rootfs)) await unmount(rootfs);
+  /**
+   * Deletes the writable snapshot `key`; idempotent. Its caller unmounts it first; a
+   * rootfs a crash left mounted is unmounted here rather than deleted through.
+   */
+  async remove(key: string): Promise<void> {
+    await unmountAll(this.rootfsPath(key));
+    await rm(this.containerDir(key), { recursive: true, force: true });
   }
 
-  /** Unmounts and deletes the container's writable layer; idempotent. */
-  async remove(containerId: string): Promise<void> {
-    await this.unmount(containerId);
-    await rm(this.containerDir(containerId), { recursive: true, force: true });
-  }
-
-  private async readMeta(id: string): Promise<{ imageId: string; chainIds: string[] } | undefined> {
+  private async readMeta(id: string): Promise<WritableMeta | undefined> {
     try {
-      return JSON.parse(await readFile(join(this.containerDir(id), 'snapshot.json'), 'utf8')) as {
-        imageId: string;
-        chainIds: string[];
-      };
+      return JSON.parse(await readFile(join(this.containerDir(id), 'snapshot.json'), 'utf8')) as WritableMeta;
     } catch {
       return undefined;
     }
@@ -259,13 +335,12 @@ export class Snapshotter {
   }
 
   /**
-   * Deletes unpacked layers that neither `keep` (the images still present) nor any
-   * container uses, and leftovers of interrupted unpacks.
+   * Deletes unpacked layers that neither `keep` (the chain IDs of the images still
+   * present) nor any writable snapshot uses, and leftovers of interrupted unpacks.
    */
-  async gc(keep: Iterable<ImageRecord>): Promise<{ snapshotsRemoved: number }> {
+  async gc(keep: Iterable<string>): Promise<{ snapshotsRemoved: number }> {
     await this.init();
-    const used = new Set<string>();
-    for (const img of keep) for (const l of img.layers) used.add(l.chainId);
+    const used = new Set<string>(keep);
     for (const c of await this.list()) for (const id of c.chainIds) used.add(id);
     let snapshotsRemoved = 0;
     for (const chainId of await this.listSnapshots()) {
@@ -291,11 +366,4 @@ export class Snapshotter {
     }
     return { snapshotsRemoved };
   }
-}
-
-/** Whether `path` is a mount point, from /proc/self/mountinfo. */
-export async function isMountPoint(path: string): Promise<boolean> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  const escaped = path.replace(/[\\ \t\n]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-  return info.split('\n').some((line) => line.split(' ')[4] === escaped);
 }

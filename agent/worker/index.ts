@@ -1,3 +1,12 @@
+export {
+  imagePort,
+  NetworkViews,
+  type NetworkViewTarget,
+  networkPort,
+  networksOfTask,
+  rootfsPort,
+  runtimePort,
+} from './adapters/index.js';
 export { GrpcDispatcherClient } from './grpc-dispatcher-client.js';
 export type * from './ports.js';
 export { AgentSession, type AgentSessionOptions } from './session.js';

@@ -115,12 +115,13 @@ export async function startSkiff(entry: string[], images: Map<string, string>): 
   };
   const unregister = onInterrupt(`skiff daemon in ${runDir}`, stop);
   try {
-    for (const [tag, tarball] of images) {
-      const r = await cli(['image', 'import', '--root', join(stateRoot, 'local'), tarball, tag], base);
-      if (r.code !== 0) throw new Error(`skiff image import ${tag}: ${r.stderr.trim()}`);
-    }
     const started = await cli(['daemon', 'start'], base);
     if (started.code !== 0) throw new Error(`skiff daemon start: ${started.stderr.trim()}`);
+    // Through the node's API, as every command.
+    for (const [tag, tarball] of images) {
+      const r = await cli(['image', 'import', tarball, tag], base);
+      if (r.code !== 0) throw new Error(`skiff image import ${tag}: ${r.stderr.trim()}`);
+    }
   } catch (e) {
     await stop();
     throw e;

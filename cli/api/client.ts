@@ -1,13 +1,17 @@
 // The CLI's client of a manager's HTTP API (the Docker Engine API's swarm subset),
 // over the local unix socket or TCP (mTLS).
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { z } from 'zod';
 import type {
   ConfigSpec,
+  DockerVolume,
+  ImageInspect,
+  ImageSummary,
   Network,
   NetworkCreateRequest,
   Node,
   NodeSpec,
+  PruneImagesResult,
   PullMessage,
   SecretSpec,
   Service,
@@ -207,6 +211,78 @@ export class ApiClient {
   removeVolume(name: string): Promise<void> {
     return this.call('DELETE', `/volumes/${encodeURIComponent(name)}`, { text: true }).then(() => undefined);
   }
+  listVolumesFull(filters?: Filters): Promise<DockerVolume[]> {
+    return this.call<{ Volumes?: DockerVolume[] }>('GET', '/volumes', { query: { filters } }).then(
+      (r) => r.Volumes ?? [],
+    );
+  }
+  inspectVolume(name: string): Promise<DockerVolume> {
+    return this.call('GET', `/volumes/${encodeURIComponent(name)}`);
+  }
+  /** Removes every volume no container uses (docker's `all`), those with the labels only when given. */
+  pruneVolumes(labels: string[]): Promise<{ VolumesDeleted: string[] | null }> {
+    return this.call('POST', '/volumes/prune', { query: { filters: { all: ['true'], label: labels } } });
+  }
+
+  // ---- images (node-local: the store of the node serving the API)
+  listImages(): Promise<ImageSummary[]> {
+    return this.call('GET', '/images/json');
+  }
+  /** Image names keep their slashes in the path, as docker sends them. */
+  inspectImage(name: string): Promise<ImageInspect> {
+    return this.call('GET', `/images/${imagePath(name)}/json`);
+  }
+  removeImage(name: string, force: boolean): Promise<{ Untagged?: string; Deleted?: string }[]> {
+    return this.call('DELETE', `/images/${imagePath(name)}`, { query: force ? { force: 'true' } : {} });
+  }
+  tagImage(source: string, repo: string, tag: string | undefined): Promise<void> {
+    return this.call('POST', `/images/${imagePath(source)}/tag`, {
+      query: { repo, ...(tag ? { tag } : {}) },
+      text: true,
+    }).then(() => undefined);
+  }
+  pruneImages(all: boolean): Promise<PruneImagesResult> {
+    return this.call('POST', '/images/prune', { query: all ? { filters: { dangling: ['false'] } } : {} });
+  }
+  /** Checks registry credentials on the node (docker's POST /auth); nothing is stored there. */
+  checkLogin(serveraddress: string, username: string, password: string): Promise<{ Status: string }> {
+    return this.call('POST', '/auth', { body: { serveraddress, username, password } });
+  }
+  /** Makes an image of a rootfs tarball on the node (docker import); answers its ID. */
+  async importImage(
+    tarball: Readable,
+    repo: string,
+    tag: string | undefined,
+    opts: { changes?: string[]; platform?: string } = {},
+  ): Promise<string> {
+    const query = new URLSearchParams({ fromSrc: '-', repo });
+    if (tag) query.set('tag', tag);
+    for (const c of opts.changes ?? []) query.append('changes', c);
+    if (opts.platform) query.set('platform', opts.platform);
+    const res = await this.send(`/images/create?${query}`, tarball, undefined, {
+      'content-type': 'application/x-tar',
+    });
+    const text = await res.text();
+    if (res.statusCode >= 400) throw toError(res.statusCode, text);
+    const m = safeJson(text.trim().split('\n').at(-1) ?? '') as PullMessage | undefined;
+    if (m?.error) throw new SkiffError('invalid_argument', m.error);
+    return m?.status ?? '';
+  }
+  /** Pushes an image from the node, handing each progress message to `onMessage`. */
+  async pushImage(
+    name: string,
+    tag: string,
+    registryAuth: string | undefined,
+    onMessage: (m: PullMessage) => void,
+  ): Promise<void> {
+    const res = await this.send(
+      `/images/${imagePath(name)}/push?${new URLSearchParams({ tag })}`,
+      undefined,
+      undefined,
+      registryAuth ? { 'x-registry-auth': registryAuth } : {},
+    );
+    await readProgress(res, onMessage);
+  }
 
   /** Streams a service's (or task's) log lines, Docker's multiplexed framing decoded. */
   async *logs(
@@ -289,21 +365,19 @@ export class ApiClient {
   }
 
   /** Pulls an image on the node serving the API, handing each progress message to `onMessage`. */
-  async pullImage(ref: string, onMessage: (m: PullMessage) => void): Promise<void> {
-    const res = await this.send(`/images/create?${new URLSearchParams({ fromImage: ref })}`, undefined);
-    if (res.statusCode >= 400) throw toError(res.statusCode, await res.text());
-    let rest = '';
-    for await (const chunk of res.body) {
-      const lines = (rest + Buffer.from(chunk).toString('utf8')).split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) {
-        if (line.trim() === '') continue;
-        const m = safeJson(line) as PullMessage | undefined;
-        if (!m) continue;
-        if (m.error) throw new SkiffError('unavailable', `pulling ${ref}: ${m.error}`);
-        onMessage(m);
-      }
-    }
+  async pullImage(
+    ref: string,
+    onMessage: (m: PullMessage) => void,
+    opts: { platform?: string /** name the image in an error (default) */; sayWhich?: boolean } = {},
+  ): Promise<void> {
+    const query = new URLSearchParams({ fromImage: ref });
+    if (opts.platform) query.set('platform', opts.platform);
+    const res = await this.send(`/images/create?${query}`, undefined);
+    await readProgress(
+      res,
+      onMessage,
+      (error) => new SkiffError('unavailable', opts.sayWhich === false ? error : `pulling ${ref}: ${error}`),
+    );
   }
 
   private async send(
@@ -312,13 +386,12 @@ export class ApiClient {
     signal?: AbortSignal,
     headers?: Record<string, string>,
   ): Promise<TransportResponse> {
-    const raw = body instanceof PassThrough;
     try {
       return await this.http.request({
         method: 'POST',
         path,
         headers: headers ?? (body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(raw ? { body } : body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(body instanceof Readable ? { body } : body === undefined ? {} : { body: JSON.stringify(body) }),
         ...(signal ? { signal } : {}),
       });
     } catch (e) {
@@ -353,6 +426,32 @@ export class ApiClient {
     if (opts.text) return text as T;
     return (text === '' ? undefined : JSON.parse(text)) as T;
   }
+}
+
+/** Docker's JSON progress lines to `onMessage`; an `error` message fails the call. */
+async function readProgress(
+  res: TransportResponse,
+  onMessage: (m: PullMessage) => void,
+  failure: (error: string) => SkiffError = (error) => new SkiffError('unavailable', error),
+): Promise<void> {
+  if (res.statusCode >= 400) throw toError(res.statusCode, await res.text());
+  let rest = '';
+  for await (const chunk of res.body) {
+    const lines = (rest + Buffer.from(chunk).toString('utf8')).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.trim() === '') continue;
+      const m = safeJson(line) as PullMessage | undefined;
+      if (!m) continue;
+      if (m.error) throw failure(m.error);
+      onMessage(m);
+    }
+  }
+}
+
+/** An image name in a path: its slashes stay, everything else is escaped. */
+function imagePath(name: string): string {
+  return name.split('/').map(encodeURIComponent).join('/');
 }
 
 /** Output frames to `onOutput` until the status frame: the exit code, or the error it names. */

@@ -1,70 +1,27 @@
-// `skiff image …` and `skiff login`: the node's local image store (at --root), used
-// directly without a manager — pull, ls, inspect, rm, prune, tag, import, push, login.
+// `skiff image …` and `skiff login`: the image store of the node serving the API (the
+// local node by default), through Docker's image endpoints — pull, ls, inspect, rm,
+// prune, tag, import, push — and registry login, whose credentials stay on this side
+// (docker's config.json), as docker keeps them.
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import {
-  digestHex,
-  familiarReference,
-  formatPlatform,
-  type ImageRecord,
-  ImageService,
-  type PullEvent,
-  type PushEvent,
-  parsePlatform,
-  parseReference,
-} from '../../agent/image/index.js';
-import { Snapshotter } from '../../agent/snapshot/index.js';
-import { SkiffError } from '../../lib/index.js';
-import { daemonPaths } from '../../node/index.js';
+import type {
+  ImageInspect,
+  ImagePlatform,
+  ImageSummary,
+  PullProgressEvent,
+  PushProgressEvent,
+} from '../../lib/index.js';
+import { encodeRegistryAuth, SkiffError } from '../../lib/index.js';
+import { type GlobalOptions, withClient } from '../context.js';
 import { ago, CliUsageError, parseFormat, printJson, printTable } from '../output.js';
-
-/** The local node's state directory (`SKIFF_STATE_ROOT`/local), where the daemon keeps its images too. */
-export const DEFAULT_ROOT = daemonPaths().stateDir;
-
-interface StoreOptions {
-  root: string;
-  authFile?: string;
-  insecureRegistry: string[];
-  concurrency?: string;
-}
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
-
-function withStoreOptions(cmd: Command): Command {
-  return cmd
-    .option('--root <dir>', 'node state root holding the image store', DEFAULT_ROOT)
-    .option('--auth-file <path>', 'credentials file in ~/.docker/config.json format')
-    .option(
-      '--insecure-registry <host>',
-      'registry reached over plain HTTP or unverified HTTPS (repeatable)',
-      collect,
-      [],
-    );
-}
-
-async function withStore<T>(
-  o: StoreOptions,
-  run: (images: ImageService, snapshots: Snapshotter) => Promise<T>,
-  unpack = false,
-): Promise<T> {
-  const concurrency = o.concurrency === undefined ? undefined : Number(o.concurrency);
-  if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) {
-    throw new CliUsageError(`--concurrency must be a positive integer, got "${o.concurrency}"`);
-  }
-  const snapshots = new Snapshotter({ root: o.root });
-  const images = new ImageService({
-    root: o.root,
-    registries: { insecure: o.insecureRegistry },
-    ...(o.authFile ? { authFile: o.authFile } : {}),
-    ...(concurrency ? { concurrency } : {}),
-    ...(unpack ? { unpacker: snapshots } : {}),
-  });
-  try {
-    await images.init();
-    return await run(images, snapshots);
-  } finally {
-    await images.close();
-  }
-}
+import {
+  canonicalRegistry,
+  defaultAuthFile,
+  readCredentials,
+  registryOf,
+  storeCredentials,
+} from '../registry-auth.js';
 
 function mb(bytes: number): string {
   if (bytes < 1000) return `${bytes}B`;
@@ -74,7 +31,7 @@ function mb(bytes: number): string {
 }
 
 function short(digest: string): string {
-  return digestHex(digest).slice(0, 12);
+  return digest.replace(/^sha256:/, '').slice(0, 12);
 }
 
 /** Per-layer progress: bars redrawn in place on a terminal, plain lines otherwise, or JSON lines. */
@@ -88,7 +45,7 @@ class PullProgress {
     private readonly out: NodeJS.WriteStream = process.stdout,
   ) {}
 
-  event = (e: PullEvent): void => {
+  event = (e: PullProgressEvent): void => {
     if (this.mode === 'json') {
       this.out.write(`${JSON.stringify(e)}\n`);
       return;
@@ -152,72 +109,88 @@ function progressMode(format: string | undefined): 'tty' | 'plain' | 'json' {
   return process.stdout.isTTY ? 'tty' : 'plain';
 }
 
-function imageRow(img: ImageRecord, tag: string | undefined): string[] {
-  let repo = '<none>';
-  let tagName = '<none>';
-  if (tag) {
-    const ref = parseReference(tag);
-    const familiar = familiarReference({ ...ref, tag: undefined });
-    repo = familiar;
-    tagName = ref.tag ?? '<none>';
-  }
-  return [repo, tagName, short(img.id), ago(img.created), mb(img.size)];
+function imageRow(img: ImageSummary, tag: string | undefined): string[] {
+  const { repo, tag: tagName } = tag ? splitTag(tag) : { repo: '<none>', tag: undefined };
+  return [
+    repo,
+    tagName ?? '<none>',
+    short(img.Id),
+    ago(new Date(img.Created * 1000).toISOString()),
+    mb(img.Size),
+  ];
 }
 
-export function registerImage(program: Command): void {
-  const image = program.command('image').description("manage this node's local images (the store at --root)");
+/** `name[:tag]` → name and tag; a colon before the last slash is a registry port. */
+function splitTag(ref: string): { repo: string; tag: string | undefined } {
+  const colon = ref.lastIndexOf(':');
+  return colon > ref.lastIndexOf('/')
+    ? { repo: ref.slice(0, colon), tag: ref.slice(colon + 1) }
+    : { repo: ref, tag: undefined };
+}
 
-  withStoreOptions(image.command('pull'))
+function formatPlatform(p: ImagePlatform): string {
+  return p.variant ? `${p.os}/${p.architecture}/${p.variant}` : `${p.os}/${p.architecture}`;
+}
+export function registerImage(program: Command): void {
+  const image = program.command('image').description('manage the images of the node serving the API');
+  const g = (): GlobalOptions => program.opts<GlobalOptions>();
+
+  image
+    .command('pull')
     .description('pull an image from a registry and unpack its layers')
     .argument('<reference>', 'image reference, e.g. busybox:1.36 or host:5000/app@sha256:…')
     .option('--platform <os/arch[/variant]>', 'platform to pick from a multi-platform image')
-    .option('--concurrency <n>', 'layers downloaded at once', '3')
-    .option('--no-unpack', 'only download into the content store')
     .option('--format <format>', 'progress as text or json events')
     .option('-q, --quiet', 'no progress; print only the reference once pulled')
-    .action(
-      async (
-        ref: string,
-        o: StoreOptions & { platform?: string; unpack: boolean; format?: string; quiet?: boolean },
-      ) => {
-        const progress = new PullProgress(progressMode(o.format));
-        await withStore(
-          o,
-          async (images) => {
-            const record = await images.pull(ref, {
-              ...(o.quiet ? {} : { onProgress: progress.event }),
-              ...(o.platform ? { platform: parsePlatform(o.platform) } : {}),
-            });
-            if (o.quiet) process.stdout.write(`${ref}\n`);
-            else if (progressMode(o.format) !== 'json') {
-              process.stdout.write(
-                `Digest: ${record.repoDigests[0]?.split('@')[1] ?? record.manifestDigest}\n`,
-              );
-              process.stdout.write(`Status: image ${short(record.id)} is up to date for ${ref}\n`);
-            }
+    .action(async (ref: string, o: { platform?: string; format?: string; quiet?: boolean }) => {
+      const mode = progressMode(o.format);
+      const progress = new PullProgress(mode);
+      let digest = '';
+      let id = '';
+      await withClient(g(), (c) =>
+        c.pullImage(
+          ref,
+          (m) => {
+            const e = m.aux?.skiff as PullProgressEvent | undefined;
+            if (e) {
+              if (e.type === 'done') id = e.id;
+              if (!o.quiet) progress.event(e);
+            } else if (m.status?.startsWith('Digest: ')) digest = m.status.slice('Digest: '.length);
           },
-          o.unpack,
-        );
-      },
-    );
+          // the node's message names the image already
+          { ...(o.platform ? { platform: o.platform } : {}), sayWhich: false },
+        ),
+      );
+      if (o.quiet) process.stdout.write(`${ref}\n`);
+      else if (mode !== 'json') {
+        process.stdout.write(`Digest: ${digest}\n`);
+        process.stdout.write(`Status: image ${short(id)} is up to date for ${ref}\n`);
+      }
+    });
 
-  withStoreOptions(image.command('ls'))
+  image
+    .command('ls')
     .alias('list')
-    .description('list local images')
+    .description('list images')
     .option('-q, --quiet', 'only print image IDs')
     .option('--digests', 'show digests')
     .option('--format <format>', 'table or json')
-    .action(async (o: StoreOptions & { quiet?: boolean; digests?: boolean; format?: string }) => {
-      await withStore(o, async (images) => {
-        const list = images.list().sort((a, b) => b.created.localeCompare(a.created));
-        if (o.quiet) return void process.stdout.write(list.map((i) => `${short(i.id)}\n`).join(''));
-        if (parseFormat(o.format) === 'json') return printJson(list.map(summary));
+    .action(async (o: { quiet?: boolean; digests?: boolean; format?: string }) => {
+      await withClient(g(), async (c) => {
+        // newest first, as the node sorts them
+        const list = await c.listImages();
+        if (o.quiet) return void process.stdout.write(list.map((i) => `${short(i.Id)}\n`).join(''));
+        if (parseFormat(o.format) === 'json') {
+          const docs: ImageInspect[] = [];
+          for (const i of list) docs.push(await c.inspectImage(i.Id));
+          return printJson(docs.map(summaryView));
+        }
         const rows: string[][] = [];
         for (const img of list) {
-          const tags = img.repoTags.length > 0 ? img.repoTags : [undefined];
+          const tags = img.RepoTags.length > 0 ? img.RepoTags : [undefined];
           for (const tag of tags) {
             const row = imageRow(img, tag);
-            if (o.digests) row.splice(2, 0, img.repoDigests[0]?.split('@')[1] ?? '<none>');
+            if (o.digests) row.splice(2, 0, img.RepoDigests[0]?.split('@')[1] ?? '<none>');
             rows.push(row);
           }
         }
@@ -227,88 +200,80 @@ export function registerImage(program: Command): void {
       });
     });
 
-  withStoreOptions(image.command('inspect'))
+  image
+    .command('inspect')
     .description('show the full metadata of images (JSON)')
     .argument('<reference...>')
-    .action(async (refs: string[], o: StoreOptions) => {
-      await withStore(o, async (images) => {
+    .action(async (refs: string[]) => {
+      await withClient(g(), async (c) => {
         const out: unknown[] = [];
-        for (const ref of refs) {
-          const img = images.get(ref);
-          if (!img)
-            throw new SkiffError('not_found', `no such image: ${ref}`, {
-              hint: 'list local images with `skiff image ls`',
-            });
-          out.push(inspectView(img));
-        }
+        for (const ref of refs) out.push(await c.inspectImage(ref));
         printJson(out);
       });
     });
 
-  withStoreOptions(image.command('rm'))
+  image
+    .command('rm')
     .alias('remove')
     .description('remove images (by tag, digest or ID); blobs are freed by prune')
     .argument('<reference...>')
     .option('-f, --force', 'remove an image with several tags, or one containers still use')
-    .action(async (refs: string[], o: StoreOptions & { force?: boolean }) => {
-      await withStore(o, async (images, snapshots) => {
-        const inUse = new Set((await snapshots.list()).map((c) => c.imageId));
+    .action(async (refs: string[], o: { force?: boolean }) => {
+      await withClient(g(), async (c) => {
         for (const ref of refs) {
-          const img = images.get(ref);
-          if (img && inUse.has(img.id) && !o.force && img.repoTags.length <= 1) {
-            throw new SkiffError('conflict', `image ${ref} is used by a container`, {
-              hint: 'remove the container first, or use --force',
-            });
+          const result = await c.removeImage(ref, o.force === true);
+          for (const r of result) {
+            if (r.Untagged) process.stdout.write(`Untagged: ${r.Untagged}\n`);
+            if (r.Deleted) process.stdout.write(`Deleted: ${r.Deleted}\n`);
           }
-          const result = await images.remove(ref, { force: o.force });
-          for (const t of result.untagged)
-            process.stdout.write(`Untagged: ${familiarReference(parseReference(t))}\n`);
-          for (const d of result.deleted) process.stdout.write(`Deleted: ${d}\n`);
         }
       });
     });
 
-  withStoreOptions(image.command('prune'))
+  image
+    .command('prune')
     .description('remove untagged images, then blobs and unpacked layers nothing uses')
     .option('-a, --all', 'remove every image no container uses, not only untagged ones')
     .option('--format <format>', 'table or json')
-    .action(async (o: StoreOptions & { all?: boolean; format?: string }) => {
-      await withStore(o, async (images, snapshots) => {
-        const inUse = new Set((await snapshots.list()).map((c) => c.imageId));
-        const removed: string[] = [];
-        for (const img of images.list()) {
-          if (inUse.has(img.id) || (!o.all && img.repoTags.length > 0)) continue;
-          await images.remove(img.id, { force: true });
-          removed.push(img.id);
+    .action(async (o: { all?: boolean; format?: string }) => {
+      await withClient(g(), async (c) => {
+        const r = await c.pruneImages(o.all === true);
+        const removed = r.ImagesDeleted.flatMap((d) => (d.Deleted ? [d.Deleted] : []));
+        if (parseFormat(o.format) === 'json') {
+          return printJson({
+            imagesDeleted: removed,
+            blobsRemoved: r.BlobsRemoved,
+            bytesFreed: r.SpaceReclaimed,
+            snapshotsRemoved: r.SnapshotsRemoved,
+          });
         }
-        const blobs = await images.gc();
-        const snaps = await snapshots.gc(images.list());
-        const report = { imagesDeleted: removed, ...blobs, ...snaps };
-        if (parseFormat(o.format) === 'json') return printJson(report);
         for (const id of removed) process.stdout.write(`Deleted: ${id}\n`);
         process.stdout.write(
-          `Removed ${blobs.blobsRemoved} blobs and ${snaps.snapshotsRemoved} unpacked layers; reclaimed ${mb(blobs.bytesFreed)}\n`,
+          `Removed ${r.BlobsRemoved} blobs and ${r.SnapshotsRemoved} unpacked layers; reclaimed ${mb(r.SpaceReclaimed)}\n`,
         );
       });
     });
 
-  withStoreOptions(image.command('tag'))
+  image
+    .command('tag')
     .description('give an image another name')
     .argument('<source>', 'tag, digest or ID of a local image')
     .argument('<target>', 'new name[:tag]')
-    .action(async (source: string, target: string, o: StoreOptions) => {
-      await withStore(o, async (images) => {
-        await images.tag(source, target);
-      });
+    .action(async (source: string, target: string) => {
+      if (target.includes('@'))
+        throw new SkiffError('invalid_argument', `cannot tag with a digest: ${target}`);
+      const { repo, tag } = splitTag(target);
+      await withClient(g(), (c) => c.tagImage(source, repo, tag));
     });
 
-  withStoreOptions(image.command('import'))
+  image
+    .command('import')
     .description('make a one-layer image from a root filesystem tarball (plain, gzip or zstd)')
     .argument('<tarball>')
     .argument('<reference>', 'name[:tag] for the image')
     .option('--platform <os/arch[/variant]>', 'platform recorded in the image config')
     .option('--cmd <json>', 'default command, as a JSON array')
-    .action(async (tarball: string, ref: string, o: StoreOptions & { platform?: string; cmd?: string }) => {
+    .action(async (tarball: string, ref: string, o: { platform?: string; cmd?: string }) => {
       let cmd: string[] | undefined;
       if (o.cmd) {
         try {
@@ -319,54 +284,69 @@ export function registerImage(program: Command): void {
         if (!Array.isArray(cmd) || !cmd.every((c) => typeof c === 'string'))
           throw new CliUsageError('--cmd must be a JSON array of strings');
       }
-      await withStore(
-        o,
-        async (images) => {
-          const img = await images.importRootfs(tarball, ref, {
-            ...(cmd ? { config: { Cmd: cmd } } : {}),
-            ...(o.platform ? { platform: parsePlatform(o.platform) } : {}),
-          });
-          process.stdout.write(`${img.id}\n`);
-        },
-        true,
+      if (ref.includes('@'))
+        throw new SkiffError('invalid_argument', `import needs a tag, not a digest: ${ref}`);
+      const info = await stat(tarball).catch(() => {
+        throw new SkiffError('not_found', `cannot read ${tarball}: no such file`);
+      });
+      if (!info.isFile()) throw new SkiffError('invalid_argument', `${tarball} is not a file`);
+      const { repo, tag } = splitTag(ref);
+      const id = await withClient(g(), (c) =>
+        c.importImage(createReadStream(tarball), repo, tag, {
+          ...(cmd ? { changes: [`CMD ${JSON.stringify(cmd)}`] } : {}),
+          ...(o.platform ? { platform: o.platform } : {}),
+        }),
       );
+      process.stdout.write(`${id}\n`);
     });
 
-  withStoreOptions(image.command('push'))
-    .description('push a local image to the registry its name points to')
-    .argument('<reference>', 'registry/name:tag of a local image')
+  image
+    .command('push')
+    .description('push an image to the registry its name points to')
+    .argument('<reference>', 'registry/name:tag of an image')
+    .option('--auth-file <path>', 'credentials file in ~/.docker/config.json format')
     .option('--format <format>', 'progress as text or json events')
     .option('-q, --quiet', 'no progress; print only the reference once pushed')
-    .action(async (ref: string, o: StoreOptions & { format?: string; quiet?: boolean }) => {
+    .action(async (ref: string, o: { authFile?: string; format?: string; quiet?: boolean }) => {
       const json = parseFormat(o.format) === 'json';
-      await withStore(o, async (images) => {
-        const { digest } = await images.push(ref, {
-          onProgress: (e: PushEvent) => {
-            if (o.quiet) return;
-            if (json) process.stdout.write(`${JSON.stringify(e)}\n`);
-            else if (e.type === 'blob' && e.status !== 'pushing') {
-              process.stdout.write(
-                `${short(e.digest)}: ${e.status === 'exists' ? 'already in the registry' : `pushed (${mb(e.size)})`}\n`,
-              );
-            }
-          },
-        });
-        if (o.quiet) process.stdout.write(`${ref}\n`);
-        else if (!json) process.stdout.write(`${ref}: digest: ${digest}\n`);
-      });
+      const { repo, tag } = splitTag(ref);
+      if (!tag || ref.includes('@')) throw new SkiffError('invalid_argument', `push needs a tag: ${ref}`);
+      const registry = registryOf(repo);
+      const creds = await readCredentials(o.authFile ?? defaultAuthFile(), registry);
+      let digest = '';
+      await withClient(g(), (c) =>
+        c.pushImage(repo, tag, creds ? encodeRegistryAuth(creds, registry) : undefined, (m) => {
+          const e = m.aux?.skiff as PushProgressEvent | undefined;
+          if (!e) return;
+          if (e.type === 'done') digest = e.digest;
+          if (o.quiet) return;
+          if (json) process.stdout.write(`${JSON.stringify(e)}\n`);
+          else if (e.type === 'blob' && e.status !== 'pushing') {
+            process.stdout.write(
+              `${short(e.digest)}: ${e.status === 'exists' ? 'already in the registry' : `pushed (${mb(e.size)})`}\n`,
+            );
+          }
+        }),
+      );
+      if (o.quiet) process.stdout.write(`${ref}\n`);
+      else if (!json) process.stdout.write(`${ref}: digest: ${digest}\n`);
     });
 
   for (const parent of [program, image]) {
-    withStoreOptions(parent.command('login'))
-      .description('log in to a registry (credentials go to the auth file, docker format)')
+    parent
+      .command('login')
+      .description(
+        'log in to a registry (the node checks the credentials; they go to the auth file, docker format)',
+      )
       .argument('<registry>', 'registry host[:port]')
       .option('-u, --username <user>', 'the user name')
       .option('-p, --password <password>', 'the password (prefer --password-stdin)')
       .option('--password-stdin', 'read the password from stdin')
+      .option('--auth-file <path>', 'credentials file in ~/.docker/config.json format')
       .action(
         async (
           registry: string,
-          o: StoreOptions & { username?: string; password?: string; passwordStdin?: boolean },
+          o: { username?: string; password?: string; passwordStdin?: boolean; authFile?: string },
         ) => {
           if (!o.username) throw new CliUsageError('login needs --username');
           let password = o.password;
@@ -378,8 +358,12 @@ export function registerImage(program: Command): void {
               .replace(/\r?\n$/, '');
           }
           if (!password) throw new CliUsageError('login needs --password or --password-stdin');
-          await withStore(o, async (images) => {
-            await images.login(registry, o.username!, password!);
+          const username = o.username;
+          const secret = password;
+          await withClient(program.opts<GlobalOptions>(), (c) => c.checkLogin(registry, username, secret));
+          await storeCredentials(o.authFile ?? defaultAuthFile(), canonicalRegistry(registry), {
+            username,
+            password: secret,
           });
           process.stdout.write('Login Succeeded\n');
         },
@@ -387,28 +371,14 @@ export function registerImage(program: Command): void {
   }
 }
 
-function summary(img: ImageRecord) {
+/** What `skiff image ls --format json` prints of an image. */
+function summaryView(img: ImageInspect) {
   return {
-    Id: img.id,
-    RepoTags: img.repoTags.map((t) => familiarReference(parseReference(t))),
-    RepoDigests: img.repoDigests,
-    Created: img.created,
-    Size: img.size,
-    Platform: formatPlatform(img.platform),
-  };
-}
-
-/** Docker's inspect shape for the fields that exist here, plus the layer list. */
-function inspectView(img: ImageRecord) {
-  return {
-    ...summary(img),
-    Architecture: img.platform.architecture,
-    Os: img.platform.os,
-    ...(img.platform.variant ? { Variant: img.platform.variant } : {}),
-    Config: img.config.config ?? {},
-    RootFS: { Type: 'layers', Layers: img.layers.map((l) => l.diffId) },
-    Layers: img.layers,
-    Manifest: { Digest: img.manifestDigest, MediaType: img.manifestMediaType, Index: img.indexDigest },
-    ImageConfig: img.config,
+    Id: img.Id,
+    RepoTags: img.RepoTags,
+    RepoDigests: img.RepoDigests,
+    Created: img.Created,
+    Size: img.Size,
+    Platform: img.Platform,
   };
 }

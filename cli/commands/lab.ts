@@ -116,15 +116,8 @@ export function registerLab(program: Command): void {
       const record = existingLab(o.name);
       await Promise.all(
         record.hosts.map((h) =>
-          skiffOn(h, [
-            'image',
-            'import',
-            '--root',
-            join(h.stateRoot, 'local'),
-            ...(o.cmd ? ['--cmd', o.cmd] : []),
-            tarball,
-            ref,
-          ]),
+          // Each host's own node, through its API (a worker serves the image endpoints too).
+          skiffOn(h, ['image', 'import', ...(o.cmd ? ['--cmd', o.cmd] : []), tarball, ref]),
         ),
       );
       process.stdout.write(`${ref} imported on ${record.hosts.map((h) => h.name).join(', ')}\n`);

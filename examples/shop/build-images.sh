@@ -26,6 +26,7 @@ tar --owner=0 --group=0 --numeric-owner --sort=name -C "$root" -czf "$work/rootf
 if [ -n "$lab" ]; then
   skiff lab import --name "$lab" --cmd '["sh"]' "$work/rootfs.tgz" "$ref"
 else
-  skiff image import --root "${SKIFF_STATE_ROOT:-/var/lib/skiff}/local" --cmd '["sh"]' "$work/rootfs.tgz" "$ref" >/dev/null
+  skiff daemon start >/dev/null
+  skiff image import --cmd '["sh"]' "$work/rootfs.tgz" "$ref" >/dev/null
   echo "built $ref"
 fi

@@ -12,4 +12,4 @@ export {
 export { callManager, type ForwardOptions, servedLocally } from './forward.js';
 export { listenUnix } from './listen-unix.js';
 export { createLockedApiServer } from './locked-server.js';
-export { type ApiServerOptions, createApiServer } from './server.js';
+export { type ApiServerOptions, createApiServer, createBaseServer } from './server.js';

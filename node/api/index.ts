@@ -1,14 +1,20 @@
-// The node's own HTTP endpoints. On a manager they join its API, served by the node's
-// agent: exec in a task's container, image pulls, volumes. On a worker, a small control
-// API on the node's socket (leave, ping).
+// The node's own HTTP endpoints, served by the node's agent. On a manager they join its
+// API: exec in a task's container, Docker's image endpoints (pull, list, inspect, tag,
+// rm, prune, import, push) and volume endpoints. On a worker, the node's socket serves
+// the image and volume endpoints and a small control API (leave, ping).
 import type { FastifyInstance } from 'fastify';
 import type { NodeAgent } from '../../agent/index.js';
 import type { ApiContext } from '../../manager/index.js';
 import { registerExecRoute } from './exec.js';
+import { registerImageRoutes } from './images.js';
 import { registerPullRoute } from './pull.js';
 import { registerVolumeRoutes } from './volumes.js';
 
 export { ExecBodySchema } from './exec-body.js';
+export { importImage, registerImageRoutes, TARBALL_CONTENT_TYPE } from './images.js';
+export { pullMessages, pushMessages } from './progress.js';
+export { registerVolumeRoutes } from './volumes.js';
+export { isNodeLocalPath, type NodeLocalHandler, nodeLocalApi } from './worker-api.js';
 export { serveWorkerControl } from './worker-control.js';
 
 export function registerNodeRoutes(
@@ -17,6 +23,7 @@ export function registerNodeRoutes(
   agentOf: () => NodeAgent | undefined,
 ): void {
   registerVolumeRoutes(app, agentOf);
+  registerImageRoutes(app, agentOf);
   registerExecRoute(app, ctx, agentOf);
   registerPullRoute(app, ctx, agentOf);
 }

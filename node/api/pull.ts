@@ -3,17 +3,20 @@
 // too); a failure after the first line is an `error` message, as Docker sends it.
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import type { image, NodeAgent } from '../../agent/index.js';
+import { image, type NodeAgent } from '../../agent/index.js';
 import { describeError, type PullMessage, SkiffError } from '../../lib/index.js';
 import type { ApiContext } from '../../manager/index.js';
+import { importImage } from './images.js';
+import { pullMessages } from './progress.js';
 
 export function registerPullRoute(
   app: FastifyInstance,
-  ctx: ApiContext,
+  ctx: Pick<ApiContext, 'log'>,
   agentOf: () => NodeAgent | undefined,
 ): void {
   app.post('/images/create', async (req, reply) => {
-    const q = req.query as { fromImage?: unknown; tag?: unknown };
+    if ((req.query as { fromSrc?: unknown }).fromSrc !== undefined) return importImage(req, reply, agentOf);
+    const q = req.query as { fromImage?: unknown; tag?: unknown; platform?: unknown };
     if (typeof q.fromImage !== 'string' || q.fromImage === '')
       throw new SkiffError('invalid_argument', 'fromImage is required: the image to pull');
     const tag = typeof q.tag === 'string' && q.tag !== '' ? q.tag : undefined;
@@ -25,6 +28,9 @@ export function registerPullRoute(
     void (async () => {
       try {
         const record = await agent.images.pull(ref, {
+          ...(typeof q.platform === 'string' && q.platform !== ''
+            ? { platform: image.parsePlatform(q.platform) }
+            : {}),
           onProgress: (e) => {
             for (const m of pullMessages(e)) send(m);
           },
@@ -42,43 +48,4 @@ export function registerPullRoute(
     })();
     return reply.header('content-type', 'application/json').send(out);
   });
-}
-
-const LAYER_STATUS: Record<string, string> = {
-  exists: 'Already exists',
-  waiting: 'Waiting',
-  downloading: 'Downloading',
-  verifying: 'Verifying Checksum',
-  done: 'Download complete',
-};
-
-/** Docker's progress messages for one of the image service's pull events. */
-export function pullMessages(e: image.PullEvent): PullMessage[] {
-  switch (e.type) {
-    case 'resolved':
-      return [
-        { status: `Pulling from ${e.ref}` },
-        ...e.layers.map((l) => ({
-          status: 'Waiting',
-          id: shortDigest(l.digest),
-          progressDetail: { current: 0, total: l.size },
-        })),
-      ];
-    case 'layer':
-      return [
-        {
-          status: LAYER_STATUS[e.status] ?? e.status,
-          id: shortDigest(e.digest),
-          progressDetail: { current: e.current, total: e.total },
-        },
-      ];
-    case 'unpacking':
-      return [{ status: 'Extracting' }];
-    case 'done':
-      return [];
-  }
-}
-
-function shortDigest(d: string): string {
-  return d.replace(/^sha256:/, '').slice(0, 12);
 }

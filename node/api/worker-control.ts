@@ -1,15 +1,18 @@
 // A worker's own API on the node's unix socket: Docker serves `/swarm/leave` on every
-// node, and `skiff daemon status` pings it. The cluster API itself is on the managers.
+// node, and `skiff daemon status` pings it; the node-local image and volume endpoints too. The cluster API itself is on the managers.
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { dirname } from 'node:path';
 import type { Logger } from '../../lib/index.js';
 import { httpStatusFor, isSkiffError } from '../../lib/index.js';
+import type { NodeLocalHandler } from './worker-api.js';
 
 export async function serveWorkerControl(
   socketPath: string,
   leave: (opts: { force: boolean }) => Promise<void>,
   log: Logger,
+  /** The node-local image and volume endpoints (worker-api.ts). */
+  local?: { handle: NodeLocalHandler; serves(path: string): boolean },
 ): Promise<Server> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://node');
@@ -32,6 +35,10 @@ export async function serveWorkerControl(
           reply(status, JSON.stringify({ message: err instanceof Error ? err.message : String(err) }));
         },
       );
+      return;
+    }
+    if (local?.serves(path)) {
+      local.handle(req, res);
       return;
     }
     reply(

@@ -4,7 +4,7 @@ import type { Logger } from '../../../lib/index.js';
 import { SkiffError, silentLogger } from '../../../lib/index.js';
 import type { ImageService } from '../../image/index.js';
 import type { ContainerRuntime } from '../../runtime/index.js';
-import type { Snapshotter } from '../../snapshot/index.js';
+import { isMountPoint, mountAll, type Snapshotter, unmountAll } from '../../snapshot/index.js';
 import type { ContainerObservation, ImagePort, RootfsPort, RuntimePort } from '../ports.js';
 
 export function imagePort(images: ImageService, log: Logger = silentLogger): ImagePort {
@@ -30,13 +30,20 @@ export function imagePort(images: ImageService, log: Logger = silentLogger): Ima
 
 export function rootfsPort(images: ImageService, snapshots: Snapshotter): RootfsPort {
   return {
+    // Unpack by chain ID, prepare the container's writable snapshot, mount what it answers.
     async mount(containerId, imageId) {
       const image = images.get(imageId);
       if (!image) throw new SkiffError('not_found', `No such image: ${imageId}`);
-      await snapshots.ensureLayers(image, images.content);
-      return snapshots.mount(containerId, image);
+      await snapshots.unpack(image.layers, images.content);
+      const mounts = await snapshots.prepare(containerId, image.layers.at(-1)?.chainId, {
+        imageId: image.id,
+      });
+      const rootfs = snapshots.rootfsPath(containerId);
+      if (!(await isMountPoint(rootfs))) await mountAll(mounts, rootfs);
+      return { rootfs };
     },
     async remove(containerId) {
+      await unmountAll(snapshots.rootfsPath(containerId));
       await snapshots.remove(containerId);
     },
   };

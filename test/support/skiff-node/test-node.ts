@@ -110,7 +110,10 @@ export function busyboxTarball(dir: string, page: string): Promise<string> {
   });
 }
 
-/** Builds a busybox tarball in `dir` (see busyboxTarball) and imports it on `node` as `ref`. */
+/**
+ * Builds a busybox tarball in `dir` (see busyboxTarball) and imports it on `node` as
+ * `ref`, through the node's API: the node is started first if it does not run yet.
+ */
 export async function importBusybox(
   node: TestNode,
   dir: string,
@@ -118,7 +121,9 @@ export async function importBusybox(
   ref: string,
 ): Promise<SkiffResult> {
   const tarball = await busyboxTarball(dir, page);
-  return node.skiff(['image', 'import', '--root', node.stateDir, tarball, ref]);
+  const started = await node.skiff(['daemon', 'start']);
+  if (started.code !== 0) return started;
+  return node.skiff(['image', 'import', tarball, ref]);
 }
 
 const POOL_LOCKS = '/run/skiff-test-pools';

@@ -60,7 +60,7 @@ describe('skiff compose exec, run and pull', () => {
     expect(pull.stderr).toContain('app: Pulling');
     expect(pull.stderr).toContain('app: Pulled');
     expect(pull.code).toBe(0);
-    const ls = await node.skiff(['image', 'ls', '--root', node.stateDir]);
+    const ls = await node.skiff(['image', 'ls']);
     expect(ls.stdout).toContain(`${registry.host}/tests/exec`);
     const quiet = await node.skiff(['compose', 'pull', '-q'], { cwd: dir });
     expect(quiet).toEqual({ code: 0, stdout: '', stderr: '' });

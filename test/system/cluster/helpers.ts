@@ -30,6 +30,7 @@ import { ApiClient } from '../../../cli/api/client.js';
 import type { Node } from '../../../lib/index.js';
 import { createLab, type Lab, type LabHost, type LabProcess, waitFor } from '../../lab/index.js';
 import { busyboxTarball, type SkiffResult } from '../../support/skiff-node/index.js';
+import { seedImage } from './seed-image.js';
 
 const BIN = resolve(import.meta.dirname, '../../../bin/skiff.js');
 
@@ -309,8 +310,7 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
     });
     if (tarball) {
       for (const n of nodes) {
-        const r = await skiffLocal(['image', 'import', '--root', n.stateDir, tarball, LAB_IMAGE], n);
-        if (r.code !== 0) throw new Error(`image import on ${n.host.name}: ${r.stderr}`);
+        await seedImage(n.stateDir, tarball, LAB_IMAGE);
       }
     }
     const [first, ...rest] = nodes.slice(0, joinedAtStart);

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Node, Task } from '../../../lib/index.js';
 import { createLab, type Lab, type LabHost, waitFor } from '../../lab/index.js';
 import { busyboxTarball } from '../../support/skiff-node/index.js';
+import { seedImage } from './seed-image.js';
 
 const BIN = resolve(import.meta.dirname, '../../../bin/skiff.js');
 const IMAGE = 'localhost/lab-busybox:1';
@@ -150,8 +151,7 @@ describe('an overlay network across two lab hosts', () => {
       const env = { ...process.env, SKIFF_STATE_ROOT: stateRoot, SKIFF_RUN_DIR: runDir };
       const n: HostNode = { host, stateRoot, runDir, env };
       nodes.push(n);
-      const r = await run(n, ['image', 'import', '--root', join(stateRoot, 'local'), tarball, IMAGE]);
-      expect(r.code, r.stderr).toBe(0);
+      await seedImage(join(stateRoot, 'local'), tarball, IMAGE);
     }
     const [manager, worker] = nodes as [HostNode, HostNode];
     const init = await run(manager, ['cluster', 'init', '--advertise-addr', manager.host.addr]);

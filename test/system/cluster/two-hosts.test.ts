@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Node, Task } from '../../../lib/index.js';
 import { createLab, type Lab, type LabHost, waitFor } from '../../lab/index.js';
 import { busyboxTarball, type SkiffResult } from '../../support/skiff-node/index.js';
+import { seedImage } from './seed-image.js';
 
 const BIN = resolve(import.meta.dirname, '../../../bin/skiff.js');
 
@@ -69,12 +70,7 @@ describe('a cluster on two lab hosts', () => {
       const env = { ...process.env, SKIFF_STATE_ROOT: stateRoot, SKIFF_RUN_DIR: runDir };
       const n: HostNode = { host, stateRoot, runDir, env };
       nodes.push(n);
-      const r = await host.exec(
-        process.execPath,
-        [BIN, 'image', 'import', '--root', join(stateRoot, 'local'), tarball, 'localhost/lab-busybox:1'],
-        { env },
-      );
-      expect(r.code, r.stderr).toBe(0);
+      await seedImage(join(stateRoot, 'local'), tarball, 'localhost/lab-busybox:1');
     }
     [manager, worker] = nodes as [HostNode, HostNode];
   }, 120_000);

@@ -1,5 +1,6 @@
-// `skiff image …` end to end: the CLI against a real registry and a store in a temp root;
-// skopeo, an independent client, reads what `skiff image push` wrote.
+// `skiff image …` end to end: the CLI against a real registry and a running node, whose
+// image store it changes through the node's API; skopeo, an independent client, reads
+// what `skiff image push` wrote.
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,35 +16,42 @@ import {
   toRawEntries,
 } from '../../fixtures/index.js';
 import { runCommand } from '../../lab/index.js';
+import { type TestNode, testNode } from '../../support/skiff-node/index.js';
 
 const REPO_ROOT = resolve(import.meta.dirname, '../../..');
 let registry: TestRegistry;
 let image: BuiltImage;
 let root: string;
+let node: TestNode;
 
 beforeAll(async () => {
   registry = await startRegistry();
   image = await buildImage({ files: { '/hello': 'hello\n' }, config: { Cmd: ['cat', '/hello'] } });
   await pushImage(image, registry.host, 'cli/app:1');
   root = await mkdtemp(join(tmpdir(), 'skiff-cli-'));
-});
+  node = testNode();
+  const started = await node.skiff(['daemon', 'start']);
+  expect(started.code, started.stderr).toBe(0);
+}, 120_000);
 afterAll(async () => {
-  if (root) {
+  if (node) {
     await skiff('image', 'prune', '-a');
-    await rm(root, { recursive: true, force: true });
+    await node.destroy();
   }
+  if (root) await rm(root, { recursive: true, force: true });
   await image?.remove();
   await registry?.stop();
-});
+}, 120_000);
 
 function skiff(...args: string[]) {
   const [group, cmd, ...rest] = args;
-  const withRoot =
-    group === 'image' && cmd
-      ? [group, cmd, '--root', root, '--auth-file', join(root, 'auth.json'), ...rest]
+  const withAuthFile =
+    group === 'image' && cmd === 'push'
+      ? [group, cmd, '--auth-file', join(root, 'auth.json'), ...rest]
       : args;
-  return runCommand(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'cli/main.ts'), ...withRoot], {
+  return runCommand(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'cli/main.ts'), ...withAuthFile], {
     cwd: REPO_ROOT,
+    env: node.env,
     timeoutMs: 60_000,
   });
 }
@@ -89,38 +97,22 @@ describe('skiff image', () => {
   });
 
   it('pull draws a progress bar per layer when stdout is a terminal', async () => {
-    // script(1) gives the command a pseudo-terminal; a fresh root makes every layer download.
-    const ttyRoot = await mkdtemp(join(tmpdir(), 'skiff-cli-tty-'));
-    try {
-      const cmd = [
-        process.execPath,
-        '--import',
-        'tsx',
-        'cli/main.ts',
-        'image',
-        'pull',
-        '--root',
-        ttyRoot,
-        `${registry.host}/cli/app:1`,
-      ];
-      const r = await runCommand('script', ['-qec', cmd.join(' '), '/dev/null'], {
-        cwd: REPO_ROOT,
-        timeoutMs: 60_000,
-      });
-      expect(r.code).toBe(0);
-      for (const layer of image.manifests[0]!.layers) {
-        // each layer's line is redrawn in place (erase line) and ends done
-        expect(r.stdout).toContain(`\x1b[2K${layer.digest.slice(7, 19)}: done (`);
-      }
-      expect(r.stdout).toMatch(/\x1b\[\d+A/); // cursor moved up to redraw the bars
-    } finally {
-      await runCommand(
-        process.execPath,
-        ['--import', 'tsx', 'cli/main.ts', 'image', 'prune', '-a', '--root', ttyRoot],
-        { cwd: REPO_ROOT },
-      );
-      await rm(ttyRoot, { recursive: true, force: true });
+    // script(1) gives the command a pseudo-terminal; an emptied store makes every layer download.
+    const ref = `${registry.host}/cli/app:1`;
+    expect((await skiff('image', 'rm', ref)).code).toBe(0);
+    expect((await skiff('image', 'prune')).code).toBe(0);
+    const cmd = [process.execPath, '--import', 'tsx', 'cli/main.ts', 'image', 'pull', ref];
+    const r = await runCommand('script', ['-qec', cmd.join(' '), '/dev/null'], {
+      cwd: REPO_ROOT,
+      env: node.env,
+      timeoutMs: 60_000,
+    });
+    expect(r.code).toBe(0);
+    for (const layer of image.manifests[0]!.layers) {
+      // each layer's line is redrawn in place (erase line) and ends done
+      expect(r.stdout).toContain(`\x1b[2K${layer.digest.slice(7, 19)}: done (`);
     }
+    expect(r.stdout).toMatch(/\x1b\[\d+A/); // cursor moved up to redraw the bars
   });
 
   it('import makes an image from a rootfs tarball; push sends it and skopeo reads it back', async () => {
@@ -167,7 +159,7 @@ describe('skiff image', () => {
     expect(prune.blobsRemoved).toBeGreaterThanOrEqual(4);
     expect(prune.snapshotsRemoved).toBe(2);
     // Only the imported image's blobs (layer, config, manifest) remain.
-    expect(await readdir(join(root, 'content/blobs/sha256'))).toHaveLength(3);
+    expect(await readdir(join(node.stateDir, 'content/blobs/sha256'))).toHaveLength(3);
   });
 
   it('reports registry errors in one line with exit status 1', async () => {

@@ -19,6 +19,7 @@ import {
 } from '../../fixtures/index.js';
 import type { RawTarEntry } from '../../fixtures/tar-layer.js';
 import { waitFor } from '../../lab/index.js';
+import { mountImage } from './mount-image.js';
 import { blobGets, type RegistryProxy, startProxy } from './proxy.js';
 
 const REPO_ROOT = resolve(import.meta.dirname, '../../..');
@@ -139,17 +140,7 @@ describe('integrity', () => {
     proxy.throttle = 2 * 1024 * 1024;
     const child = spawn(
       process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(REPO_ROOT, 'cli/main.ts'),
-        'image',
-        'pull',
-        '--root',
-        root,
-        '--no-unpack',
-        ref,
-      ],
+      ['--import', 'tsx', join(import.meta.dirname, 'pull-child.ts'), root, ref],
       { cwd: REPO_ROOT, stdio: 'ignore' },
     );
     const exited = new Promise<void>((r) => child.on('exit', () => r()));
@@ -179,7 +170,7 @@ describe('integrity', () => {
     expect(gets[0]!.range).toMatch(/^bytes=(\d+)-$/);
     expect(Number(gets[0]!.range!.slice(6, -1))).toBeGreaterThanOrEqual(kept);
     expect(await images.content.verify(layer.digest)).toBe(true);
-    const { rootfs } = await snapshots.mount('c-resume', rec);
+    const { rootfs } = await mountImage(snapshots, 'c-resume', rec, images.content);
     cleanups.push(() => snapshots.remove('c-resume'));
     expect((await readFile(join(rootfs, 'big.bin'))).equals(big)).toBe(true);
   });

@@ -17,6 +17,7 @@ import {
   type TestRegistry,
   toRawEntries,
 } from '../../fixtures/index.js';
+import { mountImage } from './mount-image.js';
 import { blobGets, type RegistryProxy, startProxy } from './proxy.js';
 import { describeTree } from './tree.js';
 
@@ -95,7 +96,7 @@ describe('image pull', () => {
     expect(images.get(`${proxy.host}/t/oci@${img.digest}`)?.id).toBe(rec.id);
     expect(images.list()).toHaveLength(1);
 
-    const { rootfs } = await snapshots.mount('c-oci', rec);
+    const { rootfs } = await mountImage(snapshots, 'c-oci', rec, images.content);
     expect(await readFile(join(rootfs, 'app/hello.txt'), 'utf8')).toBe('hi\n');
     expect(execFileSync(join(rootfs, 'bin/busybox'), ['echo', 'runs']).toString()).toBe('runs\n');
     await snapshots.remove('c-oci');
@@ -109,7 +110,7 @@ describe('image pull', () => {
     expect(rec.manifestMediaType).toBe(MediaType.dockerManifest);
     expect(rec.layers.every((l) => l.mediaType === MediaType.dockerLayerGzip)).toBe(true);
     expect(rec.layers.map((l) => l.diffId)).toEqual(img.manifests[0]!.layers.map((l) => l.diffId));
-    const { rootfs } = await snapshots.mount('c-docker', rec);
+    const { rootfs } = await mountImage(snapshots, 'c-docker', rec, images.content);
     expect(await readFile(join(rootfs, 'etc/kind'), 'utf8')).toBe('docker\n');
   });
 
@@ -124,7 +125,7 @@ describe('image pull', () => {
     expect(host.indexDigest).toBe(img.digest);
     expect(host.config.config?.Env).toEqual(['PLATFORM=linux/amd64']);
     expect(host.platform).toEqual({ os: 'linux', architecture: 'amd64' });
-    const { rootfs } = await snapshots.mount('c-multi', host);
+    const { rootfs } = await mountImage(snapshots, 'c-multi', host, images.content);
     expect(await readFile(join(rootfs, 'etc/platform'), 'utf8')).toBe('linux/amd64\n');
 
     const arm = await images.pull(ref, { platform: parsePlatform('linux/arm/v7') });
@@ -153,7 +154,7 @@ describe('image pull', () => {
     const { images, snapshots } = await newStore();
     const rec = await images.pull(`${registry.host}/t/zstd:1`);
     expect(rec.layers.map((l) => l.mediaType)).toEqual([MediaType.ociLayerGzip, MediaType.ociLayerZstd]);
-    const { rootfs } = await snapshots.mount('c-zstd', rec);
+    const { rootfs } = await mountImage(snapshots, 'c-zstd', rec, images.content);
     expect(await readFile(join(rootfs, 'zstd.txt'), 'utf8')).toBe('zstd');
   });
 
@@ -174,7 +175,7 @@ describe('image pull', () => {
     const { images, snapshots } = await newStore();
     const rec = await images.pull(`${registry.host}/t/plain:1`);
     expect(rec.layers.map((l) => l.mediaType)).toEqual([MediaType.ociLayer]);
-    const { rootfs } = await snapshots.mount('c-plain', rec);
+    const { rootfs } = await mountImage(snapshots, 'c-plain', rec, images.content);
     expect(await readFile(join(rootfs, 'etc/plain'), 'utf8')).toBe('plain');
   });
 
@@ -232,7 +233,7 @@ describe('image pull', () => {
     );
     const { images, snapshots, root } = await newStore();
     const rec = await images.pull(`${registry.host}/t/whiteouts:1`);
-    const { rootfs } = await snapshots.mount('c-wh', rec);
+    const { rootfs } = await mountImage(snapshots, 'c-wh', rec, images.content);
     expect(await describeTree(rootfs)).toEqual(
       [
         'dir2file file 644 0:0 "now a file" nlink=1',
@@ -310,7 +311,7 @@ describe('image pull', () => {
     const { images, snapshots } = await newStore();
     const rec = await images.pull(`${tls.host}/t/tls:1`);
     expect(rec.repoDigests).toEqual([`${tls.host}/t/tls@${img.digest}`]);
-    const { rootfs } = await snapshots.mount('c-tls', rec);
+    const { rootfs } = await mountImage(snapshots, 'c-tls', rec, images.content);
     expect(await readFile(join(rootfs, 'secure'), 'utf8')).toBe('tls');
   });
 

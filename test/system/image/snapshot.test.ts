@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ContentStore, chainIds, type ImageRecord, MediaType, sha256 } from '../../../agent/image/index.js';
 import { isMountPoint, Snapshotter } from '../../../agent/snapshot/index.js';
 import { encodeTar, toRawEntries } from '../../fixtures/index.js';
+import { mountImage } from './mount-image.js';
 import { tarWithXattrs } from './xattr-tar.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -58,7 +59,10 @@ describe('snapshotter', () => {
     cleanups.push(async () => {
       for (const c of await snapshots.list()) await snapshots.remove(c.id);
     });
-    const [a, b] = await Promise.all([snapshots.mount('many-a', image), snapshots.mount('many-b', image)]);
+    const [a, b] = await Promise.all([
+      mountImage(snapshots, 'many-a', image),
+      mountImage(snapshots, 'many-b', image),
+    ]);
     for (const { rootfs } of [a, b]) {
       expect(await readFile(join(rootfs, 'f0'), 'utf8')).toBe('layer 0');
       expect(await readFile(join(rootfs, 'f129'), 'utf8')).toBe('layer 129');
@@ -99,7 +103,7 @@ describe('snapshotter', () => {
     };
     const snapshots = new Snapshotter({ root, content });
     cleanups.push(() => snapshots.remove('x'));
-    const { rootfs } = await snapshots.mount('x', image);
+    const { rootfs } = await mountImage(snapshots, 'x', image);
     const attrs = execFileSync('getfattr', [
       '--absolute-names',
       '-d',
@@ -127,7 +131,7 @@ describe('snapshotter', () => {
       layers: [{ digest, diffId: digest, chainId: digest, size: tar.length, mediaType: MediaType.ociLayer }],
     };
     const snapshots = new Snapshotter({ root, content });
-    await expect(snapshots.ensureLayers(image)).rejects.toThrow(
+    await expect(snapshots.unpack(image.layers)).rejects.toThrow(
       `layer ${digest} contains a path that escapes the rootfs: bad => ../outside`,
     );
     expect(await snapshots.listSnapshots()).toEqual([]);

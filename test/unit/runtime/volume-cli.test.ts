@@ -1,12 +1,16 @@
-// `skiff volume …` against a state directory prepared with VolumeManager.
+// `skiff volume …` against a node's volume routes (node/api/volumes.ts) over volumes
+// prepared with VolumeManager.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { VolumeManager } from '../../../agent/volume/index.js';
 import { runCli } from '../../../cli/index.js';
+import { Manager } from '../../../manager/index.js';
+import { registerVolumeRoutes } from '../../../node/api/index.js';
 
 let root: string;
+let manager: Manager;
 
 /** Runs the CLI in this process and captures what it prints. */
 async function skiff(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -21,7 +25,7 @@ async function skiff(...args: string[]): Promise<{ code: number; stdout: string;
     return true;
   });
   try {
-    const code = await runCli(args);
+    const code = await runCli(['--host', `unix://${join(root, 'skiff.sock')}`, ...args]);
     return { code, stdout, stderr };
   } finally {
     out.mockRestore();
@@ -35,38 +39,44 @@ beforeAll(async () => {
   await vm.ensure('alpha', { labels: { tier: 'db' } });
   await vm.ensure('beta');
   await vm.acquire('beta', 'c1');
+  manager = await Manager.start({
+    stateDir: join(root, 'state'),
+    socketPath: join(root, 'skiff.sock'),
+    hostname: 'volume-cli-test',
+    version: '0.1.0-test',
+    extraRoutes: (app) => registerVolumeRoutes(app, () => ({ volumes: vm })),
+  });
 });
 afterAll(async () => {
+  await manager?.stop();
   if (root) await rm(root, { recursive: true, force: true });
 });
 
 describe('skiff volume', () => {
   it('lists, inspects, refuses removing a volume in use, prunes the rest', async () => {
-    const ls = await skiff('volume', 'ls', '--root', root);
+    const ls = await skiff('volume', 'ls');
     expect(ls.stdout.split('\n').map((l) => l.split(/\s+/).join(' '))).toEqual([
       'DRIVER VOLUME NAME',
       'local alpha',
       'local beta',
       '',
     ]);
-    expect((await skiff('volume', 'ls', '-q', '--filter', 'label=tier=db', '--root', root)).stdout).toBe(
-      'alpha\n',
-    );
-    const inspect = JSON.parse((await skiff('volume', 'inspect', 'alpha', '--root', root)).stdout) as {
+    expect((await skiff('volume', 'ls', '-q', '--filter', 'label=tier=db')).stdout).toBe('alpha\n');
+    const inspect = JSON.parse((await skiff('volume', 'inspect', 'alpha')).stdout) as {
       Name: string;
       Labels: object;
     }[];
     expect(inspect).toMatchObject([
       { Name: 'alpha', Labels: { tier: 'db' }, Driver: 'local', Scope: 'local' },
     ]);
-    const rm1 = await skiff('volume', 'rm', 'beta', '--root', root);
+    const rm1 = await skiff('volume', 'rm', 'beta');
     expect(rm1.code).toBe(1);
     expect(rm1.stderr).toMatch(/volume beta is in use by container\(s\) c1/);
-    const missing = await skiff('volume', 'inspect', 'nope', '--root', root);
+    const missing = await skiff('volume', 'inspect', 'nope');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/no such volume: nope/);
-    const prune = await skiff('volume', 'prune', '-f', '--root', root);
+    const prune = await skiff('volume', 'prune', '-f');
     expect(prune.stdout).toBe('Deleted Volumes:\nalpha\n\nTotal reclaimed volumes: 1\n');
-    expect((await skiff('volume', 'ls', '-q', '--root', root)).stdout).toBe('beta\n');
+    expect((await skiff('volume', 'ls', '-q')).stdout).toBe('beta\n');
   });
 });

@@ -1,0 +1,214 @@
+// Pulling an image: resolve the reference to a platform manifest, fetch its config and
+// layers into the content store, unpack the layers (the snapshotter), then record the
+// image. Concurrent pulls of one reference and platform share one pull.
+import { type Logger, SkiffError } from '../../lib/index.js';
+import type { BlobFetcher } from './blob-fetcher.js';
+import { type ContentStore, mismatch } from './content-store.js';
+import { chainIds, sha256 } from './digest.js';
+import type { Distribution } from './distribution.js';
+import { dropUnreferenced } from './gc.js';
+import type { ImageLayer, ImageRecord, ImageRecords } from './image-records.js';
+import {
+  checkManifestAgainstConfig,
+  type ImageManifest,
+  type Platform,
+  parseImageConfig,
+  parseManifest,
+} from './manifest.js';
+import { hostPlatform, selectManifest } from './platform.js';
+import { formatReference, type ImageReference, parseReference, repositoryName } from './reference.js';
+
+/**
+ * Unpacks an image's layers, keyed by chain ID (the snapshotter). When it fails, the
+ * pull or import fails, the image is not recorded and the blobs it brought are removed.
+ */
+export interface Unpacker {
+  unpack(layers: readonly ImageLayer[], content: ContentStore): Promise<void>;
+}
+
+export type PullEvent =
+  | {
+      type: 'resolved';
+      ref: string;
+      digest: string;
+      platform: Platform;
+      layers: { digest: string; size: number }[];
+    }
+  | {
+      type: 'layer';
+      digest: string;
+      status: 'exists' | 'waiting' | 'downloading' | 'verifying' | 'done';
+      current: number;
+      total: number;
+    }
+  | { type: 'unpacking'; ref: string }
+  | { type: 'done'; ref: string; id: string };
+
+export interface PullOptions {
+  onProgress?: (event: PullEvent) => void;
+  /** Platform to pick from an index (default: this host's). */
+  platform?: Platform;
+}
+
+export interface PullerDeps {
+  content: ContentStore;
+  records: ImageRecords;
+  dist: Distribution;
+  blobs: BlobFetcher;
+  log: Logger;
+  unpacker?: Unpacker;
+}
+
+export class Puller {
+  private readonly running = new Map<
+    string,
+    { promise: Promise<ImageRecord>; listeners: Set<(e: PullEvent) => void> }
+  >();
+
+  constructor(private readonly deps: PullerDeps) {}
+
+  /** Whether any pull is under way. */
+  pulling(): boolean {
+    return this.running.size > 0;
+  }
+
+  /** Pulls an image; concurrent pulls of the same reference and platform share one. */
+  pull(ref: string, opts: PullOptions = {}): Promise<ImageRecord> {
+    const parsed = parseReference(ref);
+    const platform = opts.platform ?? hostPlatform();
+    const key = `${formatReference(parsed)} ${platform.os}/${platform.architecture}/${platform.variant ?? ''}`;
+    const running = this.running.get(key);
+    if (running) {
+      // A later caller joins the pull under way and hears its events from now on.
+      if (opts.onProgress) running.listeners.add(opts.onProgress);
+      return running.promise;
+    }
+    const listeners = new Set<(e: PullEvent) => void>();
+    if (opts.onProgress) listeners.add(opts.onProgress);
+    const emit = (e: PullEvent) => {
+      for (const l of listeners) l(e);
+    };
+    const promise = this.run(parsed, platform, emit).finally(() => this.running.delete(key));
+    this.running.set(key, { promise, listeners });
+    return promise;
+  }
+
+  private async run(
+    ref: ImageReference,
+    platform: Platform,
+    emit: (e: PullEvent) => void,
+  ): Promise<ImageRecord> {
+    const { content, dist, blobs } = this.deps;
+    const name = formatReference(ref);
+    const log = this.deps.log.child({ ref: name });
+    const started = Date.now();
+    const top = await dist.getManifest(ref, ref.digest ?? ref.tag ?? 'latest');
+    const topDigest = sha256(top.bytes);
+    if (ref.digest && topDigest !== ref.digest) throw mismatch(ref.digest, topDigest);
+    if (top.digest?.startsWith('sha256:') && top.digest !== topDigest) throw mismatch(top.digest, topDigest);
+    const parsedTop = parseManifest(top.bytes, top.contentType, name);
+
+    let manifest: ImageManifest;
+    let manifestDigest = topDigest;
+    let manifestMediaType = parsedTop.mediaType;
+    let manifestBytes = top.bytes;
+    let indexDigest: string | undefined;
+    if (parsedTop.kind === 'index') {
+      indexDigest = topDigest;
+      const desc = selectManifest(parsedTop.index, platform, name);
+      const fetched = await dist.getManifest(ref, desc.digest);
+      const got = sha256(fetched.bytes);
+      if (got !== desc.digest) throw mismatch(desc.digest, got);
+      const parsed = parseManifest(
+        fetched.bytes,
+        fetched.contentType ?? desc.mediaType,
+        `${name}@${desc.digest}`,
+      );
+      if (parsed.kind !== 'manifest') {
+        throw new SkiffError(
+          'unsupported',
+          `index ${name} points to another index for ${desc.digest}; nested indexes are not supported`,
+        );
+      }
+      manifest = parsed.manifest;
+      manifestDigest = desc.digest;
+      manifestMediaType = parsed.mediaType;
+      manifestBytes = fetched.bytes;
+    } else {
+      manifest = parsedTop.manifest;
+    }
+
+    const configDesc = manifest.config;
+    await blobs.fetch(ref, configDesc, () => undefined);
+    const config = parseImageConfig(await content.read(configDesc.digest), configDesc.digest);
+    checkManifestAgainstConfig(manifest, config, name);
+    const imagePlatform: Platform = {
+      os: config.os,
+      architecture: config.architecture,
+      ...(config.variant ? { variant: config.variant } : {}),
+    };
+    emit({
+      type: 'resolved',
+      ref: name,
+      digest: topDigest,
+      platform: imagePlatform,
+      layers: manifest.layers.map((l) => ({ digest: l.digest, size: l.size })),
+    });
+    // Settle every download before failing, so a failed pull leaves no writer behind.
+    const fetched = await Promise.allSettled(
+      manifest.layers.map((layer) =>
+        blobs.fetch(ref, layer, (status, current) =>
+          emit({ type: 'layer', digest: layer.digest, status, current, total: layer.size }),
+        ),
+      ),
+    );
+    const failed = fetched.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    // Manifests land last: a manifest in the store means its blobs are there too.
+    await content.writeBuffer(manifestBytes, manifestDigest);
+    if (indexDigest) await content.writeBuffer(top.bytes, indexDigest);
+
+    const chains = chainIds(config.rootfs.diff_ids);
+    const layers: ImageLayer[] = manifest.layers.map((l, i) => ({
+      digest: l.digest,
+      diffId: config.rootfs.diff_ids[i]!,
+      chainId: chains[i]!,
+      size: l.size,
+      mediaType: l.mediaType,
+    }));
+    const draft: ImageRecord = {
+      id: configDesc.digest,
+      repoTags: [],
+      repoDigests: [`${repositoryName(ref)}@${topDigest}`],
+      config,
+      layers,
+      platform: imagePlatform,
+      size: layers.reduce((n, l) => n + l.size, 0),
+      manifestDigest,
+      manifestMediaType,
+      ...(indexDigest ? { indexDigest } : {}),
+      created: new Date().toISOString(),
+    };
+    if (this.deps.unpacker) {
+      emit({ type: 'unpacking', ref: name });
+      try {
+        await this.deps.unpacker.unpack(layers, content);
+      } catch (e) {
+        await dropUnreferenced(content, this.deps.records, [
+          configDesc.digest,
+          manifestDigest,
+          ...(indexDigest ? [indexDigest] : []),
+          ...layers.map((l) => l.digest),
+        ]);
+        throw e;
+      }
+    }
+    const record = await this.deps.records.save(
+      draft,
+      ref.tag ? formatReference({ ...ref, digest: undefined }) : undefined,
+    );
+    log.info({ imageId: record.id, ms: Date.now() - started, layers: layers.length }, 'image pulled');
+    emit({ type: 'done', ref: name, id: record.id });
+    return record;
+  }
+}

@@ -1,0 +1,146 @@
+// Writes a container's OCI bundle in its state directory: the /etc files it gets, its
+// mounts, and config.json from the config builder beside it (oci-config.ts). Answers the
+// record the runtime keeps of the container.
+import { writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { SkiffError } from '../../lib/index.js';
+import {
+  mkdirInRoot,
+  type OciMount,
+  prepareContainerMounts,
+  resolveInRoot,
+  type VolumeManager,
+} from '../volume/index.js';
+import type { ContainerRecord } from './container-store.js';
+import { hostsFile, resolvConfFile } from './etc-files.js';
+import { healthPlan } from './health.js';
+import { hostHardLimits } from './host-limits.js';
+import { buildOciConfig } from './oci-config.js';
+import { mergeArgs, mergeEnv, mergeStopSignal, mergeUser, mergeWorkdir } from './process-spec.js';
+import { normalizeSignal } from './signals.js';
+import type { ContainerCreateSpec } from './types.js';
+import { parseGroup, parsePasswd, resolveUser } from './user.js';
+
+const DEFAULT_GRACE_MS = 10_000;
+/** Where the init binary appears inside a container with `Init: true`. */
+const INIT_TARGET = '/sbin/skiff-init';
+
+/** What the bundle takes from the node rather than from the spec. */
+export interface BundleHost {
+  volumes: VolumeManager;
+  /** catatonit or tini on the host, for `Init: true`. */
+  initPath: string | undefined;
+  /** Parent cgroup of the node's containers. */
+  cgroupParent: string;
+}
+
+export async function writeBundle(
+  spec: ContainerCreateSpec,
+  stateDir: string,
+  runDir: string,
+  host: BundleHost,
+): Promise<ContainerRecord> {
+  const cs = spec.spec;
+  const image = spec.imageConfig;
+  const passwd = parsePasswd(await readRootFile(spec.rootfs, '/etc/passwd'));
+  const groups = parseGroup(await readRootFile(spec.rootfs, '/etc/group'));
+  const user = resolveUser(mergeUser(image, cs), passwd, groups, cs.Groups ?? []);
+  const hostname = spec.hostname ?? cs.Hostname ?? spec.id.slice(0, 12);
+  const tty = cs.TTY === true;
+  let args = mergeArgs(image, cs);
+  const cwd = mergeWorkdir(image, cs);
+  await mkdirInRoot(spec.rootfs, cwd);
+  const env = mergeEnv(image, cs, { hostname, home: user.home, tty });
+
+  const etcMounts: OciMount[] = [];
+  const etcFiles: [string, string][] = [
+    ['/etc/hosts', spec.hostsFile ?? hostsFile(hostname, cs.Hosts ?? [])],
+    ['/etc/hostname', `${hostname}\n`],
+    [
+      '/etc/resolv.conf',
+      spec.resolvConf ??
+        resolvConfFile(cs.DNSConfig, await readFile('/etc/resolv.conf', 'utf8').catch(() => '')),
+    ],
+  ];
+  for (const [target, content] of etcFiles) {
+    const source = join(stateDir, basename(target));
+    writeFileSync(source, content, { mode: 0o644 });
+    etcMounts.push({ destination: target, type: 'bind', source, options: ['rbind', 'rprivate'] });
+  }
+  const userMounts = await prepareContainerMounts(host.volumes, {
+    containerId: spec.id,
+    rootfs: spec.rootfs,
+    mounts: cs.Mounts ?? [],
+    files: spec.files ?? [],
+    runDir,
+    stateDir,
+  });
+  const mounts = [...etcMounts, ...userMounts];
+  if (cs.Init) {
+    if (!host.initPath) {
+      throw new SkiffError(
+        'unavailable',
+        `container ${spec.id} asks for an init, but neither catatonit nor tini is installed`,
+        {
+          hint: 'install catatonit (scripts/setup does)',
+        },
+      );
+    }
+    mounts.push({
+      destination: INIT_TARGET,
+      type: 'bind',
+      source: host.initPath,
+      options: ['bind', 'ro', 'rprivate'],
+    });
+    args = [INIT_TARGET, '--', ...args];
+  }
+  const limits = spec.resources?.Limits;
+  const config = buildOciConfig({
+    rootfs: spec.rootfs,
+    readonlyRootfs: cs.ReadOnly === true,
+    args,
+    env,
+    cwd,
+    user,
+    tty,
+    hostname,
+    mounts,
+    ...(spec.netnsPath ? { netnsPath: spec.netnsPath } : {}),
+    cgroupsPath: `${host.cgroupParent}/${spec.id}`,
+    ...(limits?.MemoryBytes ? { memoryBytes: limits.MemoryBytes } : {}),
+    ...(limits?.NanoCPUs ? { nanoCpus: limits.NanoCPUs } : {}),
+    ...(limits?.Pids ? { pidsLimit: limits.Pids } : {}),
+    capAdd: cs.CapabilityAdd ?? [],
+    capDrop: cs.CapabilityDrop ?? [],
+    sysctls: cs.Sysctls ?? {},
+    ulimits: cs.Ulimits ?? [],
+    hostHardLimits: hostHardLimits(),
+    annotations: { 'io.skiff.name': spec.name },
+  });
+  writeFileSync(join(stateDir, 'config.json'), JSON.stringify(config, null, 2));
+  const plan = healthPlan(image.Healthcheck, cs.HealthCheck);
+  const rec: ContainerRecord = {
+    id: spec.id,
+    name: spec.name,
+    labels: { ...(image.Labels ?? {}), ...(cs.Labels ?? {}), ...(spec.labels ?? {}) },
+    createdAt: new Date().toISOString(),
+    stopSignal: normalizeSignal(mergeStopSignal(image, cs)),
+    stopGraceMs: cs.StopGracePeriod !== undefined ? cs.StopGracePeriod / 1e6 : DEFAULT_GRACE_MS,
+    tty,
+    rootfs: spec.rootfs,
+    cgroupsPath: config.linux.cgroupsPath,
+    ...(plan ? { health: plan } : {}),
+    process: config.process,
+  };
+  return rec;
+}
+
+/** A file inside a container's rootfs (symlinks resolved inside it), '' when absent. */
+export async function readRootFile(rootfs: string, path: string): Promise<string> {
+  try {
+    return await readFile(await resolveInRoot(rootfs, path), 'utf8');
+  } catch {
+    return '';
+  }
+}

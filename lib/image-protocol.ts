@@ -1,0 +1,73 @@
+// The image and volume endpoints' answers, as the node serves them (node/api/): Docker's
+// shapes, plus the few fields skiff's CLI shows that Docker's lack.
+
+/** GET /images/json: Docker's ImageSummary. */
+export interface ImageSummary {
+  Id: string;
+  ParentId: string;
+  /** Familiar names: `busybox:latest`. */
+  RepoTags: string[];
+  RepoDigests: string[];
+  /** Unix seconds. */
+  Created: number;
+  Size: number;
+  SharedSize: number;
+  VirtualSize: number;
+  Labels: Record<string, string>;
+  Containers: number;
+}
+
+export interface ImageLayerInfo {
+  digest: string;
+  diffId: string;
+  chainId: string;
+  size: number;
+  mediaType: string;
+}
+
+/** GET /images/{name}/json: Docker's ImageInspect plus skiff's Platform, Layers, Manifest and ImageConfig. */
+export interface ImageInspect {
+  Id: string;
+  RepoTags: string[];
+  RepoDigests: string[];
+  /** RFC 3339: when this node got the image. */
+  Created: string;
+  Size: number;
+  /** `os/arch[/variant]` */
+  Platform: string;
+  Parent: string;
+  Comment: string;
+  DockerVersion: string;
+  Author: string;
+  Architecture: string;
+  Os: string;
+  Variant?: string;
+  Config: Record<string, unknown>;
+  GraphDriver: { Name: string; Data: Record<string, string> };
+  RootFS: { Type: string; Layers: string[] };
+  Metadata: { LastTagTime: string };
+  Layers: ImageLayerInfo[];
+  Manifest: { Digest: string; MediaType: string; Index: string | undefined };
+  ImageConfig: { os: string; architecture: string; variant?: string } & Record<string, unknown>;
+}
+
+/** POST /images/prune: Docker's answer plus skiff's blob and unpacked-layer counts. */
+export interface PruneImagesResult {
+  ImagesDeleted: { Untagged?: string; Deleted?: string }[];
+  SpaceReclaimed: number;
+  BlobsRemoved: number;
+  SnapshotsRemoved: number;
+}
+
+/** GET /volumes, GET /volumes/{name}: Docker's Volume plus the containers using it. */
+export interface DockerVolume {
+  Name: string;
+  Driver: string;
+  Mountpoint: string;
+  CreatedAt: string;
+  Labels: Record<string, string>;
+  Options: Record<string, string>;
+  Scope: string;
+  UsageData: { Size: number; RefCount: number };
+  UsedBy: string[];
+}

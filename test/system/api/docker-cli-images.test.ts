@@ -1,0 +1,101 @@
+// The real docker CLI (Docker 28 client) against a running skiff node's image and volume
+// endpoints (node/api/): what `docker image …` and `docker volume …` need of them.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VolumeManager } from '../../../agent/volume/index.js';
+import { runCommand } from '../../lab/command.js';
+import { importBusybox, type TestNode, testNode } from '../../support/skiff-node/index.js';
+
+const DOCKER = existsSync('/usr/local/bin/docker') ? '/usr/local/bin/docker' : 'docker';
+const IMAGE = 'localhost/dk-busybox:1';
+
+let node: TestNode;
+let dir: string;
+
+async function docker(args: string[]) {
+  const r = await runCommand(DOCKER, args, {
+    env: {
+      PATH: process.env.PATH,
+      HOME: dir,
+      DOCKER_HOST: `unix://${join(node.runDir, 'skiff.sock')}`,
+      DOCKER_CONFIG: join(dir, 'docker-config'),
+    },
+    timeoutMs: 30_000,
+  });
+  return { ...r, out: r.stdout.trim() };
+}
+
+async function ok(args: string[]): Promise<string> {
+  const r = await docker(args);
+  expect(r.code, `docker ${args.join(' ')} failed: ${r.stderr}`).toBe(0);
+  return r.out;
+}
+
+beforeAll(async () => {
+  node = testNode();
+  dir = mkdtempSync(join(tmpdir(), 'skiff-dkimg-'));
+  const imp = await importBusybox(node, dir, 'docker cli\n', IMAGE);
+  expect(imp.code, imp.stderr).toBe(0);
+}, 120_000);
+
+afterAll(async () => {
+  await node?.destroy();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}, 120_000);
+
+describe('docker CLI against a skiff node: images', () => {
+  it('docker image ls and image inspect show the imported image', async () => {
+    const ls = await ok(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}']);
+    const [line] = ls.split('\n').filter((l) => l.startsWith(`${IMAGE} `));
+    expect(line).toMatch(/^localhost\/dk-busybox:1 [a-f0-9]{12}$/);
+    const [doc] = JSON.parse(await ok(['image', 'inspect', IMAGE])) as {
+      Id: string;
+      RepoTags: string[];
+      Os: string;
+      RootFS: { Layers: string[] };
+    }[];
+    expect(doc?.RepoTags).toEqual([IMAGE]);
+    expect(doc?.Os).toBe('linux');
+    expect(doc?.RootFS.Layers).toHaveLength(1);
+    expect(line?.split(' ')[1]).toBe(doc?.Id.slice(7, 19));
+  });
+
+  it('docker image tag and image rm change the node store; a missing image is a 404', async () => {
+    await ok(['image', 'tag', IMAGE, 'localhost/dk-copy:2']);
+    expect(await ok(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}'])).toContain(
+      'localhost/dk-copy:2',
+    );
+    expect(await ok(['image', 'rm', 'localhost/dk-copy:2'])).toBe('Untagged: localhost/dk-copy:2');
+    expect(await ok(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}'])).not.toContain('dk-copy');
+    const missing = await docker(['image', 'rm', 'localhost/nothing:1']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('no such image: localhost/nothing:1');
+    const inspectMissing = await docker(['image', 'inspect', 'localhost/nothing:1']);
+    expect(inspectMissing.code).toBe(1);
+  });
+});
+
+describe('docker CLI against a skiff node: volumes', () => {
+  it('docker volume ls, inspect and rm', async () => {
+    // A volume as a service mount would leave it.
+    await new VolumeManager({ root: join(node.stateDir, 'volumes') }).ensure('dk-data', {
+      labels: { tier: 'db' },
+    });
+    expect((await ok(['volume', 'ls', '--format', '{{.Driver}} {{.Name}}'])).split('\n')).toContain(
+      'local dk-data',
+    );
+    expect(await ok(['volume', 'ls', '-q', '--filter', 'label=tier=db'])).toBe('dk-data');
+    const [vol] = JSON.parse(await ok(['volume', 'inspect', 'dk-data'])) as {
+      Name: string;
+      Labels: Record<string, string>;
+      Scope: string;
+    }[];
+    expect(vol).toMatchObject({ Name: 'dk-data', Labels: { tier: 'db' }, Scope: 'local' });
+    expect(await ok(['volume', 'rm', 'dk-data'])).toBe('dk-data');
+    const again = await docker(['volume', 'rm', 'dk-data']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('no such volume: dk-data');
+  });
+});
