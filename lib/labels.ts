@@ -29,3 +29,6 @@ export const SWARM_TASK_NAME_LABEL = 'com.docker.swarm.task.name';
 export const SWARM_NODE_ID_LABEL = 'com.docker.swarm.node.id';
 /** The hostname of the node running a task's container. */
 export const NODE_HOSTNAME_LABEL = 'io.skiff.node.hostname';
+
+/** The network driver option carrying an overlay's VXLAN ID (allocator → dispatcher → agent), as Swarm names it. */
+export const VXLAN_ID_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';

@@ -1,6 +1,6 @@
 // What the pages show of a service, derived from the API's object alone: pure, used by
 // the browser bundle and unit-tested without one.
-import type { Service } from '../../lib/index.js';
+import { type Service, STACK_NAMESPACE_LABEL } from '../../lib/index.js';
 
 export type ServiceModeName = 'replicated' | 'global' | 'replicated-job' | 'global-job';
 
@@ -32,8 +32,6 @@ export interface UpdateRow {
   active: boolean;
 }
 
-const STACK_LABEL = 'com.docker.stack.namespace';
-
 export function modeOf(s: Service): ServiceModeName {
   const m = s.Spec.Mode ?? {};
   if (m.Global) return 'global';
@@ -56,7 +54,7 @@ export function serviceRow(s: Service): ServiceRow {
   return {
     id: s.ID,
     name: s.Spec.Name ?? s.ID,
-    stack: s.Spec.Labels?.[STACK_LABEL],
+    stack: s.Spec.Labels?.[STACK_NAMESPACE_LABEL],
     mode,
     running,
     desired,

@@ -8,7 +8,15 @@ import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
-import { type Logger, type Node, type Service, silentLogger, type Task } from '../../lib/index.js';
+import {
+  type Logger,
+  type Node,
+  type Service,
+  SWARM_NODE_ID_LABEL,
+  SWARM_TASK_ID_LABEL,
+  silentLogger,
+  type Task,
+} from '../../lib/index.js';
 import { parseReplicas } from '../model/index.js';
 import { LiveHub, type LiveMessage } from './live.js';
 import { type Progress, rolloutProgress } from './rollouts.js';
@@ -389,8 +397,8 @@ export async function* logLines(body: AsyncIterable<Buffer | Uint8Array>): Async
         yield {
           stream,
           time: m[1] ?? '',
-          task: attrs['com.docker.swarm.task.id'] ?? '',
-          node: attrs['com.docker.swarm.node.id'] ?? '',
+          task: attrs[SWARM_TASK_ID_LABEL] ?? '',
+          node: attrs[SWARM_NODE_ID_LABEL] ?? '',
           text: m[3] ?? '',
         };
       }

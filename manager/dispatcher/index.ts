@@ -11,7 +11,6 @@ export {
   type NetworkIndex,
   type NetworkState,
   networksOfNode,
-  VXLAN_OPTION,
 } from './network-views.js';
 export { storeDispatcherPort } from './store-adapter.js';
 export type { DispatcherStorePort, TaskChange } from './store-port.js';

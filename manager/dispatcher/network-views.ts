@@ -2,10 +2,9 @@
 // other nodes to tunnel to (VXLAN peers) and the names of every node's running tasks on
 // it (DNS). Pure: computed from a snapshot of the store, so it is tested without I/O.
 import type { AssignedNetwork, SwarmNetwork, Task } from '../../lib/index.js';
-import { taskDnsNames, taskStateRank } from '../../lib/index.js';
+import { taskDnsNames, taskStateRank, VXLAN_ID_OPTION } from '../../lib/index.js';
 
 /** The option key Docker uses for an overlay network's VXLAN ID. */
-export const VXLAN_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
 
 export interface NetworkState {
   tasks: readonly Task[];
@@ -124,7 +123,7 @@ export function viewKey(view: AssignedNetwork): string {
 function assignedNetwork(n: SwarmNetwork): AssignedNetwork | undefined {
   const ipam = n.IPAMOptions?.Configs?.[0];
   if (!ipam?.Subnet || !ipam.Gateway) return undefined;
-  const vxlan = Number(n.DriverState?.Options?.[VXLAN_OPTION]);
+  const vxlan = Number(n.DriverState?.Options?.[VXLAN_ID_OPTION]);
   return {
     id: n.ID,
     name: n.Spec.Name,

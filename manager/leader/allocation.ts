@@ -20,9 +20,9 @@ import {
   INGRESS_NETWORK_NAME,
   TERMINAL_TASK_STATES,
   usesIngressNetwork,
+  VXLAN_ID_OPTION,
 } from '../../lib/index.js';
 import { Allocator } from '../allocator/index.js';
-import { VXLAN_OPTION } from '../dispatcher/index.js';
 import type { Store, Transaction } from '../store/index.js';
 import { ControlLoop, updateInBatches, updateWithRetry } from './loop.js';
 import { networkView } from './network-view.js';
@@ -78,7 +78,7 @@ export class AllocationLoop {
   private restore(): void {
     for (const n of this.store.listNetworks()) {
       const cfg = n.IPAMOptions?.Configs?.[0];
-      const vxlan = Number(n.DriverState?.Options?.[VXLAN_OPTION]);
+      const vxlan = Number(n.DriverState?.Options?.[VXLAN_ID_OPTION]);
       if (cfg?.Subnet && cfg.Gateway && Number.isFinite(vxlan)) {
         this.allocator.restoreNetwork(n.ID, { subnet: cfg.Subnet, gateway: cfg.Gateway, vxlanId: vxlan });
       }
@@ -113,7 +113,7 @@ export class AllocationLoop {
         const driver = n.Spec.DriverConfiguration?.Name ?? 'overlay';
         tx.update('networks', {
           ...n,
-          DriverState: { Name: driver, Options: { [VXLAN_OPTION]: String(a.vxlanId) } },
+          DriverState: { Name: driver, Options: { [VXLAN_ID_OPTION]: String(a.vxlanId) } },
           IPAMOptions: {
             Driver: n.Spec.IPAMOptions?.Driver ?? { Name: 'default' },
             Configs: [{ Subnet: a.subnet, Gateway: a.gateway }],

@@ -9,12 +9,10 @@ import {
   isSkiffError,
   silentLogger,
   taskDnsNames,
+  VXLAN_ID_OPTION,
 } from '../../../lib/index.js';
 import type { NetworkManager } from '../../network/index.js';
 import type { NetworkPort } from '../ports.js';
-
-/** The option key Docker uses for an overlay network's VXLAN ID. */
-const VXLAN_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
 
 export function networkPort(
   mgr: NetworkManager,
@@ -89,7 +87,7 @@ export function networksOfTask(
   return (task.NetworksAttachments ?? []).map((a) => {
     const n = a.Network;
     const cfg = n.IPAM.Config?.[0];
-    const vxlan = Number(n.Options?.[VXLAN_OPTION]);
+    const vxlan = Number(n.Options?.[VXLAN_ID_OPTION]);
     const overlay = n.Driver === 'overlay' && !opts.overlayAsBridge;
     return {
       network: {

@@ -7,13 +7,8 @@ import type {
   Task,
   TaskStatusReport,
 } from '../../../lib/index.js';
-import { taskStateRank } from '../../../lib/index.js';
-import {
-  Dispatcher,
-  type DispatcherStorePort,
-  type TaskChange,
-  VXLAN_OPTION,
-} from '../../../manager/dispatcher/index.js';
+import { taskStateRank, VXLAN_ID_OPTION } from '../../../lib/index.js';
+import { Dispatcher, type DispatcherStorePort, type TaskChange } from '../../../manager/dispatcher/index.js';
 import { waitFor } from '../../lab/index.js';
 import { FakeStack } from '../worker/fake-stack.js';
 
@@ -180,7 +175,7 @@ describe('dispatcher and agent session', () => {
       CreatedAt: '',
       UpdatedAt: '',
       Spec: { Name: 'front', DriverConfiguration: { Name: 'overlay' } },
-      DriverState: { Name: 'overlay', Options: { [VXLAN_OPTION]: '4100' } },
+      DriverState: { Name: 'overlay', Options: { [VXLAN_ID_OPTION]: '4100' } },
       IPAMOptions: { Configs: [{ Subnet: '10.9.0.0/24', Gateway: '10.9.0.1' }] },
     });
     const onOverlay = (t: Task, ip: string): Task => ({

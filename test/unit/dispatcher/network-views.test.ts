@@ -1,11 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SwarmNetwork, Task, TaskState } from '../../../lib/index.js';
-import {
-  indexNetworks,
-  type NetworkState,
-  networksOfNode,
-  VXLAN_OPTION,
-} from '../../../manager/dispatcher/index.js';
+import { VXLAN_ID_OPTION } from '../../../lib/index.js';
+import { indexNetworks, type NetworkState, networksOfNode } from '../../../manager/dispatcher/index.js';
 
 function network(id: string, subnet: string, driver = 'overlay'): SwarmNetwork {
   return {
@@ -14,7 +10,7 @@ function network(id: string, subnet: string, driver = 'overlay'): SwarmNetwork {
     CreatedAt: '',
     UpdatedAt: '',
     Spec: { Name: `${id}-name`, DriverConfiguration: { Name: driver } },
-    DriverState: { Name: driver, Options: { [VXLAN_OPTION]: '4097' } },
+    DriverState: { Name: driver, Options: { [VXLAN_ID_OPTION]: '4097' } },
     IPAMOptions: { Configs: [{ Subnet: subnet, Gateway: subnet.replace(/0\/24$/, '1') }] },
   };
 }
