@@ -1,7 +1,7 @@
 // Pulling an image: resolve the reference to a platform manifest, fetch its config and
 // layers into the content store, unpack the layers (the snapshotter), then record the
 // image. Concurrent pulls of one reference and platform share one pull.
-import { type Logger, SkiffError } from '../../lib/index.js';
+import { type Logger, type PullProgressEvent, SkiffError } from '../../lib/index.js';
 import type { BlobFetcher } from './blob-fetcher.js';
 import { type ContentStore, mismatch } from './content-store.js';
 import { chainIds, sha256 } from './digest.js';
@@ -26,23 +26,8 @@ export interface Unpacker {
   unpack(layers: readonly ImageLayer[], content: ContentStore): Promise<void>;
 }
 
-export type PullEvent =
-  | {
-      type: 'resolved';
-      ref: string;
-      digest: string;
-      platform: Platform;
-      layers: { digest: string; size: number }[];
-    }
-  | {
-      type: 'layer';
-      digest: string;
-      status: 'exists' | 'waiting' | 'downloading' | 'verifying' | 'done';
-      current: number;
-      total: number;
-    }
-  | { type: 'unpacking'; ref: string }
-  | { type: 'done'; ref: string; id: string };
+/** A pull's progress, as the node's API sends it on (lib's wire contract). */
+export type PullEvent = PullProgressEvent;
 
 export interface PullOptions {
   onProgress?: (event: PullEvent) => void;

@@ -1,6 +1,6 @@
 // Pushing a local image to the registry its tag names: the blobs the registry lacks,
 // then the manifest; the registry's digest is recorded as a repo digest.
-import { SkiffError } from '../../lib/index.js';
+import { type PushProgressEvent, SkiffError } from '../../lib/index.js';
 import type { ContentStore } from './content-store.js';
 import type { Distribution } from './distribution.js';
 import { findImage, noSuchImage } from './find-image.js';
@@ -8,9 +8,8 @@ import { type ImageRecords, unique } from './image-records.js';
 import type { Limiter } from './limiter.js';
 import { formatReference, parseReference, repositoryName } from './reference.js';
 
-export type PushEvent =
-  | { type: 'blob'; digest: string; status: 'exists' | 'pushing' | 'done'; size: number }
-  | { type: 'done'; ref: string; digest: string };
+/** A push's progress, as the node's API sends it on (lib's wire contract). */
+export type PushEvent = PushProgressEvent;
 
 export interface PushDeps {
   content: ContentStore;
