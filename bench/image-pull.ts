@@ -95,7 +95,7 @@ async function main(): Promise<void> {
         '--moduleResolution',
         'NodeNext',
         '--target',
-        'ES2022',
+        'ES2023',
         '--skipLibCheck',
         '--types',
         'node',
