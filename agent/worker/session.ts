@@ -33,6 +33,8 @@ export interface AgentSessionOptions {
   }) => void;
   log?: Logger;
   batchDelayMs?: number;
+  /** First wait before looking for a dispatcher again (doubles after each failure, to maxBackoffMs). */
+  minBackoffMs?: number;
   maxBackoffMs?: number;
   /** First wait before statuses that could not be sent are sent again (doubles, to 2 s). */
   statusRetryMs?: number;
@@ -79,13 +81,18 @@ export class AgentSession {
 
   /** Runs sessions until stop(); never throws. */
   async run(): Promise<void> {
-    let backoff = 100;
+    const minBackoff = this.opts.minBackoffMs ?? 100;
+    let backoff = minBackoff;
     while (!this.stopped) {
       try {
         await this.session();
-        backoff = 100;
+        backoff = minBackoff;
       } catch (e) {
         if (this.stopped) break;
+        // A session that was established and then broke (its leader died) looks for the
+        // next one afresh: a backoff grown by earlier failures would keep the node away
+        // longer than a new leader waits before marking unregistered nodes down.
+        if (this.current) backoff = minBackoff;
         this.log.warn({ err: describeError(e), retryInMs: backoff }, 'dispatcher session ended');
       }
       this.current = undefined;

@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AgentSession } from '../../../agent/worker/index.js';
 import type {
@@ -87,5 +89,77 @@ describe('agent session status reports', () => {
     expect(dispatcher.received.flatMap((r) => r.updates)).toEqual([
       { taskId: 't1', status: status('running') },
     ]);
+  });
+});
+
+/**
+ * FAKE dispatcher: unreachable for the first `unreachable` registrations, then a session
+ * whose assignment stream breaks when the test says so (its leader died).
+ */
+class FailoverDispatcher implements DispatcherApi {
+  registrations = 0;
+  private breakStream: ((e: Error) => void) | undefined;
+  constructor(private unreachable: number) {}
+  async register() {
+    this.registrations++;
+    if (this.unreachable-- > 0) throw new SkiffError('unavailable', 'dispatcher unreachable');
+    return { nodeId: 'n1', sessionId: `s${this.registrations}`, heartbeatPeriodMs: 60_000 };
+  }
+  async heartbeat() {
+    return { heartbeatPeriodMs: 60_000 };
+  }
+  async *assignments(_req: HeartbeatRequest, signal: AbortSignal): AsyncIterable<AssignmentsMessage> {
+    yield { type: 'complete', tasks: [], removedTasks: [], secrets: [], configs: [], networks: [] };
+    await new Promise<void>((resolve, reject) => {
+      this.breakStream = reject;
+      signal.addEventListener('abort', () => resolve());
+    });
+  }
+  async updateTaskStatus() {}
+  leaderDies(): void {
+    this.breakStream?.(new SkiffError('unavailable', 'the stream broke'));
+  }
+}
+
+describe('agent session reconnects', () => {
+  it('looks for the next dispatcher at once when an established session breaks, whatever failed before', async () => {
+    // Earlier failures grow the backoff (20, 40, 80, 160, 320 ms); a session that was
+    // established and then broke must not inherit it, or the node stays away from a
+    // new leader longer than the leader's grace before it marks unregistered nodes down.
+    const retries: number[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) {
+          const entry = JSON.parse(line) as { msg?: string; retryInMs?: number };
+          if (entry.msg === 'dispatcher session ended' && entry.retryInMs !== undefined)
+            retries.push(entry.retryInMs);
+        }
+        done();
+      },
+    });
+    const dispatcher = new FailoverDispatcher(5);
+    const stack = new FakeStack();
+    const worker = stack.worker(() => {});
+    const session = new AgentSession({
+      dispatcher: () => dispatcher,
+      worker,
+      nodeId: 'n1',
+      addr: '10.0.0.1',
+      description: { Hostname: 'n1' },
+      log: pino({ level: 'warn' }, sink),
+      minBackoffMs: 20,
+      maxBackoffMs: 60_000,
+    });
+    try {
+      await worker.start();
+      void session.run();
+      await session.connected;
+      expect(retries).toEqual([20, 40, 80, 160, 320]);
+      dispatcher.leaderDies();
+      await waitFor(() => dispatcher.registrations === 7, { what: 'the next registration', timeoutMs: 5000 });
+      expect(retries).toEqual([20, 40, 80, 160, 320, 20]);
+    } finally {
+      await session.stop();
+    }
   });
 });
