@@ -1,6 +1,7 @@
 // depends_on between a stack's services travels from the deployer to the orchestrator
 // in a service label (DEPENDS_ON_LABEL) as JSON. This is its one codec.
-import { z } from 'zod';
+// The decoder checks the shape by hand rather than with zod: lib is loaded by every CLI
+// command, and zod costs each of them ~100 ms to load.
 import { SkiffError } from './errors.js';
 
 export const DEPENDENCY_CONDITIONS = [
@@ -10,20 +11,30 @@ export const DEPENDENCY_CONDITIONS = [
 ] as const;
 export type DependencyCondition = (typeof DEPENDENCY_CONDITIONS)[number];
 
-const stackDependencySchema = z.object({
-  /** The stack-local (compose) service name depended on. */
-  service: z.string().min(1),
-  condition: z.enum(DEPENDENCY_CONDITIONS),
-  /** false: the service starts without it (compose's `required: false`). Absent means true. */
-  required: z.boolean().optional(),
-  /** Compose's `restart`; recorded, not acted on by the orchestrator. */
-  restart: z.boolean().optional(),
-});
-
 /** One entry of a service's depends_on. */
-export type StackDependency = z.infer<typeof stackDependencySchema>;
+export interface StackDependency {
+  /** The stack-local (compose) service name depended on. */
+  service: string;
+  condition: DependencyCondition;
+  /** false: the service starts without it (compose's `required: false`). Absent means true. */
+  required?: boolean | undefined;
+  /** Compose's `restart`; recorded, not acted on by the orchestrator. */
+  restart?: boolean | undefined;
+}
 
-const dependsOnSchema = z.array(stackDependencySchema);
+/** What is wrong with one entry, with its path, or undefined when it is a StackDependency. */
+function entryProblem(e: unknown, i: number): string | undefined {
+  if (typeof e !== 'object' || e === null || Array.isArray(e)) return `at ${i}: expected an object`;
+  const o = e as Record<string, unknown>;
+  if (typeof o.service !== 'string' || o.service === '') return `at ${i}.service: expected a service name`;
+  if (!DEPENDENCY_CONDITIONS.includes(o.condition as DependencyCondition)) {
+    return `at ${i}.condition: expected one of ${DEPENDENCY_CONDITIONS.join(', ')}`;
+  }
+  for (const k of ['required', 'restart'] as const) {
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') return `at ${i}.${k}: expected a boolean`;
+  }
+  return undefined;
+}
 
 /**
  * The label's value. The entries are written as given, keys in their order: the label
@@ -41,14 +52,17 @@ export function decodeDependsOn(label: string): StackDependency[] {
   } catch (e) {
     throw new SkiffError('invalid_argument', `depends_on label is not JSON: ${(e as Error).message}`);
   }
-  const parsed = dependsOnSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
-    throw new SkiffError(
-      'invalid_argument',
-      `depends_on label is malformed${path}: ${issue?.message ?? 'does not match the schema'}`,
-    );
+  if (!Array.isArray(json))
+    throw new SkiffError('invalid_argument', 'depends_on label is malformed: expected an array');
+  for (const [i, e] of json.entries()) {
+    const problem = entryProblem(e, i);
+    if (problem) throw new SkiffError('invalid_argument', `depends_on label is malformed ${problem}`);
   }
-  return parsed.data;
+  // Only the known keys, as a schema would keep them.
+  return (json as StackDependency[]).map((d) => ({
+    service: d.service,
+    condition: d.condition,
+    ...(d.required === undefined ? {} : { required: d.required }),
+    ...(d.restart === undefined ? {} : { restart: d.restart }),
+  }));
 }

@@ -1,36 +1,33 @@
 // A container's networks as a node sets them up: the network (what the dispatcher's
 // network views describe and the network layer builds, also persisted by it under
 // networks/), the container's attachment to it, and its published ports. The worker,
-// the network layer and its CNI configuration all speak these shapes; the schemas are
-// where the network layer checks them.
-import { z } from 'zod';
+// the network layer and its CNI configuration all speak these shapes. Plain types: the
+// network layer checks them at its edge with zod schemas tied to these types
+// (agent/network/types.ts), so that lib — loaded by every CLI command — loads no zod.
 
 export const NETWORK_DRIVERS = ['bridge', 'overlay'] as const;
 export type NetworkDriver = (typeof NETWORK_DRIVERS)[number];
 
-export const networkDefinitionSchema = z.object({
-  id: z.string().min(1).max(256),
-  name: z.string().min(1).max(256),
-  driver: z.enum(NETWORK_DRIVERS),
-  subnet: z.string(),
-  gateway: z.string(),
-  vxlanId: z.number().int().min(1).max(16_777_215).optional(),
-  internal: z.boolean().optional(),
-  labels: z.record(z.string(), z.string()).optional(),
-});
 /** One network on a node: a bridge, and for an overlay also its VXLAN device. */
-export type NetworkDefinition = z.infer<typeof networkDefinitionSchema>;
-
-const attachmentFields = {
-  /** The names the container answers to on this network (embedded DNS). */
-  aliases: z.array(z.string().min(1).max(253)),
-  /** Static address from the manager's allocator (cluster mode); IPAM picks one otherwise. */
-  ipv4Address: z.string().optional(),
-};
+export interface NetworkDefinition {
+  id: string;
+  name: string;
+  driver: NetworkDriver;
+  subnet: string;
+  gateway: string;
+  vxlanId?: number | undefined;
+  internal?: boolean | undefined;
+  labels?: Record<string, string> | undefined;
+}
 
 /** A container's attachment to one network the node has already set up, by the network's ID. */
-export const networkAttachmentByIdSchema = z.object({ networkId: z.string().min(1), ...attachmentFields });
-export type NetworkAttachmentById = z.infer<typeof networkAttachmentByIdSchema>;
+export interface NetworkAttachmentById {
+  networkId: string;
+  /** The names the container answers to on this network (embedded DNS). */
+  aliases: string[];
+  /** Static address from the manager's allocator (cluster mode); IPAM picks one otherwise. */
+  ipv4Address?: string | undefined;
+}
 
 /** A container's attachment to one network, the network described in full (set up on first use). */
 export type ContainerNetworkAttachment = Omit<NetworkAttachmentById, 'networkId'> & {
@@ -45,11 +42,10 @@ export function attachmentById(a: ContainerNetworkAttachment): NetworkAttachment
   };
 }
 
-export const publishedPortSchema = z.object({
-  containerPort: z.number().int().min(1).max(65_535),
-  hostPort: z.number().int().min(1).max(65_535),
-  protocol: z.enum(['tcp', 'udp']),
-  hostIp: z.string().optional(),
-});
 /** A host port forwarded to the container (on its first network). */
-export type PublishedPort = z.infer<typeof publishedPortSchema>;
+export interface PublishedPort {
+  containerPort: number;
+  hostPort: number;
+  protocol: 'tcp' | 'udp';
+  hostIp?: string | undefined;
+}

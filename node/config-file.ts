@@ -5,8 +5,6 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { SkiffError } from '../lib/index.js';
 
-export const DEFAULT_CONFIG_FILE = '/etc/skiff/daemon.json';
-
 const DaemonConfig = z.strictObject({
   'state-dir': z.string().min(1).optional(),
   'run-dir': z.string().min(1).optional(),

@@ -4,18 +4,14 @@
 // config file, state checks): the node's code (manager, agent, gRPC) loads only when a
 // node starts, so CLI commands that only talk to the API start without it.
 import type { Logger } from '../lib/index.js';
+import type { DaemonConfigValues } from './config-file.js';
 import type { NodeMode, NodeOptions, RunningNode } from './options.js';
 import type { DaemonPaths } from './paths.js';
 
-export {
-  type DaemonConfigValues,
-  DEFAULT_CONFIG_FILE,
-  parseDaemonConfig,
-  readDaemonConfig,
-} from './config-file.js';
+export type { DaemonConfigValues } from './config-file.js';
 export { quorumRefusal } from './leave.js';
 export type { ClusterNodeOptions, NodeMode, NodeOptions, RunningNode } from './options.js';
-export { type DaemonPaths, daemonPaths } from './paths.js';
+export { type DaemonPaths, DEFAULT_CONFIG_FILE, daemonPaths } from './paths.js';
 export { DEFAULT_PORT, dispatcherAddr } from './ports.js';
 export { isWorkerState } from './worker-state.js';
 
@@ -32,4 +28,16 @@ export async function nodeMode(
 ): Promise<NodeMode> {
   const start = await import('./start.js');
   return start.nodeMode(stateDir, o);
+}
+
+/**
+ * The daemon's settings from its config file (`daemon run --config`), checked by a schema;
+ * loaded on demand, so that commands which only read paths do not load zod.
+ */
+export async function readDaemonConfig(
+  file: string,
+  explicit: boolean,
+): Promise<DaemonConfigValues | undefined> {
+  const { readDaemonConfig: read } = await import('./config-file.js');
+  return read(file, explicit);
 }

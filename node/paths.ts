@@ -24,3 +24,6 @@ export function daemonPaths(opts: { stateRoot?: string; runDir?: string; node?: 
     logFile: join(stateDir, 'daemon.log'),
   };
 }
+
+/** Where `daemon run` reads its settings unless `--config` names another file. */
+export const DEFAULT_CONFIG_FILE = '/etc/skiff/daemon.json';

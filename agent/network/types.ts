@@ -2,15 +2,38 @@
 // lib/network-attachment.ts), validated at this boundary, addresses included.
 import { z } from 'zod';
 import {
+  NETWORK_DRIVERS,
   type NetworkAttachmentById,
   type NetworkDefinition,
-  networkAttachmentByIdSchema,
-  networkDefinitionSchema,
   type PublishedPort,
-  publishedPortSchema,
   SkiffError,
 } from '../../lib/index.js';
 import { cidrContains, formatCidr, isIpv4, parseCidr, parseIpv4 } from './cidr.js';
+
+// lib's shapes checked at this edge: each schema is tied to its type, so they cannot drift.
+export const networkDefinitionSchema = z.object({
+  id: z.string().min(1).max(256),
+  name: z.string().min(1).max(256),
+  driver: z.enum(NETWORK_DRIVERS),
+  subnet: z.string(),
+  gateway: z.string(),
+  vxlanId: z.number().int().min(1).max(16_777_215).optional(),
+  internal: z.boolean().optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+}) satisfies z.ZodType<NetworkDefinition>;
+
+export const networkAttachmentByIdSchema = z.object({
+  networkId: z.string().min(1),
+  aliases: z.array(z.string().min(1).max(253)),
+  ipv4Address: z.string().optional(),
+}) satisfies z.ZodType<NetworkAttachmentById>;
+
+export const publishedPortSchema = z.object({
+  containerPort: z.number().int().min(1).max(65_535),
+  hostPort: z.number().int().min(1).max(65_535),
+  protocol: z.enum(['tcp', 'udp']),
+  hostIp: z.string().optional(),
+}) satisfies z.ZodType<PublishedPort>;
 
 /** CNI's rule for container IDs (and a safe file name). */
 const containerIdPattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;

@@ -1,7 +1,6 @@
 // The CLI's client of a manager's HTTP API (the Docker Engine API's swarm subset),
 // over the local unix socket or TCP (mTLS).
 import { PassThrough, Readable } from 'node:stream';
-import { z } from 'zod';
 import type {
   ConfigSpec,
   DockerVolume,
@@ -33,11 +32,14 @@ import {
 } from '../../lib/index.js';
 import { HttpTransport, type TransportRequest, type TransportResponse } from './transport.js';
 
-/** The final frame of an exec stream, checked as it arrives. */
-const ExecStatusSchema = z.union([
-  z.object({ ExitCode: z.number().int() }),
-  z.object({ message: z.string() }),
-]) satisfies z.ZodType<ExecStatus>;
+/** The final frame of an exec stream, checked as it arrives (by hand: zod would cost every command its load). */
+function execStatusOf(v: unknown): ExecStatus | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  if (typeof o.ExitCode === 'number' && Number.isInteger(o.ExitCode)) return { ExitCode: o.ExitCode };
+  if (typeof o.message === 'string') return { message: o.message };
+  return undefined;
+}
 
 export const DEFAULT_SOCKET = '/run/skiff/skiff.sock';
 
@@ -464,10 +466,10 @@ async function readExecStream(
       onOutput(f.stream === STDERR ? 'stderr' : 'stdout', f.payload);
       continue;
     }
-    const status = ExecStatusSchema.safeParse(safeJson(f.payload.toString('utf8')));
-    if (!status.success) throw new SkiffError('internal', 'the manager sent an unreadable exec status');
-    if ('ExitCode' in status.data) return status.data.ExitCode;
-    throw new SkiffError('internal', `exec failed: ${status.data.message}`);
+    const status = execStatusOf(safeJson(f.payload.toString('utf8')));
+    if (!status) throw new SkiffError('internal', 'the manager sent an unreadable exec status');
+    if ('ExitCode' in status) return status.ExitCode;
+    throw new SkiffError('internal', `exec failed: ${status.message}`);
   }
   throw new SkiffError('unavailable', 'the exec stream ended before the command did', {
     hint: 'the node may have restarted; check `skiff daemon status`',

@@ -46,9 +46,9 @@ export function registerDaemon(program: Command): void {
       "a JSON file with these settings under the flags' names (flags win)",
       DEFAULT_CONFIG_FILE,
     )
-    .hook('preAction', (run) => {
+    .hook('preAction', async (run) => {
       const explicit = run.getOptionValueSource('config') === 'cli';
-      const values = readDaemonConfig(String(run.getOptionValue('config')), explicit);
+      const values = await readDaemonConfig(String(run.getOptionValue('config')), explicit);
       for (const [key, value] of Object.entries(values ?? {})) {
         if (run.getOptionValueSource(key) !== 'cli') run.setOptionValueWithSource(key, value, 'config');
       }

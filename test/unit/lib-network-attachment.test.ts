@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  attachmentById,
-  type ContainerNetworkAttachment,
-  networkAttachmentByIdSchema,
-  networkDefinitionSchema,
-} from '../../lib/index.js';
+import { networkAttachmentByIdSchema, networkDefinitionSchema } from '../../agent/network/types.js';
+import { attachmentById, type ContainerNetworkAttachment } from '../../lib/index.js';
 
 describe('network attachment contract', () => {
   const network = {
