@@ -1,27 +1,6 @@
-// `against-baseline`: this tree next to another build of skiff (BENCH_BASELINE, e.g. a
-// git worktree of the commit before a refactor, built with `npx tsc -p tsconfig.build.json`),
-// interleaved run by run: a single-node daemon from nothing to answering /_ping, then
-// `skiff service ls` against it (the time a user waits for the simplest command).
-// Both trees run as compiled JavaScript from their own dist/.
-//
-//   BENCH_BASELINE=/work/old npx tsx bench/against-baseline.ts
-//
-// Without BENCH_BASELINE (the smoke test) it measures this tree alone, once.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import {
-  interleave,
-  median,
-  onInterrupt,
-  REPO_ROOT,
-  round,
-  runChecked,
-  runCommand,
-  waitForPing,
-} from './lib/index.js';
+import { benchDaemon, interleave, median, REPO_ROOT, round, runChecked } from './lib/index.js';
 
 const tiny = process.env.BENCH_SIZE === 'tiny';
 const LS_RUNS = tiny ? 1 : 5;
@@ -40,57 +19,21 @@ function mainOf(tree: string): string {
 }
 
 async function once(main: string): Promise<Sample> {
-  const dir = await mkdtemp(join(tmpdir(), 'skb-'));
-  const runDir = join(dir, 'run');
-  const socket = join(runDir, 'skiff.sock');
-  let child: ChildProcess | undefined;
-  const stop = async () => {
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((r) => child!.once('exit', () => r()));
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child?.kill('SIGKILL'), 20_000);
-      await exited;
-      clearTimeout(killer);
-    }
-    for (const m of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-      const point = m.split(' ')[4];
-      if (point?.startsWith(`${dir}/`)) await runCommand('umount', ['-l', point]);
-    }
-    await rm(dir, { recursive: true, force: true });
-  };
-  const unregister = onInterrupt(`skiff daemon in ${dir}`, stop);
+  const daemon = await benchDaemon([main]);
   try {
-    const log = openSync(join(dir, 'daemon.out'), 'a');
-    const t0 = performance.now();
-    child = spawn(
-      process.execPath,
-      [main, 'daemon', 'run', '--state-dir', join(dir, 'state'), '--run-dir', runDir, '--log-level', 'warn'],
-      { stdio: ['ignore', log, log] },
-    );
-    closeSync(log);
-    const died = new Promise<never>((_, reject) =>
-      child!.once('exit', (code, signal) =>
-        reject(
-          new Error(`daemon exited (${signal ?? code}): ${readFileSync(join(dir, 'daemon.out'), 'utf8')}`),
-        ),
-      ),
-    );
-    died.catch(() => {});
-    await Promise.race([died, waitForPing(socket, `the daemon on ${socket} to answer /_ping`)]);
-    const startMs = performance.now() - t0;
+    const startMs = await daemon.start();
     const { SKIFF_HOST: _ignored, ...env } = process.env;
     const ls: number[] = [];
     for (let i = 0; i < LS_RUNS; i++) {
       const t = performance.now();
       await runChecked(process.execPath, [main, 'service', 'ls'], {
-        env: { ...env, SKIFF_HOST: `unix://${socket}` },
+        env: { ...env, SKIFF_HOST: `unix://${daemon.socket}` },
       });
       ls.push(performance.now() - t);
     }
     return { startMs, lsMs: median(ls) };
   } finally {
-    await stop();
-    unregister();
+    await daemon.remove();
   }
 }
 

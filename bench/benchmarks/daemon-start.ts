@@ -1,31 +1,13 @@
-// `daemon-start`: a node daemon from nothing to answering its API (GET /_ping on its
-// unix socket), each with a fresh state directory — skiff's single-node daemon (manager
-// and agent in one process) next to dockerd (+ the containerd it starts), interleaved
-// run by run. Also each one's resident memory once it answers, and skiff's restart over
-// the state directory a previous start left (the usual `compose up` after a reboot).
-//
-// skiff runs as compiled JavaScript (as installed from dist/), built here without type
-// checking so the figure is the daemon's, not tsx's. At tiny size (the smoke test) it
-// runs under tsx once, and dockerd is left out (installing docker.io takes ~40 s).
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   type BenchContext,
   type Benchmark,
-  errorLine,
+  benchDaemon,
   interleave,
   median,
-  onInterrupt,
-  REPO_ROOT,
   repeat,
   residentKiB,
   round,
-  runCommand,
   sideBySideFigures,
-  waitForPing,
 } from '../lib/index.js';
 import { startDockerd } from '../peers/index.js';
 import { skiffEntry } from '../skiff-vs-swarm/index.js';
@@ -40,66 +22,16 @@ interface Sample {
  * `restart`: starts and stops it once first, then measures a start over that state.
  */
 async function skiffOnce(entry: string[], opts: { restart?: boolean } = {}): Promise<Sample> {
-  const dir = await mkdtemp(join(tmpdir(), 'skd-'));
-  const socket = join(dir, 'run', 'skiff.sock');
-  let child: ChildProcess | undefined;
-  const stopChild = async () => {
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((r) => child!.once('exit', () => r()));
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child?.kill('SIGKILL'), 20_000);
-      await exited;
-      clearTimeout(killer);
-    }
-  };
-  const stop = async () => {
-    await stopChild();
-    for (const m of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-      const point = m.split(' ')[4];
-      if (point?.startsWith(`${dir}/`)) await runCommand('umount', ['-l', point]);
-    }
-    await rm(dir, { recursive: true, force: true });
-  };
-  const unregister = onInterrupt(`skiff daemon in ${dir}`, stop);
-  const startAndWait = async (): Promise<number> => {
-    const log = openSync(join(dir, 'daemon.out'), 'a');
-    const t0 = performance.now();
-    child = spawn(
-      process.execPath,
-      [
-        ...entry,
-        'daemon',
-        'run',
-        '--state-dir',
-        join(dir, 'state'),
-        '--run-dir',
-        join(dir, 'run'),
-        '--log-level',
-        'warn',
-      ],
-      { cwd: REPO_ROOT, stdio: ['ignore', log, log] },
-    );
-    closeSync(log);
-    const died = new Promise<never>((_, reject) =>
-      child!.once('exit', (code, signal) => {
-        const out = existsSync(join(dir, 'daemon.out')) ? readFileSync(join(dir, 'daemon.out'), 'utf8') : '';
-        reject(new Error(`skiff daemon exited (${signal ?? code}): ${errorLine(out)}`));
-      }),
-    );
-    died.catch(() => {});
-    await Promise.race([died, waitForPing(socket, `skiff daemon on ${socket} to answer /_ping`)]);
-    return performance.now() - t0;
-  };
+  const daemon = await benchDaemon(entry);
   try {
     if (opts.restart) {
-      await startAndWait();
-      await stopChild();
+      await daemon.start();
+      await daemon.stopProcess();
     }
-    const readyMs = await startAndWait();
-    return { readyMs, rssKiB: residentKiB(dir).kib };
+    const readyMs = await daemon.start();
+    return { readyMs, rssKiB: residentKiB(daemon.dir).kib };
   } finally {
-    await stop();
-    unregister();
+    await daemon.remove();
   }
 }
 

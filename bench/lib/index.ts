@@ -37,6 +37,7 @@ export {
 export { literal } from './regexp.js';
 export { type RunOptions, type RunReport, runBenchmarks } from './runner.js';
 export { errorLine, REPO_ROOT, runScript, type ScriptBenchmarkOptions, scriptBenchmark } from './script.js';
+export { type BenchDaemon, benchDaemon } from './skiff-daemon.js';
 export { mean, median, pairedRatio, percentile, round } from './stats.js';
 export { type Outcome, renderTable } from './table.js';
 export { onInterrupt } from './teardown.js';
