@@ -91,6 +91,23 @@ export interface ConfigReference {
   ConfigName: string;
 }
 
+/** Docker's `ContainerSpec.Privileges` (API 1.44): what confines the container's process. */
+export interface Privileges {
+  /** `default`: the node's default profile; `unconfined`: none; `custom`: `Profile` (JSON). */
+  Seccomp?: { Mode?: 'default' | 'unconfined' | 'custom'; Profile?: string };
+  /** `default`: the node's default profile where the kernel has AppArmor; `disabled`: none. */
+  AppArmor?: { Mode?: 'default' | 'disabled' };
+  NoNewPrivileges?: boolean;
+}
+
+/** A host device given to the container (Docker's `HostConfig.Devices` entry). */
+export interface DeviceMapping {
+  PathOnHost: string;
+  PathInContainer: string;
+  /** Cgroup permissions, any of `r`, `w`, `m`; `rwm` when empty. */
+  CgroupPermissions?: string;
+}
+
 export interface ContainerSpec {
   Image: string;
   Labels?: Labels;
@@ -119,6 +136,11 @@ export interface ContainerSpec {
   CapabilityAdd?: string[];
   CapabilityDrop?: string[];
   Ulimits?: Ulimit[];
+  Privileges?: Privileges;
+  /** skiff's extension beyond Swarm (moby#24862): every capability, every device, no seccomp. */
+  Privileged?: boolean;
+  /** skiff's extension beyond Swarm (swarmkit#1244): host devices, as `docker run --device`. */
+  Devices?: DeviceMapping[];
 }
 
 export interface ResourceObject {
