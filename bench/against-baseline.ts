@@ -1,3 +1,12 @@
+// `against-baseline`: this tree next to another build of skiff (BENCH_BASELINE, e.g. a
+// git worktree of the commit before a refactor, built with `npm run build`),
+// interleaved run by run: a single-node daemon from nothing to answering /_ping, then
+// `skiff service ls` against it (the time a user waits for the simplest command).
+// Both trees run what their `bin/skiff.js` runs (their own dist/).
+//
+//   BENCH_BASELINE=/work/old npx tsx bench/against-baseline.ts
+//
+// Without BENCH_BASELINE (the smoke test) it measures this tree alone, once.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { benchDaemon, interleave, median, REPO_ROOT, round, runChecked } from './lib/index.js';
@@ -11,11 +20,11 @@ interface Sample {
   lsMs: number;
 }
 
+/** What `skiff` runs in that tree (bin/skiff.js picks its build: the bundle or the compiled tree). */
 function mainOf(tree: string): string {
-  const main = join(tree, 'dist', 'cli', 'main.js');
-  if (!existsSync(main))
-    throw new Error(`${tree} is not built (no dist/cli/main.js): npx tsc -p tsconfig.build.json`);
-  return main;
+  if (!existsSync(join(tree, 'dist', 'cli', 'main.js')))
+    throw new Error(`${tree} is not built: npm run build`);
+  return join(tree, 'bin', 'skiff.js');
 }
 
 async function once(main: string): Promise<Sample> {

@@ -2,8 +2,7 @@
 // machine, to try multi-host skiff without N machines. Each host is a network
 // namespace on a virtual switch (lab/) running a real skiff node: a manager on the
 // first (`cluster init`), workers joined with the worker token on the others.
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import {
   checkLabHosts,
@@ -18,6 +17,7 @@ import {
 } from '../../lab/index.js';
 import { type Node, SkiffError } from '../../lib/index.js';
 import { ApiClient } from '../api/index.js';
+import { skiffCommand } from '../entry.js';
 import { CliUsageError, parseFormat, printJson, printTable } from '../output.js';
 
 const DEFAULT_NAME = 'lab';
@@ -171,12 +171,8 @@ async function skiffOn(host: LabNodeRecord, args: string[]): Promise<string> {
   return r.stdout;
 }
 
-/** The command line of this very skiff: the build, or the sources through tsx in development. */
-function skiffArgv(): [string, ...string[]] {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const entry = join(dirname(fileURLToPath(import.meta.url)), '..', fromSource ? 'main.ts' : 'main.js');
-  return [process.execPath, ...(fromSource ? ['--import', 'tsx'] : []), entry];
-}
+/** The command line of this very skiff. */
+const skiffArgv = skiffCommand;
 
 async function printStatus(record: LastingLabRecord): Promise<void> {
   const nodes = await listNodes(record).catch(() => [] as Node[]);

@@ -3,11 +3,10 @@
 // manager and an agent.
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SkiffError } from '../../lib/index.js';
 import { type DaemonPaths, daemonPaths } from '../../node/index.js';
 import { ApiClient } from '../api/index.js';
+import { skiffCommand } from '../entry.js';
 
 export interface DaemonStatus {
   running: boolean;
@@ -55,13 +54,10 @@ export async function startDaemon(
   mkdirSync(paths.stateDir, { recursive: true });
   mkdirSync(paths.runDir, { recursive: true });
   const out = openSync(paths.logFile, 'a');
-  // From the build (dist/…/main.js) or, in development, from the sources through tsx.
-  const fromSource = import.meta.url.endsWith('.ts');
-  const entry = join(dirname(fileURLToPath(import.meta.url)), '..', fromSource ? 'main.ts' : 'main.js');
-  const run = [...(fromSource ? ['--import', 'tsx'] : []), entry, 'daemon', 'run'];
+  const [node, ...entry] = skiffCommand();
   const child = spawn(
-    process.execPath,
-    [...run, '--state-dir', paths.stateDir, '--run-dir', paths.runDir, ...args],
+    node,
+    [...entry, 'daemon', 'run', '--state-dir', paths.stateDir, '--run-dir', paths.runDir, ...args],
     {
       detached: true,
       stdio: ['ignore', out, out],

@@ -3,6 +3,7 @@
 // 127.0.0.1 by default and lets in only a browser that brought the one-time token of
 // the printed URL, which it trades for an HttpOnly, SameSite=Strict session cookie.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
@@ -44,7 +45,12 @@ export interface Dashboard {
   close(): Promise<void>;
 }
 
-const DEFAULT_ASSETS = fileURLToPath(new URL('../assets/', import.meta.url));
+// dist/dashboard/assets/, beside this module's folder in the compiled tree, or from the
+// CLI's bundle (dist/skiff/).
+const DEFAULT_ASSETS =
+  [new URL('../assets/', import.meta.url), new URL('../dashboard/assets/', import.meta.url)]
+    .map((u) => fileURLToPath(u))
+    .find((dir) => existsSync(join(dir, 'app.js'))) ?? fileURLToPath(new URL('../assets/', import.meta.url));
 const ASSETS: Record<string, string> = {
   'app.js': 'text/javascript; charset=utf-8',
   'app.css': 'text/css; charset=utf-8',
