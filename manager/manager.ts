@@ -47,6 +47,7 @@ import {
   isSecretsKeyLocked,
   loadOrCreateSecretKey,
   RaftReplicator,
+  ReadGate,
   type Replicator,
   Store,
 } from './store/index.js';
@@ -113,6 +114,7 @@ interface ManagerParts {
   dispatcherServer: grpc.Server | undefined;
   leaderLoops: LeaderLoops | undefined;
   keyPolicy: AutolockFollower;
+  readGate: ReadGate;
   stopRenewal: () => void;
   log: Logger;
 }
@@ -172,6 +174,7 @@ export class Manager {
     let tcpApi: FastifyInstance | undefined;
     let dispatcherServer: grpc.Server | undefined;
     let dispatcher: Dispatcher | LeaderDispatcher | undefined;
+    let readGate: ReadGate | undefined;
     try {
       await waitForLeader(
         raft,
@@ -179,8 +182,11 @@ export class Manager {
         o.raft?.electionTimeoutMs ?? 15_000,
         'find the raft leader',
       );
+      // Nothing is read from the store before it has applied what the cluster committed.
+      readGate = new ReadGate({ barrier: () => raft.readBarrier({ timeoutMs: 10_000 }), retryMs: 250 });
       // The leader makes sure the cluster's objects exist (a new cluster) and its node object is current.
       if (raft.status().leaderId === nodeId) {
+        await readGate.wait();
         await bootstrapCluster(store, {
           nodeId,
           hostname: o.hostname,
@@ -217,6 +223,7 @@ export class Manager {
         ...(o.logs ? { logs: o.logs } : {}),
         ...(o.extraRoutes ? { extraRoutes: o.extraRoutes } : {}),
         ...(o.leave ? { leave: o.leave } : {}),
+        readGate,
       };
       api = createApiServer(common);
       await listenUnix(api, o.socketPath);
@@ -242,6 +249,7 @@ export class Manager {
         await bind(dispatcherServer, o.dispatcher.listenAddr, mtlsServerCredentials(identity));
       }
     } catch (e) {
+      readGate?.close();
       dispatcherServer?.forceShutdown();
       dispatcher?.stop();
       await api?.close();
@@ -279,6 +287,7 @@ export class Manager {
       dispatcherServer,
       leaderLoops: o.leaderLoops ? new LeaderLoops(store, rootLog, await o.leaderLoops) : undefined,
       keyPolicy,
+      readGate,
       stopRenewal,
       log: rootLog,
     });
@@ -319,6 +328,14 @@ export class Manager {
     return leaveRaft(this.parts.raft, this.store, this.nodeId, this.identity);
   }
 
+  /**
+   * Resolves once this manager's store has applied what the cluster had committed when
+   * it started: before that, what it holds may be any older state.
+   */
+  caughtUp(): Promise<void> {
+    return this.parts.readGate.opened;
+  }
+
   /** Resolves once every applied change is on disk. */
   flush(): Promise<void> {
     // Raft persists (and fsyncs) every entry before it is applied; the key file may lag.
@@ -331,6 +348,7 @@ export class Manager {
     this.stopping = true;
     const p = this.parts;
     this.stopLeadershipEvents();
+    p.readGate.close();
     p.dispatcherServer?.forceShutdown();
     p.dispatcher?.stop();
     await boundedStep(p.log, 'leader loops', () => p.leaderLoops?.stop());

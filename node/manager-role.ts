@@ -78,12 +78,19 @@ export async function startManagerRole(
     leaderLoops: {},
   });
   // Demoted: seen in this manager's store, or (when raft dropped it before it applied
-  // the change) in the answer of the leader's dispatcher to its agent.
+  // the change) in the answer of the leader's dispatcher to its agent. Only once the
+  // store has caught up: while a promoted node replays the log, its node is a worker
+  // until the promotion's entry.
   const checkRole = () => {
     if (manager.store.getNode(manager.nodeId)?.Spec.Role === 'worker') events.roleChanged();
   };
-  const unwatchRole = manager.store.subscribe(checkRole, { tables: ['nodes'] });
-  checkRole();
+  let unwatchRole = () => {};
+  let stopping: Promise<void> | undefined;
+  void manager.caughtUp().then(() => {
+    if (stopping) return;
+    unwatchRole = manager.store.subscribe(checkRole, { tables: ['nodes'] });
+    checkRole();
+  });
   agent = new NodeAgent({
     nodeId: manager.nodeId,
     stateDir: paths.stateDir,
@@ -111,7 +118,6 @@ export async function startManagerRole(
   await writeFile(paths.pidFile, `${process.pid}\n`);
   log.info({ nodeId: manager.nodeId, addr: self }, 'skiff manager ready');
 
-  let stopping: Promise<void> | undefined;
   return {
     role: 'manager',
     nodeId: manager.nodeId,

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { httpStatusFor, isSkiffError, type Logger, SkiffError, silentLogger } from '../../lib/index.js';
 import type { JoinService, RaftMembership } from '../ca/index.js';
-import type { Replicator, Store } from '../store/index.js';
+import type { ReadGate, Replicator, Store } from '../store/index.js';
 import { API_VERSION, type ApiContext, type ApiInfo, type LogSource } from './context.js';
 import { EventLog } from './events.js';
 import { APPLIED_INDEX_HEADER, type ForwardOptions, registerWriteForwarding } from './forward.js';
@@ -35,6 +35,8 @@ export interface ApiServerOptions {
   forward?: ForwardOptions;
   /** Serve HTTPS with client-certificate authentication (the API on TCP). */
   tls?: { certPem: string; keyPem: string; caPem: string };
+  /** Requests wait until this manager has caught up with the cluster's log (read-gate.ts). */
+  readGate?: ReadGate;
 }
 
 /**
@@ -80,6 +82,13 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
   });
 
   if (opts.tls) registerMutualTlsGuard(app, ctx, opts.tls.caPem);
+  // A manager that just started answers from its store only once that store has caught
+  // up with the cluster; /_ping says that the daemon is up meanwhile.
+  const gate = opts.readGate;
+  if (gate)
+    app.addHook('preHandler', async (req) => {
+      if (!gate.open && !req.url.startsWith('/_ping')) await gate.wait();
+    });
   if (opts.forward) registerWriteForwarding(app, ctx, opts.forward);
   if (opts.join) registerClusterCaRoutes(app, opts.join);
   registerSystemRoutes(app, ctx);

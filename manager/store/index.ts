@@ -13,6 +13,7 @@ export {
   unlockSecretsKeyFile,
 } from './key-lock.js';
 export { type RaftLike, RaftReplicator } from './raft-replicator.js';
+export { ReadGate, type ReadGateOptions } from './read-gate.js';
 export { LocalReplicator, type Replicator } from './replicator.js';
 export type { LogEntry, StateMachine } from './state.js';
 export { Store, type StoreOptions, type StoreView, type TaskQuery } from './store.js';

@@ -2,7 +2,13 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { createApiServer } from '../../../manager/api/index.js';
 import { bootstrapCluster, createRootCa, type RaftMembership } from '../../../manager/ca/index.js';
-import { createAesGcmCipher, LocalReplicator, type Replicator, Store } from '../../../manager/store/index.js';
+import {
+  createAesGcmCipher,
+  LocalReplicator,
+  type ReadGate,
+  type Replicator,
+  Store,
+} from '../../../manager/store/index.js';
 
 export const NODE_ID = 'n0de0000000000000000000001';
 export const CLUSTER_ID = 'c1u5ter000000000000000001';
@@ -26,7 +32,7 @@ export class CountingReplicator implements Replicator {
   }
 }
 
-export async function newApi(opts: { raft?: RaftMembership } = {}): Promise<{
+export async function newApi(opts: { raft?: RaftMembership; readGate?: ReadGate } = {}): Promise<{
   app: FastifyInstance;
   store: Store;
   replicator: CountingReplicator;
@@ -50,6 +56,7 @@ export async function newApi(opts: { raft?: RaftMembership } = {}): Promise<{
     replicator,
     info: { nodeId: NODE_ID, hostname: 'node-a', addr: '10.0.0.5:2377' },
     ...(opts.raft ? { raft: opts.raft } : {}),
+    ...(opts.readGate ? { readGate: opts.readGate } : {}),
   });
   await app.ready();
   return { app, store, replicator };
