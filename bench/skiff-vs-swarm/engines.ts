@@ -63,12 +63,13 @@ export async function timeUntil(
 const BUILD_DIR = join(REPO_ROOT, 'bench', 'results', 'skiff-build');
 
 /**
- * `node …` arguments that run the skiff CLI: compiled JavaScript as installed (built
- * here without type checking), or under tsx at tiny size to save the build.
+ * `node …` arguments that run the skiff CLI: the bundle as installed (compiled here
+ * without type checking, then bundled as `npm run build:bundle` does), or under tsx at
+ * tiny size to save the build.
  */
 export async function skiffEntry(tiny: boolean, log: (m: string) => void): Promise<string[]> {
   if (tiny) return ['--import', 'tsx', join(REPO_ROOT, 'cli', 'main.ts')];
-  const main = join(BUILD_DIR, 'cli', 'main.js');
+  const main = join(BUILD_DIR, 'skiff', 'main.js');
   // BENCH_REUSE_BUILD=1: the sources did not change since the last build (repeated runs while profiling).
   if (process.env.BENCH_REUSE_BUILD === '1' && existsSync(main)) return [main];
   log('compiling skiff (tsc --noCheck) into bench/results/skiff-build');
@@ -86,7 +87,22 @@ export async function skiffEntry(tiny: boolean, log: (m: string) => void): Promi
     ],
     { cwd: REPO_ROOT, timeoutMs: 300_000 },
   );
-  return [join(BUILD_DIR, 'cli', 'main.js')];
+  rmSync(join(BUILD_DIR, 'skiff'), { recursive: true, force: true });
+  await runChecked(
+    join(REPO_ROOT, 'node_modules/.bin/esbuild'),
+    [
+      join(BUILD_DIR, 'cli', 'main.js'),
+      '--bundle',
+      '--platform=node',
+      '--format=esm',
+      '--packages=external',
+      '--splitting',
+      `--outdir=${join(BUILD_DIR, 'skiff')}`,
+      '--log-level=warning',
+    ],
+    { cwd: REPO_ROOT, timeoutMs: 120_000 },
+  );
+  return [main];
 }
 
 /** A fresh skiff daemon with the given image tarballs imported (tag → rootfs tarball). */
