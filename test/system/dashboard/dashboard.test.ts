@@ -8,7 +8,7 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../lab/index.js';
 import { importBusybox, type TestNode, testNode } from '../../support/skiff-node/index.js';
-import { plainGet, startDashboardCli, stopProcess } from './helpers.js';
+import { PAGE_POLLING, plainGet, startDashboardCli, stopProcess } from './helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const CHROMIUM = process.env.SKIFF_CHROMIUM ?? '/usr/bin/chromium';
@@ -53,7 +53,7 @@ async function seeReplicas(page: Page, service: string, text: string, timeoutMs 
     (s: string, t: string) =>
       (globalThis as unknown as Win).document.querySelector(`.grid-row[data-service="${s}"] .replicas`)
         ?.textContent === t,
-    { timeout: timeoutMs, polling: 'mutation' },
+    { timeout: timeoutMs, polling: PAGE_POLLING },
     service,
     text,
   );
@@ -174,13 +174,13 @@ describe('skiff dashboard in headless Chromium', () => {
         )?.textContent;
         return state === 'updating' && /^[0-3]\/3$/.test(progress ?? '');
       },
-      { timeout: 30_000, polling: 'mutation' },
+      { timeout: 30_000, polling: PAGE_POLLING },
     );
     await page.waitForFunction(
       () =>
         (globalThis as unknown as Win).document.querySelector('.grid-row[data-service="dash_web"] .state')
           ?.textContent === 'completed',
-      { timeout: 90_000, polling: 'mutation' },
+      { timeout: 90_000, polling: PAGE_POLLING },
     );
     await seeReplicas(page, 'dash_web', '3/3');
 
@@ -191,14 +191,14 @@ describe('skiff dashboard in headless Chromium', () => {
         (globalThis as unknown as Win).document.querySelectorAll(
           'table.tasks tr.current td.task-state.running',
         ).length === 3,
-      { timeout: 30_000, polling: 'mutation' },
+      { timeout: 30_000, polling: PAGE_POLLING },
     );
     await page.waitForFunction(
       () =>
         ((globalThis as unknown as Win).document.querySelector('pre.logs')?.textContent ?? '').includes(
           'web says hello',
         ),
-      { timeout: 30_000, polling: 'mutation' },
+      { timeout: 30_000, polling: PAGE_POLLING },
     );
     expect(await page.$eval('dl.facts dd.replicas', (d) => d.textContent)).toBe('3/3');
     await page.screenshot({ path: join(shots, 'service-desktop.png') });
@@ -208,7 +208,7 @@ describe('skiff dashboard in headless Chromium', () => {
       (h: string) =>
         (globalThis as unknown as Win).document.querySelector(`tr[data-node="${h}"] td.task-count`)
           ?.textContent === '4',
-      { timeout: 30_000, polling: 'mutation' },
+      { timeout: 30_000, polling: PAGE_POLLING },
       hostname(),
     );
     await page.screenshot({ path: join(shots, 'cluster-desktop.png') });
@@ -217,7 +217,7 @@ describe('skiff dashboard in headless Chromium', () => {
       () =>
         (globalThis as unknown as Win).document.querySelector('tr[data-stack="dash"] .replicas')
           ?.textContent === '4/4',
-      { timeout: 30_000, polling: 'mutation' },
+      { timeout: 30_000, polling: PAGE_POLLING },
     );
     // The changes seen since the page opened (the scale, the rollout), newest first.
     await page.goto(`${origin}#/events`);
@@ -228,7 +228,7 @@ describe('skiff dashboard in headless Chromium', () => {
             'table.events td',
           ) as unknown as Iterable<{ textContent: string | null }>),
         ].some((td) => td.textContent === 'dash_web'),
-      { timeout: 30_000, polling: 'mutation' },
+      { timeout: 30_000, polling: PAGE_POLLING },
     );
     await page.goto(`${origin}#/cluster`);
     await page.setViewport(PHONE);
@@ -242,7 +242,7 @@ describe('skiff dashboard in headless Chromium', () => {
         ((globalThis as unknown as Win).document.querySelector('pre.logs')?.textContent ?? '').includes(
           'web says hello',
         ),
-      { timeout: 30_000, polling: 'mutation' },
+      { timeout: 30_000, polling: PAGE_POLLING },
     );
     await page.screenshot({ path: join(shots, 'service-phone.png'), fullPage: true });
     await page.setViewport(DESKTOP);

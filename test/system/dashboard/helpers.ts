@@ -6,6 +6,14 @@ import type { TestNode } from '../../support/skiff-node/index.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 
+/**
+ * How the tests' waits in the page re-check their condition: every 100 ms. Not
+ * puppeteer's 'mutation' polling: its observer sees added nodes and attributes but not a
+ * text node's data, which is how preact renders a changed figure ("2/2" becoming "3/3"
+ * in place), so a wait could sleep through the very change it waited for.
+ */
+export const PAGE_POLLING: number | 'raf' | 'mutation' = 100;
+
 /** GET without any cookie: what a browser without the session would get. */
 export function plainGet(url: string): Promise<number> {
   return new Promise((done, fail) => {
