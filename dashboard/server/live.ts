@@ -28,6 +28,8 @@ export class LiveHub {
   private readonly stop = new AbortController();
   private digest = new Map<string, string>();
   private busy = true;
+  /** Counts kicks, so that one arriving while a poll is under way is not lost. */
+  private kicks = 0;
   private wake: (() => void) | undefined;
   private readonly loops: Promise<void>[] = [];
 
@@ -117,9 +119,13 @@ export class LiveHub {
     const signal = this.stop.signal;
     while (!signal.aborted) {
       if (this.listeners.size > 0 || this.busy) {
+        const kicks = this.kicks;
         try {
           const services = await getJson<Service[]>(this.upstream, '/services?status=true', signal);
           this.compare(services);
+          // A change announced while this poll was under way may not be in what it read
+          // (a scale whose new task is not running yet): poll again soon, not after the idle pause.
+          if (this.kicks !== kicks) this.busy = true;
         } catch (e) {
           if (signal.aborted) return;
           this.log.debug({ err: e }, 'polling the services failed');
@@ -152,6 +158,7 @@ export class LiveHub {
 
   /** Something changed: poll at once and keep polling fast until all is settled. */
   private kick(): void {
+    this.kicks++;
     this.busy = true;
     this.wake?.();
   }
