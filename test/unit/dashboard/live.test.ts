@@ -87,10 +87,10 @@ describe('LiveHub', () => {
     node.release();
     // The next poll comes after the busy interval (500 ms), well before the idle one (5 s).
     await waitFor(() => node.polls > polls, { what: 'another poll', timeoutMs: 3500, intervalMs: 10 });
-    await waitFor(() => seen.slice(notices).some((m) => m.event === 'change' && m.data.action === 'status'), {
-      what: 'the scale noticed',
-      timeoutMs: 3500,
-      intervalMs: 10,
-    });
+    const notice = await waitFor(
+      () => seen.slice(notices).find((m) => m.event === 'change' && m.data.action === 'status'),
+      { what: 'the scale noticed', timeoutMs: 3500, intervalMs: 10 },
+    );
+    expect(notice.data).toMatchObject({ type: 'service', id: 's1' });
   });
 });
