@@ -9,7 +9,9 @@ export {
   type NodeCertificateInfo,
   type NodeRole,
   newPrivateKey,
+  peerNode,
   publicKeyOf,
+  requireManagerPeer,
   verifyNodeCertificate,
 } from './certificates.js';
 export { mtlsChannelCredentials, mtlsServerCredentials, type TlsPems } from './grpc-credentials.js';
