@@ -201,6 +201,17 @@ export function requireManagerPeer(host: string, cert: PeerCertificate): Error |
   );
 }
 
+/**
+ * The raft member a raft peer may speak for: its node ID, when its certificate (of the
+ * managers-only raft CA, checked by the handshake) is a manager's; otherwise an Error.
+ */
+export function raftPeerMember(cert: PeerCertificate | undefined): string | Error {
+  const peer = peerNode(cert);
+  return peer?.role === 'manager'
+    ? peer.nodeId
+    : new SkiffError('unauthorized', 'a raft peer needs a manager certificate of the raft CA');
+}
+
 // ------------------------------------------------------------------ encoding
 
 function signCertificate(o: {

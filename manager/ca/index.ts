@@ -11,6 +11,7 @@ export {
   newPrivateKey,
   peerNode,
   publicKeyOf,
+  raftPeerMember,
   requireManagerPeer,
   verifyNodeCertificate,
 } from './certificates.js';
