@@ -6,6 +6,7 @@ import type { Replicator, Store } from '../store/index.js';
 import { API_VERSION, type ApiContext, type ApiInfo, type LogSource } from './context.js';
 import { EventLog } from './events.js';
 import { APPLIED_INDEX_HEADER, type ForwardOptions, registerWriteForwarding } from './forward.js';
+import { jsonNestedDeeperThan, MAX_JSON_DEPTH } from './json-depth.js';
 import { registerClusterCaRoutes, registerMutualTlsGuard } from './routes/cluster-ca.js';
 import { registerLogRoutes } from './routes/logs.js';
 import { registerNodeRoutes } from './routes/nodes.js';
@@ -25,6 +26,8 @@ export interface ApiServerOptions {
   extraRoutes?: (app: FastifyInstance, ctx: ApiContext) => void;
   /** Largest accepted request body; Docker's own limit for secrets is 500 KiB. */
   bodyLimit?: number;
+  /** Unread `/events` bytes after which a client is dropped (default 4 MiB). */
+  eventsMaxBufferedBytes?: number;
   /** Raft membership, for demoting and removing managers. */
   raft?: RaftMembership;
   /** Takes this node out of its cluster (`/swarm/leave`); without it the route answers 501. */
@@ -65,7 +68,7 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     replicator: opts.replicator,
     log,
     info: opts.info,
-    events: new EventLog(opts.store, clock),
+    events: new EventLog(opts.store, clock, undefined, opts.eventsMaxBufferedBytes),
     clock,
     ...(opts.logs ? { logs: opts.logs } : {}),
     ...(opts.raft ? { raft: opts.raft } : {}),
@@ -140,6 +143,13 @@ export function createBaseServer(o: {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') {
       done(null, undefined);
+      return;
+    }
+    if (jsonNestedDeeperThan(text, MAX_JSON_DEPTH)) {
+      done(
+        new SkiffError('invalid_argument', `request body is nested more than ${MAX_JSON_DEPTH} levels deep`),
+        undefined,
+      );
       return;
     }
     json(req, text, (err, value) => {

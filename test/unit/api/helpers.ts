@@ -26,7 +26,7 @@ export class CountingReplicator implements Replicator {
   }
 }
 
-export async function newApi(opts: { raft?: RaftMembership } = {}): Promise<{
+export async function newApi(opts: { raft?: RaftMembership; eventsMaxBufferedBytes?: number } = {}): Promise<{
   app: FastifyInstance;
   store: Store;
   replicator: CountingReplicator;
@@ -50,6 +50,7 @@ export async function newApi(opts: { raft?: RaftMembership } = {}): Promise<{
     replicator,
     info: { nodeId: NODE_ID, hostname: 'node-a', addr: '10.0.0.5:2377' },
     ...(opts.raft ? { raft: opts.raft } : {}),
+    ...(opts.eventsMaxBufferedBytes ? { eventsMaxBufferedBytes: opts.eventsMaxBufferedBytes } : {}),
   });
   await app.ready();
   return { app, store, replicator };
