@@ -36,6 +36,8 @@ export interface ApiServerOptions {
   join?: JoinService;
   /** On followers, send writes to the leader's API with this identity. */
   forward?: ForwardOptions;
+  /** How long a request to a path open without a certificate (`/skiff/join`) may take to arrive. */
+  publicRequestTimeoutMs?: number;
   /** Serve HTTPS with client-certificate authentication (the API on TCP). */
   tls?: { certPem: string; keyPem: string; caPem: string };
 }
@@ -82,7 +84,7 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     return payload;
   });
 
-  if (opts.tls) registerMutualTlsGuard(app, ctx, opts.tls.caPem);
+  if (opts.tls) registerMutualTlsGuard(app, ctx, opts.tls.caPem, opts.publicRequestTimeoutMs);
   if (opts.forward) registerWriteForwarding(app, ctx, opts.forward);
   if (opts.join) registerClusterCaRoutes(app, opts.join);
   registerSystemRoutes(app, ctx);

@@ -1,8 +1,8 @@
-// What a client can push at the API is bounded: nesting depth of a JSON body, and an
-// /events stream that stops being read.
-
-import type { AddressInfo } from 'node:net';
-import { connect } from 'node:net';
+// What a client can push at the API is bounded: nesting depth of a JSON body, the time
+// an unauthenticated request on TCP may take to arrive, and an /events stream that stops
+// being read.
+import { type AddressInfo, connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { newApi } from './helpers.js';
 
@@ -33,6 +33,42 @@ describe('request bodies', () => {
       payload: JSON.stringify({ Name: 's', Data: 'aGk=', Labels: { a: '["[[[{{{"]' } }),
     });
     expect(res.statusCode).toBe(201);
+    await app.close();
+  });
+});
+
+describe('the TCP API', () => {
+  it('closes a connection that sends headers to /skiff/join and then trickles the body', async () => {
+    const { app } = await newApi({ tcp: { publicRequestTimeoutMs: 500 } });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as AddressInfo;
+    const sock = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+    let trickle: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => sock.once('secureConnect', resolve).once('error', reject));
+      const closed = new Promise<number>((resolve) => sock.once('close', () => resolve(Date.now())));
+      sock.on('error', () => {});
+      const started = Date.now();
+      sock.write(
+        'POST /skiff/join HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{',
+      );
+      // One byte every 50 ms: the whole body would take 80 minutes.
+      trickle = setInterval(() => sock.writable && sock.write(' '), 50);
+      const deadline = new Promise<number>((resolve) => setTimeout(() => resolve(-1), 10_000).unref());
+      const at = await Promise.race([closed, deadline]);
+      expect(at, 'the server closed the connection').toBeGreaterThan(0);
+      expect(at - started).toBeLessThan(8_000);
+    } finally {
+      clearInterval(trickle);
+      sock.destroy();
+      await app.close();
+    }
+  });
+
+  it('still answers a client that sends its request at once', async () => {
+    const { app } = await newApi({ tcp: { publicRequestTimeoutMs: 500 } });
+    const res = await app.inject({ method: 'POST', url: '/skiff/join', payload: { token: 'nope' } });
+    expect(res.statusCode).toBe(400);
     await app.close();
   });
 });
