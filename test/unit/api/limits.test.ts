@@ -24,6 +24,21 @@ describe('request bodies', () => {
     await app.close();
   });
 
+  it('a body over the size bound is a 413, read no further', async () => {
+    const { app, replicator } = await newApi();
+    const before = replicator.proposals;
+    const res = await app.inject({
+      method: 'POST',
+      url: '/configs/create',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ Name: 'big', Data: 'A'.repeat(5 << 20) }),
+    });
+    expect(res.statusCode).toBe(413);
+    expect(res.json().message).toMatch(/body/i);
+    expect(replicator.proposals).toBe(before);
+    await app.close();
+  });
+
   it('a body nested within the bound is parsed as before', async () => {
     const { app } = await newApi();
     const res = await app.inject({
