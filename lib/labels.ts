@@ -32,3 +32,14 @@ export const NODE_HOSTNAME_LABEL = 'io.skiff.node.hostname';
 
 /** The network driver option carrying an overlay's VXLAN ID (allocator → dispatcher → agent), as Swarm names it. */
 export const VXLAN_ID_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
+
+/**
+ * The overlay driver option asking for an encrypted data path (`--opt encrypted`), as
+ * Docker names it. skiff has no encrypted overlays yet, so a network asking for one is
+ * refused rather than created to carry its traffic in clear.
+ */
+export const ENCRYPTED_NETWORK_OPTION = 'encrypted';
+export const ENCRYPTED_NETWORK_REFUSAL =
+  'encrypted overlay networks are not supported yet: skiff would carry this network in clear over VXLAN';
+export const ENCRYPTED_NETWORK_HINT =
+  'remove the encrypted option, or keep the traffic on a network you trust (the VXLAN port accepts only cluster nodes)';

@@ -23,6 +23,7 @@ import {
   mtlsServerCredentials,
   type NodeIdentity,
   type RaftIdentity,
+  raftPeerMember,
   renewFromOwnCa,
 } from './ca/index.js';
 import {
@@ -422,6 +423,9 @@ function startRaft(
     // are node IDs, not hosts): a worker's certificate fails the handshake.
     serverCredentials: mtlsServerCredentials(identity),
     channelCredentials: mtlsChannelCredentials(identity),
+    // A raft member's ID is its node ID, the CN of its raft certificate: a manager speaks
+    // only for itself.
+    peerMember: raftPeerMember,
   });
 }
 

@@ -330,7 +330,7 @@ export class NetworkManager {
     for (const p of peers) parseIpv4(p.underlayIp);
     const local = await this.localAddresses();
     const wanted = [...new Set(peers.map((p) => p.underlayIp))].filter((ip) => !local.has(ip));
-    await this.overlay.setPeers(vxlanNameFor(networkId), wanted);
+    await this.overlay.setPeers({ vxlan: vxlanNameFor(networkId), nftTable: nftTableFor(networkId) }, wanted);
     this.log.info({ networkId, peers: peers.map((p) => p.nodeId) }, 'overlay peers set');
   }
 

@@ -3,7 +3,8 @@
 // replication: broadcast and unknown unicast go to every peer; the bridge learns which
 // container MAC sits behind the VXLAN port). Every node's bridge carries the same
 // gateway address, so ARP for the gateway is kept off the wire: each container talks to
-// its own node's gateway and DNS server.
+// its own node's gateway and DNS server. The VXLAN port takes this network's packets
+// (its VNI) only from its peer nodes: a host that is not one cannot inject frames into it.
 import { SkiffError } from '../../lib/index.js';
 import type { Exec } from './exec.js';
 import { mustExec } from './exec.js';
@@ -42,6 +43,42 @@ export function arpGuardRuleset(d: OverlayDevice): string {
     `    oifname ${vx} arp saddr ip ${d.gateway} drop`,
     '  }',
     '}',
+    '',
+  ].join('\n');
+}
+
+/**
+ * The nftables table (ip family, the overlay's table name) that drops this overlay's
+ * VXLAN packets — UDP to VXLAN_PORT whose VXLAN header (bits 96-119 past the UDP header)
+ * carries its VNI — unless they come from one of `peers`. Pure.
+ */
+export function vxlanPeerRuleset(
+  d: Pick<OverlayDevice, 'nftTable' | 'vni'>,
+  peers: readonly string[],
+): string {
+  return [
+    // Declared, dropped and defined in one transaction: the rules never vanish meanwhile.
+    `table ip ${d.nftTable} {}`,
+    `delete table ip ${d.nftTable}`,
+    `table ip ${d.nftTable} {`,
+    '  set peers {',
+    '    type ipv4_addr',
+    ...(peers.length > 0 ? [`    elements = { ${[...peers].sort().join(', ')} }`] : []),
+    '  }',
+    '  chain input {',
+    '    type filter hook input priority filter; policy accept;',
+    `    udp dport ${VXLAN_PORT} @th,96,24 ${d.vni} ip saddr != @peers counter drop`,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+/** The nftables commands that make the peer set exactly `peers`. Pure. */
+export function vxlanPeerSetUpdate(nftTable: string, peers: readonly string[]): string {
+  return [
+    `flush set ip ${nftTable} peers`,
+    ...(peers.length > 0 ? [`add element ip ${nftTable} peers { ${[...peers].sort().join(', ')} }`] : []),
     '',
   ].join('\n');
 }
@@ -91,11 +128,17 @@ export class Overlay {
     if (r.code !== 0) {
       throw new SkiffError('internal', `cannot install the overlay ARP guard: ${r.stderr.trim()}`);
     }
+    // The peers already programmed stay allowed while the table is replaced.
+    const v = await this.run('nft', ['-f', '-'], { input: vxlanPeerRuleset(d, await this.peers(d.vxlan)) });
+    if (v.code !== 0) {
+      throw new SkiffError('internal', `cannot install the overlay's VXLAN peer filter: ${v.stderr.trim()}`);
+    }
   }
 
   async remove(d: Pick<OverlayDevice, 'vxlan' | 'nftTable'>): Promise<void> {
     await this.run('ip', ['link', 'del', 'dev', d.vxlan]);
     await this.run('nft', ['delete', 'table', 'bridge', d.nftTable]);
+    await this.run('nft', ['delete', 'table', 'ip', d.nftTable]);
   }
 
   /** Peer underlay addresses with an all-zeros FDB entry on the device. */
@@ -110,7 +153,9 @@ export class Overlay {
     return entries.filter((e) => e.mac === ZERO_MAC && e.dst).map((e) => e.dst as string);
   }
 
-  async setPeers(vxlan: string, wanted: readonly string[]): Promise<void> {
+  /** Points the device at exactly `wanted`, and lets VXLAN in from them alone. */
+  async setPeers(d: Pick<OverlayDevice, 'vxlan' | 'nftTable'>, wanted: readonly string[]): Promise<void> {
+    const vxlan = d.vxlan;
     const { add, remove } = fdbChanges(await this.peers(vxlan), wanted);
     for (const ip of add) {
       await mustExec(
@@ -127,6 +172,10 @@ export class Overlay {
         ['fdb', 'del', ZERO_MAC, 'dev', vxlan, 'dst', ip],
         `removing VXLAN peer ${ip}`,
       );
+    }
+    const r = await this.run('nft', ['-f', '-'], { input: vxlanPeerSetUpdate(d.nftTable, wanted) });
+    if (r.code !== 0) {
+      throw new SkiffError('internal', `cannot update the overlay's VXLAN peer filter: ${r.stderr.trim()}`);
     }
   }
 }

@@ -21,6 +21,12 @@ const TYPE_OF: Partial<Record<StoreEvent['table'], DockerEvent['Type']>> = {
 };
 
 /**
+ * A client that stops reading `/events` is dropped once this much is waiting for it: a
+ * healthy reader never gets near it, and the daemon's memory does not follow a stuck one.
+ */
+export const MAX_EVENTS_BUFFERED_BYTES = 4 << 20;
+
+/**
  * Turns store changes into Docker events and keeps the recent ones so `since` can
  * replay them. Times are this manager's clock when the change was applied here.
  */
@@ -33,6 +39,8 @@ export class EventLog {
     store: Store,
     private readonly clock: () => Date,
     private readonly keep = 2048,
+    /** Unread bytes an `/events` client may leave buffered before it is dropped. */
+    readonly maxBufferedBytes = MAX_EVENTS_BUFFERED_BYTES,
   ) {
     this.unsubscribe = store.subscribe((e) => this.onChange(e));
   }

@@ -6,6 +6,7 @@ import type { ReadGate, Replicator, Store } from '../store/index.js';
 import { API_VERSION, type ApiContext, type ApiInfo, type LogSource } from './context.js';
 import { EventLog } from './events.js';
 import { APPLIED_INDEX_HEADER, type ForwardOptions, registerWriteForwarding } from './forward.js';
+import { jsonNestedDeeperThan, MAX_JSON_DEPTH } from './json-depth.js';
 import { registerClusterCaRoutes, registerMutualTlsGuard } from './routes/cluster-ca.js';
 import { registerLogRoutes } from './routes/logs.js';
 import { registerNodeRoutes } from './routes/nodes.js';
@@ -25,6 +26,8 @@ export interface ApiServerOptions {
   extraRoutes?: (app: FastifyInstance, ctx: ApiContext) => void;
   /** Largest accepted request body; Docker's own limit for secrets is 500 KiB. */
   bodyLimit?: number;
+  /** Unread `/events` bytes after which a client is dropped (default 4 MiB). */
+  eventsMaxBufferedBytes?: number;
   /** Raft membership, for demoting and removing managers. */
   raft?: RaftMembership;
   /** Takes this node out of its cluster (`/swarm/leave`); without it the route answers 501. */
@@ -33,6 +36,8 @@ export interface ApiServerOptions {
   join?: JoinService;
   /** On followers, send writes to the leader's API with this identity. */
   forward?: ForwardOptions;
+  /** How long a request to a path open without a certificate (`/skiff/join`) may take to arrive. */
+  publicRequestTimeoutMs?: number;
   /** Serve HTTPS with client-certificate authentication (the API on TCP). */
   tls?: { certPem: string; keyPem: string; caPem: string };
   /** Requests wait until this manager has caught up with the cluster's log (read-gate.ts). */
@@ -67,7 +72,7 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     replicator: opts.replicator,
     log,
     info: opts.info,
-    events: new EventLog(opts.store, clock),
+    events: new EventLog(opts.store, clock, undefined, opts.eventsMaxBufferedBytes),
     clock,
     ...(opts.logs ? { logs: opts.logs } : {}),
     ...(opts.raft ? { raft: opts.raft } : {}),
@@ -81,7 +86,7 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     return payload;
   });
 
-  if (opts.tls) registerMutualTlsGuard(app, ctx, opts.tls.caPem);
+  if (opts.tls) registerMutualTlsGuard(app, ctx, opts.tls.caPem, opts.publicRequestTimeoutMs);
   // A manager that just started answers from its store only once that store has caught
   // up with the cluster; /_ping says that the daemon is up meanwhile.
   const gate = opts.readGate;
@@ -149,6 +154,13 @@ export function createBaseServer(o: {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') {
       done(null, undefined);
+      return;
+    }
+    if (jsonNestedDeeperThan(text, MAX_JSON_DEPTH)) {
+      done(
+        new SkiffError('invalid_argument', `request body is nested more than ${MAX_JSON_DEPTH} levels deep`),
+        undefined,
+      );
       return;
     }
     json(req, text, (err, value) => {

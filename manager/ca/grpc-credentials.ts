@@ -1,7 +1,9 @@
 // gRPC over mTLS with a node's certificates (the dispatcher with the cluster CA, raft
 // with the managers-only raft CA). Certificates name nodes by ID, not host: the CA is
-// what is checked, not the server's name.
+// what is checked, not the server's name — and, by a client, the manager role: every
+// gRPC server a node calls (dispatcher, raft) is a manager's.
 import * as grpc from '@grpc/grpc-js';
+import { requireManagerPeer } from './certificates.js';
 
 /** The PEMs a TLS endpoint needs: the CA to trust, and its own certificate and key. */
 export interface TlsPems {
@@ -19,8 +21,9 @@ export function mtlsServerCredentials(id: TlsPems): grpc.ServerCredentials {
   );
 }
 
+/** A client of a manager's gRPC server: the server's certificate must be a manager's. */
 export function mtlsChannelCredentials(id: TlsPems): grpc.ChannelCredentials {
   return grpc.credentials.createSsl(Buffer.from(id.caPem), Buffer.from(id.keyPem), Buffer.from(id.certPem), {
-    checkServerIdentity: () => undefined,
+    checkServerIdentity: requireManagerPeer,
   });
 }

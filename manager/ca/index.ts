@@ -9,7 +9,10 @@ export {
   type NodeCertificateInfo,
   type NodeRole,
   newPrivateKey,
+  peerNode,
   publicKeyOf,
+  raftPeerMember,
+  requireManagerPeer,
   verifyNodeCertificate,
 } from './certificates.js';
 export { mtlsChannelCredentials, mtlsServerCredentials, type TlsPems } from './grpc-credentials.js';

@@ -1,8 +1,13 @@
 // One HTTPS request to another node's manager port: node certificates name node IDs,
-// not hosts, so the CA is what is checked (no hostname check, no SNI); a JSON body;
-// the whole answer read. Used by joining and renewing nodes and by write forwarding.
+// not hosts, so the CA and the manager role are what is checked (no hostname check, no
+// SNI); a JSON body; the whole answer read, up to a bound. Used by joining and renewing
+// nodes and by write forwarding.
 import { request } from 'node:https';
 import { SkiffError } from '../../lib/index.js';
+import { requireManagerPeer } from './certificates.js';
+
+/** The largest answer read from another manager unless the caller says otherwise. */
+export const MAX_NODE_RESPONSE_BYTES = 64 << 20;
 
 export interface NodeHttpsRequest {
   /** host:port (a bare host means port 2377). */
@@ -15,6 +20,8 @@ export interface NodeHttpsRequest {
   timeoutMs: number;
   /** Who is called, for errors: "the leader", "the manager". */
   peer: string;
+  /** A longer answer is refused (a peer must not fill this process's memory). */
+  maxResponseBytes?: number;
 }
 
 export interface NodeHttpsResponse {
@@ -37,7 +44,9 @@ export function nodeHttps(r: NodeHttpsRequest): Promise<NodeHttpsResponse> {
         method: r.method,
         path: r.path,
         ...r.tls,
-        checkServerIdentity: () => undefined,
+        // Only managers serve this port: a worker's certificate from the same CA is refused.
+        // (Without a pinned CA — the join's CA fetch, checked against the token — nothing is.)
+        checkServerIdentity: requireManagerPeer,
         servername: '',
         timeout: r.timeoutMs,
         headers: {
@@ -49,7 +58,21 @@ export function nodeHttps(r: NodeHttpsRequest): Promise<NodeHttpsResponse> {
       },
       (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        const max = r.maxResponseBytes ?? MAX_NODE_RESPONSE_BYTES;
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > max) {
+            req.destroy(
+              new SkiffError(
+                'unavailable',
+                `${r.peer} at ${r.addr} answered more than ${max} bytes; refused`,
+              ),
+            );
+            return;
+          }
+          chunks.push(c);
+        });
         res.on('end', () =>
           resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
         );

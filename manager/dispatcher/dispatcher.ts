@@ -26,8 +26,15 @@ export interface DispatcherOptions {
   graceMultiplier?: number;
   /** How long network changes gather before sessions recompute their views. */
   networkDelayMs?: number;
+  /**
+   * Changes queued for one session before they collapse into a fresh complete set: a slow
+   * or stuck agent costs the manager at most this many messages, not one per change.
+   */
+  maxQueuedMessages?: number;
   log?: Logger;
 }
+
+export const MAX_QUEUED_MESSAGES = 1024;
 
 interface Session {
   nodeId: string;
@@ -35,6 +42,8 @@ interface Session {
   timer: NodeJS.Timeout | undefined;
   /** Pending incremental changes for the node's assignment stream. */
   queue: AssignmentsMessage[];
+  /** The queue overflowed: the next message is a complete set, computed when it is sent. */
+  resync: boolean;
   wake: (() => void) | undefined;
   closed: boolean;
   /** Network views last sent, by network ID, serialized for comparison. */
@@ -81,6 +90,7 @@ export class Dispatcher implements DispatcherApi {
       sessionId: randomUUID(),
       timer: undefined,
       queue: [],
+      resync: false,
       wake: undefined,
       closed: false,
       sentNetworks: new Map(),
@@ -112,7 +122,9 @@ export class Dispatcher implements DispatcherApi {
     try {
       yield this.completeSet(session);
       while (!session.closed && !signal.aborted) {
-        const next = session.queue.shift() ?? this.networkChanges(session);
+        const next = session.resync
+          ? this.completeSet(session)
+          : (session.queue.shift() ?? this.networkChanges(session));
         if (next) {
           yield next;
           continue;
@@ -134,6 +146,11 @@ export class Dispatcher implements DispatcherApi {
     // A node may only report on its own tasks.
     const updates = req.updates.filter((u) => own.has(u.taskId));
     if (updates.length > 0) await this.opts.store.applyTaskStatuses(updates);
+  }
+
+  /** Messages waiting for a node's assignment stream (tests, diagnostics). */
+  queuedFor(nodeId: string): number {
+    return this.sessions.get(nodeId)?.queue.length ?? 0;
   }
 
   stop(): void {
@@ -175,6 +192,7 @@ export class Dispatcher implements DispatcherApi {
     const tasks = this.opts.store.tasksForNode(session.nodeId);
     // The complete set supersedes every change queued before it.
     session.queue.length = 0;
+    session.resync = false;
     session.sentNetworks.clear();
     session.networksStale = false;
     const networks = this.networkViews(session.nodeId);
@@ -247,7 +265,18 @@ export class Dispatcher implements DispatcherApi {
     // reports it removed; only the store deleting the task takes it off the node.
     const gone = change.kind === 'delete';
     if (!gone && taskStateRank(t.Status.State ?? 'new') < taskStateRank('assigned')) return;
-    session.queue.push(this.message('incremental', gone ? [] : [t], gone ? [t.ID] : []));
+    if (!session.resync) {
+      if (session.queue.length < (this.opts.maxQueuedMessages ?? MAX_QUEUED_MESSAGES)) {
+        session.queue.push(this.message('incremental', gone ? [] : [t], gone ? [t.ID] : []));
+      } else {
+        this.log.warn(
+          { nodeId, queued: session.queue.length },
+          'agent is not keeping up; its next assignments message is a complete set',
+        );
+        session.queue.length = 0;
+        session.resync = true;
+      }
+    }
     session.wake?.();
   }
 }

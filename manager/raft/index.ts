@@ -8,5 +8,10 @@ export { seededRandom } from './prng.js';
 export { DiskStorage } from './storage/disk.js';
 export { SnapshotStore } from './storage/snapshots.js';
 export { Wal, type WalContents, type WalOptions } from './storage/wal.js';
-export { GrpcTransport, type RaftLogger, type TransportOptions } from './transport/grpc.js';
+export {
+  GrpcTransport,
+  MAX_SNAPSHOT_BYTES,
+  type RaftLogger,
+  type TransportOptions,
+} from './transport/grpc.js';
 export type * from './types.js';

@@ -7,7 +7,7 @@ import { decodeConfChange } from './conf.js';
 import { RaftCore } from './core.js';
 import { RaftError } from './errors.js';
 import { DiskStorage } from './storage/disk.js';
-import { GrpcTransport, type RaftLogger, silentLogger } from './transport/grpc.js';
+import { GrpcTransport, type RaftLogger, silentLogger, type TransportOptions } from './transport/grpc.js';
 import type { ConfChange, Entry, Message, Ready, Role } from './types.js';
 
 /** The application. apply() sees only application entries (never no-ops or membership changes), in log order. */
@@ -40,6 +40,10 @@ export interface RaftNodeOptions {
   logger?: RaftLogger;
   serverCredentials?: grpc.ServerCredentials;
   channelCredentials?: grpc.ChannelCredentials;
+  /** Which member an incoming call speaks for, from its certificate (see TransportOptions). */
+  peerMember?: TransportOptions['peerMember'];
+  /** The largest snapshot accepted from a peer. */
+  maxSnapshotBytes?: number;
   /** Election jitter source; tests may seed it. */
   random?: () => number;
 }
@@ -146,6 +150,8 @@ export class RaftNode {
         logger: node.log,
         ...(opts.serverCredentials ? { serverCredentials: opts.serverCredentials } : {}),
         ...(opts.channelCredentials ? { channelCredentials: opts.channelCredentials } : {}),
+        ...(opts.peerMember ? { peerMember: opts.peerMember } : {}),
+        ...(opts.maxSnapshotBytes ? { maxSnapshotBytes: opts.maxSnapshotBytes } : {}),
       });
     } catch (e) {
       await storage.close();

@@ -10,14 +10,29 @@ export const PUBLIC_PATHS: ReadonlySet<string> = new Set(['/skiff/ca', '/skiff/j
 const peers = new WeakMap<FastifyRequest, NodeCertificateInfo>();
 
 /**
+ * How long a request to a public path may take to arrive whole: anyone reaching the port
+ * can send one, so a client that sends headers and then trickles the body (slowloris)
+ * is cut off instead of holding a connection and its buffers for as long as it likes.
+ */
+export const PUBLIC_REQUEST_TIMEOUT_MS = 10_000;
+
+/**
  * Client-certificate authentication for the API on TCP: every request but fetching
  * the CA and joining needs a certificate from the cluster CA, for a node that is still
  * in the cluster; the control API needs the manager role.
  */
-export function registerMutualTlsGuard(app: FastifyInstance, ctx: ApiContext, caPem: string): void {
+export function registerMutualTlsGuard(
+  app: FastifyInstance,
+  ctx: ApiContext,
+  caPem: string,
+  publicRequestTimeoutMs = PUBLIC_REQUEST_TIMEOUT_MS,
+): void {
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0] ?? '';
-    if (PUBLIC_PATHS.has(path)) return;
+    if (PUBLIC_PATHS.has(path)) {
+      if (!req.raw.complete) boundArrival(req, ctx, publicRequestTimeoutMs);
+      return;
+    }
     const socket = req.raw.socket as TLSSocket;
     const peer = socket.getPeerCertificate?.();
     if (!socket.authorized || !peer?.raw) {
@@ -37,6 +52,22 @@ export function registerMutualTlsGuard(app: FastifyInstance, ctx: ApiContext, ca
       );
     }
   });
+}
+
+function boundArrival(req: FastifyRequest, ctx: ApiContext, ms: number): void {
+  const raw = req.raw;
+  const timer = setTimeout(() => {
+    if (raw.complete) return;
+    ctx.log.warn(
+      { remote: req.ip, url: req.url, timeoutMs: ms },
+      'closing a connection whose request did not arrive in time',
+    );
+    raw.socket.destroy();
+  }, ms);
+  timer.unref();
+  const clear = () => clearTimeout(timer);
+  raw.once('end', clear);
+  raw.once('close', clear);
 }
 
 export function registerClusterCaRoutes(app: FastifyInstance, join: JoinService): void {

@@ -1,6 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config, Secret, SwarmNetwork } from '../../../lib/index.js';
-import { SkiffError, usesIngressNetwork } from '../../../lib/index.js';
+import {
+  ENCRYPTED_NETWORK_HINT,
+  ENCRYPTED_NETWORK_OPTION,
+  ENCRYPTED_NETWORK_REFUSAL,
+  SkiffError,
+  usesIngressNetwork,
+} from '../../../lib/index.js';
 import type { ApiContext } from '../context.js';
 import { anyOf, labelsMatch, parseFilters } from '../filters.js';
 import { presentNetwork, presentSecret } from '../present.js';
@@ -64,6 +70,10 @@ function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): void {
         'an ingress network already exists; remove it before creating another one',
       );
     }
+    if (body.Options && Object.hasOwn(body.Options, ENCRYPTED_NETWORK_OPTION))
+      throw new SkiffError('invalid_argument', `network ${body.Name}: ${ENCRYPTED_NETWORK_REFUSAL}`, {
+        hint: ENCRYPTED_NETWORK_HINT,
+      });
     if (body.ConfigOnly) throw new SkiffError('invalid_argument', 'config-only networks are not supported');
     const ipamConfigs = body.IPAM?.Config ?? [];
     for (const c of ipamConfigs) {

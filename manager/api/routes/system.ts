@@ -214,22 +214,36 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ApiContext): voi
       'Api-Version': API_VERSION,
       'Cache-Control': 'no-cache',
     });
-    const write = (e: import('../events.js').DockerEvent) => {
-      if (until !== undefined && e.timeNano > until) return;
-      if (eventMatches(e, filters)) res.write(`${JSON.stringify(e)}\n`);
-    };
-    if (since !== undefined) for (const e of ctx.events.since(since)) write(e);
-    if (until !== undefined && until <= nowNano) {
-      res.end();
-      return;
-    }
-    const stop = ctx.events.listen(write);
     let timer: NodeJS.Timeout | undefined;
+    let stop = () => {};
     const finish = () => {
       stop();
       if (timer) clearTimeout(timer);
       if (!res.writableEnded) res.end();
     };
+    let dropped = false;
+    const write = (e: import('../events.js').DockerEvent) => {
+      if (dropped || (until !== undefined && e.timeNano > until) || !eventMatches(e, filters)) return;
+      // A client that does not read is dropped rather than buffered for without end.
+      if (res.writableLength > ctx.events.maxBufferedBytes) {
+        dropped = true;
+        ctx.log.warn(
+          { remote: req.ip, buffered: res.writableLength },
+          'dropping an /events client that stopped reading',
+        );
+        finish();
+        res.destroy();
+        return;
+      }
+      res.write(`${JSON.stringify(e)}\n`);
+    };
+    if (since !== undefined) for (const e of ctx.events.since(since)) write(e);
+    if (dropped) return;
+    if (until !== undefined && until <= nowNano) {
+      if (!res.writableEnded) res.end();
+      return;
+    }
+    stop = ctx.events.listen(write);
     if (until !== undefined) timer = setTimeout(finish, Math.ceil((until - nowNano) / 1e6));
     res.flushHeaders();
     req.raw.on('close', finish);

@@ -2,9 +2,12 @@
 // methods carry our own binary frames. One long-lived stream per peer carries batches of
 // messages; snapshots travel on their own stream in chunks. A broken stream is reported to
 // the core as 'unreachable' and reopened with exponential backoff. Credentials are injected
-// (mTLS comes with the manager's CA); tests run plain.
+// (mTLS comes with the manager's CA); tests run plain. With `peerMember`, a message's `from`
+// must be the member the sender's certificate names: one manager cannot speak for another.
+// Snapshot transfers are bounded in size (a peer cannot make this process buffer without end).
 
 import type { Http2Session } from 'node:http2';
+import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import {
   decodeSnapshotMeta,
@@ -35,7 +38,18 @@ export interface TransportOptions {
   onMessage: (m: Message) => void;
   logger?: RaftLogger;
   snapshotChunkBytes?: number;
+  /**
+   * The raft member an incoming call may speak for, from the peer's certificate (mTLS), or
+   * an Error to refuse it. Messages whose `from` differs are dropped. Without it `from` is
+   * trusted (plain-text tests).
+   */
+  peerMember?: (certificate: PeerCertificate | undefined) => string | Error;
+  /** The largest snapshot accepted from a peer (default MAX_SNAPSHOT_BYTES). */
+  maxSnapshotBytes?: number;
 }
+
+/** A snapshot larger than this is refused unless the node says otherwise. */
+export const MAX_SNAPSHOT_BYTES = 1 << 30;
 
 const MAX_FRAME = 2 << 20;
 const MAX_GRPC_MESSAGE = 64 << 20;
@@ -124,9 +138,20 @@ export class GrpcTransport {
       if (transport && !transport.closed) opts.onMessage(m);
     };
     const log = opts.logger ?? silentLogger;
+    const maxSnapshot = opts.maxSnapshotBytes ?? MAX_SNAPSHOT_BYTES;
+    /** Who the call may speak for: undefined = anyone (no peerMember), an Error = nobody. */
+    const memberOf = (call: grpc.ServerReadableStream<Buffer, Buffer>): string | Error | undefined =>
+      opts.peerMember?.(call.getAuthContext()?.sslPeerCertificate);
     server.addService(service, {
       send: (call: grpc.ServerReadableStream<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+        const member = memberOf(call);
+        if (member instanceof Error) {
+          log.warn({ err: member.message }, 'refusing a raft stream');
+          cb({ code: grpc.status.PERMISSION_DENIED, details: member.message });
+          return;
+        }
         raiseReceiveWindow(call, widened, log);
+        let spoofWarned = false;
         call.on('data', (frame: Buffer) => {
           try {
             const r = new Reader(frame, 'raft message frame');
@@ -134,6 +159,15 @@ export class GrpcTransport {
             for (let i = 0; i < n; i++) {
               // grpc-js hands each message in a buffer of its own: entries may keep views into it.
               const m = readMessage(r, false);
+              if (member !== undefined && m.from !== member) {
+                if (!spoofWarned)
+                  log.warn(
+                    { peer: member, from: m.from },
+                    'dropping raft messages that claim another sender',
+                  );
+                spoofWarned = true;
+                continue;
+              }
               if (m.to === opts.id) deliver(m);
             }
           } catch (e) {
@@ -144,19 +178,70 @@ export class GrpcTransport {
         call.on('error', () => {});
       },
       snapshot: (call: grpc.ServerReadableStream<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+        const member = memberOf(call);
+        if (member instanceof Error) {
+          log.warn({ err: member.message }, 'refusing a raft snapshot');
+          cb({ code: grpc.status.PERMISSION_DENIED, details: member.message });
+          return;
+        }
         raiseReceiveWindow(call, widened, log);
+        // The header comes first and says the size; the transfer is refused as soon as it
+        // claims or sends more than the bound, or more than it claimed.
+        let header:
+          | { from: string; to: string; term: number; meta: Snapshot['meta']; size: number }
+          | undefined;
         const chunks: Buffer[] = [];
-        call.on('data', (chunk: Buffer) => chunks.push(chunk));
+        let received = 0;
+        let failed = false;
+        const fail = (code: grpc.status, why: string) => {
+          if (failed) return;
+          failed = true;
+          chunks.length = 0;
+          log.warn({ peer: member ?? header?.from, err: why }, 'rejecting a snapshot transfer');
+          cb({ code, details: why });
+        };
+        call.on('data', (chunk: Buffer) => {
+          if (failed) return;
+          if (!header) {
+            try {
+              const r = new Reader(chunk, 'snapshot header');
+              header = {
+                from: r.str(),
+                to: r.str(),
+                term: r.num(),
+                meta: decodeSnapshotMeta(r.bytes()),
+                size: r.num(),
+              };
+            } catch (e) {
+              fail(grpc.status.INVALID_ARGUMENT, String(e));
+              return;
+            }
+            if (member !== undefined && header.from !== member)
+              fail(grpc.status.PERMISSION_DENIED, `peer ${member} cannot send a snapshot as ${header.from}`);
+            else if (header.size > maxSnapshot)
+              fail(
+                grpc.status.RESOURCE_EXHAUSTED,
+                `snapshot of ${header.size} bytes exceeds the ${maxSnapshot}-byte bound`,
+              );
+            return;
+          }
+          received += chunk.length;
+          if (received > header.size) {
+            fail(
+              grpc.status.INVALID_ARGUMENT,
+              `snapshot sends more than the ${header.size} bytes it announced`,
+            );
+            return;
+          }
+          chunks.push(chunk);
+        });
         call.on('error', () => {});
         call.on('end', () => {
+          if (failed) return;
           try {
-            const r = new Reader(chunks[0] ?? Buffer.alloc(0), 'snapshot header');
-            const from = r.str();
-            const to = r.str();
-            const term = r.num();
-            const meta = decodeSnapshotMeta(r.bytes());
-            const size = r.num();
-            const data = Buffer.concat(chunks.slice(1));
+            if (!header) throw new Error('snapshot transfer without a header');
+            const { from, to, term, meta, size } = header;
+            const data = Buffer.concat(chunks);
             if (data.length !== size) throw new Error(`snapshot is ${data.length} bytes, expected ${size}`);
             if (to === opts.id)
               deliver({ type: 'snap', from, to, term, snapshot: { meta, data: new Uint8Array(data) } });

@@ -1,6 +1,7 @@
 // Two lab hosts, one overlay network: containers on different hosts exchange TCP
 // traffic by service name over VXLAN; when a host leaves, the other host's
-// forwarding entries for it are gone.
+// forwarding entries for it are gone. A third host, not a member, cannot inject
+// frames into the overlay through the VXLAN port.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,15 +47,16 @@ describe('overlay network across two lab hosts', () => {
   let lab: Lab;
   let h1: LabHost;
   let h2: LabHost;
+  let h3: LabHost;
   let agent1: NetworkAgent;
   let agent2: NetworkAgent;
   let api: Sandbox;
   let client: Sandbox;
 
   beforeAll(async () => {
-    lab = await createLab({ hosts: 2 });
+    lab = await createLab({ hosts: 3 });
     cleanup.add(() => lab.destroy(), 'lab');
-    [h1, h2] = [lab.hosts[0]!, lab.hosts[1]!];
+    [h1, h2, h3] = [lab.hosts[0]!, lab.hosts[1]!, lab.hosts[2]!];
     [agent1, agent2] = await Promise.all([NetworkAgent.start(h1), NetworkAgent.start(h2)]);
     cleanup.add(() => agent1.stop(), 'agent 1');
     cleanup.add(() => agent2.stop(), 'agent 2');
@@ -178,6 +180,76 @@ describe('overlay network across two lab hosts', () => {
       bridgeNameFor(overlay.id),
     ]);
     expect((JSON.parse(h1Neigh || '[]') as { dst: string }[]).map((n) => n.dst)).not.toContain(CLIENT_IP);
+  });
+
+  it('takes VXLAN packets for the overlay only from member hosts', async () => {
+    const eth0 = async () =>
+      (
+        JSON.parse((await api.exec('ip', ['-j', '-s', 'link', 'show', 'dev', 'eth0'])).stdout) as {
+          address: string;
+          stats64: { rx: { packets: number; bytes: number } };
+        }[]
+      )[0]!;
+    // h3 builds a VXLAN device of its own on the overlay's VNI, pointed at h1, and sends
+    // UDP datagrams to the api container's address and MAC through it.
+    const vx = 'vxintruder';
+    await h3.run('ip', [
+      'link',
+      'add',
+      vx,
+      'type',
+      'vxlan',
+      'id',
+      String(overlay.vxlanId),
+      'dstport',
+      '4789',
+    ]);
+    await h3.run('ip', ['link', 'set', vx, 'up']);
+    await h3.run('bridge', ['fdb', 'append', '00:00:00:00:00:00', 'dev', vx, 'dst', h1.addr]);
+    await h3.run('ip', ['addr', 'add', '10.220.0.99/24', 'dev', vx]);
+    await h3.run('ip', [
+      'neigh',
+      'replace',
+      API_IP,
+      'lladdr',
+      (await eth0()).address,
+      'dev',
+      vx,
+      'nud',
+      'permanent',
+    ]);
+    const send = (count: number, size: number) =>
+      h3.run('bash', [
+        '-c',
+        `for i in $(seq ${count}); do printf '%0${size}d' 0 > /dev/udp/${API_IP}/9; done`,
+      ]);
+    const before = (await eth0()).stats64.rx;
+    try {
+      // 100 small datagrams while h3 is not a member, then 100 large ones once it is: when the
+      // large ones have arrived, the small ones (sent first, on the same path) have too, if
+      // they were let in.
+      await send(100, 10);
+      await agent1.call('setOverlayPeers', overlay.id, [
+        { nodeId: 'node-1', underlayIp: h1.addr },
+        { nodeId: 'node-2', underlayIp: h2.addr },
+        { nodeId: 'node-3', underlayIp: h3.addr },
+      ]);
+      await send(100, 1000);
+      const after = await waitFor(
+        async () => {
+          const rx = (await eth0()).stats64.rx;
+          return rx.bytes - before.bytes >= 100 * 1000 ? rx : undefined;
+        },
+        { what: "the member's datagrams in the api container", timeoutMs: 15_000 },
+      );
+      expect(after.packets - before.packets).toBeGreaterThanOrEqual(100);
+      expect(after.packets - before.packets, 'datagrams received from a non-member host').toBeLessThan(150);
+    } finally {
+      await agent1.call('setOverlayPeers', overlay.id, [
+        { nodeId: 'node-1', underlayIp: h1.addr },
+        { nodeId: 'node-2', underlayIp: h2.addr },
+      ]);
+    }
   });
 
   it("drops a leaving host's forwarding entries on the other host", async () => {

@@ -212,6 +212,15 @@ describe('services', () => {
 });
 
 describe('networks, secrets, configs', () => {
+  it('refuses an encrypted overlay (none exists yet) instead of creating it in clear', async () => {
+    for (const Options of [{ encrypted: '' }, { encrypted: 'true' }]) {
+      const r = await post('/networks/create', { Name: 'secure', Driver: 'overlay', Options });
+      expect(r.statusCode).toBe(400);
+      expect(r.json().message).toMatch(/network secure: encrypted overlay networks are not supported yet/);
+    }
+    expect((await get('/networks/secure')).statusCode).toBe(404);
+  });
+
   it('creates overlay networks, refuses other drivers and deleting one in use', async () => {
     const r = await post('/networks/create', { Name: 'n1', Driver: 'overlay', Labels: { a: 'b' } });
     expect(r.statusCode).toBe(201);

@@ -1,7 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { createApiServer } from '../../../manager/api/index.js';
-import { bootstrapCluster, createRootCa, type RaftMembership } from '../../../manager/ca/index.js';
+import {
+  bootstrapCluster,
+  createRootCa,
+  issueNodeCertificate,
+  JoinService,
+  type KeyPair,
+  newPrivateKey,
+  publicKeyOf,
+  type RaftMembership,
+} from '../../../manager/ca/index.js';
 import {
   createAesGcmCipher,
   LocalReplicator,
@@ -32,7 +41,15 @@ export class CountingReplicator implements Replicator {
   }
 }
 
-export async function newApi(opts: { raft?: RaftMembership; readGate?: ReadGate } = {}): Promise<{
+export async function newApi(
+  opts: {
+    raft?: RaftMembership;
+    readGate?: ReadGate;
+    eventsMaxBufferedBytes?: number;
+    /** Serve like the TCP API: HTTPS with a manager certificate, joining open. */
+    tcp?: { publicRequestTimeoutMs?: number };
+  } = {},
+): Promise<{
   app: FastifyInstance;
   store: Store;
   replicator: CountingReplicator;
@@ -57,9 +74,32 @@ export async function newApi(opts: { raft?: RaftMembership; readGate?: ReadGate 
     info: { nodeId: NODE_ID, hostname: 'node-a', addr: '10.0.0.5:2377' },
     ...(opts.raft ? { raft: opts.raft } : {}),
     ...(opts.readGate ? { readGate: opts.readGate } : {}),
+    ...(opts.eventsMaxBufferedBytes ? { eventsMaxBufferedBytes: opts.eventsMaxBufferedBytes } : {}),
+    ...(opts.tcp
+      ? {
+          tls: { ...managerCertificate(ca), caPem: ca.certPem },
+          join: new JoinService({ store, ca }),
+          ...(opts.tcp.publicRequestTimeoutMs
+            ? { publicRequestTimeoutMs: opts.tcp.publicRequestTimeoutMs }
+            : {}),
+        }
+      : {}),
   });
   await app.ready();
   return { app, store, replicator };
+}
+
+function managerCertificate(ca: KeyPair): { certPem: string; keyPem: string } {
+  const keyPem = newPrivateKey();
+  const certPem = issueNodeCertificate({
+    ca,
+    publicKeyPem: publicKeyOf(keyPem),
+    nodeId: NODE_ID,
+    role: 'manager',
+    clusterId: CLUSTER_ID,
+    validForMs: 3600_000,
+  });
+  return { certPem, keyPem };
 }
 
 export const serviceBody = (name: string, extra: Record<string, unknown> = {}) => ({

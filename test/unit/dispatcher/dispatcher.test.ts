@@ -229,3 +229,31 @@ describe('dispatcher and agent session', () => {
     expect(got.length - sent).toBe(2);
   });
 });
+
+describe('a session that does not keep up', () => {
+  it('holds at most the bound of queued changes, then catches up with one complete set', async () => {
+    const store = new FakeStore();
+    const dispatcher = new Dispatcher({ store, heartbeatPeriodMs: 60_000, maxQueuedMessages: 16 });
+    const abort = new AbortController();
+    try {
+      const reg = await dispatcher.register({ nodeId: 'node1', description: {}, addr: '10.0.0.1' });
+      const stream = dispatcher
+        .assignments({ nodeId: 'node1', sessionId: reg.sessionId }, abort.signal)
+        [Symbol.asyncIterator]();
+      expect((await stream.next()).value?.type).toBe('complete');
+      // The agent reads nothing while 1,000 changes happen.
+      for (let i = 0; i < 1000; i++) store.put(task(`t${i}`, 'node1'));
+      expect(dispatcher.queuedFor('node1')).toBeLessThanOrEqual(16);
+      const next = (await stream.next()).value as AssignmentsMessage;
+      expect(next.type).toBe('complete');
+      expect(next.tasks).toHaveLength(1000);
+      // Changes after the complete set flow one by one again.
+      store.put(task('late', 'node1'));
+      const late = (await stream.next()).value as AssignmentsMessage;
+      expect([late.type, late.tasks.map((t) => t.ID)]).toEqual(['incremental', ['late']]);
+    } finally {
+      abort.abort();
+      dispatcher.stop();
+    }
+  });
+});

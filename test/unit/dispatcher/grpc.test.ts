@@ -4,7 +4,13 @@ import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GrpcDispatcherClient } from '../../../agent/worker/index.js';
 import type { NodeDescription, Task, TaskStatusReport } from '../../../lib/index.js';
-import { createRootCa, issueNodeCertificate, newPrivateKey, publicKeyOf } from '../../../manager/ca/index.js';
+import {
+  createRootCa,
+  issueNodeCertificate,
+  mtlsChannelCredentials,
+  newPrivateKey,
+  publicKeyOf,
+} from '../../../manager/ca/index.js';
 import {
   addDispatcherService,
   Dispatcher,
@@ -65,7 +71,7 @@ describe('dispatcher over gRPC with mTLS', () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function serve() {
+  async function serve(serverRole: 'manager' | 'worker' = 'manager') {
     const ca = createRootCa({ clusterId: 'c1' });
     const cert = (nodeId: string, role: 'manager' | 'worker') => {
       const keyPem = newPrivateKey();
@@ -79,7 +85,7 @@ describe('dispatcher over gRPC with mTLS', () => {
       });
       return { keyPem, certPem };
     };
-    const mgr = cert('manager1', 'manager');
+    const mgr = cert('manager1', serverRole);
     const store = new FakeStore();
     const dispatcher = new Dispatcher({ store, heartbeatPeriodMs: 5000 });
     const server = new grpc.Server();
@@ -113,7 +119,7 @@ describe('dispatcher over gRPC with mTLS', () => {
       cleanups.push(() => cl.close());
       return cl;
     };
-    return { store, port, ca, client };
+    return { store, port, ca, client, cert };
   }
 
   it('registers a node, streams its assignments and takes its statuses', async () => {
@@ -157,5 +163,31 @@ describe('dispatcher over gRPC with mTLS', () => {
     cleanups.push(() => anon.close());
     await expect(anon.register({ nodeId: 'x', description: {}, addr: '' })).rejects.toThrow();
     expect(store.nodes.size).toBe(0);
+  });
+
+  it("refuses a server whose certificate is a worker's: a worker's key cannot pose as the dispatcher", async () => {
+    const { store, port, ca, cert } = await serve('worker');
+    const own = cert('worker1', 'worker');
+    const c = new GrpcDispatcherClient(
+      `127.0.0.1:${port}`,
+      mtlsChannelCredentials({ caPem: ca.certPem, ...own }),
+    );
+    cleanups.push(() => c.close());
+    await expect(c.register({ nodeId: 'worker1', description: {}, addr: '' })).rejects.toThrow(
+      /certificate of worker node manager1, not a manager's/,
+    );
+    expect(store.nodes.size).toBe(0);
+  });
+
+  it('talks to a manager with the same credentials', async () => {
+    const { store, port, ca, cert } = await serve('manager');
+    const own = cert('worker1', 'worker');
+    const c = new GrpcDispatcherClient(
+      `127.0.0.1:${port}`,
+      mtlsChannelCredentials({ caPem: ca.certPem, ...own }),
+    );
+    cleanups.push(() => c.close());
+    await c.register({ nodeId: 'worker1', description: {}, addr: '10.0.0.9' });
+    expect(store.nodes.get('worker1')).toBe('10.0.0.9');
   });
 });

@@ -6,7 +6,12 @@ import {
   networkRestore,
 } from '../../../agent/network/firewall.js';
 import { bridgeNameFor, chainNameFor, vxlanNameFor } from '../../../agent/network/names.js';
-import { arpGuardRuleset, fdbChanges } from '../../../agent/network/overlay.js';
+import {
+  arpGuardRuleset,
+  fdbChanges,
+  vxlanPeerRuleset,
+  vxlanPeerSetUpdate,
+} from '../../../agent/network/overlay.js';
 import {
   validateAttachments,
   validateContainerId,
@@ -128,6 +133,19 @@ describe('overlay', () => {
     expect(rules).toContain('table bridge skiff_ov_1');
     expect(rules).toContain('oifname "skvx1" arp saddr ip 10.1.0.1 drop');
     expect(rules).toContain('iifname "skvx1" arp daddr ip 10.1.0.1 drop');
+  });
+
+  it("takes the overlay's VXLAN packets (its VNI) only from its peers", () => {
+    const rules = vxlanPeerRuleset({ nftTable: 'skiff_ov_1', vni: 7 }, ['10.0.0.3', '10.0.0.2']);
+    expect(rules).toContain('table ip skiff_ov_1 {');
+    expect(rules).toContain('elements = { 10.0.0.2, 10.0.0.3 }');
+    expect(rules).toContain('udp dport 4789 @th,96,24 7 ip saddr != @peers counter drop');
+    // No peers: an empty set, so every packet of this VNI is dropped.
+    expect(vxlanPeerRuleset({ nftTable: 't', vni: 7 }, [])).not.toContain('elements');
+    expect(vxlanPeerSetUpdate('t', ['10.0.0.9'])).toBe(
+      'flush set ip t peers\nadd element ip t peers { 10.0.0.9 }\n',
+    );
+    expect(vxlanPeerSetUpdate('t', [])).toBe('flush set ip t peers\n');
   });
 });
 
