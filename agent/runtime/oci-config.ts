@@ -4,7 +4,7 @@
 // from the network layer, cgroup v1 limits and rlimits within the host's hard limit.
 // Pure: every host fact comes in through the input.
 import type { Ulimit } from '../../lib/index.js';
-import { SkiffError } from '../../lib/index.js';
+import { RLIMIT_TYPES, SkiffError } from '../../lib/index.js';
 import type { OciMount } from '../volume/index.js';
 import { effectiveCapabilities } from './capabilities.js';
 import type { ResolvedUser } from './user.js';
@@ -123,26 +123,6 @@ const DEVICE_RULES: OciConfig['linux']['resources']['devices'] = [
   { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' },
 ];
 
-/** ulimit names as Docker writes them → OCI rlimit types. */
-const RLIMIT_NAMES: Record<string, string> = {
-  core: 'RLIMIT_CORE',
-  cpu: 'RLIMIT_CPU',
-  data: 'RLIMIT_DATA',
-  fsize: 'RLIMIT_FSIZE',
-  locks: 'RLIMIT_LOCKS',
-  memlock: 'RLIMIT_MEMLOCK',
-  msgqueue: 'RLIMIT_MSGQUEUE',
-  nice: 'RLIMIT_NICE',
-  nofile: 'RLIMIT_NOFILE',
-  nproc: 'RLIMIT_NPROC',
-  rss: 'RLIMIT_RSS',
-  rtprio: 'RLIMIT_RTPRIO',
-  rttime: 'RLIMIT_RTTIME',
-  sigpending: 'RLIMIT_SIGPENDING',
-  stack: 'RLIMIT_STACK',
-  as: 'RLIMIT_AS',
-};
-
 export interface OciConfigInput {
   rootfs: string;
   readonlyRootfs: boolean;
@@ -250,10 +230,10 @@ function buildRlimits(
   const nofile = Math.min(DEFAULT_NOFILE, nofileHard);
   byType.set('RLIMIT_NOFILE', { type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile });
   for (const u of ulimits) {
-    const type = RLIMIT_NAMES[u.Name.toLowerCase()];
+    const type = RLIMIT_TYPES[u.Name.toLowerCase()];
     if (!type) {
       throw new SkiffError('invalid_argument', `unknown ulimit '${u.Name}'`, {
-        hint: `use one of ${Object.keys(RLIMIT_NAMES).join(', ')}`,
+        hint: `use one of ${Object.keys(RLIMIT_TYPES).join(', ')}`,
       });
     }
     if (u.Soft > u.Hard) {
