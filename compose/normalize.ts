@@ -323,7 +323,10 @@ function convertService(name: string, raw: Obj, c: Converter, ctx: BuildContext)
     ctx.diag.error(at(), `service "${name}" has neither an image nor a build section`);
   }
   if (s.pids_limit !== undefined && s.pids_limit < -1)
-    ctx.diag.error(at('pids_limit'), `pids_limit must be -1 or 0 (no limit) or a positive number, not ${s.pids_limit}`);
+    ctx.diag.error(
+      at('pids_limit'),
+      `pids_limit must be -1 or 0 (no limit) or a positive number, not ${s.pids_limit}`,
+    );
   checkServiceSecurity(name, s, ctx);
   for (const k of Object.keys(s)) if (s[k] === undefined) delete s[k];
   return s;

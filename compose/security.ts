@@ -8,9 +8,9 @@ import {
   deviceProblem,
   type Privileges,
   parseSecurityOpt,
+  privilegesOf,
   RLIMIT_TYPES,
   type SecurityOpt,
-  privilegesOf,
   seccompProfileProblem,
   sysctlProblem,
 } from '../lib/index.js';

@@ -182,7 +182,8 @@ export function seccompProfileProblem(text: string): string | undefined {
   } catch (e) {
     return `is not JSON (${(e as Error).message})`;
   }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'is not a seccomp profile (a JSON object)';
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    return 'is not a seccomp profile (a JSON object)';
   const action = (v as { defaultAction?: unknown }).defaultAction;
   if (typeof action !== 'string') return 'is not a seccomp profile: it has no "defaultAction"';
   return undefined;
