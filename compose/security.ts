@@ -6,7 +6,6 @@
 import {
   canonicalCapability,
   deviceProblem,
-  type Privileges,
   parseSecurityOpt,
   privilegesOf,
   RLIMIT_TYPES,
