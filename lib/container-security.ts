@@ -4,7 +4,7 @@
 // mappings, and `security_opt` values. Pure: no I/O.
 import type { DeviceMapping, Privileges } from './model/index.js';
 
-/** Every capability Linux 6.x knows (for `ALL` and for checking names). */
+/** Every capability Linux 6.x knows (for `ALL` and for checking names), in bit order. */
 export const ALL_CAPABILITIES: readonly string[] = [
   'CAP_CHOWN',
   'CAP_DAC_OVERRIDE',

@@ -31,14 +31,21 @@ function normalize(cap: string): string {
   return name;
 }
 
-/** Docker's order: start from the defaults, add, then drop (drop ALL wins over defaults, not over adds). */
-export function effectiveCapabilities(add: string[] = [], drop: string[] = []): string[] {
+/**
+ * Docker's order: start from the defaults, add, then drop (drop ALL wins over defaults, not
+ * over adds). `all` is what ALL means: the node's bounding set, as Docker takes it.
+ */
+export function effectiveCapabilities(
+  add: string[] = [],
+  drop: string[] = [],
+  all: readonly string[] = ALL_CAPABILITIES,
+): string[] {
   const adds = add.map(normalize);
   const drops = drop.map(normalize);
   let caps = new Set<string>(DEFAULT_CAPABILITIES);
   if (drops.includes('ALL')) caps = new Set();
   else for (const d of drops) caps.delete(d);
-  if (adds.includes('ALL')) for (const c of ALL_CAPABILITIES) caps.add(c);
+  if (adds.includes('ALL')) for (const c of all) caps.add(c);
   else for (const a of adds) caps.add(a);
   if (!drops.includes('ALL')) for (const d of drops) if (!adds.includes(d)) caps.delete(d);
   return [...caps].sort();
