@@ -52,7 +52,7 @@ export function checkServiceSecurity(name: string, s: ComposeService, ctx: Secur
   if (s.device_cgroup_rules !== undefined) {
     diag.error(
       at('device_cgroup_rules'),
-      'skiff cannot honour device_cgroup_rules (no device may appear later in a running container); list the devices under devices:',
+      'skiff cannot honour device_cgroup_rules: a container may open only the devices skiff creates in it; list them under devices:',
     );
   }
   if (s.userns_mode !== undefined && s.userns_mode !== 'host') {
