@@ -93,6 +93,8 @@ describe('compose security keys under compose up and stack deploy', () => {
 
   afterAll(async () => {
     await node?.skiff(['stack', 'rm', 'secs'], { cwd: dir });
+    // Only there when the refusal failed.
+    await node?.skiff(['stack', 'rm', 'refused'], { cwd: dir });
     await node?.skiff(['compose', '-p', 'secc', 'down'], { cwd: dir });
     await node?.destroy();
     rmSync(dir, { recursive: true, force: true });

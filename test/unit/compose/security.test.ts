@@ -71,18 +71,19 @@ describe('compose security keys → ServiceSpec', () => {
     expect(cs.Privileges).toEqual({ Seccomp: { Mode: 'unconfined' }, NoNewPrivileges: true });
   });
 
-  it('keeps deploy.resources.limits.pids over pids_limit, and -1 or 0 mean no limit', async () => {
+  it('limits pids by pids_limit, deploy.resources.limits.pids winning; -1 or 0 mean no limit', async () => {
     const { project } = await loadOk({
       'compose.yaml': [
         'services:',
         '  a: {image: x, pids_limit: 10, deploy: {resources: {limits: {pids: 20}}}}',
         '  b: {image: x, pids_limit: -1}',
         '  c: {image: x, pids_limit: 0}',
+        '  d: {image: x, pids_limit: 7}',
         '',
       ].join('\n'),
     });
     const pids = projectToStack(project).services.map((s) => s.TaskTemplate?.Resources?.Limits?.Pids);
-    expect(pids).toEqual([20, undefined, undefined]);
+    expect(pids).toEqual([20, undefined, undefined, 7]);
   });
 
   it('leaves the derived privileges out of compose config', async () => {
