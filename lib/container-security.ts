@@ -117,6 +117,8 @@ export type SecurityOpt =
   | { kind: 'seccomp'; mode: 'custom'; file: string }
   | { kind: 'apparmor'; mode: 'disabled' }
   | { kind: 'no-new-privileges'; value: boolean }
+  /** `label=disable`: no SELinux labels, which is what skiff does anyway. */
+  | { kind: 'label-disable' }
   | { kind: 'refused'; message: string };
 
 /**
@@ -144,9 +146,10 @@ export function parseSecurityOpt(opt: string): SecurityOpt {
         message: `apparmor profile "${value}" cannot be applied: skiff applies its own default AppArmor profile where the kernel has AppArmor, and can only turn it off (apparmor=unconfined)`,
       };
     case 'label':
+      if (value === 'disable') return { kind: 'label-disable' };
       return {
         kind: 'refused',
-        message: `"${opt}": skiff does not apply SELinux labels, so it cannot honour label options`,
+        message: `"${opt}": skiff does not apply SELinux labels, so it cannot honour label options (only label=disable, its behaviour)`,
       };
     case 'systempaths':
       return {

@@ -59,10 +59,10 @@ describe('compose security keys → ServiceSpec', () => {
     );
   });
 
-  it('reads a device with permissions only, seccomp=unconfined and a bare no-new-privileges', async () => {
+  it('reads a device with permissions only, seccomp=unconfined, a bare no-new-privileges and label=disable', async () => {
     const { project } = await loadOk({
       'compose.yaml':
-        'services:\n  s:\n    image: x\n    devices: ["/dev/fuse:r"]\n    security_opt: [seccomp=unconfined, no-new-privileges]\n',
+        'services:\n  s:\n    image: x\n    devices: ["/dev/fuse:r"]\n    security_opt: [seccomp=unconfined, no-new-privileges, label=disable]\n',
     });
     const cs = projectToStack(project).services[0]!.TaskTemplate!.ContainerSpec!;
     expect(cs.Devices).toEqual([
