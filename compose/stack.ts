@@ -47,8 +47,9 @@ export interface Stack {
   configs: { name: string; spec: ConfigSpec }[];
   /** Keyed by compose service name. */
   dependsOn: Record<string, StackDependency[]>;
-  /** The normalized compose services, keyed by compose service name (what `compose` commands show of
-   * them); `compose up` and `stack deploy` both run only the service specs above. */
+  /** The normalized compose services, keyed by compose service name. Nothing runs from these:
+   * `compose up` and `stack deploy` both deploy only the service specs above, which carry every
+   * key skiff honours (the loader refuses the others). */
   compose: Record<string, ComposeService>;
 }
 

@@ -96,7 +96,7 @@ const IPC_SYSCTLS = new Set([
  */
 export function sysctlProblem(name: string): string | undefined {
   if (IPC_SYSCTLS.has(name) || name.startsWith('fs.mqueue.')) return undefined;
-  if (/^net\.[a-z0-9_./-]+$/.test(name)) return undefined;
+  if (/^net\.[^\s=]+$/.test(name)) return undefined;
   return `sysctl "${name}" is not namespaced: it would change the host, not only the container (allowed: net.*, fs.mqueue.*, ${[...IPC_SYSCTLS].join(', ')})`;
 }
 
