@@ -121,8 +121,8 @@ export async function writeBundle(
       ? { noNewPrivileges: cs.Privileges.NoNewPrivileges }
       : {}),
     devices: await containerDevices(cs),
-    hostHardLimits: hostHardLimits(),
     hostCapabilities: hostCapabilities(),
+    hostHardLimits: hostHardLimits(),
     annotations: { 'io.skiff.name': spec.name },
   });
   writeFileSync(join(stateDir, 'config.json'), JSON.stringify(config, null, 2));

@@ -54,4 +54,13 @@ describe('privileged and devices', () => {
     expect(out.join('\n')).toMatch(/loop-control.*No such file/);
     expect(out).toContain('opened');
   });
+
+  it('refuses a device the node does not have, naming it', async () => {
+    await expect(
+      h.create({
+        Devices: [{ PathOnHost: '/dev/skiff-no-such-device', PathInContainer: '/dev/x' }],
+        Command: ['true'],
+      }),
+    ).rejects.toThrow(/device \/dev\/skiff-no-such-device: no such device on this node/);
+  });
 });

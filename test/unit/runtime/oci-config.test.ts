@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import {
   buildOciConfig,
@@ -5,7 +8,26 @@ import {
   effectiveCapabilities,
   type OciConfigInput,
 } from '../../../agent/runtime/index.js';
-import { validator } from './oci-schema.js';
+
+// The runtime spec's own JSON schema, read from the shared reference (never copied).
+const SCHEMA_DIR = join(import.meta.dirname, '../../../../shared/reference/oci-runtime-spec/schema');
+
+function loadSchema(file: string): Record<string, unknown> {
+  const s = JSON.parse(readFileSync(join(SCHEMA_DIR, file), 'utf8')) as Record<string, unknown>;
+  // Draft-04 by declaration, but nothing in it differs from what Ajv's default draft reads.
+  delete s.$schema;
+  return s;
+}
+
+function validator() {
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  ajv.addSchema(loadSchema('defs.json'), 'defs.json');
+  ajv.addSchema(loadSchema('defs-linux.json'), 'defs-linux.json');
+  ajv.addSchema(loadSchema('config-linux.json'), 'config-linux.json');
+  for (const os of ['solaris', 'windows', 'vm', 'zos', 'freebsd'])
+    ajv.addSchema({ [os]: {} }, `config-${os}.json`);
+  return ajv.compile(loadSchema('config-schema.json'));
+}
 
 const base: OciConfigInput = {
   rootfs: '/var/lib/skiff/snapshots/1/merged',

@@ -7,7 +7,6 @@ import {
   type OciConfigInput,
 } from '../../../agent/runtime/oci-config.js';
 import { ALL_CAPABILITIES } from '../../../lib/index.js';
-import { validator } from './oci-schema.js';
 
 const base: OciConfigInput = {
   rootfs: '/rootfs',
@@ -38,7 +37,6 @@ describe('privileged', () => {
   it('lifts every confinement, as docker run --privileged', () => {
     const host = ALL_CAPABILITIES.filter((c) => c !== 'CAP_SYS_RESOURCE');
     const c = buildOciConfig({ ...base, privileged: true, hostCapabilities: host, devices: [fuse] });
-    expect(validator()(JSON.parse(JSON.stringify(c)))).toBe(true);
     expect(c.process.capabilities).toMatchObject({ bounding: host, effective: host, permitted: host });
     expect(c.process.noNewPrivileges).toBe(false);
     expect(c.linux.maskedPaths).toEqual([]);
@@ -71,7 +69,6 @@ describe('privileged', () => {
 describe('devices and no-new-privileges', () => {
   it('creates a mapped device and allows only it in the device cgroup', () => {
     const c = buildOciConfig({ ...base, devices: [fuse] });
-    expect(validator()(JSON.parse(JSON.stringify(c)))).toBe(true);
     expect(c.linux.devices).toHaveLength(1);
     expect(c.linux.resources.devices[0]).toEqual({ allow: false, access: 'rwm' });
     expect(c.linux.resources.devices.at(-1)).toEqual({
