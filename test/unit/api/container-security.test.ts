@@ -25,7 +25,7 @@ const create = (containerSpec: Record<string, unknown>) =>
 const profile = JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [] });
 
 describe('ContainerSpec security fields', () => {
-  it('stores capabilities, sysctls, ulimits, privileges, privileged and devices as sent', async () => {
+  it('stores capabilities, sysctls, ulimits, privileges, privileged and devices as sent, and answers 400 naming the field for what skiff cannot honour', async () => {
     const spec = {
       ReadOnly: true,
       CapabilityAdd: ['NET_ADMIN', 'CAP_SYS_TIME'],
@@ -47,9 +47,9 @@ describe('ContainerSpec security fields', () => {
     const stored = store.getService('sec')!.Spec.TaskTemplate!.ContainerSpec!;
     const { CredentialSpec: _c, SELinuxContext: _s, ...privileges } = spec.Privileges;
     expect(stored).toMatchObject({ ...spec, Privileges: privileges });
-  });
+    const rm = await app.inject({ method: 'DELETE', url: '/v1.44/services/sec' });
+    expect(rm.statusCode, rm.body).toBe(200);
 
-  it('answers 400 naming the field for what skiff cannot honour', async () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ CapabilityAdd: ['NET_ADMN'] }, /CapabilityAdd\.0: "NET_ADMN" is not a Linux capability/],
       [{ CapabilityDrop: ['bogus'] }, /CapabilityDrop\.0: "bogus" is not a Linux capability/],

@@ -50,16 +50,10 @@ describe('privileged', () => {
     expect(c.linux.devices).toEqual([
       { path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o600, uid: 0, gid: 0 },
     ]);
-  });
-
-  it('drops whatever seccomp or AppArmor profile the config carried', () => {
-    // The default profiles are applied elsewhere in the builder; privileged runs after them.
-    const c = buildOciConfig({ ...base, privileged: true });
+    // Whatever profiles the builder applied before (seccomp, AppArmor) go; no-new-privileges
+    // stays only when the spec asks for it.
     expect('seccomp' in c.linux).toBe(false);
     expect('apparmorProfile' in c.process).toBe(false);
-  });
-
-  it('keeps no-new-privileges when the spec asks for it', () => {
     expect(buildOciConfig({ ...base, privileged: true, noNewPrivileges: true }).process.noNewPrivileges).toBe(
       true,
     );
