@@ -35,6 +35,7 @@ export function serviceNames(project: ComposeProject): string[] {
 function canonicalService(s: ComposeService): Obj {
   const o: Obj = { ...s };
   delete o.name;
+  delete o.privileges;
   if (o.command === null) delete o.command;
   if (o.entrypoint === null) delete o.entrypoint;
   dur(o, 'stop_grace_period');

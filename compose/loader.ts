@@ -486,6 +486,7 @@ function load(opts: LoadOptions): LoadResult {
     environment: env,
     diag,
     resolvePath: (p) => resolvePath(p, workingDir, processEnv.HOME),
+    readText: (p) => loader.io.readText(p),
   });
   if (!project || diag.errors.length > 0) return { ok: false, errors: diag.errors };
   return { ok: true, project, warnings: diag.warnings };

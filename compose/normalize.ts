@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import { Converter } from './convert.js';
 import type { PathSegment } from './positions.js';
+import { checkServiceSecurity } from './security.js';
 import { checkProject } from './semantic.js';
 import type { Diagnostics } from './sources.js';
 import type {
@@ -33,6 +34,8 @@ export interface BuildContext {
   environment: Record<string, string>;
   diag: Diagnostics;
   resolvePath: (p: string) => string;
+  /** Reads a file the project names (a seccomp profile); throws with `code` when it cannot. */
+  readText: (path: string) => string;
 }
 
 export function buildProject(merged: Obj, ctx: BuildContext): ComposeProject | undefined {
@@ -319,6 +322,12 @@ function convertService(name: string, raw: Obj, c: Converter, ctx: BuildContext)
   if (s.image === undefined && s.build === undefined && raw.provider === undefined) {
     ctx.diag.error(at(), `service "${name}" has neither an image nor a build section`);
   }
+  if (s.pids_limit !== undefined && s.pids_limit < -1)
+    ctx.diag.error(
+      at('pids_limit'),
+      `pids_limit must be -1 or 0 (no limit) or a positive number, not ${s.pids_limit}`,
+    );
+  checkServiceSecurity(name, s, ctx);
   for (const k of Object.keys(s)) if (s[k] === undefined) delete s[k];
   return s;
 }

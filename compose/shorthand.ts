@@ -170,10 +170,26 @@ function expandService(svc: Obj, at: PathSegment[], ctx: ShorthandContext): Obj 
   if (Array.isArray(s.devices)) {
     s.devices = s.devices.map((d) => {
       if (typeof d !== 'string') return d;
-      const [source, target, permissions] = d.split(':');
+      // host[:container][:perms], where `/dev/fuse:rw` names permissions, not a target.
+      const parts = d.split(':');
+      const source = parts[0];
+      let target = parts[1];
+      let permissions = parts[2];
+      if (parts.length === 2 && /^[rwm]+$/.test(target!)) {
+        permissions = target;
+        target = undefined;
+      }
       const long: Obj = { source, target: target ?? source };
       if (permissions !== undefined) long.permissions = permissions;
       return long;
+    });
+  }
+  if (Array.isArray(s.security_opt)) {
+    // A seccomp profile file is relative to the project directory, as other paths are.
+    s.security_opt = s.security_opt.map((o) => {
+      const m = typeof o === 'string' ? /^seccomp[=:](.+)$/.exec(o) : null;
+      if (!m || m[1] === 'unconfined') return o;
+      return `seccomp=${resolvePath(m[1]!, ctx.baseDir, ctx.home)}`;
     });
   }
   if (isObj(s.ulimits)) {

@@ -47,8 +47,9 @@ export interface Stack {
   configs: { name: string; spec: ConfigSpec }[];
   /** Keyed by compose service name. */
   dependsOn: Record<string, StackDependency[]>;
-  /** The normalized compose services, keyed by compose service name, for what a ServiceSpec cannot say
-   * (container_name, privileged, network_mode, devices, …) when `compose up` runs them locally. */
+  /** The normalized compose services, keyed by compose service name. Nothing runs from these:
+   * `compose up` and `stack deploy` both deploy only the service specs above, which carry every
+   * key skiff honours (the loader refuses the others). */
   compose: Record<string, ComposeService>;
 }
 
@@ -189,6 +190,15 @@ function serviceSpec(
   if (s.sysctls) cs.Sysctls = s.sysctls;
   if (s.cap_add) cs.CapabilityAdd = s.cap_add;
   if (s.cap_drop) cs.CapabilityDrop = s.cap_drop;
+  if (s.privileges) cs.Privileges = s.privileges;
+  if (s.privileged) cs.Privileged = true;
+  if (s.devices?.length) {
+    cs.Devices = s.devices.map((d) => ({
+      PathOnHost: d.source,
+      PathInContainer: d.target ?? d.source,
+      CgroupPermissions: d.permissions ?? 'rwm',
+    }));
+  }
   if (s.ulimits) {
     cs.Ulimits = Object.entries(s.ulimits)
       .sort(([a], [b]) => a.localeCompare(b))
@@ -406,10 +416,10 @@ function resourceObject(
 }
 
 function toResources(s: ComposeService): Resources | undefined {
-  const limits = resourceObject(s.deploy?.resources?.limits) ?? {};
-  if (s.deploy?.resources?.limits?.pids !== undefined)
-    (limits as { Pids?: number }).Pids = s.deploy.resources.limits.pids;
-  // Service-level cpus / mem_limit count when deploy does not say.
+  const limits: NonNullable<Resources['Limits']> = resourceObject(s.deploy?.resources?.limits) ?? {};
+  if (s.deploy?.resources?.limits?.pids !== undefined) limits.Pids = s.deploy.resources.limits.pids;
+  // Service-level cpus / mem_limit / pids_limit count when deploy does not say (-1 and 0: no limit).
+  if (limits.Pids === undefined && s.pids_limit !== undefined && s.pids_limit > 0) limits.Pids = s.pids_limit;
   if (limits.NanoCPUs === undefined && s.cpus !== undefined) limits.NanoCPUs = Math.round(s.cpus * 1e9);
   if (limits.MemoryBytes === undefined && s.mem_limit !== undefined) limits.MemoryBytes = s.mem_limit;
   const reservations = resourceObject(s.deploy?.resources?.reservations) ?? {};

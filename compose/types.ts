@@ -2,7 +2,7 @@
 // project model. Field names follow the Compose Specification (as `docker compose config`
 // prints them); durations are nanoseconds and sizes are bytes in the model.
 
-import type { DependencyCondition } from '../lib/index.js';
+import type { DependencyCondition, Privileges } from '../lib/index.js';
 
 export interface ComposeError {
   file: string;
@@ -215,6 +215,11 @@ export interface ComposeService {
   extra_hosts?: Record<string, string[]>;
   sysctls?: Record<string, string>;
   devices?: { source: string; target?: string; permissions?: string }[];
+  device_cgroup_rules?: string[];
+  security_opt?: string[];
+  userns_mode?: string;
+  /** Derived from security_opt (a seccomp profile file's text included); not printed by `compose config`. */
+  privileges?: Privileges;
   logging?: { driver?: string; options?: Record<string, string | null> };
   scale?: number;
   /** Other spec keys, kept as written (validated by the schema). */

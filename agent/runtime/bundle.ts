@@ -13,10 +13,11 @@ import {
   type VolumeManager,
 } from '../volume/index.js';
 import type { ContainerRecord } from './container-store.js';
+import { allHostDevices, mappedDevices } from './devices.js';
 import { hostsFile, resolvConfFile } from './etc-files.js';
 import { healthPlan } from './health.js';
-import { hostHardLimits } from './host-limits.js';
-import { buildOciConfig } from './oci-config.js';
+import { hostCapabilities, hostHardLimits } from './host-limits.js';
+import { buildOciConfig, type ContainerDevice } from './oci-config.js';
 import { mergeArgs, mergeEnv, mergeStopSignal, mergeUser, mergeWorkdir } from './process-spec.js';
 import { normalizeSignal } from './signals.js';
 import type { ContainerCreateSpec } from './types.js';
@@ -115,6 +116,12 @@ export async function writeBundle(
     capDrop: cs.CapabilityDrop ?? [],
     sysctls: cs.Sysctls ?? {},
     ulimits: cs.Ulimits ?? [],
+    ...(cs.Privileged ? { privileged: true } : {}),
+    ...(cs.Privileges?.NoNewPrivileges !== undefined
+      ? { noNewPrivileges: cs.Privileges.NoNewPrivileges }
+      : {}),
+    devices: await containerDevices(cs),
+    hostCapabilities: hostCapabilities(),
     hostHardLimits: hostHardLimits(),
     annotations: { 'io.skiff.name': spec.name },
   });
@@ -134,6 +141,12 @@ export async function writeBundle(
     process: config.process,
   };
   return rec;
+}
+
+/** The host devices a container gets: its mapped ones, and all of /dev when privileged. */
+async function containerDevices(cs: ContainerCreateSpec['spec']): Promise<ContainerDevice[]> {
+  const mapped = cs.Devices?.length ? await mappedDevices(cs.Devices) : [];
+  return cs.Privileged ? [...(await allHostDevices()), ...mapped] : mapped;
 }
 
 /** A file inside a container's rootfs (symlinks resolved inside it), '' when absent. */

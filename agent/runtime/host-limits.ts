@@ -1,6 +1,7 @@
-// The agent's own hard resource limits (containers cannot get more than these),
-// read from /proc/self/limits and keyed by OCI rlimit type.
+// The agent's own hard resource limits and capability bounding set (containers cannot
+// get more than these), read from /proc/self/limits and /proc/self/status.
 import { readFileSync } from 'node:fs';
+import { ALL_CAPABILITIES } from '../../lib/index.js';
 
 const NAMES: Record<string, string> = {
   'Max cpu time': 'RLIMIT_CPU',
@@ -38,4 +39,20 @@ let cached: Record<string, number> | undefined;
 export function hostHardLimits(): Record<string, number> {
   cached ??= parseHardLimits(readFileSync('/proc/self/limits', 'utf8'));
   return cached;
+}
+
+/** The capabilities of a CapBnd line's hex mask (`/proc/<pid>/status`), by name. Pure. */
+export function parseBoundingSet(status: string): string[] {
+  const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status);
+  if (!m) return [...ALL_CAPABILITIES];
+  const mask = BigInt(`0x${m[1]}`);
+  return ALL_CAPABILITIES.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
+}
+
+let bounding: string[] | undefined;
+
+/** What `ALL` means on this node: a capability the agent lacks cannot be given to a container. */
+export function hostCapabilities(): string[] {
+  bounding ??= parseBoundingSet(readFileSync('/proc/self/status', 'utf8'));
+  return bounding;
 }

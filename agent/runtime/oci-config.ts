@@ -4,7 +4,7 @@
 // from the network layer, cgroup v1 limits and rlimits within the host's hard limit.
 // Pure: every host fact comes in through the input.
 import type { Ulimit } from '../../lib/index.js';
-import { SkiffError } from '../../lib/index.js';
+import { ALL_CAPABILITIES, RLIMIT_TYPES, SkiffError } from '../../lib/index.js';
 import type { OciMount } from '../volume/index.js';
 import { effectiveCapabilities } from './capabilities.js';
 import type { ResolvedUser } from './user.js';
@@ -44,6 +44,15 @@ export interface OciConfig {
       pids?: { limit: number };
     };
     sysctl?: Record<string, string>;
+    devices?: {
+      path: string;
+      type: 'c' | 'b';
+      major: number;
+      minor: number;
+      fileMode: number;
+      uid: number;
+      gid: number;
+    }[];
     maskedPaths: string[];
     readonlyPaths: string[];
   };
@@ -123,26 +132,6 @@ const DEVICE_RULES: OciConfig['linux']['resources']['devices'] = [
   { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' },
 ];
 
-/** ulimit names as Docker writes them → OCI rlimit types. */
-const RLIMIT_NAMES: Record<string, string> = {
-  core: 'RLIMIT_CORE',
-  cpu: 'RLIMIT_CPU',
-  data: 'RLIMIT_DATA',
-  fsize: 'RLIMIT_FSIZE',
-  locks: 'RLIMIT_LOCKS',
-  memlock: 'RLIMIT_MEMLOCK',
-  msgqueue: 'RLIMIT_MSGQUEUE',
-  nice: 'RLIMIT_NICE',
-  nofile: 'RLIMIT_NOFILE',
-  nproc: 'RLIMIT_NPROC',
-  rss: 'RLIMIT_RSS',
-  rtprio: 'RLIMIT_RTPRIO',
-  rttime: 'RLIMIT_RTTIME',
-  sigpending: 'RLIMIT_SIGPENDING',
-  stack: 'RLIMIT_STACK',
-  as: 'RLIMIT_AS',
-};
-
 export interface OciConfigInput {
   rootfs: string;
   readonlyRootfs: boolean;
@@ -163,6 +152,14 @@ export interface OciConfigInput {
   capDrop?: string[];
   sysctls?: Record<string, string>;
   ulimits?: Ulimit[];
+  /** `docker run --privileged`: every capability and host device, no seccomp, AppArmor or masked paths, rw /sys. */
+  privileged?: boolean;
+  /** Host devices created in the container and allowed by its device cgroup (see devices.ts). */
+  devices?: ContainerDevice[];
+  /** The node's capability bounding set: what ALL and privileged mean (default: every capability). */
+  hostCapabilities?: readonly string[];
+  /** skiff sets no-new-privileges unless the spec turns it off (or the container is privileged). */
+  noNewPrivileges?: boolean;
   /** The host's hard limits by OCI type (RLIMIT_NOFILE → 20000); a request above one is an error. */
   hostHardLimits: Record<string, number>;
   annotations?: Record<string, string>;
@@ -172,7 +169,7 @@ export interface OciConfigInput {
 const DEFAULT_NOFILE = 1048576;
 
 export function buildOciConfig(input: OciConfigInput): OciConfig {
-  const caps = effectiveCapabilities(input.capAdd, input.capDrop);
+  const caps = effectiveCapabilities(input.capAdd, input.capDrop, input.hostCapabilities);
   const root = input.user.uid === 0;
   const namespaces: { type: string; path?: string }[] = [
     { type: 'pid' },
@@ -238,7 +235,71 @@ export function buildOciConfig(input: OciConfigInput): OciConfig {
   if (input.sysctls && Object.keys(input.sysctls).length > 0) config.linux.sysctl = { ...input.sysctls };
   if (input.annotations && Object.keys(input.annotations).length > 0)
     config.annotations = { ...input.annotations };
+  if (input.noNewPrivileges === false) config.process.noNewPrivileges = false;
+  // Last, so that privileged undoes every confinement applied above.
+  if (input.privileged)
+    applyPrivileged(config, input.hostCapabilities ?? ALL_CAPABILITIES, input.noNewPrivileges === true);
+  if (input.devices?.length) applyDevices(config, input.devices);
   return config;
+}
+
+/** A host device as the container gets it: created at `path`, allowed `access` (any of r, w, m). */
+export interface ContainerDevice {
+  path: string;
+  type: 'c' | 'b';
+  major: number;
+  minor: number;
+  fileMode: number;
+  uid: number;
+  gid: number;
+  access: string;
+}
+
+/** Creates the devices in the container and lets its device cgroup open them. */
+function applyDevices(config: OciConfig, devices: readonly ContainerDevice[]): void {
+  const byPath = new Map((config.linux.devices ?? []).map((d) => [d.path, d]));
+  for (const { access, ...d } of devices) {
+    byPath.set(d.path, d);
+    config.linux.resources.devices.push({
+      allow: true,
+      type: d.type,
+      major: d.major,
+      minor: d.minor,
+      access,
+    });
+  }
+  config.linux.devices = [...byPath.values()];
+}
+
+/**
+ * As `docker run --privileged`: every capability, every device (the caller passes the
+ * host's devices), no seccomp or AppArmor profile, nothing masked or read-only in /proc,
+ * /sys and the cgroup tree writable, and no no-new-privileges unless asked for.
+ */
+function applyPrivileged(config: OciConfig, capabilities: readonly string[], noNewPrivileges: boolean): void {
+  const all = [...capabilities];
+  const root = config.process.user.uid === 0;
+  config.process.capabilities = {
+    bounding: all,
+    effective: root ? all : [],
+    permitted: root ? all : [],
+    inheritable: [],
+    ambient: [],
+  };
+  config.process.noNewPrivileges = noNewPrivileges;
+  config.linux.resources.devices = [{ allow: true, access: 'rwm' }];
+  config.linux.maskedPaths = [];
+  config.linux.readonlyPaths = [];
+  // Whatever confinement profiles the config carries (seccomp, AppArmor) go.
+  delete (config.linux as { seccomp?: unknown }).seccomp;
+  delete (config.process as { apparmorProfile?: unknown }).apparmorProfile;
+  for (const m of config.mounts) {
+    if (
+      (m.destination === '/sys' && m.type === 'sysfs') ||
+      (m.destination === '/sys/fs/cgroup' && m.type === 'cgroup')
+    )
+      m.options = (m.options ?? []).map((o) => (o === 'ro' ? 'rw' : o));
+  }
 }
 
 function buildRlimits(
@@ -250,10 +311,10 @@ function buildRlimits(
   const nofile = Math.min(DEFAULT_NOFILE, nofileHard);
   byType.set('RLIMIT_NOFILE', { type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile });
   for (const u of ulimits) {
-    const type = RLIMIT_NAMES[u.Name.toLowerCase()];
+    const type = RLIMIT_TYPES[u.Name.toLowerCase()];
     if (!type) {
       throw new SkiffError('invalid_argument', `unknown ulimit '${u.Name}'`, {
-        hint: `use one of ${Object.keys(RLIMIT_NAMES).join(', ')}`,
+        hint: `use one of ${Object.keys(RLIMIT_TYPES).join(', ')}`,
       });
     }
     if (u.Soft > u.Hard) {

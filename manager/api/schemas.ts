@@ -7,12 +7,17 @@
 import { z } from 'zod';
 import {
   type ConfigSpec,
+  canonicalCapability,
+  deviceProblem,
   type NetworkCreateRequest,
   type NodeSpec,
+  RLIMIT_TYPES,
   type SecretSpec,
   type ServiceSpec,
   SkiffError,
   type SwarmSpec,
+  seccompProfileProblem,
+  sysctlProblem,
 } from '../../lib/index.js';
 
 const int64 = z
@@ -71,6 +76,59 @@ const mount = z.looseObject({
 
 const fileRef = z.looseObject({ Name: str, UID: str, GID: str, Mode: uint });
 
+const capability = str.refine((c) => canonicalCapability(c) !== undefined, {
+  error: (i) => `"${String(i.input)}" is not a Linux capability (e.g. NET_ADMIN, CAP_SYS_TIME or ALL)`,
+});
+
+/** A seccomp profile is JSON text; the containers-common profile is ~30 KiB, so 1 MiB is ample. */
+const seccompProfile = z
+  .string()
+  .max(1024 * 1024)
+  .superRefine((text, ctx) => {
+    const problem = seccompProfileProblem(text);
+    if (problem) ctx.addIssue({ code: 'custom', message: `the profile ${problem}` });
+  });
+
+/**
+ * An object skiff cannot honour: accepted only when it asks for nothing (absent, null, or
+ * with its strings empty, as Go clients send their zero values; SELinux's `Disable` is
+ * skiff's behaviour anyway).
+ */
+const refusedObject = (why: string) =>
+  z
+    .looseObject({})
+    .refine((o) => Object.values(o).every((v) => v === null || v === '' || typeof v === 'boolean'), {
+      error: why,
+    })
+    .nullish();
+
+const privileges = z.looseObject({
+  Seccomp: z
+    .looseObject({
+      Mode: optionalEnum(['default', 'unconfined', 'custom']),
+      Profile: seccompProfile.nullish(),
+    })
+    .refine((s) => s.Mode !== 'custom' || (s.Profile ?? '') !== '', {
+      error: 'a custom seccomp mode needs a Profile',
+    })
+    .nullish(),
+  AppArmor: z.looseObject({ Mode: optionalEnum(['default', 'disabled']) }).nullish(),
+  NoNewPrivileges: z.boolean().nullish(),
+  SELinuxContext: refusedObject('skiff does not apply SELinux labels'),
+  CredentialSpec: refusedObject('credential specs are for Windows containers, which skiff does not run'),
+});
+
+const device = z
+  .looseObject({ PathOnHost: str.min(1), PathInContainer: str.min(1), CgroupPermissions: str.nullish() })
+  .superRefine((d, ctx) => {
+    const problem = deviceProblem({
+      PathOnHost: d.PathOnHost,
+      PathInContainer: d.PathInContainer,
+      ...(d.CgroupPermissions ? { CgroupPermissions: d.CgroupPermissions } : {}),
+    });
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 const containerSpec = z.looseObject({
   Image: str.min(1, 'image reference must be provided'),
   Labels: labels.nullish(),
@@ -120,10 +178,31 @@ const containerSpec = z.looseObject({
     .nullish(),
   Isolation: str.nullish(),
   Init: z.boolean().nullish(),
-  Sysctls: stringMap.nullish(),
-  CapabilityAdd: z.array(str).nullish(),
-  CapabilityDrop: z.array(str).nullish(),
-  Ulimits: z.array(z.looseObject({ Name: str, Soft: int64, Hard: int64 })).nullish(),
+  Sysctls: stringMap
+    .superRefine((m, ctx) => {
+      for (const k of Object.keys(m)) {
+        const problem = sysctlProblem(k);
+        if (problem) ctx.addIssue({ code: 'custom', path: [k], message: problem });
+      }
+    })
+    .nullish(),
+  CapabilityAdd: z.array(capability).nullish(),
+  CapabilityDrop: z.array(capability).nullish(),
+  Ulimits: z
+    .array(
+      z.looseObject({
+        Name: str.refine((n) => RLIMIT_TYPES[n.toLowerCase()] !== undefined, {
+          error: (i) =>
+            `"${String(i.input)}" is not a ulimit (one of ${Object.keys(RLIMIT_TYPES).join(', ')})`,
+        }),
+        Soft: int64,
+        Hard: int64,
+      }),
+    )
+    .nullish(),
+  Privileges: privileges.nullish(),
+  Privileged: z.boolean().nullish(),
+  Devices: z.array(device).nullish(),
 });
 
 const resourceObject = z.looseObject({
