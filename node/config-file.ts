@@ -15,6 +15,7 @@ const DaemonConfig = z.strictObject({
   token: z.string().min(1).optional(),
   'dispatcher-heartbeat': z.string().min(1).optional(),
   'raft-tick': z.string().min(1).optional(),
+  'raft-snapshot-interval': z.union([z.number().int(), z.string().regex(/^\d+$/)]).optional(),
   'default-addr-pool': z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
   'default-addr-pool-mask-length': z.union([z.number().int(), z.string().regex(/^\d+$/)]).optional(),
 });

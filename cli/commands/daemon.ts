@@ -32,6 +32,11 @@ export function registerDaemon(program: Command): void {
       process.env.SKIFF_RAFT_TICK ?? '100ms',
     )
     .option(
+      '--raft-snapshot-interval <entries>',
+      "managers: snapshot the store and compact the raft log every this many entries (docker swarm's --snapshot-interval)",
+      process.env.SKIFF_RAFT_SNAPSHOT_INTERVAL ?? '10000',
+    )
+    .option(
       '--default-addr-pool <cidrs>',
       "a new cluster's address pools for networks, comma-separated (docker swarm init's --default-addr-pool)",
       process.env.SKIFF_DEFAULT_ADDR_POOL,
@@ -71,6 +76,11 @@ export function registerDaemon(program: Command): void {
         throw new CliUsageError(
           `--raft-tick: "${o.raftTick}" is not a duration from 10ms to 10s (e.g. 100ms)`,
         );
+      const snapshotInterval = Number(o.raftSnapshotInterval);
+      if (!Number.isInteger(snapshotInterval) || snapshotInterval < 1)
+        throw new CliUsageError(
+          `--raft-snapshot-interval: "${o.raftSnapshotInterval}" is not a positive number of entries`,
+        );
       const addressPool = addressPoolOption(o);
       const join = o.join && o.token ? { manager: o.join, token: o.token } : undefined;
       const mode = await nodeMode(o.stateDir, { ...(join ? { join } : {}) });
@@ -86,6 +96,7 @@ export function registerDaemon(program: Command): void {
           port,
           heartbeatPeriodMs: heartbeatNs / 1e6,
           raftTickMs: tickNs / 1e6,
+          raftSnapshotInterval: snapshotInterval,
           ...(o.advertiseAddr ? { advertiseAddr: o.advertiseAddr } : {}),
           ...(join ? { join } : {}),
           ...(addressPool ? { addressPool } : {}),
@@ -148,6 +159,7 @@ interface RunOptions {
   token?: string;
   dispatcherHeartbeat: string;
   raftTick: string;
+  raftSnapshotInterval: string;
   defaultAddrPool?: string;
   defaultAddrPoolMaskLength?: string;
 }

@@ -2,11 +2,11 @@
 // uses when no cluster is configured: a background skiff node running both a
 // manager and an agent.
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { fchmodSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SkiffError } from '../../lib/index.js';
-import { type DaemonPaths, daemonPaths } from '../../node/index.js';
+import { type DaemonPaths, daemonPaths, prepareNodeDirs } from '../../node/index.js';
 import { ApiClient } from '../api/index.js';
 
 export interface DaemonStatus {
@@ -52,9 +52,9 @@ export async function startDaemon(
   args: string[],
   opts: { ready?: () => Promise<boolean>; timeoutMs?: number } = {},
 ): Promise<void> {
-  mkdirSync(paths.stateDir, { recursive: true });
-  mkdirSync(paths.runDir, { recursive: true });
-  const out = openSync(paths.logFile, 'a');
+  prepareNodeDirs(paths);
+  const out = openSync(paths.logFile, 'a', 0o600);
+  fchmodSync(out, 0o600);
   // From the build (dist/…/main.js) or, in development, from the sources through tsx.
   const fromSource = import.meta.url.endsWith('.ts');
   const entry = join(dirname(fileURLToPath(import.meta.url)), '..', fromSource ? 'main.ts' : 'main.js');
