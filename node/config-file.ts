@@ -12,7 +12,7 @@ const DaemonConfig = z.strictObject({
   'advertise-addr': z.string().min(1).optional(),
   port: z.union([z.number().int(), z.string().regex(/^\d+$/)]).optional(),
   join: z.string().min(1).optional(),
-  token: z.string().min(1).optional(),
+  'token-file': z.string().min(1).optional(),
   'dispatcher-heartbeat': z.string().min(1).optional(),
   'raft-tick': z.string().min(1).optional(),
   'raft-snapshot-interval': z.union([z.number().int(), z.string().regex(/^\d+$/)]).optional(),

@@ -1,11 +1,12 @@
 // `skiff daemon run|status|stop`: the node process (single-node mode: manager and
 // agent in one process). `run` stays in the foreground (systemd-friendly); `compose`
 // commands start it in the background on demand.
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { createLogger, parseDurationNs } from '../../lib/index.js';
 import { DEFAULT_CONFIG_FILE, daemonPaths, nodeMode, readDaemonConfig, runNode } from '../../node/index.js';
 import { daemonStatus, ensureLocalDaemon, stopLocalDaemon } from '../daemon/index.js';
-import { CliExit, CliUsageError, printJson } from '../output.js';
+import { CliExit, CliUsageError, printJson, readStdin } from '../output.js';
 import { skiffVersion } from '../version.js';
 
 export function registerDaemon(program: Command): void {
@@ -20,7 +21,10 @@ export function registerDaemon(program: Command): void {
     .option('--advertise-addr <ip>', 'cluster mode: the address other nodes reach this one at')
     .option('--port <port>', 'cluster mode: API port (raft uses port+1, the dispatcher port+2)', '2377')
     .option('--join <manager:port>', 'join the cluster of this manager (first start only)')
-    .option('--token <token>', 'the join token: the worker or the manager token decides the role')
+    .option(
+      '--token-file <file>',
+      'a file holding the join token (the worker or the manager token decides the role); - for stdin. Never on the command line: any user can read it there',
+    )
     .option(
       '--dispatcher-heartbeat <duration>',
       'cluster mode, manager: how often agents heartbeat; a node is marked down after 3 missed',
@@ -65,7 +69,7 @@ export function registerDaemon(program: Command): void {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 1 || port > 65532)
         throw new CliUsageError(`--port: "${o.port}" is not a port`);
-      if (o.join && !o.token) throw new CliUsageError('--join needs --token');
+      if (o.join && !o.tokenFile) throw new CliUsageError('--join needs --token-file');
       const heartbeatNs = parseDurationNs(o.dispatcherHeartbeat);
       if (heartbeatNs === undefined || heartbeatNs < 100e6 || heartbeatNs > 3600e9)
         throw new CliUsageError(
@@ -82,7 +86,8 @@ export function registerDaemon(program: Command): void {
           `--raft-snapshot-interval: "${o.raftSnapshotInterval}" is not a positive number of entries`,
         );
       const addressPool = addressPoolOption(o);
-      const join = o.join && o.token ? { manager: o.join, token: o.token } : undefined;
+      const token = o.join && o.tokenFile ? await readToken(o.tokenFile) : undefined;
+      const join = o.join && token ? { manager: o.join, token } : undefined;
       const mode = await nodeMode(o.stateDir, { ...(join ? { join } : {}) });
       if ((mode === 'worker' || mode === 'join') && !o.advertiseAddr) {
         throw new CliUsageError(
@@ -156,7 +161,7 @@ interface RunOptions {
   advertiseAddr?: string;
   port: string;
   join?: string;
-  token?: string;
+  tokenFile?: string;
   dispatcherHeartbeat: string;
   raftTick: string;
   raftSnapshotInterval: string;
@@ -188,4 +193,17 @@ function addressPoolOption(o: RunOptions): { pools: string[]; subnetSize?: numbe
       `--default-addr-pool-mask-length: "${o.defaultAddrPoolMaskLength}" must be a whole number from ${widest} (the widest pool's prefix) to 29`,
     );
   return { pools, subnetSize: size };
+}
+
+/** The join token from a file, or from stdin for `-` (how `cluster join` hands it over). */
+async function readToken(file: string): Promise<string> {
+  const text =
+    file === '-'
+      ? await readStdin()
+      : await readFile(file, 'utf8').catch((e: unknown) => {
+          throw new CliUsageError(`--token-file: cannot read ${file}: ${(e as Error).message}`);
+        });
+  const token = text.trim();
+  if (!token) throw new CliUsageError(`--token-file: ${file === '-' ? 'stdin' : file} holds no token`);
+  return token;
 }

@@ -50,7 +50,7 @@ export async function ensureLocalDaemon(
 export async function startDaemon(
   paths: DaemonPaths,
   args: string[],
-  opts: { ready?: () => Promise<boolean>; timeoutMs?: number } = {},
+  opts: { ready?: () => Promise<boolean>; timeoutMs?: number; stdin?: string } = {},
 ): Promise<void> {
   prepareNodeDirs(paths);
   const out = openSync(paths.logFile, 'a', 0o600);
@@ -64,10 +64,15 @@ export async function startDaemon(
     [...run, '--state-dir', paths.stateDir, '--run-dir', paths.runDir, ...args],
     {
       detached: true,
-      stdio: ['ignore', out, out],
+      stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', out, out],
       env: { ...process.env, SKIFF_DAEMON_CHILD: '1' },
     },
   );
+  // A secret (the join token) is handed over on stdin, never as an argument.
+  if (opts.stdin !== undefined) {
+    child.stdin?.on('error', () => {}); // a node that exits at once is reported below
+    child.stdin?.end(opts.stdin);
+  }
   child.unref();
   const ready = opts.ready ?? (async () => readPid(paths.pidFile) === child.pid);
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
