@@ -9,6 +9,8 @@ const DaemonConfig = z.strictObject({
   'state-dir': z.string().min(1).optional(),
   'run-dir': z.string().min(1).optional(),
   'log-level': z.enum(['debug', 'info', 'warn', 'error']).optional(),
+  'log-max-size': z.string().min(1).optional(),
+  'log-max-files': z.union([z.number().int(), z.string().regex(/^\d+$/)]).optional(),
   'advertise-addr': z.string().min(1).optional(),
   port: z.union([z.number().int(), z.string().regex(/^\d+$/)]).optional(),
   join: z.string().min(1).optional(),

@@ -5,7 +5,13 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { createLogger, parseDurationNs } from '../../lib/index.js';
 import { DEFAULT_CONFIG_FILE, daemonPaths, nodeMode, readDaemonConfig, runNode } from '../../node/index.js';
-import { daemonStatus, ensureLocalDaemon, stopLocalDaemon } from '../daemon/index.js';
+import {
+  daemonStatus,
+  ensureLocalDaemon,
+  keepLogRotated,
+  parseByteSize,
+  stopLocalDaemon,
+} from '../daemon/index.js';
 import { CliExit, CliUsageError, printJson, readStdin } from '../output.js';
 import { skiffVersion } from '../version.js';
 
@@ -18,6 +24,16 @@ export function registerDaemon(program: Command): void {
     .option('--state-dir <dir>', 'state directory', daemonPaths().stateDir)
     .option('--run-dir <dir>', 'runtime directory (API socket, pid file)', daemonPaths().runDir)
     .option('--log-level <level>', 'debug, info, warn or error', process.env.SKIFF_LOG_LEVEL ?? 'info')
+    .option(
+      '--log-file <file>',
+      "the file this process's output goes to (set by a background start): kept 0600 and rotated by size",
+    )
+    .option(
+      '--log-max-size <size>',
+      'rotate the log file once it is this large (e.g. 10m, 512k)',
+      process.env.SKIFF_LOG_MAX_SIZE ?? '10m',
+    )
+    .option('--log-max-files <n>', 'rotated log files kept', process.env.SKIFF_LOG_MAX_FILES ?? '5')
     .option('--advertise-addr <ip>', 'cluster mode: the address other nodes reach this one at')
     .option('--port <port>', 'cluster mode: API port (raft uses port+1, the dispatcher port+2)', '2377')
     .option('--join <manager:port>', 'join the cluster of this manager (first start only)')
@@ -66,6 +82,13 @@ export function registerDaemon(program: Command): void {
       const base = daemonPaths({ runDir: o.runDir });
       const paths = { ...base, stateDir: o.stateDir, logFile: `${o.stateDir}/daemon.log` };
       const log = createLogger({ level: o.logLevel });
+      const maxBytes = parseByteSize(o.logMaxSize);
+      if (maxBytes === undefined || maxBytes < 1024)
+        throw new CliUsageError(`--log-max-size: "${o.logMaxSize}" is not a size of at least 1k (e.g. 10m)`);
+      const keep = Number(o.logMaxFiles);
+      if (!Number.isInteger(keep) || keep < 1 || keep > 100)
+        throw new CliUsageError(`--log-max-files: "${o.logMaxFiles}" is not a number from 1 to 100`);
+      const stopRotation = o.logFile ? keepLogRotated(o.logFile, { maxBytes, keep }, log) : () => {};
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 1 || port > 65532)
         throw new CliUsageError(`--port: "${o.port}" is not a port`);
@@ -114,6 +137,7 @@ export function registerDaemon(program: Command): void {
           if (stopping) return;
           stopping = true;
           log.info({ signal }, 'stopping; containers keep running');
+          stopRotation();
           node.stop().then(resolve, (e: unknown) => {
             log.error({ err: String(e) }, 'stop failed');
             resolve();
@@ -158,6 +182,9 @@ interface RunOptions {
   stateDir: string;
   runDir: string;
   logLevel: string;
+  logFile?: string;
+  logMaxSize: string;
+  logMaxFiles: string;
   advertiseAddr?: string;
   port: string;
   join?: string;

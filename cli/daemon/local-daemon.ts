@@ -61,7 +61,7 @@ export async function startDaemon(
   const run = [...(fromSource ? ['--import', 'tsx'] : []), entry, 'daemon', 'run'];
   const child = spawn(
     process.execPath,
-    [...run, '--state-dir', paths.stateDir, '--run-dir', paths.runDir, ...args],
+    [...run, '--state-dir', paths.stateDir, '--run-dir', paths.runDir, '--log-file', paths.logFile, ...args],
     {
       detached: true,
       stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', out, out],
