@@ -17,7 +17,7 @@
 // deliberate violations, and checks that `components` below matches the folders on disk.
 
 /** Top-level folders with an `index.ts`; a unit test keeps this list equal to the tree. */
-const components = ['agent', 'cli', 'compose', 'dashboard', 'lab', 'lib', 'manager', 'node'];
+const components = ['agent', 'cli', 'compose', 'dashboard', 'disk', 'lab', 'lib', 'manager', 'node'];
 /** Code that uses the components without being one (held to the same surfaces). */
 const consumers = ['bench', 'scripts'];
 

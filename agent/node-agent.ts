@@ -3,6 +3,7 @@
 // outlive the agent process; a new agent adopts them.
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
+import { privateDir } from '../disk/index.js';
 import type { AssignedSecret, DispatcherApi, Logger, NodeDescription, Task } from '../lib/index.js';
 import { silentLogger } from '../lib/index.js';
 import { ImageService } from './image/index.js';
@@ -21,6 +22,10 @@ import {
   runtimePort,
   Worker,
 } from './worker/index.js';
+
+/** What the agent keeps under the node's state and run directories. */
+const AGENT_STATE_DIRS = ['content', 'snapshots', 'containers', 'runtime', 'network', 'volumes', 'tmp'];
+const AGENT_RUN_DIRS = ['runtime', 'network'];
 
 export interface NodeAgentOptions {
   nodeId: string;
@@ -104,6 +109,9 @@ export class NodeAgent {
 
   /** Restores node state, adopts surviving containers and connects to the dispatcher. */
   async start(dispatcher: () => DispatcherApi): Promise<void> {
+    // Layers, containers' files and records are root's alone (crun mounts and enters them as root).
+    for (const d of AGENT_STATE_DIRS) await privateDir(join(this.opts.stateDir, d));
+    for (const d of AGENT_RUN_DIRS) await privateDir(join(this.opts.runDir, d));
     await this.images.init();
     await this.network.restore();
     await this.worker.start();

@@ -61,3 +61,10 @@ export function ago(iso: string | undefined, now = Date.now()): string {
 export function shortId(id: string): string {
   return id.slice(0, 12);
 }
+
+/** All of stdin, as text (keys and tokens handed over off the command line). */
+export async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

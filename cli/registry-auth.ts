@@ -1,9 +1,10 @@
 // The CLI's registry credentials: docker's config.json ($DOCKER_CONFIG/config.json, else
 // ~/.docker/config.json, or --auth-file), written by `skiff login` and read for the
 // X-Registry-Auth header of a push, as docker's CLI keeps them on the client side.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { writeFileDurable } from '../disk/index.js';
 import {
   credentialsFor,
   type DockerConfig,
@@ -52,7 +53,5 @@ export async function storeCredentials(
 ): Promise<void> {
   const doc = withCredentials(await read(file), registry, creds);
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, file);
+  await writeFileDurable(file, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
 }

@@ -3,11 +3,13 @@
 // the leader's loops. The leader's work (dispatching, allocation, orchestration,
 // scheduling) starts when this manager becomes the raft leader and stops when it no
 // longer is, on raft's leader-change events.
-import { mkdir } from 'node:fs/promises';
+
+import { hkdfSync } from 'node:crypto';
 import { join } from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
+import { privateDir } from '../disk/index.js';
 import type { DispatcherApi, Logger } from '../lib/index.js';
 import { boundedStep, silentLogger } from '../lib/index.js';
 import { type ApiServerOptions, createApiServer, type LogSource, listenUnix } from './api/index.js';
@@ -67,6 +69,8 @@ export interface ManagerOptions {
   advertiseAddr?: string;
   /** Raft: where it listens (default 127.0.0.1 on a free port, for a single manager). */
   raft?: { listenAddr?: string; advertiseAddr?: string; tickMs?: number; electionTimeoutMs?: number };
+  /** Snapshot the store and compact the raft log every this many entries (default 10,000). */
+  raftSnapshotInterval?: number;
   /** How often to check whether the node certificate needs renewing (default hourly). */
   certCheckIntervalMs?: number;
   /** Join an existing cluster as a manager (first start only): a manager's TCP API address and the manager token. */
@@ -151,7 +155,7 @@ export class Manager {
   static async start(o: ManagerOptions): Promise<Manager> {
     const rootLog = o.logger ?? silentLogger;
     const log = rootLog.child({ component: 'manager' });
-    await mkdir(o.stateDir, { recursive: true, mode: 0o700 });
+    await privateDir(o.stateDir);
     const addr = o.advertiseAddr ?? (o.tcp ? `${o.tcp.host}:${o.tcp.port}` : '127.0.0.1:2377');
     // A manager joining an existing cluster gets its identity, keys and raft peers from it.
     const joined = await joinOnFirstStart(o, addr);
@@ -168,7 +172,14 @@ export class Manager {
       nodeId,
       describeNodeCertificate(identity.certPem).clusterId,
     );
-    const raft = await startRaft(o, nodeId, store, raftIdentity, joined?.raftPeers);
+    const raft = await startRaft(
+      o,
+      nodeId,
+      store,
+      raftIdentity,
+      joined?.raftPeers,
+      raftDataKey(secretsKey, nodeId),
+    );
     const replicator = new RaftReplicator(raft, { timeoutMs: 10_000 });
     store.setReplicator(replicator);
     let api: FastifyInstance | undefined;
@@ -402,6 +413,15 @@ function leaderApiAddr(store: Store, replicator: Replicator): string | undefined
   return id ? store.getNode(id)?.ManagerStatus?.Addr || undefined : undefined;
 }
 
+/**
+ * The key this manager's raft log and snapshots are sealed with on disk (swarmkit's DEK):
+ * derived from the store key, so it is locked with it when autolock is on and a stolen
+ * raft directory alone reads as noise; per node, so no two managers' files share a key.
+ */
+function raftDataKey(secretsKey: Uint8Array, nodeId: string): Uint8Array {
+  return new Uint8Array(hkdfSync('sha256', secretsKey, nodeId, 'skiff raft data at rest v1', 32));
+}
+
 /** A single-node raft group on first start; later starts recover it from `<stateDir>/raft`. */
 function startRaft(
   o: ManagerOptions,
@@ -409,6 +429,7 @@ function startRaft(
   store: Store,
   identity: RaftIdentity,
   joinPeers: { id: string; addr: string }[] | undefined,
+  dataKey: Uint8Array,
 ): Promise<RaftNode> {
   const listenAddr = o.raft?.listenAddr ?? '127.0.0.1:0';
   return RaftNode.start({
@@ -418,7 +439,9 @@ function startRaft(
     peers: joinPeers ?? [{ id: nodeId, addr: o.raft?.advertiseAddr ?? listenAddr }],
     listenAddr,
     stateMachine: store.stateMachine,
+    dataKey,
     ...(o.raft?.tickMs ? { tickMs: o.raft.tickMs } : {}),
+    ...(o.raftSnapshotInterval ? { snapshotEvery: o.raftSnapshotInterval } : {}),
     // Managers talk raft over mTLS with certificates of the managers-only raft CA (names
     // are node IDs, not hosts): a worker's certificate fails the handshake.
     serverCredentials: mtlsServerCredentials(identity),

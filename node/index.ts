@@ -11,7 +11,7 @@ import type { DaemonPaths } from './paths.js';
 export type { DaemonConfigValues } from './config-file.js';
 export { quorumRefusal } from './leave.js';
 export type { ClusterNodeOptions, NodeMode, NodeOptions, RunningNode } from './options.js';
-export { type DaemonPaths, DEFAULT_CONFIG_FILE, daemonPaths } from './paths.js';
+export { type DaemonPaths, DEFAULT_CONFIG_FILE, daemonPaths, prepareNodeDirs } from './paths.js';
 export { DEFAULT_PORT, dispatcherAddr } from './ports.js';
 export { isWorkerState } from './worker-state.js';
 

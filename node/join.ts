@@ -1,21 +1,17 @@
 // First start with a token: the node asks to join, and the answer (the token's role)
 // decides whether it starts as a manager or as a worker.
-import { mkdir } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import type { Logger } from '../lib/index.js';
 import { type AcceptedJoin, requestJoin } from '../manager/index.js';
 import type { ClusterNodeOptions } from './options.js';
-import type { DaemonPaths } from './paths.js';
 import { DEFAULT_PORT } from './ports.js';
 
 export async function joinCluster(
-  paths: DaemonPaths,
   o: ClusterNodeOptions,
   join: { manager: string; token: string },
   log: Logger,
 ): Promise<AcceptedJoin> {
   const port = o.port ?? DEFAULT_PORT;
-  await mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
   const joined = await requestJoin({
     managerAddr: join.manager,
     token: join.token,

@@ -13,6 +13,8 @@ export interface NodeOptions {
   heartbeatPeriodMs?: number;
   /** Managers: the raft tick (default 100 ms). */
   raftTickMs?: number;
+  /** Managers: snapshot the store and compact the raft log every this many entries (default 10,000). */
+  raftSnapshotInterval?: number;
   /** Workers: how often to look at the certificate's age (default hourly, and at start). */
   certCheckIntervalMs?: number;
   /** A new cluster's address pools for networks, and the size of the subnets taken from them. */

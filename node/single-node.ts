@@ -2,7 +2,7 @@
 // loops, dispatcher) and the agent (the container stack) in one process, the agent
 // talking to the manager's dispatcher in process.
 import { execFile } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { promisify } from 'node:util';
 import { NodeAgent } from '../agent/index.js';
@@ -15,16 +15,15 @@ import type { DaemonPaths } from './paths.js';
 
 export async function runSingleNode(
   paths: DaemonPaths,
-  o: Pick<NodeOptions, 'version' | 'addressPool'>,
+  o: Pick<NodeOptions, 'version' | 'addressPool' | 'raftSnapshotInterval'>,
   log: Logger,
 ): Promise<RunningNode> {
-  await mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
-  await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
   const hostname = osHostname();
   let agent: NodeAgent | undefined;
   const manager = await Manager.start({
     ...managerOptions(paths, hostname, o.version, log, () => agent),
     ...(o.addressPool ? { addressPool: o.addressPool } : {}),
+    ...(o.raftSnapshotInterval ? { raftSnapshotInterval: o.raftSnapshotInterval } : {}),
     dispatcher: { kind: 'in-process' },
     // `ip route` runs while the manager starts rather than after it.
     leaderLoops: hostSubnets().then((reservedSubnets) => ({ reservedSubnets })),

@@ -6,7 +6,7 @@ import { loadIdentity } from '../manager/index.js';
 import { joinCluster } from './join.js';
 import { startManagerRole } from './manager-role.js';
 import type { ClusterNodeOptions, NodeMode, NodeOptions, RunningNode } from './options.js';
-import type { DaemonPaths } from './paths.js';
+import { type DaemonPaths, prepareNodeDirs } from './paths.js';
 import { runSingleNode } from './single-node.js';
 import { type StartRole, superviseRoles } from './supervisor.js';
 import { startWorkerRole } from './worker-role.js';
@@ -22,6 +22,7 @@ export async function nodeMode(
 }
 
 export async function startNode(paths: DaemonPaths, o: NodeOptions, log: Logger): Promise<RunningNode> {
+  prepareNodeDirs(paths);
   const mode = await nodeMode(paths.stateDir, o);
   if (mode === 'single') return runSingleNode(paths, o, log);
   const { join, addressPool: _pools, advertiseAddr, ...rest } = o;
@@ -37,7 +38,7 @@ export async function startNode(paths: DaemonPaths, o: NodeOptions, log: Logger)
       ? startManagerRole(paths, cluster, log, events, joined)
       : startWorkerRole(paths, cluster, log, events, joined);
   if (mode === 'join' && join) {
-    const joined = await joinCluster(paths, cluster, join, log);
+    const joined = await joinCluster(cluster, join, log);
     return superviseRoles(startRole, { role: joined.role === 'manager' ? 'manager' : 'worker', joined }, log);
   }
   return superviseRoles(startRole, { role: mode === 'worker' ? 'worker' : 'manager' }, log);

@@ -1,8 +1,9 @@
 // What a worker keeps beside its identity (`<stateDir>/worker.json`): its node ID and
 // the managers it last knew, so that a restart finds the cluster again.
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileDurable } from '../disk/index.js';
 
 export const WORKER_STATE_FILE = 'worker.json';
 
@@ -22,5 +23,5 @@ export async function readWorkerState(stateDir: string): Promise<WorkerState> {
 }
 
 export async function writeWorkerState(stateDir: string, state: WorkerState): Promise<void> {
-  await writeFile(join(stateDir, WORKER_STATE_FILE), JSON.stringify(state));
+  await writeFileDurable(join(stateDir, WORKER_STATE_FILE), JSON.stringify(state), { mode: 0o600 });
 }

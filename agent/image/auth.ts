@@ -1,9 +1,10 @@
 // Registry authentication: WWW-Authenticate challenges (RFC 7235, as registries send
 // them), and credentials in the ~/.docker/config.json format (`auths.<host>.auth` is
 // base64 of `user:password`).
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { writeFileDurable } from '../../disk/index.js';
 import {
   credentialsFor,
   type DockerConfig,
@@ -95,9 +96,7 @@ export async function storeCredentials(
 ): Promise<void> {
   const doc = withCredentials(await readAuthFile(authFile), registry, creds);
   await mkdir(dirname(authFile), { recursive: true, mode: 0o700 });
-  const tmp = `${authFile}.tmp-${process.pid}`;
-  await writeFile(tmp, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, authFile);
+  await writeFileDurable(authFile, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
 }
 
 export function basicAuthHeader(creds: Credentials): string {

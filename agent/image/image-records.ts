@@ -1,10 +1,6 @@
-// The images store (containerd's metadata images store): the file `images.json` under
-// the node root, one record per image ID with its tags and digests. Reads are fresh from
-// disk before each change and writes are atomic (temp file + rename), so a crash never
-// leaves half a file. The last records read are kept for synchronous lookups.
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { writeFileDurable } from '../../disk/index.js';
 import { SkiffError } from '../../lib/index.js';
 import type { OciImageConfig, Platform } from './manifest.js';
 
@@ -90,9 +86,7 @@ export class ImageRecords {
       const images = await this.read();
       const result = await change(images);
       await mkdir(dirname(this.file), { recursive: true });
-      const tmp = `${this.file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-      await writeFile(tmp, JSON.stringify({ version: 1, images } satisfies RecordsFile));
-      await rename(tmp, this.file);
+      await writeFileDurable(this.file, JSON.stringify({ version: 1, images } satisfies RecordsFile));
       this.last = structuredClone(images);
       return result;
     });

@@ -2,8 +2,9 @@
 // listener), container sandboxes (named network namespaces) and attachments (CNI ADD
 // through the reference plugins). Every attachment is recorded on disk before its first
 // ADD, so DEL can be replayed with the same configuration after a crash.
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileDurable } from '../../disk/index.js';
 import {
   attachmentById,
   type ContainerNetworkAttachment,
@@ -636,9 +637,7 @@ function sameAddressing(a: NetworkDefinition, b: NetworkDefinition): boolean {
 }
 
 async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(value, null, 2));
-  await rename(tmp, file);
+  await writeFileDurable(file, JSON.stringify(value, null, 2));
 }
 
 async function readJson<T>(file: string): Promise<T | undefined> {

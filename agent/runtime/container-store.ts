@@ -1,9 +1,10 @@
 // What the agent remembers about each container, in `<root>/<id>/container.json`,
 // so that a restarted agent knows its containers: the parts of the create request
 // needed later (stop signal, grace, health plan, exec defaults) and the start time.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileDurableSync } from '../../disk/index.js';
 import { SkiffError } from '../../lib/index.js';
 import type { HealthPlan } from './health.js';
 import type { OciProcess } from './oci-config.js';
@@ -49,9 +50,7 @@ export class ContainerStore {
   async write(rec: ContainerRecord): Promise<void> {
     const dir = this.dir(rec.id);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const tmp = join(dir, 'container.json.tmp');
-    writeFileSync(tmp, JSON.stringify(rec));
-    renameSync(tmp, join(dir, 'container.json'));
+    writeFileDurableSync(join(dir, 'container.json'), JSON.stringify(rec));
   }
 
   async read(id: string): Promise<ContainerRecord | undefined> {

@@ -5,7 +5,7 @@ import { type DaemonPaths, daemonPaths, isWorkerState } from '../../node/index.j
 import { ApiClient } from '../api/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
 import { daemonStatus, startDaemon } from '../daemon/index.js';
-import { CliUsageError } from '../output.js';
+import { CliUsageError, readStdin } from '../output.js';
 
 async function refuseIfRunning(paths: DaemonPaths): Promise<void> {
   const s = await daemonStatus(paths);
@@ -48,7 +48,7 @@ export function registerCluster(program: Command): void {
     )
     .requiredOption(
       '--token <token>',
-      'the worker or manager join token (skiff cluster join-token worker|manager, on a manager)',
+      'the worker or manager join token (skiff cluster join-token worker|manager, on a manager); - reads it from stdin, off the command line',
     )
     .option(
       '--port <port>',
@@ -60,10 +60,13 @@ export function registerCluster(program: Command): void {
     .action(async (manager: string, o: { token: string; advertiseAddr: string; port: string }) => {
       const paths = daemonPaths();
       await refuseIfRunning(paths);
+      const token = o.token === '-' ? (await readStdin()).trim() : o.token;
+      if (!token) throw new CliUsageError('--token -: stdin held no token');
+      // The token goes to the node on its stdin: anyone may read a process's command line.
       await startDaemon(
         paths,
-        ['--advertise-addr', o.advertiseAddr, '--port', o.port, '--join', manager, '--token', o.token],
-        { timeoutMs: 90_000 },
+        ['--advertise-addr', o.advertiseAddr, '--port', o.port, '--join', manager, '--token-file', '-'],
+        { timeoutMs: 90_000, stdin: `${token}\n` },
       );
       const role = isWorkerState(paths.stateDir) ? 'worker' : 'manager';
       process.stdout.write(`This node joined the cluster as a ${role}.\n`);
@@ -148,10 +151,4 @@ export function registerCluster(program: Command): void {
       await withClient(g(), (c) => c.swarmUnlock(key));
       process.stdout.write('This manager is unlocked.\n');
     });
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }

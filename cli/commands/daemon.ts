@@ -1,11 +1,18 @@
 // `skiff daemon run|status|stop`: the node process (single-node mode: manager and
 // agent in one process). `run` stays in the foreground (systemd-friendly); `compose`
 // commands start it in the background on demand.
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { createLogger, parseDurationNs } from '../../lib/index.js';
 import { DEFAULT_CONFIG_FILE, daemonPaths, nodeMode, readDaemonConfig, runNode } from '../../node/index.js';
-import { daemonStatus, ensureLocalDaemon, stopLocalDaemon } from '../daemon/index.js';
-import { CliExit, CliUsageError, printJson } from '../output.js';
+import {
+  daemonStatus,
+  ensureLocalDaemon,
+  keepLogRotated,
+  parseByteSize,
+  stopLocalDaemon,
+} from '../daemon/index.js';
+import { CliExit, CliUsageError, printJson, readStdin } from '../output.js';
 import { skiffVersion } from '../version.js';
 
 export function registerDaemon(program: Command): void {
@@ -17,10 +24,23 @@ export function registerDaemon(program: Command): void {
     .option('--state-dir <dir>', 'state directory', daemonPaths().stateDir)
     .option('--run-dir <dir>', 'runtime directory (API socket, pid file)', daemonPaths().runDir)
     .option('--log-level <level>', 'debug, info, warn or error', process.env.SKIFF_LOG_LEVEL ?? 'info')
+    .option(
+      '--log-file <file>',
+      "the file this process's output goes to (set by a background start): kept 0600 and rotated by size",
+    )
+    .option(
+      '--log-max-size <size>',
+      'rotate the log file once it is this large (e.g. 10m, 512k)',
+      process.env.SKIFF_LOG_MAX_SIZE ?? '10m',
+    )
+    .option('--log-max-files <n>', 'rotated log files kept', process.env.SKIFF_LOG_MAX_FILES ?? '5')
     .option('--advertise-addr <ip>', 'cluster mode: the address other nodes reach this one at')
     .option('--port <port>', 'cluster mode: API port (raft uses port+1, the dispatcher port+2)', '2377')
     .option('--join <manager:port>', 'join the cluster of this manager (first start only)')
-    .option('--token <token>', 'the join token: the worker or the manager token decides the role')
+    .option(
+      '--token-file <file>',
+      'a file holding the join token (the worker or the manager token decides the role); - for stdin. Never on the command line: any user can read it there',
+    )
     .option(
       '--dispatcher-heartbeat <duration>',
       'cluster mode, manager: how often agents heartbeat; a node is marked down after 3 missed',
@@ -30,6 +50,11 @@ export function registerDaemon(program: Command): void {
       '--raft-tick <duration>',
       'cluster mode, manager: the raft tick; a leader is replaced after 10 to 20 ticks without it',
       process.env.SKIFF_RAFT_TICK ?? '100ms',
+    )
+    .option(
+      '--raft-snapshot-interval <entries>',
+      "managers: snapshot the store and compact the raft log every this many entries (docker swarm's --snapshot-interval)",
+      process.env.SKIFF_RAFT_SNAPSHOT_INTERVAL ?? '10000',
     )
     .option(
       '--default-addr-pool <cidrs>',
@@ -57,10 +82,17 @@ export function registerDaemon(program: Command): void {
       const base = daemonPaths({ runDir: o.runDir });
       const paths = { ...base, stateDir: o.stateDir, logFile: `${o.stateDir}/daemon.log` };
       const log = createLogger({ level: o.logLevel });
+      const maxBytes = parseByteSize(o.logMaxSize);
+      if (maxBytes === undefined || maxBytes < 1024)
+        throw new CliUsageError(`--log-max-size: "${o.logMaxSize}" is not a size of at least 1k (e.g. 10m)`);
+      const keep = Number(o.logMaxFiles);
+      if (!Number.isInteger(keep) || keep < 1 || keep > 100)
+        throw new CliUsageError(`--log-max-files: "${o.logMaxFiles}" is not a number from 1 to 100`);
+      const stopRotation = o.logFile ? keepLogRotated(o.logFile, { maxBytes, keep }, log) : () => {};
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 1 || port > 65532)
         throw new CliUsageError(`--port: "${o.port}" is not a port`);
-      if (o.join && !o.token) throw new CliUsageError('--join needs --token');
+      if (o.join && !o.tokenFile) throw new CliUsageError('--join needs --token-file');
       const heartbeatNs = parseDurationNs(o.dispatcherHeartbeat);
       if (heartbeatNs === undefined || heartbeatNs < 100e6 || heartbeatNs > 3600e9)
         throw new CliUsageError(
@@ -71,8 +103,14 @@ export function registerDaemon(program: Command): void {
         throw new CliUsageError(
           `--raft-tick: "${o.raftTick}" is not a duration from 10ms to 10s (e.g. 100ms)`,
         );
+      const snapshotInterval = Number(o.raftSnapshotInterval);
+      if (!Number.isInteger(snapshotInterval) || snapshotInterval < 1)
+        throw new CliUsageError(
+          `--raft-snapshot-interval: "${o.raftSnapshotInterval}" is not a positive number of entries`,
+        );
       const addressPool = addressPoolOption(o);
-      const join = o.join && o.token ? { manager: o.join, token: o.token } : undefined;
+      const token = o.join && o.tokenFile ? await readToken(o.tokenFile) : undefined;
+      const join = o.join && token ? { manager: o.join, token } : undefined;
       const mode = await nodeMode(o.stateDir, { ...(join ? { join } : {}) });
       if ((mode === 'worker' || mode === 'join') && !o.advertiseAddr) {
         throw new CliUsageError(
@@ -86,6 +124,7 @@ export function registerDaemon(program: Command): void {
           port,
           heartbeatPeriodMs: heartbeatNs / 1e6,
           raftTickMs: tickNs / 1e6,
+          raftSnapshotInterval: snapshotInterval,
           ...(o.advertiseAddr ? { advertiseAddr: o.advertiseAddr } : {}),
           ...(join ? { join } : {}),
           ...(addressPool ? { addressPool } : {}),
@@ -98,6 +137,7 @@ export function registerDaemon(program: Command): void {
           if (stopping) return;
           stopping = true;
           log.info({ signal }, 'stopping; containers keep running');
+          stopRotation();
           node.stop().then(resolve, (e: unknown) => {
             log.error({ err: String(e) }, 'stop failed');
             resolve();
@@ -142,12 +182,16 @@ interface RunOptions {
   stateDir: string;
   runDir: string;
   logLevel: string;
+  logFile?: string;
+  logMaxSize: string;
+  logMaxFiles: string;
   advertiseAddr?: string;
   port: string;
   join?: string;
-  token?: string;
+  tokenFile?: string;
   dispatcherHeartbeat: string;
   raftTick: string;
+  raftSnapshotInterval: string;
   defaultAddrPool?: string;
   defaultAddrPoolMaskLength?: string;
 }
@@ -176,4 +220,17 @@ function addressPoolOption(o: RunOptions): { pools: string[]; subnetSize?: numbe
       `--default-addr-pool-mask-length: "${o.defaultAddrPoolMaskLength}" must be a whole number from ${widest} (the widest pool's prefix) to 29`,
     );
   return { pools, subnetSize: size };
+}
+
+/** The join token from a file, or from stdin for `-` (how `cluster join` hands it over). */
+async function readToken(file: string): Promise<string> {
+  const text =
+    file === '-'
+      ? await readStdin()
+      : await readFile(file, 'utf8').catch((e: unknown) => {
+          throw new CliUsageError(`--token-file: cannot read ${file}: ${(e as Error).message}`);
+        });
+  const token = text.trim();
+  if (!token) throw new CliUsageError(`--token-file: ${file === '-' ? 'stdin' : file} holds no token`);
+  return token;
 }

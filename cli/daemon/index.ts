@@ -1,5 +1,6 @@
 // The CLI's side of the local node: whether it runs, starting it in the background and
 // stopping it. The node process itself is the `node/` component (`skiff daemon run`).
+
 export {
   type DaemonStatus,
   daemonStatus,
@@ -7,3 +8,4 @@ export {
   startDaemon,
   stopLocalDaemon,
 } from './local-daemon.js';
+export { keepLogRotated, type LogRotation, parseByteSize } from './log-rotation.js';

@@ -2,9 +2,9 @@
 // uses when no cluster is configured: a background skiff node running both a
 // manager and an agent.
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { fchmodSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { SkiffError } from '../../lib/index.js';
-import { type DaemonPaths, daemonPaths } from '../../node/index.js';
+import { type DaemonPaths, daemonPaths, prepareNodeDirs } from '../../node/index.js';
 import { ApiClient } from '../api/index.js';
 import { skiffCommand } from '../entry.js';
 
@@ -49,21 +49,37 @@ export async function ensureLocalDaemon(
 export async function startDaemon(
   paths: DaemonPaths,
   args: string[],
-  opts: { ready?: () => Promise<boolean>; timeoutMs?: number } = {},
+  opts: { ready?: () => Promise<boolean>; timeoutMs?: number; stdin?: string } = {},
 ): Promise<void> {
-  mkdirSync(paths.stateDir, { recursive: true });
-  mkdirSync(paths.runDir, { recursive: true });
-  const out = openSync(paths.logFile, 'a');
+  prepareNodeDirs(paths);
+  const out = openSync(paths.logFile, 'a', 0o600);
+  fchmodSync(out, 0o600);
   const [node, ...entry] = skiffCommand();
   const child = spawn(
     node,
-    [...entry, 'daemon', 'run', '--state-dir', paths.stateDir, '--run-dir', paths.runDir, ...args],
+    [
+      ...entry,
+      'daemon',
+      'run',
+      '--state-dir',
+      paths.stateDir,
+      '--run-dir',
+      paths.runDir,
+      '--log-file',
+      paths.logFile,
+      ...args,
+    ],
     {
       detached: true,
-      stdio: ['ignore', out, out],
+      stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', out, out],
       env: { ...process.env, SKIFF_DAEMON_CHILD: '1' },
     },
   );
+  // A secret (the join token) is handed over on stdin, never as an argument.
+  if (opts.stdin !== undefined) {
+    child.stdin?.on('error', () => {}); // a node that exits at once is reported below
+    child.stdin?.end(opts.stdin);
+  }
   child.unref();
   const ready = opts.ready ?? (async () => readPid(paths.pidFile) === child.pid);
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);

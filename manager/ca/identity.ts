@@ -1,5 +1,6 @@
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileDurable } from '../../disk/index.js';
 import type { KeyPair } from './certificates.js';
 
 /** A node's TLS identity on disk: `<stateDir>/certs/{ca.crt,node.crt,node.key}` (+ `ca.key` on managers). */
@@ -48,18 +49,9 @@ export async function saveIdentity(stateDir: string, id: NodeIdentity): Promise<
   await replaceFile(join(dir, 'node.crt'), id.certPem, 0o644);
 }
 
-/** Writes `file` aside with `mode` (a key is never readable by others, not even briefly), syncs it, renames it over. */
-async function replaceFile(file: string, content: string, mode: number): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fh = await open(tmp, 'w', mode);
-  try {
-    await fh.chmod(mode); // the umask may have narrowed or the file existed
-    await fh.writeFile(content);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, file);
+/** A key is never readable by others, not even briefly: the helper writes it aside with its mode. */
+function replaceFile(file: string, content: string, mode: number): Promise<void> {
+  return writeFileDurable(file, content, { mode });
 }
 
 export function caKeyPair(id: NodeIdentity): KeyPair | undefined {

@@ -1,7 +1,5 @@
-// What a manager join brings (identity, raft identity, node ID, store key), kept in the
-// state directory so that the manager starts as a member of that cluster.
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileDurable } from '../../disk/index.js';
 import { SkiffError } from '../../lib/index.js';
 import { describeNodeCertificate, type requestJoin, saveIdentity, saveRaftIdentity } from '../ca/index.js';
 import { issueRaftIdentity } from './manager-identity.js';
@@ -36,7 +34,7 @@ export async function saveManagerJoin(stateDir: string, res: AcceptedJoin): Prom
     ),
   );
   await saveNodeId(stateDir, res.nodeId);
-  await writeFile(join(stateDir, 'secrets.key'), Buffer.from(res.manager.secretsKey, 'base64'), {
+  await writeFileDurable(join(stateDir, 'secrets.key'), Buffer.from(res.manager.secretsKey, 'base64'), {
     mode: 0o600,
   });
   return { nodeId: res.nodeId, raftPeers: res.manager.raftPeers };

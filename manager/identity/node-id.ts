@@ -1,6 +1,7 @@
 // A node's ID, kept in `<stateDir>/node-id` from its first start on.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileDurable } from '../../disk/index.js';
 import { SkiffError } from '../../lib/index.js';
 import { newObjectId } from '../store/index.js';
 
@@ -18,10 +19,10 @@ export async function loadOrCreateNodeId(stateDir: string): Promise<string> {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
   const id = newObjectId();
-  await writeFile(file, `${id}\n`, { mode: 0o600 });
+  await writeFileDurable(file, `${id}\n`, { mode: 0o600 });
   return id;
 }
 
 export async function saveNodeId(stateDir: string, nodeId: string): Promise<void> {
-  await writeFile(join(stateDir, NODE_ID_FILE), `${nodeId}\n`, { mode: 0o600 });
+  await writeFileDurable(join(stateDir, NODE_ID_FILE), `${nodeId}\n`, { mode: 0o600 });
 }

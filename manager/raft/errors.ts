@@ -11,6 +11,7 @@ export type RaftErrorCode =
   | 'invalid_argument'
   | 'wal_corrupt'
   | 'snapshot_corrupt'
+  | 'wrong_key'
   | 'io';
 
 export class RaftError extends Error {

@@ -6,6 +6,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { decodeConfChange } from './conf.js';
 import { RaftCore } from './core.js';
 import { RaftError } from './errors.js';
+import { AtRestCipher } from './storage/at-rest.js';
 import { DiskStorage } from './storage/disk.js';
 import { GrpcTransport, type RaftLogger, silentLogger, type TransportOptions } from './transport/grpc.js';
 import type { ConfChange, Entry, Message, Ready, Role } from './types.js';
@@ -33,6 +34,11 @@ export interface RaftNodeOptions {
   tickMs?: number;
   electionTicks?: number;
   heartbeatTicks?: number;
+  /**
+   * The data key: the WAL's entries and the snapshots are sealed with it on disk (32 bytes,
+   * AES-256-GCM). Without it they are written in clear.
+   */
+  dataKey?: Uint8Array;
   /** Take an application snapshot and compact the log every this many applied entries. */
   snapshotEvery?: number;
   /** Entries kept in the log behind a snapshot so slightly slow followers avoid a snapshot transfer. */
@@ -116,7 +122,10 @@ export class RaftNode {
 
   static async start(opts: RaftNodeOptions): Promise<RaftNode> {
     if (!opts.id) throw new RaftError('invalid_argument', 'raft node needs a non-empty id');
-    const { storage, state: recovered } = await DiskStorage.open(opts.dataDir);
+    const { storage, state: recovered } = await DiskStorage.open(
+      opts.dataDir,
+      opts.dataKey ? { cipher: new AtRestCipher(opts.dataKey) } : {},
+    );
     let state = recovered;
     if (!state) {
       const bootstrapping = opts.peers.some((p) => p.id === opts.id);

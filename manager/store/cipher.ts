@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { privateDir, writeFileDurable } from '../../disk/index.js';
 import { SkiffError } from '../../lib/index.js';
 
 /**
@@ -64,9 +65,8 @@ export async function loadOrCreateSecretKey(stateDir: string): Promise<Uint8Arra
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  await privateDir(stateDir);
   const key = randomBytes(32);
-  await writeFile(file, key, { mode: 0o600, flag: 'wx' });
-  await chmod(file, 0o600);
+  await writeFileDurable(file, key, { mode: 0o600 });
   return key;
 }

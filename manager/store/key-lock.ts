@@ -3,8 +3,9 @@
 // A locked manager cannot read secrets (or start) until someone gives the unlock key.
 
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { syncDir, writeFileDurable } from '../../disk/index.js';
 import { SkiffError } from '../../lib/index.js';
 
 /** Where the cluster object keeps the unlock key, sealed with the store key (an `x-skiff` extension). */
@@ -41,12 +42,15 @@ export async function lockSecretsKey(stateDir: string, key: Uint8Array, unlockKe
   const c = createCipheriv('aes-256-gcm', kek(unlockKey, salt), nonce);
   c.setAAD(Buffer.from(MAGIC));
   const body = Buffer.concat([c.update(key), c.final()]);
-  const file = join(stateDir, LOCKED_FILE);
-  await writeFile(`${file}.tmp`, Buffer.concat([Buffer.from(MAGIC), salt, nonce, body, c.getAuthTag()]), {
-    mode: 0o600,
-  });
-  await rename(`${file}.tmp`, file);
+  // The clear key goes only once the locked one is durably on disk: a crash in between
+  // leaves both (the clear one wins at the next start), never neither.
+  await writeFileDurable(
+    join(stateDir, LOCKED_FILE),
+    Buffer.concat([Buffer.from(MAGIC), salt, nonce, body, c.getAuthTag()]),
+    { mode: 0o600 },
+  );
   await rm(join(stateDir, PLAIN_FILE), { force: true });
+  await syncDir(stateDir);
 }
 
 /** Decrypts the locked key file; 'invalid_argument' for a wrong unlock key. */
@@ -74,10 +78,9 @@ export async function unlockSecretsKey(stateDir: string, unlockKey: string): Pro
 
 /** Turns autolock off for this manager: the key in clear (0600) again. */
 export async function unlockSecretsKeyFile(stateDir: string, key: Uint8Array): Promise<void> {
-  const file = join(stateDir, PLAIN_FILE);
-  await writeFile(`${file}.tmp`, key, { mode: 0o600 });
-  await rename(`${file}.tmp`, file);
+  await writeFileDurable(join(stateDir, PLAIN_FILE), key, { mode: 0o600 });
   await rm(join(stateDir, LOCKED_FILE), { force: true });
+  await syncDir(stateDir);
 }
 
 function kek(unlockKey: string, salt: Uint8Array): Buffer {

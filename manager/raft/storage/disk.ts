@@ -1,5 +1,6 @@
 // The node's durable state: WAL (hard state + entries) and snapshots under one directory.
 
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RaftError } from '../errors.js';
 import type { Entry, HardState, PersistentState, Snapshot } from '../types.js';
@@ -17,7 +18,10 @@ export class DiskStorage {
     dir: string,
     opts: WalOptions = {},
   ): Promise<{ storage: DiskStorage; state: PersistentState | null }> {
-    const snaps = new SnapshotStore(join(dir, 'snap'));
+    // Only root reads the cluster's state (corrected when an older skiff left it wider).
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
+    const snaps = new SnapshotStore(join(dir, 'snap'), 2, opts.cipher);
     const snapshot = await snaps.loadLatest();
     const { wal, contents } = await Wal.open(join(dir, 'wal'), opts);
     const storage = new DiskStorage(wal, snaps);

@@ -2,34 +2,42 @@
 // Written to a temporary name, fsynced, renamed, and the directory fsynced: a crash leaves
 // either the old set or the new one. The newest two are kept.
 
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { decodeSnapshotMeta, encodeSnapshotMeta } from '../codec.js';
 import { RaftError } from '../errors.js';
 import type { Snapshot } from '../types.js';
+import type { AtRestCipher } from './at-rest.js';
 
 const NAME = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
+/** Data sealed with the data key starts with this; a snapshot of an older skiff is in clear. */
+const SEALED = Buffer.from('\0skiff-sealed\0');
 
 export class SnapshotStore {
   constructor(
     private readonly dir: string,
     private readonly keep = 2,
+    private readonly cipher?: AtRestCipher,
   ) {}
 
   async save(snap: Snapshot): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const meta = encodeSnapshotMeta(snap.meta);
-    const body = Buffer.allocUnsafe(4 + meta.length + snap.data.length);
+    const data = this.cipher
+      ? Buffer.concat([SEALED, this.cipher.seal(snap.data, snap.meta.index, snap.meta.term)])
+      : snap.data;
+    const body = Buffer.allocUnsafe(4 + meta.length + data.length);
     body.writeUInt32LE(meta.length, 0);
     body.set(meta, 4);
-    body.set(snap.data, 4 + meta.length);
+    body.set(data, 4 + meta.length);
     const head = Buffer.allocUnsafe(4);
     head.writeUInt32LE(crc32(body), 0);
     const name = `${snap.meta.term.toString(16).padStart(16, '0')}-${snap.meta.index.toString(16).padStart(16, '0')}.snap`;
     const tmp = join(this.dir, `${name}.tmp`);
-    const fh = await open(tmp, 'w');
+    const fh = await open(tmp, 'w', 0o600);
     try {
+      await fh.chmod(0o600);
       await fh.writev([head, body]);
       await fh.sync();
     } finally {
@@ -49,6 +57,9 @@ export class SnapshotStore {
   /** The newest snapshot, or null when there is none. A damaged newest snapshot is an error. */
   async loadLatest(): Promise<Snapshot | null> {
     const names = await this.list();
+    // Files an older skiff left readable by others are narrowed.
+    if (names.length) await chmod(this.dir, 0o700);
+    for (const n of names) await chmod(join(this.dir, n.name), 0o600);
     const newest = names[0];
     if (!newest) return null;
     const path = join(this.dir, newest.name);
@@ -61,7 +72,11 @@ export class SnapshotStore {
     }
     const metaLen = buf.readUInt32LE(4);
     const meta = decodeSnapshotMeta(buf.subarray(8, 8 + metaLen));
-    return { meta, data: new Uint8Array(buf.subarray(8 + metaLen)) };
+    const data = buf.subarray(8 + metaLen);
+    if (!data.subarray(0, SEALED.length).equals(SEALED)) return { meta, data: new Uint8Array(data) };
+    const where = `snapshot ${path}`;
+    if (!this.cipher) throw new RaftError('wrong_key', `${where} is encrypted and no data key was given`);
+    return { meta, data: this.cipher.open(data.subarray(SEALED.length), meta.index, meta.term, where) };
   }
 
   private async list(): Promise<{ name: string; index: number }[]> {

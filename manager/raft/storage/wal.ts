@@ -5,23 +5,28 @@
 // refuses, with an error that names the file and offset, damage anywhere else.
 
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, readdir, readFile, rm, truncate } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { Reader, readEntry, readHardState, Writer, writeEntry, writeHardState } from '../codec.js';
 import { RaftError } from '../errors.js';
 import type { Entry, HardState } from '../types.js';
+import type { AtRestCipher } from './at-rest.js';
 
 const HEADER = 13;
 const MAX_RECORD = 256 << 20;
 const REC_ENTRY = 1;
 const REC_HARDSTATE = 2;
+/** An entry whose data is sealed with the data key (at-rest.ts); its index and term stay in clear. */
+const REC_SEALED_ENTRY = 3;
 
 export interface WalOptions {
   /** Roll to a new segment once the current one is this large. */
   segmentBytes?: number;
   /** Called when a torn tail is cut off at recovery. */
   onTornTail?: (file: string, offset: number, bytes: number) => void;
+  /** Seals entries' data at rest; entries an older skiff wrote in clear are still read. */
+  cipher?: AtRestCipher;
 }
 
 export interface WalContents {
@@ -52,18 +57,22 @@ export class Wal {
   private lastIndex = 0;
   private hardState: HardState | null = null;
   private readonly segmentBytes: number;
+  private readonly cipher: AtRestCipher | undefined;
 
   private constructor(
     private readonly dir: string,
     opts: WalOptions,
   ) {
     this.segmentBytes = opts.segmentBytes ?? 64 << 20;
+    this.cipher = opts.cipher;
   }
 
   static async open(dir: string, opts: WalOptions = {}): Promise<{ wal: Wal; contents: WalContents }> {
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
     const wal = new Wal(dir, opts);
     const names = (await readdir(dir)).map(parseSegmentName).filter((s): s is Segment => s !== null);
+    for (const s of names) await chmod(join(dir, s.name), 0o600);
     names.sort((a, b) => a.seq - b.seq);
     wal.segments = names;
     const contents = await wal.replay(opts);
@@ -106,8 +115,9 @@ export class Wal {
         const len = buf.readUInt32LE(off);
         const type = buf[off + 12]!;
         const r = new Reader(buf.subarray(off + HEADER, off + HEADER + len), `WAL record in ${path}`);
-        if (type === REC_ENTRY) {
+        if (type === REC_ENTRY || type === REC_SEALED_ENTRY) {
           const e = readEntry(r);
+          if (type === REC_SEALED_ENTRY) e.data = this.openEntry(e, path);
           const base = ents[0]?.index ?? e.index;
           if (ents.length === 0 || e.index < base || e.index > base + ents.length) ents = [e];
           else {
@@ -131,9 +141,15 @@ export class Wal {
     // Sized up front (record header + entry header per entry): growing by doubling copied
     // every batch of big entries several times.
     let size = 256;
-    for (const e of entries) size += 64 + e.data.length;
+    for (const e of entries) size += 96 + e.data.length;
     const w = new Writer(size);
-    for (const e of entries) appendRecord(w, REC_ENTRY, (x) => writeEntry(x, e));
+    const cipher = this.cipher;
+    for (const e of entries) {
+      if (cipher) {
+        const sealed = { ...e, data: cipher.seal(e.data, e.index, e.term) };
+        appendRecord(w, REC_SEALED_ENTRY, (x) => writeEntry(x, sealed));
+      } else appendRecord(w, REC_ENTRY, (x) => writeEntry(x, e));
+    }
     if (hs) appendRecord(w, REC_HARDSTATE, (x) => writeHardState(x, hs));
     const buf = w.finish();
     const fh = this.fh!;
@@ -151,6 +167,12 @@ export class Wal {
     if (hs) this.hardState = hs;
     const last = entries.at(-1);
     if (last) this.lastIndex = last.index;
+  }
+
+  private openEntry(e: Entry, path: string): Uint8Array {
+    const where = `WAL entry ${e.index} in ${path}`;
+    if (!this.cipher) throw new RaftError('wrong_key', `${where} is encrypted and no data key was given`);
+    return this.cipher.open(e.data, e.index, e.term, where);
   }
 
   /** Drops whole segments that only hold entries at or below `index` (covered by a snapshot). */
@@ -174,7 +196,7 @@ export class Wal {
     await this.fh?.close();
     const seq = (this.segments.at(-1)?.seq ?? 0) + 1;
     const seg = { seq, firstIndex, name: segmentName(seq, firstIndex) };
-    this.fh = await open(join(this.dir, seg.name), 'a');
+    this.fh = await open(join(this.dir, seg.name), 'a', 0o600);
     this.segments.push(seg);
     this.size = 0;
     // Every segment starts with the hard state so older segments can be dropped.

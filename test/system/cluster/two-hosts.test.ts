@@ -2,7 +2,7 @@
 // worker joined with the worker token on h2 (mTLS, certificate from the cluster CA).
 // A replicated service spreads over both hosts and runs real containers; removing it
 // removes them on both.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,17 @@ import { busyboxTarball, type SkiffResult } from '../../support/skiff-node/index
 import { seedImage } from './seed-image.js';
 
 const BIN = resolve(import.meta.dirname, '../../../bin/skiff.js');
+
+/** The command line of every process of this machine, arguments joined by spaces. */
+function commandLines(): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      out.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '));
+    } catch {} // gone meanwhile
+  }
+  return out;
+}
 
 interface HostNode {
   host: LabHost;
@@ -99,8 +110,22 @@ describe('a cluster on two lab hosts', () => {
     expect(badJoin.code).not.toBe(0);
     expect(badJoin.stderr).toMatch(/did not start/);
 
-    const joined = await joinWorker(token);
+    // Anyone on the host may read a command line: the node started by the join never carries
+    // the token there (looked at throughout the join and after it), only `cluster join` itself
+    // does when the user typed it there (`--token -` reads it from stdin instead).
+    const seen = new Set<string>();
+    const look = () => {
+      for (const line of commandLines()) {
+        // This test's processes only: other tests on the machine run clusters of their own.
+        if (line.includes(base) && line.includes('SWMTKN') && !/ cluster join /.test(line)) seen.add(line);
+      }
+    };
+    const watching = setInterval(look, 20);
+    const joined = await joinWorker(token).finally(() => clearInterval(watching));
     expect(joined.code, joined.stderr).toBe(0);
+    look();
+    expect(commandLines().some((l) => l.includes(' daemon run ') && l.includes(worker.host.addr))).toBe(true);
+    expect([...seen]).toEqual([]);
     const ready = await waitFor(
       async () => {
         const ns = await json<Node[]>(['node', 'ls']);

@@ -1,0 +1,88 @@
+// The one way skiff replaces a state file that must survive a crash: written aside (with
+// its final mode from the start: a key is never readable by others, not even briefly),
+// fsynced, renamed over the old one, and the directory fsynced so that the rename itself
+// is durable. A reader or a crash sees the old file or the new one, never a mix, never
+// neither.
+//
+// Ours rather than write-file-atomic: that library fsyncs the file but not the directory
+// after the rename, which is the step that makes the new name durable.
+import { randomBytes } from 'node:crypto';
+import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+export interface DurableWriteOptions {
+  /** The file's mode (default 0600: state is private unless said otherwise). */
+  mode?: number;
+}
+
+function tmpName(file: string): string {
+  return join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/** Replaces `file` with `data` durably (see above). On failure the old file is left as it was. */
+export async function writeFileDurable(
+  file: string,
+  data: string | Uint8Array,
+  opts: DurableWriteOptions = {},
+): Promise<void> {
+  const mode = opts.mode ?? 0o600;
+  const tmp = tmpName(file);
+  try {
+    const fh = await open(tmp, 'wx', mode);
+    try {
+      await fh.chmod(mode); // the umask may have narrowed it
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  await syncDir(dirname(file));
+}
+
+/** The same, synchronously: for callers whose records are small and whose thread-pool round trips cost more. */
+export function writeFileDurableSync(
+  file: string,
+  data: string | Uint8Array,
+  opts: DurableWriteOptions = {},
+): void {
+  const mode = opts.mode ?? 0o600;
+  const tmp = tmpName(file);
+  try {
+    const fd = openSync(tmp, 'wx', mode);
+    try {
+      fchmodSync(fd, mode);
+      const buf = typeof data === 'string' ? Buffer.from(data) : data;
+      let done = 0;
+      while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  const dfd = openSync(dirname(file), 'r');
+  try {
+    fsyncSync(dfd);
+  } finally {
+    closeSync(dfd);
+  }
+}
+
+/** Makes the entries of `dir` (a file created, renamed or removed in it) durable. */
+export async function syncDir(dir: string): Promise<void> {
+  const dh = await open(dir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
