@@ -5,17 +5,12 @@ import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { SkiffError } from '../../lib/index.js';
-import {
-  mkdirInRoot,
-  type OciMount,
-  prepareContainerMounts,
-  resolveInRoot,
-  type VolumeManager,
-} from '../volume/index.js';
+import { mkdirInRoot, type OciMount, prepareContainerMounts, type VolumeManager } from '../volume/index.js';
 import type { ContainerRecord } from './container-store.js';
 import { hostsFile, resolvConfFile } from './etc-files.js';
 import { healthPlan } from './health.js';
 import { hostHardLimits } from './host-limits.js';
+import { readImageEtcFile } from './image-etc-file.js';
 import { buildOciConfig } from './oci-config.js';
 import { mergeArgs, mergeEnv, mergeStopSignal, mergeUser, mergeWorkdir } from './process-spec.js';
 import { normalizeSignal } from './signals.js';
@@ -43,8 +38,8 @@ export async function writeBundle(
 ): Promise<ContainerRecord> {
   const cs = spec.spec;
   const image = spec.imageConfig;
-  const passwd = parsePasswd(await readRootFile(spec.rootfs, '/etc/passwd'));
-  const groups = parseGroup(await readRootFile(spec.rootfs, '/etc/group'));
+  const passwd = parsePasswd(await readImageEtcFile(spec.rootfs, '/etc/passwd'));
+  const groups = parseGroup(await readImageEtcFile(spec.rootfs, '/etc/group'));
   const user = resolveUser(mergeUser(image, cs), passwd, groups, cs.Groups ?? []);
   const hostname = spec.hostname ?? cs.Hostname ?? spec.id.slice(0, 12);
   const tty = cs.TTY === true;
@@ -134,13 +129,4 @@ export async function writeBundle(
     process: config.process,
   };
   return rec;
-}
-
-/** A file inside a container's rootfs (symlinks resolved inside it), '' when absent. */
-export async function readRootFile(rootfs: string, path: string): Promise<string> {
-  try {
-    return await readFile(await resolveInRoot(rootfs, path), 'utf8');
-  } catch {
-    return '';
-  }
 }
