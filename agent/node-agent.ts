@@ -5,7 +5,7 @@ import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { AssignedSecret, DispatcherApi, Logger, NodeDescription, Task } from '../lib/index.js';
 import { silentLogger } from '../lib/index.js';
-import { ImageService } from './image/index.js';
+import { DEFAULT_PULL_LIMITS, ImageService, type PullLimits } from './image/index.js';
 import { NetworkManager } from './network/index.js';
 import { ContainerRuntime } from './runtime/index.js';
 import { Snapshotter } from './snapshot/index.js';
@@ -37,6 +37,8 @@ export interface NodeAgentOptions {
   overlayAsBridge?: boolean;
   registries?: { mirrors?: Record<string, string[]>; insecure?: string[] };
   labels?: Record<string, string>;
+  /** What one image pull may bring (unset limits keep DEFAULT_PULL_LIMITS). */
+  pullLimits?: Partial<PullLimits>;
 }
 
 export class NodeAgent {
@@ -56,10 +58,12 @@ export class NodeAgent {
   constructor(private readonly opts: NodeAgentOptions) {
     const log = (opts.logger ?? silentLogger).child({ nodeId: opts.nodeId });
     this.log = log;
-    this.snapshots = new Snapshotter({ root: opts.stateDir, logger: log });
+    const limits = { ...DEFAULT_PULL_LIMITS, ...opts.pullLimits };
+    this.snapshots = new Snapshotter({ root: opts.stateDir, logger: log, limits });
     this.images = new ImageService({
       root: opts.stateDir,
       logger: log,
+      limits,
       unpacker: this.snapshots,
       ...(opts.registries ? { registries: opts.registries } : {}),
     });

@@ -91,6 +91,7 @@ export async function startManagerRole(
     addr: o.advertiseAddr,
     hostname,
     logger: log,
+    ...(o.pullLimits ? { pullLimits: o.pullLimits } : {}),
   });
   await agent.start(
     dispatcherSource({

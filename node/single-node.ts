@@ -15,7 +15,7 @@ import type { DaemonPaths } from './paths.js';
 
 export async function runSingleNode(
   paths: DaemonPaths,
-  o: Pick<NodeOptions, 'version' | 'addressPool'>,
+  o: Pick<NodeOptions, 'version' | 'addressPool' | 'pullLimits'>,
   log: Logger,
 ): Promise<RunningNode> {
   await mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
@@ -36,6 +36,7 @@ export async function runSingleNode(
     addr: '127.0.0.1',
     hostname,
     logger: log,
+    ...(o.pullLimits ? { pullLimits: o.pullLimits } : {}),
     overlayAsBridge: true,
   });
   const started = agent;

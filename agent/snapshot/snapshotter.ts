@@ -12,8 +12,18 @@ import { mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, writeFil
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { type Logger, SkiffError, silentLogger } from '../../lib/index.js';
-import { type Compression, decompress, type ImageLayer, layerCompression } from '../image/index.js';
-import { extractLayer } from './extract.js';
+import {
+  type Compression,
+  checkFreeSpace,
+  DEFAULT_PULL_LIMITS,
+  decompress,
+  formatBytes,
+  type ImageLayer,
+  layerCompression,
+  PULL_LIMIT_SETTINGS,
+  type PullLimits,
+} from '../image/index.js';
+import { type ExtractBudget, extractLayer } from './extract.js';
 import { isMountPoint, MAX_MOUNT_OPTIONS, type Mount, unmountAll } from './mount.js';
 
 /** Where the snapshotter reads layer blobs from (the image content store fits). */
@@ -28,6 +38,8 @@ export interface SnapshotterOptions {
   content?: BlobSource;
   /** Layers unpacked at once (default 2). */
   concurrency?: number;
+  /** How much one layer and one unpack() may write (default DEFAULT_PULL_LIMITS). */
+  limits?: Pick<PullLimits, 'layerBytes' | 'imageBytes' | 'layerEntries' | 'minFreeBytes'>;
   logger?: Logger;
 }
 
@@ -44,7 +56,10 @@ export interface ContainerSnapshot {
 }
 
 /** What unpacking needs of a layer. */
-export type UnpackLayer = Pick<ImageLayer, 'digest' | 'diffId' | 'chainId' | 'mediaType'>;
+export type UnpackLayer = Pick<ImageLayer, 'digest' | 'diffId' | 'chainId' | 'mediaType'> & {
+  /** Compressed size, for the free-space check. */
+  size?: number;
+};
 
 interface LayerMeta {
   chainId: string;
@@ -106,6 +121,7 @@ export class Snapshotter {
     await this.init();
     if (!content)
       throw new SkiffError('internal', 'the snapshotter has no content store to unpack layers from');
+    const budget = await this.budget(layers);
     const limit = this.opts.concurrency ?? 2;
     const queue = layers.map((layer, i) => ({ layer, parent: layers[i - 1]?.chainId }));
     const worker = async () => {
@@ -113,7 +129,7 @@ export class Snapshotter {
         const { layer: l, parent } = next;
         let job = this.unpacking.get(l.chainId);
         if (!job) {
-          job = this.unpackLayer(l, parent, content).finally(() => this.unpacking.delete(l.chainId));
+          job = this.unpackLayer(l, parent, content, budget).finally(() => this.unpacking.delete(l.chainId));
           this.unpacking.set(l.chainId, job);
         }
         await job;
@@ -122,10 +138,49 @@ export class Snapshotter {
     await Promise.all(Array.from({ length: Math.min(limit, queue.length) }, worker));
   }
 
+  /**
+   * What this unpack may write: the image limit, or less when the snapshots' file system
+   * has less free (beyond the space kept free) — so a layer that unpacks to more than the
+   * disk holds stops at the budget instead of filling the disk. Refuses at once when even
+   * the compressed layers would not fit.
+   */
+  private async budget(layers: readonly UnpackLayer[]): Promise<ExtractBudget> {
+    const limits = { ...DEFAULT_PULL_LIMITS, ...this.opts.limits };
+    let compressed = 0;
+    for (const l of layers) if (!(await this.hasSnapshot(l.chainId))) compressed += l.size ?? 0;
+    const usable = await checkFreeSpace(
+      this.snapshotsDir,
+      compressed,
+      limits.minFreeBytes,
+      `unpack ${layers.length} layer(s)`,
+    );
+    const byDisk = usable < limits.imageBytes;
+    return {
+      left: Math.min(usable, limits.imageBytes),
+      layerBytes: limits.layerBytes,
+      layerEntries: limits.layerEntries,
+      exceeded: (layer) =>
+        byDisk
+          ? new SkiffError(
+              'unavailable',
+              `not enough free space to unpack layer ${layer}: the image unpacks to more than the ${formatBytes(usable)} free on the file system of ${this.snapshotsDir} (beyond the ${formatBytes(limits.minFreeBytes)} that must stay free)`,
+              {
+                hint: `free space there (skiff image prune), or lower the daemon setting ${PULL_LIMIT_SETTINGS.minFreeBytes}`,
+              },
+            )
+          : new SkiffError(
+              'invalid_argument',
+              `image unpacks to more than ${formatBytes(limits.imageBytes)} (at layer ${layer}), the image size limit`,
+              { hint: `raise the daemon setting ${PULL_LIMIT_SETTINGS.imageBytes} if the image is genuine` },
+            ),
+    };
+  }
+
   private async unpackLayer(
     layer: UnpackLayer,
     parent: string | undefined,
     content: BlobSource,
+    budget: ExtractBudget,
   ): Promise<void> {
     if (await this.hasSnapshot(layer.chainId)) {
       await this.recordParent(layer, parent);
@@ -150,6 +205,7 @@ export class Snapshotter {
         layer: layer.digest,
         diffId: layer.diffId,
         scratchDir: join(this.snapshotsDir, 'tmp'),
+        budget,
       });
       const short = await this.newShortId();
       await writeFile(join(tmp, 'link'), short);
