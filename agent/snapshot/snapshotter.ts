@@ -86,6 +86,8 @@ export class Snapshotter {
   readonly containersDir: string;
   private readonly log: Logger;
   private readonly unpacking = new Map<string, Promise<void>>();
+  /** How many unpack() calls under way include each chain ID. */
+  private readonly inFlight = new Map<string, number>();
 
   constructor(private readonly opts: SnapshotterOptions) {
     this.snapshotsDir = join(opts.root, 'snapshots');
@@ -121,7 +123,29 @@ export class Snapshotter {
     await this.init();
     if (!content)
       throw new SkiffError('internal', 'the snapshotter has no content store to unpack layers from');
-    const budget = await this.budget(layers);
+    const existed = new Set<string>();
+    for (const l of layers) if (await this.hasSnapshot(l.chainId)) existed.add(l.chainId);
+    for (const l of layers) this.inFlight.set(l.chainId, (this.inFlight.get(l.chainId) ?? 0) + 1);
+    try {
+      await this.unpackAll(layers, content, existed);
+    } catch (e) {
+      await this.dropCreated(layers, existed);
+      throw e;
+    } finally {
+      for (const l of layers) {
+        const n = (this.inFlight.get(l.chainId) ?? 1) - 1;
+        if (n > 0) this.inFlight.set(l.chainId, n);
+        else this.inFlight.delete(l.chainId);
+      }
+    }
+  }
+
+  private async unpackAll(
+    layers: readonly UnpackLayer[],
+    content: BlobSource,
+    existed: Set<string>,
+  ): Promise<void> {
+    const budget = await this.budget(layers, existed);
     const limit = this.opts.concurrency ?? 2;
     const queue = layers.map((layer, i) => ({ layer, parent: layers[i - 1]?.chainId }));
     const worker = async () => {
@@ -135,7 +159,27 @@ export class Snapshotter {
         await job;
       }
     };
-    await Promise.all(Array.from({ length: Math.min(limit, queue.length) }, worker));
+    // Every worker settles before a failure is reported, so the caller cleans up after all of them.
+    const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, queue.length) }, worker));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /**
+   * After a failed unpack, removes the layers it unpacked that nothing else needs: no other
+   * unpack under way includes them and no writable snapshot sits on them. A refused image
+   * (over a limit, a hostile layer) leaves no snapshot behind.
+   */
+  private async dropCreated(layers: readonly UnpackLayer[], existed: Set<string>): Promise<void> {
+    const used = new Set<string>();
+    for (const c of await this.list()) for (const id of c.chainIds) used.add(id);
+    for (const l of layers) {
+      if (existed.has(l.chainId) || used.has(l.chainId) || (this.inFlight.get(l.chainId) ?? 0) > 1) continue;
+      if (!(await this.hasSnapshot(l.chainId))) continue;
+      const short = await readFile(join(this.snapshotDir(l.chainId), 'link'), 'utf8').catch(() => '');
+      if (short.trim()) await rm(join(this.snapshotsDir, 'l', short.trim()), { force: true });
+      await rm(this.snapshotDir(l.chainId), { recursive: true, force: true });
+    }
   }
 
   /**
@@ -144,10 +188,10 @@ export class Snapshotter {
    * disk holds stops at the budget instead of filling the disk. Refuses at once when even
    * the compressed layers would not fit.
    */
-  private async budget(layers: readonly UnpackLayer[]): Promise<ExtractBudget> {
+  private async budget(layers: readonly UnpackLayer[], existed: Set<string>): Promise<ExtractBudget> {
     const limits = { ...DEFAULT_PULL_LIMITS, ...this.opts.limits };
     let compressed = 0;
-    for (const l of layers) if (!(await this.hasSnapshot(l.chainId))) compressed += l.size ?? 0;
+    for (const l of layers) if (!existed.has(l.chainId)) compressed += l.size ?? 0;
     const usable = await checkFreeSpace(
       this.snapshotsDir,
       compressed,
@@ -200,8 +244,10 @@ export class Snapshotter {
     const fs = join(tmp, 'fs');
     await mkdir(fs, { recursive: true, mode: 0o755 });
     const started = Date.now();
+    let source: Readable | undefined;
     try {
-      const stats = await extractLayer(decompress(content.createReadStream(layer.digest), compression), fs, {
+      source = content.createReadStream(layer.digest);
+      const stats = await extractLayer(decompress(source, compression), fs, {
         layer: layer.digest,
         diffId: layer.diffId,
         scratchDir: join(this.snapshotsDir, 'tmp'),
@@ -220,6 +266,8 @@ export class Snapshotter {
       await symlink(`../${hex(layer.chainId)}/fs`, join(this.snapshotsDir, 'l', short));
       this.log.debug({ layer: layer.digest, ms: Date.now() - started, ...stats }, 'layer unpacked');
     } catch (e) {
+      // A refused layer stops mid-stream: close the blob rather than leave it open.
+      source?.destroy();
       await rm(tmp, { recursive: true, force: true });
       if (e instanceof SkiffError) throw e;
       const err = e as NodeJS.ErrnoException;
