@@ -117,6 +117,7 @@ export async function startManagerRole(
     role: 'manager',
     nodeId: manager.nodeId,
     left,
+    failed: manager.failed,
     /** Demoted: a worker certificate from another manager; the node continues as a worker. */
     async prepareSwitch(): Promise<NextRole> {
       const others = managerAddrs(manager.store).filter((a) => a !== self);

@@ -29,6 +29,8 @@ export interface RunningNode {
   nodeId: string;
   /** Resolves when the node has left its cluster: the process should stop then. */
   left?: Promise<void>;
+  /** Resolves when the node cannot go on (its manager's raft storage failed): the process should exit. */
+  failed?: Promise<Error>;
   stop(): Promise<void>;
 }
 

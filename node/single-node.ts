@@ -49,6 +49,7 @@ export async function runSingleNode(
   log.info({ nodeId: manager.nodeId, socket: paths.socket }, 'skiff node ready (single-node mode)');
   return {
     nodeId: manager.nodeId,
+    failed: manager.failed,
     async stop() {
       await started.stop();
       await manager.stop();

@@ -116,6 +116,21 @@ export function registerDaemon(program: Command): void {
           });
         };
         void node.left?.then(() => stop('left the cluster'));
+        void node.failed?.then((err) => {
+          // As etcd does: a manager that cannot make its raft log durable must not keep
+          // answering as if it could. Exit non-zero so a supervisor notices (and restarts it
+          // once the disk is fixed); containers keep running and are adopted on restart.
+          log.fatal(
+            { err: err.message },
+            'the raft log cannot be written (disk full or failing?): stopping the node; free space or fix the disk, then start it again',
+          );
+          // A stop that hangs on the dead store must not keep the process alive.
+          setTimeout(() => process.exit(70), 10_000).unref();
+          void node
+            .stop()
+            .catch(() => undefined)
+            .finally(() => process.exit(70));
+        });
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));
       });
