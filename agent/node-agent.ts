@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { privateDir } from '../disk/index.js';
 import type { AssignedSecret, DispatcherApi, Logger, NodeDescription, Task } from '../lib/index.js';
 import { silentLogger } from '../lib/index.js';
-import { ImageService } from './image/index.js';
+import { DEFAULT_PULL_LIMITS, ImageService, type PullLimits } from './image/index.js';
 import { NetworkManager } from './network/index.js';
 import { ContainerRuntime } from './runtime/index.js';
 import { Snapshotter } from './snapshot/index.js';
@@ -42,6 +42,8 @@ export interface NodeAgentOptions {
   overlayAsBridge?: boolean;
   registries?: { mirrors?: Record<string, string[]>; insecure?: string[] };
   labels?: Record<string, string>;
+  /** What one image pull may bring (unset limits keep DEFAULT_PULL_LIMITS). */
+  pullLimits?: Partial<PullLimits>;
 }
 
 export class NodeAgent {
@@ -61,10 +63,12 @@ export class NodeAgent {
   constructor(private readonly opts: NodeAgentOptions) {
     const log = (opts.logger ?? silentLogger).child({ nodeId: opts.nodeId });
     this.log = log;
-    this.snapshots = new Snapshotter({ root: opts.stateDir, logger: log });
+    const limits = { ...DEFAULT_PULL_LIMITS, ...opts.pullLimits };
+    this.snapshots = new Snapshotter({ root: opts.stateDir, logger: log, limits });
     this.images = new ImageService({
       root: opts.stateDir,
       logger: log,
+      limits,
       unpacker: this.snapshots,
       ...(opts.registries ? { registries: opts.registries } : {}),
     });

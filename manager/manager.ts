@@ -134,6 +134,8 @@ export class Manager {
   readonly tcpApi: FastifyInstance | undefined;
   /** This manager's TLS identity (CA certificate and key, node certificate and key); renewed in place. */
   readonly identity: NodeIdentity;
+  /** Resolves when raft's storage failed and it stopped: the process should exit (RaftNode.failed). */
+  readonly failed: Promise<Error>;
   private stopLeadershipEvents: () => void = () => {};
   private stopping = false;
 
@@ -144,6 +146,7 @@ export class Manager {
     this.api = parts.api;
     this.tcpApi = parts.tcpApi;
     this.identity = parts.identity;
+    this.failed = parts.raft.failed;
   }
 
   /**

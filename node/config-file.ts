@@ -5,6 +5,9 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { SkiffError } from '../lib/index.js';
 
+/** A byte count, or a size with a unit ("32GiB"); checked further by the flag's parser. */
+const byteSize = z.union([z.number().int().nonnegative(), z.string().min(1)]).optional();
+
 const DaemonConfig = z.strictObject({
   'state-dir': z.string().min(1).optional(),
   'run-dir': z.string().min(1).optional(),
@@ -20,6 +23,11 @@ const DaemonConfig = z.strictObject({
   'raft-snapshot-interval': z.union([z.number().int(), z.string().regex(/^\d+$/)]).optional(),
   'default-addr-pool': z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
   'default-addr-pool-mask-length': z.union([z.number().int(), z.string().regex(/^\d+$/)]).optional(),
+  'max-layer-size': byteSize,
+  'max-image-size': byteSize,
+  'max-layer-entries': z.union([z.number().int().positive(), z.string().regex(/^\d+$/)]).optional(),
+  'max-image-config-size': byteSize,
+  'min-free-space': byteSize,
 });
 
 /** The file's settings as commander option values (camelCase keys, strings). */

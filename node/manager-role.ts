@@ -99,6 +99,7 @@ export async function startManagerRole(
     addr: o.advertiseAddr,
     hostname,
     logger: log,
+    ...(o.pullLimits ? { pullLimits: o.pullLimits } : {}),
   });
   await agent.start(
     dispatcherSource({
@@ -123,6 +124,7 @@ export async function startManagerRole(
     role: 'manager',
     nodeId: manager.nodeId,
     left,
+    failed: manager.failed,
     /** Demoted: a worker certificate from another manager; the node continues as a worker. */
     async prepareSwitch(): Promise<NextRole> {
       const others = managerAddrs(manager.store).filter((a) => a !== self);

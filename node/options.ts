@@ -1,4 +1,5 @@
 // What runs a node, and what a running node offers the process that runs it.
+import type { image } from '../agent/index.js';
 
 export interface NodeOptions {
   /** The version the node reports (`docker version`, node objects). */
@@ -19,6 +20,8 @@ export interface NodeOptions {
   certCheckIntervalMs?: number;
   /** A new cluster's address pools for networks, and the size of the subnets taken from them. */
   addressPool?: { pools: string[]; subnetSize?: number };
+  /** What one image pull may bring onto the node; unset limits keep their defaults. */
+  pullLimits?: Partial<image.PullLimits>;
 }
 
 /** A cluster node's options (it has joined, or joins now). */
@@ -28,6 +31,8 @@ export interface RunningNode {
   nodeId: string;
   /** Resolves when the node has left its cluster: the process should stop then. */
   left?: Promise<void>;
+  /** Resolves when the node cannot go on (its manager's raft storage failed): the process should exit. */
+  failed?: Promise<Error>;
   stop(): Promise<void>;
 }
 

@@ -15,7 +15,7 @@ import type { DaemonPaths } from './paths.js';
 
 export async function runSingleNode(
   paths: DaemonPaths,
-  o: Pick<NodeOptions, 'version' | 'addressPool' | 'raftSnapshotInterval'>,
+  o: Pick<NodeOptions, 'version' | 'addressPool' | 'raftSnapshotInterval' | 'pullLimits'>,
   log: Logger,
 ): Promise<RunningNode> {
   const hostname = osHostname();
@@ -35,6 +35,7 @@ export async function runSingleNode(
     addr: '127.0.0.1',
     hostname,
     logger: log,
+    ...(o.pullLimits ? { pullLimits: o.pullLimits } : {}),
     overlayAsBridge: true,
   });
   const started = agent;
@@ -47,6 +48,7 @@ export async function runSingleNode(
   log.info({ nodeId: manager.nodeId, socket: paths.socket }, 'skiff node ready (single-node mode)');
   return {
     nodeId: manager.nodeId,
+    failed: manager.failed,
     async stop() {
       await started.stop();
       await manager.stop();

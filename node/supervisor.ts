@@ -34,6 +34,8 @@ export interface RoleRun {
   nodeId: string;
   /** Resolves when the node has left its cluster. */
   left: Promise<void>;
+  /** Resolves when the role cannot go on (a manager whose raft storage failed). */
+  failed?: Promise<Error>;
   /** Gets ready for the other role while this one runs; rejects while the cluster does not see the change yet. */
   prepareSwitch(): Promise<NextRole>;
   /** Stops the role; safe to call more than once. */
@@ -59,6 +61,10 @@ export async function superviseRoles(
   let resolveLeft!: () => void;
   const left = new Promise<void>((r) => {
     resolveLeft = r;
+  });
+  let resolveFailed!: (e: Error) => void;
+  const failed = new Promise<Error>((r) => {
+    resolveFailed = r;
   });
 
   /**
@@ -95,6 +101,7 @@ export async function superviseRoles(
       current = run;
       state = 'current';
       void run.left.then(resolveLeft);
+      void run.failed?.then(resolveFailed);
       if (changeSeen) events.roleChanged();
     };
     return { events, adopt };
@@ -147,6 +154,7 @@ export async function superviseRoles(
       return current.nodeId;
     },
     left,
+    failed,
     async stop() {
       stopped = true; // no role switch after this
       await handover;

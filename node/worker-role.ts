@@ -61,6 +61,7 @@ export async function startWorkerRole(
     addr: o.advertiseAddr,
     hostname,
     logger: log,
+    ...(o.pullLimits ? { pullLimits: o.pullLimits } : {}),
   });
   await agent.start(
     dispatcherSource({

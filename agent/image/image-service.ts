@@ -13,6 +13,7 @@ import { collectGarbage, type GcResult } from './gc.js';
 import { type ImageRecord, ImageRecords } from './image-records.js';
 import { type ImportOptions, importRootfs } from './import.js';
 import { Limiter } from './limiter.js';
+import type { PullLimits } from './limits.js';
 import { login, verifyLogin } from './login.js';
 import { Puller, type PullOptions, type Unpacker } from './pull.js';
 import { type PushEvent, pushImage } from './push.js';
@@ -30,6 +31,8 @@ export interface ImageServiceOptions {
   logger?: Logger;
   /** Unpacks a pulled or imported image before it is recorded (the snapshotter). */
   unpacker?: Unpacker;
+  /** What a pull may bring (default DEFAULT_PULL_LIMITS); the snapshotter takes its own. */
+  limits?: PullLimits;
 }
 
 export class ImageService {
@@ -64,6 +67,7 @@ export class ImageService {
       blobs: this.blobs,
       log: this.log,
       ...(opts.unpacker ? { unpacker: opts.unpacker } : {}),
+      ...(opts.limits ? { limits: opts.limits } : {}),
     });
   }
 

@@ -19,6 +19,13 @@ export { type ImageLayer, type ImageRecord, ImageRecords } from './image-records
 export { ImageService, ImageService as ImageStore, type ImageServiceOptions } from './image-service.js';
 export type { ImportOptions } from './import.js';
 export {
+  checkFreeSpace,
+  DEFAULT_PULL_LIMITS,
+  formatBytes,
+  PULL_LIMIT_SETTINGS,
+  type PullLimits,
+} from './limits.js';
+export {
   type Compression,
   type Descriptor,
   type ImageIndex,

@@ -9,6 +9,13 @@ import type { Distribution } from './distribution.js';
 import { dropUnreferenced } from './gc.js';
 import type { ImageLayer, ImageRecord, ImageRecords } from './image-records.js';
 import {
+  checkFreeSpace,
+  DEFAULT_PULL_LIMITS,
+  formatBytes,
+  PULL_LIMIT_SETTINGS,
+  type PullLimits,
+} from './limits.js';
+import {
   checkManifestAgainstConfig,
   type ImageManifest,
   type Platform,
@@ -42,6 +49,8 @@ export interface PullerDeps {
   blobs: BlobFetcher;
   log: Logger;
   unpacker?: Unpacker;
+  /** What a pull may bring (default DEFAULT_PULL_LIMITS). */
+  limits?: PullLimits;
 }
 
 export class Puller {
@@ -123,7 +132,21 @@ export class Puller {
       manifest = parsedTop.manifest;
     }
 
+    const limits = this.deps.limits ?? DEFAULT_PULL_LIMITS;
     const configDesc = manifest.config;
+    if (configDesc.size > limits.configBytes) {
+      throw new SkiffError(
+        'invalid_argument',
+        `the config of ${name} is ${formatBytes(configDesc.size)}, over the ${formatBytes(limits.configBytes)} limit`,
+        {
+          hint: `a real image config is a few KiB; raise the daemon setting ${PULL_LIMIT_SETTINGS.configBytes} if this one is genuine`,
+        },
+      );
+    }
+    // What is not in the store yet must fit on its file system before any byte is fetched.
+    let needed = 0;
+    for (const d of [configDesc, ...manifest.layers]) if (!(await content.has(d.digest))) needed += d.size;
+    await checkFreeSpace(content.root, needed, limits.minFreeBytes, `pull ${name}`);
     await blobs.fetch(ref, configDesc, () => undefined);
     const config = parseImageConfig(await content.read(configDesc.digest), configDesc.digest);
     checkManifestAgainstConfig(manifest, config, name);

@@ -248,10 +248,13 @@ export class RegistryClient {
 
   private async send(ep: Endpoint, spec: RequestSpec): Promise<Response> {
     let url = await this.resolveUrl(ep, spec.path);
+    // Credentials go only to the registry's own origin — scheme, host and port — as the
+    // registry was reached: a redirect to another host, or from https down to http on the
+    // same host, gets none (a blob store or a downgrade must not see them).
+    const registryOrigin = this.endpointOrigin(ep);
     for (let hop = 0; hop <= REDIRECTS; hop++) {
-      const sameOrigin = new URL(url).host === ep.host;
       const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...spec.headers };
-      if (sameOrigin) {
+      if (new URL(url).origin === registryOrigin) {
         const authz = await this.authorization(ep, spec);
         if (authz) headers.authorization = authz;
       }
@@ -288,6 +291,12 @@ export class RegistryClient {
       return { status: res.statusCode, headers: res.headers, body: res.body as Response['body'], url };
     }
     throw new SkiffError('unavailable', `registry ${ep.registry} redirected more than ${REDIRECTS} times`);
+  }
+
+  /** `scheme://host[:port]` of the endpoint as this client speaks to it, once known. */
+  private endpointOrigin(ep: Endpoint): string | undefined {
+    const scheme = this.schemeOf.get(ep.host) ?? (ep.schemes.length === 1 ? ep.schemes[0] : undefined);
+    return scheme ? new URL(`${scheme}://${ep.host}`).origin : undefined;
   }
 
   /** Absolute URL for a path; learns https vs http for insecure hosts with a /v2/ ping. */

@@ -5,18 +5,13 @@ import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { SkiffError } from '../../lib/index.js';
-import {
-  mkdirInRoot,
-  type OciMount,
-  prepareContainerMounts,
-  resolveInRoot,
-  type VolumeManager,
-} from '../volume/index.js';
+import { mkdirInRoot, type OciMount, prepareContainerMounts, type VolumeManager } from '../volume/index.js';
 import type { ContainerRecord } from './container-store.js';
 import { allHostDevices, mappedDevices } from './devices.js';
 import { hostsFile, resolvConfFile } from './etc-files.js';
 import { healthPlan } from './health.js';
 import { hostCapabilities, hostHardLimits } from './host-limits.js';
+import { readImageEtcFile } from './image-etc-file.js';
 import { buildOciConfig, type ContainerDevice } from './oci-config.js';
 import { mergeArgs, mergeEnv, mergeStopSignal, mergeUser, mergeWorkdir } from './process-spec.js';
 import { normalizeSignal } from './signals.js';
@@ -44,8 +39,8 @@ export async function writeBundle(
 ): Promise<ContainerRecord> {
   const cs = spec.spec;
   const image = spec.imageConfig;
-  const passwd = parsePasswd(await readRootFile(spec.rootfs, '/etc/passwd'));
-  const groups = parseGroup(await readRootFile(spec.rootfs, '/etc/group'));
+  const passwd = parsePasswd(await readImageEtcFile(spec.rootfs, '/etc/passwd'));
+  const groups = parseGroup(await readImageEtcFile(spec.rootfs, '/etc/group'));
   const user = resolveUser(mergeUser(image, cs), passwd, groups, cs.Groups ?? []);
   const hostname = spec.hostname ?? cs.Hostname ?? spec.id.slice(0, 12);
   const tty = cs.TTY === true;
@@ -147,13 +142,4 @@ export async function writeBundle(
 async function containerDevices(cs: ContainerCreateSpec['spec']): Promise<ContainerDevice[]> {
   const mapped = cs.Devices?.length ? await mappedDevices(cs.Devices) : [];
   return cs.Privileged ? [...(await allHostDevices()), ...mapped] : mapped;
-}
-
-/** A file inside a container's rootfs (symlinks resolved inside it), '' when absent. */
-export async function readRootFile(rootfs: string, path: string): Promise<string> {
-  try {
-    return await readFile(await resolveInRoot(rootfs, path), 'utf8');
-  } catch {
-    return '';
-  }
 }

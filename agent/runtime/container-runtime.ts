@@ -15,11 +15,12 @@ import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, SkiffError, silentLogger } from '../../lib/index.js';
 import { releaseContainerMounts, VolumeManager } from '../volume/index.js';
-import { readRootFile, writeBundle } from './bundle.js';
+import { writeBundle } from './bundle.js';
 import { conmonErrors, launchConmon } from './conmon.js';
 import { type ContainerRecord, ContainerStore, validateContainerId } from './container-store.js';
 import { execInContainer } from './exec.js';
 import { HealthMonitor } from './health-monitor.js';
+import { readImageEtcFile } from './image-etc-file.js';
 import { readLogs } from './log-reader.js';
 import { OciRuntimeCli } from './oci-runtime-cli.js';
 import { normalizeSignal } from './signals.js';
@@ -356,8 +357,8 @@ export class ContainerRuntime {
       additionalGids: rec.process.user.additionalGids ?? [],
     };
     if (opts.user) {
-      const passwd = parsePasswd(await readRootFile(rec.rootfs, '/etc/passwd'));
-      const groups = parseGroup(await readRootFile(rec.rootfs, '/etc/group'));
+      const passwd = parsePasswd(await readImageEtcFile(rec.rootfs, '/etc/passwd'));
+      const groups = parseGroup(await readImageEtcFile(rec.rootfs, '/etc/group'));
       const r = resolveUser(opts.user, passwd, groups);
       user = { uid: r.uid, gid: r.gid, additionalGids: r.additionalGids };
     }

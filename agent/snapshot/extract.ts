@@ -41,6 +41,20 @@ export interface ExtractOptions {
   diffId?: string;
   /** Directory on the same file system for the shared whiteout device. */
   scratchDir: string;
+  /** Limits on what the layer writes (none when absent). */
+  budget?: ExtractBudget;
+}
+
+/**
+ * What layers may write: `left` bytes of file content shared by the layers of one unpack
+ * (taken from as they are written), and per-layer caps on bytes and entries.
+ */
+export interface ExtractBudget {
+  left: number;
+  layerBytes: number;
+  layerEntries: number;
+  /** The error when `left` runs out (it says whether the limit or the disk ran out). */
+  exceeded(layer: string): SkiffError;
 }
 
 export interface ExtractStats {
@@ -108,8 +122,18 @@ export async function extractLayer(
     await lchown(abs, e.uid, e.gid);
   };
 
+  const { budget } = opts;
   const handleEntry = async (e: TarEntry) => {
     stats.entries++;
+    if (budget && stats.entries > budget.layerEntries) {
+      throw new SkiffError(
+        'invalid_argument',
+        `layer ${layer} has more than ${budget.layerEntries} entries, the limit`,
+        {
+          hint: 'raise the daemon setting max-layer-entries if the image is genuine',
+        },
+      );
+    }
     const path = cleanEntryPath(e.path, layer);
     if (path === '') return; // the `./` entry: the layer root keeps the snapshot's own metadata
     const wh = classifyWhiteout(path);
@@ -229,6 +253,17 @@ export async function extractLayer(
       entry: handleEntry,
       data: async (chunk) => {
         stats.bytes += chunk.length;
+        if (budget) {
+          if (stats.bytes > budget.layerBytes) {
+            throw new SkiffError(
+              'invalid_argument',
+              `layer ${layer} unpacks to more than ${budget.layerBytes} bytes, the layer size limit`,
+              { hint: 'raise the daemon setting max-layer-size if the image is genuine' },
+            );
+          }
+          budget.left -= chunk.length;
+          if (budget.left < 0) throw budget.exceeded(layer);
+        }
         if (file) await file.write(chunk);
       },
       end: async () => {

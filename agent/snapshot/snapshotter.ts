@@ -12,8 +12,18 @@ import { mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, writeFil
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { type Logger, SkiffError, silentLogger } from '../../lib/index.js';
-import { type Compression, decompress, type ImageLayer, layerCompression } from '../image/index.js';
-import { extractLayer } from './extract.js';
+import {
+  type Compression,
+  checkFreeSpace,
+  DEFAULT_PULL_LIMITS,
+  decompress,
+  formatBytes,
+  type ImageLayer,
+  layerCompression,
+  PULL_LIMIT_SETTINGS,
+  type PullLimits,
+} from '../image/index.js';
+import { type ExtractBudget, extractLayer } from './extract.js';
 import { isMountPoint, MAX_MOUNT_OPTIONS, type Mount, unmountAll } from './mount.js';
 
 /** Where the snapshotter reads layer blobs from (the image content store fits). */
@@ -28,6 +38,8 @@ export interface SnapshotterOptions {
   content?: BlobSource;
   /** Layers unpacked at once (default 2). */
   concurrency?: number;
+  /** How much one layer and one unpack() may write (default DEFAULT_PULL_LIMITS). */
+  limits?: Pick<PullLimits, 'layerBytes' | 'imageBytes' | 'layerEntries' | 'minFreeBytes'>;
   logger?: Logger;
 }
 
@@ -44,7 +56,10 @@ export interface ContainerSnapshot {
 }
 
 /** What unpacking needs of a layer. */
-export type UnpackLayer = Pick<ImageLayer, 'digest' | 'diffId' | 'chainId' | 'mediaType'>;
+export type UnpackLayer = Pick<ImageLayer, 'digest' | 'diffId' | 'chainId' | 'mediaType'> & {
+  /** Compressed size, for the free-space check. */
+  size?: number;
+};
 
 interface LayerMeta {
   chainId: string;
@@ -71,6 +86,8 @@ export class Snapshotter {
   readonly containersDir: string;
   private readonly log: Logger;
   private readonly unpacking = new Map<string, Promise<void>>();
+  /** How many unpack() calls under way include each chain ID. */
+  private readonly inFlight = new Map<string, number>();
 
   constructor(private readonly opts: SnapshotterOptions) {
     this.snapshotsDir = join(opts.root, 'snapshots');
@@ -106,6 +123,29 @@ export class Snapshotter {
     await this.init();
     if (!content)
       throw new SkiffError('internal', 'the snapshotter has no content store to unpack layers from');
+    const existed = new Set<string>();
+    for (const l of layers) if (await this.hasSnapshot(l.chainId)) existed.add(l.chainId);
+    for (const l of layers) this.inFlight.set(l.chainId, (this.inFlight.get(l.chainId) ?? 0) + 1);
+    try {
+      await this.unpackAll(layers, content, existed);
+    } catch (e) {
+      await this.dropCreated(layers, existed);
+      throw e;
+    } finally {
+      for (const l of layers) {
+        const n = (this.inFlight.get(l.chainId) ?? 1) - 1;
+        if (n > 0) this.inFlight.set(l.chainId, n);
+        else this.inFlight.delete(l.chainId);
+      }
+    }
+  }
+
+  private async unpackAll(
+    layers: readonly UnpackLayer[],
+    content: BlobSource,
+    existed: Set<string>,
+  ): Promise<void> {
+    const budget = await this.budget(layers, existed);
     const limit = this.opts.concurrency ?? 2;
     const queue = layers.map((layer, i) => ({ layer, parent: layers[i - 1]?.chainId }));
     const worker = async () => {
@@ -113,19 +153,78 @@ export class Snapshotter {
         const { layer: l, parent } = next;
         let job = this.unpacking.get(l.chainId);
         if (!job) {
-          job = this.unpackLayer(l, parent, content).finally(() => this.unpacking.delete(l.chainId));
+          job = this.unpackLayer(l, parent, content, budget).finally(() => this.unpacking.delete(l.chainId));
           this.unpacking.set(l.chainId, job);
         }
         await job;
       }
     };
-    await Promise.all(Array.from({ length: Math.min(limit, queue.length) }, worker));
+    // Every worker settles before a failure is reported, so the caller cleans up after all of them.
+    const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, queue.length) }, worker));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /**
+   * After a failed unpack, removes the layers it unpacked that nothing else needs: no other
+   * unpack under way includes them and no writable snapshot sits on them. A refused image
+   * (over a limit, a hostile layer) leaves no snapshot behind.
+   */
+  private async dropCreated(layers: readonly UnpackLayer[], existed: Set<string>): Promise<void> {
+    const used = new Set<string>();
+    for (const c of await this.list()) for (const id of c.chainIds) used.add(id);
+    for (const l of layers) {
+      if (existed.has(l.chainId) || used.has(l.chainId) || (this.inFlight.get(l.chainId) ?? 0) > 1) continue;
+      if (!(await this.hasSnapshot(l.chainId))) continue;
+      const short = await readFile(join(this.snapshotDir(l.chainId), 'link'), 'utf8').catch(() => '');
+      if (short.trim()) await rm(join(this.snapshotsDir, 'l', short.trim()), { force: true });
+      await rm(this.snapshotDir(l.chainId), { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * What this unpack may write: the image limit, or less when the snapshots' file system
+   * has less free (beyond the space kept free) — so a layer that unpacks to more than the
+   * disk holds stops at the budget instead of filling the disk. Refuses at once when even
+   * the compressed layers would not fit.
+   */
+  private async budget(layers: readonly UnpackLayer[], existed: Set<string>): Promise<ExtractBudget> {
+    const limits = { ...DEFAULT_PULL_LIMITS, ...this.opts.limits };
+    let compressed = 0;
+    for (const l of layers) if (!existed.has(l.chainId)) compressed += l.size ?? 0;
+    const usable = await checkFreeSpace(
+      this.snapshotsDir,
+      compressed,
+      limits.minFreeBytes,
+      `unpack ${layers.length} layer(s)`,
+    );
+    const byDisk = usable < limits.imageBytes;
+    return {
+      left: Math.min(usable, limits.imageBytes),
+      layerBytes: limits.layerBytes,
+      layerEntries: limits.layerEntries,
+      exceeded: (layer) =>
+        byDisk
+          ? new SkiffError(
+              'unavailable',
+              `not enough free space to unpack layer ${layer}: the image unpacks to more than the ${formatBytes(usable)} free on the file system of ${this.snapshotsDir} (beyond the ${formatBytes(limits.minFreeBytes)} that must stay free)`,
+              {
+                hint: `free space there (skiff image prune), or lower the daemon setting ${PULL_LIMIT_SETTINGS.minFreeBytes}`,
+              },
+            )
+          : new SkiffError(
+              'invalid_argument',
+              `image unpacks to more than ${formatBytes(limits.imageBytes)} (at layer ${layer}), the image size limit`,
+              { hint: `raise the daemon setting ${PULL_LIMIT_SETTINGS.imageBytes} if the image is genuine` },
+            ),
+    };
   }
 
   private async unpackLayer(
     layer: UnpackLayer,
     parent: string | undefined,
     content: BlobSource,
+    budget: ExtractBudget,
   ): Promise<void> {
     if (await this.hasSnapshot(layer.chainId)) {
       await this.recordParent(layer, parent);
@@ -145,11 +244,14 @@ export class Snapshotter {
     const fs = join(tmp, 'fs');
     await mkdir(fs, { recursive: true, mode: 0o755 });
     const started = Date.now();
+    let source: Readable | undefined;
     try {
-      const stats = await extractLayer(decompress(content.createReadStream(layer.digest), compression), fs, {
+      source = content.createReadStream(layer.digest);
+      const stats = await extractLayer(decompress(source, compression), fs, {
         layer: layer.digest,
         diffId: layer.diffId,
         scratchDir: join(this.snapshotsDir, 'tmp'),
+        budget,
       });
       const short = await this.newShortId();
       await writeFile(join(tmp, 'link'), short);
@@ -164,6 +266,8 @@ export class Snapshotter {
       await symlink(`../${hex(layer.chainId)}/fs`, join(this.snapshotsDir, 'l', short));
       this.log.debug({ layer: layer.digest, ms: Date.now() - started, ...stats }, 'layer unpacked');
     } catch (e) {
+      // A refused layer stops mid-stream: close the blob rather than leave it open.
+      source?.destroy();
       await rm(tmp, { recursive: true, force: true });
       if (e instanceof SkiffError) throw e;
       const err = e as NodeJS.ErrnoException;

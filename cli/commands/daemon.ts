@@ -3,15 +3,10 @@
 // commands start it in the background on demand.
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { createLogger, parseDurationNs } from '../../lib/index.js';
+import type { image } from '../../agent/index.js';
+import { createLogger, parseByteSize, parseDurationNs } from '../../lib/index.js';
 import { DEFAULT_CONFIG_FILE, daemonPaths, nodeMode, readDaemonConfig, runNode } from '../../node/index.js';
-import {
-  daemonStatus,
-  ensureLocalDaemon,
-  keepLogRotated,
-  parseByteSize,
-  stopLocalDaemon,
-} from '../daemon/index.js';
+import { daemonStatus, ensureLocalDaemon, keepLogRotated, stopLocalDaemon } from '../daemon/index.js';
 import { CliExit, CliUsageError, printJson, readStdin } from '../output.js';
 import { skiffVersion } from '../version.js';
 
@@ -66,6 +61,15 @@ export function registerDaemon(program: Command): void {
       'prefix length of the subnets taken from those pools',
       process.env.SKIFF_DEFAULT_ADDR_POOL_MASK_LENGTH,
     )
+    .option('--max-layer-size <bytes>', 'largest a pulled layer may unpack to (e.g. 32GiB)', '32GiB')
+    .option('--max-image-size <bytes>', 'largest the layers of one pull may unpack to', '64GiB')
+    .option('--max-layer-entries <count>', 'most files, directories and links one layer may hold', '1000000')
+    .option('--max-image-config-size <bytes>', 'largest image config blob a pull accepts', '8MiB')
+    .option(
+      '--min-free-space <bytes>',
+      'space a pull leaves free on the file system of the state directory',
+      '256MiB',
+    )
     .option(
       '--config <file>',
       "a JSON file with these settings under the flags' names (flags win)",
@@ -111,6 +115,7 @@ export function registerDaemon(program: Command): void {
       const addressPool = addressPoolOption(o);
       const token = o.join && o.tokenFile ? await readToken(o.tokenFile) : undefined;
       const join = o.join && token ? { manager: o.join, token } : undefined;
+      const pullLimits = pullLimitsOption(o);
       const mode = await nodeMode(o.stateDir, { ...(join ? { join } : {}) });
       if ((mode === 'worker' || mode === 'join') && !o.advertiseAddr) {
         throw new CliUsageError(
@@ -128,6 +133,7 @@ export function registerDaemon(program: Command): void {
           ...(o.advertiseAddr ? { advertiseAddr: o.advertiseAddr } : {}),
           ...(join ? { join } : {}),
           ...(addressPool ? { addressPool } : {}),
+          pullLimits,
         },
         log,
       );
@@ -144,6 +150,21 @@ export function registerDaemon(program: Command): void {
           });
         };
         void node.left?.then(() => stop('left the cluster'));
+        void node.failed?.then((err) => {
+          // As etcd does: a manager that cannot make its raft log durable must not keep
+          // answering as if it could. Exit non-zero so a supervisor notices (and restarts it
+          // once the disk is fixed); containers keep running and are adopted on restart.
+          log.fatal(
+            { err: err.message },
+            'the raft log cannot be written (disk full or failing?): stopping the node; free space or fix the disk, then start it again',
+          );
+          // A stop that hangs on the dead store must not keep the process alive.
+          setTimeout(() => process.exit(70), 10_000).unref();
+          void node
+            .stop()
+            .catch(() => undefined)
+            .finally(() => process.exit(70));
+        });
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));
       });
@@ -194,6 +215,33 @@ interface RunOptions {
   raftSnapshotInterval: string;
   defaultAddrPool?: string;
   defaultAddrPoolMaskLength?: string;
+  maxLayerSize: string;
+  maxImageSize: string;
+  maxLayerEntries: string;
+  maxImageConfigSize: string;
+  minFreeSpace: string;
+}
+
+/** The limits on what one pull may bring onto the node (see agent/image/limits.ts). */
+function pullLimitsOption(o: RunOptions): image.PullLimits {
+  const size = (flag: string, text: string, min: number): number => {
+    const n = parseByteSize(text);
+    if (n === undefined || n < min)
+      throw new CliUsageError(
+        `--${flag}: "${text}" is not a size of at least ${min} bytes (e.g. 8MiB, 32GiB)`,
+      );
+    return n;
+  };
+  const entries = Number(o.maxLayerEntries);
+  if (!Number.isSafeInteger(entries) || entries < 1)
+    throw new CliUsageError(`--max-layer-entries: "${o.maxLayerEntries}" is not a positive count`);
+  return {
+    layerBytes: size('max-layer-size', o.maxLayerSize, 1),
+    imageBytes: size('max-image-size', o.maxImageSize, 1),
+    layerEntries: entries,
+    configBytes: size('max-image-config-size', o.maxImageConfigSize, 1024),
+    minFreeBytes: size('min-free-space', o.minFreeSpace, 0),
+  };
 }
 
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;

@@ -8,4 +8,4 @@ export {
   startDaemon,
   stopLocalDaemon,
 } from './local-daemon.js';
-export { keepLogRotated, type LogRotation, parseByteSize } from './log-rotation.js';
+export { keepLogRotated, type LogRotation } from './log-rotation.js';

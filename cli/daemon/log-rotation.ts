@@ -52,11 +52,3 @@ async function rotate(file: string, keep: number): Promise<void> {
   }
   await truncate(file, 0);
 }
-
-/** `10m`, `512k`, `1g` or a number of bytes; undefined when it is none of these. */
-export function parseByteSize(text: string): number | undefined {
-  const m = /^(\d+)([kmg]?)b?$/i.exec(text.trim());
-  if (!m) return undefined;
-  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
-  return Number(m[1]) * unit;
-}

@@ -90,6 +90,16 @@ export class RaftNode {
   private readonly catchUpEntries: number;
   private ticker: NodeJS.Timeout | null = null;
   private stopped = false;
+  private resolveFailed!: (e: Error) => void;
+  /**
+   * Resolves with the cause when the node's storage failed (a WAL write or fsync, a
+   * snapshot: a full or broken disk) and the node stopped itself. Like etcd, which
+   * treats these as fatal: what it acknowledged might not be durable, so it must not go
+   * on voting or accepting writes; the process that runs it should exit.
+   */
+  readonly failed = new Promise<Error>((resolve) => {
+    this.resolveFailed = resolve;
+  });
   private running: Promise<void> | null = null;
   private scheduled = false;
   private lastLead = '';
@@ -416,8 +426,7 @@ export class RaftNode {
       try {
         await this.storage.save(rd.hardState, rd.entries, rd.snapshot);
       } catch (e) {
-        this.log.error({ raftId: this.opts.id, err: String(e) }, 'raft storage failed; stopping the node');
-        void this.stop();
+        this.fail(e, 'writing the raft log failed');
         return;
       }
       if (this.stopped) return;
@@ -536,8 +545,17 @@ export class RaftNode {
       await this.storage.saveSnapshot(snap);
       this.log.debug({ raftId: this.opts.id, index, bytes: snap.data.length }, 'raft snapshot taken');
     } catch (e) {
-      this.log.error({ raftId: this.opts.id, err: String(e) }, 'saving a raft snapshot failed');
+      // The in-memory log is already compacted up to it: the disk no longer matches.
+      this.fail(e, 'saving a raft snapshot failed');
     }
+  }
+
+  /** Storage failed: stop at once and tell the process (see `failed`). */
+  private fail(e: unknown, what: string): void {
+    const err = e instanceof Error ? e : new Error(String(e));
+    this.log.error({ raftId: this.opts.id, err: String(e) }, `${what}; stopping the raft node`);
+    this.resolveFailed(new RaftError('io', `${what}: ${err.message}`, { cause: err }));
+    void this.stop();
   }
 
   private noteConfChange(cc: ConfChange): void {

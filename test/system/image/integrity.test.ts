@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -104,6 +104,14 @@ describe('integrity', () => {
       'evil/pwned (through the symlink evil)',
     ],
     [
+      'a write below a symlink to the root',
+      [
+        { path: 'a', type: 'symlink', linkpath: '/' },
+        { path: `a${outside}/x`, type: 'file', content: 'x' },
+      ],
+      `a${outside}/x (through the symlink a)`,
+    ],
+    [
       'a relative symlink that climbs out',
       [{ path: 'up', type: 'symlink', linkpath: `../../../../../../../..${outside}` }],
       `up -> ../../../../../../../..${outside}`,
@@ -129,6 +137,30 @@ describe('integrity', () => {
     expect(existsSync(join(root, 'snapshots', marker))).toBe(false);
     expect(await storeContents(root)).toEqual({ blobs: [], ingest: [], snapshots: [], unpacking: 0 });
     expect(images.list()).toEqual([]);
+  });
+
+  it('contains a symlink to / in one layer under a directory of the same name in the next', async () => {
+    await mkdir(outside, { recursive: true });
+    cleanups.push(() => rm(outside, { recursive: true, force: true }));
+    const ref = `${registry.host}/t/hostile-split:1`;
+    await push(
+      {
+        busybox: false,
+        layers: [
+          { raw: [{ path: 'a', type: 'symlink', linkpath: '/' }] },
+          { raw: [{ path: `a${outside}/x`, type: 'file', content: 'x' }] },
+        ],
+      },
+      't/hostile-split:1',
+    );
+    const { images, snapshots } = await newStore();
+    const rec = await images.pull(ref);
+    // The second layer's `a` is a directory of its own, which overlay puts over the link.
+    const { rootfs } = await mountImage(snapshots, 'split', rec, images.content);
+    cleanups.push(() => snapshots.remove('split'));
+    expect(await readFile(join(rootfs, `a${outside}/x`), 'utf8')).toBe('x');
+    expect((await lstat(join(rootfs, 'a'))).isDirectory()).toBe(true);
+    expect(await readdir(outside)).toEqual([]);
   });
 
   it('resumes a pull killed with SIGKILL halfway, with a Range request, and the image is intact', async () => {
