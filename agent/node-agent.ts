@@ -5,7 +5,7 @@ import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { AssignedSecret, DispatcherApi, Logger, NodeDescription, Task } from '../lib/index.js';
 import { silentLogger } from '../lib/index.js';
-import { ImageService } from './image/index.js';
+import { ImageService, type PullOutcome } from './image/index.js';
 import { NetworkManager } from './network/index.js';
 import { ContainerRuntime } from './runtime/index.js';
 import { Snapshotter } from './snapshot/index.js';
@@ -37,6 +37,8 @@ export interface NodeAgentOptions {
   overlayAsBridge?: boolean;
   registries?: { mirrors?: Record<string, string[]>; insecure?: string[] };
   labels?: Record<string, string>;
+  /** Told of every finished image pull (the node's metrics). */
+  onImagePulled?: (p: PullOutcome) => void;
 }
 
 export class NodeAgent {
@@ -62,6 +64,7 @@ export class NodeAgent {
       logger: log,
       unpacker: this.snapshots,
       ...(opts.registries ? { registries: opts.registries } : {}),
+      ...(opts.onImagePulled ? { onPulled: opts.onImagePulled } : {}),
     });
     this.network = new NetworkManager({
       stateDir: join(opts.stateDir, 'network'),

@@ -17,6 +17,7 @@ const DaemonConfig = z.strictObject({
   'raft-tick': z.string().min(1).optional(),
   'default-addr-pool': z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
   'default-addr-pool-mask-length': z.union([z.number().int(), z.string().regex(/^\d+$/)]).optional(),
+  'metrics-addr': z.string().min(1).optional(),
 });
 
 /** The file's settings as commander option values (camelCase keys, strings). */

@@ -5,6 +5,7 @@ import type { Logger } from '../lib/index.js';
 import type { ManagerOptions } from '../manager/index.js';
 import { registerNodeRoutes } from './api/index.js';
 import { nodeLogSource } from './log-source.js';
+import { type NodeMetrics, registerMetricsRoute } from './metrics/index.js';
 import type { DaemonPaths } from './paths.js';
 
 export function managerOptions(
@@ -13,6 +14,7 @@ export function managerOptions(
   version: string,
   log: Logger,
   agentOf: () => NodeAgent | undefined,
+  metrics: NodeMetrics,
 ): ManagerOptions {
   return {
     stateDir: paths.stateDir,
@@ -21,6 +23,10 @@ export function managerOptions(
     version,
     logger: log,
     logs: (tasks, q, signal) => nodeLogSource(agentOf)(tasks, q, signal),
-    extraRoutes: (app, ctx) => registerNodeRoutes(app, ctx, agentOf),
+    extraRoutes: (app, ctx) => {
+      registerNodeRoutes(app, ctx, agentOf);
+      registerMetricsRoute(app, metrics);
+    },
+    metrics: metrics.managerHooks,
   };
 }

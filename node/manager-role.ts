@@ -21,6 +21,7 @@ import { dispatcherSource } from './dispatcher-source.js';
 import { firstAnswer } from './first-answer.js';
 import { quorumRefusal, removeClusterState } from './leave.js';
 import { managerOptions } from './manager-options.js';
+import { NodeMetrics, serveMetrics } from './metrics/index.js';
 import type { ClusterNodeOptions } from './options.js';
 import type { DaemonPaths } from './paths.js';
 import { DEFAULT_PORT } from './ports.js';
@@ -63,8 +64,15 @@ export async function startManagerRole(
     hasLeft = true;
     resolveLeft();
   };
+  let started: Manager | undefined;
+  const metrics = new NodeMetrics({
+    nodeId: () => started?.nodeId ?? '',
+    manager: () => started,
+    agent: () => agent,
+  });
+  const metricsServer = o.metricsAddr ? await serveMetrics(metrics, o.metricsAddr, log) : undefined;
   const manager = await Manager.start({
-    ...managerOptions(paths, hostname, o.version, log, () => agent),
+    ...managerOptions(paths, hostname, o.version, log, () => agent, metrics),
     leave,
     tcp: { host: o.advertiseAddr, port },
     advertiseAddr: self,
@@ -76,7 +84,11 @@ export async function startManagerRole(
       ...(o.heartbeatPeriodMs ? { heartbeatPeriodMs: o.heartbeatPeriodMs } : {}),
     },
     leaderLoops: {},
+  }).catch(async (e: unknown) => {
+    await metricsServer?.close();
+    throw e;
   });
+  started = manager;
   // Demoted: seen in this manager's store, or (when raft dropped it before it applied
   // the change) in the answer of the leader's dispatcher to its agent.
   const checkRole = () => {
@@ -91,6 +103,7 @@ export async function startManagerRole(
     addr: o.advertiseAddr,
     hostname,
     logger: log,
+    onImagePulled: metrics.onImagePulled,
   });
   await agent.start(
     dispatcherSource({
@@ -142,6 +155,7 @@ export async function startManagerRole(
     stop() {
       stopping ??= (async () => {
         unwatchRole();
+        await metricsServer?.close();
         // Each step is bounded: a node that just left raft must still stop (and forget its state).
         await boundedStep(log, 'agent', () => agent?.stop());
         await manager.stop();

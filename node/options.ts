@@ -17,6 +17,8 @@ export interface NodeOptions {
   certCheckIntervalMs?: number;
   /** A new cluster's address pools for networks, and the size of the subnets taken from them. */
   addressPool?: { pools: string[]; subnetSize?: number };
+  /** Also serve `GET /metrics` over plain HTTP here (HOST:PORT; dockerd's metrics-addr). */
+  metricsAddr?: string;
 }
 
 /** A cluster node's options (it has joined, or joins now). */

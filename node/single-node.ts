@@ -10,24 +10,36 @@ import type { Logger } from '../lib/index.js';
 import { SkiffError } from '../lib/index.js';
 import { Manager } from '../manager/index.js';
 import { managerOptions } from './manager-options.js';
+import { NodeMetrics, serveMetrics } from './metrics/index.js';
 import type { NodeOptions, RunningNode } from './options.js';
 import type { DaemonPaths } from './paths.js';
 
 export async function runSingleNode(
   paths: DaemonPaths,
-  o: Pick<NodeOptions, 'version' | 'addressPool'>,
+  o: Pick<NodeOptions, 'version' | 'addressPool' | 'metricsAddr'>,
   log: Logger,
 ): Promise<RunningNode> {
   await mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
   await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
   const hostname = osHostname();
   let agent: NodeAgent | undefined;
-  const manager = await Manager.start({
-    ...managerOptions(paths, hostname, o.version, log, () => agent),
+  let manager: Manager | undefined;
+  const metrics = new NodeMetrics({
+    nodeId: () => manager?.nodeId ?? '',
+    manager: () => manager,
+    agent: () => agent,
+  });
+  // Listening first: a taken port fails the start before anything else runs.
+  const metricsServer = o.metricsAddr ? await serveMetrics(metrics, o.metricsAddr, log) : undefined;
+  manager = await Manager.start({
+    ...managerOptions(paths, hostname, o.version, log, () => agent, metrics),
     ...(o.addressPool ? { addressPool: o.addressPool } : {}),
     dispatcher: { kind: 'in-process' },
     // `ip route` runs while the manager starts rather than after it.
     leaderLoops: hostSubnets().then((reservedSubnets) => ({ reservedSubnets })),
+  }).catch(async (e: unknown) => {
+    await metricsServer?.close();
+    throw e;
   });
   agent = new NodeAgent({
     nodeId: manager.nodeId,
@@ -37,10 +49,12 @@ export async function runSingleNode(
     hostname,
     logger: log,
     overlayAsBridge: true,
+    onImagePulled: metrics.onImagePulled,
   });
   const started = agent;
+  const running = manager;
   await started.start(() => {
-    const dispatcher = manager.localDispatcher();
+    const dispatcher = running.localDispatcher();
     if (!dispatcher) throw new SkiffError('unavailable', 'the manager is not dispatching');
     return dispatcher;
   });
@@ -49,8 +63,9 @@ export async function runSingleNode(
   return {
     nodeId: manager.nodeId,
     async stop() {
+      await metricsServer?.close();
       await started.stop();
-      await manager.stop();
+      await running.stop();
       await rm(paths.pidFile, { force: true });
     },
   };

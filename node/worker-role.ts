@@ -22,6 +22,7 @@ import { isNodeLocalPath, nodeLocalApi, serveWorkerControl } from './api/index.j
 import { dispatcherSource } from './dispatcher-source.js';
 import { firstAnswer } from './first-answer.js';
 import { removeClusterState } from './leave.js';
+import { METRICS_CONTENT_TYPE, NodeMetrics, serveMetrics } from './metrics/index.js';
 import type { ClusterNodeOptions } from './options.js';
 import type { DaemonPaths } from './paths.js';
 import { DEFAULT_PORT } from './ports.js';
@@ -54,6 +55,9 @@ export async function startWorkerRole(
   const saved = state;
   const id = identity;
   let managers = saved.managers;
+  let running: NodeAgent | undefined;
+  const metrics = new NodeMetrics({ nodeId: () => saved.nodeId, agent: () => running });
+  const metricsServer = o.metricsAddr ? await serveMetrics(metrics, o.metricsAddr, log) : undefined;
   const agent = new NodeAgent({
     nodeId: saved.nodeId,
     stateDir: paths.stateDir,
@@ -61,7 +65,9 @@ export async function startWorkerRole(
     addr: o.advertiseAddr,
     hostname,
     logger: log,
+    onImagePulled: metrics.onImagePulled,
   });
+  running = agent;
   await agent.start(
     dispatcherSource({
       managers,
@@ -107,6 +113,7 @@ export async function startWorkerRole(
     },
     log,
     { handle: localApi.handle, serves: isNodeLocalPath },
+    { text: () => metrics.metrics(), contentType: METRICS_CONTENT_TYPE },
   );
   await writeFile(paths.pidFile, `${process.pid}\n`);
   log.info({ nodeId: saved.nodeId }, 'skiff worker ready');
@@ -136,6 +143,7 @@ export async function startWorkerRole(
       stopping ??= (async () => {
         stopRenewal();
         control.close();
+        await metricsServer?.close();
         await localApi.close();
         await boundedStep(log, 'agent', () => agent.stop());
         if (hasLeft) await removeClusterState(paths.stateDir);

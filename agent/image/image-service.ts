@@ -14,7 +14,7 @@ import { type ImageRecord, ImageRecords } from './image-records.js';
 import { type ImportOptions, importRootfs } from './import.js';
 import { Limiter } from './limiter.js';
 import { login, verifyLogin } from './login.js';
-import { Puller, type PullOptions, type Unpacker } from './pull.js';
+import { type PullOutcome, Puller, type PullOptions, type Unpacker } from './pull.js';
 import { type PushEvent, pushImage } from './push.js';
 import { RegistryClient, type RegistryOptions } from './registry-client.js';
 import { type RemoveResult, removeImage, tagImage } from './tags.js';
@@ -30,6 +30,8 @@ export interface ImageServiceOptions {
   logger?: Logger;
   /** Unpacks a pulled or imported image before it is recorded (the snapshotter). */
   unpacker?: Unpacker;
+  /** Told of every finished pull (the node's metrics). */
+  onPulled?: (p: PullOutcome) => void;
 }
 
 export class ImageService {
@@ -64,6 +66,7 @@ export class ImageService {
       blobs: this.blobs,
       log: this.log,
       ...(opts.unpacker ? { unpacker: opts.unpacker } : {}),
+      ...(opts.onPulled ? { onPulled: opts.onPulled } : {}),
     });
   }
 

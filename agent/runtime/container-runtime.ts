@@ -22,6 +22,7 @@ import { execInContainer } from './exec.js';
 import { HealthMonitor } from './health-monitor.js';
 import { readLogs } from './log-reader.js';
 import { OciRuntimeCli } from './oci-runtime-cli.js';
+import { type ContainerStats, readContainerStats } from './stats.js';
 import { normalizeSignal } from './signals.js';
 import type {
   ContainerCreateSpec,
@@ -282,6 +283,24 @@ export class ContainerRuntime {
       } catch (e) {
         if (!(e instanceof SkiffError && e.code === 'not_found')) throw e;
       }
+    }
+    return out;
+  }
+
+  /**
+   * Resource usage of the running containers, read now from their cgroups and network
+   * namespaces (metrics scrapes). An exited container has no figures and is left out.
+   */
+  async stats(): Promise<ContainerStats[]> {
+    const out: ContainerStats[] = [];
+    for (const id of await this.store.ids()) {
+      const rec = await this.store.read(id);
+      if (!rec?.startedAt) continue;
+      const runDir = this.runDir(id);
+      if (existsSync(join(runDir, 'exit')) || existsSync(join(this.exitDir, id))) continue;
+      const pid = await readPid(join(runDir, 'pid'));
+      if (pid === undefined || !isAlive(pid)) continue;
+      out.push(readContainerStats({ id, labels: rec.labels, cgroupsPath: rec.cgroupsPath, pid }));
     }
     return out;
   }

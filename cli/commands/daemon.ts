@@ -42,6 +42,11 @@ export function registerDaemon(program: Command): void {
       process.env.SKIFF_DEFAULT_ADDR_POOL_MASK_LENGTH,
     )
     .option(
+      '--metrics-addr <host:port>',
+      'also serve Prometheus metrics over plain HTTP at http://HOST:PORT/metrics (as dockerd; keep it on a protected address)',
+      process.env.SKIFF_METRICS_ADDR,
+    )
+    .option(
       '--config <file>',
       "a JSON file with these settings under the flags' names (flags win)",
       DEFAULT_CONFIG_FILE,
@@ -89,6 +94,7 @@ export function registerDaemon(program: Command): void {
           ...(o.advertiseAddr ? { advertiseAddr: o.advertiseAddr } : {}),
           ...(join ? { join } : {}),
           ...(addressPool ? { addressPool } : {}),
+          ...(o.metricsAddr ? { metricsAddr: o.metricsAddr } : {}),
         },
         log,
       );
@@ -150,6 +156,7 @@ interface RunOptions {
   raftTick: string;
   defaultAddrPool?: string;
   defaultAddrPoolMaskLength?: string;
+  metricsAddr?: string;
 }
 
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;

@@ -35,6 +35,8 @@ export interface ApiServerOptions {
   forward?: ForwardOptions;
   /** Serve HTTPS with client-certificate authentication (the API on TCP). */
   tls?: { certPem: string; keyPem: string; caPem: string };
+  /** Told of every answered request (the node's metrics); `route` is the route's pattern. */
+  onRequest?: (r: { route: string; method: string; status: number; seconds: number }) => void;
 }
 
 /**
@@ -79,6 +81,18 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     return payload;
   });
 
+  const onRequest = opts.onRequest;
+  if (onRequest) {
+    app.addHook('onResponse', async (req, reply) => {
+      onRequest({
+        // The pattern keeps the label set small; URLs no route matched share one value.
+        route: req.routeOptions.url ?? 'unmatched',
+        method: req.method,
+        status: reply.statusCode,
+        seconds: reply.elapsedTime / 1000,
+      });
+    });
+  }
   if (opts.tls) registerMutualTlsGuard(app, ctx, opts.tls.caPem);
   if (opts.forward) registerWriteForwarding(app, ctx, opts.forward);
   if (opts.join) registerClusterCaRoutes(app, opts.join);
