@@ -40,8 +40,8 @@ import {
   saveManagerJoin,
 } from './identity/index.js';
 import { LeaderLoops, type LeaderOptions } from './leader/index.js';
-import type { ManagerMetricsHooks, ManagerMetricsSnapshot } from './metrics-hooks.js';
 import { joinAsManager, leaveRaft, raftMembership, waitForLeader } from './membership/index.js';
+import type { ManagerMetricsHooks, ManagerMetricsSnapshot } from './metrics-hooks.js';
 import { RaftNode } from './raft/index.js';
 import {
   createAesGcmCipher,

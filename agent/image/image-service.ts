@@ -14,7 +14,7 @@ import { type ImageRecord, ImageRecords } from './image-records.js';
 import { type ImportOptions, importRootfs } from './import.js';
 import { Limiter } from './limiter.js';
 import { login, verifyLogin } from './login.js';
-import { type PullOutcome, Puller, type PullOptions, type Unpacker } from './pull.js';
+import { Puller, type PullOptions, type PullOutcome, type Unpacker } from './pull.js';
 import { type PushEvent, pushImage } from './push.js';
 import { RegistryClient, type RegistryOptions } from './registry-client.js';
 import { type RemoveResult, removeImage, tagImage } from './tags.js';

@@ -22,8 +22,8 @@ import { execInContainer } from './exec.js';
 import { HealthMonitor } from './health-monitor.js';
 import { readLogs } from './log-reader.js';
 import { OciRuntimeCli } from './oci-runtime-cli.js';
-import { type ContainerStats, readContainerStats } from './stats.js';
 import { normalizeSignal } from './signals.js';
+import { type ContainerStats, readContainerStats } from './stats.js';
 import type {
   ContainerCreateSpec,
   ContainerEvent,
@@ -298,8 +298,10 @@ export class ContainerRuntime {
       if (!rec?.startedAt) continue;
       const runDir = this.runDir(id);
       if (existsSync(join(runDir, 'exit')) || existsSync(join(this.exitDir, id))) continue;
+      // Running as inspect() decides it: its conmon is alive (the container's pid may be reused).
+      const conmonPid = await readPid(join(runDir, 'conmon.pid'));
+      if (conmonPid === undefined || !isAlive(conmonPid)) continue;
       const pid = await readPid(join(runDir, 'pid'));
-      if (pid === undefined || !isAlive(pid)) continue;
       out.push(readContainerStats({ id, labels: rec.labels, cgroupsPath: rec.cgroupsPath, pid }));
     }
     return out;

@@ -32,7 +32,12 @@ export const CGROUP_V1_ROOT = '/sys/fs/cgroup';
 const NO_LIMIT = 2 ** 62;
 
 export function readContainerStats(
-  c: { id: string; labels: Record<string, string>; cgroupsPath?: string | undefined; pid?: number | undefined },
+  c: {
+    id: string;
+    labels: Record<string, string>;
+    cgroupsPath?: string | undefined;
+    pid?: number | undefined;
+  },
   cgroupRoot = CGROUP_V1_ROOT,
 ): ContainerStats {
   const out: ContainerStats = { id: c.id, labels: c.labels, network: [] };

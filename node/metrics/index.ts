@@ -54,7 +54,9 @@ export async function serveMetrics(
       },
       (err: unknown) => {
         log.error({ err: String(err) }, 'metrics scrape failed');
-        res.writeHead(500, { 'Content-Type': 'text/plain' }).end('the scrape failed; the node log has the details\n');
+        res
+          .writeHead(500, { 'Content-Type': 'text/plain' })
+          .end('the scrape failed; the node log has the details\n');
       },
     );
   });
@@ -69,7 +71,8 @@ export async function serveMetrics(
     server.listen(port, host, () => resolve());
   });
   const bound = server.address();
-  const shown = typeof bound === 'object' && bound ? `${host.includes(':') ? `[${host}]` : host}:${bound.port}` : addr;
+  const shown =
+    typeof bound === 'object' && bound ? `${host.includes(':') ? `[${host}]` : host}:${bound.port}` : addr;
   log.info({ metricsAddr: shown }, 'serving metrics');
   return {
     addr: shown,

@@ -136,8 +136,16 @@ export class NodeMetrics {
       s.isLeader ? 1 : 0,
     );
     raftGauge('skiff_raft_term', "This manager's raft term.", (s) => s.term);
-    raftGauge('skiff_raft_commit_index', 'The highest log index this manager knows committed.', (s) => s.commitIndex);
-    raftGauge('skiff_raft_applied_index', 'The highest log index applied to the store here.', (s) => s.appliedIndex);
+    raftGauge(
+      'skiff_raft_commit_index',
+      'The highest log index this manager knows committed.',
+      (s) => s.commitIndex,
+    );
+    raftGauge(
+      'skiff_raft_applied_index',
+      'The highest log index applied to the store here.',
+      (s) => s.appliedIndex,
+    );
     raftGauge('skiff_raft_members', 'Members of the raft group (voters and learners).', (s) => s.members);
     new Gauge({
       name: 'skiff_dispatcher_sessions',
@@ -199,7 +207,8 @@ export class NodeMetrics {
       proposal: (seconds, ok) => proposal.observe({ outcome: ok ? 'ok' : 'error' }, seconds),
       apply: (seconds) => apply.observe(seconds),
       leaderChange: () => leaderChanges.inc(),
-      apiRequest: (q) => api.observe({ route: q.route, method: q.method, status: String(q.status) }, q.seconds),
+      apiRequest: (q) =>
+        api.observe({ route: q.route, method: q.method, status: String(q.status) }, q.seconds),
     };
 
     const pullBytes = new Counter({
