@@ -9,6 +9,8 @@ export {
   type ApiServerOptions,
   createApiServer,
   createBaseServer,
+  type DockerEvent,
+  type LocalEventSource,
   type LogQuery,
   type LogSource,
   MIN_API_VERSION,

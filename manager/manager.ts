@@ -97,6 +97,8 @@ export interface ManagerOptions {
    * routes). None: the control plane only, whose tasks nobody schedules (API tests).
    */
   leaderLoops?: LeaderOptions | Promise<LeaderOptions>;
+  /** This node's own events (its containers) for `GET /events`. */
+  localEvents?: ApiServerOptions['localEvents'];
   /** The node's metrics: told of proposals, applies, leader changes and API requests. */
   metrics?: ManagerMetricsHooks;
 }
@@ -222,6 +224,7 @@ export class Manager {
         ...(o.logs ? { logs: o.logs } : {}),
         ...(o.extraRoutes ? { extraRoutes: o.extraRoutes } : {}),
         ...(o.leave ? { leave: o.leave } : {}),
+        ...(o.localEvents ? { localEvents: o.localEvents } : {}),
         ...(o.metrics ? { onRequest: (r) => o.metrics?.apiRequest(r) } : {}),
       };
       api = createApiServer(common);

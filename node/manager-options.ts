@@ -4,6 +4,7 @@ import type { NodeAgent } from '../agent/index.js';
 import type { Logger } from '../lib/index.js';
 import type { ManagerOptions } from '../manager/index.js';
 import { registerNodeRoutes } from './api/index.js';
+import type { ContainerEvents } from './container-events.js';
 import { nodeLogSource } from './log-source.js';
 import { type NodeMetrics, registerMetricsRoute } from './metrics/index.js';
 import type { DaemonPaths } from './paths.js';
@@ -15,6 +16,7 @@ export function managerOptions(
   log: Logger,
   agentOf: () => NodeAgent | undefined,
   metrics: NodeMetrics,
+  containerEvents: ContainerEvents,
 ): ManagerOptions {
   return {
     stateDir: paths.stateDir,
@@ -28,5 +30,6 @@ export function managerOptions(
       registerMetricsRoute(app, metrics);
     },
     metrics: metrics.managerHooks,
+    localEvents: containerEvents.source,
   };
 }

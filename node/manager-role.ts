@@ -20,6 +20,7 @@ import {
 import { dispatcherSource } from './dispatcher-source.js';
 import { firstAnswer } from './first-answer.js';
 import { quorumRefusal, removeClusterState } from './leave.js';
+import { ContainerEvents } from './container-events.js';
 import { managerOptions } from './manager-options.js';
 import { NodeMetrics, serveMetrics } from './metrics/index.js';
 import type { ClusterNodeOptions } from './options.js';
@@ -65,6 +66,7 @@ export async function startManagerRole(
     resolveLeft();
   };
   let started: Manager | undefined;
+  const containerEvents = new ContainerEvents();
   const metrics = new NodeMetrics({
     nodeId: () => started?.nodeId ?? '',
     manager: () => started,
@@ -72,7 +74,7 @@ export async function startManagerRole(
   });
   const metricsServer = o.metricsAddr ? await serveMetrics(metrics, o.metricsAddr, log) : undefined;
   const manager = await Manager.start({
-    ...managerOptions(paths, hostname, o.version, log, () => agent, metrics),
+    ...managerOptions(paths, hostname, o.version, log, () => agent, metrics, containerEvents),
     leave,
     tcp: { host: o.advertiseAddr, port },
     advertiseAddr: self,
@@ -105,6 +107,7 @@ export async function startManagerRole(
     logger: log,
     onImagePulled: metrics.onImagePulled,
   });
+  containerEvents.follow(agent);
   await agent.start(
     dispatcherSource({
       managers: managerAddrs(manager.store),

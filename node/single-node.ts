@@ -9,6 +9,7 @@ import { NodeAgent } from '../agent/index.js';
 import type { Logger } from '../lib/index.js';
 import { SkiffError } from '../lib/index.js';
 import { Manager } from '../manager/index.js';
+import { ContainerEvents } from './container-events.js';
 import { managerOptions } from './manager-options.js';
 import { NodeMetrics, serveMetrics } from './metrics/index.js';
 import type { NodeOptions, RunningNode } from './options.js';
@@ -24,6 +25,7 @@ export async function runSingleNode(
   const hostname = osHostname();
   let agent: NodeAgent | undefined;
   let manager: Manager | undefined;
+  const containerEvents = new ContainerEvents();
   const metrics = new NodeMetrics({
     nodeId: () => manager?.nodeId ?? '',
     manager: () => manager,
@@ -32,7 +34,7 @@ export async function runSingleNode(
   // Listening first: a taken port fails the start before anything else runs.
   const metricsServer = o.metricsAddr ? await serveMetrics(metrics, o.metricsAddr, log) : undefined;
   manager = await Manager.start({
-    ...managerOptions(paths, hostname, o.version, log, () => agent, metrics),
+    ...managerOptions(paths, hostname, o.version, log, () => agent, metrics, containerEvents),
     ...(o.addressPool ? { addressPool: o.addressPool } : {}),
     dispatcher: { kind: 'in-process' },
     // `ip route` runs while the manager starts rather than after it.
@@ -53,6 +55,7 @@ export async function runSingleNode(
   });
   const started = agent;
   const running = manager;
+  containerEvents.follow(started);
   await started.start(() => {
     const dispatcher = running.localDispatcher();
     if (!dispatcher) throw new SkiffError('unavailable', 'the manager is not dispatching');

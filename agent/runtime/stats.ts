@@ -31,23 +31,34 @@ export const CGROUP_V1_ROOT = '/sys/fs/cgroup';
 /** The kernel's "no limit" for memory.limit_in_bytes (page-rounded LONG_MAX) and above. */
 const NO_LIMIT = 2 ** 62;
 
+/** The container's memory limit (read once: a task's limits do not change while it runs). */
+export function readMemoryLimit(
+  cgroupsPath: string | undefined,
+  cgroupRoot = CGROUP_V1_ROOT,
+): number | undefined {
+  if (!cgroupsPath) return undefined;
+  const limit = readNumber(join(cgroupRoot, 'memory', cgroupsPath, 'memory.limit_in_bytes'));
+  return limit !== undefined && limit < NO_LIMIT ? limit : undefined;
+}
+
+/** What changes: CPU, memory and network, read now. */
 export function readContainerStats(
   c: {
     id: string;
     labels: Record<string, string>;
     cgroupsPath?: string | undefined;
     pid?: number | undefined;
+    memoryLimitBytes?: number | undefined;
   },
   cgroupRoot = CGROUP_V1_ROOT,
 ): ContainerStats {
   const out: ContainerStats = { id: c.id, labels: c.labels, network: [] };
+  if (c.memoryLimitBytes !== undefined) out.memoryLimitBytes = c.memoryLimitBytes;
   if (c.cgroupsPath) {
     const cpu = readNumber(join(cgroupRoot, 'cpuacct', c.cgroupsPath, 'cpuacct.usage'));
     if (cpu !== undefined) out.cpuNanos = cpu;
     const mem = readNumber(join(cgroupRoot, 'memory', c.cgroupsPath, 'memory.usage_in_bytes'));
     if (mem !== undefined) out.memoryBytes = mem;
-    const limit = readNumber(join(cgroupRoot, 'memory', c.cgroupsPath, 'memory.limit_in_bytes'));
-    if (limit !== undefined && limit < NO_LIMIT) out.memoryLimitBytes = limit;
   }
   if (c.pid !== undefined) {
     try {

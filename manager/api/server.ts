@@ -4,7 +4,7 @@ import { httpStatusFor, isSkiffError, type Logger, SkiffError, silentLogger } fr
 import type { JoinService, RaftMembership } from '../ca/index.js';
 import type { Replicator, Store } from '../store/index.js';
 import { API_VERSION, type ApiContext, type ApiInfo, type LogSource } from './context.js';
-import { EventLog } from './events.js';
+import { EventLog, type LocalEventSource } from './events.js';
 import { APPLIED_INDEX_HEADER, type ForwardOptions, registerWriteForwarding } from './forward.js';
 import { registerClusterCaRoutes, registerMutualTlsGuard } from './routes/cluster-ca.js';
 import { registerLogRoutes } from './routes/logs.js';
@@ -35,6 +35,8 @@ export interface ApiServerOptions {
   forward?: ForwardOptions;
   /** Serve HTTPS with client-certificate authentication (the API on TCP). */
   tls?: { certPem: string; keyPem: string; caPem: string };
+  /** This node's own events (its containers) for `GET /events`. */
+  localEvents?: LocalEventSource;
   /** Told of every answered request (the node's metrics); `route` is the route's pattern. */
   onRequest?: (r: { route: string; method: string; status: number; seconds: number }) => void;
 }
@@ -67,7 +69,7 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     replicator: opts.replicator,
     log,
     info: opts.info,
-    events: new EventLog(opts.store, clock),
+    events: new EventLog(opts.store, clock, undefined, opts.localEvents),
     clock,
     ...(opts.logs ? { logs: opts.logs } : {}),
     ...(opts.raft ? { raft: opts.raft } : {}),
