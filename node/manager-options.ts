@@ -5,6 +5,7 @@ import type { Logger } from '../lib/index.js';
 import type { ManagerOptions } from '../manager/index.js';
 import { registerNodeRoutes } from './api/index.js';
 import type { ContainerEvents } from './container-events.js';
+import { nodeHealth } from './health.js';
 import { nodeLogSource } from './log-source.js';
 import { type NodeMetrics, registerMetricsRoute } from './metrics/index.js';
 import type { DaemonPaths } from './paths.js';
@@ -28,6 +29,14 @@ export function managerOptions(
     extraRoutes: (app, ctx) => {
       registerNodeRoutes(app, ctx, agentOf);
       registerMetricsRoute(app, metrics);
+      app.get('/skiff/health', async (_req, reply) => {
+        const report = await nodeHealth({
+          nodeId: ctx.info.nodeId,
+          manager: { store: ctx.store, replicator: ctx.replicator },
+          agent: agentOf(),
+        });
+        return reply.status(report.healthy ? 200 : 503).send(report);
+      });
     },
     metrics: metrics.managerHooks,
     localEvents: containerEvents.source,

@@ -17,10 +17,10 @@ import {
   requestRenewal,
   saveIdentity,
 } from '../manager/index.js';
+import { ContainerEvents } from './container-events.js';
 import { dispatcherSource } from './dispatcher-source.js';
 import { firstAnswer } from './first-answer.js';
 import { quorumRefusal, removeClusterState } from './leave.js';
-import { ContainerEvents } from './container-events.js';
 import { managerOptions } from './manager-options.js';
 import { NodeMetrics, serveMetrics } from './metrics/index.js';
 import type { ClusterNodeOptions } from './options.js';

@@ -21,6 +21,7 @@ import {
 import { isNodeLocalPath, nodeLocalApi, serveWorkerControl } from './api/index.js';
 import { dispatcherSource } from './dispatcher-source.js';
 import { firstAnswer } from './first-answer.js';
+import { nodeHealth } from './health.js';
 import { removeClusterState } from './leave.js';
 import { METRICS_CONTENT_TYPE, NodeMetrics, serveMetrics } from './metrics/index.js';
 import type { ClusterNodeOptions } from './options.js';
@@ -114,6 +115,7 @@ export async function startWorkerRole(
     log,
     { handle: localApi.handle, serves: isNodeLocalPath },
     { text: () => metrics.metrics(), contentType: METRICS_CONTENT_TYPE },
+    () => nodeHealth({ nodeId: saved.nodeId, agent }),
   );
   await writeFile(paths.pidFile, `${process.pid}\n`);
   log.info({ nodeId: saved.nodeId }, 'skiff worker ready');

@@ -94,6 +94,11 @@ export class ContainerRuntime {
     return () => this.events.off('event', listener);
   }
 
+  /** Whether the OCI runtime answers (`crun list` over this node's state): for health checks. */
+  async check(): Promise<void> {
+    await this.oci.run(['list'], 'listing containers');
+  }
+
   /** Subscribes to the lifecycle as Docker's events show it (create, start, die, destroy, health_status). */
   onLifecycle(listener: (e: ContainerLifecycleEvent) => void): () => void {
     this.events.on('lifecycle', listener);

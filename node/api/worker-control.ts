@@ -15,6 +15,8 @@ export async function serveWorkerControl(
   local?: { handle: NodeLocalHandler; serves(path: string): boolean },
   /** `GET /metrics`: the node's metrics (node/metrics). */
   metrics?: { text(): Promise<string>; contentType: string },
+  /** `GET /skiff/health`: 200 or 503 with the node's checks (node/health). */
+  health?: () => Promise<{ healthy: boolean }>,
 ): Promise<Server> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://node');
@@ -36,6 +38,13 @@ export async function serveWorkerControl(
           const status = isSkiffError(err) ? httpStatusFor(err.code) : 500;
           reply(status, JSON.stringify({ message: err instanceof Error ? err.message : String(err) }));
         },
+      );
+      return;
+    }
+    if (path === '/skiff/health' && req.method === 'GET' && health) {
+      health().then(
+        (report) => reply(report.healthy ? 200 : 503, JSON.stringify(report)),
+        (err: unknown) => reply(503, JSON.stringify({ healthy: false, message: String(err) })),
       );
       return;
     }
