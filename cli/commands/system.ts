@@ -48,10 +48,9 @@ interface EventLine {
 
 /** Docker's text line: `TIME TYPE ACTION ID (attr=value, …)`. */
 export function eventText(e: EventLine): string {
-  const nano = e.timeNano ?? (e.time ?? 0) * 1e9;
-  const sec = Math.floor(nano / 1e9);
-  const frac = String(Math.round(nano - sec * 1e9)).padStart(9, '0');
-  const when = `${new Date(sec * 1000).toISOString().slice(0, 19)}.${frac}Z`;
+  // Nanoseconds past 2^53 are not exact in a number; the events carry milliseconds anyway.
+  const ms = Math.round(e.timeNano !== undefined ? e.timeNano / 1e6 : (e.time ?? 0) * 1000);
+  const when = `${new Date(ms - (ms % 1000)).toISOString().slice(0, 19)}.${String(ms % 1000).padStart(3, '0')}000000Z`;
   const attrs = Object.entries(e.Actor?.Attributes ?? {})
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([k, v]) => `${k}=${v}`)

@@ -52,6 +52,7 @@ describe('node metrics', () => {
   let node: TestNode;
   let dir: string;
   let metricsPort: number;
+  let startedAt: number;
   const socket = () => ({ socketPath: join(node.runDir, 'skiff.sock') });
 
   const tasks = async () => JSON.parse((await get(socket(), '/tasks')).body) as Task[];
@@ -60,6 +61,7 @@ describe('node metrics', () => {
     node = testNode();
     dir = mkdtempSync(join(tmpdir(), 'skiff-metrics-'));
     metricsPort = await freePort();
+    startedAt = Date.now() / 1000 - 1;
     node.env.SKIFF_METRICS_ADDR = `127.0.0.1:${metricsPort}`;
     const imp = await importBusybox(node, dir, 'metrics\n', IMAGE);
     expect(imp.code, imp.stderr).toBe(0);
@@ -222,4 +224,74 @@ describe('node metrics', () => {
       rmSync(promDir, { recursive: true, force: true });
     }
   }, 90_000);
+
+  it('skiff system events replays the services and their containers, in Docker shapes', async () => {
+    const r = await node.skiff([
+      'system',
+      'events',
+      '--since',
+      startedAt.toFixed(3),
+      '--until',
+      (Date.now() / 1000).toFixed(3),
+      '--filter',
+      'type=service',
+      '--filter',
+      'type=container',
+      '--format',
+      'json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const events = r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            Type: string;
+            Action: string;
+            scope: string;
+            Actor: { ID: string; Attributes: Record<string, string> };
+          },
+      );
+    const created = events
+      .filter((e) => e.Type === 'service' && e.Action === 'create')
+      .map((e) => e.Actor.Attributes.name);
+    expect(created.sort()).toEqual([...SERVICES].sort());
+    const mone = events.filter(
+      (e) => e.Type === 'container' && e.Actor.Attributes['com.docker.swarm.service.name'] === 'mone',
+    );
+    expect(mone.map((e) => e.Action)).toEqual(expect.arrayContaining(['create', 'start']));
+    expect(mone.every((e) => e.scope === 'local')).toBe(true);
+    // The job's container ran `true`: it died with exit code 0.
+    const died = events.find(
+      (e) => e.Action === 'die' && e.Actor.Attributes['com.docker.swarm.service.name'] === 'mdone',
+    );
+    expect(died?.Actor.Attributes.exitCode).toBe('0');
+    const text = await node.skiff([
+      'system',
+      'events',
+      '--since',
+      startedAt.toFixed(3),
+      '--until',
+      (Date.now() / 1000).toFixed(3),
+      '--filter',
+      'service=mone',
+    ]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^\d{4}-\d\d-\d\dT[\d:]+\.\d{9}Z service create \w+ \(.*name=mone/m);
+  });
+
+  it('GET /skiff/health and skiff system health say the node works', async () => {
+    const res = await get(socket(), '/skiff/health');
+    expect(res.status).toBe(200);
+    const body = JSON.parse(res.body) as { healthy: boolean; checks: Record<string, { ok: boolean }> };
+    expect(body.healthy).toBe(true);
+    expect(Object.keys(body.checks).sort()).toEqual(['agent', 'raft', 'runtime', 'store']);
+    const cli = await node.skiff(['system', 'health']);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toMatch(/^healthy\n {2}raft: ok/);
+    const info = await node.skiff(['system', 'info']);
+    expect(info.code, info.stderr).toBe(0);
+    expect(info.stdout).toMatch(/^Swarm: active$/m);
+  });
 });
