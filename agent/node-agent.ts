@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { privateDir } from '../disk/index.js';
 import type { AssignedSecret, DispatcherApi, Logger, NodeDescription, Task } from '../lib/index.js';
 import { silentLogger } from '../lib/index.js';
-import { DEFAULT_PULL_LIMITS, ImageService, type PullLimits } from './image/index.js';
+import { DEFAULT_PULL_LIMITS, ImageService, type PullLimits, type PullOutcome } from './image/index.js';
 import { NetworkManager } from './network/index.js';
 import { ContainerRuntime } from './runtime/index.js';
 import { Snapshotter } from './snapshot/index.js';
@@ -44,6 +44,8 @@ export interface NodeAgentOptions {
   labels?: Record<string, string>;
   /** What one image pull may bring (unset limits keep DEFAULT_PULL_LIMITS). */
   pullLimits?: Partial<PullLimits>;
+  /** Told of every finished image pull (the node's metrics). */
+  onImagePulled?: (p: PullOutcome) => void;
 }
 
 export class NodeAgent {
@@ -71,6 +73,7 @@ export class NodeAgent {
       limits,
       unpacker: this.snapshots,
       ...(opts.registries ? { registries: opts.registries } : {}),
+      ...(opts.onImagePulled ? { onPulled: opts.onImagePulled } : {}),
     });
     this.network = new NetworkManager({
       stateDir: join(opts.stateDir, 'network'),

@@ -9,6 +9,8 @@ export {
   type ApiServerOptions,
   createApiServer,
   createBaseServer,
+  type DockerEvent,
+  type LocalEventSource,
   type LogQuery,
   type LogSource,
   MIN_API_VERSION,
@@ -20,4 +22,5 @@ export { managerAddrs } from './dispatcher/index.js';
 export type { AcceptedJoin } from './identity/index.js';
 export type { LeaderOptions } from './leader/index.js';
 export { Manager, type ManagerDispatcherOptions, type ManagerOptions } from './manager.js';
+export type { ManagerMetricsHooks, ManagerMetricsSnapshot } from './metrics-hooks.js';
 export * from './store/index.js';

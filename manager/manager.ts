@@ -44,6 +44,7 @@ import {
 } from './identity/index.js';
 import { LeaderLoops, type LeaderOptions } from './leader/index.js';
 import { joinAsManager, leaveRaft, raftMembership, waitForLeader } from './membership/index.js';
+import type { ManagerMetricsHooks, ManagerMetricsSnapshot } from './metrics-hooks.js';
 import { RaftNode } from './raft/index.js';
 import {
   createAesGcmCipher,
@@ -52,6 +53,7 @@ import {
   RaftReplicator,
   ReadGate,
   type Replicator,
+  type StateMachine,
   Store,
 } from './store/index.js';
 
@@ -101,6 +103,10 @@ export interface ManagerOptions {
    * routes). None: the control plane only, whose tasks nobody schedules (API tests).
    */
   leaderLoops?: LeaderOptions | Promise<LeaderOptions>;
+  /** This node's own events (its containers) for `GET /events`. */
+  localEvents?: ApiServerOptions['localEvents'];
+  /** The node's metrics: told of proposals, applies, leader changes and API requests. */
+  metrics?: ManagerMetricsHooks;
 }
 
 export type ManagerDispatcherOptions =
@@ -122,6 +128,7 @@ interface ManagerParts {
   readGate: ReadGate;
   stopRenewal: () => void;
   log: Logger;
+  metrics: ManagerMetricsHooks | undefined;
 }
 
 export class Manager {
@@ -183,7 +190,7 @@ export class Manager {
       joined?.raftPeers,
       raftDataKey(secretsKey, nodeId),
     );
-    const replicator = new RaftReplicator(raft, { timeoutMs: 10_000 });
+    const replicator = timedReplicator(new RaftReplicator(raft, { timeoutMs: 10_000 }), o.metrics);
     store.setReplicator(replicator);
     let api: FastifyInstance | undefined;
     let tcpApi: FastifyInstance | undefined;
@@ -239,6 +246,8 @@ export class Manager {
         ...(o.extraRoutes ? { extraRoutes: o.extraRoutes } : {}),
         ...(o.leave ? { leave: o.leave } : {}),
         readGate,
+        ...(o.localEvents ? { localEvents: o.localEvents } : {}),
+        ...(o.metrics ? { onRequest: (r) => o.metrics?.apiRequest(r) } : {}),
       };
       api = createApiServer(common);
       await listenUnix(api, o.socketPath);
@@ -305,9 +314,26 @@ export class Manager {
       readGate,
       stopRenewal,
       log: rootLog,
+      metrics: o.metrics,
     });
     manager.followLeadership();
     return manager;
+  }
+
+  /** The figures a metrics scrape reads: raft's position and the dispatcher's sessions and queues. */
+  metricsSnapshot(): ManagerMetricsSnapshot {
+    const s = this.parts.raft.status();
+    const d = this.parts.dispatcher;
+    return {
+      raft: {
+        isLeader: s.role === 'leader',
+        term: s.term,
+        commitIndex: s.commitIndex,
+        appliedIndex: s.appliedIndex,
+        members: s.members.length,
+      },
+      dispatcher: d ? d.stats() : { sessions: 0, heartbeatMisses: 0, queued: [] },
+    };
   }
 
   /** Where this manager's raft listens. */
@@ -391,7 +417,11 @@ export class Manager {
       if (leading) leaderLoops?.start();
       else void leaderLoops?.stop();
     };
-    this.stopLeadershipEvents = this.parts.raft.onLeaderChange(() => setImmediate(follow));
+    const metrics = this.parts.metrics;
+    this.stopLeadershipEvents = this.parts.raft.onLeaderChange(() => {
+      metrics?.leaderChange();
+      setImmediate(follow);
+    });
     follow();
   }
 }
@@ -441,7 +471,7 @@ function startRaft(
     // A new cluster starts with this manager alone; a joining one contacts the members it was given.
     peers: joinPeers ?? [{ id: nodeId, addr: o.raft?.advertiseAddr ?? listenAddr }],
     listenAddr,
-    stateMachine: store.stateMachine,
+    stateMachine: timedStateMachine(store.stateMachine, o.metrics),
     dataKey,
     ...(o.raft?.tickMs ? { tickMs: o.raft.tickMs } : {}),
     ...(o.raftSnapshotInterval ? { snapshotEvery: o.raftSnapshotInterval } : {}),
@@ -453,6 +483,41 @@ function startRaft(
     // only for itself.
     peerMember: raftPeerMember,
   });
+}
+
+/** Times each store write end to end (proposed, committed, applied here) for the metrics. */
+function timedReplicator(r: Replicator, metrics: ManagerMetricsHooks | undefined): Replicator {
+  if (!metrics) return r;
+  const propose = r.propose.bind(r);
+  r.propose = async (data) => {
+    const t = performance.now();
+    try {
+      const res = await propose(data);
+      metrics.proposal((performance.now() - t) / 1000, true);
+      return res;
+    } catch (e) {
+      metrics.proposal((performance.now() - t) / 1000, false);
+      throw e;
+    }
+  };
+  return r;
+}
+
+/** Times each entry raft applies to the store. */
+function timedStateMachine(sm: StateMachine, metrics: ManagerMetricsHooks | undefined): StateMachine {
+  if (!metrics) return sm;
+  return {
+    apply(entry) {
+      const t = performance.now();
+      try {
+        sm.apply(entry);
+      } finally {
+        metrics.apply((performance.now() - t) / 1000);
+      }
+    },
+    snapshot: () => sm.snapshot(),
+    restore: (snap) => sm.restore(snap),
+  };
 }
 
 function bind(server: grpc.Server, addr: string, creds: grpc.ServerCredentials): Promise<void> {

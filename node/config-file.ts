@@ -28,6 +28,7 @@ const DaemonConfig = z.strictObject({
   'max-layer-entries': z.union([z.number().int().positive(), z.string().regex(/^\d+$/)]).optional(),
   'max-image-config-size': byteSize,
   'min-free-space': byteSize,
+  'metrics-addr': z.string().min(1).optional(),
 });
 
 /** The file's settings as commander option values (camelCase keys, strings). */

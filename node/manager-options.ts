@@ -4,7 +4,10 @@ import type { NodeAgent } from '../agent/index.js';
 import type { Logger } from '../lib/index.js';
 import type { ManagerOptions } from '../manager/index.js';
 import { registerNodeRoutes } from './api/index.js';
+import type { ContainerEvents } from './container-events.js';
+import { nodeHealth } from './health.js';
 import { nodeLogSource } from './log-source.js';
+import { type NodeMetrics, registerMetricsRoute } from './metrics/index.js';
 import type { DaemonPaths } from './paths.js';
 
 export function managerOptions(
@@ -13,6 +16,8 @@ export function managerOptions(
   version: string,
   log: Logger,
   agentOf: () => NodeAgent | undefined,
+  metrics: NodeMetrics,
+  containerEvents: ContainerEvents,
 ): ManagerOptions {
   return {
     stateDir: paths.stateDir,
@@ -21,6 +26,19 @@ export function managerOptions(
     version,
     logger: log,
     logs: (tasks, q, signal) => nodeLogSource(agentOf)(tasks, q, signal),
-    extraRoutes: (app, ctx) => registerNodeRoutes(app, ctx, agentOf),
+    extraRoutes: (app, ctx) => {
+      registerNodeRoutes(app, ctx, agentOf);
+      registerMetricsRoute(app, metrics);
+      app.get('/skiff/health', async (_req, reply) => {
+        const report = await nodeHealth({
+          nodeId: ctx.info.nodeId,
+          manager: { store: ctx.store, replicator: ctx.replicator },
+          agent: agentOf(),
+        });
+        return reply.status(report.healthy ? 200 : 503).send(report);
+      });
+    },
+    metrics: metrics.managerHooks,
+    localEvents: containerEvents.source,
   };
 }

@@ -17,10 +17,12 @@ import {
   requestRenewal,
   saveIdentity,
 } from '../manager/index.js';
+import { ContainerEvents } from './container-events.js';
 import { dispatcherSource } from './dispatcher-source.js';
 import { firstAnswer } from './first-answer.js';
 import { quorumRefusal, removeClusterState } from './leave.js';
 import { managerOptions } from './manager-options.js';
+import { NodeMetrics, serveMetrics } from './metrics/index.js';
 import type { ClusterNodeOptions } from './options.js';
 import type { DaemonPaths } from './paths.js';
 import { DEFAULT_PORT } from './ports.js';
@@ -63,8 +65,16 @@ export async function startManagerRole(
     hasLeft = true;
     resolveLeft();
   };
+  let started: Manager | undefined;
+  const containerEvents = new ContainerEvents();
+  const metrics = new NodeMetrics({
+    nodeId: () => started?.nodeId ?? '',
+    manager: () => started,
+    agent: () => agent,
+  });
+  const metricsServer = o.metricsAddr ? await serveMetrics(metrics, o.metricsAddr, log) : undefined;
   const manager = await Manager.start({
-    ...managerOptions(paths, hostname, o.version, log, () => agent),
+    ...managerOptions(paths, hostname, o.version, log, () => agent, metrics, containerEvents),
     leave,
     tcp: { host: o.advertiseAddr, port },
     advertiseAddr: self,
@@ -77,7 +87,11 @@ export async function startManagerRole(
       ...(o.heartbeatPeriodMs ? { heartbeatPeriodMs: o.heartbeatPeriodMs } : {}),
     },
     leaderLoops: {},
+  }).catch(async (e: unknown) => {
+    await metricsServer?.close();
+    throw e;
   });
+  started = manager;
   // Demoted: seen in this manager's store, or (when raft dropped it before it applied
   // the change) in the answer of the leader's dispatcher to its agent. Only once the
   // store has caught up: while a promoted node replays the log, its node is a worker
@@ -100,7 +114,9 @@ export async function startManagerRole(
     hostname,
     logger: log,
     ...(o.pullLimits ? { pullLimits: o.pullLimits } : {}),
+    onImagePulled: metrics.onImagePulled,
   });
+  containerEvents.follow(agent);
   await agent.start(
     dispatcherSource({
       managers: managerAddrs(manager.store),
@@ -151,6 +167,7 @@ export async function startManagerRole(
     stop() {
       stopping ??= (async () => {
         unwatchRole();
+        await metricsServer?.close();
         // Each step is bounded: a node that just left raft must still stop (and forget its state).
         await boundedStep(log, 'agent', () => agent?.stop());
         await manager.stop();

@@ -22,6 +22,8 @@ export interface NodeOptions {
   addressPool?: { pools: string[]; subnetSize?: number };
   /** What one image pull may bring onto the node; unset limits keep their defaults. */
   pullLimits?: Partial<image.PullLimits>;
+  /** Also serve `GET /metrics` over plain HTTP here (HOST:PORT; dockerd's metrics-addr). */
+  metricsAddr?: string;
 }
 
 /** A cluster node's options (it has joined, or joins now). */

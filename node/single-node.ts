@@ -9,24 +9,38 @@ import { NodeAgent } from '../agent/index.js';
 import type { Logger } from '../lib/index.js';
 import { SkiffError } from '../lib/index.js';
 import { Manager } from '../manager/index.js';
+import { ContainerEvents } from './container-events.js';
 import { managerOptions } from './manager-options.js';
+import { NodeMetrics, serveMetrics } from './metrics/index.js';
 import type { NodeOptions, RunningNode } from './options.js';
 import type { DaemonPaths } from './paths.js';
 
 export async function runSingleNode(
   paths: DaemonPaths,
-  o: Pick<NodeOptions, 'version' | 'addressPool' | 'raftSnapshotInterval' | 'pullLimits'>,
+  o: Pick<NodeOptions, 'version' | 'addressPool' | 'raftSnapshotInterval' | 'pullLimits' | 'metricsAddr'>,
   log: Logger,
 ): Promise<RunningNode> {
   const hostname = osHostname();
   let agent: NodeAgent | undefined;
-  const manager = await Manager.start({
-    ...managerOptions(paths, hostname, o.version, log, () => agent),
+  let manager: Manager | undefined;
+  const containerEvents = new ContainerEvents();
+  const metrics = new NodeMetrics({
+    nodeId: () => manager?.nodeId ?? '',
+    manager: () => manager,
+    agent: () => agent,
+  });
+  // Listening first: a taken port fails the start before anything else runs.
+  const metricsServer = o.metricsAddr ? await serveMetrics(metrics, o.metricsAddr, log) : undefined;
+  manager = await Manager.start({
+    ...managerOptions(paths, hostname, o.version, log, () => agent, metrics, containerEvents),
     ...(o.addressPool ? { addressPool: o.addressPool } : {}),
     ...(o.raftSnapshotInterval ? { raftSnapshotInterval: o.raftSnapshotInterval } : {}),
     dispatcher: { kind: 'in-process' },
     // `ip route` runs while the manager starts rather than after it.
     leaderLoops: hostSubnets().then((reservedSubnets) => ({ reservedSubnets })),
+  }).catch(async (e: unknown) => {
+    await metricsServer?.close();
+    throw e;
   });
   agent = new NodeAgent({
     nodeId: manager.nodeId,
@@ -37,10 +51,13 @@ export async function runSingleNode(
     logger: log,
     ...(o.pullLimits ? { pullLimits: o.pullLimits } : {}),
     overlayAsBridge: true,
+    onImagePulled: metrics.onImagePulled,
   });
   const started = agent;
+  const running = manager;
+  containerEvents.follow(started);
   await started.start(() => {
-    const dispatcher = manager.localDispatcher();
+    const dispatcher = running.localDispatcher();
     if (!dispatcher) throw new SkiffError('unavailable', 'the manager is not dispatching');
     return dispatcher;
   });
@@ -50,8 +67,9 @@ export async function runSingleNode(
     nodeId: manager.nodeId,
     failed: manager.failed,
     async stop() {
+      await metricsServer?.close();
       await started.stop();
-      await manager.stop();
+      await running.stop();
       await rm(paths.pidFile, { force: true });
     },
   };

@@ -21,7 +21,9 @@ import {
 import { isNodeLocalPath, nodeLocalApi, serveWorkerControl } from './api/index.js';
 import { dispatcherSource } from './dispatcher-source.js';
 import { firstAnswer } from './first-answer.js';
+import { nodeHealth } from './health.js';
 import { removeClusterState } from './leave.js';
+import { METRICS_CONTENT_TYPE, NodeMetrics, serveMetrics } from './metrics/index.js';
 import type { ClusterNodeOptions } from './options.js';
 import type { DaemonPaths } from './paths.js';
 import { DEFAULT_PORT } from './ports.js';
@@ -54,6 +56,9 @@ export async function startWorkerRole(
   const saved = state;
   const id = identity;
   let managers = saved.managers;
+  let running: NodeAgent | undefined;
+  const metrics = new NodeMetrics({ nodeId: () => saved.nodeId, agent: () => running });
+  const metricsServer = o.metricsAddr ? await serveMetrics(metrics, o.metricsAddr, log) : undefined;
   const agent = new NodeAgent({
     nodeId: saved.nodeId,
     stateDir: paths.stateDir,
@@ -62,7 +67,9 @@ export async function startWorkerRole(
     hostname,
     logger: log,
     ...(o.pullLimits ? { pullLimits: o.pullLimits } : {}),
+    onImagePulled: metrics.onImagePulled,
   });
+  running = agent;
   await agent.start(
     dispatcherSource({
       managers,
@@ -108,6 +115,8 @@ export async function startWorkerRole(
     },
     log,
     { handle: localApi.handle, serves: isNodeLocalPath },
+    { text: () => metrics.metrics(), contentType: METRICS_CONTENT_TYPE },
+    () => nodeHealth({ nodeId: saved.nodeId, agent }),
   );
   await writeFile(paths.pidFile, `${process.pid}\n`);
   log.info({ nodeId: saved.nodeId }, 'skiff worker ready');
@@ -137,6 +146,7 @@ export async function startWorkerRole(
       stopping ??= (async () => {
         stopRenewal();
         control.close();
+        await metricsServer?.close();
         await localApi.close();
         await boundedStep(log, 'agent', () => agent.stop());
         if (hasLeft) await removeClusterState(paths.stateDir);

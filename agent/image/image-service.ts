@@ -15,7 +15,7 @@ import { type ImportOptions, importRootfs } from './import.js';
 import { Limiter } from './limiter.js';
 import type { PullLimits } from './limits.js';
 import { login, verifyLogin } from './login.js';
-import { Puller, type PullOptions, type Unpacker } from './pull.js';
+import { Puller, type PullOptions, type PullOutcome, type Unpacker } from './pull.js';
 import { type PushEvent, pushImage } from './push.js';
 import { RegistryClient, type RegistryOptions } from './registry-client.js';
 import { type RemoveResult, removeImage, tagImage } from './tags.js';
@@ -33,6 +33,8 @@ export interface ImageServiceOptions {
   unpacker?: Unpacker;
   /** What a pull may bring (default DEFAULT_PULL_LIMITS); the snapshotter takes its own. */
   limits?: PullLimits;
+  /** Told of every finished pull (the node's metrics). */
+  onPulled?: (p: PullOutcome) => void;
 }
 
 export class ImageService {
@@ -68,6 +70,7 @@ export class ImageService {
       log: this.log,
       ...(opts.unpacker ? { unpacker: opts.unpacker } : {}),
       ...(opts.limits ? { limits: opts.limits } : {}),
+      ...(opts.onPulled ? { onPulled: opts.onPulled } : {}),
     });
   }
 

@@ -39,7 +39,7 @@ export {
   parseManifest,
 } from './manifest.js';
 export { formatPlatform, hostPlatform, parsePlatform, selectManifest } from './platform.js';
-export type { PullEvent, PullOptions, Unpacker } from './pull.js';
+export type { PullEvent, PullOptions, PullOutcome, Unpacker } from './pull.js';
 export type { PushEvent } from './push.js';
 export {
   DEFAULT_REGISTRY,

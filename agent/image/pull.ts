@@ -51,6 +51,15 @@ export interface PullerDeps {
   unpacker?: Unpacker;
   /** What a pull may bring (default DEFAULT_PULL_LIMITS). */
   limits?: PullLimits;
+  /** Told of every finished pull (metrics): bytes downloaded (blobs already here excluded), time, outcome. */
+  onPulled?: (p: PullOutcome) => void;
+}
+
+export interface PullOutcome {
+  ref: string;
+  bytes: number;
+  seconds: number;
+  ok: boolean;
 }
 
 export class Puller {
@@ -82,7 +91,31 @@ export class Puller {
     const emit = (e: PullEvent) => {
       for (const l of listeners) l(e);
     };
-    const promise = this.run(parsed, platform, emit).finally(() => this.running.delete(key));
+    const started = performance.now();
+    const downloaded = new Map<string, number>();
+    const counting = (e: PullEvent) => {
+      if (e.type === 'layer' && e.status === 'downloading') downloaded.set(e.digest, e.total);
+      emit(e);
+    };
+    const outcome = (ok: boolean) =>
+      this.deps.onPulled?.({
+        ref: formatReference(parsed),
+        bytes: [...downloaded.values()].reduce((a, b) => a + b, 0),
+        seconds: (performance.now() - started) / 1000,
+        ok,
+      });
+    const promise = this.run(parsed, platform, counting)
+      .then(
+        (r) => {
+          outcome(true);
+          return r;
+        },
+        (e: unknown) => {
+          outcome(false);
+          throw e;
+        },
+      )
+      .finally(() => this.running.delete(key));
     this.running.set(key, { promise, listeners });
     return promise;
   }

@@ -10,7 +10,7 @@
 //   <runRoot>/exits/<id>   conmon's exit file
 import { EventEmitter } from 'node:events';
 import { existsSync, type FSWatcher, readFileSync, statSync, watch } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, SkiffError, silentLogger } from '../../lib/index.js';
@@ -24,11 +24,13 @@ import { readImageEtcFile } from './image-etc-file.js';
 import { readLogs } from './log-reader.js';
 import { OciRuntimeCli } from './oci-runtime-cli.js';
 import { normalizeSignal } from './signals.js';
+import { type ContainerStats, readContainerStats, readMemoryLimit } from './stats.js';
 import type {
   ContainerCreateSpec,
   ContainerEvent,
   ContainerHealth,
   ContainerInfo,
+  ContainerLifecycleEvent,
   ContainerRuntimeOptions,
   ExecOptions,
   ExecResult,
@@ -58,6 +60,16 @@ export class ContainerRuntime {
   /** Containers whose exit was already reported by this process. */
   private readonly reportedExits = new Set<string>();
   private readonly starting = new Set<string>();
+  /** What stats() read once per running container (labels, cgroup, pid, memory limit). */
+  private readonly statsCache = new Map<
+    string,
+    {
+      labels: Record<string, string>;
+      cgroupsPath: string | undefined;
+      pid: number | undefined;
+      memoryLimitBytes: number | undefined;
+    }
+  >();
   private exitWatcher: FSWatcher | undefined;
   private exitPoll: NodeJS.Timeout | undefined;
   private closed = false;
@@ -81,6 +93,33 @@ export class ContainerRuntime {
   onEvent(listener: (e: ContainerEvent) => void): () => void {
     this.events.on('event', listener);
     return () => this.events.off('event', listener);
+  }
+
+  /** Whether the OCI runtime answers (`crun list` over this node's state): for health checks. */
+  async check(): Promise<void> {
+    await this.oci.run(['list'], 'listing containers');
+  }
+
+  /** Subscribes to the lifecycle as Docker's events show it (create, start, die, destroy, health_status). */
+  onLifecycle(listener: (e: ContainerLifecycleEvent) => void): () => void {
+    this.events.on('lifecycle', listener);
+    return () => this.events.off('lifecycle', listener);
+  }
+
+  private lifecycle(
+    action: ContainerLifecycleEvent['action'],
+    rec: Pick<ContainerRecord, 'id' | 'name' | 'labels'> | undefined,
+    extra: Partial<ContainerLifecycleEvent> = {},
+  ): void {
+    if (!rec || this.events.listenerCount('lifecycle') === 0) return;
+    this.events.emit('lifecycle', {
+      action,
+      id: rec.id,
+      name: rec.name,
+      labels: rec.labels,
+      time: new Date(),
+      ...extra,
+    } satisfies ContainerLifecycleEvent);
   }
 
   // ------------------------------------------------------------------ create
@@ -130,6 +169,7 @@ export class ContainerRuntime {
         throw new SkiffError('internal', `creating container ${spec.id} failed: ${detail}`);
       }
       log.debug({ pid }, 'container created');
+      this.lifecycle('create', rec);
       return await this.inspect(spec.id);
     } catch (e) {
       await this.cleanup(spec.id).catch((err: unknown) =>
@@ -221,7 +261,10 @@ export class ContainerRuntime {
       await this.signal(id, 'SIGKILL');
       await this.waitExit(id, 30_000);
     }
+    const rec = await this.store.read(id);
     await this.cleanup(id);
+    this.statsCache.delete(id);
+    this.lifecycle('destroy', rec);
   }
 
   /** Removes every trace of a container: runtime state, conmon, mounts, files. Idempotent. */
@@ -283,6 +326,43 @@ export class ContainerRuntime {
       } catch (e) {
         if (!(e instanceof SkiffError && e.code === 'not_found')) throw e;
       }
+    }
+    return out;
+  }
+
+  /**
+   * Resource usage of the running containers, read now from their cgroups and network
+   * namespaces (metrics scrapes). An exited container has no figures and is left out.
+   */
+  async stats(): Promise<ContainerStats[]> {
+    const out: ContainerStats[] = [];
+    const ids = await this.store.ids();
+    const present = new Set(ids);
+    // One listing of the exit files instead of a stat per container.
+    const exited = new Set(await readdir(this.exitDir).catch(() => [] as string[]));
+    for (const id of this.statsCache.keys()) if (!present.has(id)) this.statsCache.delete(id);
+    for (const id of ids) {
+      // An exited container has no figures (its exit file is there until it is removed).
+      if (exited.has(id)) continue;
+      let known = this.statsCache.get(id);
+      if (!known) {
+        const rec = await this.store.read(id);
+        if (!rec?.startedAt) continue;
+        const runDir = this.runDir(id);
+        if (existsSync(join(runDir, 'exit'))) continue;
+        // Running as inspect() decides it: its conmon is alive.
+        const conmonPid = await readPid(join(runDir, 'conmon.pid'));
+        if (conmonPid === undefined || !isAlive(conmonPid)) continue;
+        // What does not change while it runs is read once.
+        known = {
+          labels: rec.labels,
+          cgroupsPath: rec.cgroupsPath,
+          pid: await readPid(join(runDir, 'pid')),
+          memoryLimitBytes: readMemoryLimit(rec.cgroupsPath),
+        };
+        this.statsCache.set(id, known);
+      }
+      out.push(readContainerStats({ id, ...known }));
     }
     return out;
   }
@@ -477,6 +557,13 @@ export class ContainerRuntime {
 
   private emit(e: ContainerEvent): void {
     this.events.emit('event', e);
+    if (this.events.listenerCount('lifecycle') === 0) return;
+    void this.store.read(e.id).then((rec) => {
+      if (e.type === 'start') this.lifecycle('start', rec);
+      else if (e.type === 'exit')
+        this.lifecycle('die', rec, { exitCode: e.exitCode, oomKilled: e.oomKilled });
+      else this.lifecycle('health_status', rec, { health: e.health });
+    });
   }
 
   private runDir(id: string): string {

@@ -8,5 +8,6 @@ export { parseLogRecord, parseLogText } from './k8s-log.js';
 export { buildOciConfig, type OciConfig, type OciConfigInput, type OciProcess } from './oci-config.js';
 export { mergeArgs, mergeEnv, mergeWorkdir } from './process-spec.js';
 export { normalizeSignal } from './signals.js';
+export { type ContainerStats, type InterfaceBytes, parseNetDev, readContainerStats } from './stats.js';
 export type * from './types.js';
 export { parseGroup, parsePasswd, type ResolvedUser, resolveUser } from './user.js';

@@ -83,6 +83,21 @@ export type ContainerEvent =
   | { type: 'exit'; id: string; exitCode: number; oomKilled: boolean; finishedAt: Date }
   | { type: 'health'; id: string; health: HealthStatus; failingStreak: number };
 
+/**
+ * A container's lifecycle as Docker's events name it (`docker events --filter
+ * type=container`), with what the event shows of the container.
+ */
+export interface ContainerLifecycleEvent {
+  action: 'create' | 'start' | 'die' | 'destroy' | 'health_status';
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  exitCode?: number;
+  oomKilled?: boolean;
+  health?: HealthStatus;
+  time: Date;
+}
+
 export interface LogEntry {
   stream: 'stdout' | 'stderr';
   time: Date;

@@ -92,6 +92,53 @@ export class ApiClient {
     return this.call('GET', '/info');
   }
 
+  /**
+   * Docker's event stream (`GET /events`): each event to `onEvent` as it arrives, until
+   * the server ends the stream (`until` passed) or `signal` aborts it.
+   */
+  async events(
+    query: { since?: string; until?: string; filters?: Filters },
+    onEvent: (e: Record<string, unknown>) => void,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const qs = new URLSearchParams();
+    if (query.since) qs.set('since', query.since);
+    if (query.until) qs.set('until', query.until);
+    if (query.filters && Object.keys(query.filters).length > 0)
+      qs.set('filters', JSON.stringify(query.filters));
+    let res: TransportResponse;
+    try {
+      res = await this.http.request({ method: 'GET', path: `/events?${qs}`, ...(signal ? { signal } : {}) });
+    } catch (e) {
+      if (signal?.aborted) return;
+      throw unreachable(this.target, e);
+    }
+    if (res.statusCode >= 400) throw toError(res.statusCode, await res.text());
+    let rest = '';
+    try {
+      for await (const chunk of res.body) {
+        const lines = (rest + Buffer.from(chunk).toString('utf8')).split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines) if (line.trim()) onEvent(JSON.parse(line) as Record<string, unknown>);
+      }
+    } catch (e) {
+      if (!signal?.aborted) throw e;
+    }
+  }
+
+  /** The node's health (`GET /skiff/health`): 200 or 503, with what works and what does not. */
+  async health(): Promise<{ status: number; body: Record<string, unknown> }> {
+    let res: TransportResponse;
+    try {
+      res = await this.http.request({ method: 'GET', path: '/skiff/health' });
+    } catch (e) {
+      throw unreachable(this.target, e);
+    }
+    const text = await res.text();
+    if (res.statusCode !== 200 && res.statusCode !== 503) throw toError(res.statusCode, text);
+    return { status: res.statusCode, body: JSON.parse(text) as Record<string, unknown> };
+  }
+
   swarmInspect(): Promise<Swarm> {
     return this.call('GET', '/swarm');
   }

@@ -71,6 +71,11 @@ export function registerDaemon(program: Command): void {
       '256MiB',
     )
     .option(
+      '--metrics-addr <host:port>',
+      'also serve Prometheus metrics over plain HTTP at http://HOST:PORT/metrics (as dockerd; keep it on a protected address)',
+      process.env.SKIFF_METRICS_ADDR,
+    )
+    .option(
       '--config <file>',
       "a JSON file with these settings under the flags' names (flags win)",
       DEFAULT_CONFIG_FILE,
@@ -134,6 +139,7 @@ export function registerDaemon(program: Command): void {
           ...(join ? { join } : {}),
           ...(addressPool ? { addressPool } : {}),
           pullLimits,
+          ...(o.metricsAddr ? { metricsAddr: o.metricsAddr } : {}),
         },
         log,
       );
@@ -215,6 +221,7 @@ interface RunOptions {
   raftSnapshotInterval: string;
   defaultAddrPool?: string;
   defaultAddrPoolMaskLength?: string;
+  metricsAddr?: string;
   maxLayerSize: string;
   maxImageSize: string;
   maxLayerEntries: string;

@@ -15,6 +15,7 @@ export const COMMAND_FAMILIES: readonly [name: string, load: () => Promise<Regis
   ['completion', async () => (await import('./completion.js')).registerCompletion],
   ['image', async () => (await import('./image.js')).registerImage],
   ['volume', async () => (await import('./volume.js')).registerVolume],
+  ['system', async () => (await import('./system.js')).registerSystem],
   ['lab', async () => (await import('./lab.js')).registerLab],
   ['dashboard', async () => (await import('./dashboard.js')).registerDashboard],
   [

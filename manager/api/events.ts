@@ -4,10 +4,12 @@ import { anyOf, labelsMatch } from './filters.js';
 
 /** An event as `GET /events` streams it (the Docker engine's events message). */
 export interface DockerEvent {
-  Type: 'service' | 'node' | 'network' | 'secret' | 'config';
-  Action: 'create' | 'update' | 'remove';
+  Type: 'service' | 'node' | 'network' | 'secret' | 'config' | 'container';
+  /** Cluster objects: create, update, remove; containers: create, start, die, destroy, `health_status: …`. */
+  Action: string;
   Actor: { ID: string; Attributes: Record<string, string> };
-  scope: 'swarm';
+  /** `swarm` for the cluster's objects, `local` for this node's containers. */
+  scope: 'swarm' | 'local';
   time: number;
   timeNano: number;
 }
@@ -35,14 +37,22 @@ export class EventLog {
   private readonly listeners = new Set<(e: DockerEvent) => void>();
   private readonly unsubscribe: () => void;
 
+  private readonly unsubscribeLocal: () => void;
+
+  /**
+   * `local`: this node's own events (its containers), added to the same stream and
+   * ring as the store's changes.
+   */
   constructor(
     store: Store,
     private readonly clock: () => Date,
     private readonly keep = 2048,
     /** Unread bytes an `/events` client may leave buffered before it is dropped. */
     readonly maxBufferedBytes = MAX_EVENTS_BUFFERED_BYTES,
+    local?: LocalEventSource,
   ) {
     this.unsubscribe = store.subscribe((e) => this.onChange(e));
+    this.unsubscribeLocal = local ? local((e) => this.add(e)) : () => {};
   }
 
   get listenerCount(): number {
@@ -63,6 +73,7 @@ export class EventLog {
 
   close(): void {
     this.unsubscribe();
+    this.unsubscribeLocal();
     this.listeners.clear();
   }
 
@@ -95,13 +106,21 @@ export class EventLog {
       time: Math.floor(ms / 1000),
       timeNano: ms * 1e6,
     };
+    this.add(ev);
+  }
+
+  private add(ev: DockerEvent): void {
     this.recent.push(ev);
     if (this.recent.length > this.keep) this.recent.splice(0, this.recent.length - this.keep);
     for (const l of [...this.listeners]) l(ev);
   }
 }
 
+/** A source of node-local events: subscribes `emit`, returns the unsubscribe. */
+export type LocalEventSource = (emit: (e: DockerEvent) => void) => () => void;
+
 export const EVENT_FILTERS = [
+  'container',
   'type',
   'event',
   'service',
@@ -130,6 +149,8 @@ export function eventMatches(e: DockerEvent, f: Filters): boolean {
     (!f.has('secret') || e.Type === 'secret') &&
     (e.Type !== 'config' || anyOf(f, 'config', actor)) &&
     (!f.has('config') || e.Type === 'config') &&
+    (e.Type !== 'container' || anyOf(f, 'container', actor)) &&
+    (!f.has('container') || e.Type === 'container') &&
     labelsMatch(f, 'label', e.Actor.Attributes)
   );
 }

@@ -4,7 +4,7 @@ import { httpStatusFor, isSkiffError, type Logger, SkiffError, silentLogger } fr
 import type { JoinService, RaftMembership } from '../ca/index.js';
 import type { ReadGate, Replicator, Store } from '../store/index.js';
 import { API_VERSION, type ApiContext, type ApiInfo, type LogSource } from './context.js';
-import { EventLog } from './events.js';
+import { EventLog, type LocalEventSource } from './events.js';
 import { APPLIED_INDEX_HEADER, type ForwardOptions, registerWriteForwarding } from './forward.js';
 import { jsonNestedDeeperThan, MAX_JSON_DEPTH } from './json-depth.js';
 import { registerClusterCaRoutes, registerMutualTlsGuard } from './routes/cluster-ca.js';
@@ -42,6 +42,10 @@ export interface ApiServerOptions {
   tls?: { certPem: string; keyPem: string; caPem: string };
   /** Requests wait until this manager has caught up with the cluster's log (read-gate.ts). */
   readGate?: ReadGate;
+  /** This node's own events (its containers) for `GET /events`. */
+  localEvents?: LocalEventSource;
+  /** Told of every answered request (the node's metrics); `route` is the route's pattern. */
+  onRequest?: (r: { route: string; method: string; status: number; seconds: number }) => void;
 }
 
 /**
@@ -72,7 +76,7 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     replicator: opts.replicator,
     log,
     info: opts.info,
-    events: new EventLog(opts.store, clock, undefined, opts.eventsMaxBufferedBytes),
+    events: new EventLog(opts.store, clock, undefined, opts.eventsMaxBufferedBytes, opts.localEvents),
     clock,
     ...(opts.logs ? { logs: opts.logs } : {}),
     ...(opts.raft ? { raft: opts.raft } : {}),
@@ -94,6 +98,18 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     app.addHook('preHandler', async (req) => {
       if (!gate.open && !req.url.startsWith('/_ping')) await gate.wait();
     });
+  const onRequest = opts.onRequest;
+  if (onRequest) {
+    app.addHook('onResponse', async (req, reply) => {
+      onRequest({
+        // The pattern keeps the label set small; URLs no route matched share one value.
+        route: req.routeOptions.url ?? 'unmatched',
+        method: req.method,
+        status: reply.statusCode,
+        seconds: reply.elapsedTime / 1000,
+      });
+    });
+  }
   if (opts.forward) registerWriteForwarding(app, ctx, opts.forward);
   if (opts.join) registerClusterCaRoutes(app, opts.join);
   registerSystemRoutes(app, ctx);

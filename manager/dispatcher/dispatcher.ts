@@ -51,8 +51,19 @@ interface Session {
   networksStale: boolean;
 }
 
+/** What the dispatcher can tell the node's metrics at any moment. */
+export interface DispatcherStats {
+  /** Agent sessions open now. */
+  sessions: number;
+  /** Nodes marked down for missed heartbeats, since this dispatcher started. */
+  heartbeatMisses: number;
+  /** Assignment changes queued per node, not yet taken by its stream. */
+  queued: { nodeId: string; length: number }[];
+}
+
 export class Dispatcher implements DispatcherApi {
   private readonly sessions = new Map<string, Session>();
+  private heartbeatMisses = 0;
   private readonly period: number;
   private readonly grace: number;
   private readonly log: Logger;
@@ -169,10 +180,19 @@ export class Dispatcher implements DispatcherApi {
     return s;
   }
 
+  stats(): DispatcherStats {
+    return {
+      sessions: this.sessions.size,
+      heartbeatMisses: this.heartbeatMisses,
+      queued: [...this.sessions.values()].map((s) => ({ nodeId: s.nodeId, length: s.queue.length })),
+    };
+  }
+
   private arm(session: Session): void {
     if (session.timer) clearTimeout(session.timer);
     session.timer = setTimeout(() => {
       this.log.warn({ nodeId: session.nodeId }, 'heartbeat missed; marking node down');
+      this.heartbeatMisses++;
       this.close(session);
       this.sessions.delete(session.nodeId);
       this.opts.store.setNodeState(session.nodeId, 'down', 'heartbeat failure').catch((e: unknown) => {

@@ -1,4 +1,4 @@
-export { Dispatcher, type DispatcherOptions } from './dispatcher.js';
+export { Dispatcher, type DispatcherOptions, type DispatcherStats } from './dispatcher.js';
 export { addDispatcherService, certificateIdentity, type PeerIdentity } from './grpc-server.js';
 export {
   type ClusterRegisterResponse,

@@ -14,7 +14,7 @@ import type {
 } from '../../lib/index.js';
 import { SkiffError } from '../../lib/index.js';
 import type { Store } from '../store/index.js';
-import { Dispatcher } from './dispatcher.js';
+import { Dispatcher, type DispatcherStats } from './dispatcher.js';
 import { storeDispatcherPort } from './store-adapter.js';
 
 /**
@@ -45,6 +45,7 @@ export class LeaderDispatcher implements DispatcherApi {
   /** Open assignment streams, with the role each node registered in. */
   private readonly streams = new Map<string, { role: string; abort: AbortController }>();
   private readonly unwatch: () => void;
+  private pastMisses = 0;
 
   constructor(private readonly o: LeaderDispatcherOptions) {
     // A node whose role changes re-registers, and so learns its new role.
@@ -64,6 +65,12 @@ export class LeaderDispatcher implements DispatcherApi {
     return this.current !== undefined;
   }
 
+  /** The current dispatcher's figures; misses add up over this manager's terms of leadership. */
+  stats(): DispatcherStats {
+    const now = this.current?.stats() ?? { sessions: 0, heartbeatMisses: 0, queued: [] };
+    return { ...now, heartbeatMisses: this.pastMisses + now.heartbeatMisses };
+  }
+
   /** Starts or stops dispatching as leadership comes and goes; called on every leadership change. */
   follow(leading: boolean): void {
     if (leading && !this.current) {
@@ -80,6 +87,7 @@ export class LeaderDispatcher implements DispatcherApi {
       this.downCheck.unref();
     } else if (!leading && this.current) {
       // Closing the sessions ends the agents' streams: they look for the new leader.
+      this.pastMisses += this.current.stats().heartbeatMisses;
       this.current.stop();
       this.current = undefined;
       if (this.downCheck) clearTimeout(this.downCheck);

@@ -13,6 +13,10 @@ export async function serveWorkerControl(
   log: Logger,
   /** The node-local image and volume endpoints (worker-api.ts). */
   local?: { handle: NodeLocalHandler; serves(path: string): boolean },
+  /** `GET /metrics`: the node's metrics (node/metrics). */
+  metrics?: { text(): Promise<string>; contentType: string },
+  /** `GET /skiff/health`: 200 or 503 with the node's checks (node/health). */
+  health?: () => Promise<{ healthy: boolean }>,
 ): Promise<Server> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://node');
@@ -33,6 +37,23 @@ export async function serveWorkerControl(
           log.error({ err: String(err) }, 'leaving the cluster failed');
           const status = isSkiffError(err) ? httpStatusFor(err.code) : 500;
           reply(status, JSON.stringify({ message: err instanceof Error ? err.message : String(err) }));
+        },
+      );
+      return;
+    }
+    if (path === '/skiff/health' && req.method === 'GET' && health) {
+      health().then(
+        (report) => reply(report.healthy ? 200 : 503, JSON.stringify(report)),
+        (err: unknown) => reply(503, JSON.stringify({ healthy: false, message: String(err) })),
+      );
+      return;
+    }
+    if (path === '/metrics' && req.method === 'GET' && metrics) {
+      metrics.text().then(
+        (body) => reply(200, body, metrics.contentType),
+        (err: unknown) => {
+          log.error({ err: String(err) }, 'metrics scrape failed');
+          reply(500, JSON.stringify({ message: 'the scrape failed; the node log has the details' }));
         },
       );
       return;

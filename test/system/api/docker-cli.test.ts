@@ -178,6 +178,45 @@ describe('docker CLI against the skiff manager', () => {
     }
   });
 
+  it('docker events --since/--until --filter type=service shows a service created, updated and removed', async () => {
+    const since = (Date.now() / 1000 - 1).toFixed(3);
+    await ok(['config', 'create', 'evs-noise', '-'], { input: 'x' });
+    await ok(['service', 'create', '--detach', '--name', 'evs', 'busybox']);
+    await ok(['service', 'update', '--detach', '--replicas', '2', 'evs']);
+    await ok(['service', 'rm', 'evs']);
+    await ok(['config', 'rm', 'evs-noise']);
+    // An `until` in the past: the replay from the ring ends the stream by itself.
+    const until = (Date.now() / 1000).toFixed(3);
+    const out = await ok([
+      'events',
+      '--since',
+      since,
+      '--until',
+      until,
+      '--filter',
+      'type=service',
+      '--format',
+      '{{json .}}',
+    ]);
+    const events = out
+      .split('\n')
+      .filter(Boolean)
+      .map(
+        (l) =>
+          JSON.parse(l) as { Type: string; Action: string; Actor: { Attributes: Record<string, string> } },
+      );
+    expect(events.every((e) => e.Type === 'service')).toBe(true);
+    expect(events.filter((e) => e.Actor.Attributes.name === 'evs').map((e) => e.Action)).toEqual([
+      'create',
+      'update',
+      'remove',
+    ]);
+    expect(events.find((e) => e.Action === 'update')?.Actor.Attributes).toMatchObject({
+      'replicas.old': '1',
+      'replicas.new': '2',
+    });
+  });
+
   it('creates an overlay network', async () => {
     const id = await ok(['network', 'create', '-d', 'overlay', 'n1']);
     const [net] = JSON.parse(await ok(['network', 'inspect', 'n1'])) as {
