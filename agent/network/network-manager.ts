@@ -11,6 +11,7 @@ import {
   type NetworkAttachmentById,
   type NetworkDefinition,
   type PublishedPort,
+  type ServiceVip,
   SkiffError,
   silentLogger,
 } from '../../lib/index.js';
@@ -24,6 +25,7 @@ import { Firewall, type NetworkRuleInput } from './firewall.js';
 import { bridgeNameFor, chainNameFor, cniNetworkNameFor, nftTableFor, vxlanNameFor } from './names.js';
 import { createNamedNetns, isMounted, removeNamedNetns } from './netns.js';
 import { Overlay, type OverlayDevice } from './overlay.js';
+import { mergeVips, ServiceLoadBalancer } from './service-lb.js';
 import {
   type AttachedInterface,
   validateAttachments,
@@ -87,6 +89,9 @@ export class NetworkManager {
    */
   private readonly preparing = new Map<string, Set<string>>();
   private readonly bridgeChecks = new Map<string, Promise<boolean>>();
+  /** Service VIPs and their serving tasks, per network (the dispatcher's views). */
+  private readonly vips = new Map<string, readonly ServiceVip[]>();
+  private readonly lb: ServiceLoadBalancer;
 
   constructor(private readonly options: NetworkManagerOptions) {
     this.log = (options.logger ?? silentLogger).child({ component: 'network' });
@@ -95,6 +100,7 @@ export class NetworkManager {
     this.cni = new CniInvoker([options.cniBinDir ?? '/usr/lib/cni'], this.run);
     this.firewall = new Firewall(this.run);
     this.overlay = new Overlay(this.run);
+    this.lb = new ServiceLoadBalancer(this.run, this.log);
     this.dns =
       options.dns ??
       new DnsServer({ hostResolvConf: options.hostResolvConf ?? '/etc/resolv.conf', logger: this.log });
@@ -162,6 +168,8 @@ export class NetworkManager {
         );
       } else {
         this.registerDns(record);
+        // Its table outlived the agent; the next views replace it, whatever it holds.
+        this.lb.unknown(record.containerId);
       }
     }
   }
@@ -436,6 +444,12 @@ export class NetworkManager {
       }
     }
     this.registerDns(record);
+    // Before the container starts: its first connection to a service already balances.
+    await this.lb
+      .sync(containerId, netnsPath, () => this.vipsOfContainer(containerId))
+      .catch((e: unknown) => {
+        this.log.warn({ containerId, err: errorText(e) }, 'cannot program service VIPs');
+      });
     this.log.info({ containerId, networks: interfaces.map((x) => x.networkId) }, 'container attached');
     return { interfaces };
   }
@@ -484,6 +498,30 @@ export class NetworkManager {
     }
     for (const n of names)
       this.dns.addEndpoint({ networkId: n.networkId, containerId, ip: n.ip, names: n.names });
+  }
+
+  /**
+   * The service VIPs on a network and the tasks each balances over: every container of
+   * this node on the network gets them in its namespace's table (service-lb.ts).
+   */
+  setServiceVips(networkId: string, vips: readonly ServiceVip[]): void {
+    const before = this.vips.get(networkId) ?? [];
+    if (vips.length === 0) this.vips.delete(networkId);
+    else this.vips.set(networkId, vips);
+    if (before.length === 0 && vips.length === 0) return;
+    for (const record of this.attachments.values()) {
+      if (!record.entries.some((e) => e.networkId === networkId && e.result)) continue;
+      this.lb.syncQuietly(record.containerId, record.netnsPath, () =>
+        this.vipsOfContainer(record.containerId),
+      );
+    }
+  }
+
+  /** The VIPs a container's namespace should balance: those of all its networks; undefined once detached. */
+  private vipsOfContainer(containerId: string): ServiceVip[] | undefined {
+    const record = this.attachments.get(containerId);
+    if (!record) return undefined;
+    return mergeVips(record.entries.map((e) => this.vips.get(e.networkId) ?? []));
   }
 
   /** The container's /etc/resolv.conf: the embedded DNS server on its first network. */
@@ -538,6 +576,7 @@ export class NetworkManager {
     }
     await rm(path.join(this.attachmentsDir, `${containerId}.json`), { force: true });
     this.attachments.delete(containerId);
+    this.lb.forget(containerId);
     this.log.info({ containerId }, 'container detached');
   }
 

@@ -78,7 +78,7 @@ export function networkPort(
 
 /**
  * The networks a task joins, from its allocated attachments, with the names it answers
- * to: its aliases, the service's name, and the compose service name.
+ * to with its own address (taskDnsNames: the service's names only without a VIP).
  */
 export function networksOfTask(
   task: Task,
@@ -112,7 +112,10 @@ export function networksOfTask(
  * tasks on any more loses its peers and names.
  */
 /** The part of the network layer that network views program. */
-export type NetworkViewTarget = Pick<NetworkManager, 'getNetwork' | 'listNetworks' | 'setOverlayPeers'> & {
+export type NetworkViewTarget = Pick<
+  NetworkManager,
+  'getNetwork' | 'listNetworks' | 'setOverlayPeers' | 'setServiceVips'
+> & {
   dns: Pick<NetworkManager['dns'], 'setRecords'>;
 };
 
@@ -153,6 +156,7 @@ export class NetworkViews {
     const def = this.mgr.getNetwork(networkId);
     const view = this.views.get(networkId);
     this.mgr.dns.setRecords(networkId, view?.records ?? []);
+    this.mgr.setServiceVips(networkId, view?.vips ?? []);
     if (def?.driver !== 'overlay') return;
     const peers = (view?.peers ?? []).map((p) => ({ nodeId: p.nodeId, underlayIp: p.addr }));
     try {
