@@ -34,19 +34,19 @@ export function serviceDnsNames(task: Task, network: NetworkRef): string[] {
 
 /**
  * The names answered with the task's own address: the service names when the service has
- * no VIP on the network (dnsrr), each service name as `tasks.NAME`, the task's name
+ * no VIP on the network (dnsrr), each service name and alias as `tasks.NAME` (as Swarm
+ * does: a stack's `web` is an alias of `stack_web`), the task's name
  * (`service.slot.taskID`, as Swarm names it) and the container's hostname from the spec.
  * Deduplicated, in that order; none on a network the task did not ask for.
  */
 export function taskDnsNames(task: Task, network: NetworkRef): string[] {
   if (!requestedNetwork(task, network)) return [];
   const service = task.Labels?.[SWARM_SERVICE_NAME_LABEL] ?? '';
-  const composeService = task.Spec.ContainerSpec?.Labels?.[COMPOSE_SERVICE_LABEL];
-  const services = [service, composeService].filter((x): x is string => !!x);
+  const serviceNames = serviceDnsNames(task, network);
   const viaVip = taskServiceVip(task, network.id) !== undefined;
   return dedupe([
-    ...(viaVip ? [] : serviceDnsNames(task, network)),
-    ...services.map((s) => `tasks.${s}`),
+    ...(viaVip ? [] : serviceNames),
+    ...serviceNames.map((s) => `tasks.${s}`),
     service ? `${service}.${task.Slot ?? task.NodeID ?? 'x'}.${task.ID}` : undefined,
     task.Spec.ContainerSpec?.Hostname,
   ]);
