@@ -503,18 +503,26 @@ export class NetworkManager {
   /**
    * The service VIPs on a network and the tasks each balances over: every container of
    * this node on the network gets them in its namespace's table (service-lb.ts).
+   * Resolves once every table is programmed; never rejects.
    */
-  setServiceVips(networkId: string, vips: readonly ServiceVip[]): void {
+  setServiceVips(networkId: string, vips: readonly ServiceVip[]): Promise<void> {
     const before = this.vips.get(networkId) ?? [];
     if (vips.length === 0) this.vips.delete(networkId);
     else this.vips.set(networkId, vips);
-    if (before.length === 0 && vips.length === 0) return;
+    if (before.length === 0 && vips.length === 0) return Promise.resolve();
+    const syncs: Promise<void>[] = [];
     for (const record of this.attachments.values()) {
       if (!record.entries.some((e) => e.networkId === networkId && e.result)) continue;
-      this.lb.syncQuietly(record.containerId, record.netnsPath, () =>
-        this.vipsOfContainer(record.containerId),
+      const { containerId, netnsPath } = record;
+      syncs.push(
+        this.lb.sync(containerId, netnsPath, () => this.vipsOfContainer(containerId)).catch((e: unknown) => {
+          // Its namespace went with the container meanwhile, or nft refused: the next change retries.
+          if (this.attachments.has(containerId))
+            this.log.warn({ containerId, err: errorText(e) }, 'cannot program service VIPs');
+        }),
       );
     }
+    return Promise.all(syncs).then(() => {});
   }
 
   /** The VIPs a container's namespace should balance: those of all its networks; undefined once detached. */

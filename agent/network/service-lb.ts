@@ -8,7 +8,7 @@
 // any other, and no node holds state for another node's containers. No IPVS on this
 // kernel: nftables has everything needed (numgen, maps, NAT).
 import type { Logger, ServiceVip } from '../../lib/index.js';
-import { describeError, silentLogger } from '../../lib/index.js';
+import { silentLogger } from '../../lib/index.js';
 import type { Exec } from './exec.js';
 
 /** The table each container's namespace holds its VIP rules in. */
@@ -109,13 +109,6 @@ export class ServiceLoadBalancer {
       if (this.queues.get(containerId) === settled) this.queues.delete(containerId);
     });
     return next;
-  }
-
-  /** Like sync, but logs instead of throwing (view updates). */
-  syncQuietly(containerId: string, netnsPath: string, wanted: () => readonly ServiceVip[] | undefined): void {
-    this.sync(containerId, netnsPath, wanted).catch((e: unknown) =>
-      this.log.warn({ containerId, err: describeError(e) }, 'cannot program service VIPs'),
-    );
   }
 
   /** The table may hold anything (it outlived the agent): the next sync rewrites it. */

@@ -156,15 +156,18 @@ export class NetworkViews {
     const def = this.mgr.getNetwork(networkId);
     const view = this.views.get(networkId);
     this.mgr.dns.setRecords(networkId, view?.records ?? []);
-    this.mgr.setServiceVips(networkId, view?.vips ?? []);
-    if (def?.driver !== 'overlay') return;
-    const peers = (view?.peers ?? []).map((p) => ({ nodeId: p.nodeId, underlayIp: p.addr }));
-    try {
-      await this.mgr.setOverlayPeers(networkId, peers);
-    } catch (e) {
-      // Removed meanwhile (its last container left): nothing to program.
-      if (!this.mgr.getNetwork(networkId)) return;
-      this.log.warn({ networkId, err: describeError(e) }, 'could not set overlay peers');
+    // Alongside the peers: one nft exec per container on the network, never rejects.
+    const vips = this.mgr.setServiceVips(networkId, view?.vips ?? []);
+    if (def?.driver === 'overlay') {
+      const peers = (view?.peers ?? []).map((p) => ({ nodeId: p.nodeId, underlayIp: p.addr }));
+      try {
+        await this.mgr.setOverlayPeers(networkId, peers);
+      } catch (e) {
+        // Removed meanwhile (its last container left): nothing to program.
+        if (this.mgr.getNetwork(networkId))
+          this.log.warn({ networkId, err: describeError(e) }, 'could not set overlay peers');
+      }
     }
+    await vips;
   }
 }

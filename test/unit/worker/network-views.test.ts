@@ -21,7 +21,7 @@ class FakeNetworkLayer implements NetworkViewTarget {
   listNetworks() {
     return [...this.defs.keys()].map((id) => this.getNetwork(id)!);
   }
-  setServiceVips(id: string, vips: readonly { vip: string; backends: string[] }[]) {
+  async setServiceVips(id: string, vips: readonly { vip: string; backends: string[] }[]) {
     if (vips.length === 0) this.vips.delete(id);
     else this.vips.set(id, [...vips]);
   }
