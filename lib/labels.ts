@@ -32,3 +32,5 @@ export const NODE_HOSTNAME_LABEL = 'io.skiff.node.hostname';
 
 /** The network driver option carrying an overlay's VXLAN ID (allocator → dispatcher → agent), as Swarm names it. */
 export const VXLAN_ID_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
+/** The driver option that sets a network's MTU (Docker's); overlays default to the underlay's less VXLAN's 50 bytes. */
+export const MTU_OPTION = 'com.docker.network.driver.mtu';

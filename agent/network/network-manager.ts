@@ -277,7 +277,7 @@ export class NetworkManager {
       vni: def.vxlanId ?? 0,
       gateway: def.gateway,
       nftTable: nftTableFor(def.id),
-      mtu: (await this.underlayMtu()) - VXLAN_OVERHEAD,
+      mtu: def.mtu ?? (await this.underlayMtu()) - VXLAN_OVERHEAD,
     };
   }
 
@@ -409,7 +409,8 @@ export class NetworkManager {
     const entries: AttachmentEntry[] = [];
     for (const [i, a] of attachments.entries()) {
       const def = defs[i] as NetworkDefinition;
-      const mtu = def.driver === 'overlay' ? (await this.underlayMtu()) - VXLAN_OVERHEAD : undefined;
+      const mtu =
+        def.mtu ?? (def.driver === 'overlay' ? (await this.underlayMtu()) - VXLAN_OVERHEAD : undefined);
       entries.push({
         networkId: def.id,
         ifName: `eth${i}`,
@@ -515,11 +516,13 @@ export class NetworkManager {
       if (!record.entries.some((e) => e.networkId === networkId && e.result)) continue;
       const { containerId, netnsPath } = record;
       syncs.push(
-        this.lb.sync(containerId, netnsPath, () => this.vipsOfContainer(containerId)).catch((e: unknown) => {
-          // Its namespace went with the container meanwhile, or nft refused: the next change retries.
-          if (this.attachments.has(containerId))
-            this.log.warn({ containerId, err: errorText(e) }, 'cannot program service VIPs');
-        }),
+        this.lb
+          .sync(containerId, netnsPath, () => this.vipsOfContainer(containerId))
+          .catch((e: unknown) => {
+            // Its namespace went with the container meanwhile, or nft refused: the next change retries.
+            if (this.attachments.has(containerId))
+              this.log.warn({ containerId, err: errorText(e) }, 'cannot program service VIPs');
+          }),
       );
     }
     return Promise.all(syncs).then(() => {});

@@ -116,7 +116,11 @@ export class AllocationLoop {
         const driver = n.Spec.DriverConfiguration?.Name ?? 'overlay';
         tx.update('networks', {
           ...n,
-          DriverState: { Name: driver, Options: { [VXLAN_ID_OPTION]: String(a.vxlanId) } },
+          // The user's driver options (the MTU) travel with the network to the nodes, as in Swarm.
+          DriverState: {
+            Name: driver,
+            Options: { ...n.Spec.DriverConfiguration?.Options, [VXLAN_ID_OPTION]: String(a.vxlanId) },
+          },
           IPAMOptions: {
             Driver: n.Spec.IPAMOptions?.Driver ?? { Name: 'default' },
             Configs: [{ Subnet: a.subnet, Gateway: a.gateway }],

@@ -7,6 +7,7 @@ import {
   attachmentById,
   describeError,
   isSkiffError,
+  MTU_OPTION,
   silentLogger,
   taskDnsNames,
   VXLAN_ID_OPTION,
@@ -88,6 +89,7 @@ export function networksOfTask(
     const n = a.Network;
     const cfg = n.IPAM.Config?.[0];
     const vxlan = Number(n.Options?.[VXLAN_ID_OPTION]);
+    const mtu = Number(n.Options?.[MTU_OPTION]);
     const overlay = n.Driver === 'overlay' && !opts.overlayAsBridge;
     return {
       network: {
@@ -98,6 +100,7 @@ export function networksOfTask(
         gateway: cfg?.Gateway ?? '',
         ...(overlay && Number.isFinite(vxlan) ? { vxlanId: vxlan } : {}),
         internal: n.Internal,
+        ...(Number.isInteger(mtu) && mtu > 0 ? { mtu } : {}),
       },
       aliases: taskDnsNames(task, { id: n.Id, name: n.Name }),
       ...(a.Addresses[0] ? { ipv4Address: a.Addresses[0].split('/')[0] } : {}),

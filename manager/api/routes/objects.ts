@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config, Secret, SwarmNetwork } from '../../../lib/index.js';
-import { SkiffError, usesIngressNetwork } from '../../../lib/index.js';
+import { MTU_OPTION, SkiffError, usesIngressNetwork } from '../../../lib/index.js';
 import type { ApiContext } from '../context.js';
 import { anyOf, labelsMatch, parseFilters } from '../filters.js';
 import { presentNetwork, presentSecret } from '../present.js';
@@ -65,6 +65,16 @@ function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): void {
       );
     }
     if (body.ConfigOnly) throw new SkiffError('invalid_argument', 'config-only networks are not supported');
+    const mtu = body.Options?.[MTU_OPTION];
+    if (mtu !== undefined && !(/^\d+$/.test(mtu) && Number(mtu) >= 68 && Number(mtu) <= 65_535)) {
+      throw new SkiffError(
+        'invalid_argument',
+        `invalid ${MTU_OPTION} "${mtu}": expected a number from 68 to 65535`,
+        {
+          hint: 'leave it out to use the underlay MTU less the 50 bytes of VXLAN',
+        },
+      );
+    }
     const ipamConfigs = body.IPAM?.Config ?? [];
     for (const c of ipamConfigs) {
       if (c.Subnet !== undefined && !isCidr(c.Subnet))
