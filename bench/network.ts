@@ -1,7 +1,10 @@
-// Network benchmark: CNI attach time per container, and TCP throughput between two
+// Network benchmark: CNI attach time per container, TCP throughput between two
 // containers on different lab hosts over the VXLAN overlay next to the bare
-// host-to-host veth path (iperf3). Prints one JSON record per figure, then a table.
-// Run as root: npx tsx bench/network.ts [--attach-count N] [--seconds S] [--runs R]
+// host-to-host veth path (iperf3), and a service VIP (nftables DNAT in the client's
+// namespace) next to the task's own address: iperf3 throughput and the p50 of a loop of
+// HTTP requests, each on a new connection, side by side in one run. Prints one JSON
+// record per figure, then a table.
+// Run as root: npx tsx bench/network.ts [--attach-count N] [--seconds S] [--runs R] [--requests N]
 import type { runCommand } from '../test/lab/command.js';
 import { Cleanup, createLab, type LabHost, waitFor } from '../test/lab/index.js';
 import { NetworkAgent, Sandbox } from '../test/support/network-agent/index.js';
@@ -168,6 +171,62 @@ async function main(): Promise<void> {
       peerValue: round(bareBps / 1e9),
       ratio: round(overlayBps / bareBps),
     });
+
+    // The VIP: c1's namespace balances 10.241.0.100 over c2 (one task, so every
+    // connection pays the DNAT and goes to the same place as the direct one).
+    const vip = '10.241.0.100';
+    await a1.call('setServiceVips', overlay.id, [{ vip, backends: ['10.241.0.12'] }]);
+    const vipRuns: number[] = [];
+    const directRuns: number[] = [];
+    const client = (args: string[]) => c1.exec(args[0]!, args.slice(1), { timeoutMs: (seconds + 20) * 1000 });
+    const serve = (args: string[]) => c2.serve(args[0]!, args.slice(1));
+    for (let i = 0; i < runs; i++) {
+      vipRuns.push(await iperf(serve, client, vip, seconds));
+      directRuns.push(await iperf(serve, client, '10.241.0.12', seconds));
+    }
+    const vipBps = median(vipRuns);
+    const directBps = median(directRuns);
+    records.push({
+      name: 'TCP throughput to a service (iperf3, other host)',
+      metric: 'through the VIP',
+      unit: 'Gbit/s',
+      value: round(vipBps / 1e9),
+      peer: 'task address',
+      peerValue: round(directBps / 1e9),
+      ratio: round(vipBps / directBps),
+    });
+    const requests = arg('--requests', 300);
+    const http = serve([process.execPath, '-e', HTTP_SERVER]);
+    cleanup.add(() => http.stop(), 'http server');
+    const vipLatency: number[] = [];
+    const directLatency: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      vipLatency.push(...(await requestLoop(c1, vip, requests)));
+      directLatency.push(...(await requestLoop(c1, '10.241.0.12', requests)));
+    }
+    const vipP50 = percentile(
+      [...vipLatency].sort((x, y) => x - y),
+      50,
+    );
+    const directP50 = percentile(
+      [...directLatency].sort((x, y) => x - y),
+      50,
+    );
+    records.push({
+      name: 'HTTP request on a new connection (other host)',
+      metric: 'p50 through the VIP',
+      unit: 'ms',
+      value: round(vipP50),
+      peer: 'task address',
+      peerValue: round(directP50),
+      ratio: round(vipP50 / directP50),
+    });
+    records.push({
+      name: 'HTTP request on a new connection (other host)',
+      metric: 'p50 added by the VIP',
+      unit: 'ms',
+      value: round(vipP50 - directP50),
+    });
   } finally {
     await cleanup.run().catch((e: unknown) => console.error(String(e)));
   }
@@ -178,6 +237,40 @@ async function main(): Promise<void> {
     const peer = r.peer ? `${r.peer}: ${r.peerValue} ${r.unit}` : '';
     console.log([r.name, r.metric, `${round(r.value)} ${r.unit}`, peer, r.ratio ?? ''].join(' | '));
   }
+}
+
+/** An HTTP server on port 8080 answering every request with "ok". */
+const HTTP_SERVER = "require('node:http').createServer((q,s)=>s.end('ok')).listen(8080)";
+
+/** Milliseconds per request of `count` sequential GETs, each on a new connection, from inside `box`. */
+async function requestLoop(box: Sandbox, ip: string, count: number): Promise<number[]> {
+  const script = `
+const http = require('node:http');
+const out = [];
+const one = () => new Promise((resolve, reject) => {
+  const t0 = process.hrtime.bigint();
+  http.get({ host: '${ip}', port: 8080, agent: false }, (res) => {
+    res.resume();
+    res.on('end', () => { out.push(Number(process.hrtime.bigint() - t0) / 1e6); resolve(); });
+  }).on('error', reject);
+});
+(async () => { for (let i = 0; i < ${count}; i++) await one(); console.log(JSON.stringify(out)); })()
+  .catch((e) => { console.error(String(e)); process.exit(1); });`;
+  return waitFor(
+    async () => {
+      const r = await box.exec(process.execPath, ['-e', script], { timeoutMs: 120_000 });
+      if (r.code !== 0) throw new Error(r.stderr);
+      return JSON.parse(r.stdout) as number[];
+    },
+    { what: `HTTP requests to ${ip}`, timeoutMs: 60_000, intervalMs: 200 },
+  );
+}
+
+function median(values: number[]): number {
+  return percentile(
+    [...values].sort((x, y) => x - y),
+    50,
+  );
 }
 
 function round(n: number): number {

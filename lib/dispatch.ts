@@ -36,6 +36,17 @@ export interface AssignedNetwork extends Omit<NetworkDefinition, 'labels'> {
   peers?: { nodeId: string; addr: string }[];
   /** Names of the running tasks on this network, on every node, and their addresses (DNS). */
   records?: { name: string; ips: string[] }[];
+  /**
+   * The service VIPs on this network and, for each, the addresses of the service's tasks
+   * that take new connections (running, healthy, not stopping, on a live node): the
+   * node balances connections to the VIP over them.
+   */
+  vips?: ServiceVip[];
+}
+
+export interface ServiceVip {
+  vip: string;
+  backends: string[];
 }
 
 /** The first message of a session is `complete`; later ones are `incremental`. */

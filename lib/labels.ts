@@ -43,3 +43,5 @@ export const ENCRYPTED_NETWORK_REFUSAL =
   'encrypted overlay networks are not supported yet: skiff would carry this network in clear over VXLAN';
 export const ENCRYPTED_NETWORK_HINT =
   'remove the encrypted option, or keep the traffic on a network you trust (the VXLAN port accepts only cluster nodes)';
+/** The driver option that sets a network's MTU (Docker's); overlays default to the underlay's less VXLAN's 50 bytes. */
+export const MTU_OPTION = 'com.docker.network.driver.mtu';

@@ -17,6 +17,8 @@ export interface NetworkDefinition {
   gateway: string;
   vxlanId?: number | undefined;
   internal?: boolean | undefined;
+  /** The interfaces' MTU, when the network sets one (MTU_OPTION). */
+  mtu?: number | undefined;
   labels?: Record<string, string> | undefined;
 }
 

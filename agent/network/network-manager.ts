@@ -12,6 +12,7 @@ import {
   type NetworkAttachmentById,
   type NetworkDefinition,
   type PublishedPort,
+  type ServiceVip,
   SkiffError,
   silentLogger,
 } from '../../lib/index.js';
@@ -25,6 +26,7 @@ import { Firewall, type NetworkRuleInput } from './firewall.js';
 import { bridgeNameFor, chainNameFor, cniNetworkNameFor, nftTableFor, vxlanNameFor } from './names.js';
 import { createNamedNetns, isMounted, removeNamedNetns } from './netns.js';
 import { Overlay, type OverlayDevice } from './overlay.js';
+import { mergeVips, ServiceLoadBalancer } from './service-lb.js';
 import {
   type AttachedInterface,
   validateAttachments,
@@ -88,6 +90,9 @@ export class NetworkManager {
    */
   private readonly preparing = new Map<string, Set<string>>();
   private readonly bridgeChecks = new Map<string, Promise<boolean>>();
+  /** Service VIPs and their serving tasks, per network (the dispatcher's views). */
+  private readonly vips = new Map<string, readonly ServiceVip[]>();
+  private readonly lb: ServiceLoadBalancer;
 
   constructor(private readonly options: NetworkManagerOptions) {
     this.log = (options.logger ?? silentLogger).child({ component: 'network' });
@@ -96,6 +101,7 @@ export class NetworkManager {
     this.cni = new CniInvoker([options.cniBinDir ?? '/usr/lib/cni'], this.run);
     this.firewall = new Firewall(this.run);
     this.overlay = new Overlay(this.run);
+    this.lb = new ServiceLoadBalancer(this.run, this.log);
     this.dns =
       options.dns ??
       new DnsServer({ hostResolvConf: options.hostResolvConf ?? '/etc/resolv.conf', logger: this.log });
@@ -163,6 +169,8 @@ export class NetworkManager {
         );
       } else {
         this.registerDns(record);
+        // Its table outlived the agent; the next views replace it, whatever it holds.
+        this.lb.unknown(record.containerId);
       }
     }
   }
@@ -270,7 +278,7 @@ export class NetworkManager {
       vni: def.vxlanId ?? 0,
       gateway: def.gateway,
       nftTable: nftTableFor(def.id),
-      mtu: (await this.underlayMtu()) - VXLAN_OVERHEAD,
+      mtu: def.mtu ?? (await this.underlayMtu()) - VXLAN_OVERHEAD,
     };
   }
 
@@ -402,7 +410,8 @@ export class NetworkManager {
     const entries: AttachmentEntry[] = [];
     for (const [i, a] of attachments.entries()) {
       const def = defs[i] as NetworkDefinition;
-      const mtu = def.driver === 'overlay' ? (await this.underlayMtu()) - VXLAN_OVERHEAD : undefined;
+      const mtu =
+        def.mtu ?? (def.driver === 'overlay' ? (await this.underlayMtu()) - VXLAN_OVERHEAD : undefined);
       entries.push({
         networkId: def.id,
         ifName: `eth${i}`,
@@ -437,6 +446,12 @@ export class NetworkManager {
       }
     }
     this.registerDns(record);
+    // Before the container starts: its first connection to a service already balances.
+    await this.lb
+      .sync(containerId, netnsPath, () => this.vipsOfContainer(containerId))
+      .catch((e: unknown) => {
+        this.log.warn({ containerId, err: errorText(e) }, 'cannot program service VIPs');
+      });
     this.log.info({ containerId, networks: interfaces.map((x) => x.networkId) }, 'container attached');
     return { interfaces };
   }
@@ -485,6 +500,40 @@ export class NetworkManager {
     }
     for (const n of names)
       this.dns.addEndpoint({ networkId: n.networkId, containerId, ip: n.ip, names: n.names });
+  }
+
+  /**
+   * The service VIPs on a network and the tasks each balances over: every container of
+   * this node on the network gets them in its namespace's table (service-lb.ts).
+   * Resolves once every table is programmed; never rejects.
+   */
+  setServiceVips(networkId: string, vips: readonly ServiceVip[]): Promise<void> {
+    const before = this.vips.get(networkId) ?? [];
+    if (vips.length === 0) this.vips.delete(networkId);
+    else this.vips.set(networkId, vips);
+    if (before.length === 0 && vips.length === 0) return Promise.resolve();
+    const syncs: Promise<void>[] = [];
+    for (const record of this.attachments.values()) {
+      if (!record.entries.some((e) => e.networkId === networkId && e.result)) continue;
+      const { containerId, netnsPath } = record;
+      syncs.push(
+        this.lb
+          .sync(containerId, netnsPath, () => this.vipsOfContainer(containerId))
+          .catch((e: unknown) => {
+            // Its namespace went with the container meanwhile, or nft refused: the next change retries.
+            if (this.attachments.has(containerId))
+              this.log.warn({ containerId, err: errorText(e) }, 'cannot program service VIPs');
+          }),
+      );
+    }
+    return Promise.all(syncs).then(() => {});
+  }
+
+  /** The VIPs a container's namespace should balance: those of all its networks; undefined once detached. */
+  private vipsOfContainer(containerId: string): ServiceVip[] | undefined {
+    const record = this.attachments.get(containerId);
+    if (!record) return undefined;
+    return mergeVips(record.entries.map((e) => this.vips.get(e.networkId) ?? []));
   }
 
   /** The container's /etc/resolv.conf: the embedded DNS server on its first network. */
@@ -539,6 +588,7 @@ export class NetworkManager {
     }
     await rm(path.join(this.attachmentsDir, `${containerId}.json`), { force: true });
     this.attachments.delete(containerId);
+    this.lb.forget(containerId);
     this.log.info({ containerId }, 'container detached');
   }
 

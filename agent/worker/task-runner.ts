@@ -20,6 +20,7 @@ import {
   SWARM_TASK_ID_LABEL,
   SWARM_TASK_NAME_LABEL,
   TERMINAL_TASK_STATES,
+  taskServiceVip,
   taskStateRank,
 } from '../../lib/index.js';
 import type {
@@ -45,9 +46,18 @@ export interface TaskRunnerDeps {
   /** Secret and config files for the task, resolved from its assignments. */
   filesFor: (task: Task) => Promise<NonNullable<import('./ports.js').ContainerCreateRequest['files']>>;
   nodeHostname: string;
+  /** How long a stopping task behind a service VIP keeps running once out of the VIP's set; default VIP_DRAIN_MS. */
+  vipDrainMs?: number;
 }
 
 const DEFAULT_STOP_GRACE_MS = 10_000;
+/**
+ * A task behind a service VIP leaves the VIP's set when the manager asks it to stop (the
+ * dispatcher's views drop it); the nodes' tables follow within moments. Until then a
+ * client may still be sent to it, so it is stopped only after this delay (Swarm waits
+ * 2 s for its gossip to converge, for the same reason); bounded by the stop grace period.
+ */
+export const VIP_DRAIN_MS = 2_000;
 const NS_PER_MS = 1_000_000;
 
 export class TaskRunner {
@@ -147,6 +157,7 @@ export class TaskRunner {
       return;
     }
     if (this.stopRequested()) {
+      await this.drain();
       await this.stopContainer();
       if (!this.isTerminal) this.advance('shutdown', 'shutdown');
       await this.releaseNetwork();
@@ -317,13 +328,29 @@ export class TaskRunner {
     await this.deps.network.detach(this.task.ID, networkIdsOf(this.task));
   }
 
+  /** Lets the nodes take a running task behind a VIP out of its set before it stops. */
+  private async drain(): Promise<void> {
+    if (this.observed !== 'running' || !this.containerCreated) return;
+    const behindVip = (this.task.NetworksAttachments ?? []).some(
+      (a) => taskServiceVip(this.task, a.Network.Id) !== undefined,
+    );
+    if (!behindVip) return;
+    const ms = Math.min(this.deps.vipDrainMs ?? VIP_DRAIN_MS, this.graceMs());
+    if (ms <= 0) return;
+    this.log.info({ ms }, 'draining: out of the service VIP, stopping after the delay');
+    await new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  private graceMs(): number {
+    const grace = this.task.Spec.ContainerSpec?.StopGracePeriod;
+    return grace === undefined ? DEFAULT_STOP_GRACE_MS : Math.round(grace / NS_PER_MS);
+  }
+
   private async stopContainer(): Promise<void> {
     if (!this.containerCreated) return;
     const obs = await this.deps.runtime.inspect(this.task.ID);
     if (obs?.state === 'running') {
-      const grace = this.task.Spec.ContainerSpec?.StopGracePeriod;
-      const graceMs = grace === undefined ? DEFAULT_STOP_GRACE_MS : Math.round(grace / NS_PER_MS);
-      await this.deps.runtime.stop(this.task.ID, graceMs, this.task.Spec.ContainerSpec?.StopSignal);
+      await this.deps.runtime.stop(this.task.ID, this.graceMs(), this.task.Spec.ContainerSpec?.StopSignal);
     }
   }
 

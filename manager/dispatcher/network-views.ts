@@ -1,8 +1,15 @@
 // What each node must know about the networks its tasks use: the network itself, the
 // other nodes to tunnel to (VXLAN peers) and the names of every node's running tasks on
-// it (DNS). Pure: computed from a snapshot of the store, so it is tested without I/O.
-import type { AssignedNetwork, SwarmNetwork, Task } from '../../lib/index.js';
-import { taskDnsNames, taskStateRank, VXLAN_ID_OPTION } from '../../lib/index.js';
+// it (DNS), and each service VIP on it with the tasks that take its new connections.
+// Pure: computed from a snapshot of the store, so it is tested without I/O.
+import type { AssignedNetwork, ServiceVip, SwarmNetwork, Task } from '../../lib/index.js';
+import {
+  serviceDnsNames,
+  taskDnsNames,
+  taskServiceVip,
+  taskStateRank,
+  VXLAN_ID_OPTION,
+} from '../../lib/index.js';
 
 /** The option key Docker uses for an overlay network's VXLAN ID. */
 
@@ -19,8 +26,11 @@ interface NetworkEntry {
   nodes: Set<string>;
   /** name → addresses of running tasks (deduplicated when the record list is built). */
   records: Map<string, string[]>;
+  /** VIP → addresses of the tasks taking new connections (running, desired running, live node). */
+  vips: Map<string, string[]>;
   /** The records as sent, built once and shared by every node's view. */
   recordList?: { name: string; ips: string[] }[];
+  vipList?: ServiceVip[];
 }
 
 /** One pass over the store's tasks; each node's views are then read from it cheaply. */
@@ -43,7 +53,12 @@ export function indexNetworks(state: NetworkState): NetworkIndex {
     const n = state.networks.get(id);
     const base = n && assignedNetwork(n);
     if (!base) return undefined;
-    const created = { base, nodes: new Set<string>(), records: new Map<string, string[]>() };
+    const created = {
+      base,
+      nodes: new Set<string>(),
+      records: new Map<string, string[]>(),
+      vips: new Map<string, string[]>(),
+    };
     networks.set(id, created);
     return created;
   };
@@ -61,13 +76,18 @@ export function indexNetworks(state: NetworkState): NetworkIndex {
       addTo(byNode, nodeId, a.Network.Id);
       if (alive) e.nodes.add(nodeId);
       const ip = a.Addresses[0]?.split('/')[0];
-      if (!serving || !ip) continue;
-      for (const name of taskDnsNames(t, { id: a.Network.Id, name: a.Network.Name })) {
-        const key = name.toLowerCase();
-        const ips = e.records.get(key);
-        if (ips) ips.push(ip);
-        else e.records.set(key, [ip]);
+      const network = { id: a.Network.Id, name: a.Network.Name };
+      // The VIP answers for the service from its first task on: a client that resolves it
+      // while no task serves yet is refused at once rather than sent nowhere.
+      const vip = taskServiceVip(t, a.Network.Id);
+      if (vip) {
+        const backends = e.vips.get(vip) ?? [];
+        e.vips.set(vip, backends);
+        for (const name of serviceDnsNames(t, network)) addRecord(e.records, name, vip);
+        if (serving && ip) backends.push(ip);
       }
+      if (!serving || !ip) continue;
+      for (const name of taskDnsNames(t, network)) addRecord(e.records, name, ip);
     }
   }
   return { networks, byNode, nodes: state.nodes };
@@ -92,9 +112,19 @@ export function networksOfNode(index: NetworkIndex, nodeId: string): AssignedNet
     e.recordList ??= [...e.records]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([name, ips]) => ({ name, ips: [...new Set(ips)].sort() }));
-    out.push({ ...e.base, peers, records: e.recordList });
+    e.vipList ??= [...e.vips]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([vip, backends]) => ({ vip, backends: [...new Set(backends)].sort() }));
+    out.push({ ...e.base, peers, records: e.recordList, ...(e.vipList.length ? { vips: e.vipList } : {}) });
   }
   return out;
+}
+
+function addRecord(records: Map<string, string[]>, name: string, ip: string): void {
+  const key = name.toLowerCase();
+  const ips = records.get(key);
+  if (ips) ips.push(ip);
+  else records.set(key, [ip]);
 }
 
 function addTo<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
@@ -103,20 +133,23 @@ function addTo<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
   else map.set(key, new Set([value]));
 }
 
-const recordsJson = new WeakMap<object, string>();
+const sharedJson = new WeakMap<object, string>();
 
 /**
- * A view's serialized form, for telling whether it changed. Records are shared by all
- * nodes of a network (networksOfNode), so they are serialized once, not once per node.
+ * A view's serialized form, for telling whether it changed. Records and VIPs are shared
+ * by all nodes of a network (networksOfNode), so they are serialized once, not once per node.
  */
 export function viewKey(view: AssignedNetwork): string {
-  const records = view.records ?? [];
-  let json = recordsJson.get(records);
+  return `${JSON.stringify({ ...view, records: undefined, vips: undefined })}${shared(view.records ?? [])}${shared(view.vips ?? [])}`;
+}
+
+function shared(value: object): string {
+  let json = sharedJson.get(value);
   if (json === undefined) {
-    json = JSON.stringify(records);
-    recordsJson.set(records, json);
+    json = JSON.stringify(value);
+    sharedJson.set(value, json);
   }
-  return `${JSON.stringify({ ...view, records: undefined })}${json}`;
+  return json;
 }
 
 /** The network as an agent sets it up; undefined until the allocator gave it a subnet. */

@@ -4,7 +4,9 @@
 // publishes ports but joins no network gets an attachment to the cluster's ingress
 // network (re-created here when a service needs it and it is gone), without a VIP:
 // skiff has no routing mesh, so a published port answers on the node running the task
-// (the agent maps it there, as host mode does), not on every node.
+// (the agent maps it there, as host mode does), not on every node. A service in vip
+// endpoint mode gets a VIP on each of its own networks (docs/networking.md), given back
+// when it leaves the network, turns dnsrr or is removed.
 import type {
   Endpoint,
   Logger,
@@ -85,6 +87,7 @@ export class AllocationLoop {
     }
     for (const s of this.store.listServices()) {
       for (const v of s.Endpoint?.VirtualIPs ?? []) this.allocator.restoreAddress(v.NetworkID, v.Addr);
+      this.vipsHeld.set(s.ID, s.Endpoint?.VirtualIPs ?? []);
     }
     for (const t of this.store.listTasks()) {
       if (TERMINAL_TASK_STATES.has(t.Status.State ?? 'new')) continue;
@@ -113,7 +116,11 @@ export class AllocationLoop {
         const driver = n.Spec.DriverConfiguration?.Name ?? 'overlay';
         tx.update('networks', {
           ...n,
-          DriverState: { Name: driver, Options: { [VXLAN_ID_OPTION]: String(a.vxlanId) } },
+          // The user's driver options (the MTU) travel with the network to the nodes, as in Swarm.
+          DriverState: {
+            Name: driver,
+            Options: { ...n.Spec.DriverConfiguration?.Options, [VXLAN_ID_OPTION]: String(a.vxlanId) },
+          },
           IPAMOptions: {
             Driver: n.Spec.IPAMOptions?.Driver ?? { Name: 'default' },
             Configs: [{ Subnet: a.subnet, Gateway: a.gateway }],
@@ -154,14 +161,30 @@ export class AllocationLoop {
 
   private allocateServices(tx: Transaction): void {
     const used = new Set<string>();
-    for (const s of tx.list('services')) for (const p of s.Endpoint?.Ports ?? []) used.add(portKey(p));
-    for (const s of tx.list('services')) {
+    const services = tx.list('services');
+    for (const s of services) for (const p of s.Endpoint?.Ports ?? []) used.add(portKey(p));
+    for (const s of services) {
       const want = this.endpointFor(tx, s, used);
       if (JSON.stringify(want) !== JSON.stringify(s.Endpoint ?? {})) {
+        // A VIP the service no longer has (network left, dnsrr now) goes back to the pool.
+        for (const v of s.Endpoint?.VirtualIPs ?? []) {
+          if (!want.VirtualIPs?.some((w) => w.NetworkID === v.NetworkID && w.Addr === v.Addr))
+            this.allocator.releaseAddress(v.NetworkID, v.Addr);
+        }
         tx.update('services', { ...s, Endpoint: want });
       }
+      this.vipsHeld.set(s.ID, want.VirtualIPs ?? []);
+    }
+    // A removed service's VIPs go back too.
+    const present = new Set(services.map((s) => s.ID));
+    for (const [id, vips] of this.vipsHeld) {
+      if (present.has(id)) continue;
+      for (const v of vips) this.allocator.releaseAddress(v.NetworkID, v.Addr);
+      this.vipsHeld.delete(id);
     }
   }
+
+  private readonly vipsHeld = new Map<string, readonly { NetworkID: string; Addr: string }[]>();
 
   private endpointFor(tx: Transaction, s: Service, used: Set<string>): Endpoint {
     const spec = s.Spec.EndpointSpec ?? {};

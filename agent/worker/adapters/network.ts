@@ -7,6 +7,7 @@ import {
   attachmentById,
   describeError,
   isSkiffError,
+  MTU_OPTION,
   silentLogger,
   taskDnsNames,
   VXLAN_ID_OPTION,
@@ -78,7 +79,7 @@ export function networkPort(
 
 /**
  * The networks a task joins, from its allocated attachments, with the names it answers
- * to: its aliases, the service's name, and the compose service name.
+ * to with its own address (taskDnsNames: the service's names only without a VIP).
  */
 export function networksOfTask(
   task: Task,
@@ -88,6 +89,7 @@ export function networksOfTask(
     const n = a.Network;
     const cfg = n.IPAM.Config?.[0];
     const vxlan = Number(n.Options?.[VXLAN_ID_OPTION]);
+    const mtu = Number(n.Options?.[MTU_OPTION]);
     const overlay = n.Driver === 'overlay' && !opts.overlayAsBridge;
     return {
       network: {
@@ -98,6 +100,7 @@ export function networksOfTask(
         gateway: cfg?.Gateway ?? '',
         ...(overlay && Number.isFinite(vxlan) ? { vxlanId: vxlan } : {}),
         internal: n.Internal,
+        ...(Number.isInteger(mtu) && mtu > 0 ? { mtu } : {}),
       },
       aliases: taskDnsNames(task, { id: n.Id, name: n.Name }),
       ...(a.Addresses[0] ? { ipv4Address: a.Addresses[0].split('/')[0] } : {}),
@@ -112,7 +115,10 @@ export function networksOfTask(
  * tasks on any more loses its peers and names.
  */
 /** The part of the network layer that network views program. */
-export type NetworkViewTarget = Pick<NetworkManager, 'getNetwork' | 'listNetworks' | 'setOverlayPeers'> & {
+export type NetworkViewTarget = Pick<
+  NetworkManager,
+  'getNetwork' | 'listNetworks' | 'setOverlayPeers' | 'setServiceVips'
+> & {
   dns: Pick<NetworkManager['dns'], 'setRecords'>;
 };
 
@@ -153,14 +159,18 @@ export class NetworkViews {
     const def = this.mgr.getNetwork(networkId);
     const view = this.views.get(networkId);
     this.mgr.dns.setRecords(networkId, view?.records ?? []);
-    if (def?.driver !== 'overlay') return;
-    const peers = (view?.peers ?? []).map((p) => ({ nodeId: p.nodeId, underlayIp: p.addr }));
-    try {
-      await this.mgr.setOverlayPeers(networkId, peers);
-    } catch (e) {
-      // Removed meanwhile (its last container left): nothing to program.
-      if (!this.mgr.getNetwork(networkId)) return;
-      this.log.warn({ networkId, err: describeError(e) }, 'could not set overlay peers');
+    // Alongside the peers: one nft exec per container on the network, never rejects.
+    const vips = this.mgr.setServiceVips(networkId, view?.vips ?? []);
+    if (def?.driver === 'overlay') {
+      const peers = (view?.peers ?? []).map((p) => ({ nodeId: p.nodeId, underlayIp: p.addr }));
+      try {
+        await this.mgr.setOverlayPeers(networkId, peers);
+      } catch (e) {
+        // Removed meanwhile (its last container left): nothing to program.
+        if (this.mgr.getNetwork(networkId))
+          this.log.warn({ networkId, err: describeError(e) }, 'could not set overlay peers');
+      }
     }
+    await vips;
   }
 }

@@ -4,6 +4,7 @@ import {
   ENCRYPTED_NETWORK_HINT,
   ENCRYPTED_NETWORK_OPTION,
   ENCRYPTED_NETWORK_REFUSAL,
+  MTU_OPTION,
   SkiffError,
   usesIngressNetwork,
 } from '../../../lib/index.js';
@@ -75,6 +76,16 @@ function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): void {
         hint: ENCRYPTED_NETWORK_HINT,
       });
     if (body.ConfigOnly) throw new SkiffError('invalid_argument', 'config-only networks are not supported');
+    const mtu = body.Options?.[MTU_OPTION];
+    if (mtu !== undefined && !(/^\d+$/.test(mtu) && Number(mtu) >= 68 && Number(mtu) <= 65_535)) {
+      throw new SkiffError(
+        'invalid_argument',
+        `invalid ${MTU_OPTION} "${mtu}": expected a number from 68 to 65535`,
+        {
+          hint: 'leave it out to use the underlay MTU less the 50 bytes of VXLAN',
+        },
+      );
+    }
     const ipamConfigs = body.IPAM?.Config ?? [];
     for (const c of ipamConfigs) {
       if (c.Subnet !== undefined && !isCidr(c.Subnet))

@@ -1,7 +1,8 @@
 // Services on different hosts reach each other by name over an overlay network: the
 // real `skiff daemon` on two lab hosts (a manager on h1, a worker on h2). The dispatcher
 // tells each agent its VXLAN peers and the other host's task names; a client on h2
-// resolves `web` and fetches its page from h1, then from both hosts once web spreads;
+// fetches `web`'s page from h1 (through its VIP) and resolves `tasks.web` to its tasks,
+// then reaches both hosts' tasks once web spreads;
 // removing the stack leaves no VXLAN device or bridge on either host.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,12 +28,12 @@ function composeFile(probeDir: string, web: { replicas: number; pin: boolean }):
   const placement = web.pin
     ? ['      placement:', '        constraints: ["node.role == manager"]']
     : ['      placement:', '        max_replicas_per_node: 1'];
-  // The client writes what it sees every second: each address `web` resolves to, and
-  // the page fetched from it (first from the name, then from every address).
+  // The client writes what it sees every second: the page fetched by the service name
+  // (its VIP), then each task address `tasks.web` resolves to and the page fetched from it.
   const probe = [
     'while true; do',
     '{ echo "name $(busybox timeout 5 busybox wget -qO- http://web/)";',
-    "for ip in $(busybox nslookup web | busybox awk '/^Address: /{print $2}'); do",
+    "for ip in $(busybox nslookup tasks.web | busybox awk '/^Address: /{print $2}'); do",
     'echo "addr $ip $(busybox timeout 5 busybox wget -qO- http://$ip/)"; done; } > /out/probe.tmp 2>&1;',
     'busybox mv /out/probe.tmp /out/probe; busybox sleep 1; done',
   ].join(' ');
@@ -207,7 +208,7 @@ describe('an overlay network across two lab hosts', () => {
       expect([...seen.byAddr.keys()]).toEqual([webIp]);
       expect(seen.byAddr.get(webIp)).toBe(seen.byName);
 
-      // web spreads over both hosts: the name resolves to both tasks, and both answer.
+      // web spreads over both hosts: tasks.web resolves to both tasks, and both answer.
       await deploy({ replicas: 2, pin: false });
       const spread = await waitFor(
         async () => {

@@ -227,6 +227,14 @@ describe('networks, secrets, configs', () => {
     const id = (r.json() as { Id: string }).Id;
     expect((await post('/networks/create', { Name: 'n2', Driver: 'bridge' })).statusCode).toBe(400);
     expect((await post('/networks/create', { Name: 'n1', Driver: 'overlay' })).statusCode).toBe(409);
+    const mtu = (v: string) =>
+      post('/networks/create', { Name: `mtu${v}`, Options: { 'com.docker.network.driver.mtu': v } });
+    const badMtu = await mtu('big');
+    expect(badMtu.statusCode).toBe(400);
+    expect(badMtu.json()).toMatchObject({
+      message: expect.stringContaining('com.docker.network.driver.mtu'),
+    });
+    expect((await mtu('1400')).statusCode).toBe(201);
     const list = (await get(`/networks?filters=${filters({ label: ['a=b'] })}`)).json() as {
       Id: string;
       Driver: string;

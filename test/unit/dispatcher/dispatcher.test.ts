@@ -181,6 +181,7 @@ describe('dispatcher and agent session', () => {
     const onOverlay = (t: Task, ip: string): Task => ({
       ...t,
       Labels: { 'com.docker.swarm.service.name': 'web' },
+      Spec: { ...t.Spec, Networks: [{ Target: 'ov' }] },
       Status: { State: 'running' },
       NetworksAttachments: [
         {

@@ -19,10 +19,25 @@ function task(
   id: string,
   nodeId: string,
   ips: Record<string, string>,
-  o: { state?: TaskState; desired?: TaskState; service?: string; aliases?: string[] } = {},
+  o: {
+    state?: TaskState;
+    desired?: TaskState;
+    service?: string;
+    aliases?: string[];
+    vips?: Record<string, string>;
+    mode?: 'vip' | 'dnsrr';
+  } = {},
 ): Task {
   const service = o.service ?? 'web';
   return {
+    ...(o.vips
+      ? {
+          Endpoint: {
+            Spec: { Mode: o.mode ?? 'vip' },
+            VirtualIPs: Object.entries(o.vips).map(([n, a]) => ({ NetworkID: n, Addr: `${a}/24` })),
+          },
+        }
+      : {}),
     ID: id,
     Version: { Index: 1 },
     CreatedAt: '',
@@ -137,6 +152,34 @@ describe('network views for the dispatcher', () => {
     expect(views.map((v) => v.id)).toEqual(['br']);
     expect(views[0]?.peers).toEqual([]);
     expect(ips(views, 'br', 'web')).toEqual(['10.0.2.2', '10.0.2.3']);
+  });
+
+  it('answers a VIP service’s names with its VIP, tasks.NAME with its serving tasks, and lists their addresses behind the VIP', () => {
+    const vips = { ov: '10.0.1.100' };
+    const index = indexNetworks(
+      state([
+        task('w1', 'n1', { ov: '10.0.1.2' }, { vips, aliases: ['www'] }),
+        task('w2', 'n2', { ov: '10.0.1.3' }, { vips, aliases: ['www'] }),
+        // Failing its health check (never reported running) or stopping: no new connections.
+        task('w3', 'n2', { ov: '10.0.1.4' }, { vips, state: 'starting' }),
+        task('w4', 'n3', { ov: '10.0.1.5' }, { vips, desired: 'shutdown' }),
+        task('d1', 'n3', { ov: '10.0.1.6' }, { service: 'db', vips: { ov: '10.0.1.101' }, mode: 'dnsrr' }),
+      ]),
+    );
+    const views = networksOfNode(index, 'n3');
+    expect(ips(views, 'ov', 'web')).toEqual(['10.0.1.100']);
+    expect(ips(views, 'ov', 'www')).toEqual(['10.0.1.100']);
+    expect(ips(views, 'ov', 'tasks.web')).toEqual(['10.0.1.2', '10.0.1.3']);
+    expect(ips(views, 'ov', 'web.1.w1')).toEqual(['10.0.1.2']);
+    expect(views[0]?.vips).toEqual([{ vip: '10.0.1.100', backends: ['10.0.1.2', '10.0.1.3'] }]);
+    // dnsrr: the name is the task addresses, and no VIP is balanced.
+    expect(ips(views, 'ov', 'db')).toEqual(['10.0.1.6']);
+  });
+
+  it('registers no names on a network the task did not ask for (ingress)', () => {
+    const t = task('w1', 'n1', { ov: '10.0.1.2' });
+    const index = indexNetworks(state([{ ...t, Spec: { ...t.Spec, Networks: [] } }]));
+    expect(networksOfNode(index, 'n1')[0]?.records).toEqual([]);
   });
 
   it('computes equal views for equal states, whatever the task order', () => {

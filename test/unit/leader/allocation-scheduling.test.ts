@@ -69,6 +69,34 @@ describe('allocation and scheduling loops', () => {
     expect(t.Endpoint?.Ports?.[0]?.PublishedPort).toBe(8080);
   });
 
+  it('gives a removed service’s VIP back to the network, and none to a dnsrr service', async () => {
+    const store = localStore();
+    // A /30: the gateway and one address, so the second VIP exists only if the first came back.
+    await store.update((tx) =>
+      tx.create('networks', {
+        Spec: {
+          Name: 'tiny',
+          DriverConfiguration: { Name: 'overlay' },
+          IPAMOptions: { Configs: [{ Subnet: '10.60.0.0/30' }] },
+        },
+      }),
+    );
+    const spec = (name: string, mode: 'vip' | 'dnsrr') => ({
+      Name: name,
+      TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Networks: [{ Target: 'tiny' }] },
+      EndpointSpec: { Mode: mode },
+    });
+    const a = await store.update((tx) => tx.create('services', { Spec: spec('a', 'vip') }));
+    start(store);
+    const vipOf = (id: string) => store.getService(id)?.Endpoint?.VirtualIPs?.[0]?.Addr;
+    expect(await waitFor(() => vipOf(a.ID), { what: 'VIP of a' })).toBe('10.60.0.2/30');
+    await store.update((tx) => tx.delete('services', a.ID));
+    const rr = await store.update((tx) => tx.create('services', { Spec: spec('rr', 'dnsrr') }));
+    const b = await store.update((tx) => tx.create('services', { Spec: spec('b', 'vip') }));
+    expect(await waitFor(() => vipOf(b.ID), { what: 'VIP of b' })).toBe('10.60.0.2/30');
+    expect(store.getService(rr.ID)?.Endpoint?.VirtualIPs).toBeUndefined();
+  });
+
   it('keeps a task pending with the reason when no node fits, and places it once one does', async () => {
     const store = localStore();
     await addNode(store, 'n1', { zone: 'a' });

@@ -118,7 +118,12 @@ describe('control plane (store + leader loops + dispatcher + worker on a fake st
   it('gives tasks addresses on their overlay network and the service a VIP', async () => {
     const { store, stacks } = await cluster();
     await store.update((tx) =>
-      tx.create('networks', { Spec: { Name: 'app_net', DriverConfiguration: { Name: 'overlay' } } }),
+      tx.create('networks', {
+        Spec: {
+          Name: 'app_net',
+          DriverConfiguration: { Name: 'overlay', Options: { 'com.docker.network.driver.mtu': '1400' } },
+        },
+      }),
     );
     const svc = await store.update((tx) =>
       tx.create('services', {
@@ -134,8 +139,19 @@ describe('control plane (store + leader loops + dispatcher + worker on a fake st
     const t = await waitFor(() => running(store, svc.ID)[0], { what: 'db running' });
     expect(t.NetworksAttachments?.[0]?.Addresses[0]).toMatch(/^10\.60\.0\.\d+\/24$/);
     const req = networksOfTask(t);
-    expect(req[0]?.aliases).toEqual(expect.arrayContaining(['db', 'app_db', 'tasks.app_db']));
-    expect(req[0]?.network).toMatchObject({ driver: 'overlay', subnet: '10.60.0.0/24', vxlanId: 4096 });
+    // The service's names answer with its VIP (network views); the task's own address
+    // answers tasks.NAME for each of them and its own name.
+    expect(req[0]?.aliases).toEqual(['tasks.db', 'tasks.app_db', `app_db.1.${t.ID}`]);
+    const vip = store.getService(svc.ID)?.Endpoint?.VirtualIPs?.[0]?.Addr;
+    expect(vip).toMatch(/^10\.60\.0\.\d+\/24$/);
+    expect(t.Endpoint?.VirtualIPs?.[0]?.Addr).toBe(vip);
+    // The network's own MTU reaches the node that sets it up.
+    expect(req[0]?.network).toMatchObject({
+      driver: 'overlay',
+      subnet: '10.60.0.0/24',
+      vxlanId: 4096,
+      mtu: 1400,
+    });
     expect(stacks.get('n1')!.calls).toContain(`attach ${t.ID}`);
   });
 

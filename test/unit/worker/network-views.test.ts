@@ -7,6 +7,7 @@ class FakeNetworkLayer implements NetworkViewTarget {
   readonly defs = new Map<string, { id: string; driver: 'bridge' | 'overlay' }>();
   readonly peers = new Map<string, string[]>();
   readonly records = new Map<string, { name: string; ips: string[] }[]>();
+  readonly vips = new Map<string, { vip: string; backends: string[] }[]>();
   readonly dns = {
     setRecords: (id: string, r: readonly { name: string; ips: string[] }[]) => {
       if (r.length === 0) this.records.delete(id);
@@ -19,6 +20,10 @@ class FakeNetworkLayer implements NetworkViewTarget {
   }
   listNetworks() {
     return [...this.defs.keys()].map((id) => this.getNetwork(id)!);
+  }
+  async setServiceVips(id: string, vips: readonly { vip: string; backends: string[] }[]) {
+    if (vips.length === 0) this.vips.delete(id);
+    else this.vips.set(id, [...vips]);
   }
   async setOverlayPeers(id: string, peers: readonly { nodeId: string; underlayIp: string }[]) {
     if (!this.defs.has(id)) throw new Error(`network ${id} is not set up on this node`);
@@ -40,6 +45,7 @@ function view(id: string, peers: string[], web: string[]): AssignedNetwork {
     vxlanId: 4097,
     peers: peers.map((addr, i) => ({ nodeId: `n${i}`, addr })),
     records: [{ name: 'web', ips: web }],
+    vips: [{ vip: '10.1.0.2', backends: web }],
   };
 }
 
@@ -88,9 +94,11 @@ describe('network views on the agent', () => {
         networks: [view('a', ['192.168.0.2'], ['10.1.0.5']), view('b', ['192.168.0.3'], ['10.1.0.6'])],
       }),
     );
+    expect(net.vips.get('a')).toEqual([{ vip: '10.1.0.2', backends: ['10.1.0.5'] }]);
     await views.update(msg({ removedNetworks: ['a'] }));
     expect(net.peers.get('a')).toEqual([]);
     expect(net.records.has('a')).toBe(false);
+    expect(net.vips.has('a')).toBe(false);
     // A new session's complete set no longer has b.
     await views.update(msg({ complete: true, networks: [] }));
     expect(net.peers.get('b')).toEqual([]);
