@@ -12,12 +12,15 @@ import {
   resolveInRoot,
   type VolumeManager,
 } from '../volume/index.js';
+import { apparmorFor } from './apparmor.js';
+import { effectiveCapabilities } from './capabilities.js';
 import type { ContainerRecord } from './container-store.js';
 import { hostsFile, resolvConfFile } from './etc-files.js';
 import { healthPlan } from './health.js';
 import { hostHardLimits } from './host-limits.js';
 import { buildOciConfig } from './oci-config.js';
 import { mergeArgs, mergeEnv, mergeStopSignal, mergeUser, mergeWorkdir } from './process-spec.js';
+import { seccompFor } from './seccomp.js';
 import { normalizeSignal } from './signals.js';
 import type { ContainerCreateSpec } from './types.js';
 import { parseGroup, parsePasswd, resolveUser } from './user.js';
@@ -33,6 +36,10 @@ export interface BundleHost {
   initPath: string | undefined;
   /** Parent cgroup of the node's containers. */
   cgroupParent: string;
+  /** The node's default seccomp profile (seccomp.ts). */
+  seccompProfile: string;
+  /** Whether the kernel has AppArmor enabled. */
+  apparmor: boolean;
 }
 
 export async function writeBundle(
@@ -43,6 +50,14 @@ export async function writeBundle(
 ): Promise<ContainerRecord> {
   const cs = spec.spec;
   const image = spec.imageConfig;
+  // Confinement first: a container the node cannot confine as asked is refused before
+  // anything is mounted for it.
+  const seccomp = seccompFor(
+    cs,
+    effectiveCapabilities(cs.CapabilityAdd ?? [], cs.CapabilityDrop ?? []),
+    host.seccompProfile,
+  );
+  const apparmorProfile = await apparmorFor(cs, host.apparmor);
   const passwd = parsePasswd(await readRootFile(spec.rootfs, '/etc/passwd'));
   const groups = parseGroup(await readRootFile(spec.rootfs, '/etc/group'));
   const user = resolveUser(mergeUser(image, cs), passwd, groups, cs.Groups ?? []);
@@ -117,6 +132,8 @@ export async function writeBundle(
     ulimits: cs.Ulimits ?? [],
     hostHardLimits: hostHardLimits(),
     annotations: { 'io.skiff.name': spec.name },
+    ...(seccomp ? { seccomp } : {}),
+    ...(apparmorProfile ? { apparmorProfile } : {}),
   });
   writeFileSync(join(stateDir, 'config.json'), JSON.stringify(config, null, 2));
   const plan = healthPlan(image.Healthcheck, cs.HealthCheck);

@@ -15,6 +15,7 @@ import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, SkiffError, silentLogger } from '../../lib/index.js';
 import { releaseContainerMounts, VolumeManager } from '../volume/index.js';
+import { apparmorEnabled } from './apparmor.js';
 import { readRootFile, writeBundle } from './bundle.js';
 import { conmonErrors, launchConmon } from './conmon.js';
 import { type ContainerRecord, ContainerStore, validateContainerId } from './container-store.js';
@@ -22,6 +23,7 @@ import { execInContainer } from './exec.js';
 import { HealthMonitor } from './health-monitor.js';
 import { readLogs } from './log-reader.js';
 import { OciRuntimeCli } from './oci-runtime-cli.js';
+import { DEFAULT_SECCOMP_PROFILE, loadDefaultSeccomp } from './seccomp.js';
 import { normalizeSignal } from './signals.js';
 import type {
   ContainerCreateSpec,
@@ -33,6 +35,7 @@ import type {
   ExecResult,
   LogEntry,
   LogOptions,
+  SecurityInfo,
   StopOptions,
 } from './types.js';
 import { parseGroup, parsePasswd, resolveUser } from './user.js';
@@ -51,6 +54,8 @@ export class ContainerRuntime {
   private readonly conmon: string;
   private readonly initPath: string | undefined;
   private readonly cgroupParent: string;
+  private readonly seccompProfile: string;
+  private readonly apparmor: boolean;
   private readonly logSizeMax: number;
   private readonly exitDir: string;
   private readonly health = new Map<string, HealthMonitor>();
@@ -74,6 +79,32 @@ export class ContainerRuntime {
     this.cgroupParent = opts.cgroupParent ?? `/skiff/${basename(opts.runRoot)}`;
     this.logSizeMax = opts.logSizeMax ?? DEFAULT_LOG_SIZE_MAX;
     this.exitDir = join(opts.runRoot, 'exits');
+    this.seccompProfile = opts.seccompProfile ?? DEFAULT_SECCOMP_PROFILE;
+    this.apparmor = opts.apparmor ?? apparmorEnabled();
+    const seccomp = loadDefaultSeccomp(this.seccompProfile);
+    if (!seccomp.ok) {
+      this.log.error(
+        { profile: seccomp.path, err: seccomp.error },
+        'no default seccomp profile: containers that do not ask for seccomp=unconfined will be refused',
+      );
+    }
+  }
+
+  /** What this node applies to a container that asks for nothing special (Docker's /info SecurityOptions). */
+  securityInfo(): SecurityInfo {
+    const options: string[] = [];
+    const warnings: string[] = [];
+    if (this.apparmor) options.push('name=apparmor');
+    const seccomp = loadDefaultSeccomp(this.seccompProfile);
+    if (seccomp.ok) options.push('name=seccomp,profile=default');
+    else
+      warnings.push(
+        `WARNING: no default seccomp profile (${seccomp.path}: ${seccomp.error}); containers are refused unless they ask for seccomp=unconfined`,
+      );
+    if (!this.apparmor)
+      warnings.push('WARNING: AppArmor is not enabled in this kernel; containers run without it');
+    options.push('name=no-new-privileges');
+    return { options, warnings };
   }
 
   /** Subscribes to container events; returns the unsubscribe function. */
@@ -102,6 +133,8 @@ export class ContainerRuntime {
         volumes: this.volumes,
         initPath: this.initPath,
         cgroupParent: this.cgroupParent,
+        seccompProfile: this.seccompProfile,
+        apparmor: this.apparmor,
       });
       await this.store.write(rec);
       const msgs = await launchConmon({

@@ -8,6 +8,8 @@ import {
   effectiveCapabilities,
   type OciConfigInput,
 } from '../../../agent/runtime/index.js';
+import { parseSeccompProfile, resolveSeccomp } from '../../../agent/runtime/seccomp.js';
+import { PROFILE } from './seccomp-profile.js';
 
 // The runtime spec's own JSON schema, read from the shared reference (never copied).
 const SCHEMA_DIR = join(import.meta.dirname, '../../../../shared/reference/oci-runtime-spec/schema');
@@ -61,6 +63,12 @@ describe('buildOciConfig', () => {
       sysctls: { 'net.ipv4.ip_forward': '1' },
       ulimits: [{ Name: 'nproc', Soft: 100, Hard: 200 }],
       annotations: { 'io.skiff.name': 'web.1' },
+      seccomp: resolveSeccomp(
+        parseSeccompProfile(JSON.stringify(PROFILE), 'test'),
+        { capabilities: DEFAULT_CAPABILITIES, arch: 'amd64', kernel: '6.1.0' },
+        true,
+      ),
+      apparmorProfile: 'skiff-default',
     });
     for (const config of [buildOciConfig(base), full]) {
       const ok = validate(JSON.parse(JSON.stringify(config)));
@@ -85,6 +93,7 @@ describe('buildOciConfig', () => {
     expect(c.process.capabilities?.bounding).not.toContain('CAP_NET_ADMIN');
     expect(c.process.noNewPrivileges).toBe(true);
     expect(c.linux.maskedPaths).toContain('/proc/kcore');
+    expect(c.linux.maskedPaths).toContain('/proc/interrupts');
     expect(c.linux.readonlyPaths).toContain('/proc/sys');
     expect(c.mounts.find((m) => m.destination === '/sys')?.options).toContain('ro');
     expect(c.mounts.map((m) => m.destination)).toEqual(
