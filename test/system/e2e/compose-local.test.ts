@@ -8,6 +8,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, runCommand, waitFor } from '../../lab/index.js';
 import { importBusybox, socketApi, type TestNode, testNode } from '../../support/skiff-node/index.js';
 
+/** The mount options of each mountinfo line whose mount point (and type) `pick` accepts. */
+function mountOptions(mountinfo: string, pick: (point: string, type: string) => boolean): string[][] {
+  const out: string[][] = [];
+  for (const line of mountinfo.split('\n')) {
+    const f = line.split(' ');
+    const sep = f.indexOf('-');
+    if (sep < 0) continue;
+    if (pick(f[4] ?? '', f[sep + 1] ?? '')) out.push((f[5] ?? '').split(','));
+  }
+  return out;
+}
+
 function apparmorEnabled(): boolean {
   try {
     return readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').startsWith('Y');
@@ -71,6 +83,14 @@ describe('skiff compose on the embedded single-node cluster', () => {
     // The container's first process runs under the default seccomp filter.
     const status = await node.skiff(['compose', 'exec', '-T', 'web', 'cat', '/proc/1/status'], { cwd: dir });
     expect(status.stdout).toMatch(/^Seccomp:\s+2$/m);
+    // Its root filesystem, mounted on the host, holds no working device node or setuid
+    // file for a host user who walks it. (crun re-mounts the root inside the container
+    // without them; there no-new-privileges and the device cgroup do that job.)
+    const onHost = mountOptions(
+      readFileSync('/proc/self/mountinfo', 'utf8'),
+      (point, type) => point.startsWith(node.stateRoot) && type === 'overlay',
+    );
+    expect(onHost).toEqual([expect.arrayContaining(['nosuid', 'nodev'])]);
 
     const pidsBefore = (await runCommand('pgrep', ['-f', `conmon.*${node.runDir}`])).stdout.trim();
     expect(pidsBefore).not.toBe('');

@@ -7,6 +7,7 @@ import {
   DEFAULT_CAPABILITIES,
   effectiveCapabilities,
   type OciConfigInput,
+  rootfsMountFlags,
 } from '../../../agent/runtime/index.js';
 import { parseSeccompProfile, resolveSeccomp } from '../../../agent/runtime/seccomp.js';
 import { PROFILE } from './seccomp-profile.js';
@@ -44,6 +45,16 @@ const base: OciConfigInput = {
   cgroupsPath: '/skiff/node1/abc',
   hostHardLimits: { RLIMIT_NOFILE: 20000 },
 };
+
+describe('rootfsMountFlags', () => {
+  it('mounts the root nosuid,nodev unless the spec needs devices or is privileged', () => {
+    expect(rootfsMountFlags({})).toEqual(['nosuid', 'nodev']);
+    expect(
+      rootfsMountFlags({ Devices: [{ PathOnHost: '/dev/fuse', PathInContainer: '/dev/fuse' }] }),
+    ).toEqual(['nosuid']);
+    expect(rootfsMountFlags({ Privileged: true })).toEqual([]);
+  });
+});
 
 describe('buildOciConfig', () => {
   it('produces a config.json valid against the runtime-spec schema, also with every option set', () => {
