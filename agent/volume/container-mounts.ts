@@ -142,4 +142,3 @@ async function copyUp(rootfs: string, target: string, volumeDir: string): Promis
   if (entries.length === 0 || (await readdir(volumeDir)).length > 0) return;
   await runCommand('cp', ['-a', `${src}/.`, `${volumeDir}/`]);
 }
-
