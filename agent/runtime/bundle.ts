@@ -20,7 +20,7 @@ import { healthPlan } from './health.js';
 import { hostHardLimits } from './host-limits.js';
 import { buildOciConfig } from './oci-config.js';
 import { mergeArgs, mergeEnv, mergeStopSignal, mergeUser, mergeWorkdir } from './process-spec.js';
-import { seccompFor } from './seccomp.js';
+import { SECCOMP_BPF_ANNOTATION, type SeccompBpfCache, seccompFor } from './seccomp.js';
 import { normalizeSignal } from './signals.js';
 import type { ContainerCreateSpec } from './types.js';
 import { parseGroup, parsePasswd, resolveUser } from './user.js';
@@ -40,6 +40,8 @@ export interface BundleHost {
   seccompProfile: string;
   /** Whether the kernel has AppArmor enabled. */
   apparmor: boolean;
+  /** Filters crun compiled before (crun only). */
+  seccompCache?: SeccompBpfCache;
 }
 
 export async function writeBundle(
@@ -58,6 +60,9 @@ export async function writeBundle(
     host.seccompProfile,
   );
   const apparmorProfile = await apparmorFor(cs, host.apparmor);
+  // The same filter compiled by crun before: handed over as it is (crun ignores the
+  // seccomp section then; it stays in config.json to show what runs).
+  const bpf = seccomp ? host.seccompCache?.lookup(spec.id, seccomp) : undefined;
   const passwd = parsePasswd(await readRootFile(spec.rootfs, '/etc/passwd'));
   const groups = parseGroup(await readRootFile(spec.rootfs, '/etc/group'));
   const user = resolveUser(mergeUser(image, cs), passwd, groups, cs.Groups ?? []);
@@ -131,7 +136,7 @@ export async function writeBundle(
     sysctls: cs.Sysctls ?? {},
     ulimits: cs.Ulimits ?? [],
     hostHardLimits: hostHardLimits(),
-    annotations: { 'io.skiff.name': spec.name },
+    annotations: { 'io.skiff.name': spec.name, ...(bpf ? { [SECCOMP_BPF_ANNOTATION]: bpf } : {}) },
     ...(seccomp ? { seccomp } : {}),
     ...(apparmorProfile ? { apparmorProfile } : {}),
   });

@@ -23,7 +23,7 @@ import { execInContainer } from './exec.js';
 import { HealthMonitor } from './health-monitor.js';
 import { readLogs } from './log-reader.js';
 import { OciRuntimeCli } from './oci-runtime-cli.js';
-import { DEFAULT_SECCOMP_PROFILE, loadDefaultSeccomp } from './seccomp.js';
+import { DEFAULT_SECCOMP_PROFILE, loadDefaultSeccomp, SeccompBpfCache } from './seccomp.js';
 import { normalizeSignal } from './signals.js';
 import type {
   ContainerCreateSpec,
@@ -56,6 +56,7 @@ export class ContainerRuntime {
   private readonly cgroupParent: string;
   private readonly seccompProfile: string;
   private readonly apparmor: boolean;
+  private readonly seccompCache: SeccompBpfCache | undefined;
   private readonly logSizeMax: number;
   private readonly exitDir: string;
   private readonly health = new Map<string, HealthMonitor>();
@@ -81,6 +82,8 @@ export class ContainerRuntime {
     this.exitDir = join(opts.runRoot, 'exits');
     this.seccompProfile = opts.seccompProfile ?? DEFAULT_SECCOMP_PROFILE;
     this.apparmor = opts.apparmor ?? apparmorEnabled();
+    // runc neither takes crun's compiled-filter annotation nor leaves its program behind.
+    this.seccompCache = runtime === 'crun' ? new SeccompBpfCache() : undefined;
     const seccomp = loadDefaultSeccomp(this.seccompProfile);
     if (!seccomp.ok) {
       this.log.error(
@@ -135,6 +138,7 @@ export class ContainerRuntime {
         cgroupParent: this.cgroupParent,
         seccompProfile: this.seccompProfile,
         apparmor: this.apparmor,
+        ...(this.seccompCache ? { seccompCache: this.seccompCache } : {}),
       });
       await this.store.write(rec);
       const msgs = await launchConmon({
@@ -161,9 +165,11 @@ export class ContainerRuntime {
           msgs[0]?.message || (await conmonErrors(join(runDir, 'conmon.log'))) || 'no pid reported';
         throw new SkiffError('internal', `creating container ${spec.id} failed: ${detail}`);
       }
+      await this.seccompCache?.learn(spec.id, join(this.oci.stateRoot, spec.id, 'seccomp.bpf'));
       log.debug({ pid }, 'container created');
       return await this.inspect(spec.id);
     } catch (e) {
+      this.seccompCache?.forget(spec.id);
       await this.cleanup(spec.id).catch((err: unknown) =>
         log.warn({ err }, 'clean-up after a failed create'),
       );

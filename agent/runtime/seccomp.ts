@@ -7,7 +7,9 @@
 // mount, setns, … to every container so rootless podman can nest): without
 // CAP_SYS_ADMIN a container cannot create namespaces (`unshare -U` fails as under
 // Docker), mount, or switch namespaces.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import type { ContainerSpec } from '../../lib/index.js';
 import { SkiffError } from '../../lib/index.js';
@@ -327,5 +329,49 @@ export function seccompFor(
       throw new SkiffError('invalid_argument', `unknown seccomp mode '${String(mode)}'`, {
         hint: 'use default, unconfined or custom',
       });
+  }
+}
+
+/** crun's annotation for a filter already compiled (base64 of the raw BPF program). */
+export const SECCOMP_BPF_ANNOTATION = 'run.oci.seccomp_bpf_data';
+
+/**
+ * Compiled filters by profile, learnt from crun. crun compiles `linux.seccomp` with
+ * libseccomp at every create, ~50 ms for a full profile on three architectures (x86-64,
+ * x86, x32) on a small machine, and keeps the result in its state directory
+ * (`seccomp.bpf`, what its exec uses). The first container with a given resolved
+ * profile is created from the profile; the next ones get crun's own compiled program
+ * back in SECCOMP_BPF_ANNOTATION, keyed by a digest of the exact profile, so they cost
+ * nothing. Per process: a crun or libseccomp upgrade takes effect at the next start.
+ */
+export class SeccompBpfCache {
+  private readonly compiled = new Map<string, string>();
+  private readonly expected = new Map<string, string>();
+
+  /** The compiled program for `seccomp`, or none yet (then `learn` after the create). */
+  lookup(containerId: string, seccomp: OciSeccomp): string | undefined {
+    const key = createHash('sha256').update(JSON.stringify(seccomp)).digest('hex');
+    const bpf = this.compiled.get(key);
+    if (bpf === undefined) this.expected.set(containerId, key);
+    return bpf;
+  }
+
+  /** After a create from the profile: keep what crun compiled (`<crun root>/<id>/seccomp.bpf`). */
+  async learn(containerId: string, bpfFile: string): Promise<void> {
+    const key = this.expected.get(containerId);
+    if (key === undefined) return;
+    this.expected.delete(containerId);
+    try {
+      const bpf = await readFile(bpfFile);
+      // A BPF program is whole 8-byte instructions; anything else is not crun's output.
+      if (bpf.length > 0 && bpf.length % 8 === 0) this.compiled.set(key, bpf.toString('base64'));
+    } catch {
+      // Not there (another runtime, or the create failed): compiled again next time.
+    }
+  }
+
+  /** A create that failed learns nothing. */
+  forget(containerId: string): void {
+    this.expected.delete(containerId);
   }
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apparmorEnabled, apparmorProfileText } from '../../../agent/runtime/apparmor.js';
 import { ContainerRuntime } from '../../../agent/runtime/index.js';
+import { SECCOMP_BPF_ANNOTATION } from '../../../agent/runtime/seccomp.js';
 import { runCommand } from '../../lab/index.js';
 import { createHarness, type Harness, lines } from './harness.js';
 
@@ -54,6 +55,32 @@ describe('seccomp', () => {
       Privileges: { Seccomp: { Mode: 'unconfined' } },
     });
     expect(lines(open.logs)).toEqual(['userns-ok']);
+  });
+
+  it('hands a profile crun compiled once back to it, filtering the same way, in exec too', async () => {
+    // The first create (here or before) compiles the default profile for Docker's capabilities.
+    const first = await h.create({ Command: ['sleep', '60'] });
+    const second = await h.create({ Command: ['sleep', '60'] });
+    try {
+      const annotations = async (bundle: string) =>
+        (
+          JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as {
+            annotations: Record<string, string>;
+          }
+        ).annotations;
+      expect(await annotations(second.bundle)).toHaveProperty(SECCOMP_BPF_ANNOTATION);
+      await h.rt.start(second.id);
+      expect(await seccompMode(second.id)).toBe('2');
+      const r = await h.rt.exec(second.id, [
+        'sh',
+        '-c',
+        'grep Seccomp: /proc/self/status | tr -s "\t " " "; unshare -U true 2>/dev/null && echo userns-ok || echo userns-denied',
+      ]);
+      expect(r.stdout.trim().split('\n')).toEqual(['Seccomp: 2', 'userns-denied']);
+    } finally {
+      await h.rt.delete(first.id, { force: true });
+      await h.rt.delete(second.id, { force: true });
+    }
   });
 
   it('still forks, runs threads and changes users under the filter', async () => {
