@@ -13,7 +13,7 @@
 // are followed, as the kernel would inside the container; one that leads out is refused
 // with the subpath named, never clamped into something the user did not ask for.
 import { closeSync, constants, fstatSync, openSync, readlinkSync } from 'node:fs';
-import { mkdir, readdir, realpath, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, realpath, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { SkiffError } from '../../lib/index.js';
 import { isMountPoint } from './mount-points.js';
@@ -87,9 +87,11 @@ export async function releaseSubpaths(runDir: string): Promise<void> {
   } catch {
     return;
   }
+  // Never a recursive removal: through a mount still in place it would empty the volume.
   for (const e of entries) {
     const p = join(dir, e);
     if (await isMountPoint(p)) await runCommand('umount', [p]);
+    await rm(p, { force: true }).catch(() => rmdir(p));
   }
-  await rm(dir, { recursive: true, force: true });
+  await rmdir(dir);
 }
