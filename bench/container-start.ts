@@ -1,7 +1,8 @@
 // Container start latency: image present (a prepared rootfs directory), no network,
 // from a create request to a running container — skiff (bundle + conmon + crun
 // create/start) next to the floor, `crun run --detach` of the very same bundle, and
-// `docker run -d` when a dockerd answers. Also conmon's resident memory per container.
+// `docker run -d` when a dockerd answers; and what the default seccomp profile costs:
+// the same start with `seccomp=unconfined`. Also conmon's resident memory per container.
 // Prints one JSON record per line, then a short table. Run as root:
 //   npx tsx bench/container-start.ts [--runs 50]
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
   const records: BenchRecord[] = [];
   try {
     const spec = { Image: 'busybox', Command: ['sleep', '3600'] };
+    const unconfinedSpec = { ...spec, Privileges: { Seccomp: { Mode: 'unconfined' as const } } };
     // Warm-up: page cache, binaries.
     await rt.create({ id: 'warm', name: 'warm', rootfs, imageConfig: {}, spec });
     await rt.start('warm');
@@ -77,6 +79,7 @@ async function main(): Promise<void> {
     // Interleaved, so that the other load on the machine weighs on both alike.
     const skiff: number[] = [];
     const floor: number[] = [];
+    const unconfined: number[] = [];
     for (let i = 0; i < runs; i++) {
       const id = `b${i}`;
       let t0 = performance.now();
@@ -96,6 +99,14 @@ async function main(): Promise<void> {
       if (r.status !== 0)
         throw new Error(`crun run failed (exit ${r.status}): ${await readFile(errFile, 'utf8')}`);
       spawnSync('crun', [`--root=${crunRoot}`, 'delete', '--force', fid], { stdio: 'ignore' });
+
+      const uid = `u${i}`;
+      t0 = performance.now();
+      await rt.create({ id: uid, name: uid, rootfs, imageConfig: {}, spec: unconfinedSpec });
+      const uinfo = await rt.start(uid);
+      unconfined.push(performance.now() - t0);
+      if (uinfo.state !== 'running') throw new Error(`container ${uid} is ${uinfo.state} after start`);
+      await rt.delete(uid, { force: true });
     }
     closeSync(errFd);
 
@@ -128,6 +139,21 @@ async function main(): Promise<void> {
     const s = [...skiff].sort((a, b) => a - b);
     const f = [...floor].sort((a, b) => a - b);
     const d = docker ? [...docker].sort((a, b) => a - b) : undefined;
+    const u = [...unconfined].sort((a, b) => a - b);
+    for (const p of [50, 95]) {
+      // The default profile's cost: default (filtered) start next to an unfiltered one.
+      const value = round(percentile(s, p));
+      const peerValue = round(percentile(u, p));
+      records.push({
+        name: 'container-start-seccomp',
+        metric: `p${p}`,
+        unit: 'ms',
+        value,
+        peer: 'seccomp=unconfined',
+        peerValue,
+        ratio: round(value / peerValue),
+      });
+    }
     for (const p of [50, 95]) {
       const value = round(percentile(s, p));
       const rec: BenchRecord = {

@@ -12,7 +12,13 @@ import type { FastifyInstance } from 'fastify';
 import { privateDir } from '../disk/index.js';
 import type { DispatcherApi, Logger } from '../lib/index.js';
 import { boundedStep, silentLogger } from '../lib/index.js';
-import { type ApiServerOptions, createApiServer, type LogSource, listenUnix } from './api/index.js';
+import {
+  type ApiInfo,
+  type ApiServerOptions,
+  createApiServer,
+  type LogSource,
+  listenUnix,
+} from './api/index.js';
 import { type AutolockFollower, followAutolock, waitForUnlock } from './autolock/index.js';
 import {
   bootstrapCluster,
@@ -83,6 +89,8 @@ export interface ManagerOptions {
    */
   joined?: AcceptedJoin;
   version?: string;
+  /** What confines the node's containers, for /info (the node's agent answers). */
+  security?: ApiInfo['security'];
   logger?: Logger;
   /** Task logs from the node agents (the node's own agent in single-node mode). */
   logs?: LogSource;
@@ -171,7 +179,14 @@ export class Manager {
     const joined = await joinOnFirstStart(o, addr);
     const nodeId = joined?.nodeId ?? o.nodeId ?? (await loadOrCreateNodeId(o.stateDir));
     const version = o.version ?? 'dev';
-    const info = { nodeId, hostname: o.hostname, addr, stateDir: o.stateDir, version };
+    const info = {
+      nodeId,
+      hostname: o.hostname,
+      addr,
+      stateDir: o.stateDir,
+      version,
+      ...(o.security ? { security: o.security } : {}),
+    };
     // Autolock: a locked key waits for `docker swarm unlock` before anything else starts.
     const unlocked = (await isSecretsKeyLocked(o.stateDir)) ? await waitForUnlock(o, info, log) : undefined;
     const secretsKey = unlocked?.key ?? (await loadOrCreateSecretKey(o.stateDir));

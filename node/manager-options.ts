@@ -25,6 +25,7 @@ export function managerOptions(
     hostname,
     version,
     logger: log,
+    security: () => agentOf()?.runtime.securityInfo(),
     logs: (tasks, q, signal) => nodeLogSource(agentOf)(tasks, q, signal),
     extraRoutes: (app, ctx) => {
       registerNodeRoutes(app, ctx, agentOf);

@@ -6,6 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { SkiffError } from '../../lib/index.js';
 import { mkdirInRoot, type OciMount, prepareContainerMounts, type VolumeManager } from '../volume/index.js';
+import { apparmorFor } from './apparmor.js';
+import { effectiveCapabilities } from './capabilities.js';
 import type { ContainerRecord } from './container-store.js';
 import { allHostDevices, mappedDevices } from './devices.js';
 import { hostsFile, resolvConfFile } from './etc-files.js';
@@ -14,6 +16,7 @@ import { hostCapabilities, hostHardLimits } from './host-limits.js';
 import { readImageEtcFile } from './image-etc-file.js';
 import { buildOciConfig, type ContainerDevice } from './oci-config.js';
 import { mergeArgs, mergeEnv, mergeStopSignal, mergeUser, mergeWorkdir } from './process-spec.js';
+import { SECCOMP_BPF_ANNOTATION, type SeccompBpfCache, seccompFor } from './seccomp.js';
 import { normalizeSignal } from './signals.js';
 import type { ContainerCreateSpec } from './types.js';
 import { parseGroup, parsePasswd, resolveUser } from './user.js';
@@ -29,6 +32,12 @@ export interface BundleHost {
   initPath: string | undefined;
   /** Parent cgroup of the node's containers. */
   cgroupParent: string;
+  /** The node's default seccomp profile (seccomp.ts). */
+  seccompProfile: string;
+  /** Whether the kernel has AppArmor enabled. */
+  apparmor: boolean;
+  /** Filters crun compiled before (crun only). */
+  seccompCache?: SeccompBpfCache;
 }
 
 export async function writeBundle(
@@ -39,6 +48,17 @@ export async function writeBundle(
 ): Promise<ContainerRecord> {
   const cs = spec.spec;
   const image = spec.imageConfig;
+  // Confinement first: a container the node cannot confine as asked is refused before
+  // anything is mounted for it.
+  const seccomp = seccompFor(
+    cs,
+    effectiveCapabilities(cs.CapabilityAdd ?? [], cs.CapabilityDrop ?? [], hostCapabilities()),
+    host.seccompProfile,
+  );
+  const apparmorProfile = await apparmorFor(cs, host.apparmor);
+  // The same filter compiled by crun before: handed over as it is (crun ignores the
+  // seccomp section then; it stays in config.json to show what runs).
+  const bpf = seccomp ? host.seccompCache?.lookup(spec.id, seccomp) : undefined;
   const passwd = parsePasswd(await readImageEtcFile(spec.rootfs, '/etc/passwd'));
   const groups = parseGroup(await readImageEtcFile(spec.rootfs, '/etc/group'));
   const user = resolveUser(mergeUser(image, cs), passwd, groups, cs.Groups ?? []);
@@ -118,7 +138,9 @@ export async function writeBundle(
     devices: await containerDevices(cs),
     hostCapabilities: hostCapabilities(),
     hostHardLimits: hostHardLimits(),
-    annotations: { 'io.skiff.name': spec.name },
+    annotations: { 'io.skiff.name': spec.name, ...(bpf ? { [SECCOMP_BPF_ANNOTATION]: bpf } : {}) },
+    ...(seccomp ? { seccomp } : {}),
+    ...(apparmorProfile ? { apparmorProfile } : {}),
   });
   writeFileSync(join(stateDir, 'config.json'), JSON.stringify(config, null, 2));
   const plan = healthPlan(image.Healthcheck, cs.HealthCheck);

@@ -15,6 +15,7 @@ import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, SkiffError, silentLogger } from '../../lib/index.js';
 import { releaseContainerMounts, VolumeManager } from '../volume/index.js';
+import { apparmorEnabled } from './apparmor.js';
 import { writeBundle } from './bundle.js';
 import { conmonErrors, launchConmon } from './conmon.js';
 import { type ContainerRecord, ContainerStore, validateContainerId } from './container-store.js';
@@ -23,6 +24,7 @@ import { HealthMonitor } from './health-monitor.js';
 import { readImageEtcFile } from './image-etc-file.js';
 import { readLogs } from './log-reader.js';
 import { OciRuntimeCli } from './oci-runtime-cli.js';
+import { DEFAULT_SECCOMP_PROFILE, loadDefaultSeccomp, SeccompBpfCache } from './seccomp.js';
 import { normalizeSignal } from './signals.js';
 import { type ContainerStats, readContainerStats, readMemoryLimit } from './stats.js';
 import type {
@@ -36,6 +38,7 @@ import type {
   ExecResult,
   LogEntry,
   LogOptions,
+  SecurityInfo,
   StopOptions,
 } from './types.js';
 import { parseGroup, parsePasswd, resolveUser } from './user.js';
@@ -54,6 +57,9 @@ export class ContainerRuntime {
   private readonly conmon: string;
   private readonly initPath: string | undefined;
   private readonly cgroupParent: string;
+  private readonly seccompProfile: string;
+  private readonly apparmor: boolean;
+  private readonly seccompCache: SeccompBpfCache | undefined;
   private readonly logSizeMax: number;
   private readonly exitDir: string;
   private readonly health = new Map<string, HealthMonitor>();
@@ -87,6 +93,34 @@ export class ContainerRuntime {
     this.cgroupParent = opts.cgroupParent ?? `/skiff/${basename(opts.runRoot)}`;
     this.logSizeMax = opts.logSizeMax ?? DEFAULT_LOG_SIZE_MAX;
     this.exitDir = join(opts.runRoot, 'exits');
+    this.seccompProfile = opts.seccompProfile ?? DEFAULT_SECCOMP_PROFILE;
+    this.apparmor = opts.apparmor ?? apparmorEnabled();
+    // runc neither takes crun's compiled-filter annotation nor leaves its program behind.
+    this.seccompCache = runtime === 'crun' ? new SeccompBpfCache() : undefined;
+    const seccomp = loadDefaultSeccomp(this.seccompProfile);
+    if (!seccomp.ok) {
+      this.log.error(
+        { profile: seccomp.path, err: seccomp.error },
+        'no default seccomp profile: containers that do not ask for seccomp=unconfined will be refused',
+      );
+    }
+  }
+
+  /** What this node applies to a container that asks for nothing special (Docker's /info SecurityOptions). */
+  securityInfo(): SecurityInfo {
+    const options: string[] = [];
+    const warnings: string[] = [];
+    if (this.apparmor) options.push('name=apparmor');
+    const seccomp = loadDefaultSeccomp(this.seccompProfile);
+    if (seccomp.ok) options.push('name=seccomp,profile=default');
+    else
+      warnings.push(
+        `WARNING: no default seccomp profile (${seccomp.path}: ${seccomp.error}); containers are refused unless they ask for seccomp=unconfined`,
+      );
+    if (!this.apparmor)
+      warnings.push('WARNING: AppArmor is not enabled in this kernel; containers run without it');
+    options.push('name=no-new-privileges');
+    return { options, warnings };
   }
 
   /** Subscribes to container events; returns the unsubscribe function. */
@@ -142,6 +176,9 @@ export class ContainerRuntime {
         volumes: this.volumes,
         initPath: this.initPath,
         cgroupParent: this.cgroupParent,
+        seccompProfile: this.seccompProfile,
+        apparmor: this.apparmor,
+        ...(this.seccompCache ? { seccompCache: this.seccompCache } : {}),
       });
       await this.store.write(rec);
       const msgs = await launchConmon({
@@ -168,10 +205,12 @@ export class ContainerRuntime {
           msgs[0]?.message || (await conmonErrors(join(runDir, 'conmon.log'))) || 'no pid reported';
         throw new SkiffError('internal', `creating container ${spec.id} failed: ${detail}`);
       }
+      await this.seccompCache?.learn(spec.id, join(this.oci.stateRoot, spec.id, 'seccomp.bpf'));
       log.debug({ pid }, 'container created');
       this.lifecycle('create', rec);
       return await this.inspect(spec.id);
     } catch (e) {
+      this.seccompCache?.forget(spec.id);
       await this.cleanup(spec.id).catch((err: unknown) =>
         log.warn({ err }, 'clean-up after a failed create'),
       );

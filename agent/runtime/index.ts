@@ -7,6 +7,7 @@ export { type HealthPlan, healthPlan } from './health.js';
 export { parseLogRecord, parseLogText } from './k8s-log.js';
 export { buildOciConfig, type OciConfig, type OciConfigInput, type OciProcess } from './oci-config.js';
 export { mergeArgs, mergeEnv, mergeWorkdir } from './process-spec.js';
+export { rootfsMountFlags } from './rootfs-flags.js';
 export { normalizeSignal } from './signals.js';
 export { type ContainerStats, type InterfaceBytes, parseNetDev, readContainerStats } from './stats.js';
 export type * from './types.js';

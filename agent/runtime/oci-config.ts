@@ -7,6 +7,7 @@ import type { Ulimit } from '../../lib/index.js';
 import { ALL_CAPABILITIES, RLIMIT_TYPES, SkiffError } from '../../lib/index.js';
 import type { OciMount } from '../volume/index.js';
 import { effectiveCapabilities } from './capabilities.js';
+import type { OciSeccomp } from './seccomp.js';
 import type { ResolvedUser } from './user.js';
 
 export interface OciProcess {
@@ -25,6 +26,7 @@ export interface OciProcess {
   rlimits?: { type: string; hard: number; soft: number }[];
   noNewPrivileges?: boolean;
   oomScoreAdj?: number;
+  apparmorProfile?: string;
 }
 
 export interface OciConfig {
@@ -55,12 +57,15 @@ export interface OciConfig {
     }[];
     maskedPaths: string[];
     readonlyPaths: string[];
+    seccomp?: OciSeccomp;
   };
 }
 
+/** Docker's (moby 28) masked paths: /proc/interrupts tells which devices the host has, and how busy. */
 export const MASKED_PATHS: readonly string[] = [
   '/proc/asound',
   '/proc/acpi',
+  '/proc/interrupts',
   '/proc/kcore',
   '/proc/keys',
   '/proc/latency_stats',
@@ -163,6 +168,10 @@ export interface OciConfigInput {
   /** The host's hard limits by OCI type (RLIMIT_NOFILE → 20000); a request above one is an error. */
   hostHardLimits: Record<string, number>;
   annotations?: Record<string, string>;
+  /** The seccomp filter (seccomp.ts's `seccompFor`); none: unconfined. */
+  seccomp?: OciSeccomp;
+  /** The AppArmor profile to run under (apparmor.ts); none where the kernel has no AppArmor. */
+  apparmorProfile?: string;
 }
 
 /** Docker's default open-files limit, clipped to what the host allows. */
@@ -221,6 +230,7 @@ export function buildOciConfig(input: OciConfigInput): OciConfig {
       },
       rlimits: buildRlimits(input.ulimits ?? [], input.hostHardLimits),
       noNewPrivileges: true,
+      ...(input.apparmorProfile ? { apparmorProfile: input.apparmorProfile } : {}),
     },
     hostname: input.hostname,
     mounts: mergeMounts(defaultMounts(), input.mounts),
@@ -230,6 +240,7 @@ export function buildOciConfig(input: OciConfigInput): OciConfig {
       resources,
       maskedPaths: [...MASKED_PATHS],
       readonlyPaths: [...READONLY_PATHS],
+      ...(input.seccomp ? { seccomp: input.seccomp } : {}),
     },
   };
   if (input.sysctls && Object.keys(input.sysctls).length > 0) config.linux.sysctl = { ...input.sysctls };

@@ -163,4 +163,14 @@ export interface ContainerRuntimeOptions {
   conmonPath?: string;
   /** Path to the init for `Init: true`; default catatonit, else tini. */
   initPath?: string;
+  /** The default seccomp profile; default containers-common's /usr/share/containers/seccomp.json. */
+  seccompProfile?: string;
+  /** Whether to confine containers with AppArmor; default: whether the kernel has it enabled. */
+  apparmor?: boolean;
+}
+
+/** What confines this node's containers by default, for /info's SecurityOptions and Warnings. */
+export interface SecurityInfo {
+  options: string[];
+  warnings: string[];
 }

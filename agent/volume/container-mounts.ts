@@ -2,12 +2,14 @@
 // (filled from the image like Docker does when empty), bind sources checked, secrets
 // written to a tmpfs mounted for this container alone (never to disk) and configs
 // to the container's state directory, each bind-mounted read-only at its target.
-import { chmod, chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Mount, SkiffError } from '../../lib/index.js';
+import { isMountPoint } from './mount-points.js';
 import { fileTarget, mountToOci, validateFile } from './mount-spec.js';
 import { resolveInRoot } from './root-path.js';
 import { runCommand } from './run-command.js';
+import { releaseSubpaths, stageSubpath } from './subpath.js';
 import type { ContainerFile, OciMount } from './types.js';
 import type { VolumeManager } from './volume-manager.js';
 
@@ -38,8 +40,21 @@ export async function prepareContainerMounts(
         labels: m.VolumeOptions?.Labels ?? {},
       });
       await volumes.acquire(name, req.containerId);
-      if (!m.VolumeOptions?.NoCopy && !m.VolumeOptions?.Subpath)
-        await copyUp(req.rootfs, m.Target, v.Mountpoint);
+      const subpath = m.VolumeOptions?.Subpath;
+      if (subpath) {
+        // Validated as a whole first, then resolved in the volume and pinned.
+        const oci = mountToOci(m, v.Mountpoint);
+        oci.source = await stageSubpath(
+          v.Mountpoint,
+          subpath,
+          req.runDir,
+          out.length,
+          `volume mount on ${m.Target}`,
+        );
+        out.push(oci);
+        continue;
+      }
+      if (!m.VolumeOptions?.NoCopy) await copyUp(req.rootfs, m.Target, v.Mountpoint);
       out.push(mountToOci(m, v.Mountpoint));
       continue;
     }
@@ -97,6 +112,7 @@ export async function releaseContainerMounts(
   const dir = join(req.runDir, 'secrets');
   if (await isMountPoint(dir)) await runCommand('umount', [dir]);
   await rm(dir, { recursive: true, force: true });
+  await releaseSubpaths(req.runDir);
   await volumes.releaseAll(req.containerId);
 }
 
@@ -125,9 +141,4 @@ async function copyUp(rootfs: string, target: string, volumeDir: string): Promis
   }
   if (entries.length === 0 || (await readdir(volumeDir)).length > 0) return;
   await runCommand('cp', ['-a', `${src}/.`, `${volumeDir}/`]);
-}
-
-export async function isMountPoint(path: string): Promise<boolean> {
-  const mounts = await readFile('/proc/self/mountinfo', 'utf8');
-  return mounts.split('\n').some((line) => line.split(' ')[4] === path);
 }

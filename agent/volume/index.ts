@@ -2,10 +2,10 @@
 // secrets/configs as files.
 export {
   type ContainerMountsRequest,
-  isMountPoint,
   prepareContainerMounts,
   releaseContainerMounts,
 } from './container-mounts.js';
+export { isMountPoint } from './mount-points.js';
 export { fileTarget, mountToOci } from './mount-spec.js';
 export { mkdirInRoot, resolveInRoot } from './root-path.js';
 export type { ContainerFile, OciMount } from './types.js';

@@ -19,8 +19,11 @@ export interface ImagePort {
 }
 
 export interface RootfsPort {
-  /** Mounts a writable root filesystem for the container from the image's layers. */
-  mount(containerId: string, imageId: string): Promise<{ rootfs: string }>;
+  /**
+   * Mounts a writable root filesystem for the container from the image's layers, with
+   * `flags` (nosuid, nodev: the runtime's `rootfsMountFlags`) on the mount.
+   */
+  mount(containerId: string, imageId: string, flags?: readonly string[]): Promise<{ rootfs: string }>;
   /** Unmounts and removes the container's writable layer; idempotent. */
   remove(containerId: string): Promise<void>;
 }

@@ -23,6 +23,7 @@ import {
   taskServiceVip,
   taskStateRank,
 } from '../../lib/index.js';
+import { rootfsMountFlags } from '../runtime/index.js';
 import type {
   ContainerEvent,
   ContainerObservation,
@@ -189,7 +190,7 @@ export class TaskRunner {
       // attached. Every step settles before a failure is handled, so the teardown never
       // races a step still in flight.
       const [mounted, networked, resolvedFiles] = await Promise.allSettled([
-        this.deps.rootfs.mount(this.task.ID, image.id),
+        this.deps.rootfs.mount(this.task.ID, image.id, rootfsMountFlags(spec)),
         this.deps.networksFor(this.task).then((attachments) => this.sandbox(attachments)),
         this.deps.filesFor(this.task),
       ]);

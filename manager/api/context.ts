@@ -13,6 +13,11 @@ export interface ApiInfo {
   stateDir?: string;
   /** skiff's version, shown as ServerVersion. */
   version?: string;
+  /**
+   * What confines this node's containers (its agent's answer), shown as SecurityOptions
+   * and Warnings; none on a manager without an agent, which runs no containers.
+   */
+  security?: () => { options: string[]; warnings: string[] } | undefined;
 }
 
 export interface LogQuery {

@@ -31,7 +31,7 @@ export function imagePort(images: ImageService, log: Logger = silentLogger): Ima
 export function rootfsPort(images: ImageService, snapshots: Snapshotter): RootfsPort {
   return {
     // Unpack by chain ID, prepare the container's writable snapshot, mount what it answers.
-    async mount(containerId, imageId) {
+    async mount(containerId, imageId, flags = []) {
       const image = images.get(imageId);
       if (!image) throw new SkiffError('not_found', `No such image: ${imageId}`);
       await snapshots.unpack(image.layers, images.content);
@@ -39,7 +39,11 @@ export function rootfsPort(images: ImageService, snapshots: Snapshotter): Rootfs
         imageId: image.id,
       });
       const rootfs = snapshots.rootfsPath(containerId);
-      if (!(await isMountPoint(rootfs))) await mountAll(mounts, rootfs);
+      if (!(await isMountPoint(rootfs)))
+        await mountAll(
+          mounts.map((m) => ({ ...m, options: [...m.options, ...flags] })),
+          rootfs,
+        );
       return { rootfs };
     },
     async remove(containerId) {

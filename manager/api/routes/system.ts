@@ -32,6 +32,8 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ApiContext): voi
     const cluster = store.getCluster();
     const nodes = store.listNodes();
     const managers = nodes.filter((n) => n.ManagerStatus);
+    // Only what is really applied: the agent says which profiles it loaded.
+    const security = ctx.info.security?.() ?? { options: [], warnings: [] };
     return {
       ID: ctx.info.nodeId,
       Containers: 0,
@@ -92,8 +94,8 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ApiContext): voi
       ContainerdCommit: { ID: '' },
       RuncCommit: { ID: '' },
       InitCommit: { ID: '' },
-      SecurityOptions: ['name=seccomp,profile=builtin', 'name=no-new-privileges'],
-      Warnings: [],
+      SecurityOptions: security.options,
+      Warnings: security.warnings,
     };
   });
 

@@ -6,7 +6,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, runCommand, waitFor } from '../../lab/index.js';
-import { importBusybox, type TestNode, testNode } from '../../support/skiff-node/index.js';
+import { importBusybox, socketApi, type TestNode, testNode } from '../../support/skiff-node/index.js';
+
+/** The mount options of each mountinfo line whose mount point (and type) `pick` accepts. */
+function mountOptions(mountinfo: string, pick: (point: string, type: string) => boolean): string[][] {
+  const out: string[][] = [];
+  for (const line of mountinfo.split('\n')) {
+    const f = line.split(' ');
+    const sep = f.indexOf('-');
+    if (sep < 0) continue;
+    if (pick(f[4] ?? '', f[sep + 1] ?? '')) out.push((f[5] ?? '').split(','));
+  }
+  return out;
+}
+
+function apparmorEnabled(): boolean {
+  try {
+    return readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').startsWith('Y');
+  } catch {
+    return false;
+  }
+}
 
 describe('skiff compose on the embedded single-node cluster', () => {
   let node: TestNode;
@@ -60,6 +80,18 @@ describe('skiff compose on the embedded single-node cluster', () => {
     expect(ps.stdout).toMatch(/e2eweb-web-1\s+localhost\/e2e-busybox:1\s+.*\s+web\s+.*Up/);
     expect(ps.stdout).toContain(`0.0.0.0:${port}->80/tcp`);
 
+    // The container's first process runs under the default seccomp filter.
+    const status = await node.skiff(['compose', 'exec', '-T', 'web', 'cat', '/proc/1/status'], { cwd: dir });
+    expect(status.stdout).toMatch(/^Seccomp:\s+2$/m);
+    // Its root filesystem, mounted on the host, holds no working device node or setuid
+    // file for a host user who walks it. (crun re-mounts the root inside the container
+    // without them; there no-new-privileges and the device cgroup do that job.)
+    const onHost = mountOptions(
+      readFileSync('/proc/self/mountinfo', 'utf8'),
+      (point, type) => point.startsWith(node.stateRoot) && type === 'overlay',
+    );
+    expect(onHost).toEqual([expect.arrayContaining(['nosuid', 'nodev'])]);
+
     const pidsBefore = (await runCommand('pgrep', ['-f', `conmon.*${node.runDir}`])).stdout.trim();
     expect(pidsBefore).not.toBe('');
 
@@ -75,6 +107,21 @@ describe('skiff compose on the embedded single-node cluster', () => {
     expect(readFileSync('/proc/mounts', 'utf8')).not.toContain(node.runDir);
     const r = await runCommand('busybox', ['wget', '-q', '-O', '-', `http://127.0.0.1:${port}/`]);
     expect(r.code).not.toBe(0);
+  });
+
+  it('reports in /info only the confinement it applies', async () => {
+    const info = (await socketApi(join(node.runDir, 'skiff.sock'), 'the node', 'GET', '/info')).json as {
+      SecurityOptions: string[];
+      Warnings: string[];
+    };
+    expect(info.SecurityOptions).toContain('name=seccomp,profile=default');
+    expect(info.SecurityOptions).not.toContain('name=seccomp,profile=builtin');
+    // AppArmor only where this kernel enforces it; said so where it does not.
+    if (apparmorEnabled()) expect(info.SecurityOptions).toContain('name=apparmor');
+    else {
+      expect(info.SecurityOptions).not.toContainEqual(expect.stringMatching(/apparmor/));
+      expect(info.Warnings.join('\n')).toMatch(/AppArmor is not enabled/);
+    }
   });
 
   it('reports bad compose input with file:line:col and changes nothing', async () => {

@@ -67,6 +67,55 @@ describe('named volumes', () => {
   });
 });
 
+describe('volume subpaths', () => {
+  it('mounts a subpath inside the volume, and refuses one a container linked out of it', async () => {
+    await writeFile(join(hostDir, 'host-only.txt'), 'host secret\n');
+    // A container with the volume plants links: out to the host, up past the volume's
+    // root, and one that stays inside.
+    const plant = await h.run({
+      Command: [
+        'sh',
+        '-c',
+        [
+          'mkdir -p /data/inner && echo inside >/data/inner/f',
+          `ln -s ${hostDir} /data/abs`,
+          'ln -s ../../../../../../../../.. /data/rel',
+          'ln -s / /data/root',
+          'ln -s inner /data/link-in',
+          'echo planted',
+        ].join('; '),
+      ],
+      Mounts: [{ Type: 'volume', Source: 'sub-vol', Target: '/data' }],
+    });
+    expect(lines(plant.logs)).toEqual(['planted']);
+    await h.rt.delete(plant.info.id);
+
+    const read = (subpath: string) =>
+      h.run({
+        Command: [
+          'sh',
+          '-c',
+          'cat /sub/f /sub/host-only.txt 2>/dev/null; ls /sub/proc/1 >/dev/null 2>&1 && echo host-root',
+        ],
+        Mounts: [{ Type: 'volume', Source: 'sub-vol', Target: '/sub', VolumeOptions: { Subpath: subpath } }],
+      });
+    for (const out of ['abs', 'rel', 'root', 'abs/', 'link-in/../abs']) {
+      await expect(read(out), out).rejects.toThrow(/resolves outside the volume/);
+    }
+    await expect(read('missing')).rejects.toThrow(/cannot be opened in the volume/);
+    // Nothing stays mounted for the refused containers.
+    expect(await mountsUnder(h.runRoot)).toEqual([]);
+
+    for (const inside of ['inner', 'link-in']) {
+      const ok = await read(inside);
+      expect(lines(ok.logs), inside).toEqual(['inside']);
+      await h.rt.delete(ok.info.id);
+    }
+    expect(await mountsUnder(h.runRoot)).toEqual([]);
+    await h.rt.volumes.remove('sub-vol');
+  });
+});
+
 describe('bind and tmpfs mounts', () => {
   it('binds a host directory read-write or read-only', async () => {
     await writeFile(join(hostDir, 'in.txt'), 'host data\n');

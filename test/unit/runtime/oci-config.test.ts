@@ -7,7 +7,10 @@ import {
   DEFAULT_CAPABILITIES,
   effectiveCapabilities,
   type OciConfigInput,
+  rootfsMountFlags,
 } from '../../../agent/runtime/index.js';
+import { parseSeccompProfile, resolveSeccomp } from '../../../agent/runtime/seccomp.js';
+import { PROFILE } from './seccomp-profile.js';
 
 // The runtime spec's own JSON schema, read from the shared reference (never copied).
 const SCHEMA_DIR = join(import.meta.dirname, '../../../../shared/reference/oci-runtime-spec/schema');
@@ -43,6 +46,17 @@ const base: OciConfigInput = {
   hostHardLimits: { RLIMIT_NOFILE: 20000 },
 };
 
+describe('rootfsMountFlags', () => {
+  it('mounts the root nosuid,nodev unless the spec needs devices or is privileged', () => {
+    expect(rootfsMountFlags({})).toEqual(['nosuid', 'nodev']);
+    expect(
+      rootfsMountFlags({ Devices: [{ PathOnHost: '/dev/fuse', PathInContainer: '/dev/fuse' }] }),
+    ).toEqual(['nosuid']);
+    expect(rootfsMountFlags({ Privileged: true })).toEqual([]);
+    expect(rootfsMountFlags({ Privileges: { NoNewPrivileges: false } })).toEqual(['nodev']);
+  });
+});
+
 describe('buildOciConfig', () => {
   it('produces a config.json valid against the runtime-spec schema, also with every option set', () => {
     const validate = validator();
@@ -61,6 +75,12 @@ describe('buildOciConfig', () => {
       sysctls: { 'net.ipv4.ip_forward': '1' },
       ulimits: [{ Name: 'nproc', Soft: 100, Hard: 200 }],
       annotations: { 'io.skiff.name': 'web.1' },
+      seccomp: resolveSeccomp(
+        parseSeccompProfile(JSON.stringify(PROFILE), 'test'),
+        { capabilities: DEFAULT_CAPABILITIES, arch: 'amd64', kernel: '6.1.0' },
+        true,
+      ),
+      apparmorProfile: 'skiff-default',
     });
     for (const config of [buildOciConfig(base), full]) {
       const ok = validate(JSON.parse(JSON.stringify(config)));
@@ -85,6 +105,7 @@ describe('buildOciConfig', () => {
     expect(c.process.capabilities?.bounding).not.toContain('CAP_NET_ADMIN');
     expect(c.process.noNewPrivileges).toBe(true);
     expect(c.linux.maskedPaths).toContain('/proc/kcore');
+    expect(c.linux.maskedPaths).toContain('/proc/interrupts');
     expect(c.linux.readonlyPaths).toContain('/proc/sys');
     expect(c.mounts.find((m) => m.destination === '/sys')?.options).toContain('ro');
     expect(c.mounts.map((m) => m.destination)).toEqual(
