@@ -12,6 +12,7 @@ import type { DispatcherApi, Logger } from '../lib/index.js';
 import { boundedStep, silentLogger } from '../lib/index.js';
 import { type ApiServerOptions, createApiServer, type LogSource, listenUnix } from './api/index.js';
 import { type AutolockFollower, followAutolock, waitForUnlock } from './autolock/index.js';
+import { forceNewCluster, takeBackup } from './backup/index.js';
 import {
   bootstrapCluster,
   caKeyPairOf,
@@ -95,6 +96,11 @@ export interface ManagerOptions {
    * routes). None: the control plane only, whose tasks nobody schedules (API tests).
    */
   leaderLoops?: LeaderOptions | Promise<LeaderOptions>;
+  /**
+   * Start as the only manager of a new cluster made from this manager's committed state
+   * (Swarm's `--force-new-cluster`): for a survivor of a cluster that lost quorum.
+   */
+  forceNewCluster?: boolean;
 }
 
 export type ManagerDispatcherOptions =
@@ -165,6 +171,15 @@ export class Manager {
       nodeId,
       describeNodeCertificate(identity.certPem).clusterId,
     );
+    if (o.forceNewCluster) {
+      await forceNewCluster({
+        stateDir: o.stateDir,
+        nodeId,
+        raftAddr: o.raft?.advertiseAddr ?? o.raft?.listenAddr ?? '127.0.0.1:0',
+        stateMachine: store.stateMachine,
+        log,
+      });
+    }
     const raft = await startRaft(o, nodeId, store, raftIdentity, joined?.raftPeers);
     const replicator = new RaftReplicator(raft, { timeoutMs: 10_000 });
     store.setReplicator(replicator);
@@ -218,7 +233,11 @@ export class Manager {
         ...(o.extraRoutes ? { extraRoutes: o.extraRoutes } : {}),
         ...(o.leave ? { leave: o.leave } : {}),
       };
-      api = createApiServer(common);
+      // Backups only on the root-only unix socket: they carry the CA key and the secrets key.
+      api = createApiServer({
+        ...common,
+        backup: () => takeBackup({ stateDir: o.stateDir, nodeId, store, term: () => raft.status().term }),
+      });
       await listenUnix(api, o.socketPath);
       if (o.tcp) {
         tcpApi = createApiServer({

@@ -70,6 +70,7 @@ export async function startManagerRole(
     advertiseAddr: self,
     raft: { listenAddr: `${o.advertiseAddr}:${port + 1}`, ...(o.raftTickMs ? { tickMs: o.raftTickMs } : {}) },
     ...(joined ? { joined } : {}),
+    ...(o.forceNewCluster && !joined ? { forceNewCluster: true } : {}),
     dispatcher: {
       kind: 'grpc',
       listenAddr: `${o.advertiseAddr}:${port + 2}`,

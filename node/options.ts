@@ -17,6 +17,8 @@ export interface NodeOptions {
   certCheckIntervalMs?: number;
   /** A new cluster's address pools for networks, and the size of the subnets taken from them. */
   addressPool?: { pools: string[]; subnetSize?: number };
+  /** Managers: start as the only manager of a new cluster made from this node's committed state. */
+  forceNewCluster?: boolean;
 }
 
 /** A cluster node's options (it has joined, or joins now). */

@@ -15,7 +15,7 @@ import type { DaemonPaths } from './paths.js';
 
 export async function runSingleNode(
   paths: DaemonPaths,
-  o: Pick<NodeOptions, 'version' | 'addressPool'>,
+  o: Pick<NodeOptions, 'version' | 'addressPool' | 'forceNewCluster'>,
   log: Logger,
 ): Promise<RunningNode> {
   await mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
@@ -25,6 +25,7 @@ export async function runSingleNode(
   const manager = await Manager.start({
     ...managerOptions(paths, hostname, o.version, log, () => agent),
     ...(o.addressPool ? { addressPool: o.addressPool } : {}),
+    ...(o.forceNewCluster ? { forceNewCluster: true } : {}),
     dispatcher: { kind: 'in-process' },
     // `ip route` runs while the manager starts rather than after it.
     leaderLoops: hostSubnets().then((reservedSubnets) => ({ reservedSubnets })),

@@ -42,6 +42,10 @@ export function registerDaemon(program: Command): void {
       process.env.SKIFF_DEFAULT_ADDR_POOL_MASK_LENGTH,
     )
     .option(
+      '--force-new-cluster',
+      'manager: start as the only manager of a new cluster made from this node’s own state (after the cluster lost quorum)',
+    )
+    .option(
       '--config <file>',
       "a JSON file with these settings under the flags' names (flags win)",
       DEFAULT_CONFIG_FILE,
@@ -89,6 +93,7 @@ export function registerDaemon(program: Command): void {
           ...(o.advertiseAddr ? { advertiseAddr: o.advertiseAddr } : {}),
           ...(join ? { join } : {}),
           ...(addressPool ? { addressPool } : {}),
+          ...(o.forceNewCluster ? { forceNewCluster: true } : {}),
         },
         log,
       );
@@ -150,6 +155,7 @@ interface RunOptions {
   raftTick: string;
   defaultAddrPool?: string;
   defaultAddrPoolMaskLength?: string;
+  forceNewCluster?: boolean;
 }
 
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;

@@ -33,6 +33,8 @@ export interface ApiServerOptions {
   join?: JoinService;
   /** On followers, send writes to the leader's API with this identity. */
   forward?: ForwardOptions;
+  /** `GET /skiff/backup`: a consistent backup of the cluster state (the unix socket only). */
+  backup?: () => Promise<{ file: Buffer; index: number }>;
   /** Serve HTTPS with client-certificate authentication (the API on TCP). */
   tls?: { certPem: string; keyPem: string; caPem: string };
 }
@@ -87,6 +89,17 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
   registerServiceRoutes(app, ctx);
   registerObjectRoutes(app, ctx);
   registerLogRoutes(app, ctx);
+  if (opts.backup) {
+    const backup = opts.backup;
+    app.get('/skiff/backup', async (_req, reply) => {
+      const { file, index } = await backup();
+      log.info({ index, bytes: file.length }, 'cluster state backed up');
+      return reply
+        .header('content-type', 'application/octet-stream')
+        .header('x-skiff-backup-index', String(index))
+        .send(file);
+    });
+  }
   opts.extraRoutes?.(app, ctx);
   return app;
 }
