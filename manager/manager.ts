@@ -4,7 +4,6 @@
 // scheduling) starts when this manager becomes the raft leader and stops when it no
 // longer is, on raft's leader-change events.
 
-import { hkdfSync } from 'node:crypto';
 import { join } from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
@@ -20,6 +19,7 @@ import {
   listenUnix,
 } from './api/index.js';
 import { type AutolockFollower, followAutolock, waitForUnlock } from './autolock/index.js';
+import { forceNewCluster, takeBackup } from './backup/index.js';
 import {
   bootstrapCluster,
   caKeyPairOf,
@@ -52,6 +52,7 @@ import { LeaderLoops, type LeaderOptions } from './leader/index.js';
 import { joinAsManager, leaveRaft, raftMembership, waitForLeader } from './membership/index.js';
 import type { ManagerMetricsHooks, ManagerMetricsSnapshot } from './metrics-hooks.js';
 import { RaftNode } from './raft/index.js';
+import { raftDataKey } from './raft-data-key.js';
 import {
   createAesGcmCipher,
   isSecretsKeyLocked,
@@ -115,6 +116,11 @@ export interface ManagerOptions {
   localEvents?: ApiServerOptions['localEvents'];
   /** The node's metrics: told of proposals, applies, leader changes and API requests. */
   metrics?: ManagerMetricsHooks;
+  /**
+   * Start as the only manager of a new cluster made from this manager's committed state
+   * (Swarm's `--force-new-cluster`): for a survivor of a cluster that lost quorum.
+   */
+  forceNewCluster?: boolean;
 }
 
 export type ManagerDispatcherOptions =
@@ -197,6 +203,16 @@ export class Manager {
       nodeId,
       describeNodeCertificate(identity.certPem).clusterId,
     );
+    if (o.forceNewCluster) {
+      await forceNewCluster({
+        stateDir: o.stateDir,
+        nodeId,
+        raftAddr: o.raft?.advertiseAddr ?? o.raft?.listenAddr ?? '127.0.0.1:0',
+        stateMachine: store.stateMachine,
+        dataKey: raftDataKey(secretsKey, nodeId),
+        log,
+      });
+    }
     const raft = await startRaft(
       o,
       nodeId,
@@ -264,7 +280,11 @@ export class Manager {
         ...(o.localEvents ? { localEvents: o.localEvents } : {}),
         ...(o.metrics ? { onRequest: (r) => o.metrics?.apiRequest(r) } : {}),
       };
-      api = createApiServer(common);
+      // Backups only on the root-only unix socket: they carry the CA key and the secrets key.
+      api = createApiServer({
+        ...common,
+        backup: () => takeBackup({ stateDir: o.stateDir, nodeId, store, term: () => raft.status().term }),
+      });
       await listenUnix(api, o.socketPath);
       if (o.tcp) {
         tcpApi = createApiServer({
@@ -459,15 +479,6 @@ async function joinOnFirstStart(o: ManagerOptions, addr: string): Promise<Joined
 function leaderApiAddr(store: Store, replicator: Replicator): string | undefined {
   const id = replicator.leaderId();
   return id ? store.getNode(id)?.ManagerStatus?.Addr || undefined : undefined;
-}
-
-/**
- * The key this manager's raft log and snapshots are sealed with on disk (swarmkit's DEK):
- * derived from the store key, so it is locked with it when autolock is on and a stolen
- * raft directory alone reads as noise; per node, so no two managers' files share a key.
- */
-function raftDataKey(secretsKey: Uint8Array, nodeId: string): Uint8Array {
-  return new Uint8Array(hkdfSync('sha256', secretsKey, nodeId, 'skiff raft data at rest v1', 32));
 }
 
 /** A single-node raft group on first start; later starts recover it from `<stateDir>/raft`. */

@@ -21,6 +21,20 @@ export async function runNode(paths: DaemonPaths, o: NodeOptions, log: Logger): 
   return startNode(paths, o, log);
 }
 
+/**
+ * Writes a backup (`skiff cluster backup`) into this node's empty state as a new
+ * single-manager cluster; the file is checked in full before anything is written.
+ */
+export async function restoreBackup(o: {
+  stateDir: string;
+  file: Buffer;
+  name: string;
+  unlockKey?: string;
+}): Promise<{ nodeId: string; index: number; autolocked: boolean }> {
+  const { restoreBackup: restore } = await import('../manager/index.js');
+  return restore(o);
+}
+
 /** How the node will start: as the worker it was, by joining, as a cluster manager, or single-node. */
 export async function nodeMode(
   stateDir: string,

@@ -81,6 +81,7 @@ export async function startManagerRole(
     raft: { listenAddr: `${o.advertiseAddr}:${port + 1}`, ...(o.raftTickMs ? { tickMs: o.raftTickMs } : {}) },
     ...(joined ? { joined } : {}),
     ...(o.raftSnapshotInterval ? { raftSnapshotInterval: o.raftSnapshotInterval } : {}),
+    ...(o.forceNewCluster && !joined ? { forceNewCluster: true } : {}),
     dispatcher: {
       kind: 'grpc',
       listenAddr: `${o.advertiseAddr}:${port + 2}`,

@@ -24,6 +24,8 @@ export interface NodeOptions {
   pullLimits?: Partial<image.PullLimits>;
   /** Also serve `GET /metrics` over plain HTTP here (HOST:PORT; dockerd's metrics-addr). */
   metricsAddr?: string;
+  /** Managers: start as the only manager of a new cluster made from this node's committed state. */
+  forceNewCluster?: boolean;
 }
 
 /** A cluster node's options (it has joined, or joins now). */

@@ -17,7 +17,10 @@ import type { DaemonPaths } from './paths.js';
 
 export async function runSingleNode(
   paths: DaemonPaths,
-  o: Pick<NodeOptions, 'version' | 'addressPool' | 'raftSnapshotInterval' | 'pullLimits' | 'metricsAddr'>,
+  o: Pick<
+    NodeOptions,
+    'version' | 'addressPool' | 'raftSnapshotInterval' | 'pullLimits' | 'metricsAddr' | 'forceNewCluster'
+  >,
   log: Logger,
 ): Promise<RunningNode> {
   const hostname = osHostname();
@@ -35,6 +38,7 @@ export async function runSingleNode(
     ...managerOptions(paths, hostname, o.version, log, () => agent, metrics, containerEvents),
     ...(o.addressPool ? { addressPool: o.addressPool } : {}),
     ...(o.raftSnapshotInterval ? { raftSnapshotInterval: o.raftSnapshotInterval } : {}),
+    ...(o.forceNewCluster ? { forceNewCluster: true } : {}),
     dispatcher: { kind: 'in-process' },
     // `ip route` runs while the manager starts rather than after it.
     leaderLoops: hostSubnets().then((reservedSubnets) => ({ reservedSubnets })),

@@ -32,11 +32,22 @@ export async function startNode(paths: DaemonPaths, o: NodeOptions, log: Logger)
       'a cluster node needs an advertise address (the address other nodes reach it at)',
     );
   }
-  const cluster: ClusterNodeOptions = { ...rest, advertiseAddr };
-  const startRole: StartRole = (role, events, joined) =>
-    role === 'manager'
-      ? startManagerRole(paths, cluster, log, events, joined)
-      : startWorkerRole(paths, cluster, log, events, joined);
+  const { forceNewCluster, ...common } = rest;
+  const cluster: ClusterNodeOptions = { ...common, advertiseAddr };
+  // A forced new cluster is made once, by the first manager role this process starts.
+  let force = forceNewCluster === true;
+  const startRole: StartRole = (role, events, joined) => {
+    if (role !== 'manager') return startWorkerRole(paths, cluster, log, events, joined);
+    const once = force;
+    force = false;
+    return startManagerRole(
+      paths,
+      { ...cluster, ...(once ? { forceNewCluster: true } : {}) },
+      log,
+      events,
+      joined,
+    );
+  };
   if (mode === 'join' && join) {
     const joined = await joinCluster(cluster, join, log);
     return superviseRoles(startRole, { role: joined.role === 'manager' ? 'manager' : 'worker', joined }, log);

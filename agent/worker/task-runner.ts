@@ -69,6 +69,7 @@ export class TaskRunner {
   private removed = false;
   private hasHealthcheck = false;
   private networkReleased = false;
+  private containerLost = false;
   private readonly log: Logger;
 
   constructor(
@@ -84,6 +85,14 @@ export class TaskRunner {
     if (adopted) {
       this.containerCreated = true;
       this.adopt(adopted);
+    } else if (
+      this.observed &&
+      taskStateRank(this.observed) >= taskStateRank('starting') &&
+      !this.isTerminal
+    ) {
+      // The manager says it runs here, yet a new agent found no container for it (the
+      // node's state was wiped or restored from a backup): it is failed, and replaced.
+      this.containerLost = true;
     }
   }
 
@@ -161,6 +170,14 @@ export class TaskRunner {
       await this.drain();
       await this.stopContainer();
       if (!this.isTerminal) this.advance('shutdown', 'shutdown');
+      await this.releaseNetwork();
+      return;
+    }
+    if (this.containerLost) {
+      this.containerLost = false;
+      this.advance('failed', 'container missing', {
+        Err: 'task: its container no longer exists on this node',
+      });
       await this.releaseNetwork();
       return;
     }

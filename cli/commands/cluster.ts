@@ -1,7 +1,10 @@
-// `skiff cluster init|join|join-token|leave|unlock-key|unlock`: create a cluster, join
+// `skiff cluster init|join|backup|restore|join-token|leave|unlock-key|unlock`: create a cluster, join
 // one (the token decides the role), the tokens other nodes join with, leave, autolock.
+import { createWriteStream } from 'node:fs';
+import { readFile, rename } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { type DaemonPaths, daemonPaths, isWorkerState } from '../../node/index.js';
+import { type DaemonPaths, daemonPaths, isWorkerState, restoreBackup } from '../../node/index.js';
 import { ApiClient } from '../api/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
 import { daemonStatus, startDaemon } from '../daemon/index.js';
@@ -25,10 +28,15 @@ export function registerCluster(program: Command): void {
     .description('make this machine the first manager of a new cluster (starts the node in the background)')
     .requiredOption('--advertise-addr <ip>', 'the address other nodes reach this one at')
     .option('--port <port>', 'API port (raft uses port+1, the dispatcher port+2)', '2377')
-    .action(async (o: { advertiseAddr: string; port: string }) => {
+    .option(
+      '--force-new-cluster',
+      "on a manager that lost quorum: a new cluster from this node's own state, with it as the only manager",
+    )
+    .action(async (o: { advertiseAddr: string; port: string; forceNewCluster?: boolean }) => {
       const paths = daemonPaths();
       await refuseIfRunning(paths);
-      await startDaemon(paths, ['--advertise-addr', o.advertiseAddr, '--port', o.port], {
+      const force = o.forceNewCluster ? ['--force-new-cluster'] : [];
+      await startDaemon(paths, ['--advertise-addr', o.advertiseAddr, '--port', o.port, ...force], {
         ready: async () => (await daemonStatus(paths)).running,
         timeoutMs: 60_000,
       });
@@ -70,6 +78,60 @@ export function registerCluster(program: Command): void {
       );
       const role = isWorkerState(paths.stateDir) ? 'worker' : 'manager';
       process.stdout.write(`This node joined the cluster as a ${role}.\n`);
+    });
+
+  cluster
+    .command('backup')
+    .description(
+      'write a consistent snapshot of the cluster state (services, secrets and configs still encrypted, networks, nodes, the CA) from this manager to FILE, while it runs',
+    )
+    .argument('<file>', 'the backup file to write (0600: it holds the CA key and the secrets key)')
+    .action(async (file: string) => {
+      await withClient(g(), async (c) => {
+        const res = await c.request({ method: 'GET', path: '/skiff/backup' });
+        if (res.statusCode !== 200) {
+          const text = await res.text();
+          let message = text;
+          try {
+            message = (JSON.parse(text) as { message?: string }).message ?? text;
+          } catch {}
+          throw new CliUsageError(`backup failed: ${message}`);
+        }
+        const tmp = `${file}.tmp-${process.pid}`;
+        await pipeline(res.body, createWriteStream(tmp, { mode: 0o600 }));
+        await rename(tmp, file);
+        process.stdout.write(
+          `Backed up the cluster state at log index ${res.body.headers['x-skiff-backup-index'] ?? '?'} to ${file}.\n`,
+        );
+      });
+    });
+
+  cluster
+    .command('restore')
+    .description(
+      "write a backup into this node's empty state as a new cluster with this node as its only manager; `skiff daemon start` then runs it",
+    )
+    .argument('<file>', 'a file `skiff cluster backup` wrote')
+    .option('--unlock-key <key>', 'the unlock key, for a backup of an autolocked cluster')
+    .action(async (file: string, o: { unlockKey?: string }) => {
+      const paths = daemonPaths();
+      await refuseIfRunning(paths);
+      let bytes: Buffer;
+      try {
+        bytes = await readFile(file);
+      } catch (e) {
+        throw new CliUsageError(`cannot read ${file}: ${(e as Error).message}`);
+      }
+      const r = await restoreBackup({
+        stateDir: paths.stateDir,
+        file: bytes,
+        name: file,
+        ...(o.unlockKey ? { unlockKey: o.unlockKey } : {}),
+      });
+      process.stdout.write(
+        `Restored the cluster state at log index ${r.index}: this node (${r.nodeId}) is its only manager.\n` +
+          'Start it with `skiff daemon start` (or `skiff daemon run` with the options it ran with).\n',
+      );
     });
 
   cluster

@@ -76,6 +76,10 @@ export function registerDaemon(program: Command): void {
       process.env.SKIFF_METRICS_ADDR,
     )
     .option(
+      '--force-new-cluster',
+      'manager: start as the only manager of a new cluster made from this node’s own state (after the cluster lost quorum)',
+    )
+    .option(
       '--config <file>',
       "a JSON file with these settings under the flags' names (flags win)",
       DEFAULT_CONFIG_FILE,
@@ -140,6 +144,7 @@ export function registerDaemon(program: Command): void {
           ...(addressPool ? { addressPool } : {}),
           pullLimits,
           ...(o.metricsAddr ? { metricsAddr: o.metricsAddr } : {}),
+          ...(o.forceNewCluster ? { forceNewCluster: true } : {}),
         },
         log,
       );
@@ -221,6 +226,7 @@ interface RunOptions {
   raftSnapshotInterval: string;
   defaultAddrPool?: string;
   defaultAddrPoolMaskLength?: string;
+  forceNewCluster?: boolean;
   metricsAddr?: string;
   maxLayerSize: string;
   maxImageSize: string;

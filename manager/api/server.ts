@@ -38,6 +38,8 @@ export interface ApiServerOptions {
   forward?: ForwardOptions;
   /** How long a request to a path open without a certificate (`/skiff/join`) may take to arrive. */
   publicRequestTimeoutMs?: number;
+  /** `GET /skiff/backup`: a consistent backup of the cluster state (the unix socket only). */
+  backup?: () => Promise<{ file: Buffer; index: number }>;
   /** Serve HTTPS with client-certificate authentication (the API on TCP). */
   tls?: { certPem: string; keyPem: string; caPem: string };
   /** Requests wait until this manager has caught up with the cluster's log (read-gate.ts). */
@@ -117,6 +119,17 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
   registerServiceRoutes(app, ctx);
   registerObjectRoutes(app, ctx);
   registerLogRoutes(app, ctx);
+  if (opts.backup) {
+    const backup = opts.backup;
+    app.get('/skiff/backup', async (_req, reply) => {
+      const { file, index } = await backup();
+      log.info({ index, bytes: file.length }, 'cluster state backed up');
+      return reply
+        .header('content-type', 'application/octet-stream')
+        .header('x-skiff-backup-index', String(index))
+        .send(file);
+    });
+  }
   opts.extraRoutes?.(app, ctx);
   return app;
 }

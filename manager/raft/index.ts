@@ -5,6 +5,7 @@ export { RaftCore, type RaftCoreOptions } from './core.js';
 export { isRaftError, RaftError, type RaftErrorCode } from './errors.js';
 export { RaftNode, type RaftNodeOptions, type RaftStatus, type StateMachine } from './node.js';
 export { seededRandom } from './prng.js';
+export { type CommittedState, replayCommitted, seedSingleVoter } from './recovery.js';
 export { AtRestCipher } from './storage/at-rest.js';
 export { DiskStorage } from './storage/disk.js';
 export { SnapshotStore } from './storage/snapshots.js';

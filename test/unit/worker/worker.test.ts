@@ -181,6 +181,19 @@ describe('worker', () => {
       expect(last('t2')).toMatchObject({ State: 'failed', Err: 'task: non-zero exit (7)' });
     });
 
+    it('reports a task whose container is gone (a wiped or restored node) as failed, so it is replaced', async () => {
+      await worker.setAssignments([task('t1')]);
+      await worker.settled();
+      worker.stop();
+      stack.containers.clear();
+
+      updates = [];
+      const again = await newWorker();
+      await again.setAssignments([task('t1', { Status: { State: 'running' } })]);
+      await again.settled();
+      expect(last('t1')).toMatchObject({ State: 'failed', Err: expect.stringContaining('no longer exists') });
+    });
+
     it('removes containers whose tasks are no longer assigned', async () => {
       await worker.setAssignments([task('t1')]);
       await worker.settled();
