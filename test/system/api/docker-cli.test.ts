@@ -211,7 +211,10 @@ describe('docker CLI against the skiff manager', () => {
       'update',
       'remove',
     ]);
-    expect(events.find((e) => e.Action === 'update')?.Actor.Attributes).toMatchObject({
+    // Only this service's: `since` reaches back into the previous test's updates.
+    expect(
+      events.find((e) => e.Action === 'update' && e.Actor.Attributes.name === 'evs')?.Actor.Attributes,
+    ).toMatchObject({
       'replicas.old': '1',
       'replicas.new': '2',
     });
