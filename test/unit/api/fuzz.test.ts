@@ -63,6 +63,8 @@ function setAt(root: unknown, path: Path, value: unknown): unknown {
   }
   const last = path[path.length - 1];
   if (last === undefined) return value;
+  // A named key on an array is not JSON (and `length` would resize it): nothing to set.
+  if (Array.isArray(cur) && typeof last === 'string') return copy;
   if (value === undefined) delete cur[last];
   else cur[last] = value;
   return copy;
