@@ -46,7 +46,15 @@ export interface OciConfig {
       pids?: { limit: number };
     };
     sysctl?: Record<string, string>;
-    devices?: Omit<ContainerDevice, 'access'>[];
+    devices?: {
+      path: string;
+      type: 'c' | 'b';
+      major: number;
+      minor: number;
+      fileMode: number;
+      uid: number;
+      gid: number;
+    }[];
     maskedPaths: string[];
     readonlyPaths: string[];
     seccomp?: OciSeccomp;

@@ -4,8 +4,11 @@ import { createApiServer } from '../../../manager/api/index.js';
 import {
   bootstrapCluster,
   createRootCa,
+  issueNodeCertificate,
   JoinService,
   type KeyPair,
+  newPrivateKey,
+  publicKeyOf,
   type RaftMembership,
 } from '../../../manager/ca/index.js';
 import {
@@ -15,7 +18,6 @@ import {
   type Replicator,
   Store,
 } from '../../../manager/store/index.js';
-import { nodeIdentity } from '../../fixtures/index.js';
 
 export const NODE_ID = 'n0de0000000000000000000001';
 export const CLUSTER_ID = 'c1u5ter000000000000000001';
@@ -88,7 +90,16 @@ export async function newApi(
 }
 
 function managerCertificate(ca: KeyPair): { certPem: string; keyPem: string } {
-  return nodeIdentity(ca, NODE_ID, 'manager', CLUSTER_ID);
+  const keyPem = newPrivateKey();
+  const certPem = issueNodeCertificate({
+    ca,
+    publicKeyPem: publicKeyOf(keyPem),
+    nodeId: NODE_ID,
+    role: 'manager',
+    clusterId: CLUSTER_ID,
+    validForMs: 3600_000,
+  });
+  return { certPem, keyPem };
 }
 
 export const serviceBody = (name: string, extra: Record<string, unknown> = {}) => ({

@@ -8,16 +8,28 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { callManager } from '../../../manager/api/index.js';
 import {
   createRootCa,
+  issueNodeCertificate,
   type NodeRole,
   newJoinToken,
+  newPrivateKey,
   nodeHttps,
+  publicKeyOf,
   requestJoin,
 } from '../../../manager/ca/index.js';
 
-import { nodeIdentity } from '../../fixtures/index.js';
-
 const ca = createRootCa({ clusterId: 'c1' });
-const identity = (nodeId: string, role: NodeRole) => nodeIdentity(ca, nodeId, role);
+function identity(nodeId: string, role: NodeRole) {
+  const keyPem = newPrivateKey();
+  const certPem = issueNodeCertificate({
+    ca,
+    publicKeyPem: publicKeyOf(keyPem),
+    nodeId,
+    role,
+    clusterId: 'c1',
+    validForMs: 3600_000,
+  });
+  return { caPem: ca.certPem, certPem, keyPem };
+}
 
 const servers: Server[] = [];
 afterEach(async () => {
