@@ -5,7 +5,7 @@
 // Prints one JSON record per line, then a table.
 // Run as root: npx tsx bench/image-pull.ts [--runs N] [--layers N] [--layer-mb N]
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ImageService } from '../agent/image/index.js';
@@ -81,27 +81,22 @@ async function main(): Promise<void> {
     // The child runs compiled JavaScript (as the agent does from dist/), not through tsx,
     // whose on-the-fly compilation would dominate both its start time and its memory.
     const build = join(REPO_ROOT, 'bench', 'results', 'image-pull-build');
+    // Compiled with the project's own options (a tsconfig extending it), so the child sees
+    // the code exactly as tsc --noEmit checked it.
+    await mkdir(build, { recursive: true });
+    const childTsconfig = join(build, 'tsconfig.json');
+    await writeFile(
+      childTsconfig,
+      JSON.stringify({
+        extends: join(REPO_ROOT, 'tsconfig.json'),
+        compilerOptions: { outDir: build, rootDir: REPO_ROOT, sourceMap: false, noEmit: false },
+        files: [join(REPO_ROOT, 'bench', 'image-pull.ts')],
+        include: [],
+      }),
+    );
     const tsc = await runCommand(
       process.execPath,
-      [
-        join(REPO_ROOT, 'node_modules/typescript/bin/tsc'),
-        'bench/image-pull.ts',
-        '--outDir',
-        build,
-        '--rootDir',
-        '.',
-        '--module',
-        'NodeNext',
-        '--moduleResolution',
-        'NodeNext',
-        '--target',
-        'ES2023',
-        '--skipLibCheck',
-        '--types',
-        'node',
-        '--verbatimModuleSyntax',
-        '--resolveJsonModule',
-      ],
+      [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', childTsconfig],
       { cwd: REPO_ROOT, timeoutMs: 300_000 },
     );
     if (tsc.code !== 0) throw new Error(`compiling the bench child failed: ${tsc.stdout.slice(0, 1000)}`);

@@ -16,7 +16,12 @@ export {
   MIN_API_VERSION,
   type TaskLogLine,
 } from './api/index.js';
-export { BACKUP_FORMAT, restoreBackup } from './backup/index.js';
+export {
+  BACKUP_FORMAT,
+  type RestoreBackupOptions,
+  type RestoredBackup,
+  restoreBackup,
+} from './backup/index.js';
 export * from './ca/index.js';
 export type { ClusterRegisterResponse } from './dispatcher/index.js';
 export { managerAddrs } from './dispatcher/index.js';

@@ -3,7 +3,9 @@
 // demotion; joining and leaving a cluster live here too. This surface stays light (paths,
 // config file, state checks): the node's code (manager, agent, gRPC) loads only when a
 // node starts, so CLI commands that only talk to the API start without it.
+
 import type { Logger } from '../lib/index.js';
+import type { RestoreBackupOptions, RestoredBackup } from '../manager/index.js';
 import type { DaemonConfigValues } from './config-file.js';
 import type { NodeMode, NodeOptions, RunningNode } from './options.js';
 import type { DaemonPaths } from './paths.js';
@@ -25,12 +27,7 @@ export async function runNode(paths: DaemonPaths, o: NodeOptions, log: Logger): 
  * Writes a backup (`skiff cluster backup`) into this node's empty state as a new
  * single-manager cluster; the file is checked in full before anything is written.
  */
-export async function restoreBackup(o: {
-  stateDir: string;
-  file: Buffer;
-  name: string;
-  unlockKey?: string;
-}): Promise<{ nodeId: string; index: number; autolocked: boolean }> {
+export async function restoreBackup(o: RestoreBackupOptions): Promise<RestoredBackup> {
   const { restoreBackup: restore } = await import('../manager/index.js');
   return restore(o);
 }

@@ -46,15 +46,7 @@ export interface OciConfig {
       pids?: { limit: number };
     };
     sysctl?: Record<string, string>;
-    devices?: {
-      path: string;
-      type: 'c' | 'b';
-      major: number;
-      minor: number;
-      fileMode: number;
-      uid: number;
-      gid: number;
-    }[];
+    devices?: Omit<ContainerDevice, 'access'>[];
     maskedPaths: string[];
     readonlyPaths: string[];
     seccomp?: OciSeccomp;

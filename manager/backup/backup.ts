@@ -72,12 +72,20 @@ async function collect(root: string, rel: string, out: Record<string, string>): 
  * file is checked in full first: a bad file changes nothing. An autolocked backup needs
  * its unlock key.
  */
-export async function restoreBackup(o: {
+export interface RestoreBackupOptions {
   stateDir: string;
   file: Buffer;
   name: string;
   unlockKey?: string;
-}): Promise<{ nodeId: string; index: number; autolocked: boolean }> {
+}
+
+export interface RestoredBackup {
+  nodeId: string;
+  index: number;
+  autolocked: boolean;
+}
+
+export async function restoreBackup(o: RestoreBackupOptions): Promise<RestoredBackup> {
   const body = decodeBackup(o.file, o.name);
   const held = await clusterStateIn(o.stateDir);
   if (held.length > 0) {

@@ -1,3 +1,9 @@
 // Backup and restore of the cluster state, and a new cluster forced from a survivor.
-export { forceNewCluster, restoreBackup, takeBackup } from './backup.js';
+export {
+  forceNewCluster,
+  type RestoreBackupOptions,
+  type RestoredBackup,
+  restoreBackup,
+  takeBackup,
+} from './backup.js';
 export { BACKUP_FORMAT, decodeBackup } from './format.js';

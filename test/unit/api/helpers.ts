@@ -4,11 +4,8 @@ import { createApiServer } from '../../../manager/api/index.js';
 import {
   bootstrapCluster,
   createRootCa,
-  issueNodeCertificate,
   JoinService,
   type KeyPair,
-  newPrivateKey,
-  publicKeyOf,
   type RaftMembership,
 } from '../../../manager/ca/index.js';
 import {
@@ -18,6 +15,7 @@ import {
   type Replicator,
   Store,
 } from '../../../manager/store/index.js';
+import { nodeIdentity } from '../../fixtures/node-identity.js';
 
 export const NODE_ID = 'n0de0000000000000000000001';
 export const CLUSTER_ID = 'c1u5ter000000000000000001';
@@ -90,16 +88,7 @@ export async function newApi(
 }
 
 function managerCertificate(ca: KeyPair): { certPem: string; keyPem: string } {
-  const keyPem = newPrivateKey();
-  const certPem = issueNodeCertificate({
-    ca,
-    publicKeyPem: publicKeyOf(keyPem),
-    nodeId: NODE_ID,
-    role: 'manager',
-    clusterId: CLUSTER_ID,
-    validForMs: 3600_000,
-  });
-  return { certPem, keyPem };
+  return nodeIdentity(ca, NODE_ID, 'manager', CLUSTER_ID);
 }
 
 export const serviceBody = (name: string, extra: Record<string, unknown> = {}) => ({

@@ -8,28 +8,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { callManager } from '../../../manager/api/index.js';
 import {
   createRootCa,
-  issueNodeCertificate,
   type NodeRole,
   newJoinToken,
-  newPrivateKey,
   nodeHttps,
-  publicKeyOf,
   requestJoin,
 } from '../../../manager/ca/index.js';
 
+import { nodeIdentity } from '../../fixtures/node-identity.js';
+
 const ca = createRootCa({ clusterId: 'c1' });
-function identity(nodeId: string, role: NodeRole) {
-  const keyPem = newPrivateKey();
-  const certPem = issueNodeCertificate({
-    ca,
-    publicKeyPem: publicKeyOf(keyPem),
-    nodeId,
-    role,
-    clusterId: 'c1',
-    validForMs: 3600_000,
-  });
-  return { caPem: ca.certPem, certPem, keyPem };
-}
+const identity = (nodeId: string, role: NodeRole) => nodeIdentity(ca, nodeId, role);
 
 const servers: Server[] = [];
 afterEach(async () => {

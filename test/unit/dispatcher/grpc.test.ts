@@ -4,19 +4,14 @@ import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GrpcDispatcherClient } from '../../../agent/worker/index.js';
 import type { NodeDescription, Task, TaskStatusReport } from '../../../lib/index.js';
-import {
-  createRootCa,
-  issueNodeCertificate,
-  mtlsChannelCredentials,
-  newPrivateKey,
-  publicKeyOf,
-} from '../../../manager/ca/index.js';
+import { createRootCa, mtlsChannelCredentials } from '../../../manager/ca/index.js';
 import {
   addDispatcherService,
   Dispatcher,
   type DispatcherStorePort,
   type TaskChange,
 } from '../../../manager/dispatcher/index.js';
+import { nodeIdentity } from '../../fixtures/node-identity.js';
 
 /** FAKE store with one assigned task per node. */
 class FakeStore implements DispatcherStorePort {
@@ -73,18 +68,7 @@ describe('dispatcher over gRPC with mTLS', () => {
 
   async function serve(serverRole: 'manager' | 'worker' = 'manager') {
     const ca = createRootCa({ clusterId: 'c1' });
-    const cert = (nodeId: string, role: 'manager' | 'worker') => {
-      const keyPem = newPrivateKey();
-      const certPem = issueNodeCertificate({
-        ca,
-        publicKeyPem: publicKeyOf(keyPem),
-        nodeId,
-        role,
-        clusterId: 'c1',
-        validForMs: 3600_000,
-      });
-      return { keyPem, certPem };
-    };
+    const cert = (nodeId: string, role: 'manager' | 'worker') => nodeIdentity(ca, nodeId, role);
     const mgr = cert('manager1', serverRole);
     const store = new FakeStore();
     const dispatcher = new Dispatcher({ store, heartbeatPeriodMs: 5000 });
@@ -166,12 +150,9 @@ describe('dispatcher over gRPC with mTLS', () => {
   });
 
   it("refuses a server whose certificate is a worker's: a worker's key cannot pose as the dispatcher", async () => {
-    const { store, port, ca, cert } = await serve('worker');
+    const { store, port, cert } = await serve('worker');
     const own = cert('worker1', 'worker');
-    const c = new GrpcDispatcherClient(
-      `127.0.0.1:${port}`,
-      mtlsChannelCredentials({ caPem: ca.certPem, ...own }),
-    );
+    const c = new GrpcDispatcherClient(`127.0.0.1:${port}`, mtlsChannelCredentials(own));
     cleanups.push(() => c.close());
     await expect(c.register({ nodeId: 'worker1', description: {}, addr: '' })).rejects.toThrow(
       /certificate of worker node manager1, not a manager's/,
@@ -180,12 +161,9 @@ describe('dispatcher over gRPC with mTLS', () => {
   });
 
   it('talks to a manager with the same credentials', async () => {
-    const { store, port, ca, cert } = await serve('manager');
+    const { store, port, cert } = await serve('manager');
     const own = cert('worker1', 'worker');
-    const c = new GrpcDispatcherClient(
-      `127.0.0.1:${port}`,
-      mtlsChannelCredentials({ caPem: ca.certPem, ...own }),
-    );
+    const c = new GrpcDispatcherClient(`127.0.0.1:${port}`, mtlsChannelCredentials(own));
     cleanups.push(() => c.close());
     await c.register({ nodeId: 'worker1', description: {}, addr: '10.0.0.9' });
     expect(store.nodes.get('worker1')).toBe('10.0.0.9');

@@ -4,30 +4,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   createRootCa,
-  issueNodeCertificate,
   mtlsChannelCredentials,
   mtlsServerCredentials,
   type NodeRole,
-  newPrivateKey,
-  publicKeyOf,
   raftPeerMember,
 } from '../../../manager/ca/index.js';
 import { GrpcTransport, type Message } from '../../../manager/raft/index.js';
+import { nodeIdentity } from '../../fixtures/node-identity.js';
 import { waitFor } from '../../lab/index.js';
 
 const ca = createRootCa({ clusterId: 'c1', commonName: 'skiff-raft-ca' });
-function identity(nodeId: string, role: NodeRole) {
-  const keyPem = newPrivateKey();
-  const certPem = issueNodeCertificate({
-    ca,
-    publicKeyPem: publicKeyOf(keyPem),
-    nodeId,
-    role,
-    clusterId: 'c1',
-    validForMs: 3600_000,
-  });
-  return { caPem: ca.certPem, certPem, keyPem };
-}
+const identity = (nodeId: string, role: NodeRole) => nodeIdentity(ca, nodeId, role);
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
