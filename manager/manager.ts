@@ -15,6 +15,7 @@ import {
   type ApiInfo,
   type ApiServerOptions,
   createApiServer,
+  EventLog,
   type LogSource,
   listenUnix,
 } from './api/index.js';
@@ -134,6 +135,7 @@ interface ManagerParts {
   raft: RaftNode;
   api: FastifyInstance;
   tcpApi: FastifyInstance | undefined;
+  events: EventLog;
   identity: NodeIdentity;
   dispatcher: Dispatcher | LeaderDispatcher | undefined;
   dispatcherServer: grpc.Server | undefined;
@@ -228,6 +230,8 @@ export class Manager {
     let dispatcherServer: grpc.Server | undefined;
     let dispatcher: Dispatcher | LeaderDispatcher | undefined;
     let readGate: ReadGate | undefined;
+    // One event log for both API servers: the same events, with the same times, on each.
+    const events = new EventLog(store, () => new Date(), undefined, undefined, o.localEvents);
     try {
       await waitForLeader(
         raft,
@@ -277,7 +281,7 @@ export class Manager {
         ...(o.extraRoutes ? { extraRoutes: o.extraRoutes } : {}),
         ...(o.leave ? { leave: o.leave } : {}),
         readGate,
-        ...(o.localEvents ? { localEvents: o.localEvents } : {}),
+        events,
         ...(o.metrics ? { onRequest: (r) => o.metrics?.apiRequest(r) } : {}),
       };
       // Backups only on the root-only unix socket: they carry the CA key and the secrets key.
@@ -313,6 +317,7 @@ export class Manager {
       dispatcher?.stop();
       await api?.close();
       await tcpApi?.close();
+      events.close();
       await raft.stop();
       throw e;
     }
@@ -341,6 +346,7 @@ export class Manager {
       raft,
       api,
       tcpApi,
+      events,
       identity,
       dispatcher,
       dispatcherServer,
@@ -435,6 +441,7 @@ export class Manager {
       await p.keyPolicy.settled();
       await p.api.close();
       await p.tcpApi?.close();
+      p.events.close();
       await p.raft.stop();
     });
   }

@@ -9,7 +9,7 @@ export {
   MIN_API_VERSION,
   type TaskLogLine,
 } from './context.js';
-export type { DockerEvent, LocalEventSource } from './events.js';
+export { type DockerEvent, EventLog, type LocalEventSource } from './events.js';
 export { callManager, type ForwardOptions, servedLocally } from './forward.js';
 export { listenUnix } from './listen-unix.js';
 export { createLockedApiServer } from './locked-server.js';

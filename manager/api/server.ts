@@ -46,6 +46,12 @@ export interface ApiServerOptions {
   readGate?: ReadGate;
   /** This node's own events (its containers) for `GET /events`. */
   localEvents?: LocalEventSource;
+  /**
+   * The event log to serve, shared by the servers of one manager (unix socket and TCP) so
+   * both stream the same events with the same times; its owner closes it. Without it the
+   * server keeps a log of its own.
+   */
+  events?: EventLog;
   /** Told of every answered request (the node's metrics); `route` is the route's pattern. */
   onRequest?: (r: { route: string; method: string; status: number; seconds: number }) => void;
 }
@@ -78,13 +84,15 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     replicator: opts.replicator,
     log,
     info: opts.info,
-    events: new EventLog(opts.store, clock, undefined, opts.eventsMaxBufferedBytes, opts.localEvents),
+    events:
+      opts.events ??
+      new EventLog(opts.store, clock, undefined, opts.eventsMaxBufferedBytes, opts.localEvents),
     clock,
     ...(opts.logs ? { logs: opts.logs } : {}),
     ...(opts.raft ? { raft: opts.raft } : {}),
     ...(opts.leave ? { leave: opts.leave } : {}),
   };
-  app.addHook('onClose', async () => ctx.events.close());
+  if (!opts.events) app.addHook('onClose', async () => ctx.events.close());
 
   // Lets a forwarding follower wait until it has applied what this request wrote.
   app.addHook('onSend', async (_req, reply, payload) => {
