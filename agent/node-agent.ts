@@ -10,6 +10,7 @@ import { DEFAULT_PULL_LIMITS, ImageService, type PullLimits, type PullOutcome } 
 import { NetworkManager } from './network/index.js';
 import { ContainerRuntime } from './runtime/index.js';
 import { Snapshotter } from './snapshot/index.js';
+import { readTaskLogs } from './task-logs.js';
 import { VolumeManager } from './volume/index.js';
 import {
   AgentSession,
@@ -129,6 +130,7 @@ export class NodeAgent {
       addr: this.opts.addr,
       description: this.description(),
       log: this.log,
+      logs: (taskIds, q, signal) => readTaskLogs(this.runtime, taskIds, q, signal),
       onResources: (r) => {
         for (const s of r.secrets) this.secrets.set(s.id, s);
         for (const c of r.configs) this.configs.set(c.id, c);

@@ -7,6 +7,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type {
   AssignmentsMessage,
   HeartbeatRequest,
+  PublishLogsRequest,
   RegisterRequest,
   RegisterResponse,
   UpdateTaskStatusRequest,
@@ -33,6 +34,7 @@ export const dispatcherService = {
   heartbeat: method<HeartbeatRequest, { heartbeatPeriodMs: number }>('Heartbeat'),
   assignments: method<HeartbeatRequest, AssignmentsMessage>('Assignments', true),
   updateTaskStatus: method<UpdateTaskStatusRequest, Record<string, never>>('UpdateTaskStatus'),
+  publishLogs: method<PublishLogsRequest, Record<string, never>>('PublishLogs'),
 } satisfies grpc.ServiceDefinition;
 
 /** A SkiffError's code and message as they travel in a gRPC status's details: `code: message`. */

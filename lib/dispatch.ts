@@ -60,6 +60,41 @@ export interface AssignmentsMessage {
   networks: AssignedNetwork[];
   /** Networks the node has no tasks on any more (incremental messages only). */
   removedNetworks?: string[];
+  /** Log requests for tasks this node runs: the node publishes their lines (publishLogs). */
+  logSubscriptions?: LogSubscription[];
+  /** Log requests whose reader went away: the node stops publishing them. */
+  closedLogSubscriptions?: string[];
+}
+
+/**
+ * A manager asks a node for its tasks' log lines, as swarmkit's log broker does: the
+ * request travels down the node's assignment stream, the lines come back in
+ * publishLogs calls, so a manager reads the logs of tasks on every node.
+ */
+export interface LogSubscription {
+  id: string;
+  taskIds: string[];
+  follow: boolean;
+  tail?: number;
+  /** Lines at or after this time (ms since the epoch). */
+  sinceMs?: number;
+}
+
+export interface PublishedLogLine {
+  taskId: string;
+  stream: 'stdout' | 'stderr';
+  /** ms since the epoch. */
+  timeMs: number;
+  line: string;
+}
+
+export interface PublishLogsRequest {
+  nodeId: string;
+  sessionId: string;
+  subscriptionId: string;
+  lines: PublishedLogLine[];
+  /** The node has sent every line of the request (not following, or the tasks ended). */
+  done?: boolean;
 }
 
 export interface TaskStatusReport {
@@ -80,4 +115,9 @@ export interface DispatcherApi {
   /** Assignments for the session; ends when the session does. */
   assignments(req: HeartbeatRequest, signal: AbortSignal): AsyncIterable<AssignmentsMessage>;
   updateTaskStatus(req: UpdateTaskStatusRequest): Promise<void>;
+  /**
+   * Lines of a log subscription. Answers when the manager has taken them (its reader's
+   * pace); fails with not_found once nobody reads the subscription any more.
+   */
+  publishLogs(req: PublishLogsRequest): Promise<void>;
 }

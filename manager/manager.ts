@@ -10,7 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import { privateDir } from '../disk/index.js';
 import type { DispatcherApi, Logger } from '../lib/index.js';
-import { boundedStep, silentLogger } from '../lib/index.js';
+import { boundedStep, SkiffError, silentLogger } from '../lib/index.js';
 import {
   type ApiInfo,
   type ApiServerOptions,
@@ -35,6 +35,7 @@ import {
   raftPeerMember,
   renewFromOwnCa,
 } from './ca/index.js';
+import { clusterLogSource } from './cluster-logs.js';
 import {
   addDispatcherService,
   Dispatcher,
@@ -277,7 +278,14 @@ export class Manager {
               }),
             }
           : {}),
-        ...(o.logs ? { logs: o.logs } : {}),
+        logs: clusterLogSource({
+          nodeId,
+          local: o.logs,
+          remote: (node, req, signal) => {
+            if (!dispatcher) throw new SkiffError('unavailable', 'this manager does not dispatch yet');
+            return dispatcher.taskLogs(node, req, signal);
+          },
+        }),
         ...(o.extraRoutes ? { extraRoutes: o.extraRoutes } : {}),
         ...(o.leave ? { leave: o.leave } : {}),
         readGate,

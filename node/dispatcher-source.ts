@@ -58,6 +58,7 @@ export function dispatcherSource(o: DispatcherSourceOptions): () => DispatcherAp
       heartbeat: (req) => c.heartbeat(req),
       assignments: (req, signal) => c.assignments(req, signal),
       updateTaskStatus: (req) => c.updateTaskStatus(req),
+      publishLogs: (req) => c.publishLogs(req),
     };
   };
 }
@@ -74,5 +75,6 @@ function watchRole(d: DispatcherApi, role: DispatcherSourceOptions['role']): Dis
     heartbeat: (req) => d.heartbeat(req),
     assignments: (req, signal) => d.assignments(req, signal),
     updateTaskStatus: (req) => d.updateTaskStatus(req),
+    publishLogs: (req) => d.publishLogs(req),
   };
 }

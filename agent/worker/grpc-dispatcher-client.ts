@@ -5,6 +5,7 @@ import type {
   AssignmentsMessage,
   DispatcherApi,
   HeartbeatRequest,
+  PublishLogsRequest,
   RegisterRequest,
   RegisterResponse,
   UpdateTaskStatusRequest,
@@ -48,6 +49,11 @@ export class GrpcDispatcherClient implements DispatcherApi {
     await this.unary('updateTaskStatus', req);
   }
 
+  /** Waits as long as the manager's reader is slow (its backpressure), up to 5 minutes. */
+  async publishLogs(req: PublishLogsRequest): Promise<void> {
+    await this.unary('publishLogs', req, 300_000);
+  }
+
   async *assignments(req: HeartbeatRequest, signal: AbortSignal): AsyncIterable<AssignmentsMessage> {
     const call = (
       this.client as unknown as {
@@ -65,7 +71,11 @@ export class GrpcDispatcherClient implements DispatcherApi {
     }
   }
 
-  private unary<T>(name: 'register' | 'heartbeat' | 'updateTaskStatus', req: unknown): Promise<T> {
+  private unary<T>(
+    name: 'register' | 'heartbeat' | 'updateTaskStatus' | 'publishLogs',
+    req: unknown,
+    timeoutMs = 15_000,
+  ): Promise<T> {
     return new Promise((resolve, reject) => {
       const fn = (
         this.client as unknown as Record<
@@ -73,7 +83,7 @@ export class GrpcDispatcherClient implements DispatcherApi {
           (r: unknown, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, v: T) => void) => void
         >
       )[name]!;
-      fn.call(this.client, req, { deadline: Date.now() + 15_000 }, (e, v) =>
+      fn.call(this.client, req, { deadline: Date.now() + timeoutMs }, (e, v) =>
         e ? reject(fromGrpcError(e)) : resolve(v),
       );
     });

@@ -12,6 +12,7 @@ import type {
   TaskStatus,
 } from '../../lib/index.js';
 import { describeError, silentLogger } from '../../lib/index.js';
+import { type LogLineSource, LogPublisher } from './log-publisher.js';
 import type { Worker } from './worker.js';
 
 export interface AgentSessionOptions {
@@ -31,6 +32,8 @@ export interface AgentSessionOptions {
     networks: AssignedNetwork[];
     removedNetworks: string[];
   }) => void;
+  /** The node's task logs, published to a manager's log subscriptions. */
+  logs?: LogLineSource;
   log?: Logger;
   batchDelayMs?: number;
   /** First wait before looking for a dispatcher again (doubles after each failure, to maxBackoffMs). */
@@ -51,11 +54,13 @@ export class AgentSession {
   private statusRetryMs: number;
   private current: { api: DispatcherApi; sessionId: string } | undefined;
   private connectedOnce: (() => void) | undefined;
+  private readonly logPublisher: LogPublisher | undefined;
   readonly connected: Promise<void>;
 
   constructor(private readonly opts: AgentSessionOptions) {
     this.log = (opts.log ?? silentLogger).child({ component: 'agent-session', nodeId: opts.nodeId });
     this.statusRetryMs = opts.statusRetryMs ?? 100;
+    this.logPublisher = opts.logs ? new LogPublisher(opts.logs, this.log) : undefined;
     this.connected = new Promise((resolve) => {
       this.connectedOnce = resolve;
     });
@@ -133,9 +138,13 @@ export class AgentSession {
         { nodeId: reg.nodeId, sessionId: reg.sessionId },
         sessionAbort.signal,
       )) {
+        const ids = { nodeId: reg.nodeId, sessionId: reg.sessionId };
+        for (const sub of msg.logSubscriptions ?? []) this.logPublisher?.open(api, ids, sub);
+        for (const id of msg.closedLogSubscriptions ?? []) this.logPublisher?.close(id);
         // A change is handed to the task runners (each keeps its own steps in order) without
         // waiting for it to finish: containers start and stop side by side, not one by one.
         if (msg.type === 'complete') await this.apply(msg);
+        else if (onlyLogControl(msg)) continue;
         else {
           this.apply(msg).catch((e: unknown) =>
             this.log.error({ err: describeError(e) }, 'applying assignment changes failed'),
@@ -147,6 +156,7 @@ export class AgentSession {
     } finally {
       clearInterval(beat);
       this.abort.signal.removeEventListener('abort', onStop);
+      this.logPublisher?.closeAll();
     }
   }
 
@@ -187,6 +197,18 @@ export class AgentSession {
       this.statusRetryMs = Math.min(this.statusRetryMs * 2, 2000);
     }
   }
+}
+
+/** A message that only opens or closes log subscriptions: nothing for the worker. */
+function onlyLogControl(msg: AssignmentsMessage): boolean {
+  return (
+    msg.tasks.length === 0 &&
+    msg.removedTasks.length === 0 &&
+    msg.secrets.length === 0 &&
+    msg.configs.length === 0 &&
+    msg.networks.length === 0 &&
+    (msg.removedNetworks?.length ?? 0) === 0
+  );
 }
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {

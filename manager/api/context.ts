@@ -53,6 +53,8 @@ export interface ApiContext {
   logs?: LogSource;
   /** Raft membership changes (leader only), for demoting and removing managers. */
   raft?: RaftMembership;
+  /** On a follower, reads of other nodes' task logs go to the leader with this identity. */
+  forward?: import('./forward.js').ForwardOptions;
   /** Takes this node out of its cluster (`/swarm/leave`); the daemon provides it. */
   leave?: (opts: { force: boolean }) => Promise<void>;
 }

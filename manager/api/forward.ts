@@ -1,6 +1,8 @@
+import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
+import type { Task } from '../../lib/index.js';
 import { SkiffError } from '../../lib/index.js';
-import { nodeHttps } from '../ca/index.js';
+import { nodeHttps, nodeHttpsStream } from '../ca/index.js';
 import type { ApiContext } from './context.js';
 
 export interface ForwardOptions {
@@ -61,6 +63,54 @@ export function registerWriteForwarding(app: FastifyInstance, ctx: ApiContext, f
     reply.status(res.status).send(res.body);
     return reply;
   });
+}
+
+/**
+ * A log read on a follower that needs tasks of other nodes: only the leader's dispatcher
+ * reaches every node's session, so the request goes to the leader and its stream comes
+ * back as it is. Undefined when this manager serves it (the leader, or only its tasks).
+ */
+export async function forwardLogRead(
+  ctx: ApiContext,
+  tasks: readonly Task[],
+  url: string,
+  forwarded: boolean,
+): Promise<{ status: number; contentType: string | undefined; stream: IncomingMessage } | undefined> {
+  const fwd = ctx.forward;
+  if (!fwd || forwarded || ctx.replicator.isLeader()) return undefined;
+  if (tasks.every((t) => !t.NodeID || t.NodeID === ctx.info.nodeId)) return undefined;
+  const leaderId = ctx.replicator.leaderId();
+  const addr =
+    (leaderId ? ctx.store.getNode(leaderId)?.ManagerStatus?.Addr : undefined) || ctx.replicator.leaderAddr();
+  if (!addr) {
+    throw new SkiffError(
+      'unavailable',
+      'no leader is elected right now, so tasks on other nodes cannot be read',
+      {
+        hint: 'retry in a moment',
+      },
+    );
+  }
+  const res = await nodeHttpsStream({
+    addr,
+    method: 'GET',
+    path: url,
+    headers: { [FORWARDED]: '1' },
+    tls: { ca: fwd.tls.caPem, cert: fwd.tls.certPem, key: fwd.tls.keyPem },
+    timeoutMs: fwd.timeoutMs ?? 5000,
+    peer: 'the leader',
+  });
+  const type = res.headers['content-type'];
+  return {
+    status: res.status || 502,
+    contentType: typeof type === 'string' ? type : undefined,
+    stream: res.stream,
+  };
+}
+
+/** Whether a request came from another manager forwarding it. */
+export function isForwarded(headers: Record<string, unknown>): boolean {
+  return headers[FORWARDED] !== undefined;
 }
 
 /** One call to another manager's API over mTLS with this manager's identity. */

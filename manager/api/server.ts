@@ -91,6 +91,7 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     ...(opts.logs ? { logs: opts.logs } : {}),
     ...(opts.raft ? { raft: opts.raft } : {}),
     ...(opts.leave ? { leave: opts.leave } : {}),
+    ...(opts.forward ? { forward: opts.forward } : {}),
   };
   if (!opts.events) app.addHook('onClose', async () => ctx.events.close());
 

@@ -28,7 +28,7 @@ export {
 } from './identity.js';
 export { type JoinRequest, type JoinResponse, JoinService, type RaftMembership, signProof } from './join.js';
 export { requestJoin, requestPromotion, requestRenewal } from './join-client.js';
-export { type NodeHttpsRequest, type NodeHttpsResponse, nodeHttps } from './node-https.js';
+export { type NodeHttpsRequest, type NodeHttpsResponse, nodeHttps, nodeHttpsStream } from './node-https.js';
 export {
   keepCertificateFresh,
   type RenewalOptions,

@@ -1,7 +1,8 @@
 // One HTTPS request to another node's manager port: node certificates name node IDs,
 // not hosts, so the CA and the manager role are what is checked (no hostname check, no
-// SNI); a JSON body; the whole answer read, up to a bound. Used by joining and renewing
-// nodes and by write forwarding.
+// SNI); a JSON body; the whole answer read, up to a bound (or, nodeHttpsStream, handed
+// over as it comes). Used by joining and renewing nodes, write forwarding and log reads.
+import type { IncomingMessage } from 'node:http';
 import { request } from 'node:https';
 import { SkiffError } from '../../lib/index.js';
 import { requireManagerPeer } from './certificates.js';
@@ -90,5 +91,48 @@ export function nodeHttps(r: NodeHttpsRequest): Promise<NodeHttpsResponse> {
       ),
     );
     req.end(data);
+  });
+}
+
+/**
+ * The same call, answered with the response stream as soon as its head arrives (a
+ * following log stream, for one): `timeoutMs` bounds the wait for the head only. The
+ * caller consumes or destroys the stream.
+ */
+export function nodeHttpsStream(
+  r: Omit<NodeHttpsRequest, 'maxResponseBytes' | 'body'>,
+): Promise<{ status: number; headers: IncomingMessage['headers']; stream: IncomingMessage }> {
+  const i = r.addr.lastIndexOf(':');
+  const host = i > 0 ? r.addr.slice(0, i) : r.addr;
+  const port = i > 0 ? Number(r.addr.slice(i + 1)) : 2377;
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host,
+        port,
+        method: r.method,
+        path: r.path,
+        ...r.tls,
+        checkServerIdentity: requireManagerPeer,
+        servername: '',
+        timeout: r.timeoutMs,
+        ...(r.headers ? { headers: r.headers } : {}),
+      },
+      (res) => {
+        req.setTimeout(0);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, stream: res });
+      },
+    );
+    req.on('timeout', () =>
+      req.destroy(new SkiffError('timeout', `no answer from ${r.peer} at ${r.addr} within ${r.timeoutMs}ms`)),
+    );
+    req.on('error', (e) =>
+      reject(
+        e instanceof SkiffError
+          ? e
+          : new SkiffError('unavailable', `cannot reach ${r.peer} at ${r.addr}: ${e.message}`, { cause: e }),
+      ),
+    );
+    req.end();
   });
 }

@@ -10,12 +10,15 @@ import type {
   DispatcherApi,
   HeartbeatRequest,
   Logger,
+  LogSubscription,
+  PublishLogsRequest,
   RegisterRequest,
   RegisterResponse,
   Task,
   UpdateTaskStatusRequest,
 } from '../../lib/index.js';
 import { SkiffError, silentLogger, taskStateRank } from '../../lib/index.js';
+import { type BrokeredLogLine, LogBroker, type LogRequest } from './log-broker.js';
 import { indexNetworks, type NetworkIndex, networksOfNode, viewKey } from './network-views.js';
 import type { DispatcherStorePort, TaskChange } from './store-port.js';
 
@@ -49,6 +52,9 @@ interface Session {
   /** Network views last sent, by network ID, serialized for comparison. */
   sentNetworks: Map<string, string>;
   networksStale: boolean;
+  /** Log subscriptions to open and close, sent ahead of queued assignment changes. */
+  logSubscribe: LogSubscription[];
+  logClose: string[];
 }
 
 /** What the dispatcher can tell the node's metrics at any moment. */
@@ -69,6 +75,7 @@ export class Dispatcher implements DispatcherApi {
   private readonly log: Logger;
   private readonly unwatch: () => void;
   private readonly unwatchNodes: () => void;
+  private readonly logBroker = new LogBroker((nodeId, c) => this.sendLogControl(nodeId, c));
   /** Built once per burst of changes, shared by all sessions. */
   private networkIndex: NetworkIndex | undefined;
   private networkTimer: NodeJS.Timeout | undefined;
@@ -106,6 +113,8 @@ export class Dispatcher implements DispatcherApi {
       closed: false,
       sentNetworks: new Map(),
       networksStale: false,
+      logSubscribe: [],
+      logClose: [],
     };
     this.sessions.set(req.nodeId, session);
     this.arm(session);
@@ -133,9 +142,11 @@ export class Dispatcher implements DispatcherApi {
     try {
       yield this.completeSet(session);
       while (!session.closed && !signal.aborted) {
-        const next = session.resync
-          ? this.completeSet(session)
-          : (session.queue.shift() ?? this.networkChanges(session));
+        const next =
+          this.logControl(session) ??
+          (session.resync
+            ? this.completeSet(session)
+            : (session.queue.shift() ?? this.networkChanges(session)));
         if (next) {
           yield next;
           continue;
@@ -157,6 +168,45 @@ export class Dispatcher implements DispatcherApi {
     // A node may only report on its own tasks.
     const updates = req.updates.filter((u) => own.has(u.taskId));
     if (updates.length > 0) await this.opts.store.applyTaskStatuses(updates);
+  }
+
+  async publishLogs(req: PublishLogsRequest): Promise<void> {
+    const session = this.sessionFor(req);
+    await this.logBroker.publish(session.nodeId, req);
+  }
+
+  /** Log lines of tasks a node runs, read through its session (see log-broker.ts). */
+  taskLogs(nodeId: string, req: LogRequest, signal: AbortSignal): AsyncIterable<BrokeredLogLine> {
+    return this.logBroker.subscribe(nodeId, req, signal);
+  }
+
+  private sendLogControl(nodeId: string, c: { subscribe?: LogSubscription; close?: string }): boolean {
+    const session = this.sessions.get(nodeId);
+    if (!session || session.closed) return false;
+    if (c.subscribe) session.logSubscribe.push(c.subscribe);
+    if (c.close) session.logClose.push(c.close);
+    session.wake?.();
+    return true;
+  }
+
+  private logControl(session: Session): AssignmentsMessage | undefined {
+    if (session.logSubscribe.length === 0 && session.logClose.length === 0) return undefined;
+    const msg: AssignmentsMessage = {
+      type: 'incremental',
+      tasks: [],
+      removedTasks: [],
+      secrets: [],
+      configs: [],
+      networks: [],
+      ...(session.logSubscribe.length > 0 ? { logSubscriptions: session.logSubscribe.splice(0) } : {}),
+      ...(session.logClose.length > 0 ? { closedLogSubscriptions: session.logClose.splice(0) } : {}),
+    };
+    return msg;
+  }
+
+  /** Log reads with a reader now (tests, diagnostics). */
+  get openLogReads(): number {
+    return this.logBroker.open;
   }
 
   /** Messages waiting for a node's assignment stream (tests, diagnostics). */
@@ -206,6 +256,7 @@ export class Dispatcher implements DispatcherApi {
     session.closed = true;
     if (session.timer) clearTimeout(session.timer);
     session.wake?.();
+    this.logBroker.nodeGone(session.nodeId);
   }
 
   private completeSet(session: Session): AssignmentsMessage {

@@ -13,6 +13,7 @@ interface AuthContext {
 import type {
   DispatcherApi,
   HeartbeatRequest,
+  PublishLogsRequest,
   RegisterRequest,
   UpdateTaskStatusRequest,
 } from '../../lib/index.js';
@@ -62,6 +63,10 @@ export function addDispatcherService(
     heartbeat: unary((r: HeartbeatRequest) => dispatcher.heartbeat(r)),
     updateTaskStatus: unary(async (r: UpdateTaskStatusRequest) => {
       await dispatcher.updateTaskStatus(r);
+      return {};
+    }),
+    publishLogs: unary(async (r: PublishLogsRequest) => {
+      await dispatcher.publishLogs(r);
       return {};
     }),
     assignments: (call: grpc.ServerWritableStream<HeartbeatRequest, unknown>) => {

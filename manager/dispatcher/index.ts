@@ -6,6 +6,7 @@ export {
   type LeaderDispatcherOptions,
   managerAddrs,
 } from './leader-dispatcher.js';
+export { type BrokeredLogLine, LogBroker, type LogRequest, MAX_BUFFERED_LOG_LINES } from './log-broker.js';
 export {
   indexNetworks,
   type NetworkIndex,

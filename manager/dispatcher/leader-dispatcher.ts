@@ -8,6 +8,7 @@ import type {
   DispatcherApi,
   HeartbeatRequest,
   Logger,
+  PublishLogsRequest,
   RegisterRequest,
   RegisterResponse,
   UpdateTaskStatusRequest,
@@ -15,6 +16,7 @@ import type {
 import { SkiffError } from '../../lib/index.js';
 import type { Store } from '../store/index.js';
 import { Dispatcher, type DispatcherStats } from './dispatcher.js';
+import type { BrokeredLogLine, LogRequest } from './log-broker.js';
 import { storeDispatcherPort } from './store-adapter.js';
 
 /**
@@ -129,6 +131,15 @@ export class LeaderDispatcher implements DispatcherApi {
 
   updateTaskStatus(req: UpdateTaskStatusRequest): Promise<void> {
     return this.active().updateTaskStatus(req);
+  }
+
+  publishLogs(req: PublishLogsRequest): Promise<void> {
+    return this.active().publishLogs(req);
+  }
+
+  /** Log lines of tasks on a node, read through its session; only the leader has sessions. */
+  taskLogs(nodeId: string, req: LogRequest, signal: AbortSignal): AsyncIterable<BrokeredLogLine> {
+    return this.active().taskLogs(nodeId, req, signal);
   }
 
   private active(): Dispatcher {

@@ -2,7 +2,7 @@
 // LogSource the daemon provides, framed as Docker's multiplexed stream (8-byte header:
 // stream 1 stdout / 2 stderr, then the payload length, big-endian).
 import { PassThrough } from 'node:stream';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Task } from '../../../lib/index.js';
 import {
   SkiffError,
@@ -11,6 +11,7 @@ import {
   SWARM_TASK_ID_LABEL,
 } from '../../../lib/index.js';
 import type { ApiContext, LogQuery } from '../context.js';
+import { forwardLogRead, isForwarded } from '../forward.js';
 import { paramOf, queryOf } from './params.js';
 
 export function registerLogRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -18,14 +19,14 @@ export function registerLogRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const id = paramOf(req, 'id');
     const s = ctx.store.getService(id);
     if (!s) throw new SkiffError('not_found', `service ${id} not found`);
-    return stream(ctx, reply, ctx.store.listTasks({ serviceId: s.ID }), logQuery(queryOf(req)), req.raw);
+    return stream(ctx, req, reply, ctx.store.listTasks({ serviceId: s.ID }), logQuery(queryOf(req)));
   });
 
   app.get('/tasks/:id/logs', async (req, reply) => {
     const id = paramOf(req, 'id');
     const t = ctx.store.getTask(id);
     if (!t) throw new SkiffError('not_found', `task ${id} not found`);
-    return stream(ctx, reply, [t], logQuery(queryOf(req)), req.raw);
+    return stream(ctx, req, reply, [t], logQuery(queryOf(req)));
   });
 }
 
@@ -48,13 +49,14 @@ function logQuery(q: Record<string, unknown>): LogQuery {
   };
 }
 
-function stream(
-  ctx: ApiContext,
-  reply: FastifyReply,
-  tasks: Task[],
-  q: LogQuery,
-  raw: { on(event: 'close', cb: () => void): void },
-) {
+async function stream(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply, tasks: Task[], q: LogQuery) {
+  const raw = req.raw;
+  const viaLeader = await forwardLogRead(ctx, tasks, req.url, isForwarded(req.headers));
+  if (viaLeader) {
+    raw.on('close', () => viaLeader.stream.destroy());
+    if (viaLeader.contentType) reply.header('content-type', viaLeader.contentType);
+    return reply.status(viaLeader.status).send(viaLeader.stream);
+  }
   const source = ctx.logs;
   if (!source) {
     throw new SkiffError('unsupported', 'logs are not available from this manager', {

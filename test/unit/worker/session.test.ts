@@ -28,6 +28,7 @@ class FlakyDispatcher implements DispatcherApi {
     yield { type: 'complete', tasks: [], removedTasks: [], secrets: [], configs: [], networks: [] };
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
   }
+  async publishLogs() {}
   async updateTaskStatus(req: UpdateTaskStatusRequest) {
     this.calls++;
     if (this.failures-- > 0) {
@@ -116,6 +117,7 @@ class FailoverDispatcher implements DispatcherApi {
     });
   }
   async updateTaskStatus() {}
+  async publishLogs() {}
   leaderDies(): void {
     this.breakStream?.(new SkiffError('unavailable', 'the stream broke'));
   }

@@ -1,0 +1,234 @@
+// Task logs of other nodes through the dispatcher (its log broker): a subscription goes
+// down the node's session, the node publishes its lines back, paced by the reader.
+import { afterEach, describe, expect, it } from 'vitest';
+import { AgentSession } from '../../../agent/worker/index.js';
+import type { NodeDescription, SwarmNetwork, Task, TaskStatusReport } from '../../../lib/index.js';
+import { taskStateRank } from '../../../lib/index.js';
+import {
+  Dispatcher,
+  type DispatcherStorePort,
+  LogBroker,
+  MAX_BUFFERED_LOG_LINES,
+  type TaskChange,
+} from '../../../manager/dispatcher/index.js';
+import { waitFor } from '../../lab/index.js';
+import { FakeStack } from '../worker/fake-stack.js';
+
+/** FAKE store: an in-memory task table with change notifications. */
+class FakeStore implements DispatcherStorePort {
+  tasks = new Map<string, Task>();
+  nodes = new Map<string, { state: string; addr: string }>();
+  networks = new Map<string, SwarmNetwork>();
+  private listeners = new Set<(c: TaskChange) => void>();
+  private nodeListeners = new Set<() => void>();
+
+  tasksForNode(nodeId: string): Task[] {
+    return [...this.tasks.values()].filter(
+      (t) => t.NodeID === nodeId && taskStateRank(t.Status.State ?? 'new') >= taskStateRank('assigned'),
+    );
+  }
+  secretsFor() {
+    return [];
+  }
+  configsFor() {
+    return [];
+  }
+  networkState() {
+    const nodes = new Map(
+      [...this.nodes].map(([id, n]) => [id, { addr: n.addr, down: n.state !== 'ready' }]),
+    );
+    return { tasks: [...this.tasks.values()], nodes, networks: this.networks };
+  }
+  watchTasks(l: (c: TaskChange) => void) {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+  watchNodesAndNetworks(l: () => void) {
+    this.nodeListeners.add(l);
+    return () => this.nodeListeners.delete(l);
+  }
+  /** Every node registering here joined (the fake has no join to create them). */
+  async markNodeReady(nodeId: string, _d: NodeDescription, addr: string) {
+    this.nodes.set(nodeId, { state: 'ready', addr });
+    for (const l of this.nodeListeners) l();
+    return true;
+  }
+  hasNode(nodeId: string) {
+    return this.nodes.has(nodeId);
+  }
+  async setNodeState(nodeId: string, state: 'ready' | 'down') {
+    const n = this.nodes.get(nodeId);
+    if (n) n.state = state;
+    for (const l of this.nodeListeners) l();
+  }
+  async applyTaskStatuses(updates: TaskStatusReport[]) {
+    for (const u of updates) {
+      const t = this.tasks.get(u.taskId);
+      if (!t || !u.status.State) continue;
+      if (taskStateRank(u.status.State) <= taskStateRank(t.Status.State ?? 'new')) continue;
+      this.put({ ...t, Status: u.status });
+    }
+  }
+  put(t: Task, kind: TaskChange['kind'] = 'update') {
+    this.tasks.set(t.ID, t);
+    for (const l of this.listeners) l({ kind, task: t });
+  }
+}
+
+function task(id: string, nodeId: string, desired: Task['DesiredState'] = 'running'): Task {
+  return {
+    ID: id,
+    Version: { Index: 1 },
+    CreatedAt: '',
+    UpdatedAt: '',
+    ServiceID: 's1',
+    Slot: 1,
+    NodeID: nodeId,
+    Spec: { ContainerSpec: { Image: 'busybox' } },
+    Status: { State: 'assigned' },
+    DesiredState: desired,
+  };
+}
+
+interface FakeLine {
+  taskId: string;
+  stream: 'stdout' | 'stderr';
+  time: Date;
+  line: string;
+}
+
+describe('task logs through the dispatcher', () => {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  /** FAKE node logs: each task has `count` lines; `read` records what was asked. */
+  function setup(count: number) {
+    const store = new FakeStore();
+    const dispatcher = new Dispatcher({ store, heartbeatPeriodMs: 1000 });
+    const stack = new FakeStack();
+    const asked: { taskIds: readonly string[]; tail?: number }[] = [];
+    let produced = 0;
+    const agent = new AgentSession({
+      dispatcher: () => dispatcher,
+      worker: stack.worker(() => {}),
+      nodeId: 'node2',
+      addr: '10.0.0.2',
+      description: { Hostname: 'n2' },
+      logs: async function* (taskIds, q, signal): AsyncIterable<FakeLine> {
+        asked.push({ taskIds, ...(q.tail !== undefined ? { tail: q.tail } : {}) });
+        for (let i = 0; i < count && !signal.aborted; i++) {
+          for (const taskId of taskIds) {
+            produced++;
+            yield {
+              taskId,
+              stream: i % 2 ? 'stderr' : 'stdout',
+              time: new Date(1000 + i),
+              line: `${taskId} line ${i}`,
+            };
+          }
+          // Let the publisher's batches go out between lines.
+          if (i % 100 === 0) await new Promise((r) => setImmediate(r));
+        }
+      },
+    });
+    cleanups.push(async () => {
+      await agent.stop();
+      dispatcher.stop();
+    });
+    return { store, dispatcher, agent, asked, produced: () => produced };
+  }
+
+  it("reads another node's task lines in order, with their stream and time, and ends", async () => {
+    const { dispatcher, agent, asked } = setup(300);
+    void agent.run();
+    await agent.connected;
+    const lines: FakeLine[] = [];
+    for await (const l of dispatcher.taskLogs(
+      'node2',
+      { taskIds: ['t1'], follow: false, tail: 300 },
+      new AbortController().signal,
+    )) {
+      lines.push(l);
+    }
+    expect(asked).toEqual([{ taskIds: ['t1'], tail: 300 }]);
+    expect(lines).toHaveLength(300);
+    expect(lines[0]).toEqual({ taskId: 't1', stream: 'stdout', time: new Date(1000), line: 't1 line 0' });
+    expect(lines[299]?.line).toBe('t1 line 299');
+    expect(lines[1]?.stream).toBe('stderr');
+  });
+
+  it('holds the node back while the reader is slow, and stops the node when the reader leaves', async () => {
+    const { dispatcher, agent, produced } = setup(100_000);
+    void agent.run();
+    await agent.connected;
+    const abort = new AbortController();
+    const it = dispatcher
+      .taskLogs('node2', { taskIds: ['t1'], follow: true }, abort.signal)
+      [Symbol.asyncIterator]();
+    expect((await it.next()).value?.line).toBe('t1 line 0');
+    // The reader stops reading: the node fills the broker's bound (and its own batch) and waits.
+    await waitFor(() => produced() >= MAX_BUFFERED_LOG_LINES, { what: 'the node to fill the bound' });
+    const held = produced();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(produced()).toBeLessThan(held + 1024);
+    abort.abort();
+    await it.return?.();
+    await waitFor(() => dispatcher.openLogReads === 0, { what: 'the subscription to close' });
+    expect(produced()).toBeLessThan(100_000);
+  });
+
+  it('fails a read of a node without a session, naming the node', async () => {
+    const { dispatcher } = setup(1);
+    await expect(
+      (async () => {
+        for await (const _ of dispatcher.taskLogs(
+          'node9',
+          { taskIds: ['x'], follow: false },
+          new AbortController().signal,
+        )) {
+          // nothing
+        }
+      })(),
+    ).rejects.toThrow(/node node9 is not connected/);
+  });
+
+  it("keeps a node to the tasks it was asked for, and refuses lines for another node's read", async () => {
+    const sent: { nodeId: string; id?: string }[] = [];
+    const broker = new LogBroker((nodeId, c) => {
+      sent.push({ nodeId, ...(c.subscribe ? { id: c.subscribe.id } : {}) });
+      return true;
+    });
+    const abort = new AbortController();
+    const it = broker
+      .subscribe('node2', { taskIds: ['t1'], follow: true }, abort.signal)
+      [Symbol.asyncIterator]();
+    const first = it.next();
+    await waitFor(() => sent.length === 1, { what: 'the subscription to be sent' });
+    const id = sent[0]!.id!;
+    const line = (taskId: string, text: string) => ({
+      taskId,
+      stream: 'stdout' as const,
+      timeMs: 1,
+      line: text,
+    });
+    await expect(
+      broker.publish('node3', {
+        nodeId: 'node3',
+        sessionId: 's',
+        subscriptionId: id,
+        lines: [line('t1', 'forged')],
+      }),
+    ).rejects.toThrow(/no reader/);
+    await broker.publish('node2', {
+      nodeId: 'node2',
+      sessionId: 's',
+      subscriptionId: id,
+      lines: [line('secret-task', 'not asked for'), line('t1', 'mine')],
+      done: true,
+    });
+    expect((await first).value?.line).toBe('mine');
+    expect((await it.next()).done).toBe(true);
+  });
+});
