@@ -201,7 +201,7 @@ export function registerService(program: Command): void {
 
   service
     .command('logs')
-    .description("show a service's logs")
+    .description("show a service's logs (its tasks on every node)")
     .argument('<service>', 'service name or ID')
     .option('-f, --follow', 'keep following new lines')
     .option('-n, --tail <n>', 'lines from the end of each task', 'all')
