@@ -55,10 +55,20 @@ export function tlsMaterial(opts: GlobalOptions, host: string): { ca: string; ce
       });
     }
   };
+  const key = files.key ? read('client key', files.key) : undefined;
+  // A manager's own key under autolock is sealed (manager/ca/key-files.ts): no PEM key.
+  if (key?.startsWith('-----BEGIN SKIFF LOCKED KEY-----'))
+    throw new SkiffError(
+      'unauthorized',
+      `the client key ${files.key} is locked (the cluster is autolocked)`,
+      {
+        hint: 'pass a client certificate of your own: --tlscacert, --tlscert and --tlskey, or put ca.pem, cert.pem and key.pem in ~/.skiff or $SKIFF_CERT_PATH',
+      },
+    );
   return {
     ca: read('CA certificate', files.ca),
     ...(files.cert ? { cert: read('client certificate', files.cert) } : {}),
-    ...(files.key ? { key: read('client key', files.key) } : {}),
+    ...(key !== undefined ? { key } : {}),
   };
 }
 

@@ -1,6 +1,13 @@
 // What `skiff service update`'s flags do to a service's spec, as `docker service update`
 // does it: a pure function, so the CLI only fetches, applies and writes.
-import type { PortConfig, ServiceSpec } from '../lib/index.js';
+import type { ContainerSpec, PortConfig, Privileges, ServiceSpec } from '../lib/index.js';
+import {
+  canonicalCapability,
+  parseSecurityOpt,
+  privilegesOf,
+  type SecurityOpt,
+  seccompProfileProblem,
+} from '../lib/index.js';
 import { CliUsageError } from './output.js';
 
 export interface ServiceUpdateFlags {
@@ -14,6 +21,12 @@ export interface ServiceUpdateFlags {
   labelRm: string[];
   constraintAdd: string[];
   constraintRm: string[];
+  /** Capabilities added to Docker's default set (`--cap-add`). */
+  capAdd?: string[];
+  /** Capabilities taken from it (`--cap-drop`). */
+  capDrop?: string[];
+  /** `--security-opt`, already folded into Privileges (see securityOptPrivileges). */
+  privileges?: Privileges;
   force?: boolean;
 }
 
@@ -66,6 +79,9 @@ export function applyServiceUpdate(current: ServiceSpec, o: ServiceUpdateFlags):
     );
     spec.EndpointSpec = { ...spec.EndpointSpec, Ports: [...ports, ...added] };
   }
+  applyCapabilities(cs, o.capAdd ?? [], o.capDrop ?? []);
+  // Later options win, as in docker: what the flags set replaces the same field only.
+  if (o.privileges) cs.Privileges = { ...cs.Privileges, ...o.privileges };
   if (o.force) spec.TaskTemplate.ForceUpdate = (spec.TaskTemplate.ForceUpdate ?? 0) + 1;
   return spec;
 }
@@ -101,4 +117,63 @@ function parsePublishRm(p: string): { target: number; published?: number; protoc
 /** `node.role == worker` and `node.role==worker` are the same constraint. */
 function normalizeConstraint(c: string): string {
   return c.replace(/\s+/g, '');
+}
+
+/**
+ * `--cap-add` / `--cap-drop` as docker service create/update applies them: names as
+ * `CAP_…` (or `ALL`); adding a capability takes it off the drop list and the reverse.
+ */
+export function applyCapabilities(cs: ContainerSpec, add: readonly string[], drop: readonly string[]): void {
+  if (add.length === 0 && drop.length === 0) return;
+  const canon = (flag: string) => (c: string) => {
+    const name = canonicalCapability(c);
+    if (name === undefined)
+      throw new CliUsageError(`${flag}: "${c}" is not a Linux capability (e.g. NET_ADMIN, SYS_TIME or ALL)`);
+    return name;
+  };
+  const added = add.map(canon('--cap-add'));
+  const dropped = drop.map(canon('--cap-drop'));
+  const both = added.filter((c) => dropped.includes(c));
+  if (both.length) throw new CliUsageError(`${both.join(', ')}: both added and dropped`);
+  const keepAdd = (cs.CapabilityAdd ?? []).filter((c) => !dropped.includes(canonicalCapability(c) ?? c));
+  const keepDrop = (cs.CapabilityDrop ?? []).filter((c) => !added.includes(canonicalCapability(c) ?? c));
+  const capAdd = [...new Set([...keepAdd, ...added])];
+  const capDrop = [...new Set([...keepDrop, ...dropped])];
+  if (capAdd.length) cs.CapabilityAdd = capAdd;
+  else delete cs.CapabilityAdd;
+  if (capDrop.length) cs.CapabilityDrop = capDrop;
+  else delete cs.CapabilityDrop;
+}
+
+/**
+ * `--security-opt` values (skiff's extension of docker service create/update, as compose's
+ * `security_opt`) as the spec's Privileges; a seccomp profile file is read here, on the
+ * CLI's side, and carried in the spec so every node applies the same one. What skiff
+ * cannot honour is refused with the reason.
+ */
+export function securityOptPrivileges(
+  opts: readonly string[],
+  readText: (file: string) => string,
+): Privileges | undefined {
+  if (opts.length === 0) return undefined;
+  const profiles = new Map<string, string>();
+  const parsed: SecurityOpt[] = opts.map((o) => {
+    const p = parseSecurityOpt(o);
+    if (p.kind === 'refused') throw new CliUsageError(`--security-opt ${p.message}`);
+    if (p.kind === 'seccomp' && p.mode === 'custom') {
+      let text: string;
+      try {
+        text = readText(p.file);
+      } catch (e) {
+        throw new CliUsageError(
+          `--security-opt: cannot read the seccomp profile ${p.file}: ${(e as Error).message}`,
+        );
+      }
+      const problem = seccompProfileProblem(text);
+      if (problem) throw new CliUsageError(`--security-opt: the seccomp profile ${p.file} ${problem}`);
+      profiles.set(p.file, text);
+    }
+    return p;
+  });
+  return privilegesOf(parsed, (f) => profiles.get(f) ?? '');
 }

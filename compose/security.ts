@@ -1,7 +1,8 @@
 // A service's security keys checked where the file says them, so a key skiff cannot
 // honour is refused with file:line:col instead of being dropped on the way to the
 // service spec: capabilities, sysctls, ulimits, devices, security_opt (with a seccomp
-// profile file read here, at load time), userns_mode, device_cgroup_rules.
+// profile file read here, at load time), userns_mode, device_cgroup_rules, and the
+// namespace keys (pid, ipc, uts, cgroup, network_mode).
 
 import {
   canonicalCapability,
@@ -61,6 +62,7 @@ export function checkServiceSecurity(name: string, s: ComposeService, ctx: Secur
       `userns_mode "${String(s.userns_mode)}" cannot be honoured: skiff has no user-namespace remapping (only "host", its behaviour, is accepted)`,
     );
   }
+  checkNamespaces(s, at, diag);
   const opts = Array.isArray(s.security_opt) ? (s.security_opt as unknown[]).map(String) : [];
   const parsed: SecurityOpt[] = [];
   const profiles = new Map<string, string>();
@@ -78,6 +80,51 @@ export function checkServiceSecurity(name: string, s: ComposeService, ctx: Secur
     parsed.push(p);
   });
   if (parsed.length > 0) s.privileges = privilegesOf(parsed, (f) => profiles.get(f) ?? '');
+}
+
+/**
+ * Every container has its own PID, IPC, UTS, mount and network namespace and none of
+ * cgroups (the host's, as `cgroup: host` asks), and a service's spec has no field to
+ * share one with the host or another container: such keys are refused, not dropped.
+ */
+function checkNamespaces(
+  s: ComposeService,
+  at: (...p: PathSegment[]) => PathSegment[],
+  diag: Diagnostics,
+): void {
+  const value = (k: string): string | undefined => {
+    const v = s[k];
+    return v === undefined || v === null || v === '' ? undefined : String(v);
+  };
+  const sharing = (key: string, v: string, what: string) =>
+    v === 'host'
+      ? `${key} "host" cannot be honoured: skiff runs every container in ${what} of its own, never the host's`
+      : `${key} "${v}" cannot be honoured: skiff runs every container in ${what} of its own and cannot share it`;
+  const pid = value('pid');
+  if (pid !== undefined) diag.error(at('pid'), sharing('pid', pid, 'a PID namespace'));
+  const ipc = value('ipc');
+  // private and shareable are what skiff does: an IPC namespace of its own that nothing joins.
+  if (ipc !== undefined && ipc !== 'private' && ipc !== 'shareable')
+    diag.error(at('ipc'), `${sharing('ipc', ipc, 'an IPC namespace')} (private and shareable are accepted)`);
+  const uts = value('uts');
+  if (uts !== undefined) diag.error(at('uts'), sharing('uts', uts, 'a UTS namespace (its own hostname)'));
+  const cgroup = value('cgroup');
+  if (cgroup !== undefined && cgroup !== 'host')
+    diag.error(
+      at('cgroup'),
+      `cgroup "${cgroup}" cannot be honoured: skiff gives containers no cgroup namespace (as cgroup: host, which is accepted)`,
+    );
+  const mode = value('network_mode');
+  if (mode === 'none') {
+    // No networks: the container's namespace has only its loopback, as Docker's none.
+    if ((s.ports ?? []).length > 0)
+      diag.error(at('ports'), 'a service with network_mode "none" has no network to publish ports on');
+  } else if (mode !== undefined) {
+    diag.error(
+      at('network_mode'),
+      `${sharing('network_mode', mode, 'a network namespace')}; attach it to networks: instead (none is accepted)`,
+    );
+  }
 }
 
 function readProfile(file: string, ctx: SecurityContext, path: PathSegment[]): string | undefined {

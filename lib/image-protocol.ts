@@ -1,6 +1,12 @@
 // The image and volume endpoints' answers, as the node serves them (node/api/): Docker's
 // shapes, plus the few fields skiff's CLI shows that Docker's lack.
 
+/**
+ * The content type skiff's CLI sends an image tarball with (docker's sends text/plain):
+ * the node hands it to the route as a stream, read as long as the upload takes.
+ */
+export const TARBALL_CONTENT_TYPE = 'application/x-tar';
+
 /** GET /images/json: Docker's ImageSummary. */
 export interface ImageSummary {
   Id: string;

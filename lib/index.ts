@@ -21,6 +21,7 @@ export * from './labels.js';
 export * from './log.js';
 export * from './model/index.js';
 export * from './network-attachment.js';
+export * from './node-certificate.js';
 export * from './pull-protocol.js';
 export * from './registry-auth.js';
 export * from './task-dns.js';

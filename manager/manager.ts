@@ -25,9 +25,10 @@ import {
   bootstrapCluster,
   caKeyPairOf,
   describeNodeCertificate,
+  hasIdentity,
   JoinService,
   keepCertificateFresh,
-  loadIdentity,
+  keyFileSealer,
   mtlsChannelCredentials,
   mtlsServerCredentials,
   type NodeIdentity,
@@ -200,11 +201,14 @@ export class Manager {
     const unlocked = (await isSecretsKeyLocked(o.stateDir)) ? await waitForUnlock(o, info, log) : undefined;
     const secretsKey = unlocked?.key ?? (await loadOrCreateSecretKey(o.stateDir));
     const store = new Store({ cipher: createAesGcmCipher(secretsKey), logger: rootLog });
-    const identity = await loadOrCreateManagerIdentity(o.stateDir, nodeId);
+    // Certificate keys locked under autolock open with the (now unlocked) store key.
+    const keySealer = keyFileSealer(secretsKey);
+    const identity = await loadOrCreateManagerIdentity(o.stateDir, nodeId, keySealer);
     const raftIdentity = await loadOrCreateRaftIdentity(
       o.stateDir,
       nodeId,
       describeNodeCertificate(identity.certPem).clusterId,
+      keySealer,
     );
     if (o.forceNewCluster) {
       await forceNewCluster({
@@ -337,6 +341,7 @@ export class Manager {
       nodeId,
       identity,
       renew: renewFromOwnCa(nodeId),
+      sealKeys: () => (keyPolicy.locked() ? keySealer : undefined),
       // The TCP API serves the new certificate without a restart.
       onRenewed: (id) =>
         (servedTcp?.server as TlsServer | undefined)?.setSecureContext({
@@ -478,7 +483,7 @@ export class Manager {
 
 /** Joins on the first start when asked to: the state directory then holds the join's identity and keys. */
 async function joinOnFirstStart(o: ManagerOptions, addr: string): Promise<JoinedManager | undefined> {
-  if (await loadIdentity(o.stateDir)) return undefined;
+  if (await hasIdentity(o.stateDir)) return undefined;
   if (o.joined) return saveManagerJoin(o.stateDir, o.joined);
   if (!o.join) return undefined;
   return joinAsManager({

@@ -2,7 +2,7 @@
 // role its state directory (or, on a first start with a token, the join) gives it.
 import type { Logger } from '../lib/index.js';
 import { SkiffError } from '../lib/index.js';
-import { loadIdentity } from '../manager/index.js';
+import { hasIdentity } from '../manager/index.js';
 import { joinCluster } from './join.js';
 import { startManagerRole } from './manager-role.js';
 import type { ClusterNodeOptions, NodeMode, NodeOptions, RunningNode } from './options.js';
@@ -17,7 +17,7 @@ export async function nodeMode(
   o: Pick<NodeOptions, 'advertiseAddr' | 'join'>,
 ): Promise<NodeMode> {
   if (isWorkerState(stateDir)) return 'worker';
-  if (o.join && !(await loadIdentity(stateDir))) return 'join';
+  if (o.join && !(await hasIdentity(stateDir))) return 'join';
   return o.advertiseAddr ? 'manager' : 'single';
 }
 

@@ -524,6 +524,8 @@ async function readExecStream(
 }
 
 function unreachable(target: string, e: unknown): SkiffError {
+  // A server that is not a manager (requireManagerPeer) says so itself.
+  if (e instanceof SkiffError && e.code === 'unauthorized') return e;
   const message = (e as Error).message;
   if (
     target.startsWith('tcp://') &&

@@ -5,6 +5,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
+import { requireManagerPeer } from '../../lib/index.js';
 
 export interface TransportTarget {
   /** A unix socket; else `origin` is dialled. */
@@ -50,8 +51,9 @@ export class HttpTransport {
       ? new HttpsAgent({
           keepAlive: true,
           ...(tls ? { ca: tls.ca, ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}) } : {}),
-          // Node certificates name nodes by ID, not by host: the cluster CA is what is checked.
-          checkServerIdentity: () => undefined,
+          // Node certificates name nodes by ID, not by host: the cluster CA is checked, and
+          // the manager role (a worker's certificate of the same CA is no API server).
+          checkServerIdentity: requireManagerPeer,
         })
       : new HttpAgent({ keepAlive: true });
   }

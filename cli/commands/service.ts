@@ -1,13 +1,20 @@
 // `skiff service …`: the docker service commands, against the manager API.
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { Node, Service, ServiceSpec, Task } from '../../lib/index.js';
+import type { ContainerSpec, Node, Service, ServiceSpec, Task } from '../../lib/index.js';
 import { parseDurationNs, SkiffError } from '../../lib/index.js';
 import type { ApiClient } from '../api/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
 import { type FollowResult, followRollouts, outcomeText, RolloutDisplay } from '../follow.js';
 import { parseLogLine } from '../log-lines.js';
 import { ago, CliExit, CliUsageError, parseFormat, printJson, printTable, shortId } from '../output.js';
-import { applyServiceUpdate, parsePublish, type ServiceUpdateFlags } from '../service-update.js';
+import {
+  applyCapabilities,
+  applyServiceUpdate,
+  parsePublish,
+  type ServiceUpdateFlags,
+  securityOptPrivileges,
+} from '../service-update.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -113,6 +120,19 @@ export function registerService(program: Command): void {
     .option('-l, --label <KEY=VALUE>', 'service label', collect, [])
     .option('--network <name>', 'attach to a network', collect, [])
     .option('--constraint <expr>', 'placement constraint (node.labels.zone==a)', collect, [])
+    .option(
+      '--cap-add <capability>',
+      'add a Linux capability to the default set (NET_ADMIN, ALL)',
+      collect,
+      [],
+    )
+    .option('--cap-drop <capability>', 'drop a Linux capability from the default set', collect, [])
+    .option(
+      '--security-opt <option>',
+      'seccomp=unconfined|<profile.json>, apparmor=unconfined, no-new-privileges[:true|false]',
+      collect,
+      [],
+    )
     .option('-d, --detach', 'exit immediately instead of waiting for the service to converge')
     .option('--timeout <duration>', 'how long to wait for convergence', '5m')
     .option('-q, --quiet', 'no progress output (the outcome is still the exit code)')
@@ -166,6 +186,14 @@ export function registerService(program: Command): void {
     .option('--label-rm <KEY>', 'remove a service label', collect, [])
     .option('--constraint-add <expr>', 'add a placement constraint (node.labels.zone==a)', collect, [])
     .option('--constraint-rm <expr>', 'remove a placement constraint', collect, [])
+    .option('--cap-add <capability>', 'add a Linux capability (NET_ADMIN, ALL)', collect, [])
+    .option('--cap-drop <capability>', 'drop a Linux capability', collect, [])
+    .option(
+      '--security-opt <option>',
+      'seccomp=unconfined|<profile.json>, apparmor=unconfined, no-new-privileges[:true|false]',
+      collect,
+      [],
+    )
     .option('--force', 'roll out even when nothing changed')
     .option('-d, --detach', 'exit immediately instead of following the rollout')
     .option('--timeout <duration>', 'how long to wait for convergence', '5m')
@@ -174,7 +202,8 @@ export function registerService(program: Command): void {
     .action(async (name: string, o: UpdateOptions) => {
       await withClient(g(), async (c) => {
         const s = await c.inspectService(name);
-        const spec = applyServiceUpdate(s.Spec, o);
+        const privileges = securityOptPrivileges(o.securityOpt, readProfile);
+        const spec = applyServiceUpdate(s.Spec, { ...o, ...(privileges ? { privileges } : {}) });
         await c.updateService(s.ID, s.Version.Index, spec);
         process.stdout.write(`${name}\n`);
         if (!o.detach) await followAndExit(c, [s.ID], o.timeout, o.format, o.quiet);
@@ -253,12 +282,16 @@ interface CreateOptions {
   label: string[];
   network: string[];
   constraint: string[];
+  capAdd: string[];
+  capDrop: string[];
+  securityOpt: string[];
   detach?: boolean;
   timeout: string;
   quiet?: boolean;
 }
 
 interface UpdateOptions extends ServiceUpdateFlags {
+  securityOpt: string[];
   detach?: boolean;
   timeout: string;
   format?: string;
@@ -312,17 +345,26 @@ function buildSpec(image: string, command: string[], o: CreateOptions): ServiceS
     throw new CliUsageError(
       `unknown --mode "${o.mode}": use replicated, global, replicated-job or global-job`,
     );
+  const cs: ContainerSpec = { Image: image, ...(command.length ? { Args: command } : {}), Env: o.env };
+  applyCapabilities(cs, o.capAdd, o.capDrop);
+  const privileges = securityOptPrivileges(o.securityOpt, readProfile);
+  if (privileges) cs.Privileges = privileges;
   return {
     Name: o.name,
     Labels: labels,
     Mode: mode,
     TaskTemplate: {
-      ContainerSpec: { Image: image, ...(command.length ? { Args: command } : {}), Env: o.env },
+      ContainerSpec: cs,
       Networks: o.network.map((n) => ({ Target: n })),
       Placement: o.constraint.length ? { Constraints: o.constraint } : undefined,
     },
     EndpointSpec: { Ports: o.publish.map(parsePublish) },
   };
+}
+
+/** A `--security-opt seccomp=<file>` profile, relative to the working directory. */
+function readProfile(file: string): string {
+  return readFileSync(file, 'utf8');
 }
 
 function splitPair(s: string): [string, string] {

@@ -38,6 +38,8 @@ export interface ApiServerOptions {
   forward?: ForwardOptions;
   /** How long a request to a path open without a certificate (`/skiff/join`) may take to arrive. */
   publicRequestTimeoutMs?: number;
+  /** How long an authenticated request's body (not a streamed one) may take to arrive on TCP (default 60 s). */
+  bodyTimeoutMs?: number;
   /** `GET /skiff/backup`: a consistent backup of the cluster state (the unix socket only). */
   backup?: () => Promise<{ file: Buffer; index: number }>;
   /** Serve HTTPS with client-certificate authentication (the API on TCP). */
@@ -101,7 +103,8 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     return payload;
   });
 
-  if (opts.tls) registerMutualTlsGuard(app, ctx, opts.tls.caPem, opts.publicRequestTimeoutMs);
+  if (opts.tls)
+    registerMutualTlsGuard(app, ctx, opts.tls.caPem, opts.publicRequestTimeoutMs, opts.bodyTimeoutMs);
   // A manager that just started answers from its store only once that store has caught
   // up with the cluster; /_ping says that the daemon is up meanwhile.
   const gate = opts.readGate;

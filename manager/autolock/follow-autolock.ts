@@ -1,6 +1,8 @@
-// Keeps this manager's key file in the form the cluster asks for: locked with the
-// cluster's unlock key while autolock is on, in clear (0600) when it is off.
+// Keeps this manager's key files in the form the cluster asks for: while autolock is on,
+// the store key locked with the cluster's unlock key and the certificate keys sealed with
+// a key derived from the store key (so they lock with it); in clear (0600) when it is off.
 import type { Logger } from '../../lib/index.js';
+import { keyFileSealer, resealCertificateKeys } from '../ca/index.js';
 import {
   lockSecretsKey,
   type Store,
@@ -10,8 +12,10 @@ import {
 } from '../store/index.js';
 
 export interface AutolockFollower {
-  /** Resolves once the key file matches the last cluster change seen. */
+  /** Resolves once the key files match the last cluster change seen. */
   settled(): Promise<void>;
+  /** Whether the key files are (being) kept locked: a renewed certificate key is sealed too. */
+  locked(): boolean;
   stop(): void;
 }
 
@@ -23,6 +27,8 @@ export function followAutolock(
   log: Logger,
 ): AutolockFollower {
   let current = lockedWith;
+  let wantLocked = lockedWith !== undefined;
+  const sealer = keyFileSealer(key);
   let chain = Promise.resolve();
   const apply = () => {
     chain = chain
@@ -30,20 +36,28 @@ export function followAutolock(
         const cluster = store.getCluster();
         const sealed = sealedUnlockKey(cluster);
         if (cluster?.Spec.EncryptionConfig?.AutoLockManagers && sealed) {
+          wantLocked = true;
           const unlockKey = Buffer.from(store.open(sealed, UNLOCK_KEY_FIELD)).toString();
+          // The certificate keys first: sealed with the store key while it is still in
+          // clear, then the store key locked; a crash in between leaves them readable.
+          await resealCertificateKeys(stateDir, sealer, sealer);
           if (unlockKey === current) return;
           await lockSecretsKey(stateDir, key, unlockKey);
           current = unlockKey;
-          log.info('autolock: the secrets key is now locked with the cluster unlock key');
-        } else if (current !== undefined) {
+          log.info(
+            'autolock: the store key and the certificate keys are now locked with the cluster unlock key',
+          );
+        } else if (current !== undefined || wantLocked) {
+          wantLocked = false;
           await unlockSecretsKeyFile(stateDir, key);
+          await resealCertificateKeys(stateDir, sealer, undefined);
           current = undefined;
-          log.info('autolock off: the secrets key is stored unlocked');
+          log.info('autolock off: the store key and the certificate keys are stored unlocked');
         }
       })
-      .catch((err: unknown) => log.error({ err: String(err) }, 'autolock: could not update the key file'));
+      .catch((err: unknown) => log.error({ err: String(err) }, 'autolock: could not update the key files'));
   };
   const unsubscribe = store.subscribe(apply, { tables: ['cluster'] });
   apply();
-  return { settled: () => chain, stop: unsubscribe };
+  return { settled: () => chain, locked: () => wantLocked, stop: unsubscribe };
 }

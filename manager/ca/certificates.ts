@@ -7,12 +7,10 @@ import {
   X509Certificate,
 } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
-import { SkiffError } from '../../lib/index.js';
+import { type NodeRole, peerNode, ROLE_OU, roleOfOu, SkiffError } from '../../lib/index.js';
 import * as der from './der.js';
 
-/** The role a node certificate grants, in its OU as Docker's swarm certificates have it. */
-export type NodeRole = 'manager' | 'worker';
-const ROLE_OU: Record<NodeRole, string> = { manager: 'swarm-manager', worker: 'swarm-worker' };
+export { type NodeRole, peerNode, requireManagerPeer } from '../../lib/index.js';
 
 export interface KeyPair {
   certPem: string;
@@ -155,7 +153,7 @@ export function describeNodeCertificate(cert: X509Certificate | string): NodeCer
     if (eq > 0) fields.set(line.slice(0, eq), line.slice(eq + 1));
   }
   const ou = fields.get('OU');
-  const role = ou === ROLE_OU.manager ? 'manager' : ou === ROLE_OU.worker ? 'worker' : undefined;
+  const role = roleOfOu(ou);
   const nodeId = fields.get('CN');
   if (!role || !nodeId)
     throw new SkiffError(
@@ -169,36 +167,6 @@ export function describeNodeCertificate(cert: X509Certificate | string): NodeCer
     notBefore: new Date(c.validFrom),
     notAfter: new Date(c.validTo),
   };
-}
-
-/**
- * Who a TLS peer is by its certificate (after the handshake checked the CA): node ID and
- * role, or undefined when it is not a skiff node certificate.
- */
-export function peerNode(cert: PeerCertificate | undefined): { nodeId: string; role: NodeRole } | undefined {
-  const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
-  const nodeId = first(cert?.subject?.CN);
-  const ou = first(cert?.subject?.OU);
-  const role = ou === ROLE_OU.manager ? 'manager' : ou === ROLE_OU.worker ? 'worker' : undefined;
-  return nodeId && role ? { nodeId, role } : undefined;
-}
-
-/**
- * A TLS client's `checkServerIdentity` for calls to a manager: certificates name node
- * IDs, not hosts, so the CA alone was checked; this also requires the manager role, so
- * a worker's key (from the same CA) cannot pose as a manager to collect join tokens,
- * forwarded writes or another node's assignments.
- */
-export function requireManagerPeer(host: string, cert: PeerCertificate): Error | undefined {
-  const peer = peerNode(cert);
-  if (peer?.role === 'manager') return undefined;
-  return new SkiffError(
-    'unauthorized',
-    peer
-      ? `the peer at ${host || 'that address'} presents the certificate of ${peer.role} node ${peer.nodeId}, not a manager's: refusing to talk to it as a manager`
-      : `the peer at ${host || 'that address'} presents no skiff node certificate: refusing to talk to it as a manager`,
-    { hint: 'check the manager address; another node may be impersonating the manager' },
-  );
 }
 
 /**

@@ -19,15 +19,18 @@ export { mtlsChannelCredentials, mtlsServerCredentials, type TlsPems } from './g
 export {
   caKeyPair as caKeyPairOf,
   certsDir,
+  hasIdentity,
   loadIdentity,
   loadRaftIdentity,
   type NodeIdentity,
   type RaftIdentity,
+  resealCertificateKeys,
   saveIdentity,
   saveRaftIdentity,
 } from './identity.js';
 export { type JoinRequest, type JoinResponse, JoinService, type RaftMembership, signProof } from './join.js';
 export { requestJoin, requestPromotion, requestRenewal } from './join-client.js';
+export { isSealedKeyFile, type KeyFileSealer, keyFileSealer } from './key-files.js';
 export { type NodeHttpsRequest, type NodeHttpsResponse, nodeHttps, nodeHttpsStream } from './node-https.js';
 export {
   keepCertificateFresh,

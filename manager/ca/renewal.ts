@@ -9,6 +9,7 @@ import { describeError } from '../../lib/index.js';
 import { describeNodeCertificate, issueNodeCertificate, newPrivateKey, publicKeyOf } from './certificates.js';
 import { caKeyPair, type NodeIdentity, saveIdentity } from './identity.js';
 import { requestRenewal } from './join-client.js';
+import type { KeyFileSealer } from './key-files.js';
 
 /** Gets a new certificate (and key) for the identity; undefined when none could be had this time. */
 export type RenewCertificate = (
@@ -24,6 +25,8 @@ export interface RenewalOptions {
   /** Called after a renewal was saved (a manager swaps its TLS server's context). */
   onRenewed?: (identity: NodeIdentity) => void;
   log: Logger;
+  /** Seals the new key on disk while autolock is on (a manager's; see key-files.ts). */
+  sealKeys?: () => KeyFileSealer | undefined;
   /** How often to look at the certificate's age (default hourly; also once at start). */
   checkIntervalMs?: number;
 }
@@ -45,7 +48,7 @@ export function keepCertificateFresh(o: RenewalOptions): () => void {
       const renewed = await o.renew(o.identity);
       if (!renewed) return;
       Object.assign(o.identity, renewed);
-      await saveIdentity(o.stateDir, o.identity);
+      await saveIdentity(o.stateDir, o.identity, o.sealKeys?.());
       o.onRenewed?.(o.identity);
       o.log.info(
         { nodeId: o.nodeId, notAfter: describeNodeCertificate(o.identity.certPem).notAfter },

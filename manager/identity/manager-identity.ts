@@ -3,6 +3,7 @@
 import {
   createRootCa,
   issueNodeCertificate,
+  type KeyFileSealer,
   type KeyPair,
   loadIdentity,
   loadRaftIdentity,
@@ -16,8 +17,12 @@ import {
 import { newObjectId } from '../store/index.js';
 
 /** The manager's certificates; on the first start of a cluster, a new root CA too. */
-export async function loadOrCreateManagerIdentity(stateDir: string, nodeId: string): Promise<NodeIdentity> {
-  const existing = await loadIdentity(stateDir);
+export async function loadOrCreateManagerIdentity(
+  stateDir: string,
+  nodeId: string,
+  sealer?: KeyFileSealer,
+): Promise<NodeIdentity> {
+  const existing = await loadIdentity(stateDir, sealer);
   if (existing) return existing;
   const id = newObjectId();
   const ca = createRootCa({ clusterId: id });
@@ -40,8 +45,9 @@ export async function loadOrCreateRaftIdentity(
   stateDir: string,
   nodeId: string,
   clusterId: string,
+  sealer?: KeyFileSealer,
 ): Promise<RaftIdentity> {
-  const existing = await loadRaftIdentity(stateDir);
+  const existing = await loadRaftIdentity(stateDir, sealer);
   if (existing) return existing;
   const identity = issueRaftIdentity(
     createRootCa({ clusterId, commonName: 'skiff-raft-ca' }),

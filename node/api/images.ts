@@ -12,12 +12,11 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { image, type NodeAgent } from '../../agent/index.js';
 import type { ImageInspect, ImageSummary, PruneImagesResult, PullMessage } from '../../lib/index.js';
-import { decodeRegistryAuth, describeError, SkiffError } from '../../lib/index.js';
+import { decodeRegistryAuth, describeError, SkiffError, TARBALL_CONTENT_TYPE } from '../../lib/index.js';
 import { filterValues, isTrue } from './filters.js';
 import { pushMessages } from './progress.js';
 
-/** The content type skiff's CLI sends a tarball with; docker's sends text/plain. */
-export const TARBALL_CONTENT_TYPE = 'application/x-tar';
+export { TARBALL_CONTENT_TYPE };
 
 function familiar(name: string): string {
   return image.familiarReference(image.parseReference(name));

@@ -1,6 +1,6 @@
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { SkiffError } from '../../../lib/index.js';
+import { SkiffError, STDIN_CONTENT_TYPE, TARBALL_CONTENT_TYPE } from '../../../lib/index.js';
 import { type JoinService, type NodeCertificateInfo, verifyNodeCertificate } from '../../ca/index.js';
 import type { ApiContext } from '../context.js';
 
@@ -17,6 +17,15 @@ const peers = new WeakMap<FastifyRequest, NodeCertificateInfo>();
 export const PUBLIC_REQUEST_TIMEOUT_MS = 10_000;
 
 /**
+ * How long an authenticated request's body may take to arrive whole (from its headers):
+ * a node's key or a leaked client certificate must not hold connections and buffers
+ * open without end either. Bodies read as streams (exec stdin, an image tarball) last
+ * as long as the command or the upload; responses are never bounded by this.
+ */
+export const AUTHENTICATED_BODY_TIMEOUT_MS = 60_000;
+const STREAMED_BODY_TYPES: ReadonlySet<string> = new Set([STDIN_CONTENT_TYPE, TARBALL_CONTENT_TYPE]);
+
+/**
  * Client-certificate authentication for the API on TCP: every request but fetching
  * the CA and joining needs a certificate from the cluster CA, for a node that is still
  * in the cluster; the control API needs the manager role.
@@ -26,6 +35,7 @@ export function registerMutualTlsGuard(
   ctx: ApiContext,
   caPem: string,
   publicRequestTimeoutMs = PUBLIC_REQUEST_TIMEOUT_MS,
+  bodyTimeoutMs = AUTHENTICATED_BODY_TIMEOUT_MS,
 ): void {
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0] ?? '';
@@ -45,6 +55,8 @@ export function registerMutualTlsGuard(
       throw new SkiffError('unauthorized', `node ${info.nodeId} is no longer part of the cluster`);
     }
     peers.set(req, info);
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (!req.raw.complete && !STREAMED_BODY_TYPES.has(type)) boundArrival(req, ctx, bodyTimeoutMs);
     if (info.role !== 'manager' && path !== '/skiff/renew') {
       throw new SkiffError(
         'forbidden',

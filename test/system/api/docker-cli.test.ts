@@ -368,6 +368,14 @@ describe('docker CLI against the skiff manager', () => {
     const files = await readdir(stateDir);
     expect(files).toContain('secrets.key.locked');
     expect(files).not.toContain('secrets.key');
+    // The certificate keys are sealed with the (locked) store key: none reads as a PEM key.
+    const keyFiles = async () =>
+      Promise.all(
+        (await readdir(join(stateDir, 'certs')))
+          .filter((f) => f.endsWith('.key'))
+          .map(async (f) => (await readFile(join(stateDir, 'certs', f), 'utf8')).includes('PRIVATE KEY')),
+      );
+    expect(await keyFiles()).toEqual([false, false, false, false]);
 
     const secretId = manager.store.getSecret('s1')!.ID;
     await manager.stop();
@@ -402,5 +410,6 @@ describe('docker CLI against the skiff manager', () => {
     await manager.flush();
     expect(await readdir(stateDir)).toContain('secrets.key');
     expect(await readdir(stateDir)).not.toContain('secrets.key.locked');
+    expect(await keyFiles()).toEqual([true, true, true, true]);
   });
 });

@@ -87,7 +87,18 @@ describe('compose security keys under compose up and stack deploy', () => {
     writeFileSync(join(dir, 'compose.yaml'), COMPOSE);
     writeFileSync(
       join(dir, 'refused.yaml'),
-      ['services:', '  s:', '    image: localhost/sec-busybox:1', '    userns_mode: private', ''].join('\n'),
+      [
+        'services:',
+        '  s:',
+        '    image: localhost/sec-busybox:1',
+        '    userns_mode: private',
+        '    pid: host',
+        '    ipc: host',
+        '    uts: host',
+        '    cgroup: private',
+        '    network_mode: host',
+        '',
+      ].join('\n'),
     );
   }, 120_000);
 
@@ -163,7 +174,89 @@ describe('compose security keys under compose up and stack deploy', () => {
       const r = await node.skiff(args, { cwd: dir });
       expect(r.code, args.join(' ')).toBe(1);
       expect(r.stderr).toMatch(/refused\.yaml:4:5: services\.s\.userns_mode: .*no user-namespace remapping/);
+      for (const [line, key] of [
+        [5, 'pid'],
+        [6, 'ipc'],
+        [7, 'uts'],
+        [8, 'cgroup'],
+        [9, 'network_mode'],
+      ] as const)
+        expect(r.stderr).toMatch(
+          new RegExp(`refused\\.yaml:${line}:5: services\\.s\\.${key}: ${key} ".*" cannot be honoured`),
+        );
     }
     expect((await node.skiff(['service', 'ls', '-q'], { cwd: dir })).stdout).toBe(before);
+  }, 120_000);
+
+  it('service create and update carry --cap-add, --cap-drop and --security-opt into the spec', async () => {
+    writeFileSync(
+      join(dir, 'strict.json'),
+      JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [] }),
+    );
+    const inspect = async () => {
+      const r = await node.skiff(['service', 'inspect', 'capsvc'], { cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      return (
+        JSON.parse(r.stdout) as { Spec: { TaskTemplate: { ContainerSpec: Record<string, unknown> } } }[]
+      )[0]!.Spec.TaskTemplate.ContainerSpec;
+    };
+    try {
+      const create = await node.skiff(
+        [
+          'service',
+          'create',
+          '--name',
+          'capsvc',
+          '-d',
+          '--cap-add',
+          'NET_ADMIN',
+          '--cap-drop',
+          'mknod',
+          '--security-opt',
+          'seccomp=strict.json',
+          '--security-opt',
+          'no-new-privileges:false',
+          'localhost/sec-busybox:1',
+          'sleep',
+          '3600',
+        ],
+        { cwd: dir },
+      );
+      expect(create.code, create.stderr).toBe(0);
+      expect(await inspect()).toMatchObject({
+        CapabilityAdd: ['CAP_NET_ADMIN'],
+        CapabilityDrop: ['CAP_MKNOD'],
+        Privileges: {
+          Seccomp: { Mode: 'custom', Profile: readFileSync(join(dir, 'strict.json'), 'utf8') },
+          NoNewPrivileges: false,
+        },
+      });
+      const update = await node.skiff(
+        [
+          'service',
+          'update',
+          '-d',
+          '--cap-drop',
+          'NET_ADMIN',
+          '--security-opt',
+          'seccomp=unconfined',
+          'capsvc',
+        ],
+        { cwd: dir },
+      );
+      expect(update.code, update.stderr).toBe(0);
+      const cs = await inspect();
+      expect(cs.CapabilityAdd).toBeUndefined();
+      expect(cs.CapabilityDrop).toEqual(['CAP_MKNOD', 'CAP_NET_ADMIN']);
+      expect(cs.Privileges).toEqual({ Seccomp: { Mode: 'unconfined' }, NoNewPrivileges: false });
+      const refused = await node.skiff(
+        ['service', 'update', '-d', '--security-opt', 'apparmor=docker-default', 'capsvc'],
+        { cwd: dir },
+      );
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/can only turn it off/);
+    } finally {
+      await node.skiff(['service', 'rm', 'capsvc'], { cwd: dir });
+    }
   }, 120_000);
 });

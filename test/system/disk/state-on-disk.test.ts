@@ -2,8 +2,9 @@
 // the raft directory would: user nobody can list, read or grep nothing of the state and run
 // directories, the WAL or daemon.log (directories an older skiff or an installer left wider
 // are narrowed at start); the raft log and snapshots hold neither a service's env, nor the
-// join tokens, nor the CA key in clear; and an autolocked node restarts locked, its
-// services back only after `cluster unlock` with the key.
+// join tokens, nor the CA key in clear; and an autolocked node keeps no key in clear
+// (certificate keys included) and restarts locked, its services back only after
+// `cluster unlock` with the key.
 import { execFile, spawn } from 'node:child_process';
 import {
   chmodSync,
@@ -198,6 +199,12 @@ describe('the state on disk', () => {
     });
 
     expect(await node.skiff(['daemon', 'stop'])).toMatchObject({ code: 0 });
+    // Stopped and locked, no key in the state directory is usable in clear: the store key
+    // is locked with the unlock key, the certificate keys (node, CA, raft CA, raft) are
+    // sealed with the store key, and the raft data key is derived from the store key.
+    const clearKeys = filesUnder(node.stateDir).filter((f) => readFileSync(f).includes('PRIVATE KEY'));
+    expect(clearKeys).toEqual([]);
+    expect(readdirSync(node.stateDir)).not.toContain('secrets.key');
     expect(await node.skiff(['daemon', 'start'])).toMatchObject({ code: 0 });
     expect(await envOf()).toMatch(/locked|unlock/i);
     const wrong = await skiffWithInput(['cluster', 'unlock'], 'SWMKEY-1-not-the-key\n');

@@ -45,12 +45,14 @@ export async function newApi(
     readGate?: ReadGate;
     eventsMaxBufferedBytes?: number;
     /** Serve like the TCP API: HTTPS with a manager certificate, joining open. */
-    tcp?: { publicRequestTimeoutMs?: number };
+    tcp?: { publicRequestTimeoutMs?: number; bodyTimeoutMs?: number };
   } = {},
 ): Promise<{
   app: FastifyInstance;
   store: Store;
   replicator: CountingReplicator;
+  /** A client certificate of the cluster CA for this (manager) node, and the CA. */
+  clientTls: { certPem: string; keyPem: string; caPem: string };
 }> {
   const store = new Store({ cipher: createAesGcmCipher(randomBytes(32)) });
   const replicator = new CountingReplicator(
@@ -80,11 +82,12 @@ export async function newApi(
           ...(opts.tcp.publicRequestTimeoutMs
             ? { publicRequestTimeoutMs: opts.tcp.publicRequestTimeoutMs }
             : {}),
+          ...(opts.tcp.bodyTimeoutMs ? { bodyTimeoutMs: opts.tcp.bodyTimeoutMs } : {}),
         }
       : {}),
   });
   await app.ready();
-  return { app, store, replicator };
+  return { app, store, replicator, clientTls: { ...managerCertificate(ca), caPem: ca.certPem } };
 }
 
 function managerCertificate(ca: KeyPair): { certPem: string; keyPem: string } {

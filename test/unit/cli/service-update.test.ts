@@ -1,6 +1,10 @@
 // `skiff service update` flags change the spec as `docker service update` does.
 import { describe, expect, it } from 'vitest';
-import { applyServiceUpdate, type ServiceUpdateFlags } from '../../../cli/service-update.js';
+import {
+  applyServiceUpdate,
+  type ServiceUpdateFlags,
+  securityOptPrivileges,
+} from '../../../cli/service-update.js';
 import type { ServiceSpec } from '../../../lib/index.js';
 
 const none: ServiceUpdateFlags = {
@@ -89,6 +93,43 @@ describe('applyServiceUpdate', () => {
   it('refuses --replicas for a global service', () => {
     expect(() => applyServiceUpdate({ ...base, Mode: { Global: {} } }, { ...none, replicas: 3 })).toThrow(
       /replicated services only/,
+    );
+  });
+
+  it('adds and drops capabilities as docker does (names as CAP_…, add takes off drop)', () => {
+    const s1 = applyServiceUpdate(base, { ...none, capAdd: ['net_admin', 'SYS_TIME'], capDrop: ['MKNOD'] });
+    const cs1 = s1.TaskTemplate?.ContainerSpec;
+    expect(cs1?.CapabilityAdd).toEqual(['CAP_NET_ADMIN', 'CAP_SYS_TIME']);
+    expect(cs1?.CapabilityDrop).toEqual(['CAP_MKNOD']);
+    const s2 = applyServiceUpdate(s1, { ...none, capAdd: ['MKNOD'], capDrop: ['CAP_SYS_TIME'] });
+    const cs2 = s2.TaskTemplate?.ContainerSpec;
+    expect(cs2?.CapabilityAdd).toEqual(['CAP_NET_ADMIN', 'CAP_MKNOD']);
+    expect(cs2?.CapabilityDrop).toEqual(['CAP_SYS_TIME']);
+    expect(() => applyServiceUpdate(base, { ...none, capAdd: ['NET_ADMN'] })).toThrow(
+      /--cap-add: "NET_ADMN" is not a Linux capability/,
+    );
+  });
+
+  it('folds --security-opt into Privileges, keeping what it does not set', () => {
+    const profile = JSON.stringify({ defaultAction: 'SCMP_ACT_ERRNO' });
+    const read = (f: string) => {
+      if (f === 'p.json') return profile;
+      throw new Error('no such file');
+    };
+    const p1 = securityOptPrivileges(['seccomp=p.json', 'no-new-privileges:false'], read);
+    expect(p1).toEqual({ Seccomp: { Mode: 'custom', Profile: profile }, NoNewPrivileges: false });
+    const s1 = applyServiceUpdate(base, { ...none, ...(p1 ? { privileges: p1 } : {}) });
+    const p2 = securityOptPrivileges(['apparmor=unconfined', 'seccomp=unconfined'], read);
+    const s2 = applyServiceUpdate(s1, { ...none, ...(p2 ? { privileges: p2 } : {}) });
+    expect(s2.TaskTemplate?.ContainerSpec?.Privileges).toEqual({
+      Seccomp: { Mode: 'unconfined' },
+      AppArmor: { Mode: 'disabled' },
+      NoNewPrivileges: false,
+    });
+    expect(securityOptPrivileges([], read)).toBeUndefined();
+    expect(() => securityOptPrivileges(['apparmor=docker-default'], read)).toThrow(/can only turn it off/);
+    expect(() => securityOptPrivileges(['seccomp=q.json'], read)).toThrow(
+      /cannot read the seccomp profile q\.json/,
     );
   });
 });

@@ -93,7 +93,7 @@ describe('short syntax → long form', () => {
   it('networks: list or map with aliases and ipv4_address; default network added', async () => {
     const { project } = await loadOk({
       'compose.yaml':
-        'services:\n  a: {image: x, networks: [front]}\n  b:\n    image: x\n    networks:\n      back: {aliases: [db], ipv4_address: 10.0.0.5}\n      front:\n  c: {image: x}\n  d: {image: x, network_mode: host}\nnetworks:\n  front:\n  back: {driver: overlay, attachable: true}\n',
+        'services:\n  a: {image: x, networks: [front]}\n  b:\n    image: x\n    networks:\n      back: {aliases: [db], ipv4_address: 10.0.0.5}\n      front:\n  c: {image: x}\n  d: {image: x, network_mode: none}\nnetworks:\n  front:\n  back: {driver: overlay, attachable: true}\n',
     });
     expect(project.services.a!.networks).toEqual({ front: null });
     expect(project.services.b!.networks).toEqual({
@@ -322,6 +322,7 @@ describe('semantic checks', () => {
       '12 services.b.secrets[0]: secret "nosecret" is not declared under the top-level secrets:',
       '13 services.b.configs[0]: config "noconfig" is not declared under the top-level configs:',
       '14 services.b.ports[0]: published port 127.0.0.1:8080/tcp is already published by service "a" (services.a.ports[0])',
+      '17 services.c.network_mode: network_mode "service:nobody" cannot be honoured: skiff runs every container in a network namespace of its own and cannot share it; attach it to networks: instead (none is accepted)',
       '17 services.c.network_mode: service "c" uses the network_mode of service "nobody", which is not defined',
     ]);
   });

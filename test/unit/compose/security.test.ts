@@ -145,6 +145,54 @@ describe('compose security keys skiff cannot honour', () => {
     expectAt('20:5', 'services.app.pids_limit', /pids_limit must be -1 or 0/);
   });
 
+  it('refuses sharing a namespace with the host or another container, with file:line:col', async () => {
+    const errors = await loadErrors({
+      'compose.yaml': [
+        'services:', //                                           1
+        '  a:', //                                                2
+        '    image: x', //                                        3
+        '    pid: host', //                                       4
+        '    ipc: host', //                                       5
+        '    uts: host', //                                       6
+        '    cgroup: private', //                                 7
+        '    network_mode: host', //                              8
+        '  b:', //                                                9
+        '    image: x', //                                        10
+        '    pid: "service:a"', //                                11
+        '    ipc: "container:c1"', //                             12
+        '    network_mode: none', //                              13
+        '    ports: ["80:80"]', //                                14
+        '',
+      ].join('\n'),
+    });
+    expect(errors.map((e) => `${e.file}:${e.line}:${e.col} ${e.path}: ${e.message}`)).toEqual([
+      expect.stringMatching(
+        /^compose\.yaml:4:5 services\.a\.pid: pid "host" cannot be honoured: .*PID namespace/,
+      ),
+      expect.stringMatching(/^compose\.yaml:5:5 services\.a\.ipc: ipc "host" cannot be honoured/),
+      expect.stringMatching(/^compose\.yaml:6:5 services\.a\.uts: uts "host" cannot be honoured/),
+      expect.stringMatching(/^compose\.yaml:7:5 services\.a\.cgroup: cgroup "private" cannot be honoured/),
+      expect.stringMatching(
+        /^compose\.yaml:8:5 services\.a\.network_mode: network_mode "host" cannot be honoured/,
+      ),
+      expect.stringMatching(/^compose\.yaml:11:5 services\.b\.pid: pid "service:a" .*cannot share it/),
+      expect.stringMatching(/^compose\.yaml:12:5 services\.b\.ipc: ipc "container:c1" .*cannot share it/),
+      expect.stringMatching(
+        /^compose\.yaml:14:5 services\.b\.ports: .*"none" has no network to publish ports on/,
+      ),
+    ]);
+  });
+
+  it('accepts the namespace keys that say what skiff does', async () => {
+    const { project } = await loadOk({
+      'compose.yaml':
+        'services:\n  a: {image: x, ipc: private, cgroup: host, network_mode: none}\n  b: {image: x, ipc: shareable}\n',
+    });
+    const [a] = projectToStack(project).services;
+    // network_mode none: no network at all (only the container's loopback).
+    expect(a?.TaskTemplate?.Networks).toBeUndefined();
+  });
+
   it('refuses a seccomp profile that is not a profile', async () => {
     const errors = await loadErrors({
       'compose.yaml':
