@@ -23,5 +23,6 @@ export * from './model/index.js';
 export * from './network-attachment.js';
 export * from './pull-protocol.js';
 export * from './registry-auth.js';
+export type * from './system-protocol.js';
 export * from './task-dns.js';
 export * from './task-spec-match.js';
