@@ -2,7 +2,7 @@
 // `skiff system df` (and Docker's `GET /system/df`) and the removals of `system prune`.
 // Sizes are counted as `du -sbx` counts them (disk/usage.ts): a mounted rootfs is
 // another filesystem and not part of its container's writable layer.
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { diskUsage } from '../disk/index.js';
 import { type Logger, SkiffError, silentLogger } from '../lib/index.js';
@@ -89,10 +89,13 @@ export async function nodeDiskUsage(a: NodeAgent): Promise<NodeDiskUsage> {
   });
 
   const layersSize = (await diskUsage(a.images.content.root)) + (await diskUsage(a.snapshots.snapshotsDir));
+  // What prune -a could free: each blob and unpacked layer no in-use image nor
+  // container holds (the stores' own directories are not reclaimable).
   const used = new Set<string>();
   for (const img of images) if (img.containers > 0) for (const p of partsOf(img.record)) used.add(p);
   for (const c of writable) for (const chain of c.chainIds) used.add(`snap:${chain}`);
-  const usedBytes = [...used].reduce((n, p) => n + sizeOf(p), 0);
+  const allParts = [...blobSize.keys(), ...[...snapSize.keys()].map((c) => `snap:${c}`)];
+  const imagesReclaimable = allParts.filter((p) => !used.has(p)).reduce((n, p) => n + sizeOf(p), 0);
 
   const byId = new Map(runtime.map((c) => [c.id, c]));
   const ids = [...new Set([...runtime.map((c) => c.id), ...writable.map((c) => c.id)])].sort();
@@ -101,14 +104,21 @@ export async function nodeDiskUsage(a: NodeAgent): Promise<NodeDiskUsage> {
   for (const id of ids) {
     const info = byId.get(id);
     const logs = info ? await logFiles(info.logPath) : [];
+    const layerDir = join(a.snapshots.containersDir, id);
     containers.push({
       id,
       name: info?.name ?? id,
       imageId: imageOf.get(id) ?? '',
       state: info?.state ?? 'removed',
-      createdAt: info?.createdAt,
+      // A layer without its container (an agent that crashed): when the layer was made.
+      createdAt:
+        info?.createdAt ??
+        (await stat(layerDir).then(
+          (st) => st.mtime,
+          () => undefined,
+        )),
       labels: info?.labels ?? {},
-      sizeRw: await diskUsage(join(a.snapshots.containersDir, id)),
+      sizeRw: await diskUsage(layerDir),
       logSize: logs.reduce((n, l) => n + l.size, 0),
       logFiles: logs.length,
       task: a.worker.claims(id),
@@ -119,7 +129,7 @@ export async function nodeDiskUsage(a: NodeAgent): Promise<NodeDiskUsage> {
   for (const info of await a.volumes.list()) volumes.push({ info, size: await diskUsage(info.Mountpoint) });
   return {
     layersSize,
-    imagesReclaimable: Math.max(0, layersSize - usedBytes),
+    imagesReclaimable,
     images,
     containers,
     volumes,
