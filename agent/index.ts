@@ -1,5 +1,16 @@
 // The node agent's public surface: one namespace per part.
 
+export {
+  type ContainerUsage,
+  type ImageUsage,
+  imagesInUse,
+  type NodeDiskUsage,
+  nodeDiskUsage,
+  type PruneOutcome,
+  prunable,
+  pruneImages,
+  pruneNode,
+} from './housekeeping.js';
 export * as image from './image/index.js';
 export * as network from './network/index.js';
 export { NodeAgent, type NodeAgentOptions } from './node-agent.js';

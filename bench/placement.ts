@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import type { AssignmentsMessage, DispatcherApi, Task, TaskStatusReport } from '../lib/index.js';
+import type { Task } from '../lib/index.js';
 import { createLogger, taskStateRank } from '../lib/index.js';
 import { Dispatcher, storeDispatcherPort } from '../manager/dispatcher/index.js';
 import { LeaderLoops } from '../manager/leader/index.js';
@@ -28,7 +28,7 @@ import { RaftNode } from '../manager/raft/index.js';
 import { createAesGcmCipher, RaftReplicator, Store } from '../manager/store/index.js';
 import { freePort, waitFor } from '../test/lab/index.js';
 import type { FollowerReply } from './placement/index.js';
-import { type FollowerData, startFollowerManager } from './placement/index.js';
+import { FakeAgent, type FollowerData, startFollowerManager } from './placement/index.js';
 
 const tiny = process.env.BENCH_SIZE === 'tiny';
 const { values: a } = parseArgs({
@@ -99,72 +99,6 @@ class FollowerThread implements Follower {
     this.worker.postMessage({ type: 'stop' });
     await Promise.race([r, new Promise((res) => setTimeout(res, 10_000))]);
     await this.worker.terminate();
-  }
-}
-
-/**
- * A FAKE agent: registers like a node agent, reads its assignment stream and reports
- * every newly assigned task as running, batched per tick, without running anything.
- */
-class FakeAgent {
-  private sessionId = '';
-  private readonly abort = new AbortController();
-  private readonly pending: TaskStatusReport[] = [];
-  private flushing = false;
-  private done: Promise<void> = Promise.resolve();
-
-  constructor(
-    readonly nodeId: string,
-    private readonly dispatcher: DispatcherApi,
-  ) {}
-
-  async start(): Promise<void> {
-    const r = await this.dispatcher.register({
-      nodeId: this.nodeId,
-      addr: '127.0.0.1',
-      description: {
-        Hostname: `fake-${this.nodeId}`,
-        Platform: { OS: 'linux', Architecture: 'x86_64' },
-        Resources: { NanoCPUs: 64e9, MemoryBytes: 256 * 2 ** 30 },
-      },
-    });
-    this.sessionId = r.sessionId;
-    const stream = this.dispatcher.assignments(
-      { nodeId: this.nodeId, sessionId: this.sessionId },
-      this.abort.signal,
-    );
-    this.done = (async () => {
-      for await (const m of stream) this.onAssignments(m);
-    })();
-  }
-
-  private onAssignments(m: AssignmentsMessage): void {
-    for (const t of m.tasks) {
-      if (t.DesiredState !== 'running' || t.Status.State !== 'assigned') continue;
-      this.pending.push({
-        taskId: t.ID,
-        status: { State: 'running', Message: 'started (fake agent)', Timestamp: new Date().toISOString() },
-      });
-    }
-    if (this.pending.length > 0 && !this.flushing) {
-      this.flushing = true;
-      setImmediate(() => void this.flush());
-    }
-  }
-
-  private async flush(): Promise<void> {
-    while (this.pending.length > 0) {
-      const updates = this.pending.splice(0);
-      await this.dispatcher
-        .updateTaskStatus({ nodeId: this.nodeId, sessionId: this.sessionId, updates })
-        .catch((e: unknown) => process.stderr.write(`fake agent ${this.nodeId}: ${String(e)}\n`));
-    }
-    this.flushing = false;
-  }
-
-  async stop(): Promise<void> {
-    this.abort.abort();
-    await this.done.catch(() => {});
   }
 }
 

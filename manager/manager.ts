@@ -95,6 +95,8 @@ export interface ManagerOptions {
   version?: string;
   /** What confines the node's containers, for /info (the node's agent answers). */
   security?: ApiInfo['security'];
+  /** The node's containers and images, for /info (the node's agent answers). */
+  counts?: ApiInfo['counts'];
   logger?: Logger;
   /** Task logs from the node agents (the node's own agent in single-node mode). */
   logs?: LogSource;
@@ -196,6 +198,7 @@ export class Manager {
       stateDir: o.stateDir,
       version,
       ...(o.security ? { security: o.security } : {}),
+      ...(o.counts ? { counts: o.counts } : {}),
     };
     // Autolock: a locked key waits for `docker swarm unlock` before anything else starts.
     const unlocked = (await isSecretsKeyLocked(o.stateDir)) ? await waitForUnlock(o, info, log) : undefined;

@@ -26,6 +26,19 @@ export function managerOptions(
     version,
     logger: log,
     security: () => agentOf()?.runtime.securityInfo(),
+    counts: async () => {
+      const agent = agentOf();
+      if (!agent) return undefined;
+      const containers = await agent.runtime.list();
+      const running = containers.filter((c) => c.state === 'running').length;
+      return {
+        containers: containers.length,
+        running,
+        paused: 0,
+        stopped: containers.length - running,
+        images: (await agent.images.refresh()).length,
+      };
+    },
     logs: (tasks, q, signal) => nodeLogSource(agentOf)(tasks, q, signal),
     extraRoutes: (app, ctx) => {
       registerNodeRoutes(app, ctx, agentOf);

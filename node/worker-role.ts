@@ -103,7 +103,7 @@ export async function startWorkerRole(
   const left = new Promise<void>((r) => {
     resolveLeft = r;
   });
-  const localApi = await nodeLocalApi(() => agent, log, o.version);
+  const localApi = await nodeLocalApi(() => agent, log, o.version, paths.stateDir);
   const control = await serveWorkerControl(
     paths.socket,
     async () => {

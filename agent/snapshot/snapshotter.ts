@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { diskUsage } from '../../disk/index.js';
 import { type Logger, SkiffError, silentLogger } from '../../lib/index.js';
 import {
   type Compression,
@@ -442,13 +443,15 @@ export class Snapshotter {
    * Deletes unpacked layers that neither `keep` (the chain IDs of the images still
    * present) nor any writable snapshot uses, and leftovers of interrupted unpacks.
    */
-  async gc(keep: Iterable<string>): Promise<{ snapshotsRemoved: number }> {
+  async gc(keep: Iterable<string>): Promise<{ snapshotsRemoved: number; bytesFreed: number }> {
     await this.init();
     const used = new Set<string>(keep);
     for (const c of await this.list()) for (const id of c.chainIds) used.add(id);
     let snapshotsRemoved = 0;
+    let bytesFreed = 0;
     for (const chainId of await this.listSnapshots()) {
       if (used.has(chainId) || this.unpacking.has(chainId)) continue;
+      bytesFreed += await diskUsage(this.snapshotDir(chainId));
       const short = await readFile(join(this.snapshotDir(chainId), 'link'), 'utf8').catch(() => '');
       if (short.trim()) await rm(join(this.snapshotsDir, 'l', short.trim()), { force: true });
       await rm(this.snapshotDir(chainId), { recursive: true, force: true });
@@ -468,6 +471,6 @@ export class Snapshotter {
         await rm(join(this.snapshotsDir, 'tmp', name), { recursive: true, force: true });
       }
     }
-    return { snapshotsRemoved };
+    return { snapshotsRemoved, bytesFreed };
   }
 }

@@ -95,6 +95,11 @@ export class Worker {
     return [...this.runners.values()].map((r) => ({ id: r.id, state: r.state }));
   }
 
+  /** Whether the container `id` is a task's: assigned, or found at start-up and not yet judged. */
+  claims(id: string): boolean {
+    return this.runners.has(id) || this.adoptable.has(id);
+  }
+
   /** Resolves when every runner has finished its queued steps. */
   async settled(): Promise<void> {
     await Promise.all([...this.runners.values()].map((r) => r.settled()));

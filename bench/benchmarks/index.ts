@@ -61,6 +61,14 @@ const WRAPPED: Wrapped[] = [
     args: { tiny: [], full: [] },
   },
   {
+    name: 'backup',
+    file: 'backup.ts',
+    description:
+      'cluster backup and restore of 1,000 services / 10,000 tasks (made by the real leader loops over 100 FAKE agents): time and file size',
+    // The script reads BENCH_SIZE itself (tiny: 20 services x 5 tasks).
+    args: { tiny: [], full: [] },
+  },
+  {
     name: 'stack-deploy',
     file: 'stack-deploy.ts',
     description: '15-task stack (10 httpd + 5 sleep) deploy to all running: skiff next to Docker Swarm',

@@ -1,3 +1,5 @@
-// The placement benchmark's follower managers, run in worker threads (follower.ts).
+// The placement benchmark's follower managers, run in worker threads (follower.ts), and
+// the FAKE agents it and the backup benchmark register with the dispatcher.
+export { FakeAgent } from './fake-agent.js';
 export type { FollowerReply } from './follower.js';
 export { type FollowerData, startFollowerManager } from './follower-manager.js';

@@ -16,6 +16,8 @@ import type {
   Service,
   ServiceSpec,
   Swarm,
+  SystemDiskUsage,
+  SystemPruneResult,
   Task,
 } from '../../lib/index.js';
 import {
@@ -289,6 +291,16 @@ export class ApiClient {
       query: { repo, ...(tag ? { tag } : {}) },
       text: true,
     }).then(() => undefined);
+  }
+  // ---- the node's disk: what it holds (docker's /system/df) and housekeeping
+  diskUsage(): Promise<SystemDiskUsage> {
+    return this.call('GET', '/system/df');
+  }
+  /** Stopped containers no task owns, unused networks and images; with `volumes`, unused volumes. */
+  systemPrune(opts: { all: boolean; volumes: boolean }): Promise<SystemPruneResult> {
+    return this.call('POST', '/skiff/system/prune', {
+      query: { all: String(opts.all), volumes: String(opts.volumes) },
+    });
   }
   pruneImages(all: boolean): Promise<PruneImagesResult> {
     return this.call('POST', '/images/prune', { query: all ? { filters: { dangling: ['false'] } } : {} });

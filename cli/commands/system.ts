@@ -1,9 +1,11 @@
-// `skiff system events|info|health`: what the node serving the API is doing and whether
-// it works, as `docker system events` and `docker system info` show it.
+// `skiff system events|info|health|df|prune`: what the node serving the API is doing,
+// whether it works and what its disk holds, as `docker system …` shows it.
+import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
+import type { SystemDiskUsage, SystemPruneResult } from '../../lib/index.js';
 import { parseDurationNs } from '../../lib/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
-import { CliExit, CliUsageError, parseFormat, printJson } from '../output.js';
+import { ago, CliExit, CliUsageError, parseFormat, printJson, renderTable, shortId } from '../output.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -56,6 +58,127 @@ export function eventText(e: EventLine): string {
     .map(([k, v]) => `${k}=${v}`)
     .join(', ');
   return `${when} ${e.Type ?? ''} ${e.Action ?? ''} ${e.Actor?.ID ?? ''}${attrs ? ` (${attrs})` : ''}`;
+}
+
+/** Docker's sizes (go-units HumanSize): decimal units, four significant digits. */
+export function humanSize(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${Number(v.toPrecision(4))}${units[i]}`;
+}
+
+/** `skiff system df`: one row per kind of thing on the node's disk. */
+export function diskUsageTable(du: SystemDiskUsage): string {
+  return renderTable(
+    ['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'],
+    du.Usage.map((r) => [
+      r.Type,
+      String(r.Total),
+      String(r.Active),
+      humanSize(r.Size),
+      `${humanSize(r.Reclaimable)} (${r.Size > 0 ? Math.round((100 * r.Reclaimable) / r.Size) : 0}%)`,
+    ]),
+  );
+}
+
+/** `skiff system df -v`: the images, containers and volumes one by one. */
+export function diskUsageVerbose(du: SystemDiskUsage, now = Date.now()): string {
+  const when = (unix: number) => (unix > 0 ? ago(new Date(unix * 1000).toISOString(), now) : '');
+  const state = du.Usage.find((r) => r.Type === 'State');
+  const logs = du.Usage.find((r) => r.Type === 'Logs');
+  const images = renderTable(
+    ['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE', 'SHARED SIZE', 'UNIQUE SIZE', 'CONTAINERS'],
+    du.Images.flatMap((i) => {
+      const tags = i.RepoTags.length > 0 ? i.RepoTags : ['<none>:<none>'];
+      return tags.map((t) => {
+        const at = t.lastIndexOf(':');
+        return [
+          at > 0 ? t.slice(0, at) : t,
+          at > 0 ? t.slice(at + 1) : '<none>',
+          shortId(i.Id.replace(/^sha256:/, '')),
+          when(i.Created),
+          humanSize(i.Size),
+          humanSize(i.SharedSize),
+          humanSize(i.Size - i.SharedSize),
+          String(i.Containers),
+        ];
+      });
+    }),
+  );
+  const containers = renderTable(
+    ['CONTAINER ID', 'IMAGE', 'SIZE', 'LOGS', 'CREATED', 'STATE', 'TASK', 'NAMES'],
+    du.Containers.map((c) => [
+      shortId(c.Id),
+      c.Image.startsWith('sha256:') ? shortId(c.Image.slice(7)) : c.Image,
+      humanSize(c.SizeRw),
+      humanSize(c.LogSize),
+      when(c.Created),
+      c.State,
+      c.Task ? 'yes' : 'no',
+      c.Names.map((n) => n.replace(/^\//, '')).join(','),
+    ]),
+  );
+  const volumes = renderTable(
+    ['VOLUME NAME', 'LINKS', 'SIZE'],
+    du.Volumes.map((v) => [v.Name, String(v.UsageData.RefCount), humanSize(v.UsageData.Size)]),
+  );
+  return [
+    `State (raft) space usage: ${humanSize(state?.Size ?? 0)}\n`,
+    `Images space usage:\n\n${images}`,
+    `Containers space usage:\n\n${containers}`,
+    `Local Volumes space usage:\n\n${volumes}`,
+    `Logs space usage: ${humanSize(logs?.Size ?? 0)} (daemon log and containers' logs)\n`,
+  ].join('\n');
+}
+
+/** Docker's prune report: what went, then the space it gave back. */
+export function pruneReport(r: SystemPruneResult): string {
+  const out: string[] = [];
+  const section = (title: string, lines: string[]) => {
+    if (lines.length > 0) out.push(`${title}:\n${lines.join('\n')}\n`);
+  };
+  section('Deleted Containers', r.ContainersDeleted);
+  section('Deleted Networks', r.NetworksDeleted);
+  section(
+    'Deleted Images',
+    r.ImagesDeleted.map((d) => (d.Untagged ? `untagged: ${d.Untagged}` : `deleted: ${d.Deleted ?? ''}`)),
+  );
+  section('Deleted Volumes', r.VolumesDeleted);
+  out.push(`Total reclaimed space: ${humanSize(r.SpaceReclaimed)}`);
+  return `${out.join('\n')}\n`;
+}
+
+/** What `system prune` is about to remove, as docker's warning lists it. */
+export function pruneWarning(o: { all: boolean; volumes: boolean }): string {
+  return [
+    'WARNING! This will remove:',
+    '  - all stopped containers that no task owns',
+    '  - all networks set up on this node that no container uses',
+    ...(o.volumes ? ['  - all volumes not used by at least one container'] : []),
+    o.all ? '  - all images without at least one container associated to them' : '  - all dangling images',
+    '',
+    'Are you sure you want to continue? [y/N] ',
+  ].join('\n');
+}
+
+/** One answer line from stdin; no answer (end of input) is no. */
+async function confirmed(question: string): Promise<boolean> {
+  process.stderr.write(question);
+  const rl = createInterface({ input: process.stdin });
+  try {
+    const line = await new Promise<string>((done) => {
+      rl.once('line', done);
+      rl.once('close', () => done(''));
+    });
+    return /^y(es)?$/i.test(line.trim());
+  } finally {
+    rl.close();
+  }
 }
 
 export function registerSystem(program: Command): void {
@@ -159,5 +282,39 @@ export function registerSystem(program: Command): void {
           );
       }
       if (h.status !== 200) throw new CliExit(1);
+    });
+
+  system
+    .command('df')
+    .description(
+      "show what the node's disk holds: state, images, containers, volumes, logs (docker system df)",
+    )
+    .option('-v, --verbose', 'show each image, container and volume')
+    .option('--format <format>', 'table or json')
+    .action(async (o: { verbose?: boolean; format?: string }) => {
+      const du = await withClient(g(), (c) => c.diskUsage());
+      if (parseFormat(o.format) === 'json') return printJson(o.verbose ? du : du.Usage);
+      process.stdout.write(o.verbose ? diskUsageVerbose(du) : diskUsageTable(du));
+    });
+
+  system
+    .command('prune')
+    .description(
+      'remove stopped containers no task owns, unused networks and dangling images of the node (docker system prune)',
+    )
+    .option('-a, --all', 'remove every image no container uses, not only dangling ones')
+    .option('--volumes', 'remove volumes no container uses too')
+    .option('-f, --force', 'do not ask for confirmation')
+    .option('--format <format>', 'table or json')
+    .action(async (o: { all?: boolean; volumes?: boolean; force?: boolean; format?: string }) => {
+      const opts = { all: o.all === true, volumes: o.volumes === true };
+      const json = parseFormat(o.format) === 'json';
+      if (!o.force && !(await confirmed(pruneWarning(opts)))) {
+        process.stderr.write('Nothing removed.\n');
+        return;
+      }
+      const r = await withClient(g(), (c) => c.systemPrune(opts));
+      if (json) return printJson(r);
+      process.stdout.write(pruneReport(r));
     });
 }

@@ -18,6 +18,16 @@ export interface ApiInfo {
    * and Warnings; none on a manager without an agent, which runs no containers.
    */
   security?: () => { options: string[]; warnings: string[] } | undefined;
+  /** This node's containers and images (its agent's), shown as Containers… and Images. */
+  counts?: () => Promise<NodeCounts | undefined>;
+}
+
+export interface NodeCounts {
+  containers: number;
+  running: number;
+  paused: number;
+  stopped: number;
+  images: number;
 }
 
 export interface LogQuery {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { image, type NodeAgent } from '../../agent/index.js';
+import { image, imagesInUse, type NodeAgent, pruneImages } from '../../agent/index.js';
 import type { ImageInspect, ImageSummary, PruneImagesResult, PullMessage } from '../../lib/index.js';
 import { decodeRegistryAuth, describeError, SkiffError, TARBALL_CONTENT_TYPE } from '../../lib/index.js';
 import { filterValues, isTrue } from './filters.js';
@@ -86,25 +86,15 @@ export function registerImageRoutes(app: FastifyInstance, agentOf: () => NodeAge
   });
 
   app.post('/images/prune', async (req) => {
-    const a = agent();
     // docker sends dangling=false for `prune -a`: every image no container uses.
     const all = filterValues(req.query, 'dangling').some((v) => v === 'false' || v === '0');
-    const inUse = await imagesInUse(a);
-    const deleted: { Untagged?: string; Deleted?: string }[] = [];
-    for (const img of await a.images.refresh()) {
-      if (inUse.has(img.id) || (!all && img.repoTags.length > 0)) continue;
-      const result = await a.images.remove(img.id, { force: true });
-      deleted.push(...result.untagged.map((t) => ({ Untagged: familiar(t) })), { Deleted: img.id });
-    }
-    const blobs = await a.images.gc();
-    const keep = (await a.images.refresh()).flatMap((i) => i.layers.map((l) => l.chainId));
-    const snaps = await a.snapshots.gc(keep);
+    const r = await pruneImages(agent(), all, familiar);
     const result: PruneImagesResult = {
-      ImagesDeleted: deleted,
-      SpaceReclaimed: blobs.bytesFreed,
+      ImagesDeleted: r.deleted,
+      SpaceReclaimed: r.bytesFreed,
       // skiff's own counts, for `skiff image prune`
-      BlobsRemoved: blobs.blobsRemoved,
-      SnapshotsRemoved: snaps.snapshotsRemoved,
+      BlobsRemoved: r.blobsRemoved,
+      SnapshotsRemoved: r.snapshotsRemoved,
     };
     return result;
   });
@@ -264,11 +254,6 @@ function splitImagePath(req: FastifyRequest): { name: string; action: string | u
     if (rest.endsWith(`/${action}`)) return { name: rest.slice(0, -action.length - 1), action };
   }
   return { name: rest, action: undefined };
-}
-
-/** Images a container on this node was made from. */
-async function imagesInUse(a: NodeAgent): Promise<Set<string>> {
-  return new Set((await a.snapshots.list()).map((c) => c.imageId));
 }
 
 function isStream(body: unknown): body is Readable {

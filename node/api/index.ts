@@ -1,18 +1,21 @@
 // The node's own HTTP endpoints, served by the node's agent. On a manager they join its
 // API: exec in a task's container, Docker's image endpoints (pull, list, inspect, tag,
-// rm, prune, import, push) and volume endpoints. On a worker, the node's socket serves
-// the image and volume endpoints and a small control API (leave, ping).
+// rm, prune, import, push), volume endpoints and the disk's housekeeping (system df,
+// prune). On a worker, the node's socket serves the image, volume and housekeeping
+// endpoints and a small control API (leave, ping).
 import type { FastifyInstance } from 'fastify';
 import type { NodeAgent } from '../../agent/index.js';
 import type { ApiContext } from '../../manager/index.js';
 import { registerExecRoute } from './exec.js';
 import { registerImageRoutes } from './images.js';
 import { registerPullRoute } from './pull.js';
+import { registerSystemDiskRoutes } from './system.js';
 import { registerVolumeRoutes } from './volumes.js';
 
 export { ExecBodySchema } from './exec-body.js';
 export { importImage, registerImageRoutes, TARBALL_CONTENT_TYPE } from './images.js';
 export { pullMessages, pushMessages } from './progress.js';
+export { registerSystemDiskRoutes, usageRows } from './system.js';
 export { registerVolumeRoutes } from './volumes.js';
 export { isNodeLocalPath, type NodeLocalHandler, nodeLocalApi } from './worker-api.js';
 export { serveWorkerControl } from './worker-control.js';
@@ -26,4 +29,5 @@ export function registerNodeRoutes(
   registerImageRoutes(app, agentOf);
   registerExecRoute(app, ctx, agentOf);
   registerPullRoute(app, ctx, agentOf);
+  registerSystemDiskRoutes(app, agentOf, { stateDir: ctx.info.stateDir ?? '' }, ctx.log);
 }

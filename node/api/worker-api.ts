@@ -1,5 +1,5 @@
 // What a worker serves on its unix socket beside /_ping and /swarm/leave: the node-local
-// image and volume endpoints, as every Docker engine serves them (the cluster API is the
+// image and volume endpoints and the disk's housekeeping, as every Docker engine serves them (the cluster API is the
 // managers'). A fastify app the worker's control server hands those requests to.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeAgent } from '../../agent/index.js';
@@ -7,24 +7,27 @@ import type { Logger } from '../../lib/index.js';
 import { createBaseServer } from '../../manager/index.js';
 import { registerImageRoutes } from './images.js';
 import { registerPullRoute } from './pull.js';
+import { registerSystemDiskRoutes } from './system.js';
 import { registerVolumeRoutes } from './volumes.js';
 
 export type NodeLocalHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** Paths the node-local API answers; the rest stays the control server's. */
 export function isNodeLocalPath(path: string): boolean {
-  return /^\/(images|volumes)(\/|$)|^\/auth$/.test(path);
+  return /^\/(images|volumes)(\/|$)|^\/(auth|system\/df|skiff\/system\/prune)$/.test(path);
 }
 
 export async function nodeLocalApi(
   agentOf: () => NodeAgent | undefined,
   log: Logger,
   version: string | undefined,
+  stateDir: string,
 ): Promise<{ handle: NodeLocalHandler; close(): Promise<void> }> {
   const app = createBaseServer({ log, version });
   registerVolumeRoutes(app, agentOf);
   registerImageRoutes(app, agentOf);
   registerPullRoute(app, { log }, agentOf);
+  registerSystemDiskRoutes(app, agentOf, { stateDir }, log);
   await app.ready();
   return { handle: (req, res) => app.routing(req, res), close: () => app.close() };
 }

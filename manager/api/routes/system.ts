@@ -34,13 +34,21 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ApiContext): voi
     const managers = nodes.filter((n) => n.ManagerStatus);
     // Only what is really applied: the agent says which profiles it loaded.
     const security = ctx.info.security?.() ?? { options: [], warnings: [] };
+    // A manager without an agent runs no containers and keeps no images.
+    const counts = (await ctx.info.counts?.()) ?? {
+      containers: 0,
+      running: 0,
+      paused: 0,
+      stopped: 0,
+      images: 0,
+    };
     return {
       ID: ctx.info.nodeId,
-      Containers: 0,
-      ContainersRunning: 0,
-      ContainersPaused: 0,
-      ContainersStopped: 0,
-      Images: 0,
+      Containers: counts.containers,
+      ContainersRunning: counts.running,
+      ContainersPaused: counts.paused,
+      ContainersStopped: counts.stopped,
+      Images: counts.images,
       Driver: 'overlay',
       DriverStatus: [],
       Plugins: { Volume: ['local'], Network: ['overlay'], Authorization: null, Log: ['k8s-file'] },

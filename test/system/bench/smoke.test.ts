@@ -50,6 +50,7 @@ const NAMES = allBenchmarks().map((b) => b.name);
 /** Figures some benchmarks must print even at tiny size (what their issue asks them to measure). */
 const REQUIRED_METRICS: Record<string, RegExp[]> = {
   placement: [/create to all assigned/, /create to all running/, /peak RSS/],
+  backup: [/: backup \(/, /backup file size/, /: restore \(/, /restored start to store loaded/],
   'stack-deploy': [/deploy → all running median/],
   'rolling-update': [/update → converged median/],
 };

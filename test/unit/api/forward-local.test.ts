@@ -9,6 +9,7 @@ describe('servedLocally', () => {
     '/images/create?fromImage=busybox&tag=1',
     '/skiff/renew',
     '/swarm/leave?force=true',
+    '/skiff/system/prune?all=true&volumes=false',
   ])('serves %s on this manager', (url) => {
     expect(servedLocally(url)).toBe(true);
   });

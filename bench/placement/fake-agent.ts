@@ -1,0 +1,69 @@
+// A FAKE agent (no containers) for the benchmarks that need many nodes: placement,
+// backup. It talks to the real dispatcher in process.
+import type { AssignmentsMessage, DispatcherApi, TaskStatusReport } from '../../lib/index.js';
+
+/**
+ * A FAKE agent: registers like a node agent, reads its assignment stream and reports
+ * every newly assigned task as running, batched per tick, without running anything.
+ */
+export class FakeAgent {
+  private sessionId = '';
+  private readonly abort = new AbortController();
+  private readonly pending: TaskStatusReport[] = [];
+  private flushing = false;
+  private done: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly nodeId: string,
+    private readonly dispatcher: DispatcherApi,
+  ) {}
+
+  async start(): Promise<void> {
+    const r = await this.dispatcher.register({
+      nodeId: this.nodeId,
+      addr: '127.0.0.1',
+      description: {
+        Hostname: `fake-${this.nodeId}`,
+        Platform: { OS: 'linux', Architecture: 'x86_64' },
+        Resources: { NanoCPUs: 64e9, MemoryBytes: 256 * 2 ** 30 },
+      },
+    });
+    this.sessionId = r.sessionId;
+    const stream = this.dispatcher.assignments(
+      { nodeId: this.nodeId, sessionId: this.sessionId },
+      this.abort.signal,
+    );
+    this.done = (async () => {
+      for await (const m of stream) this.onAssignments(m);
+    })();
+  }
+
+  private onAssignments(m: AssignmentsMessage): void {
+    for (const t of m.tasks) {
+      if (t.DesiredState !== 'running' || t.Status.State !== 'assigned') continue;
+      this.pending.push({
+        taskId: t.ID,
+        status: { State: 'running', Message: 'started (fake agent)', Timestamp: new Date().toISOString() },
+      });
+    }
+    if (this.pending.length > 0 && !this.flushing) {
+      this.flushing = true;
+      setImmediate(() => void this.flush());
+    }
+  }
+
+  private async flush(): Promise<void> {
+    while (this.pending.length > 0) {
+      const updates = this.pending.splice(0);
+      await this.dispatcher
+        .updateTaskStatus({ nodeId: this.nodeId, sessionId: this.sessionId, updates })
+        .catch((e: unknown) => process.stderr.write(`fake agent ${this.nodeId}: ${String(e)}\n`));
+    }
+    this.flushing = false;
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.done.catch(() => {});
+  }
+}
