@@ -11,7 +11,7 @@ import type {
   NodeDescription,
   TaskStatus,
 } from '../../lib/index.js';
-import { describeError, silentLogger } from '../../lib/index.js';
+import { DISPATCH_PROTOCOL, describeError, dispatchProtocolRefusal, silentLogger } from '../../lib/index.js';
 import type { Worker } from './worker.js';
 
 export interface AgentSessionOptions {
@@ -115,7 +115,10 @@ export class AgentSession {
       nodeId: this.opts.nodeId,
       description: this.opts.description,
       addr: this.opts.addr,
+      protocol: DISPATCH_PROTOCOL,
     });
+    const refused = dispatchProtocolRefusal(reg.protocol, 'dispatcher');
+    if (refused) throw refused;
     this.current = { api, sessionId: reg.sessionId };
     this.log.info({ sessionId: reg.sessionId }, 'registered with the dispatcher');
     const sessionAbort = new AbortController();

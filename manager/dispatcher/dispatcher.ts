@@ -15,7 +15,13 @@ import type {
   Task,
   UpdateTaskStatusRequest,
 } from '../../lib/index.js';
-import { SkiffError, silentLogger, taskStateRank } from '../../lib/index.js';
+import {
+  DISPATCH_PROTOCOL,
+  dispatchProtocolRefusal,
+  SkiffError,
+  silentLogger,
+  taskStateRank,
+} from '../../lib/index.js';
 import { indexNetworks, type NetworkIndex, networksOfNode, viewKey } from './network-views.js';
 import type { DispatcherStorePort, TaskChange } from './store-port.js';
 
@@ -84,6 +90,11 @@ export class Dispatcher implements DispatcherApi {
   }
 
   async register(req: RegisterRequest): Promise<RegisterResponse> {
+    const refused = dispatchProtocolRefusal(req.protocol, 'agent');
+    if (refused) {
+      this.log.warn({ nodeId: req.nodeId, err: refused.message }, 'registration refused');
+      throw refused;
+    }
     const old = this.sessions.get(req.nodeId);
     if (old) {
       this.close(old);
@@ -110,7 +121,12 @@ export class Dispatcher implements DispatcherApi {
     this.sessions.set(req.nodeId, session);
     this.arm(session);
     this.log.info({ nodeId: req.nodeId, addr: req.addr }, 'node registered');
-    return { nodeId: req.nodeId, sessionId: session.sessionId, heartbeatPeriodMs: this.period };
+    return {
+      nodeId: req.nodeId,
+      sessionId: session.sessionId,
+      heartbeatPeriodMs: this.period,
+      protocol: DISPATCH_PROTOCOL,
+    };
   }
 
   async heartbeat(req: HeartbeatRequest): Promise<{ heartbeatPeriodMs: number }> {
