@@ -17,9 +17,7 @@ export class StoreFormatError extends SkiffError {
 /** The format of a decoded entry or snapshot body; throws StoreFormatError for one this skiff does not read. */
 export function storeFormatOf(raw: Record<string, unknown>, what: string): number {
   const v = raw.v ?? 1;
-  if (v === STORE_FORMAT || (Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) < STORE_FORMAT)) {
-    return v as number;
-  }
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 1 && v <= STORE_FORMAT) return v;
   throw new StoreFormatError(
     'unsupported',
     `${what} is of store format ${String(v)}; this skiff reads store formats 1 to ${STORE_FORMAT}`,
