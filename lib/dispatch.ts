@@ -1,7 +1,36 @@
 // The protocol between agents and the manager's dispatcher. The same messages travel
 // in-process (single-node mode) and over gRPC between hosts.
+
+import { SkiffError } from './errors.js';
 import type { NodeDescription, Task, TaskStatus } from './model/index.js';
 import type { NetworkDefinition } from './network-attachment.js';
+
+/**
+ * The protocol version this skiff speaks, and the newest it reads. A registration and
+ * its answer carry it; one without (from before the field existed) is version 1. Each
+ * side refuses a newer version with both named rather than misread its messages.
+ */
+export const DISPATCH_PROTOCOL = 1;
+
+/** Why `theirs` (undefined: version 1) is refused by this side (`me`), or undefined when it is read. */
+export function dispatchProtocolRefusal(
+  theirs: unknown,
+  peer: 'agent' | 'dispatcher',
+): SkiffError | undefined {
+  const v = theirs ?? 1;
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 1 && v <= DISPATCH_PROTOCOL) return undefined;
+  const me = peer === 'agent' ? 'this manager' : 'this agent';
+  return new SkiffError(
+    'unsupported',
+    `the ${peer} speaks dispatcher protocol ${String(v)}; ${me} speaks versions 1 to ${DISPATCH_PROTOCOL}`,
+    {
+      hint:
+        peer === 'agent'
+          ? 'upgrade the managers before the workers'
+          : 'upgrade this node to the version the managers run',
+    },
+  );
+}
 
 export interface RegisterRequest {
   /** The node ID from the node's certificate, or a stable ID the node chose. */
@@ -9,13 +38,28 @@ export interface RegisterRequest {
   description: NodeDescription;
   /** Address other nodes reach this one at (underlay for overlay networks). */
   addr: string;
+  /** The agent's DISPATCH_PROTOCOL; absent: 1. */
+  protocol?: number;
+  /**
+   * Optional parts of the protocol the agent serves (AGENT_FEATURES), so a manager never
+   * waits on an agent that would ignore them; absent: none.
+   */
+  features?: string[];
 }
+
+/** Optional parts of the dispatcher protocol; an agent names those it serves when it registers. */
+export const AGENT_FEATURES = {
+  /** Publishes task logs for log subscriptions (publishLogs). */
+  logs: 'logs',
+} as const;
 
 export interface RegisterResponse {
   nodeId: string;
   /** Session ID; a heartbeat or status update from an older session is refused. */
   sessionId: string;
   heartbeatPeriodMs: number;
+  /** The dispatcher's DISPATCH_PROTOCOL; absent: 1. */
+  protocol?: number;
 }
 
 export interface HeartbeatRequest {

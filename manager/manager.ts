@@ -261,6 +261,7 @@ export class Manager {
           clusterId: store.getCluster()?.ID ?? describeNodeCertificate(identity.certPem).clusterId,
           ...(o.addressPool ? { defaultAddrPool: o.addressPool.pools } : {}),
           ...(o.addressPool?.subnetSize ? { subnetSize: o.addressPool.subnetSize } : {}),
+          soleManager: raft.status().members.every((m) => m.id === nodeId),
         });
       }
       const ca = caKeyPairOf(identity);

@@ -11,7 +11,13 @@ import type {
   NodeDescription,
   TaskStatus,
 } from '../../lib/index.js';
-import { describeError, silentLogger } from '../../lib/index.js';
+import {
+  AGENT_FEATURES,
+  DISPATCH_PROTOCOL,
+  describeError,
+  dispatchProtocolRefusal,
+  silentLogger,
+} from '../../lib/index.js';
 import { type LogLineSource, LogPublisher } from './log-publisher.js';
 import type { Worker } from './worker.js';
 
@@ -120,7 +126,11 @@ export class AgentSession {
       nodeId: this.opts.nodeId,
       description: this.opts.description,
       addr: this.opts.addr,
+      protocol: DISPATCH_PROTOCOL,
+      features: this.logPublisher ? [AGENT_FEATURES.logs] : [],
     });
+    const refused = dispatchProtocolRefusal(reg.protocol, 'dispatcher');
+    if (refused) throw refused;
     this.current = { api, sessionId: reg.sessionId };
     this.log.info({ sessionId: reg.sessionId }, 'registered with the dispatcher');
     const sessionAbort = new AbortController();

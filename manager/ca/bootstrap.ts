@@ -17,6 +17,13 @@ export interface BootstrapOptions {
   defaultAddrPool?: string[];
   /** Prefix length of those subnets (`--default-addr-pool-mask-length`); 24 by default. */
   subnetSize?: number;
+  /**
+   * This manager is the raft group's only member (a new cluster, a restored backup or
+   * `--force-new-cluster`): any other node still recorded as a manager belonged to an
+   * old group and is demoted to a worker, so `node ls`, the quorum rule and the agents'
+   * manager list count only real managers (a lost manager rejoins with a new ID).
+   */
+  soleManager?: boolean;
 }
 
 const GO_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' };
@@ -95,6 +102,14 @@ export async function bootstrapCluster(store: Store, o: BootstrapOptions): Promi
       existing.Description?.Engine?.EngineVersion !== o.engineVersion
     ) {
       tx.updateNode({ ...existing, Description: description, Status: status, ManagerStatus: managerStatus });
+    }
+    if (o.soleManager) {
+      // Only nodes that were raft members (ManagerStatus): a promotion still pending
+      // (role manager, not yet in raft) stays asked for.
+      for (const n of store.listNodes((x) => x.ID !== o.nodeId && x.ManagerStatus !== undefined)) {
+        const { ManagerStatus: _old, ...rest } = n;
+        tx.updateNode({ ...rest, Spec: { ...n.Spec, Role: 'worker' } });
+      }
     }
   });
 }

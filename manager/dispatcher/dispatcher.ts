@@ -17,7 +17,14 @@ import type {
   Task,
   UpdateTaskStatusRequest,
 } from '../../lib/index.js';
-import { SkiffError, silentLogger, taskStateRank } from '../../lib/index.js';
+import {
+  AGENT_FEATURES,
+  DISPATCH_PROTOCOL,
+  dispatchProtocolRefusal,
+  SkiffError,
+  silentLogger,
+  taskStateRank,
+} from '../../lib/index.js';
 import { type BrokeredLogLine, LogBroker, type LogRequest } from './log-broker.js';
 import { indexNetworks, type NetworkIndex, networksOfNode, viewKey } from './network-views.js';
 import type { DispatcherStorePort, TaskChange } from './store-port.js';
@@ -55,6 +62,8 @@ interface Session {
   /** Log subscriptions to open and close, sent ahead of queued assignment changes. */
   logSubscribe: LogSubscription[];
   logClose: string[];
+  /** What the agent serves beyond the base protocol (AGENT_FEATURES). */
+  features: Set<string>;
 }
 
 /** What the dispatcher can tell the node's metrics at any moment. */
@@ -91,6 +100,11 @@ export class Dispatcher implements DispatcherApi {
   }
 
   async register(req: RegisterRequest): Promise<RegisterResponse> {
+    const refused = dispatchProtocolRefusal(req.protocol, 'agent');
+    if (refused) {
+      this.log.warn({ nodeId: req.nodeId, err: refused.message }, 'registration refused');
+      throw refused;
+    }
     const old = this.sessions.get(req.nodeId);
     if (old) {
       this.close(old);
@@ -115,11 +129,17 @@ export class Dispatcher implements DispatcherApi {
       networksStale: false,
       logSubscribe: [],
       logClose: [],
+      features: new Set(req.features ?? []),
     };
     this.sessions.set(req.nodeId, session);
     this.arm(session);
     this.log.info({ nodeId: req.nodeId, addr: req.addr }, 'node registered');
-    return { nodeId: req.nodeId, sessionId: session.sessionId, heartbeatPeriodMs: this.period };
+    return {
+      nodeId: req.nodeId,
+      sessionId: session.sessionId,
+      heartbeatPeriodMs: this.period,
+      protocol: DISPATCH_PROTOCOL,
+    };
   }
 
   async heartbeat(req: HeartbeatRequest): Promise<{ heartbeatPeriodMs: number }> {
@@ -180,9 +200,11 @@ export class Dispatcher implements DispatcherApi {
     return this.logBroker.subscribe(nodeId, req, signal);
   }
 
-  private sendLogControl(nodeId: string, c: { subscribe?: LogSubscription; close?: string }): boolean {
+  private sendLogControl(nodeId: string, c: { subscribe?: LogSubscription; close?: string }): true | string {
     const session = this.sessions.get(nodeId);
-    if (!session || session.closed) return false;
+    if (!session || session.closed) return 'is not connected';
+    if (c.subscribe && !session.features.has(AGENT_FEATURES.logs))
+      return 'runs an older skiff that does not send task logs';
     if (c.subscribe) session.logSubscribe.push(c.subscribe);
     if (c.close) session.logClose.push(c.close);
     session.wake?.();

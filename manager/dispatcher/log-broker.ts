@@ -39,11 +39,11 @@ interface Subscription {
   wakePublishers: (() => void)[];
 }
 
-/** How the broker reaches a node's session: false when the node has none. */
+/** How the broker reaches a node's session: true, or why the node cannot be asked. */
 export type SendLogControl = (
   nodeId: string,
   control: { subscribe?: LogSubscription; close?: string },
-) => boolean;
+) => true | string;
 
 export class LogBroker {
   private readonly subs = new Map<string, Subscription>();
@@ -70,13 +70,14 @@ export class LogBroker {
       ...(req.since ? { sinceMs: req.since.getTime() } : {}),
     };
     this.subs.set(sub.id, sub);
-    if (!this.send(nodeId, { subscribe: wire })) {
+    const sent = this.send(nodeId, { subscribe: wire });
+    if (sent !== true) {
       this.subs.delete(sub.id);
       throw new SkiffError(
         'unavailable',
-        `node ${nodeId} is not connected: the logs of its tasks cannot be read now`,
+        `node ${nodeId} ${sent}: the logs of its tasks cannot be read now`,
         {
-          hint: 'retry once the node is back (skiff node ls shows it ready)',
+          hint: 'retry once the node is back and runs this version of skiff (skiff node ls)',
         },
       );
     }

@@ -12,6 +12,8 @@ export type RaftErrorCode =
   | 'wal_corrupt'
   | 'snapshot_corrupt'
   | 'wrong_key'
+  /** Data or a peer of a format this node does not read. */
+  | 'unsupported_format'
   | 'io';
 
 export class RaftError extends Error {

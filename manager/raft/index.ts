@@ -13,6 +13,8 @@ export { Wal, type WalContents, type WalOptions } from './storage/wal.js';
 export {
   GrpcTransport,
   MAX_SNAPSHOT_BYTES,
+  RAFT_FORMAT,
+  RAFT_FORMAT_KEY,
   type RaftLogger,
   type TransportOptions,
 } from './transport/grpc.js';

@@ -5,13 +5,18 @@
 import type * as grpc from '@grpc/grpc-js';
 import { decodeConfChange } from './conf.js';
 import { RaftCore } from './core.js';
-import { RaftError } from './errors.js';
+import { RaftError, type RaftErrorCode } from './errors.js';
 import { AtRestCipher } from './storage/at-rest.js';
 import { DiskStorage } from './storage/disk.js';
 import { GrpcTransport, type RaftLogger, silentLogger, type TransportOptions } from './transport/grpc.js';
 import type { ConfChange, Entry, Message, Ready, Role } from './types.js';
 
-/** The application. apply() sees only application entries (never no-ops or membership changes), in log order. */
+/**
+ * The application. apply() sees only application entries (never no-ops or membership
+ * changes), in log order. An entry or snapshot it cannot read because it does not know
+ * its format must not be skipped (its state would part from the other members'): it
+ * throws an error with `halt: true`, and the node stops (see `failed`) with that message.
+ */
 export interface StateMachine {
   apply(entry: { index: number; term: number; data: Uint8Array }): void;
   snapshot(): Uint8Array;
@@ -422,6 +427,7 @@ export class RaftNode {
           early++;
         }
         this.applyEntries(rd.committedEntries, 0, early);
+        if (this.stopped) return;
       }
       try {
         await this.storage.save(rd.hardState, rd.entries, rd.snapshot);
@@ -432,6 +438,7 @@ export class RaftNode {
       if (this.stopped) return;
       this.transport.send(later);
       this.applyReady(rd, early);
+      if (this.stopped) return;
       this.core.advance(rd);
       this.tickIfAlone();
       this.afterAdvance(rd);
@@ -441,7 +448,13 @@ export class RaftNode {
 
   private applyReady(rd: Ready, alreadyApplied: number): void {
     if (rd.snapshot) {
-      this.opts.stateMachine.restore(rd.snapshot.data);
+      try {
+        this.opts.stateMachine.restore(rd.snapshot.data);
+      } catch (err) {
+        if (!isHalt(err)) throw err;
+        this.fail(err, 'cannot read the snapshot from the leader', 'unsupported_format');
+        return;
+      }
       this.lastSnapshotIndex = rd.snapshot.meta.index;
       // Proposals the snapshot jumped over: their fate is not visible from here.
       for (const [index, w] of this.proposals) {
@@ -469,6 +482,10 @@ export class RaftNode {
         try {
           this.opts.stateMachine.apply({ index: e.index, term: e.term, data: e.data });
         } catch (err) {
+          if (isHalt(err)) {
+            this.fail(err, `cannot apply committed entry ${e.index}`, 'unsupported_format');
+            return;
+          }
           this.log.error(
             { raftId: this.opts.id, index: e.index, err: String(err) },
             'state machine failed to apply an entry',
@@ -550,11 +567,11 @@ export class RaftNode {
     }
   }
 
-  /** Storage failed: stop at once and tell the process (see `failed`). */
-  private fail(e: unknown, what: string): void {
+  /** Storage failed, or the state machine cannot go on: stop at once and tell the process (see `failed`). */
+  private fail(e: unknown, what: string, code: RaftErrorCode = 'io'): void {
     const err = e instanceof Error ? e : new Error(String(e));
-    this.log.error({ raftId: this.opts.id, err: String(e) }, `${what}; stopping the raft node`);
-    this.resolveFailed(new RaftError('io', `${what}: ${err.message}`, { cause: err }));
+    this.log.error({ raftId: this.opts.id, err: err.message }, `${what}; stopping the raft node`);
+    this.resolveFailed(new RaftError(code, `${what}: ${err.message}`, { cause: err }));
     void this.stop();
   }
 
@@ -674,3 +691,8 @@ export class RaftNode {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The StateMachine contract's "do not go past this" (see StateMachine). */
+function isHalt(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { halt?: unknown }).halt === true;
+}

@@ -1,4 +1,5 @@
 import { SkiffError } from '../../lib/index.js';
+import { STORE_FORMAT, storeFormatOf } from './format.js';
 import { isTableName, type StoredObject, type TableName } from './tables.js';
 
 /** One change inside a proposal. `update` carries the version the proposer read; apply rejects a stale one. */
@@ -66,7 +67,7 @@ export function applyPatch(base: StoredObject, p: PatchOp): StoredObject {
 
 /** What goes through the replicated log: a batch of ops applied all-or-nothing. */
 export interface Proposal {
-  v: 1;
+  v: typeof STORE_FORMAT;
   /** Random ID so the proposer can find the outcome of its own proposal. */
   id: string;
   ops: Op[];
@@ -79,7 +80,7 @@ export function encodeProposal(p: Proposal): Uint8Array {
   return utf8Out.encode(JSON.stringify(p));
 }
 
-const ID_PREFIX = utf8Out.encode('{"v":1,"id":"');
+const ID_PREFIX = utf8Out.encode(`{"v":${STORE_FORMAT},"id":"`);
 const ID_LENGTH = 25;
 
 /** The proposal ID of encoded proposal bytes, read without parsing them (encodeProposal writes it first). */
@@ -95,16 +96,21 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
 }
 
-/** Decodes log entry data; throws a `corrupt` SkiffError for anything that is not a well-formed proposal. */
-export function decodeProposal(data: Uint8Array): Proposal {
+/**
+ * Decodes log entry data; throws a `corrupt` SkiffError for anything that is not a
+ * well-formed proposal, a StoreFormatError for one of a newer format.
+ */
+export function decodeProposal(data: Uint8Array, index?: number): Proposal {
   let raw: unknown;
   try {
     raw = JSON.parse(utf8.decode(data));
   } catch {
     throw new SkiffError('corrupt', 'store proposal is not valid JSON');
   }
-  if (!isRecord(raw) || raw.v !== 1 || typeof raw.id !== 'string' || !Array.isArray(raw.ops)) {
-    throw new SkiffError('corrupt', 'store proposal lacks v/id/ops');
+  if (!isRecord(raw)) throw new SkiffError('corrupt', 'store proposal is not an object');
+  storeFormatOf(raw, index === undefined ? 'a store log entry' : `store log entry ${index}`);
+  if (typeof raw.id !== 'string' || !Array.isArray(raw.ops)) {
+    throw new SkiffError('corrupt', 'store proposal lacks id/ops');
   }
   const ops: Op[] = [];
   for (const o of raw.ops) {
@@ -158,7 +164,7 @@ export function decodeProposal(data: Uint8Array): Proposal {
       throw new SkiffError('corrupt', 'store proposal has an unknown op');
     }
   }
-  return { v: 1, id: raw.id, ops };
+  return { v: STORE_FORMAT, id: raw.id, ops };
 }
 
 export function isRecord(x: unknown): x is Record<string, unknown> {

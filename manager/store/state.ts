@@ -1,5 +1,6 @@
 import type { Service, SwarmNetwork, Task } from '../../lib/index.js';
 import { SkiffError, usesIngressNetwork } from '../../lib/index.js';
+import { STORE_FORMAT, StoreFormatError, storeFormatOf } from './format.js';
 import { applyPatch, decodeProposal, isRecord, type Op, type Proposal } from './proposal.js';
 import {
   NAMED_TABLES,
@@ -43,7 +44,7 @@ const utf8 = new TextDecoder();
 type TableMaps = { [T in TableName]: Map<string, Tables[T]> };
 
 interface SnapshotBody {
-  v: 1;
+  v: typeof STORE_FORMAT;
   appliedIndex: number;
   tables: Record<string, unknown[]>;
   sealed: [string, string][];
@@ -131,12 +132,18 @@ export class StoreState implements StateMachine {
   }
 
   private applyOne(entry: LogEntry): void {
+    const before = this.applied;
     this.applied = entry.index;
     if (entry.data.length === 0) return; // raft's no-op entries
     let proposal: ReturnType<typeof decodeProposal>;
     try {
-      proposal = this.hooks.ownProposal?.(entry.data) ?? decodeProposal(entry.data);
+      proposal = this.hooks.ownProposal?.(entry.data) ?? decodeProposal(entry.data, entry.index);
     } catch (e) {
+      // A newer format is not damage: it stops this manager instead of being skipped.
+      if (e instanceof StoreFormatError) {
+        this.applied = before;
+        throw e;
+      }
       const err = e instanceof SkiffError ? e : new SkiffError('corrupt', String(e));
       this.hooks.onCorruptEntry?.(entry.index, err);
       return;
@@ -147,7 +154,12 @@ export class StoreState implements StateMachine {
   }
 
   snapshot(): Uint8Array {
-    const body: SnapshotBody = { v: 1, appliedIndex: this.applied, tables: {}, sealed: [...this.sealed] };
+    const body: SnapshotBody = {
+      v: STORE_FORMAT,
+      appliedIndex: this.applied,
+      tables: {},
+      sealed: [...this.sealed],
+    };
     for (const t of TABLE_NAMES) body.tables[t] = [...this.tables[t].values()];
     return new TextEncoder().encode(JSON.stringify(body));
   }
@@ -376,14 +388,14 @@ function parseSnapshot(data: Uint8Array): SnapshotBody {
   } catch {
     throw new SkiffError('corrupt', 'store snapshot is not valid JSON');
   }
+  if (isRecord(raw)) storeFormatOf(raw, 'the store snapshot');
   if (
     !isRecord(raw) ||
-    raw.v !== 1 ||
     typeof raw.appliedIndex !== 'number' ||
     !isRecord(raw.tables) ||
     !Array.isArray(raw.sealed)
   ) {
-    throw new SkiffError('corrupt', 'store snapshot lacks v/appliedIndex/tables/sealed');
+    throw new SkiffError('corrupt', 'store snapshot lacks appliedIndex/tables/sealed');
   }
   for (const t of TABLE_NAMES) {
     const rows = raw.tables[t];
@@ -400,7 +412,7 @@ function parseSnapshot(data: Uint8Array): SnapshotBody {
       throw new SkiffError('corrupt', 'store snapshot has a malformed sealed secret entry');
     }
   }
-  return raw as unknown as SnapshotBody;
+  return { ...raw, v: STORE_FORMAT } as unknown as SnapshotBody;
 }
 
 /** Stored objects are shared with every reader; freezing makes an accidental in-place change throw. */

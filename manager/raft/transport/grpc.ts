@@ -101,6 +101,31 @@ const service: grpc.ServiceDefinition = {
 };
 const RaftClient = grpc.makeGenericClientConstructor(service, 'Raft');
 
+/**
+ * The format of the frames this transport sends (messages, snapshot headers), and the
+ * newest it reads. Each stream says its format in this metadata key; a stream without it
+ * comes from a node older than the key (format 1). A newer format is refused with both
+ * versions named (FAILED_PRECONDITION) instead of being misread.
+ */
+export const RAFT_FORMAT = 1;
+export const RAFT_FORMAT_KEY = 'skiff-raft-format';
+
+/** Why a stream of `md`'s format is refused, or undefined when this node reads it. */
+export function raftFormatRefusal(md: grpc.Metadata, from: string | undefined): string | undefined {
+  const values = md.get(RAFT_FORMAT_KEY);
+  if (values.length === 0) return undefined;
+  const v = String(values[0]);
+  const n = Number(v);
+  if (Number.isSafeInteger(n) && n >= 1 && n <= RAFT_FORMAT) return undefined;
+  return `raft messages of format ${v}${from ? ` from ${from}` : ''}; this node reads raft formats 1 to ${RAFT_FORMAT}: upgrade it to the version its peers run`;
+}
+
+function formatMetadata(): grpc.Metadata {
+  const md = new grpc.Metadata();
+  md.set(RAFT_FORMAT_KEY, String(RAFT_FORMAT));
+  return md;
+}
+
 interface Peer {
   id: string;
   addr: string;
@@ -109,6 +134,8 @@ interface Peer {
   retryAt: number;
   backoff: number;
   sendingSnapshot: boolean;
+  /** The peer refused our format (logged once). */
+  refusedWarned: boolean;
 }
 
 export class GrpcTransport {
@@ -142,12 +169,27 @@ export class GrpcTransport {
     /** Who the call may speak for: undefined = anyone (no peerMember), an Error = nobody. */
     const memberOf = (call: grpc.ServerReadableStream<Buffer, Buffer>): string | Error | undefined =>
       opts.peerMember?.(call.getAuthContext()?.sslPeerCertificate);
+    // A refused peer retries its stream every few seconds: said once a minute per peer.
+    const refusedAt = new Map<string, number>();
+    const refuseFormat = (member: string | undefined, why: string) => {
+      const key = member ?? '';
+      const now = Date.now();
+      if (now - (refusedAt.get(key) ?? Number.NEGATIVE_INFINITY) < 60_000) return;
+      refusedAt.set(key, now);
+      log.error({ peer: member, err: why }, 'refusing raft messages of a format this node does not read');
+    };
     server.addService(service, {
       send: (call: grpc.ServerReadableStream<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
         const member = memberOf(call);
         if (member instanceof Error) {
           log.warn({ err: member.message }, 'refusing a raft stream');
           cb({ code: grpc.status.PERMISSION_DENIED, details: member.message });
+          return;
+        }
+        const refused = raftFormatRefusal(call.metadata, member);
+        if (refused) {
+          refuseFormat(member, refused);
+          cb({ code: grpc.status.FAILED_PRECONDITION, details: refused });
           return;
         }
         raiseReceiveWindow(call, widened, log);
@@ -182,6 +224,12 @@ export class GrpcTransport {
         if (member instanceof Error) {
           log.warn({ err: member.message }, 'refusing a raft snapshot');
           cb({ code: grpc.status.PERMISSION_DENIED, details: member.message });
+          return;
+        }
+        const refused = raftFormatRefusal(call.metadata, member);
+        if (refused) {
+          refuseFormat(member, refused);
+          cb({ code: grpc.status.FAILED_PRECONDITION, details: refused });
           return;
         }
         raiseReceiveWindow(call, widened, log);
@@ -283,6 +331,7 @@ export class GrpcTransport {
         retryAt: 0,
         backoff: BACKOFF_MIN_MS,
         sendingSnapshot: false,
+        refusedWarned: false,
       });
     }
   }
@@ -319,11 +368,18 @@ export class GrpcTransport {
     if (Date.now() < peer.retryAt) return null;
     peer.client ??= this.makeClient(peer.addr);
     const client = peer.client as grpc.Client & {
-      send(cb: grpc.requestCallback<Buffer>): grpc.ClientWritableStream<Buffer>;
+      send(md: grpc.Metadata, cb: grpc.requestCallback<Buffer>): grpc.ClientWritableStream<Buffer>;
     };
-    const stream = client.send((err) => {
+    const stream = client.send(formatMetadata(), (err) => {
       if (peer.stream !== stream) return;
       peer.stream = null;
+      if (err?.code === grpc.status.FAILED_PRECONDITION && !peer.refusedWarned) {
+        peer.refusedWarned = true;
+        this.log.error(
+          { peer: peer.id, addr: peer.addr, err: err.details },
+          'the peer refuses our raft messages',
+        );
+      }
       if (err && !this.closed) {
         peer.retryAt = Date.now() + peer.backoff;
         this.log.debug(
@@ -362,9 +418,9 @@ export class GrpcTransport {
     peer.sendingSnapshot = true;
     peer.client ??= this.makeClient(peer.addr);
     const client = peer.client as grpc.Client & {
-      snapshot(cb: grpc.requestCallback<Buffer>): grpc.ClientWritableStream<Buffer>;
+      snapshot(md: grpc.Metadata, cb: grpc.requestCallback<Buffer>): grpc.ClientWritableStream<Buffer>;
     };
-    const call = client.snapshot((err) => {
+    const call = client.snapshot(formatMetadata(), (err) => {
       peer.sendingSnapshot = false;
       if (err) this.log.warn({ peer: peer.id, err: err.message }, 'sending a snapshot failed');
       else this.log.info({ peer: peer.id, index: snap.meta.index, bytes: snap.data.length }, 'snapshot sent');

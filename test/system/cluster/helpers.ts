@@ -91,8 +91,11 @@ export interface LabCluster {
   killDaemon(node: LabClusterNode): Promise<void>;
   /** kill -9 everything of the node's host: daemon, conmons, and its containers. */
   crash(node: LabClusterNode): Promise<void>;
-  /** Starts the node's daemon again (`skiff daemon run`, same state), waits until it runs. */
-  restartDaemon(node: LabClusterNode): Promise<void>;
+  /**
+   * Starts the node's daemon again (`skiff daemon run`, same state, with `extraArgs`
+   * such as `--force-new-cluster`), waits until it runs.
+   */
+  restartDaemon(node: LabClusterNode, extraArgs?: string[]): Promise<void>;
   /** Whether the node's daemon is believed to run (not killed by killDaemon). */
   alive(node: LabClusterNode): boolean;
   /** Stops everything it started and removes what it created. Idempotent. */
@@ -217,7 +220,7 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
         { what: `the daemon on ${n.host.name} to exit`, timeoutMs: 10_000, intervalMs: 10 },
       );
     },
-    async restartDaemon(n) {
+    async restartDaemon(n, extraArgs = []) {
       const args = [
         'daemon',
         'run',
@@ -227,6 +230,7 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
         n.stateDir,
         '--run-dir',
         n.runDir,
+        ...extraArgs,
       ];
       // Its output goes to the daemon log, as when the CLI starts it.
       const script = `exec "$0" "$@" >>'${join(n.stateDir, 'daemon.log')}' 2>&1`;

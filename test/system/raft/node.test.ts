@@ -99,6 +99,37 @@ describe('RaftNode single-node mode', () => {
     await again.readBarrier();
     expect(sm2.map.size).toBe(35);
   });
+
+  it('stops, failed with the state machine’s message, at an entry it cannot read (never applies past it)', async () => {
+    const dir = await tempDir();
+    const peers = [{ id: 'solo', addr: '127.0.0.1:0' }];
+    // Refuses the value 'newer' as a format it does not know (the StateMachine contract's halt).
+    class Strict extends KvStateMachine {
+      override apply(entry: { index: number; term: number; data: Uint8Array }): void {
+        if (new TextDecoder().decode(entry.data).includes('"newer"')) {
+          throw Object.assign(new Error('entry of format 2; this reads format 1'), { halt: true });
+        }
+        super.apply(entry);
+      }
+    }
+    const sm = new Strict();
+    const node = await startNode('solo', dir, peers, sm);
+    await waitFor(() => node.status().role === 'leader', {
+      what: 'leadership',
+      timeoutMs: 2000,
+      intervalMs: 20,
+    });
+    await node.propose(encodePut({ key: 'k', value: 'v1' }));
+    const refused = node.propose(encodePut({ key: 'k', value: 'newer' })).catch((e: unknown) => e);
+    node.propose(encodePut({ key: 'k', value: 'v3' })).catch(() => {});
+    const failed = await node.failed;
+    expect(isRaftError(failed, 'unsupported_format')).toBe(true);
+    expect(failed.message).toMatch(
+      /^cannot apply committed entry \d+: entry of format 2; this reads format 1$/,
+    );
+    expect(isRaftError(await refused, 'stopped')).toBe(true);
+    expect(sm.map.get('k')).toBe('v1');
+  });
 });
 
 describe('RaftNode cluster on loopback', () => {

@@ -3,7 +3,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GrpcDispatcherClient } from '../../../agent/worker/index.js';
-import type { NodeDescription, Task, TaskStatusReport } from '../../../lib/index.js';
+import {
+  DISPATCH_PROTOCOL,
+  type NodeDescription,
+  type Task,
+  type TaskStatusReport,
+} from '../../../lib/index.js';
 import { createRootCa, mtlsChannelCredentials } from '../../../manager/ca/index.js';
 import {
   addDispatcherService,
@@ -125,6 +130,21 @@ describe('dispatcher over gRPC with mTLS', () => {
       updates: [{ taskId: 'task-of-worker1', status: { State: 'running' } }],
     });
     expect(store.statuses).toEqual([{ taskId: 'task-of-worker1', status: { State: 'running' } }]);
+  });
+
+  it('refuses an agent of a newer dispatcher protocol, naming both versions', async () => {
+    const { store, client } = await serve();
+    const c = client('worker1');
+    await expect(
+      c.register({ nodeId: 'worker1', description: {}, addr: '', protocol: DISPATCH_PROTOCOL + 1 }),
+    ).rejects.toMatchObject({
+      code: 'unsupported',
+      message: `the agent speaks dispatcher protocol ${DISPATCH_PROTOCOL + 1}; this manager speaks versions 1 to ${DISPATCH_PROTOCOL}`,
+    });
+    expect(store.nodes.size).toBe(0);
+    // Without a protocol (an agent from before the field): version 1, answered with this one.
+    const reg = await c.register({ nodeId: 'worker1', description: {}, addr: '' });
+    expect(reg.protocol).toBe(DISPATCH_PROTOCOL);
   });
 
   it('refuses a node speaking for another node', async () => {

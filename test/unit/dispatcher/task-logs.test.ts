@@ -111,6 +111,35 @@ describe('task logs through the dispatcher', () => {
     ).rejects.toThrow(/node node9 is not connected/);
   });
 
+  it('refuses a read from an agent that does not serve task logs instead of waiting on it', async () => {
+    const store = new FakeStore();
+    const dispatcher = new Dispatcher({ store, heartbeatPeriodMs: 1000 });
+    const old = new AgentSession({
+      dispatcher: () => dispatcher,
+      worker: new FakeStack().worker(() => {}),
+      nodeId: 'old',
+      addr: '10.0.0.3',
+      description: { Hostname: 'old' },
+    });
+    cleanups.push(async () => {
+      await old.stop();
+      dispatcher.stop();
+    });
+    void old.run();
+    await old.connected;
+    await expect(
+      (async () => {
+        for await (const _ of dispatcher.taskLogs(
+          'old',
+          { taskIds: ['x'], follow: false },
+          new AbortController().signal,
+        )) {
+          // nothing
+        }
+      })(),
+    ).rejects.toThrow(/node old runs an older skiff that does not send task logs/);
+  });
+
   it("keeps a node to the tasks it was asked for, and refuses lines for another node's read", async () => {
     const sent: { nodeId: string; id?: string }[] = [];
     const broker = new LogBroker((nodeId, c) => {

@@ -9,7 +9,7 @@ import type {
   TaskStatus,
   UpdateTaskStatusRequest,
 } from '../../../lib/index.js';
-import { SkiffError } from '../../../lib/index.js';
+import { DISPATCH_PROTOCOL, SkiffError } from '../../../lib/index.js';
 import { waitFor } from '../../lab/index.js';
 import { FakeStack } from './fake-stack.js';
 
@@ -160,6 +160,59 @@ describe('agent session reconnects', () => {
       dispatcher.leaderDies();
       await waitFor(() => dispatcher.registrations === 7, { what: 'the next registration', timeoutMs: 5000 });
       expect(retries).toEqual([20, 40, 80, 160, 320, 20]);
+    } finally {
+      await session.stop();
+    }
+  });
+});
+
+describe('agent session protocol version', () => {
+  it('refuses a dispatcher of a newer protocol, naming both versions, and asks for no assignments', async () => {
+    const errors: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) {
+          const entry = JSON.parse(line) as { msg?: string; err?: string };
+          if (entry.msg === 'dispatcher session ended' && entry.err) errors.push(entry.err);
+        }
+        done();
+      },
+    });
+    let streams = 0;
+    const newer: DispatcherApi = {
+      register: async () => ({
+        nodeId: 'n1',
+        sessionId: 's1',
+        heartbeatPeriodMs: 60_000,
+        protocol: DISPATCH_PROTOCOL + 1,
+      }),
+      heartbeat: async () => ({ heartbeatPeriodMs: 60_000 }),
+      // biome-ignore lint/correctness/useYield: never asked for
+      async *assignments() {
+        streams++;
+      },
+      updateTaskStatus: async () => {},
+      publishLogs: async () => {},
+    };
+    const stack = new FakeStack();
+    const worker = stack.worker(() => {});
+    const session = new AgentSession({
+      dispatcher: () => newer,
+      worker,
+      nodeId: 'n1',
+      addr: '10.0.0.1',
+      description: { Hostname: 'n1' },
+      log: pino({ level: 'warn' }, sink),
+      minBackoffMs: 20,
+    });
+    try {
+      await worker.start();
+      void session.run();
+      await waitFor(() => errors.length >= 2, { what: 'two refused sessions', timeoutMs: 5000 });
+      expect(errors[0]).toBe(
+        `the dispatcher speaks dispatcher protocol ${DISPATCH_PROTOCOL + 1}; this agent speaks versions 1 to ${DISPATCH_PROTOCOL}`,
+      );
+      expect(streams).toBe(0);
     } finally {
       await session.stop();
     }
