@@ -203,6 +203,37 @@ describe('services', () => {
     expect((await get('/services/web/logs')).statusCode).toBe(501);
   });
 
+  it("lists only the tasks running the current spec under the CLI's _up-to-date filter, and by runtime", async () => {
+    const id = await createService('web');
+    const template = store.getService(id)?.Spec.TaskTemplate ?? {};
+    await store.update((tx) => {
+      tx.createTask({
+        ServiceID: id,
+        Slot: 1,
+        Spec: template,
+        Status: { State: 'running' },
+        DesiredState: 'running',
+      });
+      tx.createTask({
+        ServiceID: id,
+        Slot: 1,
+        Spec: { ...template, ForceUpdate: 7 },
+        Status: { State: 'shutdown' },
+        DesiredState: 'shutdown',
+      });
+    });
+    const slots = async (f: Record<string, string[]>) => {
+      const r = await get(`/tasks?filters=${filters(f)}`);
+      expect(r.statusCode, r.body).toBe(200);
+      return (r.json() as { DesiredState: string }[]).map((t) => t.DesiredState);
+    };
+    expect(await slots({ service: [id], '_up-to-date': ['true'] })).toEqual(['running']);
+    expect((await slots({ service: [id] })).sort()).toEqual(['running', 'shutdown']);
+    expect(await slots({ service: [id], runtime: ['container'] })).toHaveLength(2);
+    expect(await slots({ service: [id], runtime: ['plugin'] })).toHaveLength(0);
+    expect((await get(`/services?filters=${filters({ runtime: ['container'] })}`)).json()).toHaveLength(1);
+  });
+
   it('removes a service', async () => {
     const id = await createService('web');
     expect((await app.inject({ method: 'DELETE', url: `/services/${id}` })).statusCode).toBe(200);
