@@ -41,13 +41,20 @@ describe('system endpoints', () => {
     expect(head.headers['api-version']).toBe('1.44');
   });
 
-  it('refuses a client version newer than it speaks and answers unknown paths with a Docker error', async () => {
+  it('refuses a client version newer or older than it speaks and answers unknown paths with a Docker error', async () => {
     const r = await get('/v1.99/info');
     expect(r.statusCode).toBe(400);
     expect(r.json()).toEqual({
       message: 'client version 1.99 is too new. Maximum supported API version is 1.44',
     });
-    const nf = await get('/v1.44/containers/json');
+    const old = await get('/v1.12/info');
+    expect(old.statusCode).toBe(400);
+    expect(old.json()).toEqual({
+      message:
+        'client version 1.12 is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version',
+    });
+    expect((await get('/v1.24/info')).statusCode).toBe(200);
+    const nf = await get('/v1.44/plugins');
     expect(nf.statusCode).toBe(404);
     expect(nf.json()).toEqual({ message: 'page not found' });
   });
