@@ -1,5 +1,6 @@
 // The node agent's public surface: one namespace per part.
 
+export * as containers from './containers/index.js';
 export * as image from './image/index.js';
 export * as network from './network/index.js';
 export { NodeAgent, type NodeAgentOptions } from './node-agent.js';

@@ -14,8 +14,10 @@ export const APPLIED_INDEX_HEADER = 'x-skiff-applied-index';
 const WRITE_METHODS = new Set(['POST', 'PUT', 'DELETE']);
 // Promotion needs the promoted node's own certificate: it goes straight to the leader.
 // Served by the manager that receives them: its own certificate and membership, and
-// what its node's agent does (exec in a task it runs, pulls into its image store).
-const LOCAL_PATHS = /^\/(skiff\/renew|skiff\/promote|swarm\/leave|tasks\/[^/?]+\/exec|images\/create)(\?|$)/;
+// what its node's agent does (exec in a task it runs, pulls into its image store, its
+// standalone containers).
+const LOCAL_PATHS =
+  /^\/(skiff\/renew|skiff\/promote|swarm\/leave|tasks\/[^/?]+\/exec|images\/create)(\?|$)|^\/containers(\/|\?|$)/;
 
 /** Whether a write is served here even on a follower (never forwarded to the leader). */
 export function servedLocally(url: string): boolean {

@@ -1,10 +1,11 @@
 // The node's own HTTP endpoints, served by the node's agent. On a manager they join its
-// API: exec in a task's container, Docker's image endpoints (pull, list, inspect, tag,
+// API: standalone containers (Docker's /containers), exec in a task's container, Docker's image endpoints (pull, list, inspect, tag,
 // rm, prune, import, push) and volume endpoints. On a worker, the node's socket serves
 // the image and volume endpoints and a small control API (leave, ping).
 import type { FastifyInstance } from 'fastify';
 import type { NodeAgent } from '../../agent/index.js';
 import type { ApiContext } from '../../manager/index.js';
+import { registerContainerRoutes } from './containers.js';
 import { registerExecRoute } from './exec.js';
 import { registerImageRoutes } from './images.js';
 import { registerPullRoute } from './pull.js';
@@ -24,6 +25,7 @@ export function registerNodeRoutes(
 ): void {
   registerVolumeRoutes(app, agentOf);
   registerImageRoutes(app, agentOf);
+  registerContainerRoutes(app, agentOf);
   registerExecRoute(app, ctx, agentOf);
   registerPullRoute(app, ctx, agentOf);
 }

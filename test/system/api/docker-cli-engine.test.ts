@@ -78,3 +78,73 @@ describe('docker CLI, attached swarm flows', () => {
     expect(r.stderr).toContain("invalid filter 'colour'");
   });
 });
+
+describe('docker CLI, API versions and errors', () => {
+  it('negotiates its version and reads Docker-shaped errors', async () => {
+    const v = JSON.parse(await ok(['version', '--format', '{{json .Server}}'])) as {
+      ApiVersion: string;
+      MinAPIVersion: string;
+    };
+    expect(v).toMatchObject({ ApiVersion: '1.44', MinAPIVersion: '1.24' });
+    const missing = await docker(['container', 'inspect', 'no-such-thing']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('No such container: no-such-thing');
+  });
+});
+
+describe('docker CLI, standalone containers', () => {
+  it('run --rm prints the output and returns the exit code, leaving nothing', async () => {
+    const hi = await docker(['run', '--rm', IMAGE, 'echo', 'hi']);
+    expect(hi.code, hi.stderr).toBe(0);
+    expect(hi.stdout).toBe('hi\n');
+    const three = await docker(['run', '--rm', IMAGE, 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    expect(three.code).toBe(3);
+    expect(three.stdout).toBe('out\n');
+    expect(three.stderr).toContain('err');
+    expect(await ok(['ps', '-aq', '--filter', 'label=io.skiff.container.standalone'])).toBe('');
+  }, 120_000);
+
+  it('run -d, ps, logs, inspect -f, stop, rm', async () => {
+    const id = await ok([
+      'run',
+      '-d',
+      '--name',
+      'dk-web',
+      '-e',
+      'GREETING=hello',
+      IMAGE,
+      'sh',
+      '-c',
+      'echo $GREETING; exec sleep 600',
+    ]);
+    expect(id).toMatch(/^[a-f0-9]{64}$/);
+    try {
+      const ps = await ok(['ps', '--format', '{{.Names}} {{.Image}} {{.Status}}']);
+      expect(ps).toMatch(/^dk-web localhost\/dk-engine:1 Up /m);
+      await expect.poll(async () => ok(['logs', 'dk-web']), { timeout: 20_000, interval: 200 }).toBe('hello');
+      expect(await ok(['inspect', '-f', '{{.State.Status}}', 'dk-web'])).toBe('running');
+      const again = await docker(['run', '-d', '--name', 'dk-web', IMAGE, 'true']);
+      expect(again.code).toBe(125);
+      expect(again.stderr).toContain('is already in use');
+      const busy = await docker(['rm', 'dk-web']);
+      expect(busy.code).toBe(1);
+      expect(busy.stderr).toContain('container is running');
+      expect(await ok(['stop', '-t', '1', 'dk-web'])).toBe('dk-web');
+      expect(await ok(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'dk-web'])).toMatch(
+        /^exited \d+$/,
+      );
+      expect(await ok(['ps', '-q', '--filter', 'name=dk-web'])).toBe('');
+      expect(await ok(['ps', '-aq', '--filter', 'name=dk-web'])).toBe(id.slice(0, 12));
+    } finally {
+      await docker(['rm', '-f', 'dk-web']);
+    }
+    const gone = await docker(['inspect', 'dk-web']);
+    expect(gone.code).toBe(1);
+  }, 120_000);
+
+  it('refuses what skiff does not run yet, by name', async () => {
+    const r = await docker(['run', '--rm', '--privileged', IMAGE, 'true']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain('HostConfig.Privileged is not supported by skiff yet');
+  });
+});
