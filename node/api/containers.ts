@@ -154,6 +154,11 @@ export function registerContainerRoutes(
     const upgrade = /upgrade/i.test(String(req.headers.connection ?? ''));
     reply.hijack();
     const socket = req.raw.socket as Socket;
+    // The docker CLI half-closes its side at once when it sends no input; Node's HTTP
+    // server would end ours in answer (its own 'end' listener), cutting the output. The
+    // server's sockets allow half-open ones, so without that listener ours stays open.
+    for (const l of socket.listeners('end'))
+      if ((l as { name?: string }).name?.endsWith('socketOnEnd')) socket.off('end', l as () => void);
     const abort = new AbortController();
     socket.on('close', () => abort.abort());
     const type = 'application/vnd.docker.multiplexed-stream';
