@@ -60,6 +60,15 @@ describe('docker CLI, attached swarm flows', () => {
     // One task runs the current spec; the forced update replaced the first.
     const current = await ok(['service', 'ps', '-q', '--filter', 'desired-state=running', 'att']);
     expect(current.split('\n')).toHaveLength(1);
+    // docker ps shows the task's container with Swarm's labels, as on a dockerd node.
+    const tasks = await ok([
+      'ps',
+      '--filter',
+      'is-task=true',
+      '--format',
+      '{{.Names}} {{.Label "com.docker.swarm.service.name"}} {{.Label "com.docker.swarm.task.id"}}',
+    ]);
+    expect(tasks).toMatch(new RegExp(`^att\\.1\\.${current}[a-z0-9]* att ${current}`, 'm'));
     expect(await ok(['service', 'rm', 'att'])).toBe('att');
   }, 200_000);
 
@@ -133,6 +142,8 @@ describe('docker CLI, standalone containers', () => {
       expect(await ok(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'dk-web'])).toMatch(
         /^exited \d+$/,
       );
+      // Follows until the container has exited: it returns at once now.
+      expect(await ok(['logs', '-f', 'dk-web'])).toBe('hello');
       expect(await ok(['ps', '-q', '--filter', 'name=dk-web'])).toBe('');
       expect(await ok(['ps', '-aq', '--filter', 'name=dk-web'])).toBe(id.slice(0, 12));
     } finally {
