@@ -1,5 +1,6 @@
 // The node agent's public surface: one namespace per part.
 
+export * as containers from './containers/index.js';
 export {
   type ContainerUsage,
   type ImageUsage,

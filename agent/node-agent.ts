@@ -4,8 +4,16 @@
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { privateDir } from '../disk/index.js';
-import type { AssignedSecret, DispatcherApi, Logger, NodeDescription, Task } from '../lib/index.js';
-import { silentLogger } from '../lib/index.js';
+import type {
+  AssignedSecret,
+  DispatcherApi,
+  Logger,
+  NetworkDefinition,
+  NodeDescription,
+  Task,
+} from '../lib/index.js';
+import { SkiffError, silentLogger } from '../lib/index.js';
+import { ContainerService } from './containers/index.js';
 import { DEFAULT_PULL_LIMITS, ImageService, type PullLimits, type PullOutcome } from './image/index.js';
 import { NetworkManager } from './network/index.js';
 import { ContainerRuntime } from './runtime/index.js';
@@ -47,6 +55,8 @@ export interface NodeAgentOptions {
   pullLimits?: Partial<PullLimits>;
   /** Told of every finished image pull (the node's metrics). */
   onImagePulled?: (p: PullOutcome) => void;
+  /** The subnet of the node's `bridge` network for standalone containers; default 172.17.0.0/16 as dockerd's. */
+  bridgeSubnet?: string;
 }
 
 export class NodeAgent {
@@ -56,6 +66,8 @@ export class NodeAgent {
   readonly runtime: ContainerRuntime;
   readonly volumes: VolumeManager;
   readonly worker: Worker;
+  /** Standalone containers (`docker run`), on the same stack as the worker's tasks. */
+  readonly containers: ContainerService;
   private session: AgentSession | undefined;
   private running: Promise<void> | undefined;
   private readonly secrets = new Map<string, AssignedSecret>();
@@ -90,10 +102,21 @@ export class NodeAgent {
       runtime: opts.runtime ?? 'crun',
       logger: log,
     });
+    const rootfs = rootfsPort(this.images, this.snapshots);
+    const network = networkPort(this.network, log, this.networkViews);
+    this.containers = new ContainerService({
+      stateDir: opts.stateDir,
+      images: this.images,
+      rootfs,
+      network,
+      runtime: this.runtime,
+      bridge: bridgeNetwork(opts.nodeId, opts.bridgeSubnet ?? '172.17.0.0/16'),
+      log,
+    });
     this.worker = new Worker({
       images: imagePort(this.images, log),
-      rootfs: rootfsPort(this.images, this.snapshots),
-      network: networkPort(this.network, log, this.networkViews),
+      rootfs,
+      network,
       runtime: runtimePort(this.runtime),
       nodeHostname: this.hostname,
       onStatus: (u) => this.session?.report(u.taskId, u.status),
@@ -123,6 +146,7 @@ export class NodeAgent {
     await this.images.init();
     await this.network.restore();
     await this.worker.start();
+    await this.containers.init();
     this.session = new AgentSession({
       dispatcher,
       worker: this.worker,
@@ -166,6 +190,7 @@ export class NodeAgent {
     await this.session?.stop();
     await this.running;
     this.worker.stop();
+    this.containers.close();
     this.runtime.close();
     await this.network.dns.close();
     await this.images.close();
@@ -200,4 +225,19 @@ export class NodeAgent {
     }
     return out;
   }
+}
+
+/** The node's `bridge` network (dockerd's docker0): standalone containers' default. */
+function bridgeNetwork(nodeId: string, subnet: string): NetworkDefinition {
+  const [base = '', bits = ''] = subnet.split('/');
+  const o = base.split('.').map(Number);
+  if (o.length !== 4 || o.some((x) => !Number.isInteger(x) || x < 0 || x > 255) || !/^\d+$/.test(bits))
+    throw new SkiffError('invalid_argument', `the bridge subnet ${subnet} is not an IPv4 CIDR`);
+  return {
+    id: `bridge-${nodeId.slice(0, 12)}`,
+    name: 'bridge',
+    driver: 'bridge',
+    subnet,
+    gateway: `${o[0]}.${o[1]}.${o[2]}.${(o[3] ?? 0) + 1}`,
+  };
 }

@@ -27,6 +27,8 @@ export const SWARM_SERVICE_ID_LABEL = 'com.docker.swarm.service.id';
 export const SWARM_TASK_ID_LABEL = 'com.docker.swarm.task.id';
 export const SWARM_TASK_NAME_LABEL = 'com.docker.swarm.task.name';
 export const SWARM_NODE_ID_LABEL = 'com.docker.swarm.node.id';
+/** Marks a standalone container (`docker run` on a node), never a task's: the worker leaves it alone. */
+export const STANDALONE_CONTAINER_LABEL = 'io.skiff.container.standalone';
 /** The hostname of the node running a task's container. */
 export const NODE_HOSTNAME_LABEL = 'io.skiff.node.hostname';
 

@@ -55,6 +55,7 @@ export async function runSingleNode(
     logger: log,
     ...(o.pullLimits ? { pullLimits: o.pullLimits } : {}),
     overlayAsBridge: true,
+    ...(o.addressPool?.pools[0] ? { bridgeSubnet: lastSubnetOf(o.addressPool.pools[0]) } : {}),
     onImagePulled: metrics.onImagePulled,
   });
   const started = agent;
@@ -88,4 +89,20 @@ async function hostSubnets(): Promise<string[]> {
   } catch {
     return [];
   }
+}
+
+/**
+ * The last /24 of the node's address pool for its `bridge` network: inside the range the
+ * operator gave skiff, and the last the allocator would hand a cluster network.
+ */
+export function lastSubnetOf(pool: string): string | undefined {
+  const [base = '', bitsText = ''] = pool.split('/');
+  const o = base.split('.').map(Number);
+  const bits = Number(bitsText);
+  if (o.length !== 4 || o.some((x) => !Number.isInteger(x) || x < 0 || x > 255) || !(bits >= 0 && bits <= 24))
+    return undefined;
+  const ip = (((o[0] ?? 0) << 24) | ((o[1] ?? 0) << 16) | ((o[2] ?? 0) << 8) | (o[3] ?? 0)) >>> 0;
+  const last = (ip | (2 ** (32 - bits) - 1)) >>> 0;
+  const net = (last & 0xffffff00) >>> 0;
+  return `${net >>> 24}.${(net >>> 16) & 255}.${(net >>> 8) & 255}.0/24`;
 }

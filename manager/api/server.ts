@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { httpStatusFor, isSkiffError, type Logger, SkiffError, silentLogger } from '../../lib/index.js';
 import type { JoinService, RaftMembership } from '../ca/index.js';
 import type { ReadGate, Replicator, Store } from '../store/index.js';
-import { API_VERSION, type ApiContext, type ApiInfo, type LogSource } from './context.js';
+import { API_VERSION, type ApiContext, type ApiInfo, type LogSource, MIN_API_VERSION } from './context.js';
 import { EventLog, type LocalEventSource } from './events.js';
 import { APPLIED_INDEX_HEADER, type ForwardOptions, registerWriteForwarding } from './forward.js';
 import { jsonNestedDeeperThan, MAX_JSON_DEPTH } from './json-depth.js';
@@ -217,6 +217,12 @@ export function createBaseServer(o: {
       throw new SkiffError(
         'invalid_argument',
         `client version ${v} is too new. Maximum supported API version is ${API_VERSION}`,
+      );
+    }
+    if (v !== undefined && compareVersions(v, MIN_API_VERSION) < 0) {
+      throw new SkiffError(
+        'invalid_argument',
+        `client version ${v} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`,
       );
     }
     reply.header('Api-Version', API_VERSION);

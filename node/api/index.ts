@@ -1,11 +1,13 @@
 // The node's own HTTP endpoints, served by the node's agent. On a manager they join its
-// API: exec in a task's container, Docker's image endpoints (pull, list, inspect, tag,
-// rm, prune, import, push), volume endpoints and the disk's housekeeping (system df,
-// prune). On a worker, the node's socket serves the image, volume and housekeeping
-// endpoints and a small control API (leave, ping).
+// API: standalone containers (Docker's /containers), exec in a task's container, Docker's
+// image endpoints (pull, list, inspect, tag, rm, prune, import, push), volume endpoints
+// and the disk's housekeeping (system df, prune). On a worker, the node's socket serves
+// the image, volume, container and housekeeping endpoints and a small control API
+// (leave, ping).
 import type { FastifyInstance } from 'fastify';
 import type { NodeAgent } from '../../agent/index.js';
 import type { ApiContext } from '../../manager/index.js';
+import { registerContainerRoutes } from './containers.js';
 import { registerExecRoute } from './exec.js';
 import { registerImageRoutes } from './images.js';
 import { registerPullRoute } from './pull.js';
@@ -27,6 +29,7 @@ export function registerNodeRoutes(
 ): void {
   registerVolumeRoutes(app, agentOf);
   registerImageRoutes(app, agentOf);
+  registerContainerRoutes(app, agentOf);
   registerExecRoute(app, ctx, agentOf);
   registerPullRoute(app, ctx, agentOf);
   registerSystemDiskRoutes(app, agentOf, { stateDir: ctx.info.stateDir ?? '' }, ctx.log);

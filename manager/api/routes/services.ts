@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { NetworkAttachmentConfig, Service, ServiceSpec, Task } from '../../../lib/index.js';
-import { SkiffError } from '../../../lib/index.js';
+import { SkiffError, taskSpecMatches } from '../../../lib/index.js';
 import { applyServiceUpdate, rollbackService } from '../../orchestrator/index.js';
 import { newObjectId, type Store } from '../../store/index.js';
 import type { ApiContext } from '../context.js';
@@ -9,8 +9,24 @@ import { withServiceStatus } from '../present.js';
 import { parseServiceSpec } from '../schemas.js';
 import { boolParam, paramOf, queryOf, versionParam } from './params.js';
 
-const SERVICE_FILTERS = ['id', 'label', 'mode', 'name'];
-const TASK_FILTERS = ['desired-state', 'id', 'label', 'name', 'node', 'service', 'up-to-date'];
+// dockerd's accepted keys (daemon/cluster/filters.go); any other key is a 400, as there.
+// `runtime`: every service and task here runs containers (`container`), none a plugin.
+const SERVICE_FILTERS = ['id', 'label', 'mode', 'name', 'runtime'];
+// `_up-to-date` is how the docker CLI follows a create or update (its default, attached
+// mode): only the tasks that run the service's current spec. `up-to-date` is kept as
+// skiff accepted it before.
+const TASK_FILTERS = [
+  '_up-to-date',
+  'desired-state',
+  'id',
+  'label',
+  'name',
+  'node',
+  'runtime',
+  'service',
+  'up-to-date',
+];
+const CONTAINER_RUNTIME = 'container';
 
 export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { store } = ctx;
@@ -29,6 +45,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): vo
         anyOf(f, 'id', (v) => s.ID.startsWith(v)) &&
         anyOf(f, 'name', (v) => (s.Spec.Name ?? '').startsWith(v)) &&
         anyOf(f, 'mode', (v) => (v === 'global' ? isGlobal(s.Spec) : !isGlobal(s.Spec))) &&
+        anyOf(f, 'runtime', (v) => v === CONTAINER_RUNTIME) &&
         labelsMatch(f, 'label', s.Spec.Labels),
     );
     return status ? list.map((s) => withServiceStatus(s, store)) : list;
@@ -96,6 +113,12 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): vo
     const f = parseFilters(queryOf(req).filters, TASK_FILTERS);
     const serviceIds = f.get('service')?.map((v) => store.getService(v)?.ID ?? v);
     const nodeIds = f.get('node')?.map((v) => store.getNode(v)?.ID ?? v);
+    // swarmkit tests only the key's presence, whatever its value.
+    const upToDate = f.has('_up-to-date') || f.has('up-to-date');
+    const current = (t: Task): boolean => {
+      const template = store.getService(t.ServiceID)?.Spec.TaskTemplate;
+      return template !== undefined && taskSpecMatches(t.Spec, template);
+    };
     return store.listTasks(
       {},
       (t) =>
@@ -104,6 +127,8 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): vo
         anyOf(f, 'id', (v) => t.ID.startsWith(v)) &&
         anyOf(f, 'desired-state', (v) => t.DesiredState === v) &&
         anyOf(f, 'name', (v) => taskName(t, store).startsWith(v)) &&
+        anyOf(f, 'runtime', (v) => v === CONTAINER_RUNTIME) &&
+        (!upToDate || current(t)) &&
         labelsMatch(f, 'label', t.Labels),
     );
   });

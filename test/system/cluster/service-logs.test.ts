@@ -1,13 +1,14 @@
 // `service logs` from every node: a global service on three lab hosts (two managers and
 // a worker, real daemons and containers); the logs read through the leader and through
 // the follower both show the line of each of the three tasks, though each manager runs
-// only one of them.
+// only one of them. A follower serves its own node's image endpoints itself (a tag made
+// through it lands in its image store, not the leader's).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Task } from '../../../lib/index.js';
 import { waitFor } from '../../lab/index.js';
 import { LAB_IMAGE, type LabCluster, type LabClusterNode, logTail, startLabCluster } from './helpers.js';
 
-describe('service logs across lab hosts', () => {
+describe('service logs and node-local endpoints across lab hosts', () => {
   let c: LabCluster;
 
   beforeAll(async () => {
@@ -65,5 +66,14 @@ describe('service logs across lab hosts', () => {
       expect(out.stdout).not.toContain('cannot be read');
       expect(out.stderr.split('\n').filter((l) => l.includes('to stderr'))).toHaveLength(3);
     }
+  });
+
+  it("tags an image in the follower's own store when asked through the follower", async () => {
+    const leader = await c.leader();
+    const follower = c.managers.find((m) => m !== leader) as LabClusterNode;
+    const tag = await c.skiff(['image', 'tag', LAB_IMAGE, 'localhost/only-here:1'], follower);
+    expect(tag.code, tag.stderr).toBe(0);
+    expect((await c.skiff(['image', 'ls'], follower)).stdout).toContain('localhost/only-here');
+    expect((await c.skiff(['image', 'ls'], leader)).stdout).not.toContain('localhost/only-here');
   });
 });

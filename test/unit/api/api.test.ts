@@ -41,13 +41,20 @@ describe('system endpoints', () => {
     expect(head.headers['api-version']).toBe('1.44');
   });
 
-  it('refuses a client version newer than it speaks and answers unknown paths with a Docker error', async () => {
+  it('refuses a client version newer or older than it speaks and answers unknown paths with a Docker error', async () => {
     const r = await get('/v1.99/info');
     expect(r.statusCode).toBe(400);
     expect(r.json()).toEqual({
       message: 'client version 1.99 is too new. Maximum supported API version is 1.44',
     });
-    const nf = await get('/v1.44/containers/json');
+    const old = await get('/v1.12/info');
+    expect(old.statusCode).toBe(400);
+    expect(old.json()).toEqual({
+      message:
+        'client version 1.12 is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version',
+    });
+    expect((await get('/v1.24/info')).statusCode).toBe(200);
+    const nf = await get('/v1.44/plugins');
     expect(nf.statusCode).toBe(404);
     expect(nf.json()).toEqual({ message: 'page not found' });
   });
@@ -201,6 +208,37 @@ describe('services', () => {
     expect(await count({ name: ['web.2'] })).toBe(1);
     expect(await count({ service: ['other'] })).toBe(0);
     expect((await get('/services/web/logs')).statusCode).toBe(501);
+  });
+
+  it("lists only the tasks running the current spec under the CLI's _up-to-date filter, and by runtime", async () => {
+    const id = await createService('web');
+    const template = store.getService(id)?.Spec.TaskTemplate ?? {};
+    await store.update((tx) => {
+      tx.createTask({
+        ServiceID: id,
+        Slot: 1,
+        Spec: template,
+        Status: { State: 'running' },
+        DesiredState: 'running',
+      });
+      tx.createTask({
+        ServiceID: id,
+        Slot: 1,
+        Spec: { ...template, ForceUpdate: 7 },
+        Status: { State: 'shutdown' },
+        DesiredState: 'shutdown',
+      });
+    });
+    const slots = async (f: Record<string, string[]>) => {
+      const r = await get(`/tasks?filters=${filters(f)}`);
+      expect(r.statusCode, r.body).toBe(200);
+      return (r.json() as { DesiredState: string }[]).map((t) => t.DesiredState);
+    };
+    expect(await slots({ service: [id], '_up-to-date': ['true'] })).toEqual(['running']);
+    expect((await slots({ service: [id] })).sort()).toEqual(['running', 'shutdown']);
+    expect(await slots({ service: [id], runtime: ['container'] })).toHaveLength(2);
+    expect(await slots({ service: [id], runtime: ['plugin'] })).toHaveLength(0);
+    expect((await get(`/services?filters=${filters({ runtime: ['container'] })}`)).json()).toHaveLength(1);
   });
 
   it('removes a service', async () => {

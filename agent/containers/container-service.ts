@@ -1,0 +1,499 @@
+// Standalone containers (`docker run` on a node): not tasks, but run by the same stack
+// as the worker's tasks (image store, snapshots, the node's networks and volumes, crun
+// under conmon) through the worker's own ports. What the Engine API shows of a container
+// beyond the runtime's record (its Docker config, ports, network) is kept in one JSON
+// record per container under `engine-containers/`.
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileDurable } from '../../disk/index.js';
+import type {
+  EngineContainerInspect,
+  EngineContainerSummary,
+  EngineHostConfig,
+  Logger,
+  NetworkDefinition,
+  PublishedPort,
+  WaitCondition,
+} from '../../lib/index.js';
+import { SkiffError, STANDALONE_CONTAINER_LABEL, silentLogger } from '../../lib/index.js';
+import type { ImageRecord } from '../image/index.js';
+import {
+  type ContainerInfo,
+  type ContainerRuntime,
+  type ImageRunConfig,
+  type LogEntry,
+  type LogOptions,
+  mergeArgs,
+  mergeEnv,
+  rootfsMountFlags,
+} from '../runtime/index.js';
+import type { NetworkPort, RootfsPort } from '../worker/index.js';
+import { type NetworkMode, standaloneSpec } from './create-spec.js';
+
+export interface ContainerServiceOptions {
+  /** Where the records live: `<stateDir>/engine-containers/`. */
+  stateDir: string;
+  images: { lookup(ref: string): Promise<ImageRecord | undefined> };
+  rootfs: RootfsPort;
+  network: Pick<NetworkPort, 'attach' | 'detach'>;
+  runtime: Pick<
+    ContainerRuntime,
+    'create' | 'start' | 'stop' | 'kill' | 'delete' | 'inspect' | 'list' | 'logs' | 'onEvent'
+  >;
+  /** The node's default network for standalone containers (Docker's `bridge`). */
+  bridge: NetworkDefinition;
+  log?: Logger;
+}
+
+interface ContainerRecord {
+  id: string;
+  name: string;
+  image: string;
+  imageId: string;
+  created: string;
+  cmd: string[] | null;
+  entrypoint: string[] | null;
+  path: string;
+  args: string[];
+  env: string[];
+  workdir: string;
+  user: string;
+  hostname: string;
+  labels: Record<string, string>;
+  hostConfig: EngineHostConfig;
+  ports: PublishedPort[];
+  networkMode: NetworkMode;
+  autoRemove: boolean;
+  ip?: string;
+}
+
+const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+/** How long an auto-removal waits for attached readers to drain the log. */
+const DRAIN_MS = 10_000;
+
+export class ContainerService {
+  private readonly dir: string;
+  private readonly log: Logger;
+  private readonly removed = new EventEmitter();
+  /** Attached readers of a container's log, which its auto-removal waits for. */
+  private readonly readers = new Map<string, Set<Promise<void>>>();
+  /** Containers being removed, so a removal is done once. */
+  private readonly removing = new Map<string, Promise<void>>();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly o: ContainerServiceOptions) {
+    this.dir = join(o.stateDir, 'engine-containers');
+    this.log = (o.log ?? silentLogger).child({ component: 'containers' });
+    this.removed.setMaxListeners(0);
+  }
+
+  /** Follows exits for auto-removal; removes what auto-removal left behind (an agent restart). */
+  async init(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    this.unsubscribe = this.o.runtime.onEvent((e) => {
+      if (e.type !== 'exit') return;
+      void this.read(e.id).then((rec) => {
+        if (rec?.autoRemove) void this.autoRemove(rec.id);
+      });
+    });
+    for (const rec of await this.records()) {
+      const info = await this.o.runtime.inspect(rec.id).catch(() => undefined);
+      if (rec.autoRemove && info?.state === 'exited') void this.autoRemove(rec.id);
+    }
+  }
+
+  close(): void {
+    this.unsubscribe?.();
+  }
+
+  async create(body: unknown, name?: string): Promise<{ Id: string; Warnings: string[] }> {
+    const s = standaloneSpec(body);
+    if (name !== undefined && name !== '' && !NAME_RE.test(name))
+      throw new SkiffError(
+        'invalid_argument',
+        `Invalid container name (${name.slice(0, 80)}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`,
+      );
+    const id = randomBytes(32).toString('hex');
+    const wanted = name ? name.replace(/^\//, '') : `skiff_${id.slice(0, 8)}`;
+    const taken = (await this.o.runtime.list()).find((c) => c.name === wanted);
+    if (taken)
+      throw new SkiffError(
+        'conflict',
+        `Conflict. The container name "/${wanted}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`,
+      );
+    const image = await this.o.images.lookup(s.image);
+    if (!image) throw new SkiffError('not_found', `No such image: ${s.image}`);
+    const imageConfig: ImageRunConfig = image.config.config ?? {};
+    const argv = mergeArgs(imageConfig, s.spec);
+    const log = this.log.child({ containerId: id, name: wanted });
+    const labels = { ...s.spec.Labels, [STANDALONE_CONTAINER_LABEL]: 'true' };
+    const networkIds = s.networkMode === 'bridge' ? [this.o.bridge.id] : [];
+    let ip: string | undefined;
+    try {
+      const { rootfs } = await this.o.rootfs.mount(id, image.id, rootfsMountFlags(s.spec));
+      const attachments = s.networkMode === 'bridge' ? [{ network: this.o.bridge, aliases: [wanted] }] : [];
+      const net = await this.o.network.attach(id, attachments, s.ports);
+      ip = net.addresses[0]?.ip;
+      await this.o.runtime.create({
+        id,
+        name: wanted,
+        rootfs,
+        imageConfig,
+        spec: s.spec,
+        netnsPath: net.netnsPath,
+        hostname: s.spec.Hostname || id.slice(0, 12),
+        ...(net.resolvConf === undefined ? {} : { resolvConf: net.resolvConf }),
+        labels,
+      });
+    } catch (e) {
+      await this.teardown(id, networkIds).catch((err: unknown) =>
+        log.warn({ err: String(err) }, 'clean-up after a failed create'),
+      );
+      throw e;
+    }
+    const rec: ContainerRecord = {
+      id,
+      name: wanted,
+      image: s.image,
+      imageId: image.id,
+      created: new Date().toISOString(),
+      cmd: s.cmd,
+      entrypoint: s.entrypoint,
+      path: argv[0] ?? '',
+      args: argv.slice(1),
+      env: mergeEnv(imageConfig, s.spec, { hostname: s.spec.Hostname || id.slice(0, 12) }),
+      workdir: s.spec.Dir ?? imageConfig.WorkingDir ?? '',
+      user: s.spec.User ?? imageConfig.User ?? '',
+      hostname: s.spec.Hostname || id.slice(0, 12),
+      labels: { ...(imageConfig.Labels ?? {}), ...s.spec.Labels },
+      hostConfig: ((body as { HostConfig?: EngineHostConfig }).HostConfig ?? {}) as EngineHostConfig,
+      ports: s.ports,
+      networkMode: s.networkMode,
+      autoRemove: s.autoRemove,
+      ...(ip ? { ip } : {}),
+    };
+    await writeFileDurable(join(this.dir, `${id}.json`), JSON.stringify(rec), { mode: 0o600 });
+    log.info({ image: s.image }, 'container created');
+    return { Id: id, Warnings: [] };
+  }
+
+  async start(ref: string): Promise<'started' | 'already'> {
+    const rec = await this.find(ref);
+    const info = await this.o.runtime.inspect(rec.id);
+    if (info.state === 'running') return 'already';
+    if (info.state !== 'created')
+      throw new SkiffError(
+        'conflict',
+        `container ${rec.name} has exited; starting it again is not supported by skiff yet`,
+        {
+          hint: 'run a new container instead (docker run)',
+        },
+      );
+    await this.o.runtime.start(rec.id);
+    this.log.info({ containerId: rec.id }, 'container started');
+    return 'started';
+  }
+
+  async stop(ref: string, timeoutS?: number, signal?: string): Promise<'stopped' | 'already'> {
+    const rec = await this.find(ref);
+    if ((await this.o.runtime.inspect(rec.id)).state !== 'running') return 'already';
+    await this.o.runtime.stop(rec.id, {
+      ...(timeoutS === undefined ? {} : { graceMs: timeoutS * 1000 }),
+      ...(signal ? { signal } : {}),
+    });
+    return 'stopped';
+  }
+
+  async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    const rec = await this.find(ref);
+    if ((await this.o.runtime.inspect(rec.id)).state !== 'running')
+      throw new SkiffError('conflict', `Container ${rec.id} is not running`);
+    await this.o.runtime.kill(rec.id, signal);
+  }
+
+  /**
+   * Docker's wait: `not-running` answers at once for a container that is not running,
+   * `next-exit` at its next exit, `removed` once it is gone. `ready` is called once the
+   * wait is in place (dockerd sends its headers then, before the client starts it).
+   */
+  async wait(ref: string, condition: WaitCondition, signal?: AbortSignal): Promise<{ StatusCode: number }> {
+    const rec = await this.find(ref);
+    const exited = new Promise<number>((resolve) => {
+      const off = this.o.runtime.onEvent((e) => {
+        if (e.type === 'exit' && e.id === rec.id) {
+          off();
+          resolve(e.exitCode);
+        }
+      });
+      signal?.addEventListener('abort', () => off(), { once: true });
+    });
+    const gone = new Promise<void>((resolve) => {
+      const done = (id: string) => {
+        if (id !== rec.id) return;
+        this.removed.off('removed', done);
+        resolve();
+      };
+      this.removed.on('removed', done);
+      signal?.addEventListener('abort', () => this.removed.off('removed', done), { once: true });
+    });
+    const info = await this.o.runtime.inspect(rec.id).catch(() => undefined);
+    if (condition === 'not-running' && info?.state !== 'running' && info?.state !== 'created')
+      return { StatusCode: info?.exitCode ?? 0 };
+    if (condition === 'removed') {
+      const code = info?.state === 'exited' ? (info.exitCode ?? 0) : await exited;
+      await gone;
+      return { StatusCode: code };
+    }
+    return { StatusCode: await exited };
+  }
+
+  async remove(ref: string, opts: { force?: boolean } = {}): Promise<void> {
+    const rec = await this.find(ref);
+    const state = (await this.o.runtime.inspect(rec.id).catch(() => undefined))?.state;
+    if (state === 'running' && !opts.force)
+      throw new SkiffError(
+        'conflict',
+        `cannot remove container "/${rec.name}": container is running: stop the container before removing or force remove`,
+      );
+    await this.removeNow(rec);
+  }
+
+  /** The log of a container, following it while it runs; an attached reader holds off its auto-removal. */
+  async *logs(ref: string, opts: LogOptions & { attached?: boolean } = {}): AsyncGenerator<LogEntry> {
+    const rec = await this.find(ref);
+    let done: () => void = () => {};
+    const reading = new Promise<void>((r) => {
+      done = r;
+    });
+    if (opts.attached) {
+      const set = this.readers.get(rec.id) ?? new Set();
+      set.add(reading);
+      this.readers.set(rec.id, set);
+    }
+    try {
+      yield* this.o.runtime.logs(rec.id, opts);
+    } finally {
+      done();
+      this.readers.get(rec.id)?.delete(reading);
+    }
+  }
+
+  async inspect(ref: string): Promise<EngineContainerInspect> {
+    const rec = await this.find(ref);
+    const info = await this.o.runtime.inspect(rec.id);
+    const running = info.state === 'running';
+    const portMap: Record<string, { HostIp: string; HostPort: string }[]> = {};
+    for (const p of rec.ports) {
+      const key = `${p.containerPort}/${p.protocol}`;
+      portMap[key] = [
+        ...(portMap[key] ?? []),
+        { HostIp: p.hostIp ?? '0.0.0.0', HostPort: String(p.hostPort) },
+      ];
+    }
+    return {
+      Id: rec.id,
+      Created: rec.created,
+      Path: rec.path,
+      Args: rec.args,
+      State: {
+        Status: info.state === 'unknown' ? 'dead' : info.state,
+        Running: running,
+        Paused: false,
+        Restarting: false,
+        OOMKilled: info.oomKilled ?? false,
+        Dead: info.state === 'unknown',
+        Pid: running ? (info.pid ?? 0) : 0,
+        ExitCode: info.exitCode ?? 0,
+        Error: '',
+        StartedAt: info.startedAt?.toISOString() ?? '0001-01-01T00:00:00Z',
+        FinishedAt: info.finishedAt?.toISOString() ?? '0001-01-01T00:00:00Z',
+      },
+      Image: rec.imageId,
+      Name: `/${rec.name}`,
+      RestartCount: 0,
+      Driver: 'overlay',
+      Platform: 'linux',
+      HostConfig: { ...rec.hostConfig, NetworkMode: rec.hostConfig.NetworkMode || 'bridge' },
+      Config: {
+        Hostname: rec.hostname,
+        User: rec.user,
+        Env: rec.env,
+        Cmd: rec.cmd,
+        Entrypoint: rec.entrypoint,
+        Image: rec.image,
+        WorkingDir: rec.workdir,
+        Labels: rec.labels,
+        Tty: false,
+        OpenStdin: false,
+        AttachStdout: true,
+        AttachStderr: true,
+      },
+      NetworkSettings: {
+        IPAddress: rec.ip ?? '',
+        Ports: portMap,
+        Networks: this.networksOf(rec),
+      },
+      Mounts: [],
+    };
+  }
+
+  /** Standalone containers and the node's task containers, as `docker ps` lists them. */
+  async list(): Promise<EngineContainerSummary[]> {
+    const recs = new Map((await this.records()).map((r) => [r.id, r]));
+    const now = Date.now();
+    return (await this.o.runtime.list()).map((c) => {
+      const rec = recs.get(c.id);
+      return rec ? this.summary(rec, c, now) : taskSummary(c, now);
+    });
+  }
+
+  private summary(rec: ContainerRecord, c: ContainerInfo, now: number): EngineContainerSummary {
+    return {
+      Id: rec.id,
+      Names: [`/${rec.name}`],
+      Image: rec.image,
+      ImageID: rec.imageId,
+      Command: [rec.path, ...rec.args].join(' '),
+      Created: Math.floor(Date.parse(rec.created) / 1000),
+      Ports: rec.ports.map((p) => ({
+        IP: p.hostIp ?? '0.0.0.0',
+        PrivatePort: p.containerPort,
+        PublicPort: p.hostPort,
+        Type: p.protocol,
+      })),
+      Labels: rec.labels,
+      State: stateName(c),
+      Status: statusText(c, now),
+      HostConfig: { NetworkMode: rec.networkMode },
+      NetworkSettings: { Networks: this.networksOf(rec) },
+      Mounts: [],
+    };
+  }
+
+  private networksOf(
+    rec: ContainerRecord,
+  ): Record<string, { IPAddress: string; NetworkID: string; Gateway: string }> {
+    if (rec.networkMode !== 'bridge') return {};
+    return {
+      bridge: { IPAddress: rec.ip ?? '', NetworkID: this.o.bridge.id, Gateway: this.o.bridge.gateway },
+    };
+  }
+
+  private async autoRemove(id: string): Promise<void> {
+    const rec = await this.read(id);
+    if (!rec) return;
+    // Attached clients read the last lines first (the log goes with the container).
+    const readers = [...(this.readers.get(id) ?? [])];
+    if (readers.length > 0)
+      await Promise.race([Promise.all(readers), new Promise((r) => setTimeout(r, DRAIN_MS).unref())]);
+    await this.removeNow(rec).catch((err: unknown) =>
+      this.log.warn({ containerId: id, err: String(err) }, 'auto-removal failed'),
+    );
+  }
+
+  private removeNow(rec: ContainerRecord): Promise<void> {
+    const running = this.removing.get(rec.id);
+    if (running) return running;
+    const p = (async () => {
+      await this.teardown(rec.id, rec.networkMode === 'bridge' ? [this.o.bridge.id] : []);
+      await rm(join(this.dir, `${rec.id}.json`), { force: true });
+      this.log.info({ containerId: rec.id }, 'container removed');
+      this.removed.emit('removed', rec.id);
+    })().finally(() => this.removing.delete(rec.id));
+    this.removing.set(rec.id, p);
+    return p;
+  }
+
+  private async teardown(id: string, networkIds: string[]): Promise<void> {
+    await this.o.runtime.delete(id, { force: true }).catch((e: unknown) => {
+      if (!(e instanceof SkiffError && e.code === 'not_found')) throw e;
+    });
+    await this.o.network.detach(id, networkIds);
+    await this.o.rootfs.remove(id);
+  }
+
+  /** By full ID, name, or unique ID prefix, as docker finds one: else Docker's 404. */
+  private async find(ref: string): Promise<ContainerRecord> {
+    const name = ref.replace(/^\//, '');
+    const all = await this.records();
+    const hit =
+      all.find((r) => r.id === ref) ??
+      all.find((r) => r.name === name) ??
+      (() => {
+        const byPrefix = ref.length > 0 ? all.filter((r) => r.id.startsWith(ref)) : [];
+        if (byPrefix.length > 1)
+          throw new SkiffError('invalid_argument', `multiple IDs found with provided prefix: ${ref}`);
+        return byPrefix[0];
+      })();
+    if (!hit) throw new SkiffError('not_found', `No such container: ${ref}`);
+    return hit;
+  }
+
+  private async read(id: string): Promise<ContainerRecord | undefined> {
+    try {
+      return JSON.parse(await readFile(join(this.dir, `${id}.json`), 'utf8')) as ContainerRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async records(): Promise<ContainerRecord[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch {
+      return [];
+    }
+    const out: ContainerRecord[] = [];
+    for (const n of names) {
+      if (!n.endsWith('.json')) continue;
+      const rec = await this.read(n.slice(0, -5));
+      if (rec) out.push(rec);
+    }
+    return out;
+  }
+}
+
+function stateName(c: ContainerInfo): string {
+  return c.state === 'unknown' ? 'dead' : c.state;
+}
+
+/** Docker's human status column: `Up 5 seconds`, `Exited (0) 3 seconds ago`, `Created`. */
+function statusText(c: ContainerInfo, now: number): string {
+  if (c.state === 'running') return `Up ${ago(now - (c.startedAt?.getTime() ?? now))}`;
+  if (c.state === 'exited')
+    return `Exited (${c.exitCode ?? 0}) ${ago(now - (c.finishedAt?.getTime() ?? now))} ago`;
+  if (c.state === 'created') return 'Created';
+  return 'Dead';
+}
+
+function ago(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 1) return 'Less than a second';
+  if (s < 60) return `${s} second${s === 1 ? '' : 's'}`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} minute${m === 1 ? '' : 's'}`;
+  const h = Math.floor(m / 60);
+  return h < 48 ? `${h} hour${h === 1 ? '' : 's'}` : `${Math.floor(h / 24)} days`;
+}
+
+/** A task's container as `docker ps` shows it on a swarm node: its Swarm labels, its image. */
+function taskSummary(c: ContainerInfo, now: number): EngineContainerSummary {
+  return {
+    Id: c.id,
+    Names: [`/${c.name}`],
+    Image: '',
+    ImageID: '',
+    Command: '',
+    Created: Math.floor(c.createdAt.getTime() / 1000),
+    Ports: [],
+    Labels: c.labels,
+    State: stateName(c),
+    Status: statusText(c, now),
+    HostConfig: { NetworkMode: 'default' },
+    NetworkSettings: { Networks: {} },
+    Mounts: [],
+  };
+}

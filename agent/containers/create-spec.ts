@@ -1,0 +1,206 @@
+// A `POST /containers/create` body to what the runtime runs: the swarm ContainerSpec the
+// worker also hands it, the published ports and the network mode. Pure. Everything the
+// body asks that skiff does not honour yet is refused by name (docs/engine-api.md):
+// clients send many fields at their zero value, which mean "not asked".
+import type {
+  ContainerSpec,
+  EngineContainerCreateBody,
+  EngineHostConfig,
+  Mount,
+  PublishedPort,
+} from '../../lib/index.js';
+import { SkiffError } from '../../lib/index.js';
+
+export type NetworkMode = 'bridge' | 'none';
+
+export interface StandaloneSpec {
+  image: string;
+  spec: ContainerSpec;
+  ports: PublishedPort[];
+  networkMode: NetworkMode;
+  autoRemove: boolean;
+  /** The body's Cmd and Entrypoint as given (inspect shows them). */
+  cmd: string[] | null;
+  entrypoint: string[] | null;
+}
+
+const CONFIG_KEYS = new Set([
+  'Image',
+  'Cmd',
+  'Entrypoint',
+  'Env',
+  'WorkingDir',
+  'User',
+  'Labels',
+  'Hostname',
+  'StopSignal',
+  'StopTimeout',
+  'ExposedPorts',
+  'HostConfig',
+  'NetworkingConfig',
+  // Which streams a client attaches to: its own business.
+  'AttachStdout',
+  'AttachStderr',
+  // Windows only.
+  'ArgsEscaped',
+]);
+const HOST_CONFIG_KEYS = new Set([
+  'Binds',
+  'PortBindings',
+  'AutoRemove',
+  'RestartPolicy',
+  'NetworkMode',
+  'Init',
+]);
+
+/** Not asked: null, false, 0, '', or arrays and objects of nothing but such values. */
+function isUnset(v: unknown): boolean {
+  if (v === undefined || v === null || v === false || v === 0 || v === '') return true;
+  if (Array.isArray(v)) return v.every(isUnset);
+  if (typeof v === 'object') return Object.values(v as Record<string, unknown>).every(isUnset);
+  return false;
+}
+
+function refuse(field: string, why = 'is not supported by skiff yet'): never {
+  throw new SkiffError('invalid_argument', `${field} ${why}`, {
+    hint: 'docs/engine-api.md lists what a skiff node runs',
+  });
+}
+
+function stringList(v: unknown, field: string): string[] | null {
+  if (v === undefined || v === null) return null;
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) refuse(field, 'must be a list of strings');
+  return v as string[];
+}
+
+function str(v: unknown, field: string): string | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v !== 'string') refuse(field, 'must be a string');
+  return v;
+}
+
+export function standaloneSpec(raw: unknown): StandaloneSpec {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new SkiffError('invalid_argument', 'the container config must be a JSON object');
+  const body = raw as EngineContainerCreateBody;
+  for (const [k, v] of Object.entries(body)) {
+    if (CONFIG_KEYS.has(k) || isUnset(v)) continue;
+    refuse(k);
+  }
+  const image = str(body.Image, 'Image');
+  if (!image) throw new SkiffError('invalid_argument', 'config error: no image given (Image)');
+  const host: EngineHostConfig = body.HostConfig ?? {};
+  if (typeof host !== 'object' || Array.isArray(host)) refuse('HostConfig', 'must be an object');
+  for (const [k, v] of Object.entries(host)) {
+    if (HOST_CONFIG_KEYS.has(k) || isUnset(v)) continue;
+    // Docker's own default log driver is what skiff keeps (conmon's k8s-file).
+    if (k === 'LogConfig' && isDefaultLogConfig(v)) continue;
+    // -1: the kernel's default, what the docker CLI sends when not asked.
+    if (k === 'MemorySwappiness' && v === -1) continue;
+    refuse(`HostConfig.${k}`);
+  }
+  const restart = host.RestartPolicy?.Name ?? '';
+  if (restart !== '' && restart !== 'no')
+    refuse(`HostConfig.RestartPolicy '${restart}'`, 'is not supported by skiff yet (only "no")');
+  const networkMode = networkModeOf(host.NetworkMode);
+  const endpoints = body.NetworkingConfig?.EndpointsConfig ?? {};
+  for (const [name, ep] of Object.entries(endpoints)) {
+    const own = name === networkMode || (networkMode === 'bridge' && name === 'default');
+    if (!own || !isUnset(ep)) refuse(`NetworkingConfig.EndpointsConfig.${name}`);
+  }
+  const cmd = stringList(body.Cmd, 'Cmd');
+  const entrypoint = stringList(body.Entrypoint, 'Entrypoint');
+  const env = stringList(body.Env, 'Env');
+  const labels = body.Labels ?? {};
+  if (typeof labels !== 'object' || Object.values(labels).some((v) => typeof v !== 'string'))
+    refuse('Labels', 'must map names to strings');
+  const stopTimeout = body.StopTimeout;
+  if (
+    stopTimeout !== undefined &&
+    stopTimeout !== null &&
+    (!Number.isInteger(stopTimeout) || stopTimeout < 0)
+  )
+    refuse('StopTimeout', 'must be a whole number of seconds');
+  const ports = portsOf(host.PortBindings ?? {});
+  if (ports.length > 0 && networkMode === 'none')
+    refuse('HostConfig.PortBindings', 'need a network (not "none")');
+  const workdir = str(body.WorkingDir, 'WorkingDir');
+  const user = str(body.User, 'User');
+  const hostname = str(body.Hostname, 'Hostname');
+  const stopSignal = str(body.StopSignal, 'StopSignal');
+  const mounts = (stringList(host.Binds, 'HostConfig.Binds') ?? []).map(bindMount);
+  const spec: ContainerSpec = {
+    Image: image,
+    Labels: { ...labels },
+    ...(entrypoint ? { Command: entrypoint } : {}),
+    ...(cmd ? { Args: cmd } : {}),
+    ...(env ? { Env: env } : {}),
+    ...(workdir ? { Dir: workdir } : {}),
+    ...(user ? { User: user } : {}),
+    ...(hostname ? { Hostname: hostname } : {}),
+    ...(stopSignal ? { StopSignal: stopSignal } : {}),
+    ...(typeof stopTimeout === 'number' ? { StopGracePeriod: stopTimeout * 1e9 } : {}),
+    ...(mounts.length > 0 ? { Mounts: mounts } : {}),
+    ...(host.Init === true ? { Init: true } : {}),
+  };
+  return { image, spec, ports, networkMode, autoRemove: host.AutoRemove === true, cmd, entrypoint };
+}
+
+function isDefaultLogConfig(v: unknown): boolean {
+  const c = v as { Type?: unknown; Config?: unknown };
+  return (c.Type === 'json-file' || c.Type === '' || c.Type === undefined) && isUnset(c.Config);
+}
+
+function networkModeOf(v: unknown): NetworkMode {
+  if (v === undefined || v === null || v === '' || v === 'default' || v === 'bridge') return 'bridge';
+  if (v === 'none') return 'none';
+  return refuse(
+    `HostConfig.NetworkMode '${String(v).slice(0, 60)}'`,
+    'is not supported by skiff yet (only bridge and none)',
+  );
+}
+
+/** `-v SRC:DST[:ro|rw]`: SRC absolute is a bind mount, otherwise a named volume. */
+function bindMount(b: string): Mount {
+  const parts = b.split(':');
+  const [source, target, mode] = parts;
+  if (parts.length < 2 || parts.length > 3 || !source || !target?.startsWith('/'))
+    refuse(`HostConfig.Binds '${b.slice(0, 80)}'`, 'must be SOURCE:/TARGET[:ro|rw]');
+  if (mode !== undefined && mode !== 'ro' && mode !== 'rw')
+    refuse(
+      `HostConfig.Binds '${b.slice(0, 80)}': mode '${mode}'`,
+      'is not supported by skiff yet (ro or rw)',
+    );
+  return {
+    Type: source.startsWith('/') ? 'bind' : 'volume',
+    Source: source,
+    Target: target,
+    ReadOnly: mode === 'ro',
+  };
+}
+
+function portsOf(bindings: NonNullable<EngineHostConfig['PortBindings']>): PublishedPort[] {
+  const out: PublishedPort[] = [];
+  for (const [key, list] of Object.entries(bindings)) {
+    const m = /^(\d{1,5})(?:\/(tcp|udp))?$/.exec(key);
+    const containerPort = Number(m?.[1]);
+    if (!m || containerPort < 1 || containerPort > 65535)
+      refuse(`HostConfig.PortBindings '${key.slice(0, 40)}'`, 'is not a port (PORT/tcp or PORT/udp)');
+    for (const b of list ?? []) {
+      const hostPort = Number(b.HostPort);
+      if (!b.HostPort || !Number.isInteger(hostPort) || hostPort < 1 || hostPort > 65535)
+        refuse(
+          `HostConfig.PortBindings '${key}': host port '${String(b.HostPort ?? '').slice(0, 20)}'`,
+          'must be a port number (a random host port is not supported by skiff yet)',
+        );
+      const hostIp = b.HostIp && b.HostIp !== '0.0.0.0' ? b.HostIp : undefined;
+      out.push({
+        containerPort,
+        hostPort,
+        protocol: (m[2] as 'tcp' | 'udp' | undefined) ?? 'tcp',
+        ...(hostIp ? { hostIp } : {}),
+      });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,104 @@
+// The Docker Engine API's container shapes, as far as skiff serves them (docs/engine-api.md):
+// the create body it reads and the list and inspect answers it gives. Plain types; the
+// checks of a create body live in agent/containers (refusing what skiff cannot honour).
+
+/** `POST /containers/create`: Docker's ContainerConfig with HostConfig and NetworkingConfig. */
+export interface EngineContainerCreateBody {
+  Image?: string;
+  Cmd?: string[] | null;
+  Entrypoint?: string[] | null;
+  Env?: string[] | null;
+  WorkingDir?: string;
+  User?: string;
+  Labels?: Record<string, string> | null;
+  Hostname?: string;
+  StopSignal?: string;
+  StopTimeout?: number | null;
+  ExposedPorts?: Record<string, unknown> | null;
+  HostConfig?: EngineHostConfig | null;
+  NetworkingConfig?: { EndpointsConfig?: Record<string, unknown> | null } | null;
+  [key: string]: unknown;
+}
+
+export interface EnginePortBinding {
+  HostIp?: string;
+  HostPort?: string;
+}
+
+export interface EngineHostConfig {
+  Binds?: string[] | null;
+  PortBindings?: Record<string, EnginePortBinding[] | null> | null;
+  AutoRemove?: boolean;
+  RestartPolicy?: { Name?: string; MaximumRetryCount?: number } | null;
+  NetworkMode?: string;
+  Init?: boolean | null;
+  [key: string]: unknown;
+}
+
+/** One row of `GET /containers/json`. */
+export interface EngineContainerSummary {
+  Id: string;
+  Names: string[];
+  Image: string;
+  ImageID: string;
+  Command: string;
+  Created: number;
+  Ports: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[];
+  Labels: Record<string, string>;
+  State: string;
+  Status: string;
+  HostConfig: { NetworkMode: string };
+  NetworkSettings: { Networks: Record<string, { IPAddress: string; NetworkID: string }> };
+  Mounts: { Type: string; Source: string; Destination: string; RW: boolean }[];
+}
+
+/** `GET /containers/{id}/json`, the parts skiff knows. */
+export interface EngineContainerInspect {
+  Id: string;
+  Created: string;
+  Path: string;
+  Args: string[];
+  State: {
+    Status: string;
+    Running: boolean;
+    Paused: boolean;
+    Restarting: boolean;
+    OOMKilled: boolean;
+    Dead: boolean;
+    Pid: number;
+    ExitCode: number;
+    Error: string;
+    StartedAt: string;
+    FinishedAt: string;
+  };
+  Image: string;
+  Name: string;
+  RestartCount: number;
+  Driver: string;
+  Platform: string;
+  HostConfig: EngineHostConfig;
+  Config: {
+    Hostname: string;
+    User: string;
+    Env: string[];
+    Cmd: string[] | null;
+    Entrypoint: string[] | null;
+    Image: string;
+    WorkingDir: string;
+    Labels: Record<string, string>;
+    Tty: boolean;
+    OpenStdin: boolean;
+    AttachStdout: boolean;
+    AttachStderr: boolean;
+  };
+  NetworkSettings: {
+    IPAddress: string;
+    Ports: Record<string, EnginePortBinding[] | null>;
+    Networks: Record<string, { IPAddress: string; NetworkID: string; Gateway: string }>;
+  };
+  Mounts: { Type: string; Source: string; Destination: string; RW: boolean }[];
+}
+
+/** `POST /containers/{id}/wait?condition=`: Docker's three conditions. */
+export const WAIT_CONDITIONS = ['not-running', 'next-exit', 'removed'] as const;
+export type WaitCondition = (typeof WAIT_CONDITIONS)[number];

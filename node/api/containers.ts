@@ -1,0 +1,273 @@
+// Docker's /containers endpoints over this node's standalone containers (agent/containers):
+// create, start, wait, attach (output only), logs, stop, kill, remove, list, inspect.
+// What is not served yet answers "page not found" or is refused by name (docs/engine-api.md).
+import type { Socket } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { containers, NodeAgent, runtime } from '../../agent/index.js';
+import type { EngineContainerSummary, WaitCondition } from '../../lib/index.js';
+import { encodeFrame, SkiffError, STDERR, STDOUT, WAIT_CONDITIONS } from '../../lib/index.js';
+import { isTrue } from './filters.js';
+
+type Service = containers.ContainerService;
+
+/** dockerd's container list filters; those skiff cannot answer yet are refused by name. */
+const LIST_FILTERS = ['id', 'name', 'label', 'status', 'exited', 'is-task', 'ancestor'];
+const UNSUPPORTED_LIST_FILTERS = [
+  'before',
+  'since',
+  'expose',
+  'publish',
+  'volume',
+  'network',
+  'health',
+  'isolation',
+];
+const STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
+
+export function registerContainerRoutes(
+  app: FastifyInstance,
+  agentOf: () => Pick<NodeAgent, 'containers'> | undefined,
+): void {
+  const svc = (): Service => {
+    const a = agentOf();
+    if (!a) throw new SkiffError('unavailable', 'the node agent is still starting');
+    return a.containers;
+  };
+  const id = (req: { params: unknown }) => (req.params as { id: string }).id;
+  const query = (req: { query: unknown }) => (req.query ?? {}) as Record<string, string | undefined>;
+
+  app.post('/containers/create', async (req, reply) => {
+    const name = query(req).name;
+    return reply.status(201).send(await svc().create(req.body ?? {}, name));
+  });
+
+  app.post('/containers/:id/start', async (req, reply) => {
+    const r = await svc().start(id(req));
+    return reply.status(r === 'started' ? 204 : 304).send();
+  });
+
+  app.post('/containers/:id/stop', async (req, reply) => {
+    const q = query(req);
+    const t = q.t === undefined || q.t === '' ? undefined : Number(q.t);
+    if (t !== undefined && (!Number.isInteger(t) || t < -1))
+      throw new SkiffError('invalid_argument', `invalid value for t: ${String(q.t).slice(0, 20)}`);
+    const r = await svc().stop(id(req), t === -1 ? 3600 * 24 : t, q.signal || undefined);
+    return reply.status(r === 'stopped' ? 204 : 304).send();
+  });
+
+  app.post('/containers/:id/kill', async (req, reply) => {
+    await svc().kill(id(req), query(req).signal || 'SIGKILL');
+    return reply.status(204).send();
+  });
+
+  app.delete('/containers/:id', async (req, reply) => {
+    const q = query(req);
+    if (isTrue(q.v))
+      throw new SkiffError(
+        'invalid_argument',
+        'removing anonymous volumes (v) is not supported by skiff yet: it makes none',
+      );
+    if (isTrue(q.link)) throw new SkiffError('invalid_argument', 'links are not supported by skiff');
+    await svc().remove(id(req), { force: isTrue(q.force) });
+    return reply.status(204).send();
+  });
+
+  app.get('/containers/:id/json', async (req) => svc().inspect(id(req)));
+
+  app.get('/containers/json', async (req) => {
+    const q = query(req);
+    const f = parseListFilters(q.filters);
+    const all = isTrue(q.all) || f.has('status') || f.has('exited');
+    let list = (await svc().list()).filter((c) => (all || c.State === 'running') && matches(c, f));
+    list.sort((a, b) => b.Created - a.Created);
+    const limit = Number(q.limit);
+    if (Number.isInteger(limit) && limit > 0) list = list.slice(0, limit);
+    return list;
+  });
+
+  app.post('/containers/:id/wait', async (req, reply) => {
+    const condition = (query(req).condition || 'not-running') as WaitCondition;
+    if (!WAIT_CONDITIONS.includes(condition))
+      throw new SkiffError('invalid_argument', `invalid condition: "${String(condition).slice(0, 40)}"`);
+    const service = svc();
+    const abort = new AbortController();
+    // Finds the container first: a missing one is a plain 404.
+    await service.inspect(id(req));
+    // As dockerd: the headers go at once, so a client can start the container meanwhile.
+    reply.hijack();
+    const res = reply.raw;
+    res.on('close', () => abort.abort());
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.flushHeaders();
+    try {
+      const r = await service.wait(id(req), condition, abort.signal);
+      res.end(JSON.stringify({ StatusCode: r.StatusCode, Error: null }));
+    } catch (e) {
+      res.end(
+        JSON.stringify({ StatusCode: -1, Error: { Message: e instanceof Error ? e.message : String(e) } }),
+      );
+    }
+  });
+
+  app.get('/containers/:id/logs', async (req, reply) => {
+    const q = query(req);
+    const stdout = isTrue(q.stdout);
+    const stderr = isTrue(q.stderr);
+    if (!stdout && !stderr)
+      throw new SkiffError('invalid_argument', 'Bad parameters: you must choose at least one stream');
+    const since = q.since ? Number(q.since) : undefined;
+    if (since !== undefined && !Number.isFinite(since))
+      throw new SkiffError('invalid_argument', `invalid since: ${String(q.since).slice(0, 30)}`);
+    const tail = q.tail && q.tail !== 'all' ? Number(q.tail) : undefined;
+    if (tail !== undefined && (!Number.isInteger(tail) || tail < 0))
+      throw new SkiffError('invalid_argument', `invalid tail: ${String(q.tail).slice(0, 30)}`);
+    if (q.until) throw new SkiffError('invalid_argument', 'logs until a time are not supported by skiff yet');
+    const service = svc();
+    await service.inspect(id(req));
+    reply.hijack();
+    const res = reply.raw;
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    res.writeHead(200, { 'Content-Type': 'application/vnd.docker.multiplexed-stream' });
+    await pump(
+      service.logs(id(req), {
+        follow: isTrue(q.follow),
+        ...(since ? { since: new Date(since * 1000) } : {}),
+        ...(tail !== undefined ? { tail } : {}),
+        signal: abort.signal,
+      }),
+      (chunk) => res.write(chunk),
+      { stdout, stderr, timestamps: isTrue(q.timestamps) },
+    );
+    res.end();
+  });
+
+  // Output only: docker run (without -i) attaches stdout and stderr before it starts the
+  // container; input and TTYs are refused (docs/engine-api.md).
+  app.post('/containers/:id/attach', async (req, reply) => {
+    const q = query(req);
+    if (isTrue(q.stdin))
+      throw new SkiffError('invalid_argument', 'attaching stdin is not supported by skiff yet');
+    if (q.detachKeys) throw new SkiffError('invalid_argument', 'detachKeys are not supported by skiff yet');
+    const service = svc();
+    await service.inspect(id(req));
+    const upgrade = /upgrade/i.test(String(req.headers.connection ?? ''));
+    reply.hijack();
+    const socket = req.raw.socket as Socket;
+    // The docker CLI half-closes its side at once when it sends no input; Node's HTTP
+    // server would end ours in answer (its own 'end' listener), cutting the output. The
+    // server's sockets allow half-open ones, so without that listener ours stays open.
+    for (const l of socket.listeners('end'))
+      if ((l as { name?: string }).name?.endsWith('socketOnEnd')) socket.off('end', l as () => void);
+    const abort = new AbortController();
+    socket.on('close', () => abort.abort());
+    const type = 'application/vnd.docker.multiplexed-stream';
+    socket.write(
+      upgrade
+        ? `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${type}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`
+        : `HTTP/1.1 200 OK\r\nContent-Type: ${type}\r\nConnection: close\r\n\r\n`,
+    );
+    if (isTrue(q.stream) || isTrue(q.logs)) {
+      await pump(
+        service.logs(id(req), { follow: isTrue(q.stream), signal: abort.signal, attached: true }),
+        (chunk) => socket.write(chunk),
+        { stdout: isTrue(q.stdout), stderr: isTrue(q.stderr), timestamps: false },
+      );
+    }
+    socket.end();
+  });
+
+  // What docker's CLI and clients probe before they give up: said plainly.
+  for (const path of [
+    '/containers/:id/restart',
+    '/containers/:id/pause',
+    '/containers/:id/unpause',
+    '/containers/:id/rename',
+    '/containers/:id/update',
+    '/containers/:id/resize',
+    '/containers/:id/exec',
+    '/containers/prune',
+  ])
+    app.post(path, async () => {
+      throw new SkiffError(
+        'unsupported',
+        `${path.replace('/containers/:id/', '').replace('/containers/', '')} is not supported by skiff yet`,
+        {
+          hint: 'docs/engine-api.md lists what a skiff node serves',
+        },
+      );
+    });
+}
+
+async function pump(
+  entries: AsyncIterable<runtime.LogEntry>,
+  write: (chunk: Buffer) => boolean,
+  o: { stdout: boolean; stderr: boolean; timestamps: boolean },
+): Promise<void> {
+  try {
+    for await (const e of entries) {
+      if (e.stream === 'stdout' ? !o.stdout : !o.stderr) continue;
+      const text = `${o.timestamps ? `${e.time.toISOString()} ` : ''}${e.line}\n`;
+      write(encodeFrame(e.stream === 'stdout' ? STDOUT : STDERR, text));
+    }
+  } catch {
+    // The client went away, or the container was removed under it: the stream ends.
+  }
+}
+
+function parseListFilters(raw: string | undefined): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  if (!raw) return out;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(raw);
+  } catch {
+    throw new SkiffError('invalid_argument', `invalid filters: not JSON: ${raw.slice(0, 100)}`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new SkiffError('invalid_argument', 'invalid filters: expected a JSON object of filter names');
+  for (const [k, v] of Object.entries(doc)) {
+    if (UNSUPPORTED_LIST_FILTERS.includes(k))
+      throw new SkiffError('invalid_argument', `filter '${k}' is not supported by skiff yet`, {
+        hint: `containers filter by ${LIST_FILTERS.join(', ')}`,
+      });
+    if (!LIST_FILTERS.includes(k)) throw new SkiffError('invalid_argument', `invalid filter '${k}'`);
+    const values = Array.isArray(v)
+      ? v
+      : typeof v === 'object' && v !== null
+        ? Object.entries(v)
+            .filter(([, on]) => on === true)
+            .map(([x]) => x)
+        : undefined;
+    if (!values || values.some((x) => typeof x !== 'string'))
+      throw new SkiffError('invalid_argument', `invalid filter '${k}': expected a map or a list of values`);
+    if (k === 'status')
+      for (const s of values)
+        if (!STATUSES.includes(s as string))
+          throw new SkiffError('invalid_argument', `invalid filter 'status=${s}'`);
+    out.set(k, values as string[]);
+  }
+  return out;
+}
+
+function matches(c: EngineContainerSummary, f: Map<string, string[]>): boolean {
+  const any = (key: string, test: (v: string) => boolean) => {
+    const vs = f.get(key);
+    return vs === undefined || vs.length === 0 || vs.some(test);
+  };
+  const name = c.Names[0]?.slice(1) ?? '';
+  const isTask = c.Labels['com.docker.swarm.task.id'] !== undefined;
+  const exit = /^Exited \((\d+)\)/.exec(c.Status)?.[1];
+  return (
+    any('id', (v) => c.Id.startsWith(v)) &&
+    any('name', (v) => name.includes(v.replace(/^\//, ''))) &&
+    any('status', (v) => c.State === v) &&
+    any('exited', (v) => exit === v) &&
+    any('is-task', (v) => (v === 'true') === isTask) &&
+    any('ancestor', (v) => c.Image === v || c.ImageID === v || c.ImageID.startsWith(`sha256:${v}`)) &&
+    (f.get('label') ?? []).every((want) => {
+      const eq = want.indexOf('=');
+      return eq < 0 ? Object.hasOwn(c.Labels, want) : c.Labels[want.slice(0, eq)] === want.slice(eq + 1);
+    })
+  );
+}
