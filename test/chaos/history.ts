@@ -66,7 +66,10 @@ export interface LostWrite {
  * by a write not overtaken by an acknowledged write that began after it ended (or be
  * the initial absence when nothing was acknowledged).
  */
-export function lostWrites(history: readonly OpRecord[], finals: ReadonlyMap<string, string | null>): LostWrite[] {
+export function lostWrites(
+  history: readonly OpRecord[],
+  finals: ReadonlyMap<string, string | null>,
+): LostWrite[] {
   const writes = new Map<string, OpRecord[]>();
   for (const op of history) {
     if (op.kind === 'read' || op.outcome === 'fail') continue;
@@ -77,7 +80,8 @@ export function lostWrites(history: readonly OpRecord[], finals: ReadonlyMap<str
   for (const [key, found] of finals) {
     const ws = writes.get(key) ?? [];
     const acked = ws.filter((w) => w.outcome === 'ok');
-    const end = (w: OpRecord) => (w.outcome === 'ok' && w.response !== null ? w.response : Number.POSITIVE_INFINITY);
+    const end = (w: OpRecord) =>
+      w.outcome === 'ok' && w.response !== null ? w.response : Number.POSITIVE_INFINITY;
     const allowed: (string | null)[] = ws
       .filter((w) => !acked.some((q) => q.invoke > end(w)))
       .map((w) => w.value);
@@ -98,7 +102,10 @@ export interface HistoryVerdict {
 }
 
 /** Linearizability of the writes with the final reads, and the lost writes. */
-export function judgeHistory(history: readonly OpRecord[], finals: ReadonlyMap<string, string | null>): HistoryVerdict {
+export function judgeHistory(
+  history: readonly OpRecord[],
+  finals: ReadonlyMap<string, string | null>,
+): HistoryVerdict {
   const writes = history.filter((op) => op.kind !== 'read');
   // The agreed final state, read after every operation ended.
   const end = Math.max(0, ...history.map((op) => op.response ?? op.invoke)) + 1;
@@ -145,5 +152,10 @@ export function requestFigures(probes: readonly Probe[]): {
   const last = sorted.at(-1);
   if (failingSince !== undefined && last) longest = Math.max(longest, last.at - failingSince);
   const ok = sorted.filter((p) => p.ok).length;
-  return { requests: sorted.length, ok, successRate: sorted.length ? ok / sorted.length : 0, longestOutageMs: longest };
+  return {
+    requests: sorted.length,
+    ok,
+    successRate: sorted.length ? ok / sorted.length : 0,
+    longestOutageMs: longest,
+  };
 }

@@ -30,29 +30,71 @@ describe('chaos history verdict', () => {
   const history = [w('a', '1', 0, 10), w('a', '2', 20, 30), w('b', '3', 5, 15), w('b', null, 40, 50)];
 
   it('passes a history whose final state holds every acknowledged write', () => {
-    const v = judgeHistory(history, finals([['a', '2'], ['b', null]]));
+    const v = judgeHistory(
+      history,
+      finals([
+        ['a', '2'],
+        ['b', null],
+      ]),
+    );
     expect(v).toMatchObject({ acknowledged: 4, lost: [], linearizable: true });
   });
 
   it('catches an acknowledged write the store dropped', () => {
     // The store lost a's second write: a still holds 1.
-    const v = judgeHistory(history, finals([['a', '1'], ['b', null]]));
+    const v = judgeHistory(
+      history,
+      finals([
+        ['a', '1'],
+        ['b', null],
+      ]),
+    );
     expect(v.lost).toEqual([{ key: 'service/a', found: '1', allowed: ['2'] }]);
     expect(v.linearizable).toBe(false);
     expect(v.badKey).toBe('service/a');
   });
 
   it('catches an acknowledged remove that did not happen', () => {
-    const v = judgeHistory(history, finals([['a', '2'], ['b', '3']]));
+    const v = judgeHistory(
+      history,
+      finals([
+        ['a', '2'],
+        ['b', '3'],
+      ]),
+    );
     expect(v.lost.map((l) => l.key)).toEqual(['service/b']);
     expect(v.linearizable).toBe(false);
   });
 
   it('allows a write of unknown outcome to have happened or not', () => {
     const h = [...history, w('a', '9', 35, null, 'unknown')];
-    expect(judgeHistory(h, finals([['a', '9'], ['b', null]]))).toMatchObject({ lost: [], linearizable: true });
-    expect(judgeHistory(h, finals([['a', '2'], ['b', null]]))).toMatchObject({ lost: [], linearizable: true });
-    expect(judgeHistory(h, finals([['a', '1'], ['b', null]])).linearizable).toBe(false);
+    expect(
+      judgeHistory(
+        h,
+        finals([
+          ['a', '9'],
+          ['b', null],
+        ]),
+      ),
+    ).toMatchObject({ lost: [], linearizable: true });
+    expect(
+      judgeHistory(
+        h,
+        finals([
+          ['a', '2'],
+          ['b', null],
+        ]),
+      ),
+    ).toMatchObject({ lost: [], linearizable: true });
+    expect(
+      judgeHistory(
+        h,
+        finals([
+          ['a', '1'],
+          ['b', null],
+        ]),
+      ).linearizable,
+    ).toBe(false);
   });
 
   it('leaves refused writes out, and allows either of two concurrent writes', () => {
