@@ -189,7 +189,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const nemesis = (async () => {
       for (const f of plan) {
         if (now() < f.at) await sleep(f.at - now());
-        if (stop) return;
+        // A fault that would outlast the load is not started (recoveries delay the plan).
+        if (stop || now() + f.durationMs > totalMs) return;
         const rec = await doFault(c, f, now, { paused, cut }, log);
         schedule.push(rec);
       }
@@ -655,26 +656,38 @@ async function convergenceProblems(
 
 const ID = /^[0-9a-z]{25}$/;
 
-/** What each host runs or holds that no running task accounts for. */
+/**
+ * What each host runs or holds that no task accounts for: a running container or a
+ * conmon of a task that is not running; a mount or network namespace of a task the
+ * cluster no longer has (a stopped task in the service's history keeps its rootfs until
+ * it is removed, as Docker keeps a stopped container); more veths than attachments.
+ */
 async function findOrphans(c: LabCluster): Promise<Orphan[]> {
   const tasks = await c.api().listTasks();
+  const byId = new Map(tasks.map((t) => [t.ID, t]));
+  const describeTask = (id: string) => {
+    const t = byId.get(id);
+    return t ? `${id} (${t.Status.State}/${t.DesiredState})` : `${id} (gone)`;
+  };
   const out: Orphan[] = [];
   const mounts = readFileSync('/proc/mounts', 'utf8')
     .split('\n')
     .map((l) => l.split(' ')[1] ?? '');
   const procs = conmonProcesses();
   for (const n of c.nodes) {
-    const live = new Set(tasks.filter((t) => t.NodeID === n.id && isRunning(t)).map((t) => t.ID));
+    const mine = tasks.filter((t) => t.NodeID === n.id);
+    const live = new Set(mine.filter(isRunning).map((t) => t.ID));
+    const known = new Set(mine.map((t) => t.ID));
     const host = n.host.name;
     for (const id of (await containerPids(n)).keys())
-      if (!live.has(id)) out.push({ host, what: 'container', id });
+      if (!live.has(id)) out.push({ host, what: 'container', id: describeTask(id) });
     for (const p of procs)
       if (p.root === join(n.runDir, 'runtime', 'crun') && !live.has(p.id))
-        out.push({ host, what: 'conmon', id: p.id });
+        out.push({ host, what: 'conmon', id: `pid ${p.pid} of ${describeTask(p.id)}` });
     for (const m of mounts) {
       if (!m.startsWith(n.stateRoot) && !m.startsWith(n.runDir)) continue;
       const id = m.split('/').find((seg) => ID.test(seg));
-      if (id && !live.has(id)) out.push({ host, what: 'mount', id: m });
+      if (id && !known.has(id)) out.push({ host, what: 'mount', id: `${m} of ${describeTask(id)}` });
     }
     let netns: string[] = [];
     try {
@@ -682,11 +695,9 @@ async function findOrphans(c: LabCluster): Promise<Orphan[]> {
     } catch {
       // none yet
     }
-    for (const id of netns) if (!live.has(id)) out.push({ host, what: 'netns', id });
-    // Each task's interfaces: one veth per network it is attached to.
-    const attached = tasks
-      .filter((t) => t.NodeID === n.id && isRunning(t))
-      .reduce((sum, t) => sum + (t.NetworksAttachments?.length ?? 0), 0);
+    for (const id of netns) if (!known.has(id)) out.push({ host, what: 'netns', id: describeTask(id) });
+    // Each running task's interfaces: one veth per network it is attached to.
+    const attached = mine.filter(isRunning).reduce((sum, t) => sum + (t.NetworksAttachments?.length ?? 0), 0);
     const veths = (await n.host.run('ip', ['-o', 'link', 'show', 'type', 'veth']))
       .split('\n')
       .filter(Boolean);
