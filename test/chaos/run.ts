@@ -6,8 +6,9 @@
 //
 //   const result = await runChaos({ minutes: 2, seed: 1, log: console.log });
 //   result.summary.lost === 0 && result.summary.linearizable && result.summary.orphans === 0
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiClient } from '../../cli/api/client.js';
@@ -118,6 +119,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const cut = new Set<LabClusterNode>();
   const clients = new Map<LabClusterNode, ApiClient>();
   let t0 = Date.now();
+  // Every daemon's log is copied beside the history when the cluster is destroyed; kept
+  // only when the run fails.
+  const logs = `${o.out ?? join(tmpdir(), `chaos-${o.seed}.json`)}.logs`;
+  const logsBefore = process.env.SKIFF_LAB_LOGS;
+  process.env.SKIFF_LAB_LOGS = logs;
+  let passed = false;
   const now = () => Date.now() - t0;
   const clientOf = (n: LabClusterNode) => {
     let a = clients.get(n);
@@ -207,11 +214,18 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     await c.lab.heal();
     cut.clear();
     for (const n of c.nodes) if (!c.alive(n)) await c.restartDaemon(n);
-    await clusterWhole(c, 120_000);
+    let healed = true;
+    const convergence: string[] = [];
+    try {
+      await clusterWhole(c, 120_000);
+    } catch (e) {
+      healed = false;
+      convergence.push(`not whole after healing: ${(e as Error).message}`);
+    }
 
     // Final reads: every manager agrees on every name.
     const names = objectNames(keys);
-    const finals = await waitFor(
+    const finals: Map<string, string | null> = await waitFor(
       async () => {
         const seen = await Promise.all(
           c.managers.map(async (m) => {
@@ -244,22 +258,28 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         timeoutMs: 60_000,
         intervalMs: 500,
       },
-    );
+    ).catch((e: unknown) => {
+      convergence.push(`no final state: ${(e as Error).message}`);
+      return new Map<string, string | null>();
+    });
     const verdict = judgeHistory(history, finals);
 
     // Convergence: every service on its last spec with its tasks running on ready nodes;
     // nothing of a removed service anywhere; no leftovers on the hosts.
-    let convergence: string[] = [];
     let orphans: Orphan[] = [];
-    const converged = await waitFor(
-      async () => {
-        convergence = await convergenceProblems(c, finals);
-        orphans = convergence.length === 0 ? await findOrphans(c) : [];
-        return convergence.length === 0 && orphans.length === 0;
-      },
-      { what: 'convergence and no leftovers', timeoutMs: 180_000, intervalMs: 1000 },
-    ).catch(() => false);
-    if (!converged && convergence.length === 0) log('chaos: converged, but leftovers remain');
+    if (healed && convergence.length === 0) {
+      let problems: string[] = [];
+      const converged = await waitFor(
+        async () => {
+          problems = await convergenceProblems(c, finals);
+          orphans = problems.length === 0 ? await findOrphans(c) : [];
+          return problems.length === 0 && orphans.length === 0;
+        },
+        { what: 'convergence and no leftovers', timeoutMs: 180_000, intervalMs: 1000 },
+      ).catch(() => false);
+      if (!converged && problems.length === 0) log('chaos: converged, but leftovers remain');
+      convergence.push(...problems);
+    }
     // Probes ran during the load only.
     const figures = requestFigures(probes);
     const faults: Partial<Record<FaultKind, number>> = {};
@@ -282,12 +302,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const ok = summary.lost === 0 && summary.linearizable && summary.converged && summary.orphans === 0;
     const result: ChaosResult = { summary, verdict, history, schedule, probes, orphans, convergence, ok };
     if (o.out) writeFileSync(o.out, `${JSON.stringify(result, jsonSafe, 1)}\n`);
-    if (!ok && o.out && !process.env.SKIFF_LAB_LOGS) process.env.SKIFF_LAB_LOGS = `${o.out}.logs`;
+    passed = ok;
+    if (!ok) log(`chaos: failed; the daemons' logs go to ${logs}`);
     return result;
   } finally {
     for (const n of paused) signal(n, 'SIGCONT');
     for (const a of clients.values()) await a.close().catch(() => {});
     await c.destroy();
+    if (logsBefore === undefined) delete process.env.SKIFF_LAB_LOGS;
+    else process.env.SKIFF_LAB_LOGS = logsBefore;
+    if (passed) rmSync(logs, { recursive: true, force: true });
   }
 }
 
@@ -587,19 +611,26 @@ async function doFault(
   return rec;
 }
 
-/** Every node ready and every manager reachable under one leader. */
+/** Every node ready and every manager reachable under one leader; throws what is missing. */
 async function clusterWhole(c: LabCluster, timeoutMs: number): Promise<void> {
   await waitFor(
     async () => {
-      const views = await Promise.all(c.managers.map((m) => c.api(m).listNodes()));
-      const leaders = new Set(views.map((ns) => ns.find((n) => n.ManagerStatus?.Leader)?.ID));
-      return (
-        leaders.size === 1 &&
-        !leaders.has(undefined) &&
-        views.every(
-          (ns: Node[]) => ns.length === c.nodes.length && ns.every((n) => n.Status.State === 'ready'),
-        )
+      const views = await Promise.all(
+        c.managers.map(async (m) => ({ m, nodes: (await c.api(m).listNodes()) as Node[] })),
       );
+      const leaders = new Set<string>();
+      let whole = true;
+      const seen = views.map(({ m, nodes }) => {
+        const leader = c.nodeOf(nodes.find((n) => n.ManagerStatus?.Leader)?.ID)?.host.name ?? 'none';
+        leaders.add(leader);
+        const notReady = nodes
+          .filter((n) => n.Status.State !== 'ready')
+          .map((n) => `${c.nodeOf(n.ID)?.host.name ?? n.ID} ${n.Status.State}`);
+        if (nodes.length !== c.nodes.length || notReady.length > 0) whole = false;
+        return `${m.host.name} sees leader ${leader}, not ready: ${notReady.join(', ') || '-'}`;
+      });
+      if (!whole || leaders.size !== 1 || leaders.has('none')) throw new Error(seen.join('; '));
+      return true;
     },
     { what: 'every node ready and every manager agreeing on the leader', timeoutMs, intervalMs: 250 },
   );
