@@ -103,8 +103,17 @@ export class LeaderDispatcher implements DispatcherApi {
   }
 
   async register(req: RegisterRequest): Promise<ClusterRegisterResponse> {
-    const res = await this.active().register(req);
+    // Counted before its 'ready' is written: the sweep of silent nodes must not write
+    // 'down' over a registration in flight (the session would go on, the node down).
+    const known = this.registered.has(req.nodeId);
     this.registered.add(req.nodeId);
+    let res: RegisterResponse;
+    try {
+      res = await this.active().register(req);
+    } catch (e) {
+      if (!known) this.registered.delete(req.nodeId);
+      throw e;
+    }
     const role = this.o.store.getNode(req.nodeId)?.Spec.Role === 'manager' ? 'manager' : 'worker';
     return { ...res, managers: managerAddrs(this.o.store), role };
   }
@@ -156,6 +165,8 @@ export class LeaderDispatcher implements DispatcherApi {
     if (!this.current) return;
     const silent = this.o.store.listNodes((n) => n.Status.State === 'ready' && !this.registered.has(n.ID));
     for (const n of silent) {
+      // Registered while an earlier node's write was in flight.
+      if (!this.current || this.registered.has(n.ID)) continue;
       this.o.log.warn({ nodeId: n.ID }, 'node did not register with the new leader; marking it down');
       await storeDispatcherPort(this.o.store)
         .setNodeState(n.ID, 'down', 'heartbeat failure')

@@ -94,7 +94,12 @@ export class OrchestrationLoop {
   private async pass(): Promise<void> {
     const services = this.allDirty ? this.store.listServices() : [];
     const ids = this.allDirty ? new Set(services.map((s) => s.ID)) : new Set(this.dirty);
-    if (this.allDirty) for (const id of this.dirty) ids.add(id);
+    if (this.allDirty) {
+      for (const id of this.dirty) ids.add(id);
+      // Tasks of services removed while another leader led (or before its loops saw the
+      // removal): nothing else brings them to a new leader's attention.
+      for (const id of this.store.taskServiceIds()) ids.add(id);
+    }
     this.allDirty = false;
     this.dirty.clear();
     if (ids.size === 0) return;

@@ -89,6 +89,11 @@ export class StoreState implements StateMachine {
     return out;
   }
 
+  /** The services that have tasks (removed ones too, until their tasks are gone). */
+  taskServiceIds(): IterableIterator<string> {
+    return this.tasksByService.keys();
+  }
+
   private indexTask(t: Task | undefined, add: boolean): void {
     if (!t) return;
     if (t.ServiceID) setIndex(this.tasksByService, t.ServiceID, t.ID, add);

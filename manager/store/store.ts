@@ -245,6 +245,11 @@ export class Store {
     return this.state.get('tasks', id) ?? uniquePrefix([...this.state.values('tasks')], id);
   }
 
+  /** The IDs of the services that have tasks, removed services included. */
+  taskServiceIds(): string[] {
+    return [...this.state.taskServiceIds()];
+  }
+
   listTasks(q: TaskQuery = {}, pred?: (t: Task) => boolean): Task[] {
     // The per-service and per-node indexes keep these reads proportional to the answer.
     const from =

@@ -40,6 +40,40 @@ describe('leader loops over terms of leadership', () => {
   });
 });
 
+describe('a new leader and the tasks of a service removed under the old one', () => {
+  // Found by the chaos run (seed 1): the leader committed a service's removal and was
+  // killed before its loops wound the tasks down; the next leader never looked at tasks
+  // whose service is gone, so they ran for ever.
+  it('winds them down when it starts leading', async () => {
+    const store = localStore();
+    await addNode(store, 'n1');
+    const loops = new LeaderLoops(store, silentLogger);
+    loops.start();
+    try {
+      await store.update((tx) => tx.createService({ Spec: web(2) }));
+      await loops.settled();
+      // The agent runs them.
+      await store.update((tx) => {
+        for (const t of tx.list('tasks'))
+          tx.update('tasks', { ...t, Status: { ...t.Status, State: 'running' } });
+      });
+      await loops.settled();
+      // The old leader's last act: the removal, and no loop saw it.
+      await loops.stop();
+      const svc = store.listServices()[0]!;
+      await store.update((tx) => tx.deleteService(svc.ID));
+      expect(store.listTasks().map((t) => t.DesiredState)).toEqual(['running', 'running']);
+
+      loops.start();
+      await waitFor(() => store.listTasks().every((t) => t.DesiredState === 'remove'), {
+        what: 'the tasks of the removed service to be asked to be removed',
+      });
+    } finally {
+      await loops.stop();
+    }
+  });
+});
+
 describe('a control loop whose pass finds this manager not leading', () => {
   it('runs again on the next kick (leadership may come back before the loops are stopped)', async () => {
     let leading = false;

@@ -17,6 +17,7 @@ import {
   Store,
 } from '../../../manager/index.js';
 import { dispatcherAddr, quorumRefusal } from '../../../node/index.js';
+import { waitFor } from '../../lab/index.js';
 
 const node = (ID: string, state: 'ready' | 'down'): Node =>
   ({ ID, Spec: { Role: 'manager' }, Status: { State: state } }) as Node;
@@ -112,6 +113,45 @@ describe('LeaderDispatcher', () => {
     await expect(d.register({ nodeId: 'w1', description, addr: '10.0.0.2' })).rejects.toMatchObject({
       code: 'not_leader',
     });
+  });
+
+  // Found by the chaos run (seed 7): a new leader's sweep of nodes that did not register
+  // with it ran while a node's registration was being written, and its 'down' landed
+  // after the registration's 'ready'. The agent's session went on, so the node stayed
+  // down (its tasks replaced elsewhere) until its next registration.
+  it('does not mark down a node whose registration is being written when the sweep runs', async () => {
+    const { store } = await setup();
+    const d = new LeaderDispatcher({ store, log: silentLogger, heartbeatPeriodMs: 20 });
+    // Writes take a while (a loaded cluster): the sweep comes 60 ms in, mid-registration.
+    const update = store.update.bind(store);
+    let inflight = 0;
+    store.update = (async (fn: Parameters<typeof update>[0]) => {
+      inflight++;
+      try {
+        await new Promise((r) => setTimeout(r, 100));
+        return await update(fn);
+      } finally {
+        inflight--;
+      }
+    }) as typeof store.update;
+    d.follow(true);
+    let beat: NodeJS.Timeout | undefined;
+    try {
+      const reg = await d.register({ nodeId: 'w1', description, addr: '10.0.0.2' });
+      // The agent keeps its session alive.
+      beat = setInterval(
+        () => void d.heartbeat({ nodeId: 'w1', sessionId: reg.sessionId }).catch(() => {}),
+        10,
+      );
+      // The sweep marks m1 down (it never registers); then every write has landed.
+      await waitFor(() => store.getNode('m1')?.Status.State === 'down' && inflight === 0, {
+        what: 'the sweep of silent nodes to finish',
+      });
+      expect(store.getNode('w1')?.Status.State).toBe('ready');
+    } finally {
+      clearInterval(beat);
+      d.stop();
+    }
   });
 
   it('finds a dispatcher two ports above the API', () => {
