@@ -10,14 +10,23 @@ describe('servedLocally', () => {
     '/skiff/renew',
     '/swarm/leave?force=true',
     '/skiff/system/prune?all=true&volumes=false',
+    '/images/busybox/tag?repo=x',
+    '/images/prune',
+    '/volumes/create',
+    '/volumes/data',
+    '/containers/create?name=x',
   ])('serves %s on this manager', (url) => {
     expect(servedLocally(url)).toBe(true);
   });
 
-  it.each(['/services/create', '/tasks/abc/exec/more', '/images/createx', '/swarm/init', '/nodes/x/update'])(
-    'forwards %s to the leader',
-    (url) => {
-      expect(servedLocally(url)).toBe(false);
-    },
-  );
+  it.each([
+    '/services/create',
+    '/tasks/abc/exec/more',
+    '/imagesx/create',
+    '/swarm/leavex',
+    '/swarm/init',
+    '/nodes/x/update',
+  ])('forwards %s to the leader', (url) => {
+    expect(servedLocally(url)).toBe(false);
+  });
 });
