@@ -62,11 +62,15 @@ export function mergeVips(lists: readonly (readonly ServiceVip[])[]): ServiceVip
 }
 
 /**
- * How long a first change waits for the rest of its burst before the batch runs (not
- * reset by later changes, so a steady stream still gets a batch this often). Far below
- * the 2 s a stopping task waits after leaving a VIP's set (networking.md).
+ * A batch runs once changes have paused this long (the dispatcher sends a burst's views
+ * at least 50 ms apart: a deploy's tasks coming up are one burst)…
  */
-const BATCH_DELAY_MS = 50;
+const BATCH_QUIET_MS = 100;
+/**
+ * …or once the oldest change waited this long, so a steady stream still gets batches.
+ * Far below the 2 s a stopping task waits after leaving a VIP's set (networking.md).
+ */
+const BATCH_MAX_WAIT_MS = 500;
 /** A ruleset larger than this goes to nft alone, on stdin (an argument holds 128 KiB at most). */
 const MAX_ARG_RULESET = 64 * 1024;
 /** The arguments of one batch exec, at most (the kernel's ARG_MAX is 2 MiB here). */
@@ -176,16 +180,20 @@ export class ServiceLoadBalancer {
   private readonly writing = new Map<string, Promise<void>>();
   private batchRunning = false;
   private timer: NodeJS.Timeout | undefined;
-  private readonly delayMs: number;
+  /** When the oldest change not yet in a batch came (performance.now()). */
+  private burstStart: number | undefined;
+  private readonly quietMs: number;
+  private readonly maxWaitMs: number;
   private readonly log: Logger;
 
   constructor(
     private readonly run: Exec,
     log: Logger = silentLogger,
-    options: { batchDelayMs?: number } = {},
+    options: { quietMs?: number; maxWaitMs?: number } = {},
   ) {
     this.log = log.child({ component: 'service-lb' });
-    this.delayMs = options.batchDelayMs ?? BATCH_DELAY_MS;
+    this.quietMs = options.quietMs ?? BATCH_QUIET_MS;
+    this.maxWaitMs = options.maxWaitMs ?? BATCH_MAX_WAIT_MS;
   }
 
   /**
@@ -204,6 +212,7 @@ export class ServiceLoadBalancer {
         m.wanted = wanted;
         m.waiters.push({ resolve, reject });
       } else this.marked.set(containerId, { netnsPath, wanted, waiters: [{ resolve, reject }] });
+      this.burstStart ??= performance.now();
       this.schedule();
     });
   }
@@ -250,18 +259,28 @@ export class ServiceLoadBalancer {
     this.applied.delete(containerId);
   }
 
-  /** Starts the next batch's clock, unless one is running or due (it reschedules when done). */
+  /**
+   * (Re)starts the next batch's clock: after a pause in the changes, at most the longest
+   * wait after the oldest. None while a batch runs (it reschedules when done).
+   */
   private schedule(): void {
-    if (this.batchRunning || this.timer) return;
+    if (this.batchRunning) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     if (![...this.marked.keys()].some((id) => !this.writing.has(id))) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.runBatch();
-    }, this.delayMs);
+    const waited = performance.now() - (this.burstStart ?? performance.now());
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        void this.runBatch();
+      },
+      Math.max(0, Math.min(this.quietMs, this.maxWaitMs - waited)),
+    );
   }
 
   private async runBatch(): Promise<void> {
     this.batchRunning = true;
+    this.burstStart = undefined;
     const items: BatchItem[] = [];
     const { promise: written, done } = signal();
     try {

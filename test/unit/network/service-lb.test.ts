@@ -145,6 +145,25 @@ describe('service VIP rules in a container namespace', () => {
     expect(nft.execs[1]?.map((w) => w.input)).toEqual([lbRuleset(wanted()), lbRuleset(wanted())]);
   });
 
+  it('still rewrites at most 500 ms after a change when changes never pause', async () => {
+    vi.useFakeTimers();
+    const nft = fakeNft(5);
+    const lb = new ServiceLoadBalancer(nft.run);
+    let n = 0;
+    const syncs: Promise<unknown>[] = [];
+    // A change every 60 ms for 2 s: never the 100 ms pause a batch otherwise waits for.
+    for (let t = 0; t < 2_000; t += 60) {
+      n++;
+      const backends = [`10.0.2.${n}`];
+      syncs.push(lb.sync('a', '/ns/a', () => [{ vip: '10.0.1.2', backends }]));
+      await vi.advanceTimersByTimeAsync(60);
+    }
+    expect(nft.execs.length).toBeGreaterThanOrEqual(3);
+    expect(nft.execs.length).toBeLessThanOrEqual(5);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await Promise.all(syncs);
+  });
+
   it('writes a starting container’s table at once, not behind the batch of other containers', async () => {
     vi.useFakeTimers();
     const nft = fakeNft(10, new Set(), 300);
