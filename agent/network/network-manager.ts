@@ -447,8 +447,9 @@ export class NetworkManager {
     }
     this.registerDns(record);
     // Before the container starts: its first connection to a service already balances.
+    // Its own exec, not behind the other containers' rewrites.
     await this.lb
-      .sync(containerId, netnsPath, () => this.vipsOfContainer(containerId))
+      .syncNow(containerId, netnsPath, () => this.vipsOfContainer(containerId))
       .catch((e: unknown) => {
         this.log.warn({ containerId, err: errorText(e) }, 'cannot program service VIPs');
       });
@@ -504,8 +505,9 @@ export class NetworkManager {
 
   /**
    * The service VIPs on a network and the tasks each balances over: every container of
-   * this node on the network gets them in its namespace's table (service-lb.ts).
-   * Resolves once every table is programmed; never rejects.
+   * this node on the network gets them in its namespace's table (service-lb.ts), in
+   * the next batch of rewrites (a burst of changes is one rewrite per table, the latest
+   * view winning). Resolves once every table is programmed; never rejects.
    */
   setServiceVips(networkId: string, vips: readonly ServiceVip[]): Promise<void> {
     const before = this.vips.get(networkId) ?? [];

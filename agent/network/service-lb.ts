@@ -62,53 +62,191 @@ export function mergeVips(lists: readonly (readonly ServiceVip[])[]): ServiceVip
 }
 
 /**
- * Keeps each container namespace's table equal to what `wanted` says at the time it
- * runs: one `nft` exec per container per burst of changes (queued requests find the
- * table already current), none when nothing changed.
+ * A batch runs once changes have paused this long (the dispatcher sends a burst's views
+ * at least 50 ms apart: a deploy's tasks coming up are one burst)…
+ */
+const BATCH_QUIET_MS = 100;
+/**
+ * …or once the oldest change waited this long, so a steady stream still gets batches.
+ * Far below the 2 s a stopping task waits after leaving a VIP's set (networking.md).
+ */
+const BATCH_MAX_WAIT_MS = 500;
+/** A ruleset larger than this goes to nft alone, on stdin (an argument holds 128 KiB at most). */
+const MAX_ARG_RULESET = 64 * 1024;
+/** The arguments of one batch exec, at most (the kernel's ARG_MAX is 2 MiB here). */
+const MAX_BATCH_ARGS = 512 * 1024;
+
+/** One namespace's table to write: its path and the whole ruleset (`lbRuleset`). */
+export interface LbWrite {
+  netnsPath: string;
+  text: string;
+}
+
+/**
+ * Marks each namespace's result in a batch's output: `@skiff-lb INDEX EXIT-CODE`, after
+ * what nft said about it.
+ */
+const MARK = '@skiff-lb';
+
+/**
+ * The fixed script that writes several namespaces' tables in one exec: its arguments
+ * are (namespace path, ruleset) pairs, never part of the script text, so a ruleset is
+ * only ever nft's input. One at a time, so a burst does not crowd the CPU that starting
+ * tasks need.
+ */
+const BATCH_SCRIPT = [
+  'i=0',
+  'while [ "$#" -ge 2 ]; do',
+  `  printf '%s' "$2" | nsenter --net="$1" nft -f - 2>&1`,
+  `  echo "${MARK} $i $?"`,
+  '  i=$((i + 1))',
+  '  shift 2',
+  'done',
+].join('\n');
+
+/** The `sh` arguments writing these tables in one exec. Pure. */
+export function batchArgs(writes: readonly LbWrite[]): string[] {
+  return ['-c', BATCH_SCRIPT, 'skiff-lb', ...writes.flatMap((w) => [w.netnsPath, nftInput(w.text)])];
+}
+
+const MARK_LINE = new RegExp(`^${MARK} (\\d+) (\\d+)$`);
+
+/**
+ * Each write's outcome from a batch's output: undefined when nft took it, its complaint
+ * when not, null when the script never reached it (as when sh itself failed). Pure.
+ */
+export function batchOutcomes(stdout: string, count: number): (string | undefined | null)[] {
+  const outcomes: (string | undefined | null)[] = Array.from({ length: count }, () => null);
+  let said: string[] = [];
+  for (const line of stdout.split('\n')) {
+    const m = MARK_LINE.exec(line);
+    if (!m) {
+      if (line.trim() !== '') said.push(line.trim());
+      continue;
+    }
+    const i = Number(m[1]);
+    if (i < count) outcomes[i] = m[2] === '0' ? undefined : (said[0] ?? `exit code ${m[2]}`);
+    said = [];
+  }
+  return outcomes;
+}
+
+/** What nft is given for a table: its ruleset, or the table's removal when no VIP is left. */
+function nftInput(text: string): string {
+  return text === '' ? `table ip ${LB_TABLE} {}\ndelete table ip ${LB_TABLE}\n` : text;
+}
+
+/** A promise and what settles it. */
+function signal(): { promise: Promise<void>; done: () => void } {
+  let done = () => {};
+  const promise = new Promise<void>((resolve) => {
+    done = () => resolve();
+  });
+  return { promise, done };
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+interface Marked {
+  netnsPath: string;
+  wanted: () => readonly ServiceVip[] | undefined;
+  waiters: Waiter[];
+}
+
+interface BatchItem extends LbWrite {
+  containerId: string;
+  vips: number;
+  waiters: Waiter[];
+}
+
+/**
+ * Keeps each container namespace's table equal to what `wanted` says. Rewrites are
+ * coalesced: `sync` marks the container, and one batch at a time rewrites every marked
+ * table whose text changed — in one exec (a fixed script entering each namespace in
+ * turn), reading `wanted` when the batch runs. The latest view wins: a burst of changes
+ * becomes one rewrite per namespace, and the changes arriving while a batch runs
+ * become the next batch, not one exec per container per change. A new container's
+ * first table (`syncNow`, on its start path) does not queue behind the batches: it
+ * waits only for a write to its own table.
  */
 export class ServiceLoadBalancer {
   private readonly applied = new Map<string, string>();
-  private readonly queues = new Map<string, Promise<void>>();
+  /** Containers marked for the next batch, with the callers waiting for it. */
+  private readonly marked = new Map<string, Marked>();
+  /** Containers whose table is being written (by a batch or `syncNow`): done when settled. */
+  private readonly writing = new Map<string, Promise<void>>();
+  private batchRunning = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** When the oldest change not yet in a batch came (performance.now()). */
+  private burstStart: number | undefined;
+  private readonly quietMs: number;
+  private readonly maxWaitMs: number;
   private readonly log: Logger;
 
   constructor(
     private readonly run: Exec,
     log: Logger = silentLogger,
+    options: { quietMs?: number; maxWaitMs?: number } = {},
   ) {
     this.log = log.child({ component: 'service-lb' });
+    this.quietMs = options.quietMs ?? BATCH_QUIET_MS;
+    this.maxWaitMs = options.maxWaitMs ?? BATCH_MAX_WAIT_MS;
   }
 
   /**
-   * Brings the container's table up to date. `wanted` is read when the turn comes, so a
-   * burst of calls costs one exec. Throws when nft refuses the ruleset.
+   * Has the container's table brought up to date by the next batch; `wanted` is read
+   * when the batch runs. Rejects when nft refuses the ruleset.
    */
   sync(
     containerId: string,
     netnsPath: string,
     wanted: () => readonly ServiceVip[] | undefined,
   ): Promise<void> {
-    const prev = this.queues.get(containerId) ?? Promise.resolve();
-    const next = prev.then(async () => {
-      const vips = wanted();
-      if (vips === undefined) return; // detached meanwhile
-      const text = lbRuleset(vips);
-      const before = this.applied.get(containerId) ?? '';
-      if (text === before) return;
-      const input = text === '' ? `table ip ${LB_TABLE} {}\ndelete table ip ${LB_TABLE}\n` : text;
-      const r = await this.run('nsenter', [`--net=${netnsPath}`, 'nft', '-f', '-'], { input });
-      if (r.code !== 0) {
+    return new Promise<void>((resolve, reject) => {
+      const m = this.marked.get(containerId);
+      if (m) {
+        m.netnsPath = netnsPath;
+        m.wanted = wanted;
+        m.waiters.push({ resolve, reject });
+      } else this.marked.set(containerId, { netnsPath, wanted, waiters: [{ resolve, reject }] });
+      this.burstStart ??= performance.now();
+      this.schedule();
+    });
+  }
+
+  /**
+   * Brings the container's table up to date now, in an exec of its own: for a container
+   * about to start, whose first connection must already balance. Waits only for a write
+   * to this container's table in flight. Throws when nft refuses the ruleset.
+   */
+  async syncNow(
+    containerId: string,
+    netnsPath: string,
+    wanted: () => readonly ServiceVip[] | undefined,
+  ): Promise<void> {
+    for (let w = this.writing.get(containerId); w; w = this.writing.get(containerId)) await w;
+    const vips = wanted();
+    if (vips === undefined) return; // detached meanwhile
+    const text = lbRuleset(vips);
+    if (text === (this.applied.get(containerId) ?? '')) return;
+    const { promise, done } = signal();
+    this.writing.set(containerId, promise);
+    try {
+      const complaint = await this.writeOne({ netnsPath, text });
+      if (complaint !== undefined) {
         this.applied.delete(containerId);
-        throw new Error(`nft in ${netnsPath}: ${(r.stderr.trim() || `exit code ${r.code}`).split('\n')[0]}`);
+        throw new Error(`nft in ${netnsPath}: ${complaint}`);
       }
       this.applied.set(containerId, text);
       this.log.debug({ containerId, vips: vips.length }, 'service VIPs programmed');
-    });
-    const settled = next.catch(() => {});
-    this.queues.set(containerId, settled);
-    void settled.then(() => {
-      if (this.queues.get(containerId) === settled) this.queues.delete(containerId);
-    });
-    return next;
+    } finally {
+      this.writing.delete(containerId);
+      done();
+      this.schedule();
+    }
   }
 
   /** The table may hold anything (it outlived the agent): the next sync rewrites it. */
@@ -119,5 +257,113 @@ export class ServiceLoadBalancer {
   /** The container's namespace is gone with its table. */
   forget(containerId: string): void {
     this.applied.delete(containerId);
+  }
+
+  /**
+   * (Re)starts the next batch's clock: after a pause in the changes, at most the longest
+   * wait after the oldest. None while a batch runs (it reschedules when done).
+   */
+  private schedule(): void {
+    if (this.batchRunning) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (![...this.marked.keys()].some((id) => !this.writing.has(id))) return;
+    const waited = performance.now() - (this.burstStart ?? performance.now());
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        void this.runBatch();
+      },
+      Math.max(0, Math.min(this.quietMs, this.maxWaitMs - waited)),
+    );
+  }
+
+  private async runBatch(): Promise<void> {
+    this.batchRunning = true;
+    this.burstStart = undefined;
+    const items: BatchItem[] = [];
+    const { promise: written, done } = signal();
+    try {
+      for (const [containerId, m] of this.marked) {
+        if (this.writing.has(containerId)) continue; // syncNow is on it: the next batch reads after it
+        this.marked.delete(containerId);
+        const vips = m.wanted(); // undefined: detached meanwhile
+        const text = vips === undefined ? '' : lbRuleset(vips);
+        if (vips === undefined || text === (this.applied.get(containerId) ?? '')) {
+          for (const w of m.waiters) w.resolve();
+          continue;
+        }
+        items.push({ containerId, netnsPath: m.netnsPath, text, vips: vips.length, waiters: m.waiters });
+        this.writing.set(containerId, written);
+      }
+      const complaints = await this.write(items);
+      for (const [i, item] of items.entries()) {
+        const complaint = complaints[i];
+        if (complaint === undefined) {
+          this.applied.set(item.containerId, item.text);
+          this.log.debug({ containerId: item.containerId, vips: item.vips }, 'service VIPs programmed');
+          for (const w of item.waiters) w.resolve();
+        } else {
+          this.applied.delete(item.containerId);
+          const e = new Error(`nft in ${item.netnsPath}: ${complaint}`);
+          for (const w of item.waiters) w.reject(e);
+        }
+      }
+    } finally {
+      for (const item of items)
+        if (this.writing.get(item.containerId) === written) this.writing.delete(item.containerId);
+      done();
+      this.batchRunning = false;
+      this.schedule();
+    }
+  }
+
+  /** Writes the tables, as few execs as the argument limits allow; each write's complaint, if any. */
+  private async write(items: readonly LbWrite[]): Promise<(string | undefined)[]> {
+    const complaints: (string | undefined)[] = [];
+    let group: LbWrite[] = [];
+    let size = 0;
+    const flush = async () => {
+      if (group.length === 1) complaints.push(await this.writeOne(group[0] as LbWrite));
+      else if (group.length > 1) complaints.push(...(await this.writeBatch(group)));
+      group = [];
+      size = 0;
+    };
+    for (const item of items) {
+      const bytes = item.netnsPath.length + item.text.length;
+      if (item.text.length > MAX_ARG_RULESET) {
+        await flush();
+        complaints.push(await this.writeOne(item));
+        continue;
+      }
+      if (size + bytes > MAX_BATCH_ARGS) await flush();
+      group.push(item);
+      size += bytes;
+    }
+    await flush();
+    return complaints;
+  }
+
+  private async writeOne(w: LbWrite): Promise<string | undefined> {
+    try {
+      const r = await this.run('nsenter', [`--net=${w.netnsPath}`, 'nft', '-f', '-'], {
+        input: nftInput(w.text),
+      });
+      return r.code === 0 ? undefined : (r.stderr.trim() || `exit code ${r.code}`).split('\n')[0];
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
+  }
+
+  private async writeBatch(writes: readonly LbWrite[]): Promise<(string | undefined)[]> {
+    try {
+      const r = await this.run('sh', batchArgs(writes));
+      const outcomes = batchOutcomes(r.stdout, writes.length);
+      const why = (r.stderr.trim() || `exit code ${r.code}`).split('\n')[0] ?? '';
+      return outcomes.map((o) => (o === null ? `not applied: ${why}` : o));
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      return writes.map(() => why);
+    }
   }
 }

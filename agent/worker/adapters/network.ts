@@ -122,6 +122,11 @@ export type NetworkViewTarget = Pick<
   dns: Pick<NetworkManager['dns'], 'setRecords'>;
 };
 
+/** A network's peers and names programmed; its VIP tables written when `vips` resolves. */
+interface Programmed {
+  vips: Promise<void>;
+}
+
 export class NetworkViews {
   private readonly views = new Map<string, AssignedNetwork>();
   /** Per network, so FDB changes of one network never interleave. */
@@ -142,24 +147,34 @@ export class NetworkViews {
     }
     for (const id of msg.removedNetworks) this.views.delete(id);
     for (const n of msg.networks) this.views.set(n.id, n);
-    return Promise.all([...touched].map((id) => this.apply(id))).then(() => {});
+    // Resolves once the VIP tables are written too.
+    return Promise.all([...touched].map((id) => this.queue(id).then((p) => p.vips))).then(() => {});
   }
 
-  /** Programs the network's peers and names, if it is set up on this node. Never throws. */
+  /**
+   * Programs the network's peers and names, if it is set up on this node. Never throws.
+   * Does not wait for the VIP tables of the containers on it (a starting container's
+   * network is set up on its start path; the tables are rewritten in batches).
+   */
   apply(networkId: string): Promise<void> {
+    return this.queue(networkId).then(() => {});
+  }
+
+  private queue(networkId: string): Promise<Programmed> {
     const next = (this.queues.get(networkId) ?? Promise.resolve()).then(() => this.program(networkId));
-    this.queues.set(networkId, next);
-    void next.then(() => {
-      if (this.queues.get(networkId) === next) this.queues.delete(networkId);
+    const settled = next.then(() => {});
+    this.queues.set(networkId, settled);
+    void settled.then(() => {
+      if (this.queues.get(networkId) === settled) this.queues.delete(networkId);
     });
     return next;
   }
 
-  private async program(networkId: string): Promise<void> {
+  private async program(networkId: string): Promise<Programmed> {
     const def = this.mgr.getNetwork(networkId);
     const view = this.views.get(networkId);
     this.mgr.dns.setRecords(networkId, view?.records ?? []);
-    // Alongside the peers: one nft exec per container on the network, never rejects.
+    // Marked for the next batch of table rewrites (service-lb.ts); never rejects.
     const vips = this.mgr.setServiceVips(networkId, view?.vips ?? []);
     if (def?.driver === 'overlay') {
       const peers = (view?.peers ?? []).map((p) => ({ nodeId: p.nodeId, underlayIp: p.addr }));
@@ -171,6 +186,6 @@ export class NetworkViews {
           this.log.warn({ networkId, err: describeError(e) }, 'could not set overlay peers');
       }
     }
-    await vips;
+    return { vips };
   }
 }
