@@ -17,3 +17,20 @@ export function usesIngressNetwork(spec: ServiceSpec): boolean {
   if (!ports.some((p) => p.TargetPort)) return false;
   return (spec.TaskTemplate?.Networks ?? []).length === 0 && (spec.Networks ?? []).length === 0;
 }
+
+/**
+ * Each node's own address on the ingress network (what Swarm's ingress-sbox holds) is
+ * recorded among the network's IPAM auxiliary addresses — the addresses the allocator
+ * must not give to tasks — under this prefix and the node's ID.
+ */
+export const INGRESS_NODE_ADDRESS_PREFIX = 'skiff-node-';
+
+/** The nodes' addresses on the ingress network, by node ID, from its IPAM auxiliary addresses. */
+export function ingressNodeAddresses(aux: Record<string, string> | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [key, addr] of Object.entries(aux ?? {})) {
+    if (key.startsWith(INGRESS_NODE_ADDRESS_PREFIX))
+      out.set(key.slice(INGRESS_NODE_ADDRESS_PREFIX.length), addr);
+  }
+  return out;
+}

@@ -9,6 +9,7 @@ import type {
   DispatcherApi,
   Logger,
   NodeDescription,
+  RoutingMeshView,
   TaskStatus,
 } from '../../lib/index.js';
 import { describeError, silentLogger } from '../../lib/index.js';
@@ -30,6 +31,8 @@ export interface AgentSessionOptions {
     configs: AssignedSecret[];
     networks: AssignedNetwork[];
     removedNetworks: string[];
+    /** The routing mesh when it changed (always on `complete`); absent: unchanged. */
+    mesh?: RoutingMeshView | null;
   }) => void;
   log?: Logger;
   batchDelayMs?: number;
@@ -157,6 +160,7 @@ export class AgentSession {
       configs: msg.configs,
       networks: msg.networks,
       removedNetworks: msg.removedNetworks ?? [],
+      ...(msg.mesh !== undefined ? { mesh: msg.mesh } : msg.type === 'complete' ? { mesh: null } : {}),
     });
     if (msg.type === 'complete') await this.opts.worker.setAssignments(msg.tasks);
     else await this.opts.worker.applyChanges({ updated: msg.tasks, removed: msg.removedTasks });

@@ -8,6 +8,7 @@ export {
 } from './leader-dispatcher.js';
 export {
   indexNetworks,
+  meshOfNode,
   type NetworkIndex,
   type NetworkState,
   networksOfNode,

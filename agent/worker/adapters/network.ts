@@ -145,6 +145,11 @@ export class NetworkViews {
     return Promise.all([...touched].map((id) => this.apply(id))).then(() => {});
   }
 
+  /** The dispatcher's latest view of a network. */
+  view(networkId: string): AssignedNetwork | undefined {
+    return this.views.get(networkId);
+  }
+
   /** Programs the network's peers and names, if it is set up on this node. Never throws. */
   apply(networkId: string): Promise<void> {
     const next = (this.queues.get(networkId) ?? Promise.resolve()).then(() => this.program(networkId));
