@@ -22,6 +22,7 @@ import {
   INGRESS_NETWORK_NAME,
   INGRESS_NODE_ADDRESS_PREFIX,
   ingressNodeAddresses,
+  publishesThroughMesh,
   TERMINAL_TASK_STATES,
   usesIngressNetwork,
   VXLAN_ID_OPTION,
@@ -190,7 +191,7 @@ export class AllocationLoop {
   /** Creates the ingress network when a service needs it and there is none (it was removed). */
   private ensureIngressNetwork(tx: Transaction): void {
     if (ingressNetworkOf(tx)) return;
-    const needs = tx.list('services').find((s) => usesIngressNetwork(s.Spec));
+    const needs = tx.list('services').find((s) => usesIngressNetwork(s.Spec) || publishesThroughMesh(s.Spec));
     if (!needs) return;
     // A user's own network of that name blocks it: the service's tasks say so (allocateTask).
     if (tx.list('networks').some((n) => n.Spec.Name === INGRESS_NETWORK_NAME)) return;
@@ -316,14 +317,20 @@ export class AllocationLoop {
     });
   }
 
-  /** The task's own networks, or the ingress network for a service that publishes ports without any. */
+  /**
+   * The task's own networks, or the ingress network for a service that publishes ports
+   * without any; a service publishing in ingress mode joins the ingress network after its
+   * own (the routing mesh reaches its tasks there; they register no names on it).
+   */
   private networksOfTask(
     tx: Transaction,
     t: Task,
     service: Service | undefined,
   ): (NetworkAttachmentConfig & { network?: SwarmNetwork })[] | undefined {
     const own = t.Spec.Networks ?? [];
-    if (own.length > 0 || !service || !usesIngressNetwork(service.Spec)) return own;
+    if (!service) return own;
+    const viaMesh = own.length > 0 && publishesThroughMesh(service.Spec);
+    if (!viaMesh && (own.length > 0 || !usesIngressNetwork(service.Spec))) return own;
     const ingress = ingressNetworkOf(tx);
     // Missing only when a user's network named "ingress" kept allocateNetworks from creating it.
     if (!ingress) {
@@ -335,7 +342,8 @@ export class AllocationLoop {
       );
       return undefined;
     }
-    return [{ Target: ingress.ID, network: ingress }];
+    if (own.some((n) => n.Target === ingress.ID || n.Target === ingress.Spec.Name)) return own;
+    return [...own, { Target: ingress.ID, network: ingress }];
   }
 
   private markStuck(tx: Transaction, t: Task, err: string): void {
