@@ -27,10 +27,10 @@ import {
 function stackFile(keep: boolean): string {
   // A CGI answering "<hostname> <the client's address as the task sees it>".
   const cgi = [
-    'mkdir -p /www/cgi-bin',
+    'busybox mkdir -p /www/cgi-bin',
     "echo '#!/bin/sh' > /www/cgi-bin/who",
-    "echo 'echo Content-Type: text/plain; echo; echo $(hostname) $REMOTE_ADDR' >> /www/cgi-bin/who",
-    'chmod +x /www/cgi-bin/who',
+    "echo 'echo Content-Type: text/plain; echo; echo $(/bin/busybox hostname) $REMOTE_ADDR' >> /www/cgi-bin/who",
+    'busybox chmod +x /www/cgi-bin/who',
     'echo ok > /www/index.html',
     'exec httpd -f -p 80 -h /www',
   ].join(' && ');
@@ -88,15 +88,43 @@ describe('the routing mesh across three lab hosts', () => {
       (t) => t.Status.State === 'running' && t.DesiredState === 'running',
     );
   /** `n` requests to a node's published port: "<task hostname> <address the task saw>" or "fail". */
+  let lastPages: string[] = [];
   const ask = async (node: LabClusterNode, n: number) => {
     const out: string[] = [];
-    for (let i = 0; i < n; i++) out.push((await get(`http://${node.addr}:8080/cgi-bin/who`)) ?? 'fail');
+    lastPages = out;
+    for (let i = 0; i < n; i++) {
+      const page = await get(`http://${node.addr}:8080/cgi-bin/who`);
+      // httpd may name an IPv4 peer as [::ffff:a.b.c.d].
+      out.push(page ? page.replace(/\[(?:::ffff:)?([\d.]+)\]/, '$1') : 'fail');
+    }
     return out;
   };
   const logs = () => c.nodes.map((n) => `${n.host.name}:\n${logTail(n, 40)}`).join('\n');
   const ruleset = async () => {
     const out: string[] = [];
     for (const n of c.nodes) {
+      for (const cmd of [
+        ['ip', '-br', 'addr'],
+        ['ip', 'neigh'],
+        [
+          'sh',
+          '-c',
+          'for b in /sys/class/net/sk*; do bridge fdb show br $(basename $b) 2>/dev/null | grep -v permanent; done',
+        ],
+        ['iptables-save', '-c'],
+        ['sh', '-c', 'cat /proc/net/nf_conntrack 2>/dev/null | grep 8080; sysctl net.ipv4.ip_forward'],
+      ]) {
+        const r = await n.host
+          .exec(cmd[0] as string, cmd.slice(1))
+          .catch((e) => ({ stdout: String(e), stderr: '' }));
+        out.push(`${n.host.name} ${cmd.join(' ')}: ${r.stdout} ${r.stderr}`);
+      }
+      for (const [id, pid] of await containerPids(n)) {
+        const r = await n.host
+          .exec('nsenter', ['-t', String(pid), '-n', 'sh', '-c', 'ip -br addr; ip route; ip neigh'])
+          .catch((e) => ({ stdout: String(e), stderr: '' }));
+        out.push(`${n.host.name} task ${id}: ${r.stdout} ${r.stderr}`);
+      }
       const r = await n.host
         .exec('nft', ['list', 'table', 'ip', 'skiff_mesh'])
         .catch((e) => ({ stdout: String(e) }));
@@ -196,7 +224,7 @@ describe('the routing mesh across three lab hosts', () => {
       const fromManager = await ask(manager, 6);
       expect(fromManager.every((p) => p !== 'fail' && !p.endsWith(` ${c.lab.rootAddr}`))).toBe(true);
     } catch (e) {
-      throw new Error(`${String(e)}\n${await ruleset()}\n${logs()}`);
+      throw new Error(`${String(e)}\nlast answers: ${lastPages.join(' | ')}\n${await ruleset()}\n${logs()}`);
     }
   }, 600_000);
 });
