@@ -58,7 +58,8 @@ function stackFile(keep: boolean): string {
 /** One HTTP GET on a fresh connection (no keep-alive: each request is a new flow); undefined on failure. */
 function get(url: string, timeoutMs = 3000): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const req = request(url, { agent: false, timeout: timeoutMs }, (res) => {
+    // busybox httpd passes the CGI's bare-LF headers on: Node's strict parser refuses them.
+    const req = request(url, { agent: false, timeout: timeoutMs, insecureHTTPParser: true }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => {
@@ -119,9 +120,20 @@ describe('the routing mesh across three lab hosts', () => {
           .catch((e) => ({ stdout: String(e), stderr: '' }));
         out.push(`${n.host.name} ${cmd.join(' ')}: ${r.stdout} ${r.stderr}`);
       }
+      const probe = await n.host
+        .exec('curl', ['-sv', '-m', '3', `http://${n.addr}:8080/cgi-bin/who`])
+        .catch((e) => ({ stdout: String(e), stderr: '' }));
+      out.push(`${n.host.name} curl: ${probe.stdout} ${probe.stderr}`);
       for (const [id, pid] of await containerPids(n)) {
         const r = await n.host
-          .exec('nsenter', ['-t', String(pid), '-n', 'sh', '-c', 'ip -br addr; ip route; ip neigh'])
+          .exec('nsenter', [
+            '-t',
+            String(pid),
+            '-n',
+            'sh',
+            '-c',
+            'ip -br addr; ip route; ip neigh; curl -sv -m 3 http://127.0.0.1/cgi-bin/who; curl -sv -m 3 http://127.0.0.1/',
+          ])
           .catch((e) => ({ stdout: String(e), stderr: '' }));
         out.push(`${n.host.name} task ${id}: ${r.stdout} ${r.stderr}`);
       }
