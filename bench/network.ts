@@ -250,7 +250,10 @@ async function main(): Promise<void> {
     const meshDirectRuns: number[] = [];
     for (let i = 0; i < runs; i++) {
       meshRuns.push(await iperf(serve, hostClient, h1.addr, seconds));
-      meshDirectRuns.push(await iperf(serve, hostClient, '10.241.0.12', seconds));
+      // From h1's own ingress address: its gateway address is every node's, replies to it stay on h2.
+      meshDirectRuns.push(
+        await iperf(serve, (args) => hostClient([...args, '-B', mesh.address]), '10.241.0.12', seconds),
+      );
     }
     records.push({
       name: 'TCP throughput to a published port (iperf3, task on the other host)',
@@ -265,7 +268,7 @@ async function main(): Promise<void> {
     const meshDirectLatency: number[] = [];
     for (let i = 0; i < runs; i++) {
       meshLatency.push(...(await requestLoop(h1, h1.addr, requests, 9090)));
-      meshDirectLatency.push(...(await requestLoop(h1, '10.241.0.12', requests)));
+      meshDirectLatency.push(...(await requestLoop(h1, '10.241.0.12', requests, 8080, mesh.address)));
     }
     const meshP50 = median(meshLatency);
     const meshDirectP50 = median(meshDirectLatency);
@@ -299,13 +302,14 @@ async function requestLoop(
   ip: string,
   count: number,
   port = 8080,
+  localAddress?: string,
 ): Promise<number[]> {
   const script = `
 const http = require('node:http');
 const out = [];
 const one = () => new Promise((resolve, reject) => {
   const t0 = process.hrtime.bigint();
-  http.get({ host: '${ip}', port: ${port}, agent: false }, (res) => {
+  http.get({ host: '${ip}', port: ${port}, agent: false${localAddress ? `, localAddress: '${localAddress}'` : ''} }, (res) => {
     res.resume();
     res.on('end', () => { out.push(Number(process.hrtime.bigint() - t0) / 1e6); resolve(); });
   }).on('error', reject);
