@@ -27,6 +27,7 @@ import {
   NetworkViews,
   networkPort,
   networksOfTask,
+  RoutingMeshViews,
   rootfsPort,
   runtimePort,
   Worker,
@@ -73,6 +74,7 @@ export class NodeAgent {
   private readonly secrets = new Map<string, AssignedSecret>();
   private readonly configs = new Map<string, AssignedSecret>();
   private readonly networkViews: NetworkViews;
+  private readonly meshViews: RoutingMeshViews;
   private readonly log: Logger;
 
   constructor(private readonly opts: NodeAgentOptions) {
@@ -94,6 +96,13 @@ export class NodeAgent {
       logger: log,
     });
     this.networkViews = new NetworkViews(this.network, log);
+    this.meshViews = new RoutingMeshViews(
+      this.network,
+      this.networkViews,
+      opts.nodeId,
+      log,
+      opts.overlayAsBridge ?? false,
+    );
     this.volumes = new VolumeManager({ root: join(opts.stateDir, 'volumes') });
     this.runtime = new ContainerRuntime({
       root: join(opts.stateDir, 'runtime'),
@@ -158,7 +167,9 @@ export class NodeAgent {
       onResources: (r) => {
         for (const s of r.secrets) this.secrets.set(s.id, s);
         for (const c of r.configs) this.configs.set(c.id, c);
-        void this.networkViews.update(r);
+        // The mesh after the networks: its ingress network's view comes in the same message.
+        const networks = this.networkViews.update(r);
+        if (r.mesh !== undefined) void networks.then(() => this.meshViews.update(r.mesh));
       },
     });
     this.running = this.session.run();

@@ -2,7 +2,10 @@
 // containers on different lab hosts over the VXLAN overlay next to the bare
 // host-to-host veth path (iperf3), and a service VIP (nftables DNAT in the client's
 // namespace) next to the task's own address: iperf3 throughput and the p50 of a loop of
-// HTTP requests, each on a new connection, side by side in one run. Prints one JSON
+// HTTP requests, each on a new connection, side by side in one run; and the routing
+// mesh (a published port on h1 forwarded over the overlay to the task on h2, DNAT and
+// SNAT in h1's namespace) next to h1 reaching the task's address over the same overlay
+// directly, iperf3 and the request loop again. Prints one JSON
 // record per figure, then a table.
 // Run as root: npx tsx bench/network.ts [--attach-count N] [--seconds S] [--runs R] [--requests N]
 import type { runCommand } from '../test/lab/command.js';
@@ -227,6 +230,57 @@ async function main(): Promise<void> {
       unit: 'ms',
       value: round(vipP50 - directP50),
     });
+
+    // The routing mesh: h1 publishes 9090 → the task's 8080 and 5201 → 5201 (iperf3),
+    // with the task on h2; the client on h1's host (its own address, so the output hook
+    // translates) next to the same client reaching the task's address directly.
+    const mesh = {
+      networkId: overlay.id,
+      address: '10.241.0.250',
+      ports: [
+        { protocol: 'tcp', publishedPort: 9090, targetPort: 8080, keepClientAddress: false },
+        { protocol: 'tcp', publishedPort: 5201, targetPort: 5201, keepClientAddress: false },
+      ].map((p) => ({ ...p, backends: [{ ip: '10.241.0.12', nodeId: 'h2' }] })),
+    };
+    await a1.call('setRoutingMesh', mesh, 'h1');
+    cleanup.add(() => a1.call('setRoutingMesh', null, 'h1'), 'routing mesh');
+    const hostClient = (args: string[]) =>
+      h1.exec(args[0]!, args.slice(1), { timeoutMs: (seconds + 20) * 1000 });
+    const meshRuns: number[] = [];
+    const meshDirectRuns: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      meshRuns.push(await iperf(serve, hostClient, h1.addr, seconds));
+      // From h1's own ingress address: its gateway address is every node's, replies to it stay on h2.
+      meshDirectRuns.push(
+        await iperf(serve, (args) => hostClient([...args, '-B', mesh.address]), '10.241.0.12', seconds),
+      );
+    }
+    records.push({
+      name: 'TCP throughput to a published port (iperf3, task on the other host)',
+      metric: 'through the routing mesh',
+      unit: 'Gbit/s',
+      value: round(median(meshRuns) / 1e9),
+      peer: 'task address',
+      peerValue: round(median(meshDirectRuns) / 1e9),
+      ratio: round(median(meshRuns) / median(meshDirectRuns)),
+    });
+    const meshLatency: number[] = [];
+    const meshDirectLatency: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      meshLatency.push(...(await requestLoop(h1, h1.addr, requests, 9090)));
+      meshDirectLatency.push(...(await requestLoop(h1, '10.241.0.12', requests, 8080, mesh.address)));
+    }
+    const meshP50 = median(meshLatency);
+    const meshDirectP50 = median(meshDirectLatency);
+    records.push({
+      name: 'HTTP request on a new connection (task on the other host)',
+      metric: 'p50 through the routing mesh',
+      unit: 'ms',
+      value: round(meshP50),
+      peer: 'task address',
+      peerValue: round(meshDirectP50),
+      ratio: round(meshP50 / meshDirectP50),
+    });
   } finally {
     await cleanup.run().catch((e: unknown) => console.error(String(e)));
   }
@@ -243,13 +297,19 @@ async function main(): Promise<void> {
 const HTTP_SERVER = "require('node:http').createServer((q,s)=>s.end('ok')).listen(8080)";
 
 /** Milliseconds per request of `count` sequential GETs, each on a new connection, from inside `box`. */
-async function requestLoop(box: Sandbox, ip: string, count: number): Promise<number[]> {
+async function requestLoop(
+  box: Pick<Sandbox, 'exec'> | LabHost,
+  ip: string,
+  count: number,
+  port = 8080,
+  localAddress?: string,
+): Promise<number[]> {
   const script = `
 const http = require('node:http');
 const out = [];
 const one = () => new Promise((resolve, reject) => {
   const t0 = process.hrtime.bigint();
-  http.get({ host: '${ip}', port: 8080, agent: false }, (res) => {
+  http.get({ host: '${ip}', port: ${port}, agent: false${localAddress ? `, localAddress: '${localAddress}'` : ''} }, (res) => {
     res.resume();
     res.on('end', () => { out.push(Number(process.hrtime.bigint() - t0) / 1e6); resolve(); });
   }).on('error', reject);

@@ -93,6 +93,32 @@ export interface ServiceVip {
   backends: string[];
 }
 
+/**
+ * The routing mesh as one node runs it (docs/networking.md): every port published in
+ * ingress mode, answered on the node's own addresses and forwarded over the ingress
+ * overlay, from the node's own address on it, to the service's serving tasks.
+ */
+export interface RoutingMeshView {
+  /** The ingress network (set up on every node, its VXLAN peers being every live node). */
+  networkId: string;
+  /** This node's address on the ingress network: the source of forwarded connections. */
+  address: string;
+  ports: MeshPort[];
+}
+
+export interface MeshPort {
+  protocol: 'tcp' | 'udp';
+  publishedPort: number;
+  targetPort: number;
+  /**
+   * The service keeps the client's address (INGRESS_CLIENT_ADDRESS_LABEL): a node with a
+   * serving task of its own delivers to those alone, without rewriting the source.
+   */
+  keepClientAddress: boolean;
+  /** The serving tasks' addresses on the ingress network and the nodes they run on. */
+  backends: { ip: string; nodeId: string }[];
+}
+
 /** The first message of a session is `complete`; later ones are `incremental`. */
 export interface AssignmentsMessage {
   type: 'complete' | 'incremental';
@@ -108,6 +134,11 @@ export interface AssignmentsMessage {
   logSubscriptions?: LogSubscription[];
   /** Log requests whose reader went away: the node stops publishing them. */
   closedLogSubscriptions?: string[];
+  /**
+   * The routing mesh when it changed (always on `complete`); null: the node runs none
+   * (no ingress network or no address on it yet). Absent: unchanged.
+   */
+  mesh?: RoutingMeshView | null;
 }
 
 /**

@@ -47,3 +47,12 @@ export const ENCRYPTED_NETWORK_HINT =
   'remove the encrypted option, or keep the traffic on a network you trust (the VXLAN port accepts only cluster nodes)';
 /** The driver option that sets a network's MTU (Docker's); overlays default to the underlay's less VXLAN's 50 bytes. */
 export const MTU_OPTION = 'com.docker.network.driver.mtu';
+
+/**
+ * A service label (`io.skiff.ingress.client-address=keep`) asking the routing mesh to
+ * keep the client's address: a node running a serving task of the service delivers its
+ * published ports to its own tasks only, without source NAT; a node running none still
+ * forwards over the mesh, with its own address as source (docs/networking.md).
+ */
+export const INGRESS_CLIENT_ADDRESS_LABEL = 'io.skiff.ingress.client-address';
+export const INGRESS_CLIENT_ADDRESS_KEEP = 'keep';

@@ -12,6 +12,7 @@ import {
   type NetworkAttachmentById,
   type NetworkDefinition,
   type PublishedPort,
+  type RoutingMeshView,
   type ServiceVip,
   SkiffError,
   silentLogger,
@@ -26,6 +27,7 @@ import { Firewall, type NetworkRuleInput } from './firewall.js';
 import { bridgeNameFor, chainNameFor, cniNetworkNameFor, nftTableFor, vxlanNameFor } from './names.js';
 import { createNamedNetns, isMounted, removeNamedNetns } from './netns.js';
 import { Overlay, type OverlayDevice } from './overlay.js';
+import { RoutingMesh } from './routing-mesh.js';
 import { mergeVips, ServiceLoadBalancer } from './service-lb.js';
 import {
   type AttachedInterface,
@@ -93,6 +95,9 @@ export class NetworkManager {
   /** Service VIPs and their serving tasks, per network (the dispatcher's views). */
   private readonly vips = new Map<string, readonly ServiceVip[]>();
   private readonly lb: ServiceLoadBalancer;
+  private readonly mesh: RoutingMesh;
+  /** The routing mesh to run (its ingress network is kept while it runs), with this node's ID. */
+  private meshView: { view: RoutingMeshView; nodeId: string } | undefined;
 
   constructor(private readonly options: NetworkManagerOptions) {
     this.log = (options.logger ?? silentLogger).child({ component: 'network' });
@@ -102,6 +107,7 @@ export class NetworkManager {
     this.firewall = new Firewall(this.run);
     this.overlay = new Overlay(this.run);
     this.lb = new ServiceLoadBalancer(this.run, this.log);
+    this.mesh = new RoutingMesh(this.run, this.log);
     this.dns =
       options.dns ??
       new DnsServer({ hostResolvConf: options.hostResolvConf ?? '/etc/resolv.conf', logger: this.log });
@@ -304,6 +310,7 @@ export class NetworkManager {
         .filter((a) => a.entries.some((e) => e.networkId === id))
         .map((a) => a.containerId);
       users.push(...(this.preparing.get(id) ?? []));
+      if (this.meshView?.view.networkId === id) users.push('the routing mesh');
       if (users.length > 0) {
         throw new SkiffError(
           'conflict',
@@ -529,6 +536,39 @@ export class NetworkManager {
       );
     }
     return Promise.all(syncs).then(() => {});
+  }
+
+  /**
+   * Runs the routing mesh (routing-mesh.ts) as the dispatcher describes it, its ingress
+   * network already set up on this node (ensureNetwork), or stops it (null, or no port).
+   * The network stays while the mesh runs. Throws when the kernel refuses the rules.
+   */
+  async setRoutingMesh(view: RoutingMeshView | null, nodeId: string): Promise<void> {
+    const before = this.meshView?.view.networkId;
+    if (view && view.ports.length > 0) {
+      parseIpv4(view.address);
+      this.requireNetwork(view.networkId);
+      this.meshView = { view, nodeId };
+    } else this.meshView = undefined;
+    try {
+      await this.mesh.sync(() => {
+        const m = this.meshView;
+        const def = m && this.networks.get(m.view.networkId);
+        if (!m || !def) return undefined;
+        return {
+          bridge: bridgeNameFor(def.id),
+          address: m.view.address,
+          prefixLength: parseCidr(def.subnet).prefixLength,
+          ports: m.view.ports,
+          nodeId: m.nodeId,
+        };
+      });
+    } finally {
+      // No container of this node on the ingress network and the mesh gone: so is the network.
+      if (before !== undefined && this.meshView?.view.networkId !== before) {
+        await this.removeNetwork(before).catch(() => {});
+      }
+    }
   }
 
   /** The VIPs a container's namespace should balance: those of all its networks; undefined once detached. */

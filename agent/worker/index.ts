@@ -4,6 +4,8 @@ export {
   type NetworkViewTarget,
   networkPort,
   networksOfTask,
+  type RoutingMeshTarget,
+  RoutingMeshViews,
   rootfsPort,
   runtimePort,
 } from './adapters/index.js';

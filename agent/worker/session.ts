@@ -9,6 +9,7 @@ import type {
   DispatcherApi,
   Logger,
   NodeDescription,
+  RoutingMeshView,
   TaskStatus,
 } from '../../lib/index.js';
 import {
@@ -37,6 +38,8 @@ export interface AgentSessionOptions {
     configs: AssignedSecret[];
     networks: AssignedNetwork[];
     removedNetworks: string[];
+    /** The routing mesh when it changed (always on `complete`); absent: unchanged. */
+    mesh?: RoutingMeshView | null;
   }) => void;
   /** The node's task logs, published to a manager's log subscriptions. */
   logs?: LogLineSource;
@@ -177,6 +180,7 @@ export class AgentSession {
       configs: msg.configs,
       networks: msg.networks,
       removedNetworks: msg.removedNetworks ?? [],
+      ...(msg.mesh !== undefined ? { mesh: msg.mesh } : msg.type === 'complete' ? { mesh: null } : {}),
     });
     if (msg.type === 'complete') await this.opts.worker.setAssignments(msg.tasks);
     else await this.opts.worker.applyChanges({ updated: msg.tasks, removed: msg.removedTasks });
@@ -212,6 +216,8 @@ export class AgentSession {
 /** A message that only opens or closes log subscriptions: nothing for the worker. */
 function onlyLogControl(msg: AssignmentsMessage): boolean {
   return (
+    (msg.logSubscriptions !== undefined || msg.closedLogSubscriptions !== undefined) &&
+    msg.mesh === undefined &&
     msg.tasks.length === 0 &&
     msg.removedTasks.length === 0 &&
     msg.secrets.length === 0 &&

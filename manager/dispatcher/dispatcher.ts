@@ -26,7 +26,7 @@ import {
   taskStateRank,
 } from '../../lib/index.js';
 import { type BrokeredLogLine, LogBroker, type LogRequest } from './log-broker.js';
-import { indexNetworks, type NetworkIndex, networksOfNode, viewKey } from './network-views.js';
+import { indexNetworks, meshOfNode, type NetworkIndex, networksOfNode, viewKey } from './network-views.js';
 import type { DispatcherStorePort, TaskChange } from './store-port.js';
 
 export interface DispatcherOptions {
@@ -58,6 +58,8 @@ interface Session {
   closed: boolean;
   /** Network views last sent, by network ID, serialized for comparison. */
   sentNetworks: Map<string, string>;
+  /** The routing mesh last sent, serialized. */
+  sentMesh: string | undefined;
   networksStale: boolean;
   /** Log subscriptions to open and close, sent ahead of queued assignment changes. */
   logSubscribe: LogSubscription[];
@@ -126,6 +128,7 @@ export class Dispatcher implements DispatcherApi {
       wake: undefined,
       closed: false,
       sentNetworks: new Map(),
+      sentMesh: undefined,
       networksStale: false,
       logSubscribe: [],
       logClose: [],
@@ -290,7 +293,9 @@ export class Dispatcher implements DispatcherApi {
     session.networksStale = false;
     const networks = this.networkViews(session.nodeId);
     for (const n of networks) session.sentNetworks.set(n.id, viewKey(n));
-    return { ...this.message('complete', tasks, []), networks };
+    const mesh = this.meshView(session.nodeId);
+    session.sentMesh = JSON.stringify(mesh);
+    return { ...this.message('complete', tasks, []), networks, mesh };
   }
 
   /** Task messages carry no networks: network views travel on their own (networkChanges). */
@@ -314,6 +319,11 @@ export class Dispatcher implements DispatcherApi {
     return networksOfNode(this.networkIndex, nodeId);
   }
 
+  private meshView(nodeId: string) {
+    if (!this.networkIndex) this.networkViews(nodeId);
+    return this.networkIndex ? meshOfNode(this.networkIndex, nodeId) : null;
+  }
+
   /** The node's network views that differ from what it was sent, if any. */
   private networkChanges(session: Session): AssignmentsMessage | undefined {
     if (!session.networksStale) return undefined;
@@ -323,10 +333,19 @@ export class Dispatcher implements DispatcherApi {
     const changed = views.filter((n) => session.sentNetworks.get(n.id) !== keys.get(n.id));
     const current = new Set(views.map((n) => n.id));
     const removed = [...session.sentNetworks.keys()].filter((id) => !current.has(id));
-    if (changed.length === 0 && removed.length === 0) return undefined;
+    const mesh = this.meshView(session.nodeId);
+    const meshKey = JSON.stringify(mesh);
+    const meshChanged = meshKey !== session.sentMesh;
+    if (changed.length === 0 && removed.length === 0 && !meshChanged) return undefined;
     for (const n of changed) session.sentNetworks.set(n.id, keys.get(n.id) ?? '');
     for (const id of removed) session.sentNetworks.delete(id);
-    return { ...this.message('incremental', [], []), networks: changed, removedNetworks: removed };
+    session.sentMesh = meshKey;
+    return {
+      ...this.message('incremental', [], []),
+      networks: changed,
+      removedNetworks: removed,
+      ...(meshChanged ? { mesh } : {}),
+    };
   }
 
   /** Gathers a burst of changes, then has every session recompute its views once. */

@@ -9,6 +9,7 @@ export {
 export { type BrokeredLogLine, LogBroker, type LogRequest, MAX_BUFFERED_LOG_LINES } from './log-broker.js';
 export {
   indexNetworks,
+  meshOfNode,
   type NetworkIndex,
   type NetworkState,
   networksOfNode,

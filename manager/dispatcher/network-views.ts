@@ -1,9 +1,19 @@
 // What each node must know about the networks its tasks use: the network itself, the
 // other nodes to tunnel to (VXLAN peers) and the names of every node's running tasks on
-// it (DNS), and each service VIP on it with the tasks that take its new connections.
-// Pure: computed from a snapshot of the store, so it is tested without I/O.
-import type { AssignedNetwork, ServiceVip, SwarmNetwork, Task } from '../../lib/index.js';
+// it (DNS), and each service VIP on it with the tasks that take its new connections;
+// and the routing mesh: every port published in ingress mode with the serving tasks
+// behind it, which every node answers (the ingress network then has every live node as
+// a VXLAN peer, on every node). Pure: computed from a snapshot of the store, so it is tested without I/O.
+import type {
+  AssignedNetwork,
+  MeshPort,
+  RoutingMeshView,
+  ServiceVip,
+  SwarmNetwork,
+  Task,
+} from '../../lib/index.js';
 import {
+  ingressNodeAddresses,
   serviceDnsNames,
   taskDnsNames,
   taskServiceVip,
@@ -18,6 +28,8 @@ export interface NetworkState {
   /** Nodes by ID: the underlay address agents registered with, and whether it is down. */
   nodes: ReadonlyMap<string, { addr: string; down: boolean }>;
   networks: ReadonlyMap<string, SwarmNetwork>;
+  /** Services whose published ports keep the client's address (INGRESS_CLIENT_ADDRESS_LABEL). */
+  keepClientAddress?: ReadonlySet<string>;
 }
 
 interface NetworkEntry {
@@ -39,6 +51,8 @@ export interface NetworkIndex {
   /** node → networks of its tasks that are not finished. */
   byNode: Map<string, Set<string>>;
   nodes: NetworkState['nodes'];
+  /** The routing mesh, when the ingress network is allocated and some port is published in ingress mode. */
+  mesh?: { networkId: string; addresses: Map<string, string>; ports: MeshPort[] };
 }
 
 const ASSIGNED = taskStateRank('assigned');
@@ -62,6 +76,8 @@ export function indexNetworks(state: NetworkState): NetworkIndex {
     networks.set(id, created);
     return created;
   };
+  const ingress = [...state.networks.values()].find((n) => n.Spec.Ingress === true);
+  const meshPorts = new Map<string, MeshPort>();
   for (const t of state.tasks) {
     const nodeId = t.NodeID;
     const rank = taskStateRank(t.Status.State ?? 'new');
@@ -86,17 +102,76 @@ export function indexNetworks(state: NetworkState): NetworkIndex {
         for (const name of serviceDnsNames(t, network)) addRecord(e.records, name, vip);
         if (serving && ip) backends.push(ip);
       }
+      if (a.Network.Id === ingress?.ID) {
+        addMeshPorts(meshPorts, t, state.keepClientAddress, serving && ip ? { ip, nodeId } : undefined);
+      }
       if (!serving || !ip) continue;
       for (const name of taskDnsNames(t, network)) addRecord(e.records, name, ip);
     }
   }
-  return { networks, byNode, nodes: state.nodes };
+  const index: NetworkIndex = { networks, byNode, nodes: state.nodes };
+  const ingressEntry = ingress && meshPorts.size > 0 ? entry(ingress.ID) : undefined;
+  if (ingress && ingressEntry) {
+    const addresses = ingressNodeAddresses(ingress.IPAMOptions?.Configs?.[0]?.AuxiliaryAddresses);
+    // Every live node with an address answers the mesh's ports: all are on the overlay.
+    for (const [nodeId, n] of state.nodes)
+      if (!n.down && addresses.has(nodeId)) ingressEntry.nodes.add(nodeId);
+    const ports = [...meshPorts.values()].sort((a, b) =>
+      a.protocol === b.protocol ? a.publishedPort - b.publishedPort : a.protocol < b.protocol ? -1 : 1,
+    );
+    for (const p of ports) p.backends.sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
+    index.mesh = { networkId: ingress.ID, addresses, ports };
+  }
+  return index;
+}
+
+/** Records the task's ingress-mode published ports, and the task behind them when it serves. */
+function addMeshPorts(
+  ports: Map<string, MeshPort>,
+  t: Task,
+  keep: ReadonlySet<string> | undefined,
+  backend: { ip: string; nodeId: string } | undefined,
+): void {
+  for (const p of t.Endpoint?.Ports ?? []) {
+    const protocol = p.Protocol ?? 'tcp';
+    if ((p.PublishMode ?? 'ingress') !== 'ingress' || !p.PublishedPort || !p.TargetPort) continue;
+    if (protocol !== 'tcp' && protocol !== 'udp') continue;
+    const key = `${protocol}/${p.PublishedPort}`;
+    let port = ports.get(key);
+    if (!port) {
+      port = {
+        protocol,
+        publishedPort: p.PublishedPort,
+        targetPort: p.TargetPort,
+        keepClientAddress: keep?.has(t.ServiceID) ?? false,
+        backends: [],
+      };
+      ports.set(key, port);
+    }
+    // An update may change the target port: the serving tasks of the newest spec win.
+    if (backend && port.targetPort === p.TargetPort) port.backends.push(backend);
+  }
+}
+
+/** The routing mesh as the node runs it; null when it runs none (no ported service, no address yet). */
+export function meshOfNode(index: NetworkIndex, nodeId: string): RoutingMeshView | null {
+  const mesh = index.mesh;
+  const address = mesh?.addresses.get(nodeId);
+  if (!mesh || !address) return null;
+  return { networkId: mesh.networkId, address, ports: mesh.ports };
+}
+
+/** Every node is on the ingress network while the mesh runs, whether or not its tasks are. */
+function networkIdsOfNode(index: NetworkIndex, nodeId: string): string[] {
+  const ids = new Set(index.byNode.get(nodeId) ?? []);
+  if (index.mesh?.addresses.has(nodeId)) ids.add(index.mesh.networkId);
+  return [...ids].sort();
 }
 
 /** The networks of a node's unfinished tasks, with peers and records; sorted, so equal views compare equal. */
 export function networksOfNode(index: NetworkIndex, nodeId: string): AssignedNetwork[] {
   const out: AssignedNetwork[] = [];
-  for (const id of [...(index.byNode.get(nodeId) ?? [])].sort()) {
+  for (const id of networkIdsOfNode(index, nodeId)) {
     const e = index.networks.get(id);
     if (!e) continue;
     const peers =

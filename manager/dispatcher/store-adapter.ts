@@ -1,6 +1,11 @@
 // Binds the dispatcher's narrow store port to the manager's replicated store.
 import type { AssignedSecret, NodeDescription, Task, TaskStatusReport } from '../../lib/index.js';
-import { isSkiffError, taskStateRank } from '../../lib/index.js';
+import {
+  INGRESS_CLIENT_ADDRESS_KEEP,
+  INGRESS_CLIENT_ADDRESS_LABEL,
+  isSkiffError,
+  taskStateRank,
+} from '../../lib/index.js';
 import type { Store } from '../store/index.js';
 import type { DispatcherStorePort, TaskChange } from './store-port.js';
 
@@ -39,10 +44,17 @@ export function storeDispatcherPort(store: Store): DispatcherStorePort {
       for (const n of store.listNodes()) {
         nodes.set(n.ID, { addr: n.Status.Addr ?? '', down: n.Status.State !== 'ready' });
       }
+      const keepClientAddress = new Set(
+        store
+          .listServices()
+          .filter((s) => s.Spec.Labels?.[INGRESS_CLIENT_ADDRESS_LABEL] === INGRESS_CLIENT_ADDRESS_KEEP)
+          .map((s) => s.ID),
+      );
       return {
         tasks: store.listTasks(),
         nodes,
         networks: new Map(store.listNetworks().map((n) => [n.ID, n])),
+        keepClientAddress,
       };
     },
 
@@ -56,7 +68,8 @@ export function storeDispatcherPort(store: Store): DispatcherStorePort {
     },
 
     watchNodesAndNetworks(listener: () => void) {
-      return store.subscribe(() => listener(), { tables: ['nodes', 'networks'] });
+      // Services too: a label choosing the mesh's client-address policy.
+      return store.subscribe(() => listener(), { tables: ['nodes', 'networks', 'services'] });
     },
 
     async markNodeReady(nodeId: string, description: NodeDescription, addr: string) {

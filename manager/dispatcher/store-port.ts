@@ -14,7 +14,7 @@ export interface DispatcherStorePort {
   networkState(): NetworkState;
   /** Subscribes to task changes after they are applied, in order. */
   watchTasks(listener: (change: TaskChange) => void): () => void;
-  /** Subscribes to changes of nodes and networks (peers' addresses, liveness, subnets). */
+  /** Subscribes to changes of nodes, networks and services (peers' addresses, liveness, subnets, mesh policy). */
   watchNodesAndNetworks(listener: () => void): () => void;
   /**
    * Refreshes the node object (description, address) and marks it ready. Never creates

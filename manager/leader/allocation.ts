@@ -2,9 +2,9 @@
 // their VIPs and published ports, and new tasks their network addresses (new →
 // pending). Addresses of tasks that ended go back to the pool. A task of a service that
 // publishes ports but joins no network gets an attachment to the cluster's ingress
-// network (re-created here when a service needs it and it is gone), without a VIP:
-// skiff has no routing mesh, so a published port answers on the node running the task
-// (the agent maps it there, as host mode does), not on every node. A service in vip
+// network (re-created here when a service needs it and it is gone), without a VIP; every
+// node gets an address of its own on the ingress network (recorded among its IPAM
+// auxiliary addresses), the source of the routing mesh's forwarded connections. A service in vip
 // endpoint mode gets a VIP on each of its own networks (docs/networking.md), given back
 // when it leaves the network, turns dnsrr or is removed.
 import type {
@@ -20,6 +20,9 @@ import type {
 import {
   describeError,
   INGRESS_NETWORK_NAME,
+  INGRESS_NODE_ADDRESS_PREFIX,
+  ingressNodeAddresses,
+  publishesThroughMesh,
   TERMINAL_TASK_STATES,
   usesIngressNetwork,
   VXLAN_ID_OPTION,
@@ -59,9 +62,11 @@ export class AllocationLoop {
           if (e.kind !== 'delete' && state !== 'new' && !TERMINAL_TASK_STATES.has(state)) return;
           this.dirtyTasks.add(e.object.ID);
         }
+        // A node joining or leaving changes the ingress network's node addresses; its state does not.
+        if (e.table === 'nodes' && e.kind === 'update') return;
         this.loop.kick();
       },
-      { tables: ['tasks', 'networks', 'services'] },
+      { tables: ['tasks', 'networks', 'services', 'nodes'] },
     );
     for (const t of this.store.listTasks()) this.dirtyTasks.add(t.ID);
     this.loop.kick();
@@ -84,6 +89,12 @@ export class AllocationLoop {
       if (cfg?.Subnet && cfg.Gateway && Number.isFinite(vxlan)) {
         this.allocator.restoreNetwork(n.ID, { subnet: cfg.Subnet, gateway: cfg.Gateway, vxlanId: vxlan });
       }
+    }
+    const ingress = this.store.listNetworks().find((n) => n.Spec.Ingress === true);
+    for (const addr of ingressNodeAddresses(
+      ingress?.IPAMOptions?.Configs?.[0]?.AuxiliaryAddresses,
+    ).values()) {
+      if (ingress) this.allocator.restoreAddress(ingress.ID, addr);
     }
     for (const s of this.store.listServices()) {
       for (const v of s.Endpoint?.VirtualIPs ?? []) this.allocator.restoreAddress(v.NetworkID, v.Addr);
@@ -135,6 +146,44 @@ export class AllocationLoop {
       if (!tx.get('networks', id)) this.allocator.releaseNetwork(id);
     }
     this.knownNetworks = new Set(tx.list('networks').map((n) => n.ID));
+    this.allocateNodeAddresses(tx);
+  }
+
+  /**
+   * Gives every node an address on the ingress network (the routing mesh forwards from
+   * it, and the tasks' replies come back to it over the overlay), and takes back those
+   * of removed nodes.
+   */
+  private allocateNodeAddresses(tx: Transaction): void {
+    const ingress = ingressNetworkOf(tx);
+    const cfg = ingress?.IPAMOptions?.Configs?.[0];
+    if (!ingress?.DriverState || !cfg) return;
+    const have = ingressNodeAddresses(cfg.AuxiliaryAddresses);
+    const nodes = new Set(tx.list('nodes').map((n) => n.ID));
+    const aux = { ...cfg.AuxiliaryAddresses };
+    let changed = false;
+    for (const [nodeId, addr] of have) {
+      if (nodes.has(nodeId)) continue;
+      this.allocator.releaseAddress(ingress.ID, addr);
+      delete aux[`${INGRESS_NODE_ADDRESS_PREFIX}${nodeId}`];
+      changed = true;
+    }
+    for (const nodeId of nodes) {
+      if (have.has(nodeId)) continue;
+      try {
+        const addr = this.allocator.allocateAddress(ingress.ID).split('/')[0] ?? '';
+        aux[`${INGRESS_NODE_ADDRESS_PREFIX}${nodeId}`] = addr;
+        changed = true;
+      } catch (e) {
+        this.log.error({ nodeId, err: describeError(e) }, 'no ingress address for the node');
+      }
+    }
+    if (!changed) return;
+    const configs = [{ ...cfg, AuxiliaryAddresses: aux }, ...(ingress.IPAMOptions?.Configs ?? []).slice(1)];
+    tx.update('networks', {
+      ...ingress,
+      IPAMOptions: { ...ingress.IPAMOptions, Configs: configs },
+    });
   }
 
   private knownNetworks = new Set<string>();
@@ -142,7 +191,7 @@ export class AllocationLoop {
   /** Creates the ingress network when a service needs it and there is none (it was removed). */
   private ensureIngressNetwork(tx: Transaction): void {
     if (ingressNetworkOf(tx)) return;
-    const needs = tx.list('services').find((s) => usesIngressNetwork(s.Spec));
+    const needs = tx.list('services').find((s) => usesIngressNetwork(s.Spec) || publishesThroughMesh(s.Spec));
     if (!needs) return;
     // A user's own network of that name blocks it: the service's tasks say so (allocateTask).
     if (tx.list('networks').some((n) => n.Spec.Name === INGRESS_NETWORK_NAME)) return;
@@ -268,14 +317,20 @@ export class AllocationLoop {
     });
   }
 
-  /** The task's own networks, or the ingress network for a service that publishes ports without any. */
+  /**
+   * The task's own networks, or the ingress network for a service that publishes ports
+   * without any; a service publishing in ingress mode joins the ingress network after its
+   * own (the routing mesh reaches its tasks there; they register no names on it).
+   */
   private networksOfTask(
     tx: Transaction,
     t: Task,
     service: Service | undefined,
   ): (NetworkAttachmentConfig & { network?: SwarmNetwork })[] | undefined {
     const own = t.Spec.Networks ?? [];
-    if (own.length > 0 || !service || !usesIngressNetwork(service.Spec)) return own;
+    if (!service) return own;
+    const viaMesh = own.length > 0 && publishesThroughMesh(service.Spec);
+    if (!viaMesh && (own.length > 0 || !usesIngressNetwork(service.Spec))) return own;
     const ingress = ingressNetworkOf(tx);
     // Missing only when a user's network named "ingress" kept allocateNetworks from creating it.
     if (!ingress) {
@@ -287,7 +342,8 @@ export class AllocationLoop {
       );
       return undefined;
     }
-    return [{ Target: ingress.ID, network: ingress }];
+    if (own.some((n) => n.Target === ingress.ID || n.Target === ingress.Spec.Name)) return own;
+    return [...own, { Target: ingress.ID, network: ingress }];
   }
 
   private markStuck(tx: Transaction, t: Task, err: string): void {

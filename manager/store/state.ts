@@ -1,5 +1,5 @@
 import type { Service, SwarmNetwork, Task } from '../../lib/index.js';
-import { SkiffError, usesIngressNetwork } from '../../lib/index.js';
+import { publishesThroughMesh, SkiffError, usesIngressNetwork } from '../../lib/index.js';
 import { STORE_FORMAT, StoreFormatError, storeFormatOf } from './format.js';
 import { applyPatch, decodeProposal, isRecord, type Op, type Proposal } from './proposal.js';
 import {
@@ -302,12 +302,14 @@ export class StoreState implements StateMachine {
       }
       const publisher =
         d.table === 'networks' && (d.object as SwarmNetwork).Spec.Ingress === true
-          ? (all('services') as Service[]).find((s) => usesIngressNetwork(s.Spec))
+          ? (all('services') as Service[]).find(
+              (s) => usesIngressNetwork(s.Spec) || publishesThroughMesh(s.Spec),
+            )
           : undefined;
       if (publisher) {
         return fail(
           'invalid_argument',
-          `network ${name} is in use by service ${publisher.Spec.Name ?? publisher.ID}: it publishes ports without a network of its own, so its tasks join the ingress network`,
+          `network ${name} is in use by service ${publisher.Spec.Name ?? publisher.ID}: its tasks join the ingress network (it publishes ports in ingress mode, or without a network of its own)`,
           'remove the service first',
         );
       }

@@ -151,6 +151,11 @@ export class NetworkViews {
     return Promise.all([...touched].map((id) => this.queue(id).then((p) => p.vips))).then(() => {});
   }
 
+  /** The dispatcher's latest view of a network. */
+  view(networkId: string): AssignedNetwork | undefined {
+    return this.views.get(networkId);
+  }
+
   /**
    * Programs the network's peers and names, if it is set up on this node. Never throws.
    * Does not wait for the VIP tables of the containers on it (a starting container's

@@ -5,6 +5,7 @@ import {
   ENCRYPTED_NETWORK_OPTION,
   ENCRYPTED_NETWORK_REFUSAL,
   MTU_OPTION,
+  publishesThroughMesh,
   SkiffError,
   usesIngressNetwork,
 } from '../../../lib/index.js';
@@ -138,13 +139,13 @@ function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
 }
 
-/** A service joins the network: by name or ID, or (the ingress network) by publishing ports without a network. */
+/** A service joins the network: by name or ID, or (the ingress network) by publishing ports without a network or in ingress mode. */
 function networkInUse(ctx: ApiContext, n: SwarmNetwork): boolean {
   return ctx.store
     .listServices()
     .some(
       (s) =>
-        (n.Spec.Ingress === true && usesIngressNetwork(s.Spec)) ||
+        (n.Spec.Ingress === true && (usesIngressNetwork(s.Spec) || publishesThroughMesh(s.Spec))) ||
         [...(s.Spec.TaskTemplate?.Networks ?? []), ...(s.Spec.Networks ?? [])].some(
           (a) => a.Target === n.ID || a.Target === n.Spec.Name,
         ),

@@ -27,6 +27,7 @@ const methods: Record<string, Handler> = {
   setOverlayPeers: (...a: Parameters<NetworkManager['setOverlayPeers']>) => manager.setOverlayPeers(...a),
   overlayPeerAddresses: (id: string) => manager.overlayPeerAddresses(id),
   setServiceVips: (...a: Parameters<NetworkManager['setServiceVips']>) => manager.setServiceVips(...a),
+  setRoutingMesh: (...a: Parameters<NetworkManager['setRoutingMesh']>) => manager.setRoutingMesh(...a),
   setRecords: (...a: Parameters<NetworkManager['dns']['setRecords']>) => manager.dns.setRecords(...a),
   subnetsInUse: () => manager.subnetsInUse(),
   prepareContainer: (...a: Parameters<NetworkManager['prepareContainer']>) => manager.prepareContainer(...a),

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { SwarmNetwork, Task, TaskState } from '../../../lib/index.js';
 import { VXLAN_ID_OPTION } from '../../../lib/index.js';
-import { indexNetworks, type NetworkState, networksOfNode } from '../../../manager/dispatcher/index.js';
+import {
+  indexNetworks,
+  meshOfNode,
+  type NetworkState,
+  networksOfNode,
+} from '../../../manager/dispatcher/index.js';
 
 function network(id: string, subnet: string, driver = 'overlay'): SwarmNetwork {
   return {
@@ -191,5 +196,77 @@ describe('network views for the dispatcher', () => {
     const one = networksOfNode(indexNetworks(state(tasks)), 'n1');
     const two = networksOfNode(indexNetworks(state([...tasks].reverse())), 'n1');
     expect(JSON.stringify(one)).toBe(JSON.stringify(two));
+  });
+});
+
+describe('the routing mesh in the network views', () => {
+  const ingress = (): SwarmNetwork => {
+    const n = network('ing', '10.0.0.0/24');
+    return {
+      ...n,
+      Spec: { ...n.Spec, Ingress: true },
+      IPAMOptions: {
+        Configs: [
+          {
+            Subnet: '10.0.0.0/24',
+            Gateway: '10.0.0.1',
+            AuxiliaryAddresses: {
+              'skiff-node-n1': '10.0.0.250',
+              'skiff-node-n2': '10.0.0.251',
+              'skiff-node-n3': '10.0.0.252',
+            },
+          },
+        ],
+      },
+    };
+  };
+  const published = (t: Task, mode: 'ingress' | 'host' = 'ingress'): Task => ({
+    ...t,
+    Endpoint: { Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: mode }] },
+  });
+  const meshState = (tasks: Task[], o: { down?: string[]; keep?: string[] } = {}): NetworkState => ({
+    ...state(tasks, o.down),
+    networks: new Map([['ing', ingress()]]),
+    keepClientAddress: new Set(o.keep ?? []),
+  });
+
+  it('puts every live node on the ingress network and gives each the serving tasks behind each port', () => {
+    const index = indexNetworks(
+      meshState(
+        [
+          published(task('w1', 'n1', { ing: '10.0.0.3' })),
+          published(task('w2', 'n2', { ing: '10.0.0.4' }, { state: 'starting' })),
+          published(task('w3', 'n2', { ing: '10.0.0.5' }, { desired: 'shutdown' })),
+        ],
+        { keep: ['svc-web'] },
+      ),
+    );
+    // n3 runs no task: it answers the port anyway, over the overlay to every other node.
+    const n3 = networksOfNode(index, 'n3');
+    expect(n3.map((n) => n.id)).toEqual(['ing']);
+    expect(n3[0]?.peers?.map((p) => p.nodeId)).toEqual(['n1', 'n2']);
+    expect(meshOfNode(index, 'n3')).toEqual({
+      networkId: 'ing',
+      address: '10.0.0.252',
+      ports: [
+        {
+          protocol: 'tcp',
+          publishedPort: 8080,
+          targetPort: 80,
+          keepClientAddress: true,
+          backends: [{ ip: '10.0.0.3', nodeId: 'n1' }],
+        },
+      ],
+    });
+  });
+
+  it('runs no mesh for host-mode ports, and leaves down nodes out of the overlay', () => {
+    const hostOnly = indexNetworks(meshState([published(task('w1', 'n1', { ing: '10.0.0.3' }), 'host')]));
+    expect(meshOfNode(hostOnly, 'n3')).toBeNull();
+    expect(networksOfNode(hostOnly, 'n3')).toEqual([]);
+    const down = indexNetworks(
+      meshState([published(task('w1', 'n1', { ing: '10.0.0.3' }))], { down: ['n2'] }),
+    );
+    expect(networksOfNode(down, 'n3')[0]?.peers?.map((p) => p.nodeId)).toEqual(['n1']);
   });
 });

@@ -73,7 +73,7 @@ describe('the ingress network', () => {
     expect(svc?.Endpoint?.VirtualIPs).toBeUndefined();
   });
 
-  it('is not joined by a service without published ports, nor by one with its own network', async () => {
+  it('is not joined by a service without published ports, nor by one with its own network publishing in host mode; an ingress-mode port joins it after its own', async () => {
     const store = localStore();
     await createIngress(store);
     const own = await store.update((tx) =>
@@ -89,9 +89,20 @@ describe('the ingress network', () => {
       ...PUBLISHES,
       Name: 'api',
       TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Networks: [{ Target: own.ID }] },
-      EndpointSpec: { Ports: [{ TargetPort: 80, PublishedPort: 8081 }] },
+      EndpointSpec: { Ports: [{ TargetPort: 80, PublishedPort: 8081, PublishMode: 'host' }] },
     });
     expect(withNet.NetworksAttachments?.map((a) => a.Network.Id)).toEqual([own.ID]);
+    // Ingress mode (the default): the routing mesh reaches the task on the ingress network, after its own.
+    const meshed = await runTask(store, {
+      ...PUBLISHES,
+      Name: 'web',
+      TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Networks: [{ Target: own.ID }] },
+      EndpointSpec: { Ports: [{ TargetPort: 80, PublishedPort: 8082 }] },
+    });
+    const ids = meshed.NetworksAttachments?.map((a) => a.Network.Id) ?? [];
+    expect(ids).toHaveLength(2);
+    expect(ids[0]).toBe(own.ID);
+    expect(meshed.NetworksAttachments?.[1]?.Network.Ingress).toBe(true);
   });
 
   it('is created again when a service needs it and it was removed', async () => {
