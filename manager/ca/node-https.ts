@@ -2,7 +2,7 @@
 // not hosts, so the CA and the manager role are what is checked (no hostname check, no
 // SNI); a JSON body; the whole answer read, up to a bound (or, nodeHttpsStream, handed
 // over as it comes). Used by joining and renewing nodes, write forwarding and log reads.
-import type { IncomingMessage } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { request } from 'node:https';
 import { SkiffError } from '../../lib/index.js';
 import { requireManagerPeer } from './certificates.js';
@@ -32,31 +32,55 @@ export interface NodeHttpsResponse {
   body: Buffer;
 }
 
-export function nodeHttps(r: NodeHttpsRequest): Promise<NodeHttpsResponse> {
+/** The request options both calls share: the peer's host and port, TLS, the head timeout. */
+function requestOptions(
+  r: Omit<NodeHttpsRequest, 'maxResponseBytes' | 'body'>,
+  headers: Record<string, string | number>,
+) {
   const i = r.addr.lastIndexOf(':');
-  const host = i > 0 ? r.addr.slice(0, i) : r.addr;
-  const port = i > 0 ? Number(r.addr.slice(i + 1)) : 2377;
+  return {
+    host: i > 0 ? r.addr.slice(0, i) : r.addr,
+    port: i > 0 ? Number(r.addr.slice(i + 1)) : 2377,
+    method: r.method,
+    path: r.path,
+    ...r.tls,
+    // Only managers serve this port: a worker's certificate from the same CA is refused.
+    // (Without a pinned CA — the join's CA fetch, checked against the token — nothing is.)
+    checkServerIdentity: requireManagerPeer,
+    servername: '',
+    timeout: r.timeoutMs,
+    headers,
+  };
+}
+
+/** Timeouts and transport errors as the SkiffErrors callers show. */
+function failWith(
+  req: ClientRequest,
+  r: Pick<NodeHttpsRequest, 'addr' | 'peer' | 'timeoutMs'>,
+  reject: (e: unknown) => void,
+): void {
+  req.on('timeout', () =>
+    req.destroy(new SkiffError('timeout', `no answer from ${r.peer} at ${r.addr} within ${r.timeoutMs}ms`)),
+  );
+  req.on('error', (e) =>
+    reject(
+      e instanceof SkiffError
+        ? e
+        : new SkiffError('unavailable', `cannot reach ${r.peer} at ${r.addr}: ${e.message}`, { cause: e }),
+    ),
+  );
+}
+
+export function nodeHttps(r: NodeHttpsRequest): Promise<NodeHttpsResponse> {
   const data = r.body === undefined ? undefined : JSON.stringify(r.body);
   return new Promise((resolve, reject) => {
     const req = request(
-      {
-        host,
-        port,
-        method: r.method,
-        path: r.path,
-        ...r.tls,
-        // Only managers serve this port: a worker's certificate from the same CA is refused.
-        // (Without a pinned CA — the join's CA fetch, checked against the token — nothing is.)
-        checkServerIdentity: requireManagerPeer,
-        servername: '',
-        timeout: r.timeoutMs,
-        headers: {
-          ...r.headers,
-          ...(data === undefined
-            ? {}
-            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) }),
-        },
-      },
+      requestOptions(r, {
+        ...r.headers,
+        ...(data === undefined
+          ? {}
+          : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) }),
+      }),
       (res) => {
         const chunks: Buffer[] = [];
         const max = r.maxResponseBytes ?? MAX_NODE_RESPONSE_BYTES;
@@ -80,16 +104,7 @@ export function nodeHttps(r: NodeHttpsRequest): Promise<NodeHttpsResponse> {
         res.on('error', reject);
       },
     );
-    req.on('timeout', () =>
-      req.destroy(new SkiffError('timeout', `no answer from ${r.peer} at ${r.addr} within ${r.timeoutMs}ms`)),
-    );
-    req.on('error', (e) =>
-      reject(
-        e instanceof SkiffError
-          ? e
-          : new SkiffError('unavailable', `cannot reach ${r.peer} at ${r.addr}: ${e.message}`, { cause: e }),
-      ),
-    );
+    failWith(req, r, reject);
     req.end(data);
   });
 }
@@ -102,37 +117,12 @@ export function nodeHttps(r: NodeHttpsRequest): Promise<NodeHttpsResponse> {
 export function nodeHttpsStream(
   r: Omit<NodeHttpsRequest, 'maxResponseBytes' | 'body'>,
 ): Promise<{ status: number; headers: IncomingMessage['headers']; stream: IncomingMessage }> {
-  const i = r.addr.lastIndexOf(':');
-  const host = i > 0 ? r.addr.slice(0, i) : r.addr;
-  const port = i > 0 ? Number(r.addr.slice(i + 1)) : 2377;
   return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host,
-        port,
-        method: r.method,
-        path: r.path,
-        ...r.tls,
-        checkServerIdentity: requireManagerPeer,
-        servername: '',
-        timeout: r.timeoutMs,
-        ...(r.headers ? { headers: r.headers } : {}),
-      },
-      (res) => {
-        req.setTimeout(0);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, stream: res });
-      },
-    );
-    req.on('timeout', () =>
-      req.destroy(new SkiffError('timeout', `no answer from ${r.peer} at ${r.addr} within ${r.timeoutMs}ms`)),
-    );
-    req.on('error', (e) =>
-      reject(
-        e instanceof SkiffError
-          ? e
-          : new SkiffError('unavailable', `cannot reach ${r.peer} at ${r.addr}: ${e.message}`, { cause: e }),
-      ),
-    );
+    const req = request(requestOptions(r, r.headers ?? {}), (res) => {
+      req.setTimeout(0);
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, stream: res });
+    });
+    failWith(req, r, reject);
     req.end();
   });
 }

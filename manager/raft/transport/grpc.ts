@@ -178,21 +178,34 @@ export class GrpcTransport {
       refusedAt.set(key, now);
       log.error({ peer: member, err: why }, 'refusing raft messages of a format this node does not read');
     };
+    /**
+     * A stream from a peer: its certificate's member ID (undefined without a check), once
+     * the peer and its format are accepted; false after refusing it with `cb`.
+     */
+    const admit = (
+      call: grpc.ServerReadableStream<Buffer, Buffer>,
+      cb: grpc.sendUnaryData<Buffer>,
+      what: string,
+    ): string | undefined | false => {
+      const member = memberOf(call);
+      if (member instanceof Error) {
+        log.warn({ err: member.message }, `refusing a raft ${what}`);
+        cb({ code: grpc.status.PERMISSION_DENIED, details: member.message });
+        return false;
+      }
+      const refused = raftFormatRefusal(call.metadata, member);
+      if (refused) {
+        refuseFormat(member, refused);
+        cb({ code: grpc.status.FAILED_PRECONDITION, details: refused });
+        return false;
+      }
+      raiseReceiveWindow(call, widened, log);
+      return member;
+    };
     server.addService(service, {
       send: (call: grpc.ServerReadableStream<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-        const member = memberOf(call);
-        if (member instanceof Error) {
-          log.warn({ err: member.message }, 'refusing a raft stream');
-          cb({ code: grpc.status.PERMISSION_DENIED, details: member.message });
-          return;
-        }
-        const refused = raftFormatRefusal(call.metadata, member);
-        if (refused) {
-          refuseFormat(member, refused);
-          cb({ code: grpc.status.FAILED_PRECONDITION, details: refused });
-          return;
-        }
-        raiseReceiveWindow(call, widened, log);
+        const member = admit(call, cb, 'stream');
+        if (member === false) return;
         let spoofWarned = false;
         call.on('data', (frame: Buffer) => {
           try {
@@ -220,19 +233,8 @@ export class GrpcTransport {
         call.on('error', () => {});
       },
       snapshot: (call: grpc.ServerReadableStream<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-        const member = memberOf(call);
-        if (member instanceof Error) {
-          log.warn({ err: member.message }, 'refusing a raft snapshot');
-          cb({ code: grpc.status.PERMISSION_DENIED, details: member.message });
-          return;
-        }
-        const refused = raftFormatRefusal(call.metadata, member);
-        if (refused) {
-          refuseFormat(member, refused);
-          cb({ code: grpc.status.FAILED_PRECONDITION, details: refused });
-          return;
-        }
-        raiseReceiveWindow(call, widened, log);
+        const member = admit(call, cb, 'snapshot');
+        if (member === false) return;
         // The header comes first and says the size; the transfer is refused as soon as it
         // claims or sends more than the bound, or more than it claimed.
         let header:
