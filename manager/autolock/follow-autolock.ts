@@ -19,13 +19,23 @@ export interface AutolockFollower {
   stop(): void;
 }
 
+export interface AutolockHooks {
+  /**
+   * Runs `change` (the store key locked with `unlockKey`, or unlocked when undefined) as
+   * part of giving the raft log a new data key locked the same way.
+   */
+  rekey?: (unlockKey: string | undefined, change: () => Promise<void>) => Promise<void>;
+}
+
 export function followAutolock(
   store: Store,
   stateDir: string,
   key: Uint8Array,
   lockedWith: string | undefined,
   log: Logger,
+  hooks: AutolockHooks = {},
 ): AutolockFollower {
+  const rekey = hooks.rekey ?? ((_: string | undefined, change: () => Promise<void>) => change());
   let current = lockedWith;
   let wantLocked = lockedWith !== undefined;
   const sealer = keyFileSealer(key);
@@ -42,17 +52,19 @@ export function followAutolock(
           // clear, then the store key locked; a crash in between leaves them readable.
           await resealCertificateKeys(stateDir, sealer, sealer);
           if (unlockKey === current) return;
-          await lockSecretsKey(stateDir, key, unlockKey);
+          await rekey(unlockKey, () => lockSecretsKey(stateDir, key, unlockKey));
           current = unlockKey;
           log.info(
-            'autolock: the store key and the certificate keys are now locked with the cluster unlock key',
+            'autolock: the store key, the raft data key and the certificate keys are now locked with the cluster unlock key',
           );
         } else if (current !== undefined || wantLocked) {
           wantLocked = false;
-          await unlockSecretsKeyFile(stateDir, key);
+          await rekey(undefined, () => unlockSecretsKeyFile(stateDir, key));
           await resealCertificateKeys(stateDir, sealer, undefined);
           current = undefined;
-          log.info('autolock off: the store key and the certificate keys are stored unlocked');
+          log.info(
+            'autolock off: the store key, the raft data key and the certificate keys are stored unlocked',
+          );
         }
       })
       .catch((err: unknown) => log.error({ err: String(err) }, 'autolock: could not update the key files'));
