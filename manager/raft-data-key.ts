@@ -47,6 +47,9 @@ interface Wrap {
 }
 
 export class RaftDataKeys {
+  /** Rotations and forgetting, one at a time: each rewrites the file from the ring it leaves. */
+  private queue: Promise<unknown> = Promise.resolve();
+
   private constructor(
     private readonly stateDir: string,
     private keys: DataKeyRing,
@@ -87,7 +90,22 @@ export class RaftDataKeys {
    * A new data key for a change of what locks the key file (`change` applies it: the store
    * key locked, re-locked or unlocked). Returns the ring to give the raft node.
    */
-  async rotate(to: KeyLock, change: () => Promise<void>): Promise<DataKeyRing> {
+  rotate(to: KeyLock, change: () => Promise<void>): Promise<DataKeyRing> {
+    return this.serial(() => this.rotateNow(to, change));
+  }
+
+  /** Forgets the older keys nothing on disk is sealed with any more. */
+  forget(inUse: number[]): Promise<void> {
+    return this.serial(() => this.forgetNow(inUse));
+  }
+
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(op, op);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private async rotateNow(to: KeyLock, change: () => Promise<void>): Promise<DataKeyRing> {
     const prev = [this.keys.current, ...(this.keys.previous ?? [])];
     const id = Math.max(...prev.map((k) => k.id)) + 1;
     this.keys = { current: { id, key: randomBytes(32) }, previous: prev };
@@ -98,8 +116,7 @@ export class RaftDataKeys {
     return this.keys;
   }
 
-  /** Forgets the older keys nothing on disk is sealed with any more. */
-  async forget(inUse: number[]): Promise<void> {
+  private async forgetNow(inUse: number[]): Promise<void> {
     const previous = (this.keys.previous ?? []).filter((k) => inUse.includes(k.id));
     if (previous.length === (this.keys.previous ?? []).length) return;
     this.keys = { current: this.keys.current, previous };

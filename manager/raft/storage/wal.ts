@@ -215,10 +215,14 @@ export class Wal {
       this.cutPending = false;
       await this.cut();
     }
+    let removed = false;
     while (this.segments.length > 1 && this.segments[1]!.firstIndex - 1 <= index) {
       const old = this.segments.shift()!;
       await rm(join(this.dir, old.name), { force: true });
+      removed = true;
     }
+    // Durably gone before the owner forgets a data key they were sealed with (keysInUse).
+    if (removed) await this.syncDir();
   }
 
   async close(): Promise<void> {
@@ -246,6 +250,10 @@ export class Wal {
       this.size = w.length;
     }
     await this.fh.datasync();
+    await this.syncDir();
+  }
+
+  private async syncDir(): Promise<void> {
     const dh = await open(this.dir, 'r');
     try {
       await dh.sync();
