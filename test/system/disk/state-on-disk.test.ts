@@ -245,5 +245,21 @@ describe('the state on disk', () => {
       what: 'the unlocked node to serve its service',
       timeoutMs: 30_000,
     });
+
+    // Autolock off: one more data key, wrapped by the store key (in clear again) this time.
+    const locked = (await api('GET', '/swarm')).json as { Version: { Index: number }; Spec: object };
+    const off = await api('POST', `/swarm/update?version=${locked.Version.Index}`, {
+      ...locked.Spec,
+      EncryptionConfig: { AutoLockManagers: false },
+    });
+    expect(off.status, JSON.stringify(off.json)).toBe(200);
+    await waitFor(
+      async () => {
+        if (!readdirSync(node.stateDir).includes('secrets.key')) return false;
+        const now = await RaftDataKeys.open(node.stateDir, '', { storeKey }).catch(() => undefined);
+        return now !== undefined && now.ring().current.id > ring.current.id && !now.ring().previous?.length;
+      },
+      { what: 'a new raft data key wrapped by the store key, the old one forgotten', timeoutMs: 30_000 },
+    );
   });
 });
