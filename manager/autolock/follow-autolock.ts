@@ -4,6 +4,7 @@
 import type { Logger } from '../../lib/index.js';
 import { keyFileSealer, resealCertificateKeys } from '../ca/index.js';
 import {
+  dataKeyRotation,
   lockSecretsKey,
   type Store,
   sealedUnlockKey,
@@ -40,10 +41,21 @@ export function followAutolock(
   let wantLocked = lockedWith !== undefined;
   const sealer = keyFileSealer(key);
   let chain = Promise.resolve();
+  // A rotation asked for before this start is not repeated: the counter's value now is
+  // the baseline.
+  let rotation: number | undefined;
   const apply = () => {
     chain = chain
       .then(async () => {
         const cluster = store.getCluster();
+        const asked = dataKeyRotation(cluster);
+        if (cluster && rotation === undefined) rotation = asked;
+        else if (asked !== rotation) {
+          rotation = asked;
+          // Locked as it is: only the data key changes.
+          await rekey(current, async () => {});
+          log.info('a new raft data key: the raft log is re-sealed at the next snapshot');
+        }
         const sealed = sealedUnlockKey(cluster);
         if (cluster?.Spec.EncryptionConfig?.AutoLockManagers && sealed) {
           wantLocked = true;

@@ -261,5 +261,18 @@ describe('the state on disk', () => {
       },
       { what: 'a new raft data key wrapped by the store key, the old one forgotten', timeoutMs: 30_000 },
     );
+
+    // On demand: `cluster rotate-data-key` gives the log one more data key.
+    const unlockedRing = (await RaftDataKeys.open(node.stateDir, '', { storeKey })).ring();
+    const rotated = await node.skiff(['cluster', 'rotate-data-key']);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    await waitFor(
+      async () => {
+        const now = (await RaftDataKeys.open(node.stateDir, '', { storeKey })).ring();
+        return now.current.id > unlockedRing.current.id && !now.previous?.length;
+      },
+      { what: 'the raft data key rotated on demand, the old one forgotten', timeoutMs: 30_000 },
+    );
+    expect(await envOf()).toContain(MARKER);
   });
 });
