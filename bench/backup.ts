@@ -22,7 +22,7 @@ import { restoreBackup, takeBackup } from '../manager/backup/index.js';
 import { Dispatcher, storeDispatcherPort } from '../manager/dispatcher/index.js';
 import { LeaderLoops } from '../manager/leader/index.js';
 import { RaftNode } from '../manager/raft/index.js';
-import { raftDataKey } from '../manager/raft-data-key.js';
+import { legacyRaftDataKey as raftDataKey } from '../manager/raft-data-key.js';
 import { createAesGcmCipher, loadOrCreateSecretKey, RaftReplicator, Store } from '../manager/store/index.js';
 import { freePort, waitFor } from '../test/lab/index.js';
 import { FakeAgent } from './placement/index.js';

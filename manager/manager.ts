@@ -54,8 +54,8 @@ import {
 import { LeaderLoops, type LeaderOptions } from './leader/index.js';
 import { joinAsManager, leaveRaft, raftMembership, waitForLeader } from './membership/index.js';
 import type { ManagerMetricsHooks, ManagerMetricsSnapshot } from './metrics-hooks.js';
-import { RaftNode } from './raft/index.js';
-import { raftDataKey } from './raft-data-key.js';
+import { type DataKeyRing, RaftNode } from './raft/index.js';
+import { RaftDataKeys } from './raft-data-key.js';
 import {
   createAesGcmCipher,
   isSecretsKeyLocked,
@@ -213,24 +213,31 @@ export class Manager {
       describeNodeCertificate(identity.certPem).clusterId,
       keySealer,
     );
+    // The raft data keys, wrapped by the unlock key under autolock (else by the store key).
+    const dataKeys = await RaftDataKeys.open(o.stateDir, nodeId, {
+      storeKey: secretsKey,
+      unlockKey: unlocked?.unlockKey,
+    });
     if (o.forceNewCluster) {
       await forceNewCluster({
         stateDir: o.stateDir,
         nodeId,
         raftAddr: o.raft?.advertiseAddr ?? o.raft?.listenAddr ?? '127.0.0.1:0',
         stateMachine: store.stateMachine,
-        dataKey: raftDataKey(secretsKey, nodeId),
+        dataKey: dataKeys.ring(),
         log,
       });
     }
-    const raft = await startRaft(
-      o,
-      nodeId,
-      store,
-      raftIdentity,
-      joined?.raftPeers,
-      raftDataKey(secretsKey, nodeId),
-    );
+    const raft = await startRaft(o, nodeId, store, raftIdentity, joined?.raftPeers, dataKeys.ring());
+    // A rotation a crash interrupted, or a directory still sealed with key 0 (an older
+    // skiff): re-sealed at the next snapshot, after which the older keys are forgotten.
+    const resealed = (what: Promise<number[]>) =>
+      what
+        .then((inUse) => dataKeys.forget(inUse))
+        .catch((err: unknown) =>
+          log.error({ err: String(err) }, 'raft data key: could not forget the old key'),
+        );
+    if (dataKeys.hasOlderKeys()) void resealed(raft.rotateDataKey(dataKeys.ring()));
     const replicator = timedReplicator(new RaftReplicator(raft, { timeoutMs: 10_000 }), o.metrics);
     store.setReplicator(replicator);
     let api: FastifyInstance | undefined;
@@ -338,7 +345,13 @@ export class Manager {
       throw e;
     }
     log.info({ nodeId, socket: o.socketPath, tcp: o.tcp, raft: raft.addr }, 'manager API listening');
-    const keyPolicy = followAutolock(store, o.stateDir, secretsKey, unlocked?.unlockKey, log);
+    const keyPolicy = followAutolock(store, o.stateDir, secretsKey, unlocked?.unlockKey, log, {
+      // What locks the key files changes: a new raft data key, the log re-sealed with it.
+      rekey: async (unlockKey, change) => {
+        const ring = await dataKeys.rotate({ storeKey: secretsKey, unlockKey }, change);
+        void resealed(raft.rotateDataKey(ring));
+      },
+    });
     const servedTcp = tcpApi;
     const stopRenewal = keepCertificateFresh({
       stateDir: o.stateDir,
@@ -512,7 +525,7 @@ function startRaft(
   store: Store,
   identity: RaftIdentity,
   joinPeers: { id: string; addr: string }[] | undefined,
-  dataKey: Uint8Array,
+  dataKey: DataKeyRing,
 ): Promise<RaftNode> {
   const listenAddr = o.raft?.listenAddr ?? '127.0.0.1:0';
   return RaftNode.start({

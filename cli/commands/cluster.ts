@@ -204,6 +204,19 @@ export function registerCluster(program: Command): void {
     });
 
   cluster
+    .command('rotate-data-key')
+    .description(
+      'give every manager a new raft data key: each re-seals its log at its next snapshot and then forgets the old key',
+    )
+    .action(async () => {
+      await withClient(g(), async (c) => {
+        const before = await c.swarmInspect();
+        await c.swarmUpdate(before.Version?.Index ?? 0, before.Spec, { dataKey: true });
+      });
+      process.stdout.write('Each manager now seals its raft log with a new data key.\n');
+    });
+
+  cluster
     .command('unlock')
     .description('unlock this (autolocked) manager after a restart; reads the key from stdin')
     .action(async () => {

@@ -4,6 +4,7 @@
 import type { Logger } from '../../lib/index.js';
 import { keyFileSealer, resealCertificateKeys } from '../ca/index.js';
 import {
+  dataKeyRotation,
   lockSecretsKey,
   type Store,
   sealedUnlockKey,
@@ -19,21 +20,42 @@ export interface AutolockFollower {
   stop(): void;
 }
 
+export interface AutolockHooks {
+  /**
+   * Runs `change` (the store key locked with `unlockKey`, or unlocked when undefined) as
+   * part of giving the raft log a new data key locked the same way.
+   */
+  rekey?: (unlockKey: string | undefined, change: () => Promise<void>) => Promise<void>;
+}
+
 export function followAutolock(
   store: Store,
   stateDir: string,
   key: Uint8Array,
   lockedWith: string | undefined,
   log: Logger,
+  hooks: AutolockHooks = {},
 ): AutolockFollower {
+  const rekey = hooks.rekey ?? ((_: string | undefined, change: () => Promise<void>) => change());
   let current = lockedWith;
   let wantLocked = lockedWith !== undefined;
   const sealer = keyFileSealer(key);
   let chain = Promise.resolve();
+  // A rotation asked for before this start is not repeated: the counter's value now is
+  // the baseline.
+  let rotation: number | undefined;
   const apply = () => {
     chain = chain
       .then(async () => {
         const cluster = store.getCluster();
+        const asked = dataKeyRotation(cluster);
+        if (cluster && rotation === undefined) rotation = asked;
+        else if (asked !== rotation) {
+          rotation = asked;
+          // Locked as it is: only the data key changes.
+          await rekey(current, async () => {});
+          log.info('a new raft data key: the raft log is re-sealed at the next snapshot');
+        }
         const sealed = sealedUnlockKey(cluster);
         if (cluster?.Spec.EncryptionConfig?.AutoLockManagers && sealed) {
           wantLocked = true;
@@ -42,17 +64,19 @@ export function followAutolock(
           // clear, then the store key locked; a crash in between leaves them readable.
           await resealCertificateKeys(stateDir, sealer, sealer);
           if (unlockKey === current) return;
-          await lockSecretsKey(stateDir, key, unlockKey);
+          await rekey(unlockKey, () => lockSecretsKey(stateDir, key, unlockKey));
           current = unlockKey;
           log.info(
-            'autolock: the store key and the certificate keys are now locked with the cluster unlock key',
+            'autolock: the store key, the raft data key and the certificate keys are now locked with the cluster unlock key',
           );
         } else if (current !== undefined || wantLocked) {
           wantLocked = false;
-          await unlockSecretsKeyFile(stateDir, key);
+          await rekey(undefined, () => unlockSecretsKeyFile(stateDir, key));
           await resealCertificateKeys(stateDir, sealer, undefined);
           current = undefined;
-          log.info('autolock off: the store key and the certificate keys are stored unlocked');
+          log.info(
+            'autolock off: the store key, the raft data key and the certificate keys are stored unlocked',
+          );
         }
       })
       .catch((err: unknown) => log.error({ err: String(err) }, 'autolock: could not update the key files'));

@@ -6,8 +6,8 @@ import { dirname, join } from 'node:path';
 import { type Logger, SkiffError } from '../../lib/index.js';
 import { describeNodeCertificate } from '../ca/index.js';
 import { NODE_ID_FILE } from '../identity/index.js';
-import { replayCommitted, seedSingleVoter } from '../raft/index.js';
-import { raftDataKey } from '../raft-data-key.js';
+import { type DataKeyRing, replayCommitted, seedSingleVoter } from '../raft/index.js';
+import { legacyRaftDataKey, RAFT_DEK_FILE } from '../raft-data-key.js';
 import { isSecretsKeyLocked, type StateMachine, type Store, unlockSecretsKey } from '../store/index.js';
 import { type BackupBody, decodeBackup, encodeBackup } from './format.js';
 
@@ -128,7 +128,8 @@ export async function restoreBackup(o: RestoreBackupOptions): Promise<RestoredBa
       index: body.index,
       term: body.term,
       data: store,
-      dataKey: raftDataKey(secretsKey, body.nodeId),
+      // Sealed with key 0 and no key file: the first start moves it to a random data key.
+      dataKey: legacyRaftDataKey(secretsKey, body.nodeId),
     });
     await mkdir(o.stateDir, { recursive: true, mode: 0o700 });
     for (const name of await readdir(staging)) await rename(join(staging, name), join(o.stateDir, name));
@@ -146,7 +147,9 @@ async function clusterStateIn(stateDir: string): Promise<string[]> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
-  return names.filter((n) => n === RAFT_DIR || IDENTITY.includes(n) || n === 'worker.json');
+  return names.filter(
+    (n) => n === RAFT_DIR || n === RAFT_DEK_FILE || IDENTITY.includes(n) || n === 'worker.json',
+  );
 }
 
 /**
@@ -159,8 +162,8 @@ export async function forceNewCluster(o: {
   nodeId: string;
   raftAddr: string;
   stateMachine: StateMachine;
-  /** The key the raft directory is sealed with (and the new one will be). */
-  dataKey: Uint8Array;
+  /** The keys the raft directory is sealed with (the new one is sealed with the current). */
+  dataKey: DataKeyRing;
   log: Logger;
 }): Promise<void> {
   const dir = join(o.stateDir, RAFT_DIR);

@@ -6,7 +6,7 @@ export { isRaftError, RaftError, type RaftErrorCode } from './errors.js';
 export { RaftNode, type RaftNodeOptions, type RaftStatus, type StateMachine } from './node.js';
 export { seededRandom } from './prng.js';
 export { type CommittedState, replayCommitted, seedSingleVoter } from './recovery.js';
-export { AtRestCipher } from './storage/at-rest.js';
+export { AtRestCipher, type DataKey, type DataKeyRing, sealedKeyId } from './storage/at-rest.js';
 export { DiskStorage } from './storage/disk.js';
 export { SnapshotStore } from './storage/snapshots.js';
 export { Wal, type WalContents, type WalOptions } from './storage/wal.js';

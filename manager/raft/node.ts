@@ -6,7 +6,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { decodeConfChange } from './conf.js';
 import { RaftCore } from './core.js';
 import { RaftError, type RaftErrorCode } from './errors.js';
-import { AtRestCipher } from './storage/at-rest.js';
+import { AtRestCipher, type DataKeyRing } from './storage/at-rest.js';
 import { DiskStorage } from './storage/disk.js';
 import { GrpcTransport, type RaftLogger, silentLogger, type TransportOptions } from './transport/grpc.js';
 import type { ConfChange, Entry, Message, Ready, Role } from './types.js';
@@ -41,9 +41,10 @@ export interface RaftNodeOptions {
   heartbeatTicks?: number;
   /**
    * The data key: the WAL's entries and the snapshots are sealed with it on disk (32 bytes,
-   * AES-256-GCM). Without it they are written in clear.
+   * AES-256-GCM). Without it they are written in clear. A bare key is key 0 (records
+   * without a key ID); a ring seals with its current key and opens with any of them.
    */
-  dataKey?: Uint8Array;
+  dataKey?: Uint8Array | DataKeyRing;
   /** Take an application snapshot and compact the log every this many applied entries. */
   snapshotEvery?: number;
   /** Entries kept in the log behind a snapshot so slightly slow followers avoid a snapshot transfer. */
@@ -116,6 +117,8 @@ export class RaftNode {
   private readInFlight: { context: string; waiters: ReadWaiter[]; timer: NodeJS.Timeout } | null = null;
   private readSeq = 0;
   private readonly appliedWaits: { index: number; waiters: ReadWaiter[] }[] = [];
+  /** A new data key waits for a snapshot once everything logged before it is applied. */
+  private rekey: { index: number; done: ((inUse: number[]) => void)[] } | null = null;
   private peerAddrs: Record<string, string>;
   private peersDirty = false;
   /** Highest index handed to the state machine (may run ahead of the core's count by one batch). */
@@ -328,6 +331,28 @@ export class RaftNode {
     };
   }
 
+  /**
+   * Seals what is written from now on with `ring.current` and takes a snapshot as soon as
+   * everything logged so far is applied, which drops the WAL segments and snapshots sealed
+   * with other keys. Resolves with the key IDs something on disk is still sealed with (-1
+   * for clear data): only `ring.current` unless the node stopped first; an old key can be
+   * forgotten once it is no longer listed. `ring` must hold every key in use until then.
+   */
+  rotateDataKey(ring: DataKeyRing): Promise<number[]> {
+    if (this.stopped) return Promise.resolve([...this.storage.keysInUse()]);
+    this.storage.rekey(new AtRestCipher(ring));
+    const done = this.rekey?.done ?? [];
+    this.rekey = { index: this.core.lastIndex(), done };
+    const out = new Promise<number[]>((resolve) => done.push(resolve));
+    this.kick();
+    return out;
+  }
+
+  /** The data key IDs something in the raft directory is sealed with (-1: data in clear). */
+  dataKeysInUse(): number[] {
+    return [...this.storage.keysInUse()];
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -349,6 +374,8 @@ export class RaftNode {
     await this.running;
     await this.transport.close();
     await this.storage.close();
+    for (const done of this.rekey?.done ?? []) done([...this.storage.keysInUse()]);
+    this.rekey = null;
     this.log.info({ raftId: this.opts.id }, 'raft node stopped');
   }
 
@@ -404,8 +431,16 @@ export class RaftNode {
     });
   }
 
+  private rekeyDue(): boolean {
+    return this.rekey !== null && this.core.applied >= this.rekey.index && this.core.applied > 0;
+  }
+
   private async run(): Promise<void> {
-    while (!this.stopped && this.core.hasReady()) {
+    while (!this.stopped && (this.core.hasReady() || this.rekeyDue())) {
+      if (!this.core.hasReady()) {
+        await this.takeSnapshot();
+        continue;
+      }
       const rd = this.core.ready();
       // A leader's appends and heartbeats may leave before its own fsync (it counts itself
       // only once persisted); everything else waits for the disk.
@@ -442,7 +477,8 @@ export class RaftNode {
       this.core.advance(rd);
       this.tickIfAlone();
       this.afterAdvance(rd);
-      if (this.core.applied - this.lastSnapshotIndex >= this.snapshotEvery) await this.takeSnapshot();
+      if (this.core.applied - this.lastSnapshotIndex >= this.snapshotEvery || this.rekeyDue())
+        await this.takeSnapshot();
     }
   }
 
@@ -559,8 +595,18 @@ export class RaftNode {
     const snap = this.core.compact(index, this.opts.stateMachine.snapshot(), this.catchUpEntries);
     this.lastSnapshotIndex = index;
     try {
+      const rekey = this.rekeyDue() ? this.rekey : null;
       await this.storage.saveSnapshot(snap);
       this.log.debug({ raftId: this.opts.id, index, bytes: snap.data.length }, 'raft snapshot taken');
+      if (rekey && this.rekey === rekey) {
+        this.rekey = null;
+        const inUse = [...this.storage.keysInUse()];
+        this.log.info(
+          { raftId: this.opts.id, index, keysInUse: inUse },
+          'raft data re-sealed with the new data key',
+        );
+        for (const done of rekey.done) done(inUse);
+      }
     } catch (e) {
       // The in-memory log is already compacted up to it: the disk no longer matches.
       this.fail(e, 'saving a raft snapshot failed');

@@ -6,11 +6,11 @@
 
 import { RaftError } from './errors.js';
 import type { StateMachine } from './node.js';
-import { AtRestCipher } from './storage/at-rest.js';
+import { AtRestCipher, type DataKeyRing } from './storage/at-rest.js';
 import { DiskStorage } from './storage/disk.js';
 
 /** The storage options for a directory sealed with `dataKey` (RaftNode's `dataKey`). */
-function sealedWith(dataKey: Uint8Array | undefined) {
+function sealedWith(dataKey: Uint8Array | DataKeyRing | undefined) {
   return dataKey ? { cipher: new AtRestCipher(dataKey) } : {};
 }
 
@@ -30,7 +30,7 @@ export interface CommittedState {
 export async function replayCommitted(
   dir: string,
   sm: StateMachine,
-  dataKey?: Uint8Array,
+  dataKey?: Uint8Array | DataKeyRing,
 ): Promise<CommittedState | null> {
   const { storage, state } = await DiskStorage.open(dir, sealedWith(dataKey));
   try {
@@ -56,7 +56,14 @@ export async function replayCommitted(
  */
 export async function seedSingleVoter(
   dir: string,
-  o: { id: string; addr: string; index: number; term: number; data: Uint8Array; dataKey?: Uint8Array },
+  o: {
+    id: string;
+    addr: string;
+    index: number;
+    term: number;
+    data: Uint8Array;
+    dataKey?: Uint8Array | DataKeyRing;
+  },
 ): Promise<void> {
   if (o.index < 1 || o.term < 1) {
     throw new RaftError(

@@ -4,6 +4,8 @@
 export { createAesGcmCipher, loadOrCreateSecretKey, type SecretCipher } from './cipher.js';
 export { looksLikeObjectId, newObjectId } from './ids.js';
 export {
+  DATA_KEY_ROTATION_FIELD,
+  dataKeyRotation,
   isSecretsKeyLocked,
   lockSecretsKey,
   newUnlockKey,

@@ -17,6 +17,18 @@ export function sealedUnlockKey(cluster: object | undefined): string | undefined
   return typeof v === 'string' ? v : undefined;
 }
 
+/**
+ * A counter in the cluster object (an `x-skiff` extension) that `cluster rotate-data-key`
+ * raises: each manager gives its raft log a new data key when it sees it change.
+ */
+export const DATA_KEY_ROTATION_FIELD = 'x-skiff-data-key-rotation';
+
+/** The cluster object's data key rotation counter (0 when never raised). */
+export function dataKeyRotation(cluster: object | undefined): number {
+  const v = (cluster as Record<string, unknown> | undefined)?.[DATA_KEY_ROTATION_FIELD];
+  return typeof v === 'number' ? v : 0;
+}
+
 const LOCKED_FILE = 'secrets.key.locked';
 const PLAIN_FILE = 'secrets.key';
 const MAGIC = 'skiff-locked-key-v1';

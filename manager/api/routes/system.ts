@@ -3,7 +3,12 @@ import type { FastifyInstance } from 'fastify';
 import type { Swarm } from '../../../lib/index.js';
 import { SkiffError } from '../../../lib/index.js';
 import { rotateJoinToken } from '../../ca/index.js';
-import { newUnlockKey, UNLOCK_KEY_FIELD } from '../../store/index.js';
+import {
+  DATA_KEY_ROTATION_FIELD,
+  dataKeyRotation,
+  newUnlockKey,
+  UNLOCK_KEY_FIELD,
+} from '../../store/index.js';
 import { API_VERSION, type ApiContext, MIN_API_VERSION } from '../context.js';
 import { EVENT_FILTERS, eventMatches, parseEventTime } from '../events.js';
 import { parseFilters } from '../filters.js';
@@ -121,6 +126,8 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ApiContext): voi
     const rotateWorker = boolParam(q, 'rotateWorkerToken');
     const rotateManager = boolParam(q, 'rotateManagerToken');
     const rotateUnlock = boolParam(q, 'rotateManagerUnlockKey');
+    // skiff's own: every manager re-seals its raft log under a new data key.
+    const rotateDataKey = boolParam(q, 'rotateDataKey');
     await store.update((tx) => {
       const cur = store.getCluster() as (Swarm & { [UNLOCK_KEY_FIELD]?: string }) | undefined;
       if (!cur) throw notInSwarm();
@@ -143,6 +150,7 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ApiContext): voi
           Manager: rotateManager ? rotateJoinToken(tokens.Manager) : tokens.Manager,
         },
         ...(unlockKey ? { [UNLOCK_KEY_FIELD]: unlockKey } : {}),
+        ...(rotateDataKey ? { [DATA_KEY_ROTATION_FIELD]: dataKeyRotation(cur) + 1 } : {}),
       } as Swarm);
     });
     return '';

@@ -4,6 +4,7 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RaftError } from '../errors.js';
 import type { Entry, HardState, PersistentState, Snapshot } from '../types.js';
+import type { AtRestCipher } from './at-rest.js';
 import { SnapshotStore } from './snapshots.js';
 import { Wal, type WalOptions } from './wal.js';
 
@@ -55,6 +56,21 @@ export class DiskStorage {
   async save(hs: HardState | null, entries: Entry[], snapshot: Snapshot | null): Promise<void> {
     if (snapshot) await this.snaps.save(snapshot);
     await this.wal.save(hs, entries);
+  }
+
+  /**
+   * Seals what is written from now on with `cipher`'s current key. What the older keys
+   * sealed goes with the next snapshot that covers it (see keysInUse); until then
+   * `cipher` must hold them too.
+   */
+  rekey(cipher: AtRestCipher): void {
+    this.wal.rekey(cipher);
+    this.snaps.rekey(cipher);
+  }
+
+  /** The data keys (CLEAR, -1, for data in clear) that something on disk is still sealed with. */
+  keysInUse(): Set<number> {
+    return new Set([...this.wal.keysInUse(), ...this.snaps.keysInUse()]);
   }
 
   /** Records a locally taken snapshot and releases WAL segments it covers. */

@@ -11,7 +11,7 @@ import { crc32 } from 'node:zlib';
 import { Reader, readEntry, readHardState, Writer, writeEntry, writeHardState } from '../codec.js';
 import { RaftError } from '../errors.js';
 import type { Entry, HardState } from '../types.js';
-import type { AtRestCipher } from './at-rest.js';
+import { type AtRestCipher, sealedKeyId } from './at-rest.js';
 
 const HEADER = 13;
 const MAX_RECORD = 256 << 20;
@@ -19,6 +19,8 @@ const REC_ENTRY = 1;
 const REC_HARDSTATE = 2;
 /** An entry whose data is sealed with the data key (at-rest.ts); its index and term stay in clear. */
 const REC_SEALED_ENTRY = 3;
+/** Stands for entries written in clear (by a skiff before at-rest sealing) in `keysInUse`. */
+export const CLEAR = -1;
 
 export interface WalOptions {
   /** Roll to a new segment once the current one is this large. */
@@ -39,6 +41,8 @@ interface Segment {
   seq: number;
   firstIndex: number;
   name: string;
+  /** Which data keys (CLEAR for none) the segment's entries are sealed with. */
+  keys: Set<number>;
 }
 
 const segmentName = (seq: number, firstIndex: number) =>
@@ -47,7 +51,7 @@ const segmentName = (seq: number, firstIndex: number) =>
 function parseSegmentName(name: string): Segment | null {
   const m = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/.exec(name);
   if (!m) return null;
-  return { seq: Number.parseInt(m[1]!, 16), firstIndex: Number.parseInt(m[2]!, 16), name };
+  return { seq: Number.parseInt(m[1]!, 16), firstIndex: Number.parseInt(m[2]!, 16), name, keys: new Set() };
 }
 
 export class Wal {
@@ -57,7 +61,9 @@ export class Wal {
   private lastIndex = 0;
   private hardState: HardState | null = null;
   private readonly segmentBytes: number;
-  private readonly cipher: AtRestCipher | undefined;
+  private cipher: AtRestCipher | undefined;
+  /** A new data key was given: the next entries start a segment of their own. */
+  private cutPending = false;
 
   private constructor(
     private readonly dir: string,
@@ -117,7 +123,10 @@ export class Wal {
         const r = new Reader(buf.subarray(off + HEADER, off + HEADER + len), `WAL record in ${path}`);
         if (type === REC_ENTRY || type === REC_SEALED_ENTRY) {
           const e = readEntry(r);
-          if (type === REC_SEALED_ENTRY) e.data = this.openEntry(e, path);
+          if (type === REC_SEALED_ENTRY) {
+            seg.keys.add(sealedKeyId(e.data) ?? CLEAR);
+            e.data = this.openEntry(e, path);
+          } else seg.keys.add(CLEAR);
           const base = ents[0]?.index ?? e.index;
           if (ents.length === 0 || e.index < base || e.index > base + ents.length) ents = [e];
           else {
@@ -137,13 +146,18 @@ export class Wal {
   /** Appends the hard state and entries (replacing the log from entries[0].index on) and fsyncs. */
   async save(hs: HardState | null, entries: Entry[]): Promise<void> {
     if (!hs && entries.length === 0) return;
-    if (this.size >= this.segmentBytes) await this.cut(entries[0]?.index);
+    if (this.size >= this.segmentBytes || (this.cutPending && entries.length > 0)) {
+      this.cutPending = false;
+      await this.cut(entries[0]?.index);
+    }
     // Sized up front (record header + entry header per entry): growing by doubling copied
     // every batch of big entries several times.
     let size = 256;
     for (const e of entries) size += 96 + e.data.length;
     const w = new Writer(size);
     const cipher = this.cipher;
+    const seg = this.segments.at(-1)!;
+    if (entries.length) seg.keys.add(cipher ? cipher.currentId : CLEAR);
     for (const e of entries) {
       if (cipher) {
         const sealed = { ...e, data: cipher.seal(e.data, e.index, e.term) };
@@ -175,12 +189,40 @@ export class Wal {
     return this.cipher.open(e.data, e.index, e.term, where);
   }
 
+  /**
+   * Seals what is written from now on with `cipher`'s current key, in a new segment so
+   * that the segments sealed with the old one go as soon as a snapshot covers them.
+   */
+  rekey(cipher: AtRestCipher): void {
+    this.cipher = cipher;
+    this.cutPending = true;
+  }
+
+  /** The data keys (CLEAR for entries in clear) that the segments on disk hold entries sealed with. */
+  keysInUse(): Set<number> {
+    const out = new Set<number>();
+    for (const s of this.segments) for (const k of s.keys) out.add(k);
+    return out;
+  }
+
   /** Drops whole segments that only hold entries at or below `index` (covered by a snapshot). */
   async releaseTo(index: number): Promise<void> {
+    // The segment being written holds only covered entries, some under a key that is no
+    // longer current: start a fresh one so that this one can go too.
+    const last = this.segments.at(-1);
+    const current = this.cipher ? this.cipher.currentId : CLEAR;
+    if (last && this.lastIndex <= index && [...last.keys].some((k) => k !== current)) {
+      this.cutPending = false;
+      await this.cut();
+    }
+    let removed = false;
     while (this.segments.length > 1 && this.segments[1]!.firstIndex - 1 <= index) {
       const old = this.segments.shift()!;
       await rm(join(this.dir, old.name), { force: true });
+      removed = true;
     }
+    // Durably gone before the owner forgets a data key they were sealed with (keysInUse).
+    if (removed) await this.syncDir();
   }
 
   async close(): Promise<void> {
@@ -195,7 +237,7 @@ export class Wal {
   private async cut(firstIndex = this.lastIndex + 1): Promise<void> {
     await this.fh?.close();
     const seq = (this.segments.at(-1)?.seq ?? 0) + 1;
-    const seg = { seq, firstIndex, name: segmentName(seq, firstIndex) };
+    const seg: Segment = { seq, firstIndex, name: segmentName(seq, firstIndex), keys: new Set() };
     this.fh = await open(join(this.dir, seg.name), 'a', 0o600);
     this.segments.push(seg);
     this.size = 0;
@@ -208,6 +250,10 @@ export class Wal {
       this.size = w.length;
     }
     await this.fh.datasync();
+    await this.syncDir();
+  }
+
+  private async syncDir(): Promise<void> {
     const dh = await open(this.dir, 'r');
     try {
       await dh.sync();

@@ -4,7 +4,8 @@
 // are narrowed at start); the raft log and snapshots hold neither a service's env, nor the
 // join tokens, nor the CA key in clear; and an autolocked node keeps no key in clear
 // (certificate keys included) and restarts locked, its services back only after
-// `cluster unlock` with the key.
+// `cluster unlock` with the key. Autolock gives the raft log a new data key, locked with
+// the unlock key: once the next snapshot re-sealed it, the old key opens nothing in raft/.
 import { execFile, spawn } from 'node:child_process';
 import {
   chmodSync,
@@ -19,6 +20,8 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AtRestCipher, DiskStorage } from '../../../manager/raft/index.js';
+import { RaftDataKeys } from '../../../manager/raft-data-key.js';
 import { waitFor } from '../../lab/index.js';
 import { importBusybox, socketApi, type TestNode, testNode } from '../../support/skiff-node/index.js';
 
@@ -185,6 +188,10 @@ describe('the state on disk', () => {
     expect(await node.skiff(['daemon', 'start'])).toMatchObject({ code: 0 });
     expect(await envOf()).toContain(MARKER);
 
+    const storeKey = readFileSync(join(node.stateDir, 'secrets.key'));
+    const before = (await RaftDataKeys.open(node.stateDir, '', { storeKey })).ring();
+    const oldKeys = [before.current, ...(before.previous ?? [])];
+
     const info = (await api('GET', '/swarm')).json as { Version: { Index: number }; Spec: object };
     const update = await api('POST', `/swarm/update?version=${info.Version.Index}`, {
       ...info.Spec,
@@ -198,10 +205,33 @@ describe('the state on disk', () => {
       timeoutMs: 20_000,
     });
 
+    // A new data key, wrapped by the unlock key; the old one forgotten after the snapshot.
+    let ring = before;
+    await waitFor(
+      async () => {
+        ring = (await RaftDataKeys.open(node.stateDir, '', { storeKey, unlockKey: key })).ring();
+        return ring.current.id !== before.current.id && (ring.previous ?? []).length === 0;
+      },
+      { what: 'the raft data key to be rotated and the old one forgotten', timeoutMs: 30_000 },
+    );
+    await expect(RaftDataKeys.open(node.stateDir, '', { storeKey })).rejects.toMatchObject({
+      code: 'invalid_argument',
+    });
+
     expect(await node.skiff(['daemon', 'stop'])).toMatchObject({ code: 0 });
+    // Nothing left in raft/ opens with the old data keys; all of it with the new one.
+    const raftDir = join(node.stateDir, 'raft');
+    await expect(
+      DiskStorage.open(raftDir, {
+        cipher: new AtRestCipher({ current: oldKeys[0]!, previous: oldKeys.slice(1) }),
+      }),
+    ).rejects.toMatchObject({ code: 'wrong_key' });
+    const reopened = await DiskStorage.open(raftDir, { cipher: new AtRestCipher(ring) });
+    expect([...reopened.storage.keysInUse()]).toEqual([ring.current.id]);
+    await reopened.storage.close();
     // Stopped and locked, no key in the state directory is usable in clear: the store key
     // is locked with the unlock key, the certificate keys (node, CA, raft CA, raft) are
-    // sealed with the store key, and the raft data key is derived from the store key.
+    // sealed with the store key, and the raft data key is wrapped by the unlock key.
     const clearKeys = filesUnder(node.stateDir).filter((f) => readFileSync(f).includes('PRIVATE KEY'));
     expect(clearKeys).toEqual([]);
     expect(readdirSync(node.stateDir)).not.toContain('secrets.key');
@@ -215,5 +245,34 @@ describe('the state on disk', () => {
       what: 'the unlocked node to serve its service',
       timeoutMs: 30_000,
     });
+
+    // Autolock off: one more data key, wrapped by the store key (in clear again) this time.
+    const locked = (await api('GET', '/swarm')).json as { Version: { Index: number }; Spec: object };
+    const off = await api('POST', `/swarm/update?version=${locked.Version.Index}`, {
+      ...locked.Spec,
+      EncryptionConfig: { AutoLockManagers: false },
+    });
+    expect(off.status, JSON.stringify(off.json)).toBe(200);
+    await waitFor(
+      async () => {
+        if (!readdirSync(node.stateDir).includes('secrets.key')) return false;
+        const now = await RaftDataKeys.open(node.stateDir, '', { storeKey }).catch(() => undefined);
+        return now !== undefined && now.ring().current.id > ring.current.id && !now.ring().previous?.length;
+      },
+      { what: 'a new raft data key wrapped by the store key, the old one forgotten', timeoutMs: 30_000 },
+    );
+
+    // On demand: `cluster rotate-data-key` gives the log one more data key.
+    const unlockedRing = (await RaftDataKeys.open(node.stateDir, '', { storeKey })).ring();
+    const rotated = await node.skiff(['cluster', 'rotate-data-key']);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    await waitFor(
+      async () => {
+        const now = (await RaftDataKeys.open(node.stateDir, '', { storeKey })).ring();
+        return now.current.id > unlockedRing.current.id && !now.previous?.length;
+      },
+      { what: 'the raft data key rotated on demand, the old one forgotten', timeoutMs: 30_000 },
+    );
+    expect(await envOf()).toContain(MARKER);
   });
 });
