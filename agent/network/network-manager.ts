@@ -95,6 +95,8 @@ export class NetworkManager {
   /** Service VIPs and their serving tasks, per network (the dispatcher's views). */
   private readonly vips = new Map<string, readonly ServiceVip[]>();
   private readonly lb: ServiceLoadBalancer;
+  /** prepareContainer calls in progress: containers starting on this node. */
+  private starting = 0;
   private readonly mesh: RoutingMesh;
   /** The routing mesh to run (its ingress network is kept while it runs), with this node's ID. */
   private meshView: { view: RoutingMeshView; nodeId: string } | undefined;
@@ -106,7 +108,8 @@ export class NetworkManager {
     this.cni = new CniInvoker([options.cniBinDir ?? '/usr/lib/cni'], this.run);
     this.firewall = new Firewall(this.run);
     this.overlay = new Overlay(this.run);
-    this.lb = new ServiceLoadBalancer(this.run, this.log);
+    // Rewrites of running containers' VIP tables yield to containers being prepared.
+    this.lb = new ServiceLoadBalancer(this.run, this.log, { starting: () => this.starting > 0 });
     this.mesh = new RoutingMesh(this.run, this.log);
     this.dns =
       options.dns ??
@@ -473,6 +476,19 @@ export class NetworkManager {
     containerId: string,
     attachments: ContainerNetworkAttachment[],
     ports: PublishedPort[] = [],
+  ): Promise<{ netnsPath: string; interfaces: AttachedInterface[]; resolvConf: string }> {
+    this.starting++;
+    try {
+      return await this.prepare(containerId, attachments, ports);
+    } finally {
+      this.starting--;
+    }
+  }
+
+  private async prepare(
+    containerId: string,
+    attachments: ContainerNetworkAttachment[],
+    ports: PublishedPort[],
   ): Promise<{ netnsPath: string; interfaces: AttachedInterface[]; resolvConf: string }> {
     for (const a of attachments) await this.ensureNetwork(a.network);
     const { netnsPath } = await this.createSandbox(containerId);
