@@ -7,6 +7,9 @@
 // the machine's CPU is quiet again after the previous run's clean-up.
 //
 //   npx tsx bench/stack-deploy.ts [--runs N]      # BENCH_SIZE=tiny: skiff only, one run
+//   BENCH_DOCKER=0: skiff only. BENCH_TRACE=1: each run's wall-clock marks on stderr
+//   (deploy start, all running, stack gone), to lay a run over the daemon's log
+//   (BENCH_KEEP_LOGS=DIR keeps it) and see where a slow deploy's time went.
 //
 // Figures: deploy → all 15 running (median, p95) with Swarm's figure and the ratio
 // (target <= 0.25), and the deploy command's own time.
@@ -40,6 +43,9 @@ const STACK = 'benchstack';
 const IMAGE = 'localhost/bench-app:v1';
 const TASKS = 15;
 const log = (m: string) => process.stderr.write(`${m}\n`);
+const trace = (engine: Engine, mark: string, extra = '') => {
+  if (process.env.BENCH_TRACE === '1') log(`trace ${engine.label}: ${mark} at ${Date.now()}${extra}`);
+};
 
 const COMPOSE = `services:
   web:
@@ -61,6 +67,7 @@ async function deployOnce(engine: Engine, dir: string, cliMs: number[]): Promise
   // Each run starts on a quiet machine, whichever engine cleaned up before it.
   await waitForQuietCpu();
   const t0 = performance.now();
+  trace(engine, 'deploy start');
   const deploy = engine.cli(engine.deployArgs(join(dir, 'stack.yaml'), STACK), dir).then((r) => {
     cliMs.push(performance.now() - t0);
     if (r.code !== 0) throw new Error(`${engine.label}: stack deploy: ${r.stderr.trim()}`);
@@ -74,8 +81,10 @@ async function deployOnce(engine: Engine, dir: string, cliMs: number[]): Promise
       ).length === TASKS,
     180_000,
   );
+  trace(engine, 'all running', ` (${Math.round(ms)} ms)`);
   await deploy;
   await removeStack(engine, STACK, dir);
+  trace(engine, 'stack gone');
   return ms;
 }
 
@@ -97,6 +106,7 @@ async function main(): Promise<void> {
         runs: RUNS,
       });
       figures.push(...latencyFigures('stack-deploy', s, what));
+      log(`stack-deploy: skiff ${s.ms.map(Math.round).join(', ')} ms`);
     } else {
       const swarm = await startSwarm(images, log);
       engines.push(swarm);

@@ -72,6 +72,11 @@ interface AttachmentRecord {
   entries: AttachmentEntry[];
 }
 
+/** A container attached this recently is taken to be still starting (crun start follows). */
+const STARTING_AFTER_ATTACH_MS = 300;
+/** A sandbox never attached (no networks, or its start given up) stops counting as starting after this. */
+const STARTING_AT_MOST_MS = 10_000;
+
 export class NetworkManager {
   readonly dns: DnsServer;
   private readonly log: Logger;
@@ -95,6 +100,10 @@ export class NetworkManager {
   /** Service VIPs and their serving tasks, per network (the dispatcher's views). */
   private readonly vips = new Map<string, readonly ServiceVip[]>();
   private readonly lb: ServiceLoadBalancer;
+  /** Containers starting on this node, from their sandbox to the end of their attachment: since when. */
+  private readonly starting = new Map<string, number>();
+  /** When the last of them got attached (performance.now()). */
+  private lastAttached = Number.NEGATIVE_INFINITY;
   private readonly mesh: RoutingMesh;
   /** The routing mesh to run (its ingress network is kept while it runs), with this node's ID. */
   private meshView: { view: RoutingMeshView; nodeId: string } | undefined;
@@ -106,7 +115,14 @@ export class NetworkManager {
     this.cni = new CniInvoker([options.cniBinDir ?? '/usr/lib/cni'], this.run);
     this.firewall = new Firewall(this.run);
     this.overlay = new Overlay(this.run);
-    this.lb = new ServiceLoadBalancer(this.run, this.log);
+    // Rewrites of running containers' VIP tables yield to containers being prepared.
+    this.lb = new ServiceLoadBalancer(this.run, this.log, {
+      starting: () => {
+        const now = performance.now();
+        if (now - this.lastAttached < STARTING_AFTER_ATTACH_MS) return true;
+        return [...this.starting.values()].some((since) => now - since < STARTING_AT_MOST_MS);
+      },
+    });
     this.mesh = new RoutingMesh(this.run, this.log);
     this.dns =
       options.dns ??
@@ -364,8 +380,12 @@ export class NetworkManager {
 
   async createSandbox(containerId: string): Promise<{ netnsPath: string }> {
     validateContainerId(containerId);
+    this.starting.set(containerId, performance.now());
     // The namespace comes with its loopback up: no CNI loopback plugin exec per container.
-    const netnsPath = await createNamedNetns(this.run, this.netnsDir, containerId);
+    const netnsPath = await createNamedNetns(this.run, this.netnsDir, containerId).catch((e: unknown) => {
+      this.starting.delete(containerId);
+      throw e;
+    });
     return { netnsPath };
   }
 
@@ -373,6 +393,7 @@ export class NetworkManager {
   async removeSandbox(containerId: string): Promise<void> {
     validateContainerId(containerId);
     this.donePreparing(containerId);
+    this.starting.delete(containerId);
     await this.detach(containerId);
     await removeNamedNetns(this.run, path.join(this.netnsDir, containerId));
   }
@@ -460,6 +481,7 @@ export class NetworkManager {
       .catch((e: unknown) => {
         this.log.warn({ containerId, err: errorText(e) }, 'cannot program service VIPs');
       });
+    if (this.starting.delete(containerId)) this.lastAttached = performance.now();
     this.log.info({ containerId, networks: interfaces.map((x) => x.networkId) }, 'container attached');
     return { interfaces };
   }

@@ -71,6 +71,15 @@ const BATCH_QUIET_MS = 100;
  * Far below the 2 s a stopping task waits after leaving a VIP's set (networking.md).
  */
 const BATCH_MAX_WAIT_MS = 500;
+/**
+ * While containers are starting on this node, a due batch waits (another quiet pause at
+ * a time) for at most this long after its oldest change: a batch is a few hundred ms of
+ * nsenter+nft on a 2-core node, and run in the middle of a deploy it delays every task
+ * still starting, while rewriting other containers' tables can wait a little (they keep
+ * balancing over the tasks they had). With the batch's own run, still well within the
+ * 2 s a stopping task waits after leaving a VIP's set.
+ */
+const BATCH_MAX_DEFER_MS = 1_000;
 /** A ruleset larger than this goes to nft alone, on stdin (an argument holds 128 KiB at most). */
 const MAX_ARG_RULESET = 64 * 1024;
 /** The arguments of one batch exec, at most (the kernel's ARG_MAX is 2 MiB here). */
@@ -184,16 +193,21 @@ export class ServiceLoadBalancer {
   private burstStart: number | undefined;
   private readonly quietMs: number;
   private readonly maxWaitMs: number;
+  private readonly maxDeferMs: number;
+  private readonly starting: () => boolean;
   private readonly log: Logger;
 
+  /** `starting`: whether containers are being started on this node now (batches yield to them). */
   constructor(
     private readonly run: Exec,
     log: Logger = silentLogger,
-    options: { quietMs?: number; maxWaitMs?: number } = {},
+    options: { quietMs?: number; maxWaitMs?: number; maxDeferMs?: number; starting?: () => boolean } = {},
   ) {
     this.log = log.child({ component: 'service-lb' });
     this.quietMs = options.quietMs ?? BATCH_QUIET_MS;
     this.maxWaitMs = options.maxWaitMs ?? BATCH_MAX_WAIT_MS;
+    this.maxDeferMs = Math.max(this.maxWaitMs, options.maxDeferMs ?? BATCH_MAX_DEFER_MS);
+    this.starting = options.starting ?? (() => false);
   }
 
   /**
@@ -272,10 +286,17 @@ export class ServiceLoadBalancer {
     this.timer = setTimeout(
       () => {
         this.timer = undefined;
-        void this.runBatch();
+        if (this.deferred()) this.timer = setTimeout(() => this.schedule(), this.quietMs);
+        else void this.runBatch();
       },
       Math.max(0, Math.min(this.quietMs, this.maxWaitMs - waited)),
     );
+  }
+
+  /** A due batch waits while containers start here, up to the longest deferral after its oldest change. */
+  private deferred(): boolean {
+    const waited = performance.now() - (this.burstStart ?? performance.now());
+    return waited + this.quietMs <= this.maxDeferMs && this.starting();
   }
 
   private async runBatch(): Promise<void> {

@@ -164,6 +164,29 @@ describe('service VIP rules in a container namespace', () => {
     await Promise.all(syncs);
   });
 
+  it('holds a due batch while containers start on the node, for 1 s after its oldest change at most', async () => {
+    vi.useFakeTimers();
+    const nft = fakeNft(5);
+    let starting = true;
+    const lb = new ServiceLoadBalancer(nft.run, undefined, { starting: () => starting });
+    const wanted = () => [{ vip: '10.0.1.2', backends: ['10.0.1.5'] }];
+    const done = lb.sync('a', '/ns/a', wanted);
+    await vi.advanceTimersByTimeAsync(600); // due after 100 ms, held: a deploy is starting tasks
+    expect(nft.execs).toHaveLength(0);
+    starting = false;
+    await vi.advanceTimersByTimeAsync(120); // the starts are over: written at the next pause
+    expect(nft.execs).toHaveLength(1);
+    await done;
+
+    starting = true; // starts that never end: still written, 1 s after the change
+    const again = lb.sync('a', '/ns/a', () => [{ vip: '10.0.1.2', backends: ['10.0.1.6'] }]);
+    await vi.advanceTimersByTimeAsync(850);
+    expect(nft.execs).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(nft.execs).toHaveLength(2);
+    await again;
+  });
+
   it('writes a starting container’s table at once, not behind the batch of other containers', async () => {
     vi.useFakeTimers();
     const nft = fakeNft(10, new Set(), 300);
