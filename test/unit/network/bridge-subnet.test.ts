@@ -1,8 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { chooseBridgeSubnet, defaultBridgePools, parseCidr, routedSubnets } from '../../../agent/network/index.js';
+import {
+  chooseBridgeSubnet,
+  defaultBridgePools,
+  parseCidr,
+  routedSubnets,
+} from '../../../agent/network/index.js';
 
 const HEADER = 'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT';
-const route = (iface: string, dest: string, mask: string) => `${iface}\t${dest}\t00000000\t0001\t0\t0\t0\t${mask}\t0\t0\t0`;
+const route = (iface: string, dest: string, mask: string) =>
+  `${iface}\t${dest}\t00000000\t0001\t0\t0\t0\t${mask}\t0\t0\t0`;
 
 describe("a cluster node's bridge subnet", () => {
   it('reads /proc/net/route in the kernel byte order, without the default route', () => {
@@ -22,9 +28,13 @@ describe("a cluster node's bridge subnet", () => {
   });
 
   it("steps past docker0's subnet and any other that overlaps a route", () => {
-    expect(chooseBridgeSubnet([parseCidr('172.17.0.0/16'), parseCidr('172.18.5.0/24')])).toBe('172.19.0.0/16');
+    expect(chooseBridgeSubnet([parseCidr('172.17.0.0/16'), parseCidr('172.18.5.0/24')])).toBe(
+      '172.19.0.0/16',
+    );
     // A wide route covering all of 172.16/12 leaves the 192.168 pools.
-    expect(chooseBridgeSubnet([parseCidr('172.16.0.0/12'), parseCidr('192.168.0.0/20')])).toBe('192.168.16.0/20');
+    expect(chooseBridgeSubnet([parseCidr('172.16.0.0/12'), parseCidr('192.168.0.0/20')])).toBe(
+      '192.168.16.0/20',
+    );
   });
 
   it('has nothing to offer when every pool is routed', () => {
