@@ -203,7 +203,11 @@ export class ContainerRuntime {
       if (pid <= 0) {
         const detail =
           msgs[0]?.message || (await conmonErrors(join(runDir, 'conmon.log'))) || 'no pid reported';
-        throw new SkiffError('internal', `creating container ${spec.id} failed: ${detail}`);
+        throw new SkiffError(createFailureCode(detail), `creating container ${spec.id} failed: ${detail}`, {
+          ...(createFailureCode(detail) === 'invalid_argument'
+            ? { hint: "check the command and entrypoint: the image's or the ones given" }
+            : {}),
+        });
       }
       await this.seccompCache?.learn(spec.id, join(this.oci.stateRoot, spec.id, 'seccomp.bpf'));
       log.debug({ pid }, 'container created');
@@ -718,4 +722,12 @@ async function waitGone(pid: number, timeoutMs: number): Promise<void> {
     }
     await sleep(10);
   }
+}
+
+/**
+ * A process that cannot be executed (not found, not executable) is the caller's mistake,
+ * as dockerd treats it (400, not 500); anything else the runtime says is the node's.
+ */
+export function createFailureCode(detail: string): 'invalid_argument' | 'internal' {
+  return /executable file .* not found|exec format error/i.test(detail) ? 'invalid_argument' : 'internal';
 }

@@ -10,6 +10,7 @@ export function socketApi(
   method: string,
   path: string,
   body?: unknown,
+  timeoutMs = 3000,
 ): Promise<{ status: number; json: unknown }> {
   const data = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
@@ -18,7 +19,7 @@ export function socketApi(
         socketPath,
         path: `/v1.44${path}`,
         method,
-        timeout: 3000,
+        timeout: timeoutMs,
         headers: data === undefined ? {} : { 'content-type': 'application/json' },
       },
       (res) => {
