@@ -414,6 +414,27 @@ export class ContainerService {
     await this.o.rootfs.remove(id);
   }
 
+  /**
+   * The runtime ID of a container on this node for exec: a standalone one or a task's,
+   * by full ID, name, or unique ID prefix (Docker's 404 otherwise).
+   */
+  async resolve(ref: string): Promise<string> {
+    try {
+      return (await this.find(ref)).id;
+    } catch (e) {
+      if (!(e instanceof SkiffError && e.code === 'not_found')) throw e;
+    }
+    const name = ref.replace(/^\//, '');
+    const all = await this.o.runtime.list();
+    const hit = all.find((c) => c.id === ref) ?? all.find((c) => c.name === name);
+    if (hit) return hit.id;
+    const byPrefix = ref.length > 0 ? all.filter((c) => c.id.startsWith(ref)) : [];
+    if (byPrefix.length > 1)
+      throw new SkiffError('invalid_argument', `multiple IDs found with provided prefix: ${ref}`);
+    if (!byPrefix[0]) throw new SkiffError('not_found', `No such container: ${ref}`);
+    return byPrefix[0].id;
+  }
+
   /** By full ID, name, or unique ID prefix, as docker finds one: else Docker's 404. */
   private async find(ref: string): Promise<ContainerRecord> {
     const name = ref.replace(/^\//, '');

@@ -19,7 +19,7 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'DELETE']);
 // what its node's agent does (exec in a task it runs, its image store and volumes, its
 // standalone containers, pruning its own disk).
 const LOCAL_PATHS =
-  /^\/(skiff\/renew|skiff\/promote|skiff\/system\/prune|swarm\/leave|tasks\/[^/?]+\/exec)(\?|$)|^\/(images|volumes|containers)(\/|\?|$)/;
+  /^\/(skiff\/renew|skiff\/promote|skiff\/system\/prune|swarm\/leave|tasks\/[^/?]+\/exec)(\?|$)|^\/(images|volumes|containers|exec)(\/|\?|$)/;
 
 /** Whether a write is served here even on a follower (never forwarded to the leader). */
 export function servedLocally(url: string): boolean {
