@@ -1,13 +1,13 @@
 // The real docker CLI's exec against a skiff node: `docker exec` with output, exit codes
 // and piped stdin (the hijacked connection and its half-close), and `docker exec -it`
 // under a pseudo-terminal (`script`) typing into the container's own terminal.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../lab/command.js';
 import { importBusybox, type TestNode, testNode } from '../../support/skiff-node/index.js';
+import { underTerminal } from '../../support/terminal.js';
 
 const DOCKER = existsSync('/usr/local/bin/docker') ? '/usr/local/bin/docker' : 'docker';
 const IMAGE = 'localhost/dk-exec:1';
@@ -28,61 +28,6 @@ function env(): NodeJS.ProcessEnv {
 
 async function docker(args: string[], input?: string, timeoutMs = 60_000) {
   return runCommand(DOCKER, args, { env: env(), timeoutMs, ...(input !== undefined ? { input } : {}) });
-}
-
-/**
- * Runs a shell line under `script` (a pseudo-terminal, as a user's shell has) and
- * converses with it: each step waits for its pattern in the output, then types its text.
- */
-function underTerminal(
-  line: string,
-  steps: { waitFor: RegExp; type?: string }[],
-  timeoutMs = 60_000,
-): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qefc', line, '/dev/null'], {
-      env: env(),
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let output = '';
-    let step = 0;
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(
-        new Error(
-          `no ${String(steps[step]?.waitFor)} within ${timeoutMs} ms; output so far: ${JSON.stringify(output)}`,
-        ),
-      );
-    }, timeoutMs);
-    const advance = () => {
-      while (step < steps.length) {
-        const s = steps[step];
-        if (!s || !s.waitFor.test(output)) return;
-        step++;
-        if (s.type !== undefined) child.stdin.write(s.type);
-      }
-    };
-    const onData = (d: Buffer) => {
-      output += d.toString('utf8');
-      advance();
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.stdin.on('error', () => undefined);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (step < steps.length)
-        reject(
-          new Error(`ended (${code}) before ${String(steps[step]?.waitFor)}: ${JSON.stringify(output)}`),
-        );
-      else resolve({ code, output });
-    });
-    advance();
-  });
 }
 
 beforeAll(async () => {
@@ -130,10 +75,14 @@ describe('docker exec against a skiff node', () => {
   }, 60_000);
 
   it('exec -it echoes typed input in the container terminal, sized as the user terminal', async () => {
-    const r = await underTerminal(`stty rows 33 cols 111; ${DOCKER} exec -it ${NAME} sh`, [
-      { waitFor: /\/ # /, type: 'stty size; tty; echo $((6*7))\r' },
-      { waitFor: /^42\r?$/m, type: 'exit 5\r' },
-    ]);
+    const r = await underTerminal(
+      `stty rows 33 cols 111; ${DOCKER} exec -it ${NAME} sh`,
+      [
+        { waitFor: /\/ # /, type: 'stty size; tty; echo $((6*7))\r' },
+        { waitFor: /^42\r?$/m, type: 'exit 5\r' },
+      ],
+      { env: env() },
+    );
     expect(r.code).toBe(5);
     // Typed text comes back from the container's terminal (the user's is raw meanwhile).
     expect(r.output).toContain('stty size; tty; echo $((6*7))');
