@@ -92,7 +92,7 @@ export function registerContainerRoutes(
     const service = svc();
     const abort = new AbortController();
     // Finds the container first: a missing one is a plain 404.
-    await service.inspect(id(req));
+    await service.mustExist(id(req));
     // As dockerd: the headers go at once, so a client can start the container meanwhile.
     reply.hijack();
     const res = reply.raw;
@@ -123,7 +123,7 @@ export function registerContainerRoutes(
       throw new SkiffError('invalid_argument', `invalid tail: ${String(q.tail).slice(0, 30)}`);
     if (q.until) throw new SkiffError('invalid_argument', 'logs until a time are not supported by skiff yet');
     const service = svc();
-    await service.inspect(id(req));
+    await service.mustExist(id(req));
     reply.hijack();
     const res = reply.raw;
     const abort = new AbortController();
@@ -150,7 +150,7 @@ export function registerContainerRoutes(
       throw new SkiffError('invalid_argument', 'attaching stdin is not supported by skiff yet');
     if (q.detachKeys) throw new SkiffError('invalid_argument', 'detachKeys are not supported by skiff yet');
     const service = svc();
-    await service.inspect(id(req));
+    await service.mustExist(id(req));
     // The docker CLI half-closes its side at once when it sends no input: the socket is
     // ours (hijack.ts), so our side stays open for the output.
     const { socket, input } = hijack(req, reply, MULTIPLEXED_STREAM);

@@ -42,6 +42,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (node) {
     await docker(['rm', '-f', NAME]).catch(() => {});
+    await docker(['service', 'rm', 'dk-exec-svc']).catch(() => {});
     await node.destroy();
   }
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -89,6 +90,38 @@ describe('docker exec against a skiff node', () => {
     expect(r.output).toMatch(/^33 111\r$/m);
     expect(r.output).toMatch(/^\/dev\/pts\/\d+\r$/m);
   }, 90_000);
+
+  it('execs into a service task’s container on the node', async () => {
+    const created = await docker([
+      'service',
+      'create',
+      '--detach',
+      '--name',
+      'dk-exec-svc',
+      IMAGE,
+      'sleep',
+      '600',
+    ]);
+    expect(created.code, created.stderr).toBe(0);
+    try {
+      const filter = ['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=dk-exec-svc'];
+      let id = '';
+      await expect
+        .poll(
+          async () => {
+            id = (await docker(filter)).stdout.trim();
+            return id;
+          },
+          { timeout: 60_000, interval: 250 },
+        )
+        .toMatch(/^\w+$/);
+      const r = await docker(['exec', id, 'sh', '-c', 'echo in task; exit 2']);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stdout).toBe('in task\n');
+    } finally {
+      await docker(['service', 'rm', 'dk-exec-svc']);
+    }
+  }, 120_000);
 
   it('refuses what it does not do, by name, and answers 404 for unknown containers', async () => {
     const priv = await docker(['exec', '--privileged', NAME, 'true']);
