@@ -8,6 +8,8 @@ export const STDOUT = 1;
 export const STDERR = 2;
 /** The last frame of an exec stream: `{"ExitCode":n}` or `{"message":…}`. */
 export const STATUS = 3;
+/** In a streamed exec request with a TTY: the terminal's new size, `{"Height":h,"Width":w}`. */
+export const RESIZE = 4;
 
 export interface Frame {
   stream: number;

@@ -10,6 +10,8 @@ export {
   createApiServer,
   createBaseServer,
   type DockerEvent,
+  forwardToNode,
+  isForwarded,
   type LocalEventSource,
   type LogQuery,
   type LogSource,

@@ -281,7 +281,13 @@ export class ContainerService {
   }
 
   async inspect(ref: string): Promise<EngineContainerInspect> {
-    const rec = await this.find(ref);
+    const rec = await this.find(ref).catch(async (e: unknown) => {
+      // A task's container on this node: what the runtime knows of it (docker exec asks first).
+      if (!(e instanceof SkiffError && e.code === 'not_found')) throw e;
+      const id = await this.resolve(ref);
+      return taskInspect(await this.o.runtime.inspect(id));
+    });
+    if ('State' in rec) return rec;
     const info = await this.o.runtime.inspect(rec.id);
     const running = info.state === 'running';
     const portMap: Record<string, { HostIp: string; HostPort: string }[]> = {};
@@ -414,6 +420,32 @@ export class ContainerService {
     await this.o.rootfs.remove(id);
   }
 
+  /** Docker's 404 unless `ref` names a standalone container. */
+  async mustExist(ref: string): Promise<void> {
+    await this.find(ref);
+  }
+
+  /**
+   * The runtime ID of a container on this node for exec: a standalone one or a task's,
+   * by full ID, name, or unique ID prefix (Docker's 404 otherwise).
+   */
+  async resolve(ref: string): Promise<string> {
+    try {
+      return (await this.find(ref)).id;
+    } catch (e) {
+      if (!(e instanceof SkiffError && e.code === 'not_found')) throw e;
+    }
+    const name = ref.replace(/^\//, '');
+    const all = await this.o.runtime.list();
+    const hit = all.find((c) => c.id === ref) ?? all.find((c) => c.name === name);
+    if (hit) return hit.id;
+    const byPrefix = ref.length > 0 ? all.filter((c) => c.id.startsWith(ref)) : [];
+    if (byPrefix.length > 1)
+      throw new SkiffError('invalid_argument', `multiple IDs found with provided prefix: ${ref}`);
+    if (!byPrefix[0]) throw new SkiffError('not_found', `No such container: ${ref}`);
+    return byPrefix[0].id;
+  }
+
   /** By full ID, name, or unique ID prefix, as docker finds one: else Docker's 404. */
   private async find(ref: string): Promise<ContainerRecord> {
     const name = ref.replace(/^\//, '');
@@ -477,6 +509,52 @@ function ago(ms: number): string {
   if (m < 60) return `${m} minute${m === 1 ? '' : 's'}`;
   const h = Math.floor(m / 60);
   return h < 48 ? `${h} hour${h === 1 ? '' : 's'}` : `${Math.floor(h / 24)} days`;
+}
+
+/** A task's container as `docker inspect` shows it here: its state, name and Swarm labels. */
+function taskInspect(c: ContainerInfo): EngineContainerInspect {
+  const running = c.state === 'running';
+  return {
+    Id: c.id,
+    Created: c.createdAt.toISOString(),
+    Path: '',
+    Args: [],
+    State: {
+      Status: stateName(c),
+      Running: running,
+      Paused: false,
+      Restarting: false,
+      OOMKilled: c.oomKilled ?? false,
+      Dead: c.state === 'unknown',
+      Pid: running ? (c.pid ?? 0) : 0,
+      ExitCode: c.exitCode ?? 0,
+      Error: '',
+      StartedAt: c.startedAt?.toISOString() ?? '0001-01-01T00:00:00Z',
+      FinishedAt: c.finishedAt?.toISOString() ?? '0001-01-01T00:00:00Z',
+    },
+    Image: '',
+    Name: `/${c.name}`,
+    RestartCount: 0,
+    Driver: 'overlay',
+    Platform: 'linux',
+    HostConfig: { NetworkMode: 'default' },
+    Config: {
+      Hostname: '',
+      User: '',
+      Env: [],
+      Cmd: null,
+      Entrypoint: null,
+      Image: '',
+      WorkingDir: '',
+      Labels: c.labels,
+      Tty: false,
+      OpenStdin: false,
+      AttachStdout: false,
+      AttachStderr: false,
+    },
+    NetworkSettings: { IPAddress: '', Ports: {}, Networks: {} },
+    Mounts: [],
+  };
 }
 
 /** A task's container as `docker ps` shows it on a swarm node: its Swarm labels, its image. */

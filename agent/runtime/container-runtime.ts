@@ -490,6 +490,7 @@ export class ContainerRuntime {
     const process = {
       ...rec.process,
       terminal: opts.tty === true,
+      ...(opts.tty && opts.consoleSize ? { consoleSize: opts.consoleSize } : {}),
       args: cmd,
       env: [...env.values()],
       cwd: opts.cwd ?? rec.process.cwd,
@@ -511,6 +512,7 @@ export class ContainerRuntime {
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
       ...(opts.onOutput ? { onOutput: opts.onOutput } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.onStarted ? { onStarted: opts.onStarted } : {}),
     });
   }
 

@@ -11,6 +11,7 @@ import { launchConmon } from './conmon.js';
 import { parseLogRecord, parseLogText } from './k8s-log.js';
 import type { OciProcess } from './oci-config.js';
 import type { OciRuntimeCli } from './oci-runtime-cli.js';
+import { ptyExec } from './pty-exec.js';
 import type { ExecResult } from './types.js';
 
 export interface ExecRequest {
@@ -25,6 +26,8 @@ export interface ExecRequest {
   timeoutMs?: number;
   onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
   signal?: AbortSignal;
+  /** With a TTY: the command is interactive (see pty-exec.ts); this gets its resize control. */
+  onStarted?: (control: { resize(height: number, width: number): void }) => void;
 }
 
 const OUTPUT_LIMIT = 16 * 1024 * 1024;
@@ -34,7 +37,10 @@ export async function execInContainer(req: ExecRequest): Promise<ExecResult> {
   const specPath = join(req.runDir, `exec-${tag}.json`);
   await writeFile(specPath, JSON.stringify(req.process), { mode: 0o600 });
   try {
-    return req.process.terminal ? await execWithTty(req, tag, specPath) : await execPiped(req, tag, specPath);
+    if (!req.process.terminal) return await execPiped(req, tag, specPath);
+    // Input or a resizable terminal needs the terminal's master side: the pty helper.
+    if (req.stdin instanceof Readable || req.onStarted) return await execInteractive(req, tag, specPath);
+    return await execWithTty(req, tag, specPath);
   } finally {
     await rm(specPath, { force: true });
   }
@@ -100,6 +106,36 @@ async function execPiped(req: ExecRequest, tag: string, specPath: string): Promi
     if (timer) clearTimeout(timer);
     req.signal?.removeEventListener('abort', abort);
     await rm(pidFile, { force: true });
+  }
+}
+
+async function execInteractive(req: ExecRequest, tag: string, specPath: string): Promise<ExecResult> {
+  const dir = join(req.runDir, `exec-${tag}`);
+  await mkdir(dir, { mode: 0o700 });
+  try {
+    const out: Buffer[] = [];
+    const onOutput = req.onOutput;
+    const r = await ptyExec({
+      oci: req.oci,
+      id: req.id,
+      specPath,
+      dir,
+      ...(req.stdin instanceof Readable ? { stdin: req.stdin } : {}),
+      onOutput: (d) => (onOutput ? onOutput('stdout', d) : out.push(d)),
+      ...(req.signal ? { signal: req.signal } : {}),
+      ...(req.onStarted ? { onStarted: req.onStarted } : {}),
+    });
+    // The runtime's own complaint (no such command, …): the caller's terminal shows it.
+    if (r.stderr) {
+      if (onOutput) onOutput('stderr', Buffer.from(r.stderr));
+    }
+    return {
+      exitCode: r.exitCode,
+      stdout: Buffer.concat(out).toString('utf8'),
+      stderr: onOutput ? '' : r.stderr,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }
 

@@ -12,6 +12,8 @@ import type { ResolvedUser } from './user.js';
 
 export interface OciProcess {
   terminal?: boolean;
+  /** The terminal's initial size (an exec with a TTY). */
+  consoleSize?: { height: number; width: number };
   user: { uid: number; gid: number; additionalGids?: number[] };
   args: string[];
   env: string[];

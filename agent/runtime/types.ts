@@ -129,6 +129,17 @@ export interface ExecOptions {
   onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
   /** Kills the exec'd process when aborted (the client went away). */
   signal?: AbortSignal;
+  /**
+   * With a TTY: run interactively (the terminal's input from `stdin`, output raw as it
+   * comes); called with the terminal's resize control once the command is on its way.
+   */
+  onStarted?: (control: ExecControl) => void;
+  /** The terminal's initial size, with a TTY. */
+  consoleSize?: { height: number; width: number };
+}
+
+export interface ExecControl {
+  resize(height: number, width: number): void;
 }
 
 export interface ExecResult {

@@ -26,6 +26,7 @@ import {
   type ExecBody,
   type ExecStatus,
   encodeFrame,
+  RESIZE,
   SkiffError,
   STATUS,
   STDERR,
@@ -397,14 +398,20 @@ export class ApiClient {
     onOutput: (stream: 'stdout' | 'stderr', chunk: Buffer) => void,
     signal?: AbortSignal,
     stdin?: NodeJS.ReadableStream,
+    /** With a TTY and stdin: subscribes to the terminal's size (sent at once, then on each change). */
+    terminalSize?: (send: (height: number, width: number) => void) => () => void,
   ): Promise<number> {
     const path = `/tasks/${encodeURIComponent(taskId)}/exec`;
     // With stdin, the request body streams it while the output streams back.
     const input = stdin ? new PassThrough() : undefined;
     const toFrames = (d: Buffer | string) => input?.write(encodeFrame(STDIN, d));
     const endInput = () => input?.end();
+    let unsubscribe: (() => void) | undefined;
     if (stdin && input) {
       input.write(encodeFrame(STDIN, ''));
+      unsubscribe = terminalSize?.((h, w) =>
+        input.write(encodeFrame(RESIZE, JSON.stringify({ Height: h, Width: w }))),
+      );
       stdin.on('data', toFrames);
       stdin.once('end', endInput);
     }
@@ -418,6 +425,7 @@ export class ApiClient {
       if (res.statusCode >= 400) throw toError(res.statusCode, await res.text());
       return await readExecStream(res.body, onOutput);
     } finally {
+      unsubscribe?.();
       if (stdin && input) {
         stdin.off('data', toFrames);
         stdin.off('end', endInput);

@@ -79,8 +79,9 @@ export function registerComposeExec(compose: Command, g: () => GlobalOptions, p:
           ...(tty ? { Tty: true } : {}),
           ...(o.detach ? { Detach: true } : {}),
         };
-        // Without a TTY, stdin streams to the command as docker's `exec -i` does.
-        const code = await execWithSignals(c, task.ID, body, tty || o.detach ? undefined : process.stdin);
+        // stdin streams to the command as docker's `exec -i` does; with a TTY, keystroke by
+        // keystroke (our terminal raw: the container's terminal echoes and edits).
+        const code = await execWithSignals(c, task.ID, body, o.detach ? undefined : process.stdin, tty);
         if (code !== 0) throw new CliExit(code);
       });
     });
@@ -184,10 +185,21 @@ async function execWithSignals(
   taskId: string,
   body: ExecBody,
   stdin?: NodeJS.ReadStream,
+  tty = false,
 ): Promise<number> {
   const abort = new AbortController();
   const stop = () => abort.abort();
   process.once('SIGINT', stop);
+  const raw = tty && stdin?.isTTY === true;
+  if (raw) stdin.setRawMode(true);
+  const terminalSize = (send: (height: number, width: number) => void) => {
+    const now = () => {
+      if (process.stdout.rows && process.stdout.columns) send(process.stdout.rows, process.stdout.columns);
+    };
+    now();
+    process.stdout.on('resize', now);
+    return () => process.stdout.off('resize', now);
+  };
   try {
     return await c.exec(
       taskId,
@@ -195,11 +207,13 @@ async function execWithSignals(
       (stream, chunk) => (stream === 'stderr' ? process.stderr : process.stdout).write(chunk),
       abort.signal,
       stdin,
+      tty ? terminalSize : undefined,
     );
   } catch (e) {
     if (abort.signal.aborted) return 130;
     throw e;
   } finally {
+    if (raw) stdin.setRawMode(false);
     process.off('SIGINT', stop);
     // The command is done: stop reading stdin, which would keep the process alive.
     stdin?.destroy();

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Task } from '../../lib/index.js';
 import { SkiffError } from '../../lib/index.js';
@@ -19,7 +20,7 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'DELETE']);
 // what its node's agent does (exec in a task it runs, its image store and volumes, its
 // standalone containers, pruning its own disk).
 const LOCAL_PATHS =
-  /^\/(skiff\/renew|skiff\/promote|skiff\/system\/prune|swarm\/leave|tasks\/[^/?]+\/exec)(\?|$)|^\/(images|volumes|containers)(\/|\?|$)/;
+  /^\/(skiff\/renew|skiff\/promote|skiff\/system\/prune|swarm\/leave|tasks\/[^/?]+\/exec)(\?|$)|^\/(images|volumes|containers|exec)(\/|\?|$)/;
 
 /** Whether a write is served here even on a follower (never forwarded to the leader). */
 export function servedLocally(url: string): boolean {
@@ -101,6 +102,45 @@ export async function forwardLogRead(
     tls: { ca: fwd.tls.caPem, cert: fwd.tls.certPem, key: fwd.tls.keyPem },
     timeoutMs: fwd.timeoutMs ?? 5000,
     peer: 'the leader',
+  });
+  const type = res.headers['content-type'];
+  return {
+    status: res.status || 502,
+    contentType: typeof type === 'string' ? type : undefined,
+    stream: res.stream,
+  };
+}
+
+/**
+ * A request served by another manager's node (an exec in a task it runs), sent there
+ * over mTLS with this manager's identity, its body streamed while its answer streams back.
+ */
+export async function forwardToNode(
+  ctx: ApiContext,
+  nodeId: string,
+  req: { method: string; url: string; headers: Record<string, string>; body?: Readable },
+): Promise<{ status: number; contentType: string | undefined; stream: IncomingMessage }> {
+  const fwd = ctx.forward;
+  const node = ctx.store.getNode(nodeId);
+  const addr = node?.ManagerStatus?.Addr;
+  if (!fwd || !addr) {
+    throw new SkiffError(
+      'unsupported',
+      `node ${nodeId} is ${node ? 'a worker' : 'not in the cluster'}; exec reaches the tasks of managers and of the node serving the API`,
+      {
+        hint: 'run the command on that node (`skiff --host unix://…` on it), or place the task on a manager',
+      },
+    );
+  }
+  const res = await nodeHttpsStream({
+    addr,
+    method: req.method,
+    path: req.url,
+    headers: { ...req.headers, [FORWARDED]: '1' },
+    ...(req.body ? { body: req.body } : {}),
+    tls: { ca: fwd.tls.caPem, cert: fwd.tls.certPem, key: fwd.tls.keyPem },
+    timeoutMs: fwd.timeoutMs ?? 5000,
+    peer: `node ${nodeId}`,
   });
   const type = res.headers['content-type'];
   return {

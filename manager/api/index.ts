@@ -10,7 +10,7 @@ export {
   type TaskLogLine,
 } from './context.js';
 export { type DockerEvent, EventLog, type LocalEventSource } from './events.js';
-export { callManager, type ForwardOptions, servedLocally } from './forward.js';
+export { callManager, type ForwardOptions, forwardToNode, isForwarded, servedLocally } from './forward.js';
 export { listenUnix } from './listen-unix.js';
 export { createLockedApiServer } from './locked-server.js';
 export { type ApiServerOptions, createApiServer, createBaseServer } from './server.js';

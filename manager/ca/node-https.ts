@@ -4,6 +4,7 @@
 // over as it comes). Used by joining and renewing nodes, write forwarding and log reads.
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { request } from 'node:https';
+import type { Readable } from 'node:stream';
 import { SkiffError } from '../../lib/index.js';
 import { requireManagerPeer } from './certificates.js';
 
@@ -115,7 +116,10 @@ export function nodeHttps(r: NodeHttpsRequest): Promise<NodeHttpsResponse> {
  * caller consumes or destroys the stream.
  */
 export function nodeHttpsStream(
-  r: Omit<NodeHttpsRequest, 'maxResponseBytes' | 'body'>,
+  r: Omit<NodeHttpsRequest, 'maxResponseBytes' | 'body'> & {
+    /** A request body streamed while the answer streams back (an exec's stdin). */
+    body?: Readable;
+  },
 ): Promise<{ status: number; headers: IncomingMessage['headers']; stream: IncomingMessage }> {
   return new Promise((resolve, reject) => {
     const req = request(requestOptions(r, r.headers ?? {}), (res) => {
@@ -123,6 +127,9 @@ export function nodeHttpsStream(
       resolve({ status: res.statusCode ?? 0, headers: res.headers, stream: res });
     });
     failWith(req, r, reject);
-    req.end();
+    if (r.body) {
+      r.body.on('error', (e) => req.destroy(e));
+      r.body.pipe(req);
+    } else req.end();
   });
 }

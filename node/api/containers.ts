@@ -1,12 +1,12 @@
 // Docker's /containers endpoints over this node's standalone containers (agent/containers):
 // create, start, wait, attach (output only), logs, stop, kill, remove, list, inspect.
 // What is not served yet answers "page not found" or is refused by name (docs/engine-api.md).
-import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { containers, NodeAgent, runtime } from '../../agent/index.js';
 import type { EngineContainerSummary, WaitCondition } from '../../lib/index.js';
 import { encodeFrame, SkiffError, STDERR, STDOUT, WAIT_CONDITIONS } from '../../lib/index.js';
 import { isTrue } from './filters.js';
+import { hijack, MULTIPLEXED_STREAM } from './hijack.js';
 
 type Service = containers.ContainerService;
 
@@ -92,7 +92,7 @@ export function registerContainerRoutes(
     const service = svc();
     const abort = new AbortController();
     // Finds the container first: a missing one is a plain 404.
-    await service.inspect(id(req));
+    await service.mustExist(id(req));
     // As dockerd: the headers go at once, so a client can start the container meanwhile.
     reply.hijack();
     const res = reply.raw;
@@ -123,7 +123,7 @@ export function registerContainerRoutes(
       throw new SkiffError('invalid_argument', `invalid tail: ${String(q.tail).slice(0, 30)}`);
     if (q.until) throw new SkiffError('invalid_argument', 'logs until a time are not supported by skiff yet');
     const service = svc();
-    await service.inspect(id(req));
+    await service.mustExist(id(req));
     reply.hijack();
     const res = reply.raw;
     const abort = new AbortController();
@@ -150,23 +150,13 @@ export function registerContainerRoutes(
       throw new SkiffError('invalid_argument', 'attaching stdin is not supported by skiff yet');
     if (q.detachKeys) throw new SkiffError('invalid_argument', 'detachKeys are not supported by skiff yet');
     const service = svc();
-    await service.inspect(id(req));
-    const upgrade = /upgrade/i.test(String(req.headers.connection ?? ''));
-    reply.hijack();
-    const socket = req.raw.socket as Socket;
-    // The docker CLI half-closes its side at once when it sends no input; Node's HTTP
-    // server would end ours in answer (its own 'end' listener), cutting the output. The
-    // server's sockets allow half-open ones, so without that listener ours stays open.
-    for (const l of socket.listeners('end'))
-      if ((l as { name?: string }).name?.endsWith('socketOnEnd')) socket.off('end', l as () => void);
+    await service.mustExist(id(req));
+    // The docker CLI half-closes its side at once when it sends no input: the socket is
+    // ours (hijack.ts), so our side stays open for the output.
+    const { socket, input } = hijack(req, reply, MULTIPLEXED_STREAM);
+    input.resume();
     const abort = new AbortController();
     socket.on('close', () => abort.abort());
-    const type = 'application/vnd.docker.multiplexed-stream';
-    socket.write(
-      upgrade
-        ? `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${type}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`
-        : `HTTP/1.1 200 OK\r\nContent-Type: ${type}\r\nConnection: close\r\n\r\n`,
-    );
     if (isTrue(q.stream) || isTrue(q.logs)) {
       await pump(
         service.logs(id(req), { follow: isTrue(q.stream), signal: abort.signal, attached: true }),
@@ -185,7 +175,6 @@ export function registerContainerRoutes(
     '/containers/:id/rename',
     '/containers/:id/update',
     '/containers/:id/resize',
-    '/containers/:id/exec',
     '/containers/prune',
   ])
     app.post(path, async () => {

@@ -3,13 +3,14 @@
 // A task's container ID is the task ID.
 import { PassThrough, Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import type { NodeAgent } from '../../agent/index.js';
+import type { NodeAgent, runtime } from '../../agent/index.js';
 import {
   decodeFrames,
   describeError,
   EXEC_HEADER,
   type ExecBody,
   encodeFrame,
+  RESIZE,
   SkiffError,
   STATUS,
   STDERR,
@@ -17,7 +18,7 @@ import {
   STDIN_CONTENT_TYPE,
   STDOUT,
 } from '../../lib/index.js';
-import type { ApiContext } from '../../manager/index.js';
+import { type ApiContext, forwardToNode, isForwarded } from '../../manager/index.js';
 import { ExecBodySchema } from './exec-body.js';
 
 export function registerExecRoute(
@@ -44,11 +45,24 @@ export function registerExecRoute(
     const task = ctx.store.getTask(id);
     if (!task) throw new SkiffError('not_found', `task ${id} not found`);
     if (task.NodeID !== ctx.info.nodeId) {
-      throw new SkiffError(
-        'unsupported',
-        `task ${id} runs on node ${task.NodeID ?? '(none yet)'}; exec reaches only the containers of the node serving the API (${ctx.info.nodeId})`,
-        { hint: "point --host at that node's manager, or run the command there" },
-      );
+      if (!task.NodeID || isForwarded(req.headers))
+        throw new SkiffError(
+          'conflict',
+          `task ${id} runs on node ${task.NodeID ?? '(none yet)'}, not on this one (${ctx.info.nodeId})`,
+        );
+      // Another manager's task: its node runs the command; both streams pass through here.
+      const res = await forwardToNode(ctx, task.NodeID, {
+        method: 'POST',
+        url: req.url,
+        headers: streamed
+          ? { 'content-type': STDIN_CONTENT_TYPE, [EXEC_HEADER]: String(req.headers[EXEC_HEADER]) }
+          : { 'content-type': 'application/json' },
+        body: streamed ? (req.body as Readable) : Readable.from([JSON.stringify(body)]),
+      });
+      ctx.log.debug({ taskId: id, nodeId: task.NodeID, status: res.status }, 'exec forwarded');
+      reply.raw.on('close', () => res.stream.destroy());
+      if (res.contentType) reply.header('content-type', res.contentType);
+      return reply.status(res.status).send(res.stream);
     }
     const agent = agentOf();
     if (!agent) throw new SkiffError('unavailable', 'the node agent is still starting');
@@ -82,13 +96,29 @@ export function registerExecRoute(
       if (!reply.raw.writableFinished) abort.abort();
     });
     const out = new PassThrough();
+    // With stdin and a TTY the command is interactive: its terminal's input comes from the
+    // STDIN frames, its size from the RESIZE frames.
+    let control: runtime.ExecControl | undefined;
+    let size: { height: number; width: number } | undefined;
+    const onResize = (h: number, w: number) => {
+      size = { height: h, width: w };
+      control?.resize(h, w);
+    };
     void (async () => {
       try {
         const result = await agent.runtime.exec(id, body.Cmd, {
           ...execOptions(body),
-          ...(streamed && !body.Tty ? { stdin: stdinOf(req.body as Readable) } : {}),
+          ...(streamed ? { stdin: stdinOf(req.body as Readable, onResize) } : {}),
+          ...(streamed && body.Tty
+            ? {
+                onStarted: (c: runtime.ExecControl) => {
+                  control = c;
+                  if (size) c.resize(size.height, size.width);
+                },
+              }
+            : {}),
           signal: abort.signal,
-          // With a TTY, conmon holds the terminal and the output arrives line by line from its log.
+          // A non-interactive TTY's output (conmon's) arrives line by line from its log.
           onOutput: (s, chunk) => out.write(encodeFrame(s === 'stderr' ? STDERR : STDOUT, chunk)),
         });
         if (result.stdout) out.write(encodeFrame(STDOUT, result.stdout));
@@ -122,11 +152,28 @@ function headerJson(value: string | string[] | undefined): unknown {
   }
 }
 
-/** The command's stdin from the request's STDIN frames. */
-function stdinOf(body: Readable): Readable {
+/** The command's stdin from the request's STDIN frames; RESIZE frames go to `onResize`. */
+function stdinOf(body: Readable, onResize: (height: number, width: number) => void): Readable {
   return Readable.from(
     (async function* () {
-      for await (const f of decodeFrames(body)) if (f.stream === STDIN && f.payload.length) yield f.payload;
+      for await (const f of decodeFrames(body)) {
+        if (f.stream === STDIN && f.payload.length) yield f.payload;
+        else if (f.stream === RESIZE) {
+          const s = sizeOf(f.payload);
+          if (s) onResize(s.Height, s.Width);
+        }
+      }
     })(),
   );
+}
+
+function sizeOf(payload: Buffer): { Height: number; Width: number } | undefined {
+  try {
+    const v = JSON.parse(payload.toString('utf8')) as { Height?: unknown; Width?: unknown };
+    return Number.isInteger(v.Height) && Number.isInteger(v.Width)
+      ? { Height: v.Height as number, Width: v.Width as number }
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }

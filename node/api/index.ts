@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { NodeAgent } from '../../agent/index.js';
 import type { ApiContext } from '../../manager/index.js';
 import { registerContainerRoutes } from './containers.js';
+import { registerEngineExecRoutes } from './engine-exec.js';
 import { registerExecRoute } from './exec.js';
 import { registerImageRoutes } from './images.js';
 import { registerPullRoute } from './pull.js';
@@ -30,6 +31,7 @@ export function registerNodeRoutes(
   registerVolumeRoutes(app, agentOf);
   registerImageRoutes(app, agentOf);
   registerContainerRoutes(app, agentOf);
+  registerEngineExecRoutes(app, agentOf);
   registerExecRoute(app, ctx, agentOf);
   registerPullRoute(app, ctx, agentOf);
   registerSystemDiskRoutes(app, agentOf, { stateDir: ctx.info.stateDir ?? '' }, ctx.log);

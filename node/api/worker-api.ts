@@ -6,6 +6,7 @@ import type { NodeAgent } from '../../agent/index.js';
 import type { Logger } from '../../lib/index.js';
 import { createBaseServer } from '../../manager/index.js';
 import { registerContainerRoutes } from './containers.js';
+import { registerEngineExecRoutes } from './engine-exec.js';
 import { registerImageRoutes } from './images.js';
 import { registerPullRoute } from './pull.js';
 import { registerSystemDiskRoutes } from './system.js';
@@ -15,7 +16,7 @@ export type NodeLocalHandler = (req: IncomingMessage, res: ServerResponse) => vo
 
 /** Paths the node-local API answers; the rest stays the control server's. */
 export function isNodeLocalPath(path: string): boolean {
-  return /^\/(images|volumes|containers)(\/|$)|^\/(auth|system\/df|skiff\/system\/prune)$/.test(path);
+  return /^\/(images|volumes|containers|exec)(\/|$)|^\/(auth|system\/df|skiff\/system\/prune)$/.test(path);
 }
 
 export async function nodeLocalApi(
@@ -28,6 +29,7 @@ export async function nodeLocalApi(
   registerVolumeRoutes(app, agentOf);
   registerImageRoutes(app, agentOf);
   registerContainerRoutes(app, agentOf);
+  registerEngineExecRoutes(app, agentOf);
   registerPullRoute(app, { log }, agentOf);
   registerSystemDiskRoutes(app, agentOf, { stateDir }, log);
   await app.ready();

@@ -32,7 +32,8 @@ import { createLab, type Lab, type LabHost, type LabProcess, waitFor } from '../
 import { busyboxTarball, type SkiffResult } from '../../support/skiff-node/index.js';
 import { seedImage } from './seed-image.js';
 
-const BIN = resolve(import.meta.dirname, '../../../bin/skiff.js');
+/** The skiff CLI the lab nodes run. */
+export const BIN = resolve(import.meta.dirname, '../../../bin/skiff.js');
 
 /** The image every node has imported when `image: true`. */
 export const LAB_IMAGE = 'localhost/lab-busybox:1';
