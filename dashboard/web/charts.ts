@@ -1,4 +1,4 @@
-// A service's CPU and memory over the last minutes, drawn with uPlot: small (about 20 KB
+// A service's CPU and memory over the last minutes, drawn with uPlot: small (about 23 KB
 // gzipped), fast on canvas with thousands of points, no dependencies, and it sets styles
 // through the DOM only, so the page's strict CSP (no inline styles) holds. The dashboard
 // server reads the node's stats while this page polls it (dashboard/server/stats.ts).
