@@ -1,9 +1,10 @@
 // One node's agent: the container stack (images, snapshots, networks, volumes,
 // runtime) under a worker that follows the dispatcher's assignments. Containers
 // outlive the agent process; a new agent adopts them.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
-import { privateDir } from '../disk/index.js';
+import { privateDir, privateDirSync, writeFileDurableSync } from '../disk/index.js';
 import type {
   AssignedSecret,
   DispatcherApi,
@@ -15,7 +16,7 @@ import type {
 import { SkiffError, silentLogger } from '../lib/index.js';
 import { ContainerService } from './containers/index.js';
 import { DEFAULT_PULL_LIMITS, ImageService, type PullLimits, type PullOutcome } from './image/index.js';
-import { NetworkManager } from './network/index.js';
+import { bridgeNameFor, chooseBridgeSubnet, NetworkManager, routedSubnets } from './network/index.js';
 import { ContainerRuntime } from './runtime/index.js';
 import { Snapshotter } from './snapshot/index.js';
 import { readTaskLogs } from './task-logs.js';
@@ -57,7 +58,7 @@ export interface NodeAgentOptions {
   pullLimits?: Partial<PullLimits>;
   /** Told of every finished image pull (the node's metrics). */
   onImagePulled?: (p: PullOutcome) => void;
-  /** The subnet of the node's `bridge` network for standalone containers; default 172.17.0.0/16 as dockerd's. */
+  /** The subnet of the node's `bridge` network for standalone containers; by default the first of dockerd's default pools the host does not route yet (`nodeBridgeSubnet`). */
   bridgeSubnet?: string;
 }
 
@@ -120,7 +121,7 @@ export class NodeAgent {
       rootfs,
       network,
       runtime: this.runtime,
-      bridge: bridgeNetwork(opts.nodeId, opts.bridgeSubnet ?? '172.17.0.0/16'),
+      bridge: bridgeNetwork(opts.nodeId, opts.bridgeSubnet ?? nodeBridgeSubnet(opts.stateDir, opts.nodeId)),
       log,
     });
     this.worker = new Worker({
@@ -241,13 +242,44 @@ export class NodeAgent {
 }
 
 /** The node's `bridge` network (dockerd's docker0): standalone containers' default. */
+/**
+ * The `bridge` subnet of a cluster node, chosen once and kept in `bridge-subnet` so
+ * standalone containers keep their network across restarts. A node whose standalone
+ * containers predate the choice keeps 172.17.0.0/16, what earlier builds used.
+ */
+function nodeBridgeSubnet(stateDir: string, nodeId: string): string {
+  const file = join(stateDir, 'bridge-subnet');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const records = join(stateDir, 'engine-containers');
+  const earlier = existsSync(records) && readdirSync(records).some((f) => f.endsWith('.json'));
+  const chosen = earlier
+    ? '172.17.0.0/16'
+    : chooseBridgeSubnet(
+        routedSubnets(readFileSync('/proc/net/route', 'utf8'), bridgeNameFor(bridgeIdOf(nodeId))),
+      );
+  if (chosen === undefined) {
+    throw new SkiffError(
+      'unavailable',
+      "every default address pool for the node's bridge network (172.17-31.0.0/16, 192.168.0-240.0/20) is routed on this host already",
+      { hint: 'remove a conflicting route or interface' },
+    );
+  }
+  privateDirSync(stateDir);
+  writeFileDurableSync(file, `${chosen}\n`, { mode: 0o600 });
+  return chosen;
+}
+
+function bridgeIdOf(nodeId: string): string {
+  return `bridge-${nodeId.slice(0, 12)}`;
+}
+
 function bridgeNetwork(nodeId: string, subnet: string): NetworkDefinition {
   const [base = '', bits = ''] = subnet.split('/');
   const o = base.split('.').map(Number);
   if (o.length !== 4 || o.some((x) => !Number.isInteger(x) || x < 0 || x > 255) || !/^\d+$/.test(bits))
     throw new SkiffError('invalid_argument', `the bridge subnet ${subnet} is not an IPv4 CIDR`);
   return {
-    id: `bridge-${nodeId.slice(0, 12)}`,
+    id: bridgeIdOf(nodeId),
     name: 'bridge',
     driver: 'bridge',
     subnet,

@@ -20,11 +20,12 @@ import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, scryptSync } f
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileDurable } from '../disk/index.js';
-import { SkiffError } from '../lib/index.js';
+import { RAFT_DEK_FILE, SkiffError } from '../lib/index.js';
+
+export { RAFT_DEK_FILE };
+
 import type { DataKey, DataKeyRing } from './raft/index.js';
 
-/** The key file's name in the state directory. */
-export const RAFT_DEK_FILE = 'raft-dek.json';
 const FILE = RAFT_DEK_FILE;
 const MAGIC = 'skiff raft data keys v1';
 

@@ -6,11 +6,19 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Node } from '../lib/index.js';
-import { SkiffError } from '../lib/index.js';
+import { RAFT_DEK_FILE, SkiffError } from '../lib/index.js';
 import { WORKER_STATE_FILE } from './worker-state.js';
 
 /** What makes a state directory part of a cluster. */
-const CLUSTER_STATE = ['certs', 'raft', 'node-id', 'secrets.key', 'secrets.key.locked', WORKER_STATE_FILE];
+const CLUSTER_STATE = [
+  'certs',
+  'raft',
+  RAFT_DEK_FILE,
+  'node-id',
+  'secrets.key',
+  'secrets.key.locked',
+  WORKER_STATE_FILE,
+];
 
 export async function removeClusterState(stateDir: string): Promise<void> {
   for (const f of CLUSTER_STATE) await rm(join(stateDir, f), { recursive: true, force: true });

@@ -2,11 +2,12 @@
 // uses when no cluster is configured: a background skiff node running both a
 // manager and an agent.
 import { spawn } from 'node:child_process';
-import { fchmodSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { SkiffError } from '../../lib/index.js';
 import { type DaemonPaths, daemonPaths, prepareNodeDirs } from '../../node/index.js';
 import { ApiClient } from '../api/index.js';
 import { skiffCommand } from '../entry.js';
+import { startFailureFromLog } from './start-failure.js';
 
 export interface DaemonStatus {
   running: boolean;
@@ -54,6 +55,8 @@ export async function startDaemon(
   prepareNodeDirs(paths);
   const out = openSync(paths.logFile, 'a', 0o600);
   fchmodSync(out, 0o600);
+  // Where this attempt's lines begin, to say why it failed without older runs' lines.
+  const logStart = fstatSync(out).size;
   const [node, ...entry] = skiffCommand();
   const child = spawn(
     node,
@@ -81,6 +84,7 @@ export async function startDaemon(
     child.stdin?.end(opts.stdin);
   }
   child.unref();
+  closeSync(out); // the child holds its own copy
   const ready = opts.ready ?? (async () => readPid(paths.pidFile) === child.pid);
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   while (Date.now() < deadline) {
@@ -89,9 +93,32 @@ export async function startDaemon(
     // A refused connect costs next to nothing; a short interval answers sooner.
     await new Promise((r) => setTimeout(r, 20));
   }
-  throw new SkiffError('unavailable', `the skiff node did not start; see ${paths.logFile}`, {
+  const exited = child.exitCode !== null;
+  const failure = startFailureFromLog(readLogFrom(paths.logFile, logStart));
+  if (failure.reason !== undefined) {
+    throw new SkiffError('unavailable', `the skiff node did not start: ${failure.reason}`, {
+      hint: failure.hint ?? `its log: ${paths.logFile}`,
+    });
+  }
+  const why = exited ? `it exited with code ${child.exitCode}` : 'it did not answer in time';
+  throw new SkiffError('unavailable', `the skiff node did not start (${why}); see ${paths.logFile}`, {
     hint: `its last lines: tail ${paths.logFile}`,
   });
+}
+
+/** The log written since `start`, at most its last 64 KiB. */
+function readLogFrom(file: string, start: number): string {
+  const fd = openSync(file, 'r');
+  try {
+    const end = fstatSync(fd).size;
+    const from = Math.max(start, end - 65_536);
+    if (end <= from) return '';
+    const buf = Buffer.alloc(end - from);
+    const n = readSync(fd, buf, 0, buf.length, from);
+    return buf.subarray(0, n).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Stops the local daemon (its containers keep running until `compose down`). */

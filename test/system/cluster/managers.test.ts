@@ -268,6 +268,9 @@ describe('a cluster of three manager daemons and two workers', () => {
     const managerLeft = await c.skiffLocal(['cluster', 'leave'], b);
     expect(managerLeft.code, managerLeft.stderr).toBe(0);
     expect(existsSync(join(b.stateDir, 'raft'))).toBe(false);
+    // Its raft data keys go too: wrapped by the old cluster's keys, they would stop a
+    // later init or join on this node from starting.
+    expect(existsSync(join(b.stateDir, 'raft-dek.json'))).toBe(false);
     const managersNow = await waitFor(
       async () => {
         const ns = (await c.json<Node[]>(['node', 'ls'], a)).filter((n) => n.ManagerStatus);

@@ -1,7 +1,7 @@
 // A node meeting a store format newer than it reads refuses it, naming both versions,
 // and does not start (never misreads it): here a backup whose store snapshot a newer
 // skiff wrote (format STORE_FORMAT + 1) is restored, and `skiff daemon run` exits with
-// the message.
+// the message, in the foreground and from `skiff daemon start`.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,5 +54,9 @@ describe('a store format newer than this skiff reads', () => {
     const start = await node.skiff(['daemon', 'run'], { timeoutMs: 90_000 });
     expect(start.code).not.toBe(0);
     expect(start.stderr).toContain(message);
+    // In the background: `daemon start` says the same, not only where its log is.
+    const background = await node.skiff(['daemon', 'start'], { timeoutMs: 90_000 });
+    expect(background.code).not.toBe(0);
+    expect(background.stderr).toContain(message);
   }, 180_000);
 });
