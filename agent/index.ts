@@ -18,5 +18,6 @@ export { NodeAgent, type NodeAgentOptions } from './node-agent.js';
 export * as runtime from './runtime/index.js';
 export * as snapshot from './snapshot/index.js';
 export { readTaskLogs, type TaskLogEntry, type TaskLogQuery } from './task-logs.js';
+export { readTaskStats } from './task-stats.js';
 export * as volume from './volume/index.js';
 export { GrpcDispatcherClient } from './worker/index.js';

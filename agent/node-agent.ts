@@ -20,6 +20,7 @@ import { bridgeNameFor, chooseBridgeSubnet, NetworkManager, routedSubnets } from
 import { ContainerRuntime } from './runtime/index.js';
 import { Snapshotter } from './snapshot/index.js';
 import { readTaskLogs } from './task-logs.js';
+import { readTaskStats } from './task-stats.js';
 import { VolumeManager } from './volume/index.js';
 import {
   AgentSession,
@@ -165,6 +166,7 @@ export class NodeAgent {
       description: this.description(),
       log: this.log,
       logs: (taskIds, q, signal) => readTaskLogs(this.runtime, taskIds, q, signal),
+      stats: (taskIds) => readTaskStats(this.runtime, taskIds),
       onResources: (r) => {
         for (const s of r.secrets) this.secrets.set(s.id, s);
         for (const c of r.configs) this.configs.set(c.id, c);

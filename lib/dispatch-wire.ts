@@ -8,6 +8,7 @@ import type {
   AssignmentsMessage,
   HeartbeatRequest,
   PublishLogsRequest,
+  PublishStatsRequest,
   RegisterRequest,
   RegisterResponse,
   UpdateTaskStatusRequest,
@@ -35,6 +36,7 @@ export const dispatcherService = {
   assignments: method<HeartbeatRequest, AssignmentsMessage>('Assignments', true),
   updateTaskStatus: method<UpdateTaskStatusRequest, Record<string, never>>('UpdateTaskStatus'),
   publishLogs: method<PublishLogsRequest, Record<string, never>>('PublishLogs'),
+  publishStats: method<PublishStatsRequest, Record<string, never>>('PublishStats'),
 } satisfies grpc.ServiceDefinition;
 
 /** A SkiffError's code and message as they travel in a gRPC status's details: `code: message`. */

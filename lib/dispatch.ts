@@ -51,6 +51,8 @@ export interface RegisterRequest {
 export const AGENT_FEATURES = {
   /** Publishes task logs for log subscriptions (publishLogs). */
   logs: 'logs',
+  /** Answers stats requests with its tasks' CPU and memory (publishStats). */
+  stats: 'stats',
 } as const;
 
 export interface RegisterResponse {
@@ -134,6 +136,8 @@ export interface AssignmentsMessage {
   logSubscriptions?: LogSubscription[];
   /** Log requests whose reader went away: the node stops publishing them. */
   closedLogSubscriptions?: string[];
+  /** Requests for the CPU and memory of tasks this node runs: the node answers each (publishStats). */
+  statsRequests?: StatsRequest[];
   /**
    * The routing mesh when it changed (always on `complete`); null: the node runs none
    * (no ingress network or no address on it yet). Absent: unchanged.
@@ -172,6 +176,35 @@ export interface PublishLogsRequest {
   done?: boolean;
 }
 
+/**
+ * A manager asks a node for its tasks' resource usage, read from their cgroups now; the
+ * request travels down the assignment stream as log subscriptions do, the answer comes
+ * back in one publishStats call.
+ */
+export interface StatsRequest {
+  id: string;
+  taskIds: string[];
+}
+
+/** A running task's usage as its node read it (a task with no running container is left out). */
+export interface TaskStatsSample {
+  taskId: string;
+  /** CPU time of the container's processes (cgroup v1 cpuacct.usage), in nanoseconds. */
+  cpuNanos?: number;
+  /** The container's cgroup memory, page cache included (memory.usage_in_bytes). */
+  memoryBytes?: number;
+  memoryLimitBytes?: number;
+}
+
+export interface PublishStatsRequest {
+  nodeId: string;
+  sessionId: string;
+  requestId: string;
+  /** When the node read them, ms since the epoch. */
+  timeMs: number;
+  stats: TaskStatsSample[];
+}
+
 export interface TaskStatusReport {
   taskId: string;
   status: TaskStatus;
@@ -195,4 +228,6 @@ export interface DispatcherApi {
    * pace); fails with not_found once nobody reads the subscription any more.
    */
   publishLogs(req: PublishLogsRequest): Promise<void>;
+  /** The answer to a stats request; fails with not_found once nobody waits for it. */
+  publishStats(req: PublishStatsRequest): Promise<void>;
 }

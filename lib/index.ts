@@ -26,6 +26,7 @@ export * from './node-certificate.js';
 export * from './pull-protocol.js';
 export * from './registry-auth.js';
 export * from './state-files.js';
+export type * from './stats-protocol.js';
 export type * from './system-protocol.js';
 export * from './task-dns.js';
 export * from './task-spec-match.js';

@@ -9,7 +9,7 @@ import type { Server as TlsServer } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import { privateDir } from '../disk/index.js';
-import type { DispatcherApi, Logger } from '../lib/index.js';
+import type { DispatcherApi, Logger, TaskStatsSample } from '../lib/index.js';
 import { boundedStep, SkiffError, silentLogger } from '../lib/index.js';
 import {
   type ApiInfo,
@@ -37,6 +37,7 @@ import {
   renewFromOwnCa,
 } from './ca/index.js';
 import { clusterLogSource } from './cluster-logs.js';
+import { clusterStatsSource } from './cluster-stats.js';
 import {
   addDispatcherService,
   Dispatcher,
@@ -66,6 +67,9 @@ import {
   type StateMachine,
   Store,
 } from './store/index.js';
+
+/** How long a node may take to answer a stats read before the read goes on without it. */
+const STATS_NODE_TIMEOUT_MS = 2000;
 
 export interface ManagerOptions {
   /** The manager's state directory (`/var/lib/skiff/<node>/`): node ID, keys, store state. */
@@ -100,6 +104,8 @@ export interface ManagerOptions {
   logger?: Logger;
   /** Task logs from the node agents (the node's own agent in single-node mode). */
   logs?: LogSource;
+  /** The CPU and memory of the node's own running tasks (its agent), read now. */
+  stats?: (taskIds: readonly string[]) => Promise<TaskStatsSample[]>;
   /** Routes the node adds before the API starts listening. */
   extraRoutes?: ApiServerOptions['extraRoutes'];
   /** `/swarm/leave`: the node takes itself out (see Manager.leaveRaft). */
@@ -300,6 +306,15 @@ export class Manager {
             if (!dispatcher) throw new SkiffError('unavailable', 'this manager does not dispatch yet');
             return dispatcher.taskLogs(node, req, signal);
           },
+        }),
+        stats: clusterStatsSource({
+          nodeId,
+          local: o.stats,
+          remote: (node, ids, timeoutMs) => {
+            if (!dispatcher) throw new SkiffError('unavailable', 'this manager does not dispatch yet');
+            return dispatcher.taskStats(node, ids, timeoutMs);
+          },
+          timeoutMs: STATS_NODE_TIMEOUT_MS,
         }),
         ...(o.extraRoutes ? { extraRoutes: o.extraRoutes } : {}),
         ...(o.leave ? { leave: o.leave } : {}),

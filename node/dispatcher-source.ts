@@ -59,6 +59,7 @@ export function dispatcherSource(o: DispatcherSourceOptions): () => DispatcherAp
       assignments: (req, signal) => c.assignments(req, signal),
       updateTaskStatus: (req) => c.updateTaskStatus(req),
       publishLogs: (req) => c.publishLogs(req),
+      publishStats: (req) => c.publishStats(req),
     };
   };
 }
@@ -76,5 +77,6 @@ function watchRole(d: DispatcherApi, role: DispatcherSourceOptions['role']): Dis
     assignments: (req, signal) => d.assignments(req, signal),
     updateTaskStatus: (req) => d.updateTaskStatus(req),
     publishLogs: (req) => d.publishLogs(req),
+    publishStats: (req) => d.publishStats(req),
   };
 }

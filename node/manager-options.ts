@@ -1,7 +1,9 @@
 // What every manager node starts its manager with: its state and socket, and the
 // node-local endpoints (task logs, exec, pulls, volumes) served from its own agent.
 import type { NodeAgent } from '../agent/index.js';
+import { readTaskStats } from '../agent/index.js';
 import type { Logger } from '../lib/index.js';
+import { SkiffError } from '../lib/index.js';
 import type { ManagerOptions } from '../manager/index.js';
 import { registerNodeRoutes } from './api/index.js';
 import type { ContainerEvents } from './container-events.js';
@@ -40,6 +42,11 @@ export function managerOptions(
       };
     },
     logs: (tasks, q, signal) => nodeLogSource(agentOf)(tasks, q, signal),
+    stats: async (taskIds) => {
+      const agent = agentOf();
+      if (!agent) throw new SkiffError('unavailable', 'the node agent is still starting');
+      return readTaskStats(agent.runtime, taskIds);
+    },
     extraRoutes: (app, ctx) => {
       registerNodeRoutes(app, ctx, agentOf);
       registerMetricsRoute(app, metrics);

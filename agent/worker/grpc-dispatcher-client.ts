@@ -6,6 +6,7 @@ import type {
   DispatcherApi,
   HeartbeatRequest,
   PublishLogsRequest,
+  PublishStatsRequest,
   RegisterRequest,
   RegisterResponse,
   UpdateTaskStatusRequest,
@@ -54,6 +55,10 @@ export class GrpcDispatcherClient implements DispatcherApi {
     await this.unary('publishLogs', req, 300_000);
   }
 
+  async publishStats(req: PublishStatsRequest): Promise<void> {
+    await this.unary('publishStats', req);
+  }
+
   async *assignments(req: HeartbeatRequest, signal: AbortSignal): AsyncIterable<AssignmentsMessage> {
     const call = (
       this.client as unknown as {
@@ -72,7 +77,7 @@ export class GrpcDispatcherClient implements DispatcherApi {
   }
 
   private unary<T>(
-    name: 'register' | 'heartbeat' | 'updateTaskStatus' | 'publishLogs',
+    name: 'register' | 'heartbeat' | 'updateTaskStatus' | 'publishLogs' | 'publishStats',
     req: unknown,
     timeoutMs = 15_000,
   ): Promise<T> {

@@ -10,6 +10,8 @@ import type {
   Logger,
   NodeDescription,
   RoutingMeshView,
+  StatsRequest,
+  TaskStatsSample,
   TaskStatus,
 } from '../../lib/index.js';
 import {
@@ -43,6 +45,8 @@ export interface AgentSessionOptions {
   }) => void;
   /** The node's task logs, published to a manager's log subscriptions. */
   logs?: LogLineSource;
+  /** The running tasks' CPU and memory, read now, for a manager's stats requests. */
+  stats?: (taskIds: readonly string[]) => Promise<TaskStatsSample[]>;
   log?: Logger;
   batchDelayMs?: number;
   /** First wait before looking for a dispatcher again (doubles after each failure, to maxBackoffMs). */
@@ -130,7 +134,10 @@ export class AgentSession {
       description: this.opts.description,
       addr: this.opts.addr,
       protocol: DISPATCH_PROTOCOL,
-      features: this.logPublisher ? [AGENT_FEATURES.logs] : [],
+      features: [
+        ...(this.logPublisher ? [AGENT_FEATURES.logs] : []),
+        ...(this.opts.stats ? [AGENT_FEATURES.stats] : []),
+      ],
     });
     const refused = dispatchProtocolRefusal(reg.protocol, 'dispatcher');
     if (refused) throw refused;
@@ -154,6 +161,7 @@ export class AgentSession {
         const ids = { nodeId: reg.nodeId, sessionId: reg.sessionId };
         for (const sub of msg.logSubscriptions ?? []) this.logPublisher?.open(api, ids, sub);
         for (const id of msg.closedLogSubscriptions ?? []) this.logPublisher?.close(id);
+        for (const r of msg.statsRequests ?? []) void this.answerStats(api, ids, r);
         // A change is handed to the task runners (each keeps its own steps in order) without
         // waiting for it to finish: containers start and stop side by side, not one by one.
         if (msg.type === 'complete') await this.apply(msg);
@@ -170,6 +178,22 @@ export class AgentSession {
       clearInterval(beat);
       this.abort.signal.removeEventListener('abort', onStop);
       this.logPublisher?.closeAll();
+    }
+  }
+
+  /** Reads the tasks' usage and answers; a failure is logged (the manager's read times out). */
+  private async answerStats(
+    api: DispatcherApi,
+    ids: { nodeId: string; sessionId: string },
+    r: StatsRequest,
+  ): Promise<void> {
+    const read = this.opts.stats;
+    if (!read) return;
+    try {
+      const stats = await read(r.taskIds);
+      await api.publishStats({ ...ids, requestId: r.id, timeMs: Date.now(), stats });
+    } catch (e) {
+      this.log.warn({ requestId: r.id, err: describeError(e) }, 'could not answer a stats request');
     }
   }
 
@@ -213,10 +237,12 @@ export class AgentSession {
   }
 }
 
-/** A message that only opens or closes log subscriptions: nothing for the worker. */
+/** A message that only opens or closes log subscriptions or asks for stats: nothing for the worker. */
 function onlyLogControl(msg: AssignmentsMessage): boolean {
   return (
-    (msg.logSubscriptions !== undefined || msg.closedLogSubscriptions !== undefined) &&
+    (msg.logSubscriptions !== undefined ||
+      msg.closedLogSubscriptions !== undefined ||
+      msg.statsRequests !== undefined) &&
     msg.mesh === undefined &&
     msg.tasks.length === 0 &&
     msg.removedTasks.length === 0 &&

@@ -10,4 +10,5 @@ export {
   type UpdateRow,
 } from './rows.js';
 export { type StackRow, stackRows } from './stacks.js';
+export { type CpuCounters, cpuCounters, StatsHistory, type StatsPoint, statsPoint } from './stats.js';
 export { age, type TaskRow, taskRows } from './tasks.js';

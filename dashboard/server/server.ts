@@ -21,6 +21,7 @@ import {
 import { parseReplicas } from '../model/index.js';
 import { LiveHub, type LiveMessage } from './live.js';
 import { type Progress, rolloutProgress } from './rollouts.js';
+import { StatsSampler, type StatsSamplerOptions } from './stats.js';
 import { deleteAt, getJson, postJson, type Upstream, UpstreamError } from './upstream.js';
 
 export interface DashboardOptions {
@@ -35,6 +36,8 @@ export interface DashboardOptions {
   /** The one-time token; default: 32 random bytes. */
   token?: string;
   log?: Logger;
+  /** How the service pages' CPU and memory are read (tests shorten the interval). */
+  stats?: StatsSamplerOptions;
 }
 
 export interface Dashboard {
@@ -106,6 +109,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   let port = opts.port ?? 0;
   const cookieName = () => `skiff_dashboard_${port}`;
   const hub = new LiveHub(opts.upstream, log);
+  const sampler = new StatsSampler(opts.upstream, log, opts.stats);
   const streams = new Set<ServerResponse>();
 
   const app = Fastify({ logger: false, forceCloseConnections: true });
@@ -240,6 +244,12 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     return reply.send(out);
   });
 
+  // A service's CPU and memory over the last minutes (stats.ts): its page polls this.
+  app.get<{ Params: { id: string } }>('/api/services/:id/stats', async (req, reply) => {
+    if (!/^[\w.-]{1,128}$/.test(req.params.id)) return refuse(reply, 400, 'not a service ID or name');
+    return reply.send(await sampler.watch(req.params.id));
+  });
+
   // A service's log lines, the last ones first and then as they come, from every node
   // (the node's API gathers them), as server-sent events.
   app.get<{ Params: { id: string }; Querystring: { tail?: string } }>(
@@ -334,6 +344,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     origin,
     async close() {
       for (const res of [...streams]) res.end();
+      sampler.close();
       await hub.close();
       await app.close();
     },

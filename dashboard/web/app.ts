@@ -14,6 +14,7 @@ import {
   taskRows,
 } from '../model/index.js';
 import { action, node, own } from './api.js';
+import { ServiceCharts } from './charts.js';
 import { useConnection, useLive, useRecentEvents } from './live.js';
 
 interface Info {
@@ -320,6 +321,8 @@ function ServicePage({ id }: { id: string }) {
           },
         })}>Remove</button>
     </div>
+    <h2>Usage</h2>
+    <${ServiceCharts} id=${s.ID} />
     <h2>Tasks</h2>
     <table class="tasks">
       <thead><tr><th>Task</th><th>State</th><th>Desired</th><th>Node</th><th>Error</th><th>Age</th></tr></thead>

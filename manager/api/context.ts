@@ -52,6 +52,17 @@ export type LogSource = (
   signal: AbortSignal,
 ) => AsyncIterable<TaskLogLine>;
 
+/** What the nodes of some tasks answered about their CPU and memory, and which nodes did not. */
+export interface ClusterTaskStats {
+  tasks: import('../../lib/index.js').ServiceTaskStats[];
+  unreachable: { nodeId: string; message: string }[];
+}
+
+/** Where tasks' CPU and memory come from (every node's agent, manager/cluster-stats.ts). */
+export type TaskStatsSource = (
+  tasks: readonly import('../../lib/index.js').Task[],
+) => Promise<ClusterTaskStats>;
+
 /** What every route handler works with. */
 export interface ApiContext {
   store: Store;
@@ -61,6 +72,7 @@ export interface ApiContext {
   events: EventLog;
   clock: () => Date;
   logs?: LogSource;
+  stats?: TaskStatsSource;
   /** Raft membership changes (leader only), for demoting and removing managers. */
   raft?: RaftMembership;
   /** On a follower, reads of other nodes' task logs go to the leader with this identity. */

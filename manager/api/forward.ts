@@ -82,18 +82,7 @@ export async function forwardLogRead(
   const fwd = ctx.forward;
   if (!fwd || forwarded || ctx.replicator.isLeader()) return undefined;
   if (tasks.every((t) => !t.NodeID || t.NodeID === ctx.info.nodeId)) return undefined;
-  const leaderId = ctx.replicator.leaderId();
-  const addr =
-    (leaderId ? ctx.store.getNode(leaderId)?.ManagerStatus?.Addr : undefined) || ctx.replicator.leaderAddr();
-  if (!addr) {
-    throw new SkiffError(
-      'unavailable',
-      'no leader is elected right now, so tasks on other nodes cannot be read',
-      {
-        hint: 'retry in a moment',
-      },
-    );
-  }
+  const addr = leaderForRead(ctx);
   const res = await nodeHttpsStream({
     addr,
     method: 'GET',
@@ -148,6 +137,48 @@ export async function forwardToNode(
     contentType: typeof type === 'string' ? type : undefined,
     stream: res.stream,
   };
+}
+
+/**
+ * A read of other nodes' task stats on a follower goes to the leader, whose dispatcher
+ * reaches every node (as forwardLogRead); undefined when this manager serves it.
+ */
+export async function forwardStatsRead(
+  ctx: ApiContext,
+  tasks: readonly Task[],
+  url: string,
+  forwarded: boolean,
+): Promise<{ status: number; body: Buffer } | undefined> {
+  const fwd = ctx.forward;
+  if (!fwd || forwarded || ctx.replicator.isLeader()) return undefined;
+  if (tasks.every((t) => !t.NodeID || t.NodeID === ctx.info.nodeId)) return undefined;
+  const addr = leaderForRead(ctx);
+  const res = await nodeHttps({
+    addr,
+    method: 'GET',
+    path: url,
+    headers: { [FORWARDED]: '1' },
+    tls: { ca: fwd.tls.caPem, cert: fwd.tls.certPem, key: fwd.tls.keyPem },
+    timeoutMs: fwd.timeoutMs ?? 5000,
+    peer: 'the leader',
+  });
+  return { status: res.status || 502, body: res.body };
+}
+
+function leaderForRead(ctx: ApiContext): string {
+  const leaderId = ctx.replicator.leaderId();
+  const addr =
+    (leaderId ? ctx.store.getNode(leaderId)?.ManagerStatus?.Addr : undefined) || ctx.replicator.leaderAddr();
+  if (!addr) {
+    throw new SkiffError(
+      'unavailable',
+      'no leader is elected right now, so tasks on other nodes cannot be read',
+      {
+        hint: 'retry in a moment',
+      },
+    );
+  }
+  return addr;
 }
 
 /** Whether a request came from another manager forwarding it. */

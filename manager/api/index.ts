@@ -4,10 +4,12 @@ export {
   API_VERSION,
   type ApiContext,
   type ApiInfo,
+  type ClusterTaskStats,
   type LogQuery,
   type LogSource,
   MIN_API_VERSION,
   type TaskLogLine,
+  type TaskStatsSource,
 } from './context.js';
 export { type DockerEvent, EventLog, type LocalEventSource } from './events.js';
 export { callManager, type ForwardOptions, forwardToNode, isForwarded, servedLocally } from './forward.js';

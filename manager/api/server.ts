@@ -3,7 +3,14 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { httpStatusFor, isSkiffError, type Logger, SkiffError, silentLogger } from '../../lib/index.js';
 import type { JoinService, RaftMembership } from '../ca/index.js';
 import type { ReadGate, Replicator, Store } from '../store/index.js';
-import { API_VERSION, type ApiContext, type ApiInfo, type LogSource, MIN_API_VERSION } from './context.js';
+import {
+  API_VERSION,
+  type ApiContext,
+  type ApiInfo,
+  type LogSource,
+  MIN_API_VERSION,
+  type TaskStatsSource,
+} from './context.js';
 import { EventLog, type LocalEventSource } from './events.js';
 import { APPLIED_INDEX_HEADER, type ForwardOptions, registerWriteForwarding } from './forward.js';
 import { jsonNestedDeeperThan, MAX_JSON_DEPTH } from './json-depth.js';
@@ -12,6 +19,7 @@ import { registerLogRoutes } from './routes/logs.js';
 import { registerNodeRoutes } from './routes/nodes.js';
 import { registerObjectRoutes } from './routes/objects.js';
 import { registerServiceRoutes } from './routes/services.js';
+import { registerStatsRoutes } from './routes/stats.js';
 import { registerSystemRoutes } from './routes/system.js';
 
 export interface ApiServerOptions {
@@ -22,6 +30,8 @@ export interface ApiServerOptions {
   clock?: () => Date;
   /** Task logs from the node agents; without it the logs endpoints answer 501. */
   logs?: LogSource;
+  /** Tasks' CPU and memory from the node agents; without it the stats endpoint answers 501. */
+  stats?: TaskStatsSource;
   /** Routes the daemon adds (node-local endpoints such as /volumes in single-node mode). */
   extraRoutes?: (app: FastifyInstance, ctx: ApiContext) => void;
   /** Largest accepted request body; Docker's own limit for secrets is 500 KiB. */
@@ -91,6 +101,7 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
       new EventLog(opts.store, clock, undefined, opts.eventsMaxBufferedBytes, opts.localEvents),
     clock,
     ...(opts.logs ? { logs: opts.logs } : {}),
+    ...(opts.stats ? { stats: opts.stats } : {}),
     ...(opts.raft ? { raft: opts.raft } : {}),
     ...(opts.leave ? { leave: opts.leave } : {}),
     ...(opts.forward ? { forward: opts.forward } : {}),
@@ -131,6 +142,7 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
   registerServiceRoutes(app, ctx);
   registerObjectRoutes(app, ctx);
   registerLogRoutes(app, ctx);
+  registerStatsRoutes(app, ctx);
   if (opts.backup) {
     const backup = opts.backup;
     app.get('/skiff/backup', async (_req, reply) => {

@@ -12,8 +12,10 @@ import type {
   Logger,
   LogSubscription,
   PublishLogsRequest,
+  PublishStatsRequest,
   RegisterRequest,
   RegisterResponse,
+  StatsRequest,
   Task,
   UpdateTaskStatusRequest,
 } from '../../lib/index.js';
@@ -27,6 +29,7 @@ import {
 } from '../../lib/index.js';
 import { type BrokeredLogLine, LogBroker, type LogRequest } from './log-broker.js';
 import { indexNetworks, meshOfNode, type NetworkIndex, networksOfNode, viewKey } from './network-views.js';
+import { type NodeTaskStats, StatsBroker } from './stats-broker.js';
 import type { DispatcherStorePort, TaskChange } from './store-port.js';
 
 export interface DispatcherOptions {
@@ -64,6 +67,8 @@ interface Session {
   /** Log subscriptions to open and close, sent ahead of queued assignment changes. */
   logSubscribe: LogSubscription[];
   logClose: string[];
+  /** Stats requests, sent ahead of queued assignment changes too. */
+  statsRequests: StatsRequest[];
   /** What the agent serves beyond the base protocol (AGENT_FEATURES). */
   features: Set<string>;
 }
@@ -87,6 +92,7 @@ export class Dispatcher implements DispatcherApi {
   private readonly unwatch: () => void;
   private readonly unwatchNodes: () => void;
   private readonly logBroker = new LogBroker((nodeId, c) => this.sendLogControl(nodeId, c));
+  private readonly statsBroker = new StatsBroker((nodeId, r) => this.sendStatsRequest(nodeId, r));
   /** Built once per burst of changes, shared by all sessions. */
   private networkIndex: NetworkIndex | undefined;
   private networkTimer: NodeJS.Timeout | undefined;
@@ -132,6 +138,7 @@ export class Dispatcher implements DispatcherApi {
       networksStale: false,
       logSubscribe: [],
       logClose: [],
+      statsRequests: [],
       features: new Set(req.features ?? []),
     };
     this.sessions.set(req.nodeId, session);
@@ -203,6 +210,26 @@ export class Dispatcher implements DispatcherApi {
     return this.logBroker.subscribe(nodeId, req, signal);
   }
 
+  async publishStats(req: PublishStatsRequest): Promise<void> {
+    const session = this.sessionFor(req);
+    this.statsBroker.publish(session.nodeId, req);
+  }
+
+  /** CPU and memory of tasks a node runs, read through its session (see stats-broker.ts). */
+  taskStats(nodeId: string, taskIds: readonly string[], timeoutMs: number): Promise<NodeTaskStats> {
+    return this.statsBroker.request(nodeId, taskIds, timeoutMs);
+  }
+
+  private sendStatsRequest(nodeId: string, r: StatsRequest): true | string {
+    const session = this.sessions.get(nodeId);
+    if (!session || session.closed) return 'is not connected';
+    if (!session.features.has(AGENT_FEATURES.stats))
+      return 'runs an older skiff that does not send task stats';
+    session.statsRequests.push(r);
+    session.wake?.();
+    return true;
+  }
+
   private sendLogControl(nodeId: string, c: { subscribe?: LogSubscription; close?: string }): true | string {
     const session = this.sessions.get(nodeId);
     if (!session || session.closed) return 'is not connected';
@@ -215,7 +242,12 @@ export class Dispatcher implements DispatcherApi {
   }
 
   private logControl(session: Session): AssignmentsMessage | undefined {
-    if (session.logSubscribe.length === 0 && session.logClose.length === 0) return undefined;
+    if (
+      session.logSubscribe.length === 0 &&
+      session.logClose.length === 0 &&
+      session.statsRequests.length === 0
+    )
+      return undefined;
     const msg: AssignmentsMessage = {
       type: 'incremental',
       tasks: [],
@@ -225,6 +257,7 @@ export class Dispatcher implements DispatcherApi {
       networks: [],
       ...(session.logSubscribe.length > 0 ? { logSubscriptions: session.logSubscribe.splice(0) } : {}),
       ...(session.logClose.length > 0 ? { closedLogSubscriptions: session.logClose.splice(0) } : {}),
+      ...(session.statsRequests.length > 0 ? { statsRequests: session.statsRequests.splice(0) } : {}),
     };
     return msg;
   }
@@ -282,6 +315,7 @@ export class Dispatcher implements DispatcherApi {
     if (session.timer) clearTimeout(session.timer);
     session.wake?.();
     this.logBroker.nodeGone(session.nodeId);
+    this.statsBroker.nodeGone(session.nodeId);
   }
 
   private completeSet(session: Session): AssignmentsMessage {

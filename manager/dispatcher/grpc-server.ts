@@ -14,6 +14,7 @@ import type {
   DispatcherApi,
   HeartbeatRequest,
   PublishLogsRequest,
+  PublishStatsRequest,
   RegisterRequest,
   UpdateTaskStatusRequest,
 } from '../../lib/index.js';
@@ -67,6 +68,10 @@ export function addDispatcherService(
     }),
     publishLogs: unary(async (r: PublishLogsRequest) => {
       await dispatcher.publishLogs(r);
+      return {};
+    }),
+    publishStats: unary(async (r: PublishStatsRequest) => {
+      await dispatcher.publishStats(r);
       return {};
     }),
     assignments: (call: grpc.ServerWritableStream<HeartbeatRequest, unknown>) => {

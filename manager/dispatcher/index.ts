@@ -14,5 +14,6 @@ export {
   type NetworkState,
   networksOfNode,
 } from './network-views.js';
+export { type NodeTaskStats, StatsBroker } from './stats-broker.js';
 export { storeDispatcherPort } from './store-adapter.js';
 export type { DispatcherStorePort, TaskChange } from './store-port.js';

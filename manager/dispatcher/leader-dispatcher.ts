@@ -9,6 +9,7 @@ import type {
   HeartbeatRequest,
   Logger,
   PublishLogsRequest,
+  PublishStatsRequest,
   RegisterRequest,
   RegisterResponse,
   UpdateTaskStatusRequest,
@@ -17,6 +18,7 @@ import { SkiffError } from '../../lib/index.js';
 import type { Store } from '../store/index.js';
 import { Dispatcher, type DispatcherStats } from './dispatcher.js';
 import type { BrokeredLogLine, LogRequest } from './log-broker.js';
+import type { NodeTaskStats } from './stats-broker.js';
 import { storeDispatcherPort } from './store-adapter.js';
 
 /**
@@ -144,6 +146,15 @@ export class LeaderDispatcher implements DispatcherApi {
 
   publishLogs(req: PublishLogsRequest): Promise<void> {
     return this.active().publishLogs(req);
+  }
+
+  publishStats(req: PublishStatsRequest): Promise<void> {
+    return this.active().publishStats(req);
+  }
+
+  /** CPU and memory of tasks on a node, read through its session; only the leader has sessions. */
+  taskStats(nodeId: string, taskIds: readonly string[], timeoutMs: number): Promise<NodeTaskStats> {
+    return this.active().taskStats(nodeId, taskIds, timeoutMs);
   }
 
   /** Log lines of tasks on a node, read through its session; only the leader has sessions. */

@@ -2,9 +2,10 @@
 // a worker, real daemons and containers); the logs read through the leader and through
 // the follower both show the line of each of the three tasks, though each manager runs
 // only one of them. A follower serves its own node's image endpoints itself (a tag made
-// through it lands in its image store, not the leader's).
+// through it lands in its image store, not the leader's). A service's stats (CPU and
+// memory) come from every node too, and a node that stops answering is named, not waited on.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Task } from '../../../lib/index.js';
+import type { ServiceStats, Task } from '../../../lib/index.js';
 import { waitFor } from '../../lab/index.js';
 import { LAB_IMAGE, type LabCluster, type LabClusterNode, logTail, startLabCluster } from './helpers.js';
 
@@ -75,5 +76,45 @@ describe('service logs and node-local endpoints across lab hosts', () => {
     expect(tag.code, tag.stderr).toBe(0);
     expect((await c.skiff(['image', 'ls'], follower)).stdout).toContain('localhost/only-here');
     expect((await c.skiff(['image', 'ls'], leader)).stdout).not.toContain('localhost/only-here');
+  });
+
+  it("answers every task's CPU and memory from every node, whichever manager is asked, and names a node that does not answer", async () => {
+    const tasks = (await c.json<Task[]>(['service', 'ps', 'talker'])).filter(
+      (t) => t.Status.State === 'running',
+    );
+    expect(tasks).toHaveLength(3);
+    const stats = async (on: LabClusterNode) => {
+      const res = await c.api(on).request({ method: 'GET', path: '/skiff/services/talker/stats' });
+      const text = await res.text();
+      expect(res.statusCode, text).toBe(200);
+      return JSON.parse(text) as ServiceStats;
+    };
+    const leader = await c.leader();
+    const follower = c.managers.find((m) => m !== leader) as LabClusterNode;
+    for (const on of [leader, follower]) {
+      const s = await stats(on);
+      expect(s.unreachable, on.host.name).toEqual([]);
+      expect(s.tasks.map((t) => `${t.taskId}@${t.nodeId}`).sort()).toEqual(
+        tasks.map((t) => `${t.ID}@${t.NodeID}`).sort(),
+      );
+      for (const t of s.tasks) {
+        expect(t.memoryBytes).toBeGreaterThan(0);
+        expect(t.cpuNanos).toBeGreaterThan(0);
+      }
+    }
+    // The worker's daemon dies (its container keeps running): the read goes on without it.
+    const worker = c.workers[0] as LabClusterNode;
+    await c.killDaemon(worker);
+    const started = Date.now();
+    const s = await stats(leader);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(s.unreachable.map((u) => u.nodeId)).toEqual([worker.id]);
+    expect(s.unreachable[0]?.message).toMatch(/did not answer within 2000ms|is not connected|disconnected/);
+    expect(s.tasks.map((t) => t.nodeId).sort()).toEqual(
+      tasks
+        .map((t) => t.NodeID)
+        .filter((id) => id !== worker.id)
+        .sort(),
+    );
   });
 });

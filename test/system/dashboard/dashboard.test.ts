@@ -59,6 +59,20 @@ async function seeReplicas(page: Page, service: string, text: string, timeoutMs 
   );
 }
 
+/** Waits until both charts of a service page are drawn on a canvas with 2 points or more. */
+async function seeCharts(page: Page): Promise<void> {
+  await page.waitForFunction(
+    () =>
+      ['cpu', 'memory'].every((name) => {
+        const fig = (globalThis as unknown as Win).document.querySelector(`figure.chart.${name}`) as
+          | ({ getAttribute(a: string): string | null } & { querySelector(s: string): unknown })
+          | null;
+        return Number(fig?.getAttribute('data-points') ?? 0) >= 2 && fig?.querySelector('canvas') !== null;
+      }),
+    { timeout: 60_000, polling: PAGE_POLLING },
+  );
+}
+
 describe('skiff dashboard in headless Chromium', () => {
   let node: TestNode;
   let dir: string;
@@ -124,6 +138,10 @@ describe('skiff dashboard in headless Chromium', () => {
     await page.setViewport(DESKTOP);
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
+    // The charts library sets styles through the DOM: a CSP refusal would show here.
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) errors.push(m.text());
+    });
     const response = await page.goto(url, { waitUntil: 'load' });
     // The token was traded for the cookie and the address bar no longer shows it.
     expect(response?.status()).toBe(200);
@@ -201,6 +219,14 @@ describe('skiff dashboard in headless Chromium', () => {
       { timeout: 30_000, polling: PAGE_POLLING },
     );
     expect(await page.$eval('dl.facts dd.replicas', (d) => d.textContent)).toBe('3/3');
+    // Its CPU and memory, read from the node every few seconds while the page is open.
+    await seeCharts(page);
+    expect(await page.$eval('figure.chart.memory figcaption', (f) => f.textContent)).toMatch(
+      /^Memory \d+(\.\d)? (KiB|MiB)$/,
+    );
+    expect(await page.$eval('figure.chart.cpu figcaption', (f) => f.textContent)).toMatch(
+      /^CPU [\d.]+ cores$/,
+    );
     await page.screenshot({ path: join(shots, 'service-desktop.png') });
 
     await page.goto(`${origin}#/cluster`);
@@ -244,6 +270,7 @@ describe('skiff dashboard in headless Chromium', () => {
         ),
       { timeout: 30_000, polling: PAGE_POLLING },
     );
+    await seeCharts(page);
     await page.screenshot({ path: join(shots, 'service-phone.png'), fullPage: true });
     await page.setViewport(DESKTOP);
     for (const name of SHOT_NAMES) {

@@ -29,6 +29,7 @@ class FlakyDispatcher implements DispatcherApi {
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
   }
   async publishLogs() {}
+  async publishStats() {}
   async updateTaskStatus(req: UpdateTaskStatusRequest) {
     this.calls++;
     if (this.failures-- > 0) {
@@ -118,6 +119,7 @@ class FailoverDispatcher implements DispatcherApi {
   }
   async updateTaskStatus() {}
   async publishLogs() {}
+  async publishStats() {}
   leaderDies(): void {
     this.breakStream?.(new SkiffError('unavailable', 'the stream broke'));
   }
@@ -193,6 +195,7 @@ describe('agent session protocol version', () => {
       },
       updateTaskStatus: async () => {},
       publishLogs: async () => {},
+      publishStats: async () => {},
     };
     const stack = new FakeStack();
     const worker = stack.worker(() => {});
