@@ -238,7 +238,7 @@ describe(`a rolling upgrade of three managers from ${EARLIER.slice(0, 7)}`, () =
     );
 
     const loopStart = Date.now();
-    const loop = requestLoop(cl.nodes, 240_000);
+    const loop = requestLoop(cl.nodes, 400_000);
     const steps: string[] = [];
     try {
       // Followers first, the leader last (its stop moves leadership to an upgraded one).
