@@ -188,12 +188,19 @@ describe(`a rolling upgrade of three managers from ${EARLIER.slice(0, 7)}`, () =
   let c: LabCluster | undefined;
   let dir: string | undefined;
 
+  /** Why the earlier build or its cluster could not be made: the test fails with it (never skips). */
+  let setupError: unknown;
+
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'skiff-upgrade-'));
-    const bin = await buildEarlier(dir);
-    // The default heartbeat (5 s, a node down after 15 s without one), as an operator
-    // runs it: a daemon's restart is shorter, so its tasks are adopted, not replaced.
-    c = await startLabCluster({ managers: 3, image: true, bin, heartbeat: '5s' });
+    try {
+      dir = mkdtempSync(join(tmpdir(), 'skiff-upgrade-'));
+      const bin = await buildEarlier(dir);
+      // The default heartbeat (5 s, a node down after 15 s without one), as an operator
+      // runs it: a daemon's restart within that keeps its tasks (adopted, not replaced).
+      c = await startLabCluster({ managers: 3, image: true, bin, heartbeat: '5s' });
+    } catch (e) {
+      setupError = e;
+    }
   }, 300_000);
 
   afterAll(async () => {
@@ -202,6 +209,7 @@ describe(`a rolling upgrade of three managers from ${EARLIER.slice(0, 7)}`, () =
   }, 120_000);
 
   it('keeps the service answering and the cluster whole, one manager at a time', async () => {
+    if (setupError) throw setupError;
     const cl = c as LabCluster;
     const logs = () => cl.nodes.map((n) => `${n.host.name} (${n.bin}):\n${logTail(n, 40)}`).join('\n');
     const running = async (on?: LabClusterNode) =>
