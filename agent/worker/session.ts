@@ -162,17 +162,25 @@ export class AgentSession {
         for (const sub of msg.logSubscriptions ?? []) this.logPublisher?.open(api, ids, sub);
         for (const id of msg.closedLogSubscriptions ?? []) this.logPublisher?.close(id);
         for (const r of msg.statsRequests ?? []) void this.answerStats(api, ids, r);
-        // A change is handed to the task runners (each keeps its own steps in order) without
-        // waiting for it to finish: containers start and stop side by side, not one by one.
-        if (msg.type === 'complete') await this.apply(msg);
-        else if (onlyLogControl(msg)) continue;
-        else {
-          this.apply(msg).catch((e: unknown) =>
-            this.log.error({ err: describeError(e) }, 'applying assignment changes failed'),
-          );
-        }
-        this.connectedOnce?.();
-        this.connectedOnce = undefined;
+        if (onlyLogControl(msg)) continue;
+        // A message is handed to the task runners (each keeps its own steps in order, taken
+        // in the order the messages came) without waiting for it to finish: containers start
+        // and stop side by side, and a slow stop (a container's grace period) never holds
+        // the session, which must end as soon as its dispatcher is gone or the new leader
+        // marks this node down and replaces its tasks. A complete set that fails to apply
+        // ends the session: the next one brings it again.
+        const complete = msg.type === 'complete';
+        this.apply(msg).then(
+          () => {
+            if (!complete) return;
+            this.connectedOnce?.();
+            this.connectedOnce = undefined;
+          },
+          (e: unknown) => {
+            this.log.error({ err: describeError(e) }, 'applying assignments failed');
+            if (complete) sessionAbort.abort();
+          },
+        );
       }
     } finally {
       clearInterval(beat);

@@ -7,6 +7,7 @@
 //     await c.killDaemon(leader);                // kill -9 its daemon (containers keep running)
 //     await c.skiff(['node', 'ls']);             // goes to a manager whose daemon runs
 //     await c.restartDaemon(leader);             // `skiff daemon run` again, same state
+//     await c.stopDaemon(leader);                // `skiff daemon stop` (a clean stop)
 //     await c.api().listTasks();                 // the Engine API of a live manager
 //     await c.crash(c.workers[0]!);              // kill -9 the host: daemon and containers
 //   } finally {
@@ -22,6 +23,8 @@
 // the built CLI (bin/skiff.js → dist/): run `npm run build` after changing sources.
 // Agents heartbeat every 1 s and managers tick raft every 40 ms (options heartbeat,
 // raftTick), so a lost node or leader shows soon.
+// Option bin starts the nodes from another build's bin/skiff.js; a node's `bin` is what its
+// CLI and its next restartDaemon run (the upgrade test moves each node on that way).
 // SKIFF_LAB_LOGS=DIR keeps every daemon's log there when the cluster is destroyed.
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,8 +35,10 @@ import { createLab, type Lab, type LabHost, type LabProcess, waitFor } from '../
 import { busyboxTarball, type SkiffResult } from '../../support/skiff-node/index.js';
 import { seedImage } from './seed-image.js';
 
-/** The skiff CLI the lab nodes run. */
+/** The skiff CLI the lab nodes run: this checkout's `bin/skiff.js` (unless told otherwise). */
 export const BIN = resolve(import.meta.dirname, '../../../bin/skiff.js');
+/** This checkout's `bin/skiff.js` (what nodes run unless told otherwise). */
+export const SKIFF_BIN = BIN;
 
 /** The image every node has imported when `image: true`. */
 export const LAB_IMAGE = 'localhost/lab-busybox:1';
@@ -51,6 +56,11 @@ export interface LabClusterOptions {
   raftTick?: string;
   /** How long `api()` clients wait for a response's headers (default 30 s). */
   apiTimeoutMs?: number;
+  /**
+   * The `bin/skiff.js` every node runs at first (default: this checkout's build); an
+   * upgrade test gives an earlier commit's and moves each node on with its `bin`.
+   */
+  bin?: string;
 }
 
 export interface LabClusterNode {
@@ -64,6 +74,8 @@ export interface LabClusterNode {
   env: NodeJS.ProcessEnv;
   /** The node ID, from `skiff node ls`; '' while a spare node has not joined. */
   id: string;
+  /** The `bin/skiff.js` its CLI and its next `restartDaemon` run (set it to upgrade the node). */
+  bin: string;
 }
 
 export interface LabCluster {
@@ -90,6 +102,8 @@ export interface LabCluster {
   join(node: LabClusterNode): Promise<void>;
   /** kill -9 the node's daemon only (its containers keep running). */
   killDaemon(node: LabClusterNode): Promise<void>;
+  /** `skiff daemon stop` on the node (a clean stop; its containers keep running). */
+  stopDaemon(node: LabClusterNode): Promise<void>;
   /** kill -9 everything of the node's host: daemon, conmons, and its containers. */
   crash(node: LabClusterNode): Promise<void>;
   /**
@@ -117,7 +131,7 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
 
   const skiffLocal = async (args: string[], on: LabClusterNode): Promise<SkiffResult> => {
     // Only the network namespace is the host's: containers need the real cgroup mounts.
-    const r = await on.host.exec(process.execPath, [BIN, ...args], { env: on.env, sharedMounts: true });
+    const r = await on.host.exec(process.execPath, [on.bin, ...args], { env: on.env, sharedMounts: true });
     return { code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr };
   };
   const firstLive = (): LabClusterNode => {
@@ -221,6 +235,12 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
         { what: `the daemon on ${n.host.name} to exit`, timeoutMs: 10_000, intervalMs: 10 },
       );
     },
+    async stopDaemon(n) {
+      // No longer a manager to ask while it stops.
+      killed.add(n);
+      const r = await skiffLocal(['daemon', 'stop'], n);
+      if (r.code !== 0) throw new Error(`daemon stop on ${n.host.name}: ${r.stderr}\n${logTail(n)}`);
+    },
     async restartDaemon(n, extraArgs = []) {
       const args = [
         'daemon',
@@ -235,7 +255,7 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
       ];
       // Its output goes to the daemon log, as when the CLI starts it.
       const script = `exec "$0" "$@" >>'${join(n.stateDir, 'daemon.log')}' 2>&1`;
-      const p = n.host.spawn('/bin/sh', ['-c', script, process.execPath, BIN, ...args], {
+      const p = n.host.spawn('/bin/sh', ['-c', script, process.execPath, n.bin, ...args], {
         env: n.env,
         sharedMounts: true,
       });
@@ -311,6 +331,7 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
         runDir,
         env,
         id: '',
+        bin: o.bin ?? BIN,
       });
     });
     if (tarball) {

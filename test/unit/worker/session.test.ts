@@ -9,7 +9,7 @@ import type {
   TaskStatus,
   UpdateTaskStatusRequest,
 } from '../../../lib/index.js';
-import { DISPATCH_PROTOCOL, SkiffError } from '../../../lib/index.js';
+import { DISPATCH_PROTOCOL, SkiffError, SWARM_TASK_ID_LABEL } from '../../../lib/index.js';
 import { waitFor } from '../../lab/index.js';
 import { FakeStack } from './fake-stack.js';
 
@@ -217,6 +217,76 @@ describe('agent session protocol version', () => {
       );
       expect(streams).toBe(0);
     } finally {
+      await session.stop();
+    }
+  });
+});
+
+/**
+ * FAKE dispatcher: sessions that send an empty complete set; once `leaderDies()`, the
+ * heartbeats of the sessions open then fail (their leader is gone), and a new
+ * registration lands on the next leader.
+ */
+class DyingLeaderDispatcher implements DispatcherApi {
+  registrations = 0;
+  private readonly dead = new Set<string>();
+  async register() {
+    this.registrations++;
+    return { nodeId: 'n1', sessionId: `s${this.registrations}`, heartbeatPeriodMs: 20 };
+  }
+  async heartbeat(req: HeartbeatRequest) {
+    if (this.dead.has(req.sessionId)) throw new SkiffError('unavailable', 'dispatcher unreachable');
+    return { heartbeatPeriodMs: 20 };
+  }
+  async *assignments(_req: HeartbeatRequest, signal: AbortSignal): AsyncIterable<AssignmentsMessage> {
+    yield { type: 'complete', tasks: [], removedTasks: [], secrets: [], configs: [], networks: [] };
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+  }
+  async updateTaskStatus() {}
+  async publishLogs() {}
+  async publishStats() {}
+  leaderDies(): void {
+    for (let i = 1; i <= this.registrations; i++) this.dead.add(`s${i}`);
+  }
+}
+
+describe('agent session while containers stop', () => {
+  it('leaves a dead leader at once though the complete set is still stopping a container', async () => {
+    // Found by the rolling-upgrade lab test: a restarted node's complete set stopped an
+    // old container (10 s of grace), the session waited for it, so when the leader
+    // stopped the node kept heartbeating it until the new leader marked the node down.
+    const stack = new FakeStack();
+    stack.containers.set('old', { id: 'old', state: 'running', labels: { [SWARM_TASK_ID_LABEL]: 'old' } });
+    let release: () => void = () => {};
+    stack.runtime.stop = (id) => {
+      stack.calls.push(`stop ${id}`);
+      return new Promise<void>((resolve) => {
+        release = resolve;
+      });
+    };
+    const worker = stack.worker(() => {});
+    const dispatcher = new DyingLeaderDispatcher();
+    const session = new AgentSession({
+      dispatcher: () => dispatcher,
+      worker,
+      nodeId: 'n1',
+      addr: '10.0.0.1',
+      description: { Hostname: 'n1' },
+      minBackoffMs: 10,
+    });
+    try {
+      await worker.start();
+      void session.run();
+      // The orphan (no task of the set) is being stopped, and takes its time.
+      await waitFor(() => stack.calls.includes('stop old'), { what: 'the orphan to be stopping' });
+      dispatcher.leaderDies();
+      await waitFor(() => dispatcher.registrations === 2, {
+        what: 'a registration with the next leader while the stop goes on',
+        timeoutMs: 3000,
+      });
+      expect(stack.calls.filter((c) => c === 'stop old')).toHaveLength(1);
+    } finally {
+      release();
       await session.stop();
     }
   });
