@@ -88,20 +88,10 @@ export async function skiffEntry(tiny: boolean, log: (m: string) => void): Promi
     { cwd: REPO_ROOT, timeoutMs: 300_000 },
   );
   rmSync(join(BUILD_DIR, 'skiff'), { recursive: true, force: true });
-  await runChecked(
-    join(REPO_ROOT, 'node_modules/.bin/esbuild'),
-    [
-      join(BUILD_DIR, 'cli', 'main.js'),
-      '--bundle',
-      '--platform=node',
-      '--format=esm',
-      '--packages=external',
-      '--splitting',
-      `--outdir=${join(BUILD_DIR, 'skiff')}`,
-      '--log-level=warning',
-    ],
-    { cwd: REPO_ROOT, timeoutMs: 120_000 },
-  );
+  await runChecked(process.execPath, [join(REPO_ROOT, 'scripts', 'bundle-cli.mjs'), BUILD_DIR], {
+    cwd: REPO_ROOT,
+    timeoutMs: 120_000,
+  });
   return [main];
 }
 
