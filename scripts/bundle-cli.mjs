@@ -9,7 +9,7 @@
 //
 // The out dir is not emptied first: a daemon started from an older bundle still finds the
 // chunks it loads lazily.
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 
 const BUNDLED = new Set(['zod', 'js-yaml']);
@@ -31,6 +31,22 @@ await build({
   outdir,
   logLevel: 'warning',
   plugins: [
+    {
+      // zod's `z.locales` namespace holds its messages in 60-odd languages (~400 KB, which
+      // every compose command would compile); skiff reports errors in English only.
+      name: 'zod-english-only',
+      setup(b) {
+        b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (a) =>
+          /[\\/]zod[\\/]v4[\\/](classic|core)$/.test(a.resolveDir)
+            ? { path: join(a.resolveDir, '..', 'locales', 'en.js'), namespace: 'zod-en' }
+            : undefined,
+        );
+        b.onLoad({ filter: /.*/, namespace: 'zod-en' }, (a) => ({
+          contents: `export { default as en } from ${JSON.stringify(a.path)};`,
+          resolveDir: dirname(a.path),
+        }));
+      },
+    },
     {
       name: 'external-packages',
       setup(b) {
