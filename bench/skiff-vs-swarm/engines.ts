@@ -170,11 +170,18 @@ export async function startSwarm(images: Map<string, string>, log: (m: string) =
 /** `stack rm` and wait until the engine has no task left. */
 export async function removeStack(engine: Engine, stack: string, cwd: string): Promise<void> {
   const r = await engine.cli(['stack', 'rm', stack], cwd);
-  if (r.code !== 0) throw new Error(`${engine.label}: stack rm ${stack}: ${r.stderr.trim()}`);
+  // Swarm's `stack rm` removes the services, then their networks at once: on a busy machine
+  // a network is still "in use by task" shutting down. Once the tasks are gone, a second
+  // `stack rm` removes what is left.
+  const inUse = r.code !== 0 && /is in use by task/.test(r.stderr);
+  if (r.code !== 0 && !inUse) throw new Error(`${engine.label}: stack rm ${stack}: ${r.stderr.trim()}`);
   await timeUntil(
     `${engine.label}: stack ${stack} gone`,
     performance.now(),
     async () => (await allTasks(engine.socket)).length === 0,
     120_000,
   );
+  if (!inUse) return;
+  const again = await engine.cli(['stack', 'rm', stack], cwd);
+  if (again.code !== 0) throw new Error(`${engine.label}: stack rm ${stack}: ${again.stderr.trim()}`);
 }
