@@ -17,12 +17,16 @@ describe('familyOf', () => {
     expect(familyOf(argv)).toBe(family);
   });
 
-  it.each([[[]], [['--help']], [['completion', 'bash']], [['stak', 'ls']], [['help', 'stack']], [['-v', '--help']]])(
-    '%j needs every command',
-    (argv) => {
-      expect(familyOf(argv)).toBeUndefined();
-    },
-  );
+  it.each([
+    [[]],
+    [['--help']],
+    [['completion', 'bash']],
+    [['stak', 'ls']],
+    [['help', 'stack']],
+    [['-v', '--help']],
+  ])('%j needs every command', (argv) => {
+    expect(familyOf(argv)).toBeUndefined();
+  });
 
   it('builds only that family, with version', async () => {
     const program = await buildProgram('stack');
