@@ -1,10 +1,19 @@
-import { Command, CommanderError } from 'commander';
+import { createRequire } from 'node:module';
+import type * as Commander from 'commander';
 import { describeError, isSkiffError } from '../lib/index.js';
 import { COMMAND_FAMILIES, REGISTERED_BY } from './commands/index.js';
 import { CliExit, CliUsageError } from './output.js';
 import { skiffVersion } from './version.js';
 
+// commander is CommonJS: required, it loads without the ESM loader's translation (a
+// lexer pass over its source), a few ms of every command's start.
+const { Command, CommanderError } = createRequire(import.meta.url)('commander') as typeof Commander;
+type Command = Commander.Command;
+
 const GLOBAL_FLAGS_WITH_VALUE = new Set(['-H', '--host', '--tlscacert', '--tlscert', '--tlskey']);
+
+/** What `version` and `-v` need: no family at all (buildProgram always adds `version`). */
+const VERSION_ONLY = 'version';
 
 /** The family a command line runs, or undefined when it needs them all (help, completion, typos). */
 export function familyOf(argv: readonly string[]): string | undefined {
@@ -15,10 +24,12 @@ export function familyOf(argv: readonly string[]): string | undefined {
       continue;
     }
     if (a.startsWith('-')) continue;
+    if (a === VERSION_ONLY) return VERSION_ONLY;
     const family = REGISTERED_BY[a] ?? a;
     return family !== 'completion' && COMMAND_FAMILIES.some(([name]) => name === family) ? family : undefined;
   }
-  return undefined;
+  const asksVersion = argv.some((a) => a === '-v' || a === '--version');
+  return asksVersion && !argv.some((a) => a === '-h' || a === '--help') ? VERSION_ONLY : undefined;
 }
 
 // commander: a well-kept argument parser with subcommands, generated help and

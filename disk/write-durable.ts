@@ -6,7 +6,6 @@
 //
 // Ours rather than write-file-atomic: that library fsyncs the file but not the directory
 // after the rename, which is the step that makes the new name durable.
-import { randomBytes } from 'node:crypto';
 import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -16,8 +15,13 @@ export interface DurableWriteOptions {
   mode?: number;
 }
 
+// The pid and a counter keep live writers apart, a random part a restarted process with the
+// same pid from its predecessor's leftovers (opened with 'wx'). Math.random, not node:crypto:
+// every CLI command reaches this module through node/index, and crypto costs it ms to load.
+let written = 0;
 function tmpName(file: string): string {
-  return join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const rand = Math.floor(Math.random() * 0x100000000).toString(16);
+  return join(dirname(file), `.${basename(file)}.${process.pid}.${++written}.${rand}.tmp`);
 }
 
 /** Replaces `file` with `data` durably (see above). On failure the old file is left as it was. */

@@ -69,6 +69,14 @@ const WRAPPED: Wrapped[] = [
     args: { tiny: [], full: [] },
   },
   {
+    name: 'user-latency',
+    file: 'user-latency.ts',
+    description:
+      'short skiff commands (service ls/ps/inspect, node ls, image ls, compose ps/config, stack deploy), start to exit: next to node -e 0 and the docker CLI on the same socket',
+    // The script reads BENCH_SIZE itself (tiny: one round, under tsx).
+    args: { tiny: [], full: [] },
+  },
+  {
     name: 'stack-deploy',
     file: 'stack-deploy.ts',
     description: '15-task stack (10 httpd + 5 sleep) deploy to all running: skiff next to Docker Swarm',

@@ -88,20 +88,10 @@ export async function skiffEntry(tiny: boolean, log: (m: string) => void): Promi
     { cwd: REPO_ROOT, timeoutMs: 300_000 },
   );
   rmSync(join(BUILD_DIR, 'skiff'), { recursive: true, force: true });
-  await runChecked(
-    join(REPO_ROOT, 'node_modules/.bin/esbuild'),
-    [
-      join(BUILD_DIR, 'cli', 'main.js'),
-      '--bundle',
-      '--platform=node',
-      '--format=esm',
-      '--packages=external',
-      '--splitting',
-      `--outdir=${join(BUILD_DIR, 'skiff')}`,
-      '--log-level=warning',
-    ],
-    { cwd: REPO_ROOT, timeoutMs: 120_000 },
-  );
+  await runChecked(process.execPath, [join(REPO_ROOT, 'scripts', 'bundle-cli.mjs'), BUILD_DIR], {
+    cwd: REPO_ROOT,
+    timeoutMs: 120_000,
+  });
   return [main];
 }
 
@@ -180,11 +170,18 @@ export async function startSwarm(images: Map<string, string>, log: (m: string) =
 /** `stack rm` and wait until the engine has no task left. */
 export async function removeStack(engine: Engine, stack: string, cwd: string): Promise<void> {
   const r = await engine.cli(['stack', 'rm', stack], cwd);
-  if (r.code !== 0) throw new Error(`${engine.label}: stack rm ${stack}: ${r.stderr.trim()}`);
+  // Swarm's `stack rm` removes the services, then their networks at once: on a busy machine
+  // a network is still "in use by task" shutting down. Once the tasks are gone, a second
+  // `stack rm` removes what is left.
+  const inUse = r.code !== 0 && /is in use by task/.test(r.stderr);
+  if (r.code !== 0 && !inUse) throw new Error(`${engine.label}: stack rm ${stack}: ${r.stderr.trim()}`);
   await timeUntil(
     `${engine.label}: stack ${stack} gone`,
     performance.now(),
     async () => (await allTasks(engine.socket)).length === 0,
     120_000,
   );
+  if (!inUse) return;
+  const again = await engine.cli(['stack', 'rm', stack], cwd);
+  if (again.code !== 0) throw new Error(`${engine.label}: stack rm ${stack}: ${again.stderr.trim()}`);
 }

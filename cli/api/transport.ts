@@ -2,8 +2,14 @@
 // modules. Not undici: a short command's time is mostly start-up, and undici costs a
 // CLI run ~70 ms to load plus its WebAssembly HTTP parser, which V8 finishes compiling
 // in the background before the process may exit (another ~100 ms per command).
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+  type RequestOptions,
+} from 'node:http';
+import type * as Https from 'node:https';
+import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import { requireManagerPeer } from '../../lib/index.js';
 
@@ -35,6 +41,11 @@ export interface TransportRequest {
   signal?: AbortSignal;
 }
 
+// node:https (and with it tls and crypto) loads only for a manager on TCP: most commands
+// talk to the local unix socket, and those modules are a good part of a command's start.
+const require = createRequire(import.meta.url);
+const https = (): typeof Https => require('node:https') as typeof Https;
+
 export class HttpTransport {
   private readonly agent: HttpAgent;
   private readonly secure: boolean;
@@ -48,7 +59,7 @@ export class HttpTransport {
     this.port = url.port === '' ? undefined : Number(url.port);
     const tls = target.tls;
     this.agent = this.secure
-      ? new HttpsAgent({
+      ? new (https().Agent)({
           keepAlive: true,
           ...(tls ? { ca: tls.ca, ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}) } : {}),
           // Node certificates name nodes by ID, not by host: the cluster CA is checked, and
@@ -62,17 +73,19 @@ export class HttpTransport {
     return new Promise((resolve, reject) => {
       const headers: Record<string, string> = { ...r.headers };
       if (typeof r.body === 'string') headers['content-length'] = String(Buffer.byteLength(r.body));
-      const options = {
+      const options: RequestOptions = {
         method: r.method,
         path: r.path,
         headers,
         agent: this.agent,
         ...(this.target.socketPath
-          ? { socketPath: this.target.socketPath }
+          ? // No TLS on a socket: an empty servername spares the agent its IP check of the
+            // host, whose first use compiles a large regular expression (~10 ms of a command).
+            { socketPath: this.target.socketPath, servername: '' }
           : { host: this.host, ...(this.port ? { port: this.port } : {}) }),
         ...(r.signal ? { signal: r.signal } : {}),
       };
-      const req = this.secure ? httpsRequest(options) : httpRequest(options);
+      const req = this.secure ? https().request(options) : httpRequest(options);
       const timer = setTimeout(
         () => req.destroy(new Error(`no response within ${this.target.headersTimeoutMs} ms`)),
         this.target.headersTimeoutMs,
@@ -99,8 +112,12 @@ export class HttpTransport {
   }
 }
 
-async function readText(res: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of res) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+// Events rather than `for await`: the stream's async iterator loads more of node:stream.
+function readText(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (chunk: Buffer) => chunks.push(chunk));
+    res.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.once('error', reject);
+  });
 }

@@ -9,20 +9,29 @@ describe('familyOf', () => {
     [['--host', 'tcp://m:2377', '--tlscert', 'c.pem', 'compose', 'up'], 'compose'],
     [['login', 'registry.example'], 'image'],
     [['daemon', 'run'], 'daemon'],
+    // version loads no family: buildProgram has it always.
+    [['version'], 'version'],
+    [['-v'], 'version'],
+    [['-H', 'unix:///run/x.sock', '--version'], 'version'],
   ])('%j runs the %s family', (argv, family) => {
     expect(familyOf(argv)).toBe(family);
   });
 
-  it.each([[[]], [['--help']], [['completion', 'bash']], [['stak', 'ls']], [['help', 'stack']], [['-v']]])(
-    '%j needs every command',
-    (argv) => {
-      expect(familyOf(argv)).toBeUndefined();
-    },
-  );
+  it.each([
+    [[]],
+    [['--help']],
+    [['completion', 'bash']],
+    [['stak', 'ls']],
+    [['help', 'stack']],
+    [['-v', '--help']],
+  ])('%j needs every command', (argv) => {
+    expect(familyOf(argv)).toBeUndefined();
+  });
 
   it('builds only that family, with version', async () => {
     const program = await buildProgram('stack');
     expect(program.commands.map((c) => c.name()).sort()).toEqual(['stack', 'version']);
+    expect((await buildProgram('version')).commands.map((c) => c.name())).toEqual(['version']);
     const all = await buildProgram();
     expect(all.commands.map((c) => c.name())).toEqual(
       expect.arrayContaining([
