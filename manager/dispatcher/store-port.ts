@@ -1,6 +1,12 @@
 // What the dispatcher needs from the replicated store. Kept narrow so the dispatcher
 // can be tested over an in-memory fake and bound to manager/store by an adapter.
-import type { AssignedSecret, NetworkKeys, NodeDescription, Task, TaskStatusReport } from '../../lib/index.js';
+import type {
+  AssignedSecret,
+  NetworkKeys,
+  NodeDescription,
+  Task,
+  TaskStatusReport,
+} from '../../lib/index.js';
 import type { NetworkState } from './network-views.js';
 
 export type TaskChange = { kind: 'create' | 'update' | 'delete'; task: Task };

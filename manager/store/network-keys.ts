@@ -25,7 +25,10 @@ export interface NetworkKeyRing {
 }
 
 /** A fresh ring: three keys at once (no node sends yet, so all can be given together). */
-export function newNetworkKeyRing(nowMs: number, random: (n: number) => Buffer = randomBytes): NetworkKeyRing {
+export function newNetworkKeyRing(
+  nowMs: number,
+  random: (n: number) => Buffer = randomBytes,
+): NetworkKeyRing {
   let ring: NetworkKeyRing = { clock: 0, keys: [] };
   for (let i = 0; i < RING_SIZE; i++) ring = rotateNetworkKeys(ring, nowMs, random);
   return ring;

@@ -73,9 +73,13 @@ function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): void {
     }
     const encrypted = isEncryptedNetwork(body.Options);
     if (encrypted && body.Ingress)
-      throw new SkiffError('invalid_argument', `network ${body.Name}: the ingress network cannot be encrypted`, {
-        hint: 'encrypt the networks your services talk over; the routing mesh forwards over ingress in clear',
-      });
+      throw new SkiffError(
+        'invalid_argument',
+        `network ${body.Name}: the ingress network cannot be encrypted`,
+        {
+          hint: 'encrypt the networks your services talk over; the routing mesh forwards over ingress in clear',
+        },
+      );
     if (body.ConfigOnly) throw new SkiffError('invalid_argument', 'config-only networks are not supported');
     const mtu = body.Options?.[MTU_OPTION];
     if (mtu !== undefined && !(/^\d+$/.test(mtu) && Number(mtu) >= 68 && Number(mtu) <= 65_535)) {

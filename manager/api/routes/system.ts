@@ -6,11 +6,11 @@ import { rotateJoinToken } from '../../ca/index.js';
 import {
   DATA_KEY_ROTATION_FIELD,
   dataKeyRotation,
-  newUnlockKey,
-  UNLOCK_KEY_FIELD,
   NETWORK_KEYS_FIELD,
+  newUnlockKey,
   openNetworkKeys,
   rotateNetworkKeys,
+  UNLOCK_KEY_FIELD,
   withNetworkKeys,
 } from '../../store/index.js';
 import { API_VERSION, type ApiContext, MIN_API_VERSION } from '../context.js';
@@ -153,9 +153,13 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ApiContext): voi
         : undefined;
       const ring = rotateNetworkKey ? openNetworkKeys(store, rest) : undefined;
       if (rotateNetworkKey && !ring)
-        throw new SkiffError('failed_precondition', 'no encrypted overlay network has been created: there is no network key to rotate', {
-          hint: 'create one with `docker network create -d overlay --opt encrypted NAME`',
-        });
+        throw new SkiffError(
+          'failed_precondition',
+          'no encrypted overlay network has been created: there is no network key to rotate',
+          {
+            hint: 'create one with `docker network create -d overlay --opt encrypted NAME`',
+          },
+        );
       const keyed = ring ? withNetworkKeys(store, rest, rotateNetworkKeys(ring, Date.now())) : rest;
       tx.updateCluster({
         ...keyed,

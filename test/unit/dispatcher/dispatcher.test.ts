@@ -173,7 +173,9 @@ describe('dispatcher and agent session', () => {
         UpdatedAt: '',
         Spec: { Name: id, DriverConfiguration: { Name: 'overlay', Options: options } },
         DriverState: { Name: 'overlay', Options: { ...options, [VXLAN_ID_OPTION]: vni } },
-        IPAMOptions: { Configs: [{ Subnet: `10.${vni.slice(-2)}.0.0/24`, Gateway: `10.${vni.slice(-2)}.0.1` }] },
+        IPAMOptions: {
+          Configs: [{ Subnet: `10.${vni.slice(-2)}.0.0/24`, Gateway: `10.${vni.slice(-2)}.0.1` }],
+        },
       });
     overlay('sec', '4111', { encrypted: '' });
     overlay('plain', '4122', {});
@@ -198,7 +200,8 @@ describe('dispatcher and agent session', () => {
       cleanups.push(() => abort.abort());
       const got: AssignmentsMessage[] = [];
       void (async () => {
-        for await (const m of dispatcher.assignments({ nodeId, sessionId: r.sessionId }, abort.signal)) got.push(m);
+        for await (const m of dispatcher.assignments({ nodeId, sessionId: r.sessionId }, abort.signal))
+          got.push(m);
       })();
       return got;
     };

@@ -1,5 +1,11 @@
 // FAKE dispatcher store for the dispatcher's unit tests.
-import type { NetworkKeys, NodeDescription, SwarmNetwork, Task, TaskStatusReport } from '../../../lib/index.js';
+import type {
+  NetworkKeys,
+  NodeDescription,
+  SwarmNetwork,
+  Task,
+  TaskStatusReport,
+} from '../../../lib/index.js';
 import { taskStateRank } from '../../../lib/index.js';
 import type { DispatcherStorePort, TaskChange } from '../../../manager/dispatcher/index.js';
 
