@@ -219,7 +219,7 @@ export function registerCluster(program: Command): void {
   cluster
     .command('rotate-network-key')
     .description(
-      'turn the encrypted overlays\' key ring now (the leader does it every 12 hours): nodes add the new key, send with the next one, and drop the oldest, without dropping traffic',
+      "turn the encrypted overlays' key ring now (the leader does it every 12 hours): nodes add the new key, send with the next one, and drop the oldest, without dropping traffic",
     )
     .action(async () => {
       await withClient(g(), async (c) => {

@@ -250,7 +250,7 @@ describe('services', () => {
 });
 
 describe('networks, secrets, configs', () => {
-  it('creates an encrypted overlay with the cluster\'s key ring, never shown, and rotates it on demand', async () => {
+  it("creates an encrypted overlay with the cluster's key ring, never shown, and rotates it on demand", async () => {
     const rotate = async () => {
       const v = (await get('/swarm')).json() as { Version: { Index: number }; Spec: object };
       return post(`/swarm/update?version=${v.Version.Index}&rotateNetworkKey=true`, v.Spec);
