@@ -13,7 +13,7 @@ import type {
   NodeDescription,
   Task,
 } from '../lib/index.js';
-import { SkiffError, silentLogger } from '../lib/index.js';
+import { describeError, SkiffError, silentLogger } from '../lib/index.js';
 import { ContainerService } from './containers/index.js';
 import { DEFAULT_PULL_LIMITS, ImageService, type PullLimits, type PullOutcome } from './image/index.js';
 import { bridgeNameFor, chooseBridgeSubnet, NetworkManager, routedSubnets } from './network/index.js';
@@ -96,6 +96,7 @@ export class NodeAgent {
       stateDir: join(opts.stateDir, 'network'),
       runDir: join(opts.runDir, 'network'),
       logger: log,
+      ...(opts.overlayAsBridge ? {} : { underlayAddress: opts.addr }),
     });
     this.networkViews = new NetworkViews(this.network, log);
     this.meshViews = new RoutingMeshViews(
@@ -173,6 +174,14 @@ export class NodeAgent {
         // The mesh after the networks: its ingress network's view comes in the same message.
         const networks = this.networkViews.update(r);
         if (r.mesh !== undefined) void networks.then(() => this.meshViews.update(r.mesh));
+        // Keys after the networks: their peers are programmed by then.
+        const keys = r.networkKeys;
+        if (keys !== undefined)
+          void networks
+            .then(() => this.network.setNetworkKeys(keys))
+            .catch((e: unknown) =>
+              this.log.error({ err: describeError(e) }, 'cannot program the encrypted overlays'),
+            );
       },
     });
     this.running = this.session.run();

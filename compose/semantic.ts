@@ -1,7 +1,6 @@
 // Checks that need the whole project: references to services and resources that do not
 // exist, dependency cycles, published ports claimed twice, option combinations.
 
-import { ENCRYPTED_NETWORK_HINT, ENCRYPTED_NETWORK_OPTION, ENCRYPTED_NETWORK_REFUSAL } from '../lib/index.js';
 import type { PathSegment } from './positions.js';
 import type { Diagnostics } from './sources.js';
 import type { ComposeProject } from './types.js';
@@ -14,14 +13,6 @@ export function checkProject(p: ComposeProject, rawServices: Obj, diag: Diagnost
   const unknownService = (path: PathSegment[], from: string, target: string, via: string) =>
     diag.error(path, `service "${from}" ${via} service "${target}", which is not defined`);
 
-  for (const [name, n] of Object.entries(p.networks)) {
-    if (n.driver_opts && Object.hasOwn(n.driver_opts, ENCRYPTED_NETWORK_OPTION)) {
-      diag.error(
-        ['networks', name, 'driver_opts', ENCRYPTED_NETWORK_OPTION],
-        `${ENCRYPTED_NETWORK_REFUSAL} (${ENCRYPTED_NETWORK_HINT})`,
-      );
-    }
-  }
   for (const [name, s] of Object.entries(p.services)) {
     const at = (...x: PathSegment[]): PathSegment[] => ['services', name, ...x];
     for (const dep of Object.keys(s.depends_on ?? {})) {

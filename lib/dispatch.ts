@@ -143,6 +143,24 @@ export interface AssignmentsMessage {
    * (no ingress network or no address on it yet). Absent: unchanged.
    */
   mesh?: RoutingMeshView | null;
+  /**
+   * The keys of encrypted overlays, sent only to a node with a task on one, when they
+   * changed (always on `complete`); null: the node needs none any more. Absent: unchanged.
+   */
+  networkKeys?: NetworkKeys | null;
+}
+
+/**
+ * The cluster's keys for encrypted overlays (IPsec ESP between nodes), generated and
+ * rotated by the leader as Swarm's key manager does: three keys, every node receiving for
+ * all of them and sending with the primary, which is the middle one — distributed one
+ * rotation before it is used, so every peer can already read it when a node switches.
+ */
+export interface NetworkKeys {
+  /** Oldest first; `tag` grows with each new key (a Lamport clock, as Swarm's). */
+  keys: { tag: number; key: string }[];
+  /** The tag of the key nodes send with. */
+  primary: number;
 }
 
 /**

@@ -37,14 +37,15 @@ export const VXLAN_ID_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
 
 /**
  * The overlay driver option asking for an encrypted data path (`--opt encrypted`), as
- * Docker names it. skiff has no encrypted overlays yet, so a network asking for one is
- * refused rather than created to carry its traffic in clear.
+ * Docker names it: present (any value, as in Swarm) means the overlay's VXLAN traffic
+ * between nodes travels in IPsec ESP (docs/networking.md).
  */
 export const ENCRYPTED_NETWORK_OPTION = 'encrypted';
-export const ENCRYPTED_NETWORK_REFUSAL =
-  'encrypted overlay networks are not supported yet: skiff would carry this network in clear over VXLAN';
-export const ENCRYPTED_NETWORK_HINT =
-  'remove the encrypted option, or keep the traffic on a network you trust (the VXLAN port accepts only cluster nodes)';
+
+/** Whether a network's driver options ask for an encrypted overlay. */
+export function isEncryptedNetwork(options: Record<string, string> | undefined | null): boolean {
+  return options != null && Object.hasOwn(options, ENCRYPTED_NETWORK_OPTION);
+}
 /** The driver option that sets a network's MTU (Docker's); overlays default to the underlay's less VXLAN's 50 bytes. */
 export const MTU_OPTION = 'com.docker.network.driver.mtu';
 

@@ -19,6 +19,8 @@ export interface NetworkDefinition {
   internal?: boolean | undefined;
   /** The interfaces' MTU, when the network sets one (MTU_OPTION). */
   mtu?: number | undefined;
+  /** An overlay whose VXLAN traffic between nodes travels in IPsec ESP (ENCRYPTED_NETWORK_OPTION). */
+  encrypted?: boolean | undefined;
   labels?: Record<string, string> | undefined;
 }
 

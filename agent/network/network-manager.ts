@@ -11,6 +11,7 @@ import {
   type Logger,
   type NetworkAttachmentById,
   type NetworkDefinition,
+  type NetworkKeys,
   type PublishedPort,
   type RoutingMeshView,
   type ServiceVip,
@@ -24,6 +25,7 @@ import { interfaceConfigList } from './cni-config.js';
 import { DnsServer } from './dns-server.js';
 import { type Exec, mustExec } from './exec.js';
 import { Firewall, type NetworkRuleInput } from './firewall.js';
+import { OverlayEsp } from './ipsec.js';
 import { bridgeNameFor, chainNameFor, cniNetworkNameFor, nftTableFor, vxlanNameFor } from './names.js';
 import { createNamedNetns, isMounted, removeNamedNetns } from './netns.js';
 import { Overlay, type OverlayDevice } from './overlay.js';
@@ -49,6 +51,8 @@ export interface NetworkManagerOptions {
   dns?: DnsServer;
   /** MTU of the underlay for overlay networks; read from the default route's device when omitted. */
   underlayMtu?: number;
+  /** This node's underlay address (its VXLAN packets' source): encrypted overlays' SAs are keyed on it. */
+  underlayAddress?: string;
   exec?: Exec;
 }
 
@@ -107,6 +111,12 @@ export class NetworkManager {
   private readonly mesh: RoutingMesh;
   /** The routing mesh to run (its ingress network is kept while it runs), with this node's ID. */
   private meshView: { view: RoutingMeshView; nodeId: string } | undefined;
+  private readonly esp: OverlayEsp;
+  /** The encrypted overlays' keys from the dispatcher; undefined until it said. */
+  private networkKeys: NetworkKeys | null | undefined;
+  /** Per overlay, the peers' underlay addresses last programmed. */
+  private readonly overlayPeers = new Map<string, readonly string[]>();
+  private espQueue: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: NetworkManagerOptions) {
     this.log = (options.logger ?? silentLogger).child({ component: 'network' });
@@ -124,6 +134,7 @@ export class NetworkManager {
       },
     });
     this.mesh = new RoutingMesh(this.run, this.log);
+    this.esp = new OverlayEsp(this.run, this.log);
     this.dns =
       options.dns ??
       new DnsServer({ hostResolvConf: options.hostResolvConf ?? '/etc/resolv.conf', logger: this.log });
@@ -244,6 +255,7 @@ export class NetworkManager {
         const bridge = await this.run('ip', ['link', 'show', 'dev', bridgeNameFor(def.id)]);
         if (bridge.code === 0) return;
       }
+      if (def.driver === 'overlay' && def.encrypted) await this.requireEsp(def);
       await mkdir(this.networksDir, { recursive: true });
       await writeJsonAtomic(path.join(this.networksDir, `${cniNetworkNameFor(def.id)}.json`), def);
       this.networks.set(def.id, def);
@@ -255,6 +267,7 @@ export class NetworkManager {
         });
       }
       this.ready.add(def.id);
+      if (def.driver === 'overlay' && def.encrypted) await this.syncEsp();
       this.log.info({ networkId: def.id, network: def.name, subnet: def.subnet }, 'network ready');
     });
   }
@@ -346,6 +359,8 @@ export class NetworkManager {
       await rm(path.join(this.networksDir, `${cniNetworkNameFor(id)}.json`), { force: true });
       this.networks.delete(id);
       this.ready.delete(id);
+      this.overlayPeers.delete(id);
+      if (def.encrypted) await this.syncEsp();
       this.log.info({ networkId: id, network: def.name }, 'network removed');
     });
   }
@@ -363,7 +378,52 @@ export class NetworkManager {
     const local = await this.localAddresses();
     const wanted = [...new Set(peers.map((p) => p.underlayIp))].filter((ip) => !local.has(ip));
     await this.overlay.setPeers({ vxlan: vxlanNameFor(networkId), nftTable: nftTableFor(networkId) }, wanted);
+    this.overlayPeers.set(networkId, wanted);
+    if (def.encrypted) await this.syncEsp();
     this.log.info({ networkId, peers: peers.map((p) => p.nodeId) }, 'overlay peers set');
+  }
+
+  /** The encrypted overlays' keys, as the dispatcher hands them (null: this node needs none). */
+  async setNetworkKeys(keys: NetworkKeys | null): Promise<void> {
+    this.networkKeys = keys;
+    await this.syncEsp();
+  }
+
+  private async requireEsp(def: NetworkDefinition): Promise<void> {
+    if (!this.options.underlayAddress)
+      throw new SkiffError(
+        'unsupported',
+        `network ${def.name} is encrypted, and this node has no cluster address to encrypt from`,
+      );
+    if (!(await this.esp.supported()))
+      throw new SkiffError(
+        'unsupported',
+        `network ${def.name} is encrypted, and this node's kernel has no IPsec ESP with AES-GCM (CONFIG_INET_ESP, CONFIG_CRYPTO_GCM): its traffic would leave in clear`,
+        {
+          hint: "run the encrypted network's tasks on nodes whose kernel has ESP (a placement constraint), or drop --opt encrypted",
+        },
+      );
+  }
+
+  /**
+   * Programs ESP (ipsec.ts) for the encrypted overlays set up here: their VNIs, the union
+   * of their peers and the keys. One sync at a time, each from the latest state.
+   */
+  private syncEsp(): Promise<void> {
+    const next = this.espQueue.then(async () => {
+      const encrypted = [...this.networks.values()].filter(
+        (n) => n.driver === 'overlay' && n.encrypted && this.ready.has(n.id) && n.vxlanId !== undefined,
+      );
+      const peers = new Set(encrypted.flatMap((n) => this.overlayPeers.get(n.id) ?? []));
+      await this.esp.sync({
+        self: this.options.underlayAddress ?? '',
+        vnis: encrypted.map((n) => n.vxlanId as number),
+        peers: [...peers],
+        keys: this.networkKeys,
+      });
+    });
+    this.espQueue = next.catch(() => {});
+    return next;
   }
 
   /** Underlay addresses of the peers currently programmed (for checks and tests). */

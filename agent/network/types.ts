@@ -20,6 +20,7 @@ export const networkDefinitionSchema = z.object({
   vxlanId: z.number().int().min(1).max(16_777_215).optional(),
   internal: z.boolean().optional(),
   mtu: z.number().int().min(68).max(65_535).optional(),
+  encrypted: z.boolean().optional(),
   labels: z.record(z.string(), z.string()).optional(),
 }) satisfies z.ZodType<NetworkDefinition>;
 

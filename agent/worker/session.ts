@@ -8,6 +8,7 @@ import type {
   AssignmentsMessage,
   DispatcherApi,
   Logger,
+  NetworkKeys,
   NodeDescription,
   RoutingMeshView,
   StatsRequest,
@@ -42,6 +43,8 @@ export interface AgentSessionOptions {
     removedNetworks: string[];
     /** The routing mesh when it changed (always on `complete`); absent: unchanged. */
     mesh?: RoutingMeshView | null;
+    /** The encrypted overlays' keys when they changed (always on `complete`); absent: unchanged. */
+    networkKeys?: NetworkKeys | null;
   }) => void;
   /** The node's task logs, published to a manager's log subscriptions. */
   logs?: LogLineSource;
@@ -213,6 +216,11 @@ export class AgentSession {
       networks: msg.networks,
       removedNetworks: msg.removedNetworks ?? [],
       ...(msg.mesh !== undefined ? { mesh: msg.mesh } : msg.type === 'complete' ? { mesh: null } : {}),
+      ...(msg.networkKeys !== undefined
+        ? { networkKeys: msg.networkKeys }
+        : msg.type === 'complete'
+          ? { networkKeys: null }
+          : {}),
     });
     if (msg.type === 'complete') await this.opts.worker.setAssignments(msg.tasks);
     else await this.opts.worker.applyChanges({ updated: msg.tasks, removed: msg.removedTasks });
@@ -252,6 +260,7 @@ function onlyLogControl(msg: AssignmentsMessage): boolean {
       msg.closedLogSubscriptions !== undefined ||
       msg.statsRequests !== undefined) &&
     msg.mesh === undefined &&
+    msg.networkKeys === undefined &&
     msg.tasks.length === 0 &&
     msg.removedTasks.length === 0 &&
     msg.secrets.length === 0 &&

@@ -149,13 +149,20 @@ export class ApiClient {
   swarmUpdate(
     version: number,
     spec: Swarm['Spec'],
-    rotate: { worker?: boolean; manager?: boolean; unlockKey?: boolean; dataKey?: boolean } = {},
+    rotate: {
+      worker?: boolean;
+      manager?: boolean;
+      unlockKey?: boolean;
+      dataKey?: boolean;
+      networkKey?: boolean;
+    } = {},
   ): Promise<void> {
     const query: Record<string, string> = { version: String(version) };
     if (rotate.worker) query.rotateWorkerToken = 'true';
     if (rotate.manager) query.rotateManagerToken = 'true';
     if (rotate.unlockKey) query.rotateManagerUnlockKey = 'true';
     if (rotate.dataKey) query.rotateDataKey = 'true';
+    if (rotate.networkKey) query.rotateNetworkKey = 'true';
     return this.call('POST', '/swarm/update', { query, body: spec, text: true }).then(() => undefined);
   }
   /** Takes the node serving the API out of its cluster. */

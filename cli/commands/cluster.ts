@@ -217,6 +217,19 @@ export function registerCluster(program: Command): void {
     });
 
   cluster
+    .command('rotate-network-key')
+    .description(
+      "turn the encrypted overlays' key ring now (the leader does it every 12 hours): nodes add the new key, send with the next one, and drop the oldest, without dropping traffic",
+    )
+    .action(async () => {
+      await withClient(g(), async (c) => {
+        const before = await c.swarmInspect();
+        await c.swarmUpdate(before.Version?.Index ?? 0, before.Spec, { networkKey: true });
+      });
+      process.stdout.write('The encrypted overlays now use the next key of the ring.\n');
+    });
+
+  cluster
     .command('unlock')
     .description('unlock this (autolocked) manager after a restart; reads the key from stdin')
     .action(async () => {

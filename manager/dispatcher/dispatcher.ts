@@ -11,6 +11,7 @@ import type {
   HeartbeatRequest,
   Logger,
   LogSubscription,
+  NetworkKeys,
   PublishLogsRequest,
   PublishStatsRequest,
   RegisterRequest,
@@ -63,6 +64,8 @@ interface Session {
   sentNetworks: Map<string, string>;
   /** The routing mesh last sent, serialized. */
   sentMesh: string | undefined;
+  /** The network keys last sent, by their tags and primary ('' for none). */
+  sentKeys: string;
   networksStale: boolean;
   /** Log subscriptions to open and close, sent ahead of queued assignment changes. */
   logSubscribe: LogSubscription[];
@@ -135,6 +138,7 @@ export class Dispatcher implements DispatcherApi {
       closed: false,
       sentNetworks: new Map(),
       sentMesh: undefined,
+      sentKeys: '',
       networksStale: false,
       logSubscribe: [],
       logClose: [],
@@ -329,7 +333,9 @@ export class Dispatcher implements DispatcherApi {
     for (const n of networks) session.sentNetworks.set(n.id, viewKey(n));
     const mesh = this.meshView(session.nodeId);
     session.sentMesh = JSON.stringify(mesh);
-    return { ...this.message('complete', tasks, []), networks, mesh };
+    const networkKeys = this.keysFor(networks);
+    session.sentKeys = keysSignature(networkKeys);
+    return { ...this.message('complete', tasks, []), networks, mesh, networkKeys };
   }
 
   /** Task messages carry no networks: network views travel on their own (networkChanges). */
@@ -370,7 +376,10 @@ export class Dispatcher implements DispatcherApi {
     const mesh = this.meshView(session.nodeId);
     const meshKey = JSON.stringify(mesh);
     const meshChanged = meshKey !== session.sentMesh;
-    if (changed.length === 0 && removed.length === 0 && !meshChanged) return undefined;
+    const networkKeys = this.keysFor(views);
+    const keysChanged = keysSignature(networkKeys) !== session.sentKeys;
+    if (changed.length === 0 && removed.length === 0 && !meshChanged && !keysChanged) return undefined;
+    session.sentKeys = keysSignature(networkKeys);
     for (const n of changed) session.sentNetworks.set(n.id, keys.get(n.id) ?? '');
     for (const id of removed) session.sentNetworks.delete(id);
     session.sentMesh = meshKey;
@@ -379,7 +388,14 @@ export class Dispatcher implements DispatcherApi {
       networks: changed,
       removedNetworks: removed,
       ...(meshChanged ? { mesh } : {}),
+      ...(keysChanged ? { networkKeys } : {}),
     };
+  }
+
+  /** The network keys, for a node with a task on an encrypted overlay only (null otherwise). */
+  private keysFor(views: readonly AssignedNetwork[]): NetworkKeys | null {
+    if (!views.some((v) => v.encrypted === true && v.driver === 'overlay')) return null;
+    return this.opts.store.networkKeys() ?? null;
   }
 
   /** Gathers a burst of changes, then has every session recompute its views once. */
@@ -425,6 +441,11 @@ export class Dispatcher implements DispatcherApi {
     }
     session.wake?.();
   }
+}
+
+/** Which keys a message carries: tags are never reused, so they stand for the keys. */
+function keysSignature(keys: NetworkKeys | null): string {
+  return keys ? `${keys.primary}:${keys.keys.map((k) => k.tag).join(',')}` : '';
 }
 
 /**

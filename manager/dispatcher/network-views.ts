@@ -14,6 +14,7 @@ import type {
 } from '../../lib/index.js';
 import {
   ingressNodeAddresses,
+  isEncryptedNetwork,
   serviceDnsNames,
   taskDnsNames,
   taskServiceVip,
@@ -241,5 +242,6 @@ function assignedNetwork(n: SwarmNetwork): AssignedNetwork | undefined {
     gateway: ipam.Gateway,
     ...(Number.isInteger(vxlan) && vxlan > 0 ? { vxlanId: vxlan } : {}),
     internal: n.Spec.Internal ?? false,
+    ...(isEncryptedNetwork(n.Spec.DriverConfiguration?.Options) ? { encrypted: true } : {}),
   };
 }

@@ -6,7 +6,7 @@ import {
   isSkiffError,
   taskStateRank,
 } from '../../lib/index.js';
-import type { Store } from '../store/index.js';
+import { networkKeysView, openNetworkKeys, type Store } from '../store/index.js';
 import type { DispatcherStorePort, TaskChange } from './store-port.js';
 
 export function storeDispatcherPort(store: Store): DispatcherStorePort {
@@ -58,6 +58,11 @@ export function storeDispatcherPort(store: Store): DispatcherStorePort {
       };
     },
 
+    networkKeys() {
+      const ring = openNetworkKeys(store, store.getCluster());
+      return ring && networkKeysView(ring);
+    },
+
     watchTasks(listener: (c: TaskChange) => void) {
       return store.subscribe(
         (e) => {
@@ -69,7 +74,8 @@ export function storeDispatcherPort(store: Store): DispatcherStorePort {
 
     watchNodesAndNetworks(listener: () => void) {
       // Services too: a label choosing the mesh's client-address policy.
-      return store.subscribe(() => listener(), { tables: ['nodes', 'networks', 'services'] });
+      // The cluster too: the network key ring turning.
+      return store.subscribe(() => listener(), { tables: ['nodes', 'networks', 'services', 'cluster'] });
     },
 
     async markNodeReady(nodeId: string, description: NodeDescription, addr: string) {

@@ -1,6 +1,12 @@
 // What the dispatcher needs from the replicated store. Kept narrow so the dispatcher
 // can be tested over an in-memory fake and bound to manager/store by an adapter.
-import type { AssignedSecret, NodeDescription, Task, TaskStatusReport } from '../../lib/index.js';
+import type {
+  AssignedSecret,
+  NetworkKeys,
+  NodeDescription,
+  Task,
+  TaskStatusReport,
+} from '../../lib/index.js';
 import type { NetworkState } from './network-views.js';
 
 export type TaskChange = { kind: 'create' | 'update' | 'delete'; task: Task };
@@ -12,9 +18,11 @@ export interface DispatcherStorePort {
   configsFor(tasks: Task[]): AssignedSecret[];
   /** What network views are computed from: all tasks, nodes and networks, read at once. */
   networkState(): NetworkState;
+  /** The encrypted overlays' keys (opened), or undefined when none was ever made. */
+  networkKeys(): NetworkKeys | undefined;
   /** Subscribes to task changes after they are applied, in order. */
   watchTasks(listener: (change: TaskChange) => void): () => void;
-  /** Subscribes to changes of nodes, networks and services (peers' addresses, liveness, subnets, mesh policy). */
+  /** Subscribes to changes of nodes, networks, services and the cluster (peers' addresses, liveness, subnets, mesh policy, network keys). */
   watchNodesAndNetworks(listener: () => void): () => void;
   /**
    * Refreshes the node object (description, address) and marks it ready. Never creates

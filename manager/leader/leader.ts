@@ -3,6 +3,7 @@
 import type { Logger } from '../../lib/index.js';
 import type { Store } from '../store/index.js';
 import { AllocationLoop } from './allocation.js';
+import { NetworkKeyRotation } from './network-keys.js';
 import { OrchestrationLoop } from './orchestration.js';
 import { SchedulingLoop } from './scheduling.js';
 
@@ -15,7 +16,12 @@ export interface LeaderOptions {
 }
 
 export class LeaderLoops {
-  private loops: { allocation: AllocationLoop; orchestration: OrchestrationLoop; scheduling: SchedulingLoop };
+  private loops: {
+    allocation: AllocationLoop;
+    orchestration: OrchestrationLoop;
+    scheduling: SchedulingLoop;
+    networkKeys: NetworkKeyRotation;
+  };
   private running = false;
 
   constructor(
@@ -37,13 +43,14 @@ export class LeaderLoops {
     this.loops.allocation.start();
     this.loops.orchestration.start();
     this.loops.scheduling.start();
+    this.loops.networkKeys.start();
   }
 
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    const { allocation, orchestration, scheduling } = this.loops;
-    await Promise.all([allocation.stop(), orchestration.stop(), scheduling.stop()]);
+    const { allocation, orchestration, scheduling, networkKeys } = this.loops;
+    await Promise.all([allocation.stop(), orchestration.stop(), scheduling.stop(), networkKeys.stop()]);
   }
 
   /** Resolves when no loop has work queued; for tests. */
@@ -66,6 +73,7 @@ export class LeaderLoops {
       }),
       orchestration: new OrchestrationLoop(this.store, this.log),
       scheduling: new SchedulingLoop(this.store, this.log),
+      networkKeys: new NetworkKeyRotation(this.store, this.log),
     };
   }
 }

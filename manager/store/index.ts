@@ -14,6 +14,17 @@ export {
   unlockSecretsKey,
   unlockSecretsKeyFile,
 } from './key-lock.js';
+export {
+  NETWORK_KEY_ROTATION_MS,
+  NETWORK_KEYS_FIELD,
+  type NetworkKeyRing,
+  networkKeysDueAt,
+  networkKeysView,
+  newNetworkKeyRing,
+  openNetworkKeys,
+  rotateNetworkKeys,
+  withNetworkKeys,
+} from './network-keys.js';
 export { type RaftLike, RaftReplicator } from './raft-replicator.js';
 export { ReadGate, type ReadGateOptions } from './read-gate.js';
 export { LocalReplicator, type Replicator } from './replicator.js';

@@ -19,6 +19,8 @@
 // each with `dir`, a directory for its state and run roots.
 // Everything is named `skl<pid>_<n>…`; sweepLeftovers() (run by scripts/test through
 // sweep-cli.ts) removes what runs of dead processes left behind.
+
+export * from './capture.js';
 export * from './cleanup.js';
 export * from './command.js';
 export {

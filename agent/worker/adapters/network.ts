@@ -6,6 +6,7 @@ import type { AssignedNetwork, ContainerNetworkAttachment, Logger, Task } from '
 import {
   attachmentById,
   describeError,
+  isEncryptedNetwork,
   isSkiffError,
   MTU_OPTION,
   silentLogger,
@@ -101,6 +102,7 @@ export function networksOfTask(
         ...(overlay && Number.isFinite(vxlan) ? { vxlanId: vxlan } : {}),
         internal: n.Internal,
         ...(Number.isInteger(mtu) && mtu > 0 ? { mtu } : {}),
+        ...(overlay && isEncryptedNetwork(n.Options) ? { encrypted: true } : {}),
       },
       aliases: taskDnsNames(task, { id: n.Id, name: n.Name }),
       ...(a.Addresses[0] ? { ipv4Address: a.Addresses[0].split('/')[0] } : {}),

@@ -62,5 +62,6 @@ function definitionOf(n: AssignedNetwork, overlayAsBridge: boolean) {
     ...(n.vxlanId === undefined || !overlay ? {} : { vxlanId: n.vxlanId }),
     ...(n.internal === undefined ? {} : { internal: n.internal }),
     ...(n.mtu === undefined ? {} : { mtu: n.mtu }),
+    ...(n.encrypted && overlay ? { encrypted: true } : {}),
   };
 }

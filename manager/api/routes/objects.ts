@@ -1,14 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config, Secret, SwarmNetwork } from '../../../lib/index.js';
 import {
-  ENCRYPTED_NETWORK_HINT,
-  ENCRYPTED_NETWORK_OPTION,
-  ENCRYPTED_NETWORK_REFUSAL,
+  isEncryptedNetwork,
   MTU_OPTION,
   publishesThroughMesh,
   SkiffError,
   usesIngressNetwork,
 } from '../../../lib/index.js';
+import { newNetworkKeyRing, openNetworkKeys, withNetworkKeys } from '../../store/index.js';
 import type { ApiContext } from '../context.js';
 import { anyOf, labelsMatch, parseFilters } from '../filters.js';
 import { presentNetwork, presentSecret } from '../present.js';
@@ -72,10 +71,15 @@ function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): void {
         'an ingress network already exists; remove it before creating another one',
       );
     }
-    if (body.Options && Object.hasOwn(body.Options, ENCRYPTED_NETWORK_OPTION))
-      throw new SkiffError('invalid_argument', `network ${body.Name}: ${ENCRYPTED_NETWORK_REFUSAL}`, {
-        hint: ENCRYPTED_NETWORK_HINT,
-      });
+    const encrypted = isEncryptedNetwork(body.Options);
+    if (encrypted && body.Ingress)
+      throw new SkiffError(
+        'invalid_argument',
+        `network ${body.Name}: the ingress network cannot be encrypted`,
+        {
+          hint: 'encrypt the networks your services talk over; the routing mesh forwards over ingress in clear',
+        },
+      );
     if (body.ConfigOnly) throw new SkiffError('invalid_argument', 'config-only networks are not supported');
     const mtu = body.Options?.[MTU_OPTION];
     if (mtu !== undefined && !(/^\d+$/.test(mtu) && Number(mtu) >= 68 && Number(mtu) <= 65_535)) {
@@ -97,8 +101,12 @@ function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): void {
       if (c.Gateway !== undefined && !isIPv4(c.Gateway))
         throw new SkiffError('invalid_argument', `invalid gateway ${c.Gateway}`);
     }
-    const created = await store.update((tx) =>
-      tx.createNetwork({
+    const created = await store.update((tx) => {
+      // The first encrypted overlay brings the cluster's key ring (network-keys.ts).
+      const cluster = store.getCluster();
+      if (encrypted && cluster && !openNetworkKeys(store, cluster))
+        tx.updateCluster(withNetworkKeys(store, cluster, newNetworkKeyRing(Date.now())));
+      return tx.createNetwork({
         Spec: {
           Name: body.Name,
           Labels: body.Labels ?? {},
@@ -116,9 +124,9 @@ function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): void {
           },
           Scope: 'swarm',
         },
-      }),
-    );
-    ctx.log.info({ networkId: created.ID, name: body.Name }, 'network created');
+      });
+    });
+    ctx.log.info({ networkId: created.ID, name: body.Name, encrypted }, 'network created');
     return reply.status(201).send({ Id: created.ID, Warning: '' });
   });
 

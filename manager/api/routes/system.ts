@@ -6,8 +6,12 @@ import { rotateJoinToken } from '../../ca/index.js';
 import {
   DATA_KEY_ROTATION_FIELD,
   dataKeyRotation,
+  NETWORK_KEYS_FIELD,
   newUnlockKey,
+  openNetworkKeys,
+  rotateNetworkKeys,
   UNLOCK_KEY_FIELD,
+  withNetworkKeys,
 } from '../../store/index.js';
 import { API_VERSION, type ApiContext, MIN_API_VERSION } from '../context.js';
 import { EVENT_FILTERS, eventMatches, parseEventTime } from '../events.js';
@@ -115,7 +119,11 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ApiContext): voi
   app.get('/swarm', async () => {
     const cluster = store.getCluster();
     if (!cluster) throw notInSwarm();
-    const { [UNLOCK_KEY_FIELD]: _sealed, ...shown } = cluster as Swarm & { [UNLOCK_KEY_FIELD]?: string };
+    const {
+      [UNLOCK_KEY_FIELD]: _sealed,
+      [NETWORK_KEYS_FIELD]: _keys,
+      ...shown
+    } = cluster as Swarm & { [UNLOCK_KEY_FIELD]?: string; [NETWORK_KEYS_FIELD]?: string };
     return shown;
   });
 
@@ -128,6 +136,8 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ApiContext): voi
     const rotateUnlock = boolParam(q, 'rotateManagerUnlockKey');
     // skiff's own: every manager re-seals its raft log under a new data key.
     const rotateDataKey = boolParam(q, 'rotateDataKey');
+    // skiff's own: the encrypted overlays' key ring turns now instead of at its 12 h mark.
+    const rotateNetworkKey = boolParam(q, 'rotateNetworkKey');
     await store.update((tx) => {
       const cur = store.getCluster() as (Swarm & { [UNLOCK_KEY_FIELD]?: string }) | undefined;
       if (!cur) throw notInSwarm();
@@ -141,8 +151,18 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ApiContext): voi
           ? sealed
           : store.seal(Buffer.from(newUnlockKey()), UNLOCK_KEY_FIELD)
         : undefined;
+      const ring = rotateNetworkKey ? openNetworkKeys(store, rest) : undefined;
+      if (rotateNetworkKey && !ring)
+        throw new SkiffError(
+          'failed_precondition',
+          'no encrypted overlay network has been created: there is no network key to rotate',
+          {
+            hint: 'create one with `docker network create -d overlay --opt encrypted NAME`',
+          },
+        );
+      const keyed = ring ? withNetworkKeys(store, rest, rotateNetworkKeys(ring, Date.now())) : rest;
       tx.updateCluster({
-        ...rest,
+        ...keyed,
         Version: { Index: v },
         Spec: spec,
         JoinTokens: {

@@ -250,13 +250,29 @@ describe('services', () => {
 });
 
 describe('networks, secrets, configs', () => {
-  it('refuses an encrypted overlay (none exists yet) instead of creating it in clear', async () => {
-    for (const Options of [{ encrypted: '' }, { encrypted: 'true' }]) {
-      const r = await post('/networks/create', { Name: 'secure', Driver: 'overlay', Options });
-      expect(r.statusCode).toBe(400);
-      expect(r.json().message).toMatch(/network secure: encrypted overlay networks are not supported yet/);
+  it("creates an encrypted overlay with the cluster's key ring, never shown, and rotates it on demand", async () => {
+    const rotate = async () => {
+      const v = (await get('/swarm')).json() as { Version: { Index: number }; Spec: object };
+      return post(`/swarm/update?version=${v.Version.Index}&rotateNetworkKey=true`, v.Spec);
+    };
+    // No encrypted overlay yet: nothing to rotate.
+    const none = await rotate();
+    expect(none.statusCode).toBe(409);
+    expect(none.json().message).toMatch(/no encrypted overlay network/);
+    for (const [Name, Options] of [
+      ['secure', { encrypted: '' }],
+      ['secure2', { encrypted: 'true' }],
+    ] as const) {
+      const r = await post('/networks/create', { Name, Driver: 'overlay', Options });
+      expect(r.statusCode, r.body).toBe(201);
+      expect((await get(`/networks/${Name}`)).json().Options).toEqual(Options);
     }
-    expect((await get('/networks/secure')).statusCode).toBe(404);
+    const ring = () => (store.getCluster() as unknown as Record<string, string>)['x-skiff-network-keys'];
+    const first = ring();
+    expect(first).toBeTruthy();
+    expect((await get('/swarm')).body).not.toContain('x-skiff-network-keys');
+    expect((await rotate()).statusCode).toBe(200);
+    expect(ring()).not.toBe(first);
   });
 
   it('creates overlay networks, refuses other drivers and deleting one in use', async () => {

@@ -327,15 +327,12 @@ describe('semantic checks', () => {
     ]);
   });
 
-  it('refuses an encrypted network with its position (no encrypted overlays yet)', async () => {
-    const errors = await loadErrors({
+  it('accepts an encrypted overlay network and keeps its option', async () => {
+    const { project } = await loadOk({
       'compose.yaml':
         'services:\n  a: {image: x, networks: [sec]}\nnetworks:\n  sec:\n    driver: overlay\n    driver_opts:\n      encrypted: ""\n',
     });
-    expect(errors.map((e) => `${e.file}:${e.line}:${e.col} ${e.path}`)).toEqual([
-      'compose.yaml:7:7 networks.sec.driver_opts.encrypted',
-    ]);
-    expect(errors[0]?.message).toMatch(/encrypted overlay networks are not supported yet/);
+    expect(project.networks.sec?.driver_opts).toEqual({ encrypted: '' });
   });
 
   it('rejects a container_name used twice or with several replicas', async () => {

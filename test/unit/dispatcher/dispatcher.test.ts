@@ -163,6 +163,67 @@ describe('dispatcher and agent session', () => {
     // One message for the task and one for the network, nothing repeated.
     expect(got.length - sent).toBe(2);
   });
+  it('hands the network keys only to nodes with a task on an encrypted overlay, again when they turn', async () => {
+    const { store, dispatcher } = setup(60_000);
+    const overlay = (id: string, vni: string, options: Record<string, string>) =>
+      store.networks.set(id, {
+        ID: id,
+        Version: { Index: 1 },
+        CreatedAt: '',
+        UpdatedAt: '',
+        Spec: { Name: id, DriverConfiguration: { Name: 'overlay', Options: options } },
+        DriverState: { Name: 'overlay', Options: { ...options, [VXLAN_ID_OPTION]: vni } },
+        IPAMOptions: {
+          Configs: [{ Subnet: `10.${vni.slice(-2)}.0.0/24`, Gateway: `10.${vni.slice(-2)}.0.1` }],
+        },
+      });
+    overlay('sec', '4111', { encrypted: '' });
+    overlay('plain', '4122', {});
+    store.keys = { keys: [1, 2, 3].map((tag) => ({ tag, key: `k${tag}` })), primary: 2 };
+    const on = (t: Task, network: string): Task => ({
+      ...t,
+      Status: { State: 'running' },
+      NetworksAttachments: [
+        {
+          Network: { Id: network, Name: network, Driver: 'overlay' } as NonNullable<
+            Task['NetworksAttachments']
+          >[number]['Network'],
+          Addresses: ['10.0.0.9/24'],
+        },
+      ],
+    });
+    store.put(on(task('s1', 'a'), 'sec'), 'create');
+    store.put(on(task('p1', 'b'), 'plain'), 'create');
+    const stream = async (nodeId: string, addr: string) => {
+      const r = await dispatcher.register({ nodeId, description: {}, addr });
+      const abort = new AbortController();
+      cleanups.push(() => abort.abort());
+      const got: AssignmentsMessage[] = [];
+      void (async () => {
+        for await (const m of dispatcher.assignments({ nodeId, sessionId: r.sessionId }, abort.signal))
+          got.push(m);
+      })();
+      return got;
+    };
+    const a = await stream('a', '192.168.5.1');
+    const b = await stream('b', '192.168.5.2');
+    await waitFor(() => a[0] !== undefined && b[0] !== undefined, { what: 'both complete sets' });
+    expect(a[0]?.networks[0]).toMatchObject({ id: 'sec', encrypted: true });
+    expect(a[0]?.networkKeys).toEqual(store.keys);
+    expect(b[0]?.networks[0]?.encrypted).toBeUndefined();
+    expect(b[0]?.networkKeys).toBeNull();
+
+    // A rotation reaches the node that has the encrypted overlay, and no other.
+    const rotated = { keys: [2, 3, 4].map((tag) => ({ tag, key: `k${tag}` })), primary: 3 };
+    const sentToB = b.length;
+    store.setKeys(rotated);
+    await waitFor(() => a.some((m) => m.networkKeys?.primary === 3), { what: 'the rotated keys' });
+    expect(b.slice(sentToB).some((m) => m.networkKeys !== undefined)).toBe(false);
+
+    // Its last task on the encrypted overlay gone, the node is told to forget the keys.
+    store.put({ ...store.tasks.get('s1')!, DesiredState: 'shutdown', Status: { State: 'shutdown' } });
+    await waitFor(() => a.at(-1)?.networkKeys === null, { what: 'the keys withdrawn' });
+  });
 });
 
 describe('a session that does not keep up', () => {

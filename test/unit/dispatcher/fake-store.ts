@@ -1,5 +1,11 @@
 // FAKE dispatcher store for the dispatcher's unit tests.
-import type { NodeDescription, SwarmNetwork, Task, TaskStatusReport } from '../../../lib/index.js';
+import type {
+  NetworkKeys,
+  NodeDescription,
+  SwarmNetwork,
+  Task,
+  TaskStatusReport,
+} from '../../../lib/index.js';
 import { taskStateRank } from '../../../lib/index.js';
 import type { DispatcherStorePort, TaskChange } from '../../../manager/dispatcher/index.js';
 
@@ -8,6 +14,7 @@ export class FakeStore implements DispatcherStorePort {
   tasks = new Map<string, Task>();
   nodes = new Map<string, { state: string; addr: string }>();
   networks = new Map<string, SwarmNetwork>();
+  keys: NetworkKeys | undefined;
   private listeners = new Set<(c: TaskChange) => void>();
   private nodeListeners = new Set<() => void>();
 
@@ -27,6 +34,14 @@ export class FakeStore implements DispatcherStorePort {
       [...this.nodes].map(([id, n]) => [id, { addr: n.addr, down: n.state !== 'ready' }]),
     );
     return { tasks: [...this.tasks.values()], nodes, networks: this.networks };
+  }
+  networkKeys() {
+    return this.keys;
+  }
+  /** Turns the key ring, as the leader's rotation does. */
+  setKeys(keys: NetworkKeys) {
+    this.keys = keys;
+    for (const l of this.nodeListeners) l();
   }
   watchTasks(l: (c: TaskChange) => void) {
     this.listeners.add(l);

@@ -37,6 +37,9 @@ class FakeStore implements DispatcherStorePort {
       },
     ];
   }
+  networkKeys() {
+    return undefined;
+  }
   secretsFor() {
     return [];
   }
