@@ -185,7 +185,8 @@ export class TaskRunner {
       return;
     if (this.observed !== 'ready') await this.prepare();
     // Desired 'ready' (a stop-first update's next task, a delayed restart): prepared, not started yet.
-    if (this.observed === 'ready' && this.desired !== 'ready' && !this.stopRequested()) await this.start();
+    // Not when it was asked to stop or left the node while it was being prepared.
+    if (this.observed === 'ready' && this.desired !== 'ready' && !this.stoppedMeanwhile()) await this.start();
   }
 
   /** Pull, root filesystem, networks, container: everything up to `ready`. */

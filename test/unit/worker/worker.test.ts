@@ -201,6 +201,31 @@ describe('worker', () => {
       const again = await newWorker();
       await again.setAssignments([]);
       expect(stack.containers.size).toBe(0);
+      expect([...stack.mounted, ...stack.sandboxes]).toEqual([]);
+    });
+
+    // Found by the chaos run (seed 7): an agent killed while it prepared a task (or tore
+    // one down) left its writable layer mounted and its namespace, with no container; the
+    // task was deleted meanwhile, and nothing removed them.
+    it('removes the layers and namespaces of tasks no longer assigned that have no container', async () => {
+      worker.stop();
+      // What a killed agent left: 'gone' half prepared, 'torn' half torn down (layer only),
+      // 'kept' half prepared and still assigned, and a standalone container being created.
+      const standalone = 'f'.repeat(64);
+      for (const id of ['gone', 'kept', standalone]) {
+        stack.mounted.add(id);
+        stack.sandboxes.add(id);
+      }
+      stack.mounted.add('torn');
+      const again = stack.worker((u) => updates.push(u), { foreign: (id) => id === standalone });
+      await again.start();
+      expect(again.claims('gone')).toBe(true);
+      await again.setAssignments([task('kept', { Status: { State: 'preparing' } })]);
+      await again.settled();
+      expect([...stack.mounted].sort()).toEqual(['kept', standalone].sort());
+      expect([...stack.sandboxes].sort()).toEqual(['kept', standalone].sort());
+      expect(again.claims('gone')).toBe(false);
+      expect(stack.containers.get('kept')?.state).toBe('running');
     });
   });
 });
