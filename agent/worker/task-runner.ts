@@ -368,7 +368,8 @@ export class TaskRunner {
   private async stopContainer(): Promise<void> {
     if (!this.containerCreated) return;
     const obs = await this.deps.runtime.inspect(this.task.ID);
-    if (obs?.state === 'running') {
+    // A created container's process (and its conmon) waits to be started: it goes too.
+    if (obs?.state === 'running' || obs?.state === 'created') {
       await this.deps.runtime.stop(this.task.ID, this.graceMs(), this.task.Spec.ContainerSpec?.StopSignal);
     }
   }

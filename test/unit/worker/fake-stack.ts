@@ -94,10 +94,12 @@ export class FakeStack {
     stop: async (id) => {
       this.calls.push(`stop ${id}`);
       const c = this.mustGet(id);
-      if (c.state === 'running') {
+      // A created container's process waits to be started: it is killed, as crun does.
+      if (c.state === 'running' || c.state === 'created') {
+        const exitCode = c.state === 'running' ? 143 : 137;
         c.state = 'exited';
-        c.exitCode = 143;
-        this.emit({ type: 'exit', id, exitCode: 143, oomKilled: false });
+        c.exitCode = exitCode;
+        this.emit({ type: 'exit', id, exitCode, oomKilled: false });
       }
     },
     remove: async (id) => {

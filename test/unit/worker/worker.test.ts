@@ -130,6 +130,18 @@ describe('worker', () => {
     expect(stack.calls.slice(-3)).toEqual(['rm t1', 'detach t1', 'umount t1']);
   });
 
+  // Found by the chaos run (seed 7): a task asked to stop once prepared, before it
+  // started, kept its created container's process and conmon for as long as it existed.
+  it('stops the created container of a task asked to stop before it started', async () => {
+    await worker.setAssignments([task('t1', { DesiredState: 'ready' })]);
+    await worker.settled();
+    expect(stack.containers.get('t1')?.state).toBe('created');
+    await worker.setAssignments([task('t1', { DesiredState: 'shutdown' })]);
+    await worker.settled();
+    expect(last('t1')?.State).toBe('shutdown');
+    expect(stack.containers.get('t1')?.state).toBe('exited');
+  });
+
   it('prepares a task whose desired state is ready, and starts it only once asked to run', async () => {
     await worker.setAssignments([task('t1', { DesiredState: 'ready' })]);
     await worker.settled();
