@@ -1,10 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
-// Three groups, in order: pure unit tests run fully parallel; the raft simulation
+// Four groups, in order: pure unit tests run fully parallel; the raft simulation
 // (1,000 seeded runs per cluster size, minutes of CPU) has a project of its own so its
 // deadline is not the unit tests'; system tests drive real crun, registries, CNI plugins
 // and network namespaces, so they share the 2 cores with bounded parallelism and longer
-// deadlines.
+// deadlines; the chaos run comes last, alone.
 export default defineConfig({
   test: {
     projects: [
@@ -32,6 +32,19 @@ export default defineConfig({
           hookTimeout: 120_000,
           maxWorkers: 2,
           sequence: { groupOrder: 2 },
+          globalSetup: ['test/system/global-setup.ts'],
+        },
+      },
+      {
+        // The whole-cluster nemesis (test/chaos): 6 daemons and their containers, alone
+        // after the system tests so they do not share the cores with it. ~5 minutes.
+        test: {
+          name: 'chaos',
+          include: ['test/chaos/**/*.test.ts'],
+          testTimeout: 900_000,
+          hookTimeout: 120_000,
+          maxWorkers: 1,
+          sequence: { groupOrder: 3 },
           globalSetup: ['test/system/global-setup.ts'],
         },
       },

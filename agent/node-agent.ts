@@ -14,7 +14,7 @@ import type {
   Task,
 } from '../lib/index.js';
 import { describeError, SkiffError, silentLogger } from '../lib/index.js';
-import { ContainerService } from './containers/index.js';
+import { ContainerService, isStandaloneId } from './containers/index.js';
 import { DEFAULT_PULL_LIMITS, ImageService, type PullLimits, type PullOutcome } from './image/index.js';
 import { bridgeNameFor, chooseBridgeSubnet, NetworkManager, routedSubnets } from './network/index.js';
 import { ContainerRuntime } from './runtime/index.js';
@@ -134,6 +134,8 @@ export class NodeAgent {
       onStatus: (u) => this.session?.report(u.taskId, u.status),
       networksFor: async (t) => networksOfTask(t, { overlayAsBridge: opts.overlayAsBridge ?? false }),
       filesFor: async (t) => this.filesFor(t),
+      // A standalone container being created has a layer and a namespace before its record.
+      foreign: isStandaloneId,
       log,
     });
   }

@@ -70,6 +70,13 @@ interface ContainerRecord {
 }
 
 const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+/** A standalone container's ID: 64 hex digits, as Docker's (a task's is 25 base-36 digits). */
+const STANDALONE_ID = /^[0-9a-f]{64}$/;
+
+/** Whether `id` is (or would be) a standalone container's, never a task's. */
+export function isStandaloneId(id: string): boolean {
+  return STANDALONE_ID.test(id);
+}
 /** How long an auto-removal waits for attached readers to drain the log. */
 const DRAIN_MS = 10_000;
 

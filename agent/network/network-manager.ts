@@ -449,6 +449,19 @@ export class NetworkManager {
     return { netnsPath };
   }
 
+  /**
+   * Containers with a namespace or an attachment record on this node (what a crash may
+   * leave of a container being set up): an agent at start compares them with what it
+   * was assigned, and removes the rest with `removeSandbox`.
+   */
+  async sandboxIds(): Promise<string[]> {
+    const netns = await readdir(this.netnsDir).catch(() => [] as string[]);
+    const records = (await readdir(this.attachmentsDir).catch(() => [] as string[]))
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.slice(0, -'.json'.length));
+    return [...new Set([...netns, ...records, ...this.attachments.keys()])].sort();
+  }
+
   /** Detaches the container if needed, then removes its namespace; idempotent. */
   async removeSandbox(containerId: string): Promise<void> {
     validateContainerId(containerId);

@@ -414,6 +414,15 @@ export class Snapshotter {
     }
   }
 
+  /**
+   * Keys of every writable snapshot on disk, whole or not (a crash may have left one
+   * half made): what an agent at start compares with what it was assigned.
+   */
+  async keys(): Promise<string[]> {
+    const names = await readdir(this.containersDir).catch(() => [] as string[]);
+    return names.filter((n) => CONTAINER_ID.test(n)).sort();
+  }
+
   async list(): Promise<ContainerSnapshot[]> {
     const names = await readdir(this.containersDir).catch(() => [] as string[]);
     const out: ContainerSnapshot[] = [];

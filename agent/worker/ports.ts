@@ -26,6 +26,8 @@ export interface RootfsPort {
   mount(containerId: string, imageId: string, flags?: readonly string[]): Promise<{ rootfs: string }>;
   /** Unmounts and removes the container's writable layer; idempotent. */
   remove(containerId: string): Promise<void>;
+  /** IDs of the containers with a writable layer on this node, whole or half made. */
+  list?(): Promise<string[]>;
 }
 
 export interface NetworkPort {
@@ -54,6 +56,8 @@ export interface NetworkPort {
    * the container was on are removed from the node when nothing else uses them.
    */
   detach(containerId: string, networkIds: string[]): Promise<void>;
+  /** IDs of the containers with a namespace or an attachment on this node. */
+  sandboxes?(): Promise<string[]>;
   /** Publishes (or withdraws, with an empty list) the names this container answers to. */
   setNames?(containerId: string, names: { networkId: string; ip: string; names: string[] }[]): Promise<void>;
 }

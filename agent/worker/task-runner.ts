@@ -185,7 +185,8 @@ export class TaskRunner {
       return;
     if (this.observed !== 'ready') await this.prepare();
     // Desired 'ready' (a stop-first update's next task, a delayed restart): prepared, not started yet.
-    if (this.observed === 'ready' && this.desired !== 'ready' && !this.stopRequested()) await this.start();
+    // Not when it was asked to stop or left the node while it was being prepared.
+    if (this.observed === 'ready' && this.desired !== 'ready' && !this.stoppedMeanwhile()) await this.start();
   }
 
   /** Pull, root filesystem, networks, container: everything up to `ready`. */
@@ -367,7 +368,8 @@ export class TaskRunner {
   private async stopContainer(): Promise<void> {
     if (!this.containerCreated) return;
     const obs = await this.deps.runtime.inspect(this.task.ID);
-    if (obs?.state === 'running') {
+    // A created container's process (and its conmon) waits to be started: it goes too.
+    if (obs?.state === 'running' || obs?.state === 'created') {
       await this.deps.runtime.stop(this.task.ID, this.graceMs(), this.task.Spec.ContainerSpec?.StopSignal);
     }
   }

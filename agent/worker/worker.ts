@@ -28,6 +28,11 @@ export interface WorkerOptions {
   onStatus: (update: TaskStatusUpdate) => void;
   networksFor: (task: Task) => Promise<ContainerNetworkAttachment[]>;
   filesFor?: (task: Task) => Promise<NonNullable<ContainerCreateRequest['files']>>;
+  /**
+   * IDs on the same layers that are not tasks' (standalone containers): never taken for
+   * the leftovers of a task.
+   */
+  foreign?: (id: string) => boolean;
   log?: Logger;
   now?: () => Date;
 }
@@ -36,6 +41,12 @@ export class Worker {
   private readonly runners = new Map<string, TaskRunner>();
   /** Containers found at start-up, waiting for the first full assignment set. */
   private adoptable = new Map<string, ContainerObservation>();
+  /**
+   * Writable layers, namespaces and attachments found at start-up without a container
+   * (a task being prepared, or torn down, when the agent died): removed unless the first
+   * full assignment set still has their task.
+   */
+  private leftovers = new Set<string>();
   private haveFullSet = false;
   private readonly log: Logger;
   private unsubscribe: (() => void) | undefined;
@@ -47,11 +58,20 @@ export class Worker {
   /** Finds containers left running by a previous agent process. Call once, before assignments. */
   async start(): Promise<void> {
     this.unsubscribe = this.opts.runtime.onEvent((event) => this.runners.get(event.id)?.handleEvent(event));
-    for (const c of await this.opts.runtime.list()) {
+    const containers = await this.opts.runtime.list();
+    for (const c of containers) {
       if (c.labels?.[SWARM_TASK_ID_LABEL] === c.id) this.adoptable.set(c.id, c);
     }
     if (this.adoptable.size > 0)
       this.log.info({ containers: this.adoptable.size }, 'found containers to adopt');
+    const held = new Set(containers.map((c) => c.id));
+    const onDisk = [
+      ...((await this.opts.rootfs.list?.()) ?? []),
+      ...((await this.opts.network.sandboxes?.()) ?? []),
+    ];
+    for (const id of onDisk) if (!held.has(id) && !this.opts.foreign?.(id)) this.leftovers.add(id);
+    if (this.leftovers.size > 0)
+      this.log.info({ tasks: this.leftovers.size }, 'found leftovers of tasks without a container');
   }
 
   stop(): void {
@@ -77,6 +97,12 @@ export class Worker {
         }
       }
       this.adoptable.clear();
+      for (const id of this.leftovers) {
+        if (wanted.has(id)) continue;
+        this.log.info({ taskId: id }, 'removing leftovers of a task no longer assigned');
+        work.push(this.removeLeftovers(id));
+      }
+      this.leftovers.clear();
     }
     await Promise.all(work);
   }
@@ -97,7 +123,7 @@ export class Worker {
 
   /** Whether the container `id` is a task's: assigned, or found at start-up and not yet judged. */
   claims(id: string): boolean {
-    return this.runners.has(id) || this.adoptable.has(id);
+    return this.runners.has(id) || this.adoptable.has(id) || this.leftovers.has(id);
   }
 
   /** Resolves when every runner has finished its queued steps. */
@@ -144,6 +170,16 @@ export class Worker {
       await this.opts.rootfs.remove(c.id);
     } catch (e) {
       this.log.warn({ taskId: c.id, err: String(e) }, 'could not remove orphaned container');
+    }
+  }
+
+  /** The namespace, attachments and writable layer of a task that has no container. */
+  private async removeLeftovers(id: string): Promise<void> {
+    try {
+      await this.opts.network.detach(id, []);
+      await this.opts.rootfs.remove(id);
+    } catch (e) {
+      this.log.warn({ taskId: id, err: String(e) }, 'could not remove the leftovers of a task');
     }
   }
 }

@@ -16,6 +16,8 @@ import {
   type Changes,
   type Dependency,
   type DependencyGraph,
+  deletionHolds,
+  rebaseTaskUpdate,
   reconcileService,
   type StackServiceState,
   startGates,
@@ -47,6 +49,7 @@ export class OrchestrationLoop {
         if (e.table === 'services') this.dirty.add(e.object.ID);
         else if (e.table === 'tasks') {
           const t = e.object as Task;
+          if (e.kind === 'delete') logDeletion(this.log, t);
           if (!isRoutineProgress(t, e.old as Task | undefined, this.store.getService(t.ServiceID)))
             this.dirty.add(t.ServiceID);
           // A dependency's tasks changed: services waiting on depends_on look again.
@@ -128,7 +131,9 @@ export class OrchestrationLoop {
       );
       for (const t of changes.create)
         t.Labels = { ...t.Labels, [SWARM_SERVICE_NAME_LABEL]: service.Spec.Name ?? '' };
-      all.push({ serviceId: id, readAt: service.Version.Index, changes });
+      const touched = new Set([...changes.update.map((t) => t.ID), ...changes.delete]);
+      const read = new Map(tasks.filter((t) => touched.has(t.ID)).map((t) => [t.ID, t]));
+      all.push({ serviceId: id, readAt: service.Version.Index, read, changes });
     }
     const wake = all.map((c) => c.changes.wakeAt).filter((w): w is number => w !== undefined);
     if (wake.length) this.wakeAt(Math.min(...wake), now);
@@ -156,9 +161,13 @@ export class OrchestrationLoop {
           // Decided from the service as this pass read it: if it changed since (a user's
           // update), writing these decisions would undo that change. They are dropped,
           // and the next pass decides again from the service as it is now.
-          if ((tx.get('services', c.serviceId)?.Version.Index ?? c.readAt) !== c.readAt)
+          // So are decisions over a task that another writer moved on meanwhile (see
+          // rebaseTaskUpdate).
+          if (
+            (tx.get('services', c.serviceId)?.Version.Index ?? c.readAt) !== c.readAt ||
+            !commit(tx, c, this.log)
+          )
             stale.add(c.serviceId);
-          else commit(tx, c.changes);
         }
       },
       1,
@@ -223,10 +232,12 @@ function isRoutineProgress(t: Task, old: Task | undefined, service: Service | un
   return update === undefined || update === 'completed' || update === 'rollback_completed';
 }
 
-/** One service's decisions, and the version of the service they were made from. */
+/** One service's decisions, and the versions of the service and tasks they were made from. */
 interface ServiceChanges {
   serviceId: string;
   readAt: number;
+  /** The tasks it updates or deletes, as they were read. */
+  read: ReadonlyMap<string, Task>;
   changes: Changes;
 }
 
@@ -234,24 +245,60 @@ function isEmpty(c: Changes): boolean {
   return !c.create.length && !c.update.length && !c.delete.length && !c.serviceUpdates.length;
 }
 
-function commit(tx: Transaction, c: Changes): void {
-  for (const t of c.create) tx.create('tasks', t);
+/**
+ * Writes one service's decisions, or nothing (false) when one of them was made over a
+ * task that changed since in a way the decision rested on: the service is reconciled
+ * again from the store as it is.
+ */
+function commit(tx: Transaction, sc: ServiceChanges, log: Logger): boolean {
+  const c = sc.changes;
+  const updates: Task[] = [];
   for (const t of c.update) {
     const cur = tx.get('tasks', t.ID);
-    if (cur) tx.update('tasks', { ...t, Version: cur.Version, Status: newer(cur, t) });
+    if (!cur) continue;
+    const next = rebaseTaskUpdate(sc.read.get(t.ID) ?? cur, t, cur);
+    if (!next) {
+      log.debug({ taskId: t.ID, serviceId: sc.serviceId }, 'task changed since the decision; deciding again');
+      return false;
+    }
+    updates.push(next);
   }
-  for (const id of c.delete) if (tx.get('tasks', id)) tx.delete('tasks', id);
+  const deletes: [string, number][] = [];
+  for (const id of c.delete) {
+    const cur = tx.get('tasks', id);
+    if (!cur) continue;
+    if (!deletionHolds(sc.read.get(id) ?? cur, cur)) {
+      log.debug({ taskId: id, serviceId: sc.serviceId }, 'task changed since the decision; deciding again');
+      return false;
+    }
+    deletes.push([id, cur.Version.Index]);
+  }
+  for (const t of c.create) tx.create('tasks', t);
+  for (const t of updates) tx.update('tasks', t);
+  // At the version checked: a write still in flight makes it a conflict, and the pass retries.
+  for (const [id, version] of deletes) tx.delete('tasks', id, version);
   for (const s of c.serviceUpdates) {
     const cur = tx.get('services', s.ID);
     if (cur) tx.update('services', { ...s, Version: cur.Version });
   }
+  return true;
 }
 
-/** The reconciler saw a snapshot; an agent may have moved the task on since. Keep the later status. */
-function newer(cur: Task, proposed: Task) {
-  const a = taskStateRank(cur.Status.State ?? 'new');
-  const b = taskStateRank(proposed.Status.State ?? 'new');
-  return b > a ? proposed.Status : cur.Status;
+/**
+ * Every task deleted while this manager leads, once committed, with what it takes to
+ * follow it to its node: an agent learns of a deletion only through the task's node.
+ */
+function logDeletion(log: Logger, t: Task): void {
+  log.info(
+    {
+      taskId: t.ID,
+      serviceId: t.ServiceID,
+      nodeId: t.NodeID,
+      state: t.Status.State,
+      desiredState: t.DesiredState,
+    },
+    'task deleted',
+  );
 }
 
 /**

@@ -30,6 +30,7 @@ export {
   type ServiceInput,
   withDesiredState,
 } from './model.js';
+export { deletionHolds, rebaseTaskUpdate } from './rebase.js';
 export { reconcileService } from './reconcile.js';
 export { RESTART_HISTORY_LABEL } from './restart.js';
 export { applyServiceUpdate, rollbackService } from './service-ops.js';

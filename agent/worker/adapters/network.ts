@@ -63,6 +63,8 @@ export function networkPort(
       return { netnsPath, addresses, ...(resolvConf === undefined ? {} : { resolvConf }) };
     },
 
+    sandboxes: () => mgr.sandboxIds(),
+
     async detach(containerId, networkIds) {
       await mgr.removeSandbox(containerId);
       for (const id of networkIds) {

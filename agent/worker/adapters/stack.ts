@@ -50,6 +50,7 @@ export function rootfsPort(images: ImageService, snapshots: Snapshotter): Rootfs
       await unmountAll(snapshots.rootfsPath(containerId));
       await snapshots.remove(containerId);
     },
+    list: () => snapshots.keys(),
   };
 }
 

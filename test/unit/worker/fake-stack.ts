@@ -18,7 +18,11 @@ export class FakeStack {
   /** A worker over this stack (not started); its network port is the stack's as it is now. */
   worker(
     onStatus: WorkerOptions['onStatus'],
-    opts: { nodeHostname?: string; networksFor?: WorkerOptions['networksFor'] } = {},
+    opts: {
+      nodeHostname?: string;
+      networksFor?: WorkerOptions['networksFor'];
+      foreign?: WorkerOptions['foreign'];
+    } = {},
   ): Worker {
     return new Worker({
       images: this.images,
@@ -28,8 +32,12 @@ export class FakeStack {
       nodeHostname: opts.nodeHostname ?? 'n1',
       onStatus,
       networksFor: opts.networksFor ?? (async () => []),
+      ...(opts.foreign ? { foreign: opts.foreign } : {}),
     });
   }
+  /** Writable layers mounted, and sandboxes (namespaces, attachments), as a node's disk holds them. */
+  mounted = new Set<string>();
+  sandboxes = new Set<string>();
   containers = new Map<string, ContainerObservation & { req?: ContainerCreateRequest }>();
   missingImages = new Set<string>();
   healthOnStart: 'starting' | undefined;
@@ -47,21 +55,27 @@ export class FakeStack {
   rootfs: RootfsPort = {
     mount: async (id) => {
       this.calls.push(`mount ${id}`);
+      this.mounted.add(id);
       return { rootfs: `/fake/${id}` };
     },
     remove: async (id) => {
       this.calls.push(`umount ${id}`);
+      this.mounted.delete(id);
     },
+    list: async () => [...this.mounted],
   };
 
   network: NetworkPort = {
     attach: async (id) => {
       this.calls.push(`attach ${id}`);
+      this.sandboxes.add(id);
       return { netnsPath: `/fake/netns/${id}`, addresses: [] };
     },
     detach: async (id) => {
       this.calls.push(`detach ${id}`);
+      this.sandboxes.delete(id);
     },
+    sandboxes: async () => [...this.sandboxes],
   };
 
   runtime: RuntimePort = {
@@ -80,10 +94,12 @@ export class FakeStack {
     stop: async (id) => {
       this.calls.push(`stop ${id}`);
       const c = this.mustGet(id);
-      if (c.state === 'running') {
+      // A created container's process waits to be started: it is killed, as crun does.
+      if (c.state === 'running' || c.state === 'created') {
+        const exitCode = c.state === 'running' ? 143 : 137;
         c.state = 'exited';
-        c.exitCode = 143;
-        this.emit({ type: 'exit', id, exitCode: 143, oomKilled: false });
+        c.exitCode = exitCode;
+        this.emit({ type: 'exit', id, exitCode, oomKilled: false });
       }
     },
     remove: async (id) => {

@@ -130,6 +130,18 @@ describe('worker', () => {
     expect(stack.calls.slice(-3)).toEqual(['rm t1', 'detach t1', 'umount t1']);
   });
 
+  // Found by the chaos run (seed 7): a task asked to stop once prepared, before it
+  // started, kept its created container's process and conmon for as long as it existed.
+  it('stops the created container of a task asked to stop before it started', async () => {
+    await worker.setAssignments([task('t1', { DesiredState: 'ready' })]);
+    await worker.settled();
+    expect(stack.containers.get('t1')?.state).toBe('created');
+    await worker.setAssignments([task('t1', { DesiredState: 'shutdown' })]);
+    await worker.settled();
+    expect(last('t1')?.State).toBe('shutdown');
+    expect(stack.containers.get('t1')?.state).toBe('exited');
+  });
+
   it('prepares a task whose desired state is ready, and starts it only once asked to run', async () => {
     await worker.setAssignments([task('t1', { DesiredState: 'ready' })]);
     await worker.settled();
@@ -201,6 +213,31 @@ describe('worker', () => {
       const again = await newWorker();
       await again.setAssignments([]);
       expect(stack.containers.size).toBe(0);
+      expect([...stack.mounted, ...stack.sandboxes]).toEqual([]);
+    });
+
+    // Found by the chaos run (seed 7): an agent killed while it prepared a task (or tore
+    // one down) left its writable layer mounted and its namespace, with no container; the
+    // task was deleted meanwhile, and nothing removed them.
+    it('removes the layers and namespaces of tasks no longer assigned that have no container', async () => {
+      worker.stop();
+      // What a killed agent left: 'gone' half prepared, 'torn' half torn down (layer only),
+      // 'kept' half prepared and still assigned, and a standalone container being created.
+      const standalone = 'f'.repeat(64);
+      for (const id of ['gone', 'kept', standalone]) {
+        stack.mounted.add(id);
+        stack.sandboxes.add(id);
+      }
+      stack.mounted.add('torn');
+      const again = stack.worker((u) => updates.push(u), { foreign: (id) => id === standalone });
+      await again.start();
+      expect(again.claims('gone')).toBe(true);
+      await again.setAssignments([task('kept', { Status: { State: 'preparing' } })]);
+      await again.settled();
+      expect([...stack.mounted].sort()).toEqual(['kept', standalone].sort());
+      expect([...stack.sandboxes].sort()).toEqual(['kept', standalone].sort());
+      expect(again.claims('gone')).toBe(false);
+      expect(stack.containers.get('kept')?.state).toBe('running');
     });
   });
 });
