@@ -76,6 +76,10 @@ export class Builder {
       await writeFile(registriesConf(scratch), REGISTRIES_CONF, { mode: 0o600 });
       const dockerfile = await this.dockerfile(o, scratch);
       const say = o.onOutput ?? (() => undefined);
+      // The scratch image's name and ID are buildah's own, not the image skiff records.
+      const shown = (line: string) => {
+        if (!line.includes('skiff-build-') && !/^[a-f0-9]{64}$/.test(line)) say(line);
+      };
       const run = (args: string[], stream: boolean) =>
         this.buildah(
           [
@@ -88,7 +92,7 @@ export class Builder {
             ...args,
           ],
           scratch,
-          stream ? say : undefined,
+          stream ? shown : undefined,
           o.signal,
         );
       await this.seedBaseImages(o, dockerfile.text, scratch, run, say);
@@ -102,10 +106,10 @@ export class Builder {
       if (o.quiet) bud.push('--quiet');
       bud.push(o.context);
       await run(bud, !o.quiet);
-      const layout = join(scratch, 'out');
-      await run(['push', '--quiet', name, `oci:${layout}:image`], false);
+      const out = join(scratch, 'out');
+      await run(['push', '--quiet', '--format', 'v2s2', name, `dir:${out}`], false);
       const [first, ...rest] = o.tags ?? [];
-      let record = await this.opts.images.importLayout(layout, first);
+      let record = await this.opts.images.importImageDir(out, first);
       for (const t of rest) record = await this.opts.images.tag(record.id, t);
       log.info({ imageId: record.id, ms: Date.now() - started }, 'image built');
       return record;

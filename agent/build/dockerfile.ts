@@ -61,12 +61,12 @@ export function dockerfileImages(
 /** The Dockerfile's instructions: comments dropped, continuation lines joined. */
 function instructions(text: string): { keyword: string; rest: string }[] {
   const lines = text.split(/\r?\n/);
-  let escape = '\\';
+  let escapeChar = '\\';
   // A parser directive `# escape=`` ` on the first lines changes the continuation character.
   for (const line of lines) {
     const m = /^#\s*([a-z]+)\s*=\s*(\S+)\s*$/i.exec(line);
     if (!m) break;
-    if (m[1]!.toLowerCase() === 'escape' && (m[2] === '`' || m[2] === '\\')) escape = m[2];
+    if (m[1]!.toLowerCase() === 'escape' && (m[2] === '`' || m[2] === '\\')) escapeChar = m[2];
   }
   const out: { keyword: string; rest: string }[] = [];
   let current = '';
@@ -75,7 +75,7 @@ function instructions(text: string): { keyword: string; rest: string }[] {
     if (current === '' && (line === '' || line.startsWith('#'))) continue;
     if (current !== '' && line.startsWith('#')) continue;
     const trimmed = line.trimEnd();
-    if (trimmed.endsWith(escape)) {
+    if (trimmed.endsWith(escapeChar)) {
       current += `${trimmed.slice(0, -1)} `;
       continue;
     }

@@ -13,7 +13,7 @@ import { findImage } from './find-image.js';
 import { collectGarbage, type GcResult } from './gc.js';
 import { type ImageRecord, ImageRecords } from './image-records.js';
 import { type ImportOptions, importRootfs } from './import.js';
-import { importLayout } from './import-layout.js';
+import { importImageDir } from './import-dir.js';
 import { Limiter } from './limiter.js';
 import type { PullLimits } from './limits.js';
 import { login, verifyLogin } from './login.js';
@@ -138,10 +138,10 @@ export class ImageService {
     );
   }
 
-  /** Imports the one image of an OCI layout directory (a build's result), tagged `ref` when given. */
-  async importLayout(dir: string, ref: string | undefined): Promise<ImageRecord> {
+  /** Imports the image of a `dir:`-format directory (a build's result), tagged `ref` when given. */
+  async importImageDir(dir: string, ref: string | undefined): Promise<ImageRecord> {
     await this.init();
-    return importLayout(
+    return importImageDir(
       {
         content: this.content,
         records: this.records,

@@ -1,5 +1,7 @@
-// Importing an image from an OCI image layout directory (what `buildah push … oci:DIR`
-// writes): its manifest, config and layers enter the content store, each checked
+// Importing an image from a directory in containers/image's `dir:` format (what
+// `buildah push --format v2s2 … dir:DIR` writes: `manifest.json`, each blob as a file
+// named by its hex digest; the Docker format keeps HEALTHCHECK, which the OCI config
+// has no place for): its manifest, config and layers enter the content store, each checked
 // against its digest, then the image is unpacked and recorded under a tag, as a pull
 // does. A layer whose uncompressed content (diff ID) the store already holds as another
 // blob keeps that blob: a built image's base layers, recompressed by the builder,
@@ -24,7 +26,7 @@ import {
 import type { Unpacker } from './pull.js';
 import { formatReference, parseReference } from './reference.js';
 
-export interface LayoutImportDeps {
+export interface DirImportDeps {
   content: ContentStore;
   records: ImageRecords;
   unpacker?: Unpacker;
@@ -32,27 +34,27 @@ export interface LayoutImportDeps {
 }
 
 /**
- * Imports the one image of the OCI layout `dir` and tags it `ref` (no tag: the image
+ * Imports the image of the directory `dir` and tags it `ref` (no tag: the image
  * is recorded untagged, as `docker build` without `-t`).
  */
-export async function importLayout(
-  deps: LayoutImportDeps,
+export async function importImageDir(
+  deps: DirImportDeps,
   dir: string,
   ref: string | undefined,
 ): Promise<ImageRecord> {
   const { content, records, unpacker } = deps;
   const tag = ref === undefined ? undefined : parseReference(ref);
   if (tag?.digest) throw new SkiffError('invalid_argument', `an image is tagged by name, not digest: ${ref}`);
-  const index = await readJson(join(dir, 'index.json'), 'the layout index');
-  const manifests = (index as { manifests?: unknown }).manifests;
-  if (!Array.isArray(manifests) || manifests.length !== 1)
-    throw new SkiffError('invalid_argument', `the OCI layout ${dir} must hold exactly one image`);
-  const top = manifests[0] as Descriptor;
-  const blob = (d: string) => join(dir, 'blobs', 'sha256', digestHex(d));
-  const manifestBytes = await readBlob(blob(top.digest), top.digest);
-  const parsed = parseManifest(manifestBytes, top.mediaType, dir);
+  const blob = (d: string) => join(dir, digestHex(d));
+  let manifestBytes: Buffer;
+  try {
+    manifestBytes = await readFile(join(dir, 'manifest.json'));
+  } catch {
+    throw new SkiffError('invalid_argument', `${dir} holds no image (no manifest.json)`);
+  }
+  const parsed = parseManifest(manifestBytes, undefined, dir);
   if (parsed.kind !== 'manifest')
-    throw new SkiffError('unsupported', `the OCI layout ${dir} holds an index; one image manifest is needed`);
+    throw new SkiffError('unsupported', `${dir} holds an index; one image manifest is needed`);
   const manifest = parsed.manifest;
   const configBytes = await readBlob(blob(manifest.config.digest), manifest.config.digest);
   const config = parseImageConfig(configBytes, manifest.config.digest);
@@ -86,14 +88,17 @@ export async function importLayout(
   }
   await content.writeBuffer(configBytes, manifest.config.digest);
   // The manifest names the blobs kept, which may be the ones already here.
+  // A rewritten manifest is an OCI one throughout (a Docker manifest has no media type
+  // for the uncompressed layers an OCI base image may bring).
   const kept = {
-    ...manifest,
+    schemaVersion: 2,
     mediaType: MediaType.ociManifest,
-    layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+    config: { ...manifest.config, mediaType: MediaType.ociConfig },
+    layers: layers.map((l) => ({ mediaType: ociLayerType(l.mediaType), digest: l.digest, size: l.size })),
   };
-  const keptBytes = layers.every((l, i) => l.digest === manifest.layers[i]!.digest)
-    ? manifestBytes
-    : Buffer.from(JSON.stringify(kept));
+  const same = layers.every((l, i) => l.digest === manifest.layers[i]!.digest);
+  if (!same) for (const l of layers) l.mediaType = ociLayerType(l.mediaType);
+  const keptBytes = same ? manifestBytes : Buffer.from(JSON.stringify(kept));
   const manifestDigest = await content.writeBuffer(keptBytes, sha256(keptBytes));
   const platform: Platform = {
     os: config.os,
@@ -109,7 +114,7 @@ export async function importLayout(
     platform,
     size: layers.reduce((n, l) => n + l.size, 0),
     manifestDigest,
-    manifestMediaType: parsed.mediaType,
+    manifestMediaType: same ? parsed.mediaType : MediaType.ociManifest,
     created: new Date().toISOString(),
   };
   if (unpacker) {
@@ -127,12 +132,8 @@ export async function importLayout(
   return records.save(draft, tag ? formatReference(tag) : undefined);
 }
 
-async function readJson(path: string, what: string): Promise<unknown> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8'));
-  } catch (e) {
-    throw new SkiffError('invalid_argument', `cannot read ${what} ${path}: ${(e as Error).message}`);
-  }
+function ociLayerType(mediaType: string): string {
+  return mediaType === MediaType.dockerLayerGzip ? MediaType.ociLayerGzip : mediaType;
 }
 
 async function readBlob(path: string, digest: string): Promise<Buffer> {
@@ -140,9 +141,10 @@ async function readBlob(path: string, digest: string): Promise<Buffer> {
   try {
     bytes = await readFile(path);
   } catch {
-    throw new SkiffError('invalid_argument', `the OCI layout lacks blob ${digest}`);
+    throw new SkiffError('invalid_argument', `the image directory lacks blob ${digest}`);
   }
   const got = sha256(bytes);
-  if (got !== digest) throw new SkiffError('corrupt', `blob ${digest} of the OCI layout has digest ${got}`);
+  if (got !== digest)
+    throw new SkiffError('corrupt', `blob ${digest} of the image directory has digest ${got}`);
   return bytes;
 }
