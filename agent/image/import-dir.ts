@@ -17,7 +17,6 @@ import type { ImageLayer, ImageRecord, ImageRecords } from './image-records.js';
 import { checkFreeSpace, DEFAULT_PULL_LIMITS, type PullLimits } from './limits.js';
 import {
   checkManifestAgainstConfig,
-  type Descriptor,
   MediaType,
   type Platform,
   parseImageConfig,
