@@ -9,8 +9,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { extract } from 'tar';
 import type { NodeAgent } from '../../agent/index.js';
@@ -161,7 +162,9 @@ export function registerBuildRoute(
           signal: abort.signal,
         });
         send({ aux: { ID: record.id } });
-        if (!request.quiet) {
+        // docker build -q prints what the stream says: the image ID alone.
+        if (request.quiet) send({ stream: `${record.id}\n` });
+        else {
           send({ stream: `Successfully built ${record.id.slice(7, 19)}\n` });
           for (const t of request.tags) send({ stream: `Successfully tagged ${t}\n` });
         }
@@ -181,10 +184,32 @@ export function registerBuildRoute(
 /**
  * Unpacks the client's context (tar, gzip'd or not): no absolute paths, no `..`, no
  * writes through links (node-tar's defaults), owners not kept — COPY sets its own.
+ * docker's CLI sends a context whose last entry lacks its padding and the end-of-archive
+ * blocks when it adds a Dockerfile read from stdin (dockerd's reader stops at the end
+ * of the data): the stream is padded to whole blocks and ended with two zero blocks,
+ * which a complete archive ignores.
  */
 async function unpackContext(body: Readable, dir: string): Promise<void> {
+  const chunks = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const first = await chunks.next();
+  const gzip = !first.done && first.value.length >= 2 && first.value[0] === 0x1f && first.value[1] === 0x8b;
+  const input = Readable.from(
+    (async function* () {
+      for (let n = first; !n.done; n = await chunks.next()) yield n.value;
+    })(),
+  );
+  const padded = async function* (source: AsyncIterable<Buffer>) {
+    let seen = 0;
+    for await (const chunk of source) {
+      seen += chunk.length;
+      yield chunk;
+    }
+    yield Buffer.alloc(((512 - (seen % 512)) % 512) + 1024);
+  };
+  const unpack = () => extract({ cwd: dir, preserveOwner: false, strict: true });
   try {
-    await pipeline(body, extract({ cwd: dir, preserveOwner: false, strict: true }));
+    if (gzip) await pipeline(input, createGunzip(), padded, unpack());
+    else await pipeline(input, padded, unpack());
   } catch (e) {
     throw new SkiffError('invalid_argument', `the build context is not a valid tar: ${(e as Error).message}`);
   }
