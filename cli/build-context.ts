@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import dockerignore, { type Ignore } from '@balena/dockerignore';
 import { create } from 'tar';
 import { SkiffError } from '../lib/index.js';
@@ -70,14 +70,16 @@ export async function buildContext(dir: string, dockerfile?: string, inline?: st
     return isDir && exceptions;
   };
   const entries = await readdir(root);
-  const tar = create(
+  // node-tar's stream is a Minipass; the HTTP client sends a Node Readable as a body.
+  const pack = create(
     {
       cwd: root,
       portable: true,
       filter: (path, st) => keep(path, 'isDirectory' in st && st.isDirectory()),
     },
     [...entries, ...(extra ? [`@${extra}`] : [])],
-  ) as unknown as Readable;
+  );
+  const tar: Readable = pack.pipe(new PassThrough());
   return {
     tar,
     dockerfile: name,

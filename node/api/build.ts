@@ -7,11 +7,11 @@
 // BuildKit's session API (`version=2`, `docker buildx`) is refused with how to get the
 // classic builder.
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { appendFile, mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { extract } from 'tar';
 import type { NodeAgent } from '../../agent/index.js';
@@ -182,36 +182,35 @@ export function registerBuildRoute(
 }
 
 /**
- * Unpacks the client's context (tar, gzip'd or not): no absolute paths, no `..`, no
- * writes through links (node-tar's defaults), owners not kept — COPY sets its own.
- * docker's CLI sends a context whose last entry lacks its padding and the end-of-archive
- * blocks when it adds a Dockerfile read from stdin (dockerd's reader stops at the end
- * of the data): the stream is padded to whole blocks and ended with two zero blocks,
- * which a complete archive ignores.
+ * Unpacks the client's context (tar, gzip'd or not; node-tar tells them apart): no
+ * absolute paths, no `..`, no writes through links (node-tar's defaults), owners not
+ * kept — COPY sets its own. The body is saved to a file first and unpacked from it
+ * (streaming it straight into node-tar's extractor sometimes never finished). docker's
+ * CLI sends a context whose last entry lacks its padding and the end-of-archive blocks
+ * when it adds a Dockerfile read from stdin (dockerd's reader stops at the end of the
+ * data): a plain tar is padded to whole blocks and ended with two zero blocks, which a
+ * complete archive ignores.
  */
 async function unpackContext(body: Readable, dir: string): Promise<void> {
-  const chunks = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  const first = await chunks.next();
-  const gzip = !first.done && first.value.length >= 2 && first.value[0] === 0x1f && first.value[1] === 0x8b;
-  const input = Readable.from(
-    (async function* () {
-      for (let n = first; !n.done; n = await chunks.next()) yield n.value;
-    })(),
-  );
-  const padded = async function* (source: AsyncIterable<Buffer>) {
-    let seen = 0;
-    for await (const chunk of source) {
-      seen += chunk.length;
-      yield chunk;
-    }
-    yield Buffer.alloc(((512 - (seen % 512)) % 512) + 1024);
-  };
-  const unpack = () => extract({ cwd: dir, preserveOwner: false, strict: true });
+  const file = `${dir}.tar`;
   try {
-    if (gzip) await pipeline(input, createGunzip(), padded, unpack());
-    else await pipeline(input, padded, unpack());
+    await pipeline(body, createWriteStream(file, { mode: 0o600 }));
+    const head = Buffer.alloc(2);
+    const fh = await open(file, 'r');
+    let size: number;
+    try {
+      await fh.read(head, 0, 2, 0);
+      size = (await fh.stat()).size;
+    } finally {
+      await fh.close();
+    }
+    if (!(head[0] === 0x1f && head[1] === 0x8b))
+      await appendFile(file, Buffer.alloc(((512 - (size % 512)) % 512) + 1024));
+    await extract({ file, cwd: dir, preserveOwner: false, strict: true });
   } catch (e) {
     throw new SkiffError('invalid_argument', `the build context is not a valid tar: ${(e as Error).message}`);
+  } finally {
+    await rm(file, { force: true });
   }
 }
 
