@@ -36,7 +36,12 @@ describe('POST /build parameters', () => {
       networkmode: 'default',
       version: '1',
     });
-    expect(r).toMatchObject({ tags: ['x:1', 'x:2'], buildArgs: { A: '1' }, labels: { l: 'v' }, noCache: true });
+    expect(r).toMatchObject({
+      tags: ['x:1', 'x:2'],
+      buildArgs: { A: '1' },
+      labels: { l: 'v' },
+      noCache: true,
+    });
   });
 
   it('refuses by name what skiff does not honour, and BuildKit', () => {
