@@ -8,6 +8,7 @@ describe('dockerfileImages', () => {
       '# escape=\\',
       'ARG BASE=alpine',
       'ARG TAG',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Dockerfile syntax, not a template
       'FROM ${BASE}:${TAG:-3} AS build',
       'RUN make \\',
       '  all',
