@@ -1,5 +1,6 @@
 // The node agent's public surface: one namespace per part.
 
+export * as build from './build/index.js';
 export * as containers from './containers/index.js';
 export {
   type ContainerUsage,

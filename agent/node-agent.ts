@@ -14,6 +14,7 @@ import type {
   Task,
 } from '../lib/index.js';
 import { describeError, SkiffError, silentLogger } from '../lib/index.js';
+import { Builder } from './build/index.js';
 import { ContainerService, isStandaloneId } from './containers/index.js';
 import { DEFAULT_PULL_LIMITS, ImageService, type PullLimits, type PullOutcome } from './image/index.js';
 import { bridgeNameFor, chooseBridgeSubnet, NetworkManager, routedSubnets } from './network/index.js';
@@ -36,8 +37,17 @@ import {
 } from './worker/index.js';
 
 /** What the agent keeps under the node's state and run directories. */
-const AGENT_STATE_DIRS = ['content', 'snapshots', 'containers', 'runtime', 'network', 'volumes', 'tmp'];
-const AGENT_RUN_DIRS = ['runtime', 'network'];
+const AGENT_STATE_DIRS = [
+  'content',
+  'snapshots',
+  'containers',
+  'runtime',
+  'network',
+  'volumes',
+  'tmp',
+  'build',
+];
+const AGENT_RUN_DIRS = ['runtime', 'network', 'build'];
 
 export interface NodeAgentOptions {
   nodeId: string;
@@ -64,6 +74,8 @@ export interface NodeAgentOptions {
 
 export class NodeAgent {
   readonly images: ImageService;
+  /** Dockerfile builds into `images` (buildah). */
+  readonly builder: Builder;
   readonly snapshots: Snapshotter;
   readonly network: NetworkManager;
   readonly runtime: ContainerRuntime;
@@ -91,6 +103,12 @@ export class NodeAgent {
       unpacker: this.snapshots,
       ...(opts.registries ? { registries: opts.registries } : {}),
       ...(opts.onImagePulled ? { onPulled: opts.onImagePulled } : {}),
+    });
+    this.builder = new Builder({
+      images: this.images,
+      stateDir: opts.stateDir,
+      runDir: opts.runDir,
+      logger: log,
     });
     this.network = new NetworkManager({
       stateDir: join(opts.stateDir, 'network'),
@@ -158,6 +176,7 @@ export class NodeAgent {
     for (const d of AGENT_STATE_DIRS) await privateDir(join(this.opts.stateDir, d));
     for (const d of AGENT_RUN_DIRS) await privateDir(join(this.opts.runDir, d));
     await this.images.init();
+    await this.builder.sweep();
     await this.network.restore();
     await this.worker.start();
     await this.containers.init();

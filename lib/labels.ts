@@ -11,6 +11,11 @@ export const STACK_IMAGE_LABEL = 'com.docker.stack.image';
 export const COMPOSE_PROJECT_LABEL = 'com.docker.compose.project';
 /** The compose service name; tasks also answer to it in DNS. */
 export const COMPOSE_SERVICE_LABEL = 'com.docker.compose.service';
+/**
+ * The ID of the image a compose service was built to (docker compose's container label):
+ * a rebuilt image changes the spec, so `up` rolls the service onto it.
+ */
+export const COMPOSE_IMAGE_LABEL = 'com.docker.compose.image';
 /** Marks a `compose run` one-off (value `True`, as docker compose writes it). */
 export const COMPOSE_ONEOFF_LABEL = 'com.docker.compose.oneoff';
 

@@ -8,10 +8,12 @@ import { type Credentials, defaultAuthFile, lookupCredentials } from './auth.js'
 import { BlobFetcher } from './blob-fetcher.js';
 import { ContentStore } from './content-store.js';
 import { Distribution } from './distribution.js';
+import { exportLayout } from './export-layout.js';
 import { findImage } from './find-image.js';
 import { collectGarbage, type GcResult } from './gc.js';
 import { type ImageRecord, ImageRecords } from './image-records.js';
 import { type ImportOptions, importRootfs } from './import.js';
+import { importImageDir } from './import-dir.js';
 import { Limiter } from './limiter.js';
 import type { PullLimits } from './limits.js';
 import { login, verifyLogin } from './login.js';
@@ -134,6 +136,27 @@ export class ImageService {
       ref,
       opts,
     );
+  }
+
+  /** Imports the image of a `dir:`-format directory (a build's result), tagged `ref` when given. */
+  async importImageDir(dir: string, ref: string | undefined): Promise<ImageRecord> {
+    await this.init();
+    return importImageDir(
+      {
+        content: this.content,
+        records: this.records,
+        ...(this.opts.unpacker ? { unpacker: this.opts.unpacker } : {}),
+        ...(this.opts.limits ? { limits: this.opts.limits } : {}),
+      },
+      dir,
+      ref,
+    );
+  }
+
+  /** Writes images of the store to an OCI layout directory, each under the name given. */
+  async exportLayout(images: readonly { record: ImageRecord; name: string }[], dir: string): Promise<void> {
+    await this.init();
+    return exportLayout(this.content, images, dir);
   }
 
   /**

@@ -441,6 +441,48 @@ export class ApiClient {
     }
   }
 
+  /**
+   * Builds an image on the node from a context tar (Docker's POST /build, classic
+   * builder), handing each line of output to `onOutput`; answers the image ID. A failed
+   * build is an error carrying the builder's message.
+   */
+  async build(
+    context: Readable,
+    params: {
+      tags: string[];
+      dockerfile: string;
+      buildArgs?: Record<string, string>;
+      labels?: Record<string, string>;
+      target?: string;
+      noCache?: boolean;
+      pull?: boolean;
+    },
+    onOutput: (text: string) => void,
+  ): Promise<string> {
+    const query = new URLSearchParams({ dockerfile: params.dockerfile, version: '1' });
+    for (const t of params.tags) query.append('t', t);
+    if (params.buildArgs) query.set('buildargs', JSON.stringify(params.buildArgs));
+    if (params.labels) query.set('labels', JSON.stringify(params.labels));
+    if (params.target) query.set('target', params.target);
+    if (params.noCache) query.set('nocache', '1');
+    if (params.pull) query.set('pull', '1');
+    const res = await this.send(`/build?${query}`, context, undefined, {
+      'content-type': 'application/x-tar',
+    });
+    let id = '';
+    await readProgress(
+      res,
+      (m) => {
+        const msg = m as PullMessage & { stream?: string; aux?: { ID?: string } };
+        if (typeof msg.stream === 'string') onOutput(msg.stream);
+        if (typeof msg.aux?.ID === 'string') id = msg.aux.ID;
+      },
+      (error) => new SkiffError('invalid_argument', error),
+    );
+    if (id === '') throw new SkiffError('internal', 'the node ended the build without naming the image');
+    return id;
+  }
+
   /** Pulls an image on the node serving the API, handing each progress message to `onMessage`. */
   async pullImage(
     ref: string,

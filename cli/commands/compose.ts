@@ -18,6 +18,7 @@ import { ensureLocalDaemon } from '../daemon/index.js';
 import { deployStack, removeStack, type StackLike } from '../deploy.js';
 import { parseLogLine } from '../log-lines.js';
 import { ago, CliExit, parseFormat, printJson, printTable } from '../output.js';
+import { buildForUp, registerComposeBuild, withImageIds } from './compose-build.js';
 import { composeCommandOf } from './compose-config.js';
 import { registerComposeExec } from './compose-exec.js';
 import { registerComposePull } from './compose-pull.js';
@@ -62,10 +63,15 @@ export function registerCompose(program: Command): Command {
     .option('--wait-timeout <duration>', 'how long --wait waits', '5m')
     .option('--force-recreate', 'recreate containers even if nothing changed')
     .option('--remove-orphans', 'remove services of the project that the file no longer has')
+    .option('--build', 'build the images of services with a build section before starting')
+    .option('--no-build', 'do not build images, even those missing')
     .argument('[service...]', 'only these services')
     .action(async (only: string[], o: UpOptions) => {
-      const stack = await loadStack(p(), only);
+      const loaded = await loadStack(p(), only);
       await withLocalClient(g(), async (c) => {
+        // commander gives --no-build as build=false.
+        const ids = await buildForUp(c, p(), only, { build: o.build === true, noBuild: o.build === false });
+        const stack = { ...loaded, services: withImageIds(loaded.services, loaded.namespace, ids) };
         const result = await deployStack(c, stack, {
           prune: o.removeOrphans ?? false,
           log: (l) => process.stderr.write(`${l}\n`),
@@ -167,18 +173,21 @@ export function registerCompose(program: Command): Command {
 
   registerComposeExec(compose, g, p);
   registerComposePull(compose, g, p);
+  registerComposeBuild(compose, g, p);
   return compose;
 }
 
 interface UpOptions {
   detach?: boolean;
+  /** true with --build, false with --no-build. */
+  build?: boolean;
   wait?: boolean;
   waitTimeout: string;
   forceRecreate?: boolean;
   removeOrphans?: boolean;
 }
 
-function loadOptions(o: ProjectOptions): LoadOptions {
+export function loadOptions(o: ProjectOptions): LoadOptions {
   return {
     files: o.file,
     ...(o.projectDirectory ? { workingDir: o.projectDirectory } : {}),

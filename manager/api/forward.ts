@@ -17,10 +17,10 @@ export const APPLIED_INDEX_HEADER = 'x-skiff-applied-index';
 const WRITE_METHODS = new Set(['POST', 'PUT', 'DELETE']);
 // Promotion needs the promoted node's own certificate: it goes straight to the leader.
 // Served by the manager that receives them: its own certificate and membership, and
-// what its node's agent does (exec in a task it runs, its image store and volumes, its
+// what its node's agent does (exec in a task it runs, its image store, builds and volumes, its
 // standalone containers, pruning its own disk).
 const LOCAL_PATHS =
-  /^\/(skiff\/renew|skiff\/promote|skiff\/system\/prune|swarm\/leave|tasks\/[^/?]+\/exec)(\?|$)|^\/(images|volumes|containers|exec)(\/|\?|$)/;
+  /^\/(skiff\/renew|skiff\/promote|skiff\/system\/prune|swarm\/leave|tasks\/[^/?]+\/exec)(\?|$)|^\/(images|volumes|containers|exec|build)(\/|\?|$)/;
 
 /** Whether a write is served here even on a follower (never forwarded to the leader). */
 export function servedLocally(url: string): boolean {

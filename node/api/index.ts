@@ -1,12 +1,14 @@
 // The node's own HTTP endpoints, served by the node's agent. On a manager they join its
 // API: standalone containers (Docker's /containers), exec in a task's container, Docker's
-// image endpoints (pull, list, inspect, tag, rm, prune, import, push), volume endpoints
+// image endpoints (pull, list, inspect, tag, rm, prune, import, push), builds (POST
+// /build), volume endpoints
 // and the disk's housekeeping (system df, prune). On a worker, the node's socket serves
 // the image, volume, container and housekeeping endpoints and a small control API
 // (leave, ping).
 import type { FastifyInstance } from 'fastify';
 import type { NodeAgent } from '../../agent/index.js';
 import type { ApiContext } from '../../manager/index.js';
+import { registerBuildRoute } from './build.js';
 import { registerContainerRoutes } from './containers.js';
 import { registerEngineExecRoutes } from './engine-exec.js';
 import { registerExecRoute } from './exec.js';
@@ -15,6 +17,7 @@ import { registerPullRoute } from './pull.js';
 import { registerSystemDiskRoutes } from './system.js';
 import { registerVolumeRoutes } from './volumes.js';
 
+export { type BuildRequest, parseBuildQuery } from './build.js';
 export { ExecBodySchema } from './exec-body.js';
 export { importImage, registerImageRoutes, TARBALL_CONTENT_TYPE } from './images.js';
 export { pullMessages, pushMessages } from './progress.js';
@@ -30,6 +33,7 @@ export function registerNodeRoutes(
 ): void {
   registerVolumeRoutes(app, agentOf);
   registerImageRoutes(app, agentOf);
+  registerBuildRoute(app, agentOf, ctx.log);
   registerContainerRoutes(app, agentOf);
   registerEngineExecRoutes(app, agentOf);
   registerExecRoute(app, ctx, agentOf);

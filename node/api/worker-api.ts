@@ -1,10 +1,11 @@
 // What a worker serves on its unix socket beside /_ping and /swarm/leave: the node-local
-// image, volume and container endpoints and the disk's housekeeping, as every Docker engine serves them (the cluster API is the
+// image, build, volume and container endpoints and the disk's housekeeping, as every Docker engine serves them (the cluster API is the
 // managers'). A fastify app the worker's control server hands those requests to.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeAgent } from '../../agent/index.js';
 import type { Logger } from '../../lib/index.js';
 import { createBaseServer } from '../../manager/index.js';
+import { registerBuildRoute } from './build.js';
 import { registerContainerRoutes } from './containers.js';
 import { registerEngineExecRoutes } from './engine-exec.js';
 import { registerImageRoutes } from './images.js';
@@ -16,7 +17,7 @@ export type NodeLocalHandler = (req: IncomingMessage, res: ServerResponse) => vo
 
 /** Paths the node-local API answers; the rest stays the control server's. */
 export function isNodeLocalPath(path: string): boolean {
-  return /^\/(images|volumes|containers|exec)(\/|$)|^\/(auth|system\/df|skiff\/system\/prune)$/.test(path);
+  return /^\/(images|volumes|containers|exec|build)(\/|$)|^\/(auth|system\/df|skiff\/system\/prune)$/.test(path);
 }
 
 export async function nodeLocalApi(
@@ -28,6 +29,7 @@ export async function nodeLocalApi(
   const app = createBaseServer({ log, version });
   registerVolumeRoutes(app, agentOf);
   registerImageRoutes(app, agentOf);
+  registerBuildRoute(app, agentOf, log);
   registerContainerRoutes(app, agentOf);
   registerEngineExecRoutes(app, agentOf);
   registerPullRoute(app, { log }, agentOf);
