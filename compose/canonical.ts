@@ -9,7 +9,12 @@ import type { ComposeProject, ComposeService } from './types.js';
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-export function toCanonical(project: ComposeProject): Obj {
+export interface CanonicalOptions {
+  /** `$` → `$$` so the output loads back to the same model (default); off for `--no-interpolate`. */
+  escapeDollars?: boolean;
+}
+
+export function toCanonical(project: ComposeProject, opts: CanonicalOptions = {}): Obj {
   const out: Obj = { name: project.name };
   const services: Obj = {};
   for (const name of Object.keys(project.services).sort())
@@ -24,7 +29,7 @@ export function toCanonical(project: ComposeProject): Obj {
   }
   if (project.models) out.models = project.models;
   for (const [k, v] of Object.entries(project.extensions)) out[k] = v;
-  return escapeDollars(out) as Obj;
+  return opts.escapeDollars === false ? out : (escapeDollars(out) as Obj);
 }
 
 /** Service names in the order `--services` prints them. */
@@ -48,8 +53,17 @@ function canonicalService(s: ComposeService): Obj {
   }
   for (const k of ['shm_size', 'mem_limit', 'mem_reservation', 'memswap_limit']) size(o, k);
   if (isObj(o.build)) {
-    o.build = { ...o.build };
-    size(o.build as Obj, 'shm_size');
+    const b: Obj = { ...o.build };
+    size(b, 'shm_size');
+    // compose-go prints ssh keys as a list of `id` or `id=path`.
+    if (isObj(b.ssh)) b.ssh = Object.entries(b.ssh).map(([id, p]) => (p ? `${id}=${String(p)}` : id));
+    o.build = b;
+  }
+  // extra_hosts as compose-go prints them: sorted `host=address` entries (`=` keeps IPv6 readable).
+  if (s.extra_hosts) {
+    o.extra_hosts = Object.entries(s.extra_hosts)
+      .flatMap(([host, ips]) => ips.map((ip) => `${host}=${ip}`))
+      .sort();
   }
   if (s.healthcheck) {
     const h: Obj = { ...s.healthcheck };
