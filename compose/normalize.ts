@@ -342,7 +342,11 @@ function convertService(name: string, raw: Obj, c: Converter, ctx: BuildContext)
       at('pids_limit'),
       `pids_limit must be -1 or 0 (no limit) or a positive number, not ${s.pids_limit}`,
     );
-  checkServiceSecurity(name, s, ctx);
+  // --no-consistency prints what skiff could not honour as warnings instead of refusing the file.
+  const lenient = {
+    error: (path: PathSegment[], message: string) => ctx.diag.error(path, message, true),
+  };
+  checkServiceSecurity(name, s, ctx.consistency === false ? { ...ctx, diag: lenient } : ctx);
   for (const k of Object.keys(s)) if (s[k] === undefined) delete s[k];
   return s;
 }

@@ -105,6 +105,15 @@ function expandService(svc: Obj, at: PathSegment[], ctx: ShorthandContext): Obj 
       return long;
     });
   }
+  if (isObj(s.develop) && Array.isArray(s.develop.watch)) {
+    // A watched path is on the host, relative to the project like a bind source.
+    s.develop = {
+      ...s.develop,
+      watch: s.develop.watch.map((w) =>
+        isObj(w) && typeof w.path === 'string' ? { ...w, path: modelPath(w.path, ctx) } : w,
+      ),
+    };
+  }
   if (s.label_file !== undefined) s.label_file = toList(s.label_file).map((p) => modelPath(String(p), ctx));
   if (Array.isArray(s.ports)) {
     const ports: Obj[] = [];

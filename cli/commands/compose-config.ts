@@ -75,7 +75,7 @@ export function registerComposeConfig(composeCommand: Command): Command {
     .option('--hash <services>', 'print "<service> <hash>" of the services ("*" for all)')
     .option('--no-consistency', 'do not check references between services and resources')
     .option('--no-normalize', 'do not add implied defaults (default network, resource names, …)')
-    .option('--no-interpolate', 'do not substitute ${VAR}: print the values as written')
+    .option('--no-interpolate', 'do not substitute variables: print the values as written')
     .option('--no-path-resolution', 'keep relative paths relative')
     .option('--resolve-image-digests', 'pin images to their digests (refused: see the message)')
     .option('-q, --quiet', 'only validate; print nothing but errors')
@@ -151,7 +151,7 @@ export function registerComposeConfig(composeCommand: Command): Command {
             .join(''),
         );
       }
-      const canonical = toCanonical(project, { escapeDollars: o.interpolate });
+      const canonical = toCanonical(project, { escapeDollars: o.interpolate, json: o.format === 'json' });
       if (o.hash !== undefined) return write(o, hashes(project, canonical, o.hash));
       write(
         o,
