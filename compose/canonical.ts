@@ -70,7 +70,8 @@ function canonicalService(s: ComposeService): Obj {
     size(b, 'shm_size');
     // compose-go prints ssh keys as a list of `id` or `id=path`.
     if (isObj(b.ssh)) b.ssh = Object.entries(b.ssh).map(([id, p]) => (p ? `${id}=${String(p)}` : id));
-    if (Array.isArray(b.secrets)) b.secrets = b.secrets.map((r) => (typeof r === 'string' ? { source: r } : r));
+    if (Array.isArray(b.secrets))
+      b.secrets = b.secrets.map((r) => (typeof r === 'string' ? { source: r } : r));
     if (b.extra_hosts !== undefined) b.extra_hosts = hostList(b.extra_hosts);
     o.build = b;
   }
@@ -159,7 +160,14 @@ function canonicalService(s: ComposeService): Obj {
 
 // Plain booleans compose-go tags `omitempty`: false is not printed. (attach, init and the
 // enable_ipv4/enable_ipv6 of networks are pointers there, so their false is printed.)
-const SERVICE_FALSE_OMITTED = ['privileged', 'read_only', 'stdin_open', 'tty', 'oom_kill_disable', 'use_api_socket'];
+const SERVICE_FALSE_OMITTED = [
+  'privileged',
+  'read_only',
+  'stdin_open',
+  'tty',
+  'oom_kill_disable',
+  'use_api_socket',
+];
 const BUILD_FALSE_OMITTED = ['no_cache', 'pull', 'privileged'];
 const RESOURCE_FALSE_OMITTED = ['external', 'internal', 'attachable'];
 

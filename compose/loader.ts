@@ -451,7 +451,8 @@ function load(opts: LoadOptions): LoadResult {
   }
   const env: Record<string, string> = { ...fileVars, ...processEnv };
   // The name as the user set it (-p or the environment); a top-level name: comes later.
-  const namedBy = opts.projectName ?? env.COMPOSE_PROJECT_NAME;
+  // An empty COMPOSE_PROJECT_NAME counts as unset, as docker compose treats it.
+  const namedBy = opts.projectName ?? (env.COMPOSE_PROJECT_NAME || undefined);
   // Interpolation sees COMPOSE_PROJECT_NAME even when the name comes from name: or the directory.
   env.COMPOSE_PROJECT_NAME =
     namedBy ?? prescanName(loader, files, env) ?? normalizeProjectName(basename(workingDir));
