@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: compose files use ${VAR} syntax, which is what these tests feed in
 // `skiff compose config` against what compose-go (docker compose v2's loader) prints for
 // the same files, field by field. The fixture (test/fixtures/compose-parity) uses every
 // top-level element and every service attribute of the Compose Specification; the
