@@ -62,11 +62,13 @@ export function printList(
   json: () => unknown,
 ): void {
   if (!isTemplate(format)) {
-    if (parseFormat(format) === 'json') return printJson(json());
-    return printTable(
-      columns.map((c) => c.header),
-      rows,
-    );
+    if (parseFormat(format) === 'json') printJson(json());
+    else
+      printTable(
+        columns.map((c) => c.header),
+        rows,
+      );
+    return;
   }
   const { table, src } = templateSource(format);
   const t = compileOrUsage(src, true);
@@ -84,7 +86,10 @@ export function printList(
 
 /** An inspect: the JSON array by default or for `json`, else a Go template per object. */
 export function printInspect(format: string | undefined, objects: unknown[]): void {
-  if (format === undefined || format === 'json') return printJson(objects);
+  if (format === undefined || format === 'json') {
+    printJson(objects);
+    return;
+  }
   if (!isTemplate(format)) {
     throw new CliUsageError(`unknown format "${format}": use json or a Go template such as '{{.ID}}'`);
   }
