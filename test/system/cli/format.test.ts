@@ -1,6 +1,6 @@
 // docker's --format on a real node: Go templates on ls and inspect, the `table`
 // directive, `--format json` on inspect, and a bad template as one clear line.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -86,5 +86,50 @@ describe('skiff --format with Go templates', () => {
     const field = await node.skiff(['service', 'ls', '--format', '{{.Nope}}']);
     expect(field.code).toBe(1);
     expect(field.stderr.trim()).toBe("error: bad --format: template: can't evaluate field Nope");
+  });
+
+  it('network, secret and config: create, ls, inspect, rm', async () => {
+    const net = await node.skiff(['network', 'create', '--attachable', '--label', 'team=a', 'fmt-net']);
+    expect(net.code, net.stderr).toBe(0);
+    const nets = await node.skiff(['network', 'ls', '--format', '{{.Name}} {{.Driver}}']);
+    expect(nets.stdout).toContain('fmt-net overlay\n');
+    const ni = await node.skiff([
+      'network',
+      'inspect',
+      '-f',
+      '{{.Name}} {{.Attachable}} {{.Labels.team}}',
+      'fmt-net',
+    ]);
+    expect(ni.stdout).toBe('fmt-net true a\n');
+
+    writeFileSync(join(dir, 'pw.txt'), 's3cret');
+    const sec = await node.skiff(['secret', 'create', '--label', 'k=v', 'fmt-pw', join(dir, 'pw.txt')]);
+    expect(sec.code, sec.stderr).toBe(0);
+    expect((await node.skiff(['secret', 'ls', '--format', '{{.Name}}'])).stdout).toContain('fmt-pw\n');
+    const si = await node.skiff(['secret', 'inspect', '--format', 'json', 'fmt-pw']);
+    const secrets = JSON.parse(si.stdout) as {
+      Spec: { Name: string; Labels: Record<string, string>; Data?: string };
+    }[];
+    expect(secrets[0]!.Spec.Name).toBe('fmt-pw');
+    expect(secrets[0]!.Spec.Labels).toEqual({ k: 'v' });
+    expect(secrets[0]!.Spec.Data).toBeUndefined();
+    const missing = await node.skiff(['secret', 'create', 'fmt-x', join(dir, 'nope.txt')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read .*nope\.txt: no such file/);
+
+    const cfg = await node.skiff(['config', 'create', 'fmt-cfg', join(dir, 'pw.txt')]);
+    expect(cfg.code, cfg.stderr).toBe(0);
+    const ci = await node.skiff(['config', 'inspect', '-f', '{{.Spec.Name}} {{.Spec.Data}}', 'fmt-cfg']);
+    expect(ci.stdout).toBe(`fmt-cfg ${Buffer.from('s3cret').toString('base64')}\n`);
+
+    for (const [kind, name] of [
+      ['network', 'fmt-net'],
+      ['secret', 'fmt-pw'],
+      ['config', 'fmt-cfg'],
+    ] as const) {
+      const rm = await node.skiff([kind, 'rm', name]);
+      expect(rm.code, rm.stderr).toBe(0);
+      expect((await node.skiff([kind, 'ls', '-q', '--filter', `name=${name}`])).stdout).toBe('');
+    }
   });
 });
