@@ -481,6 +481,8 @@ function convertNetwork(key: string, raw: unknown, c: Converter, ctx: BuildConte
   for (const k of ['external', 'internal', 'attachable', 'enable_ipv4', 'enable_ipv6'] as const) {
     if (d[k] !== undefined) n[k] = c.bool(d[k], [...at, k]);
   }
+  // A false external/internal/attachable is the default: compose-go neither keeps nor prints it.
+  for (const k of ['external', 'internal', 'attachable'] as const) if (n[k] === false) delete n[k];
   const name = resourceName(d, n.external, key, ctx);
   if (name !== undefined) n.name = name;
   return n;
@@ -490,6 +492,7 @@ function convertVolume(key: string, raw: unknown, c: Converter, ctx: BuildContex
   const d: Obj = isObj(raw) ? raw : {};
   const v = { ...d } as unknown as ComposeVolume;
   if (d.external !== undefined) v.external = c.bool(d.external, ['volumes', key, 'external']);
+  if (v.external === false) delete v.external;
   const name = resourceName(d, v.external, key, ctx);
   if (name !== undefined) v.name = name;
   return v;
@@ -517,6 +520,7 @@ function convertSecretOrConfig(
   const d: Obj = isObj(raw) ? raw : {};
   const v = { ...d } as unknown as ComposeSecretOrConfig;
   if (d.external !== undefined) v.external = c.bool(d.external, [kind, key, 'external']);
+  if (v.external === false) delete v.external;
   const name = resourceName(d, v.external, key, ctx);
   if (name !== undefined) v.name = name;
   const sources = ['file', 'environment', 'content'].filter((k) => d[k] !== undefined);
