@@ -1,3 +1,5 @@
+import { type CompiledTemplate, compileTemplate } from './go-template.js';
+
 // How the CLI prints: aligned tables like docker's, JSON for scripts, and an exit
 // signal for commands whose outcome is a failure without being an error (a rollout
 // that rolled back).
@@ -16,6 +18,83 @@ export function parseFormat(value: string | undefined): OutputFormat {
   if (value === undefined || value === 'table' || value === 'text') return 'table';
   if (value === 'json') return 'json';
   throw new CliUsageError(`unknown format "${value}": use table or json`);
+}
+
+/** A `--format` value that is a Go template (docker's `{{.Name}}`, `table {{.ID}}\t…`). */
+function isTemplate(value: string | undefined): value is string {
+  return value !== undefined && (value.includes('{{') || value.startsWith('table '));
+}
+
+/** docker's formatter: `table ` prefix off, literal `\t` and `\n` as tab and newline. */
+function templateSource(format: string): { table: boolean; src: string } {
+  const table = format.startsWith('table ') || format === 'table';
+  const src = (table ? format.slice(5) : format).trim().replaceAll('\\t', '\t').replaceAll('\\n', '\n');
+  return { table, src };
+}
+
+function compileOrUsage(src: string, strict: boolean): CompiledTemplate {
+  try {
+    return compileTemplate(src, { strict });
+  } catch (e) {
+    throw new CliUsageError(`bad --format: ${(e as Error).message}`);
+  }
+}
+
+function renderOrFail(t: CompiledTemplate, data: unknown): string {
+  try {
+    return t.render(data);
+  } catch (e) {
+    // A template that fails on the data (an unknown field) is the user's input: exit 1, one line.
+    process.stderr.write(`error: bad --format: ${(e as Error).message}\n`);
+    throw new CliExit(1);
+  }
+}
+
+/**
+ * A list (ls/ps) as docker prints it: the table by default, `json` for scripts, or a Go
+ * template per row over the columns' fields (`--format '{{.Name}}'`; `table …` adds the
+ * headers and aligns the tab-separated columns).
+ */
+export function printList(
+  format: string | undefined,
+  columns: { header: string; field: string }[],
+  rows: string[][],
+  json: () => unknown,
+): void {
+  if (!isTemplate(format)) {
+    if (parseFormat(format) === 'json') printJson(json());
+    else
+      printTable(
+        columns.map((c) => c.header),
+        rows,
+      );
+    return;
+  }
+  const { table, src } = templateSource(format);
+  const t = compileOrUsage(src, true);
+  const objects = rows.map((r) => Object.fromEntries(columns.map((c, i) => [c.field, r[i] ?? ''])));
+  const lines = objects.map((o) => renderOrFail(t, o));
+  if (!table) {
+    process.stdout.write(lines.map((l) => `${l}\n`).join(''));
+    return;
+  }
+  const header = renderOrFail(t, Object.fromEntries(columns.map((c) => [c.field, c.header])));
+  const cells = (l: string) => l.split('\t');
+  const head = cells(header);
+  process.stdout.write(renderTable(head, lines.map(cells)));
+}
+
+/** An inspect: the JSON array by default or for `json`, else a Go template per object. */
+export function printInspect(format: string | undefined, objects: unknown[]): void {
+  if (format === undefined || format === 'json') {
+    printJson(objects);
+    return;
+  }
+  if (!isTemplate(format)) {
+    throw new CliUsageError(`unknown format "${format}": use json or a Go template such as '{{.ID}}'`);
+  }
+  const t = compileOrUsage(templateSource(format).src, false);
+  process.stdout.write(objects.map((o) => `${renderOrFail(t, o)}\n`).join(''));
 }
 
 /** A usage error: exit code 2, with the usage line. */

@@ -5,26 +5,44 @@
 
 import { formatDurationNs } from '../lib/index.js';
 import type { ComposeProject, ComposeService } from './types.js';
+import { parseSize, shellSplit } from './units.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-export function toCanonical(project: ComposeProject): Obj {
+export interface CanonicalOptions {
+  /** `$` → `$$` so the output loads back to the same model (default); off for `--no-interpolate`. */
+  escapeDollars?: boolean;
+  /** JSON as compose-go writes it: `command`/`entrypoint` null when unset, `ipam: {}` on every network. */
+  json?: boolean;
+}
+
+export function toCanonical(project: ComposeProject, opts: CanonicalOptions = {}): Obj {
   const out: Obj = { name: project.name };
   const services: Obj = {};
-  for (const name of Object.keys(project.services).sort())
-    services[name] = canonicalService(project.services[name]!);
+  for (const name of Object.keys(project.services).sort()) {
+    const svc = canonicalService(project.services[name]!);
+    if (opts.json) {
+      svc.command ??= null;
+      svc.entrypoint ??= null;
+    }
+    services[name] = sortKeys(svc);
+  }
   out.services = services;
   for (const kind of ['networks', 'volumes', 'secrets', 'configs'] as const) {
     const section = project[kind];
     if (Object.keys(section).length === 0) continue;
     const o: Obj = {};
-    for (const k of Object.keys(section).sort()) o[k] = sortKeys(section[k] as unknown as Obj);
+    for (const k of Object.keys(section).sort()) {
+      const r = dropFalse({ ...(section[k] as unknown as Obj) }, RESOURCE_FALSE_OMITTED);
+      if (kind === 'networks' && opts.json) r.ipam ??= {};
+      o[k] = sortKeys(r);
+    }
     out[kind] = o;
   }
   if (project.models) out.models = project.models;
   for (const [k, v] of Object.entries(project.extensions)) out[k] = v;
-  return escapeDollars(out) as Obj;
+  return opts.escapeDollars === false ? out : (escapeDollars(out) as Obj);
 }
 
 /** Service names in the order `--services` prints them. */
@@ -48,8 +66,43 @@ function canonicalService(s: ComposeService): Obj {
   }
   for (const k of ['shm_size', 'mem_limit', 'mem_reservation', 'memswap_limit']) size(o, k);
   if (isObj(o.build)) {
-    o.build = { ...o.build };
-    size(o.build as Obj, 'shm_size');
+    const b: Obj = dropFalse({ ...o.build }, BUILD_FALSE_OMITTED);
+    size(b, 'shm_size');
+    // compose-go prints ssh keys as a list of `id` or `id=path`.
+    if (isObj(b.ssh)) b.ssh = Object.entries(b.ssh).map(([id, p]) => (p ? `${id}=${String(p)}` : id));
+    if (Array.isArray(b.secrets))
+      b.secrets = b.secrets.map((r) => (typeof r === 'string' ? { source: r } : r));
+    if (b.extra_hosts !== undefined) b.extra_hosts = hostList(b.extra_hosts);
+    o.build = b;
+  }
+  dropFalse(o, SERVICE_FALSE_OMITTED);
+  if (isObj(o.blkio_config)) {
+    // Rates are byte sizes (UnitBytes) in compose-go, printed as strings of bytes.
+    const blk: Obj = { ...o.blkio_config };
+    for (const k of ['device_read_bps', 'device_read_iops', 'device_write_bps', 'device_write_iops']) {
+      if (!Array.isArray(blk[k])) continue;
+      blk[k] = (blk[k] as unknown[]).map((d) => {
+        if (!isObj(d) || d.rate === undefined) return d;
+        const bytes = parseSize(d.rate);
+        return bytes === undefined ? d : { ...d, rate: String(bytes) };
+      });
+    }
+    o.blkio_config = blk;
+  }
+  for (const k of ['post_start', 'pre_stop']) {
+    // A hook's command is a shell command like `command:`: a string is split into words.
+    if (!Array.isArray(o[k])) continue;
+    o[k] = (o[k] as unknown[]).map((h) => {
+      if (!isObj(h) || typeof h.command !== 'string') return h;
+      const r = shellSplit(h.command);
+      return 'words' in r ? { ...h, command: r.words } : h;
+    });
+  }
+  // extra_hosts as compose-go prints them: sorted `host=address` entries (`=` keeps IPv6 readable).
+  if (s.extra_hosts) {
+    o.extra_hosts = Object.entries(s.extra_hosts)
+      .flatMap(([host, ips]) => ips.map((ip) => `${host}=${ip}`))
+      .sort();
   }
   if (s.healthcheck) {
     const h: Obj = { ...s.healthcheck };
@@ -64,10 +117,13 @@ function canonicalService(s: ComposeService): Obj {
   }
   if (s.volumes) {
     o.volumes = s.volumes.map((v) => {
-      if (!v.tmpfs) return v;
+      const m = dropFalse({ ...v } as Obj, ['read_only']);
+      if (isObj(m.bind)) m.bind = dropFalse({ ...m.bind }, ['create_host_path']);
+      if (isObj(m.volume)) m.volume = dropFalse({ ...m.volume }, ['nocopy']);
+      if (!v.tmpfs) return m;
       const t: Obj = { ...v.tmpfs };
       size(t, 'size');
-      return { ...v, tmpfs: t };
+      return { ...m, tmpfs: t };
     });
   }
   if (s.deploy) {
@@ -100,6 +156,40 @@ function canonicalService(s: ComposeService): Obj {
     o.deploy = ordered(d, DEPLOY_ORDER);
   }
   return sortKeys(o);
+}
+
+// Plain booleans compose-go tags `omitempty`: false is not printed. (attach, init and the
+// enable_ipv4/enable_ipv6 of networks are pointers there, so their false is printed.)
+const SERVICE_FALSE_OMITTED = [
+  'privileged',
+  'read_only',
+  'stdin_open',
+  'tty',
+  'oom_kill_disable',
+  'use_api_socket',
+];
+const BUILD_FALSE_OMITTED = ['no_cache', 'pull', 'privileged'];
+const RESOURCE_FALSE_OMITTED = ['external', 'internal', 'attachable'];
+
+function dropFalse(o: Obj, keys: string[]): Obj {
+  for (const k of keys) if (o[k] === false) delete o[k];
+  return o;
+}
+
+/** `host:ip` / `host=ip` entries (or a host → ips map) as compose-go prints them: sorted `host=ip`. */
+function hostList(v: unknown): unknown {
+  const out: string[] = [];
+  if (Array.isArray(v)) {
+    for (const e of v) {
+      const t = String(e);
+      const sep = t.search(/[=:]/);
+      out.push(sep > 0 ? `${t.slice(0, sep)}=${t.slice(sep + 1).replace(/^\[(.*)\]$/, '$1')}` : t);
+    }
+  } else if (isObj(v)) {
+    for (const [h, ips] of Object.entries(v))
+      for (const ip of Array.isArray(ips) ? ips : [ips]) out.push(`${h}=${String(ip)}`);
+  } else return v;
+  return out.sort();
 }
 
 // Field order of docker compose's output where it is not alphabetical.

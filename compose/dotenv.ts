@@ -89,3 +89,14 @@ function substitute(
   for (const e of r.errors) errors.push({ line, message: `${key}: ${e}` });
   return r.value;
 }
+
+/** An env_file's variables: `format: raw` takes KEY=VALUE lines literally, else the .env rules. */
+export function parseEnvFile(text: string, format: string | undefined, lookup: Lookup): DotenvResult {
+  if (format !== 'raw') return parseDotenv(text, lookup);
+  const vars: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const eq = line.indexOf('=');
+    if (eq > 0 && !line.startsWith('#')) vars[line.slice(0, eq).trim()] = line.slice(eq + 1);
+  }
+  return { vars, errors: [] };
+}

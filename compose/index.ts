@@ -2,7 +2,7 @@
 // typed project (or every error, with file:line:col), its canonical printout, and its
 // conversion to a stack of Docker-API-shaped objects.
 
-export { serviceNames, toCanonical } from './canonical.js';
+export { type CanonicalOptions, serviceNames, toCanonical } from './canonical.js';
 export { DEFAULT_FILE_NAMES, loadProject, loadProjectSync } from './loader.js';
 export { formatComposeErrors } from './sources.js';
 export {
@@ -13,3 +13,4 @@ export {
   type StackVolume,
 } from './stack.js';
 export type * from './types.js';
+export { type ComposeVariable, extractVariables } from './variables.js';

@@ -7,6 +7,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import yaml from 'js-yaml';
 import { parseDotenv } from './dotenv.js';
+import { foldServiceFiles } from './fold-files.js';
 import { interpolate } from './interpolate.js';
 import { interpolateTree } from './interpolate-tree.js';
 import { mergeValues, stripResets } from './merge.js';
@@ -50,6 +51,10 @@ class Loader {
     readonly home: string | undefined,
     readonly cwd: string,
     readonly io: ComposeFileReader,
+    readonly flags: { interpolate: boolean; resolvePaths: boolean } = {
+      interpolate: true,
+      resolvePaths: true,
+    },
   ) {}
 
   display(file: string): string {
@@ -108,7 +113,10 @@ class Loader {
     this.diag.addSource(display, pos);
     const stripped = (hasTags ? stripResets(r.value, pos()) : r.value) as Obj;
     const env = scope.env;
-    const interp = interpolateTree(stripped, (n) => env[n]);
+    // --no-interpolate: values stay as written (`${VAR}` included).
+    const interp = this.flags.interpolate
+      ? interpolateTree(stripped, (n) => env[n])
+      : { value: stripped, errors: [], unset: [] };
     for (const e of interp.errors) this.diag.errorIn(display, pos, e.path, e.message);
     const warned = new Set<string>();
     for (const u of interp.unset) {
@@ -139,6 +147,7 @@ class Loader {
       fileDir: dirname(file),
       home: this.home,
       errors: shortErrors,
+      resolvePaths: this.flags.resolvePaths,
     });
     for (const e of shortErrors) this.diag.errorIn(display, pos, e.path, e.message);
     const loaded: LoadedFile = { file, display, data: expanded, pos, hasTags };
@@ -164,7 +173,13 @@ class Loader {
     try {
       expandFile(
         { services: data.services },
-        { baseDir: scope.baseDir, fileDir: dirname(file), home: this.home, errors },
+        {
+          baseDir: scope.baseDir,
+          fileDir: dirname(file),
+          home: this.home,
+          errors,
+          resolvePaths: this.flags.resolvePaths,
+        },
       );
     } catch {
       return; // the schema errors already say what is wrong
@@ -389,7 +404,10 @@ function load(opts: LoadOptions): LoadResult {
   for (const [k, v] of Object.entries(opts.env ?? process.env)) if (v !== undefined) processEnv[k] = v;
   const cwd = process.cwd();
   const io = opts.reader ?? localFiles;
-  const loader = new Loader(processEnv.HOME, cwd, io);
+  const loader = new Loader(processEnv.HOME, cwd, io, {
+    interpolate: opts.interpolate !== false,
+    resolvePaths: opts.resolvePaths !== false,
+  });
   const diag = loader.diag;
 
   // Files: explicit, else COMPOSE_FILE, else the default names in the working directory.
@@ -433,7 +451,8 @@ function load(opts: LoadOptions): LoadResult {
   }
   const env: Record<string, string> = { ...fileVars, ...processEnv };
   // The name as the user set it (-p or the environment); a top-level name: comes later.
-  const namedBy = opts.projectName ?? env.COMPOSE_PROJECT_NAME;
+  // An empty COMPOSE_PROJECT_NAME counts as unset, as docker compose treats it.
+  const namedBy = opts.projectName ?? (env.COMPOSE_PROJECT_NAME || undefined);
   // Interpolation sees COMPOSE_PROJECT_NAME even when the name comes from name: or the directory.
   env.COMPOSE_PROJECT_NAME =
     namedBy ?? prescanName(loader, files, env) ?? normalizeProjectName(basename(workingDir));
@@ -487,7 +506,17 @@ function load(opts: LoadOptions): LoadResult {
     diag,
     resolvePath: (p) => resolvePath(p, workingDir, processEnv.HOME),
     readText: (p) => loader.io.readText(p),
+    normalize: opts.normalize !== false,
+    consistency: opts.consistency !== false,
+    keepUnused: opts.keepUnused === true,
   });
+  if (project && opts.resolveFiles) {
+    foldServiceFiles(project, {
+      diag,
+      readText: (p) => loader.io.readText(resolvePath(p, workingDir, processEnv.HOME)),
+      display: (p) => loader.display(resolvePath(p, workingDir, processEnv.HOME)),
+    });
+  }
   if (!project || diag.errors.length > 0) return { ok: false, errors: diag.errors };
   return { ok: true, project, warnings: diag.warnings };
 }

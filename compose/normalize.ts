@@ -36,6 +36,12 @@ export interface BuildContext {
   resolvePath: (p: string) => string;
   /** Reads a file the project names (a seccomp profile); throws with `code` when it cannot. */
   readText: (path: string) => string;
+  /** Implied defaults (default network, resource names, inferred depends_on); default true. */
+  normalize?: boolean;
+  /** Cross-reference checks; default true. */
+  consistency?: boolean;
+  /** Keep resources no active service uses; default false (what a deploy needs). */
+  keepUnused?: boolean;
 }
 
 export function buildProject(merged: Obj, ctx: BuildContext): ComposeProject | undefined {
@@ -49,7 +55,9 @@ export function buildProject(merged: Obj, ctx: BuildContext): ComposeProject | u
     const profiles = isObj(s) && Array.isArray(s.profiles) ? (s.profiles as string[]) : [];
     if (profiles.length === 0 || all || profiles.some((p) => ctx.profiles.includes(p))) active.add(name);
   }
-  checkProfileDependencies(rawServices, active, ctx);
+  const normalize = ctx.normalize !== false;
+  const consistency = ctx.consistency !== false;
+  if (consistency) checkProfileDependencies(rawServices, active, ctx);
 
   const services: Record<string, ComposeService> = {};
   for (const name of Object.keys(rawServices).sort()) {
@@ -93,7 +101,7 @@ export function buildProject(merged: Obj, ctx: BuildContext): ComposeProject | u
   // Optional dependencies (required: false) on services that are absent or disabled are dropped.
   for (const [name, s] of Object.entries(services)) {
     for (const [dep, d] of Object.entries(s.depends_on ?? {})) {
-      if (d.required || services[dep]) continue;
+      if (d.required || services[dep] || !consistency) continue;
       delete s.depends_on![dep];
       if (!Object.hasOwn(rawServices, dep)) {
         diag.error(
@@ -104,8 +112,9 @@ export function buildProject(merged: Obj, ctx: BuildContext): ComposeProject | u
       }
     }
   }
-  checkProject(project, rawServices, diag);
-  dropUnused(project);
+  if (consistency) checkProject(project, rawServices, diag);
+  if (normalize) for (const s of Object.values(services)) inferDependencies(s);
+  if (!ctx.keepUnused) dropUnused(project);
   return project;
 }
 
@@ -255,7 +264,8 @@ function convertService(name: string, raw: Obj, c: Converter, ctx: BuildContext)
       });
     }
   }
-  if (!raw.network_mode && !isObj(raw.networks)) s.networks = { default: null };
+  if (ctx.normalize !== false && !raw.network_mode && !isObj(raw.networks)) s.networks = { default: null };
+  if (ctx.normalize !== false && raw.pull_policy === 'if_not_present') s.pull_policy = 'missing';
   if (isObj(raw.depends_on)) {
     const deps: Record<string, ServiceDependency> = {};
     for (const [dep, d] of Object.entries(raw.depends_on)) {
@@ -319,7 +329,12 @@ function convertService(name: string, raw: Obj, c: Converter, ctx: BuildContext)
     s.build = { ...(raw.build as object), context: String(raw.build.context) } as ComposeService['build'];
     (s.build as Obj).shm_size = c.size(raw.build.shm_size, at('build', 'shm_size'));
   }
-  if (s.image === undefined && s.build === undefined && raw.provider === undefined) {
+  if (
+    s.image === undefined &&
+    s.build === undefined &&
+    raw.provider === undefined &&
+    ctx.consistency !== false
+  ) {
     ctx.diag.error(at(), `service "${name}" has neither an image nor a build section`);
   }
   if (s.pids_limit !== undefined && s.pids_limit < -1)
@@ -327,7 +342,11 @@ function convertService(name: string, raw: Obj, c: Converter, ctx: BuildContext)
       at('pids_limit'),
       `pids_limit must be -1 or 0 (no limit) or a positive number, not ${s.pids_limit}`,
     );
-  checkServiceSecurity(name, s, ctx);
+  // --no-consistency prints what skiff could not honour as warnings instead of refusing the file.
+  const lenient = {
+    error: (path: PathSegment[], message: string) => ctx.diag.error(path, message, true),
+  };
+  checkServiceSecurity(name, s, ctx.consistency === false ? { ...ctx, diag: lenient } : ctx);
   for (const k of Object.keys(s)) if (s[k] === undefined) delete s[k];
   return s;
 }
@@ -462,7 +481,10 @@ function convertNetwork(key: string, raw: unknown, c: Converter, ctx: BuildConte
   for (const k of ['external', 'internal', 'attachable', 'enable_ipv4', 'enable_ipv6'] as const) {
     if (d[k] !== undefined) n[k] = c.bool(d[k], [...at, k]);
   }
-  n.name = typeof d.name === 'string' ? d.name : n.external ? key : `${ctx.name}_${key}`;
+  // A false external/internal/attachable is the default: compose-go neither keeps nor prints it.
+  for (const k of ['external', 'internal', 'attachable'] as const) if (n[k] === false) delete n[k];
+  const name = resourceName(d, n.external, key, ctx);
+  if (name !== undefined) n.name = name;
   return n;
 }
 
@@ -470,8 +492,22 @@ function convertVolume(key: string, raw: unknown, c: Converter, ctx: BuildContex
   const d: Obj = isObj(raw) ? raw : {};
   const v = { ...d } as unknown as ComposeVolume;
   if (d.external !== undefined) v.external = c.bool(d.external, ['volumes', key, 'external']);
-  v.name = typeof d.name === 'string' ? d.name : v.external ? key : `${ctx.name}_${key}`;
+  if (v.external === false) delete v.external;
+  const name = resourceName(d, v.external, key, ctx);
+  if (name !== undefined) v.name = name;
   return v;
+}
+
+/** `name:` as written, else (normalizing) the key for an external resource, `<project>_<key>` otherwise. */
+function resourceName(
+  d: Obj,
+  external: boolean | undefined,
+  key: string,
+  ctx: BuildContext,
+): string | undefined {
+  if (typeof d.name === 'string') return d.name;
+  if (ctx.normalize === false) return undefined;
+  return external ? key : `${ctx.name}_${key}`;
 }
 
 function convertSecretOrConfig(
@@ -484,9 +520,13 @@ function convertSecretOrConfig(
   const d: Obj = isObj(raw) ? raw : {};
   const v = { ...d } as unknown as ComposeSecretOrConfig;
   if (d.external !== undefined) v.external = c.bool(d.external, [kind, key, 'external']);
-  v.name = typeof d.name === 'string' ? d.name : v.external ? key : `${ctx.name}_${key}`;
+  if (v.external === false) delete v.external;
+  const name = resourceName(d, v.external, key, ctx);
+  if (name !== undefined) v.name = name;
   const sources = ['file', 'environment', 'content'].filter((k) => d[k] !== undefined);
-  if (v.external) {
+  if (ctx.consistency === false) {
+    // --no-consistency: the source checks below are consistency checks.
+  } else if (v.external) {
     if (sources.length > 0)
       ctx.diag.error([kind, key], `an external ${kind.slice(0, -1)} cannot also set ${sources.join(', ')}`);
   } else if (sources.length !== 1) {
@@ -504,7 +544,27 @@ function convertSecretOrConfig(
   return v;
 }
 
-/** Drops networks, volumes, secrets and configs no active service uses, as compose does. */
+/**
+ * Services that share a namespace with, take volumes from or link to another service
+ * start after it: compose-go's normalization adds these to depends_on.
+ */
+function inferDependencies(s: ComposeService): void {
+  const add = (name: string, restart: boolean) => {
+    if (name === '' || s.depends_on?.[name]) return;
+    s.depends_on = { ...s.depends_on, [name]: { condition: 'service_started', required: true, restart } };
+  };
+  for (const l of s.links ?? []) add(String(l).split(':')[0]!, true);
+  for (const key of ['network_mode', 'ipc', 'pid', 'uts', 'cgroup'] as const) {
+    const v = s[key];
+    if (typeof v === 'string' && v.startsWith('service:')) add(v.slice(8), true);
+  }
+  for (const v of s.volumes_from ?? []) {
+    const t = String(v);
+    if (!t.startsWith('container:')) add(t.replace(/^service:/, '').split(':')[0]!, false);
+  }
+}
+
+/** Drops networks, volumes, secrets and configs no active service uses (a deploy creates only these). */
 function dropUnused(p: ComposeProject): void {
   const used = {
     networks: new Set<string>(),

@@ -19,7 +19,7 @@ import type { Diagnostics } from './sources.js';
 import type { ComposeService } from './types.js';
 
 export interface SecurityContext {
-  diag: Diagnostics;
+  diag: Pick<Diagnostics, 'error'>;
   /** Reads a seccomp profile file; throws an error with `code` when it cannot. */
   readText: (path: string) => string;
 }
@@ -90,7 +90,7 @@ export function checkServiceSecurity(name: string, s: ComposeService, ctx: Secur
 function checkNamespaces(
   s: ComposeService,
   at: (...p: PathSegment[]) => PathSegment[],
-  diag: Diagnostics,
+  diag: Pick<Diagnostics, 'error'>,
 ): void {
   const value = (k: string): string | undefined => {
     const v = s[k];

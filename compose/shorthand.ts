@@ -16,6 +16,13 @@ export interface ShorthandContext {
   fileDir: string;
   home: string | undefined;
   errors: { path: PathSegment[]; message: string }[];
+  /** false (`--no-path-resolution`): paths the model prints stay as written; files to load still resolve. */
+  resolvePaths?: boolean;
+}
+
+/** A path the model keeps (bind source, build context, secret file …), resolved unless turned off. */
+function modelPath(p: string, ctx: ShorthandContext): string {
+  return ctx.resolvePaths === false ? p : resolvePath(p, ctx.baseDir, ctx.home);
 }
 
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -62,7 +69,7 @@ function expandResource(kind: string, def: unknown, ctx: ShorthandContext): Obj 
     } else if (typeof ext === 'string') d.external = ext === 'true';
   }
   if ((kind === 'secrets' || kind === 'configs') && typeof d.file === 'string') {
-    d.file = resolvePath(d.file, ctx.baseDir, ctx.home);
+    d.file = modelPath(d.file, ctx);
   }
   return d;
 }
@@ -93,13 +100,21 @@ function expandService(svc: Obj, at: PathSegment[], ctx: ShorthandContext): Obj 
   if (s.env_file !== undefined) {
     s.env_file = toList(s.env_file).map((e) => {
       const long: Obj = typeof e === 'string' ? { path: e } : { ...(e as Obj) };
-      long.path = resolvePath(String(long.path), ctx.baseDir, ctx.home);
+      long.path = modelPath(String(long.path), ctx);
       long.required = long.required === undefined ? true : long.required === true || long.required === 'true';
       return long;
     });
   }
-  if (s.label_file !== undefined)
-    s.label_file = toList(s.label_file).map((p) => resolvePath(String(p), ctx.baseDir, ctx.home));
+  if (isObj(s.develop) && Array.isArray(s.develop.watch)) {
+    // A watched path is on the host, relative to the project like a bind source.
+    s.develop = {
+      ...s.develop,
+      watch: s.develop.watch.map((w) =>
+        isObj(w) && typeof w.path === 'string' ? { ...w, path: modelPath(w.path, ctx) } : w,
+      ),
+    };
+  }
+  if (s.label_file !== undefined) s.label_file = toList(s.label_file).map((p) => modelPath(String(p), ctx));
   if (Array.isArray(s.ports)) {
     const ports: Obj[] = [];
     s.ports.forEach((p, i) => {
@@ -189,7 +204,7 @@ function expandService(svc: Obj, at: PathSegment[], ctx: ShorthandContext): Obj 
     s.security_opt = s.security_opt.map((o) => {
       const m = typeof o === 'string' ? /^seccomp[=:](.+)$/.exec(o) : null;
       if (!m || m[1] === 'unconfined') return o;
-      return `seccomp=${resolvePath(m[1]!, ctx.baseDir, ctx.home)}`;
+      return `seccomp=${modelPath(m[1]!, ctx)}`;
     });
   }
   if (isObj(s.ulimits)) {
@@ -217,10 +232,22 @@ function expandService(svc: Obj, at: PathSegment[], ctx: ShorthandContext): Obj 
 function expandBuild(b: unknown, ctx: ShorthandContext): unknown {
   const long: Obj = typeof b === 'string' ? { context: b } : isObj(b) ? { ...b } : {};
   const context = typeof long.context === 'string' ? long.context : '.';
-  long.context = isRemoteContext(context) ? context : resolvePath(context, ctx.baseDir, ctx.home);
+  long.context = isRemoteContext(context) ? context : modelPath(context, ctx);
   if (long.dockerfile === undefined && long.dockerfile_inline === undefined) long.dockerfile = 'Dockerfile';
   for (const key of ['args', 'labels', 'ssh', 'additional_contexts'] as const) {
     if (long[key] !== undefined) long[key] = toMap(long[key], key === 'labels' ? '' : null);
+  }
+  if (isObj(long.additional_contexts)) {
+    // A local directory becomes absolute; `docker-image://`, `service:`, `target:` and
+    // remote contexts name something other than a path and stay as written.
+    const ac: Obj = {};
+    for (const [k, v] of Object.entries(long.additional_contexts)) {
+      ac[k] =
+        typeof v === 'string' && !isRemoteContext(v) && !/^[a-z][a-z0-9+.-]*:/i.test(v)
+          ? modelPath(v, ctx)
+          : v;
+    }
+    long.additional_contexts = ac;
   }
   return long;
 }
@@ -350,7 +377,7 @@ export function expandVolume(v: unknown, ctx: ShorthandContext): Obj | string {
   if (isObj(v)) {
     const long: Obj = { ...v };
     if (long.type === 'bind' && typeof long.source === 'string') {
-      long.source = resolvePath(long.source, ctx.baseDir, ctx.home);
+      long.source = modelPath(long.source, ctx);
     }
     if (long.read_only !== undefined) long.read_only = long.read_only === true || long.read_only === 'true';
     return long;
@@ -386,7 +413,7 @@ export function expandVolume(v: unknown, ctx: ShorthandContext): Obj | string {
     long.type = 'volume';
   } else if (isBind) {
     long.type = 'bind';
-    long.source = resolvePath(source, ctx.baseDir, ctx.home);
+    long.source = modelPath(source, ctx);
   } else {
     long.type = 'volume';
     long.source = source;

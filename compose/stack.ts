@@ -26,7 +26,7 @@ import {
   type StackDependency,
   type UpdateConfig,
 } from '../lib/index.js';
-import { parseDotenv } from './dotenv.js';
+import { parseDotenv, parseEnvFile } from './dotenv.js';
 import type { ComposeProject, ComposeService, ResourceSpec, UpdateOrRollback } from './types.js';
 import { parseSize } from './units.js';
 
@@ -74,10 +74,13 @@ export function projectToStack(project: ComposeProject, io: StackIO = defaultIO)
     compose: {},
   };
 
+  // A project loaded without normalization has no names yet: the default applies.
+  const nameOf = (r: { name?: string; external?: boolean }, key: string) =>
+    r.name ?? (r.external ? key : `${project.name}_${key}`);
   for (const [key, n] of Object.entries(project.networks)) {
     if (n.external) continue;
     const spec: NetworkCreateRequest = {
-      Name: n.name,
+      Name: nameOf(n, key),
       Driver: n.driver ?? 'overlay',
       Scope: 'swarm',
       Labels: stackLabels(n.labels),
@@ -99,13 +102,12 @@ export function projectToStack(project: ComposeProject, io: StackIO = defaultIO)
         }));
       }
     }
-    void key;
-    stack.networks.push({ name: n.name, spec });
+    stack.networks.push({ name: spec.Name, spec });
   }
-  for (const v of Object.values(project.volumes)) {
+  for (const [key, v] of Object.entries(project.volumes)) {
     if (v.external) continue;
     stack.volumes.push({
-      name: v.name,
+      name: nameOf(v, key),
       driver: v.driver ?? 'local',
       driverOpts: { ...(v.driver_opts ?? {}) },
       labels: stackLabels(v.labels),
@@ -130,14 +132,14 @@ export function projectToStack(project: ComposeProject, io: StackIO = defaultIO)
         data = Buffer.from(v);
       } else data = Buffer.from(s.content ?? '');
       const spec: SecretSpec & ConfigSpec = {
-        Name: s.name,
+        Name: nameOf(s, key),
         Labels: stackLabels(s.labels),
         Data: data.toString('base64'),
       };
       if (s.template_driver) spec.Templating = { Name: s.template_driver };
       if (kind === 'secrets' && s.driver)
         (spec as SecretSpec).Driver = { Name: s.driver, Options: s.driver_opts ?? {} };
-      (kind === 'secrets' ? stack.secrets : stack.configs).push({ name: s.name, spec });
+      (kind === 'secrets' ? stack.secrets : stack.configs).push({ name: nameOf(s, key), spec });
     }
   }
 
@@ -342,15 +344,7 @@ function serviceEnv(project: ComposeProject, name: string, s: ComposeService, io
         },
       );
     }
-    if (ef.format === 'raw') {
-      // raw: KEY=VALUE taken literally, no quotes, no substitution.
-      for (const line of text.split(/\r?\n/)) {
-        const eq = line.indexOf('=');
-        if (eq > 0 && !line.startsWith('#')) env[line.slice(0, eq).trim()] = line.slice(eq + 1);
-      }
-      continue;
-    }
-    const r = parseDotenv(text, (n) => env[n] ?? project.environment[n]);
+    const r = parseEnvFile(text, ef.format, (n) => env[n] ?? project.environment[n]);
     if (r.errors.length) {
       const e = r.errors[0]!;
       throw new SkiffError('invalid_argument', `${ef.path}:${e.line}: ${e.message}`);

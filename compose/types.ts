@@ -29,6 +29,18 @@ export interface LoadOptions {
   env?: Record<string, string | undefined>;
   /** How files are read; defaults to the local file system (tests pass files held in memory). */
   reader?: ComposeFileReader;
+  /** `${VAR}` substitution (default on; `compose config --no-interpolate` turns it off). */
+  interpolate?: boolean;
+  /** Implied defaults: default network, resource names, depends_on from links (default on). */
+  normalize?: boolean;
+  /** Cross-reference checks: undeclared networks/volumes/secrets, cycles, port clashes (default on). */
+  consistency?: boolean;
+  /** Relative paths made absolute against the project directory (default on). */
+  resolvePaths?: boolean;
+  /** Folds env_file into environment and label_file into labels, as `docker compose config` prints them. */
+  resolveFiles?: boolean;
+  /** Keeps top-level networks, volumes, secrets and configs no service uses (compose-go keeps them). */
+  keepUnused?: boolean;
 }
 
 /** The loader's only I/O: reading compose and env files, and asking whether a file exists. */
@@ -227,7 +239,8 @@ export interface ComposeService {
 }
 
 export interface ComposeNetwork {
-  name: string;
+  /** Absent only when loaded with `normalize: false`. */
+  name?: string;
   driver?: string;
   driver_opts?: Record<string, string>;
   ipam?: {
@@ -250,7 +263,8 @@ export interface ComposeNetwork {
 }
 
 export interface ComposeVolume {
-  name: string;
+  /** Absent only when loaded with `normalize: false`. */
+  name?: string;
   driver?: string;
   driver_opts?: Record<string, string>;
   external?: boolean;
@@ -259,7 +273,8 @@ export interface ComposeVolume {
 }
 
 export interface ComposeSecretOrConfig {
-  name: string;
+  /** Absent only when loaded with `normalize: false`. */
+  name?: string;
   file?: string;
   environment?: string;
   /** Configs only. */

@@ -56,6 +56,15 @@ export interface ApiClientOptions {
 
 export type Filters = Record<string, string[]>;
 
+/** A secret or config as the API returns it (Data never comes back for a secret). */
+export interface SwarmObject<S> {
+  ID: string;
+  Version: { Index: number };
+  CreatedAt?: string;
+  UpdatedAt?: string;
+  Spec: S;
+}
+
 export class ApiClient {
   private readonly http: HttpTransport;
   readonly target: string;
@@ -239,6 +248,15 @@ export class ApiClient {
   }
   removeNetwork(id: string): Promise<void> {
     return this.call('DELETE', `/networks/${encodeURIComponent(id)}`, { text: true }).then(() => undefined);
+  }
+  inspectNetwork(id: string): Promise<Network> {
+    return this.call('GET', `/networks/${encodeURIComponent(id)}`);
+  }
+  inspectSecret(id: string): Promise<SwarmObject<SecretSpec>> {
+    return this.call('GET', `/secrets/${encodeURIComponent(id)}`);
+  }
+  inspectConfig(id: string): Promise<SwarmObject<ConfigSpec>> {
+    return this.call('GET', `/configs/${encodeURIComponent(id)}`);
   }
   listSecrets(filters?: Filters): Promise<{ ID: string; Spec: SecretSpec; Version: { Index: number } }[]> {
     return this.call('GET', '/secrets', { query: { filters } });

@@ -14,7 +14,7 @@ import type {
 } from '../../lib/index.js';
 import { encodeRegistryAuth, SkiffError } from '../../lib/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
-import { ago, CliUsageError, parseFormat, printJson, printTable } from '../output.js';
+import { ago, CliUsageError, parseFormat, printInspect, printJson, printList } from '../output.js';
 import {
   canonicalRegistry,
   defaultAuthFile,
@@ -174,13 +174,13 @@ export function registerImage(program: Command): void {
     .description('list images')
     .option('-q, --quiet', 'only print image IDs')
     .option('--digests', 'show digests')
-    .option('--format <format>', 'table or json')
+    .option('--format <format>', 'table, json or a Go template')
     .action(async (o: { quiet?: boolean; digests?: boolean; format?: string }) => {
       await withClient(g(), async (c) => {
         // newest first, as the node sorts them
         const list = await c.listImages();
         if (o.quiet) return void process.stdout.write(list.map((i) => `${short(i.Id)}\n`).join(''));
-        if (parseFormat(o.format) === 'json') {
+        if (o.format === 'json') {
           const docs: ImageInspect[] = [];
           for (const i of list) docs.push(await c.inspectImage(i.Id));
           return printJson(docs.map(summaryView));
@@ -194,9 +194,15 @@ export function registerImage(program: Command): void {
             rows.push(row);
           }
         }
-        const headers = ['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'];
-        if (o.digests) headers.splice(2, 0, 'DIGEST');
-        printTable(headers, rows);
+        const columns = [
+          { header: 'REPOSITORY', field: 'Repository' },
+          { header: 'TAG', field: 'Tag' },
+          { header: 'IMAGE ID', field: 'ID' },
+          { header: 'CREATED', field: 'CreatedSince' },
+          { header: 'SIZE', field: 'Size' },
+        ];
+        if (o.digests) columns.splice(2, 0, { header: 'DIGEST', field: 'Digest' });
+        printList(o.format, columns, rows, () => list);
       });
     });
 
@@ -204,11 +210,12 @@ export function registerImage(program: Command): void {
     .command('inspect')
     .description('show the full metadata of images (JSON)')
     .argument('<reference...>')
-    .action(async (refs: string[]) => {
+    .option('-f, --format <format>', "json or a Go template ('{{.Id}}')")
+    .action(async (refs: string[], o: { format?: string }) => {
       await withClient(g(), async (c) => {
         const out: unknown[] = [];
         for (const ref of refs) out.push(await c.inspectImage(ref));
-        printJson(out);
+        printInspect(o.format, out);
       });
     });
 

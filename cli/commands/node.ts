@@ -2,7 +2,9 @@
 import type { Command } from 'commander';
 import type { Node, NodeSpec } from '../../lib/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
-import { CliUsageError, parseFormat, printJson, printTable } from '../output.js';
+import { CliUsageError, printInspect, printList } from '../output.js';
+
+const isJson = (f: string | undefined) => f === 'json';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -14,15 +16,22 @@ export function registerNode(program: Command): void {
     .command('ls')
     .description('list nodes')
     .option('-q, --quiet', 'only print IDs')
-    .option('--format <format>', 'table or json')
+    .option('--format <format>', 'table, json or a Go template')
     .action(async (o: { quiet?: boolean; format?: string }) => {
       await withClient(g(), async (c) => {
         const nodes = await c.listNodes();
         if (o.quiet) return void process.stdout.write(nodes.map((n) => `${n.ID}\n`).join(''));
-        if (parseFormat(o.format) === 'json') return printJson(nodes);
-        const self = await selfId(c);
-        printTable(
-          ['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'MANAGER STATUS', 'ENGINE VERSION'],
+        const self = isJson(o.format) ? undefined : await selfId(c);
+        printList(
+          o.format,
+          [
+            { header: 'ID', field: 'ID' },
+            { header: 'HOSTNAME', field: 'Hostname' },
+            { header: 'STATUS', field: 'Status' },
+            { header: 'AVAILABILITY', field: 'Availability' },
+            { header: 'MANAGER STATUS', field: 'ManagerStatus' },
+            { header: 'ENGINE VERSION', field: 'EngineVersion' },
+          ],
           nodes.map((n) => [
             `${n.ID}${n.ID === self ? ' *' : ''}`,
             n.Description?.Hostname ?? '',
@@ -31,6 +40,7 @@ export function registerNode(program: Command): void {
             n.ManagerStatus ? (n.ManagerStatus.Leader ? 'Leader' : cap(n.ManagerStatus.Reachability)) : '',
             n.Description?.Engine?.EngineVersion ?? '',
           ]),
+          () => nodes,
         );
       });
     });
@@ -39,9 +49,10 @@ export function registerNode(program: Command): void {
     .command('inspect')
     .description('show nodes in detail (JSON); "self" is the node the API runs on')
     .argument('<node...>', 'node IDs or hostnames, or self')
-    .action(async (ids: string[]) => {
+    .option('-f, --format <format>', "json or a Go template ('{{.Status.Addr}}')")
+    .action(async (ids: string[], o: { format?: string }) => {
       await withClient(g(), async (c) =>
-        printJson(await Promise.all(ids.map(async (id) => c.inspectNode(await resolve(c, id))))),
+        printInspect(o.format, await Promise.all(ids.map(async (id) => c.inspectNode(await resolve(c, id))))),
       );
     });
 

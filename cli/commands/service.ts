@@ -7,7 +7,16 @@ import type { ApiClient } from '../api/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
 import { type FollowResult, followRollouts, outcomeText, RolloutDisplay } from '../follow.js';
 import { parseLogLine } from '../log-lines.js';
-import { ago, CliExit, CliUsageError, parseFormat, printJson, printTable, shortId } from '../output.js';
+import {
+  ago,
+  CliExit,
+  CliUsageError,
+  parseFormat,
+  printInspect,
+  printJson,
+  printList,
+  shortId,
+} from '../output.js';
 import {
   applyCapabilities,
   applyServiceUpdate,
@@ -30,15 +39,15 @@ export function registerService(program: Command): void {
     .command('ls')
     .description('list services')
     .option('-q, --quiet', 'only print IDs')
-    .option('--format <format>', 'table or json')
+    .option('--format <format>', "table, json or a Go template ('{{.Name}}', 'table {{.ID}}\\t{{.Name}}')")
     .option('-f, --filter <filter>', 'filter (name=…, label=…, mode=…)', collect, [])
     .action(async (o: { quiet?: boolean; format?: string; filter: string[] }) => {
       await withClient(g(), async (c) => {
         const services = await c.listServices(parseFilters(o.filter));
         if (o.quiet) return void process.stdout.write(services.map((s) => `${s.ID}\n`).join(''));
-        if (parseFormat(o.format) === 'json') return printJson(services);
-        printTable(
-          ['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'],
+        printList(
+          o.format,
+          SERVICE_COLUMNS,
           services.map((s) => [
             shortId(s.ID),
             s.Spec.Name ?? '',
@@ -47,6 +56,7 @@ export function registerService(program: Command): void {
             imageOf(s),
             portsOf(s),
           ]),
+          () => services,
         );
       });
     });
@@ -57,7 +67,7 @@ export function registerService(program: Command): void {
     .argument('<service...>', 'service names or IDs')
     .option('-q, --quiet', 'only print task IDs')
     .option('--no-trunc', 'do not truncate output')
-    .option('--format <format>', 'table or json')
+    .option('--format <format>', 'table, json or a Go template')
     .action(async (names: string[], o: { quiet?: boolean; format?: string; trunc: boolean }) => {
       await withClient(g(), async (c) => {
         const nodes = new Map((await c.listNodes()).map((n) => [n.ID, n]));
@@ -70,8 +80,7 @@ export function registerService(program: Command): void {
           for (const t of tasks) rows.push(taskRow(t, s, nodes, o.trunc));
         }
         if (o.quiet) return void process.stdout.write(all.map((t) => `${t.ID}\n`).join(''));
-        if (parseFormat(o.format) === 'json') return printJson(all);
-        printTable(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR', 'PORTS'], rows);
+        printList(o.format, TASK_COLUMNS, rows, () => all);
       });
     });
 
@@ -80,10 +89,11 @@ export function registerService(program: Command): void {
     .description('show services in detail (JSON)')
     .argument('<service...>', 'service names or IDs')
     .option('--pretty', 'human-readable summary')
-    .action(async (names: string[], o: { pretty?: boolean }) => {
+    .option('-f, --format <format>', "json or a Go template ('{{.Spec.Name}}', '{{json .Spec}}')")
+    .action(async (names: string[], o: { pretty?: boolean; format?: string }) => {
       await withClient(g(), async (c) => {
         const out = await Promise.all(names.map((n) => c.inspectService(n)));
-        if (!o.pretty) return printJson(out);
+        if (!o.pretty) return printInspect(o.format, out);
         for (const s of out) {
           process.stdout.write(
             `ID:\t\t${s.ID}\nName:\t\t${s.Spec.Name}\nMode:\t\t${modeOf(s)}\nReplicas:\t${replicasOf(s)}\nImage:\t\t${imageOf(s)}\n` +
@@ -389,11 +399,13 @@ export function parseFilters(filters: string[]): Record<string, string[]> | unde
   return out;
 }
 
-/** The `service ls` table (also `stack services`). */
-export function printServices(services: Service[]): void {
-  printTable(
-    ['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'],
+/** The `service ls` table (also `stack services`), or the --format the user gave. */
+export function printServices(services: Service[], format?: string): void {
+  printList(
+    format,
+    SERVICE_COLUMNS,
     services.map((s) => [shortId(s.ID), s.Spec.Name ?? '', modeOf(s), replicasOf(s), imageOf(s), portsOf(s)]),
+    () => services,
   );
 }
 
@@ -445,3 +457,25 @@ function taskRow(t: Task, s: Service, nodes: Map<string, Node>, trunc: boolean):
     '',
   ];
 }
+
+/** `service ls` columns and the template fields docker gives them. */
+export const SERVICE_COLUMNS = [
+  { header: 'ID', field: 'ID' },
+  { header: 'NAME', field: 'Name' },
+  { header: 'MODE', field: 'Mode' },
+  { header: 'REPLICAS', field: 'Replicas' },
+  { header: 'IMAGE', field: 'Image' },
+  { header: 'PORTS', field: 'Ports' },
+];
+
+/** Task list columns (`service ps`, `stack ps`, `node ps`) and their template fields. */
+export const TASK_COLUMNS = [
+  { header: 'ID', field: 'ID' },
+  { header: 'NAME', field: 'Name' },
+  { header: 'IMAGE', field: 'Image' },
+  { header: 'NODE', field: 'Node' },
+  { header: 'DESIRED STATE', field: 'DesiredState' },
+  { header: 'CURRENT STATE', field: 'CurrentState' },
+  { header: 'ERROR', field: 'Error' },
+  { header: 'PORTS', field: 'Ports' },
+];

@@ -3,13 +3,13 @@
 // non-zero naming each service that paused, rolled back or timed out (unlike
 // `docker stack deploy`, which exits 0 after a rollback: docker/cli#6752).
 import type { Command } from 'commander';
-import { parseDurationNs, STACK_NAMESPACE_LABEL } from '../../lib/index.js';
+import { parseDurationNs, STACK_NAMESPACE_LABEL, type Task } from '../../lib/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
 import { deployStack, removeStack } from '../deploy.js';
 import { followRollouts, RolloutDisplay } from '../follow.js';
-import { CliExit, CliUsageError, parseFormat, printJson, printTable, shortId } from '../output.js';
+import { CliExit, CliUsageError, parseFormat, printJson, printList, shortId } from '../output.js';
 import { loadStack } from './compose.js';
-import { printServices } from './service.js';
+import { printServices, TASK_COLUMNS } from './service.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -100,7 +100,7 @@ export function registerStack(program: Command): void {
   stack
     .command('ls')
     .description('list stacks')
-    .option('--format <format>', 'table or json')
+    .option('--format <format>', 'table, json or a Go template')
     .action(async (o: { format?: string }) => {
       await withClient(g(), async (c) => {
         const counts = new Map<string, number>();
@@ -109,11 +109,14 @@ export function registerStack(program: Command): void {
           if (ns) counts.set(ns, (counts.get(ns) ?? 0) + 1);
         }
         const rows = [...counts].sort(([a], [b]) => a.localeCompare(b));
-        if (parseFormat(o.format) === 'json')
-          return printJson(rows.map(([Name, Services]) => ({ Name, Services })));
-        printTable(
-          ['NAME', 'SERVICES'],
+        printList(
+          o.format,
+          [
+            { header: 'NAME', field: 'Name' },
+            { header: 'SERVICES', field: 'Services' },
+          ],
           rows.map(([n, c]) => [n, String(c)]),
+          () => rows.map(([Name, Services]) => ({ Name, Services })),
         );
       });
     });
@@ -122,22 +125,21 @@ export function registerStack(program: Command): void {
     .command('services')
     .description("list a stack's services")
     .option('-q, --quiet', 'only print IDs')
-    .option('--format <format>', 'table or json')
+    .option('--format <format>', 'table, json or a Go template')
     .argument('<stack>')
     .action(async (name: string, o: { quiet?: boolean; format?: string }) => {
       await withClient(g(), async (c) => {
         const services = await c.listServices({ label: [`${STACK_NAMESPACE_LABEL}=${name}`] });
         if (services.length === 0) process.stderr.write(`Nothing found in stack: ${name}\n`);
         if (o.quiet) return void process.stdout.write(services.map((s) => `${s.ID}\n`).join(''));
-        if (parseFormat(o.format) === 'json') return printJson(services);
-        printServices(services);
+        printServices(services, o.format);
       });
     });
 
   stack
     .command('ps')
     .description("list a stack's tasks")
-    .option('--format <format>', 'table or json')
+    .option('--format <format>', 'table, json or a Go template')
     .option('-q, --quiet', 'only print task IDs')
     .argument('<stack>')
     .action(async (name: string, o: { format?: string; quiet?: boolean }) => {
@@ -145,7 +147,7 @@ export function registerStack(program: Command): void {
         const services = await c.listServices({ label: [`${STACK_NAMESPACE_LABEL}=${name}`] });
         const nodes = new Map((await c.listNodes()).map((n) => [n.ID, n.Description?.Hostname ?? n.ID]));
         const rows: string[][] = [];
-        const all = [];
+        const all: Task[] = [];
         for (const s of services) {
           for (const t of await c.listTasks({ service: [s.ID] })) {
             all.push(t);
@@ -161,8 +163,7 @@ export function registerStack(program: Command): void {
           }
         }
         if (o.quiet) return void process.stdout.write(all.map((t) => `${t.ID}\n`).join(''));
-        if (parseFormat(o.format) === 'json') return printJson(all);
-        printTable(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], rows);
+        printList(o.format, TASK_COLUMNS.slice(0, 7), rows, () => all);
       });
     });
 

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { SkiffError } from '../../lib/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
-import { CliExit, CliUsageError, parseFormat, printJson, printTable } from '../output.js';
+import { CliExit, CliUsageError, printInspect, printList } from '../output.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -26,7 +26,7 @@ export function registerVolume(program: Command): void {
     .command('ls')
     .description('list volumes')
     .option('-q, --quiet', 'only print volume names')
-    .option('--format <format>', 'table or json')
+    .option('--format <format>', 'table, json or a Go template')
     .option('-f, --filter <filter>', 'filter (label=KEY=VALUE)', collect, [])
     .action(async (o: { quiet?: boolean; format?: string; filter: string[] }) => {
       const labels = labelFilters(o.filter);
@@ -34,10 +34,14 @@ export function registerVolume(program: Command): void {
         c.listVolumesFull(labels.length ? { label: labels } : undefined),
       );
       if (o.quiet) return void process.stdout.write(vols.map((v) => `${v.Name}\n`).join(''));
-      if (parseFormat(o.format) === 'json') return printJson(vols.map(({ UsageData: _usage, ...v }) => v));
-      printTable(
-        ['DRIVER', 'VOLUME NAME'],
+      printList(
+        o.format,
+        [
+          { header: 'DRIVER', field: 'Driver' },
+          { header: 'VOLUME NAME', field: 'Name' },
+        ],
         vols.map((v) => [v.Driver, v.Name]),
+        () => vols.map(({ UsageData: _usage, ...v }) => v),
       );
     });
 
@@ -45,13 +49,17 @@ export function registerVolume(program: Command): void {
     .command('inspect')
     .description('show volumes in detail (JSON)')
     .argument('<name...>', 'volume names')
-    .action(async (names: string[]) => {
+    .option('-f, --format <format>', "json or a Go template ('{{.Mountpoint}}')")
+    .action(async (names: string[], o: { format?: string }) => {
       const out = await withClient(g(), async (c) => {
         const vols = [];
         for (const n of names) vols.push(await c.inspectVolume(n));
         return vols;
       });
-      printJson(out.map(({ UsageData: _usage, ...v }) => v));
+      printInspect(
+        o.format,
+        out.map(({ UsageData: _usage, ...v }) => v),
+      );
     });
 
   volume
