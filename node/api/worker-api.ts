@@ -17,7 +17,9 @@ export type NodeLocalHandler = (req: IncomingMessage, res: ServerResponse) => vo
 
 /** Paths the node-local API answers; the rest stays the control server's. */
 export function isNodeLocalPath(path: string): boolean {
-  return /^\/(images|volumes|containers|exec|build)(\/|$)|^\/(auth|system\/df|skiff\/system\/prune)$/.test(path);
+  return /^\/(images|volumes|containers|exec|build)(\/|$)|^\/(auth|system\/df|skiff\/system\/prune)$/.test(
+    path,
+  );
 }
 
 export async function nodeLocalApi(
