@@ -19,8 +19,8 @@
 // before it cannot tell a newer format from its own, so upgrades are supported from
 // there on. Between it and this build lie the routing mesh, the engine API, the raft
 // data-key rotation and the VIP batching, so the test crosses real changes of the data
-// path and of the state at rest. Its package-lock.json is this one's, so it runs with
-// this checkout's node_modules.
+// path and of the state at rest. Its packages are all in this one's lock file at the same
+// versions (added ones aside), so it runs with this checkout's node_modules.
 import { execFile as execFileCb } from 'node:child_process';
 import {
   existsSync,
@@ -156,6 +156,24 @@ async function git(args: string[]): Promise<string> {
   return (await execFile('git', ['-C', REPO, ...args], { maxBuffer: 64 * 1024 * 1024 })).stdout;
 }
 
+/**
+ * The packages of the earlier lock file this checkout's lock does not hold at the same
+ * version and integrity: packages added since are fine (the earlier build never loads
+ * them), a removed or changed one is not.
+ */
+function lockPackagesChanged(earlierLock: string, currentLock: string): string[] {
+  type Lock = { packages?: Record<string, { version?: string; integrity?: string }> };
+  const earlier = (JSON.parse(earlierLock) as Lock).packages ?? {};
+  const current = (JSON.parse(currentLock) as Lock).packages ?? {};
+  return Object.entries(earlier)
+    .filter(([path]) => path !== '') // the root entry lists this checkout's own dependencies
+    .filter(
+      ([path, meta]) =>
+        current[path]?.version !== meta.version || current[path]?.integrity !== meta.integrity,
+    )
+    .map(([path, meta]) => `${path.replace(/^node_modules\//, '')}@${meta.version ?? '?'}`);
+}
+
 /** Exports EARLIER into `dir` and builds it with tsc, on this checkout's node_modules. */
 async function buildEarlier(dir: string): Promise<string> {
   try {
@@ -165,10 +183,13 @@ async function buildEarlier(dir: string): Promise<string> {
       `the upgrade test builds commit ${EARLIER}, which this clone does not have (a shallow clone?): fetch the history (git fetch --unshallow) and run it again`,
     );
   }
-  const lock = await git(['show', `${EARLIER}:package-lock.json`]);
-  if (lock !== readFileSync(join(REPO, 'package-lock.json'), 'utf8'))
+  const changed = lockPackagesChanged(
+    await git(['show', `${EARLIER}:package-lock.json`]),
+    readFileSync(join(REPO, 'package-lock.json'), 'utf8'),
+  );
+  if (changed.length > 0)
     throw new Error(
-      `package-lock.json differs from ${EARLIER}'s: the earlier build cannot run on this checkout's node_modules; give it its own (npm ci in ${dir}) or pick a commit with this lock file`,
+      `${EARLIER}'s packages are not all in this checkout's node_modules at the same version (${changed.slice(0, 5).join(', ')}): the earlier build cannot run on them; give it its own (npm ci in ${dir}) or pick a later commit`,
     );
   await git(['archive', '--output', join(dir, 'src.tar'), EARLIER]);
   await execFile('tar', ['-xf', join(dir, 'src.tar'), '-C', dir]);
