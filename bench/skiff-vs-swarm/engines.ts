@@ -68,7 +68,8 @@ const BUILD_DIR = join(REPO_ROOT, 'bench', 'results', 'skiff-build');
  * tiny size to save the build.
  */
 export async function skiffEntry(tiny: boolean, log: (m: string) => void): Promise<string[]> {
-  if (tiny) return ['--import', 'tsx', join(REPO_ROOT, 'cli', 'main.ts')];
+  // tsx by its resolved URL: a bench may run the CLI from another working directory.
+  if (tiny) return ['--import', import.meta.resolve('tsx'), join(REPO_ROOT, 'cli', 'main.ts')];
   const main = join(BUILD_DIR, 'skiff', 'main.js');
   // BENCH_REUSE_BUILD=1: the sources did not change since the last build (repeated runs while profiling).
   if (process.env.BENCH_REUSE_BUILD === '1' && existsSync(main)) return [main];
