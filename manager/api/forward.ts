@@ -80,24 +80,9 @@ export async function forwardLogRead(
   forwarded: boolean,
 ): Promise<{ status: number; contentType: string | undefined; stream: IncomingMessage } | undefined> {
   const fwd = ctx.forward;
-  if (!fwd || forwarded || ctx.replicator.isLeader()) return undefined;
-  if (tasks.every((t) => !t.NodeID || t.NodeID === ctx.info.nodeId)) return undefined;
+  if (!fwd || !readNeedsLeader(ctx, tasks, forwarded)) return undefined;
   const addr = leaderForRead(ctx);
-  const res = await nodeHttpsStream({
-    addr,
-    method: 'GET',
-    path: url,
-    headers: { [FORWARDED]: '1' },
-    tls: { ca: fwd.tls.caPem, cert: fwd.tls.certPem, key: fwd.tls.keyPem },
-    timeoutMs: fwd.timeoutMs ?? 5000,
-    peer: 'the leader',
-  });
-  const type = res.headers['content-type'];
-  return {
-    status: res.status || 502,
-    contentType: typeof type === 'string' ? type : undefined,
-    stream: res.stream,
-  };
+  return streamFrom(fwd, addr, 'the leader', { method: 'GET', url, headers: {} });
 }
 
 /**
@@ -121,6 +106,24 @@ export async function forwardToNode(
       },
     );
   }
+  return streamFrom(fwd, addr, `node ${nodeId}`, req);
+}
+
+type Forwarding = NonNullable<ApiContext['forward']>;
+
+/** Whether a read of `tasks` on this manager must go to the leader (tasks of other nodes, on a follower). */
+function readNeedsLeader(ctx: ApiContext, tasks: readonly Task[], forwarded: boolean): boolean {
+  if (forwarded || ctx.replicator.isLeader()) return false;
+  return tasks.some((t) => t.NodeID && t.NodeID !== ctx.info.nodeId);
+}
+
+/** One request to another manager over mTLS with this manager's identity, its answer streamed back. */
+async function streamFrom(
+  fwd: Forwarding,
+  addr: string,
+  peer: string,
+  req: { method: string; url: string; headers: Record<string, string>; body?: Readable },
+): Promise<{ status: number; contentType: string | undefined; stream: IncomingMessage }> {
   const res = await nodeHttpsStream({
     addr,
     method: req.method,
@@ -129,7 +132,7 @@ export async function forwardToNode(
     ...(req.body ? { body: req.body } : {}),
     tls: { ca: fwd.tls.caPem, cert: fwd.tls.certPem, key: fwd.tls.keyPem },
     timeoutMs: fwd.timeoutMs ?? 5000,
-    peer: `node ${nodeId}`,
+    peer,
   });
   const type = res.headers['content-type'];
   return {
@@ -150,8 +153,7 @@ export async function forwardStatsRead(
   forwarded: boolean,
 ): Promise<{ status: number; body: Buffer } | undefined> {
   const fwd = ctx.forward;
-  if (!fwd || forwarded || ctx.replicator.isLeader()) return undefined;
-  if (tasks.every((t) => !t.NodeID || t.NodeID === ctx.info.nodeId)) return undefined;
+  if (!fwd || !readNeedsLeader(ctx, tasks, forwarded)) return undefined;
   const addr = leaderForRead(ctx);
   const res = await nodeHttps({
     addr,
