@@ -13,7 +13,7 @@ import type {
   NodeDescription,
   Task,
 } from '../lib/index.js';
-import { describeError, SkiffError, silentLogger } from '../lib/index.js';
+import { describeError, ENCRYPTED_OVERLAY_PLUGIN, SkiffError, silentLogger } from '../lib/index.js';
 import { Builder } from './build/index.js';
 import { ContainerService, isStandaloneId } from './containers/index.js';
 import { DEFAULT_PULL_LIMITS, ImageService, type PullLimits, type PullOutcome } from './image/index.js';
@@ -162,16 +162,26 @@ export class NodeAgent {
     return this.opts.hostname ?? osHostname();
   }
 
-  description(): NodeDescription {
+  /** What the node tells the managers about itself; what it can carry decides where its tasks go. */
+  async description(): Promise<NodeDescription> {
+    const plugins = [
+      { Type: 'Network', Name: 'bridge' },
+      { Type: 'Network', Name: 'overlay' },
+      { Type: 'Volume', Name: 'local' },
+    ];
+    if (await this.network.carriesEncryptedOverlays()) plugins.push({ ...ENCRYPTED_OVERLAY_PLUGIN });
     return {
       Hostname: this.hostname,
       Platform: { OS: 'linux', Architecture: process.arch === 'x64' ? 'x86_64' : process.arch },
-      Engine: { EngineVersion: 'skiff', Labels: this.opts.labels ?? {} },
+      Engine: { EngineVersion: 'skiff', Labels: this.opts.labels ?? {}, Plugins: plugins },
     };
   }
 
   /** Restores node state, adopts surviving containers and connects to the dispatcher. */
   async start(dispatcher: () => DispatcherApi): Promise<void> {
+    // The ESP probe (two `ip xfrm` runs) goes on while the node restores its state.
+    const description = this.description();
+    description.catch(() => {});
     // Layers, containers' files and records are root's alone (crun mounts and enters them as root).
     for (const d of AGENT_STATE_DIRS) await privateDir(join(this.opts.stateDir, d));
     for (const d of AGENT_RUN_DIRS) await privateDir(join(this.opts.runDir, d));
@@ -185,7 +195,7 @@ export class NodeAgent {
       worker: this.worker,
       nodeId: this.opts.nodeId,
       addr: this.opts.addr,
-      description: this.description(),
+      description: await description,
       log: this.log,
       logs: (taskIds, q, signal) => readTaskLogs(this.runtime, taskIds, q, signal),
       stats: (taskIds) => readTaskStats(this.runtime, taskIds),

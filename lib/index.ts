@@ -11,6 +11,7 @@ export * from './depends-on.js';
 export * from './dispatch.js';
 export * from './dispatch-wire.js';
 export * from './duration.js';
+export * from './encrypted-overlays.js';
 export * from './engine-containers.js';
 export * from './errors.js';
 export * from './exec-protocol.js';

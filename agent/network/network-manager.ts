@@ -389,6 +389,14 @@ export class NetworkManager {
     await this.syncEsp();
   }
 
+  /**
+   * Whether this node can carry encrypted overlays: a node whose overlays never leave the
+   * host (no underlay address) always can; others when the kernel has ESP with AES-GCM.
+   */
+  async carriesEncryptedOverlays(): Promise<boolean> {
+    return !this.options.underlayAddress || (await this.esp.supported());
+  }
+
   private async requireEsp(def: NetworkDefinition): Promise<void> {
     if (!this.options.underlayAddress)
       throw new SkiffError(

@@ -1,9 +1,9 @@
 // What a group of pending tasks asks of a node, and the filters that check it, in
 // the order Docker explains failures: availability, resources, constraints,
-// platform, host ports, max replicas per node.
+// platform, encrypted overlays, host ports, max replicas per node.
 
 import type { Platform, Service, Task } from '../../lib/index.js';
-import { describeError } from '../../lib/index.js';
+import { describeError, nodeCarriesEncryptedOverlays, taskNeedsEncryptedOverlay } from '../../lib/index.js';
 import {
   type Constraint,
   type ConstraintKey,
@@ -22,6 +22,8 @@ export interface Requirements {
   /** Why the task can never be placed (e.g. an invalid constraint), if so. */
   invalid: string | undefined;
   platforms: Platform[];
+  /** The task is on an encrypted overlay: only a node that can carry one may run it. */
+  encryptedOverlay: boolean;
   nanoCpus: number;
   memoryBytes: number;
   hostPorts: string[];
@@ -53,6 +55,7 @@ export function requirementsOf(task: Task, service: Service | undefined): Requir
     constraints,
     invalid,
     platforms: placement?.Platforms ?? [],
+    encryptedOverlay: taskNeedsEncryptedOverlay(task),
     nanoCpus: reservations?.NanoCPUs ?? 0,
     memoryBytes: reservations?.MemoryBytes ?? 0,
     hostPorts: hostPortsOf(service),
@@ -62,7 +65,15 @@ export function requirementsOf(task: Task, service: Service | undefined): Requir
 }
 
 /** Filters in the order failures are explained; each says how to word N failing nodes. */
-export const FILTERS = ['ready', 'resources', 'constraints', 'platform', 'hostPort', 'maxReplicas'] as const;
+export const FILTERS = [
+  'ready',
+  'resources',
+  'constraints',
+  'platform',
+  'encryptedOverlay',
+  'hostPort',
+  'maxReplicas',
+] as const;
 export type FilterName = (typeof FILTERS)[number];
 
 export function explainFilter(filter: FilterName, nodes: number): string {
@@ -76,6 +87,8 @@ export function explainFilter(filter: FilterName, nodes: number): string {
       return `scheduling constraints not satisfied on ${n}`;
     case 'platform':
       return `unsupported platform on ${n}`;
+    case 'encryptedOverlay':
+      return `no IPsec ESP for encrypted overlays on ${n}`;
     case 'hostPort':
       return `host-mode port already in use on ${n}`;
     case 'maxReplicas':
@@ -87,6 +100,10 @@ function platformMatches(req: Requirements, ns: NodeState): boolean {
   return nodeRunsPlatforms(ns.node, req.platforms);
 }
 
+function carriesOverlays(req: Requirements, ns: NodeState): boolean {
+  return !req.encryptedOverlay || nodeCarriesEncryptedOverlays(ns.node.Description);
+}
+
 /** The first filter the node fails for this requirement, or undefined if it fits. */
 export function failingFilter(req: Requirements, ns: NodeState): FilterName | undefined {
   const node = ns.node;
@@ -94,6 +111,7 @@ export function failingFilter(req: Requirements, ns: NodeState): FilterName | un
   if (!fitsResources(req, ns)) return 'resources';
   if (!nodeMatchesConstraints(node, req.constraints)) return 'constraints';
   if (!platformMatches(req, ns)) return 'platform';
+  if (!carriesOverlays(req, ns)) return 'encryptedOverlay';
   if (!fitsPorts(req, ns)) return 'hostPort';
   if (!fitsMaxReplicas(req, ns)) return 'maxReplicas';
   return undefined;
@@ -104,7 +122,9 @@ export function passesStaticFilters(req: Requirements, ns: NodeState): boolean {
   const node = ns.node;
   if (req.nodeId !== undefined && node.ID !== req.nodeId) return false;
   if (node.Status.State !== 'ready' || (node.Spec.Availability ?? 'active') !== 'active') return false;
-  return nodeMatchesConstraints(node, req.constraints) && platformMatches(req, ns);
+  return (
+    nodeMatchesConstraints(node, req.constraints) && platformMatches(req, ns) && carriesOverlays(req, ns)
+  );
 }
 
 function fitsResources(req: Requirements, ns: NodeState): boolean {

@@ -6,7 +6,13 @@
 // the preference tree and a heap, so a pass costs about O(groups × nodes + tasks ×
 // log nodes) rather than a scan of every node for every task.
 
-import { type Node, type Service, type Task, taskStateRank } from '../../lib/index.js';
+import {
+  type Node,
+  type Service,
+  type Task,
+  taskNeedsEncryptedOverlay,
+  taskStateRank,
+} from '../../lib/index.js';
 import { buildNodeState, type NodeState } from './node-state.js';
 import {
   explainFilter,
@@ -61,7 +67,9 @@ function groupTasks(pending: readonly Task[]): Group[] {
   for (const t of pending) {
     // A task asked to stop before it was placed needs no node.
     if (taskStateRank(t.DesiredState) > RUNNING_RANK && t.DesiredState !== 'complete') continue;
-    const k = `${t.ServiceID}\n${t.NodeID ?? ''}`;
+    // Mid-update, a service's tasks may differ in their networks: keep them apart when
+    // one kind needs a node that can encrypt and the other does not.
+    const k = `${t.ServiceID}\n${t.NodeID ?? ''}\n${taskNeedsEncryptedOverlay(t) ? 'esp' : ''}`;
     let groups = byService.get(k);
     if (!groups) {
       groups = [];

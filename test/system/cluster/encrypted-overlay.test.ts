@@ -1,11 +1,12 @@
 // Encrypted overlays with real daemons on two lab hosts, on this machine's kernel, which
 // has xfrm but no ESP transform (CONFIG_INET_ESP unset): `--opt encrypted` is accepted,
-// the leader makes the network key ring and `cluster rotate-network-key` turns it, and
-// each node, finding it cannot encrypt, refuses the network with a message saying why —
-// its tasks fail rather than carry the network in clear — and keeps no ESP state behind.
+// the leader makes the network key ring and `cluster rotate-network-key` turns it; each
+// node reports that it cannot encrypt, so the scheduler keeps the network's tasks pending
+// with the reason rather than place them where their traffic would leave in clear, and no
+// node keeps ESP state behind.
 // A plain overlay on the same nodes runs as before.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Task } from '../../../lib/index.js';
+import { ENCRYPTED_OVERLAY_PLUGIN, type Node, type Task } from '../../../lib/index.js';
 import { runCommand, waitFor } from '../../lab/index.js';
 import { LAB_IMAGE, type LabCluster, logTail, startLabCluster } from './helpers.js';
 
@@ -21,7 +22,7 @@ describe('an encrypted overlay on a kernel without ESP', () => {
     await c?.destroy();
   }, 120_000);
 
-  it('makes and turns the key ring, and refuses the network on nodes that cannot encrypt', async () => {
+  it('makes and turns the key ring, and places no task of the network on nodes that cannot encrypt', async () => {
     const none = await c.skiff(['cluster', 'rotate-network-key']);
     expect(none.code).not.toBe(0);
     expect(none.stderr).toContain('no encrypted overlay network has been created');
@@ -61,17 +62,20 @@ describe('an encrypted overlay on a kernel without ESP', () => {
     ).catch((e: unknown) => {
       throw new Error(`${String(e)}\n${c.nodes.map((n) => `${n.host.name}:\n${logTail(n, 30)}`).join('\n')}`);
     });
-    const failed = await waitFor(
+    // Neither node can encrypt, and says so in its description: the scheduler keeps the
+    // encrypted overlay's tasks pending with the reason rather than send them to be refused.
+    for (const n of await c.json<Node[]>(['node', 'ls']))
+      expect(n.Description?.Engine?.Plugins ?? []).not.toContainEqual(ENCRYPTED_OVERLAY_PLUGIN);
+    const pending = await waitFor(
       async () => {
-        const ts = (await tasksOf('sealed-svc')).filter(
-          (t) => t.Status.State === 'failed' || t.Status.State === 'rejected',
-        );
-        return new Set(ts.map((t) => t.NodeID)).size === 2 ? ts : undefined;
+        const ts = (await tasksOf('sealed-svc')).filter((t) => t.Status.State === 'pending' && t.Status.Err);
+        return ts.length === 2 ? ts : undefined;
       },
-      { what: 'the encrypted overlay refused on both hosts', timeoutMs: 120_000 },
+      { what: 'the encrypted overlay service pending on both hosts, with the reason', timeoutMs: 120_000 },
     );
-    for (const t of failed)
-      expect(t.Status.Err).toMatch(/network sealed is encrypted, and this node's kernel has no IPsec ESP/);
+    // A global service's task asks for its own node only.
+    for (const t of pending)
+      expect(t.Status.Err).toBe('no suitable node (no IPsec ESP for encrypted overlays on 1 node)');
     expect((await tasksOf('sealed-svc')).some((t) => t.Status.State === 'running')).toBe(false);
 
     for (const n of c.nodes) {

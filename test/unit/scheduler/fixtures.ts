@@ -16,6 +16,8 @@ export function makeNode(
     memoryBytes?: number;
     os?: string;
     arch?: string;
+    /** Engine plugins the node reports (e.g. ENCRYPTED_OVERLAY_PLUGIN). */
+    plugins?: { Type: string; Name: string }[];
   } = {},
 ): Node {
   return {
@@ -32,7 +34,7 @@ export function makeNode(
       Hostname: `host-${id}`,
       Platform: { OS: opts.os ?? 'linux', Architecture: opts.arch ?? 'x86_64' },
       Resources: { NanoCPUs: (opts.cpus ?? 4) * 1e9, MemoryBytes: opts.memoryBytes ?? 8 * 2 ** 30 },
-      Engine: { Labels: opts.engineLabels ?? {} },
+      Engine: { Labels: opts.engineLabels ?? {}, ...(opts.plugins ? { Plugins: opts.plugins } : {}) },
     },
     Status: { State: opts.state ?? 'ready' },
   };

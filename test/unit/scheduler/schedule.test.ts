@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { Node, Service, Task, TaskSpec } from '../../../lib/index.js';
+import {
+  ENCRYPTED_OVERLAY_PLUGIN,
+  type Node,
+  type Service,
+  type Task,
+  type TaskSpec,
+} from '../../../lib/index.js';
 import { parseConstraint } from '../../../manager/constraints/index.js';
 import { schedule } from '../../../manager/scheduler/index.js';
 import { makeNode, makeService, makeTask } from './fixtures.js';
@@ -278,5 +284,48 @@ describe('scheduler: scale', () => {
     expect(result.assignments).toHaveLength(20_000);
     const counts = [...byNode.values()].map((l) => l.length);
     expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('scheduler: encrypted overlays', () => {
+  const overlay = (id: string, options: Record<string, string>) => ({
+    Network: { Name: id, Id: id, Driver: 'overlay', Options: options },
+    Addresses: ['10.0.9.2/24'],
+  });
+  const onNetwork = (serviceId: string, n: number, options: Record<string, string>) =>
+    tasksOf(serviceId, n).map(
+      (t) => ({ ...t, NetworksAttachments: [overlay(`${serviceId}-net`, options)] }) as unknown as Task,
+    );
+
+  it('places a task on an encrypted overlay only on nodes that can encrypt, and says why when none can', () => {
+    const nodes = [
+      makeNode('clear1'),
+      makeNode('esp', { plugins: [ENCRYPTED_OVERLAY_PLUGIN] }),
+      makeNode('clear2'),
+    ];
+    const { result } = run(nodes, onNetwork('sealed', 2, { encrypted: '' }));
+    expect(result.assignments.map((a) => a.nodeId)).toEqual(['esp', 'esp']);
+
+    const none = run([makeNode('a'), makeNode('b')], onNetwork('sealed', 1, { encrypted: '' }));
+    expect(none.result.assignments).toEqual([]);
+    expect(none.result.unschedulable[0]?.reason).toBe(
+      'no suitable node (no IPsec ESP for encrypted overlays on 2 nodes)',
+    );
+  });
+
+  it('places tasks on a plain overlay anywhere', () => {
+    const { result } = run([makeNode('a'), makeNode('b')], onNetwork('plain', 2, {}));
+    expect(result.assignments.map((a) => a.nodeId).sort()).toEqual(['a', 'b']);
+  });
+
+  it('keeps apart tasks of one service that differ in whether they need encryption', () => {
+    const nodes = [makeNode('clear'), makeNode('esp', { plugins: [ENCRYPTED_OVERLAY_PLUGIN] })];
+    const pending = [
+      ...onNetwork('s', 1, {}),
+      ...onNetwork('s', 1, { encrypted: '' }).map((t) => ({ ...t, ID: 's.new' })),
+    ];
+    const { result } = run(nodes, pending, {});
+    expect(result.assignments.find((a) => a.taskId === 's.new')?.nodeId).toBe('esp');
+    expect(result.unschedulable).toEqual([]);
   });
 });
