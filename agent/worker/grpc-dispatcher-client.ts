@@ -67,6 +67,8 @@ export class GrpcDispatcherClient implements DispatcherApi {
     ).assignments(req);
     const onAbort = () => call.cancel();
     signal.addEventListener('abort', onAbort);
+    // Aborted before the call: no abort event will come to cancel it.
+    if (signal.aborted) call.cancel();
     try {
       for await (const msg of call) yield msg as AssignmentsMessage;
     } catch (e) {

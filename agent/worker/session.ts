@@ -20,6 +20,7 @@ import {
   DISPATCH_PROTOCOL,
   describeError,
   dispatchProtocolRefusal,
+  SkiffError,
   silentLogger,
 } from '../../lib/index.js';
 import { type LogLineSource, LogPublisher } from './log-publisher.js';
@@ -157,6 +158,10 @@ export class AgentSession {
     }, reg.heartbeatPeriodMs);
     try {
       await this.flush();
+      // A heartbeat refused meanwhile (the session went stale as it began) ends it here: a
+      // stream opened with an aborted signal would never be cancelled.
+      if (sessionAbort.signal.aborted)
+        throw new SkiffError('unavailable', 'the dispatcher session ended as it began; registering again');
       for await (const msg of api.assignments(
         { nodeId: reg.nodeId, sessionId: reg.sessionId },
         sessionAbort.signal,

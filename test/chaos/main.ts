@@ -1,4 +1,4 @@
-// `npm run chaos -- --minutes N [--seed S] [--out FILE] [--every-host]`: one chaos run
+// `npm run chaos -- --minutes N [--seed S] [--out FILE] [--every-host] [--faults K,K…]`: one chaos run
 // (run.ts) on a fresh lab cluster; prints the summary, writes the history, the nemesis
 // schedule and the request probes to FILE (default chaos-<seed>.json in the temp dir),
 // and exits 1 on a lost write, a non-linearizable history, no convergence or an orphan.
@@ -6,6 +6,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { FAULT_KINDS, type FaultKind } from './nemesis.js';
 import { formatSummary, runChaos } from './run.js';
 
 const { values } = parseArgs({
@@ -14,12 +15,20 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     out: { type: 'string' },
     'every-host': { type: 'boolean', default: false },
+    faults: { type: 'string' },
   },
 });
+const usage = `usage: npm run chaos -- --minutes N [--seed S] [--out FILE] [--every-host] [--faults ${FAULT_KINDS.join(',')}]\n`;
+const kinds = values.faults?.split(',').map((k) => k.trim());
+const unknown = kinds?.filter((k) => !(FAULT_KINDS as readonly string[]).includes(k)) ?? [];
+if (unknown.length > 0) {
+  process.stderr.write(`unknown fault kind ${unknown.join(', ')}\n${usage}`);
+  process.exit(2);
+}
 const minutes = Number(values.minutes);
 const seed = values.seed === undefined ? Math.floor(Math.random() * 1_000_000) : Number(values.seed);
 if (!(minutes > 0) || !Number.isInteger(seed)) {
-  process.stderr.write('usage: npm run chaos -- --minutes N [--seed S] [--out FILE] [--every-host]\n');
+  process.stderr.write(usage);
   process.exit(2);
 }
 const out = values.out ?? join(tmpdir(), `chaos-${seed}.json`);
@@ -28,6 +37,7 @@ const result = await runChaos({
   seed,
   out,
   everyHost: values['every-host'],
+  ...(kinds ? { kinds: kinds as FaultKind[] } : {}),
   log: (l) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${l}\n`),
 });
 for (const l of formatSummary(result.summary)) process.stdout.write(`${l}\n`);

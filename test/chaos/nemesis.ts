@@ -14,6 +14,10 @@ export const FAULT_KINDS = [
   'pause-manager',
   /** Take a host's switch port down (it is cut off from every other host), then up. */
   'partition-host',
+  /** Stop any node's daemon cleanly (`skiff daemon stop`), then start it again. */
+  'restart-daemon',
+  /** Promote a worker to manager, then demote it again once it is a reachable manager. */
+  'promote-demote',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 

@@ -11,8 +11,9 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { bridgeNameFor, chainNameFor, nftTableFor, vxlanNameFor } from '../../agent/network/names.js';
 import { ApiClient } from '../../cli/api/client.js';
-import type { Node, ServiceSpec, Task } from '../../lib/index.js';
+import { isEncryptedNetwork, type Network, type Node, type ServiceSpec, type Task } from '../../lib/index.js';
 import { waitFor } from '../lab/index.js';
 import {
   containerPids,
@@ -48,6 +49,8 @@ export interface ChaosOptions {
    * answers only on a node that runs a task).
    */
   everyHost?: boolean;
+  /** Only these kinds of fault (default: every kind). */
+  kinds?: readonly FaultKind[];
   log?: (line: string) => void;
 }
 
@@ -62,7 +65,18 @@ export interface FaultRecord extends ScheduledFault {
 
 export interface Orphan {
   host: string;
-  what: 'container' | 'conmon' | 'mount' | 'netns' | 'veth';
+  what:
+    | 'container'
+    | 'conmon'
+    | 'mount'
+    | 'netns'
+    | 'veth'
+    | 'link'
+    | 'iptables chain'
+    | 'portmap rule'
+    | 'nftables table'
+    | 'xfrm state'
+    | 'xfrm policy';
   id: string;
 }
 
@@ -95,6 +109,8 @@ export interface ChaosResult {
 }
 
 const WEB = 'chaos-web';
+/** The overlay every client-made service is attached to, so services come and go on it under faults. */
+const NET = 'chaos-net';
 const WEB_PORT = 18080;
 const LABEL = 'chaos.v';
 /** A client's request waits this long for an answer before its outcome is unknown. */
@@ -135,6 +151,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     return a;
   };
   try {
+    await c.api().createNetwork({ Name: NET, Driver: 'overlay' });
     await createWeb(c);
     await waitFor(async () => (await runningTasks(c, WEB)).length === 2, {
       what: `2 running replicas of ${WEB}`,
@@ -192,7 +209,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       })(),
     );
     // The nemesis.
-    const plan = nemesisSchedule({ seed: o.seed, totalMs });
+    const plan = nemesisSchedule({ seed: o.seed, totalMs, ...(o.kinds ? { kinds: o.kinds } : {}) });
     const nemesis = (async () => {
       for (const f of plan) {
         if (now() < f.at) await sleep(f.at - now());
@@ -431,6 +448,7 @@ function serviceSpec(name: string, value: string, replicas: number): ServiceSpec
         StopGracePeriod: 1e9,
       },
       RestartPolicy: { Condition: 'any', Delay: 500e6 },
+      Networks: [{ Target: NET }],
     },
     Mode: { Replicated: { Replicas: replicas } },
     UpdateConfig: { Parallelism: 0, FailureAction: 'continue', Monitor: 1e9 },
@@ -597,6 +615,36 @@ async function doFault(
         };
         break;
       }
+      case 'restart-daemon': {
+        const n = choose(c.nodes);
+        rec.target = n.host.name;
+        await c.stopDaemon(n);
+        heal = () => c.restartDaemon(n);
+        break;
+      }
+      case 'promote-demote': {
+        const n = choose(c.workers);
+        rec.target = n.host.name;
+        await setRole(c, n, 'manager');
+        heal = async () => {
+          // Demoting a node before it has joined raft would leave the membership half-changed.
+          await waitFor(
+            async () =>
+              (await c.api().listNodes()).find((x) => x.ID === n.id)?.ManagerStatus?.Reachability ===
+              'reachable',
+            { what: `${n.host.name} a reachable manager`, timeoutMs: 60_000, intervalMs: 250 },
+          );
+          await setRole(c, n, 'worker');
+          await waitFor(
+            async () => {
+              const x = (await c.api().listNodes()).find((y) => y.ID === n.id);
+              return x?.Spec.Role === 'worker' && x.ManagerStatus === undefined && x.Status.State === 'ready';
+            },
+            { what: `${n.host.name} a ready worker again`, timeoutMs: 60_000, intervalMs: 250 },
+          );
+        };
+        break;
+      }
     }
     log(`chaos: ${Math.round(now() / 1000)} s ${f.kind} ${rec.target} for ${f.durationMs} ms`);
     await sleep(f.durationMs);
@@ -609,6 +657,23 @@ async function doFault(
     log(`chaos: fault ${f.kind} ${rec.target}: ${rec.error}`);
   }
   return rec;
+}
+
+/**
+ * Sets a node's role through `skiff node promote|demote`, retried (through another manager)
+ * until the store says it is done; throws when it never is.
+ */
+async function setRole(c: LabCluster, n: LabClusterNode, role: 'manager' | 'worker'): Promise<void> {
+  const args = ['node', role === 'manager' ? 'promote' : 'demote', n.id];
+  await waitFor(
+    async () => {
+      if ((await c.api().listNodes()).find((x) => x.ID === n.id)?.Spec.Role === role) return true;
+      const r = await c.skiff(args);
+      if (r.code !== 0) throw new Error(`skiff ${args.join(' ')}: ${r.stderr.trim()}`);
+      return true;
+    },
+    { what: `skiff ${args.join(' ')}`, timeoutMs: 30_000, intervalMs: 500 },
+  );
 }
 
 /** Every node ready and every manager reachable under one leader; throws what is missing. */
@@ -694,7 +759,7 @@ const ID = /^[0-9a-z]{25}$/;
  * it is removed, as Docker keeps a stopped container); more veths than attachments.
  */
 async function findOrphans(c: LabCluster): Promise<Orphan[]> {
-  const tasks = await c.api().listTasks();
+  const [tasks, networks] = await Promise.all([c.api().listTasks(), c.api().listNetworks()]);
   const byId = new Map(tasks.map((t) => [t.ID, t]));
   const describeTask = (id: string) => {
     const t = byId.get(id);
@@ -736,6 +801,55 @@ async function findOrphans(c: LabCluster): Promise<Orphan[]> {
     const extra = veths.filter((l) => !/ eth0[@:]/.test(l)).length - attached;
     for (let i = 0; i < extra; i++)
       out.push({ host, what: 'veth', id: `${extra} more veths than attachments` });
+    out.push(...(await networkLeftovers(n, mine.filter(isRunning), networks, live)));
+  }
+  return out;
+}
+
+/**
+ * A host's network state that its running tasks do not account for: the bridge, VXLAN
+ * device, iptables chain and nftables table of a network none of its tasks is on (the
+ * ingress network stays while the routing mesh runs; the node's own `bridge` network for
+ * standalone containers may stay), portmap rules of containers that do not run, and IPsec
+ * state or policies while no network is encrypted.
+ */
+async function networkLeftovers(
+  n: LabClusterNode,
+  running: readonly Task[],
+  networks: readonly Network[],
+  live: ReadonlySet<string>,
+): Promise<Orphan[]> {
+  const host = n.host.name;
+  const out: Orphan[] = [];
+  const kept = new Set<string>([`bridge-${n.id.slice(0, 12)}`]);
+  for (const net of networks) if (net.Ingress) kept.add(net.Id);
+  for (const t of running) for (const a of t.NetworksAttachments ?? []) kept.add(a.Network.Id);
+  // Every name a network could leave, mapped back to the network it belongs to.
+  const owner = new Map<string, string>();
+  for (const id of [...networks.map((x) => x.Id), ...kept]) {
+    const label = networks.find((x) => x.Id === id)?.Name ?? id;
+    for (const name of [bridgeNameFor(id), vxlanNameFor(id), chainNameFor(id), nftTableFor(id)])
+      owner.set(name, kept.has(id) ? '' : label);
+  }
+  const leftover = (what: Orphan['what'], name: string) => {
+    const of = owner.get(name);
+    if (of === undefined) out.push({ host, what, id: `${name} of no network the cluster has` });
+    else if (of !== '') out.push({ host, what, id: `${name} of ${of}, which no task here is on` });
+  };
+  const links = await n.host.run('ip', ['-o', 'link', 'show']);
+  for (const m of links.matchAll(/^\d+: (sk(?:br|vx)[0-9a-f]+)[@:]/gm)) leftover('link', m[1]!);
+  const rules = await n.host.run('iptables-save', []);
+  for (const m of new Set([...rules.matchAll(/^:(SKIFF-N-[0-9a-f]+) /gm)].map((x) => x[1]!)))
+    leftover('iptables chain', m);
+  for (const m of rules.matchAll(/id: \\?"([0-9a-z]+)\\?"/g))
+    if (!live.has(m[1]!)) out.push({ host, what: 'portmap rule', id: `of ${m[1]}, which does not run here` });
+  const tables = await n.host.run('nft', ['list', 'tables']);
+  for (const m of tables.matchAll(/^table \w+ (skiff_ov_[0-9a-f]+)$/gm)) leftover('nftables table', m[1]!);
+  if (!networks.some((x) => isEncryptedNetwork(x.Options))) {
+    for (const what of ['state', 'policy'] as const) {
+      const xfrm = (await n.host.run('ip', ['xfrm', what, 'list'])).trim();
+      if (xfrm) out.push({ host, what: `xfrm ${what}`, id: xfrm.split('\n')[0]! });
+    }
   }
   return out;
 }

@@ -291,3 +291,61 @@ describe('agent session while containers stop', () => {
     }
   });
 });
+
+/**
+ * FAKE dispatcher whose first session is already stale when the node registers (a new
+ * leader took over meanwhile): its heartbeats are refused at once, its status batch takes
+ * a while, and its assignment stream ends only when cancelled, as a gRPC stream does.
+ */
+class StaleSessionDispatcher implements DispatcherApi {
+  registrations = 0;
+  async register() {
+    this.registrations++;
+    return { nodeId: 'n1', sessionId: `s${this.registrations}`, heartbeatPeriodMs: 10 };
+  }
+  async heartbeat(req: HeartbeatRequest) {
+    if (req.sessionId === 's1')
+      throw new SkiffError('unavailable', 'session of node n1 is not current; register again');
+    return { heartbeatPeriodMs: 10 };
+  }
+  async *assignments(req: HeartbeatRequest, signal: AbortSignal): AsyncIterable<AssignmentsMessage> {
+    if (req.sessionId !== 's1')
+      yield { type: 'complete', tasks: [], removedTasks: [], secrets: [], configs: [], networks: [] };
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+  }
+  async updateTaskStatus(req: UpdateTaskStatusRequest) {
+    if (req.sessionId === 's1') await new Promise((r) => setTimeout(r, 100));
+  }
+  async publishLogs() {}
+  async publishStats() {}
+}
+
+describe('agent session that is stale from the start', () => {
+  it('registers again when its heartbeat fails before it asked for assignments', async () => {
+    // Found by the chaos run: a demoted node registered while the leader changed, its first
+    // heartbeat failed while it was still sending its pending statuses, and its session then
+    // waited forever on an assignment stream it had already given up, heartbeating in vain.
+    const stack = new FakeStack();
+    const worker = stack.worker(() => {});
+    const dispatcher = new StaleSessionDispatcher();
+    const session = new AgentSession({
+      dispatcher: () => dispatcher,
+      worker,
+      nodeId: 'n1',
+      addr: '10.0.0.1',
+      description: { Hostname: 'n1' },
+      minBackoffMs: 10,
+    });
+    try {
+      await worker.start();
+      session.report('t1', status('running'));
+      void session.run();
+      await waitFor(() => dispatcher.registrations === 2, {
+        what: 'a second registration after the stale session',
+        timeoutMs: 3000,
+      });
+    } finally {
+      await session.stop();
+    }
+  });
+});
