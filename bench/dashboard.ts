@@ -70,7 +70,7 @@ async function measureLoad(page: Page, origin: string): Promise<Load> {
   return { firstRowsMs, allRowsMs, longestMs: Math.max(0, ...longTasks.map((t) => t.duration)) };
 }
 
-/** A burst: every service's running count changes, announced by one event per service at once. */
+/** A burst: every service's running count changes, announced by one task event per service at once. */
 async function measureBurst(page: Page, fake: FakeDashboardNode, running: number): Promise<Burst> {
   const start = await now(page);
   const events = fake.burst(running);
@@ -174,6 +174,17 @@ async function main(): Promise<void> {
       metric: `longest task during burst (${fakeNode})`,
       unit: 'ms',
       value: median(bursts.map((b) => b.longestMs)),
+    },
+    // The budgets hold for every run, not for the median alone.
+    {
+      metric: `longest task during any load (${fakeNode})`,
+      unit: 'ms',
+      value: Math.round(Math.max(...loads.map((l) => l.longestMs))),
+    },
+    {
+      metric: `longest task during any burst (${fakeNode})`,
+      unit: 'ms',
+      value: Math.round(Math.max(...bursts.map((b) => b.longestMs))),
     },
   ].map((r) => ({ name: 'dashboard.services-page', ...r }));
 
