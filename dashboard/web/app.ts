@@ -93,7 +93,7 @@ function ServicesPage() {
   }, []);
   const rollouts = useLive(() => own<Record<string, Progress>>('/rollouts'), []);
   const [scaling, setScaling] = useState<ServiceRow | undefined>(undefined);
-  const rows = services.data;
+  const rows = useSliced(services.data);
   const shown = useProgressive(rows?.length ?? 0);
   return html`
     <h1>Services</h1>
@@ -119,8 +119,8 @@ function ServicesPage() {
   `;
 }
 
-const FIRST_ROWS = 100;
-const MORE_ROWS_PER_FRAME = 300;
+const FIRST_ROWS = 60;
+const ROWS_PER_FRAME = 120;
 
 /**
  * How many of `total` rows to render: a first screenful at once, the rest a slice per
@@ -130,9 +130,39 @@ function useProgressive(total: number): number {
   const [shown, setShown] = useState(FIRST_ROWS);
   useEffect(() => {
     if (shown >= total) return;
-    const frame = requestAnimationFrame(() => setShown((n) => n + MORE_ROWS_PER_FRAME));
+    const frame = requestAnimationFrame(() => setShown((n) => n + ROWS_PER_FRAME));
     return () => cancelAnimationFrame(frame);
   }, [shown, total]);
+  return shown;
+}
+
+/**
+ * New rows taken in a slice per frame: after a burst every one of 1,000 rows may have
+ * changed, and re-rendering them all at once is one long task. Until its turn a row keeps
+ * its last version (rows that are new, or were not shown before, come at once), so each
+ * frame re-renders at most ROWS_PER_FRAME rows.
+ */
+function useSliced(rows: ServiceRow[] | undefined): ServiceRow[] | undefined {
+  const [shown, setShown] = useState(rows);
+  const shownRef = useRef(shown);
+  shownRef.current = shown;
+  useEffect(() => {
+    const prev = shownRef.current;
+    if (rows === undefined || prev === undefined) {
+      setShown(rows);
+      return;
+    }
+    const before = new Map(prev.map((r) => [r.id, r]));
+    let upTo = 0;
+    let frame = 0;
+    const step = () => {
+      upTo += ROWS_PER_FRAME;
+      setShown(upTo >= rows.length ? rows : rows.map((r, i) => (i < upTo ? r : (before.get(r.id) ?? r))));
+      if (upTo < rows.length) frame = requestAnimationFrame(step);
+    };
+    step();
+    return () => cancelAnimationFrame(frame);
+  }, [rows]);
   return shown;
 }
 
