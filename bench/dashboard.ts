@@ -35,11 +35,60 @@ interface Load {
   firstRowsMs: number;
   allRowsMs: number;
   longestMs: number;
+  /** The main thread's CPU time in its longest-running task (see `traced`). */
+  longestCpuMs: number;
 }
 interface Burst {
   events: number;
   updatedMs: number;
   longestMs: number;
+  longestCpuMs: number;
+}
+
+interface TraceEvent {
+  name: string;
+  ph: string;
+  pid: number;
+  tid: number;
+  dur?: number;
+  tdur?: number;
+  args?: { name?: string };
+}
+
+/**
+ * Runs `fn` under Chromium's tracing (its `toplevel` category only: one event per task)
+ * and answers the most CPU time the page's main thread spent in one task. On a loaded
+ * machine a task's wall time (what a long task measures) is mostly waiting for a core:
+ * the CPU figure is the page's own share of it.
+ */
+async function traced<T>(page: Page, fn: () => Promise<T>): Promise<{ result: T; longestCpuMs: number }> {
+  await page.tracing.start({ categories: ['toplevel'] });
+  let result: T;
+  try {
+    result = await fn();
+  } catch (e) {
+    await page.tracing.stop().catch(() => undefined);
+    throw e;
+  }
+  const trace = await page.tracing.stop();
+  const parsed = JSON.parse(Buffer.from(trace ?? []).toString('utf8') || '{}') as
+    | { traceEvents?: TraceEvent[] }
+    | TraceEvent[];
+  const events = Array.isArray(parsed) ? parsed : (parsed.traceEvents ?? []);
+  // The renderer main thread that ran the most tasks is the page's.
+  const mains = new Set(
+    events
+      .filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain')
+      .map((e) => `${e.pid}/${e.tid}`),
+  );
+  const byThread = new Map<string, number[]>();
+  for (const e of events) {
+    const key = `${e.pid}/${e.tid}`;
+    if (e.ph !== 'X' || e.name !== 'ThreadControllerImpl::RunTask' || !mains.has(key)) continue;
+    byThread.set(key, [...(byThread.get(key) ?? []), e.tdur ?? 0]);
+  }
+  const busiest = [...byThread.values()].sort((a, b) => b.length - a.length)[0] ?? [];
+  return { result, longestCpuMs: Math.max(0, ...busiest) / 1000 };
 }
 
 const now = (page: Page) => page.evaluate(() => (globalThis as unknown as DashboardPage).performance.now());
@@ -67,10 +116,15 @@ async function measureLoad(page: Page, origin: string): Promise<Load> {
     { timeout: 10_000 },
   );
   const longTasks = await page.evaluate(() => (globalThis as unknown as DashboardPage).longTasks);
-  return { firstRowsMs, allRowsMs, longestMs: Math.max(0, ...longTasks.map((t) => t.duration)) };
+  return {
+    firstRowsMs,
+    allRowsMs,
+    longestMs: Math.max(0, ...longTasks.map((t) => t.duration)),
+    longestCpuMs: 0,
+  };
 }
 
-/** A burst: every service's running count changes, announced by one event per service at once. */
+/** A burst: every service's running count changes, announced by one task event per service at once. */
 async function measureBurst(page: Page, fake: FakeDashboardNode, running: number): Promise<Burst> {
   const start = await now(page);
   const events = fake.burst(running);
@@ -89,7 +143,12 @@ async function measureBurst(page: Page, fake: FakeDashboardNode, running: number
   const longTasks = (await page.evaluate(() => (globalThis as unknown as DashboardPage).longTasks)).filter(
     (t) => t.start >= start,
   );
-  return { events, updatedMs: end - start, longestMs: Math.max(0, ...longTasks.map((t) => t.duration)) };
+  return {
+    events,
+    updatedMs: end - start,
+    longestMs: Math.max(0, ...longTasks.map((t) => t.duration)),
+    longestCpuMs: 0,
+  };
 }
 
 function median(xs: number[]): number {
@@ -135,9 +194,13 @@ async function main(): Promise<void> {
       () => (globalThis as unknown as DashboardPage).document.querySelectorAll('[data-service]').length > 0,
       { timeout: 30_000 },
     );
+    const origin = dashboard.origin;
     for (let run = 0; run < RUNS; run++) {
-      loads.push(await measureLoad(page, dashboard.origin));
-      bursts.push(await measureBurst(page, fake, run % 2 === 0 ? TASKS_PER_SERVICE - 1 : TASKS_PER_SERVICE));
+      const load = await traced(page, () => measureLoad(page, origin));
+      loads.push({ ...load.result, longestCpuMs: load.longestCpuMs });
+      const running = run % 2 === 0 ? TASKS_PER_SERVICE - 1 : TASKS_PER_SERVICE;
+      const burst = await traced(page, () => measureBurst(page, fake, running));
+      bursts.push({ ...burst.result, longestCpuMs: burst.longestCpuMs });
     }
   } finally {
     await stop();
@@ -174,6 +237,27 @@ async function main(): Promise<void> {
       metric: `longest task during burst (${fakeNode})`,
       unit: 'ms',
       value: median(bursts.map((b) => b.longestMs)),
+    },
+    // The budgets hold for every run, not for the median alone.
+    {
+      metric: `longest task during any load (${fakeNode})`,
+      unit: 'ms',
+      value: Math.round(Math.max(...loads.map((l) => l.longestMs))),
+    },
+    {
+      metric: `longest task during any burst (${fakeNode})`,
+      unit: 'ms',
+      value: Math.round(Math.max(...bursts.map((b) => b.longestMs))),
+    },
+    {
+      metric: `most main-thread CPU in one task, any load (${fakeNode})`,
+      unit: 'ms',
+      value: Math.round(Math.max(...loads.map((l) => l.longestCpuMs))),
+    },
+    {
+      metric: `most main-thread CPU in one task, any burst (${fakeNode})`,
+      unit: 'ms',
+      value: Math.round(Math.max(...bursts.map((b) => b.longestCpuMs))),
     },
   ].map((r) => ({ name: 'dashboard.services-page', ...r }));
 

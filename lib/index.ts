@@ -26,6 +26,7 @@ export * from './network-attachment.js';
 export * from './node-certificate.js';
 export * from './pull-protocol.js';
 export * from './registry-auth.js';
+export * from './rollouts.js';
 export * from './state-files.js';
 export type * from './stats-protocol.js';
 export type * from './system-protocol.js';

@@ -20,7 +20,8 @@ export interface ServiceRow {
   image: string;
   /** `published:target/protocol` for each published port. */
   ports: string[];
-  networks: number;
+  /** The networks it is attached to, by name (an ID when the name is unknown). */
+  networks: string[];
   update: UpdateRow | undefined;
   version: number;
 }
@@ -40,7 +41,14 @@ export function modeOf(s: Service): ServiceModeName {
   return 'replicated';
 }
 
-export function serviceRow(s: Service): ServiceRow {
+/** Network names by ID, from the node's `/networks`. */
+export type NetworkNames = ReadonlyMap<string, string>;
+
+export function networkNames(networks: readonly { Id: string; Name: string }[]): NetworkNames {
+  return new Map(networks.map((n) => [n.Id, n.Name]));
+}
+
+export function serviceRow(s: Service, networkNames: NetworkNames = new Map()): ServiceRow {
   const mode = modeOf(s);
   const running = s.ServiceStatus?.RunningTasks ?? 0;
   const desired =
@@ -62,7 +70,7 @@ export function serviceRow(s: Service): ServiceRow {
     short: running < desired,
     image: image.replace(/@sha256:[0-9a-f]+$/, ''),
     ports,
-    networks: nets.length,
+    networks: nets.map((n) => networkNames.get(n.Target) ?? n.Target),
     update: u?.State
       ? {
           state: u.State,
@@ -75,8 +83,10 @@ export function serviceRow(s: Service): ServiceRow {
 }
 
 /** Rows sorted by name, as the services page lists them. */
-export function serviceRows(services: readonly Service[]): ServiceRow[] {
-  return services.map(serviceRow).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+export function serviceRows(services: readonly Service[], networkNames?: NetworkNames): ServiceRow[] {
+  return services
+    .map((s) => serviceRow(s, networkNames))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** The replica count a scale action may ask for: a whole number from 0 to 10,000. */

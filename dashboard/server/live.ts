@@ -3,8 +3,10 @@
 // or dying changes no service object): after an event, and while any service is short
 // of replicas or mid-rollout, the services' status is re-read every POLL_BUSY_MS and a
 // change is announced as a service event; otherwise every POLL_IDLE_MS as a safety net.
-// Browsers get small "something changed" messages and refetch what they show.
+// Browsers get small "something changed" messages and refetch what they show. The node's
+// own containers' events (with Swarm's task labels) become task events.
 import type { Logger, Service } from '../../lib/index.js';
+import { taskEvent } from '../model/index.js';
 import { getJson, type Upstream } from './upstream.js';
 
 export interface LiveChange {
@@ -12,6 +14,10 @@ export interface LiveChange {
   action: string;
   id: string;
   name?: string;
+  /** A task event's service (ID and name) and, on `die`, its exit code. */
+  service?: string;
+  serviceName?: string;
+  exitCode?: string;
 }
 
 export type LiveMessage =
@@ -99,6 +105,13 @@ export class LiveHub {
     try {
       e = JSON.parse(line);
     } catch {
+      return;
+    }
+    // A task's container on this node: announced as the task's event.
+    const task = taskEvent(e);
+    if (task) {
+      this.send({ event: 'change', data: task });
+      this.kick();
       return;
     }
     const name = e.Actor?.Attributes?.name;

@@ -6,7 +6,9 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Network, Node, SecretSpec, Service, Task } from '../../lib/index.js';
 import {
   type NodeRow,
+  networkNames,
   nodeRows,
+  rolloutRows,
   type ServiceRow,
   serviceRow,
   serviceRows,
@@ -15,7 +17,7 @@ import {
 } from '../model/index.js';
 import { action, node, own } from './api.js';
 import { ServiceCharts } from './charts.js';
-import { useConnection, useLive, useRecentEvents } from './live.js';
+import { type ChangeNotice, useConnection, useLive, useRecentEvents } from './live.js';
 
 interface Info {
   Name?: string;
@@ -82,10 +84,16 @@ export function App() {
 // ---------------------------------------------------------------- services
 
 function ServicesPage() {
-  const services = useLive(async () => serviceRows(await node<Service[]>('/services?status=true')), []);
+  const services = useLive(async () => {
+    const [list, networks] = await Promise.all([
+      node<Service[]>('/services?status=true'),
+      node<Network[]>('/networks'),
+    ]);
+    return serviceRows(list, networkNames(networks));
+  }, []);
   const rollouts = useLive(() => own<Record<string, Progress>>('/rollouts'), []);
   const [scaling, setScaling] = useState<ServiceRow | undefined>(undefined);
-  const rows = services.data;
+  const rows = useSliced(services.data);
   const shown = useProgressive(rows?.length ?? 0);
   return html`
     <h1>Services</h1>
@@ -97,7 +105,7 @@ function ServicesPage() {
           ? html`<p class="empty">No services.</p>`
           : html`<div class="grid services" role="table" aria-label="services" aria-rowcount=${rows.length + 1}>
             <div class="grid-head" role="row">
-              <span role="columnheader">Name</span><span role="columnheader">Mode</span><span role="columnheader">Replicas</span><span role="columnheader">Image</span><span role="columnheader">Ports</span><span role="columnheader">Update</span><span role="columnheader"><span class="sr-only">Actions</span></span>
+              <span role="columnheader">Name</span><span role="columnheader">Mode</span><span role="columnheader">Replicas</span><span role="columnheader">Image</span><span role="columnheader">Ports</span><span role="columnheader">Networks</span><span role="columnheader">Update</span><span role="columnheader"><span class="sr-only">Actions</span></span>
             </div>
             ${rows
               .slice(0, shown)
@@ -111,8 +119,8 @@ function ServicesPage() {
   `;
 }
 
-const FIRST_ROWS = 100;
-const MORE_ROWS_PER_FRAME = 300;
+const FIRST_ROWS = 60;
+const ROWS_PER_FRAME = 120;
 
 /**
  * How many of `total` rows to render: a first screenful at once, the rest a slice per
@@ -122,9 +130,39 @@ function useProgressive(total: number): number {
   const [shown, setShown] = useState(FIRST_ROWS);
   useEffect(() => {
     if (shown >= total) return;
-    const frame = requestAnimationFrame(() => setShown((n) => n + MORE_ROWS_PER_FRAME));
+    const frame = requestAnimationFrame(() => setShown((n) => n + ROWS_PER_FRAME));
     return () => cancelAnimationFrame(frame);
   }, [shown, total]);
+  return shown;
+}
+
+/**
+ * New rows taken in a slice per frame: after a burst every one of 1,000 rows may have
+ * changed, and re-rendering them all at once is one long task. Until its turn a row keeps
+ * its last version (rows that are new, or were not shown before, come at once), so each
+ * frame re-renders at most ROWS_PER_FRAME rows.
+ */
+function useSliced(rows: ServiceRow[] | undefined): ServiceRow[] | undefined {
+  const [shown, setShown] = useState(rows);
+  const shownRef = useRef(shown);
+  shownRef.current = shown;
+  useEffect(() => {
+    const prev = shownRef.current;
+    if (rows === undefined || prev === undefined) {
+      setShown(rows);
+      return;
+    }
+    const before = new Map(prev.map((r) => [r.id, r]));
+    let upTo = 0;
+    let frame = 0;
+    const step = () => {
+      upTo += ROWS_PER_FRAME;
+      setShown(upTo >= rows.length ? rows : rows.map((r, i) => (i < upTo ? r : (before.get(r.id) ?? r))));
+      if (upTo < rows.length) frame = requestAnimationFrame(step);
+    };
+    step();
+    return () => cancelAnimationFrame(frame);
+  }, [rows]);
   return shown;
 }
 
@@ -139,6 +177,7 @@ function sameRow(a: ServiceRow, b: ServiceRow): boolean {
     a.id === b.id &&
     a.version === b.version &&
     a.replicas === b.replicas &&
+    a.networks.join() === b.networks.join() &&
     a.update?.state === b.update?.state &&
     a.update?.message === b.update?.message
   );
@@ -163,6 +202,7 @@ function ServiceLineView({
     <span role="cell" class=${`replicas${row.short ? ' short' : ''}`} data-label="Replicas">${row.replicas}</span>
     <span role="cell" class="image" data-label="Image">${row.image}</span>
     <span role="cell" class="ports" data-label="Ports">${row.ports.join(', ')}</span>
+    <span role="cell" class="networks" data-label="Networks">${row.networks.join(', ')}</span>
     <span role="cell" class="update" data-label="Update"><${UpdateState} row=${row} progress=${progress} /></span>
     <span role="cell" class="actions">
       ${row.mode === 'replicated' ? html`<button type="button" class="scale" onClick=${() => onScale(row)}>Scale</button>` : null}
@@ -262,22 +302,31 @@ function ConfirmDialog({ c, onClose }: { c: Confirmation; onClose: () => void })
 function ServicePage({ id }: { id: string }) {
   const data = useLive(async () => {
     const filters = encodeURIComponent(JSON.stringify({ service: [id] }));
-    const [services, tasks, nodes, rollouts] = await Promise.all([
+    const [services, tasks, nodes, networks, rollouts] = await Promise.all([
       node<Service[]>(`/services?status=true&filters=${encodeURIComponent(JSON.stringify({ id: [id] }))}`),
       node<Task[]>(`/tasks?filters=${filters}`),
       node<Node[]>('/nodes'),
+      node<Network[]>('/networks'),
       own<Record<string, Progress>>(`/rollouts?service=${encodeURIComponent(id)}`),
     ]);
     const service = services.find((s) => s.ID === id) ?? services[0];
-    return { service, tasks, nodes, progress: service ? rollouts[service.ID] : undefined };
+    return {
+      service,
+      tasks,
+      nodes,
+      networks: networkNames(networks),
+      progress: service ? rollouts[service.ID] : undefined,
+    };
   }, [id]);
   const [scaling, setScaling] = useState<ServiceRow | undefined>(undefined);
   const [confirm, setConfirm] = useState<Confirmation | undefined>(undefined);
   const s = data.data?.service;
   if (data.data && !s) return html`<p><a href="#/">← Services</a></p><p class="empty">No service ${id}.</p>`;
   if (!s || !data.data) return html`<p class="loading">Loading…</p>`;
-  const row = serviceRow(s);
-  const tasks = taskRows(s, data.data.tasks, data.data.nodes, Date.now());
+  const row = serviceRow(s, data.data.networks);
+  const now = Date.now();
+  const tasks = taskRows(s, data.data.tasks, data.data.nodes, now);
+  const rollouts = rolloutRows(s, now);
   const sid = encodeURIComponent(s.ID);
   return html`
     <p><a href="#/">← Services</a></p>
@@ -288,6 +337,7 @@ function ServicePage({ id }: { id: string }) {
       <div><dt>Replicas</dt><dd class=${`replicas${row.short ? ' short' : ''}`}>${row.replicas}</dd></div>
       <div><dt>Image</dt><dd class="image">${row.image}</dd></div>
       <div><dt>Ports</dt><dd>${row.ports.join(', ') || '—'}</dd></div>
+      <div><dt>Networks</dt><dd class="networks">${row.networks.join(', ') || '—'}</dd></div>
       <div><dt>Update</dt><dd class="update"><${UpdateState} row=${row} progress=${data.data.progress} />${row.update ? '' : '—'}</dd></div>
     </dl>
     <div class="toolbar">
@@ -339,15 +389,64 @@ function ServicePage({ id }: { id: string }) {
         )}
       </tbody>
     </table>
+    <h2>Task events</h2>
+    <${TaskEvents} service=${s.ID} />
+    <h2>Rollouts</h2>
+    ${
+      rollouts.length === 0
+        ? html`<p class="empty">No rollout yet.</p>`
+        : html`<table class="rollouts">
+      <thead><tr><th>Kind</th><th>Outcome</th><th>Image</th><th>Started</th><th>Finished</th><th>Took</th><th>Message</th></tr></thead>
+      <tbody>
+        ${rollouts.map(
+          (r) => html`<tr key=${r.startedAt}>
+            <td data-label="Kind">${r.kind}</td>
+            <td data-label="Outcome" class=${`outcome ${r.outcomeClass}`}>${r.outcome}</td>
+            <td data-label="Image" class="image">${r.image}</td>
+            <td data-label="Started"><time datetime=${r.startedAt}>${new Date(r.startedAt).toLocaleString()}</time></td>
+            <td data-label="Finished">${r.finishedAt ? html`<time datetime=${r.finishedAt}>${new Date(r.finishedAt).toLocaleString()}</time>` : '—'}</td>
+            <td data-label="Took">${r.took}</td>
+            <td data-label="Message">${r.message}</td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>`
+    }
     <h2>Logs</h2>
     <${Logs} id=${s.ID} />
     <details class="spec">
       <summary>Spec</summary>
+      <p class="muted">As the node keeps it: the spec as submitted (by <code>service create</code>/<code>update</code> or a stack’s deploy), with networks, secrets and configs named by ID.</p>
       <pre>${JSON.stringify(s.Spec, null, 2)}</pre>
     </details>
     ${scaling ? html`<${ScaleDialog} row=${scaling} onClose=${() => setScaling(undefined)} />` : null}
     ${confirm ? html`<${ConfirmDialog} c=${confirm} onClose=${() => setConfirm(undefined)} />` : null}
   `;
+}
+
+const MAX_TASK_EVENTS = 20;
+
+/** What the node's own containers of this service did since the page opened, newest first. */
+function TaskEvents({ service }: { service: string }) {
+  const events = useRecentEvents()
+    .filter((e) => e.type === 'task' && e.service === service)
+    .slice(0, MAX_TASK_EVENTS);
+  if (events.length === 0)
+    return html`<p class="empty">None since this page opened (only the node this dashboard talks to reports its tasks’ containers).</p>`;
+  return html`<table class="task-events">
+    <thead><tr><th>Time</th><th>Task</th><th>Event</th></tr></thead>
+    <tbody>${events.map(
+      (
+        e,
+        i,
+      ) => html`<tr key=${events.length - i}><td data-label="Time">${new Date(e.at).toLocaleTimeString()}</td>
+        <td data-label="Task">${e.name ?? e.id.slice(0, 12)}</td><td data-label="Event" class="event">${eventAction(e)}</td></tr>`,
+    )}</tbody>
+  </table>`;
+}
+
+function eventAction(e: ChangeNotice): string {
+  return e.exitCode === undefined ? e.action : `${e.action} (exit ${e.exitCode})`;
 }
 
 interface LogLine {
@@ -572,7 +671,7 @@ function EventsPage() {
             e,
             i,
           ) => html`<tr key=${events.length - i}><td data-label="Time">${new Date(e.at).toLocaleTimeString()}</td>
-            <td data-label="Type">${e.type}</td><td data-label="Action">${e.action}</td>
+            <td data-label="Type">${e.type}</td><td data-label="Action">${eventAction(e)}</td>
             <td data-label="Object">${e.name ?? e.id.slice(0, 12)}</td></tr>`,
         )}</tbody>
       </table>`

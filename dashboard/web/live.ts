@@ -39,6 +39,10 @@ export interface ChangeNotice {
   action: string;
   id: string;
   name?: string;
+  /** A task event's service (ID, name) and, on `die`, its exit code. */
+  service?: string;
+  serviceName?: string;
+  exitCode?: string;
 }
 const MAX_EVENTS = 500;
 const recent: ChangeNotice[] = [];

@@ -1,7 +1,7 @@
 // One reconciliation pass: the working copy of a service's tasks, so later steps see
 // what earlier steps decided, and the changes collected for the store.
 
-import type { Node, Service, Task, TaskState } from '../../lib/index.js';
+import { type Node, recordRollout, type Service, type Task, type TaskState } from '../../lib/index.js';
 import {
   type Changes,
   type Deps,
@@ -80,10 +80,12 @@ export class Pass {
     return v;
   }
 
+  /** The service's new state; a change of its UpdateStatus is added to its rollouts. */
   setService(s: Service): void {
     if (s.Spec !== this.service.Spec) this.currentCache.clear();
-    this.service = s;
-    this.changes.serviceUpdates = [s];
+    const next = recordRollout(this.service, s, this.nowIso);
+    this.service = next;
+    this.changes.serviceUpdates = [next];
   }
 
   finish(): Changes {

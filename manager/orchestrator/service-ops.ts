@@ -1,7 +1,7 @@
 // Spec changes the API applies to a service, kept here so that what the rolling
 // update machine expects (PreviousSpec, UpdateStatus) is written in one place.
 
-import { type Service, type ServiceSpec, SkiffError } from '../../lib/index.js';
+import { recordRollout, type Service, type ServiceSpec, SkiffError } from '../../lib/index.js';
 
 /**
  * `service update`: the new spec becomes current, the old one PreviousSpec, and any
@@ -23,11 +23,12 @@ export function rollbackService(service: Service, nowIso: string): Service {
       },
     );
   }
-  return {
+  const next: Service = {
     ...service,
     Spec: service.PreviousSpec,
     PreviousSpec: service.Spec,
     UpdatedAt: nowIso,
     UpdateStatus: { State: 'rollback_started', StartedAt: nowIso, Message: 'manually requested rollback' },
   };
+  return recordRollout(service, next, nowIso);
 }

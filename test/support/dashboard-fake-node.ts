@@ -4,7 +4,14 @@
 // see or measure is the dashboard's work alone, not a node's.
 import { PassThrough, Readable } from 'node:stream';
 import type { Upstream } from '../../dashboard/index.js';
-import type { Service, Task } from '../../lib/index.js';
+import {
+  type Service,
+  SWARM_SERVICE_ID_LABEL,
+  SWARM_SERVICE_NAME_LABEL,
+  SWARM_TASK_ID_LABEL,
+  SWARM_TASK_NAME_LABEL,
+  type Task,
+} from '../../lib/index.js';
 
 export interface FakeNodeSize {
   services: number;
@@ -22,7 +29,10 @@ export function fakeService(i: number, running: number, tasksPerService: number)
       Name: `stack${i % 50}_service${i}`,
       Labels: { 'com.docker.stack.namespace': `stack${i % 50}` },
       Mode: { Replicated: { Replicas: tasksPerService } },
-      TaskTemplate: { ContainerSpec: { Image: `registry.example/app${i % 20}:1.${i % 7}` } },
+      TaskTemplate: {
+        ContainerSpec: { Image: `registry.example/app${i % 20}:1.${i % 7}` },
+        Networks: [{ Target: `net${String(i % 50).padStart(4, '0')}` }],
+      },
       EndpointSpec: { Ports: i % 10 === 0 ? [{ TargetPort: 80, PublishedPort: 20_000 + i }] : [] },
     },
     ServiceStatus: { RunningTasks: running, DesiredTasks: tasksPerService, CompletedTasks: 0 },
@@ -65,18 +75,44 @@ export class FakeDashboardNode implements Upstream {
     for (const s of this.streams) s.write(lines);
   }
 
+  /** The networks the services are attached to (one per stack). */
+  readonly networks = Array.from({ length: 50 }, (_, i) => ({
+    Id: `net${String(i).padStart(4, '0')}`,
+    Name: `stack${i}_default`,
+    Driver: 'overlay',
+    Scope: 'swarm',
+  }));
+
   /**
-   * A burst: every service now has `running` tasks running, announced by one `service
-   * update` event per service, all written at once. Returns the number of events.
+   * A burst: every service now has `running` tasks running, announced by one task event
+   * per service (its last task's container dying, or starting again), as the node's
+   * `/events` shows its containers, all written at once. Returns the number of events.
    */
   burst(running: number): number {
     this.services = this.services.map((_, i) => fakeService(i, running, this.size.tasksPerService));
+    const last = this.size.tasksPerService - 1;
     this.emit(
       this.services
-        .map(
-          (s) =>
-            `${JSON.stringify({ Type: 'service', Action: 'update', Actor: { ID: s.ID, Attributes: { name: s.Spec.Name } } })}\n`,
-        )
+        .map((s) => {
+          const task = `${s.ID}t${last}`;
+          const e = {
+            Type: 'container',
+            Action: running > last ? 'start' : 'die',
+            Actor: {
+              ID: `c${task}`,
+              Attributes: {
+                name: `${s.Spec.Name}.${last + 1}.${task}`,
+                [SWARM_TASK_ID_LABEL]: task,
+                [SWARM_TASK_NAME_LABEL]: `${s.Spec.Name}.${last + 1}.${task}`,
+                [SWARM_SERVICE_ID_LABEL]: s.ID,
+                [SWARM_SERVICE_NAME_LABEL]: s.Spec.Name ?? s.ID,
+                ...(running > last ? {} : { exitCode: '137' }),
+              },
+            },
+            scope: 'local',
+          };
+          return `${JSON.stringify(e)}\n`;
+        })
         .join(''),
     );
     return this.services.length;
@@ -100,7 +136,9 @@ export class FakeDashboardNode implements Upstream {
           ? this.services
           : path === '/tasks'
             ? this.tasks
-            : undefined;
+            : path === '/networks'
+              ? this.networks
+              : undefined;
     const text = JSON.stringify(value ?? { message: 'not found' });
     const body = Object.assign(Readable.from([Buffer.from(text)]), {
       headers: { 'content-type': 'application/json' },

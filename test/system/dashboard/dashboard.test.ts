@@ -123,7 +123,7 @@ describe('skiff dashboard in headless Chromium', () => {
     if (shots && !UPDATE_SHOTS) rmSync(shots, { recursive: true, force: true });
   });
 
-  it('shows the stack live, scales it and follows a rollout from the page, shows tasks and logs, and refuses a browser without the token', async () => {
+  it('shows the stack live, scales it and follows a rollout from the page, shows tasks, networks, rollouts, task events and logs, and refuses a browser without the token', async () => {
     dashboard = await startDashboardCli(node);
     const { url } = dashboard;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{64}$/);
@@ -219,6 +219,25 @@ describe('skiff dashboard in headless Chromium', () => {
       { timeout: 30_000, polling: PAGE_POLLING },
     );
     expect(await page.$eval('dl.facts dd.replicas', (d) => d.textContent)).toBe('3/3');
+    // Its networks by name, and the rollout above in its history: an update, completed.
+    expect(await page.$eval('dl.facts dd.networks', (d) => d.textContent)).toBe('dash_default');
+    const rollouts = await page.$$eval('table.rollouts tbody tr', (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].slice(0, 3).map((td) => td.textContent)),
+    );
+    expect(rollouts).toEqual([['update', 'completed', IMAGE]]);
+    expect(
+      await page.$eval('table.rollouts tbody td[data-label="Finished"]', (td) => td.textContent),
+    ).not.toBe('—');
+    // The node's own containers' events, as its tasks' events: the rollout's new tasks started.
+    await page.waitForFunction(
+      () =>
+        [
+          ...((globalThis as unknown as Win).document.querySelectorAll(
+            'table.task-events td.event',
+          ) as unknown as Iterable<{ textContent: string | null }>),
+        ].some((td) => td.textContent === 'start'),
+      { timeout: 30_000, polling: PAGE_POLLING },
+    );
     // Its CPU and memory, read from the node every few seconds while the page is open.
     await seeCharts(page);
     expect(await page.$eval('figure.chart.memory figcaption', (f) => f.textContent)).toMatch(

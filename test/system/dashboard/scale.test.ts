@@ -1,6 +1,6 @@
 // The dashboard at scale, in headless Chromium, against a FAKE node (an in-memory API:
 // test/support/dashboard-fake-node.ts) of 1,000 services and 10,000 tasks: the services
-// page shows every row, and a burst of 1,000 change events shows in every row. What it
+// page shows every row, and a burst of 1,000 task events shows in every row. What it
 // checks is content, each within a deadline; how fast is bench/dashboard.ts's business.
 import { join, resolve } from 'node:path';
 import puppeteer, { type Browser } from 'puppeteer-core';
@@ -22,7 +22,7 @@ describe('the dashboard with 1,000 services and 10,000 tasks (fake node)', () =>
     await dashboard?.close();
   });
 
-  it('shows all 1,000 services and reflects a burst of 1,000 events in every row', async () => {
+  it('shows all 1,000 services and reflects a burst of 1,000 task events in every row', async () => {
     const fake = new FakeDashboardNode({ services: SERVICES, tasksPerService: TASKS_PER_SERVICE });
     dashboard = await startDashboard({
       upstream: fake,
@@ -69,7 +69,7 @@ describe('the dashboard with 1,000 services and 10,000 tasks (fake node)', () =>
       { timeout: 30_000 },
     );
 
-    // 1,000 events at once (one per service, each now 9/10 running): every row follows.
+    // 1,000 task events at once (one per service, each now 9/10 running): every row follows.
     expect(fake.burst(TASKS_PER_SERVICE - 1)).toBe(SERVICES);
     await rowsShowing(`${TASKS_PER_SERVICE - 1}/${TASKS_PER_SERVICE}`);
     // And back: a second burst is not lost behind the first.

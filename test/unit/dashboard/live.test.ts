@@ -93,4 +93,44 @@ describe('LiveHub', () => {
     );
     expect(notice.data).toMatchObject({ type: 'service', id: 's1' });
   });
+
+  it('passes the node’s container events on as its tasks’ events, and other containers’ as they are', async () => {
+    const node = new HeldNode();
+    hub = new LiveHub(node, silentLogger);
+    const seen: LiveMessage[] = [];
+    hub.listen((m) => seen.push(m));
+    hub.start();
+    await waitFor(() => node.polls >= 1, { what: 'the first poll', timeoutMs: 5000, intervalMs: 10 });
+    const labels = {
+      'com.docker.swarm.task.id': 't1',
+      'com.docker.swarm.task.name': 'app_web.1.t1',
+      'com.docker.swarm.service.id': 's1',
+      'com.docker.swarm.service.name': 'app_web',
+    };
+    node.emit({
+      Type: 'container',
+      Action: 'die',
+      Actor: { ID: 'c1', Attributes: { ...labels, exitCode: '3' } },
+    });
+    node.emit({ Type: 'container', Action: 'start', Actor: { ID: 'c2', Attributes: { name: 'solo' } } });
+    const changes = await waitFor(
+      () => {
+        const c = seen.flatMap((m) => (m.event === 'change' && m.data.action !== 'status' ? [m.data] : []));
+        return c.length === 2 ? c : undefined;
+      },
+      { what: 'both events', timeoutMs: 5000, intervalMs: 10 },
+    );
+    expect(changes).toEqual([
+      {
+        type: 'task',
+        action: 'die',
+        id: 't1',
+        name: 'app_web.1.t1',
+        service: 's1',
+        serviceName: 'app_web',
+        exitCode: '3',
+      },
+      { type: 'container', action: 'start', id: 'c2', name: 'solo' },
+    ]);
+  });
 });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   nodeRows,
   parseReplicas,
+  rolloutRows,
   serviceRow,
   serviceRows,
   stackRows,
@@ -31,8 +32,8 @@ const base: Service = {
 };
 
 describe('service rows', () => {
-  it('shows what `docker service ls` shows, and the rollout', () => {
-    expect(serviceRow(base)).toEqual({
+  it('shows what `docker service ls` shows, its networks by name, and the rollout', () => {
+    expect(serviceRow(base, new Map([['n1', 'shop_front']]))).toEqual({
       id: 'abc',
       name: 'shop_web',
       stack: 'shop',
@@ -43,7 +44,7 @@ describe('service rows', () => {
       short: true,
       image: 'localhost/web:1',
       ports: ['8080:80/tcp'],
-      networks: 2,
+      networks: ['shop_front', 'n2'],
       update: { state: 'updating', message: 'update in progress', active: true },
       version: 4,
     });
@@ -61,6 +62,51 @@ describe('service rows', () => {
       ['a_agent', 'global', undefined],
       ['shop_web', 'replicated', { state: 'updating', message: 'update in progress', active: true }],
     ]);
+  });
+
+  it('lists the last rollouts with their outcome, newest first', () => {
+    const s = {
+      ...base,
+      'x-skiff-rollouts': [
+        {
+          Kind: 'update',
+          Outcome: 'in_progress',
+          StartedAt: '2025-01-01T00:01:00Z',
+          Image: 'web:3@sha256:00ff',
+        },
+        {
+          Kind: 'update',
+          Outcome: 'rolled_back',
+          StartedAt: '2025-01-01T00:00:00Z',
+          FinishedAt: '2025-01-01T00:00:42Z',
+          Message: 'update in progress',
+          Image: 'web:2',
+        },
+      ],
+    } as Service;
+    expect(rolloutRows(s, Date.parse('2025-01-01T00:01:05Z'))).toEqual([
+      {
+        kind: 'update',
+        outcome: 'in progress',
+        outcomeClass: 'in_progress',
+        image: 'web:3',
+        startedAt: '2025-01-01T00:01:00Z',
+        finishedAt: '',
+        took: '5s',
+        message: '',
+      },
+      {
+        kind: 'update',
+        outcome: 'rolled back',
+        outcomeClass: 'rolled_back',
+        image: 'web:2',
+        startedAt: '2025-01-01T00:00:00Z',
+        finishedAt: '2025-01-01T00:00:42Z',
+        took: '42s',
+        message: 'update in progress',
+      },
+    ]);
+    expect(rolloutRows(base, 0)).toEqual([]);
   });
 
   it('takes only whole replica counts from 0 to 10,000', () => {

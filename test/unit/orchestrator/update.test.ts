@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { Service, UpdateConfig, UpdateState } from '../../../lib/index.js';
+import {
+  MAX_ROLLOUTS,
+  type Rollout,
+  rolloutsOf,
+  type Service,
+  type UpdateConfig,
+  type UpdateState,
+} from '../../../lib/index.js';
 import { applyServiceUpdate, rollbackService } from '../../../manager/orchestrator/index.js';
 import { FakeCluster } from './fake-cluster.js';
 import { node, service, withImage } from './fixtures.js';
@@ -204,6 +211,79 @@ describe('rolling update', () => {
     expect(s.UpdateStatus?.State).toBe('rollback_completed');
     expect(imageOf(c, 'web')).toEqual(Array(3).fill('app:v1'));
     expect(() => rollbackService({ ...s, PreviousSpec: undefined }, 'x')).toThrow(/has no previous spec/);
+  });
+
+  it('keeps the last rollouts with their outcome: completed, rolled back by failure, rollback completed, paused', () => {
+    const c = deployed(
+      2,
+      { Parallelism: 1, FailureAction: 'rollback', Monitor: 1e9 },
+      { Parallelism: 1, Monitor: 1e9 },
+      5e9,
+    );
+    expect(rolloutsOf(c.service('web'))).toEqual([]);
+    update(c, 'app:v2');
+    c.advance(30_000);
+    // v3 fails: the update machine rolls it back to v2.
+    c.behaviour = (t) => (t.Spec.ContainerSpec?.Image === 'app:v3' ? 'fail' : 'run');
+    update(c, 'app:v3');
+    c.advance(30_000);
+    const brief = (r: Rollout) => [r.Kind, r.Outcome, r.Image];
+    expect(rolloutsOf(c.service('web')).map(brief)).toEqual([
+      ['rollback', 'completed', 'app:v2'],
+      ['update', 'rolled_back', 'app:v3'],
+      ['update', 'completed', 'app:v2'],
+    ]);
+    const [rollback, failed, done] = rolloutsOf(c.service('web'));
+    expect(failed!.FinishedAt).toBe(rollback!.StartedAt);
+    expect(failed!.Message).toBe('update in progress');
+    expect(Date.parse(done!.FinishedAt!)).toBeGreaterThan(Date.parse(done!.StartedAt));
+    expect(done!.Message).toBe('update completed');
+
+    // A paused update, then a newer update over it; the history stays bounded.
+    const again = deployed(1, { Parallelism: 1, FailureAction: 'pause', Monitor: 1e9 }, undefined, 5e9);
+    again.behaviour = (t) => (t.Spec.ContainerSpec?.Image === 'app:bad' ? 'fail' : 'run');
+    update(again, 'app:bad');
+    again.advance(3_000);
+    expect(rolloutsOf(again.service('web')).map(brief)).toEqual([['update', 'paused', 'app:bad']]);
+    for (let i = 0; i < MAX_ROLLOUTS + 2; i++) {
+      update(again, `app:v${10 + i}`);
+      again.advance(10_000);
+    }
+    const kept = rolloutsOf(again.service('web'));
+    expect(kept).toHaveLength(MAX_ROLLOUTS);
+    expect(kept.map((r) => r.Outcome)).toEqual(Array(MAX_ROLLOUTS).fill('completed'));
+    expect(kept[0]!.Image).toBe(`app:v${10 + MAX_ROLLOUTS + 1}`);
+  });
+
+  it('a rollout cut short by a newer update is superseded, and a manual rollback of a paused one rolls it back', () => {
+    const c = deployed(3, { Parallelism: 1, Delay: 5e9, Monitor: 1e9 }, { Parallelism: 0, Monitor: 1e9 });
+    update(c, 'app:v2');
+    c.advance(1_000);
+    update(c, 'app:v3');
+    c.advance(60_000);
+    expect(rolloutsOf(c.service('web')).map((r) => [r.Outcome, r.Image])).toEqual([
+      ['completed', 'app:v3'],
+      ['superseded', 'app:v2'],
+    ]);
+    c.setService(rollbackService(c.service('web'), new Date(c.now).toISOString()));
+    expect(rolloutsOf(c.service('web'))[0]).toMatchObject({ Kind: 'rollback', Outcome: 'in_progress' });
+    c.advance(30_000);
+    expect(rolloutsOf(c.service('web')).map((r) => [r.Kind, r.Outcome])).toEqual([
+      ['rollback', 'completed'],
+      ['update', 'completed'],
+      ['update', 'superseded'],
+    ]);
+
+    const p = deployed(1, { Parallelism: 1, FailureAction: 'pause', Monitor: 1e9 }, undefined, 5e9);
+    p.behaviour = (t) => (t.Spec.ContainerSpec?.Image === 'app:bad' ? 'fail' : 'run');
+    update(p, 'app:bad');
+    p.advance(3_000);
+    p.setService(rollbackService(p.service('web'), new Date(p.now).toISOString()));
+    p.advance(30_000);
+    expect(rolloutsOf(p.service('web')).map((r) => [r.Kind, r.Outcome])).toEqual([
+      ['rollback', 'completed'],
+      ['update', 'rolled_back'],
+    ]);
   });
 
   it('a new leader resumes an update from the store alone', () => {
