@@ -81,6 +81,23 @@ secrets:
     expect(await secretNames()).not.toContain('plan_token');
   });
 
+  it('plans compose up too, without creating anything', async () => {
+    const r = await node.skiff(
+      ['compose', '-f', 'stack.yaml', '-p', 'dev', 'up', '--dry-run', '--format', 'json'],
+      {
+        cwd: dir,
+        env: { GREETING: 'hello' },
+      },
+    );
+    expect(r.code, r.stderr).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      stack: 'dev',
+      changes: true,
+      services: [{ service: 'dev_web', action: 'create' }],
+    });
+    expect((await node.skiff(['service', 'ls', '-q'])).stdout.trim()).toBe('');
+  });
+
   it('exits 2 on an error', async () => {
     const r = await node.skiff(['stack', 'deploy', '--dry-run', '-c', 'missing.yaml', 'plan'], { cwd: dir });
     expect(r.code).toBe(2);
