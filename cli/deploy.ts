@@ -164,6 +164,26 @@ export async function removeRetired(
   return left;
 }
 
+/**
+ * After a rollout converged: removes the retired versions as the old tasks end (a
+ * start-first update stops them after it converged), for at most `timeoutMs`; what is
+ * still used then is left to the next deploy, and said so.
+ */
+export async function removeRetiredAfterRollout(
+  c: ApiClient,
+  retired: Retired[],
+  log: (line: string) => void,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let left = await removeRetired(c, retired, log);
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 500));
+    left = await removeRetired(c, left, log);
+  }
+  for (const r of left) log(`Keeping ${r.kind} ${r.name}: a task still uses it; the next deploy removes it`);
+}
+
 /** Waits for every call (none is left running behind an error), then throws the first failure. */
 async function settleAll<T>(calls: Promise<T>[]): Promise<T[]> {
   const results = await Promise.allSettled(calls);

@@ -15,7 +15,7 @@ import {
 import type { ApiClient } from '../api/index.js';
 import { clientFor, type GlobalOptions } from '../context.js';
 import { ensureLocalDaemon } from '../daemon/index.js';
-import { deployStack, removeRetired, removeStack, type StackLike } from '../deploy.js';
+import { deployStack, removeRetiredAfterRollout, removeStack, type StackLike } from '../deploy.js';
 import { parseLogLine } from '../log-lines.js';
 import { ago, CliExit, CliUsageError, parseFormat, printJson, printTable } from '../output.js';
 import { asDryRun, DRY_RUN_HELP, printPlan } from '../plan-report.js';
@@ -105,7 +105,7 @@ export function registerCompose(program: Command): Command {
           o.waitTimeout,
         );
         // Converged: the old versions of rotated secrets and configs are no longer used.
-        await removeRetired(c, result.retired, (l) => process.stderr.write(`${l}\n`));
+        await removeRetiredAfterRollout(c, result.retired, (l) => process.stderr.write(`${l}\n`));
         // Like docker compose: without -d, stay attached to the services' output.
         if (!o.detach && !o.wait) await streamLogs(c, stack.namespace, [], { follow: true, tail: 'all' });
       });

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { parseDurationNs, STACK_NAMESPACE_LABEL, type Task } from '../../lib/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
-import { deployStack, removeRetired, removeStack } from '../deploy.js';
+import { deployStack, removeRetiredAfterRollout, removeStack } from '../deploy.js';
 import { followRollouts, RolloutDisplay } from '../follow.js';
 import { CliExit, CliUsageError, parseFormat, printJson, printList, shortId } from '../output.js';
 import { asDryRun, DRY_RUN_HELP, printPlan } from '../plan-report.js';
@@ -84,7 +84,7 @@ export function registerStack(program: Command): void {
         }));
         const failed = report.filter((r) => r.outcome !== 'converged');
         // Converged: the old versions of rotated secrets and configs are no longer used.
-        if (failed.length === 0) await removeRetired(c, result.retired, log);
+        if (failed.length === 0) await removeRetiredAfterRollout(c, result.retired, log);
         if (json)
           printJson({
             stack: name,

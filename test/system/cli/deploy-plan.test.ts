@@ -55,6 +55,7 @@ secrets:
 
   afterAll(async () => {
     await node.skiff(['stack', 'rm', 'plan'], { cwd: dir });
+    await node.skiff(['compose', '-f', 'dev.yaml', '-p', 'dev', 'down'], { cwd: dir });
     await waitFor(async () => (await node.skiff(['service', 'ls', '-q'])).stdout.trim() === '', {
       what: 'stack removed',
       timeoutMs: 60_000,
@@ -165,5 +166,36 @@ secrets:
     expect(after.stdout.split('\n')).not.toEqual(before.stdout.split('\n'));
     const again = await deploy(['--dry-run']);
     expect(again.code, again.stdout).toBe(0);
+  });
+
+  it('rotates a changed secret under compose up too: compose exec reads the new value', async () => {
+    writeFileSync(join(dir, 'dev-token.txt'), 'one\n');
+    writeFileSync(
+      join(dir, 'dev.yaml'),
+      `services:
+  app:
+    image: localhost/plan:v1
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+    secrets: [token]
+secrets:
+  token:
+    file: ./dev-token.txt
+`,
+    );
+    const compose = (args: string[]) =>
+      node.skiff(['compose', '-f', 'dev.yaml', '-p', 'dev', ...args], { cwd: dir });
+    const up1 = await compose(['up', '-d']);
+    expect(up1.code, up1.stderr).toBe(0);
+    expect((await compose(['exec', '-T', 'app', 'cat', '/run/secrets/token'])).stdout).toBe('one\n');
+
+    writeFileSync(join(dir, 'dev-token.txt'), 'two\n');
+    const up2 = await compose(['up', '-d']);
+    expect(up2.code, up2.stderr).toBe(0);
+    expect(up2.stderr).toContain('Removing secret dev_token (no task uses it any more)');
+    expect((await compose(['exec', '-T', 'app', 'cat', '/run/secrets/token'])).stdout).toBe('two\n');
+    expect((await secretNames()).filter((n) => n.startsWith('dev_token'))).toEqual([
+      expect.stringMatching(/^dev_token-[0-9a-f]{12}$/),
+    ]);
   });
 });
