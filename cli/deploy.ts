@@ -1,34 +1,13 @@
 // Applies a stack (services, networks, secrets, configs from a compose project) to a
 // cluster through the API, the way `docker stack deploy` does, and reports what
-// changed per service. Shared by `skiff stack deploy` and `skiff compose up`.
-import { createHash } from 'node:crypto';
-import type {
-  ConfigSpec,
-  NetworkCreateRequest,
-  SecretSpec,
-  ServiceSpec,
-  StackDependency,
-} from '../lib/index.js';
-import {
-  DEPENDS_ON_LABEL,
-  encodeDependsOn,
-  SkiffError,
-  SPEC_HASH_LABEL,
-  STACK_NAMESPACE_LABEL,
-} from '../lib/index.js';
+// changed per service. Shared by `skiff stack deploy` and `skiff compose up`: both carry
+// out the plan of `plan.ts`, which `--dry-run` prints instead.
+import type { ServiceSpec, Task } from '../lib/index.js';
+import { isSkiffError, SPEC_HASH_LABEL, STACK_NAMESPACE_LABEL, TERMINAL_TASK_STATES } from '../lib/index.js';
 import type { ApiClient } from './api/index.js';
+import { type ClusterObjects, planStack, type StackLike, type StackPlan, specHash, withIds } from './plan.js';
 
-/** The shape compose's `projectToStack` produces. */
-export interface StackLike {
-  namespace: string;
-  services: ServiceSpec[];
-  networks: { name: string; spec: NetworkCreateRequest; external?: boolean }[];
-  secrets: { name: string; spec: SecretSpec; external?: boolean }[];
-  configs: { name: string; spec: ConfigSpec; external?: boolean }[];
-  /** Named volumes the project declares (node-local; created on first use). */
-  volumes?: { name: string }[];
-  dependsOn?: Record<string, StackDependency[]>;
-}
+export type { StackLike } from './plan.js';
 
 export interface ServiceChange {
   service: string;
@@ -42,6 +21,35 @@ export interface ServiceChange {
 export interface DeployResult {
   services: ServiceChange[];
   removed: string[];
+  /** Secret and config versions the services stopped using, still used by a task (see `removeRetired`). */
+  retired: Retired[];
+}
+
+export interface Retired {
+  kind: 'secret' | 'config';
+  name: string;
+  id: string;
+}
+
+/** Reads what the cluster has of the stack, for `planStack`. */
+export async function readCluster(c: ApiClient, namespace: string): Promise<ClusterObjects> {
+  // Independent reads at once: each is a round trip, and the deploy command's time is theirs.
+  const [networks, secrets, configs, services] = await Promise.all([
+    c.listNetworks(),
+    c.listSecrets(),
+    c.listConfigs(),
+    c.listServices({ label: [`${STACK_NAMESPACE_LABEL}=${namespace}`] }),
+  ]);
+  return { networks, secrets, configs, services };
+}
+
+/** The plan `deployStack` would carry out now; changes nothing. */
+export async function planDeploy(
+  c: ApiClient,
+  stack: StackLike,
+  opts: { prune?: boolean; forceUpdate?: boolean } = {},
+): Promise<StackPlan> {
+  return planStack(stack, await readCluster(c, stack.namespace), opts);
 }
 
 export async function deployStack(
@@ -50,146 +58,130 @@ export async function deployStack(
   opts: { prune?: boolean; forceUpdate?: boolean; log?: (line: string) => void } = {},
 ): Promise<DeployResult> {
   const log = opts.log ?? (() => {});
-  const nsFilter = { label: [`${STACK_NAMESPACE_LABEL}=${stack.namespace}`] };
-
-  // Independent reads at once: each is a round trip, and the deploy command's time is theirs.
-  const [networks, secrets, configs, existingServices] = await Promise.all([
-    c.listNetworks(),
-    c.listSecrets(),
-    c.listConfigs(),
-    c.listServices(nsFilter),
-  ]);
-  // Check everything external exists before changing anything.
-  for (const n of stack.networks.filter((x) => x.external)) {
-    if (!networks.some((x) => x.Name === n.name)) {
-      throw new SkiffError(
-        'not_found',
-        `network "${n.name}" is declared as external, but could not be found`,
-        {
-          hint: `create it first: skiff network create --driver overlay ${n.name}`,
-        },
-      );
-    }
-  }
-  for (const s of stack.secrets.filter((x) => x.external)) {
-    if (!secrets.some((x) => x.Spec.Name === s.name)) {
-      throw new SkiffError('not_found', `secret "${s.name}" is declared as external, but could not be found`);
-    }
-  }
-  for (const cf of stack.configs.filter((x) => x.external)) {
-    if (!configs.some((x) => x.Spec.Name === cf.name)) {
-      throw new SkiffError(
-        'not_found',
-        `config "${cf.name}" is declared as external, but could not be found`,
-      );
-    }
-  }
-  for (const cf of stack.configs.filter((x) => !x.external)) {
-    const have = configs.find((x) => x.Spec.Name === cf.name);
-    if (
-      have &&
-      have.Spec.Data !== undefined &&
-      cf.spec.Data !== undefined &&
-      have.Spec.Data !== cf.spec.Data
-    ) {
-      throw new SkiffError(
-        'conflict',
-        `config "${cf.name}" exists with other content; configs cannot change`,
-        {
-          hint: 'give the changed config a new name (e.g. with a version suffix) and point the service to it',
-        },
-      );
-    }
-  }
+  const current = await readCluster(c, stack.namespace);
+  const plan = planStack(stack, current, opts);
 
   // Networks, secrets and configs do not refer to each other: created at once.
-  const secretIds = new Map(secrets.map((s) => [s.Spec.Name ?? '', s.ID]));
-  const configIds = new Map(configs.map((s) => [s.Spec.Name ?? '', s.ID]));
+  const secretIds = new Map(current.secrets.map((s) => [s.Spec.Name ?? '', s.ID]));
+  const configIds = new Map(current.configs.map((s) => [s.Spec.Name ?? '', s.ID]));
   const creates: Promise<unknown>[] = [];
-  for (const n of stack.networks.filter((x) => !x.external)) {
-    if (networks.some((x) => x.Name === n.name)) continue;
+  for (const n of plan.networks.filter((x) => x.action === 'create')) {
     log(`Creating network ${n.name}`);
-    creates.push(
-      c.createNetwork({
-        ...n.spec,
-        Name: n.name,
-        Labels: { ...n.spec.Labels, [STACK_NAMESPACE_LABEL]: stack.namespace },
-      }),
-    );
+    creates.push(c.createNetwork(n.spec));
   }
-  for (const s of stack.secrets.filter((x) => !x.external)) {
-    if (secretIds.has(s.name)) continue;
-    log(`Creating secret ${s.name}`);
-    creates.push(
-      c
-        .createSecret({
-          ...s.spec,
-          Name: s.name,
-          Labels: { ...s.spec.Labels, [STACK_NAMESPACE_LABEL]: stack.namespace },
-        })
-        .then(({ ID }) => secretIds.set(s.name, ID)),
-    );
+  for (const s of plan.secrets.filter((x) => x.action !== 'unchanged')) {
+    log(s.action === 'rotate' ? `Rotating secret ${s.name} to ${s.version}` : `Creating secret ${s.version}`);
+    creates.push(c.createSecret(s.spec).then(({ ID }) => secretIds.set(s.version, ID)));
   }
-  for (const cf of stack.configs.filter((x) => !x.external)) {
-    if (configIds.has(cf.name)) continue;
-    log(`Creating config ${cf.name}`);
-    creates.push(
-      c
-        .createConfig({
-          ...cf.spec,
-          Name: cf.name,
-          Labels: { ...cf.spec.Labels, [STACK_NAMESPACE_LABEL]: stack.namespace },
-        })
-        .then(({ ID }) => configIds.set(cf.name, ID)),
+  for (const cf of plan.configs.filter((x) => x.action !== 'unchanged')) {
+    log(
+      cf.action === 'rotate'
+        ? `Rotating config ${cf.name} to ${cf.version}`
+        : `Creating config ${cf.version}`,
     );
+    creates.push(c.createConfig(cf.spec).then(({ ID }) => configIds.set(cf.version, ID)));
   }
   await settleAll(creates);
 
-  const existing = new Map(existingServices.map((s) => [s.Spec.Name ?? '', s]));
   // Services are created and updated at once: the orchestrator, not the order of these
   // calls, honours depends_on. The report keeps the file's order.
-  const changes = await settleAll(stack.services.map((raw) => applyService(raw)));
+  const changes = await settleAll(
+    plan.services.filter((s) => s.action !== 'remove').map((p) => applyService(p)),
+  );
 
-  async function applyService(raw: ServiceSpec): Promise<ServiceChange> {
-    const spec = withIds(withDependsOn(raw, stack), secretIds, configIds);
-    const name = spec.Name ?? '';
-    spec.Labels = { ...spec.Labels, [STACK_NAMESPACE_LABEL]: stack.namespace };
-    spec.Labels[SPEC_HASH_LABEL] = specHash(spec);
-    const image = spec.TaskTemplate?.ContainerSpec?.Image ?? '';
-    const replicas = spec.Mode?.Replicated?.Replicas;
-    const old = existing.get(name);
-    if (!old) {
+  async function applyService(p: StackPlan['services'][number]): Promise<ServiceChange> {
+    // The IDs of secrets and configs created just now.
+    const spec: ServiceSpec = withIds(p.spec ?? {}, secretIds, configIds);
+    spec.Labels = { ...spec.Labels, [SPEC_HASH_LABEL]: specHash(spec) };
+    const { service: name, image, replicas, previousImage } = p;
+    if (p.action === 'create') {
       log(`Creating service ${name}`);
       const { ID } = await c.createService(spec);
       return { service: name, id: ID, action: 'created', image, replicas };
     }
-    const previousImage = old.Spec.TaskTemplate?.ContainerSpec?.Image;
-    if (old.Spec.Labels?.[SPEC_HASH_LABEL] === spec.Labels[SPEC_HASH_LABEL] && !opts.forceUpdate) {
-      return { service: name, id: old.ID, action: 'unchanged', previousImage, image, replicas };
-    }
-    log(`Updating service ${name} (id: ${old.ID})`);
+    const id = p.id ?? '';
+    if (p.action === 'unchanged')
+      return { service: name, id, action: 'unchanged', previousImage, image, replicas };
+    log(`Updating service ${name} (id: ${id})`);
     // Keep what the cluster added (e.g. the VIPs) and change what the file says.
-    await c.updateService(old.ID, old.Version.Index, {
+    await c.updateService(id, p.version ?? 0, {
       ...spec,
       TaskTemplate: {
         ...spec.TaskTemplate,
-        ForceUpdate: (old.Spec.TaskTemplate?.ForceUpdate ?? 0) + (opts.forceUpdate ? 1 : 0),
+        ForceUpdate: (p.previousForceUpdate ?? 0) + (opts.forceUpdate ? 1 : 0),
       },
     });
-    return { service: name, id: old.ID, action: 'updated', previousImage, image, replicas };
+    return { service: name, id, action: 'updated', previousImage, image, replicas };
   }
 
   const removed: string[] = [];
-  if (opts.prune) {
-    const wanted = new Set(stack.services.map((s) => s.Name));
-    for (const [name, s] of existing) {
-      if (wanted.has(name)) continue;
-      log(`Removing service ${name}`);
-      await c.removeService(s.ID);
-      removed.push(name);
-    }
+  for (const s of plan.services.filter((x) => x.action === 'remove')) {
+    log(`Removing service ${s.service}`);
+    await c.removeService(s.id ?? '');
+    removed.push(s.service);
   }
-  return { services: changes, removed };
+  const retired: Retired[] = [...plan.secrets, ...plan.configs].flatMap((v) =>
+    v.retired.map((r) => ({ kind: v.kind, ...r })),
+  );
+  return { services: changes, removed, retired: await removeRetired(c, retired, log) };
+}
+
+/**
+ * Removes the retired secret and config versions no service and no live task uses any
+ * more; returns those still in use. A service's previous spec counts while its update
+ * or rollback runs (a rollback needs the old version), not once it is over.
+ */
+export async function removeRetired(
+  c: ApiClient,
+  retired: Retired[],
+  log: (line: string) => void,
+): Promise<Retired[]> {
+  if (retired.length === 0) return [];
+  const [services, tasks] = await Promise.all([c.listServices(), c.listTasks()]);
+  const used = new Set<string>();
+  const use = (spec: Pick<ServiceSpec, 'TaskTemplate'>['TaskTemplate'] | Task['Spec'] | undefined) => {
+    for (const s of spec?.ContainerSpec?.Secrets ?? []) used.add(s.SecretID);
+    for (const s of spec?.ContainerSpec?.Configs ?? []) used.add(s.ConfigID);
+  };
+  for (const s of services) {
+    use(s.Spec.TaskTemplate);
+    const state = s.UpdateStatus?.State;
+    if (state && state !== 'completed' && state !== 'rollback_completed') use(s.PreviousSpec?.TaskTemplate);
+  }
+  for (const t of tasks) if (t.Status.State && !TERMINAL_TASK_STATES.has(t.Status.State)) use(t.Spec);
+  const left: Retired[] = [];
+  for (const r of retired) {
+    if (used.has(r.id)) {
+      left.push(r);
+      continue;
+    }
+    log(`Removing ${r.kind} ${r.name} (no task uses it any more)`);
+    await (r.kind === 'secret' ? c.removeSecret(r.id) : c.removeConfig(r.id)).catch((e: unknown) => {
+      // Gone already (another deploy removed it): nothing left to do.
+      if (!isSkiffError(e) || e.code !== 'not_found') throw e;
+    });
+  }
+  return left;
+}
+
+/**
+ * After a rollout converged: removes the retired versions as the old tasks end (a
+ * start-first update stops them after it converged), for at most `timeoutMs`; what is
+ * still used then is left to the next deploy, and said so.
+ */
+export async function removeRetiredAfterRollout(
+  c: ApiClient,
+  retired: Retired[],
+  log: (line: string) => void,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let left = await removeRetired(c, retired, log);
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 500));
+    left = await removeRetired(c, left, log);
+  }
+  for (const r of left) log(`Keeping ${r.kind} ${r.name}: a task still uses it; the next deploy removes it`);
 }
 
 /** Waits for every call (none is left running behind an error), then throws the first failure. */
@@ -229,61 +221,4 @@ export async function removeStack(
     count++;
   }
   return count;
-}
-
-function withDependsOn(spec: ServiceSpec, stack: StackLike): ServiceSpec {
-  const short = (spec.Name ?? '').slice(stack.namespace.length + 1);
-  const deps = stack.dependsOn?.[short] ?? stack.dependsOn?.[spec.Name ?? ''];
-  if (!deps || deps.length === 0) return spec;
-  return { ...spec, Labels: { ...spec.Labels, [DEPENDS_ON_LABEL]: encodeDependsOn(deps) } };
-}
-
-function withIds(
-  spec: ServiceSpec,
-  secretIds: Map<string, string>,
-  configIds: Map<string, string>,
-): ServiceSpec {
-  const cs = spec.TaskTemplate?.ContainerSpec;
-  if (!cs) return spec;
-  return {
-    ...spec,
-    TaskTemplate: {
-      ...spec.TaskTemplate,
-      ContainerSpec: {
-        ...cs,
-        Secrets: cs.Secrets?.map((s) => ({
-          ...s,
-          SecretID: s.SecretID || (secretIds.get(s.SecretName) ?? ''),
-        })),
-        Configs: cs.Configs?.map((s) => ({
-          ...s,
-          ConfigID: s.ConfigID || (configIds.get(s.ConfigName) ?? ''),
-        })),
-      },
-    },
-  };
-}
-
-function specHash(spec: ServiceSpec): string {
-  const { [SPEC_HASH_LABEL]: _old, ...labels } = spec.Labels ?? {};
-  return createHash('sha256')
-    .update(JSON.stringify(canonical({ ...spec, Labels: labels })))
-    .digest('hex')
-    .slice(0, 16);
-}
-
-/** JSON with sorted keys and without undefined or empty values, for comparisons. */
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(canonical);
-  if (v && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) {
-      const x = canonical((v as Record<string, unknown>)[k]);
-      if (x === undefined || (Array.isArray(x) && x.length === 0)) continue;
-      if (x && typeof x === 'object' && !Array.isArray(x) && Object.keys(x).length === 0) continue;
-      out[k] = x;
-    }
-    return out;
-  }
-  return v;
 }

@@ -12,6 +12,20 @@ export class CliExit extends Error {
   }
 }
 
+/**
+ * An error reported as any other (message and hint) but with its own exit code: a
+ * dry run's errors exit 2, since 1 there means "something would change".
+ */
+export class CliFailure extends Error {
+  constructor(
+    readonly error: unknown,
+    readonly exitCode: number,
+  ) {
+    super(error instanceof Error ? error.message : String(error));
+    this.name = 'CliFailure';
+  }
+}
+
 export type OutputFormat = 'table' | 'json';
 
 export function parseFormat(value: string | undefined): OutputFormat {

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type * as Commander from 'commander';
 import { describeError, isSkiffError } from '../lib/index.js';
 import { COMMAND_FAMILIES, REGISTERED_BY } from './commands/index.js';
-import { CliExit, CliUsageError } from './output.js';
+import { CliExit, CliFailure, CliUsageError } from './output.js';
 import { skiffVersion } from './version.js';
 
 // commander is CommonJS: required, it loads without the ESM loader's translation (a
@@ -104,8 +104,9 @@ export async function runCli(argv: string[]): Promise<number> {
       // help and --version exit through here with code 0; usage errors with 2.
       return e.exitCode === 0 ? 0 : 2;
     }
-    process.stderr.write(`error: ${describeError(e)}\n`);
-    if (isSkiffError(e) && e.hint) process.stderr.write(`hint: ${e.hint}\n`);
-    return 1;
+    const error = e instanceof CliFailure ? e.error : e;
+    process.stderr.write(`error: ${describeError(error)}\n`);
+    if (isSkiffError(error) && error.hint) process.stderr.write(`hint: ${error.hint}\n`);
+    return e instanceof CliFailure ? e.exitCode : 1;
   }
 }

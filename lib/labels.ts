@@ -23,6 +23,14 @@ export const COMPOSE_ONEOFF_LABEL = 'com.docker.compose.oneoff';
 export const DEPENDS_ON_LABEL = 'io.skiff.depends_on';
 /** A hash of the spec as the file said it, to tell "unchanged" without the server's defaults in the way. */
 export const SPEC_HASH_LABEL = 'io.skiff.spec-hash';
+/**
+ * On each version of a stack secret or config: the name the stack file gives it (the
+ * first version's own name), so a deploy finds every version of it and rotates a changed
+ * one under a new name instead of refusing (moby#35803).
+ */
+export const VERSION_OF_LABEL = 'io.skiff.version-of';
+/** On each version of a stack secret or config: the sha256 of its content, since a secret's data is never read back. */
+export const CONTENT_HASH_LABEL = 'io.skiff.content-hash';
 /** The replica count a `compose stop` saved, for `compose start` to restore. */
 export const COMPOSE_STOPPED_REPLICAS_LABEL = 'io.skiff.compose.stopped-replicas';
 

@@ -15,9 +15,10 @@ import {
 import type { ApiClient } from '../api/index.js';
 import { clientFor, type GlobalOptions } from '../context.js';
 import { ensureLocalDaemon } from '../daemon/index.js';
-import { deployStack, removeStack, type StackLike } from '../deploy.js';
+import { deployStack, removeRetiredAfterRollout, removeStack, type StackLike } from '../deploy.js';
 import { parseLogLine } from '../log-lines.js';
-import { ago, CliExit, parseFormat, printJson, printTable } from '../output.js';
+import { ago, CliExit, CliUsageError, parseFormat, printJson, printTable } from '../output.js';
+import { asDryRun, DRY_RUN_HELP, printPlan } from '../plan-report.js';
 import { buildForUp, registerComposeBuild, withImageIds } from './compose-build.js';
 import { composeCommandOf } from './compose-config.js';
 import { registerComposeExec } from './compose-exec.js';
@@ -65,8 +66,29 @@ export function registerCompose(program: Command): Command {
     .option('--remove-orphans', 'remove services of the project that the file no longer has')
     .option('--build', 'build the images of services with a build section before starting')
     .option('--no-build', 'do not build images, even those missing')
+    .option('--dry-run', DRY_RUN_HELP)
+    .option('--format <format>', 'with --dry-run: the plan as table or json')
     .argument('[service...]', 'only these services')
     .action(async (only: string[], o: UpOptions) => {
+      if (o.dryRun) {
+        const json = parseFormat(o.format) === 'json';
+        const changes = await asDryRun(async () => {
+          const loaded = await loadStack(p(), only);
+          return withLocalClient(g(), async (c) => {
+            // Nothing is built: a service with a build section plans with its image as it is now.
+            const ids = await buildForUp(c, p(), only, { noBuild: true });
+            const stack = { ...loaded, services: withImageIds(loaded.services, loaded.namespace, ids) };
+            return printPlan(c, stack, {
+              prune: o.removeOrphans ?? false,
+              forceUpdate: o.forceRecreate ?? false,
+              json,
+            });
+          });
+        });
+        if (changes) throw new CliExit(1);
+        return;
+      }
+      if (o.format !== undefined) throw new CliUsageError('--format goes with --dry-run');
       const loaded = await loadStack(p(), only);
       await withLocalClient(g(), async (c) => {
         // commander gives --no-build as build=false.
@@ -82,6 +104,8 @@ export function registerCompose(program: Command): Command {
           result.services.map((s) => s.id),
           o.waitTimeout,
         );
+        // Converged: the old versions of rotated secrets and configs are no longer used.
+        await removeRetiredAfterRollout(c, result.retired, (l) => process.stderr.write(`${l}\n`));
         // Like docker compose: without -d, stay attached to the services' output.
         if (!o.detach && !o.wait) await streamLogs(c, stack.namespace, [], { follow: true, tail: 'all' });
       });
@@ -185,6 +209,8 @@ interface UpOptions {
   waitTimeout: string;
   forceRecreate?: boolean;
   removeOrphans?: boolean;
+  dryRun?: boolean;
+  format?: string;
 }
 
 export function loadOptions(o: ProjectOptions): LoadOptions {

@@ -5,9 +5,10 @@
 import type { Command } from 'commander';
 import { parseDurationNs, STACK_NAMESPACE_LABEL, type Task } from '../../lib/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
-import { deployStack, removeStack } from '../deploy.js';
+import { deployStack, removeRetiredAfterRollout, removeStack } from '../deploy.js';
 import { followRollouts, RolloutDisplay } from '../follow.js';
 import { CliExit, CliUsageError, parseFormat, printJson, printList, shortId } from '../output.js';
+import { asDryRun, DRY_RUN_HELP, printPlan } from '../plan-report.js';
 import { loadStack } from './compose.js';
 import { printServices, TASK_COLUMNS } from './service.js';
 
@@ -26,7 +27,8 @@ export function registerStack(program: Command): void {
     .option('--prune', 'remove services the files no longer have')
     .option('--wait', 'follow every service until it converges; exit 1 if any does not')
     .option('--timeout <duration>', 'how long --wait waits', '10m')
-    .option('--format <format>', 'table or json (the deploy report)')
+    .option('--dry-run', DRY_RUN_HELP)
+    .option('--format <format>', 'table or json (the deploy report, or the plan with --dry-run)')
     .option('-q, --quiet', 'no progress output; only what failed')
     .argument('<stack>', 'stack name')
     .action(async (name: string, o: DeployOptions) => {
@@ -34,25 +36,34 @@ export function registerStack(program: Command): void {
       if (timeoutNs === undefined)
         throw new CliUsageError(`invalid --timeout "${o.timeout}": use e.g. 90s or 10m`);
       const json = parseFormat(o.format) === 'json';
-      const spec = await loadStack(
-        {
-          file: o.composeFile,
-          projectName: name,
-          profile: o.profile,
-          envFile: o.envFile,
-        },
-        [],
-        { composeLabels: false },
-      );
-      await withClient(g(), async (c) => {
-        const result = await deployStack(c, spec, {
-          prune: o.prune ?? false,
-          log: (l) => (o.quiet ? undefined : process.stderr.write(`${l}\n`)),
+      const load = () =>
+        loadStack(
+          {
+            file: o.composeFile,
+            projectName: name,
+            profile: o.profile,
+            envFile: o.envFile,
+          },
+          [],
+          { composeLabels: false },
+        );
+      if (o.dryRun) {
+        const changes = await asDryRun(async () => {
+          const spec = await load();
+          return withClient(g(), (c) => printPlan(c, spec, { prune: o.prune ?? false, json }));
         });
+        if (changes) throw new CliExit(1);
+        return;
+      }
+      const spec = await load();
+      await withClient(g(), async (c) => {
+        const log = (l: string) => (o.quiet ? undefined : process.stderr.write(`${l}\n`));
+        const result = await deployStack(c, spec, { prune: o.prune ?? false, log });
         if (!o.wait) {
           if (json) printJson({ stack: name, services: result.services, removed: result.removed });
           return;
         }
+        // Without --wait, old secret and config versions still in use are removed by the next deploy.
         const display = o.quiet ? undefined : new RolloutDisplay();
         const outcomes = await followRollouts(
           c,
@@ -72,6 +83,8 @@ export function registerStack(program: Command): void {
           reason: outcomes[i]?.reason ?? null,
         }));
         const failed = report.filter((r) => r.outcome !== 'converged');
+        // Converged: the old versions of rotated secrets and configs are no longer used.
+        if (failed.length === 0) await removeRetiredAfterRollout(c, result.retired, log);
         if (json)
           printJson({
             stack: name,
@@ -191,4 +204,5 @@ interface DeployOptions {
   timeout: string;
   format?: string;
   quiet?: boolean;
+  dryRun?: boolean;
 }

@@ -63,6 +63,20 @@ describe('the command tree', () => {
     }
   });
 
+  it('has --dry-run, and --format for its plan, where a deploy can be planned', () => {
+    for (const p of ['stack deploy', 'compose up']) {
+      const cmd = commands.find((c) => c.path === p)?.cmd;
+      const dry = cmd?.options.find((o) => o.long === '--dry-run');
+      expect(dry?.description, `${p} --dry-run`).toMatch(
+        /exit 0 when nothing would change, 1 when something would, 2 or more on an error/,
+      );
+      expect(
+        cmd?.options.some((o) => o.long === '--format'),
+        `${p} --format`,
+      ).toBe(true);
+    }
+  });
+
   it.each(commands.map((c) => [c.path, c.cmd] as const))(
     '%s: described, and its help lists every flag',
     (_p, cmd) => {

@@ -39,6 +39,17 @@ describe('usage errors', () => {
     );
   });
 
+  it('exit 2 from a dry run that fails, since 1 there means "something would change"', async () => {
+    const r = await run(['stack', 'deploy', '--dry-run', '-c', '/nonexistent/stack.yaml', 'app']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('/nonexistent/stack.yaml');
+    const format = await run(['compose', 'up', '--format', 'json']);
+    expect(format.code).toBe(2);
+    expect(format.stderr).toBe(
+      "error: --format goes with --dry-run\nUsage: skiff compose up [options] [service...]\nSee 'skiff compose up --help'.\n",
+    );
+  });
+
   it('give other errors one line and a hint, exit 1', async () => {
     // Fails before any connection: the CA file is not there.
     const r = await run(['--host', 'tcp://127.0.0.1:1', '--tlscacert', '/nonexistent/ca.pem', 'node', 'ls']);
