@@ -44,21 +44,45 @@ export interface DeployResult {
   removed: string[];
 }
 
-export async function deployStack(
-  c: ApiClient,
-  stack: StackLike,
-  opts: { prune?: boolean; forceUpdate?: boolean; log?: (line: string) => void } = {},
-): Promise<DeployResult> {
-  const log = opts.log ?? (() => {});
-  const nsFilter = { label: [`${STACK_NAMESPACE_LABEL}=${stack.namespace}`] };
+/** What a deploy reads of the cluster before it changes anything (`readStackState`). */
+export interface StackState {
+  namespace: string;
+  networks: Awaited<ReturnType<ApiClient['listNetworks']>>;
+  secrets: Awaited<ReturnType<ApiClient['listSecrets']>>;
+  configs: Awaited<ReturnType<ApiClient['listConfigs']>>;
+  services: Awaited<ReturnType<ApiClient['listServices']>>;
+}
 
-  // Independent reads at once: each is a round trip, and the deploy command's time is theirs.
-  const [networks, secrets, configs, existingServices] = await Promise.all([
+/**
+ * The cluster's networks, secrets, configs and the stack's services, read at once (each
+ * is a round trip): a command can start them before it loads its compose files, so the
+ * node answers while the CLI parses.
+ */
+export async function readStackState(c: ApiClient, namespace: string): Promise<StackState> {
+  const [networks, secrets, configs, services] = await Promise.all([
     c.listNetworks(),
     c.listSecrets(),
     c.listConfigs(),
-    c.listServices(nsFilter),
+    c.listServices({ label: [`${STACK_NAMESPACE_LABEL}=${namespace}`] }),
   ]);
+  return { namespace, networks, secrets, configs, services };
+}
+
+export async function deployStack(
+  c: ApiClient,
+  stack: StackLike,
+  opts: {
+    prune?: boolean;
+    forceUpdate?: boolean;
+    log?: (line: string) => void;
+    /** `readStackState` started earlier; read again when it was for another namespace. */
+    state?: Promise<StackState>;
+  } = {},
+): Promise<DeployResult> {
+  const log = opts.log ?? (() => {});
+  const early = opts.state ? await opts.state : undefined;
+  const state = early?.namespace === stack.namespace ? early : await readStackState(c, stack.namespace);
+  const { networks, secrets, configs, services: existingServices } = state;
   // Check everything external exists before changing anything.
   for (const n of stack.networks.filter((x) => x.external)) {
     if (!networks.some((x) => x.Name === n.name)) {

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { parseDurationNs, STACK_NAMESPACE_LABEL, type Task } from '../../lib/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
-import { deployStack, removeStack } from '../deploy.js';
+import { deployStack, readStackState, removeStack } from '../deploy.js';
 import { followRollouts, RolloutDisplay } from '../follow.js';
 import { CliExit, CliUsageError, parseFormat, printJson, printList, shortId } from '../output.js';
 import { loadStack } from './compose.js';
@@ -34,20 +34,24 @@ export function registerStack(program: Command): void {
       if (timeoutNs === undefined)
         throw new CliUsageError(`invalid --timeout "${o.timeout}": use e.g. 90s or 10m`);
       const json = parseFormat(o.format) === 'json';
-      const spec = await loadStack(
-        {
-          file: o.composeFile,
-          projectName: name,
-          profile: o.profile,
-          envFile: o.envFile,
-        },
-        [],
-        { composeLabels: false },
-      );
       await withClient(g(), async (c) => {
+        // The node reads while the files load (the stack's namespace is its name).
+        const state = readStackState(c, name);
+        state.catch(() => {}); // a file's error is the one to report
+        const spec = await loadStack(
+          {
+            file: o.composeFile,
+            projectName: name,
+            profile: o.profile,
+            envFile: o.envFile,
+          },
+          [],
+          { composeLabels: false },
+        );
         const result = await deployStack(c, spec, {
           prune: o.prune ?? false,
           log: (l) => (o.quiet ? undefined : process.stderr.write(`${l}\n`)),
+          state,
         });
         if (!o.wait) {
           if (json) printJson({ stack: name, services: result.services, removed: result.removed });
