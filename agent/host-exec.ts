@@ -59,12 +59,41 @@ const directExec: HelperExec = (file, args, options = {}) =>
 
 const HELPER_SCRIPT = `
 const { spawn } = require('node:child_process');
+const fs = require('node:fs');
 const send = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
+const hasMessage = (t) => [...t.matchAll(/\\{[^}]*\\}/g)].some((m) => { try { JSON.parse(m[0]); return true; } catch { return false; } });
+function syncPipe(r, finish) {
+  let child;
+  const fd = fs.openSync(r.sync.stderrFile, 'a');
+  try {
+    child = spawn(r.file, r.args, { env: { ...process.env, ...r.sync.env }, cwd: r.cwd, stdio: ['ignore', 'ignore', fd, 'pipe'], detached: true });
+  } finally { fs.closeSync(fd); }
+  child.on('error', (e) => finish({ error: e.message }));
+  child.unref();
+  const pipe = child.stdio[3];
+  const chunks = [];
+  const done = (code) => {
+    clearTimeout(timer);
+    pipe.removeAllListeners();
+    pipe.destroy();
+    finish({ code, stdout: Buffer.concat(chunks).toString('utf8'), stderr: '' });
+  };
+  const timer = setTimeout(() => done(-1), r.timeoutMs);
+  pipe.on('data', (d) => {
+    chunks.push(d);
+    if (r.sync.until === 'message' && hasMessage(Buffer.concat(chunks).toString('utf8'))) done(0);
+  });
+  pipe.on('end', () => done(0));
+}
 require('node:readline').createInterface({ input: process.stdin })
   .on('line', (line) => {
     const r = JSON.parse(line);
     let done = false;
     const finish = (m) => { if (!done) { done = true; send({ id: r.id, ...m }); } };
+    if (r.sync) {
+      try { syncPipe(r, finish); } catch (e) { finish({ error: String(e && e.message) }); }
+      return;
+    }
     let child;
     try {
       child = spawn(r.file, r.args, { env: r.env, cwd: r.cwd, stdio: ['pipe', 'pipe', 'pipe'], timeout: r.timeoutMs });
@@ -109,24 +138,51 @@ class SpawnHelper {
 
   run: HelperExec = (file, args, options = {}) =>
     new Promise((resolve, reject) => {
-      const fallback = () => directExec(file, args, options).then(resolve, reject);
-      const child = this.ensure();
-      if (!child?.stdin?.writable) return void fallback();
-      const id = this.nextId++;
-      this.pending.set(id, { resolve, fallback });
-      this.holdOpen(child, true);
-      const request = {
-        id,
-        file,
-        args,
-        // Only an explicit environment travels: the helper inherited the agent's at its start.
-        ...(options.env === undefined ? {} : { env: options.env }),
-        input: options.input ?? '',
-        timeoutMs: options.timeoutMs ?? 60_000,
-        ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-      };
-      child.stdin.write(`${JSON.stringify(request)}\n`);
+      this.send(
+        {
+          file,
+          args,
+          // Only an explicit environment travels: the helper inherited the agent's at its start.
+          ...(options.env === undefined ? {} : { env: options.env }),
+          input: options.input ?? '',
+          timeoutMs: options.timeoutMs ?? 60_000,
+          ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+        },
+        resolve,
+        () => directExec(file, args, options).then(resolve, reject),
+      );
     });
+
+  /** A command whose answer comes on a sync pipe (fd 3), through the helper; undefined when it cannot. */
+  syncPipe(launch: SyncPipeLaunch): Promise<SyncPipeResult | undefined> {
+    return new Promise((resolve) => {
+      this.send(
+        {
+          file: launch.file,
+          args: launch.args,
+          cwd: launch.cwd,
+          timeoutMs: launch.timeoutMs,
+          sync: { stderrFile: launch.stderrFile, env: launch.env, until: launch.until },
+        },
+        (r) =>
+          resolve(r.code === -1 ? { text: r.stdout, timedOut: true } : { text: r.stdout, timedOut: false }),
+        () => resolve(undefined),
+      );
+    });
+  }
+
+  private send(
+    request: Record<string, unknown>,
+    resolve: (r: HelperExecResult) => void,
+    fallback: () => void,
+  ): void {
+    const child = this.ensure();
+    if (!child?.stdin?.writable) return void fallback();
+    const id = this.nextId++;
+    this.pending.set(id, { resolve, fallback });
+    this.holdOpen(child, true);
+    child.stdin.write(`${JSON.stringify({ id, ...request })}\n`);
+  }
 
   private ensure(): ChildProcess | undefined {
     if (this.child) return this.child;
@@ -187,13 +243,41 @@ class SpawnHelper {
 const HELPERS = Math.max(1, Math.min(4, availableParallelism()));
 const shared: SpawnHelper[] = [];
 
-/** `exec` through the least busy helper process (each started on first use). */
-export const helperExec: HelperExec = (file, args, options) => {
+/** The least busy helper process (each started on first use). */
+function leastBusy(): SpawnHelper {
   let helper = shared.find((h) => h.load === 0);
   if (!helper && shared.length < HELPERS) {
     helper = new SpawnHelper();
     shared.push(helper);
   }
-  helper ??= shared.reduce((a, b) => (b.load < a.load ? b : a));
-  return helper.run(file, args, options);
-};
+  return helper ?? shared.reduce((a, b) => (b.load < a.load ? b : a));
+}
+
+/** `exec` through the least busy helper process. */
+export const helperExec: HelperExec = (file, args, options) => leastBusy().run(file, args, options);
+
+/**
+ * A daemonizing monitor (conmon) started from a helper: its stdout and stdin closed, its
+ * stderr appended to a file, `env` added to the helper's environment, and what it writes
+ * on fd 3 (its sync pipe) returned once the pipe closes, or once it holds a whole JSON
+ * message (`until: 'message'`), or when `timeoutMs` passed (`timedOut`). Undefined when
+ * no helper can run it: the caller spawns it itself.
+ */
+export interface SyncPipeLaunch {
+  file: string;
+  args: readonly string[];
+  cwd: string;
+  env: Record<string, string>;
+  stderrFile: string;
+  until: 'message' | 'end';
+  timeoutMs: number;
+}
+
+export interface SyncPipeResult {
+  text: string;
+  timedOut: boolean;
+}
+
+export function helperSyncPipe(launch: SyncPipeLaunch): Promise<SyncPipeResult | undefined> {
+  return leastBusy().syncPipe(launch);
+}

@@ -2,6 +2,7 @@
 // listener), container sandboxes (named network namespaces) and attachments (CNI ADD
 // through the reference plugins). Every attachment is recorded on disk before its first
 // ADD, so DEL can be replayed with the same configuration after a crash.
+import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileDurable } from '../../disk/index.js';
@@ -251,10 +252,7 @@ export class NetworkManager {
       }
       // Set up earlier by this process and its bridge still there: nothing to do (the
       // worker ensures a task's networks before every container).
-      if (existing && this.ready.has(def.id)) {
-        const bridge = await this.run('ip', ['link', 'show', 'dev', bridgeNameFor(def.id)]);
-        if (bridge.code === 0) return;
-      }
+      if (existing && this.ready.has(def.id) && (await this.linkPresent(bridgeNameFor(def.id)))) return;
       if (def.driver === 'overlay' && def.encrypted) await this.requireEsp(def);
       await mkdir(this.networksDir, { recursive: true });
       await writeJsonAtomic(path.join(this.networksDir, `${cniNetworkNameFor(def.id)}.json`), def);
@@ -276,12 +274,21 @@ export class NetworkManager {
   private bridgePresent(networkId: string): Promise<boolean> {
     let check = this.bridgeChecks.get(networkId);
     if (!check) {
-      check = this.run('ip', ['link', 'show', 'dev', bridgeNameFor(networkId)])
-        .then((r) => r.code === 0)
-        .finally(() => this.bridgeChecks.delete(networkId));
+      check = this.linkPresent(bridgeNameFor(networkId)).finally(() => this.bridgeChecks.delete(networkId));
       this.bridgeChecks.set(networkId, check);
     }
     return check;
+  }
+
+  /**
+   * Whether this namespace has the device. On the host, read from /proc/self/net/dev
+   * (always this process's namespace, unlike /sys): every container's start checks its
+   * networks' bridges, and an `ip link show` exec each was one more fork in a deploy's
+   * burst. An injected exec (tests faking the host) is asked with `ip`.
+   */
+  private async linkPresent(name: string): Promise<boolean> {
+    if (this.options.exec) return (await this.run('ip', ['link', 'show', 'dev', name])).code === 0;
+    return netDevices().has(name);
   }
 
   private async createKernelState(def: NetworkDefinition): Promise<void> {
@@ -289,8 +296,9 @@ export class NetworkManager {
     const prefix = parseCidr(def.subnet).prefixLength;
     // One exec for the bridge: a network's set-up is on the way of its first containers,
     // and its execs queue with theirs. A bridge left from before is fine ("File exists"
-    // on the first line); anything else fails the set-up.
-    const r = await this.run('ip', ['-force', '-batch', '-'], {
+    // on the first line); anything else fails the set-up. The firewall's rules name the
+    // bridge without needing it: they are set up alongside.
+    const bridgeUp = this.run('ip', ['-force', '-batch', '-'], {
       input: [
         `link add ${bridge} type bridge`,
         `addr replace ${def.gateway}/${prefix} dev ${bridge}`,
@@ -298,10 +306,12 @@ export class NetworkManager {
         '',
       ].join('\n'),
     });
-    if (r.code !== 0 && !onlyBridgeExisted(r.stderr)) {
-      throw new Error(`setting up bridge ${bridge}: ${r.stderr.trim()}`);
+    const [r, firewall] = await Promise.allSettled([bridgeUp, this.firewall.ensureNetwork(ruleInput(def))]);
+    if (r.status === 'rejected') throw r.reason;
+    if (r.value.code !== 0 && !onlyBridgeExisted(r.value.stderr)) {
+      throw new Error(`setting up bridge ${bridge}: ${r.value.stderr.trim()}`);
     }
-    await this.firewall.ensureNetwork(ruleInput(def));
+    if (firewall.status === 'rejected') throw firewall.reason;
     if (def.driver === 'overlay') await this.overlay.ensure(await this.overlayDevice(def));
     await this.dns.listen(def.id, def.gateway);
   }
@@ -861,6 +871,13 @@ async function readJsonDir<T>(dir: string): Promise<T[]> {
     if (v !== undefined) out.push(v);
   }
   return out;
+}
+
+/** The devices of this process's network namespace (a read of a small /proc file, no exec). */
+function netDevices(): Set<string> {
+  // Two header lines, then `  name: counters…` per device.
+  const lines = readFileSync('/proc/self/net/dev', 'utf8').split('\n').slice(2);
+  return new Set(lines.map((l) => l.split(':')[0]?.trim() ?? '').filter((n) => n !== ''));
 }
 
 /** `ip -batch` failed only on its first line (`link add`) because the bridge exists. */

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { SkiffError } from '../../lib/index.js';
+import { helperSyncPipe } from '../host-exec.js';
 
 export interface ConmonLaunch {
   conmon: string;
@@ -42,10 +43,10 @@ export interface SyncMessage {
 }
 
 /**
- * Runs conmon and resolves with the sync pipe's messages once it closes: the first
+ * Runs conmon (from a helper process, or itself when none runs) and resolves with the sync pipe's messages once it closes: the first
  * carries the pid (negative on failure); for exec a second carries the exit code.
  */
-export function launchConmon(l: ConmonLaunch): Promise<SyncMessage[]> {
+export async function launchConmon(l: ConmonLaunch): Promise<SyncMessage[]> {
   const args = [
     '--api-version',
     '1',
@@ -80,6 +81,23 @@ export function launchConmon(l: ConmonLaunch): Promise<SyncMessage[]> {
   if (l.execProcessSpec) args.push('-e', '--exec-process-spec', l.execProcessSpec);
   if (l.killAfterSeconds) args.push('-T', String(l.killAfterSeconds));
   const timeoutMs = l.timeoutMs ?? 60_000;
+  // conmon's working directory: it drops an `oom` marker there, the container's, not the agent's.
+  const cwd = l.persistDir ?? l.bundle;
+  // From a helper process: a spawn from the agent forks its ~150 MB with the event loop
+  // stopped (~10-30 ms per container on a busy node: agent/host-exec.ts).
+  const viaHelper = await helperSyncPipe({
+    file: l.conmon,
+    args,
+    cwd,
+    env: { _OCI_SYNCPIPE: '3' },
+    stderrFile: l.conmonLog,
+    // A container's conmon may keep the pipe open for its whole life: the pid is all we wait for.
+    until: l.execProcessSpec ? 'end' : 'message',
+    timeoutMs,
+  });
+  if (viaHelper?.timedOut)
+    throw new SkiffError('timeout', `conmon for ${l.id} did not report within ${timeoutMs} ms`);
+  if (viaHelper) return parse(viaHelper.text);
   return new Promise((resolve, reject) => {
     // A file, not a pipe, for conmon's stderr: a pipe would break when the agent dies.
     const errFd = openSync(l.conmonLog, 'a');
@@ -88,8 +106,7 @@ export function launchConmon(l: ConmonLaunch): Promise<SyncMessage[]> {
       child = spawn(l.conmon, args, {
         stdio: ['ignore', 'ignore', errFd, 'pipe'],
         env: { ...process.env, _OCI_SYNCPIPE: '3' },
-        // conmon also drops an `oom` marker in its working directory: the container's, not the agent's.
-        cwd: l.persistDir ?? l.bundle,
+        cwd,
         detached: true,
       });
     } finally {

@@ -33,11 +33,18 @@ export async function readImageEtcFile(rootfs: string, path: string): Promise<st
     const root = await realpath(rootfs);
     if (!where.startsWith(`${root}/`)) throw refused(path, 'it resolves outside the container root');
     if (st.size > MAX_ETC_FILE_BYTES) throw refused(path, tooBig(st.size));
-    // The size may grow after fstat (a running container writing it): read one byte more
-    // than allowed to notice.
-    const buf = Buffer.alloc(MAX_ETC_FILE_BYTES + 1);
+    // The size may grow after fstat (a running container writing it): read until the end,
+    // at most one byte more than allowed to notice. The buffer starts at the file's size
+    // (a 1 MiB one zero-filled twice per container was most of a start's garbage).
+    let buf = Buffer.allocUnsafe(Math.min(st.size + 1, MAX_ETC_FILE_BYTES + 1));
     let n = 0;
-    while (n < buf.length) {
+    for (;;) {
+      if (n === buf.length) {
+        if (buf.length > MAX_ETC_FILE_BYTES) break;
+        const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, MAX_ETC_FILE_BYTES + 1));
+        buf.copy(bigger, 0, 0, n);
+        buf = bigger;
+      }
       const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
       if (bytesRead === 0) break;
       n += bytesRead;
