@@ -32,6 +32,8 @@ describe('the command tree', () => {
       'service rollback',
       'image pull',
       'daemon status',
+      'node ps',
+      'network prune',
     ]) {
       expect(paths, p).toContain(p);
     }
@@ -51,6 +53,7 @@ describe('the command tree', () => {
       'stack services',
       'stack ps',
       'node ls',
+      'node ps',
       'image ls',
       'image pull',
       'image push',
@@ -61,6 +64,29 @@ describe('the command tree', () => {
       const quiet = cmd?.options.find((o) => o.long === '--quiet');
       expect(quiet?.short, `${p} -q`).toBe('-q');
     }
+  });
+
+  it('has -f/--filter and --no-trunc on the ls and ps commands where docker has them', () => {
+    const flag = (p: string, long: string) =>
+      commands.find((c) => c.path === p)?.cmd.options.find((o) => o.long === long);
+    for (const p of [
+      'service ls',
+      'service ps',
+      'stack ps',
+      'stack services',
+      'node ls',
+      'node ps',
+      'image ls',
+    ]) {
+      expect(flag(p, '--filter')?.short, `${p} -f`).toBe('-f');
+    }
+    for (const p of ['service ps', 'stack ps', 'node ps', 'image ls', 'network ls']) {
+      expect(flag(p, '--no-trunc'), `${p} --no-trunc`).toBeDefined();
+    }
+    for (const p of ['service ps', 'stack ps', 'node ps']) {
+      expect(flag(p, '--no-resolve'), `${p} --no-resolve`).toBeDefined();
+    }
+    expect(flag('network prune', '--filter')).toBeDefined();
   });
 
   it.each(commands.map((c) => [c.path, c.cmd] as const))(
