@@ -13,7 +13,7 @@ import {
   STACK_NAMESPACE_LABEL,
 } from '../../lib/index.js';
 import type { ApiClient } from '../api/index.js';
-import { clientFor, type GlobalOptions } from '../context.js';
+import { clientFor, explicitHost, type GlobalOptions } from '../context.js';
 import { ensureLocalDaemon } from '../daemon/index.js';
 import { deployStack, removeStack, type StackLike } from '../deploy.js';
 import { parseLogLine } from '../log-lines.js';
@@ -252,7 +252,7 @@ export function withComposeLabels(spec: ServiceSpec, ns: string): ServiceSpec {
 }
 
 export async function withLocalClient<T>(g: GlobalOptions, fn: (c: ApiClient) => Promise<T>): Promise<T> {
-  const host = await ensureLocalDaemon({ host: g.host, log: (l) => process.stderr.write(`${l}\n`) });
+  const host = await ensureLocalDaemon({ host: explicitHost(g), log: (l) => process.stderr.write(`${l}\n`) });
   const c = clientFor(g, host);
   try {
     return await fn(c);

@@ -34,6 +34,12 @@ describe('the command tree', () => {
       'daemon status',
       'node ps',
       'network prune',
+      'context create',
+      'context ls',
+      'context use',
+      'context rm',
+      'context inspect',
+      'context show',
     ]) {
       expect(paths, p).toContain(p);
     }
@@ -54,6 +60,7 @@ describe('the command tree', () => {
       'stack ps',
       'node ls',
       'node ps',
+      'context ls',
       'image ls',
       'image pull',
       'image push',
