@@ -40,6 +40,22 @@ describe('the command tree', () => {
       'context rm',
       'context inspect',
       'context show',
+      ...[
+        'ls',
+        'top',
+        'images',
+        'port',
+        'cp',
+        'kill',
+        'pause',
+        'unpause',
+        'rm',
+        'create',
+        'wait',
+        'events',
+        'scale',
+        'version',
+      ].map((c) => `compose ${c}`),
     ]) {
       expect(paths, p).toContain(p);
     }
@@ -61,6 +77,8 @@ describe('the command tree', () => {
       'node ls',
       'node ps',
       'context ls',
+      'compose ls',
+      'compose images',
       'image ls',
       'image pull',
       'image push',

@@ -65,4 +65,20 @@ describe('usage errors', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('context "no-such-context" does not exist');
   });
+
+  it('refuse the compose commands skiff cannot honour by name, before any connection', async () => {
+    for (const verb of ['kill', 'pause', 'unpause', 'top']) {
+      const r = await run(['compose', verb, 'web']);
+      expect(r.code, verb).toBe(1);
+      expect(r.stderr).toMatch(
+        new RegExp(`^error: compose ${verb} is not supported by skiff yet\\nhint: .+\\n$`),
+      );
+    }
+    const cp = await run(['compose', 'cp', 'web:/etc/hosts', '.']);
+    expect(cp.code).toBe(1);
+    expect(cp.stderr).toContain('compose cp is not supported');
+    const scale = await run(['compose', 'scale', 'web']);
+    expect(scale.code).toBe(2);
+    expect(scale.stderr).toContain('"web" is not SERVICE=REPLICAS');
+  });
 });
