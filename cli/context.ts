@@ -6,17 +6,47 @@ import { join } from 'node:path';
 import { SkiffError } from '../lib/index.js';
 import { daemonPaths } from '../node/index.js';
 import { ApiClient, type ApiClientOptions } from './api/index.js';
+import {
+  type ContextTls,
+  currentContextName,
+  DEFAULT_CONTEXT,
+  findContext,
+  type StoredContext,
+} from './context-store.js';
 
 export interface GlobalOptions {
   host?: string;
+  /** --context: a context of `skiff context create` (env SKIFF_CONTEXT). */
+  context?: string;
   tlscacert?: string;
   tlscert?: string;
   tlskey?: string;
 }
 
-/** --host, else SKIFF_HOST, else the local node's socket (which honours SKIFF_RUN_DIR). */
+/** The stored context in effect, or undefined for --host and the default context. */
+export function activeContext(opts: GlobalOptions): StoredContext | undefined {
+  if (opts.host && opts.context)
+    throw new SkiffError(
+      'invalid_argument',
+      'conflicting options: either give --host or --context, not both',
+      {
+        hint: 'drop one of them',
+      },
+    );
+  if (opts.host) return undefined;
+  const name = currentContextName(opts);
+  return name === DEFAULT_CONTEXT ? undefined : findContext(name);
+}
+
+/** --host, else the context's host, else SKIFF_HOST; undefined for the local node. */
+export function explicitHost(opts: GlobalOptions): string | undefined {
+  const context = activeContext(opts); // first: it refuses --host with --context
+  return opts.host ?? context?.Host ?? process.env.SKIFF_HOST;
+}
+
+/** --host or the context's host, else SKIFF_HOST, else the local node's socket (which honours SKIFF_RUN_DIR). */
 export function targetHost(opts: GlobalOptions): string {
-  return opts.host ?? process.env.SKIFF_HOST ?? `unix://${daemonPaths().socket}`;
+  return explicitHost(opts) ?? `unix://${daemonPaths().socket}`;
 }
 
 export function clientFor(opts: GlobalOptions, host = targetHost(opts)): ApiClient {
@@ -36,6 +66,8 @@ type PemFiles = { ca: string; cert?: string; key?: string };
  * manager node its own identity (<state>/certs).
  */
 export function tlsMaterial(opts: GlobalOptions, host: string): { ca: string; cert?: string; key?: string } {
+  const fromContext = opts.tlscacert || opts.tlscert || opts.tlskey ? undefined : activeContext(opts)?.TLS;
+  if (fromContext) return checkedKey(fromContext, 'of the context');
   const files = certFiles(opts);
   if (!files) {
     throw new SkiffError('unauthorized', `no TLS certificates to talk to the manager at ${host}`, {
@@ -56,20 +88,23 @@ export function tlsMaterial(opts: GlobalOptions, host: string): { ca: string; ce
     }
   };
   const key = files.key ? read('client key', files.key) : undefined;
+  return checkedKey(
+    {
+      ca: read('CA certificate', files.ca),
+      ...(files.cert ? { cert: read('client certificate', files.cert) } : {}),
+      ...(key !== undefined ? { key } : {}),
+    },
+    files.key ?? '',
+  );
+}
+
+function checkedKey(tls: ContextTls, where: string): ContextTls {
   // A manager's own key under autolock is sealed (manager/ca/key-files.ts): no PEM key.
-  if (key?.startsWith('-----BEGIN SKIFF LOCKED KEY-----'))
-    throw new SkiffError(
-      'unauthorized',
-      `the client key ${files.key} is locked (the cluster is autolocked)`,
-      {
-        hint: 'pass a client certificate of your own: --tlscacert, --tlscert and --tlskey, or put ca.pem, cert.pem and key.pem in ~/.skiff or $SKIFF_CERT_PATH',
-      },
-    );
-  return {
-    ca: read('CA certificate', files.ca),
-    ...(files.cert ? { cert: read('client certificate', files.cert) } : {}),
-    ...(key !== undefined ? { key } : {}),
-  };
+  if (tls.key?.startsWith('-----BEGIN SKIFF LOCKED KEY-----'))
+    throw new SkiffError('unauthorized', `the client key ${where} is locked (the cluster is autolocked)`, {
+      hint: 'pass a client certificate of your own: --tlscacert, --tlscert and --tlskey, or put ca.pem, cert.pem and key.pem in ~/.skiff or $SKIFF_CERT_PATH',
+    });
+  return tls;
 }
 
 function certFiles(opts: GlobalOptions): PemFiles | undefined {

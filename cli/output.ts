@@ -74,6 +74,8 @@ export function printList(
   columns: { header: string; field: string }[],
   rows: string[][],
   json: () => unknown,
+  /** More fields a template may use per row, beyond the columns' (typed values: `{{if .Current}}`). */
+  extra?: Record<string, unknown>[],
 ): void {
   if (!isTemplate(format)) {
     if (parseFormat(format) === 'json') printJson(json());
@@ -86,7 +88,10 @@ export function printList(
   }
   const { table, src } = templateSource(format);
   const t = compileOrUsage(src, true);
-  const objects = rows.map((r) => Object.fromEntries(columns.map((c, i) => [c.field, r[i] ?? ''])));
+  const objects = rows.map((r, n) => ({
+    ...Object.fromEntries(columns.map((c, i) => [c.field, r[i] ?? ''])),
+    ...extra?.[n],
+  }));
   const lines = objects.map((o) => renderOrFail(t, o));
   if (!table) {
     process.stdout.write(lines.map((l) => `${l}\n`).join(''));

@@ -10,7 +10,15 @@ import { skiffVersion } from './version.js';
 const { Command, CommanderError } = createRequire(import.meta.url)('commander') as typeof Commander;
 type Command = Commander.Command;
 
-const GLOBAL_FLAGS_WITH_VALUE = new Set(['-H', '--host', '--tlscacert', '--tlscert', '--tlskey']);
+const GLOBAL_FLAGS_WITH_VALUE = new Set([
+  '-H',
+  '--host',
+  '-c',
+  '--context',
+  '--tlscacert',
+  '--tlscert',
+  '--tlskey',
+]);
 
 /** What `version` and `-v` need: no family at all (buildProgram always adds `version`). */
 const VERSION_ONLY = 'version';
@@ -40,6 +48,7 @@ export async function buildProgram(family?: string): Promise<Command> {
     .description('Docker Swarm mode and Docker Compose in one tool, with the container stack built in.')
     .version(skiffVersion(), '-v, --version', 'print the version')
     .option('-H, --host <host>', 'manager to talk to: unix:///path or tcp://host:port (env SKIFF_HOST)')
+    .option('-c, --context <name>', 'context to use (env SKIFF_CONTEXT; see skiff context)')
     .option('--tlscacert <file>', 'the cluster CA certificate, for a manager on tcp://')
     .option('--tlscert <file>', "a manager's client certificate, for a manager on tcp://")
     .option('--tlskey <file>', 'the key of --tlscert')

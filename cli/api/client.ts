@@ -249,6 +249,10 @@ export class ApiClient {
   removeNetwork(id: string): Promise<void> {
     return this.call('DELETE', `/networks/${encodeURIComponent(id)}`, { text: true }).then(() => undefined);
   }
+  /** Removes the networks no service uses (dockerd's `label`, `label!`, `until` filters). */
+  pruneNetworks(filters?: Filters): Promise<{ NetworksDeleted: string[] | null }> {
+    return this.call('POST', '/networks/prune', { query: { filters } });
+  }
   inspectNetwork(id: string): Promise<Network> {
     return this.call('GET', `/networks/${encodeURIComponent(id)}`);
   }

@@ -13,15 +13,16 @@ import {
   STACK_NAMESPACE_LABEL,
 } from '../../lib/index.js';
 import type { ApiClient } from '../api/index.js';
-import { clientFor, type GlobalOptions } from '../context.js';
+import { clientFor, explicitHost, type GlobalOptions } from '../context.js';
 import { ensureLocalDaemon } from '../daemon/index.js';
 import { deployStack, removeRetiredAfterRollout, removeStack, type StackLike } from '../deploy.js';
 import { parseLogLine } from '../log-lines.js';
-import { ago, CliExit, CliUsageError, parseFormat, printJson, printTable } from '../output.js';
+import { ago, CliExit, CliUsageError, parseFormat, printJson, printList, printTable } from '../output.js';
 import { asDryRun, DRY_RUN_HELP, printPlan } from '../plan-report.js';
 import { buildForUp, registerComposeBuild, withImageIds } from './compose-build.js';
 import { composeCommandOf } from './compose-config.js';
 import { registerComposeExec } from './compose-exec.js';
+import { registerComposeMore } from './compose-more.js';
 import { registerComposePull } from './compose-pull.js';
 import { followAndExit } from './service.js';
 
@@ -144,20 +145,39 @@ export function registerCompose(program: Command): Command {
     .description('list the project’s containers')
     .option('-q, --quiet', 'only print container (task) IDs')
     .option('-a, --all', 'also show stopped containers')
-    .option('--format <format>', 'table or json')
+    .option('--format <format>', 'table, json or a Go template')
+    .option(
+      '--status <status>',
+      'only containers in this state (running, exited, created…; repeatable)',
+      collect,
+      [],
+    )
     .argument('[service...]')
-    .action(async (only: string[], o: { quiet?: boolean; all?: boolean; format?: string }) => {
-      const name = await projectName(p());
-      await withLocalClient(g(), async (c) => {
-        const rows = await projectContainers(c, name, only, o.all ?? false);
-        if (o.quiet) return void process.stdout.write(rows.map((r) => `${r.ID}\n`).join(''));
-        if (parseFormat(o.format) === 'json') return printJson(rows);
-        printTable(
-          ['NAME', 'IMAGE', 'COMMAND', 'SERVICE', 'CREATED', 'STATUS', 'PORTS'],
-          rows.map((r) => [r.Name, r.Image, r.Command, r.Service, r.Created, r.Status, r.Ports]),
-        );
-      });
-    });
+    .action(
+      async (only: string[], o: { quiet?: boolean; all?: boolean; format?: string; status: string[] }) => {
+        const name = await projectName(p());
+        await withLocalClient(g(), async (c) => {
+          const all = await projectContainers(c, name, only, (o.all ?? false) || o.status.length > 0);
+          const rows = o.status.length > 0 ? all.filter((r) => o.status.includes(dockerState(r.State))) : all;
+          if (o.quiet) return void process.stdout.write(rows.map((r) => `${r.ID}\n`).join(''));
+          printList(
+            o.format,
+            [
+              { header: 'NAME', field: 'Name' },
+              { header: 'IMAGE', field: 'Image' },
+              { header: 'COMMAND', field: 'Command' },
+              { header: 'SERVICE', field: 'Service' },
+              { header: 'CREATED', field: 'RunningFor' },
+              { header: 'STATUS', field: 'Status' },
+              { header: 'PORTS', field: 'Ports' },
+            ],
+            rows.map((r) => [r.Name, r.Image, r.Command, r.Service, r.Created, r.Status, r.Ports]),
+            () => rows,
+            rows.map((r) => ({ ID: r.ID, State: dockerState(r.State), Project: name })),
+          );
+        });
+      },
+    );
 
   compose
     .command('logs')
@@ -196,6 +216,7 @@ export function registerCompose(program: Command): Command {
   }
 
   registerComposeExec(compose, g, p);
+  registerComposeMore(compose, g, p);
   registerComposePull(compose, g, p);
   registerComposeBuild(compose, g, p);
   return compose;
@@ -278,7 +299,7 @@ export function withComposeLabels(spec: ServiceSpec, ns: string): ServiceSpec {
 }
 
 export async function withLocalClient<T>(g: GlobalOptions, fn: (c: ApiClient) => Promise<T>): Promise<T> {
-  const host = await ensureLocalDaemon({ host: g.host, log: (l) => process.stderr.write(`${l}\n`) });
+  const host = await ensureLocalDaemon({ host: explicitHost(g), log: (l) => process.stderr.write(`${l}\n`) });
   const c = clientFor(g, host);
   try {
     return await fn(c);
@@ -313,6 +334,14 @@ async function setRunning(c: ApiClient, s: Service, verb: 'stop' | 'start' | 're
     `${verb === 'stop' ? 'Stopping' : verb === 'start' ? 'Starting' : 'Restarting'} ${spec.Name}\n`,
   );
   await c.updateService(s.ID, s.Version.Index, spec);
+}
+
+/** A task's state as docker names a container's (`compose ps --status`). */
+function dockerState(state: string): string {
+  if (state === 'running') return 'running';
+  if (state === 'complete' || state === 'failed' || state === 'shutdown') return 'exited';
+  if (state === 'rejected' || state === 'orphaned') return 'dead';
+  return 'created';
 }
 
 interface ContainerRow {

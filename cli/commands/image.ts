@@ -23,6 +23,8 @@ import {
   storeCredentials,
 } from '../registry-auth.js';
 
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
 function mb(bytes: number): string {
   if (bytes < 1000) return `${bytes}B`;
   if (bytes < 1e6) return `${(bytes / 1e3).toFixed(1)}kB`;
@@ -120,6 +122,46 @@ function imageRow(img: ImageSummary, tag: string | undefined): string[] {
   ];
 }
 
+/**
+ * docker's `image ls --filter`, applied to the node's list: `dangling`, `reference` (a
+ * glob over the name or name:tag, as docker's path.Match), `label`; the time filters
+ * (before, since, until) are refused rather than ignored.
+ */
+export function imageFilter(filters: string[]): (img: ImageSummary) => boolean {
+  const tests: ((img: ImageSummary) => boolean)[] = [];
+  const refs: RegExp[] = [];
+  for (const f of filters) {
+    const eq = f.indexOf('=');
+    const [k, v] = eq < 0 ? [f, ''] : [f.slice(0, eq), f.slice(eq + 1)];
+    if (k === 'dangling') {
+      if (v !== 'true' && v !== 'false')
+        throw new CliUsageError(`bad filter "${f}": dangling is true or false`);
+      tests.push((img) => (img.RepoTags.length === 0) === (v === 'true'));
+    } else if (k === 'reference') refs.push(globRegExp(v));
+    else if (k === 'label') {
+      const i = v.indexOf('=');
+      tests.push((img) =>
+        i < 0 ? Object.hasOwn(img.Labels ?? {}, v) : img.Labels?.[v.slice(0, i)] === v.slice(i + 1),
+      );
+    } else
+      throw new CliUsageError(
+        `unsupported filter "${k}": skiff's image ls filters by dangling, reference and label`,
+      );
+  }
+  if (refs.length > 0)
+    tests.push((img) => img.RepoTags.some((t) => refs.some((r) => r.test(t) || r.test(splitTag(t).repo))));
+  return (img) => tests.every((t) => t(img));
+}
+
+/** A path.Match glob (`*` and `?` stop at `/`) as a whole-string RegExp. */
+function globRegExp(glob: string): RegExp {
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replaceAll('*', '[^/]*')
+    .replaceAll('?', '[^/]');
+  return new RegExp(`^${body}$`);
+}
+
 /** `name[:tag]` → name and tag; a colon before the last slash is a registry port. */
 function splitTag(ref: string): { repo: string; tag: string | undefined } {
   const colon = ref.lastIndexOf(':');
@@ -174,37 +216,55 @@ export function registerImage(program: Command): void {
     .description('list images')
     .option('-q, --quiet', 'only print image IDs')
     .option('--digests', 'show digests')
+    .option(
+      '-f, --filter <filter>',
+      'filter (dangling=true|false, reference=PATTERN, label=KEY[=VALUE])',
+      collect,
+      [],
+    )
+    .option('--no-trunc', 'do not truncate image IDs')
     .option('--format <format>', 'table, json or a Go template')
-    .action(async (o: { quiet?: boolean; digests?: boolean; format?: string }) => {
-      await withClient(g(), async (c) => {
-        // newest first, as the node sorts them
-        const list = await c.listImages();
-        if (o.quiet) return void process.stdout.write(list.map((i) => `${short(i.Id)}\n`).join(''));
-        if (o.format === 'json') {
-          const docs: ImageInspect[] = [];
-          for (const i of list) docs.push(await c.inspectImage(i.Id));
-          return printJson(docs.map(summaryView));
-        }
-        const rows: string[][] = [];
-        for (const img of list) {
-          const tags = img.RepoTags.length > 0 ? img.RepoTags : [undefined];
-          for (const tag of tags) {
-            const row = imageRow(img, tag);
-            if (o.digests) row.splice(2, 0, img.RepoDigests[0]?.split('@')[1] ?? '<none>');
-            rows.push(row);
+    .action(
+      async (o: {
+        quiet?: boolean;
+        digests?: boolean;
+        format?: string;
+        filter: string[];
+        trunc: boolean;
+      }) => {
+        const keep = imageFilter(o.filter);
+        await withClient(g(), async (c) => {
+          // newest first, as the node sorts them
+          const list = (await c.listImages()).filter(keep);
+          const id = (i: ImageSummary) => (o.trunc ? short(i.Id) : i.Id);
+          if (o.quiet) return void process.stdout.write(list.map((i) => `${id(i)}\n`).join(''));
+          if (o.format === 'json') {
+            const docs: ImageInspect[] = [];
+            for (const i of list) docs.push(await c.inspectImage(i.Id));
+            return printJson(docs.map(summaryView));
           }
-        }
-        const columns = [
-          { header: 'REPOSITORY', field: 'Repository' },
-          { header: 'TAG', field: 'Tag' },
-          { header: 'IMAGE ID', field: 'ID' },
-          { header: 'CREATED', field: 'CreatedSince' },
-          { header: 'SIZE', field: 'Size' },
-        ];
-        if (o.digests) columns.splice(2, 0, { header: 'DIGEST', field: 'Digest' });
-        printList(o.format, columns, rows, () => list);
-      });
-    });
+          const rows: string[][] = [];
+          for (const img of list) {
+            const tags = img.RepoTags.length > 0 ? img.RepoTags : [undefined];
+            for (const tag of tags) {
+              const row = imageRow(img, tag);
+              row[2] = id(img);
+              if (o.digests) row.splice(2, 0, img.RepoDigests[0]?.split('@')[1] ?? '<none>');
+              rows.push(row);
+            }
+          }
+          const columns = [
+            { header: 'REPOSITORY', field: 'Repository' },
+            { header: 'TAG', field: 'Tag' },
+            { header: 'IMAGE ID', field: 'ID' },
+            { header: 'CREATED', field: 'CreatedSince' },
+            { header: 'SIZE', field: 'Size' },
+          ];
+          if (o.digests) columns.splice(2, 0, { header: 'DIGEST', field: 'Digest' });
+          printList(o.format, columns, rows, () => list);
+        });
+      },
+    );
 
   image
     .command('inspect')

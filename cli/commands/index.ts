@@ -18,6 +18,7 @@ export const COMMAND_FAMILIES: readonly [name: string, load: () => Promise<Regis
   ['network', async () => (await import('./objects.js')).registerNetwork],
   ['secret', async () => (await import('./objects.js')).registerSecret],
   ['config', async () => (await import('./objects.js')).registerConfig],
+  ['context', async () => (await import('./context.js')).registerContext],
   ['system', async () => (await import('./system.js')).registerSystem],
   ['lab', async () => (await import('./lab.js')).registerLab],
   ['dashboard', async () => (await import('./dashboard.js')).registerDashboard],

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Node, NodeSpec } from '../../lib/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
 import { CliUsageError, printInspect, printList } from '../output.js';
+import { parseFilters, printTasks, type TaskListOptions } from './service.js';
 
 const isJson = (f: string | undefined) => f === 'json';
 
@@ -16,10 +17,16 @@ export function registerNode(program: Command): void {
     .command('ls')
     .description('list nodes')
     .option('-q, --quiet', 'only print IDs')
+    .option(
+      '-f, --filter <filter>',
+      'filter (id=…, name=…, label=…, node.label=…, membership=…, role=…)',
+      collect,
+      [],
+    )
     .option('--format <format>', 'table, json or a Go template')
-    .action(async (o: { quiet?: boolean; format?: string }) => {
+    .action(async (o: { quiet?: boolean; format?: string; filter: string[] }) => {
       await withClient(g(), async (c) => {
-        const nodes = await c.listNodes();
+        const nodes = await c.listNodes(parseFilters(o.filter));
         if (o.quiet) return void process.stdout.write(nodes.map((n) => `${n.ID}\n`).join(''));
         const self = isJson(o.format) ? undefined : await selfId(c);
         printList(
@@ -42,6 +49,23 @@ export function registerNode(program: Command): void {
           ]),
           () => nodes,
         );
+      });
+    });
+
+  node
+    .command('ps')
+    .description('list the tasks on nodes (the node the API runs on by default)')
+    .argument('[node...]', 'node IDs or hostnames, or self', ['self'])
+    .option('-f, --filter <filter>', 'filter (id=…, name=…, label=…, desired-state=…)', collect, [])
+    .option('--format <format>', 'table, json or a Go template')
+    .option('--no-trunc', 'do not truncate output')
+    .option('--no-resolve', 'do not map node IDs to hostnames')
+    .option('-q, --quiet', 'only print task IDs')
+    .action(async (ids: string[], o: TaskListOptions) => {
+      await withClient(g(), async (c) => {
+        const nodeIds: string[] = [];
+        for (const id of ids) nodeIds.push((await c.inspectNode(await resolve(c, id))).ID);
+        await printTasks(c, { ...parseFilters(o.filter), node: nodeIds }, o);
       });
     });
 

@@ -125,6 +125,19 @@ export function registerNetwork(program: Command): void {
     });
 
   network
+    .command('prune')
+    .description('remove the networks no service uses')
+    .option('-f, --force', 'do not ask (accepted for docker compatibility; skiff never prompts)')
+    .option('--filter <filter>', 'only networks matching (label=…, label!=…, until=24h)', collect, [])
+    .action(async (o: { filter: string[] }) => {
+      await withClient(g(), async (c) => {
+        const r = await c.pruneNetworks(filtersOf(o.filter));
+        const gone = r.NetworksDeleted ?? [];
+        if (gone.length > 0) process.stdout.write(`Deleted Networks:\n${gone.map((n) => `${n}\n`).join('')}`);
+      });
+    });
+
+  network
     .command('rm')
     .alias('remove')
     .description('remove networks')

@@ -66,21 +66,15 @@ export function registerService(program: Command): void {
     .description("list a service's tasks")
     .argument('<service...>', 'service names or IDs')
     .option('-q, --quiet', 'only print task IDs')
+    .option('-f, --filter <filter>', 'filter (id=…, name=…, node=…, desired-state=…)', collect, [])
     .option('--no-trunc', 'do not truncate output')
+    .option('--no-resolve', 'do not map node IDs to hostnames')
     .option('--format <format>', 'table, json or a Go template')
-    .action(async (names: string[], o: { quiet?: boolean; format?: string; trunc: boolean }) => {
+    .action(async (names: string[], o: TaskListOptions) => {
       await withClient(g(), async (c) => {
-        const nodes = new Map((await c.listNodes()).map((n) => [n.ID, n]));
-        const rows: string[][] = [];
-        const all: Task[] = [];
-        for (const name of names) {
-          const s = await c.inspectService(name);
-          const tasks = sortTasks(await c.listTasks({ service: [s.ID] }));
-          all.push(...tasks);
-          for (const t of tasks) rows.push(taskRow(t, s, nodes, o.trunc));
-        }
-        if (o.quiet) return void process.stdout.write(all.map((t) => `${t.ID}\n`).join(''));
-        printList(o.format, TASK_COLUMNS, rows, () => all);
+        const ids: string[] = [];
+        for (const name of names) ids.push((await c.inspectService(name)).ID);
+        await printTasks(c, { ...parseFilters(o.filter), service: ids }, o);
       });
     });
 
@@ -440,16 +434,46 @@ function sortTasks(tasks: Task[]): Task[] {
   );
 }
 
+/** The flags docker's task lists share (`service ps`, `stack ps`, `node ps`). */
+export interface TaskListOptions {
+  quiet?: boolean;
+  filter: string[];
+  /** false with --no-trunc. */
+  trunc: boolean;
+  /** false with --no-resolve. */
+  resolve: boolean;
+  format?: string;
+}
+
+/** Lists the tasks the filters select, grouped by service as docker prints them. */
+export async function printTasks(
+  c: ApiClient,
+  filters: Record<string, string[]>,
+  o: Omit<TaskListOptions, 'filter'>,
+): Promise<void> {
+  const tasks = await c.listTasks(filters);
+  // Whole IDs, as skiff has always printed them for scripts (docker cuts them unless --no-trunc).
+  if (o.quiet) return void process.stdout.write(tasks.map((t) => `${t.ID}\n`).join(''));
+  const nodes = o.resolve ? new Map((await c.listNodes()).map((n) => [n.ID, n])) : new Map<string, Node>();
+  const services = new Map<string, Service>();
+  for (const id of new Set(tasks.map((t) => t.ServiceID)))
+    services.set(id, await c.inspectService(id).catch(() => ({ ID: id, Spec: { Name: id } }) as Service));
+  const ordered = [...services.keys()].flatMap((id) => sortTasks(tasks.filter((t) => t.ServiceID === id)));
+  const rows = ordered.map((t) => taskRow(t, services.get(t.ServiceID) as Service, nodes, o.trunc));
+  printList(o.format, TASK_COLUMNS, rows, () => ordered);
+}
+
 function taskRow(t: Task, s: Service, nodes: Map<string, Node>, trunc: boolean): string[] {
   const name = `${s.Spec.Name}.${t.Slot ?? t.NodeID ?? ''}`;
   const node = t.NodeID ? (nodes.get(t.NodeID)?.Description?.Hostname ?? t.NodeID) : '';
   const state = t.Status.State ?? 'new';
   const current = `${state[0]?.toUpperCase()}${state.slice(1)} ${ago(t.Status.Timestamp)}`;
   const err = t.Status.Err ?? '';
+  const image = t.Spec.ContainerSpec?.Image ?? '';
   return [
     trunc ? shortId(t.ID) : t.ID,
     name,
-    (t.Spec.ContainerSpec?.Image ?? '').replace(/@sha256:[0-9a-f]+$/, ''),
+    trunc ? image.replace(/@sha256:[0-9a-f]+$/, '') : image,
     node,
     t.DesiredState[0]?.toUpperCase() + t.DesiredState.slice(1),
     current,

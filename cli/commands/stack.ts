@@ -3,14 +3,14 @@
 // non-zero naming each service that paused, rolled back or timed out (unlike
 // `docker stack deploy`, which exits 0 after a rollback: docker/cli#6752).
 import type { Command } from 'commander';
-import { parseDurationNs, STACK_NAMESPACE_LABEL, type Task } from '../../lib/index.js';
+import { parseDurationNs, STACK_NAMESPACE_LABEL } from '../../lib/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
 import { deployStack, removeRetiredAfterRollout, removeStack } from '../deploy.js';
 import { followRollouts, RolloutDisplay } from '../follow.js';
 import { CliExit, CliUsageError, parseFormat, printJson, printList, shortId } from '../output.js';
 import { asDryRun, DRY_RUN_HELP, printPlan } from '../plan-report.js';
 import { loadStack } from './compose.js';
-import { printServices, TASK_COLUMNS } from './service.js';
+import { parseFilters, printServices, printTasks, type TaskListOptions } from './service.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -138,11 +138,16 @@ export function registerStack(program: Command): void {
     .command('services')
     .description("list a stack's services")
     .option('-q, --quiet', 'only print IDs')
+    .option('-f, --filter <filter>', 'filter (id=…, name=…, label=…, mode=…)', collect, [])
     .option('--format <format>', 'table, json or a Go template')
     .argument('<stack>')
-    .action(async (name: string, o: { quiet?: boolean; format?: string }) => {
+    .action(async (name: string, o: { quiet?: boolean; format?: string; filter: string[] }) => {
       await withClient(g(), async (c) => {
-        const services = await c.listServices({ label: [`${STACK_NAMESPACE_LABEL}=${name}`] });
+        const f = parseFilters(o.filter) ?? {};
+        const services = await c.listServices({
+          ...f,
+          label: [...(f.label ?? []), `${STACK_NAMESPACE_LABEL}=${name}`],
+        });
         if (services.length === 0) process.stderr.write(`Nothing found in stack: ${name}\n`);
         if (o.quiet) return void process.stdout.write(services.map((s) => `${s.ID}\n`).join(''));
         printServices(services, o.format);
@@ -152,31 +157,20 @@ export function registerStack(program: Command): void {
   stack
     .command('ps')
     .description("list a stack's tasks")
+    .option('-f, --filter <filter>', 'filter (id=…, name=…, node=…, desired-state=…)', collect, [])
     .option('--format <format>', 'table, json or a Go template')
+    .option('--no-trunc', 'do not truncate output')
+    .option('--no-resolve', 'do not map node IDs to hostnames')
     .option('-q, --quiet', 'only print task IDs')
     .argument('<stack>')
-    .action(async (name: string, o: { format?: string; quiet?: boolean }) => {
+    .action(async (name: string, o: TaskListOptions) => {
       await withClient(g(), async (c) => {
         const services = await c.listServices({ label: [`${STACK_NAMESPACE_LABEL}=${name}`] });
-        const nodes = new Map((await c.listNodes()).map((n) => [n.ID, n.Description?.Hostname ?? n.ID]));
-        const rows: string[][] = [];
-        const all: Task[] = [];
-        for (const s of services) {
-          for (const t of await c.listTasks({ service: [s.ID] })) {
-            all.push(t);
-            rows.push([
-              shortId(t.ID),
-              `${s.Spec.Name}.${t.Slot ?? t.NodeID ?? ''}`,
-              t.Spec.ContainerSpec?.Image ?? '',
-              t.NodeID ? (nodes.get(t.NodeID) ?? t.NodeID) : '',
-              t.DesiredState,
-              t.Status.State ?? '',
-              t.Status.Err ?? '',
-            ]);
-          }
+        if (services.length === 0) {
+          process.stderr.write(`Nothing found in stack: ${name}\n`);
+          return;
         }
-        if (o.quiet) return void process.stdout.write(all.map((t) => `${t.ID}\n`).join(''));
-        printList(o.format, TASK_COLUMNS.slice(0, 7), rows, () => all);
+        await printTasks(c, { ...parseFilters(o.filter), service: services.map((s) => s.ID) }, o);
       });
     });
 

@@ -3,6 +3,7 @@ import type { Config, Secret, SwarmNetwork } from '../../../lib/index.js';
 import {
   isEncryptedNetwork,
   MTU_OPTION,
+  parseDurationNs,
   publishesThroughMesh,
   SkiffError,
   usesIngressNetwork,
@@ -15,6 +16,8 @@ import { parseConfigSpec, parseNetworkCreate, parseSecretSpec } from '../schemas
 import { paramOf, queryOf, versionParam } from './params.js';
 
 const NETWORK_FILTERS = ['dangling', 'driver', 'id', 'label', 'name', 'scope', 'type'];
+/** dockerd's `network prune` filters. */
+const NETWORK_PRUNE_FILTERS = ['label', 'label!', 'until'];
 const SECRET_FILTERS = ['id', 'label', 'name', 'names'];
 /** Docker's limit on secret and config data. */
 const MAX_DATA_BYTES = 500 * 1024;
@@ -136,8 +139,19 @@ function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return reply.status(204).send();
   });
 
-  app.post('/networks/prune', async () => {
-    const unused = store.listNetworks((n) => !n.Spec.Ingress && !networkInUse(ctx, n));
+  app.post('/networks/prune', async (req) => {
+    const f = parseFilters(queryOf(req).filters, NETWORK_PRUNE_FILTERS);
+    const until = f.get('until')?.map((v) => pruneUntil(v));
+    const unused = store.listNetworks(
+      (n) =>
+        !n.Spec.Ingress &&
+        !networkInUse(ctx, n) &&
+        labelsMatch(f, 'label', n.Spec.Labels) &&
+        !(f.get('label!') ?? []).some((l) =>
+          labelsMatch(new Map([['label', [l]]]), 'label', n.Spec.Labels),
+        ) &&
+        (until === undefined || until.every((u) => Date.parse(n.CreatedAt) < u)),
+    );
     if (unused.length > 0) {
       await store.update((tx) => {
         for (const n of unused) tx.deleteNetwork(n.ID);
@@ -145,6 +159,19 @@ function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): void {
     }
     return { NetworksDeleted: unused.map((n) => n.Spec.Name) };
   });
+}
+
+/** dockerd's `until`: unix seconds, an RFC 3339 date, or a Go duration back from now (`24h`); in ms. */
+function pruneUntil(v: string, now = Date.now()): number {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const ns = parseDurationNs(v);
+  if (ns !== undefined) return now - ns / 1e6;
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(v) ? Date.parse(v) : Number.NaN;
+  if (Number.isNaN(ms))
+    throw new SkiffError('invalid_argument', `invalid filter 'until=${v}'`, {
+      hint: 'give unix seconds, an RFC 3339 date or a duration such as 24h',
+    });
+  return ms;
 }
 
 /** A service joins the network: by name or ID, or (the ingress network) by publishing ports without a network or in ingress mode. */

@@ -1,7 +1,7 @@
 // `--host tcp://…` / SKIFF_HOST against the TCP API of a real `skiff cluster init` node:
 // with a manager's certificate the CLI works; without one it is refused with one clear
 // line and a hint.
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,5 +97,74 @@ describe('skiff --host tcp:// with TLS client certificates', () => {
       /^error: a client certificate from this cluster's CA is required\nhint: .+\n$/,
     );
     expect(caOnly.stdout).toBe('');
+  }, 60_000);
+
+  it('reaches the manager through a context: certificates copied in, picked by use, --context or SKIFF_CONTEXT', async () => {
+    const cfg = join(mkdtempSync(join(tmpdir(), 'skiff-ctx-')), 'config');
+    const src = mkdtempSync(join(tmpdir(), 'skiff-ctx-certs-'));
+    for (const f of ['ca.pem', 'cert.pem', 'key.pem']) copyFileSync(join(certs, f), join(src, f));
+    // No other way to find certificates: only the context's may work.
+    const env = { SKIFF_CONFIG: cfg, SKIFF_CERT_PATH: empty, SKIFF_STATE_ROOT: empty, HOME: empty };
+    const run = (args: string[], more: Record<string, string> = {}) =>
+      node.skiff(args, { env: { ...env, ...more } });
+    try {
+      const endpoint = `host=${host},ca=${join(src, 'ca.pem')},cert=${join(src, 'cert.pem')},key=${join(src, 'key.pem')}`;
+      const created = await run([
+        'context',
+        'create',
+        'remote',
+        '--description',
+        'the lab',
+        '--docker',
+        endpoint,
+      ]);
+      expect(created, created.stderr).toMatchObject({ code: 0, stdout: 'remote\n' });
+      rmSync(src, { recursive: true, force: true }); // the context keeps its own copy
+      expect(statSync(join(cfg, 'contexts.json')).mode & 0o777).toBe(0o600);
+      expect(statSync(cfg).mode & 0o777).toBe(0o700);
+      expect(
+        (await run(['context', 'create', 'nowhere', '--docker', 'host=unix:///nonexistent/ctx.sock'])).code,
+      ).toBe(0);
+
+      const used = await run(['context', 'use', 'remote']);
+      expect(used).toMatchObject({ code: 0, stdout: 'remote\n' });
+      const nodes = await run(['node', 'ls', '-q']);
+      expect(nodes.code, nodes.stderr).toBe(0);
+      expect(nodes.stdout.trim()).toMatch(/^[a-z0-9]{25}$/);
+      expect((await run(['context', 'show'])).stdout).toBe('remote\n');
+      expect((await run(['context', 'ls'])).stdout).toMatch(
+        /^remote \*\s+the lab\s+tcp:\/\/127\.0\.0\.1:\d+\s*$/m,
+      );
+      expect((await run(['context', 'inspect', '-f', '{{.Endpoints.docker.Host}}'])).stdout).toBe(
+        `${host}\n`,
+      );
+
+      // --context, then SKIFF_CONTEXT, win over `use`; SKIFF_HOST over SKIFF_CONTEXT.
+      for (const [args, more, where] of [
+        [['--context', 'nowhere', 'node', 'ls'], {}, '/nonexistent/ctx.sock'],
+        [['node', 'ls'], { SKIFF_CONTEXT: 'nowhere' }, '/nonexistent/ctx.sock'],
+        [
+          ['node', 'ls'],
+          { SKIFF_CONTEXT: 'remote', SKIFF_HOST: 'unix:///nonexistent/env.sock' },
+          '/nonexistent/env.sock',
+        ],
+      ] as const) {
+        const r = await run([...args], more);
+        expect(r.code, r.stderr).toBe(1);
+        expect(r.stderr).toContain(where);
+      }
+      const both = await run(['--context', 'remote', '--host', host, 'node', 'ls']);
+      expect(both.code).toBe(1);
+      expect(both.stderr).toContain('either give --host or --context');
+
+      const inUse = await run(['context', 'rm', 'remote']);
+      expect(inUse.code).toBe(1);
+      expect(inUse.stderr).toContain('is in use');
+      expect((await run(['context', 'rm', '-f', 'remote', 'nowhere'])).code).toBe(0);
+      expect((await run(['context', 'ls', '-q'])).stdout).toBe('default\n');
+    } finally {
+      rmSync(join(cfg, '..'), { recursive: true, force: true });
+      rmSync(src, { recursive: true, force: true });
+    }
   }, 60_000);
 });

@@ -32,6 +32,30 @@ describe('the command tree', () => {
       'service rollback',
       'image pull',
       'daemon status',
+      'node ps',
+      'network prune',
+      'context create',
+      'context ls',
+      'context use',
+      'context rm',
+      'context inspect',
+      'context show',
+      ...[
+        'ls',
+        'top',
+        'images',
+        'port',
+        'cp',
+        'kill',
+        'pause',
+        'unpause',
+        'rm',
+        'create',
+        'wait',
+        'events',
+        'scale',
+        'version',
+      ].map((c) => `compose ${c}`),
     ]) {
       expect(paths, p).toContain(p);
     }
@@ -51,6 +75,10 @@ describe('the command tree', () => {
       'stack services',
       'stack ps',
       'node ls',
+      'node ps',
+      'context ls',
+      'compose ls',
+      'compose images',
       'image ls',
       'image pull',
       'image push',
@@ -75,6 +103,29 @@ describe('the command tree', () => {
         `${p} --format`,
       ).toBe(true);
     }
+  });
+
+  it('has -f/--filter and --no-trunc on the ls and ps commands where docker has them', () => {
+    const flag = (p: string, long: string) =>
+      commands.find((c) => c.path === p)?.cmd.options.find((o) => o.long === long);
+    for (const p of [
+      'service ls',
+      'service ps',
+      'stack ps',
+      'stack services',
+      'node ls',
+      'node ps',
+      'image ls',
+    ]) {
+      expect(flag(p, '--filter')?.short, `${p} -f`).toBe('-f');
+    }
+    for (const p of ['service ps', 'stack ps', 'node ps', 'image ls', 'network ls']) {
+      expect(flag(p, '--no-trunc'), `${p} --no-trunc`).toBeDefined();
+    }
+    for (const p of ['service ps', 'stack ps', 'node ps']) {
+      expect(flag(p, '--no-resolve'), `${p} --no-resolve`).toBeDefined();
+    }
+    expect(flag('network prune', '--filter')).toBeDefined();
   });
 
   it.each(commands.map((c) => [c.path, c.cmd] as const))(

@@ -8,6 +8,8 @@ describe('familyOf', () => {
     [['-H', 'unix:///run/x.sock', 'service', 'ls'], 'service'],
     [['--host', 'tcp://m:2377', '--tlscert', 'c.pem', 'compose', 'up'], 'compose'],
     [['login', 'registry.example'], 'image'],
+    [['--context', 'lab', 'node', 'ls'], 'node'],
+    [['-c', 'lab', 'context', 'show'], 'context'],
     [['daemon', 'run'], 'daemon'],
     // version loads no family: buildProgram has it always.
     [['version'], 'version'],

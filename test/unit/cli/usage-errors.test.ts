@@ -58,4 +58,38 @@ describe('usage errors', () => {
       /^error: cannot read the CA certificate \/nonexistent\/ca\.pem: [^\n]+\nhint: [^\n]+\n$/,
     );
   });
+
+  it('refuse a bad context endpoint or name before writing anything', async () => {
+    const bad = await run(['context', 'create', 'x', '--docker', 'host=http://m:2377']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--docker: host "http://m:2377" is not unix:///path or tcp://HOST:PORT');
+    const unknown = await run(['context', 'create', 'x', '--docker', 'host=tcp://m:2377,colour=red']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown key "colour"');
+    const skip = await run(['context', 'create', 'x', '--docker', 'host=tcp://m:2377,skip-tls-verify=true']);
+    expect(skip.code).toBe(1);
+    expect(skip.stderr).toContain('skip-tls-verify is not supported');
+    const reserved = await run(['context', 'create', 'default']);
+    expect(reserved.code).toBe(1);
+    expect(reserved.stderr).toContain('"default" is a reserved context name');
+    const missing = await run(['--context', 'no-such-context', 'service', 'ls']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('context "no-such-context" does not exist');
+  });
+
+  it('refuse the compose commands skiff cannot honour by name, before any connection', async () => {
+    for (const verb of ['kill', 'pause', 'unpause', 'top']) {
+      const r = await run(['compose', verb, 'web']);
+      expect(r.code, verb).toBe(1);
+      expect(r.stderr).toMatch(
+        new RegExp(`^error: compose ${verb} is not supported by skiff yet\\nhint: .+\\n$`),
+      );
+    }
+    const cp = await run(['compose', 'cp', 'web:/etc/hosts', '.']);
+    expect(cp.code).toBe(1);
+    expect(cp.stderr).toContain('compose cp is not supported');
+    const scale = await run(['compose', 'scale', 'web']);
+    expect(scale.code).toBe(2);
+    expect(scale.stderr).toContain('"web" is not SERVICE=REPLICAS');
+  });
 });
