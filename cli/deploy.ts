@@ -147,8 +147,19 @@ export async function deployStack(
 
   const existing = new Map(existingServices.map((s) => [s.Spec.Name ?? '', s]));
   // Services are created and updated at once: the orchestrator, not the order of these
-  // calls, honours depends_on. The report keeps the file's order.
-  const changes = await settleAll(stack.services.map((raw) => applyService(raw)));
+  // calls, honours depends_on. Jobs go first: a dependent's update waits for the job
+  // run that began before it (a migration's new run, or the last one when the job is
+  // unchanged), so the job's new spec must be in before its dependents'. The report
+  // keeps the file's order.
+  const isJob = (s: ServiceSpec) => s.Mode?.ReplicatedJob !== undefined || s.Mode?.GlobalJob !== undefined;
+  const changes: ServiceChange[] = new Array(stack.services.length);
+  for (const phase of [true, false]) {
+    const at = stack.services.flatMap((s, i) => (isJob(s) === phase ? [i] : []));
+    const done = await settleAll(at.map((i) => applyService(stack.services[i]!)));
+    at.forEach((i, k) => {
+      changes[i] = done[k]!;
+    });
+  }
 
   async function applyService(raw: ServiceSpec): Promise<ServiceChange> {
     const spec = withIds(withDependsOn(raw, stack), secretIds, configIds);

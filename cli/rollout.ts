@@ -2,7 +2,7 @@
 // service object and its tasks. Pure, so the exit-code contract CI relies on is
 // tested without a cluster.
 import type { Service, Task } from '../lib/index.js';
-import { taskSpecMatches, taskStateRank } from '../lib/index.js';
+import { isJobService, jobOutcome, taskSpecMatches, taskStateRank } from '../lib/index.js';
 
 export type RolloutOutcome =
   | { state: 'pending'; progress: string }
@@ -30,6 +30,15 @@ export function evaluateRollout(service: Service, tasks: Task[], globalNodes: nu
   if (u?.State === 'paused') return { state: 'failed', outcome: 'paused', reason: `update paused${msg}` };
   if (u?.State === 'rollback_paused') {
     return { state: 'failed', outcome: 'paused', reason: `rollback paused${msg}` };
+  }
+  if (isJobService(service)) {
+    // A job converges when its current run completes; one that failed for good is a
+    // failure, not a hang (docker/cli#5299).
+    const o = jobOutcome(service, tasks);
+    if (o.state === 'failed')
+      return { state: 'failed', outcome: 'failed', reason: `job did not complete successfully: ${o.reason}` };
+    const progress = `${o.completed}/${o.total}`;
+    return { state: o.state === 'completed' ? 'converged' : 'pending', progress };
   }
   const want = desiredReplicas(service, globalNodes);
   const current = tasks.filter((t) => t.DesiredState === 'running');
