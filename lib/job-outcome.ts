@@ -56,7 +56,7 @@ export function jobOutcome(service: Service, tasks: readonly Task[]): JobOutcome
       const why = given.Status.Err ?? given.Status.State ?? 'failed';
       const code = given.Status.ContainerStatus?.ExitCode;
       const exit = code !== undefined && !why.includes(String(code)) ? ` (exit code ${code})` : '';
-      return { state: 'failed', reason: `task ${given.ID} ${given.Status.State}: ${why}${exit}` };
+      return { state: 'failed', reason: `task ${given.ID}: ${why}${exit}` };
     }
   }
   const mode = service.Spec.Mode ?? {};

@@ -136,7 +136,13 @@ export class OrchestrationLoop {
       if (gate?.state === 'failed') {
         this.log.info({ serviceId: id, reason: gate.reason }, 'update held back: a job it depends on failed');
         const held = holdBackUpdate(service, gate.reason, new Date(now).toISOString());
-        const changes: Changes = { create: [], update: [], delete: [], serviceUpdates: [held], wakeAt: undefined };
+        const changes: Changes = {
+          create: [],
+          update: [],
+          delete: [],
+          serviceUpdates: [held],
+          wakeAt: undefined,
+        };
         all.push({ serviceId: id, readAt: service.Version.Index, read: new Map(), changes });
         continue;
       }

@@ -59,7 +59,9 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): vo
   app.post('/services/create', async (req, reply) => {
     const spec = normalizeSpec(parseServiceSpec(req.body), store, undefined);
     const nowIso = ctx.clock().toISOString();
-    const created = await store.update((tx) => tx.createService({ Spec: spec, ...newJobStatus(spec, nowIso) }));
+    const created = await store.update((tx) =>
+      tx.createService({ Spec: spec, ...newJobStatus(spec, nowIso) }),
+    );
     ctx.log.info({ serviceId: created.ID, name: spec.Name }, 'service created');
     return reply.status(201).send({ ID: created.ID });
   });

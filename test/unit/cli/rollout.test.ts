@@ -79,6 +79,30 @@ describe('rollout evaluation (the CI exit-code contract)', () => {
     expect(evaluateRollout(g, [task('running', 'a'), task('running', 'a')], 2).state).toBe('converged');
   });
 
+  it('follows a job to the end of its current run: converged when it completed, failed when it gave up', () => {
+    const job = svc({
+      Spec: { Name: 'migrate', Mode: { ReplicatedJob: { TotalCompletions: 1 } }, TaskTemplate: {} },
+      JobStatus: { JobIteration: { Index: 1 } },
+    });
+    const run = (state: Task['Status']['State'], over: Partial<Task> = {}): Task =>
+      task(state, 'x', { Slot: 1, DesiredState: 'complete', JobIteration: { Index: 1 }, ...over });
+    expect(evaluateRollout(job, [], 0).state).toBe('pending');
+    expect(evaluateRollout(job, [run('running')], 0).state).toBe('pending');
+    // A completed task of the previous run is not this deploy's.
+    expect(evaluateRollout(job, [run('complete', { JobIteration: { Index: 0 } })], 0).state).toBe('pending');
+    expect(evaluateRollout(job, [run('complete')], 0)).toEqual({ state: 'converged', progress: '1/1' });
+    const failed = run('failed', {
+      ID: 'm1',
+      DesiredState: 'shutdown',
+      Status: { State: 'failed', Err: 'task: non-zero exit (1)' },
+    });
+    expect(evaluateRollout(job, [failed], 0)).toEqual({
+      state: 'failed',
+      outcome: 'failed',
+      reason: 'job did not complete successfully: task m1: task: non-zero exit (1)',
+    });
+  });
+
   it('names the newest task error', () => {
     const a = task('failed', 'x', {
       Status: { State: 'failed', Err: 'old', Timestamp: '2026-01-01T00:00:00Z' },
