@@ -14,8 +14,8 @@ describe('a migration job in a stack rollout', () => {
   let node: TestNode;
   let dir: string;
 
-  const deploy = (version: string, migrateExit: number) =>
-    node.skiff(['stack', 'deploy', '-c', 'stack.yaml', '--wait', '--timeout', '90s', 'app'], {
+  const deploy = (version: string, migrateExit: number, stack = 'app') =>
+    node.skiff(['stack', 'deploy', '-c', 'stack.yaml', '--wait', '--timeout', '90s', stack], {
       cwd: dir,
       env: { VERSION: version, MIGRATE_EXIT: String(migrateExit) },
     });
@@ -66,6 +66,7 @@ describe('a migration job in a stack rollout', () => {
 
   afterAll(async () => {
     await node.skiff(['stack', 'rm', 'app'], { cwd: dir });
+    await node.skiff(['stack', 'rm', 'fresh'], { cwd: dir });
     await waitFor(async () => (await node.skiff(['service', 'ls', '-q'])).stdout.trim() === '', {
       what: 'stack removed',
       timeoutMs: 60_000,
@@ -110,5 +111,13 @@ describe('a migration job in a stack rollout', () => {
     const again = await deploy('v3', 0);
     expect(again.code, again.stderr).toBe(0);
     expect((await tasks('app_migrate')).length).toBe(migrate.length);
+  });
+
+  it('on a first deploy, a failing migration means web never starts, and --wait says so at once', async () => {
+    const r = await deploy('v1', 1, 'fresh');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('fresh_web: failed: not started: migrate did not complete successfully');
+    expect(r.stderr).toContain('stack fresh did not converge: fresh_migrate (failed), fresh_web (failed)');
+    expect(await tasks('fresh_web')).toEqual([]);
   });
 });

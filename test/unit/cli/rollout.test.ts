@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderTable } from '../../../cli/output.js';
-import { evaluateRollout, lastTaskError } from '../../../cli/rollout.js';
+import { blockedByFailedJob, evaluateRollout, lastTaskError } from '../../../cli/rollout.js';
 import type { Service, Task } from '../../../lib/index.js';
 
 const svc = (over: Partial<Service> = {}): Service => ({
@@ -101,6 +101,23 @@ describe('rollout evaluation (the CI exit-code contract)', () => {
       outcome: 'failed',
       reason: 'job did not complete successfully: task m1: task: non-zero exit (1)',
     });
+  });
+
+  it('gives up on a service that will not start because a job it depends on failed', () => {
+    const labels = {
+      'com.docker.stack.namespace': 'app',
+      'io.skiff.depends_on': JSON.stringify([
+        { service: 'migrate', condition: 'service_completed_successfully' },
+      ]),
+    };
+    const web = svc({ Spec: { ...svc().Spec, Labels: labels } });
+    const failed = new Map([['app_migrate', 'job did not complete successfully: task m1: exit 1']]);
+    expect(blockedByFailedJob(web, [], failed)).toBe(
+      'not started: migrate did not complete successfully (job did not complete successfully: task m1: exit 1)',
+    );
+    expect(blockedByFailedJob(web, [], new Map())).toBeUndefined();
+    // Started already: its own rollout decides.
+    expect(blockedByFailedJob(web, [task('running')], failed)).toBeUndefined();
   });
 
   it('names the newest task error', () => {
