@@ -84,10 +84,21 @@ export async function deployStack(
   await settleAll(creates);
 
   // Services are created and updated at once: the orchestrator, not the order of these
-  // calls, honours depends_on. The report keeps the file's order.
-  const changes = await settleAll(
-    plan.services.filter((s) => s.action !== 'remove').map((p) => applyService(p)),
-  );
+  // calls, honours depends_on. Jobs go first: a dependent's update waits for the job
+  // run that began before it (a migration's new run, or the last one when the job is
+  // unchanged), so the job's new spec must be in before its dependents'. The report
+  // keeps the file's order.
+  const isJob = (s: ServiceSpec | undefined) =>
+    s?.Mode?.ReplicatedJob !== undefined || s?.Mode?.GlobalJob !== undefined;
+  const applied = plan.services.filter((s) => s.action !== 'remove');
+  const changes: ServiceChange[] = new Array(applied.length);
+  for (const phase of [true, false]) {
+    const at = applied.flatMap((s, i) => (isJob(s.spec) === phase ? [i] : []));
+    const done = await settleAll(at.map((i) => applyService(applied[i]!)));
+    at.forEach((i, k) => {
+      changes[i] = done[k]!;
+    });
+  }
 
   async function applyService(p: StackPlan['services'][number]): Promise<ServiceChange> {
     // The IDs of secrets and configs created just now.

@@ -3,7 +3,13 @@
 import type { Service } from '../lib/index.js';
 import type { ApiClient } from './api/index.js';
 import { type LineSink, LiveLines } from './live-lines.js';
-import { evaluateRollout, lastTaskError, type RolloutOutcome, rolloutText } from './rollout.js';
+import {
+  blockedByFailedJob,
+  evaluateRollout,
+  lastTaskError,
+  type RolloutOutcome,
+  rolloutText,
+} from './rollout.js';
 
 export interface FollowResult {
   service: string;
@@ -50,7 +56,12 @@ export async function followRollouts(
       }
       const name = service.Spec.Name ?? id;
       const tasks = await client.listTasks({ service: [service.ID] });
-      const o: RolloutOutcome = evaluateRollout(service, tasks, globalNodes);
+      let o: RolloutOutcome = evaluateRollout(service, tasks, globalNodes);
+      const failedJobs = new Map(
+        [...results.values()].filter((r) => r.outcome === 'failed').map((r) => [r.service, r.reason ?? '']),
+      );
+      const blocked = o.state === 'pending' ? blockedByFailedJob(service, tasks, failedJobs) : undefined;
+      if (blocked) o = { state: 'failed', outcome: 'failed', reason: blocked };
       const text = rolloutText(service, o);
       if (o.state === 'converged')
         results.set(id, { service: name, outcome: 'converged', progress: o.progress });

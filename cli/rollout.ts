@@ -2,7 +2,15 @@
 // service object and its tasks. Pure, so the exit-code contract CI relies on is
 // tested without a cluster.
 import type { Service, Task } from '../lib/index.js';
-import { taskSpecMatches, taskStateRank } from '../lib/index.js';
+import {
+  DEPENDS_ON_LABEL,
+  decodeDependsOn,
+  isJobService,
+  jobOutcome,
+  STACK_NAMESPACE_LABEL,
+  taskSpecMatches,
+  taskStateRank,
+} from '../lib/index.js';
 
 export type RolloutOutcome =
   | { state: 'pending'; progress: string }
@@ -30,6 +38,15 @@ export function evaluateRollout(service: Service, tasks: Task[], globalNodes: nu
   if (u?.State === 'paused') return { state: 'failed', outcome: 'paused', reason: `update paused${msg}` };
   if (u?.State === 'rollback_paused') {
     return { state: 'failed', outcome: 'paused', reason: `rollback paused${msg}` };
+  }
+  if (isJobService(service)) {
+    // A job converges when its current run completes; one that failed for good is a
+    // failure, not a hang (docker/cli#5299).
+    const o = jobOutcome(service, tasks);
+    if (o.state === 'failed')
+      return { state: 'failed', outcome: 'failed', reason: `job did not complete successfully: ${o.reason}` };
+    const progress = `${o.completed}/${o.total}`;
+    return { state: o.state === 'completed' ? 'converged' : 'pending', progress };
   }
   const want = desiredReplicas(service, globalNodes);
   const current = tasks.filter((t) => t.DesiredState === 'running');
@@ -65,4 +82,31 @@ export function rolloutText(service: Service, o: RolloutOutcome): string {
   if (u === 'updating') return `updating (${o.progress} tasks updated)`;
   if (u === 'rollback_started') return `rolling back (${o.progress} running)`;
   return `starting (${o.progress} running)`;
+}
+
+/**
+ * A stack service that has not started and never will: a job it depends on with
+ * service_completed_successfully failed (`failed`: full service name → outcome). The
+ * orchestrator keeps it from starting; `--wait` says so rather than wait out its timeout.
+ */
+export function blockedByFailedJob(
+  service: Service,
+  tasks: readonly Task[],
+  failed: ReadonlyMap<string, string>,
+): string | undefined {
+  const ns = service.Spec.Labels?.[STACK_NAMESPACE_LABEL];
+  const raw = service.Spec.Labels?.[DEPENDS_ON_LABEL];
+  if (!ns || !raw || tasks.length > 0) return undefined;
+  let deps: ReturnType<typeof decodeDependsOn>;
+  try {
+    deps = decodeDependsOn(raw);
+  } catch {
+    return undefined;
+  }
+  for (const d of deps) {
+    if (d.required === false || d.condition !== 'service_completed_successfully') continue;
+    if (failed.has(`${ns}_${d.service}`))
+      return `not started: ${d.service} did not complete successfully (${failed.get(`${ns}_${d.service}`)})`;
+  }
+  return undefined;
 }

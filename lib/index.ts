@@ -18,6 +18,7 @@ export * from './exec-protocol.js';
 export * from './frames.js';
 export * from './image-protocol.js';
 export * from './ingress.js';
+export * from './job-outcome.js';
 export * from './json-equal.js';
 export * from './labels.js';
 export * from './log.js';

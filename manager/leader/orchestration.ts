@@ -17,10 +17,13 @@ import {
   type Dependency,
   type DependencyGraph,
   deletionHolds,
+  holdBackUpdate,
   rebaseTaskUpdate,
   reconcileService,
   type StackServiceState,
   startGates,
+  type UpdateGate,
+  updateGate,
 } from '../orchestrator/index.js';
 import { newObjectId, type Store, type Transaction } from '../store/index.js';
 import { ControlLoop, PROPOSAL_BATCH, updateInBatches, updateWithRetry } from './loop.js';
@@ -28,7 +31,7 @@ import { ControlLoop, PROPOSAL_BATCH, updateInBatches, updateWithRetry } from '.
 export class OrchestrationLoop {
   private readonly loop: ControlLoop;
   private readonly dirty = new Set<string>();
-  /** Services whose first tasks wait for their dependencies. */
+  /** Services whose first tasks, or whose update, wait for their dependencies. */
   private readonly gated = new Set<string>();
   private allDirty = true;
   private unsubscribe: (() => void) | undefined;
@@ -124,7 +127,25 @@ export class OrchestrationLoop {
         this.gated.add(id);
         continue;
       }
+      const gate = tasks.length > 0 ? this.updateGateOf(service) : undefined;
+      if (gate?.state === 'hold') {
+        this.gated.add(id);
+        continue;
+      }
       this.gated.delete(id);
+      if (gate?.state === 'failed') {
+        this.log.info({ serviceId: id, reason: gate.reason }, 'update held back: a job it depends on failed');
+        const held = holdBackUpdate(service, gate.reason, new Date(now).toISOString());
+        const changes: Changes = {
+          create: [],
+          update: [],
+          delete: [],
+          serviceUpdates: [held],
+          wakeAt: undefined,
+        };
+        all.push({ serviceId: id, readAt: service.Version.Index, read: new Map(), changes });
+        continue;
+      }
       const changes = reconcileService(
         { service, tasks, nodes, cluster: limit === undefined ? {} : { taskHistoryRetentionLimit: limit } },
         { now, newId: newObjectId },
@@ -183,26 +204,10 @@ export class OrchestrationLoop {
    * condition (service_started, service_healthy, service_completed_successfully).
    */
   private mayStart(service: Service): boolean {
-    const raw = service.Spec.Labels?.[DEPENDS_ON_LABEL];
-    const ns = service.Spec.Labels?.[STACK_NAMESPACE_LABEL];
-    if (!raw || !ns) return true;
-    let deps: Dependency[];
-    try {
-      deps = decodeDependsOn(raw)
-        .filter((d) => d.required !== false)
-        .map((d) => ({ service: d.service, condition: d.condition }));
-    } catch (e) {
-      // A label nobody can read gates nothing: the service starts as if it had none.
-      this.log.debug({ serviceId: service.ID, err: describeError(e) }, 'ignoring its depends_on label');
-      return true;
-    }
-    const stack = this.store.listServices((s) => s.Spec.Labels?.[STACK_NAMESPACE_LABEL] === ns);
-    const short = (s: Service) => (s.Spec.Name ?? '').slice(ns.length + 1);
-    const states = new Map<string, StackServiceState>(
-      stack.map((s) => [short(s), { service: s, tasks: this.store.listTasks({ serviceId: s.ID }) }]),
-    );
-    const graph: DependencyGraph = new Map([[short(service), deps]]);
-    const gate = startGates(graph, states).get(short(service));
+    const stack = this.stackOf(service);
+    if (!stack) return true;
+    const graph: DependencyGraph = new Map([[stack.name, stack.deps]]);
+    const gate = startGates(graph, stack.states).get(stack.name);
     if (gate && !gate.mayStart) {
       this.log.debug(
         { serviceId: service.ID, waitingFor: gate.waitingFor, failed: gate.failed },
@@ -210,6 +215,47 @@ export class OrchestrationLoop {
       );
     }
     return gate?.mayStart ?? true;
+  }
+
+  /** depends_on on a job: a started service's update waits for the job's run (updateGate). */
+  private updateGateOf(service: Service): UpdateGate | undefined {
+    if (!service.PreviousSpec || service.UpdateStatus !== undefined) return undefined;
+    const stack = this.stackOf(service, 'service_completed_successfully');
+    if (!stack) return undefined;
+    const gate = updateGate(service, stack.deps, stack.states);
+    if (gate.state === 'hold')
+      this.log.debug({ serviceId: service.ID, waitingFor: gate.waitingFor }, 'update waits for jobs');
+    return gate;
+  }
+
+  /** The service's required dependencies (of one condition, if given) and its stack's services. */
+  private stackOf(
+    service: Service,
+    only?: Dependency['condition'],
+  ): { name: string; deps: Dependency[]; states: Map<string, StackServiceState> } | undefined {
+    const raw = service.Spec.Labels?.[DEPENDS_ON_LABEL];
+    const ns = service.Spec.Labels?.[STACK_NAMESPACE_LABEL];
+    if (!raw || !ns) return undefined;
+    let deps: Dependency[];
+    try {
+      deps = decodeDependsOn(raw)
+        .filter((d) => d.required !== false && (only === undefined || d.condition === only))
+        .map((d) => ({ service: d.service, condition: d.condition }));
+    } catch (e) {
+      // A label nobody can read gates nothing: the service starts as if it had none.
+      this.log.debug({ serviceId: service.ID, err: describeError(e) }, 'ignoring its depends_on label');
+      return undefined;
+    }
+    if (deps.length === 0) return undefined;
+    const wanted = new Set(deps.map((d) => `${ns}_${d.service}`));
+    const stack = this.store.listServices((s) => wanted.has(s.Spec.Name ?? ''));
+    const short = (s: Service) => (s.Spec.Name ?? '').slice(ns.length + 1);
+    const states = new Map<string, StackServiceState>(
+      stack
+        .filter((s) => s.Spec.Labels?.[STACK_NAMESPACE_LABEL] === ns)
+        .map((s) => [short(s), { service: s, tasks: this.store.listTasks({ serviceId: s.ID }) }]),
+    );
+    return { name: (service.Spec.Name ?? '').slice(ns.length + 1), deps, states };
   }
 }
 

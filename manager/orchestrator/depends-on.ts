@@ -5,7 +5,15 @@
 // Health: the agent reports a task with a health check as 'running' only once the
 // check passes (Docker's executor does the same), so "healthy" reads as "running".
 
-import { type Service, SkiffError, type StackDependency, type Task, taskStateRank } from '../../lib/index.js';
+import {
+  isJobService,
+  jobOutcome,
+  type Service,
+  SkiffError,
+  type StackDependency,
+  type Task,
+  taskStateRank,
+} from '../../lib/index.js';
 import { isLive, isObservedRunning } from './model.js';
 
 /** A required entry of a service's depends_on: the stack-local service and its condition. */
@@ -85,6 +93,13 @@ function condition(dep: Dependency, s: StackServiceState | undefined): { met: bo
     case 'service_healthy':
       return { met: s.tasks.filter((t) => isLive(t) && isObservedRunning(t)).length >= want };
     case 'service_completed_successfully': {
+      if (isJobService(s.service)) {
+        const o = jobOutcome(s.service, s.tasks);
+        if (o.state === 'completed') return { met: true };
+        if (o.state === 'failed')
+          return { met: false, failed: `${dep.service} did not complete successfully (${o.reason})` };
+        return { met: false };
+      }
       if (completed >= want) return { met: true };
       const failed = s.tasks.find((t) => t.Status.State === 'failed' || t.Status.State === 'rejected');
       if (failed && !s.tasks.some(isLive)) {
@@ -121,4 +136,43 @@ export function startGates(
     gates.set(name, gate);
   }
   return gates;
+}
+
+export type UpdateGate =
+  | { state: 'open' }
+  | { state: 'hold'; waitingFor: string[] }
+  | { state: 'failed'; reason: string };
+
+/**
+ * Whether a started service's new spec may roll out: an update waits until each job it
+ * depends on with service_completed_successfully has finished the run the same deploy
+ * began (a migration before the code that needs it), and is held back when that run
+ * failed. Only an update not begun yet is gated (PreviousSpec set, no UpdateStatus):
+ * once its tasks are being replaced it goes on as any update. A job run that began
+ * after the dependent's update (LastExecution later than its UpdatedAt) is not this
+ * deploy's and gates nothing; an unchanged job keeps its run, so a deploy that changes
+ * only the dependent waits for nothing when that run had completed.
+ */
+export function updateGate(
+  service: Service,
+  deps: readonly Dependency[],
+  states: ReadonlyMap<string, StackServiceState>,
+): UpdateGate {
+  if (!service.PreviousSpec || service.UpdateStatus !== undefined) return { state: 'open' };
+  const waitingFor: string[] = [];
+  for (const dep of deps) {
+    if (dep.condition !== 'service_completed_successfully') continue;
+    const job = states.get(dep.service);
+    if (!job || !isJobService(job.service)) continue;
+    const began = job.service.JobStatus?.LastExecution ?? '';
+    if (began > (service.UpdatedAt ?? '')) continue;
+    const o = jobOutcome(job.service, job.tasks);
+    if (o.state === 'failed')
+      return {
+        state: 'failed',
+        reason: `update held back: ${dep.service} did not complete successfully (${o.reason})`,
+      };
+    if (o.state === 'running') waitingFor.push(`${dep.service} (${o.completed}/${o.total} completed)`);
+  }
+  return waitingFor.length > 0 ? { state: 'hold', waitingFor } : { state: 'open' };
 }

@@ -19,6 +19,8 @@ export {
   type StackServiceState,
   type StartGate,
   startGates,
+  type UpdateGate,
+  updateGate,
   validateDependencyGraph,
 } from './depends-on.js';
 export {
@@ -33,5 +35,5 @@ export {
 export { deletionHolds, rebaseTaskUpdate } from './rebase.js';
 export { reconcileService } from './reconcile.js';
 export { RESTART_HISTORY_LABEL } from './restart.js';
-export { applyServiceUpdate, rollbackService } from './service-ops.js';
+export { applyServiceUpdate, holdBackUpdate, newJobStatus, rollbackService } from './service-ops.js';
 export { resolveUpdateConfig } from './update.js';

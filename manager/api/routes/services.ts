@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { NetworkAttachmentConfig, Service, ServiceSpec, Task } from '../../../lib/index.js';
 import { SkiffError, taskSpecMatches } from '../../../lib/index.js';
-import { applyServiceUpdate, rollbackService } from '../../orchestrator/index.js';
+import { applyServiceUpdate, newJobStatus, rollbackService } from '../../orchestrator/index.js';
 import { newObjectId, type Store } from '../../store/index.js';
 import type { ApiContext } from '../context.js';
 import { anyOf, labelsMatch, parseFilters } from '../filters.js';
@@ -58,7 +58,10 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): vo
 
   app.post('/services/create', async (req, reply) => {
     const spec = normalizeSpec(parseServiceSpec(req.body), store, undefined);
-    const created = await store.update((tx) => tx.createService({ Spec: spec }));
+    const nowIso = ctx.clock().toISOString();
+    const created = await store.update((tx) =>
+      tx.createService({ Spec: spec, ...newJobStatus(spec, nowIso) }),
+    );
     ctx.log.info({ serviceId: created.ID, name: spec.Name }, 'service created');
     return reply.status(201).send({ ID: created.ID });
   });

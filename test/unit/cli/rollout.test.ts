@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderTable } from '../../../cli/output.js';
-import { evaluateRollout, lastTaskError } from '../../../cli/rollout.js';
+import { blockedByFailedJob, evaluateRollout, lastTaskError } from '../../../cli/rollout.js';
 import type { Service, Task } from '../../../lib/index.js';
 
 const svc = (over: Partial<Service> = {}): Service => ({
@@ -77,6 +77,47 @@ describe('rollout evaluation (the CI exit-code contract)', () => {
     });
     expect(evaluateRollout(g, [task('running', 'a')], 2).state).toBe('pending');
     expect(evaluateRollout(g, [task('running', 'a'), task('running', 'a')], 2).state).toBe('converged');
+  });
+
+  it('follows a job to the end of its current run: converged when it completed, failed when it gave up', () => {
+    const job = svc({
+      Spec: { Name: 'migrate', Mode: { ReplicatedJob: { TotalCompletions: 1 } }, TaskTemplate: {} },
+      JobStatus: { JobIteration: { Index: 1 } },
+    });
+    const run = (state: Task['Status']['State'], over: Partial<Task> = {}): Task =>
+      task(state, 'x', { Slot: 1, DesiredState: 'complete', JobIteration: { Index: 1 }, ...over });
+    expect(evaluateRollout(job, [], 0).state).toBe('pending');
+    expect(evaluateRollout(job, [run('running')], 0).state).toBe('pending');
+    // A completed task of the previous run is not this deploy's.
+    expect(evaluateRollout(job, [run('complete', { JobIteration: { Index: 0 } })], 0).state).toBe('pending');
+    expect(evaluateRollout(job, [run('complete')], 0)).toEqual({ state: 'converged', progress: '1/1' });
+    const failed = run('failed', {
+      ID: 'm1',
+      DesiredState: 'shutdown',
+      Status: { State: 'failed', Err: 'task: non-zero exit (1)' },
+    });
+    expect(evaluateRollout(job, [failed], 0)).toEqual({
+      state: 'failed',
+      outcome: 'failed',
+      reason: 'job did not complete successfully: task m1: task: non-zero exit (1)',
+    });
+  });
+
+  it('gives up on a service that will not start because a job it depends on failed', () => {
+    const labels = {
+      'com.docker.stack.namespace': 'app',
+      'io.skiff.depends_on': JSON.stringify([
+        { service: 'migrate', condition: 'service_completed_successfully' },
+      ]),
+    };
+    const web = svc({ Spec: { ...svc().Spec, Labels: labels } });
+    const failed = new Map([['app_migrate', 'job did not complete successfully: task m1: exit 1']]);
+    expect(blockedByFailedJob(web, [], failed)).toBe(
+      'not started: migrate did not complete successfully (job did not complete successfully: task m1: exit 1)',
+    );
+    expect(blockedByFailedJob(web, [], new Map())).toBeUndefined();
+    // Started already: its own rollout decides.
+    expect(blockedByFailedJob(web, [task('running')], failed)).toBeUndefined();
   });
 
   it('names the newest task error', () => {

@@ -4,6 +4,7 @@ import {
   type DependencyGraph,
   type StackServiceState,
   startGates,
+  updateGate,
   validateDependencyGraph,
 } from '../../../manager/orchestrator/index.js';
 import { service, T0 } from './fixtures.js';
@@ -116,5 +117,62 @@ describe('depends_on', () => {
     expect(() => validateDependencyGraph(cyclic)).toThrow(
       'dependency cycle between services: a -> b -> c -> a',
     );
+  });
+});
+
+describe('depends_on on a job gates an update', () => {
+  const deps = [{ service: 'migrate', condition: 'service_completed_successfully' as const }];
+  const T1 = '2026-01-01T00:01:00.000Z';
+  const T2 = '2026-01-01T00:02:00.000Z';
+  const jobTask = (state: TaskState, desired: Task['DesiredState'], iteration = 1): Task => ({
+    ...task(`m-${state}`, state),
+    Slot: 1,
+    DesiredState: desired,
+    JobIteration: { Index: iteration },
+  });
+  const states = (tasks: Task[], lastExecution = T1): Map<string, StackServiceState> => {
+    const migrate = service('migrate', { Mode: { ReplicatedJob: { TotalCompletions: 1 } } });
+    migrate.JobStatus = { JobIteration: { Index: 1 }, LastExecution: lastExecution };
+    return new Map([['migrate', { service: migrate, tasks }]]);
+  };
+  // web right after the deploy's update (applyServiceUpdate): PreviousSpec, no UpdateStatus.
+  const web = { ...service('web', {}, 'web:v2'), PreviousSpec: service('web').Spec, UpdatedAt: T2 };
+
+  it('holds the update while the job’s run goes on, and opens when it completed', () => {
+    expect(updateGate(web, deps, states([]))).toEqual({
+      state: 'hold',
+      waitingFor: ['migrate (0/1 completed)'],
+    });
+    expect(updateGate(web, deps, states([jobTask('running', 'complete')])).state).toBe('hold');
+    expect(updateGate(web, deps, states([jobTask('complete', 'complete')]))).toEqual({ state: 'open' });
+  });
+
+  it('ignores a run of an older iteration', () => {
+    expect(updateGate(web, deps, states([jobTask('complete', 'complete', 0)])).state).toBe('hold');
+  });
+
+  it('holds the update back, naming the job and its error, when the run failed for good', () => {
+    const failed = jobTask('failed', 'shutdown');
+    failed.Status.Err = 'task: non-zero exit (1)';
+    expect(updateGate(web, deps, states([failed]))).toEqual({
+      state: 'failed',
+      reason: `update held back: migrate did not complete successfully (task ${failed.ID}: task: non-zero exit (1))`,
+    });
+  });
+
+  it('leaves alone an update already under way, a first deploy, and a job run begun after the update', () => {
+    const running = states([jobTask('running', 'complete')]);
+    expect(updateGate({ ...web, UpdateStatus: { State: 'updating' } }, deps, running).state).toBe('open');
+    expect(updateGate(service('web'), deps, running).state).toBe('open');
+    const later = states([jobTask('running', 'complete')], '2026-01-01T00:03:00.000Z');
+    expect(updateGate(web, deps, later).state).toBe('open');
+  });
+
+  it('is open for other conditions and for services that are not jobs', () => {
+    expect(updateGate(web, [{ service: 'migrate', condition: 'service_started' }], states([])).state).toBe(
+      'open',
+    );
+    const db = new Map([['migrate', { service: service('migrate'), tasks: [] }]]);
+    expect(updateGate(web, deps, db).state).toBe('open');
   });
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Task } from '../../../lib/index.js';
+import type { Service, Task } from '../../../lib/index.js';
+import { applyServiceUpdate, newJobStatus } from '../../../manager/orchestrator/index.js';
 import { FakeCluster } from './fake-cluster.js';
-import { node, service } from './fixtures.js';
+import { node, service, withImage } from './fixtures.js';
 
 const completed = (c: FakeCluster, id: string): Task[] =>
   c.tasksOf(id).filter((t) => t.Status.State === 'complete');
@@ -85,5 +86,33 @@ describe('global jobs', () => {
         .sort(),
     ).toEqual(['n1', 'n2', 'n3']);
     expect(c.tasksOf('prune')).toHaveLength(3);
+  });
+});
+
+describe('job runs on update (applyServiceUpdate)', () => {
+  const NOW = '2026-01-01T00:05:00.000Z';
+  const created = (): Service => ({
+    ...service('migrate', { Mode: { ReplicatedJob: { TotalCompletions: 1 } } }),
+    ...newJobStatus({ Mode: { ReplicatedJob: {} } }, '2026-01-01T00:00:00.000Z'),
+  });
+
+  it('runs a job again when its spec changes, ForceUpdate included', () => {
+    const s = created();
+    const changed = applyServiceUpdate(s, withImage(s, 'app:v2'), NOW);
+    expect(changed.JobStatus).toEqual({ JobIteration: { Index: 1 }, LastExecution: NOW });
+    const forced = structuredClone(s.Spec);
+    forced.TaskTemplate = { ...forced.TaskTemplate, ForceUpdate: 1 };
+    expect(applyServiceUpdate(s, forced, NOW).JobStatus?.JobIteration.Index).toBe(1);
+  });
+
+  it('does not run it again for the same spec (a re-deploy)', () => {
+    const s = created();
+    expect(applyServiceUpdate(s, structuredClone(s.Spec), NOW).JobStatus).toEqual(s.JobStatus);
+  });
+
+  it('leaves services that are not jobs without a JobStatus', () => {
+    const s = service('web');
+    expect(applyServiceUpdate(s, withImage(s, 'app:v2'), NOW).JobStatus).toBeUndefined();
+    expect(newJobStatus(s.Spec, NOW)).toEqual({});
   });
 });
