@@ -12,6 +12,7 @@ import { writeFileDurable } from '../../disk/index.js';
 import type {
   EngineContainerInspect,
   EngineContainerSummary,
+  EngineContainerTop,
   EngineHostConfig,
   Logger,
   NetworkDefinition,
@@ -19,6 +20,7 @@ import type {
   WaitCondition,
 } from '../../lib/index.js';
 import { SkiffError, STANDALONE_CONTAINER_LABEL, silentLogger } from '../../lib/index.js';
+import { helperExec } from '../host-exec.js';
 import type { ImageRecord } from '../image/index.js';
 import {
   type ContainerInfo,
@@ -32,6 +34,7 @@ import {
   rootfsMountFlags,
 } from '../runtime/index.js';
 import type { NetworkPort, RootfsPort } from '../worker/index.js';
+import { type ContainerPath, resolveContainerPath } from './container-path.js';
 import { type NetworkMode, standaloneSpec } from './create-spec.js';
 
 export interface ContainerServiceOptions {
@@ -318,6 +321,18 @@ export class ContainerService {
     });
   }
 
+  /** `ps` on the host (dockerd's way), its rows those of the container's processes (docker top). */
+  async top(ref: string, psArgs: string[]): Promise<EngineContainerTop> {
+    const pids = new Set(await this.processes(ref));
+    const r = await helperExec('ps', psArgs, { timeoutMs: 30_000 });
+    if (r.code !== 0)
+      throw new SkiffError(
+        'invalid_argument',
+        `ps ${psArgs.join(' ')} failed: ${r.stderr.trim().slice(0, 300)}`,
+      );
+    return parsePs(r.stdout, pids);
+  }
+
   /** Resource usage now, undefined when it does not run (docker stats); with its name. */
   async stats(ref: string): Promise<{ id: string; name: string; stats: ContainerStats | undefined }> {
     const id = await this.resolve(ref);
@@ -325,9 +340,14 @@ export class ContainerService {
     return { id, name: info.name, stats: await this.o.runtime.statsOf(id) };
   }
 
-  /** Where the container's files are seen from the host (docker cp). */
-  async filesystemRoot(ref: string): Promise<string> {
-    return this.o.runtime.filesystemRoot(await this.resolve(ref));
+  /** Where `path` in the container is on the host (docker cp), found without leaving its root. */
+  async locate(ref: string, path: string, what: string): Promise<ContainerPath> {
+    const id = await this.resolve(ref);
+    return resolveContainerPath(await this.o.runtime.filesystemRoot(id), path, what).catch((e: unknown) => {
+      if (e instanceof SkiffError && e.code === 'not_found')
+        throw new SkiffError('not_found', `${e.message} ${ref}`);
+      throw e;
+    });
   }
 
   /** Removes the standalone containers that do not run (docker container prune). */
@@ -637,6 +657,25 @@ export class ContainerService {
     }
     return out;
   }
+}
+
+/** `ps` output: its header's columns, and the rows whose PID column names one of `pids`. */
+export function parsePs(text: string, pids: Set<number>): EngineContainerTop {
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  const titles = (lines[0] ?? '').trim().split(/\s+/);
+  const pidCol = titles.indexOf('PID');
+  if (pidCol < 0)
+    throw new SkiffError('invalid_argument', `Couldn't find PID field in ps output`, {
+      hint: 'ps_args must keep the PID column (e.g. -ef, aux)',
+    });
+  const rows: string[][] = [];
+  for (const line of lines.slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // The last column (the command) keeps its spaces.
+    const row = [...f.slice(0, titles.length - 1), f.slice(titles.length - 1).join(' ')];
+    if (pids.has(Number(row[pidCol]))) rows.push(row);
+  }
+  return { Titles: titles, Processes: rows };
 }
 
 function stateName(c: ContainerInfo): string {

@@ -6,6 +6,7 @@ import type { NodeAgent } from '../../agent/index.js';
 import type { Logger } from '../../lib/index.js';
 import { createBaseServer } from '../../manager/index.js';
 import { registerBuildRoute } from './build.js';
+import { registerContainerToolRoutes } from './container-tools.js';
 import { registerContainerRoutes } from './containers.js';
 import { registerEngineExecRoutes } from './engine-exec.js';
 import { registerImageRoutes } from './images.js';
@@ -33,6 +34,7 @@ export async function nodeLocalApi(
   registerImageRoutes(app, agentOf);
   registerBuildRoute(app, agentOf, log);
   registerContainerRoutes(app, agentOf);
+  registerContainerToolRoutes(app, agentOf);
   registerEngineExecRoutes(app, agentOf);
   registerPullRoute(app, { log }, agentOf);
   registerSystemDiskRoutes(app, agentOf, { stateDir }, log);

@@ -140,7 +140,7 @@ describe('docker CLI, container lifecycle', () => {
     created.push('dk-life2');
     expect(await ok(['inspect', '-f', '{{.Name}}', 'dk-life2'])).toBe('/dk-life2');
     expect(await ok(['ps', '--filter', 'name=dk-life2', '--format', '{{.Names}}'])).toBe('dk-life2');
-    const gone = await docker(['inspect', 'dk-life']);
+    const gone = await docker(['container', 'inspect', 'dk-life']);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toContain('No such container: dk-life');
     await runDetached('dk-other', 'sleep', '600');
@@ -177,4 +177,76 @@ describe('docker CLI, container lifecycle', () => {
     expect(out).toMatch(/Deleted Containers:/);
     expect(await ok(['inspect', '-f', '{{.State.Status}}', 'dk-keep'])).toBe('running');
   }, 60_000);
+});
+
+describe('docker CLI, looking into a container', () => {
+  it('top lists the container’s processes; stats reads its cgroup', async () => {
+    await runDetached('dk-look', 'sh', '-c', 'head -c 20000000 /dev/zero > /dev/shm/fill; exec sleep 600');
+    const top = await ok(['top', 'dk-look']);
+    expect(top.split('\n')[0]).toMatch(/^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD$/);
+    expect(top).toMatch(/sleep 600$/m);
+    // Only the container's processes: not the test runner's.
+    expect(top).not.toMatch(/vitest/);
+    const aux = await ok(['top', 'dk-look', 'aux']);
+    expect(aux.split('\n')[0]).toMatch(/^USER\s+PID\s+%CPU/);
+
+    const fmt = '{{.Name}} {{.MemUsage}} {{.CPUPerc}}';
+    await expect
+      .poll(async () => ok(['stats', '--no-stream', '--format', fmt, 'dk-look']), {
+        timeout: 20_000,
+        interval: 500,
+      })
+      .toMatch(/^dk-look \d+(\.\d+)?[KMG]iB \/ \d+(\.\d+)?[KMG]iB \d+\.\d+%$/);
+    const mem = await ok(['stats', '--no-stream', '--format', '{{.MemUsage}}', 'dk-look']);
+    // The 20 MB in /dev/shm count against the container's memory cgroup.
+    expect(Number(/^([\d.]+)MiB/.exec(mem)?.[1] ?? 0)).toBeGreaterThan(15);
+    // Streamed: the CLI redraws each second; two frames arrive within the deadline.
+    const streamed = await docker(['stats', '--format', '{{.Name}}', 'dk-look'], undefined, 4_000).catch(
+      (e: unknown) => ({ out: String(e) }),
+    );
+    expect(streamed.out.match(/dk-look/g)?.length ?? 0).toBeGreaterThanOrEqual(2);
+  }, 90_000);
+
+  it('cp copies files out of and into a container, both ways, and stays inside it', async () => {
+    await runDetached(
+      'dk-cp',
+      'sh',
+      '-c',
+      'mkdir -p /data/sub && echo inside > /data/sub/a.txt && ln -s / /data/escape && ln -s /data/sub /data/link && exec sleep 600',
+    );
+    await expect
+      .poll(async () => (await docker(['exec', 'dk-cp', 'cat', '/data/sub/a.txt'])).out, { timeout: 20_000 })
+      .toBe('inside');
+    const out = join(dir, 'cp-out');
+    mkdirSync(out);
+    await ok(['cp', 'dk-cp:/data/sub/a.txt', join(out, 'a.txt')]);
+    expect(readFileSync(join(out, 'a.txt'), 'utf8')).toBe('inside\n');
+    await ok(['cp', 'dk-cp:/data', join(out, 'data')]);
+    expect(readFileSync(join(out, 'data', 'sub', 'a.txt'), 'utf8')).toBe('inside\n');
+    // Through a link inside the container: its `/` is the container's, never the host's.
+    await ok(['cp', 'dk-cp:/data/link/a.txt', join(out, 'b.txt')]);
+    expect(readFileSync(join(out, 'b.txt'), 'utf8')).toBe('inside\n');
+    await ok(['cp', 'dk-cp:/data/escape/etc/hostname', join(out, 'hostname')]);
+    expect(readFileSync(join(out, 'hostname'), 'utf8').trim()).toBe(
+      await ok(['exec', 'dk-cp', 'cat', '/etc/hostname']),
+    );
+
+    const src = join(dir, 'cp-in');
+    mkdirSync(join(src, 'tree'), { recursive: true });
+    writeFileSync(join(src, 'tree', 'x.txt'), 'from host\n');
+    writeFileSync(join(src, 'one.txt'), 'one\n');
+    await ok(['cp', join(src, 'one.txt'), 'dk-cp:/data/one.txt']);
+    await ok(['cp', join(src, 'tree'), 'dk-cp:/data/']);
+    expect(await ok(['exec', 'dk-cp', 'cat', '/data/one.txt', '/data/tree/x.txt'])).toBe('one\nfrom host');
+    // Into the container's /tmp through its `/` link: lands in the container, not on the host.
+    await ok(['cp', join(src, 'one.txt'), 'dk-cp:/data/escape/tmp/one.txt']);
+    expect(await ok(['exec', 'dk-cp', 'cat', '/tmp/one.txt'])).toBe('one');
+
+    const missing = await docker(['cp', 'dk-cp:/no/such', join(out, 'x')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('Could not find the file /no/such in container dk-cp');
+    const noCtr = await docker(['cp', 'nope:/etc/hostname', join(out, 'x')]);
+    expect(noCtr.code).toBe(1);
+    expect(noCtr.stderr).toContain('No such container');
+  }, 90_000);
 });
