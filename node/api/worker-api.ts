@@ -1,5 +1,5 @@
 // What a worker serves on its unix socket beside /_ping and /swarm/leave: the node-local
-// image, build, volume and container endpoints and the disk's housekeeping, as every Docker engine serves them (the cluster API is the
+// image, build, volume and container endpoints, this node's container events and the disk's housekeeping, as every Docker engine serves them (the cluster API is the
 // managers'). A fastify app the worker's control server hands those requests to.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeAgent } from '../../agent/index.js';
@@ -13,12 +13,13 @@ import { registerImageRoutes } from './images.js';
 import { registerPullRoute } from './pull.js';
 import { registerSystemDiskRoutes } from './system.js';
 import { registerVolumeRoutes } from './volumes.js';
+import { registerWorkerEventsRoute } from './worker-events.js';
 
 export type NodeLocalHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** Paths the node-local API answers; the rest stays the control server's. */
 export function isNodeLocalPath(path: string): boolean {
-  return /^\/(images|volumes|containers|exec|build)(\/|$)|^\/(auth|system\/df|skiff\/system\/prune)$/.test(
+  return /^\/(images|volumes|containers|exec|build)(\/|$)|^\/(auth|events|system\/df|skiff\/system\/prune)$/.test(
     path,
   );
 }
@@ -38,6 +39,7 @@ export async function nodeLocalApi(
   registerEngineExecRoutes(app, agentOf);
   registerPullRoute(app, { log }, agentOf);
   registerSystemDiskRoutes(app, agentOf, { stateDir }, log);
+  registerWorkerEventsRoute(app, agentOf);
   await app.ready();
   return { handle: (req, res) => app.routing(req, res), close: () => app.close() };
 }
