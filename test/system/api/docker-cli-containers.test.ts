@@ -200,8 +200,8 @@ describe('docker CLI, looking into a container', () => {
     const mem = await ok(['stats', '--no-stream', '--format', '{{.MemUsage}}', 'dk-look']);
     // The 20 MB in /dev/shm count against the container's memory cgroup.
     expect(Number(/^([\d.]+)MiB/.exec(mem)?.[1] ?? 0)).toBeGreaterThan(15);
-    // Streamed: the CLI redraws each second; two frames arrive within the deadline.
-    const streamed = await docker(['stats', '--format', '{{.Name}}', 'dk-look'], undefined, 4_000).catch(
+    // Streamed: the CLI redraws each second until it is stopped; two frames arrive meanwhile.
+    const streamed = await docker(['stats', '--format', '{{.Name}}', 'dk-look'], undefined, 8_000).catch(
       (e: unknown) => ({ out: String(e) }),
     );
     expect(streamed.out.match(/dk-look/g)?.length ?? 0).toBeGreaterThanOrEqual(2);
