@@ -88,6 +88,8 @@ export interface EngineContainerInspect {
     Labels: Record<string, string>;
     Tty: boolean;
     OpenStdin: boolean;
+    StdinOnce: boolean;
+    AttachStdin: boolean;
     AttachStdout: boolean;
     AttachStderr: boolean;
   };
@@ -100,5 +102,27 @@ export interface EngineContainerInspect {
 }
 
 /** `POST /containers/{id}/wait?condition=`: Docker's three conditions. */
+/** `GET /containers/{id}/top`: the `ps` columns and one row per process of the container. */
+export interface EngineContainerTop {
+  Titles: string[];
+  Processes: string[][];
+}
+
+/** `POST /containers/prune`. */
+export interface EngineContainerPrune {
+  ContainersDeleted: string[];
+  SpaceReclaimed: number;
+}
+
+/** `X-Docker-Container-Path-Stat` (base64 JSON) of `HEAD`/`GET /containers/{id}/archive`. */
+export interface EnginePathStat {
+  name: string;
+  size: number;
+  /** Go's os.FileMode bits: permissions, with 1<<31 for a directory and 1<<27 for a symlink. */
+  mode: number;
+  mtime: string;
+  linkTarget: string;
+}
+
 export const WAIT_CONDITIONS = ['not-running', 'next-exit', 'removed'] as const;
 export type WaitCondition = (typeof WAIT_CONDITIONS)[number];

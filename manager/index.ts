@@ -10,12 +10,16 @@ export {
   createApiServer,
   createBaseServer,
   type DockerEvent,
+  EVENT_FILTERS,
+  eventMatches,
   forwardToNode,
   isForwarded,
   type LocalEventSource,
   type LogQuery,
   type LogSource,
   MIN_API_VERSION,
+  parseEventTime,
+  parseFilters,
   type TaskLogLine,
 } from './api/index.js';
 export {

@@ -7,10 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { writeFileDurable } from '../../disk/index.js';
 import type {
   EngineContainerInspect,
   EngineContainerSummary,
+  EngineContainerTop,
   EngineHostConfig,
   Logger,
   NetworkDefinition,
@@ -18,10 +20,12 @@ import type {
   WaitCondition,
 } from '../../lib/index.js';
 import { SkiffError, STANDALONE_CONTAINER_LABEL, silentLogger } from '../../lib/index.js';
+import { helperExec } from '../host-exec.js';
 import type { ImageRecord } from '../image/index.js';
 import {
   type ContainerInfo,
   type ContainerRuntime,
+  type ContainerStats,
   type ImageRunConfig,
   type LogEntry,
   type LogOptions,
@@ -30,6 +34,7 @@ import {
   rootfsMountFlags,
 } from '../runtime/index.js';
 import type { NetworkPort, RootfsPort } from '../worker/index.js';
+import { type ContainerPath, resolveContainerPath } from './container-path.js';
 import { type NetworkMode, standaloneSpec } from './create-spec.js';
 
 export interface ContainerServiceOptions {
@@ -40,7 +45,24 @@ export interface ContainerServiceOptions {
   network: Pick<NetworkPort, 'attach' | 'detach'>;
   runtime: Pick<
     ContainerRuntime,
-    'create' | 'start' | 'stop' | 'kill' | 'delete' | 'inspect' | 'list' | 'logs' | 'onEvent'
+    | 'create'
+    | 'start'
+    | 'stop'
+    | 'kill'
+    | 'delete'
+    | 'inspect'
+    | 'list'
+    | 'logs'
+    | 'onEvent'
+    | 'restart'
+    | 'pause'
+    | 'resume'
+    | 'rename'
+    | 'attach'
+    | 'resize'
+    | 'processes'
+    | 'statsOf'
+    | 'filesystemRoot'
   >;
   /** The node's default network for standalone containers (Docker's `bridge`). */
   bridge: NetworkDefinition;
@@ -66,6 +88,9 @@ interface ContainerRecord {
   ports: PublishedPort[];
   networkMode: NetworkMode;
   autoRemove: boolean;
+  tty?: boolean;
+  openStdin?: boolean;
+  stdinOnce?: boolean;
   ip?: string;
 }
 
@@ -153,6 +178,7 @@ export class ContainerService {
         hostname: s.spec.Hostname || id.slice(0, 12),
         ...(net.resolvConf === undefined ? {} : { resolvConf: net.resolvConf }),
         labels,
+        ...(s.stdinOnce ? { stdinOnce: true } : {}),
       });
     } catch (e) {
       await this.teardown(id, networkIds).catch((err: unknown) =>
@@ -179,6 +205,9 @@ export class ContainerService {
       ports: s.ports,
       networkMode: s.networkMode,
       autoRemove: s.autoRemove,
+      ...(s.spec.TTY ? { tty: true } : {}),
+      ...(s.spec.OpenStdin ? { openStdin: true } : {}),
+      ...(s.stdinOnce ? { stdinOnce: true } : {}),
       ...(ip ? { ip } : {}),
     };
     await writeFileDurable(join(this.dir, `${id}.json`), JSON.stringify(rec), { mode: 0o600 });
@@ -190,17 +219,149 @@ export class ContainerService {
     const rec = await this.find(ref);
     const info = await this.o.runtime.inspect(rec.id);
     if (info.state === 'running') return 'already';
-    if (info.state !== 'created')
-      throw new SkiffError(
-        'conflict',
-        `container ${rec.name} has exited; starting it again is not supported by skiff yet`,
-        {
-          hint: 'run a new container instead (docker run)',
-        },
-      );
-    await this.o.runtime.start(rec.id);
+    // An exited container runs again from its bundle, rootfs, network and log.
+    if (info.state === 'exited') await this.o.runtime.restart(rec.id);
+    else await this.o.runtime.start(rec.id);
     this.log.info({ containerId: rec.id }, 'container started');
     return 'started';
+  }
+
+  async restart(ref: string, timeoutS?: number, signal?: string): Promise<void> {
+    const rec = await this.find(ref);
+    await this.o.runtime.restart(rec.id, {
+      ...(timeoutS === undefined ? {} : { graceMs: timeoutS * 1000 }),
+      ...(signal ? { signal } : {}),
+    });
+    this.log.info({ containerId: rec.id }, 'container restarted');
+  }
+
+  async pause(ref: string): Promise<void> {
+    const rec = await this.find(ref);
+    await this.o.runtime.pause(rec.id).catch((e: unknown) => {
+      throw renamed(e, rec.id, ref);
+    });
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const rec = await this.find(ref);
+    await this.o.runtime.resume(rec.id).catch((e: unknown) => {
+      throw renamed(e, rec.id, ref);
+    });
+  }
+
+  async rename(ref: string, newName: string): Promise<void> {
+    const rec = await this.find(ref);
+    const wanted = newName.replace(/^\//, '');
+    if (!NAME_RE.test(newName))
+      throw new SkiffError(
+        'invalid_argument',
+        `Invalid container name (${newName.slice(0, 80)}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`,
+      );
+    if (wanted === rec.name)
+      throw new SkiffError('conflict', `Renaming a container with the same name as its current name`);
+    const taken = (await this.o.runtime.list()).find((c) => c.name === wanted);
+    if (taken)
+      throw new SkiffError(
+        'conflict',
+        `Conflict. The container name "/${wanted}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`,
+      );
+    await this.o.runtime.rename(rec.id, wanted);
+    await writeFileDurable(join(this.dir, `${rec.id}.json`), JSON.stringify({ ...rec, name: wanted }), {
+      mode: 0o600,
+    });
+    this.log.info({ containerId: rec.id, from: rec.name, to: wanted }, 'container renamed');
+  }
+
+  /** Whether the container runs with a terminal (its attached streams are raw, not multiplexed). */
+  async tty(ref: string): Promise<boolean> {
+    return (await this.find(ref)).tty === true;
+  }
+
+  /**
+   * The container's own stdio (docker attach, docker run -i): input to its stdin when it
+   * was created with OpenStdin, its output from the moment this resolves. The session
+   * holds off an auto-removal until it ends.
+   */
+  async attach(
+    ref: string,
+    opts: {
+      stdin?: Readable;
+      onOutput: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+      signal?: AbortSignal;
+    },
+  ): Promise<{ done: Promise<void> }> {
+    const rec = await this.find(ref);
+    const state = (await this.o.runtime.inspect(rec.id)).state;
+    if (state !== 'running' && state !== 'created')
+      throw new SkiffError('conflict', 'You cannot attach to a stopped container, start it first');
+    const session = await this.o.runtime.attach(rec.id, {
+      ...(opts.stdin && rec.openStdin ? { stdin: opts.stdin } : {}),
+      onOutput: opts.onOutput,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    const set = this.readers.get(rec.id) ?? new Set();
+    set.add(session.done);
+    this.readers.set(rec.id, set);
+    void session.done.then(() => this.readers.get(rec.id)?.delete(session.done));
+    return session;
+  }
+
+  async resize(ref: string, height: number, width: number): Promise<void> {
+    const rec = await this.find(ref);
+    await this.o.runtime.resize(rec.id, height, width).catch((e: unknown) => {
+      throw renamed(e, rec.id, ref);
+    });
+  }
+
+  /** The host pids of a running container's processes (docker top). */
+  async processes(ref: string): Promise<number[]> {
+    const id = await this.resolve(ref);
+    return this.o.runtime.processes(id).catch((e: unknown) => {
+      throw renamed(e, id, ref);
+    });
+  }
+
+  /** `ps` on the host (dockerd's way), its rows those of the container's processes (docker top). */
+  async top(ref: string, psArgs: string[]): Promise<EngineContainerTop> {
+    const pids = new Set(await this.processes(ref));
+    const r = await helperExec('ps', psArgs, { timeoutMs: 30_000 });
+    if (r.code !== 0)
+      throw new SkiffError(
+        'invalid_argument',
+        `ps ${psArgs.join(' ')} failed: ${r.stderr.trim().slice(0, 300)}`,
+      );
+    return parsePs(r.stdout, pids);
+  }
+
+  /** Resource usage now, undefined when it does not run (docker stats); with its name. */
+  async stats(ref: string): Promise<{ id: string; name: string; stats: ContainerStats | undefined }> {
+    const id = await this.resolve(ref);
+    const info = await this.o.runtime.inspect(id);
+    return { id, name: info.name, stats: await this.o.runtime.statsOf(id) };
+  }
+
+  /** Where `path` in the container is on the host (docker cp), found without leaving its root. */
+  async locate(ref: string, path: string, what: string): Promise<ContainerPath> {
+    const id = await this.resolve(ref);
+    return resolveContainerPath(await this.o.runtime.filesystemRoot(id), path, what).catch((e: unknown) => {
+      if (e instanceof SkiffError && e.code === 'not_found')
+        throw new SkiffError('not_found', `${e.message} ${ref}`);
+      throw e;
+    });
+  }
+
+  /** Removes the standalone containers that do not run (docker container prune). */
+  async prune(keep: (c: EngineContainerSummary) => boolean): Promise<string[]> {
+    const gone: string[] = [];
+    for (const c of await this.list()) {
+      if (c.State === 'running' || c.State === 'paused' || !isStandaloneId(c.Id)) continue;
+      if (keep(c)) continue;
+      const rec = await this.read(c.Id);
+      if (!rec) continue;
+      await this.removeNow(rec);
+      gone.push(c.Id);
+    }
+    return gone;
   }
 
   async stop(ref: string, timeoutS?: number, signal?: string): Promise<'stopped' | 'already'> {
@@ -297,6 +458,7 @@ export class ContainerService {
     if ('State' in rec) return rec;
     const info = await this.o.runtime.inspect(rec.id);
     const running = info.state === 'running';
+    const paused = info.paused === true;
     const portMap: Record<string, { HostIp: string; HostPort: string }[]> = {};
     for (const p of rec.ports) {
       const key = `${p.containerPort}/${p.protocol}`;
@@ -311,9 +473,9 @@ export class ContainerService {
       Path: rec.path,
       Args: rec.args,
       State: {
-        Status: info.state === 'unknown' ? 'dead' : info.state,
+        Status: stateName(info),
         Running: running,
-        Paused: false,
+        Paused: paused,
         Restarting: false,
         OOMKilled: info.oomKilled ?? false,
         Dead: info.state === 'unknown',
@@ -338,8 +500,10 @@ export class ContainerService {
         Image: rec.image,
         WorkingDir: rec.workdir,
         Labels: rec.labels,
-        Tty: false,
-        OpenStdin: false,
+        Tty: rec.tty === true,
+        OpenStdin: rec.openStdin === true,
+        StdinOnce: rec.stdinOnce === true,
+        AttachStdin: rec.openStdin === true,
         AttachStdout: true,
         AttachStderr: true,
       },
@@ -495,13 +659,40 @@ export class ContainerService {
   }
 }
 
+/** `ps` output: its header's columns, and the rows whose PID column names one of `pids`. */
+export function parsePs(text: string, pids: Set<number>): EngineContainerTop {
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  const titles = (lines[0] ?? '').trim().split(/\s+/);
+  const pidCol = titles.indexOf('PID');
+  if (pidCol < 0)
+    throw new SkiffError('invalid_argument', `Couldn't find PID field in ps output`, {
+      hint: 'ps_args must keep the PID column (e.g. -ef, aux)',
+    });
+  const rows: string[][] = [];
+  for (const line of lines.slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // The last column (the command) keeps its spaces.
+    const row = [...f.slice(0, titles.length - 1), f.slice(titles.length - 1).join(' ')];
+    if (pids.has(Number(row[pidCol]))) rows.push(row);
+  }
+  return { Titles: titles, Processes: rows };
+}
+
 function stateName(c: ContainerInfo): string {
+  if (c.state === 'running' && c.paused) return 'paused';
   return c.state === 'unknown' ? 'dead' : c.state;
+}
+
+/** The runtime's errors name the container by ID: the client's name for it reads better. */
+function renamed(e: unknown, id: string, ref: string): unknown {
+  if (!(e instanceof SkiffError) || id === ref) return e;
+  return new SkiffError(e.code, e.message.replace(id, ref), e.hint ? { hint: e.hint } : {});
 }
 
 /** Docker's human status column: `Up 5 seconds`, `Exited (0) 3 seconds ago`, `Created`. */
 function statusText(c: ContainerInfo, now: number): string {
-  if (c.state === 'running') return `Up ${ago(now - (c.startedAt?.getTime() ?? now))}`;
+  if (c.state === 'running')
+    return `Up ${ago(now - (c.startedAt?.getTime() ?? now))}${c.paused ? ' (Paused)' : ''}`;
   if (c.state === 'exited')
     return `Exited (${c.exitCode ?? 0}) ${ago(now - (c.finishedAt?.getTime() ?? now))} ago`;
   if (c.state === 'created') return 'Created';
@@ -556,6 +747,8 @@ function taskInspect(c: ContainerInfo): EngineContainerInspect {
       Labels: c.labels,
       Tty: false,
       OpenStdin: false,
+      StdinOnce: false,
+      AttachStdin: false,
       AttachStdout: false,
       AttachStderr: false,
     },

@@ -19,6 +19,8 @@ export interface StandaloneSpec {
   ports: PublishedPort[];
   networkMode: NetworkMode;
   autoRemove: boolean;
+  /** Its stdin closes when the first attached client's input ends. */
+  stdinOnce: boolean;
   /** The body's Cmd and Entrypoint as given (inspect shows them). */
   cmd: string[] | null;
   entrypoint: string[] | null;
@@ -39,8 +41,13 @@ const CONFIG_KEYS = new Set([
   'HostConfig',
   'NetworkingConfig',
   // Which streams a client attaches to: its own business.
+  'AttachStdin',
   'AttachStdout',
   'AttachStderr',
+  // A terminal, and stdin held open for attached clients (docker run -it).
+  'Tty',
+  'OpenStdin',
+  'StdinOnce',
   // Windows only.
   'ArgsEscaped',
 ]);
@@ -51,6 +58,8 @@ const HOST_CONFIG_KEYS = new Set([
   'RestartPolicy',
   'NetworkMode',
   'Init',
+  // The terminal's first size: the client resizes it once the container runs.
+  'ConsoleSize',
 ]);
 
 /** Not asked: null, false, 0, '', or arrays and objects of nothing but such values. */
@@ -142,8 +151,26 @@ export function standaloneSpec(raw: unknown): StandaloneSpec {
     ...(typeof stopTimeout === 'number' ? { StopGracePeriod: stopTimeout * 1e9 } : {}),
     ...(mounts.length > 0 ? { Mounts: mounts } : {}),
     ...(host.Init === true ? { Init: true } : {}),
+    ...(flag(body.Tty, 'Tty') ? { TTY: true } : {}),
+    ...(flag(body.OpenStdin, 'OpenStdin') ? { OpenStdin: true } : {}),
   };
-  return { image, spec, ports, networkMode, autoRemove: host.AutoRemove === true, cmd, entrypoint };
+  const stdinOnce = flag(body.StdinOnce, 'StdinOnce') && spec.OpenStdin === true;
+  return {
+    image,
+    spec,
+    ports,
+    networkMode,
+    autoRemove: host.AutoRemove === true,
+    stdinOnce,
+    cmd,
+    entrypoint,
+  };
+}
+
+function flag(v: unknown, field: string): boolean {
+  if (v === undefined || v === null) return false;
+  if (typeof v !== 'boolean') refuse(field, 'must be true or false');
+  return v;
 }
 
 function isDefaultLogConfig(v: unknown): boolean {

@@ -1,4 +1,10 @@
 // Standalone containers (the Engine API's `/containers`), run by the node's own stack
 // beside its tasks.
-export { ContainerService, type ContainerServiceOptions, isStandaloneId } from './container-service.js';
+export type { ContainerPath } from './container-path.js';
+export {
+  ContainerService,
+  type ContainerServiceOptions,
+  isStandaloneId,
+  parsePs,
+} from './container-service.js';
 export { type NetworkMode, type StandaloneSpec, standaloneSpec } from './create-spec.js';

@@ -30,6 +30,8 @@ export interface ConmonLaunch {
   conmonLog: string;
   tty?: boolean;
   stdin?: boolean;
+  /** Keep the container's stdin open when an attached client's input ends (not StdinOnce). */
+  leaveStdinOpen?: boolean;
   /** For exec: the process.json to run in the existing container. */
   execProcessSpec?: string;
   /** conmon kills the process after this many seconds (exec only). */
@@ -77,7 +79,8 @@ export async function launchConmon(l: ConmonLaunch): Promise<SyncMessage[]> {
   if (l.persistDir) args.push('-0', l.persistDir);
   if (l.logSizeMax) args.push('--log-size-max', String(l.logSizeMax));
   if (l.tty) args.push('-t');
-  if (l.stdin) args.push('-i', '--leave-stdin-open');
+  if (l.stdin) args.push('-i');
+  if (l.stdin && l.leaveStdinOpen !== false) args.push('--leave-stdin-open');
   if (l.execProcessSpec) args.push('-e', '--exec-process-spec', l.execProcessSpec);
   if (l.killAfterSeconds) args.push('-T', String(l.killAfterSeconds));
   const timeoutMs = l.timeoutMs ?? 60_000;

@@ -9,13 +9,15 @@
 //   <runRoot>/<id>/   conmon.pid, pid, exit + oom (conmon's persist dir), secrets/ (tmpfs)
 //   <runRoot>/exits/<id>   conmon's exit file
 import { EventEmitter } from 'node:events';
-import { existsSync, type FSWatcher, readFileSync, statSync, watch } from 'node:fs';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { existsSync, type FSWatcher, constants as fsConstants, readFileSync, statSync, watch } from 'node:fs';
+import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, SkiffError, silentLogger } from '../../lib/index.js';
 import { releaseContainerMounts, VolumeManager } from '../volume/index.js';
 import { apparmorEnabled } from './apparmor.js';
+import { type AttachSession, attachConmon } from './attach.js';
 import { writeBundle } from './bundle.js';
 import { conmonErrors, launchConmon } from './conmon.js';
 import { type ContainerRecord, ContainerStore, validateContainerId } from './container-store.js';
@@ -180,37 +182,12 @@ export class ContainerRuntime {
         apparmor: this.apparmor,
         ...(this.seccompCache ? { seccompCache: this.seccompCache } : {}),
       });
+      rec.stdin = spec.spec.OpenStdin === true;
+      if (spec.stdinOnce) rec.stdinOnce = true;
       await this.store.write(rec);
-      const msgs = await launchConmon({
-        conmon: this.conmon,
-        runtimeBinary: this.oci.binary,
-        runtimeRoot: this.oci.stateRoot,
-        id: spec.id,
-        name: spec.name,
-        bundle: stateDir,
-        pidFile: join(runDir, 'pid'),
-        conmonPidFile: join(runDir, 'conmon.pid'),
-        logPath: join(stateDir, 'ctr.log'),
-        logSizeMax: this.logSizeMax,
-        exitDir: this.exitDir,
-        persistDir: runDir,
-        socketDir: join(this.runRoot, 'sock'),
-        conmonLog: join(runDir, 'conmon.log'),
-        tty: rec.tty,
-        stdin: spec.spec.OpenStdin === true,
-      });
-      const pid = msgs[0]?.data ?? -1;
-      if (pid <= 0) {
-        const detail =
-          msgs[0]?.message || (await conmonErrors(join(runDir, 'conmon.log'))) || 'no pid reported';
-        throw new SkiffError(createFailureCode(detail), `creating container ${spec.id} failed: ${detail}`, {
-          ...(createFailureCode(detail) === 'invalid_argument'
-            ? { hint: "check the command and entrypoint: the image's or the ones given" }
-            : {}),
-        });
-      }
+      await this.launch(rec);
       await this.seccompCache?.learn(spec.id, join(this.oci.stateRoot, spec.id, 'seccomp.bpf'));
-      log.debug({ pid }, 'container created');
+      log.debug('container created');
       this.lifecycle('create', rec);
       return await this.inspect(spec.id);
     } catch (e) {
@@ -219,6 +196,41 @@ export class ContainerRuntime {
         log.warn({ err }, 'clean-up after a failed create'),
       );
       throw e;
+    }
+  }
+
+  /** Runs the container's conmon, which runs the OCI runtime's `create`: the container waits for `start`. */
+  private async launch(rec: ContainerRecord): Promise<void> {
+    const stateDir = this.store.dir(rec.id);
+    const runDir = this.runDir(rec.id);
+    const msgs = await launchConmon({
+      conmon: this.conmon,
+      runtimeBinary: this.oci.binary,
+      runtimeRoot: this.oci.stateRoot,
+      id: rec.id,
+      name: rec.name,
+      bundle: stateDir,
+      pidFile: join(runDir, 'pid'),
+      conmonPidFile: join(runDir, 'conmon.pid'),
+      logPath: join(stateDir, 'ctr.log'),
+      logSizeMax: this.logSizeMax,
+      exitDir: this.exitDir,
+      persistDir: runDir,
+      socketDir: join(this.runRoot, 'sock'),
+      conmonLog: join(runDir, 'conmon.log'),
+      tty: rec.tty,
+      stdin: rec.stdin === true,
+      leaveStdinOpen: rec.stdinOnce !== true,
+    });
+    const pid = msgs[0]?.data ?? -1;
+    if (pid <= 0) {
+      const detail =
+        msgs[0]?.message || (await conmonErrors(join(runDir, 'conmon.log'))) || 'no pid reported';
+      throw new SkiffError(createFailureCode(detail), `creating container ${rec.id} failed: ${detail}`, {
+        ...(createFailureCode(detail) === 'invalid_argument'
+          ? { hint: "check the command and entrypoint: the image's or the ones given" }
+          : {}),
+      });
     }
   }
 
@@ -258,8 +270,11 @@ export class ContainerRuntime {
     const rec = await this.store.get(id);
     const signal = normalizeSignal(opts.signal ?? rec.stopSignal);
     const graceMs = opts.graceMs ?? rec.stopGraceMs;
-    const state = (await this.inspect(id)).state;
+    const before = await this.inspect(id);
+    const state = before.state;
     if (state === 'exited' || state === 'unknown') return this.inspect(id);
+    // A frozen process takes no signal: it is thawed first, as dockerd does.
+    if (before.paused) await this.resume(id);
     this.stopHealth(id);
     if (state === 'running') {
       await this.signal(id, signal);
@@ -282,6 +297,113 @@ export class ContainerRuntime {
     await this.signal(id, normalizeSignal(signal));
   }
 
+  /**
+   * Runs an exited (or never started) container again from the same bundle, root
+   * filesystem, network namespace and log: `docker start` of an exited container, and
+   * `docker restart`. A running one is stopped first.
+   */
+  async restart(id: string, stop: StopOptions = {}): Promise<ContainerInfo> {
+    const rec = await this.store.get(id);
+    const state = (await this.inspect(id)).state;
+    if (state === 'running') await this.stop(id, stop);
+    else if (state === 'created') return this.start(id);
+    this.stopHealth(id);
+    const runDir = this.runDir(id);
+    if (await this.oci.state(id)) await this.oci.delete(id);
+    const conmonPid = await readPid(join(runDir, 'conmon.pid'));
+    if (conmonPid !== undefined) await waitGone(conmonPid, 5_000);
+    for (const f of ['exit', 'oom', 'pid', 'conmon.pid', 'paused', 'health.json'])
+      await rm(join(runDir, f), { force: true });
+    await rm(join(this.exitDir, id), { force: true });
+    this.reportedExits.delete(id);
+    this.statsCache.delete(id);
+    delete rec.startedAt;
+    await this.store.write(rec);
+    await this.launch(rec);
+    return this.start(id);
+  }
+
+  /** Freezes every process of a running container (the cgroup freezer, through the OCI runtime). */
+  async pause(id: string): Promise<void> {
+    await this.store.get(id);
+    const info = await this.inspect(id);
+    if (info.state !== 'running') throw new SkiffError('conflict', `Container ${id} is not running`);
+    if (info.paused) throw new SkiffError('conflict', `Container ${id} is already paused`);
+    await this.oci.run(['pause', id], `pausing container ${id}`);
+    await writeFile(join(this.runDir(id), 'paused'), '');
+  }
+
+  async resume(id: string): Promise<void> {
+    await this.store.get(id);
+    const info = await this.inspect(id);
+    if (info.state !== 'running' || !info.paused)
+      throw new SkiffError('conflict', `Container ${id} is not paused`);
+    await this.oci.run(['resume', id], `resuming container ${id}`);
+    await rm(join(this.runDir(id), 'paused'), { force: true });
+  }
+
+  /** A new name for the container (its record's; the bundle does not hold it). */
+  async rename(id: string, name: string): Promise<void> {
+    const rec = await this.store.get(id);
+    rec.name = name;
+    await this.store.write(rec);
+  }
+
+  /** Connects to the container's stdio through conmon (docker attach); resolves once connected. */
+  async attach(
+    id: string,
+    opts: {
+      stdin?: Readable;
+      onOutput: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+      signal?: AbortSignal;
+    },
+  ): Promise<AttachSession> {
+    await this.store.get(id);
+    return attachConmon({ dir: join(this.runRoot, 'sock', id), ...opts });
+  }
+
+  /** The size of the container's terminal (conmon's control FIFO). */
+  async resize(id: string, height: number, width: number): Promise<void> {
+    const rec = await this.store.get(id);
+    if (!rec.tty) throw new SkiffError('invalid_argument', `container ${id} has no TTY to resize`);
+    if ((await this.inspect(id)).state !== 'running')
+      throw new SkiffError('conflict', `Container ${id} is not running`);
+    // O_NONBLOCK: a FIFO whose conmon is gone fails (ENXIO) instead of waiting for a reader.
+    const fd = await open(join(this.store.dir(id), 'ctl'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+    try {
+      await fd.write(`1 ${height} ${width}\n`);
+    } finally {
+      await fd.close();
+    }
+  }
+
+  /** The host pids of the container's processes (the OCI runtime reads its cgroup). */
+  async processes(id: string): Promise<number[]> {
+    await this.store.get(id);
+    if ((await this.inspect(id)).state !== 'running')
+      throw new SkiffError('conflict', `Container ${id} is not running`);
+    const out = await this.oci.run(['ps', '--format=json', id], `listing the processes of ${id}`);
+    const pids = JSON.parse(out) as unknown;
+    return Array.isArray(pids) ? pids.filter((p): p is number => Number.isInteger(p)) : [];
+  }
+
+  /** One container's resource usage now, as stats() reads it; undefined when it is not running. */
+  async statsOf(id: string): Promise<ContainerStats | undefined> {
+    return (await this.stats()).find((s) => s.id === id);
+  }
+
+  /**
+   * Where the container's filesystem is seen from the host: through its init's
+   * /proc/PID/root while it runs (its volumes and tmpfs mounts included), else its root
+   * filesystem directory.
+   */
+  async filesystemRoot(id: string): Promise<string> {
+    const rec = await this.store.get(id);
+    const info = await this.inspect(id);
+    if (info.state === 'running' && info.pid !== undefined) return `/proc/${info.pid}/root`;
+    return rec.rootfs;
+  }
+
   private async signal(id: string, signal: string): Promise<void> {
     try {
       await this.oci.kill(id, signal);
@@ -301,6 +423,7 @@ export class ContainerRuntime {
       });
     }
     if (info.state === 'running' || info.state === 'created') {
+      if (info.paused) await this.resume(id);
       await this.signal(id, 'SIGKILL');
       await this.waitExit(id, 30_000);
     }
@@ -351,6 +474,7 @@ export class ContainerRuntime {
     } else {
       const conmonPid = await readPid(join(runDir, 'conmon.pid'));
       if (conmonPid !== undefined && isAlive(conmonPid)) info.state = rec.startedAt ? 'running' : 'created';
+      if (info.state === 'running' && existsSync(join(runDir, 'paused'))) info.paused = true;
     }
     const h = this.health.get(id);
     if (h) info.health = structuredClone(h.health);

@@ -18,6 +18,9 @@ export interface ContainerRecord {
   stopSignal: string;
   stopGraceMs: number;
   tty: boolean;
+  /** conmon holds the container's stdin (OpenStdin); with stdinOnce it closes at the first attached client's end of input. */
+  stdin?: boolean;
+  stdinOnce?: boolean;
   rootfs: string;
   /** The container's cgroup path (relative to each v1 hierarchy's root). */
   cgroupsPath?: string;

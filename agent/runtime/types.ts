@@ -43,6 +43,8 @@ export interface ContainerCreateSpec {
   resolvConf?: string;
   labels?: Record<string, string>;
   files?: ContainerFile[];
+  /** With spec.OpenStdin: the container's stdin closes when the first attached client's input ends (Docker's StdinOnce). */
+  stdinOnce?: boolean;
 }
 
 export type ContainerState = 'created' | 'running' | 'exited' | 'unknown';
@@ -76,6 +78,8 @@ export interface ContainerInfo {
   /** The directory holding the bundle (config.json) and the container's log. */
   bundle: string;
   logPath: string;
+  /** Frozen by `pause` (its processes stay, stopped by the cgroup freezer). */
+  paused?: boolean;
 }
 
 export type ContainerEvent =

@@ -11,7 +11,15 @@ export {
   type TaskLogLine,
   type TaskStatsSource,
 } from './context.js';
-export { type DockerEvent, EventLog, type LocalEventSource } from './events.js';
+export {
+  type DockerEvent,
+  EVENT_FILTERS,
+  EventLog,
+  eventMatches,
+  type LocalEventSource,
+  parseEventTime,
+} from './events.js';
+export { parseFilters } from './filters.js';
 export { callManager, type ForwardOptions, forwardToNode, isForwarded, servedLocally } from './forward.js';
 export { listenUnix } from './listen-unix.js';
 export { createLockedApiServer } from './locked-server.js';

@@ -1,12 +1,17 @@
 // Docker's /containers endpoints over this node's standalone containers (agent/containers):
-// create, start, wait, attach (output only), logs, stop, kill, remove, list, inspect.
+// create, start, wait, attach (stdin and TTY too), resize, logs, stop, restart, kill,
+// pause, unpause, rename, remove, prune, list, inspect; top, stats and archive in
+// container-tools.ts.
 // What is not served yet answers "page not found" or is refused by name (docs/engine-api.md).
+
+import type { Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { containers, NodeAgent, runtime } from '../../agent/index.js';
-import type { EngineContainerSummary, WaitCondition } from '../../lib/index.js';
+import type { EngineContainerPrune, EngineContainerSummary, WaitCondition } from '../../lib/index.js';
 import { encodeFrame, SkiffError, STDERR, STDOUT, WAIT_CONDITIONS } from '../../lib/index.js';
 import { isTrue } from './filters.js';
-import { hijack, MULTIPLEXED_STREAM } from './hijack.js';
+import { hijack, MULTIPLEXED_STREAM, RAW_STREAM } from './hijack.js';
 
 type Service = containers.ContainerService;
 
@@ -78,7 +83,9 @@ export function registerContainerRoutes(
     const q = query(req);
     const f = parseListFilters(q.filters);
     const all = isTrue(q.all) || f.has('status') || f.has('exited');
-    let list = (await svc().list()).filter((c) => (all || c.State === 'running') && matches(c, f));
+    let list = (await svc().list()).filter(
+      (c) => (all || c.State === 'running' || c.State === 'paused') && matches(c, f),
+    );
     list.sort((a, b) => b.Created - a.Created);
     const limit = Number(q.limit);
     if (Number.isInteger(limit) && limit > 0) list = list.slice(0, limit);
@@ -142,15 +149,49 @@ export function registerContainerRoutes(
     res.end();
   });
 
-  // Output only: docker run (without -i) attaches stdout and stderr before it starts the
-  // container; input and TTYs are refused (docs/engine-api.md).
+  // docker run / docker attach. With stdin asked, or a container with a terminal, the
+  // session is the container's own stdio through conmon (raw with a TTY, multiplexed
+  // frames without); otherwise the output is followed in its log (docker run -d's
+  // attached peers, and a client that only reads).
   app.post('/containers/:id/attach', async (req, reply) => {
     const q = query(req);
-    if (isTrue(q.stdin))
-      throw new SkiffError('invalid_argument', 'attaching stdin is not supported by skiff yet');
     if (q.detachKeys) throw new SkiffError('invalid_argument', 'detachKeys are not supported by skiff yet');
     const service = svc();
     await service.mustExist(id(req));
+    const tty = await service.tty(id(req));
+    if (isTrue(q.stdin) || tty) {
+      if (!isTrue(q.stream))
+        throw new SkiffError(
+          'invalid_argument',
+          'attaching to a terminal or stdin needs stream=1 with skiff',
+        );
+      const stdin = new PassThrough();
+      const abort = new AbortController();
+      const pending: Buffer[] = [];
+      let socket: Socket | undefined;
+      const write = (stream: 'stdout' | 'stderr', chunk: Buffer) => {
+        if (!isTrue(stream === 'stdout' ? q.stdout : q.stderr)) return;
+        const data = tty ? chunk : encodeFrame(stream === 'stderr' ? STDERR : STDOUT, chunk);
+        if (!socket) pending.push(data);
+        else if (socket.writable) socket.write(data);
+      };
+      // Connected before the answer: the client starts the container once it has it.
+      const session = await service.attach(id(req), {
+        ...(isTrue(q.stdin) ? { stdin } : {}),
+        onOutput: write,
+        signal: abort.signal,
+      });
+      const h = hijack(req, reply, tty ? RAW_STREAM : MULTIPLEXED_STREAM);
+      socket = h.socket;
+      for (const d of pending.splice(0)) socket.write(d);
+      socket.on('close', () => abort.abort());
+      socket.on('error', () => undefined);
+      if (isTrue(q.stdin)) h.input.pipe(stdin);
+      else h.input.resume();
+      await session.done;
+      endSocket(socket);
+      return;
+    }
     // The docker CLI half-closes its side at once when it sends no input: the socket is
     // ours (hijack.ts), so our side stays open for the output.
     const { socket, input } = hijack(req, reply, MULTIPLEXED_STREAM);
@@ -167,25 +208,112 @@ export function registerContainerRoutes(
     socket.end();
   });
 
+  app.post('/containers/:id/resize', async (req, reply) => {
+    const q = query(req);
+    const height = Number(q.h);
+    const width = Number(q.w);
+    if (![height, width].every((n) => Number.isInteger(n) && n >= 0 && n <= 65535))
+      throw new SkiffError('invalid_argument', 'resize needs integer h and w');
+    await svc().resize(id(req), height, width);
+    return reply.status(200).send();
+  });
+
+  app.post('/containers/:id/restart', async (req, reply) => {
+    const q = query(req);
+    const t = q.t === undefined || q.t === '' ? undefined : Number(q.t);
+    if (t !== undefined && (!Number.isInteger(t) || t < -1))
+      throw new SkiffError('invalid_argument', `invalid value for t: ${String(q.t).slice(0, 20)}`);
+    await svc().restart(id(req), t === -1 ? 3600 * 24 : t, q.signal || undefined);
+    return reply.status(204).send();
+  });
+
+  app.post('/containers/:id/pause', async (req, reply) => {
+    await svc().pause(id(req));
+    return reply.status(204).send();
+  });
+
+  app.post('/containers/:id/unpause', async (req, reply) => {
+    await svc().unpause(id(req));
+    return reply.status(204).send();
+  });
+
+  app.post('/containers/:id/rename', async (req, reply) => {
+    const name = query(req).name;
+    if (!name) throw new SkiffError('invalid_argument', 'rename needs a new name (name=)');
+    await svc().rename(id(req), name);
+    return reply.status(204).send();
+  });
+
+  app.post('/containers/prune', async (req) => {
+    const f = parsePruneFilters(query(req).filters);
+    const deleted = await svc().prune((c) => !pruneMatches(c, f));
+    return { ContainersDeleted: deleted, SpaceReclaimed: 0 } satisfies EngineContainerPrune;
+  });
+
   // What docker's CLI and clients probe before they give up: said plainly.
-  for (const path of [
-    '/containers/:id/restart',
-    '/containers/:id/pause',
-    '/containers/:id/unpause',
-    '/containers/:id/rename',
-    '/containers/:id/update',
-    '/containers/:id/resize',
-    '/containers/prune',
-  ])
-    app.post(path, async () => {
-      throw new SkiffError(
-        'unsupported',
-        `${path.replace('/containers/:id/', '').replace('/containers/', '')} is not supported by skiff yet`,
-        {
-          hint: 'docs/engine-api.md lists what a skiff node serves',
-        },
-      );
+  app.post('/containers/:id/update', async () => {
+    throw new SkiffError('unsupported', 'update is not supported by skiff yet', {
+      hint: 'docs/engine-api.md lists what a skiff node serves',
     });
+  });
+}
+
+function endSocket(socket: Socket): void {
+  if (socket.destroyed) return;
+  socket.end();
+  // A client that never closes its side is not waited for.
+  setTimeout(() => socket.destroy(), 5000).unref();
+}
+
+/** dockerd's prune filters: `until` (a time) and `label` / `label!`. */
+function parsePruneFilters(raw: string | undefined): { until?: number; label: string[]; notLabel: string[] } {
+  const out: { until?: number; label: string[]; notLabel: string[] } = { label: [], notLabel: [] };
+  if (!raw) return out;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(raw);
+  } catch {
+    throw new SkiffError('invalid_argument', `invalid filters: not JSON: ${raw.slice(0, 100)}`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new SkiffError('invalid_argument', 'invalid filters: expected a JSON object of filter names');
+  for (const [k, v] of Object.entries(doc)) {
+    const values = Array.isArray(v)
+      ? v
+      : typeof v === 'object' && v !== null
+        ? Object.entries(v)
+            .filter(([, on]) => on === true)
+            .map(([x]) => x)
+        : undefined;
+    if (!values || values.some((x) => typeof x !== 'string'))
+      throw new SkiffError('invalid_argument', `invalid filter '${k}': expected a map or a list of values`);
+    if (k === 'label') out.label.push(...(values as string[]));
+    else if (k === 'label!') out.notLabel.push(...(values as string[]));
+    else if (k === 'until') {
+      const until = untilSeconds(values[0] as string);
+      if (until === undefined)
+        throw new SkiffError('invalid_argument', `invalid filter 'until=${String(values[0]).slice(0, 40)}'`);
+      out.until = until;
+    } else throw new SkiffError('invalid_argument', `invalid filter '${k}'`);
+  }
+  return out;
+}
+
+/** A unix time, an RFC 3339 time or a Go duration of h/m/s before now, in seconds. */
+function untilSeconds(v: string): number | undefined {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v);
+  const d = /^(\d+)(h|m|s)$/.exec(v);
+  if (d) return Date.now() / 1000 - Number(d[1]) * { h: 3600, m: 60, s: 1 }[d[2] as 'h' | 'm' | 's'];
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : t / 1000;
+}
+
+function pruneMatches(c: EngineContainerSummary, f: ReturnType<typeof parsePruneFilters>): boolean {
+  const has = (want: string) => {
+    const eq = want.indexOf('=');
+    return eq < 0 ? Object.hasOwn(c.Labels, want) : c.Labels[want.slice(0, eq)] === want.slice(eq + 1);
+  };
+  return (f.until === undefined || c.Created < f.until) && f.label.every(has) && !f.notLabel.some(has);
 }
 
 async function pump(

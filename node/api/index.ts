@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { NodeAgent } from '../../agent/index.js';
 import type { ApiContext } from '../../manager/index.js';
 import { registerBuildRoute } from './build.js';
+import { registerContainerToolRoutes } from './container-tools.js';
 import { registerContainerRoutes } from './containers.js';
 import { registerEngineExecRoutes } from './engine-exec.js';
 import { registerExecRoute } from './exec.js';
@@ -35,6 +36,7 @@ export function registerNodeRoutes(
   registerImageRoutes(app, agentOf);
   registerBuildRoute(app, agentOf, ctx.log);
   registerContainerRoutes(app, agentOf);
+  registerContainerToolRoutes(app, agentOf);
   registerEngineExecRoutes(app, agentOf);
   registerExecRoute(app, ctx, agentOf);
   registerPullRoute(app, ctx, agentOf);

@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { dirname } from 'node:path';
 import type { Logger } from '../../lib/index.js';
 import { httpStatusFor, isSkiffError } from '../../lib/index.js';
+import { API_VERSION } from '../../manager/index.js';
 import type { NodeLocalHandler } from './worker-api.js';
 
 export async function serveWorkerControl(
@@ -26,6 +27,10 @@ export async function serveWorkerControl(
       res.end(body);
     };
     if (path === '/_ping' && (req.method === 'GET' || req.method === 'HEAD')) {
+      // The API version, as dockerd's: without it the docker CLI falls back to 1.24 and
+      // its legacy flows (docker run --rm then follows /events).
+      res.setHeader('Api-Version', API_VERSION);
+      res.setHeader('Swarm', 'active/worker');
       reply(200, 'OK', 'text/plain');
       return;
     }

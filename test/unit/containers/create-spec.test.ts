@@ -98,8 +98,23 @@ describe('standaloneSpec', () => {
     ]);
   });
 
+  it('takes a terminal and stdin for docker run -it', () => {
+    const s = standaloneSpec({
+      Image: 'x',
+      Tty: true,
+      OpenStdin: true,
+      StdinOnce: true,
+      AttachStdin: true,
+      HostConfig: { ConsoleSize: [24, 80] },
+    });
+    expect(s.spec).toMatchObject({ TTY: true, OpenStdin: true });
+    expect(s.stdinOnce).toBe(true);
+    // StdinOnce means nothing without a stdin held open.
+    expect(standaloneSpec({ Image: 'x', StdinOnce: true }).stdinOnce).toBe(false);
+  });
+
   it('refuses by name what it does not honour', () => {
-    expect(refusal({ Image: 'x', Tty: true })).toBe('invalid_argument: Tty is not supported by skiff yet');
+    expect(refusal({ Image: 'x', Tty: 'yes' })).toBe('invalid_argument: Tty must be true or false');
     expect(refusal({ Image: 'x', HostConfig: { Privileged: true } })).toContain(
       'HostConfig.Privileged is not supported',
     );
