@@ -9,6 +9,7 @@ import { deployStack, removeStack } from '../deploy.js';
 import { followRollouts, RolloutDisplay } from '../follow.js';
 import { CliExit, CliUsageError, parseFormat, printJson, printList, shortId } from '../output.js';
 import { loadStack } from './compose.js';
+import { buildForStack, withPinnedImages } from './compose-build.js';
 import { printServices, TASK_COLUMNS } from './service.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -24,6 +25,10 @@ export function registerStack(program: Command): void {
     .option('--env-file <file>', 'environment file (repeatable)', collect, [])
     .option('--profile <profile>', 'activate a profile (repeatable)', collect, [])
     .option('--prune', 'remove services the files no longer have')
+    .option(
+      '--build',
+      'build the images of services with a build section on the node the CLI talks to (missing ones are always built); other nodes fetch them from it',
+    )
     .option('--wait', 'follow every service until it converges; exit 1 if any does not')
     .option('--timeout <duration>', 'how long --wait waits', '10m')
     .option('--format <format>', 'table or json (the deploy report)')
@@ -34,20 +39,20 @@ export function registerStack(program: Command): void {
       if (timeoutNs === undefined)
         throw new CliUsageError(`invalid --timeout "${o.timeout}": use e.g. 90s or 10m`);
       const json = parseFormat(o.format) === 'json';
-      const spec = await loadStack(
-        {
-          file: o.composeFile,
-          projectName: name,
-          profile: o.profile,
-          envFile: o.envFile,
-        },
-        [],
-        { composeLabels: false },
-      );
+      const project = {
+        file: o.composeFile,
+        projectName: name,
+        profile: o.profile,
+        envFile: o.envFile,
+      };
+      const loaded = await loadStack(project, [], { composeLabels: false });
       await withClient(g(), async (c) => {
+        const log = (l: string) => (o.quiet ? undefined : process.stderr.write(`${l}\n`));
+        const pinned = await buildForStack(c, project, { build: o.build === true }, log);
+        const spec = { ...loaded, services: withPinnedImages(loaded.services, loaded.namespace, pinned) };
         const result = await deployStack(c, spec, {
           prune: o.prune ?? false,
-          log: (l) => (o.quiet ? undefined : process.stderr.write(`${l}\n`)),
+          log,
         });
         if (!o.wait) {
           if (json) printJson({ stack: name, services: result.services, removed: result.removed });
@@ -187,6 +192,7 @@ interface DeployOptions {
   envFile: string[];
   profile: string[];
   prune?: boolean;
+  build?: boolean;
   wait?: boolean;
   timeout: string;
   format?: string;
