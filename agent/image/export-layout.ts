@@ -2,7 +2,7 @@
 // one (the builder takes its base images from the node's store this way, never from a
 // registry of its own). Blobs are hard links into the content store where the layout
 // lies on the same file system, copies otherwise: no image is written twice.
-import { copyFile, link, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContentStore } from './content-store.js';
 import { digestHex, sha256 } from './digest.js';

@@ -9,7 +9,6 @@ import {
   ContentStore,
   type ImageRecord,
   listenPeers,
-  PEER_PATHS,
   PeerSource,
   type PeerTls,
   parseReference,
