@@ -212,16 +212,25 @@ export class NodeAgent {
     await this.worker.start();
     await this.containers.init();
     const peers = this.opts.peers;
-    if (peers) {
-      this.peerServer = await listenPeers(
-        peers.listen,
-        peers.tls,
-        peerHandler(
-          { content: this.images.content, images: () => this.images.list() },
-          this.log,
-          peers.onServed,
-        ),
-      );
+    // A node whose peer port is taken still runs its tasks; it only serves no images.
+    this.peerServer = peers
+      ? await listenPeers(
+          peers.listen,
+          peers.tls,
+          peerHandler(
+            { content: this.images.content, images: () => this.images.list() },
+            this.log,
+            peers.onServed,
+          ),
+        ).catch((e: unknown) => {
+          this.log.error(
+            { err: describeError(e), port: peers.listen.port },
+            'cannot serve images to other nodes; they pull from registries or other holders',
+          );
+          return undefined;
+        })
+      : undefined;
+    if (peers && this.peerServer) {
       // A build, import or pull is announced at once: a deploy right after a build finds it.
       this.images.records.onChange = () => this.session?.announceImages();
     }
@@ -231,7 +240,7 @@ export class NodeAgent {
       nodeId: this.opts.nodeId,
       addr: this.opts.addr,
       description: this.description(),
-      ...(peers
+      ...(peers && this.peerServer
         ? {
             images: () => ({
               addr: `${this.opts.addr}:${peers.listen.port}`,
