@@ -13,10 +13,25 @@ import type {
   NodeDescription,
   Task,
 } from '../lib/index.js';
-import { describeError, ENCRYPTED_OVERLAY_PLUGIN, SkiffError, silentLogger } from '../lib/index.js';
+import {
+  describeError,
+  ENCRYPTED_OVERLAY_PLUGIN,
+  MAX_HELD_IMAGES,
+  SkiffError,
+  silentLogger,
+} from '../lib/index.js';
 import { Builder } from './build/index.js';
 import { ContainerService, isStandaloneId } from './containers/index.js';
-import { DEFAULT_PULL_LIMITS, ImageService, type PullLimits, type PullOutcome } from './image/index.js';
+import {
+  DEFAULT_PULL_LIMITS,
+  ImageService,
+  listenPeers,
+  type PeerServed,
+  type PeerTls,
+  type PullLimits,
+  type PullOutcome,
+  peerHandler,
+} from './image/index.js';
 import { bridgeNameFor, chooseBridgeSubnet, NetworkManager, routedSubnets } from './network/index.js';
 import { ContainerRuntime } from './runtime/index.js';
 import { Snapshotter } from './snapshot/index.js';
@@ -68,6 +83,17 @@ export interface NodeAgentOptions {
   pullLimits?: Partial<PullLimits>;
   /** Told of every finished image pull (the node's metrics). */
   onImagePulled?: (p: PullOutcome) => void;
+  /**
+   * Registry-less distribution (cluster nodes): this node serves the images it holds to
+   * other nodes on `listen` (mTLS with the node certificate `tls` gives), tells the
+   * managers which it holds, and fetches images pinned by digest from the nodes holding them.
+   */
+  peers?: {
+    listen: { host: string; port: number };
+    tls: () => PeerTls;
+    /** Told of every manifest or blob served to another node (the node's metrics). */
+    onServed?: (s: PeerServed) => void;
+  };
   /** The subnet of the node's `bridge` network for standalone containers; by default the first of dockerd's default pools the host does not route yet (`nodeBridgeSubnet`). */
   bridgeSubnet?: string;
 }
@@ -90,6 +116,7 @@ export class NodeAgent {
   private readonly networkViews: NetworkViews;
   private readonly meshViews: RoutingMeshViews;
   private readonly log: Logger;
+  private peerServer: { close(): Promise<void> } | undefined;
 
   constructor(private readonly opts: NodeAgentOptions) {
     const log = (opts.logger ?? silentLogger).child({ nodeId: opts.nodeId });
@@ -144,7 +171,17 @@ export class NodeAgent {
       log,
     });
     this.worker = new Worker({
-      images: imagePort(this.images, log),
+      images: imagePort(
+        this.images,
+        log,
+        opts.peers
+          ? {
+              sources: async (digest) =>
+                ((await this.session?.imageSources(digest)) ?? []).map((s) => s.addr),
+              tls: opts.peers.tls,
+            }
+          : undefined,
+      ),
       rootfs,
       network,
       runtime: runtimePort(this.runtime),
@@ -190,12 +227,43 @@ export class NodeAgent {
     await this.network.restore();
     await this.worker.start();
     await this.containers.init();
+    const peers = this.opts.peers;
+    // A node whose peer port is taken still runs its tasks; it only serves no images.
+    this.peerServer = peers
+      ? await listenPeers(
+          peers.listen,
+          peers.tls,
+          peerHandler(
+            { content: this.images.content, images: () => this.images.list() },
+            this.log,
+            peers.onServed,
+          ),
+        ).catch((e: unknown) => {
+          this.log.error(
+            { err: describeError(e), port: peers.listen.port },
+            'cannot serve images to other nodes; they pull from registries or other holders',
+          );
+          return undefined;
+        })
+      : undefined;
+    if (peers && this.peerServer) {
+      // A build, import or pull is announced at once: a deploy right after a build finds it.
+      this.images.records.onChange = () => this.session?.announceImages();
+    }
     this.session = new AgentSession({
       dispatcher,
       worker: this.worker,
       nodeId: this.opts.nodeId,
       addr: this.opts.addr,
       description: await description,
+      ...(peers && this.peerServer
+        ? {
+            images: () => ({
+              addr: `${this.opts.addr}:${peers.listen.port}`,
+              digests: this.images.heldDigests(MAX_HELD_IMAGES),
+            }),
+          }
+        : {}),
       log: this.log,
       logs: (taskIds, q, signal) => readTaskLogs(this.runtime, taskIds, q, signal),
       stats: (taskIds) => readTaskStats(this.runtime, taskIds),
@@ -246,6 +314,7 @@ export class NodeAgent {
     this.worker.stop();
     this.containers.close();
     this.runtime.close();
+    await this.peerServer?.close();
     await this.network.dns.close();
     await this.images.close();
   }

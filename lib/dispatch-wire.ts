@@ -7,6 +7,8 @@ import type * as grpc from '@grpc/grpc-js';
 import type {
   AssignmentsMessage,
   HeartbeatRequest,
+  ImageSource,
+  ImageSourcesRequest,
   PublishLogsRequest,
   PublishStatsRequest,
   RegisterRequest,
@@ -37,6 +39,7 @@ export const dispatcherService = {
   updateTaskStatus: method<UpdateTaskStatusRequest, Record<string, never>>('UpdateTaskStatus'),
   publishLogs: method<PublishLogsRequest, Record<string, never>>('PublishLogs'),
   publishStats: method<PublishStatsRequest, Record<string, never>>('PublishStats'),
+  imageSources: method<ImageSourcesRequest, { sources: ImageSource[] }>('ImageSources'),
 } satisfies grpc.ServiceDefinition;
 
 /** A SkiffError's code and message as they travel in a gRPC status's details: `code: message`. */

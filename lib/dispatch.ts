@@ -45,6 +45,34 @@ export interface RegisterRequest {
    * waits on an agent that would ignore them; absent: none.
    */
   features?: string[];
+  /** What the node can serve other nodes' image fetches from (absent: nothing). */
+  images?: HeldImages;
+}
+
+/**
+ * The images a node holds, for other nodes to fetch from it instead of a registry: the
+ * address of its peer blob endpoint (mTLS with node certificates) and the digests of the
+ * manifests (and indexes) it holds, newest first, at most MAX_HELD_IMAGES.
+ */
+export interface HeldImages {
+  addr: string;
+  digests: string[];
+}
+
+/** How many image digests a node reports (a registration or heartbeat stays small). */
+export const MAX_HELD_IMAGES = 256;
+
+/** A node asks which other nodes hold the image with this manifest (or index) digest. */
+export interface ImageSourcesRequest {
+  nodeId: string;
+  sessionId: string;
+  digest: string;
+}
+
+export interface ImageSource {
+  nodeId: string;
+  /** host:port of its peer blob endpoint. */
+  addr: string;
 }
 
 /** Optional parts of the dispatcher protocol; an agent names those it serves when it registers. */
@@ -67,6 +95,8 @@ export interface RegisterResponse {
 export interface HeartbeatRequest {
   nodeId: string;
   sessionId: string;
+  /** The images the node holds now (absent: unchanged since it last said). */
+  images?: HeldImages;
 }
 
 export interface AssignedSecret {
@@ -248,4 +278,9 @@ export interface DispatcherApi {
   publishLogs(req: PublishLogsRequest): Promise<void>;
   /** The answer to a stats request; fails with not_found once nobody waits for it. */
   publishStats(req: PublishStatsRequest): Promise<void>;
+  /**
+   * The other live nodes that reported holding the image `digest` names (registry-less
+   * distribution). An older manager answers `unimplemented`: the agent pulls from the registry.
+   */
+  imageSources(req: ImageSourcesRequest): Promise<{ sources: ImageSource[] }>;
 }

@@ -60,6 +60,7 @@ export function dispatcherSource(o: DispatcherSourceOptions): () => DispatcherAp
       updateTaskStatus: (req) => c.updateTaskStatus(req),
       publishLogs: (req) => c.publishLogs(req),
       publishStats: (req) => c.publishStats(req),
+      imageSources: (req) => c.imageSources(req),
     };
   };
 }
@@ -78,5 +79,6 @@ function watchRole(d: DispatcherApi, role: DispatcherSourceOptions['role']): Dis
     updateTaskStatus: (req) => d.updateTaskStatus(req),
     publishLogs: (req) => d.publishLogs(req),
     publishStats: (req) => d.publishStats(req),
+    imageSources: (req) => d.imageSources(req),
   };
 }

@@ -25,7 +25,7 @@ import { managerOptions } from './manager-options.js';
 import { NodeMetrics, serveMetrics } from './metrics/index.js';
 import type { ClusterNodeOptions } from './options.js';
 import type { DaemonPaths } from './paths.js';
-import { DEFAULT_PORT } from './ports.js';
+import { DEFAULT_PORT, peerPort } from './ports.js';
 import type { NextRole, RoleEvents, RoleRun } from './supervisor.js';
 import { writeWorkerState } from './worker-state.js';
 
@@ -116,6 +116,14 @@ export async function startManagerRole(
     logger: log,
     ...(o.pullLimits ? { pullLimits: o.pullLimits } : {}),
     onImagePulled: metrics.onImagePulled,
+    peers: {
+      listen: { host: o.advertiseAddr, port: peerPort(port) },
+      tls: () => ({
+        ca: manager.identity.caPem,
+        cert: manager.identity.certPem,
+        key: manager.identity.keyPem,
+      }),
+    },
   });
   containerEvents.follow(agent);
   await agent.start(

@@ -26,7 +26,7 @@ import { removeClusterState } from './leave.js';
 import { METRICS_CONTENT_TYPE, NodeMetrics, serveMetrics } from './metrics/index.js';
 import type { ClusterNodeOptions } from './options.js';
 import type { DaemonPaths } from './paths.js';
-import { DEFAULT_PORT } from './ports.js';
+import { DEFAULT_PORT, peerPort } from './ports.js';
 import type { NextRole, RoleEvents, RoleRun } from './supervisor.js';
 import { isWorkerState, readWorkerState, type WorkerState, writeWorkerState } from './worker-state.js';
 
@@ -68,6 +68,10 @@ export async function startWorkerRole(
     logger: log,
     ...(o.pullLimits ? { pullLimits: o.pullLimits } : {}),
     onImagePulled: metrics.onImagePulled,
+    peers: {
+      listen: { host: o.advertiseAddr, port: peerPort(o.port ?? DEFAULT_PORT) },
+      tls: () => ({ ca: id.caPem, cert: id.certPem, key: id.keyPem }),
+    },
   });
   running = agent;
   await agent.start(

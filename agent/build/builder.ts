@@ -183,7 +183,9 @@ export class Builder {
     const layout = join(scratch, 'base');
     await this.opts.images.exportLayout(wanted, layout);
     for (const [i, { name }] of wanted.entries()) {
-      const id = (await run(['pull', '--quiet', `oci:${layout}:${name}`], false)).trim();
+      // Relative to the scratch (buildah's working directory): buildah names the image
+      // after the layout's path, and a path with upper-case letters is no image name.
+      const id = (await run(['pull', '--quiet', `oci:base:${name}`], false)).trim();
       await run(['tag', id, normalizeReference(images[i]!)], false);
     }
     await rm(layout, { recursive: true, force: true });
@@ -202,6 +204,7 @@ export class Builder {
       try {
         child = spawn(bin, args, {
           stdio: ['ignore', 'pipe', 'pipe'],
+          cwd: scratch,
           // Short names mean Docker Hub, as in docker; buildah never pulls (--pull-never).
           env: { ...process.env, CONTAINERS_REGISTRIES_CONF: registriesConf(scratch) },
           ...(signal ? { signal } : {}),

@@ -2,7 +2,7 @@
 // it, at most `limiter`'s number at a time over all pulls, resuming a dropped download.
 import { type Logger, SkiffError } from '../../lib/index.js';
 import type { ContentStore } from './content-store.js';
-import type { Distribution } from './distribution.js';
+import type { ContentSource, Distribution } from './distribution.js';
 import type { Limiter } from './limiter.js';
 import type { Descriptor } from './manifest.js';
 import type { ImageReference } from './reference.js';
@@ -28,13 +28,14 @@ export class BlobFetcher {
     ref: ImageReference,
     desc: Descriptor,
     progress: (status: BlobStatus, current: number) => void,
+    source: ContentSource = this.dist,
   ): Promise<void> {
     const existing = this.jobs.get(desc.digest);
     if (existing) {
       progress('waiting', 0);
       return existing.then(() => progress('done', desc.size));
     }
-    const job = this.download(ref, desc, progress).finally(() => this.jobs.delete(desc.digest));
+    const job = this.download(ref, desc, progress, source).finally(() => this.jobs.delete(desc.digest));
     this.jobs.set(desc.digest, job);
     return job;
   }
@@ -43,6 +44,7 @@ export class BlobFetcher {
     ref: ImageReference,
     desc: Descriptor,
     progress: (status: BlobStatus, current: number) => void,
+    source: ContentSource,
   ): Promise<void> {
     if ((await this.content.size(desc.digest)) === desc.size) {
       progress('exists', desc.size);
@@ -58,7 +60,7 @@ export class BlobFetcher {
           await this.content.ingest(
             desc.digest,
             desc.size,
-            { open: (offset) => this.dist.openBlob(ref, desc.digest, offset) },
+            { open: (offset) => source.openBlob(ref, desc.digest, offset) },
             (have) => {
               // one event per ~256 KiB keeps a 200 MB pull at under a thousand events per layer
               if (have - last >= 262_144 || have === desc.size) {

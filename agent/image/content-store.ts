@@ -65,8 +65,8 @@ export class ContentStore {
     }
   }
 
-  createReadStream(digest: string): Readable {
-    return createReadStream(this.path(digest));
+  createReadStream(digest: string, start = 0): Readable {
+    return createReadStream(this.path(digest), { start });
   }
 
   /** Stores bytes already in memory; checks them against `digest` when given. */

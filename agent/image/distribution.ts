@@ -29,7 +29,16 @@ export interface BlobStream {
   offset: number;
 }
 
-export class Distribution {
+/**
+ * Where a pull reads manifests and blobs from: a registry (Distribution) or other nodes
+ * of the cluster (PeerSource). What it answers is checked against digests either way.
+ */
+export interface ContentSource {
+  getManifest(ref: ImageReference, reference: string): Promise<FetchedManifest>;
+  openBlob(ref: ImageReference, digest: string, offset?: number): Promise<BlobStream>;
+}
+
+export class Distribution implements ContentSource {
   constructor(readonly client: RegistryClient) {}
 
   private async pullRequest(

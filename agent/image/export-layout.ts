@@ -5,8 +5,9 @@
 import { copyFile, link, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContentStore } from './content-store.js';
-import { digestHex } from './digest.js';
+import { digestHex, sha256 } from './digest.js';
 import type { ImageRecord } from './image-records.js';
+import { MediaType } from './manifest.js';
 
 /** Writes `images` to the layout `dir`, each manifest annotated with its name in `names`. */
 export async function exportLayout(
@@ -29,17 +30,45 @@ export async function exportLayout(
   };
   const manifests = [];
   for (const { record, name } of images) {
-    await place(record.manifestDigest);
     await place(record.id);
     for (const l of record.layers) await place(l.digest);
-    const size = (await content.size(record.manifestDigest)) ?? 0;
-    manifests.push({
+    let desc = {
       mediaType: record.manifestMediaType,
       digest: record.manifestDigest,
-      size,
-      annotations: { 'org.opencontainers.image.ref.name': name },
-    });
+      size: (await content.size(record.manifestDigest)) ?? 0,
+    };
+    if (record.manifestMediaType === MediaType.dockerManifest) {
+      // An OCI layout reader (buildah's) passes over Docker manifests: the layout gets the
+      // same image under an OCI manifest (same config and layer blobs); the store keeps its own.
+      const bytes = Buffer.from(JSON.stringify(ociManifestOf(await content.read(record.manifestDigest))));
+      desc = { mediaType: MediaType.ociManifest, digest: sha256(bytes), size: bytes.length };
+      await writeFile(join(blobs, digestHex(desc.digest)), bytes);
+    } else await place(record.manifestDigest);
+    manifests.push({ ...desc, annotations: { 'org.opencontainers.image.ref.name': name } });
   }
   await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests }));
+}
+
+const OCI_LAYER: Record<string, string> = {
+  [MediaType.dockerLayerGzip]: MediaType.ociLayerGzip,
+  [MediaType.dockerForeignLayerGzip]: MediaType.ociLayerGzip,
+};
+
+/** A Docker schema 2 manifest as the OCI manifest of the same blobs. */
+function ociManifestOf(docker: Buffer): unknown {
+  const m = JSON.parse(docker.toString('utf8')) as {
+    config: { digest: string; size: number };
+    layers: { mediaType: string; digest: string; size: number }[];
+  };
+  return {
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    config: { mediaType: MediaType.ociConfig, digest: m.config.digest, size: m.config.size },
+    layers: m.layers.map((l) => ({
+      mediaType: OCI_LAYER[l.mediaType] ?? l.mediaType,
+      digest: l.digest,
+      size: l.size,
+    })),
+  };
 }

@@ -44,6 +44,8 @@ interface RecordsFile {
 export class ImageRecords {
   private chain: Promise<unknown> = Promise.resolve();
   private last: ImageRecord[] = [];
+  /** Told after every write (the agent tells the cluster which images it can serve). */
+  onChange: (() => void) | undefined;
 
   constructor(private readonly file: string) {}
 
@@ -88,6 +90,7 @@ export class ImageRecords {
       await mkdir(dirname(this.file), { recursive: true });
       await writeFileDurable(this.file, JSON.stringify({ version: 1, images } satisfies RecordsFile));
       this.last = structuredClone(images);
+      this.onChange?.();
       return result;
     });
     this.chain = run.catch(() => undefined);

@@ -17,6 +17,7 @@ import { importImageDir } from './import-dir.js';
 import { Limiter } from './limiter.js';
 import type { PullLimits } from './limits.js';
 import { login, verifyLogin } from './login.js';
+import { PeerSource, type PeerTls } from './peer.js';
 import { Puller, type PullOptions, type PullOutcome, type Unpacker } from './pull.js';
 import { type PushEvent, pushImage } from './push.js';
 import { RegistryClient, type RegistryOptions } from './registry-client.js';
@@ -112,6 +113,31 @@ export class ImageService {
   async pull(ref: string, opts: PullOptions = {}): Promise<ImageRecord> {
     await this.init();
     return this.puller.pull(ref, opts);
+  }
+
+  /**
+   * Pulls an image pinned by digest from other nodes of the cluster (`peers`: host:port of
+   * their peer endpoints) instead of its registry; checked and recorded as any pull.
+   */
+  async pullFromPeers(
+    ref: string,
+    peers: readonly string[],
+    tls: () => PeerTls,
+    opts: Omit<PullOptions, 'from'> = {},
+  ): Promise<ImageRecord> {
+    await this.init();
+    return this.puller.pull(ref, { ...opts, from: new PeerSource(peers, tls, this.log) });
+  }
+
+  /** The digests of the manifests and indexes this node holds, newest first (what it can serve peers). */
+  heldDigests(max: number): string[] {
+    const out: string[] = [];
+    const newest = [...this.records.cached()].sort((a, b) => b.created.localeCompare(a.created));
+    for (const r of newest) {
+      for (const d of [r.manifestDigest, r.indexDigest]) if (d && !out.includes(d)) out.push(d);
+      if (out.length >= max) break;
+    }
+    return out.slice(0, max);
   }
 
   async tag(source: string, target: string): Promise<ImageRecord> {

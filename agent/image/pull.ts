@@ -5,7 +5,7 @@ import { type Logger, type PullProgressEvent, SkiffError } from '../../lib/index
 import type { BlobFetcher } from './blob-fetcher.js';
 import { type ContentStore, mismatch } from './content-store.js';
 import { chainIds, sha256 } from './digest.js';
-import type { Distribution } from './distribution.js';
+import type { ContentSource, Distribution } from './distribution.js';
 import { dropUnreferenced } from './gc.js';
 import type { ImageLayer, ImageRecord, ImageRecords } from './image-records.js';
 import {
@@ -40,6 +40,8 @@ export interface PullOptions {
   onProgress?: (event: PullEvent) => void;
   /** Platform to pick from an index (default: this host's). */
   platform?: Platform;
+  /** Where to read the image from (default: its registry); other nodes, for one. */
+  from?: ContentSource;
 }
 
 export interface PullerDeps {
@@ -79,7 +81,7 @@ export class Puller {
   pull(ref: string, opts: PullOptions = {}): Promise<ImageRecord> {
     const parsed = parseReference(ref);
     const platform = opts.platform ?? hostPlatform();
-    const key = `${formatReference(parsed)} ${platform.os}/${platform.architecture}/${platform.variant ?? ''}`;
+    const key = `${formatReference(parsed)} ${platform.os}/${platform.architecture}/${platform.variant ?? ''}${opts.from ? ' peers' : ''}`;
     const running = this.running.get(key);
     if (running) {
       // A later caller joins the pull under way and hears its events from now on.
@@ -104,7 +106,7 @@ export class Puller {
         seconds: (performance.now() - started) / 1000,
         ok,
       });
-    const promise = this.run(parsed, platform, counting)
+    const promise = this.run(parsed, platform, counting, opts.from)
       .then(
         (r) => {
           outcome(true);
@@ -124,8 +126,10 @@ export class Puller {
     ref: ImageReference,
     platform: Platform,
     emit: (e: PullEvent) => void,
+    from: ContentSource | undefined,
   ): Promise<ImageRecord> {
-    const { content, dist, blobs } = this.deps;
+    const { content, blobs } = this.deps;
+    const dist = from ?? this.deps.dist;
     const name = formatReference(ref);
     const log = this.deps.log.child({ ref: name });
     const started = Date.now();
@@ -180,7 +184,7 @@ export class Puller {
     let needed = 0;
     for (const d of [configDesc, ...manifest.layers]) if (!(await content.has(d.digest))) needed += d.size;
     await checkFreeSpace(content.root, needed, limits.minFreeBytes, `pull ${name}`);
-    await blobs.fetch(ref, configDesc, () => undefined);
+    await blobs.fetch(ref, configDesc, () => undefined, dist);
     const config = parseImageConfig(await content.read(configDesc.digest), configDesc.digest);
     checkManifestAgainstConfig(manifest, config, name);
     const imagePlatform: Platform = {
@@ -198,8 +202,12 @@ export class Puller {
     // Settle every download before failing, so a failed pull leaves no writer behind.
     const fetched = await Promise.allSettled(
       manifest.layers.map((layer) =>
-        blobs.fetch(ref, layer, (status, current) =>
-          emit({ type: 'layer', digest: layer.digest, status, current, total: layer.size }),
+        blobs.fetch(
+          ref,
+          layer,
+          (status, current) =>
+            emit({ type: 'layer', digest: layer.digest, status, current, total: layer.size }),
+          dist,
         ),
       ),
     );

@@ -5,6 +5,8 @@ import type {
   AssignmentsMessage,
   DispatcherApi,
   HeartbeatRequest,
+  ImageSource,
+  ImageSourcesRequest,
   PublishLogsRequest,
   PublishStatsRequest,
   RegisterRequest,
@@ -59,6 +61,10 @@ export class GrpcDispatcherClient implements DispatcherApi {
     await this.unary('publishStats', req);
   }
 
+  imageSources(req: ImageSourcesRequest): Promise<{ sources: ImageSource[] }> {
+    return this.unary('imageSources', req);
+  }
+
   async *assignments(req: HeartbeatRequest, signal: AbortSignal): AsyncIterable<AssignmentsMessage> {
     const call = (
       this.client as unknown as {
@@ -79,7 +85,7 @@ export class GrpcDispatcherClient implements DispatcherApi {
   }
 
   private unary<T>(
-    name: 'register' | 'heartbeat' | 'updateTaskStatus' | 'publishLogs' | 'publishStats',
+    name: 'register' | 'heartbeat' | 'updateTaskStatus' | 'publishLogs' | 'publishStats' | 'imageSources',
     req: unknown,
     timeoutMs = 15_000,
   ): Promise<T> {

@@ -7,6 +7,8 @@ import type {
   AssignedSecret,
   AssignmentsMessage,
   DispatcherApi,
+  HeldImages,
+  ImageSource,
   Logger,
   NetworkKeys,
   NodeDescription,
@@ -51,6 +53,8 @@ export interface AgentSessionOptions {
   logs?: LogLineSource;
   /** The running tasks' CPU and memory, read now, for a manager's stats requests. */
   stats?: (taskIds: readonly string[]) => Promise<TaskStatsSample[]>;
+  /** The images this node can serve other nodes, sent when registering and when they change. */
+  images?: () => HeldImages | undefined;
   log?: Logger;
   batchDelayMs?: number;
   /** First wait before looking for a dispatcher again (doubles after each failure, to maxBackoffMs). */
@@ -72,6 +76,10 @@ export class AgentSession {
   private current: { api: DispatcherApi; sessionId: string } | undefined;
   private connectedOnce: (() => void) | undefined;
   private readonly logPublisher: LogPublisher | undefined;
+  /** The held images as last sent in this session ('' after registering with none). */
+  private sentImages = '';
+  /** Sends a heartbeat now (the held images changed); set while a session runs. */
+  private beatNow: (() => void) | undefined;
   readonly connected: Promise<void>;
 
   constructor(private readonly opts: AgentSessionOptions) {
@@ -131,8 +139,33 @@ export class AgentSession {
     await this.flush().catch(() => {});
   }
 
+  /** Tells the dispatcher at once that the held images changed (a build or import landed). */
+  announceImages(): void {
+    this.beatNow?.();
+  }
+
+  /** The other nodes holding the image `digest` names, as the dispatcher knows them; none without a session. */
+  async imageSources(digest: string): Promise<ImageSource[]> {
+    const cur = this.current;
+    if (!cur) return [];
+    const { sources } = await cur.api.imageSources({
+      nodeId: this.opts.nodeId,
+      sessionId: cur.sessionId,
+      digest,
+    });
+    return sources;
+  }
+
+  private heldImages(): { images?: HeldImages; key: string } {
+    const images = this.opts.images?.();
+    const key = images ? JSON.stringify(images) : '';
+    return images && key !== this.sentImages ? { images, key } : { key };
+  }
+
   private async session(): Promise<void> {
     const api = this.opts.dispatcher();
+    const held = this.opts.images?.();
+    this.sentImages = held ? JSON.stringify(held) : '';
     const reg = await api.register({
       nodeId: this.opts.nodeId,
       description: this.opts.description,
@@ -142,6 +175,7 @@ export class AgentSession {
         ...(this.logPublisher ? [AGENT_FEATURES.logs] : []),
         ...(this.opts.stats ? [AGENT_FEATURES.stats] : []),
       ],
+      ...(held ? { images: held } : {}),
     });
     const refused = dispatchProtocolRefusal(reg.protocol, 'dispatcher');
     if (refused) throw refused;
@@ -150,12 +184,20 @@ export class AgentSession {
     const sessionAbort = new AbortController();
     const onStop = () => sessionAbort.abort();
     this.abort.signal.addEventListener('abort', onStop);
-    const beat = setInterval(() => {
-      api.heartbeat({ nodeId: reg.nodeId, sessionId: reg.sessionId }).catch((e: unknown) => {
-        this.log.warn({ err: describeError(e) }, 'heartbeat failed');
-        sessionAbort.abort();
-      });
-    }, reg.heartbeatPeriodMs);
+    const heartbeat = () => {
+      const { images, key } = this.heldImages();
+      api
+        .heartbeat({ nodeId: reg.nodeId, sessionId: reg.sessionId, ...(images ? { images } : {}) })
+        .then(() => {
+          if (images) this.sentImages = key;
+        })
+        .catch((e: unknown) => {
+          this.log.warn({ err: describeError(e) }, 'heartbeat failed');
+          sessionAbort.abort();
+        });
+    };
+    const beat = setInterval(heartbeat, reg.heartbeatPeriodMs);
+    this.beatNow = heartbeat;
     try {
       await this.flush();
       // A heartbeat refused meanwhile (the session went stale as it began) ends it here: a
@@ -192,6 +234,7 @@ export class AgentSession {
       }
     } finally {
       clearInterval(beat);
+      this.beatNow = undefined;
       this.abort.signal.removeEventListener('abort', onStop);
       this.logPublisher?.closeAll();
     }

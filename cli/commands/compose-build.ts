@@ -168,6 +168,47 @@ export async function buildForUp(
   return ids;
 }
 
+/**
+ * What `stack deploy` builds, on the node the CLI talks to: with `--build` every
+ * buildable service, otherwise those whose image that node lacks. Each such service
+ * then runs its image pinned by manifest digest (`name:tag@sha256:…`), so every node
+ * runs exactly this build, and the nodes lacking it fetch it from the nodes holding it
+ * (no registry needed); a rebuild is a new digest, so the service rolls onto it.
+ */
+export async function buildForStack(
+  c: ApiClient,
+  o: ProjectOptions,
+  mode: { build?: boolean },
+  log: (line: string) => void,
+): Promise<Map<string, string>> {
+  const pinned = new Map<string, string>();
+  for (const t of await buildables(o)) {
+    let have = await c.inspectImage(t.image).catch(() => undefined);
+    if (mode.build || !have) {
+      await buildOne(c, t, { quiet: false });
+      have = await c.inspectImage(t.image);
+    }
+    if (t.image.includes('@')) continue;
+    pinned.set(t.service, `${t.image}@${have.Manifest.Digest}`);
+    log(`${t.service}: ${t.image}@${have.Manifest.Digest}`);
+  }
+  return pinned;
+}
+
+/** Each service of `pinned` runs the image reference it maps to. */
+export function withPinnedImages(
+  specs: ServiceSpec[],
+  ns: string,
+  pinned: ReadonlyMap<string, string>,
+): ServiceSpec[] {
+  return specs.map((spec) => {
+    const image = pinned.get(shortName(ns, spec.Name));
+    const cs = spec.TaskTemplate?.ContainerSpec;
+    if (!image || !cs) return spec;
+    return { ...spec, TaskTemplate: { ...spec.TaskTemplate, ContainerSpec: { ...cs, Image: image } } };
+  });
+}
+
 /** Labels each built service's containers with its image ID (docker compose's label). */
 export function withImageIds(
   specs: ServiceSpec[],

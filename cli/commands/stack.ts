@@ -10,6 +10,7 @@ import { followRollouts, RolloutDisplay } from '../follow.js';
 import { CliExit, CliUsageError, parseFormat, printJson, printList, shortId } from '../output.js';
 import { asDryRun, DRY_RUN_HELP, printPlan } from '../plan-report.js';
 import { loadStack } from './compose.js';
+import { buildForStack, withPinnedImages } from './compose-build.js';
 import { parseFilters, printServices, printTasks, type TaskListOptions } from './service.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -25,6 +26,10 @@ export function registerStack(program: Command): void {
     .option('--env-file <file>', 'environment file (repeatable)', collect, [])
     .option('--profile <profile>', 'activate a profile (repeatable)', collect, [])
     .option('--prune', 'remove services the files no longer have')
+    .option(
+      '--build',
+      'build the images of services with a build section on the node the CLI talks to (missing ones are always built); other nodes fetch them from it',
+    )
     .option('--wait', 'follow every service until it converges; exit 1 if any does not')
     .option('--timeout <duration>', 'how long --wait waits', '10m')
     .option('--dry-run', DRY_RUN_HELP)
@@ -36,18 +41,15 @@ export function registerStack(program: Command): void {
       if (timeoutNs === undefined)
         throw new CliUsageError(`invalid --timeout "${o.timeout}": use e.g. 90s or 10m`);
       const json = parseFormat(o.format) === 'json';
-      const load = () =>
-        loadStack(
-          {
-            file: o.composeFile,
-            projectName: name,
-            profile: o.profile,
-            envFile: o.envFile,
-          },
-          [],
-          { composeLabels: false },
-        );
+      const project = {
+        file: o.composeFile,
+        projectName: name,
+        profile: o.profile,
+        envFile: o.envFile,
+      };
+      const load = () => loadStack(project, [], { composeLabels: false });
       if (o.dryRun) {
+        // Planned with the images as they are: a dry run builds nothing.
         const changes = await asDryRun(async () => {
           const spec = await load();
           return withClient(g(), (c) => printPlan(c, spec, { prune: o.prune ?? false, json }));
@@ -55,9 +57,11 @@ export function registerStack(program: Command): void {
         if (changes) throw new CliExit(1);
         return;
       }
-      const spec = await load();
+      const loaded = await load();
       await withClient(g(), async (c) => {
         const log = (l: string) => (o.quiet ? undefined : process.stderr.write(`${l}\n`));
+        const pinned = await buildForStack(c, project, { build: o.build === true }, log);
+        const spec = { ...loaded, services: withPinnedImages(loaded.services, loaded.namespace, pinned) };
         const result = await deployStack(c, spec, { prune: o.prune ?? false, log });
         if (!o.wait) {
           if (json) printJson({ stack: name, services: result.services, removed: result.removed });
@@ -194,6 +198,7 @@ interface DeployOptions {
   envFile: string[];
   profile: string[];
   prune?: boolean;
+  build?: boolean;
   wait?: boolean;
   timeout: string;
   format?: string;

@@ -9,6 +9,9 @@ import type {
   AssignmentsMessage,
   DispatcherApi,
   HeartbeatRequest,
+  HeldImages,
+  ImageSource,
+  ImageSourcesRequest,
   Logger,
   LogSubscription,
   NetworkKeys,
@@ -24,6 +27,7 @@ import {
   AGENT_FEATURES,
   DISPATCH_PROTOCOL,
   dispatchProtocolRefusal,
+  MAX_HELD_IMAGES,
   SkiffError,
   silentLogger,
   taskStateRank,
@@ -74,6 +78,8 @@ interface Session {
   statsRequests: StatsRequest[];
   /** What the agent serves beyond the base protocol (AGENT_FEATURES). */
   features: Set<string>;
+  /** The images the node says it holds, for other nodes' fetches (soft state: re-sent on registering). */
+  images: HeldImages | undefined;
 }
 
 /** What the dispatcher can tell the node's metrics at any moment. */
@@ -144,6 +150,7 @@ export class Dispatcher implements DispatcherApi {
       logClose: [],
       statsRequests: [],
       features: new Set(req.features ?? []),
+      images: heldImages(req.images),
     };
     this.sessions.set(req.nodeId, session);
     this.arm(session);
@@ -166,7 +173,19 @@ export class Dispatcher implements DispatcherApi {
       throw removedNodeError(req.nodeId);
     }
     this.arm(session);
+    if (req.images !== undefined) session.images = heldImages(req.images);
     return { heartbeatPeriodMs: this.period };
+  }
+
+  /** The other nodes with a live session that hold the image `digest` names. */
+  async imageSources(req: ImageSourcesRequest): Promise<{ sources: ImageSource[] }> {
+    this.sessionFor(req);
+    const sources: ImageSource[] = [];
+    for (const s of this.sessions.values()) {
+      if (s.closed || s.nodeId === req.nodeId || !s.images?.digests.includes(req.digest)) continue;
+      sources.push({ nodeId: s.nodeId, addr: s.images.addr });
+    }
+    return { sources };
   }
 
   async *assignments(req: HeartbeatRequest, signal: AbortSignal): AsyncIterable<AssignmentsMessage> {
@@ -461,4 +480,16 @@ function removedNodeError(nodeId: string): SkiffError {
     `node ${nodeId} was removed from the cluster (or never joined it) and cannot register; ${hint}`,
     { hint },
   );
+}
+
+const HELD_DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+/** What a node says it holds, kept only when well formed and bounded (it comes off the wire). */
+function heldImages(v: HeldImages | undefined): HeldImages | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  if (typeof v.addr !== 'string' || v.addr.length > 300 || !Array.isArray(v.digests)) return undefined;
+  const digests = v.digests
+    .filter((d): d is string => typeof d === 'string' && HELD_DIGEST.test(d))
+    .slice(0, MAX_HELD_IMAGES);
+  return { addr: v.addr, digests };
 }

@@ -13,6 +13,7 @@ interface AuthContext {
 import type {
   DispatcherApi,
   HeartbeatRequest,
+  ImageSourcesRequest,
   PublishLogsRequest,
   PublishStatsRequest,
   RegisterRequest,
@@ -74,6 +75,7 @@ export function addDispatcherService(
       await dispatcher.publishStats(r);
       return {};
     }),
+    imageSources: unary((r: ImageSourcesRequest) => dispatcher.imageSources(r)),
     assignments: (call: grpc.ServerWritableStream<HeartbeatRequest, unknown>) => {
       const abort = new AbortController();
       call.on('cancelled', () => abort.abort());

@@ -7,6 +7,8 @@ import type {
   AssignmentsMessage,
   DispatcherApi,
   HeartbeatRequest,
+  ImageSource,
+  ImageSourcesRequest,
   Logger,
   PublishLogsRequest,
   PublishStatsRequest,
@@ -150,6 +152,10 @@ export class LeaderDispatcher implements DispatcherApi {
 
   publishStats(req: PublishStatsRequest): Promise<void> {
     return this.active().publishStats(req);
+  }
+
+  imageSources(req: ImageSourcesRequest): Promise<{ sources: ImageSource[] }> {
+    return this.active().imageSources(req);
   }
 
   /** CPU and memory of tasks on a node, read through its session; only the leader has sessions. */

@@ -2,17 +2,59 @@
 // and agent/runtime.
 import type { Logger } from '../../../lib/index.js';
 import { SkiffError, silentLogger } from '../../../lib/index.js';
-import type { ImageService } from '../../image/index.js';
+import { type ImageService, type PeerTls, parseReference } from '../../image/index.js';
 import type { ContainerRuntime } from '../../runtime/index.js';
 import { isMountPoint, mountAll, type Snapshotter, unmountAll } from '../../snapshot/index.js';
 import type { ContainerObservation, ImagePort, RootfsPort, RuntimePort } from '../ports.js';
 
-export function imagePort(images: ImageService, log: Logger = silentLogger): ImagePort {
+/** Other nodes of the cluster an image pinned by digest can come from. */
+export interface ClusterImages {
+  /** host:port of the peer endpoints of the other nodes holding `digest`. */
+  sources(digest: string): Promise<string[]>;
+  tls: () => PeerTls;
+}
+
+/** How long a node waits for a holder of a pinned image to be known (its builder announces it at once). */
+const SOURCE_WAIT_MS = 3000;
+
+export function imagePort(
+  images: ImageService,
+  log: Logger = silentLogger,
+  cluster?: ClusterImages,
+): ImagePort {
   return {
     async ensure(ref, opts) {
       // A local image is used as it is (fast local loops; offline nodes keep working).
-      const have = (await images.lookup(ref)) ?? (await pull());
+      const have = (await images.lookup(ref)) ?? (await fromCluster()) ?? (await pull());
       return { id: have.id, config: have.config.config ?? {} };
+
+      /**
+       * An image pinned by digest that another node holds comes from that node (its bytes
+       * are what the digest names, wherever they come from): a built image that no registry
+       * has, and no registry traffic for what the cluster has. Undefined: the registry next.
+       */
+      async function fromCluster() {
+        const digest = pinnedDigest(ref);
+        if (!cluster || !digest) return undefined;
+        let peers: string[] = [];
+        for (const deadline = Date.now() + SOURCE_WAIT_MS; ; ) {
+          peers = await cluster.sources(digest).catch((e: unknown) => {
+            log.warn({ image: ref, err: String(e) }, 'cannot ask the managers which nodes hold the image');
+            return [];
+          });
+          if (peers.length > 0 || Date.now() > deadline) break;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+        if (peers.length === 0) return undefined;
+        log.info({ image: ref, peers }, 'fetching image from other nodes');
+        opts?.onProgress?.(`fetching ${ref} from ${peers.length} node(s) of the cluster`);
+        try {
+          return await images.pullFromPeers(ref, peers, cluster.tls);
+        } catch (e) {
+          log.warn({ image: ref, err: String(e) }, 'fetching from other nodes failed; trying the registry');
+          return undefined;
+        }
+      }
 
       async function pull() {
         log.info({ image: ref }, 'pulling image');
@@ -26,6 +68,14 @@ export function imagePort(images: ImageService, log: Logger = silentLogger): Ima
       }
     },
   };
+}
+
+function pinnedDigest(ref: string): string | undefined {
+  try {
+    return parseReference(ref).digest;
+  } catch {
+    return undefined;
+  }
 }
 
 export function rootfsPort(images: ImageService, snapshots: Snapshotter): RootfsPort {

@@ -30,6 +30,9 @@ class FlakyDispatcher implements DispatcherApi {
   }
   async publishLogs() {}
   async publishStats() {}
+  async imageSources() {
+    return { sources: [] };
+  }
   async updateTaskStatus(req: UpdateTaskStatusRequest) {
     this.calls++;
     if (this.failures-- > 0) {
@@ -120,6 +123,9 @@ class FailoverDispatcher implements DispatcherApi {
   async updateTaskStatus() {}
   async publishLogs() {}
   async publishStats() {}
+  async imageSources() {
+    return { sources: [] };
+  }
   leaderDies(): void {
     this.breakStream?.(new SkiffError('unavailable', 'the stream broke'));
   }
@@ -196,6 +202,7 @@ describe('agent session protocol version', () => {
       updateTaskStatus: async () => {},
       publishLogs: async () => {},
       publishStats: async () => {},
+      imageSources: async () => ({ sources: [] }),
     };
     const stack = new FakeStack();
     const worker = stack.worker(() => {});
@@ -245,6 +252,9 @@ class DyingLeaderDispatcher implements DispatcherApi {
   async updateTaskStatus() {}
   async publishLogs() {}
   async publishStats() {}
+  async imageSources() {
+    return { sources: [] };
+  }
   leaderDies(): void {
     for (let i = 1; i <= this.registrations; i++) this.dead.add(`s${i}`);
   }
@@ -318,6 +328,9 @@ class StaleSessionDispatcher implements DispatcherApi {
   }
   async publishLogs() {}
   async publishStats() {}
+  async imageSources() {
+    return { sources: [] };
+  }
 }
 
 describe('agent session that is stale from the start', () => {

@@ -1,0 +1,302 @@
+// Registry-less distribution: nodes of a cluster fetch images from each other. Each node
+// serves, over mTLS with the cluster's node certificates, the manifests and blobs of the
+// images it holds (`peerHandler`, behind the node's peer listener); a node lacking an
+// image reads it from the nodes that hold it (`PeerSource`, a ContentSource for the
+// ordinary pull, so digests are checked, only missing blobs are fetched, and a partial
+// blob resumes with Range). Blobs are spread over the holders, and a holder that fails
+// is passed over for the next one.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { request } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { type Logger, SkiffError } from '../../lib/index.js';
+import type { ContentStore } from './content-store.js';
+import {
+  type BlobStream,
+  type ContentSource,
+  type FetchedManifest,
+  MAX_MANIFEST_BYTES,
+} from './distribution.js';
+import type { ImageRecord } from './image-records.js';
+import { MediaType } from './manifest.js';
+import type { ImageReference } from './reference.js';
+
+/** The paths of a node's peer endpoint. */
+export const PEER_PATHS = { manifests: '/skiff/peer/manifests/', blobs: '/skiff/peer/blobs/' } as const;
+
+/** This node's certificate and key, and the cluster CA every peer's certificate must chain to. */
+export interface PeerTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const HEAD_TIMEOUT_MS = 15_000;
+
+/** Reads an image from other nodes of the cluster (host:port of their peer endpoints). */
+export class PeerSource implements ContentSource {
+  private turn = 0;
+
+  constructor(
+    private readonly peers: readonly string[],
+    private readonly tls: () => PeerTls,
+    private readonly log: Logger,
+  ) {
+    if (peers.length === 0) throw new SkiffError('not_found', 'no node of the cluster holds the image');
+  }
+
+  async getManifest(ref: ImageReference, reference: string): Promise<FetchedManifest> {
+    if (!DIGEST.test(reference))
+      throw new SkiffError('invalid_argument', `nodes serve images by digest, not by tag (${reference})`);
+    const res = await this.first(PEER_PATHS.manifests + reference, {}, `manifest ${reference}`, 0);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.res as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_MANIFEST_BYTES) {
+        res.res.destroy();
+        throw new SkiffError('corrupt', `node ${res.addr} sent a manifest over ${MAX_MANIFEST_BYTES} bytes`);
+      }
+      chunks.push(chunk);
+    }
+    void ref;
+    const type = res.res.headers['content-type'];
+    return {
+      bytes: Buffer.concat(chunks),
+      contentType: typeof type === 'string' ? type : undefined,
+      digest: reference,
+    };
+  }
+
+  async openBlob(_ref: ImageReference, digest: string, offset = 0): Promise<BlobStream> {
+    // Each blob (and each resumption) starts at the next holder: the layers of one image
+    // come from several nodes at once.
+    const start = this.turn++;
+    const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
+    const { res } = await this.first(PEER_PATHS.blobs + digest, headers, `blob ${digest}`, start);
+    return { body: res, offset: res.statusCode === 206 ? offset : 0 };
+  }
+
+  /** The first holder, from `start` on, that answers the path with 200 or 206. */
+  private async first(
+    path: string,
+    headers: Record<string, string>,
+    what: string,
+    start: number,
+  ): Promise<{ res: IncomingMessage; addr: string }> {
+    const errors: string[] = [];
+    for (let i = 0; i < this.peers.length; i++) {
+      const addr = this.peers[(start + i) % this.peers.length]!;
+      try {
+        const res = await get(addr, path, headers, this.tls());
+        if (res.statusCode === 200 || res.statusCode === 206) {
+          this.log.debug({ peer: addr, path }, 'reading from a peer');
+          return { res, addr };
+        }
+        res.resume();
+        errors.push(`${addr} answered ${res.statusCode ?? 0}`);
+      } catch (e) {
+        errors.push(`${addr}: ${(e as Error).message}`);
+      }
+    }
+    throw new SkiffError('unavailable', `no node of the cluster served ${what} (${errors.join('; ')})`, {
+      hint: 'the nodes holding the image may be down; the task is retried',
+    });
+  }
+}
+
+function get(
+  addr: string,
+  path: string,
+  headers: Record<string, string>,
+  tls: PeerTls,
+): Promise<IncomingMessage> {
+  const i = addr.lastIndexOf(':');
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: addr.slice(0, i).replace(/^\[|\]$/g, ''),
+        port: Number(addr.slice(i + 1)),
+        path,
+        method: 'GET',
+        headers,
+        ca: tls.ca,
+        cert: tls.cert,
+        key: tls.key,
+        // Node certificates name node IDs, not hosts: the cluster CA is what is checked.
+        servername: '',
+        checkServerIdentity: () => undefined,
+        timeout: HEAD_TIMEOUT_MS,
+        agent: false,
+      },
+      (res) => {
+        req.setTimeout(0);
+        resolve(res);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${HEAD_TIMEOUT_MS}ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** What one served request moved, for the node's logs and metrics. */
+export interface PeerServed {
+  peer: string;
+  digest: string;
+  kind: 'manifest' | 'blob';
+  offset: number;
+  bytes: number;
+}
+
+/**
+ * Serves the manifests and blobs of the images this node holds, and nothing else: the
+ * TLS layer has already refused a client without a certificate of the cluster CA.
+ */
+export function peerHandler(
+  deps: { content: ContentStore; images: () => readonly ImageRecord[] },
+  log: Logger,
+  onServed?: (s: PeerServed) => void,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    void serve(deps, req, res, log, onServed).catch((e: unknown) => {
+      log.warn({ err: (e as Error).message, path: req.url }, 'peer request failed');
+      if (!res.headersSent) reply(res, 500, 'internal error');
+      else res.destroy();
+    });
+  };
+}
+
+async function serve(
+  deps: { content: ContentStore; images: () => readonly ImageRecord[] },
+  req: IncomingMessage,
+  res: ServerResponse,
+  log: Logger,
+  onServed?: (s: PeerServed) => void,
+): Promise<void> {
+  const socket = req.socket as TLSSocket;
+  const cn = socket.authorized ? socket.getPeerCertificate?.()?.subject?.CN : undefined;
+  const peer = Array.isArray(cn) ? cn[0] : cn;
+  if (!peer) return reply(res, 401, 'a certificate of the cluster is required');
+  if (req.method !== 'GET') return reply(res, 405, 'only GET');
+  const url = req.url ?? '';
+  const kind = url.startsWith(PEER_PATHS.manifests)
+    ? 'manifest'
+    : url.startsWith(PEER_PATHS.blobs)
+      ? 'blob'
+      : undefined;
+  const digest = kind
+    ? url.slice(kind === 'manifest' ? PEER_PATHS.manifests.length : PEER_PATHS.blobs.length)
+    : '';
+  if (!kind || !DIGEST.test(digest)) return reply(res, 404, 'not found');
+  const images = deps.images();
+  const held =
+    kind === 'manifest'
+      ? images.some((i) => i.manifestDigest === digest || i.indexDigest === digest)
+      : images.some((i) => i.id === digest || i.layers.some((l) => l.digest === digest));
+  const size = held ? await deps.content.size(digest) : undefined;
+  // Only what an image of this node references: the endpoint is no general blob store.
+  if (size === undefined) return reply(res, 404, `${digest} is not held here`);
+  if (kind === 'manifest') {
+    const bytes = await deps.content.read(digest);
+    res.writeHead(200, {
+      'content-type': manifestType(bytes, images, digest),
+      'content-length': bytes.length,
+    });
+    res.end(bytes);
+    onServed?.({ peer, digest, kind, offset: 0, bytes: bytes.length });
+    return;
+  }
+  const offset = rangeStart(req.headers.range);
+  if (offset !== undefined && offset >= size) {
+    res.writeHead(416, { 'content-range': `bytes */${size}` });
+    res.end();
+    return;
+  }
+  const from = offset ?? 0;
+  res.writeHead(offset === undefined ? 200 : 206, {
+    'content-type': 'application/octet-stream',
+    'content-length': size - from,
+    ...(offset === undefined ? {} : { 'content-range': `bytes ${from}-${size - 1}/${size}` }),
+  });
+  const body = deps.content.createReadStream(digest, from);
+  let sent = 0;
+  body.on('data', (c: Buffer) => {
+    sent += c.length;
+  });
+  body.pipe(res);
+  await new Promise<void>((resolve) => {
+    res.on('close', resolve);
+    body.on('error', () => res.destroy());
+  });
+  log.info(
+    { peer, digest, offset: from, bytes: sent, complete: from + sent === size },
+    'blob served to a peer',
+  );
+  onServed?.({ peer, digest, kind, offset: from, bytes: sent });
+}
+
+function reply(res: ServerResponse, status: number, message: string): void {
+  const body = JSON.stringify({ message });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** `bytes=N-` (the one form a resumed download asks for); anything else serves the whole blob. */
+function rangeStart(range: string | undefined): number | undefined {
+  const m = /^bytes=(\d+)-$/.exec(range ?? '');
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+function manifestType(bytes: Buffer, images: readonly ImageRecord[], digest: string): string {
+  const rec = images.find((i) => i.manifestDigest === digest);
+  if (rec) return rec.manifestMediaType;
+  try {
+    const t = (JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown }).mediaType;
+    if (typeof t === 'string') return t;
+  } catch {
+    // an index without a media type field: the OCI one
+  }
+  return MediaType.ociIndex;
+}
+
+/**
+ * The node's peer endpoint: HTTPS on `host:port`, a client certificate of the cluster CA
+ * required. The certificate is taken again when renewal replaced it.
+ */
+export async function listenPeers(
+  listen: { host: string; port: number },
+  tls: () => PeerTls,
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ close(): Promise<void> }> {
+  const { createServer } = await import('node:https');
+  let current = tls();
+  const server = createServer(
+    { ca: current.ca, cert: current.cert, key: current.key, requestCert: true, rejectUnauthorized: true },
+    handler,
+  );
+  const refresh = setInterval(() => {
+    const next = tls();
+    if (next.cert === current.cert && next.key === current.key && next.ca === current.ca) return;
+    current = next;
+    server.setSecureContext({ ca: next.ca, cert: next.cert, key: next.key });
+  }, 60_000);
+  refresh.unref();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        clearInterval(refresh);
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

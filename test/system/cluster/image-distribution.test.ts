@@ -1,0 +1,173 @@
+// Registry-less distribution on 3 lab hosts (a manager and two workers), no registry
+// anywhere: `stack deploy --build` builds on the manager the CLI talks to, pins the
+// service to the built manifest's digest, and the workers fetch the image from the nodes
+// holding it over mTLS; a second image built FROM the first moves only its new layer
+// (the bytes the nodes served, counted in their logs).
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Task } from '../../../lib/index.js';
+import { waitFor } from '../../lab/index.js';
+import { type LabCluster, type LabClusterNode, logTail, startLabCluster } from './helpers.js';
+
+let c: LabCluster;
+let dir: string;
+
+beforeAll(async () => {
+  c = await startLabCluster({ managers: 1, workers: 2 });
+  dir = mkdtempSync(join(tmpdir(), 'skiff-distrib-'));
+}, 300_000);
+
+afterAll(async () => {
+  await c?.destroy();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}, 180_000);
+
+interface Served {
+  digest: string;
+  bytes: number;
+  peer: string;
+}
+
+/** What a node's peer endpoint served, from its daemon log (one line per blob served). */
+function served(n: LabClusterNode): Served[] {
+  const out: Served[] = [];
+  for (const line of readFileSync(join(n.stateDir, 'daemon.log'), 'utf8').split('\n')) {
+    if (!line.includes('blob served to a peer')) continue;
+    const r = JSON.parse(line) as Served;
+    out.push({ digest: r.digest, bytes: r.bytes, peer: r.peer });
+  }
+  return out;
+}
+
+function servedBytes(): number {
+  return c.nodes.flatMap(served).reduce((a, s) => a + s.bytes, 0);
+}
+
+async function runningOn(service: string): Promise<Task[]> {
+  return waitFor(
+    async () => {
+      const tasks = (await c.api().listTasks({ service: [service] })).filter(
+        (t) => t.Status.State === 'running' && t.DesiredState === 'running',
+      );
+      return new Set(tasks.map((t) => t.NodeID)).size === 3 ? tasks : undefined;
+    },
+    {
+      what: `${service} running on all 3 hosts`,
+      timeoutMs: 120_000,
+      intervalMs: 500,
+    },
+  );
+}
+
+async function imageOn(
+  n: LabClusterNode,
+  ref: string,
+): Promise<{ Id: string; Manifest: { Digest: string } }> {
+  const r = await c.skiff(['image', 'inspect', ref], n);
+  expect(r.code, r.stderr).toBe(0);
+  return (JSON.parse(r.stdout) as { Id: string; Manifest: { Digest: string } }[])[0]!;
+}
+
+describe('images travel between nodes without a registry', () => {
+  it('stack deploy --build runs the built image on all 3 hosts; a second image moves only its new layer', async () => {
+    const app = join(dir, 'app');
+    mkdirSync(app, { recursive: true });
+    copyFileSync('/bin/busybox', join(app, 'busybox'));
+    writeFileSync(
+      join(app, 'Dockerfile'),
+      [
+        'FROM scratch',
+        'COPY busybox /bin/busybox',
+        'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
+        'RUN echo built-v1 > /greeting',
+        'CMD ["/bin/sh", "-c", "cat /greeting; exec sleep 3600"]',
+        '',
+      ].join('\n'),
+    );
+    const file = join(dir, 'compose.yaml');
+    writeFileSync(
+      file,
+      [
+        'services:',
+        '  web:',
+        '    build: ./app',
+        '    deploy:',
+        '      replicas: 3',
+        '      placement:',
+        '        max_replicas_per_node: 1',
+        '',
+      ].join('\n'),
+    );
+    const manager = c.managers[0]!;
+    const deploy = await c.skiff(
+      ['stack', 'deploy', '--build', '-c', file, '--wait', '--timeout', '3m', 'ship'],
+      manager,
+    );
+    expect(deploy.code, `${deploy.stderr}\n${logTail(manager)}`).toBe(0);
+    expect(deploy.stderr).toContain('Building web');
+    const tasks = await runningOn('ship_web');
+    const built = await imageOn(manager, 'ship-web');
+    for (const t of tasks) expect(t.Spec.ContainerSpec?.Image).toBe(`ship-web@${built.Manifest.Digest}`);
+    // Pulled by digest: the workers hold it under its repo digest, untagged (as docker does).
+    for (const w of c.workers)
+      expect((await imageOn(w, `ship-web@${built.Manifest.Digest}`)).Id).toBe(built.Id);
+    const first = c.nodes.flatMap(served);
+    expect(first.length).toBeGreaterThan(0);
+
+    // A second image FROM the first: the workers hold its base layers already.
+    const two = join(dir, 'two');
+    mkdirSync(two, { recursive: true });
+    writeFileSync(
+      join(two, 'Dockerfile'),
+      'FROM ship-web\nRUN echo built-v2 > /greeting2\nCMD ["/bin/sh", "-c", "cat /greeting2; exec sleep 3600"]\n',
+    );
+    writeFileSync(
+      file,
+      [
+        'services:',
+        '  web:',
+        '    build: ./app',
+        '    deploy:',
+        '      replicas: 3',
+        '      placement:',
+        '        max_replicas_per_node: 1',
+        '  two:',
+        '    build: ./two',
+        '    deploy:',
+        '      replicas: 3',
+        '      placement:',
+        '        max_replicas_per_node: 1',
+        '',
+      ].join('\n'),
+    );
+    const before = servedBytes();
+    const mark = c.nodes.map((n) => served(n).length);
+    const again = await c.skiff(
+      ['stack', 'deploy', '-c', file, '--wait', '--timeout', '3m', 'ship'],
+      manager,
+    );
+    expect(again.code, again.stderr).toBe(0);
+    // web's image is there: only two is built.
+    expect(again.stderr).not.toContain('Building web');
+    expect(again.stderr).toContain('Building two');
+    await runningOn('ship_two');
+    const second = await c.skiff(['image', 'inspect', 'ship-two'], manager);
+    const layers = (JSON.parse(second.stdout) as { Layers: { digest: string; size: number }[] }[])[0]!.Layers;
+    const base = (
+      JSON.parse((await c.skiff(['image', 'inspect', 'ship-web'], manager)).stdout) as {
+        Layers: { digest: string }[];
+      }[]
+    )[0]!.Layers.map((l) => l.digest);
+    const fresh = layers.filter((l) => !base.includes(l.digest));
+    expect(fresh.length).toBe(1);
+    const moved = servedBytes() - before;
+    const freshBytes = fresh.reduce((a, l) => a + l.size, 0);
+    // Each worker got the new layer, the config and the manifest: never a base layer again.
+    const newlyServed = c.nodes.flatMap((n, i) => served(n).slice(mark[i]));
+    expect(newlyServed.filter((s) => base.includes(s.digest))).toEqual([]);
+    expect(moved).toBeGreaterThanOrEqual(2 * freshBytes);
+    expect(moved).toBeLessThan(2 * freshBytes + 64 * 1024);
+  }, 600_000);
+});
