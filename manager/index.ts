@@ -13,6 +13,7 @@ export {
   forwardToNode,
   isForwarded,
   type LocalEventSource,
+  type LocalNetworkPort,
   type LogQuery,
   type LogSource,
   MIN_API_VERSION,

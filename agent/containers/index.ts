@@ -1,4 +1,9 @@
 // Standalone containers (the Engine API's `/containers`), run by the node's own stack
 // beside its tasks.
-export { ContainerService, type ContainerServiceOptions, isStandaloneId } from './container-service.js';
+export {
+  ContainerService,
+  type ContainerServiceOptions,
+  isStandaloneId,
+  type NetworkLinkPort,
+} from './container-service.js';
 export { type NetworkMode, type StandaloneSpec, standaloneSpec } from './create-spec.js';

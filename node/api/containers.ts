@@ -62,11 +62,8 @@ export function registerContainerRoutes(
 
   app.delete('/containers/:id', async (req, reply) => {
     const q = query(req);
-    if (isTrue(q.v))
-      throw new SkiffError(
-        'invalid_argument',
-        'removing anonymous volumes (v) is not supported by skiff yet: it makes none',
-      );
+    // `v` removes the container's anonymous volumes: skiff makes none (create refuses
+    // them), so there is nothing more to remove.
     if (isTrue(q.link)) throw new SkiffError('invalid_argument', 'links are not supported by skiff');
     await svc().remove(id(req), { force: isTrue(q.force) });
     return reply.status(204).send();

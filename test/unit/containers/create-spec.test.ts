@@ -98,6 +98,28 @@ describe('standaloneSpec', () => {
     ]);
   });
 
+  it('joins user networks in order with their aliases, and takes -v specs from Volumes', () => {
+    const s = standaloneSpec({
+      Image: 'x',
+      HostConfig: { NetworkMode: 'proj_default', Binds: ['/srv:/srv'] },
+      NetworkingConfig: {
+        EndpointsConfig: { back: { Aliases: ['db'] }, proj_default: { Aliases: ['web'] } },
+      },
+      Volumes: { '/srv': {}, 'v:/data:ro': {} },
+    });
+    expect(s.networkMode).toBe('proj_default');
+    expect(s.endpoints).toEqual([
+      { network: 'proj_default', aliases: ['web'] },
+      { network: 'back', aliases: ['db'] },
+    ]);
+    expect(s.spec.Mounts).toEqual([
+      { Type: 'bind', Source: '/srv', Target: '/srv', ReadOnly: false },
+      { Type: 'volume', Source: 'v', Target: '/data', ReadOnly: true },
+    ]);
+    expect(standaloneSpec({ Image: 'x', HostConfig: { NetworkMode: 'none' } }).endpoints).toEqual([]);
+    expect(standaloneSpec({ Image: 'x' }).endpoints).toEqual([{ network: 'bridge', aliases: [] }]);
+  });
+
   it('refuses by name what it does not honour', () => {
     expect(refusal({ Image: 'x', Tty: true })).toBe('invalid_argument: Tty is not supported by skiff yet');
     expect(refusal({ Image: 'x', HostConfig: { Privileged: true } })).toContain(
@@ -114,8 +136,20 @@ describe('standaloneSpec', () => {
       'a random host port is not supported',
     );
     expect(refusal({ Image: 'x', HostConfig: { Binds: ['relative'] } })).toContain('SOURCE:/TARGET');
-    expect(refusal({ Image: 'x', NetworkingConfig: { EndpointsConfig: { mynet: {} } } })).toContain(
-      'EndpointsConfig.mynet',
+    expect(refusal({ Image: 'x', NetworkingConfig: { EndpointsConfig: { host: {} } } })).toContain(
+      'EndpointsConfig.host',
+    );
+    expect(
+      refusal({
+        Image: 'x',
+        NetworkingConfig: { EndpointsConfig: { n: { IPAMConfig: { IPv4Address: '10.0.0.9' } } } },
+      }),
+    ).toContain('EndpointsConfig.n.IPAMConfig is not supported');
+    expect(
+      refusal({ Image: 'x', NetworkingConfig: { EndpointsConfig: { bridge: { Aliases: ['web'] } } } }),
+    ).toContain('only supported for user-defined networks');
+    expect(refusal({ Image: 'x', Volumes: { '/data': {} } })).toContain(
+      "Volumes '/data' (an anonymous volume)",
     );
     expect(refusal({ Cmd: ['true'] })).toContain('no image given');
     expect(refusal([])).toContain('JSON object');
