@@ -4,8 +4,10 @@
 // beyond the runtime's record (its Docker config, ports, network) is kept in one JSON
 // record per container under `engine-containers/`.
 import { createHash, randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { writeFileDurable } from '../../disk/index.js';
 import type {
@@ -34,7 +36,7 @@ import {
   rootfsMountFlags,
 } from '../runtime/index.js';
 import type { NetworkPort, RootfsPort } from '../worker/index.js';
-import { type NetworkMode, standaloneSpec } from './create-spec.js';
+import { ANY_HOST_PORT, type NetworkMode, standaloneSpec } from './create-spec.js';
 import { LocalNetworks, NONE_ID, presentLocalNetwork, type ResolvedNetwork } from './local-networks.js';
 
 /** What `docker network connect`/`disconnect` need of the network layer beyond attach/detach. */
@@ -185,6 +187,7 @@ export class ContainerService {
       joined.push(r);
     }
     const networkIds = joined.map((j) => j.def.id);
+    let ports = s.ports;
     const networks: RecordNetwork[] = joined.map((j, i) => ({
       id: j.def.id,
       name: j.def.name,
@@ -199,7 +202,8 @@ export class ContainerService {
         network: j.def,
         aliases: dnsNames(wanted, id, j.rec ? (networks[i]?.aliases ?? []) : []),
       }));
-      const net = await this.o.network.attach(id, attachments, s.ports);
+      ports = await this.assignHostPorts(s.ports);
+      const net = await this.o.network.attach(id, attachments, ports);
       for (const n of networks) n.ip = net.addresses.find((a) => a.networkId === n.id)?.ip ?? '';
       await this.o.runtime.create({
         id,
@@ -234,7 +238,7 @@ export class ContainerService {
       hostname: s.spec.Hostname || id.slice(0, 12),
       labels: { ...(imageConfig.Labels ?? {}), ...s.spec.Labels },
       hostConfig: ((body as { HostConfig?: EngineHostConfig }).HostConfig ?? {}) as EngineHostConfig,
-      ports: s.ports,
+      ports,
       networkMode: s.networkMode,
       autoRemove: s.autoRemove,
       networks,
@@ -628,6 +632,36 @@ export class ContainerService {
     this.log.info({ containerId: rec.id, networkId: def.id }, 'container disconnected from a network');
   }
 
+  /**
+   * Host ports for the bindings that name none: free on the host now (the kernel's pick
+   * among its ephemeral ports, as dockerd's) and not published by another container
+   * (portmap's DNAT holds no socket the kernel would know of).
+   */
+  private async assignHostPorts(ports: PublishedPort[]): Promise<PublishedPort[]> {
+    if (!ports.some((p) => p.hostPort === ANY_HOST_PORT)) return ports;
+    const taken = new Set(
+      (await this.records()).flatMap((r) => r.ports.map((p) => `${p.protocol}/${p.hostPort}`)),
+    );
+    for (const p of ports) if (p.hostPort !== ANY_HOST_PORT) taken.add(`${p.protocol}/${p.hostPort}`);
+    const out: PublishedPort[] = [];
+    for (const p of ports) {
+      if (p.hostPort !== ANY_HOST_PORT) {
+        out.push(p);
+        continue;
+      }
+      let port: number | undefined;
+      for (let i = 0; i < 20 && port === undefined; i++) {
+        const c = await freeHostPort(p.protocol, p.hostIp);
+        if (!taken.has(`${p.protocol}/${c}`)) port = c;
+      }
+      if (port === undefined)
+        throw new SkiffError('unavailable', `no free host port for ${p.containerPort}/${p.protocol}`);
+      taken.add(`${p.protocol}/${port}`);
+      out.push({ ...p, hostPort: port });
+    }
+    return out;
+  }
+
   private async write(rec: ContainerRecord): Promise<void> {
     await writeFileDurable(join(this.dir, `${rec.id}.json`), JSON.stringify(rec), { mode: 0o600 });
   }
@@ -835,4 +869,25 @@ function containersOn(
     };
   }
   return out;
+}
+
+/** A port free on the host for `protocol` right now, as the kernel picks one. */
+function freeHostPort(protocol: 'tcp' | 'udp', hostIp = '0.0.0.0'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    if (protocol === 'udp') {
+      const sock = createSocket(hostIp.includes(':') ? 'udp6' : 'udp4');
+      sock.on('error', reject);
+      sock.bind(0, hostIp, () => {
+        const { port } = sock.address();
+        sock.close(() => resolve(port));
+      });
+      return;
+    }
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, hostIp, () => {
+      const a = server.address();
+      server.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
 }

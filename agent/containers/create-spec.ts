@@ -63,7 +63,11 @@ const HOST_CONFIG_KEYS = new Set([
   'RestartPolicy',
   'NetworkMode',
   'Init',
+  'PublishAllPorts',
 ]);
+
+/** A published port whose host port the node picks. */
+export const ANY_HOST_PORT = 0;
 
 /** Not asked: null, false, 0, '', or arrays and objects of nothing but such values. */
 function isUnset(v: unknown): boolean {
@@ -130,6 +134,13 @@ export function standaloneSpec(raw: unknown): StandaloneSpec {
   )
     refuse('StopTimeout', 'must be a whole number of seconds');
   const ports = portsOf(host.PortBindings ?? {});
+  // `-P`: every exposed port not bound already gets a host port the node picks.
+  if (host.PublishAllPorts === true) {
+    const exposed = body.ExposedPorts ?? {};
+    if (typeof exposed !== 'object' || Array.isArray(exposed)) refuse('ExposedPorts', 'must map ports to {}');
+    for (const p of portsOf(Object.fromEntries(Object.keys(exposed).map((k) => [k, [{}]]))))
+      if (!ports.some((x) => x.containerPort === p.containerPort && x.protocol === p.protocol)) ports.push(p);
+  }
   if (ports.length > 0 && networkMode === 'none')
     refuse('HostConfig.PortBindings', 'need a network (not "none")');
   const workdir = str(body.WorkingDir, 'WorkingDir');
@@ -250,11 +261,12 @@ function portsOf(bindings: NonNullable<EngineHostConfig['PortBindings']>): Publi
     if (!m || containerPort < 1 || containerPort > 65535)
       refuse(`HostConfig.PortBindings '${key.slice(0, 40)}'`, 'is not a port (PORT/tcp or PORT/udp)');
     for (const b of list ?? []) {
-      const hostPort = Number(b.HostPort);
-      if (!b.HostPort || !Number.isInteger(hostPort) || hostPort < 1 || hostPort > 65535)
+      // No host port, or 0: one the node picks (`-p 80`, testcontainers), 0 until then.
+      const hostPort = b.HostPort === undefined || b.HostPort === '' ? 0 : Number(b.HostPort);
+      if (!Number.isInteger(hostPort) || hostPort < 0 || hostPort > 65535)
         refuse(
           `HostConfig.PortBindings '${key}': host port '${String(b.HostPort ?? '').slice(0, 20)}'`,
-          'must be a port number (a random host port is not supported by skiff yet)',
+          'must be a port number (a range is not supported by skiff yet)',
         );
       const hostIp = b.HostIp && b.HostIp !== '0.0.0.0' ? b.HostIp : undefined;
       out.push({

@@ -3,7 +3,7 @@
 // volume and a published port: up -d (twice: the second finds it up to date), ps, logs,
 // exec -T, and down -v leaving no container, network or volume behind.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -120,6 +120,22 @@ describe('standaloneSpec', () => {
     expect(standaloneSpec({ Image: 'x' }).endpoints).toEqual([{ network: 'bridge', aliases: [] }]);
   });
 
+  it('leaves the host port to the node for -p PORT, HostPort 0 and -P', () => {
+    const s = standaloneSpec({
+      Image: 'x',
+      ExposedPorts: { '80/tcp': {}, '53/udp': {}, '443/tcp': {} },
+      HostConfig: {
+        PortBindings: { '80/tcp': [{ HostPort: '' }], '443/tcp': [{ HostPort: '8443' }] },
+        PublishAllPorts: true,
+      },
+    });
+    expect(s.ports).toEqual([
+      { containerPort: 80, hostPort: 0, protocol: 'tcp' },
+      { containerPort: 443, hostPort: 8443, protocol: 'tcp' },
+      { containerPort: 53, hostPort: 0, protocol: 'udp' },
+    ]);
+  });
+
   it('refuses by name what it does not honour', () => {
     expect(refusal({ Image: 'x', Tty: true })).toBe('invalid_argument: Tty is not supported by skiff yet');
     expect(refusal({ Image: 'x', HostConfig: { Privileged: true } })).toContain(
@@ -132,9 +148,9 @@ describe('standaloneSpec', () => {
       "RestartPolicy 'always'",
     );
     expect(refusal({ Image: 'x', HostConfig: { NetworkMode: 'host' } })).toContain("NetworkMode 'host'");
-    expect(refusal({ Image: 'x', HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '' }] } } })).toContain(
-      'a random host port is not supported',
-    );
+    expect(
+      refusal({ Image: 'x', HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '8000-8010' }] } } }),
+    ).toContain('a range is not supported');
     expect(refusal({ Image: 'x', HostConfig: { Binds: ['relative'] } })).toContain('SOURCE:/TARGET');
     expect(refusal({ Image: 'x', NetworkingConfig: { EndpointsConfig: { host: {} } } })).toContain(
       'EndpointsConfig.host',
