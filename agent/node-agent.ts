@@ -21,7 +21,7 @@ import {
   silentLogger,
 } from '../lib/index.js';
 import { Builder } from './build/index.js';
-import { ContainerService, isStandaloneId } from './containers/index.js';
+import { ContainerService, isStandaloneId, type NetworkLinkPort } from './containers/index.js';
 import {
   DEFAULT_PULL_LIMITS,
   ImageService,
@@ -96,6 +96,8 @@ export interface NodeAgentOptions {
   };
   /** The subnet of the node's `bridge` network for standalone containers; by default the first of dockerd's default pools the host does not route yet (`nodeBridgeSubnet`). */
   bridgeSubnet?: string;
+  /** Where user bridge networks (`docker network create`) take their subnets; dockerd's default pools when absent. */
+  networkPool?: string;
 }
 
 export class NodeAgent {
@@ -168,6 +170,8 @@ export class NodeAgent {
       network,
       runtime: this.runtime,
       bridge: bridgeNetwork(opts.nodeId, opts.bridgeSubnet ?? nodeBridgeSubnet(opts.stateDir, opts.nodeId)),
+      links: networkLinks(this.network),
+      ...(opts.networkPool ? { networkPool: opts.networkPool } : {}),
       log,
     });
     this.worker = new Worker({
@@ -350,7 +354,24 @@ export class NodeAgent {
   }
 }
 
-/** The node's `bridge` network (dockerd's docker0): standalone containers' default. */
+/** `docker network connect`/`disconnect` on the node's network layer. */
+function networkLinks(mgr: NetworkManager): NetworkLinkPort {
+  return {
+    ensureNetwork: (def) => mgr.ensureNetwork(def),
+    connect: async (containerId, a) => ({ ip: (await mgr.connect(containerId, a)).ip }),
+    disconnect: (containerId, networkId) => mgr.disconnect(containerId, networkId),
+    async releaseNetwork(networkId) {
+      try {
+        await mgr.removeNetwork(networkId);
+      } catch (e) {
+        // Another container is still on it: it stays.
+        if (!(e instanceof SkiffError && e.code === 'conflict')) throw e;
+      }
+    },
+    subnetsInUse: () => mgr.subnetsInUse(),
+  };
+}
+
 /**
  * The `bridge` subnet of a cluster node, chosen once and kept in `bridge-subnet` so
  * standalone containers keep their network across restarts. A node whose standalone

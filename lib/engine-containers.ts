@@ -48,7 +48,7 @@ export interface EngineContainerSummary {
   State: string;
   Status: string;
   HostConfig: { NetworkMode: string };
-  NetworkSettings: { Networks: Record<string, { IPAddress: string; NetworkID: string }> };
+  NetworkSettings: { Networks: Record<string, EngineEndpointSettings> };
   Mounts: { Type: string; Source: string; Destination: string; RW: boolean }[];
 }
 
@@ -96,9 +96,44 @@ export interface EngineContainerInspect {
   NetworkSettings: {
     IPAddress: string;
     Ports: Record<string, EnginePortBinding[] | null>;
-    Networks: Record<string, { IPAddress: string; NetworkID: string; Gateway: string }>;
+    Networks: Record<string, EngineEndpointSettings>;
   };
   Mounts: { Type: string; Source: string; Destination: string; RW: boolean }[];
+}
+
+/** A container's endpoint on one network, as inspect and list show it. */
+export interface EngineEndpointSettings {
+  IPAddress: string;
+  NetworkID: string;
+  Gateway: string;
+  /** The names it answers to on the network (a user network's aliases, with its short ID). */
+  Aliases?: string[] | null;
+  DNSNames?: string[] | null;
+  EndpointID?: string;
+  IPPrefixLen?: number;
+  MacAddress?: string;
+}
+
+/** A node-local network (Docker's `bridge` and user bridge networks) as the Engine API shows it. */
+export interface EngineLocalNetwork {
+  Name: string;
+  Id: string;
+  Created: string;
+  Scope: 'local';
+  Driver: string;
+  EnableIPv6: boolean;
+  IPAM: { Driver: string; Options: Record<string, string>; Config: { Subnet?: string; Gateway?: string }[] };
+  Internal: boolean;
+  Attachable: boolean;
+  Ingress: boolean;
+  ConfigFrom: { Network: string };
+  ConfigOnly: boolean;
+  Containers: Record<
+    string,
+    { Name: string; EndpointID: string; MacAddress: string; IPv4Address: string; IPv6Address: string }
+  >;
+  Options: Record<string, string>;
+  Labels: Record<string, string>;
 }
 
 /** `POST /containers/{id}/wait?condition=`: Docker's three conditions. */

@@ -15,6 +15,7 @@ export {
   forwardToNode,
   isForwarded,
   type LocalEventSource,
+  type LocalNetworkPort,
   type LogQuery,
   type LogSource,
   MIN_API_VERSION,

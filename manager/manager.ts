@@ -110,6 +110,8 @@ export interface ManagerOptions {
   extraRoutes?: ApiServerOptions['extraRoutes'];
   /** `/swarm/leave`: the node takes itself out (see Manager.leaveRaft). */
   leave?: ApiServerOptions['leave'];
+  /** The node's own local networks (its agent's), served beside the cluster's. */
+  localNetworks?: ApiServerOptions['localNetworks'];
   /** A new cluster's address pools and subnet size (kept in the cluster object). */
   addressPool?: { pools: string[]; subnetSize?: number };
   /**
@@ -318,6 +320,7 @@ export class Manager {
         }),
         ...(o.extraRoutes ? { extraRoutes: o.extraRoutes } : {}),
         ...(o.leave ? { leave: o.leave } : {}),
+        ...(o.localNetworks ? { localNetworks: o.localNetworks } : {}),
         readGate,
         events,
         ...(o.metrics ? { onRequest: (r) => o.metrics?.apiRequest(r) } : {}),

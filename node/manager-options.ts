@@ -4,7 +4,7 @@ import type { NodeAgent } from '../agent/index.js';
 import { readTaskStats } from '../agent/index.js';
 import type { Logger } from '../lib/index.js';
 import { SkiffError } from '../lib/index.js';
-import type { ManagerOptions } from '../manager/index.js';
+import type { LocalNetworkPort, ManagerOptions } from '../manager/index.js';
 import { registerNodeRoutes } from './api/index.js';
 import type { ContainerEvents } from './container-events.js';
 import { nodeHealth } from './health.js';
@@ -59,7 +59,27 @@ export function managerOptions(
         return reply.status(report.healthy ? 200 : 503).send(report);
       });
     },
+    localNetworks: localNetworks(agentOf),
     metrics: metrics.managerHooks,
     localEvents: containerEvents.source,
+  };
+}
+
+/** The node's own networks, from its agent's standalone containers. */
+function localNetworks(agentOf: () => NodeAgent | undefined): LocalNetworkPort {
+  const svc = () => {
+    const a = agentOf();
+    if (!a) throw new SkiffError('unavailable', 'the node agent is still starting');
+    return a.containers;
+  };
+  return {
+    // While the agent starts, the cluster's networks are still listed and found.
+    list: async () => (await agentOf()?.containers.listNetworks()) ?? [],
+    find: async (ref) => agentOf()?.containers.findNetwork(ref),
+    create: (body) => svc().createNetwork(body),
+    remove: (ref) => svc().removeNetwork(ref),
+    connect: (network, container, aliases) => svc().connect(network, container, aliases),
+    disconnect: (network, container) => svc().disconnect(network, container),
+    prune: (keep) => svc().pruneNetworks(keep),
   };
 }

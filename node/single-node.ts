@@ -55,7 +55,9 @@ export async function runSingleNode(
     logger: log,
     ...(o.pullLimits ? { pullLimits: o.pullLimits } : {}),
     overlayAsBridge: true,
-    ...(o.addressPool?.pools[0] ? { bridgeSubnet: lastSubnetOf(o.addressPool.pools[0]) } : {}),
+    ...(o.addressPool?.pools[0]
+      ? { bridgeSubnet: lastSubnetOf(o.addressPool.pools[0]), networkPool: o.addressPool.pools[0] }
+      : {}),
     onImagePulled: metrics.onImagePulled,
   });
   const started = agent;

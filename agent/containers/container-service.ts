@@ -3,9 +3,11 @@
 // under conmon) through the worker's own ports. What the Engine API shows of a container
 // beyond the runtime's record (its Docker config, ports, network) is kept in one JSON
 // record per container under `engine-containers/`.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { writeFileDurable } from '../../disk/index.js';
@@ -13,8 +15,11 @@ import type {
   EngineContainerInspect,
   EngineContainerSummary,
   EngineContainerTop,
+  EngineEndpointSettings,
   EngineHostConfig,
+  EngineLocalNetwork,
   Logger,
+  NetworkAttachmentById,
   NetworkDefinition,
   PublishedPort,
   WaitCondition,
@@ -22,6 +27,7 @@ import type {
 import { SkiffError, STANDALONE_CONTAINER_LABEL, silentLogger } from '../../lib/index.js';
 import { helperExec } from '../host-exec.js';
 import type { ImageRecord } from '../image/index.js';
+import { parseCidr } from '../network/index.js';
 import {
   type ContainerInfo,
   type ContainerRuntime,
@@ -35,7 +41,19 @@ import {
 } from '../runtime/index.js';
 import type { NetworkPort, RootfsPort } from '../worker/index.js';
 import { type ContainerPath, resolveContainerPath } from './container-path.js';
-import { type NetworkMode, standaloneSpec } from './create-spec.js';
+import { ANY_HOST_PORT, type NetworkMode, standaloneSpec } from './create-spec.js';
+import { LocalNetworks, NONE_ID, presentLocalNetwork, type ResolvedNetwork } from './local-networks.js';
+
+/** What `docker network connect`/`disconnect` need of the network layer beyond attach/detach. */
+export interface NetworkLinkPort {
+  ensureNetwork(def: NetworkDefinition): Promise<void>;
+  connect(containerId: string, attachment: NetworkAttachmentById): Promise<{ ip: string }>;
+  disconnect(containerId: string, networkId: string): Promise<void>;
+  /** Removes the network's kernel state when no container uses it any more. */
+  releaseNetwork(networkId: string): Promise<void>;
+  /** Subnets the host routes or skiff's active networks hold. */
+  subnetsInUse(): Promise<string[]>;
+}
 
 export interface ContainerServiceOptions {
   /** Where the records live: `<stateDir>/engine-containers/`. */
@@ -66,7 +84,21 @@ export interface ContainerServiceOptions {
   >;
   /** The node's default network for standalone containers (Docker's `bridge`). */
   bridge: NetworkDefinition;
+  links: NetworkLinkPort;
+  /** The node's address pool (single-node mode), where user networks take their subnets. */
+  networkPool?: string;
   log?: Logger;
+}
+
+/** One network a container is on. */
+interface RecordNetwork {
+  id: string;
+  name: string;
+  /** The aliases asked for (the container's name and short ID answer too). */
+  aliases: string[];
+  ip: string;
+  gateway: string;
+  prefixLen: number;
 }
 
 interface ContainerRecord {
@@ -91,7 +123,10 @@ interface ContainerRecord {
   tty?: boolean;
   openStdin?: boolean;
   stdinOnce?: boolean;
+  /** The bridge address of records written before `networks`. */
   ip?: string;
+  /** Its networks in order (absent in records of earlier builds: `bridge` by networkMode). */
+  networks?: RecordNetwork[];
 }
 
 const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
@@ -114,9 +149,17 @@ export class ContainerService {
   /** Containers being removed, so a removal is done once. */
   private readonly removing = new Map<string, Promise<void>>();
   private unsubscribe: (() => void) | undefined;
+  /** The node's local networks (`bridge` and user networks). */
+  readonly networks: LocalNetworks;
 
   constructor(private readonly o: ContainerServiceOptions) {
     this.dir = join(o.stateDir, 'engine-containers');
+    this.networks = new LocalNetworks({
+      stateDir: o.stateDir,
+      bridge: o.bridge,
+      ...(o.networkPool ? { pool: o.networkPool } : {}),
+      subnetsInUse: () => o.links.subnetsInUse(),
+    });
     this.log = (o.log ?? silentLogger).child({ component: 'containers' });
     this.removed.setMaxListeners(0);
   }
@@ -161,13 +204,32 @@ export class ContainerService {
     const argv = mergeArgs(imageConfig, s.spec);
     const log = this.log.child({ containerId: id, name: wanted });
     const labels = { ...s.spec.Labels, [STANDALONE_CONTAINER_LABEL]: 'true' };
-    const networkIds = s.networkMode === 'bridge' ? [this.o.bridge.id] : [];
-    let ip: string | undefined;
+    const joined: ResolvedNetwork[] = [];
+    for (const e of s.endpoints) {
+      const r = await this.networks.resolve(e.network);
+      if (joined.some((j) => j.def.id === r.def.id))
+        throw new SkiffError('invalid_argument', `network ${e.network} is named twice`);
+      joined.push(r);
+    }
+    const networkIds = joined.map((j) => j.def.id);
+    let ports = s.ports;
+    const networks: RecordNetwork[] = joined.map((j, i) => ({
+      id: j.def.id,
+      name: j.def.name,
+      aliases: s.endpoints[i]?.aliases ?? [],
+      ip: '',
+      gateway: j.def.gateway,
+      prefixLen: parseCidr(j.def.subnet).prefixLength,
+    }));
     try {
       const { rootfs } = await this.o.rootfs.mount(id, image.id, rootfsMountFlags(s.spec));
-      const attachments = s.networkMode === 'bridge' ? [{ network: this.o.bridge, aliases: [wanted] }] : [];
-      const net = await this.o.network.attach(id, attachments, s.ports);
-      ip = net.addresses[0]?.ip;
+      const attachments = joined.map((j, i) => ({
+        network: j.def,
+        aliases: dnsNames(wanted, id, j.rec ? (networks[i]?.aliases ?? []) : []),
+      }));
+      ports = await this.assignHostPorts(s.ports);
+      const net = await this.o.network.attach(id, attachments, ports);
+      for (const n of networks) n.ip = net.addresses.find((a) => a.networkId === n.id)?.ip ?? '';
       await this.o.runtime.create({
         id,
         name: wanted,
@@ -202,15 +264,15 @@ export class ContainerService {
       hostname: s.spec.Hostname || id.slice(0, 12),
       labels: { ...(imageConfig.Labels ?? {}), ...s.spec.Labels },
       hostConfig: ((body as { HostConfig?: EngineHostConfig }).HostConfig ?? {}) as EngineHostConfig,
-      ports: s.ports,
+      ports,
       networkMode: s.networkMode,
       autoRemove: s.autoRemove,
       ...(s.spec.TTY ? { tty: true } : {}),
       ...(s.spec.OpenStdin ? { openStdin: true } : {}),
       ...(s.stdinOnce ? { stdinOnce: true } : {}),
-      ...(ip ? { ip } : {}),
+      networks,
     };
-    await writeFileDurable(join(this.dir, `${id}.json`), JSON.stringify(rec), { mode: 0o600 });
+    await this.write(rec);
     log.info({ image: s.image }, 'container created');
     return { Id: id, Warnings: [] };
   }
@@ -508,7 +570,7 @@ export class ContainerService {
         AttachStderr: true,
       },
       NetworkSettings: {
-        IPAddress: rec.ip ?? '',
+        IPAddress: netsOf(rec, this.o.bridge)[0]?.ip ?? '',
         Ports: portMap,
         Networks: this.networksOf(rec),
       },
@@ -549,13 +611,24 @@ export class ContainerService {
     };
   }
 
-  private networksOf(
-    rec: ContainerRecord,
-  ): Record<string, { IPAddress: string; NetworkID: string; Gateway: string }> {
-    if (rec.networkMode !== 'bridge') return {};
-    return {
-      bridge: { IPAddress: rec.ip ?? '', NetworkID: this.o.bridge.id, Gateway: this.o.bridge.gateway },
-    };
+  private networksOf(rec: ContainerRecord): Record<string, EngineEndpointSettings> {
+    const out: Record<string, EngineEndpointSettings> = {};
+    for (const n of netsOf(rec, this.o.bridge)) {
+      const user = n.id !== this.o.bridge.id;
+      const names = user ? dnsNames(rec.name, rec.id, n.aliases) : null;
+      out[n.name] = {
+        IPAddress: n.ip,
+        NetworkID: n.id,
+        // Clients (docker-compose) know an endpoint they made by the short ID among its aliases.
+        Aliases: user ? [...n.aliases, rec.id.slice(0, 12)] : null,
+        DNSNames: names,
+        EndpointID: endpointId(rec.id, n.id),
+        Gateway: n.gateway,
+        IPPrefixLen: n.prefixLen,
+        MacAddress: '',
+      };
+    }
+    return out;
   }
 
   private async autoRemove(id: string): Promise<void> {
@@ -574,7 +647,10 @@ export class ContainerService {
     const running = this.removing.get(rec.id);
     if (running) return running;
     const p = (async () => {
-      await this.teardown(rec.id, rec.networkMode === 'bridge' ? [this.o.bridge.id] : []);
+      await this.teardown(
+        rec.id,
+        netsOf(rec, this.o.bridge).map((n) => n.id),
+      );
       await rm(join(this.dir, `${rec.id}.json`), { force: true });
       this.log.info({ containerId: rec.id }, 'container removed');
       this.removed.emit('removed', rec.id);
@@ -589,6 +665,169 @@ export class ContainerService {
     });
     await this.o.network.detach(id, networkIds);
     await this.o.rootfs.remove(id);
+  }
+
+  /** `docker network ls`: `bridge`, `none` and the user networks, with their containers. */
+  async listNetworks(): Promise<EngineLocalNetwork[]> {
+    const recs = await this.records();
+    const users = await this.networks.records();
+    const none = presentLocalNetwork(
+      { id: NONE_ID, name: 'none', created: EPOCH },
+      { driver: 'null', containers: {} },
+    );
+    const bridge = presentLocalNetwork(
+      { ...this.o.bridge, created: EPOCH },
+      { driver: 'bridge', containers: containersOn(recs, this.o.bridge) },
+    );
+    const user = users.map((n) =>
+      presentLocalNetwork(n, {
+        driver: 'bridge',
+        internal: n.internal,
+        attachable: n.attachable,
+        labels: n.labels,
+        containers: containersOn(recs, this.o.bridge, n.id),
+      }),
+    );
+    return [bridge, none, ...user];
+  }
+
+  /** A local network by ID, name or ID prefix; undefined when the node has none such. */
+  async findNetwork(ref: string): Promise<EngineLocalNetwork | undefined> {
+    const all = await this.listNetworks();
+    const hit = all.find((n) => n.Id === ref) ?? all.find((n) => n.Name === ref);
+    if (hit) return hit;
+    const byPrefix = ref.length > 0 ? all.filter((n) => n.Id.startsWith(ref)) : [];
+    return byPrefix.length === 1 ? byPrefix[0] : undefined;
+  }
+
+  async createNetwork(body: unknown): Promise<{ Id: string; Warning: string }> {
+    const rec = await this.networks.create(body);
+    this.log.info({ networkId: rec.id, network: rec.name, subnet: rec.subnet }, 'network created');
+    return { Id: rec.id, Warning: '' };
+  }
+
+  /** `docker network rm`: refused for the built-in ones and while containers are on it. */
+  async removeNetwork(ref: string): Promise<void> {
+    const net = await this.findNetwork(ref);
+    if (!net) throw new SkiffError('not_found', `network ${ref} not found`);
+    if (net.Name === 'bridge' || net.Name === 'none')
+      throw new SkiffError('forbidden', `${net.Name} is a pre-defined network and cannot be removed`);
+    const users = Object.values(net.Containers).map((c) => c.Name);
+    if (users.length > 0)
+      throw new SkiffError(
+        'forbidden',
+        `error while removing network: network ${net.Name} id ${net.Id} has active endpoints (${users.join(', ')})`,
+      );
+    const rec = await this.networks.findRecord(net.Id);
+    if (rec) await this.networks.remove(rec);
+    this.log.info({ networkId: net.Id, network: net.Name }, 'network removed');
+  }
+
+  /** Removes the user networks no container is on; their names. */
+  async pruneNetworks(keep: (n: EngineLocalNetwork) => boolean = () => false): Promise<string[]> {
+    const out: string[] = [];
+    for (const n of await this.listNetworks()) {
+      if (n.Name === 'bridge' || n.Name === 'none' || Object.keys(n.Containers).length > 0 || keep(n))
+        continue;
+      await this.removeNetwork(n.Id);
+      out.push(n.Name);
+    }
+    return out;
+  }
+
+  /** `docker network connect`: a container (running or not) joins a user network or `bridge`. */
+  async connect(networkRef: string, containerRef: string, aliases: string[] = []): Promise<void> {
+    const rec = await this.find(containerRef);
+    if (rec.networkMode === 'none')
+      throw new SkiffError(
+        'forbidden',
+        `container ${rec.name} cannot be connected to a network: it was created with network mode none`,
+      );
+    const { def, rec: userNet } = await this.networks.resolve(networkRef);
+    if (!userNet && aliases.length > 0)
+      throw new SkiffError(
+        'invalid_argument',
+        'network-scoped aliases are only supported for user-defined networks',
+      );
+    const nets = netsOf(rec, this.o.bridge);
+    if (nets.some((n) => n.id === def.id))
+      throw new SkiffError(
+        'forbidden',
+        `endpoint with name ${rec.name} already exists in network ${def.name}`,
+      );
+    await this.o.links.ensureNetwork(def);
+    const names = userNet ? dnsNames(rec.name, rec.id, aliases) : [rec.name];
+    const { ip } = await this.o.links
+      .connect(rec.id, { networkId: def.id, aliases: names })
+      .catch(async (e: unknown) => {
+        await this.o.links.releaseNetwork(def.id).catch(() => {});
+        throw e;
+      });
+    const next: ContainerRecord = {
+      ...rec,
+      networks: [
+        ...nets,
+        {
+          id: def.id,
+          name: def.name,
+          aliases,
+          ip,
+          gateway: def.gateway,
+          prefixLen: parseCidr(def.subnet).prefixLength,
+        },
+      ],
+    };
+    await this.write(next);
+    this.log.info({ containerId: rec.id, networkId: def.id }, 'container connected to a network');
+  }
+
+  /** `docker network disconnect`. */
+  async disconnect(networkRef: string, containerRef: string): Promise<void> {
+    const rec = await this.find(containerRef);
+    const { def } = await this.networks.resolve(networkRef);
+    const nets = netsOf(rec, this.o.bridge);
+    if (!nets.some((n) => n.id === def.id))
+      throw new SkiffError('forbidden', `container ${rec.name} is not connected to network ${def.name}`);
+    await this.o.links.disconnect(rec.id, def.id);
+    await this.write({ ...rec, networks: nets.filter((n) => n.id !== def.id) });
+    await this.o.links
+      .releaseNetwork(def.id)
+      .catch((e: unknown) => this.log.warn({ networkId: def.id, err: String(e) }, 'network release failed'));
+    this.log.info({ containerId: rec.id, networkId: def.id }, 'container disconnected from a network');
+  }
+
+  /**
+   * Host ports for the bindings that name none: free on the host now (the kernel's pick
+   * among its ephemeral ports, as dockerd's) and not published by another container
+   * (portmap's DNAT holds no socket the kernel would know of).
+   */
+  private async assignHostPorts(ports: PublishedPort[]): Promise<PublishedPort[]> {
+    if (!ports.some((p) => p.hostPort === ANY_HOST_PORT)) return ports;
+    const taken = new Set(
+      (await this.records()).flatMap((r) => r.ports.map((p) => `${p.protocol}/${p.hostPort}`)),
+    );
+    for (const p of ports) if (p.hostPort !== ANY_HOST_PORT) taken.add(`${p.protocol}/${p.hostPort}`);
+    const out: PublishedPort[] = [];
+    for (const p of ports) {
+      if (p.hostPort !== ANY_HOST_PORT) {
+        out.push(p);
+        continue;
+      }
+      let port: number | undefined;
+      for (let i = 0; i < 20 && port === undefined; i++) {
+        const c = await freeHostPort(p.protocol, p.hostIp);
+        if (!taken.has(`${p.protocol}/${c}`)) port = c;
+      }
+      if (port === undefined)
+        throw new SkiffError('unavailable', `no free host port for ${p.containerPort}/${p.protocol}`);
+      taken.add(`${p.protocol}/${port}`);
+      out.push({ ...p, hostPort: port });
+    }
+    return out;
+  }
+
+  private async write(rec: ContainerRecord): Promise<void> {
+    await writeFileDurable(join(this.dir, `${rec.id}.json`), JSON.stringify(rec), { mode: 0o600 });
   }
 
   /** Docker's 404 unless `ref` names a standalone container. */
@@ -774,4 +1013,74 @@ function taskSummary(c: ContainerInfo, now: number): EngineContainerSummary {
     NetworkSettings: { Networks: {} },
     Mounts: [],
   };
+}
+
+const EPOCH = '0001-01-01T00:00:00Z';
+
+/** A container's networks; a record of an earlier build is on `bridge` by its network mode. */
+function netsOf(rec: ContainerRecord, bridge: NetworkDefinition): RecordNetwork[] {
+  if (rec.networks) return rec.networks;
+  if (rec.networkMode !== 'bridge') return [];
+  return [
+    {
+      id: bridge.id,
+      name: 'bridge',
+      aliases: [],
+      ip: rec.ip ?? '',
+      gateway: bridge.gateway,
+      prefixLen: parseCidr(bridge.subnet).prefixLength,
+    },
+  ];
+}
+
+/** The names a container answers to on a network: its name, its short ID, its aliases (dockerd's DNSNames). */
+function dnsNames(name: string, id: string, aliases: readonly string[]): string[] {
+  return [...new Set([name, id.slice(0, 12), ...aliases])];
+}
+
+/** A stable endpoint ID per container and network (no endpoint object of its own here). */
+function endpointId(containerId: string, networkId: string): string {
+  return createHash('sha256').update(`${containerId}/${networkId}`).digest('hex');
+}
+
+/** The containers on a network (`bridge` when `networkId` is not given), as network inspect lists them. */
+function containersOn(
+  recs: readonly ContainerRecord[],
+  bridge: NetworkDefinition,
+  networkId = bridge.id,
+): EngineLocalNetwork['Containers'] {
+  const out: EngineLocalNetwork['Containers'] = {};
+  for (const r of recs) {
+    const n = netsOf(r, bridge).find((x) => x.id === networkId);
+    if (!n) continue;
+    out[r.id] = {
+      Name: r.name,
+      EndpointID: endpointId(r.id, networkId),
+      MacAddress: '',
+      IPv4Address: n.ip ? `${n.ip}/${n.prefixLen}` : '',
+      IPv6Address: '',
+    };
+  }
+  return out;
+}
+
+/** A port free on the host for `protocol` right now, as the kernel picks one. */
+function freeHostPort(protocol: 'tcp' | 'udp', hostIp = '0.0.0.0'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    if (protocol === 'udp') {
+      const sock = createSocket(hostIp.includes(':') ? 'udp6' : 'udp4');
+      sock.on('error', reject);
+      sock.bind(0, hostIp, () => {
+        const { port } = sock.address();
+        sock.close(() => resolve(port));
+      });
+      return;
+    }
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, hostIp, () => {
+      const a = server.address();
+      server.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
 }

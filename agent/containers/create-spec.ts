@@ -11,13 +11,24 @@ import type {
 } from '../../lib/index.js';
 import { SkiffError } from '../../lib/index.js';
 
-export type NetworkMode = 'bridge' | 'none';
+/** `bridge` (the node's default network), `none`, or the name or ID of a user network. */
+export type NetworkMode = string;
+
+/** A network the container joins at create, in order (the first is its NetworkMode). */
+export interface EndpointRequest {
+  /** `bridge` or a user network's name or ID, as the body gives it. */
+  network: string;
+  /** Extra names on a user network (Docker's network-scoped aliases). */
+  aliases: string[];
+}
 
 export interface StandaloneSpec {
   image: string;
   spec: ContainerSpec;
   ports: PublishedPort[];
   networkMode: NetworkMode;
+  /** The networks to join; none with NetworkMode `none`. */
+  endpoints: EndpointRequest[];
   autoRemove: boolean;
   /** Its stdin closes when the first attached client's input ends. */
   stdinOnce: boolean;
@@ -38,6 +49,7 @@ const CONFIG_KEYS = new Set([
   'StopSignal',
   'StopTimeout',
   'ExposedPorts',
+  'Volumes',
   'HostConfig',
   'NetworkingConfig',
   // Which streams a client attaches to: its own business.
@@ -60,7 +72,11 @@ const HOST_CONFIG_KEYS = new Set([
   'Init',
   // The terminal's first size: the client resizes it once the container runs.
   'ConsoleSize',
+  'PublishAllPorts',
 ]);
+
+/** A published port whose host port the node picks. */
+export const ANY_HOST_PORT = 0;
 
 /** Not asked: null, false, 0, '', or arrays and objects of nothing but such values. */
 function isUnset(v: unknown): boolean {
@@ -112,11 +128,7 @@ export function standaloneSpec(raw: unknown): StandaloneSpec {
   if (restart !== '' && restart !== 'no')
     refuse(`HostConfig.RestartPolicy '${restart}'`, 'is not supported by skiff yet (only "no")');
   const networkMode = networkModeOf(host.NetworkMode);
-  const endpoints = body.NetworkingConfig?.EndpointsConfig ?? {};
-  for (const [name, ep] of Object.entries(endpoints)) {
-    const own = name === networkMode || (networkMode === 'bridge' && name === 'default');
-    if (!own || !isUnset(ep)) refuse(`NetworkingConfig.EndpointsConfig.${name}`);
-  }
+  const endpoints = endpointsOf(networkMode, body.NetworkingConfig?.EndpointsConfig);
   const cmd = stringList(body.Cmd, 'Cmd');
   const entrypoint = stringList(body.Entrypoint, 'Entrypoint');
   const env = stringList(body.Env, 'Env');
@@ -131,6 +143,13 @@ export function standaloneSpec(raw: unknown): StandaloneSpec {
   )
     refuse('StopTimeout', 'must be a whole number of seconds');
   const ports = portsOf(host.PortBindings ?? {});
+  // `-P`: every exposed port not bound already gets a host port the node picks.
+  if (host.PublishAllPorts === true) {
+    const exposed = body.ExposedPorts ?? {};
+    if (typeof exposed !== 'object' || Array.isArray(exposed)) refuse('ExposedPorts', 'must map ports to {}');
+    for (const p of portsOf(Object.fromEntries(Object.keys(exposed).map((k) => [k, [{}]]))))
+      if (!ports.some((x) => x.containerPort === p.containerPort && x.protocol === p.protocol)) ports.push(p);
+  }
   if (ports.length > 0 && networkMode === 'none')
     refuse('HostConfig.PortBindings', 'need a network (not "none")');
   const workdir = str(body.WorkingDir, 'WorkingDir');
@@ -138,6 +157,19 @@ export function standaloneSpec(raw: unknown): StandaloneSpec {
   const hostname = str(body.Hostname, 'Hostname');
   const stopSignal = str(body.StopSignal, 'StopSignal');
   const mounts = (stringList(host.Binds, 'HostConfig.Binds') ?? []).map(bindMount);
+  // Volumes holds mount points (docker-compose lists its binds' targets there too) and,
+  // from the docker CLI 28, whole `-v SRC:DST` specs, which dockerd mounts as Binds.
+  // A bare path no Bind covers is an anonymous volume.
+  const volumes = body.Volumes ?? {};
+  if (typeof volumes !== 'object' || Array.isArray(volumes)) refuse('Volumes', 'must map paths to {}');
+  for (const spec of Object.keys(volumes as object))
+    if (spec.includes(':')) {
+      const m = bindMount(spec);
+      if (!mounts.some((x) => x.Target === m.Target)) mounts.push(m);
+    }
+  for (const path of Object.keys(volumes as object))
+    if (!path.includes(':') && !mounts.some((m) => m.Target === path))
+      refuse(`Volumes '${path.slice(0, 80)}'`, '(an anonymous volume) is not supported by skiff yet');
   const spec: ContainerSpec = {
     Image: image,
     Labels: { ...labels },
@@ -160,6 +192,7 @@ export function standaloneSpec(raw: unknown): StandaloneSpec {
     spec,
     ports,
     networkMode,
+    endpoints,
     autoRemove: host.AutoRemove === true,
     stdinOnce,
     cmd,
@@ -178,13 +211,46 @@ function isDefaultLogConfig(v: unknown): boolean {
   return (c.Type === 'json-file' || c.Type === '' || c.Type === undefined) && isUnset(c.Config);
 }
 
+const NETWORK_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
 function networkModeOf(v: unknown): NetworkMode {
   if (v === undefined || v === null || v === '' || v === 'default' || v === 'bridge') return 'bridge';
   if (v === 'none') return 'none';
+  if (typeof v === 'string' && v !== 'host' && v.length <= 128 && NETWORK_NAME_RE.test(v)) return v;
   return refuse(
     `HostConfig.NetworkMode '${String(v).slice(0, 60)}'`,
-    'is not supported by skiff yet (only bridge and none)',
+    'is not supported by skiff yet (bridge, none, or a user network)',
   );
+}
+
+/** What an endpoint may ask: its aliases; the network's ID is the client's note to itself. */
+const ENDPOINT_KEYS = new Set(['Aliases', 'NetworkID']);
+
+/** The networks in order: NetworkMode's first, then the other endpoints the body names. */
+function endpointsOf(mode: NetworkMode, raw: unknown): EndpointRequest[] {
+  if (raw !== undefined && raw !== null && (typeof raw !== 'object' || Array.isArray(raw)))
+    refuse('NetworkingConfig.EndpointsConfig', 'must map network names to endpoint settings');
+  const given = Object.entries((raw ?? {}) as Record<string, unknown>);
+  const own = (name: string) => name === mode || (mode === 'bridge' && name === 'default');
+  const out: EndpointRequest[] = mode === 'none' ? [] : [{ network: mode, aliases: [] }];
+  for (const [name, ep] of given) {
+    const field = `NetworkingConfig.EndpointsConfig.${name.slice(0, 60)}`;
+    if (ep !== null && ep !== undefined && (typeof ep !== 'object' || Array.isArray(ep)))
+      refuse(field, 'must be an object');
+    for (const [k, v] of Object.entries((ep ?? {}) as Record<string, unknown>))
+      if (!ENDPOINT_KEYS.has(k) && !isUnset(v)) refuse(`${field}.${k}`);
+    const aliases = stringList((ep as { Aliases?: unknown } | null)?.Aliases, `${field}.Aliases`) ?? [];
+    if (mode === 'none') refuse(field, 'cannot be joined by a container with NetworkMode none');
+    if (name === 'host' || name.length > 128 || !NETWORK_NAME_RE.test(name))
+      refuse(field, 'is not a network name');
+    const builtin = name === 'bridge' || (own(name) && mode === 'bridge');
+    if (builtin && aliases.length > 0)
+      refuse(`${field}.Aliases`, 'are only supported for user-defined networks (network-scoped aliases)');
+    const target = own(name) ? out[0] : out.find((e) => e.network === name);
+    if (target) target.aliases.push(...aliases);
+    else out.push({ network: name, aliases: [...aliases] });
+  }
+  return out;
 }
 
 /** `-v SRC:DST[:ro|rw]`: SRC absolute is a bind mount, otherwise a named volume. */
@@ -214,11 +280,12 @@ function portsOf(bindings: NonNullable<EngineHostConfig['PortBindings']>): Publi
     if (!m || containerPort < 1 || containerPort > 65535)
       refuse(`HostConfig.PortBindings '${key.slice(0, 40)}'`, 'is not a port (PORT/tcp or PORT/udp)');
     for (const b of list ?? []) {
-      const hostPort = Number(b.HostPort);
-      if (!b.HostPort || !Number.isInteger(hostPort) || hostPort < 1 || hostPort > 65535)
+      // No host port, or 0: one the node picks (`-p 80`, testcontainers), 0 until then.
+      const hostPort = b.HostPort === undefined || b.HostPort === '' ? 0 : Number(b.HostPort);
+      if (!Number.isInteger(hostPort) || hostPort < 0 || hostPort > 65535)
         refuse(
           `HostConfig.PortBindings '${key}': host port '${String(b.HostPort ?? '').slice(0, 20)}'`,
-          'must be a port number (a random host port is not supported by skiff yet)',
+          'must be a port number (a range is not supported by skiff yet)',
         );
       const hostIp = b.HostIp && b.HostIp !== '0.0.0.0' ? b.HostIp : undefined;
       out.push({

@@ -5,6 +5,7 @@ export {
   ContainerService,
   type ContainerServiceOptions,
   isStandaloneId,
+  type NetworkLinkPort,
   parsePs,
 } from './container-service.js';
 export { type NetworkMode, type StandaloneSpec, standaloneSpec } from './create-spec.js';

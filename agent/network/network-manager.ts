@@ -583,6 +583,70 @@ export class NetworkManager {
   }
 
   /**
+   * Adds one interface to a container that has its sandbox already (`docker network
+   * connect`, running or not): the next free ethN, no default route unless it is the
+   * first, its names in the network's DNS. The network must be set up on this node.
+   */
+  async connect(containerId: string, attachment: NetworkAttachmentById): Promise<AttachedInterface> {
+    validateContainerId(containerId);
+    const [a] = validateAttachments([attachment]);
+    const def = this.requireNetwork((a as NetworkAttachmentById).networkId);
+    const netnsPath = path.join(this.netnsDir, containerId);
+    const record = this.attachments.get(containerId) ?? { containerId, netnsPath, ports: [], entries: [] };
+    if (record.entries.some((e) => e.networkId === def.id))
+      throw new SkiffError('conflict', `container ${containerId} is already attached to network ${def.name}`);
+    const used = new Set(record.entries.map((e) => e.ifName));
+    let n = 0;
+    while (used.has(`eth${n}`)) n++;
+    const entry: AttachmentEntry = {
+      networkId: def.id,
+      ifName: `eth${n}`,
+      aliases: (a as NetworkAttachmentById).aliases,
+      config: interfaceConfigList({
+        network: def,
+        ipamDataDir: this.ipamDir,
+        defaultRoute: record.entries.length === 0,
+        publishesPorts: false,
+      }),
+    };
+    record.entries.push(entry);
+    this.attachments.set(containerId, record);
+    this.donePreparing(containerId);
+    await this.saveRecord(record);
+    try {
+      entry.result = await this.cni.add(entry.config, this.runtimeConfig(record, entry));
+    } catch (e) {
+      // Nothing of this interface stays: DEL releases what ADD may have taken.
+      await this.cni.del(entry.config, this.runtimeConfig(record, entry), undefined).catch(() => {});
+      record.entries = record.entries.filter((x) => x !== entry);
+      await this.saveRecord(record);
+      throw attachError(def, e);
+    }
+    await this.saveRecord(record);
+    const iface = interfaceFrom(entry, def);
+    this.dns.addEndpoint({ networkId: def.id, containerId, ip: iface.ip, names: entry.aliases });
+    this.log.info({ containerId, networkId: def.id }, 'container connected');
+    return iface;
+  }
+
+  /** Removes a container's interface on one network (`docker network disconnect`); idempotent. */
+  async disconnect(containerId: string, networkId: string): Promise<void> {
+    validateContainerId(containerId);
+    const record = this.attachments.get(containerId);
+    const entry = record?.entries.find((e) => e.networkId === networkId);
+    if (!record || !entry) return;
+    this.dns.removeEndpoint({ networkId, containerId });
+    try {
+      await this.cni.del(entry.config, this.runtimeConfig(record, entry), entry.result);
+    } catch (e) {
+      throw attachError(this.networks.get(networkId) ?? { name: networkId }, e);
+    }
+    record.entries = record.entries.filter((x) => x !== entry);
+    await this.saveRecord(record);
+    this.log.info({ containerId, networkId }, 'container disconnected');
+  }
+
+  /**
    * Everything a container needs from the network layer in one call (what the worker
    * uses): its networks set up on this node, a sandbox, its interfaces in order, and
    * its resolv.conf. On failure nothing of the container is left behind.

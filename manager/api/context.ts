@@ -1,4 +1,4 @@
-import type { Logger } from '../../lib/index.js';
+import type { EngineLocalNetwork, Logger } from '../../lib/index.js';
 import type { RaftMembership } from '../ca/index.js';
 import type { Replicator, Store } from '../store/index.js';
 import type { EventLog } from './events.js';
@@ -79,6 +79,24 @@ export interface ApiContext {
   forward?: import('./forward.js').ForwardOptions;
   /** Takes this node out of its cluster (`/swarm/leave`); the daemon provides it. */
   leave?: (opts: { force: boolean }) => Promise<void>;
+  /** The node's local-scope networks; without it `/networks` is the cluster's alone. */
+  localNetworks?: LocalNetworkPort;
+}
+
+/**
+ * The node's own networks for standalone containers (`bridge`, `none` and user bridge
+ * networks, dockerd's local scope), served by its agent beside the cluster's overlays.
+ */
+export interface LocalNetworkPort {
+  list(): Promise<EngineLocalNetwork[]>;
+  /** By ID, name or unique ID prefix; undefined when the node has none such. */
+  find(ref: string): Promise<EngineLocalNetwork | undefined>;
+  create(body: unknown): Promise<{ Id: string; Warning: string }>;
+  remove(ref: string): Promise<void>;
+  connect(network: string, container: string, aliases: string[]): Promise<void>;
+  disconnect(network: string, container: string): Promise<void>;
+  /** Removes the unused user networks `keep` does not hold; their names. */
+  prune(keep: (n: EngineLocalNetwork) => boolean): Promise<string[]>;
 }
 
 /** The API version skiff speaks (its object shapes follow this one) and the oldest it accepts. */

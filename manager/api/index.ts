@@ -5,6 +5,7 @@ export {
   type ApiContext,
   type ApiInfo,
   type ClusterTaskStats,
+  type LocalNetworkPort,
   type LogQuery,
   type LogSource,
   MIN_API_VERSION,

@@ -7,6 +7,7 @@ import {
   API_VERSION,
   type ApiContext,
   type ApiInfo,
+  type LocalNetworkPort,
   type LogSource,
   MIN_API_VERSION,
   type TaskStatsSource,
@@ -42,6 +43,8 @@ export interface ApiServerOptions {
   raft?: RaftMembership;
   /** Takes this node out of its cluster (`/swarm/leave`); without it the route answers 501. */
   leave?: (opts: { force: boolean }) => Promise<void>;
+  /** The node's local-scope networks (Docker's bridge networks), served beside the cluster's overlays. */
+  localNetworks?: LocalNetworkPort;
   /** Serves joining nodes (`/skiff/ca`, `/skiff/join`, `/skiff/renew`). */
   join?: JoinService;
   /** On followers, send writes to the leader's API with this identity. */
@@ -104,6 +107,7 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     ...(opts.stats ? { stats: opts.stats } : {}),
     ...(opts.raft ? { raft: opts.raft } : {}),
     ...(opts.leave ? { leave: opts.leave } : {}),
+    ...(opts.localNetworks ? { localNetworks: opts.localNetworks } : {}),
     ...(opts.forward ? { forward: opts.forward } : {}),
   };
   if (!opts.events) app.addHook('onClose', async () => ctx.events.close());

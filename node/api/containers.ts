@@ -43,7 +43,14 @@ export function registerContainerRoutes(
 
   app.post('/containers/create', async (req, reply) => {
     const name = query(req).name;
-    return reply.status(201).send(await svc().create(req.body ?? {}, name));
+    // dockerode sends its options both as the query and as the body: the body's `name`
+    // (not a ContainerConfig field) is the query's.
+    let body = req.body ?? {};
+    if (typeof body === 'object' && body !== null && !Array.isArray(body) && 'name' in body) {
+      const { name: inBody, ...rest } = body as Record<string, unknown>;
+      if (inBody === name || inBody === undefined || inBody === null) body = rest;
+    }
+    return reply.status(201).send(await svc().create(body, name));
   });
 
   app.post('/containers/:id/start', async (req, reply) => {
@@ -67,11 +74,8 @@ export function registerContainerRoutes(
 
   app.delete('/containers/:id', async (req, reply) => {
     const q = query(req);
-    if (isTrue(q.v))
-      throw new SkiffError(
-        'invalid_argument',
-        'removing anonymous volumes (v) is not supported by skiff yet: it makes none',
-      );
+    // `v` removes the container's anonymous volumes: skiff makes none (create refuses
+    // them), so there is nothing more to remove.
     if (isTrue(q.link)) throw new SkiffError('invalid_argument', 'links are not supported by skiff');
     await svc().remove(id(req), { force: isTrue(q.force) });
     return reply.status(204).send();
@@ -125,7 +129,9 @@ export function registerContainerRoutes(
     const since = q.since ? Number(q.since) : undefined;
     if (since !== undefined && !Number.isFinite(since))
       throw new SkiffError('invalid_argument', `invalid since: ${String(q.since).slice(0, 30)}`);
-    const tail = q.tail && q.tail !== 'all' ? Number(q.tail) : undefined;
+    // `all`, or a negative number (dockerode and testcontainers send -1): every line.
+    const asked = q.tail && q.tail !== 'all' ? Number(q.tail) : undefined;
+    const tail = asked !== undefined && asked < 0 && Number.isInteger(asked) ? undefined : asked;
     if (tail !== undefined && (!Number.isInteger(tail) || tail < 0))
       throw new SkiffError('invalid_argument', `invalid tail: ${String(q.tail).slice(0, 30)}`);
     if (q.until) throw new SkiffError('invalid_argument', 'logs until a time are not supported by skiff yet');

@@ -1,5 +1,6 @@
-// Docker's /volumes endpoints over this node's named local volumes: list, inspect,
-// remove, prune. Volumes are node-local; each node answers for its own.
+// Docker's /volumes endpoints over this node's named local volumes: create, list,
+// inspect, remove, prune. Volumes are node-local; each node answers for its own.
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { NodeAgent, volume } from '../../agent/index.js';
 import type { DockerVolume } from '../../lib/index.js';
@@ -26,6 +27,46 @@ export function registerVolumeRoutes(
     const all = await volumes().list();
     const match = all.filter((v) => labels.every((l) => labelMatches(v.Labels, l)));
     return { Volumes: match.map(view), Warnings: [] };
+  });
+
+  // `docker volume create`, docker-compose's project volumes: the local driver only.
+  app.post('/volumes/create', async (req, reply) => {
+    const b = (req.body ?? {}) as Record<string, unknown>;
+    if (typeof b !== 'object' || Array.isArray(b))
+      throw new SkiffError('invalid_argument', 'the volume config must be a JSON object');
+    for (const k of Object.keys(b))
+      if (
+        !['Name', 'Driver', 'DriverOpts', 'Labels', 'ClusterVolumeSpec'].includes(k) ||
+        (k === 'ClusterVolumeSpec' && b[k])
+      )
+        throw new SkiffError('invalid_argument', `${k.slice(0, 40)} is not supported by skiff yet`);
+    const name =
+      b.Name === undefined || b.Name === null || b.Name === '' ? randomBytes(32).toString('hex') : b.Name;
+    if (typeof name !== 'string') throw new SkiffError('invalid_argument', 'Name must be a string');
+    if (b.Driver !== undefined && b.Driver !== null && b.Driver !== '' && b.Driver !== 'local')
+      throw new SkiffError(
+        'invalid_argument',
+        `volume driver '${String(b.Driver).slice(0, 40)}' is not supported`,
+        {
+          hint: "skiff supports the 'local' driver only",
+        },
+      );
+    const opts = b.DriverOpts ?? {};
+    if (typeof opts !== 'object' || Array.isArray(opts) || Object.keys(opts).length > 0)
+      throw new SkiffError(
+        'invalid_argument',
+        'local volume options (DriverOpts) are not supported by skiff yet',
+      );
+    const labels = b.Labels ?? {};
+    if (
+      typeof labels !== 'object' ||
+      Array.isArray(labels) ||
+      Object.values(labels as object).some((v) => typeof v !== 'string')
+    )
+      throw new SkiffError('invalid_argument', 'Labels must map names to strings');
+    const v = await volumes().ensure(name, { labels: labels as Record<string, string> });
+    const { created: _created, ...info } = v;
+    return reply.status(201).send(view(info));
   });
 
   app.get('/volumes/:name', async (req) =>

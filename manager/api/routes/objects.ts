@@ -36,9 +36,26 @@ function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return n;
   };
 
+  const local = ctx.localNetworks;
+
   app.get('/networks', async (req) => {
     const f = parseFilters(queryOf(req).filters, NETWORK_FILTERS);
-    return store
+    const locals = (await local?.list()) ?? [];
+    const own = locals.filter(
+      (n) =>
+        anyOf(f, 'id', (v) => n.Id.startsWith(v)) &&
+        anyOf(f, 'name', (v) => n.Name.includes(v)) &&
+        anyOf(f, 'driver', (v) => n.Driver === v) &&
+        anyOf(f, 'scope', (v) => v === 'local') &&
+        anyOf(f, 'type', (v) => (v === 'builtin') === (n.Name === 'bridge' || n.Name === 'none')) &&
+        anyOf(
+          f,
+          'dangling',
+          (v) => (v === 'true' || v === '1') === (Object.keys(n.Containers).length === 0),
+        ) &&
+        labelsMatch(f, 'label', n.Labels),
+    );
+    const cluster = store
       .listNetworks(
         (n) =>
           anyOf(f, 'id', (v) => n.ID.startsWith(v)) &&
@@ -50,13 +67,51 @@ function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): void {
           labelsMatch(f, 'label', n.Spec.Labels),
       )
       .map(presentNetwork);
+    return [...own, ...cluster];
   });
 
-  app.get('/networks/:id', async (req) => presentNetwork(find(paramOf(req, 'id'))));
+  app.get('/networks/:id', async (req) => {
+    const ref = paramOf(req, 'id');
+    // The cluster's by exact ID first, then the node's own, then names and prefixes.
+    const exact = store.getNetwork(ref);
+    if (exact && exact.ID === ref) return presentNetwork(exact);
+    const mine = await local?.find(ref);
+    return mine ?? presentNetwork(find(ref));
+  });
+
+  app.post('/networks/:id/connect', async (req, reply) => {
+    const ref = paramOf(req, 'id');
+    const body = connectBody(req.body, 'connect');
+    const aliases = body.EndpointConfig?.Aliases ?? [];
+    if (!(await local?.find(ref))) notLocal(find(ref), 'connect');
+    await local?.connect(ref, body.Container, aliases);
+    return reply.status(200).send();
+  });
+
+  app.post('/networks/:id/disconnect', async (req, reply) => {
+    const ref = paramOf(req, 'id');
+    const body = connectBody(req.body, 'disconnect');
+    if (!(await local?.find(ref))) notLocal(find(ref), 'disconnect');
+    await local?.disconnect(ref, body.Container);
+    return reply.status(200).send();
+  });
 
   app.post('/networks/create', async (req, reply) => {
+    const raw = (req.body ?? {}) as { Name?: unknown; Driver?: unknown; Scope?: unknown };
+    // As dockerd on a swarm node: a network is the node's own bridge unless it asks
+    // for a swarm driver (overlay) or scope.
+    const swarmy =
+      (raw.Driver !== undefined && raw.Driver !== null && raw.Driver !== '' && raw.Driver !== 'bridge') ||
+      raw.Scope === 'swarm';
+    if (local && !swarmy) {
+      if (typeof raw.Name === 'string' && store.getNetwork(raw.Name)?.Spec.Name === raw.Name)
+        throw new SkiffError('conflict', `network with name ${raw.Name} already exists`);
+      return reply.status(201).send(await local.create(req.body ?? {}));
+    }
     const body = parseNetworkCreate(req.body);
     const driver = body.Driver || 'overlay';
+    if (typeof body.Name === 'string' && (await local?.find(body.Name))?.Name === body.Name)
+      throw new SkiffError('conflict', `network with name ${body.Name} already exists`);
     if (driver !== 'overlay') {
       throw new SkiffError(
         'invalid_argument',
@@ -134,7 +189,13 @@ function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
 
   app.delete('/networks/:id', async (req, reply) => {
-    const n = find(paramOf(req, 'id'));
+    const ref = paramOf(req, 'id');
+    const exact = store.getNetwork(ref);
+    if (!(exact && exact.ID === ref) && (await local?.find(ref))) {
+      await local?.remove(ref);
+      return reply.status(204).send();
+    }
+    const n = find(ref);
     await store.update((tx) => tx.deleteNetwork(n.ID));
     return reply.status(204).send();
   });
@@ -142,22 +203,20 @@ function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.post('/networks/prune', async (req) => {
     const f = parseFilters(queryOf(req).filters, NETWORK_PRUNE_FILTERS);
     const until = f.get('until')?.map((v) => pruneUntil(v));
+    const wanted = (labels: Record<string, string> | undefined, created: string) =>
+      labelsMatch(f, 'label', labels) &&
+      !(f.get('label!') ?? []).some((l) => labelsMatch(new Map([['label', [l]]]), 'label', labels)) &&
+      (until === undefined || until.every((u) => Date.parse(created) < u));
+    const mine = (await local?.prune((n) => !wanted(n.Labels, n.Created))) ?? [];
     const unused = store.listNetworks(
-      (n) =>
-        !n.Spec.Ingress &&
-        !networkInUse(ctx, n) &&
-        labelsMatch(f, 'label', n.Spec.Labels) &&
-        !(f.get('label!') ?? []).some((l) =>
-          labelsMatch(new Map([['label', [l]]]), 'label', n.Spec.Labels),
-        ) &&
-        (until === undefined || until.every((u) => Date.parse(n.CreatedAt) < u)),
+      (n) => !n.Spec.Ingress && !networkInUse(ctx, n) && wanted(n.Spec.Labels, n.CreatedAt),
     );
     if (unused.length > 0) {
       await store.update((tx) => {
         for (const n of unused) tx.deleteNetwork(n.ID);
       });
     }
-    return { NetworksDeleted: unused.map((n) => n.Spec.Name) };
+    return { NetworksDeleted: [...mine, ...unused.map((n) => n.Spec.Name)] };
   });
 }
 
@@ -318,5 +377,40 @@ function isCidr(s: string): boolean {
     bits !== undefined &&
     /^\d{1,2}$/.test(bits) &&
     Number(bits) <= 32
+  );
+}
+
+/** `POST /networks/{id}/connect` and `disconnect`: Docker's body, checked by hand. */
+function connectBody(
+  raw: unknown,
+  what: string,
+): { Container: string; EndpointConfig?: { Aliases?: string[] } } {
+  const b = (raw ?? {}) as { Container?: unknown; EndpointConfig?: unknown; Force?: unknown };
+  if (typeof b !== 'object' || Array.isArray(b) || typeof b.Container !== 'string' || b.Container === '')
+    throw new SkiffError('invalid_argument', `${what}: the body must name a Container`);
+  const ep = (b.EndpointConfig ?? {}) as Record<string, unknown>;
+  if (typeof ep !== 'object' || Array.isArray(ep))
+    throw new SkiffError('invalid_argument', `${what}: EndpointConfig must be an object`);
+  for (const [k, v] of Object.entries(ep)) {
+    if (k === 'Aliases' || k === 'NetworkID') continue;
+    if (v === null || v === '' || v === false || v === 0 || (Array.isArray(v) && v.length === 0)) continue;
+    if (typeof v === 'object' && Object.keys(v as object).length === 0) continue;
+    throw new SkiffError(
+      'invalid_argument',
+      `EndpointConfig.${k.slice(0, 40)} is not supported by skiff yet`,
+    );
+  }
+  const aliases = ep.Aliases ?? [];
+  if (!Array.isArray(aliases) || aliases.some((a) => typeof a !== 'string'))
+    throw new SkiffError('invalid_argument', 'EndpointConfig.Aliases must be a list of strings');
+  return { Container: b.Container, EndpointConfig: { Aliases: aliases as string[] } };
+}
+
+/** A cluster network: standalone containers join only the node's own networks for now. */
+function notLocal(n: SwarmNetwork, what: string): never {
+  throw new SkiffError(
+    'invalid_argument',
+    `network ${n.Spec.Name} is a swarm network: ${what} of standalone containers is not supported by skiff yet`,
+    { hint: 'use a local bridge network (docker network create NAME)' },
   );
 }

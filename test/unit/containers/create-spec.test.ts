@@ -113,6 +113,44 @@ describe('standaloneSpec', () => {
     expect(standaloneSpec({ Image: 'x', StdinOnce: true }).stdinOnce).toBe(false);
   });
 
+  it('joins user networks in order with their aliases, and takes -v specs from Volumes', () => {
+    const s = standaloneSpec({
+      Image: 'x',
+      HostConfig: { NetworkMode: 'proj_default', Binds: ['/srv:/srv'] },
+      NetworkingConfig: {
+        EndpointsConfig: { back: { Aliases: ['db'] }, proj_default: { Aliases: ['web'] } },
+      },
+      Volumes: { '/srv': {}, 'v:/data:ro': {} },
+    });
+    expect(s.networkMode).toBe('proj_default');
+    expect(s.endpoints).toEqual([
+      { network: 'proj_default', aliases: ['web'] },
+      { network: 'back', aliases: ['db'] },
+    ]);
+    expect(s.spec.Mounts).toEqual([
+      { Type: 'bind', Source: '/srv', Target: '/srv', ReadOnly: false },
+      { Type: 'volume', Source: 'v', Target: '/data', ReadOnly: true },
+    ]);
+    expect(standaloneSpec({ Image: 'x', HostConfig: { NetworkMode: 'none' } }).endpoints).toEqual([]);
+    expect(standaloneSpec({ Image: 'x' }).endpoints).toEqual([{ network: 'bridge', aliases: [] }]);
+  });
+
+  it('leaves the host port to the node for -p PORT, HostPort 0 and -P', () => {
+    const s = standaloneSpec({
+      Image: 'x',
+      ExposedPorts: { '80/tcp': {}, '53/udp': {}, '443/tcp': {} },
+      HostConfig: {
+        PortBindings: { '80/tcp': [{ HostPort: '' }], '443/tcp': [{ HostPort: '8443' }] },
+        PublishAllPorts: true,
+      },
+    });
+    expect(s.ports).toEqual([
+      { containerPort: 80, hostPort: 0, protocol: 'tcp' },
+      { containerPort: 443, hostPort: 8443, protocol: 'tcp' },
+      { containerPort: 53, hostPort: 0, protocol: 'udp' },
+    ]);
+  });
+
   it('refuses by name what it does not honour', () => {
     expect(refusal({ Image: 'x', Tty: 'yes' })).toBe('invalid_argument: Tty must be true or false');
     expect(refusal({ Image: 'x', HostConfig: { Privileged: true } })).toContain(
@@ -125,12 +163,24 @@ describe('standaloneSpec', () => {
       "RestartPolicy 'always'",
     );
     expect(refusal({ Image: 'x', HostConfig: { NetworkMode: 'host' } })).toContain("NetworkMode 'host'");
-    expect(refusal({ Image: 'x', HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '' }] } } })).toContain(
-      'a random host port is not supported',
-    );
+    expect(
+      refusal({ Image: 'x', HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '8000-8010' }] } } }),
+    ).toContain('a range is not supported');
     expect(refusal({ Image: 'x', HostConfig: { Binds: ['relative'] } })).toContain('SOURCE:/TARGET');
-    expect(refusal({ Image: 'x', NetworkingConfig: { EndpointsConfig: { mynet: {} } } })).toContain(
-      'EndpointsConfig.mynet',
+    expect(refusal({ Image: 'x', NetworkingConfig: { EndpointsConfig: { host: {} } } })).toContain(
+      'EndpointsConfig.host',
+    );
+    expect(
+      refusal({
+        Image: 'x',
+        NetworkingConfig: { EndpointsConfig: { n: { IPAMConfig: { IPv4Address: '10.0.0.9' } } } },
+      }),
+    ).toContain('EndpointsConfig.n.IPAMConfig is not supported');
+    expect(
+      refusal({ Image: 'x', NetworkingConfig: { EndpointsConfig: { bridge: { Aliases: ['web'] } } } }),
+    ).toContain('only supported for user-defined networks');
+    expect(refusal({ Image: 'x', Volumes: { '/data': {} } })).toContain(
+      "Volumes '/data' (an anonymous volume)",
     );
     expect(refusal({ Cmd: ['true'] })).toContain('no image given');
     expect(refusal([])).toContain('JSON object');
