@@ -113,6 +113,8 @@ export class NodeAgent {
   readonly containers: ContainerService;
   private session: AgentSession | undefined;
   private running: Promise<void> | undefined;
+  /** Whether the networks left from before this start have been swept (once, after the first complete set). */
+  private releasedUnused = false;
   private readonly secrets = new Map<string, AssignedSecret>();
   private readonly configs = new Map<string, AssignedSecret>();
   private readonly networkViews: NetworkViews;
@@ -276,7 +278,17 @@ export class NodeAgent {
         for (const c of r.configs) this.configs.set(c.id, c);
         // The mesh after the networks: its ingress network's view comes in the same message.
         const networks = this.networkViews.update(r);
-        if (r.mesh !== undefined) void networks.then(() => this.meshViews.update(r.mesh));
+        const mesh = r.mesh !== undefined ? networks.then(() => this.meshViews.update(r.mesh)) : networks;
+        // With the node's tasks and mesh known, networks left from before the restart go.
+        if (r.complete && !this.releasedUnused) {
+          this.releasedUnused = true;
+          void mesh
+            .then(() => this.worker.settled())
+            .then(() => this.network.releaseUnusedNetworks())
+            .catch((e: unknown) =>
+              this.log.warn({ err: describeError(e) }, 'could not remove networks no container uses'),
+            );
+        }
         // Keys after the networks: their peers are programmed by then.
         const keys = r.networkKeys;
         if (keys !== undefined)

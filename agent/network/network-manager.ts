@@ -209,6 +209,25 @@ export class NetworkManager {
     }
   }
 
+  /**
+   * Removes the networks no container here uses, none is being prepared on and the
+   * routing mesh does not run on: a network whose last container went away while the agent
+   * was down (or was killed between the detach and the removal) is restored from its record
+   * with nobody to remove it. Called once the node knows its tasks and its mesh.
+   */
+  async releaseUnusedNetworks(): Promise<void> {
+    for (const id of [...this.networks.keys()]) {
+      const used =
+        [...this.attachments.values()].some((a) => a.entries.some((e) => e.networkId === id)) ||
+        (this.preparing.get(id)?.size ?? 0) > 0 ||
+        this.meshView?.view.networkId === id;
+      if (used) continue;
+      this.log.info({ networkId: id }, 'removing a network no container here uses');
+      // In use by the time the removal runs (a task started meanwhile): it stays.
+      await this.removeNetwork(id).catch(() => {});
+    }
+  }
+
   /** Sets the network up on this node; `forContainer` is about to attach to it (see `preparing`). */
   async ensureNetwork(input: NetworkDefinition, forContainer?: string): Promise<void> {
     const def = validateNetworkDefinition(input);

@@ -34,6 +34,7 @@ const methods: Record<string, Handler> = {
   releaseContainer: (id: string) => manager.releaseContainer(id),
   setNames: (...a: Parameters<NetworkManager['setNames']>) => manager.setNames(...a),
   listNetworks: () => manager.listNetworks(),
+  releaseUnusedNetworks: () => manager.releaseUnusedNetworks(),
 };
 
 const lines = createInterface({ input: process.stdin });

@@ -4,6 +4,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bridgeNameFor } from '../../../agent/network/names.js';
 import { Cleanup, createLab, type Lab, type LabHost, runChecked, waitFor } from '../../lab/index.js';
 import { NetworkAgent, Sandbox } from '../../support/network-agent/index.js';
 
@@ -112,5 +113,34 @@ describe('agent restart', () => {
     await second.call('releaseContainer', 'probe');
     await second.call('releaseContainer', 'keeper');
     expect(await second.call('listNetworks')).toEqual([]);
+  });
+
+  it('removes a network whose last container went away while the agent was down', async () => {
+    // Found by the chaos run: the network's record brought it back on restart with no
+    // container left to remove it, and its bridge, chain and DNS server stayed for good.
+    const lonely = {
+      ...net,
+      id: 'net-lonely',
+      name: 'lonely_default',
+      subnet: '10.214.0.0/24',
+      gateway: '10.214.0.1',
+    };
+    const first = await NetworkAgent.start(host);
+    cleanup.add(() => first.stop(), 'first agent');
+    const c = await first.call<{ netnsPath: string }>('prepareContainer', 'solo', [
+      { network: lonely, aliases: ['solo'] },
+    ]);
+    await first.stop();
+    await runChecked('umount', ['-l', c.netnsPath]);
+    await runChecked('rm', ['-f', c.netnsPath]);
+
+    const second = await NetworkAgent.start(host);
+    cleanup.add(() => second.stop(), 'second agent');
+    cleanup.add(() => second.call('removeNetwork', lonely.id), 'lonely network');
+    await second.call('restore');
+    await second.call('releaseUnusedNetworks');
+    expect(await second.call('listNetworks')).toEqual([]);
+    const links = await runChecked('ip', ['netns', 'exec', host.netns, 'ip', '-o', 'link', 'show']);
+    expect(links).not.toContain(bridgeNameFor(lonely.id));
   });
 });
