@@ -113,8 +113,8 @@ export class NodeAgent {
   readonly containers: ContainerService;
   private session: AgentSession | undefined;
   private running: Promise<void> | undefined;
-  /** Whether the networks left from before this start have been swept (once, after the first complete set). */
-  private releasedUnused = false;
+  /** The routing mesh of the latest assignment message, once programmed. */
+  private meshApplied: Promise<unknown> = Promise.resolve();
   private readonly secrets = new Map<string, AssignedSecret>();
   private readonly configs = new Map<string, AssignedSecret>();
   private readonly networkViews: NetworkViews;
@@ -279,16 +279,7 @@ export class NodeAgent {
         // The mesh after the networks: its ingress network's view comes in the same message.
         const networks = this.networkViews.update(r);
         const mesh = r.mesh !== undefined ? networks.then(() => this.meshViews.update(r.mesh)) : networks;
-        // With the node's tasks and mesh known, networks left from before the restart go.
-        if (r.complete && !this.releasedUnused) {
-          this.releasedUnused = true;
-          void mesh
-            .then(() => this.worker.settled())
-            .then(() => this.network.releaseUnusedNetworks())
-            .catch((e: unknown) =>
-              this.log.warn({ err: describeError(e) }, 'could not remove networks no container uses'),
-            );
-        }
+        this.meshApplied = mesh;
         // Keys after the networks: their peers are programmed by then.
         const keys = r.networkKeys;
         if (keys !== undefined)
@@ -300,6 +291,14 @@ export class NodeAgent {
       },
     });
     this.running = this.session.run();
+    // Once the first complete set is applied (containers of tasks no longer assigned
+    // removed) and its mesh programmed, networks left from before this start go.
+    void this.session.connected
+      .then(() => this.meshApplied)
+      .then(() => this.network.releaseUnusedNetworks())
+      .catch((e: unknown) =>
+        this.log.warn({ err: describeError(e) }, 'could not remove networks no container uses'),
+      );
   }
 
   /** Resolves once the first assignment set has been applied. */
