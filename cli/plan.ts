@@ -2,7 +2,8 @@
 // and the objects the cluster has: `stack deploy` and `compose up` carry out this plan,
 // and `--dry-run` prints it (Nomad's `job plan`, `kubectl diff`), so the two cannot drift.
 // Fields the manager fills in (IDs, versions, the spec-hash label, ForceUpdate, network
-// IDs for names, the default mode) are left out of a service's field diff.
+// IDs for names, the default mode) are left out of a service's field diff, and so is the
+// label with the file's text (a comment or whitespace change is no change).
 import { createHash } from 'node:crypto';
 import type {
   ConfigSpec,
@@ -13,6 +14,7 @@ import type {
   StackDependency,
 } from '../lib/index.js';
 import {
+  COMPOSE_SOURCE_LABEL,
   CONTENT_HASH_LABEL,
   DEPENDS_ON_LABEL,
   encodeDependsOn,
@@ -334,9 +336,14 @@ export function withIds(
   };
 }
 
-/** The hash the spec-hash label carries: the spec as the file said it, that label aside. */
+/**
+ * The hash the spec-hash label carries: the spec as the file said it, that label aside,
+ * and the file's text aside too: a change of comments or layout alone changes no service
+ * (the text stays the one of the deploy that last changed it). Services deployed before
+ * the text label existed keep their hash.
+ */
 export function specHash(spec: ServiceSpec): string {
-  const { [SPEC_HASH_LABEL]: _old, ...labels } = spec.Labels ?? {};
+  const { [SPEC_HASH_LABEL]: _old, [COMPOSE_SOURCE_LABEL]: _src, ...labels } = spec.Labels ?? {};
   return createHash('sha256')
     .update(JSON.stringify(canonical({ ...spec, Labels: labels })))
     .digest('hex')
@@ -361,7 +368,7 @@ function canonical(v: unknown): unknown {
 
 /** A spec without what the manager fills in or the deployer adds, network IDs as names. */
 function forDiff(spec: ServiceSpec, networkNames: ReadonlyMap<string, string>): unknown {
-  const { [SPEC_HASH_LABEL]: _h, ...labels } = spec.Labels ?? {};
+  const { [SPEC_HASH_LABEL]: _h, [COMPOSE_SOURCE_LABEL]: _src, ...labels } = spec.Labels ?? {};
   const tmpl = spec.TaskTemplate ?? {};
   const cs = tmpl.ContainerSpec;
   const named = (list: { Target: string }[] | undefined) =>

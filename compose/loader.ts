@@ -15,9 +15,10 @@ import { buildProject } from './normalize.js';
 import type { PathSegment, PosNode } from './positions.js';
 import { normalizeProjectName, validProjectName } from './project-name.js';
 import { validateComposeFile } from './schema.js';
+import { serviceSections } from './service-source.js';
 import { expandFile, resolvePath } from './shorthand.js';
 import { Diagnostics } from './sources.js';
-import type { ComposeError, ComposeFileReader, LoadOptions, LoadResult } from './types.js';
+import type { ComposeError, ComposeFileReader, ComposeSourcePart, LoadOptions, LoadResult } from './types.js';
 import { type PosLookup, parseComposeYaml } from './yaml.js';
 
 type Obj = Record<string, unknown>;
@@ -36,6 +37,8 @@ interface LoadedFile {
   data: Obj;
   pos: PosLookup;
   hasTags: boolean;
+  /** The file as written (for the services' sections, `serviceSources`). */
+  text: string;
 }
 
 interface Scope {
@@ -150,7 +153,7 @@ class Loader {
       resolvePaths: this.flags.resolvePaths,
     });
     for (const e of shortErrors) this.diag.errorIn(display, pos, e.path, e.message);
-    const loaded: LoadedFile = { file, display, data: expanded, pos, hasTags };
+    const loaded: LoadedFile = { file, display, data: expanded, pos, hasTags, text };
     this.parsed.set(key, loaded);
     this.applyIncludes(loaded, scope);
     this.applyExtends(loaded, scope);
@@ -202,8 +205,25 @@ class Loader {
         continue;
       }
       merged = mergeValues(merged, loaded.data, loaded.hasTags ? loaded.pos() : undefined, []) as Obj;
+      this.serviceFiles.push(loaded);
     }
     return ok ? merged : undefined;
+  }
+
+  /** The files that define the project's services (the -f files and included ones), in merge order. */
+  readonly serviceFiles: LoadedFile[] = [];
+
+  /** Each service's sections of the files that define it, as written, in merge order. */
+  serviceSources(workingDir: string): Record<string, ComposeSourcePart[]> {
+    const out: Record<string, ComposeSourcePart[]> = {};
+    for (const f of new Set(this.serviceFiles)) {
+      const rel = relative(workingDir, f.file);
+      const name = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : f.file;
+      for (const [service, part] of serviceSections(f.text, f.pos(), name)) {
+        out[service] = [...(out[service] ?? []), part];
+      }
+    }
+    return out;
   }
 
   private includeStack: string[] = [];
@@ -518,7 +538,11 @@ function load(opts: LoadOptions): LoadResult {
     });
   }
   if (!project || diag.errors.length > 0) return { ok: false, errors: diag.errors };
-  return { ok: true, project, warnings: diag.warnings };
+  if (!opts.sources) return { ok: true, project, warnings: diag.warnings };
+  const all = loader.serviceSources(workingDir);
+  const sources: Record<string, ComposeSourcePart[]> = {};
+  for (const name of Object.keys(project.services)) if (all[name]) sources[name] = all[name];
+  return { ok: true, project, warnings: diag.warnings, sources };
 }
 
 /** The top-level name: of the -f files (last one wins), read ahead so interpolation can use it. */

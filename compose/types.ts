@@ -2,7 +2,9 @@
 // project model. Field names follow the Compose Specification (as `docker compose config`
 // prints them); durations are nanoseconds and sizes are bytes in the model.
 
-import type { DependencyCondition, Privileges } from '../lib/index.js';
+import type { ComposeSourcePart, DependencyCondition, Privileges } from '../lib/index.js';
+
+export type { ComposeSourcePart } from '../lib/index.js';
 
 export interface ComposeError {
   file: string;
@@ -41,6 +43,8 @@ export interface LoadOptions {
   resolveFiles?: boolean;
   /** Keeps top-level networks, volumes, secrets and configs no service uses (compose-go keeps them). */
   keepUnused?: boolean;
+  /** Also returns each service's sections of the files as written (`LoadResult.sources`), for the deployer's label. */
+  sources?: boolean;
 }
 
 /** The loader's only I/O: reading compose and env files, and asking whether a file exists. */
@@ -51,7 +55,13 @@ export interface ComposeFileReader {
 }
 
 export type LoadResult =
-  | { ok: true; project: ComposeProject; warnings: ComposeWarning[] }
+  | {
+      ok: true;
+      project: ComposeProject;
+      warnings: ComposeWarning[];
+      /** With `sources`: each service's sections of the files as written, keyed by service name. */
+      sources?: Record<string, ComposeSourcePart[]>;
+    }
   | { ok: false; errors: ComposeError[] };
 
 export type Extensions = { [key: `x-${string}`]: unknown };

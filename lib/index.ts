@@ -6,6 +6,7 @@
 
 export * from './bounded-step.js';
 export * from './byte-size.js';
+export * from './compose-source.js';
 export * from './container-security.js';
 export * from './depends-on.js';
 export * from './dispatch.js';

@@ -31,6 +31,12 @@ export const SPEC_HASH_LABEL = 'io.skiff.spec-hash';
 export const VERSION_OF_LABEL = 'io.skiff.version-of';
 /** On each version of a stack secret or config: the sha256 of its content, since a secret's data is never read back. */
 export const CONTENT_HASH_LABEL = 'io.skiff.content-hash';
+/**
+ * A stack service's sections of its compose files as the user wrote them (comments kept,
+ * not interpolated, capped; codec in compose-source.ts), for the dashboard. Left out of
+ * the spec hash and the deploy plan's diff: a comment or whitespace change is no change.
+ */
+export const COMPOSE_SOURCE_LABEL = 'io.skiff.compose.source';
 /** The replica count a `compose stop` saved, for `compose start` to restore. */
 export const COMPOSE_STOPPED_REPLICAS_LABEL = 'io.skiff.compose.stopped-replicas';
 

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import type { ExecBody, ServiceSpec, StackDependency, Task } from '../../lib/index.js';
 import {
   COMPOSE_ONEOFF_LABEL,
+  COMPOSE_SOURCE_LABEL,
   DEPENDS_ON_LABEL,
   encodeDependsOn,
   SkiffError,
@@ -248,7 +249,13 @@ export function oneOffSpec(
   dependsOn?: readonly StackDependency[],
 ): ServiceSpec {
   const labeled = withComposeLabels(spec, ns);
-  const { [SPEC_HASH_LABEL]: _hash, [DEPENDS_ON_LABEL]: _deps, ...labels } = labeled.Labels ?? {};
+  // Not the service's file text either: a one-off runs another command than the file says.
+  const {
+    [SPEC_HASH_LABEL]: _hash,
+    [DEPENDS_ON_LABEL]: _deps,
+    [COMPOSE_SOURCE_LABEL]: _src,
+    ...labels
+  } = labeled.Labels ?? {};
   const base = labeled.TaskTemplate?.ContainerSpec;
   if (!base) throw new SkiffError('invalid_argument', `service ${spec.Name ?? ''} has no container spec`);
   const cs = { ...base };

@@ -8,7 +8,9 @@ import {
   COMPOSE_ONEOFF_LABEL,
   COMPOSE_PROJECT_LABEL,
   COMPOSE_SERVICE_LABEL,
+  COMPOSE_SOURCE_LABEL,
   COMPOSE_STOPPED_REPLICAS_LABEL,
+  encodeComposeSource,
   SkiffError,
   STACK_NAMESPACE_LABEL,
 } from '../../lib/index.js';
@@ -244,13 +246,18 @@ export function loadOptions(o: ProjectOptions): LoadOptions {
   };
 }
 
-/** Loads the compose files into a stack; `compose` adds the labels docker compose sets (not stack deploy). */
+/**
+ * Loads the compose files into a stack; `compose` adds the labels docker compose sets (not
+ * stack deploy). Each service carries its sections of the files as written, for the
+ * dashboard: not interpolated, so no value from the environment or `.env` (where
+ * passwords live) lands in the cluster, and what the page shows is the file's own text.
+ */
 export async function loadStack(
   o: ProjectOptions,
   only: string[] = [],
   opts: { composeLabels?: boolean } = { composeLabels: true },
 ): Promise<StackLike> {
-  const result = await loadProject(loadOptions(o));
+  const result = await loadProject({ ...loadOptions(o), sources: true });
   if (!result.ok) {
     process.stderr.write(`${formatComposeErrors(result.errors)}\n`);
     throw new CliExit(1);
@@ -266,7 +273,12 @@ export async function loadStack(
   }
   const services: ServiceSpec[] = stack.services
     .filter((s) => only.length === 0 || only.includes(shortName(ns, s.Name)))
-    .map((s) => (opts.composeLabels ? withComposeLabels(s, ns) : s));
+    .map((s) => (opts.composeLabels ? withComposeLabels(s, ns) : s))
+    .map((s) => {
+      const parts = result.sources?.[shortName(ns, s.Name)];
+      if (!parts?.length) return s;
+      return { ...s, Labels: { ...s.Labels, [COMPOSE_SOURCE_LABEL]: encodeComposeSource(parts) } };
+    });
   return { ...stack, services };
 }
 

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { type ClusterObjects, planStack, type StackLike, specHash, withIds } from '../../../cli/plan.js';
 import { planJson, planText } from '../../../cli/plan-report.js';
 import {
+  COMPOSE_SOURCE_LABEL,
   CONTENT_HASH_LABEL,
   type Service,
   type ServiceSpec,
@@ -97,6 +98,26 @@ describe('planStack', () => {
     expect(plan.changes).toBe(false);
     expect(plan.services.map((s) => s.action)).toEqual(['unchanged']);
     expect(planText(plan)).toBe('Stack app: no changes.\n');
+  });
+
+  it("plans no change when only the file's text (comments, layout) changed, and keeps a pre-label service's hash", () => {
+    const withText = (text: string): StackLike => {
+      const s = stack();
+      const [svc] = s.services;
+      return { ...s, services: [{ ...svc, Labels: { ...svc?.Labels, [COMPOSE_SOURCE_LABEL]: text } }] };
+    };
+    const v1 = deployed(withText('web:\n  image: busybox'));
+    const plan = planStack(withText('# the front end\nweb:\n    image: busybox   # pinned later'), v1);
+    expect(plan.changes).toBe(false);
+    expect(plan.services.map((s) => s.action)).toEqual(['unchanged']);
+    // Deployed before the label existed: same hash, so no update just to add the text.
+    expect(planStack(withText('web:\n  image: busybox'), deployed(stack())).changes).toBe(false);
+    // A real change still diffs without the text label in it.
+    const changed = withText('web: {}');
+    changed.services[0]!.TaskTemplate!.ContainerSpec!.Env = ['GREETING=bye'];
+    expect(planStack(changed, v1).services[0]?.diff).toEqual([
+      { path: 'TaskTemplate.ContainerSpec.Env[GREETING]', from: 'hello', to: 'bye' },
+    ]);
   });
 
   it('shows a changed variable, and only it, ignoring what the manager filled in', () => {
