@@ -12,6 +12,7 @@ export {
   serviceRows,
   type UpdateRow,
 } from './rows.js';
+export { fieldsSet, toYaml, type WrittenSpec, writtenSpec } from './spec.js';
 export { type StackRow, stackRows } from './stacks.js';
 export { type CpuCounters, cpuCounters, StatsHistory, type StatsPoint, statsPoint } from './stats.js';
 export { type TaskEvent, taskEvent } from './task-events.js';

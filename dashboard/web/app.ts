@@ -3,8 +3,16 @@
 import { html } from 'htm/preact';
 import { memo } from 'preact/compat';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Network, Node, SecretSpec, Service, Task } from '../../lib/index.js';
 import {
+  COMPOSE_SOURCE_MAX_BYTES,
+  type Network,
+  type Node,
+  type SecretSpec,
+  type Service,
+  type Task,
+} from '../../lib/index.js';
+import {
+  bytes,
   type NodeRow,
   networkNames,
   nodeRows,
@@ -14,6 +22,8 @@ import {
   serviceRows,
   stackRows,
   taskRows,
+  type WrittenSpec,
+  writtenSpec,
 } from '../model/index.js';
 import { action, node, own } from './api.js';
 import { ServiceCharts } from './charts.js';
@@ -414,14 +424,41 @@ function ServicePage({ id }: { id: string }) {
     }
     <h2>Logs</h2>
     <${Logs} id=${s.ID} />
+    <h2>Spec</h2>
+    <${SpecAsWritten} spec=${writtenSpec(s, data.data.networks)} />
     <details class="spec">
-      <summary>Spec</summary>
-      <p class="muted">As the node keeps it: the spec as submitted (by <code>service create</code>/<code>update</code> or a stack’s deploy), with networks, secrets and configs named by ID.</p>
+      <summary>As the node keeps it</summary>
+      <p class="muted">The spec as last submitted, with the defaults the node filled in, networks, secrets and configs named by ID, and skiff’s own labels.</p>
       <pre>${JSON.stringify(s.Spec, null, 2)}</pre>
     </details>
     ${scaling ? html`<${ScaleDialog} row=${scaling} onClose=${() => setScaling(undefined)} />` : null}
     ${confirm ? html`<${ConfirmDialog} c=${confirm} onClose=${() => setConfirm(undefined)} />` : null}
   `;
+}
+
+/** The spec as its user wrote it: the compose file's sections, or the fields set through the API. */
+function SpecAsWritten({ spec }: { spec: WrittenSpec }) {
+  if (spec.kind === 'fields') {
+    return html`<section class="spec-written" data-kind="fields">
+      <p class="muted">As submitted through the API (<code>service create</code>/<code>update</code>), without Docker’s defaults and empty fields; networks by name.</p>
+      ${spec.problem ? html`<p class="warn">The compose text of this service cannot be shown: ${spec.problem}</p>` : null}
+      <pre>${spec.text}</pre>
+    </section>`;
+  }
+  return html`<section class="spec-written" data-kind="compose">
+    <p class="muted">As written in the compose ${spec.parts.length > 1 ? 'files (merged in this order)' : 'file'} at the deploy that last changed it: comments kept, <code>\${VAR}</code> not replaced.</p>
+    ${spec.parts.map(
+      (p) => html`<figure class="source" key=${`${p.file}:${p.line}`}>
+        <figcaption><code class="file">${p.file}</code>, line ${p.line}</figcaption>
+        <pre>${p.text}</pre>
+      </figure>`,
+    )}
+    ${
+      spec.truncatedFrom !== undefined
+        ? html`<p class="warn truncated">Cut at ${bytes(COMPOSE_SOURCE_MAX_BYTES)}: the sections hold ${bytes(spec.truncatedFrom)}; the rest is in the file.</p>`
+        : null
+    }
+  </section>`;
 }
 
 const MAX_TASK_EVENTS = 20;
