@@ -136,10 +136,12 @@ export function toYaml(v: unknown, indent = ''): string {
 const isBlock = (x: unknown) =>
   x !== null && typeof x === 'object' && (Array.isArray(x) ? x.length > 0 : Object.keys(x).length > 0);
 
+const SAFE = /^[A-Za-z0-9_./@+-][A-Za-z0-9_ ./@+=,:-]*$/;
+/** Read as something else than the string, or as a sequence or mapping (`8080:80` is a YAML 1.1 number). */
+const MISREAD =
+  /^- |[: ]$|: | #|^(true|false|null|yes|no|on|off|~|[-+]?[0-9.]+(e[-+]?[0-9]+)?|[0-9]+(:[0-9]+)+)$/i;
+
 function scalar(v: unknown): string {
   if (typeof v !== 'string') return String(v);
-  const plain =
-    /^[A-Za-z0-9_./@+-][A-Za-z0-9_ ./@+=,:-]*$/.test(v) &&
-    !/^- |[: ]$|: | #|^(true|false|null|yes|no|on|off|~|[-+]?[0-9.]+(e[-+]?[0-9]+)?|[0-9]+(:[0-9]+)+)$/i.test(v);
-  return plain ? v : JSON.stringify(v);
+  return SAFE.test(v) && !MISREAD.test(v) ? v : JSON.stringify(v);
 }
