@@ -19,7 +19,8 @@ const service = (Spec: ServiceSpec): Service => ({
 });
 
 // What `docker service create --name web --replicas 2 --network front --env A=1 nginx`
-// sends, with the manager's additions (network ID, ForceUpdate).
+// sends (Docker 28: empty objects, `Init: false`, `EndpointSpec.Mode: vip`; older clients
+// also sent the update, rollback and restart defaults), with the node's additions.
 const fromDockerCli: ServiceSpec = {
   Name: 'web',
   Labels: {},
