@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: compose files use ${VAR} syntax, which these tests feed in and expect back as written
 // The compose-source label's codec (lib/compose-source.ts): what the deployer writes the
 // dashboard reads back, capped at a line end past COMPOSE_SOURCE_MAX_BYTES.
 import { describe, expect, it } from 'vitest';

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: compose files use ${VAR} syntax, which these tests feed in and expect back as written
 // A service page's "spec as the user wrote it", in headless Chromium against a node of
 // the test's own: a compose service shows its section of compose.yaml (comments kept,
 // `${VAR}` as written, never the value from .env) with the file's name and line; a

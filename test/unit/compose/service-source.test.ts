@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: compose files use ${VAR} syntax, which these tests feed in and expect back as written
 // Each service's sections of its compose files as written (compose/service-source.ts via
 // loadProject's `sources`): comments kept, nothing interpolated, every file that defines
 // the service named, in merge order.

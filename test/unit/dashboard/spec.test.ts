@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: compose files use ${VAR} syntax, which these tests feed in and expect back as written
 // The service page's "spec as written" (dashboard/model/spec.ts): a stack service's
 // compose text from its label; an API-made service's fields without Docker's defaults.
 import { describe, expect, it } from 'vitest';
