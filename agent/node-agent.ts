@@ -2,6 +2,7 @@
 // runtime) under a worker that follows the dispatcher's assignments. Containers
 // outlive the agent process; a new agent adopts them.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { privateDir, privateDirSync, writeFileDurableSync } from '../disk/index.js';
@@ -31,6 +32,7 @@ import {
   type PullLimits,
   type PullOutcome,
   peerHandler,
+  routePeerRequests,
 } from './image/index.js';
 import { bridgeNameFor, chooseBridgeSubnet, NetworkManager, routedSubnets } from './network/index.js';
 import { ContainerRuntime } from './runtime/index.js';
@@ -93,6 +95,11 @@ export interface NodeAgentOptions {
     tls: () => PeerTls;
     /** Told of every manifest or blob served to another node (the node's metrics). */
     onServed?: (s: PeerServed) => void;
+    /**
+     * The node's other peer routes (a manager's exec in one of its tasks): every request
+     * outside the image paths goes there. Absent: those are not found.
+     */
+    serve?: (req: IncomingMessage, res: ServerResponse) => void;
   };
   /** The subnet of the node's `bridge` network for standalone containers; by default the first of dockerd's default pools the host does not route yet (`nodeBridgeSubnet`). */
   bridgeSubnet?: string;
@@ -239,10 +246,13 @@ export class NodeAgent {
       ? await listenPeers(
           peers.listen,
           peers.tls,
-          peerHandler(
-            { content: this.images.content, images: () => this.images.list() },
-            this.log,
-            peers.onServed,
+          routePeerRequests(
+            peerHandler(
+              { content: this.images.content, images: () => this.images.list() },
+              this.log,
+              peers.onServed,
+            ),
+            peers.serve,
           ),
         ).catch((e: unknown) => {
           this.log.error(

@@ -26,6 +26,7 @@ export * from './log.js';
 export * from './model/index.js';
 export * from './network-attachment.js';
 export * from './node-certificate.js';
+export * from './node-peer.js';
 export * from './pull-protocol.js';
 export * from './registry-auth.js';
 export * from './rollouts.js';

@@ -12,7 +12,7 @@ export {
   type DockerEvent,
   EVENT_FILTERS,
   eventMatches,
-  forwardToNode,
+  forwardExec,
   isForwarded,
   type LocalEventSource,
   type LocalNetworkPort,

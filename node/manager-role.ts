@@ -17,6 +17,7 @@ import {
   requestRenewal,
   saveIdentity,
 } from '../manager/index.js';
+import { peerExecApi } from './api/index.js';
 import { ContainerEvents } from './container-events.js';
 import { dispatcherSource } from './dispatcher-source.js';
 import { firstAnswer } from './first-answer.js';
@@ -107,6 +108,8 @@ export async function startManagerRole(
     unwatchRole = manager.store.subscribe(checkRole, { tables: ['nodes'] });
     checkRole();
   });
+  // Managers' exec in this node's tasks, on its peer endpoint (a manager asked for a task here).
+  const peerExec = await peerExecApi(() => agent, log);
   agent = new NodeAgent({
     nodeId: manager.nodeId,
     stateDir: paths.stateDir,
@@ -123,6 +126,7 @@ export async function startManagerRole(
         cert: manager.identity.certPem,
         key: manager.identity.keyPem,
       }),
+      serve: peerExec.handle,
     },
   });
   containerEvents.follow(agent);
@@ -179,6 +183,7 @@ export async function startManagerRole(
         await metricsServer?.close();
         // Each step is bounded: a node that just left raft must still stop (and forget its state).
         await boundedStep(log, 'agent', () => agent?.stop());
+        await peerExec.close();
         await manager.stop();
         if (hasLeft) await removeClusterState(paths.stateDir);
         await rm(paths.pidFile, { force: true });

@@ -18,7 +18,7 @@ import {
   requestRenewal,
   saveIdentity,
 } from '../manager/index.js';
-import { isNodeLocalPath, nodeLocalApi, serveWorkerControl } from './api/index.js';
+import { isNodeLocalPath, nodeLocalApi, peerExecApi, serveWorkerControl } from './api/index.js';
 import { dispatcherSource } from './dispatcher-source.js';
 import { firstAnswer } from './first-answer.js';
 import { nodeHealth } from './health.js';
@@ -59,6 +59,8 @@ export async function startWorkerRole(
   let running: NodeAgent | undefined;
   const metrics = new NodeMetrics({ nodeId: () => saved.nodeId, agent: () => running });
   const metricsServer = o.metricsAddr ? await serveMetrics(metrics, o.metricsAddr, log) : undefined;
+  // Managers' exec in this node's tasks, on its peer endpoint: a worker serves no API.
+  const peerExec = await peerExecApi(() => running, log);
   const agent = new NodeAgent({
     nodeId: saved.nodeId,
     stateDir: paths.stateDir,
@@ -71,6 +73,7 @@ export async function startWorkerRole(
     peers: {
       listen: { host: o.advertiseAddr, port: peerPort(o.port ?? DEFAULT_PORT) },
       tls: () => ({ ca: id.caPem, cert: id.certPem, key: id.keyPem }),
+      serve: peerExec.handle,
     },
   });
   running = agent;
@@ -153,6 +156,7 @@ export async function startWorkerRole(
         await metricsServer?.close();
         await localApi.close();
         await boundedStep(log, 'agent', () => agent.stop());
+        await peerExec.close();
         if (hasLeft) await removeClusterState(paths.stateDir);
         await rm(paths.socket, { force: true });
         await rm(paths.pidFile, { force: true });

@@ -38,7 +38,15 @@ export {
   parseImageConfig,
   parseManifest,
 } from './manifest.js';
-export { listenPeers, PEER_PATHS, type PeerServed, PeerSource, type PeerTls, peerHandler } from './peer.js';
+export {
+  listenPeers,
+  PEER_PATHS,
+  type PeerServed,
+  PeerSource,
+  type PeerTls,
+  peerHandler,
+  routePeerRequests,
+} from './peer.js';
 export { formatPlatform, hostPlatform, parsePlatform, selectManifest } from './platform.js';
 export type { PullEvent, PullOptions, PullOutcome, Unpacker } from './pull.js';
 export type { PushEvent } from './push.js';

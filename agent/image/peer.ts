@@ -236,6 +236,16 @@ async function serve(
   onServed?.({ peer, digest, kind, offset: from, bytes: sent });
 }
 
+/** The image paths to `images`, every other request to `other` (the node's exec for managers), if any. */
+export function routePeerRequests(
+  images: (req: IncomingMessage, res: ServerResponse) => void,
+  other: ((req: IncomingMessage, res: ServerResponse) => void) | undefined,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const isImagePath = (url: string) =>
+    url.startsWith(PEER_PATHS.manifests) || url.startsWith(PEER_PATHS.blobs);
+  return (req, res) => (other && !isImagePath(req.url ?? '') ? other(req, res) : images(req, res));
+}
+
 function reply(res: ServerResponse, status: number, message: string): void {
   const body = JSON.stringify({ message });
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
@@ -264,7 +274,8 @@ function manifestType(bytes: Buffer, images: readonly ImageRecord[], digest: str
 
 /**
  * The node's peer endpoint: HTTPS on `host:port`, a client certificate of the cluster CA
- * required. The certificate is taken again when renewal replaced it.
+ * required. The certificate is taken again when renewal replaced it. Serves images to
+ * every node and, through the node's other handler, exec to managers.
  */
 export async function listenPeers(
   listen: { host: string; port: number },
@@ -274,7 +285,16 @@ export async function listenPeers(
   const { createServer } = await import('node:https');
   let current = tls();
   const server = createServer(
-    { ca: current.ca, cert: current.cert, key: current.key, requestCert: true, rejectUnauthorized: true },
+    {
+      ca: current.ca,
+      cert: current.cert,
+      key: current.key,
+      requestCert: true,
+      rejectUnauthorized: true,
+      // An exec's stdin streams for as long as its command runs (Node would cut a request
+      // at 5 minutes); a handler bounds what must arrive whole.
+      requestTimeout: 0,
+    },
     handler,
   );
   const refresh = setInterval(() => {

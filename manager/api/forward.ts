@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Task } from '../../lib/index.js';
-import { SkiffError } from '../../lib/index.js';
+import { nodePeerAddr, peerExecPath, SkiffError } from '../../lib/index.js';
 import { nodeHttps, nodeHttpsStream } from '../ca/index.js';
 import type { ApiContext } from './context.js';
 
@@ -86,27 +86,38 @@ export async function forwardLogRead(
 }
 
 /**
- * A request served by another manager's node (an exec in a task it runs), sent there
- * over mTLS with this manager's identity, its body streamed while its answer streams back.
+ * An exec in a task of another node, sent there over mTLS with this manager's identity,
+ * its body streamed while its answer streams back: to the node's peer endpoint (every
+ * node serves one, workers too, and runs there only what a manager's certificate asks),
+ * or, for a manager that recorded none (an older skiff), to its API.
  */
-export async function forwardToNode(
+export async function forwardExec(
   ctx: ApiContext,
   nodeId: string,
-  req: { method: string; url: string; headers: Record<string, string>; body?: Readable },
+  taskId: string,
+  req: { headers: Record<string, string>; body: Readable },
 ): Promise<{ status: number; contentType: string | undefined; stream: IncomingMessage }> {
   const fwd = ctx.forward;
   const node = ctx.store.getNode(nodeId);
+  const peerAddr = node ? nodePeerAddr(node) : undefined;
+  const post = { method: 'POST', ...req };
+  if (fwd && peerAddr) {
+    return streamFrom(fwd, peerAddr, `node ${nodeId}`, { ...post, url: peerExecPath(taskId) }, nodeId);
+  }
   const addr = node?.ManagerStatus?.Addr;
   if (!fwd || !addr) {
     throw new SkiffError(
-      'unsupported',
-      `node ${nodeId} is ${node ? 'a worker' : 'not in the cluster'}; exec reaches the tasks of managers and of the node serving the API`,
-      {
-        hint: 'run the command on that node (`skiff --host unix://…` on it), or place the task on a manager',
-      },
+      'unavailable',
+      node
+        ? `node ${nodeId} has not told the managers where it serves other nodes (its peer port, API port + 3, may be taken, or it runs an older skiff)`
+        : `node ${nodeId} is not in the cluster`,
+      { hint: 'its daemon log says why; `skiff --host unix://…` on that node reaches the task' },
     );
   }
-  return streamFrom(fwd, addr, `node ${nodeId}`, req);
+  return streamFrom(fwd, addr, `node ${nodeId}`, {
+    ...post,
+    url: `/tasks/${encodeURIComponent(taskId)}/exec`,
+  });
 }
 
 type Forwarding = NonNullable<ApiContext['forward']>;
@@ -117,14 +128,19 @@ function readNeedsLeader(ctx: ApiContext, tasks: readonly Task[], forwarded: boo
   return tasks.some((t) => t.NodeID && t.NodeID !== ctx.info.nodeId);
 }
 
-/** One request to another manager over mTLS with this manager's identity, its answer streamed back. */
+/**
+ * One request to another manager (or, with `serverNode`, to that node's peer endpoint)
+ * over mTLS with this manager's identity, its answer streamed back.
+ */
 async function streamFrom(
   fwd: Forwarding,
   addr: string,
   peer: string,
   req: { method: string; url: string; headers: Record<string, string>; body?: Readable },
+  serverNode?: string,
 ): Promise<{ status: number; contentType: string | undefined; stream: IncomingMessage }> {
   const res = await nodeHttpsStream({
+    ...(serverNode ? { serverNode } : {}),
     addr,
     method: req.method,
     path: req.url,

@@ -21,7 +21,7 @@ export {
   parseEventTime,
 } from './events.js';
 export { parseFilters } from './filters.js';
-export { callManager, type ForwardOptions, forwardToNode, isForwarded, servedLocally } from './forward.js';
+export { callManager, type ForwardOptions, forwardExec, isForwarded, servedLocally } from './forward.js';
 export { listenUnix } from './listen-unix.js';
 export { createLockedApiServer } from './locked-server.js';
 export { type ApiServerOptions, createApiServer, createBaseServer } from './server.js';

@@ -1,11 +1,13 @@
 // One HTTPS request to another node's manager port: node certificates name node IDs,
 // not hosts, so the CA and the manager role are what is checked (no hostname check, no
 // SNI); a JSON body; the whole answer read, up to a bound (or, nodeHttpsStream, handed
-// over as it comes). Used by joining and renewing nodes, write forwarding and log reads.
+// over as it comes). Used by joining and renewing nodes, write forwarding and log reads,
+// and (to a node's peer endpoint, whose certificate must name that node) exec forwarding.
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { request } from 'node:https';
 import type { Readable } from 'node:stream';
-import { SkiffError } from '../../lib/index.js';
+import type { PeerCertificate } from 'node:tls';
+import { peerNode, SkiffError } from '../../lib/index.js';
 import { requireManagerPeer } from './certificates.js';
 
 /** The largest answer read from another manager unless the caller says otherwise. */
@@ -24,6 +26,11 @@ export interface NodeHttpsRequest {
   peer: string;
   /** A longer answer is refused (a peer must not fill this process's memory). */
   maxResponseBytes?: number;
+  /**
+   * The node whose peer endpoint is called (any role): its certificate must name it.
+   * Absent: the server must hold a manager's certificate.
+   */
+  serverNode?: string;
 }
 
 export interface NodeHttpsResponse {
@@ -47,10 +54,23 @@ function requestOptions(
     ...r.tls,
     // Only managers serve this port: a worker's certificate from the same CA is refused.
     // (Without a pinned CA — the join's CA fetch, checked against the token — nothing is.)
-    checkServerIdentity: requireManagerPeer,
+    // A node's peer endpoint must be that node's.
+    checkServerIdentity: r.serverNode === undefined ? requireManagerPeer : requireNodePeer(r.serverNode),
     servername: '',
     timeout: r.timeoutMs,
     headers,
+  };
+}
+
+/** A `checkServerIdentity` that wants the certificate of node `nodeId`, whatever its role. */
+function requireNodePeer(nodeId: string): (host: string, cert: PeerCertificate) => Error | undefined {
+  return (host, cert) => {
+    const peer = peerNode(cert);
+    if (peer?.nodeId === nodeId) return undefined;
+    return new SkiffError(
+      'unauthorized',
+      `the peer at ${host || 'that address'} presents ${peer ? `the certificate of node ${peer.nodeId}` : 'no skiff node certificate'}, not node ${nodeId}'s: refusing to send it the request`,
+    );
   };
 }
 

@@ -28,6 +28,7 @@ import {
   DISPATCH_PROTOCOL,
   dispatchProtocolRefusal,
   MAX_HELD_IMAGES,
+  registeredPeerAddr,
   SkiffError,
   silentLogger,
   taskStateRank,
@@ -127,7 +128,11 @@ export class Dispatcher implements DispatcherApi {
       this.close(old);
       this.sessions.delete(req.nodeId);
     }
-    if (!(await this.opts.store.markNodeReady(req.nodeId, req.description, req.addr))) {
+    // Its peer endpoint (the one its images are fetched from) is recorded in the store: any
+    // manager, not only this leader, forwards an exec in one of its tasks there.
+    const images = heldImages(req.images);
+    const peerAddr = registeredPeerAddr(req.addr, images?.addr);
+    if (!(await this.opts.store.markNodeReady(req.nodeId, req.description, req.addr, peerAddr))) {
       this.log.warn(
         { nodeId: req.nodeId, addr: req.addr },
         'registration refused: node is not in the cluster',
@@ -150,7 +155,7 @@ export class Dispatcher implements DispatcherApi {
       logClose: [],
       statsRequests: [],
       features: new Set(req.features ?? []),
-      images: heldImages(req.images),
+      images,
     };
     this.sessions.set(req.nodeId, session);
     this.arm(session);

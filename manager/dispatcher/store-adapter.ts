@@ -1,9 +1,16 @@
 // Binds the dispatcher's narrow store port to the manager's replicated store.
-import type { AssignedSecret, NodeDescription, Task, TaskStatusReport } from '../../lib/index.js';
+import type {
+  AssignedSecret,
+  NodeDescription,
+  NodeStatusWithPeer,
+  Task,
+  TaskStatusReport,
+} from '../../lib/index.js';
 import {
   INGRESS_CLIENT_ADDRESS_KEEP,
   INGRESS_CLIENT_ADDRESS_LABEL,
   isSkiffError,
+  NODE_PEER_ADDR_FIELD,
   taskStateRank,
 } from '../../lib/index.js';
 import { networkKeysView, openNetworkKeys, type Store } from '../store/index.js';
@@ -78,15 +85,16 @@ export function storeDispatcherPort(store: Store): DispatcherStorePort {
       return store.subscribe(() => listener(), { tables: ['nodes', 'networks', 'services', 'cluster'] });
     },
 
-    async markNodeReady(nodeId: string, description: NodeDescription, addr: string) {
+    async markNodeReady(nodeId: string, description: NodeDescription, addr: string, peerAddr?: string) {
       return store.update((tx) => {
         const n = tx.get('nodes', nodeId);
         if (!n) return false;
-        tx.update('nodes', {
-          ...n,
-          Description: { ...n.Description, ...description },
-          Status: { State: 'ready', Addr: addr },
-        });
+        const status: NodeStatusWithPeer = {
+          State: 'ready',
+          Addr: addr,
+          ...(peerAddr ? { [NODE_PEER_ADDR_FIELD]: peerAddr } : {}),
+        };
+        tx.update('nodes', { ...n, Description: { ...n.Description, ...description }, Status: status });
         return true;
       });
     },

@@ -28,7 +28,13 @@ export interface DispatcherStorePort {
    * Refreshes the node object (description, address) and marks it ready. Never creates
    * one: joining (or cluster init) does. Resolves false when the store has no such node.
    */
-  markNodeReady(nodeId: string, description: NodeDescription, addr: string): Promise<boolean>;
+  markNodeReady(
+    nodeId: string,
+    description: NodeDescription,
+    addr: string,
+    /** host:port of its peer endpoint (images, managers' exec); absent: it serves none. */
+    peerAddr?: string,
+  ): Promise<boolean>;
   /** Whether the node object still exists (it is gone once removed from the cluster). */
   hasNode(nodeId: string): boolean;
   setNodeState(nodeId: string, state: 'ready' | 'down', message: string): Promise<void>;

@@ -1,8 +1,12 @@
-// `POST /tasks/{id}/exec`: runs a command in the container of a task this node runs,
-// streaming its output as frames and ending with its exit code (see lib/frames.ts).
-// A task's container ID is the task ID.
+// `POST /tasks/{id}/exec`: runs a command in the container of a task, streaming its
+// output as frames and ending with its exit code (see lib/frames.ts). On the manager's
+// API: here when this node runs the task, else forwarded to the node that does, whose
+// peer endpoint serves it to managers only (`peerExecApi`). A task's container ID is
+// the task ID.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough, Readable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
+import type { TLSSocket } from 'node:tls';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { NodeAgent, runtime } from '../../agent/index.js';
 import {
   decodeFrames,
@@ -10,6 +14,9 @@ import {
   EXEC_HEADER,
   type ExecBody,
   encodeFrame,
+  type Logger,
+  PEER_EXEC_ROUTE,
+  peerNode,
   RESIZE,
   SkiffError,
   STATUS,
@@ -18,7 +25,7 @@ import {
   STDIN_CONTENT_TYPE,
   STDOUT,
 } from '../../lib/index.js';
-import { type ApiContext, forwardToNode, isForwarded } from '../../manager/index.js';
+import { type ApiContext, createBaseServer, forwardExec, isForwarded } from '../../manager/index.js';
 import { ExecBodySchema } from './exec-body.js';
 
 export function registerExecRoute(
@@ -31,17 +38,7 @@ export function registerExecRoute(
   app.post('/tasks/:id/exec', async (req, reply) => {
     const id = (req.params as { id: string }).id;
     const streamed = req.headers['content-type'] === STDIN_CONTENT_TYPE;
-    const parsed = ExecBodySchema.safeParse(
-      streamed ? headerJson(req.headers[EXEC_HEADER]) : (req.body ?? {}),
-    );
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new SkiffError(
-        'invalid_argument',
-        `invalid exec request: ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`,
-      );
-    }
-    const body = parsed.data;
+    const body = parseExecBody(streamed ? headerJson(req.headers[EXEC_HEADER]) : (req.body ?? {}));
     const task = ctx.store.getTask(id);
     if (!task) throw new SkiffError('not_found', `task ${id} not found`);
     if (task.NodeID !== ctx.info.nodeId) {
@@ -50,10 +47,8 @@ export function registerExecRoute(
           'conflict',
           `task ${id} runs on node ${task.NodeID ?? '(none yet)'}, not on this one (${ctx.info.nodeId})`,
         );
-      // Another manager's task: its node runs the command; both streams pass through here.
-      const res = await forwardToNode(ctx, task.NodeID, {
-        method: 'POST',
-        url: req.url,
+      // Another node's task: that node runs the command; both streams pass through here.
+      const res = await forwardExec(ctx, task.NodeID, id, {
         headers: streamed
           ? { 'content-type': STDIN_CONTENT_TYPE, [EXEC_HEADER]: String(req.headers[EXEC_HEADER]) }
           : { 'content-type': 'application/json' },
@@ -64,73 +59,155 @@ export function registerExecRoute(
       if (res.contentType) reply.header('content-type', res.contentType);
       return reply.status(res.status).send(res.stream);
     }
-    const agent = agentOf();
-    if (!agent) throw new SkiffError('unavailable', 'the node agent is still starting');
-    const info = await agent.runtime.inspect(id).catch((e: unknown) => {
-      if (e instanceof SkiffError && e.code === 'not_found')
-        throw new SkiffError(
-          'conflict',
-          `task ${id} has no container on this node (state ${task.Status.State})`,
-        );
-      throw e;
-    });
-    if (info.state !== 'running') {
+    return execHere(req, reply, agentOf(), id, body, streamed, ctx.log, task.Status.State);
+  });
+}
+
+/**
+ * `POST /tasks/{id}/exec` on the node's peer endpoint: what a manager forwards here (the
+ * task runs on this node, the CLI asked that manager). The TLS layer checked the client's
+ * certificate against the cluster CA; only a manager's runs a command (a worker's key
+ * must not reach into another node's containers). Returns the route's handler on the
+ * peer endpoint's requests.
+ */
+export async function peerExecApi(
+  agentOf: () => NodeAgent | undefined,
+  log: Logger,
+): Promise<{ handle: (req: IncomingMessage, res: ServerResponse) => void; close(): Promise<void> }> {
+  const app = createBaseServer({ log, version: undefined });
+  app.addContentTypeParser(STDIN_CONTENT_TYPE, (_req, payload, done) => done(null, payload));
+  app.addHook('onRequest', async (req, reply) => {
+    const socket = req.raw.socket as TLSSocket;
+    const peer = socket.authorized ? peerNode(socket.getPeerCertificate?.()) : undefined;
+    if (peer?.role !== 'manager') {
+      reply.header('Connection', 'close');
+      log.warn({ peer: peer?.nodeId, role: peer?.role, url: req.url }, 'exec refused: not a manager');
       throw new SkiffError(
-        'conflict',
-        `the container of task ${id} is ${info.state}; exec needs a running one`,
+        'forbidden',
+        peer
+          ? `node ${peer.nodeId} has a ${peer.role} certificate; only managers run commands in this node's tasks`
+          : "a node certificate from this cluster's CA is required",
       );
     }
-
-    if (body.Detach) {
-      // Runs on after this answer; its output goes nowhere, as with `docker exec -d`.
-      void agent.runtime
-        .exec(id, body.Cmd, execOptions(body))
-        .then((r) => ctx.log.debug({ taskId: id, exitCode: r.exitCode }, 'detached exec finished'))
-        .catch((e: unknown) => ctx.log.warn({ taskId: id, err: describeError(e) }, 'detached exec failed'));
-      return reply
-        .header('content-type', 'application/vnd.docker.multiplexed-stream')
-        .send(encodeFrame(STATUS, JSON.stringify({ ExitCode: 0 })));
+    // The peer endpoint bounds no request's time (an exec's stdin lasts as long as the
+    // command): a body that is not the stdin stream must arrive whole, as on the API.
+    if (!req.raw.complete && req.headers['content-type'] !== STDIN_CONTENT_TYPE) {
+      const timer = setTimeout(() => {
+        if (!req.raw.complete) req.raw.socket.destroy();
+      }, PEER_BODY_TIMEOUT_MS);
+      timer.unref();
+      req.raw.once('close', () => clearTimeout(timer));
     }
-    const abort = new AbortController();
-    reply.raw.on('close', () => {
-      if (!reply.raw.writableFinished) abort.abort();
-    });
-    const out = new PassThrough();
-    // With stdin and a TTY the command is interactive: its terminal's input comes from the
-    // STDIN frames, its size from the RESIZE frames.
-    let control: runtime.ExecControl | undefined;
-    let size: { height: number; width: number } | undefined;
-    const onResize = (h: number, w: number) => {
-      size = { height: h, width: w };
-      control?.resize(h, w);
-    };
-    void (async () => {
-      try {
-        const result = await agent.runtime.exec(id, body.Cmd, {
-          ...execOptions(body),
-          ...(streamed ? { stdin: stdinOf(req.body as Readable, onResize) } : {}),
-          ...(streamed && body.Tty
-            ? {
-                onStarted: (c: runtime.ExecControl) => {
-                  control = c;
-                  if (size) c.resize(size.height, size.width);
-                },
-              }
-            : {}),
-          signal: abort.signal,
-          // A non-interactive TTY's output (conmon's) arrives line by line from its log.
-          onOutput: (s, chunk) => out.write(encodeFrame(s === 'stderr' ? STDERR : STDOUT, chunk)),
-        });
-        if (result.stdout) out.write(encodeFrame(STDOUT, result.stdout));
-        if (result.stderr) out.write(encodeFrame(STDERR, result.stderr));
-        out.end(encodeFrame(STATUS, JSON.stringify({ ExitCode: result.exitCode })));
-        ctx.log.debug({ taskId: id, exitCode: result.exitCode }, 'exec finished');
-      } catch (e) {
-        out.end(encodeFrame(STATUS, JSON.stringify({ message: describeError(e) })));
-      }
-    })();
-    return reply.header('content-type', 'application/vnd.docker.multiplexed-stream').send(out);
   });
+  app.post(PEER_EXEC_ROUTE, async (req, reply) => {
+    const id = (req.params as { id: string }).id;
+    const streamed = req.headers['content-type'] === STDIN_CONTENT_TYPE;
+    const body = parseExecBody(streamed ? headerJson(req.headers[EXEC_HEADER]) : (req.body ?? {}));
+    const agent = agentOf();
+    // Only a task's container: the node's standalone ones are its local users'.
+    if (agent && !agent.worker.claims(id))
+      throw new SkiffError('not_found', `no task ${id} runs on this node`);
+    log.info(
+      { taskId: id, manager: peerNode((req.raw.socket as TLSSocket).getPeerCertificate?.())?.nodeId },
+      'exec for a manager',
+    );
+    return execHere(req, reply, agent, id, body, streamed, log);
+  });
+  await app.ready();
+  return { handle: (req, res) => app.routing(req, res), close: () => app.close() };
+}
+
+/** How long an exec request's JSON body may take to arrive on the peer endpoint. */
+const PEER_BODY_TIMEOUT_MS = 60_000;
+
+function parseExecBody(v: unknown): ExecBody {
+  const parsed = ExecBodySchema.safeParse(v);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new SkiffError(
+      'invalid_argument',
+      `invalid exec request: ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`,
+    );
+  }
+  return parsed.data;
+}
+
+/** Runs the exec in this node's container of task `id`; its output, then its exit code, as frames. */
+async function execHere(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  agent: NodeAgent | undefined,
+  id: string,
+  body: ExecBody,
+  streamed: boolean,
+  log: Logger,
+  taskState?: string,
+): Promise<FastifyReply> {
+  if (!agent) throw new SkiffError('unavailable', 'the node agent is still starting');
+  const info = await agent.runtime.inspect(id).catch((e: unknown) => {
+    if (e instanceof SkiffError && e.code === 'not_found')
+      throw new SkiffError(
+        'conflict',
+        `task ${id} has no container on this node (state ${taskState ?? 'unknown here'})`,
+      );
+    throw e;
+  });
+  if (info.state !== 'running') {
+    throw new SkiffError(
+      'conflict',
+      `the container of task ${id} is ${info.state}; exec needs a running one`,
+    );
+  }
+
+  if (body.Detach) {
+    // Runs on after this answer; its output goes nowhere, as with `docker exec -d`.
+    void agent.runtime
+      .exec(id, body.Cmd, execOptions(body))
+      .then((r) => log.debug({ taskId: id, exitCode: r.exitCode }, 'detached exec finished'))
+      .catch((e: unknown) => log.warn({ taskId: id, err: describeError(e) }, 'detached exec failed'));
+    return reply
+      .header('content-type', 'application/vnd.docker.multiplexed-stream')
+      .send(encodeFrame(STATUS, JSON.stringify({ ExitCode: 0 })));
+  }
+  const abort = new AbortController();
+  reply.raw.on('close', () => {
+    if (!reply.raw.writableFinished) abort.abort();
+  });
+  const out = new PassThrough();
+  // With stdin and a TTY the command is interactive: its terminal's input comes from the
+  // STDIN frames, its size from the RESIZE frames.
+  let control: runtime.ExecControl | undefined;
+  let size: { height: number; width: number } | undefined;
+  const onResize = (h: number, w: number) => {
+    size = { height: h, width: w };
+    control?.resize(h, w);
+  };
+  void (async () => {
+    try {
+      const result = await agent.runtime.exec(id, body.Cmd, {
+        ...execOptions(body),
+        ...(streamed ? { stdin: stdinOf(req.body as Readable, onResize) } : {}),
+        ...(streamed && body.Tty
+          ? {
+              onStarted: (c: runtime.ExecControl) => {
+                control = c;
+                if (size) c.resize(size.height, size.width);
+              },
+            }
+          : {}),
+        signal: abort.signal,
+        // A non-interactive TTY's output (conmon's) arrives line by line from its log.
+        onOutput: (s, chunk) => out.write(encodeFrame(s === 'stderr' ? STDERR : STDOUT, chunk)),
+      });
+      if (result.stdout) out.write(encodeFrame(STDOUT, result.stdout));
+      if (result.stderr) out.write(encodeFrame(STDERR, result.stderr));
+      out.end(encodeFrame(STATUS, JSON.stringify({ ExitCode: result.exitCode })));
+      log.debug({ taskId: id, exitCode: result.exitCode }, 'exec finished');
+    } catch (e) {
+      out.end(encodeFrame(STATUS, JSON.stringify({ message: describeError(e) })));
+    }
+  })();
+  return reply.header('content-type', 'application/vnd.docker.multiplexed-stream').send(out);
 }
 
 function execOptions(body: ExecBody) {

@@ -19,6 +19,7 @@ import { registerSystemDiskRoutes } from './system.js';
 import { registerVolumeRoutes } from './volumes.js';
 
 export { type BuildRequest, parseBuildQuery } from './build.js';
+export { peerExecApi } from './exec.js';
 export { ExecBodySchema } from './exec-body.js';
 export { importImage, registerImageRoutes, TARBALL_CONTENT_TYPE } from './images.js';
 export { pullMessages, pushMessages } from './progress.js';

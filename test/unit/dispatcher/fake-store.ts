@@ -52,8 +52,11 @@ export class FakeStore implements DispatcherStorePort {
     return () => this.nodeListeners.delete(l);
   }
   /** Every node registering here joined (the fake has no join to create them). */
-  async markNodeReady(nodeId: string, _d: NodeDescription, addr: string) {
+  /** The peer endpoint each node's last registration recorded (absent: none). */
+  peerAddrs = new Map<string, string | undefined>();
+  async markNodeReady(nodeId: string, _d: NodeDescription, addr: string, peerAddr?: string) {
     this.nodes.set(nodeId, { state: 'ready', addr });
+    this.peerAddrs.set(nodeId, peerAddr);
     for (const l of this.nodeListeners) l();
     return true;
   }
