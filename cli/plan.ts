@@ -5,8 +5,10 @@
 // IDs for names, the default mode) are left out of a service's field diff.
 import { createHash } from 'node:crypto';
 import type {
+  ConfigReference,
   ConfigSpec,
   NetworkCreateRequest,
+  SecretReference,
   SecretSpec,
   Service,
   ServiceSpec,
@@ -270,33 +272,11 @@ function withVersions(
   secrets: Map<string, VersionedPlan>,
   configs: Map<string, VersionedPlan>,
 ): ServiceSpec {
-  const cs = spec.TaskTemplate?.ContainerSpec;
-  if (!cs) return { ...spec };
-  return {
-    ...spec,
-    TaskTemplate: {
-      ...spec.TaskTemplate,
-      ContainerSpec: {
-        ...cs,
-        ...(cs.Secrets
-          ? {
-              Secrets: cs.Secrets.map((s) => ({
-                ...s,
-                SecretName: secrets.get(s.SecretName)?.version ?? s.SecretName,
-              })),
-            }
-          : {}),
-        ...(cs.Configs
-          ? {
-              Configs: cs.Configs.map((s) => ({
-                ...s,
-                ConfigName: configs.get(s.ConfigName)?.version ?? s.ConfigName,
-              })),
-            }
-          : {}),
-      },
-    },
-  };
+  return mapReferences(
+    spec,
+    (s) => ({ ...s, SecretName: secrets.get(s.SecretName)?.version ?? s.SecretName }),
+    (c) => ({ ...c, ConfigName: configs.get(c.ConfigName)?.version ?? c.ConfigName }),
+  );
 }
 
 /** Fills the IDs of the secrets and configs a spec names, where known. */
@@ -304,6 +284,19 @@ export function withIds(
   spec: ServiceSpec,
   secretIds: ReadonlyMap<string, string>,
   configIds: ReadonlyMap<string, string>,
+): ServiceSpec {
+  return mapReferences(
+    spec,
+    (s) => ({ ...s, SecretID: s.SecretID || (secretIds.get(s.SecretName) ?? '') }),
+    (c) => ({ ...c, ConfigID: c.ConfigID || (configIds.get(c.ConfigName) ?? '') }),
+  );
+}
+
+/** A copy of the spec with each secret and each config reference rewritten by its mapping. */
+function mapReferences(
+  spec: ServiceSpec,
+  secret: (ref: SecretReference) => SecretReference,
+  config: (ref: ConfigReference) => ConfigReference,
 ): ServiceSpec {
   const cs = spec.TaskTemplate?.ContainerSpec;
   if (!cs) return { ...spec };
@@ -313,22 +306,8 @@ export function withIds(
       ...spec.TaskTemplate,
       ContainerSpec: {
         ...cs,
-        ...(cs.Secrets
-          ? {
-              Secrets: cs.Secrets.map((s) => ({
-                ...s,
-                SecretID: s.SecretID || (secretIds.get(s.SecretName) ?? ''),
-              })),
-            }
-          : {}),
-        ...(cs.Configs
-          ? {
-              Configs: cs.Configs.map((s) => ({
-                ...s,
-                ConfigID: s.ConfigID || (configIds.get(s.ConfigName) ?? ''),
-              })),
-            }
-          : {}),
+        ...(cs.Secrets ? { Secrets: cs.Secrets.map((r) => secret(r)) } : {}),
+        ...(cs.Configs ? { Configs: cs.Configs.map((r) => config(r)) } : {}),
       },
     },
   };
