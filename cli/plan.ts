@@ -6,8 +6,10 @@
 // label with the file's text (a comment or whitespace change is no change).
 import { createHash } from 'node:crypto';
 import type {
+  ConfigReference,
   ConfigSpec,
   NetworkCreateRequest,
+  SecretReference,
   SecretSpec,
   Service,
   ServiceSpec,
@@ -272,33 +274,11 @@ function withVersions(
   secrets: Map<string, VersionedPlan>,
   configs: Map<string, VersionedPlan>,
 ): ServiceSpec {
-  const cs = spec.TaskTemplate?.ContainerSpec;
-  if (!cs) return { ...spec };
-  return {
-    ...spec,
-    TaskTemplate: {
-      ...spec.TaskTemplate,
-      ContainerSpec: {
-        ...cs,
-        ...(cs.Secrets
-          ? {
-              Secrets: cs.Secrets.map((s) => ({
-                ...s,
-                SecretName: secrets.get(s.SecretName)?.version ?? s.SecretName,
-              })),
-            }
-          : {}),
-        ...(cs.Configs
-          ? {
-              Configs: cs.Configs.map((s) => ({
-                ...s,
-                ConfigName: configs.get(s.ConfigName)?.version ?? s.ConfigName,
-              })),
-            }
-          : {}),
-      },
-    },
-  };
+  return mapReferences(
+    spec,
+    (s) => ({ ...s, SecretName: secrets.get(s.SecretName)?.version ?? s.SecretName }),
+    (c) => ({ ...c, ConfigName: configs.get(c.ConfigName)?.version ?? c.ConfigName }),
+  );
 }
 
 /** Fills the IDs of the secrets and configs a spec names, where known. */
@@ -306,6 +286,19 @@ export function withIds(
   spec: ServiceSpec,
   secretIds: ReadonlyMap<string, string>,
   configIds: ReadonlyMap<string, string>,
+): ServiceSpec {
+  return mapReferences(
+    spec,
+    (s) => ({ ...s, SecretID: s.SecretID || (secretIds.get(s.SecretName) ?? '') }),
+    (c) => ({ ...c, ConfigID: c.ConfigID || (configIds.get(c.ConfigName) ?? '') }),
+  );
+}
+
+/** A copy of the spec with each secret and each config reference rewritten by its mapping. */
+function mapReferences(
+  spec: ServiceSpec,
+  secret: (ref: SecretReference) => SecretReference,
+  config: (ref: ConfigReference) => ConfigReference,
 ): ServiceSpec {
   const cs = spec.TaskTemplate?.ContainerSpec;
   if (!cs) return { ...spec };
@@ -315,22 +308,8 @@ export function withIds(
       ...spec.TaskTemplate,
       ContainerSpec: {
         ...cs,
-        ...(cs.Secrets
-          ? {
-              Secrets: cs.Secrets.map((s) => ({
-                ...s,
-                SecretID: s.SecretID || (secretIds.get(s.SecretName) ?? ''),
-              })),
-            }
-          : {}),
-        ...(cs.Configs
-          ? {
-              Configs: cs.Configs.map((s) => ({
-                ...s,
-                ConfigID: s.ConfigID || (configIds.get(s.ConfigName) ?? ''),
-              })),
-            }
-          : {}),
+        ...(cs.Secrets ? { Secrets: cs.Secrets.map((r) => secret(r)) } : {}),
+        ...(cs.Configs ? { Configs: cs.Configs.map((r) => config(r)) } : {}),
       },
     },
   };

@@ -10,6 +10,10 @@ import type {
   PublishedPort,
 } from '../../lib/index.js';
 import { SkiffError } from '../../lib/index.js';
+import { isUnset, type Refuse, refuser } from './refusal.js';
+
+// Annotated: a call narrows only through a declared `never` type.
+const refuse: Refuse = refuser('docs/engine-api.md lists what a skiff node runs');
 
 /** `bridge` (the node's default network), `none`, or the name or ID of a user network. */
 export type NetworkMode = string;
@@ -77,20 +81,6 @@ const HOST_CONFIG_KEYS = new Set([
 
 /** A published port whose host port the node picks. */
 export const ANY_HOST_PORT = 0;
-
-/** Not asked: null, false, 0, '', or arrays and objects of nothing but such values. */
-function isUnset(v: unknown): boolean {
-  if (v === undefined || v === null || v === false || v === 0 || v === '') return true;
-  if (Array.isArray(v)) return v.every(isUnset);
-  if (typeof v === 'object') return Object.values(v as Record<string, unknown>).every(isUnset);
-  return false;
-}
-
-function refuse(field: string, why = 'is not supported by skiff yet'): never {
-  throw new SkiffError('invalid_argument', `${field} ${why}`, {
-    hint: 'docs/engine-api.md lists what a skiff node runs',
-  });
-}
 
 function stringList(v: unknown, field: string): string[] | null {
   if (v === undefined || v === null) return null;

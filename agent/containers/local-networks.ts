@@ -19,6 +19,10 @@ import {
   parseCidr,
   parseIpv4,
 } from '../network/index.js';
+import { isUnset, type Refuse, refuser } from './refusal.js';
+
+// Annotated: a call narrows only through a declared `never` type.
+const refuse: Refuse = refuser('docs/engine-api.md lists what a skiff node serves');
 
 export interface LocalNetworkRecord {
   id: string;
@@ -311,17 +315,4 @@ function ipamOf(raw: unknown): { subnet: string; gateway: string } | undefined {
     gateway = formatIpv4(gw);
   }
   return { subnet: formatCidr(subnet), gateway };
-}
-
-function isUnset(v: unknown): boolean {
-  if (v === undefined || v === null || v === false || v === 0 || v === '') return true;
-  if (Array.isArray(v)) return v.every(isUnset);
-  if (typeof v === 'object') return Object.values(v as Record<string, unknown>).every(isUnset);
-  return false;
-}
-
-function refuse(field: string, why = 'is not supported by skiff yet'): never {
-  throw new SkiffError('invalid_argument', `${field} ${why}`, {
-    hint: 'docs/engine-api.md lists what a skiff node serves',
-  });
 }

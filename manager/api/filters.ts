@@ -4,8 +4,15 @@ import { SkiffError } from '../../lib/index.js';
 /** Docker's `filters` query parameter: `{"key":{"value":true}}` or the older `{"key":["value"]}`. */
 export type Filters = Map<string, string[]>;
 
-/** Parses `filters`, refusing keys the endpoint does not know (as dockerd does). */
-export function parseFilters(raw: unknown, allowed: readonly string[]): Filters {
+/**
+ * Parses `filters`, refusing keys the endpoint does not know (as dockerd does), and those
+ * dockerd knows but skiff cannot answer yet (`notYet`) by name.
+ */
+export function parseFilters(
+  raw: unknown,
+  allowed: readonly string[],
+  notYet: readonly string[] = [],
+): Filters {
   const out: Filters = new Map();
   if (raw === undefined || raw === '') return out;
   if (typeof raw !== 'string')
@@ -20,6 +27,11 @@ export function parseFilters(raw: unknown, allowed: readonly string[]): Filters 
     throw new SkiffError('invalid_argument', 'invalid filters: expected a JSON object of filter names');
   }
   for (const [key, val] of Object.entries(v)) {
+    if (notYet.includes(key)) {
+      throw new SkiffError('invalid_argument', `filter '${key}' is not supported by skiff yet`, {
+        hint: `this endpoint filters by ${allowed.join(', ')}`,
+      });
+    }
     if (!allowed.includes(key)) {
       throw new SkiffError('invalid_argument', `invalid filter '${key}'`, {
         hint: `this endpoint filters by ${allowed.join(', ')}`,

@@ -20,7 +20,7 @@ export {
   type LocalEventSource,
   parseEventTime,
 } from './events.js';
-export { parseFilters } from './filters.js';
+export { anyOf, type Filters, labelsMatch, parseFilters } from './filters.js';
 export { callManager, type ForwardOptions, forwardExec, isForwarded, servedLocally } from './forward.js';
 export { listenUnix } from './listen-unix.js';
 export { createLockedApiServer } from './locked-server.js';

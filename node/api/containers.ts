@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import type { containers, NodeAgent, runtime } from '../../agent/index.js';
 import type { EngineContainerPrune, EngineContainerSummary, WaitCondition } from '../../lib/index.js';
 import { encodeFrame, SkiffError, STDERR, STDOUT, WAIT_CONDITIONS } from '../../lib/index.js';
+import { anyOf, type Filters, labelsMatch, parseFilters } from '../../manager/index.js';
 import { isTrue } from './filters.js';
 import { hijack, MULTIPLEXED_STREAM, RAW_STREAM } from './hijack.js';
 
@@ -272,35 +273,18 @@ function endSocket(socket: Socket): void {
 }
 
 /** dockerd's prune filters: `until` (a time) and `label` / `label!`. */
-function parsePruneFilters(raw: string | undefined): { until?: number; label: string[]; notLabel: string[] } {
-  const out: { until?: number; label: string[]; notLabel: string[] } = { label: [], notLabel: [] };
-  if (!raw) return out;
-  let doc: unknown;
-  try {
-    doc = JSON.parse(raw);
-  } catch {
-    throw new SkiffError('invalid_argument', `invalid filters: not JSON: ${raw.slice(0, 100)}`);
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
-    throw new SkiffError('invalid_argument', 'invalid filters: expected a JSON object of filter names');
-  for (const [k, v] of Object.entries(doc)) {
-    const values = Array.isArray(v)
-      ? v
-      : typeof v === 'object' && v !== null
-        ? Object.entries(v)
-            .filter(([, on]) => on === true)
-            .map(([x]) => x)
-        : undefined;
-    if (!values || values.some((x) => typeof x !== 'string'))
-      throw new SkiffError('invalid_argument', `invalid filter '${k}': expected a map or a list of values`);
-    if (k === 'label') out.label.push(...(values as string[]));
-    else if (k === 'label!') out.notLabel.push(...(values as string[]));
-    else if (k === 'until') {
-      const until = untilSeconds(values[0] as string);
-      if (until === undefined)
-        throw new SkiffError('invalid_argument', `invalid filter 'until=${String(values[0]).slice(0, 40)}'`);
-      out.until = until;
-    } else throw new SkiffError('invalid_argument', `invalid filter '${k}'`);
+function parsePruneFilters(raw: unknown): { until?: number; label: string[]; notLabel: string[] } {
+  const f = parseFilters(raw, ['label', 'label!', 'until']);
+  const out: { until?: number; label: string[]; notLabel: string[] } = {
+    label: f.get('label') ?? [],
+    notLabel: f.get('label!') ?? [],
+  };
+  const until = f.get('until');
+  if (until) {
+    const t = untilSeconds(until[0] as string);
+    if (t === undefined)
+      throw new SkiffError('invalid_argument', `invalid filter 'until=${String(until[0]).slice(0, 40)}'`);
+    out.until = t;
   }
   return out;
 }
@@ -338,59 +322,24 @@ async function pump(
   }
 }
 
-function parseListFilters(raw: string | undefined): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  if (!raw) return out;
-  let doc: unknown;
-  try {
-    doc = JSON.parse(raw);
-  } catch {
-    throw new SkiffError('invalid_argument', `invalid filters: not JSON: ${raw.slice(0, 100)}`);
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
-    throw new SkiffError('invalid_argument', 'invalid filters: expected a JSON object of filter names');
-  for (const [k, v] of Object.entries(doc)) {
-    if (UNSUPPORTED_LIST_FILTERS.includes(k))
-      throw new SkiffError('invalid_argument', `filter '${k}' is not supported by skiff yet`, {
-        hint: `containers filter by ${LIST_FILTERS.join(', ')}`,
-      });
-    if (!LIST_FILTERS.includes(k)) throw new SkiffError('invalid_argument', `invalid filter '${k}'`);
-    const values = Array.isArray(v)
-      ? v
-      : typeof v === 'object' && v !== null
-        ? Object.entries(v)
-            .filter(([, on]) => on === true)
-            .map(([x]) => x)
-        : undefined;
-    if (!values || values.some((x) => typeof x !== 'string'))
-      throw new SkiffError('invalid_argument', `invalid filter '${k}': expected a map or a list of values`);
-    if (k === 'status')
-      for (const s of values)
-        if (!STATUSES.includes(s as string))
-          throw new SkiffError('invalid_argument', `invalid filter 'status=${s}'`);
-    out.set(k, values as string[]);
-  }
-  return out;
+function parseListFilters(raw: unknown): Filters {
+  const f = parseFilters(raw, LIST_FILTERS, UNSUPPORTED_LIST_FILTERS);
+  for (const s of f.get('status') ?? [])
+    if (!STATUSES.includes(s)) throw new SkiffError('invalid_argument', `invalid filter 'status=${s}'`);
+  return f;
 }
 
-function matches(c: EngineContainerSummary, f: Map<string, string[]>): boolean {
-  const any = (key: string, test: (v: string) => boolean) => {
-    const vs = f.get(key);
-    return vs === undefined || vs.length === 0 || vs.some(test);
-  };
+function matches(c: EngineContainerSummary, f: Filters): boolean {
   const name = c.Names[0]?.slice(1) ?? '';
   const isTask = c.Labels['com.docker.swarm.task.id'] !== undefined;
   const exit = /^Exited \((\d+)\)/.exec(c.Status)?.[1];
   return (
-    any('id', (v) => c.Id.startsWith(v)) &&
-    any('name', (v) => name.includes(v.replace(/^\//, ''))) &&
-    any('status', (v) => c.State === v) &&
-    any('exited', (v) => exit === v) &&
-    any('is-task', (v) => (v === 'true') === isTask) &&
-    any('ancestor', (v) => c.Image === v || c.ImageID === v || c.ImageID.startsWith(`sha256:${v}`)) &&
-    (f.get('label') ?? []).every((want) => {
-      const eq = want.indexOf('=');
-      return eq < 0 ? Object.hasOwn(c.Labels, want) : c.Labels[want.slice(0, eq)] === want.slice(eq + 1);
-    })
+    anyOf(f, 'id', (v) => c.Id.startsWith(v)) &&
+    anyOf(f, 'name', (v) => name.includes(v.replace(/^\//, ''))) &&
+    anyOf(f, 'status', (v) => c.State === v) &&
+    anyOf(f, 'exited', (v) => exit === v) &&
+    anyOf(f, 'is-task', (v) => (v === 'true') === isTask) &&
+    anyOf(f, 'ancestor', (v) => c.Image === v || c.ImageID === v || c.ImageID.startsWith(`sha256:${v}`)) &&
+    labelsMatch(f, 'label', c.Labels)
   );
 }

@@ -2,66 +2,28 @@
 // container's life beyond run/ps/logs: `run -it` and `attach` under a pseudo-terminal,
 // `run -i` with piped input, restart, pause/unpause, rename, top, stats, `cp` both
 // ways, container prune, and Docker's errors for each.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCommand } from '../../lab/command.js';
-import { importBusybox, type TestNode, testNode } from '../../support/skiff-node/index.js';
+import { describe, expect, it } from 'vitest';
+import { DOCKER, dockerNode } from '../../support/docker-cli.js';
 import { underTerminal } from '../../support/terminal.js';
 
-const DOCKER = existsSync('/usr/local/bin/docker') ? '/usr/local/bin/docker' : 'docker';
 const IMAGE = 'localhost/dk-ctr:1';
 
-let node: TestNode;
-let dir: string;
-
-function env(): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    HOME: dir,
-    TERM: 'xterm',
-    DOCKER_HOST: `unix://${join(node.runDir, 'skiff.sock')}`,
-    DOCKER_CONFIG: join(dir, 'docker-config'),
-  };
-}
-
-async function docker(args: string[], input?: string, timeoutMs = 60_000) {
-  const r = await runCommand(DOCKER, args, {
-    env: env(),
-    timeoutMs,
-    ...(input !== undefined ? { input } : {}),
-  });
-  return { ...r, out: r.stdout.trim() };
-}
-
-async function ok(args: string[], input?: string): Promise<string> {
-  const r = await docker(args, input);
-  expect(r.code, `docker ${args.join(' ')} failed: ${r.stderr}`).toBe(0);
-  return r.out;
-}
-
 const created: string[] = [];
+const d = dockerNode({
+  image: IMAGE,
+  page: 'ctr\n',
+  tmpPrefix: 'skiff-dkctr-',
+  cleanup: () => (created.length ? [['rm', '-f', ...created]] : []),
+});
+const { docker, env, ok } = d;
+
 /** `docker run -d --name NAME IMAGE ...cmd`, removed after the file. */
 async function runDetached(name: string, ...cmd: string[]): Promise<string> {
   created.push(name);
   return ok(['run', '-d', '--name', name, IMAGE, ...cmd]);
 }
-
-beforeAll(async () => {
-  node = testNode();
-  dir = mkdtempSync(join(tmpdir(), 'skiff-dkctr-'));
-  const imp = await importBusybox(node, dir, 'ctr\n', IMAGE);
-  expect(imp.code, imp.stderr).toBe(0);
-}, 120_000);
-
-afterAll(async () => {
-  if (node) {
-    if (created.length) await docker(['rm', '-f', ...created]).catch(() => {});
-    await node.destroy();
-  }
-  if (dir) rmSync(dir, { recursive: true, force: true });
-}, 120_000);
 
 describe('docker CLI, interactive containers', () => {
   it('run -it: typed input reaches the container terminal, sized as the user terminal; the exit code comes back', async () => {
@@ -82,7 +44,9 @@ describe('docker CLI, interactive containers', () => {
 
   it('run -i takes piped input up to its end (StdinOnce)', async () => {
     const lines = Array.from({ length: 2000 }, (_, i) => `line ${i}`).join('\n');
-    const r = await docker(['run', '-i', '--rm', IMAGE, 'sh', '-c', 'wc -l; exit 3'], `${lines}\n`);
+    const r = await docker(['run', '-i', '--rm', IMAGE, 'sh', '-c', 'wc -l; exit 3'], {
+      input: `${lines}\n`,
+    });
     expect(r.code, r.stderr).toBe(3);
     expect(r.out).toBe('2000');
   }, 60_000);
@@ -201,7 +165,7 @@ describe('docker CLI, looking into a container', () => {
     // The 20 MB in /dev/shm count against the container's memory cgroup.
     expect(Number(/^([\d.]+)MiB/.exec(mem)?.[1] ?? 0)).toBeGreaterThan(15);
     // Streamed: the CLI redraws each second until it is stopped; two frames arrive meanwhile.
-    const streamed = await docker(['stats', '--format', '{{.Name}}', 'dk-look'], undefined, 8_000).catch(
+    const streamed = await docker(['stats', '--format', '{{.Name}}', 'dk-look'], { timeoutMs: 8_000 }).catch(
       (e: unknown) => ({ out: String(e) }),
     );
     expect(streamed.out.match(/dk-look/g)?.length ?? 0).toBeGreaterThanOrEqual(2);
@@ -217,7 +181,7 @@ describe('docker CLI, looking into a container', () => {
     await expect
       .poll(async () => (await docker(['exec', 'dk-cp', 'cat', '/data/sub/a.txt'])).out, { timeout: 20_000 })
       .toBe('inside');
-    const out = join(dir, 'cp-out');
+    const out = join(d.dir, 'cp-out');
     mkdirSync(out);
     await ok(['cp', 'dk-cp:/data/sub/a.txt', join(out, 'a.txt')]);
     expect(readFileSync(join(out, 'a.txt'), 'utf8')).toBe('inside\n');
@@ -231,7 +195,7 @@ describe('docker CLI, looking into a container', () => {
       await ok(['exec', 'dk-cp', 'cat', '/etc/hostname']),
     );
 
-    const src = join(dir, 'cp-in');
+    const src = join(d.dir, 'cp-in');
     mkdirSync(join(src, 'tree'), { recursive: true });
     writeFileSync(join(src, 'tree', 'x.txt'), 'from host\n');
     writeFileSync(join(src, 'one.txt'), 'one\n');

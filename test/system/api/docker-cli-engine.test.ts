@@ -2,59 +2,29 @@
 // default modes: attached `service create`/`update` and `stack deploy`, API version
 // negotiation and Docker's error shapes, and standalone containers (`docker run`, `ps`,
 // `logs`, `inspect`, `stop`, `rm`).
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCommand } from '../../lab/command.js';
-import { importBusybox, type TestNode, testNode } from '../../support/skiff-node/index.js';
+import { describe, expect, it } from 'vitest';
+import { dockerNode } from '../../support/docker-cli.js';
 
-const DOCKER = existsSync('/usr/local/bin/docker') ? '/usr/local/bin/docker' : 'docker';
 const IMAGE = 'localhost/dk-engine:1';
 
-let node: TestNode;
-let dir: string;
-
-async function docker(args: string[], timeoutMs = 60_000) {
-  const r = await runCommand(DOCKER, args, {
-    env: {
-      PATH: process.env.PATH,
-      HOME: dir,
-      DOCKER_HOST: `unix://${join(node.runDir, 'skiff.sock')}`,
-      DOCKER_CONFIG: join(dir, 'docker-config'),
-    },
-    timeoutMs,
-  });
-  return { ...r, out: r.stdout.trim() };
-}
-
-async function ok(args: string[], timeoutMs?: number): Promise<string> {
-  const r = await docker(args, timeoutMs);
-  expect(r.code, `docker ${args.join(' ')} failed: ${r.stderr}`).toBe(0);
-  return r.out;
-}
-
-beforeAll(async () => {
-  node = testNode();
-  dir = mkdtempSync(join(tmpdir(), 'skiff-dkeng-'));
-  const imp = await importBusybox(node, dir, 'engine\n', IMAGE);
-  expect(imp.code, imp.stderr).toBe(0);
-}, 120_000);
-
-afterAll(async () => {
-  if (node) {
-    await docker(['service', 'rm', 'att', 'attst_web']).catch(() => {});
-    await node.destroy();
-  }
-  if (dir) rmSync(dir, { recursive: true, force: true });
-}, 120_000);
+const d = dockerNode({
+  image: IMAGE,
+  page: 'engine\n',
+  tmpPrefix: 'skiff-dkeng-',
+  cleanup: () => [['service', 'rm', 'att', 'attst_web']],
+});
+const { docker, ok } = d;
 
 describe('docker CLI, attached swarm flows', () => {
   it('service create and service update --force without --detach follow the tasks to convergence', async () => {
-    const created = await docker(['service', 'create', '--name', 'att', IMAGE, 'sleep', '600'], 90_000);
+    const created = await docker(['service', 'create', '--name', 'att', IMAGE, 'sleep', '600'], {
+      timeoutMs: 90_000,
+    });
     expect(created.code, created.stderr).toBe(0);
     expect(created.stdout + created.stderr).toMatch(/verify: Service \S+ converged/);
-    const updated = await docker(['service', 'update', '--force', 'att'], 90_000);
+    const updated = await docker(['service', 'update', '--force', 'att'], { timeoutMs: 90_000 });
     expect(updated.code, updated.stderr).toBe(0);
     expect(updated.stdout + updated.stderr).toMatch(/verify: Service \S+ converged/);
     // One task runs the current spec; the forced update replaced the first.
@@ -73,9 +43,9 @@ describe('docker CLI, attached swarm flows', () => {
   }, 200_000);
 
   it('stack deploy --detach=false waits for the stack', async () => {
-    const file = join(dir, 'stack.yml');
+    const file = join(d.dir, 'stack.yml');
     writeFileSync(file, `services:\n  web:\n    image: ${IMAGE}\n    command: ["sleep", "600"]\n`);
-    const r = await docker(['stack', 'deploy', '--detach=false', '-c', file, 'attst'], 90_000);
+    const r = await docker(['stack', 'deploy', '--detach=false', '-c', file, 'attst'], { timeoutMs: 90_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout + r.stderr).toMatch(/verify: Service \S+ converged/);
     await ok(['stack', 'rm', 'attst']);

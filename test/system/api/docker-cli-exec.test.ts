@@ -1,51 +1,26 @@
 // The real docker CLI's exec against a skiff node: `docker exec` with output, exit codes
 // and piped stdin (the hijacked connection and its half-close), and `docker exec -it`
 // under a pseudo-terminal (`script`) typing into the container's own terminal.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCommand } from '../../lab/command.js';
-import { importBusybox, type TestNode, testNode } from '../../support/skiff-node/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DOCKER, dockerNode } from '../../support/docker-cli.js';
 import { underTerminal } from '../../support/terminal.js';
 
-const DOCKER = existsSync('/usr/local/bin/docker') ? '/usr/local/bin/docker' : 'docker';
 const IMAGE = 'localhost/dk-exec:1';
 const NAME = 'dk-exec';
 
-let node: TestNode;
-let dir: string;
-
-function env(): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    HOME: dir,
-    TERM: 'xterm',
-    DOCKER_HOST: `unix://${join(node.runDir, 'skiff.sock')}`,
-    DOCKER_CONFIG: join(dir, 'docker-config'),
-  };
-}
-
-async function docker(args: string[], input?: string, timeoutMs = 60_000) {
-  return runCommand(DOCKER, args, { env: env(), timeoutMs, ...(input !== undefined ? { input } : {}) });
-}
+const { docker, env } = dockerNode({
+  image: IMAGE,
+  page: 'exec\n',
+  tmpPrefix: 'skiff-dkexec-',
+  cleanup: () => [
+    ['rm', '-f', NAME],
+    ['service', 'rm', 'dk-exec-svc'],
+  ],
+});
 
 beforeAll(async () => {
-  node = testNode();
-  dir = mkdtempSync(join(tmpdir(), 'skiff-dkexec-'));
-  const imp = await importBusybox(node, dir, 'exec\n', IMAGE);
-  expect(imp.code, imp.stderr).toBe(0);
   const run = await docker(['run', '-d', '--name', NAME, IMAGE, 'sleep', '600']);
   expect(run.code, run.stderr).toBe(0);
-}, 120_000);
-
-afterAll(async () => {
-  if (node) {
-    await docker(['rm', '-f', NAME]).catch(() => {});
-    await docker(['service', 'rm', 'dk-exec-svc']).catch(() => {});
-    await node.destroy();
-  }
-  if (dir) rmSync(dir, { recursive: true, force: true });
 }, 120_000);
 
 describe('docker exec against a skiff node', () => {
@@ -62,14 +37,16 @@ describe('docker exec against a skiff node', () => {
   }, 60_000);
 
   it('feeds piped stdin to the command up to its end (-i)', async () => {
-    const cat = await docker(['exec', '-i', NAME, 'sh', '-c', 'cat; echo done'], 'line one\nline two\n');
+    const cat = await docker(['exec', '-i', NAME, 'sh', '-c', 'cat; echo done'], {
+      input: 'line one\nline two\n',
+    });
     expect(cat.code, cat.stderr).toBe(0);
     expect(cat.stdout).toBe('line one\nline two\ndone\n');
     // More than the socket's and the pipe's buffers hold (~200 KB): nothing lost or stuck.
     const lines = `${'x'.repeat(19)}\n`.repeat(10_000);
     const count = await docker(
       ['exec', '-i', NAME, 'sh', '-c', 'n=0; while read -r l; do n=$((n+1)); done; echo $n'],
-      lines,
+      { input: lines },
     );
     expect(count.code, count.stderr).toBe(0);
     expect(count.stdout.trim()).toBe('10000');

@@ -1,49 +1,14 @@
 // The real docker CLI (Docker 28 client) against a running skiff node's image and volume
 // endpoints (node/api/): what `docker image …` and `docker volume …` need of them.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { VolumeManager } from '../../../agent/volume/index.js';
-import { runCommand } from '../../lab/command.js';
-import { importBusybox, type TestNode, testNode } from '../../support/skiff-node/index.js';
+import { dockerNode } from '../../support/docker-cli.js';
 
-const DOCKER = existsSync('/usr/local/bin/docker') ? '/usr/local/bin/docker' : 'docker';
 const IMAGE = 'localhost/dk-busybox:1';
 
-let node: TestNode;
-let dir: string;
-
-async function docker(args: string[]) {
-  const r = await runCommand(DOCKER, args, {
-    env: {
-      PATH: process.env.PATH,
-      HOME: dir,
-      DOCKER_HOST: `unix://${join(node.runDir, 'skiff.sock')}`,
-      DOCKER_CONFIG: join(dir, 'docker-config'),
-    },
-    timeoutMs: 30_000,
-  });
-  return { ...r, out: r.stdout.trim() };
-}
-
-async function ok(args: string[]): Promise<string> {
-  const r = await docker(args);
-  expect(r.code, `docker ${args.join(' ')} failed: ${r.stderr}`).toBe(0);
-  return r.out;
-}
-
-beforeAll(async () => {
-  node = testNode();
-  dir = mkdtempSync(join(tmpdir(), 'skiff-dkimg-'));
-  const imp = await importBusybox(node, dir, 'docker cli\n', IMAGE);
-  expect(imp.code, imp.stderr).toBe(0);
-}, 120_000);
-
-afterAll(async () => {
-  await node?.destroy();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-}, 120_000);
+const d = dockerNode({ image: IMAGE, page: 'docker cli\n', tmpPrefix: 'skiff-dkimg-' });
+const { docker, ok } = d;
 
 describe('docker CLI against a skiff node: images', () => {
   it('docker image ls and image inspect show the imported image', async () => {
@@ -80,7 +45,7 @@ describe('docker CLI against a skiff node: images', () => {
 describe('docker CLI against a skiff node: volumes', () => {
   it('docker volume ls, inspect and rm', async () => {
     // A volume as a service mount would leave it.
-    await new VolumeManager({ root: join(node.stateDir, 'volumes') }).ensure('dk-data', {
+    await new VolumeManager({ root: join(d.node.stateDir, 'volumes') }).ensure('dk-data', {
       labels: { tier: 'db' },
     });
     expect((await ok(['volume', 'ls', '--format', '{{.Driver}} {{.Name}}'])).split('\n')).toContain(

@@ -1,54 +1,21 @@
 // The real docker CLI against a skiff node's local networks and volumes, as against
 // dockerd: user bridge networks whose containers reach each other by name and alias
 // through the embedded DNS, connect/disconnect, and a named volume two containers share.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCommand } from '../../lab/command.js';
-import { importBusybox, type TestNode, testNode } from '../../support/skiff-node/index.js';
+import { describe, expect, it } from 'vitest';
+import { dockerNode } from '../../support/docker-cli.js';
 
-const DOCKER = existsSync('/usr/local/bin/docker') ? '/usr/local/bin/docker' : 'docker';
 const IMAGE = 'localhost/dk-net:1';
 
-let node: TestNode;
-let dir: string;
-
-async function docker(args: string[], timeoutMs = 60_000) {
-  const r = await runCommand(DOCKER, args, {
-    env: {
-      PATH: process.env.PATH,
-      HOME: dir,
-      DOCKER_HOST: `unix://${join(node.runDir, 'skiff.sock')}`,
-      DOCKER_CONFIG: join(dir, 'docker-config'),
-    },
-    timeoutMs,
-  });
-  return { ...r, out: r.stdout.trim() };
-}
-
-async function ok(args: string[], timeoutMs?: number): Promise<string> {
-  const r = await docker(args, timeoutMs);
-  expect(r.code, `docker ${args.join(' ')} failed: ${r.stderr}`).toBe(0);
-  return r.out;
-}
-
-beforeAll(async () => {
-  node = testNode();
-  dir = mkdtempSync(join(tmpdir(), 'skiff-dknet-'));
-  const imp = await importBusybox(node, dir, 'from-web\n', IMAGE);
-  expect(imp.code, imp.stderr).toBe(0);
-}, 120_000);
-
-afterAll(async () => {
-  if (node) {
-    await docker(['rm', '-f', 'net-web', 'net-other']).catch(() => {});
-    await docker(['network', 'rm', 'dknet', 'dknet2']).catch(() => {});
-    await docker(['volume', 'rm', 'dkvol']).catch(() => {});
-    await node.destroy();
-  }
-  if (dir) rmSync(dir, { recursive: true, force: true });
-}, 120_000);
+const { docker, ok } = dockerNode({
+  image: IMAGE,
+  page: 'from-web\n',
+  tmpPrefix: 'skiff-dknet-',
+  cleanup: () => [
+    ['rm', '-f', 'net-web', 'net-other'],
+    ['network', 'rm', 'dknet', 'dknet2'],
+    ['volume', 'rm', 'dkvol'],
+  ],
+});
 
 describe('docker CLI, local networks', () => {
   it('network create; containers on it resolve each other by name and alias', async () => {

@@ -61,13 +61,29 @@ async function runningOn(service: string): Promise<Task[]> {
   );
 }
 
-async function imageOn(
-  n: LabClusterNode,
-  ref: string,
-): Promise<{ Id: string; Manifest: { Digest: string } }> {
+interface ImageInspect {
+  Id: string;
+  Manifest: { Digest: string };
+  Layers: { digest: string; size: number }[];
+}
+
+async function imageOn(n: LabClusterNode, ref: string): Promise<ImageInspect> {
   const r = await c.skiff(['image', 'inspect', ref], n);
   expect(r.code, r.stderr).toBe(0);
-  return (JSON.parse(r.stdout) as { Id: string; Manifest: { Digest: string } }[])[0]!;
+  return (JSON.parse(r.stdout) as ImageInspect[])[0]!;
+}
+
+/** A compose file whose services (name: build context) each run one task on each of the 3 hosts. */
+function composeFile(builds: Record<string, string>): string {
+  const services = Object.entries(builds).flatMap(([name, context]) => [
+    `  ${name}:`,
+    `    build: ${context}`,
+    '    deploy:',
+    '      replicas: 3',
+    '      placement:',
+    '        max_replicas_per_node: 1',
+  ]);
+  return ['services:', ...services, ''].join('\n');
 }
 
 describe('images travel between nodes without a registry', () => {
@@ -87,19 +103,7 @@ describe('images travel between nodes without a registry', () => {
       ].join('\n'),
     );
     const file = join(dir, 'compose.yaml');
-    writeFileSync(
-      file,
-      [
-        'services:',
-        '  web:',
-        '    build: ./app',
-        '    deploy:',
-        '      replicas: 3',
-        '      placement:',
-        '        max_replicas_per_node: 1',
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(file, composeFile({ web: './app' }));
     const manager = c.managers[0]!;
     const deploy = await c.skiff(
       ['stack', 'deploy', '--build', '-c', file, '--wait', '--timeout', '3m', 'ship'],
@@ -123,25 +127,7 @@ describe('images travel between nodes without a registry', () => {
       join(two, 'Dockerfile'),
       'FROM ship-web\nRUN echo built-v2 > /greeting2\nCMD ["/bin/sh", "-c", "cat /greeting2; exec sleep 3600"]\n',
     );
-    writeFileSync(
-      file,
-      [
-        'services:',
-        '  web:',
-        '    build: ./app',
-        '    deploy:',
-        '      replicas: 3',
-        '      placement:',
-        '        max_replicas_per_node: 1',
-        '  two:',
-        '    build: ./two',
-        '    deploy:',
-        '      replicas: 3',
-        '      placement:',
-        '        max_replicas_per_node: 1',
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(file, composeFile({ web: './app', two: './two' }));
     const before = servedBytes();
     const mark = c.nodes.map((n) => served(n).length);
     const again = await c.skiff(
@@ -153,13 +139,8 @@ describe('images travel between nodes without a registry', () => {
     expect(again.stderr).not.toContain('Building web');
     expect(again.stderr).toContain('Building two');
     await runningOn('ship_two');
-    const second = await c.skiff(['image', 'inspect', 'ship-two'], manager);
-    const layers = (JSON.parse(second.stdout) as { Layers: { digest: string; size: number }[] }[])[0]!.Layers;
-    const base = (
-      JSON.parse((await c.skiff(['image', 'inspect', 'ship-web'], manager)).stdout) as {
-        Layers: { digest: string }[];
-      }[]
-    )[0]!.Layers.map((l) => l.digest);
+    const layers = (await imageOn(manager, 'ship-two')).Layers;
+    const base = (await imageOn(manager, 'ship-web')).Layers.map((l) => l.digest);
     const fresh = layers.filter((l) => !base.includes(l.digest));
     expect(fresh.length).toBe(1);
     const moved = servedBytes() - before;

@@ -1,11 +1,13 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AgentSession } from '../../../agent/worker/index.js';
+import { AgentSession, type AgentSessionOptions, type Worker } from '../../../agent/worker/index.js';
 import type {
   AssignmentsMessage,
   DispatcherApi,
   HeartbeatRequest,
+  Logger,
+  RegisterResponse,
   TaskStatus,
   UpdateTaskStatusRequest,
 } from '../../../lib/index.js';
@@ -13,27 +15,87 @@ import { DISPATCH_PROTOCOL, SkiffError, SWARM_TASK_ID_LABEL } from '../../../lib
 import { waitFor } from '../../lab/index.js';
 import { FakeStack } from './fake-stack.js';
 
-/** FAKE dispatcher: one session, no tasks; refuses the first `failures` status batches. */
-class FlakyDispatcher implements DispatcherApi {
-  readonly received: UpdateTaskStatusRequest[] = [];
-  calls = 0;
-  constructor(private failures: number) {}
-  async register() {
-    return { nodeId: 'n1', sessionId: 's1', heartbeatPeriodMs: 60_000 };
+/**
+ * FAKE dispatcher: sessions s1, s2, … (one a registration) each sent an empty complete set,
+ * their assignment stream then open until cancelled, as a gRPC stream is; the tests' variants
+ * below override what they need of it.
+ */
+class FakeDispatcher implements DispatcherApi {
+  registrations = 0;
+  constructor(private readonly session: { heartbeatPeriodMs?: number; protocol?: number } = {}) {}
+  async register(): Promise<RegisterResponse> {
+    this.registrations++;
+    return {
+      nodeId: 'n1',
+      sessionId: `s${this.registrations}`,
+      heartbeatPeriodMs: this.session.heartbeatPeriodMs ?? 60_000,
+      ...(this.session.protocol !== undefined ? { protocol: this.session.protocol } : {}),
+    };
   }
-  async heartbeat() {
-    return { heartbeatPeriodMs: 60_000 };
+  async heartbeat(_req: HeartbeatRequest) {
+    return { heartbeatPeriodMs: this.session.heartbeatPeriodMs ?? 60_000 };
   }
   async *assignments(_req: HeartbeatRequest, signal: AbortSignal): AsyncIterable<AssignmentsMessage> {
-    yield { type: 'complete', tasks: [], removedTasks: [], secrets: [], configs: [], networks: [] };
-    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+    yield EMPTY_SET;
+    await cancelled(signal);
   }
+  async updateTaskStatus(_req: UpdateTaskStatusRequest) {}
   async publishLogs() {}
   async publishStats() {}
   async imageSources() {
     return { sources: [] };
   }
-  async updateTaskStatus(req: UpdateTaskStatusRequest) {
+}
+
+const EMPTY_SET: AssignmentsMessage = {
+  type: 'complete',
+  tasks: [],
+  removedTasks: [],
+  secrets: [],
+  configs: [],
+  networks: [],
+};
+
+const cancelled = (signal: AbortSignal) =>
+  new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+
+/** A session of node n1 with `dispatcher`, over the fake stack's worker. */
+function sessionOn(
+  dispatcher: DispatcherApi,
+  stack: FakeStack,
+  o: Partial<AgentSessionOptions> = {},
+): { session: AgentSession; worker: Worker } {
+  const worker = stack.worker(() => {});
+  const session = new AgentSession({
+    dispatcher: () => dispatcher,
+    worker,
+    nodeId: 'n1',
+    addr: '10.0.0.1',
+    description: { Hostname: 'n1' },
+    ...o,
+  });
+  return { session, worker };
+}
+
+/** A logger whose warnings (and worse) go to `onEntry`, parsed. */
+function logTo<T>(onEntry: (entry: T) => void): Logger {
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) onEntry(JSON.parse(line) as T);
+      done();
+    },
+  });
+  return pino({ level: 'warn' }, sink);
+}
+
+/** FAKE dispatcher: one session, no tasks; refuses the first `failures` status batches. */
+class FlakyDispatcher extends FakeDispatcher {
+  readonly received: UpdateTaskStatusRequest[] = [];
+  calls = 0;
+  constructor(private failures: number) {
+    super();
+  }
+  override async updateTaskStatus(req: UpdateTaskStatusRequest) {
     this.calls++;
     if (this.failures-- > 0) {
       // What the store answers when a concurrent write touched the task first.
@@ -56,17 +118,7 @@ describe('agent session status reports', () => {
   });
 
   const start = async (dispatcher: FlakyDispatcher, statusRetryMs = 10) => {
-    const stack = new FakeStack();
-    const worker = stack.worker(() => {});
-    const session = new AgentSession({
-      dispatcher: () => dispatcher,
-      worker,
-      nodeId: 'n1',
-      addr: '10.0.0.1',
-      description: { Hostname: 'n1' },
-      batchDelayMs: 5,
-      statusRetryMs,
-    });
+    const { session, worker } = sessionOn(dispatcher, new FakeStack(), { batchDelayMs: 5, statusRetryMs });
     cleanups.push(() => session.stop());
     await worker.start();
     void session.run();
@@ -101,30 +153,27 @@ describe('agent session status reports', () => {
  * FAKE dispatcher: unreachable for the first `unreachable` registrations, then a session
  * whose assignment stream breaks when the test says so (its leader died).
  */
-class FailoverDispatcher implements DispatcherApi {
-  registrations = 0;
+class FailoverDispatcher extends FakeDispatcher {
   private breakStream: ((e: Error) => void) | undefined;
-  constructor(private unreachable: number) {}
-  async register() {
-    this.registrations++;
-    if (this.unreachable-- > 0) throw new SkiffError('unavailable', 'dispatcher unreachable');
-    return { nodeId: 'n1', sessionId: `s${this.registrations}`, heartbeatPeriodMs: 60_000 };
+  constructor(private unreachable: number) {
+    super();
   }
-  async heartbeat() {
-    return { heartbeatPeriodMs: 60_000 };
+  override async register() {
+    if (this.unreachable-- > 0) {
+      this.registrations++;
+      throw new SkiffError('unavailable', 'dispatcher unreachable');
+    }
+    return super.register();
   }
-  async *assignments(_req: HeartbeatRequest, signal: AbortSignal): AsyncIterable<AssignmentsMessage> {
-    yield { type: 'complete', tasks: [], removedTasks: [], secrets: [], configs: [], networks: [] };
+  override async *assignments(
+    _req: HeartbeatRequest,
+    signal: AbortSignal,
+  ): AsyncIterable<AssignmentsMessage> {
+    yield EMPTY_SET;
     await new Promise<void>((resolve, reject) => {
       this.breakStream = reject;
       signal.addEventListener('abort', () => resolve());
     });
-  }
-  async updateTaskStatus() {}
-  async publishLogs() {}
-  async publishStats() {}
-  async imageSources() {
-    return { sources: [] };
   }
   leaderDies(): void {
     this.breakStream?.(new SkiffError('unavailable', 'the stream broke'));
@@ -137,26 +186,13 @@ describe('agent session reconnects', () => {
     // established and then broke must not inherit it, or the node stays away from a
     // new leader longer than the leader's grace before it marks unregistered nodes down.
     const retries: number[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) {
-          const entry = JSON.parse(line) as { msg?: string; retryInMs?: number };
-          if (entry.msg === 'dispatcher session ended' && entry.retryInMs !== undefined)
-            retries.push(entry.retryInMs);
-        }
-        done();
-      },
+    const log = logTo<{ msg?: string; retryInMs?: number }>((entry) => {
+      if (entry.msg === 'dispatcher session ended' && entry.retryInMs !== undefined)
+        retries.push(entry.retryInMs);
     });
     const dispatcher = new FailoverDispatcher(5);
-    const stack = new FakeStack();
-    const worker = stack.worker(() => {});
-    const session = new AgentSession({
-      dispatcher: () => dispatcher,
-      worker,
-      nodeId: 'n1',
-      addr: '10.0.0.1',
-      description: { Hostname: 'n1' },
-      log: pino({ level: 'warn' }, sink),
+    const { session, worker } = sessionOn(dispatcher, new FakeStack(), {
+      log,
       minBackoffMs: 20,
       maxBackoffMs: 60_000,
     });
@@ -177,44 +213,17 @@ describe('agent session reconnects', () => {
 describe('agent session protocol version', () => {
   it('refuses a dispatcher of a newer protocol, naming both versions, and asks for no assignments', async () => {
     const errors: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) {
-          const entry = JSON.parse(line) as { msg?: string; err?: string };
-          if (entry.msg === 'dispatcher session ended' && entry.err) errors.push(entry.err);
-        }
-        done();
-      },
+    const log = logTo<{ msg?: string; err?: string }>((entry) => {
+      if (entry.msg === 'dispatcher session ended' && entry.err) errors.push(entry.err);
     });
     let streams = 0;
-    const newer: DispatcherApi = {
-      register: async () => ({
-        nodeId: 'n1',
-        sessionId: 's1',
-        heartbeatPeriodMs: 60_000,
-        protocol: DISPATCH_PROTOCOL + 1,
-      }),
-      heartbeat: async () => ({ heartbeatPeriodMs: 60_000 }),
+    const newer = new (class extends FakeDispatcher {
       // biome-ignore lint/correctness/useYield: never asked for
-      async *assignments() {
+      override async *assignments() {
         streams++;
-      },
-      updateTaskStatus: async () => {},
-      publishLogs: async () => {},
-      publishStats: async () => {},
-      imageSources: async () => ({ sources: [] }),
-    };
-    const stack = new FakeStack();
-    const worker = stack.worker(() => {});
-    const session = new AgentSession({
-      dispatcher: () => newer,
-      worker,
-      nodeId: 'n1',
-      addr: '10.0.0.1',
-      description: { Hostname: 'n1' },
-      log: pino({ level: 'warn' }, sink),
-      minBackoffMs: 20,
-    });
+      }
+    })({ protocol: DISPATCH_PROTOCOL + 1 });
+    const { session, worker } = sessionOn(newer, new FakeStack(), { log, minBackoffMs: 20 });
     try {
       await worker.start();
       void session.run();
@@ -230,30 +239,17 @@ describe('agent session protocol version', () => {
 });
 
 /**
- * FAKE dispatcher: sessions that send an empty complete set; once `leaderDies()`, the
- * heartbeats of the sessions open then fail (their leader is gone), and a new
- * registration lands on the next leader.
+ * FAKE dispatcher: once `leaderDies()`, the heartbeats of the sessions open then fail (their
+ * leader is gone), and a new registration lands on the next leader.
  */
-class DyingLeaderDispatcher implements DispatcherApi {
-  registrations = 0;
+class DyingLeaderDispatcher extends FakeDispatcher {
   private readonly dead = new Set<string>();
-  async register() {
-    this.registrations++;
-    return { nodeId: 'n1', sessionId: `s${this.registrations}`, heartbeatPeriodMs: 20 };
+  constructor() {
+    super({ heartbeatPeriodMs: 20 });
   }
-  async heartbeat(req: HeartbeatRequest) {
+  override async heartbeat(req: HeartbeatRequest) {
     if (this.dead.has(req.sessionId)) throw new SkiffError('unavailable', 'dispatcher unreachable');
-    return { heartbeatPeriodMs: 20 };
-  }
-  async *assignments(_req: HeartbeatRequest, signal: AbortSignal): AsyncIterable<AssignmentsMessage> {
-    yield { type: 'complete', tasks: [], removedTasks: [], secrets: [], configs: [], networks: [] };
-    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
-  }
-  async updateTaskStatus() {}
-  async publishLogs() {}
-  async publishStats() {}
-  async imageSources() {
-    return { sources: [] };
+    return super.heartbeat(req);
   }
   leaderDies(): void {
     for (let i = 1; i <= this.registrations; i++) this.dead.add(`s${i}`);
@@ -274,16 +270,8 @@ describe('agent session while containers stop', () => {
         release = resolve;
       });
     };
-    const worker = stack.worker(() => {});
     const dispatcher = new DyingLeaderDispatcher();
-    const session = new AgentSession({
-      dispatcher: () => dispatcher,
-      worker,
-      nodeId: 'n1',
-      addr: '10.0.0.1',
-      description: { Hostname: 'n1' },
-      minBackoffMs: 10,
-    });
+    const { session, worker } = sessionOn(dispatcher, stack, { minBackoffMs: 10 });
     try {
       await worker.start();
       void session.run();
@@ -305,31 +293,23 @@ describe('agent session while containers stop', () => {
 /**
  * FAKE dispatcher whose first session is already stale when the node registers (a new
  * leader took over meanwhile): its heartbeats are refused at once, its status batch takes
- * a while, and its assignment stream ends only when cancelled, as a gRPC stream does.
+ * a while, and its assignment stream (no complete set) ends only when cancelled.
  */
-class StaleSessionDispatcher implements DispatcherApi {
-  registrations = 0;
-  async register() {
-    this.registrations++;
-    return { nodeId: 'n1', sessionId: `s${this.registrations}`, heartbeatPeriodMs: 10 };
+class StaleSessionDispatcher extends FakeDispatcher {
+  constructor() {
+    super({ heartbeatPeriodMs: 10 });
   }
-  async heartbeat(req: HeartbeatRequest) {
+  override async heartbeat(req: HeartbeatRequest) {
     if (req.sessionId === 's1')
       throw new SkiffError('unavailable', 'session of node n1 is not current; register again');
-    return { heartbeatPeriodMs: 10 };
+    return super.heartbeat(req);
   }
-  async *assignments(req: HeartbeatRequest, signal: AbortSignal): AsyncIterable<AssignmentsMessage> {
-    if (req.sessionId !== 's1')
-      yield { type: 'complete', tasks: [], removedTasks: [], secrets: [], configs: [], networks: [] };
-    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+  override async *assignments(req: HeartbeatRequest, signal: AbortSignal): AsyncIterable<AssignmentsMessage> {
+    if (req.sessionId !== 's1') yield EMPTY_SET;
+    await cancelled(signal);
   }
-  async updateTaskStatus(req: UpdateTaskStatusRequest) {
+  override async updateTaskStatus(req: UpdateTaskStatusRequest) {
     if (req.sessionId === 's1') await new Promise((r) => setTimeout(r, 100));
-  }
-  async publishLogs() {}
-  async publishStats() {}
-  async imageSources() {
-    return { sources: [] };
   }
 }
 
@@ -338,17 +318,8 @@ describe('agent session that is stale from the start', () => {
     // Found by the chaos run: a demoted node registered while the leader changed, its first
     // heartbeat failed while it was still sending its pending statuses, and its session then
     // waited forever on an assignment stream it had already given up, heartbeating in vain.
-    const stack = new FakeStack();
-    const worker = stack.worker(() => {});
     const dispatcher = new StaleSessionDispatcher();
-    const session = new AgentSession({
-      dispatcher: () => dispatcher,
-      worker,
-      nodeId: 'n1',
-      addr: '10.0.0.1',
-      description: { Hostname: 'n1' },
-      minBackoffMs: 10,
-    });
+    const { session, worker } = sessionOn(dispatcher, new FakeStack(), { minBackoffMs: 10 });
     try {
       await worker.start();
       session.report('t1', status('running'));
