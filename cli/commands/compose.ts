@@ -21,6 +21,7 @@ import { ago, CliExit, CliUsageError, parseFormat, printJson, printList, printTa
 import { asDryRun, DRY_RUN_HELP, printPlan } from '../plan-report.js';
 import { buildForUp, registerComposeBuild, withImageIds } from './compose-build.js';
 import { composeCommandOf } from './compose-config.js';
+import { registerComposeContainers } from './compose-containers.js';
 import { registerComposeExec } from './compose-exec.js';
 import { registerComposeMore } from './compose-more.js';
 import { registerComposePull } from './compose-pull.js';
@@ -217,6 +218,7 @@ export function registerCompose(program: Command): Command {
 
   registerComposeExec(compose, g, p);
   registerComposeMore(compose, g, p);
+  registerComposeContainers(compose, g, p);
   registerComposePull(compose, g, p);
   registerComposeBuild(compose, g, p);
   return compose;
@@ -375,7 +377,7 @@ async function projectContainers(
 }
 
 /** "<project>-<service>-<n>"; a one-off of `compose run`: "<project>-<service>-run-<id>", as docker names them. */
-function containerName(project: string, svc: string, s: Service, t: Task): string {
+export function containerName(project: string, svc: string, s: Service, t: Task): string {
   const oneOff = /_run_([0-9a-f]+)$/.exec(svc);
   const service = s.Spec.Labels?.[COMPOSE_SERVICE_LABEL];
   if (s.Spec.Labels?.[COMPOSE_ONEOFF_LABEL] === 'True' && oneOff && service)
