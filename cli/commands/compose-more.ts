@@ -12,7 +12,7 @@ import {
 import type { ApiClient } from '../api/index.js';
 import type { GlobalOptions } from '../context.js';
 import { deployStack, removeStack } from '../deploy.js';
-import { CliExit, CliUsageError, printJson, printList, shortId } from '../output.js';
+import { CliExit, CliUsageError, printJson, printList, quietLines, shortId } from '../output.js';
 import { skiffVersion } from '../version.js';
 import {
   loadStack,
@@ -117,9 +117,10 @@ export function registerComposeMore(compose: Command, g: () => GlobalOptions, p:
             });
           }
         }
+        // docker compose: each image once, its whole ID without the digest's algorithm.
         if (o.quiet)
           return void process.stdout.write(
-            [...new Set(rows.map((r) => r.ID).filter(Boolean))].map((id) => `${id}\n`).join(''),
+            quietLines([...new Set(rows.map((r) => r.ID.replace(/^sha256:/, '')).filter(Boolean))], 'full'),
           );
         printList(
           tableOrJson(o.format),
