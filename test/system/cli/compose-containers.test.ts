@@ -61,6 +61,35 @@ describe('skiff compose kill, pause, unpause, top and cp', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 180_000);
 
+  it('-q prints IDs as the docker CLI does; compose ps --format json is JSON Lines', async () => {
+    const q = async (args: string[]) => {
+      const r = await node.skiff(args, { cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.trim().split('\n');
+    };
+    const [app] = (await tasks('app')).filter((t) => t.Status.State === 'running');
+    const taskIds = (await tasks('app')).map((t) => t.ID);
+    expect(app?.ID).toMatch(/^[a-z0-9]{25}$/);
+    // Whole task IDs: service ps -q, compose ps -q; cut to 12: stack ps -q, node ps -q.
+    expect(await q(['service', 'ps', '-q', 'ctr_app'])).toEqual(expect.arrayContaining([app?.ID]));
+    expect(await q(['compose', 'ps', '-q', 'app'])).toEqual([app?.ID]);
+    expect(await q(['stack', 'ps', '-q', 'ctr'])).toContain(app?.ID.slice(0, 12));
+    expect(await q(['stack', 'ps', '-q', '--no-trunc', 'ctr'])).toContain(app?.ID);
+    expect((await q(['node', 'ps', '-q'])).every((id) => id.length === 12)).toBe(true);
+    expect(await q(['node', 'ps', '-q', '--no-trunc'])).toEqual(expect.arrayContaining(taskIds));
+    // Service IDs: always 12 in service ls and stack services; node IDs whole.
+    for (const ids of [await q(['service', 'ls', '-q']), await q(['stack', 'services', '-q', 'ctr'])])
+      expect(ids.map((id) => id.length)).toEqual([12, 12]);
+    expect((await q(['node', 'ls', '-q']))[0]).toMatch(/^[a-z0-9]{25}$/);
+    // The image's whole ID without its algorithm (docker compose images -q).
+    expect(await q(['compose', 'images', '-q'])).toEqual([expect.stringMatching(/^[0-9a-f]{64}$/)]);
+    const lines = await q(['compose', 'ps', '--format', 'json']);
+    expect(lines.map((l) => JSON.parse(l) as { Name: string; State: string; Project: string })).toEqual([
+      expect.objectContaining({ Name: 'ctr-app-1', State: 'running', Project: 'ctr' }),
+      expect.objectContaining({ Name: 'ctr-once-1', State: 'running', Project: 'ctr' }),
+    ]);
+  }, 60_000);
+
   it('sends a signal to the running containers: USR1 reaches the trap, the container runs on', async () => {
     const r = await compose(['kill', '-s', 'USR1', 'app']);
     expect(r.code, r.stderr).toBe(0);
