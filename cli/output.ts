@@ -156,6 +156,20 @@ export function ago(iso: string | undefined, now = Date.now()): string {
   return `${Math.round(h / 24)} days ago`;
 }
 
+/**
+ * How docker's `-q` prints IDs (docker CLI 28 on a dockerd 20.10 swarm): `full` whole IDs
+ * (`node ls`, `secret ls`, `config ls`, `service ps`, `compose ps`), `short` always 12
+ * characters (`service ls`, `stack services`), `trunc` 12 unless --no-trunc (`stack ps`,
+ * `node ps`, `network ls`, `image ls`). An image ID loses its `sha256:` when cut.
+ */
+export type QuietIds = 'full' | 'short' | 'trunc';
+
+/** The lines `-q` prints for these IDs under docker's rule for the command. */
+export function quietLines(ids: readonly string[], rule: QuietIds, trunc = true): string {
+  const cut = rule === 'short' || (rule === 'trunc' && trunc);
+  return ids.map((id) => `${cut ? shortId(id.replace(/^sha256:/, '')) : id}\n`).join('');
+}
+
 export function shortId(id: string): string {
   return id.slice(0, 12);
 }

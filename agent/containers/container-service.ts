@@ -297,18 +297,21 @@ export class ContainerService {
     this.log.info({ containerId: rec.id }, 'container restarted');
   }
 
+  /** Freezes a standalone container or a task's (docker pause, compose pause). */
   async pause(ref: string): Promise<void> {
-    const rec = await this.find(ref);
-    await this.o.runtime.pause(rec.id).catch((e: unknown) => {
-      throw renamed(e, rec.id, ref);
+    const id = await this.resolve(ref);
+    await this.o.runtime.pause(id).catch((e: unknown) => {
+      throw renamed(e, id, ref);
     });
+    this.log.info({ containerId: id }, 'container paused');
   }
 
   async unpause(ref: string): Promise<void> {
-    const rec = await this.find(ref);
-    await this.o.runtime.resume(rec.id).catch((e: unknown) => {
-      throw renamed(e, rec.id, ref);
+    const id = await this.resolve(ref);
+    await this.o.runtime.resume(id).catch((e: unknown) => {
+      throw renamed(e, id, ref);
     });
+    this.log.info({ containerId: id }, 'container unpaused');
   }
 
   async rename(ref: string, newName: string): Promise<void> {
@@ -436,11 +439,16 @@ export class ContainerService {
     return 'stopped';
   }
 
+  /**
+   * Signals a standalone container or a task's (docker kill, compose kill): a task whose
+   * container exits is then restarted or not as its service's restart policy says.
+   */
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
-    const rec = await this.find(ref);
-    if ((await this.o.runtime.inspect(rec.id)).state !== 'running')
-      throw new SkiffError('conflict', `Container ${rec.id} is not running`);
-    await this.o.runtime.kill(rec.id, signal);
+    const id = await this.resolve(ref);
+    if ((await this.o.runtime.inspect(id)).state !== 'running')
+      throw new SkiffError('conflict', `Container ${id} is not running`);
+    await this.o.runtime.kill(id, signal);
+    this.log.info({ containerId: id, signal }, 'container signalled');
   }
 
   /**
@@ -959,7 +967,7 @@ function taskInspect(c: ContainerInfo): EngineContainerInspect {
     State: {
       Status: stateName(c),
       Running: running,
-      Paused: false,
+      Paused: running && c.paused === true,
       Restarting: false,
       OOMKilled: c.oomKilled ?? false,
       Dead: c.state === 'unknown',

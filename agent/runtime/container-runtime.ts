@@ -652,6 +652,7 @@ export class ContainerRuntime {
       ...(from ? { from } : {}),
       exec: (command, timeoutMs) => this.exec(rec.id, command, { timeoutMs }),
       statePath: join(this.runDir(rec.id), 'health.json'),
+      paused: () => existsSync(join(this.runDir(rec.id), 'paused')),
       onChange: (health) => {
         this.log.info({ containerId: rec.id, health: health.status }, 'health changed');
         this.emit({ type: 'health', id: rec.id, health: health.status, failingStreak: health.failingStreak });

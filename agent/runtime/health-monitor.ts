@@ -14,6 +14,8 @@ export interface HealthMonitorOptions {
   /** Runs the probe command in the container; rejects with `conflict` once it is not running. */
   exec: (command: string[], timeoutMs: number) => Promise<ExecResult>;
   onChange: (health: ContainerHealth) => void;
+  /** Whether the container is frozen now (docker pause): no probe runs then, it would hang in the frozen cgroup. */
+  paused?: () => boolean;
   /** Where the state is saved after each probe. */
   statePath: string;
 }
@@ -44,6 +46,7 @@ export class HealthMonitor {
 
   private async probe(): Promise<void> {
     if (this.stopped) return;
+    if (this.o.paused?.()) return void this.schedule();
     const { plan } = this.o;
     const start = new Date();
     let exitCode: number;

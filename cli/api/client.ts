@@ -4,6 +4,8 @@ import { PassThrough, Readable } from 'node:stream';
 import type {
   ConfigSpec,
   DockerVolume,
+  EngineContainerTop,
+  EnginePathStat,
   ImageInspect,
   ImageSummary,
   Network,
@@ -323,6 +325,50 @@ export class ApiClient {
       text: true,
     }).then(() => undefined);
   }
+  // ---- containers of the node serving the API (a task's container ID is the task ID)
+  killContainer(id: string, signal: string): Promise<void> {
+    return this.call('POST', `/containers/${encodeURIComponent(id)}/kill`, {
+      query: { signal },
+      text: true,
+    }).then(() => undefined);
+  }
+  pauseContainer(id: string): Promise<void> {
+    return this.call('POST', `/containers/${encodeURIComponent(id)}/pause`, { text: true }).then(
+      () => undefined,
+    );
+  }
+  unpauseContainer(id: string): Promise<void> {
+    return this.call('POST', `/containers/${encodeURIComponent(id)}/unpause`, { text: true }).then(
+      () => undefined,
+    );
+  }
+  topContainer(id: string, psArgs?: string): Promise<EngineContainerTop> {
+    return this.call('GET', `/containers/${encodeURIComponent(id)}/top`, {
+      query: psArgs ? { ps_args: psArgs } : {},
+    });
+  }
+  /** What `path` is in the container (docker cp's HEAD archive), or undefined when it does not exist. */
+  async statContainerPath(id: string, path: string): Promise<EnginePathStat | undefined> {
+    const res = await this.raw('HEAD', `/containers/${encodeURIComponent(id)}/archive`, { path });
+    await res.text();
+    if (res.statusCode === 404) return undefined;
+    if (res.statusCode >= 400) throw toError(res.statusCode, '');
+    const header = res.body.headers['x-docker-container-path-stat'];
+    return JSON.parse(Buffer.from(String(header ?? ''), 'base64').toString('utf8')) as EnginePathStat;
+  }
+  /** A tar of `path` in the container, its entries named by the path's last component. */
+  async getContainerArchive(id: string, path: string): Promise<Readable> {
+    const res = await this.raw('GET', `/containers/${encodeURIComponent(id)}/archive`, { path });
+    if (res.statusCode >= 400) throw toError(res.statusCode, await res.text());
+    return res.body;
+  }
+  /** Extracts a tar into the directory `path` of the container. */
+  async putContainerArchive(id: string, path: string, tar: Readable): Promise<void> {
+    const res = await this.raw('PUT', `/containers/${encodeURIComponent(id)}/archive`, { path }, tar);
+    const text = await res.text();
+    if (res.statusCode >= 400) throw toError(res.statusCode, text);
+  }
+
   // ---- the node's disk: what it holds (docker's /system/df) and housekeeping
   diskUsage(): Promise<SystemDiskUsage> {
     return this.call('GET', '/system/df');
@@ -534,6 +580,23 @@ export class ApiClient {
         headers: headers ?? (body === undefined ? {} : { 'content-type': 'application/json' }),
         ...(body instanceof Readable ? { body } : body === undefined ? {} : { body: JSON.stringify(body) }),
         ...(signal ? { signal } : {}),
+      });
+    } catch (e) {
+      throw unreachable(this.target, e);
+    }
+  }
+
+  private async raw(
+    method: string,
+    path: string,
+    query: Record<string, string>,
+    body?: Readable,
+  ): Promise<TransportResponse> {
+    try {
+      return await this.http.request({
+        method,
+        path: `${path}?${new URLSearchParams(query)}`,
+        ...(body ? { body, headers: { 'content-type': 'application/x-tar' } } : {}),
       });
     } catch (e) {
       throw unreachable(this.target, e);

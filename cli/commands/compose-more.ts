@@ -1,6 +1,6 @@
 // docker compose's other commands on skiff's local compose (services of one project on
-// the embedded node): ls, images, port, scale, create, rm, wait, events, version; and
-// those skiff cannot honour yet (kill, pause, unpause, top, cp) refused by name.
+// the embedded node): ls, images, port, scale, create, rm, wait, events, version (kill,
+// pause, unpause, top and cp are in compose-containers.ts).
 import type { Command } from 'commander';
 import type { Service, ServiceSpec, Task } from '../../lib/index.js';
 import {
@@ -12,7 +12,7 @@ import {
 import type { ApiClient } from '../api/index.js';
 import type { GlobalOptions } from '../context.js';
 import { deployStack, removeStack } from '../deploy.js';
-import { CliExit, CliUsageError, printJson, printList, shortId } from '../output.js';
+import { CliExit, CliUsageError, printJson, printList, quietLines, shortId } from '../output.js';
 import { skiffVersion } from '../version.js';
 import {
   loadStack,
@@ -117,9 +117,10 @@ export function registerComposeMore(compose: Command, g: () => GlobalOptions, p:
             });
           }
         }
+        // docker compose: each image once, its whole ID without the digest's algorithm.
         if (o.quiet)
           return void process.stdout.write(
-            [...new Set(rows.map((r) => r.ID).filter(Boolean))].map((id) => `${id}\n`).join(''),
+            quietLines([...new Set(rows.map((r) => r.ID.replace(/^sha256:/, '')).filter(Boolean))], 'full'),
           );
         printList(
           tableOrJson(o.format),
@@ -358,49 +359,6 @@ export function registerComposeMore(compose: Command, g: () => GlobalOptions, p:
       if (o.format !== 'pretty') throw new CliUsageError(`unknown format "${o.format}": use pretty or json`);
       process.stdout.write(`skiff compose version v${v}\n`);
     });
-
-  // What docker compose has and skiff cannot do yet: refused by name, never ignored.
-  for (const [verb, what, args, why] of [
-    [
-      'kill',
-      'force the project’s containers to stop',
-      '[service...]',
-      'skiff cannot signal a service’s container yet; use skiff compose stop',
-    ],
-    [
-      'pause',
-      'pause the project’s containers',
-      '[service...]',
-      'skiff’s runtime does not freeze containers yet; use skiff compose stop',
-    ],
-    [
-      'unpause',
-      'unpause the project’s containers',
-      '[service...]',
-      'skiff’s runtime does not freeze containers yet; use skiff compose start',
-    ],
-    [
-      'top',
-      'show the processes of the project’s containers',
-      '[service...]',
-      'use skiff compose exec SERVICE ps',
-    ],
-    [
-      'cp',
-      'copy files between a container and the host',
-      '<source> <destination>',
-      'the node has no archive endpoint yet; use skiff compose exec with tar',
-    ],
-  ] as const) {
-    const cmd = compose
-      .command(verb)
-      .description(`${what} (not supported yet: refused with a reason)`)
-      .arguments(args);
-    if (verb === 'kill') cmd.option('-s, --signal <signal>', 'signal to send', 'SIGKILL');
-    cmd.allowUnknownOption().action(() => {
-      throw new SkiffError('unsupported', `compose ${verb} is not supported by skiff yet`, { hint: why });
-    });
-  }
 }
 
 /** `create`: a replicated service at 0 with its count kept for `compose start`; others cannot be held back. */

@@ -19,10 +19,11 @@ import { clientFor, explicitHost, type GlobalOptions } from '../context.js';
 import { ensureLocalDaemon } from '../daemon/index.js';
 import { deployStack, removeRetiredAfterRollout, removeStack, type StackLike } from '../deploy.js';
 import { parseLogLine } from '../log-lines.js';
-import { ago, CliExit, CliUsageError, parseFormat, printJson, printList, printTable } from '../output.js';
+import { ago, CliExit, CliUsageError, parseFormat, printList, quietLines } from '../output.js';
 import { asDryRun, DRY_RUN_HELP, printPlan } from '../plan-report.js';
 import { buildForUp, registerComposeBuild, withImageIds } from './compose-build.js';
 import { composeCommandOf } from './compose-config.js';
+import { registerComposeContainers } from './compose-containers.js';
 import { registerComposeExec } from './compose-exec.js';
 import { registerComposeMore } from './compose-more.js';
 import { registerComposePull } from './compose-pull.js';
@@ -161,7 +162,18 @@ export function registerCompose(program: Command): Command {
         await withLocalClient(g(), async (c) => {
           const all = await projectContainers(c, name, only, (o.all ?? false) || o.status.length > 0);
           const rows = o.status.length > 0 ? all.filter((r) => o.status.includes(dockerState(r.State))) : all;
-          if (o.quiet) return void process.stdout.write(rows.map((r) => `${r.ID}\n`).join(''));
+          if (o.quiet)
+            return void process.stdout.write(
+              quietLines(
+                rows.map((r) => r.ID),
+                'full',
+              ),
+            );
+          // docker compose ≥ 2.21, as docker ps: JSON Lines, one container a line, not an array.
+          if (o.format === 'json')
+            return void process.stdout.write(
+              rows.map((r) => `${JSON.stringify(psJson(r, name))}\n`).join(''),
+            );
           printList(
             o.format,
             [
@@ -219,6 +231,7 @@ export function registerCompose(program: Command): Command {
 
   registerComposeExec(compose, g, p);
   registerComposeMore(compose, g, p);
+  registerComposeContainers(compose, g, p);
   registerComposePull(compose, g, p);
   registerComposeBuild(compose, g, p);
   return compose;
@@ -349,6 +362,23 @@ async function setRunning(c: ApiClient, s: Service, verb: 'stop' | 'start' | 're
 }
 
 /** A task's state as docker names a container's (`compose ps --status`). */
+/** A `compose ps --format json` line: docker compose's field names, its container states. */
+export function psJson(r: ContainerRow, project: string): Record<string, string> {
+  return {
+    ID: r.ID,
+    Name: r.Name,
+    Names: r.Name,
+    Image: r.Image,
+    Command: r.Command,
+    Project: project,
+    Service: r.Service,
+    RunningFor: r.Created,
+    State: dockerState(r.State),
+    Status: r.Status,
+    Ports: r.Ports,
+  };
+}
+
 function dockerState(state: string): string {
   if (state === 'running') return 'running';
   if (state === 'complete' || state === 'failed' || state === 'shutdown') return 'exited';
@@ -356,7 +386,7 @@ function dockerState(state: string): string {
   return 'created';
 }
 
-interface ContainerRow {
+export interface ContainerRow {
   ID: string;
   Name: string;
   Image: string;
@@ -387,7 +417,7 @@ async function projectContainers(
 }
 
 /** "<project>-<service>-<n>"; a one-off of `compose run`: "<project>-<service>-run-<id>", as docker names them. */
-function containerName(project: string, svc: string, s: Service, t: Task): string {
+export function containerName(project: string, svc: string, s: Service, t: Task): string {
   const oneOff = /_run_([0-9a-f]+)$/.exec(svc);
   const service = s.Spec.Labels?.[COMPOSE_SERVICE_LABEL];
   if (s.Spec.Labels?.[COMPOSE_ONEOFF_LABEL] === 'True' && oneOff && service)

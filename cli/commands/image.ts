@@ -14,7 +14,15 @@ import type {
 } from '../../lib/index.js';
 import { encodeRegistryAuth, SkiffError } from '../../lib/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
-import { ago, CliUsageError, parseFormat, printInspect, printJson, printList } from '../output.js';
+import {
+  ago,
+  CliUsageError,
+  parseFormat,
+  printInspect,
+  printJson,
+  printList,
+  quietLines,
+} from '../output.js';
 import {
   canonicalRegistry,
   defaultAuthFile,
@@ -237,7 +245,14 @@ export function registerImage(program: Command): void {
           // newest first, as the node sorts them
           const list = (await c.listImages()).filter(keep);
           const id = (i: ImageSummary) => (o.trunc ? short(i.Id) : i.Id);
-          if (o.quiet) return void process.stdout.write(list.map((i) => `${id(i)}\n`).join(''));
+          if (o.quiet)
+            return void process.stdout.write(
+              quietLines(
+                list.map((i) => i.Id),
+                'trunc',
+                o.trunc,
+              ),
+            );
           if (o.format === 'json') {
             const docs: ImageInspect[] = [];
             for (const i of list) docs.push(await c.inspectImage(i.Id));

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { Node, NodeSpec } from '../../lib/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
-import { CliUsageError, printInspect, printList } from '../output.js';
+import { CliUsageError, printInspect, printList, quietLines } from '../output.js';
 import { parseFilters, printTasks, type TaskListOptions } from './service.js';
 
 const isJson = (f: string | undefined) => f === 'json';
@@ -27,7 +27,13 @@ export function registerNode(program: Command): void {
     .action(async (o: { quiet?: boolean; format?: string; filter: string[] }) => {
       await withClient(g(), async (c) => {
         const nodes = await c.listNodes(parseFilters(o.filter));
-        if (o.quiet) return void process.stdout.write(nodes.map((n) => `${n.ID}\n`).join(''));
+        if (o.quiet)
+          return void process.stdout.write(
+            quietLines(
+              nodes.map((n) => n.ID),
+              'full',
+            ),
+          );
         const self = isJson(o.format) ? undefined : await selfId(c);
         printList(
           o.format,

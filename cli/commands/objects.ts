@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { type GlobalOptions, withClient } from '../context.js';
-import { ago, CliUsageError, printInspect, printList, readStdin, shortId } from '../output.js';
+import { ago, CliUsageError, printInspect, printList, quietLines, readStdin, shortId } from '../output.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -48,7 +48,14 @@ export function registerNetwork(program: Command): void {
         const nets = await c.listNetworks(filtersOf(o.filter));
         nets.sort((a, b) => a.Name.localeCompare(b.Name));
         const id = (s: string) => (o.trunc ? shortId(s) : s);
-        if (o.quiet) return void process.stdout.write(nets.map((n) => `${id(n.Id)}\n`).join(''));
+        if (o.quiet)
+          return void process.stdout.write(
+            quietLines(
+              nets.map((n) => n.Id),
+              'trunc',
+              o.trunc,
+            ),
+          );
         printList(
           o.format,
           [
@@ -171,7 +178,13 @@ function registerSwarmObjects(program: Command, kind: 'secret' | 'config'): void
         const f = filtersOf(o.filter);
         const list = await (kind === 'secret' ? c.listSecrets(f) : c.listConfigs(f));
         list.sort((a, b) => (a.Spec.Name ?? '').localeCompare(b.Spec.Name ?? ''));
-        if (o.quiet) return void process.stdout.write(list.map((s) => `${s.ID}\n`).join(''));
+        if (o.quiet)
+          return void process.stdout.write(
+            quietLines(
+              list.map((s) => s.ID),
+              'full',
+            ),
+          );
         printList(
           o.format,
           [

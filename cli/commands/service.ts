@@ -15,6 +15,8 @@ import {
   printInspect,
   printJson,
   printList,
+  type QuietIds,
+  quietLines,
   shortId,
 } from '../output.js';
 import {
@@ -44,7 +46,13 @@ export function registerService(program: Command): void {
     .action(async (o: { quiet?: boolean; format?: string; filter: string[] }) => {
       await withClient(g(), async (c) => {
         const services = await c.listServices(parseFilters(o.filter));
-        if (o.quiet) return void process.stdout.write(services.map((s) => `${s.ID}\n`).join(''));
+        if (o.quiet)
+          return void process.stdout.write(
+            quietLines(
+              services.map((s) => s.ID),
+              'short',
+            ),
+          );
         printList(
           o.format,
           SERVICE_COLUMNS,
@@ -74,7 +82,8 @@ export function registerService(program: Command): void {
       await withClient(g(), async (c) => {
         const ids: string[] = [];
         for (const name of names) ids.push((await c.inspectService(name)).ID);
-        await printTasks(c, { ...parseFilters(o.filter), service: ids }, o);
+        // docker's service ps -q prints whole IDs, unlike stack ps and node ps.
+        await printTasks(c, { ...parseFilters(o.filter), service: ids }, o, 'full');
       });
     });
 
@@ -450,10 +459,17 @@ export async function printTasks(
   c: ApiClient,
   filters: Record<string, string[]>,
   o: Omit<TaskListOptions, 'filter'>,
+  quiet: QuietIds = 'trunc',
 ): Promise<void> {
   const tasks = await c.listTasks(filters);
-  // Whole IDs, as skiff has always printed them for scripts (docker cuts them unless --no-trunc).
-  if (o.quiet) return void process.stdout.write(tasks.map((t) => `${t.ID}\n`).join(''));
+  if (o.quiet)
+    return void process.stdout.write(
+      quietLines(
+        sortTasks(tasks).map((t) => t.ID),
+        quiet,
+        o.trunc,
+      ),
+    );
   const nodes = o.resolve ? new Map((await c.listNodes()).map((n) => [n.ID, n])) : new Map<string, Node>();
   const services = new Map<string, Service>();
   for (const id of new Set(tasks.map((t) => t.ServiceID)))

@@ -7,7 +7,7 @@ import { parseDurationNs, STACK_NAMESPACE_LABEL } from '../../lib/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
 import { deployStack, removeRetiredAfterRollout, removeStack } from '../deploy.js';
 import { followRollouts, RolloutDisplay } from '../follow.js';
-import { CliExit, CliUsageError, parseFormat, printJson, printList, shortId } from '../output.js';
+import { CliExit, CliUsageError, parseFormat, printJson, printList, quietLines } from '../output.js';
 import { asDryRun, DRY_RUN_HELP, printPlan } from '../plan-report.js';
 import { loadStack } from './compose.js';
 import { buildForStack, withPinnedImages } from './compose-build.js';
@@ -153,7 +153,13 @@ export function registerStack(program: Command): void {
           label: [...(f.label ?? []), `${STACK_NAMESPACE_LABEL}=${name}`],
         });
         if (services.length === 0) process.stderr.write(`Nothing found in stack: ${name}\n`);
-        if (o.quiet) return void process.stdout.write(services.map((s) => `${s.ID}\n`).join(''));
+        if (o.quiet)
+          return void process.stdout.write(
+            quietLines(
+              services.map((s) => s.ID),
+              'short',
+            ),
+          );
         printServices(services, o.format);
       });
     });

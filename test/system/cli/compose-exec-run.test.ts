@@ -229,9 +229,13 @@ describe('skiff compose exec, run and pull', () => {
     const kept = await node.skiff(['compose', 'run', 'app', 'true'], { cwd: dir });
     expect(kept.code, kept.stderr).toBe(0);
     const ps = await node.skiff(['compose', 'ps', '-a', '--format', 'json'], { cwd: dir });
-    const rows = JSON.parse(ps.stdout) as { Name: string; Service: string; State: string }[];
+    // JSON Lines, docker's container states (docker compose ≥ 2.21).
+    const rows = ps.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { Name: string; Service: string; State: string });
     expect(rows.filter((r) => r.Name.startsWith('execrun-app-run-'))).toEqual([
-      expect.objectContaining({ Service: 'app', State: 'complete' }),
+      expect.objectContaining({ Service: 'app', State: 'exited' }),
     ]);
 
     const ok = await node.skiff(['compose', 'run', '--rm', '--entrypoint', 'echo', 'app', 'done'], {

@@ -77,17 +77,18 @@ describe('usage errors', () => {
     expect(missing.stderr).toContain('context "no-such-context" does not exist');
   });
 
-  it('refuse the compose commands skiff cannot honour by name, before any connection', async () => {
-    for (const verb of ['kill', 'pause', 'unpause', 'top']) {
-      const r = await run(['compose', verb, 'web']);
-      expect(r.code, verb).toBe(1);
-      expect(r.stderr).toMatch(
-        new RegExp(`^error: compose ${verb} is not supported by skiff yet\\nhint: .+\\n$`),
-      );
-    }
-    const cp = await run(['compose', 'cp', 'web:/etc/hosts', '.']);
-    expect(cp.code).toBe(1);
-    expect(cp.stderr).toContain('compose cp is not supported');
+  it('refuse what compose kill and cp cannot take, before any connection', async () => {
+    const kill = await run(['compose', 'kill', '-s', 'NOT A SIGNAL', 'web']);
+    expect(kill.code).toBe(2);
+    expect(kill.stderr).toContain('invalid signal "NOT A SIGNAL"');
+    const local = await run(['compose', 'cp', './a', './b']);
+    expect(local.code).toBe(2);
+    expect(local.stderr).toContain('one of source and destination must be SERVICE:PATH');
+    const owners = await run(['compose', 'cp', '-a', 'web:/etc/hosts', '.']);
+    expect(owners.code).toBe(1);
+    expect(owners.stderr).toMatch(
+      /^error: compose cp -a \(keep owners\) is not supported by skiff yet\nhint: .+\n$/,
+    );
     const scale = await run(['compose', 'scale', 'web']);
     expect(scale.code).toBe(2);
     expect(scale.stderr).toContain('"web" is not SERVICE=REPLICAS');
