@@ -241,6 +241,7 @@ export class ContainerService {
         ...(net.resolvConf === undefined ? {} : { resolvConf: net.resolvConf }),
         labels,
         ...(s.stdinOnce ? { stdinOnce: true } : {}),
+        ...(s.consoleSize ? { consoleSize: s.consoleSize } : {}),
       });
     } catch (e) {
       await this.teardown(id, networkIds).catch((err: unknown) =>

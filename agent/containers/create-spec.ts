@@ -36,6 +36,12 @@ export interface StandaloneSpec {
   autoRemove: boolean;
   /** Its stdin closes when the first attached client's input ends. */
   stdinOnce: boolean;
+  /**
+   * With a TTY: the terminal's size from its start (the docker CLI sends the user's). The
+   * client's resize after start may come too late under load, or fail: the shell would
+   * then start on a terminal without a size.
+   */
+  consoleSize?: { height: number; width: number };
   /** The body's Cmd and Entrypoint as given (inspect shows them). */
   cmd: string[] | null;
   entrypoint: string[] | null;
@@ -74,7 +80,7 @@ const HOST_CONFIG_KEYS = new Set([
   'RestartPolicy',
   'NetworkMode',
   'Init',
-  // The terminal's first size: the client resizes it once the container runs.
+  // The terminal's size from its start (see consoleSizeOf).
   'ConsoleSize',
   'PublishAllPorts',
 ]);
@@ -177,6 +183,7 @@ export function standaloneSpec(raw: unknown): StandaloneSpec {
     ...(flag(body.OpenStdin, 'OpenStdin') ? { OpenStdin: true } : {}),
   };
   const stdinOnce = flag(body.StdinOnce, 'StdinOnce') && spec.OpenStdin === true;
+  const consoleSize = consoleSizeOf(host.ConsoleSize);
   return {
     image,
     spec,
@@ -185,9 +192,23 @@ export function standaloneSpec(raw: unknown): StandaloneSpec {
     endpoints,
     autoRemove: host.AutoRemove === true,
     stdinOnce,
+    ...(spec.TTY && consoleSize ? { consoleSize } : {}),
     cmd,
     entrypoint,
   };
+}
+
+/** `[height, width]`; `[0, 0]` (what the CLI sends off a terminal) means none. */
+function consoleSizeOf(v: unknown): { height: number; width: number } | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (
+    !Array.isArray(v) ||
+    v.length !== 2 ||
+    v.some((n) => !Number.isInteger(n) || (n as number) < 0 || (n as number) > 65_535)
+  )
+    refuse('HostConfig.ConsoleSize', 'must be [height, width], whole numbers from 0 to 65535');
+  const [height, width] = v as [number, number];
+  return height > 0 && width > 0 ? { height, width } : undefined;
 }
 
 function flag(v: unknown, field: string): boolean {

@@ -120,6 +120,7 @@ export async function writeBundle(
     cwd,
     user,
     tty,
+    ...(spec.consoleSize ? { consoleSize: spec.consoleSize } : {}),
     hostname,
     mounts,
     ...(spec.netnsPath ? { netnsPath: spec.netnsPath } : {}),

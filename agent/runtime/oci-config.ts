@@ -139,6 +139,8 @@ export interface OciConfigInput {
   cwd: string;
   user: ResolvedUser;
   tty: boolean;
+  /** With tty: the terminal's size from its start. */
+  consoleSize?: { height: number; width: number };
   hostname: string;
   /** Mounts after the defaults (volumes, binds, tmpfs, secrets, /etc files); later ones win. */
   mounts: OciMount[];
@@ -206,6 +208,7 @@ export function buildOciConfig(input: OciConfigInput): OciConfig {
     root: { path: input.rootfs, readonly: input.readonlyRootfs },
     process: {
       terminal: input.tty,
+      ...(input.tty && input.consoleSize ? { consoleSize: input.consoleSize } : {}),
       user: {
         uid: input.user.uid,
         gid: input.user.gid,

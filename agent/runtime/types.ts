@@ -45,6 +45,8 @@ export interface ContainerCreateSpec {
   files?: ContainerFile[];
   /** With spec.OpenStdin: the container's stdin closes when the first attached client's input ends (Docker's StdinOnce). */
   stdinOnce?: boolean;
+  /** With spec.TTY: the terminal's size from its start (Docker's HostConfig.ConsoleSize). */
+  consoleSize?: { height: number; width: number };
 }
 
 export type ContainerState = 'created' | 'running' | 'exited' | 'unknown';

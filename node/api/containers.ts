@@ -138,11 +138,16 @@ export function registerContainerRoutes(
     if (q.until) throw new SkiffError('invalid_argument', 'logs until a time are not supported by skiff yet');
     const service = svc();
     await service.mustExist(id(req));
+    // As dockerd: a container with a terminal has one stream, sent raw (the docker CLI
+    // copies it as it comes; frame headers would show as junk bytes).
+    const raw = await service.tty(id(req));
     reply.hijack();
     const res = reply.raw;
     const abort = new AbortController();
     res.on('close', () => abort.abort());
-    res.writeHead(200, { 'Content-Type': 'application/vnd.docker.multiplexed-stream' });
+    res.writeHead(200, {
+      'Content-Type': raw ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream',
+    });
     await pump(
       service.logs(id(req), {
         follow: isTrue(q.follow),
@@ -151,7 +156,7 @@ export function registerContainerRoutes(
         signal: abort.signal,
       }),
       (chunk) => res.write(chunk),
-      { stdout, stderr, timestamps: isTrue(q.timestamps) },
+      { stdout, stderr, timestamps: isTrue(q.timestamps), raw },
     );
     res.end();
   });
@@ -309,13 +314,13 @@ function pruneMatches(c: EngineContainerSummary, f: ReturnType<typeof parsePrune
 async function pump(
   entries: AsyncIterable<runtime.LogEntry>,
   write: (chunk: Buffer) => boolean,
-  o: { stdout: boolean; stderr: boolean; timestamps: boolean },
+  o: { stdout: boolean; stderr: boolean; timestamps: boolean; raw?: boolean },
 ): Promise<void> {
   try {
     for await (const e of entries) {
       if (e.stream === 'stdout' ? !o.stdout : !o.stderr) continue;
       const text = `${o.timestamps ? `${e.time.toISOString()} ` : ''}${e.line}\n`;
-      write(encodeFrame(e.stream === 'stdout' ? STDOUT : STDERR, text));
+      write(o.raw ? Buffer.from(text) : encodeFrame(e.stream === 'stdout' ? STDOUT : STDERR, text));
     }
   } catch {
     // The client went away, or the container was removed under it: the stream ends.

@@ -5,6 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runCommand } from '../../lab/command.js';
 import { DOCKER, dockerNode } from '../../support/docker-cli.js';
 import { underTerminal } from '../../support/terminal.js';
 
@@ -41,6 +42,37 @@ describe('docker CLI, interactive containers', () => {
     expect(r.output).toMatch(/^\/dev\/pts\/\d+\r$/m);
     expect(await ok(['ps', '-aq', '--filter', 'label=io.skiff.container.standalone'])).toBe('');
   }, 90_000);
+
+  it('a TTY container starts on the terminal size its create asked for (ConsoleSize), before any resize; its logs are raw', async () => {
+    // The docker CLI sends the user's size in the create body, then resizes after start;
+    // under load that resize can come after the shell read its size, or give up.
+    const sock = join(d.node.runDir, 'skiff.sock');
+    const api = async (method: string, path: string, body?: unknown) => {
+      const r = await runCommand('curl', [
+        '-sS',
+        '--unix-socket',
+        sock,
+        '-X',
+        method,
+        ...(body === undefined ? [] : ['-H', 'content-type: application/json', '-d', JSON.stringify(body)]),
+        `http://localhost/v1.44${path}`,
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    created.push('dk-size');
+    const made = await api('POST', '/containers/create?name=dk-size', {
+      Image: IMAGE,
+      Cmd: ['sh', '-c', 'stty size'],
+      Tty: true,
+      HostConfig: { ConsoleSize: [27, 99] },
+    });
+    expect(made).toContain('"Id"');
+    expect(await api('POST', '/containers/dk-size/start')).toBe('');
+    expect(JSON.parse(await api('POST', '/containers/dk-size/wait'))).toMatchObject({ StatusCode: 0 });
+    // A terminal's output is one raw stream, as dockerd sends it (no frame headers).
+    expect(await ok(['logs', 'dk-size'])).toBe('27 99');
+  }, 60_000);
 
   it('run -i takes piped input up to its end (StdinOnce)', async () => {
     const lines = Array.from({ length: 2000 }, (_, i) => `line ${i}`).join('\n');
