@@ -43,7 +43,6 @@ export async function importImageDir(
   dir: string,
   ref: string | undefined,
 ): Promise<ImageRecord> {
-  const { content, records, unpacker } = deps;
   const tag = ref === undefined ? undefined : parseReference(ref);
   if (tag?.digest) throw new SkiffError('invalid_argument', `an image is tagged by name, not digest: ${ref}`);
   const blob = (d: string) => join(dir, digestHex(d));
