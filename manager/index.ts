@@ -10,7 +10,9 @@ export {
   createApiServer,
   createBaseServer,
   type DockerEvent,
+  type EngineSwarmInfo,
   EVENT_FILTERS,
+  engineInfo,
   eventMatches,
   forwardToNode,
   isForwarded,
@@ -19,9 +21,12 @@ export {
   type LogQuery,
   type LogSource,
   MIN_API_VERSION,
+  NO_COUNTS,
+  type NodeCounts,
   parseEventTime,
   parseFilters,
   type TaskLogLine,
+  versionInfo,
 } from './api/index.js';
 export {
   BACKUP_FORMAT,
