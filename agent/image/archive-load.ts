@@ -261,7 +261,7 @@ async function blobFileChecked(root: string, desc: Descriptor): Promise<string> 
 }
 
 async function readBlob(root: string, desc: Descriptor): Promise<Buffer> {
-  return readFile(await blobFileChecked(root, desc));
+  return readDocument(await blobFileChecked(root, desc), desc.digest);
 }
 
 async function checkDiffId(
@@ -320,8 +320,20 @@ async function resolveInside(root: string, path: string): Promise<string> {
   return real;
 }
 
+/** manifest.json, index.json, manifests and configs are read whole: bounded, as a pull bounds them. */
+const MAX_DOCUMENT_BYTES = 16 << 20;
+
 async function readInside(root: string, path: string): Promise<Buffer> {
-  return readFile(await resolveInside(root, path));
+  return readDocument(await resolveInside(root, path), path);
+}
+
+async function readDocument(file: string, name: string): Promise<Buffer> {
+  const size = (await stat(file)).size;
+  if (size > MAX_DOCUMENT_BYTES)
+    throw invalid(
+      `${name} in the tarball has ${size} bytes: more than the ${MAX_DOCUMENT_BYTES} a document may`,
+    );
+  return readFile(file);
 }
 
 async function exists(root: string, name: string): Promise<boolean> {
