@@ -11,7 +11,9 @@ export {
   createApiServer,
   createBaseServer,
   type DockerEvent,
+  type EngineSwarmInfo,
   EVENT_FILTERS,
+  engineInfo,
   eventMatches,
   type Filters,
   forwardExec,
@@ -22,9 +24,12 @@ export {
   type LogSource,
   labelsMatch,
   MIN_API_VERSION,
+  NO_COUNTS,
+  type NodeCounts,
   parseEventTime,
   parseFilters,
   type TaskLogLine,
+  versionInfo,
 } from './api/index.js';
 export {
   BACKUP_FORMAT,

@@ -10,6 +10,7 @@ import type { ContainerEvents } from './container-events.js';
 import { nodeHealth } from './health.js';
 import { nodeLogSource } from './log-source.js';
 import { type NodeMetrics, registerMetricsRoute } from './metrics/index.js';
+import { nodeCounts } from './node-counts.js';
 import type { DaemonPaths } from './paths.js';
 
 export function managerOptions(
@@ -28,19 +29,7 @@ export function managerOptions(
     version,
     logger: log,
     security: () => agentOf()?.runtime.securityInfo(),
-    counts: async () => {
-      const agent = agentOf();
-      if (!agent) return undefined;
-      const containers = await agent.runtime.list();
-      const running = containers.filter((c) => c.state === 'running').length;
-      return {
-        containers: containers.length,
-        running,
-        paused: 0,
-        stopped: containers.length - running,
-        images: (await agent.images.refresh()).length,
-      };
-    },
+    counts: () => nodeCounts(agentOf()),
     logs: (tasks, q, signal) => nodeLogSource(agentOf)(tasks, q, signal),
     stats: async (taskIds) => {
       const agent = agentOf();

@@ -10,13 +10,16 @@ import { boundedStep, SkiffError } from '../lib/index.js';
 import {
   type AcceptedJoin,
   describeNodeCertificate,
+  engineInfo,
   keepCertificateFresh,
   loadIdentity,
   mtlsChannelCredentials,
+  NO_COUNTS,
   renewFromManagers,
   requestPromotion,
   requestRenewal,
   saveIdentity,
+  versionInfo,
 } from '../manager/index.js';
 import { isNodeLocalPath, nodeLocalApi, peerExecApi, serveWorkerControl } from './api/index.js';
 import { dispatcherSource } from './dispatcher-source.js';
@@ -24,6 +27,7 @@ import { firstAnswer } from './first-answer.js';
 import { nodeHealth } from './health.js';
 import { removeClusterState } from './leave.js';
 import { METRICS_CONTENT_TYPE, NodeMetrics, serveMetrics } from './metrics/index.js';
+import { nodeCounts } from './node-counts.js';
 import type { ClusterNodeOptions } from './options.js';
 import type { DaemonPaths } from './paths.js';
 import { DEFAULT_PORT, peerPort } from './ports.js';
@@ -124,6 +128,29 @@ export async function startWorkerRole(
     { handle: localApi.handle, serves: isNodeLocalPath },
     { text: () => metrics.metrics(), contentType: METRICS_CONTENT_TYPE },
     () => nodeHealth({ nodeId: saved.nodeId, agent }),
+    {
+      version: () => versionInfo(o.version ?? 'dev'),
+      // A worker knows itself and the managers it talks to, not the cluster's nodes.
+      info: async () =>
+        engineInfo({
+          nodeId: saved.nodeId,
+          hostname,
+          version: o.version ?? 'dev',
+          stateDir: paths.stateDir,
+          counts: (await nodeCounts(agent)) ?? NO_COUNTS,
+          security: agent.runtime.securityInfo(),
+          eventListeners: localApi.eventListeners(),
+          now: new Date(),
+          swarm: {
+            NodeID: saved.nodeId,
+            NodeAddr: o.advertiseAddr,
+            LocalNodeState: 'active',
+            ControlAvailable: false,
+            Error: '',
+            RemoteManagers: managers.map((addr) => ({ NodeID: '', Addr: addr })),
+          },
+        }),
+    },
   );
   await writeFile(paths.pidFile, `${process.pid}\n`);
   log.info({ nodeId: saved.nodeId }, 'skiff worker ready');

@@ -9,10 +9,17 @@ import { digestHex, sha256 } from './digest.js';
 import type { ImageRecord } from './image-records.js';
 import { MediaType } from './manifest.js';
 
-/** Writes `images` to the layout `dir`, each manifest annotated with its name in `names`. */
+/** An image of the layout: its manifest annotated with `name` (the OCI ref name), or with `annotations`. */
+export interface LayoutImage {
+  record: ImageRecord;
+  name?: string;
+  annotations?: Record<string, string>;
+}
+
+/** Writes `images` to the layout `dir`, each manifest annotated as its entry asks. */
 export async function exportLayout(
   content: ContentStore,
-  images: readonly { record: ImageRecord; name: string }[],
+  images: readonly LayoutImage[],
   dir: string,
 ): Promise<void> {
   const blobs = join(dir, 'blobs', 'sha256');
@@ -29,7 +36,7 @@ export async function exportLayout(
     });
   };
   const manifests = [];
-  for (const { record, name } of images) {
+  for (const { record, name, annotations } of images) {
     await place(record.id);
     for (const l of record.layers) await place(l.digest);
     let desc = {
@@ -44,7 +51,8 @@ export async function exportLayout(
       desc = { mediaType: MediaType.ociManifest, digest: sha256(bytes), size: bytes.length };
       await writeFile(join(blobs, digestHex(desc.digest)), bytes);
     } else await place(record.manifestDigest);
-    manifests.push({ ...desc, annotations: { 'org.opencontainers.image.ref.name': name } });
+    const notes = { ...(name ? { 'org.opencontainers.image.ref.name': name } : {}), ...annotations };
+    manifests.push(Object.keys(notes).length > 0 ? { ...desc, annotations: notes } : desc);
   }
   await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests }));

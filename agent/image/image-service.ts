@@ -2,13 +2,17 @@
 // the registry client into the operations (pull.ts, push.ts, import.ts, tags.ts,
 // login.ts, gc.ts), for the agent, the node's API and the tests. It holds no logic of
 // its own beyond choosing credentials.
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { type Logger, silentLogger } from '../../lib/index.js';
+import { type LoadEvent, type LoadedImage, loadArchive } from './archive-load.js';
+import { resolveSaveNames, saveArchive } from './archive-save.js';
 import { type Credentials, defaultAuthFile, lookupCredentials } from './auth.js';
 import { BlobFetcher } from './blob-fetcher.js';
 import { ContentStore } from './content-store.js';
 import { Distribution } from './distribution.js';
-import { exportLayout } from './export-layout.js';
+import { exportLayout, type LayoutImage } from './export-layout.js';
 import { findImage } from './find-image.js';
 import { collectGarbage, type GcResult } from './gc.js';
 import { type ImageRecord, ImageRecords } from './image-records.js';
@@ -179,8 +183,39 @@ export class ImageService {
     );
   }
 
+  /**
+   * `docker save`: the images `names` ask for as one tarball (docker-archive and OCI
+   * layout in one); `release` frees its scratch directory when the reader goes early.
+   */
+  async save(names: readonly string[]): Promise<{ stream: Readable; release: () => void }> {
+    await this.init();
+    const entries = resolveSaveNames(await this.records.load(), names);
+    return saveArchive(this.content, entries, this.scratch('save'));
+  }
+
+  /** `docker load`: the images of a docker-archive or OCI layout tarball, each checked whole first. */
+  async load(tarball: string, onEvent?: (e: LoadEvent) => void): Promise<LoadedImage[]> {
+    await this.init();
+    return loadArchive(
+      {
+        content: this.content,
+        records: this.records,
+        ...(this.opts.unpacker ? { unpacker: this.opts.unpacker } : {}),
+        ...(this.opts.limits ? { limits: this.opts.limits } : {}),
+      },
+      tarball,
+      this.scratch('load'),
+      onEvent,
+    );
+  }
+
+  /** A fresh scratch directory's path under the store (same file system: blobs hard-link). */
+  scratch(kind: string): string {
+    return join(this.opts.root, 'tmp', `${kind}-${randomBytes(6).toString('hex')}`);
+  }
+
   /** Writes images of the store to an OCI layout directory, each under the name given. */
-  async exportLayout(images: readonly { record: ImageRecord; name: string }[], dir: string): Promise<void> {
+  async exportLayout(images: readonly LayoutImage[], dir: string): Promise<void> {
     await this.init();
     return exportLayout(this.content, images, dir);
   }

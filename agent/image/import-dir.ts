@@ -17,7 +17,9 @@ import type { ImageLayer, ImageRecord, ImageRecords } from './image-records.js';
 import { checkFreeSpace, DEFAULT_PULL_LIMITS, type PullLimits } from './limits.js';
 import {
   checkManifestAgainstConfig,
+  type ImageManifest,
   MediaType,
+  type OciImageConfig,
   type Platform,
   parseImageConfig,
   parseManifest,
@@ -41,7 +43,6 @@ export async function importImageDir(
   dir: string,
   ref: string | undefined,
 ): Promise<ImageRecord> {
-  const { content, records, unpacker } = deps;
   const tag = ref === undefined ? undefined : parseReference(ref);
   if (tag?.digest) throw new SkiffError('invalid_argument', `an image is tagged by name, not digest: ${ref}`);
   const blob = (d: string) => join(dir, digestHex(d));
@@ -58,7 +59,46 @@ export async function importImageDir(
   const configBytes = await readBlob(blob(manifest.config.digest), manifest.config.digest);
   const config = parseImageConfig(configBytes, manifest.config.digest);
   checkManifestAgainstConfig(manifest, config, dir);
+  return storeImage(
+    deps,
+    {
+      label: ref ?? 'the built image',
+      manifestBytes,
+      mediaType: parsed.mediaType,
+      manifest,
+      configBytes,
+      config,
+      blobFile: blob,
+    },
+    tag ? [formatReference(tag)] : [],
+  );
+}
 
+/** An image read from files and checked against its manifest, ready to enter the store. */
+export interface ImageSource {
+  /** What the image is called in messages. */
+  label: string;
+  manifestBytes: Buffer;
+  mediaType: string;
+  manifest: ImageManifest;
+  configBytes: Buffer;
+  config: OciImageConfig;
+  /** The file holding the blob of `digest` (a layer of the manifest). */
+  blobFile(digest: string): string;
+}
+
+/**
+ * Puts a checked image into the store: its blobs (a layer whose diff ID the store
+ * already holds keeps that blob), config and manifest, unpacked, then recorded under
+ * `tags` (full references; none: untagged). A failed unpack removes what it brought.
+ */
+export async function storeImage(
+  deps: DirImportDeps,
+  src: ImageSource,
+  tags: readonly string[],
+): Promise<ImageRecord> {
+  const { content, records, unpacker } = deps;
+  const { manifest, config, configBytes, manifestBytes } = src;
   // Blobs the store already has under another digest for the same diff ID are reused.
   const known = new Map<string, ImageLayer>();
   for (const img of await records.load()) for (const l of img.layers) known.set(l.diffId, l);
@@ -79,10 +119,10 @@ export async function importImageDir(
   let needed = 0;
   for (const l of fresh) if (!(await content.has(l.digest))) needed += l.size;
   const limits = deps.limits ?? DEFAULT_PULL_LIMITS;
-  await checkFreeSpace(content.root, needed, limits.minFreeBytes, `import ${ref ?? 'the built image'}`);
+  await checkFreeSpace(content.root, needed, limits.minFreeBytes, `import ${src.label}`);
   for (const l of fresh) {
     await content.ingest(l.digest, l.size, {
-      open: async () => ({ body: createReadStream(blob(l.digest)), offset: 0 }),
+      open: async () => ({ body: createReadStream(src.blobFile(l.digest)), offset: 0 }),
     });
   }
   await content.writeBuffer(configBytes, manifest.config.digest);
@@ -113,7 +153,7 @@ export async function importImageDir(
     platform,
     size: layers.reduce((n, l) => n + l.size, 0),
     manifestDigest,
-    manifestMediaType: same ? parsed.mediaType : MediaType.ociManifest,
+    manifestMediaType: same ? src.mediaType : MediaType.ociManifest,
     created: new Date().toISOString(),
   };
   if (unpacker) {
@@ -128,7 +168,9 @@ export async function importImageDir(
       throw e;
     }
   }
-  return records.save(draft, tag ? formatReference(tag) : undefined);
+  let saved = await records.save(draft, tags[0]);
+  for (const t of tags.slice(1)) saved = await records.save(draft, t);
+  return saved;
 }
 
 function ociLayerType(mediaType: string): string {

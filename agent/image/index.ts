@@ -1,6 +1,8 @@
 // agent/image, along containerd's lines: the content store (blobs), the images store
 // (records), and the operations over them, each in its own module: pull, push, import,
-// tags (tag, remove), login, gc. ImageService wires them for the agent and the API.
+// save and load (archive-*.ts), tags (tag, remove), login, gc. ImageService wires them for the agent and the API.
+
+export type { LoadEvent, LoadedImage } from './archive-load.js';
 export {
   type Challenge,
   type Credentials,

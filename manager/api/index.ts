@@ -9,9 +9,11 @@ export {
   type LogQuery,
   type LogSource,
   MIN_API_VERSION,
+  type NodeCounts,
   type TaskLogLine,
   type TaskStatsSource,
 } from './context.js';
+export { type EngineInfoInput, type EngineSwarmInfo, engineInfo, NO_COUNTS } from './engine-info.js';
 export {
   type DockerEvent,
   EVENT_FILTERS,
@@ -24,4 +26,5 @@ export { anyOf, type Filters, labelsMatch, parseFilters } from './filters.js';
 export { callManager, type ForwardOptions, forwardExec, isForwarded, servedLocally } from './forward.js';
 export { listenUnix } from './listen-unix.js';
 export { createLockedApiServer } from './locked-server.js';
+export { versionInfo } from './routes/system.js';
 export { type ApiServerOptions, createApiServer, createBaseServer } from './server.js';

@@ -1,5 +1,6 @@
 // Docker's image endpoints over this node's image store: list, inspect, remove, tag,
-// prune, push (credentials in X-Registry-Auth, as docker sends them), import of a rootfs
+// prune, save and load (docker-archive and OCI layout tarballs), push (credentials in
+// X-Registry-Auth, as docker sends them), import of a rootfs
 // tarball (`POST /images/create?fromSrc=-`, docker import) and login checks
 // (`POST /auth`). Pulls are POST /images/create?fromImage (pull.ts).
 // Image names may hold slashes, so the routes under /images/ take the rest of the path.
@@ -99,8 +100,18 @@ export function registerImageRoutes(app: FastifyInstance, agentOf: () => NodeAge
     return result;
   });
 
-  app.get('/images/*', async (req) => {
+  // docker save: GET /images/get?names=A&names=B, or GET /images/{name}/get.
+  app.get('/images/get', async (req, reply) => {
+    const raw = (req.query as { names?: unknown }).names;
+    const names = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).map(String);
+    return saveImages(agent(), names, reply);
+  });
+
+  app.post('/images/load', async (req, reply) => loadImages(agent(), req, reply));
+
+  app.get('/images/*', async (req, reply) => {
     const { name, action } = splitImagePath(req);
+    if (action === 'get') return saveImages(agent(), [name], reply);
     if (action !== 'json') throw new SkiffError('not_found', 'page not found');
     const img = await agent().images.lookup(name);
     if (!img) throw image.noSuchImage(name);
@@ -247,10 +258,75 @@ async function push(a: NodeAgent, name: string, req: FastifyRequest, reply: Fast
   return reply.header('content-type', 'application/json').send(out);
 }
 
+/** The images `names` ask for as one tarball (docker-archive and OCI layout; agent/image/archive-save.ts). */
+async function saveImages(a: NodeAgent, names: string[], reply: FastifyReply): Promise<FastifyReply> {
+  const { stream, release } = await a.images.save(names);
+  // A reader that goes away early leaves no scratch directory behind.
+  reply.raw.once('close', release);
+  return reply.header('content-type', TARBALL_CONTENT_TYPE).send(stream);
+}
+
+/**
+ * `POST /images/load[?quiet=1]`: the images of a docker-archive or OCI layout tarball
+ * (plain or gzip'd) into the node's store. Every image is checked before any is stored,
+ * so a bad tarball is a 400 that names what is wrong; the answer is dockerd's JSON
+ * message stream (a "Loading layer" line per layer unless quiet, then "Loaded image: NAME"
+ * per tag or "Loaded image ID: ID" for an untagged image).
+ */
+async function loadImages(a: NodeAgent, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  if (!isStream(req.body))
+    throw new SkiffError('invalid_argument', `send the tarball as ${TARBALL_CONTENT_TYPE}`);
+  const quiet = isTrue((req.query as { quiet?: unknown }).quiet);
+  const dir = join(a.images.opts.root, 'tmp');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, `load-${randomBytes(6).toString('hex')}.tar`);
+  const lines: string[] = [];
+  const send = (m: object) => lines.push(`${JSON.stringify(m)}\n`);
+  try {
+    await pipeline(req.body, createWriteStream(file, { mode: 0o600 }));
+    const loaded = await a.images.load(file, (e) => {
+      if (e.type === 'retagged') {
+        send({
+          stream: `The image ${familiar(e.tag)} already exists, renaming the old one with ID ${e.previousId} to empty string\n`,
+        });
+      } else if (!quiet) {
+        const size = formatSize(e.size);
+        send({
+          status: 'Loading layer',
+          progressDetail: { current: e.size, total: e.size },
+          progress: `[${'='.repeat(49)}>]  ${size}/${size}`,
+          id: image.shortId(e.chainId),
+        });
+      }
+    });
+    for (const img of loaded) {
+      if (img.tags.length === 0) send({ stream: `Loaded image ID: ${img.id}\n` });
+      for (const t of img.tags) send({ stream: `Loaded image: ${familiar(t)}\n` });
+    }
+    // Exactly `application/json` (a string would get a charset): the docker CLI renders
+    // the messages only then, and prints the raw JSON otherwise.
+    return reply.header('content-type', 'application/json').send(Buffer.from(lines.join('')));
+  } finally {
+    await rm(file, { force: true });
+  }
+}
+
+/** Docker's progress sizes (decimal units, as go-units' HumanSize). */
+function formatSize(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${Number(v.toPrecision(3))}${units[i]}`;
+}
+
 /** `/images/<name>[/<action>]`: the name may hold slashes, the action is the last part. */
 function splitImagePath(req: FastifyRequest): { name: string; action: string | undefined } {
   const rest = (req.params as { '*': string })['*'];
-  for (const action of ['json', 'tag', 'push', 'history']) {
+  for (const action of ['json', 'tag', 'push', 'history', 'get']) {
     if (rest.endsWith(`/${action}`)) return { name: rest.slice(0, -action.length - 1), action };
   }
   return { name: rest, action: undefined };

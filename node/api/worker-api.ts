@@ -29,7 +29,7 @@ export async function nodeLocalApi(
   log: Logger,
   version: string | undefined,
   stateDir: string,
-): Promise<{ handle: NodeLocalHandler; close(): Promise<void> }> {
+): Promise<{ handle: NodeLocalHandler; close(): Promise<void>; eventListeners(): number }> {
   const app = createBaseServer({ log, version });
   registerVolumeRoutes(app, agentOf);
   registerImageRoutes(app, agentOf);
@@ -39,7 +39,11 @@ export async function nodeLocalApi(
   registerEngineExecRoutes(app, agentOf);
   registerPullRoute(app, { log }, agentOf);
   registerSystemDiskRoutes(app, agentOf, { stateDir }, log);
-  registerWorkerEventsRoute(app, agentOf);
+  const events = registerWorkerEventsRoute(app, agentOf);
   await app.ready();
-  return { handle: (req, res) => app.routing(req, res), close: () => app.close() };
+  return {
+    handle: (req, res) => app.routing(req, res),
+    close: () => app.close(),
+    eventListeners: () => events.listenerCount(),
+  };
 }

@@ -1,5 +1,7 @@
 // A worker's own API on the node's unix socket: Docker serves `/swarm/leave` on every
-// node, and `skiff daemon status` pings it; the node-local image and volume endpoints too. The cluster API itself is on the managers.
+// node, and `skiff daemon status` pings it; `/version` and `/info` (what a worker knows of
+// itself: no cluster), the node-local image and volume endpoints too. The cluster API
+// itself is on the managers.
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { dirname } from 'node:path';
@@ -18,6 +20,8 @@ export async function serveWorkerControl(
   metrics?: { text(): Promise<string>; contentType: string },
   /** `GET /skiff/health`: 200 or 503 with the node's checks (node/health). */
   health?: () => Promise<{ healthy: boolean }>,
+  /** `GET /version` and `GET /info`: Docker's answers for this node, as a worker knows it. */
+  engine?: { version(): unknown; info(): Promise<unknown> },
 ): Promise<Server> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://node');
@@ -50,6 +54,23 @@ export async function serveWorkerControl(
       health().then(
         (report) => reply(report.healthy ? 200 : 503, JSON.stringify(report)),
         (err: unknown) => reply(503, JSON.stringify({ healthy: false, message: String(err) })),
+      );
+      return;
+    }
+    if (path === '/version' && req.method === 'GET' && engine) {
+      reply(200, JSON.stringify(engine.version()));
+      return;
+    }
+    if (path === '/info' && req.method === 'GET' && engine) {
+      engine.info().then(
+        (body) => reply(200, JSON.stringify(body)),
+        (err: unknown) => {
+          log.error({ err: String(err) }, 'building /info failed');
+          reply(
+            500,
+            JSON.stringify({ message: 'the node could not describe itself; the node log has the details' }),
+          );
+        },
       );
       return;
     }

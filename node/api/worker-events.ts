@@ -22,7 +22,7 @@ const MAX_BUFFERED_BYTES = 4 << 20;
 export function registerWorkerEventsRoute(
   app: FastifyInstance,
   agentOf: () => Pick<NodeAgent, 'runtime'> | undefined,
-): void {
+): { listenerCount(): number } {
   const history: DockerEvent[] = [];
   const listeners = new Set<(e: DockerEvent) => void>();
   let following: NodeAgent['runtime'] | undefined;
@@ -87,4 +87,5 @@ export function registerWorkerEventsRoute(
     res.flushHeaders();
     req.raw.on('close', finish);
   });
+  return { listenerCount: () => listeners.size };
 }

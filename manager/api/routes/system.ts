@@ -1,4 +1,4 @@
-import { arch, cpus, machine, release, totalmem } from 'node:os';
+import { arch, release } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Swarm } from '../../../lib/index.js';
 import { SkiffError } from '../../../lib/index.js';
@@ -14,6 +14,7 @@ import {
   withNetworkKeys,
 } from '../../store/index.js';
 import { API_VERSION, type ApiContext, MIN_API_VERSION } from '../context.js';
+import { engineInfo, NO_COUNTS } from '../engine-info.js';
 import { EVENT_FILTERS, eventMatches, parseEventTime } from '../events.js';
 import { parseFilters } from '../filters.js';
 import { parseSwarmSpec } from '../schemas.js';
@@ -41,60 +42,17 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ApiContext): voi
     const cluster = store.getCluster();
     const nodes = store.listNodes();
     const managers = nodes.filter((n) => n.ManagerStatus);
-    // Only what is really applied: the agent says which profiles it loaded.
-    const security = ctx.info.security?.() ?? { options: [], warnings: [] };
-    // A manager without an agent runs no containers and keeps no images.
-    const counts = (await ctx.info.counts?.()) ?? {
-      containers: 0,
-      running: 0,
-      paused: 0,
-      stopped: 0,
-      images: 0,
-    };
-    return {
-      ID: ctx.info.nodeId,
-      Containers: counts.containers,
-      ContainersRunning: counts.running,
-      ContainersPaused: counts.paused,
-      ContainersStopped: counts.stopped,
-      Images: counts.images,
-      Driver: 'overlay',
-      DriverStatus: [],
-      Plugins: { Volume: ['local'], Network: ['overlay'], Authorization: null, Log: ['k8s-file'] },
-      MemoryLimit: true,
-      SwapLimit: false,
-      CpuCfsPeriod: true,
-      CpuCfsQuota: true,
-      CPUShares: true,
-      CPUSet: true,
-      PidsLimit: true,
-      OomKillDisable: false,
-      IPv4Forwarding: true,
-      Debug: false,
-      NFd: 0,
-      NGoroutines: 0,
-      SystemTime: ctx.clock().toISOString(),
-      LoggingDriver: 'k8s-file',
-      CgroupDriver: 'cgroupfs',
-      CgroupVersion: '1',
-      NEventsListener: ctx.events.listenerCount,
-      KernelVersion: release(),
-      OperatingSystem: 'skiff',
-      OSVersion: '',
-      OSType: 'linux',
-      Architecture: machine(),
-      IndexServerAddress: 'https://index.docker.io/v1/',
-      RegistryConfig: { InsecureRegistryCIDRs: [], IndexConfigs: {}, Mirrors: [] },
-      NCPU: cpus().length,
-      MemTotal: totalmem(),
-      DockerRootDir: ctx.info.stateDir ?? '',
-      Name: ctx.info.hostname,
-      Labels: [],
-      ExperimentalBuild: false,
-      ServerVersion: version,
-      Runtimes: { crun: { path: 'crun' }, runc: { path: 'runc' } },
-      DefaultRuntime: 'crun',
-      Swarm: {
+    return engineInfo({
+      nodeId: ctx.info.nodeId,
+      hostname: ctx.info.hostname,
+      version,
+      stateDir: ctx.info.stateDir ?? '',
+      // Only what is really applied: the agent says which profiles it loaded.
+      security: ctx.info.security?.() ?? { options: [], warnings: [] },
+      counts: (await ctx.info.counts?.()) ?? NO_COUNTS,
+      eventListeners: ctx.events.listenerCount,
+      now: ctx.clock(),
+      swarm: {
         NodeID: ctx.info.nodeId,
         NodeAddr: hostOf(ctx.info.addr),
         LocalNodeState: cluster ? 'active' : 'inactive',
@@ -105,15 +63,7 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ApiContext): voi
         Managers: managers.length,
         ...(cluster ? { Cluster: clusterInfo(cluster) } : {}),
       },
-      LiveRestoreEnabled: false,
-      Isolation: '',
-      InitBinary: 'catatonit',
-      ContainerdCommit: { ID: '' },
-      RuncCommit: { ID: '' },
-      InitCommit: { ID: '' },
-      SecurityOptions: security.options,
-      Warnings: security.warnings,
-    };
+    });
   });
 
   app.get('/swarm', async () => {
