@@ -24,6 +24,7 @@ import { composeCommandOf } from './compose-config.js';
 import { registerComposeExec } from './compose-exec.js';
 import { registerComposeMore } from './compose-more.js';
 import { registerComposePull } from './compose-pull.js';
+import { registerComposePush } from './compose-push.js';
 import { followAndExit } from './service.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -219,6 +220,7 @@ export function registerCompose(program: Command): Command {
   registerComposeMore(compose, g, p);
   registerComposePull(compose, g, p);
   registerComposeBuild(compose, g, p);
+  registerComposePush(compose, g, p);
   return compose;
 }
 
