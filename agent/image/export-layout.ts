@@ -9,11 +9,16 @@ import { digestHex, sha256 } from './digest.js';
 import type { ImageRecord } from './image-records.js';
 import { MediaType } from './manifest.js';
 
-/** Writes `images` to the layout `dir`, each manifest annotated with its name in `names`. */
+/**
+ * Writes `images` to the layout `dir`, each manifest annotated with its name. With
+ * `keepManifests` every manifest is the store's own, byte for byte (its digest names the
+ * same image on the node that loads it), Docker's included.
+ */
 export async function exportLayout(
   content: ContentStore,
   images: readonly { record: ImageRecord; name: string }[],
   dir: string,
+  opts: { keepManifests?: boolean } = {},
 ): Promise<void> {
   const blobs = join(dir, 'blobs', 'sha256');
   await mkdir(blobs, { recursive: true });
@@ -37,7 +42,7 @@ export async function exportLayout(
       digest: record.manifestDigest,
       size: (await content.size(record.manifestDigest)) ?? 0,
     };
-    if (record.manifestMediaType === MediaType.dockerManifest) {
+    if (record.manifestMediaType === MediaType.dockerManifest && !opts.keepManifests) {
       // An OCI layout reader (buildah's) passes over Docker manifests: the layout gets the
       // same image under an OCI manifest (same config and layer blobs); the store keeps its own.
       const bytes = Buffer.from(JSON.stringify(ociManifestOf(await content.read(record.manifestDigest))));

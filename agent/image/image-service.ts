@@ -13,7 +13,7 @@ import { findImage } from './find-image.js';
 import { collectGarbage, type GcResult } from './gc.js';
 import { type ImageRecord, ImageRecords } from './image-records.js';
 import { type ImportOptions, importRootfs } from './import.js';
-import { importImageDir } from './import-dir.js';
+import { importImageDir, importImageLayout } from './import-dir.js';
 import { Limiter } from './limiter.js';
 import type { PullLimits } from './limits.js';
 import { login, verifyLogin } from './login.js';
@@ -180,9 +180,27 @@ export class ImageService {
   }
 
   /** Writes images of the store to an OCI layout directory, each under the name given. */
-  async exportLayout(images: readonly { record: ImageRecord; name: string }[], dir: string): Promise<void> {
+  async exportLayout(
+    images: readonly { record: ImageRecord; name: string }[],
+    dir: string,
+    opts: { keepManifests?: boolean } = {},
+  ): Promise<void> {
     await this.init();
-    return exportLayout(this.content, images, dir);
+    return exportLayout(this.content, images, dir, opts);
+  }
+
+  /** Loads the images of an OCI layout directory (docker load), manifests kept byte for byte. */
+  async importLayout(dir: string): Promise<ImageRecord[]> {
+    await this.init();
+    return importImageLayout(
+      {
+        content: this.content,
+        records: this.records,
+        ...(this.opts.unpacker ? { unpacker: this.opts.unpacker } : {}),
+        ...(this.opts.limits ? { limits: this.opts.limits } : {}),
+      },
+      dir,
+    );
   }
 
   /**

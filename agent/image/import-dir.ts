@@ -41,16 +41,62 @@ export async function importImageDir(
   dir: string,
   ref: string | undefined,
 ): Promise<ImageRecord> {
-  const { content, records, unpacker } = deps;
-  const tag = ref === undefined ? undefined : parseReference(ref);
-  if (tag?.digest) throw new SkiffError('invalid_argument', `an image is tagged by name, not digest: ${ref}`);
-  const blob = (d: string) => join(dir, digestHex(d));
   let manifestBytes: Buffer;
   try {
     manifestBytes = await readFile(join(dir, 'manifest.json'));
   } catch {
     throw new SkiffError('invalid_argument', `${dir} holds no image (no manifest.json)`);
   }
+  return importManifest(deps, manifestBytes, (d) => join(dir, digestHex(d)), ref, dir, true);
+}
+
+/**
+ * Imports the images of an OCI image layout directory (what `GET /images/get` writes:
+ * docker save), each tagged with the name its index entry carries. Manifests are kept
+ * byte for byte: the image has the same manifest digest as on the node it came from, so
+ * a service pinned to it by digest runs it here too.
+ */
+export async function importImageLayout(deps: DirImportDeps, dir: string): Promise<ImageRecord[]> {
+  let index: {
+    manifests?: { digest?: unknown; mediaType?: unknown; annotations?: Record<string, unknown> }[];
+  };
+  try {
+    index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as typeof index;
+  } catch {
+    throw new SkiffError('invalid_argument', 'the archive is no OCI image layout (no readable index.json)');
+  }
+  const blob = (d: string) => join(dir, 'blobs', 'sha256', digestHex(d));
+  const out: ImageRecord[] = [];
+  for (const desc of index.manifests ?? []) {
+    if (typeof desc.digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(desc.digest))
+      throw new SkiffError('invalid_argument', 'an index.json entry of the archive has no sha256 digest');
+    if (desc.mediaType === MediaType.ociIndex || desc.mediaType === MediaType.dockerList)
+      throw new SkiffError(
+        'unsupported',
+        `the archive's ${desc.digest} is an index; load takes image manifests`,
+      );
+    const bytes = await readBlob(blob(desc.digest), desc.digest);
+    const a = desc.annotations ?? {};
+    const name = [a['io.containerd.image.name'], a['org.opencontainers.image.ref.name']].find(
+      (n): n is string => typeof n === 'string' && /[/:]/.test(n),
+    );
+    out.push(await importManifest(deps, bytes, blob, name, 'the archive', false));
+  }
+  if (out.length === 0) throw new SkiffError('invalid_argument', 'the archive holds no image');
+  return out;
+}
+
+async function importManifest(
+  deps: DirImportDeps,
+  manifestBytes: Buffer,
+  blob: (digest: string) => string,
+  ref: string | undefined,
+  dir: string,
+  reuseDiffIds: boolean,
+): Promise<ImageRecord> {
+  const { content, records, unpacker } = deps;
+  const tag = ref === undefined ? undefined : parseReference(ref);
+  if (tag?.digest) throw new SkiffError('invalid_argument', `an image is tagged by name, not digest: ${ref}`);
   const parsed = parseManifest(manifestBytes, undefined, dir);
   if (parsed.kind !== 'manifest')
     throw new SkiffError('unsupported', `${dir} holds an index; one image manifest is needed`);
@@ -61,7 +107,8 @@ export async function importImageDir(
 
   // Blobs the store already has under another digest for the same diff ID are reused.
   const known = new Map<string, ImageLayer>();
-  for (const img of await records.load()) for (const l of img.layers) known.set(l.diffId, l);
+  if (reuseDiffIds)
+    for (const img of await records.load()) for (const l of img.layers) known.set(l.diffId, l);
   const chains = chainIds(config.rootfs.diff_ids);
   const layers: ImageLayer[] = manifest.layers.map((l, i) => {
     const diffId = config.rootfs.diff_ids[i]!;
@@ -140,10 +187,9 @@ async function readBlob(path: string, digest: string): Promise<Buffer> {
   try {
     bytes = await readFile(path);
   } catch {
-    throw new SkiffError('invalid_argument', `the image directory lacks blob ${digest}`);
+    throw new SkiffError('invalid_argument', `the image lacks blob ${digest}`);
   }
   const got = sha256(bytes);
-  if (got !== digest)
-    throw new SkiffError('corrupt', `blob ${digest} of the image directory has digest ${got}`);
+  if (got !== digest) throw new SkiffError('corrupt', `blob ${digest} of the image has digest ${got}`);
   return bytes;
 }

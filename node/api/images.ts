@@ -1,6 +1,7 @@
 // Docker's image endpoints over this node's image store: list, inspect, remove, tag,
 // prune, push (credentials in X-Registry-Auth, as docker sends them), import of a rootfs
-// tarball (`POST /images/create?fromSrc=-`, docker import) and login checks
+// tarball (`POST /images/create?fromSrc=-`, docker import), save and load of OCI image
+// layouts (`GET /images/{name}/get`, `POST /images/load`) and login checks
 // (`POST /auth`). Pulls are POST /images/create?fromImage (pull.ts).
 // Image names may hold slashes, so the routes under /images/ take the rest of the path.
 import { randomBytes } from 'node:crypto';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { create, extract } from 'tar';
 import { image, imagesInUse, type NodeAgent, pruneImages } from '../../agent/index.js';
 import type { ImageInspect, ImageSummary, PruneImagesResult, PullMessage } from '../../lib/index.js';
 import { decodeRegistryAuth, describeError, SkiffError, TARBALL_CONTENT_TYPE } from '../../lib/index.js';
@@ -99,8 +101,9 @@ export function registerImageRoutes(app: FastifyInstance, agentOf: () => NodeAge
     return result;
   });
 
-  app.get('/images/*', async (req) => {
+  app.get('/images/*', async (req, reply) => {
     const { name, action } = splitImagePath(req);
+    if (action === 'get') return save(agent(), name, reply);
     if (action !== 'json') throw new SkiffError('not_found', 'page not found');
     const img = await agent().images.lookup(name);
     if (!img) throw image.noSuchImage(name);
@@ -127,6 +130,7 @@ export function registerImageRoutes(app: FastifyInstance, agentOf: () => NodeAge
 
   app.post('/images/*', async (req, reply) => {
     const { name, action } = splitImagePath(req);
+    if (name === 'load' && action === undefined) return load(agent(), req, reply);
     if (action === 'tag') return tag(agent(), name, req, reply);
     if (action === 'push') return push(agent(), name, req, reply);
     throw new SkiffError('not_found', 'page not found');
@@ -184,6 +188,77 @@ export async function importImage(
     return reply.header('content-type', 'application/json').send(`${JSON.stringify({ status: img.id })}\n`);
   } finally {
     await rm(file, { force: true });
+  }
+}
+
+/**
+ * `GET /images/{name}/get` (docker save of one image): the image as an OCI image layout
+ * in a tar, its manifest the store's own (the same digest wherever it is loaded). The
+ * layout is hard links into the content store, removed once sent.
+ */
+async function save(a: NodeAgent, name: string, reply: FastifyReply): Promise<FastifyReply> {
+  const record = await a.images.lookup(name);
+  if (!record) throw image.noSuchImage(name);
+  // The name asked for when it is one of the image's tags, else its first tag (an ID or digest names no tag).
+  let asked: string | undefined;
+  try {
+    asked = image.normalizeReference(name);
+  } catch {
+    asked = undefined;
+  }
+  const tagged = asked && record.repoTags.includes(asked) ? asked : record.repoTags[0];
+  const dir = join(a.images.opts.root, 'tmp', `save-${randomBytes(6).toString('hex')}`);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  try {
+    await a.images.exportLayout([{ record, name: tagged ?? '' }], dir, { keepManifests: true });
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+  const tar = create({ cwd: dir, portable: true }, ['oci-layout', 'index.json', 'blobs']);
+  reply.raw.on('close', () => void rm(dir, { recursive: true, force: true }));
+  return reply
+    .header('content-type', TARBALL_CONTENT_TYPE)
+    .header('x-skiff-image-size', String(record.size))
+    .send(tar as unknown as Readable);
+}
+
+/**
+ * `POST /images/load` (docker load): an OCI image layout in a tar (what save writes);
+ * each image enters the store checked against its digests, manifests kept byte for byte,
+ * tagged with the name its index entry carries. Only regular files and directories of
+ * the archive are unpacked, with node-tar's guards (no absolute paths, no `..`).
+ */
+async function load(a: NodeAgent, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  if (!isStream(req.body))
+    throw new SkiffError('invalid_argument', `send the archive as ${TARBALL_CONTENT_TYPE}`);
+  const dir = join(a.images.opts.root, 'tmp', `load-${randomBytes(6).toString('hex')}`);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const file = `${dir}.tar`;
+  try {
+    await pipeline(req.body, createWriteStream(file, { mode: 0o600 }));
+    try {
+      await extract({
+        file,
+        cwd: dir,
+        preserveOwner: false,
+        strict: true,
+        filter: (_path, entry) => 'type' in entry && (entry.type === 'File' || entry.type === 'Directory'),
+      });
+    } catch (e) {
+      throw new SkiffError('invalid_argument', `the archive is not a valid tar: ${(e as Error).message}`);
+    }
+    const records = await a.images.importLayout(dir);
+    const out = records
+      .map((r) => {
+        const name = r.repoTags[0] ? familiar(r.repoTags[0]) : undefined;
+        return JSON.stringify({ stream: name ? `Loaded image: ${name}\n` : `Loaded image ID: ${r.id}\n` });
+      })
+      .join('\n');
+    return reply.header('content-type', 'application/json').send(`${out}\n`);
+  } finally {
+    await rm(file, { force: true });
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -250,7 +325,7 @@ async function push(a: NodeAgent, name: string, req: FastifyRequest, reply: Fast
 /** `/images/<name>[/<action>]`: the name may hold slashes, the action is the last part. */
 function splitImagePath(req: FastifyRequest): { name: string; action: string | undefined } {
   const rest = (req.params as { '*': string })['*'];
-  for (const action of ['json', 'tag', 'push', 'history']) {
+  for (const action of ['json', 'tag', 'push', 'history', 'get']) {
     if (rest.endsWith(`/${action}`)) return { name: rest.slice(0, -action.length - 1), action };
   }
   return { name: rest, action: undefined };
