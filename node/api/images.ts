@@ -104,6 +104,16 @@ export function registerImageRoutes(app: FastifyInstance, agentOf: () => NodeAge
   app.get('/images/*', async (req, reply) => {
     const { name, action } = splitImagePath(req);
     if (action === 'get') return save(agent(), name, reply);
+    if (name === 'get' && action === undefined) {
+      // docker save's form: `GET /images/get?names=X` (one image per save here).
+      const raw = (req.query as { names?: unknown }).names;
+      const names = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).map(String);
+      if (names.length !== 1)
+        throw new SkiffError('unsupported', `skiff saves one image at a time (asked for ${names.length})`, {
+          hint: 'run one save per image',
+        });
+      return save(agent(), names[0]!, reply);
+    }
     if (action !== 'json') throw new SkiffError('not_found', 'page not found');
     const img = await agent().images.lookup(name);
     if (!img) throw image.noSuchImage(name);
@@ -235,6 +245,7 @@ async function load(a: NodeAgent, req: FastifyRequest, reply: FastifyReply): Pro
   const dir = join(a.images.opts.root, 'tmp', `load-${randomBytes(6).toString('hex')}`);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const file = `${dir}.tar`;
+  let records: image.ImageRecord[];
   try {
     await pipeline(req.body, createWriteStream(file, { mode: 0o600 }));
     try {
@@ -248,18 +259,17 @@ async function load(a: NodeAgent, req: FastifyRequest, reply: FastifyReply): Pro
     } catch (e) {
       throw new SkiffError('invalid_argument', `the archive is not a valid tar: ${(e as Error).message}`);
     }
-    const records = await a.images.importLayout(dir);
-    const out = records
-      .map((r) => {
-        const name = r.repoTags[0] ? familiar(r.repoTags[0]) : undefined;
-        return JSON.stringify({ stream: name ? `Loaded image: ${name}\n` : `Loaded image ID: ${r.id}\n` });
-      })
-      .join('\n');
-    return reply.header('content-type', 'application/json').send(`${out}\n`);
+    records = await a.images.importLayout(dir);
   } finally {
+    // Gone before the answer: a client that saw it finish finds nothing left.
     await rm(file, { force: true });
     await rm(dir, { recursive: true, force: true });
   }
+  const out = records.map((r) => {
+    const name = r.repoTags[0] ? familiar(r.repoTags[0]) : undefined;
+    return `${JSON.stringify({ stream: name ? `Loaded image: ${name}\n` : `Loaded image ID: ${r.id}\n` })}\n`;
+  });
+  return reply.header('content-type', 'application/json').send(out.join(''));
 }
 
 /** docker import's `changes`: only `CMD ["…"]` is supported. */

@@ -50,17 +50,27 @@ describe('image push --to-cluster', () => {
       Manifest: { Digest: string };
     }[];
     expect(theirs[0]).toMatchObject({ Id: mine[0]!.Id, Manifest: { Digest: mine[0]!.Manifest.Digest } });
-    const run = await runCommand(DOCKER, ['run', '--rm', 'localhost/ship:1', 'cat', '/www/index.html'], {
-      env: {
-        PATH: process.env.PATH,
-        HOME: dir,
-        DOCKER_HOST: `unix://${join(cluster.runDir, 'skiff.sock')}`,
-        DOCKER_CONFIG: join(dir, 'docker-config'),
-      },
-      timeoutMs: 120_000,
-    });
+    const docker = (n: TestNode, args: string[]) =>
+      runCommand(DOCKER, args, {
+        env: {
+          PATH: process.env.PATH,
+          HOME: dir,
+          DOCKER_HOST: `unix://${join(n.runDir, 'skiff.sock')}`,
+          DOCKER_CONFIG: join(dir, 'docker-config'),
+        },
+        timeoutMs: 120_000,
+      });
+    const run = await docker(cluster, ['run', '--rm', 'localhost/ship:1', 'cat', '/www/index.html']);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('shipped');
+    // The docker CLI's save and load use the same endpoints.
+    const archive = join(dir, 'ship.tar');
+    const saved = await docker(local, ['save', '-o', archive, 'localhost/ship:1']);
+    expect(saved.code, saved.stderr).toBe(0);
+    expect((await docker(cluster, ['rmi', 'localhost/ship:1'])).code).toBe(0);
+    const loaded = await docker(cluster, ['load', '-i', archive]);
+    expect(loaded.code, loaded.stderr).toBe(0);
+    expect(loaded.stdout).toContain('Loaded image: localhost/ship:1');
     // Nothing of the transfer is left on either side.
     for (const n of [local, cluster])
       expect(readdirSync(join(n.stateDir, 'tmp')).filter((f) => /^(save|load)-/.test(f))).toEqual([]);
