@@ -32,6 +32,12 @@ export interface PeerTls {
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const HEAD_TIMEOUT_MS = 15_000;
+/**
+ * How long a body may send nothing before it is dropped: a holder cut off the network
+ * (not killed: the kernel would close its sockets) would otherwise hold the fetch for
+ * good. The download then resumes from the next holder.
+ */
+const BODY_IDLE_MS = 30_000;
 
 /** Reads an image from other nodes of the cluster (host:port of their peer endpoints). */
 export class PeerSource implements ContentSource {
@@ -41,6 +47,7 @@ export class PeerSource implements ContentSource {
     private readonly peers: readonly string[],
     private readonly tls: () => PeerTls,
     private readonly log: Logger,
+    private readonly idleMs = BODY_IDLE_MS,
   ) {
     if (peers.length === 0) throw new SkiffError('not_found', 'no node of the cluster holds the image');
   }
@@ -88,7 +95,7 @@ export class PeerSource implements ContentSource {
     for (let i = 0; i < this.peers.length; i++) {
       const addr = this.peers[(start + i) % this.peers.length]!;
       try {
-        const res = await get(addr, path, headers, this.tls());
+        const res = await get(addr, path, headers, this.tls(), this.idleMs);
         if (res.statusCode === 200 || res.statusCode === 206) {
           this.log.debug({ peer: addr, path }, 'reading from a peer');
           return { res, addr };
@@ -110,6 +117,7 @@ function get(
   path: string,
   headers: Record<string, string>,
   tls: PeerTls,
+  idleMs: number,
 ): Promise<IncomingMessage> {
   const i = addr.lastIndexOf(':');
   return new Promise((resolve, reject) => {
@@ -130,7 +138,8 @@ function get(
         agent: false,
       },
       (res) => {
-        req.setTimeout(0);
+        req.removeAllListeners('timeout');
+        req.setTimeout(idleMs, () => res.destroy(new Error(`the node sent nothing for ${idleMs}ms`)));
         resolve(res);
       },
     );

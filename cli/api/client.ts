@@ -406,6 +406,33 @@ export class ApiClient {
     if (m?.error) throw new SkiffError('invalid_argument', m.error);
     return m?.status ?? '';
   }
+  /**
+   * The image as an OCI layout tar (docker save of one image), streamed, with the
+   * image's size (its blobs) when the node says it.
+   */
+  async saveImage(name: string): Promise<{ body: Readable; size: number | undefined }> {
+    let res: TransportResponse;
+    try {
+      res = await this.http.request({ method: 'GET', path: `/images/${imagePath(name)}/get` });
+    } catch (e) {
+      throw unreachable(this.target, e);
+    }
+    if (res.statusCode >= 400) throw toError(res.statusCode, await res.text());
+    const size = Number(res.body.headers['x-skiff-image-size']);
+    return { body: res.body, size: Number.isFinite(size) && size > 0 ? size : undefined };
+  }
+
+  /** Loads the images of an OCI layout tar into the node (docker load); answers what it said it loaded. */
+  async loadImage(tarball: Readable): Promise<string[]> {
+    const res = await this.send('/images/load', tarball, undefined, { 'content-type': 'application/x-tar' });
+    const text = await res.text();
+    if (res.statusCode >= 400) throw toError(res.statusCode, text);
+    return text
+      .split('\n')
+      .map((l) => (safeJson(l) as { stream?: string } | undefined)?.stream?.trim())
+      .filter((l): l is string => !!l);
+  }
+
   /** Pushes an image from the node, handing each progress message to `onMessage`. */
   async pushImage(
     name: string,

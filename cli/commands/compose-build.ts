@@ -37,6 +37,8 @@ const HONOURED = new Set([
 interface Buildable {
   service: string;
   image: string;
+  /** Whether the file names the image (`image:`); else it is `<project>-<service>`, which compose push skips. */
+  named: boolean;
   build: NonNullable<ComposeProject['services'][string]['build']>;
 }
 
@@ -78,13 +80,18 @@ export async function buildables(o: ProjectOptions, only: string[] = []): Promis
   }
   const project = result.project;
   const stack = projectToStack(project);
+  const unknown = only.filter((s) => !(s in project.services));
+  if (unknown.length)
+    throw new SkiffError('not_found', `no such service: ${unknown.join(', ')}`, {
+      hint: `the project has: ${Object.keys(project.services).join(', ')}`,
+    });
   const out: Buildable[] = [];
   for (const spec of stack.services) {
     const service = shortName(stack.namespace, spec.Name);
     const build = project.services[service]?.build;
     const image = spec.TaskTemplate?.ContainerSpec?.Image;
     if (!build || !image || (only.length > 0 && !only.includes(service))) continue;
-    out.push({ service, image, build });
+    out.push({ service, image, build, named: project.services[service]?.image !== undefined });
   }
   return out;
 }

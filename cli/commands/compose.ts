@@ -27,6 +27,7 @@ import { registerComposeContainers } from './compose-containers.js';
 import { registerComposeExec } from './compose-exec.js';
 import { registerComposeMore } from './compose-more.js';
 import { registerComposePull } from './compose-pull.js';
+import { registerComposePush } from './compose-push.js';
 import { followAndExit } from './service.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -234,6 +235,7 @@ export function registerCompose(program: Command): Command {
   registerComposeContainers(compose, g, p);
   registerComposePull(compose, g, p);
   registerComposeBuild(compose, g, p);
+  registerComposePush(compose, g, p);
   return compose;
 }
 

@@ -4,6 +4,7 @@
 // (docker's config.json), as docker keeps them.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { Transform } from 'node:stream';
 import type { Command } from 'commander';
 import type {
   ImageInspect,
@@ -13,7 +14,8 @@ import type {
   PushProgressEvent,
 } from '../../lib/index.js';
 import { encodeRegistryAuth, SkiffError } from '../../lib/index.js';
-import { type GlobalOptions, withClient } from '../context.js';
+import { daemonPaths } from '../../node/index.js';
+import { clientFor, type GlobalOptions, targetHost, withClient } from '../context.js';
 import {
   ago,
   CliUsageError,
@@ -384,35 +386,52 @@ export function registerImage(program: Command): void {
 
   image
     .command('push')
-    .description('push an image to the registry its name points to')
-    .argument('<reference>', 'registry/name:tag of an image')
+    .description(
+      'push an image to the registry its name points to, or with --to-cluster from the local node to the node the CLI talks to (no registry)',
+    )
+    .argument(
+      '<reference>',
+      'registry/name:tag of an image (with --to-cluster: any name or ID on the local node)',
+    )
     .option('--auth-file <path>', 'credentials file in ~/.docker/config.json format')
     .option('--format <format>', 'progress as text or json events')
     .option('-q, --quiet', 'no progress; print only the reference once pushed')
-    .action(async (ref: string, o: { authFile?: string; format?: string; quiet?: boolean }) => {
-      const json = parseFormat(o.format) === 'json';
-      const { repo, tag } = splitTag(ref);
-      if (!tag || ref.includes('@')) throw new SkiffError('invalid_argument', `push needs a tag: ${ref}`);
-      const registry = registryOf(repo);
-      const creds = await readCredentials(o.authFile ?? defaultAuthFile(), registry);
-      let digest = '';
-      await withClient(g(), (c) =>
-        c.pushImage(repo, tag, creds ? encodeRegistryAuth(creds, registry) : undefined, (m) => {
-          const e = m.aux?.skiff as PushProgressEvent | undefined;
-          if (!e) return;
-          if (e.type === 'done') digest = e.digest;
-          if (o.quiet) return;
-          if (json) process.stdout.write(`${JSON.stringify(e)}\n`);
-          else if (e.type === 'blob' && e.status !== 'pushing') {
-            process.stdout.write(
-              `${short(e.digest)}: ${e.status === 'exists' ? 'already in the registry' : `pushed (${mb(e.size)})`}\n`,
-            );
-          }
-        }),
-      );
-      if (o.quiet) process.stdout.write(`${ref}\n`);
-      else if (!json) process.stdout.write(`${ref}: digest: ${digest}\n`);
-    });
+    .option(
+      '--to-cluster',
+      "send the image from the local node (or --from) to the cluster's node the CLI talks to; its other nodes fetch it from there",
+    )
+    .option('--from <host>', 'with --to-cluster: the node the image comes from (default: the local node)')
+    .action(
+      async (
+        ref: string,
+        o: { authFile?: string; format?: string; quiet?: boolean; toCluster?: boolean; from?: string },
+      ) => {
+        if (o.toCluster) return pushToCluster(g(), ref, o);
+        if (o.from) throw new CliUsageError('--from goes with --to-cluster');
+        const json = parseFormat(o.format) === 'json';
+        const { repo, tag } = splitTag(ref);
+        if (!tag || ref.includes('@')) throw new SkiffError('invalid_argument', `push needs a tag: ${ref}`);
+        const registry = registryOf(repo);
+        const creds = await readCredentials(o.authFile ?? defaultAuthFile(), registry);
+        let digest = '';
+        await withClient(g(), (c) =>
+          c.pushImage(repo, tag, creds ? encodeRegistryAuth(creds, registry) : undefined, (m) => {
+            const e = m.aux?.skiff as PushProgressEvent | undefined;
+            if (!e) return;
+            if (e.type === 'done') digest = e.digest;
+            if (o.quiet) return;
+            if (json) process.stdout.write(`${JSON.stringify(e)}\n`);
+            else if (e.type === 'blob' && e.status !== 'pushing') {
+              process.stdout.write(
+                `${short(e.digest)}: ${e.status === 'exists' ? 'already in the registry' : `pushed (${mb(e.size)})`}\n`,
+              );
+            }
+          }),
+        );
+        if (o.quiet) process.stdout.write(`${ref}\n`);
+        else if (!json) process.stdout.write(`${ref}: digest: ${digest}\n`);
+      },
+    );
 
   for (const parent of [program, image]) {
     parent
@@ -463,4 +482,69 @@ function summaryView(img: ImageInspect) {
     Size: img.Size,
     Platform: img.Platform,
   };
+}
+
+/**
+ * `image push --to-cluster`: the image goes from the local node (or `--from`) to the
+ * node the CLI talks to as an OCI layout tar (docker save | docker load, as `docker
+ * pussh` does, with no registry), its manifest byte for byte: the same digest there, so
+ * a service pinned to `NAME@DIGEST` runs it on any node of the cluster, whose other
+ * nodes fetch it from the nodes holding it.
+ */
+async function pushToCluster(
+  g: GlobalOptions,
+  ref: string,
+  o: { format?: string; quiet?: boolean; authFile?: string; from?: string },
+): Promise<void> {
+  if (o.authFile) throw new CliUsageError('--auth-file is for registries: --to-cluster uses none');
+  if (parseFormat(o.format) === 'json') throw new CliUsageError('--to-cluster prints text progress only');
+  const from = o.from ?? `unix://${daemonPaths().socket}`;
+  const to = targetHost(g);
+  if (from === to)
+    throw new SkiffError('invalid_argument', `the image would go from ${from} to itself`, {
+      hint: 'name the cluster with --host or --context (or the source with --from)',
+    });
+  const source = clientFor(g, from);
+  const target = clientFor(g, to);
+  try {
+    const img = await source.inspectImage(ref).catch((e: unknown) => {
+      if (e instanceof SkiffError && e.code === 'not_found')
+        throw new SkiffError('not_found', `No such image on ${from}: ${ref}`, {
+          hint: 'build, pull or import it there first (`skiff image ls` lists what it holds)',
+        });
+      throw e;
+    });
+    const { body, size } = await source.saveImage(ref);
+    let sent = 0;
+    let shown = -1;
+    const show = (done = false) => {
+      if (o.quiet) return;
+      // A line per tenth on a log, redrawn in place on a terminal.
+      const tenth = size ? Math.floor((10 * sent) / size) : 0;
+      if (!done && tenth === shown && !process.stderr.isTTY) return;
+      shown = tenth;
+      const of = size ? `/${mb(size)}` : '';
+      process.stderr.write(
+        `${process.stderr.isTTY ? '\r\x1b[2K' : ''}Sending ${ref}: ${mb(sent)}${of}${process.stderr.isTTY && !done ? '' : '\n'}`,
+      );
+    };
+    const counted = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        sent += chunk.length;
+        show();
+        cb(null, chunk);
+      },
+    });
+    body.on('error', (e) => counted.destroy(e));
+    const loaded = await target.loadImage(body.pipe(counted));
+    show(true);
+    // The name to deploy it by: pinned to its manifest digest, the same on every node.
+    const name = ref.includes('@') ? ref.split('@')[0] : img.RepoTags.includes(ref) ? ref : img.RepoTags[0];
+    const pinned = name ? `${name}@${img.Manifest.Digest}` : img.Manifest.Digest;
+    if (!o.quiet) for (const line of loaded) process.stderr.write(`${line} (on ${to})\n`);
+    process.stdout.write(`${pinned}\n`);
+  } finally {
+    await source.close();
+    await target.close();
+  }
 }

@@ -1,7 +1,9 @@
 // The peer endpoint and its client with real TLS on 127.0.0.1: only a certificate of the
 // cluster CA is served, only blobs of the images the node holds, and a partial download
-// resumes from its offset (Range), passing over a holder that is down.
+// resumes from its offset (Range), passing over a holder that is down or stops sending.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -111,5 +113,37 @@ describe('peer endpoint', () => {
     await client.init();
     await client.ingest(sha256(layer), layer.length, { open: (o) => source.openBlob(ref, sha256(layer), o) });
     expect(await client.verify(sha256(layer))).toBe(true);
+  });
+
+  it('drops a holder that stops sending halfway, and the download resumes from the next one', async () => {
+    // A holder cut off the network: its headers and some bytes came, then nothing.
+    const tls = nodeTls(ca, 'stalled');
+    const stalled = createServer({ cert: tls.cert, key: tls.key }, (_req, res) => {
+      res.writeHead(200, { 'content-length': layer.length });
+      res.write(layer.subarray(0, 50_000));
+    });
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (stalled.address() as AddressInfo).port;
+      const source = new PeerSource(
+        [`127.0.0.1:${port}`, addr],
+        () => nodeTls(ca, 'fetcher'),
+        silentLogger,
+        300,
+      );
+      const client = new ContentStore(join(dir, 'client'));
+      await client.init();
+      const open = { open: (o: number) => source.openBlob(ref, sha256(layer), o) };
+      await expect(client.ingest(sha256(layer), layer.length, open)).rejects.toMatchObject({
+        code: 'unavailable',
+        message: expect.stringMatching(/interrupted at 50000 .*sent nothing for 300ms/),
+      });
+      await client.ingest(sha256(layer), layer.length, open);
+      expect(await client.verify(sha256(layer))).toBe(true);
+      expect(served.at(-1)).toBe(layer.length - 50_000);
+    } finally {
+      stalled.closeAllConnections();
+      await new Promise((resolve) => stalled.close(resolve));
+    }
   });
 });
