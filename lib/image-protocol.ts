@@ -7,6 +7,9 @@
  */
 export const TARBALL_CONTENT_TYPE = 'application/x-tar';
 
+/** On `docker save` of one image: the bytes of its blobs, a progress bar's total (`image push --to-cluster`). */
+export const IMAGE_SIZE_HEADER = 'x-skiff-image-size';
+
 /** GET /images/json: Docker's ImageSummary. */
 export interface ImageSummary {
   Id: string;

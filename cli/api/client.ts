@@ -28,6 +28,7 @@ import {
   type ExecBody,
   type ExecStatus,
   encodeFrame,
+  IMAGE_SIZE_HEADER,
   RESIZE,
   SkiffError,
   STATUS,
@@ -418,7 +419,7 @@ export class ApiClient {
       throw unreachable(this.target, e);
     }
     if (res.statusCode >= 400) throw toError(res.statusCode, await res.text());
-    const size = Number(res.body.headers['x-skiff-image-size']);
+    const size = Number(res.body.headers[IMAGE_SIZE_HEADER]);
     return { body: res.body, size: Number.isFinite(size) && size > 0 ? size : undefined };
   }
 

@@ -13,7 +13,13 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { image, imagesInUse, type NodeAgent, pruneImages } from '../../agent/index.js';
 import type { ImageInspect, ImageSummary, PruneImagesResult, PullMessage } from '../../lib/index.js';
-import { decodeRegistryAuth, describeError, SkiffError, TARBALL_CONTENT_TYPE } from '../../lib/index.js';
+import {
+  decodeRegistryAuth,
+  describeError,
+  IMAGE_SIZE_HEADER,
+  SkiffError,
+  TARBALL_CONTENT_TYPE,
+} from '../../lib/index.js';
 import { filterValues, isTrue } from './filters.js';
 import { pushMessages } from './progress.js';
 
@@ -263,6 +269,8 @@ async function saveImages(a: NodeAgent, names: string[], reply: FastifyReply): P
   const { stream, release } = await a.images.save(names);
   // A reader that goes away early leaves no scratch directory behind.
   reply.raw.once('close', release);
+  const one = names.length === 1 ? await a.images.lookup(names[0]!) : undefined;
+  if (one) reply.header(IMAGE_SIZE_HEADER, String(one.size));
   return reply.header('content-type', TARBALL_CONTENT_TYPE).send(stream);
 }
 
