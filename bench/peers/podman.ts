@@ -8,9 +8,9 @@
 // Its default network is one of ours, written as podman's own default (bridge with NAT,
 // portmap, firewall, tuning: /etc/cni/net.d/87-podman-bridge.conflist) but with a bridge
 // and network name carrying the owner's pid, so what it leaves is told from other work.
-// Containers get the open-files limit of the process that starts the service (podman
-// would ask crun for 1,048,576, which a process without CAP_SYS_RESOURCE cannot set;
-// dockerd's containers inherit its limit the same way).
+// Containers get the service's own open-files and process limits (by default podman
+// asks crun for 1,048,576 of each, which a process without CAP_SYS_RESOURCE cannot set;
+// dockerd's containers inherit its limits the same way).
 //
 // What podman changes outside its directory, and how stop() undoes it:
 //   - iptables: the firewall plugin's CNI-FORWARD and CNI-ADMIN chains and the FORWARD
@@ -296,12 +296,15 @@ export async function startPodman(opts: PodmanOptions = {}): Promise<PodmanPeer>
 
 /** containers.conf, storage.conf and the default network's CNI config, all under `dir`. */
 async function writeConfig(dir: string, network: string): Promise<void> {
-  const nofile = openFilesLimit();
+  // The service lowers its own process limit to kernel.pid_max at start; its conmons and
+  // crun inherit that.
+  const nofile = hardLimit('Max open files');
+  const nproc = Math.min(hardLimit('Max processes'), Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8')));
   await writeFile(
     join(dir, 'containers.conf'),
     [
       '[containers]',
-      `default_ulimits = ["nofile=${nofile}:${nofile}"]`,
+      `default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=${nproc}:${nproc}"]`,
       '[engine]',
       'cgroup_manager = "cgroupfs"',
       'events_logger = "file"',
@@ -352,13 +355,16 @@ async function writeConfig(dir: string, network: string): Promise<void> {
   await writeFile(join(dir, 'net', `${network}.conflist`), `${JSON.stringify(conflist, null, 2)}\n`);
 }
 
-/** This process's hard open-files limit (what its children, and dockerd's containers, get). */
-function openFilesLimit(): number {
+/** A hard limit of this process (what its children, and dockerd's containers, inherit). */
+function hardLimit(name: 'Max open files' | 'Max processes'): number {
   const line = readFileSync('/proc/self/limits', 'utf8')
     .split('\n')
-    .find((l) => l.startsWith('Max open files'));
-  const hard = Number(line?.split(/\s+/)[4]);
-  return Number.isFinite(hard) && hard > 0 ? hard : 1024;
+    .find((l) => l.startsWith(name));
+  // `Max processes  SOFT  HARD  processes`: the hard limit is the next-to-last field.
+  const fields = line?.trim().split(/\s+/) ?? [];
+  const hard = Number(fields[fields.length - 2]);
+  // `unlimited`: podman's own default.
+  return Number.isFinite(hard) && hard > 0 ? hard : 1_048_576;
 }
 
 function tail(path: string): string {
