@@ -22,7 +22,7 @@
 //   - /var/lib/cni (libcni's result cache; podman 4.3 cannot move it) → the network's
 //     entries removed, the directory too unless it was there before.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,7 +103,8 @@ async function removeCniResults(network: string): Promise<void> {
  * Removes what an earlier run killed with SIGKILL left behind: its service, conmons and
  * containers, its directory (with its mounts), its bridge, the iptables rules naming its
  * network, libcni's results of its network, and — while no podman service runs —
- * /libpod_parent. Returns what it removed.
+ * /libpod_parent, the firewall plugin's chains and libcni's cache once empty. Returns
+ * what it removed.
  */
 export async function sweepPodmanLeftovers(): Promise<string[]> {
   const removed: string[] = [];
@@ -145,9 +146,32 @@ export async function sweepPodmanLeftovers(): Promise<string[]> {
       removed.push(...(await undoRules(family, without, (s) => names.test(s))));
     }
   }
-  if (!podmanServiceRunning() && existsSync(join('/sys/fs/cgroup/pids', CGROUP_PARENT))) {
+  if (podmanServiceRunning()) return removed;
+  if (existsSync(join('/sys/fs/cgroup/pids', CGROUP_PARENT))) {
     removeCgroupTree(CGROUP_PARENT);
     removed.push(`cgroup ${CGROUP_PARENT}`);
+  }
+  // libcni's cache, once empty (its results went with the dead runs' networks).
+  for (const d of [join(CNI_STATE, 'results'), CNI_STATE]) {
+    try {
+      rmdirSync(d);
+      removed.push(d);
+    } catch {
+      // absent, or someone else's entries in it
+    }
+  }
+  // The firewall plugin's chains, which no podman's network uses any more.
+  for (const family of ['ipv4', 'ipv6'] as const) {
+    const now = await saveRules(family);
+    const without: RuleSet = { chains: new Map(), rules: new Map() };
+    for (const [table, chains] of now.chains)
+      without.chains.set(table, new Map([...chains].filter(([c]) => !CNI_CHAINS.test(c))));
+    for (const [table, rules] of now.rules)
+      without.rules.set(
+        table,
+        rules.filter((r) => !CNI_CHAINS.test(r)),
+      );
+    removed.push(...(await undoRules(family, without, (s) => CNI_CHAINS.test(s))));
   }
   return removed;
 }
@@ -284,7 +308,8 @@ export async function startPodman(opts: PodmanOptions = {}): Promise<PodmanPeer>
       new RegExp(literal(stateDir)),
       new RegExp(literal(network)),
       new RegExp(CGROUP_PARENT),
-      /\/usr\/bin\/podman|\/usr\/bin\/conmon/,
+      // Its conmons name the state directory; skiff's own conmons are no leftover of podman's.
+      /\/usr\/bin\/podman /,
       CNI_CHAINS,
       new RegExp(literal(CNI_STATE)),
     ],
@@ -299,7 +324,10 @@ async function writeConfig(dir: string, network: string): Promise<void> {
   // The service lowers its own process limit to kernel.pid_max at start; its conmons and
   // crun inherit that.
   const nofile = hardLimit('Max open files');
-  const nproc = Math.min(hardLimit('Max processes'), Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8')));
+  const nproc = Math.min(
+    hardLimit('Max processes'),
+    Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8')),
+  );
   await writeFile(
     join(dir, 'containers.conf'),
     [
