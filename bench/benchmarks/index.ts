@@ -91,6 +91,14 @@ const WRAPPED: Wrapped[] = [
     args: { tiny: [], full: [] },
   },
   {
+    name: 'docker-run',
+    file: 'docker-run.ts',
+    description:
+      'docker run --rm busybox true (the docker CLI) against skiff, dockerd and podman (its Docker API service), in rounds: p50/p95 ms, paired ratios (goal <= 0.5x dockerd), idle daemon memory',
+    // The script reads BENCH_SIZE itself and starts its peers at full size (tiny: skiff only, 2 runs).
+    args: { tiny: [], full: [] },
+  },
+  {
     name: 'dashboard',
     file: 'dashboard.ts',
     description:

@@ -3,9 +3,10 @@
 // anything a peer made (matched by its signature) is still there.
 //
 // At tiny size (the smoke test) only etcd and the registry run: installing docker.io
-// alone takes ~40 s on a 2-core machine. BENCH_PEERS=dockerd,etcd,registry chooses.
-import { writeFile } from 'node:fs/promises';
+// alone takes ~40 s on a 2-core machine. BENCH_PEERS=dockerd,podman,etcd,registry chooses.
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { busyboxTarball } from '../../test/support/skiff-node/index.js';
 import {
   attributeDiff,
   type BenchContext,
@@ -17,9 +18,9 @@ import {
   round,
   waitFor,
 } from '../lib/index.js';
-import { startDockerd, startEtcdCluster, startRegistryPeer } from '../peers/index.js';
+import { startDockerd, startEtcdCluster, startPodman, startRegistryPeer } from '../peers/index.js';
 
-const PEERS = ['dockerd', 'etcd', 'registry'] as const;
+const PEERS = ['dockerd', 'podman', 'etcd', 'registry'] as const;
 type PeerName = (typeof PEERS)[number];
 
 interface Started {
@@ -33,7 +34,16 @@ interface Started {
 }
 
 const HOST_STATE = {
-  paths: ['/etc/docker/key.json', '/run/docker', '/var/lib/docker', '/run/containerd'],
+  paths: [
+    '/etc/docker/key.json',
+    '/run/docker',
+    '/var/lib/docker',
+    '/run/containerd',
+    '/var/lib/cni',
+    '/run/libpod',
+    '/run/containers',
+    '/var/lib/containers/storage',
+  ],
   sysctls: [
     'net/ipv4/ip_forward',
     'net/bridge/bridge-nf-call-iptables',
@@ -103,6 +113,30 @@ async function startPeer(name: PeerName, ctx: BenchContext): Promise<Started> {
         },
       ],
       stop: d.stop,
+    };
+  }
+  if (name === 'podman') {
+    const p = await startPodman({ log });
+    try {
+      const tarball = await busyboxTarball(await mkdtemp(join(p.stateDir, 'image-')), 'peers\n');
+      await p.docker(['import', tarball, 'busybox:latest']);
+    } catch (e) {
+      await p.stop();
+      throw e;
+    }
+    return {
+      label: p.label,
+      stateDir: p.stateDir,
+      signatures: p.signatures,
+      work: [
+        {
+          what: 'docker run --rm busybox true (its default network)',
+          run: async () => {
+            await p.docker(['run', '--rm', 'busybox:latest', 'true']);
+          },
+        },
+      ],
+      stop: p.stop,
     };
   }
   if (name === 'etcd') {
@@ -235,7 +269,7 @@ async function onePeer(name: PeerName, ctx: BenchContext): Promise<string | unde
 export const peersBenchmark: Benchmark = {
   name: 'peers',
   description:
-    'each peer (dockerd+swarm, 3-member etcd, registry+skopeo) starts, does one unit of work, stops, leaves nothing',
+    'each peer (dockerd+swarm, podman service, 3-member etcd, registry+skopeo) starts, does one unit of work, stops, leaves nothing',
   async run(ctx) {
     const failures: string[] = [];
     for (const name of selected(ctx)) {

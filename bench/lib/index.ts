@@ -18,6 +18,7 @@ export { residentKiB } from './memory.js';
 export {
   type Interleaved,
   interleave,
+  interleaveAll,
   latencyFigures,
   type RepeatOptions,
   repeat,

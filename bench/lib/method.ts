@@ -74,6 +74,27 @@ export async function interleave(
   return { a: summarize(am), b: summarize(bm), ratio: pairedRatio(am, bm) };
 }
 
+/**
+ * Times several systems in rounds (see timeOne): warm-ups of each, then one run of each
+ * per round, the round's first system rotating (A B C, B C A, C A B, …) so that none always
+ * runs first or on a cache another warmed. Samples per system, in the order given; pair
+ * any two with pairedRatio (their i-th runs share a round).
+ */
+export async function interleaveAll(
+  ops: ReadonlyArray<(run: number) => Promise<unknown>>,
+  opts: RepeatOptions,
+): Promise<Samples[]> {
+  for (let i = 0; i < opts.warmup; i++) for (const op of ops) await op(-1 - i);
+  const ms: number[][] = ops.map(() => []);
+  for (let i = 0; i < opts.runs; i++) {
+    for (let k = 0; k < ops.length; k++) {
+      const j = (i + k) % ops.length;
+      ms[j]!.push(await timeOne(ops[j]!, i));
+    }
+  }
+  return ms.map(summarize);
+}
+
 /** The median and p95 figures of one timed series (ms). */
 export function latencyFigures(name: string, s: Samples, what = ''): Figure[] {
   const prefix = what ? `${what} ` : '';

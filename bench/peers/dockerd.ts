@@ -17,7 +17,7 @@
 //     /run/docker/plugins → removed unless they were there before;
 //   - sysctls ip_forward and bridge-nf-call-ip(6)tables → put back.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +33,7 @@ import {
   waitForPing,
 } from '../lib/index.js';
 import { ensurePackage } from './apt.js';
+import { isAlive, linkNames, mountsUnder, pidsMentioning, removeCgroupTree } from './host.js';
 import { type RuleSet, saveRules, undoRules } from './iptables.js';
 
 const DOCKERD = '/usr/sbin/dockerd';
@@ -80,75 +81,6 @@ function readSysctl(name: string): string | undefined {
     return readFileSync(`/proc/sys/${name}`, 'utf8').trim();
   } catch {
     return undefined;
-  }
-}
-
-async function linkNames(): Promise<string[]> {
-  const r = await runCommand('ip', ['-j', 'link', 'show']);
-  return (JSON.parse(r.stdout || '[]') as Array<{ ifname: string }>).map((l) => l.ifname);
-}
-
-function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((m) => m === dir || m.startsWith(`${dir}/`))
-    .sort((a, b) => b.length - a.length);
-}
-
-/** Processes whose command line names `needle` (dockerd's containerd and shims name its dirs). */
-function pidsMentioning(needle: string): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(needle)) out.push(Number(e));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
-
-/** Kills every process in the cgroup subtree (container processes) and removes it, deepest first. */
-function removeCgroupTree(name: string): void {
-  let controllers: string[] = [];
-  try {
-    controllers = readdirSync('/sys/fs/cgroup');
-  } catch {
-    return;
-  }
-  for (const c of controllers) {
-    const root = join('/sys/fs/cgroup', c, name);
-    if (!existsSync(root)) continue;
-    const dirs: string[] = [];
-    const walk = (d: string) => {
-      dirs.push(d);
-      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
-    };
-    try {
-      walk(root);
-    } catch {
-      continue;
-    }
-    for (const d of dirs.reverse()) {
-      try {
-        for (const pid of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
-          try {
-            process.kill(Number(pid), 'SIGKILL');
-          } catch {
-            // gone
-          }
-        }
-      } catch {
-        // no procs file
-      }
-      try {
-        rmdirSync(d);
-      } catch {
-        // a process still exiting: retried below
-      }
-    }
   }
 }
 
@@ -231,15 +163,6 @@ export async function sweepDockerdLeftovers(): Promise<string[]> {
     removed.push(...(await undoRules(family, without, isOurs)));
   }
   return removed;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export async function startDockerd(opts: DockerdOptions = {}): Promise<DockerdPeer> {

@@ -53,6 +53,7 @@ const REQUIRED_METRICS: Record<string, RegExp[]> = {
   backup: [/: backup \(/, /backup file size/, /: restore \(/, /restored start to store loaded/],
   'stack-deploy': [/deploy → all running median/],
   'rolling-update': [/update → converged median/],
+  'docker-run': [/docker run --rm busybox true, median/, /resident memory after the runs/],
 };
 
 // Two benchmarks at a time: the whole smoke test stays near a minute on 2 cores.

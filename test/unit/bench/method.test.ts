@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { interleave, repeat, sideBySideFigures } from '../../../bench/lib/index.js';
+import { interleave, interleaveAll, repeat, sideBySideFigures } from '../../../bench/lib/index.js';
 
 describe('bench method', () => {
   it('runs warm-ups untimed, then the timed runs', async () => {
@@ -32,6 +32,20 @@ describe('bench method', () => {
     expect(order).toEqual(['a-1', 'b-1', 'a0', 'b0', 'b1', 'a1', 'a2', 'b2', 'b3', 'a3']);
     expect(r.a.ms).toHaveLength(4);
     expect(r.b.ms).toHaveLength(4);
+  });
+
+  it('interleaves several systems in rounds, rotating which goes first', async () => {
+    const order: string[] = [];
+    const op = (name: string) => async (run: number) => {
+      order.push(`${name}${run}`);
+      return name.charCodeAt(0) - 96 + run;
+    };
+    const [a, b, c] = await interleaveAll([op('a'), op('b'), op('c')], { warmup: 1, runs: 3 });
+    expect(order).toEqual(['a-1', 'b-1', 'c-1', 'a0', 'b0', 'c0', 'b1', 'c1', 'a1', 'c2', 'a2', 'b2']);
+    // The i-th sample of each system is its run of round i.
+    expect(a!.ms).toEqual([1, 2, 3]);
+    expect(b!.ms).toEqual([2, 3, 4]);
+    expect(c!.ms).toEqual([3, 4, 5]);
   });
 
   it('turns an interleaved run into median and p95 figures with the paired ratio', () => {
