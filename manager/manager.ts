@@ -563,6 +563,10 @@ function startRaft(
     // A raft member's ID is its node ID, the CN of its raft certificate: a manager speaks
     // only for itself.
     peerMember: raftPeerMember,
+    // A joining or promoted manager is added as a learner; whoever leads makes it a voter.
+    promoteLearners: true,
+    // Leader changes, snapshots sent and restored, refused peers: what a stuck member shows.
+    ...(o.logger ? { logger: o.logger.child({ component: 'raft' }) } : {}),
   });
 }
 

@@ -110,6 +110,16 @@ export async function startManagerRole(
   });
   // Managers' exec in this node's tasks, on its peer endpoint (a manager asked for a task here).
   const peerExec = await peerExecApi(() => agent, log);
+  // The managers' API addresses. A promoted manager's store may not have caught up yet (or
+  // ever: demoted again and taken out of raft before it did), and an empty store names no
+  // manager: then the agent uses those the promotion named, kept current by registrations,
+  // to reach the leader's dispatcher, whose answer tells it of a demotion, and the switch
+  // back asks them for the worker certificate.
+  let knownManagers = joined?.managers.filter((a) => a !== '') ?? [];
+  const managersNow = () => {
+    const fromStore = managerAddrs(manager.store);
+    return fromStore.length > 0 ? fromStore : knownManagers;
+  };
   agent = new NodeAgent({
     nodeId: manager.nodeId,
     stateDir: paths.stateDir,
@@ -132,7 +142,10 @@ export async function startManagerRole(
   containerEvents.follow(agent);
   await agent.start(
     dispatcherSource({
-      managers: managerAddrs(manager.store),
+      managers: managersNow(),
+      onManagers: (m) => {
+        knownManagers = m;
+      },
       credentials: () => mtlsChannelCredentials(manager.identity),
       // Not our own address: while we lead, the local dispatcher is used in process.
       leaderAddr: () => (manager.store.isLeader() ? undefined : manager.leaderApiAddr()),
@@ -156,7 +169,7 @@ export async function startManagerRole(
     failed: manager.failed,
     /** Demoted: a worker certificate from another manager; the node continues as a worker. */
     async prepareSwitch(): Promise<NextRole> {
-      const others = managerAddrs(manager.store).filter((a) => a !== self);
+      const others = managersNow().filter((a) => a !== self);
       const renewed = await firstAnswer(others, (addr) =>
         requestRenewal(addr, manager.identity, manager.nodeId),
       );

@@ -31,11 +31,13 @@ export interface JoinRequest {
   raftAddrIfManager?: string;
 }
 
-/** How the join service changes raft membership (the leader's RaftNode). */
+/**
+ * How the join service changes raft membership (the leader's RaftNode). A learner added
+ * here is promoted by whichever manager leads once it has caught up (the manager's raft
+ * runs with promoteLearners), so a leader change mid-way does not leave it a learner.
+ */
 export interface RaftMembership {
   addLearner(id: string, addr: string): Promise<void>;
-  /** Promotes a learner once it caught up. */
-  promote(id: string, opts?: { timeoutMs?: number }): Promise<void>;
   members(): { id: string; addr: string }[];
   /** Takes a manager out of the group (demotion, removal). */
   removeMember(id: string): Promise<void>;
@@ -180,13 +182,8 @@ export class JoinService {
     });
     let manager: JoinResponse['manager'];
     if (role === 'manager' && raft && secretsKey && raftCa && raftAddr) {
-      // A learner first: it catches up without counting toward quorum, then becomes a voter.
+      // A learner first: it catches up without counting toward quorum, then the leader makes it a voter.
       await raft.addLearner(node.ID, raftAddr);
-      raft.promote(node.ID, { timeoutMs: 120_000 }).then(
-        () => this.log.info({ nodeId: node.ID }, 'new manager promoted to raft voter'),
-        (err: unknown) =>
-          this.log.error({ nodeId: node.ID, err: String(err) }, 'new manager not promoted to raft voter'),
-      );
       manager = {
         caKey: this.o.ca.keyPem,
         secretsKey: Buffer.from(secretsKey).toString('base64'),
@@ -245,14 +242,8 @@ export class JoinService {
     if (!raft || !secretsKey || !raftCa) {
       throw new SkiffError('unsupported', 'this manager cannot add raft members');
     }
-    if (!raft.members().some((m) => m.id === node.ID)) {
-      await raft.addLearner(node.ID, req.raftAddr);
-      raft.promote(node.ID, { timeoutMs: 120_000 }).then(
-        () => this.log.info({ nodeId: node.ID }, 'promoted node is a raft voter'),
-        (err: unknown) =>
-          this.log.error({ nodeId: node.ID, err: String(err) }, 'promoted node not made a raft voter'),
-      );
-    }
+    // A learner, made a voter by the leader once it has caught up.
+    if (!raft.members().some((m) => m.id === node.ID)) await raft.addLearner(node.ID, req.raftAddr);
     await this.o.store.update((tx) => {
       const cur = tx.get('nodes', node.ID);
       if (cur) tx.update('nodes', { ...cur, ManagerStatus: { Reachability: 'unknown', Addr: req.addr } });

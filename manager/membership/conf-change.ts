@@ -7,7 +7,6 @@ import { isRaftError, type RaftNode } from '../raft/index.js';
 export function raftMembership(raft: RaftNode): RaftMembership {
   return {
     addLearner: (id, raftAddr) => retryConfChange(() => raft.addLearner(id, raftAddr)),
-    promote: (id, opts) => raft.promote(id, opts),
     members: () => raft.status().members.map((m) => ({ id: m.id, addr: m.addr })),
     removeMember: (id) => retryConfChange(() => raft.removeMember(id)),
   };

@@ -58,6 +58,11 @@ export interface RaftNodeOptions {
   maxSnapshotBytes?: number;
   /** Election jitter source; tests may seed it. */
   random?: () => number;
+  /**
+   * Learners are members on their way to voter: whoever leads promotes each one once it
+   * has caught up (see promote). Without it a learner stays one until promote() is called.
+   */
+  promoteLearners?: boolean;
 }
 
 export interface RaftStatus {
@@ -84,6 +89,8 @@ interface ReadWaiter {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
+/** How long one leader's attempt to promote a learner waits for it to catch up (then the next tick tries again). */
+const LEARNER_CATCH_UP_MS = 60_000;
 
 export class RaftNode {
   private readonly core: RaftCore;
@@ -111,6 +118,8 @@ export class RaftNode {
   private lastLead = '';
   private lastSnapshotIndex: number;
   private readonly proposals = new Map<number, Waiter>();
+  /** Promotions under way, by learner. */
+  private readonly promotions = new Map<string, Promise<void>>();
   private readonly leaderListeners: ((leaderId: string) => void)[] = [];
   // ReadIndex batching: one request in flight; callers arriving meanwhile share the next one.
   private readBatch: ReadWaiter[] = [];
@@ -246,18 +255,55 @@ export class RaftNode {
     await this.confChange({ type: 'addLearner', id, addr }, opts);
   }
 
-  /** Promotes a learner to voter once it has caught up with the leader's log. */
-  async promote(id: string, opts?: { timeoutMs?: number }): Promise<void> {
+  /**
+   * Promotes a learner to voter once it holds what was committed when this was asked (a
+   * fixed mark: under a steady load the commit index moves on while the learner
+   * acknowledges, and a learner chasing it could wait for ever). One promotion per learner
+   * at a time: a second call shares the first. Resolves at once for a voter.
+   */
+  promote(id: string, opts?: { timeoutMs?: number }): Promise<void> {
+    const running = this.promotions.get(id);
+    if (running) return running;
+    const p = this.promoteOnceCaughtUp(id, opts).finally(() => this.promotions.delete(id));
+    this.promotions.set(id, p);
+    return p;
+  }
+
+  private async promoteOnceCaughtUp(id: string, opts?: { timeoutMs?: number }): Promise<void> {
     const deadline = Date.now() + (opts?.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    this.assertLeader();
+    const mark = this.core.commit;
     for (;;) {
+      if (this.stopped) throw new RaftError('stopped', 'raft node is stopped');
       this.assertLeader();
-      const pr = this.core.progressOf(id);
-      if (pr && pr.match >= this.core.commit) break;
+      const conf = this.core.confState();
+      if (conf.voters.includes(id)) return;
+      if (!conf.learners.includes(id))
+        throw new RaftError('invalid_argument', `${id} is not a learner; not promoted`);
+      if ((this.core.progressOf(id)?.match ?? 0) >= mark) break;
       if (Date.now() > deadline)
         throw new RaftError('timeout', `learner ${id} did not catch up in time; not promoted`);
       await sleep(this.tickMs);
     }
     await this.confChange({ type: 'promote', id }, { timeoutMs: Math.max(1000, deadline - Date.now()) });
+  }
+
+  /**
+   * With `promoteLearners`: while this node leads, each learner is promoted once it has
+   * caught up. A promotion started by a leader that then lost leadership (killed while a
+   * new manager caught up) would otherwise leave that member a learner for good.
+   */
+  private promoteLearners(): void {
+    if (!this.opts.promoteLearners || this.core.role !== 'leader' || this.core.transferee()) return;
+    for (const id of this.core.confState().learners) {
+      if (this.promotions.has(id)) continue;
+      this.promote(id, { timeoutMs: LEARNER_CATCH_UP_MS }).then(
+        () => this.log.info({ raftId: this.opts.id, learner: id }, 'learner caught up: promoted to voter'),
+        (err: unknown) =>
+          // Leadership moved (the next leader takes over) or the learner was removed.
+          this.log.debug({ raftId: this.opts.id, learner: id, err: String(err) }, 'learner not promoted yet'),
+      );
+    }
   }
 
   /** Adds a voter safely: first as a learner, promoted once caught up. */
@@ -401,6 +447,7 @@ export class RaftNode {
     if (this.stopped) return;
     this.core.tick();
     this.kick();
+    this.promoteLearners();
   }
 
   private onMessage(m: Message): void {

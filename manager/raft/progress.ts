@@ -66,6 +66,11 @@ export class Progress {
       return true;
     }
     if (this.next - 1 !== rejected) return false;
+    // A probe at the match point itself refused: the follower no longer holds what it
+    // acknowledged (its state directory was wiped and it came back under the same ID, as a
+    // promoted node whose manager start is retried does). Probing at the old match forever
+    // would never reach it: nothing it holds is known any more.
+    if (rejected <= this.match) this.match = 0;
     this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1, 1);
     this.paused = false;
     return true;

@@ -6,29 +6,15 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { FaultKind } from './nemesis.js';
 import { formatSummary, runChaos } from './run.js';
 
 const SEED = 1;
-/**
- * Every kind but promote-demote: a promoted worker's learner has been seen never to catch
- * up under this load (its manager role waits for a leader that never contacts it), not yet
- * found; `npm run chaos -- --faults promote-demote,…` replays it.
- */
-const KINDS: readonly FaultKind[] = [
-  'kill-leader',
-  'kill-follower',
-  'kill-agent',
-  'pause-manager',
-  'partition-host',
-  'restart-daemon',
-];
 
 describe('the whole cluster under a seeded nemesis', () => {
   it(`loses no acknowledged write, converges and leaves nothing behind (seed ${SEED}, 2 min)`, async () => {
     const out = join(tmpdir(), `skiff-chaos-test-${SEED}-${process.pid}.json`);
     const lines: string[] = [];
-    const result = await runChaos({ minutes: 2, seed: SEED, out, kinds: KINDS, log: (l) => lines.push(l) });
+    const result = await runChaos({ minutes: 2, seed: SEED, out, log: (l) => lines.push(l) });
     const report = [
       ...lines,
       ...formatSummary(result.summary),

@@ -205,3 +205,35 @@ describe('RaftNode cluster on loopback', () => {
     );
   });
 });
+
+describe('RaftNode learners', () => {
+  it('with promoteLearners, a learner the old leader did not promote (it stopped first) is made a voter by the next leader', async () => {
+    const ids = ['p1', 'p2', 'p3'];
+    const peers = await Promise.all(ids.map(async (id) => ({ id, addr: `127.0.0.1:${await freePort()}` })));
+    const dirs = await Promise.all(ids.map(() => tempDir()));
+    const opts = { promoteLearners: true };
+    const nodes = await Promise.all(
+      ids.map((id, i) => startNode(id, dirs[i]!, peers, new KvStateMachine(), opts)),
+    );
+    const leaderOf = (list: RaftNode[]) => list.find((n) => n.status().role === 'leader');
+    const first = await waitFor(() => leaderOf(nodes), { what: 'a leader', intervalMs: 20 });
+    for (let i = 0; i < 20; i++) await first.propose(encodePut({ key: `k${i}`, value: `${i}` }));
+
+    // The learner is added while its raft is not running yet (a promoted node still
+    // switching roles), so it cannot catch up before the leader goes away.
+    const learnerAddr = `127.0.0.1:${await freePort()}`;
+    await first.addLearner('p4', learnerAddr);
+    await first.stop();
+    const rest = nodes.filter((n) => n !== first);
+    const next = await waitFor(() => leaderOf(rest), { what: 'a new leader', intervalMs: 20 });
+
+    const sm = new KvStateMachine();
+    await startNode('p4', await tempDir(), peers, sm, { ...opts, listenAddr: learnerAddr });
+    await waitFor(() => sm.map.get('k19') === '19', { what: 'the learner caught up', intervalMs: 20 });
+    await waitFor(() => next.status().members.find((m) => m.id === 'p4')?.role === 'voter', {
+      what: 'the new leader to make the learner a voter',
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
+  });
+});

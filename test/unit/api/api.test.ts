@@ -366,7 +366,6 @@ describe('nodes', () => {
     const withRaft = await newApi({
       raft: {
         addLearner: async () => {},
-        promote: async () => {},
         members: () => [],
         removeMember: async (id) => {
           removed.push(id);

@@ -35,7 +35,6 @@ async function setup() {
       addLearner: async (id) => {
         learners.push(id);
       },
-      promote: async () => {},
       members: () => [{ id: 'm1', addr: '10.0.0.1:2378' }],
       removeMember: async () => {},
     },

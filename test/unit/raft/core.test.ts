@@ -310,6 +310,26 @@ describe('RaftCore membership and leadership transfer', () => {
     expect(net.core('d').lastIndex()).toBe(a.lastIndex());
   });
 
+  it('a learner that comes back with an empty log under the same ID is caught up again', () => {
+    const net = withJoiner();
+    const a = net.core('a');
+    a.proposeConfChange({ type: 'addLearner', id: 'd' });
+    net.settle();
+    for (let i = 0; i < 5; i++) a.propose(enc(`w${i}`));
+    net.settle();
+    expect(a.progressOf('d')?.match).toBe(a.lastIndex());
+    // Its state directory wiped (a retried start after a promotion), it restarts empty.
+    net.cores.set('d', new RaftCore({ id: 'd', state: RaftCore.emptyState(), random: seededRandom(9) }));
+    for (let i = 0; i < 3; i++) {
+      a.propose(enc(`after${i}`));
+      net.settle();
+      net.tick('a');
+      net.settle();
+    }
+    expect(net.core('d').lastIndex()).toBe(a.lastIndex());
+    expect(a.progressOf('d')?.match).toBe(a.lastIndex());
+  });
+
   it('refuses a second membership change while one is pending, and nonsense changes', () => {
     const net = withJoiner();
     const a = net.core('a');
