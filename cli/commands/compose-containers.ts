@@ -8,7 +8,6 @@ import { basename, dirname, join, posix, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { create, extract } from 'tar';
 import type { EngineContainerTop, EnginePathStat, Service, Task } from '../../lib/index.js';
 import { SkiffError } from '../../lib/index.js';
 import type { ApiClient } from '../api/index.js';
@@ -314,6 +313,8 @@ async function copyFrom(
   // top entry after the container path, the destination may want another name.
   const stage = await mkdtemp(join(plan.dir, '.skiff-cp-'));
   try {
+    // tar only when copying: loaded with the compose family, it cost every compose command ~5 ms.
+    const { extract } = await import('tar');
     await pipeline(tar, extract({ cwd: stage, preserveOwner: false, strict: true }));
     const dest = join(plan.dir, plan.name);
     if (
@@ -359,6 +360,7 @@ async function copyTo(
       dereference: follow,
       verbatimSymlinks: true,
     });
+    const { create } = await import('tar');
     const tar = create({ cwd: stage, portable: true, follow: false }, [plan.name]);
     await c.putContainerArchive(ctr.id, plan.dir, Readable.from(tar as unknown as AsyncIterable<Buffer>));
   } finally {
