@@ -6,8 +6,12 @@
 // A test checks that it agrees with the upstream JSON Schema on the corpus.
 
 import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
 import { DEPENDENCY_CONDITIONS } from '../lib/index.js';
 import type { PathSegment } from './positions.js';
+
+// zod/mini sets no locale: without it, a check with no message of its own says "Invalid input".
+z.config(en());
 
 const NAME_RE = /^[a-zA-Z0-9._-]+$/;
 

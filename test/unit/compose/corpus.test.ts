@@ -192,4 +192,16 @@ describe('our schema agrees with the upstream compose-spec.json', () => {
       expect(validateComposeFile(r.value).length).toBeGreaterThan(0);
     });
   }
+
+  it('says what a check without a message of its own wants, in English', () => {
+    const issues = validateComposeFile({
+      services: { a: { image: 'x', depends_on: { 'b c': { condition: 'service_started' } } } },
+    });
+    expect(issues).toEqual([
+      {
+        path: ['services', 'a', 'depends_on', 'b c'],
+        message: 'Invalid string: must match pattern /^[a-zA-Z0-9._-]+$/',
+      },
+    ]);
+  });
 });
