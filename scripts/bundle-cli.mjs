@@ -1,9 +1,12 @@
 // The CLI's bundle, which bin/skiff.js runs (and so do the daemons it starts): esbuild over
 // the compiled tree (tsc's output), split into chunks so that a command loads only its own
 // family's code (cli/commands/index.ts). A command's start is mostly module loading:
-// zod and js-yaml are bundled in (tree-shaken, one compile instead of ~100 ESM files that
-// the loader resolves and compiles one by one: 60 ms of `stack deploy`); the other packages
-// stay in node_modules (CommonJS, native or worker code, or daemon-only).
+// the packages are bundled in too (tree-shaken where they are ESM; one compile instead of
+// files the loader resolves and compiles one by one: ~100 ESM files of zod and js-yaml were
+// 60 ms of `stack deploy`, ~550 CommonJS files of fastify, grpc-js, prom-client, pino…
+// ~140 ms of CPU at a node's start). CommonJS code bundled into ESM chunks needs `require`
+// (for node: builtins and the odd computed require) and `__dirname`: each chunk's banner
+// defines them.
 //
 //   node scripts/bundle-cli.mjs [compiled tree (dist)] [out dir (dist/skiff)]
 //
@@ -13,7 +16,16 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 
-const BUNDLED = new Set(['zod', 'js-yaml']);
+/** Packages left in node_modules: none needs to be today. */
+const EXTERNAL = new Set([]);
+const BANNER = [
+  "import { createRequire as __skiffCreateRequire } from 'node:module';",
+  "import { dirname as __skiffDirname } from 'node:path';",
+  "import { fileURLToPath as __skiffFileUrlToPath } from 'node:url';",
+  'const require = __skiffCreateRequire(import.meta.url);',
+  'const __filename = __skiffFileUrlToPath(import.meta.url);',
+  'const __dirname = __skiffDirname(__filename);',
+].join(' ');
 const [compiled = 'dist', outdir = join(compiled, 'skiff')] = process.argv.slice(2);
 
 /** `@scope/name/sub` → `@scope/name`, `name/sub` → `name`. */
@@ -31,6 +43,7 @@ await build({
   splitting: true,
   outdir,
   logLevel: 'warning',
+  banner: { js: BANNER },
   plugins: [
     {
       // The compose schema (zod/mini) gets a copy of zod's core of its own, tree-shaken to what
@@ -78,9 +91,11 @@ await build({
     {
       name: 'external-packages',
       setup(b) {
-        // Bare specifiers (packages and node: builtins) stay imports unless bundled above.
+        // node: builtins (and the packages named above) stay imports.
         b.onResolve({ filter: /^[^./]/ }, (a) =>
-          BUNDLED.has(packageOf(a.path)) ? undefined : { path: a.path, external: true },
+          a.path.startsWith('node:') || EXTERNAL.has(packageOf(a.path))
+            ? { path: a.path, external: true }
+            : undefined,
         );
       },
     },

@@ -2,7 +2,7 @@
 // HTTP for insecure registries), the auth dance (anonymous, basic, bearer tokens with
 // scopes), manifests, blobs with Range, and uploads. It knows nothing of the store.
 import type { Readable } from 'node:stream';
-import { Agent, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { type Logger, SkiffError, silentLogger } from '../../lib/index.js';
 import { basicAuthHeader, type Challenge, type Credentials, parseChallenges } from './auth.js';
 import { registryEndpointHost } from './reference.js';
@@ -69,27 +69,37 @@ function header(res: { headers: Response['headers'] }, name: string): string | u
 }
 
 export class RegistryClient {
-  private readonly agent: Agent;
-  private readonly insecureAgent: Agent;
+  // undici loads at the first request (~140 ms of a node's start otherwise): most starts pull nothing.
+  private agents: Promise<{ agent: Agent; insecureAgent: Agent }> | undefined;
   private readonly log: Logger;
   private readonly schemeOf = new Map<string, 'https' | 'http'>();
   private readonly auth = new Map<string, HostAuth>();
 
   constructor(private readonly opts: ClientOptions) {
     this.log = opts.logger ?? silentLogger;
-    const timeout = opts.timeoutMs ?? 30_000;
-    this.agent = new Agent({ headersTimeout: timeout, bodyTimeout: timeout, connections: 16 });
-    // Insecure registries may also serve HTTPS with a certificate nobody vouches for (as in docker).
-    this.insecureAgent = new Agent({
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
-      connections: 16,
-      connect: { rejectUnauthorized: false },
+  }
+
+  private connectionPools(): Promise<{ agent: Agent; insecureAgent: Agent }> {
+    this.agents ??= import('undici').then(({ Agent }) => {
+      const timeout = this.opts.timeoutMs ?? 30_000;
+      return {
+        agent: new Agent({ headersTimeout: timeout, bodyTimeout: timeout, connections: 16 }),
+        // Insecure registries may also serve HTTPS with a certificate nobody vouches for (as in docker).
+        insecureAgent: new Agent({
+          headersTimeout: timeout,
+          bodyTimeout: timeout,
+          connections: 16,
+          connect: { rejectUnauthorized: false },
+        }),
+      };
     });
+    return this.agents;
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.agent.close(), this.insecureAgent.close()]);
+    if (!this.agents) return;
+    const { agent, insecureAgent } = await this.agents;
+    await Promise.all([agent.close(), insecureAgent.close()]);
   }
 
   private isInsecure(host: string): boolean {
@@ -97,12 +107,12 @@ export class RegistryClient {
   }
 
   /** Sends one HTTP request; TLS verification is off only for insecure registries. */
-  private http(
+  private async http(
     opts: { origin: string } & Omit<Dispatcher.RequestOptions, 'origin'>,
   ): Promise<Dispatcher.ResponseData> {
     const url = new URL(opts.origin);
-    const agent = url.protocol === 'https:' && this.isInsecure(url.host) ? this.insecureAgent : this.agent;
-    return agent.request(opts);
+    const { agent, insecureAgent } = await this.connectionPools();
+    return (url.protocol === 'https:' && this.isInsecure(url.host) ? insecureAgent : agent).request(opts);
   }
 
   /** Endpoints to try for a registry: mirrors first for pulls, then the registry. */
