@@ -559,7 +559,7 @@ function startRaft(
     // Managers talk raft over mTLS with certificates of the managers-only raft CA (names
     // are node IDs, not hosts): a worker's certificate fails the handshake.
     serverCredentials: mtlsServerCredentials(identity),
-    channelCredentials: mtlsChannelCredentials(identity),
+    channelCredentials: () => mtlsChannelCredentials(identity),
     // A raft member's ID is its node ID, the CN of its raft certificate: a manager speaks
     // only for itself.
     peerMember: raftPeerMember,

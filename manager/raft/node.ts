@@ -51,7 +51,7 @@ export interface RaftNodeOptions {
   snapshotCatchUpEntries?: number;
   logger?: RaftLogger;
   serverCredentials?: grpc.ServerCredentials;
-  channelCredentials?: grpc.ChannelCredentials;
+  channelCredentials?: TransportOptions['channelCredentials'];
   /** Which member an incoming call speaks for, from its certificate (see TransportOptions). */
   peerMember?: TransportOptions['peerMember'];
   /** The largest snapshot accepted from a peer. */

@@ -33,7 +33,11 @@ export interface TransportOptions {
   /** host:port to listen on; port 0 picks a free one. */
   listenAddr: string;
   serverCredentials?: grpc.ServerCredentials;
-  channelCredentials?: grpc.ChannelCredentials;
+  /**
+   * A function is called at the first peer: a TLS client context costs ~30 ms (Node copies
+   * its root certificates), which a group of one never needs.
+   */
+  channelCredentials?: grpc.ChannelCredentials | (() => grpc.ChannelCredentials);
   /** Messages from peers, and local reports ('unreachable', 'snapStatus') about peers. */
   onMessage: (m: Message) => void;
   logger?: RaftLogger;
@@ -399,12 +403,12 @@ export class GrpcTransport {
     return stream;
   }
 
+  private channelCredentials: grpc.ChannelCredentials | undefined;
+
   private makeClient(addr: string): grpc.Client {
-    return new RaftClient(
-      addr,
-      this.opts.channelCredentials ?? grpc.credentials.createInsecure(),
-      CHANNEL_OPTIONS,
-    );
+    const c = this.opts.channelCredentials;
+    this.channelCredentials ??= (typeof c === 'function' ? c() : c) ?? grpc.credentials.createInsecure();
+    return new RaftClient(addr, this.channelCredentials, CHANNEL_OPTIONS);
   }
 
   /** The core saw a response from `id`: its link works. */
