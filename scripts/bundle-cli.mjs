@@ -16,8 +16,12 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 
-/** Packages left in node_modules: none needs to be today. */
-const EXTERNAL = new Set([]);
+/**
+ * Packages left in node_modules. grpc-js requires proto-loader (and protobufjs, ~500 KB)
+ * only for channelz and ORCA, which skiff does not serve: bundled, every node start would
+ * compile them.
+ */
+const EXTERNAL = new Set(['@grpc/proto-loader']);
 const BANNER = [
   "import { createRequire as __skiffCreateRequire } from 'node:module';",
   "import { dirname as __skiffDirname } from 'node:path';",
