@@ -257,9 +257,11 @@ export class ContainerRuntime {
       // Not waited for: reads see the start time at once, and its two fsyncs (5-50 ms on a
       // busy disk) stay off every container's start. Only a host crash could lose it, and
       // that ends the container's process too.
-      this.store.write(rec).catch((err: unknown) =>
-        this.log.warn({ containerId: id, err: describeError(err) }, 'could not record the start time'),
-      );
+      this.store
+        .write(rec)
+        .catch((err: unknown) =>
+          this.log.warn({ containerId: id, err: describeError(err) }, 'could not record the start time'),
+        );
       if (rec.health) this.startHealth(rec, new Date(rec.startedAt));
       const info = await this.inspect(id);
       if (info.pid !== undefined) this.emit({ type: 'start', id, pid: info.pid });
@@ -577,6 +579,11 @@ export class ContainerRuntime {
     this.exitWatcher = undefined;
     if (this.exitPoll) clearInterval(this.exitPoll);
     for (const id of [...this.health.keys()]) this.stopHealth(id);
+  }
+
+  /** Resolves once every container record written behind (start times) is on disk. */
+  flushed(): Promise<void> {
+    return this.store.flushed();
   }
 
   // -------------------------------------------------------------------- logs

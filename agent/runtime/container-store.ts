@@ -81,6 +81,11 @@ export class ContainerStore {
     for (let e = this.inFlight.get(id); e; e = this.inFlight.get(id)) await e.done;
   }
 
+  /** Resolves once no write is in flight (an agent stopping leaves its records on disk). */
+  async flushed(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight.values()].map((e) => e.done));
+  }
+
   async read(id: string): Promise<ContainerRecord | undefined> {
     validateContainerId(id);
     const pending = this.inFlight.get(id);

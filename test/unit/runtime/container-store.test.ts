@@ -34,7 +34,7 @@ describe('ContainerStore', () => {
     const started = store.write(record('c1', { startedAt: '2026-01-01T00:00:01.000Z' }));
     const last = store.write(record('c1', { startedAt: '2026-01-01T00:00:02.000Z' }));
     expect((await store.read('c1'))?.startedAt).toBe('2026-01-01T00:00:02.000Z');
-    await store.settled('c1');
+    await store.flushed();
     await Promise.all([started, last]);
     const onDisk = JSON.parse(readFileSync(join(root, 'c1', 'container.json'), 'utf8')) as ContainerRecord;
     expect(onDisk.startedAt).toBe('2026-01-01T00:00:02.000Z');
