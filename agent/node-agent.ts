@@ -339,6 +339,7 @@ export class NodeAgent {
     this.worker.stop();
     this.containers.close();
     this.runtime.close();
+    await this.runtime.flushed();
     await this.peerServer?.close();
     await this.network.dns.close();
     await this.images.close();

@@ -70,6 +70,9 @@ export class TaskRunner {
   private hasHealthcheck = false;
   private networkReleased = false;
   private containerLost = false;
+  /** When each step of this task's start ended (ms since it was accepted): the `task start phases` debug line. */
+  private phases: Record<string, number> | undefined;
+  private acceptedAt = 0;
   private readonly log: Logger;
 
   constructor(
@@ -198,9 +201,12 @@ export class TaskRunner {
     }
     this.advance('accepted', 'accepted');
     this.advance('preparing', 'preparing');
+    this.acceptedAt = performance.now();
+    this.phases = {};
     let step = 'pulling image';
     try {
       const image = await this.deps.images.ensure(spec.Image);
+      this.mark('image');
       this.hasHealthcheck = hasHealthCheck(spec.HealthCheck?.Test ?? image.config.Healthcheck?.Test);
       if (this.stoppedMeanwhile()) return;
       // The root filesystem, the networks and the secret files do not depend on each
@@ -208,9 +214,14 @@ export class TaskRunner {
       // attached. Every step settles before a failure is handled, so the teardown never
       // races a step still in flight.
       const [mounted, networked, resolvedFiles] = await Promise.allSettled([
-        this.deps.rootfs.mount(this.task.ID, image.id, rootfsMountFlags(spec)),
-        this.deps.networksFor(this.task).then((attachments) => this.sandbox(attachments)),
-        this.deps.filesFor(this.task),
+        this.deps.rootfs
+          .mount(this.task.ID, image.id, rootfsMountFlags(spec))
+          .finally(() => this.mark('rootfs')),
+        this.deps
+          .networksFor(this.task)
+          .then((attachments) => this.sandbox(attachments))
+          .finally(() => this.mark('sandbox')),
+        this.deps.filesFor(this.task).finally(() => this.mark('files')),
       ]);
       const attaching = networked.status === 'fulfilled' ? networked.value.attached : undefined;
       if (
@@ -228,20 +239,22 @@ export class TaskRunner {
       const { rootfs } = mounted.value;
       const { attachments, netnsPath, resolvConf } = networked.value;
       const [created, attached] = await Promise.allSettled([
-        this.deps.runtime.create({
-          id: this.task.ID,
-          name: containerName(this.task),
-          rootfs,
-          imageConfig: image.config,
-          spec,
-          resources: this.task.Spec.Resources,
-          netnsPath,
-          hostname: spec.Hostname || this.task.ID.slice(0, 12),
-          resolvConf,
-          labels: containerLabels(this.task, this.deps.nodeHostname),
-          files: resolvedFiles.value,
-        }),
-        networked.value.attached,
+        this.deps.runtime
+          .create({
+            id: this.task.ID,
+            name: containerName(this.task),
+            rootfs,
+            imageConfig: image.config,
+            spec,
+            resources: this.task.Spec.Resources,
+            netnsPath,
+            hostname: spec.Hostname || this.task.ID.slice(0, 12),
+            resolvConf,
+            labels: containerLabels(this.task, this.deps.nodeHostname),
+            files: resolvedFiles.value,
+          })
+          .finally(() => this.mark('create')),
+        networked.value.attached.finally(() => this.mark('attach')),
       ]);
       if (created.status === 'fulfilled') this.containerCreated = true;
       step = 'attaching networks';
@@ -251,6 +264,7 @@ export class TaskRunner {
       const net = attached.value;
       if (this.deps.network.setNames) {
         await this.deps.network.setNames(this.task.ID, namesFor(this.task, attachments, net.addresses));
+        this.mark('names');
       }
       this.advance('ready', 'prepared');
     } catch (e) {
@@ -284,6 +298,9 @@ export class TaskRunner {
     try {
       this.advance('starting', 'starting');
       const started = await this.deps.runtime.start(this.task.ID);
+      this.mark('start');
+      if (this.phases) this.log.debug({ phases: this.phases }, 'task start phases');
+      this.phases = undefined;
       if (started.state === 'exited') {
         await this.onExit(started.exitCode ?? 0, started.oomKilled ?? false);
       } else if (!this.hasHealthcheck || started.health === 'healthy') {
@@ -294,6 +311,11 @@ export class TaskRunner {
     } catch (e) {
       await this.fail('starting container', e);
     }
+  }
+
+  /** Where the task's start stands: what ended when, for the `task start phases` line. */
+  private mark(phase: string): void {
+    if (this.phases) this.phases[phase] = Math.round(performance.now() - this.acceptedAt);
   }
 
   private async fail(step: string, e: unknown): Promise<void> {

@@ -116,6 +116,7 @@ export class AllocationLoop {
       this.allocateServices(tx);
     });
     await updateInBatches(this.store, dirty, (tx, id) => this.allocateTask(tx, id));
+    if (dirty.length > 0) this.log.debug({ tasks: dirty.length }, 'tasks allocated');
   }
 
   private allocateNetworks(tx: Transaction): void {

@@ -193,6 +193,9 @@ export class OrchestrationLoop {
       },
       1,
     );
+    for (const c of all)
+      if (c.changes.create.length > 0 && !stale.has(c.serviceId))
+        this.log.debug({ serviceId: c.serviceId, created: c.changes.create.length }, 'tasks created');
     if (stale.size > 0) {
       for (const id of stale) this.dirty.add(id);
       this.loop.kick();
