@@ -5,6 +5,8 @@ import type { AssignmentsMessage, DispatcherApi, TaskStatusReport } from '../../
 /**
  * A FAKE agent: registers like a node agent, reads its assignment stream and reports
  * every newly assigned task as running, batched per tick, without running anything.
+ * With `heartbeats`, it also heartbeats at the period the dispatcher asks for (first
+ * one at a random point of it, as agents started at different times would).
  */
 export class FakeAgent {
   private sessionId = '';
@@ -12,10 +14,15 @@ export class FakeAgent {
   private readonly pending: TaskStatusReport[] = [];
   private flushing = false;
   private done: Promise<void> = Promise.resolve();
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** Time spent inside the dispatcher's heartbeat calls, and how many. */
+  static heartbeatMs = 0;
+  static heartbeats = 0;
 
   constructor(
     readonly nodeId: string,
     private readonly dispatcher: DispatcherApi,
+    private readonly opts: { heartbeats?: boolean } = {},
   ) {}
 
   async start(): Promise<void> {
@@ -29,6 +36,15 @@ export class FakeAgent {
       },
     });
     this.sessionId = r.sessionId;
+    if (this.opts.heartbeats) {
+      const period = r.heartbeatPeriodMs;
+      this.heartbeatTimer = setTimeout(() => {
+        this.heartbeat();
+        this.heartbeatTimer = setInterval(() => this.heartbeat(), period);
+        this.heartbeatTimer.unref();
+      }, Math.random() * period);
+      this.heartbeatTimer.unref();
+    }
     const stream = this.dispatcher.assignments(
       { nodeId: this.nodeId, sessionId: this.sessionId },
       this.abort.signal,
@@ -36,6 +52,14 @@ export class FakeAgent {
     this.done = (async () => {
       for await (const m of stream) this.onAssignments(m);
     })();
+  }
+
+  private heartbeat(): void {
+    const t0 = performance.now();
+    const p = this.dispatcher.heartbeat({ nodeId: this.nodeId, sessionId: this.sessionId });
+    FakeAgent.heartbeatMs += performance.now() - t0;
+    FakeAgent.heartbeats++;
+    p.catch((e: unknown) => process.stderr.write(`fake agent ${this.nodeId}: ${String(e)}\n`));
   }
 
   private onAssignments(m: AssignmentsMessage): void {
@@ -63,6 +87,8 @@ export class FakeAgent {
   }
 
   async stop(): Promise<void> {
+    clearTimeout(this.heartbeatTimer);
+    clearInterval(this.heartbeatTimer);
     this.abort.abort();
     await this.done.catch(() => {});
   }
