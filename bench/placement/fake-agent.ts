@@ -5,8 +5,7 @@ import type { AssignmentsMessage, DispatcherApi, TaskStatusReport } from '../../
 /**
  * A FAKE agent: registers like a node agent, reads its assignment stream and reports
  * every newly assigned task as running, batched per tick, without running anything.
- * With `heartbeats`, it also heartbeats at the period the dispatcher asks for (first
- * one at a random point of it, as agents started at different times would).
+ * It heartbeats only once asked to (startHeartbeats), at a period of its own.
  */
 export class FakeAgent {
   private sessionId = '';
@@ -22,7 +21,6 @@ export class FakeAgent {
   constructor(
     readonly nodeId: string,
     private readonly dispatcher: DispatcherApi,
-    private readonly opts: { heartbeats?: boolean } = {},
   ) {}
 
   async start(): Promise<void> {
@@ -36,15 +34,6 @@ export class FakeAgent {
       },
     });
     this.sessionId = r.sessionId;
-    if (this.opts.heartbeats) {
-      const period = r.heartbeatPeriodMs;
-      this.heartbeatTimer = setTimeout(() => {
-        this.heartbeat();
-        this.heartbeatTimer = setInterval(() => this.heartbeat(), period);
-        this.heartbeatTimer.unref();
-      }, Math.random() * period);
-      this.heartbeatTimer.unref();
-    }
     const stream = this.dispatcher.assignments(
       { nodeId: this.nodeId, sessionId: this.sessionId },
       this.abort.signal,
@@ -52,6 +41,16 @@ export class FakeAgent {
     this.done = (async () => {
       for await (const m of stream) this.onAssignments(m);
     })();
+  }
+
+  /** Heartbeats every `periodMs`, the first at a random point of it (as agents started at different times would). */
+  startHeartbeats(periodMs: number): void {
+    this.heartbeatTimer = setTimeout(() => {
+      this.heartbeat();
+      this.heartbeatTimer = setInterval(() => this.heartbeat(), periodMs);
+      this.heartbeatTimer.unref();
+    }, Math.random() * periodMs);
+    this.heartbeatTimer.unref();
   }
 
   private heartbeat(): void {
