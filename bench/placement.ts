@@ -404,7 +404,7 @@ async function main(): Promise<void> {
         `all running in ${Math.round(runningMs)} ms, peak RSS ${Math.round(rss)} MiB, ` +
         `cpu ${fig('cpu')} ms, heap ${fig('live heap per task')} B/task, ${fig('live heap per node')} B/node\n` +
         `  snapshot ${fig('snapshot of that state')} MiB written in ${Math.round(restart.writeMs)} ms, ` +
-        `restart from it ${Math.round(restart.restartMs)} ms; heartbeats: dispatcher ${fig('dispatcher share')} % of a core, process ${fig('whole process')} %\n`,
+        `restart from it ${Math.round(restart.restartMs)} ms; heartbeats: dispatcher ${fig('dispatcher share')} % of a core, process ${fig('heartbeats, whole process')} %\n`,
     );
   } finally {
     for (const g of agents) await g.stop();
