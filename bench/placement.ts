@@ -9,9 +9,13 @@
 //   npx tsx bench/placement.ts                 # BENCH_SIZE=tiny: 20 nodes, 20 x 10 tasks
 //   npx tsx bench/placement.ts --nodes 100 --services 100 --replicas 100 --followers threads
 //   node --cpu-prof --import tsx bench/placement.ts   # where the time goes
+//   npx tsx bench/placement.ts --nodes 10000 --services 10000 --replicas 100 --followers threads
 //
 // Figures: tasks/s from the first service create to every task assigned (and to every
-// task reported running by the fake agents), the raft entries that took, CPU, peak RSS.
+// task reported running by the fake agents), the raft entries that took, CPU, peak RSS;
+// live heap per node and per task (after a full GC; per manager with --followers threads,
+// where each follower is an isolate of its own); a follower snapshotted and restarted from
+// it; and the dispatcher's share of a core for the agents' heartbeats (--heartbeat-ms).
 // Progress every 2 s on stderr; BENCH_RAFT_LOG=1 adds the leader's raft log.
 // Target: >= 10,000 tasks/s to assigned.
 import { randomBytes } from 'node:crypto';
@@ -19,6 +23,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { getHeapStatistics } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import type { Task } from '../lib/index.js';
 import { createLogger, taskStateRank } from '../lib/index.js';
@@ -28,7 +33,14 @@ import { RaftNode } from '../manager/raft/index.js';
 import { createAesGcmCipher, RaftReplicator, Store } from '../manager/store/index.js';
 import { freePort, waitFor } from '../test/lab/index.js';
 import type { FollowerReply } from './placement/index.js';
-import { FakeAgent, type FollowerData, startFollowerManager } from './placement/index.js';
+import {
+  collectGarbage,
+  FakeAgent,
+  type FollowerData,
+  type RestartFigures,
+  restartFromSnapshot,
+  startFollowerManager,
+} from './placement/index.js';
 
 const tiny = process.env.BENCH_SIZE === 'tiny';
 const { values: a } = parseArgs({
@@ -38,6 +50,7 @@ const { values: a } = parseArgs({
     replicas: { type: 'string', default: tiny ? '10' : '100' },
     timeout: { type: 'string', default: tiny ? '60' : '600' },
     followers: { type: 'string', default: 'inline' },
+    'heartbeat-ms': { type: 'string', default: '5000' },
   },
 });
 const NODES = Number(a.nodes);
@@ -47,18 +60,27 @@ const TOTAL = SERVICES * REPLICAS;
 const TIMEOUT_MS = Number(a.timeout) * 1000;
 /** Where the two follower managers run: in this thread, or each in a worker thread of its own. */
 const FOLLOWERS = a.followers === 'threads' ? 'threads' : 'inline';
+const HEARTBEAT_MS = Number(a['heartbeat-ms']);
 
 interface Follower {
-  status(): Promise<{ appliedIndex: number; tasks: number }>;
+  /** heapBytes: this follower's own isolate (threads), else undefined. */
+  status(): Promise<{ appliedIndex: number; tasks: number; heapBytes?: number }>;
+  /** Snapshots it, stops it and starts it again from its data directory. */
+  restart(): Promise<RestartFigures>;
   stop(): Promise<void>;
 }
 
 /** A follower manager in this thread (--followers inline). */
 async function inlineFollower(data: FollowerData): Promise<Follower> {
-  const { store, raft } = await startFollowerManager(data);
+  let m = await startFollowerManager(data);
   return {
-    status: async () => ({ appliedIndex: store.appliedIndex, tasks: store.listTasks().length }),
-    stop: () => raft.stop(),
+    status: async () => ({ appliedIndex: m.store.appliedIndex, tasks: m.store.listTasks().length }),
+    restart: async () => {
+      const r = await restartFromSnapshot(m, data);
+      m = r.manager;
+      return r.figures;
+    },
+    stop: () => m.raft.stop(),
   };
 }
 
@@ -86,12 +108,20 @@ class FollowerThread implements Follower {
     return this.next();
   }
 
-  async status(): Promise<{ appliedIndex: number; tasks: number }> {
+  async status(): Promise<{ appliedIndex: number; tasks: number; heapBytes?: number }> {
     const r = this.next();
     this.worker.postMessage({ type: 'status' });
     const m = await r;
     if (m.type !== 'status') throw new Error(`follower answered ${m.type} to status`);
     return m;
+  }
+
+  async restart(): Promise<RestartFigures> {
+    const r = this.next();
+    this.worker.postMessage({ type: 'restart' });
+    const m = await r;
+    if (m.type !== 'restarted') throw new Error(`follower answered ${m.type} to restart`);
+    return m.figures;
   }
 
   async stop(): Promise<void> {
@@ -146,9 +176,18 @@ async function main(): Promise<void> {
     });
     const store = leader.store;
 
+    /** Live bytes in this thread (the leader, the dispatcher, the FAKE agents; the followers too when inline). */
+    const liveHeap = () => {
+      collectGarbage();
+      return getHeapStatistics().used_heap_size;
+    };
+    const heapEmpty = liveHeap();
+    // No heartbeats while placing: on this shared machine a stall of the process longer than
+    // the grace would mark nodes down and move their tasks. Measured on their own below.
     dispatcher = new Dispatcher({ store: storeDispatcherPort(store), heartbeatPeriodMs: 600_000 });
+    const width = Math.max(4, String(NODES - 1).length);
     for (let i = 0; i < NODES; i++)
-      agents.push(new FakeAgent(`fake${String(i).padStart(4, '0')}`, dispatcher));
+      agents.push(new FakeAgent(`fake${String(i).padStart(width, '0')}`, dispatcher));
     // The node objects, as joining creates them: the dispatcher only registers known nodes.
     await store.update((tx) => {
       for (const a of agents)
@@ -164,6 +203,7 @@ async function main(): Promise<void> {
     loops = new LeaderLoops(store, quietLogger());
     loops.start();
     await loops.settled();
+    const heapNodes = liveHeap();
 
     // Count assigned and running from the applied changes (no scans while timing).
     let assigned = 0;
@@ -240,7 +280,41 @@ async function main(): Promise<void> {
     if (counts.some((c) => c !== TOTAL)) throw new Error(`task counts per manager: ${counts.join(', ')}`);
     const perNode = new Map<string, number>();
     for (const t of store.listTasks()) perNode.set(t.NodeID ?? '', (perNode.get(t.NodeID ?? '') ?? 0) + 1);
-    const spread = Math.max(...perNode.values()) - Math.min(...perNode.values());
+    let spreadMax = 0;
+    let spreadMin = Number.POSITIVE_INFINITY;
+    for (const c of perNode.values()) {
+      spreadMax = Math.max(spreadMax, c);
+      spreadMin = Math.min(spreadMin, c);
+    }
+    const spread = spreadMax - spreadMin;
+    const rssRun = process.resourceUsage().maxRSS / 1024;
+    perNode.clear();
+    seen.clear();
+    const heapTasks = liveHeap();
+    const followerHeaps = statuses.map((st) => st.heapBytes);
+
+    // Heartbeats only: every agent heartbeats once per period; nothing else is going on.
+    for (const g of agents) g.startHeartbeats(HEARTBEAT_MS);
+    await new Promise((r) => setTimeout(r, HEARTBEAT_MS));
+    const hbWindowMs = 2 * HEARTBEAT_MS;
+    const hb0 = {
+      ms: FakeAgent.heartbeatMs,
+      n: FakeAgent.heartbeats,
+      cpu: process.cpuUsage(),
+      t: performance.now(),
+    };
+    await new Promise((r) => setTimeout(r, hbWindowMs));
+    const hbWall = performance.now() - hb0.t;
+    const hbCpu = process.cpuUsage(hb0.cpu);
+    const hbCalls = FakeAgent.heartbeats - hb0.n;
+    const hbDispatcherShare = (FakeAgent.heartbeatMs - hb0.ms) / hbWall;
+    const hbProcessShare = (hbCpu.user + hbCpu.system) / 1000 / hbWall;
+
+    // A follower snapshotted now and restarted from it.
+    const restartCpu0 = process.cpuUsage();
+    const restart = await followers[followers.length - 1]!.restart();
+    const restartCpu = process.cpuUsage(restartCpu0);
+    if (restart.tasks !== TOTAL) throw new Error(`restarted follower holds ${restart.tasks} tasks`);
 
     const what = `${NODES} fake nodes, ${SERVICES} services x ${REPLICAS}`;
     const rss = process.resourceUsage().maxRSS / 1024;
@@ -267,12 +341,70 @@ async function main(): Promise<void> {
       },
       { metric: `${what}: spread (max-min tasks per node)`, unit: 'count', value: spread },
       { metric: `${what}: peak RSS (3 managers + agents)`, unit: 'MiB', value: Math.round(rss) },
+      { metric: `${what}: peak RSS to all running`, unit: 'MiB', value: Math.round(rssRun) },
+      {
+        metric: `${what}: live heap per node (this thread${FOLLOWERS === 'inline' ? ', 3 managers' : ': leader + dispatcher + agents'})`,
+        unit: 'bytes',
+        value: Math.round((heapNodes - heapEmpty) / NODES),
+      },
+      {
+        metric: `${what}: live heap per task (this thread${FOLLOWERS === 'inline' ? ', 3 managers' : ': leader + dispatcher + agents'})`,
+        unit: 'bytes',
+        value: Math.round((heapTasks - heapNodes) / TOTAL),
+      },
+      ...followerHeaps.flatMap((h, i) =>
+        h === undefined
+          ? []
+          : [
+              {
+                metric: `${what}: follower ${i + 1} live heap (its isolate)`,
+                unit: 'MiB',
+                value: Math.round(h / 2 ** 20),
+              },
+            ],
+      ),
+      {
+        metric: `${what}: snapshot of that state`,
+        unit: 'MiB',
+        value: Math.round(restart.snapshotBytes / 2 ** 20),
+      },
+      {
+        metric: `${what}: snapshot taken and written (fsync)`,
+        unit: 'ms',
+        value: Math.round(restart.writeMs),
+      },
+      { metric: `${what}: follower restarted from it`, unit: 'ms', value: Math.round(restart.restartMs) },
+      {
+        metric: `${what}: snapshot written + restart`,
+        unit: 'ms',
+        value: Math.round(restart.writeMs + restart.restartMs),
+      },
+      {
+        metric: `${what}: snapshot written + restart, cpu (whole process)`,
+        unit: 'ms',
+        value: Math.round((restartCpu.user + restartCpu.system) / 1000),
+      },
+      {
+        metric: `${what}: heartbeats every ${HEARTBEAT_MS} ms, dispatcher share of one core`,
+        unit: '%',
+        value: Math.round(hbDispatcherShare * 1000) / 10,
+      },
+      {
+        metric: `${what}: heartbeats, whole process (3 managers idle + agents) share of one core`,
+        unit: '%',
+        value: Math.round(hbProcessShare * 1000) / 10,
+      },
+      { metric: `${what}: heartbeats per second`, unit: '/s', value: Math.round(hbCalls / (hbWall / 1000)) },
     ];
+    const fig = (part: string) => records.find((r) => r.metric.includes(part))?.value;
     for (const r of records) process.stdout.write(`${JSON.stringify({ name: 'placement', ...r })}\n`);
     process.stderr.write(
       `placement (3 managers over gRPC raft, real leader loops + dispatcher, FAKE agents): ${what}\n` +
         `  all assigned in ${Math.round(assignedMs)} ms (${records[0]!.value} tasks/s, target >= 10000), ` +
-        `all running in ${Math.round(runningMs)} ms, peak RSS ${Math.round(rss)} MiB\n`,
+        `all running in ${Math.round(runningMs)} ms, peak RSS ${Math.round(rss)} MiB, ` +
+        `cpu ${fig('cpu')} ms, heap ${fig('live heap per task')} B/task, ${fig('live heap per node')} B/node\n` +
+        `  snapshot ${fig('snapshot of that state')} MiB written in ${Math.round(restart.writeMs)} ms, ` +
+        `restart from it ${Math.round(restart.restartMs)} ms; heartbeats: dispatcher ${fig('dispatcher share')} % of a core, process ${fig('heartbeats, whole process')} %\n`,
     );
   } finally {
     for (const g of agents) await g.stop();

@@ -56,7 +56,7 @@ const WRAPPED: Wrapped[] = [
     name: 'placement',
     file: 'placement.ts',
     description:
-      '100,000 tasks of 1,000 services onto 1,000 FAKE agents through 3 raft managers, the leader loops and the dispatcher: tasks/s',
+      '100,000 tasks of 1,000 services onto 1,000 FAKE agents through 3 raft managers, the leader loops and the dispatcher: tasks/s, heap per task and per node, a follower snapshotted and restarted, heartbeat CPU',
     // The script reads BENCH_SIZE itself (tiny: 20 nodes, 200 tasks).
     args: { tiny: [], full: [] },
   },

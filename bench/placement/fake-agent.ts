@@ -5,6 +5,7 @@ import type { AssignmentsMessage, DispatcherApi, TaskStatusReport } from '../../
 /**
  * A FAKE agent: registers like a node agent, reads its assignment stream and reports
  * every newly assigned task as running, batched per tick, without running anything.
+ * It heartbeats only once asked to (startHeartbeats), at a period of its own.
  */
 export class FakeAgent {
   private sessionId = '';
@@ -12,6 +13,10 @@ export class FakeAgent {
   private readonly pending: TaskStatusReport[] = [];
   private flushing = false;
   private done: Promise<void> = Promise.resolve();
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** Time spent inside the dispatcher's heartbeat calls, and how many. */
+  static heartbeatMs = 0;
+  static heartbeats = 0;
 
   constructor(
     readonly nodeId: string,
@@ -36,6 +41,24 @@ export class FakeAgent {
     this.done = (async () => {
       for await (const m of stream) this.onAssignments(m);
     })();
+  }
+
+  /** Heartbeats every `periodMs`, the first at a random point of it (as agents started at different times would). */
+  startHeartbeats(periodMs: number): void {
+    this.heartbeatTimer = setTimeout(() => {
+      this.heartbeat();
+      this.heartbeatTimer = setInterval(() => this.heartbeat(), periodMs);
+      this.heartbeatTimer.unref();
+    }, Math.random() * periodMs);
+    this.heartbeatTimer.unref();
+  }
+
+  private heartbeat(): void {
+    const t0 = performance.now();
+    const p = this.dispatcher.heartbeat({ nodeId: this.nodeId, sessionId: this.sessionId });
+    FakeAgent.heartbeatMs += performance.now() - t0;
+    FakeAgent.heartbeats++;
+    p.catch((e: unknown) => process.stderr.write(`fake agent ${this.nodeId}: ${String(e)}\n`));
   }
 
   private onAssignments(m: AssignmentsMessage): void {
@@ -63,6 +86,8 @@ export class FakeAgent {
   }
 
   async stop(): Promise<void> {
+    clearTimeout(this.heartbeatTimer);
+    clearInterval(this.heartbeatTimer);
     this.abort.abort();
     await this.done.catch(() => {});
   }

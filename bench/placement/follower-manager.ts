@@ -1,5 +1,7 @@
 // A follower manager of the placement benchmark: a Store over a RaftNode on loopback,
 // the same whether it runs in the main thread or in a worker thread of its own.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { RaftNode } from '../../manager/raft/index.js';
 import { createAesGcmCipher, RaftReplicator, Store } from '../../manager/store/index.js';
 
@@ -12,7 +14,51 @@ export interface FollowerData {
   electionTicks: number;
 }
 
-export async function startFollowerManager(data: FollowerData): Promise<{ store: Store; raft: RaftNode }> {
+export interface FollowerManager {
+  store: Store;
+  raft: RaftNode;
+}
+
+/** What restarting a follower from a fresh snapshot of its state took. */
+export interface RestartFigures {
+  snapshotIndex: number;
+  snapshotBytes: number;
+  /** Taking and writing the snapshot (fsynced). */
+  writeMs: number;
+  /** From the start of the restarted manager to its store holding the snapshot's state. */
+  restartMs: number;
+  tasks: number;
+}
+
+/**
+ * Snapshots `m` now, stops it and starts it again from its data directory: the
+ * restarted manager reads that snapshot (and the log after it) back.
+ */
+export async function restartFromSnapshot(
+  m: FollowerManager,
+  data: FollowerData,
+): Promise<{ manager: FollowerManager; figures: RestartFigures }> {
+  const t0 = performance.now();
+  const snap = await m.raft.snapshotNow();
+  const writeMs = performance.now() - t0;
+  await m.raft.stop();
+  const t1 = performance.now();
+  const manager = await startFollowerManager(data);
+  while (manager.store.appliedIndex < snap.index) await new Promise((r) => setTimeout(r, 5));
+  const restartMs = performance.now() - t1;
+  return {
+    manager,
+    figures: {
+      snapshotIndex: snap.index,
+      snapshotBytes: snap.bytes,
+      writeMs,
+      restartMs,
+      tasks: manager.store.listTasks().length,
+    },
+  };
+}
+
+export async function startFollowerManager(data: FollowerData): Promise<FollowerManager> {
   const store = new Store({ cipher: createAesGcmCipher(data.key) });
   const raft = await RaftNode.start({
     id: data.id,
@@ -23,4 +69,10 @@ export async function startFollowerManager(data: FollowerData): Promise<{ store:
   });
   store.setReplicator(new RaftReplicator(raft));
   return { store, raft };
+}
+
+/** A full garbage collection, so heap figures count what is live (the bench runs without --expose-gc). */
+export function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
 }

@@ -2,4 +2,11 @@
 // the FAKE agents it and the backup benchmark register with the dispatcher.
 export { FakeAgent } from './fake-agent.js';
 export type { FollowerReply } from './follower.js';
-export { type FollowerData, startFollowerManager } from './follower-manager.js';
+export {
+  collectGarbage,
+  type FollowerData,
+  type FollowerManager,
+  type RestartFigures,
+  restartFromSnapshot,
+  startFollowerManager,
+} from './follower-manager.js';

@@ -325,7 +325,13 @@ export class Dispatcher implements DispatcherApi {
   }
 
   private arm(session: Session): void {
-    if (session.timer) clearTimeout(session.timer);
+    if (session.closed) return;
+    // Every heartbeat of every node lands here (2,000/s for 10,000 nodes): push the
+    // session's one timer back instead of making a new one.
+    if (session.timer) {
+      session.timer.refresh();
+      return;
+    }
     session.timer = setTimeout(() => {
       this.log.warn({ nodeId: session.nodeId }, 'heartbeat missed; marking node down');
       this.heartbeatMisses++;
@@ -341,6 +347,7 @@ export class Dispatcher implements DispatcherApi {
   private close(session: Session): void {
     session.closed = true;
     if (session.timer) clearTimeout(session.timer);
+    session.timer = undefined;
     session.wake?.();
     this.logBroker.nodeGone(session.nodeId);
     this.statsBroker.nodeGone(session.nodeId);

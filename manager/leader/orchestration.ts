@@ -111,7 +111,7 @@ export class OrchestrationLoop {
     if (ids.size === 0) return;
 
     const now = this.clock();
-    const nodes = this.store.listNodes();
+    const nodes = new Map(this.store.listNodes().map((n) => [n.ID, n]));
     const limit = this.store.getCluster()?.Spec.Orchestration?.TaskHistoryRetentionLimit;
     const all: ServiceChanges[] = [];
     const orphanTasks: Task[] = [];

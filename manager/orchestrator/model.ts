@@ -42,7 +42,8 @@ export interface ServiceInput {
   service: Service;
   /** Every task of the service, whatever its state. */
   tasks: readonly Task[];
-  nodes: readonly Node[];
+  /** The cluster's nodes; a map by ID when the caller reconciles many services over the same nodes (built once, not per service). */
+  nodes: readonly Node[] | ReadonlyMap<string, Node>;
   cluster?: ClusterSettings;
 }
 

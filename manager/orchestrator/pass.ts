@@ -16,7 +16,7 @@ export class Pass {
   readonly changes: Changes = emptyChanges();
   readonly nowIso: string;
   readonly tasks = new Map<string, Task>();
-  readonly nodes: Map<string, Node>;
+  readonly nodes: ReadonlyMap<string, Node>;
   private readonly updated = new Set<string>();
   private readonly created = new Set<string>();
   private readonly currentCache = new Map<string, boolean>();
@@ -24,12 +24,14 @@ export class Pass {
   constructor(
     public service: Service,
     tasks: readonly Task[],
-    nodes: readonly Node[],
+    nodes: readonly Node[] | ReadonlyMap<string, Node>,
     readonly deps: Deps,
   ) {
     this.nowIso = new Date(deps.now).toISOString();
     for (const t of tasks) this.tasks.set(t.ID, t);
-    this.nodes = new Map(nodes.map((n) => [n.ID, n]));
+    // A map from the caller is shared by every service of its pass: a copy per service
+    // cost services x nodes (10,000 x 10,000) per orchestration pass.
+    this.nodes = isNodeMap(nodes) ? nodes : new Map(nodes.map((n) => [n.ID, n]));
   }
 
   get now(): number {
@@ -99,4 +101,8 @@ export class Pass {
     }
     return this.changes;
   }
+}
+
+function isNodeMap(nodes: readonly Node[] | ReadonlyMap<string, Node>): nodes is ReadonlyMap<string, Node> {
+  return !Array.isArray(nodes);
 }

@@ -47,6 +47,11 @@ export interface RaftNodeOptions {
   dataKey?: Uint8Array | DataKeyRing;
   /** Take an application snapshot and compact the log every this many applied entries. */
   snapshotEvery?: number;
+  /**
+   * Also take one once the entries applied since the last hold this many bytes (the log
+   * stays in memory until then: 10,000 entries of 1,000-task batches would be gigabytes).
+   */
+  snapshotEveryBytes?: number;
   /** Entries kept in the log behind a snapshot so slightly slow followers avoid a snapshot transfer. */
   snapshotCatchUpEntries?: number;
   logger?: RaftLogger;
@@ -100,6 +105,14 @@ export class RaftNode {
   private readonly log: RaftLogger;
   private readonly tickMs: number;
   private readonly snapshotEvery: number;
+  private readonly snapshotEveryBytes: number;
+  /** Bytes of entries applied since the last snapshot. */
+  private bytesSinceSnapshot = 0;
+  /** Callers of snapshotNow waiting for the next snapshot. */
+  private snapshotWaiters: {
+    resolve: (r: { index: number; bytes: number }) => void;
+    reject: (e: Error) => void;
+  }[] = [];
   private readonly catchUpEntries: number;
   private ticker: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -142,6 +155,7 @@ export class RaftNode {
     this.log = opts.logger ?? silentLogger;
     this.tickMs = opts.tickMs ?? 100;
     this.snapshotEvery = opts.snapshotEvery ?? 10_000;
+    this.snapshotEveryBytes = opts.snapshotEveryBytes ?? 512 << 20;
     this.catchUpEntries = opts.snapshotCatchUpEntries ?? Math.min(1000, Math.floor(this.snapshotEvery / 2));
     this.lastSnapshotIndex = core.latestSnapshot().meta.index;
     this.peerAddrs = Object.fromEntries(opts.peers.map((p) => [p.id, p.addr]));
@@ -417,6 +431,7 @@ export class RaftNode {
     if (this.readInFlight) clearTimeout(this.readInFlight.timer);
     this.readInFlight = null;
     this.appliedWaits.length = 0;
+    for (const w of this.snapshotWaiters.splice(0)) w.reject(err);
     await this.running;
     await this.transport.close();
     await this.storage.close();
@@ -482,8 +497,30 @@ export class RaftNode {
     return this.rekey !== null && this.core.applied >= this.rekey.index && this.core.applied > 0;
   }
 
+  private snapshotDue(): boolean {
+    return (
+      this.core.applied - this.lastSnapshotIndex >= this.snapshotEvery ||
+      this.bytesSinceSnapshot >= this.snapshotEveryBytes ||
+      this.rekeyDue() ||
+      (this.snapshotWaiters.length > 0 && this.core.applied > 0)
+    );
+  }
+
+  /**
+   * Takes a snapshot of everything applied so far and compacts the log behind it, as the
+   * node does by itself every `snapshotEvery` entries; resolves with its index and size.
+   */
+  snapshotNow(): Promise<{ index: number; bytes: number }> {
+    if (this.stopped) return Promise.reject(new RaftError('stopped', 'raft node stopped'));
+    const out = new Promise<{ index: number; bytes: number }>((resolve, reject) =>
+      this.snapshotWaiters.push({ resolve, reject }),
+    );
+    this.kick();
+    return out;
+  }
+
   private async run(): Promise<void> {
-    while (!this.stopped && (this.core.hasReady() || this.rekeyDue())) {
+    while (!this.stopped && (this.core.hasReady() || this.snapshotDue())) {
       if (!this.core.hasReady()) {
         await this.takeSnapshot();
         continue;
@@ -524,8 +561,7 @@ export class RaftNode {
       this.core.advance(rd);
       this.tickIfAlone();
       this.afterAdvance(rd);
-      if (this.core.applied - this.lastSnapshotIndex >= this.snapshotEvery || this.rekeyDue())
-        await this.takeSnapshot();
+      if (this.snapshotDue()) await this.takeSnapshot();
     }
   }
 
@@ -561,6 +597,7 @@ export class RaftNode {
     for (let i = from; i < to; i++) {
       const e = entries[i]!;
       if (e.index > this.appliedIndex) this.appliedIndex = e.index;
+      this.bytesSinceSnapshot += e.data.length;
       if (e.type === 'normal' && e.data.length > 0) {
         try {
           this.opts.stateMachine.apply({ index: e.index, term: e.term, data: e.data });
@@ -641,10 +678,14 @@ export class RaftNode {
     const index = this.core.applied;
     const snap = this.core.compact(index, this.opts.stateMachine.snapshot(), this.catchUpEntries);
     this.lastSnapshotIndex = index;
+    this.bytesSinceSnapshot = 0;
+    const waiters = this.snapshotWaiters;
+    this.snapshotWaiters = [];
     try {
       const rekey = this.rekeyDue() ? this.rekey : null;
       await this.storage.saveSnapshot(snap);
       this.log.debug({ raftId: this.opts.id, index, bytes: snap.data.length }, 'raft snapshot taken');
+      for (const w of waiters) w.resolve({ index, bytes: snap.data.length });
       if (rekey && this.rekey === rekey) {
         this.rekey = null;
         const inUse = [...this.storage.keysInUse()];
@@ -655,6 +696,7 @@ export class RaftNode {
         for (const done of rekey.done) done(inUse);
       }
     } catch (e) {
+      for (const w of waiters) w.reject(e instanceof Error ? e : new Error(String(e)));
       // The in-memory log is already compacted up to it: the disk no longer matches.
       this.fail(e, 'saving a raft snapshot failed');
     }

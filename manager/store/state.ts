@@ -1,5 +1,6 @@
 import type { Service, SwarmNetwork, Task } from '../../lib/index.js';
 import { publishesThroughMesh, SkiffError, usesIngressNetwork } from '../../lib/index.js';
+import { JsonChunks, parseBigJson } from './big-json.js';
 import { STORE_FORMAT, StoreFormatError, storeFormatOf } from './format.js';
 import { applyPatch, decodeProposal, isRecord, type Op, type Proposal } from './proposal.js';
 import {
@@ -39,8 +40,6 @@ export interface StoreStateHooks {
   onApplied?(index: number): void;
 }
 
-const utf8 = new TextDecoder();
-
 type TableMaps = { [T in TableName]: Map<string, Tables[T]> };
 
 interface SnapshotBody {
@@ -63,6 +62,11 @@ export class StoreState implements StateMachine {
   /** Task IDs by ServiceID and by NodeID: the leader loops and the dispatcher read tasks per service or node. */
   private tasksByService = new Map<string, Set<string>>();
   private tasksByNode = new Map<string, Set<string>>();
+  /**
+   * Per service, the task Spec its tasks share: a task decoded from the log or a snapshot
+   * would otherwise hold a copy of its own (the proposer's tasks already share theirs).
+   */
+  private specs = new Map<string, { spec: unknown; json: string | undefined }>();
   hooks: StoreStateHooks = {};
 
   get appliedIndex(): number {
@@ -94,6 +98,29 @@ export class StoreState implements StateMachine {
     return this.tasksByService.keys();
   }
 
+  /** Points a task still being stored at the Spec its service's tasks share, when equal. */
+  private sharedSpec(t: Task): Task {
+    const spec: unknown = t.Spec;
+    if (!t.ServiceID || typeof spec !== 'object' || spec === null) return t;
+    const had = this.specs.get(t.ServiceID);
+    if (had?.spec === spec) return t;
+    if (Object.isFrozen(t)) {
+      // This proposer's own task: its Spec is the one of the service object (frozen, shared).
+      if (Object.isFrozen(spec)) this.specs.set(t.ServiceID, { spec, json: undefined });
+      return t;
+    }
+    const json = JSON.stringify(spec);
+    if (had) {
+      had.json ??= JSON.stringify(had.spec);
+      if (had.json === json) {
+        (t as { Spec: unknown }).Spec = had.spec;
+        return t;
+      }
+    }
+    this.specs.set(t.ServiceID, { spec, json });
+    return t;
+  }
+
   private indexTask(t: Task | undefined, add: boolean): void {
     if (!t) return;
     if (t.ServiceID) setIndex(this.tasksByService, t.ServiceID, t.ID, add);
@@ -103,7 +130,10 @@ export class StoreState implements StateMachine {
   /** Moves a task between index entries; an unchanged key keeps its place (reads stay in creation order). */
   private reindexTask(before: Task | undefined, after: Task | undefined): void {
     if (before?.ServiceID !== after?.ServiceID) {
-      if (before?.ServiceID) setIndex(this.tasksByService, before.ServiceID, before.ID, false);
+      if (before?.ServiceID) {
+        setIndex(this.tasksByService, before.ServiceID, before.ID, false);
+        if (!this.tasksByService.has(before.ServiceID)) this.specs.delete(before.ServiceID);
+      }
       if (after?.ServiceID) setIndex(this.tasksByService, after.ServiceID, after.ID, true);
     }
     if (before?.NodeID !== after?.NodeID) {
@@ -159,22 +189,33 @@ export class StoreState implements StateMachine {
   }
 
   snapshot(): Uint8Array {
-    const body: SnapshotBody = {
-      v: STORE_FORMAT,
-      appliedIndex: this.applied,
-      tables: {},
-      sealed: [...this.sealed],
-    };
-    for (const t of TABLE_NAMES) body.tables[t] = [...this.tables[t].values()];
-    return new TextEncoder().encode(JSON.stringify(body));
+    // The same bytes as JSON.stringify of the whole body, written one object at a time:
+    // a million tasks make more text than one JS string can hold.
+    const out = new JsonChunks();
+    out.put(`{"v":${STORE_FORMAT},"appliedIndex":${this.applied},"tables":{`);
+    for (const [i, t] of TABLE_NAMES.entries()) {
+      out.put(`${i === 0 ? '' : ','}${JSON.stringify(t)}:[`);
+      let first = true;
+      for (const o of this.tables[t].values()) {
+        out.put(first ? JSON.stringify(o) : `,${JSON.stringify(o)}`);
+        first = false;
+      }
+      out.put(']');
+    }
+    out.put(`},"sealed":${JSON.stringify([...this.sealed])}}`);
+    return out.finish();
   }
 
   restore(snapshot: Uint8Array): void {
     const body = parseSnapshot(snapshot);
     const next = emptyTables();
+    this.specs = new Map();
     for (const t of TABLE_NAMES) {
       const m = next[t] as Map<string, StoredObject>;
-      for (const o of body.tables[t] ?? []) m.set((o as StoredObject).ID, deepFreeze(o as StoredObject));
+      for (const o of body.tables[t] ?? []) {
+        const stored = t === 'tasks' ? this.sharedSpec(o as Task) : (o as StoredObject);
+        m.set(stored.ID, deepFreeze(stored));
+      }
     }
     // Tell watchers what changed, so an orchestrator that was watching sees the same
     // world it would have seen by applying the entries one by one.
@@ -320,7 +361,7 @@ export class StoreState implements StateMachine {
       for (const [id, o] of writes) {
         if (t === 'tasks')
           this.reindexTask(m.get(id) as Task | undefined, (o ?? undefined) as Task | undefined);
-        if (o) m.set(id, deepFreeze(o));
+        if (o) m.set(id, deepFreeze(t === 'tasks' ? this.sharedSpec(o as Task) : o));
         else {
           m.delete(id);
           if (t === 'secrets') this.sealed.delete(id);
@@ -391,7 +432,7 @@ function emptyTables(): TableMaps {
 function parseSnapshot(data: Uint8Array): SnapshotBody {
   let raw: unknown;
   try {
-    raw = JSON.parse(utf8.decode(data));
+    raw = parseBigJson(data);
   } catch {
     throw new SkiffError('corrupt', 'store snapshot is not valid JSON');
   }

@@ -342,9 +342,12 @@ export class Store {
   }
 
   private emit(events: StoreEvent[]): void {
+    // One copy per applied proposal (a thousand events), not per event; a listener gone
+    // in the meantime is skipped.
+    const listeners = [...this.listeners];
     for (const e of events) {
-      for (const l of [...this.listeners]) {
-        if (!matchesWatchFilter(e, l.filter)) continue;
+      for (const l of listeners) {
+        if (!matchesWatchFilter(e, l.filter) || !this.listeners.has(l)) continue;
         try {
           l.fn(e);
         } catch (err) {

@@ -18,6 +18,7 @@ export class KvStateMachine implements StateMachine {
   readonly map = new Map<string, string>();
   appliedIndex = 0;
   restores = 0;
+  snapshots = 0;
 
   apply(entry: { index: number; term: number; data: Uint8Array }): void {
     const p = JSON.parse(decoder.decode(entry.data)) as Partial<KvPut>;
@@ -26,6 +27,7 @@ export class KvStateMachine implements StateMachine {
   }
 
   snapshot(): Uint8Array {
+    this.snapshots++;
     return encoder.encode(JSON.stringify({ index: this.appliedIndex, entries: [...this.map] }));
   }
 

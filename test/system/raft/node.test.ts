@@ -100,6 +100,28 @@ describe('RaftNode single-node mode', () => {
     expect(sm2.map.size).toBe(35);
   });
 
+  it('takes a snapshot on demand and when the log since the last holds enough bytes', async () => {
+    const dir = await tempDir();
+    const peers = [{ id: 'solo', addr: '127.0.0.1:0' }];
+    const sm = new KvStateMachine();
+    const node = await startNode('solo', dir, peers, sm, { snapshotEveryBytes: 4096 });
+    await waitFor(() => node.status().role === 'leader', {
+      what: 'leadership',
+      timeoutMs: 2000,
+      intervalMs: 20,
+    });
+    const { index } = await node.propose(encodePut({ key: 'a', value: '1' }));
+    const taken = await node.snapshotNow();
+    expect(taken.index).toBeGreaterThanOrEqual(index);
+    expect(taken.bytes).toBeGreaterThan(0);
+    expect(sm.snapshots).toBe(1);
+    // Entries of 1 KiB: the fifth crosses 4 KiB since that snapshot.
+    for (let i = 0; i < 5; i++) await node.propose(encodePut({ key: `big${i}`, value: 'x'.repeat(1024) }));
+    await waitFor(() => sm.snapshots === 2, { what: 'a snapshot by size', timeoutMs: 2000, intervalMs: 20 });
+    await node.stop();
+    await expect(node.snapshotNow()).rejects.toThrow('stopped');
+  });
+
   it('stops, failed with the state machine’s message, at an entry it cannot read (never applies past it)', async () => {
     const dir = await tempDir();
     const peers = [{ id: 'solo', addr: '127.0.0.1:0' }];
