@@ -111,7 +111,7 @@ export function printList(
  * One row as docker's `{{json .}}` prints it: keys sorted, and `<`, `>`, `&`, U+2028 and
  * U+2029 escaped as Go's encoding/json escapes them (the same JSON, byte for byte).
  */
-export function jsonLine(row: Record<string, unknown>): string {
+function jsonLine(row: Record<string, unknown>): string {
   const sorted = Object.fromEntries(Object.entries(row).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const text = JSON.stringify(sorted).replace(
     /[<>&\u2028\u2029]/g,
