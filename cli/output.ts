@@ -65,20 +65,28 @@ function renderOrFail(t: CompiledTemplate, data: unknown): string {
 }
 
 /**
- * A list (ls/ps) as docker prints it: the table by default, `json` for scripts, or a Go
- * template per row over the columns' fields (`--format '{{.Name}}'`; `table …` adds the
- * headers and aligns the tab-separated columns).
+ * A list (ls/ps) as docker prints it: the table by default; for `json`, one line per row
+ * (JSON Lines, as docker's `{{json .}}`): the row object a template sees, keys sorted as
+ * Go's encoding/json sorts a map's; or a Go template per row (`--format '{{.Name}}'`;
+ * `table …` adds the headers and aligns the tab-separated columns).
  */
 export function printList(
   format: string | undefined,
   columns: { header: string; field: string }[],
   rows: string[][],
-  json: () => unknown,
-  /** More fields a template may use per row, beyond the columns' (typed values: `{{if .Current}}`). */
+  /**
+   * More fields of each row object, beyond the columns' (typed values: `{{if .Self}}`),
+   * as docker's row has them; a field named here wins over a column's cell.
+   */
   extra?: Record<string, unknown>[],
 ): void {
+  const objects = () =>
+    rows.map((r, n) => ({
+      ...Object.fromEntries(columns.map((c, i) => [c.field, r[i] ?? ''])),
+      ...extra?.[n],
+    }));
   if (!isTemplate(format)) {
-    if (parseFormat(format) === 'json') printJson(json());
+    if (parseFormat(format) === 'json') process.stdout.write(objects().map(jsonLine).join(''));
     else
       printTable(
         columns.map((c) => c.header),
@@ -88,11 +96,7 @@ export function printList(
   }
   const { table, src } = templateSource(format);
   const t = compileOrUsage(src, true);
-  const objects = rows.map((r, n) => ({
-    ...Object.fromEntries(columns.map((c, i) => [c.field, r[i] ?? ''])),
-    ...extra?.[n],
-  }));
-  const lines = objects.map((o) => renderOrFail(t, o));
+  const lines = objects().map((o) => renderOrFail(t, o));
   if (!table) {
     process.stdout.write(lines.map((l) => `${l}\n`).join(''));
     return;
@@ -101,6 +105,40 @@ export function printList(
   const cells = (l: string) => l.split('\t');
   const head = cells(header);
   process.stdout.write(renderTable(head, lines.map(cells)));
+}
+
+/**
+ * One row as docker's `{{json .}}` prints it: keys sorted, and `<`, `>`, `&`, U+2028 and
+ * U+2029 escaped as Go's encoding/json escapes them (the same JSON, byte for byte).
+ */
+function jsonLine(row: Record<string, unknown>): string {
+  const sorted = Object.fromEntries(Object.entries(row).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const text = JSON.stringify(sorted).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+  return `${text}\n`;
+}
+
+/**
+ * A time as Go's `time.Time.String()` prints it, which docker's rows use for `CreatedAt`
+ * (`2026-12-07 16:45:14.092 +0000 UTC`), in UTC: the fraction as the API gave it, its
+ * trailing zeros dropped.
+ */
+export function goTime(iso: string | number): string {
+  const d = typeof iso === 'number' ? new Date(iso * 1000) : new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  const base = d.toISOString().slice(0, 19).replace('T', ' ');
+  const frac = (typeof iso === 'string' ? /\.(\d+)/.exec(iso)?.[1] : undefined)?.replace(/0+$/, '');
+  return `${base}${frac ? `.${frac}` : ''} +0000 UTC`;
+}
+
+/** Labels as docker's rows print them: `k=v` joined by commas (sorted: Go's map order is random). */
+export function labelList(labels: Record<string, string> | undefined): string {
+  return Object.entries(labels ?? {})
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
 }
 
 /** An inspect: the JSON array by default or for `json`, else a Go template per object. */
@@ -141,6 +179,21 @@ export function printTable(headers: string[], rows: string[][]): void {
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Docker's sizes (go-units HumanSize): decimal units, four significant digits (three for
+ * `image ls`'s SIZE, as docker's HumanSizeWithPrecision there).
+ */
+export function humanSize(bytes: number, precision = 4): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${Number(v.toPrecision(precision))}${units[i]}`;
 }
 
 /** "2 minutes ago" style ages for task and node tables. */

@@ -185,12 +185,16 @@ export class ImageService {
 
   /**
    * `docker save`: the images `names` ask for as one tarball (docker-archive and OCI
-   * layout in one); `release` frees its scratch directory when the reader goes early.
+   * layout in one); `release` frees its scratch directory when the reader goes early;
+   * `size`, when the names resolved to one image, the bytes of its blobs.
    */
-  async save(names: readonly string[]): Promise<{ stream: Readable; release: () => void }> {
+  async save(
+    names: readonly string[],
+  ): Promise<{ stream: Readable; release: () => void; size: number | undefined }> {
     await this.init();
     const entries = resolveSaveNames(await this.records.load(), names);
-    return saveArchive(this.content, entries, this.scratch('save'));
+    const { stream, release } = await saveArchive(this.content, entries, this.scratch('save'));
+    return { stream, release, size: entries.length === 1 ? entries[0]?.record.size : undefined };
   }
 
   /** `docker load`: the images of a docker-archive or OCI layout tarball, each checked whole first. */

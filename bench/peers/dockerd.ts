@@ -33,7 +33,15 @@ import {
   waitForPing,
 } from '../lib/index.js';
 import { ensurePackage } from './apt.js';
-import { isAlive, linkNames, mountsUnder, pidsMentioning, removeCgroupTree } from './host.js';
+import {
+  attempts,
+  isAlive,
+  linkNames,
+  mountsUnder,
+  pidsMentioning,
+  removeCgroupTree,
+  stopDaemonPeer,
+} from './host.js';
 import { type RuleSet, saveRules, undoRules } from './iptables.js';
 
 const DOCKERD = '/usr/sbin/dockerd';
@@ -199,46 +207,18 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<DockerdPe
   let readyMs = 0;
 
   const cleanup = async (): Promise<void> => {
-    const problems: string[] = [];
-    const attempt = async (what: string, fn: () => Promise<unknown> | unknown) => {
-      try {
-        await fn();
-      } catch (e) {
-        problems.push(`${what}: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    };
-    if (child && child.exitCode === null && child.signalCode === null) {
-      if (swarm) await attempt('swarm leave', () => dockerResult(['swarm', 'leave', '--force'], 30_000));
-      await attempt('remove containers', async () => {
-        const ids = (await dockerResult(['ps', '-aq'], 20_000)).stdout.split('\n').filter(Boolean);
-        if (ids.length > 0) await dockerResult(['rm', '-f', ...ids], 60_000);
-      });
-      const exited = new Promise<void>((r) => child!.once('exit', () => r()));
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child?.kill('SIGKILL'), 20_000);
-      await exited;
-      clearTimeout(killer);
-    }
-    // containerd and its shims if dockerd died without stopping them.
-    for (const pid of pidsMentioning(stateDir)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-    await attempt('wait for containerd to exit', () =>
-      waitFor(() => pidsMentioning(stateDir).length === 0, {
-        what: 'dockerd helpers to exit',
-        timeoutMs: 10_000,
-      }),
-    );
-    for (const m of mountsUnder(stateDir)) {
-      await attempt(`unmount ${m}`, async () => {
-        const r = await runCommand('umount', [m]);
-        if (r.code !== 0) await runChecked('umount', ['-l', m]);
-      });
-    }
+    const { attempt, problems } = attempts();
+    // containerd and its shims are killed too if dockerd died without stopping them.
+    await stopDaemonPeer({
+      child,
+      stateDir,
+      docker: dockerResult,
+      attempt,
+      ...(swarm
+        ? { first: { what: 'swarm leave', run: () => dockerResult(['swarm', 'leave', '--force'], 30_000) } }
+        : {}),
+      helpers: 'dockerd helpers',
+    });
     await attempt('remove cgroups', () =>
       waitFor(
         () => {

@@ -77,15 +77,16 @@ export function registerComposeMore(compose: Command, g: () => GlobalOptions, p:
             ConfigFiles: '',
           }));
         if (o.quiet) return void process.stdout.write(rows.map((r) => `${r.Name}\n`).join(''));
+        // docker compose prints its ls and images as one JSON array (ps alone as JSON Lines).
+        if (tableOrJson(o.format) === 'json') return printJson(rows);
         printList(
-          tableOrJson(o.format),
+          o.format,
           [
             { header: 'NAME', field: 'Name' },
             { header: 'STATUS', field: 'Status' },
             { header: 'CONFIG FILES', field: 'ConfigFiles' },
           ],
           rows.map((r) => [r.Name, r.Status, r.ConfigFiles]),
-          () => rows,
         );
       });
     });
@@ -122,8 +123,9 @@ export function registerComposeMore(compose: Command, g: () => GlobalOptions, p:
           return void process.stdout.write(
             quietLines([...new Set(rows.map((r) => r.ID.replace(/^sha256:/, '')).filter(Boolean))], 'full'),
           );
+        if (tableOrJson(o.format) === 'json') return printJson(rows);
         printList(
-          tableOrJson(o.format),
+          o.format,
           [
             { header: 'CONTAINER', field: 'ContainerName' },
             { header: 'REPOSITORY', field: 'Repository' },
@@ -138,7 +140,6 @@ export function registerComposeMore(compose: Command, g: () => GlobalOptions, p:
             shortId(r.ID.replace(/^sha256:/, '')),
             size(r.Size),
           ]),
-          () => rows,
         );
       });
     });

@@ -187,7 +187,6 @@ export function registerCompose(program: Command): Command {
               { header: 'PORTS', field: 'Ports' },
             ],
             rows.map((r) => [r.Name, r.Image, r.Command, r.Service, r.Created, r.Status, r.Ports]),
-            () => rows,
             rows.map((r) => ({ ID: r.ID, State: dockerState(r.State), Project: name })),
           );
         });

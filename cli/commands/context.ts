@@ -163,7 +163,6 @@ export function registerContext(program: Command): void {
           { header: 'ERROR', field: 'Error' },
         ],
         objects.map((c) => [c.Current ? `${c.Name} *` : c.Name, c.Description, c.DockerEndpoint, c.Error]),
-        () => objects,
         objects,
       );
     });

@@ -6,19 +6,15 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import type { Command } from 'commander';
-import type {
-  ImageInspect,
-  ImagePlatform,
-  ImageSummary,
-  PullProgressEvent,
-  PushProgressEvent,
-} from '../../lib/index.js';
+import type { ImagePlatform, ImageSummary, PullProgressEvent, PushProgressEvent } from '../../lib/index.js';
 import { encodeRegistryAuth, SkiffError } from '../../lib/index.js';
 import { daemonPaths } from '../../node/index.js';
 import { clientFor, type GlobalOptions, targetHost, withClient } from '../context.js';
 import {
   ago,
   CliUsageError,
+  goTime,
+  humanSize,
   parseFormat,
   printInspect,
   printJson,
@@ -128,7 +124,7 @@ function imageRow(img: ImageSummary, tag: string | undefined): string[] {
     tagName ?? '<none>',
     short(img.Id),
     ago(new Date(img.Created * 1000).toISOString()),
-    mb(img.Size),
+    humanSize(img.Size, 3),
   ];
 }
 
@@ -255,19 +251,26 @@ export function registerImage(program: Command): void {
                 o.trunc,
               ),
             );
-          if (o.format === 'json') {
-            const docs: ImageInspect[] = [];
-            for (const i of list) docs.push(await c.inspectImage(i.Id));
-            return printJson(docs.map(summaryView));
-          }
           const rows: string[][] = [];
+          const fields: Record<string, unknown>[] = [];
           for (const img of list) {
             const tags = img.RepoTags.length > 0 ? img.RepoTags : [undefined];
             for (const tag of tags) {
               const row = imageRow(img, tag);
               row[2] = id(img);
-              if (o.digests) row.splice(2, 0, img.RepoDigests[0]?.split('@')[1] ?? '<none>');
+              // docker's row says <none> for the digest unless --digests asks for it.
+              const digest = o.digests ? (img.RepoDigests[0]?.split('@')[1] ?? '<none>') : '<none>';
+              if (o.digests) row.splice(2, 0, digest);
               rows.push(row);
+              fields.push({
+                Digest: digest,
+                CreatedAt: goTime(img.Created),
+                // What the node does not count (-1, or not given): docker's N/A.
+                Containers: img.Containers >= 0 ? String(img.Containers) : 'N/A',
+                SharedSize: img.SharedSize >= 0 ? humanSize(img.SharedSize, 3) : 'N/A',
+                UniqueSize: img.SharedSize >= 0 ? humanSize(img.Size - img.SharedSize, 3) : 'N/A',
+                VirtualSize: humanSize(img.Size),
+              });
             }
           }
           const columns = [
@@ -278,7 +281,7 @@ export function registerImage(program: Command): void {
             { header: 'SIZE', field: 'Size' },
           ];
           if (o.digests) columns.splice(2, 0, { header: 'DIGEST', field: 'Digest' });
-          printList(o.format, columns, rows, () => list);
+          printList(o.format, columns, rows, fields);
         });
       },
     );
@@ -470,18 +473,6 @@ export function registerImage(program: Command): void {
         },
       );
   }
-}
-
-/** What `skiff image ls --format json` prints of an image. */
-function summaryView(img: ImageInspect) {
-  return {
-    Id: img.Id,
-    RepoTags: img.RepoTags,
-    RepoDigests: img.RepoDigests,
-    Created: img.Created,
-    Size: img.Size,
-    Platform: img.Platform,
-  };
 }
 
 /**

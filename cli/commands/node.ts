@@ -1,11 +1,9 @@
 // `skiff node …`: the docker node commands, against the manager API.
 import type { Command } from 'commander';
-import type { Node, NodeSpec } from '../../lib/index.js';
+import type { Node, NodeSpec, TLSInfo } from '../../lib/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
 import { CliUsageError, printInspect, printList, quietLines } from '../output.js';
 import { parseFilters, printTasks, type TaskListOptions } from './service.js';
-
-const isJson = (f: string | undefined) => f === 'json';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -34,7 +32,7 @@ export function registerNode(program: Command): void {
               'full',
             ),
           );
-        const self = isJson(o.format) ? undefined : await selfId(c);
+        const swarm = await swarmInfo(c);
         printList(
           o.format,
           [
@@ -46,14 +44,19 @@ export function registerNode(program: Command): void {
             { header: 'ENGINE VERSION', field: 'EngineVersion' },
           ],
           nodes.map((n) => [
-            `${n.ID}${n.ID === self ? ' *' : ''}`,
+            `${n.ID}${n.ID === swarm.NodeID ? ' *' : ''}`,
             n.Description?.Hostname ?? '',
             cap(n.Status.State),
             cap(n.Spec.Availability ?? 'active'),
             n.ManagerStatus ? (n.ManagerStatus.Leader ? 'Leader' : cap(n.ManagerStatus.Reachability)) : '',
             n.Description?.Engine?.EngineVersion ?? '',
           ]),
-          () => nodes,
+          // docker's row: the ID alone (its table adds the `*`), Self and TLSStatus besides.
+          nodes.map((n) => ({
+            ID: n.ID,
+            Self: n.ID === swarm.NodeID,
+            TLSStatus: tlsStatus(n, swarm.Cluster?.TLSInfo),
+          })),
         );
       });
     });
@@ -175,10 +178,25 @@ function oneOf<T extends string>(v: string, allowed: readonly T[], flag: string)
 
 type Client = import('../api/index.js').ApiClient;
 
-/** The ID of the node the API runs on (docker's "self"). */
+/** What `/info` says of the swarm: the ID of the node the API runs on (docker's "self"), the cluster's TLS. */
+async function swarmInfo(c: Client): Promise<{ NodeID?: string; Cluster?: { TLSInfo?: TLSInfo } }> {
+  return ((await c.info()).Swarm as { NodeID?: string; Cluster?: { TLSInfo?: TLSInfo } } | undefined) ?? {};
+}
+
 async function selfId(c: Client): Promise<string> {
-  const swarm = (await c.info()).Swarm as { NodeID?: string } | undefined;
-  return swarm?.NodeID ?? '';
+  return (await swarmInfo(c)).NodeID ?? '';
+}
+
+/** docker's TLS STATUS: Ready when the node's trust root and issuer are the cluster's. */
+function tlsStatus(n: Node, cluster: TLSInfo | undefined): string {
+  const tls = n.Description?.TLSInfo;
+  const empty = (t: TLSInfo | undefined) => !t?.TrustRoot && !t?.CertIssuerSubject && !t?.CertIssuerPublicKey;
+  if (empty(cluster) || empty(tls)) return 'Unknown';
+  const same =
+    tls?.TrustRoot === cluster?.TrustRoot &&
+    tls?.CertIssuerSubject === cluster?.CertIssuerSubject &&
+    tls?.CertIssuerPublicKey === cluster?.CertIssuerPublicKey;
+  return same ? 'Ready' : 'Needs Rotation';
 }
 
 async function resolve(c: Client, id: string): Promise<string> {

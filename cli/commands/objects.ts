@@ -4,7 +4,17 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { type GlobalOptions, withClient } from '../context.js';
-import { ago, CliUsageError, printInspect, printList, quietLines, readStdin, shortId } from '../output.js';
+import {
+  ago,
+  CliUsageError,
+  goTime,
+  labelList,
+  printInspect,
+  printList,
+  quietLines,
+  readStdin,
+  shortId,
+} from '../output.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -65,7 +75,14 @@ export function registerNetwork(program: Command): void {
             { header: 'SCOPE', field: 'Scope' },
           ],
           nets.map((n) => [id(n.Id), n.Name, n.Driver ?? '', n.Scope ?? '']),
-          () => nets,
+          nets.map((n) => ({
+            CreatedAt: goTime(n.Created),
+            // skiff's networks are IPv4 and say nothing of it; docker prints the API's EnableIPv4.
+            IPv4: String((n as { EnableIPv4?: boolean }).EnableIPv4 === true),
+            IPv6: String(n.EnableIPv6 === true),
+            Internal: String(n.Internal === true),
+            Labels: labelList(n.Labels),
+          })),
         );
       });
     });
@@ -197,7 +214,13 @@ function registerSwarmObjects(program: Command, kind: 'secret' | 'config'): void
             const o2 = s as { CreatedAt?: string; UpdatedAt?: string };
             return [s.ID, s.Spec.Name ?? '', ago(o2.CreatedAt), ago(o2.UpdatedAt)];
           }),
-          () => list,
+          list.map((s) => ({
+            Labels: labelList(s.Spec.Labels),
+            // A secret's row names its driver (none: ''); a config's has no such field.
+            ...(kind === 'secret'
+              ? { Driver: (s.Spec as { Driver?: { Name?: string } }).Driver?.Name ?? '' }
+              : {}),
+          })),
         );
       });
     });

@@ -53,19 +53,7 @@ export function registerService(program: Command): void {
               'short',
             ),
           );
-        printList(
-          o.format,
-          SERVICE_COLUMNS,
-          services.map((s) => [
-            shortId(s.ID),
-            s.Spec.Name ?? '',
-            modeOf(s),
-            replicasOf(s),
-            imageOf(s),
-            portsOf(s),
-          ]),
-          () => services,
-        );
+        printServices(services, o.format);
       });
     });
 
@@ -408,7 +396,6 @@ export function printServices(services: Service[], format?: string): void {
     format,
     SERVICE_COLUMNS,
     services.map((s) => [shortId(s.ID), s.Spec.Name ?? '', modeOf(s), replicasOf(s), imageOf(s), portsOf(s)]),
-    () => services,
   );
 }
 
@@ -476,7 +463,7 @@ export async function printTasks(
     services.set(id, await c.inspectService(id).catch(() => ({ ID: id, Spec: { Name: id } }) as Service));
   const ordered = [...services.keys()].flatMap((id) => sortTasks(tasks.filter((t) => t.ServiceID === id)));
   const rows = ordered.map((t) => taskRow(t, services.get(t.ServiceID) as Service, nodes, o.trunc));
-  printList(o.format, TASK_COLUMNS, rows, () => ordered);
+  printList(o.format, TASK_COLUMNS, rows);
 }
 
 function taskRow(t: Task, s: Service, nodes: Map<string, Node>, trunc: boolean): string[] {

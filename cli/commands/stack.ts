@@ -133,7 +133,6 @@ export function registerStack(program: Command): void {
             { header: 'SERVICES', field: 'Services' },
           ],
           rows.map(([n, c]) => [n, String(c)]),
-          () => rows.map(([Name, Services]) => ({ Name, Services })),
         );
       });
     });

@@ -5,7 +5,16 @@ import type { Command } from 'commander';
 import type { SystemDiskUsage, SystemPruneResult } from '../../lib/index.js';
 import { parseDurationNs } from '../../lib/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
-import { ago, CliExit, CliUsageError, parseFormat, printJson, renderTable, shortId } from '../output.js';
+import {
+  ago,
+  CliExit,
+  CliUsageError,
+  humanSize,
+  parseFormat,
+  printJson,
+  renderTable,
+  shortId,
+} from '../output.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -58,18 +67,6 @@ export function eventText(e: EventLine): string {
     .map(([k, v]) => `${k}=${v}`)
     .join(', ');
   return `${when} ${e.Type ?? ''} ${e.Action ?? ''} ${e.Actor?.ID ?? ''}${attrs ? ` (${attrs})` : ''}`;
-}
-
-/** Docker's sizes (go-units HumanSize): decimal units, four significant digits. */
-export function humanSize(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${Number(v.toPrecision(4))}${units[i]}`;
 }
 
 /** `skiff system df`: one row per kind of thing on the node's disk. */

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { SkiffError } from '../../lib/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
-import { CliExit, CliUsageError, printInspect, printList } from '../output.js';
+import { CliExit, CliUsageError, humanSize, labelList, printInspect, printList } from '../output.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -41,7 +41,17 @@ export function registerVolume(program: Command): void {
           { header: 'VOLUME NAME', field: 'Name' },
         ],
         vols.map((v) => [v.Driver, v.Name]),
-        () => vols.map(({ UsageData: _usage, ...v }) => v),
+        vols.map((v) => ({
+          // Cluster volumes' fields: a local volume has none (docker's N/A).
+          Availability: 'N/A',
+          Group: 'N/A',
+          Status: 'N/A',
+          Labels: labelList(v.Labels),
+          Links: v.UsageData ? String(v.UsageData.RefCount) : 'N/A',
+          Mountpoint: v.Mountpoint,
+          Scope: v.Scope,
+          Size: v.UsageData ? humanSize(v.UsageData.Size) : 'N/A',
+        })),
       );
     });
 

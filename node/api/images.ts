@@ -266,11 +266,10 @@ async function push(a: NodeAgent, name: string, req: FastifyRequest, reply: Fast
 
 /** The images `names` ask for as one tarball (docker-archive and OCI layout; agent/image/archive-save.ts). */
 async function saveImages(a: NodeAgent, names: string[], reply: FastifyReply): Promise<FastifyReply> {
-  const { stream, release } = await a.images.save(names);
+  const { stream, release, size } = await a.images.save(names);
   // A reader that goes away early leaves no scratch directory behind.
   reply.raw.once('close', release);
-  const one = names.length === 1 ? await a.images.lookup(names[0]!) : undefined;
-  if (one) reply.header(IMAGE_SIZE_HEADER, String(one.size));
+  if (size !== undefined) reply.header(IMAGE_SIZE_HEADER, String(size));
   return reply.header('content-type', TARBALL_CONTENT_TYPE).send(stream);
 }
 

@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import type { Node, Task } from '../../../lib/index.js';
 
 /**
  * One Engine API call (`/v1.44…`) on a unix socket, without the CLI's start-up in the way
@@ -36,4 +37,24 @@ export function socketApi(
     req.on('error', reject);
     req.end(data);
   });
+}
+
+async function list<T>(socketPath: string, path: string): Promise<T[]> {
+  const r = await socketApi(socketPath, socketPath, 'GET', path, undefined, 30_000);
+  if (r.status !== 200)
+    throw new Error(`GET ${path} on ${socketPath}: ${r.status} ${JSON.stringify(r.json)}`);
+  return r.json as T[];
+}
+
+/**
+ * The nodes as the API lists them, for a test that reads the cluster's state (`node ls
+ * --format json` prints docker's table rows, not these).
+ */
+export function socketNodes(socketPath: string): Promise<Node[]> {
+  return list(socketPath, '/nodes');
+}
+
+/** The tasks of services (names or IDs) as the API lists them. */
+export function socketTasks(socketPath: string, services: string[]): Promise<Task[]> {
+  return list(socketPath, `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: services }))}`);
 }

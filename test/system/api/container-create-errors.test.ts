@@ -1,31 +1,17 @@
 // A container whose command cannot be executed is the caller's mistake: the Engine API
 // answers 400 with the runtime's reason (as dockerd does), not 500, and nothing is left.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { importBusybox, socketApi, type TestNode, testNode } from '../../support/skiff-node/index.js';
+import { describe, expect, it } from 'vitest';
+import { dockerNode } from '../../support/docker-cli.js';
+import { socketApi } from '../../support/skiff-node/index.js';
 
 const IMAGE = 'localhost/create-errors:1';
 
 describe('creating a container whose command does not exist', () => {
-  let node: TestNode;
-  let dir: string;
-
-  beforeAll(async () => {
-    node = testNode();
-    dir = mkdtempSync(join(tmpdir(), 'skiff-create-err-'));
-    const imp = await importBusybox(node, dir, 'x\n', IMAGE);
-    expect(imp.code, imp.stderr).toBe(0);
-  }, 120_000);
-
-  afterAll(async () => {
-    await node?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  }, 120_000);
+  const d = dockerNode({ image: IMAGE, page: 'x\n', tmpPrefix: 'skiff-create-err-' });
 
   it('is refused with 400 and the reason, and leaves no container', async () => {
-    const socket = join(node.runDir, 'skiff.sock');
+    const socket = join(d.node.runDir, 'skiff.sock');
     const r = await socketApi(
       socket,
       'the node',

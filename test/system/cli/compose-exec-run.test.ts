@@ -222,7 +222,10 @@ describe('skiff compose exec, run and pull', () => {
     expect(r.stdout).toBe('hello y\n');
     expect(r.code).toBe(4);
     const ls = await node.skiff(['service', 'ls', '--format', 'json'], { cwd: dir });
-    const names = (JSON.parse(ls.stdout) as { Spec: { Name: string } }[]).map((s) => s.Spec.Name);
+    const names = ls.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => (JSON.parse(l) as { Name: string }).Name);
     expect(names.filter((n) => n.includes('_run_'))).toEqual([]);
 
     // Without --rm the one-off stays, named as docker names it, until down.
@@ -263,11 +266,9 @@ describe('skiff compose exec, run and pull', () => {
       ].join('\n'),
     );
     const services = async () =>
-      (
-        JSON.parse((await node.skiff(['service', 'ls', '--format', 'json'], { cwd: dir })).stdout) as {
-          Spec: { Name: string };
-        }[]
-      ).map((s) => s.Spec.Name);
+      (await node.skiff(['service', 'ls', '--format', '{{.Name}}'], { cwd: dir })).stdout
+        .split('\n')
+        .filter(Boolean);
 
     const alone = await node.skiff(
       ['compose', '-f', 'deps.yaml', 'run', '--rm', '--no-deps', 'app', 'true'],

@@ -6,7 +6,7 @@
 // node keeps ESP state behind.
 // A plain overlay on the same nodes runs as before.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENCRYPTED_OVERLAY_PLUGIN, type Node, type Task } from '../../../lib/index.js';
+import { ENCRYPTED_OVERLAY_PLUGIN } from '../../../lib/index.js';
 import { runCommand, waitFor } from '../../lab/index.js';
 import { LAB_IMAGE, type LabCluster, logTail, startLabCluster } from './helpers.js';
 
@@ -52,7 +52,7 @@ describe('an encrypted overlay on a kernel without ESP', () => {
       ]);
       expect(r.code, r.stderr).toBe(0);
     }
-    const tasksOf = (s: string) => c.json<Task[]>(['service', 'ps', s]);
+    const tasksOf = (s: string) => c.apiTasks([s]);
     await waitFor(
       async () => (await tasksOf('plain-svc')).filter((t) => t.Status.State === 'running').length === 2,
       {
@@ -64,7 +64,7 @@ describe('an encrypted overlay on a kernel without ESP', () => {
     });
     // Neither node can encrypt, and says so in its description: the scheduler keeps the
     // encrypted overlay's tasks pending with the reason rather than send them to be refused.
-    for (const n of await c.json<Node[]>(['node', 'ls']))
+    for (const n of await c.apiNodes())
       expect(n.Description?.Engine?.Plugins ?? []).not.toContainEqual(ENCRYPTED_OVERLAY_PLUGIN);
     const pending = await waitFor(
       async () => {

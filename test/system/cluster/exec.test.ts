@@ -35,7 +35,7 @@ describe('compose exec across lab hosts', () => {
     expect(deploy.code, deploy.stderr).toBe(0);
     const running = await waitFor(
       async () => {
-        const ts = (await c.json<Task[]>(['service', 'ps', 'xs_web', 'xs_far'], asked)).filter(
+        const ts = (await c.apiTasks(['xs_web', 'xs_far'], asked)).filter(
           (t) => t.Status.State === 'running',
         );
         return ts.length === 2 ? ts : undefined;

@@ -30,9 +30,14 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ApiClient } from '../../../cli/api/client.js';
-import type { Node } from '../../../lib/index.js';
+import type { Node, Task } from '../../../lib/index.js';
 import { createLab, type Lab, type LabHost, type LabProcess, waitFor } from '../../lab/index.js';
-import { busyboxTarball, type SkiffResult } from '../../support/skiff-node/index.js';
+import {
+  busyboxTarball,
+  type SkiffResult,
+  socketNodes,
+  socketTasks,
+} from '../../support/skiff-node/index.js';
 import { seedImage } from './seed-image.js';
 
 /** The skiff CLI the lab nodes run: this checkout's `bin/skiff.js` (unless told otherwise). */
@@ -90,8 +95,10 @@ export interface LabCluster {
   skiff(args: string[], on?: LabClusterNode): Promise<SkiffResult>;
   /** An API client on `on`'s socket (default: the first live manager), closed by destroy. */
   api(on?: LabClusterNode): ApiClient;
-  /** `skiff … --format json`, parsed; throws with stderr on failure. */
-  json<T>(args: string[], on?: LabClusterNode): Promise<T>;
+  /** The nodes as the API on `on` lists them (default: the first live manager). */
+  apiNodes(on?: LabClusterNode): Promise<Node[]>;
+  /** The tasks of services (names or IDs) as the API on `on` lists them. */
+  apiTasks(services: string[], on?: LabClusterNode): Promise<Task[]>;
   /** Runs the skiff CLI on a node without `-H` (cluster init/join/leave, daemon …). */
   skiffLocal(args: string[], on: LabClusterNode): Promise<SkiffResult>;
   /** The manager that leads now (asked through a live manager). */
@@ -143,11 +150,10 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
     const n = on ?? firstLive();
     return skiffLocal(['-H', `unix://${n.runDir}/skiff.sock`, ...args], n);
   };
-  const json = async <T>(args: string[], on?: LabClusterNode): Promise<T> => {
-    const r = await skiff([...args, '--format', 'json'], on);
-    if (r.code !== 0) throw new Error(`skiff ${args.join(' ')}: ${r.stderr}`);
-    return JSON.parse(r.stdout) as T;
-  };
+  // Each read on a connection of its own, as a CLI command would: a restarted daemon is read afresh.
+  const socketOf = (on?: LabClusterNode) => `${(on ?? firstLive()).runDir}/skiff.sock`;
+  const nodesOf = (on?: LabClusterNode) => socketNodes(socketOf(on));
+  const tasksOf = (services: string[], on?: LabClusterNode) => socketTasks(socketOf(on), services);
   const api = (on?: LabClusterNode): ApiClient => {
     const n = on ?? firstLive();
     let client = clients.get(n);
@@ -158,7 +164,7 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
     return client;
   };
   const readyNodes = async (on: LabClusterNode): Promise<Node[]> =>
-    (await json<Node[]>(['node', 'ls'], on).catch(() => [])).filter((x) => x.Status.State === 'ready');
+    (await nodesOf(on).catch(() => [])).filter((x) => x.Status.State === 'ready');
   /** `skiff cluster join` on n through the manager `via`, from the CLI. */
   const joinThrough = async (n: LabClusterNode, via: LabClusterNode): Promise<void> => {
     const token = (await skiff(['cluster', 'join-token', n.role, '-q'], via)).stdout.trim();
@@ -188,13 +194,14 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
     },
     skiff,
     api,
-    json,
+    apiNodes: nodesOf,
+    apiTasks: tasksOf,
     skiffLocal,
     async leader() {
-      const ns = await json<Node[]>(['node', 'ls']);
+      const ns = await nodesOf();
       const id = ns.find((n) => n.ManagerStatus?.Leader)?.ID;
       const leader = nodes.find((n) => n.id === id);
-      if (!leader) throw new Error('no leader in `skiff node ls`');
+      if (!leader) throw new Error('no leader among the nodes the API lists');
       return leader;
     },
     nodeOf: (id) => nodes.find((n) => n.id !== '' && n.id === id),

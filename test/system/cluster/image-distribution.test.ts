@@ -3,12 +3,13 @@
 // service to the built manifest's digest, and the workers fetch the image from the nodes
 // holding it over mTLS; a second image built FROM the first moves only its new layer
 // (the bytes the nodes served, counted in their logs).
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Task } from '../../../lib/index.js';
 import { waitFor } from '../../lab/index.js';
+import { servedBlobs } from '../../support/skiff-node/index.js';
 import { type LabCluster, type LabClusterNode, logTail, startLabCluster } from './helpers.js';
 
 let c: LabCluster;
@@ -24,22 +25,8 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 180_000);
 
-interface Served {
-  digest: string;
-  bytes: number;
-  peer: string;
-}
-
 /** What a node's peer endpoint served, from its daemon log (one line per blob served). */
-function served(n: LabClusterNode): Served[] {
-  const out: Served[] = [];
-  for (const line of readFileSync(join(n.stateDir, 'daemon.log'), 'utf8').split('\n')) {
-    if (!line.includes('blob served to a peer')) continue;
-    const r = JSON.parse(line) as Served;
-    out.push({ digest: r.digest, bytes: r.bytes, peer: r.peer });
-  }
-  return out;
-}
+const served = (n: LabClusterNode) => servedBlobs(n.stateDir);
 
 function servedBytes(): number {
   return c.nodes.flatMap(served).reduce((a, s) => a + s.bytes, 0);

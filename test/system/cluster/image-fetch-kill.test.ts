@@ -3,20 +3,12 @@
 // leaves no partial download or snapshot behind, and its task runs. Three managers (the
 // killed one may lead: the others keep a quorum). The peers' serving traffic is slowed
 // with tc (only their peer port's) so the kill lands mid-blob.
-import {
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../lab/index.js';
+import { servedBlobs } from '../../support/skiff-node/index.js';
 import { type LabCluster, type LabClusterNode, logTail, startLabCluster } from './helpers.js';
 
 let c: LabCluster;
@@ -92,22 +84,7 @@ function ingest(n: LabClusterNode): Map<string, number> {
   return out;
 }
 
-interface Served {
-  digest: string;
-  bytes: number;
-  offset: number;
-  peer: string;
-}
-
-function served(n: LabClusterNode): Served[] {
-  const out: Served[] = [];
-  for (const line of readFileSync(join(n.stateDir, 'daemon.log'), 'utf8').split('\n')) {
-    if (!line.includes('blob served to a peer')) continue;
-    const r = JSON.parse(line) as Served;
-    out.push({ digest: r.digest, bytes: r.bytes, offset: r.offset, peer: r.peer });
-  }
-  return out;
-}
+const served = (n: LabClusterNode) => servedBlobs(n.stateDir);
 
 async function runningOn(service: string, node: LabClusterNode, timeoutMs: number): Promise<void> {
   await waitFor(

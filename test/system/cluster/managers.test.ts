@@ -40,14 +40,14 @@ afterAll(async () => {
 
 describe('a cluster of three manager daemons and two workers', () => {
   it('joins them from the CLI with the role the token gives', async () => {
-    const ns = await c.json<Node[]>(['node', 'ls'], c.managers[2]);
+    const ns = await c.apiNodes(c.managers[2]);
     expect(ns.filter((n) => n.Status.State === 'ready')).toHaveLength(5);
     const roleOf = (n: LabClusterNode) => ns.find((x) => x.ID === n.id)?.Spec.Role;
     expect(c.nodes.map(roleOf)).toEqual(['manager', 'manager', 'manager', 'worker', 'worker']);
     expect(ns.filter((n) => n.ManagerStatus?.Leader)).toHaveLength(1);
     await waitFor(
       async () => {
-        const now = await c.json<Node[]>(['node', 'ls']);
+        const now = await c.apiNodes();
         return now.filter((n) => n.ManagerStatus?.Reachability === 'reachable').length === 3;
       },
       { what: 'three reachable managers', timeoutMs: 60_000 },
@@ -57,7 +57,7 @@ describe('a cluster of three manager daemons and two workers', () => {
   it('refuses a worker token asking for a manager, and a TCP client without a certificate', async () => {
     const m = c.managers[0]!;
     const workerToken = (await c.skiff(['cluster', 'join-token', 'worker', '-q'])).stdout.trim();
-    const before = (await c.json<Node[]>(['node', 'ls'])).length;
+    const before = (await c.apiNodes()).length;
     await expect(
       requestJoin({
         managerAddr: `${m.addr}:2377`,
@@ -66,7 +66,7 @@ describe('a cluster of three manager daemons and two workers', () => {
         raftAddr: `${c.lab.rootAddr}:2378`,
       }),
     ).rejects.toMatchObject({ code: 'forbidden' });
-    expect(await c.json<Node[]>(['node', 'ls'])).toHaveLength(before);
+    expect(await c.apiNodes()).toHaveLength(before);
     const anonymous = await new Promise<number | string>((resolve) => {
       const req = httpsRequest(
         { host: m.addr, port: 2377, path: '/nodes', rejectUnauthorized: false, timeout: 5000 },
@@ -90,11 +90,11 @@ describe('a cluster of three manager daemons and two workers', () => {
     const fresh = rotated.stdout.trim();
     expect(fresh).toMatch(/^SWMTKN-1-/);
     expect(fresh).not.toBe(old);
-    const before = (await c.json<Node[]>(['node', 'ls'])).length;
+    const before = (await c.apiNodes()).length;
     await expect(
       requestJoin({ managerAddr: `${m.addr}:2377`, token: old, hostname: 'late' }),
     ).rejects.toMatchObject({ code: 'unauthorized' });
-    expect(await c.json<Node[]>(['node', 'ls'])).toHaveLength(before);
+    expect(await c.apiNodes()).toHaveLength(before);
     // Every manager hands out the new one.
     const seen = await c.skiff(['cluster', 'join-token', 'worker', '-q'], c.managers[2]);
     expect(seen.stdout.trim()).toBe(fresh);
@@ -131,10 +131,10 @@ describe('a cluster of three manager daemons and two workers', () => {
     expect(info).toMatchObject({ nodeId: w.id, role: 'worker', clusterId });
     expect(info.notAfter.getTime()).toBeGreaterThan(Date.now() + 86_400_000);
     expect(renewed.keyPem).not.toBe(keyPem);
-    await waitFor(
-      async () => (await c.json<Node[]>(['node', 'ls'])).find((n) => n.ID === w.id)?.Status.State === 'ready',
-      { what: 'the worker ready again', timeoutMs: 60_000 },
-    );
+    await waitFor(async () => (await c.apiNodes()).find((n) => n.ID === w.id)?.Status.State === 'ready', {
+      what: 'the worker ready again',
+      timeoutMs: 60_000,
+    });
   });
 
   it('survives kill -9 of the leader daemon: the API and the agents move to the new leader', async () => {
@@ -160,7 +160,7 @@ describe('a cluster of three manager daemons and two workers', () => {
     expect(secret.status).toBe(201);
     const config = await api(c.managers[2]!, 'POST', '/configs/create', { Name: 'c1', Data: 'Y29uZmln' });
     expect(config.status).toBe(201);
-    const tasksBefore = running(await c.json<Task[]>(['service', 'ps', 'web']));
+    const tasksBefore = running(await c.apiTasks(['web']));
     expect(tasksBefore).toHaveLength(5);
 
     const leader = await c.leader();
@@ -206,7 +206,7 @@ describe('a cluster of three manager daemons and two workers', () => {
     // The old leader's node goes down; the surviving nodes' agents report to the new leader.
     const down = await waitFor(
       async () => {
-        const ns = await c.json<Node[]>(['node', 'ls'], a);
+        const ns = await c.apiNodes(a);
         return ns.find((x) => x.ID === leader.id)?.Status.State === 'down' ? ns : undefined;
       },
       { what: 'the old leader node marked down', timeoutMs: 60_000 },
@@ -214,13 +214,13 @@ describe('a cluster of three manager daemons and two workers', () => {
     expect(down.filter((x) => x.Status.State === 'ready')).toHaveLength(4);
     // Tasks on surviving nodes kept running through the failover: same tasks, still running.
     const kept = tasksBefore.filter((t) => t.NodeID !== leader.id);
-    const now = running(await c.json<Task[]>(['service', 'ps', 'web'], a));
+    const now = running(await c.apiTasks(['web'], a));
     for (const t of kept) expect(now.map((x) => x.ID)).toContain(t.ID);
 
     expect((await c.skiff(['service', 'scale', 'web=7', '--detach'], a)).code).toBe(0);
     const scaled = await waitFor(
       async () => {
-        const ts = running(await c.json<Task[]>(['service', 'ps', 'web'], a));
+        const ts = running(await c.apiTasks(['web'], a));
         return ts.length === 7 && ts.every((t) => t.NodeID !== leader.id) ? ts : undefined;
       },
       { what: 'seven running tasks on the surviving nodes', timeoutMs: 120_000 },
@@ -232,11 +232,10 @@ describe('a cluster of three manager daemons and two workers', () => {
     const [a, b] = c.managers.filter((m) => c.alive(m)) as [LabClusterNode, LabClusterNode];
     const dead = c.managers.find((m) => !c.alive(m))!;
     // One manager of three is down (its node too): a second one leaving would leave 1 of 3.
-    await waitFor(
-      async () =>
-        (await c.json<Node[]>(['node', 'ls'], a)).find((n) => n.ID === dead.id)?.Status.State === 'down',
-      { what: 'the killed manager shown down', timeoutMs: 60_000 },
-    );
+    await waitFor(async () => (await c.apiNodes(a)).find((n) => n.ID === dead.id)?.Status.State === 'down', {
+      what: 'the killed manager shown down',
+      timeoutMs: 60_000,
+    });
     const refused = await c.skiffLocal(['cluster', 'leave'], b);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/leaves 1 managers out of 3/);
@@ -252,19 +251,17 @@ describe('a cluster of three manager daemons and two workers', () => {
       sharedMounts: true,
     });
     expect(crun.stdout.trim()).toBe('');
-    await waitFor(
-      async () =>
-        (await c.json<Node[]>(['node', 'ls'], a)).find((n) => n.ID === w.id)?.Status.State === 'down',
-      { what: 'the worker that left shown down', timeoutMs: 60_000 },
-    );
+    await waitFor(async () => (await c.apiNodes(a)).find((n) => n.ID === w.id)?.Status.State === 'down', {
+      what: 'the worker that left shown down',
+      timeoutMs: 60_000,
+    });
 
     // With the old leader back, a manager may leave: the two others keep the quorum.
     await c.restartDaemon(dead);
-    await waitFor(
-      async () =>
-        (await c.json<Node[]>(['node', 'ls'], a)).find((n) => n.ID === dead.id)?.Status.State === 'ready',
-      { what: 'the restarted manager ready', timeoutMs: 60_000 },
-    );
+    await waitFor(async () => (await c.apiNodes(a)).find((n) => n.ID === dead.id)?.Status.State === 'ready', {
+      what: 'the restarted manager ready',
+      timeoutMs: 60_000,
+    });
     const managerLeft = await c.skiffLocal(['cluster', 'leave'], b);
     expect(managerLeft.code, managerLeft.stderr).toBe(0);
     expect(existsSync(join(b.stateDir, 'raft'))).toBe(false);
@@ -273,7 +270,7 @@ describe('a cluster of three manager daemons and two workers', () => {
     expect(existsSync(join(b.stateDir, 'raft-dek.json'))).toBe(false);
     const managersNow = await waitFor(
       async () => {
-        const ns = (await c.json<Node[]>(['node', 'ls'], a)).filter((n) => n.ManagerStatus);
+        const ns = (await c.apiNodes(a)).filter((n) => n.ManagerStatus);
         return ns.length === 2 ? ns : undefined;
       },
       { what: 'two managers left', timeoutMs: 30_000 },
@@ -286,7 +283,7 @@ describe('a cluster of three manager daemons and two workers', () => {
   it('promotes a worker to a raft manager and demotes it back, through the API', async () => {
     const a = c.managers.find((m) => c.alive(m) && existsSync(join(m.stateDir, 'raft')))!;
     const w = c.workers[1]!;
-    const managersOf = async () => (await c.json<Node[]>(['node', 'ls'], a)).filter((n) => n.ManagerStatus);
+    const managersOf = async () => (await c.apiNodes(a)).filter((n) => n.ManagerStatus);
     const before = (await managersOf()).length;
     const promoted = await c.skiff(['node', 'promote', w.id], a);
     expect(promoted.code, promoted.stderr).toBe(0);
@@ -300,7 +297,7 @@ describe('a cluster of three manager daemons and two workers', () => {
     // It runs a manager now: its own API answers, from the replicated store.
     const fromIt = await waitFor(
       async () => {
-        const r = await c.skiff(['node', 'ls', '--format', 'json'], w);
+        const r = await c.skiff(['node', 'inspect', w.id], w);
         return r.code === 0 ? (JSON.parse(r.stdout) as Node[]) : undefined;
       },
       { what: 'the promoted node serving the API', timeoutMs: 60_000 },
@@ -312,7 +309,7 @@ describe('a cluster of three manager daemons and two workers', () => {
     expect(demoted.code, demoted.stderr).toBe(0);
     await waitFor(
       async () => {
-        const ns = await c.json<Node[]>(['node', 'ls'], a);
+        const ns = await c.apiNodes(a);
         const it = ns.find((n) => n.ID === w.id);
         return (
           ns.filter((n) => n.ManagerStatus).length === before &&

@@ -8,9 +8,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Node, Task } from '../../../lib/index.js';
+import type { Task } from '../../../lib/index.js';
 import { createLab, type Lab, type LabHost, waitFor } from '../../lab/index.js';
-import { busyboxTarball } from '../../support/skiff-node/index.js';
+import { busyboxTarball, socketNodes, socketTasks } from '../../support/skiff-node/index.js';
 import { seedImage } from './seed-image.js';
 
 const BIN = resolve(import.meta.dirname, '../../../bin/skiff.js');
@@ -92,11 +92,7 @@ describe('an overlay network across two lab hosts', () => {
     const m = nodes[0] as HostNode;
     return run(m, ['-H', `unix://${m.runDir}/skiff.sock`, ...args]);
   };
-  const json = async <T>(args: string[]): Promise<T> => {
-    const r = await skiff([...args, '--format', 'json']);
-    if (r.code !== 0) throw new Error(`skiff ${args.join(' ')}: ${r.stderr}`);
-    return JSON.parse(r.stdout) as T;
-  };
+  const socket = () => `${(nodes[0] as HostNode).runDir}/skiff.sock`;
   const deploy = async (web: { replicas: number; pin: boolean }) => {
     const file = join(base, `stack-${web.replicas}.yml`);
     writeFileSync(file, composeFile(probeDir, web));
@@ -125,7 +121,7 @@ describe('an overlay network across two lab hosts', () => {
     return { byName, byAddr, text };
   };
   const webTasks = async () =>
-    (await json<Task[]>(['service', 'ps', 'ov_web'])).filter(
+    (await socketTasks(socket(), ['ov_web'])).filter(
       (t) => t.Status.State === 'running' && t.DesiredState === 'running',
     );
   const ipOf = (t: Task) => t.NetworksAttachments?.[0]?.Addresses[0]?.split('/')[0] ?? '';
@@ -170,7 +166,7 @@ describe('an overlay network across two lab hosts', () => {
     expect(join_.code, join_.stderr).toBe(0);
     await waitFor(
       async () => {
-        const ns = await json<Node[]>(['node', 'ls']).catch(() => []);
+        const ns = await socketNodes(socket()).catch(() => []);
         return ns.filter((n) => n.Status.State === 'ready').length === 2;
       },
       { what: 'two ready nodes', timeoutMs: 90_000 },

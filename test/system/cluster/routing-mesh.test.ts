@@ -85,7 +85,7 @@ describe('the routing mesh across three lab hosts', () => {
     expect(r.code, r.stderr).toBe(0);
   };
   const serving = async () =>
-    (await c.json<Task[]>(['service', 'ps', 'mesh_web'])).filter(
+    (await c.apiTasks(['mesh_web'])).filter(
       (t) => t.Status.State === 'running' && t.DesiredState === 'running',
     );
   /** `n` requests to a node's published port: "<task hostname> <address the task saw>" or "fail". */
@@ -183,7 +183,7 @@ describe('the routing mesh across three lab hosts', () => {
       process.kill(pid as number, 'SIGKILL');
       await waitFor(
         async () => {
-          const t = (await c.json<Task[]>(['service', 'ps', 'mesh_web'])).find((x) => x.ID === victim.ID);
+          const t = (await c.apiTasks(['mesh_web'])).find((x) => x.ID === victim.ID);
           return t && t.Status.State !== 'running' ? true : undefined;
         },
         { what: 'the killed task reported ended', timeoutMs: 60_000 },

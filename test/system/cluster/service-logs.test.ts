@@ -5,7 +5,7 @@
 // through it lands in its image store, not the leader's). A service's stats (CPU and
 // memory) come from every node too, and a node that stops answering is named, not waited on.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServiceStats, Task } from '../../../lib/index.js';
+import type { ServiceStats } from '../../../lib/index.js';
 import { waitFor } from '../../lab/index.js';
 import { LAB_IMAGE, type LabCluster, type LabClusterNode, logTail, startLabCluster } from './helpers.js';
 
@@ -38,9 +38,7 @@ describe('service logs and node-local endpoints across lab hosts', () => {
     expect(create.code, create.stderr).toBe(0);
     const tasks = await waitFor(
       async () => {
-        const ts = (await c.json<Task[]>(['service', 'ps', 'talker'])).filter(
-          (t) => t.Status.State === 'running',
-        );
+        const ts = (await c.apiTasks(['talker'])).filter((t) => t.Status.State === 'running');
         return ts.length === 3 ? ts : undefined;
       },
       { what: 'talker running on the three hosts', timeoutMs: 120_000 },
@@ -79,9 +77,7 @@ describe('service logs and node-local endpoints across lab hosts', () => {
   });
 
   it("answers every task's CPU and memory from every node, whichever manager is asked, and names a node that does not answer", async () => {
-    const tasks = (await c.json<Task[]>(['service', 'ps', 'talker'])).filter(
-      (t) => t.Status.State === 'running',
-    );
+    const tasks = (await c.apiTasks(['talker'])).filter((t) => t.Status.State === 'running');
     expect(tasks).toHaveLength(3);
     const stats = async (on: LabClusterNode) => {
       const res = await c.api(on).request({ method: 'GET', path: '/skiff/services/talker/stats' });

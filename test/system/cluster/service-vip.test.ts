@@ -82,9 +82,7 @@ describe('service VIPs across two lab hosts', () => {
     expect(r.code, r.stderr).toBe(0);
   };
   const serving = async (service: string) =>
-    (await c.json<Task[]>(['service', 'ps', service])).filter(
-      (t) => t.Status.State === 'running' && t.DesiredState === 'running',
-    );
+    (await c.apiTasks([service])).filter((t) => t.Status.State === 'running' && t.DesiredState === 'running');
   const ipOf = (t: Task) => t.NetworksAttachments?.[0]?.Addresses[0]?.split('/')[0] ?? '';
   /** Runs a command inside a running task's container (crun exec on its node). */
   const inTask = async (node: LabClusterNode, taskId: string, cmd: string[]) => {

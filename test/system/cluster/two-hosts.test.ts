@@ -6,9 +6,13 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Node, Task } from '../../../lib/index.js';
 import { createLab, type Lab, type LabHost, waitFor } from '../../lab/index.js';
-import { busyboxTarball, type SkiffResult } from '../../support/skiff-node/index.js';
+import {
+  busyboxTarball,
+  type SkiffResult,
+  socketNodes,
+  socketTasks,
+} from '../../support/skiff-node/index.js';
 import { seedImage } from './seed-image.js';
 
 const BIN = resolve(import.meta.dirname, '../../../bin/skiff.js');
@@ -65,11 +69,7 @@ describe('a cluster on two lab hosts', () => {
       ],
       { env: worker.env, sharedMounts: true },
     );
-  const json = async <T>(args: string[]): Promise<T> => {
-    const r = await skiff([...args, '--format', 'json']);
-    if (r.code !== 0) throw new Error(`skiff ${args.join(' ')}: ${r.stderr}`);
-    return JSON.parse(r.stdout) as T;
-  };
+  const socket = () => `${manager.runDir}/skiff.sock`;
 
   beforeAll(async () => {
     lab = await createLab({ hosts: 2 });
@@ -128,7 +128,7 @@ describe('a cluster on two lab hosts', () => {
     expect([...seen]).toEqual([]);
     const ready = await waitFor(
       async () => {
-        const ns = await json<Node[]>(['node', 'ls']);
+        const ns = await socketNodes(socket());
         return ns.filter((n) => n.Status.State === 'ready').length === 2 ? ns : undefined;
       },
       { what: 'two ready nodes', timeoutMs: 60_000 },
@@ -151,7 +151,7 @@ describe('a cluster on two lab hosts', () => {
       '3600',
     ]);
     expect(created.code, created.stderr).toBe(0);
-    const tasks = (await json<Task[]>(['service', 'ps', 'web'])).filter((t) => t.Status.State === 'running');
+    const tasks = (await socketTasks(socket(), ['web'])).filter((t) => t.Status.State === 'running');
     expect(tasks).toHaveLength(4);
     expect(new Set(tasks.map((t) => t.NodeID)).size).toBe(2);
 

@@ -6,17 +6,14 @@
 // the new text without a reload; a service made with the real docker CLI shows the
 // fields it set, without the defaults the docker CLI and the node filled in.
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCommand } from '../../lab/index.js';
-import { importBusybox, type TestNode, testNode } from '../../support/skiff-node/index.js';
+import { dockerNode } from '../../support/docker-cli.js';
 import { PAGE_POLLING, startDashboardCli, stopProcess } from './helpers.js';
 
 const CHROMIUM = process.env.SKIFF_CHROMIUM ?? '/usr/bin/chromium';
-const DOCKER = existsSync('/usr/local/bin/docker') ? '/usr/local/bin/docker' : 'docker';
 const IMAGE = 'localhost/spec-busybox:1';
 
 interface Win {
@@ -66,44 +63,33 @@ async function seeText(page: Page, selector: string, text: string): Promise<void
 }
 
 describe('a service page shows its spec as written', () => {
-  let node: TestNode;
-  let dir: string;
+  // The file's afterAll below runs before the node's (vitest runs after-hooks as a stack).
+  const d = dockerNode({
+    image: IMAGE,
+    page: 'spec test\n',
+    tmpPrefix: 'skiff-spec-',
+    cleanup: () => [['service', 'rm', 'api']],
+  });
+  const { docker } = d;
   let dashboard: { proc: ChildProcess; url: string } | undefined;
   let browser: Browser | undefined;
+  let composed = false;
 
-  const docker = (args: string[]) =>
-    runCommand(DOCKER, args, {
-      env: {
-        PATH: process.env.PATH,
-        HOME: dir,
-        DOCKER_HOST: `unix://${join(node.runDir, 'skiff.sock')}`,
-        DOCKER_CONFIG: join(dir, 'docker-config'),
-      },
-      timeoutMs: 60_000,
-    });
   const idOf = async (name: string) =>
-    (await node.skiff(['service', 'inspect', '--format', '{{.ID}}', name])).stdout.trim();
+    (await d.node.skiff(['service', 'inspect', '--format', '{{.ID}}', name])).stdout.trim();
 
   beforeAll(async () => {
-    node = testNode();
-    dir = mkdtempSync(join(tmpdir(), 'skiff-spec-'));
-    const imp = await importBusybox(node, mkdtempSync(join(dir, 'img-')), 'spec test\n', IMAGE);
-    expect(imp.code, imp.stderr).toBe(0);
-    writeFileSync(join(dir, '.env'), 'GREETING=hunter2\n');
-    writeFileSync(join(dir, 'compose.yaml'), composeFile(WEB([])));
-    const up = await node.skiff(['compose', 'up', '-d'], { cwd: dir });
+    writeFileSync(join(d.dir, '.env'), 'GREETING=hunter2\n');
+    writeFileSync(join(d.dir, 'compose.yaml'), composeFile(WEB([])));
+    composed = true;
+    const up = await d.node.skiff(['compose', 'up', '-d'], { cwd: d.dir });
     expect(up.code, up.stderr).toBe(0);
   });
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
     await stopProcess(dashboard?.proc);
-    if (node) {
-      await node.skiff(['service', 'rm', 'api']);
-      await node.skiff(['compose', 'down'], { cwd: dir });
-      await node.destroy();
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (composed) await d.node.skiff(['compose', 'down'], { cwd: d.dir });
   });
 
   it('shows the compose text, unchanged by a comment, changed live by a deploy, and an API-made service without defaults', async () => {
@@ -126,7 +112,7 @@ describe('a service page shows its spec as written', () => {
     ]);
     expect(made.code, made.stderr).toBe(0);
 
-    dashboard = await startDashboardCli(node);
+    dashboard = await startDashboardCli(d.node);
     const origin = new URL('/', dashboard.url).href;
     browser = await puppeteer.launch({
       executablePath: CHROMIUM,
@@ -146,11 +132,11 @@ describe('a service page shows its spec as written', () => {
     expect(await page.$eval(section, (s) => s.textContent)).not.toContain('hunter2');
 
     // Comments and layout alone: no change planned, none made.
-    writeFileSync(join(dir, 'compose.yaml'), composeFile(`${WEB([])}\n    # more to come`, '# renamed'));
-    const plan = await node.skiff(['compose', 'up', '-d', '--dry-run'], { cwd: dir });
+    writeFileSync(join(d.dir, 'compose.yaml'), composeFile(`${WEB([])}\n    # more to come`, '# renamed'));
+    const plan = await d.node.skiff(['compose', 'up', '-d', '--dry-run'], { cwd: d.dir });
     expect(plan.stdout, plan.stderr).toContain('no changes');
     expect(plan.code).toBe(0);
-    const same = await node.skiff(['compose', 'up', '-d'], { cwd: dir });
+    const same = await d.node.skiff(['compose', 'up', '-d'], { cwd: d.dir });
     expect(same.code, same.stderr).toBe(0);
     await seeText(page, `${section} pre`, WEB([]));
 
@@ -159,8 +145,8 @@ describe('a service page shows its spec as written', () => {
       (globalThis as unknown as { notReloaded?: boolean }).notReloaded = true;
     });
     const changed = WEB(['      LEVEL: "2"   # louder']);
-    writeFileSync(join(dir, 'compose.yaml'), composeFile(changed));
-    const up = await node.skiff(['compose', 'up', '-d'], { cwd: dir });
+    writeFileSync(join(d.dir, 'compose.yaml'), composeFile(changed));
+    const up = await d.node.skiff(['compose', 'up', '-d'], { cwd: d.dir });
     expect(up.code, up.stderr).toBe(0);
     await seeText(page, `${section} pre`, changed);
     expect(await page.evaluate(() => (globalThis as unknown as { notReloaded?: boolean }).notReloaded)).toBe(

@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { network } from '../../../agent/index.js';
-import type { Task } from '../../../lib/index.js';
 import { freePort, runCommand, waitFor } from '../../lab/index.js';
 import { importBusybox, type TestNode, testNode } from '../../support/skiff-node/index.js';
 import { LAB_IMAGE, type LabCluster, startLabCluster } from '../cluster/helpers.js';
@@ -212,7 +211,7 @@ describe('a service that publishes a port without a network, on a cluster', () =
       ...HTTPD,
     ]);
     expect(create.code, create.stderr).toBe(0);
-    const tasks = await c.json<Task[]>(['service', 'ps', 'web']);
+    const tasks = await c.apiTasks(['web']);
     expect(tasks.map((t) => t.NodeID)).toEqual([worker.id]);
     expect(tasks[0]?.NetworksAttachments?.map((a) => a.Network.Name)).toEqual(['ingress']);
     const page = await waitFor(
@@ -232,7 +231,7 @@ describe('a service that publishes a port without a network, on a cluster', () =
 
     const rm = await c.skiff(['service', 'rm', 'web']);
     expect(rm.code, rm.stderr).toBe(0);
-    await waitFor(async () => (await c.json<Task[]>(['service', 'ls'])).length === 0, {
+    await waitFor(async () => (await c.api().listServices()).length === 0, {
       what: 'the service gone',
       timeoutMs: 30_000,
     });

@@ -16,9 +16,9 @@ import {
   readLastingLab,
   runCommand,
 } from '../../../lab/index.js';
-import type { Node, Task } from '../../../lib/index.js';
+import type { Task } from '../../../lib/index.js';
 import { waitFor } from '../../lab/index.js';
-import type { SkiffResult } from '../../support/skiff-node/index.js';
+import { type SkiffResult, socketNodes, socketTasks } from '../../support/skiff-node/index.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const BIN = resolve(ROOT, 'bin/skiff.js');
@@ -43,16 +43,13 @@ describe('skiff lab up 3, and examples/shop on it', () => {
   let lab: LastingLabRecord;
   let host: Record<string, string>;
   const onLab = (args: string[]) => skiff(args, host);
-  const json = async <T>(args: string[]): Promise<T> => {
-    const r = await onLab([...args, '--format', 'json']);
-    if (r.code !== 0) throw new Error(`skiff ${args.join(' ')}: ${r.stderr}`);
-    return JSON.parse(r.stdout) as T;
-  };
+  // The manager's API socket (`lab env`'s SKIFF_HOST), read for tasks' and nodes' state.
+  const socket = () => (host.SKIFF_HOST ?? '').replace(/^unix:\/\//, '');
   const tasksOf = async (service: string) =>
-    (await json<Task[]>(['service', 'ps', service])).filter((t) => t.Status.State === 'running');
+    (await socketTasks(socket(), [service])).filter((t) => t.Status.State === 'running');
   /** The lab host a task runs on. */
   const hostOf = async (task: Task) => {
-    const node = (await json<Node[]>(['node', 'ls'])).find((n) => n.ID === task.NodeID);
+    const node = (await socketNodes(socket())).find((n) => n.ID === task.NodeID);
     const host = lab.hosts.find((h) => h.addr === node?.Status.Addr);
     if (!host) throw new Error(`task ${task.ID} runs on no lab host (${node?.Status.Addr})`);
     return host;
@@ -89,7 +86,7 @@ describe('skiff lab up 3, and examples/shop on it', () => {
   });
 
   it('has three ready nodes: a manager on h1, workers on the others', async () => {
-    const nodes = await json<Node[]>(['node', 'ls']);
+    const nodes = await socketNodes(socket());
     expect(nodes.filter((n) => n.Status.State === 'ready')).toHaveLength(3);
     const roleAt = new Map(nodes.map((n) => [n.Status.Addr, n.Spec.Role]));
     expect(lab.hosts.map((h) => roleAt.get(h.addr))).toEqual(['manager', 'worker', 'worker']);

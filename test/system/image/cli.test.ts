@@ -144,10 +144,14 @@ describe('skiff image', () => {
   it('tag, rm and prune change the store as docker would', async () => {
     const ref = `${registry.host}/cli/app:1`;
     expect((await skiff('image', 'tag', ref, 'local/renamed:x')).code).toBe(0);
-    const ls = JSON.parse((await skiff('image', 'ls', '--format', 'json')).stdout) as {
-      RepoTags: string[];
-    }[];
-    expect(ls.flatMap((i) => i.RepoTags)).toEqual(expect.arrayContaining([ref, 'local/renamed:x']));
+    // One JSON line per tag, as docker's image ls prints it.
+    const ls = (await skiff('image', 'ls', '--format', 'json')).stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { Repository: string; Tag: string });
+    expect(ls.map((i) => `${i.Repository}:${i.Tag}`)).toEqual(
+      expect.arrayContaining([ref, 'local/renamed:x']),
+    );
     const untag = await skiff('image', 'rm', 'local/renamed:x');
     expect(untag.stdout).toBe('Untagged: local/renamed:x\n');
     const rm1 = await skiff('image', 'rm', ref);

@@ -7,7 +7,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Node, Task } from '../../../lib/index.js';
+import type { Task } from '../../../lib/index.js';
 import { waitFor } from '../../lab/index.js';
 import { socketApi } from '../../support/skiff-node/index.js';
 import {
@@ -99,14 +99,14 @@ describe('--force-new-cluster on the survivor of three managers', () => {
     expect((await api(survivor, 'GET', '/configs/no-quorum')).status).toBe(404);
     const replaced = await waitFor(
       async () => {
-        const ts = running(await c.json<Task[]>(['service', 'ps', 'web'], survivor));
+        const ts = running(await c.apiTasks(['web'], survivor));
         return ts.length === 3 && ts.every((t) => t.NodeID === survivor.id) ? ts : undefined;
       },
       { what: 'three running tasks on the survivor', timeoutMs: 120_000 },
     );
     expect(replaced).toHaveLength(3);
     // Only the survivor is a manager now; the lost ones are down.
-    const alone = await c.json<Node[]>(['node', 'ls'], survivor);
+    const alone = await c.apiNodes(survivor);
     expect(alone.filter((n) => n.ManagerStatus).map((n) => n.ID)).toEqual([survivor.id]);
     for (const id of oldIds) expect(alone.find((n) => n.ID === id)?.Status.State).toBe('down');
 
@@ -118,7 +118,7 @@ describe('--force-new-cluster on the survivor of three managers', () => {
     }
     const managers = await waitFor(
       async () => {
-        const ns = await c.json<Node[]>(['node', 'ls'], survivor);
+        const ns = await c.apiNodes(survivor);
         const ms = ns.filter((n) => n.ManagerStatus?.Reachability === 'reachable');
         return ms.length === 3 && ms.filter((n) => n.ManagerStatus?.Leader).length === 1 ? ms : undefined;
       },

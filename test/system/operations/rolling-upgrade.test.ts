@@ -36,7 +36,6 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Node, Task } from '../../../lib/index.js';
 import { waitFor } from '../../lab/index.js';
 import {
   LAB_IMAGE,
@@ -234,12 +233,12 @@ describe(`a rolling upgrade of three managers from ${EARLIER.slice(0, 7)}`, () =
     const cl = c as LabCluster;
     const logs = () => cl.nodes.map((n) => `${n.host.name} (${n.bin}):\n${logTail(n, 40)}`).join('\n');
     const running = async (on?: LabClusterNode) =>
-      (await cl.json<Task[]>(['service', 'ps', 'up_web'], on)).filter(
+      (await cl.apiTasks(['up_web'], on)).filter(
         (t) => t.Status.State === 'running' && t.DesiredState === 'running',
       );
     /** Three managers ready and reachable with one leader, as `on` sees them. */
     const whole = async (on: LabClusterNode) => {
-      const ns = await cl.json<Node[]>(['node', 'ls'], on);
+      const ns = await cl.apiNodes(on);
       return ns.length === 3 &&
         ns.every((n) => n.Status.State === 'ready' && n.ManagerStatus?.Reachability === 'reachable') &&
         ns.filter((n) => n.ManagerStatus?.Leader).length === 1

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ContainerUsage, NodeDiskUsage } from '../../../agent/index.js';
-import { humanSize, pruneReport } from '../../../cli/commands/system.js';
+import { pruneReport } from '../../../cli/commands/system.js';
+import { humanSize } from '../../../cli/output.js';
 import { diskUsage } from '../../../disk/index.js';
 import { usageRows } from '../../../node/api/index.js';
 
