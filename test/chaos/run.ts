@@ -51,6 +51,8 @@ export interface ChaosOptions {
   everyHost?: boolean;
   /** Only these kinds of fault (default: every kind). */
   kinds?: readonly FaultKind[];
+  /** Keep the daemons' logs beside the history even when the run passes (default: on failure only). */
+  keepLogs?: boolean;
   log?: (line: string) => void;
 }
 
@@ -60,6 +62,8 @@ export interface FaultRecord extends ScheduledFault {
   healedAt: number | null;
   /** How long the cluster took to be whole again after the healing. */
   recoveredMs: number | null;
+  /** The daemon exited by itself during the fault (a manager whose raft log could not be written). */
+  exited?: boolean;
   error?: string;
 }
 
@@ -115,6 +119,8 @@ const WEB_PORT = 18080;
 const LABEL = 'chaos.v';
 /** A client's request waits this long for an answer before its outcome is unknown. */
 const CLIENT_TIMEOUT_MS = 8000;
+/** Each host's state filesystem (a tmpfs): an image unpack keeps 256 MiB free (min-free-space). */
+const STATE_SIZE = '512m';
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const log = o.log ?? (() => {});
@@ -127,6 +133,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     image: true,
     heartbeat: '1s',
     apiTimeoutMs: 8000,
+    // Room for the image, the containers' layers and the raft log, and little more: the
+    // fill-disk fault runs it out.
+    stateSize: STATE_SIZE,
   });
   const history: OpRecord[] = [];
   const probes: Probe[] = [];
@@ -230,7 +239,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     paused.clear();
     await c.lab.heal();
     cut.clear();
-    for (const n of c.nodes) if (!c.alive(n)) await c.restartDaemon(n);
+    for (const n of c.nodes) if (!c.alive(n) || !c.running(n)) await c.restartDaemon(n);
     let healed = true;
     const convergence: string[] = [];
     try {
@@ -320,7 +329,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const result: ChaosResult = { summary, verdict, history, schedule, probes, orphans, convergence, ok };
     if (o.out) writeFileSync(o.out, `${JSON.stringify(result, jsonSafe, 1)}\n`);
     passed = ok;
-    if (!ok) log(`chaos: failed; the daemons' logs go to ${logs}`);
+    if (!ok || o.keepLogs) log(`chaos: ${ok ? 'passed' : 'failed'}; the daemons' logs go to ${logs}`);
     return result;
   } finally {
     for (const n of paused) signal(n, 'SIGCONT');
@@ -328,7 +337,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     await c.destroy();
     if (logsBefore === undefined) delete process.env.SKIFF_LAB_LOGS;
     else process.env.SKIFF_LAB_LOGS = logsBefore;
-    if (passed) rmSync(logs, { recursive: true, force: true });
+    if (passed && !o.keepLogs) rmSync(logs, { recursive: true, force: true });
   }
 }
 
@@ -620,6 +629,20 @@ async function doFault(
         rec.target = n.host.name;
         await c.stopDaemon(n);
         heal = () => c.restartDaemon(n);
+        break;
+      }
+      case 'fill-disk': {
+        const n = choose(c.nodes);
+        rec.target = n.host.name;
+        const free = await c.fillState(n);
+        heal = async () => {
+          free();
+          if (!c.running(n)) {
+            rec.exited = true;
+            log(`chaos: the daemon on ${n.host.name} exited while its disk was full; starting it again`);
+            await c.restartDaemon(n);
+          }
+        };
         break;
       }
       case 'promote-demote': {
