@@ -349,9 +349,13 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
       const stateRoot = o.stateSize ? join(host.dir, 'state') : join(base, host.name);
       if (o.stateSize) {
         mkdirSync(stateRoot, { recursive: true });
-        await host.run('mount', ['-t', 'tmpfs', '-o', `size=${o.stateSize},mode=0755`, 'skiff-state', stateRoot], {
-          sharedMounts: true,
-        });
+        await host.run(
+          'mount',
+          ['-t', 'tmpfs', '-o', `size=${o.stateSize},mode=0755`, 'skiff-state', stateRoot],
+          {
+            sharedMounts: true,
+          },
+        );
       }
       // Unix socket paths are limited to 108 bytes: keep the run directory short.
       const runDir = mkdtempSync(`/run/skc-${host.name}-`);
