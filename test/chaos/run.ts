@@ -95,6 +95,8 @@ export interface ChaosSummary {
   linearizable: boolean;
   converged: boolean;
   orphans: number;
+  /** Daemons that stopped while their disk was full (and were started again). */
+  stoppedOnFullDisk: number;
   requests: number;
   successRate: number;
   longestOutageMs: number;
@@ -321,6 +323,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       linearizable: verdict.linearizable,
       converged: convergence.length === 0,
       orphans: orphans.length,
+      stoppedOnFullDisk: schedule.filter((f) => f.exited).length,
       requests: figures.requests,
       successRate: figures.successRate,
       longestOutageMs: figures.longestOutageMs,
@@ -349,6 +352,7 @@ export function formatSummary(s: ChaosSummary): string[] {
   return [
     `seed: ${s.seed}, minutes: ${s.minutes}`,
     `faults: ${faults || 'none'}`,
+    `daemons stopped on a full disk: ${s.stoppedOnFullDisk}`,
     `operations acknowledged: ${s.acknowledged} (refused ${s.failed}, unknown outcome ${s.unknown})`,
     `lost: ${s.lost}`,
     `linearizable: ${s.linearizable ? 'yes' : 'no'}`,
@@ -637,9 +641,17 @@ async function doFault(
         const free = await c.fillState(n);
         heal = async () => {
           free();
+          // A manager whose raft log could not be written stops (as etcd does), within
+          // 10 s of the failure (cli/commands/daemon.ts); a worker's agent runs on.
+          if (n.role === 'manager')
+            await waitFor(() => !c.running(n), {
+              what: `the daemon on ${n.host.name} to stop`,
+              timeoutMs: 12_000,
+              intervalMs: 100,
+            }).catch(() => false);
           if (!c.running(n)) {
             rec.exited = true;
-            log(`chaos: the daemon on ${n.host.name} exited while its disk was full; starting it again`);
+            log(`chaos: the daemon on ${n.host.name} stopped on the full disk; starting it again`);
             await c.restartDaemon(n);
           }
         };
