@@ -17,7 +17,7 @@ export function createLogger(options: { level?: string; name?: string; fd?: numb
   const dest = logDestination(options.fd ?? 1, (lost) => {
     log?.warn(
       { droppedLines: lost.dropped, err: lost.error },
-      'the log could not be written for a while (disk full?); lines beyond 4 MiB were dropped',
+      'the log could not be written for a while (disk full?): the lines above came late, and droppedLines more did not fit in 4 MiB and are lost',
     );
   });
   log = pino(
