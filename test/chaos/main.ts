@@ -1,4 +1,4 @@
-// `npm run chaos -- --minutes N [--seed S] [--out FILE] [--every-host] [--faults K,K…]`: one chaos run
+// `npm run chaos -- --minutes N [--seed S] [--out FILE] [--every-host] [--keep-logs] [--faults K,K…]`: one chaos run
 // (run.ts) on a fresh lab cluster; prints the summary, writes the history, the nemesis
 // schedule and the request probes to FILE (default chaos-<seed>.json in the temp dir),
 // and exits 1 on a lost write, a non-linearizable history, no convergence or an orphan.
@@ -16,9 +16,10 @@ const { values } = parseArgs({
     out: { type: 'string' },
     'every-host': { type: 'boolean', default: false },
     faults: { type: 'string' },
+    'keep-logs': { type: 'boolean', default: false },
   },
 });
-const usage = `usage: npm run chaos -- --minutes N [--seed S] [--out FILE] [--every-host] [--faults ${FAULT_KINDS.join(',')}]\n`;
+const usage = `usage: npm run chaos -- --minutes N [--seed S] [--out FILE] [--every-host] [--keep-logs] [--faults ${FAULT_KINDS.join(',')}]\n`;
 const kinds = values.faults?.split(',').map((k) => k.trim());
 const unknown = kinds?.filter((k) => !(FAULT_KINDS as readonly string[]).includes(k)) ?? [];
 if (unknown.length > 0) {
@@ -37,6 +38,7 @@ const result = await runChaos({
   seed,
   out,
   everyHost: values['every-host'],
+  keepLogs: values['keep-logs'],
   ...(kinds ? { kinds: kinds as FaultKind[] } : {}),
   log: (l) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${l}\n`),
 });

@@ -18,6 +18,11 @@ export const FAULT_KINDS = [
   'restart-daemon',
   /** Promote a worker to manager, then demote it again once it is a reachable manager. */
   'promote-demote',
+  /**
+   * Fill any node's state filesystem until writes get ENOSPC, then free it (and start the
+   * daemon again if it stopped, as its service manager would).
+   */
+  'fill-disk',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 

@@ -51,6 +51,8 @@ export interface ChaosOptions {
   everyHost?: boolean;
   /** Only these kinds of fault (default: every kind). */
   kinds?: readonly FaultKind[];
+  /** Keep the daemons' logs beside the history even when the run passes (default: on failure only). */
+  keepLogs?: boolean;
   log?: (line: string) => void;
 }
 
@@ -60,6 +62,8 @@ export interface FaultRecord extends ScheduledFault {
   healedAt: number | null;
   /** How long the cluster took to be whole again after the healing. */
   recoveredMs: number | null;
+  /** The daemon exited by itself during the fault (a manager whose raft log could not be written). */
+  exited?: boolean;
   error?: string;
 }
 
@@ -91,6 +95,8 @@ export interface ChaosSummary {
   linearizable: boolean;
   converged: boolean;
   orphans: number;
+  /** Daemons that stopped while their disk was full (and were started again). */
+  stoppedOnFullDisk: number;
   requests: number;
   successRate: number;
   longestOutageMs: number;
@@ -115,6 +121,8 @@ const WEB_PORT = 18080;
 const LABEL = 'chaos.v';
 /** A client's request waits this long for an answer before its outcome is unknown. */
 const CLIENT_TIMEOUT_MS = 8000;
+/** Each host's state filesystem (a tmpfs): an image unpack keeps 256 MiB free (min-free-space). */
+const STATE_SIZE = '512m';
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const log = o.log ?? (() => {});
@@ -127,6 +135,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     image: true,
     heartbeat: '1s',
     apiTimeoutMs: 8000,
+    // Room for the image, the containers' layers and the raft log, and little more: the
+    // fill-disk fault runs it out.
+    stateSize: STATE_SIZE,
   });
   const history: OpRecord[] = [];
   const probes: Probe[] = [];
@@ -230,7 +241,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     paused.clear();
     await c.lab.heal();
     cut.clear();
-    for (const n of c.nodes) if (!c.alive(n)) await c.restartDaemon(n);
+    for (const n of c.nodes) if (!c.alive(n) || !c.running(n)) await c.restartDaemon(n);
     let healed = true;
     const convergence: string[] = [];
     try {
@@ -312,6 +323,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       linearizable: verdict.linearizable,
       converged: convergence.length === 0,
       orphans: orphans.length,
+      stoppedOnFullDisk: schedule.filter((f) => f.exited).length,
       requests: figures.requests,
       successRate: figures.successRate,
       longestOutageMs: figures.longestOutageMs,
@@ -320,7 +332,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const result: ChaosResult = { summary, verdict, history, schedule, probes, orphans, convergence, ok };
     if (o.out) writeFileSync(o.out, `${JSON.stringify(result, jsonSafe, 1)}\n`);
     passed = ok;
-    if (!ok) log(`chaos: failed; the daemons' logs go to ${logs}`);
+    if (!ok || o.keepLogs) log(`chaos: ${ok ? 'passed' : 'failed'}; the daemons' logs go to ${logs}`);
     return result;
   } finally {
     for (const n of paused) signal(n, 'SIGCONT');
@@ -328,7 +340,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     await c.destroy();
     if (logsBefore === undefined) delete process.env.SKIFF_LAB_LOGS;
     else process.env.SKIFF_LAB_LOGS = logsBefore;
-    if (passed) rmSync(logs, { recursive: true, force: true });
+    if (passed && !o.keepLogs) rmSync(logs, { recursive: true, force: true });
   }
 }
 
@@ -340,6 +352,7 @@ export function formatSummary(s: ChaosSummary): string[] {
   return [
     `seed: ${s.seed}, minutes: ${s.minutes}`,
     `faults: ${faults || 'none'}`,
+    `daemons stopped on a full disk: ${s.stoppedOnFullDisk}`,
     `operations acknowledged: ${s.acknowledged} (refused ${s.failed}, unknown outcome ${s.unknown})`,
     `lost: ${s.lost}`,
     `linearizable: ${s.linearizable ? 'yes' : 'no'}`,
@@ -620,6 +633,28 @@ async function doFault(
         rec.target = n.host.name;
         await c.stopDaemon(n);
         heal = () => c.restartDaemon(n);
+        break;
+      }
+      case 'fill-disk': {
+        const n = choose(c.nodes);
+        rec.target = n.host.name;
+        const free = await c.fillState(n);
+        heal = async () => {
+          free();
+          // A manager whose raft log could not be written stops (as etcd does), within
+          // 10 s of the failure (cli/commands/daemon.ts); a worker's agent runs on.
+          if (n.role === 'manager')
+            await waitFor(() => !c.running(n), {
+              what: `the daemon on ${n.host.name} to stop`,
+              timeoutMs: 12_000,
+              intervalMs: 100,
+            }).catch(() => false);
+          if (!c.running(n)) {
+            rec.exited = true;
+            log(`chaos: the daemon on ${n.host.name} stopped on the full disk; starting it again`);
+            await c.restartDaemon(n);
+          }
+        };
         break;
       }
       case 'promote-demote': {

@@ -26,7 +26,7 @@
 // Option bin starts the nodes from another build's bin/skiff.js; a node's `bin` is what its
 // CLI and its next restartDaemon run (the upgrade test moves each node on that way).
 // SKIFF_LAB_LOGS=DIR keeps every daemon's log there when the cluster is destroyed.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ApiClient } from '../../../cli/api/client.js';
@@ -66,6 +66,11 @@ export interface LabClusterOptions {
    * upgrade test gives an earlier commit's and moves each node on with its `bin`.
    */
   bin?: string;
+  /**
+   * Give each host's state root a tmpfs of this size (`256m`), so that `fillState` can
+   * run it out of space; default: a plain directory on the machine's disk.
+   */
+  stateSize?: string;
 }
 
 export interface LabClusterNode {
@@ -118,6 +123,13 @@ export interface LabCluster {
    * such as `--force-new-cluster`), waits until it runs.
    */
   restartDaemon(node: LabClusterNode, extraArgs?: string[]): Promise<void>;
+  /**
+   * Fills the node's state filesystem (needs `stateSize`) until a write gets ENOSPC;
+   * resolves with the function that frees it again.
+   */
+  fillState(node: LabClusterNode): Promise<() => void>;
+  /** Whether the node's daemon process exists (after kill -9, a clean stop or an exit of its own). */
+  running(node: LabClusterNode): boolean;
   /** Whether the node's daemon is believed to run (not killed by killDaemon). */
   alive(node: LabClusterNode): boolean;
   /** Stops everything it started and removes what it created. Idempotent. */
@@ -276,6 +288,30 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
       );
       killed.delete(n);
     },
+    async fillState(n) {
+      if (!o.stateSize) throw new Error('fillState needs a cluster started with stateSize');
+      const files: string[] = [];
+      // What the daemon writes meanwhile can make fallocate fail: fill what is left then.
+      for (let i = 0; i < 5; i++) {
+        const { bavail, bsize } = statfsSync(n.stateRoot);
+        if (bavail === 0) break;
+        const file = join(n.stateRoot, `fill-${process.pid}-${files.length}`);
+        files.push(file);
+        await n.host.exec('fallocate', ['-l', String(bavail * bsize), file], { sharedMounts: true });
+      }
+      return () => {
+        for (const f of files) rmSync(f, { force: true });
+      };
+    },
+    running(n) {
+      const pid = pidOf(n);
+      if (pid === undefined) return false;
+      try {
+        return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z');
+      } catch {
+        return false;
+      }
+    },
     alive: (n) => !killed.has(n),
     async destroy() {
       if (destroyed) return;
@@ -314,8 +350,20 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
 
   try {
     const tarball = o.image ? await busyboxTarball(mkdtempSync(join(base, 'img-')), 'lab\n') : undefined;
-    lab.hosts.forEach((host, i) => {
-      const stateRoot = join(base, host.name);
+    for (const [i, host] of lab.hosts.entries()) {
+      // A size-limited state root lives in the host's lab directory, whose mounts the
+      // lab's teardown (and its sweep, should this process die) removes.
+      const stateRoot = o.stateSize ? join(host.dir, 'state') : join(base, host.name);
+      if (o.stateSize) {
+        mkdirSync(stateRoot, { recursive: true });
+        await host.run(
+          'mount',
+          ['-t', 'tmpfs', '-o', `size=${o.stateSize},mode=0755`, 'skiff-state', stateRoot],
+          {
+            sharedMounts: true,
+          },
+        );
+      }
       // Unix socket paths are limited to 108 bytes: keep the run directory short.
       const runDir = mkdtempSync(`/run/skc-${host.name}-`);
       const { SKIFF_HOST: _ignored, ...inherited } = process.env;
@@ -340,7 +388,7 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
         id: '',
         bin: o.bin ?? BIN,
       });
-    });
+    }
     if (tarball) {
       for (const n of nodes) {
         await seedImage(n.stateDir, tarball, LAB_IMAGE);

@@ -3,7 +3,7 @@
 // kill -9 of the leader's daemon another manager serves reads and writes within 2 s
 // while the agents on the surviving nodes find the new leader without restarting
 // their tasks.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -326,5 +326,53 @@ describe('a cluster of three manager daemons and two workers', () => {
         timeoutMs: 30_000,
       },
     );
+  }, 240_000);
+  it('makes a worker promoted and demoted again before its store caught up a worker again', async () => {
+    const a = c.managers.find((m) => c.alive(m) && existsSync(join(m.stateDir, 'raft')))!;
+    const w = c.workers[1]!;
+    // Raft traffic to w (the raft port is the API port + 1) comes in at a trickle until w
+    // has heard of the leader, then not at all: promoted, it runs as a manager whose store
+    // never names a manager. Demoted again, it must still hear so from the leader's
+    // dispatcher and get a worker certificate back.
+    const raftIn = ['INPUT', '-p', 'tcp', '--dport', '2378'];
+    const rules = [
+      [...raftIn, '-j', 'DROP'],
+      [...raftIn, '-m', 'limit', '--limit', '1/second', '--limit-burst', '12', '-j', 'ACCEPT'],
+    ];
+    for (const rule of rules) await w.host.run('iptables', ['-I', ...rule]);
+    const logFile = join(w.stateDir, 'daemon.log');
+    const logBefore = readFileSync(logFile, 'utf8').length;
+    try {
+      const promoted = await c.skiff(['node', 'promote', w.id], a);
+      expect(promoted.code, promoted.stderr).toBe(0);
+      await waitFor(() => readFileSync(logFile, 'utf8').slice(logBefore).includes('"raft leader changed"'), {
+        what: 'the promoted node to hear of the raft leader',
+        timeoutMs: 60_000,
+        intervalMs: 10,
+      });
+      await w.host.run('iptables', ['-I', ...raftIn, '-j', 'DROP']);
+      rules.push([...raftIn, '-j', 'DROP']);
+      await waitFor(
+        async () =>
+          existsSync(join(w.stateDir, 'raft')) &&
+          (await c.json<Node[]>(['node', 'ls'], a)).some((n) => n.ID === w.id && n.ManagerStatus),
+        { what: 'the promoted node running as a manager, a raft member', timeoutMs: 90_000 },
+      );
+      const demoted = await c.skiff(['node', 'demote', w.id], a);
+      expect(demoted.code, demoted.stderr).toBe(0);
+      await waitFor(
+        async () => {
+          const it = (await c.json<Node[]>(['node', 'ls'], a)).find((n) => n.ID === w.id);
+          return it?.Status.State === 'ready' && !it.ManagerStatus && it.Spec.Role === 'worker';
+        },
+        { what: 'the demoted node back as a ready worker', timeoutMs: 90_000 },
+      );
+      await waitFor(
+        () => existsSync(join(w.stateDir, 'worker.json')) && !existsSync(join(w.stateDir, 'raft')),
+        { what: 'the demoted node running as a worker', timeoutMs: 30_000 },
+      );
+    } finally {
+      for (const rule of rules) await w.host.run('iptables', ['-D', ...rule]);
+    }
   }, 240_000);
 });
