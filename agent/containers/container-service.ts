@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { writeFileDurable } from '../../disk/index.js';
 import type {
+  ContainerNetworkAttachment,
   EngineContainerInspect,
   EngineContainerSummary,
   EngineContainerTop,
@@ -43,6 +44,7 @@ import type { NetworkPort, RootfsPort } from '../worker/index.js';
 import { type ContainerPath, resolveContainerPath } from './container-path.js';
 import { ANY_HOST_PORT, type NetworkMode, standaloneSpec } from './create-spec.js';
 import { LocalNetworks, NONE_ID, presentLocalNetwork, type ResolvedNetwork } from './local-networks.js';
+import { phaseTimer } from './phases.js';
 
 /** What `docker network connect`/`disconnect` need of the network layer beyond attach/detach. */
 export interface NetworkLinkPort {
@@ -60,7 +62,7 @@ export interface ContainerServiceOptions {
   stateDir: string;
   images: { lookup(ref: string): Promise<ImageRecord | undefined> };
   rootfs: RootfsPort;
-  network: Pick<NetworkPort, 'attach' | 'detach'>;
+  network: Pick<NetworkPort, 'attach' | 'detach' | 'sandbox'>;
   runtime: Pick<
     ContainerRuntime,
     | 'create'
@@ -169,6 +171,11 @@ export class ContainerService {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     this.unsubscribe = this.o.runtime.onEvent((e) => {
       if (e.type !== 'exit') return;
+      // How long after conmon wrote the exit the agent heard of it (the exit file's time).
+      this.log.debug(
+        { containerId: e.id, phase: 'exit.notice', ms: Date.now() - e.finishedAt.getTime() },
+        'container phase',
+      );
       void this.read(e.id).then((rec) => {
         if (rec?.autoRemove) void this.autoRemove(rec.id);
       });
@@ -192,17 +199,20 @@ export class ContainerService {
       );
     const id = randomBytes(32).toString('hex');
     const wanted = name ? name.replace(/^\//, '') : `skiff_${id.slice(0, 8)}`;
-    const taken = (await this.o.runtime.list()).find((c) => c.name === wanted);
+    const log = this.log.child({ containerId: id, name: wanted });
+    const phase = phaseTimer(log);
+    const taken = (await phase('create.name-check', () => this.o.runtime.list())).find(
+      (c) => c.name === wanted,
+    );
     if (taken)
       throw new SkiffError(
         'conflict',
         `Conflict. The container name "/${wanted}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`,
       );
-    const image = await this.o.images.lookup(s.image);
+    const image = await phase('create.image', () => this.o.images.lookup(s.image));
     if (!image) throw new SkiffError('not_found', `No such image: ${s.image}`);
     const imageConfig: ImageRunConfig = image.config.config ?? {};
     const argv = mergeArgs(imageConfig, s.spec);
-    const log = this.log.child({ containerId: id, name: wanted });
     const labels = { ...s.spec.Labels, [STANDALONE_CONTAINER_LABEL]: 'true' };
     const joined: ResolvedNetwork[] = [];
     for (const e of s.endpoints) {
@@ -221,29 +231,49 @@ export class ContainerService {
       gateway: j.def.gateway,
       prefixLen: parseCidr(j.def.subnet).prefixLength,
     }));
+    const attachments = joined.map((j, i) => ({
+      network: j.def,
+      aliases: dnsNames(wanted, id, j.rec ? (networks[i]?.aliases ?? []) : []),
+    }));
+    // Steps that do not depend on each other overlap, as the worker's task runner does:
+    // the rootfs while the namespace and the networks are set up, then the container's
+    // conmon and crun while CNI attaches its interfaces.
+    const steps: Promise<unknown>[] = [];
+    const track = <T>(p: Promise<T>): Promise<T> => {
+      steps.push(p.catch(() => undefined));
+      return p;
+    };
     try {
-      const { rootfs } = await this.o.rootfs.mount(id, image.id, rootfsMountFlags(s.spec));
-      const attachments = joined.map((j, i) => ({
-        network: j.def,
-        aliases: dnsNames(wanted, id, j.rec ? (networks[i]?.aliases ?? []) : []),
-      }));
       ports = await this.assignHostPorts(s.ports);
-      const net = await this.o.network.attach(id, attachments, ports);
-      for (const n of networks) n.ip = net.addresses.find((a) => a.networkId === n.id)?.ip ?? '';
-      await this.o.runtime.create({
-        id,
-        name: wanted,
-        rootfs,
-        imageConfig,
-        spec: s.spec,
-        netnsPath: net.netnsPath,
-        hostname: s.spec.Hostname || id.slice(0, 12),
-        ...(net.resolvConf === undefined ? {} : { resolvConf: net.resolvConf }),
-        labels,
-        ...(s.stdinOnce ? { stdinOnce: true } : {}),
-        ...(s.consoleSize ? { consoleSize: s.consoleSize } : {}),
-      });
+      const mounted = track(
+        phase('create.rootfs', () => this.o.rootfs.mount(id, image.id, rootfsMountFlags(s.spec))),
+      );
+      const sandboxed = track(phase('create.sandbox', () => this.sandbox(id, attachments, ports)));
+      const [{ rootfs }, sb] = await Promise.all([mounted, sandboxed]);
+      const attached = track(phase('create.attach', () => sb.attached));
+      await Promise.all([
+        attached,
+        phase('create.runtime', () =>
+          this.o.runtime.create({
+            id,
+            name: wanted,
+            rootfs,
+            imageConfig,
+            spec: s.spec,
+            netnsPath: sb.netnsPath,
+            hostname: s.spec.Hostname || id.slice(0, 12),
+            ...(sb.resolvConf === undefined ? {} : { resolvConf: sb.resolvConf }),
+            labels,
+            ...(s.stdinOnce ? { stdinOnce: true } : {}),
+            ...(s.consoleSize ? { consoleSize: s.consoleSize } : {}),
+          }),
+        ),
+      ]);
+      const { addresses } = await attached;
+      for (const n of networks) n.ip = addresses.find((a) => a.networkId === n.id)?.ip ?? '';
     } catch (e) {
+      // Nothing of the create still runs when its clean-up does.
+      await Promise.all(steps);
       await this.teardown(id, networkIds).catch((err: unknown) =>
         log.warn({ err: String(err) }, 'clean-up after a failed create'),
       );
@@ -273,19 +303,23 @@ export class ContainerService {
       ...(s.stdinOnce ? { stdinOnce: true } : {}),
       networks,
     };
-    await this.write(rec);
+    await phase('create.record', () => this.write(rec));
+    phase.end('create');
     log.info({ image: s.image }, 'container created');
     return { Id: id, Warnings: [] };
   }
 
   async start(ref: string): Promise<'started' | 'already'> {
     const rec = await this.find(ref);
-    const info = await this.o.runtime.inspect(rec.id);
+    const log = this.log.child({ containerId: rec.id });
+    const phase = phaseTimer(log);
+    const info = await phase('start.inspect', () => this.o.runtime.inspect(rec.id));
     if (info.state === 'running') return 'already';
     // An exited container runs again from its bundle, rootfs, network and log.
     if (info.state === 'exited') await this.o.runtime.restart(rec.id);
-    else await this.o.runtime.start(rec.id);
-    this.log.info({ containerId: rec.id }, 'container started');
+    else await phase('start.runtime', () => this.o.runtime.start(rec.id));
+    phase.end('start');
+    log.info('container started');
     return 'started';
   }
 
@@ -646,7 +680,9 @@ export class ContainerService {
     // Attached clients read the last lines first (the log goes with the container).
     const readers = [...(this.readers.get(id) ?? [])];
     if (readers.length > 0)
-      await Promise.race([Promise.all(readers), new Promise((r) => setTimeout(r, DRAIN_MS).unref())]);
+      await phaseTimer(this.log.child({ containerId: id }))('remove.drain-readers', () =>
+        Promise.race([Promise.all(readers), new Promise((r) => setTimeout(r, DRAIN_MS).unref())]),
+      );
     await this.removeNow(rec).catch((err: unknown) =>
       this.log.warn({ containerId: id, err: String(err) }, 'auto-removal failed'),
     );
@@ -655,25 +691,40 @@ export class ContainerService {
   private removeNow(rec: ContainerRecord): Promise<void> {
     const running = this.removing.get(rec.id);
     if (running) return running;
+    const log = this.log.child({ containerId: rec.id });
+    const phase = phaseTimer(log);
     const p = (async () => {
       await this.teardown(
         rec.id,
         netsOf(rec, this.o.bridge).map((n) => n.id),
+        phase,
       );
-      await rm(join(this.dir, `${rec.id}.json`), { force: true });
-      this.log.info({ containerId: rec.id }, 'container removed');
+      await phase('remove.record', () => rm(join(this.dir, `${rec.id}.json`), { force: true }));
+      phase.end('remove');
+      log.info('container removed');
       this.removed.emit('removed', rec.id);
     })().finally(() => this.removing.delete(rec.id));
     this.removing.set(rec.id, p);
     return p;
   }
 
-  private async teardown(id: string, networkIds: string[]): Promise<void> {
-    await this.o.runtime.delete(id, { force: true }).catch((e: unknown) => {
-      if (!(e instanceof SkiffError && e.code === 'not_found')) throw e;
-    });
-    await this.o.network.detach(id, networkIds);
-    await this.o.rootfs.remove(id);
+  private async teardown(id: string, networkIds: string[], phase = phaseTimer(this.log)): Promise<void> {
+    await phase('remove.runtime', () =>
+      this.o.runtime.delete(id, { force: true }).catch((e: unknown) => {
+        if (!(e instanceof SkiffError && e.code === 'not_found')) throw e;
+      }),
+    );
+    // The node's `bridge` stays set up once made, as dockerd's docker0 does: setting it up
+    // and removing it again were two thirds of a `docker run --rm`'s network time. User
+    // networks go when their last container leaves.
+    const bridge = this.o.bridge.id;
+    await phase('remove.network', () =>
+      this.o.network.detach(
+        id,
+        networkIds.filter((n) => n !== bridge),
+      ),
+    );
+    await phase('remove.rootfs', () => this.o.rootfs.remove(id));
   }
 
   /** `docker network ls`: `bridge`, `none` and the user networks, with their containers. */
@@ -803,6 +854,21 @@ export class ContainerService {
       .releaseNetwork(def.id)
       .catch((e: unknown) => this.log.warn({ networkId: def.id, err: String(e) }, 'network release failed'));
     this.log.info({ containerId: rec.id, networkId: def.id }, 'container disconnected from a network');
+  }
+
+  /** The container's namespace, with its interfaces attached in `attached` when the network layer can. */
+  private async sandbox(
+    id: string,
+    attachments: ContainerNetworkAttachment[],
+    ports: PublishedPort[],
+  ): ReturnType<NonNullable<NetworkPort['sandbox']>> {
+    if (this.o.network.sandbox) return this.o.network.sandbox(id, attachments, ports);
+    const net = await this.o.network.attach(id, attachments, ports);
+    return {
+      netnsPath: net.netnsPath,
+      ...(net.resolvConf === undefined ? {} : { resolvConf: net.resolvConf }),
+      attached: Promise.resolve({ addresses: net.addresses }),
+    };
   }
 
   /**
