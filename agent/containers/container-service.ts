@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -141,6 +141,8 @@ export function isStandaloneId(id: string): boolean {
 }
 /** How long an auto-removal waits for attached readers to drain the log. */
 const DRAIN_MS = 10_000;
+/** A removed container's record while its remains are released (see `removeNow`). */
+const TOMBSTONE = '.removing';
 
 export class ContainerService {
   private readonly dir: string;
@@ -150,6 +152,8 @@ export class ContainerService {
   private readonly readers = new Map<string, Set<Promise<void>>>();
   /** Containers being removed, so a removal is done once. */
   private readonly removing = new Map<string, Promise<void>>();
+  /** Containers gone from the API whose remains are being released, each until it is done. */
+  private readonly gone = new Map<string, Promise<void>>();
   private unsubscribe: (() => void) | undefined;
   /** The node's local networks (`bridge` and user networks). */
   readonly networks: LocalNetworks;
@@ -180,14 +184,26 @@ export class ContainerService {
         if (rec?.autoRemove) void this.autoRemove(rec.id);
       });
     });
+    // Removed before a crash or a stop, their remains not yet released: finished now.
+    for (const n of await readdir(this.dir)) {
+      if (!n.endsWith(TOMBSTONE)) continue;
+      const rec = await readFile(join(this.dir, n), 'utf8').then(
+        (t) => JSON.parse(t) as ContainerRecord,
+        () => undefined,
+      );
+      if (rec) void this.bury(rec);
+      else await rm(join(this.dir, n), { force: true });
+    }
     for (const rec of await this.records()) {
       const info = await this.o.runtime.inspect(rec.id).catch(() => undefined);
       if (rec.autoRemove && info?.state === 'exited') void this.autoRemove(rec.id);
     }
   }
 
-  close(): void {
+  /** Stops following exits; waits up to 10 s for removed containers' remains to be released. */
+  async close(): Promise<void> {
     this.unsubscribe?.();
+    await Promise.race([this.settled(), new Promise((r) => setTimeout(r, 10_000).unref())]);
   }
 
   async create(body: unknown, name?: string): Promise<{ Id: string; Warnings: string[] }> {
@@ -201,9 +217,7 @@ export class ContainerService {
     const wanted = name ? name.replace(/^\//, '') : `skiff_${id.slice(0, 8)}`;
     const log = this.log.child({ containerId: id, name: wanted });
     const phase = phaseTimer(log);
-    const taken = (await phase('create.name-check', () => this.o.runtime.list())).find(
-      (c) => c.name === wanted,
-    );
+    const taken = (await phase('create.name-check', () => this.runtimeList())).find((c) => c.name === wanted);
     if (taken)
       throw new SkiffError(
         'conflict',
@@ -244,6 +258,8 @@ export class ContainerService {
       return p;
     };
     try {
+      // A removed container's published ports are released behind its removal's answer.
+      if (s.ports.length > 0) await this.settled();
       ports = await this.assignHostPorts(s.ports);
       const mounted = track(
         phase('create.rootfs', () => this.o.rootfs.mount(id, image.id, rootfsMountFlags(s.spec))),
@@ -359,7 +375,7 @@ export class ContainerService {
       );
     if (wanted === rec.name)
       throw new SkiffError('conflict', `Renaming a container with the same name as its current name`);
-    const taken = (await this.o.runtime.list()).find((c) => c.name === wanted);
+    const taken = (await this.runtimeList()).find((c) => c.name === wanted);
     if (taken)
       throw new SkiffError(
         'conflict',
@@ -625,7 +641,7 @@ export class ContainerService {
   async list(): Promise<EngineContainerSummary[]> {
     const recs = new Map((await this.records()).map((r) => [r.id, r]));
     const now = Date.now();
-    return (await this.o.runtime.list()).map((c) => {
+    return (await this.runtimeList()).map((c) => {
       const rec = recs.get(c.id);
       return rec ? this.summary(rec, c, now) : taskSummary(c, now);
     });
@@ -677,30 +693,31 @@ export class ContainerService {
   private async autoRemove(id: string): Promise<void> {
     const rec = await this.read(id);
     if (!rec) return;
-    // Attached clients read the last lines first (the log goes with the container).
-    const readers = [...(this.readers.get(id) ?? [])];
-    if (readers.length > 0)
-      await phaseTimer(this.log.child({ containerId: id }))('remove.drain-readers', () =>
-        Promise.race([Promise.all(readers), new Promise((r) => setTimeout(r, DRAIN_MS).unref())]),
-      );
     await this.removeNow(rec).catch((err: unknown) =>
       this.log.warn({ containerId: id, err: String(err) }, 'auto-removal failed'),
     );
   }
 
+  /**
+   * Removes a container from the API at once and its remains in the background: a live
+   * one is killed first (as dockerd does before it answers), then its record becomes a
+   * tombstone (`<id>.removing`) and it is gone for every client (ps, inspect, names,
+   * wait's `removed`) while its runtime state, namespace, interfaces and writable layer
+   * are released behind the answer, after attached readers drained its log. A crash
+   * meanwhile leaves the tombstone, which `init` finishes; what reads the kernel's or the
+   * disk's state of containers (networks, volumes, prune, df) waits for `settled()`.
+   */
   private removeNow(rec: ContainerRecord): Promise<void> {
     const running = this.removing.get(rec.id);
     if (running) return running;
     const log = this.log.child({ containerId: rec.id });
     const phase = phaseTimer(log);
     const p = (async () => {
-      await this.teardown(
-        rec.id,
-        netsOf(rec, this.o.bridge).map((n) => n.id),
-        phase,
-      );
-      await phase('remove.record', () => rm(join(this.dir, `${rec.id}.json`), { force: true }));
-      phase.end('remove');
+      const state = (await this.o.runtime.inspect(rec.id).catch(() => undefined))?.state;
+      const live = state === 'running' || state === 'created';
+      if (live) await phase('remove.kill', () => this.deleteRuntime(rec.id));
+      await phase('remove.tombstone', () => this.bury(rec));
+      phase.end('remove.answered');
       log.info('container removed');
       this.removed.emit('removed', rec.id);
     })().finally(() => this.removing.delete(rec.id));
@@ -708,12 +725,62 @@ export class ContainerService {
     return p;
   }
 
+  /** Hides the container from the API, its record kept as a tombstone until `cleanUp` ends. */
+  private async bury(rec: ContainerRecord): Promise<void> {
+    let done: () => void = () => {};
+    this.gone.set(rec.id, new Promise<void>((r) => (done = r)));
+    try {
+      await rename(join(this.dir, `${rec.id}.json`), join(this.dir, `${rec.id}${TOMBSTONE}`));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.gone.delete(rec.id);
+        done();
+        throw e;
+      }
+    }
+    void this.cleanUp(rec).finally(() => {
+      this.gone.delete(rec.id);
+      done();
+    });
+  }
+
+  /** What a buried container leaves: its runtime state and log (once read), namespace, layer, tombstone. */
+  private async cleanUp(rec: ContainerRecord): Promise<void> {
+    const log = this.log.child({ containerId: rec.id });
+    const phase = phaseTimer(log);
+    try {
+      // Attached clients read the last lines first (the log goes with the container).
+      const readers = [...(this.readers.get(rec.id) ?? [])];
+      if (readers.length > 0)
+        await phase('cleanup.drain-readers', () =>
+          Promise.race([Promise.all(readers), new Promise((r) => setTimeout(r, DRAIN_MS).unref())]),
+        );
+      await this.teardown(
+        rec.id,
+        netsOf(rec, this.o.bridge).map((n) => n.id),
+        phase,
+      );
+      await rm(join(this.dir, `${rec.id}${TOMBSTONE}`), { force: true });
+      phase.end('cleanup');
+    } catch (err) {
+      // The tombstone stays: the next start finishes it.
+      log.warn({ err: String(err) }, 'clean-up of a removed container failed');
+    }
+  }
+
+  /** Resolves once the remains of every container removed so far are released. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.gone.values()]);
+  }
+
+  private async deleteRuntime(id: string): Promise<void> {
+    await this.o.runtime.delete(id, { force: true }).catch((e: unknown) => {
+      if (!(e instanceof SkiffError && e.code === 'not_found')) throw e;
+    });
+  }
+
   private async teardown(id: string, networkIds: string[], phase = phaseTimer(this.log)): Promise<void> {
-    await phase('remove.runtime', () =>
-      this.o.runtime.delete(id, { force: true }).catch((e: unknown) => {
-        if (!(e instanceof SkiffError && e.code === 'not_found')) throw e;
-      }),
-    );
+    await phase('remove.runtime', () => this.deleteRuntime(id));
     // The node's `bridge` stays set up once made, as dockerd's docker0 does: setting it up
     // and removing it again were two thirds of a `docker run --rm`'s network time. User
     // networks go when their last container leaves.
@@ -768,6 +835,8 @@ export class ContainerService {
 
   /** `docker network rm`: refused for the built-in ones and while containers are on it. */
   async removeNetwork(ref: string): Promise<void> {
+    // Removed containers leave their networks behind the removal's answer.
+    await this.settled();
     const net = await this.findNetwork(ref);
     if (!net) throw new SkiffError('not_found', `network ${ref} not found`);
     if (net.Name === 'bridge' || net.Name === 'none')
@@ -797,6 +866,7 @@ export class ContainerService {
 
   /** `docker network connect`: a container (running or not) joins a user network or `bridge`. */
   async connect(networkRef: string, containerRef: string, aliases: string[] = []): Promise<void> {
+    await this.settled();
     const rec = await this.find(containerRef);
     if (rec.networkMode === 'none')
       throw new SkiffError(
@@ -921,7 +991,7 @@ export class ContainerService {
       if (!(e instanceof SkiffError && e.code === 'not_found')) throw e;
     }
     const name = ref.replace(/^\//, '');
-    const all = await this.o.runtime.list();
+    const all = await this.runtimeList();
     const hit = all.find((c) => c.id === ref) ?? all.find((c) => c.name === name);
     if (hit) return hit.id;
     const byPrefix = ref.length > 0 ? all.filter((c) => c.id.startsWith(ref)) : [];
@@ -956,6 +1026,11 @@ export class ContainerService {
     }
   }
 
+  /** The runtime's containers but those removed whose remains are being released. */
+  private async runtimeList(): Promise<ContainerInfo[]> {
+    return (await this.o.runtime.list()).filter((c) => !this.gone.has(c.id));
+  }
+
   private async records(): Promise<ContainerRecord[]> {
     let names: string[];
     try {
@@ -965,7 +1040,7 @@ export class ContainerService {
     }
     const out: ContainerRecord[] = [];
     for (const n of names) {
-      if (!n.endsWith('.json')) continue;
+      if (!n.endsWith('.json') || this.gone.has(n.slice(0, -5))) continue;
       const rec = await this.read(n.slice(0, -5));
       if (rec) out.push(rec);
     }

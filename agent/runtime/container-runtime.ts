@@ -68,6 +68,8 @@ export class ContainerRuntime {
   /** Containers whose exit was already reported by this process. */
   private readonly reportedExits = new Set<string>();
   private readonly starting = new Set<string>();
+  /** Containers whose create runs now: their directory has no record yet, and adopt leaves them be. */
+  private readonly creating = new Set<string>();
   /** What stats() read once per running container (labels, cgroup, pid, memory limit). */
   private readonly statsCache = new Map<
     string,
@@ -167,6 +169,15 @@ export class ContainerRuntime {
         hint: 'remove it first or pick another id',
       });
     }
+    this.creating.add(spec.id);
+    try {
+      return await this.createNew(spec);
+    } finally {
+      this.creating.delete(spec.id);
+    }
+  }
+
+  private async createNew(spec: ContainerCreateSpec): Promise<ContainerInfo> {
     await this.ensureDirs();
     const stateDir = this.store.dir(spec.id);
     const runDir = this.runDir(spec.id);
@@ -544,7 +555,7 @@ export class ContainerRuntime {
     this.watchExits();
     // A create interrupted by the crash left a directory without a record: undo it.
     for (const id of await this.store.ids()) {
-      if (!(await this.store.read(id))) {
+      if (!this.creating.has(id) && !(await this.store.read(id))) {
         this.log.info({ containerId: id }, 'removing a container whose create never finished');
         await this.cleanup(id).catch((err: unknown) =>
           this.log.warn({ err, containerId: id }, 'clean-up failed'),
@@ -579,14 +590,36 @@ export class ContainerRuntime {
   async *logs(id: string, opts: LogOptions = {}): AsyncGenerator<LogEntry> {
     await this.store.get(id);
     const path = join(this.store.dir(id), 'ctr.log');
-    yield* readLogs(path, opts, async () => {
-      try {
-        const s = (await this.inspect(id)).state;
-        return s === 'running' || s === 'created';
-      } catch {
-        return false;
-      }
+    // An exit wakes a follower at once (an exit seen between two waits, at the next one).
+    let exited = false;
+    let wakeUp = () => {};
+    const off = this.onEvent((e) => {
+      if (e.type !== 'exit' || e.id !== id) return;
+      exited = true;
+      wakeUp();
     });
+    const wake = () => {
+      if (!exited) return new Promise<void>((r) => (wakeUp = r));
+      exited = false;
+      return Promise.resolve();
+    };
+    try {
+      yield* readLogs(
+        path,
+        opts,
+        async () => {
+          try {
+            const s = (await this.inspect(id)).state;
+            return s === 'running' || s === 'created';
+          } catch {
+            return false;
+          }
+        },
+        wake,
+      );
+    } finally {
+      off();
+    }
   }
 
   // -------------------------------------------------------------------- exec
