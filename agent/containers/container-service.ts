@@ -1028,7 +1028,12 @@ export class ContainerService {
 
   /** The runtime's containers but those removed whose remains are being released. */
   private async runtimeList(): Promise<ContainerInfo[]> {
-    return (await this.o.runtime.list()).filter((c) => !this.gone.has(c.id));
+    // A tombstone not yet taken up by `init` (the agent still starting) hides it too.
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    const buried = new Set(
+      names.filter((n) => n.endsWith(TOMBSTONE)).map((n) => n.slice(0, -TOMBSTONE.length)),
+    );
+    return (await this.o.runtime.list()).filter((c) => !this.gone.has(c.id) && !buried.has(c.id));
   }
 
   private async records(): Promise<ContainerRecord[]> {
