@@ -265,7 +265,8 @@ export class ContainerRuntime {
     try {
       await this.oci.start(id);
       rec.startedAt = new Date().toISOString();
-      await this.store.write(rec);
+      // Not fsynced: after a power loss the container runs no more, started or not.
+      await this.store.write(rec, { durable: false });
       if (rec.health) this.startHealth(rec, new Date(rec.startedAt));
       const info = await this.inspect(id);
       if (info.pid !== undefined) this.emit({ type: 'start', id, pid: info.pid });

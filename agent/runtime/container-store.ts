@@ -4,7 +4,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileDurable } from '../../disk/index.js';
+import { replaceFile, writeFileDurable } from '../../disk/index.js';
 import { SkiffError } from '../../lib/index.js';
 import type { HealthPlan } from './health.js';
 import type { OciProcess } from './oci-config.js';
@@ -52,10 +52,15 @@ export class ContainerStore {
     return join(this.root, id);
   }
 
-  async write(rec: ContainerRecord): Promise<void> {
+  /**
+   * `durable: false` for what a power loss makes moot (the container does not survive it):
+   * replaced without fsyncs, still whole for a reader or after the agent's crash.
+   */
+  async write(rec: ContainerRecord, opts: { durable?: boolean } = {}): Promise<void> {
     const dir = this.dir(rec.id);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    await writeFileDurable(join(dir, 'container.json'), JSON.stringify(rec));
+    const write = opts.durable === false ? replaceFile : writeFileDurable;
+    await write(join(dir, 'container.json'), JSON.stringify(rec));
   }
 
   async read(id: string): Promise<ContainerRecord | undefined> {
