@@ -48,11 +48,15 @@ export interface NodeDiskUsage {
 
 /** Images a container on this node was made from. */
 export async function imagesInUse(a: NodeAgent): Promise<Set<string>> {
+  // A removed container's writable layer is released behind the removal's answer.
+  await a.containers.settled();
   return new Set((await a.snapshots.list()).map((c) => c.imageId));
 }
 
 /** Everything the node's disk holds, with sizes. */
 export async function nodeDiskUsage(a: NodeAgent): Promise<NodeDiskUsage> {
+  // What removed containers leave is released behind their removal's answer: not counted.
+  await a.containers.settled();
   const records = await a.images.refresh();
   const writable = await a.snapshots.list();
   const runtime = await a.runtime.list();

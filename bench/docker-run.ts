@@ -75,8 +75,7 @@ async function main(): Promise<void> {
   const targets: Target[] = [];
   try {
     const tarball = await busyboxTarball(dir, 'docker-run\n');
-    // skiff's through `skiff image import` (the docker CLI's import sends its tarball as
-    // application/json, which the node refuses), the peers' through `docker import`.
+    // skiff's through `skiff image import` (startSkiff's way), the peers' through `docker import`.
     const skiff = await startSkiff(await skiffEntry(tiny, log), new Map([[IMAGE, tarball]]));
     const skiffState = skiff.socket.replace(/\/skiff\.sock$/, '');
     targets.push({ label: 'skiff', host: `unix://${skiff.socket}`, stateDir: skiffState, stop: skiff.stop });

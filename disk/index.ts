@@ -2,4 +2,4 @@
 // the one durable replace of a file, and private directories.
 export { privateDir, privateDirSync } from './private-dir.js';
 export { diskUsage } from './usage.js';
-export { syncDir, writeFileDurable, writeFileDurableSync } from './write-durable.js';
+export { replaceFile, syncDir, writeFileDurable, writeFileDurableSync } from './write-durable.js';

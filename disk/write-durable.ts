@@ -49,6 +49,34 @@ export async function writeFileDurable(
   await syncDir(dirname(file));
 }
 
+/**
+ * Replaces `file` with `data` written aside and renamed over it, without the fsyncs: a
+ * reader or a crash of the process sees the old file or the new one, but a power loss may
+ * bring back the old one. For state that a power loss makes moot anyway (a container's
+ * start time: the container does not survive it).
+ */
+export async function replaceFile(
+  file: string,
+  data: string | Uint8Array,
+  opts: DurableWriteOptions = {},
+): Promise<void> {
+  const mode = opts.mode ?? 0o600;
+  const tmp = tmpName(file);
+  try {
+    const fh = await open(tmp, 'wx', mode);
+    try {
+      await fh.chmod(mode);
+      await fh.writeFile(data);
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
 /** The same, synchronously: for callers whose records are small and whose thread-pool round trips cost more. */
 export function writeFileDurableSync(
   file: string,

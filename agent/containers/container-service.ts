@@ -6,12 +6,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { writeFileDurable } from '../../disk/index.js';
 import type {
+  ContainerNetworkAttachment,
   EngineContainerInspect,
   EngineContainerSummary,
   EngineContainerTop,
@@ -43,6 +44,7 @@ import type { NetworkPort, RootfsPort } from '../worker/index.js';
 import { type ContainerPath, resolveContainerPath } from './container-path.js';
 import { ANY_HOST_PORT, type NetworkMode, standaloneSpec } from './create-spec.js';
 import { LocalNetworks, NONE_ID, presentLocalNetwork, type ResolvedNetwork } from './local-networks.js';
+import { phaseTimer } from './phases.js';
 
 /** What `docker network connect`/`disconnect` need of the network layer beyond attach/detach. */
 export interface NetworkLinkPort {
@@ -60,7 +62,7 @@ export interface ContainerServiceOptions {
   stateDir: string;
   images: { lookup(ref: string): Promise<ImageRecord | undefined> };
   rootfs: RootfsPort;
-  network: Pick<NetworkPort, 'attach' | 'detach'>;
+  network: Pick<NetworkPort, 'attach' | 'detach' | 'sandbox'>;
   runtime: Pick<
     ContainerRuntime,
     | 'create'
@@ -139,6 +141,8 @@ export function isStandaloneId(id: string): boolean {
 }
 /** How long an auto-removal waits for attached readers to drain the log. */
 const DRAIN_MS = 10_000;
+/** A removed container's record while its remains are released (see `removeNow`). */
+const TOMBSTONE = '.removing';
 
 export class ContainerService {
   private readonly dir: string;
@@ -148,6 +152,8 @@ export class ContainerService {
   private readonly readers = new Map<string, Set<Promise<void>>>();
   /** Containers being removed, so a removal is done once. */
   private readonly removing = new Map<string, Promise<void>>();
+  /** Containers gone from the API whose remains are being released, each until it is done. */
+  private readonly gone = new Map<string, Promise<void>>();
   private unsubscribe: (() => void) | undefined;
   /** The node's local networks (`bridge` and user networks). */
   readonly networks: LocalNetworks;
@@ -169,18 +175,35 @@ export class ContainerService {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     this.unsubscribe = this.o.runtime.onEvent((e) => {
       if (e.type !== 'exit') return;
+      // How long after conmon wrote the exit the agent heard of it (the exit file's time).
+      this.log.debug(
+        { containerId: e.id, phase: 'exit.notice', ms: Date.now() - e.finishedAt.getTime() },
+        'container phase',
+      );
       void this.read(e.id).then((rec) => {
         if (rec?.autoRemove) void this.autoRemove(rec.id);
       });
     });
+    // Removed before a crash or a stop, their remains not yet released: finished now.
+    for (const n of await readdir(this.dir)) {
+      if (!n.endsWith(TOMBSTONE)) continue;
+      const rec = await readFile(join(this.dir, n), 'utf8').then(
+        (t) => JSON.parse(t) as ContainerRecord,
+        () => undefined,
+      );
+      if (rec) void this.bury(rec);
+      else await rm(join(this.dir, n), { force: true });
+    }
     for (const rec of await this.records()) {
       const info = await this.o.runtime.inspect(rec.id).catch(() => undefined);
       if (rec.autoRemove && info?.state === 'exited') void this.autoRemove(rec.id);
     }
   }
 
-  close(): void {
+  /** Stops following exits; waits up to 10 s for removed containers' remains to be released. */
+  async close(): Promise<void> {
     this.unsubscribe?.();
+    await Promise.race([this.settled(), new Promise((r) => setTimeout(r, 10_000).unref())]);
   }
 
   async create(body: unknown, name?: string): Promise<{ Id: string; Warnings: string[] }> {
@@ -192,17 +215,18 @@ export class ContainerService {
       );
     const id = randomBytes(32).toString('hex');
     const wanted = name ? name.replace(/^\//, '') : `skiff_${id.slice(0, 8)}`;
-    const taken = (await this.o.runtime.list()).find((c) => c.name === wanted);
+    const log = this.log.child({ containerId: id, name: wanted });
+    const phase = phaseTimer(log);
+    const taken = (await phase('create.name-check', () => this.runtimeList())).find((c) => c.name === wanted);
     if (taken)
       throw new SkiffError(
         'conflict',
         `Conflict. The container name "/${wanted}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`,
       );
-    const image = await this.o.images.lookup(s.image);
+    const image = await phase('create.image', () => this.o.images.lookup(s.image));
     if (!image) throw new SkiffError('not_found', `No such image: ${s.image}`);
     const imageConfig: ImageRunConfig = image.config.config ?? {};
     const argv = mergeArgs(imageConfig, s.spec);
-    const log = this.log.child({ containerId: id, name: wanted });
     const labels = { ...s.spec.Labels, [STANDALONE_CONTAINER_LABEL]: 'true' };
     const joined: ResolvedNetwork[] = [];
     for (const e of s.endpoints) {
@@ -221,29 +245,51 @@ export class ContainerService {
       gateway: j.def.gateway,
       prefixLen: parseCidr(j.def.subnet).prefixLength,
     }));
+    const attachments = joined.map((j, i) => ({
+      network: j.def,
+      aliases: dnsNames(wanted, id, j.rec ? (networks[i]?.aliases ?? []) : []),
+    }));
+    // Steps that do not depend on each other overlap, as the worker's task runner does:
+    // the rootfs while the namespace and the networks are set up, then the container's
+    // conmon and crun while CNI attaches its interfaces.
+    const steps: Promise<unknown>[] = [];
+    const track = <T>(p: Promise<T>): Promise<T> => {
+      steps.push(p.catch(() => undefined));
+      return p;
+    };
     try {
-      const { rootfs } = await this.o.rootfs.mount(id, image.id, rootfsMountFlags(s.spec));
-      const attachments = joined.map((j, i) => ({
-        network: j.def,
-        aliases: dnsNames(wanted, id, j.rec ? (networks[i]?.aliases ?? []) : []),
-      }));
+      // A removed container's published ports are released behind its removal's answer.
+      if (s.ports.length > 0) await this.settled();
       ports = await this.assignHostPorts(s.ports);
-      const net = await this.o.network.attach(id, attachments, ports);
-      for (const n of networks) n.ip = net.addresses.find((a) => a.networkId === n.id)?.ip ?? '';
-      await this.o.runtime.create({
-        id,
-        name: wanted,
-        rootfs,
-        imageConfig,
-        spec: s.spec,
-        netnsPath: net.netnsPath,
-        hostname: s.spec.Hostname || id.slice(0, 12),
-        ...(net.resolvConf === undefined ? {} : { resolvConf: net.resolvConf }),
-        labels,
-        ...(s.stdinOnce ? { stdinOnce: true } : {}),
-        ...(s.consoleSize ? { consoleSize: s.consoleSize } : {}),
-      });
+      const mounted = track(
+        phase('create.rootfs', () => this.o.rootfs.mount(id, image.id, rootfsMountFlags(s.spec))),
+      );
+      const sandboxed = track(phase('create.sandbox', () => this.sandbox(id, attachments, ports)));
+      const [{ rootfs }, sb] = await Promise.all([mounted, sandboxed]);
+      const attached = track(phase('create.attach', () => sb.attached));
+      await Promise.all([
+        attached,
+        phase('create.runtime', () =>
+          this.o.runtime.create({
+            id,
+            name: wanted,
+            rootfs,
+            imageConfig,
+            spec: s.spec,
+            netnsPath: sb.netnsPath,
+            hostname: s.spec.Hostname || id.slice(0, 12),
+            ...(sb.resolvConf === undefined ? {} : { resolvConf: sb.resolvConf }),
+            labels,
+            ...(s.stdinOnce ? { stdinOnce: true } : {}),
+            ...(s.consoleSize ? { consoleSize: s.consoleSize } : {}),
+          }),
+        ),
+      ]);
+      const { addresses } = await attached;
+      for (const n of networks) n.ip = addresses.find((a) => a.networkId === n.id)?.ip ?? '';
     } catch (e) {
+      // Nothing of the create still runs when its clean-up does.
+      await Promise.all(steps);
       await this.teardown(id, networkIds).catch((err: unknown) =>
         log.warn({ err: String(err) }, 'clean-up after a failed create'),
       );
@@ -273,19 +319,23 @@ export class ContainerService {
       ...(s.stdinOnce ? { stdinOnce: true } : {}),
       networks,
     };
-    await this.write(rec);
+    await phase('create.record', () => this.write(rec));
+    phase.end('create');
     log.info({ image: s.image }, 'container created');
     return { Id: id, Warnings: [] };
   }
 
   async start(ref: string): Promise<'started' | 'already'> {
     const rec = await this.find(ref);
-    const info = await this.o.runtime.inspect(rec.id);
+    const log = this.log.child({ containerId: rec.id });
+    const phase = phaseTimer(log);
+    const info = await phase('start.inspect', () => this.o.runtime.inspect(rec.id));
     if (info.state === 'running') return 'already';
     // An exited container runs again from its bundle, rootfs, network and log.
     if (info.state === 'exited') await this.o.runtime.restart(rec.id);
-    else await this.o.runtime.start(rec.id);
-    this.log.info({ containerId: rec.id }, 'container started');
+    else await phase('start.runtime', () => this.o.runtime.start(rec.id));
+    phase.end('start');
+    log.info('container started');
     return 'started';
   }
 
@@ -325,7 +375,7 @@ export class ContainerService {
       );
     if (wanted === rec.name)
       throw new SkiffError('conflict', `Renaming a container with the same name as its current name`);
-    const taken = (await this.o.runtime.list()).find((c) => c.name === wanted);
+    const taken = (await this.runtimeList()).find((c) => c.name === wanted);
     if (taken)
       throw new SkiffError(
         'conflict',
@@ -591,7 +641,7 @@ export class ContainerService {
   async list(): Promise<EngineContainerSummary[]> {
     const recs = new Map((await this.records()).map((r) => [r.id, r]));
     const now = Date.now();
-    return (await this.o.runtime.list()).map((c) => {
+    return (await this.runtimeList()).map((c) => {
       const rec = recs.get(c.id);
       return rec ? this.summary(rec, c, now) : taskSummary(c, now);
     });
@@ -643,37 +693,105 @@ export class ContainerService {
   private async autoRemove(id: string): Promise<void> {
     const rec = await this.read(id);
     if (!rec) return;
-    // Attached clients read the last lines first (the log goes with the container).
-    const readers = [...(this.readers.get(id) ?? [])];
-    if (readers.length > 0)
-      await Promise.race([Promise.all(readers), new Promise((r) => setTimeout(r, DRAIN_MS).unref())]);
     await this.removeNow(rec).catch((err: unknown) =>
       this.log.warn({ containerId: id, err: String(err) }, 'auto-removal failed'),
     );
   }
 
+  /**
+   * Removes a container from the API at once and its remains in the background: a live
+   * one is killed first (as dockerd does before it answers), then its record becomes a
+   * tombstone (`<id>.removing`) and it is gone for every client (ps, inspect, names,
+   * wait's `removed`) while its runtime state, namespace, interfaces and writable layer
+   * are released behind the answer, after attached readers drained its log. A crash
+   * meanwhile leaves the tombstone, which `init` finishes; what reads the kernel's or the
+   * disk's state of containers (networks, volumes, prune, df) waits for `settled()`.
+   */
   private removeNow(rec: ContainerRecord): Promise<void> {
     const running = this.removing.get(rec.id);
     if (running) return running;
+    const log = this.log.child({ containerId: rec.id });
+    const phase = phaseTimer(log);
     const p = (async () => {
-      await this.teardown(
-        rec.id,
-        netsOf(rec, this.o.bridge).map((n) => n.id),
-      );
-      await rm(join(this.dir, `${rec.id}.json`), { force: true });
-      this.log.info({ containerId: rec.id }, 'container removed');
+      const state = (await this.o.runtime.inspect(rec.id).catch(() => undefined))?.state;
+      const live = state === 'running' || state === 'created';
+      if (live) await phase('remove.kill', () => this.deleteRuntime(rec.id));
+      await phase('remove.tombstone', () => this.bury(rec));
+      phase.end('remove.answered');
+      log.info('container removed');
       this.removed.emit('removed', rec.id);
     })().finally(() => this.removing.delete(rec.id));
     this.removing.set(rec.id, p);
     return p;
   }
 
-  private async teardown(id: string, networkIds: string[]): Promise<void> {
+  /** Hides the container from the API, its record kept as a tombstone until `cleanUp` ends. */
+  private async bury(rec: ContainerRecord): Promise<void> {
+    let done: () => void = () => {};
+    this.gone.set(rec.id, new Promise<void>((r) => (done = r)));
+    try {
+      await rename(join(this.dir, `${rec.id}.json`), join(this.dir, `${rec.id}${TOMBSTONE}`));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.gone.delete(rec.id);
+        done();
+        throw e;
+      }
+    }
+    void this.cleanUp(rec).finally(() => {
+      this.gone.delete(rec.id);
+      done();
+    });
+  }
+
+  /** What a buried container leaves: its runtime state and log (once read), namespace, layer, tombstone. */
+  private async cleanUp(rec: ContainerRecord): Promise<void> {
+    const log = this.log.child({ containerId: rec.id });
+    const phase = phaseTimer(log);
+    try {
+      // Attached clients read the last lines first (the log goes with the container).
+      const readers = [...(this.readers.get(rec.id) ?? [])];
+      if (readers.length > 0)
+        await phase('cleanup.drain-readers', () =>
+          Promise.race([Promise.all(readers), new Promise((r) => setTimeout(r, DRAIN_MS).unref())]),
+        );
+      await this.teardown(
+        rec.id,
+        netsOf(rec, this.o.bridge).map((n) => n.id),
+        phase,
+      );
+      await rm(join(this.dir, `${rec.id}${TOMBSTONE}`), { force: true });
+      phase.end('cleanup');
+    } catch (err) {
+      // The tombstone stays: the next start finishes it.
+      log.warn({ err: String(err) }, 'clean-up of a removed container failed');
+    }
+  }
+
+  /** Resolves once the remains of every container removed so far are released. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.gone.values()]);
+  }
+
+  private async deleteRuntime(id: string): Promise<void> {
     await this.o.runtime.delete(id, { force: true }).catch((e: unknown) => {
       if (!(e instanceof SkiffError && e.code === 'not_found')) throw e;
     });
-    await this.o.network.detach(id, networkIds);
-    await this.o.rootfs.remove(id);
+  }
+
+  private async teardown(id: string, networkIds: string[], phase = phaseTimer(this.log)): Promise<void> {
+    await phase('remove.runtime', () => this.deleteRuntime(id));
+    // The node's `bridge` stays set up once made, as dockerd's docker0 does: setting it up
+    // and removing it again were two thirds of a `docker run --rm`'s network time. User
+    // networks go when their last container leaves.
+    const bridge = this.o.bridge.id;
+    await phase('remove.network', () =>
+      this.o.network.detach(
+        id,
+        networkIds.filter((n) => n !== bridge),
+      ),
+    );
+    await phase('remove.rootfs', () => this.o.rootfs.remove(id));
   }
 
   /** `docker network ls`: `bridge`, `none` and the user networks, with their containers. */
@@ -717,6 +835,8 @@ export class ContainerService {
 
   /** `docker network rm`: refused for the built-in ones and while containers are on it. */
   async removeNetwork(ref: string): Promise<void> {
+    // Removed containers leave their networks behind the removal's answer.
+    await this.settled();
     const net = await this.findNetwork(ref);
     if (!net) throw new SkiffError('not_found', `network ${ref} not found`);
     if (net.Name === 'bridge' || net.Name === 'none')
@@ -746,6 +866,7 @@ export class ContainerService {
 
   /** `docker network connect`: a container (running or not) joins a user network or `bridge`. */
   async connect(networkRef: string, containerRef: string, aliases: string[] = []): Promise<void> {
+    await this.settled();
     const rec = await this.find(containerRef);
     if (rec.networkMode === 'none')
       throw new SkiffError(
@@ -805,6 +926,21 @@ export class ContainerService {
     this.log.info({ containerId: rec.id, networkId: def.id }, 'container disconnected from a network');
   }
 
+  /** The container's namespace, with its interfaces attached in `attached` when the network layer can. */
+  private async sandbox(
+    id: string,
+    attachments: ContainerNetworkAttachment[],
+    ports: PublishedPort[],
+  ): ReturnType<NonNullable<NetworkPort['sandbox']>> {
+    if (this.o.network.sandbox) return this.o.network.sandbox(id, attachments, ports);
+    const net = await this.o.network.attach(id, attachments, ports);
+    return {
+      netnsPath: net.netnsPath,
+      ...(net.resolvConf === undefined ? {} : { resolvConf: net.resolvConf }),
+      attached: Promise.resolve({ addresses: net.addresses }),
+    };
+  }
+
   /**
    * Host ports for the bindings that name none: free on the host now (the kernel's pick
    * among its ephemeral ports, as dockerd's) and not published by another container
@@ -855,7 +991,7 @@ export class ContainerService {
       if (!(e instanceof SkiffError && e.code === 'not_found')) throw e;
     }
     const name = ref.replace(/^\//, '');
-    const all = await this.o.runtime.list();
+    const all = await this.runtimeList();
     const hit = all.find((c) => c.id === ref) ?? all.find((c) => c.name === name);
     if (hit) return hit.id;
     const byPrefix = ref.length > 0 ? all.filter((c) => c.id.startsWith(ref)) : [];
@@ -890,6 +1026,16 @@ export class ContainerService {
     }
   }
 
+  /** The runtime's containers but those removed whose remains are being released. */
+  private async runtimeList(): Promise<ContainerInfo[]> {
+    // A tombstone not yet taken up by `init` (the agent still starting) hides it too.
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    const buried = new Set(
+      names.filter((n) => n.endsWith(TOMBSTONE)).map((n) => n.slice(0, -TOMBSTONE.length)),
+    );
+    return (await this.o.runtime.list()).filter((c) => !this.gone.has(c.id) && !buried.has(c.id));
+  }
+
   private async records(): Promise<ContainerRecord[]> {
     let names: string[];
     try {
@@ -899,7 +1045,7 @@ export class ContainerService {
     }
     const out: ContainerRecord[] = [];
     for (const n of names) {
-      if (!n.endsWith('.json')) continue;
+      if (!n.endsWith('.json') || this.gone.has(n.slice(0, -5))) continue;
       const rec = await this.read(n.slice(0, -5));
       if (rec) out.push(rec);
     }

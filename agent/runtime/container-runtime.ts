@@ -14,7 +14,7 @@ import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeError, type Logger, SkiffError, silentLogger } from '../../lib/index.js';
+import { type Logger, SkiffError, silentLogger } from '../../lib/index.js';
 import { releaseContainerMounts, VolumeManager } from '../volume/index.js';
 import { apparmorEnabled } from './apparmor.js';
 import { type AttachSession, attachConmon } from './attach.js';
@@ -68,6 +68,8 @@ export class ContainerRuntime {
   /** Containers whose exit was already reported by this process. */
   private readonly reportedExits = new Set<string>();
   private readonly starting = new Set<string>();
+  /** Containers whose create runs now: their directory has no record yet, and adopt leaves them be. */
+  private readonly creating = new Set<string>();
   /** What stats() read once per running container (labels, cgroup, pid, memory limit). */
   private readonly statsCache = new Map<
     string,
@@ -167,6 +169,15 @@ export class ContainerRuntime {
         hint: 'remove it first or pick another id',
       });
     }
+    this.creating.add(spec.id);
+    try {
+      return await this.createNew(spec);
+    } finally {
+      this.creating.delete(spec.id);
+    }
+  }
+
+  private async createNew(spec: ContainerCreateSpec): Promise<ContainerInfo> {
     await this.ensureDirs();
     const stateDir = this.store.dir(spec.id);
     const runDir = this.runDir(spec.id);
@@ -254,14 +265,8 @@ export class ContainerRuntime {
     try {
       await this.oci.start(id);
       rec.startedAt = new Date().toISOString();
-      // Not waited for: reads see the start time at once, and its two fsyncs (5-50 ms on a
-      // busy disk) stay off every container's start. Only a host crash could lose it, and
-      // that ends the container's process too.
-      this.store
-        .write(rec)
-        .catch((err: unknown) =>
-          this.log.warn({ containerId: id, err: describeError(err) }, 'could not record the start time'),
-        );
+      // Not fsynced: after a power loss the container runs no more, started or not.
+      await this.store.write(rec, { durable: false });
       if (rec.health) this.startHealth(rec, new Date(rec.startedAt));
       const info = await this.inspect(id);
       if (info.pid !== undefined) this.emit({ type: 'start', id, pid: info.pid });
@@ -450,7 +455,6 @@ export class ContainerRuntime {
     await releaseContainerMounts(this.volumes, { containerId: id, runDir });
     await rm(runDir, { recursive: true, force: true });
     await rm(join(this.exitDir, id), { force: true });
-    await this.store.settled(id);
     await rm(this.store.dir(id), { recursive: true, force: true });
     this.reportedExits.delete(id);
   }
@@ -552,7 +556,7 @@ export class ContainerRuntime {
     this.watchExits();
     // A create interrupted by the crash left a directory without a record: undo it.
     for (const id of await this.store.ids()) {
-      if (!(await this.store.read(id))) {
+      if (!this.creating.has(id) && !(await this.store.read(id))) {
         this.log.info({ containerId: id }, 'removing a container whose create never finished');
         await this.cleanup(id).catch((err: unknown) =>
           this.log.warn({ err, containerId: id }, 'clean-up failed'),
@@ -581,25 +585,42 @@ export class ContainerRuntime {
     for (const id of [...this.health.keys()]) this.stopHealth(id);
   }
 
-  /** Resolves once every container record written behind (start times) is on disk. */
-  flushed(): Promise<void> {
-    return this.store.flushed();
-  }
-
   // -------------------------------------------------------------------- logs
 
   /** The container's log entries; rejects on the first iteration when the container does not exist. */
   async *logs(id: string, opts: LogOptions = {}): AsyncGenerator<LogEntry> {
     await this.store.get(id);
     const path = join(this.store.dir(id), 'ctr.log');
-    yield* readLogs(path, opts, async () => {
-      try {
-        const s = (await this.inspect(id)).state;
-        return s === 'running' || s === 'created';
-      } catch {
-        return false;
-      }
+    // An exit wakes a follower at once (an exit seen between two waits, at the next one).
+    let exited = false;
+    let wakeUp = () => {};
+    const off = this.onEvent((e) => {
+      if (e.type !== 'exit' || e.id !== id) return;
+      exited = true;
+      wakeUp();
     });
+    const wake = () => {
+      if (!exited) return new Promise<void>((r) => (wakeUp = r));
+      exited = false;
+      return Promise.resolve();
+    };
+    try {
+      yield* readLogs(
+        path,
+        opts,
+        async () => {
+          try {
+            const s = (await this.inspect(id)).state;
+            return s === 'running' || s === 'created';
+          } catch {
+            return false;
+          }
+        },
+        wake,
+      );
+    } finally {
+      off();
+    }
   }
 
   // -------------------------------------------------------------------- exec

@@ -4,7 +4,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileDurable } from '../../disk/index.js';
+import { replaceFile, writeFileDurable } from '../../disk/index.js';
 import { SkiffError } from '../../lib/index.js';
 import type { HealthPlan } from './health.js';
 import type { OciProcess } from './oci-config.js';
@@ -46,9 +46,6 @@ export function validateContainerId(id: string): void {
  * the event loop they stalled every other container of a deploy (twice per container).
  */
 export class ContainerStore {
-  /** Each container's writes in flight, one after the other, and the record the last one writes. */
-  private readonly inFlight = new Map<string, { done: Promise<void>; rec: string }>();
-
   constructor(readonly root: string) {}
 
   dir(id: string): string {
@@ -56,40 +53,18 @@ export class ContainerStore {
   }
 
   /**
-   * Writes the record durably, after any write of the same container still in flight;
-   * reads answer it from the moment it is asked for, so a caller may go on without
-   * waiting (the start time: a host crash ends the process it describes anyway).
+   * `durable: false` for what a power loss makes moot (the container does not survive it):
+   * replaced without fsyncs, still whole for a reader or after the agent's crash.
    */
-  write(rec: ContainerRecord): Promise<void> {
+  async write(rec: ContainerRecord, opts: { durable?: boolean } = {}): Promise<void> {
     const dir = this.dir(rec.id);
-    const text = JSON.stringify(rec);
-    const before = this.inFlight.get(rec.id)?.done ?? Promise.resolve();
-    const done = before.then(async () => {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      await writeFileDurable(join(dir, 'container.json'), text);
-    });
-    const entry = { done: done.catch(() => {}), rec: text };
-    this.inFlight.set(rec.id, entry);
-    void entry.done.then(() => {
-      if (this.inFlight.get(rec.id) === entry) this.inFlight.delete(rec.id);
-    });
-    return done;
-  }
-
-  /** Resolves once no write of the container is in flight (before its directory goes). */
-  async settled(id: string): Promise<void> {
-    for (let e = this.inFlight.get(id); e; e = this.inFlight.get(id)) await e.done;
-  }
-
-  /** Resolves once no write is in flight (an agent stopping leaves its records on disk). */
-  async flushed(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.all([...this.inFlight.values()].map((e) => e.done));
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const write = opts.durable === false ? replaceFile : writeFileDurable;
+    await write(join(dir, 'container.json'), JSON.stringify(rec));
   }
 
   async read(id: string): Promise<ContainerRecord | undefined> {
     validateContainerId(id);
-    const pending = this.inFlight.get(id);
-    if (pending) return JSON.parse(pending.rec) as ContainerRecord;
     try {
       return JSON.parse(readFileSync(join(this.dir(id), 'container.json'), 'utf8')) as ContainerRecord;
     } catch {

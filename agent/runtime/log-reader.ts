@@ -8,10 +8,16 @@ import type { LogEntry, LogOptions } from './types.js';
 
 const POLL_MS = 100;
 
+/**
+ * `wake`, when given, resolves when the container may have stopped (its exit event), so
+ * a follower ends with it rather than at its next poll: `docker run`'s attached output
+ * ends there.
+ */
 export async function* readLogs(
   path: string,
   opts: LogOptions,
   isRunning: () => Promise<boolean>,
+  wake?: () => Promise<void>,
 ): AsyncGenerator<LogEntry> {
   let fh: FileHandle | undefined;
   try {
@@ -78,9 +84,15 @@ export async function* readLogs(
         }
         return;
       }
-      await sleep(POLL_MS, undefined, opts.signal ? { signal: opts.signal } : undefined).catch(
-        () => undefined,
-      );
+      const poll = new AbortController();
+      const stop = () => poll.abort();
+      opts.signal?.addEventListener('abort', stop, { once: true });
+      await Promise.race([
+        sleep(POLL_MS, undefined, { signal: poll.signal }).catch(() => undefined),
+        ...(wake ? [wake()] : []),
+      ]);
+      poll.abort();
+      opts.signal?.removeEventListener('abort', stop);
     }
   } finally {
     await fh?.close();

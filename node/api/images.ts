@@ -187,8 +187,8 @@ export async function importImage(
   const cmd = importChanges(q.changes);
   const platform =
     typeof q.platform === 'string' && q.platform !== '' ? image.parsePlatform(q.platform) : undefined;
-  if (!isStream(req.body))
-    throw new SkiffError('invalid_argument', `send the tarball as ${TARBALL_CONTENT_TYPE}`);
+  // Any label: the docker CLI sends it as application/json (the route takes bodies unread).
+  if (!isStream(req.body)) throw new SkiffError('invalid_argument', 'send the tarball as the request body');
   const dir = join(a.images.opts.root, 'tmp');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, `import-${randomBytes(6).toString('hex')}.tar`);

@@ -14,8 +14,25 @@ export function registerPullRoute(
   ctx: Pick<ApiContext, 'log'>,
   agentOf: () => NodeAgent | undefined,
 ): void {
+  // `docker import` labels the tarball it sends application/json (dockerd reads it as the
+  // tarball whatever its label): this route takes any body unread, in a scope of its own.
+  // A pull reads only its query.
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+    registerCreateRoute(scope, ctx, agentOf);
+  });
+}
+
+function registerCreateRoute(
+  app: FastifyInstance,
+  ctx: Pick<ApiContext, 'log'>,
+  agentOf: () => NodeAgent | undefined,
+): void {
   app.post('/images/create', async (req, reply) => {
     if ((req.query as { fromSrc?: unknown }).fromSrc !== undefined) return importImage(req, reply, agentOf);
+    // A pull's body, if any, is not read: drained so the connection can go on.
+    (req.body as { resume?: () => void } | undefined)?.resume?.();
     const q = req.query as { fromImage?: unknown; tag?: unknown; platform?: unknown };
     if (typeof q.fromImage !== 'string' || q.fromImage === '')
       throw new SkiffError('invalid_argument', 'fromImage is required: the image to pull');

@@ -14,17 +14,22 @@ function view(v: volume.VolumeInfo): DockerVolume {
 
 export function registerVolumeRoutes(
   app: FastifyInstance,
-  agentOf: () => Pick<NodeAgent, 'volumes'> | undefined,
+  agentOf: () =>
+    | (Pick<NodeAgent, 'volumes'> & { containers: Pick<NodeAgent['containers'], 'settled'> })
+    | undefined,
 ): void {
-  const volumes = () => {
+  // A removed container lets go of its volumes behind the removal's answer: awaited, so
+  // `docker rm c && docker volume rm v` finds the volume free.
+  const volumes = async () => {
     const a = agentOf();
     if (!a) throw new SkiffError('unavailable', 'the node agent is still starting');
+    await a.containers.settled();
     return a.volumes;
   };
 
   app.get('/volumes', async (req) => {
     const labels = filterValues(req.query, 'label');
-    const all = await volumes().list();
+    const all = await (await volumes()).list();
     const match = all.filter((v) => labels.every((l) => labelMatches(v.Labels, l)));
     return { Volumes: match.map(view), Warnings: [] };
   });
@@ -64,19 +69,19 @@ export function registerVolumeRoutes(
       Object.values(labels as object).some((v) => typeof v !== 'string')
     )
       throw new SkiffError('invalid_argument', 'Labels must map names to strings');
-    const v = await volumes().ensure(name, { labels: labels as Record<string, string> });
+    const v = await (await volumes()).ensure(name, { labels: labels as Record<string, string> });
     const { created: _created, ...info } = v;
     return reply.status(201).send(view(info));
   });
 
   app.get('/volumes/:name', async (req) =>
-    view(await volumes().inspect((req.params as { name: string }).name)),
+    view(await (await volumes()).inspect((req.params as { name: string }).name)),
   );
 
   app.delete('/volumes/:name', async (req, reply) => {
     const force = isTrue((req.query as { force?: unknown }).force);
     try {
-      await volumes().remove((req.params as { name: string }).name);
+      await (await volumes()).remove((req.params as { name: string }).name);
     } catch (e) {
       // As docker: with force, a volume that is not there is no error.
       if (!(force && e instanceof SkiffError && e.code === 'not_found')) throw e;
@@ -93,7 +98,7 @@ export function registerVolumeRoutes(
       const [k, v] = splitLabel(l);
       labels[k] = v ?? '';
     }
-    const removed = await volumes().prune({ labels });
+    const removed = await (await volumes()).prune({ labels });
     return { VolumesDeleted: removed, SpaceReclaimed: 0 };
   });
 }

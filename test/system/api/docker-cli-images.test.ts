@@ -3,7 +3,8 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { VolumeManager } from '../../../agent/volume/index.js';
-import { dockerNode } from '../../support/docker-cli.js';
+import { runCommand } from '../../lab/command.js';
+import { DOCKER, dockerNode } from '../../support/docker-cli.js';
 
 const IMAGE = 'localhost/dk-busybox:1';
 
@@ -39,6 +40,21 @@ describe('docker CLI against a skiff node: images', () => {
     expect(missing.stderr).toContain('no such image: localhost/nothing:1');
     const inspectMissing = await docker(['image', 'inspect', 'localhost/nothing:1']);
     expect(inspectMissing.code).toBe(1);
+  });
+
+  it('docker import makes an image of a rootfs tarball, from a file and from stdin', async () => {
+    // The CLI labels the tarball it sends application/json, as dockerd takes it.
+    const tarball = join(d.dir, 'busybox.tgz');
+    const id = await ok(['import', '--change', 'CMD ["echo", "imported"]', tarball, 'localhost/dk-imp:1']);
+    expect(id).toMatch(/^sha256:[a-f0-9]{64}$/);
+    expect(await ok(['run', '--rm', 'localhost/dk-imp:1'])).toBe('imported');
+    const piped = await runCommand('sh', ['-c', `"${DOCKER}" import - localhost/dk-imp:2 < "${tarball}"`], {
+      env: d.env(),
+      timeoutMs: 60_000,
+    });
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(await ok(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}'])).toContain('localhost/dk-imp:2');
+    await ok(['image', 'rm', 'localhost/dk-imp:1', 'localhost/dk-imp:2']);
   });
 });
 

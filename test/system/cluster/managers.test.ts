@@ -355,14 +355,14 @@ describe('a cluster of three manager daemons and two workers', () => {
       await waitFor(
         async () =>
           existsSync(join(w.stateDir, 'raft')) &&
-          (await c.json<Node[]>(['node', 'ls'], a)).some((n) => n.ID === w.id && n.ManagerStatus),
+          (await c.apiNodes(a)).some((n) => n.ID === w.id && n.ManagerStatus),
         { what: 'the promoted node running as a manager, a raft member', timeoutMs: 90_000 },
       );
       const demoted = await c.skiff(['node', 'demote', w.id], a);
       expect(demoted.code, demoted.stderr).toBe(0);
       await waitFor(
         async () => {
-          const it = (await c.json<Node[]>(['node', 'ls'], a)).find((n) => n.ID === w.id);
+          const it = (await c.apiNodes(a)).find((n) => n.ID === w.id);
           return it?.Status.State === 'ready' && !it.ManagerStatus && it.Spec.Role === 'worker';
         },
         { what: 'the demoted node back as a ready worker', timeoutMs: 90_000 },

@@ -44,7 +44,8 @@ beforeAll(async () => {
     socketPath: join(root, 'skiff.sock'),
     hostname: 'volume-cli-test',
     version: '0.1.0-test',
-    extraRoutes: (app) => registerVolumeRoutes(app, () => ({ volumes: vm })),
+    extraRoutes: (app) =>
+      registerVolumeRoutes(app, () => ({ volumes: vm, containers: { settled: async () => {} } })),
   });
 });
 afterAll(async () => {
