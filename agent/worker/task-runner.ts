@@ -13,6 +13,7 @@ import {
   COMPOSE_PROJECT_LABEL,
   COMPOSE_SERVICE_LABEL,
   describeError,
+  monoMs,
   NODE_HOSTNAME_LABEL,
   SWARM_NODE_ID_LABEL,
   SWARM_SERVICE_ID_LABEL,
@@ -154,7 +155,7 @@ export class TaskRunner {
   private advance(state: TaskState, message: string, extra: Partial<TaskStatus> = {}): void {
     if (!movesForward(this.observed, state)) return;
     this.observed = state;
-    this.log.info({ state, message, err: extra.Err }, 'task state');
+    this.log.info({ state, message, err: extra.Err, mono: monoMs() }, 'task state');
     this.deps.report(this.task.ID, statusOf(state, message, this.deps.now(), extra));
   }
 
@@ -347,17 +348,42 @@ export class TaskRunner {
     await this.deps.network.detach(this.task.ID, networkIdsOf(this.task));
   }
 
-  /** Lets the nodes take a running task behind a VIP out of its set before it stops. */
+  /**
+   * Lets the nodes take a running task behind a VIP out of its set before it stops: for
+   * the fixed delay, or less when the network layer sees every table left it out (no
+   * other node on its networks).
+   */
   private async drain(): Promise<void> {
     if (this.observed !== 'running' || !this.containerCreated) return;
-    const behindVip = (this.task.NetworksAttachments ?? []).some(
+    const behind = (this.task.NetworksAttachments ?? []).filter(
       (a) => taskServiceVip(this.task, a.Network.Id) !== undefined,
     );
-    if (!behindVip) return;
+    if (behind.length === 0) return;
     const ms = Math.min(this.deps.vipDrainMs ?? VIP_DRAIN_MS, this.graceMs());
     if (ms <= 0) return;
-    this.log.info({ ms }, 'draining: out of the service VIP, stopping after the delay');
-    await new Promise((resolve) => setTimeout(resolve, ms));
+    const since = performance.now();
+    const addresses = behind.flatMap((a) =>
+      a.Addresses.slice(0, 1).map((cidr) => ({ networkId: a.Network.Id, ip: cidr.split('/')[0] ?? cidr })),
+    );
+    // Published in ingress mode, the task is also every node's routing mesh backend.
+    const published = (this.task.Endpoint?.Ports ?? []).some(
+      (p) => (p.PublishMode ?? 'ingress') === 'ingress',
+    );
+    if (!published && addresses.length === behind.length && this.deps.network.drained) {
+      if (await this.deps.network.drained(addresses, ms)) {
+        this.log.info(
+          { ms: Math.round(performance.now() - since), mono: monoMs() },
+          'drained: out of every service VIP table',
+        );
+        return;
+      }
+    }
+    const left = ms - (performance.now() - since);
+    this.log.info(
+      { ms: Math.round(left), mono: monoMs() },
+      'draining: out of the service VIP, stopping after the delay',
+    );
+    if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
   }
 
   private graceMs(): number {
@@ -370,7 +396,9 @@ export class TaskRunner {
     const obs = await this.deps.runtime.inspect(this.task.ID);
     // A created container's process (and its conmon) waits to be started: it goes too.
     if (obs?.state === 'running' || obs?.state === 'created') {
+      const since = monoMs();
       await this.deps.runtime.stop(this.task.ID, this.graceMs(), this.task.Spec.ContainerSpec?.StopSignal);
+      this.log.debug({ mono: since, stopMs: Math.round((monoMs() - since) * 10) / 10 }, 'container stopped');
     }
   }
 

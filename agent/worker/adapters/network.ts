@@ -9,6 +9,7 @@ import {
   isEncryptedNetwork,
   isSkiffError,
   MTU_OPTION,
+  monoMs,
   silentLogger,
   taskDnsNames,
   VXLAN_ID_OPTION,
@@ -64,6 +65,8 @@ export function networkPort(
     },
 
     sandboxes: () => mgr.sandboxIds(),
+
+    ...(views ? { drained: (addresses, withinMs) => views.drained(addresses, withinMs) } : {}),
 
     async detach(containerId, networkIds) {
       await mgr.removeSandbox(containerId);
@@ -135,6 +138,12 @@ export class NetworkViews {
   private readonly views = new Map<string, AssignedNetwork>();
   /** Per network, so FDB changes of one network never interleave. */
   private readonly queues = new Map<string, Promise<void>>();
+  /** Per network, the view this node's VIP tables were last all written from. */
+  private readonly written = new Map<string, AssignedNetwork | undefined>();
+  /** Stopping tasks waiting for the tables to leave them out (`drained`). */
+  private readonly drains = new Set<() => void>();
+  /** Per network, the view its tables were last marked for rewriting from. */
+  private readonly programmed = new Map<string, AssignedNetwork | undefined>();
 
   constructor(
     private readonly mgr: NetworkViewTarget,
@@ -179,12 +188,59 @@ export class NetworkViews {
     return next;
   }
 
+  /**
+   * Resolves true once no new connection can reach these addresses through a VIP: the
+   * latest view of each network leaves them out of every VIP's set, this node's tables
+   * were all rewritten from it, and no other node is on the network (whose tables this
+   * node cannot see). False when another node is (at once) or after `withinMs`.
+   */
+  drained(addresses: readonly { networkId: string; ip: string }[], withinMs: number): Promise<boolean> {
+    if (addresses.some((a) => (this.views.get(a.networkId)?.peers?.length ?? 0) > 0))
+      return Promise.resolve(false);
+    const done = () =>
+      addresses.every((a) => {
+        const w = this.written.get(a.networkId);
+        return (
+          w !== undefined &&
+          w === this.views.get(a.networkId) &&
+          (w.peers?.length ?? 0) === 0 &&
+          !(w.vips ?? []).some((v) => v.backends.includes(a.ip))
+        );
+      });
+    if (done()) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const finish = (ok: boolean) => {
+        clearTimeout(timer);
+        this.drains.delete(check);
+        resolve(ok);
+      };
+      const check = () => {
+        if (done()) finish(true);
+      };
+      const timer = setTimeout(() => finish(false), withinMs);
+      this.drains.add(check);
+    });
+  }
+
+  private checkDrains(): void {
+    for (const check of [...this.drains]) check();
+  }
+
   private async program(networkId: string): Promise<Programmed> {
     const def = this.mgr.getNetwork(networkId);
     const view = this.views.get(networkId);
     this.mgr.dns.setRecords(networkId, view?.records ?? []);
-    // Marked for the next batch of table rewrites (service-lb.ts); never rejects.
-    const vips = this.mgr.setServiceVips(networkId, view?.vips ?? []);
+    // Marked for the next batch of table rewrites (service-lb.ts); never rejects. A task
+    // that left a VIP's set is stopping and waits for the rewrite: no batching delay.
+    const before = this.programmed.get(networkId);
+    this.programmed.set(networkId, view);
+    const urgent = backendLeft(before, view);
+    if (urgent)
+      this.log.debug({ networkId, mono: monoMs() }, 'a task left a VIP set: its tables rewritten at once');
+    const vips = this.mgr.setServiceVips(networkId, view?.vips ?? [], { urgent }).then(() => {
+      this.written.set(networkId, view);
+      this.checkDrains();
+    });
     if (def?.driver === 'overlay') {
       const peers = (view?.peers ?? []).map((p) => ({ nodeId: p.nodeId, underlayIp: p.addr }));
       try {
@@ -197,4 +253,10 @@ export class NetworkViews {
     }
     return { vips };
   }
+}
+
+/** Whether an address that took a VIP's new connections in `before` takes none in `after`. */
+function backendLeft(before: AssignedNetwork | undefined, after: AssignedNetwork | undefined): boolean {
+  const now = new Set((after?.vips ?? []).flatMap((v) => v.backends.map((b) => `${v.vip}>${b}`)));
+  return (before?.vips ?? []).some((v) => v.backends.some((b) => !now.has(`${v.vip}>${b}`)));
 }
