@@ -138,8 +138,11 @@ export class NetworkViews {
   private readonly views = new Map<string, AssignedNetwork>();
   /** Per network, so FDB changes of one network never interleave. */
   private readonly queues = new Map<string, Promise<void>>();
-  /** Per network, the view this node's VIP tables were last all written from. */
-  private readonly written = new Map<string, AssignedNetwork | undefined>();
+  /** Views received, counted: a view's number tells which came later. */
+  private received = 0;
+  private readonly receivedAt = new Map<string, number>();
+  /** Per network, the view this node's VIP tables were last all written from, and its number. */
+  private readonly written = new Map<string, { view: AssignedNetwork | undefined; seq: number }>();
   /** Stopping tasks waiting for the tables to leave them out (`drained`). */
   private readonly drains = new Set<() => void>();
   /** Per network, the view its tables were last marked for rewriting from. */
@@ -160,6 +163,8 @@ export class NetworkViews {
     }
     for (const id of msg.removedNetworks) this.views.delete(id);
     for (const n of msg.networks) this.views.set(n.id, n);
+    this.received++;
+    for (const id of touched) this.receivedAt.set(id, this.received);
     // Resolves once the VIP tables are written too.
     return Promise.all([...touched].map((id) => this.queue(id).then((p) => p.vips))).then(() => {});
   }
@@ -197,14 +202,17 @@ export class NetworkViews {
   drained(addresses: readonly { networkId: string; ip: string }[], withinMs: number): Promise<boolean> {
     if (addresses.some((a) => (this.views.get(a.networkId)?.peers?.length ?? 0) > 0))
       return Promise.resolve(false);
+    // Tables written from the view at hand or a later one: a view taken before the task
+    // was asked to stop may still list it, and a later one never lists a stopping task.
+    const since = new Map(addresses.map((a) => [a.networkId, this.receivedAt.get(a.networkId) ?? 0]));
     const done = () =>
       addresses.every((a) => {
         const w = this.written.get(a.networkId);
         return (
-          w !== undefined &&
-          w === this.views.get(a.networkId) &&
-          (w.peers?.length ?? 0) === 0 &&
-          !(w.vips ?? []).some((v) => v.backends.includes(a.ip))
+          w?.view !== undefined &&
+          w.seq >= (since.get(a.networkId) ?? 0) &&
+          (w.view.peers?.length ?? 0) === 0 &&
+          !(w.view.vips ?? []).some((v) => v.backends.includes(a.ip))
         );
       });
     if (done()) return Promise.resolve(true);
@@ -233,12 +241,14 @@ export class NetworkViews {
     // Marked for the next batch of table rewrites (service-lb.ts); never rejects. A task
     // that left a VIP's set is stopping and waits for the rewrite: no batching delay.
     const before = this.programmed.get(networkId);
+    const seq = this.receivedAt.get(networkId) ?? 0;
     this.programmed.set(networkId, view);
     const urgent = backendLeft(before, view);
     if (urgent)
       this.log.debug({ networkId, mono: monoMs() }, 'a task left a VIP set: its tables rewritten at once');
     const vips = this.mgr.setServiceVips(networkId, view?.vips ?? [], { urgent }).then(() => {
-      this.written.set(networkId, view);
+      const w = this.written.get(networkId);
+      if (!w || w.seq <= seq) this.written.set(networkId, { view, seq });
       this.checkDrains();
     });
     if (def?.driver === 'overlay') {
