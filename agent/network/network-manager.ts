@@ -716,7 +716,7 @@ export class NetworkManager {
    * this node on the network gets them in its namespace's table (service-lb.ts), in
    * the next batch of rewrites (a burst of changes is one rewrite per table, the latest
    * view winning). Resolves once every table is programmed; never rejects. `urgent`: a
-   * stopping task left a VIP's set and waits for the tables (its drain): no batching delay.
+   * stopping task left a VIP's set (its drain): no batching delay.
    */
   setServiceVips(
     networkId: string,

@@ -163,7 +163,7 @@ interface Marked {
   netnsPath: string;
   wanted: () => readonly ServiceVip[] | undefined;
   waiters: Waiter[];
-  /** A stopping task waits for this rewrite (it takes the task out of a VIP's set). */
+  /** This rewrite takes a stopping task out of a VIP's set. */
   urgent: boolean;
 }
 
@@ -214,9 +214,9 @@ export class ServiceLoadBalancer {
 
   /**
    * Has the container's table brought up to date by the next batch; `wanted` is read
-   * when the batch runs. Rejects when nft refuses the ruleset. `urgent`: a stopping task
-   * waits for it (its drain), so the batch runs at once, without waiting for a pause in
-   * the changes or for starting containers.
+   * when the batch runs. Rejects when nft refuses the ruleset. `urgent`: it takes a
+   * stopping task out of a VIP's set (its drain), so the batch runs at once, without
+   * waiting for a pause in the changes or for starting containers.
    */
   sync(
     containerId: string,

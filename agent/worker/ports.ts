@@ -58,12 +58,6 @@ export interface NetworkPort {
   detach(containerId: string, networkIds: string[]): Promise<void>;
   /** IDs of the containers with a namespace or an attachment on this node. */
   sandboxes?(): Promise<string[]>;
-  /**
-   * Resolves true once no node sends new connections to these addresses through a
-   * service VIP any more (the drain of a stopping task can end); false when that cannot
-   * be seen from here (another node is on the network) or after `withinMs`.
-   */
-  drained?(addresses: { networkId: string; ip: string }[], withinMs: number): Promise<boolean>;
   /** Publishes (or withdraws, with an empty list) the names this container answers to. */
   setNames?(containerId: string, names: { networkId: string; ip: string; names: string[] }[]): Promise<void>;
 }

@@ -349,41 +349,21 @@ export class TaskRunner {
   }
 
   /**
-   * Lets the nodes take a running task behind a VIP out of its set before it stops: for
-   * the fixed delay, or less when the network layer sees every table left it out (no
-   * other node on its networks).
+   * Lets the nodes take a running task behind a VIP out of its set before it stops. A
+   * fixed delay, not "until this node's tables left it out" (which on one node takes
+   * ~100 ms): the delay also lets requests already sent to it finish, and an app that
+   * exits at once on SIGTERM would cut them (test/system/orchestration/vip-drain.test.ts).
    */
   private async drain(): Promise<void> {
     if (this.observed !== 'running' || !this.containerCreated) return;
-    const behind = (this.task.NetworksAttachments ?? []).filter(
+    const behindVip = (this.task.NetworksAttachments ?? []).some(
       (a) => taskServiceVip(this.task, a.Network.Id) !== undefined,
     );
-    if (behind.length === 0) return;
+    if (!behindVip) return;
     const ms = Math.min(this.deps.vipDrainMs ?? VIP_DRAIN_MS, this.graceMs());
     if (ms <= 0) return;
-    const since = performance.now();
-    const addresses = behind.flatMap((a) =>
-      a.Addresses.slice(0, 1).map((cidr) => ({ networkId: a.Network.Id, ip: cidr.split('/')[0] ?? cidr })),
-    );
-    // Published in ingress mode, the task is also every node's routing mesh backend.
-    const published = (this.task.Endpoint?.Ports ?? []).some(
-      (p) => (p.PublishMode ?? 'ingress') === 'ingress',
-    );
-    if (!published && addresses.length === behind.length && this.deps.network.drained) {
-      if (await this.deps.network.drained(addresses, ms)) {
-        this.log.info(
-          { ms: Math.round(performance.now() - since), mono: monoMs() },
-          'drained: out of every service VIP table',
-        );
-        return;
-      }
-    }
-    const left = ms - (performance.now() - since);
-    this.log.info(
-      { ms: Math.round(left), mono: monoMs() },
-      'draining: out of the service VIP, stopping after the delay',
-    );
-    if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
+    this.log.info({ ms, mono: monoMs() }, 'draining: out of the service VIP, stopping after the delay');
+    await new Promise((resolve) => setTimeout(resolve, ms));
   }
 
   private graceMs(): number {

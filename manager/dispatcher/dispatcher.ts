@@ -444,9 +444,9 @@ export class Dispatcher implements DispatcherApi {
 
   /**
    * Gathers a burst of changes, then has every session recompute its views once.
-   * `urgent`: a running task is stopping and waits for the nodes to take it out of its
-   * VIPs' sets (its drain) before its stop signal, so no burst is awaited (the indexing
-   * then takes at most half the time).
+   * `urgent`: a running task is stopping and the nodes must take it out of its VIPs' sets
+   * within its drain, before its stop signal, so no burst is awaited (the indexing then
+   * takes at most half the time).
    */
   private networksChanged(urgent = false): void {
     // At most a fifth of the time goes to indexing, however many tasks there are.

@@ -66,8 +66,6 @@ export function networkPort(
 
     sandboxes: () => mgr.sandboxIds(),
 
-    ...(views ? { drained: (addresses, withinMs) => views.drained(addresses, withinMs) } : {}),
-
     async detach(containerId, networkIds) {
       await mgr.removeSandbox(containerId);
       for (const id of networkIds) {
@@ -138,13 +136,6 @@ export class NetworkViews {
   private readonly views = new Map<string, AssignedNetwork>();
   /** Per network, so FDB changes of one network never interleave. */
   private readonly queues = new Map<string, Promise<void>>();
-  /** Views received, counted: a view's number tells which came later. */
-  private received = 0;
-  private readonly receivedAt = new Map<string, number>();
-  /** Per network, the view this node's VIP tables were last all written from, and its number. */
-  private readonly written = new Map<string, { view: AssignedNetwork | undefined; seq: number }>();
-  /** Stopping tasks waiting for the tables to leave them out (`drained`). */
-  private readonly drains = new Set<() => void>();
   /** Per network, the view its tables were last marked for rewriting from. */
   private readonly programmed = new Map<string, AssignedNetwork | undefined>();
 
@@ -163,8 +154,6 @@ export class NetworkViews {
     }
     for (const id of msg.removedNetworks) this.views.delete(id);
     for (const n of msg.networks) this.views.set(n.id, n);
-    this.received++;
-    for (const id of touched) this.receivedAt.set(id, this.received);
     // Resolves once the VIP tables are written too.
     return Promise.all([...touched].map((id) => this.queue(id).then((p) => p.vips))).then(() => {});
   }
@@ -193,64 +182,19 @@ export class NetworkViews {
     return next;
   }
 
-  /**
-   * Resolves true once no new connection can reach these addresses through a VIP: the
-   * latest view of each network leaves them out of every VIP's set, this node's tables
-   * were all rewritten from it, and no other node is on the network (whose tables this
-   * node cannot see). False when another node is (at once) or after `withinMs`.
-   */
-  drained(addresses: readonly { networkId: string; ip: string }[], withinMs: number): Promise<boolean> {
-    if (addresses.some((a) => (this.views.get(a.networkId)?.peers?.length ?? 0) > 0))
-      return Promise.resolve(false);
-    // Tables written from the view at hand or a later one: a view taken before the task
-    // was asked to stop may still list it, and a later one never lists a stopping task.
-    const since = new Map(addresses.map((a) => [a.networkId, this.receivedAt.get(a.networkId) ?? 0]));
-    const done = () =>
-      addresses.every((a) => {
-        const w = this.written.get(a.networkId);
-        return (
-          w?.view !== undefined &&
-          w.seq >= (since.get(a.networkId) ?? 0) &&
-          (w.view.peers?.length ?? 0) === 0 &&
-          !(w.view.vips ?? []).some((v) => v.backends.includes(a.ip))
-        );
-      });
-    if (done()) return Promise.resolve(true);
-    return new Promise<boolean>((resolve) => {
-      const finish = (ok: boolean) => {
-        clearTimeout(timer);
-        this.drains.delete(check);
-        resolve(ok);
-      };
-      const check = () => {
-        if (done()) finish(true);
-      };
-      const timer = setTimeout(() => finish(false), withinMs);
-      this.drains.add(check);
-    });
-  }
-
-  private checkDrains(): void {
-    for (const check of [...this.drains]) check();
-  }
-
   private async program(networkId: string): Promise<Programmed> {
     const def = this.mgr.getNetwork(networkId);
     const view = this.views.get(networkId);
     this.mgr.dns.setRecords(networkId, view?.records ?? []);
     // Marked for the next batch of table rewrites (service-lb.ts); never rejects. A task
-    // that left a VIP's set is stopping and waits for the rewrite: no batching delay.
+    // that left a VIP's set is stopping (its drain): the tables drop it without batching
+    // delays, well within the drain even on a busy node.
     const before = this.programmed.get(networkId);
-    const seq = this.receivedAt.get(networkId) ?? 0;
     this.programmed.set(networkId, view);
     const urgent = backendLeft(before, view);
     if (urgent)
       this.log.debug({ networkId, mono: monoMs() }, 'a task left a VIP set: its tables rewritten at once');
-    const vips = this.mgr.setServiceVips(networkId, view?.vips ?? [], { urgent }).then(() => {
-      const w = this.written.get(networkId);
-      if (!w || w.seq <= seq) this.written.set(networkId, { view, seq });
-      this.checkDrains();
-    });
+    const vips = this.mgr.setServiceVips(networkId, view?.vips ?? [], { urgent });
     if (def?.driver === 'overlay') {
       const peers = (view?.peers ?? []).map((p) => ({ nodeId: p.nodeId, underlayIp: p.addr }));
       try {

@@ -1,9 +1,9 @@
 // A stop-first rolling update behind a service VIP on one node (the single-node daemon,
-// real containers): a stopping task leaves the VIP's set and stops only once this node's
-// tables no longer send it new connections (no other node shares the network, so the
-// node sees every table) — sooner than the fixed drain — and the client, asking the VIP
-// every 100 ms, sees no request fail. Web exits at once on SIGTERM, so a connection sent
-// to a task after its stop signal is refused.
+// real containers): the client, asking the VIP every 100 ms, sees no request fail. Web
+// exits at once on SIGTERM, so a request still open when a task gets its stop signal is
+// cut: the drain (a task out of the VIP's set keeps running a while before its stop
+// signal) must cover both the tables' rewrite and the requests already sent to it.
+// Ending the drain as soon as this node's tables dropped the task failed requests here.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,7 +62,6 @@ describe('a rolling update behind a VIP on one node', () => {
       return [];
     }
   };
-  const daemonLog = () => readFileSync(join(node.stateDir, 'daemon.log'), 'utf8');
 
   beforeAll(async () => {
     node = testNode();
@@ -78,7 +77,7 @@ describe('a rolling update behind a VIP on one node', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 120_000);
 
-  it('stops each old task once the tables left it out, and fails no request', async () => {
+  it('fails no request of a client asking the VIP', async () => {
     await deploy(1);
     await waitFor(async () => loopLines().filter((l) => l === 'ok 1').length >= 5, {
       what: 'the client reaching web through its VIP',
@@ -94,7 +93,8 @@ describe('a rolling update behind a VIP on one node', () => {
       },
       { what: 'the update of web to complete', timeoutMs: 120_000, intervalMs: 250 },
     );
-    await waitFor(async () => loopLines().length >= before + 10, {
+    const completed = loopLines().length;
+    await waitFor(async () => loopLines().length >= completed + 5, {
       what: 'more requests after the update',
       timeoutMs: 30_000,
     });
@@ -104,9 +104,5 @@ describe('a rolling update behind a VIP on one node', () => {
       during.join('\n'),
     ).toEqual([]);
     expect(during.at(-1)).toBe('ok 2');
-    // Both old tasks drained on the tables' word, not after the fixed delay.
-    const log = daemonLog();
-    expect(log.match(/drained: out of every service VIP table/g) ?? [], log.slice(-4000)).toHaveLength(2);
-    expect(log).not.toMatch(/stopping after the delay/);
   }, 300_000);
 });

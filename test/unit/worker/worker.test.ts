@@ -66,57 +66,6 @@ describe('worker', () => {
     expect(stack.containers.get('t1')?.req?.name).toBe('shop-db-2');
   });
 
-  it('drains a task behind a VIP until the network layer says no node sends to it, or for the fixed delay', async () => {
-    const vipTask = (id: string) =>
-      task(id, {
-        Spec: { ContainerSpec: { Image: 'busybox:latest', StopGracePeriod: 60e9 } },
-        NetworksAttachments: [
-          {
-            Network: {
-              Id: 'net1',
-              Name: 'front',
-              Created: '2026-01-01T00:00:00Z',
-              Scope: 'swarm',
-              Driver: 'overlay',
-              EnableIPv6: false,
-              IPAM: { Driver: 'default', Config: [] },
-              Internal: false,
-              Attachable: false,
-              Ingress: false,
-              Options: {},
-              Labels: {},
-            },
-            Addresses: [`10.0.1.${id === 't1' ? 5 : 6}/24`],
-          },
-        ],
-        Endpoint: { Spec: { Mode: 'vip' }, VirtualIPs: [{ NetworkID: 'net1', Addr: '10.0.1.2/24' }] },
-      });
-    const asked: string[] = [];
-    let answer: (ok: boolean) => void = () => {};
-    stack.network.drained = (addresses) => {
-      asked.push(...addresses.map((a) => `${a.networkId}/${a.ip}`));
-      return new Promise((resolve) => {
-        answer = resolve;
-      });
-    };
-    await worker.setAssignments([vipTask('t1')]);
-    await worker.settled();
-    const t0 = performance.now();
-    void worker.applyChanges({ updated: [{ ...vipTask('t1'), DesiredState: 'shutdown' }], removed: [] });
-    await waitFor(async () => asked.length > 0, {
-      what: 'the drain asked the network layer',
-      timeoutMs: 5_000,
-    });
-    expect(asked).toEqual(['net1/10.0.1.5']);
-    expect(stack.calls).not.toContain('stop t1');
-    answer(true);
-    await worker.settled();
-    expect(stack.calls).toContain('stop t1');
-    // Not the fixed 2 s drain.
-    expect(performance.now() - t0).toBeLessThan(1_500);
-    expect(last('t1')?.State).toBe('shutdown');
-  });
-
   it('reports a non-zero exit as failed with the exit code', async () => {
     await worker.setAssignments([task('t1')]);
     await worker.settled();
