@@ -1,18 +1,38 @@
 // Rolling update, real containers on one node: 10 replicas of busybox httpd updated
-// from v1 to v2 with parallelism 2, delay 0, stop_grace_period 1s (order stop-first,
-// the default), skiff's single-node daemon next to Docker Swarm (dockerd in swarm mode,
-// the bench peer) on the same machine: the same compose file and images, each engine's
-// own `stack deploy`, watched through the same Docker API. The clock runs from the
-// second `stack deploy` (the new image tag) until the service reports its update
-// completed and 10 tasks of v2 run. Runs alternate between the engines.
+// with parallelism 2, delay 0, stop_grace_period 1s, skiff's single-node daemon next to
+// Docker Swarm (dockerd in swarm mode, the bench peer) on the same machine: the same
+// compose file and images, watched through the same Docker API. Runs alternate between
+// the engines. Four scenarios, each stop-first (the default) and start-first:
 //
-//   npx tsx bench/rolling-update.ts [--runs N]      # BENCH_SIZE=tiny: skiff only, one run
+// - `deploy`: each engine's own `stack deploy` of a new image tag (v1 → v2), polled
+//   every 20 ms;
+// - `force`: `docker service update --force --detach` of the service, the docker CLI
+//   against both engines, UpdateStatus polled every 50 ms.
+//
+// Two figures each: from the command to the update's UpdateStatus `completed` and 10
+// updated tasks running (which includes the `monitor` period after the last batch, 5 s
+// by default in both engines), and to the 10 updated tasks running (the batches alone:
+// their floor is 5 × (stop grace + start)).
+//
+//   npx tsx bench/rolling-update.ts [--runs N] [--how deploy,force] [--order stop-first,start-first]
+//   BENCH_SIZE=tiny: skiff only, one run of `deploy` stop-first
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { Service, Task } from '../lib/index.js';
 import { busyboxTarball } from '../test/support/skiff-node/index.js';
-import { type Figure, interleave, latencyFigures, repeat, sideBySideFigures } from './lib/index.js';
+import {
+  type Figure,
+  interleave,
+  latencyFigures,
+  median,
+  pairedRatio,
+  repeat,
+  round,
+  runCommand,
+  sideBySideFigures,
+} from './lib/index.js';
 import {
   allServices,
   allTasks,
@@ -25,14 +45,28 @@ import {
 } from './skiff-vs-swarm/index.js';
 
 const tiny = process.env.BENCH_SIZE === 'tiny';
-const { values: a } = parseArgs({ options: { runs: { type: 'string', default: tiny ? '1' : '3' } } });
+const { values: a } = parseArgs({
+  options: {
+    runs: { type: 'string', default: tiny ? '1' : '3' },
+    how: { type: 'string', default: tiny ? 'deploy' : 'deploy,force' },
+    order: { type: 'string', default: tiny ? 'stop-first' : 'stop-first,start-first' },
+  },
+});
 const RUNS = Number(a.runs);
 const STACK = 'benchroll';
+const SERVICE = `${STACK}_web`;
 const REPLICAS = 10;
 const image = (v: string) => `localhost/bench-roll:${v}`;
 const log = (m: string) => process.stderr.write(`${m}\n`);
 
-const compose = (v: string) => `services:
+type How = 'deploy' | 'force';
+type Order = 'stop-first' | 'start-first';
+const hows = (a.how ?? '').split(',').filter((h): h is How => h === 'deploy' || h === 'force');
+const orders = (a.order ?? '')
+  .split(',')
+  .filter((o): o is Order => o === 'stop-first' || o === 'start-first');
+
+const compose = (v: string, order: Order) => `services:
   web:
     image: ${image(v)}
     command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
@@ -42,25 +76,48 @@ const compose = (v: string) => `services:
       update_config:
         parallelism: 2
         delay: 0s
+        order: ${order}
 `;
 
-async function converged(engine: Engine, v: string): Promise<boolean> {
-  const [services, tasks] = await Promise.all([allServices(engine.socket), allTasks(engine.socket)]);
-  if (services[0]?.UpdateStatus?.State !== 'completed') return false;
-  const running = tasks.filter(
-    (t) =>
-      t.DesiredState === 'running' &&
-      t.Status.State === 'running' &&
-      t.Spec.ContainerSpec?.Image?.startsWith(image(v)),
-  );
-  return running.length === REPLICAS;
+/** Whether the task runs the service's spec as updated: the new image, or the forced update's counter. */
+function updated(t: Task, service: Service, how: How): boolean {
+  if (how === 'deploy') return t.Spec.ContainerSpec?.Image?.startsWith(image('v2')) === true;
+  return (t.Spec.ForceUpdate ?? 0) === (service.Spec.TaskTemplate?.ForceUpdate ?? 0);
 }
 
-/** Deploys v1 and waits for it, then times the update to v2. */
-async function updateOnce(engine: Engine, dir: string): Promise<number> {
+async function progress(engine: Engine, how: How): Promise<{ running: boolean; completed: boolean }> {
+  const [services, tasks] = await Promise.all([allServices(engine.socket), allTasks(engine.socket)]);
+  const service = services.find((s) => s.Spec.Name === SERVICE);
+  if (!service) return { running: false, completed: false };
+  const running =
+    tasks.filter(
+      (t) =>
+        t.ServiceID === service.ID &&
+        t.DesiredState === 'running' &&
+        t.Status.State === 'running' &&
+        updated(t, service, how),
+    ).length === REPLICAS;
+  return { running, completed: running && service.UpdateStatus?.State === 'completed' };
+}
+
+/** The docker CLI against the engine's socket (skiff's or dockerd's). */
+const docker = (engine: Engine, args: string[], cwd: string) =>
+  runCommand('docker', ['-H', `unix://${engine.socket}`, ...args], { cwd, timeoutMs: 120_000 });
+
+/**
+ * Deploys v1 and waits for it, then times the update: ms to completed (returned) and
+ * to all updated tasks running (`running`).
+ */
+async function updateOnce(
+  engine: Engine,
+  dir: string,
+  how: How,
+  order: Order,
+  running: number[],
+): Promise<number> {
   const file = (v: string) => {
-    const f = join(dir, `roll-${v}.yaml`);
-    writeFileSync(f, compose(v));
+    const f = join(dir, `roll-${v}-${order}.yaml`);
+    writeFileSync(f, compose(v, order));
     return f;
   };
   const first = await engine.cli(engine.deployArgs(file('v1'), STACK), dir);
@@ -75,14 +132,24 @@ async function updateOnce(engine: Engine, dir: string): Promise<number> {
     180_000,
   );
   const t0 = performance.now();
-  const second = await engine.cli(engine.deployArgs(file('v2'), STACK), dir);
-  if (second.code !== 0) throw new Error(`${engine.label}: stack deploy v2: ${second.stderr.trim()}`);
+  const second =
+    how === 'deploy'
+      ? await engine.cli(engine.deployArgs(file('v2'), STACK), dir)
+      : await docker(engine, ['service', 'update', '--force', '--detach', SERVICE], dir);
+  if (second.code !== 0) throw new Error(`${engine.label}: ${how} update: ${second.stderr.trim()}`);
+  let runningMs: number | undefined;
   const ms = await timeUntil(
-    `${engine.label}: update to v2 completed`,
+    `${engine.label}: ${how} update completed`,
     t0,
-    () => converged(engine, 'v2'),
+    async () => {
+      const p = await progress(engine, how);
+      if (p.running) runningMs ??= performance.now() - t0;
+      return p.completed;
+    },
     300_000,
+    how === 'force' ? 50 : 20,
   );
+  running.push(runningMs ?? ms);
   await removeStack(engine, STACK, dir);
   return ms;
 }
@@ -96,23 +163,47 @@ async function main(): Promise<void> {
       images.set(image(v), await busyboxTarball(mkdtempSync(join(dir, `img-${v}-`)), `${v}\n`));
     const skiff = await startSkiff(await skiffEntry(tiny, log), images);
     engines.push(skiff);
+    const alone = tiny || process.env.BENCH_DOCKER === '0';
+    const swarm = alone ? undefined : await startSwarm(images, log);
+    if (swarm) engines.push(swarm);
     const figures: Figure[] = [];
-    const what = `${REPLICAS} replicas, parallelism 2, delay 0, stop_grace_period 1s: update → converged`;
-    if (tiny || process.env.BENCH_DOCKER === '0') {
-      const s = await repeat(() => updateOnce(skiff, dir), { warmup: 0, runs: RUNS });
-      figures.push(...latencyFigures('rolling-update', s, what));
-    } else {
-      const swarm = await startSwarm(images, log);
-      engines.push(swarm);
-      const r = await interleave(
-        () => updateOnce(skiff, dir),
-        () => updateOnce(swarm, dir),
-        { warmup: 0, runs: RUNS },
-      );
-      figures.push(...sideBySideFigures('rolling-update', swarm.label, r, what));
-      log(
-        `rolling-update: skiff ${r.a.ms.map(Math.round).join(', ')} ms; ${swarm.label} ${r.b.ms.map(Math.round).join(', ')} ms; ratio ${r.ratio.toFixed(3)}`,
-      );
+    for (const how of hows) {
+      for (const order of orders) {
+        const what = `${REPLICAS} replicas, parallelism 2, delay 0, stop_grace_period 1s, ${order}, ${
+          how === 'deploy' ? 'stack deploy of a new tag' : 'docker service update --force'
+        }: update →`;
+        const ra: number[] = [];
+        const rb: number[] = [];
+        if (!swarm) {
+          const s = await repeat(() => updateOnce(skiff, dir, how, order, ra), { warmup: 0, runs: RUNS });
+          figures.push(...latencyFigures('rolling-update', s, `${what} completed`));
+          figures.push({
+            name: 'rolling-update',
+            metric: `${what} all running median`,
+            unit: 'ms',
+            value: round(median(ra)),
+          });
+          continue;
+        }
+        const r = await interleave(
+          () => updateOnce(skiff, dir, how, order, ra),
+          () => updateOnce(swarm, dir, how, order, rb),
+          { warmup: 0, runs: RUNS },
+        );
+        figures.push(...sideBySideFigures('rolling-update', swarm.label, r, `${what} completed`));
+        figures.push({
+          name: 'rolling-update',
+          metric: `${what} all running median`,
+          unit: 'ms',
+          value: round(median(ra)),
+          peer: swarm.label,
+          peerValue: round(median(rb)),
+          ratio: round(pairedRatio(ra, rb)),
+        });
+        log(
+          `rolling-update ${how} ${order}: completed skiff ${r.a.ms.map(Math.round).join(', ')} ms; ${swarm.label} ${r.b.ms.map(Math.round).join(', ')} ms; ratio ${r.ratio.toFixed(3)}; all running skiff ${ra.map(Math.round).join(', ')} ms, swarm ${rb.map(Math.round).join(', ')} ms`,
+        );
+      }
     }
     for (const f of figures) process.stdout.write(`${JSON.stringify(f)}\n`);
   } finally {

@@ -715,9 +715,14 @@ export class NetworkManager {
    * The service VIPs on a network and the tasks each balances over: every container of
    * this node on the network gets them in its namespace's table (service-lb.ts), in
    * the next batch of rewrites (a burst of changes is one rewrite per table, the latest
-   * view winning). Resolves once every table is programmed; never rejects.
+   * view winning). Resolves once every table is programmed; never rejects. `urgent`: a
+   * stopping task left a VIP's set (its drain): no batching delay.
    */
-  setServiceVips(networkId: string, vips: readonly ServiceVip[]): Promise<void> {
+  setServiceVips(
+    networkId: string,
+    vips: readonly ServiceVip[],
+    opts: { urgent?: boolean } = {},
+  ): Promise<void> {
     const before = this.vips.get(networkId) ?? [];
     if (vips.length === 0) this.vips.delete(networkId);
     else this.vips.set(networkId, vips);
@@ -728,7 +733,7 @@ export class NetworkManager {
       const { containerId, netnsPath } = record;
       syncs.push(
         this.lb
-          .sync(containerId, netnsPath, () => this.vipsOfContainer(containerId))
+          .sync(containerId, netnsPath, () => this.vipsOfContainer(containerId), opts.urgent)
           .catch((e: unknown) => {
             // Its namespace went with the container meanwhile, or nft refused: the next change retries.
             if (this.attachments.has(containerId))

@@ -163,6 +163,8 @@ interface Marked {
   netnsPath: string;
   wanted: () => readonly ServiceVip[] | undefined;
   waiters: Waiter[];
+  /** This rewrite takes a stopping task out of a VIP's set. */
+  urgent: boolean;
 }
 
 interface BatchItem extends LbWrite {
@@ -212,20 +214,24 @@ export class ServiceLoadBalancer {
 
   /**
    * Has the container's table brought up to date by the next batch; `wanted` is read
-   * when the batch runs. Rejects when nft refuses the ruleset.
+   * when the batch runs. Rejects when nft refuses the ruleset. `urgent`: it takes a
+   * stopping task out of a VIP's set (its drain), so the batch runs at once, without
+   * waiting for a pause in the changes or for starting containers.
    */
   sync(
     containerId: string,
     netnsPath: string,
     wanted: () => readonly ServiceVip[] | undefined,
+    urgent = false,
   ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const m = this.marked.get(containerId);
       if (m) {
         m.netnsPath = netnsPath;
         m.wanted = wanted;
+        m.urgent ||= urgent;
         m.waiters.push({ resolve, reject });
-      } else this.marked.set(containerId, { netnsPath, wanted, waiters: [{ resolve, reject }] });
+      } else this.marked.set(containerId, { netnsPath, wanted, waiters: [{ resolve, reject }], urgent });
       this.burstStart ??= performance.now();
       this.schedule();
     });
@@ -281,15 +287,17 @@ export class ServiceLoadBalancer {
     if (this.batchRunning) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (![...this.marked.keys()].some((id) => !this.writing.has(id))) return;
+    const due = [...this.marked].filter(([id]) => !this.writing.has(id));
+    if (due.length === 0) return;
+    const urgent = due.some(([, m]) => m.urgent);
     const waited = performance.now() - (this.burstStart ?? performance.now());
     this.timer = setTimeout(
       () => {
         this.timer = undefined;
-        if (this.deferred()) this.timer = setTimeout(() => this.schedule(), this.quietMs);
+        if (!urgent && this.deferred()) this.timer = setTimeout(() => this.schedule(), this.quietMs);
         else void this.runBatch();
       },
-      Math.max(0, Math.min(this.quietMs, this.maxWaitMs - waited)),
+      urgent ? 0 : Math.max(0, Math.min(this.quietMs, this.maxWaitMs - waited)),
     );
   }
 

@@ -22,6 +22,7 @@ import {
   DISPATCH_PROTOCOL,
   describeError,
   dispatchProtocolRefusal,
+  monoMs,
   SkiffError,
   silentLogger,
 } from '../../lib/index.js';
@@ -257,6 +258,16 @@ export class AgentSession {
   }
 
   private async apply(msg: AssignmentsMessage): Promise<void> {
+    if (this.log.isLevelEnabled('debug') && (msg.tasks.length > 0 || msg.removedTasks.length > 0))
+      this.log.debug(
+        {
+          type: msg.type,
+          tasks: msg.tasks.map((t) => `${t.ID}:${t.DesiredState}`),
+          removed: msg.removedTasks,
+          mono: monoMs(),
+        },
+        'assignments received',
+      );
     this.opts.onResources?.({
       complete: msg.type === 'complete',
       secrets: msg.secrets,
@@ -280,8 +291,18 @@ export class AgentSession {
     const updates = [...this.pending].map(([taskId, status]) => ({ taskId, status }));
     this.pending.clear();
     this.flushing = true;
+    const sent = monoMs();
     try {
       await cur.api.updateTaskStatus({ nodeId: this.opts.nodeId, sessionId: cur.sessionId, updates });
+      if (this.log.isLevelEnabled('debug'))
+        this.log.debug(
+          {
+            tasks: updates.map((u) => `${u.taskId}:${u.status.State}`),
+            mono: sent,
+            ackMs: Math.round((monoMs() - sent) * 10) / 10,
+          },
+          'task statuses sent',
+        );
       this.statusRetryMs = this.opts.statusRetryMs ?? 100;
       this.flushing = false;
       if (this.pending.size > 0) this.flushIn(this.opts.batchDelayMs ?? 0);

@@ -87,7 +87,7 @@ const WRAPPED: Wrapped[] = [
     name: 'rolling-update',
     file: 'rolling-update.ts',
     description:
-      'rolling update of 10 replicas (parallelism 2, delay 0, grace 1s) to converged: skiff next to Docker Swarm',
+      'rolling update of 10 replicas (parallelism 2, delay 0, grace 1s), stack deploy of a new tag and docker service update --force, stop-first and start-first, to completed and to all running: skiff next to Docker Swarm',
     args: { tiny: [], full: [] },
   },
   {

@@ -49,14 +49,15 @@ export function allServices(socket: string): Promise<Service[]> {
   return apiGet<Service[]>(socket, '/services');
 }
 
-/** Polls `cond` every few ms until it holds; the time it first held, in ms since `t0`. */
+/** Polls `cond` every `intervalMs` until it holds; the time it first held, in ms since `t0`. */
 export async function timeUntil(
   what: string,
   t0: number,
   cond: () => Promise<boolean>,
   timeoutMs: number,
+  intervalMs = 20,
 ): Promise<number> {
-  await waitFor(cond, { what, timeoutMs: Math.max(0, t0 + timeoutMs - performance.now()), intervalMs: 20 });
+  await waitFor(cond, { what, timeoutMs: Math.max(0, t0 + timeoutMs - performance.now()), intervalMs });
   return performance.now() - t0;
 }
 

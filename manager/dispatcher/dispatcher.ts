@@ -28,6 +28,7 @@ import {
   DISPATCH_PROTOCOL,
   dispatchProtocolRefusal,
   MAX_HELD_IMAGES,
+  monoMs,
   registeredPeerAddr,
   SkiffError,
   silentLogger,
@@ -106,6 +107,8 @@ export class Dispatcher implements DispatcherApi {
   /** Built once per burst of changes, shared by all sessions. */
   private networkIndex: NetworkIndex | undefined;
   private networkTimer: NodeJS.Timeout | undefined;
+  /** When networkTimer fires (performance.now()). */
+  private networkTimerAt = 0;
   /** How long the last index took to build: recomputing waits a multiple of it (big clusters). */
   private networkIndexMs = 0;
 
@@ -225,7 +228,19 @@ export class Dispatcher implements DispatcherApi {
     const own = new Set(this.opts.store.tasksForNode(session.nodeId).map((t) => t.ID));
     // A node may only report on its own tasks.
     const updates = req.updates.filter((u) => own.has(u.taskId));
-    if (updates.length > 0) await this.opts.store.applyTaskStatuses(updates);
+    if (updates.length === 0) return;
+    const received = monoMs();
+    await this.opts.store.applyTaskStatuses(updates);
+    if (this.log.isLevelEnabled('debug'))
+      this.log.debug(
+        {
+          nodeId: session.nodeId,
+          tasks: updates.map((u) => `${u.taskId}:${u.status.State}`),
+          mono: received,
+          committedMs: Math.round((monoMs() - received) * 10) / 10,
+        },
+        'task statuses committed',
+      );
   }
 
   async publishLogs(req: PublishLogsRequest): Promise<void> {
@@ -414,6 +429,11 @@ export class Dispatcher implements DispatcherApi {
     for (const n of changed) session.sentNetworks.set(n.id, keys.get(n.id) ?? '');
     for (const id of removed) session.sentNetworks.delete(id);
     session.sentMesh = meshKey;
+    if (this.log.isLevelEnabled('debug'))
+      this.log.debug(
+        { nodeId: session.nodeId, networks: changed.map((n) => n.id), mono: monoMs() },
+        'network views sent',
+      );
     return {
       ...this.message('incremental', [], []),
       networks: changed,
@@ -429,26 +449,34 @@ export class Dispatcher implements DispatcherApi {
     return this.opts.store.networkKeys() ?? null;
   }
 
-  /** Gathers a burst of changes, then has every session recompute its views once. */
-  private networksChanged(): void {
-    if (this.networkTimer) return;
-    this.networkTimer = setTimeout(
-      () => {
-        this.networkTimer = undefined;
-        this.networkIndex = undefined;
-        for (const s of this.sessions.values()) {
-          s.networksStale = true;
-          s.wake?.();
-        }
-      },
-      // At most a fifth of the time goes to indexing, however many tasks there are.
-      Math.max(this.opts.networkDelayMs ?? 50, 4 * this.networkIndexMs),
-    );
+  /**
+   * Gathers a burst of changes, then has every session recompute its views once.
+   * `urgent`: a running task is stopping and the nodes must take it out of its VIPs' sets
+   * within its drain, before its stop signal, so no burst is awaited (the indexing then
+   * takes at most half the time).
+   */
+  private networksChanged(urgent = false): void {
+    // At most a fifth of the time goes to indexing, however many tasks there are.
+    const delay = urgent
+      ? this.networkIndexMs
+      : Math.max(this.opts.networkDelayMs ?? 50, 4 * this.networkIndexMs);
+    const at = performance.now() + delay;
+    if (this.networkTimer && this.networkTimerAt <= at) return;
+    if (this.networkTimer) clearTimeout(this.networkTimer);
+    this.networkTimerAt = at;
+    this.networkTimer = setTimeout(() => {
+      this.networkTimer = undefined;
+      this.networkIndex = undefined;
+      for (const s of this.sessions.values()) {
+        s.networksStale = true;
+        s.wake?.();
+      }
+    }, delay);
     this.networkTimer.unref();
   }
 
   private onTaskChange(change: TaskChange): void {
-    if ((change.task.NetworksAttachments?.length ?? 0) > 0) this.networksChanged();
+    if ((change.task.NetworksAttachments?.length ?? 0) > 0) this.networksChanged(isLeavingVips(change.task));
     const nodeId = change.task.NodeID;
     if (!nodeId) return;
     const session = this.sessions.get(nodeId);
@@ -458,6 +486,11 @@ export class Dispatcher implements DispatcherApi {
     // reports it removed; only the store deleting the task takes it off the node.
     const gone = change.kind === 'delete';
     if (!gone && taskStateRank(t.Status.State ?? 'new') < taskStateRank('assigned')) return;
+    if (this.log.isLevelEnabled('debug'))
+      this.log.debug(
+        { nodeId, taskId: t.ID, serviceId: t.ServiceID, desiredState: t.DesiredState, mono: monoMs() },
+        'assignment queued',
+      );
     if (!session.resync) {
       if (session.queue.length < (this.opts.maxQueuedMessages ?? MAX_QUEUED_MESSAGES)) {
         session.queue.push(this.message('incremental', gone ? [] : [t], gone ? [t.ID] : []));
@@ -504,4 +537,9 @@ function heldImages(v: HeldImages | undefined): HeldImages | undefined {
     .filter((d): d is string => typeof d === 'string' && HELD_DIGEST.test(d))
     .slice(0, MAX_HELD_IMAGES);
   return { addr: v.addr, digests };
+}
+
+/** A task still running that the manager asked to stop: it leaves its VIPs' sets now. */
+function isLeavingVips(t: Task): boolean {
+  return t.Status.State === 'running' && taskStateRank(t.DesiredState) > taskStateRank('running');
 }

@@ -7,6 +7,7 @@ import {
   DEPENDS_ON_LABEL,
   decodeDependsOn,
   describeError,
+  monoMs,
   STACK_NAMESPACE_LABEL,
   SWARM_SERVICE_NAME_LABEL,
   TERMINAL_TASK_STATES,
@@ -173,6 +174,7 @@ export class OrchestrationLoop {
       batches.at(-1)!.push(c);
       size += n;
     }
+    const decided = monoMs();
     const stale = new Set<string>();
     await updateInBatches(
       this.store,
@@ -193,9 +195,12 @@ export class OrchestrationLoop {
       },
       1,
     );
-    for (const c of all)
-      if (c.changes.create.length > 0 && !stale.has(c.serviceId))
-        this.log.debug({ serviceId: c.serviceId, created: c.changes.create.length }, 'tasks created');
+    if (this.log.isLevelEnabled('debug')) {
+      for (const c of all)
+        if (c.changes.create.length > 0 && !stale.has(c.serviceId))
+          this.log.debug({ serviceId: c.serviceId, created: c.changes.create.length }, 'tasks created');
+      traceRollouts(this.log, all, stale, decided);
+    }
     if (stale.size > 0) {
       for (const id of stale) this.dirty.add(id);
       this.loop.kick();
@@ -279,6 +284,36 @@ function isRoutineProgress(t: Task, old: Task | undefined, service: Service | un
     return false;
   const update = service.UpdateStatus?.State;
   return update === undefined || update === 'completed' || update === 'rollback_completed';
+}
+
+/**
+ * A rolling update's steps as committed (debug): which tasks it stopped, created and
+ * released, when decided and how long the proposal took (`mono`, monoMs).
+ */
+function traceRollouts(
+  log: Logger,
+  all: readonly ServiceChanges[],
+  stale: Set<string>,
+  decided: number,
+): void {
+  const committedMs = Math.round((monoMs() - decided) * 10) / 10;
+  for (const c of all) {
+    const s = c.changes.serviceUpdates[0];
+    const state = s?.UpdateStatus?.State;
+    if (isEmpty(c.changes) || stale.has(c.serviceId)) continue;
+    const moved = (from: string, to: string) =>
+      c.changes.update
+        .filter((t) => t.DesiredState === to && c.read.get(t.ID)?.DesiredState === from)
+        .map((t) => t.ID);
+    const stopped = moved('running', 'shutdown');
+    const released = moved('ready', 'running');
+    const created = c.changes.create.map((t) => `${t.ID}:${t.DesiredState}`);
+    if (!state && stopped.length + released.length === 0) continue;
+    log.debug(
+      { serviceId: c.serviceId, updateState: state, stopped, created, released, mono: decided, committedMs },
+      'rollout step committed',
+    );
+  }
 }
 
 /** One service's decisions, and the versions of the service and tasks they were made from. */

@@ -9,6 +9,7 @@ import {
   isEncryptedNetwork,
   isSkiffError,
   MTU_OPTION,
+  monoMs,
   silentLogger,
   taskDnsNames,
   VXLAN_ID_OPTION,
@@ -135,6 +136,8 @@ export class NetworkViews {
   private readonly views = new Map<string, AssignedNetwork>();
   /** Per network, so FDB changes of one network never interleave. */
   private readonly queues = new Map<string, Promise<void>>();
+  /** Per network, the view its tables were last marked for rewriting from. */
+  private readonly programmed = new Map<string, AssignedNetwork | undefined>();
 
   constructor(
     private readonly mgr: NetworkViewTarget,
@@ -183,8 +186,15 @@ export class NetworkViews {
     const def = this.mgr.getNetwork(networkId);
     const view = this.views.get(networkId);
     this.mgr.dns.setRecords(networkId, view?.records ?? []);
-    // Marked for the next batch of table rewrites (service-lb.ts); never rejects.
-    const vips = this.mgr.setServiceVips(networkId, view?.vips ?? []);
+    // Marked for the next batch of table rewrites (service-lb.ts); never rejects. A task
+    // that left a VIP's set is stopping (its drain): the tables drop it without batching
+    // delays, well within the drain even on a busy node.
+    const before = this.programmed.get(networkId);
+    this.programmed.set(networkId, view);
+    const urgent = backendLeft(before, view);
+    if (urgent)
+      this.log.debug({ networkId, mono: monoMs() }, 'a task left a VIP set: its tables rewritten at once');
+    const vips = this.mgr.setServiceVips(networkId, view?.vips ?? [], { urgent });
     if (def?.driver === 'overlay') {
       const peers = (view?.peers ?? []).map((p) => ({ nodeId: p.nodeId, underlayIp: p.addr }));
       try {
@@ -197,4 +207,10 @@ export class NetworkViews {
     }
     return { vips };
   }
+}
+
+/** Whether an address that took a VIP's new connections in `before` takes none in `after`. */
+function backendLeft(before: AssignedNetwork | undefined, after: AssignedNetwork | undefined): boolean {
+  const now = new Set((after?.vips ?? []).flatMap((v) => v.backends.map((b) => `${v.vip}>${b}`)));
+  return (before?.vips ?? []).some((v) => v.backends.some((b) => !now.has(`${v.vip}>${b}`)));
 }

@@ -187,6 +187,22 @@ describe('service VIP rules in a container namespace', () => {
     await again;
   });
 
+  it('runs an urgent batch (a stopping task waits for it) at once, even while containers start', async () => {
+    vi.useFakeTimers();
+    const nft = fakeNft(5);
+    const lb = new ServiceLoadBalancer(nft.run, undefined, { starting: () => true });
+    const wanted = () => [{ vip: '10.0.1.2', backends: ['10.0.1.5'] }];
+    const routine = lb.sync('a', '/ns/a', wanted);
+    await vi.advanceTimersByTimeAsync(300); // held while containers start
+    expect(nft.execs).toHaveLength(0);
+    const urgent = lb.sync('b', '/ns/b', wanted, true);
+    await vi.advanceTimersByTimeAsync(10);
+    // One batch, the held table with it.
+    expect(nft.execs).toHaveLength(1);
+    expect(nft.execs[0]?.map((w) => w.netnsPath).sort()).toEqual(['/ns/a', '/ns/b']);
+    await Promise.all([routine, urgent]);
+  });
+
   it('writes a starting container’s table at once, not behind the batch of other containers', async () => {
     vi.useFakeTimers();
     const nft = fakeNft(10, new Set(), 300);

@@ -21,7 +21,13 @@ class FakeNetworkLayer implements NetworkViewTarget {
   listNetworks() {
     return [...this.defs.keys()].map((id) => this.getNetwork(id)!);
   }
-  async setServiceVips(id: string, vips: readonly { vip: string; backends: string[] }[]) {
+  readonly urgent: boolean[] = [];
+  async setServiceVips(
+    id: string,
+    vips: readonly { vip: string; backends: string[] }[],
+    opts: { urgent?: boolean } = {},
+  ) {
+    this.urgent.push(opts.urgent ?? false);
     if (vips.length === 0) this.vips.delete(id);
     else this.vips.set(id, [...vips]);
   }
@@ -118,5 +124,18 @@ describe('network views on the agent', () => {
     expect(net.peers.has('br')).toBe(false);
     expect(net.records.get('br')).toEqual([{ name: 'web', ips: ['10.1.0.5'] }]);
     expect(net.peers.has('gone')).toBe(false);
+  });
+
+  it('has the tables rewritten at once when a task left a VIP’s set (it is stopping), not when one joined', async () => {
+    const net = new FakeNetworkLayer();
+    const views = new NetworkViews(net);
+    net.defs.set('ov', { id: 'ov', driver: 'overlay' });
+    await views.update(msg({ complete: true, networks: [view('ov', [], ['10.1.0.5'])] }));
+    await views.update(msg({ networks: [view('ov', [], ['10.1.0.5', '10.1.0.6'])] }));
+    expect(net.urgent.at(-1)).toBe(false);
+    await views.update(msg({ networks: [view('ov', ['192.168.0.2'], ['10.1.0.5', '10.1.0.6'])] }));
+    expect(net.urgent.at(-1)).toBe(false);
+    await views.update(msg({ networks: [view('ov', ['192.168.0.2'], ['10.1.0.6'])] }));
+    expect(net.urgent.at(-1)).toBe(true);
   });
 });
