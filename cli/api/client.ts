@@ -2,6 +2,7 @@
 // over the local unix socket or TCP (mTLS).
 import { PassThrough, Readable } from 'node:stream';
 import type {
+  BuildCredentials,
   ConfigSpec,
   DockerVolume,
   EngineContainerTop,
@@ -23,6 +24,7 @@ import type {
   Task,
 } from '../../lib/index.js';
 import {
+  BUILD_CREDENTIALS_PARAM,
   decodeFrames,
   EXEC_HEADER,
   type ExecBody,
@@ -552,6 +554,8 @@ export class ApiClient {
       target?: string;
       noCache?: boolean;
       pull?: boolean;
+      /** Secrets and ssh keys: sent in the body before the context (lib/build-protocol.ts). */
+      credentials?: BuildCredentials;
     },
     onOutput: (text: string) => void,
   ): Promise<string> {
@@ -562,7 +566,18 @@ export class ApiClient {
     if (params.target) query.set('target', params.target);
     if (params.noCache) query.set('nocache', '1');
     if (params.pull) query.set('pull', '1');
-    const res = await this.send(`/build?${query}`, context, undefined, {
+    let body = context;
+    if (params.credentials) {
+      const block = Buffer.from(JSON.stringify(params.credentials));
+      query.set(BUILD_CREDENTIALS_PARAM, String(block.length));
+      body = Readable.from(
+        (async function* () {
+          yield block;
+          yield* context;
+        })(),
+      );
+    }
+    const res = await this.send(`/build?${query}`, body, undefined, {
       'content-type': 'application/x-tar',
     });
     let id = '';
