@@ -18,7 +18,7 @@ import { registerPullRoute } from './pull.js';
 import { registerSystemDiskRoutes } from './system.js';
 import { registerVolumeRoutes } from './volumes.js';
 
-export { type BuildRequest, parseBuildQuery } from './build.js';
+export { type BuildRequest, parseBuildQuery, parseCredentials } from './build.js';
 export { peerExecApi } from './exec.js';
 export { ExecBodySchema } from './exec-body.js';
 export { importImage, registerImageRoutes, TARBALL_CONTENT_TYPE } from './images.js';
