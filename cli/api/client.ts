@@ -4,6 +4,8 @@ import { PassThrough, Readable } from 'node:stream';
 import type {
   BuildCredentials,
   ConfigSpec,
+  DistributeMessage,
+  DistributeRequest,
   DockerVolume,
   EngineContainerTop,
   EnginePathStat,
@@ -434,6 +436,27 @@ export class ApiClient {
       .split('\n')
       .map((l) => (safeJson(l) as { stream?: string } | undefined)?.stream?.trim())
       .filter((l): l is string => !!l);
+  }
+
+  /**
+   * Has the chosen nodes (default: every ready node) fetch an image pinned by digest from
+   * the node serving the API, which holds it; each node's events to `onMessage`.
+   */
+  async distributeImage(
+    request: DistributeRequest,
+    onMessage: (m: DistributeMessage) => void,
+  ): Promise<void> {
+    const res = await this.send('/skiff/images/distribute', request);
+    if (res.statusCode >= 400) throw toError(res.statusCode, await res.text());
+    let rest = '';
+    for await (const chunk of res.body) {
+      const lines = (rest + Buffer.from(chunk).toString('utf8')).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) {
+        const m = safeJson(line) as DistributeMessage | undefined;
+        if (m && typeof m.node === 'string') onMessage(m);
+      }
+    }
   }
 
   /** Pushes an image from the node, handing each progress message to `onMessage`. */
