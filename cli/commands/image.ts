@@ -511,7 +511,8 @@ async function seedNodes(c: ApiClient, pinned: string, nodes: string[], quiet: b
   let any = false;
   await c.distributeImage({ ref: pinned, ...(nodes.length ? { nodes } : {}) }, (m) => {
     any = true;
-    const who = m.hostname || m.node.slice(0, 12);
+    // Hostnames need not differ (lab hosts, cloned machines): the ID first.
+    const who = `${m.node.slice(0, 12)} ${m.hostname}`.trim();
     if (m.status === 'failed') failed.push(`${who}: ${m.error}`);
     if (!lines) return;
     if (m.status === 'fetching') {
