@@ -18,7 +18,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildImage, pushImage, REGISTRY_BINARY } from '../test/fixtures/index.js';
 import { runCommand, waitFor } from '../test/lab/index.js';
-import { type LabCluster, type LabClusterNode, startLabCluster } from '../test/system/cluster/helpers.js';
+import { type LabCluster, type LabClusterNode, startLabCluster } from '../test/support/lab-cluster.js';
 import { type Figure, interleave, round } from './lib/index.js';
 
 const tiny = process.env.BENCH_SIZE === 'tiny';
