@@ -25,10 +25,12 @@ import { Builder } from './build/index.js';
 import { ContainerService, isStandaloneId, type NetworkLinkPort } from './containers/index.js';
 import {
   DEFAULT_PULL_LIMITS,
+  type ImageRecord,
   ImageService,
   listenPeers,
   type PeerServed,
   type PeerTls,
+  type PullEvent,
   type PullLimits,
   type PullOutcome,
   peerHandler,
@@ -106,6 +108,9 @@ export interface NodeAgentOptions {
   /** Where user bridge networks (`docker network create`) take their subnets; dockerd's default pools when absent. */
   networkPool?: string;
 }
+
+/** How long `fetchFromCluster` waits for a holder to be known. */
+const CLUSTER_SOURCE_WAIT_MS = 10_000;
 
 export class NodeAgent {
   readonly images: ImageService;
@@ -309,6 +314,39 @@ export class NodeAgent {
       .catch((e: unknown) =>
         this.log.warn({ err: describeError(e) }, 'could not remove networks no container uses'),
       );
+  }
+
+  /**
+   * Brings an image pinned by digest from the other nodes holding it, as a task's start
+   * would (`image push --to-cluster` seeding every node). `fetched` is false when the node
+   * had it already. Holders are asked of the leader's dispatcher for a few seconds: the
+   * node that was just given the image announces it with its next heartbeat.
+   */
+  async fetchFromCluster(
+    ref: string,
+    digest: string,
+    onProgress?: (e: PullEvent) => void,
+  ): Promise<{ record: ImageRecord; fetched: boolean }> {
+    const have = await this.images.lookup(ref);
+    if (have) return { record: have, fetched: false };
+    const peers = this.opts.peers;
+    if (!peers || !this.session)
+      throw new SkiffError('unavailable', 'this node is in no cluster: it has no other nodes to fetch from');
+    let sources: string[] = [];
+    for (const deadline = Date.now() + CLUSTER_SOURCE_WAIT_MS; ; ) {
+      sources = (await this.session.imageSources(digest)).map((s) => s.addr);
+      if (sources.length > 0 || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    if (sources.length === 0)
+      throw new SkiffError('not_found', `no node of the cluster holds ${ref}`, {
+        hint: 'the node it was loaded on may not have told the managers yet; try again',
+      });
+    this.log.info({ image: ref, peers: sources }, 'fetching image from other nodes (push --to-cluster)');
+    const record = await this.images.pullFromPeers(ref, sources, peers.tls, {
+      ...(onProgress ? { onProgress } : {}),
+    });
+    return { record, fetched: true };
   }
 
   /** Resolves once the first assignment set has been applied. */

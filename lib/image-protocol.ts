@@ -80,3 +80,23 @@ export interface DockerVolume {
   UsageData: { Size: number; RefCount: number };
   UsedBy: string[];
 }
+
+/** `POST /skiff/images/distribute` (`image push --to-cluster`): which image, to which nodes. */
+export interface DistributeRequest {
+  /** The image pinned by its manifest digest (`name@sha256:…`), held by the node serving the API. */
+  ref: string;
+  /** Node IDs (or unique prefixes) or hostnames; none: every ready node. */
+  nodes?: string[];
+}
+
+/**
+ * One JSON line of its answer per event: a node's fetch progress (bytes of the blobs it
+ * lacks), its end (`fetched: false`: it held the image already), or its failure. The
+ * peer endpoint's answer to a manager has the same lines without `node` and `hostname`.
+ */
+export type DistributeMessage = { node: string; hostname: string } & DistributeEvent;
+
+export type DistributeEvent =
+  | { status: 'fetching'; current: number; total: number }
+  | { status: 'done'; fetched: boolean }
+  | { status: 'failed'; error: string };

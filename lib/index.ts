@@ -5,6 +5,7 @@
 // imported for types only; the dispatcher's server and client live in manager/ and agent/.
 
 export * from './bounded-step.js';
+export * from './build-protocol.js';
 export * from './byte-size.js';
 export * from './compose-source.js';
 export * from './container-security.js';

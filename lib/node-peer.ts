@@ -36,3 +36,6 @@ export function peerExecPath(id: string): string {
 
 /** The route the peer endpoint serves it on. */
 export const PEER_EXEC_ROUTE = '/skiff/peer/tasks/:id/exec';
+
+/** The route on a node's peer endpoint where a manager has the node fetch an image from its holders. */
+export const PEER_IMAGE_FETCH_ROUTE = '/skiff/peer/images/fetch';

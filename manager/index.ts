@@ -17,6 +17,7 @@ export {
   eventMatches,
   type Filters,
   forwardExec,
+  forwardToNodePeer,
   isForwarded,
   type LocalEventSource,
   type LocalNetworkPort,

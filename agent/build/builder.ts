@@ -38,6 +38,14 @@ export interface BuildOptions {
   pull?: boolean;
   /** Only the result, no step output (docker build -q). */
   quiet?: boolean;
+  /**
+   * Secrets for `RUN --mount=type=secret,id=…` (compose's build.secrets): written to
+   * 0600 files in the build's run dir, handed to buildah as `--secret id=…,src=…`,
+   * removed with the build; the buffers are zeroed once written.
+   */
+  secrets?: readonly { id: string; data: Buffer }[];
+  /** ssh for `RUN --mount=type=ssh,id=…`: a private key (written like a secret) or an agent socket on this machine. */
+  ssh?: readonly ({ id: string; key: Buffer } | { id: string; socket: string })[];
   /** Each line of the builder's output, as it comes. */
   onOutput?: (line: string) => void;
   /** Ends the build (the client went away). */
@@ -102,6 +110,7 @@ export class Builder {
       for (const [k, v] of Object.entries(o.buildArgs ?? {})) bud.push('--build-arg', `${k}=${v}`);
       for (const [k, v] of Object.entries(o.labels ?? {})) bud.push('--label', `${k}=${v}`);
       if (o.target) bud.push('--target', o.target);
+      bud.push(...(await writeCredentials(o, runRoot)));
       if (o.noCache) bud.push('--no-cache');
       if (o.quiet) bud.push('--quiet');
       bud.push(o.context);
@@ -245,6 +254,31 @@ export class Builder {
       });
     });
   }
+}
+
+/**
+ * Writes the build's secrets and ssh keys under its run dir (tmpfs on a usual /run, never
+ * the state dir's disk) and answers buildah's flags for them. buildah mounts each into
+ * the RUN steps that ask for it only, and commits none of them into the image.
+ */
+async function writeCredentials(o: BuildOptions, runRoot: string): Promise<string[]> {
+  if (!o.secrets?.length && !o.ssh?.length) return [];
+  const dir = join(runRoot, 'credentials');
+  await mkdir(dir, { mode: 0o700 });
+  const flags: string[] = [];
+  let n = 0;
+  const write = async (data: Buffer) => {
+    const file = join(dir, String(n++));
+    await writeFile(file, data, { mode: 0o600 });
+    data.fill(0);
+    return file;
+  };
+  for (const s of o.secrets ?? []) flags.push('--secret', `id=${s.id},src=${await write(s.data)}`);
+  for (const s of o.ssh ?? []) {
+    if ('key' in s) flags.push('--ssh', `${s.id}=${await write(s.key)}`);
+    else flags.push('--ssh', `${s.id}=${s.socket}`);
+  }
+  return flags;
 }
 
 function registriesConf(scratch: string): string {

@@ -27,6 +27,15 @@ const WRAPPED: Wrapped[] = [
     docker: true,
   },
   {
+    name: 'image-distribution',
+    file: 'image-distribution.ts',
+    description:
+      'a 200 MB, 8-layer image from a lab manager to 2 workers: skiff (registry-less, both at once) vs docker-registry push + 2 pulls (goal <= 0.7x); docker build of a FROM-scratch Dockerfile on skiff vs dockerd',
+    // The script reads BENCH_SIZE itself (tiny: 2 x 1 MB, 1 run, no dockerd).
+    args: { tiny: [], full: [] },
+    docker: true,
+  },
+  {
     name: 'network',
     file: 'network.ts',
     description: 'network attach time and overlay vs bare-veth TCP throughput between lab hosts',

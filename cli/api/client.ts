@@ -2,7 +2,10 @@
 // over the local unix socket or TCP (mTLS).
 import { PassThrough, Readable } from 'node:stream';
 import type {
+  BuildCredentials,
   ConfigSpec,
+  DistributeMessage,
+  DistributeRequest,
   DockerVolume,
   EngineContainerTop,
   EnginePathStat,
@@ -23,6 +26,7 @@ import type {
   Task,
 } from '../../lib/index.js';
 import {
+  BUILD_CREDENTIALS_PARAM,
   decodeFrames,
   EXEC_HEADER,
   type ExecBody,
@@ -434,6 +438,27 @@ export class ApiClient {
       .filter((l): l is string => !!l);
   }
 
+  /**
+   * Has the chosen nodes (default: every ready node) fetch an image pinned by digest from
+   * the node serving the API, which holds it; each node's events to `onMessage`.
+   */
+  async distributeImage(
+    request: DistributeRequest,
+    onMessage: (m: DistributeMessage) => void,
+  ): Promise<void> {
+    const res = await this.send('/skiff/images/distribute', request);
+    if (res.statusCode >= 400) throw toError(res.statusCode, await res.text());
+    let rest = '';
+    for await (const chunk of res.body) {
+      const lines = (rest + Buffer.from(chunk).toString('utf8')).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) {
+        const m = safeJson(line) as DistributeMessage | undefined;
+        if (m && typeof m.node === 'string') onMessage(m);
+      }
+    }
+  }
+
   /** Pushes an image from the node, handing each progress message to `onMessage`. */
   async pushImage(
     name: string,
@@ -552,6 +577,8 @@ export class ApiClient {
       target?: string;
       noCache?: boolean;
       pull?: boolean;
+      /** Secrets and ssh keys: sent in the body before the context (lib/build-protocol.ts). */
+      credentials?: BuildCredentials;
     },
     onOutput: (text: string) => void,
   ): Promise<string> {
@@ -562,7 +589,18 @@ export class ApiClient {
     if (params.target) query.set('target', params.target);
     if (params.noCache) query.set('nocache', '1');
     if (params.pull) query.set('pull', '1');
-    const res = await this.send(`/build?${query}`, context, undefined, {
+    let body = context;
+    if (params.credentials) {
+      const block = Buffer.from(JSON.stringify(params.credentials));
+      query.set(BUILD_CREDENTIALS_PARAM, String(block.length));
+      body = Readable.from(
+        (async function* () {
+          yield block;
+          yield* context;
+        })(),
+      );
+    }
+    const res = await this.send(`/build?${query}`, body, undefined, {
       'content-type': 'application/x-tar',
     });
     let id = '';

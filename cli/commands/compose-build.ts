@@ -32,6 +32,8 @@ const HONOURED = new Set([
   'no_cache',
   'pull',
   'tags',
+  'secrets',
+  'ssh',
 ]);
 
 interface Buildable {
@@ -40,6 +42,8 @@ interface Buildable {
   /** Whether the file names the image (`image:`); else it is `<project>-<service>`, which compose push skips. */
   named: boolean;
   build: NonNullable<ComposeProject['services'][string]['build']>;
+  /** Where the build's secrets come from. */
+  project: Pick<ComposeProject, 'secrets' | 'environment' | 'workingDir'>;
 }
 
 export function registerComposeBuild(
@@ -91,7 +95,13 @@ export async function buildables(o: ProjectOptions, only: string[] = []): Promis
     const build = project.services[service]?.build;
     const image = spec.TaskTemplate?.ContainerSpec?.Image;
     if (!build || !image || (only.length > 0 && !only.includes(service))) continue;
-    out.push({ service, image, build, named: project.services[service]?.image !== undefined });
+    out.push({
+      service,
+      image,
+      build,
+      named: project.services[service]?.image !== undefined,
+      project,
+    });
   }
   return out;
 }
@@ -100,6 +110,14 @@ export async function buildables(o: ProjectOptions, only: string[] = []): Promis
 export async function buildOne(c: ApiClient, t: Buildable, flags: BuildFlags): Promise<string> {
   const b = t.build as Record<string, unknown>;
   for (const key of Object.keys(b)) {
+    if (key === 'cache_from' && Array.isArray(b[key]) && b[key].length > 0)
+      throw new SkiffError(
+        'unsupported',
+        `service "${t.service}": build.cache_from is not supported by skiff`,
+        {
+          hint: "each build starts from an empty builder storage on the node and never reads a registry itself (base images come from the node's store); remove cache_from",
+        },
+      );
     if (!HONOURED.has(key) && b[key] !== undefined)
       throw new SkiffError('unsupported', `service "${t.service}": build.${key} is not supported by skiff`, {
         hint: `skiff builds with: ${[...HONOURED].join(', ')}`,
@@ -115,6 +133,8 @@ export async function buildOne(c: ApiClient, t: Buildable, flags: BuildFlags): P
     inline === undefined ? t.build.dockerfile : undefined,
     inline,
   );
+  const { buildCredentials } = await import('../build-credentials.js');
+  const credentials = buildCredentials(t.service, t.build, t.project, c.target.startsWith('unix://'));
   const args: Record<string, string> = {};
   for (const [k, v] of Object.entries(t.build.args ?? {})) {
     // An arg named without a value takes the shell's, as docker compose does.
@@ -134,6 +154,7 @@ export async function buildOne(c: ApiClient, t: Buildable, flags: BuildFlags): P
         ...(typeof b.target === 'string' ? { target: b.target } : {}),
         noCache: flags.noCache === true || b.no_cache === true,
         pull: flags.pull === true || b.pull === true,
+        ...(credentials ? { credentials } : {}),
       },
       (text) => {
         if (!flags.quiet) process.stderr.write(text);

@@ -9,9 +9,12 @@ import type { Command } from 'commander';
 import type { ImagePlatform, ImageSummary, PullProgressEvent, PushProgressEvent } from '../../lib/index.js';
 import { encodeRegistryAuth, SkiffError } from '../../lib/index.js';
 import { daemonPaths } from '../../node/index.js';
+import type { ApiClient } from '../api/index.js';
 import { clientFor, type GlobalOptions, targetHost, withClient } from '../context.js';
+import { LiveLines } from '../live-lines.js';
 import {
   ago,
+  CliExit,
   CliUsageError,
   goTime,
   humanSize,
@@ -404,13 +407,25 @@ export function registerImage(program: Command): void {
       "send the image from the local node (or --from) to the cluster's node the CLI talks to; its other nodes fetch it from there",
     )
     .option('--from <host>', 'with --to-cluster: the node the image comes from (default: the local node)')
+    .option(
+      '--nodes <names>',
+      'with --to-cluster: the nodes (IDs or hostnames, comma-separated) that fetch it at once (default: every ready node)',
+    )
     .action(
       async (
         ref: string,
-        o: { authFile?: string; format?: string; quiet?: boolean; toCluster?: boolean; from?: string },
+        o: {
+          authFile?: string;
+          format?: string;
+          quiet?: boolean;
+          toCluster?: boolean;
+          from?: string;
+          nodes?: string;
+        },
       ) => {
         if (o.toCluster) return pushToCluster(g(), ref, o);
         if (o.from) throw new CliUsageError('--from goes with --to-cluster');
+        if (o.nodes) throw new CliUsageError('--nodes goes with --to-cluster');
         const json = parseFormat(o.format) === 'json';
         const { repo, tag } = splitTag(ref);
         if (!tag || ref.includes('@')) throw new SkiffError('invalid_argument', `push needs a tag: ${ref}`);
@@ -476,6 +491,34 @@ export function registerImage(program: Command): void {
 }
 
 /**
+ * Every chosen node of the cluster fetches the image, in parallel, from the node it was
+ * loaded on (and from each other as they finish): one progress line per node. Answers
+ * whether all got it.
+ */
+async function seedNodes(c: ApiClient, pinned: string, nodes: string[], quiet: boolean): Promise<boolean> {
+  const lines = quiet ? undefined : new LiveLines();
+  const tty = process.stderr.isTTY === true;
+  const failed: string[] = [];
+  let any = false;
+  await c.distributeImage({ ref: pinned, ...(nodes.length ? { nodes } : {}) }, (m) => {
+    any = true;
+    // Hostnames need not differ (lab hosts, cloned machines): the ID first.
+    const who = `${m.node.slice(0, 12)} ${m.hostname}`.trim();
+    if (m.status === 'failed') failed.push(`${who}: ${m.error}`);
+    if (!lines) return;
+    if (m.status === 'fetching') {
+      const pct = m.total > 0 ? Math.floor((100 * m.current) / m.total) : 0;
+      // Redrawn in place on a terminal; on a log, a line per tenth.
+      lines.set(who, `fetching ${tty ? pct : pct - (pct % 10)}% of ${mb(m.total)}`);
+    } else if (m.status === 'done') lines.set(who, m.fetched ? 'fetched' : 'has it');
+    else lines.set(who, `failed: ${m.error}`);
+  });
+  if (!any && !quiet) process.stderr.write('No node to seed\n');
+  for (const f of failed) process.stderr.write(`Could not seed ${f}\n`);
+  return failed.length === 0;
+}
+
+/**
  * `image push --to-cluster`: the image goes from the local node (or `--from`) to the
  * node the CLI talks to as an OCI layout tar (docker save | docker load, as `docker
  * pussh` does, with no registry), its manifest byte for byte: the same digest there, so
@@ -485,7 +528,7 @@ export function registerImage(program: Command): void {
 async function pushToCluster(
   g: GlobalOptions,
   ref: string,
-  o: { format?: string; quiet?: boolean; authFile?: string; from?: string },
+  o: { format?: string; quiet?: boolean; authFile?: string; from?: string; nodes?: string },
 ): Promise<void> {
   if (o.authFile) throw new CliUsageError('--auth-file is for registries: --to-cluster uses none');
   if (parseFormat(o.format) === 'json') throw new CliUsageError('--to-cluster prints text progress only');
@@ -533,6 +576,14 @@ async function pushToCluster(
     const name = ref.includes('@') ? ref.split('@')[0] : img.RepoTags.includes(ref) ? ref : img.RepoTags[0];
     const pinned = name ? `${name}@${img.Manifest.Digest}` : img.Manifest.Digest;
     if (!o.quiet) for (const line of loaded) process.stderr.write(`${line} (on ${to})\n`);
+    const nodes = (o.nodes ?? '')
+      .split(',')
+      .map((n) => n.trim())
+      .filter((n) => n !== '');
+    if (!(await seedNodes(target, pinned, nodes, o.quiet === true))) {
+      process.stdout.write(`${pinned}\n`);
+      throw new CliExit(1);
+    }
     process.stdout.write(`${pinned}\n`);
   } finally {
     await source.close();

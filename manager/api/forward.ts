@@ -120,6 +120,27 @@ export async function forwardExec(
   });
 }
 
+/**
+ * One request to node `nodeId`'s peer endpoint over mTLS with this manager's identity
+ * (`image push --to-cluster` has each node fetch an image), its answer streamed back.
+ */
+export async function forwardToNodePeer(
+  ctx: ApiContext,
+  nodeId: string,
+  req: { method: string; url: string; headers: Record<string, string>; body?: Readable },
+): Promise<{ status: number; contentType: string | undefined; stream: IncomingMessage }> {
+  const node = ctx.store.getNode(nodeId);
+  const peerAddr = node ? nodePeerAddr(node) : undefined;
+  if (!ctx.forward || !peerAddr)
+    throw new SkiffError(
+      'unavailable',
+      node
+        ? `node ${nodeId} has not told the managers where it serves other nodes (its peer port, API port + 3, may be taken, or it runs an older skiff)`
+        : `node ${nodeId} is not in the cluster`,
+    );
+  return streamFrom(ctx.forward, peerAddr, `node ${nodeId}`, req, nodeId);
+}
+
 type Forwarding = NonNullable<ApiContext['forward']>;
 
 /** Whether a read of `tasks` on this manager must go to the leader (tasks of other nodes, on a follower). */

@@ -23,7 +23,14 @@ export {
   parseEventTime,
 } from './events.js';
 export { anyOf, type Filters, labelsMatch, parseFilters } from './filters.js';
-export { callManager, type ForwardOptions, forwardExec, isForwarded, servedLocally } from './forward.js';
+export {
+  callManager,
+  type ForwardOptions,
+  forwardExec,
+  forwardToNodePeer,
+  isForwarded,
+  servedLocally,
+} from './forward.js';
 export { listenUnix } from './listen-unix.js';
 export { createLockedApiServer } from './locked-server.js';
 export { versionInfo } from './routes/system.js';

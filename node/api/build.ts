@@ -14,8 +14,16 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance } from 'fastify';
 import { extract } from 'tar';
-import type { NodeAgent } from '../../agent/index.js';
-import { describeError, type Logger, SkiffError } from '../../lib/index.js';
+import type { build as agentBuild, NodeAgent } from '../../agent/index.js';
+import {
+  BUILD_CREDENTIALS_MAX_BYTES,
+  BUILD_CREDENTIALS_PARAM,
+  BUILD_SECRET_ID,
+  type BuildCredentials,
+  describeError,
+  type Logger,
+  SkiffError,
+} from '../../lib/index.js';
 import { isTrue } from './filters.js';
 
 type Query = Record<string, unknown>;
@@ -30,6 +38,8 @@ export interface BuildRequest {
   noCache: boolean;
   pull: boolean;
   quiet: boolean;
+  /** The length of the secrets block that opens the body (skiff's CLI; lib/build-protocol.ts), 0 if none. */
+  credentialsBytes: number;
 }
 
 /**
@@ -86,6 +96,13 @@ export function parseBuildQuery(q: Query): BuildRequest {
   }
   const dockerfile = one(q, 'dockerfile');
   const target = one(q, 'target');
+  const credentials = one(q, BUILD_CREDENTIALS_PARAM) ?? '0';
+  const credentialsBytes = /^\d{1,9}$/.test(credentials) ? Number(credentials) : Number.NaN;
+  if (!(credentialsBytes <= BUILD_CREDENTIALS_MAX_BYTES))
+    throw new SkiffError(
+      'invalid_argument',
+      `${BUILD_CREDENTIALS_PARAM} must be a byte count of at most ${BUILD_CREDENTIALS_MAX_BYTES}`,
+    );
   return {
     tags: all(q, 't').filter((t) => t !== ''),
     ...(dockerfile ? { dockerfile } : {}),
@@ -95,6 +112,7 @@ export function parseBuildQuery(q: Query): BuildRequest {
     noCache: isTrue(one(q, 'nocache')),
     pull: isTrue(one(q, 'pull')),
     quiet: isTrue(one(q, 'q')),
+    credentialsBytes,
   };
 }
 
@@ -145,10 +163,21 @@ export function registerBuildRoute(
     const send = (m: object) => out.write(`${JSON.stringify(m)}\n`);
     const abort = new AbortController();
     req.raw.socket.on('close', () => abort.abort());
+    // Over the node's unix socket the CLI is on this machine: an ssh-agent socket path it names is its own.
+    const local = req.raw.socket.remoteAddress === undefined;
     void (async () => {
       try {
-        await unpackContext(req.body as Readable, context);
+        let body = req.body as Readable;
+        let credentials: BuildSecrets = {};
+        if (request.credentialsBytes > 0) {
+          const split = await splitHead(body, request.credentialsBytes);
+          credentials = parseCredentials(split.head, local);
+          split.head.fill(0);
+          body = split.rest;
+        }
+        await unpackContext(body, context);
         const record = await a.builder.build({
+          ...credentials,
           context,
           tags: request.tags,
           ...(request.dockerfile ? { dockerfile: request.dockerfile } : {}),
@@ -212,6 +241,88 @@ async function unpackContext(body: Readable, dir: string): Promise<void> {
   } finally {
     await rm(file, { force: true });
   }
+}
+
+type BuildSecrets = Pick<agentBuild.BuildOptions, 'secrets' | 'ssh'>;
+
+/** The credentials block: checked ids, values decoded; never logged nor echoed. */
+export function parseCredentials(head: Buffer, local: boolean): BuildSecrets {
+  let raw: BuildCredentials;
+  try {
+    raw = JSON.parse(head.toString('utf8')) as BuildCredentials;
+  } catch {
+    throw new SkiffError('invalid_argument', 'the build credentials block is not JSON');
+  }
+  if (typeof raw !== 'object' || raw === null)
+    throw new SkiffError('invalid_argument', 'the build credentials block must be an object');
+  const secrets: { id: string; data: Buffer }[] = [];
+  const ssh: ({ id: string; key: Buffer } | { id: string; socket: string })[] = [];
+  const id = (v: unknown, what: string): string => {
+    if (typeof v !== 'string' || !BUILD_SECRET_ID.test(v))
+      throw new SkiffError('invalid_argument', `build ${what} id ${JSON.stringify(v)} is not valid`);
+    return v;
+  };
+  const seen = new Set<string>();
+  for (const s of Array.isArray(raw.secrets) ? raw.secrets : []) {
+    const sid = id(s?.id, 'secret');
+    if (seen.has(sid)) throw new SkiffError('invalid_argument', `build secret "${sid}" is given twice`);
+    seen.add(sid);
+    if (typeof s.data !== 'string')
+      throw new SkiffError('invalid_argument', `build secret "${sid}" has no data`);
+    secrets.push({ id: sid, data: Buffer.from(s.data, 'base64') });
+  }
+  seen.clear();
+  for (const s of Array.isArray(raw.ssh) ? raw.ssh : []) {
+    const sid = id(s?.id, 'ssh');
+    if (seen.has(sid)) throw new SkiffError('invalid_argument', `build ssh "${sid}" is given twice`);
+    seen.add(sid);
+    if ('key' in s && typeof s.key === 'string') ssh.push({ id: sid, key: Buffer.from(s.key, 'base64') });
+    else if ('socket' in s && typeof s.socket === 'string') {
+      if (!local)
+        throw new SkiffError(
+          'unsupported',
+          `build ssh "${sid}" names an ssh-agent socket, which only a client on the node's own machine can`,
+          { hint: 'send a private key instead' },
+        );
+      ssh.push({ id: sid, socket: s.socket });
+    } else throw new SkiffError('invalid_argument', `build ssh "${sid}" has neither a key nor a socket`);
+  }
+  return { ...(secrets.length ? { secrets } : {}), ...(ssh.length ? { ssh } : {}) };
+}
+
+/** Reads the first `n` bytes of `body` into memory; the rest streams on. */
+function splitHead(body: Readable, n: number): Promise<{ head: Buffer; rest: Readable }> {
+  return new Promise((resolveSplit, reject) => {
+    const head = Buffer.alloc(n);
+    let got = 0;
+    const fail = (e: Error) => {
+      cleanup();
+      reject(e);
+    };
+    const ended = () =>
+      fail(new SkiffError('invalid_argument', 'the build request ended inside its credentials block'));
+    const cleanup = () => {
+      body.off('data', onData);
+      body.off('end', ended);
+      body.off('error', fail);
+    };
+    const onData = (chunk: Buffer) => {
+      const take = Math.min(n - got, chunk.length);
+      chunk.copy(head, got, 0, take);
+      got += take;
+      if (got < n) return;
+      cleanup();
+      body.pause();
+      const rest = new PassThrough();
+      if (take < chunk.length) rest.write(chunk.subarray(take));
+      body.pipe(rest);
+      body.on('error', (e) => rest.destroy(e));
+      resolveSplit({ head, rest });
+    };
+    body.on('data', onData);
+    body.once('end', ended);
+    body.once('error', fail);
+  });
 }
 
 function isStream(body: unknown): body is Readable {

@@ -26,6 +26,7 @@ import {
   STDOUT,
 } from '../../lib/index.js';
 import { type ApiContext, createBaseServer, forwardExec, isForwarded } from '../../manager/index.js';
+import { registerPeerFetchRoute } from './distribute.js';
 import { ExecBodySchema } from './exec-body.js';
 
 export function registerExecRoute(
@@ -113,6 +114,7 @@ export async function peerExecApi(
     );
     return execHere(req, reply, agent, id, body, streamed, log);
   });
+  registerPeerFetchRoute(app, agentOf, log);
   await app.ready();
   return { handle: (req, res) => app.routing(req, res), close: () => app.close() };
 }

@@ -11,6 +11,7 @@ import type { ApiContext } from '../../manager/index.js';
 import { registerBuildRoute } from './build.js';
 import { registerContainerToolRoutes } from './container-tools.js';
 import { registerContainerRoutes } from './containers.js';
+import { registerDistributeRoute } from './distribute.js';
 import { registerEngineExecRoutes } from './engine-exec.js';
 import { registerExecRoute } from './exec.js';
 import { registerImageRoutes } from './images.js';
@@ -18,7 +19,7 @@ import { registerPullRoute } from './pull.js';
 import { registerSystemDiskRoutes } from './system.js';
 import { registerVolumeRoutes } from './volumes.js';
 
-export { type BuildRequest, parseBuildQuery } from './build.js';
+export { type BuildRequest, parseBuildQuery, parseCredentials } from './build.js';
 export { peerExecApi } from './exec.js';
 export { ExecBodySchema } from './exec-body.js';
 export { importImage, registerImageRoutes, TARBALL_CONTENT_TYPE } from './images.js';
@@ -40,6 +41,7 @@ export function registerNodeRoutes(
   registerContainerToolRoutes(app, agentOf);
   registerEngineExecRoutes(app, agentOf);
   registerExecRoute(app, ctx, agentOf);
+  registerDistributeRoute(app, ctx, agentOf);
   registerPullRoute(app, ctx, agentOf);
   registerSystemDiskRoutes(app, agentOf, { stateDir: ctx.info.stateDir ?? '' }, ctx.log);
 }

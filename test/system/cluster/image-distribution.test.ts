@@ -2,18 +2,21 @@
 // anywhere: `stack deploy --build` builds on the manager the CLI talks to, pins the
 // service to the built manifest's digest, and the workers fetch the image from the nodes
 // holding it over mTLS; a second image built FROM the first moves only its new layer
-// (the bytes the nodes served, counted in their logs).
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// (the bytes the nodes served, counted in their logs); `image push --to-cluster` from a
+// node outside the cluster loads the image on the manager and has both workers fetch it
+// at once, a progress line per node.
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Task } from '../../../lib/index.js';
 import { waitFor } from '../../lab/index.js';
-import { servedBlobs } from '../../support/skiff-node/index.js';
+import { importBusybox, servedBlobs, type TestNode, testNode } from '../../support/skiff-node/index.js';
 import { type LabCluster, type LabClusterNode, logTail, startLabCluster } from './helpers.js';
 
 let c: LabCluster;
 let dir: string;
+let outside: TestNode | undefined;
 
 beforeAll(async () => {
   c = await startLabCluster({ managers: 1, workers: 2 });
@@ -21,6 +24,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  await outside?.destroy();
   await c?.destroy();
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 180_000);
@@ -138,4 +142,52 @@ describe('images travel between nodes without a registry', () => {
     expect(moved).toBeGreaterThanOrEqual(2 * freshBytes);
     expect(moved).toBeLessThan(2 * freshBytes + 64 * 1024);
   }, 600_000);
+
+  it('image push --to-cluster seeds every node in parallel from the node it loaded the image on', async () => {
+    outside = testNode();
+    const imported = await importBusybox(outside, dir, 'seeded\n', 'localhost/seed:1');
+    expect(imported.code, imported.stderr).toBe(0);
+    const manager = c.managers[0]!;
+    const mark = c.nodes.map((n) => served(n).length);
+    const pushed = await c.skiff(
+      [
+        'image',
+        'push',
+        '--to-cluster',
+        '--from',
+        `unix://${join(outside.runDir, 'skiff.sock')}`,
+        'localhost/seed:1',
+      ],
+      manager,
+    );
+    expect(pushed.code, `${pushed.stderr}\n${logTail(manager)}`).toBe(0);
+    const ref = pushed.stdout.trim();
+    expect(ref).toMatch(/^localhost\/seed:1@sha256:[a-f0-9]{64}$/);
+    const id = (await imageOn(manager, ref)).Id;
+    for (const w of c.workers) expect((await imageOn(w, ref)).Id).toBe(id);
+    // One line per node (its ID, then its hostname): the manager had it (loaded), each worker fetched it.
+    const line = (n: LabClusterNode, what: string) => new RegExp(`${n.id.slice(0, 12)} \\S*: ${what}`);
+    expect(pushed.stderr).toMatch(line(manager, 'has it'));
+    for (const w of c.workers) expect(pushed.stderr).toMatch(line(w, 'fetched'));
+    // Both workers read the blobs from the manager's peer endpoint.
+    const fresh = served(manager).slice(mark[0]);
+    expect(new Set(fresh.map((s) => s.peer)).size).toBe(2);
+    // Only the nodes named, with --nodes: a node that holds it says so.
+    const again = await c.skiff(
+      [
+        'image',
+        'push',
+        '--to-cluster',
+        '--from',
+        `unix://${join(outside.runDir, 'skiff.sock')}`,
+        '--nodes',
+        c.workers[0]!.id,
+        'localhost/seed:1',
+      ],
+      manager,
+    );
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(line(c.workers[0]!, 'has it'));
+    expect(again.stderr).not.toContain(c.workers[1]!.id.slice(0, 12));
+  }, 300_000);
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { dockerfileImages } from '../../../agent/build/index.js';
-import { parseBuildQuery } from '../../../node/api/index.js';
+import { parseBuildQuery, parseCredentials } from '../../../node/api/index.js';
 
 describe('dockerfileImages', () => {
   it('finds the images stages start and copy from, after global ARGs and build args', () => {
@@ -49,5 +49,44 @@ describe('POST /build parameters', () => {
     expect(() => parseBuildQuery({ memory: '1000000' })).toThrow('"memory" is not supported');
     expect(() => parseBuildQuery({ version: '2' })).toThrow('BuildKit');
     expect(() => parseBuildQuery({ networkmode: 'none' })).toThrow('build network "none"');
+  });
+
+  it('reads the credentials block of skiff CLI builds: ids checked, agent sockets from this machine only', () => {
+    expect(parseBuildQuery({ skiffcredentials: '120' }).credentialsBytes).toBe(120);
+    expect(() => parseBuildQuery({ skiffcredentials: '99999999' })).toThrow('at most');
+    expect(() => parseBuildQuery({ skiffcredentials: '-1' })).toThrow('byte count');
+    const block = (v: object) => Buffer.from(JSON.stringify(v));
+    const r = parseCredentials(
+      block({
+        secrets: [{ id: 'tok', data: Buffer.from('s3cret').toString('base64') }],
+        ssh: [
+          { id: 'default', socket: '/tmp/agent.sock' },
+          { id: 'k', key: 'a2V5' },
+        ],
+      }),
+      true,
+    );
+    expect(r.secrets?.[0]?.data.toString()).toBe('s3cret');
+    expect(r.ssh).toEqual([
+      { id: 'default', socket: '/tmp/agent.sock' },
+      { id: 'k', key: Buffer.from('key') },
+    ]);
+    expect(() => parseCredentials(block({ ssh: [{ id: 'default', socket: '/s' }] }), false)).toThrow(
+      "only a client on the node's own machine",
+    );
+    expect(() => parseCredentials(block({ secrets: [{ id: 'a,src=/etc/shadow', data: '' }] }), true)).toThrow(
+      'is not valid',
+    );
+    expect(() =>
+      parseCredentials(
+        block({
+          secrets: [
+            { id: 'a', data: '' },
+            { id: 'a', data: '' },
+          ],
+        }),
+        true,
+      ),
+    ).toThrow('given twice');
   });
 });
