@@ -32,13 +32,8 @@ import { join, resolve } from 'node:path';
 import { ApiClient } from '../../cli/api/client.js';
 import type { Node, Task } from '../../lib/index.js';
 import { createLab, type Lab, type LabHost, type LabProcess, waitFor } from '../lab/index.js';
-import {
-  busyboxTarball,
-  type SkiffResult,
-  socketNodes,
-  socketTasks,
-} from './skiff-node/index.js';
 import { seedImage } from './seed-image.js';
+import { busyboxTarball, type SkiffResult, socketNodes, socketTasks } from './skiff-node/index.js';
 
 /** The skiff CLI the lab nodes run: this checkout's `bin/skiff.js` (unless told otherwise). */
 export const BIN = resolve(import.meta.dirname, '../../bin/skiff.js');

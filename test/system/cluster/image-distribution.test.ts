@@ -5,7 +5,7 @@
 // (the bytes the nodes served, counted in their logs); `image push --to-cluster` from a
 // node outside the cluster loads the image on the manager and has both workers fetch it
 // at once, a progress line per node.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
