@@ -80,7 +80,10 @@ export class RegistryClient {
   }
 
   private connectionPools(): Promise<{ agent: Agent; insecureAgent: Agent }> {
-    this.agents ??= import('undici').then(({ Agent }) => {
+    this.agents ??= import('undici').then((undici) => {
+      // Bundled, the CommonJS package is one default export (its module.exports); run from
+      // source, Node adds the named ones too: the default holds them both ways.
+      const { Agent } = undici.default;
       const timeout = this.opts.timeoutMs ?? 30_000;
       return {
         agent: new Agent({ headersTimeout: timeout, bodyTimeout: timeout, connections: 16 }),
