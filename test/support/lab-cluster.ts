@@ -397,9 +397,12 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
     const ready = await waitFor(
       async () => {
         const ns = await readyNodes(first);
-        return ns.length === joinedAtStart ? ns : undefined;
+        // A first manager is listed ready from its init on; its daemon has finished
+        // starting (agent included) once it wrote its pid file.
+        const started = nodes.slice(0, joinedAtStart).every((n) => pidOf(n) !== undefined);
+        return ns.length === joinedAtStart && started ? ns : undefined;
       },
-      { what: `${joinedAtStart} ready nodes`, timeoutMs: 120_000 },
+      { what: `${joinedAtStart} ready nodes, their daemons started`, timeoutMs: 120_000 },
     );
     for (const n of nodes) n.id = ready.find((x) => x.Status.Addr === n.addr)?.ID ?? '';
     return cluster;
