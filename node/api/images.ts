@@ -310,12 +310,13 @@ async function loadImages(a: NodeAgent, req: FastifyRequest, reply: FastifyReply
       if (img.tags.length === 0) send({ stream: `Loaded image ID: ${img.id}\n` });
       for (const t of img.tags) send({ stream: `Loaded image: ${familiar(t)}\n` });
     }
-    // Exactly `application/json` (a string would get a charset): the docker CLI renders
-    // the messages only then, and prints the raw JSON otherwise.
-    return reply.header('content-type', 'application/json').send(Buffer.from(lines.join('')));
   } finally {
+    // Gone before the answer: a client that looks right after it finds nothing left.
     await rm(file, { force: true });
   }
+  // Exactly `application/json` (a string would get a charset): the docker CLI renders
+  // the messages only then, and prints the raw JSON otherwise.
+  return reply.header('content-type', 'application/json').send(Buffer.from(lines.join('')));
 }
 
 /** Docker's progress sizes (decimal units, as go-units' HumanSize). */

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCommand } from '../../lab/index.js';
+import { runCommand, waitFor } from '../../lab/index.js';
 import { importBusybox, type TestNode, testNode } from '../../support/skiff-node/index.js';
 
 const DOCKER = existsSync('/usr/local/bin/docker') ? '/usr/local/bin/docker' : 'docker';
@@ -71,9 +71,18 @@ describe('image push --to-cluster', () => {
     const loaded = await docker(cluster, ['load', '-i', archive]);
     expect(loaded.code, loaded.stderr).toBe(0);
     expect(loaded.stdout).toContain('Loaded image: localhost/ship:1');
-    // Nothing of the transfer is left on either side.
-    for (const n of [local, cluster])
-      expect(readdirSync(join(n.stateDir, 'tmp')).filter((f) => /^(save|load)-/.test(f))).toEqual([]);
+    // Nothing of the transfer is left on either side: a load's upload is gone before its
+    // answer; a save's scratch goes once the connection that carried its last byte
+    // closed, soon after the client has it all.
+    const scratch = (kind: string) =>
+      [local, cluster].flatMap((n) =>
+        readdirSync(join(n.stateDir, 'tmp')).filter((f) => f.startsWith(`${kind}-`)),
+      );
+    expect(scratch('load')).toEqual([]);
+    await waitFor(() => scratch('save').length === 0, {
+      what: `no save scratch left (${scratch('save').join(', ')})`,
+      timeoutMs: 10_000,
+    });
 
     const missing = await local.skiff([...toCluster, 'localhost/nosuch:1']);
     expect(missing.code).not.toBe(0);
