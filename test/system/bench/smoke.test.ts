@@ -52,7 +52,7 @@ const REQUIRED_METRICS: Record<string, RegExp[]> = {
   placement: [/create to all assigned/, /create to all running/, /peak RSS/],
   backup: [/: backup \(/, /backup file size/, /: restore \(/, /restored start to store loaded/],
   'stack-deploy': [/deploy → all running median/],
-  'rolling-update': [/update → converged median/],
+  'rolling-update': [/update → completed median/, /update → all running median/],
   'docker-run': [/docker run --rm busybox true, median/, /resident memory after the runs/],
 };
 
