@@ -181,9 +181,13 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
     );
     if (r.code !== 0) throw new Error(`cluster join on ${n.host.name}: ${r.stderr}\n${logTail(n)}`);
   };
+  // A daemon's pid file is written once its start is done and removed while it switches
+  // roles (same process): the last pid seen is still its process meanwhile.
+  const lastPid = new Map<LabClusterNode, number>();
   const pidOf = (n: LabClusterNode): number | undefined => {
     try {
       const pid = Number(readFileSync(join(n.runDir, 'skiff.pid'), 'utf8').trim());
+      if (pid > 0) lastPid.set(n, pid);
       return pid > 0 ? pid : undefined;
     } catch {
       return undefined;
@@ -274,6 +278,8 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
         sharedMounts: true,
       });
       restarted.set(n, p);
+      // `exec` keeps the shell's pid: the daemon's, before its pid file is written.
+      if (p.pid !== undefined) lastPid.set(n, p.pid);
       await waitFor(
         () => {
           if (!p.running) throw new Error(`the daemon on ${n.host.name} exited: ${p.output().slice(-800)}`);
@@ -299,7 +305,7 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
       };
     },
     running(n) {
-      const pid = pidOf(n);
+      const pid = pidOf(n) ?? lastPid.get(n);
       if (pid === undefined) return false;
       try {
         return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z');

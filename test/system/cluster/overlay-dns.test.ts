@@ -208,7 +208,9 @@ describe('an overlay network across two lab hosts', () => {
       await deploy({ replicas: 2, pin: false });
       const spread = await waitFor(
         async () => {
-          const ts = await webTasks();
+          // Both from the unpinned spec: the pinned task runs on while its replacement
+          // waits (stop-first), and the new replica can be running before it is replaced.
+          const ts = (await webTasks()).filter((t) => (t.Spec.Placement?.Constraints ?? []).length === 0);
           return ts.length === 2 && new Set(ts.map((t) => t.NodeID)).size === 2 ? ts : undefined;
         },
         { what: 'web on both hosts', timeoutMs: 120_000 },
