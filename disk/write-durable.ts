@@ -25,28 +25,12 @@ function tmpName(file: string): string {
 }
 
 /** Replaces `file` with `data` durably (see above). On failure the old file is left as it was. */
-export async function writeFileDurable(
+export function writeFileDurable(
   file: string,
   data: string | Uint8Array,
   opts: DurableWriteOptions = {},
 ): Promise<void> {
-  const mode = opts.mode ?? 0o600;
-  const tmp = tmpName(file);
-  try {
-    const fh = await open(tmp, 'wx', mode);
-    try {
-      await fh.chmod(mode); // the umask may have narrowed it
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  await syncDir(dirname(file));
+  return writeAside(file, data, opts.mode ?? 0o600, true);
 }
 
 /**
@@ -55,18 +39,28 @@ export async function writeFileDurable(
  * bring back the old one. For state that a power loss makes moot anyway (a container's
  * start time: the container does not survive it).
  */
-export async function replaceFile(
+export function replaceFile(
   file: string,
   data: string | Uint8Array,
   opts: DurableWriteOptions = {},
 ): Promise<void> {
-  const mode = opts.mode ?? 0o600;
+  return writeAside(file, data, opts.mode ?? 0o600, false);
+}
+
+/** Writes `data` to a temporary file beside `file` and renames it over `file`, with fsyncs when `durable`. */
+async function writeAside(
+  file: string,
+  data: string | Uint8Array,
+  mode: number,
+  durable: boolean,
+): Promise<void> {
   const tmp = tmpName(file);
   try {
     const fh = await open(tmp, 'wx', mode);
     try {
-      await fh.chmod(mode);
+      await fh.chmod(mode); // the umask may have narrowed it
       await fh.writeFile(data);
+      if (durable) await fh.sync();
     } finally {
       await fh.close();
     }
@@ -75,6 +69,7 @@ export async function replaceFile(
     await rm(tmp, { force: true });
     throw e;
   }
+  if (durable) await syncDir(dirname(file));
 }
 
 /** The same, synchronously: for callers whose records are small and whose thread-pool round trips cost more. */
