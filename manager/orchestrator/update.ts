@@ -27,7 +27,9 @@ export function resolveUpdateConfig(c: UpdateConfig | undefined): ResolvedUpdate
     parallelism: c?.Parallelism ?? 1,
     delayMs: (c?.Delay ?? 0) / 1e6,
     failureAction: c?.FailureAction ?? 'pause',
-    monitorMs: (c?.Monitor ?? 5e9) / 1e6,
+    // Docker's engine sends a zero Monitor to swarmkit as unset, which then monitors for
+    // its 5 s default: `monitor: 0s` does not mean "no monitor" there, nor here.
+    monitorMs: (c?.Monitor || 5e9) / 1e6,
     maxFailureRatio: c?.MaxFailureRatio ?? 0,
     order: c?.Order ?? 'stop-first',
   };

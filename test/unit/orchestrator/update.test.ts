@@ -107,6 +107,17 @@ describe('rolling update', () => {
     expect(Date.parse(st.CompletedAt!) - t0 - started[2]!).toBeGreaterThanOrEqual(7_000);
   });
 
+  it('a zero monitor waits the 5 s default before completing, as Docker does', () => {
+    const c = deployed(1, { Parallelism: 1, Monitor: 0 });
+    const t0 = c.now;
+    update(c, 'app:v2');
+    c.advance(60_000);
+    const started = Date.parse(c.running('web')[0]!.Status.Timestamp!) - t0;
+    const st = c.service('web').UpdateStatus!;
+    expect(st.State).toBe('completed');
+    expect(Date.parse(st.CompletedAt!) - t0 - started).toBeGreaterThanOrEqual(5_000);
+  });
+
   it('failing health check + failure_action rollback ends with the previous spec and rollback_completed', () => {
     const c = deployed(
       6,
