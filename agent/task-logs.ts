@@ -1,5 +1,6 @@
 // The log lines of tasks this node runs, interleaved as they come: what the node's own
 // API streams, and what it publishes to a manager's log subscription.
+import { interleave } from '../lib/index.js';
 import type { ContainerRuntime } from './runtime/index.js';
 
 export interface TaskLogEntry {
@@ -22,49 +23,17 @@ export async function* readTaskLogs(
   q: TaskLogQuery,
   signal: AbortSignal,
 ): AsyncIterable<TaskLogEntry> {
-  const queue: TaskLogEntry[] = [];
-  let wake: (() => void) | undefined;
-  let open = 0;
   const known = new Set((await runtime.list()).map((c) => c.id));
-  const onAbort = () => wake?.();
-  signal.addEventListener('abort', onAbort);
-  for (const id of taskIds) {
-    if (!known.has(id)) continue;
-    open++;
-    void (async () => {
-      try {
-        const opts = {
-          follow: q.follow,
-          signal,
-          ...(q.tail !== undefined ? { tail: q.tail } : {}),
-          ...(q.since ? { since: q.since } : {}),
-        };
-        for await (const e of runtime.logs(id, opts)) {
-          queue.push({ taskId: id, stream: e.stream, time: e.time, line: e.line });
-          wake?.();
-        }
-      } catch {
-        // The container went away: its stream just ends.
-      } finally {
-        open--;
-        wake?.();
-      }
-    })();
+  const opts = {
+    follow: q.follow,
+    signal,
+    ...(q.tail !== undefined ? { tail: q.tail } : {}),
+    ...(q.since ? { since: q.since } : {}),
+  };
+  // A container that goes away ends its stream (interleave ends a failing source).
+  async function* linesOf(id: string): AsyncIterable<TaskLogEntry> {
+    for await (const e of runtime.logs(id, opts))
+      yield { taskId: id, stream: e.stream, time: e.time, line: e.line };
   }
-  try {
-    while (open > 0 || queue.length > 0) {
-      const next = queue.shift();
-      if (next) {
-        yield next;
-        continue;
-      }
-      if (signal.aborted) return;
-      await new Promise<void>((r) => {
-        wake = r;
-      });
-      wake = undefined;
-    }
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
+  yield* interleave(taskIds.filter((id) => known.has(id)).map(linesOf), signal);
 }

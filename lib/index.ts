@@ -20,6 +20,7 @@ export * from './exec-protocol.js';
 export * from './frames.js';
 export * from './image-protocol.js';
 export * from './ingress.js';
+export * from './interleave.js';
 export * from './job-outcome.js';
 export * from './json-equal.js';
 export * from './labels.js';

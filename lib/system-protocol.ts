@@ -1,7 +1,7 @@
 // `GET /system/df` and `POST /skiff/system/prune`: what a node's disk holds and what
 // housekeeping removed. `/system/df` is Docker's answer (so `docker system df` works)
 // plus `Usage`, skiff's rows for `skiff system df`; the prune answer is skiff's own.
-import type { DockerVolume } from './image-protocol.js';
+import type { DockerVolume, ImageSummary } from './image-protocol.js';
 
 /** One row of `skiff system df`. */
 export interface DiskUsageRow {
@@ -15,18 +15,7 @@ export interface DiskUsageRow {
 }
 
 /** Docker's ImageSummary as `/system/df` gives it (sizes filled in, Containers counted). */
-export interface DiskUsageImage {
-  Id: string;
-  ParentId: string;
-  RepoTags: string[];
-  RepoDigests: string[];
-  Created: number;
-  Size: number;
-  SharedSize: number;
-  VirtualSize: number;
-  Labels: Record<string, string>;
-  Containers: number;
-}
+export type DiskUsageImage = ImageSummary;
 
 /** Docker's ContainerSummary as `/system/df` gives it. */
 export interface DiskUsageContainer {

@@ -3,7 +3,7 @@
 // (log subscriptions down each node's session). A node that cannot be read says so in
 // the stream instead of being left out silently.
 import type { Task } from '../lib/index.js';
-import { describeError } from '../lib/index.js';
+import { describeError, interleave } from '../lib/index.js';
 import type { LogQuery, LogSource, TaskLogLine } from './api/index.js';
 import type { LogRequest } from './dispatcher/index.js';
 
@@ -55,65 +55,5 @@ async function* guarded(nodeId: string, open: () => AsyncIterable<TaskLogLine>):
       time: new Date(),
       line: `skiff: the logs of tasks on node ${nodeId} cannot be read: ${describeError(e)}`,
     };
-  }
-}
-
-/** Lines waiting for a slow reader before the sources are made to wait (backpressure). */
-const MAX_QUEUED_LINES = 1024;
-
-/** Lines of several sources in the order they arrive. */
-async function* interleave(
-  sources: AsyncIterable<TaskLogLine>[],
-  signal: AbortSignal,
-): AsyncIterable<TaskLogLine> {
-  const queue: TaskLogLine[] = [];
-  let wake: (() => void) | undefined;
-  let paused: (() => void)[] = [];
-  const resume = () => {
-    const p = paused;
-    paused = [];
-    for (const r of p) r();
-  };
-  let open = sources.length;
-  const onAbort = () => {
-    wake?.();
-    resume();
-  };
-  signal.addEventListener('abort', onAbort);
-  for (const s of sources) {
-    void (async () => {
-      try {
-        for await (const l of s) {
-          queue.push(l);
-          wake?.();
-          if (signal.aborted) break;
-          while (queue.length >= MAX_QUEUED_LINES && !signal.aborted) {
-            await new Promise<void>((r) => paused.push(r));
-          }
-        }
-      } finally {
-        open--;
-        wake?.();
-      }
-    })();
-  }
-  try {
-    while (open > 0 || queue.length > 0) {
-      const next = queue.shift();
-      if (next) {
-        if (queue.length < MAX_QUEUED_LINES) resume();
-        yield next;
-        continue;
-      }
-      resume();
-      if (signal.aborted) return;
-      await new Promise<void>((r) => {
-        wake = r;
-      });
-      wake = undefined;
-    }
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-    resume();
   }
 }
