@@ -182,6 +182,8 @@ export class Manager {
     this.tcpApi = parts.tcpApi;
     this.identity = parts.identity;
     this.failed = parts.raft.failed;
+    // The process exits on a failed raft, but its stop can take seconds: no stale reads meanwhile.
+    void this.failed.then((e) => parts.readGate.fail(`its raft log cannot be written (${e.message})`));
   }
 
   /**

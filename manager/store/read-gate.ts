@@ -25,6 +25,7 @@ export class ReadGate {
   private closed = false;
   private retry: ReturnType<typeof setTimeout> | undefined;
   private lastFailure = '';
+  private failure: SkiffError | undefined;
   private readonly waiters = new Set<() => void>();
   private readonly retryMs: number;
   private readonly waitMs: number;
@@ -52,6 +53,7 @@ export class ReadGate {
    */
   wait(): Promise<void> {
     if (this.isOpen) return Promise.resolve();
+    if (this.failure) return Promise.reject(this.failure);
     return new Promise<void>((resolve, reject) => {
       const refuse = () => {
         this.waiters.delete(done);
@@ -79,6 +81,19 @@ export class ReadGate {
     this.closed = true;
     clearTimeout(this.retry);
     this.release();
+  }
+
+  /**
+   * Shuts the gate for good: this manager's copy can no longer follow the cluster (its
+   * raft stopped on a storage failure), so every read from now on is refused at once
+   * rather than answered from a store that silently stopped moving.
+   */
+  fail(reason: string): void {
+    this.failure = new SkiffError('unavailable', `this manager cannot serve reads: ${reason}`, {
+      hint: 'ask another manager',
+    });
+    this.isOpen = false;
+    this.close();
   }
 
   private attempt(): void {

@@ -83,4 +83,16 @@ describe('ReadGate', () => {
     expect(calls).toHaveLength(1);
     expect(gate.open).toBe(false);
   });
+
+  it('refuses every read at once after it failed, also once it had opened', async () => {
+    const { barrier, calls } = handBarrier();
+    const gate = new ReadGate({ barrier });
+    calls[0]!.resolve();
+    await gate.wait();
+    gate.fail('its raft log cannot be written (ENOSPC)');
+    expect(gate.open).toBe(false);
+    const err = await gate.wait().catch((e: unknown) => e);
+    expect(isSkiffError(err) && err.code).toBe('unavailable');
+    expect((err as Error).message).toMatch(/cannot serve reads: its raft log cannot be written \(ENOSPC\)/);
+  });
 });
