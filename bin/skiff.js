@@ -1,21 +1,23 @@
 #!/usr/bin/env node
-// The `skiff` command: runs the built CLI (setup builds it into dist/).
-import { existsSync, realpathSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+// The `skiff` command: runs the built CLI (setup builds it into dist/). CommonJS
+// (bin/package.json), as the bundle's main.js: an ES module here would start Node's ES
+// module loader at every command (~5 ms).
+'use strict';
+const { existsSync, statSync } = require('node:fs');
+const { join } = require('node:path');
+const { pathToFileURL } = require('node:url');
 
-const root = join(dirname(realpathSync(fileURLToPath(import.meta.url))), '..');
+const root = join(__dirname, '..');
 const compiled = join(root, 'dist', 'cli', 'main.js');
-// The bundle (dist/skiff/, esbuild over the compiled tree and the npm packages: ~270 ESM
-// files and ~550 CommonJS ones become a few chunks; a node is ready with about half the
-// CPU), unless it is older than the compiled tree (a `tsc` build without `npm run build`).
+// The bundle (dist/skiff/, esbuild over the compiled tree and the npm packages: one
+// CommonJS file per command family, run through V8's code cache, and ES module chunks for
+// the daemon), unless it is older than the compiled tree (a `tsc` build without `npm run build`).
 const bundle = join(root, 'dist', 'skiff', 'main.js');
-const entry =
-  existsSync(bundle) && existsSync(compiled) && statSync(bundle).mtimeMs >= statSync(compiled).mtimeMs
-    ? bundle
-    : compiled;
-if (!existsSync(entry)) {
+if (existsSync(bundle) && existsSync(compiled) && statSync(bundle).mtimeMs >= statSync(compiled).mtimeMs) {
+  require(bundle);
+} else if (existsSync(compiled)) {
+  import(pathToFileURL(compiled).href);
+} else {
   process.stderr.write(`skiff: not built yet; run ${join(root, 'scripts', 'setup')} first\n`);
   process.exit(1);
 }
-await import(pathToFileURL(entry).href);

@@ -1,41 +1,14 @@
 import { Command, CommanderError } from 'commander';
 import { describeError, isSkiffError } from '../lib/index.js';
-import { COMMAND_FAMILIES, REGISTERED_BY } from './commands/index.js';
+import { COMMAND_FAMILIES } from './commands/index.js';
+import { familyOf } from './family.js';
 import { CliExit, CliFailure, CliUsageError } from './output.js';
 import { skiffVersion } from './version.js';
 
+export { familyOf };
+
 // commander is imported (not required) so that the CLI's bundle carries it: ~12 ms of every
 // command's start went to resolving and compiling its files from node_modules.
-
-const GLOBAL_FLAGS_WITH_VALUE = new Set([
-  '-H',
-  '--host',
-  '-c',
-  '--context',
-  '--tlscacert',
-  '--tlscert',
-  '--tlskey',
-]);
-
-/** What `version` and `-v` need: no family at all (buildProgram always adds `version`). */
-const VERSION_ONLY = 'version';
-
-/** The family a command line runs, or undefined when it needs them all (help, completion, typos). */
-export function familyOf(argv: readonly string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] ?? '';
-    if (GLOBAL_FLAGS_WITH_VALUE.has(a)) {
-      i++;
-      continue;
-    }
-    if (a.startsWith('-')) continue;
-    if (a === VERSION_ONLY) return VERSION_ONLY;
-    const family = REGISTERED_BY[a] ?? a;
-    return family !== 'completion' && COMMAND_FAMILIES.some(([name]) => name === family) ? family : undefined;
-  }
-  const asksVersion = argv.some((a) => a === '-v' || a === '--version');
-  return asksVersion && !argv.some((a) => a === '-h' || a === '--help') ? VERSION_ONLY : undefined;
-}
 
 // commander: a well-kept argument parser with subcommands, generated help and
 // typed options; parsing flags is not the heart of skiff.

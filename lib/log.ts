@@ -79,5 +79,8 @@ export function monoMs(): number {
   return Math.round(performance.now() * 10) / 10;
 }
 
-/** A logger that writes nothing, for tests and libraries used without one. */
-export const silentLogger: Logger = pino({ level: 'silent' });
+/**
+ * A logger that writes nothing, for tests and libraries used without one. Pure: a bundle
+ * that never uses it (the CLI's, scripts/bundle-cli.mjs) leaves pino out.
+ */
+export const silentLogger: Logger = /* @__PURE__ */ pino({ level: 'silent' });

@@ -1,0 +1,77 @@
+// The CLI's family bundles run through V8's code cache: the first run writes it, later runs
+// use it, and a cache V8 refuses or a place that cannot take it never fails the command.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cacheFilesFor, runCommonJsCached } from '../../../cli/code-cache.js';
+
+const BUNDLE = `'use strict';
+const { basename } = require('node:path');
+function greet(name) { return 'hello ' + name + ' from ' + basename(__filename); }
+module.exports = { greet, dir: __dirname };
+`;
+
+describe('runCommonJsCached', () => {
+  let dir: string;
+  let bundle: string;
+  let cache: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'skiff-code-cache-'));
+    bundle = join(dir, 'family-x-ABC.cjs');
+    cache = join(dir, 'cache', 'x.v8-cache');
+    writeFileSync(bundle, BUNDLE);
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs the file as CommonJS, writes the cache after the run and uses it the next time', () => {
+    const first = runCommonJsCached(bundle, [cache]);
+    const api = first.exports as { greet(n: string): string; dir: string };
+    expect(api.greet('you')).toBe('hello you from family-x-ABC.cjs');
+    expect(api.dir).toBe(dir);
+    expect(first.cache).toBe('miss');
+    expect(existsSync(cache)).toBe(false);
+    first.save();
+    expect(readFileSync(cache).length).toBeGreaterThan(0);
+
+    const second = runCommonJsCached(bundle, [cache]);
+    expect(second.cache).toBe('hit');
+    expect((second.exports as { greet(n: string): string }).greet('again')).toBe(
+      'hello again from family-x-ABC.cjs',
+    );
+  });
+
+  it('compiles afresh and rewrites a cache V8 refuses', () => {
+    mkdirSync(join(dir, 'cache'));
+    writeFileSync(cache, 'not a code cache');
+    const run = runCommonJsCached(bundle, [cache]);
+    expect(run.cache).toBe('rejected');
+    expect((run.exports as { greet(n: string): string }).greet('x')).toContain('hello x');
+    run.save();
+    expect(runCommonJsCached(bundle, [cache]).cache).toBe('hit');
+  });
+
+  it('writes to the next place when the first cannot take it, and fails nothing when none can', () => {
+    const second = join(dir, 'rw', 'x.v8-cache');
+    // root writes anyway: a path under a regular file cannot be a directory for anyone.
+    const blocked = join(bundle, 'cache', 'x.v8-cache');
+    runCommonJsCached(bundle, [blocked, second]).save();
+    expect(existsSync(second)).toBe(true);
+    expect(runCommonJsCached(bundle, [blocked, second]).cache).toBe('hit');
+
+    const nowhere = runCommonJsCached(bundle, [blocked]);
+    expect(() => nowhere.save()).not.toThrow();
+    expect(runCommonJsCached(bundle, [blocked]).cache).toBe('miss');
+  });
+
+  it('keeps the cache beside the bundle, else in the user cache directory, per Node version', () => {
+    const [beside, user] = cacheFilesFor('/opt/skiff/dist/skiff/family-service-H.cjs', {
+      XDG_CACHE_HOME: '/home/u/.cache',
+    });
+    const name = `family-service-H.cjs-${process.version}-${process.arch}.v8-cache`;
+    expect(beside).toBe(`/opt/skiff/dist/skiff/code-cache/${name}`);
+    expect(user).toBe(`/home/u/.cache/skiff/code-cache/${name}`);
+  });
+});
