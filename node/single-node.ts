@@ -44,6 +44,8 @@ export async function runSingleNode(
     ...(o.raftSnapshotInterval ? { raftSnapshotInterval: o.raftSnapshotInterval } : {}),
     ...(o.forceNewCluster ? { forceNewCluster: true } : {}),
     dispatcher: { kind: 'in-process' },
+    // No other manager joins a single node: its raft needs no transport (nor gRPC loaded).
+    raft: { standalone: true },
     // `ip route` runs while the manager starts rather than after it.
     leaderLoops: hostSubnets().then((reservedSubnets) => ({ reservedSubnets })),
   }).catch(async (e: unknown) => {
