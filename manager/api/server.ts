@@ -93,7 +93,15 @@ const requestedVersion = new WeakMap<IncomingMessage, string>();
 export function createApiServer(opts: ApiServerOptions): FastifyInstance {
   const log = (opts.logger ?? silentLogger).child({ component: 'api' });
   const clock = opts.clock ?? (() => new Date());
-  const app = createBaseServer({ log, version: opts.info.version, bodyLimit: opts.bodyLimit, tls: opts.tls });
+  const app = createBaseServer({
+    log,
+    version: opts.info.version,
+    bodyLimit: opts.bodyLimit,
+    tls: opts.tls,
+    // As dockerd: HEAD only where the Docker API has it (/_ping, a container's archive),
+    // not a HEAD twin of every GET route (half the routes a node's start registers).
+    headRoutes: false,
+  });
   const ctx: ApiContext = {
     store: opts.store,
     replicator: opts.replicator,
@@ -183,6 +191,8 @@ export function createBaseServer(o: {
   version: string | undefined;
   bodyLimit?: number | undefined;
   tls?: { certPem: string; keyPem: string; caPem: string } | undefined;
+  /** A HEAD route beside each GET route (fastify's default); otherwise only those added. */
+  headRoutes?: boolean;
 }): FastifyInstance {
   const https = o.tls
     ? {
@@ -204,6 +214,7 @@ export function createBaseServer(o: {
     // fast-json-stringify (~20 ms of every node start) for nothing.
     schemaController: { compilersFactory: { buildValidator: noSchemas, buildSerializer: noSchemas } },
     bodyLimit: o.bodyLimit ?? 4 * 1024 * 1024,
+    exposeHeadRoutes: o.headRoutes ?? true,
     rewriteUrl: (req) => {
       const url = req.url ?? '/';
       const m = VERSION_PREFIX.exec(url);
