@@ -42,7 +42,7 @@ export async function runSingleNode(
     ...(o.raftSnapshotInterval ? { raftSnapshotInterval: o.raftSnapshotInterval } : {}),
     ...(o.forceNewCluster ? { forceNewCluster: true } : {}),
     dispatcher: { kind: 'in-process' },
-    // No other manager joins a single node: its raft needs no transport (nor gRPC loaded).
+    // No other manager joins a single node: its raft needs no transport.
     raft: { standalone: true },
     // The routes are read while the manager starts rather than after it.
     leaderLoops: hostSubnets().then((reservedSubnets) => ({ reservedSubnets })),

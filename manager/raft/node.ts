@@ -37,7 +37,7 @@ export interface RaftNodeOptions {
   listenAddr?: string;
   /**
    * A member that never talks to others (a single-node skiff): no transport listens (and
-   * gRPC is not even loaded) while it is the group's only member, and adding a member is
+   * its module is not even loaded) while it is the group's only member, and adding a member is
    * refused. State that names other members (a former cluster's) starts the transport as
    * soon as its configuration does.
    */
@@ -232,7 +232,7 @@ export class RaftNode {
   private async startTransport(): Promise<RaftTransport> {
     const { opts } = this;
     try {
-      // Loaded here: a standalone member never needs gRPC (~30 ms of a start to load).
+      // Loaded here: a standalone member alone never needs it.
       const { GrpcTransport } = await import('./transport/grpc.js');
       return await GrpcTransport.start({
         id: opts.id,
