@@ -83,8 +83,18 @@ export interface ManagerOptions {
   hostname: string;
   /** host:port other nodes reach this manager's API at. */
   advertiseAddr?: string;
-  /** Raft: where it listens (default 127.0.0.1 on a free port, for a single manager). */
-  raft?: { listenAddr?: string; advertiseAddr?: string; tickMs?: number; electionTimeoutMs?: number };
+  /**
+   * Raft: where it listens (default 127.0.0.1 on a free port, for a single manager).
+   * `standalone`: a single-node skiff's manager, which no other manager ever joins: its
+   * raft listens nowhere while it is the only member (RaftNodeOptions.standalone).
+   */
+  raft?: {
+    listenAddr?: string;
+    advertiseAddr?: string;
+    tickMs?: number;
+    electionTimeoutMs?: number;
+    standalone?: boolean;
+  };
   /** Snapshot the store and compact the raft log every this many entries (default 10,000). */
   raftSnapshotInterval?: number;
   /** How often to check whether the node certificate needs renewing (default hourly). */
@@ -364,7 +374,10 @@ export class Manager {
       await raft.stop();
       throw e;
     }
-    log.info({ nodeId, socket: o.socketPath, tcp: o.tcp, raft: raft.addr }, 'manager API listening');
+    log.info(
+      { nodeId, socket: o.socketPath, tcp: o.tcp, raft: raft.addr || 'standalone' },
+      'manager API listening',
+    );
     const keyPolicy = followAutolock(store, o.stateDir, secretsKey, unlocked?.unlockKey, log, {
       // What locks the key files changes: a new raft data key, the log re-sealed with it.
       rekey: async (unlockKey, change) => {
@@ -554,6 +567,7 @@ function startRaft(
     // A new cluster starts with this manager alone; a joining one contacts the members it was given.
     peers: joinPeers ?? [{ id: nodeId, addr: o.raft?.advertiseAddr ?? listenAddr }],
     listenAddr,
+    ...(o.raft?.standalone ? { standalone: true } : {}),
     stateMachine: timedStateMachine(store.stateMachine, o.metrics),
     dataKey,
     ...(o.raft?.tickMs ? { tickMs: o.raft.tickMs } : {}),

@@ -17,7 +17,7 @@
 // without the file is sealed with it, and migrates to a random key at the next snapshot.
 
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, scryptSync } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileDurable } from '../disk/index.js';
 import { RAFT_DEK_FILE, SkiffError } from '../lib/index.js';
@@ -59,7 +59,8 @@ export class RaftDataKeys {
 
   /**
    * The node's data keys from its key file; a new random one when there is none (key 0,
-   * the derived key of older directories, stays among them until the next snapshot).
+   * the derived key of an older skiff's raft directory, stays among them until the next
+   * snapshot when there is such a directory).
    */
   static async open(stateDir: string, nodeId: string, lock: KeyLock): Promise<RaftDataKeys> {
     let text: string | undefined;
@@ -69,9 +70,15 @@ export class RaftDataKeys {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
     if (text !== undefined) return new RaftDataKeys(stateDir, unwrap(text, lock, join(stateDir, FILE)), lock);
+    // Key 0 only for a raft directory an older skiff wrote: a new node's would be re-sealed
+    // at its first start (a snapshot and fsyncs while it comes up) for nothing.
+    const older = await access(join(stateDir, 'raft')).then(
+      () => true,
+      () => false,
+    );
     const keys: DataKeyRing = {
       current: { id: 1, key: randomBytes(32) },
-      previous: [{ id: 0, key: legacyRaftDataKey(lock.storeKey, nodeId) }],
+      ...(older ? { previous: [{ id: 0, key: legacyRaftDataKey(lock.storeKey, nodeId) }] } : {}),
     };
     const k = new RaftDataKeys(stateDir, keys, lock);
     await k.write([lock]);

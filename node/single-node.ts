@@ -1,10 +1,8 @@
 // A skiff node in single-node mode: the manager (store, Docker-compatible API, leader
 // loops, dispatcher) and the agent (the container stack) in one process, the agent
 // talking to the manager's dispatcher in process.
-import { execFile } from 'node:child_process';
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
-import { promisify } from 'node:util';
 import { NodeAgent } from '../agent/index.js';
 import type { Logger } from '../lib/index.js';
 import { SkiffError } from '../lib/index.js';
@@ -44,7 +42,9 @@ export async function runSingleNode(
     ...(o.raftSnapshotInterval ? { raftSnapshotInterval: o.raftSnapshotInterval } : {}),
     ...(o.forceNewCluster ? { forceNewCluster: true } : {}),
     dispatcher: { kind: 'in-process' },
-    // `ip route` runs while the manager starts rather than after it.
+    // No other manager joins a single node: its raft needs no transport.
+    raft: { standalone: true },
+    // The routes are read while the manager starts rather than after it.
     leaderLoops: hostSubnets().then((reservedSubnets) => ({ reservedSubnets })),
   }).catch(async (e: unknown) => {
     await metricsServer?.close();
@@ -88,15 +88,35 @@ export async function runSingleNode(
   };
 }
 
-/** Subnets the host itself routes: the allocator never hands them out. */
+/**
+ * Subnets the host itself routes (its main table, as `ip -4 route show` lists them): the
+ * allocator never hands them out. Read from procfs: no child process while the node starts.
+ */
 async function hostSubnets(): Promise<string[]> {
   try {
-    const { stdout } = await promisify(execFile)('ip', ['-j', '-4', 'route', 'show']);
-    const routes = JSON.parse(stdout) as { dst?: string }[];
-    return routes.map((r) => r.dst ?? '').filter((d) => /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(d));
+    return routedSubnets(await readFile('/proc/net/route', 'utf8'));
   } catch {
     return [];
   }
+}
+
+/**
+ * The subnets of `/proc/net/route` (destination and mask in little-endian hex), without
+ * the default route and host routes, as `ip -j route` names them (`10.0.0.0/24`).
+ */
+export function routedSubnets(procNetRoute: string): string[] {
+  const out: string[] = [];
+  for (const line of procNetRoute.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    const dst = Number.parseInt(f[1] ?? '', 16);
+    const mask = Number.parseInt(f[7] ?? '', 16);
+    if (!Number.isInteger(dst) || !Number.isInteger(mask)) continue;
+    let bits = 0;
+    for (let m = mask >>> 0; m !== 0; m >>>= 1) bits += m & 1;
+    if (bits === 0 || bits === 32) continue;
+    out.push(`${dst & 255}.${(dst >>> 8) & 255}.${(dst >>> 16) & 255}.${dst >>> 24}/${bits}`);
+  }
+  return out;
 }
 
 /**

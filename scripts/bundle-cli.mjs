@@ -24,11 +24,18 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 /**
- * Packages left in node_modules. grpc-js requires proto-loader (and protobufjs, ~500 KB)
- * only for channelz and ORCA, which skiff does not serve: bundled, every node start would
- * compile them.
+ * Packages left in node_modules: bundled, every node start would compile them for
+ * nothing. grpc-js requires proto-loader (and protobufjs, ~500 KB) only for channelz and
+ * ORCA, which skiff does not serve; fastify requires its schema compilers (ajv,
+ * fast-json-stringify, ~600 KB) only for routes with schemas, which skiff's have not
+ * (manager/api/server.ts), and light-my-request only for `inject`.
  */
-const EXTERNAL = new Set(['@grpc/proto-loader']);
+const EXTERNAL = new Set([
+  '@grpc/proto-loader',
+  '@fastify/ajv-compiler',
+  '@fastify/fast-json-stringify-compiler',
+  'light-my-request',
+]);
 const BANNER = [
   "import { createRequire as __skiffCreateRequire } from 'node:module';",
   "import { dirname as __skiffDirname } from 'node:path';",

@@ -11,7 +11,6 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { extract } from 'tar';
 import { SkiffError } from '../../lib/index.js';
 import { decompress } from './decompress.js';
 import { chainIds, digestHex, sha256 } from './digest.js';
@@ -56,6 +55,8 @@ export async function loadArchive(
   scratch: string,
   onEvent: (e: LoadEvent) => void = () => {},
 ): Promise<LoadedImage[]> {
+  // node-tar loads with the first load, not with every node start.
+  const { extract } = await import('tar');
   await mkdir(scratch, { recursive: true, mode: 0o700 });
   try {
     try {

@@ -7,7 +7,6 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { create } from 'tar';
 import { SkiffError } from '../../lib/index.js';
 import type { ContentStore } from './content-store.js';
 import { digestHex } from './digest.js';
@@ -121,6 +120,8 @@ export async function saveArchive(
   }
   const files = ['blobs', 'index.json', 'manifest.json', 'oci-layout'];
   if (entries.some((e) => e.tags.length > 0 && e.record.layers.length > 0)) files.push('repositories');
+  // node-tar loads with the first save, not with every node start.
+  const { create } = await import('tar');
   const tar = create({ cwd: dir, portable: true, follow: false }, files) as unknown as Readable;
   let removed = false;
   const release = () => {

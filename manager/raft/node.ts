@@ -8,7 +8,7 @@ import { RaftCore } from './core.js';
 import { RaftError, type RaftErrorCode } from './errors.js';
 import { AtRestCipher, type DataKeyRing } from './storage/at-rest.js';
 import { DiskStorage } from './storage/disk.js';
-import { GrpcTransport, type RaftLogger, silentLogger, type TransportOptions } from './transport/grpc.js';
+import type { GrpcTransport, RaftLogger, TransportOptions } from './transport/grpc.js';
 import type { ConfChange, Entry, Message, Ready, Role } from './types.js';
 
 /**
@@ -35,6 +35,13 @@ export interface RaftNodeOptions {
   peers: { id: string; addr: string }[];
   /** host:port to listen on; defaults to this node's address in `peers`. */
   listenAddr?: string;
+  /**
+   * A member that never talks to others (a single-node skiff): no transport listens (and
+   * its module is not even loaded) while it is the group's only member, and adding a member is
+   * refused. State that names other members (a former cluster's) starts the transport as
+   * soon as its configuration does.
+   */
+  standalone?: boolean;
   stateMachine: StateMachine;
   tickMs?: number;
   electionTicks?: number;
@@ -94,12 +101,22 @@ interface ReadWaiter {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
+const silentLogger: RaftLogger = { info() {}, warn() {}, error() {}, debug() {} };
+
+/** What a node needs of its transport. */
+type RaftTransport = Pick<GrpcTransport, 'addr' | 'setPeers' | 'send' | 'markAlive' | 'close'>;
+
+/** The transport of a standalone member alone in its group: there is nobody to talk to. */
+const NO_PEERS: RaftTransport = { addr: '', setPeers() {}, send() {}, markAlive() {}, async close() {} };
 /** How long one leader's attempt to promote a learner waits for it to catch up (then the next tick tries again). */
 const LEARNER_CATCH_UP_MS = 60_000;
 
 export class RaftNode {
   private readonly core: RaftCore;
-  private transport!: GrpcTransport;
+  private transport: RaftTransport = NO_PEERS;
+  /** A standalone member's transport, started once its configuration names another member. */
+  private lateTransport: Promise<void> | undefined;
+  private listenAddr = '';
   /** Until a sole voter has campaigned after start (see tickIfAlone). */
   private campaignAlone = false;
   private readonly log: RaftLogger;
@@ -183,8 +200,7 @@ export class RaftNode {
       heartbeatTicks: opts.heartbeatTicks ?? 1,
     });
     const node = new RaftNode(opts, storage, core);
-    const confAddrs = core.confState().addrs;
-    const listenAddr = opts.listenAddr ?? node.peerAddrs[opts.id] ?? confAddrs[opts.id];
+    const listenAddr = opts.listenAddr ?? node.peerAddrs[opts.id] ?? core.confState().addrs[opts.id];
     if (!listenAddr) {
       await storage.close();
       throw new RaftError(
@@ -192,22 +208,14 @@ export class RaftNode {
         `raft node ${opts.id} has no listen address: pass listenAddr or list it in peers`,
       );
     }
-    try {
-      node.transport = await GrpcTransport.start({
-        id: opts.id,
-        listenAddr,
-        onMessage: (m) => node.onMessage(m),
-        logger: node.log,
-        ...(opts.serverCredentials ? { serverCredentials: opts.serverCredentials } : {}),
-        ...(opts.channelCredentials ? { channelCredentials: opts.channelCredentials } : {}),
-        ...(opts.peerMember ? { peerMember: opts.peerMember } : {}),
-        ...(opts.maxSnapshotBytes ? { maxSnapshotBytes: opts.maxSnapshotBytes } : {}),
-      });
-    } catch (e) {
-      await storage.close();
-      throw new RaftError('io', `raft node ${opts.id} cannot listen on ${listenAddr}: ${String(e)}`, {
-        cause: e,
-      });
+    node.listenAddr = listenAddr;
+    if (!opts.standalone) {
+      try {
+        node.transport = await node.startTransport();
+      } catch (e) {
+        await storage.close();
+        throw e;
+      }
     }
     node.refreshPeers();
     node.ticker = setInterval(() => node.onTick(), node.tickMs);
@@ -221,7 +229,29 @@ export class RaftNode {
     return node;
   }
 
-  /** The address the transport listens on (useful with port 0). */
+  private async startTransport(): Promise<RaftTransport> {
+    const { opts } = this;
+    try {
+      // Loaded here: a standalone member alone never needs it.
+      const { GrpcTransport } = await import('./transport/grpc.js');
+      return await GrpcTransport.start({
+        id: opts.id,
+        listenAddr: this.listenAddr,
+        onMessage: (m) => this.onMessage(m),
+        logger: this.log,
+        ...(opts.serverCredentials ? { serverCredentials: opts.serverCredentials } : {}),
+        ...(opts.channelCredentials ? { channelCredentials: opts.channelCredentials } : {}),
+        ...(opts.peerMember ? { peerMember: opts.peerMember } : {}),
+        ...(opts.maxSnapshotBytes ? { maxSnapshotBytes: opts.maxSnapshotBytes } : {}),
+      });
+    } catch (e) {
+      throw new RaftError('io', `raft node ${opts.id} cannot listen on ${this.listenAddr}: ${String(e)}`, {
+        cause: e,
+      });
+    }
+  }
+
+  /** The address the transport listens on (useful with port 0); '' for a standalone member alone. */
   get addr(): string {
     return this.transport.addr;
   }
@@ -433,6 +463,7 @@ export class RaftNode {
     this.appliedWaits.length = 0;
     for (const w of this.snapshotWaiters.splice(0)) w.reject(err);
     await this.running;
+    await this.lateTransport;
     await this.transport.close();
     await this.storage.close();
     for (const done of this.rekey?.done ?? []) done([...this.storage.keysInUse()]);
@@ -725,6 +756,18 @@ export class RaftNode {
     // Until the configuration is known (a joining node), talk to whoever was named.
     if (conf.voters.length === 0)
       for (const [id, a] of Object.entries(this.peerAddrs)) if (id !== this.opts.id) addrs[id] = a;
+    // Until they are lost, messages to peers a standalone member's late transport does
+    // not reach yet are as if the network had dropped them: raft sends them again.
+    if (this.transport === NO_PEERS && Object.keys(addrs).length > 0 && !this.lateTransport)
+      this.lateTransport = this.startTransport().then(
+        (t) => {
+          if (this.stopped) return t.close();
+          this.transport = t;
+          this.peersDirty = true;
+          this.kick();
+        },
+        (e: unknown) => this.fail(e, 'starting the raft transport failed'),
+      );
     this.transport.setPeers(addrs);
   }
 
@@ -759,6 +802,11 @@ export class RaftNode {
 
   private async confChange(cc: ConfChange, opts?: { timeoutMs?: number }): Promise<void> {
     if (this.stopped) throw new RaftError('stopped', 'raft node is stopped');
+    if (this.opts.standalone && cc.type !== 'remove')
+      throw new RaftError(
+        'invalid_argument',
+        `raft node ${this.opts.id} is standalone (a single-node skiff): it takes no other members`,
+      );
     const at = this.core.proposeConfChange(cc);
     this.kick();
     await this.waitApplied(at, opts?.timeoutMs);

@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance } from 'fastify';
-import { extract } from 'tar';
 import type { build as agentBuild, NodeAgent } from '../../agent/index.js';
 import {
   BUILD_CREDENTIALS_MAX_BYTES,
@@ -222,6 +221,8 @@ export function registerBuildRoute(
  */
 async function unpackContext(body: Readable, dir: string): Promise<void> {
   const file = `${dir}.tar`;
+  // node-tar loads with the first build, not with every node start.
+  const { extract } = await import('tar');
   try {
     await pipeline(body, createWriteStream(file, { mode: 0o600 }));
     const head = Buffer.alloc(2);

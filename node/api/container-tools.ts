@@ -9,7 +9,6 @@ import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { create, extract } from 'tar';
 import type { NodeAgent, runtime } from '../../agent/index.js';
 import type { EnginePathStat } from '../../lib/index.js';
 import { SkiffError, TARBALL_CONTENT_TYPE } from '../../lib/index.js';
@@ -84,6 +83,7 @@ export function registerContainerToolRoutes(
     const where = await svc().locate(id(req), path, 'archive');
     const stat = await pathStat(where.parent, where.name);
     // Entries named by the path's last component (follow: false keeps links as links).
+    const { create } = await import('tar');
     const tar = create({ cwd: where.parent, portable: false, follow: false }, [where.name || '.']);
     return reply
       .header(PATH_STAT_HEADER, stat)
@@ -117,6 +117,7 @@ export function registerContainerToolRoutes(
         throw new SkiffError('invalid_argument', `extraction point is not a directory: ${path}`);
       // node-tar refuses absolute names, `..`, and writing through a symlink it meets on
       // the way (preservePaths off); the files belong to the container's root user, as dockerd's.
+      const { extract } = await import('tar');
       await new Promise<void>((resolve, reject) => {
         const x = extract({ cwd: dir, preserveOwner: false, strict: true });
         x.on('error', reject);

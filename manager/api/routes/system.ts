@@ -35,6 +35,7 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ApiContext): voi
     return reply.send('OK');
   };
   app.get('/_ping', ping);
+  app.head('/_ping', ping);
 
   app.get('/version', async () => versionInfo(version));
 

@@ -76,6 +76,44 @@ describe('RaftNode single-node mode', () => {
     expect((bad as Error).message).toMatch(/no listen address/);
   });
 
+  it('standalone: listens nowhere while alone and refuses members; state naming others starts the transport', async () => {
+    const dir = await tempDir();
+    const sm = new KvStateMachine();
+    const solo = await startNode('solo', dir, [{ id: 'solo', addr: '127.0.0.1:0' }], sm, {
+      standalone: true,
+    });
+    expect(solo.addr).toBe('');
+    await waitFor(() => solo.status().role === 'leader', {
+      what: 'leadership',
+      timeoutMs: 2000,
+      intervalMs: 20,
+    });
+    await solo.propose(encodePut({ key: 'k', value: 'v' }));
+    expect(sm.map.get('k')).toBe('v');
+    const err = await solo.addLearner('other', '127.0.0.1:1').catch((e: unknown) => e);
+    expect(isRaftError(err, 'invalid_argument')).toBe(true);
+    expect((err as Error).message).toMatch(/standalone/);
+    expect(solo.status().members.map((m) => m.id)).toEqual(['solo']);
+
+    // A group of two (state of a former cluster) gets its transport, standalone or not.
+    const pairDir = await tempDir();
+    const pair = [
+      { id: 'a', addr: '127.0.0.1:1' },
+      { id: 'b', addr: '127.0.0.1:2' },
+    ];
+    const first = await startNode('a', pairDir, pair, new KvStateMachine(), { listenAddr: '127.0.0.1:0' });
+    await first.stop();
+    const again = await startNode('a', pairDir, pair, new KvStateMachine(), {
+      listenAddr: '127.0.0.1:0',
+      standalone: true,
+    });
+    await waitFor(() => /^127\.0\.0\.1:\d+$/.test(again.addr), {
+      what: 'the transport of a standalone member whose state names another',
+      timeoutMs: 5000,
+      intervalMs: 20,
+    });
+  });
+
   it('takes snapshots and restarts from them', async () => {
     const dir = await tempDir();
     const peers = [{ id: 'solo', addr: '127.0.0.1:0' }];

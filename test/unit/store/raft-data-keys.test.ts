@@ -2,7 +2,7 @@
 // unlock key under autolock; a rotation that a crash interrupts leaves a file the next
 // start opens either way; older keys are forgotten once nothing is sealed with them.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -20,7 +20,15 @@ const storeKey = randomBytes(32);
 const ids = (k: RaftDataKeys) => [k.ring().current.id, ...(k.ring().previous ?? []).map((p) => p.id)];
 
 describe('raft data key file', () => {
-  it('creates a random key beside key 0 (an older directory) and reopens it with the store key', async () => {
+  it('creates a random key, alone for a new node, and reopens it with the store key', async () => {
+    const k = await RaftDataKeys.open(dir, 'n1', { storeKey });
+    expect(ids(k)).toEqual([1]);
+    const again = await RaftDataKeys.open(dir, 'n1', { storeKey });
+    expect(Buffer.from(again.ring().current.key)).toEqual(Buffer.from(k.ring().current.key));
+  });
+
+  it('creates a random key beside key 0 for an older raft directory and reopens it with the store key', async () => {
+    await mkdir(join(dir, 'raft'));
     const k = await RaftDataKeys.open(dir, 'n1', { storeKey });
     expect(ids(k)).toEqual([1, 0]);
     expect(Buffer.from(k.ring().previous![0]!.key)).toEqual(Buffer.from(legacyRaftDataKey(storeKey, 'n1')));
