@@ -290,6 +290,11 @@ export class ContainerRuntime {
     this.stopHealth(id);
     if (state === 'running') {
       await this.signal(id, signal);
+      if (signal === 'SIGKILL') {
+        if (!(await this.waitExit(id, 30_000)))
+          throw new SkiffError('timeout', `container ${id} did not exit after SIGKILL`);
+        return this.inspect(id);
+      }
       if (await this.waitExit(id, graceMs)) return this.inspect(id);
     }
     this.log.info({ containerId: id, graceMs }, 'container did not stop within its grace period; killing it');

@@ -416,7 +416,10 @@ export class TaskRunner {
     if (obs?.state === 'running' || obs?.state === 'created') {
       const since = monoMs();
       const graceMs = Math.max(0, this.graceMs() - spentMs);
-      await this.deps.runtime.stop(this.task.ID, graceMs, this.task.Spec.ContainerSpec?.StopSignal);
+      // The drain took the whole grace of a process that drops its stop signal: sending
+      // that signal would change nothing (one exec less on the way of the next task).
+      const signal = spentMs > 0 && graceMs === 0 ? 'SIGKILL' : this.task.Spec.ContainerSpec?.StopSignal;
+      await this.deps.runtime.stop(this.task.ID, graceMs, signal);
       this.log.debug({ mono: since, stopMs: Math.round((monoMs() - since) * 10) / 10 }, 'container stopped');
     }
   }

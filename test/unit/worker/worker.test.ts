@@ -140,11 +140,11 @@ describe('worker', () => {
     };
     // It would take SIGTERM: its whole grace after the drain.
     expect(await stopAfterDrain('t1')).toBeGreaterThanOrEqual(190);
-    expect(stack.stopGraces).toEqual([200]);
+    expect(stack.stopGraces).toEqual(['200']);
     // It drops SIGTERM unseen (httpd as PID 1): SIGKILL right after the drain, 200 ms after it left the VIP.
     stack.dropsStop = true;
     expect(await stopAfterDrain('t2')).toBeGreaterThanOrEqual(190);
-    expect(stack.stopGraces).toEqual([200, 0]);
+    expect(stack.stopGraces).toEqual(['200', '0 SIGKILL']);
   });
 
   it('stops a task whose desired state becomes shutdown, and removes it when unassigned', async () => {
