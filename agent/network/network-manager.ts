@@ -2,6 +2,7 @@
 // listener), container sandboxes (named network namespaces) and attachments (CNI ADD
 // through the reference plugins). Every attachment is recorded on disk before its first
 // ADD, so DEL can be replayed with the same configuration after a crash.
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -317,9 +318,14 @@ export class NetworkManager {
     // and its execs queue with theirs. A bridge left from before is fine ("File exists"
     // on the first line); anything else fails the set-up. The firewall's rules name the
     // bridge without needing it: they are set up alongside.
+    // The bridge's MAC is the gateway's, cached in every container's ARP table. Given
+    // none, the kernel keeps the bridge on its lowest port's MAC, which changes whenever
+    // a container with that lowest MAC leaves or a lower one joins: the others then send
+    // to a MAC nobody has (their DNS and routed traffic black-holed for ~30 s, until the
+    // ARP entry goes stale). A MAC given explicitly is kept for good (as Docker does).
     const bridgeUp = this.run('ip', ['-force', '-batch', '-'], {
       input: [
-        `link add ${bridge} type bridge`,
+        `link add ${bridge} address ${randomBridgeMac()} type bridge`,
         `addr replace ${def.gateway}/${prefix} dev ${bridge}`,
         `link set dev ${bridge} up`,
         '',
@@ -330,9 +336,27 @@ export class NetworkManager {
     if (r.value.code !== 0 && !onlyBridgeExisted(r.value.stderr)) {
       throw new Error(`setting up bridge ${bridge}: ${r.value.stderr.trim()}`);
     }
+    if (r.value.code !== 0) await this.pinBridgeMac(bridge);
     if (firewall.status === 'rejected') throw firewall.reason;
     if (def.driver === 'overlay') await this.overlay.ensure(await this.overlayDevice(def));
     await this.dns.listen(def.id, def.gateway);
+  }
+
+  /**
+   * A bridge left from before (an agent restart) may follow its ports' MACs (made by a
+   * version that gave it none): its current MAC is set explicitly, which keeps it as it
+   * is now (the kernel follows the ports only while no MAC was ever set).
+   */
+  private async pinBridgeMac(bridge: string): Promise<void> {
+    const shown = await mustExec(this.run, 'ip', ['-j', 'link', 'show', 'dev', bridge], `reading ${bridge}`);
+    const mac = (JSON.parse(shown || '[]') as { address?: string }[])[0]?.address;
+    if (mac)
+      await mustExec(
+        this.run,
+        'ip',
+        ['link', 'set', 'dev', bridge, 'address', mac],
+        `pinning ${bridge}'s MAC`,
+      );
   }
 
   private async overlayDevice(def: NetworkDefinition): Promise<OverlayDevice> {
@@ -966,6 +990,13 @@ function netDevices(): Set<string> {
   // Two header lines, then `  name: counters…` per device.
   const lines = readFileSync('/proc/self/net/dev', 'utf8').split('\n').slice(2);
   return new Set(lines.map((l) => l.split(':')[0]?.trim() ?? '').filter((n) => n !== ''));
+}
+
+/** A random locally administered unicast MAC, for a bridge. */
+export function randomBridgeMac(): string {
+  const b = randomBytes(6);
+  b[0] = ((b[0] ?? 0) & 0xfc) | 0x02;
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
 /** `ip -batch` failed only on its first line (`link add`) because the bridge exists. */

@@ -27,7 +27,7 @@ import { readImageEtcFile } from './image-etc-file.js';
 import { readLogs } from './log-reader.js';
 import { OciRuntimeCli } from './oci-runtime-cli.js';
 import { DEFAULT_SECCOMP_PROFILE, loadDefaultSeccomp, SeccompBpfCache } from './seccomp.js';
-import { normalizeSignal } from './signals.js';
+import { dropsSignal, normalizeSignal } from './signals.js';
 import { type ContainerStats, readContainerStats, readMemoryLimit } from './stats.js';
 import type {
   ContainerCreateSpec,
@@ -290,6 +290,11 @@ export class ContainerRuntime {
     this.stopHealth(id);
     if (state === 'running') {
       await this.signal(id, signal);
+      if (signal === 'SIGKILL') {
+        if (!(await this.waitExit(id, 30_000)))
+          throw new SkiffError('timeout', `container ${id} did not exit after SIGKILL`);
+        return this.inspect(id);
+      }
       if (await this.waitExit(id, graceMs)) return this.inspect(id);
     }
     this.log.info({ containerId: id, graceMs }, 'container did not stop within its grace period; killing it');
@@ -298,6 +303,23 @@ export class ContainerRuntime {
       throw new SkiffError('timeout', `container ${id} did not exit after SIGKILL`);
     }
     return this.inspect(id);
+  }
+
+  /**
+   * Whether the container's main process would drop its stop signal unseen (see
+   * dropsSignal): a stop then only ends with SIGKILL after the grace period. False when
+   * it does not run or cannot be read.
+   */
+  async dropsStopSignal(id: string, signal?: string): Promise<boolean> {
+    const rec = await this.store.get(id);
+    const info = await this.inspect(id);
+    if (info.state !== 'running' || info.pid === undefined) return false;
+    try {
+      const status = await readFile(`/proc/${info.pid}/status`, 'utf8');
+      return dropsSignal(status, signal ?? rec.stopSignal);
+    } catch {
+      return false;
+    }
   }
 
   async kill(id: string, signal = 'SIGKILL'): Promise<void> {

@@ -90,6 +90,11 @@ export interface RuntimePort {
   create(req: ContainerCreateRequest): Promise<void>;
   start(id: string): Promise<ContainerObservation>;
   stop(id: string, graceMs: number, signal?: string): Promise<void>;
+  /**
+   * Whether the running container's main process drops its stop signal unseen (a PID 1
+   * with no handler for it): stopping it then ends only with SIGKILL after the grace.
+   */
+  dropsStopSignal?(id: string, signal?: string): Promise<boolean>;
   remove(id: string): Promise<void>;
   inspect(id: string): Promise<ContainerObservation | undefined>;
   /** Every container this node's runtime knows about, for adoption after a restart. */

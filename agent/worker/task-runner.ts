@@ -171,8 +171,8 @@ export class TaskRunner {
       return;
     }
     if (this.stopRequested()) {
-      await this.drain();
-      await this.stopContainer();
+      const spent = await this.drain();
+      await this.stopContainer(spent);
       if (!this.isTerminal) this.advance('shutdown', 'shutdown');
       await this.releaseNetwork();
       return;
@@ -376,16 +376,31 @@ export class TaskRunner {
    * ~100 ms): the delay also lets requests already sent to it finish, and an app that
    * exits at once on SIGTERM would cut them (test/system/orchestration/vip-drain.test.ts).
    */
-  private async drain(): Promise<void> {
-    if (this.observed !== 'running' || !this.containerCreated) return;
+  private async drain(): Promise<number> {
+    if (this.observed !== 'running' || !this.containerCreated) return 0;
     const behindVip = (this.task.NetworksAttachments ?? []).some(
       (a) => taskServiceVip(this.task, a.Network.Id) !== undefined,
     );
-    if (!behindVip) return;
+    if (!behindVip) return 0;
     const ms = Math.min(this.deps.vipDrainMs ?? VIP_DRAIN_MS, this.graceMs());
-    if (ms <= 0) return;
-    this.log.info({ ms, mono: monoMs() }, 'draining: out of the service VIP, stopping after the delay');
+    if (ms <= 0) return 0;
+    const drops = await this.dropsStopSignal();
+    this.log.info(
+      { ms, graceOverlaps: drops, mono: monoMs() },
+      'draining: out of the service VIP, stopping after the delay',
+    );
     await new Promise((resolve) => setTimeout(resolve, ms));
+    // A process that drops its stop signal unseen (a PID 1 without a handler, as httpd
+    // run as the command) only ends with SIGKILL after the grace period: the drain counts
+    // as part of that grace, so it lives `grace` after leaving the VIP, as it would under
+    // Docker, not drain + grace. It still serves the requests sent to it for the whole
+    // drain. Asked again: one that took a handler meanwhile gets its whole grace.
+    return drops && (await this.dropsStopSignal()) ? ms : 0;
+  }
+
+  private async dropsStopSignal(): Promise<boolean> {
+    const signal = this.task.Spec.ContainerSpec?.StopSignal;
+    return (await this.deps.runtime.dropsStopSignal?.(this.task.ID, signal).catch(() => false)) ?? false;
   }
 
   private graceMs(): number {
@@ -393,13 +408,18 @@ export class TaskRunner {
     return grace === undefined ? DEFAULT_STOP_GRACE_MS : Math.round(grace / NS_PER_MS);
   }
 
-  private async stopContainer(): Promise<void> {
+  /** `spentMs`: how much of the grace period the drain already counted (see drain). */
+  private async stopContainer(spentMs = 0): Promise<void> {
     if (!this.containerCreated) return;
     const obs = await this.deps.runtime.inspect(this.task.ID);
     // A created container's process (and its conmon) waits to be started: it goes too.
     if (obs?.state === 'running' || obs?.state === 'created') {
       const since = monoMs();
-      await this.deps.runtime.stop(this.task.ID, this.graceMs(), this.task.Spec.ContainerSpec?.StopSignal);
+      const graceMs = Math.max(0, this.graceMs() - spentMs);
+      // The drain took the whole grace of a process that drops its stop signal: sending
+      // that signal would change nothing (one exec less on the way of the next task).
+      const signal = spentMs > 0 && graceMs === 0 ? 'SIGKILL' : this.task.Spec.ContainerSpec?.StopSignal;
+      await this.deps.runtime.stop(this.task.ID, graceMs, signal);
       this.log.debug({ mono: since, stopMs: Math.round((monoMs() - since) * 10) / 10 }, 'container stopped');
     }
   }

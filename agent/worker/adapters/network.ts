@@ -186,14 +186,24 @@ export class NetworkViews {
     const def = this.mgr.getNetwork(networkId);
     const view = this.views.get(networkId);
     this.mgr.dns.setRecords(networkId, view?.records ?? []);
-    // Marked for the next batch of table rewrites (service-lb.ts); never rejects. A task
-    // that left a VIP's set is stopping (its drain): the tables drop it without batching
-    // delays, well within the drain even on a busy node.
+    // Marked for the next batch of table rewrites (service-lb.ts); never rejects. Two
+    // changes skip the batching delays: a task that left a VIP's set is stopping (its
+    // drain), so the tables drop it well within the drain even on a busy node; and a VIP
+    // that had no task to send to gets some, as every connection to it is refused until
+    // its tables say so (a service's first tasks coming up, a stop-first update of one
+    // replica), while its names (tasks.NAME) already answer.
     const before = this.programmed.get(networkId);
     this.programmed.set(networkId, view);
-    const urgent = backendLeft(before, view);
+    const left = backendLeft(before, view);
+    const filled = vipFilled(before, view);
+    const urgent = left || filled;
     if (urgent)
-      this.log.debug({ networkId, mono: monoMs() }, 'a task left a VIP set: its tables rewritten at once');
+      this.log.debug(
+        { networkId, mono: monoMs() },
+        left
+          ? 'a task left a VIP set: its tables rewritten at once'
+          : 'a VIP got its first tasks: its tables rewritten at once',
+      );
     const vips = this.mgr.setServiceVips(networkId, view?.vips ?? [], { urgent });
     if (def?.driver === 'overlay') {
       const peers = (view?.peers ?? []).map((p) => ({ nodeId: p.nodeId, underlayIp: p.addr }));
@@ -213,4 +223,10 @@ export class NetworkViews {
 function backendLeft(before: AssignedNetwork | undefined, after: AssignedNetwork | undefined): boolean {
   const now = new Set((after?.vips ?? []).flatMap((v) => v.backends.map((b) => `${v.vip}>${b}`)));
   return (before?.vips ?? []).some((v) => v.backends.some((b) => !now.has(`${v.vip}>${b}`)));
+}
+
+/** Whether a VIP that had no address to send new connections to (or was not there) has some in `after`. */
+function vipFilled(before: AssignedNetwork | undefined, after: AssignedNetwork | undefined): boolean {
+  const had = new Set((before?.vips ?? []).filter((v) => v.backends.length > 0).map((v) => v.vip));
+  return (after?.vips ?? []).some((v) => v.backends.length > 0 && !had.has(v.vip));
 }

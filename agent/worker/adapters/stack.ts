@@ -125,6 +125,9 @@ export function runtimePort(runtime: ContainerRuntime): RuntimePort {
     async stop(id, graceMs, signal) {
       await runtime.stop(id, { graceMs, ...(signal ? { signal } : {}) });
     },
+    dropsStopSignal(id, signal) {
+      return runtime.dropsStopSignal(id, signal);
+    },
     async remove(id) {
       await runtime.delete(id, { force: true });
     },

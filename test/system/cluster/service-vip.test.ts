@@ -132,6 +132,18 @@ describe('service VIPs across two lab hosts', () => {
     }
     return out.join('\n');
   };
+  /** The client's VIP table (nft) in its namespace on the worker. */
+  const vipTable = async (clientId: string) => {
+    const worker = c.nodes[1] as LabClusterNode;
+    const pid = (await containerPids(worker)).get(clientId);
+    if (!pid) return '';
+    const r = await worker.host.exec(
+      'nsenter',
+      [`--net=/proc/${pid}/ns/net`, 'nft', 'list', 'table', 'ip', 'skiff_lb'],
+      { sharedMounts: true },
+    );
+    return r.stdout;
+  };
   const logs = () => c.nodes.map((n) => `${n.host.name}:\n${logTail(n, 40)}`).join('\n');
 
   beforeAll(async () => {
@@ -189,6 +201,17 @@ describe('service VIPs across two lab hosts', () => {
         what: `rr → ${rrIps.join(', ')}`,
         timeoutMs: 60_000,
       });
+
+      // The names answer from the view that the client's node got; its VIP table is
+      // written from that view a moment later (an exec on a busy node): the requests
+      // below need the table.
+      await waitFor(
+        async () => {
+          const table = await vipTable(clientId);
+          return webIps.every((ip) => table.includes(ip)) ? true : undefined;
+        },
+        { what: `the client's VIP table sending to ${webIps.join(', ')}`, timeoutMs: 30_000 },
+      );
 
       // 40 requests to the VIP from the other host reach both tasks.
       const fetches = await inTask(worker, clientId, [

@@ -3,6 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bridgeNameFor } from '../../../agent/network/index.js';
 import { Cleanup, createLab, type Lab, waitFor } from '../../lab/index.js';
 import { NetworkAgent, Sandbox } from '../../support/network-agent/index.js';
 
@@ -110,6 +111,41 @@ describe('bridge networks on one host', () => {
     expect(await both.httpGet(webIp, 80)).toBe('hello from web');
     expect(await both.httpGet(otherIp, 80)).toBe('hello from other');
   });
+  it("keeps the gateway's MAC (the bridge's) while ports come and go", async () => {
+    // Unless given one, a bridge takes its lowest port's MAC: every container's cached
+    // gateway MAC went stale when the container with the lowest one left.
+    const host = lab.hosts[0]!;
+    const bridge = bridgeNameFor(netA.id);
+    const mac = async () => {
+      const r = await host.exec('ip', ['-j', 'link', 'show', 'dev', bridge]);
+      return (JSON.parse(r.stdout) as { address: string }[])[0]?.address;
+    };
+    const before = await mac();
+    const ip = (args: string[]) => host.exec('ip', args).then((r) => expect(r.code, r.stderr).toBe(0));
+    await ip([
+      'link',
+      'add',
+      'skt-low',
+      'address',
+      '02:00:00:00:00:01',
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'skt-low1',
+    ]);
+    try {
+      await ip(['link', 'set', 'skt-low', 'master', bridge]);
+      expect(await mac()).toBe(before);
+    } finally {
+      await host.exec('ip', ['link', 'del', 'skt-low']);
+    }
+    expect(await mac()).toBe(before);
+    expect(await boxes.get('client1')!.box.lookup('web', netA.gateway)).toEqual([
+      boxes.get('web1')!.ips.get(netA.id)!,
+    ]);
+  });
+
   // Last: it breaks both1's eth1.
   it('reports through CNI CHECK when an interface went missing', async () => {
     await agent.call('check', 'both1');

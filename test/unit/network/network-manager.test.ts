@@ -5,7 +5,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Exec } from '../../../agent/network/exec.js';
-import { DnsServer, LocalSubnetAllocator, NetworkManager } from '../../../agent/network/index.js';
+import {
+  bridgeNameFor,
+  DnsServer,
+  LocalSubnetAllocator,
+  NetworkManager,
+} from '../../../agent/network/index.js';
 
 /** The real name table without sockets: unit tests bind nothing. */
 class SocketlessDns extends DnsServer {
@@ -27,6 +32,7 @@ describe('NetworkManager (host tools faked)', () => {
   let manager: NetworkManager;
   /** What `ip -batch` (the bridge's set-up) answers. */
   let batchReply: { code: number; stdout: string; stderr: string };
+  let batchInputs: string[];
   const routes = JSON.stringify([
     { dst: 'default', gateway: '192.0.2.1', dev: 'eth0' },
     { dst: '192.0.2.0/24', dev: 'eth0' },
@@ -38,10 +44,16 @@ describe('NetworkManager (host tools faked)', () => {
   beforeEach(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'skiff-net-unit-'));
     calls = [];
+    batchInputs = [];
     batchReply = { code: 0, stdout: '', stderr: '' };
-    const exec: Exec = async (file, args) => {
+    const exec: Exec = async (file, args, opts) => {
       calls.push([file, ...args].join(' '));
-      if (file === 'ip' && args.includes('-batch')) return batchReply;
+      if (file === 'ip' && args.includes('-batch')) {
+        batchInputs.push(opts?.input ?? '');
+        return batchReply;
+      }
+      if (file === 'ip' && args[0] === '-j' && args[1] === 'link')
+        return { code: 0, stdout: JSON.stringify([{ address: '0a:11:22:33:44:55' }]), stderr: '' };
       if (file === 'ip' && args.includes('route')) return { code: 0, stdout: routes, stderr: '' };
       return { code: 0, stdout: '', stderr: '' };
     };
@@ -126,6 +138,9 @@ describe('NetworkManager (host tools faked)', () => {
     batchReply = { code: 1, stdout: '', stderr: 'RTNETLINK answers: File exists\nCommand failed -:1\n' };
     await manager.ensureNetwork(bridgeNet);
     expect(calls.filter((c) => c.startsWith('ip -force -batch'))).toHaveLength(1);
+    // A new bridge gets a MAC of its own (else it follows its ports'); one that existed keeps the one it has.
+    expect(batchInputs[0]).toMatch(/^link add \S+ address [0-9a-f]{1}[26ae](:[0-9a-f]{2}){5} type bridge$/m);
+    expect(calls).toContain(`ip link set dev ${bridgeNameFor('n1')} address 0a:11:22:33:44:55`);
 
     batchReply = { code: 1, stdout: '', stderr: 'Cannot find device "skbrx"\nCommand failed -:2\n' };
     await expect(

@@ -41,6 +41,10 @@ export class FakeStack {
   containers = new Map<string, ContainerObservation & { req?: ContainerCreateRequest }>();
   missingImages = new Set<string>();
   healthOnStart: 'starting' | undefined;
+  /** The grace period of each stop, in order, with SIGKILL when that is the signal asked for. */
+  stopGraces: string[] = [];
+  /** Whether containers' main processes drop their stop signal (a PID 1 without a handler). */
+  dropsStop = false;
   private listeners = new Set<(e: ContainerEvent) => void>();
   private nextPid = 1000;
 
@@ -91,8 +95,9 @@ export class FakeStack {
       if (this.healthOnStart) c.health = this.healthOnStart;
       return { ...c };
     },
-    stop: async (id) => {
+    stop: async (id, graceMs, signal) => {
       this.calls.push(`stop ${id}`);
+      this.stopGraces.push(signal === 'SIGKILL' ? `${graceMs} SIGKILL` : `${graceMs}`);
       const c = this.mustGet(id);
       // A created container's process waits to be started: it is killed, as crun does.
       if (c.state === 'running' || c.state === 'created') {
@@ -102,6 +107,7 @@ export class FakeStack {
         this.emit({ type: 'exit', id, exitCode, oomKilled: false });
       }
     },
+    dropsStopSignal: async () => this.dropsStop,
     remove: async (id) => {
       this.calls.push(`rm ${id}`);
       this.containers.delete(id);

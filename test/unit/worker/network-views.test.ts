@@ -126,11 +126,15 @@ describe('network views on the agent', () => {
     expect(net.peers.has('gone')).toBe(false);
   });
 
-  it('has the tables rewritten at once when a task left a VIP’s set (it is stopping), not when one joined', async () => {
+  it('has the tables rewritten at once when a task left a VIP’s set (it is stopping) or an empty set got tasks, not when one joined others', async () => {
     const net = new FakeNetworkLayer();
     const views = new NetworkViews(net);
     net.defs.set('ov', { id: 'ov', driver: 'overlay' });
-    await views.update(msg({ complete: true, networks: [view('ov', [], ['10.1.0.5'])] }));
+    await views.update(msg({ complete: true, networks: [view('ov', [], [])] }));
+    expect(net.urgent.at(-1)).toBe(false);
+    // Every connection to the VIP was refused until now.
+    await views.update(msg({ networks: [view('ov', [], ['10.1.0.5'])] }));
+    expect(net.urgent.at(-1)).toBe(true);
     await views.update(msg({ networks: [view('ov', [], ['10.1.0.5', '10.1.0.6'])] }));
     expect(net.urgent.at(-1)).toBe(false);
     await views.update(msg({ networks: [view('ov', ['192.168.0.2'], ['10.1.0.5', '10.1.0.6'])] }));

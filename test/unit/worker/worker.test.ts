@@ -116,6 +116,37 @@ describe('worker', () => {
     expect(stack.calls).toContain('stop t1');
   });
 
+  it('counts a VIP drain into the grace period of a process that drops its stop signal, and only then', async () => {
+    // Behind a VIP, with a 200 ms grace: the drain (200 ms) comes first.
+    const behindVip = (id: string) =>
+      task(id, {
+        Spec: { ContainerSpec: { Image: 'busybox:latest', StopGracePeriod: 200_000_000 } },
+        Endpoint: { VirtualIPs: [{ NetworkID: 'ov', Addr: '10.0.9.2/24' }] },
+        NetworksAttachments: [
+          {
+            Network: { Id: 'ov', Name: 'ov', Driver: 'overlay' },
+            Addresses: ['10.0.9.5/24'],
+          } as unknown as NonNullable<Task['NetworksAttachments']>[number],
+        ],
+      });
+    const stopAfterDrain = async (id: string) => {
+      const t = behindVip(id);
+      await worker.setAssignments([t]);
+      await worker.settled();
+      const from = performance.now();
+      await worker.setAssignments([{ ...t, DesiredState: 'shutdown' }]);
+      await waitFor(() => last(id)?.State === 'shutdown', { what: `${id} shut down`, timeoutMs: 5_000 });
+      return performance.now() - from;
+    };
+    // It would take SIGTERM: its whole grace after the drain.
+    expect(await stopAfterDrain('t1')).toBeGreaterThanOrEqual(190);
+    expect(stack.stopGraces).toEqual(['200']);
+    // It drops SIGTERM unseen (httpd as PID 1): SIGKILL right after the drain, 200 ms after it left the VIP.
+    stack.dropsStop = true;
+    expect(await stopAfterDrain('t2')).toBeGreaterThanOrEqual(190);
+    expect(stack.stopGraces).toEqual(['200', '0 SIGKILL']);
+  });
+
   it('stops a task whose desired state becomes shutdown, and removes it when unassigned', async () => {
     await worker.setAssignments([task('t1')]);
     await worker.settled();
