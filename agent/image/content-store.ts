@@ -65,8 +65,8 @@ export class ContentStore {
     }
   }
 
-  createReadStream(digest: string, start = 0): Readable {
-    return createReadStream(this.path(digest), { start });
+  createReadStream(digest: string, start = 0, highWaterMark?: number): Readable {
+    return createReadStream(this.path(digest), { start, ...(highWaterMark ? { highWaterMark } : {}) });
   }
 
   /** Stores bytes already in memory; checks them against `digest` when given. */

@@ -7,7 +7,7 @@
 // is passed over for the next one.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request } from 'node:https';
-import type { TLSSocket } from 'node:tls';
+import { DEFAULT_CIPHERS, type TLSSocket } from 'node:tls';
 import { type Logger, SkiffError } from '../../lib/index.js';
 import type { ContentStore } from './content-store.js';
 import {
@@ -31,6 +31,16 @@ export interface PeerTls {
 }
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
+/**
+ * AES-128-GCM first (Node's default puts AES-256 first): the peer endpoint moves image
+ * layers, and on a machine with AES-NI it encrypts a third to a half faster.
+ */
+export const PEER_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  ...DEFAULT_CIPHERS.split(':').filter((c) => c !== 'TLS_AES_128_GCM_SHA256'),
+].join(':');
+/** Blob reads for a peer, in large pieces: fewer writes into the TLS socket. */
+const SERVE_CHUNK = 1 << 20;
 const HEAD_TIMEOUT_MS = 15_000;
 /**
  * How long a body may send nothing before it is dropped: a holder cut off the network
@@ -131,6 +141,7 @@ function get(
         ca: tls.ca,
         cert: tls.cert,
         key: tls.key,
+        ciphers: PEER_CIPHERS,
         // Node certificates name node IDs, not hosts: the cluster CA is what is checked.
         servername: '',
         checkServerIdentity: () => undefined,
@@ -228,7 +239,7 @@ async function serve(
     'content-length': size - from,
     ...(offset === undefined ? {} : { 'content-range': `bytes ${from}-${size - 1}/${size}` }),
   });
-  const body = deps.content.createReadStream(digest, from);
+  const body = deps.content.createReadStream(digest, from, SERVE_CHUNK);
   let sent = 0;
   body.on('data', (c: Buffer) => {
     sent += c.length;
@@ -300,6 +311,8 @@ export async function listenPeers(
       key: current.key,
       requestCert: true,
       rejectUnauthorized: true,
+      ciphers: PEER_CIPHERS,
+      honorCipherOrder: true,
       // An exec's stdin streams for as long as its command runs (Node would cut a request
       // at 5 minutes); a handler bounds what must arrive whole.
       requestTimeout: 0,
