@@ -61,15 +61,18 @@ function daemonPid(n: LabClusterNode): number | undefined {
   return pid > 0 ? pid : undefined;
 }
 
-/** CPU seconds the processes use while `run` runs. */
-async function cpuOf<T>(pids: () => (number | undefined)[], run: () => Promise<T>): Promise<[T, number]> {
+/** CPU seconds the processes use while `run` runs: in all, and each. */
+async function cpuOf<T>(
+  pids: () => (number | undefined)[],
+  run: () => Promise<T>,
+): Promise<[T, number, number[]]> {
   const before = pids().map(cpuSeconds);
   const out = await run();
-  const used = pids()
-    .map(cpuSeconds)
-    .reduce((n, after, i) => n + after - (before[i] ?? 0), 0);
-  return [out, used];
+  const each = pids().map((pid, i) => cpuSeconds(pid) - (before[i] ?? 0));
+  return [out, each.reduce((a, b) => a + b, 0), each];
 }
+
+const split = (each: number[]) => each.map((s) => s.toFixed(1)).join(' + ');
 
 async function ok(c: LabCluster, args: string[], on: LabClusterNode): Promise<string> {
   const r = await c.skiff(args, on);
@@ -145,7 +148,7 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       const failed: string[] = [];
       let fetched = 0;
-      const [, used] = await cpuOf(daemons, () =>
+      const [, used, each] = await cpuOf(daemons, () =>
         api.distributeImage({ ref: pinned, nodes: c.workers.map((w) => w.id) }, (m) => {
           if (m.status === 'failed') failed.push(`${m.node}: ${m.error}`);
           if (m.status === 'done' && m.fetched) fetched++;
@@ -155,7 +158,9 @@ async function main(): Promise<void> {
       if (failed.length || fetched !== 2)
         throw new Error(`distribution: ${failed.join('; ') || `${fetched} fetched`}`);
       cpu.skiff.push(used);
-      log(`skiff: ${ms.toFixed(0)} ms, ${used.toFixed(1)} CPU s (daemons), load ${loadavg()[0]!.toFixed(1)}`);
+      log(
+        `skiff: ${ms.toFixed(0)} ms, ${used.toFixed(1)} CPU s (daemons: manager + workers ${split(each)}), load ${loadavg()[0]!.toFixed(1)}`,
+      );
       return ms;
     };
     let repo = 0;
@@ -164,7 +169,7 @@ async function main(): Promise<void> {
       const name = `127.0.0.1:5000/bench/run${repo++}:1`;
       await ok(c, ['image', 'tag', pinned, name], manager);
       const t0 = performance.now();
-      const [, used] = await cpuOf(withRegistry, async () => {
+      const [, used, each] = await cpuOf(withRegistry, async () => {
         await ok(c, ['image', 'push', name], manager);
         await Promise.all(c.workers.map((w) => ok(c, ['image', 'pull', name], w)));
       });
@@ -172,7 +177,7 @@ async function main(): Promise<void> {
       await c.skiff(['image', 'rm', name], manager);
       cpu.registry.push(used);
       log(
-        `registry: ${ms.toFixed(0)} ms, ${used.toFixed(1)} CPU s (daemons, registry, relays), load ${loadavg()[0]!.toFixed(1)}`,
+        `registry: ${ms.toFixed(0)} ms, ${used.toFixed(1)} CPU s (daemons, registry, relays: ${split(each)}), load ${loadavg()[0]!.toFixed(1)}`,
       );
       return ms;
     };

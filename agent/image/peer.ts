@@ -39,8 +39,6 @@ export const PEER_CIPHERS = [
   'TLS_AES_128_GCM_SHA256',
   ...DEFAULT_CIPHERS.split(':').filter((c) => c !== 'TLS_AES_128_GCM_SHA256'),
 ].join(':');
-/** Blob reads for a peer, in large pieces: fewer writes into the TLS socket. */
-const SERVE_CHUNK = 1 << 20;
 const HEAD_TIMEOUT_MS = 15_000;
 /**
  * How long a body may send nothing before it is dropped: a holder cut off the network
@@ -239,7 +237,7 @@ async function serve(
     'content-length': size - from,
     ...(offset === undefined ? {} : { 'content-range': `bytes ${from}-${size - 1}/${size}` }),
   });
-  const body = deps.content.createReadStream(digest, from, SERVE_CHUNK);
+  const body = deps.content.createReadStream(digest, from);
   let sent = 0;
   body.on('data', (c: Buffer) => {
     sent += c.length;
