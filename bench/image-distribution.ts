@@ -11,7 +11,10 @@
 // namespace. Then, with a dockerd (DOCKER_HOST, full size): the classic `docker build` of
 // a busybox-from-scratch Dockerfile (FROM scratch, ARG, COPY, RUN, CMD) against the
 // manager and against dockerd, interleaved.
+// Each path's CPU time is printed too (the three daemons; for the registry path the registry
+// and the relays as well): on a shared machine it says more than wall time.
 // Run as root: npx tsx bench/image-distribution.ts [--runs N] [--layers N] [--layer-mb N]
+// (SKIFF_BENCH_BIN=/other/checkout/bin/skiff.js: the nodes run that build, for a before/after)
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -97,7 +100,9 @@ async function main(): Promise<void> {
       .join(' ')}`,
   );
   const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-distrib-'));
-  const c = await startLabCluster({ managers: 1, workers: 2 });
+  // SKIFF_BENCH_BIN: the nodes run another build's bin/skiff.js (a before/after figure).
+  const bin = process.env.SKIFF_BENCH_BIN;
+  const c = await startLabCluster({ managers: 1, workers: 2, ...(bin ? { bin } : {}) });
   try {
     const manager = c.managers[0]!;
     // The registry on the manager's host, all interfaces.

@@ -79,9 +79,17 @@ export class Puller {
 
   constructor(private readonly deps: PullerDeps) {}
 
+  /** Blobs of the pulls under way (how many pulls want each): a GC meanwhile keeps them. */
+  private readonly wanted = new Map<string, number>();
+
   /** Whether any pull is under way. */
   pulling(): boolean {
     return this.running.size > 0;
+  }
+
+  /** Whether a pull under way has fetched or will fetch this blob (not recorded yet). */
+  holds(digest: string): boolean {
+    return this.wanted.has(digest);
   }
 
   /** Pulls an image; concurrent pulls of the same reference and platform share one. */
@@ -113,7 +121,8 @@ export class Puller {
         seconds: (performance.now() - started) / 1000,
         ok,
       });
-    const promise = this.run(parsed, platform, counting, opts.from)
+    const held: string[] = [];
+    const promise = this.run(parsed, platform, counting, opts.from, held)
       .then(
         (r) => {
           outcome(true);
@@ -124,7 +133,14 @@ export class Puller {
           throw e;
         },
       )
-      .finally(() => this.running.delete(key));
+      .finally(() => {
+        this.running.delete(key);
+        for (const d of held) {
+          const n = (this.wanted.get(d) ?? 1) - 1;
+          if (n > 0) this.wanted.set(d, n);
+          else this.wanted.delete(d);
+        }
+      });
     this.running.set(key, { promise, listeners });
     return promise;
   }
@@ -134,6 +150,7 @@ export class Puller {
     platform: Platform,
     emit: (e: PullEvent) => void,
     from: ContentSource | undefined,
+    held: string[],
   ): Promise<ImageRecord> {
     const { content, blobs } = this.deps;
     const dist = from ?? this.deps.dist;
@@ -191,6 +208,12 @@ export class Puller {
     let needed = 0;
     for (const d of [configDesc, ...manifest.layers]) if (!(await content.has(d.digest))) needed += d.size;
     await checkFreeSpace(content.root, needed, limits.minFreeBytes, `pull ${name}`);
+    // Until the image is recorded, a GC keeps its blobs (the first may be in long before the last).
+    const own = [configDesc.digest, manifestDigest, ...(indexDigest ? [indexDigest] : [])];
+    for (const d of [...own, ...manifest.layers.map((l) => l.digest)]) {
+      held.push(d);
+      this.wanted.set(d, (this.wanted.get(d) ?? 0) + 1);
+    }
     await blobs.fetch(ref, configDesc, () => undefined, dist);
     const config = parseImageConfig(await content.read(configDesc.digest), configDesc.digest);
     checkManifestAgainstConfig(manifest, config, name);

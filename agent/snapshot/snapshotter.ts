@@ -485,7 +485,9 @@ export class Snapshotter {
     let snapshotsRemoved = 0;
     let bytesFreed = 0;
     for (const chainId of await this.listSnapshots()) {
-      if (used.has(chainId) || this.unpacking.has(chainId)) continue;
+      // Also the layers of an unpack under way: a pull unpacks its first layers while the
+      // later ones download, and records the image only at the end.
+      if (used.has(chainId) || this.unpacking.has(chainId) || this.inFlight.has(chainId)) continue;
       bytesFreed += await diskUsage(this.snapshotDir(chainId));
       const short = await readFile(join(this.snapshotDir(chainId), 'link'), 'utf8').catch(() => '');
       if (short.trim()) await rm(join(this.snapshotsDir, 'l', short.trim()), { force: true });
