@@ -11,9 +11,12 @@
 // namespace. Then, with a dockerd (DOCKER_HOST, full size): the classic `docker build` of
 // a busybox-from-scratch Dockerfile (FROM scratch, ARG, COPY, RUN, CMD) against the
 // manager and against dockerd, interleaved.
+// Each path's CPU time is printed too (the three daemons; for the registry path the registry
+// and the relays as well): on a shared machine it says more than wall time.
 // Run as root: npx tsx bench/image-distribution.ts [--runs N] [--layers N] [--layer-mb N]
+// (SKIFF_BENCH_BIN=/other/checkout/bin/skiff.js: the nodes run that build, for a before/after)
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildImage, pushImage, REGISTRY_BINARY } from '../test/fixtures/index.js';
@@ -43,6 +46,37 @@ net.createServer((c) => { const u = net.connect(Number(port), to); c.pipe(u); u.
   c.on('error', () => u.destroy()); u.on('error', () => c.destroy()); }).listen(5000, '127.0.0.1');
 `;
 
+/** CPU seconds (user + system) a process has used so far; 0 when it is gone. */
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    // Fields after the command's closing parenthesis: state is [0], utime [11], stime [12].
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+const CLOCK_TICKS = 100;
+
+function daemonPid(n: LabClusterNode): number | undefined {
+  const pid = Number(readFileSync(join(n.runDir, 'skiff.pid'), 'utf8').trim());
+  return pid > 0 ? pid : undefined;
+}
+
+/** CPU seconds the processes use while `run` runs: in all, and each. */
+async function cpuOf<T>(
+  pids: () => (number | undefined)[],
+  run: () => Promise<T>,
+): Promise<[T, number, number[]]> {
+  const before = pids().map(cpuSeconds);
+  const out = await run();
+  const each = pids().map((pid, i) => cpuSeconds(pid) - (before[i] ?? 0));
+  return [out, each.reduce((a, b) => a + b, 0), each];
+}
+
+const split = (each: number[]) => each.map((s) => s.toFixed(1)).join(' + ');
+
 async function ok(c: LabCluster, args: string[], on: LabClusterNode): Promise<string> {
   const r = await c.skiff(args, on);
   if (r.code !== 0) throw new Error(`skiff ${args.join(' ')} failed: ${r.stderr.slice(-500)}`);
@@ -66,7 +100,9 @@ async function main(): Promise<void> {
       .join(' ')}`,
   );
   const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-distrib-'));
-  const c = await startLabCluster({ managers: 1, workers: 2 });
+  // SKIFF_BENCH_BIN: the nodes run another build's bin/skiff.js (a before/after figure).
+  const bin = process.env.SKIFF_BENCH_BIN;
+  const c = await startLabCluster({ managers: 1, workers: 2, ...(bin ? { bin } : {}) });
   try {
     const manager = c.managers[0]!;
     // The registry on the manager's host, all interfaces.
@@ -82,8 +118,13 @@ async function main(): Promise<void> {
         http: { addr: '0.0.0.0:5000' },
       }),
     );
-    manager.host.spawn(REGISTRY_BINARY, ['serve', config]);
-    for (const w of c.workers) w.host.spawn(process.execPath, ['-e', RELAY, `${manager.addr}:5000`]);
+    const registryProcs = [manager.host.spawn(REGISTRY_BINARY, ['serve', config])];
+    for (const w of c.workers)
+      registryProcs.push(w.host.spawn(process.execPath, ['-e', RELAY, `${manager.addr}:5000`]));
+    // CPU of each path: the three daemons, and for the registry path the registry and the relays too.
+    const daemons = () => c.nodes.map(daemonPid);
+    const withRegistry = () => [...daemons(), ...registryProcs.map((p) => p.pid)];
+    const cpu = { skiff: [] as number[], registry: [] as number[] };
     await waitFor(
       async () => (await fetch(`http://${manager.addr}:5000/v2/`).catch(() => undefined))?.ok === true,
       { what: 'the registry on the manager', timeoutMs: 30_000, intervalMs: 200 },
@@ -112,14 +153,19 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       const failed: string[] = [];
       let fetched = 0;
-      await api.distributeImage({ ref: pinned, nodes: c.workers.map((w) => w.id) }, (m) => {
-        if (m.status === 'failed') failed.push(`${m.node}: ${m.error}`);
-        if (m.status === 'done' && m.fetched) fetched++;
-      });
+      const [, used, each] = await cpuOf(daemons, () =>
+        api.distributeImage({ ref: pinned, nodes: c.workers.map((w) => w.id) }, (m) => {
+          if (m.status === 'failed') failed.push(`${m.node}: ${m.error}`);
+          if (m.status === 'done' && m.fetched) fetched++;
+        }),
+      );
       const ms = performance.now() - t0;
       if (failed.length || fetched !== 2)
         throw new Error(`distribution: ${failed.join('; ') || `${fetched} fetched`}`);
-      log(`skiff: ${ms.toFixed(0)} ms`);
+      cpu.skiff.push(used);
+      log(
+        `skiff: ${ms.toFixed(0)} ms, ${used.toFixed(1)} CPU s (daemons: manager + workers ${split(each)}), load ${loadavg()[0]!.toFixed(1)}`,
+      );
       return ms;
     };
     let repo = 0;
@@ -128,11 +174,16 @@ async function main(): Promise<void> {
       const name = `127.0.0.1:5000/bench/run${repo++}:1`;
       await ok(c, ['image', 'tag', pinned, name], manager);
       const t0 = performance.now();
-      await ok(c, ['image', 'push', name], manager);
-      await Promise.all(c.workers.map((w) => ok(c, ['image', 'pull', name], w)));
+      const [, used, each] = await cpuOf(withRegistry, async () => {
+        await ok(c, ['image', 'push', name], manager);
+        await Promise.all(c.workers.map((w) => ok(c, ['image', 'pull', name], w)));
+      });
       const ms = performance.now() - t0;
       await c.skiff(['image', 'rm', name], manager);
-      log(`registry: ${ms.toFixed(0)} ms`);
+      cpu.registry.push(used);
+      log(
+        `registry: ${ms.toFixed(0)} ms, ${used.toFixed(1)} CPU s (daemons, registry, relays: ${split(each)}), load ${loadavg()[0]!.toFixed(1)}`,
+      );
       return ms;
     };
     const r = await interleave(skiffRun, registryRun, { warmup: 0, runs });
@@ -145,6 +196,16 @@ async function main(): Promise<void> {
       peer: 'docker-registry: push + 2 pulls',
       peerValue: round(r.b.median, 0),
       ratio: round(r.ratio),
+    });
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+    emit({
+      name,
+      metric: 'CPU time (median)',
+      unit: 's',
+      value: round(median(cpu.skiff), 2),
+      peer: 'docker-registry: push + 2 pulls',
+      peerValue: round(median(cpu.registry), 2),
+      ratio: round(median(cpu.skiff) / median(cpu.registry)),
     });
     log(`skiff/registry ratio at the median: ${r.ratio.toFixed(2)} (goal <= 0.7)`);
 

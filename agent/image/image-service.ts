@@ -267,7 +267,7 @@ export class ImageService {
   async gc(): Promise<GcResult> {
     await this.init();
     return collectGarbage(this.content, this.records, {
-      fetching: (d) => this.blobs.fetching(d),
+      fetching: (d) => this.blobs.fetching(d) || this.puller.holds(d),
       pulling: () => this.puller.pulling(),
     });
   }

@@ -7,7 +7,7 @@
 // is passed over for the next one.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request } from 'node:https';
-import type { TLSSocket } from 'node:tls';
+import { DEFAULT_CIPHERS, type TLSSocket } from 'node:tls';
 import { type Logger, SkiffError } from '../../lib/index.js';
 import type { ContentStore } from './content-store.js';
 import {
@@ -31,6 +31,14 @@ export interface PeerTls {
 }
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
+/**
+ * AES-128-GCM first (Node's default puts AES-256 first): the peer endpoint moves image
+ * layers, and on a machine with AES-NI it encrypts a third to a half faster.
+ */
+export const PEER_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  ...DEFAULT_CIPHERS.split(':').filter((c) => c !== 'TLS_AES_128_GCM_SHA256'),
+].join(':');
 const HEAD_TIMEOUT_MS = 15_000;
 /**
  * How long a body may send nothing before it is dropped: a holder cut off the network
@@ -131,6 +139,7 @@ function get(
         ca: tls.ca,
         cert: tls.cert,
         key: tls.key,
+        ciphers: PEER_CIPHERS,
         // Node certificates name node IDs, not hosts: the cluster CA is what is checked.
         servername: '',
         checkServerIdentity: () => undefined,
@@ -300,6 +309,8 @@ export async function listenPeers(
       key: current.key,
       requestCert: true,
       rejectUnauthorized: true,
+      ciphers: PEER_CIPHERS,
+      honorCipherOrder: true,
       // An exec's stdin streams for as long as its command runs (Node would cut a request
       // at 5 minutes); a handler bounds what must arrive whole.
       requestTimeout: 0,

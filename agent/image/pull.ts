@@ -30,7 +30,14 @@ import { formatReference, type ImageReference, parseReference, repositoryName } 
  * pull or import fails, the image is not recorded and the blobs it brought are removed.
  */
 export interface Unpacker {
-  unpack(layers: readonly ImageLayer[], content: ContentStore): Promise<void>;
+  unpack(
+    layers: readonly ImageLayer[],
+    content: ContentStore,
+    opts?: {
+      /** Resolves once the layer's blob is in `content` (rejects if it will not be): unpack it then. */
+      ready?: (digest: string) => Promise<void>;
+    },
+  ): Promise<void>;
 }
 
 /** A pull's progress, as the node's API sends it on (lib's wire contract). */
@@ -72,9 +79,17 @@ export class Puller {
 
   constructor(private readonly deps: PullerDeps) {}
 
+  /** Blobs of the pulls under way (how many pulls want each): a GC meanwhile keeps them. */
+  private readonly wanted = new Map<string, number>();
+
   /** Whether any pull is under way. */
   pulling(): boolean {
     return this.running.size > 0;
+  }
+
+  /** Whether a pull under way has fetched or will fetch this blob (not recorded yet). */
+  holds(digest: string): boolean {
+    return this.wanted.has(digest);
   }
 
   /** Pulls an image; concurrent pulls of the same reference and platform share one. */
@@ -106,7 +121,8 @@ export class Puller {
         seconds: (performance.now() - started) / 1000,
         ok,
       });
-    const promise = this.run(parsed, platform, counting, opts.from)
+    const held: string[] = [];
+    const promise = this.run(parsed, platform, counting, opts.from, held)
       .then(
         (r) => {
           outcome(true);
@@ -117,7 +133,14 @@ export class Puller {
           throw e;
         },
       )
-      .finally(() => this.running.delete(key));
+      .finally(() => {
+        this.running.delete(key);
+        for (const d of held) {
+          const n = (this.wanted.get(d) ?? 1) - 1;
+          if (n > 0) this.wanted.set(d, n);
+          else this.wanted.delete(d);
+        }
+      });
     this.running.set(key, { promise, listeners });
     return promise;
   }
@@ -127,6 +150,7 @@ export class Puller {
     platform: Platform,
     emit: (e: PullEvent) => void,
     from: ContentSource | undefined,
+    held: string[],
   ): Promise<ImageRecord> {
     const { content, blobs } = this.deps;
     const dist = from ?? this.deps.dist;
@@ -184,6 +208,12 @@ export class Puller {
     let needed = 0;
     for (const d of [configDesc, ...manifest.layers]) if (!(await content.has(d.digest))) needed += d.size;
     await checkFreeSpace(content.root, needed, limits.minFreeBytes, `pull ${name}`);
+    // Until the image is recorded, a GC keeps its blobs (the first may be in long before the last).
+    const own = [configDesc.digest, manifestDigest, ...(indexDigest ? [indexDigest] : [])];
+    for (const d of [...own, ...manifest.layers.map((l) => l.digest)]) {
+      held.push(d);
+      this.wanted.set(d, (this.wanted.get(d) ?? 0) + 1);
+    }
     await blobs.fetch(ref, configDesc, () => undefined, dist);
     const config = parseImageConfig(await content.read(configDesc.digest), configDesc.digest);
     checkManifestAgainstConfig(manifest, config, name);
@@ -199,24 +229,6 @@ export class Puller {
       platform: imagePlatform,
       layers: manifest.layers.map((l) => ({ digest: l.digest, size: l.size })),
     });
-    // Settle every download before failing, so a failed pull leaves no writer behind.
-    const fetched = await Promise.allSettled(
-      manifest.layers.map((layer) =>
-        blobs.fetch(
-          ref,
-          layer,
-          (status, current) =>
-            emit({ type: 'layer', digest: layer.digest, status, current, total: layer.size }),
-          dist,
-        ),
-      ),
-    );
-    const failed = fetched.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
-    // Manifests land last: a manifest in the store means its blobs are there too.
-    await content.writeBuffer(manifestBytes, manifestDigest);
-    if (indexDigest) await content.writeBuffer(top.bytes, indexDigest);
-
     const chains = chainIds(config.rootfs.diff_ids);
     const layers: ImageLayer[] = manifest.layers.map((l, i) => ({
       digest: l.digest,
@@ -225,6 +237,35 @@ export class Puller {
       size: l.size,
       mediaType: l.mediaType,
     }));
+    const downloads = new Map(
+      manifest.layers.map((layer) => [
+        layer.digest,
+        blobs.fetch(
+          ref,
+          layer,
+          (status, current) =>
+            emit({ type: 'layer', digest: layer.digest, status, current, total: layer.size }),
+          dist,
+        ),
+      ]),
+    );
+    // Each layer is unpacked as soon as its blob is in, while the later ones download.
+    const unpacker = this.deps.unpacker;
+    const unpacked = unpacker
+      ? settle(unpacker.unpack(layers, content, { ready: (digest) => downloads.get(digest)! }))
+      : Promise.resolve(undefined);
+    // Settle every download (and the unpack) before failing, so a failed pull leaves no
+    // writer behind; a failed download fails the unpack too, which removes what it made.
+    const fetched = await Promise.allSettled(downloads.values());
+    const failed = fetched.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      await unpacked;
+      throw failed.reason;
+    }
+    // Manifests land last: a manifest in the store means its blobs are there too.
+    await content.writeBuffer(manifestBytes, manifestDigest);
+    if (indexDigest) await content.writeBuffer(top.bytes, indexDigest);
+
     const draft: ImageRecord = {
       id: configDesc.digest,
       repoTags: [],
@@ -238,18 +279,17 @@ export class Puller {
       ...(indexDigest ? { indexDigest } : {}),
       created: new Date().toISOString(),
     };
-    if (this.deps.unpacker) {
+    if (unpacker) {
       emit({ type: 'unpacking', ref: name });
-      try {
-        await this.deps.unpacker.unpack(layers, content);
-      } catch (e) {
+      const error = await unpacked;
+      if (error) {
         await dropUnreferenced(content, this.deps.records, [
           configDesc.digest,
           manifestDigest,
           ...(indexDigest ? [indexDigest] : []),
           ...layers.map((l) => l.digest),
         ]);
-        throw e;
+        throw error.reason;
       }
     }
     const record = await this.deps.records.save(
@@ -260,4 +300,12 @@ export class Puller {
     emit({ type: 'done', ref: name, id: record.id });
     return record;
   }
+}
+
+/** Waits for `p` without throwing: its failure, if any. */
+function settle(p: Promise<void>): Promise<{ reason: unknown } | undefined> {
+  return p.then(
+    () => undefined,
+    (reason: unknown) => ({ reason }),
+  );
 }

@@ -17,6 +17,7 @@ export {
   Snapshotter,
   type SnapshotterOptions,
   type UnpackLayer,
+  type UnpackOptions,
 } from './snapshotter.js';
 export {
   decodeHeader,

@@ -44,6 +44,14 @@ export interface SnapshotterOptions {
   logger?: Logger;
 }
 
+export interface UnpackOptions {
+  /**
+   * Resolves once the layer's blob (by digest) is in the content store, rejects when it
+   * will not be: a pull unpacks each layer while the later ones still download.
+   */
+  ready?: (digest: string) => Promise<void>;
+}
+
 /** A writable snapshot (a container's layer). */
 export interface ContainerSnapshot {
   id: string;
@@ -120,6 +128,7 @@ export class Snapshotter {
   async unpack(
     layers: readonly UnpackLayer[],
     content: BlobSource | undefined = this.opts.content,
+    opts: UnpackOptions = {},
   ): Promise<void> {
     await this.init();
     if (!content)
@@ -128,7 +137,7 @@ export class Snapshotter {
     for (const l of layers) if (await this.hasSnapshot(l.chainId)) existed.add(l.chainId);
     for (const l of layers) this.inFlight.set(l.chainId, (this.inFlight.get(l.chainId) ?? 0) + 1);
     try {
-      await this.unpackAll(layers, content, existed);
+      await this.unpackAll(layers, content, existed, opts.ready);
     } catch (e) {
       await this.dropCreated(layers, existed);
       throw e;
@@ -145,13 +154,18 @@ export class Snapshotter {
     layers: readonly UnpackLayer[],
     content: BlobSource,
     existed: Set<string>,
+    ready: UnpackOptions['ready'],
   ): Promise<void> {
-    const budget = await this.budget(layers, existed);
+    const budget = await this.budget(layers, existed, ready !== undefined);
     const limit = this.opts.concurrency ?? 2;
     const queue = layers.map((layer, i) => ({ layer, parent: layers[i - 1]?.chainId }));
+    let stopped = false;
     const worker = async () => {
-      for (let next = queue.shift(); next; next = queue.shift()) {
+      for (let next = queue.shift(); next && !stopped; next = queue.shift()) {
         const { layer: l, parent } = next;
+        // A pull hands layers over as their blobs land: wait for this one's (not for a
+        // layer already unpacked, nor one another unpack is doing).
+        if (ready && !existed.has(l.chainId) && !this.unpacking.has(l.chainId)) await ready(l.digest);
         let job = this.unpacking.get(l.chainId);
         if (!job) {
           job = this.unpackLayer(l, parent, content, budget).finally(() => this.unpacking.delete(l.chainId));
@@ -160,8 +174,13 @@ export class Snapshotter {
         await job;
       }
     };
+    const guarded = () =>
+      worker().catch((e: unknown) => {
+        stopped = true; // the other workers take no further layer
+        throw e;
+      });
     // Every worker settles before a failure is reported, so the caller cleans up after all of them.
-    const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, queue.length) }, worker));
+    const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, queue.length) }, guarded));
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
@@ -189,16 +208,23 @@ export class Snapshotter {
    * disk holds stops at the budget instead of filling the disk. Refuses at once when even
    * the compressed layers would not fit.
    */
-  private async budget(layers: readonly UnpackLayer[], existed: Set<string>): Promise<ExtractBudget> {
+  private async budget(
+    layers: readonly UnpackLayer[],
+    existed: Set<string>,
+    blobsToCome: boolean,
+  ): Promise<ExtractBudget> {
     const limits = { ...DEFAULT_PULL_LIMITS, ...this.opts.limits };
     let compressed = 0;
     for (const l of layers) if (!existed.has(l.chainId)) compressed += l.size ?? 0;
-    const usable = await checkFreeSpace(
+    const free = await checkFreeSpace(
       this.snapshotsDir,
       compressed,
       limits.minFreeBytes,
       `unpack ${layers.length} layer(s)`,
     );
+    // Blobs still downloading take their share of the disk too (counted whole: some may
+    // be in the store already, so this errs on the safe side).
+    const usable = blobsToCome ? Math.max(0, free - compressed) : free;
     const byDisk = usable < limits.imageBytes;
     return {
       left: Math.min(usable, limits.imageBytes),
@@ -459,7 +485,9 @@ export class Snapshotter {
     let snapshotsRemoved = 0;
     let bytesFreed = 0;
     for (const chainId of await this.listSnapshots()) {
-      if (used.has(chainId) || this.unpacking.has(chainId)) continue;
+      // Also the layers of an unpack under way: a pull unpacks its first layers while the
+      // later ones download, and records the image only at the end.
+      if (used.has(chainId) || this.unpacking.has(chainId) || this.inFlight.has(chainId)) continue;
       bytesFreed += await diskUsage(this.snapshotDir(chainId));
       const short = await readFile(join(this.snapshotDir(chainId), 'link'), 'utf8').catch(() => '');
       if (short.trim()) await rm(join(this.snapshotsDir, 'l', short.trim()), { force: true });

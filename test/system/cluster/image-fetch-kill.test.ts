@@ -2,8 +2,18 @@
 // fetching node resumes the blob from the other node holding it, checks every digest,
 // leaves no partial download or snapshot behind, and its task runs. Three managers (the
 // killed one may lead: the others keep a quorum). The peers' serving traffic is slowed
-// with tc (only their peer port's) so the kill lands mid-blob.
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// with tc (only their peer port's) so the kill lands mid-blob. Then the fetching node
+// itself is killed halfway and started again: it finishes from the bytes it held.
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,7 +106,7 @@ async function runningOn(service: string, node: LabClusterNode, timeoutMs: numbe
   );
 }
 
-describe('a node serving an image is killed halfway through a fetch', () => {
+describe('a node is killed halfway through an image fetch', () => {
   it('the fetching node resumes from the other holder, verifies, leaves nothing partial, and runs the task', async () => {
     const [builder, holder, fetcher] = c.managers as [LabClusterNode, LabClusterNode, LabClusterNode];
     const app = join(dir, 'app');
@@ -189,5 +199,80 @@ describe('a node serving an image is killed halfway through a fetch', () => {
     }
     expect([...ingest(fetcher).keys()]).toEqual([]);
     expect(readdirSync(join(fetcher.stateDir, 'snapshots', 'tmp'))).toEqual([]);
+  }, 600_000);
+
+  it('a fetching node killed halfway finishes after its restart, resuming the blob where it stopped', async () => {
+    // The first case's image, held by the builder and the holder (the one killed there is
+    // started again); the fetcher gives its copy up, then fetches it again and is killed.
+    for (const n of c.managers) if (!c.alive(n)) await c.restartDaemon(n);
+    const [builder, holder, fetcher] = c.managers as [LabClusterNode, LabClusterNode, LabClusterNode];
+    const image = (
+      JSON.parse((await c.skiff(['image', 'inspect', 'fk-seed'], builder)).stdout) as {
+        Id: string;
+        Manifest: { Digest: string };
+        Layers: { digest: string; size: number }[];
+      }[]
+    )[0]!;
+    const pinned = `fk-seed@${image.Manifest.Digest}`;
+    expect((await c.skiff(['service', 'rm', 'fetch'], builder)).code).toBe(0);
+    const big = image.Layers.reduce((a, l) => (l.size > a.size ? l : a));
+    const bigHex = big.digest.slice('sha256:'.length);
+    const bigBlob = join(fetcher.stateDir, 'content', 'blobs', 'sha256', bigHex);
+    await waitFor(
+      async () => (await c.skiff(['image', 'prune', '-a'], fetcher)).code === 0 && !existsSync(bigBlob),
+      { what: 'the fetcher to give the image up', timeoutMs: 60_000, intervalMs: 500 },
+    );
+    const create = await c.skiff(
+      [
+        'service',
+        'create',
+        '--detach',
+        '--name',
+        'refetch',
+        '--constraint',
+        `node.id==${fetcher.id}`,
+        pinned,
+      ],
+      builder,
+    );
+    expect(create.code, create.stderr).toBe(0);
+    await waitFor(() => (ingest(fetcher).get(bigHex) ?? 0) > BLOB_BYTES / 4, {
+      what: 'the fetcher to hold a quarter of the big layer',
+      timeoutMs: 120_000,
+      intervalMs: 100,
+    });
+    await c.killDaemon(fetcher);
+    const kept = ingest(fetcher).get(bigHex) ?? 0;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(big.size);
+    // The holder logs the serving its kill cut short; what is logged after that is new.
+    const cut = (n: LabClusterNode) =>
+      served(n).some(
+        (s) => s.digest === big.digest && s.peer === fetcher.id && s.offset + s.bytes < big.size,
+      );
+    await waitFor(() => cut(builder) || cut(holder), {
+      what: 'the cut serving to be logged',
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
+    const seen = new Map([builder, holder].map((n) => [n, served(n).length]));
+    await c.restartDaemon(fetcher);
+
+    await runningOn('refetch', fetcher, 180_000);
+    // After the restart the big blob was asked for from the bytes already held, not from 0.
+    const after = [builder, holder]
+      .flatMap((n) => served(n).slice(seen.get(n)))
+      .filter((s) => s.digest === big.digest && s.peer === fetcher.id);
+    expect(after.length, logTail(fetcher)).toBeGreaterThan(0);
+    expect(Math.min(...after.map((s) => s.offset))).toBeGreaterThanOrEqual(kept);
+    const got = JSON.parse((await c.skiff(['image', 'inspect', pinned], fetcher)).stdout) as { Id: string }[];
+    expect(got[0]!.Id).toBe(image.Id);
+    const blobs = join(fetcher.stateDir, 'content', 'blobs', 'sha256');
+    for (const l of image.Layers) {
+      const hex = l.digest.slice('sha256:'.length);
+      const sum = await fetcher.host.run('sha256sum', [join(blobs, hex)]);
+      expect(sum.split(' ')[0]).toBe(hex);
+    }
+    expect([...ingest(fetcher).keys()]).toEqual([]);
   }, 600_000);
 });

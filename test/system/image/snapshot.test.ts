@@ -4,8 +4,15 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ContentStore, chainIds, type ImageRecord, MediaType, sha256 } from '../../../agent/image/index.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  ContentStore,
+  chainIds,
+  type ImageLayer,
+  type ImageRecord,
+  MediaType,
+  sha256,
+} from '../../../agent/image/index.js';
 import { isMountPoint, Snapshotter } from '../../../agent/snapshot/index.js';
 import { encodeTar, toRawEntries } from '../../fixtures/index.js';
 import { mountImage } from './mount-image.js';
@@ -137,4 +144,59 @@ describe('snapshotter', () => {
     expect(await snapshots.listSnapshots()).toEqual([]);
     expect(await readdir(join(root, 'snapshots', 'tmp'))).toEqual([]);
   });
+
+  it('unpacks each layer once its blob is ready, while later blobs are still to come', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'skiff-snap-'));
+    cleanups.push(() => rm(root, { recursive: true, force: true }));
+    const content = new ContentStore(join(root, 'content'));
+    await content.init();
+    const image = await manyLayerImage(content, 3);
+    const blobs = new Map(image.layers.map((l) => [l.digest, deferred()]));
+    const snapshots = new Snapshotter({ root, content, concurrency: 1 });
+    const unpacked = snapshots.unpack(image.layers, content, { ready: (d) => blobs.get(d)!.promise });
+    const [l0, l1, l2] = image.layers as [ImageLayer, ImageLayer, ImageLayer];
+    blobs.get(l0.digest)!.resolve();
+    await vi.waitFor(async () => expect(await snapshots.hasSnapshot(l0.chainId)).toBe(true), {
+      timeout: 10_000,
+    });
+    expect(await snapshots.hasSnapshot(l1.chainId)).toBe(false);
+    // A prune meanwhile leaves the layers of the unpack under way alone.
+    expect((await snapshots.gc([])).snapshotsRemoved).toBe(0);
+    expect(await snapshots.hasSnapshot(l0.chainId)).toBe(true);
+    blobs.get(l2.digest)!.resolve();
+    blobs.get(l1.digest)!.resolve();
+    await unpacked;
+    expect((await snapshots.listSnapshots()).sort()).toEqual(image.layers.map((l) => l.chainId).sort());
+    // Parents are recorded as for an unpack at once: the chain mounts whole.
+    const { rootfs } = await mountImage(snapshots, 'piped', image);
+    cleanups.push(() => snapshots.remove('piped'));
+    expect((await readdir(rootfs)).sort()).toEqual(['f0', 'f1', 'f2']);
+  });
+
+  it('fails the unpack when a blob will not land, removing the layers it unpacked', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'skiff-snap-'));
+    cleanups.push(() => rm(root, { recursive: true, force: true }));
+    const content = new ContentStore(join(root, 'content'));
+    await content.init();
+    const image = await manyLayerImage(content, 3);
+    const [l0, l1] = image.layers as [ImageLayer, ImageLayer];
+    const snapshots = new Snapshotter({ root, content });
+    const failed = new Error('download of blob x was interrupted');
+    await expect(
+      snapshots.unpack(image.layers, content, {
+        ready: (d) => (d === l1.digest ? Promise.reject(failed) : Promise.resolve()),
+      }),
+    ).rejects.toBe(failed);
+    expect(await snapshots.hasSnapshot(l0.chainId)).toBe(false);
+    expect(await snapshots.listSnapshots()).toEqual([]);
+    expect(await readdir(join(root, 'snapshots', 'tmp'))).toEqual([]);
+  });
 });
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
