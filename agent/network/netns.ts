@@ -3,22 +3,15 @@
 // `unshare --net=FILE` does the unshare and the bind mount in one step.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { HostSyscalls } from '../host-syscalls.js';
 import type { Exec } from './exec.js';
 import { mustExec } from './exec.js';
 
 /**
- * Creates the namespace with its loopback up (what the CNI loopback plugin does): by the
- * syscall helper when there is one (no exec), else in one exec: `unshare` runs `ip link
- * set lo up` inside the namespace it just bound. A file this call created cannot be
- * mounted yet, so only a file left from before is checked.
+ * Creates the namespace with its loopback up (what the CNI loopback plugin does), in one
+ * exec: `unshare` runs `ip link set lo up` inside the namespace it just bound. A file
+ * this call created cannot be mounted yet, so only a file left from before is checked.
  */
-export async function createNamedNetns(
-  run: Exec,
-  dir: string,
-  name: string,
-  syscalls?: HostSyscalls,
-): Promise<string> {
+export async function createNamedNetns(run: Exec, dir: string, name: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, name);
   const fresh = await writeFile(file, '', { flag: 'wx' }).then(
@@ -29,8 +22,6 @@ export async function createNamedNetns(
     },
   );
   if (!fresh && (await isMounted(run, file))) return file;
-  // A helper that could not (its error aside) leaves it to the tools, whose error is the one reported.
-  if ((await syscalls?.netns(file))?.ok) return file;
   await mustExec(
     run,
     'unshare',

@@ -20,7 +20,6 @@ import {
   silentLogger,
 } from '../../lib/index.js';
 import { helperExec } from '../host-exec.js';
-import { type HostSyscalls, hostSyscalls } from '../host-syscalls.js';
 import { cidrContains, cidrsOverlap, parseCidr, parseIpv4 } from './cidr.js';
 import { type CniConfigList, CniInvoker, CniPluginError, type CniResult } from './cni.js';
 import { interfaceConfigList } from './cni-config.js';
@@ -87,7 +86,6 @@ export class NetworkManager {
   readonly dns: DnsServer;
   private readonly log: Logger;
   private readonly run: Exec;
-  private readonly syscalls: HostSyscalls | undefined;
   private readonly cni: CniInvoker;
   private readonly firewall: Firewall;
   private readonly overlay: Overlay;
@@ -125,8 +123,6 @@ export class NetworkManager {
     this.log = (options.logger ?? silentLogger).child({ component: 'network' });
     // Host tools run from a small helper process: a fork of the agent itself stops its event loop.
     this.run = options.exec ?? helperExec;
-    // With the real tools, the namespaces come from the syscall helper (no exec each).
-    this.syscalls = options.exec ? undefined : hostSyscalls();
     this.cni = new CniInvoker([options.cniBinDir ?? '/usr/lib/cni'], this.run);
     this.firewall = new Firewall(this.run);
     this.overlay = new Overlay(this.run);
@@ -483,12 +479,10 @@ export class NetworkManager {
     validateContainerId(containerId);
     this.starting.set(containerId, performance.now());
     // The namespace comes with its loopback up: no CNI loopback plugin exec per container.
-    const netnsPath = await createNamedNetns(this.run, this.netnsDir, containerId, this.syscalls).catch(
-      (e: unknown) => {
-        this.starting.delete(containerId);
-        throw e;
-      },
-    );
+    const netnsPath = await createNamedNetns(this.run, this.netnsDir, containerId).catch((e: unknown) => {
+      this.starting.delete(containerId);
+      throw e;
+    });
     return { netnsPath };
   }
 

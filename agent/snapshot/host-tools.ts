@@ -7,7 +7,6 @@
 // build step on every node; spawning needs only Debian's coreutils, attr and util-linux.
 import { SkiffError } from '../../lib/index.js';
 import { helperExec } from '../host-exec.js';
-import { hostSyscalls } from '../host-syscalls.js';
 
 export interface RunResult {
   code: number | null;
@@ -73,15 +72,6 @@ export async function mountFs(
   target: string,
   cwd: string | undefined,
 ): Promise<void> {
-  // mount(2) from the syscall helper, no exec; mount(8) when it cannot (and for its error).
-  const direct = await hostSyscalls().mount({
-    type,
-    source,
-    data: options,
-    target,
-    ...(cwd === undefined ? {} : { cwd }),
-  });
-  if (direct?.ok) return;
   await checked(
     'mount',
     ['-t', type, source, ...(options ? ['-o', options] : []), target],
