@@ -29,7 +29,9 @@ export {
   type NodeCounts,
   parseEventTime,
   parseFilters,
+  STREAMED_BODY,
   type TaskLogLine,
+  unboundStreamedBody,
   versionInfo,
 } from './api/index.js';
 export {

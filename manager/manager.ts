@@ -76,8 +76,11 @@ export interface ManagerOptions {
   stateDir: string;
   /** The API's unix socket (`/run/skiff/skiff.sock`); created root-only (0600). */
   socketPath: string;
-  /** Also serve the API (and joining) on TCP, with client-certificate authentication. */
-  tcp?: { host: string; port: number };
+  /**
+   * Also serve the API (and joining) on TCP, with client-certificate authentication;
+   * `bodyTimeoutMs`: how long an authenticated body may take to arrive (default 60 s).
+   */
+  tcp?: { host: string; port: number; bodyTimeoutMs?: number };
   /** Defaults to the ID kept in `<stateDir>/node-id`, made on first start. */
   nodeId?: string;
   hostname: string;
@@ -347,6 +350,7 @@ export class Manager {
         tcpApi = createApiServer({
           ...common,
           tls: { certPem: identity.certPem, keyPem: identity.keyPem, caPem: identity.caPem },
+          ...(o.tcp.bodyTimeoutMs ? { bodyTimeoutMs: o.tcp.bodyTimeoutMs } : {}),
         });
         await tcpApi.listen({ host: o.tcp.host, port: o.tcp.port });
       }

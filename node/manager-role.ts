@@ -77,7 +77,11 @@ export async function startManagerRole(
   const manager = await Manager.start({
     ...managerOptions(paths, hostname, o.version, log, () => agent, metrics, containerEvents),
     leave,
-    tcp: { host: o.advertiseAddr, port },
+    tcp: {
+      host: o.advertiseAddr,
+      port,
+      ...(o.apiBodyTimeoutMs ? { bodyTimeoutMs: o.apiBodyTimeoutMs } : {}),
+    },
     advertiseAddr: self,
     raft: { listenAddr: `${o.advertiseAddr}:${port + 1}`, ...(o.raftTickMs ? { tickMs: o.raftTickMs } : {}) },
     ...(joined ? { joined } : {}),

@@ -12,6 +12,11 @@ export interface NodeOptions {
   join?: { manager: string; token: string };
   /** Managers: how often agents heartbeat their dispatcher (default 5 s). */
   heartbeatPeriodMs?: number;
+  /**
+   * Managers: how long a request body may take to arrive on the TCP API (default 60 s);
+   * a streamed body (an upload, exec stdin) may last longer but not stay silent this long.
+   */
+  apiBodyTimeoutMs?: number;
   /** Managers: the raft tick (default 100 ms). */
   raftTickMs?: number;
   /** Managers: snapshot the store and compact the raft log every this many entries (default 10,000). */

@@ -42,6 +42,11 @@ export function registerDaemon(program: Command): void {
       process.env.SKIFF_DISPATCHER_HEARTBEAT ?? '5s',
     )
     .option(
+      '--api-body-timeout <duration>',
+      'cluster mode, manager: how long a request body may take to arrive on the TCP API; a streamed one (docker import, cp, load, build, exec input) may last longer but not send nothing this long',
+      process.env.SKIFF_API_BODY_TIMEOUT ?? '60s',
+    )
+    .option(
       '--raft-tick <duration>',
       'cluster mode, manager: the raft tick; a leader is replaced after 10 to 20 ticks without it',
       process.env.SKIFF_RAFT_TICK ?? '100ms',
@@ -111,6 +116,11 @@ export function registerDaemon(program: Command): void {
         throw new CliUsageError(
           `--dispatcher-heartbeat: "${o.dispatcherHeartbeat}" is not a duration from 100ms to 1h (e.g. 5s)`,
         );
+      const bodyTimeoutNs = parseDurationNs(o.apiBodyTimeout);
+      if (bodyTimeoutNs === undefined || bodyTimeoutNs < 100e6 || bodyTimeoutNs > 3600e9)
+        throw new CliUsageError(
+          `--api-body-timeout: "${o.apiBodyTimeout}" is not a duration from 100ms to 1h (e.g. 60s)`,
+        );
       const tickNs = parseDurationNs(o.raftTick);
       if (tickNs === undefined || tickNs < 10e6 || tickNs > 10e9)
         throw new CliUsageError(
@@ -138,6 +148,7 @@ export function registerDaemon(program: Command): void {
           port,
           heartbeatPeriodMs: heartbeatNs / 1e6,
           raftTickMs: tickNs / 1e6,
+          apiBodyTimeoutMs: bodyTimeoutNs / 1e6,
           raftSnapshotInterval: snapshotInterval,
           ...(o.advertiseAddr ? { advertiseAddr: o.advertiseAddr } : {}),
           ...(join ? { join } : {}),
@@ -223,6 +234,7 @@ interface RunOptions {
   tokenFile?: string;
   dispatcherHeartbeat: string;
   raftTick: string;
+  apiBodyTimeout: string;
   raftSnapshotInterval: string;
   defaultAddrPool?: string;
   defaultAddrPoolMaskLength?: string;

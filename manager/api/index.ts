@@ -1,5 +1,6 @@
 // The Docker-compatible HTTP API of the manager (the Engine API's swarm subset).
 
+export { STREAMED_BODY, unboundStreamedBody } from './body-timeout.js';
 export {
   API_VERSION,
   type ApiContext,

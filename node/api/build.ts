@@ -23,6 +23,7 @@ import {
   type Logger,
   SkiffError,
 } from '../../lib/index.js';
+import { STREAMED_BODY } from '../../manager/index.js';
 import { isTrue } from './filters.js';
 
 type Query = Record<string, unknown>;
@@ -150,7 +151,7 @@ export function registerBuildRoute(
   agentOf: () => NodeAgent | undefined,
   log: Logger,
 ): void {
-  app.post('/build', async (req, reply) => {
+  app.post('/build', STREAMED_BODY, async (req, reply) => {
     const a = agentOf();
     if (!a) throw new SkiffError('unavailable', 'the node agent is still starting');
     const request = parseBuildQuery(req.query as Query);

@@ -12,6 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import type { NodeAgent, runtime } from '../../agent/index.js';
 import type { EnginePathStat } from '../../lib/index.js';
 import { SkiffError, TARBALL_CONTENT_TYPE } from '../../lib/index.js';
+import { STREAMED_BODY } from '../../manager/index.js';
 import { isTrue } from './filters.js';
 
 const PATH_STAT_HEADER = 'X-Docker-Container-Path-Stat';
@@ -96,7 +97,7 @@ export function registerContainerToolRoutes(
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
-    scope.put('/containers/:id/archive', async (req, reply) => {
+    scope.put('/containers/:id/archive', STREAMED_BODY, async (req, reply) => {
       const q = query(req);
       const path = archivePath(q.path);
       if (isTrue(q.copyUIDGID))

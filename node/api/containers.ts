@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import type { containers, NodeAgent, runtime } from '../../agent/index.js';
 import type { EngineContainerPrune, EngineContainerSummary, WaitCondition } from '../../lib/index.js';
 import { encodeFrame, SkiffError, STDERR, STDOUT, WAIT_CONDITIONS } from '../../lib/index.js';
-import { anyOf, type Filters, labelsMatch, parseFilters } from '../../manager/index.js';
+import { anyOf, type Filters, labelsMatch, parseFilters, STREAMED_BODY } from '../../manager/index.js';
 import { isTrue } from './filters.js';
 import { hijack, MULTIPLEXED_STREAM, RAW_STREAM } from './hijack.js';
 
@@ -165,7 +165,7 @@ export function registerContainerRoutes(
   // session is the container's own stdio through conmon (raw with a TTY, multiplexed
   // frames without); otherwise the output is followed in its log (docker run -d's
   // attached peers, and a client that only reads).
-  app.post('/containers/:id/attach', async (req, reply) => {
+  app.post('/containers/:id/attach', STREAMED_BODY, async (req, reply) => {
     const q = query(req);
     if (q.detachKeys) throw new SkiffError('invalid_argument', 'detachKeys are not supported by skiff yet');
     const service = svc();

@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { NodeAgent, runtime } from '../../agent/index.js';
 import { describeError, encodeFrame, SkiffError, STDERR, STDOUT } from '../../lib/index.js';
+import { STREAMED_BODY } from '../../manager/index.js';
 import { hijack, MULTIPLEXED_STREAM, RAW_STREAM } from './hijack.js';
 
 const ConsoleSize = z.array(z.number().int().nonnegative().max(65535)).length(2).nullish();
@@ -183,7 +184,7 @@ export function registerEngineExecRoutes(
     return reply.status(200).send();
   });
 
-  app.post('/exec/:id/start', async (req, reply) => {
+  app.post('/exec/:id/start', STREAMED_BODY, async (req, reply) => {
     const a = agent();
     const e = instance(a, (req.params as { id: string }).id);
     const start = parse(ExecStartSchema, req.body, 'exec start');

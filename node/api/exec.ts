@@ -25,7 +25,14 @@ import {
   STDIN_CONTENT_TYPE,
   STDOUT,
 } from '../../lib/index.js';
-import { type ApiContext, createBaseServer, forwardExec, isForwarded } from '../../manager/index.js';
+import {
+  type ApiContext,
+  createBaseServer,
+  forwardExec,
+  isForwarded,
+  STREAMED_BODY,
+  unboundStreamedBody,
+} from '../../manager/index.js';
 import { registerPeerFetchRoute } from './distribute.js';
 import { ExecBodySchema } from './exec-body.js';
 
@@ -36,9 +43,11 @@ export function registerExecRoute(
 ): void {
   // The stdin stream reaches the handler unread; the command consumes it.
   app.addContentTypeParser(STDIN_CONTENT_TYPE, (_req, payload, done) => done(null, payload));
-  app.post('/tasks/:id/exec', async (req, reply) => {
+  app.post('/tasks/:id/exec', STREAMED_BODY, async (req, reply) => {
     const id = (req.params as { id: string }).id;
     const streamed = req.headers['content-type'] === STDIN_CONTENT_TYPE;
+    // The stdin stream is the user's: it may stay silent as long as the command runs.
+    if (streamed) unboundStreamedBody(req);
     const body = parseExecBody(streamed ? headerJson(req.headers[EXEC_HEADER]) : (req.body ?? {}));
     const task = ctx.store.getTask(id);
     if (!task) throw new SkiffError('not_found', `task ${id} not found`);

@@ -34,6 +34,9 @@ export function hijack(
   // Read through a pipe at once: after the parser lets go, only a reader attached now
   // starts the socket reading again.
   const input = new PassThrough();
+  // The client half-closes once its input is done and reads on: an HTTPS server's
+  // sockets (unlike the unix socket's) would end our side with it, before the output.
+  socket.allowHalfOpen = true;
   socket.pipe(input);
   socket.setTimeout(0);
   socket.write(

@@ -20,6 +20,7 @@ import {
   SkiffError,
   TARBALL_CONTENT_TYPE,
 } from '../../lib/index.js';
+import { STREAMED_BODY } from '../../manager/index.js';
 import { filterValues, isTrue } from './filters.js';
 import { pushMessages } from './progress.js';
 
@@ -113,7 +114,7 @@ export function registerImageRoutes(app: FastifyInstance, agentOf: () => NodeAge
     return saveImages(agent(), names, reply);
   });
 
-  app.post('/images/load', async (req, reply) => loadImages(agent(), req, reply));
+  app.post('/images/load', STREAMED_BODY, async (req, reply) => loadImages(agent(), req, reply));
 
   app.get('/images/*', async (req, reply) => {
     const { name, action } = splitImagePath(req);

@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { image, type NodeAgent } from '../../agent/index.js';
 import { describeError, type PullMessage, SkiffError } from '../../lib/index.js';
-import type { ApiContext } from '../../manager/index.js';
+import { type ApiContext, STREAMED_BODY } from '../../manager/index.js';
 import { importImage } from './images.js';
 import { pullMessages } from './progress.js';
 
@@ -29,7 +29,7 @@ function registerCreateRoute(
   ctx: Pick<ApiContext, 'log'>,
   agentOf: () => NodeAgent | undefined,
 ): void {
-  app.post('/images/create', async (req, reply) => {
+  app.post('/images/create', STREAMED_BODY, async (req, reply) => {
     if ((req.query as { fromSrc?: unknown }).fromSrc !== undefined) return importImage(req, reply, agentOf);
     // A pull's body, if any, is not read: drained so the connection can go on.
     (req.body as { resume?: () => void } | undefined)?.resume?.();

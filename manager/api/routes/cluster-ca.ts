@@ -1,7 +1,8 @@
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { SkiffError, STDIN_CONTENT_TYPE, TARBALL_CONTENT_TYPE } from '../../../lib/index.js';
+import { SkiffError } from '../../../lib/index.js';
 import { type JoinService, type NodeCertificateInfo, verifyNodeCertificate } from '../../ca/index.js';
+import { boundArrival, boundBody } from '../body-timeout.js';
 import type { ApiContext } from '../context.js';
 
 /** Paths a TCP client may use without a client certificate. */
@@ -19,11 +20,11 @@ export const PUBLIC_REQUEST_TIMEOUT_MS = 10_000;
 /**
  * How long an authenticated request's body may take to arrive whole (from its headers):
  * a node's key or a leaked client certificate must not hold connections and buffers
- * open without end either. Bodies read as streams (exec stdin, an image tarball) last
- * as long as the command or the upload; responses are never bounded by this.
+ * open without end either. The routes that read their body as a stream (STREAMED_BODY:
+ * an image or context tarball, a copy into a container, exec stdin) take as long as the
+ * upload or the command, cut only by this long a silence; responses are never bounded.
  */
 export const AUTHENTICATED_BODY_TIMEOUT_MS = 60_000;
-const STREAMED_BODY_TYPES: ReadonlySet<string> = new Set([STDIN_CONTENT_TYPE, TARBALL_CONTENT_TYPE]);
 
 /**
  * Client-certificate authentication for the API on TCP: every request but fetching
@@ -40,7 +41,7 @@ export function registerMutualTlsGuard(
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0] ?? '';
     if (PUBLIC_PATHS.has(path)) {
-      if (!req.raw.complete) boundArrival(req, ctx, publicRequestTimeoutMs);
+      if (!req.raw.complete) boundArrival(req, ctx.log, publicRequestTimeoutMs);
       return;
     }
     const socket = req.raw.socket as TLSSocket;
@@ -55,8 +56,7 @@ export function registerMutualTlsGuard(
       throw new SkiffError('unauthorized', `node ${info.nodeId} is no longer part of the cluster`);
     }
     peers.set(req, info);
-    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (!req.raw.complete && !STREAMED_BODY_TYPES.has(type)) boundArrival(req, ctx, bodyTimeoutMs);
+    boundBody(req, ctx.log, bodyTimeoutMs);
     if (info.role !== 'manager' && path !== '/skiff/renew') {
       throw new SkiffError(
         'forbidden',
@@ -64,22 +64,6 @@ export function registerMutualTlsGuard(
       );
     }
   });
-}
-
-function boundArrival(req: FastifyRequest, ctx: ApiContext, ms: number): void {
-  const raw = req.raw;
-  const timer = setTimeout(() => {
-    if (raw.complete) return;
-    ctx.log.warn(
-      { remote: req.ip, url: req.url, timeoutMs: ms },
-      'closing a connection whose request did not arrive in time',
-    );
-    raw.socket.destroy();
-  }, ms);
-  timer.unref();
-  const clear = () => clearTimeout(timer);
-  raw.once('end', clear);
-  raw.once('close', clear);
 }
 
 export function registerClusterCaRoutes(app: FastifyInstance, join: JoinService): void {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { createApiServer } from '../../../manager/api/index.js';
+import { type ApiServerOptions, createApiServer } from '../../../manager/api/index.js';
 import {
   bootstrapCluster,
   createRootCa,
@@ -46,6 +46,8 @@ export async function newApi(
     eventsMaxBufferedBytes?: number;
     /** Serve like the TCP API: HTTPS with a manager certificate, joining open. */
     tcp?: { publicRequestTimeoutMs?: number; bodyTimeoutMs?: number };
+    /** Routes added as the daemon adds its node-local ones. */
+    extraRoutes?: ApiServerOptions['extraRoutes'];
   } = {},
 ): Promise<{
   app: FastifyInstance;
@@ -75,6 +77,7 @@ export async function newApi(
     ...(opts.raft ? { raft: opts.raft } : {}),
     ...(opts.readGate ? { readGate: opts.readGate } : {}),
     ...(opts.eventsMaxBufferedBytes ? { eventsMaxBufferedBytes: opts.eventsMaxBufferedBytes } : {}),
+    ...(opts.extraRoutes ? { extraRoutes: opts.extraRoutes } : {}),
     ...(opts.tcp
       ? {
           tls: { ...managerCertificate(ca), caPem: ca.certPem },

@@ -1,9 +1,12 @@
 // What a client can push at the API is bounded: nesting depth of a JSON body, the time
 // a request on TCP may take to arrive (10 s unauthenticated, 60 s for an authenticated
-// body that is not a stream), and an /events stream that stops being read.
+// body; on a route that reads its body as a stream, 60 s of silence), and an /events
+// stream that stops being read.
 import { type AddressInfo, connect } from 'node:net';
+import type { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { describe, expect, it } from 'vitest';
+import { STREAMED_BODY } from '../../../manager/index.js';
 import { newApi } from './helpers.js';
 
 describe('request bodies', () => {
@@ -80,9 +83,31 @@ describe('the TCP API', () => {
     }
   });
 
-  /** Sends headers and a body of `contentType` one byte every 50 ms; when did the server close? */
-  async function trickleAuthenticated(bodyTimeoutMs: number, contentType: string, waitMs: number) {
-    const { app, clientTls } = await newApi({ tcp: { bodyTimeoutMs } });
+  /**
+   * Sends headers and a body of `contentType` to `path`, one byte every `gapMs` (or the
+   * first byte only, when `gapMs` is null); when did the server close?
+   */
+  async function trickleAuthenticated(
+    bodyTimeoutMs: number,
+    contentType: string,
+    waitMs: number,
+    path = '/secrets/create',
+    gapMs: number | null = 50,
+  ) {
+    const { app, clientTls } = await newApi({
+      tcp: { bodyTimeoutMs },
+      // A route like the daemon's uploads: its body, whatever its label, read as it comes.
+      extraRoutes: (api) => {
+        void api.register(async (scope) => {
+          scope.removeAllContentTypeParsers();
+          scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+          scope.post('/upload', STREAMED_BODY, async (req) => {
+            for await (const _ of req.body as Readable);
+            return {};
+          });
+        });
+      },
+    });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const { port } = app.server.address() as AddressInfo;
     const sock = tlsConnect({
@@ -100,9 +125,9 @@ describe('the TCP API', () => {
       sock.on('error', () => {});
       const started = Date.now();
       sock.write(
-        `POST /secrets/create HTTP/1.1\r\nHost: x\r\nContent-Type: ${contentType}\r\nContent-Length: 100000\r\n\r\n{`,
+        `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: ${contentType}\r\nContent-Length: 100000\r\n\r\n{`,
       );
-      trickle = setInterval(() => sock.writable && sock.write(' '), 50);
+      if (gapMs !== null) trickle = setInterval(() => sock.writable && sock.write(' '), gapMs);
       const deadline = new Promise<number>((resolve) => setTimeout(() => resolve(-1), waitMs).unref());
       const at = await Promise.race([closed, deadline]);
       return at < 0 ? undefined : at - started;
@@ -119,10 +144,23 @@ describe('the TCP API', () => {
     expect(after).toBeLessThan(8_000);
   });
 
-  it('leaves a streamed body (exec stdin) open past the body timeout', async () => {
-    // The route is not there in this API; the connection is held while the stream goes on.
-    const after = await trickleAuthenticated(300, 'application/vnd.skiff.exec-stdin', 2_000);
+  it('leaves the body of a streamed route open past the body timeout while bytes come', async () => {
+    // docker import and cp label their tarballs application/json: the route decides.
+    const after = await trickleAuthenticated(300, 'application/json', 2_000, '/upload');
     expect(after).toBeUndefined();
+  });
+
+  it('closes the body of a streamed route that sends nothing for the body timeout', async () => {
+    const after = await trickleAuthenticated(300, 'application/json', 10_000, '/upload', null);
+    expect(after, 'the server closed the connection').toBeDefined();
+    expect(after).toBeGreaterThanOrEqual(250);
+    expect(after).toBeLessThan(8_000);
+  });
+
+  it('exempts no body for its content type alone: exec stdin sent to a JSON route is bounded', async () => {
+    const after = await trickleAuthenticated(500, 'application/vnd.skiff.exec-stdin', 10_000);
+    expect(after, 'the server closed the connection').toBeDefined();
+    expect(after).toBeLessThan(8_000);
   });
 
   it('still answers a client that sends its request at once', async () => {
