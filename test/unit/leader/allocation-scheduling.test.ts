@@ -25,6 +25,37 @@ describe('allocation and scheduling loops', () => {
     return { alloc, sched };
   }
 
+  it('places more pending tasks than one pass takes, past a slice of tasks no node can take', async () => {
+    const store = localStore();
+    await addNode(store, 'n1');
+    const svc = await store.update((tx) =>
+      tx.create('services', { Spec: { Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'busybox' } } } }),
+    );
+    const pendingTask = (constraints: string[]) => ({
+      ServiceID: svc.ID,
+      Spec: { ContainerSpec: { Image: 'busybox' }, Placement: { Constraints: constraints } },
+      Status: { State: 'pending' as const },
+      DesiredState: 'running' as const,
+    });
+    // Tasks no node can take come first, more of them than a pass takes.
+    await store.update((tx) => {
+      for (let i = 0; i < 5; i++) tx.create('tasks', pendingTask(['node.hostname==elsewhere']));
+    });
+    const sched = new SchedulingLoop(store, silentLogger, 2);
+    sched.start();
+    stops.push(() => sched.stop());
+    await waitFor(() => store.listTasks().every((t) => t.Status.Err !== undefined), {
+      what: 'every stuck task tried',
+    });
+    await store.update((tx) => {
+      for (let i = 0; i < 5; i++) tx.create('tasks', pendingTask([]));
+    });
+    await waitFor(() => store.listTasks().filter((t) => t.Status.State === 'assigned').length === 5, {
+      what: 'the 5 placeable tasks assigned, 2 per pass',
+    });
+    expect(store.listTasks().filter((t) => t.Status.State === 'pending')).toHaveLength(5);
+  });
+
   it('allocates the network, the service VIP and ports, then the task address, and assigns it to a node', async () => {
     const store = localStore();
     await addNode(store, 'n1');
