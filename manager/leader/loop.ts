@@ -76,17 +76,10 @@ export async function updateWithRetry<T>(store: Store, fn: (tx: Transaction) => 
  */
 export const PROPOSAL_BATCH = 1000;
 
-/** Lets timers and I/O run (raft ticks, heartbeats, peers' answers) inside a long pass. */
-export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
 /**
  * Commits `write(tx, item)` for every item, `size` items per proposal, all proposals in
  * flight at once (items must touch disjoint objects). Rejects with the first failure
- * once every proposal has settled. Each proposal is built in an event-loop turn of its
- * own: building a million tasks' proposals in one turn held the leader's raft ticks and
- * heartbeats for minutes.
+ * once every proposal has settled.
  */
 export async function updateInBatches<T>(
   store: Store,
@@ -94,20 +87,15 @@ export async function updateInBatches<T>(
   write: (tx: Transaction, item: T) => void,
   size = PROPOSAL_BATCH,
 ): Promise<void> {
-  // Settled as they go, so a failure while later batches are being built is not unhandled.
-  const outcomes: Promise<{ failed: boolean; reason?: unknown }>[] = [];
-  for (let i = 0; i < items.length; i += size) {
-    if (i > 0) await yieldToEventLoop();
-    const batch = items.slice(i, i + size);
-    outcomes.push(
+  const batches: T[][] = [];
+  for (let i = 0; i < items.length; i += size) batches.push(items.slice(i, i + size));
+  const results = await Promise.allSettled(
+    batches.map((batch) =>
       updateWithRetry(store, (tx) => {
         for (const item of batch) write(tx, item);
-      }).then(
-        () => ({ failed: false }),
-        (reason: unknown) => ({ failed: true, reason }),
-      ),
-    );
-  }
-  const failed = (await Promise.all(outcomes)).find((r) => r.failed);
+      }),
+    ),
+  );
+  const failed = results.find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;
 }

@@ -27,7 +27,7 @@ import {
   updateGate,
 } from '../orchestrator/index.js';
 import { newObjectId, type Store, type Transaction } from '../store/index.js';
-import { ControlLoop, PROPOSAL_BATCH, updateInBatches, updateWithRetry, yieldToEventLoop } from './loop.js';
+import { ControlLoop, PROPOSAL_BATCH, updateInBatches, updateWithRetry } from './loop.js';
 
 export class OrchestrationLoop {
   private readonly loop: ControlLoop;
@@ -116,15 +116,7 @@ export class OrchestrationLoop {
     const limit = this.store.getCluster()?.Spec.Orchestration?.TaskHistoryRetentionLimit;
     const all: ServiceChanges[] = [];
     const orphanTasks: Task[] = [];
-    let sinceYield = 0;
     for (const id of ids) {
-      // A pass over 10,000 services decides a million tasks: let raft's ticks and the
-      // peers in now and then (every decision is checked against the versions it read
-      // when committed, so what changes meanwhile is caught there).
-      if (sinceYield >= PROPOSAL_BATCH) {
-        sinceYield = 0;
-        await yieldToEventLoop();
-      }
       const service = this.store.getService(id);
       const tasks = this.store.listTasks({ serviceId: id });
       if (!service) {
@@ -164,7 +156,6 @@ export class OrchestrationLoop {
       const touched = new Set([...changes.update.map((t) => t.ID), ...changes.delete]);
       const read = new Map(tasks.filter((t) => touched.has(t.ID)).map((t) => [t.ID, t]));
       all.push({ serviceId: id, readAt: service.Version.Index, read, changes });
-      sinceYield += tasks.length + changes.create.length;
     }
     const wake = all.map((c) => c.changes.wakeAt).filter((w): w is number => w !== undefined);
     if (wake.length) this.wakeAt(Math.min(...wake), now);

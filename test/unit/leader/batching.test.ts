@@ -15,36 +15,6 @@ const task = (id: string) => ({
 });
 
 describe('updateInBatches', () => {
-  it('builds each proposal in an event-loop turn of its own (timers and I/O run in between)', async () => {
-    const store = localStore();
-    const built: number[] = [];
-    // Counts event-loop turns: an immediate that queues the next one runs once per turn.
-    let turns = 0;
-    let counting = true;
-    const count = () => {
-      turns++;
-      if (counting) setImmediate(count);
-    };
-    setImmediate(count);
-    try {
-      const ids = Array.from({ length: 40 }, (_, i) => `t${i}`);
-      await updateInBatches(
-        store,
-        ids,
-        (tx, id) => {
-          if (id.endsWith('0')) built.push(turns);
-          tx.createTask(task(id));
-        },
-        10,
-      );
-    } finally {
-      counting = false;
-    }
-    // The loop turned between the first batch and the last: the pass did not hold it.
-    expect(built).toHaveLength(4);
-    expect(built.at(-1)!).toBeGreaterThan(built[0]!);
-  });
-
   it('commits every item, at most `size` per proposal', async () => {
     const store = localStore();
     const indexes = new Set<number>();
