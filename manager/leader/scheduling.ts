@@ -7,11 +7,13 @@ import type { Store } from '../store/index.js';
 import { ControlLoop, updateInBatches } from './loop.js';
 
 /**
- * Pending tasks one pass places at most: schedule() runs in one synchronous step that
- * costs about groups x nodes, and 1M pending tasks over 10,000 nodes held the leader's
- * event loop past the followers' election timeout. The rest go in the passes after.
+ * The work one pass takes on, in services x nodes: schedule() runs in one synchronous step
+ * that costs about that (each service's tasks filter and rank every node), and 1M pending
+ * tasks of 10,000 services over 10,000 nodes held the leader's event loop past the
+ * followers' election timeout. 1,000 services over 1,000 nodes fit in one pass; the rest
+ * go in the passes after.
  */
-export const SCHEDULE_PASS_TASKS = 10_000;
+export const SCHEDULE_PASS_WORK = 2_000_000;
 
 export class SchedulingLoop {
   private readonly loop: ControlLoop;
@@ -23,7 +25,7 @@ export class SchedulingLoop {
   constructor(
     private readonly store: Store,
     log: Logger,
-    private readonly passTasks = SCHEDULE_PASS_TASKS,
+    private readonly passWork = SCHEDULE_PASS_WORK,
   ) {
     this.log = log.child({ component: 'scheduler' });
     this.loop = new ControlLoop('scheduler', () => this.pass(), this.log);
@@ -55,15 +57,18 @@ export class SchedulingLoop {
     // schedule() itself skips tasks asked to stop; jobs' tasks want 'complete', stop-first ones 'ready'.
     let pending = all.filter((t) => t.Status.State === 'pending');
     if (pending.length === 0) return;
-    const more = pending.length > this.passTasks;
+    const nodes = this.store.listNodes();
+    // Services this pass may take on (at least one).
+    const maxServices = Math.max(1, Math.floor(this.passWork / Math.max(1, nodes.length)));
+    const more = countServices(pending, maxServices + 1) > maxServices;
     if (more) {
       // Tasks not tried yet first; those no node could take yet (Err set) after them, from
       // where the last slice of them stopped, so none waits behind the same ones forever.
       const fresh = pending.filter((t) => t.Status.Err === undefined);
       const tried = pending.filter((t) => t.Status.Err !== undefined);
       const from = tried.length > 0 ? this.triedFrom % tried.length : 0;
-      pending = [...fresh, ...tried.slice(from), ...tried.slice(0, from)].slice(0, this.passTasks);
-      this.triedFrom = from + Math.max(0, this.passTasks - fresh.length);
+      pending = takeServices([...fresh, ...tried.slice(from), ...tried.slice(0, from)], maxServices);
+      this.triedFrom = from + Math.max(0, pending.length - fresh.length);
     }
     const tasksByNode = new Map<string, Task[]>();
     for (const t of all) {
@@ -74,7 +79,7 @@ export class SchedulingLoop {
       else tasksByNode.set(t.NodeID, [t]);
     }
     const services = new Map<string, Service>(this.store.listServices().map((s) => [s.ID, s]));
-    const result = schedule({ pending, nodes: this.store.listNodes(), tasksByNode, services });
+    const result = schedule({ pending, nodes, tasksByNode, services });
     const byId = new Map(pending.map((t) => [t.ID, t]));
     const news = result.unschedulable.filter((u) => byId.get(u.taskId)?.Status.Err !== u.reason);
     if (result.assignments.length === 0 && news.length === 0) return;
@@ -96,4 +101,28 @@ export class SchedulingLoop {
     });
     if (result.assignments.length) this.log.debug({ assigned: result.assignments.length }, 'tasks scheduled');
   }
+}
+
+/** How many services `tasks` belong to, counting no further than `stopAt`. */
+function countServices(tasks: readonly Task[], stopAt: number): number {
+  const seen = new Set<string>();
+  for (const t of tasks) {
+    seen.add(t.ServiceID);
+    if (seen.size >= stopAt) break;
+  }
+  return seen.size;
+}
+
+/** The tasks, in order, of the first `max` services met. */
+function takeServices(tasks: readonly Task[], max: number): Task[] {
+  const taken = new Set<string>();
+  const out: Task[] = [];
+  for (const t of tasks) {
+    if (!taken.has(t.ServiceID)) {
+      if (taken.size >= max) continue;
+      taken.add(t.ServiceID);
+    }
+    out.push(t);
+  }
+  return out;
 }
