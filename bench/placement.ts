@@ -17,10 +17,12 @@
 // where each follower is an isolate of its own); a follower snapshotted and restarted from
 // it; and the dispatcher's share of a core for the agents' heartbeats (--heartbeat-ms).
 // Progress every 2 s on stderr; BENCH_RAFT_LOG=1 adds the leader's raft log.
-// Target: >= 10,000 tasks/s to assigned.
+// CPU per task (whole process, main thread, each follower's thread) and the load average
+// go beside the wall figures: on a shared machine the wall figures alone say little.
+// Target (issue #25): >= 15,000 tasks/s to assigned.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
@@ -40,6 +42,7 @@ import {
   type RestartFigures,
   restartFromSnapshot,
   startFollowerManager,
+  threadCpuMs,
 } from './placement/index.js';
 
 const tiny = process.env.BENCH_SIZE === 'tiny';
@@ -63,8 +66,8 @@ const FOLLOWERS = a.followers === 'threads' ? 'threads' : 'inline';
 const HEARTBEAT_MS = Number(a['heartbeat-ms']);
 
 interface Follower {
-  /** heapBytes: this follower's own isolate (threads), else undefined. */
-  status(): Promise<{ appliedIndex: number; tasks: number; heapBytes?: number }>;
+  /** heapBytes, cpuMs: this follower's own isolate and thread (threads), else undefined. */
+  status(): Promise<{ appliedIndex: number; tasks: number; heapBytes?: number; cpuMs?: number }>;
   /** Snapshots it, stops it and starts it again from its data directory. */
   restart(): Promise<RestartFigures>;
   stop(): Promise<void>;
@@ -108,7 +111,7 @@ class FollowerThread implements Follower {
     return this.next();
   }
 
-  async status(): Promise<{ appliedIndex: number; tasks: number; heapBytes?: number }> {
+  async status(): Promise<{ appliedIndex: number; tasks: number; heapBytes?: number; cpuMs?: number }> {
     const r = this.next();
     this.worker.postMessage({ type: 'status' });
     const m = await r;
@@ -223,7 +226,11 @@ async function main(): Promise<void> {
       { tables: ['tasks'] },
     );
     const index0 = leader.raft.status().commitIndex;
+    const followerCpu0 = (await Promise.all(leader.followers.map((f) => f.status()))).map((st) => st.cpuMs);
     const cpu0 = process.cpuUsage();
+    const threadCpu0 = threadCpuMs();
+    // The machine is shared: wall figures mean little without the load beside them.
+    const load0 = loadavg()[0] ?? 0;
     const t0 = performance.now();
     // Progress on stderr: where a slow run stalls.
     const progress = setInterval(() => {
@@ -254,6 +261,8 @@ async function main(): Promise<void> {
       intervalMs: 5,
     });
     const assignedMs = performance.now() - t0;
+    const cpuAssigned = process.cpuUsage(cpu0);
+    const threadCpuAssigned = threadCpuMs() - threadCpu0;
     const assignedIndex = leader.raft.status().commitIndex;
     await waitFor(() => running >= TOTAL, {
       what: `${TOTAL} tasks running`,
@@ -262,6 +271,8 @@ async function main(): Promise<void> {
     });
     const runningMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
+    const threadCpuRunning = threadCpuMs() - threadCpu0;
+    const loadRunning = loadavg()[0] ?? 0;
     const runningIndex = leader.raft.status().commitIndex;
     clearInterval(progress);
     unsubscribe();
@@ -292,6 +303,12 @@ async function main(): Promise<void> {
     seen.clear();
     const heapTasks = liveHeap();
     const followerHeaps = statuses.map((st) => st.heapBytes);
+    // A follower's thread CPU from the first create to having applied everything.
+    const followerCpu = statuses.map((st, i) => {
+      const c0 = followerCpu0[i];
+      return st.cpuMs === undefined || c0 === undefined ? undefined : st.cpuMs - c0;
+    });
+    const msPerTask = (ms: number) => Math.round((ms * 1000) / TOTAL);
 
     // Heartbeats only: every agent heartbeats once per period; nothing else is going on.
     for (const g of agents) g.startHeartbeats(HEARTBEAT_MS);
@@ -339,6 +356,39 @@ async function main(): Promise<void> {
         unit: 'ms',
         value: Math.round((cpu.user + cpu.system) / 1000),
       },
+      {
+        metric: `${what}: cpu per task to all assigned (whole process)`,
+        unit: 'us',
+        value: msPerTask((cpuAssigned.user + cpuAssigned.system) / 1000),
+      },
+      {
+        metric: `${what}: cpu per task to all running (whole process)`,
+        unit: 'us',
+        value: msPerTask((cpu.user + cpu.system) / 1000),
+      },
+      {
+        metric: `${what}: cpu per task to all assigned (main thread: leader + dispatcher + agents${FOLLOWERS === 'inline' ? ' + followers' : ''})`,
+        unit: 'us',
+        value: msPerTask(threadCpuAssigned),
+      },
+      {
+        metric: `${what}: cpu per task to all running (main thread: leader + dispatcher + agents${FOLLOWERS === 'inline' ? ' + followers' : ''})`,
+        unit: 'us',
+        value: msPerTask(threadCpuRunning),
+      },
+      ...followerCpu.flatMap((c, i) =>
+        c === undefined
+          ? []
+          : [
+              {
+                metric: `${what}: cpu per task, follower ${i + 1} (its thread, to all applied)`,
+                unit: 'us',
+                value: msPerTask(c),
+              },
+            ],
+      ),
+      { metric: `${what}: load average (1 min) at the first create`, unit: 'load', value: load0 },
+      { metric: `${what}: load average (1 min) at all running`, unit: 'load', value: loadRunning },
       { metric: `${what}: spread (max-min tasks per node)`, unit: 'count', value: spread },
       { metric: `${what}: peak RSS (3 managers + agents)`, unit: 'MiB', value: Math.round(rss) },
       { metric: `${what}: peak RSS to all running`, unit: 'MiB', value: Math.round(rssRun) },
@@ -400,9 +450,9 @@ async function main(): Promise<void> {
     for (const r of records) process.stdout.write(`${JSON.stringify({ name: 'placement', ...r })}\n`);
     process.stderr.write(
       `placement (3 managers over gRPC raft, real leader loops + dispatcher, FAKE agents): ${what}\n` +
-        `  all assigned in ${Math.round(assignedMs)} ms (${records[0]!.value} tasks/s, target >= 10000), ` +
+        `  all assigned in ${Math.round(assignedMs)} ms (${records[0]!.value} tasks/s, target >= 15000), ` +
         `all running in ${Math.round(runningMs)} ms, peak RSS ${Math.round(rss)} MiB, ` +
-        `cpu ${fig('cpu')} ms, heap ${fig('live heap per task')} B/task, ${fig('live heap per node')} B/node\n` +
+        `cpu ${fig('cpu')} ms (per task to assigned: ${fig('cpu per task to all assigned (whole')} us process, ${fig('cpu per task to all assigned (main')} us main thread; followers ${followerCpu.map((c) => (c === undefined ? '-' : msPerTask(c))).join('/')} us), load ${load0.toFixed(1)}→${loadRunning.toFixed(1)}, heap ${fig('live heap per task')} B/task, ${fig('live heap per node')} B/node\n` +
         `  snapshot ${fig('snapshot of that state')} MiB written in ${Math.round(restart.writeMs)} ms, ` +
         `restart from it ${Math.round(restart.restartMs)} ms; heartbeats: dispatcher ${fig('dispatcher share')} % of a core, process ${fig('heartbeats, whole process')} %\n`,
     );

@@ -1,5 +1,6 @@
 // A follower manager of the placement benchmark: a Store over a RaftNode on loopback,
 // the same whether it runs in the main thread or in a worker thread of its own.
+import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { RaftNode } from '../../manager/raft/index.js';
@@ -75,4 +76,15 @@ export async function startFollowerManager(data: FollowerData): Promise<Follower
 export function collectGarbage(): void {
   setFlagsFromString('--expose-gc');
   (runInNewContext('gc') as () => void)();
+}
+
+/**
+ * CPU time (user + system, ms) of the calling thread alone, from /proc/thread-self/stat
+ * (10 ms resolution): a manager's own share when the three run as threads of one process.
+ */
+export function threadCpuMs(): number {
+  const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+  // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
 }

@@ -11,11 +11,12 @@ import {
   type RestartFigures,
   restartFromSnapshot,
   startFollowerManager,
+  threadCpuMs,
 } from './follower-manager.js';
 
 export type FollowerReply =
   | { type: 'ready' }
-  | { type: 'status'; appliedIndex: number; tasks: number; heapBytes: number }
+  | { type: 'status'; appliedIndex: number; tasks: number; heapBytes: number; cpuMs: number }
   | { type: 'restarted'; figures: RestartFigures }
   | { type: 'stopped' };
 
@@ -25,12 +26,14 @@ let m = await startFollowerManager(data);
 const reply = (r: FollowerReply) => port.postMessage(r);
 port.on('message', (msg: { type: 'status' | 'restart' | 'stop' }) => {
   if (msg.type === 'status') {
+    const cpuMs = threadCpuMs();
     collectGarbage();
     reply({
       type: 'status',
       appliedIndex: m.store.appliedIndex,
       tasks: m.store.listTasks().length,
       heapBytes: getHeapStatistics().used_heap_size,
+      cpuMs,
     });
   } else if (msg.type === 'restart') {
     void restartFromSnapshot(m, data).then((r) => {

@@ -9,4 +9,5 @@ export {
   type RestartFigures,
   restartFromSnapshot,
   startFollowerManager,
+  threadCpuMs,
 } from './follower-manager.js';

@@ -77,9 +77,29 @@ export async function updateWithRetry<T>(store: Store, fn: (tx: Transaction) => 
 export const PROPOSAL_BATCH = 1000;
 
 /**
+ * Synchronous work a pass does before it lets timers and I/O run (raft ticks, heartbeats,
+ * peers' answers): well inside an election timeout, and long enough that a pass of
+ * 100,000 tasks is not cut into slivers that other loops would each take a pass over.
+ */
+export const PASS_SLICE_MS = 100;
+
+/** Hands the event loop a turn once a pass has run PASS_SLICE_MS since its last turn. */
+export class PassClock {
+  private since = performance.now();
+
+  async maybeYield(): Promise<void> {
+    if (performance.now() - this.since < PASS_SLICE_MS) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    this.since = performance.now();
+  }
+}
+
+/**
  * Commits `write(tx, item)` for every item, `size` items per proposal, all proposals in
  * flight at once (items must touch disjoint objects). Rejects with the first failure
- * once every proposal has settled.
+ * once every proposal has settled. Building them hands the event loop a turn every
+ * PASS_SLICE_MS: a million tasks' proposals built in one turn held the leader's raft
+ * ticks and heartbeats for minutes.
  */
 export async function updateInBatches<T>(
   store: Store,
@@ -87,15 +107,21 @@ export async function updateInBatches<T>(
   write: (tx: Transaction, item: T) => void,
   size = PROPOSAL_BATCH,
 ): Promise<void> {
-  const batches: T[][] = [];
-  for (let i = 0; i < items.length; i += size) batches.push(items.slice(i, i + size));
-  const results = await Promise.allSettled(
-    batches.map((batch) =>
+  // Settled as they go, so a failure while later batches are being built is not unhandled.
+  const outcomes: Promise<{ failed: boolean; reason?: unknown }>[] = [];
+  const clock = new PassClock();
+  for (let i = 0; i < items.length; i += size) {
+    await clock.maybeYield();
+    const batch = items.slice(i, i + size);
+    outcomes.push(
       updateWithRetry(store, (tx) => {
         for (const item of batch) write(tx, item);
-      }),
-    ),
-  );
-  const failed = results.find((r) => r.status === 'rejected');
+      }).then(
+        () => ({ failed: false }),
+        (reason: unknown) => ({ failed: true, reason }),
+      ),
+    );
+  }
+  const failed = (await Promise.all(outcomes)).find((r) => r.failed);
   if (failed) throw failed.reason;
 }

@@ -27,7 +27,7 @@ import {
   updateGate,
 } from '../orchestrator/index.js';
 import { newObjectId, type Store, type Transaction } from '../store/index.js';
-import { ControlLoop, PROPOSAL_BATCH, updateInBatches, updateWithRetry } from './loop.js';
+import { ControlLoop, PassClock, PROPOSAL_BATCH, updateInBatches, updateWithRetry } from './loop.js';
 
 export class OrchestrationLoop {
   private readonly loop: ControlLoop;
@@ -116,7 +116,12 @@ export class OrchestrationLoop {
     const limit = this.store.getCluster()?.Spec.Orchestration?.TaskHistoryRetentionLimit;
     const all: ServiceChanges[] = [];
     const orphanTasks: Task[] = [];
+    const clock = new PassClock();
     for (const id of ids) {
+      // A pass over 10,000 services decides a million tasks: let raft's ticks and the
+      // peers in now and then (every decision is checked against the versions it read
+      // when committed, so what changes meanwhile is caught there).
+      await clock.maybeYield();
       const service = this.store.getService(id);
       const tasks = this.store.listTasks({ serviceId: id });
       if (!service) {

@@ -37,6 +37,12 @@ export interface RaftCoreOptions {
   maxEntriesPerMsg?: number;
   maxBytesPerMsg?: number;
   maxCommittedPerReady?: number;
+  /**
+   * Bytes of committed entries one Ready hands out to apply (at least one entry), as etcd's
+   * MaxCommittedSizePerReady: a follower catching up on a burst answers the leader between
+   * slices instead of going silent for the whole apply (and being voted out by check-quorum).
+   */
+  maxCommittedBytesPerReady?: number;
   preVote?: boolean;
   checkQuorum?: boolean;
 }
@@ -94,6 +100,7 @@ export class RaftCore {
   private readonly maxEntriesPerMsg: number;
   private readonly maxBytesPerMsg: number;
   private readonly maxCommittedPerReady: number;
+  private readonly maxCommittedBytesPerReady: number;
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
 
@@ -127,6 +134,7 @@ export class RaftCore {
     this.maxEntriesPerMsg = opts.maxEntriesPerMsg ?? 512;
     this.maxBytesPerMsg = opts.maxBytesPerMsg ?? 1 << 20;
     this.maxCommittedPerReady = opts.maxCommittedPerReady ?? 4096;
+    this.maxCommittedBytesPerReady = opts.maxCommittedBytesPerReady ?? this.maxBytesPerMsg;
     this.leaseTicks = Math.max(
       this.heartbeatTicks + 1,
       this.electionTicks - Math.max(1, Math.floor(this.electionTicks / 5)),
@@ -979,7 +987,15 @@ export class RaftCore {
         : null;
     const snap = this.pendingSnapshot;
     const from = (snap ? snap.meta.index : this.applied) + 1;
-    const to = Math.min(this.commit, this.lastIndex(), from + this.maxCommittedPerReady - 1);
+    let to = Math.min(this.commit, this.lastIndex(), from + this.maxCommittedPerReady - 1);
+    // Bounded by bytes too (the first entry always goes, however large).
+    for (let i = from, bytes = 0; i <= to; i++) {
+      bytes += this.ents[i - this.prevIndex - 1]?.data.length ?? 0;
+      if (bytes > this.maxCommittedBytesPerReady && i > from) {
+        to = i - 1;
+        break;
+      }
+    }
     const rd: Ready = {
       softState: { lead: this.lead, role: this.role },
       hardState: hs,

@@ -593,6 +593,10 @@ export class RaftNode {
       this.tickIfAlone();
       this.afterAdvance(rd);
       if (this.snapshotDue()) await this.takeSnapshot();
+      // After applying, let the event loop in before the next slice (kick() comes back):
+      // appends and heartbeats that arrived meanwhile get answered between slices of a
+      // long catch-up instead of after all of it (the core bounds a slice's bytes).
+      if (rd.committedEntries.length > 0) return;
     }
   }
 

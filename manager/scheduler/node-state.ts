@@ -2,6 +2,7 @@
 // host ports in use and task counts, updated in place as tasks are placed.
 
 import { type Node, type Service, type Task, TERMINAL_TASK_STATES, taskStateRank } from '../../lib/index.js';
+import type { Branch } from './spread.js';
 
 export interface NodeState {
   node: Node;
@@ -15,6 +16,8 @@ export interface NodeState {
   hostPorts: Set<string>;
   /** activeByService for the service being placed right now, kept as a plain field for the heap's comparisons. */
   serviceTasks: number;
+  /** Its leaf in the preference tree of the group being placed (a field, not a map of every node per group). */
+  leaf: Branch | undefined;
 }
 
 const RUNNING_RANK = taskStateRank('running');
@@ -44,6 +47,7 @@ export function buildNodeState(
     activeByService: new Map(),
     hostPorts: new Set(),
     serviceTasks: 0,
+    leaf: undefined,
   };
   for (const t of tasks) {
     // A task holds its node's resources until the agent reports it gone.

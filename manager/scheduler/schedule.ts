@@ -111,6 +111,7 @@ export function schedule(input: ScheduleInput): ScheduleResult {
   }
 
   const result: ScheduleResult = { assignments: [], unschedulable: [] };
+  const staticCandidates = new Map<string, NodeState[]>();
   for (const { tasks } of groupTasks(input.pending)) {
     const first = tasks[0]!;
     const req = requirementsOf(first, input.services.get(first.ServiceID));
@@ -119,15 +120,21 @@ export function schedule(input: ScheduleInput): ScheduleResult {
       continue;
     }
     const pool = req.nodeId !== undefined ? [byId.get(req.nodeId)].filter((x) => x !== undefined) : states;
-    const candidates = pool.filter((ns) => passesStaticFilters(req, ns));
-    const { root, leafOf } = buildTree(candidates, req.spreadBy, req.serviceId);
+    // Groups that ask the same of a node statically (most ask nothing) share one filtering.
+    const key = staticKey(req);
+    let candidates = staticCandidates.get(key);
+    if (!candidates) {
+      candidates = pool.filter((ns) => passesStaticFilters(req, ns));
+      staticCandidates.set(key, candidates);
+    }
+    const root = buildTree(candidates, req.spreadBy, req.serviceId);
     const fits = (ns: NodeState): boolean => fitsOneMore(req, ns);
     let i = 0;
     for (; i < tasks.length; i++) {
       const ns = pickNode(root, fits);
       if (!ns) break;
       place(ns, req);
-      recordPlacement(leafOf.get(ns.id)!, ns);
+      recordPlacement(ns.leaf!, ns);
       result.assignments.push({ taskId: tasks[i]!.ID, nodeId: ns.id });
     }
     if (i < tasks.length) {
@@ -136,6 +143,11 @@ export function schedule(input: ScheduleInput): ScheduleResult {
     }
   }
   return result;
+}
+
+/** What passesStaticFilters reads of the requirements: equal keys pass the same nodes. */
+function staticKey(req: Requirements): string {
+  return JSON.stringify([req.nodeId ?? null, req.constraints, req.platforms, req.encryptedOverlay]);
 }
 
 function place(ns: NodeState, req: Requirements): void {

@@ -22,8 +22,7 @@ export function buildTree(
   candidates: readonly NodeState[],
   spreadBy: readonly ConstraintKey[],
   serviceId: string,
-): { root: Branch; leafOf: Map<string, Branch> } {
-  const leafOf = new Map<string, Branch>();
+): Branch {
   for (const ns of candidates) ns.serviceTasks = ns.activeByService.get(serviceId) ?? 0;
   const less = (a: NodeState, b: NodeState): boolean => {
     if (a.serviceTasks !== b.serviceTasks) return a.serviceTasks < b.serviceTasks;
@@ -41,7 +40,7 @@ export function buildTree(
     const attr = spreadBy[level];
     if (attr === undefined) {
       branch.heap = MinHeap.from(nodes, less);
-      for (const ns of nodes) leafOf.set(ns.id, branch);
+      for (const ns of nodes) ns.leaf = branch;
       branch.exhausted = nodes.length === 0;
       return branch;
     }
@@ -59,7 +58,7 @@ export function buildTree(
     branch.exhausted = branch.children.length === 0;
     return branch;
   };
-  return { root: build(candidates, 0, '', undefined), leafOf };
+  return build(candidates, 0, '', undefined);
 }
 
 /** The node the next task should go to, or undefined when no candidate can take it. */

@@ -67,6 +67,11 @@ export class StoreState implements StateMachine {
    * would otherwise hold a copy of its own (the proposer's tasks already share theirs).
    */
   private specs = new Map<string, { spec: unknown; json: string | undefined }>();
+  /**
+   * Per named table, the ID holding each name: a create checks its name here instead of
+   * scanning the table (10,000 service creates scanned 50 million services on each manager).
+   */
+  private names = new Map<TableName, Map<string, string>>();
   hooks: StoreStateHooks = {};
 
   get appliedIndex(): number {
@@ -146,6 +151,22 @@ export class StoreState implements StateMachine {
     this.tasksByService = new Map();
     this.tasksByNode = new Map();
     for (const t of this.tables.tasks.values()) this.indexTask(t, true);
+    this.names = new Map();
+    for (const t of NAMED_TABLES)
+      for (const o of (this.tables[t] as Map<string, StoredObject>).values()) this.renamed(t, undefined, o);
+  }
+
+  /** Keeps the name index of a named table current for a write of `after` over `before`. */
+  private renamed(t: TableName, before: StoredObject | undefined, after: StoredObject | undefined): void {
+    let byName = this.names.get(t);
+    if (!byName) {
+      byName = new Map();
+      this.names.set(t, byName);
+    }
+    const was = before && specName(before);
+    if (was !== undefined && byName.get(was) === before?.ID) byName.delete(was);
+    const now = after && specName(after);
+    if (now !== undefined) byName.set(now, after!.ID);
   }
 
   sealedData(secretId: string): string | undefined {
@@ -264,8 +285,15 @@ export class StoreState implements StateMachine {
       if (m) for (const o of m.values()) if (o) out.push(o);
       return out;
     };
-    const nameTaken = (t: TableName, name: string | undefined, exceptId: string): boolean =>
-      name !== undefined && all(t).some((o) => o.ID !== exceptId && specName(o) === name);
+    const nameTaken = (t: TableName, name: string | undefined, exceptId: string): boolean => {
+      if (name === undefined) return false;
+      const m = overlay.get(t);
+      // The committed holder, unless this batch rewrote it (then its new name is in the overlay).
+      const holder = this.names.get(t)?.get(name);
+      if (holder !== undefined && holder !== exceptId && !m?.has(holder)) return true;
+      if (m) for (const [id, o] of m) if (o && id !== exceptId && specName(o) === name) return true;
+      return false;
+    };
 
     const events: StoreEvent[] = [];
     const sealedSets: [string, string][] = [];
@@ -361,6 +389,7 @@ export class StoreState implements StateMachine {
       for (const [id, o] of writes) {
         if (t === 'tasks')
           this.reindexTask(m.get(id) as Task | undefined, (o ?? undefined) as Task | undefined);
+        else if (NAMED_TABLES.has(t)) this.renamed(t, m.get(id), o ?? undefined);
         if (o) m.set(id, deepFreeze(t === 'tasks' ? this.sharedSpec(o as Task) : o));
         else {
           m.delete(id);

@@ -25,6 +25,43 @@ describe('allocation and scheduling loops', () => {
     return { alloc, sched };
   }
 
+  it('places pending tasks of more services than one pass takes, past services no node can take', async () => {
+    const store = localStore();
+    await addNode(store, 'n1');
+    const service = (name: string) =>
+      store.update((tx) =>
+        tx.create('services', {
+          Spec: { Name: name, TaskTemplate: { ContainerSpec: { Image: 'busybox' } } },
+        }),
+      );
+    const pendingTask = (serviceId: string, constraints: string[]) => ({
+      ServiceID: serviceId,
+      Spec: { ContainerSpec: { Image: 'busybox' }, Placement: { Constraints: constraints } },
+      Status: { State: 'pending' as const },
+      DesiredState: 'running' as const,
+    });
+    // Services whose tasks no node can take come first, more of them than a pass takes.
+    const stuck = await Promise.all(['s1', 's2', 's3', 's4', 's5'].map(service));
+    await store.update((tx) => {
+      for (const s of stuck) tx.create('tasks', pendingTask(s.ID, ['node.hostname==elsewhere']));
+    });
+    // A pass takes on 2 services x 1 node.
+    const sched = new SchedulingLoop(store, silentLogger, 2);
+    sched.start();
+    stops.push(() => sched.stop());
+    await waitFor(() => store.listTasks().every((t) => t.Status.Err !== undefined), {
+      what: 'every stuck task tried',
+    });
+    const placeable = await Promise.all(['p1', 'p2', 'p3', 'p4', 'p5'].map(service));
+    await store.update((tx) => {
+      for (const s of placeable) tx.create('tasks', pendingTask(s.ID, []));
+    });
+    await waitFor(() => store.listTasks().filter((t) => t.Status.State === 'assigned').length === 5, {
+      what: 'the tasks of the 5 placeable services assigned, 2 services per pass',
+    });
+    expect(store.listTasks().filter((t) => t.Status.State === 'pending')).toHaveLength(5);
+  });
+
   it('allocates the network, the service VIP and ports, then the task address, and assigns it to a node', async () => {
     const store = localStore();
     await addNode(store, 'n1');

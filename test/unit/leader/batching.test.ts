@@ -2,7 +2,7 @@
 // size, all in flight together; routine task progress does not re-reconcile a service.
 import { describe, expect, it } from 'vitest';
 import { silentLogger, type Task } from '../../../lib/index.js';
-import { LeaderLoops, updateInBatches } from '../../../manager/leader/index.js';
+import { LeaderLoops, PASS_SLICE_MS, updateInBatches } from '../../../manager/leader/index.js';
 import type { Store } from '../../../manager/store/index.js';
 import { addNode, localStore } from './helpers.js';
 
@@ -15,6 +15,41 @@ const task = (id: string) => ({
 });
 
 describe('updateInBatches', () => {
+  it('hands the event loop a turn while it builds proposals for longer than a slice', async () => {
+    const store = localStore();
+    const built: number[] = [];
+    // Counts event-loop turns: an immediate that queues the next one runs once per turn.
+    let turns = 0;
+    let counting = true;
+    const count = () => {
+      turns++;
+      if (counting) setImmediate(count);
+    };
+    setImmediate(count);
+    try {
+      const ids = Array.from({ length: 40 }, (_, i) => `t${i}`);
+      await updateInBatches(
+        store,
+        ids,
+        (tx, id) => {
+          if (id.endsWith('0')) {
+            built.push(turns);
+            // Each batch takes longer than a slice to build.
+            const until = performance.now() + PASS_SLICE_MS + 5;
+            while (performance.now() < until) {}
+          }
+          tx.createTask(task(id));
+        },
+        10,
+      );
+    } finally {
+      counting = false;
+    }
+    // The loop turned between the first batch and the last: the pass did not hold it.
+    expect(built).toHaveLength(4);
+    expect(built.at(-1)!).toBeGreaterThan(built[0]!);
+  });
+
   it('commits every item, at most `size` per proposal', async () => {
     const store = localStore();
     const indexes = new Set<number>();

@@ -123,6 +123,25 @@ describe('RaftCore log replication (§5.3)', () => {
     }
   });
 
+  it('hands out committed entries in slices bounded by bytes, at least one entry each', () => {
+    const state = stateWithLog(ids3, [2, 2, 2, 2, 2, 2, 2], 2);
+    state.hardState.commit = state.entries.length;
+    const cap = 2 * enc('t2').length;
+    const core = new RaftCore({ id: 'b', state, random: seededRandom(3), maxCommittedBytesPerReady: cap });
+    const slices: Entry[][] = [];
+    for (let i = 0; i < 50 && core.hasReady(); i++) {
+      const rd = core.ready();
+      if (rd.committedEntries.length > 0) slices.push(rd.committedEntries);
+      core.advance(rd);
+    }
+    expect(slices.flat().map((e) => e.index)).toEqual(state.entries.map((e) => e.index));
+    for (const s of slices) {
+      const bytes = s.reduce((n, e) => n + e.data.length, 0);
+      expect(s.length === 1 || bytes <= cap).toBe(true);
+    }
+    expect(slices.length).toBeGreaterThanOrEqual(4);
+  });
+
   it('does not commit without a majority', () => {
     const net = new Net(ids3);
     net.elect('a');

@@ -68,6 +68,34 @@ describe('store writes', () => {
     expect(rec.entries).toHaveLength(1); // rejected before it reached the log
   });
 
+  it('keeps names unique across renames, removals and a restore from a snapshot (name index)', async () => {
+    const { store } = newStore();
+    await store.update((tx) => tx.createService({ Spec: spec('a') }));
+    const a = store.getService('a')!;
+    // Renamed: the old name is free, the new one taken.
+    await store.update((tx) => tx.updateService({ ...a, Spec: spec('b') }));
+    await store.update((tx) => tx.createService({ Spec: spec('a') }));
+    expect((await rejection(store.update((tx) => tx.createService({ Spec: spec('b') })))).code).toBe(
+      'already_exists',
+    );
+    // A rename and a create of the old name in one batch.
+    const x = store.getService('a')!;
+    await store.update((tx) => {
+      tx.updateService({ ...x, Spec: spec('c') });
+      tx.createService({ Spec: spec('a') });
+    });
+    const y = store.getService('a')!;
+    expect(y.ID).not.toBe(x.ID);
+    // Removed: its name is free again.
+    await store.update((tx) => tx.deleteService(y.ID));
+    await store.update((tx) => tx.createService({ Spec: spec('a') }));
+    // A manager restored from a snapshot knows the names too.
+    const restored = newStore().store;
+    restored.state.restore(store.state.snapshot());
+    const err = await rejection(restored.update((tx) => tx.createService({ Spec: spec('a') })));
+    expect(err.code).toBe('already_exists');
+  });
+
   it('rejects a conflicting entry at apply time when two proposers raced', async () => {
     const { store, rec } = newStore();
     await store.update((tx) => tx.createService({ Spec: spec('web') }));
