@@ -21,7 +21,7 @@ import {
   type LabCluster,
   type LabClusterNode,
   startLabCluster,
-} from '../system/cluster/helpers.js';
+} from '../support/lab-cluster.js';
 import {
   type HistoryVerdict,
   judgeHistory,

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../lab/index.js';
-import { type LabCluster, type LabClusterNode, logTail, startLabCluster } from './helpers.js';
+import { type LabCluster, type LabClusterNode, logTail, startLabCluster } from '../../support/lab-cluster.js';
 
 let c: LabCluster;
 

@@ -9,7 +9,12 @@ import { cpus, release, totalmem } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inNetns } from '../../../lab/index.js';
 import { runCommand } from '../../lab/command.js';
-import { LAB_IMAGE, type LabCluster, type LabClusterNode, startLabCluster } from './helpers.js';
+import {
+  LAB_IMAGE,
+  type LabCluster,
+  type LabClusterNode,
+  startLabCluster,
+} from '../../support/lab-cluster.js';
 
 const DOCKER = existsSync('/usr/local/bin/docker') ? '/usr/local/bin/docker' : 'docker';
 

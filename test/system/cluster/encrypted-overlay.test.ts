@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENCRYPTED_OVERLAY_PLUGIN } from '../../../lib/index.js';
 import { runCommand, waitFor } from '../../lab/index.js';
-import { LAB_IMAGE, type LabCluster, logTail, startLabCluster } from './helpers.js';
+import { LAB_IMAGE, type LabCluster, logTail, startLabCluster } from '../../support/lab-cluster.js';
 
 describe('an encrypted overlay on a kernel without ESP', () => {
   let c: LabCluster;

@@ -12,8 +12,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inNetns } from '../../../lab/index.js';
 import { decodeFrames, type Task } from '../../../lib/index.js';
 import { waitFor } from '../../lab/index.js';
+import {
+  BIN,
+  LAB_IMAGE,
+  type LabCluster,
+  type LabClusterNode,
+  logTail,
+  startLabCluster,
+} from '../../support/lab-cluster.js';
 import { underTerminal } from '../../support/terminal.js';
-import { BIN, LAB_IMAGE, type LabCluster, type LabClusterNode, logTail, startLabCluster } from './helpers.js';
 
 describe('compose exec across lab hosts', () => {
   let c: LabCluster;

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Task } from '../../../lib/index.js';
 import { waitFor } from '../../lab/index.js';
+import { type LabCluster, type LabClusterNode, logTail, startLabCluster } from '../../support/lab-cluster.js';
 import { importBusybox, servedBlobs, type TestNode, testNode } from '../../support/skiff-node/index.js';
-import { type LabCluster, type LabClusterNode, logTail, startLabCluster } from './helpers.js';
 
 let c: LabCluster;
 let dir: string;

@@ -18,8 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../lab/index.js';
+import { type LabCluster, type LabClusterNode, logTail, startLabCluster } from '../../support/lab-cluster.js';
 import { servedBlobs } from '../../support/skiff-node/index.js';
-import { type LabCluster, type LabClusterNode, logTail, startLabCluster } from './helpers.js';
 
 let c: LabCluster;
 let dir: string;

@@ -18,8 +18,13 @@ import {
   saveIdentity,
 } from '../../../manager/index.js';
 import { waitFor } from '../../lab/index.js';
+import {
+  LAB_IMAGE,
+  type LabCluster,
+  type LabClusterNode,
+  startLabCluster,
+} from '../../support/lab-cluster.js';
 import { socketApi } from '../../support/skiff-node/index.js';
-import { LAB_IMAGE, type LabCluster, type LabClusterNode, startLabCluster } from './helpers.js';
 
 let c: LabCluster;
 

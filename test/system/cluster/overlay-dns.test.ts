@@ -10,8 +10,8 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Task } from '../../../lib/index.js';
 import { createLab, type Lab, type LabHost, waitFor } from '../../lab/index.js';
+import { seedImage } from '../../support/seed-image.js';
 import { busyboxTarball, socketNodes, socketTasks } from '../../support/skiff-node/index.js';
-import { seedImage } from './seed-image.js';
 
 const BIN = resolve(import.meta.dirname, '../../../bin/skiff.js');
 const IMAGE = 'localhost/lab-busybox:1';

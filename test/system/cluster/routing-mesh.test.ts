@@ -21,7 +21,7 @@ import {
   type LabClusterNode,
   logTail,
   startLabCluster,
-} from './helpers.js';
+} from '../../support/lab-cluster.js';
 
 /** The stack; `keep` sets the client-address label. */
 function stackFile(keep: boolean): string {

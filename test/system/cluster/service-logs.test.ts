@@ -7,7 +7,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceStats } from '../../../lib/index.js';
 import { waitFor } from '../../lab/index.js';
-import { LAB_IMAGE, type LabCluster, type LabClusterNode, logTail, startLabCluster } from './helpers.js';
+import {
+  LAB_IMAGE,
+  type LabCluster,
+  type LabClusterNode,
+  logTail,
+  startLabCluster,
+} from '../../support/lab-cluster.js';
 
 describe('service logs and node-local endpoints across lab hosts', () => {
   let c: LabCluster;

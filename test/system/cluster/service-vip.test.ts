@@ -17,7 +17,7 @@ import {
   type LabClusterNode,
   logTail,
   startLabCluster,
-} from './helpers.js';
+} from '../../support/lab-cluster.js';
 
 /** The stack: `version` changes web's spec (a rolling update). */
 function stackFile(outDir: string, version: number): string {

@@ -7,13 +7,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, type Lab, type LabHost, waitFor } from '../../lab/index.js';
+import { seedImage } from '../../support/seed-image.js';
 import {
   busyboxTarball,
   type SkiffResult,
   socketNodes,
   socketTasks,
 } from '../../support/skiff-node/index.js';
-import { seedImage } from './seed-image.js';
 
 const BIN = resolve(import.meta.dirname, '../../../bin/skiff.js');
 

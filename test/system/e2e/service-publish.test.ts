@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { network } from '../../../agent/index.js';
 import { freePort, runCommand, waitFor } from '../../lab/index.js';
+import { LAB_IMAGE, type LabCluster, startLabCluster } from '../../support/lab-cluster.js';
 import { importBusybox, type TestNode, testNode } from '../../support/skiff-node/index.js';
-import { LAB_IMAGE, type LabCluster, startLabCluster } from '../cluster/helpers.js';
 
 const IMAGE = 'localhost/e2e-busybox:1';
 const HTTPD = ['httpd', '-f', '-p', '80', '-h', '/www'];

@@ -9,14 +9,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Task } from '../../../lib/index.js';
 import { waitFor } from '../../lab/index.js';
-import { socketApi } from '../../support/skiff-node/index.js';
 import {
   LAB_IMAGE,
   type LabCluster,
   type LabClusterNode,
   logTail,
   startLabCluster,
-} from '../cluster/helpers.js';
+} from '../../support/lab-cluster.js';
+import { socketApi } from '../../support/skiff-node/index.js';
 
 let c: LabCluster;
 

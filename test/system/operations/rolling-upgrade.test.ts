@@ -44,7 +44,7 @@ import {
   logTail,
   SKIFF_BIN,
   startLabCluster,
-} from '../cluster/helpers.js';
+} from '../../support/lab-cluster.js';
 
 const execFile = promisify(execFileCb);
 

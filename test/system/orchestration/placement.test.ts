@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceSpec, Task } from '../../../lib/index.js';
 import { waitFor } from '../../lab/index.js';
-import { LAB_IMAGE as IMAGE, type LabCluster, startLabCluster } from '../cluster/helpers.js';
+import { LAB_IMAGE as IMAGE, type LabCluster, startLabCluster } from '../../support/lab-cluster.js';
 
 /** Running tasks of a service, by node. */
 function runningByNode(tasks: readonly Task[]): Map<string, Task[]> {

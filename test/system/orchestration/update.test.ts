@@ -8,7 +8,12 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Service, ServiceSpec, Task, UpdateConfig } from '../../../lib/index.js';
 import { waitFor } from '../../lab/index.js';
-import { containerPids, LAB_IMAGE as IMAGE, type LabCluster, startLabCluster } from '../cluster/helpers.js';
+import {
+  containerPids,
+  LAB_IMAGE as IMAGE,
+  type LabCluster,
+  startLabCluster,
+} from '../../support/lab-cluster.js';
 
 const PROBER = resolve(import.meta.dirname, 'prober.mjs');
 const PROBER_PORT = 9901;
