@@ -133,13 +133,8 @@ export class ApiClient {
       throw unreachable(this.target, e);
     }
     if (res.statusCode >= 400) throw toError(res.statusCode, await res.text());
-    let rest = '';
     try {
-      for await (const chunk of res.body) {
-        const lines = (rest + Buffer.from(chunk).toString('utf8')).split('\n');
-        rest = lines.pop() ?? '';
-        for (const line of lines) if (line.trim()) onEvent(JSON.parse(line) as Record<string, unknown>);
-      }
+      for await (const line of textLines(res.body)) onEvent(JSON.parse(line) as Record<string, unknown>);
     } catch (e) {
       if (!signal?.aborted) throw e;
     }
@@ -448,14 +443,9 @@ export class ApiClient {
   ): Promise<void> {
     const res = await this.send('/skiff/images/distribute', request);
     if (res.statusCode >= 400) throw toError(res.statusCode, await res.text());
-    let rest = '';
-    for await (const chunk of res.body) {
-      const lines = (rest + Buffer.from(chunk).toString('utf8')).split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) {
-        const m = safeJson(line) as DistributeMessage | undefined;
-        if (m && typeof m.node === 'string') onMessage(m);
-      }
+    for await (const line of textLines(res.body)) {
+      const m = safeJson(line) as DistributeMessage | undefined;
+      if (m && typeof m.node === 'string') onMessage(m);
     }
   }
 
@@ -705,18 +695,28 @@ async function readProgress(
   failure: (error: string) => SkiffError = (error) => new SkiffError('unavailable', error),
 ): Promise<void> {
   if (res.statusCode >= 400) throw toError(res.statusCode, await res.text());
-  let rest = '';
-  for await (const chunk of res.body) {
-    const lines = (rest + Buffer.from(chunk).toString('utf8')).split('\n');
-    rest = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line.trim() === '') continue;
-      const m = safeJson(line) as PullMessage | undefined;
-      if (!m) continue;
-      if (m.error) throw failure(m.error);
-      onMessage(m);
-    }
+  for await (const line of textLines(res.body)) {
+    const m = safeJson(line) as PullMessage | undefined;
+    if (!m) continue;
+    if (m.error) throw failure(m.error);
+    onMessage(m);
   }
+}
+
+/**
+ * The non-blank lines of a streamed body (JSON lines: events, progress). A character
+ * split across chunks is decoded whole, and a last line without its newline still counts.
+ */
+async function* textLines(body: AsyncIterable<Uint8Array>): AsyncIterable<string> {
+  const decoder = new TextDecoder();
+  let rest = '';
+  for await (const chunk of body) {
+    const lines = (rest + decoder.decode(chunk, { stream: true })).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) if (line.trim() !== '') yield line;
+  }
+  rest += decoder.decode();
+  if (rest.trim() !== '') yield rest;
 }
 
 /** An image name in a path: its slashes stay, everything else is escaped. */
