@@ -27,6 +27,13 @@ export interface NextRole {
   joined?: AcceptedJoin;
   /** Puts the state directory in the new role's shape (runs after the old role stopped). */
   prepareStateDir(): Promise<void>;
+  /**
+   * Asked after the role failed to start: the role the cluster gives the node now, when
+   * it changed its mind meanwhile (undefined: retry this one). A node demoted again
+   * before its raft heard from the leader was taken out of the group: as a manager it
+   * would wait for a leader no one sends, and only a running role notices a change.
+   */
+  instead?(): Promise<NextRole | undefined>;
 }
 
 export interface RoleRun {
@@ -131,15 +138,29 @@ export async function superviseRoles(
       await from.stop().catch((err: unknown) => {
         log.warn({ err: describeError(err) }, `stopping the ${from.role} role failed; switching anyway`);
       });
+      let target = next;
       while (!stopped) {
         try {
-          await next.prepareStateDir();
-          const adopt = await start(next.role, next.joined);
+          await target.prepareStateDir();
+          const adopt = await start(target.role, target.joined);
           busy = false;
           adopt();
           return;
         } catch (err) {
-          log.error({ err: describeError(err) }, `could not start as ${change}; will retry`);
+          const what = target === next ? change : `a ${target.role}`;
+          log.error({ err: describeError(err) }, `could not start as ${what}; will retry`);
+          const other = await target.instead?.().catch((e: unknown) => {
+            log.warn({ err: describeError(e) }, "could not ask the managers for this node's role");
+            return undefined;
+          });
+          if (other && !stopped) {
+            log.info(
+              { role: other.role },
+              `the cluster changed this node's role meanwhile: starting as a ${other.role}`,
+            );
+            target = other;
+            continue;
+          }
           await new Promise((r) => setTimeout(r, RETRY_MS));
         }
       }

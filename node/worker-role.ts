@@ -174,7 +174,37 @@ export async function startWorkerRole(
         }),
       );
       log.info({ nodeId: saved.nodeId }, 'promoted: this node continues as a manager');
-      return { role: 'manager', joined: promoted, prepareStateDir: () => removeClusterState(paths.stateDir) };
+      const known = [...new Set([...promoted.managers.filter((a) => a !== ''), ...managers])];
+      return {
+        role: 'manager',
+        joined: promoted,
+        prepareStateDir: () => removeClusterState(paths.stateDir),
+        // Demoted again before this node's raft heard from the leader: the group dropped
+        // it, no leader will ever contact it, so it asks for its role (with the manager
+        // certificate it was given) and goes back to being a worker.
+        async instead(): Promise<NextRole | undefined> {
+          const now = await firstAnswer(known, (addr) =>
+            requestRenewal(addr, promoted.identity, saved.nodeId),
+          );
+          if (describeNodeCertificate(now.certPem).role !== 'worker') return undefined;
+          log.info(
+            { nodeId: saved.nodeId },
+            'demoted before it joined raft: this node continues as a worker',
+          );
+          return {
+            role: 'worker',
+            async prepareStateDir() {
+              await removeClusterState(paths.stateDir);
+              await saveIdentity(paths.stateDir, {
+                caPem: now.caPem,
+                certPem: now.certPem,
+                keyPem: now.keyPem,
+              });
+              await writeWorkerState(paths.stateDir, { nodeId: saved.nodeId, managers: known });
+            },
+          };
+        },
+      };
     },
     stop() {
       stopping ??= (async () => {

@@ -34,6 +34,10 @@ export class DnsServer {
   private readonly log: Logger;
   private readonly port: number;
   private readonly hostResolv: { nameservers: string[]; search: string[]; options: string[] };
+  /** After close(): a listen still binding gives its sockets back instead of keeping them. */
+  private closed = false;
+  /** Listens still binding, which close() waits for (their sockets must be free when it resolves). */
+  private readonly binding = new Set<Promise<void>>();
 
   constructor(options: DnsServerOptions = {}) {
     this.log = (options.logger ?? silentLogger).child({ component: 'dns' });
@@ -47,8 +51,29 @@ export class DnsServer {
     this.hostResolv = parseResolvConf(text);
   }
 
-  /** Starts answering on a network's gateway address; idempotent. */
+  /**
+   * Starts answering on a network's gateway address; idempotent. Refused once closed: a
+   * stopping agent's task may still be attaching its networks, and a socket bound after
+   * close() would hold the address from the node's next agent (a role switch) for good.
+   */
   async listen(networkId: string, address: string): Promise<void> {
+    if (this.closed) throw this.closedError(address);
+    const p = this.bind(networkId, address);
+    this.binding.add(p);
+    try {
+      await p;
+    } finally {
+      this.binding.delete(p);
+    }
+  }
+
+  private closedError(address: string): SkiffError {
+    return new SkiffError('unavailable', `the DNS server is closed: not listening on ${address}`, {
+      hint: 'the node agent is stopping',
+    });
+  }
+
+  private async bind(networkId: string, address: string): Promise<void> {
     const existing = this.listeners.get(networkId);
     if (existing?.address === address) return;
     if (existing) await this.stopListening(networkId);
@@ -81,6 +106,11 @@ export class DnsServer {
         },
       );
     }
+    if (this.closed) {
+      await new Promise<void>((resolve) => udp.close(() => resolve()));
+      await new Promise<void>((resolve) => tcp.close(() => resolve()));
+      throw this.closedError(address);
+    }
     this.listeners.set(networkId, { address, udp, tcp });
   }
 
@@ -93,6 +123,8 @@ export class DnsServer {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.binding]);
     for (const id of [...this.listeners.keys()]) await this.stopListening(id);
   }
 

@@ -27,8 +27,11 @@ export function networkPort(
    * in the background (`attached`), so the worker creates the container meanwhile.
    */
   const sandbox: NonNullable<NetworkPort['sandbox']> = async (containerId, attachments, ports) => {
-    // The namespace does not depend on the networks: made while they are set up.
+    // The namespace does not depend on the networks: made while they are set up. Its
+    // failure is awaited below; until then it must not count as unhandled (that would
+    // end the daemon).
     const made = mgr.createSandbox(containerId);
+    made.catch(() => {});
     let resolvConf: string | undefined;
     try {
       for (const a of attachments) {

@@ -380,4 +380,57 @@ describe('a cluster of three manager daemons and two workers', () => {
       for (const rule of rules) await w.host.run('iptables', ['-D', ...rule]);
     }
   }, 240_000);
+
+  it('makes a worker demoted again before its raft heard from the leader a worker again', async () => {
+    const a = c.managers.find((m) => c.alive(m) && existsSync(join(m.stateDir, 'raft')))!;
+    const w = c.workers[0]!;
+    // No raft traffic reaches w: the leader adds it as a learner, it starts as a manager
+    // that never hears of a leader, and the demotion takes it out of the group again. No
+    // leader will ever contact it: it must ask the managers for its role and run as a
+    // worker again (the chaos run's promote-demote met this: the node stayed down).
+    const rule = ['INPUT', '-p', 'tcp', '--dport', '2378', '-j', 'DROP'];
+    await w.host.run('iptables', ['-I', ...rule]);
+    let dropping = true;
+    const logFile = join(w.stateDir, 'daemon.log');
+    const logBefore = readFileSync(logFile, 'utf8').length;
+    try {
+      const promoted = await c.skiff(['node', 'promote', w.id], a);
+      expect(promoted.code, promoted.stderr).toBe(0);
+      await waitFor(() => readFileSync(logFile, 'utf8').slice(logBefore).includes('"raft node started"'), {
+        what: 'the promoted node to start its raft',
+        timeoutMs: 60_000,
+      });
+      await waitFor(
+        async () =>
+          (await c.apiNodes(a)).find((n) => n.ID === w.id)?.ManagerStatus?.Reachability === 'reachable',
+        { what: 'the promoted node a raft member', timeoutMs: 60_000 },
+      );
+      const demoted = await c.skiff(['node', 'demote', w.id], a);
+      expect(demoted.code, demoted.stderr).toBe(0);
+      await waitFor(
+        async () => {
+          const it = (await c.apiNodes(a)).find((n) => n.ID === w.id);
+          return it?.Spec.Role === 'worker' && !it.ManagerStatus;
+        },
+        { what: 'the node demoted in the store', timeoutMs: 30_000 },
+      );
+      await w.host.run('iptables', ['-D', ...rule]);
+      dropping = false;
+      expect(readFileSync(logFile, 'utf8').slice(logBefore)).not.toContain('"raft leader changed"');
+      // Its role first (the store may still call it ready: it missed few heartbeats yet).
+      await waitFor(
+        () => existsSync(join(w.stateDir, 'worker.json')) && !existsSync(join(w.stateDir, 'raft')),
+        { what: 'the demoted node running as a worker', timeoutMs: 90_000 },
+      );
+      await waitFor(
+        async () => {
+          const it = (await c.apiNodes(a)).find((n) => n.ID === w.id);
+          return it?.Status.State === 'ready' && !it.ManagerStatus && it.Spec.Role === 'worker';
+        },
+        { what: 'the demoted node back as a ready worker', timeoutMs: 60_000 },
+      );
+    } finally {
+      if (dropping) await w.host.run('iptables', ['-D', ...rule]);
+    }
+  }, 240_000);
 });

@@ -159,6 +159,20 @@ describe('DnsServer on sockets', () => {
     expect(upstreamQueries).toBe(before + 2);
   });
 
+  it('gives back a socket still binding when it is closed, so the next server can listen there', async () => {
+    // A stopping agent (a role switch) closes its DNS server while a task still attaches
+    // its networks; the next agent in the same process must get the gateway address.
+    const address = `127.${octet}.0.3`;
+    const first = new DnsServer({ hostResolvConf: '/nonexistent/resolv.conf' });
+    const binding = first.listen('net-b', address);
+    await first.close();
+    await expect(binding).rejects.toThrow(/closed/);
+    await expect(first.listen('net-b', address)).rejects.toThrow(/closed/);
+    const next = new DnsServer({ hostResolvConf: '/nonexistent/resolv.conf' });
+    cleanup.add(() => next.close(), 'second dns server');
+    await next.listen('net-b', address);
+  });
+
   it("copies the host's search and options into the container's resolv.conf", () => {
     expect(server.resolvConfFor('c1')).toBe(`nameserver ${SERVER}\nsearch corp.example\noptions ndots:1\n`);
   });

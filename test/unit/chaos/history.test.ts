@@ -97,6 +97,21 @@ describe('chaos history verdict', () => {
     ).toBe(false);
   });
 
+  it('judges a long run with many writes of unknown outcome (a manager down for minutes)', () => {
+    // Hundreds of writes left open on one name, interleaved with acknowledged ones: the
+    // search over which of them happened must not explode (it crashed a 30-minute run).
+    const h: OpRecord[] = [];
+    for (let i = 0; i < 200; i++) {
+      h.push(w('a', `u${i}`, 100 * i, null, 'unknown'));
+      h.push(w('a', `k${i}`, 100 * i + 10, 100 * i + 20));
+    }
+    h.push(w('a', 'last', 30_000, null, 'unknown'));
+    expect(judgeHistory(h, finals([['a', 'k199']]))).toMatchObject({ lost: [], linearizable: true });
+    expect(judgeHistory(h, finals([['a', 'last']]))).toMatchObject({ lost: [], linearizable: true });
+    // An acknowledged write overtaken: still caught.
+    expect(judgeHistory(h, finals([['a', 'k10']])).linearizable).toBe(false);
+  });
+
   it('leaves refused writes out, and allows either of two concurrent writes', () => {
     const h = [w('c', '5', 0, 10), w('c', '6', 2, 12), w('c', '7', 3, 4, 'fail')];
     expect(judgeHistory(h, finals([['c', '5']])).lost).toEqual([]);
