@@ -7,7 +7,8 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Node } from '../lib/index.js';
 import { RAFT_DEK_FILE, SkiffError } from '../lib/index.js';
-import { WORKER_STATE_FILE } from './worker-state.js';
+import { saveIdentity } from '../manager/index.js';
+import { WORKER_STATE_FILE, type WorkerState, writeWorkerState } from './worker-state.js';
 
 /** What makes a state directory part of a cluster. */
 const CLUSTER_STATE = [
@@ -51,4 +52,19 @@ export function quorumRefusal(members: string[], nodes: Node[], self: string): S
     );
   }
   return undefined;
+}
+
+/**
+ * A manager, or a node promoted but demoted again before it joined raft, continues as a
+ * worker: its cluster state goes, the worker certificate the managers gave it and the
+ * managers it knows are kept.
+ */
+export async function becomeWorker(
+  stateDir: string,
+  cert: { caPem: string; certPem: string; keyPem: string },
+  state: WorkerState,
+): Promise<void> {
+  await removeClusterState(stateDir);
+  await saveIdentity(stateDir, { caPem: cert.caPem, certPem: cert.certPem, keyPem: cert.keyPem });
+  await writeWorkerState(stateDir, state);
 }

@@ -15,20 +15,18 @@ import {
   managerAddrs,
   mtlsChannelCredentials,
   requestRenewal,
-  saveIdentity,
 } from '../manager/index.js';
 import { peerExecApi } from './api/index.js';
 import { ContainerEvents } from './container-events.js';
 import { dispatcherSource } from './dispatcher-source.js';
 import { firstAnswer } from './first-answer.js';
-import { quorumRefusal, removeClusterState } from './leave.js';
+import { becomeWorker, quorumRefusal, removeClusterState } from './leave.js';
 import { managerOptions } from './manager-options.js';
 import { NodeMetrics, serveMetrics } from './metrics/index.js';
 import type { ClusterNodeOptions } from './options.js';
 import type { DaemonPaths } from './paths.js';
 import { DEFAULT_PORT, peerPort } from './ports.js';
 import type { NextRole, RoleEvents, RoleRun } from './supervisor.js';
-import { writeWorkerState } from './worker-state.js';
 
 export async function startManagerRole(
   paths: DaemonPaths,
@@ -183,15 +181,8 @@ export async function startManagerRole(
       log.info({ nodeId: manager.nodeId }, 'demoted: this node continues as a worker');
       return {
         role: 'worker',
-        async prepareStateDir() {
-          await removeClusterState(paths.stateDir);
-          await saveIdentity(paths.stateDir, {
-            caPem: renewed.caPem,
-            certPem: renewed.certPem,
-            keyPem: renewed.keyPem,
-          });
-          await writeWorkerState(paths.stateDir, { nodeId: manager.nodeId, managers: others });
-        },
+        prepareStateDir: () =>
+          becomeWorker(paths.stateDir, renewed, { nodeId: manager.nodeId, managers: others }),
       };
     },
     stop() {

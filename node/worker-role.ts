@@ -25,7 +25,7 @@ import { isNodeLocalPath, nodeLocalApi, peerExecApi, serveWorkerControl } from '
 import { dispatcherSource } from './dispatcher-source.js';
 import { firstAnswer } from './first-answer.js';
 import { nodeHealth } from './health.js';
-import { removeClusterState } from './leave.js';
+import { becomeWorker, removeClusterState } from './leave.js';
 import { METRICS_CONTENT_TYPE, NodeMetrics, serveMetrics } from './metrics/index.js';
 import { nodeCounts } from './node-counts.js';
 import type { ClusterNodeOptions } from './options.js';
@@ -193,15 +193,8 @@ export async function startWorkerRole(
           );
           return {
             role: 'worker',
-            async prepareStateDir() {
-              await removeClusterState(paths.stateDir);
-              await saveIdentity(paths.stateDir, {
-                caPem: now.caPem,
-                certPem: now.certPem,
-                keyPem: now.keyPem,
-              });
-              await writeWorkerState(paths.stateDir, { nodeId: saved.nodeId, managers: known });
-            },
+            prepareStateDir: () =>
+              becomeWorker(paths.stateDir, now, { nodeId: saved.nodeId, managers: known }),
           };
         },
       };
