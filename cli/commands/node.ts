@@ -1,6 +1,7 @@
 // `skiff node …`: the docker node commands, against the manager API.
 import type { Command } from 'commander';
 import type { Node, NodeSpec, TLSInfo } from '../../lib/index.js';
+import { isSkiffError, jsonEqual } from '../../lib/index.js';
 import { type GlobalOptions, withClient } from '../context.js';
 import { CliUsageError, printInspect, printList, quietLines } from '../output.js';
 import { parseFilters, printTasks, type TaskListOptions } from './service.js';
@@ -162,12 +163,26 @@ interface UpdateOptions {
   labelRm: string[];
 }
 
+/** Conflicts on a node whose spec nobody else changed, before giving up. */
+const STATUS_RACE_RETRIES = 5;
+
 async function update(c: Client, id: string, change: (spec: NodeSpec) => void): Promise<Node> {
-  const n = await c.inspectNode(await resolve(c, id));
-  const spec = structuredClone(n.Spec);
-  change(spec);
-  await c.updateNode(n.ID, n.Version.Index, spec);
-  return n;
+  const nodeId = await resolve(c, id);
+  for (let attempt = 1; ; attempt++) {
+    const n = await c.inspectNode(nodeId);
+    const spec = structuredClone(n.Spec);
+    change(spec);
+    try {
+      await c.updateNode(n.ID, n.Version.Index, spec);
+      return n;
+    } catch (e) {
+      // A node's version moves with its status too (a heartbeat's state, a role switch
+      // under way): a conflict while its spec is still the one read is not someone else's
+      // edit, so read it again and go on. A changed spec is a real conflict.
+      if (attempt >= STATUS_RACE_RETRIES || !isSkiffError(e) || e.code !== 'conflict') throw e;
+      if (!jsonEqual((await c.inspectNode(nodeId)).Spec, n.Spec)) throw e;
+    }
+  }
 }
 
 function oneOf<T extends string>(v: string, allowed: readonly T[], flag: string): T {

@@ -383,7 +383,8 @@ describe('a cluster of three manager daemons and two workers', () => {
 
   it('makes a worker demoted again before its raft heard from the leader a worker again', async () => {
     const a = c.managers.find((m) => c.alive(m) && existsSync(join(m.stateDir, 'raft')))!;
-    const w = c.workers[0]!;
+    // workers[0] left the cluster in an earlier test.
+    const w = c.workers[1]!;
     // No raft traffic reaches w: the leader adds it as a learner, it starts as a manager
     // that never hears of a leader, and the demotion takes it out of the group again. No
     // leader will ever contact it: it must ask the managers for its role and run as a
