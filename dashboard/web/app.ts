@@ -59,8 +59,14 @@ function parseRoute(hash: string): Route {
 export function App() {
   const [route, setRoute] = useState<Route>(parseRoute(location.hash));
   useEffect(() => {
-    const onHash = () => setRoute(parseRoute(location.hash));
+    const onHash = () => {
+      const next = parseRoute(location.hash);
+      setRoute((r) => (JSON.stringify(r) === JSON.stringify(next) ? r : next));
+    };
     addEventListener('hashchange', onHash);
+    // The hash may have changed between the first render and this effect (a link followed
+    // as the page came up): that event is gone, so read the hash once more.
+    onHash();
     return () => removeEventListener('hashchange', onHash);
   }, []);
   const connection = useConnection();
