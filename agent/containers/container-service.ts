@@ -83,7 +83,8 @@ export interface ContainerServiceOptions {
     | 'processes'
     | 'statsOf'
     | 'filesystemRoot'
-  >;
+  > &
+    Partial<Pick<ContainerRuntime, 'announceDestroyed'>>;
   /** The node's default network for standalone containers (Docker's `bridge`). */
   bridge: NetworkDefinition;
   links: NetworkLinkPort;
@@ -717,6 +718,8 @@ export class ContainerService {
       const live = state === 'running' || state === 'created';
       if (live) await phase('remove.kill', () => this.deleteRuntime(rec.id));
       await phase('remove.tombstone', () => this.bury(rec));
+      // Gone for every client now: `docker events` says so before the answer, as dockerd.
+      if (!live) await this.o.runtime.announceDestroyed?.(rec.id).catch(() => undefined);
       phase.end('remove.answered');
       log.info('container removed');
       this.removed.emit('removed', rec.id);

@@ -80,6 +80,8 @@ export class ContainerRuntime {
       memoryLimitBytes: number | undefined;
     }
   >();
+  /** Containers whose `destroy` was said before their runtime state went (announceDestroyed). */
+  private readonly destroyAnnounced = new Set<string>();
   private exitWatcher: FSWatcher | undefined;
   private exitPoll: NodeJS.Timeout | undefined;
   private closed = false;
@@ -464,6 +466,19 @@ export class ContainerRuntime {
     const rec = await this.store.read(id);
     await this.cleanup(id);
     this.statsCache.delete(id);
+    if (!this.destroyAnnounced.delete(id)) this.lifecycle('destroy', rec);
+  }
+
+  /**
+   * Says `destroy` now for a container that is gone from the API while its remains are
+   * released behind the answer (the Engine API's `rm`, `run --rm`): dockerd says it before
+   * the removal answers, and `docker events` readers stop at that answer. delete() then
+   * says nothing more.
+   */
+  async announceDestroyed(id: string): Promise<void> {
+    const rec = await this.store.read(id);
+    if (!rec) return;
+    this.destroyAnnounced.add(id);
     this.lifecycle('destroy', rec);
   }
 

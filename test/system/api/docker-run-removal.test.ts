@@ -79,6 +79,27 @@ describe('docker CLI, what a removal leaves behind', () => {
     expect(await ok(['network', 'rm', 'rmnet'])).toBe('rmnet');
   }, 120_000);
 
+  it('docker events has the destroy of a run --rm by the time run answers', async () => {
+    // dockerd says destroy before the removal answers; skiff said it after the remains
+    // were released behind the answer, so an events read that ended then missed it.
+    const since = String(Math.floor(Date.now() / 1000) - 1);
+    expect((await docker(['run', '--rm', '--name', 'rm-events', IMAGE, 'true'])).code).toBe(0);
+    const until = String(Date.now() / 1000);
+    const r = await docker([
+      'events',
+      '--since',
+      since,
+      '--until',
+      until,
+      '--filter',
+      'container=rm-events',
+      '--format',
+      '{{.Action}}',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual(['create', 'start', 'die', 'destroy']);
+  }, 60_000);
+
   it('a node killed with a removal half done releases the rest at its next start', async () => {
     const id = await ok(['run', '-d', '--name', 'rm-crash', IMAGE, 'true']);
     await waitFor(async () => (await ok(['inspect', '-f', '{{.State.Status}}', id])) === 'exited', {
