@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../../lib/index.js';
-import { Manager } from '../../../manager/index.js';
-import { freePort } from '../../lab/index.js';
+import type { Manager } from '../../../manager/index.js';
+import { startInProcessManager } from '../../support/in-process-manager.js';
 import { socketApi } from '../../support/skiff-node/index.js';
 
 const CONFIGS = 1000;
@@ -16,16 +16,7 @@ let dir: string;
 const managers: Manager[] = [];
 
 async function startManager(name: string, join_?: { managerAddr: string; token: string }): Promise<Manager> {
-  const [api, raft] = [await freePort(), await freePort()];
-  const m = await Manager.start({
-    stateDir: join(dir, name, 'state'),
-    socketPath: join(dir, name, 'skiff.sock'),
-    hostname: name,
-    tcp: { host: '127.0.0.1', port: api },
-    advertiseAddr: `127.0.0.1:${api}`,
-    raft: { listenAddr: `127.0.0.1:${raft}`, tickMs: 20 },
-    ...(join_ ? { join: join_ } : {}),
-  });
+  const m = await startInProcessManager(dir, name, join_);
   managers.push(m);
   return m;
 }
