@@ -9,7 +9,9 @@
 // Its name carries the bundle's name, which carries a hash of its content (V8 checks only
 // the source's length), and the Node version. It sits beside the bundle, or under the
 // user's cache directory where the bundle's is not writable. Writing it never fails a command.
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// Writing a family's cache removes that family's caches of other bundles (an older skiff,
+// another Node) from the same directory: the user's cache directory outlives every install.
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -43,6 +45,26 @@ function readFirst(files: readonly string[]): Buffer | undefined {
   return undefined;
 }
 
+/** `family-<name>-<hash>.cjs-<node>-<arch>.v8-cache`: the part before the hash, else undefined. */
+function familyPrefix(cacheName: string): string | undefined {
+  return /^(.+-)[A-Za-z0-9]+\.cjs-[^/]+\.v8-cache$/.exec(cacheName)?.[1];
+}
+
+/** Removes the caches of the same family's other bundles beside `file`; best effort. */
+function removeOtherBuilds(file: string): void {
+  const name = basename(file);
+  const prefix = familyPrefix(name);
+  if (prefix === undefined) return;
+  const dir = dirname(file);
+  try {
+    for (const other of readdirSync(dir)) {
+      if (other !== name && familyPrefix(other) === prefix) rmSync(join(dir, other), { force: true });
+    }
+  } catch {
+    // left for the next write to try again
+  }
+}
+
 /** Writes `data` to the first place that takes it, whole or not at all (rename). */
 function writeFirst(files: readonly string[], data: Buffer): void {
   for (const f of files) {
@@ -51,6 +73,7 @@ function writeFirst(files: readonly string[], data: Buffer): void {
       mkdirSync(dirname(f), { recursive: true });
       writeFileSync(tmp, data);
       renameSync(tmp, f);
+      removeOtherBuilds(f);
       return;
     } catch {
       try {

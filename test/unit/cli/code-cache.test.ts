@@ -2,7 +2,7 @@
 // use it, and a cache V8 refuses or a place that cannot take it never fails the command.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cacheFilesFor, runCommonJsCached } from '../../../cli/code-cache.js';
 
@@ -64,6 +64,25 @@ describe('runCommonJsCached', () => {
     const nowhere = runCommonJsCached(bundle, [blocked]);
     expect(() => nowhere.save()).not.toThrow();
     expect(runCommonJsCached(bundle, [blocked]).cache).toBe('miss');
+  });
+
+  it("removes the caches of the family's other builds where it writes, and no other family's", () => {
+    // The user's cache directory, as cacheFilesFor names it.
+    const here = cacheFilesFor(bundle, { XDG_CACHE_HOME: join(dir, 'user') })[1] ?? '';
+    const caches = dirname(here);
+    mkdirSync(caches, { recursive: true });
+    const v = `${process.version}-${process.arch}`;
+    const older = join(caches, `family-x-OLD1.cjs-${v}.v8-cache`);
+    const otherNode = join(caches, 'family-x-ABC.cjs-v18.0.0-x64.v8-cache');
+    const otherFamily = join(caches, `family-x-y-OLD2.cjs-${v}.v8-cache`);
+    const notOurs = join(caches, 'notes.txt');
+    for (const f of [older, otherNode, otherFamily, notOurs]) writeFileSync(f, 'x');
+    runCommonJsCached(bundle, [here]).save();
+    expect(existsSync(here)).toBe(true);
+    expect(existsSync(older)).toBe(false);
+    expect(existsSync(otherNode)).toBe(false);
+    expect(existsSync(otherFamily)).toBe(true);
+    expect(existsSync(notOurs)).toBe(true);
   });
 
   it('keeps the cache beside the bundle, else in the user cache directory, per Node version', () => {
