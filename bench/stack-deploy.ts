@@ -12,7 +12,9 @@
 //   (BENCH_KEEP_LOGS=DIR keeps it) and see where a slow deploy's time went.
 //
 // Figures: deploy → all 15 running (median, p95) with Swarm's figure and the ratio
-// (target <= 0.25), and the deploy command's own time.
+// (target <= 0.15), the deploy command's own time, and the CPU skiff's daemon and
+// its containers' monitors spent until all ran (the machine has 2 cores: every task's
+// start competes for them).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +46,11 @@ const IMAGE = 'localhost/bench-app:v1';
 const TASKS = 15;
 const log = (m: string) => process.stderr.write(`${m}\n`);
 const trace = (engine: Engine, mark: string, extra = '') => {
-  if (process.env.BENCH_TRACE === '1') log(`trace ${engine.label}: ${mark} at ${Date.now()}${extra}`);
+  // The monotonic clock too, to lay the run over a `perf record -k CLOCK_MONOTONIC`.
+  if (process.env.BENCH_TRACE === '1')
+    log(
+      `trace ${engine.label}: ${mark} at ${Date.now()}${extra} (monotonic ${Number(process.hrtime.bigint() / 1000n) / 1000} ms)`,
+    );
 };
 
 const COMPOSE = `services:
@@ -63,9 +69,15 @@ const COMPOSE = `services:
 `;
 
 /** One deploy: the time until every task runs (the deploy command's time goes to `cliMs`). */
-async function deployOnce(engine: Engine, dir: string, cliMs: number[]): Promise<number> {
+async function deployOnce(
+  engine: Engine,
+  dir: string,
+  cliMs: number[],
+  cpuMs: number[] = [],
+): Promise<number> {
   // Each run starts on a quiet machine, whichever engine cleaned up before it.
   await waitForQuietCpu();
+  const cpu0 = engine.cpuMs?.();
   const t0 = performance.now();
   trace(engine, 'deploy start');
   const deploy = engine.cli(engine.deployArgs(join(dir, 'stack.yaml'), STACK), dir).then((r) => {
@@ -81,7 +93,13 @@ async function deployOnce(engine: Engine, dir: string, cliMs: number[]): Promise
       ).length === TASKS,
     180_000,
   );
-  trace(engine, 'all running', ` (${Math.round(ms)} ms)`);
+  const cpu = cpu0 === undefined ? undefined : (engine.cpuMs?.() ?? cpu0) - cpu0;
+  if (cpu !== undefined) cpuMs.push(cpu);
+  trace(
+    engine,
+    'all running',
+    ` (${Math.round(ms)} ms${cpu === undefined ? '' : `, ${Math.round(cpu)} ms CPU`})`,
+  );
   await deploy;
   await removeStack(engine, STACK, dir);
   trace(engine, 'stack gone');
@@ -98,13 +116,17 @@ async function main(): Promise<void> {
     const skiff = await startSkiff(await skiffEntry(tiny, log), images);
     engines.push(skiff);
     const skiffCli: number[] = [];
+    const skiffCpu: number[] = [];
     const figures: Figure[] = [];
     const what = `${TASKS} tasks (10 httpd + 5 sleep), deploy → all running`;
     if (tiny || process.env.BENCH_DOCKER === '0') {
-      const s = await repeat((run) => deployOnce(skiff, dir, run < 0 ? [] : skiffCli), {
-        warmup: 0,
-        runs: RUNS,
-      });
+      const s = await repeat(
+        (run) => deployOnce(skiff, dir, run < 0 ? [] : skiffCli, run < 0 ? [] : skiffCpu),
+        {
+          warmup: 0,
+          runs: RUNS,
+        },
+      );
       figures.push(...latencyFigures('stack-deploy', s, what));
       log(`stack-deploy: skiff ${s.ms.map(Math.round).join(', ')} ms`);
     } else {
@@ -112,13 +134,13 @@ async function main(): Promise<void> {
       engines.push(swarm);
       const swarmCli: number[] = [];
       const r = await interleave(
-        (run) => deployOnce(skiff, dir, run < 0 ? [] : skiffCli),
+        (run) => deployOnce(skiff, dir, run < 0 ? [] : skiffCli, run < 0 ? [] : skiffCpu),
         (run) => deployOnce(swarm, dir, run < 0 ? [] : swarmCli),
         { warmup: 1, runs: RUNS },
       );
       figures.push(...sideBySideFigures('stack-deploy', swarm.label, r, what));
       log(
-        `stack-deploy: skiff ${r.a.ms.map(Math.round).join(', ')} ms; ${swarm.label} ${r.b.ms.map(Math.round).join(', ')} ms; ratio ${r.ratio.toFixed(3)} (target <= 0.25)`,
+        `stack-deploy: skiff ${r.a.ms.map(Math.round).join(', ')} ms; ${swarm.label} ${r.b.ms.map(Math.round).join(', ')} ms; ratio ${r.ratio.toFixed(3)} (target <= 0.15)`,
       );
       figures.push({
         name: 'stack-deploy',
@@ -132,6 +154,12 @@ async function main(): Promise<void> {
       metric: 'skiff: deploy command exits, median',
       unit: 'ms',
       value: med(skiffCli),
+    });
+    figures.push({
+      name: 'stack-deploy',
+      metric: 'skiff: CPU of the daemon and its conmons, deploy → all running, median',
+      unit: 'ms',
+      value: med(skiffCpu),
     });
     for (const f of figures) process.stdout.write(`${JSON.stringify(f)}\n`);
   } finally {

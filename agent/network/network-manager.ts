@@ -594,7 +594,8 @@ export class NetworkManager {
     await this.saveRecord(record);
 
     // Before the container starts: its first connection to a service already balances.
-    // Its own exec, not behind the other containers' rewrites. The table needs only the
+    // Not behind the batches of other containers' rewrites (starting containers' tables
+    // share execs, service-lb.ts). The table needs only the
     // namespace, not the interfaces: it is written while CNI attaches them, and the
     // nsenter+nft exec (30-160 ms on a busy 2-core node) overlaps the plugins' execs
     // instead of following them on every container's start.

@@ -181,12 +181,17 @@ interface BatchItem extends LbWrite {
  * becomes one rewrite per namespace, and the changes arriving while a batch runs
  * become the next batch, not one exec per container per change. A new container's
  * first table (`syncNow`, on its start path) does not queue behind the batches: it
- * waits only for a write to its own table.
+ * goes at once, or with the other starting containers' tables in the exec after the
+ * one in flight, and waits for a batch only when that batch writes its own table.
  */
 export class ServiceLoadBalancer {
   private readonly applied = new Map<string, string>();
   /** Containers marked for the next batch, with the callers waiting for it. */
   private readonly marked = new Map<string, Marked>();
+  /** Starting containers' tables to write at once (`syncNow`), with the callers waiting. */
+  private readonly nowQueue = new Map<string, Omit<Marked, 'urgent'>>();
+  /** A write of starting containers' tables is in flight. */
+  private nowRunning = false;
   /** Containers whose table is being written (by a batch or `syncNow`): done when settled. */
   private readonly writing = new Map<string, Promise<void>>();
   private batchRunning = false;
@@ -238,34 +243,82 @@ export class ServiceLoadBalancer {
   }
 
   /**
-   * Brings the container's table up to date now, in an exec of its own: for a container
-   * about to start, whose first connection must already balance. Waits only for a write
-   * to this container's table in flight. Throws when nft refuses the ruleset.
+   * Brings the container's table up to date now: for a container about to start, whose
+   * first connection must already balance. Not behind the batches (their quiet pauses
+   * and deferrals), nor behind a write to another table: it goes at once when no other
+   * starting container's write is in flight, and with the others that came meanwhile
+   * in one exec right after it (a deploy's 15 containers: a few execs, not one each,
+   * where every exec's fork and nsenter take CPU from the containers starting). Waits
+   * for a batch writing this container's table. Throws when nft refuses the ruleset.
    */
-  async syncNow(
+  syncNow(
     containerId: string,
     netnsPath: string,
     wanted: () => readonly ServiceVip[] | undefined,
   ): Promise<void> {
-    for (let w = this.writing.get(containerId); w; w = this.writing.get(containerId)) await w;
-    const vips = wanted();
-    if (vips === undefined) return; // detached meanwhile
-    const text = lbRuleset(vips);
-    if (text === (this.applied.get(containerId) ?? '')) return;
-    const { promise, done } = signal();
-    this.writing.set(containerId, promise);
+    return new Promise<void>((resolve, reject) => {
+      const q = this.nowQueue.get(containerId);
+      if (q) {
+        q.netnsPath = netnsPath;
+        q.wanted = wanted;
+        q.waiters.push({ resolve, reject });
+      } else this.nowQueue.set(containerId, { netnsPath, wanted, waiters: [{ resolve, reject }] });
+      void this.flushNow();
+    });
+  }
+
+  /** Writes the starting containers' tables queued by syncNow, one exec at a time, until none is left. */
+  private async flushNow(): Promise<void> {
+    if (this.nowRunning) return;
+    this.nowRunning = true;
     try {
-      const complaint = await this.writeOne({ netnsPath, text });
-      if (complaint !== undefined) {
-        this.applied.delete(containerId);
-        throw new Error(`nft in ${netnsPath}: ${complaint}`);
+      while (this.nowQueue.size > 0) {
+        const free = [...this.nowQueue].filter(([id]) => !this.writing.has(id));
+        if (free.length === 0) {
+          // Each waits for the batch writing its table, then for a write of the view after it.
+          await Promise.race([...this.nowQueue.keys()].map((id) => this.writing.get(id)));
+          continue;
+        }
+        const items: BatchItem[] = [];
+        const { promise: written, done } = signal();
+        for (const [containerId, q] of free) {
+          this.nowQueue.delete(containerId);
+          const vips = q.wanted(); // undefined: detached meanwhile
+          const text = vips === undefined ? '' : lbRuleset(vips);
+          if (vips === undefined || text === (this.applied.get(containerId) ?? '')) {
+            for (const w of q.waiters) w.resolve();
+            continue;
+          }
+          items.push({ containerId, netnsPath: q.netnsPath, text, vips: vips.length, waiters: q.waiters });
+          this.writing.set(containerId, written);
+        }
+        try {
+          this.settle(items, await this.write(items));
+        } finally {
+          for (const item of items)
+            if (this.writing.get(item.containerId) === written) this.writing.delete(item.containerId);
+          done();
+          this.schedule();
+        }
       }
-      this.applied.set(containerId, text);
-      this.log.debug({ containerId, vips: vips.length }, 'service VIPs programmed');
     } finally {
-      this.writing.delete(containerId);
-      done();
-      this.schedule();
+      this.nowRunning = false;
+    }
+  }
+
+  /** Records what each write did and answers its callers. */
+  private settle(items: readonly BatchItem[], complaints: readonly (string | undefined)[]): void {
+    for (const [i, item] of items.entries()) {
+      const complaint = complaints[i];
+      if (complaint === undefined) {
+        this.applied.set(item.containerId, item.text);
+        this.log.debug({ containerId: item.containerId, vips: item.vips }, 'service VIPs programmed');
+        for (const w of item.waiters) w.resolve();
+      } else {
+        this.applied.delete(item.containerId);
+        const e = new Error(`nft in ${item.netnsPath}: ${complaint}`);
+        for (const w of item.waiters) w.reject(e);
+      }
     }
   }
 
@@ -325,19 +378,7 @@ export class ServiceLoadBalancer {
         items.push({ containerId, netnsPath: m.netnsPath, text, vips: vips.length, waiters: m.waiters });
         this.writing.set(containerId, written);
       }
-      const complaints = await this.write(items);
-      for (const [i, item] of items.entries()) {
-        const complaint = complaints[i];
-        if (complaint === undefined) {
-          this.applied.set(item.containerId, item.text);
-          this.log.debug({ containerId: item.containerId, vips: item.vips }, 'service VIPs programmed');
-          for (const w of item.waiters) w.resolve();
-        } else {
-          this.applied.delete(item.containerId);
-          const e = new Error(`nft in ${item.netnsPath}: ${complaint}`);
-          for (const w of item.waiters) w.reject(e);
-        }
-      }
+      this.settle(items, await this.write(items));
     } finally {
       for (const item of items)
         if (this.writing.get(item.containerId) === written) this.writing.delete(item.containerId);

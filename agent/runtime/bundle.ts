@@ -57,8 +57,9 @@ export async function writeBundle(
   );
   const apparmorProfile = await apparmorFor(cs, host.apparmor);
   // The same filter compiled by crun before: handed over as it is (crun ignores the
-  // seccomp section then; it stays in config.json to show what runs).
-  const bpf = seccomp ? host.seccompCache?.lookup(spec.id, seccomp) : undefined;
+  // seccomp section then; it stays in config.json to show what runs). May wait for
+  // another create compiling the same profile.
+  const bpf = seccomp ? await host.seccompCache?.lookup(spec.id, seccomp) : undefined;
   const passwd = parsePasswd(await readImageEtcFile(spec.rootfs, '/etc/passwd'));
   const groups = parseGroup(await readImageEtcFile(spec.rootfs, '/etc/group'));
   const user = resolveUser(mergeUser(image, cs), passwd, groups, cs.Groups ?? []);

@@ -8,6 +8,7 @@
 // by their short aliases (`l/abcdefghij`, 12 bytes each: over 250 layers fit), relative
 // to `snapshots/`, the directory the mount is made from.
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -104,10 +105,15 @@ export class Snapshotter {
     this.log = (opts.logger ?? silentLogger).child({ component: 'snapshot' });
   }
 
+  /**
+   * On every container's start path (twice): synchronous, as the other few-microsecond
+   * file steps there, since each asynchronous one waits for a thread-pool thread, and a
+   * deploy's burst keeps those busy with fsyncs (records, raft's log).
+   */
   private async init(): Promise<void> {
-    await mkdir(join(this.snapshotsDir, 'l'), { recursive: true });
-    await mkdir(join(this.snapshotsDir, 'tmp'), { recursive: true });
-    await mkdir(this.containersDir, { recursive: true });
+    mkdirSync(join(this.snapshotsDir, 'l'), { recursive: true });
+    mkdirSync(join(this.snapshotsDir, 'tmp'), { recursive: true });
+    mkdirSync(this.containersDir, { recursive: true });
   }
 
   snapshotDir(chainId: string): string {
@@ -411,10 +417,11 @@ export class Snapshotter {
       );
     }
     if (!existing) {
-      await mkdir(join(dir, 'upper'), { recursive: true });
-      await mkdir(join(dir, 'work'), { recursive: true });
-      await mkdir(join(dir, 'rootfs'), { recursive: true });
-      await writeFile(
+      // Synchronous, as init().
+      mkdirSync(join(dir, 'upper'), { recursive: true });
+      mkdirSync(join(dir, 'work'), { recursive: true });
+      mkdirSync(join(dir, 'rootfs'), { recursive: true });
+      writeFileSync(
         join(dir, 'snapshot.json'),
         JSON.stringify({ imageId, chainIds: chain } satisfies WritableMeta),
       );
@@ -434,7 +441,7 @@ export class Snapshotter {
 
   private async readMeta(id: string): Promise<WritableMeta | undefined> {
     try {
-      return JSON.parse(await readFile(join(this.containerDir(id), 'snapshot.json'), 'utf8')) as WritableMeta;
+      return JSON.parse(readFileSync(join(this.containerDir(id), 'snapshot.json'), 'utf8')) as WritableMeta;
     } catch {
       return undefined;
     }

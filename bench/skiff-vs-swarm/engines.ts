@@ -3,7 +3,7 @@
 // swarm mode (the harness's peer). Both are deployed to with their own CLI from the
 // same compose file and watched through the same Docker Engine API (/tasks, /services)
 // on their unix sockets, so the clock stops by the same rule for both.
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,12 @@ export interface Engine {
   deployArgs(file: string, stack: string): string[];
   socket: string;
   stop(): Promise<void>;
+  /**
+   * CPU time (user + system, ms) the engine has used so far: its processes and the
+   * children they reaped, and its containers' monitors. Skiff only: what a deploy costs
+   * on a 2-core machine where every task's start competes for the same cores.
+   */
+  cpuMs?(): number;
 }
 
 /** GET on the engine's Docker-compatible API. */
@@ -134,8 +140,13 @@ export async function startSkiff(entry: string[], images: Map<string, string>): 
     await stop();
     throw e;
   }
+  const cpuMs = () => {
+    const pid = Number(readFileSync(join(runDir, 'skiff.pid'), 'utf8').trim());
+    return engineCpuMs(pid, runDir);
+  };
   return {
     label: 'skiff',
+    cpuMs,
     cli,
     deployArgs: (file, stack) => ['stack', 'deploy', '-c', file, stack],
     socket: join(runDir, 'skiff.sock'),
@@ -186,4 +197,53 @@ export async function removeStack(engine: Engine, stack: string, cwd: string): P
   if (!inUse) return;
   const again = await engine.cli(['stack', 'rm', stack], cwd);
   if (again.code !== 0) throw new Error(`${engine.label}: stack rm ${stack}: ${again.stderr.trim()}`);
+}
+
+/** One process's /proc stat: its parent, name, and CPU (own + reaped children's), in ms. */
+function procStat(pid: string): { ppid: number; comm: string; cpuMs: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined; // gone meanwhile
+  }
+  // The name is in parentheses and may hold spaces: the fields after it are fixed.
+  const close = text.lastIndexOf(')');
+  const comm = text.slice(text.indexOf('(') + 1, close);
+  const f = text.slice(close + 2).split(' ');
+  // utime stime cutime cstime, in clock ticks (USER_HZ: 100 on Linux)
+  const ticks = [11, 12, 13, 14].reduce((a, i) => a + Number(f[i] ?? 0), 0);
+  return { ppid: Number(f[1]), comm, cpuMs: (ticks * 1000) / 100 };
+}
+
+/**
+ * CPU of a daemon's process tree plus the conmons of its containers (each found by the
+ * run directory in its command line: they leave the daemon's tree when they daemonize).
+ */
+function engineCpuMs(rootPid: number, runDir: string): number {
+  const procs = new Map<number, { ppid: number; comm: string; cpuMs: number }>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const s = procStat(d);
+    if (s) procs.set(Number(d), s);
+  }
+  const inTree = (pid: number): boolean => {
+    for (let p: number | undefined = pid, hops = 0; p && hops < 64; hops++) {
+      if (p === rootPid) return true;
+      p = procs.get(p)?.ppid;
+    }
+    return false;
+  };
+  let total = 0;
+  for (const [pid, s] of procs) {
+    if (inTree(pid)) total += s.cpuMs;
+    else if (s.comm === 'conmon') {
+      let cmd = '';
+      try {
+        cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {}
+      if (cmd.includes(runDir)) total += s.cpuMs;
+    }
+  }
+  return total;
 }

@@ -225,6 +225,28 @@ describe('service VIP rules in a container namespace', () => {
     await Promise.all([others, own]);
   });
 
+  it('writes the tables of containers starting meanwhile together, in the exec after the one in flight', async () => {
+    vi.useFakeTimers();
+    const nft = fakeNft(10, new Set(['/ns/gone']));
+    const lb = new ServiceLoadBalancer(nft.run);
+    const wanted = () => [{ vip: '10.0.1.2', backends: ['10.0.1.5'] }];
+    const first = lb.syncNow('a', '/ns/a', wanted);
+    await vi.advanceTimersByTimeAsync(1); // a's exec is in flight
+    const more = [lb.syncNow('b', '/ns/b', wanted), lb.syncNow('c', '/ns/c', wanted)];
+    const gone = lb.syncNow('gone', '/ns/gone', wanted);
+    gone.catch(() => {});
+    await vi.advanceTimersByTimeAsync(30);
+    await Promise.all([first, ...more]);
+    await expect(gone).rejects.toThrow('nft in /ns/gone: Error: no such file');
+    expect(nft.execs.map((e) => e.map((w) => w.netnsPath))).toEqual([
+      ['/ns/a'],
+      ['/ns/b', '/ns/c', '/ns/gone'],
+    ]);
+    // Written: the same view again costs no exec.
+    await lb.syncNow('b', '/ns/b', wanted);
+    expect(nft.execs).toHaveLength(2);
+  });
+
   it('does not let a batch and a starting container’s own write cross on its table', async () => {
     vi.useFakeTimers();
     const nft = fakeNft(10, new Set(), 300);

@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES } from '../../../agent/runtime/index.js';
 import {
@@ -5,6 +8,7 @@ import {
   type OciSeccomp,
   parseSeccompProfile,
   resolveSeccomp,
+  SeccompBpfCache,
   type SeccompTarget,
   seccompFor,
 } from '../../../agent/runtime/seccomp.js';
@@ -106,5 +110,53 @@ describe('compareKernel', () => {
     expect(compareKernel('6.1.0-13-amd64', '4.8')).toBeGreaterThan(0);
     expect(compareKernel('4.8.1', '4.8')).toBe(0);
     expect(compareKernel('4.4', '4.8')).toBeLessThan(0);
+  });
+});
+
+describe('SeccompBpfCache', () => {
+  const filter = (): OciSeccomp => resolveSeccomp(profile(), amd64, true);
+  /** crun's compiled program as it leaves it in a container's state directory. */
+  async function withBpf<T>(fn: (file: string) => Promise<T>): Promise<T> {
+    const dir = await mkdtemp(join(tmpdir(), 'skiff-seccomp-cache-'));
+    try {
+      const file = join(dir, 'seccomp.bpf');
+      await writeFile(file, Buffer.alloc(16, 7));
+      return await fn(file);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('has creates of a profile being compiled wait for it, then hands them the program', async () => {
+    await withBpf(async (file) => {
+      const cache = new SeccompBpfCache();
+      expect(await cache.lookup('a', filter())).toBeUndefined(); // a compiles
+      let settled = false;
+      const b = cache.lookup('b', filter()).finally(() => {
+        settled = true;
+      });
+      const c = cache.lookup('c', filter());
+      await new Promise((r) => setImmediate(r));
+      expect(settled).toBe(false);
+      await cache.learn('a', file);
+      const program = Buffer.alloc(16, 7).toString('base64');
+      expect(await b).toBe(program);
+      expect(await c).toBe(program);
+      expect(await cache.lookup('d', filter())).toBe(program);
+    });
+  });
+
+  it('lets the next create compile when the first failed, and waits no longer than it is told', async () => {
+    const cache = new SeccompBpfCache(50);
+    expect(await cache.lookup('a', filter())).toBeUndefined();
+    const b = cache.lookup('b', filter());
+    cache.forget('a');
+    expect(await b).toBeUndefined(); // b compiles now
+    const started = performance.now();
+    expect(await cache.lookup('c', filter())).toBeUndefined(); // b never says: c stops waiting
+    expect(performance.now() - started).toBeGreaterThanOrEqual(45);
+    // Another profile is compiled on its own.
+    const other = await cache.lookup('d', resolveSeccomp(profile(), { ...amd64, arch: 'arm64' }, true));
+    expect(other).toBeUndefined();
   });
 });
