@@ -69,8 +69,8 @@ export class ContentStore {
   }
 
   /**
-   * A blob from `start`, in 1 MiB reads: blobs are read whole and in order (unpack, serving
-   * a peer, push), and against the default 64 KiB that halves the CPU of reading and
+   * A blob from `start`, in 1 MiB reads: blobs are read whole and in order (unpack of a
+   * stored blob, push), and against the default 64 KiB that halves the CPU of reading and
    * gunzipping a layer.
    */
   createReadStream(digest: string, start = 0): Readable {
