@@ -197,9 +197,14 @@ export class Snapshotter {
         await job;
       }
     };
+    // A layer no worker will unpack from its download lets that download go on alone
+    // (it would otherwise wait for a reader): one unpacked already, or any left after a failure.
+    const release = (l: UnpackLayer) => live?.(l.digest)?.destroy();
+    for (const l of layers) if (existed.has(l.chainId)) release(l);
     const guarded = () =>
       worker().catch((e: unknown) => {
         stopped = true; // the other workers take no further layer
+        for (const { layer } of queue.splice(0)) release(layer);
         throw e;
       });
     // Every worker settles before a failure is reported, so the caller cleans up after all of them.

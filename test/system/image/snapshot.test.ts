@@ -252,6 +252,25 @@ describe('snapshotter', () => {
     expect(await readdir(join(root, 'snapshots', 'tmp'))).toEqual([]);
   });
 
+  it('lets the download of a layer unpacked already go on without waiting for a reader', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'skiff-snap-'));
+    cleanups.push(() => rm(root, { recursive: true, force: true }));
+    const content = new ContentStore(join(root, 'content'));
+    await content.init();
+    const image = await manyLayerImage(content, 1);
+    const snapshots = new Snapshotter({ root, content });
+    await snapshots.unpack(image.layers, content);
+    // The blob downloads again (it was removed, say) while its layer is still unpacked.
+    const live = new LiveBlob(image.layers[0]!.digest);
+    await snapshots.unpack(image.layers, content, {
+      ready: () => Promise.resolve(),
+      live: () => live.open(),
+    });
+    // Abandoned: no copy is kept for a reader that will never come, and the download never waits.
+    expect(live.push(Buffer.alloc(9 << 20))).toBeUndefined();
+    expect(live.goneWhy).toMatch(/reader stopped/);
+  });
+
   it('keeps nothing of a layer whose bytes unpacked but whose blob failed its digest', async () => {
     const root = await mkdtemp(join(tmpdir(), 'skiff-snap-'));
     cleanups.push(() => rm(root, { recursive: true, force: true }));
