@@ -1,9 +1,11 @@
 // Downloads blobs into the content store: each blob once even when several pulls want
-// it, at most `limiter`'s number at a time over all pulls, resuming a dropped download.
+// it, at most `limiter`'s number at a time over all pulls, resuming a dropped download;
+// a `LiveBlob` tap gets the bytes as they arrive (a pull unpacking the layer meanwhile).
 import { type Logger, SkiffError } from '../../lib/index.js';
 import type { ContentStore } from './content-store.js';
 import type { ContentSource, Distribution } from './distribution.js';
 import type { Limiter } from './limiter.js';
+import type { LiveBlob } from './live-blob.js';
 import type { Descriptor } from './manifest.js';
 import type { ImageReference } from './reference.js';
 
@@ -29,13 +31,18 @@ export class BlobFetcher {
     desc: Descriptor,
     progress: (status: BlobStatus, current: number) => void,
     source: ContentSource = this.dist,
+    tap?: LiveBlob,
   ): Promise<void> {
     const existing = this.jobs.get(desc.digest);
     if (existing) {
+      tap?.abandon('another pull is downloading the blob');
       progress('waiting', 0);
       return existing.then(() => progress('done', desc.size));
     }
-    const job = this.download(ref, desc, progress, source).finally(() => this.jobs.delete(desc.digest));
+    const job = this.download(ref, desc, progress, source, tap).finally(() => {
+      tap?.abandon('the blob did not come from this download');
+      this.jobs.delete(desc.digest);
+    });
     this.jobs.set(desc.digest, job);
     return job;
   }
@@ -45,6 +52,7 @@ export class BlobFetcher {
     desc: Descriptor,
     progress: (status: BlobStatus, current: number) => void,
     source: ContentSource,
+    tap: LiveBlob | undefined,
   ): Promise<void> {
     if ((await this.content.size(desc.digest)) === desc.size) {
       progress('exists', desc.size);
@@ -68,6 +76,7 @@ export class BlobFetcher {
                 progress('downloading', have);
               }
             },
+            tap,
           );
           break;
         } catch (e) {

@@ -12,9 +12,11 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SkiffError } from '../../lib/index.js';
 import { digestHex, sha256 } from './digest.js';
+import type { LiveBlob } from './live-blob.js';
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const READ_CHUNK = 1 << 20;
+const BATCH = 1 << 20;
 
 export interface IngestSource {
   /** Opens the blob from `offset`; returns the body and the offset it really starts at. */
@@ -67,8 +69,8 @@ export class ContentStore {
   }
 
   /**
-   * A blob from `start`, in 1 MiB reads: blobs are read whole and in order (unpack, serving
-   * a peer, push), and against the default 64 KiB that halves the CPU of reading and
+   * A blob from `start`, in 1 MiB reads: blobs are read whole and in order (unpack of a
+   * stored blob, push), and against the default 64 KiB that halves the CPU of reading and
    * gunzipping a layer.
    */
   createReadStream(digest: string, start = 0): Readable {
@@ -89,23 +91,30 @@ export class ContentStore {
   /**
    * Downloads a blob unless present. `onBytes` gets the count of bytes held so far
    * (including resumed ones). Fails with `corrupt` naming the digest on mismatch, and
-   * removes the partial file then.
+   * removes the partial file then. `tap` gets the bytes as they arrive (unverified), when
+   * this download reads the blob from its first byte; it is ended or abandoned by return.
    */
   async ingest(
     digest: string,
     size: number,
     source: IngestSource,
     onBytes?: (have: number) => void,
+    tap?: LiveBlob,
   ): Promise<void> {
-    checkDigest(digest);
-    if ((await this.size(digest)) === size) return;
-    const release = await this.lock(digest);
     try {
-      // Another process may have finished it while we waited for its lock.
+      checkDigest(digest);
       if ((await this.size(digest)) === size) return;
-      await this.ingestLocked(digest, size, source, onBytes);
+      const release = await this.lock(digest);
+      try {
+        // Another process may have finished it while we waited for its lock.
+        if ((await this.size(digest)) === size) return;
+        await this.ingestLocked(digest, size, source, onBytes, tap);
+      } finally {
+        await release();
+      }
     } finally {
-      await release();
+      // Whatever did not feed it to its last byte (stored already, a failure) ends it here.
+      tap?.abandon('the blob did not come from this download');
     }
   }
 
@@ -147,6 +156,7 @@ export class ContentStore {
     size: number,
     source: IngestSource,
     onBytes?: (have: number) => void,
+    tap?: LiveBlob,
   ): Promise<void> {
     const partial = join(this.ingestDir, digestHex(digest));
     const hash = createHash('sha256');
@@ -161,6 +171,8 @@ export class ContentStore {
       have = 0;
     }
     if (have > 0) {
+      // The live copy starts at the first byte: a resumed download leaves it to the store.
+      tap?.abandon('the download resumed from an earlier partial one');
       await pipeline(
         createReadStream(partial, { end: have - 1 }),
         new Transform({
@@ -179,7 +191,7 @@ export class ContentStore {
         await truncate(partial, 0).catch(() => undefined);
         return this.restart(digest, size, partial, body, onBytes);
       }
-      have = await this.append(partial, have, size, body, hash, digest, onBytes);
+      have = await this.append(partial, have, size, body, hash, digest, onBytes, tap);
     }
     await this.commit(digest, size, partial, have, hash.digest('hex'));
   }
@@ -204,17 +216,35 @@ export class ContentStore {
     hash: ReturnType<typeof createHash>,
     digest: string,
     onBytes?: (have: number) => void,
+    tap?: LiveBlob,
   ): Promise<number> {
     let have = start;
     // Writes overlap with reading (up to 1 MiB queued); whatever was received is flushed
     // before this returns or throws, so an interrupted download resumes from there.
     const out = createWriteStream(partial, { flags: start > 0 ? 'a' : 'w', highWaterMark: 1 << 20 });
     const flush = () => new Promise<void>((resolve) => out.end(() => resolve()));
+    // A TLS body arrives in 16 KiB pieces: hashed, written and handed on in 1 MiB ones, a
+    // sixtieth of the calls (each write, and each piece a gunzip takes, is a thread-pool job).
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const pass = async () => {
+      if (pendingBytes === 0) return;
+      const batch = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      hash.update(batch);
+      have += batch.length;
+      const written = out.write(batch);
+      const paced = tap?.push(batch);
+      if (!written) await once(out, 'drain');
+      if (paced) await paced;
+      onBytes?.(have);
+    };
     try {
       for await (const chunk of body as AsyncIterable<Buffer>) {
-        have += chunk.length;
-        if (have > size) {
+        if (have + pendingBytes + chunk.length > size) {
           body.destroy();
+          await pass();
           await flush();
           await rm(partial, { force: true });
           throw new SkiffError(
@@ -222,11 +252,14 @@ export class ContentStore {
             `digest mismatch for blob ${digest}: the registry sent more than the expected ${size} bytes`,
           );
         }
-        hash.update(chunk);
-        if (!out.write(chunk)) await once(out, 'drain');
-        onBytes?.(have);
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        if (pendingBytes >= BATCH) await pass();
       }
+      await pass();
     } catch (e) {
+      tap?.abandon('the download was interrupted');
+      if (!(e instanceof SkiffError)) await pass().catch(() => undefined);
       await flush();
       if (e instanceof SkiffError) throw e;
       throw new SkiffError(
@@ -237,8 +270,10 @@ export class ContentStore {
     }
     await flush();
     if (out.errored) {
+      tap?.abandon('writing it failed');
       throw new SkiffError('internal', `writing blob ${digest} to ${partial} failed: ${out.errored.message}`);
     }
+    tap?.end();
     return have;
   }
 

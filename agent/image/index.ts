@@ -27,6 +27,7 @@ export {
   PULL_LIMIT_SETTINGS,
   type PullLimits,
 } from './limits.js';
+export { LiveBlob, LiveBlobGone } from './live-blob.js';
 export {
   type Compression,
   type Descriptor,

@@ -1,6 +1,7 @@
 // Pulling an image: resolve the reference to a platform manifest, fetch its config and
 // layers into the content store, unpack the layers (the snapshotter), then record the
 // image. Concurrent pulls of one reference and platform share one pull.
+import type { Readable } from 'node:stream';
 import { type Logger, type PullProgressEvent, SkiffError } from '../../lib/index.js';
 import type { BlobFetcher } from './blob-fetcher.js';
 import { type ContentStore, mismatch } from './content-store.js';
@@ -15,6 +16,7 @@ import {
   PULL_LIMIT_SETTINGS,
   type PullLimits,
 } from './limits.js';
+import { LiveBlob } from './live-blob.js';
 import {
   checkManifestAgainstConfig,
   type ImageManifest,
@@ -36,6 +38,12 @@ export interface Unpacker {
     opts?: {
       /** Resolves once the layer's blob is in `content` (rejects if it will not be): unpack it then. */
       ready?: (digest: string) => Promise<void>;
+      /**
+       * The layer's bytes as its download receives them, from the first (undefined when
+       * not to be had): unpack from them meanwhile, and keep the result only once `ready`
+       * resolved (the blob verified).
+       */
+      live?: (digest: string) => Readable | undefined;
     },
   ): Promise<void>;
 }
@@ -237,6 +245,10 @@ export class Puller {
       size: l.size,
       mediaType: l.mediaType,
     }));
+    // With an unpacker, each layer is unpacked from its bytes as they arrive (no second
+    // read of the blob), and kept once its blob is verified.
+    const unpacker = this.deps.unpacker;
+    const live = new Map(unpacker ? manifest.layers.map((l) => [l.digest, new LiveBlob(l.digest)]) : []);
     const downloads = new Map(
       manifest.layers.map((layer) => [
         layer.digest,
@@ -246,13 +258,17 @@ export class Puller {
           (status, current) =>
             emit({ type: 'layer', digest: layer.digest, status, current, total: layer.size }),
           dist,
+          live.get(layer.digest),
         ),
       ]),
     );
-    // Each layer is unpacked as soon as its blob is in, while the later ones download.
-    const unpacker = this.deps.unpacker;
     const unpacked = unpacker
-      ? settle(unpacker.unpack(layers, content, { ready: (digest) => downloads.get(digest)! }))
+      ? settle(
+          unpacker.unpack(layers, content, {
+            ready: (digest) => downloads.get(digest)!,
+            live: (digest) => live.get(digest)?.open(),
+          }),
+        )
       : Promise.resolve(undefined);
     // Settle every download (and the unpack) before failing, so a failed pull leaves no
     // writer behind; a failed download fails the unpack too, which removes what it made.

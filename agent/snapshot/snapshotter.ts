@@ -21,11 +21,12 @@ import {
   decompress,
   formatBytes,
   type ImageLayer,
+  LiveBlobGone,
   layerCompression,
   PULL_LIMIT_SETTINGS,
   type PullLimits,
 } from '../image/index.js';
-import { type ExtractBudget, extractLayer } from './extract.js';
+import { type ExtractBudget, type ExtractStats, extractLayer } from './extract.js';
 import { isMountPoint, MAX_MOUNT_OPTIONS, type Mount, unmountAll } from './mount.js';
 
 /** Where the snapshotter reads layer blobs from (the image content store fits). */
@@ -38,7 +39,7 @@ export interface SnapshotterOptions {
   root: string;
   /** Default blob source for unpack(). */
   content?: BlobSource;
-  /** Layers unpacked at once (default 2). */
+  /** Layers unpacked at once (default 3: as many as a pull downloads at once, each unpacked as it lands). */
   concurrency?: number;
   /** How much one layer and one unpack() may write (default DEFAULT_PULL_LIMITS). */
   limits?: Pick<PullLimits, 'layerBytes' | 'imageBytes' | 'layerEntries' | 'minFreeBytes'>;
@@ -51,6 +52,19 @@ export interface UnpackOptions {
    * will not be: a pull unpacks each layer while the later ones still download.
    */
   ready?: (digest: string) => Promise<void>;
+  /**
+   * The layer's bytes as its download receives them, from the first; undefined when not to
+   * be had. A layer is then unpacked while it downloads (into a temporary directory, kept
+   * only once `ready` resolved: the blob verified by digest); when the live copy breaks off
+   * (a resumed or retried download), it is unpacked again from the stored blob.
+   */
+  live?: (digest: string) => Readable | undefined;
+}
+
+/** A layer's bytes during its download, and its verified outcome. */
+interface Download {
+  stream: Readable;
+  ready: () => Promise<void>;
 }
 
 /** A writable snapshot (a container's layer). */
@@ -143,7 +157,7 @@ export class Snapshotter {
     for (const l of layers) if (await this.hasSnapshot(l.chainId)) existed.add(l.chainId);
     for (const l of layers) this.inFlight.set(l.chainId, (this.inFlight.get(l.chainId) ?? 0) + 1);
     try {
-      await this.unpackAll(layers, content, existed, opts.ready);
+      await this.unpackAll(layers, content, existed, opts);
     } catch (e) {
       await this.dropCreated(layers, existed);
       throw e;
@@ -160,29 +174,43 @@ export class Snapshotter {
     layers: readonly UnpackLayer[],
     content: BlobSource,
     existed: Set<string>,
-    ready: UnpackOptions['ready'],
+    { ready, live }: UnpackOptions,
   ): Promise<void> {
     const budget = await this.budget(layers, existed, ready !== undefined);
-    const limit = this.opts.concurrency ?? 2;
+    const limit = this.opts.concurrency ?? 3;
     const queue = layers.map((layer, i) => ({ layer, parent: layers[i - 1]?.chainId }));
     let stopped = false;
     const worker = async () => {
       for (let next = queue.shift(); next && !stopped; next = queue.shift()) {
         const { layer: l, parent } = next;
-        // A pull hands layers over as their blobs land: wait for this one's (not for a
-        // layer already unpacked, nor one another unpack is doing).
-        if (ready && !existed.has(l.chainId) && !this.unpacking.has(l.chainId)) await ready(l.digest);
+        // A pull hands layers over as their blobs land: unpack this one from its bytes as
+        // they arrive, or wait for its blob (not for a layer already unpacked, nor one
+        // another unpack is doing).
+        let during: Download | undefined;
+        if (ready && !existed.has(l.chainId) && !this.unpacking.has(l.chainId)) {
+          const stream = live?.(l.digest);
+          if (stream) during = { stream, ready: () => ready(l.digest) };
+          else await ready(l.digest);
+        }
         let job = this.unpacking.get(l.chainId);
-        if (!job) {
-          job = this.unpackLayer(l, parent, content, budget).finally(() => this.unpacking.delete(l.chainId));
+        if (job) during?.stream.destroy();
+        else {
+          job = this.unpackLayer(l, parent, content, budget, during).finally(() =>
+            this.unpacking.delete(l.chainId),
+          );
           this.unpacking.set(l.chainId, job);
         }
         await job;
       }
     };
+    // A layer no worker will unpack from its download lets that download go on alone
+    // (it would otherwise wait for a reader): one unpacked already, or any left after a failure.
+    const release = (l: UnpackLayer) => live?.(l.digest)?.destroy();
+    for (const l of layers) if (existed.has(l.chainId)) release(l);
     const guarded = () =>
       worker().catch((e: unknown) => {
         stopped = true; // the other workers take no further layer
+        for (const { layer } of queue.splice(0)) release(layer);
         throw e;
       });
     // Every worker settles before a failure is reported, so the caller cleans up after all of them.
@@ -258,34 +286,45 @@ export class Snapshotter {
     parent: string | undefined,
     content: BlobSource,
     budget: ExtractBudget,
+    during?: Download,
   ): Promise<void> {
     if (await this.hasSnapshot(layer.chainId)) {
+      during?.stream.destroy();
       await this.recordParent(layer, parent);
       return;
     }
     const compression: Compression | undefined = layerCompression(layer.mediaType);
-    if (!compression)
+    if (!compression) {
+      during?.stream.destroy();
       throw new SkiffError(
         'unsupported',
         `layer ${layer.digest} has unsupported media type ${layer.mediaType}`,
       );
+    }
     const tmp = join(
       this.snapshotsDir,
       'tmp',
       `${hex(layer.chainId).slice(0, 16)}-${randomBytes(4).toString('hex')}`,
     );
     const fs = join(tmp, 'fs');
-    await mkdir(fs, { recursive: true, mode: 0o755 });
     const started = Date.now();
-    let source: Readable | undefined;
+    // The download's own failure goes to the pull as it is (a digest mismatch, an interruption).
+    let downloadFailure: unknown;
+    const verified = during && {
+      stream: during.stream,
+      ready: () =>
+        during.ready().catch((e: unknown) => {
+          downloadFailure = e;
+          throw e;
+        }),
+    };
     try {
-      source = content.createReadStream(layer.digest);
-      const stats = await extractLayer(decompress(source, compression), fs, {
-        layer: layer.digest,
-        diffId: layer.diffId,
-        scratchDir: join(this.snapshotsDir, 'tmp'),
-        budget,
-      });
+      let stats: ExtractStats | undefined;
+      if (verified) stats = await this.extractDuring(layer, verified, compression, fs, budget);
+      if (!stats) {
+        await mkdir(fs, { recursive: true, mode: 0o755 });
+        stats = await this.extract(layer, content.createReadStream(layer.digest), compression, fs, budget);
+      }
       const short = await this.newShortId();
       await writeFile(join(tmp, 'link'), short);
       const meta: LayerMeta = {
@@ -297,12 +336,13 @@ export class Snapshotter {
       await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta));
       await rename(tmp, this.snapshotDir(layer.chainId));
       await symlink(`../${hex(layer.chainId)}/fs`, join(this.snapshotsDir, 'l', short));
-      this.log.debug({ layer: layer.digest, ms: Date.now() - started, ...stats }, 'layer unpacked');
+      this.log.debug(
+        { layer: layer.digest, ms: Date.now() - started, during: during !== undefined, ...stats },
+        'layer unpacked',
+      );
     } catch (e) {
-      // A refused layer stops mid-stream: close the blob rather than leave it open.
-      source?.destroy();
       await rm(tmp, { recursive: true, force: true });
-      if (e instanceof SkiffError) throw e;
+      if (e instanceof SkiffError || (downloadFailure !== undefined && e === downloadFailure)) throw e;
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'ENOENT' && String(err.path ?? '').includes('/content/')) {
         throw new SkiffError('not_found', `layer ${layer.digest} is missing from the content store`, {
@@ -312,6 +352,70 @@ export class Snapshotter {
       throw new SkiffError('internal', `unpacking layer ${layer.digest} failed: ${err.message}`, {
         cause: e,
       });
+    }
+  }
+
+  /**
+   * Unpacks a layer from its download's bytes, then waits for the blob to be verified. The
+   * blob's own failure wins over what unpacking its bytes said (a corrupt download is a
+   * digest mismatch, not a bad tar). Undefined when the live copy broke off: the caller
+   * unpacks the stored blob, into an emptied directory, with this attempt's bytes given
+   * back to the budget.
+   */
+  private async extractDuring(
+    layer: UnpackLayer,
+    during: Download,
+    compression: Compression,
+    fs: string,
+    budget: ExtractBudget,
+  ): Promise<ExtractStats | undefined> {
+    await mkdir(fs, { recursive: true, mode: 0o755 });
+    // What this attempt took from the budget (other layers take from it meanwhile).
+    let taken = 0;
+    const own: ExtractBudget = {
+      get left() {
+        return budget.left;
+      },
+      set left(v: number) {
+        taken += budget.left - v;
+        budget.left = v;
+      },
+      layerBytes: budget.layerBytes,
+      layerEntries: budget.layerEntries,
+      exceeded: (l) => budget.exceeded(l),
+    };
+    let failure: unknown;
+    let stats: ExtractStats | undefined;
+    try {
+      stats = await this.extract(layer, during.stream, compression, fs, own);
+    } catch (e) {
+      failure = e;
+    }
+    await during.ready(); // the blob's failure, if any, is the pull's
+    if (failure === undefined) return stats;
+    if (!(failure instanceof LiveBlobGone)) throw failure;
+    budget.left += taken;
+    await rm(fs, { recursive: true, force: true });
+    return undefined;
+  }
+
+  private async extract(
+    layer: UnpackLayer,
+    source: Readable,
+    compression: Compression,
+    fs: string,
+    budget: ExtractBudget,
+  ): Promise<ExtractStats> {
+    try {
+      return await extractLayer(decompress(source, compression), fs, {
+        layer: layer.digest,
+        diffId: layer.diffId,
+        scratchDir: join(this.snapshotsDir, 'tmp'),
+        budget,
+      });
+    } finally {
+      // A refused layer stops mid-stream: close the blob rather than leave it open.
+      source.destroy();
     }
   }
 

@@ -10,6 +10,7 @@ import {
   chainIds,
   type ImageLayer,
   type ImageRecord,
+  LiveBlob,
   MediaType,
   sha256,
 } from '../../../agent/image/index.js';
@@ -191,12 +192,117 @@ describe('snapshotter', () => {
     expect(await snapshots.listSnapshots()).toEqual([]);
     expect(await readdir(join(root, 'snapshots', 'tmp'))).toEqual([]);
   });
+  it('unpacks a layer from its bytes while they download, and keeps it only once the blob is verified', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'skiff-snap-'));
+    cleanups.push(() => rm(root, { recursive: true, force: true }));
+    const content = new ContentStore(join(root, 'content'));
+    await content.init();
+    const image = await manyLayerImage(content, 1);
+    const l0 = image.layers[0]!;
+    const live = new LiveBlob(l0.digest);
+    const verified = deferred();
+    const snapshots = new Snapshotter({ root, content });
+    // The store's copy is not read: a live unpack stands on the bytes it was handed alone.
+    const reads: string[] = [];
+    const source = {
+      createReadStream: (d: string) => {
+        reads.push(d);
+        return content.createReadStream(d);
+      },
+    };
+    const unpacked = snapshots.unpack(image.layers, source, {
+      ready: () => verified.promise,
+      live: () => live.open(),
+    });
+    const bytes = await content.read(l0.digest);
+    await live.push(bytes.subarray(0, 100));
+    await live.push(bytes.subarray(100));
+    live.end();
+    // Every byte is unpacked (into snapshots/tmp), yet no snapshot before the blob is verified.
+    await vi.waitFor(async () => expect(await readdir(join(root, 'snapshots', 'tmp'))).toHaveLength(1), {
+      timeout: 10_000,
+    });
+    expect(await snapshots.hasSnapshot(l0.chainId)).toBe(false);
+    verified.resolve();
+    await unpacked;
+    expect(await snapshots.hasSnapshot(l0.chainId)).toBe(true);
+    expect(reads).toEqual([]);
+    expect(await readFile(join(snapshots.snapshotDir(l0.chainId), 'fs', 'f0'), 'utf8')).toBe('layer 0');
+  });
+
+  it('unpacks the stored blob when the live copy breaks off (a resumed download)', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'skiff-snap-'));
+    cleanups.push(() => rm(root, { recursive: true, force: true }));
+    const content = new ContentStore(join(root, 'content'));
+    await content.init();
+    const image = await manyLayerImage(content, 1);
+    const l0 = image.layers[0]!;
+    const live = new LiveBlob(l0.digest);
+    const verified = deferred();
+    const snapshots = new Snapshotter({ root, content });
+    const unpacked = snapshots.unpack(image.layers, content, {
+      ready: () => verified.promise,
+      live: () => live.open(),
+    });
+    await live.push((await content.read(l0.digest)).subarray(0, 700));
+    live.abandon('the download resumed from an earlier partial one');
+    verified.resolve();
+    await unpacked;
+    expect(await readFile(join(snapshots.snapshotDir(l0.chainId), 'fs', 'f0'), 'utf8')).toBe('layer 0');
+    expect(await readdir(join(root, 'snapshots', 'tmp'))).toEqual([]);
+  });
+
+  it('lets the download of a layer unpacked already go on without waiting for a reader', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'skiff-snap-'));
+    cleanups.push(() => rm(root, { recursive: true, force: true }));
+    const content = new ContentStore(join(root, 'content'));
+    await content.init();
+    const image = await manyLayerImage(content, 1);
+    const snapshots = new Snapshotter({ root, content });
+    await snapshots.unpack(image.layers, content);
+    // The blob downloads again (it was removed, say) while its layer is still unpacked.
+    const live = new LiveBlob(image.layers[0]!.digest);
+    await snapshots.unpack(image.layers, content, {
+      ready: () => Promise.resolve(),
+      live: () => live.open(),
+    });
+    // Abandoned: no copy is kept for a reader that will never come, and the download never waits.
+    expect(live.push(Buffer.alloc(9 << 20))).toBeUndefined();
+    expect(live.goneWhy).toMatch(/reader stopped/);
+  });
+
+  it('keeps nothing of a layer whose bytes unpacked but whose blob failed its digest', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'skiff-snap-'));
+    cleanups.push(() => rm(root, { recursive: true, force: true }));
+    const content = new ContentStore(join(root, 'content'));
+    await content.init();
+    const image = await manyLayerImage(content, 1);
+    const l0 = image.layers[0]!;
+    const live = new LiveBlob(l0.digest);
+    const mismatch = new Error(`digest mismatch for blob ${l0.digest}`);
+    const verified = deferred();
+    const snapshots = new Snapshotter({ root, content });
+    const unpacked = snapshots.unpack(image.layers, content, {
+      ready: () => verified.promise,
+      live: () => live.open(),
+    });
+    await live.push(await content.read(l0.digest));
+    live.end();
+    verified.reject(mismatch);
+    await expect(unpacked).rejects.toBe(mismatch);
+    expect(await snapshots.listSnapshots()).toEqual([]);
+    expect(await readdir(join(root, 'snapshots', 'tmp'))).toEqual([]);
+  });
 });
 
-function deferred(): { promise: Promise<void>; resolve: () => void } {
+function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } {
   let resolve!: () => void;
-  const promise = new Promise<void>((r) => {
-    resolve = r;
+  let reject!: (e: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
   });
-  return { promise, resolve };
+  // A rejection the test awaits through the unpack is not an unhandled one.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
 }
