@@ -7,13 +7,18 @@
 // The cache is a file written after the first run (so that the functions compiled lazily
 // during the run are in it too) and again when V8 rejects it (another Node or V8 flags).
 // Its name carries the bundle's name, which carries a hash of its content (V8 checks only
-// the source's length), and the Node version. It sits beside the bundle, or under the
-// user's cache directory where the bundle's is not writable. Writing it never fails a command.
+// the source's length), the Node version and, for a bundle that serves different runs
+// (`daemon run` and `daemon status`), the run's use: a cache holds what its first run
+// compiled. It sits beside the bundle, or under the user's cache directory where the
+// bundle's is not writable. It is written whole or not at all (a rename); V8 checks no
+// checksum of a cache outside debug builds, so the file carries a CRC-32 of its own and a
+// damaged one is compiled past and rewritten like one V8 refuses. Writing it never fails a command.
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
+import { crc32 } from 'node:zlib';
 
 export type CacheUse = 'hit' | 'miss' | 'rejected';
 
@@ -25,11 +30,32 @@ export interface CachedRun {
   save(): void;
 }
 
-/** Where the cache of `bundle` may be, in order: beside it, then in the user's cache directory. */
-export function cacheFilesFor(bundle: string, env: NodeJS.ProcessEnv = process.env): string[] {
-  const name = `${basename(bundle)}-${process.version}-${process.arch}.v8-cache`;
+/**
+ * Where the cache of `bundle` may be, in order: beside it, then in the user's cache
+ * directory; `use` names the run when the bundle serves several (`daemon run`).
+ */
+export function cacheFilesFor(bundle: string, env: NodeJS.ProcessEnv = process.env, use?: string): string[] {
+  const name = `${basename(bundle)}${use ? `-${use}` : ''}-${process.version}-${process.arch}.v8-cache`;
   const userCache = env.XDG_CACHE_HOME || join(homedir(), '.cache');
   return [join(dirname(bundle), 'code-cache', name), join(userCache, 'skiff', 'code-cache', name)];
+}
+
+/** The start of a cache file: a mark of this format, then the CRC-32 of V8's data after it. */
+const MAGIC = Buffer.from('skc1');
+const HEADER_BYTES = MAGIC.length + 4;
+
+function sealed(data: Buffer): Buffer {
+  const header = Buffer.alloc(HEADER_BYTES);
+  MAGIC.copy(header);
+  header.writeUInt32LE(crc32(data), MAGIC.length);
+  return Buffer.concat([header, data]);
+}
+
+/** V8's data of a cache file, or undefined when the file is not whole. */
+function unsealed(file: Buffer): Buffer | undefined {
+  if (file.length <= HEADER_BYTES || !file.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
+  const data = file.subarray(HEADER_BYTES);
+  return crc32(data) === file.readUInt32LE(MAGIC.length) ? data : undefined;
 }
 
 function readFirst(files: readonly string[]): Buffer | undefined {
@@ -68,13 +94,15 @@ export function runCommonJsCached(
   cacheFiles: readonly string[] = cacheFilesFor(bundle),
 ): CachedRun {
   const source = readFileSync(bundle, 'utf8');
-  const cachedData = readFirst(cacheFiles);
+  const file = readFirst(cacheFiles);
+  const cachedData = file && unsealed(file);
   // Node's own CommonJS wrapper, so that the bundle sees what a required file sees.
   const script = new Script(`(function (exports, require, module, __filename, __dirname) { ${source}\n})`, {
     filename: bundle,
     ...(cachedData ? { cachedData } : {}),
   });
-  const cache: CacheUse = cachedData === undefined ? 'miss' : script.cachedDataRejected ? 'rejected' : 'hit';
+  const cache: CacheUse =
+    file === undefined ? 'miss' : cachedData === undefined || script.cachedDataRejected ? 'rejected' : 'hit';
   const module = { exports: {} as unknown };
   const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
   wrapper.call(module.exports, module.exports, createRequire(bundle), module, bundle, dirname(bundle));
@@ -86,7 +114,7 @@ export function runCommonJsCached(
       if (saved) return;
       saved = true;
       try {
-        writeFirst(cacheFiles, script.createCachedData());
+        writeFirst(cacheFiles, sealed(script.createCachedData()));
       } catch {
         // no cache this time: the next run compiles again
       }

@@ -53,6 +53,25 @@ describe('runCommonJsCached', () => {
     expect(runCommonJsCached(bundle, [cache]).cache).toBe('hit');
   });
 
+  it('compiles past a damaged cache (V8 checks no checksum of its own) and rewrites it', () => {
+    runCommonJsCached(bundle, [cache]).save();
+    const whole = readFileSync(cache);
+    // one bit flipped in V8's data, past the header: same length, same V8 header
+    const damaged = Buffer.from(whole);
+    const at = damaged.length - 100;
+    damaged[at] = (damaged[at] ?? 0) ^ 0x10;
+    writeFileSync(cache, damaged);
+    const run = runCommonJsCached(bundle, [cache]);
+    expect(run.cache).toBe('rejected');
+    expect((run.exports as { greet(n: string): string }).greet('y')).toContain('hello y');
+    run.save();
+    expect(readFileSync(cache).equals(damaged)).toBe(false);
+    expect(runCommonJsCached(bundle, [cache]).cache).toBe('hit');
+    // cut short
+    writeFileSync(cache, whole.subarray(0, whole.length - 1));
+    expect(runCommonJsCached(bundle, [cache]).cache).toBe('rejected');
+  });
+
   it('writes to the next place when the first cannot take it, and fails nothing when none can', () => {
     const second = join(dir, 'rw', 'x.v8-cache');
     // root writes anyway: a path under a regular file cannot be a directory for anyone.
@@ -73,5 +92,12 @@ describe('runCommonJsCached', () => {
     const name = `family-service-H.cjs-${process.version}-${process.arch}.v8-cache`;
     expect(beside).toBe(`/opt/skiff/dist/skiff/code-cache/${name}`);
     expect(user).toBe(`/home/u/.cache/skiff/code-cache/${name}`);
+  });
+
+  it('keeps a cache of each use of a bundle that serves several (daemon run, daemon status)', () => {
+    const [run] = cacheFilesFor('/d/family-daemon-H.cjs', {}, 'run');
+    const [status] = cacheFilesFor('/d/family-daemon-H.cjs', {}, 'status');
+    expect(run).toBe(`/d/code-cache/family-daemon-H.cjs-run-${process.version}-${process.arch}.v8-cache`);
+    expect(status).not.toBe(run);
   });
 });
