@@ -13,6 +13,7 @@
 // bundle's is not writable. It is written whole or not at all (a rename); V8 checks no
 // checksum of a cache outside debug builds, so the file carries a CRC-32 of its own and a
 // damaged one is compiled past and rewritten like one V8 refuses. Writing it never fails a command.
+import { isAscii } from 'node:buffer';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
@@ -93,7 +94,10 @@ export function runCommonJsCached(
   bundle: string,
   cacheFiles: readonly string[] = cacheFilesFor(bundle),
 ): CachedRun {
-  const source = readFileSync(bundle, 'utf8');
+  const bytes = readFileSync(bundle);
+  // The bundles are ASCII (scripts/bundle-cli.mjs escapes the rest): as latin1 they become
+  // a string in one copy, where UTF-8 decoding takes twice as long (~7 ms for the daemon's).
+  const source = isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
   const file = readFirst(cacheFiles);
   const cachedData = file && unsealed(file);
   // Node's own CommonJS wrapper, so that the bundle sees what a required file sees.

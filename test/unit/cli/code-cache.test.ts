@@ -43,6 +43,11 @@ describe('runCommonJsCached', () => {
     );
   });
 
+  it('reads a bundle that is not ASCII as UTF-8', () => {
+    writeFileSync(bundle, "module.exports = { word: 'café → ok' };\n");
+    expect((runCommonJsCached(bundle, [cache]).exports as { word: string }).word).toBe('café → ok');
+  });
+
   it('compiles afresh and rewrites a cache V8 refuses', () => {
     mkdirSync(join(dir, 'cache'));
     writeFileSync(cache, 'not a code cache');
