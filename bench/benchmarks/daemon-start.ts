@@ -55,7 +55,7 @@ const RESTART = 'restart over existing state to /_ping';
 export const daemonStartBenchmark: Benchmark = {
   name: 'daemon-start',
   description:
-    'node daemon start to API ready and its memory: skiff single-node daemon vs dockerd (interleaved)',
+    'node daemon start to API ready, fresh and over its own state, its CPU time and memory: skiff single-node daemon vs dockerd (interleaved)',
   async run(ctx) {
     const entry = await skiffEntry(ctx.size === 'tiny', ctx.log);
     const name = 'daemon-start';
