@@ -7,14 +7,17 @@
 // The cache is a file written after the first run (so that the functions compiled lazily
 // during the run are in it too) and again when V8 rejects it (another Node or V8 flags).
 // Its name carries the bundle's name, which carries a hash of its content (V8 checks only
-// the source's length), the Node version and, for a bundle that serves different runs
-// (`daemon run` and `daemon status`), the run's use: a cache holds what its first run
+// the source's length), the Node version and, for `daemon run`, that use: the daemon's
+// bundle serves short commands too (`daemon status`), and a cache holds what its first run
 // compiled. It sits beside the bundle, or under the user's cache directory where the
 // bundle's is not writable. It is written whole or not at all (a rename); V8 checks no
 // checksum of a cache outside debug builds, so the file carries a CRC-32 of its own and a
-// damaged one is compiled past and rewritten like one V8 refuses. Writing it never fails a command.
+// damaged one is compiled past and rewritten like one V8 refuses. Writing it never fails a
+// command. Writing a family's cache removes that family's caches of other bundles (an older
+// skiff, another Node) from the same directory: the user's cache directory outlives every
+// install.
 import { isAscii } from 'node:buffer';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -35,7 +38,7 @@ export interface CachedRun {
  * Where the cache of `bundle` may be, in order: beside it, then in the user's cache
  * directory; `use` names the run when the bundle serves several (`daemon run`).
  */
-export function cacheFilesFor(bundle: string, env: NodeJS.ProcessEnv = process.env, use?: string): string[] {
+export function cacheFilesFor(bundle: string, env: NodeJS.ProcessEnv = process.env, use?: 'run'): string[] {
   const name = `${basename(bundle)}${use ? `-${use}` : ''}-${process.version}-${process.arch}.v8-cache`;
   const userCache = env.XDG_CACHE_HOME || join(homedir(), '.cache');
   return [join(dirname(bundle), 'code-cache', name), join(userCache, 'skiff', 'code-cache', name)];
@@ -70,6 +73,34 @@ function readFirst(files: readonly string[]): Buffer | undefined {
   return undefined;
 }
 
+/**
+ * `family-<name>-<hash>.cjs[-run]-<node>-<arch>.v8-cache`: its family part (before the hash)
+ * and its build (the hash, Node and arch), else undefined.
+ */
+function cacheKey(cacheName: string): { family: string; build: string } | undefined {
+  const m = /^(.+-)([A-Za-z0-9]+)\.cjs-(?:run-)?(v[^/]+)\.v8-cache$/.exec(cacheName);
+  return m ? { family: m[1] ?? '', build: `${m[2]}-${m[3]}` } : undefined;
+}
+
+/**
+ * Removes the caches of the same family's other bundles beside `file` (those of other uses
+ * of the same bundle stay); best effort.
+ */
+function removeOtherBuilds(file: string): void {
+  const name = basename(file);
+  const key = cacheKey(name);
+  if (key === undefined) return;
+  const dir = dirname(file);
+  try {
+    for (const other of readdirSync(dir)) {
+      const k = other === name ? undefined : cacheKey(other);
+      if (k?.family === key.family && k.build !== key.build) rmSync(join(dir, other), { force: true });
+    }
+  } catch {
+    // left for the next write to try again
+  }
+}
+
 /** Writes `data` to the first place that takes it, whole or not at all (rename). */
 function writeFirst(files: readonly string[], data: Buffer): void {
   for (const f of files) {
@@ -78,6 +109,7 @@ function writeFirst(files: readonly string[], data: Buffer): void {
       mkdirSync(dirname(f), { recursive: true });
       writeFileSync(tmp, data);
       renameSync(tmp, f);
+      removeOtherBuilds(f);
       return;
     } catch {
       try {

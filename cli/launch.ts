@@ -39,8 +39,8 @@ export function launch(
     return;
   }
   const bundle = join(dir, own);
-  // `daemon run` compiles a node, `daemon status` next to nothing: a cache of each.
-  const use = family === 'daemon' ? subcommandOf(argv) : undefined;
+  // `daemon run` compiles a node, `daemon status` next to nothing: a cache of its own for the node.
+  const use = family === 'daemon' && subcommandOf(argv) === 'run' ? 'run' : undefined;
   const run = runCommonJsCached(bundle, cacheFilesFor(bundle, process.env, use));
   const { runCli, onStarted } = run.exports as FamilyBundle;
   if (use === 'run') {

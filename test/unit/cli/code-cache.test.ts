@@ -2,7 +2,7 @@
 // use it, and a cache V8 refuses or a place that cannot take it never fails the command.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cacheFilesFor, runCommonJsCached } from '../../../cli/code-cache.js';
 
@@ -90,6 +90,25 @@ describe('runCommonJsCached', () => {
     expect(runCommonJsCached(bundle, [blocked]).cache).toBe('miss');
   });
 
+  it("removes the caches of the family's other builds where it writes, and no other family's", () => {
+    // The user's cache directory, as cacheFilesFor names it.
+    const here = cacheFilesFor(bundle, { XDG_CACHE_HOME: join(dir, 'user') })[1] ?? '';
+    const caches = dirname(here);
+    mkdirSync(caches, { recursive: true });
+    const v = `${process.version}-${process.arch}`;
+    const older = join(caches, `family-x-OLD1.cjs-${v}.v8-cache`);
+    const otherNode = join(caches, 'family-x-ABC.cjs-v18.0.0-x64.v8-cache');
+    const otherFamily = join(caches, `family-x-y-OLD2.cjs-${v}.v8-cache`);
+    const notOurs = join(caches, 'notes.txt');
+    for (const f of [older, otherNode, otherFamily, notOurs]) writeFileSync(f, 'x');
+    runCommonJsCached(bundle, [here]).save();
+    expect(existsSync(here)).toBe(true);
+    expect(existsSync(older)).toBe(false);
+    expect(existsSync(otherNode)).toBe(false);
+    expect(existsSync(otherFamily)).toBe(true);
+    expect(existsSync(notOurs)).toBe(true);
+  });
+
   it('keeps the cache beside the bundle, else in the user cache directory, per Node version', () => {
     const [beside, user] = cacheFilesFor('/opt/skiff/dist/skiff/family-service-H.cjs', {
       XDG_CACHE_HOME: '/home/u/.cache',
@@ -99,10 +118,28 @@ describe('runCommonJsCached', () => {
     expect(user).toBe(`/home/u/.cache/skiff/code-cache/${name}`);
   });
 
-  it('keeps a cache of each use of a bundle that serves several (daemon run, daemon status)', () => {
+  it("keeps a cache of its own for `daemon run`, which the family's other builds' go with", () => {
     const [run] = cacheFilesFor('/d/family-daemon-H.cjs', {}, 'run');
-    const [status] = cacheFilesFor('/d/family-daemon-H.cjs', {}, 'status');
+    const [plain] = cacheFilesFor('/d/family-daemon-H.cjs', {});
     expect(run).toBe(`/d/code-cache/family-daemon-H.cjs-run-${process.version}-${process.arch}.v8-cache`);
-    expect(status).not.toBe(run);
+    expect(plain).not.toBe(run);
+
+    const v = `${process.version}-${process.arch}`;
+    const caches = join(dir, 'caches');
+    mkdirSync(caches);
+    const sameBuildRun = join(caches, `family-x-ABC.cjs-run-${v}.v8-cache`);
+    const olderRun = join(caches, `family-x-OLD1.cjs-run-${v}.v8-cache`);
+    const otherNodeRun = join(caches, 'family-x-ABC.cjs-run-v18.0.0-x64.v8-cache');
+    for (const f of [sameBuildRun, olderRun, otherNodeRun]) writeFileSync(f, 'x');
+    const here = join(caches, `family-x-ABC.cjs-${v}.v8-cache`);
+    runCommonJsCached(bundle, [here]).save();
+    expect(existsSync(here)).toBe(true);
+    expect(existsSync(sameBuildRun)).toBe(true);
+    expect(existsSync(olderRun)).toBe(false);
+    expect(existsSync(otherNodeRun)).toBe(false);
+    // and the other way round
+    rmSync(sameBuildRun);
+    runCommonJsCached(bundle, [sameBuildRun]).save();
+    expect(existsSync(here)).toBe(true);
   });
 });
