@@ -1,6 +1,6 @@
 // The built bundle's main.js (scripts/bundle-cli.mjs, cli/launch.ts): a family's command line
 // runs that family's CommonJS bundle through V8's code cache (the daemon's too, with a cache
-// of each subcommand); help and completion run the ES module bundle.
+// of its own for `daemon run`); help and completion run the ES module bundle.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -25,7 +25,7 @@ describe('the bundled skiff command', () => {
     expect(skiff('version', '--format', 'json')).toContain(`"Version":"${pkg.version}"`);
   });
 
-  it("runs the daemon's family from its own bundle, with a cache of each subcommand", () => {
+  it("runs the daemon's family from its own bundle, with a cache of its own for daemon run", () => {
     expect(skiff('daemon', '--help')).toContain('Usage: skiff daemon');
     const daemon = readdirSync(BUNDLE).find((f) => /^family-daemon-\w+\.cjs$/.test(f) && skiffUses(f));
     expect(daemon).toBeDefined();
