@@ -10,8 +10,9 @@ const { pathToFileURL } = require('node:url');
 const root = join(__dirname, '..');
 const compiled = join(root, 'dist', 'cli', 'main.js');
 // The bundle (dist/skiff/, esbuild over the compiled tree and the npm packages: one
-// CommonJS file per command family, run through V8's code cache, and ES module chunks for
-// the daemon), unless it is older than the compiled tree (a `tsc` build without `npm run build`).
+// CommonJS file per command family, the daemon's included, run through V8's code cache, and
+// ES module chunks for help and completion), unless it is older than the compiled tree (a
+// `tsc` build without `npm run build`).
 const bundle = join(root, 'dist', 'skiff', 'main.js');
 if (existsSync(bundle) && existsSync(compiled) && statSync(bundle).mtimeMs >= statSync(compiled).mtimeMs) {
   require(bundle);

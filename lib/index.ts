@@ -24,6 +24,7 @@ export * from './interleave.js';
 export * from './job-outcome.js';
 export * from './json-equal.js';
 export * from './labels.js';
+export * from './lazy.js';
 export * from './log.js';
 export * from './model/index.js';
 export * from './network-attachment.js';

@@ -3,32 +3,34 @@
 // the command line wins over the file; the file wins over defaults and environment.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { SkiffError } from '../lib/index.js';
+import { lazy, SkiffError } from '../lib/index.js';
 
-/** A byte count, or a size with a unit ("32GiB"); checked further by the flag's parser. */
-const byteSize = z.union([z.number().int().nonnegative(), z.string().min(1)]).optional();
-
-const DaemonConfig = z.strictObject({
-  'state-dir': z.string().min(1).optional(),
-  'run-dir': z.string().min(1).optional(),
-  'log-level': z.enum(['debug', 'info', 'warn', 'error']).optional(),
-  'log-max-size': z.string().min(1).optional(),
-  'log-max-files': z.union([z.number().int(), z.string().regex(/^\d+$/)]).optional(),
-  'advertise-addr': z.string().min(1).optional(),
-  port: z.union([z.number().int(), z.string().regex(/^\d+$/)]).optional(),
-  join: z.string().min(1).optional(),
-  'token-file': z.string().min(1).optional(),
-  'dispatcher-heartbeat': z.string().min(1).optional(),
-  'raft-tick': z.string().min(1).optional(),
-  'raft-snapshot-interval': z.union([z.number().int(), z.string().regex(/^\d+$/)]).optional(),
-  'default-addr-pool': z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
-  'default-addr-pool-mask-length': z.union([z.number().int(), z.string().regex(/^\d+$/)]).optional(),
-  'max-layer-size': byteSize,
-  'max-image-size': byteSize,
-  'max-layer-entries': z.union([z.number().int().positive(), z.string().regex(/^\d+$/)]).optional(),
-  'max-image-config-size': byteSize,
-  'min-free-space': byteSize,
-  'metrics-addr': z.string().min(1).optional(),
+/** Built when a file is read: most starts have none. */
+const daemonConfig = lazy(() => {
+  /** A byte count, or a size with a unit ("32GiB"); checked further by the flag's parser. */
+  const byteSize = z.union([z.number().int().nonnegative(), z.string().min(1)]).optional();
+  return z.strictObject({
+    'state-dir': z.string().min(1).optional(),
+    'run-dir': z.string().min(1).optional(),
+    'log-level': z.enum(['debug', 'info', 'warn', 'error']).optional(),
+    'log-max-size': z.string().min(1).optional(),
+    'log-max-files': z.union([z.number().int(), z.string().regex(/^\d+$/)]).optional(),
+    'advertise-addr': z.string().min(1).optional(),
+    port: z.union([z.number().int(), z.string().regex(/^\d+$/)]).optional(),
+    join: z.string().min(1).optional(),
+    'token-file': z.string().min(1).optional(),
+    'dispatcher-heartbeat': z.string().min(1).optional(),
+    'raft-tick': z.string().min(1).optional(),
+    'raft-snapshot-interval': z.union([z.number().int(), z.string().regex(/^\d+$/)]).optional(),
+    'default-addr-pool': z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+    'default-addr-pool-mask-length': z.union([z.number().int(), z.string().regex(/^\d+$/)]).optional(),
+    'max-layer-size': byteSize,
+    'max-image-size': byteSize,
+    'max-layer-entries': z.union([z.number().int().positive(), z.string().regex(/^\d+$/)]).optional(),
+    'max-image-config-size': byteSize,
+    'min-free-space': byteSize,
+    'metrics-addr': z.string().min(1).optional(),
+  });
 });
 
 /** The file's settings as commander option values (camelCase keys, strings). */
@@ -60,7 +62,7 @@ export function parseDaemonConfig(text: string, file: string): DaemonConfigValue
       hint: 'the file holds one JSON object, e.g. {"advertise-addr": "192.0.2.10"}',
     });
   }
-  const parsed = DaemonConfig.safeParse(json);
+  const parsed = daemonConfig().safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue?.path.length ? ` at "${issue.path.join('.')}"` : '';
@@ -69,7 +71,7 @@ export function parseDaemonConfig(text: string, file: string): DaemonConfigValue
         ? `unknown setting(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`
         : issue?.message;
     throw new SkiffError('invalid_argument', `${file}${where}: ${keys}`, {
-      hint: `settings are the flags of \`skiff daemon run\` without the dashes: ${Object.keys(DaemonConfig.shape).join(', ')}`,
+      hint: `settings are the flags of \`skiff daemon run\` without the dashes: ${Object.keys(daemonConfig().shape).join(', ')}`,
     });
   }
   const values: DaemonConfigValues = {};

@@ -8,11 +8,12 @@
 // (for node: builtins and the odd computed require) and `__dirname`: each chunk's banner
 // defines them.
 //
-// Besides, each command family but the daemon's gets a CommonJS bundle of its own
-// (family-<name>-<hash>.cjs: the program with only that family's commands), which main.js
-// runs through V8's code cache (cli/code-cache.ts): a cached run compiles next to nothing
-// (`service ls` ~45 → ~25 ms of CPU above `node -e 0`, `compose ps` ~90 → ~50). The code cache
-// works for scripts only, not for ES modules.
+// Besides, each command family gets a CommonJS bundle of its own (family-<name>-<hash>.cjs:
+// the program with only that family's commands), which main.js runs through V8's code cache
+// (cli/code-cache.ts): a cached run compiles next to nothing (`service ls` ~45 → ~25 ms of
+// CPU above `node -e 0`, `compose ps` ~90 → ~50). The code cache works for scripts only, not
+// for ES modules. The daemon's bundle holds the whole node (what node/ loads on demand is
+// bundled in, initialised when first imported): a node's start is mostly compiling it.
 //
 //   node scripts/bundle-cli.mjs [compiled tree (dist)] [out dir (dist/skiff)]
 //
@@ -113,13 +114,13 @@ const PACKAGE_PLUGINS = [
 
 /**
  * The modules of cli/commands/ each family loads, read from the loaders' source (each is a
- * dynamic import of `./<module>.js`); the daemon's family stays in the ES module chunks.
+ * dynamic import of `./<module>.js`); completion needs them all (the ES module chunks).
  */
 const commandsIndex = resolve(compiled, 'cli', 'commands', 'index.js');
 const { COMMAND_FAMILIES } = await import(pathToFileURL(commandsIndex).href);
 const familyModules = new Map([['version', []]]);
 for (const [name, load] of COMMAND_FAMILIES) {
-  if (name === 'daemon' || name === 'completion') continue;
+  if (name === 'completion') continue;
   familyModules.set(
     name,
     [...String(load).matchAll(/import\('(\.\/[\w-]+\.js)'\)/g)].map((m) => m[1]),
@@ -157,8 +158,8 @@ async function commonJsBuild(label, entry, modules, options) {
             resolveDir: resolve(compiled, 'cli'),
           }));
           // pino has no side effects the CLI needs: a family that never logs (all but the
-          // daemon's, which has no bundle here) leaves it out, instead of starting it and the
-          // worker_threads, assert… it requires at every command.
+          // daemon's) leaves it out, instead of starting it and the worker_threads, assert…
+          // it requires at every command.
           b.onResolve({ filter: /^pino$/ }, async (a) => {
             if (a.pluginData?.pino) return undefined;
             const r = await b.resolve(a.path, {
@@ -214,10 +215,15 @@ function asciiOnly(file) {
   writeFileSync(file, ascii);
 }
 
-/** One family's CommonJS bundle (program.js's runCli): its file name, with a hash of its content. */
+/**
+ * One family's CommonJS bundle (program.js's runCli, and started.js's onStarted for the
+ * launcher): its file name, with a hash of its content.
+ */
 async function familyBundle(name, modules) {
   const program = JSON.stringify(resolve(compiled, 'cli', 'program.js'));
-  const result = await commonJsBuild(`family-${name}`, `export { runCli } from ${program};`, modules, {
+  const started = JSON.stringify(resolve(compiled, 'cli', 'started.js'));
+  const entry = `export { runCli } from ${program};\nexport { onStarted } from ${started};`;
+  const result = await commonJsBuild(`family-${name}`, entry, modules, {
     entryNames: '[name]-[hash]',
     outExtension: { '.js': '.cjs' },
   });
@@ -235,7 +241,7 @@ for (const [name, modules] of familyModules) {
 const familyBundles = {};
 for (const [name, modules] of familyModules) familyBundles[name] = await byModules.get(modules.join(' '));
 
-// The ES modules (the daemon, help, completion): main.mjs and its chunks.
+// The ES modules (help, completion): main.mjs and its chunks.
 await build({
   entryPoints: [join(compiled, 'cli', 'main.js')],
   bundle: true,

@@ -4,6 +4,7 @@
 // generator, and host pictures for leftover checks.
 export type { BenchContext, Benchmark, BenchSize } from './benchmark.js';
 export { type CommandResult, runChecked, runCommand, waitFor } from './command.js';
+export { cpuMs } from './cpu-time.js';
 export {
   attributeDiff,
   captureHostState,

@@ -25,6 +25,7 @@ import { buildImage } from '../../test/fixtures/index.js';
 import { freePort } from '../../test/lab/index.js';
 import {
   type CommandResult,
+  cpuMs,
   literal,
   onInterrupt,
   runChecked,
@@ -70,6 +71,8 @@ export interface DockerdPeer {
   stateDir: string;
   /** From spawning dockerd to its API answering /_ping. */
   readyMs: number;
+  /** The CPU time dockerd and containerd had used when the API answered (cpuMs). */
+  readyCpuMs: number;
   /** Regexps matching what this daemon could leave on the host (for leftover checks). */
   signatures: RegExp[];
   /** `docker ARGS` against this daemon; throws on a non-zero exit. */
@@ -80,6 +83,12 @@ export interface DockerdPeer {
   loadBusybox(tags?: readonly string[]): Promise<void>;
   swarmInit(): Promise<void>;
   swarmLeave(): Promise<void>;
+  /**
+   * Stops dockerd (SIGTERM: it stops its containerd too) and starts it again over the same
+   * state; resolves with the ms from spawning it to its API answering /_ping, and the CPU
+   * time the new processes had used by then.
+   */
+  restart(): Promise<{ readyMs: number; cpuMs: number }>;
   /** Stops dockerd and undoes everything it changed. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -203,8 +212,7 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<DockerdPe
   const docker = (args: readonly string[], timeoutMs = 120_000) =>
     runChecked('docker', args, { env, timeoutMs });
   let swarm = false;
-  let spawnedAt = 0;
-  let readyMs = 0;
+  let ready = { readyMs: 0, cpuMs: 0 };
 
   const cleanup = async (): Promise<void> => {
     const { attempt, problems } = attempts();
@@ -251,12 +259,11 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<DockerdPe
   };
   const unregister = onInterrupt(`dockerd in ${stateDir}`, stop);
 
-  try {
-    const config = join(stateDir, 'daemon.json');
-    // An empty config file so the host's /etc/docker/daemon.json, if any, plays no part.
-    await writeFile(config, '{}\n');
+  const config = join(stateDir, 'daemon.json');
+  /** Spawns dockerd and waits for its API; resolves with the ms that took and the CPU time used. */
+  const launch = async (): Promise<{ readyMs: number; cpuMs: number }> => {
     const logFd = openSync(join(stateDir, 'dockerd.log'), 'a');
-    spawnedAt = performance.now();
+    const spawnedAt = performance.now();
     child = spawn(
       DOCKERD,
       [
@@ -293,7 +300,13 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<DockerdPe
     );
     died.catch(() => {});
     await Promise.race([died, waitForPing(socket, `dockerd on ${host} to answer /_ping`)]);
-    readyMs = performance.now() - spawnedAt;
+    const readyMs = performance.now() - spawnedAt;
+    return { readyMs, cpuMs: cpuMs(stateDir) };
+  };
+  try {
+    // An empty config file so the host's /etc/docker/daemon.json, if any, plays no part.
+    await writeFile(config, '{}\n');
+    ready = await launch();
   } catch (e) {
     await stop().catch(() => {});
     throw e;
@@ -304,7 +317,8 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<DockerdPe
     label: `dockerd ${version} + crun`,
     host,
     stateDir,
-    readyMs,
+    readyMs: ready.readyMs,
+    readyCpuMs: ready.cpuMs,
     signatures: [
       new RegExp(literal(stateDir)),
       new RegExp(literal(cgroupParent)),
@@ -353,6 +367,22 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<DockerdPe
     async swarmLeave() {
       await docker(['swarm', 'leave', '--force']);
       swarm = false;
+    },
+    async restart() {
+      const running = child;
+      if (running && running.exitCode === null && running.signalCode === null) {
+        const exited = new Promise<void>((r) => running.once('exit', () => r()));
+        running.kill('SIGTERM');
+        const killer = setTimeout(() => running.kill('SIGKILL'), 20_000);
+        await exited;
+        clearTimeout(killer);
+      }
+      // containerd (its child) is gone once dockerd has stopped it.
+      await waitFor(() => pidsMentioning(stateDir).length === 0, {
+        what: `dockerd's helpers in ${stateDir} to exit`,
+        timeoutMs: 10_000,
+      });
+      return launch();
     },
     stop,
   };

@@ -8,6 +8,7 @@ import { createLogger, parseByteSize, parseDurationNs } from '../../lib/index.js
 import { DEFAULT_CONFIG_FILE, daemonPaths, nodeMode, readDaemonConfig, runNode } from '../../node/index.js';
 import { daemonStatus, ensureLocalDaemon, keepLogRotated, stopLocalDaemon } from '../daemon/index.js';
 import { CliExit, CliUsageError, printJson, readStdin } from '../output.js';
+import { started } from '../started.js';
 import { skiffVersion } from '../version.js';
 
 export function registerDaemon(program: Command): void {
@@ -159,6 +160,7 @@ export function registerDaemon(program: Command): void {
         },
         log,
       );
+      started();
       await new Promise<void>((resolve) => {
         let stopping = false;
         const stop = (signal: string) => {

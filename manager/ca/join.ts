@@ -1,7 +1,7 @@
 import { createPublicKey, sign, verify } from 'node:crypto';
 import { z } from 'zod';
 import type { Logger, Node } from '../../lib/index.js';
-import { SkiffError, silentLogger } from '../../lib/index.js';
+import { lazy, SkiffError, silentLogger } from '../../lib/index.js';
 import type { Store } from '../store/index.js';
 import {
   issueNodeCertificate,
@@ -63,24 +63,26 @@ export interface JoinResponse {
   };
 }
 
-const hostPort = z
-  .string()
-  .max(300)
-  .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port');
-
-const joinSchema = z.object({
-  token: z.string().max(200),
-  publicKey: z.string().max(4096),
-  proof: z.string().max(1024),
-  hostname: z.string().min(1).max(253),
-  addr: z.string().max(300).optional(),
-  raftAddr: hostPort.optional(),
-  raftAddrIfManager: hostPort.optional(),
+/** Built at the first request: most nodes never see one, and each schema costs at its build. */
+const schemas = lazy(() => {
+  const hostPort = z
+    .string()
+    .max(300)
+    .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port');
+  return {
+    join: z.object({
+      token: z.string().max(200),
+      publicKey: z.string().max(4096),
+      proof: z.string().max(1024),
+      hostname: z.string().min(1).max(253),
+      addr: z.string().max(300).optional(),
+      raftAddr: hostPort.optional(),
+      raftAddrIfManager: hostPort.optional(),
+    }),
+    renew: z.object({ publicKey: z.string().max(4096), proof: z.string().max(1024) }),
+    promote: z.object({ addr: hostPort, raftAddr: hostPort }),
+  };
 });
-
-const renewSchema = z.object({ publicKey: z.string().max(4096), proof: z.string().max(1024) });
-
-const promoteSchema = z.object({ addr: hostPort, raftAddr: hostPort });
 
 const DEFAULT_CERT_VALIDITY_MS = 90 * 86_400_000;
 
@@ -127,7 +129,7 @@ export class JoinService {
   }
 
   async join(body: unknown): Promise<JoinResponse> {
-    const req = parseOrThrow(joinSchema, body, 'join request');
+    const req = parseOrThrow(schemas().join, body, 'join request');
     parseJoinToken(req.token);
     const cluster = this.o.store.getCluster();
     if (!cluster?.JoinTokens) throw new SkiffError('unavailable', 'the cluster is not initialized yet');
@@ -204,7 +206,7 @@ export class JoinService {
 
   /** A fresh certificate for an authenticated node; the role comes from the store (promotion/demotion take effect here). */
   async renew(peer: NodeCertificateInfo, body: unknown): Promise<{ certificate: string; role: NodeRole }> {
-    const req = parseOrThrow(renewSchema, body, 'renew request');
+    const req = parseOrThrow(schemas().renew, body, 'renew request');
     const node: Node | undefined = this.o.store.getNode(peer.nodeId);
     if (!node || node.ID !== peer.nodeId)
       throw new SkiffError('unauthorized', `node ${peer.nodeId} is no longer part of the cluster`);
@@ -230,7 +232,7 @@ export class JoinService {
    * can add it; a follower refuses, and the node asks the next manager.
    */
   async promote(peer: NodeCertificateInfo, body: unknown): Promise<JoinResponse> {
-    const req = parseOrThrow(promoteSchema, body, 'promote request');
+    const req = parseOrThrow(schemas().promote, body, 'promote request');
     const node = this.o.store.getNode(peer.nodeId);
     if (!node) throw new SkiffError('unauthorized', `node ${peer.nodeId} is no longer part of the cluster`);
     if (node.Spec.Role !== 'manager' || peer.role !== 'manager') {

@@ -1,8 +1,8 @@
 // The built bundle's main.js (scripts/bundle-cli.mjs, cli/launch.ts): a family's command line
-// runs that family's CommonJS bundle through V8's code cache; the daemon's family, help and
-// completion run the ES module bundle.
+// runs that family's CommonJS bundle through V8's code cache (the daemon's too, with a cache
+// of its own for `daemon run`); help and completion run the ES module bundle.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -25,8 +25,21 @@ describe('the bundled skiff command', () => {
     expect(skiff('version', '--format', 'json')).toContain(`"Version":"${pkg.version}"`);
   });
 
-  it('runs the daemon family, help and completion from the ES module bundle', () => {
+  it("runs the daemon's family from its own bundle, with a cache of its own for daemon run", () => {
     expect(skiff('daemon', '--help')).toContain('Usage: skiff daemon');
+    const daemon = readdirSync(BUNDLE).find((f) => /^family-daemon-\w+\.cjs$/.test(f) && skiffUses(f));
+    expect(daemon).toBeDefined();
+    expect(readdirSync(join(BUNDLE, 'code-cache'))).toContain(
+      `${daemon}-${process.version}-${process.arch}.v8-cache`,
+    );
+    // `daemon run` writes its own once a node is ready: a help run's would serve every start
+    const runCache = join(BUNDLE, 'code-cache', `${daemon}-run-${process.version}-${process.arch}.v8-cache`);
+    rmSync(runCache, { force: true });
+    expect(skiff('daemon', 'run', '--help')).toContain('Usage: skiff daemon run');
+    expect(existsSync(runCache)).toBe(false);
+  });
+
+  it('runs help and completion from the ES module bundle', () => {
     const help = skiff('--help');
     for (const family of ['service', 'compose', 'stack', 'daemon']) expect(help).toContain(family);
     expect(skiff('completion', 'bash')).toContain('_skiff');

@@ -43,6 +43,11 @@ describe('runCommonJsCached', () => {
     );
   });
 
+  it('reads a bundle that is not ASCII as UTF-8', () => {
+    writeFileSync(bundle, "module.exports = { word: 'café → ok' };\n");
+    expect((runCommonJsCached(bundle, [cache]).exports as { word: string }).word).toBe('café → ok');
+  });
+
   it('compiles afresh and rewrites a cache V8 refuses', () => {
     mkdirSync(join(dir, 'cache'));
     writeFileSync(cache, 'not a code cache');
@@ -51,6 +56,25 @@ describe('runCommonJsCached', () => {
     expect((run.exports as { greet(n: string): string }).greet('x')).toContain('hello x');
     run.save();
     expect(runCommonJsCached(bundle, [cache]).cache).toBe('hit');
+  });
+
+  it('compiles past a damaged cache (V8 checks no checksum of its own) and rewrites it', () => {
+    runCommonJsCached(bundle, [cache]).save();
+    const whole = readFileSync(cache);
+    // one bit flipped in V8's data, past the header: same length, same V8 header
+    const damaged = Buffer.from(whole);
+    const at = damaged.length - 100;
+    damaged[at] = (damaged[at] ?? 0) ^ 0x10;
+    writeFileSync(cache, damaged);
+    const run = runCommonJsCached(bundle, [cache]);
+    expect(run.cache).toBe('rejected');
+    expect((run.exports as { greet(n: string): string }).greet('y')).toContain('hello y');
+    run.save();
+    expect(readFileSync(cache).equals(damaged)).toBe(false);
+    expect(runCommonJsCached(bundle, [cache]).cache).toBe('hit');
+    // cut short
+    writeFileSync(cache, whole.subarray(0, whole.length - 1));
+    expect(runCommonJsCached(bundle, [cache]).cache).toBe('rejected');
   });
 
   it('writes to the next place when the first cannot take it, and fails nothing when none can', () => {
@@ -92,5 +116,30 @@ describe('runCommonJsCached', () => {
     const name = `family-service-H.cjs-${process.version}-${process.arch}.v8-cache`;
     expect(beside).toBe(`/opt/skiff/dist/skiff/code-cache/${name}`);
     expect(user).toBe(`/home/u/.cache/skiff/code-cache/${name}`);
+  });
+
+  it("keeps a cache of its own for `daemon run`, which the family's other builds' go with", () => {
+    const [run] = cacheFilesFor('/d/family-daemon-H.cjs', {}, 'run');
+    const [plain] = cacheFilesFor('/d/family-daemon-H.cjs', {});
+    expect(run).toBe(`/d/code-cache/family-daemon-H.cjs-run-${process.version}-${process.arch}.v8-cache`);
+    expect(plain).not.toBe(run);
+
+    const v = `${process.version}-${process.arch}`;
+    const caches = join(dir, 'caches');
+    mkdirSync(caches);
+    const sameBuildRun = join(caches, `family-x-ABC.cjs-run-${v}.v8-cache`);
+    const olderRun = join(caches, `family-x-OLD1.cjs-run-${v}.v8-cache`);
+    const otherNodeRun = join(caches, 'family-x-ABC.cjs-run-v18.0.0-x64.v8-cache');
+    for (const f of [sameBuildRun, olderRun, otherNodeRun]) writeFileSync(f, 'x');
+    const here = join(caches, `family-x-ABC.cjs-${v}.v8-cache`);
+    runCommonJsCached(bundle, [here]).save();
+    expect(existsSync(here)).toBe(true);
+    expect(existsSync(sameBuildRun)).toBe(true);
+    expect(existsSync(olderRun)).toBe(false);
+    expect(existsSync(otherNodeRun)).toBe(false);
+    // and the other way round
+    rmSync(sameBuildRun);
+    runCommonJsCached(bundle, [sameBuildRun]).save();
+    expect(existsSync(here)).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 // A command line loads only its own command family; help, completion and typos load all.
 import { describe, expect, it } from 'vitest';
+import { subcommandOf } from '../../../cli/family.js';
 import { buildProgram, familyOf } from '../../../cli/program.js';
 
 describe('familyOf', () => {
@@ -28,6 +29,16 @@ describe('familyOf', () => {
     [['-v', '--help']],
   ])('%j needs every command', (argv) => {
     expect(familyOf(argv)).toBeUndefined();
+  });
+
+  it.each([
+    [['daemon', 'run', '--state-dir', '/s'], 'run'],
+    [['-H', 'unix:///run/x.sock', 'daemon', 'status'], 'status'],
+    [['compose', '-f', 'a.yaml', 'up'], undefined],
+    [['version'], undefined],
+    [[], undefined],
+  ])('%j has the subcommand %s', (argv, sub) => {
+    expect(subcommandOf(argv)).toBe(sub);
   });
 
   it('builds only that family, with version', async () => {
