@@ -303,17 +303,21 @@ export class RaftCore {
 
   /**
    * Records an application snapshot at `index` (== applied) and drops log entries before
-   * index - keepEntries. Returns the snapshot to persist.
+   * index - keepEntries. Returns the snapshot to persist. A snapshot the application
+   * serialised while applying went on may be of an earlier applied index: then `conf` is
+   * the configuration as of that index (confState() when it was captured).
    */
-  compact(index: number, data: Uint8Array, keepEntries = 0): Snapshot {
-    if (index !== this.applied) {
+  compact(index: number, data: Uint8Array, keepEntries = 0, conf?: ConfState): Snapshot {
+    if (conf ? index > this.applied : index !== this.applied) {
       throw new RaftError(
         'invalid_argument',
-        `snapshot index ${index} must equal the applied index ${this.applied}`,
+        conf
+          ? `snapshot index ${index} is past the applied index ${this.applied}`
+          : `snapshot index ${index} must equal the applied index ${this.applied}`,
       );
     }
     if (index <= this.snapshot.meta.index) return this.snapshot;
-    this.snapshot = { meta: { index, term: this.termAt(index), conf: cloneConf(this.conf) }, data };
+    this.snapshot = { meta: { index, term: this.termAt(index), conf: cloneConf(conf ?? this.conf) }, data };
     const newPrev = Math.min(index - keepEntries, this.stableIndex);
     if (newPrev > this.prevIndex) {
       this.prevTerm = this.termAt(newPrev);

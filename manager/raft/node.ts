@@ -9,7 +9,7 @@ import { RaftError, type RaftErrorCode } from './errors.js';
 import { AtRestCipher, type DataKeyRing } from './storage/at-rest.js';
 import { DiskStorage } from './storage/disk.js';
 import type { GrpcTransport, RaftLogger, TransportOptions } from './transport/grpc.js';
-import type { ConfChange, Entry, Message, Ready, Role } from './types.js';
+import type { ConfChange, ConfState, Entry, Message, Ready, Role, Snapshot } from './types.js';
 
 /**
  * The application. apply() sees only application entries (never no-ops or membership
@@ -20,6 +20,13 @@ import type { ConfChange, Entry, Message, Ready, Role } from './types.js';
 export interface StateMachine {
   apply(entry: { index: number; term: number; data: Uint8Array }): void;
   snapshot(): Uint8Array;
+  /**
+   * Optional: captures the state now (cheaply: no serialising) and returns the function that
+   * serialises that capture, letting the event loop in as it goes; it resolves with what
+   * snapshot() would have returned at the capture. The node goes on persisting, answering
+   * and applying meanwhile: a state that takes seconds to serialise does not silence it.
+   */
+  snapshotLater?(): () => Promise<Uint8Array>;
   restore(snapshot: Uint8Array): void;
 }
 
@@ -131,6 +138,14 @@ export class RaftNode {
     reject: (e: Error) => void;
   }[] = [];
   private readonly catchUpEntries: number;
+  /** A snapshot being serialised in the background (snapshotLater), and once it is, its bytes. */
+  private serialising: {
+    index: number;
+    conf: ConfState;
+    waiters: { resolve: (r: { index: number; bytes: number }) => void; reject: (e: Error) => void }[];
+    rekey: RaftNode['rekey'];
+    data?: Uint8Array;
+  } | null = null;
   private ticker: NodeJS.Timeout | null = null;
   private stopped = false;
   private resolveFailed!: (e: Error) => void;
@@ -462,6 +477,8 @@ export class RaftNode {
     this.readInFlight = null;
     this.appliedWaits.length = 0;
     for (const w of this.snapshotWaiters.splice(0)) w.reject(err);
+    for (const w of this.serialising?.waiters ?? []) w.reject(err);
+    this.serialising = null;
     await this.running;
     await this.lateTransport;
     await this.transport.close();
@@ -529,6 +546,7 @@ export class RaftNode {
   }
 
   private snapshotDue(): boolean {
+    if (this.serialising) return this.serialising.data !== undefined;
     return (
       this.core.applied - this.lastSnapshotIndex >= this.snapshotEvery ||
       this.bytesSinceSnapshot >= this.snapshotEveryBytes ||
@@ -710,14 +728,60 @@ export class RaftNode {
   }
 
   private async takeSnapshot(): Promise<void> {
-    const index = this.core.applied;
-    const snap = this.core.compact(index, this.opts.stateMachine.snapshot(), this.catchUpEntries);
-    this.lastSnapshotIndex = index;
-    this.bytesSinceSnapshot = 0;
-    const waiters = this.snapshotWaiters;
-    this.snapshotWaiters = [];
+    const sm = this.opts.stateMachine;
+    const bg = this.serialising;
+    if (!bg && sm.snapshotLater) {
+      // Capture now, serialise in the background; a later run() saves it (snapshotDue).
+      const serialise = sm.snapshotLater();
+      const started: NonNullable<RaftNode['serialising']> = {
+        index: this.core.applied,
+        conf: this.core.confState(),
+        waiters: this.snapshotWaiters,
+        rekey: this.rekeyDue() ? this.rekey : null,
+      };
+      this.serialising = started;
+      this.snapshotWaiters = [];
+      this.lastSnapshotIndex = started.index;
+      this.bytesSinceSnapshot = 0;
+      serialise().then(
+        (data) => {
+          if (this.serialising !== started || this.stopped) return;
+          started.data = data;
+          this.kick();
+        },
+        (e: unknown) => {
+          if (this.serialising !== started || this.stopped) return;
+          this.serialising = null;
+          for (const w of started.waiters) w.reject(e instanceof Error ? e : new Error(String(e)));
+          this.log.error({ raftId: this.opts.id, err: String(e) }, 'serialising a raft snapshot failed');
+        },
+      );
+      return;
+    }
+    let index: number;
+    let snap: Snapshot;
+    let waiters: NonNullable<RaftNode['serialising']>['waiters'];
+    let rekey: RaftNode['rekey'];
+    if (bg) {
+      if (!bg.data) return;
+      this.serialising = null;
+      ({ index, waiters, rekey } = bg);
+      if (index <= this.core.latestSnapshot().meta.index) {
+        // A snapshot from the leader came past it meanwhile: this one is of no use.
+        for (const w of waiters) w.resolve({ index: this.core.latestSnapshot().meta.index, bytes: 0 });
+        return;
+      }
+      snap = this.core.compact(index, bg.data, this.catchUpEntries, bg.conf);
+    } else {
+      index = this.core.applied;
+      snap = this.core.compact(index, sm.snapshot(), this.catchUpEntries);
+      this.lastSnapshotIndex = index;
+      this.bytesSinceSnapshot = 0;
+      waiters = this.snapshotWaiters;
+      this.snapshotWaiters = [];
+      rekey = this.rekeyDue() ? this.rekey : null;
+    }
     try {
-      const rekey = this.rekeyDue() ? this.rekey : null;
       await this.storage.saveSnapshot(snap);
       this.log.debug({ raftId: this.opts.id, index, bytes: snap.data.length }, 'raft snapshot taken');
       for (const w of waiters) w.resolve({ index, bytes: snap.data.length });
