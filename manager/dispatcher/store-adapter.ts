@@ -17,6 +17,7 @@ import { networkKeysView, openNetworkKeys, type Store } from '../store/index.js'
 import type { DispatcherStorePort, TaskChange } from './store-port.js';
 
 export function storeDispatcherPort(store: Store): DispatcherStorePort {
+  const statuses = new StatusCommits(store);
   return {
     tasksForNode(nodeId) {
       return store
@@ -110,28 +111,97 @@ export function storeDispatcherPort(store: Store): DispatcherStorePort {
       });
     },
 
-    async applyTaskStatuses(updates: TaskStatusReport[]) {
-      // Reports race other writers of the same tasks (the leader loops, the node's previous
-      // batch still committing): on a conflict they are applied again to the fresh state.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await store.update((tx) => {
-            for (const u of updates) {
-              const t = tx.get('tasks', u.taskId);
-              const next = u.status.State;
-              if (!t || !next) continue;
-              // Tasks only move forward; a late or duplicate report changes nothing.
-              if (taskStateRank(next) <= taskStateRank(t.Status.State ?? 'new')) continue;
-              tx.update('tasks', { ...t, Status: u.status });
-            }
-          });
-          return;
-        } catch (e) {
-          if (attempt >= 5 || !isSkiffError(e) || e.code !== 'conflict') throw e;
-        }
-      }
+    applyTaskStatuses(updates: TaskStatusReport[]) {
+      return statuses.apply(updates);
     },
   };
+}
+
+/** Status reports in one proposal at most: about the size of the leader loops' batches. */
+export const STATUS_BATCH = 1000;
+/** Proposals of status reports committing at once: a few, so one raft round trip does not pace them all. */
+const STATUS_IN_FLIGHT = 4;
+
+/**
+ * Nodes' status reports, committed together (group commit): while STATUS_IN_FLIGHT
+ * proposals of them are committing, the reports that arrive wait and go in the next, up to
+ * STATUS_BATCH each. With
+ * 10,000 nodes each report of a task or two was a log entry of its own: 0.6 entries per
+ * task placed, against 0.07 with 1,000 nodes, and a follower's CPU per task tripled.
+ * Each caller learns the outcome of the proposal that carried its reports.
+ */
+class StatusCommits {
+  private queue: { updates: TaskStatusReport[]; done: (e?: unknown) => void }[] = [];
+  private inFlight = 0;
+  private scheduled = false;
+
+  constructor(private readonly store: Store) {}
+
+  apply(updates: TaskStatusReport[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ updates, done: (e) => (e === undefined ? resolve() : reject(e)) });
+      // The reports of one event-loop turn (many nodes' calls) start out together.
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.next();
+        });
+      }
+    });
+  }
+
+  /** Starts a proposal of what waits, unless STATUS_IN_FLIGHT are committing already. */
+  private next(): void {
+    if (this.inFlight >= STATUS_IN_FLIGHT || this.queue.length === 0) return;
+    let n = 0;
+    let size = 0;
+    while (n < this.queue.length && (n === 0 || size + this.queue[n]!.updates.length <= STATUS_BATCH))
+      size += this.queue[n++]!.updates.length;
+    const batch = this.queue.splice(0, n);
+    this.inFlight++;
+    commitStatuses(
+      this.store,
+      batch.flatMap((b) => b.updates),
+    )
+      .then(
+        () => {
+          for (const b of batch) b.done();
+        },
+        (e: unknown) => {
+          for (const b of batch) b.done(e ?? new Error('status commit failed'));
+        },
+      )
+      .finally(() => {
+        this.inFlight--;
+        this.next();
+      });
+    this.next();
+  }
+}
+
+/**
+ * Reports race other writers of the same tasks (the leader loops, a batch still
+ * committing): on a conflict they are applied again to the fresh state.
+ */
+async function commitStatuses(store: Store, updates: TaskStatusReport[]): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await store.update((tx) => {
+        for (const u of updates) {
+          const t = tx.get('tasks', u.taskId);
+          const next = u.status.State;
+          if (!t || !next) continue;
+          // Tasks only move forward; a late or duplicate report changes nothing.
+          if (taskStateRank(next) <= taskStateRank(t.Status.State ?? 'new')) continue;
+          tx.update('tasks', { ...t, Status: u.status });
+        }
+      });
+      return;
+    } catch (e) {
+      if (attempt >= 5 || !isSkiffError(e) || e.code !== 'conflict') throw e;
+    }
+  }
 }
 
 function b64(data: Uint8Array): string {

@@ -303,17 +303,21 @@ export class RaftCore {
 
   /**
    * Records an application snapshot at `index` (== applied) and drops log entries before
-   * index - keepEntries. Returns the snapshot to persist.
+   * index - keepEntries. Returns the snapshot to persist. A snapshot the application
+   * serialised while applying went on may be of an earlier applied index: then `conf` is
+   * the configuration as of that index (confState() when it was captured).
    */
-  compact(index: number, data: Uint8Array, keepEntries = 0): Snapshot {
-    if (index !== this.applied) {
+  compact(index: number, data: Uint8Array, keepEntries = 0, conf?: ConfState): Snapshot {
+    if (conf ? index > this.applied : index !== this.applied) {
       throw new RaftError(
         'invalid_argument',
-        `snapshot index ${index} must equal the applied index ${this.applied}`,
+        conf
+          ? `snapshot index ${index} is past the applied index ${this.applied}`
+          : `snapshot index ${index} must equal the applied index ${this.applied}`,
       );
     }
     if (index <= this.snapshot.meta.index) return this.snapshot;
-    this.snapshot = { meta: { index, term: this.termAt(index), conf: cloneConf(this.conf) }, data };
+    this.snapshot = { meta: { index, term: this.termAt(index), conf: cloneConf(conf ?? this.conf) }, data };
     const newPrev = Math.min(index - keepEntries, this.stableIndex);
     if (newPrev > this.prevIndex) {
       this.prevTerm = this.termAt(newPrev);
@@ -583,7 +587,30 @@ export class RaftCore {
     this.commitTo(Math.min(m.commit ?? 0, this.lastIndex()));
     const resp: Message = { type: 'heartbeatResp', from: this.id, to: m.from, term: this.term };
     if (m.context) resp.context = m.context;
+    // How far this log reaches, persisted or not, when all of it is the leader's (entries of
+    // its term came from it): the leader tells appends on their way to the disk from lost ones.
+    const last = this.lastIndex();
+    if (last > 0 && this.lastTerm() === this.term) resp.index = last;
     this.send(resp);
+  }
+
+  /**
+   * Takes the messages of these types out of those waiting for the next Ready, for the
+   * driver to send while it is still persisting the last one. A leader's heartbeats and
+   * appends, and a follower's heartbeat responses, promise nothing about what is on this
+   * node's disk; held back behind a slow fsync they would leave the group without a word
+   * for that long, and check-quorum would depose a healthy leader. The driver takes a
+   * follower's heartbeat responses only while its term and vote are durable.
+   */
+  takeMessages(types: ReadonlySet<MessageType>): Message[] {
+    const out: Message[] = [];
+    let kept = 0;
+    for (const m of this.msgs) {
+      if (types.has(m.type)) out.push(m);
+      else this.msgs[kept++] = m;
+    }
+    this.msgs.length = kept;
+    return out;
   }
 
   private handleSnapshot(m: Message): void {
@@ -646,11 +673,33 @@ export class RaftCore {
   private handleHeartbeatResponse(m: Message, pr: Progress): void {
     if (pr.state === 'probe') pr.paused = false;
     else if (pr.state === 'replicate' && pr.match < pr.next - 1) {
-      // Appends (or their acks) were lost: after two quiet rounds, fall back to probing.
-      if (++pr.stalls >= 2) {
+      // Appends (or their acks) were lost: after two quiet rounds, fall back to probing. A
+      // follower that says how far its log reaches (see handleHeartbeat) and holds all that
+      // was sent, or got further since its last answer, is receiving them: only its acks lag
+      // behind its disk, and sending it everything again would only add to the queue.
+      const received = m.index;
+      const prevTerm = this.termAt(pr.next - 1);
+      if (received !== undefined && received >= pr.next - 1 && prevTerm >= 0) {
+        // It holds all that was sent; only acks are missing (lost, or still behind its disk):
+        // an empty append at its end asks for one without sending the entries again.
+        if (++pr.stalls >= 2) {
+          pr.stalls = 0;
+          this.send({
+            type: 'app',
+            to: m.from,
+            term: this.term,
+            index: pr.next - 1,
+            logTerm: prevTerm,
+            entries: [],
+            commit: this.commit,
+          });
+        }
+      } else if (received !== undefined && received > pr.heardIndex) pr.stalls = 0;
+      else if (++pr.stalls >= 2) {
         pr.stalls = 0;
         pr.becomeProbe();
       }
+      if (received !== undefined) pr.heardIndex = received;
     }
     // A probe may be empty: the follower has to answer it for the leader to find the match point.
     if (pr.match < this.lastIndex()) this.sendAppend(m.from, pr.state === 'probe');

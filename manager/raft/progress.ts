@@ -12,6 +12,8 @@ export class Progress {
   recentActive = false;
   /** Heartbeat responses seen in replicate state without the match moving (lost appends). */
   stalls = 0;
+  /** The follower's log end as its last heartbeat response gave it (0: not given). */
+  heardIndex = 0;
   private inflight: number[] = [];
   private inflightHead = 0;
 

@@ -24,6 +24,8 @@ export interface LogEntry {
 export interface StateMachine {
   apply(entry: LogEntry): void;
   snapshot(): Uint8Array;
+  /** The state as of now, serialised later without holding the event loop (see StoreState). */
+  snapshotLater?(): () => Promise<Uint8Array>;
   restore(snapshot: Uint8Array): void;
 }
 
@@ -210,21 +212,65 @@ export class StoreState implements StateMachine {
   }
 
   snapshot(): Uint8Array {
-    // The same bytes as JSON.stringify of the whole body, written one object at a time:
-    // a million tasks make more text than one JS string can hold.
-    const out = new JsonChunks();
-    out.put(`{"v":${STORE_FORMAT},"appliedIndex":${this.applied},"tables":{`);
-    for (const [i, t] of TABLE_NAMES.entries()) {
-      out.put(`${i === 0 ? '' : ','}${JSON.stringify(t)}:[`);
-      let first = true;
-      for (const o of this.tables[t].values()) {
-        out.put(first ? JSON.stringify(o) : `,${JSON.stringify(o)}`);
-        first = false;
-      }
-      out.put(']');
+    const w = this.snapshotWriter();
+    while (!w.step(Number.POSITIVE_INFINITY)) {
+      // one step writes everything
     }
-    out.put(`},"sealed":${JSON.stringify([...this.sealed])}}`);
-    return out.finish();
+    return w.out.finish();
+  }
+
+  /**
+   * The state as of now, serialised later in slices of about `sliceMs` that let the event
+   * loop in between: the same bytes as snapshot() now. Stored objects are frozen, so holding
+   * the tables' current values is enough to keep this view while applies go on. A million
+   * tasks are seconds of JSON: written in one go, a manager is deaf that long, and when the
+   * followers snapshot at the same index the leader loses check-quorum (the 1M placement run).
+   */
+  snapshotLater(sliceMs = 10): () => Promise<Uint8Array> {
+    const w = this.snapshotWriter();
+    return async () => {
+      while (!w.step(performance.now() + sliceMs)) await new Promise((r) => setImmediate(r));
+      return w.out.finish();
+    };
+  }
+
+  /**
+   * Writes the snapshot body of the state as of this call, one object at a time (a million
+   * tasks make more text than one JS string can hold); `step` writes until `deadline`
+   * (performance.now()) and says whether it finished.
+   */
+  private snapshotWriter(): { out: JsonChunks; step(deadline: number): boolean } {
+    const out = new JsonChunks();
+    const tables = TABLE_NAMES.map((t) => ({
+      name: t,
+      rows: Array.from(this.tables[t].values() as IterableIterator<StoredObject>),
+    }));
+    const sealed = JSON.stringify([...this.sealed]);
+    out.put(`{"v":${STORE_FORMAT},"appliedIndex":${this.applied},"tables":{`);
+    let table = 0;
+    let row = 0;
+    return {
+      out,
+      step(deadline) {
+        for (; table < tables.length; table++, row = 0) {
+          const { name, rows } = tables[table]!;
+          if (row === 0) out.put(`${table === 0 ? '' : ','}${JSON.stringify(name)}:[`);
+          while (row < rows.length) {
+            const json = JSON.stringify(rows[row]);
+            out.put(row === 0 ? json : `,${json}`);
+            row++;
+            // The clock is read every 256 objects only.
+            if ((row & 255) === 0 && row < rows.length && performance.now() >= deadline) return false;
+          }
+          out.put(']');
+        }
+        if (table === tables.length) {
+          out.put(`},"sealed":${sealed}}`);
+          table++;
+        }
+        return true;
+      },
+    };
   }
 
   restore(snapshot: Uint8Array): void {

@@ -44,4 +44,41 @@ describe('dispatcher store port: task statuses', () => {
     expect(t.Status.State).toBe('running');
     expect(t.Labels).toEqual({ touched: 'yes' });
   });
+
+  it('commits the reports of many nodes arriving together in a few proposals, not one each', async () => {
+    const store = new Store({ cipher: createAesGcmCipher(randomBytes(32)) });
+    const local = new LocalReplicator(store.state);
+    let proposals = 0;
+    store.setReplicator({
+      propose: async (data) => {
+        proposals++;
+        // A round trip through the log: reports arriving meanwhile wait for the next proposal.
+        await new Promise((r) => setTimeout(r, 5));
+        return local.propose(data);
+      },
+      isLeader: () => true,
+      leaderAddr: () => undefined,
+      leaderId: () => undefined,
+    });
+    await store.update((tx) => {
+      for (let i = 0; i < 100; i++)
+        tx.createTask({
+          ID: `t${i}`,
+          ServiceID: 's1',
+          NodeID: `n${i}`,
+          Spec: { ContainerSpec: { Image: 'busybox' } },
+          DesiredState: 'running',
+          Status: { State: 'assigned' },
+        });
+    });
+    proposals = 0;
+    const port = storeDispatcherPort(store);
+    await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        port.applyTaskStatuses([{ taskId: `t${i}`, status: { State: 'running', Message: 'started' } }]),
+      ),
+    );
+    expect(store.listTasks().every((t) => t.Status.State === 'running')).toBe(true);
+    expect(proposals).toBeLessThanOrEqual(2);
+  });
 });

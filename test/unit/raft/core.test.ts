@@ -219,6 +219,55 @@ describe('RaftCore log replication (§5.3)', () => {
     expect(net.core('b').lastIndex()).toBe(a.lastIndex());
   });
 
+  it('a follower whose acks lag behind its disk is not sent its entries again; one whose acks were lost is asked for one', () => {
+    const net = new Net(ids3, { maxEntriesPerMsg: 1 });
+    net.elect('a');
+    const a = net.core('a');
+    for (let i = 0; i < 5; i++) a.propose(enc(`p${i}`));
+    // b receives every append but its acks wait for its disk (held here).
+    const held: Message[] = [];
+    const hold = (m: Message) => {
+      if (m.from === 'b' && m.type === 'appResp') {
+        held.push(m);
+        return null;
+      }
+      return m;
+    };
+    net.settle(hold);
+    expect(net.core('b').lastIndex()).toBe(a.lastIndex());
+    const sentToB: Message[] = [];
+    for (let i = 0; i < 4; i++) {
+      net.tick('a');
+      net.settle((m) => {
+        if (m.to === 'b' && m.type === 'app') sentToB.push(m);
+        return hold(m);
+      });
+    }
+    // Only empty appends asking for an ack: no entry went to b twice, and b stays replicating.
+    expect(sentToB.flatMap((m) => m.entries ?? [])).toEqual([]);
+    expect(sentToB.length).toBeGreaterThan(0);
+    expect(a.progressOf('b')?.state).toBe('replicate');
+    // The acks were lost for good: the empty append's answer brings b's match up.
+    net.tick('a', 2);
+    net.settle();
+    expect(a.progressOf('b')?.match).toBe(a.lastIndex());
+  });
+
+  it('hands out a leader’s heartbeats and a follower’s heartbeat responses ahead of the Ready (takeMessages)', () => {
+    const net = new Net(ids3);
+    net.elect('a');
+    const a = net.core('a');
+    a.tick();
+    const beats = a.takeMessages(new Set(['heartbeat', 'app']));
+    expect(beats.map((m) => `${m.type}>${m.to}`).sort()).toEqual(['heartbeat>b', 'heartbeat>c']);
+    expect(a.hasReady()).toBe(false);
+    const b = net.core('b');
+    b.step(beats.find((m) => m.to === 'b')!);
+    const [resp, ...rest] = b.takeMessages(new Set(['heartbeatResp']));
+    expect(rest).toEqual([]);
+    expect(resp).toMatchObject({ type: 'heartbeatResp', to: 'a', index: b.lastIndex() });
+  });
+
   it('Figure 8: an entry of an older term is not committed by counting replicas, only through a current-term entry', () => {
     const ids5 = ['s1', 's2', 's3', 's4', 's5'];
     // s1 led term 2 and put index 6 on s1, s2; s5 led term 3 with its own index 6; now s1 leads term 4.

@@ -66,4 +66,34 @@ describe('store snapshot', () => {
     expect(tasks[2]!.Spec).toBe(tasks[0]!.Spec);
     expect(Buffer.from(other.state.snapshot()).equals(Buffer.from(snap))).toBe(true);
   });
+
+  it('serialised later, in slices, is the state as of its capture: what applies meanwhile is not in it', async () => {
+    const store = newStore();
+    const svc = await store.update((tx) =>
+      tx.createService({ Spec: { Name: 's', TaskTemplate: { ContainerSpec: { Image: 'busybox' } } } }),
+    );
+    const create = () =>
+      store.update((tx) => {
+        for (let i = 0; i < 1000; i++)
+          tx.createTask({
+            ServiceID: svc.ID,
+            Spec: { ContainerSpec: { Image: 'busybox' } },
+            DesiredState: 'running',
+            Status: { State: 'new' },
+          });
+      });
+    await create();
+    const now = store.state.snapshot();
+    // Slices of 0 ms: every 256 objects the event loop gets a turn, and a write goes in.
+    const serialise = store.state.snapshotLater(0);
+    const writes = (async () => {
+      for (let i = 0; i < 3; i++) await create();
+    })();
+    const later = await serialise();
+    // Writes were applied while it was being serialised.
+    expect(store.listTasks().length).toBeGreaterThan(1000);
+    await writes;
+    expect(Buffer.from(later).equals(Buffer.from(now))).toBe(true);
+    expect(store.listTasks()).toHaveLength(4000);
+  });
 });
