@@ -84,6 +84,10 @@ export class LiveBlob {
       highWaterMark: HIGH_WATER_MARK,
       read: () => this.release(),
     });
+    // The consumer attaches to the stream after some awaits of its own (a directory to
+    // make): an abandon meanwhile must not be an 'error' with no listener, which ends the
+    // process. The error stays on the stream (`errored`): the consumer's read fails with it.
+    stream.on('error', () => {});
     // A consumer that stops (its unpack failed) lets the download go on without it.
     stream.on('close', () => {
       if (this.state === 'open') this.abandon('its reader stopped');
