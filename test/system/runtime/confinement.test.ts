@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apparmorEnabled, apparmorProfileText } from '../../../agent/runtime/apparmor.js';
 import { ContainerRuntime } from '../../../agent/runtime/index.js';
 import { SECCOMP_BPF_ANNOTATION } from '../../../agent/runtime/seccomp.js';
-import { runCommand } from '../../lab/index.js';
+import { runCommand, waitFor } from '../../lab/index.js';
 import { createHarness, type Harness, lines } from './harness.js';
 
 let h: Harness;
@@ -19,11 +19,19 @@ afterAll(async () => {
   await h?.cleanup();
 });
 
-/** The `Seccomp:` mode of the container's first process, from the host's /proc. */
-async function seccompMode(id: string): Promise<string> {
+/**
+ * The `Seccomp:` mode of the container's first process, from the host's /proc, once it runs
+ * the container's command: crun loads the filter last, after `start` has released its init
+ * (the exec FIFO), so a read right after `start` may still see crun's own init at mode 0.
+ */
+async function seccompMode(id: string, command = 'sleep'): Promise<string> {
   const info = await h.rt.inspect(id);
-  if (info.pid === undefined) throw new Error(`container ${id} has no pid`);
-  const status = await readFile(`/proc/${info.pid}/status`, 'utf8');
+  const pid = info.pid;
+  if (pid === undefined) throw new Error(`container ${id} has no pid`);
+  await waitFor(async () => (await readFile(`/proc/${pid}/comm`, 'utf8')).trim() === command, {
+    what: `container ${id} (pid ${pid}) to run ${command}`,
+  });
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return /^Seccomp:\s+(\d+)/m.exec(status)?.[1] ?? 'none';
 }
 
