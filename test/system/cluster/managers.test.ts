@@ -449,8 +449,6 @@ describe('a cluster of three manager daemons and two workers', () => {
     let dropping = true;
     const logFile = join(w.stateDir, 'daemon.log');
     const logBefore = readFileSync(logFile, 'utf8').length;
-    // The same process switches roles, without a pid file until the manager role runs.
-    const pid = Number(readFileSync(join(w.runDir, 'skiff.pid'), 'utf8').trim());
     try {
       const promoted = await c.skiff(['node', 'promote', w.id], a);
       expect(promoted.code, promoted.stderr).toBe(0);
@@ -459,17 +457,8 @@ describe('a cluster of three manager daemons and two workers', () => {
         timeoutMs: 60_000,
         intervalMs: 10,
       });
-      process.kill(pid, 'SIGKILL');
-      await waitFor(
-        () => {
-          try {
-            return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') ?? true;
-          } catch {
-            return true;
-          }
-        },
-        { what: 'the daemon to exit', timeoutMs: 10_000, intervalMs: 10 },
-      );
+      // Mid-switch: no pid file yet, killDaemon finds its process.
+      await c.killDaemon(w);
       expect(existsSync(join(w.stateDir, 'raft'))).toBe(true);
       expect(existsSync(join(w.stateDir, 'worker.json'))).toBe(false);
       await waitFor(
