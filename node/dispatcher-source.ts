@@ -27,19 +27,25 @@ export interface DispatcherSourceOptions {
 /**
  * What an agent's session calls for each new session: the local dispatcher while this
  * manager leads, else the leader if known, else the next manager in turn (a follower
- * refuses, so the agent soon lands on the leader).
+ * refuses, so the agent soon lands on the leader). The leader hint is not taken twice in
+ * a row: a session there ended, and the hint may be stale for good (the raft of a
+ * manager demoted before it caught up was dropped from the group and hears of no new
+ * leader): the next session goes to the next manager in turn.
  */
 export function dispatcherSource(o: DispatcherSourceOptions): () => DispatcherApi {
   let managers = [...o.managers];
   let next = 0;
   let client: GrpcDispatcherClient | undefined;
+  let last: string | undefined;
   return () => {
     client?.close();
     client = undefined;
     const local = o.local?.();
     if (local) return watchRole(local, o.role);
     const leader = o.leaderAddr?.();
-    const target = leader ?? managers[next++ % Math.max(managers.length, 1)];
+    const target =
+      leader !== undefined && leader !== last ? leader : managers[next++ % Math.max(managers.length, 1)];
+    last = target;
     if (!target) throw new SkiffError('unavailable', 'no manager address is known to this node');
     const c = new GrpcDispatcherClient(dispatcherAddr(target), o.credentials());
     client = c;

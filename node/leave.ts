@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Node } from '../lib/index.js';
 import { RAFT_DEK_FILE, SkiffError } from '../lib/index.js';
 import { saveIdentity } from '../manager/index.js';
+import { MANAGERS_FILE } from './manager-state.js';
 import { WORKER_STATE_FILE, type WorkerState, writeWorkerState } from './worker-state.js';
 
 /** What makes a state directory part of a cluster. */
@@ -19,6 +20,7 @@ const CLUSTER_STATE = [
   'secrets.key',
   'secrets.key.locked',
   WORKER_STATE_FILE,
+  MANAGERS_FILE,
 ];
 
 export async function removeClusterState(stateDir: string): Promise<void> {

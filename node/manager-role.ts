@@ -22,6 +22,7 @@ import { dispatcherSource } from './dispatcher-source.js';
 import { firstAnswer } from './first-answer.js';
 import { becomeWorker, quorumRefusal, removeClusterState } from './leave.js';
 import { managerOptions } from './manager-options.js';
+import { writeManagers } from './manager-state.js';
 import { NodeMetrics, serveMetrics } from './metrics/index.js';
 import type { ClusterNodeOptions } from './options.js';
 import type { DaemonPaths } from './paths.js';
@@ -71,6 +72,24 @@ export async function startManagerRole(
     manager: () => started,
     agent: () => agent,
   });
+  // The managers' API addresses, saved for a start that finds no leader (manager-state.ts):
+  // those of the join or promotion first, before its identity is saved, then the store's.
+  let savedManagers = '';
+  let saving = Promise.resolve();
+  const saveManagers = (addrs: string[]) => {
+    const list = [...new Set(addrs.filter((a) => a !== ''))].sort();
+    const key = JSON.stringify(list);
+    if (list.length === 0 || key === savedManagers) return saving;
+    savedManagers = key;
+    saving = saving
+      .then(() => writeManagers(paths.stateDir, list))
+      .catch((err: unknown) => {
+        savedManagers = '';
+        log.warn({ err: String(err) }, "could not save the managers' addresses");
+      });
+    return saving;
+  };
+  if (joined) await saveManagers(joined.managers);
   const metricsServer = o.metricsAddr ? await serveMetrics(metrics, o.metricsAddr, log) : undefined;
   const manager = await Manager.start({
     ...managerOptions(paths, hostname, o.version, log, () => agent, metrics, containerEvents),
@@ -102,6 +121,7 @@ export async function startManagerRole(
   // until the promotion's entry.
   const checkRole = () => {
     if (manager.store.getNode(manager.nodeId)?.Spec.Role === 'worker') events.roleChanged();
+    void saveManagers(managerAddrs(manager.store));
   };
   let unwatchRole = () => {};
   let stopping: Promise<void> | undefined;
@@ -147,6 +167,7 @@ export async function startManagerRole(
       managers: managersNow(),
       onManagers: (m) => {
         knownManagers = m;
+        if (managerAddrs(manager.store).length === 0) void saveManagers(m);
       },
       credentials: () => mtlsChannelCredentials(manager.identity),
       // Not our own address: while we lead, the local dispatcher is used in process.

@@ -7,6 +7,8 @@ import { joinCluster } from './join.js';
 import { startManagerRole } from './manager-role.js';
 import type { ClusterNodeOptions, NodeMode, NodeOptions, RunningNode } from './options.js';
 import { type DaemonPaths, prepareNodeDirs } from './paths.js';
+import { DEFAULT_PORT } from './ports.js';
+import { roleFromManagers } from './role-from-managers.js';
 import { runSingleNode } from './single-node.js';
 import { type StartRole, superviseRoles } from './supervisor.js';
 import { startWorkerRole } from './worker-role.js';
@@ -52,5 +54,13 @@ export async function startNode(paths: DaemonPaths, o: NodeOptions, log: Logger)
     const joined = await joinCluster(cluster, join, log);
     return superviseRoles(startRole, { role: joined.role === 'manager' ? 'manager' : 'worker', joined }, log);
   }
-  return superviseRoles(startRole, { role: mode === 'worker' ? 'worker' : 'manager' }, log);
+  if (mode === 'worker') return superviseRoles(startRole, { role: 'worker' }, log);
+  // A manager demoted while it was down (or killed while it switched roles) finds no
+  // leader: it asks the other managers what it is now.
+  const self = `${advertiseAddr}:${o.port ?? DEFAULT_PORT}`;
+  return superviseRoles(
+    startRole,
+    { role: 'manager', instead: () => roleFromManagers(paths.stateDir, self, log) },
+    log,
+  );
 }

@@ -56,7 +56,12 @@ const RETRY_MS = 1000;
 /** Starts the node in its first role and keeps it in the role the cluster gives it. */
 export async function superviseRoles(
   startRole: StartRole,
-  first: { role: NodeRole; joined?: AcceptedJoin },
+  first: {
+    role: NodeRole;
+    joined?: AcceptedJoin;
+    /** Asked when the first role fails to start, as NextRole.instead. */
+    instead?: () => Promise<NextRole | undefined>;
+  },
   log: Logger,
 ): Promise<RunningNode> {
   let current: RoleRun;
@@ -169,7 +174,27 @@ export async function superviseRoles(
     handover = undefined;
   };
 
-  (await start(first.role, first.joined))();
+  // A first role that cannot start may be one the cluster took away while the node was
+  // down: the node asks, and starts in the role it has now (else the error stands).
+  const startFirst = async () => {
+    try {
+      return await start(first.role, first.joined);
+    } catch (err) {
+      const other = await first.instead?.().catch((e: unknown) => {
+        log.warn({ err: describeError(e) }, "could not ask the managers for this node's role");
+        return undefined;
+      });
+      if (!other) throw err;
+      log.error({ err: describeError(err) }, `could not start as a ${first.role}`);
+      log.info(
+        { role: other.role },
+        `the cluster changed this node's role while it was down: starting as a ${other.role}`,
+      );
+      await other.prepareStateDir();
+      return start(other.role, other.joined);
+    }
+  };
+  (await startFirst())();
   return {
     get nodeId() {
       return current.nodeId;

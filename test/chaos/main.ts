@@ -1,7 +1,8 @@
 // `npm run chaos -- --minutes N [--seed S] [--out FILE] [--every-host] [--keep-logs] [--faults K,K…]`: one chaos run
 // (run.ts) on a fresh lab cluster; prints the summary, writes the history, the nemesis
 // schedule and the request probes to FILE (default chaos-<seed>.json in the temp dir),
-// and exits 1 on a lost write, a non-linearizable history, no convergence or an orphan.
+// and exits 1 on a lost write, a non-linearizable history, no convergence, an orphan, or
+// a harness error (a daemon it could not start again at the end: the summary says why).
 // Needs root and a build (`npx tsc -p tsconfig.build.json`): the daemons run bin/skiff.js.
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -100,6 +100,8 @@ export interface ChaosSummary {
   requests: number;
   successRate: number;
   longestOutageMs: number;
+  /** What the harness itself could not do (a daemon that would not start again at the end): the run fails. */
+  harnessErrors: string[];
 }
 
 export interface ChaosResult {
@@ -110,7 +112,7 @@ export interface ChaosResult {
   probes: Probe[];
   orphans: Orphan[];
   convergence: string[];
-  /** Whether the run passes: nothing lost, linearizable, converged, no orphan. */
+  /** Whether the run passes: nothing lost, linearizable, converged, no orphan, no harness error. */
   ok: boolean;
 }
 
@@ -237,12 +239,25 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     log(`chaos: load over after ${Math.round(loadEnd / 1000)} s; healing and waiting for convergence`);
 
     // Heal whatever is left (the nemesis heals each fault; this is for a failed healing).
+    // What cannot be healed is the run's failure, with its reason, not an exception
+    // that would leave no summary.
+    const harnessErrors: string[] = [];
+    const attempt = async (what: string, fn: () => Promise<void>) => {
+      try {
+        await fn();
+      } catch (e) {
+        harnessErrors.push(`${what}: ${(e as Error).message}`);
+        log(`chaos: ${what} failed: ${(e as Error).message}`);
+      }
+    };
     for (const n of paused) signal(n, 'SIGCONT');
     paused.clear();
-    await c.lab.heal();
+    await attempt('healing the network', () => c.lab.heal());
     cut.clear();
-    for (const n of c.nodes) if (!c.alive(n) || !c.running(n)) await c.restartDaemon(n);
-    let healed = true;
+    for (const n of c.nodes)
+      if (!c.alive(n) || !c.running(n))
+        await attempt(`starting the daemon on ${n.host.name} again`, () => c.restartDaemon(n));
+    let healed = harnessErrors.length === 0;
     const convergence: string[] = [];
     try {
       await clusterWhole(c, 120_000);
@@ -251,32 +266,35 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       convergence.push(`not whole after healing: ${(e as Error).message}`);
     }
 
-    // Final reads: every manager agrees on every name.
+    // Final reads: every manager agrees on every name (those that run, when one would not
+    // start again: the writes are still checked).
     const names = objectNames(keys);
     const finals: Map<string, string | null> = await waitFor(
       async () => {
         const seen = await Promise.all(
-          c.managers.map(async (m) => {
-            const out = new Map<string, string | null>();
-            for (const [object, name] of names) {
-              const invoke = now();
-              const value = await readValue(clientOf(m), object, name);
-              history.push({
-                id: history.length,
-                client: -1,
-                kind: 'read',
-                object,
-                name,
-                value,
-                via: m.host.name,
-                invoke,
-                response: now(),
-                outcome: 'ok',
-              });
-              out.set(`${object}/${name}`, value);
-            }
-            return out;
-          }),
+          c.managers
+            .filter((m) => c.running(m))
+            .map(async (m) => {
+              const out = new Map<string, string | null>();
+              for (const [object, name] of names) {
+                const invoke = now();
+                const value = await readValue(clientOf(m), object, name);
+                history.push({
+                  id: history.length,
+                  client: -1,
+                  kind: 'read',
+                  object,
+                  name,
+                  value,
+                  via: m.host.name,
+                  invoke,
+                  response: now(),
+                  outcome: 'ok',
+                });
+                out.set(`${object}/${name}`, value);
+              }
+              return out;
+            }),
         );
         const [first, ...rest] = seen;
         return first && rest.every((s) => [...s].every(([k, v]) => first.get(k) === v)) ? first : undefined;
@@ -327,8 +345,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       requests: figures.requests,
       successRate: figures.successRate,
       longestOutageMs: figures.longestOutageMs,
+      harnessErrors,
     };
-    const ok = summary.lost === 0 && summary.linearizable && summary.converged && summary.orphans === 0;
+    const ok =
+      summary.lost === 0 &&
+      summary.linearizable &&
+      summary.converged &&
+      summary.orphans === 0 &&
+      harnessErrors.length === 0;
     const result: ChaosResult = { summary, verdict, history, schedule, probes, orphans, convergence, ok };
     if (o.out) writeFileSync(o.out, `${JSON.stringify(result, jsonSafe, 1)}\n`);
     passed = ok;
@@ -360,6 +384,7 @@ export function formatSummary(s: ChaosSummary): string[] {
     `orphans: ${s.orphans}`,
     `request success rate: ${(s.successRate * 100).toFixed(2)} % of ${s.requests}`,
     `longest outage: ${(s.longestOutageMs / 1000).toFixed(1)} s`,
+    ...s.harnessErrors.map((e) => `harness error: ${e}`),
   ];
 }
 
@@ -579,17 +604,52 @@ function signal(n: LabClusterNode, sig: NodeJS.Signals): void {
   }
 }
 
+/** The nodes the nemesis has stopped or cut off right now. */
+interface FaultState {
+  paused: Set<LabClusterNode>;
+  cut: Set<LabClusterNode>;
+}
+
+/** The managers whose daemon runs, not stopped nor cut off by the nemesis. */
+function reachableManagers(c: LabCluster, state: FaultState): LabClusterNode[] {
+  return c.managers.filter((m) => c.alive(m) && c.running(m) && !state.paused.has(m) && !state.cut.has(m));
+}
+
+/** The nodes as the first reachable manager that answers lists them. */
+async function nodesView(c: LabCluster, state: FaultState): Promise<Node[]> {
+  let last: unknown = new Error('no manager is reachable');
+  for (const m of reachableManagers(c, state)) {
+    try {
+      return await c.api(m).listNodes();
+    } catch (e) {
+      last = e;
+    }
+  }
+  throw last;
+}
+
 async function doFault(
   c: LabCluster,
   f: ScheduledFault,
   now: () => number,
-  state: { paused: Set<LabClusterNode>; cut: Set<LabClusterNode> },
+  state: FaultState,
   log: (line: string) => void,
 ): Promise<FaultRecord> {
   const rec: FaultRecord = { ...f, target: '?', startedAt: now(), healedAt: null, recoveredMs: null };
   try {
+    // Asked through any manager that can answer: one that is down, stopped or cut off is not "no leader".
     const leader = await waitFor(
-      async () => c.nodeOf((await c.api().listNodes()).find((n) => n.ManagerStatus?.Leader)?.ID),
+      async () => {
+        for (const m of reachableManagers(c, state)) {
+          const nodes = await c
+            .api(m)
+            .listNodes()
+            .catch(() => undefined);
+          const it = c.nodeOf(nodes?.find((n) => n.ManagerStatus?.Leader)?.ID);
+          if (it) return it;
+        }
+        return undefined;
+      },
       { what: 'a leader', timeoutMs: 30_000, intervalMs: 200 },
     );
     const followers = c.managers.filter((m) => m !== leader);
@@ -660,19 +720,19 @@ async function doFault(
       case 'promote-demote': {
         const n = choose(c.workers);
         rec.target = n.host.name;
-        await setRole(c, n, 'manager');
+        await setRole(c, state, n, 'manager');
         heal = async () => {
           // Demoting a node before it has joined raft would leave the membership half-changed.
           await waitFor(
             async () =>
-              (await c.api().listNodes()).find((x) => x.ID === n.id)?.ManagerStatus?.Reachability ===
+              (await nodesView(c, state)).find((x) => x.ID === n.id)?.ManagerStatus?.Reachability ===
               'reachable',
             { what: `${n.host.name} a reachable manager`, timeoutMs: 60_000, intervalMs: 250 },
           );
-          await setRole(c, n, 'worker');
+          await setRole(c, state, n, 'worker');
           await waitFor(
             async () => {
-              const x = (await c.api().listNodes()).find((y) => y.ID === n.id);
+              const x = (await nodesView(c, state)).find((y) => y.ID === n.id);
               return x?.Spec.Role === 'worker' && x.ManagerStatus === undefined && x.Status.State === 'ready';
             },
             { what: `${n.host.name} a ready worker again`, timeoutMs: 60_000, intervalMs: 250 },
@@ -698,12 +758,19 @@ async function doFault(
  * Sets a node's role through `skiff node promote|demote`, retried (through another manager)
  * until the store says it is done; throws when it never is.
  */
-async function setRole(c: LabCluster, n: LabClusterNode, role: 'manager' | 'worker'): Promise<void> {
+async function setRole(
+  c: LabCluster,
+  state: FaultState,
+  n: LabClusterNode,
+  role: 'manager' | 'worker',
+): Promise<void> {
   const args = ['node', role === 'manager' ? 'promote' : 'demote', n.id];
   await waitFor(
     async () => {
-      if ((await c.api().listNodes()).find((x) => x.ID === n.id)?.Spec.Role === role) return true;
-      const r = await c.skiff(args);
+      if ((await nodesView(c, state)).find((x) => x.ID === n.id)?.Spec.Role === role) return true;
+      const via = reachableManagers(c, state)[0];
+      if (!via) throw new Error('no manager is reachable');
+      const r = await c.skiff(args, via);
       if (r.code !== 0) throw new Error(`skiff ${args.join(' ')}: ${r.stderr.trim()}`);
       return true;
     },

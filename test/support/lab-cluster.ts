@@ -26,7 +26,7 @@
 // Option bin starts the nodes from another build's bin/skiff.js; a node's `bin` is what its
 // CLI and its next restartDaemon run (the upgrade test moves each node on that way).
 // SKIFF_LAB_LOGS=DIR keeps every daemon's log there when the cluster is destroyed.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ApiClient } from '../../cli/api/client.js';
@@ -184,6 +184,23 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
   // A daemon's pid file is written once its start is done and removed while it switches
   // roles (same process): the last pid seen is still its process meanwhile.
   const lastPid = new Map<LabClusterNode, number>();
+  /** The live `skiff daemon run` process of the node's state directory, found in /proc. */
+  const daemonProcess = (n: LabClusterNode): number | undefined => {
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      let args: string[];
+      try {
+        args = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+        if (readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]?.startsWith('Z')) continue;
+      } catch {
+        continue; // gone meanwhile
+      }
+      const i = args.indexOf('--state-dir');
+      if (i > 0 && args[i + 1] === n.stateDir && args.includes('daemon') && args.includes('run'))
+        return Number(d);
+    }
+    return undefined;
+  };
   const pidOf = (n: LabClusterNode): number | undefined => {
     try {
       const pid = Number(readFileSync(join(n.runDir, 'skiff.pid'), 'utf8').trim());
@@ -237,8 +254,9 @@ export async function startLabCluster(o: LabClusterOptions): Promise<LabCluster>
       }
     },
     async killDaemon(n) {
-      const pid = pidOf(n);
-      if (pid === undefined) throw new Error(`no pid file for the daemon on ${n.host.name}`);
+      // A node switching roles has no pid file until its next role runs: its process then.
+      const pid = pidOf(n) ?? daemonProcess(n);
+      if (pid === undefined) throw new Error(`no daemon process on ${n.host.name}`);
       killed.add(n);
       process.kill(pid, 'SIGKILL');
       await waitFor(

@@ -434,4 +434,62 @@ describe('a cluster of three manager daemons and two workers', () => {
       if (dropping) await w.host.run('iptables', ['-D', ...rule]);
     }
   }, 240_000);
+
+  it('starts a manager demoted while its daemon was down (killed mid-switch) as a worker', async () => {
+    const a = c.managers.find((m) => c.alive(m) && existsSync(join(m.stateDir, 'raft')))!;
+    // workers[0] left the cluster in an earlier test.
+    const w = c.workers[1]!;
+    // Promoted, its daemon killed once its manager role runs raft (before any leader
+    // reached it: no raft traffic comes in), then demoted while it is down: its state
+    // directory says manager, but the group no longer has it and no leader will contact
+    // it. Started again, it must ask the managers for its role and run as a worker (the
+    // chaos run's promote-demote with a kill met this: the daemon exited on every start).
+    const rule = ['INPUT', '-p', 'tcp', '--dport', '2378', '-j', 'DROP'];
+    await w.host.run('iptables', ['-I', ...rule]);
+    let dropping = true;
+    const logFile = join(w.stateDir, 'daemon.log');
+    const logBefore = readFileSync(logFile, 'utf8').length;
+    try {
+      const promoted = await c.skiff(['node', 'promote', w.id], a);
+      expect(promoted.code, promoted.stderr).toBe(0);
+      await waitFor(() => readFileSync(logFile, 'utf8').slice(logBefore).includes('"raft node started"'), {
+        what: 'the promoted node to start its raft',
+        timeoutMs: 60_000,
+        intervalMs: 10,
+      });
+      // Mid-switch: no pid file yet, killDaemon finds its process.
+      await c.killDaemon(w);
+      expect(existsSync(join(w.stateDir, 'raft'))).toBe(true);
+      expect(existsSync(join(w.stateDir, 'worker.json'))).toBe(false);
+      await waitFor(
+        async () =>
+          (await c.apiNodes(a)).find((n) => n.ID === w.id)?.ManagerStatus?.Reachability !== undefined,
+        { what: 'the promoted node a raft member', timeoutMs: 60_000 },
+      );
+      const demoted = await c.skiff(['node', 'demote', w.id], a);
+      expect(demoted.code, demoted.stderr).toBe(0);
+      await waitFor(
+        async () => {
+          const it = (await c.apiNodes(a)).find((n) => n.ID === w.id);
+          return it?.Spec.Role === 'worker' && !it.ManagerStatus;
+        },
+        { what: 'the node demoted in the store', timeoutMs: 30_000 },
+      );
+      await w.host.run('iptables', ['-D', ...rule]);
+      dropping = false;
+      // Its manager role finds no leader (15 s), asks, and the node starts as a worker.
+      await c.restartDaemon(w);
+      expect(existsSync(join(w.stateDir, 'worker.json'))).toBe(true);
+      expect(existsSync(join(w.stateDir, 'raft'))).toBe(false);
+      await waitFor(
+        async () => {
+          const it = (await c.apiNodes(a)).find((n) => n.ID === w.id);
+          return it?.Status.State === 'ready' && !it.ManagerStatus && it.Spec.Role === 'worker';
+        },
+        { what: 'the demoted node back as a ready worker', timeoutMs: 60_000 },
+      );
+    } finally {
+      if (dropping) await w.host.run('iptables', ['-D', ...rule]);
+    }
+  }, 240_000);
 });

@@ -2,6 +2,8 @@
 // a certificate is due for renewal, and the leader-only dispatcher (refusals on
 // followers, the managers and role in a registration, a role change ending a stream).
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import type { Node } from '../../../lib/index.js';
 import { silentLogger } from '../../../lib/index.js';
@@ -16,6 +18,7 @@ import {
   renewalDue,
   Store,
 } from '../../../manager/index.js';
+import { dispatcherSource } from '../../../node/dispatcher-source.js';
 import { dispatcherAddr, quorumRefusal } from '../../../node/index.js';
 import { waitFor } from '../../lab/index.js';
 
@@ -156,5 +159,43 @@ describe('LeaderDispatcher', () => {
 
   it('finds a dispatcher two ports above the API', () => {
     expect(dispatcherAddr('10.0.0.1:2377')).toBe('10.0.0.1:2379');
+  });
+});
+
+describe('dispatcherSource', () => {
+  it('does not stay on a leader hint whose sessions keep ending: the next manager in turn gets one', async () => {
+    // Two "managers" whose dispatcher ports (API port + 2) count connections and drop them.
+    const hits = [0, 0];
+    const servers: Server[] = [];
+    const ports: number[] = [];
+    for (const i of [0, 1]) {
+      const server = createServer((socket) => {
+        hits[i]! += 1;
+        socket.destroy();
+      });
+      servers.push(server);
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      ports.push((server.address() as { port: number }).port);
+    }
+    try {
+      const [stale, other] = ports.map((p) => `127.0.0.1:${p - 2}`) as [string, string];
+      // The raft of a manager demoted before it caught up names a leader that no longer is.
+      const source = dispatcherSource({
+        managers: [stale, other],
+        credentials: () => grpc.credentials.createInsecure(),
+        leaderAddr: () => stale,
+        log: silentLogger,
+      });
+      for (let i = 0; i < 4; i++) {
+        const d = source();
+        await expect(
+          d.register({ nodeId: 'n1', description: { Hostname: 'h' }, addr: '10.0.0.9' }),
+        ).rejects.toThrow();
+      }
+      expect(hits[0]).toBeGreaterThan(0);
+      expect(hits[1]).toBeGreaterThan(0);
+    } finally {
+      for (const server of servers) server.close();
+    }
   });
 });
