@@ -9,6 +9,7 @@ import type { Node } from '../lib/index.js';
 import { RAFT_DEK_FILE, SkiffError } from '../lib/index.js';
 import { saveIdentity } from '../manager/index.js';
 import { MANAGERS_FILE } from './manager-state.js';
+import { beginRoleSwitch, endRoleSwitch } from './role-switch.js';
 import { WORKER_STATE_FILE, type WorkerState, writeWorkerState } from './worker-state.js';
 
 /** What makes a state directory part of a cluster. */
@@ -66,7 +67,18 @@ export async function becomeWorker(
   cert: { caPem: string; certPem: string; keyPem: string },
   state: WorkerState,
 ): Promise<void> {
+  await beginRoleSwitch(stateDir, 'worker');
   await removeClusterState(stateDir);
   await saveIdentity(stateDir, { caPem: cert.caPem, certPem: cert.certPem, keyPem: cert.keyPem });
   await writeWorkerState(stateDir, state);
+  await endRoleSwitch(stateDir);
+}
+
+/**
+ * A worker promoted continues as a manager: its worker state goes; the manager's is written
+ * by the manager's start from the promotion's answer, which ends the switch (start.ts).
+ */
+export async function beginPromotion(stateDir: string): Promise<void> {
+  await beginRoleSwitch(stateDir, 'manager');
+  await removeClusterState(stateDir);
 }

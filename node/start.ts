@@ -9,6 +9,7 @@ import type { ClusterNodeOptions, NodeMode, NodeOptions, RunningNode } from './o
 import { type DaemonPaths, prepareNodeDirs } from './paths.js';
 import { DEFAULT_PORT } from './ports.js';
 import { roleFromManagers } from './role-from-managers.js';
+import { checkRoleSwitch, endRoleSwitch } from './role-switch.js';
 import { runSingleNode } from './single-node.js';
 import { type StartRole, superviseRoles } from './supervisor.js';
 import { startWorkerRole } from './worker-role.js';
@@ -25,6 +26,7 @@ export async function nodeMode(
 
 export async function startNode(paths: DaemonPaths, o: NodeOptions, log: Logger): Promise<RunningNode> {
   prepareNodeDirs(paths);
+  await checkRoleSwitch(paths.stateDir, o.join !== undefined);
   const mode = await nodeMode(paths.stateDir, o);
   if (mode === 'single') return runSingleNode(paths, o, log);
   const { join, addressPool: _pools, advertiseAddr, ...rest } = o;
@@ -42,13 +44,17 @@ export async function startNode(paths: DaemonPaths, o: NodeOptions, log: Logger)
     if (role !== 'manager') return startWorkerRole(paths, cluster, log, events, joined);
     const once = force;
     force = false;
+    // Its state is whole once it started: a promotion's switch ends here.
     return startManagerRole(
       paths,
       { ...cluster, ...(once ? { forceNewCluster: true } : {}) },
       log,
       events,
       joined,
-    );
+    ).then(async (role) => {
+      await endRoleSwitch(paths.stateDir);
+      return role;
+    });
   };
   if (mode === 'join' && join) {
     const joined = await joinCluster(cluster, join, log);

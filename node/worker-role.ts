@@ -25,7 +25,7 @@ import { isNodeLocalPath, nodeLocalApi, peerExecApi, serveWorkerControl } from '
 import { dispatcherSource } from './dispatcher-source.js';
 import { firstAnswer } from './first-answer.js';
 import { nodeHealth } from './health.js';
-import { becomeWorker, removeClusterState } from './leave.js';
+import { becomeWorker, beginPromotion, removeClusterState } from './leave.js';
 import { METRICS_CONTENT_TYPE, NodeMetrics, serveMetrics } from './metrics/index.js';
 import { nodeCounts } from './node-counts.js';
 import type { ClusterNodeOptions } from './options.js';
@@ -178,7 +178,7 @@ export async function startWorkerRole(
       return {
         role: 'manager',
         joined: promoted,
-        prepareStateDir: () => removeClusterState(paths.stateDir),
+        prepareStateDir: () => beginPromotion(paths.stateDir),
         // Demoted again before this node's raft heard from the leader: the group dropped
         // it, no leader will ever contact it, so it asks for its role (with the manager
         // certificate it was given) and goes back to being a worker.
