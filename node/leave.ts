@@ -3,30 +3,11 @@
 // images and volumes stay. A manager first checks that the managers left keep a raft
 // quorum, as Docker does, unless forced.
 
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Node } from '../lib/index.js';
-import { RAFT_DEK_FILE, SkiffError } from '../lib/index.js';
-import { saveIdentity } from '../manager/index.js';
-import { MANAGERS_FILE } from './manager-state.js';
-import { beginRoleSwitch, endRoleSwitch } from './role-switch.js';
-import { WORKER_STATE_FILE, type WorkerState, writeWorkerState } from './worker-state.js';
-
-/** What makes a state directory part of a cluster. */
-const CLUSTER_STATE = [
-  'certs',
-  'raft',
-  RAFT_DEK_FILE,
-  'node-id',
-  'secrets.key',
-  'secrets.key.locked',
-  WORKER_STATE_FILE,
-  MANAGERS_FILE,
-];
-
-export async function removeClusterState(stateDir: string): Promise<void> {
-  for (const f of CLUSTER_STATE) await rm(join(stateDir, f), { recursive: true, force: true });
-}
+import { SkiffError } from '../lib/index.js';
+import { removeClusterState } from './cluster-state.js';
+import { beginRoleSwitch, endRoleSwitch, writeWorkerSwitch } from './role-switch.js';
+import type { WorkerState } from './worker-state.js';
 
 /**
  * Docker's rule: a manager may leave without --force unless the managers that stay
@@ -67,10 +48,10 @@ export async function becomeWorker(
   cert: { caPem: string; certPem: string; keyPem: string },
   state: WorkerState,
 ): Promise<void> {
-  await beginRoleSwitch(stateDir, 'worker');
+  const worker = { cert: { caPem: cert.caPem, certPem: cert.certPem, keyPem: cert.keyPem }, state };
+  await beginRoleSwitch(stateDir, 'worker', worker);
   await removeClusterState(stateDir);
-  await saveIdentity(stateDir, { caPem: cert.caPem, certPem: cert.certPem, keyPem: cert.keyPem });
-  await writeWorkerState(stateDir, state);
+  await writeWorkerSwitch(stateDir, worker);
   await endRoleSwitch(stateDir);
 }
 

@@ -17,10 +17,11 @@ import {
   requestRenewal,
 } from '../manager/index.js';
 import { peerExecApi } from './api/index.js';
+import { removeClusterState } from './cluster-state.js';
 import { ContainerEvents } from './container-events.js';
 import { dispatcherSource } from './dispatcher-source.js';
 import { firstAnswer } from './first-answer.js';
-import { becomeWorker, quorumRefusal, removeClusterState } from './leave.js';
+import { becomeWorker, quorumRefusal } from './leave.js';
 import { managerOptions } from './manager-options.js';
 import { writeManagers } from './manager-state.js';
 import { NodeMetrics, serveMetrics } from './metrics/index.js';

@@ -2,23 +2,54 @@
 // role's: the old goes first, then the new is written. A node killed in between has no
 // identity, and a start without one is a new cluster's first manager — a second cluster
 // split off the first. `<stateDir>/role-switch.json`, written before the old state goes
-// and removed once the new role started, tells that start what happened: it refuses,
-// and says how to join again, unless the new state was whole by then.
+// and removed once the new role started, tells that start what happened. A demotion's
+// new state is all known up front (the worker certificate, the managers): the mark holds
+// it (0600, as the key files) and the start writes it again. A promotion's comes with the
+// manager's start: the start refuses and says how to join again, unless that state was
+// whole by then.
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileDurable } from '../disk/index.js';
 import { SkiffError } from '../lib/index.js';
-import { hasIdentity } from '../manager/index.js';
-import { isWorkerState } from './worker-state.js';
+import { hasIdentity, saveIdentity } from '../manager/index.js';
+import { removeClusterState } from './cluster-state.js';
+import { isWorkerState, type WorkerState, writeWorkerState } from './worker-state.js';
 
 export const ROLE_SWITCH_FILE = 'role-switch.json';
 
 export type SwitchTarget = 'worker' | 'manager';
 
-/** Records, on disk, that the state directory is about to become `to`'s. */
-export async function beginRoleSwitch(stateDir: string, to: SwitchTarget): Promise<void> {
-  await writeFileDurable(join(stateDir, ROLE_SWITCH_FILE), JSON.stringify({ to }), { mode: 0o600 });
+/** A worker's whole state: what a demotion writes. */
+export interface WorkerSwitch {
+  cert: { caPem: string; certPem: string; keyPem: string };
+  state: WorkerState;
+}
+
+/** Records, on disk, that the state directory is about to become `to`'s (with a worker's state). */
+export async function beginRoleSwitch(
+  stateDir: string,
+  to: SwitchTarget,
+  worker?: WorkerSwitch,
+): Promise<void> {
+  await writeFileDurable(join(stateDir, ROLE_SWITCH_FILE), JSON.stringify({ to, worker }), { mode: 0o600 });
+}
+
+/** Writes a worker's state in place of what the state directory held (its cluster state removed). */
+export async function writeWorkerSwitch(stateDir: string, w: WorkerSwitch): Promise<void> {
+  await saveIdentity(stateDir, { caPem: w.cert.caPem, certPem: w.cert.certPem, keyPem: w.cert.keyPem });
+  await writeWorkerState(stateDir, w.state);
+}
+
+function isWorkerSwitch(v: unknown): v is WorkerSwitch {
+  const w = v as Partial<WorkerSwitch> | undefined;
+  return (
+    typeof w?.cert?.caPem === 'string' &&
+    typeof w.cert.certPem === 'string' &&
+    typeof w.cert.keyPem === 'string' &&
+    typeof w.state?.nodeId === 'string' &&
+    Array.isArray(w.state.managers)
+  );
 }
 
 /** The new role's state is whole (or the node left): nothing to recover any more. */
@@ -42,13 +73,21 @@ export async function checkRoleSwitch(stateDir: string, joining: boolean): Promi
   const file = join(stateDir, ROLE_SWITCH_FILE);
   if (!existsSync(file)) return;
   let to: SwitchTarget = 'worker';
+  let worker: WorkerSwitch | undefined;
   try {
-    const parsed = JSON.parse(await readFile(file, 'utf8')) as { to?: unknown };
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as { to?: unknown; worker?: unknown };
     if (parsed.to === 'manager') to = 'manager';
+    if (isWorkerSwitch(parsed.worker)) worker = parsed.worker;
   } catch {
-    // torn before its rename could not happen (writeFileDurable); unreadable: the worst case
+    // unreadable (writeFileDurable leaves none torn): nothing to redo from it
   }
   if (await whole(stateDir, to)) return endRoleSwitch(stateDir);
+  if (to === 'worker' && worker) {
+    // The demotion's own steps again, from the old state's removal on (done or not).
+    await removeClusterState(stateDir);
+    await writeWorkerSwitch(stateDir, worker);
+    return endRoleSwitch(stateDir);
+  }
   if (joining && !(await hasIdentity(stateDir))) return;
   throw new SkiffError(
     'failed_precondition',

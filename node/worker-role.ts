@@ -22,10 +22,11 @@ import {
   versionInfo,
 } from '../manager/index.js';
 import { isNodeLocalPath, nodeLocalApi, peerExecApi, serveWorkerControl } from './api/index.js';
+import { removeClusterState } from './cluster-state.js';
 import { dispatcherSource } from './dispatcher-source.js';
 import { firstAnswer } from './first-answer.js';
 import { nodeHealth } from './health.js';
-import { becomeWorker, beginPromotion, removeClusterState } from './leave.js';
+import { becomeWorker, beginPromotion } from './leave.js';
 import { METRICS_CONTENT_TYPE, NodeMetrics, serveMetrics } from './metrics/index.js';
 import { nodeCounts } from './node-counts.js';
 import type { ClusterNodeOptions } from './options.js';

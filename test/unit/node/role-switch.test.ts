@@ -1,6 +1,6 @@
 // A node killed while it switched roles (old cluster state gone, new not yet written) must
 // not start as a new cluster's first manager: the start refuses and says how to join again.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -60,6 +60,24 @@ describe('an interrupted role switch', () => {
     expect(existsSync(join(dir, 'node-id'))).toBe(false);
     expect(existsSync(join(dir, ROLE_SWITCH_FILE))).toBe(false);
     await expect(checkRoleSwitch(dir, false)).resolves.toBeUndefined();
+  });
+
+  it('writes a demotion killed midway again from its mark: the worker state, no manager state', async () => {
+    identity();
+    writeFileSync(join(dir, 'node-id'), 'n1');
+    mkdirSync(join(dir, 'raft'));
+    const worker = {
+      cert: { caPem: 'ca', certPem: 'worker-cert', keyPem: 'key' },
+      state: { nodeId: 'n1', managers: ['10.0.0.1:2377'] },
+    };
+    // Killed right after the mark: the manager's state is all still there.
+    await beginRoleSwitch(dir, 'worker', worker);
+    await checkRoleSwitch(dir, false);
+    expect(existsSync(join(dir, 'raft'))).toBe(false);
+    expect(existsSync(join(dir, 'node-id'))).toBe(false);
+    expect(readFileSync(join(dir, 'certs', 'node.crt'), 'utf8')).toBe('worker-cert');
+    expect(JSON.parse(readFileSync(join(dir, 'worker.json'), 'utf8'))).toEqual(worker.state);
+    expect(existsSync(join(dir, ROLE_SWITCH_FILE))).toBe(false);
   });
 
   it('changes nothing for a node that was not switching', async () => {
