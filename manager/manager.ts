@@ -166,6 +166,8 @@ interface ManagerParts {
   dispatcherServer: grpc.Server | undefined;
   leaderLoops: LeaderLoops | undefined;
   keyPolicy: AutolockFollower;
+  /** Settles once the raft data key file's pending rewrites are done. */
+  dataKeysSettled: () => Promise<void>;
   readGate: ReadGate;
   stopRenewal: () => void;
   log: Logger;
@@ -254,12 +256,18 @@ export class Manager {
     const raft = await startRaft(o, nodeId, store, raftIdentity, joined?.raftPeers, dataKeys.ring());
     // A rotation a crash interrupted, or a directory still sealed with key 0 (an older
     // skiff): re-sealed at the next snapshot, after which the older keys are forgotten.
-    const resealed = (what: Promise<number[]>) =>
-      what
+    // The forgetting is waited for at stop: raft's stop settles a pending re-seal, and a key
+    // file written after the node left would outlive `cluster leave`'s removal of it.
+    const forgetting = new Set<Promise<void>>();
+    const resealed = (what: Promise<number[]>) => {
+      const done = what
         .then((inUse) => dataKeys.forget(inUse))
         .catch((err: unknown) =>
           log.error({ err: String(err) }, 'raft data key: could not forget the old key'),
         );
+      forgetting.add(done);
+      void done.finally(() => forgetting.delete(done));
+    };
     if (dataKeys.hasOlderKeys()) void resealed(raft.rotateDataKey(dataKeys.ring()));
     const replicator = timedReplicator(new RaftReplicator(raft, { timeoutMs: 10_000 }), o.metrics);
     store.setReplicator(replicator);
@@ -419,6 +427,9 @@ export class Manager {
       dispatcherServer,
       leaderLoops: o.leaderLoops ? new LeaderLoops(store, rootLog, await o.leaderLoops) : undefined,
       keyPolicy,
+      dataKeysSettled: async () => {
+        await Promise.all([...forgetting]);
+      },
       readGate,
       stopRenewal,
       log: rootLog,
@@ -510,6 +521,7 @@ export class Manager {
       await p.tcpApi?.close();
       p.events.close();
       await p.raft.stop();
+      await p.dataKeysSettled();
     });
   }
 
