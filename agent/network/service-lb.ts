@@ -283,20 +283,12 @@ export class ServiceLoadBalancer {
         const { promise: written, done } = signal();
         for (const [containerId, q] of free) {
           this.nowQueue.delete(containerId);
-          const vips = q.wanted(); // undefined: detached meanwhile
-          const text = vips === undefined ? '' : lbRuleset(vips);
-          if (vips === undefined || text === (this.applied.get(containerId) ?? '')) {
-            for (const w of q.waiters) w.resolve();
-            continue;
-          }
-          items.push({ containerId, netnsPath: q.netnsPath, text, vips: vips.length, waiters: q.waiters });
-          this.writing.set(containerId, written);
+          this.take(items, containerId, q, written);
         }
         try {
           this.settle(items, await this.write(items));
         } finally {
-          for (const item of items)
-            if (this.writing.get(item.containerId) === written) this.writing.delete(item.containerId);
+          this.release(items, written);
           done();
           this.schedule();
         }
@@ -304,6 +296,33 @@ export class ServiceLoadBalancer {
     } finally {
       this.nowRunning = false;
     }
+  }
+
+  /**
+   * Adds a container's wanted table to a write (`written` settles once it is done), or
+   * answers its waiters at once when there is nothing to write: detached meanwhile, or
+   * the table on it already.
+   */
+  private take(
+    items: BatchItem[],
+    containerId: string,
+    entry: Pick<Marked, 'netnsPath' | 'wanted' | 'waiters'>,
+    written: Promise<void>,
+  ): void {
+    const vips = entry.wanted(); // undefined: detached meanwhile
+    const text = vips === undefined ? '' : lbRuleset(vips);
+    if (vips === undefined || text === (this.applied.get(containerId) ?? '')) {
+      for (const w of entry.waiters) w.resolve();
+      return;
+    }
+    items.push({ containerId, netnsPath: entry.netnsPath, text, vips: vips.length, waiters: entry.waiters });
+    this.writing.set(containerId, written);
+  }
+
+  /** The write of `items` ended: their tables are no longer being written by it. */
+  private release(items: readonly BatchItem[], written: Promise<void>): void {
+    for (const item of items)
+      if (this.writing.get(item.containerId) === written) this.writing.delete(item.containerId);
   }
 
   /** Records what each write did and answers its callers. */
@@ -369,19 +388,11 @@ export class ServiceLoadBalancer {
       for (const [containerId, m] of this.marked) {
         if (this.writing.has(containerId)) continue; // syncNow is on it: the next batch reads after it
         this.marked.delete(containerId);
-        const vips = m.wanted(); // undefined: detached meanwhile
-        const text = vips === undefined ? '' : lbRuleset(vips);
-        if (vips === undefined || text === (this.applied.get(containerId) ?? '')) {
-          for (const w of m.waiters) w.resolve();
-          continue;
-        }
-        items.push({ containerId, netnsPath: m.netnsPath, text, vips: vips.length, waiters: m.waiters });
-        this.writing.set(containerId, written);
+        this.take(items, containerId, m, written);
       }
       this.settle(items, await this.write(items));
     } finally {
-      for (const item of items)
-        if (this.writing.get(item.containerId) === written) this.writing.delete(item.containerId);
+      this.release(items, written);
       done();
       this.batchRunning = false;
       this.schedule();
